@@ -1,0 +1,79 @@
+/** What a handler and a middleware see of the message they process. */
+import type { CommandContract, EventContract, InputOf } from './contracts.ts';
+import type { Envelope } from './envelope.ts';
+import type { Logger } from './logger.ts';
+import type { ReceivedMessage } from './transport.ts';
+
+/** Options for a publish or send. Herald fills in the rest of the envelope. */
+export interface PublishOptions {
+  /** Overrides the contract's key. */
+  readonly key?: string;
+  /** CloudEvents `subject`; overrides the contract's. */
+  readonly subject?: string;
+  /** Message id; a UUIDv7 by default. Reuse an id only to republish the same message. */
+  readonly id?: string;
+  /** Correlation id; defaults to the message's own id (it starts a flow). */
+  readonly correlationId?: string;
+  /** Causation id: the message that caused this one. */
+  readonly causationId?: string;
+  /** W3C `traceparent`. */
+  readonly traceparent?: string;
+  /** Extra CloudEvents extension attributes (lower-case alphanumeric names). */
+  readonly extensions?: Readonly<Record<string, string>>;
+}
+
+/** The context passed through middleware to a handler. */
+export interface MessageContext {
+  /** The contract the message was matched to. */
+  readonly contract: EventContract | CommandContract;
+  /** The consumer group processing it. */
+  readonly group: string;
+  /** The decoded CloudEvents envelope, exactly as received (before upcasting). */
+  readonly envelope: Envelope;
+  /** The payload: as received until the validation middleware upcasts and validates it. */
+  data: unknown;
+  /** The transport's delivery: topic, partition, offset, attempt. */
+  readonly message: ReceivedMessage;
+  /** Aborted when the bus stops and the drain deadline passes. */
+  readonly signal: AbortSignal;
+  /** 1-based delivery attempt. */
+  readonly attempt: number;
+  /** Logger with the message's fields bound. */
+  readonly logger: Logger;
+  /** Publishes an event caused by this message (copies the correlation id, sets the causation id). */
+  publish<C extends EventContract>(event: C, data: InputOf<C>, options?: PublishOptions): Promise<void>;
+  /** Sends a command caused by this message (copies the correlation id, sets the causation id). */
+  send<C extends CommandContract>(command: C, data: InputOf<C>, options?: PublishOptions): Promise<void>;
+}
+
+/** The context a handler receives: {@link MessageContext} with the validated, typed payload. */
+export interface HandlerContext<T> extends MessageContext {
+  readonly data: T;
+  readonly envelope: Envelope<T>;
+}
+
+/**
+ * Wraps the rest of the pipeline: do work before and after `next()`, or throw instead of calling
+ * it. One middleware per concern, one file per middleware.
+ */
+export type Middleware = (context: MessageContext, next: () => Promise<void>) => Promise<void>;
+
+/** Runs `middleware` in order around `handler`. */
+export function compose(
+  middleware: readonly Middleware[],
+  handler: (context: MessageContext) => Promise<void>,
+) {
+  return (context: MessageContext): Promise<void> => {
+    const run = (index: number): Promise<void> => {
+      const current = middleware[index];
+      if (current === undefined) return handler(context);
+      let called = false;
+      return current(context, () => {
+        if (called) throw new Error('middleware called next() twice');
+        called = true;
+        return run(index + 1);
+      });
+    };
+    return run(0);
+  };
+}

@@ -1,0 +1,254 @@
+/**
+ * One dispatcher per (topic, consumer group) in a bus: it holds the group's handlers by event
+ * type, subscribes once, and turns each delivery into exactly one outcome — ack after success,
+ * nack with backoff for a retriable failure, or dead-letter (then ack) when retrying cannot help.
+ */
+import { compose, type MessageContext, type Middleware, type PublishOptions } from './context.ts';
+import type { CommandContract, EventContract } from './contracts.ts';
+import { type DeadLetterReason, deadLetterMessage } from './dead-letter.ts';
+import { decodeEnvelope, type Envelope } from './envelope.ts';
+import { DecodeError, HeraldError, isUnrecoverable, UnrecoverableError, ValidationError } from './errors.ts';
+import type { Logger } from './logger.ts';
+import { type RetryPolicy, retryDelayMs } from './retry-policy.ts';
+import type { ReceivedMessage, Subscription, Transport } from './transport.ts';
+
+/** What the dispatcher needs from its bus. */
+export interface DispatcherHost {
+  readonly transport: Transport;
+  readonly logger: Logger;
+  /** True when some contract of the bus has this type. */
+  knowsType(type: string): boolean;
+  /** What to do with a message of a type no contract knows. */
+  readonly onUnknown: UnknownTypeAction;
+  /** The dead-letter topic of a topic. */
+  deadLetterTopic(topic: string): string;
+  /** Publishes or sends a message caused by `cause`. */
+  publishCaused(
+    contract: EventContract | CommandContract,
+    data: unknown,
+    cause: Envelope,
+    options: PublishOptions | undefined,
+  ): Promise<void>;
+}
+
+/**
+ * What to do with a message whose type no contract of the bus knows: dead-letter it (default),
+ * ignore it (ack), or call a function (then ack; throw to have it redelivered).
+ */
+export type UnknownTypeAction =
+  | 'dead-letter'
+  | 'ignore'
+  | ((message: ReceivedMessage, envelope: Envelope, group: string) => Promise<void>);
+
+/** One handler registered in a dispatcher. */
+export interface Registration {
+  readonly contract: EventContract | CommandContract;
+  readonly run: (context: MessageContext) => Promise<void>;
+  readonly retry: RetryPolicy;
+}
+
+interface InFlight {
+  readonly done: Promise<void>;
+  readonly controller: AbortController;
+}
+
+/** Delivers one topic's messages for one group to the matching handlers. */
+export class Dispatcher {
+  readonly topic: string;
+  readonly group: string;
+  readonly #host: DispatcherHost;
+  readonly #handlers = new Map<string, Registration>();
+  readonly #inFlight = new Set<InFlight>();
+  readonly #concurrency: number;
+  #subscription: Subscription | undefined;
+  #stopping = false;
+
+  constructor(host: DispatcherHost, topic: string, group: string, concurrency: number) {
+    this.#host = host;
+    this.topic = topic;
+    this.group = group;
+    this.#concurrency = concurrency;
+  }
+
+  /** The handler registered for `type`, if any. */
+  has(type: string): boolean {
+    return this.#handlers.has(type);
+  }
+
+  /** Registers a handler; the caller has checked there is none for its type yet. */
+  add(registration: Registration): void {
+    this.#handlers.set(registration.contract.type, registration);
+  }
+
+  /** Subscribes; deliveries start once this resolves. */
+  async start(): Promise<void> {
+    this.#subscription = await this.#host.transport.subscribe(
+      {
+        topic: this.topic,
+        group: this.group,
+        maxInFlight: this.#concurrency,
+        types: [...this.#handlers.keys()],
+      },
+      (message) => this.#receive(message),
+    );
+  }
+
+  /**
+   * Stops taking new messages, waits for running handlers until `deadlineMs` (then aborts their
+   * signals and waits `graceMs` more), and closes the subscription. Messages not finished are
+   * left unsettled, so the transport redelivers them to the group.
+   */
+  async stop(deadlineMs: number, graceMs: number): Promise<void> {
+    this.#stopping = true;
+    const drained = await waitAll(this.#inFlight, deadlineMs);
+    if (!drained) {
+      for (const entry of this.#inFlight)
+        entry.controller.abort(new Error('bus stopping: drain deadline passed'));
+      await waitAll(this.#inFlight, performance.now() + graceMs);
+    }
+    await this.#subscription?.close();
+  }
+
+  async #receive(message: ReceivedMessage): Promise<void> {
+    // While stopping, leave new deliveries unsettled: closing the subscription returns them.
+    if (this.#stopping) return;
+    const controller = new AbortController();
+    const done = this.#process(message, controller.signal).catch((error: unknown) => {
+      this.#host.logger.error('dispatcher failed to settle a message; it will be redelivered', {
+        topic: message.topic,
+        offset: message.offset,
+        error: String(error),
+      });
+    });
+    const entry = { done, controller };
+    this.#inFlight.add(entry);
+    await done;
+    this.#inFlight.delete(entry);
+  }
+
+  async #process(message: ReceivedMessage, signal: AbortSignal): Promise<void> {
+    let envelope: Envelope;
+    try {
+      envelope = decodeEnvelope(message);
+    } catch (error) {
+      return this.#deadLetter(message, 'undecodable', error);
+    }
+    const registration = this.#handlers.get(envelope.type);
+    if (registration === undefined) return this.#unmatched(message, envelope);
+    const context = this.#context(registration, message, envelope, signal);
+    try {
+      await registration.run(context);
+    } catch (error) {
+      return this.#failed(message, registration, error, signal);
+    }
+    await message.ack();
+  }
+
+  async #unmatched(message: ReceivedMessage, envelope: Envelope): Promise<void> {
+    // Another group of this bus (or another service) handles it: not ours, not an error.
+    if (this.#host.knowsType(envelope.type)) return message.ack();
+    const action = this.#host.onUnknown;
+    if (action === 'ignore') return message.ack();
+    if (action === 'dead-letter') {
+      const error = new UnrecoverableError(
+        `no contract of this bus has type "${envelope.type}"; register its contract (createBus({contracts})) ` +
+          'or set onUnknown to "ignore"',
+      );
+      return this.#deadLetter(message, 'unknown-type', error);
+    }
+    try {
+      await action(message, envelope, this.group);
+    } catch (error) {
+      this.#host.logger.warn('onUnknown hook failed; message will be redelivered', { error: String(error) });
+      return message.nack({ delayMs: 1000 });
+    }
+    await message.ack();
+  }
+
+  async #failed(message: ReceivedMessage, registration: Registration, error: unknown, signal: AbortSignal) {
+    // A handler cut short by stop() is not at fault: leave it for redelivery, don't burn an attempt.
+    if (this.#stopping && signal.aborted) return;
+    if (isUnrecoverable(error)) {
+      const reason: DeadLetterReason =
+        error instanceof ValidationError
+          ? 'invalid'
+          : error instanceof DecodeError
+            ? 'undecodable'
+            : 'unrecoverable';
+      return this.#deadLetter(message, reason, error);
+    }
+    if (message.deliveryAttempt >= registration.retry.attempts) {
+      return this.#deadLetter(message, 'retries-exhausted', error);
+    }
+    await message.nack({ delayMs: retryDelayMs(registration.retry, message.deliveryAttempt) });
+  }
+
+  async #deadLetter(message: ReceivedMessage, reason: DeadLetterReason, error: unknown): Promise<void> {
+    const topic = this.#host.deadLetterTopic(message.topic);
+    try {
+      await this.#host.transport.publish(topic, [deadLetterMessage(message, this.group, reason, error)]);
+    } catch (publishError) {
+      // Never ack what could not be parked: the message comes back and we try again.
+      this.#host.logger.error('could not dead-letter a message; it will be redelivered', {
+        topic: message.topic,
+        deadLetterTopic: topic,
+        error: String(publishError),
+      });
+      return message.nack({ delayMs: 1000 });
+    }
+    this.#host.logger.warn('message dead-lettered', {
+      topic: message.topic,
+      group: this.group,
+      deadLetterTopic: topic,
+      reason,
+      error: error instanceof HeraldError ? error.message : String(error),
+    });
+    await message.ack();
+  }
+
+  #context(
+    registration: Registration,
+    message: ReceivedMessage,
+    envelope: Envelope,
+    signal: AbortSignal,
+  ): MessageContext {
+    const host = this.#host;
+    return {
+      contract: registration.contract,
+      group: this.group,
+      envelope,
+      data: envelope.data,
+      message,
+      signal,
+      attempt: message.deliveryAttempt,
+      logger: host.logger,
+      publish: (event, data, options) => host.publishCaused(event, data, envelope, options),
+      send: (command, data, options) => host.publishCaused(command, data, envelope, options),
+    };
+  }
+}
+
+/** Builds a registration's pipeline: built-in middleware, then the user's, then the handler. */
+export function pipeline(
+  middleware: readonly Middleware[],
+  handler: (data: unknown, context: MessageContext) => unknown,
+): (context: MessageContext) => Promise<void> {
+  return compose(middleware, async (context) => {
+    await handler(context.data, context);
+  });
+}
+
+/** Waits until every entry settled or `deadlineMs` (a `performance.now()` time) passed. */
+async function waitAll(entries: Set<InFlight>, deadlineMs: number): Promise<boolean> {
+  while (entries.size > 0) {
+    const remainingMs = deadlineMs - performance.now();
+    if (remainingMs <= 0) return false;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, remainingMs);
+    });
+    await Promise.race([Promise.all([...entries].map((entry) => entry.done)), timeout]);
+    clearTimeout(timer);
+  }
+  return true;
+}

@@ -1,0 +1,180 @@
+/**
+ * The envelope is a CloudEvents 1.0 event. Transports carry it in CloudEvents *binary* mode:
+ * attributes as `ce_`-prefixed headers, the JSON payload as the body. Structured mode
+ * (`application/cloudevents+json`) is accepted on input so foreign producers can publish to Herald.
+ */
+import { DecodeError } from './errors.ts';
+
+/** The attributes Herald sets on every event, plus any foreign extensions it received. */
+export interface Envelope<T = unknown> {
+  /** Always `1.0`. */
+  readonly specversion: '1.0';
+  /** Unique per source; a UUIDv7 when Herald made it. `(source, id)` identifies a message. */
+  readonly id: string;
+  /** URI-reference of the producing service, e.g. `/checkout/order`. */
+  readonly source: string;
+  /** The contract type, e.g. `OrderCreated`. */
+  readonly type: string;
+  /** RFC 3339 time the event was created. */
+  readonly time: string;
+  /** Always `application/json` for Herald's own events. */
+  readonly datacontenttype: string;
+  /** What the event is about (CloudEvents `subject`). */
+  readonly subject?: string;
+  /** The ordering key (CloudEvents partitioning extension). */
+  readonly partitionkey?: string;
+  /** The id shared by every message of one business flow. */
+  readonly correlationid?: string;
+  /** The id of the message whose handler caused this one. */
+  readonly causationid?: string;
+  /** W3C trace context (CloudEvents distributed tracing extension). */
+  readonly traceparent?: string;
+  /** Version of the payload's contract when it was produced. */
+  readonly dataversion: number;
+  /** For queries: the topic the reply goes to. */
+  readonly replyto?: string;
+  /** Extension attributes Herald does not interpret, kept as received. */
+  readonly extensions: Readonly<Record<string, string>>;
+  /** The payload. */
+  readonly data: T;
+}
+
+/** A message as transports carry it: an opaque body, string headers and an optional ordering key. */
+export interface TransportMessage {
+  /** Messages with one key are consumed in the order they were published. */
+  readonly key?: string | undefined;
+  /** Header names are case-sensitive; values are UTF-8 text. */
+  readonly headers: Readonly<Record<string, string>>;
+  /** The payload bytes. */
+  readonly body: Uint8Array;
+}
+
+/** Header prefix of CloudEvents attributes in binary mode (the Kafka binding's; AMQP maps it). */
+export const CE_PREFIX = 'ce_';
+const STRUCTURED = 'application/cloudevents+json';
+const KNOWN = [
+  'specversion',
+  'id',
+  'source',
+  'type',
+  'time',
+  'datacontenttype',
+  'subject',
+  'partitionkey',
+  'correlationid',
+  'causationid',
+  'traceparent',
+  'dataversion',
+  'replyto',
+] as const;
+const KNOWN_SET = new Set<string>(KNOWN);
+const OPTIONAL = ['subject', 'partitionkey', 'correlationid', 'causationid', 'traceparent', 'replyto'] as const;
+const encoder = new TextEncoder();
+const decoder = new TextDecoder('utf-8', { fatal: true });
+
+/** Encodes an envelope in CloudEvents binary mode. */
+export function encodeEnvelope(envelope: Envelope): TransportMessage {
+  const headers: Record<string, string> = { 'content-type': envelope.datacontenttype };
+  for (const [name, value] of Object.entries(envelope.extensions)) headers[CE_PREFIX + name] = value;
+  for (const name of KNOWN) {
+    if (name === 'datacontenttype') continue;
+    const value = envelope[name];
+    if (value !== undefined) headers[CE_PREFIX + name] = String(value);
+  }
+  const json = JSON.stringify(envelope.data);
+  const body = encoder.encode(json === undefined ? 'null' : json);
+  return { key: envelope.partitionkey, headers, body };
+}
+
+/**
+ * Decodes a transport message into an envelope, from binary mode or structured mode.
+ * Throws a {@link DecodeError} that says what is missing or malformed.
+ */
+export function decodeEnvelope(message: TransportMessage): Envelope {
+  const contentType = message.headers['content-type'] ?? '';
+  if (contentType.startsWith(STRUCTURED)) return decodeStructured(message.body);
+  const attributes: Record<string, string> = {};
+  for (const [name, value] of Object.entries(message.headers)) {
+    if (name.startsWith(CE_PREFIX)) attributes[name.slice(CE_PREFIX.length)] = value;
+  }
+  if (attributes.datacontenttype === undefined && contentType !== '')
+    attributes.datacontenttype = contentType;
+  const data = parseJsonBody(message.body, attributes.type);
+  return toEnvelope(attributes, data);
+}
+
+function decodeStructured(body: Uint8Array): Envelope {
+  const parsed = parseJsonBody(body, undefined);
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw new DecodeError('structured CloudEvent body is not a JSON object');
+  }
+  const { data, data_base64: dataBase64, ...rest } = parsed as Record<string, unknown>;
+  const attributes: Record<string, string> = {};
+  for (const [name, value] of Object.entries(rest)) {
+    if (value !== undefined && value !== null) attributes[name] = String(value);
+  }
+  if (dataBase64 !== undefined) {
+    throw new DecodeError('structured CloudEvent carries data_base64; Herald events carry JSON data');
+  }
+  return toEnvelope(attributes, data);
+}
+
+function parseJsonBody(body: Uint8Array, type: string | undefined): unknown {
+  const what = type === undefined ? 'message' : `"${type}" message`;
+  let text: string;
+  try {
+    text = decoder.decode(body);
+  } catch (cause) {
+    throw new DecodeError(`${what} body is not valid UTF-8`, { cause });
+  }
+  try {
+    return JSON.parse(text);
+  } catch (cause) {
+    throw new DecodeError(`${what} body is not valid JSON (${(cause as Error).message})`, { cause });
+  }
+}
+
+function toEnvelope(attributes: Record<string, string>, data: unknown): Envelope {
+  for (const required of ['id', 'source', 'type', 'specversion'] as const) {
+    if (!attributes[required]) {
+      throw new DecodeError(
+        `message has no CloudEvents "${required}" attribute (header ${CE_PREFIX}${required})`,
+      );
+    }
+  }
+  if (attributes.specversion !== '1.0') {
+    throw new DecodeError(
+      `unsupported CloudEvents specversion "${attributes.specversion}"; Herald reads 1.0`,
+    );
+  }
+  const dataversion = attributes.dataversion === undefined ? 1 : Number(attributes.dataversion);
+  if (!Number.isSafeInteger(dataversion) || dataversion < 1) {
+    throw new DecodeError(`"dataversion" must be a positive integer, got "${attributes.dataversion}"`);
+  }
+  const extensions: Record<string, string> = {};
+  for (const [name, value] of Object.entries(attributes)) {
+    if (!KNOWN_SET.has(name)) extensions[name] = value;
+  }
+  const envelope: Record<string, unknown> = {
+    specversion: '1.0',
+    id: attributes.id!,
+    source: attributes.source!,
+    type: attributes.type!,
+    time: attributes.time ?? new Date(0).toISOString(),
+    datacontenttype: attributes.datacontenttype ?? 'application/json',
+    dataversion,
+    extensions,
+    data,
+  };
+  // Optional attributes appear only when present, so a decoded envelope equals the one encoded.
+  for (const name of OPTIONAL) if (attributes[name] !== undefined) envelope[name] = attributes[name];
+  return envelope as unknown as Envelope;
+}
+
+/** Size of a message as transports count it against their limit: body + header names/values + key. */
+export function messageSizeBytes(message: TransportMessage): number {
+  let size = message.body.byteLength + (message.key === undefined ? 0 : Buffer.byteLength(message.key));
+  for (const [name, value] of Object.entries(message.headers))
+    size += Buffer.byteLength(name) + Buffer.byteLength(value);
+  return size;
+}

@@ -1,0 +1,148 @@
+/**
+ * Herald's typed errors. Every error a caller can act on is a {@link HeraldError} with a stable
+ * `code`, a `retriable` flag, and a message that says what went wrong and what to do about it.
+ */
+
+/** Stable error codes. Match on these, never on messages. */
+export const ERROR_CODES = [
+  'HERALD_VALIDATION',
+  'HERALD_CONFIGURATION',
+  'HERALD_CLOSED',
+  'HERALD_PAYLOAD_TOO_LARGE',
+  'HERALD_DECODE',
+  'HERALD_TIMEOUT',
+  'HERALD_UNRECOVERABLE',
+  'HERALD_NO_HANDLER',
+  'HERALD_TRANSPORT',
+  'HERALD_REMOTE',
+] as const;
+
+/** One of {@link ERROR_CODES}. */
+export type HeraldErrorCode = (typeof ERROR_CODES)[number];
+
+/** Options shared by every Herald error. */
+export interface HeraldErrorOptions {
+  /** Whether retrying the same operation later may succeed. */
+  readonly retriable?: boolean;
+  /** The underlying error, if any. */
+  readonly cause?: unknown;
+}
+
+/** Base class of every error Herald throws on purpose. */
+export class HeraldError extends Error {
+  /** Stable machine-readable code. */
+  readonly code: HeraldErrorCode;
+  /** Whether retrying the same operation later may succeed. */
+  readonly retriable: boolean;
+
+  constructor(code: HeraldErrorCode, message: string, options: HeraldErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.code = code;
+    this.retriable = options.retriable ?? false;
+  }
+}
+
+/** One failing location in a validated value. */
+export interface ValidationIssue {
+  /** Dotted path to the failing value (`items.0.sku`); empty for the root. */
+  readonly path: string;
+  /** What the schema said about it. */
+  readonly message: string;
+}
+
+/** A payload did not match its contract's schema. Never retriable: the same data fails again. */
+export class ValidationError extends HeraldError {
+  /** Every failing path with its message. */
+  readonly issues: readonly ValidationIssue[];
+
+  constructor(what: string, issues: readonly ValidationIssue[]) {
+    const listed = issues.map((issue) => `  - ${issue.path || '(root)'}: ${issue.message}`).join('\n');
+    super('HERALD_VALIDATION', `${what} failed schema validation:\n${listed}`);
+    this.issues = issues;
+  }
+}
+
+/** Herald was set up wrongly; the message says what to change. Thrown at set-up, never at run time. */
+export class ConfigurationError extends HeraldError {
+  constructor(message: string, options: HeraldErrorOptions = {}) {
+    super('HERALD_CONFIGURATION', message, options);
+  }
+}
+
+/** The bus, transport or subscription was already closed. */
+export class ClosedError extends HeraldError {
+  constructor(what: string) {
+    super('HERALD_CLOSED', `${what} is closed; create a new one (closed instances cannot be reopened)`);
+  }
+}
+
+/** A message is larger than the transport accepts. */
+export class PayloadTooLargeError extends HeraldError {
+  /** Encoded size of the rejected message (body + headers + key). */
+  readonly sizeBytes: number;
+  /** The transport's limit. */
+  readonly limitBytes: number;
+
+  constructor(topic: string, sizeBytes: number, limitBytes: number) {
+    super(
+      'HERALD_PAYLOAD_TOO_LARGE',
+      `message for topic "${topic}" is ${sizeBytes} bytes, over the transport limit of ${limitBytes} bytes; ` +
+        'store large blobs elsewhere and publish a reference, or raise the transport limit',
+    );
+    this.sizeBytes = sizeBytes;
+    this.limitBytes = limitBytes;
+  }
+}
+
+/** A received message could not be decoded into an envelope. It is dead-lettered, never retried. */
+export class DecodeError extends HeraldError {
+  constructor(message: string, options: HeraldErrorOptions = {}) {
+    super('HERALD_DECODE', message, options);
+  }
+}
+
+/** An operation did not finish within its deadline. */
+export class TimeoutError extends HeraldError {
+  constructor(message: string) {
+    super('HERALD_TIMEOUT', message, { retriable: true });
+  }
+}
+
+/**
+ * Throw this from a handler when retrying cannot help (a business rule rejects the message):
+ * the message skips the remaining attempts and is dead-lettered at once.
+ */
+export class UnrecoverableError extends HeraldError {
+  constructor(message: string, options: HeraldErrorOptions = {}) {
+    super('HERALD_UNRECOVERABLE', message, options);
+  }
+}
+
+/** A query's handler failed on the replying side; the message is the remote error's. */
+export class RemoteError extends HeraldError {
+  /** The remote error's name, e.g. `ValidationError`. */
+  readonly remoteName: string;
+
+  constructor(remoteName: string, message: string) {
+    super('HERALD_REMOTE', `query handler failed with ${remoteName}: ${message}`);
+    this.remoteName = remoteName;
+  }
+}
+
+/** A transport failed to do what it was asked (connection lost, broker refused). */
+export class TransportError extends HeraldError {
+  constructor(message: string, options: HeraldErrorOptions = {}) {
+    super('HERALD_TRANSPORT', message, options);
+  }
+}
+
+/** True when `error` should skip retries: validation, decode and unrecoverable failures. */
+export function isUnrecoverable(error: unknown): boolean {
+  return (
+    error instanceof HeraldError &&
+    (error.code === 'HERALD_VALIDATION' ||
+      error.code === 'HERALD_DECODE' ||
+      error.code === 'HERALD_UNRECOVERABLE')
+  );
+}

@@ -1,0 +1,109 @@
+/**
+ * Request/reply over any transport: each bus instance owns a reply topic
+ * (`herald.replies.<instance id>`), a request carries it in the CloudEvents `replyto` attribute,
+ * and the replier publishes the result there with `causationid` = the request's id.
+ */
+import { decodeEnvelope, type Envelope } from './envelope.ts';
+import { HeraldError, RemoteError, TimeoutError } from './errors.ts';
+import type { Logger } from './logger.ts';
+import type { Subscription, Transport } from './transport.ts';
+
+/** Most requests one bus may have waiting for a reply; more reject at once. */
+export const PENDING_REQUESTS_MAX = 10_000;
+/** Longest accepted request timeout. */
+export const REQUEST_TIMEOUT_MS_MAX = 10 * 60 * 1000;
+
+/** Extension attributes of an error reply. */
+export const REPLY_ERROR_NAME = 'errorname';
+export const REPLY_ERROR_MESSAGE = 'errormessage';
+
+interface Waiting {
+  readonly resolve: (envelope: Envelope) => void;
+  readonly reject: (error: Error) => void;
+  readonly timer: NodeJS.Timeout;
+}
+
+/** Tracks this bus's outstanding requests and receives their replies. */
+export class ReplyInbox {
+  readonly topic: string;
+  readonly #group: string;
+  readonly #transport: Transport;
+  readonly #logger: Logger;
+  readonly #waiting = new Map<string, Waiting>();
+  #subscription: Promise<Subscription> | undefined;
+
+  constructor(transport: Transport, instanceId: string, logger: Logger) {
+    this.#transport = transport;
+    this.#logger = logger;
+    this.topic = `herald.replies.${instanceId}`;
+    this.#group = `herald.replies.${instanceId}`;
+  }
+
+  /** Subscribes to the reply topic on first use. */
+  ready(): Promise<Subscription> {
+    this.#subscription ??= this.#transport.subscribe(
+      { topic: this.topic, group: this.#group, maxInFlight: 256 },
+      async (message) => {
+        try {
+          this.#settle(decodeEnvelope(message));
+        } catch (error) {
+          this.#logger.warn('undecodable reply dropped', { topic: this.topic, error: String(error) });
+        }
+        await message.ack();
+      },
+    );
+    return this.#subscription;
+  }
+
+  /** Registers request `id` and resolves with its reply envelope, or rejects on timeout or error reply. */
+  expect(id: string, type: string, timeoutMs: number): Promise<Envelope> {
+    if (this.#waiting.size >= PENDING_REQUESTS_MAX) {
+      return Promise.reject(
+        new HeraldError(
+          'HERALD_TRANSPORT',
+          `${PENDING_REQUESTS_MAX} requests are already waiting; slow down`,
+          {
+            retriable: true,
+          },
+        ),
+      );
+    }
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#waiting.delete(id);
+        reject(new TimeoutError(`no reply to "${type}" ${id} within ${timeoutMs} ms; is a replier running?`));
+      }, timeoutMs);
+      this.#waiting.set(id, { resolve, reject, timer });
+    });
+  }
+
+  /** Forgets a request whose publish failed. */
+  cancel(id: string): void {
+    const waiting = this.#waiting.get(id);
+    if (waiting === undefined) return;
+    clearTimeout(waiting.timer);
+    this.#waiting.delete(id);
+  }
+
+  /** Rejects every waiting request with `error` and closes the subscription. */
+  async close(error: Error): Promise<void> {
+    for (const waiting of this.#waiting.values()) {
+      clearTimeout(waiting.timer);
+      waiting.reject(error);
+    }
+    this.#waiting.clear();
+    const subscription = await this.#subscription?.catch(() => undefined);
+    await subscription?.close();
+  }
+
+  #settle(envelope: Envelope): void {
+    const id = envelope.causationid;
+    const waiting = id === undefined ? undefined : this.#waiting.get(id);
+    if (waiting === undefined || id === undefined) return; // Late reply to a timed-out request.
+    this.#waiting.delete(id);
+    clearTimeout(waiting.timer);
+    const errorName = envelope.extensions[REPLY_ERROR_NAME];
+    if (errorName === undefined) waiting.resolve(envelope);
+    else waiting.reject(new RemoteError(errorName, envelope.extensions[REPLY_ERROR_MESSAGE] ?? ''));
+  }
+}

@@ -1,0 +1,43 @@
+/**
+ * Standard Schema support: any validator implementing Standard Schema v1 (zod 4, valibot, arktype)
+ * defines a contract's payload, and its output type becomes the payload type.
+ */
+import type { StandardSchemaV1 } from '@standard-schema/spec';
+import { ValidationError, type ValidationIssue } from './errors.ts';
+
+export type { StandardSchemaV1 } from '@standard-schema/spec';
+
+/** The validated (output) type of a Standard Schema. */
+export type Infer<S extends StandardSchemaV1> = StandardSchemaV1.InferOutput<S>;
+/** The accepted (input) type of a Standard Schema. */
+export type InferInput<S extends StandardSchemaV1> = StandardSchemaV1.InferInput<S>;
+
+/** True when `value` implements Standard Schema v1. */
+export function isStandardSchema(value: unknown): value is StandardSchemaV1 {
+  if (value === null || (typeof value !== 'object' && typeof value !== 'function')) return false;
+  const props = (value as { '~standard'?: { version?: unknown; validate?: unknown } })['~standard'];
+  return props !== undefined && props.version === 1 && typeof props.validate === 'function';
+}
+
+/**
+ * Validates `value` against `schema`, returning the schema's output or throwing a
+ * {@link ValidationError} that names each failing path. `what` names the value in the message.
+ */
+export async function validate<S extends StandardSchemaV1>(
+  schema: S,
+  value: unknown,
+  what: string,
+): Promise<Infer<S>> {
+  let result = schema['~standard'].validate(value);
+  if (result instanceof Promise) result = await result;
+  if (result.issues === undefined) return result.value as Infer<S>;
+  throw new ValidationError(what, result.issues.map(toIssue));
+}
+
+function toIssue(issue: StandardSchemaV1.Issue): ValidationIssue {
+  const path = (issue.path ?? [])
+    .map((segment) => (typeof segment === 'object' ? segment.key : segment))
+    .map(String)
+    .join('.');
+  return { path, message: issue.message };
+}

@@ -1,0 +1,19 @@
+/** Argument checks every transport applies to `subscribe`, so all of them fail alike. */
+import { ConfigurationError } from './errors.ts';
+import { assertName, assertTopicName } from './names.ts';
+import { IN_FLIGHT_MAX, type SubscribeOptions } from './transport.ts';
+
+/** Throws a {@link ConfigurationError} for an illegal topic, group or in-flight bound. */
+export function assertSubscribeOptions(options: SubscribeOptions): void {
+  assertTopicName(options.topic, 'subscribe');
+  assertName(options.group, 'group', 'subscribe');
+  if (
+    !Number.isSafeInteger(options.maxInFlight) ||
+    options.maxInFlight < 1 ||
+    options.maxInFlight > IN_FLIGHT_MAX
+  ) {
+    throw new ConfigurationError(
+      `subscribe: maxInFlight must be an integer from 1 to ${IN_FLIGHT_MAX}, got ${options.maxInFlight}`,
+    );
+  }
+}

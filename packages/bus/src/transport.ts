@@ -1,0 +1,127 @@
+/**
+ * The Transport contract: what every broker adapter (memory, embedded log, Kafka, RabbitMQ…)
+ * promises to the bus. The bus never talks to a broker any other way, so an adapter that honours
+ * this contract — proven by `@herald/conformance` — runs every Herald application unchanged.
+ *
+ * Delivery is at-least-once: a message is delivered until some consumer of its group acks it.
+ */
+import type { TransportMessage } from './envelope.ts';
+
+export type { TransportMessage } from './envelope.ts';
+
+/** A message handed to a subscriber. Exactly one of `ack` or `nack` settles it. */
+export interface ReceivedMessage extends TransportMessage {
+  /** The topic it was read from. */
+  readonly topic: string;
+  /** Partition (or shard) it was read from; 0 where the transport has none. */
+  readonly partition: number;
+  /**
+   * Position in the partition as a decimal string (a Kafka offset, a stream sequence…), or a
+   * transport-specific delivery id where the broker has no positions. Informational.
+   */
+  readonly offset: string;
+  /** 1 on first delivery, incremented on each redelivery the transport knows of. */
+  readonly deliveryAttempt: number;
+  /** Milliseconds since the epoch when the broker accepted the message. */
+  readonly timestampMs: number;
+  /**
+   * Marks the message processed for its group. Resolves once the transport recorded it (for
+   * log transports: the group's committed position may move past it once every earlier message
+   * is acked too). Settling twice, or after the subscription closed, is a no-op: the message is
+   * then simply redelivered later, which at-least-once allows.
+   */
+  ack(): Promise<void>;
+  /**
+   * Returns the message for redelivery to the same group after `delayMs` (default 0). On
+   * transports with `orderedPerKey`, no later message with the same key is delivered before
+   * this one is redelivered and acked.
+   */
+  nack(options?: { readonly delayMs?: number }): Promise<void>;
+}
+
+/** Called for each delivered message. A rejected promise is the subscriber's bug: the transport nacks. */
+export type MessageHandler = (message: ReceivedMessage) => Promise<void>;
+
+/** How to subscribe. */
+export interface SubscribeOptions {
+  /** The topic to read. */
+  readonly topic: string;
+  /**
+   * The consumer group. Every group receives every message of the topic; within a group each
+   * message goes to one subscriber (competing consumers).
+   */
+  readonly group: string;
+  /**
+   * Most messages delivered to this subscriber and not yet settled (1…{@link IN_FLIGHT_MAX}).
+   * Messages with different keys may be in flight together; see {@link TransportFeatures.orderedPerKey}.
+   */
+  readonly maxInFlight: number;
+  /**
+   * Event types the subscriber wants, as a routing hint (RabbitMQ binds only these routing keys).
+   * Transports may deliver other types too; the bus filters.
+   */
+  readonly types?: readonly string[];
+}
+
+/** Upper bound of {@link SubscribeOptions.maxInFlight} on every transport. */
+export const IN_FLIGHT_MAX = 4096;
+
+/** A live subscription. */
+export interface Subscription {
+  /**
+   * Stops delivering new messages. Resolves once the subscriber will receive nothing more;
+   * messages delivered but not settled are redelivered later (to this group). Idempotent and safe
+   * to call while handlers run; a handler that settles after close does nothing.
+   */
+  close(): Promise<void>;
+}
+
+/** What a transport can promise; the conformance suite adapts its scenarios to these. */
+export interface TransportFeatures {
+  /** Each group gets every message; members of one group share them. */
+  readonly consumerGroups: boolean;
+  /** Accepted messages survive a restart of the transport (and of its broker). */
+  readonly persistent: boolean;
+  /**
+   * A group that subscribes for the first time receives messages published before it
+   * subscribed (from the start of the retained log).
+   */
+  readonly replaysToNewGroups: boolean;
+  /**
+   * Messages with the same key are delivered in publish order, and the next message of a key is
+   * not delivered to a group until the previous one is acked.
+   */
+  readonly orderedPerKey: boolean;
+  /** Each message is delivered once even across failures (no transport promises this yet). */
+  readonly exactlyOnce: boolean;
+  /** Largest message (body + headers + key, see `messageSizeBytes`) that `publish` accepts. */
+  readonly maxMessageBytes: number;
+}
+
+/** A connection to a broker. */
+export interface Transport {
+  /** Short name for logs and errors, e.g. `memory`, `embedded`, `kafka`. */
+  readonly name: string;
+  /** What the transport promises. */
+  readonly features: TransportFeatures;
+  /**
+   * Publishes messages to `topic`, in order. Resolves only when the broker has accepted every one
+   * durably (to the transport's documented durability level); rejects if any was not, in which case
+   * some may still have been accepted (the caller may retry: consumers deduplicate by id).
+   * Rejects with `PayloadTooLargeError` before sending anything if a message is over
+   * `features.maxMessageBytes`, and with `ClosedError` after `close()`.
+   */
+  publish(topic: string, messages: readonly TransportMessage[]): Promise<void>;
+  /**
+   * Starts delivering messages of `options.topic` to `handler` as a member of `options.group`.
+   * Resolves once the subscription is registered with the broker, so a message published after
+   * that reaches the group. Rejects with `ClosedError` after `close()`.
+   */
+  subscribe(options: SubscribeOptions, handler: MessageHandler): Promise<Subscription>;
+  /**
+   * Closes every subscription and the connection. Idempotent; safe while handlers run (their
+   * later ack/nack do nothing and their messages are redelivered to the group by persistent
+   * transports). After it resolves, the transport holds no timers, sockets or file handles.
+   */
+  close(): Promise<void>;
+}

@@ -1,0 +1,38 @@
+/** The shape of a conformance scenario and of the target a transport author describes. */
+import type { Transport, TransportFeatures } from '@herald/bus';
+
+/** What a transport's test file passes to {@link runConformance}. */
+export interface ConformanceTarget {
+  /** Shown in test names, e.g. `memory`. */
+  readonly name: string;
+  /** Creates a fresh, independent transport instance. */
+  create(): Promise<Transport> | Transport;
+  /**
+   * Closes `transport` and returns a new instance on the same stored state (same data directory,
+   * same broker after a restart). Declaring it enables the restart scenarios.
+   */
+  restart?(transport: Transport): Promise<Transport>;
+  /** Stress mode: how many copies of each scenario run at once (default `HERALD_STRESS` or 1). */
+  readonly stress?: number;
+}
+
+/** What a scenario receives. */
+export interface ScenarioContext {
+  /** A fresh transport for this run; the suite closes it afterwards. */
+  transport: Transport;
+  /** A topic no other run uses. */
+  readonly topic: string;
+  /** The target, for scenarios that restart it. */
+  readonly target: ConformanceTarget;
+  /** Replaces the transport after a restart, so the suite closes the live one. */
+  replaceTransport(next: Transport): void;
+}
+
+/** One behaviour of the Transport contract. */
+export interface Scenario {
+  /** `"<area> - <behaviour>"`. */
+  readonly name: string;
+  /** Why the scenario cannot run against this target, or undefined when it can. */
+  skip?(features: TransportFeatures, target: ConformanceTarget): string | undefined;
+  run(context: ScenarioContext): Promise<void>;
+}

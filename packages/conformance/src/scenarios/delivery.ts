@@ -1,0 +1,81 @@
+/** Basic delivery: publish/subscribe, fan-out across groups, competing consumers within one. */
+import assert from 'node:assert/strict';
+import {
+  assertNoDuplicates,
+  assertSameIds,
+  Collector,
+  eventually,
+  idOf,
+  makeMessages,
+  publishAll,
+} from '../harness.ts';
+import type { Scenario } from '../scenario.ts';
+
+const needsGroups = (features: { consumerGroups: boolean }) =>
+  features.consumerGroups ? undefined : 'transport does not declare consumerGroups';
+
+export const deliveryScenarios: Scenario[] = [
+  {
+    name: 'delivery - every published message reaches the subscriber once',
+    async run({ transport, topic }) {
+      const collector = new Collector();
+      await transport.subscribe({ topic, group: 'g1', maxInFlight: 16 }, collector.handler);
+      const messages = makeMessages(200, 'm', (index) => `k${index % 10}`);
+      await publishAll(transport, topic, messages);
+      const ids = messages.map(idOf);
+      await collector.waitAcked(ids);
+      assertSameIds(ids, collector.acked, 'acked ids');
+      assertNoDuplicates(collector.acked, 'acked ids');
+    },
+  },
+  {
+    name: 'delivery - fan-out: each group receives every message',
+    skip: needsGroups,
+    async run({ transport, topic }) {
+      const first = new Collector();
+      const second = new Collector();
+      await transport.subscribe({ topic, group: 'inventory', maxInFlight: 8 }, first.handler);
+      await transport.subscribe({ topic, group: 'notification', maxInFlight: 8 }, second.handler);
+      const messages = makeMessages(100, 'm', (index) => `k${index % 7}`);
+      await publishAll(transport, topic, messages);
+      const ids = messages.map(idOf);
+      await first.waitAcked(ids, 'group inventory');
+      await second.waitAcked(ids, 'group notification');
+      assertSameIds(ids, first.acked, 'group inventory');
+      assertSameIds(ids, second.acked, 'group notification');
+    },
+  },
+  {
+    name: 'delivery - competing consumers in one group share the messages without duplicates',
+    skip: needsGroups,
+    async run({ transport, topic }) {
+      const first = new Collector();
+      const second = new Collector();
+      await transport.subscribe({ topic, group: 'workers', maxInFlight: 4 }, first.handler);
+      await transport.subscribe({ topic, group: 'workers', maxInFlight: 4 }, second.handler);
+      const messages = makeMessages(200, 'm', (index) => `k${index % 20}`);
+      await publishAll(transport, topic, messages);
+      const ids = messages.map(idOf);
+      const union = () => [...first.acked, ...second.acked];
+      await eventually(
+        () => new Set(union()).size === ids.length,
+        () => `both members together to ack ${ids.length} messages (have ${new Set(union()).size})`,
+      );
+      assertSameIds(ids, union(), 'union of both members');
+      assertNoDuplicates(union(), 'union of both members');
+    },
+  },
+  {
+    name: 'delivery - a message published before a new group subscribes is delivered to it',
+    skip: (features) =>
+      features.replaysToNewGroups ? undefined : 'transport does not declare replaysToNewGroups',
+    async run({ transport, topic }) {
+      const messages = makeMessages(30, 'old', (index) => `k${index % 3}`);
+      await publishAll(transport, topic, messages);
+      const collector = new Collector();
+      await transport.subscribe({ topic, group: 'late-joiner', maxInFlight: 8 }, collector.handler);
+      await collector.waitAcked(messages.map(idOf), 'late group');
+      assert.equal(collector.deliveries.length, 30);
+    },
+  },
+];
