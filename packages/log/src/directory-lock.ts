@@ -1,0 +1,160 @@
+/**
+ * An advisory lock that keeps two processes (or two opens in one process) from writing the same
+ * data directory: a lock file created with `wx` (fails if it exists) holding the owner's pid.
+ *
+ * A lock file left by a process that died (kill -9, power loss) is taken over when its pid is no
+ * longer alive. Limits: a pid reused by an unrelated live process keeps the lock held (remove the
+ * file by hand); two processes taking over the same stale lock at the same instant are not fully
+ * serialised (each re-reads the file after creating it, which catches the common interleaving).
+ */
+
+import path from 'node:path';
+import { ioError, LogError, systemErrorCode } from './errors.ts';
+import { type FileSystem, nodeFileSystem, writeFully } from './file-system.ts';
+
+/** Name of the lock file inside a locked directory. */
+export const LOCK_FILE_NAME = 'herald.lock';
+
+/** A held lock; release it when done. */
+export interface DirectoryLock {
+  /** The lock file's path. */
+  readonly path: string;
+  /** Removes the lock file if this process still owns it. Idempotent. */
+  release(): Promise<void>;
+}
+
+/** Options of {@link acquireDirectoryLock}. */
+export interface DirectoryLockOptions {
+  /** File system to use; tests inject failures here. */
+  readonly fileSystem?: FileSystem;
+  /** Pid written into the lock. Default `process.pid`. */
+  readonly pid?: number;
+  /** Liveness probe; default `process.kill(pid, 0)`. */
+  readonly isProcessAlive?: (pid: number) => boolean;
+}
+
+/** Whether `pid` names a live process (EPERM means alive but owned by someone else). */
+export function isProcessAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return systemErrorCode(error) === 'EPERM';
+  }
+}
+
+const TAKEOVER_ATTEMPTS_MAX = 3;
+// A lock file without a readable pid may belong to a process between create and write.
+const UNREADABLE_LOCK_GRACE_MS = 2_000;
+
+async function readLockPid(fileSystem: FileSystem, lockPath: string): Promise<number | undefined | null> {
+  try {
+    const text = new TextDecoder().decode(await fileSystem.readFile(lockPath)).trim();
+    const pid = Number(text);
+    return Number.isSafeInteger(pid) && pid > 0 ? pid : undefined;
+  } catch (error) {
+    if (systemErrorCode(error) === 'ENOENT') {
+      return null;
+    }
+    throw ioError(`cannot read lock file ${lockPath}`, error);
+  }
+}
+
+/**
+ * Creates `directory` if needed and locks it. Throws `LOG_LOCKED` (naming the owner's pid) when a
+ * live process holds it, `LOG_NOT_WRITABLE` when the directory cannot be written, `LOG_DISK_FULL`
+ * on ENOSPC.
+ */
+export async function acquireDirectoryLock(
+  directory: string,
+  options: DirectoryLockOptions = {},
+): Promise<DirectoryLock> {
+  const fileSystem = options.fileSystem ?? nodeFileSystem;
+  const pid = options.pid ?? process.pid;
+  const alive = options.isProcessAlive ?? isProcessAlive;
+  const lockPath = path.join(directory, LOCK_FILE_NAME);
+  try {
+    await fileSystem.mkdir(directory);
+  } catch (error) {
+    throw notWritable(directory, error);
+  }
+  for (let attempt = 0; attempt < TAKEOVER_ATTEMPTS_MAX; attempt++) {
+    let fd: number;
+    try {
+      fd = await fileSystem.open(lockPath, 'wx');
+    } catch (error) {
+      if (systemErrorCode(error) !== 'EEXIST') {
+        throw notWritable(directory, error);
+      }
+      const owner = await readLockPid(fileSystem, lockPath);
+      if (owner === null) {
+        continue; // removed between our open and read: try again
+      }
+      if (owner === undefined) {
+        const stats = await fileSystem.stat(lockPath).catch(() => undefined);
+        if (stats !== undefined && Date.now() - stats.mtimeMs < UNREADABLE_LOCK_GRACE_MS) {
+          throw locked(directory, 'a process that is just acquiring it');
+        }
+      } else if (alive(owner)) {
+        throw locked(
+          directory,
+          owner === pid ? `this process (${pid}); close the other open first` : `process ${owner}`,
+        );
+      }
+      await fileSystem.unlink(lockPath).catch((unlinkError: unknown) => {
+        if (systemErrorCode(unlinkError) !== 'ENOENT') {
+          throw notWritable(directory, unlinkError);
+        }
+      });
+      continue;
+    }
+    try {
+      await writeFully(fileSystem, fd, [new TextEncoder().encode(`${pid}\n`)], 0);
+    } catch (error) {
+      await fileSystem.close(fd).catch(() => {});
+      await fileSystem.unlink(lockPath).catch(() => {});
+      throw notWritable(directory, error);
+    }
+    await fileSystem.close(fd);
+    if ((await readLockPid(fileSystem, lockPath)) !== pid) {
+      throw locked(directory, 'another process that took it over at the same moment');
+    }
+    return createHeldLock(fileSystem, lockPath, pid);
+  }
+  throw locked(directory, 'processes that keep re-creating the lock file');
+}
+
+function createHeldLock(fileSystem: FileSystem, lockPath: string, pid: number): DirectoryLock {
+  let released: Promise<void> | undefined;
+  return {
+    path: lockPath,
+    release() {
+      released ??= (async () => {
+        // Only remove our own lock: after a takeover the file may belong to someone else.
+        if ((await readLockPid(fileSystem, lockPath).catch(() => undefined)) === pid) {
+          await fileSystem.unlink(lockPath).catch(() => {});
+        }
+      })();
+      return released;
+    },
+  };
+}
+
+function locked(directory: string, owner: string): LogError {
+  return new LogError(
+    'LOG_LOCKED',
+    `cannot open log at ${directory}: directory is locked by ${owner}; stop that process or use another directory`,
+  );
+}
+
+function notWritable(directory: string, cause: unknown): LogError {
+  const error = ioError(`cannot lock log directory ${directory}`, cause);
+  if (error.code === 'LOG_IO' && systemErrorCode(cause) === 'ENOTDIR') {
+    return new LogError(
+      'LOG_NOT_WRITABLE',
+      `cannot open log at ${directory}: a path component is not a directory; choose a directory path`,
+      { cause },
+    );
+  }
+  return error;
+}

@@ -1,0 +1,60 @@
+/**
+ * `@herald/log`: a durable, partitioned, crash-safe append-only log storage engine in pure
+ * `node:fs`, storing Kafka RecordBatch v2 batches. See README.md for the on-disk layout,
+ * durability policies and fault model.
+ */
+
+export {
+  COMPRESSION_CODEC_IDS,
+  type CompressionCodec,
+  type CompressionName,
+  findCompressionCodec,
+  registerCompressionCodec,
+} from './compression.ts';
+export { crc32c, crc32cUpdate } from './crc32c.ts';
+export {
+  acquireDirectoryLock,
+  type DirectoryLock,
+  type DirectoryLockOptions,
+  isProcessAlive,
+  LOCK_FILE_NAME,
+} from './directory-lock.ts';
+export { isLogError, LOG_ERROR_CODES, LogError, type LogErrorCode, type LogErrorOptions } from './errors.ts';
+export { type FileStats, type FileSystem, nodeFileSystem } from './file-system.ts';
+export { type LogStore, type LogStoreOptions, openLogStore, type PartitionName } from './log-store.ts';
+export {
+  type AppendListener,
+  type AppendResult,
+  openPartition,
+  Partition,
+  type ReadRecordsResult,
+  type ReadResult,
+  type SegmentDescription,
+  type TimestampLookup,
+} from './partition.ts';
+export type { FsyncPolicy, PartitionOptions } from './partition-options.ts';
+export {
+  BATCH_ATTRIBUTE,
+  BATCH_FIELD,
+  CRC_START_BYTE,
+  type DecodeRecordsOptions,
+  decodeRecordBatchHeader,
+  decodeRecordBatchRecords,
+  type EncodeRecordBatchOptions,
+  encodeRecordBatch,
+  findRecordBatchProblem,
+  LOG_OVERHEAD_BYTES,
+  type LogRecord,
+  RECORD_BATCH_HEADER_BYTES,
+  RECORD_BATCH_MAGIC,
+  type RecordBatchHeader,
+  type RecordHeader,
+  type RecordInput,
+  recordBatchSize,
+  utf8,
+  verifyRecordBatch,
+  writeBatchBaseOffset,
+  writeBatchLeaderEpoch,
+} from './record-batch.ts';
+export type { RecoveryReport } from './recovery.ts';
+export { readVarint, readVarlong, varintSize, varlongSize, writeVarint, writeVarlong } from './varint.ts';

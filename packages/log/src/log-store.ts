@@ -1,0 +1,175 @@
+/**
+ * A data directory holding many partitions as `<directory>/<topic>-<partition>/`, under one
+ * directory lock. It only manages directories and open handles; topics, partition counts and
+ * consumer groups belong to the broker built on top.
+ */
+
+import path from 'node:path';
+import { acquireDirectoryLock, type DirectoryLock } from './directory-lock.ts';
+import { ioError, LogError, systemErrorCode } from './errors.ts';
+import { type FileSystem, nodeFileSystem, syncDirectory } from './file-system.ts';
+import { openPartition, type Partition } from './partition.ts';
+import type { PartitionOptions } from './partition-options.ts';
+
+/** Identifies a partition inside a store. */
+export interface PartitionName {
+  /** Topic: 1-249 characters of `[a-zA-Z0-9._-]`, not `.` or `..` (Kafka's rule). */
+  readonly topic: string;
+  /** Partition number, 0 to 2^31 - 1. */
+  readonly partition: number;
+}
+
+/** Options of {@link openLogStore}. */
+export interface LogStoreOptions {
+  /** Data directory; created if missing and locked while open. */
+  readonly directory: string;
+  /** Options applied to every partition (the directory is chosen by the store). */
+  readonly partitionDefaults?: Omit<PartitionOptions, 'directory'>;
+  /** File system; tests inject failures here. */
+  readonly fileSystem?: FileSystem;
+}
+
+/** An open store. */
+export interface LogStore {
+  /** The data directory. */
+  readonly directory: string;
+  /**
+   * Opens (creating if needed) a partition, or returns the instance already open. `overrides`
+   * apply on first open only.
+   */
+  openPartition(name: PartitionName, overrides?: Omit<PartitionOptions, 'directory'>): Promise<Partition>;
+  /** The open instance of a partition, if any. */
+  getPartition(name: PartitionName): Partition | undefined;
+  /** Every partition directory present on disk, sorted by topic then partition. */
+  listPartitions(): Promise<PartitionName[]>;
+  /** Closes the partition if open and removes its directory and data. */
+  deletePartition(name: PartitionName): Promise<void>;
+  /** Closes every open partition and releases the store lock. Idempotent. */
+  close(): Promise<void>;
+}
+
+const TOPIC_PATTERN = /^[a-zA-Z0-9._-]{1,249}$/;
+const PARTITION_DIRECTORY_PATTERN = /^([a-zA-Z0-9._-]{1,249})-(\d{1,10})$/;
+
+function directoryName(name: PartitionName): string {
+  const { topic, partition } = name ?? {};
+  if (typeof topic !== 'string' || !TOPIC_PATTERN.test(topic) || topic === '.' || topic === '..') {
+    throw new LogError(
+      'LOG_INVALID_ARGUMENT',
+      `topic ${JSON.stringify(topic)} is not a valid topic name; use 1-249 characters of letters, digits, '.', '_' and '-'`,
+    );
+  }
+  if (!Number.isInteger(partition) || partition < 0 || partition > 0x7fffffff) {
+    throw new LogError('LOG_INVALID_ARGUMENT', `partition ${partition} is not an integer from 0 to 2^31 - 1`);
+  }
+  return `${topic}-${partition}`;
+}
+
+/** Opens (creating if needed) a store in `options.directory`; throws `LOG_LOCKED` if another process has it. */
+export async function openLogStore(options: LogStoreOptions): Promise<LogStore> {
+  const fileSystem = options.fileSystem ?? options.partitionDefaults?.fileSystem ?? nodeFileSystem;
+  const directory = options.directory;
+  const lock: DirectoryLock = await acquireDirectoryLock(directory, { fileSystem });
+  const open = new Map<string, Promise<Partition>>();
+  const instances = new Map<string, Partition>();
+  let closing: Promise<void> | undefined;
+
+  const refuseIfClosed = (): void => {
+    if (closing !== undefined) {
+      throw new LogError('LOG_CLOSED', `log store ${directory} is closed; open it again with openLogStore()`);
+    }
+  };
+
+  return {
+    directory,
+    openPartition(name, overrides) {
+      refuseIfClosed();
+      const key = directoryName(name);
+      let opening = open.get(key);
+      if (opening === undefined) {
+        opening = openPartition({
+          ...options.partitionDefaults,
+          ...overrides,
+          fileSystem,
+          directory: path.join(directory, key),
+        }).then(
+          (partition) => {
+            instances.set(key, partition);
+            return partition;
+          },
+          (error: unknown) => {
+            open.delete(key);
+            throw error;
+          },
+        );
+        open.set(key, opening);
+      }
+      return opening;
+    },
+    getPartition(name) {
+      return instances.get(directoryName(name));
+    },
+    async listPartitions() {
+      refuseIfClosed();
+      let names: string[];
+      try {
+        names = await fileSystem.readdir(directory);
+      } catch (error) {
+        throw ioError(`cannot list log store ${directory}`, error);
+      }
+      const found: PartitionName[] = [];
+      for (const entry of names) {
+        const match = PARTITION_DIRECTORY_PATTERN.exec(entry);
+        if (match !== null) {
+          found.push({ topic: match[1]!, partition: Number(match[2]!) });
+        }
+      }
+      return found.sort((left, right) =>
+        left.topic === right.topic ? left.partition - right.partition : left.topic < right.topic ? -1 : 1,
+      );
+    },
+    async deletePartition(name) {
+      refuseIfClosed();
+      const key = directoryName(name);
+      const opening = open.get(key);
+      open.delete(key);
+      instances.delete(key);
+      if (opening !== undefined) {
+        await (await opening.catch(() => undefined))?.close().catch(() => {});
+      }
+      const target = path.join(directory, key);
+      // Rename first so a crash mid-delete never leaves a half-deleted partition that looks live.
+      const doomed = path.join(directory, `${key}.${Date.now()}.deleted`);
+      try {
+        await fileSystem.rename(target, doomed);
+      } catch (error) {
+        if (systemErrorCode(error) === 'ENOENT') {
+          return;
+        }
+        throw ioError(`cannot delete partition ${target}`, error);
+      }
+      try {
+        await syncDirectory(fileSystem, directory);
+        await fileSystem.removeTree(doomed);
+      } catch (error) {
+        throw ioError(`cannot delete partition ${target}`, error);
+      }
+    },
+    close() {
+      closing ??= (async () => {
+        const errors: unknown[] = [];
+        for (const opening of open.values()) {
+          const partition = await opening.catch(() => undefined);
+          await partition?.close().catch((error: unknown) => errors.push(error));
+        }
+        open.clear();
+        instances.clear();
+        await lock.release();
+        if (errors.length > 0) {
+          throw errors[0];
+        }
+      })();
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,542 @@
+/**
+ * Kafka RecordBatch v2 ("magic 2") codec: encodes batches, decodes and validates batch headers
+ * without decompressing, and decodes records. The log stores exactly these bytes on disk, so a
+ * Kafka wire-protocol server can hand client batches to `appendBatch` and fetch results straight
+ * back out. Layout (all integers big-endian):
+ *
+ * ```
+ * 0 BaseOffset int64 | 8 BatchLength int32 | 12 PartitionLeaderEpoch int32 | 16 Magic int8
+ * 17 CRC uint32 (CRC-32C of bytes 21..end) | 21 Attributes int16 | 23 LastOffsetDelta int32
+ * 27 BaseTimestamp int64 | 35 MaxTimestamp int64 | 43 ProducerId int64 | 51 ProducerEpoch int16
+ * 53 BaseSequence int32 | 57 RecordsCount int32 | 61 Records (compressed as one stream if compressed)
+ * ```
+ *
+ * Every length read from bytes is checked against the bytes remaining before anything is
+ * allocated or sliced, so a corrupt or hostile batch fails with `LOG_INVALID_BATCH` instead of
+ * over-reading or allocating unbounded memory.
+ */
+
+import { COMPRESSION_CODEC_IDS, type CompressionName, requireCompressionCodec } from './compression.ts';
+import { crc32c } from './crc32c.ts';
+import { invariant, LogError } from './errors.ts';
+import {
+  type ByteCursor,
+  readVarint,
+  readVarlong,
+  varintSize,
+  varlongSize,
+  writeVarint,
+  writeVarlong,
+} from './varint.ts';
+
+/** Bytes of the fixed batch header before the records. */
+export const RECORD_BATCH_HEADER_BYTES = 61;
+/** BaseOffset + BatchLength: the bytes not counted by BatchLength. */
+export const LOG_OVERHEAD_BYTES = 12;
+/** The only magic value this codec reads or writes. */
+export const RECORD_BATCH_MAGIC = 2;
+/** First byte covered by the CRC (Attributes). */
+export const CRC_START_BYTE = 21;
+
+/** Byte positions of the header fields, relative to the batch start. */
+export const BATCH_FIELD = {
+  baseOffset: 0,
+  batchLength: 8,
+  partitionLeaderEpoch: 12,
+  magic: 16,
+  crc: 17,
+  attributes: 21,
+  lastOffsetDelta: 23,
+  baseTimestamp: 27,
+  maxTimestamp: 35,
+  producerId: 43,
+  producerEpoch: 51,
+  baseSequence: 53,
+  recordsCount: 57,
+} as const;
+
+/** Attribute bit masks. */
+export const BATCH_ATTRIBUTE = {
+  compressionMask: 0x07,
+  logAppendTime: 0x08,
+  transactional: 0x10,
+  control: 0x20,
+  deleteHorizon: 0x40,
+} as const;
+
+/** One header of a record: a UTF-8 key (never null) and a value (null allowed). */
+export type RecordHeader = readonly [key: string, value: Uint8Array | null];
+
+/** A record to encode. */
+export interface RecordInput {
+  /** Key bytes; null or absent for no key. */
+  readonly key?: Uint8Array | null;
+  /** Value bytes; null for a tombstone. */
+  readonly value: Uint8Array | null;
+  /** Headers in order. */
+  readonly headers?: readonly RecordHeader[];
+  /** CreateTime in ms since the epoch; defaults to the batch's `timestampMs` option (now). */
+  readonly timestampMs?: number;
+}
+
+/** A decoded record. Key, value and header values are views into the batch bytes, not copies. */
+export interface LogRecord {
+  /** Absolute offset of the record. */
+  readonly offset: bigint;
+  /** Record timestamp in ms (CreateTime, or the batch's MaxTimestamp under LogAppendTime). */
+  readonly timestampMs: number;
+  /** Key bytes or null. */
+  readonly key: Uint8Array | null;
+  /** Value bytes or null. */
+  readonly value: Uint8Array | null;
+  /** Headers in order. */
+  readonly headers: RecordHeader[];
+}
+
+/** The fixed header fields of a batch. */
+export interface RecordBatchHeader {
+  /** Offset of the first record. */
+  readonly baseOffset: bigint;
+  /** Bytes after the BatchLength field; the whole batch is `batchLength + 12` bytes. */
+  readonly batchLength: number;
+  /** Leader epoch stamped by the broker, -1 for none. */
+  readonly partitionLeaderEpoch: number;
+  /** Always 2. */
+  readonly magic: number;
+  /** Stored CRC-32C (unsigned). */
+  readonly crc: number;
+  /** Raw attribute bits. */
+  readonly attributes: number;
+  /** Codec id from attribute bits 0-2. */
+  readonly compression: number;
+  /** Offset of the last record minus the base offset. */
+  readonly lastOffsetDelta: number;
+  /** Timestamp of the first record (ms), -1 for none. */
+  readonly baseTimestampMs: number;
+  /** Largest record timestamp (ms). */
+  readonly maxTimestampMs: number;
+  /** Producer id, -1n for none. */
+  readonly producerId: bigint;
+  /** Producer epoch, -1 for none. */
+  readonly producerEpoch: number;
+  /** Sequence of the first record, -1 for none. */
+  readonly baseSequence: number;
+  /** Number of records. */
+  readonly recordsCount: number;
+}
+
+/** Options of {@link encodeRecordBatch}. */
+export interface EncodeRecordBatchOptions {
+  /** BaseOffset to write; the log overwrites it on append. Default 0n. */
+  readonly baseOffset?: bigint;
+  /** PartitionLeaderEpoch to write. Default -1. */
+  readonly partitionLeaderEpoch?: number;
+  /** Codec for the records. Default `none`. */
+  readonly compression?: CompressionName;
+  /** Timestamp for records without one. Default `Date.now()`. */
+  readonly timestampMs?: number;
+  /** Producer id (idempotent producers). Default -1n. */
+  readonly producerId?: bigint;
+  /** Producer epoch. Default -1. */
+  readonly producerEpoch?: number;
+  /** Sequence of the first record. Default -1. */
+  readonly baseSequence?: number;
+  /** Set the transactional attribute bit. Default false. */
+  readonly transactional?: boolean;
+}
+
+/** Options of the record decoders. */
+export interface DecodeRecordsOptions {
+  /** Upper bound on the decompressed size of one batch's records. Default 64 MiB. */
+  readonly decompressedBytesMax?: number;
+}
+
+const DECOMPRESSED_BYTES_MAX_DEFAULT = 64 * 1024 * 1024;
+const EMPTY_HEADERS: readonly RecordHeader[] = [];
+const utf8Decoder = new TextDecoder();
+const utf8Encoder = new TextEncoder();
+
+function invalid(reason: string, cause?: unknown): LogError {
+  return new LogError(
+    'LOG_INVALID_BATCH',
+    `invalid record batch: ${reason}; send Kafka RecordBatch v2 (magic 2) bytes with a correct length and CRC-32C`,
+    cause === undefined ? {} : { cause },
+  );
+}
+
+function view(bytes: Uint8Array): DataView {
+  return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+function recordBodySize(record: RecordInput, timestampDelta: number, offsetDelta: number): number {
+  let size = 1 + varlongSize(timestampDelta) + varintSize(offsetDelta);
+  const key = record.key ?? null;
+  size += key === null ? 1 : varintSize(key.length) + key.length;
+  const value = record.value;
+  size += value === null ? 1 : varintSize(value.length) + value.length;
+  const headers = record.headers ?? EMPTY_HEADERS;
+  size += varintSize(headers.length);
+  for (const [headerKey, headerValue] of headers) {
+    const keyBytes = Buffer.byteLength(headerKey, 'utf8');
+    size += varintSize(keyBytes) + keyBytes;
+    size += headerValue === null ? 1 : varintSize(headerValue.length) + headerValue.length;
+  }
+  return size;
+}
+
+function writeBytesField(target: Buffer, position: number, bytes: Uint8Array | null): number {
+  if (bytes === null) {
+    return writeVarint(target, position, -1);
+  }
+  const next = writeVarint(target, position, bytes.length);
+  target.set(bytes, next);
+  return next + bytes.length;
+}
+
+function writeRecord(
+  target: Buffer,
+  position: number,
+  record: RecordInput,
+  bodySize: number,
+  timestampDelta: number,
+  offsetDelta: number,
+): number {
+  let cursor = writeVarint(target, position, bodySize);
+  const bodyStart = cursor;
+  target[cursor++] = 0;
+  cursor = writeVarlong(target, cursor, timestampDelta);
+  cursor = writeVarint(target, cursor, offsetDelta);
+  cursor = writeBytesField(target, cursor, record.key ?? null);
+  cursor = writeBytesField(target, cursor, record.value);
+  const headers = record.headers ?? EMPTY_HEADERS;
+  cursor = writeVarint(target, cursor, headers.length);
+  for (const [headerKey, headerValue] of headers) {
+    const keyBytes = Buffer.byteLength(headerKey, 'utf8');
+    cursor = writeVarint(target, cursor, keyBytes);
+    cursor += target.write(headerKey, cursor, keyBytes, 'utf8');
+    cursor = writeBytesField(target, cursor, headerValue);
+  }
+  invariant(cursor - bodyStart === bodySize, 'record body size matches its precomputed size');
+  return cursor;
+}
+
+function checkRecordInput(record: RecordInput, index: number): void {
+  const fine =
+    typeof record === 'object' &&
+    record !== null &&
+    (record.value === null || record.value instanceof Uint8Array) &&
+    (record.key === undefined || record.key === null || record.key instanceof Uint8Array) &&
+    (record.timestampMs === undefined || Number.isSafeInteger(record.timestampMs)) &&
+    (record.headers === undefined || Array.isArray(record.headers));
+  if (!fine) {
+    throw new LogError(
+      'LOG_INVALID_ARGUMENT',
+      `record ${index} is malformed; pass {value: Uint8Array | null, key?: Uint8Array | null, headers?: [string, Uint8Array | null][], timestampMs?: integer}`,
+    );
+  }
+}
+
+/**
+ * Encodes `records` as one RecordBatch v2 (CreateTime timestamps). The CRC is computed last, over
+ * the finished bytes. Throws `LOG_INVALID_BATCH` for an empty list.
+ */
+export function encodeRecordBatch(
+  records: readonly RecordInput[],
+  options: EncodeRecordBatchOptions = {},
+): Buffer {
+  if (records.length === 0) {
+    throw invalid('a batch needs at least one record');
+  }
+  const nowMs = options.timestampMs ?? Date.now();
+  const first = records[0]!;
+  checkRecordInput(first, 0);
+  const baseTimestampMs = first.timestampMs ?? nowMs;
+  let maxTimestampMs = baseTimestampMs;
+  const bodySizes = new Array<number>(records.length);
+  let recordsBytes = 0;
+  for (let index = 0; index < records.length; index++) {
+    const record = records[index]!;
+    checkRecordInput(record, index);
+    const timestampMs = record.timestampMs ?? nowMs;
+    if (timestampMs > maxTimestampMs) {
+      maxTimestampMs = timestampMs;
+    }
+    const bodySize = recordBodySize(record, timestampMs - baseTimestampMs, index);
+    bodySizes[index] = bodySize;
+    recordsBytes += varintSize(bodySize) + bodySize;
+  }
+  const compression = COMPRESSION_CODEC_IDS[options.compression ?? 'none'];
+  let compressed: Uint8Array | null = null;
+  if (compression !== 0) {
+    const plain = Buffer.allocUnsafe(recordsBytes);
+    let cursor = 0;
+    for (let index = 0; index < records.length; index++) {
+      const record = records[index]!;
+      cursor = writeRecord(
+        plain,
+        cursor,
+        record,
+        bodySizes[index]!,
+        (record.timestampMs ?? nowMs) - baseTimestampMs,
+        index,
+      );
+    }
+    compressed = requireCompressionCodec(compression).compress(plain);
+  }
+  const totalBytes = RECORD_BATCH_HEADER_BYTES + (compressed === null ? recordsBytes : compressed.length);
+  const batch = Buffer.allocUnsafe(totalBytes);
+  batch.writeBigInt64BE(options.baseOffset ?? 0n, BATCH_FIELD.baseOffset);
+  batch.writeInt32BE(totalBytes - LOG_OVERHEAD_BYTES, BATCH_FIELD.batchLength);
+  batch.writeInt32BE(options.partitionLeaderEpoch ?? -1, BATCH_FIELD.partitionLeaderEpoch);
+  batch[BATCH_FIELD.magic] = RECORD_BATCH_MAGIC;
+  batch.writeInt16BE(
+    compression | (options.transactional === true ? BATCH_ATTRIBUTE.transactional : 0),
+    BATCH_FIELD.attributes,
+  );
+  batch.writeInt32BE(records.length - 1, BATCH_FIELD.lastOffsetDelta);
+  batch.writeBigInt64BE(BigInt(baseTimestampMs), BATCH_FIELD.baseTimestamp);
+  batch.writeBigInt64BE(BigInt(maxTimestampMs), BATCH_FIELD.maxTimestamp);
+  batch.writeBigInt64BE(options.producerId ?? -1n, BATCH_FIELD.producerId);
+  batch.writeInt16BE(options.producerEpoch ?? -1, BATCH_FIELD.producerEpoch);
+  batch.writeInt32BE(options.baseSequence ?? -1, BATCH_FIELD.baseSequence);
+  batch.writeInt32BE(records.length, BATCH_FIELD.recordsCount);
+  if (compressed === null) {
+    let cursor = RECORD_BATCH_HEADER_BYTES;
+    for (let index = 0; index < records.length; index++) {
+      const record = records[index]!;
+      cursor = writeRecord(
+        batch,
+        cursor,
+        record,
+        bodySizes[index]!,
+        (record.timestampMs ?? nowMs) - baseTimestampMs,
+        index,
+      );
+    }
+    invariant(cursor === totalBytes, 'encoded batch fills its buffer exactly');
+  } else {
+    batch.set(compressed, RECORD_BATCH_HEADER_BYTES);
+  }
+  batch.writeUInt32BE(crc32c(batch, CRC_START_BYTE, totalBytes), BATCH_FIELD.crc);
+  return batch;
+}
+
+/**
+ * Total size in bytes of the batch starting at `position` (BatchLength + 12), read from its
+ * length field. Throws `LOG_INVALID_BATCH` when fewer than 12 bytes remain before `end`.
+ */
+export function recordBatchSize(bytes: Uint8Array, position = 0, end = bytes.length): number {
+  if (end - position < LOG_OVERHEAD_BYTES) {
+    throw invalid(`only ${end - position} bytes left at byte ${position}, a batch needs at least 61`);
+  }
+  return view(bytes).getInt32(position + BATCH_FIELD.batchLength) + LOG_OVERHEAD_BYTES;
+}
+
+/**
+ * Decodes the 61-byte header of the batch at `position` without touching the records (no
+ * decompression, no CRC check). Checks that the header fits in `bytes[position, end)` and that the
+ * magic is 2.
+ */
+export function decodeRecordBatchHeader(
+  bytes: Uint8Array,
+  position = 0,
+  end = bytes.length,
+): RecordBatchHeader {
+  if (end - position < RECORD_BATCH_HEADER_BYTES) {
+    throw invalid(`only ${end - position} bytes left at byte ${position}, a batch header needs 61`);
+  }
+  const data = view(bytes);
+  const magic = data.getInt8(position + BATCH_FIELD.magic);
+  if (magic !== RECORD_BATCH_MAGIC) {
+    throw invalid(`magic is ${magic}, expected 2`);
+  }
+  const attributes = data.getInt16(position + BATCH_FIELD.attributes);
+  return {
+    baseOffset: data.getBigInt64(position + BATCH_FIELD.baseOffset),
+    batchLength: data.getInt32(position + BATCH_FIELD.batchLength),
+    partitionLeaderEpoch: data.getInt32(position + BATCH_FIELD.partitionLeaderEpoch),
+    magic,
+    crc: data.getUint32(position + BATCH_FIELD.crc),
+    attributes,
+    compression: attributes & BATCH_ATTRIBUTE.compressionMask,
+    lastOffsetDelta: data.getInt32(position + BATCH_FIELD.lastOffsetDelta),
+    baseTimestampMs: Number(data.getBigInt64(position + BATCH_FIELD.baseTimestamp)),
+    maxTimestampMs: Number(data.getBigInt64(position + BATCH_FIELD.maxTimestamp)),
+    producerId: data.getBigInt64(position + BATCH_FIELD.producerId),
+    producerEpoch: data.getInt16(position + BATCH_FIELD.producerEpoch),
+    baseSequence: data.getInt32(position + BATCH_FIELD.baseSequence),
+    recordsCount: data.getInt32(position + BATCH_FIELD.recordsCount),
+  };
+}
+
+/**
+ * Why the batch at `bytes[position, end)` is not a valid stored batch, or undefined when it is:
+ * the header fits, the length is at least the header and fits in what remains, magic is 2, the
+ * CRC-32C matches, the record count is at least 1 and equals LastOffsetDelta + 1 (offsets dense).
+ * Used by recovery, where a reason (not an exception) decides between truncating and refusing.
+ */
+export function findRecordBatchProblem(
+  bytes: Uint8Array,
+  position = 0,
+  end = bytes.length,
+): string | undefined {
+  const remaining = end - position;
+  if (remaining < LOG_OVERHEAD_BYTES) {
+    return `torn batch: only ${remaining} bytes left, the length field needs 12`;
+  }
+  const data = view(bytes);
+  const batchLength = data.getInt32(position + BATCH_FIELD.batchLength);
+  const size = batchLength + LOG_OVERHEAD_BYTES;
+  if (size < RECORD_BATCH_HEADER_BYTES) {
+    return `batch length ${batchLength} is smaller than the 49-byte header remainder`;
+  }
+  if (size > remaining) {
+    return `torn batch: length says ${size} bytes but only ${remaining} remain`;
+  }
+  const magic = data.getInt8(position + BATCH_FIELD.magic);
+  if (magic !== RECORD_BATCH_MAGIC) {
+    return `magic is ${magic}, expected 2`;
+  }
+  const stored = data.getUint32(position + BATCH_FIELD.crc);
+  const computed = crc32c(bytes, position + CRC_START_BYTE, position + size);
+  if (stored !== computed) {
+    return `CRC-32C mismatch: stored 0x${stored.toString(16)}, computed 0x${computed.toString(16)}`;
+  }
+  const count = data.getInt32(position + BATCH_FIELD.recordsCount);
+  const lastOffsetDelta = data.getInt32(position + BATCH_FIELD.lastOffsetDelta);
+  if (count < 1 || lastOffsetDelta !== count - 1) {
+    return `records count ${count} does not match last offset delta ${lastOffsetDelta} (offsets must be dense)`;
+  }
+  return undefined;
+}
+
+/** Throws `LOG_INVALID_BATCH` with the reason when {@link findRecordBatchProblem} finds one. */
+export function verifyRecordBatch(bytes: Uint8Array, position = 0, end = bytes.length): RecordBatchHeader {
+  const problem = findRecordBatchProblem(bytes, position, end);
+  if (problem !== undefined) {
+    throw invalid(problem);
+  }
+  return decodeRecordBatchHeader(bytes, position, end);
+}
+
+/** Overwrites BaseOffset of the batch at `position`. Outside the CRC range: the CRC stays valid. */
+export function writeBatchBaseOffset(bytes: Uint8Array, position: number, baseOffset: bigint): void {
+  view(bytes).setBigInt64(position + BATCH_FIELD.baseOffset, baseOffset);
+}
+
+/** Overwrites PartitionLeaderEpoch of the batch at `position`. Outside the CRC range. */
+export function writeBatchLeaderEpoch(bytes: Uint8Array, position: number, leaderEpoch: number): void {
+  view(bytes).setInt32(position + BATCH_FIELD.partitionLeaderEpoch, leaderEpoch);
+}
+
+function readBytesField(bytes: Uint8Array, cursor: ByteCursor, end: number, what: string): Uint8Array | null {
+  const length = readVarint(bytes, cursor, end);
+  if (length === -1) {
+    return null;
+  }
+  if (length < -1 || length > end - cursor.position) {
+    throw invalid(`${what} length ${length} exceeds the ${end - cursor.position} bytes left in the record`);
+  }
+  const field = bytes.subarray(cursor.position, cursor.position + length);
+  cursor.position += length;
+  return field;
+}
+
+function decodeRecordStream(
+  bytes: Uint8Array,
+  start: number,
+  end: number,
+  header: RecordBatchHeader,
+  output: LogRecord[],
+): void {
+  const cursor: ByteCursor = { position: start };
+  const logAppendTime = (header.attributes & BATCH_ATTRIBUTE.logAppendTime) !== 0;
+  for (let index = 0; index < header.recordsCount; index++) {
+    const length = readVarint(bytes, cursor, end);
+    if (length < 0 || length > end - cursor.position) {
+      throw invalid(`record ${index} length ${length} exceeds the ${end - cursor.position} bytes left`);
+    }
+    const recordEnd = cursor.position + length;
+    cursor.position++; // attributes: unused in v2
+    const timestampDelta = readVarlong(bytes, cursor, recordEnd);
+    const offsetDelta = readVarint(bytes, cursor, recordEnd);
+    const key = readBytesField(bytes, cursor, recordEnd, 'key');
+    const value = readBytesField(bytes, cursor, recordEnd, 'value');
+    const headerCount = readVarint(bytes, cursor, recordEnd);
+    // Each header takes at least 2 bytes, which bounds the loop by the bytes actually present.
+    if (headerCount < 0 || headerCount * 2 > recordEnd - cursor.position) {
+      throw invalid(`record ${index} header count ${headerCount} does not fit in the record`);
+    }
+    const headers: RecordHeader[] = [];
+    for (let headerIndex = 0; headerIndex < headerCount; headerIndex++) {
+      const headerKey = readBytesField(bytes, cursor, recordEnd, 'header key');
+      if (headerKey === null) {
+        throw invalid(`record ${index} has a header with a null key`);
+      }
+      headers.push([utf8Decoder.decode(headerKey), readBytesField(bytes, cursor, recordEnd, 'header value')]);
+    }
+    if (cursor.position !== recordEnd) {
+      throw invalid(
+        `record ${index} declared ${length} bytes but its fields used ${cursor.position - recordEnd + length}`,
+      );
+    }
+    output.push({
+      offset: header.baseOffset + BigInt(offsetDelta),
+      timestampMs: logAppendTime ? header.maxTimestampMs : header.baseTimestampMs + timestampDelta,
+      key,
+      value,
+      headers,
+    });
+  }
+  if (cursor.position !== end) {
+    throw invalid(`${end - cursor.position} bytes left after the ${header.recordsCount} declared records`);
+  }
+}
+
+/**
+ * Decodes the records of the batch at `bytes[position, position + size)`, decompressing when the
+ * batch is compressed. Does not verify the CRC (see {@link verifyRecordBatch}); does check every
+ * length, the declared record count and that no bytes are left over.
+ */
+export function decodeRecordBatchRecords(
+  bytes: Uint8Array,
+  position = 0,
+  options: DecodeRecordsOptions = {},
+): LogRecord[] {
+  const header = decodeRecordBatchHeader(bytes, position);
+  const size = header.batchLength + LOG_OVERHEAD_BYTES;
+  if (size < RECORD_BATCH_HEADER_BYTES || size > bytes.length - position) {
+    throw invalid(
+      `batch length ${header.batchLength} does not fit in the ${bytes.length - position} bytes given`,
+    );
+  }
+  if (header.recordsCount < 0) {
+    throw invalid(`negative records count ${header.recordsCount}`);
+  }
+  const output: LogRecord[] = [];
+  const recordsStart = position + RECORD_BATCH_HEADER_BYTES;
+  const end = position + size;
+  if (header.compression === 0) {
+    // Each record takes at least 7 bytes, which bounds the count by the bytes present.
+    if (header.recordsCount * 7 > end - recordsStart) {
+      throw invalid(`records count ${header.recordsCount} cannot fit in ${end - recordsStart} bytes`);
+    }
+    decodeRecordStream(bytes, recordsStart, end, header, output);
+  } else {
+    const codec = requireCompressionCodec(header.compression);
+    const plain = codec.decompress(
+      bytes.subarray(recordsStart, end),
+      options.decompressedBytesMax ?? DECOMPRESSED_BYTES_MAX_DEFAULT,
+    );
+    if (header.recordsCount * 7 > plain.length) {
+      throw invalid(`records count ${header.recordsCount} cannot fit in ${plain.length} decompressed bytes`);
+    }
+    decodeRecordStream(plain, 0, plain.length, header, output);
+  }
+  return output;
+}
+
+/** UTF-8 bytes of `text`, a convenience for building records. */
+export function utf8(text: string): Uint8Array {
+  return utf8Encoder.encode(text);
+}
