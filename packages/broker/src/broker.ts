@@ -1,0 +1,647 @@
+/**
+ * The broker core: topics made of `@herald/log` partitions, Kafka's key partitioner, durable
+ * consumer groups with per-message ack/nack, and group position resets. One broker owns one data
+ * directory (locked while open); everything runs in this process.
+ */
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import {
+  assertTopicName,
+  ClosedError,
+  ConfigurationError,
+  type MessageHandler,
+  messageSizeBytes,
+  PayloadTooLargeError,
+  type SubscribeOptions,
+  type Subscription,
+  type TransportMessage,
+} from '@herald/bus';
+import { assertName, assertSubscribeOptions } from '@herald/bus/internal';
+import { type FsyncPolicy, isLogError, type LogStore, openLogStore, type Partition } from '@herald/log';
+import { readChecked, syncDirectory, writeChecked } from './atomic-file.ts';
+import { ConsumerGroup, type ConsumerGroupLimits } from './consumer-group.ts';
+import {
+  BrokerArgumentError,
+  BrokerCorruptError,
+  BrokerStorageError,
+  DirectoryLockedError,
+  TopicExistsError,
+  TopicInUseError,
+  TopicNotFoundError,
+} from './errors.ts';
+import { groupOffsetsFile, readGroupPosition } from './group-offsets.ts';
+import type { PartitionLog, RecordToAppend, StoredRecord } from './partition-log.ts';
+import { partitionForKey } from './partitioner.ts';
+import { PublishOrder } from './publish-order.ts';
+
+/** Options of {@link openBroker}. */
+export interface BrokerOptions {
+  /** Data directory; default `process.env.HERALD_DATA_DIR ?? './.herald'`. Locked while open. */
+  readonly dir?: string;
+  /** Partitions of automatically created topics and of `createTopic` without a count (default 4). */
+  readonly partitions?: number;
+  /** Create unknown topics on publish and subscribe (default true). */
+  readonly autoCreateTopics?: boolean;
+  /**
+   * Durability of appends (the log's policy, default `'always'`: `publish` resolves after fsync).
+   * Group positions are fsynced unless this is `'never'`.
+   */
+  readonly fsync?: FsyncPolicy;
+  /** Largest message accepted by `publish` (body + headers + key; default 1 MiB). */
+  readonly maxMessageBytes?: number;
+  /** A delivered message not settled within this time is redelivered (default 5 minutes). */
+  readonly visibilityTimeoutMs?: number;
+  /** Most records a group buffers per partition (default 1024). */
+  readonly groupWindowRecordsMax?: number;
+  /** Most record bytes a group buffers per partition (default 8 MiB; one record always fits). */
+  readonly groupWindowBytesMax?: number;
+  /** Bytes read from a partition at once (default 1 MiB; one batch is always read whole). */
+  readonly fetchBytesMax?: number;
+  /** Log retention: delete closed segments older than this (default: keep forever). */
+  readonly retentionMs?: number;
+  /** Log retention: delete the oldest closed segments above this size per partition (default: no limit). */
+  readonly retentionBytes?: number;
+  /** Log segment size (default the log's, 1 GiB). */
+  readonly segmentBytesMax?: number;
+  /** Called with errors that have no caller to reject (a failed background read). Default: ignore. */
+  readonly onError?: (error: unknown) => void;
+}
+
+/** One partition of a topic, as described. */
+export interface PartitionDescription {
+  readonly partition: number;
+  /** First offset still stored. */
+  readonly logStartOffset: bigint;
+  /** Offset the next message gets. */
+  readonly highWatermark: bigint;
+}
+
+/** A group's position on a topic, as described. */
+export interface GroupDescription {
+  readonly group: string;
+  /** Live subscriptions in this broker. */
+  readonly members: number;
+  /** Per partition: next unacked offset, acked offsets above it, and messages not yet acked. */
+  readonly partitions: readonly {
+    readonly partition: number;
+    readonly committed: bigint;
+    readonly ackedAhead: readonly bigint[];
+    readonly lag: bigint;
+  }[];
+}
+
+/** What {@link Broker.describeTopic} reports. */
+export interface TopicDescription {
+  readonly name: string;
+  readonly createdAtMs: number;
+  readonly partitions: readonly PartitionDescription[];
+}
+
+/** Where {@link Broker.resetGroup} moves a group. */
+export type ResetTarget =
+  | { readonly to: 'earliest' }
+  | { readonly to: 'latest' }
+  /** The first message at or after the timestamp in each partition (latest where none is). */
+  | { readonly to: 'timestamp'; readonly timestampMs: number }
+  /** Explicit offsets; partitions not listed keep their position. */
+  | { readonly to: 'offsets'; readonly offsets: Readonly<Record<number, bigint>> };
+
+/** Most partitions a topic may have. */
+export const PARTITIONS_MAX = 1024;
+/** Bytes one append carries at most; larger publishes are split (the log's batch limit is 8 MiB). */
+const APPEND_BYTES_MAX = 4 * 1024 * 1024;
+/** Per-record overhead estimate used when splitting appends (Kafka record framing). */
+const RECORD_OVERHEAD_BYTES = 64;
+const TOPIC_FORMAT = 1;
+const encoder = new TextEncoder();
+
+interface TopicMetadata {
+  readonly format: number;
+  readonly name: string;
+  readonly partitions: number;
+  readonly createdAtMs: number;
+}
+
+interface TopicState {
+  readonly metadata: TopicMetadata;
+  readonly logs: PartitionLog[];
+  readonly order: PublishOrder;
+  readonly groups: Map<string, Promise<ConsumerGroup>>;
+  readonly unsubscribes: (() => void)[];
+  nextKeylessPartition: number;
+  deleted: boolean;
+}
+
+/** Opens the broker in `options.dir`. Throws {@link DirectoryLockedError} when another broker holds it. */
+export async function openBroker(options: BrokerOptions = {}): Promise<Broker> {
+  const directory = path.resolve(options.dir ?? process.env.HERALD_DATA_DIR ?? './.herald');
+  const partitions = options.partitions ?? 4;
+  checkPartitionCount(partitions, 'openBroker');
+  const fsync = options.fsync ?? 'always';
+  let store: LogStore;
+  try {
+    store = await openLogStore({
+      directory,
+      partitionDefaults: {
+        fsync,
+        recordBytesMax: Math.max(options.maxMessageBytes ?? 1024 * 1024, 1),
+        ...(options.retentionMs === undefined ? {} : { retentionMs: options.retentionMs }),
+        ...(options.retentionBytes === undefined ? {} : { retentionBytes: options.retentionBytes }),
+        ...(options.segmentBytesMax === undefined ? {} : { segmentBytesMax: options.segmentBytesMax }),
+      },
+    });
+  } catch (error) {
+    if (isLogError(error, 'LOG_LOCKED')) {
+      const detail = error.message.replace(/^cannot open log at [^:]*: /, '');
+      throw new DirectoryLockedError(directory, detail, error);
+    }
+    throw new BrokerStorageError(`cannot open broker at ${directory}: ${(error as Error).message}`, error);
+  }
+  const broker = new Broker(directory, store, { ...options, partitions, fsync });
+  try {
+    await broker.load();
+  } catch (error) {
+    await broker.close().catch(() => {});
+    throw error;
+  }
+  return broker;
+}
+
+/** An open broker. Create with {@link openBroker}. */
+export class Broker {
+  /** The data directory (absolute). */
+  readonly directory: string;
+  /** Largest message `publish` accepts. */
+  readonly maxMessageBytes: number;
+  readonly #store: LogStore;
+  readonly #options: BrokerOptions & { partitions: number; fsync: FsyncPolicy };
+  readonly #limits: ConsumerGroupLimits;
+  readonly #topics = new Map<string, Promise<TopicState>>();
+  readonly #inFlight = new Set<Promise<unknown>>();
+  #closing: Promise<void> | undefined;
+
+  /** @internal Use {@link openBroker}. */
+  constructor(
+    directory: string,
+    store: LogStore,
+    options: BrokerOptions & { partitions: number; fsync: FsyncPolicy },
+  ) {
+    this.directory = directory;
+    this.#store = store;
+    this.#options = options;
+    this.maxMessageBytes = options.maxMessageBytes ?? 1024 * 1024;
+    this.#limits = {
+      windowRecordsMax: positive(options.groupWindowRecordsMax ?? 1024, 'groupWindowRecordsMax'),
+      windowBytesMax: positive(options.groupWindowBytesMax ?? 8 * 1024 * 1024, 'groupWindowBytesMax'),
+      fetchBytesMax: positive(options.fetchBytesMax ?? 1024 * 1024, 'fetchBytesMax'),
+      visibilityTimeoutMs: positive(options.visibilityTimeoutMs ?? 5 * 60_000, 'visibilityTimeoutMs'),
+      durable: options.fsync !== 'never',
+    };
+  }
+
+  get #topicsDirectory(): string {
+    return path.join(this.directory, 'topics');
+  }
+
+  #groupsDirectory(topic: string): string {
+    return path.join(this.directory, 'groups', topic);
+  }
+
+  /** @internal Reads topic metadata, removes leftovers of interrupted deletions, opens partitions. */
+  async load(): Promise<void> {
+    await fs.mkdir(this.#topicsDirectory, { recursive: true });
+    await fs.mkdir(path.join(this.directory, 'groups'), { recursive: true });
+    const known = new Map<string, TopicMetadata>();
+    for (const file of await fs.readdir(this.#topicsDirectory)) {
+      if (!file.endsWith('.json')) continue;
+      const metadata = await readTopicMetadata(path.join(this.#topicsDirectory, file));
+      if (metadata !== undefined) known.set(metadata.name, metadata);
+    }
+    // A crash during deleteTopic leaves partitions or group files without metadata: finish it.
+    for (const name of await this.#store.listPartitions()) {
+      const metadata = known.get(name.topic);
+      if (metadata === undefined || name.partition >= metadata.partitions)
+        await this.#store.deletePartition(name);
+    }
+    for (const topic of await fs.readdir(path.join(this.directory, 'groups'))) {
+      if (!known.has(topic)) await fs.rm(this.#groupsDirectory(topic), { recursive: true, force: true });
+    }
+    for (const metadata of known.values()) this.#remember(metadata.name, this.#openTopic(metadata));
+    await Promise.all(this.#topics.values());
+  }
+
+  /** Creates a topic; throws {@link TopicExistsError} if it exists. */
+  async createTopic(name: string, options: { readonly partitions?: number } = {}): Promise<TopicDescription> {
+    this.#checkOpen();
+    assertTopicName(name, 'createTopic');
+    const partitions = options.partitions ?? this.#options.partitions;
+    checkPartitionCount(partitions, 'createTopic');
+    const existing = this.#topics.get(name);
+    if (existing !== undefined) {
+      const state = await existing.catch(() => undefined);
+      if (state !== undefined && !state.deleted) throw new TopicExistsError(name, state.metadata.partitions);
+    }
+    await this.#ensureTopic(name, partitions, true);
+    return this.describeTopic(name);
+  }
+
+  /**
+   * Deletes a topic with its messages and group positions. Throws {@link TopicInUseError} while a
+   * subscription reads it, {@link TopicNotFoundError} if it does not exist.
+   */
+  async deleteTopic(name: string): Promise<void> {
+    this.#checkOpen();
+    assertTopicName(name, 'deleteTopic');
+    const state = await this.#existingTopic(name, 'deleteTopic');
+    const live: string[] = [];
+    for (const [group, opening] of state.groups) {
+      const consumerGroup = await opening.catch(() => undefined);
+      if (consumerGroup !== undefined && consumerGroup.memberCount > 0) live.push(group);
+    }
+    if (live.length > 0) throw new TopicInUseError(name, live);
+    state.deleted = true;
+    this.#topics.delete(name);
+    for (const unsubscribe of state.unsubscribes) unsubscribe();
+    for (const opening of state.groups.values()) await (await opening.catch(() => undefined))?.close();
+    // Removing the metadata is the commit point; what follows is cleanup that load() redoes.
+    try {
+      await fs.rm(topicMetadataFile(this.#topicsDirectory, name), { force: true });
+      if (this.#limits.durable) await syncDirectory(this.#topicsDirectory);
+      for (let partition = 0; partition < state.metadata.partitions; partition++) {
+        await this.#store.deletePartition({ topic: name, partition });
+      }
+      await fs.rm(this.#groupsDirectory(name), { recursive: true, force: true });
+    } catch (error) {
+      throw new BrokerStorageError(
+        `deleteTopic: cannot delete topic "${name}": ${(error as Error).message}`,
+        error,
+      );
+    }
+  }
+
+  /** Names of every topic, sorted. */
+  listTopics(): string[] {
+    this.#checkOpen();
+    return [...this.#topics.keys()].sort();
+  }
+
+  /** Partitions and their offsets; throws {@link TopicNotFoundError} if the topic does not exist. */
+  async describeTopic(name: string): Promise<TopicDescription> {
+    this.#checkOpen();
+    const state = await this.#existingTopic(name, 'describeTopic');
+    return {
+      name,
+      createdAtMs: state.metadata.createdAtMs,
+      partitions: state.logs.map((log, partition) => ({
+        partition,
+        logStartOffset: log.logStartOffset,
+        highWatermark: log.highWatermark,
+      })),
+    };
+  }
+
+  /** A group's position on a topic (from memory if the group is open, else from disk). */
+  async describeGroup(topic: string, group: string): Promise<GroupDescription> {
+    this.#checkOpen();
+    assertName(group, 'group', 'describeGroup');
+    const state = await this.#existingTopic(topic, 'describeGroup');
+    const open = await state.groups.get(group)?.catch(() => undefined);
+    const position = open?.position() ?? (await readGroupPosition(this.#groupFile(topic, group)));
+    return {
+      group,
+      members: open?.memberCount ?? 0,
+      partitions: state.logs.map((log, partition) => {
+        const stored = position.get(partition);
+        const committed = stored?.committed ?? log.logStartOffset;
+        const ackedAhead = stored?.ackedAhead ?? [];
+        const lag = log.highWatermark - committed - BigInt(ackedAhead.length);
+        return { partition, committed, ackedAhead, lag: lag < 0n ? 0n : lag };
+      }),
+    };
+  }
+
+  /**
+   * Moves a group's position on a topic: replay from the earliest retained message, skip to the
+   * latest, start at a timestamp, or at explicit offsets. Refused with `GroupActiveError` while the
+   * group has live subscriptions. Unsettled deliveries are forgotten.
+   */
+  async resetGroup(topic: string, group: string, target: ResetTarget): Promise<GroupDescription> {
+    this.#checkOpen();
+    assertName(group, 'group', 'resetGroup');
+    const state = await this.#existingTopic(topic, 'resetGroup');
+    const consumerGroup = await this.#group(state, group);
+    await consumerGroup.reset(async (partition) => {
+      const log = state.logs[partition]!;
+      switch (target.to) {
+        case 'earliest':
+          return log.logStartOffset;
+        case 'latest':
+          return log.highWatermark;
+        case 'timestamp':
+          if (!Number.isFinite(target.timestampMs)) {
+            throw new BrokerArgumentError(
+              `resetGroup: timestampMs ${target.timestampMs} is not a finite number`,
+            );
+          }
+          return (await log.offsetForTimestamp(target.timestampMs)) ?? log.highWatermark;
+        case 'offsets': {
+          const offset = target.offsets[partition];
+          if (offset === undefined) return consumerGroup.position().get(partition)!.committed;
+          if (typeof offset !== 'bigint' || offset < log.logStartOffset || offset > log.highWatermark) {
+            throw new BrokerArgumentError(
+              `resetGroup: offset ${String(offset)} of ${topic}/${partition} is outside the stored range ` +
+                `${log.logStartOffset}..${log.highWatermark}; pick an offset in that range`,
+            );
+          }
+          return offset;
+        }
+        default:
+          throw new BrokerArgumentError(
+            `resetGroup: unknown target ${JSON.stringify(target)}; use earliest, latest, timestamp or offsets`,
+          );
+      }
+    });
+    return this.describeGroup(topic, group);
+  }
+
+  /**
+   * Appends `messages` to `topic` in order: keyed messages to Kafka's murmur2 partition, keyless
+   * ones of one call together to the next partition in turn. One append per partition (split
+   * only above 4 MiB). Resolves once every message is durable per the fsync policy.
+   */
+  async publish(topic: string, messages: readonly TransportMessage[]): Promise<void> {
+    this.#checkOpen();
+    assertTopicName(topic, 'publish');
+    for (const message of messages) {
+      const size = messageSizeBytes(message);
+      if (size > this.maxMessageBytes) throw new PayloadTooLargeError(topic, size, this.maxMessageBytes);
+    }
+    if (messages.length === 0) return;
+    const state = await this.#topicFor(topic, 'publish');
+    this.#checkOpen();
+    const operation = this.#append(state, messages);
+    this.#inFlight.add(operation);
+    try {
+      await operation;
+    } finally {
+      this.#inFlight.delete(operation);
+    }
+  }
+
+  async #append(state: TopicState, messages: readonly TransportMessage[]): Promise<void> {
+    const partitions = state.metadata.partitions;
+    const keyless = state.nextKeylessPartition;
+    state.nextKeylessPartition = (keyless + 1) % partitions;
+    const timestampMs = Date.now();
+    const firstHint = state.order.reserve(messages.length);
+    const byPartition = new Map<number, { records: RecordToAppend[]; hints: number[]; bytes: number }[]>();
+    messages.forEach((message, index) => {
+      const key = message.key === undefined ? null : encoder.encode(message.key);
+      const partition = key === null ? keyless : partitionForKey(key, partitions);
+      const record: RecordToAppend = {
+        key,
+        value: message.body,
+        headers: Object.entries(message.headers).map(
+          ([name, value]) => [name, encoder.encode(value)] as const,
+        ),
+        timestampMs,
+      };
+      const bytes = messageSizeBytes(message) + RECORD_OVERHEAD_BYTES;
+      let chunks = byPartition.get(partition);
+      if (chunks === undefined) {
+        chunks = [];
+        byPartition.set(partition, chunks);
+      }
+      let chunk = chunks.at(-1);
+      if (chunk === undefined || chunk.bytes + bytes > APPEND_BYTES_MAX) {
+        chunk = { records: [], hints: [], bytes: 0 };
+        chunks.push(chunk);
+      }
+      chunk.records.push(record);
+      chunk.hints.push(firstHint + index);
+      chunk.bytes += bytes;
+    });
+    await Promise.all(
+      [...byPartition].map(async ([partition, chunks]) => {
+        const log = state.logs[partition]!;
+        for (const chunk of chunks) {
+          let result: { baseOffset: bigint };
+          try {
+            result = await log.append(chunk.records);
+          } catch (error) {
+            throw storageFailure(`publish to ${state.metadata.name}/${partition}`, error);
+          }
+          state.order.record(partition, result.baseOffset, chunk.hints);
+        }
+      }),
+    );
+  }
+
+  /**
+   * Joins `options.group` on `options.topic` and starts delivering to `handler`. Resolves once
+   * registered: every message published afterwards reaches the group.
+   */
+  async subscribe(options: SubscribeOptions, handler: MessageHandler): Promise<Subscription> {
+    this.#checkOpen();
+    assertSubscribeOptions(options);
+    const state = await this.#topicFor(options.topic, 'subscribe');
+    const group = await this.#group(state, options.group);
+    this.#checkOpen();
+    const membership = group.join(handler, options.maxInFlight);
+    return { close: () => membership.leave() };
+  }
+
+  /**
+   * Closes every subscription (their unsettled messages stay unacked, so they are redelivered
+   * after the next open), waits for running publishes, stores group positions, closes the log and
+   * releases the directory lock. Idempotent.
+   */
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
+    const states = (await Promise.allSettled(this.#topics.values()))
+      .filter((result) => result.status === 'fulfilled')
+      .map((result) => (result as PromiseFulfilledResult<TopicState>).value);
+    const groupCloses: Promise<void>[] = [];
+    for (const state of states) {
+      for (const unsubscribe of state.unsubscribes) unsubscribe();
+      for (const opening of state.groups.values()) {
+        groupCloses.push(opening.then((group) => group.close()).catch(() => {}));
+      }
+    }
+    await Promise.all(groupCloses);
+    await Promise.allSettled([...this.#inFlight]);
+    await this.#store.close();
+  }
+
+  get closed(): boolean {
+    return this.#closing !== undefined;
+  }
+
+  #checkOpen(): void {
+    if (this.#closing !== undefined) throw new ClosedError(`broker at ${this.directory}`);
+  }
+
+  #groupFile(topic: string, group: string): string {
+    return groupOffsetsFile(this.directory, topic, group);
+  }
+
+  #group(state: TopicState, name: string): Promise<ConsumerGroup> {
+    let opening = state.groups.get(name);
+    if (opening === undefined) {
+      const topicName = state.metadata.name;
+      opening = (async () => {
+        await fs.mkdir(this.#groupsDirectory(topicName), { recursive: true });
+        return ConsumerGroup.open(
+          {
+            name: topicName,
+            logs: state.logs,
+            orderOf: (partition, offset) => state.order.of(partition, offset),
+          },
+          name,
+          this.#groupFile(topicName, name),
+          this.#limits,
+          (error) => this.#options.onError?.(error),
+        );
+      })();
+      state.groups.set(name, opening);
+      opening.catch(() => state.groups.delete(name));
+    }
+    return opening;
+  }
+
+  async #existingTopic(name: string, context: string): Promise<TopicState> {
+    const state = await this.#topics.get(name);
+    if (state === undefined || state.deleted) throw new TopicNotFoundError(name, context);
+    return state;
+  }
+
+  /** The topic, created with the default partition count when unknown and auto-create is on. */
+  async #topicFor(name: string, context: string): Promise<TopicState> {
+    const existing = this.#topics.get(name);
+    if (existing !== undefined) return existing;
+    if (this.#options.autoCreateTopics === false) throw new TopicNotFoundError(name, context);
+    return this.#ensureTopic(name, this.#options.partitions, false);
+  }
+
+  #ensureTopic(name: string, partitions: number, explicit: boolean): Promise<TopicState> {
+    const existing = this.#topics.get(name);
+    if (existing !== undefined) {
+      if (!explicit) return existing;
+      return existing.then((state) => {
+        throw new TopicExistsError(name, state.metadata.partitions);
+      });
+    }
+    const metadata: TopicMetadata = { format: TOPIC_FORMAT, name, partitions, createdAtMs: Date.now() };
+    const creating = (async () => {
+      // The metadata file is the commit point: partitions without it are removed on the next open.
+      await writeChecked(topicMetadataFile(this.#topicsDirectory, name), metadata, this.#limits.durable);
+      return this.#openTopic(metadata);
+    })();
+    this.#remember(name, creating);
+    return creating;
+  }
+
+  #remember(name: string, opening: Promise<TopicState>): void {
+    this.#topics.set(name, opening);
+    opening.catch(() => {
+      if (this.#topics.get(name) === opening) this.#topics.delete(name);
+    });
+  }
+
+  async #openTopic(metadata: TopicMetadata): Promise<TopicState> {
+    let partitions: Partition[];
+    try {
+      partitions = await Promise.all(
+        Array.from({ length: metadata.partitions }, (_, partition) =>
+          this.#store.openPartition({ topic: metadata.name, partition }),
+        ),
+      );
+    } catch (error) {
+      throw storageFailure(`cannot open topic "${metadata.name}"`, error);
+    }
+    const state: TopicState = {
+      metadata,
+      logs: partitions.map(adaptPartition),
+      order: new PublishOrder(metadata.partitions),
+      groups: new Map(),
+      unsubscribes: [],
+      nextKeylessPartition: 0,
+      deleted: false,
+    };
+    partitions.forEach((partition, index) => {
+      state.unsubscribes.push(
+        partition.onAppend(() => {
+          for (const opening of state.groups.values())
+            void opening.then(
+              (group) => group.onAppend(index),
+              () => {},
+            );
+        }),
+      );
+    });
+    return state;
+  }
+}
+
+function adaptPartition(partition: Partition): PartitionLog {
+  return {
+    get highWatermark() {
+      return partition.highWatermark;
+    },
+    get logStartOffset() {
+      return partition.logStartOffset;
+    },
+    append: (records) => partition.append(records),
+    readRecords: async (offset, bytesMax) =>
+      (await partition.readRecords(offset, bytesMax)).records as readonly StoredRecord[],
+    offsetForTimestamp: async (timestampMs) => (await partition.offsetForTimestamp(timestampMs))?.offset,
+    onAppend: (listener) => partition.onAppend(() => listener()),
+    close: () => partition.close(),
+  };
+}
+
+function topicMetadataFile(topicsDirectory: string, name: string): string {
+  return path.join(topicsDirectory, `${name}.json`);
+}
+
+async function readTopicMetadata(file: string): Promise<TopicMetadata | undefined> {
+  const value = (await readChecked(file)) as Partial<TopicMetadata> | undefined;
+  if (value === undefined) return undefined;
+  if (
+    value.format !== TOPIC_FORMAT ||
+    typeof value.name !== 'string' ||
+    !Number.isSafeInteger(value.partitions) ||
+    `${value.name}.json` !== path.basename(file)
+  ) {
+    throw new BrokerCorruptError(
+      `${file} is not a topic description this broker reads; restore it from a backup`,
+    );
+  }
+  return value as TopicMetadata;
+}
+
+function checkPartitionCount(partitions: number, context: string): void {
+  if (!Number.isSafeInteger(partitions) || partitions < 1 || partitions > PARTITIONS_MAX) {
+    throw new ConfigurationError(
+      `${context}: partitions must be an integer from 1 to ${PARTITIONS_MAX}, got ${String(partitions)}`,
+    );
+  }
+}
+
+function positive(value: number, name: string): number {
+  if (!Number.isSafeInteger(value) || value < 1) {
+    throw new ConfigurationError(`openBroker: ${name} must be a positive integer, got ${String(value)}`);
+  }
+  return value;
+}
+
+function storageFailure(what: string, error: unknown): Error {
+  if (isLogError(error)) {
+    return new BrokerStorageError(`${what}: ${error.message}`, error, error.retriable);
+  }
+  return error as Error;
+}

@@ -1,0 +1,34 @@
+/**
+ * `@herald/broker`: the broker core over `@herald/log` (topics, Kafka's partitioner, durable
+ * consumer groups, replay) and `embeddedTransport`, Herald's default durable in-process transport.
+ * See README.md for a runnable example, the on-disk layout, guarantees and limits.
+ */
+export {
+  Broker,
+  type BrokerOptions,
+  type GroupDescription,
+  openBroker,
+  PARTITIONS_MAX,
+  type PartitionDescription,
+  type ResetTarget,
+  type TopicDescription,
+} from './broker.ts';
+export {
+  type EmbeddedTransport,
+  type EmbeddedTransportOptions,
+  embeddedTransport,
+} from './embedded-transport.ts';
+export {
+  BROKER_ERROR_REASONS,
+  BrokerArgumentError,
+  BrokerCorruptError,
+  BrokerError,
+  type BrokerErrorReason,
+  BrokerStorageError,
+  DirectoryLockedError,
+  GroupActiveError,
+  TopicExistsError,
+  TopicInUseError,
+  TopicNotFoundError,
+} from './errors.ts';
+export { murmur2, partitionForKey } from './partitioner.ts';
