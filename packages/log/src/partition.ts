@@ -175,6 +175,7 @@ export class Partition {
   #checkpointTail: Promise<void> = Promise.resolve();
   #checkpointQueued: Promise<void> | undefined;
   #retentionRunning: Promise<number> | undefined;
+  #retentionQueued: Promise<number> | undefined;
   #timers: NodeJS.Timeout[] = [];
 
   /** Internal: use {@link openPartition}. */
@@ -349,7 +350,7 @@ export class Partition {
       });
       for (let index = 0; index < records.length; index++) {
         const record = records[index]!;
-        if (record.offset !== BigInt(index)) {
+        if (record.offset - header.baseOffset !== BigInt(index)) {
           throw new LogError(
             'LOG_INVALID_BATCH',
             `record ${index} has offset delta ${record.offset - header.baseOffset}, expected ${index}; offsets in a batch must be dense`,
@@ -970,10 +971,28 @@ export class Partition {
     if (this.#state !== 'open' || this.#failure !== undefined) {
       return Promise.resolve(0);
     }
-    this.#retentionRunning ??= this.#applyRetention().finally(() => {
-      this.#retentionRunning = undefined;
+    const running = this.#retentionRunning;
+    if (running === undefined) {
+      return this.#startRetention();
+    }
+    // A run is in progress with an older view: queue one more (shared by every caller meanwhile).
+    this.#retentionQueued ??= running
+      .catch(() => 0)
+      .then(() => {
+        this.#retentionQueued = undefined;
+        return this.#state === 'open' && this.#failure === undefined ? this.#startRetention() : 0;
+      });
+    return this.#retentionQueued;
+  }
+
+  #startRetention(): Promise<number> {
+    const run = this.#applyRetention().finally(() => {
+      if (this.#retentionRunning === run) {
+        this.#retentionRunning = undefined;
+      }
     });
-    return this.#retentionRunning;
+    this.#retentionRunning = run;
+    return run;
   }
 
   async #applyRetention(): Promise<number> {
@@ -1043,6 +1062,7 @@ export class Partition {
       }
       await (this.#flushing ?? new Promise<void>((resolve) => setImmediate(resolve)));
     }
+    await this.#retentionQueued?.catch(() => {});
     await this.#retentionRunning?.catch(() => {});
     let closeError: unknown;
     const fileSystem = this.#options.fileSystem;

@@ -1,0 +1,286 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import {
+  BATCH_FIELD,
+  crc32c,
+  crc32cUpdate,
+  decodeRecordBatchHeader,
+  decodeRecordBatchRecords,
+  encodeRecordBatch,
+  findRecordBatchProblem,
+  isLogError,
+  readVarint,
+  readVarlong,
+  utf8,
+  varintSize,
+  verifyRecordBatch,
+  writeBatchBaseOffset,
+  writeBatchLeaderEpoch,
+  writeVarint,
+  writeVarlong,
+} from '../src/index.ts';
+
+/** Bit-at-a-time reference CRC-32C, independent of the table-driven implementation under test. */
+function referenceCrc32c(bytes: Uint8Array): number {
+  let crc = 0xffffffff;
+  for (const byte of bytes) {
+    crc ^= byte;
+    for (let bit = 0; bit < 8; bit++) {
+      crc = crc & 1 ? (crc >>> 1) ^ 0x82f63b78 : crc >>> 1;
+    }
+  }
+  return (crc ^ 0xffffffff) >>> 0;
+}
+
+/** Copies a view (possibly a Buffer) into a plain Uint8Array so deep equality compares bytes only. */
+function plain(bytes: Uint8Array | null): Uint8Array | null {
+  return bytes === null ? null : new Uint8Array(bytes);
+}
+
+function hex(text: string): Uint8Array {
+  return Uint8Array.from(Buffer.from(text.replace(/\s+/g, ''), 'hex'));
+}
+
+describe('crc32c', () => {
+  test('matches the known check values', () => {
+    assert.equal(crc32c(utf8('123456789')), 0xe3069283);
+    assert.equal(crc32c(new Uint8Array(0)), 0);
+    // RFC 3720 (iSCSI) B.4 vectors.
+    assert.equal(crc32c(new Uint8Array(32)), 0x8a9136aa);
+    assert.equal(crc32c(new Uint8Array(32).fill(0xff)), 0x62a8ab43);
+    assert.equal(crc32c(Uint8Array.from({ length: 32 }, (_, index) => index)), 0x46dd794e);
+    assert.equal(crc32c(Uint8Array.from({ length: 32 }, (_, index) => 31 - index)), 0x113fdb5c);
+  });
+
+  test('agrees with a bitwise reference for every length and alignment up to 100 bytes', () => {
+    const data = Uint8Array.from({ length: 140 }, (_, index) => (index * 97 + 13) & 0xff);
+    for (let start = 0; start < 9; start++) {
+      for (let length = 0; length <= 100; length++) {
+        assert.equal(
+          crc32c(data, start, start + length),
+          referenceCrc32c(data.subarray(start, start + length)),
+        );
+      }
+    }
+  });
+
+  test('can be computed in pieces', () => {
+    const data = utf8('the quick brown fox jumps over the lazy dog');
+    assert.equal(crc32cUpdate(crc32cUpdate(0, data, 0, 11), data, 11), crc32c(data));
+  });
+});
+
+describe('varint', () => {
+  test('encodes the spec examples', () => {
+    const cases: [number, string][] = [
+      [0, '00'],
+      [-1, '01'],
+      [1, '02'],
+      [63, '7e'],
+      [-64, '7f'],
+      [64, '8001'],
+      [300, 'd804'],
+      [2147483647, 'feffffff0f'],
+      [-2147483648, 'ffffffff0f'],
+    ];
+    for (const [value, expected] of cases) {
+      const target = new Uint8Array(5);
+      const end = writeVarint(target, 0, value);
+      assert.equal(Buffer.from(target.subarray(0, end)).toString('hex'), expected, `varint ${value}`);
+      assert.equal(varintSize(value), end);
+      const cursor = { position: 0 };
+      assert.equal(readVarint(target, cursor, end), value);
+      assert.equal(cursor.position, end);
+    }
+  });
+
+  test('varlongs round-trip beyond 32 bits', () => {
+    for (const value of [0, -1, 2 ** 31, -(2 ** 31) - 1, 1_700_000_000_000, -1_700_000_000_000, 2 ** 51]) {
+      const target = new Uint8Array(10);
+      const end = writeVarlong(target, 0, value);
+      assert.equal(readVarlong(target, { position: 0 }, end), value);
+    }
+  });
+
+  test('rejects truncated and over-long encodings', () => {
+    assert.throws(
+      () => readVarint(hex('80'), { position: 0 }, 1),
+      (error) => isLogError(error, 'LOG_INVALID_BATCH'),
+    );
+    assert.throws(
+      () => readVarint(hex('ffffffff7f'), { position: 0 }, 5),
+      (error) => isLogError(error, 'LOG_INVALID_BATCH'),
+    );
+    assert.throws(
+      () => readVarlong(hex('ffffffffffffffffffff01'), { position: 0 }, 11),
+      (error) => isLogError(error, 'LOG_INVALID_BATCH'),
+    );
+  });
+});
+
+describe('record batch', () => {
+  test('a one-record batch is encoded byte for byte as the spec lays it out', () => {
+    const batch = encodeRecordBatch([{ value: utf8('a'), timestampMs: 1000 }], { timestampMs: 1000 });
+    const record = hex('0e 00 00 00 01 02 61 00'); // length 7, attrs, ts delta 0, offset delta 0, key -1, value len 1, 'a', 0 headers
+    const afterCrc = hex(
+      '0000' + // attributes
+        '00000000' + // last offset delta
+        '00000000000003e8' + // base timestamp 1000
+        '00000000000003e8' + // max timestamp 1000
+        'ffffffffffffffff' + // producer id -1
+        'ffff' + // producer epoch -1
+        'ffffffff' + // base sequence -1
+        '00000001', // records count
+    );
+    const covered = new Uint8Array([...afterCrc, ...record]);
+    const crc = referenceCrc32c(covered);
+    const expected = new Uint8Array([
+      ...hex('0000000000000000'), // base offset 0
+      ...hex('00000039'), // batch length 57 = 69 - 12
+      ...hex('ffffffff'), // partition leader epoch -1
+      ...hex('02'), // magic
+      (crc >>> 24) & 0xff,
+      (crc >>> 16) & 0xff,
+      (crc >>> 8) & 0xff,
+      crc & 0xff,
+      ...covered,
+    ]);
+    assert.deepEqual(new Uint8Array(batch), expected);
+    assert.equal(findRecordBatchProblem(batch), undefined);
+  });
+
+  test('decodes every header field as the spec says', () => {
+    const batch = encodeRecordBatch(
+      [
+        { key: utf8('k1'), value: utf8('v1'), timestampMs: 5_000 },
+        { key: null, value: null, timestampMs: 4_000 },
+        { value: utf8('v3'), headers: [['h', utf8('x')]], timestampMs: 7_000 },
+      ],
+      {
+        baseOffset: 42n,
+        partitionLeaderEpoch: 3,
+        producerId: 99n,
+        producerEpoch: 2,
+        baseSequence: 10,
+        transactional: true,
+      },
+    );
+    const header = decodeRecordBatchHeader(batch);
+    assert.equal(header.baseOffset, 42n);
+    assert.equal(header.batchLength, batch.length - 12);
+    assert.equal(header.partitionLeaderEpoch, 3);
+    assert.equal(header.magic, 2);
+    assert.equal(header.crc, crc32c(batch, 21));
+    assert.equal(header.attributes, 0x10);
+    assert.equal(header.compression, 0);
+    assert.equal(header.lastOffsetDelta, 2);
+    assert.equal(header.baseTimestampMs, 5_000);
+    assert.equal(header.maxTimestampMs, 7_000);
+    assert.equal(header.producerId, 99n);
+    assert.equal(header.producerEpoch, 2);
+    assert.equal(header.baseSequence, 10);
+    assert.equal(header.recordsCount, 3);
+    const records = decodeRecordBatchRecords(batch);
+    assert.deepEqual(
+      records.map((record) => [
+        record.offset,
+        record.timestampMs,
+        plain(record.key),
+        plain(record.value),
+        record.headers.map(([key, value]) => [key, plain(value)]),
+      ]),
+      [
+        [42n, 5_000, utf8('k1'), utf8('v1'), []],
+        [43n, 4_000, null, null, []],
+        [44n, 7_000, null, utf8('v3'), [['h', utf8('x')]]],
+      ],
+    );
+  });
+
+  for (const compression of ['gzip', 'zstd'] as const) {
+    test(`round-trips ${compression}-compressed records`, () => {
+      const input = Array.from({ length: 50 }, (_, index) => ({
+        key: utf8(`key-${index}`),
+        value: utf8('payload '.repeat(index + 1)),
+        timestampMs: 1_000 + index,
+      }));
+      const batch = encodeRecordBatch(input, { compression });
+      assert.equal(decodeRecordBatchHeader(batch).compression, compression === 'gzip' ? 1 : 4);
+      assert.equal(verifyRecordBatch(batch).recordsCount, 50);
+      const records = decodeRecordBatchRecords(batch);
+      assert.equal(records.length, 50);
+      assert.deepEqual(plain(records[49]!.value), input[49]!.value);
+      assert.equal(records[49]!.timestampMs, 1_049);
+    });
+  }
+
+  test('decompression is bounded', () => {
+    const batch = encodeRecordBatch([{ value: new Uint8Array(100_000) }], { compression: 'zstd' });
+    assert.throws(
+      () => decodeRecordBatchRecords(batch, 0, { decompressedBytesMax: 1_000 }),
+      (error) => isLogError(error, 'LOG_INVALID_BATCH'),
+    );
+  });
+
+  test('unregistered codecs are reported as unsupported', () => {
+    const batch = encodeRecordBatch([{ value: utf8('x') }]);
+    batch.writeInt16BE(2, BATCH_FIELD.attributes); // snappy
+    assert.throws(
+      () => decodeRecordBatchRecords(batch),
+      (error) => isLogError(error, 'LOG_UNSUPPORTED_COMPRESSION'),
+    );
+  });
+
+  test('base offset and leader epoch can be rewritten without breaking the CRC', () => {
+    const batch = encodeRecordBatch([{ value: utf8('x') }, { value: utf8('y') }]);
+    writeBatchBaseOffset(batch, 0, 1_000_000n);
+    writeBatchLeaderEpoch(batch, 0, 7);
+    assert.equal(findRecordBatchProblem(batch), undefined);
+    assert.deepEqual(
+      decodeRecordBatchRecords(batch).map((record) => record.offset),
+      [1_000_000n, 1_000_001n],
+    );
+  });
+
+  test('detects damage: CRC, magic, lengths, counts', () => {
+    const good = encodeRecordBatch([{ value: utf8('hello') }, { value: utf8('world') }]);
+    const flipped = Buffer.from(good);
+    flipped[good.length - 3]! ^= 0x10;
+    assert.match(findRecordBatchProblem(flipped) ?? '', /CRC-32C mismatch/);
+    const badMagic = Buffer.from(good);
+    badMagic[BATCH_FIELD.magic] = 1;
+    assert.match(findRecordBatchProblem(badMagic) ?? '', /magic/);
+    assert.match(findRecordBatchProblem(good.subarray(0, good.length - 1)) ?? '', /torn/);
+    assert.match(findRecordBatchProblem(good.subarray(0, 5)) ?? '', /torn/);
+    const tiny = Buffer.from(good);
+    tiny.writeInt32BE(10, BATCH_FIELD.batchLength);
+    assert.match(findRecordBatchProblem(tiny) ?? '', /smaller/);
+    assert.throws(
+      () => verifyRecordBatch(flipped),
+      (error) => isLogError(error, 'LOG_INVALID_BATCH'),
+    );
+  });
+
+  test('lengths inside records are checked before slicing', () => {
+    const batch = encodeRecordBatch([{ value: utf8('abc') }]);
+    // The value length varint sits at 61 + 1 (length) + 1 (attrs) + 1 (ts) + 1 (offset) + 1 (key).
+    batch[66] = 0x7e; // claims a 63-byte value
+    assert.throws(
+      () => decodeRecordBatchRecords(batch),
+      (error) => isLogError(error, 'LOG_INVALID_BATCH'),
+    );
+    const huge = encodeRecordBatch([{ value: utf8('abc') }]);
+    huge.writeInt32BE(1_000_000_000, BATCH_FIELD.recordsCount);
+    assert.throws(
+      () => decodeRecordBatchRecords(huge),
+      (error) => isLogError(error, 'LOG_INVALID_BATCH'),
+    );
+  });
+
+  test('an empty record list is refused', () => {
+    assert.throws(
+      () => encodeRecordBatch([]),
+      (error) => isLogError(error, 'LOG_INVALID_BATCH'),
+    );
+  });
+});

@@ -1,0 +1,90 @@
+/** Test helpers: temporary directories, crash images and a file system with injectable faults. */
+
+import { cp, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { type FileSystem, LOCK_FILE_NAME, nodeFileSystem } from '../../src/index.ts';
+
+/** Creates a temporary directory and returns it with a cleanup function. */
+export async function temporaryDirectory(): Promise<{
+  directory: string;
+  [Symbol.asyncDispose](): Promise<void>;
+}> {
+  const directory = await mkdtemp(path.join(tmpdir(), 'herald-log-test-'));
+  return {
+    directory,
+    async [Symbol.asyncDispose]() {
+      await rm(directory, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * Copies the files of a partition that is still open (except its lock) to `target`: what the disk
+ * would hold if the process died now (stale checkpoint, no index files for the active segment).
+ */
+export async function crashImage(source: string, target: string): Promise<void> {
+  for (const name of await readdir(source)) {
+    if (name !== LOCK_FILE_NAME) {
+      await cp(path.join(source, name), path.join(target, name));
+    }
+  }
+}
+
+/** Which operation should fail next, and with which errno code. */
+export interface FaultPlan {
+  fdatasync?: string;
+  writev?: string;
+  mkdir?: string;
+}
+
+/** A file system that counts syncs and throws the planned errors (each plan entry fires until cleared). */
+export function faultyFileSystem(plan: FaultPlan): FileSystem & { fdatasyncCalls: number } {
+  const fail = (code: string): never => {
+    throw Object.assign(new Error(`injected ${code}`), { code });
+  };
+  const wrapper = {
+    ...nodeFileSystem,
+    fdatasyncCalls: 0,
+    async fdatasync(fd: number) {
+      wrapper.fdatasyncCalls++;
+      if (plan.fdatasync !== undefined) {
+        fail(plan.fdatasync);
+      }
+      return nodeFileSystem.fdatasync(fd);
+    },
+    async writev(fd: number, buffers: readonly Uint8Array[], position: number) {
+      if (plan.writev !== undefined) {
+        fail(plan.writev);
+      }
+      return nodeFileSystem.writev(fd, buffers, position);
+    },
+    async mkdir(directory: string) {
+      if (plan.mkdir !== undefined) {
+        fail(plan.mkdir);
+      }
+      return nodeFileSystem.mkdir(directory);
+    },
+  };
+  return wrapper;
+}
+
+/** Waits until `condition()` holds, polling every few ms, failing after `deadlineMs`. */
+export async function eventually(condition: () => boolean, deadlineMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + deadlineMs;
+  while (!condition()) {
+    if (Date.now() > deadline) {
+      throw new Error(`timed out after ${deadlineMs} ms waiting for ${what}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+/** A value of `size` bytes whose content identifies `index`. */
+export function valueFor(index: number, size = 100): Uint8Array {
+  const bytes = new Uint8Array(size);
+  for (let at = 0; at < size; at++) {
+    bytes[at] = (index * 31 + at) & 0xff;
+  }
+  return bytes;
+}
