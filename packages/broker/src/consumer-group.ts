@@ -368,6 +368,7 @@ export class ConsumerGroup {
       const member = this.#memberWithRoom();
       if (member === undefined) break;
       this.#deliver(entry, member, nowMs);
+      nextDueMs = Math.min(nextDueMs, entry.visibleAtMs);
     }
     this.#schedule(nextDueMs);
   }

@@ -1,0 +1,198 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import { embeddedTransport } from '@herald/broker';
+import type { ReceivedMessage } from '@herald/bus';
+import { freshDirectory, idOf, messages, waitFor } from './support.ts';
+
+/** The stored offsets file of a group, parsed (JSON line; the CRC line is checked by the broker). */
+function storedOffsets(dir: string, topic: string, group: string) {
+  const text = readFileSync(path.join(dir, 'groups', topic, `${group}.offsets`), 'utf8');
+  const value = JSON.parse(text.split('\n')[0]!) as {
+    partitions: { partition: number; committed: string; ackedAhead: [string, string][] }[];
+  };
+  return new Map(value.partitions.map((entry) => [entry.partition, entry]));
+}
+
+describe('consumer groups', () => {
+  it('groups - acked messages are never redelivered after a restart, unacked ones are', async () => {
+    const dir = freshDirectory();
+    const first = await embeddedTransport({ dir, partitions: 1 });
+    await first.publish('jobs', messages(10, 'j'));
+    const held = new Set(['j-2', 'j-5', 'j-6']);
+    const seen: ReceivedMessage[] = [];
+    await first.subscribe({ topic: 'jobs', group: 'workers', maxInFlight: 10 }, async (message) => {
+      seen.push(message);
+      if (!held.has(idOf(message))) await message.ack();
+    });
+    await waitFor(
+      () => seen.length === 10,
+      () => `10 deliveries (have ${seen.length})`,
+    );
+    await first.close();
+
+    const stored = storedOffsets(dir, 'jobs', 'workers').get(0)!;
+    assert.equal(stored.committed, '2', 'committed offset stops at the lowest unacked message');
+    assert.deepEqual(stored.ackedAhead, [
+      ['3', '4'],
+      ['7', '9'],
+    ]);
+
+    const second = await embeddedTransport({ dir, partitions: 1 });
+    const redelivered: ReceivedMessage[] = [];
+    await second.subscribe({ topic: 'jobs', group: 'workers', maxInFlight: 10 }, async (message) => {
+      redelivered.push(message);
+      await message.ack();
+    });
+    await waitFor(
+      () => redelivered.length >= 3,
+      () => `the 3 unacked messages (have ${redelivered.map(idOf)})`,
+    );
+    // Publish a marker and wait for it, so a late redelivery of an acked message would be seen.
+    await second.publish('jobs', messages(1, 'marker'));
+    await waitFor(
+      () => redelivered.some((message) => idOf(message) === 'marker-0'),
+      () => 'the marker',
+    );
+    assert.deepEqual(redelivered.map(idOf).sort(), ['j-2', 'j-5', 'j-6', 'marker-0']);
+    assert.ok(
+      redelivered.every((message) => message.deliveryAttempt === 1),
+      'attempts restart at 1',
+    );
+    await second.close();
+    assert.equal(storedOffsets(dir, 'jobs', 'workers').get(0)!.committed, '11');
+  });
+
+  it('groups - the stored committed offset never passes an unacked message', async () => {
+    const dir = freshDirectory();
+    const transport = await embeddedTransport({ dir, partitions: 2 });
+    await transport.publish(
+      'audit',
+      messages(40, 'a', (index) => `key-${index % 6}`),
+    );
+    let hold: ReceivedMessage | undefined;
+    const acked: ReceivedMessage[] = [];
+    await transport.subscribe({ topic: 'audit', group: 'g', maxInFlight: 8 }, async (message) => {
+      if (idOf(message) === 'a-7') {
+        hold = message;
+        return;
+      }
+      await message.ack();
+      acked.push(message);
+      if (hold === undefined) return;
+      // Every stored position, read after each ack, stays at or below the held message's offset.
+      const stored = storedOffsets(dir, 'audit', 'g').get(hold.partition);
+      if (stored !== undefined)
+        assert.ok(BigInt(stored.committed) <= BigInt(hold.offset), 'committed passed the held a-7');
+    });
+    await waitFor(
+      () => hold !== undefined && acked.length >= 30,
+      () => `a-7 held and most others acked (acked ${acked.length})`,
+    );
+    const heldPartition = hold!.partition;
+    const stored = storedOffsets(dir, 'audit', 'g').get(heldPartition)!;
+    assert.ok(BigInt(stored.committed) <= BigInt(hold!.offset));
+    const description = await transport.broker.describeGroup('audit', 'g');
+    assert.equal(description.partitions[heldPartition]!.committed, BigInt(hold!.offset));
+    await hold!.ack();
+    await waitFor(
+      () => acked.length === 39,
+      () => `39 acks (have ${acked.length})`,
+    );
+    const after = storedOffsets(dir, 'audit', 'g').get(heldPartition)!;
+    assert.ok(BigInt(after.committed) > BigInt(hold!.offset), 'committed moves on once the hole is acked');
+    await transport.close();
+  });
+
+  it('groups - per-key order holds across partitions with several members and nacks', async () => {
+    const dir = freshDirectory();
+    const transport = await embeddedTransport({ dir, partitions: 4 });
+    const keys = 12;
+    const perKey = 25;
+    const processed = new Map<string, number[]>();
+    const active = new Set<string>();
+    let overlaps = 0;
+    let nacks = 0;
+    const handler = async (message: ReceivedMessage) => {
+      const key = message.key!;
+      if (active.has(key)) overlaps += 1;
+      active.add(key);
+      await new Promise((resolve) => setImmediate(resolve));
+      active.delete(key);
+      const sequence = Number(message.headers['x-sequence']);
+      if (sequence % 37 === 5 && message.deliveryAttempt === 1) {
+        nacks += 1;
+        await message.nack();
+        return;
+      }
+      processed.set(key, [...(processed.get(key) ?? []), sequence]);
+      await message.ack();
+    };
+    await transport.subscribe({ topic: 'orders', group: 'g', maxInFlight: 4 }, handler);
+    await transport.subscribe({ topic: 'orders', group: 'g', maxInFlight: 4 }, handler);
+    const all = messages(keys * perKey, 'o', (index) => `customer-${index % keys}`);
+    for (let start = 0; start < all.length; start += 30)
+      await transport.publish('orders', all.slice(start, start + 30));
+    const total = () => [...processed.values()].reduce((sum, list) => sum + list.length, 0);
+    await waitFor(
+      () => total() === keys * perKey,
+      () => `${keys * perKey} processed (have ${total()})`,
+    );
+    const partitionsUsed = new Set<number>();
+    for (const [key, sequences] of processed) {
+      assert.deepEqual(
+        sequences,
+        [...sequences].sort((left, right) => left - right),
+        `${key} out of order`,
+      );
+      partitionsUsed.add((await import('@herald/broker')).partitionForKey(key, 4));
+    }
+    assert.ok(partitionsUsed.size > 1, 'the keys spread over several partitions');
+    assert.equal(overlaps, 0, 'two messages of one key were in flight together');
+    assert.ok(nacks > 0);
+    await transport.close();
+  });
+
+  it('groups - a message held past the visibility timeout is redelivered and the stale ack ignored', async () => {
+    const dir = freshDirectory();
+    const transport = await embeddedTransport({ dir, visibilityTimeoutMs: 150 });
+    const deliveries: ReceivedMessage[] = [];
+    await transport.subscribe({ topic: 'slow', group: 'g', maxInFlight: 1 }, async (message) => {
+      deliveries.push(message);
+      if (deliveries.length > 1) await message.ack();
+    });
+    await transport.publish(
+      'slow',
+      messages(1, 's', () => 'k'),
+    );
+    await waitFor(
+      () => deliveries.length === 2,
+      () => `a redelivery after the visibility timeout (have ${deliveries.length})`,
+    );
+    assert.equal(deliveries[1]!.deliveryAttempt, 2);
+    assert.ok(deliveries[1]!.timestampMs === deliveries[0]!.timestampMs);
+    await deliveries[0]!.ack(); // stale: a no-op
+    const description = await transport.broker.describeGroup('slow', 'g');
+    const total = description.partitions.reduce((sum, partition) => sum + partition.lag, 0n);
+    assert.equal(total, 0n);
+    await transport.close();
+  });
+
+  it('groups - a new group starts at the earliest message; offsets are Kafka offsets', async () => {
+    const dir = freshDirectory();
+    const transport = await embeddedTransport({ dir, partitions: 1 });
+    await transport.publish('events', messages(5, 'e'));
+    const offsets: string[] = [];
+    await transport.subscribe({ topic: 'events', group: 'late', maxInFlight: 5 }, async (message) => {
+      offsets.push(message.offset);
+      await message.ack();
+    });
+    await waitFor(
+      () => offsets.length === 5,
+      () => `5 deliveries (have ${offsets.length})`,
+    );
+    assert.deepEqual(offsets.sort(), ['0', '1', '2', '3', '4']);
+    await transport.close();
+  });
+});
