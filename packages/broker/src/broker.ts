@@ -220,8 +220,12 @@ export class Broker {
     // A crash during deleteTopic leaves partitions or group files without metadata: finish it.
     for (const name of await this.#store.listPartitions()) {
       const metadata = known.get(name.topic);
-      if (metadata === undefined || name.partition >= metadata.partitions)
+      if (metadata !== undefined && name.partition < metadata.partitions) continue;
+      // Only directories the log wrote: a stray `notes-1/` of the user's is left alone.
+      const files = await fs.readdir(path.join(this.directory, `${name.topic}-${name.partition}`));
+      if (files.some((file) => file === 'partition.checkpoint' || file.endsWith('.log'))) {
         await this.#store.deletePartition(name);
+      }
     }
     for (const topic of await fs.readdir(path.join(this.directory, 'groups'))) {
       if (!known.has(topic)) await fs.rm(this.#groupsDirectory(topic), { recursive: true, force: true });

@@ -458,9 +458,10 @@ export class ConsumerGroup {
         this.#pump();
       },
     };
-    queueMicrotask(() => {
-      member.handler(message).catch(() => message.nack());
-    });
+    // A handler that throws (synchronously or not) gets its message nacked: the subscriber's bug.
+    void Promise.resolve()
+      .then(() => member.handler(message))
+      .catch(() => message.nack());
   }
 
   /** Stores the current position; concurrent callers share writes (group commit). */

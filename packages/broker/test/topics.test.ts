@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import {
@@ -107,6 +107,25 @@ describe('topics', () => {
       2n,
     );
     await transport.close();
+  });
+
+  it('topics - open finishes a deletion interrupted after its commit point, leaving foreign directories', async () => {
+    const dir = freshDirectory();
+    const broker = await openBroker({ dir, partitions: 2 });
+    await broker.publish(
+      'doomed',
+      messages(4, 'd', (index) => `k${index}`),
+    );
+    await broker.close();
+    // A crash right after deleteTopic removed the metadata file (its commit point).
+    rmSync(path.join(dir, 'topics', 'doomed.json'));
+    mkdirSync(path.join(dir, 'notes-1'));
+    writeFileSync(path.join(dir, 'notes-1', 'readme.txt'), 'not a partition');
+    const reopened = await openBroker({ dir });
+    assert.deepEqual(reopened.listTopics(), []);
+    assert.ok(!existsSync(path.join(dir, 'doomed-0')) && !existsSync(path.join(dir, 'doomed-1')));
+    assert.ok(existsSync(path.join(dir, 'notes-1', 'readme.txt')), 'a foreign directory was removed');
+    await reopened.close();
   });
 
   it('broker - a second broker on a locked directory fails with DirectoryLockedError naming the holder', async () => {
