@@ -220,6 +220,16 @@ function writeRecord(
   return cursor;
 }
 
+/**
+ * Writes a safe integer as a big-endian int64 without a BigInt allocation (the append hot path
+ * writes two timestamps per batch).
+ */
+function writeSafeInt64(target: Buffer, position: number, value: number): void {
+  const high = Math.floor(value / 0x100000000);
+  target.writeInt32BE(high, position);
+  target.writeUInt32BE(value - high * 0x100000000, position + 4);
+}
+
 function checkRecordInput(record: RecordInput, index: number): void {
   const fine =
     typeof record === 'object' &&
@@ -294,9 +304,13 @@ export function encodeRecordBatch(
     BATCH_FIELD.attributes,
   );
   batch.writeInt32BE(records.length - 1, BATCH_FIELD.lastOffsetDelta);
-  batch.writeBigInt64BE(BigInt(baseTimestampMs), BATCH_FIELD.baseTimestamp);
-  batch.writeBigInt64BE(BigInt(maxTimestampMs), BATCH_FIELD.maxTimestamp);
-  batch.writeBigInt64BE(options.producerId ?? -1n, BATCH_FIELD.producerId);
+  writeSafeInt64(batch, BATCH_FIELD.baseTimestamp, baseTimestampMs);
+  writeSafeInt64(batch, BATCH_FIELD.maxTimestamp, maxTimestampMs);
+  if (options.producerId === undefined) {
+    batch.fill(0xff, BATCH_FIELD.producerId, BATCH_FIELD.producerId + 8);
+  } else {
+    batch.writeBigInt64BE(options.producerId, BATCH_FIELD.producerId);
+  }
   batch.writeInt16BE(options.producerEpoch ?? -1, BATCH_FIELD.producerEpoch);
   batch.writeInt32BE(options.baseSequence ?? -1, BATCH_FIELD.baseSequence);
   batch.writeInt32BE(records.length, BATCH_FIELD.recordsCount);

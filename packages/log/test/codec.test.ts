@@ -277,6 +277,23 @@ describe('record batch', () => {
     );
   });
 
+  test('timestamps survive the int64 header fields, including negative and large ones', () => {
+    for (const timestampMs of [
+      0,
+      1,
+      -1,
+      1_700_000_000_123,
+      -1_700_000_000_123,
+      2 ** 53 - 1,
+      -(2 ** 53 - 1),
+    ]) {
+      const header = decodeRecordBatchHeader(encodeRecordBatch([{ value: null, timestampMs }]));
+      assert.equal(header.baseTimestampMs, timestampMs);
+      assert.equal(header.maxTimestampMs, timestampMs);
+      assert.equal(header.producerId, -1n);
+    }
+  });
+
   test('an empty record list is refused', () => {
     assert.throws(
       () => encodeRecordBatch([]),
