@@ -10,6 +10,12 @@ import { type Infer, isStandardSchema, type StandardSchemaV1 } from './schema.ts
 // biome-ignore lint/suspicious/noExplicitAny: an older version's shape is not typed by the current schema.
 export type Upcaster = (data: any) => unknown;
 
+/**
+ * A function of a payload. Declared through a method so it is bivariant in its parameter: a
+ * contract of a specific schema stays assignable to `Contract` (the bus's registry type).
+ */
+export type PayloadFunction<T, R> = { bivarianceHack(data: T): R }['bivarianceHack'];
+
 /** What every contract kind shares. */
 export interface ContractBase<S extends StandardSchemaV1 = StandardSchemaV1> {
   /** The CloudEvents `type`, e.g. `OrderCreated`. Unique across a bus. */
@@ -23,9 +29,9 @@ export interface ContractBase<S extends StandardSchemaV1 = StandardSchemaV1> {
   /** Upcasters keyed by the version they upgrade from. */
   readonly upcasters: Readonly<Record<number, Upcaster>>;
   /** Derives the partition key (ordering unit) from the payload. */
-  readonly key: ((data: Infer<S>) => string) | undefined;
+  readonly key: PayloadFunction<Infer<S>, string> | undefined;
   /** Derives the CloudEvents `subject` from the payload. */
-  readonly subject: ((data: Infer<S>) => string) | undefined;
+  readonly subject: PayloadFunction<Infer<S>, string> | undefined;
 }
 
 /** A fact that happened: every subscribed group receives each one. */

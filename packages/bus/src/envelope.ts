@@ -68,7 +68,14 @@ const KNOWN = [
   'replyto',
 ] as const;
 const KNOWN_SET = new Set<string>(KNOWN);
-const OPTIONAL = ['subject', 'partitionkey', 'correlationid', 'causationid', 'traceparent', 'replyto'] as const;
+const OPTIONAL = [
+  'subject',
+  'partitionkey',
+  'correlationid',
+  'causationid',
+  'traceparent',
+  'replyto',
+] as const;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder('utf-8', { fatal: true });
 
@@ -99,6 +106,7 @@ export function decodeEnvelope(message: TransportMessage): Envelope {
   }
   if (attributes.datacontenttype === undefined && contentType !== '')
     attributes.datacontenttype = contentType;
+  assertRequired(attributes);
   const data = parseJsonBody(message.body, attributes.type);
   return toEnvelope(attributes, data);
 }
@@ -134,7 +142,7 @@ function parseJsonBody(body: Uint8Array, type: string | undefined): unknown {
   }
 }
 
-function toEnvelope(attributes: Record<string, string>, data: unknown): Envelope {
+function assertRequired(attributes: Record<string, string>): void {
   for (const required of ['id', 'source', 'type', 'specversion'] as const) {
     if (!attributes[required]) {
       throw new DecodeError(
@@ -147,6 +155,10 @@ function toEnvelope(attributes: Record<string, string>, data: unknown): Envelope
       `unsupported CloudEvents specversion "${attributes.specversion}"; Herald reads 1.0`,
     );
   }
+}
+
+function toEnvelope(attributes: Record<string, string>, data: unknown): Envelope {
+  assertRequired(attributes);
   const dataversion = attributes.dataversion === undefined ? 1 : Number(attributes.dataversion);
   if (!Number.isSafeInteger(dataversion) || dataversion < 1) {
     throw new DecodeError(`"dataversion" must be a positive integer, got "${attributes.dataversion}"`);
