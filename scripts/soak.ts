@@ -10,7 +10,9 @@ const suites = readdirSync(import.meta.dirname)
   .map((name) => name.slice('soak-'.length, -3));
 
 if (suite === undefined || !suites.includes(suite)) {
-  process.stderr.write(`usage: npm run soak -- <suite> [options]\nsuites: ${suites.join(', ') || '(none yet)'}\n`);
+  process.stderr.write(
+    `usage: npm run soak -- <suite> [options]\nsuites: ${suites.join(', ') || '(none yet)'}\n`,
+  );
   process.exit(suite === undefined ? 0 : 2);
 }
 const module = (await import(`./soak-${suite}.ts`)) as { run(args: string[]): Promise<void> };
