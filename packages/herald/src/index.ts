@@ -1,0 +1,48 @@
+/**
+ * `herald`: the package applications import. Everything from `@herald/bus`, with `createBus()`
+ * defaulting to the embedded durable broker (`./.herald`, or `HERALD_DATA_DIR`), plus the
+ * embedded transport itself.
+ */
+
+import { type EmbeddedTransportOptions, embeddedTransport } from '@herald/broker';
+import { type Bus, type BusOptions, createBus as createBusOn, type Transport } from '@herald/bus';
+import { lazyTransport } from './lazy-transport.ts';
+
+export { type EmbeddedTransport, type EmbeddedTransportOptions, embeddedTransport } from '@herald/broker';
+export * from '@herald/bus';
+
+/** Options of {@link createBus}: as `@herald/bus`'s, with `transport` optional. */
+export interface CreateBusOptions extends Omit<BusOptions, 'transport'> {
+  /** Where messages go (default: the embedded durable broker). */
+  readonly transport?: Transport;
+  /** Options of the default embedded broker, when no `transport` is given (e.g. `{dir}`). */
+  readonly embedded?: EmbeddedTransportOptions;
+}
+
+/** Largest message the embedded broker accepts by default (its record limit). */
+const EMBEDDED_MESSAGE_BYTES_MAX = 1024 * 1024;
+
+/**
+ * Creates a bus. Without a `transport` it runs on the embedded durable broker: acknowledged
+ * means fsync'ed to disk in `./.herald` (or `HERALD_DATA_DIR`, or `embedded.dir`), and messages
+ * and consumer positions survive a kill -9 and restart.
+ *
+ * @example
+ * const bus = createBus({ source: '/shop/order' });
+ */
+export function createBus(options: CreateBusOptions = {}): Bus {
+  const { transport, embedded, ...rest } = options;
+  return createBusOn({ ...rest, transport: transport ?? defaultTransport(embedded ?? {}) });
+}
+
+function defaultTransport(options: EmbeddedTransportOptions): Transport {
+  const features = {
+    consumerGroups: true,
+    persistent: true,
+    replaysToNewGroups: true,
+    orderedPerKey: true,
+    exactlyOnce: false,
+    maxMessageBytes: options.maxMessageBytes ?? EMBEDDED_MESSAGE_BYTES_MAX,
+  };
+  return lazyTransport('embedded', features, () => embeddedTransport(options));
+}

@@ -1,0 +1,45 @@
+/**
+ * A Transport whose underlying transport opens on first use. It lets `createBus()` stay
+ * synchronous while the embedded broker opens its directory asynchronously; an opening error
+ * (a locked or unwritable directory) surfaces from the first `publish`, `subscribe` or `start`.
+ */
+import type {
+  MessageHandler,
+  SubscribeOptions,
+  Subscription,
+  Transport,
+  TransportFeatures,
+  TransportMessage,
+} from '@herald/bus';
+
+/** Wraps `open` so it runs once, on the first call that needs the transport. */
+export function lazyTransport(
+  name: string,
+  features: TransportFeatures,
+  open: () => Promise<Transport>,
+): Transport {
+  let opened: Promise<Transport> | undefined;
+  let closed = false;
+  const transport = () => {
+    opened ??= open();
+    return opened;
+  };
+  return {
+    name,
+    features,
+    async publish(topic: string, messages: readonly TransportMessage[]) {
+      await (await transport()).publish(topic, messages);
+    },
+    async subscribe(options: SubscribeOptions, handler: MessageHandler): Promise<Subscription> {
+      return (await transport()).subscribe(options, handler);
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      // Never opened: nothing to close, and opening just to close would take the directory lock.
+      if (opened === undefined) return;
+      const inner = await opened.catch(() => undefined);
+      await inner?.close();
+    },
+  };
+}

@@ -1,0 +1,61 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { createBus, defineEvent, HeraldError } from 'herald';
+import { z } from 'zod';
+
+const Noted = defineEvent('Noted', {
+  topic: 'notes',
+  schema: z.object({ text: z.string() }),
+  key: (note) => note.text,
+});
+const directories: string[] = [];
+const freshDirectory = () => {
+  const directory = mkdtempSync(join(tmpdir(), 'herald-default-'));
+  directories.push(directory);
+  return directory;
+};
+after(() => {
+  for (const directory of directories) rmSync(directory, { recursive: true, force: true });
+});
+
+describe('herald - createBus() defaults to the embedded durable broker', () => {
+  it('messages published by one bus are read by a group of the next bus on the same directory', async () => {
+    const dir = freshDirectory();
+    const producer = createBus({ embedded: { dir } });
+    assert.equal(producer.transport.name, 'embedded');
+    assert.equal(producer.transport.features.persistent, true);
+    await producer.publish(Noted, { text: 'written before the restart' });
+    await producer.stop();
+
+    const consumer = createBus({ embedded: { dir } });
+    const received = Promise.withResolvers<string>();
+    consumer.on(Noted, { group: 'reader' }, (note) => received.resolve(note.text));
+    await consumer.start();
+    assert.equal(await received.promise, 'written before the restart');
+    await consumer.stop();
+  });
+
+  it('HERALD_DATA_DIR chooses the directory; a second bus on a locked directory fails at start with a typed error', async () => {
+    const dir = freshDirectory();
+    const previous = process.env.HERALD_DATA_DIR;
+    process.env.HERALD_DATA_DIR = dir;
+    try {
+      const first = createBus();
+      await first.publish(Noted, { text: 'holding the lock' });
+      const second = createBus();
+      second.on(Noted, { group: 'g' }, () => {});
+      await assert.rejects(second.start(), (error: unknown) => {
+        assert.ok(error instanceof HeraldError, `expected a HeraldError, got ${String(error)}`);
+        assert.match(error.message, new RegExp(String(process.pid)));
+        return true;
+      });
+      await first.stop();
+    } finally {
+      if (previous === undefined) delete process.env.HERALD_DATA_DIR;
+      else process.env.HERALD_DATA_DIR = previous;
+    }
+  });
+});
