@@ -32,7 +32,6 @@ import {
 import { groupOffsetsFile, readGroupPosition } from './group-offsets.ts';
 import type { PartitionLog, RecordToAppend, StoredRecord } from './partition-log.ts';
 import { partitionForKey } from './partitioner.ts';
-import { PublishOrder } from './publish-order.ts';
 
 /** Options of {@link openBroker}. */
 export interface BrokerOptions {
@@ -125,7 +124,6 @@ interface TopicMetadata {
 interface TopicState {
   readonly metadata: TopicMetadata;
   readonly logs: PartitionLog[];
-  readonly order: PublishOrder;
   readonly groups: Map<string, Promise<ConsumerGroup>>;
   readonly unsubscribes: (() => void)[];
   nextKeylessPartition: number;
@@ -397,9 +395,8 @@ export class Broker {
     const keyless = state.nextKeylessPartition;
     state.nextKeylessPartition = (keyless + 1) % partitions;
     const timestampMs = Date.now();
-    const firstHint = state.order.reserve(messages.length);
-    const byPartition = new Map<number, { records: RecordToAppend[]; hints: number[]; bytes: number }[]>();
-    messages.forEach((message, index) => {
+    const byPartition = new Map<number, { records: RecordToAppend[]; bytes: number }[]>();
+    for (const message of messages) {
       const key = message.key === undefined ? null : encoder.encode(message.key);
       const partition = key === null ? keyless : partitionForKey(key, partitions);
       const record: RecordToAppend = {
@@ -418,24 +415,21 @@ export class Broker {
       }
       let chunk = chunks.at(-1);
       if (chunk === undefined || chunk.bytes + bytes > APPEND_BYTES_MAX) {
-        chunk = { records: [], hints: [], bytes: 0 };
+        chunk = { records: [], bytes: 0 };
         chunks.push(chunk);
       }
       chunk.records.push(record);
-      chunk.hints.push(firstHint + index);
       chunk.bytes += bytes;
-    });
+    }
     await Promise.all(
       [...byPartition].map(async ([partition, chunks]) => {
         const log = state.logs[partition]!;
         for (const chunk of chunks) {
-          let result: { baseOffset: bigint };
           try {
-            result = await log.append(chunk.records);
+            await log.append(chunk.records);
           } catch (error) {
             throw storageFailure(`publish to ${state.metadata.name}/${partition}`, error);
           }
-          state.order.record(partition, result.baseOffset, chunk.hints);
         }
       }),
     );
@@ -500,11 +494,7 @@ export class Broker {
       opening = (async () => {
         await fs.mkdir(this.#groupsDirectory(topicName), { recursive: true });
         return ConsumerGroup.open(
-          {
-            name: topicName,
-            logs: state.logs,
-            orderOf: (partition, offset) => state.order.of(partition, offset),
-          },
+          { name: topicName, logs: state.logs },
           name,
           this.#groupFile(topicName, name),
           this.#limits,
@@ -570,7 +560,6 @@ export class Broker {
     const state: TopicState = {
       metadata,
       logs: partitions.map(adaptPartition),
-      order: new PublishOrder(metadata.partitions),
       groups: new Map(),
       unsubscribes: [],
       nextKeylessPartition: 0,

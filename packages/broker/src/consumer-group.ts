@@ -10,9 +10,9 @@
  * moves only over a contiguous acked prefix, and acked records above it are stored as "acked ahead"
  * so a restart does not redeliver them.
  *
- * Among deliverable records of different partitions the group picks the one published first
- * (by the topic's publish order hints, then timestamp, then offset), so a group sees a topic in
- * roughly publish order even though partitions are read independently.
+ * Across partitions delivery is round-robin: each partition offers its deliverable records in offset
+ * order, and the group takes one from each partition in turn, starting after the partition it last
+ * delivered from. Only per-key order is promised, and it follows from offsets within a partition.
  */
 import type { MessageHandler, ReceivedMessage } from '@herald/bus';
 import { GroupActiveError } from './errors.ts';
@@ -42,8 +42,6 @@ export interface ConsumerGroupLimits {
 export interface GroupTopic {
   readonly name: string;
   readonly logs: readonly PartitionLog[];
-  /** Publish-order hint of a record appended by this process, if still remembered. */
-  orderOf(partition: number, offset: bigint): number | undefined;
 }
 
 /** Delay before a failed log read is retried. */
@@ -64,7 +62,6 @@ interface Entry {
   readonly body: Uint8Array;
   readonly timestampMs: number;
   readonly sizeBytes: number;
-  order: number | undefined;
   acked: boolean;
   attempt: number;
   notBeforeMs: number;
@@ -104,6 +101,8 @@ export class ConsumerGroup {
   readonly #pendingReads = new Set<Promise<unknown>>();
   readonly #onError: (error: unknown) => void;
   #nextMember = 0;
+  /** The partition the next scan offers first (round-robin across partitions). */
+  #nextPartition = 0;
   #timer: NodeJS.Timeout | undefined;
   #timerDueMs = Number.POSITIVE_INFINITY;
   #pumping = false;
@@ -303,7 +302,6 @@ export class ConsumerGroup {
       state.nextFetchOffset = record.offset + 1n;
       if (state.ackedAhead.delete(record.offset)) continue;
       const entry = toEntry(state.partition, record);
-      entry.order = this.#topic.orderOf(state.partition, record.offset);
       state.window.push(entry);
       state.windowBytes += entry.sizeBytes;
     }
@@ -352,23 +350,30 @@ export class ConsumerGroup {
     }
     let room = 0;
     for (const member of this.#members) room += member.maxInFlight - member.inFlight;
-    const candidates: Entry[] = [];
-    // A partition whose window is empty while a read is running may hold the oldest message:
-    // wait for that read (its completion pumps again) so delivery follows publish order.
-    const loading = this.#partitions.some(
-      (state) => state.fetching && state.window.every((entry) => entry.acked),
-    );
-    if (room > 0 && !loading) {
-      for (const state of this.#partitions) {
-        nextDueMs = Math.min(nextDueMs, this.#collect(state, room, nowMs, candidates));
-      }
+    const count = this.#partitions.length;
+    const candidates: Entry[][] = [];
+    for (let index = 0; index < count; index++) {
+      const list: Entry[] = [];
+      if (room > 0)
+        nextDueMs = Math.min(nextDueMs, this.#collect(this.#partitions[index]!, room, nowMs, list));
+      candidates.push(list);
     }
-    candidates.sort(publishOrder);
-    for (const entry of candidates) {
-      const member = this.#memberWithRoom();
-      if (member === undefined) break;
-      this.#deliver(entry, member, nowMs);
-      nextDueMs = Math.min(nextDueMs, entry.visibleAtMs);
+    // One from each partition in turn, starting after the partition delivered from last.
+    const start = this.#nextPartition;
+    delivering: for (let round = 0; round < room; round++) {
+      let offered = false;
+      for (let step = 0; step < count; step++) {
+        const partition = (start + step) % count;
+        const entry = candidates[partition]![round];
+        if (entry === undefined) continue;
+        offered = true;
+        const member = this.#memberWithRoom();
+        if (member === undefined) break delivering;
+        this.#deliver(entry, member, nowMs);
+        nextDueMs = Math.min(nextDueMs, entry.visibleAtMs);
+        this.#nextPartition = (partition + 1) % count;
+      }
+      if (!offered) break;
     }
     this.#schedule(nextDueMs);
   }
@@ -390,7 +395,6 @@ export class ConsumerGroup {
         nextDueMs = Math.min(nextDueMs, entry.notBeforeMs);
         continue;
       }
-      entry.order ??= this.#topic.orderOf(state.partition, entry.offset);
       candidates.push(entry);
       found += 1;
       if (found >= room) break;
@@ -511,7 +515,6 @@ function toEntry(partition: number, record: StoredRecord): Entry {
     body: record.value === null ? new Uint8Array(0) : record.value.slice(),
     timestampMs: record.timestampMs,
     sizeBytes,
-    order: undefined,
     acked: false,
     attempt: 1,
     notBeforeMs: 0,
@@ -519,13 +522,4 @@ function toEntry(partition: number, record: StoredRecord): Entry {
     token: 0,
     visibleAtMs: 0,
   };
-}
-
-/** Publish order: this process's publish hints, then broker timestamp, then offset and partition. */
-function publishOrder(left: Entry, right: Entry): number {
-  if (left.timestampMs !== right.timestampMs) return left.timestampMs - right.timestampMs;
-  const byHint = (left.order ?? -1) - (right.order ?? -1);
-  if (byHint !== 0) return byHint;
-  if (left.offset !== right.offset) return left.offset < right.offset ? -1 : 1;
-  return left.partition - right.partition;
 }
