@@ -125,7 +125,11 @@ export function assertSameIds(expected: Iterable<string>, actual: Iterable<strin
 /** Asserts no id occurs twice. */
 export function assertNoDuplicates(ids: readonly string[], label: string): void {
   const seen = new Set<string>();
-  const duplicates = ids.filter((id) => (seen.has(id) ? true : (seen.add(id), false)));
+  const duplicates: string[] = [];
+  for (const id of ids) {
+    if (seen.has(id)) duplicates.push(id);
+    seen.add(id);
+  }
   assert.deepEqual(
     duplicates,
     [],
