@@ -1,4 +1,12 @@
 /** For sibling Herald packages (transports, conformance), not for applications: may change without notice. */
 
+export {
+  type DeliveredFields,
+  DeliveryWindow,
+  type DeliveryWindowSource,
+  type PendingEntry,
+  type WindowMember,
+  waitingEntry,
+} from './delivery-window.ts';
 export { assertName } from './names.ts';
 export { assertSubscribeOptions } from './transport-checks.ts';

@@ -4,12 +4,12 @@
  * keeps everything in memory: nothing survives the process.
  */
 
+import { DeliveryWindow, type PendingEntry, waitingEntry } from './delivery-window.ts';
 import { messageSizeBytes, type TransportMessage } from './envelope.ts';
 import { ClosedError, PayloadTooLargeError, TransportError } from './errors.ts';
 import { assertTopicName } from './names.ts';
 import type {
   MessageHandler,
-  ReceivedMessage,
   SubscribeOptions,
   Subscription,
   Transport,
@@ -33,35 +33,16 @@ interface StoredMessage extends TransportMessage {
   readonly timestampMs: number;
 }
 
-interface Member {
-  readonly handler: MessageHandler;
-  readonly maxInFlight: number;
-  inFlight: number;
-  closed: boolean;
-}
-
-interface Pending {
+interface Pending extends PendingEntry {
   readonly stored: StoredMessage;
-  attempt: number;
-  notBeforeMs: number;
-  /** The member holding it, or null when it waits for delivery. */
-  holder: Member | null;
-  /** Changes on every delivery, so a settlement from an earlier delivery is recognised as stale. */
-  deliveryToken: number;
 }
 
 interface Group {
-  readonly topic: string;
-  readonly name: string;
   /** Index in the topic log of the next message to bring into the window. */
   cursor: number;
+  /** Unacked messages from the log, in publish order (at most GROUP_WINDOW_MAX). */
   readonly window: Pending[];
-  readonly members: Member[];
-  nextMember: number;
-  timer: NodeJS.Timeout | undefined;
-  timerDueMs: number;
-  pumping: boolean;
-  pumpAgain: boolean;
+  readonly delivery: DeliveryWindow<Pending>;
 }
 
 interface Topic {
@@ -80,7 +61,6 @@ class MemoryTransport implements Transport {
   readonly #maxMessagesPerTopic: number;
   readonly #topics = new Map<string, Topic>();
   #closed = false;
-  #deliveryTokens = 0;
 
   constructor(options: MemoryTransportOptions) {
     this.features = {
@@ -120,7 +100,7 @@ class MemoryTransport implements Transport {
         timestampMs,
       });
     }
-    for (const group of state.groups.values()) this.#pump(group);
+    for (const group of state.groups.values()) group.delivery.pump();
   }
 
   async subscribe(options: SubscribeOptions, handler: MessageHandler): Promise<Subscription> {
@@ -129,35 +109,19 @@ class MemoryTransport implements Transport {
     const state = this.#topic(options.topic);
     let group = state.groups.get(options.group);
     if (group === undefined) {
-      group = {
-        topic: options.topic,
-        name: options.group,
-        cursor: 0,
-        window: [],
-        members: [],
-        nextMember: 0,
-        timer: undefined,
-        timerDueMs: Number.POSITIVE_INFINITY,
-        pumping: false,
-        pumpAgain: false,
-      };
+      group = this.#group(options.topic, state.log);
       state.groups.set(options.group, group);
     }
-    const member: Member = { handler, maxInFlight: options.maxInFlight, inFlight: 0, closed: false };
-    group.members.push(member);
-    this.#pump(group);
-    const owner = group;
-    return { close: async () => this.#leave(owner, member) };
+    const member = group.delivery.join(handler, options.maxInFlight);
+    const delivery = group.delivery;
+    return { close: async () => delivery.leave(member) };
   }
 
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
     for (const topic of this.#topics.values()) {
-      for (const group of topic.groups.values()) {
-        for (const member of [...group.members]) this.#leave(group, member);
-        clearTimeout(group.timer);
-      }
+      for (const group of topic.groups.values()) group.delivery.close();
     }
   }
 
@@ -170,125 +134,37 @@ class MemoryTransport implements Transport {
     return topic;
   }
 
-  #leave(group: Group, member: Member): void {
-    if (member.closed) return;
-    member.closed = true;
-    group.members.splice(group.members.indexOf(member), 1);
-    for (const pending of group.window) {
-      if (pending.holder === member) this.#release(pending);
-    }
-    if (!this.#closed) this.#pump(group);
-  }
-
-  /** Returns a delivered message to the waiting state, counting the delivery as an attempt. */
-  #release(pending: Pending, delayMs = 0): void {
-    if (pending.holder !== null) pending.holder.inFlight -= 1;
-    pending.holder = null;
-    pending.attempt += 1;
-    pending.notBeforeMs = Date.now() + delayMs;
-  }
-
-  /**
-   * Delivers every message that may go now. Runs the scan again instead of re-entering, so a
-   * handler that settles synchronously cannot corrupt the window while it is being walked.
-   */
-  #pump(group: Group): void {
-    if (this.#closed) return;
-    if (group.pumping) {
-      group.pumpAgain = true;
-      return;
-    }
-    group.pumping = true;
-    try {
-      do {
-        group.pumpAgain = false;
-        this.#scan(group);
-      } while (group.pumpAgain && !this.#closed);
-    } finally {
-      group.pumping = false;
-    }
-  }
-
-  #scan(group: Group): void {
-    const log = this.#topics.get(group.topic)!.log;
-    while (group.window.length < GROUP_WINDOW_MAX && group.cursor < log.length) {
-      const stored = log[group.cursor++]!;
-      group.window.push({ stored, attempt: 1, notBeforeMs: 0, holder: null, deliveryToken: 0 });
-    }
-    const nowMs = Date.now();
-    const blockedKeys = new Set<string>();
-    let nextDueMs = Number.POSITIVE_INFINITY;
-    for (const pending of group.window) {
-      const key = pending.stored.key;
-      if (key !== undefined && blockedKeys.has(key)) continue;
-      if (key !== undefined) blockedKeys.add(key); // Later messages of this key wait for this one.
-      if (pending.holder !== null) continue;
-      if (pending.notBeforeMs > nowMs) {
-        nextDueMs = Math.min(nextDueMs, pending.notBeforeMs);
-        continue;
-      }
-      const member = this.#memberWithRoom(group);
-      if (member === undefined) break;
-      this.#deliver(group, pending, member);
-    }
-    this.#schedule(group, nextDueMs);
-  }
-
-  #memberWithRoom(group: Group): Member | undefined {
-    for (let tried = 0; tried < group.members.length; tried++) {
-      const member = group.members[group.nextMember % group.members.length]!;
-      group.nextMember = (group.nextMember + 1) % group.members.length;
-      if (member.inFlight < member.maxInFlight) return member;
-    }
-    return undefined;
-  }
-
-  #schedule(group: Group, dueMs: number): void {
-    if (dueMs === Number.POSITIVE_INFINITY || dueMs >= group.timerDueMs) return;
-    clearTimeout(group.timer);
-    group.timerDueMs = dueMs;
-    group.timer = setTimeout(
-      () => {
-        group.timer = undefined;
-        group.timerDueMs = Number.POSITIVE_INFINITY;
-        this.#pump(group);
-      },
-      Math.max(0, dueMs - Date.now()),
-    );
-  }
-
-  #deliver(group: Group, pending: Pending, member: Member): void {
-    pending.holder = member;
-    member.inFlight += 1;
-    const token = ++this.#deliveryTokens;
-    pending.deliveryToken = token;
-    const stored = pending.stored;
-    const isCurrent = () => !this.#closed && pending.holder === member && pending.deliveryToken === token;
-    const message: ReceivedMessage = {
-      topic: group.topic,
-      partition: 0,
-      offset: String(stored.sequence),
-      key: stored.key,
-      headers: stored.headers,
-      body: stored.body,
-      deliveryAttempt: pending.attempt,
-      timestampMs: stored.timestampMs,
-      ack: async () => {
-        if (!isCurrent()) return;
-        member.inFlight -= 1;
-        pending.holder = null;
-        pending.deliveryToken = 0;
-        group.window.splice(group.window.indexOf(pending), 1);
-        this.#pump(group);
-      },
-      nack: async (options) => {
-        if (!isCurrent()) return;
-        this.#release(pending, Math.max(0, options?.delayMs ?? 0));
-        this.#pump(group);
-      },
+  /** A new group reading `log` from its start; acked messages leave its window. */
+  #group(topic: string, log: readonly StoredMessage[]): Group {
+    const window: Pending[] = [];
+    const windows = [window];
+    const group: Group = {
+      cursor: 0,
+      window,
+      delivery: new DeliveryWindow<Pending>({
+        beforeScan: () => {
+          while (window.length < GROUP_WINDOW_MAX && group.cursor < log.length) {
+            const stored = log[group.cursor++]!;
+            window.push({ stored, key: stored.key, ...waitingEntry() });
+          }
+          return undefined;
+        },
+        windows: () => windows,
+        describe: ({ stored }) => ({
+          topic,
+          partition: 0,
+          offset: String(stored.sequence),
+          key: stored.key,
+          headers: stored.headers,
+          body: stored.body,
+          timestampMs: stored.timestampMs,
+        }),
+        onAck: (pending) => {
+          window.splice(window.indexOf(pending), 1);
+          return undefined;
+        },
+      }),
     };
-    queueMicrotask(() => {
-      member.handler(message).catch(() => message.nack());
-    });
+    return group;
   }
 }

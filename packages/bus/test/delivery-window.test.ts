@@ -1,0 +1,205 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { ReceivedMessage } from '@herald/bus';
+import { DeliveryWindow, type PendingEntry, waitingEntry } from '@herald/bus/internal';
+
+interface TestEntry extends PendingEntry {
+  readonly id: string;
+}
+
+/** Resolves once `condition()` holds; fails naming `what` after `timeoutMs`. Not a sleep. */
+async function waitFor(condition: () => boolean, what: () => string, timeoutMs = 5_000): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  while (!condition()) {
+    if (performance.now() > deadline) assert.fail(`timed out after ${timeoutMs} ms waiting for ${what()}`);
+    await new Promise((resolve) => setTimeout(resolve, 2));
+  }
+}
+
+/** Windows of entries `id` with keys from `keyOf`; acked entries are removed, as the memory transport does. */
+function fixture(windows: (readonly [id: string, key: string | undefined][])[]) {
+  const lists: TestEntry[][] = windows.map((entries) =>
+    entries.map(([id, key]) => ({ id, key, ...waitingEntry() })),
+  );
+  const window = new DeliveryWindow<TestEntry>({
+    windows: () => lists,
+    describe: (entry) => ({
+      topic: 't',
+      partition: lists.findIndex((list) => list.includes(entry)),
+      offset: entry.id,
+      key: entry.key,
+      headers: {},
+      body: new Uint8Array(0),
+      timestampMs: 0,
+    }),
+    onAck: (entry) => {
+      for (const list of lists) if (list.includes(entry)) list.splice(list.indexOf(entry), 1);
+      return undefined;
+    },
+  });
+  return { window, lists };
+}
+
+/** A member handler that records deliveries and leaves settling to the test. */
+function recorder() {
+  const received: ReceivedMessage[] = [];
+  const handler = async (message: ReceivedMessage) => {
+    received.push(message);
+  };
+  const ids = () => received.map((message) => message.offset);
+  return { received, handler, ids };
+}
+
+describe('delivery window', () => {
+  it('the first unacked entry of a key blocks later ones, other keys flow', async () => {
+    const { window } = fixture([
+      [
+        ['a1', 'a'],
+        ['a2', 'a'],
+        ['b1', 'b'],
+        ['n1', undefined],
+        ['n2', undefined],
+      ],
+    ]);
+    const member = recorder();
+    window.join(member.handler, 10);
+    await waitFor(
+      () => member.received.length === 4,
+      () => `4 deliveries (have ${member.ids()})`,
+    );
+    assert.deepEqual(member.ids(), ['a1', 'b1', 'n1', 'n2']);
+    await member.received[0]!.ack();
+    await waitFor(
+      () => member.received.length === 5,
+      () => 'a2 after a1 is acked',
+    );
+    assert.equal(member.received[4]!.offset, 'a2');
+    window.close();
+  });
+
+  it('a nack delay holds the entry and its key, one timer redelivers it', async () => {
+    const { window } = fixture([
+      [
+        ['a1', 'a'],
+        ['a2', 'a'],
+      ],
+    ]);
+    const member = recorder();
+    window.join(member.handler, 10);
+    await waitFor(
+      () => member.received.length === 1,
+      () => 'a1',
+    );
+    const nackedAt = Date.now();
+    await member.received[0]!.nack({ delayMs: 40 });
+    await waitFor(
+      () => member.received.length === 2,
+      () => 'the redelivery of a1',
+    );
+    const redelivered = member.received[1]!;
+    assert.equal(redelivered.offset, 'a1', 'a2 must not overtake the nacked a1');
+    assert.equal(redelivered.deliveryAttempt, 2);
+    assert.ok(Date.now() - nackedAt >= 39, 'redelivered before the delay passed');
+    window.close();
+  });
+
+  it('members with room are chosen round-robin and never get more than maxInFlight', async () => {
+    const { window, lists } = fixture([[]]);
+    const first = recorder();
+    const second = recorder();
+    const one = window.join(first.handler, 2);
+    window.join(second.handler, 2);
+    for (const id of ['n1', 'n2', 'n3', 'n4', 'n5'])
+      lists[0]!.push({ id, key: undefined, ...waitingEntry() });
+    window.pump();
+    await waitFor(
+      () => first.received.length + second.received.length === 4,
+      () => 'both members full',
+    );
+    assert.deepEqual(first.ids(), ['n1', 'n3']);
+    assert.deepEqual(second.ids(), ['n2', 'n4']);
+    assert.equal(one.inFlight, 2);
+    await second.received[0]!.ack();
+    await waitFor(
+      () => second.received.length === 3,
+      () => 'n5 to the member that made room',
+    );
+    assert.equal(second.received[2]!.offset, 'n5');
+    assert.equal(first.received.length, 2);
+    window.close();
+  });
+
+  it('windows are interleaved one entry at a time, resuming after the last window served', async () => {
+    const { window } = fixture([
+      [
+        ['p0-1', undefined],
+        ['p0-2', undefined],
+        ['p0-3', undefined],
+      ],
+      [
+        ['p1-1', undefined],
+        ['p1-2', undefined],
+      ],
+      [['p2-1', undefined]],
+    ]);
+    const order: string[] = [];
+    window.join(async (message) => {
+      order.push(message.offset);
+      await message.ack();
+    }, 1);
+    await waitFor(
+      () => order.length === 6,
+      () => `6 deliveries (have ${order})`,
+    );
+    assert.deepEqual(order, ['p0-1', 'p1-1', 'p2-1', 'p0-2', 'p1-2', 'p0-3']);
+    window.close();
+  });
+
+  it('settlements of an earlier delivery, twice, or after close do nothing', async () => {
+    const { window, lists } = fixture([[['a1', 'a']]]);
+    const leaving = recorder();
+    const handle = window.join(leaving.handler, 1);
+    await waitFor(
+      () => leaving.received.length === 1,
+      () => 'first delivery',
+    );
+    window.leave(handle); // Releases a1: the first delivery is now stale.
+    const staying = recorder();
+    window.join(staying.handler, 1);
+    await waitFor(
+      () => staying.received.length === 1,
+      () => 'redelivery to the remaining member',
+    );
+    assert.equal(staying.received[0]!.deliveryAttempt, 2);
+    await leaving.received[0]!.ack();
+    assert.equal(lists[0]!.length, 1, 'a stale ack removed the entry');
+    assert.equal(window.held.size, 1);
+    await staying.received[0]!.nack();
+    await waitFor(
+      () => staying.received.length === 2,
+      () => 'redelivery after nack',
+    );
+    await staying.received[0]!.ack(); // Stale: the nack settled that delivery.
+    assert.equal(lists[0]!.length, 1);
+    window.close();
+    assert.equal(window.held.size, 0, 'close releases held entries');
+    await staying.received[1]!.ack();
+    assert.equal(lists[0]!.length, 1, 'an ack after close removed the entry');
+  });
+
+  it('a handler that throws gets its message nacked and redelivered', async () => {
+    const { window, lists } = fixture([[['a1', 'a']]]);
+    let calls = 0;
+    window.join((message) => {
+      calls += 1;
+      if (calls === 1) throw new Error('subscriber bug');
+      return message.ack();
+    }, 1);
+    await waitFor(
+      () => lists[0]!.length === 0,
+      () => `a1 acked after the throw (calls ${calls})`,
+    );
+    assert.equal(calls, 2);
+    window.close();
+  });
+});
