@@ -1,7 +1,8 @@
 /**
- * One consumer group reading one topic: its members (competing consumers), a bounded window of
- * records per partition, per-message ack/nack with redelivery, a visibility timeout, per-key
- * order, and the group's durable position.
+ * One consumer group reading one topic: a bounded window of records per partition read from the
+ * log, the group's durable position (committed offsets and acked-ahead records), and a visibility
+ * timeout on deliveries. Members, the per-key delivery scan, nack delays and token-checked
+ * settlement are `@herald/bus`'s shared `DeliveryWindow`.
  *
  * Per partition the window holds records from the committed offset up to the next offset to fetch,
  * in offset order. A record is delivered only when no earlier unacked record of the same key is in
@@ -10,11 +11,11 @@
  * moves only over a contiguous acked prefix, and acked records above it are stored as "acked ahead"
  * so a restart does not redeliver them.
  *
- * Across partitions delivery is round-robin: each partition offers its deliverable records in offset
- * order, and the group takes one from each partition in turn, starting after the partition it last
- * delivered from. Only per-key order is promised, and it follows from offsets within a partition.
+ * Across partitions delivery is round-robin: the group takes one deliverable record from each
+ * partition in turn, each partition in offset order. Only per-key order is promised.
  */
-import type { MessageHandler, ReceivedMessage } from '@herald/bus';
+import type { MessageHandler } from '@herald/bus';
+import { DeliveryWindow, type PendingEntry, waitingEntry } from '@herald/bus/internal';
 import { GroupActiveError } from './errors.ts';
 import {
   type GroupPosition,
@@ -47,27 +48,13 @@ export interface GroupTopic {
 /** Delay before a failed log read is retried. */
 const READ_RETRY_DELAY_MS = 1_000;
 
-interface Member {
-  readonly handler: MessageHandler;
-  readonly maxInFlight: number;
-  inFlight: number;
-  closed: boolean;
-}
-
-interface Entry {
+interface Entry extends PendingEntry {
   readonly partition: number;
   readonly offset: bigint;
-  readonly key: string | undefined;
   readonly headers: Readonly<Record<string, string>>;
   readonly body: Uint8Array;
   readonly timestampMs: number;
   readonly sizeBytes: number;
-  acked: boolean;
-  attempt: number;
-  notBeforeMs: number;
-  holder: Member | null;
-  /** Changes on every delivery, so a settlement from an earlier delivery is recognised as stale. */
-  token: number;
   /** When a held entry returns to the group unless settled. */
   visibleAtMs: number;
 }
@@ -87,7 +74,6 @@ interface PartitionState {
 }
 
 const decoder = new TextDecoder();
-let deliveryTokens = 0;
 
 /** The group state machine. Create with {@link ConsumerGroup.open}. */
 export class ConsumerGroup {
@@ -96,17 +82,11 @@ export class ConsumerGroup {
   readonly #file: string;
   readonly #limits: ConsumerGroupLimits;
   readonly #partitions: PartitionState[];
-  readonly #members: Member[] = [];
-  readonly #held = new Set<Entry>();
+  /** The partitions' windows, in partition order, as the delivery scan walks them. */
+  readonly #windows: Entry[][];
+  readonly #delivery: DeliveryWindow<Entry>;
   readonly #pendingReads = new Set<Promise<unknown>>();
   readonly #onError: (error: unknown) => void;
-  #nextMember = 0;
-  /** The partition the next scan offers first (round-robin across partitions). */
-  #nextPartition = 0;
-  #timer: NodeJS.Timeout | undefined;
-  #timerDueMs = Number.POSITIVE_INFINITY;
-  #pumping = false;
-  #pumpAgain = false;
   #closed = false;
   /** Bumped by a reset, so reads started before it are dropped. */
   #generation = 0;
@@ -145,6 +125,31 @@ export class ConsumerGroup {
         retryTimer: undefined,
       };
     });
+    this.#windows = this.#partitions.map((state) => state.window);
+    this.#delivery = new DeliveryWindow<Entry>({
+      windows: () => this.#windows,
+      beforeScan: (nowMs) => this.#expireHeld(nowMs),
+      describe: (entry) => ({
+        topic: topic.name,
+        partition: entry.partition,
+        offset: String(entry.offset),
+        key: entry.key,
+        headers: entry.headers,
+        body: entry.body,
+        timestampMs: entry.timestampMs,
+      }),
+      onDeliver: (entry, nowMs) => {
+        entry.visibleAtMs = nowMs + limits.visibilityTimeoutMs;
+        this.#delivery.wakeAt(entry.visibleAtMs);
+      },
+      onAck: (entry) => {
+        const state = this.#partitions[entry.partition]!;
+        this.#advance(state);
+        const stored = this.#persist();
+        this.#fetch(state);
+        return stored;
+      },
+    });
   }
 
   /** Loads the group's stored position (new groups start at the earliest retained offset). */
@@ -161,16 +166,14 @@ export class ConsumerGroup {
 
   /** Live members. */
   get memberCount(): number {
-    return this.#members.length;
+    return this.#delivery.memberCount;
   }
 
   /** Adds a member and starts delivering to it. */
   join(handler: MessageHandler, maxInFlight: number): { leave(): Promise<void> } {
-    const member: Member = { handler, maxInFlight, inFlight: 0, closed: false };
-    this.#members.push(member);
+    const member = this.#delivery.join(handler, maxInFlight);
     this.#fetchAll();
-    this.#pump();
-    return { leave: async () => this.#leave(member) };
+    return { leave: async () => this.#delivery.leave(member) };
   }
 
   /** Records were appended to `partition`: read them if the window has room. */
@@ -198,11 +201,9 @@ export class ConsumerGroup {
    * deliveries; refused while members are live. Resolves once stored.
    */
   async reset(offsetOf: (partition: number) => Promise<bigint> | bigint): Promise<void> {
-    if (this.#members.length > 0)
-      throw new GroupActiveError(this.name, this.#topic.name, this.#members.length);
+    if (this.memberCount > 0) throw new GroupActiveError(this.name, this.#topic.name, this.memberCount);
     const targets = await Promise.all(this.#partitions.map((state) => offsetOf(state.partition)));
-    if (this.#members.length > 0)
-      throw new GroupActiveError(this.name, this.#topic.name, this.#members.length);
+    if (this.memberCount > 0) throw new GroupActiveError(this.name, this.#topic.name, this.memberCount);
     this.#generation += 1;
     for (const state of this.#partitions) {
       const offset = targets[state.partition]!;
@@ -212,41 +213,29 @@ export class ConsumerGroup {
       state.committed = offset;
       state.nextFetchOffset = offset;
     }
-    this.#held.clear();
+    // No member is live, so nothing is held: the cleared windows were all there was.
     await this.#persist();
   }
 
   /** Stops delivering, returns held messages to the group state, and stores the final position. */
   async close(): Promise<void> {
     if (this.#closed) return;
-    for (const member of [...this.#members]) this.#leave(member);
     this.#closed = true;
-    clearTimeout(this.#timer);
-    this.#timer = undefined;
+    this.#delivery.close();
     for (const state of this.#partitions) clearTimeout(state.retryTimer);
     await Promise.allSettled([...this.#pendingReads]);
     // Every ack stored its position already; this waits for the last write to finish.
     if (this.#writing !== undefined) await this.#writing;
   }
 
-  #leave(member: Member): void {
-    if (member.closed) return;
-    member.closed = true;
-    this.#members.splice(this.#members.indexOf(member), 1);
-    for (const entry of [...this.#held]) {
-      if (entry.holder === member) this.#release(entry, 0);
+  /** Returns deliveries held past the visibility timeout to the group; returns the next expiry. */
+  #expireHeld(nowMs: number): number {
+    let nextDueMs = Number.POSITIVE_INFINITY;
+    for (const entry of [...this.#delivery.held]) {
+      if (entry.visibleAtMs <= nowMs) this.#delivery.release(entry);
+      else nextDueMs = Math.min(nextDueMs, entry.visibleAtMs);
     }
-    if (!this.#closed) this.#pump();
-  }
-
-  /** Returns a delivered entry to the waiting state, counting the delivery as an attempt. */
-  #release(entry: Entry, delayMs: number): void {
-    if (entry.holder !== null) entry.holder.inFlight -= 1;
-    entry.holder = null;
-    entry.token = 0;
-    entry.attempt += 1;
-    entry.notBeforeMs = Date.now() + delayMs;
-    this.#held.delete(entry);
+    return nextDueMs;
   }
 
   #fetchAll(): void {
@@ -254,7 +243,7 @@ export class ConsumerGroup {
   }
 
   #fetch(state: PartitionState): void {
-    if (this.#closed || this.#members.length === 0 || state.fetching) return;
+    if (this.#closed || this.memberCount === 0 || state.fetching) return;
     const log = this.#topic.logs[state.partition]!;
     if (state.nextFetchOffset < log.logStartOffset) this.#skipTo(state, log.logStartOffset);
     if (state.nextFetchOffset >= log.highWatermark) return;
@@ -267,7 +256,7 @@ export class ConsumerGroup {
         state.fetching = false;
         if (this.#closed || generation !== this.#generation) return;
         this.#admit(state, records);
-        this.#pump();
+        this.#delivery.pump();
         this.#fetch(state);
       },
       (error: unknown) => {
@@ -320,154 +309,6 @@ export class ConsumerGroup {
     return true;
   }
 
-  /**
-   * Delivers every message that may go now. Runs the scan again instead of re-entering, so a
-   * settlement during delivery cannot corrupt the window while it is walked.
-   */
-  #pump(): void {
-    if (this.#closed) return;
-    if (this.#pumping) {
-      this.#pumpAgain = true;
-      return;
-    }
-    this.#pumping = true;
-    try {
-      do {
-        this.#pumpAgain = false;
-        this.#scan();
-      } while (this.#pumpAgain && !this.#closed);
-    } finally {
-      this.#pumping = false;
-    }
-  }
-
-  #scan(): void {
-    const nowMs = Date.now();
-    let nextDueMs = Number.POSITIVE_INFINITY;
-    for (const entry of [...this.#held]) {
-      if (entry.visibleAtMs <= nowMs) this.#release(entry, 0);
-      else nextDueMs = Math.min(nextDueMs, entry.visibleAtMs);
-    }
-    let room = 0;
-    for (const member of this.#members) room += member.maxInFlight - member.inFlight;
-    const count = this.#partitions.length;
-    const candidates: Entry[][] = [];
-    for (let index = 0; index < count; index++) {
-      const list: Entry[] = [];
-      if (room > 0)
-        nextDueMs = Math.min(nextDueMs, this.#collect(this.#partitions[index]!, room, nowMs, list));
-      candidates.push(list);
-    }
-    // One from each partition in turn, starting after the partition delivered from last.
-    const start = this.#nextPartition;
-    delivering: for (let round = 0; round < room; round++) {
-      let offered = false;
-      for (let step = 0; step < count; step++) {
-        const partition = (start + step) % count;
-        const entry = candidates[partition]![round];
-        if (entry === undefined) continue;
-        offered = true;
-        const member = this.#memberWithRoom();
-        if (member === undefined) break delivering;
-        this.#deliver(entry, member, nowMs);
-        nextDueMs = Math.min(nextDueMs, entry.visibleAtMs);
-        this.#nextPartition = (partition + 1) % count;
-      }
-      if (!offered) break;
-    }
-    this.#schedule(nextDueMs);
-  }
-
-  /** Adds up to `room` deliverable entries of one partition; returns the earliest later due time. */
-  #collect(state: PartitionState, room: number, nowMs: number, candidates: Entry[]): number {
-    const blockedKeys = new Set<string>();
-    let nextDueMs = Number.POSITIVE_INFINITY;
-    let found = 0;
-    for (const entry of state.window) {
-      if (entry.acked) continue;
-      const key = entry.key;
-      if (key !== undefined) {
-        if (blockedKeys.has(key)) continue;
-        blockedKeys.add(key); // Later messages of this key wait for this one.
-      }
-      if (entry.holder !== null) continue;
-      if (entry.notBeforeMs > nowMs) {
-        nextDueMs = Math.min(nextDueMs, entry.notBeforeMs);
-        continue;
-      }
-      candidates.push(entry);
-      found += 1;
-      if (found >= room) break;
-    }
-    return nextDueMs;
-  }
-
-  #memberWithRoom(): Member | undefined {
-    for (let tried = 0; tried < this.#members.length; tried++) {
-      const member = this.#members[this.#nextMember % this.#members.length]!;
-      this.#nextMember = (this.#nextMember + 1) % this.#members.length;
-      if (member.inFlight < member.maxInFlight) return member;
-    }
-    return undefined;
-  }
-
-  #schedule(dueMs: number): void {
-    if (dueMs === Number.POSITIVE_INFINITY || dueMs >= this.#timerDueMs) return;
-    clearTimeout(this.#timer);
-    this.#timerDueMs = dueMs;
-    this.#timer = setTimeout(
-      () => {
-        this.#timer = undefined;
-        this.#timerDueMs = Number.POSITIVE_INFINITY;
-        this.#pump();
-      },
-      Math.max(0, dueMs - Date.now()),
-    );
-  }
-
-  #deliver(entry: Entry, member: Member, nowMs: number): void {
-    const token = ++deliveryTokens;
-    entry.holder = member;
-    entry.token = token;
-    entry.visibleAtMs = nowMs + this.#limits.visibilityTimeoutMs;
-    member.inFlight += 1;
-    this.#held.add(entry);
-    const state = this.#partitions[entry.partition]!;
-    const isCurrent = () => !this.#closed && entry.token === token && entry.holder === member;
-    const message: ReceivedMessage = {
-      topic: this.#topic.name,
-      partition: entry.partition,
-      offset: String(entry.offset),
-      key: entry.key,
-      headers: entry.headers,
-      body: entry.body,
-      deliveryAttempt: entry.attempt,
-      timestampMs: entry.timestampMs,
-      ack: async () => {
-        if (!isCurrent()) return;
-        member.inFlight -= 1;
-        entry.holder = null;
-        entry.token = 0;
-        entry.acked = true;
-        this.#held.delete(entry);
-        this.#advance(state);
-        const stored = this.#persist();
-        this.#pump();
-        this.#fetch(state);
-        await stored;
-      },
-      nack: async (options) => {
-        if (!isCurrent()) return;
-        this.#release(entry, Math.max(0, options?.delayMs ?? 0));
-        this.#pump();
-      },
-    };
-    // A handler that throws (synchronously or not) gets its message nacked: the subscriber's bug.
-    void Promise.resolve()
-      .then(() => member.handler(message))
-      .catch(() => message.nack());
-  }
-
   /** Stores the current position; concurrent callers share writes (group commit). */
   #persist(): Promise<void> {
     return new Promise<void>((resolve, reject) => {
@@ -515,11 +356,7 @@ function toEntry(partition: number, record: StoredRecord): Entry {
     body: record.value === null ? new Uint8Array(0) : record.value.slice(),
     timestampMs: record.timestampMs,
     sizeBytes,
-    acked: false,
-    attempt: 1,
-    notBeforeMs: 0,
-    holder: null,
-    token: 0,
+    ...waitingEntry(),
     visibleAtMs: 0,
   };
 }

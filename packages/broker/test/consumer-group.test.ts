@@ -195,4 +195,38 @@ describe('consumer groups', () => {
     assert.deepEqual(offsets.sort(), ['0', '1', '2', '3', '4']);
     await transport.close();
   });
+
+  it('groups - partitions are served round-robin, each in offset order', async () => {
+    const dir = freshDirectory();
+    const transport = await embeddedTransport({ dir, partitions: 2 });
+    // Keyless messages of one call go to one partition, the next call to the next one.
+    await transport.publish('mixed', messages(40, 'x'));
+    await transport.publish('mixed', messages(10, 'y'));
+    const seen: ReceivedMessage[] = [];
+    await transport.subscribe({ topic: 'mixed', group: 'g', maxInFlight: 1 }, async (message) => {
+      seen.push(message);
+      // Let I/O run between deliveries, so the other partition's first read lands early.
+      await new Promise((resolve) => setImmediate(resolve));
+      await message.ack();
+    });
+    await waitFor(
+      () => seen.length === 50,
+      () => `50 deliveries (have ${seen.length})`,
+    );
+    for (const partition of [0, 1]) {
+      const offsets = seen.filter((message) => message.partition === partition).map((m) => Number(m.offset));
+      assert.deepEqual(
+        offsets,
+        [...offsets].sort((left, right) => left - right),
+        `partition ${partition}`,
+      );
+    }
+    // Partitions are read independently, so one may run alone until the other's read lands;
+    // from then on they alternate.
+    const partitions = seen.map((message) => message.partition).join('');
+    const firstOfOne = partitions.indexOf('1');
+    assert.ok(firstOfOne < 30, `partition 1 waited for ${firstOfOne} deliveries: ${partitions}`);
+    assert.equal(partitions.slice(firstOfOne, firstOfOne + 19), '1010101010101010101');
+    await transport.close();
+  });
 });
