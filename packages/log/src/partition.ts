@@ -162,6 +162,12 @@ export class Partition {
   #syncedOffset: bigint;
   #syncedPosition: number;
   #pending: PendingAppend[] = [];
+  // Under 'always': appends already written to the active segment, in offset order, waiting for
+  // a sync that started after their write completed (see #startSync).
+  #written: PendingAppend[] = [];
+  // The fdatasync in flight. At most one runs at a time: a sync error may be reported to only one
+  // of two concurrent syncs on a file, so overlapping them could acknowledge lost data.
+  #syncing: Promise<void> | undefined;
   #queuedBytes = 0;
   #queuedCount = 0;
   #flushing: Promise<void> | undefined;
@@ -454,7 +460,7 @@ export class Partition {
       }
       if (this.#syncRequested) {
         this.#syncRequested = false;
-        await this.#syncActive();
+        await this.#syncAll();
         continue;
       }
       const first = this.#pending[0];
@@ -506,34 +512,43 @@ export class Partition {
     return pending.splice(0, count);
   }
 
-  async #writeGroup(active: Segment, group: PendingAppend[]): Promise<void> {
-    // Invariants before writing: the group continues the segment densely at its end.
+  /** Buffers of `group` in order, after checking that they continue `active` densely. */
+  #groupBuffers(active: Segment, group: readonly PendingAppend[]): Buffer[] {
     let expected = active.nextOffset;
     const buffers: Buffer[] = new Array(group.length);
-    let groupBytes = 0;
     for (let index = 0; index < group.length; index++) {
       const append = group[index]!;
       invariant(append.baseOffset === expected, 'appends are written in dense offset order');
-      invariant(
-        append.bytes.readBigInt64BE(0) === append.baseOffset,
-        'batch carries its assigned base offset',
-      );
       expected = append.baseOffset + BigInt(append.recordCount);
       buffers[index] = append.bytes;
-      groupBytes += append.bytes.length;
     }
-    const fileSystem = this.#options.fileSystem;
+    return buffers;
+  }
+
+  /**
+   * Writes `group` at the end of `active`. Under `'always'` the group then waits for a sync (which
+   * may run while the writer already writes the next group); under the other policies it is
+   * acknowledged once the kernel has the bytes.
+   */
+  async #writeGroup(active: Segment, group: PendingAppend[]): Promise<void> {
+    const buffers = this.#groupBuffers(active, group);
     let position = active.sizeBytes;
     if (position === 0) {
       active.ageStartMs = this.#options.clock();
     }
     try {
-      await writeFully(fileSystem, active.fd, buffers, position);
+      await writeFully(this.#options.fileSystem, active.fd, buffers, position);
     } catch (error) {
       this.#failGroup(group, ioError(`cannot append to ${active.logPath}`, error));
       return;
     }
-    for (const append of group) {
+    if (this.#failure !== undefined) {
+      // A sync failed while this group was being written; nothing is acknowledged after that.
+      this.#settle(group, this.#failure);
+      return;
+    }
+    for (let index = 0; index < group.length; index++) {
+      const append = group[index]!;
       active.noteBatch(
         position,
         append.bytes.length,
@@ -545,52 +560,91 @@ export class Partition {
     }
     const policy = this.#options.fsync;
     if (policy === 'always') {
-      try {
-        await fileSystem.fdatasync(active.fd);
-      } catch (error) {
-        this.#failGroup(group, ioError(`cannot fdatasync ${active.logPath}`, error));
-        return;
+      for (let index = 0; index < group.length; index++) {
+        this.#written.push(group[index]!);
       }
-      this.#markSynced(active);
-    } else if (policy === 'never') {
-      active.readableBytes = active.sizeBytes;
+      this.#startSync();
+      return;
     }
-    this.#queuedCount -= group.length;
-    this.#queuedBytes -= groupBytes;
-    for (const append of group) {
-      append.resolve({
-        baseOffset: append.baseOffset,
-        lastOffset: append.baseOffset + BigInt(append.recordCount - 1),
-      });
-    }
+    this.#settle(group);
     if (policy === 'never') {
+      active.readableBytes = active.sizeBytes;
       this.#advanceHighWatermark(active.nextOffset);
     }
     this.#maybeCheckpoint();
   }
 
-  /** Under `{ intervalMs }` (and on demand): fdatasync the active segment and publish it. */
-  async #syncActive(): Promise<void> {
-    const active = this.#segments.at(-1)!;
-    if (this.#syncedOffset === active.nextOffset) {
+  /**
+   * Starts an fdatasync of everything written to the active segment so far, unless one is
+   * running: that one calls this again when it finishes, so writes completed meanwhile get the
+   * next sync. A sync acknowledges only the appends whose write completed before it started
+   * (counted here), because a write racing a sync may or may not be covered by it.
+   */
+  #startSync(): void {
+    const segment = this.#segments.at(-1)!;
+    if (
+      this.#syncing !== undefined ||
+      this.#failure !== undefined ||
+      segment.nextOffset === this.#syncedOffset
+    ) {
       return;
     }
-    try {
-      await this.#options.fileSystem.fdatasync(active.fd);
-    } catch (error) {
-      this.#fail(ioError(`cannot fdatasync ${active.logPath}`, error));
-      return;
-    }
-    this.#markSynced(active);
-    this.#maybeCheckpoint();
+    this.#syncing = this.#syncThrough(segment, segment.nextOffset, segment.sizeBytes, this.#written.length);
   }
 
-  /** Everything written to `segment` (the active one) is now durable: move the recovery point and HW. */
-  #markSynced(segment: Segment): void {
-    segment.readableBytes = segment.sizeBytes;
-    this.#syncedOffset = segment.nextOffset;
-    this.#syncedPosition = segment.sizeBytes;
-    this.#advanceHighWatermark(segment.nextOffset);
+  async #syncThrough(segment: Segment, offset: bigint, position: number, appendCount: number): Promise<void> {
+    let failed = false;
+    let cause: unknown;
+    try {
+      await this.#options.fileSystem.fdatasync(segment.fd);
+    } catch (error) {
+      failed = true;
+      cause = error;
+    }
+    this.#syncing = undefined;
+    if (failed) {
+      this.#failGroup(this.#takeWritten(appendCount), ioError(`cannot fdatasync ${segment.logPath}`, cause));
+      return;
+    }
+    if (this.#failure !== undefined) {
+      return; // a write failed meanwhile and already rejected these appends
+    }
+    this.#markSynced(segment, offset, position);
+    this.#settle(this.#takeWritten(appendCount));
+    this.#maybeCheckpoint();
+    this.#startSync();
+  }
+
+  /** Removes and returns the first `count` written appends. */
+  #takeWritten(count: number): PendingAppend[] {
+    const written = this.#written;
+    if (count >= written.length) {
+      this.#written = [];
+      return written;
+    }
+    return written.splice(0, count);
+  }
+
+  /**
+   * Waits for the running sync (and the one it chains), then syncs whatever the active segment
+   * still holds unsynced. Only the writer (for rolls and `{ intervalMs }`) calls this, so no
+   * write extends the segment meanwhile; a failure is recorded in #failure.
+   */
+  async #syncAll(): Promise<void> {
+    // Bounded: with the writer paused, the running sync chains at most one more.
+    for (let round = 0; round < 3 && this.#syncing !== undefined; round++) {
+      await this.#syncing;
+    }
+    this.#startSync();
+    await this.#syncing;
+  }
+
+  /** Everything in `segment` (the active one) up to `offset` / `position` is durable: publish it. */
+  #markSynced(segment: Segment, offset: bigint, position: number): void {
+    segment.readableBytes = position;
+    this.#syncedOffset = offset;
+    this.#syncedPosition = position;
+    this.#advanceHighWatermark(offset);
   }
 
   #advanceHighWatermark(offset: bigint): void {
@@ -614,13 +668,13 @@ export class Partition {
     const old = this.#segments.at(-1)!;
     const fileSystem = this.#options.fileSystem;
     let created: Segment;
+    // Every policy syncs a segment before rolling: recovery relies on rolled segments being
+    // durable to tell corruption from torn writes.
+    await this.#syncAll();
+    if (this.#failure !== undefined) {
+      return;
+    }
     try {
-      // Every policy syncs a segment before rolling: recovery relies on rolled segments being
-      // durable to tell corruption from torn writes.
-      if (this.#syncedOffset !== old.nextOffset) {
-        await fileSystem.fdatasync(old.fd);
-        this.#markSynced(old);
-      }
       await old.writeIndexFiles(fileSystem);
       created = await createSegment(
         fileSystem,
@@ -675,15 +729,10 @@ export class Partition {
     return next;
   }
 
+  /** Rejects `group` with `error` itself (the cause) and everything else waiting as read-only. */
   #failGroup(group: readonly PendingAppend[], error: LogError): void {
     this.#fail(error);
-    for (const append of group) {
-      append.reject(error);
-    }
-    this.#queuedCount -= group.length;
-    for (const append of group) {
-      this.#queuedBytes -= append.bytes.length;
-    }
+    this.#settle(group, error);
     this.#rejectPending(this.#failure!);
   }
 
@@ -699,13 +748,30 @@ export class Partition {
     this.#rejectPending(this.#failure);
   }
 
+  /** Rejects every append not yet acknowledged: written ones first, then queued ones. */
   #rejectPending(error: LogError): void {
+    const written = this.#written;
     const pending = this.#pending;
+    this.#written = [];
     this.#pending = [];
-    for (const append of pending) {
+    this.#settle(written, error);
+    this.#settle(pending, error);
+  }
+
+  /** Resolves `appends` (durable under the policy) or rejects them with `error`; frees their queue room. */
+  #settle(appends: readonly PendingAppend[], error?: LogError): void {
+    for (let index = 0; index < appends.length; index++) {
+      const append = appends[index]!;
       this.#queuedCount--;
       this.#queuedBytes -= append.bytes.length;
-      append.reject(error);
+      if (error === undefined) {
+        append.resolve({
+          baseOffset: append.baseOffset,
+          lastOffset: append.baseOffset + BigInt(append.recordCount - 1),
+        });
+      } else {
+        append.reject(error);
+      }
     }
   }
 
@@ -1054,13 +1120,17 @@ export class Partition {
     // Let already-accepted appends finish; bounded because no new appends are accepted.
     for (
       let round = 0;
-      round < 1000 && (this.#flushScheduled || this.#flushing !== undefined || this.#pending.length > 0);
+      round < 1000 &&
+      (this.#flushScheduled ||
+        this.#flushing !== undefined ||
+        this.#syncing !== undefined ||
+        this.#pending.length > 0);
       round++
     ) {
       if (this.#flushing === undefined && !this.#flushScheduled) {
         this.#kick();
       }
-      await (this.#flushing ?? new Promise<void>((resolve) => setImmediate(resolve)));
+      await (this.#flushing ?? this.#syncing ?? new Promise<void>((resolve) => setImmediate(resolve)));
     }
     await this.#retentionQueued?.catch(() => {});
     await this.#retentionRunning?.catch(() => {});
@@ -1071,7 +1141,7 @@ export class Partition {
       try {
         if (this.#syncedOffset !== active.nextOffset) {
           await fileSystem.fdatasync(active.fd);
-          this.#markSynced(active);
+          this.#markSynced(active, active.nextOffset, active.sizeBytes);
         }
         await active.writeIndexFiles(fileSystem);
         await this.#requestCheckpoint();
