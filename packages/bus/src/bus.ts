@@ -15,10 +15,19 @@ import type {
   ResultOf,
 } from './contracts.ts';
 import { defaultDeadLetterTopic } from './dead-letter.ts';
-import { Dispatcher, type DispatcherHost, pipeline, type UnknownTypeAction } from './dispatcher.ts';
+import { type DeadLetters, deadLetters } from './dead-letters.ts';
+import {
+  type DispatchCounters,
+  Dispatcher,
+  type DispatcherHost,
+  pipeline,
+  type UnknownTypeAction,
+} from './dispatcher.ts';
 import { type Envelope, encodeEnvelope } from './envelope.ts';
 import { ClosedError, ConfigurationError } from './errors.ts';
+import type { IdempotencyStore } from './idempotency.ts';
 import { consoleLogger, type Logger } from './logger.ts';
+import { type IdempotencyCounters, idempotency } from './middleware/idempotency.ts';
 import { logging } from './middleware/logging.ts';
 import { validation } from './middleware/validation.ts';
 import { assertName, assertTopicName } from './names.ts';
@@ -51,7 +60,26 @@ export interface BusOptions {
   readonly retry?: Partial<RetryPolicy>;
   /** Where Herald logs (default: warnings and errors to stderr). */
   readonly logger?: Logger;
+  /**
+   * Deduplicates consumed messages per group by CloudEvents `(source, id)`. The bus closes the
+   * store on `stop()`. Default: none here; the `herald` package defaults to a SQLite store beside
+   * the embedded broker's data.
+   */
+  readonly idempotency?: IdempotencyStore;
+  /** Default handler timeout (default 30 s, at most 1 hour); see {@link HandlerOptions.timeoutMs}. */
+  readonly handlerTimeoutMs?: number;
 }
+
+/** What a bus has done since it was created. */
+export interface BusStats extends DispatchCounters, IdempotencyCounters {
+  /** Messages published or sent through this bus. */
+  published: number;
+  /** Replies that arrived after their request timed out (dropped). */
+  lateReplies: number;
+}
+
+/** Longest accepted handler timeout. */
+export const HANDLER_TIMEOUT_MS_MAX = 60 * 60 * 1000;
 
 /** Options of {@link Bus.on}, {@link Bus.handle} and {@link Bus.reply}. */
 export interface HandlerOptions {
@@ -61,6 +89,11 @@ export interface HandlerOptions {
   readonly retry?: Partial<RetryPolicy>;
   /** Middleware for this handler only, run after the bus's. */
   readonly middleware?: readonly Middleware[];
+  /**
+   * A run still going after this long is a failed attempt (its `signal` aborts, then it is retried
+   * or dead-lettered). Default: the bus's `handlerTimeoutMs`.
+   */
+  readonly timeoutMs?: number;
 }
 
 /** Options of {@link Bus.on}. */
@@ -133,6 +166,10 @@ export interface Bus extends AsyncDisposable {
   start(): Promise<void>;
   /** Drains running handlers (up to `timeoutMs`), closes subscriptions, then the transport. Idempotent. */
   stop(options?: StopOptions): Promise<void>;
+  /** List and redrive dead letters. */
+  readonly deadLetters: DeadLetters;
+  /** Counters since the bus was created. */
+  stats(): Readonly<BusStats>;
 }
 
 /** Time handlers get after their signal aborts before the bus closes anyway. */
@@ -172,6 +209,16 @@ class HeraldBus implements Bus, DispatcherHost {
   readonly #deadLetterTopic: (topic: string) => string;
   readonly #instanceId = uuidv7();
   readonly #replies: ReplyInbox;
+  readonly #idempotency: IdempotencyStore | undefined;
+  readonly #handlerTimeoutMs: number;
+  readonly counters: DispatchCounters & IdempotencyCounters & { published: number } = {
+    handled: 0,
+    failed: 0,
+    deadLettered: 0,
+    duplicatesSkipped: 0,
+    published: 0,
+  };
+  readonly deadLetters: DeadLetters;
   #state: BusState = 'created';
   #stopped: Promise<void> | undefined;
 
@@ -180,10 +227,14 @@ class HeraldBus implements Bus, DispatcherHost {
     this.source = options.source ?? `/herald/${hostname()}/${process.pid}`;
     this.logger = options.logger ?? consoleLogger();
     this.onUnknown = options.onUnknown ?? 'dead-letter';
-    this.#middleware = [logging, validation, ...(options.middleware ?? [])];
+    this.#idempotency = options.idempotency;
+    const dedup = this.#idempotency === undefined ? [] : [idempotency(this.#idempotency, this.counters)];
+    this.#middleware = [logging, ...dedup, validation, ...(options.middleware ?? [])];
+    this.#handlerTimeoutMs = checkTimeout(options.handlerTimeoutMs ?? 30_000, 'createBus: handlerTimeoutMs');
     this.#retry = retryPolicy(options.retry);
     this.#deadLetterTopic = options.deadLetterTopic ?? defaultDeadLetterTopic;
     this.#replies = new ReplyInbox(this.transport, this.#instanceId, this.logger);
+    this.deadLetters = deadLetters(this.transport, this.#deadLetterTopic);
     for (const contract of options.contracts ?? []) this.#register(contract);
   }
 
@@ -318,6 +369,10 @@ class HeraldBus implements Bus, DispatcherHost {
     return this.#stopped;
   }
 
+  stats(): Readonly<BusStats> {
+    return { ...this.counters, lateReplies: this.#replies.lateReplies };
+  }
+
   async [Symbol.asyncDispose](): Promise<void> {
     await this.stop();
   }
@@ -330,6 +385,7 @@ class HeraldBus implements Bus, DispatcherHost {
     );
     await this.#replies.close(new ClosedError('bus'));
     await this.transport.close();
+    await this.#idempotency?.close();
     this.#state = 'stopped';
   }
 
@@ -401,6 +457,7 @@ class HeraldBus implements Bus, DispatcherHost {
       data,
     };
     await this.transport.publish(contract.topic, [encodeEnvelope(envelope)]);
+    this.counters.published += 1;
     return envelope;
   }
 
@@ -435,6 +492,7 @@ class HeraldBus implements Bus, DispatcherHost {
     const middleware = [...this.#middleware, ...(options.middleware ?? [])];
     dispatcher.add({
       contract,
+      timeoutMs: checkTimeout(options.timeoutMs ?? this.#handlerTimeoutMs, `${context}: timeoutMs`),
       retry: options.retry === undefined ? this.#retry : retryPolicy({ ...this.#retry, ...options.retry }),
       run: pipeline(middleware, handler as (data: unknown, context: unknown) => unknown),
     });
@@ -461,6 +519,13 @@ class HeraldBus implements Bus, DispatcherHost {
   #assertOpen(method: string): void {
     if (this.#state === 'stopping' || this.#state === 'stopped') throw new ClosedError(`bus (${method})`);
   }
+}
+
+function checkTimeout(timeoutMs: number, what: string): number {
+  if (!(Number.isFinite(timeoutMs) && timeoutMs > 0 && timeoutMs <= HANDLER_TIMEOUT_MS_MAX)) {
+    throw new ConfigurationError(`${what} must be in (0, ${HANDLER_TIMEOUT_MS_MAX}] ms, got ${timeoutMs}`);
+  }
+  return timeoutMs;
 }
 
 function capital(text: string): string {

@@ -44,6 +44,12 @@ export interface MessageContext {
   publish<C extends EventContract>(event: C, data: InputOf<C>, options?: PublishOptions): Promise<void>;
   /** Sends a command caused by this message (copies the correlation id, sets the causation id). */
   send<C extends CommandContract>(command: C, data: InputOf<C>, options?: PublishOptions): Promise<void>;
+  /**
+   * Runs `work` in one database transaction with the message's dedup record (the transactional
+   * inbox), so its writes are applied exactly once. Needs a transactional idempotency store (the
+   * PostgreSQL inbox, where `transaction` is a `pg` client); rejects with `ConfigurationError` otherwise.
+   */
+  transaction<T, Transaction = unknown>(work: (transaction: Transaction) => Promise<T>): Promise<T>;
 }
 
 /** The context a handler receives: {@link MessageContext} with the validated, typed payload. */

@@ -5,9 +5,17 @@
  */
 import { compose, type MessageContext, type Middleware, type PublishOptions } from './context.ts';
 import type { CommandContract, EventContract } from './contracts.ts';
-import { type DeadLetterReason, deadLetterMessage } from './dead-letter.ts';
+import { type DeadLetterReason, deadLetterMessage, TARGET_GROUP_HEADER } from './dead-letter.ts';
 import { decodeEnvelope, type Envelope } from './envelope.ts';
-import { DecodeError, HeraldError, isUnrecoverable, UnrecoverableError, ValidationError } from './errors.ts';
+import {
+  ConfigurationError,
+  DecodeError,
+  HeraldError,
+  isUnrecoverable,
+  TimeoutError,
+  UnrecoverableError,
+  ValidationError,
+} from './errors.ts';
 import type { Logger } from './logger.ts';
 import { type RetryPolicy, retryDelayMs } from './retry-policy.ts';
 import type { ReceivedMessage, Subscription, Transport } from './transport.ts';
@@ -22,6 +30,8 @@ export interface DispatcherHost {
   readonly onUnknown: UnknownTypeAction;
   /** The dead-letter topic of a topic. */
   deadLetterTopic(topic: string): string;
+  /** Counters the dispatcher updates (see `Bus.stats`). */
+  readonly counters: DispatchCounters;
   /** Publishes or sends a message caused by `cause`. */
   publishCaused(
     contract: EventContract | CommandContract,
@@ -40,12 +50,27 @@ export type UnknownTypeAction =
   | 'ignore'
   | ((message: ReceivedMessage, envelope: Envelope, group: string) => Promise<void>);
 
+/** What the dispatchers of one bus count. */
+export interface DispatchCounters {
+  /** Handler runs that succeeded. */
+  handled: number;
+  /** Handler runs that failed (each failed attempt counts). */
+  failed: number;
+  /** Messages dead-lettered. */
+  deadLettered: number;
+}
+
 /** One handler registered in a dispatcher. */
 export interface Registration {
   readonly contract: EventContract | CommandContract;
   readonly run: (context: MessageContext) => Promise<void>;
   readonly retry: RetryPolicy;
+  /** A handler still running after this long is aborted and counted as a failed attempt. */
+  readonly timeoutMs: number;
 }
+
+/** Messages whose first failure time is remembered at once (for the dead-letter headers). */
+const FIRST_FAILURES_MAX = 10_000;
 
 interface InFlight {
   readonly done: Promise<void>;
@@ -60,6 +85,8 @@ export class Dispatcher {
   readonly #handlers = new Map<string, Registration>();
   readonly #inFlight = new Set<InFlight>();
   readonly #concurrency: number;
+  /** First failure time per message position, while the message is being retried. */
+  readonly #firstFailureMs = new Map<string, number>();
   #subscription: Subscription | undefined;
   #stopping = false;
 
@@ -113,7 +140,7 @@ export class Dispatcher {
     // While stopping, leave new deliveries unsettled: closing the subscription returns them.
     if (this.#stopping) return;
     const controller = new AbortController();
-    const done = this.#process(message, controller.signal).catch((error: unknown) => {
+    const done = this.#process(message, controller).catch((error: unknown) => {
       this.#host.logger.error('dispatcher failed to settle a message; it will be redelivered', {
         topic: message.topic,
         offset: message.offset,
@@ -126,21 +153,27 @@ export class Dispatcher {
     this.#inFlight.delete(entry);
   }
 
-  async #process(message: ReceivedMessage, signal: AbortSignal): Promise<void> {
+  async #process(message: ReceivedMessage, controller: AbortController): Promise<void> {
     let envelope: Envelope;
     try {
       envelope = decodeEnvelope(message);
     } catch (error) {
       return this.#deadLetter(message, 'undecodable', error);
     }
+    const target = message.headers[TARGET_GROUP_HEADER];
+    // A redriven message is meant for the group that dead-lettered it; the others had it already.
+    if (target !== undefined && target !== this.group) return message.ack();
     const registration = this.#handlers.get(envelope.type);
     if (registration === undefined) return this.#unmatched(message, envelope);
-    const context = this.#context(registration, message, envelope, signal);
+    const context = this.#context(registration, message, envelope, controller.signal);
     try {
-      await registration.run(context);
+      await withTimeout(registration.run(context), registration.timeoutMs, controller, envelope);
     } catch (error) {
-      return this.#failed(message, registration, error, signal);
+      this.#host.counters.failed += 1;
+      return this.#failed(message, registration, error, controller.signal);
     }
+    this.#host.counters.handled += 1;
+    this.#firstFailureMs.delete(positionOf(message));
     await message.ack();
   }
 
@@ -168,6 +201,7 @@ export class Dispatcher {
   async #failed(message: ReceivedMessage, registration: Registration, error: unknown, signal: AbortSignal) {
     // A handler cut short by stop() is not at fault: leave it for redelivery, don't burn an attempt.
     if (this.#stopping && signal.aborted) return;
+    this.#rememberFirstFailure(message);
     if (isUnrecoverable(error)) {
       const reason: DeadLetterReason =
         error instanceof ValidationError
@@ -183,10 +217,23 @@ export class Dispatcher {
     await message.nack({ delayMs: retryDelayMs(registration.retry, message.deliveryAttempt) });
   }
 
+  #rememberFirstFailure(message: ReceivedMessage): void {
+    const position = positionOf(message);
+    if (this.#firstFailureMs.has(position)) return;
+    if (this.#firstFailureMs.size >= FIRST_FAILURES_MAX) {
+      this.#firstFailureMs.delete(this.#firstFailureMs.keys().next().value!);
+    }
+    this.#firstFailureMs.set(position, Date.now());
+  }
+
   async #deadLetter(message: ReceivedMessage, reason: DeadLetterReason, error: unknown): Promise<void> {
     const topic = this.#host.deadLetterTopic(message.topic);
+    const position = positionOf(message);
+    const firstFailedAtMs = this.#firstFailureMs.get(position) ?? Date.now();
     try {
-      await this.#host.transport.publish(topic, [deadLetterMessage(message, this.group, reason, error)]);
+      await this.#host.transport.publish(topic, [
+        deadLetterMessage(message, this.group, reason, error, firstFailedAtMs),
+      ]);
     } catch (publishError) {
       // Never ack what could not be parked: the message comes back and we try again.
       this.#host.logger.error('could not dead-letter a message; it will be redelivered', {
@@ -203,6 +250,8 @@ export class Dispatcher {
       reason,
       error: error instanceof HeraldError ? error.message : String(error),
     });
+    this.#firstFailureMs.delete(position);
+    this.#host.counters.deadLettered += 1;
     await message.ack();
   }
 
@@ -224,6 +273,12 @@ export class Dispatcher {
       logger: host.logger,
       publish: (event, data, options) => host.publishCaused(event, data, envelope, options),
       send: (command, data, options) => host.publishCaused(command, data, envelope, options),
+      transaction: () => {
+        throw new ConfigurationError(
+          'context.transaction needs an idempotency store with transactions; pass createBus({ idempotency }) ' +
+            'with the PostgreSQL inbox from @herald/postgres',
+        );
+      },
     };
   }
 }
@@ -236,6 +291,39 @@ export function pipeline(
   return compose(middleware, async (context) => {
     await handler(context.data, context);
   });
+}
+
+/** Identifies a delivered message by its position, stable across redeliveries. */
+function positionOf(message: ReceivedMessage): string {
+  return `${message.topic}/${message.partition}/${message.offset}`;
+}
+
+/**
+ * Resolves or rejects with `work`, unless `timeoutMs` passes first: then the handler's signal is
+ * aborted and the attempt fails with a retriable `TimeoutError` (the handler may still be running;
+ * at-least-once delivery allows the retry to overlap it).
+ */
+async function withTimeout(
+  work: Promise<void>,
+  timeoutMs: number,
+  controller: AbortController,
+  envelope: Envelope,
+): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => {
+      const error = new TimeoutError(
+        `handler of "${envelope.type}" ${envelope.id} ran longer than ${timeoutMs} ms; raise timeoutMs or make it faster`,
+      );
+      controller.abort(error);
+      reject(error);
+    }, timeoutMs);
+  });
+  try {
+    await Promise.race([work, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** Waits until every entry settled or `deadlineMs` (a `performance.now()` time) passed. */

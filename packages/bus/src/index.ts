@@ -5,7 +5,9 @@
 export {
   type Bus,
   type BusOptions,
+  type BusStats,
   createBus,
+  HANDLER_TIMEOUT_MS_MAX,
   type Handler,
   type HandlerOptions,
   type RequestOptions,
@@ -30,7 +32,19 @@ export {
   type ResultOf,
   type Upcaster,
 } from './contracts.ts';
-export { DEAD_LETTER_HEADERS, type DeadLetterReason, defaultDeadLetterTopic } from './dead-letter.ts';
+export {
+  DEAD_LETTER_HEADERS,
+  DEAD_LETTER_KEY,
+  type DeadLetterReason,
+  defaultDeadLetterTopic,
+  TARGET_GROUP_HEADER,
+} from './dead-letter.ts';
+export {
+  DEAD_LETTERS_READ_MAX,
+  type DeadLetter,
+  type DeadLetterQuery,
+  type DeadLetters,
+} from './dead-letters.ts';
 export type { UnknownTypeAction } from './dispatcher.ts';
 export {
   decodeEnvelope,
@@ -55,6 +69,12 @@ export {
   ValidationError,
   type ValidationIssue,
 } from './errors.ts';
+export {
+  type IdempotencyKey,
+  type IdempotencyStore,
+  type MemoryIdempotencyStoreOptions,
+  memoryIdempotencyStore,
+} from './idempotency.ts';
 export { consoleLogger, type LogFields, type Logger, type LogLevel, silentLogger } from './logger.ts';
 export { type MemoryTransportOptions, memoryTransport } from './memory-transport.ts';
 export { logging } from './middleware/logging.ts';
@@ -62,6 +82,7 @@ export { validation } from './middleware/validation.ts';
 export { assertTopicName, TOPIC_NAME_LENGTH_MAX } from './names.ts';
 export { DEFAULT_RETRY_POLICY, type RetryPolicy, retryDelayMs, retryPolicy } from './retry-policy.ts';
 export { type Infer, type InferInput, isStandardSchema, type StandardSchemaV1, validate } from './schema.ts';
+export { type StopOnSignalsOptions, stopOnSignals } from './stop-on-signals.ts';
 export {
   IN_FLIGHT_MAX,
   type MessageHandler,

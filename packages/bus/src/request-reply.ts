@@ -31,6 +31,8 @@ export class ReplyInbox {
   readonly #logger: Logger;
   readonly #waiting = new Map<string, Waiting>();
   #subscription: Promise<Subscription> | undefined;
+  /** Replies that arrived after their request had timed out or been cancelled. */
+  lateReplies = 0;
 
   constructor(transport: Transport, instanceId: string, logger: Logger) {
     this.#transport = transport;
@@ -99,7 +101,10 @@ export class ReplyInbox {
   #settle(envelope: Envelope): void {
     const id = envelope.causationid;
     const waiting = id === undefined ? undefined : this.#waiting.get(id);
-    if (waiting === undefined || id === undefined) return; // Late reply to a timed-out request.
+    if (waiting === undefined || id === undefined) {
+      this.lateReplies += 1; // A reply to a request that timed out: dropped, but counted.
+      return;
+    }
     this.#waiting.delete(id);
     clearTimeout(waiting.timer);
     const errorName = envelope.extensions[REPLY_ERROR_NAME];

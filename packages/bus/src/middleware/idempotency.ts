@@ -1,0 +1,60 @@
+/**
+ * Skips messages the group already processed, and records each one it processes. With a
+ * transactional store, `context.transaction(work)` commits the handler's writes together with the
+ * dedup record, so the effect happens exactly once even across crashes.
+ */
+import type { Middleware } from '../context.ts';
+import { ConfigurationError } from '../errors.ts';
+import type { IdempotencyKey, IdempotencyStore } from '../idempotency.ts';
+
+/** Thrown inside a transactional handler when its message turns out to be a duplicate. */
+class DuplicateMessage extends Error {}
+
+/** Counts kept by the idempotency middleware. */
+export interface IdempotencyCounters {
+  /** Messages skipped because the group had processed them already. */
+  duplicatesSkipped: number;
+}
+
+/** Builds the middleware over `store`, counting skipped duplicates in `counters`. */
+export function idempotency(store: IdempotencyStore, counters: IdempotencyCounters): Middleware {
+  return async (context, next) => {
+    const key: IdempotencyKey = {
+      group: context.group,
+      source: context.envelope.source,
+      id: context.envelope.id,
+    };
+    if (await store.seen(key)) {
+      counters.duplicatesSkipped += 1;
+      context.logger.debug('duplicate skipped', { ...key, type: context.envelope.type });
+      return;
+    }
+    let recordedInTransaction = false;
+    context.transaction = async <T, Transaction>(work: (transaction: Transaction) => Promise<T>): Promise<T> => {
+      if (store.transaction === undefined) {
+        throw new ConfigurationError(
+          `context.transaction needs a transactional idempotency store; "${store.name}" is not one ` +
+            '(use the PostgreSQL inbox from @herald/postgres)',
+        );
+      }
+      if (recordedInTransaction) {
+        throw new ConfigurationError(
+          'context.transaction may run once per message: put all writes in one call',
+        );
+      }
+      // The store hands its own transaction type (a pg client) to work typed by the caller.
+      const outcome = await store.transaction(key, work as (transaction: unknown) => Promise<T>);
+      recordedInTransaction = true;
+      if (outcome.duplicate) throw new DuplicateMessage();
+      return outcome.value;
+    };
+    try {
+      await next();
+    } catch (error) {
+      if (!(error instanceof DuplicateMessage)) throw error;
+      counters.duplicatesSkipped += 1;
+      return;
+    }
+    if (!recordedInTransaction) await store.remember(key);
+  };
+}
