@@ -64,6 +64,22 @@ export async function eventually(
 /** What a {@link Collector} does with a delivery: settle it either way, or hold it unsettled. */
 export type Decision = 'ack' | 'nack' | 'hold';
 
+/** Calls `read` until its value satisfies `accept`, then returns that value; fails after the deadline. */
+export async function until<T>(
+  read: () => Promise<T>,
+  accept: (value: T) => boolean,
+  what: string,
+  timeoutMs = CONDITION_TIMEOUT_MS,
+): Promise<T> {
+  const deadline = performance.now() + timeoutMs;
+  for (;;) {
+    const value = await read();
+    if (accept(value)) return value;
+    if (performance.now() > deadline) assert.fail(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
 /** A subscriber that records every delivery and by default acks it. */
 export class Collector {
   readonly deliveries: ReceivedMessage[] = [];

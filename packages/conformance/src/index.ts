@@ -15,6 +15,7 @@ import type { Transport } from '@herald/bus';
 import { uniqueTopic } from './harness.ts';
 import type { ConformanceTarget, Scenario, ScenarioContext } from './scenario.ts';
 import { acknowledgementScenarios } from './scenarios/acknowledgement.ts';
+import { consumerScenarios } from './scenarios/consumers.ts';
 import { deliveryScenarios } from './scenarios/delivery.ts';
 import { lifecycleScenarios } from './scenarios/lifecycle.ts';
 import { payloadScenarios } from './scenarios/payload.ts';
@@ -28,6 +29,7 @@ export const scenarios: readonly Scenario[] = [
   ...acknowledgementScenarios,
   ...lifecycleScenarios,
   ...payloadScenarios,
+  ...consumerScenarios,
 ];
 
 /** Longest a single scenario run may take. */

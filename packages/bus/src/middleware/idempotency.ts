@@ -30,7 +30,9 @@ export function idempotency(store: IdempotencyStore, counters: IdempotencyCounte
       return;
     }
     let recordedInTransaction = false;
-    context.transaction = async <T, Transaction>(work: (transaction: Transaction) => Promise<T>): Promise<T> => {
+    context.transaction = async <T, Transaction>(
+      work: (transaction: Transaction) => Promise<T>,
+    ): Promise<T> => {
       if (store.transaction === undefined) {
         throw new ConfigurationError(
           `context.transaction needs a transactional idempotency store; "${store.name}" is not one ` +
