@@ -1,0 +1,106 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import {
+  ConfigurationError,
+  DEAD_LETTER_HEADERS,
+  memoryIdempotencyStore,
+  TimeoutError,
+} from '../src/index.ts';
+import { createTestBus } from '../src/testing.ts';
+import { GetStock, OrderCreated } from './fixtures.ts';
+
+async function until(condition: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+describe('consumers - handler timeouts, transactions, late replies, signals', () => {
+  it('a handler that never settles times out, its signal aborts, and it is retried then dead-lettered', async () => {
+    await using bus = createTestBus({ retry: { attempts: 2, initialDelayMs: 1, jitter: 0 } });
+    const reasons: unknown[] = [];
+    bus.on(OrderCreated, { group: 'stuck', timeoutMs: 30 }, async (_order, context) => {
+      await new Promise<void>((resolve) => context.signal.addEventListener('abort', () => resolve()));
+      reasons.push(context.signal.reason);
+    });
+    await bus.start();
+    await bus.publish(OrderCreated, { orderId: 'o', total: 1 });
+    await until(() => bus.stats().deadLettered === 1, 'the dead letter');
+    const letters = await bus.deadLetters.list({ topic: 'orders' });
+    assert.equal(letters[0]!.errorName, 'TimeoutError');
+    assert.match(letters[0]!.errorMessage, /ran longer than 30 ms/);
+    assert.equal(letters[0]!.attempts, 2);
+    await until(() => reasons.length === 2, 'both attempts aborted');
+    assert.ok(reasons.every((reason) => reason instanceof TimeoutError));
+    assert.equal(bus.stats().failed, 2);
+  });
+
+  it('context.transaction without a transactional store fails with advice, and the message is retried', async () => {
+    await using bus = createTestBus({ idempotency: memoryIdempotencyStore(), retry: { attempts: 1 } });
+    const errors: unknown[] = [];
+    bus.on(OrderCreated, { group: 'g' }, async (_order, context) => {
+      try {
+        await context.transaction(async () => 1);
+      } catch (error) {
+        errors.push(error);
+        throw error;
+      }
+    });
+    await bus.start();
+    await bus.publish(OrderCreated, { orderId: 'o', total: 1 });
+    await until(() => bus.stats().deadLettered === 1, 'the dead letter');
+    assert.ok(errors[0] instanceof ConfigurationError);
+    assert.match((errors[0] as Error).message, /"memory" is not one/);
+  });
+
+  it('dead letters of undecodable messages are listed with their raw bytes', async () => {
+    await using bus = createTestBus();
+    bus.on(OrderCreated, { group: 'g' }, () => {});
+    await bus.start();
+    await bus.transport.publish('orders', [{ key: 'raw', headers: {}, body: new Uint8Array([1, 2, 3]) }]);
+    await until(() => bus.stats().deadLettered === 1, 'the dead letter');
+    const [letter] = await bus.deadLetters.list({ topic: 'orders' });
+    assert.equal(letter!.reason, 'undecodable');
+    assert.equal(letter!.envelope, undefined);
+    assert.deepEqual([...letter!.message.body], [1, 2, 3]);
+    assert.equal(letter!.message.headers[DEAD_LETTER_HEADERS.key], 'raw');
+  });
+
+  it('a reply arriving after its request timed out is dropped and counted', async () => {
+    await using bus = createTestBus();
+    const release = Promise.withResolvers<void>();
+    bus.reply(GetStock, async (query) => {
+      await release.promise;
+      return { sku: query.sku, available: 1 };
+    });
+    await bus.start();
+    await assert.rejects(bus.request(GetStock, { sku: 's' }, { timeoutMs: 20 }), TimeoutError);
+    release.resolve();
+    await until(() => bus.stats().lateReplies === 1, 'the late reply counted');
+  });
+
+  it('stopOnSignals drains a running handler on SIGTERM and the process exits 0', async () => {
+    const child = spawn(process.execPath, [join(import.meta.dirname, 'fixtures', 'signal-drain.ts')], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+    });
+    child.stderr.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+    });
+    await until(() => output.includes('started 1'), 'the handler to start', 10_000);
+    child.kill('SIGTERM');
+    const code = await new Promise<number | null>((resolve) =>
+      child.on('exit', (exitCode) => resolve(exitCode)),
+    );
+    assert.equal(code, 0, output);
+    assert.match(output, /started 1\n[\s\S]*finished 1\n[\s\S]*stopped\n/);
+    assert.match(output, /SIGTERM: draining handlers/);
+  });
+});
