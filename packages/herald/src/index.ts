@@ -4,12 +4,15 @@
  * embedded transport itself.
  */
 
+import { join } from 'node:path';
 import { type EmbeddedTransportOptions, embeddedTransport } from '@herald/broker';
 import { type Bus, type BusOptions, createBus as createBusOn, type Transport } from '@herald/bus';
 import { lazyTransport } from './lazy-transport.ts';
+import { sqliteIdempotencyStore } from './sqlite-idempotency-store.ts';
 
 export { type EmbeddedTransport, type EmbeddedTransportOptions, embeddedTransport } from '@herald/broker';
 export * from '@herald/bus';
+export { type SqliteIdempotencyStoreOptions, sqliteIdempotencyStore } from './sqlite-idempotency-store.ts';
 
 /** Options of {@link createBus}: as `@herald/bus`'s, with `transport` optional. */
 export interface CreateBusOptions extends Omit<BusOptions, 'transport'> {
@@ -25,14 +28,22 @@ const EMBEDDED_MESSAGE_BYTES_MAX = 1024 * 1024;
 /**
  * Creates a bus. Without a `transport` it runs on the embedded durable broker: acknowledged
  * means fsync'ed to disk in `./.herald` (or `HERALD_DATA_DIR`, or `embedded.dir`), and messages
- * and consumer positions survive a kill -9 and restart.
+ * and consumer positions survive a kill -9 and restart. Consumed messages are then also
+ * deduplicated per group by a SQLite store in the same directory (`idempotency.sqlite`), unless
+ * `idempotency` says otherwise.
  *
  * @example
  * const bus = createBus({ source: '/shop/order' });
  */
 export function createBus(options: CreateBusOptions = {}): Bus {
   const { transport, embedded, ...rest } = options;
-  return createBusOn({ ...rest, transport: transport ?? defaultTransport(embedded ?? {}) });
+  if (transport !== undefined) return createBusOn({ ...rest, transport });
+  const dir = embedded?.dir ?? process.env.HERALD_DATA_DIR ?? './.herald';
+  return createBusOn({
+    idempotency: sqliteIdempotencyStore({ path: join(dir, 'idempotency.sqlite') }),
+    ...rest,
+    transport: defaultTransport({ ...embedded, dir }),
+  });
 }
 
 function defaultTransport(options: EmbeddedTransportOptions): Transport {

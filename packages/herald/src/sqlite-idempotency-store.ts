@@ -1,0 +1,113 @@
+/**
+ * `sqliteIdempotencyStore`: remembers processed `(group, source, id)` keys in a SQLite file
+ * (`node:sqlite`, no native addon), so deduplication survives restarts. The default store of
+ * `createBus()` on the embedded broker, kept beside the broker's data.
+ */
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { DatabaseSync, type StatementSync } from 'node:sqlite';
+import { ConfigurationError, type IdempotencyKey, type IdempotencyStore } from '@herald/bus';
+
+/** Options of {@link sqliteIdempotencyStore}. */
+export interface SqliteIdempotencyStoreOptions {
+  /** The database file (created with its directory if missing). */
+  readonly path: string;
+  /** How long a key is remembered: the dedup window (default 7 days). */
+  readonly retentionMs?: number;
+  /** Keys kept at most; the oldest go first (default 10 million). */
+  readonly maxEntries?: number;
+  /** How often expired keys are deleted (default 1 minute). */
+  readonly pruneIntervalMs?: number;
+  /**
+   * `'full'` (default): a key is fsync'ed before the message is acked, so not even an OS crash
+   * re-applies it. `'normal'`: faster; an OS crash may forget the last keys (a process crash does not).
+   */
+  readonly synchronous?: 'full' | 'normal';
+}
+
+/** Rows deleted per prune statement, so pruning never holds the database for long. */
+const PRUNE_BATCH_ROWS = 10_000;
+
+interface Statements {
+  readonly seen: StatementSync;
+  readonly remember: StatementSync;
+  readonly pruneOld: StatementSync;
+  readonly count: StatementSync;
+  readonly pruneOldest: StatementSync;
+}
+
+/** Opens (lazily, on first use) a SQLite-backed idempotency store at `options.path`. */
+export function sqliteIdempotencyStore(options: SqliteIdempotencyStoreOptions): IdempotencyStore {
+  const retentionMs = options.retentionMs ?? 7 * 24 * 60 * 60 * 1000;
+  const maxEntries = options.maxEntries ?? 10_000_000;
+  if (!(retentionMs > 0) || !(maxEntries > 0)) {
+    throw new ConfigurationError('sqliteIdempotencyStore: retentionMs and maxEntries must be positive');
+  }
+  let database: DatabaseSync | undefined;
+  let statements: Statements | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  let closed = false;
+
+  const open = (): Statements => {
+    if (closed) throw new ConfigurationError('sqliteIdempotencyStore: used after close');
+    if (statements !== undefined) return statements;
+    mkdirSync(dirname(options.path), { recursive: true });
+    database = new DatabaseSync(options.path);
+    database.exec(`
+      PRAGMA journal_mode = WAL;
+      PRAGMA synchronous = ${options.synchronous === 'normal' ? 'NORMAL' : 'FULL'};
+      CREATE TABLE IF NOT EXISTS herald_processed (
+        group_name TEXT NOT NULL, source TEXT NOT NULL, id TEXT NOT NULL, processed_at_ms INTEGER NOT NULL,
+        PRIMARY KEY (group_name, source, id)) WITHOUT ROWID;
+      CREATE INDEX IF NOT EXISTS herald_processed_age ON herald_processed (processed_at_ms);`);
+    statements = {
+      seen: database.prepare(
+        'SELECT processed_at_ms FROM herald_processed WHERE group_name = ? AND source = ? AND id = ?',
+      ),
+      remember: database.prepare(
+        'INSERT OR REPLACE INTO herald_processed (group_name, source, id, processed_at_ms) VALUES (?, ?, ?, ?)',
+      ),
+      pruneOld: database.prepare(
+        `DELETE FROM herald_processed WHERE (group_name, source, id) IN (SELECT group_name, source, id
+         FROM herald_processed WHERE processed_at_ms < ? LIMIT ${PRUNE_BATCH_ROWS})`,
+      ),
+      count: database.prepare('SELECT count(*) AS total FROM herald_processed'),
+      pruneOldest: database.prepare(
+        `DELETE FROM herald_processed WHERE (group_name, source, id) IN (SELECT group_name, source, id
+         FROM herald_processed ORDER BY processed_at_ms LIMIT ?)`,
+      ),
+    };
+    timer = setInterval(prune, options.pruneIntervalMs ?? 60_000);
+    timer.unref();
+    return statements;
+  };
+
+  /** Deletes expired keys, then the oldest beyond `maxEntries`. Exposed to tests through `prune`. */
+  const prune = () => {
+    if (statements === undefined) return;
+    // Bounded batches: each statement deletes at most PRUNE_BATCH_ROWS rows.
+    for (let round = 0; round < 100; round++) {
+      const result = statements.pruneOld.run(Date.now() - retentionMs);
+      if (Number(result.changes) < PRUNE_BATCH_ROWS) break;
+    }
+    const { total } = statements.count.get() as { total: number };
+    if (total > maxEntries) statements.pruneOldest.run(Math.min(total - maxEntries, PRUNE_BATCH_ROWS));
+  };
+
+  return {
+    name: 'sqlite',
+    async seen(key: IdempotencyKey) {
+      const row = open().seen.get(key.group, key.source, key.id) as { processed_at_ms: number } | undefined;
+      return row !== undefined && Date.now() - row.processed_at_ms <= retentionMs;
+    },
+    async remember(key: IdempotencyKey) {
+      open().remember.run(key.group, key.source, key.id, Date.now());
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      clearInterval(timer);
+      database?.close();
+    },
+  };
+}

@@ -1,0 +1,62 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { createBus, defineEvent, encodeEnvelope, sqliteIdempotencyStore } from 'herald';
+import { z } from 'zod';
+
+const directory = mkdtempSync(join(tmpdir(), 'herald-sqlite-'));
+after(() => rmSync(directory, { recursive: true, force: true }));
+
+describe('sqlite idempotency store', () => {
+  it('remembers keys across reopen, per group, within the retention window', async () => {
+    const path = join(directory, 'a', 'keys.sqlite');
+    const key = { group: 'g', source: '/s', id: '1' };
+    const first = sqliteIdempotencyStore({ path });
+    assert.equal(await first.seen(key), false);
+    await first.remember(key);
+    await first.remember(key);
+    assert.equal(await first.seen(key), true);
+    assert.equal(await first.seen({ ...key, group: 'other' }), false);
+    await first.close();
+    await first.close();
+    const reopened = sqliteIdempotencyStore({ path });
+    assert.equal(await reopened.seen(key), true, 'forgot a key across reopen');
+    await reopened.close();
+    const expired = sqliteIdempotencyStore({ path, retentionMs: 1 });
+    await new Promise((resolve) => setTimeout(resolve, 5)); // Let the 1 ms window pass.
+    assert.equal(await expired.seen(key), false, 'a key outside the window still counts');
+    await expired.close();
+  });
+
+  it('createBus() on the embedded broker deduplicates a redelivered message, across a restart', async () => {
+    const dir = join(directory, 'bus');
+    const Paid = defineEvent('Paid', { topic: 'payments', schema: z.object({ amount: z.number() }) });
+    const applied: number[] = [];
+    const first = createBus({ embedded: { dir } });
+    const done = Promise.withResolvers<void>();
+    first.on(Paid, { group: 'ledger' }, (paid) => {
+      applied.push(paid.amount);
+      done.resolve();
+    });
+    await first.start();
+    const envelope = await first.publish(Paid, { amount: 5 });
+    await done.promise;
+    await first.stop();
+
+    const second = createBus({ embedded: { dir } });
+    const marker = Promise.withResolvers<void>();
+    second.on(Paid, { group: 'ledger' }, (paid) => {
+      applied.push(paid.amount);
+      if (paid.amount === 6) marker.resolve();
+    });
+    await second.start();
+    await second.transport.publish('payments', [encodeEnvelope(envelope)]); // The same message again.
+    await second.publish(Paid, { amount: 6 });
+    await marker.promise;
+    assert.deepEqual(applied, [5, 6]);
+    assert.equal(second.stats().duplicatesSkipped, 1);
+    await second.stop();
+  });
+});
