@@ -2,6 +2,10 @@
  * `sqliteIdempotencyStore`: remembers processed `(group, source, id)` keys in a SQLite file
  * (`node:sqlite`, no native addon), so deduplication survives restarts. The default store of
  * `createBus()` on the embedded broker, kept beside the broker's data.
+ *
+ * It is also a transactional inbox: `context.transaction((database) => …)` runs the handler's
+ * writes to this same SQLite database in one transaction with the dedup record, so they apply
+ * exactly once. Transactions are serialised (one connection), so keep them short and local.
  */
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -34,6 +38,7 @@ interface Statements {
   readonly pruneOld: StatementSync;
   readonly count: StatementSync;
   readonly pruneOldest: StatementSync;
+  readonly claim: StatementSync;
 }
 
 /** Opens (lazily, on first use) a SQLite-backed idempotency store at `options.path`. */
@@ -47,6 +52,8 @@ export function sqliteIdempotencyStore(options: SqliteIdempotencyStoreOptions): 
   let statements: Statements | undefined;
   let timer: NodeJS.Timeout | undefined;
   let closed = false;
+  // One connection means one transaction at a time: handlers queue here instead of interleaving.
+  let transactionTail: Promise<unknown> = Promise.resolve();
 
   const open = (): Statements => {
     if (closed) throw new ConfigurationError('sqliteIdempotencyStore: used after close');
@@ -72,6 +79,9 @@ export function sqliteIdempotencyStore(options: SqliteIdempotencyStoreOptions): 
          FROM herald_processed WHERE processed_at_ms < ? LIMIT ${PRUNE_BATCH_ROWS})`,
       ),
       count: database.prepare('SELECT count(*) AS total FROM herald_processed'),
+      claim: database.prepare(
+        'INSERT OR IGNORE INTO herald_processed (group_name, source, id, processed_at_ms) VALUES (?, ?, ?, ?)',
+      ),
       pruneOldest: database.prepare(
         `DELETE FROM herald_processed WHERE (group_name, source, id) IN (SELECT group_name, source, id
          FROM herald_processed ORDER BY processed_at_ms LIMIT ?)`,
@@ -102,6 +112,29 @@ export function sqliteIdempotencyStore(options: SqliteIdempotencyStoreOptions): 
     },
     async remember(key: IdempotencyKey) {
       open().remember.run(key.group, key.source, key.id, Date.now());
+    },
+    transaction<T>(key: IdempotencyKey, work: (transaction: unknown) => Promise<T>) {
+      const run = async (): Promise<{ duplicate: true } | { duplicate: false; value: T }> => {
+        const { claim } = open();
+        const connection = database!;
+        connection.exec('BEGIN IMMEDIATE');
+        try {
+          const claimed = claim.run(key.group, key.source, key.id, Date.now());
+          if (Number(claimed.changes) === 0) {
+            connection.exec('ROLLBACK');
+            return { duplicate: true };
+          }
+          const value = await work(connection);
+          connection.exec('COMMIT');
+          return { duplicate: false, value };
+        } catch (error) {
+          if (connection.isTransaction) connection.exec('ROLLBACK');
+          throw error;
+        }
+      };
+      const result = transactionTail.then(run, run);
+      transactionTail = result.catch(() => undefined);
+      return result;
     },
     async close() {
       if (closed) return;

@@ -60,3 +60,38 @@ describe('sqlite idempotency store', () => {
     await second.stop();
   });
 });
+
+describe('sqlite idempotency store - transactional inbox', () => {
+  it('commits the handler writes with the dedup record once; a failure leaves neither', async () => {
+    const store = sqliteIdempotencyStore({ path: join(directory, 'inbox', 'inbox.sqlite') });
+    type Database = import('node:sqlite').DatabaseSync;
+    const key = { group: 'g', source: '/s', id: 'tx-1' };
+    await store.transaction!(key, async (database) => {
+      (database as Database).exec('CREATE TABLE IF NOT EXISTS effects (id TEXT)');
+    }).catch(() => undefined);
+    const apply = (id: string, fail: boolean) =>
+      store.transaction!({ ...key, id }, async (database) => {
+        (database as Database).prepare('INSERT INTO effects (id) VALUES (?)').run(id);
+        if (fail) throw new Error('handler failed after writing');
+        return 'ok';
+      });
+    await assert.rejects(apply('e-1', true), /handler failed/);
+    assert.equal(
+      await store.seen({ ...key, id: 'e-1' }),
+      false,
+      'a failed transaction left its dedup record',
+    );
+    assert.deepEqual(await Promise.all([apply('e-1', false), apply('e-1', false)]), [
+      { duplicate: false, value: 'ok' },
+      { duplicate: true },
+    ]);
+    const rows = await store.transaction!({ ...key, id: 'read' }, async (database) =>
+      (database as Database)
+        .prepare('SELECT id FROM effects')
+        .all()
+        .map((row) => ({ ...row })),
+    );
+    assert.deepEqual(rows, { duplicate: false, value: [{ id: 'e-1' }] });
+    await store.close();
+  });
+});
