@@ -1,0 +1,112 @@
+/**
+ * The APIs this codec implements and the version ranges it advertises: the "V1" scope for a
+ * single-node broker. librdkafka 2.0 gates features on single versions, so Produce v0,
+ * FindCoordinator v0 and InitProducerId v0 stay inside the ranges (Produce v0-2 are advertised but
+ * refused with UNSUPPORTED_FOR_MESSAGE_FORMAT); kafkajs ignores minimum versions, so every version
+ * in a range is implemented. Nothing outside this table is advertised.
+ */
+import { apiVersionsRequest } from './apis/api-versions/request.ts';
+import { apiVersionsResponse } from './apis/api-versions/response.ts';
+import { createTopicsRequest } from './apis/create-topics/request.ts';
+import { createTopicsResponse } from './apis/create-topics/response.ts';
+import { deleteTopicsRequest } from './apis/delete-topics/request.ts';
+import { deleteTopicsResponse } from './apis/delete-topics/response.ts';
+import { fetchRequest } from './apis/fetch/request.ts';
+import { fetchResponse } from './apis/fetch/response.ts';
+import { findCoordinatorRequest } from './apis/find-coordinator/request.ts';
+import { findCoordinatorResponse } from './apis/find-coordinator/response.ts';
+import { heartbeatRequest } from './apis/heartbeat/request.ts';
+import { heartbeatResponse } from './apis/heartbeat/response.ts';
+import { initProducerIdRequest } from './apis/init-producer-id/request.ts';
+import { initProducerIdResponse } from './apis/init-producer-id/response.ts';
+import { joinGroupRequest } from './apis/join-group/request.ts';
+import { joinGroupResponse } from './apis/join-group/response.ts';
+import { leaveGroupRequest } from './apis/leave-group/request.ts';
+import { leaveGroupResponse } from './apis/leave-group/response.ts';
+import { listOffsetsRequest } from './apis/list-offsets/request.ts';
+import { listOffsetsResponse } from './apis/list-offsets/response.ts';
+import { metadataRequest } from './apis/metadata/request.ts';
+import { metadataResponse } from './apis/metadata/response.ts';
+import { offsetCommitRequest } from './apis/offset-commit/request.ts';
+import { offsetCommitResponse } from './apis/offset-commit/response.ts';
+import { offsetFetchRequest } from './apis/offset-fetch/request.ts';
+import { offsetFetchResponse } from './apis/offset-fetch/response.ts';
+import { produceRequest } from './apis/produce/request.ts';
+import { produceResponse } from './apis/produce/response.ts';
+import { syncGroupRequest } from './apis/sync-group/request.ts';
+import { syncGroupResponse } from './apis/sync-group/response.ts';
+import type { MessageSchema } from './schema.ts';
+
+/** Kafka API keys of the implemented APIs. */
+export const API_KEY = {
+  Produce: 0,
+  Fetch: 1,
+  ListOffsets: 2,
+  Metadata: 3,
+  OffsetCommit: 8,
+  OffsetFetch: 9,
+  FindCoordinator: 10,
+  JoinGroup: 11,
+  Heartbeat: 12,
+  LeaveGroup: 13,
+  SyncGroup: 14,
+  ApiVersions: 18,
+  CreateTopics: 19,
+  DeleteTopics: 20,
+  InitProducerId: 22,
+} as const;
+
+/** A name of {@link API_KEY}. */
+export type ApiName = keyof typeof API_KEY;
+
+/** One implemented API. */
+export interface ApiDefinition {
+  readonly apiKey: number;
+  readonly name: ApiName;
+  /** Advertised range (inclusive). */
+  readonly minVersion: number;
+  readonly maxVersion: number;
+  readonly request: MessageSchema;
+  readonly response: MessageSchema;
+}
+
+function api(
+  name: ApiName,
+  minVersion: number,
+  maxVersion: number,
+  request: MessageSchema,
+  response: MessageSchema,
+): ApiDefinition {
+  return { apiKey: API_KEY[name], name, minVersion, maxVersion, request, response };
+}
+
+/** Every implemented API with its advertised range, by API key. */
+export const APIS: readonly ApiDefinition[] = [
+  api('Produce', 0, 8, produceRequest, produceResponse),
+  api('Fetch', 4, 11, fetchRequest, fetchResponse),
+  api('ListOffsets', 1, 5, listOffsetsRequest, listOffsetsResponse),
+  api('Metadata', 0, 8, metadataRequest, metadataResponse),
+  api('OffsetCommit', 2, 7, offsetCommitRequest, offsetCommitResponse),
+  api('OffsetFetch', 1, 5, offsetFetchRequest, offsetFetchResponse),
+  api('FindCoordinator', 0, 2, findCoordinatorRequest, findCoordinatorResponse),
+  api('JoinGroup', 2, 5, joinGroupRequest, joinGroupResponse),
+  api('Heartbeat', 0, 3, heartbeatRequest, heartbeatResponse),
+  api('LeaveGroup', 0, 3, leaveGroupRequest, leaveGroupResponse),
+  api('SyncGroup', 0, 3, syncGroupRequest, syncGroupResponse),
+  api('ApiVersions', 0, 3, apiVersionsRequest, apiVersionsResponse),
+  api('CreateTopics', 2, 4, createTopicsRequest, createTopicsResponse),
+  api('DeleteTopics', 1, 3, deleteTopicsRequest, deleteTopicsResponse),
+  api('InitProducerId', 0, 1, initProducerIdRequest, initProducerIdResponse),
+];
+
+const byKey = new Map(APIS.map((definition) => [definition.apiKey, definition]));
+
+/** The implemented API with `apiKey`, or undefined. */
+export function findApi(apiKey: number): ApiDefinition | undefined {
+  return byKey.get(apiKey);
+}
+
+/** True when `version` of `definition` uses flexible encoding (request header v2, response header v1). */
+export function isFlexible(definition: ApiDefinition, version: number): boolean {
+  return version >= definition.request.flexibleFrom;
+}

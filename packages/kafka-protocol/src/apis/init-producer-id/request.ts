@@ -1,0 +1,21 @@
+/**
+ * InitProducerId Request (Version: 0-1) => transactional_id transaction_timeout_ms
+ * (v1 only changes semantics. This server hands out producer ids for idempotent producers and
+ * refuses transactional ids: transactions are not implemented.)
+ */
+import { field, type MessageSchema } from '../../schema.ts';
+
+/** InitProducerId request body. */
+export interface InitProducerIdRequest {
+  readonly transactionalId: string | null;
+  readonly transactionTimeoutMs: number;
+}
+
+export const initProducerIdRequest: MessageSchema = {
+  name: 'InitProducerIdRequest',
+  flexibleFrom: 2,
+  fields: [
+    field('transactionalId', 'string', '0+', { nullable: '0+' }),
+    field('transactionTimeoutMs', 'int32', '0+'),
+  ],
+};

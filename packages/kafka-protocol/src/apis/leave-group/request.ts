@@ -1,0 +1,30 @@
+/**
+ * LeaveGroup Request (Version: 0-2) => group_id member_id
+ * LeaveGroup Request (Version: 3) => group_id [members]
+ *   members => member_id group_instance_id
+ */
+import { array, field, type MessageSchema } from '../../schema.ts';
+
+/** LeaveGroup request body (`memberId` below v3, `members` from v3). */
+export interface LeaveGroupRequest {
+  readonly groupId: string;
+  readonly memberId: string;
+  readonly members: readonly { readonly memberId: string; readonly groupInstanceId: string | null }[];
+}
+
+export const leaveGroupRequest: MessageSchema = {
+  name: 'LeaveGroupRequest',
+  flexibleFrom: 4,
+  fields: [
+    field('groupId', 'string', '0+'),
+    field('memberId', 'string', '0-2'),
+    array(
+      'members',
+      [
+        field('memberId', 'string', '3+'),
+        field('groupInstanceId', 'string', '3+', { nullable: '3+', default: null }),
+      ],
+      '3+',
+    ),
+  ],
+};
