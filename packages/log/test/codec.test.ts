@@ -64,6 +64,24 @@ describe('crc32c', () => {
     }
   });
 
+  test('agrees with the reference on the word path at every address alignment', () => {
+    // Views at byte offsets 0..7 into one ArrayBuffer exercise the aligned Int32Array loop with
+    // every leading and trailing remainder.
+    const backing = new Uint8Array(1200).map((_, index) => (index * 131 + 7) & 0xff);
+    for (let viewStart = 0; viewStart < 8; viewStart++) {
+      const bytes = new Uint8Array(backing.buffer, viewStart, 1100);
+      for (const [start, end] of [
+        [0, 64],
+        [3, 80],
+        [21, 131],
+        [5, 1100],
+        [1, 1099],
+      ] as const) {
+        assert.equal(crc32c(bytes, start, end), referenceCrc32c(bytes.subarray(start, end)));
+      }
+    }
+  });
+
   test('can be computed in pieces', () => {
     const data = utf8('the quick brown fox jumps over the lazy dog');
     assert.equal(crc32cUpdate(crc32cUpdate(0, data, 0, 11), data, 11), crc32c(data));
