@@ -1,0 +1,20 @@
+/**
+ * `@herald/postgres`: Herald's PostgreSQL idempotency store and transactional inbox. See
+ * README.md for the exactly-once argument, a runnable example, the schema and the bounds.
+ */
+export { DEADLOCK_DETECTED, isRetriable, SERIALIZATION_FAILURE } from './errors.ts';
+export {
+  DEFAULT_RETENTION_MS,
+  type IsolationLevel,
+  type PostgresInbox,
+  type PostgresInboxOptions,
+  PRUNE_BATCHES_MAX,
+  postgresInbox,
+  RETENTION_MS_MAX,
+} from './postgres-inbox.ts';
+export {
+  DEFAULT_INBOX_TABLE,
+  INBOX_SCHEMA_SQL,
+  inboxSchemaSql,
+  TABLE_NAME_PART_LENGTH_MAX,
+} from './schema.ts';

@@ -1,0 +1,478 @@
+/**
+ * `postgresInbox()`: an {@link IdempotencyStore} on PostgreSQL with a transactional inbox. The
+ * dedup record of a message and the handler's own writes commit in one transaction, so a message
+ * delivered twice (at-least-once) has its effects applied once.
+ */
+import { createHash } from 'node:crypto';
+import {
+  ClosedError,
+  ConfigurationError,
+  consoleLogger,
+  type IdempotencyKey,
+  type IdempotencyStore,
+  type Logger,
+  TransportError,
+} from '@herald/bus';
+import pg from 'pg';
+import { DEADLOCK_DETECTED, errorCode, SERIALIZATION_FAILURE, translateError } from './errors.ts';
+import { type InboxTable, inboxSchemaSql, inboxTable } from './schema.ts';
+
+/** Transaction isolation levels the inbox can run a handler's transaction at. */
+export type IsolationLevel = 'read committed' | 'repeatable read' | 'serializable';
+
+/** Options of {@link postgresInbox}. */
+export interface PostgresInboxOptions {
+  /**
+   * A pool you own (the inbox never ends it). Size it to at least the handlers' total
+   * concurrency + 1: each running `transaction` holds one connection until it commits.
+   */
+  readonly pool?: pg.Pool;
+  /** Where to connect when no `pool` is given (default `DATABASE_URL`, else pg's `PG*` variables). */
+  readonly connectionString?: string;
+  /** Inbox table, `table` or `schema.table` (default `herald_inbox`). */
+  readonly table?: string;
+  /**
+   * The dedup window: a processed key is remembered at least this long (default 7 days), then
+   * deleted by the next prune. A message redelivered after that would be processed again, so
+   * keep it longer than any redelivery or redrive can take.
+   */
+  readonly retentionMs?: number;
+  /**
+   * Most rows kept: each prune also deletes the oldest rows above this count, which shortens
+   * the dedup window under load (default: no limit, only `retentionMs` applies).
+   */
+  readonly maxEntries?: number;
+  /** Time between background prunes (default 60 s; 0 turns them off, e.g. when a cron job calls `prune`). */
+  readonly pruneIntervalMs?: number;
+  /** Rows one prune statement deletes at most, keeping each delete's locks and WAL small (default 5,000). */
+  readonly pruneBatchRows?: number;
+  /** Connections of the pool the inbox creates (default 10; ignored with `pool`). */
+  readonly poolSizeMax?: number;
+  /** Server-side limit of each statement the inbox or a handler's transaction runs (default 30 s). */
+  readonly statementTimeoutMs?: number;
+  /** Longest wait for a connection, new or from the pool (default 10 s; ignored with `pool`). */
+  readonly connectionTimeoutMs?: number;
+  /** Isolation level of `transaction` (default `read committed`). */
+  readonly isolationLevel?: IsolationLevel;
+  /**
+   * Create the table when it is missing (default true). Pass false when migrations own the
+   * schema (see {@link inboxSchemaSql}); a missing table is then a `ConfigurationError`.
+   */
+  readonly createSchema?: boolean;
+  /** Where background prune failures are reported (default: warnings to stderr). */
+  readonly logger?: Logger;
+}
+
+/** The PostgreSQL inbox: an {@link IdempotencyStore} whose `transaction` hands `work` a `pg` client. */
+export interface PostgresInbox extends IdempotencyStore {
+  readonly name: 'postgres';
+  /** The pool in use (yours, or the one the inbox created and ends on `close`). */
+  readonly pool: pg.Pool;
+  /** The inbox table, as configured. */
+  readonly table: string;
+  /**
+   * Runs `work` in one transaction with the insert of `key`: a duplicate key rolls back and
+   * resolves `{duplicate: true}` without running `work`; otherwise `work`'s writes and the key
+   * commit together, or (when `work` throws or the commit fails) neither does and the error is
+   * rethrown. Serialization failures and deadlocks reject with a retriable `TransportError`. Run
+   * every statement of `work` on the given client, and never commit or roll back yourself.
+   */
+  transaction<T>(
+    key: IdempotencyKey,
+    work: (client: pg.PoolClient) => Promise<T>,
+  ): Promise<{ duplicate: true } | { duplicate: false; value: T }>;
+  /** Creates the table if missing; run on first use, idempotent and safe from many processes at once. */
+  ensureSchema(): Promise<void>;
+  /** Deletes expired rows (and rows above `maxEntries`) in bounded batches; resolves with the count deleted. */
+  prune(): Promise<number>;
+  /** Stops pruning and ends the pool the inbox created (never yours). Idempotent. */
+  close(): Promise<void>;
+}
+
+/** Default dedup window: 7 days. */
+export const DEFAULT_RETENTION_MS = 7 * 24 * 60 * 60 * 1000;
+/** Longest accepted dedup window: 10 years. */
+export const RETENTION_MS_MAX = 10 * 366 * 24 * 60 * 60 * 1000;
+/** Batches one prune runs at most; the rest waits for the next prune. */
+export const PRUNE_BATCHES_MAX = 100;
+
+/**
+ * Creates the PostgreSQL inbox. Nothing connects until first use, which also creates the table
+ * (see {@link PostgresInboxOptions.createSchema}).
+ *
+ * @example
+ * const bus = createBus({ transport, idempotency: postgresInbox({ connectionString: process.env.DATABASE_URL }) });
+ * bus.on(PaymentCaptured, { group: 'ledger' }, async (payment, context) => {
+ *   await context.transaction(async (client: pg.PoolClient) => {
+ *     await client.query('update accounts set balance = balance + $1 where id = $2', [payment.amount, payment.account]);
+ *   });
+ * });
+ */
+export function postgresInbox(options: PostgresInboxOptions = {}): PostgresInbox {
+  return new Inbox(checkOptions(options));
+}
+
+interface Settings {
+  readonly table: InboxTable;
+  readonly retentionMs: number;
+  readonly maxEntries: number | undefined;
+  readonly pruneIntervalMs: number;
+  readonly pruneBatchRows: number;
+  readonly statementTimeoutMs: number;
+  readonly isolationLevel: IsolationLevel;
+  readonly createSchema: boolean;
+  readonly logger: Logger;
+  readonly pool: pg.Pool;
+  readonly ownsPool: boolean;
+}
+
+function checkOptions(options: PostgresInboxOptions): Settings {
+  const table = inboxTable(options.table);
+  const retentionMs = options.retentionMs ?? DEFAULT_RETENTION_MS;
+  check(
+    retentionMs > 0 && retentionMs <= RETENTION_MS_MAX,
+    `retentionMs must be in (0, ${RETENTION_MS_MAX}]`,
+  );
+  const maxEntries = options.maxEntries;
+  check(
+    maxEntries === undefined || (Number.isSafeInteger(maxEntries) && maxEntries >= 1),
+    'maxEntries must be an integer ≥ 1',
+  );
+  const pruneIntervalMs = options.pruneIntervalMs ?? 60_000;
+  check(pruneIntervalMs >= 0 && pruneIntervalMs <= 24 * 3_600_000, 'pruneIntervalMs must be in [0, 24 h]');
+  const pruneBatchRows = options.pruneBatchRows ?? 5000;
+  check(
+    Number.isSafeInteger(pruneBatchRows) && pruneBatchRows >= 1 && pruneBatchRows <= 100_000,
+    'pruneBatchRows must be an integer from 1 to 100,000',
+  );
+  const statementTimeoutMs = options.statementTimeoutMs ?? 30_000;
+  check(
+    Number.isSafeInteger(statementTimeoutMs) && statementTimeoutMs >= 1 && statementTimeoutMs <= 3_600_000,
+    'statementTimeoutMs must be an integer from 1 to 3,600,000',
+  );
+  const isolationLevel = options.isolationLevel ?? 'read committed';
+  check(
+    ['read committed', 'repeatable read', 'serializable'].includes(isolationLevel),
+    'isolationLevel must be "read committed", "repeatable read" or "serializable"',
+  );
+  if (options.pool !== undefined && options.connectionString !== undefined) {
+    throw new ConfigurationError('postgresInbox: pass either pool or connectionString, not both');
+  }
+  const ownsPool = options.pool === undefined;
+  return {
+    table,
+    retentionMs,
+    maxEntries,
+    pruneIntervalMs,
+    pruneBatchRows,
+    statementTimeoutMs,
+    isolationLevel,
+    createSchema: options.createSchema ?? true,
+    logger: options.logger ?? consoleLogger(),
+    pool: options.pool ?? ownPool(options, statementTimeoutMs),
+    ownsPool,
+  };
+}
+
+function check(ok: boolean, what: string): void {
+  if (!ok) throw new ConfigurationError(`postgresInbox: ${what}`);
+}
+
+function ownPool(options: PostgresInboxOptions, statementTimeoutMs: number): pg.Pool {
+  const poolSizeMax = options.poolSizeMax ?? 10;
+  check(
+    Number.isSafeInteger(poolSizeMax) && poolSizeMax >= 1 && poolSizeMax <= 1000,
+    'poolSizeMax must be an integer from 1 to 1000',
+  );
+  const connectionTimeoutMs = options.connectionTimeoutMs ?? 10_000;
+  check(
+    connectionTimeoutMs >= 1 && connectionTimeoutMs <= 600_000,
+    'connectionTimeoutMs must be in [1, 600,000]',
+  );
+  const pool = new pg.Pool({
+    connectionString: options.connectionString ?? process.env.DATABASE_URL,
+    max: poolSizeMax,
+    connectionTimeoutMillis: connectionTimeoutMs,
+    idleTimeoutMillis: 30_000,
+    statement_timeout: statementTimeoutMs,
+    // A handler stuck between statements must not hold row locks forever.
+    idle_in_transaction_session_timeout: Math.max(60_000, statementTimeoutMs * 2),
+    application_name: 'herald-inbox',
+  });
+  // An idle connection the server dropped is discarded by the pool; the next query reconnects.
+  pool.on('error', () => {});
+  return pool;
+}
+
+/** Short stable suffix for prepared statement names, unique per table (names are cut at 63 bytes). */
+function statementSuffix(table: string): string {
+  return createHash('sha256').update(table).digest('hex').slice(0, 12);
+}
+
+class Inbox implements PostgresInbox {
+  readonly name = 'postgres';
+  readonly pool: pg.Pool;
+  readonly table: string;
+  readonly #settings: Settings;
+  readonly #statements: { readonly seen: string; readonly insert: string };
+  readonly #begin: string;
+  #schemaReady: Promise<void> | undefined;
+  #pruneTimer: NodeJS.Timeout | undefined;
+  #pruning: Promise<number> | undefined;
+  #closed: Promise<void> | undefined;
+  #serverDescription: string | undefined;
+
+  constructor(settings: Settings) {
+    this.#settings = settings;
+    this.pool = settings.pool;
+    this.table = settings.table.name;
+    const suffix = statementSuffix(settings.table.quoted);
+    this.#statements = { seen: `herald_seen_${suffix}`, insert: `herald_insert_${suffix}` };
+    // One round trip: the timeout also bounds statements of a pool the inbox does not own.
+    this.#begin =
+      `begin isolation level ${settings.isolationLevel}; ` +
+      `set local statement_timeout = ${settings.statementTimeoutMs}`;
+  }
+
+  async seen(key: IdempotencyKey): Promise<boolean> {
+    await this.#ready();
+    const result = await this.#query('checking a message in', {
+      name: this.#statements.seen,
+      text: `select 1 from ${this.#settings.table.quoted} where group_name = $1 and source = $2 and id = $3`,
+      values: [key.group, key.source, key.id],
+    });
+    return result.rowCount !== null && result.rowCount > 0;
+  }
+
+  async remember(key: IdempotencyKey): Promise<void> {
+    await this.#ready();
+    await this.#query('recording a message in', this.#insert(key));
+  }
+
+  async transaction<T>(
+    key: IdempotencyKey,
+    work: (client: pg.PoolClient) => Promise<T>,
+  ): Promise<{ duplicate: true } | { duplicate: false; value: T }> {
+    await this.#ready();
+    const client = await this.#connect();
+    let broken: Error | undefined;
+    try {
+      await this.#run(client, this.#begin);
+      const inserted = await this.#run(client, this.#insert(key));
+      if (inserted.rowCount === 0) {
+        await this.#run(client, 'rollback');
+        return { duplicate: true };
+      }
+      const value = await this.#work(client, work);
+      const committed = await this.#run(client, 'commit');
+      // COMMIT of a transaction a failed statement aborted answers ROLLBACK instead of failing.
+      if (committed.command !== 'COMMIT') {
+        throw new TransportError(
+          `inbox transaction on ${this.#where()} was rolled back: a statement inside context.transaction ` +
+            'failed and its error was caught; let it propagate (or use a savepoint) so the message is retried',
+          { retriable: true },
+        );
+      }
+      return { duplicate: false, value };
+    } catch (error) {
+      broken = await this.#rollback(client, error);
+      throw error;
+    } finally {
+      client.release(broken ?? false);
+    }
+  }
+
+  ensureSchema(): Promise<void> {
+    if (this.#closed !== undefined) return Promise.reject(new ClosedError('postgres inbox'));
+    this.#schemaReady ??= this.#createSchema().catch((error: unknown) => {
+      this.#schemaReady = undefined; // the next use tries again
+      throw error;
+    });
+    return this.#schemaReady;
+  }
+
+  prune(): Promise<number> {
+    if (this.#closed !== undefined) return Promise.reject(new ClosedError('postgres inbox'));
+    // One prune at a time: a call during a run shares its result.
+    this.#pruning ??= this.#prune().finally(() => {
+      this.#pruning = undefined;
+    });
+    return this.#pruning;
+  }
+
+  close(): Promise<void> {
+    this.#closed ??= this.#close();
+    return this.#closed;
+  }
+
+  async #close(): Promise<void> {
+    clearTimeout(this.#pruneTimer);
+    await this.#pruning?.catch(() => {});
+    if (this.#settings.ownsPool) await this.pool.end();
+  }
+
+  async #ready(): Promise<void> {
+    if (this.#closed !== undefined) throw new ClosedError('postgres inbox');
+    await this.ensureSchema();
+  }
+
+  #insert(key: IdempotencyKey): pg.QueryConfig {
+    return {
+      name: this.#statements.insert,
+      text:
+        `insert into ${this.#settings.table.quoted} (group_name, source, id) values ($1, $2, $3) ` +
+        'on conflict do nothing returning 1',
+      values: [key.group, key.source, key.id],
+    };
+  }
+
+  async #work<T>(client: pg.PoolClient, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    try {
+      return await work(client);
+    } catch (error) {
+      const code = errorCode(error);
+      // The handler's own statement lost a race: say it is retriable, keep the original as cause.
+      if (code === SERIALIZATION_FAILURE || code === DEADLOCK_DETECTED) {
+        throw translateError(error, 'context.transaction', this.#where());
+      }
+      throw error;
+    }
+  }
+
+  /** Rolls back after `error`; returns an error when the connection is unusable and must be discarded. */
+  async #rollback(client: pg.PoolClient, error: unknown): Promise<Error | undefined> {
+    try {
+      await client.query('rollback');
+      return undefined;
+    } catch (rollbackError) {
+      return rollbackError instanceof Error
+        ? rollbackError
+        : error instanceof Error
+          ? error
+          : new Error('rollback failed');
+    }
+  }
+
+  async #connect(): Promise<pg.PoolClient> {
+    try {
+      return await this.pool.connect();
+    } catch (error) {
+      throw translateError(error, `connecting to PostgreSQL for ${this.#where()}`, this.#server);
+    }
+  }
+
+  async #run(client: pg.PoolClient, statement: string | pg.QueryConfig): Promise<pg.QueryResult> {
+    try {
+      return await client.query(statement);
+    } catch (error) {
+      throw translateError(error, `inbox transaction on ${this.#where()}`, this.#server);
+    }
+  }
+
+  async #query(action: string, statement: pg.QueryConfig): Promise<pg.QueryResult> {
+    try {
+      return await this.pool.query(statement);
+    } catch (error) {
+      throw translateError(error, `${action} ${this.#where()}`, this.#server);
+    }
+  }
+
+  /** `host:port`, worked out on first need (only error messages use it). */
+  get #server(): string {
+    this.#serverDescription ??= describeServer(this.pool);
+    return this.#serverDescription;
+  }
+
+  #where(): string {
+    return `inbox table "${this.table}"`;
+  }
+
+  async #createSchema(): Promise<void> {
+    const client = await this.#connect();
+    let broken: Error | undefined;
+    try {
+      const exists = await this.#run(client, {
+        text: 'select to_regclass($1) is not null as exists',
+        values: [this.#settings.table.quoted],
+      });
+      if (!exists.rows[0]?.exists) await this.#createTable(client);
+    } catch (error) {
+      broken = await this.#rollback(client, error);
+      throw error;
+    } finally {
+      client.release(broken ?? false);
+    }
+    this.#schedulePrune();
+  }
+
+  async #createTable(client: pg.PoolClient): Promise<void> {
+    const { table } = this.#settings;
+    if (!this.#settings.createSchema) {
+      throw new ConfigurationError(
+        `inbox table "${table.name}" does not exist on ${this.#server}; create it in your migrations ` +
+          `with inboxSchemaSql(${JSON.stringify(table.name)}), or pass createSchema: true`,
+      );
+    }
+    await this.#run(client, 'begin');
+    // Concurrent "create table if not exists" can still collide on the catalog; a lock per table serializes them.
+    await this.#run(client, { text: 'select pg_advisory_xact_lock(hashtext($1))', values: [table.quoted] });
+    await this.#run(client, inboxSchemaSql(table.name));
+    await this.#run(client, 'commit');
+  }
+
+  #schedulePrune(): void {
+    const intervalMs = this.#settings.pruneIntervalMs;
+    if (intervalMs === 0 || this.#closed !== undefined || this.#pruneTimer !== undefined) return;
+    const tick = () => {
+      this.prune()
+        .catch((error: unknown) => {
+          if (this.#closed !== undefined) return;
+          this.#settings.logger.warn('inbox prune failed; retrying at the next interval', {
+            table: this.table,
+            error: String(error),
+          });
+        })
+        .finally(() => {
+          if (this.#closed === undefined) this.#pruneTimer = setTimeout(tick, intervalMs).unref();
+        });
+    };
+    // Unref'd: pruning never keeps a process alive on its own.
+    this.#pruneTimer = setTimeout(tick, intervalMs).unref();
+  }
+
+  async #prune(): Promise<number> {
+    await this.ensureSchema();
+    const { table, retentionMs, maxEntries } = this.#settings;
+    let deleted = await this.#deleteThrough("now() - $1::double precision * interval '1 millisecond'", [
+      retentionMs,
+    ]);
+    if (maxEntries !== undefined) {
+      // The newest row beyond the first maxEntries; computed in SQL to keep microsecond precision.
+      const oldestToDelete = `(select processed_at from ${table.quoted} order by processed_at desc offset $1 limit 1)`;
+      deleted += await this.#deleteThrough(oldestToDelete, [maxEntries]);
+    }
+    return deleted;
+  }
+
+  /** Deletes rows with `processed_at` at or before the SQL expression `bound`, a batch at a time. */
+  async #deleteThrough(bound: string, values: unknown[]): Promise<number> {
+    const { table, pruneBatchRows } = this.#settings;
+    const text =
+      `delete from ${table.quoted} where (group_name, source, id) in (` +
+      `select group_name, source, id from ${table.quoted} where processed_at <= ${bound} ` +
+      `order by processed_at limit ${pruneBatchRows})`;
+    let deleted = 0;
+    for (let batch = 0; batch < PRUNE_BATCHES_MAX && this.#closed === undefined; batch++) {
+      const rows = (await this.#query('pruning', { text, values })).rowCount ?? 0;
+      deleted += rows;
+      if (rows < pruneBatchRows) break;
+    }
+    return deleted;
+  }
+}
+
+/** `host:port` of the pool's server, for error messages (never the password). */
+function describeServer(pool: pg.Pool): string {
+  const client = new pg.Client(pool.options);
+  return `${client.host || 'localhost'}:${client.port}`;
+}
