@@ -17,7 +17,14 @@ import {
   type TransportMessage,
 } from '@herald/bus';
 import { assertName, assertSubscribeOptions } from '@herald/bus/internal';
-import { type FsyncPolicy, isLogError, type LogStore, openLogStore, type Partition } from '@herald/log';
+import {
+  type FsyncPolicy,
+  isLogError,
+  type LogStore,
+  openLogStore,
+  type Partition,
+  type ReadResult,
+} from '@herald/log';
 import { readChecked, syncDirectory, writeChecked } from './atomic-file.ts';
 import { ConsumerGroup, type ConsumerGroupLimits } from './consumer-group.ts';
 import {
@@ -62,6 +69,8 @@ export interface BrokerOptions {
   readonly retentionBytes?: number;
   /** Log segment size (default the log's, 1 GiB). */
   readonly segmentBytesMax?: number;
+  /** PartitionLeaderEpoch stamped on stored batches (default the log's, 0; the Kafka server uses -1). */
+  readonly leaderEpoch?: number;
   /** Called with errors that have no caller to reject (a failed background read). Default: ignore. */
   readonly onError?: (error: unknown) => void;
 }
@@ -146,6 +155,7 @@ export async function openBroker(options: BrokerOptions = {}): Promise<Broker> {
         ...(options.retentionMs === undefined ? {} : { retentionMs: options.retentionMs }),
         ...(options.retentionBytes === undefined ? {} : { retentionBytes: options.retentionBytes }),
         ...(options.segmentBytesMax === undefined ? {} : { segmentBytesMax: options.segmentBytesMax }),
+        ...(options.leaderEpoch === undefined ? {} : { leaderEpoch: options.leaderEpoch }),
       },
     });
   } catch (error) {
@@ -176,6 +186,8 @@ export class Broker {
   readonly #limits: ConsumerGroupLimits;
   readonly #topics = new Map<string, Promise<TopicState>>();
   readonly #inFlight = new Set<Promise<unknown>>();
+  /** Committed offsets of {@link Broker.commitOffsets}, by `topic\0group`, with the write chain. */
+  readonly #commits = new Map<string, { offsets: Map<number, bigint>; writing: Promise<void> }>();
   #closing: Promise<void> | undefined;
 
   /** @internal Use {@link openBroker}. */
@@ -263,6 +275,7 @@ export class Broker {
     if (live.length > 0) throw new TopicInUseError(name, live);
     state.deleted = true;
     this.#topics.delete(name);
+    for (const key of [...this.#commits.keys()]) if (key.startsWith(`${name}\0`)) this.#commits.delete(key);
     for (const unsubscribe of state.unsubscribes) unsubscribe();
     for (const opening of state.groups.values()) await (await opening.catch(() => undefined))?.close();
     // Removing the metadata is the commit point; what follows is cleanup that load() redoes.
@@ -364,6 +377,192 @@ export class Broker {
       }
     });
     return this.describeGroup(topic, group);
+  }
+
+  /**
+   * Appends one producer-encoded RecordBatch v2 to `partition` of `topic` unchanged but for its
+   * BaseOffset and PartitionLeaderEpoch (the Kafka Produce path; batches stay opaque, so every
+   * compression codec works). The log validates size, magic, CRC-32C and record count first, so a
+   * corrupt batch is never stored. Throws {@link TopicNotFoundError}, {@link BrokerArgumentError}
+   * for a partition outside the topic, or {@link BrokerStorageError} whose `cause` is the log's
+   * error (`LOG_INVALID_BATCH`, `LOG_BATCH_TOO_LARGE`, `LOG_RECORD_TOO_LARGE`, `LOG_QUEUE_FULL`...).
+   */
+  async appendBatch(
+    topic: string,
+    partition: number,
+    batch: Uint8Array,
+  ): Promise<{ baseOffset: bigint; lastOffset: bigint }> {
+    this.#checkOpen();
+    const log = await this.#rawPartition(topic, partition, 'appendBatch');
+    const operation = log.appendBatch(batch);
+    this.#inFlight.add(operation);
+    try {
+      return await operation;
+    } catch (error) {
+      throw storageFailure(`appendBatch to ${topic}/${partition}`, error);
+    } finally {
+      this.#inFlight.delete(operation);
+    }
+  }
+
+  /**
+   * Whole stored batches of `partition` from the one holding `offset`, up to `bytesMax` (always at
+   * least one batch), as the log returns them (see `Partition.read`). Throws the log's
+   * `LOG_OFFSET_OUT_OF_RANGE` (wrapped in {@link BrokerStorageError}) outside the stored range.
+   */
+  async readBatches(topic: string, partition: number, offset: bigint, bytesMax: number): Promise<ReadResult> {
+    this.#checkOpen();
+    const log = await this.#rawPartition(topic, partition, 'readBatches');
+    try {
+      return await log.read(offset, bytesMax);
+    } catch (error) {
+      throw storageFailure(`read ${topic}/${partition}`, error);
+    }
+  }
+
+  /** The log start offset and high watermark of one partition. */
+  async partitionOffsets(
+    topic: string,
+    partition: number,
+  ): Promise<{ logStartOffset: bigint; highWatermark: bigint }> {
+    const log = await this.#rawPartition(topic, partition, 'partitionOffsets');
+    return { logStartOffset: log.logStartOffset, highWatermark: log.highWatermark };
+  }
+
+  /** The first offset of `partition` whose record timestamp is at or after `timestampMs`, or undefined. */
+  async offsetForTimestamp(
+    topic: string,
+    partition: number,
+    timestampMs: number,
+  ): Promise<bigint | undefined> {
+    const log = await this.#rawPartition(topic, partition, 'offsetForTimestamp');
+    try {
+      return (await log.offsetForTimestamp(timestampMs))?.offset;
+    } catch (error) {
+      throw storageFailure(`offsetForTimestamp on ${topic}/${partition}`, error);
+    }
+  }
+
+  /**
+   * Calls `listener` whenever `partition` of an open topic gets new readable records (long-poll
+   * fetches wait on it instead of polling). Returns the unsubscribe function; a no-op when the
+   * partition is not open.
+   */
+  onPartitionAppend(topic: string, partition: number, listener: () => void): () => void {
+    const log = this.#store.getPartition({ topic, partition });
+    if (log === undefined || this.#closing !== undefined) return () => {};
+    return log.onAppend(() => listener());
+  }
+
+  /**
+   * Stores Kafka-style committed offsets of `group` on `topic` (explicit commits of the next
+   * offset to read, as a Kafka group coordinator keeps them), merged with earlier commits, in
+   * `groups/<topic>/<group>.commits`. Kept apart from the acked positions of {@link subscribe}
+   * groups. Durable (fsynced) unless the broker's fsync policy is `'never'`.
+   */
+  async commitOffsets(topic: string, group: string, offsets: ReadonlyMap<number, bigint>): Promise<void> {
+    this.#checkOpen();
+    assertName(group, 'group', 'commitOffsets');
+    const state = await this.#existingTopic(topic, 'commitOffsets');
+    for (const [partition, offset] of offsets) {
+      if (!Number.isInteger(partition) || partition < 0 || partition >= state.metadata.partitions) {
+        throw new BrokerArgumentError(`commitOffsets: ${topic} has no partition ${partition}`);
+      }
+      if (typeof offset !== 'bigint' || offset < 0n) {
+        throw new BrokerArgumentError(`commitOffsets: offset ${String(offset)} is not a non-negative bigint`);
+      }
+    }
+    const entry = await this.#commitEntry(topic, group);
+    for (const [partition, offset] of offsets) entry.offsets.set(partition, offset);
+    const snapshot = Object.fromEntries(
+      [...entry.offsets].map(([partition, offset]) => [partition, String(offset)]),
+    );
+    const file = commitsFile(this.#groupsDirectory(topic), group);
+    // Writes of one file are chained so a slow earlier write never lands after a later one.
+    const writing = entry.writing.then(async () => {
+      await fs.mkdir(this.#groupsDirectory(topic), { recursive: true });
+      await writeChecked(
+        file,
+        { format: COMMITS_FORMAT, topic, group, offsets: snapshot },
+        this.#limits.durable,
+      );
+    });
+    entry.writing = writing.catch(() => {});
+    this.#inFlight.add(writing);
+    try {
+      await writing;
+    } catch (error) {
+      throw new BrokerStorageError(`commitOffsets: cannot store offsets of "${group}" on "${topic}"`, error);
+    } finally {
+      this.#inFlight.delete(writing);
+    }
+  }
+
+  /** Offsets stored by {@link commitOffsets} for `group` on `topic`, by partition (empty when none). */
+  async committedOffsets(topic: string, group: string): Promise<ReadonlyMap<number, bigint>> {
+    this.#checkOpen();
+    assertName(group, 'group', 'committedOffsets');
+    await this.#existingTopic(topic, 'committedOffsets');
+    return new Map((await this.#commitEntry(topic, group)).offsets);
+  }
+
+  /** Topics on which `group` has offsets stored by {@link commitOffsets}, sorted. */
+  async committedTopics(group: string): Promise<string[]> {
+    this.#checkOpen();
+    assertName(group, 'group', 'committedTopics');
+    const topics: string[] = [];
+    for (const topic of this.listTopics()) {
+      const cached = this.#commits.get(`${topic}\0${group}`);
+      if (
+        cached !== undefined
+          ? cached.offsets.size > 0
+          : await fileExists(commitsFile(this.#groupsDirectory(topic), group))
+      ) {
+        topics.push(topic);
+      }
+    }
+    return topics;
+  }
+
+  async #commitEntry(
+    topic: string,
+    group: string,
+  ): Promise<{ offsets: Map<number, bigint>; writing: Promise<void> }> {
+    const key = `${topic}\0${group}`;
+    let entry = this.#commits.get(key);
+    if (entry !== undefined) return entry;
+    const file = commitsFile(this.#groupsDirectory(topic), group);
+    const stored = (await readChecked(file)) as
+      | { format?: unknown; offsets?: Record<string, string> }
+      | undefined;
+    const offsets = new Map<number, bigint>();
+    if (stored !== undefined) {
+      if (stored.format !== COMMITS_FORMAT || typeof stored.offsets !== 'object' || stored.offsets === null) {
+        throw new BrokerCorruptError(
+          `${file} is not a commits file this broker reads; remove it to forget the offsets`,
+        );
+      }
+      for (const [partition, offset] of Object.entries(stored.offsets))
+        offsets.set(Number(partition), BigInt(offset));
+    }
+    // Another caller may have loaded it while this one read the file.
+    entry = this.#commits.get(key);
+    if (entry !== undefined) return entry;
+    entry = { offsets, writing: Promise.resolve() };
+    this.#commits.set(key, entry);
+    return entry;
+  }
+
+  async #rawPartition(topic: string, partition: number, context: string): Promise<Partition> {
+    const state = await this.#existingTopic(topic, context);
+    if (!Number.isInteger(partition) || partition < 0 || partition >= state.metadata.partitions) {
+      throw new BrokerArgumentError(
+        `${context}: topic "${topic}" has partitions 0 to ${state.metadata.partitions - 1}, not ${partition}`,
+      );
+    }
+    const log = this.#store.getPartition({ topic, partition });
+    if (log === undefined) throw new TopicNotFoundError(topic, context);
+    return log;
   }
 
   /**
@@ -595,6 +794,21 @@ function adaptPartition(partition: Partition): PartitionLog {
     onAppend: (listener) => partition.onAppend(() => listener()),
     close: () => partition.close(),
   };
+}
+
+const COMMITS_FORMAT = 1;
+
+function commitsFile(groupsDirectory: string, group: string): string {
+  return path.join(groupsDirectory, `${group}.commits`);
+}
+
+async function fileExists(file: string): Promise<boolean> {
+  try {
+    await fs.access(file);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function topicMetadataFile(topicsDirectory: string, name: string): string {

@@ -1,0 +1,88 @@
+/** The additive methods the Kafka-protocol server uses: raw batches, offsets, commits, append wake-ups. */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { encodeRecordBatch } from '@herald/log';
+import { openBroker } from '../src/index.ts';
+import { freshDirectory } from './support.ts';
+
+const encoder = new TextEncoder();
+
+function batch(count: number, timestampMs = Date.now()): Uint8Array {
+  const records = Array.from({ length: count }, (_, index) => ({
+    key: null,
+    value: encoder.encode(`v${index}`),
+    headers: [],
+    timestampMs: timestampMs + index,
+  }));
+  return encodeRecordBatch(records, { timestampMs });
+}
+
+test('broker kafka support - appendBatch stores raw batches, readBatches returns them with offsets rewritten', async () => {
+  const dir = freshDirectory();
+  const broker = await openBroker({ dir, partitions: 2, leaderEpoch: -1 });
+  try {
+    await broker.createTopic('raw');
+    let woken = 0;
+    const unsubscribe = broker.onPartitionAppend('raw', 1, () => woken++);
+    assert.deepEqual(await broker.appendBatch('raw', 1, batch(3)), { baseOffset: 0n, lastOffset: 2n });
+    assert.deepEqual(await broker.appendBatch('raw', 1, batch(2)), { baseOffset: 3n, lastOffset: 4n });
+    unsubscribe();
+    assert.ok(woken >= 1, 'append listener called');
+    const read = await broker.readBatches('raw', 1, 4n, 1024 * 1024);
+    assert.equal(read.batchCount, 1);
+    assert.equal(Buffer.from(read.batches).readBigInt64BE(0), 3n);
+    assert.equal(Buffer.from(read.batches).readInt32BE(12), -1, 'leader epoch rewritten');
+    assert.deepEqual(await broker.partitionOffsets('raw', 1), { logStartOffset: 0n, highWatermark: 5n });
+    const corrupt = batch(1);
+    corrupt[corrupt.length - 1]! ^= 0xff;
+    await assert.rejects(broker.appendBatch('raw', 0, corrupt), /crc|CRC|invalid/i);
+    assert.deepEqual(await broker.partitionOffsets('raw', 0), { logStartOffset: 0n, highWatermark: 0n });
+    await assert.rejects(broker.appendBatch('raw', 2, batch(1)), /partitions 0 to 1/);
+  } finally {
+    await broker.close();
+  }
+});
+
+test('broker kafka support - offsetForTimestamp finds the first record at or after a time', async () => {
+  const broker = await openBroker({ dir: freshDirectory(), partitions: 1 });
+  try {
+    await broker.createTopic('times');
+    await broker.appendBatch('times', 0, batch(2, 1_000));
+    await broker.appendBatch('times', 0, batch(2, 5_000));
+    assert.equal(await broker.offsetForTimestamp('times', 0, 1_001), 1n);
+    assert.equal(await broker.offsetForTimestamp('times', 0, 4_000), 2n);
+    assert.equal(await broker.offsetForTimestamp('times', 0, 9_000), undefined);
+  } finally {
+    await broker.close();
+  }
+});
+
+test('broker kafka support - committed offsets merge, survive a restart and vanish with the topic', async () => {
+  const dir = freshDirectory();
+  let broker = await openBroker({ dir, partitions: 3 });
+  await broker.createTopic('commits');
+  await broker.commitOffsets('commits', 'g1', new Map([[0, 5n]]));
+  await Promise.all([
+    broker.commitOffsets('commits', 'g1', new Map([[1, 7n]])),
+    broker.commitOffsets('commits', 'g1', new Map([[0, 6n]])),
+  ]);
+  assert.deepEqual(await broker.committedTopics('g1'), ['commits']);
+  assert.deepEqual(await broker.committedTopics('g2'), []);
+  await broker.close();
+  broker = await openBroker({ dir, partitions: 3 });
+  try {
+    assert.deepEqual(
+      await broker.committedOffsets('commits', 'g1'),
+      new Map([
+        [0, 6n],
+        [1, 7n],
+      ]),
+    );
+    await assert.rejects(broker.commitOffsets('commits', 'g1', new Map([[3, 1n]])), /no partition 3/);
+    await broker.deleteTopic('commits');
+    await broker.createTopic('commits');
+    assert.deepEqual(await broker.committedOffsets('commits', 'g1'), new Map());
+  } finally {
+    await broker.close();
+  }
+});
