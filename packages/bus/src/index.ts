@@ -47,6 +47,7 @@ export {
 } from './dead-letters.ts';
 export type { UnknownTypeAction } from './dispatcher.ts';
 export {
+  CE_PREFIX,
   decodeEnvelope,
   type Envelope,
   encodeEnvelope,

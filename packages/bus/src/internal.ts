@@ -8,5 +8,5 @@ export {
   type WindowMember,
   waitingEntry,
 } from './delivery-window.ts';
-export { assertName } from './names.ts';
+export { assertName, assertTopicName } from './names.ts';
 export { assertSubscribeOptions } from './transport-checks.ts';
