@@ -19,6 +19,7 @@ import { consumerScenarios } from './scenarios/consumers.ts';
 import { deliveryScenarios } from './scenarios/delivery.ts';
 import { lifecycleScenarios } from './scenarios/lifecycle.ts';
 import { payloadScenarios } from './scenarios/payload.ts';
+import { reconnectScenarios } from './scenarios/reconnect.ts';
 
 export * from './harness.ts';
 export type { ConformanceTarget, Scenario, ScenarioContext } from './scenario.ts';
@@ -30,6 +31,7 @@ export const scenarios: readonly Scenario[] = [
   ...lifecycleScenarios,
   ...payloadScenarios,
   ...consumerScenarios,
+  ...reconnectScenarios,
 ];
 
 /** Longest a single scenario run may take. */

@@ -12,6 +12,13 @@ export interface ConformanceTarget {
    * same broker after a restart). Declaring it enables the restart scenarios.
    */
   restart?(transport: Transport): Promise<Transport>;
+  /**
+   * Makes the broker drop every connection the target's transports hold (e.g.
+   * `rabbitmqctl close_connection` for each), as a network failure or broker restart would;
+   * resolves once they are dropped. The transports must reconnect by themselves. Declaring it
+   * enables the reconnect scenario.
+   */
+  dropConnections?(): Promise<void>;
   /** Stress mode: how many copies of each scenario run at once (default `HERALD_STRESS` or 1). */
   readonly stress?: number;
 }
