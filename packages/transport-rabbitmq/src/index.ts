@@ -1,0 +1,21 @@
+/**
+ * `@herald/transport-rabbitmq`: the Herald Transport on RabbitMQ. See the README for the mapping
+ * diagram, guarantees, limits and a runnable example.
+ */
+export { CE_AMQP_PREFIX } from './headers.ts';
+export { murmur2, shardForKey } from './murmur2.ts';
+export {
+  DEFAULT_URL,
+  MESSAGE_BYTES_MAX,
+  type QueueType,
+  type RabbitMqTransportOptions,
+  SHARDS_MAX,
+  type UnroutableAction,
+} from './options.ts';
+export {
+  type RabbitMqTransport,
+  type RabbitMqTransportStats,
+  rabbitMqTransport,
+  UNTYPED_ROUTING_KEY,
+} from './rabbitmq-transport.ts';
+export { RETRY_BUCKETS_MS } from './topology.ts';

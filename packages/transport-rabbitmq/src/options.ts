@@ -1,0 +1,196 @@
+/** `rabbitMqTransport()` options: every one bounded, every default stated. */
+import { assertTopicName, ConfigurationError, IN_FLIGHT_MAX } from '@herald/bus';
+import { assertName } from '@herald/bus/internal';
+import { assertExchangePrefix } from './names.ts';
+
+/** Queue type of the shard and retry queues. */
+export type QueueType = 'quorum' | 'classic';
+
+/** What `publish` does with a message that no queue accepted (no group bound to its type). */
+export type UnroutableAction = 'resolve' | 'reject';
+
+/** Options of {@link rabbitMqTransport}. */
+export interface RabbitMqTransportOptions {
+  /**
+   * AMQP URL, e.g. `amqp://user:password@host:5672/vhost` (`amqps://` for TLS). Default
+   * `amqp://guest:guest@127.0.0.1:5672`. The password never appears in errors or logs.
+   */
+  readonly url?: string;
+  /**
+   * Prefix of every exchange and queue name this transport declares (default `herald.`; at most
+   * 64 characters from `A-Z a-z 0-9 . _ : -`). Use `''` to publish to exchanges named exactly
+   * like the topics, e.g. to meet foreign producers on exchange `orders`.
+   */
+  readonly exchangePrefix?: string;
+  /**
+   * `quorum` (default: replicated, confirms after a majority has the message on disk, poison
+   * message counting) or `classic` (single node, lighter). Must match what already exists on the
+   * broker: RabbitMQ refuses to redeclare a queue with another type.
+   */
+  readonly queueType?: QueueType;
+  /**
+   * Shard queues per consumer group (1…64; default 4). Keys are spread over them by murmur2, and
+   * each shard has a single active consumer, so per-key order holds across processes. Publishers
+   * and consumers of a topic must agree on it (a shard number the group lacks falls back to shard 0).
+   */
+  readonly shards?: number;
+  /**
+   * Messages RabbitMQ sends ahead, unacked, to each shard consumer (1…4096; default: the
+   * subscription's `maxInFlight`). Handlers still run at most `maxInFlight` at a time.
+   */
+  readonly prefetch?: number;
+  /** Largest message accepted by `publish` (body + headers + key; default 1 MiB, at most 128 MiB, RabbitMQ's own default limit). */
+  readonly maxMessageBytes?: number;
+  /**
+   * Topics whose exchange is a fanout exchange (broadcast): every group gets every message and the
+   * `types` routing hint is ignored. Publishers and consumers must list the same topics.
+   */
+  readonly fanoutTopics?: readonly string[];
+  /**
+   * Binding patterns per group name, replacing the group's `types` hint on every topic, e.g.
+   * `{ billing: ['order.*'] }` (topic-exchange patterns: `*` one word, `#` any words).
+   */
+  readonly groupBindings?: Readonly<Record<string, readonly string[]>>;
+  /**
+   * A published message that reached no queue (the topic has no group bound to its type):
+   * `resolve` (default: an event nobody subscribed to is not an error) or `reject`. Either way it
+   * is counted in `stats().unroutable`.
+   */
+  readonly unroutable?: UnroutableAction;
+  /** How long creation, `publish` and `subscribe` wait for a connection (100 ms…5 min; default 10 s). */
+  readonly connectTimeoutMs?: number;
+  /** First reconnect delay (10 ms…10 s; default 100 ms); it doubles, with jitter, on each failure. */
+  readonly reconnectDelayMsMin?: number;
+  /** Longest reconnect delay (≥ the minimum, at most 60 s; default 5 s). */
+  readonly reconnectDelayMsMax?: number;
+  /** AMQP heartbeat (0 disables; at most 600 s; default 10 s): how soon a dead peer is noticed. */
+  readonly heartbeatSeconds?: number;
+  /**
+   * Longest nack delay held in the process (1 s…25 min; default 15 min). Longer delays are
+   * shortened to it: a held message stays unacked on the broker, and RabbitMQ closes a channel
+   * whose delivery stays unacked past its consumer timeout (30 min by default).
+   */
+  readonly holdDelayMsMax?: number;
+  /**
+   * Keyless messages nacked with at least this delay go through a retry queue (TTL plus
+   * dead-lettering back to the group) instead of being held in the process (100 ms…1 h; default
+   * 1 s). Keyed messages are always held, to keep their key's order.
+   */
+  readonly retryQueueDelayMsMin?: number;
+  /** Name shown for the connection in `rabbitmqctl list_connections user_provided_name` (default `herald`). */
+  readonly connectionName?: string;
+}
+
+/** Options with every default applied and checked. */
+export interface ResolvedOptions {
+  readonly url: string;
+  readonly exchangePrefix: string;
+  readonly queueType: QueueType;
+  readonly shards: number;
+  readonly prefetch: number | undefined;
+  readonly maxMessageBytes: number;
+  readonly fanoutTopics: ReadonlySet<string>;
+  readonly groupBindings: Readonly<Record<string, readonly string[]>>;
+  readonly unroutable: UnroutableAction;
+  readonly connectTimeoutMs: number;
+  readonly reconnectDelayMsMin: number;
+  readonly reconnectDelayMsMax: number;
+  readonly heartbeatSeconds: number;
+  readonly holdDelayMsMax: number;
+  readonly retryQueueDelayMsMin: number;
+  readonly connectionName: string;
+}
+
+/** Default URL: the local broker's default listener and user. */
+export const DEFAULT_URL = 'amqp://guest:guest@127.0.0.1:5672';
+/** Most shard queues per group. */
+export const SHARDS_MAX = 64;
+/** RabbitMQ's default `max_message_size` (128 MiB). */
+export const MESSAGE_BYTES_MAX = 128 * 1024 * 1024;
+const MINUTE_MS = 60_000;
+const PATTERN_LEGAL = /^[A-Za-z0-9._*#-]+$/;
+
+/** Applies defaults and throws a {@link ConfigurationError} naming the first bad option. */
+export function resolveOptions(options: RabbitMqTransportOptions): ResolvedOptions {
+  const url = options.url ?? DEFAULT_URL;
+  if (!/^amqps?:\/\//.test(url)) {
+    throw new ConfigurationError(
+      'rabbitMqTransport: url must start with amqp:// or amqps://, e.g. amqp://guest:guest@127.0.0.1:5672',
+    );
+  }
+  const exchangePrefix = options.exchangePrefix ?? 'herald.';
+  assertExchangePrefix(exchangePrefix);
+  const queueType = options.queueType ?? 'quorum';
+  if (queueType !== 'quorum' && queueType !== 'classic') {
+    throw new ConfigurationError(
+      `rabbitMqTransport: queueType must be "quorum" or "classic", got "${queueType}"`,
+    );
+  }
+  const unroutable = options.unroutable ?? 'resolve';
+  if (unroutable !== 'resolve' && unroutable !== 'reject') {
+    throw new ConfigurationError(
+      `rabbitMqTransport: unroutable must be "resolve" or "reject", got "${unroutable}"`,
+    );
+  }
+  const fanoutTopics = new Set(options.fanoutTopics ?? []);
+  for (const topic of fanoutTopics) assertTopicName(topic, 'rabbitMqTransport fanoutTopics');
+  const groupBindings = options.groupBindings ?? {};
+  for (const [group, patterns] of Object.entries(groupBindings)) {
+    assertName(group, 'group', 'rabbitMqTransport groupBindings');
+    if (patterns.length === 0 || patterns.some((pattern) => !PATTERN_LEGAL.test(pattern))) {
+      throw new ConfigurationError(
+        `rabbitMqTransport: groupBindings.${group} must list patterns such as "order.*" or "#" ` +
+          '(characters A-Z a-z 0-9 . _ - * #)',
+      );
+    }
+  }
+  const reconnectDelayMsMin = integer(options.reconnectDelayMsMin, 100, 10, 10_000, 'reconnectDelayMsMin');
+  const resolved: ResolvedOptions = {
+    url,
+    exchangePrefix,
+    queueType,
+    shards: integer(options.shards, 4, 1, SHARDS_MAX, 'shards'),
+    prefetch:
+      options.prefetch === undefined ? undefined : integer(options.prefetch, 1, 1, IN_FLIGHT_MAX, 'prefetch'),
+    maxMessageBytes: integer(options.maxMessageBytes, 1024 * 1024, 1, MESSAGE_BYTES_MAX, 'maxMessageBytes'),
+    fanoutTopics,
+    groupBindings,
+    unroutable,
+    connectTimeoutMs: integer(options.connectTimeoutMs, 10_000, 100, 5 * MINUTE_MS, 'connectTimeoutMs'),
+    reconnectDelayMsMin,
+    reconnectDelayMsMax: integer(
+      options.reconnectDelayMsMax,
+      Math.max(5_000, reconnectDelayMsMin),
+      reconnectDelayMsMin,
+      MINUTE_MS,
+      'reconnectDelayMsMax',
+    ),
+    heartbeatSeconds: integer(options.heartbeatSeconds, 10, 0, 600, 'heartbeatSeconds'),
+    holdDelayMsMax: integer(options.holdDelayMsMax, 15 * MINUTE_MS, 1_000, 25 * MINUTE_MS, 'holdDelayMsMax'),
+    retryQueueDelayMsMin: integer(
+      options.retryQueueDelayMsMin,
+      1_000,
+      100,
+      60 * MINUTE_MS,
+      'retryQueueDelayMsMin',
+    ),
+    connectionName: options.connectionName ?? 'herald',
+  };
+  return resolved;
+}
+
+function integer(
+  value: number | undefined,
+  fallback: number,
+  min: number,
+  max: number,
+  name: string,
+): number {
+  const chosen = value ?? fallback;
+  if (!Number.isSafeInteger(chosen) || chosen < min || chosen > max) {
+    throw new ConfigurationError(
+      `rabbitMqTransport: ${name} must be an integer from ${min} to ${max}, got ${value}`,
+    );
+  }
+  return chosen;
+}

@@ -1,0 +1,365 @@
+/**
+ * `rabbitMqTransport()`: the Herald Transport on RabbitMQ (AMQP 0-9-1, through `amqplib`).
+ * See the package README for the mapping (one topic exchange per topic, routing key = event type;
+ * per group a set of single-active-consumer shard queues), the guarantees and the limits.
+ */
+import { randomUUID } from 'node:crypto';
+import {
+  assertTopicName,
+  ClosedError,
+  type MessageHandler,
+  messageSizeBytes,
+  PayloadTooLargeError,
+  type SubscribeOptions,
+  type Subscription,
+  type Transport,
+  TransportError,
+  type TransportFeatures,
+  type TransportMessage,
+} from '@herald/bus';
+import { assertSubscribeOptions } from '@herald/bus/internal';
+import type { Channel, ConfirmChannel, ConsumeMessage } from 'amqplib';
+import { ConnectionManager, type Live } from './connection.ts';
+import { publishError } from './errors.ts';
+import {
+  KEY_HEADER,
+  PRIOR_ATTEMPTS_HEADER,
+  reservedHeaderOf,
+  SHARD_HEADER,
+  TIMESTAMP_HEADER,
+  toAmqpHeaders,
+} from './headers.ts';
+import { shardForKey } from './murmur2.ts';
+import type { GroupNames } from './names.ts';
+import { type RabbitMqTransportOptions, type ResolvedOptions, resolveOptions } from './options.ts';
+import { GroupSubscription, type SubscriptionHost } from './subscription.ts';
+import { type DeclaredTopology, declareRetryQueue, declareTopic, retryBucketMs } from './topology.ts';
+
+/** Routing key of messages without a `ce_type` header (raw transport messages). */
+export const UNTYPED_ROUTING_KEY = 'herald.untyped';
+
+/** Counters of one transport instance. */
+export interface RabbitMqTransportStats {
+  /** Connections lost and reopened. */
+  readonly reconnects: number;
+  /** Published messages that reached no queue (see the `unroutable` option). */
+  readonly unroutable: number;
+}
+
+/** The RabbitMQ transport: a Herald {@link Transport} plus RabbitMQ-specific inspection. */
+export interface RabbitMqTransport extends Transport {
+  /** Counters since creation. */
+  stats(): RabbitMqTransportStats;
+  /** Every exchange and queue this instance declared, e.g. to delete them after a test. */
+  topology(): { readonly exchanges: readonly string[]; readonly queues: readonly string[] };
+}
+
+/**
+ * Connects to RabbitMQ and returns the transport. Rejects with a `ConfigurationError` for bad
+ * options, credentials or vhost, and with a retriable `TransportError` if the broker cannot be
+ * reached within `connectTimeoutMs` (the message says how to start it).
+ *
+ * @example
+ * const transport = await rabbitMqTransport({ url: 'amqp://guest:guest@127.0.0.1:5672' });
+ * const bus = createBus({ transport, source: '/checkout' });
+ */
+export async function rabbitMqTransport(options: RabbitMqTransportOptions = {}): Promise<RabbitMqTransport> {
+  const transport = new RabbitMqTransportImpl(resolveOptions(options));
+  await transport.open();
+  return transport;
+}
+
+/** A confirm channel of one connection generation, with the returns it has seen. */
+interface PublishChannel {
+  readonly channel: ConfirmChannel;
+  readonly generation: number;
+  /** Message ids RabbitMQ returned as unroutable; each is removed when its confirm arrives. */
+  readonly returned: Set<string>;
+  /** Topic exchanges declared on this connection. */
+  readonly exchanges: Map<string, Promise<string>>;
+  /** Retry queues declared on this connection. */
+  readonly retryQueues: Map<string, Promise<string>>;
+}
+
+class RabbitMqTransportImpl implements RabbitMqTransport, SubscriptionHost {
+  readonly name = 'rabbitmq';
+  readonly features: TransportFeatures;
+  readonly options: ResolvedOptions;
+  readonly connection: ConnectionManager;
+  readonly declared: DeclaredTopology = { exchanges: new Set(), queues: new Set() };
+  readonly #subscriptions = new Set<GroupSubscription>();
+  readonly #instanceId = randomUUID().slice(0, 8);
+  #publishChannel: Promise<PublishChannel> | undefined;
+  #sequence = 0;
+  #roundRobin = 0;
+  #unroutable = 0;
+  #closed = false;
+  #closing: Promise<void> | undefined;
+
+  constructor(options: ResolvedOptions) {
+    this.options = options;
+    this.connection = new ConnectionManager(options);
+    this.features = {
+      consumerGroups: true,
+      persistent: true,
+      replaysToNewGroups: false,
+      orderedPerKey: true,
+      exactlyOnce: false,
+      maxMessageBytes: options.maxMessageBytes,
+    };
+  }
+
+  open(): Promise<void> {
+    return this.connection.open();
+  }
+
+  stats(): RabbitMqTransportStats {
+    return { reconnects: this.connection.reconnects, unroutable: this.#unroutable };
+  }
+
+  topology(): { readonly exchanges: readonly string[]; readonly queues: readonly string[] } {
+    return { exchanges: [...this.declared.exchanges], queues: [...this.declared.queues] };
+  }
+
+  async publish(topic: string, messages: readonly TransportMessage[]): Promise<void> {
+    if (this.#closed) throw new ClosedError('rabbitmq transport');
+    assertTopicName(topic, 'publish');
+    for (const message of messages) {
+      const size = messageSizeBytes(message);
+      if (size > this.features.maxMessageBytes) {
+        throw new PayloadTooLargeError(topic, size, this.features.maxMessageBytes);
+      }
+      const reserved = reservedHeaderOf(message);
+      if (reserved !== undefined) {
+        throw new TransportError(
+          `rabbitmq transport: header "${reserved}" uses the reserved prefix "herald-"; rename it`,
+        );
+      }
+    }
+    if (messages.length === 0) return;
+    const publisher = await this.#publisher();
+    const exchange = await this.#exchange(publisher, topic);
+    const confirms: Promise<void>[] = [];
+    for (const message of messages) {
+      const routingKey = message.headers.ce_type ?? UNTYPED_ROUTING_KEY;
+      const { headers, contentType } = toAmqpHeaders(message);
+      const nowMs = Date.now();
+      const shard =
+        message.key === undefined
+          ? this.#roundRobin++ % this.options.shards
+          : shardForKey(message.key, this.options.shards);
+      headers[SHARD_HEADER] = String(shard);
+      headers[TIMESTAMP_HEADER] = String(nowMs);
+      if (message.key !== undefined) headers[KEY_HEADER] = message.key;
+      const body = Buffer.from(message.body.buffer, message.body.byteOffset, message.body.byteLength);
+      const { confirmed, writable } = this.#send(publisher, topic, exchange, routingKey, body, {
+        headers,
+        contentType,
+        timestamp: Math.floor(nowMs / 1000),
+      });
+      confirms.push(confirmed);
+      if (!writable) await drained(publisher.channel);
+    }
+    // Wait for every confirm before reporting, so a rejection never leaves sends in the air.
+    const outcomes = await Promise.allSettled(confirms);
+    const failed = outcomes.find((outcome) => outcome.status === 'rejected');
+    if (failed !== undefined) throw failed.reason;
+  }
+
+  /** Publishes one message with `mandatory`; `confirmed` settles on the broker's confirm. */
+  #send(
+    publisher: PublishChannel,
+    topic: string,
+    exchange: string,
+    routingKey: string,
+    body: Buffer,
+    properties: { headers: Record<string, unknown>; contentType: string | undefined; timestamp?: number },
+  ): { confirmed: Promise<void>; writable: boolean } {
+    const messageId = `${this.#instanceId}.${++this.#sequence}`;
+    let writable = true;
+    const confirmed = new Promise<void>((resolve, reject) => {
+      const onConfirm = (error: unknown) => {
+        if (error !== null && error !== undefined) {
+          publisher.returned.delete(messageId);
+          reject(publishError(topic, 'RabbitMQ refused it or the channel closed first', error));
+          return;
+        }
+        if (!publisher.returned.delete(messageId)) return resolve();
+        this.#unroutable += 1;
+        if (this.options.unroutable === 'resolve') return resolve();
+        reject(
+          new TransportError(
+            `rabbitmq transport: a message for topic "${topic}" with routing key "${routingKey}" reached ` +
+              'no queue: no group is bound to its type. Subscribe a group first, or set unroutable: "resolve"',
+          ),
+        );
+      };
+      try {
+        writable = publisher.channel.publish(
+          exchange,
+          routingKey,
+          body,
+          { ...properties, messageId, persistent: true, mandatory: true },
+          onConfirm,
+        );
+      } catch (error) {
+        reject(publishError(topic, 'the channel is closed', error));
+      }
+    });
+    return { confirmed, writable };
+  }
+
+  /** The confirm channel of the live connection, created on first use per connection. */
+  async #publisher(): Promise<PublishChannel> {
+    for (;;) {
+      const live = await this.connection.live();
+      let pending = this.#publishChannel;
+      if (pending === undefined) {
+        pending = this.#openPublisher(live);
+        this.#publishChannel = pending;
+      }
+      try {
+        const publisher = await pending;
+        if (this.#closed) throw new ClosedError('rabbitmq transport');
+        if (publisher.generation === live.generation) return publisher;
+      } catch (error) {
+        if (this.#publishChannel === pending) this.#publishChannel = undefined;
+        if (this.#closed) throw new ClosedError('rabbitmq transport');
+        if (this.connection.current?.generation === live.generation) {
+          throw new TransportError(`rabbitmq transport: cannot open a publish channel: ${String(error)}`, {
+            retriable: true,
+            cause: error,
+          });
+        }
+      }
+      // The connection changed under us: drop the stale channel and try on the new one.
+      if (this.#publishChannel === pending) this.#publishChannel = undefined;
+    }
+  }
+
+  async #openPublisher(live: Live): Promise<PublishChannel> {
+    const channel = await live.model.createConfirmChannel();
+    const publisher: PublishChannel = {
+      channel,
+      generation: live.generation,
+      returned: new Set(),
+      exchanges: new Map(),
+      retryQueues: new Map(),
+    };
+    channel.on('error', () => {}); // The 'close' that follows is handled.
+    channel.on('return', (message: { properties: { messageId?: unknown } }) => {
+      if (typeof message.properties.messageId === 'string')
+        publisher.returned.add(message.properties.messageId);
+    });
+    channel.on('close', () => {
+      if (this.#publishChannel !== undefined) {
+        void this.#publishChannel.then((current) => {
+          if (current === publisher) this.#publishChannel = undefined;
+        });
+      }
+    });
+    return publisher;
+  }
+
+  /** Declares the topic's exchange once per connection; a failed declaration is retried next time. */
+  #exchange(publisher: PublishChannel, topic: string): Promise<string> {
+    let declared = publisher.exchanges.get(topic);
+    if (declared === undefined) {
+      declared = this.#declareOnFreshChannel((channel) =>
+        declareTopic(channel, this.options, this.declared, topic),
+      );
+      declared.catch(() => publisher.exchanges.delete(topic));
+      publisher.exchanges.set(topic, declared);
+    }
+    return declared;
+  }
+
+  /**
+   * Runs declarations on a short-lived channel: a refused declaration closes its channel, and it
+   * must not take the shared publish channel (and its unconfirmed messages) down with it.
+   */
+  async #declareOnFreshChannel<T>(declare: (channel: Channel) => Promise<T>): Promise<T> {
+    const live = await this.connection.live();
+    const channel = await live.model.createChannel();
+    channel.on('error', () => {});
+    try {
+      return await declare(channel);
+    } finally {
+      await channel.close().catch(() => {});
+    }
+  }
+
+  async retryLater(
+    names: GroupNames,
+    message: ConsumeMessage,
+    priorAttempts: number,
+    delayMs: number,
+  ): Promise<void> {
+    const publisher = await this.#publisher();
+    const bucketMs = retryBucketMs(delayMs);
+    const key = names.retryQueue(bucketMs);
+    let queue = publisher.retryQueues.get(key);
+    if (queue === undefined) {
+      queue = this.#declareOnFreshChannel((channel) =>
+        declareRetryQueue(channel, this.options, this.declared, names, bucketMs),
+      );
+      queue.catch(() => publisher.retryQueues.delete(key));
+      publisher.retryQueues.set(key, queue);
+    }
+    const headers: Record<string, unknown> = { ...message.properties.headers };
+    delete headers['x-delivery-count'];
+    delete headers['x-death'];
+    headers[PRIOR_ATTEMPTS_HEADER] = String(priorAttempts);
+    const { confirmed, writable } = this.#send(publisher, 'retry', '', await queue, message.content, {
+      headers,
+      contentType: message.properties.contentType,
+      timestamp: message.properties.timestamp,
+    });
+    if (!writable) await drained(publisher.channel);
+    await confirmed;
+  }
+
+  async subscribe(options: SubscribeOptions, handler: MessageHandler): Promise<Subscription> {
+    if (this.#closed) throw new ClosedError('rabbitmq transport');
+    assertSubscribeOptions(options);
+    const subscription = new GroupSubscription(this, options, handler);
+    this.#subscriptions.add(subscription);
+    await subscription.start();
+    if (this.#closed) {
+      await subscription.close();
+      throw new ClosedError('rabbitmq transport');
+    }
+    return subscription;
+  }
+
+  forget(subscription: GroupSubscription): void {
+    this.#subscriptions.delete(subscription);
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
+    this.#closed = true;
+    await Promise.all([...this.#subscriptions].map((subscription) => subscription.close()));
+    const publisher = await this.#publishChannel?.catch(() => undefined);
+    this.#publishChannel = undefined;
+    await publisher?.channel.close().catch(() => {});
+    await this.connection.close();
+  }
+}
+
+/** Resolves when `channel` can take more writes, or when it closed (pending confirms then fail). */
+function drained(channel: Channel): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      channel.off('drain', done);
+      channel.off('close', done);
+      resolve();
+    };
+    channel.on('drain', done);
+    channel.on('close', done);
+  });
+}

@@ -1,0 +1,133 @@
+/**
+ * Declares what a topic and its groups need, idempotently (every declaration may run again after a
+ * reconnect). For one group on one topic:
+ *
+ *   topic exchange ──(binding per type pattern)──▶ group exchange (headers, on `herald-shard`)
+ *        ──▶ shard queue 0 … shard queue N-1   (single active consumer each)
+ *   group exchange ──(alternate exchange: no shard header matched)──▶ unsharded (fanout) ──▶ shard 0
+ *   retry queue (TTL) ──(dead-lettered on expiry)──▶ group exchange
+ *
+ * The topic binding is declared last, so no message is routed to the group before its queues exist.
+ */
+import type { Channel } from 'amqplib';
+import { declareError } from './errors.ts';
+import { SHARD_HEADER } from './headers.ts';
+import { type GroupNames, groupNames, topicExchangeName } from './names.ts';
+import type { ResolvedOptions } from './options.ts';
+
+/** Names this transport declared, so tests and operators can delete them. */
+export interface DeclaredTopology {
+  readonly exchanges: Set<string>;
+  readonly queues: Set<string>;
+}
+
+/** Retry-queue delays: a nack delay waits in the smallest bucket at least as long. */
+export const RETRY_BUCKETS_MS = [1_000, 5_000, 30_000, 120_000, 600_000, 3_600_000] as const;
+
+/** The retry bucket for `delayMs`: the smallest at least as long, or the largest. */
+export function retryBucketMs(delayMs: number): number {
+  return RETRY_BUCKETS_MS.find((bucket) => bucket >= delayMs) ?? RETRY_BUCKETS_MS.at(-1)!;
+}
+
+/** Declares the exchange of `topic` (topic type, or fanout for broadcast topics). */
+export async function declareTopic(
+  channel: Channel,
+  options: ResolvedOptions,
+  declared: DeclaredTopology,
+  topic: string,
+): Promise<string> {
+  const exchange = topicExchangeName(options.exchangePrefix, topic);
+  const type = options.fanoutTopics.has(topic) ? 'fanout' : 'topic';
+  try {
+    await channel.assertExchange(exchange, type, { durable: true });
+  } catch (error) {
+    throw declareError(error, `${type} exchange "${exchange}"`);
+  }
+  declared.exchanges.add(exchange);
+  return exchange;
+}
+
+/** Queue arguments shared by shard and retry queues. */
+function queueArguments(options: ResolvedOptions): Record<string, unknown> {
+  return { 'x-queue-type': options.queueType };
+}
+
+/** Declares a group's exchanges, shard queues and bindings; returns its names. */
+export async function declareGroup(
+  channel: Channel,
+  options: ResolvedOptions,
+  declared: DeclaredTopology,
+  topic: string,
+  group: string,
+  patterns: readonly string[],
+): Promise<GroupNames> {
+  const topicExchange = await declareTopic(channel, options, declared, topic);
+  const names = groupNames(options.exchangePrefix, topic, group, options.shards);
+  let what = `exchange "${names.unshardedExchange}"`;
+  try {
+    await channel.assertExchange(names.unshardedExchange, 'fanout', { durable: true });
+    declared.exchanges.add(names.unshardedExchange);
+    what = `exchange "${names.groupExchange}"`;
+    await channel.assertExchange(names.groupExchange, 'headers', {
+      durable: true,
+      alternateExchange: names.unshardedExchange,
+    });
+    declared.exchanges.add(names.groupExchange);
+    for (const [shard, queue] of names.shardQueues.entries()) {
+      what = `${options.queueType} queue "${queue}"`;
+      await channel.assertQueue(queue, {
+        durable: true,
+        arguments: { ...queueArguments(options), 'x-single-active-consumer': true },
+      });
+      declared.queues.add(queue);
+      await channel.bindQueue(queue, names.groupExchange, '', {
+        'x-match': 'all',
+        [SHARD_HEADER]: String(shard),
+      });
+    }
+    what = `binding of "${names.shardQueues[0]}" to "${names.unshardedExchange}"`;
+    await channel.bindQueue(names.shardQueues[0]!, names.unshardedExchange, '');
+    for (const pattern of options.fanoutTopics.has(topic) ? [''] : patterns) {
+      what = `binding "${pattern}" from "${topicExchange}" to "${names.groupExchange}"`;
+      await channel.bindExchange(names.groupExchange, topicExchange, pattern);
+    }
+  } catch (error) {
+    throw declareError(error, what);
+  }
+  return names;
+}
+
+/**
+ * Declares the retry queue of `bucketMs` for a group: messages expire after the bucket's delay and
+ * are dead-lettered to the group exchange, which routes them back to their shard. On quorum queues
+ * dead-lettering is at-least-once (it needs `reject-publish` overflow), so an expiring message is
+ * not lost if the group exchange cannot take it at that moment.
+ */
+export async function declareRetryQueue(
+  channel: Channel,
+  options: ResolvedOptions,
+  declared: DeclaredTopology,
+  names: GroupNames,
+  bucketMs: number,
+): Promise<string> {
+  const queue = names.retryQueue(bucketMs);
+  const quorum =
+    options.queueType === 'quorum'
+      ? { 'x-dead-letter-strategy': 'at-least-once', 'x-overflow': 'reject-publish' }
+      : {};
+  try {
+    await channel.assertQueue(queue, {
+      durable: true,
+      arguments: {
+        ...queueArguments(options),
+        ...quorum,
+        'x-message-ttl': bucketMs,
+        'x-dead-letter-exchange': names.groupExchange,
+      },
+    });
+  } catch (error) {
+    throw declareError(error, `retry queue "${queue}"`);
+  }
+  declared.queues.add(queue);
+  return queue;
+}

@@ -1,0 +1,54 @@
+/** Test helpers: the broker URL, topology clean-up, and dropping connections with rabbitmqctl. */
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { connect } from 'amqplib';
+
+const run = promisify(execFile);
+
+/** The broker the tests use (CI starts it with `rabbitmq-server -detached`). */
+export const RABBITMQ_URL = process.env.HERALD_RABBITMQ_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
+
+/** Exchanges and queues to delete after a test. */
+export interface TopologyRecord {
+  readonly exchanges: Set<string>;
+  readonly queues: Set<string>;
+}
+
+/** Deletes every queue and exchange in `record` (missing ones are fine), then empties it. */
+export async function deleteTopology(record: TopologyRecord): Promise<void> {
+  if (record.exchanges.size === 0 && record.queues.size === 0) return;
+  const connection = await connect(RABBITMQ_URL);
+  try {
+    const channel = await connection.createChannel();
+    for (const queue of record.queues) await channel.deleteQueue(queue);
+    for (const exchange of record.exchanges) await channel.deleteExchange(exchange);
+    await channel.close();
+  } finally {
+    await connection.close();
+  }
+  record.exchanges.clear();
+  record.queues.clear();
+}
+
+/**
+ * Closes, broker side, every connection whose client-provided name is `connectionName`, like a
+ * network failure would; resolves with how many were closed. Only these connections: tests of
+ * other files run at the same time against the same broker.
+ */
+export async function dropConnections(connectionName: string): Promise<number> {
+  const { stdout } = await run('rabbitmqctl', [
+    'list_connections',
+    'pid',
+    'client_properties',
+    '--no-table-headers',
+    '--quiet',
+  ]);
+  const pids = stdout
+    .split('\n')
+    .filter((line) => line.includes(`{"connection_name","${connectionName}"}`))
+    .map((line) => line.split('\t')[0]!.trim());
+  for (const pid of pids) {
+    await run('rabbitmqctl', ['close_connection', pid, 'herald test: dropping connections on purpose']);
+  }
+  return pids.length;
+}
