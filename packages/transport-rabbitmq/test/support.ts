@@ -14,7 +14,7 @@ export interface TopologyRecord {
   readonly queues: Set<string>;
 }
 
-/** Deletes every queue and exchange in `record` (missing ones are fine), then empties it. */
+/** Deletes every queue and exchange in `record`; missing ones are fine. */
 export async function deleteTopology(record: TopologyRecord): Promise<void> {
   if (record.exchanges.size === 0 && record.queues.size === 0) return;
   const connection = await connect(RABBITMQ_URL);
@@ -26,8 +26,6 @@ export async function deleteTopology(record: TopologyRecord): Promise<void> {
   } finally {
     await connection.close();
   }
-  record.exchanges.clear();
-  record.queues.clear();
 }
 
 /**
