@@ -1,0 +1,32 @@
+/**
+ * What every request handler gets: the broker, this node's advertised address, the server's
+ * settings and the shared group coordinator.
+ */
+import type { Broker } from '@herald/broker';
+import type { GroupCoordinator } from './group-coordinator.ts';
+import type { TopicCache } from './topic-cache.ts';
+
+/** The node id of this single-node cluster. */
+export const NODE_ID = 0;
+
+/** Shared state of one server. */
+export interface ServerContext {
+  readonly broker: Broker;
+  readonly topics: TopicCache;
+  readonly groups: GroupCoordinator;
+  /** Host and port clients are told to connect to. */
+  readonly advertisedHost: string;
+  advertisedPort: number;
+  readonly clusterId: string;
+  /** Partitions of auto-created topics and of CreateTopics with -1. */
+  readonly defaultPartitions: number;
+  readonly autoCreateTopics: boolean;
+  /** Most bytes one Fetch response carries (a bound on top of the client's max_bytes). */
+  readonly fetchResponseBytesMax: number;
+  /** Resolves when the server starts shutting down (long polls answer early). */
+  readonly closing: Promise<void>;
+  /** True once the server started shutting down. */
+  isClosing(): boolean;
+  /** Reports an unexpected error (logged by the CLI). */
+  readonly onError: (error: unknown) => void;
+}

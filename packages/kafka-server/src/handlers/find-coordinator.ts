@@ -1,0 +1,34 @@
+/** FindCoordinator (0-2): this node coordinates every group; transactions are not implemented. */
+import {
+  ERROR_CODE,
+  type FindCoordinatorRequest,
+  type FindCoordinatorResponse,
+} from '@herald/kafka-protocol';
+import { NODE_ID, type ServerContext } from '../context.ts';
+
+const KEY_TYPE_GROUP = 0;
+
+/** Handles FindCoordinator. */
+export function handleFindCoordinator(
+  context: ServerContext,
+  request: FindCoordinatorRequest,
+): FindCoordinatorResponse {
+  if (request.keyType !== KEY_TYPE_GROUP) {
+    return {
+      throttleTimeMs: 0,
+      errorCode: ERROR_CODE.COORDINATOR_NOT_AVAILABLE,
+      errorMessage: 'transactions are not implemented by this server',
+      nodeId: -1,
+      host: '',
+      port: -1,
+    };
+  }
+  return {
+    throttleTimeMs: 0,
+    errorCode: ERROR_CODE.NONE,
+    errorMessage: null,
+    nodeId: NODE_ID,
+    host: context.advertisedHost,
+    port: context.advertisedPort,
+  };
+}

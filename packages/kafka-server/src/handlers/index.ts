@@ -1,0 +1,98 @@
+/**
+ * Routes a decoded request to its handler. A handler resolves the response body, or null when no
+ * response is sent (Produce with acks=0).
+ */
+import {
+  API_KEY,
+  type CreateTopicsRequest,
+  type DeleteTopicsRequest,
+  type FetchRequest,
+  type FindCoordinatorRequest,
+  type HeartbeatRequest,
+  type InitProducerIdRequest,
+  type JoinGroupRequest,
+  type LeaveGroupRequest,
+  type ListOffsetsRequest,
+  type MetadataRequest,
+  type OffsetCommitRequest,
+  type OffsetFetchRequest,
+  type ProduceRequest,
+  type RequestHeader,
+  type SyncGroupRequest,
+} from '@herald/kafka-protocol';
+import type { ServerContext } from '../context.ts';
+import { apiVersionsResponse } from './api-versions.ts';
+import { handleFetch } from './fetch.ts';
+import { handleFindCoordinator } from './find-coordinator.ts';
+import { handleHeartbeat, handleJoinGroup, handleLeaveGroup, handleSyncGroup } from './groups.ts';
+import { handleInitProducerId } from './init-producer-id.ts';
+import { handleListOffsets } from './list-offsets.ts';
+import { handleMetadata } from './metadata.ts';
+import { handleOffsetCommit, handleOffsetFetch } from './offsets.ts';
+import { startProduce } from './produce.ts';
+import { handleCreateTopics, handleDeleteTopics } from './topics.ts';
+
+/** Per-connection state a handler may need. */
+export interface ConnectionState {
+  /** Serializes the start of Produce requests so pipelined appends keep request order per partition. */
+  produceGate: Promise<void>;
+}
+
+async function produce(
+  context: ServerContext,
+  connection: ConnectionState,
+  request: ProduceRequest,
+  version: number,
+): Promise<object | null> {
+  const started = connection.produceGate.then(() => startProduce(context, request, version));
+  connection.produceGate = started.then(
+    () => {},
+    () => {},
+  );
+  const response = await (await started)();
+  return request.acks === 0 ? null : response;
+}
+
+/** Runs the handler of `header.apiKey`. */
+export async function dispatch(
+  context: ServerContext,
+  connection: ConnectionState,
+  header: RequestHeader,
+  body: unknown,
+): Promise<object | null> {
+  const version = header.apiVersion;
+  switch (header.apiKey) {
+    case API_KEY.ApiVersions:
+      return apiVersionsResponse();
+    case API_KEY.Metadata:
+      return handleMetadata(context, body as MetadataRequest, version);
+    case API_KEY.Produce:
+      return produce(context, connection, body as ProduceRequest, version);
+    case API_KEY.Fetch:
+      return handleFetch(context, body as FetchRequest);
+    case API_KEY.ListOffsets:
+      return handleListOffsets(context, body as ListOffsetsRequest);
+    case API_KEY.FindCoordinator:
+      return handleFindCoordinator(context, body as FindCoordinatorRequest);
+    case API_KEY.JoinGroup:
+      return handleJoinGroup(context, body as JoinGroupRequest, header.clientId);
+    case API_KEY.SyncGroup:
+      return handleSyncGroup(context, body as SyncGroupRequest);
+    case API_KEY.Heartbeat:
+      return handleHeartbeat(context, body as HeartbeatRequest);
+    case API_KEY.LeaveGroup:
+      return handleLeaveGroup(context, body as LeaveGroupRequest, version);
+    case API_KEY.OffsetCommit:
+      return handleOffsetCommit(context, body as OffsetCommitRequest);
+    case API_KEY.OffsetFetch:
+      return handleOffsetFetch(context, body as OffsetFetchRequest);
+    case API_KEY.CreateTopics:
+      return handleCreateTopics(context, body as CreateTopicsRequest);
+    case API_KEY.DeleteTopics:
+      return handleDeleteTopics(context, body as DeleteTopicsRequest);
+    case API_KEY.InitProducerId:
+      return handleInitProducerId(body as InitProducerIdRequest);
+    default:
+      throw new Error(`no handler for API key ${header.apiKey}`);
+  }
+}

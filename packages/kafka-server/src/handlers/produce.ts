@@ -1,0 +1,125 @@
+/**
+ * Produce (advertised 0-8, served 3-8). Each partition's records must be RecordBatch v2 (magic 2);
+ * batches are handed to the broker opaque, where the log checks length, CRC-32C and record count
+ * before storing them with BaseOffset and PartitionLeaderEpoch rewritten, so a corrupt batch is
+ * answered with CORRUPT_MESSAGE and never stored. v0-2 (message sets) get
+ * UNSUPPORTED_FOR_MESSAGE_FORMAT. acks=0 gets no response (the caller drops it).
+ */
+import {
+  ERROR_CODE,
+  type ProducePartitionResponse,
+  type ProduceRequest,
+  type ProduceResponse,
+} from '@herald/kafka-protocol';
+import type { ServerContext } from '../context.ts';
+import { appendErrorCode } from '../error-mapping.ts';
+
+/** Bytes of a RecordBatch v2 header; `BatchLength` sits at byte 8, `Magic` at byte 16. */
+const BATCH_HEADER_BYTES = 61;
+const BATCH_LENGTH_AT = 8;
+const MAGIC_AT = 16;
+const LOG_OVERHEAD_BYTES = 12;
+
+/** Splits `records` into whole batches, or returns the Kafka error code that rejects them. */
+export function splitBatches(records: Uint8Array | null): Uint8Array[] | number {
+  if (records === null || records.length === 0) return ERROR_CODE.CORRUPT_MESSAGE;
+  const view = new DataView(records.buffer, records.byteOffset, records.byteLength);
+  const batches: Uint8Array[] = [];
+  for (let at = 0; at < records.length; ) {
+    if (records.length - at < BATCH_HEADER_BYTES) {
+      // Old message sets (magic 0/1) have shorter headers; both cases are refused.
+      return records.length - at > MAGIC_AT && records[at + MAGIC_AT] !== 2
+        ? ERROR_CODE.UNSUPPORTED_FOR_MESSAGE_FORMAT
+        : ERROR_CODE.CORRUPT_MESSAGE;
+    }
+    if (records[at + MAGIC_AT] !== 2) return ERROR_CODE.UNSUPPORTED_FOR_MESSAGE_FORMAT;
+    const size = view.getInt32(at + BATCH_LENGTH_AT) + LOG_OVERHEAD_BYTES;
+    if (size < BATCH_HEADER_BYTES || size > records.length - at) return ERROR_CODE.CORRUPT_MESSAGE;
+    batches.push(records.subarray(at, at + size));
+    at += size;
+  }
+  return batches;
+}
+
+type PartitionOutcome = Promise<ProducePartitionResponse>;
+
+function failed(
+  index: number,
+  errorCode: number,
+  errorMessage: string | null = null,
+): ProducePartitionResponse {
+  return { index, errorCode, baseOffset: -1n, logAppendTimeMs: -1n, logStartOffset: -1n, errorMessage };
+}
+
+async function appendAll(
+  context: ServerContext,
+  topic: string,
+  index: number,
+  appends: Promise<{ baseOffset: bigint }>[],
+): PartitionOutcome {
+  try {
+    const results = await Promise.all(appends);
+    const { logStartOffset } = await context.broker.partitionOffsets(topic, index);
+    return {
+      index,
+      errorCode: ERROR_CODE.NONE,
+      baseOffset: results[0]!.baseOffset,
+      logAppendTimeMs: -1n,
+      logStartOffset,
+    };
+  } catch (error) {
+    const errorCode = appendErrorCode(error);
+    if (errorCode === ERROR_CODE.UNKNOWN_SERVER_ERROR || errorCode === ERROR_CODE.KAFKA_STORAGE_ERROR)
+      context.onError(error);
+    return failed(index, errorCode, (error as Error).message);
+  }
+}
+
+/**
+ * Starts every append of the request. Runs inside the connection's produce gate, so the appends
+ * of pipelined requests reach each partition in request order; the returned promise settles once
+ * every append is durable.
+ */
+export async function startProduce(
+  context: ServerContext,
+  request: ProduceRequest,
+  version: number,
+): Promise<() => Promise<ProduceResponse>> {
+  const refuse = (errorCode: number) => async () => ({
+    throttleTimeMs: 0,
+    responses: request.topicData.map((topic) => ({
+      name: topic.name,
+      partitionResponses: topic.partitionData.map((partition) => failed(partition.index, errorCode)),
+    })),
+  });
+  if (version < 3) return refuse(ERROR_CODE.UNSUPPORTED_FOR_MESSAGE_FORMAT);
+  if (request.transactionalId !== null) return refuse(ERROR_CODE.INVALID_TXN_STATE);
+  if (request.acks !== 0 && request.acks !== 1 && request.acks !== -1)
+    return refuse(ERROR_CODE.INVALID_REQUIRED_ACKS);
+  const partitionCounts = await Promise.all(
+    request.topicData.map((topic) => context.topics.partitions(topic.name)),
+  );
+  // From here on everything is synchronous until every append has been enqueued.
+  const responses = request.topicData.map((topic, topicIndex) => {
+    const count = partitionCounts[topicIndex];
+    const outcomes = topic.partitionData.map((partition): PartitionOutcome => {
+      if (count === undefined || partition.index < 0 || partition.index >= count) {
+        return Promise.resolve(failed(partition.index, ERROR_CODE.UNKNOWN_TOPIC_OR_PARTITION));
+      }
+      const batches = splitBatches(partition.records);
+      if (typeof batches === 'number') return Promise.resolve(failed(partition.index, batches));
+      const appends = batches.map((batch) => context.broker.appendBatch(topic.name, partition.index, batch));
+      return appendAll(context, topic.name, partition.index, appends);
+    });
+    return { name: topic.name, outcomes };
+  });
+  return async () => ({
+    throttleTimeMs: 0,
+    responses: await Promise.all(
+      responses.map(async (topic) => ({
+        name: topic.name,
+        partitionResponses: await Promise.all(topic.outcomes),
+      })),
+    ),
+  });
+}

@@ -1,0 +1,14 @@
+/**
+ * `@herald/kafka-server`: a single-node Kafka-protocol server over Herald's embedded broker, so
+ * unmodified Kafka clients (librdkafka/kcat, kafka-python, kafkajs, @platformatic/kafka) produce
+ * and consume. See README.md for the example, the bounds and what is not implemented.
+ */
+export { registerPureJsCodecs } from './compression.ts';
+export { GroupCoordinator, type GroupCoordinatorOptions } from './group-coordinator.ts';
+export {
+  isLoopback,
+  type KafkaServer,
+  KafkaServerConfigError,
+  type KafkaServerOptions,
+  startKafkaServer,
+} from './server.ts';
