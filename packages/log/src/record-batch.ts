@@ -230,6 +230,25 @@ function writeSafeInt64(target: Buffer, position: number, value: number): void {
   target.writeUInt32BE(value - high * 0x100000000, position + 4);
 }
 
+/**
+ * Writes a bigint as a big-endian int64, through two 32-bit writes when it is a safe integer
+ * (always, for offsets in practice): `writeBigInt64BE` allocates intermediate BigInts, and the
+ * append path stamps a base offset on every batch. Internal.
+ */
+export function writeInt64(target: Buffer, position: number, value: bigint): void {
+  const number = Number(value);
+  if (Number.isSafeInteger(number)) {
+    writeSafeInt64(target, position, number);
+  } else {
+    target.writeBigInt64BE(value, position);
+  }
+}
+
+/** Reads a big-endian int64 as a number (exact below 2^53) without a BigInt allocation. Internal. */
+export function readSafeInt64(source: Buffer, position: number): number {
+  return source.readInt32BE(position) * 0x100000000 + source.readUInt32BE(position + 4);
+}
+
 function checkRecordInput(record: RecordInput, index: number): void {
   const fine =
     typeof record === 'object' &&
@@ -295,7 +314,7 @@ export function encodeRecordBatch(
   }
   const totalBytes = RECORD_BATCH_HEADER_BYTES + (compressed === null ? recordsBytes : compressed.length);
   const batch = Buffer.allocUnsafe(totalBytes);
-  batch.writeBigInt64BE(options.baseOffset ?? 0n, BATCH_FIELD.baseOffset);
+  writeInt64(batch, BATCH_FIELD.baseOffset, options.baseOffset ?? 0n);
   batch.writeInt32BE(totalBytes - LOG_OVERHEAD_BYTES, BATCH_FIELD.batchLength);
   batch.writeInt32BE(options.partitionLeaderEpoch ?? -1, BATCH_FIELD.partitionLeaderEpoch);
   batch[BATCH_FIELD.magic] = RECORD_BATCH_MAGIC;
@@ -306,11 +325,7 @@ export function encodeRecordBatch(
   batch.writeInt32BE(records.length - 1, BATCH_FIELD.lastOffsetDelta);
   writeSafeInt64(batch, BATCH_FIELD.baseTimestamp, baseTimestampMs);
   writeSafeInt64(batch, BATCH_FIELD.maxTimestamp, maxTimestampMs);
-  if (options.producerId === undefined) {
-    batch.fill(0xff, BATCH_FIELD.producerId, BATCH_FIELD.producerId + 8);
-  } else {
-    batch.writeBigInt64BE(options.producerId, BATCH_FIELD.producerId);
-  }
+  writeInt64(batch, BATCH_FIELD.producerId, options.producerId ?? -1n);
   batch.writeInt16BE(options.producerEpoch ?? -1, BATCH_FIELD.producerEpoch);
   batch.writeInt32BE(options.baseSequence ?? -1, BATCH_FIELD.baseSequence);
   batch.writeInt32BE(records.length, BATCH_FIELD.recordsCount);

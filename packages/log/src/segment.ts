@@ -104,8 +104,8 @@ export class Segment {
       'batch lies inside the written bytes',
     );
     invariant(baseOffset === this.nextOffset, 'batch offsets follow the segment densely');
-    const relativeOffset = Number(baseOffset - this.baseOffset);
     if (this.offsetIndex.count === 0 || this.#bytesSinceIndexEntry >= this.#indexIntervalBytes) {
+      const relativeOffset = Number(baseOffset - this.baseOffset);
       this.offsetIndex.append(relativeOffset, position);
       // Time entry (largest timestamp before this batch, this batch's offset): see time-index.ts.
       if (this.maxTimestampMs > this.timeIndex.lastTimestampMs) {
