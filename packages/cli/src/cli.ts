@@ -35,7 +35,15 @@ export class UsageError extends Error {
 
 function overview(): string {
   const lines = COMMANDS.map((command) => `  ${command.name.padEnd(10)} ${command.summary}`);
-  return ['Usage: herald <command> [options]', '', 'Commands:', ...lines, '', 'Run herald <command> --help for details.', ''].join('\n');
+  return [
+    'Usage: herald <command> [options]',
+    '',
+    'Commands:',
+    ...lines,
+    '',
+    'Run herald <command> --help for details.',
+    '',
+  ].join('\n');
 }
 
 /** Runs `herald` with `argv` (without node and the script). */

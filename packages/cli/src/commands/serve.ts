@@ -62,7 +62,9 @@ async function serve(args: readonly string[], io: CommandIo): Promise<number> {
     port,
     ...(partitions === undefined ? {} : { partitions }),
     ...(values.host === undefined ? {} : { host: values.host as string }),
-    ...(values['advertised-host'] === undefined ? {} : { advertisedHost: values['advertised-host'] as string }),
+    ...(values['advertised-host'] === undefined
+      ? {}
+      : { advertisedHost: values['advertised-host'] as string }),
     insecure: values.insecure === true,
     onError: (error) => io.stderr(`herald serve: ${(error as Error).stack ?? String(error)}\n`),
   });
