@@ -1,9 +1,8 @@
 /**
  * One subscription: a channel consuming every shard queue of its group, with per-key order kept
- * in the process by the bus's shared `DeliveryWindow`. RabbitMQ delivers each shard in queue order
- * (up to `prefetch` ahead); the window hands a message to the handler only once every earlier
- * message of its key is acked, up to `maxInFlight` at a time, and holds nacked messages for their
- * delay. A held or prefetched message stays unacked on the broker, so a crash or a lost connection
+ * in the process by a {@link KeyGate}. RabbitMQ delivers each shard in queue order (up to
+ * `prefetch` ahead); the gate hands a message to the handler only once every earlier message of
+ * its key is acked, up to `maxInFlight` at a time, and holds nacked messages for their delay. A held or prefetched message stays unacked on the broker, so a crash or a lost connection
  * returns it to the queue.
  *
  * After a lost connection (or a channel the broker closed) the subscription declares its topology
@@ -14,14 +13,13 @@
 import {
   ConfigurationError,
   type MessageHandler,
-  type ReceivedMessage,
   type SubscribeOptions,
   type Subscription,
 } from '@herald/bus';
-import { DeliveryWindow, type PendingEntry, waitingEntry } from '@herald/bus/internal';
 import type { Channel, ConsumeMessage } from 'amqplib';
 import type { ConnectionManager, Live } from './connection.ts';
 import { fromAmqpHeaders, type HeraldFields } from './headers.ts';
+import { type GateEntry, KeyGate } from './key-gate.ts';
 import type { GroupNames } from './names.ts';
 import type { ResolvedOptions } from './options.ts';
 import { type DeclaredTopology, declareGroup } from './topology.ts';
@@ -45,7 +43,7 @@ export interface SubscriptionHost {
   forget(subscription: GroupSubscription): void;
 }
 
-interface Entry extends PendingEntry {
+interface Delivery {
   readonly message: ConsumeMessage;
   readonly shard: number;
   readonly fields: HeraldFields;
@@ -57,10 +55,8 @@ interface Incarnation {
   readonly channel: Channel;
   readonly generation: number;
   readonly names: GroupNames;
-  readonly window: DeliveryWindow<Entry>;
-  readonly shardWindows: Entry[][];
-  readonly byOffset: Map<string, Entry>;
-  pumpScheduled: boolean;
+  readonly gate: KeyGate<Delivery>;
+  drainScheduled: boolean;
 }
 
 /** A live subscription of one group member. */
@@ -120,7 +116,7 @@ export class GroupSubscription implements Subscription {
     const incarnation = this.#incarnation;
     this.#incarnation = undefined;
     if (incarnation === undefined) return;
-    incarnation.window.close();
+    incarnation.gate.close();
     // Closing the channel returns every unacked message of this member to its queue.
     await incarnation.channel.close().catch(() => {});
   }
@@ -135,7 +131,7 @@ export class GroupSubscription implements Subscription {
     const incarnation = this.#incarnation;
     if (incarnation === undefined || incarnation.generation !== generation) return;
     this.#incarnation = undefined;
-    incarnation.window.close();
+    incarnation.gate.close();
   }
 
   /** Re-runs setup after a failure on a still-live connection, with a growing delay. */
@@ -167,7 +163,7 @@ export class GroupSubscription implements Subscription {
       await channel.prefetch(options.prefetch ?? this.#options.maxInFlight, false);
       if (this.#closed) throw new Error('subscription closed during setup');
       const incarnation = this.#incarnate(channel, live.generation, names);
-      this.#incarnation?.window.close();
+      this.#incarnation?.gate.close();
       this.#incarnation = incarnation;
       channel.on('close', () => this.#channelClosed(incarnation));
       for (const [shard, queue] of names.shardQueues.entries()) {
@@ -183,42 +179,36 @@ export class GroupSubscription implements Subscription {
   }
 
   #incarnate(channel: Channel, generation: number, names: GroupNames): Incarnation {
-    const shardWindows: Entry[][] = names.shardQueues.map(() => []);
-    const byOffset = new Map<string, Entry>();
     const topic = this.#options.topic;
-    const window: DeliveryWindow<Entry> = new DeliveryWindow<Entry>({
-      windows: () => shardWindows,
-      describe: (entry) => ({
-        topic,
-        partition: entry.shard,
-        offset: String(entry.message.fields.deliveryTag),
-        key: entry.fields.key,
-        headers: entry.fields.headers,
-        body: entry.message.content,
-        timestampMs: entry.timestampMs,
-      }),
-      onAck: (entry) => {
-        const list = shardWindows[entry.shard]!;
-        list.splice(list.indexOf(entry), 1);
-        byOffset.delete(String(entry.message.fields.deliveryTag));
-        try {
-          channel.ack(entry.message);
-        } catch {
-          // The channel is gone: RabbitMQ redelivers the message, which at-least-once allows.
-        }
-        return undefined;
+    const gate: KeyGate<Delivery> = new KeyGate<Delivery>(
+      {
+        describe: ({ data }: GateEntry<Delivery>) => ({
+          topic,
+          partition: data.shard,
+          offset: String(data.message.fields.deliveryTag),
+          key: data.fields.key,
+          headers: data.fields.headers,
+          body: data.message.content,
+          timestampMs: data.timestampMs,
+        }),
+        onAck: ({ data }: GateEntry<Delivery>) => {
+          try {
+            channel.ack(data.message);
+          } catch {
+            // The channel is gone: RabbitMQ redelivers the message, which at-least-once allows.
+          }
+        },
+        // A keyless message nacked with a long delay waits in a retry queue, not in this process.
+        reroute: ({ key, data, attempt }: GateEntry<Delivery>, delayMs: number) => {
+          if (key !== undefined || delayMs < this.#host.options.retryQueueDelayMsMin) return undefined;
+          if (this.#incarnation !== incarnation) return undefined;
+          return this.#host.retryLater(names, data.message, attempt, delayMs).then(() => true);
+        },
       },
-    });
-    const incarnation: Incarnation = {
-      channel,
-      generation,
-      names,
-      window,
-      shardWindows,
-      byOffset,
-      pumpScheduled: false,
-    };
-    window.join((message) => this.#handler(this.#adapt(incarnation, message)), this.#options.maxInFlight);
+      this.#handler,
+      { maxInFlight: this.#options.maxInFlight, delayMsMax: this.#host.options.holdDelayMsMax },
+    );
+    const incarnation: Incarnation = { channel, generation, names, gate, drainScheduled: false };
     return incarnation;
   }
 
@@ -229,23 +219,19 @@ export class GroupSubscription implements Subscription {
       return;
     }
     const fields = fromAmqpHeaders(message.properties.headers, message.properties.contentType);
-    const entry: Entry = {
-      ...waitingEntry(),
-      key: fields.key,
-      attempt: 1 + fields.priorAttempts + brokerRedeliveries(message),
+    const delivery: Delivery = {
       message,
       shard,
       fields,
       timestampMs: fields.timestampMs ?? timestampMsOf(message),
     };
-    incarnation.shardWindows[shard]!.push(entry);
-    incarnation.byOffset.set(String(message.fields.deliveryTag), entry);
-    // Deliveries arrive in bursts; one scan after the burst serves them all.
-    if (!incarnation.pumpScheduled) {
-      incarnation.pumpScheduled = true;
+    incarnation.gate.push(fields.key, delivery, 1 + fields.priorAttempts + brokerRedeliveries(message));
+    // Deliveries arrive in bursts; one drain after the burst serves them all.
+    if (!incarnation.drainScheduled) {
+      incarnation.drainScheduled = true;
       setImmediate(() => {
-        incarnation.pumpScheduled = false;
-        incarnation.window.pump();
+        incarnation.drainScheduled = false;
+        incarnation.gate.drain();
       });
     }
   }
@@ -253,48 +239,12 @@ export class GroupSubscription implements Subscription {
   #channelClosed(incarnation: Incarnation): void {
     if (this.#incarnation !== incarnation) return;
     this.#incarnation = undefined;
-    incarnation.window.close();
+    incarnation.gate.close();
     const current = this.#host.connection.current;
     // With the connection still up the broker closed just this channel: set up again.
     if (!this.#closed && current !== undefined && current.generation === incarnation.generation) {
       this.#retryLater(current);
     }
-  }
-
-  /**
-   * The message as the handler sees it: nack delays are bounded by `holdDelayMsMax`, and a keyless
-   * message nacked with a long delay goes through a retry queue instead of being held.
-   */
-  #adapt(incarnation: Incarnation, message: ReceivedMessage): ReceivedMessage {
-    const { holdDelayMsMax, retryQueueDelayMsMin } = this.#host.options;
-    let settled = false;
-    return {
-      ...message,
-      ack: () => {
-        settled = true;
-        return message.ack();
-      },
-      nack: async (options) => {
-        const delayMs = Math.max(0, options?.delayMs ?? 0);
-        const entry = incarnation.byOffset.get(message.offset);
-        const viaRetryQueue =
-          !settled &&
-          message.key === undefined &&
-          delayMs >= retryQueueDelayMsMin &&
-          entry !== undefined &&
-          this.#incarnation === incarnation;
-        settled = true;
-        if (viaRetryQueue) {
-          try {
-            await this.#host.retryLater(incarnation.names, entry.message, message.deliveryAttempt, delayMs);
-            return await message.ack();
-          } catch {
-            // The copy was not confirmed: hold the message here instead, so it cannot be lost.
-          }
-        }
-        return message.nack({ delayMs: Math.min(delayMs, holdDelayMsMax) });
-      },
-    };
   }
 }
 
