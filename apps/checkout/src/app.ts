@@ -1,0 +1,215 @@
+/**
+ * Starts checkout services on one shared transport: each service gets its own bus (its own
+ * CloudEvents source `/checkout/<name>`), its own SQLite store and outbox, and its HTTP routes on
+ * one server. A service can be stopped and started again while the others keep running, which is
+ * how the benchmark takes the payment service down.
+ */
+import { join } from 'node:path';
+import { type Bus, type BusStats, createBus, type Logger, type Transport } from 'herald';
+import { CONTRACTS } from './contracts.ts';
+import { type HttpServer, type Route, startHttpServer } from './http.ts';
+import { defaultStock } from './logic/inventory.ts';
+import { DEFAULT_PAYMENT_OPTIONS, type PaymentOptions } from './logic/payment.ts';
+import { OUTBOX_SCHEMA, Outbox } from './outbox.ts';
+import { SERVICE_NAMES, SERVICES, type ServiceName } from './services/index.ts';
+import type { CheckoutConfig, ServiceRuntime } from './services/service.ts';
+import { openServiceStore, type ServiceStore, type Synchronous } from './store.ts';
+import { transportFromEnv } from './transport.ts';
+
+/** Options of {@link startCheckout}. */
+export interface CheckoutOptions {
+  /** The run's data directory: `broker/`, `state/<service>.sqlite`, `mail/`. */
+  readonly dataDir: string;
+  /** Services to run here (default: all). */
+  readonly services?: readonly ServiceName[];
+  /** HTTP port (0: any free port; default 0). */
+  readonly port?: number;
+  /** If `port` is taken, use any free port instead of failing. */
+  readonly portFallback?: boolean;
+  /** HTTP host (default 127.0.0.1). */
+  readonly host?: string;
+  /** The simulated payment gateway. */
+  readonly payment?: Partial<PaymentOptions>;
+  /** Initial stock per SKU (default: the catalog's). */
+  readonly stock?: ReadonlyMap<string, number>;
+  /** SQLite durability of the service stores (default `'normal'`). */
+  readonly synchronous?: Synchronous;
+  /** The shared transport (default: {@link transportFromEnv}). The checkout closes it on stop. */
+  readonly transport?: Transport;
+  /** Herald's logger for every bus. */
+  readonly logger?: Logger;
+}
+
+/** A running checkout. */
+export interface Checkout {
+  /** Base URL of the HTTP API. */
+  readonly url: string;
+  readonly dataDir: string;
+  readonly mailDir: string;
+  readonly config: CheckoutConfig;
+  /** The transport all buses share. */
+  readonly transport: Transport;
+  /** Stores of the services started here. */
+  readonly stores: ReadonlyMap<ServiceName, ServiceStore>;
+  /** Outboxes of the services started here. */
+  readonly outboxes: ReadonlyMap<ServiceName, Outbox>;
+  /** Whether `name` is consuming right now. */
+  isRunning(name: ServiceName): boolean;
+  /** Stops one service's bus (its messages wait in the broker); its store stays open. */
+  stopService(name: ServiceName): Promise<void>;
+  /** Starts a stopped service again on a fresh bus. */
+  startService(name: ServiceName): Promise<void>;
+  /** Counters summed over every bus since start (restarted buses included). */
+  stats(): BusStats;
+  /** Stops everything: HTTP, buses, outboxes, stores, transport. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Wraps `transport` so that many buses can share it: a bus closes its transport when it stops,
+ * and here that must only end the bus's subscriptions (which the bus closes itself).
+ */
+function shareable(transport: Transport): Transport {
+  return {
+    name: transport.name,
+    features: transport.features,
+    publish: (topic, messages) => transport.publish(topic, messages),
+    subscribe: (options, handler) => transport.subscribe(options, handler),
+    close: async () => {},
+  };
+}
+
+/** Opens stores, starts every service's bus and the HTTP API. */
+export async function startCheckout(options: CheckoutOptions): Promise<Checkout> {
+  const names = options.services ?? SERVICE_NAMES;
+  const mailDir = join(options.dataDir, 'mail');
+  const config: CheckoutConfig = {
+    mailDir,
+    payment: { ...DEFAULT_PAYMENT_OPTIONS, ...options.payment },
+    stock: options.stock ?? defaultStock(),
+  };
+  const transport = options.transport ?? (await transportFromEnv({ dataDir: options.dataDir }));
+  const shared = shareable(transport);
+  const runtimes = new Map<ServiceName, ServiceRuntime>();
+  const buses = new Map<ServiceName, Bus>();
+  // Each service publishes (through its outbox) on a bus of its own that outlives its consuming
+  // bus: a bus refuses to publish once stop() begins, and handlers draining during stop() must
+  // still be able to send what they committed.
+  const publishers = new Map<ServiceName, Bus>();
+  const newBus = (name: ServiceName, runtime: ServiceRuntime | undefined) =>
+    createBus({
+      transport: shared,
+      source: `/checkout/${name}`,
+      contracts: CONTRACTS,
+      ...(runtime === undefined ? {} : { idempotency: runtime.store.inbox }),
+      ...(options.logger === undefined ? {} : { logger: options.logger }),
+    });
+  const retiredStats: BusStats[] = [];
+  let http: HttpServer | undefined;
+
+  const startService = async (name: ServiceName) => {
+    if (buses.has(name)) return;
+    const runtime = runtimes.get(name)!;
+    const bus = newBus(name, runtime);
+    SERVICES[name].register(bus, runtime);
+    await bus.start();
+    buses.set(name, bus);
+  };
+  const stopService = async (name: ServiceName) => {
+    const bus = buses.get(name);
+    if (bus === undefined) return;
+    buses.delete(name);
+    await bus.stop();
+    retiredStats.push(bus.stats());
+  };
+
+  const stopPublishers = async () => {
+    for (const [name, publisher] of publishers) {
+      const outbox = runtimes.get(name)!.outbox;
+      await outbox.stopRelay();
+      await outbox.close();
+      await publisher.stop();
+    }
+    publishers.clear();
+  };
+
+  try {
+    for (const name of names) {
+      const definition = SERVICES[name];
+      const store = await openServiceStore({
+        dir: join(options.dataDir, 'state'),
+        name,
+        // Every service gets an outbox table, even those that send nothing today.
+        schema: definition.schema + OUTBOX_SCHEMA,
+        ...(options.synchronous === undefined ? {} : { synchronous: options.synchronous }),
+      });
+      const runtime = { store, outbox: new Outbox(store), config };
+      runtimes.set(name, runtime);
+      await definition.init?.(runtime);
+      const publisher = newBus(name, undefined);
+      publishers.set(name, publisher);
+      // Sends what a crash left unsent before any handler runs, then keeps relaying.
+      await runtime.outbox.start(publisher);
+    }
+    for (const name of names) await startService(name);
+    const routes: Route[] = [
+      {
+        method: 'GET',
+        path: '/health',
+        handle: () => ({ status: 200, body: { services: [...buses.keys()] } }),
+      },
+    ];
+    for (const name of names) routes.push(...(SERVICES[name].routes?.(runtimes.get(name)!) ?? []));
+    http = await startHttpServer(routes, {
+      port: options.port ?? 0,
+      host: options.host ?? '127.0.0.1',
+      fallbackToAny: options.portFallback ?? false,
+    });
+  } catch (error) {
+    for (const name of [...buses.keys()]) await stopService(name).catch(() => undefined);
+    await stopPublishers().catch(() => undefined);
+    for (const runtime of runtimes.values()) await runtime.store.close().catch(() => undefined);
+    await transport.close().catch(() => undefined);
+    throw error;
+  }
+
+  let stopped: Promise<void> | undefined;
+  return {
+    url: http.url,
+    dataDir: options.dataDir,
+    mailDir,
+    config,
+    transport,
+    stores: new Map([...runtimes].map(([name, runtime]) => [name, runtime.store])),
+    outboxes: new Map([...runtimes].map(([name, runtime]) => [name, runtime.outbox])),
+    isRunning: (name) => buses.has(name),
+    stopService,
+    startService,
+    stats: () => sumStats([...retiredStats, ...[...buses.values()].map((bus) => bus.stats())]),
+    stop() {
+      stopped ??= (async () => {
+        await http?.close();
+        await Promise.all([...buses.keys()].map((name) => stopService(name)));
+        await stopPublishers();
+        for (const runtime of runtimes.values()) await runtime.store.close();
+        await transport.close();
+      })();
+      return stopped;
+    },
+  };
+}
+
+function sumStats(all: readonly BusStats[]): BusStats {
+  const total: BusStats = {
+    handled: 0,
+    failed: 0,
+    deadLettered: 0,
+    duplicatesSkipped: 0,
+    published: 0,
+    lateReplies: 0,
+  };
+  for (const stats of all) {
+    for (const key of Object.keys(total) as (keyof BusStats)[]) total[key] += stats[key];
+  }
+  return total;
+}

@@ -1,0 +1,135 @@
+/**
+ * `npm start`: every checkout service in one process on the embedded broker, the HTTP API, a
+ * built-in load of orders, a live view, and a final report that checks every invariant (exit
+ * code 1 if one fails).
+ *
+ *   npm start -- [--orders 1000] [--rate 50] [--customers 50] [--seed 1] [--decline-rate 0.1]
+ *                [--data DIR] [--port 3000] [--keep-running]
+ *
+ * Without --data each run gets a fresh directory `.herald/checkout-<time>`. With --data and an
+ * existing directory the run continues it: the same seed re-sends the same orders with the same
+ * Idempotency-Keys, so orders accepted before a crash are not taken twice.
+ */
+import { writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { parseArgs, styleText } from 'node:util';
+import { startCheckout } from './app.ts';
+import { checkInvariants, isQuiescent } from './invariants.ts';
+import { LiveView } from './live-view.ts';
+import { type LoadResult, registerCustomers, runLoad } from './load.ts';
+import { renderReport } from './report.ts';
+import { readStats } from './services/analytics.ts';
+
+/** How long the run may take to come to rest after the load, in milliseconds. */
+const SETTLE_TIMEOUT_MS = 60_000;
+
+const { values } = parseArgs({
+  options: {
+    orders: { type: 'string', default: '1000' },
+    rate: { type: 'string', default: '50' },
+    customers: { type: 'string', default: '50' },
+    seed: { type: 'string', default: '1' },
+    'decline-rate': { type: 'string', default: '0.1' },
+    data: { type: 'string' },
+    port: { type: 'string', default: '3000' },
+    'keep-running': { type: 'boolean', default: false },
+    help: { type: 'boolean', default: false },
+  },
+});
+if (values.help) {
+  process.stdout.write(
+    'usage: npm start -- [--orders N] [--rate PER_SECOND] [--customers N] [--seed N] [--decline-rate 0..1]\n' +
+      '                    [--data DIR] [--port PORT] [--keep-running]\n',
+  );
+  process.exit(0);
+}
+const orders = positiveInteger('orders', values.orders, 0);
+const rate = positiveInteger('rate', values.rate, 1);
+const customers = positiveInteger('customers', values.customers, 1);
+const seed = positiveInteger('seed', values.seed, 0);
+const port = positiveInteger('port', values.port, 0);
+const declineRate = Number(values['decline-rate']);
+if (!(declineRate >= 0 && declineRate <= 1)) fail('--decline-rate must be a number from 0 to 1');
+const dataDir = resolve(
+  values.data ?? join('.herald', `checkout-${new Date().toISOString().replace(/[:.]/g, '-')}`),
+);
+
+const startedMs = performance.now();
+process.stdout.write(
+  `${styleText('bold', 'Herald checkout')}: ${orders} orders from ${customers} customers at ${rate}/s\n`,
+);
+process.stdout.write(`data directory: ${dataDir}\n`);
+const checkout = await startCheckout({
+  dataDir,
+  port,
+  portFallback: true,
+  payment: { declineRate, seed },
+}).catch((error: unknown) => fail(String((error as Error).message ?? error)));
+process.stdout.write(
+  `API listening on ${checkout.url}; services: user, order, inventory, payment, notification, analytics, audit\n\n`,
+);
+
+const view = new LiveView(checkout, orders);
+let load: LoadResult | undefined;
+try {
+  await registerCustomers(checkout.url, customers);
+  view.start();
+  load = await runLoad({
+    url: checkout.url,
+    orders,
+    ratePerSecond: rate,
+    customers,
+    seed,
+    onProgress: (p) => view.setLoad(p),
+  });
+  const deadlineMs = performance.now() + SETTLE_TIMEOUT_MS;
+  while (!isQuiescent(checkout) && performance.now() < deadlineMs)
+    await new Promise((r) => setTimeout(r, 100));
+} finally {
+  view.stop();
+}
+
+const { facts, invariants } = checkInvariants(checkout, { expectedOrders: orders });
+const stats = readStats(checkout.stores.get('analytics')!.read);
+const elapsedMs = performance.now() - startedMs;
+process.stdout.write(
+  renderReport({
+    facts,
+    invariants,
+    load,
+    stats,
+    url: checkout.url,
+    dataDir,
+    transport: checkout.transport.name,
+    elapsedMs,
+  }),
+);
+const allHold = invariants.every((invariant) => invariant.holds);
+writeFileSync(
+  join(dataDir, 'report.json'),
+  `${JSON.stringify({ allHold, invariants, orders: facts.orders, emails: facts.emails, audit: { ...facts.audit, entries: facts.audit.entries }, load: load && { ...load, acceptLatenciesMs: undefined }, stats }, null, 2)}\n`,
+);
+if (load !== undefined && load.failures.length > 0)
+  process.stderr.write(`load failures: ${load.failures.join('\n  ')}\n`);
+
+if (values['keep-running']) {
+  process.stdout.write(`Still serving ${checkout.url}; Ctrl-C to stop.\n`);
+  process.exitCode = allHold ? 0 : 1;
+  process.once('SIGINT', () => void checkout.stop());
+  process.once('SIGTERM', () => void checkout.stop());
+} else {
+  await checkout.stop();
+  process.exitCode = allHold ? 0 : 1;
+}
+
+function positiveInteger(name: string, text: string, minimum: number): number {
+  const value = Number(text);
+  if (!Number.isSafeInteger(value) || value < minimum)
+    fail(`--${name} must be an integer ≥ ${minimum}, got "${text}"`);
+  return value;
+}
+
+function fail(message: string): never {
+  process.stderr.write(`checkout: ${message}\n`);
+  process.exit(2);
+}

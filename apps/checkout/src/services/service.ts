@@ -1,0 +1,86 @@
+/**
+ * What a checkout service is: a name, its tables, its bus handlers and (for some) HTTP routes.
+ * Services never call each other: they only publish events and send commands through the outbox
+ * and react to what arrives on the bus.
+ */
+import type { DatabaseSync } from 'node:sqlite';
+import type { Bus, HandlerContext } from 'herald';
+import type { Route } from '../http.ts';
+import type { PaymentOptions } from '../logic/payment.ts';
+import type { Outbox, Outgoing, StagedMessage } from '../outbox.ts';
+import type { ServiceStore } from '../store.ts';
+
+/** The services of the checkout. */
+export const SERVICE_NAMES = [
+  'user',
+  'order',
+  'inventory',
+  'payment',
+  'notification',
+  'analytics',
+  'audit',
+] as const;
+/** One service's name. */
+export type ServiceName = (typeof SERVICE_NAMES)[number];
+
+/** Settings every service may read. */
+export interface CheckoutConfig {
+  /** Where e-mails are written (the mail sink). */
+  readonly mailDir: string;
+  /** The simulated payment gateway. */
+  readonly payment: PaymentOptions;
+  /** Units each SKU starts with on a fresh data directory. */
+  readonly stock: ReadonlyMap<string, number>;
+}
+
+/** What a service has while it runs. */
+export interface ServiceRuntime {
+  readonly store: ServiceStore;
+  readonly outbox: Outbox;
+  readonly config: CheckoutConfig;
+}
+
+/** A service. */
+export interface ServiceDefinition {
+  readonly name: ServiceName;
+  /** SQL creating its tables. */
+  readonly schema: string;
+  /** Runs once per open of its store, before the bus starts (seed data). */
+  init?(runtime: ServiceRuntime): Promise<void>;
+  /** Registers its handlers on a fresh bus. */
+  register(bus: Bus, runtime: ServiceRuntime): void;
+  /** Its HTTP routes. */
+  routes?(runtime: ServiceRuntime): Route[];
+}
+
+/**
+ * Applies a message's effect exactly once: `work` runs in the inbox transaction (with the dedup
+ * record) and returns the messages to send, which are staged in the same transaction and
+ * published after the commit.
+ */
+export async function applyOnce<T>(
+  context: HandlerContext<T>,
+  runtime: ServiceRuntime,
+  work: (database: DatabaseSync) => readonly Outgoing[],
+): Promise<void> {
+  const staged = await context.transaction<StagedMessage[], DatabaseSync>(async (database) =>
+    runtime.outbox.stage(database, work(database), context.envelope),
+  );
+  await runtime.outbox.flush(staged);
+}
+
+/** Resolves after `delayMs`, or rejects when `signal` aborts. */
+export function sleep(delayMs: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, delayMs);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal!.reason);
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
