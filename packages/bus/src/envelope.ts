@@ -67,6 +67,10 @@ const KNOWN = [
   'dataversion',
   'replyto',
 ] as const;
+/** Header name of each known attribute, made once: building `ce_` + name per message costs a string per header. */
+const KNOWN_HEADERS = KNOWN.map((name) => [name, CE_PREFIX + name] as const);
+/** Attribute name of each known `ce_` header, so decoding needs no `slice` for them. */
+const ATTRIBUTE_OF_HEADER = new Map<string, string>(KNOWN_HEADERS.map(([name, header]) => [header, name]));
 const KNOWN_SET = new Set<string>(KNOWN);
 const OPTIONAL = [
   'subject',
@@ -76,20 +80,33 @@ const OPTIONAL = [
   'traceparent',
   'replyto',
 ] as const;
-const encoder = new TextEncoder();
+const EPOCH = new Date(0).toISOString();
 const decoder = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * The UTF-8 bytes of `text` in a plain `Uint8Array` over its own ArrayBuffer, as
+ * `new TextEncoder().encode(text)` returns them (lone surrogates become U+FFFD either way).
+ * On Node 24 `TextEncoder.encode` allocates its result natively and costs about 4 times as much
+ * for short strings as encoding into Buffer's pool and copying out; the copy keeps the result a
+ * plain, exactly sized `Uint8Array` that shares no memory with other messages.
+ */
+export function utf8Bytes(text: string): Uint8Array {
+  return new Uint8Array(Buffer.from(text, 'utf8'));
+}
 
 /** Encodes an envelope in CloudEvents binary mode. */
 export function encodeEnvelope(envelope: Envelope): TransportMessage {
   const headers: Record<string, string> = { 'content-type': envelope.datacontenttype };
-  for (const [name, value] of Object.entries(envelope.extensions)) headers[CE_PREFIX + name] = value;
-  for (const name of KNOWN) {
+  // Object.keys, not Object.entries: no [name, value] array per extension (there are usually none).
+  const extensions = envelope.extensions;
+  for (const name of Object.keys(extensions)) headers[CE_PREFIX + name] = extensions[name]!;
+  for (const [name, header] of KNOWN_HEADERS) {
     if (name === 'datacontenttype') continue;
     const value = envelope[name];
-    if (value !== undefined) headers[CE_PREFIX + name] = String(value);
+    if (value !== undefined) headers[header] = typeof value === 'string' ? value : String(value);
   }
   const json = JSON.stringify(envelope.data);
-  const body = encoder.encode(json === undefined ? 'null' : json);
+  const body = utf8Bytes(json === undefined ? 'null' : json);
   return { key: envelope.partitionkey, headers, body };
 }
 
@@ -98,17 +115,23 @@ export function encodeEnvelope(envelope: Envelope): TransportMessage {
  * Throws a {@link DecodeError} that says what is missing or malformed.
  */
 export function decodeEnvelope(message: TransportMessage): Envelope {
-  const contentType = message.headers['content-type'] ?? '';
+  const headers = message.headers;
+  const contentType = headers['content-type'] ?? '';
   if (contentType.startsWith(STRUCTURED)) return decodeStructured(message.body);
+  // One pass over the headers sorts them into known attributes and extensions (in header order),
+  // instead of collecting every `ce_` header and filtering the extensions out again.
   const attributes: Record<string, string> = {};
-  for (const [name, value] of Object.entries(message.headers)) {
-    if (name.startsWith(CE_PREFIX)) attributes[name.slice(CE_PREFIX.length)] = value;
+  const extensions: Record<string, string> = {};
+  for (const name of Object.keys(headers)) {
+    const known = ATTRIBUTE_OF_HEADER.get(name);
+    if (known !== undefined) attributes[known] = headers[name]!;
+    else if (name.startsWith(CE_PREFIX)) extensions[name.slice(CE_PREFIX.length)] = headers[name]!;
   }
   if (attributes.datacontenttype === undefined && contentType !== '')
     attributes.datacontenttype = contentType;
   assertRequired(attributes);
   const data = parseJsonBody(message.body, attributes.type);
-  return toEnvelope(attributes, data);
+  return toEnvelope(attributes, extensions, data);
 }
 
 function decodeStructured(body: Uint8Array): Envelope {
@@ -118,28 +141,37 @@ function decodeStructured(body: Uint8Array): Envelope {
   }
   const { data, data_base64: dataBase64, ...rest } = parsed as Record<string, unknown>;
   const attributes: Record<string, string> = {};
+  const extensions: Record<string, string> = {};
   for (const [name, value] of Object.entries(rest)) {
-    if (value !== undefined && value !== null) attributes[name] = String(value);
+    if (value === undefined || value === null) continue;
+    if (KNOWN_SET.has(name)) attributes[name] = String(value);
+    else extensions[name] = String(value);
   }
   if (dataBase64 !== undefined) {
     throw new DecodeError('structured CloudEvent carries data_base64; Herald events carry JSON data');
   }
-  return toEnvelope(attributes, data);
+  return toEnvelope(attributes, extensions, data);
 }
 
 function parseJsonBody(body: Uint8Array, type: string | undefined): unknown {
-  const what = type === undefined ? 'message' : `"${type}" message`;
   let text: string;
   try {
     text = decoder.decode(body);
   } catch (cause) {
-    throw new DecodeError(`${what} body is not valid UTF-8`, { cause });
+    throw new DecodeError(`${describe(type)} body is not valid UTF-8`, { cause });
   }
   try {
     return JSON.parse(text);
   } catch (cause) {
-    throw new DecodeError(`${what} body is not valid JSON (${(cause as Error).message})`, { cause });
+    throw new DecodeError(`${describe(type)} body is not valid JSON (${(cause as Error).message})`, {
+      cause,
+    });
   }
+}
+
+/** Names the message in a decode error (built only when one is thrown). */
+function describe(type: string | undefined): string {
+  return type === undefined ? 'message' : `"${type}" message`;
 }
 
 function assertRequired(attributes: Record<string, string>): void {
@@ -157,22 +189,23 @@ function assertRequired(attributes: Record<string, string>): void {
   }
 }
 
-function toEnvelope(attributes: Record<string, string>, data: unknown): Envelope {
+/** `attributes` holds only known attributes; `extensions` the others, in the order received. */
+function toEnvelope(
+  attributes: Record<string, string>,
+  extensions: Record<string, string>,
+  data: unknown,
+): Envelope {
   assertRequired(attributes);
   const dataversion = attributes.dataversion === undefined ? 1 : Number(attributes.dataversion);
   if (!Number.isSafeInteger(dataversion) || dataversion < 1) {
     throw new DecodeError(`"dataversion" must be a positive integer, got "${attributes.dataversion}"`);
-  }
-  const extensions: Record<string, string> = {};
-  for (const [name, value] of Object.entries(attributes)) {
-    if (!KNOWN_SET.has(name)) extensions[name] = value;
   }
   const envelope: Record<string, unknown> = {
     specversion: '1.0',
     id: attributes.id!,
     source: attributes.source!,
     type: attributes.type!,
-    time: attributes.time ?? new Date(0).toISOString(),
+    time: attributes.time ?? EPOCH,
     datacontenttype: attributes.datacontenttype ?? 'application/json',
     dataversion,
     extensions,
@@ -186,7 +219,10 @@ function toEnvelope(attributes: Record<string, string>, data: unknown): Envelope
 /** Size of a message as transports count it against their limit: body + header names/values + key. */
 export function messageSizeBytes(message: TransportMessage): number {
   let size = message.body.byteLength + (message.key === undefined ? 0 : Buffer.byteLength(message.key));
-  for (const [name, value] of Object.entries(message.headers))
-    size += Buffer.byteLength(name) + Buffer.byteLength(value);
+  // Object.keys, not Object.entries: transports call this per message, and the entry arrays cost
+  // about a quarter of its time.
+  const headers = message.headers;
+  for (const name of Object.keys(headers))
+    size += Buffer.byteLength(name) + Buffer.byteLength(headers[name]!);
   return size;
 }

@@ -1,6 +1,14 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { DecodeError, decodeEnvelope, encodeEnvelope, uuidv7 } from '../src/index.ts';
+import { utf8Bytes } from '../src/envelope.ts';
+import {
+  DecodeError,
+  decodeEnvelope,
+  type Envelope,
+  encodeEnvelope,
+  messageSizeBytes,
+  uuidv7,
+} from '../src/index.ts';
 
 const text = (value: string) => new TextEncoder().encode(value);
 
@@ -67,5 +75,74 @@ describe('envelope - CloudEvents binary and structured mode', () => {
       assert.match(id, /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
     for (let index = 1; index < ids.length; index++)
       assert.ok(ids[index - 1]! < ids[index]!, 'ids not increasing');
+  });
+
+  it('binary mode round trip: extensions in order, optional attributes only when present', () => {
+    const envelope: Envelope = {
+      specversion: '1.0',
+      id: 'id-2',
+      source: '/s',
+      type: 'T',
+      time: '2026-01-01T00:00:00.000Z',
+      datacontenttype: 'application/json',
+      subject: 'sub',
+      correlationid: 'c',
+      causationid: 'cause',
+      traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01',
+      dataversion: 3,
+      replyto: 'replies',
+      extensions: { tenant: 'acmé', zone: 'eu', data: 'not the payload' },
+      data: { text: 'grüße 🎉' },
+    };
+    const message = encodeEnvelope(envelope);
+    assert.deepEqual(Object.keys(message.headers).slice(0, 4), [
+      'content-type',
+      'ce_tenant',
+      'ce_zone',
+      'ce_data',
+    ]);
+    const decoded = decodeEnvelope(message);
+    assert.deepEqual(decoded, envelope);
+    assert.deepEqual(Object.keys(decoded.extensions), ['tenant', 'zone', 'data']);
+    // The content-type header stands in for a missing ce_datacontenttype; the time defaults to the epoch.
+    const bare = decodeEnvelope({
+      headers: {
+        'content-type': 'text/x',
+        ce_id: '1',
+        ce_source: '/s',
+        ce_type: 'T',
+        ce_specversion: '1.0',
+        x: 'y',
+      },
+      body: text('null'),
+    });
+    assert.equal(bare.datacontenttype, 'text/x');
+    assert.equal(bare.time, '1970-01-01T00:00:00.000Z');
+    assert.deepEqual(bare.extensions, {});
+    assert.equal('subject' in bare, false);
+  });
+
+  it('utf8Bytes and messageSizeBytes agree with TextEncoder and Buffer.byteLength', () => {
+    for (const value of [
+      '',
+      'ascii',
+      'grüße',
+      '🎉 emoji',
+      'lone \ud800 surrogate',
+      '\udc00',
+      'x'.repeat(9000),
+    ]) {
+      const bytes = utf8Bytes(value);
+      assert.deepEqual(bytes, new TextEncoder().encode(value));
+      assert.equal(Object.getPrototypeOf(bytes), Uint8Array.prototype);
+      assert.equal(bytes.buffer.byteLength, bytes.byteLength, 'a buffer of its own');
+      const message = { key: value, headers: { [`h-${value}`]: value, plain: 'v' }, body: bytes };
+      const expected =
+        bytes.byteLength +
+        Buffer.byteLength(value) * 3 +
+        Buffer.byteLength('h-') +
+        Buffer.byteLength('plainv');
+      assert.equal(messageSizeBytes(message), expected);
+    }
   });
 });
