@@ -77,6 +77,15 @@ describe('envelope - CloudEvents binary and structured mode', () => {
       assert.ok(ids[index - 1]! < ids[index]!, 'ids not increasing');
   });
 
+  it('uuidv7 carries the creation millisecond in its first 48 bits', () => {
+    const before = Date.now();
+    const id = uuidv7();
+    const after = Date.now();
+    const ms = Number.parseInt(id.slice(0, 8) + id.slice(9, 13), 16);
+    // The clock never steps back, so an id may run at most a little ahead of a slower clock.
+    assert.ok(ms >= before - 1 && ms <= after + 1, `${ms} not within [${before}, ${after}]`);
+  });
+
   it('binary mode round trip: extensions in order, optional attributes only when present', () => {
     const envelope: Envelope = {
       specversion: '1.0',
