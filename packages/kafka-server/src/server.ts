@@ -60,6 +60,8 @@ export interface KafkaServer {
   readonly broker: Broker;
   /** Open connections. */
   readonly connectionCount: number;
+  /** Serves an already-connected socket (the listener uses it; tests drive it without TCP). */
+  handle(socket: net.Socket): void;
   /** Graceful shutdown; idempotent. */
   close(): Promise<void>;
 }
@@ -125,7 +127,7 @@ export async function startKafkaServer(options: KafkaServerOptions = {}): Promis
   };
   const connectionsMax = options.connectionsMax ?? 1024;
   const connections = new Set<Connection>();
-  const server = net.createServer((socket) => {
+  const handle = (socket: net.Socket): void => {
     if (isClosing || connections.size >= connectionsMax) {
       socket.destroy();
       return;
@@ -133,7 +135,8 @@ export async function startKafkaServer(options: KafkaServerOptions = {}): Promis
     const connection = new Connection(socket, context, limits);
     connections.add(connection);
     socket.once('close', () => connections.delete(connection));
-  });
+  };
+  const server = net.createServer(handle);
   server.on('error', onError);
   try {
     await new Promise<void>((resolve, reject) => {
@@ -157,6 +160,7 @@ export async function startKafkaServer(options: KafkaServerOptions = {}): Promis
     get connectionCount() {
       return connections.size;
     },
+    handle,
     close() {
       closed ??= (async () => {
         isClosing = true;
