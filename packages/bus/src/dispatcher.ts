@@ -303,27 +303,32 @@ function positionOf(message: ReceivedMessage): string {
  * aborted and the attempt fails with a retriable `TimeoutError` (the handler may still be running;
  * at-least-once delivery allows the retry to overlap it).
  */
-async function withTimeout(
+function withTimeout(
   work: Promise<void>,
   timeoutMs: number,
   controller: AbortController,
   envelope: Envelope,
 ): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => {
+  // One promise settled by whichever comes first: no second promise and no Promise.race per message.
+  return new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => {
       const error = new TimeoutError(
         `handler of "${envelope.type}" ${envelope.id} ran longer than ${timeoutMs} ms; raise timeoutMs or make it faster`,
       );
       controller.abort(error);
       reject(error);
     }, timeoutMs);
+    work.then(
+      () => {
+        clearTimeout(timer);
+        resolve();
+      },
+      (error: unknown) => {
+        clearTimeout(timer);
+        reject(error);
+      },
+    );
   });
-  try {
-    await Promise.race([work, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 /** Waits until every entry settled or `deadlineMs` (a `performance.now()` time) passed. */

@@ -9,6 +9,12 @@ export interface Logger {
   info(message: string, fields?: LogFields): void;
   warn(message: string, fields?: LogFields): void;
   error(message: string, fields?: LogFields): void;
+  /**
+   * Optional: false when entries at `level` are dropped. Herald then skips building them on its
+   * per-message paths (the debug line per handled message). Without it, Herald assumes every
+   * level is written and calls the method, which may drop the entry itself.
+   */
+  enabled?(level: Exclude<LogLevel, 'silent'>): boolean;
 }
 
 /** Log levels, most verbose first. */
@@ -30,6 +36,7 @@ export function consoleLogger(level: LogLevel = defaultLevel()): Logger {
     info: (message, fields) => write('info', message, fields),
     warn: (message, fields) => write('warn', message, fields),
     error: (message, fields) => write('error', message, fields),
+    enabled: (at) => RANK[at] >= RANK[level],
   };
 }
 
@@ -49,4 +56,10 @@ function safeJson(fields: LogFields): string {
 }
 
 /** A logger that discards everything. */
-export const silentLogger: Logger = { debug() {}, info() {}, warn() {}, error() {} };
+export const silentLogger: Logger = {
+  debug() {},
+  info() {},
+  warn() {},
+  error() {},
+  enabled: () => false,
+};

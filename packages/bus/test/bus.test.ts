@@ -4,13 +4,16 @@ import { z } from 'zod';
 import {
   ClosedError,
   ConfigurationError,
+  consoleLogger,
   createBus,
   DEAD_LETTER_HEADERS,
   defineEvent,
   encodeEnvelope,
+  type Logger,
   memoryTransport,
   type ReceivedMessage,
   RemoteError,
+  silentLogger,
   TimeoutError,
   type Transport,
   UnrecoverableError,
@@ -307,5 +310,65 @@ describe('bus - stop drains', () => {
     await stuckRunning;
     await stuck.stop({ timeoutMs: 20 });
     assert.ok(aborted, 'the handler signal was not aborted at the deadline');
+  });
+});
+
+describe('bus - logging middleware', () => {
+  /** A logger that records entries; `debugEnabled` undefined leaves `enabled` out (an older adapter). */
+  function recordingLogger(debugEnabled: boolean | undefined) {
+    const entries: { level: string; message: string; fields?: Record<string, unknown> }[] = [];
+    const at =
+      (level: string) =>
+      (message: string, fields?: Readonly<Record<string, unknown>>): void => {
+        entries.push({ level, message, ...(fields === undefined ? {} : { fields: { ...fields } }) });
+      };
+    const logger: Logger = { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
+    if (debugEnabled !== undefined) logger.enabled = (level) => level !== 'debug' || debugEnabled;
+    return { logger, entries };
+  }
+
+  async function handleTwo(debugEnabled: boolean | undefined) {
+    const { logger, entries } = recordingLogger(debugEnabled);
+    const bus = createBus({ transport: memoryTransport(), source: '/test', logger, retry: { attempts: 1 } });
+    const done = countdown(2);
+    bus.on(InventoryReserved, { group: 'logged' }, (event) => {
+      done.hit();
+      if (event.orderId === 'bad') throw new Error('boom');
+    });
+    await bus.start();
+    await bus.publish(InventoryReserved, { orderId: 'good' });
+    await bus.publish(InventoryReserved, { orderId: 'bad' });
+    await done.done;
+    await until(() => entries.some((entry) => entry.message === 'handler failed'), 'the warning');
+    await bus.stop();
+    return entries;
+  }
+
+  const coordinates = ['type', 'id', 'group', 'topic', 'partition', 'offset', 'attempt'];
+
+  it('logs debug per handled message unless the logger says debug is off; failures always warn', async () => {
+    for (const debugEnabled of [undefined, true, false]) {
+      const entries = await handleTwo(debugEnabled);
+      const handled = entries.filter((entry) => entry.message === 'handled');
+      assert.equal(handled.length, debugEnabled === false ? 0 : 1, `debugEnabled ${debugEnabled}`);
+      for (const entry of handled) {
+        assert.deepEqual(Object.keys(entry.fields!), [...coordinates, 'durationMs']);
+        assert.equal(entry.fields!.group, 'logged');
+      }
+      const failed = entries.find((entry) => entry.message === 'handler failed')!;
+      assert.equal(failed.level, 'warn');
+      assert.deepEqual(Object.keys(failed.fields!), [...coordinates, 'error', 'reason']);
+      assert.equal(failed.fields!.reason, 'boom');
+      assert.equal(failed.fields!.attempt, 1);
+    }
+  });
+
+  it('consoleLogger and silentLogger say which levels they write', () => {
+    const logger = consoleLogger('info');
+    assert.deepEqual(
+      (['debug', 'info', 'warn', 'error'] as const).map((level) => logger.enabled?.(level)),
+      [false, true, true, true],
+    );
+    assert.equal(silentLogger.enabled?.('error'), false);
   });
 });

@@ -1,10 +1,28 @@
 /** Logs each handled message with its outcome and duration. */
-import type { Middleware } from '../context.ts';
+import type { MessageContext, Middleware } from '../context.ts';
 
-/** Logs at debug on success and at warn on failure, with the message's coordinates. */
+/**
+ * Logs at debug on success and at warn on failure, with the message's coordinates. When the
+ * logger says debug is off (`logger.enabled?.('debug') === false`), a success costs neither a
+ * clock read nor a field object: this runs for every message.
+ */
 export const logging: Middleware = async (context, next) => {
-  const startedMs = performance.now();
-  const fields = {
+  const debug = context.logger.enabled?.('debug') ?? true;
+  const startedMs = debug ? performance.now() : 0;
+  try {
+    await next();
+    if (debug)
+      context.logger.debug('handled', { ...fieldsOf(context), durationMs: performance.now() - startedMs });
+  } catch (error) {
+    const { name, message } = error instanceof Error ? error : { name: 'Error', message: String(error) };
+    context.logger.warn('handler failed', { ...fieldsOf(context), error: name, reason: message });
+    throw error;
+  }
+};
+
+/** The message's coordinates (all read-only in the context, so the same before and after `next`). */
+function fieldsOf(context: MessageContext) {
+  return {
     type: context.envelope.type,
     id: context.envelope.id,
     group: context.group,
@@ -13,12 +31,4 @@ export const logging: Middleware = async (context, next) => {
     offset: context.message.offset,
     attempt: context.attempt,
   };
-  try {
-    await next();
-    context.logger.debug('handled', { ...fields, durationMs: performance.now() - startedMs });
-  } catch (error) {
-    const { name, message } = error instanceof Error ? error : { name: 'Error', message: String(error) };
-    context.logger.warn('handler failed', { ...fields, error: name, reason: message });
-    throw error;
-  }
-};
+}
