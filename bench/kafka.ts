@@ -1,0 +1,281 @@
+/**
+ * `npm run bench -- kafka [--quick] [--json]`: produce and fetch throughput of 100-byte records
+ * through the Kafka-protocol server (`herald serve` as a child process, fsync on every append,
+ * acks=all), driven by librdkafka (kcat) and @platformatic/kafka, next to the embedded in-process
+ * figure (`@herald/log` raw batch appends and reads on the same disk).
+ *
+ * - kcat produce: `kcat -P -l FILE -X acks=all -X linger.ms=20` of N records (one per line).
+ * - kcat fetch: `kcat -C -e -o beginning -f '%o\n'` of the same topic to /dev/null.
+ * - platformatic produce: 32 concurrent `send` calls of 1,000 records each, acks=-1, until N.
+ * - platformatic fetch: a consumer from the earliest offset until N records arrived.
+ * - embedded: `Partition.appendBatch` of 1,000-record batches (16 in flight), then `read` of
+ *   everything in 1 MiB steps, counting records from the batch headers.
+ * Targets: produce >= 250,000 records/s, fetch >= 1,000,000 records/s. Markdown table on stdout,
+ * progress on stderr.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import {
+  Consumer,
+  MessagesStreamModes,
+  Producer,
+  stringDeserializers,
+  stringSerializers,
+} from '@platformatic/kafka';
+import { encodeRecordBatch, openPartition } from '../packages/log/src/index.ts';
+
+const RECORD_BYTES = 100;
+const PRODUCE_TARGET = 250_000;
+const FETCH_TARGET = 1_000_000;
+
+interface Row {
+  readonly client: string;
+  readonly operation: 'produce' | 'fetch';
+  readonly records: number;
+  readonly seconds: number;
+  readonly recordsPerSecond: number;
+  readonly target: number;
+}
+
+const progress = (text: string): void => {
+  process.stderr.write(`${text}\n`);
+};
+
+function row(client: string, operation: 'produce' | 'fetch', records: number, seconds: number): Row {
+  return {
+    client,
+    operation,
+    records,
+    seconds,
+    recordsPerSecond: Math.round(records / seconds),
+    target: operation === 'produce' ? PRODUCE_TARGET : FETCH_TARGET,
+  };
+}
+
+function value(index: number): string {
+  return `r${index}-`.padEnd(RECORD_BYTES, 'x');
+}
+
+async function startServe(dir: string): Promise<{ child: ChildProcess; bootstrap: string }> {
+  const bin = path.join(import.meta.dirname, '../packages/cli/bin/herald.ts');
+  const child = spawn(process.execPath, [bin, 'serve', '--port', '0', '--data', dir, '--partitions', '4'], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  let output = '';
+  const port = await new Promise<number>((resolve, reject) => {
+    child.stdout!.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+      const match = /listening on [^\s]+:(\d+)/.exec(output);
+      if (match !== null) resolve(Number(match[1]));
+    });
+    child.once('exit', (code) => reject(new Error(`herald serve exited with ${code}`)));
+  });
+  return { child, bootstrap: `127.0.0.1:${port}` };
+}
+
+function runTimed(command: string, args: readonly string[]): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const started = performance.now();
+    const child = spawn(command, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    child.on('error', reject);
+    child.on('close', (code) => {
+      if (code !== 0) reject(new Error(`${command} ${args.join(' ')} exited with ${code}: ${stderr}`));
+      else resolve((performance.now() - started) / 1000);
+    });
+  });
+}
+
+async function kcatRows(bootstrap: string, records: number, dir: string): Promise<Row[]> {
+  const file = path.join(dir, 'records.txt');
+  writeFileSync(file, Array.from({ length: records }, (_, index) => value(index)).join('\n'));
+  progress(`kcat: producing ${records} records`);
+  const produceSeconds = await runTimed('kcat', [
+    '-b',
+    bootstrap,
+    '-P',
+    '-t',
+    'bench-kcat',
+    '-l',
+    file,
+    '-X',
+    'acks=all',
+    '-X',
+    'linger.ms=20',
+    '-X',
+    'batch.num.messages=10000',
+    '-X',
+    'queue.buffering.max.messages=1000000',
+  ]);
+  progress('kcat: fetching');
+  const fetchSeconds = await runTimed('kcat', [
+    '-b',
+    bootstrap,
+    '-C',
+    '-t',
+    'bench-kcat',
+    '-o',
+    'beginning',
+    '-e',
+    '-q',
+    '-f',
+    '%o\n',
+    '-X',
+    'fetch.max.bytes=52428800',
+    '-X',
+    'max.partition.fetch.bytes=8388608',
+  ]);
+  return [
+    row('kcat (librdkafka 2.0.2)', 'produce', records, produceSeconds),
+    row('kcat (librdkafka 2.0.2)', 'fetch', records, fetchSeconds),
+  ];
+}
+
+async function platformaticRows(bootstrap: string, records: number): Promise<Row[]> {
+  const bootstrapBrokers = [bootstrap];
+  const producer = new Producer({
+    clientId: 'bench',
+    bootstrapBrokers,
+    serializers: stringSerializers,
+    acks: -1,
+    autocreateTopics: true,
+  });
+  const batch = 1_000;
+  const concurrency = 32;
+  progress(`platformatic: producing ${records} records`);
+  let next = 0;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < records) {
+        const first = next;
+        next += batch;
+        const count = Math.min(batch, records - first);
+        await producer.send({
+          messages: Array.from({ length: count }, (_, index) => ({
+            topic: 'bench-plt',
+            value: value(first + index),
+          })),
+        });
+      }
+    }),
+  );
+  const produceSeconds = (performance.now() - started) / 1000;
+  await producer.close();
+  progress('platformatic: fetching');
+  const consumer = new Consumer({
+    groupId: 'bench',
+    clientId: 'bench',
+    bootstrapBrokers,
+    deserializers: stringDeserializers,
+  });
+  const fetchStarted = performance.now();
+  const stream = await consumer.consume({
+    topics: ['bench-plt'],
+    mode: MessagesStreamModes.EARLIEST,
+    autocommit: false,
+    maxBytes: 8 * 1024 * 1024,
+  });
+  let received = 0;
+  for await (const _ of stream) {
+    received++;
+    if (received >= records) break;
+  }
+  const fetchSeconds = (performance.now() - fetchStarted) / 1000;
+  await stream.close();
+  await consumer.close(true);
+  return [
+    row('@platformatic/kafka 2.12', 'produce', records, produceSeconds),
+    row('@platformatic/kafka 2.12', 'fetch', records, fetchSeconds),
+  ];
+}
+
+async function embeddedRows(dir: string, records: number): Promise<Row[]> {
+  progress(`embedded: appending ${records} records`);
+  const partition = await openPartition({ directory: path.join(dir, 'embedded'), fsync: 'always' });
+  const perBatch = 1_000;
+  const batch = encodeRecordBatch(
+    Array.from({ length: perBatch }, (_, index) => ({
+      key: null,
+      value: Buffer.from(value(index)),
+      headers: [],
+      timestampMs: 0,
+    })),
+    { timestampMs: Date.now() },
+  );
+  let appended = 0;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: 16 }, async () => {
+      while (appended < records) {
+        appended += perBatch;
+        await partition.appendBatch(batch);
+      }
+    }),
+  );
+  const produceSeconds = (performance.now() - started) / 1000;
+  progress('embedded: reading');
+  const readStarted = performance.now();
+  let offset = 0n;
+  let read = 0;
+  while (offset < partition.highWatermark) {
+    const result = await partition.read(offset, 1024 * 1024);
+    const view = Buffer.from(result.batches.buffer, result.batches.byteOffset, result.batches.byteLength);
+    for (let at = 0; at < view.length; at += view.readInt32BE(at + 8) + 12) read += view.readInt32BE(at + 57);
+    offset = result.nextOffset;
+  }
+  const fetchSeconds = (performance.now() - readStarted) / 1000;
+  await partition.close();
+  return [
+    row('embedded @herald/log', 'produce', appended, produceSeconds),
+    row('embedded @herald/log', 'fetch', read, fetchSeconds),
+  ];
+}
+
+function table(rows: readonly Row[]): string {
+  const lines = [
+    '| client | operation | records | seconds | records/s | target | meets |',
+    '|---|---|---:|---:|---:|---:|---|',
+    ...rows.map(
+      (entry) =>
+        `| ${entry.client} | ${entry.operation} | ${entry.records} | ${entry.seconds.toFixed(2)} | ${entry.recordsPerSecond.toLocaleString('en-US')} | ${entry.target.toLocaleString('en-US')} | ${entry.recordsPerSecond >= entry.target ? 'yes' : 'no'} |`,
+    ),
+  ];
+  return `${lines.join('\n')}\n`;
+}
+
+/** Runs the suite. */
+export async function run(args: string[]): Promise<void> {
+  const { values } = parseArgs({ args, options: { quick: { type: 'boolean' }, json: { type: 'boolean' } } });
+  const quick = values.quick === true;
+  const records = quick ? 200_000 : 1_000_000;
+  const dir = await mkdtemp(path.join(tmpdir(), 'herald-bench-kafka-'));
+  const serve = await startServe(path.join(dir, 'data'));
+  const rows: Row[] = [];
+  try {
+    rows.push(...(await embeddedRows(dir, records)));
+    rows.push(...(await kcatRows(serve.bootstrap, records, dir)));
+    rows.push(...(await platformaticRows(serve.bootstrap, records)));
+  } finally {
+    serve.child.kill('SIGTERM');
+    await new Promise((resolve) => serve.child.once('exit', resolve));
+    await rm(dir, { recursive: true, force: true });
+  }
+  if (values.json === true) {
+    process.stdout.write(
+      `${JSON.stringify({ suite: 'kafka', quick, recordBytes: RECORD_BYTES, rows }, null, 2)}\n`,
+    );
+  } else {
+    process.stdout.write(
+      `\nKafka protocol, ${records} records of ${RECORD_BYTES} bytes, acks=all, fsync on every append\n\n`,
+    );
+    process.stdout.write(table(rows));
+  }
+}
