@@ -8,5 +8,6 @@ export {
   type WindowMember,
   waitingEntry,
 } from './delivery-window.ts';
+export { utf8Bytes } from './envelope.ts';
 export { assertName, assertTopicName } from './names.ts';
 export { assertSubscribeOptions } from './transport-checks.ts';
