@@ -257,9 +257,10 @@ class Inbox implements PostgresInbox {
     const client = await this.#connect();
     let broken: Error | undefined;
     try {
-      await this.#run(client, this.#begin);
-      const inserted = await this.#run(client, this.#insert(key));
-      if (inserted.rowCount === 0) {
+      // One round trip for begin, timeout and insert: a simple query cannot take parameters, so
+      // the key goes in as literals escaped by pg.
+      const opened = (await this.#run(client, this.#beginAndInsert(key))) as unknown as pg.QueryResult[];
+      if (opened[opened.length - 1]?.rowCount === 0) {
         await this.#run(client, 'rollback');
         return { duplicate: true };
       }
@@ -314,6 +315,14 @@ class Inbox implements PostgresInbox {
   async #ready(): Promise<void> {
     if (this.#closed !== undefined) throw new ClosedError('postgres inbox');
     await this.ensureSchema();
+  }
+
+  #beginAndInsert(key: IdempotencyKey): string {
+    const values = [key.group, key.source, key.id].map((value) => pg.escapeLiteral(value)).join(', ');
+    return (
+      `${this.#begin}; insert into ${this.#settings.table.quoted} (group_name, source, id) ` +
+      `values (${values}) on conflict do nothing returning 1`
+    );
   }
 
   #insert(key: IdempotencyKey): pg.QueryConfig {
