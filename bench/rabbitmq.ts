@@ -8,6 +8,8 @@
  * topology the transport declared (topic exchange → group headers exchange → 4 quorum shard
  * queues), and consumes the same queues with the same prefetch, acking each message.
  *
+ * Full runs alternate the order of the two sides over 3 rounds and report each side's median.
+ *
  * - Publish: 64 concurrent publishers, one message per call, each awaiting its confirm, for a
  *   fixed time.
  * - Consume: the queues are filled, then drained by one consumer (prefetch 256 per shard) that acks
@@ -121,7 +123,8 @@ function drainedTo(target: number, count: () => number): { check(): void; done: 
 export async function run(args: string[]): Promise<void> {
   const { values } = parseArgs({ args, options: { quick: { type: 'boolean' }, json: { type: 'boolean' } } });
   const publishMs = values.quick ? 1_500 : 5_000;
-  const consumeCount = values.quick ? 5_000 : 30_000;
+  const consumeCount = values.quick ? 5_000 : 50_000;
+  const rounds = values.quick ? 1 : 3;
   const prefix = `herald-bench.${randomUUID().slice(0, 8)}.`;
   const transport = await rabbitMqTransport({ url: URL, exchangePrefix: prefix, shards: SHARDS });
   const connection = await connect(URL);
@@ -144,18 +147,6 @@ export async function run(args: string[]): Promise<void> {
         body,
       });
 
-      progress(`publish ${payloadBytes} B: raw client, ${publishMs} ms`);
-      const rawPublishRate = await publishRate(publishMs, (index) =>
-        rawPublish(channel, exchange, `k-${index}`, body),
-      );
-      await purge();
-      progress(`publish ${payloadBytes} B: Herald, ${publishMs} ms`);
-      const heraldPublishRate = await publishRate(publishMs, (index) =>
-        transport.publish(TOPIC, [message(index)]),
-      );
-      await purge();
-      rows.push(row('publish', payloadBytes, rawPublishRate, heraldPublishRate));
-
       const fill = async () => {
         for (let start = 0; start < consumeCount; start += FILL_BATCH) {
           const batch = Array.from({ length: Math.min(FILL_BATCH, consumeCount - start) }, (_, offset) =>
@@ -164,28 +155,48 @@ export async function run(args: string[]): Promise<void> {
           await Promise.all(batch);
         }
       };
-      progress(`consume ${payloadBytes} B: raw client, ${consumeCount} messages`);
-      await fill();
-      const rawConsumeRate = await rawConsume(connection, queues, consumeCount);
-      progress(`consume ${payloadBytes} B: Herald, ${consumeCount} messages`);
-      await fill();
-      let consumed = 0;
-      const drained = drainedTo(consumeCount, () => consumed);
-      let started = 0;
-      const subscription = await transport.subscribe(
-        { topic: TOPIC, group: GROUP, maxInFlight: PREFETCH },
-        async (received) => {
-          if (started === 0) started = performance.now();
-          await received.ack();
-          consumed += 1;
-          drained.check();
+      const measure = {
+        rawPublish: async () => {
+          const rate = await publishRate(publishMs, (index) =>
+            rawPublish(channel, exchange, `k-${index}`, body),
+          );
+          await purge();
+          return rate;
         },
-      );
-      await drained.done;
-      const heraldConsumeRate = consumeCount / ((performance.now() - started) / 1000);
-      await subscription.close();
-      await purge();
-      rows.push(row('consume', payloadBytes, rawConsumeRate, heraldConsumeRate));
+        heraldPublish: async () => {
+          const rate = await publishRate(publishMs, (index) => transport.publish(TOPIC, [message(index)]));
+          await purge();
+          return rate;
+        },
+        rawConsume: async () => {
+          await fill();
+          return rawConsume(connection, queues, consumeCount);
+        },
+        heraldConsume: async () => {
+          await fill();
+          return heraldConsume(transport, consumeCount);
+        },
+      };
+      // The broker's speed drifts (quorum-queue log segments, two CPUs shared with this process):
+      // alternate which side goes first and report each side's median.
+      const rates: Record<keyof typeof measure, number[]> = {
+        rawPublish: [],
+        heraldPublish: [],
+        rawConsume: [],
+        heraldConsume: [],
+      };
+      for (let round = 0; round < rounds; round++) {
+        const order: (keyof typeof measure)[] =
+          round % 2 === 0
+            ? ['rawPublish', 'heraldPublish', 'rawConsume', 'heraldConsume']
+            : ['heraldPublish', 'rawPublish', 'heraldConsume', 'rawConsume'];
+        for (const name of order) {
+          progress(`${payloadBytes} B, round ${round + 1}/${rounds}: ${name}`);
+          rates[name].push(await measure[name]());
+        }
+      }
+      rows.push(row('publish', payloadBytes, median(rates.rawPublish), median(rates.heraldPublish)));
+      rows.push(row('consume', payloadBytes, median(rates.rawConsume), median(rates.heraldConsume)));
     }
   } finally {
     const { exchanges, queues } = transport.topology();
@@ -195,6 +206,34 @@ export async function run(args: string[]): Promise<void> {
     await connection.close();
   }
   report(rows, values.json === true);
+}
+
+/** Drains `count` messages through a Herald subscription; messages per second. */
+async function heraldConsume(
+  transport: Awaited<ReturnType<typeof rabbitMqTransport>>,
+  count: number,
+): Promise<number> {
+  let consumed = 0;
+  const drained = drainedTo(count, () => consumed);
+  let started = 0;
+  const subscription = await transport.subscribe(
+    { topic: TOPIC, group: GROUP, maxInFlight: PREFETCH },
+    async (received) => {
+      if (started === 0) started = performance.now();
+      await received.ack();
+      consumed += 1;
+      drained.check();
+    },
+  );
+  await drained.done;
+  const rate = count / ((performance.now() - started) / 1000);
+  await subscription.close();
+  return rate;
+}
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((left, right) => left - right);
+  return sorted[Math.floor(sorted.length / 2)]!;
 }
 
 async function rawConsume(

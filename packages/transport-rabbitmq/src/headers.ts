@@ -6,10 +6,7 @@
  * bookkeeping rides in `herald-*` headers, which are removed on receipt, as are the broker's
  * dead-lettering and delivery-count headers.
  */
-import type { TransportMessage } from '@herald/bus';
-
-/** Herald's header prefix of CloudEvents attributes in binary mode (the Kafka binding's). */
-const CE_PREFIX = 'ce_';
+import { CE_PREFIX, type TransportMessage } from '@herald/bus';
 
 /** Application-property prefix of CloudEvents attributes in the AMQP binding. */
 export const CE_AMQP_PREFIX = 'cloudEvents:';
