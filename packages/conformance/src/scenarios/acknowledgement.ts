@@ -1,6 +1,6 @@
 /** Ack, nack, redelivery and the per-key ordering promise. */
 import assert from 'node:assert/strict';
-import { assertSameIds, Collector, eventually, idOf, makeMessages, publishAll } from '../harness.ts';
+import { assertSameIds, Collector, idOf, makeMessages, publishAll } from '../harness.ts';
 import type { Scenario } from '../scenario.ts';
 
 const needsOrder = (features: { orderedPerKey: boolean }) =>
