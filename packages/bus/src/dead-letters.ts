@@ -16,7 +16,7 @@ import {
 } from './dead-letter.ts';
 import { decodeEnvelope, type Envelope, type TransportMessage } from './envelope.ts';
 import { ConfigurationError, TimeoutError } from './errors.ts';
-import type { Transport } from './transport.ts';
+import { replaysToNewGroup, type Transport } from './transport.ts';
 import { uuidv7 } from './uuid.ts';
 
 /** Header of a reader's end marker on a dead-letter topic. */
@@ -111,9 +111,9 @@ function original(entry: DeadLetter): TransportMessage {
 
 /** Reads a dead-letter topic up to a fresh marker, dropping markers, tombstones and redriven letters. */
 async function readPending(transport: Transport, topic: string): Promise<DeadLetter[]> {
-  if (!transport.features.replaysToNewGroups) {
+  if (!replaysToNewGroup(transport.features, topic)) {
     throw new ConfigurationError(
-      `the ${transport.name} transport does not replay to new groups, so Herald cannot read dead letters ` +
+      `the ${transport.name} transport does not replay "${topic}" to new groups, so Herald cannot read dead letters ` +
         `through it; read "${topic}" with the broker's own tools`,
     );
   }

@@ -88,6 +88,7 @@ export {
   IN_FLIGHT_MAX,
   type MessageHandler,
   type ReceivedMessage,
+  replaysToNewGroup,
   type SubscribeOptions,
   type Subscription,
   type Transport,

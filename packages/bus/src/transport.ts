@@ -88,6 +88,11 @@ export interface TransportFeatures {
    */
   readonly replaysToNewGroups: boolean;
   /**
+   * Where `replaysToNewGroups` is false, the topics that still replay to new groups (RabbitMQ keeps
+   * dead-letter topics as streams so `bus.deadLetters` can read them). Absent: none.
+   */
+  readonly replaysTopic?: (topic: string) => boolean;
+  /**
    * Messages with the same key are delivered in publish order, and the next message of a key is
    * not delivered to a group until the previous one is acked.
    */
@@ -96,6 +101,11 @@ export interface TransportFeatures {
   readonly exactlyOnce: boolean;
   /** Largest message (body + headers + key, see `messageSizeBytes`) that `publish` accepts. */
   readonly maxMessageBytes: number;
+}
+
+/** True when a group that subscribes to `topic` for the first time reads it from its start. */
+export function replaysToNewGroup(features: TransportFeatures, topic: string): boolean {
+  return features.replaysToNewGroups || (features.replaysTopic?.(topic) ?? false);
 }
 
 /** A connection to a broker. */

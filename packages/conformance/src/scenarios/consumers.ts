@@ -10,9 +10,11 @@ import {
   encodeEnvelope,
   memoryIdempotencyStore,
   type ReceivedMessage,
+  replaysToNewGroup,
   type StandardSchemaV1,
   silentLogger,
   type Transport,
+  type TransportFeatures,
   UnrecoverableError,
   uuidv7,
 } from '@herald/bus';
@@ -50,10 +52,10 @@ function stepEvent(topic: string) {
 
 const needsOrder = (features: { orderedPerKey: boolean }) =>
   features.orderedPerKey ? undefined : 'transport does not declare orderedPerKey';
-const needsReplay = (features: { replaysToNewGroups: boolean }) =>
-  features.replaysToNewGroups
+const needsReplay = (features: TransportFeatures) =>
+  replaysToNewGroup(features, 'any.dlq')
     ? undefined
-    : 'transport does not replay to new groups, which bus.deadLetters needs to read a dead-letter topic';
+    : 'transport does not replay dead-letter topics to new groups, which bus.deadLetters needs';
 
 async function readAll(transport: Transport, topic: string): Promise<ReceivedMessage[]> {
   const received: ReceivedMessage[] = [];
