@@ -68,6 +68,11 @@ export interface BusOptions {
   readonly idempotency?: IdempotencyStore;
   /** Default handler timeout (default 30 s, at most 1 hour); see {@link HandlerOptions.timeoutMs}. */
   readonly handlerTimeoutMs?: number;
+  /**
+   * Whether `stop()` closes the transport (default true). Pass false when several buses share one
+   * transport; then close it yourself after the last bus stopped.
+   */
+  readonly ownsTransport?: boolean;
 }
 
 /** What a bus has done since it was created. */
@@ -164,7 +169,10 @@ export interface Bus extends AsyncDisposable {
   ): this;
   /** Subscribes every registered handler; messages flow once it resolves. */
   start(): Promise<void>;
-  /** Drains running handlers (up to `timeoutMs`), closes subscriptions, then the transport. Idempotent. */
+  /**
+   * Drains running handlers (up to `timeoutMs`; they may still publish meanwhile), closes
+   * subscriptions, then the transport (unless `ownsTransport: false`). Idempotent.
+   */
   stop(options?: StopOptions): Promise<void>;
   /** List and redrive dead letters. */
   readonly deadLetters: DeadLetters;
@@ -220,6 +228,8 @@ class HeraldBus implements Bus, DispatcherHost {
   };
   readonly deadLetters: DeadLetters;
   #state: BusState = 'created';
+  readonly #ownsTransport: boolean;
+  #transportClosing = false;
   #stopped: Promise<void> | undefined;
 
   constructor(options: BusOptions) {
@@ -227,6 +237,7 @@ class HeraldBus implements Bus, DispatcherHost {
     this.source = options.source ?? `/herald/${hostname()}/${process.pid}`;
     this.logger = options.logger ?? consoleLogger();
     this.onUnknown = options.onUnknown ?? 'dead-letter';
+    this.#ownsTransport = options.ownsTransport ?? true;
     this.#idempotency = options.idempotency;
     const dedup = this.#idempotency === undefined ? [] : [idempotency(this.#idempotency, this.counters)];
     this.#middleware = [logging, ...dedup, validation, ...(options.middleware ?? [])];
@@ -384,7 +395,8 @@ class HeraldBus implements Bus, DispatcherHost {
       [...this.#dispatchers.values()].map((dispatcher) => dispatcher.stop(deadlineMs, ABORT_GRACE_MS)),
     );
     await this.#replies.close(new ClosedError('bus'));
-    await this.transport.close();
+    this.#transportClosing = true;
+    if (this.#ownsTransport) await this.transport.close();
     await this.#idempotency?.close();
     this.#state = 'stopped';
   }
@@ -517,7 +529,8 @@ class HeraldBus implements Bus, DispatcherHost {
   }
 
   #assertOpen(method: string): void {
-    if (this.#state === 'stopping' || this.#state === 'stopped') throw new ClosedError(`bus (${method})`);
+    // While stopping, draining handlers still publish their follow-ups; only a stopped bus refuses.
+    if (this.#state === 'stopped' || this.#transportClosing) throw new ClosedError(`bus (${method})`);
   }
 }
 

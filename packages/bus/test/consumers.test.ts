@@ -6,6 +6,7 @@ import {
   ConfigurationError,
   DEAD_LETTER_HEADERS,
   memoryIdempotencyStore,
+  memoryTransport,
   TimeoutError,
 } from '../src/index.ts';
 import { createTestBus } from '../src/testing.ts';
@@ -102,5 +103,40 @@ describe('consumers - handler timeouts, transactions, late replies, signals', ()
     assert.equal(code, 0, output);
     assert.match(output, /started 1\n[\s\S]*finished 1\n[\s\S]*stopped\n/);
     assert.match(output, /SIGTERM: draining handlers/);
+  });
+});
+
+describe('consumers - shutdown details', () => {
+  it('a draining handler can still publish its follow-up', async () => {
+    const bus = createTestBus();
+    const entered = Promise.withResolvers<void>();
+    const release = Promise.withResolvers<void>();
+    let followUp: unknown;
+    bus.on(OrderCreated, { group: 'g' }, async (order, context) => {
+      entered.resolve();
+      await release.promise;
+      followUp = await context
+        .publish(OrderCreated, { orderId: `${order.orderId}-next`, total: 1 })
+        .catch((error) => error);
+    });
+    await bus.start();
+    await bus.publish(OrderCreated, { orderId: 'o', total: 1 });
+    await entered.promise;
+    const stopped = bus.stop({ timeoutMs: 5000 });
+    release.resolve();
+    await stopped;
+    assert.equal(followUp, undefined, `the follow-up publish failed during the drain: ${String(followUp)}`);
+    assert.equal(bus.publishedAll(OrderCreated).length, 2);
+  });
+
+  it('ownsTransport: false leaves a shared transport open for the other buses', async () => {
+    const shared = memoryTransport();
+    const first = createTestBus({ transport: shared, ownsTransport: false });
+    const second = createTestBus({ transport: shared, ownsTransport: false });
+    await first.start();
+    await first.stop();
+    await second.publish(OrderCreated, { orderId: 'still-open', total: 1 });
+    await second.stop();
+    await shared.close();
   });
 });

@@ -10,7 +10,16 @@ import { type Bus, type BusOptions, createBus as createBusOn, type Transport } f
 import { lazyTransport } from './lazy-transport.ts';
 import { sqliteIdempotencyStore } from './sqlite-idempotency-store.ts';
 
-export { type EmbeddedTransport, type EmbeddedTransportOptions, embeddedTransport } from '@herald/broker';
+export {
+  BrokerError,
+  DirectoryLockedError,
+  type EmbeddedTransport,
+  type EmbeddedTransportOptions,
+  embeddedTransport,
+  GroupActiveError,
+  TopicInUseError,
+  TopicNotFoundError,
+} from '@herald/broker';
 export * from '@herald/bus';
 export { type SqliteIdempotencyStoreOptions, sqliteIdempotencyStore } from './sqlite-idempotency-store.ts';
 
