@@ -18,7 +18,7 @@ import {
 import type pg from 'pg';
 import { z } from 'zod';
 import { type PostgresInbox, postgresInbox } from '../src/index.ts';
-import { countRows, POSTGRES_URL, type Scratch, scratchSchema, waitFor } from './support.ts';
+import { countRows, POSTGRES_URL, type Scratch, scratchSchema, waitFor } from './support/scratch.ts';
 
 const PaymentCaptured = defineEvent('PaymentCaptured', {
   topic: 'payments',

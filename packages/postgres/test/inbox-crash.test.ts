@@ -18,7 +18,8 @@ function describeRun(summary: InboxCrashSummary): string {
     `${summary.events} events, ${summary.kills} kills (${summary.killsBeforeReady} before ready) in ` +
     `${Math.round(summary.elapsedMs)} ms: ${summary.lost} lost, ${summary.duplicateEffects} duplicate effects ` +
     `(${summary.eventsAppliedMoreThanOnce} events), ${summary.unexpectedEffects} unexpected, ` +
-    `${summary.balancesOffFromDeposits} balances off, ${summary.skippedByInbox}+ redeliveries skipped by the inbox`
+    `${summary.balancesOffFromDeposits} balances off` +
+    (summary.mode === 'inbox' ? `, ${summary.skippedByInbox}+ redeliveries skipped by the inbox` : '')
   );
 }
 

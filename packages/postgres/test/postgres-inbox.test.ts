@@ -8,7 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import { ClosedError, ConfigurationError, silentLogger, TransportError } from '@herald/bus';
 import pg from 'pg';
 import { INBOX_SCHEMA_SQL, inboxSchemaSql, type PostgresInboxOptions, postgresInbox } from '../src/index.ts';
-import { countRows, POSTGRES_URL, type Scratch, scratchSchema, waitFor } from './support.ts';
+import { countRows, POSTGRES_URL, type Scratch, scratchSchema, waitFor } from './support/scratch.ts';
 
 const key = (id: string, group = 'ledger') => ({ group, source: '/test/payments', id });
 

@@ -12,8 +12,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { embeddedTransport } from '@herald/broker';
 import { type Envelope, encodeEnvelope, type TransportMessage } from '@herald/bus';
-import { countRows, type Scratch, scratchSchema } from '../support.ts';
 import { type CrashMode, crashSchemaSql, Deposited } from './crash-workload.ts';
+import { countRows, type Scratch, scratchSchema } from './scratch.ts';
 
 /** Options of {@link runInboxCrash}. */
 export interface InboxCrashOptions {
