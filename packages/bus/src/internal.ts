@@ -10,4 +10,5 @@ export {
 } from './delivery-window.ts';
 export { utf8Bytes } from './envelope.ts';
 export { assertName, assertTopicName } from './names.ts';
+export { murmur2, partitionForKey } from './partitioner.ts';
 export { assertSubscribeOptions } from './transport-checks.ts';

@@ -3,7 +3,6 @@
  * diagram, guarantees, limits and a runnable example.
  */
 export { CE_AMQP_PREFIX } from './headers.ts';
-export { murmur2, shardForKey } from './murmur2.ts';
 export {
   DEFAULT_URL,
   MESSAGE_BYTES_MAX,
@@ -16,6 +15,7 @@ export {
   type RabbitMqTransport,
   type RabbitMqTransportStats,
   rabbitMqTransport,
+  shardForKey,
   UNTYPED_ROUTING_KEY,
 } from './rabbitmq-transport.ts';
 export { RETRY_BUCKETS_MS } from './topology.ts';

@@ -17,7 +17,7 @@ import {
   type TransportFeatures,
   type TransportMessage,
 } from '@herald/bus';
-import { assertSubscribeOptions } from '@herald/bus/internal';
+import { assertSubscribeOptions, partitionForKey } from '@herald/bus/internal';
 import type { Channel, ConfirmChannel, ConsumeMessage } from 'amqplib';
 import { ConnectionManager, type Live } from './connection.ts';
 import { publishError } from './errors.ts';
@@ -29,7 +29,6 @@ import {
   TIMESTAMP_HEADER,
   toAmqpHeaders,
 } from './headers.ts';
-import { shardForKey } from './murmur2.ts';
 import type { GroupNames } from './names.ts';
 import { type RabbitMqTransportOptions, type ResolvedOptions, resolveOptions } from './options.ts';
 import { GroupSubscription, type SubscriptionHost } from './subscription.ts';
@@ -37,6 +36,14 @@ import { type DeclaredTopology, declareRetryQueue, declareTopic, retryBucketMs }
 
 /** Routing key of messages without a `ce_type` header (raw transport messages). */
 export const UNTYPED_ROUTING_KEY = 'herald.untyped';
+
+/**
+ * The shard (0…`shards`-1) of `key`: Kafka's murmur2 partitioner (shared with `@herald/broker`
+ * through `@herald/bus/internal`), so a key picks the same number here as a partition there.
+ */
+export function shardForKey(key: string, shards: number): number {
+  return partitionForKey(key, shards);
+}
 
 /** Counters of one transport instance. */
 export interface RabbitMqTransportStats {

@@ -1,8 +1,11 @@
 /**
- * Kafka's murmur2 partitioner, so a key picks the same shard number here as the same key picks a
- * partition in `@herald/broker` and in Kafka clients (`(murmur2(bytes) & 0x7fffffff) % count`).
- * Kept local rather than importing `@herald/broker`, which would pull the whole log engine into a
- * network transport; `test/murmur2.test.ts` checks both agree.
+ * Kafka's default partitioner for keyed records: murmur2 over the key bytes, made non-negative
+ * with `& 0x7fffffff`, modulo the partition count. The Java client (`Utils.murmur2`,
+ * `BuiltInPartitioner.partitionForKey`) and librdkafka's `murmur2` partitioner compute the same
+ * value, so a key lands in the same partition whichever client produced it.
+ *
+ * Shared by `@herald/broker` (partitions) and `@herald/transport-rabbitmq` (shard queues), through
+ * `@herald/bus/internal`, so a key picks the same number everywhere.
  */
 
 const SEED = 0x9747b28c;
@@ -40,7 +43,8 @@ export function murmur2(bytes: Uint8Array): number {
   return h | 0;
 }
 
-/** The shard (0…`shards`-1) of `key`: the partition Kafka's clients would choose. */
-export function shardForKey(key: string, shards: number): number {
-  return (murmur2(encoder.encode(key)) & 0x7fffffff) % shards;
+/** The partition Kafka's clients choose for `key` (UTF-8 string or raw bytes) among `partitions`. */
+export function partitionForKey(key: string | Uint8Array, partitions: number): number {
+  const bytes = typeof key === 'string' ? encoder.encode(key) : key;
+  return (murmur2(bytes) & 0x7fffffff) % partitions;
 }
