@@ -5,15 +5,61 @@ import path from 'node:path';
 import { describe, test } from 'node:test';
 import {
   acquireDirectoryLock,
+  type FileSystem,
   isLogError,
   LOCK_FILE_NAME,
   type LogRecord,
+  nodeFileSystem,
   openPartition,
   type Partition,
   recordBatchSize,
   utf8,
 } from '../src/index.ts';
-import { crashImage, faultyFileSystem, temporaryDirectory, valueFor } from './support/fixtures.ts';
+import {
+  crashImage,
+  eventually,
+  faultyFileSystem,
+  temporaryDirectory,
+  valueFor,
+} from './support/fixtures.ts';
+
+/**
+ * A file system whose log-file fdatasyncs wait until the test releases them one by one (with an
+ * optional injected errno), so a write can be made to land while a sync is in flight.
+ */
+function gatedSyncFileSystem(): FileSystem & {
+  readonly waiting: number;
+  release(code?: string): void;
+} {
+  const gates: ((code?: string) => void)[] = [];
+  const logFds = new Set<number>();
+  return {
+    ...nodeFileSystem,
+    async open(file: string, flags: string) {
+      const fd = await nodeFileSystem.open(file, flags);
+      if (file.endsWith('.log')) {
+        logFds.add(fd);
+      }
+      return fd;
+    },
+    get waiting() {
+      return gates.length;
+    },
+    release(code?: string) {
+      gates.shift()?.(code);
+    },
+    async fdatasync(fd: number) {
+      if (!logFds.has(fd)) {
+        return nodeFileSystem.fdatasync(fd);
+      }
+      const code = await new Promise<string | undefined>((resolve) => gates.push(resolve));
+      if (code !== undefined) {
+        throw Object.assign(new Error(`injected ${code}`), { code });
+      }
+      return nodeFileSystem.fdatasync(fd);
+    },
+  };
+}
 
 function text(bytes: Uint8Array | null): string | null {
   return bytes === null ? null : Buffer.from(bytes).toString('utf8');
@@ -343,6 +389,36 @@ describe('write and sync failures', () => {
     assert.ok(reopened.highWatermark >= 3n);
     assertValues((await readAll(reopened)).slice(0, 3), 3);
     await reopened.close();
+  });
+
+  test('a sync acknowledges only writes completed before it started (pipelined group commit)', async () => {
+    await using temporary = await temporaryDirectory();
+    const fileSystem = gatedSyncFileSystem();
+    const partition = await openPartition({ directory: temporary.directory, fileSystem });
+    const settled: string[] = [];
+    const first = partition.append([{ value: utf8('a') }]).then(() => settled.push('a'));
+    await eventually(() => fileSystem.waiting === 1, 2000, 'the first sync to start');
+    // Written while the first sync runs: that sync must not acknowledge it.
+    const second = partition.append([{ value: utf8('b') }]);
+    second.then(() => settled.push('b')).catch(() => settled.push('b rejected'));
+    await eventually(() => partition.describeSegments()[0]!.nextOffset === 2n, 2000, 'b to be written');
+    fileSystem.release();
+    await first;
+    await eventually(() => fileSystem.waiting === 1, 2000, 'the second sync to start');
+    assert.deepEqual(settled, ['a']);
+    assert.equal(partition.highWatermark, 1n, 'b is not published before its own sync');
+    // The second sync fails: b is rejected, the first stays acknowledged and visible.
+    fileSystem.release('EIO');
+    await assert.rejects(second, (error) => isLogError(error, 'LOG_IO'));
+    assert.equal(partition.highWatermark, 1n);
+    await assert.rejects(partition.append([{ value: utf8('c') }]), (error) =>
+      isLogError(error, 'LOG_READ_ONLY'),
+    );
+    assert.deepEqual(
+      (await partition.readRecords(0n, 1024)).records.map((record) => text(record.value)),
+      ['a'],
+    );
+    await partition.close();
   });
 
   test('a full disk on write is reported as LOG_DISK_FULL and the partition turns read-only', async () => {
