@@ -71,7 +71,7 @@ export function declareError(error: unknown, what: string): HeraldError {
   if (/PRECONDITION[-_]FAILED|406/.test(text)) {
     return new ConfigurationError(
       `RabbitMQ refused to declare ${what}: it already exists with other settings (${text}). ` +
-        'Make queueType, shards and fanoutTopics match what exists, or delete the old one ' +
+        'Make queueType, shards, fanoutTopics and the stream retention options match what exists, or delete the old one ' +
         '("rabbitmqctl delete_queue <name>")',
       { cause: error },
     );

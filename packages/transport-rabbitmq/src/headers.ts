@@ -29,6 +29,7 @@ export const TIMESTAMP_HEADER = 'herald-timestamp-ms';
 const BROKER_HEADERS = new Set([
   'x-delivery-count',
   'x-death',
+  'x-stream-offset',
   'x-first-death-exchange',
   'x-first-death-queue',
   'x-first-death-reason',

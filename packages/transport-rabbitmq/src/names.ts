@@ -50,6 +50,14 @@ export function topicExchangeName(prefix: string, topic: string): string {
   return name;
 }
 
+/**
+ * The stream queue of a replay topic. Group queues are `<topic>:<group>:<n>` (two separators), so
+ * this one-separator name never collides with them.
+ */
+export function streamQueueName(prefix: string, topic: string): string {
+  return boundedName(`${prefix}${topic}:stream`);
+}
+
 /** Every name of one consumer group on one topic. */
 export interface GroupNames {
   /** Headers exchange bound to the topic exchange; routes on the shard header. */

@@ -79,6 +79,25 @@ export interface RabbitMqTransportOptions {
   readonly retryQueueDelayMsMin?: number;
   /** Name shown for the connection in `rabbitmqctl list_connections user_provided_name` (default `herald`). */
   readonly connectionName?: string;
+  /**
+   * Topics kept replayable, so a group that subscribes for the first time reads them from their
+   * start (`features.replaysTopic`): a list of topic names or a predicate. Default: names ending in
+   * `.dlq`, the bus's dead-letter topics, which `bus.deadLetters.list/redrive` must read. Each gets
+   * a durable stream queue bound to its exchange (RabbitMQ 3.9+, feature flag `stream_queue`), and
+   * every subscription to it reads that stream. `[]` turns replay off (and `bus.deadLetters` with it).
+   */
+  readonly replayTopics?: readonly string[] | ((topic: string) => boolean);
+  /**
+   * Retention of each replay topic's stream by size (`x-max-length-bytes`; 1 MiB…1 TiB; default
+   * 1 GiB): the oldest segments are dropped beyond it. Retention works on whole segments, sized
+   * an eighth of this (at most 500 MB, RabbitMQ's default), so up to an eighth more may be kept.
+   */
+  readonly streamMaxLengthBytes?: number;
+  /**
+   * Retention of each replay topic's stream by age (`x-max-age`, e.g. `7D`, `12h`, `30m`; units
+   * `Y M D h m s`; default `7D`): segments whose messages are all older are dropped.
+   */
+  readonly streamMaxAge?: string;
 }
 
 /** Options with every default applied and checked. */
@@ -99,6 +118,10 @@ export interface ResolvedOptions {
   readonly holdDelayMsMax: number;
   readonly retryQueueDelayMsMin: number;
   readonly connectionName: string;
+  /** Whether `topic` is a replay topic (kept in a stream queue). */
+  readonly replays: (topic: string) => boolean;
+  readonly streamMaxLengthBytes: number;
+  readonly streamMaxAge: string;
 }
 
 /** Default URL: the local broker's default listener and user. */
@@ -107,7 +130,12 @@ export const DEFAULT_URL = 'amqp://guest:guest@127.0.0.1:5672';
 export const SHARDS_MAX = 64;
 /** RabbitMQ's default `max_message_size` (128 MiB). */
 export const MESSAGE_BYTES_MAX = 128 * 1024 * 1024;
+/** Largest `streamMaxLengthBytes`. */
+export const STREAM_BYTES_MAX = 2 ** 40;
+/** Default `replayTopics`: the bus's default dead-letter topics. */
+export const isDeadLetterTopic = (topic: string): boolean => topic.endsWith('.dlq');
 const MINUTE_MS = 60_000;
+const AGE_LEGAL = /^[1-9][0-9]{0,5}[YMDhms]$/;
 const PATTERN_LEGAL = /^[A-Za-z0-9._*#-]+$/;
 
 /** Applies defaults and throws a {@link ConfigurationError} naming the first bad option. */
@@ -175,8 +203,35 @@ export function resolveOptions(options: RabbitMqTransportOptions): ResolvedOptio
       'retryQueueDelayMsMin',
     ),
     connectionName: options.connectionName ?? 'herald',
+    replays: replayPredicate(options.replayTopics),
+    streamMaxLengthBytes: integer(
+      options.streamMaxLengthBytes,
+      2 ** 30,
+      2 ** 20,
+      STREAM_BYTES_MAX,
+      'streamMaxLengthBytes',
+    ),
+    streamMaxAge: options.streamMaxAge ?? '7D',
   };
+  if (!AGE_LEGAL.test(resolved.streamMaxAge)) {
+    throw new ConfigurationError(
+      `rabbitMqTransport: streamMaxAge must be a number and a unit (Y M D h m s), e.g. "7D" or "12h", got "${resolved.streamMaxAge}"`,
+    );
+  }
   return resolved;
+}
+
+function replayPredicate(replayTopics: RabbitMqTransportOptions['replayTopics']): (topic: string) => boolean {
+  if (replayTopics === undefined) return isDeadLetterTopic;
+  if (typeof replayTopics === 'function') return (topic) => replayTopics(topic) === true;
+  if (!Array.isArray(replayTopics)) {
+    throw new ConfigurationError(
+      'rabbitMqTransport: replayTopics must be a list of topic names or a function',
+    );
+  }
+  const topics = new Set(replayTopics);
+  for (const topic of topics) assertTopicName(topic, 'rabbitMqTransport replayTopics');
+  return (topic) => topics.has(topic);
 }
 
 function integer(

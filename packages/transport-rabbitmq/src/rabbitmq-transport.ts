@@ -110,6 +110,8 @@ class RabbitMqTransportImpl implements RabbitMqTransport, SubscriptionHost {
       consumerGroups: true,
       persistent: true,
       replaysToNewGroups: false,
+      // Replay topics (dead-letter topics by default) are kept in a stream queue read from its start.
+      replaysTopic: (topic) => options.replays(topic),
       orderedPerKey: true,
       exactlyOnce: false,
       maxMessageBytes: options.maxMessageBytes,

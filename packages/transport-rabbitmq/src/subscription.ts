@@ -8,6 +8,12 @@
  * After a lost connection (or a channel the broker closed) the subscription declares its topology
  * again on a new channel and resumes; deliveries of the old channel become stale (their ack and
  * nack do nothing, RabbitMQ redelivers them).
+ *
+ * On a replay topic the subscription reads the topic's stream queue instead, from its first
+ * retained message (`x-stream-offset: first`). Streams keep messages after an ack (acks only grant
+ * credit) and refuse nacks, so nacked messages are always held in the process, and after a
+ * reconnect the subscription resumes at its oldest unacked offset. The position lives in the
+ * subscription only: see the README's limits.
  */
 
 import {
@@ -20,9 +26,9 @@ import type { Channel, ConsumeMessage } from 'amqplib';
 import type { ConnectionManager, Live } from './connection.ts';
 import { fromAmqpHeaders, type HeraldFields } from './headers.ts';
 import { type GateEntry, KeyGate } from './key-gate.ts';
-import type { GroupNames } from './names.ts';
+import { type GroupNames, streamQueueName } from './names.ts';
 import type { ResolvedOptions } from './options.ts';
-import { type DeclaredTopology, declareGroup } from './topology.ts';
+import { type DeclaredTopology, declareGroup, declareTopic } from './topology.ts';
 
 /** What a subscription needs from its transport. */
 export interface SubscriptionHost {
@@ -48,13 +54,16 @@ interface Delivery {
   readonly shard: number;
   readonly fields: HeraldFields;
   readonly timestampMs: number;
+  /** Position in the stream, on replay topics. */
+  readonly streamOffset: number | undefined;
 }
 
 /** The state of one channel incarnation; replaced wholesale after a reconnect. */
 interface Incarnation {
   readonly channel: Channel;
   readonly generation: number;
-  readonly names: GroupNames;
+  /** The group's names; undefined on replay topics, which read the topic's stream. */
+  readonly names: GroupNames | undefined;
   readonly gate: KeyGate<Delivery>;
   drainScheduled: boolean;
 }
@@ -71,6 +80,14 @@ export class GroupSubscription implements Subscription {
   #unlisten: () => void = () => {};
   #retryTimer: NodeJS.Timeout | undefined;
   #setupFailures = 0;
+  /** Replay topic: read the stream queue, tracking offsets here. */
+  readonly #stream: boolean;
+  /** Stream offsets delivered and not yet acked (kept across reconnects). */
+  readonly #unacked = new Set<number>();
+  /** Highest stream offset delivered so far, -1 before the first. */
+  #highestOffset = -1;
+  /** First stream offset the current consumer asked for. */
+  #startOffset = 0;
 
   constructor(host: SubscriptionHost, options: SubscribeOptions, handler: MessageHandler) {
     this.#host = host;
@@ -78,6 +95,7 @@ export class GroupSubscription implements Subscription {
     this.#handler = handler;
     const types = options.types !== undefined && options.types.length > 0 ? options.types : ['#'];
     this.#patterns = host.options.groupBindings[options.group] ?? types;
+    this.#stream = host.options.replays(options.topic);
   }
 
   /** Declares the topology and starts consuming; rejects if that fails before `connectTimeoutMs`. */
@@ -152,21 +170,28 @@ export class GroupSubscription implements Subscription {
     channel.on('error', () => {}); // The 'close' that follows is handled.
     try {
       const { options, declared } = this.#host;
-      const names = await declareGroup(
-        channel,
-        options,
-        declared,
-        this.#options.topic,
-        this.#options.group,
-        this.#patterns,
-      );
+      const topic = this.#options.topic;
+      const names = this.#stream
+        ? undefined
+        : await declareGroup(channel, options, declared, topic, this.#options.group, this.#patterns);
+      if (this.#stream) await declareTopic(channel, options, declared, topic);
       await channel.prefetch(options.prefetch ?? this.#options.maxInFlight, false);
       if (this.#closed) throw new Error('subscription closed during setup');
       const incarnation = this.#incarnate(channel, live.generation, names);
       this.#incarnation?.gate.close();
       this.#incarnation = incarnation;
       channel.on('close', () => this.#channelClosed(incarnation));
-      for (const [shard, queue] of names.shardQueues.entries()) {
+      if (names === undefined) {
+        // Resume at the oldest unacked offset; a new subscription starts at the stream's start.
+        const oldest = this.#unacked.size > 0 ? Math.min(...this.#unacked) : this.#highestOffset + 1;
+        this.#startOffset = oldest;
+        await channel.consume(
+          streamQueueName(options.exchangePrefix, topic),
+          (message) => this.#receive(incarnation, 0, message),
+          { noAck: false, arguments: { 'x-stream-offset': oldest === 0 ? 'first' : oldest } },
+        );
+      }
+      for (const [shard, queue] of names?.shardQueues.entries() ?? []) {
         await channel.consume(queue, (message) => this.#receive(incarnation, shard, message), {
           noAck: false,
         });
@@ -178,20 +203,21 @@ export class GroupSubscription implements Subscription {
     }
   }
 
-  #incarnate(channel: Channel, generation: number, names: GroupNames): Incarnation {
+  #incarnate(channel: Channel, generation: number, names: GroupNames | undefined): Incarnation {
     const topic = this.#options.topic;
     const gate: KeyGate<Delivery> = new KeyGate<Delivery>(
       {
         describe: ({ data }: GateEntry<Delivery>) => ({
           topic,
           partition: data.shard,
-          offset: String(data.message.fields.deliveryTag),
+          offset: String(data.streamOffset ?? data.message.fields.deliveryTag),
           key: data.fields.key,
           headers: data.fields.headers,
           body: data.message.content,
           timestampMs: data.timestampMs,
         }),
         onAck: ({ data }: GateEntry<Delivery>) => {
+          if (data.streamOffset !== undefined) this.#unacked.delete(data.streamOffset);
           try {
             channel.ack(data.message);
           } catch {
@@ -200,6 +226,8 @@ export class GroupSubscription implements Subscription {
         },
         // A keyless message nacked with a long delay waits in a retry queue, not in this process.
         reroute: ({ key, data, attempt }: GateEntry<Delivery>, delayMs: number) => {
+          // Streams refuse nacks and have no retry queues: the gate holds the message instead.
+          if (names === undefined) return undefined;
           if (key !== undefined || delayMs < this.#host.options.retryQueueDelayMsMin) return undefined;
           if (this.#incarnation !== incarnation) return undefined;
           return this.#host.retryLater(names, data.message, attempt, delayMs).then(() => true);
@@ -218,14 +246,31 @@ export class GroupSubscription implements Subscription {
       incarnation.channel.close().catch(() => {});
       return;
     }
+    let attempt = 1 + brokerRedeliveries(message);
+    let streamOffset: number | undefined;
+    if (incarnation.names === undefined) {
+      streamOffset = Number(message.properties.headers?.['x-stream-offset']);
+      if (!Number.isSafeInteger(streamOffset) || streamOffset < 0) streamOffset = undefined;
+      else if (streamOffset < this.#startOffset) {
+        // A stream may start delivering at the chunk holding the asked offset: skip what precedes it.
+        this.#ackQuietly(incarnation.channel, message);
+        return;
+      } else {
+        // A stream has no redelivery count: an offset seen before (before a reconnect) is a redelivery.
+        if (streamOffset <= this.#highestOffset) attempt += 1;
+        this.#highestOffset = Math.max(this.#highestOffset, streamOffset);
+        this.#unacked.add(streamOffset);
+      }
+    }
     const fields = fromAmqpHeaders(message.properties.headers, message.properties.contentType);
     const delivery: Delivery = {
       message,
       shard,
       fields,
       timestampMs: fields.timestampMs ?? timestampMsOf(message),
+      streamOffset,
     };
-    incarnation.gate.push(fields.key, delivery, 1 + fields.priorAttempts + brokerRedeliveries(message));
+    incarnation.gate.push(fields.key, delivery, attempt + fields.priorAttempts);
     // Deliveries arrive in bursts; one drain after the burst serves them all.
     if (!incarnation.drainScheduled) {
       incarnation.drainScheduled = true;
@@ -233,6 +278,14 @@ export class GroupSubscription implements Subscription {
         incarnation.drainScheduled = false;
         incarnation.gate.drain();
       });
+    }
+  }
+
+  #ackQuietly(channel: Channel, message: ConsumeMessage): void {
+    try {
+      channel.ack(message);
+    } catch {
+      // The channel is gone; nothing to settle.
     }
   }
 

@@ -8,11 +8,15 @@
  *   retry queue (TTL) ──(dead-lettered on expiry)──▶ group exchange
  *
  * The topic binding is declared last, so no message is routed to the group before its queues exist.
+ *
+ * A replay topic (by default a dead-letter topic, `*.dlq`) also gets a stream queue bound to its
+ * exchange with `#`, declared with the exchange, before anything is published to it; its
+ * subscriptions read the stream instead of group queues.
  */
 import type { Channel } from 'amqplib';
 import { declareError } from './errors.ts';
 import { SHARD_HEADER } from './headers.ts';
-import { type GroupNames, groupNames, topicExchangeName } from './names.ts';
+import { type GroupNames, groupNames, streamQueueName, topicExchangeName } from './names.ts';
 import type { ResolvedOptions } from './options.ts';
 
 /** Names this transport declared, so tests and operators can delete them. */
@@ -29,7 +33,27 @@ export function retryBucketMs(delayMs: number): number {
   return RETRY_BUCKETS_MS.find((bucket) => bucket >= delayMs) ?? RETRY_BUCKETS_MS.at(-1)!;
 }
 
-/** Declares the exchange of `topic` (topic type, or fanout for broadcast topics). */
+/** Largest stream segment: RabbitMQ's default `x-stream-max-segment-size-bytes`. */
+const STREAM_SEGMENT_BYTES_MAX = 500_000_000;
+
+/** Arguments of a replay topic's stream queue: bounded by size and age. */
+export function streamArguments(options: ResolvedOptions): Record<string, unknown> {
+  return {
+    'x-queue-type': 'stream',
+    'x-max-length-bytes': options.streamMaxLengthBytes,
+    'x-max-age': options.streamMaxAge,
+    // Retention drops whole segments; smaller segments keep the bound close.
+    'x-stream-max-segment-size-bytes': Math.min(
+      STREAM_SEGMENT_BYTES_MAX,
+      Math.ceil(options.streamMaxLengthBytes / 8),
+    ),
+  };
+}
+
+/**
+ * Declares the exchange of `topic` (topic type, or fanout for broadcast topics) and, for a replay
+ * topic, its stream queue bound to it. Returns the exchange name.
+ */
 export async function declareTopic(
   channel: Channel,
   options: ResolvedOptions,
@@ -44,7 +68,29 @@ export async function declareTopic(
     throw declareError(error, `${type} exchange "${exchange}"`);
   }
   declared.exchanges.add(exchange);
+  if (options.replays(topic)) await declareStream(channel, options, declared, topic, exchange);
   return exchange;
+}
+
+/** Declares the stream queue of a replay topic and binds it to every message of the exchange. */
+async function declareStream(
+  channel: Channel,
+  options: ResolvedOptions,
+  declared: DeclaredTopology,
+  topic: string,
+  exchange: string,
+): Promise<string> {
+  const queue = streamQueueName(options.exchangePrefix, topic);
+  let what = `stream queue "${queue}"`;
+  try {
+    await channel.assertQueue(queue, { durable: true, arguments: streamArguments(options) });
+    declared.queues.add(queue);
+    what = `binding of "${queue}" to "${exchange}"`;
+    await channel.bindQueue(queue, exchange, options.fanoutTopics.has(topic) ? '' : '#');
+  } catch (error) {
+    throw declareError(error, what);
+  }
+  return queue;
 }
 
 /** Queue arguments shared by shard and retry queues. */

@@ -53,6 +53,16 @@ runConformance({
     const prefix = `herald-test.${randomUUID().slice(0, 8)}.`;
     return track(await open(prefix), prefix, { exchanges: new Set(), queues: new Set(), cleaned: false });
   },
+  // Close the transport and open a new one on the same broker and names: the durable quorum queues
+  // keep what was not acked. The same record, so the final close deletes everything once.
+  async restart(transport) {
+    const previous = tracked.get(transport);
+    if (previous === undefined) throw new Error('restart of a transport this file did not create');
+    await previous.inner.close();
+    for (const name of previous.inner.topology().exchanges) previous.record.exchanges.add(name);
+    for (const name of previous.inner.topology().queues) previous.record.queues.add(name);
+    return track(await open(previous.prefix), previous.prefix, previous.record);
+  },
   async dropConnections() {
     // A drop that closed nothing would make the reconnect scenario pass without testing anything.
     const dropped = await dropConnections(connectionName);

@@ -50,3 +50,20 @@ export async function dropConnections(connectionName: string): Promise<number> {
   }
   return pids.length;
 }
+
+/** `rabbitmqctl list_queues` type and arguments of `queue` (arguments as rabbitmqctl prints them). */
+export async function describeQueue(queue: string): Promise<{ type: string; arguments: string } | undefined> {
+  const { stdout } = await run('rabbitmqctl', [
+    'list_queues',
+    'name',
+    'type',
+    'arguments',
+    '--no-table-headers',
+    '--quiet',
+  ]);
+  for (const line of stdout.split('\n')) {
+    const [name, type, args] = line.split('\t');
+    if (name === queue) return { type: type!.trim(), arguments: (args ?? '').trim() };
+  }
+  return undefined;
+}

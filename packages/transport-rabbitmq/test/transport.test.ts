@@ -10,7 +10,13 @@ import {
   rabbitMqTransport,
   shardForKey,
 } from '@herald/transport-rabbitmq';
-import { deleteTopology, dropConnections, RABBITMQ_URL, type TopologyRecord } from './support.ts';
+import {
+  deleteTopology,
+  describeQueue,
+  dropConnections,
+  RABBITMQ_URL,
+  type TopologyRecord,
+} from './support.ts';
 
 const record: TopologyRecord = { exchanges: new Set(), queues: new Set() };
 const open: RabbitMqTransport[] = [];
@@ -184,6 +190,83 @@ describe('rabbitmq transport', () => {
     );
   });
 
+  it('dead-letter streams - a .dlq topic replays to every new group from its start, with bounded retention; others do not', async () => {
+    const rabbit = await transport({ streamMaxLengthBytes: 64 * 1024 * 1024, streamMaxAge: '2D' });
+    assert.equal(rabbit.features.replaysToNewGroups, false);
+    assert.equal(rabbit.features.replaysTopic?.('orders.dlq'), true);
+    assert.equal(rabbit.features.replaysTopic?.('orders'), false);
+    // Published before any group exists: kept by the stream, not unroutable.
+    await rabbit.publish(
+      'orders.dlq',
+      makeMessages(3, 'd', () => 'same-key'),
+    );
+    assert.equal(rabbit.stats().unroutable, 0);
+    for (const group of ['first-reader', 'second-reader']) {
+      const reader = new Collector();
+      await rabbit.subscribe({ topic: 'orders.dlq', group, maxInFlight: 8 }, reader.handler);
+      await reader.waitAcked(['d-0', 'd-1', 'd-2'], group);
+      assert.deepEqual(reader.acked, ['d-0', 'd-1', 'd-2'], `${group} read in order`);
+      assert.deepEqual(
+        reader.deliveries.map((delivery) => delivery.offset),
+        ['0', '1', '2'],
+        'offsets are stream positions',
+      );
+      assert.ok(!('x-stream-offset' in reader.deliveries[0]!.headers), 'broker header leaked');
+    }
+    const stream = rabbit.topology().queues.find((queue) => queue.endsWith('orders.dlq:stream'));
+    assert.ok(stream !== undefined, `no stream queue among ${rabbit.topology().queues.join(', ')}`);
+    const described = await describeQueue(stream);
+    assert.equal(described?.type, 'stream');
+    assert.match(described!.arguments, /"x-max-length-bytes",67108864/);
+    assert.match(described!.arguments, /"x-max-age","2D"/);
+
+    const off = await transport({ replayTopics: [] });
+    assert.equal(off.features.replaysTopic?.('orders.dlq'), false);
+    await off.publish('orders.dlq', makeMessages(1, 'lost'));
+    assert.equal(off.stats().unroutable, 1, 'without replay a .dlq topic is a plain topic');
+    const listed = await transport({ replayTopics: ['audit'] });
+    assert.equal(listed.features.replaysTopic?.('audit'), true);
+    assert.equal(listed.features.replaysTopic?.('orders.dlq'), false);
+  });
+
+  it('dead-letter streams - a nack is held in the process (streams refuse nacks); a dropped connection resumes at the oldest unacked offset', async () => {
+    const rabbit = await transport();
+    let nacked = false;
+    let holding = true;
+    const reader = new Collector((message) => {
+      const id = idOf(message);
+      if (id === 's-1' && !nacked) {
+        nacked = true;
+        return 'nack';
+      }
+      return id === 's-3' && holding ? 'hold' : 'ack';
+    });
+    await rabbit.publish(
+      'held.dlq',
+      makeMessages(5, 's', (index) => `k${index}`),
+    );
+    await rabbit.subscribe({ topic: 'held.dlq', group: 'reader', maxInFlight: 8 }, reader.handler);
+    await reader.waitAcked(['s-0', 's-1', 's-2', 's-4'], 'reader before the drop');
+    const again = reader.deliveries.filter((delivery) => idOf(delivery) === 's-1');
+    assert.deepEqual(
+      again.map((delivery) => delivery.deliveryAttempt),
+      [1, 2],
+      'the nacked message came back, counted',
+    );
+    holding = false;
+    assert.ok((await dropConnections(connectionName)) >= 1, 'no connection was dropped');
+    await reader.waitAcked(['s-3'], 'the held message after the reconnect');
+    const redelivered = reader.deliveries.filter((delivery) => idOf(delivery) === 's-3');
+    assert.equal(redelivered.at(-1)!.deliveryAttempt, 2, 'a stream redelivery counts as attempt 2');
+    for (const id of ['s-0', 's-1', 's-2']) {
+      assert.equal(
+        reader.acked.filter((acked) => acked === id).length,
+        1,
+        `${id} before the unacked offset came back`,
+      );
+    }
+  });
+
   it('errors - an unreachable broker is a retriable TransportError that says how to start RabbitMQ', async () => {
     await assert.rejects(
       rabbitMqTransport({ url: 'amqp://guest:guest@127.0.0.1:1', connectTimeoutMs: 300 }),
@@ -213,5 +296,8 @@ describe('rabbitmq transport', () => {
     await assert.rejects(rabbitMqTransport({ queueType: 'stream' as 'quorum' }), ConfigurationError);
     await assert.rejects(rabbitMqTransport({ url: 'http://localhost' }), /amqp:\/\//);
     await assert.rejects(rabbitMqTransport({ exchangePrefix: 'bad prefix' }), ConfigurationError);
+    await assert.rejects(rabbitMqTransport({ streamMaxAge: 'forever' }), /streamMaxAge/);
+    await assert.rejects(rabbitMqTransport({ streamMaxLengthBytes: 10 }), /streamMaxLengthBytes must be/);
+    await assert.rejects(rabbitMqTransport({ replayTopics: ['bad topic!'] }), ConfigurationError);
   });
 });
