@@ -9,13 +9,16 @@ export {
   type QueueType,
   type RabbitMqTransportOptions,
   SHARDS_MAX,
+  STREAM_BYTES_MAX,
   type UnroutableAction,
 } from './options.ts';
 export {
+  deleteTopology,
   type RabbitMqTransport,
   type RabbitMqTransportStats,
   rabbitMqTransport,
   shardForKey,
+  type TopologyNames,
   UNTYPED_ROUTING_KEY,
 } from './rabbitmq-transport.ts';
 export { RETRY_BUCKETS_MS } from './topology.ts';

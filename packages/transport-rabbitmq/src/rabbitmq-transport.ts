@@ -18,9 +18,9 @@ import {
   type TransportMessage,
 } from '@herald/bus';
 import { assertSubscribeOptions, partitionForKey } from '@herald/bus/internal';
-import type { Channel, ConfirmChannel, ConsumeMessage } from 'amqplib';
+import { type Channel, type ConfirmChannel, type ConsumeMessage, connect } from 'amqplib';
 import { ConnectionManager, type Live } from './connection.ts';
-import { publishError } from './errors.ts';
+import { connectError, publishError } from './errors.ts';
 import {
   KEY_HEADER,
   PRIOR_ATTEMPTS_HEADER,
@@ -59,6 +59,37 @@ export interface RabbitMqTransport extends Transport {
   stats(): RabbitMqTransportStats;
   /** Every exchange and queue this instance declared, e.g. to delete them after a test. */
   topology(): { readonly exchanges: readonly string[]; readonly queues: readonly string[] };
+  /**
+   * Deletes every exchange and queue this instance declared, with the messages they hold, on a
+   * connection of its own (so it also works after `close()`). For tests and throw-away runs: other
+   * processes sharing these names lose their queues too.
+   */
+  deleteTopology(): Promise<void>;
+}
+
+/** Names to delete with {@link deleteTopology}. */
+export interface TopologyNames {
+  readonly exchanges: Iterable<string>;
+  readonly queues: Iterable<string>;
+}
+
+/**
+ * Deletes `queues` (with their messages) and then `exchanges` on the broker at `url`; names that
+ * do not exist are fine. For tests and operators cleaning up after a run.
+ */
+export async function deleteTopology(url: string, names: TopologyNames): Promise<void> {
+  const model = await connect(url).catch((error: unknown) => {
+    throw connectError(error, url);
+  });
+  model.on('error', () => {});
+  try {
+    const channel = await model.createChannel();
+    for (const queue of names.queues) await channel.deleteQueue(queue);
+    for (const exchange of names.exchanges) await channel.deleteExchange(exchange);
+    await channel.close();
+  } finally {
+    await model.close().catch(() => {});
+  }
 }
 
 /**
@@ -128,6 +159,10 @@ class RabbitMqTransportImpl implements RabbitMqTransport, SubscriptionHost {
 
   topology(): { readonly exchanges: readonly string[]; readonly queues: readonly string[] } {
     return { exchanges: [...this.declared.exchanges], queues: [...this.declared.queues] };
+  }
+
+  deleteTopology(): Promise<void> {
+    return deleteTopology(this.options.url, this.declared);
   }
 
   async publish(topic: string, messages: readonly TransportMessage[]): Promise<void> {
