@@ -1,5 +1,6 @@
 /**
- * `npm start`: every checkout service in one process on the embedded broker, the HTTP API, a
+ * `npm start`: every checkout service in one process on the broker `HERALD_TRANSPORT` picks
+ * (embedded by default, `rabbitmq` for RabbitMQ; see `transport.ts`), the HTTP API, a
  * built-in load of orders, a live view, and a final report that checks every invariant (exit
  * code 1 if one fails).
  *
@@ -19,6 +20,7 @@ import { LiveView } from './live-view.ts';
 import { type LoadResult, registerCustomers, runLoad } from './load.ts';
 import { renderReport } from './report.ts';
 import { readStats } from './services/analytics.ts';
+import { deleteRunTopology } from './transport.ts';
 
 /** How long the run may take to come to rest after the load, in milliseconds. */
 const SETTLE_TIMEOUT_MS = 60_000;
@@ -120,6 +122,11 @@ if (values['keep-running']) {
 } else {
   await checkout.stop();
   process.exitCode = allHold ? 0 : 1;
+  // On RabbitMQ a run's exchanges and queues carry its own prefix; a clean, complete run removes
+  // them. After a failed run they stay, to be inspected (or continued with the same --data).
+  if (allHold && (await deleteRunTopology(checkout.transport).catch(() => false))) {
+    process.stdout.write('RabbitMQ: deleted the exchanges and queues of this run\n');
+  }
 }
 
 function positiveInteger(name: string, text: string, minimum: number): number {

@@ -93,7 +93,7 @@ export function renderReport(input: ReportInput): string {
       : paint('red', `${input.invariants.filter((invariant) => !invariant.holds).length} invariant(s) FAIL.`),
     '',
     `API: ${input.url}  (GET /orders?status=confirmed · GET /orders/<id> · GET /stats · GET /inventory · GET /audit/verify)`,
-    `Data: ${input.dataDir}  (broker/, state/<service>.sqlite, mail/, report.json)`,
+    `Data: ${input.dataDir}  (${input.transport === 'embedded' ? 'broker/, ' : ''}state/<service>.sqlite, mail/, report.json)`,
     '',
   );
   return lines.join('\n');

@@ -2,10 +2,12 @@
  * `npm run service -- <name> [--data DIR] [--port PORT]`: runs one checkout service alone against
  * the broker chosen by `HERALD_TRANSPORT`, with its state in `<data>/state/<name>.sqlite`.
  *
- * On the embedded broker (the default and, for now, the only transport) the broker lives inside
- * the process that opens its directory, and a directory can be opened by one process only: a
- * second service on the same directory stops with an error saying so. Separate processes share
- * a broker once the Kafka-protocol server and the RabbitMQ transport are wired in.
+ * On the embedded broker (the default) the broker lives inside the process that opens its
+ * directory, and a directory can be opened by one process only: a second service on the same
+ * directory stops with an error saying so. With `HERALD_TRANSPORT=rabbitmq` every service runs as
+ * its own process against RabbitMQ: start each with the same --data (which also gives them the same
+ * exchange and queue prefix) before sending orders, since a RabbitMQ group receives what is
+ * published after its queues exist.
  */
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';

@@ -5,14 +5,21 @@
  * - `embedded` (default): the durable broker inside this process, in `<data>/broker`. A data
  *   directory can be opened by one process only, so with it every service runs in one process
  *   (`npm start`); `npm run service -- <name>` works for one service at a time.
- * - `kafka`, `rabbitmq`: coming with their issues (the Kafka-protocol server and the RabbitMQ
- *   transport); each becomes a case returning its transport.
+ * - `rabbitmq`: the RabbitMQ at `HERALD_RABBITMQ_URL` (default `amqp://guest:guest@127.0.0.1:5672`).
+ *   Every exchange and queue of a run carries a prefix of its own, `HERALD_RABBITMQ_PREFIX` or one
+ *   derived from the run's data directory, so runs never share groups, while the services of one
+ *   run (`npm run service -- <name> --data DIR`, each its own process) meet on the same names.
+ * - `kafka`: coming with the Kafka-protocol server's issue.
  */
-import { join } from 'node:path';
+import { createHash } from 'node:crypto';
+import { join, resolve } from 'node:path';
 import { ConfigurationError, embeddedTransport, type Transport } from 'herald';
 
 /** Transports the checkout can run on today. */
-export const TRANSPORT_NAMES = ['embedded'] as const;
+export const TRANSPORT_NAMES = ['embedded', 'rabbitmq'] as const;
+
+/** The RabbitMQ broker used when `HERALD_RABBITMQ_URL` is unset. */
+export const DEFAULT_RABBITMQ_URL = 'amqp://guest:guest@127.0.0.1:5672';
 
 /** Options of {@link transportFromEnv}. */
 export interface TransportFromEnvOptions {
@@ -24,16 +31,54 @@ export interface TransportFromEnvOptions {
 
 /** Opens the transport named by `HERALD_TRANSPORT` (default `embedded`). */
 export async function transportFromEnv(options: TransportFromEnvOptions): Promise<Transport> {
-  const name = (options.env ?? process.env).HERALD_TRANSPORT ?? 'embedded';
+  const env = options.env ?? process.env;
+  const name = env.HERALD_TRANSPORT ?? 'embedded';
   switch (name) {
     case 'embedded':
       return openEmbedded(join(options.dataDir, 'broker'));
+    case 'rabbitmq':
+      return openRabbitMq(env, options.dataDir);
     default:
       throw new ConfigurationError(
         `HERALD_TRANSPORT=${name} is not available: the checkout runs on ${TRANSPORT_NAMES.join(', ')} ` +
-          '(kafka and rabbitmq are being added); unset HERALD_TRANSPORT to use the embedded broker',
+          '(kafka is being added); unset HERALD_TRANSPORT to use the embedded broker',
       );
   }
+}
+
+/**
+ * The name prefix of a run on RabbitMQ: `HERALD_RABBITMQ_PREFIX`, or `herald.checkout-<hash>.`
+ * from the absolute data directory, so every process of one run agrees on it and two runs never do.
+ */
+export function rabbitMqPrefix(env: Readonly<Record<string, string | undefined>>, dataDir: string): string {
+  const explicit = env.HERALD_RABBITMQ_PREFIX;
+  if (explicit !== undefined && explicit !== '') return explicit;
+  const digest = createHash('sha256').update(resolve(dataDir)).digest('hex').slice(0, 12);
+  return `herald.checkout-${digest}.`;
+}
+
+async function openRabbitMq(
+  env: Readonly<Record<string, string | undefined>>,
+  dataDir: string,
+): Promise<Transport> {
+  // Loaded only when chosen, so runs on the embedded broker never load the AMQP client.
+  const { rabbitMqTransport } = await import('@herald/transport-rabbitmq');
+  return rabbitMqTransport({
+    url: env.HERALD_RABBITMQ_URL ?? DEFAULT_RABBITMQ_URL,
+    exchangePrefix: rabbitMqPrefix(env, dataDir),
+    connectionName: `herald-checkout-${process.pid}`,
+  });
+}
+
+/**
+ * After a complete run: deletes what the run declared on RabbitMQ (every service ran in this
+ * process, so that is all of it). Does nothing on other transports.
+ */
+export async function deleteRunTopology(transport: Transport): Promise<boolean> {
+  const rabbit = transport as Partial<{ deleteTopology(): Promise<void> }>;
+  if (transport.name !== 'rabbitmq' || rabbit.deleteTopology === undefined) return false;
+  await rabbit.deleteTopology();
+  return true;
 }
 
 async function openEmbedded(dir: string): Promise<Transport> {
@@ -47,8 +92,7 @@ async function openEmbedded(dir: string): Promise<Transport> {
       throw new ConfigurationError(
         `${(error as Error).message}. An embedded broker's data directory can be opened by one process ` +
           'only: run every service in one process with `npm start`, give this process its own ' +
-          'directory with --data, or use a shared broker through HERALD_TRANSPORT once kafka or ' +
-          'rabbitmq is available',
+          'directory with --data, or share a broker between processes with HERALD_TRANSPORT=rabbitmq',
         { cause: error },
       );
     }
