@@ -31,7 +31,10 @@ export interface ConsumerGroupLimits {
   readonly windowRecordsMax: number;
   /** Most record bytes one partition's window holds (at least one record is always admitted). */
   readonly windowBytesMax: number;
-  /** Bytes asked of the log per read. */
+  /**
+   * Bytes asked of the log per read. What a read returns beyond the window's room waits, decoded,
+   * in the partition's read-ahead buffer, so each record is decoded once.
+   */
   readonly fetchBytesMax: number;
   /** A delivered message not settled within this time goes back to the group. */
   readonly visibilityTimeoutMs: number;
@@ -63,9 +66,16 @@ interface PartitionState {
   readonly partition: number;
   /** Next offset not yet acked. */
   committed: bigint;
-  /** Next offset to read from the log. */
+  /** Next offset to admit to the window (read from the log or taken from `readAhead`). */
   nextFetchOffset: bigint;
   readonly window: Entry[];
+  /**
+   * Records of the last log read not yet admitted (the window was full), in offset order from
+   * `readAheadNext`. Bounded by one read: `fetchBytesMax`, or one whole batch when that is larger.
+   * The log is read again only once this is empty.
+   */
+  readAhead: readonly StoredRecord[];
+  readAheadNext: number;
   windowBytes: number;
   /** Acked offsets at or above `nextFetchOffset` (from the stored position): skipped when read. */
   readonly ackedAhead: Set<bigint>;
@@ -120,6 +130,8 @@ export class ConsumerGroup {
         nextFetchOffset: committed,
         window: [],
         windowBytes: 0,
+        readAhead: [],
+        readAheadNext: 0,
         ackedAhead,
         fetching: false,
         retryTimer: undefined,
@@ -146,7 +158,8 @@ export class ConsumerGroup {
         const state = this.#partitions[entry.partition]!;
         this.#advance(state);
         const stored = this.#persist();
-        this.#fetch(state);
+        // No pump here: the delivery window scans right after onAck returns.
+        this.#refill(state);
         return stored;
       },
     });
@@ -209,6 +222,7 @@ export class ConsumerGroup {
       const offset = targets[state.partition]!;
       state.window.length = 0;
       state.windowBytes = 0;
+      clearReadAhead(state);
       state.ackedAhead.clear();
       state.committed = offset;
       state.nextFetchOffset = offset;
@@ -242,20 +256,34 @@ export class ConsumerGroup {
     for (const state of this.#partitions) this.#fetch(state);
   }
 
+  /** `#refill`, then a delivery scan if records were admitted. */
   #fetch(state: PartitionState): void {
-    if (this.#closed || this.memberCount === 0 || state.fetching) return;
+    if (this.#refill(state)) this.#delivery.pump();
+  }
+
+  /**
+   * Fills the window: first from the read-ahead buffer, then, once that is empty and the window
+   * still has room, with a log read (asynchronous; it pumps when it lands). Returns whether records
+   * were admitted now, so the caller scans unless a scan follows anyway.
+   */
+  #refill(state: PartitionState): boolean {
+    if (this.#closed || this.memberCount === 0 || state.fetching) return false;
     const log = this.#topic.logs[state.partition]!;
     if (state.nextFetchOffset < log.logStartOffset) this.#skipTo(state, log.logStartOffset);
-    if (state.nextFetchOffset >= log.highWatermark) return;
-    if (state.window.length >= this.#limits.windowRecordsMax) return;
-    if (state.windowBytes >= this.#limits.windowBytesMax) return;
+    const admitted = this.#admit(state);
+    if (state.readAheadNext < state.readAhead.length) return admitted; // the window is full
+    if (state.nextFetchOffset >= log.highWatermark) return admitted;
+    if (state.window.length >= this.#limits.windowRecordsMax) return admitted;
+    if (state.windowBytes >= this.#limits.windowBytesMax) return admitted;
     state.fetching = true;
     const generation = this.#generation;
     const read = log.readRecords(state.nextFetchOffset, this.#limits.fetchBytesMax).then(
       (records) => {
         state.fetching = false;
         if (this.#closed || generation !== this.#generation) return;
-        this.#admit(state, records);
+        state.readAhead = records;
+        state.readAheadNext = 0;
+        this.#admit(state);
         this.#delivery.pump();
         this.#fetch(state);
       },
@@ -272,29 +300,42 @@ export class ConsumerGroup {
     );
     this.#pendingReads.add(read);
     void read.finally(() => this.#pendingReads.delete(read));
+    return admitted;
   }
 
   /** Retention removed records the group had not read: they are gone, move past them. */
   #skipTo(state: PartitionState, offset: bigint): void {
     state.window.length = 0;
     state.windowBytes = 0;
+    clearReadAhead(state);
     state.nextFetchOffset = offset;
     state.committed = offset;
     for (const acked of state.ackedAhead) if (acked < offset) state.ackedAhead.delete(acked);
   }
 
-  #admit(state: PartitionState, records: readonly StoredRecord[]): void {
-    for (const record of records) {
-      if (record.offset < state.nextFetchOffset) continue;
-      if (state.window.length >= this.#limits.windowRecordsMax) break;
-      if (state.window.length > 0 && state.windowBytes >= this.#limits.windowBytesMax) break;
-      state.nextFetchOffset = record.offset + 1n;
-      if (state.ackedAhead.delete(record.offset)) continue;
-      const entry = toEntry(state.partition, record);
-      state.window.push(entry);
-      state.windowBytes += entry.sizeBytes;
+  /** Moves read-ahead records into the window while it has room; returns whether any moved. */
+  #admit(state: PartitionState): boolean {
+    const records = state.readAhead;
+    let admitted = false;
+    while (state.readAheadNext < records.length) {
+      const record = records[state.readAheadNext]!;
+      if (record.offset >= state.nextFetchOffset) {
+        if (state.window.length >= this.#limits.windowRecordsMax) break;
+        if (state.window.length > 0 && state.windowBytes >= this.#limits.windowBytesMax) break;
+        state.nextFetchOffset = record.offset + 1n;
+        if (!state.ackedAhead.delete(record.offset)) {
+          const entry = toEntry(state.partition, record);
+          state.window.push(entry);
+          state.windowBytes += entry.sizeBytes;
+          admitted = true;
+        }
+      }
+      state.readAheadNext += 1;
     }
+    // Drop the spent buffer (and the read buffer its records point into).
+    if (state.readAheadNext >= records.length) clearReadAhead(state);
     this.#advance(state);
+    return admitted;
   }
 
   /** Drops the acked prefix of the window and moves the committed offset; true if it moved. */
@@ -337,6 +378,11 @@ export class ConsumerGroup {
     }
     this.#writing = undefined;
   }
+}
+
+function clearReadAhead(state: PartitionState): void {
+  state.readAhead = [];
+  state.readAheadNext = 0;
 }
 
 function toEntry(partition: number, record: StoredRecord): Entry {
