@@ -36,7 +36,7 @@ import {
   TopicInUseError,
   TopicNotFoundError,
 } from './errors.ts';
-import { groupOffsetsFile, readGroupPosition } from './group-offsets.ts';
+import { GroupPositions } from './group-offsets.ts';
 import type { PartitionLog, RecordToAppend, StoredRecord } from './partition-log.ts';
 import { partitionForKey } from './partitioner.ts';
 
@@ -183,6 +183,9 @@ export class Broker {
   readonly #store: LogStore;
   readonly #options: BrokerOptions & { partitions: number; fsync: FsyncPolicy };
   readonly #limits: ConsumerGroupLimits;
+  readonly #durable: boolean;
+  /** Every group's position (set by {@link load}). */
+  #positions: GroupPositions | undefined;
   readonly #topics = new Map<string, Promise<TopicState>>();
   readonly #inFlight = new Set<Promise<unknown>>();
   /** Committed offsets of {@link Broker.commitOffsets}, by `topic\0group`, with the write chain. */
@@ -204,8 +207,8 @@ export class Broker {
       windowBytesMax: positive(options.groupWindowBytesMax ?? 8 * 1024 * 1024, 'groupWindowBytesMax'),
       fetchBytesMax: positive(options.fetchBytesMax ?? 1024 * 1024, 'fetchBytesMax'),
       visibilityTimeoutMs: positive(options.visibilityTimeoutMs ?? 5 * 60_000, 'visibilityTimeoutMs'),
-      durable: options.fsync !== 'never',
     };
+    this.#durable = options.fsync !== 'never';
   }
 
   get #topicsDirectory(): string {
@@ -239,6 +242,7 @@ export class Broker {
     for (const topic of await fs.readdir(path.join(this.directory, 'groups'))) {
       if (!known.has(topic)) await fs.rm(this.#groupsDirectory(topic), { recursive: true, force: true });
     }
+    this.#positions = await GroupPositions.open(this.directory, new Set(known.keys()), this.#durable);
     for (const metadata of known.values()) this.#remember(metadata.name, this.#openTopic(metadata));
     await Promise.all(this.#topics.values());
   }
@@ -280,7 +284,9 @@ export class Broker {
     // Removing the metadata is the commit point; what follows is cleanup that load() redoes.
     try {
       await fs.rm(topicMetadataFile(this.#topicsDirectory, name), { force: true });
-      if (this.#limits.durable) await syncDirectory(this.#topicsDirectory);
+      if (this.#durable) await syncDirectory(this.#topicsDirectory);
+      // Durable before a topic of the same name can be created again (load() drops them too).
+      await this.#positions!.forgetTopic(name);
       for (let partition = 0; partition < state.metadata.partitions; partition++) {
         await this.#store.deletePartition({ topic: name, partition });
       }
@@ -320,7 +326,7 @@ export class Broker {
     assertName(group, 'group', 'describeGroup');
     const state = await this.#existingTopic(topic, 'describeGroup');
     const open = await state.groups.get(group)?.catch(() => undefined);
-    const position = open?.position() ?? (await readGroupPosition(this.#groupFile(topic, group)));
+    const position = open?.position() ?? this.#positions!.get(topic, group) ?? new Map();
     return {
       group,
       members: open?.memberCount ?? 0,
@@ -480,11 +486,7 @@ export class Broker {
     // Writes of one file are chained so a slow earlier write never lands after a later one.
     const writing = entry.writing.then(async () => {
       await fs.mkdir(this.#groupsDirectory(topic), { recursive: true });
-      await writeChecked(
-        file,
-        { format: COMMITS_FORMAT, topic, group, offsets: snapshot },
-        this.#limits.durable,
-      );
+      await writeChecked(file, { format: COMMITS_FORMAT, topic, group, offsets: snapshot }, this.#durable);
     });
     entry.writing = writing.catch(() => {});
     this.#inFlight.add(writing);
@@ -676,6 +678,7 @@ export class Broker {
     }
     await Promise.all(groupCloses);
     await Promise.allSettled([...this.#inFlight]);
+    await this.#positions?.close().catch((error: unknown) => this.#options.onError?.(error));
     await this.#store.close();
   }
 
@@ -687,24 +690,20 @@ export class Broker {
     if (this.#closing !== undefined) throw new ClosedError(`broker at ${this.directory}`);
   }
 
-  #groupFile(topic: string, group: string): string {
-    return groupOffsetsFile(this.directory, topic, group);
-  }
-
   #group(state: TopicState, name: string): Promise<ConsumerGroup> {
     let opening = state.groups.get(name);
     if (opening === undefined) {
       const topicName = state.metadata.name;
-      opening = (async () => {
-        await fs.mkdir(this.#groupsDirectory(topicName), { recursive: true });
-        return ConsumerGroup.open(
+      const positions = this.#positions!;
+      opening = (async () =>
+        new ConsumerGroup(
           { name: topicName, logs: state.logs },
           name,
-          this.#groupFile(topicName, name),
+          positions.get(topicName, name),
+          (position) => positions.store(topicName, name, position),
           this.#limits,
           (error) => this.#options.onError?.(error),
-        );
-      })();
+        ))();
       state.groups.set(name, opening);
       opening.catch(() => state.groups.delete(name));
     }
@@ -736,7 +735,7 @@ export class Broker {
     const metadata: TopicMetadata = { format: TOPIC_FORMAT, name, partitions, createdAtMs: Date.now() };
     const creating = (async () => {
       // The metadata file is the commit point: partitions without it are removed on the next open.
-      await writeChecked(topicMetadataFile(this.#topicsDirectory, name), metadata, this.#limits.durable);
+      await writeChecked(topicMetadataFile(this.#topicsDirectory, name), metadata, this.#durable);
       return this.#openTopic(metadata);
     })();
     this.#remember(name, creating);

@@ -17,12 +17,7 @@
 import type { MessageHandler } from '@herald/bus';
 import { DeliveryWindow, type PendingEntry, waitingEntry } from '@herald/bus/internal';
 import { GroupActiveError } from './errors.ts';
-import {
-  type GroupPosition,
-  type PartitionPosition,
-  readGroupPosition,
-  writeGroupPosition,
-} from './group-offsets.ts';
+import type { GroupPosition, PartitionPosition } from './group-offsets.ts';
 import type { PartitionLog, StoredRecord } from './partition-log.ts';
 
 /** Bounds and timings of a group. */
@@ -38,9 +33,13 @@ export interface ConsumerGroupLimits {
   readonly fetchBytesMax: number;
   /** A delivered message not settled within this time goes back to the group. */
   readonly visibilityTimeoutMs: number;
-  /** Whether position writes are fsynced. */
-  readonly durable: boolean;
 }
+
+/**
+ * Where a group stores its position: `store` calls `position` when its write starts and resolves
+ * once that write is durable (the broker's {@link GroupPositions}, shared by every group).
+ */
+export type StorePosition = (position: () => GroupPosition) => Promise<void>;
 
 /** What a group needs from its topic. */
 export interface GroupTopic {
@@ -85,11 +84,11 @@ interface PartitionState {
 
 const decoder = new TextDecoder();
 
-/** The group state machine. Create with {@link ConsumerGroup.open}. */
+/** The group state machine. */
 export class ConsumerGroup {
   readonly name: string;
   readonly #topic: GroupTopic;
-  readonly #file: string;
+  readonly #storePosition: StorePosition;
   readonly #limits: ConsumerGroupLimits;
   readonly #partitions: PartitionState[];
   /** The partitions' windows, in partition order, as the delivery scan walks them. */
@@ -100,25 +99,25 @@ export class ConsumerGroup {
   #closed = false;
   /** Bumped by a reset, so reads started before it are dropped. */
   #generation = 0;
-  // Position writes: one at a time; requests arriving meanwhile share the next write.
-  #writing: Promise<void> | undefined;
-  #writeWaiters: { resolve: () => void; reject: (error: unknown) => void }[] = [];
+  /** The last position write requested (settled: its caller sees the failure). */
+  #lastWrite: Promise<unknown> = Promise.resolve();
 
-  private constructor(
+  /** `stored` is the group's stored position (undefined for a new group). */
+  constructor(
     topic: GroupTopic,
     name: string,
-    file: string,
+    stored: GroupPosition | undefined,
+    storePosition: StorePosition,
     limits: ConsumerGroupLimits,
-    stored: GroupPosition,
     onError: (error: unknown) => void,
   ) {
     this.name = name;
     this.#topic = topic;
-    this.#file = file;
+    this.#storePosition = storePosition;
     this.#limits = limits;
     this.#onError = onError;
     this.#partitions = topic.logs.map((log, partition) => {
-      const position = stored.get(partition);
+      const position = stored?.get(partition);
       let committed = position?.committed ?? log.logStartOffset;
       // Retention may have removed what the group had not read; a truncated log may end earlier.
       if (committed < log.logStartOffset) committed = log.logStartOffset;
@@ -163,18 +162,6 @@ export class ConsumerGroup {
         return stored;
       },
     });
-  }
-
-  /** Loads the group's stored position (new groups start at the earliest retained offset). */
-  static async open(
-    topic: GroupTopic,
-    name: string,
-    file: string,
-    limits: ConsumerGroupLimits,
-    onError: (error: unknown) => void,
-  ): Promise<ConsumerGroup> {
-    const stored = await readGroupPosition(file);
-    return new ConsumerGroup(topic, name, file, limits, stored, onError);
   }
 
   /** Live members. */
@@ -239,7 +226,7 @@ export class ConsumerGroup {
     for (const state of this.#partitions) clearTimeout(state.retryTimer);
     await Promise.allSettled([...this.#pendingReads]);
     // Every ack stored its position already; this waits for the last write to finish.
-    if (this.#writing !== undefined) await this.#writing;
+    await this.#lastWrite;
   }
 
   /** Returns deliveries held past the visibility timeout to the group; returns the next expiry. */
@@ -350,33 +337,11 @@ export class ConsumerGroup {
     return true;
   }
 
-  /** Stores the current position; concurrent callers share writes (group commit). */
+  /** Stores the current position; concurrent callers (of every group) share writes. */
   #persist(): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      this.#writeWaiters.push({ resolve, reject });
-      this.#writing ??= this.#drainWrites();
-    });
-  }
-
-  async #drainWrites(): Promise<void> {
-    // Each round takes every waiter queued so far; a bounded queue since each round empties it.
-    while (this.#writeWaiters.length > 0) {
-      const waiters = this.#writeWaiters;
-      this.#writeWaiters = [];
-      try {
-        await writeGroupPosition(
-          this.#file,
-          this.#topic.name,
-          this.name,
-          this.position(),
-          this.#limits.durable,
-        );
-        for (const waiter of waiters) waiter.resolve();
-      } catch (error) {
-        for (const waiter of waiters) waiter.reject(error);
-      }
-    }
-    this.#writing = undefined;
+    const write = this.#storePosition(() => this.position());
+    this.#lastWrite = write.catch(() => {});
+    return write;
   }
 }
 

@@ -2,17 +2,31 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
+import { crc32 } from 'node:zlib';
 import { embeddedTransport } from '@herald/broker';
 import type { ReceivedMessage } from '@herald/bus';
 import { freshDirectory, idOf, messages, waitFor } from './support.ts';
 
-/** The stored offsets file of a group, parsed (JSON line; the CRC line is checked by the broker). */
+/** A group's stored position, replayed from the positions journal (`u32 length, u32 CRC, JSON` records). */
 function storedOffsets(dir: string, topic: string, group: string) {
-  const text = readFileSync(path.join(dir, 'groups', topic, `${group}.offsets`), 'utf8');
-  const value = JSON.parse(text.split('\n')[0]!) as {
-    partitions: { partition: number; committed: string; ackedAhead: [string, string][] }[];
-  };
-  return new Map(value.partitions.map((entry) => [entry.partition, entry]));
+  type Stored = { partition: number; committed: string; ackedAhead: [string, string][] };
+  const bytes = readFileSync(path.join(dir, 'group-positions.log'));
+  let partitions: Stored[] = [];
+  for (let at = 0; at < bytes.byteLength; ) {
+    const length = bytes.readUInt32BE(at);
+    const payload = bytes.subarray(at + 8, at + 8 + length);
+    assert.equal(crc32(payload), bytes.readUInt32BE(at + 4), `record at byte ${at}`);
+    const { ops } = JSON.parse(payload.toString('utf8')) as {
+      ops: { topic: string; group?: string; deleted?: true; partitions?: Stored[] }[];
+    };
+    for (const op of ops) {
+      if (op.topic !== topic) continue;
+      if (op.deleted === true) partitions = [];
+      else if (op.group === group) partitions = op.partitions!;
+    }
+    at += 8 + length;
+  }
+  return new Map(partitions.map((entry) => [entry.partition, entry]));
 }
 
 describe('consumer groups', () => {

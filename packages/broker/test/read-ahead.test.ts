@@ -49,12 +49,12 @@ describe('read-ahead', () => {
       }),
     );
     const { log, counts } = batchedLog(batches, recordBytes);
-    const group = await ConsumerGroup.open(
+    const group = new ConsumerGroup(
       { name: 'events', logs: [log] },
       'g',
-      `${(await import('node:os')).tmpdir()}/read-ahead-${process.pid}.offsets`,
+      undefined,
+      async () => {},
       {
-        durable: false,
         windowRecordsMax: 32,
         windowBytesMax: 8 * 1024 * 1024,
         // Four batches per read: far more than the window takes after each ack.
