@@ -1,0 +1,120 @@
+/**
+ * CI smoke run of `npm run bench -- peers`: a minimal mode (200 messages per row, 100-byte
+ * payloads) that checks the harness prints every table and writes its JSON and SVG charts. It does
+ * not judge any figure: a row that failed or a peer that was skipped still passes, as long as the
+ * report says so.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { test } from 'node:test';
+
+const RUN = path.join(import.meta.dirname, '..', 'run.ts');
+
+function runBench(args: readonly string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [RUN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
+    });
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+test('bench peers --quick prints every table and writes JSON and SVG charts', {
+  timeout: 150_000,
+}, async () => {
+  const out = await mkdtemp(path.join(tmpdir(), 'herald-peers-smoke-'));
+  try {
+    const { code, stdout, stderr } = await runBench([
+      'peers',
+      '--quick',
+      '--messages',
+      '200',
+      '--payload',
+      '100',
+      '--out',
+      out,
+    ]);
+    assert.equal(code, 0, `exit code ${code}\n${stderr.slice(-2000)}`);
+    assert.match(stderr, /peers \[/, 'a progress bar on stderr');
+    for (const heading of [
+      '### Limits (measured first)',
+      '### Systems and durability classes',
+      '### Headline (100 B)',
+      '#### Produce-only throughput',
+      '#### End-to-end throughput',
+      '#### Ack latency, 1 outstanding publish',
+      '#### Ack latency, 64 outstanding publishes',
+      '#### End-to-end latency at 1,000 events/s',
+      '#### End-to-end latency at 10,000 events/s',
+      '#### End-to-end latency at 50,000 events/s',
+      '#### Fan-out to 3 groups',
+      '#### 4-partition topic, 2 consumers',
+    ]) {
+      assert.ok(stdout.includes(heading), `missing "${heading}"`);
+    }
+    assert.match(stdout, /\| Herald embedded \(transport\) \| fsync \|/);
+    assert.match(stdout, /Goals \(100 B/);
+
+    const report = JSON.parse(readFileSync(path.join(out, 'peers.json'), 'utf8')) as {
+      systems: { id: string }[];
+      skipped: { id: string; reason: string }[];
+      measurements: { system: string; scenario: string }[];
+      limits: { batchedRecordsPerSecond: number };
+    };
+    assert.ok(report.limits.batchedRecordsPerSecond > 0);
+    // Every system either ran every scenario or was skipped with a reason.
+    const ids = [...report.systems.map((system) => system.id), ...report.skipped.map((skip) => skip.id)];
+    for (const id of [
+      'herald-embedded',
+      'herald-bus',
+      'herald-serve',
+      'herald-rabbitmq',
+      'rabbitmq-quorum',
+      'rabbitmq-classic',
+      'rabbitmq-stream',
+      'nats-jetstream',
+      'redis-streams',
+    ]) {
+      assert.ok(ids.includes(id), `${id} neither measured nor skipped`);
+    }
+    for (const skip of report.skipped) assert.ok(skip.reason.length > 0);
+    assert.equal(report.measurements.length, report.systems.length * 9);
+    for (const chart of ['peers-produce-100.svg', 'peers-ack-latency-100.svg', 'peers-end-to-end-100.svg']) {
+      const file = path.join(out, chart);
+      assert.ok(existsSync(file), `${chart} written`);
+      assert.match(readFileSync(file, 'utf8'), /^<svg [^>]*>[\s\S]*<\/svg>\n$/);
+    }
+
+    // --json prints the same report as JSON on stdout.
+    const json = await runBench([
+      'peers',
+      '--quick',
+      '--json',
+      '--messages',
+      '50',
+      '--payload',
+      '100',
+      '--systems',
+      'herald-embedded',
+      '--out',
+      out,
+    ]);
+    assert.equal(json.code, 0, json.stderr.slice(-2000));
+    const parsed = JSON.parse(json.stdout) as { suite: string; measurements: unknown[] };
+    assert.equal(parsed.suite, 'peers');
+    assert.equal(parsed.measurements.length, 9);
+  } finally {
+    await rm(out, { recursive: true, force: true });
+  }
+});
