@@ -18,7 +18,6 @@
  * messages of all rounds over their summed time. Markdown table on stdout (or JSON with `--json`),
  * progress on stderr.
  */
-import { parseArgs } from 'node:util';
 import {
   createBus,
   defineEvent,
@@ -29,6 +28,7 @@ import {
   type TransportMessage,
 } from '@herald/bus';
 import { z } from 'zod';
+import { format, parseBenchArgs, progressLine } from './_common.ts';
 
 const TOPIC = 'bench-events';
 
@@ -59,7 +59,7 @@ interface Round {
 }
 
 function progress(text: string): void {
-  process.stderr.write(`bus: ${text}\n`);
+  progressLine('bus', text);
 }
 
 /** A transport that holds a whole round. */
@@ -169,16 +169,9 @@ async function measure(durationMs: number, round: () => Promise<Round>): Promise
   return { messages, seconds };
 }
 
-function format(value: number | undefined, digits = 0): string {
-  return value === undefined
-    ? ''
-    : value.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
-}
-
 /** Entry point used by `bench/run.ts`. */
 export async function run(args: string[]): Promise<void> {
-  const { values } = parseArgs({ args, options: { quick: { type: 'boolean' }, json: { type: 'boolean' } } });
-  const quick = values.quick === true;
+  const { quick, json } = parseBenchArgs(args);
   const durationMs = quick ? 1000 : 4000;
   const roundMessages = quick ? 20_000 : 50_000;
   const rows: Row[] = [];
@@ -229,7 +222,7 @@ export async function run(args: string[]): Promise<void> {
   }
   const sample = encodedSample();
   const busMessage = { bytes: messageSizeBytes(sample), headers: Object.keys(sample.headers).length };
-  if (values.json === true) {
+  if (json) {
     const report = {
       suite: 'bus',
       quick,

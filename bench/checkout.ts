@@ -16,11 +16,11 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { startCheckout } from '../apps/checkout/src/app.ts';
 import { planOrders, registerCustomers } from '../apps/checkout/src/load.ts';
 import { formatMs, type Summary, summarize } from '../apps/checkout/src/percentiles.ts';
 import { startSyncCheckout } from '../apps/checkout/src/sync/sync-checkout.ts';
+import { parseBenchArgs, progressLine } from './_common.ts';
 
 const PAYMENT = { declineRate: 0.05, latencyMsMin: 100, latencyMsMax: 300, seed: 7 };
 const CUSTOMERS = 50;
@@ -53,7 +53,7 @@ interface System {
 }
 
 function progress(text: string): void {
-  process.stderr.write(`checkout bench: ${text}\n`);
+  progressLine('checkout bench', text);
 }
 
 async function startSystem(variant: Variant, dataDir: string): Promise<System> {
@@ -262,13 +262,10 @@ function chart(results: readonly Result[]): string {
 
 /** Runs the suite. */
 export async function run(args: string[]): Promise<void> {
-  const { values } = parseArgs({
-    args,
-    options: { quick: { type: 'boolean', default: false }, json: { type: 'boolean', default: false } },
-  });
-  const rates = values.quick ? [10] : [5, 10, 20];
-  const steadyMs = values.quick ? 4000 : 10_000;
-  const outageRunMs = values.quick ? 8000 : 12_000;
+  const { quick, json } = parseBenchArgs(args);
+  const rates = quick ? [10] : [5, 10, 20];
+  const steadyMs = quick ? 4000 : 10_000;
+  const outageRunMs = quick ? 8000 : 12_000;
   const results: Result[] = [];
   for (const rate of rates) {
     for (const variant of ['sync', 'async'] as const) {
@@ -289,7 +286,7 @@ export async function run(args: string[]): Promise<void> {
     `${JSON.stringify({ payment: PAYMENT, results }, null, 2)}\n`,
   );
   writeFileSync(join(resultsDir, 'checkout-latency.svg'), chart(results));
-  if (values.json) {
+  if (json) {
     process.stdout.write(`${JSON.stringify({ payment: PAYMENT, results }, null, 2)}\n`);
     return;
   }

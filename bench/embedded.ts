@@ -18,10 +18,10 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import { embeddedTransport } from '@herald/broker';
 import { createBus, defineEvent, messageSizeBytes, type TransportMessage } from '@herald/bus';
 import { z } from 'zod';
+import { format, parseBenchArgs, progressLine } from './_common.ts';
 
 const MESSAGE_BYTES = 100;
 const CONSUMER_IN_FLIGHT = 256;
@@ -48,7 +48,7 @@ interface Row {
 }
 
 function progress(text: string): void {
-  process.stderr.write(`embedded: ${text}\n`);
+  progressLine('embedded', text);
 }
 
 /** Counts handled messages; `reached(n)` resolves once `n` are counted, rejects after `timeoutMs`. */
@@ -201,16 +201,9 @@ async function busEndToEnd(
   }
 }
 
-function format(value: number | undefined, digits = 0): string {
-  return value === undefined
-    ? ''
-    : value.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
-}
-
 /** Entry point used by `bench/run.ts`. */
 export async function run(args: string[]): Promise<void> {
-  const { values } = parseArgs({ args, options: { quick: { type: 'boolean' }, json: { type: 'boolean' } } });
-  const quick = values.quick === true;
+  const { quick, json } = parseBenchArgs(args);
   const durationMs = quick ? 1000 : 3000;
   const root = await mkdtemp(path.join(tmpdir(), 'herald-embedded-bench-'));
   let runs = 0;
@@ -278,7 +271,7 @@ export async function run(args: string[]): Promise<void> {
   const sample = await captureBusMessage();
   const busMessage = { bytes: messageSizeBytes(sample), headers: Object.keys(sample.headers).length };
   const rawBytes = messageSizeBytes(rawMessages()(1)[0]!);
-  if (values.json === true) {
+  if (json) {
     const report = {
       suite: 'embedded',
       quick,

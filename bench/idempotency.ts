@@ -22,7 +22,6 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import { embeddedTransport } from '@herald/broker';
 import {
   createBus,
@@ -38,6 +37,7 @@ import {
 import pg from 'pg';
 import { z } from 'zod';
 import { postgresInbox } from '../packages/postgres/src/index.ts';
+import { format, parseBenchArgs, progressLine } from './_common.ts';
 
 const POSTGRES_URL = process.env.HERALD_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const KEYS = 256;
@@ -73,7 +73,7 @@ interface Row {
 }
 
 function progress(text: string): void {
-  process.stderr.write(`idempotency: ${text}\n`);
+  progressLine('idempotency', text);
 }
 
 const nothing: Handler<unknown> = () => {};
@@ -162,14 +162,9 @@ async function consume(
   return { messages, seconds };
 }
 
-function format(value: number, digits = 0): string {
-  return value.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
-}
-
 /** Entry point used by `bench/run.ts`. */
 export async function run(args: string[]): Promise<void> {
-  const { values } = parseArgs({ args, options: { quick: { type: 'boolean' }, json: { type: 'boolean' } } });
-  const quick = values.quick === true;
+  const { quick, json } = parseBenchArgs(args);
   const durationMs = quick ? 1500 : 4000;
   // Enough that the fastest scenario runs for the whole duration.
   const available = quick ? 40_000 : 120_000;
@@ -205,7 +200,7 @@ export async function run(args: string[]): Promise<void> {
     await admin.end();
     await rm(directory, { recursive: true, force: true });
   }
-  if (values.json === true) {
+  if (json) {
     const report = { suite: 'idempotency', quick, durationMs, node: process.version, keys: KEYS, rows };
     process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
     return;

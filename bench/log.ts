@@ -21,8 +21,8 @@ import fs from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import { encodeRecordBatch, openPartition, type RecordInput } from '../packages/log/src/index.ts';
+import { format, parseBenchArgs, percent, percentile } from './_common.ts';
 
 const RECORD_BYTES = 100;
 const MEBIBYTE = 1024 * 1024;
@@ -47,10 +47,6 @@ interface Row {
   readonly value?: number;
   readonly unit?: string;
   readonly target?: string;
-}
-
-function percentile(sorted: readonly number[], fraction: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * fraction))] ?? Number.NaN;
 }
 
 /** Plain loop: 1 MiB of 100-byte records per write, fdatasync after each write. */
@@ -148,16 +144,6 @@ async function measureOpenEmpty(root: string, repetitions: number): Promise<numb
   return timesMs.sort((left, right) => left - right);
 }
 
-function format(value: number | undefined, digits = 0): string {
-  return value === undefined
-    ? ''
-    : value.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
-}
-
-function percent(value: number | undefined): string {
-  return value === undefined ? '' : `${format(value * 100, 1)}%`;
-}
-
 function caseName(publishers: number, recordsPerAppend: number): string {
   return `log: ${publishers} publisher${publishers === 1 ? '' : 's'}, ${recordsPerAppend} record${recordsPerAppend === 1 ? '' : 's'} per append`;
 }
@@ -240,8 +226,7 @@ function printTable(rows: readonly Row[], raw: number, durationMs: number): void
 
 /** Entry point used by `bench/run.ts`. */
 export async function run(args: string[]): Promise<void> {
-  const { values } = parseArgs({ args, options: { quick: { type: 'boolean' }, json: { type: 'boolean' } } });
-  const quick = values.quick === true;
+  const { quick, json } = parseBenchArgs(args);
   const durationMs = quick ? 500 : 3000;
   const root = await mkdtemp(path.join(tmpdir(), 'herald-log-bench-'));
   try {
@@ -275,7 +260,7 @@ export async function run(args: string[]): Promise<void> {
       p99Ms: openTimes.at(-1),
       target: '<= 50 ms',
     });
-    if (values.json === true) {
+    if (json) {
       process.stdout.write(`${JSON.stringify({ suite: 'log', quick, durationMs, rows }, null, 2)}\n`);
       return;
     }

@@ -20,10 +20,10 @@
  * is deleted at the end.
  */
 import { randomUUID } from 'node:crypto';
-import { parseArgs } from 'node:util';
 import type { TransportMessage } from '@herald/bus';
 import { rabbitMqTransport, shardForKey } from '@herald/transport-rabbitmq';
 import { type ConfirmChannel, connect } from 'amqplib';
+import { median, parseBenchArgs, progressLine } from './_common.ts';
 
 const URL = process.env.HERALD_RABBITMQ_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
 const PAYLOAD_BYTES = [100, 1024] as const;
@@ -49,7 +49,7 @@ interface Row {
 }
 
 function progress(text: string): void {
-  process.stderr.write(`rabbitmq: ${text}\n`);
+  progressLine('rabbitmq', text);
 }
 
 /** The headers the transport writes for a keyed, untyped message, so the raw side routes identically. */
@@ -121,10 +121,10 @@ function drainedTo(target: number, count: () => number): { check(): void; done: 
 }
 
 export async function run(args: string[]): Promise<void> {
-  const { values } = parseArgs({ args, options: { quick: { type: 'boolean' }, json: { type: 'boolean' } } });
-  const publishMs = values.quick ? 1_500 : 5_000;
-  const consumeCount = values.quick ? 5_000 : 50_000;
-  const rounds = values.quick ? 1 : 3;
+  const { quick, json } = parseBenchArgs(args);
+  const publishMs = quick ? 1_500 : 5_000;
+  const consumeCount = quick ? 5_000 : 50_000;
+  const rounds = quick ? 1 : 3;
   const prefix = `herald-bench.${randomUUID().slice(0, 8)}.`;
   const transport = await rabbitMqTransport({ url: URL, exchangePrefix: prefix, shards: SHARDS });
   const connection = await connect(URL);
@@ -205,7 +205,7 @@ export async function run(args: string[]): Promise<void> {
     for (const exchange of exchanges) await channel.deleteExchange(exchange);
     await connection.close();
   }
-  report(rows, values.json === true);
+  report(rows, json);
 }
 
 /** Drains `count` messages through a Herald subscription; messages per second. */
@@ -229,11 +229,6 @@ async function heraldConsume(
   const rate = count / ((performance.now() - started) / 1000);
   await subscription.close();
   return rate;
-}
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((left, right) => left - right);
-  return sorted[Math.floor(sorted.length / 2)]!;
 }
 
 async function rawConsume(
