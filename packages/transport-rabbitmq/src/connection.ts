@@ -136,6 +136,8 @@ export class ConnectionManager {
     if (!url.searchParams.has('frameMax')) url.searchParams.set('frameMax', String(FRAME_BYTES_MAX));
     const model = await connect(url.toString(), {
       timeout: this.#options.connectTimeoutMs,
+      // Nagle's algorithm holds small frames (a confirm, an ack) for up to ~40 ms; events are small.
+      noDelay: true,
       clientProperties: { connection_name: this.#options.connectionName },
     });
     if (this.#closed) {
