@@ -58,7 +58,7 @@ describe('group positions', () => {
     valid.writeUInt32BE(payload.byteLength, 0);
     valid.writeUInt32BE(crc32(payload), 4);
     payload.copy(valid, 8);
-    bytes[bytes.byteLength - 3] ^= 0xff; // damage the last record, then put a valid one after it
+    bytes.writeUInt8(bytes.readUInt8(bytes.byteLength - 3) ^ 0xff, bytes.byteLength - 3); // damage the last record, then put a valid one after it
     writeFileSync(journal, Buffer.concat([bytes, valid]));
     await assert.rejects(embeddedTransport({ dir, partitions: 1 }), BrokerCorruptError);
   });
