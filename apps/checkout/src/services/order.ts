@@ -135,8 +135,12 @@ async function placeOrder(runtime: ServiceRuntime, request: HttpRequest): Promis
     ]);
     return { ...result, staged };
   });
-  // Accepted means published: the 202 goes out once OrderCreated is durable in the broker.
-  await runtime.outbox.flush(staged);
+  // Accepted means published: the 202 goes out once OrderCreated is durable in the broker. The
+  // command that starts the saga goes out meanwhile; if that publish fails, the outbox relay
+  // sends it (the row is committed), so the client does not wait for a second fsync.
+  const [orderCreated, ...followUps] = staged;
+  if (orderCreated !== undefined) await runtime.outbox.flush([orderCreated]);
+  void runtime.outbox.flush(followUps).catch(() => undefined);
   return created
     ? { status: 202, body: order, headers: { location: `/orders/${order.orderId}` } }
     : { status: 200, body: order, headers: { 'idempotent-replayed': 'true' } };
