@@ -8,6 +8,9 @@
  * - kcat fetch: `kcat -C -e -o beginning -f '%o\n'` of the same topic to /dev/null.
  * - platformatic produce: 32 concurrent `send` calls of 1,000 records each, acks=-1, until N.
  * - platformatic fetch: a consumer from the earliest offset until N records arrived.
+ * - wire fetch: a minimal Fetch v11 client built on `@herald/kafka-protocol`, one connection per
+ *   partition, one request in flight each: the server's own fetch rate without a client library's
+ *   per-record work (librdkafka keeps one fetch in flight per broker and decodes every record).
  * - embedded: `Partition.appendBatch` of 1,000-record batches (16 in flight), then `read` of
  *   everything in 1 MiB steps, counting records from the batch headers.
  * Targets: produce >= 250,000 records/s, fetch >= 1,000,000 records/s. Markdown table on stdout,
@@ -16,6 +19,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
+import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -26,6 +30,12 @@ import {
   stringDeserializers,
   stringSerializers,
 } from '@platformatic/kafka';
+import {
+  API_KEY,
+  decodeResponse,
+  encodeRequest,
+  type FetchResponse,
+} from '../packages/kafka-protocol/src/index.ts';
 import { encodeRecordBatch, openPartition } from '../packages/log/src/index.ts';
 
 const RECORD_BYTES = 100;
@@ -60,7 +70,7 @@ function value(index: number): string {
   return `r${index}-`.padEnd(RECORD_BYTES, 'x');
 }
 
-async function startServe(dir: string): Promise<{ child: ChildProcess; bootstrap: string }> {
+async function startServe(dir: string): Promise<{ child: ChildProcess; bootstrap: string; port: number }> {
   const bin = path.join(import.meta.dirname, '../packages/cli/bin/herald.ts');
   const child = spawn(process.execPath, [bin, 'serve', '--port', '0', '--data', dir, '--partitions', '4'], {
     stdio: ['ignore', 'pipe', 'inherit'],
@@ -74,7 +84,7 @@ async function startServe(dir: string): Promise<{ child: ChildProcess; bootstrap
     });
     child.once('exit', (code) => reject(new Error(`herald serve exited with ${code}`)));
   });
-  return { child, bootstrap: `127.0.0.1:${port}` };
+  return { child, bootstrap: `127.0.0.1:${port}`, port };
 }
 
 function runTimed(command: string, args: readonly string[]): Promise<number> {
@@ -138,6 +148,113 @@ async function kcatRows(bootstrap: string, records: number, dir: string): Promis
   ];
 }
 
+/** Reads `partition` of `topic` from offset 0 to `end` with Fetch v11; resolves the records counted. */
+function wireFetchPartition(port: number, topic: string, partition: number, end: bigint): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(port, '127.0.0.1');
+    let offset = 0n;
+    let records = 0;
+    let correlationId = 0;
+    let pending: Buffer = Buffer.alloc(0);
+    const request = () => {
+      correlationId++;
+      const frame = encodeRequest(
+        { apiKey: API_KEY.Fetch, apiVersion: 11, correlationId, clientId: 'bench' },
+        {
+          maxWaitMs: 100,
+          minBytes: 1,
+          maxBytes: 64 * 1024 * 1024,
+          isolationLevel: 0,
+          topics: [
+            { topic, partitions: [{ partition, fetchOffset: offset, partitionMaxBytes: 16 * 1024 * 1024 }] },
+          ],
+        },
+      );
+      for (const chunk of frame) socket.write(chunk);
+    };
+    socket.on('connect', request);
+    socket.on('error', reject);
+    // Chunks are collected and joined once per response (joining on every chunk is quadratic).
+    const chunks: Buffer[] = [];
+    let buffered = 0;
+    let needed = 4;
+    socket.on('data', (chunk: Buffer) => {
+      chunks.push(chunk);
+      buffered += chunk.length;
+      if (needed === 4 && buffered >= 4) {
+        needed = 4 + Buffer.concat(chunks, 4).readInt32BE(0);
+      }
+      if (buffered < needed) return;
+      pending = Buffer.concat(chunks, buffered);
+      chunks.length = 0;
+      buffered = 0;
+      needed = 4;
+      const size = pending.readInt32BE(0);
+      const { body } = decodeResponse(API_KEY.Fetch, 11, pending.subarray(4, 4 + size));
+      pending = pending.subarray(4 + size);
+      const data = (body as FetchResponse).responses[0]!.partitions[0]!.records as Uint8Array;
+      const view = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+      for (let at = 0; at + 61 <= view.length; at += view.readInt32BE(at + 8) + 12) {
+        const base = view.readBigInt64BE(at);
+        const last = base + BigInt(view.readInt32BE(at + 23));
+        if (last >= offset) records += Number(last - (base > offset ? base : offset)) + 1;
+        offset = last + 1n;
+      }
+      if (offset >= end) {
+        socket.end();
+        resolve(records);
+      } else {
+        request();
+      }
+    });
+  });
+}
+
+async function wireFetchRow(port: number, topic: string, partitions: number, records: number): Promise<Row> {
+  progress('wire: fetching');
+  const started = performance.now();
+  // The high watermark of each partition is unknown here; read until the total is reached.
+  const ends = await Promise.all(
+    Array.from({ length: partitions }, (_, partition) => highWatermark(port, topic, partition)),
+  );
+  const counted = await Promise.all(
+    ends.map((end, partition) =>
+      end > 0n ? wireFetchPartition(port, topic, partition, end) : Promise.resolve(0),
+    ),
+  );
+  const total = counted.reduce((sum, count) => sum + count, 0);
+  if (total !== records) throw new Error(`wire fetch counted ${total} records, expected ${records}`);
+  return row('wire Fetch v11 (kafka-protocol)', 'fetch', total, (performance.now() - started) / 1000);
+}
+
+function highWatermark(port: number, topic: string, partition: number): Promise<bigint> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(port, '127.0.0.1', () => {
+      const frame = encodeRequest(
+        { apiKey: API_KEY.ListOffsets, apiVersion: 1, correlationId: 1, clientId: 'bench' },
+        {
+          replicaId: -1,
+          topics: [{ name: topic, partitions: [{ partitionIndex: partition, timestamp: -1n }] }],
+        },
+      );
+      for (const chunk of frame) socket.write(chunk);
+    });
+    let pending: Buffer = Buffer.alloc(0);
+    socket.on('error', reject);
+    socket.on('data', (chunk: Buffer) => {
+      pending = Buffer.concat([pending, chunk]);
+      if (pending.length < 4 || pending.length < 4 + pending.readInt32BE(0)) return;
+      const { body } = decodeResponse(
+        API_KEY.ListOffsets,
+        1,
+        pending.subarray(4, 4 + pending.readInt32BE(0)),
+      );
+      socket.end();
+      resolve((body as { topics: { partitions: { offset: bigint }[] }[] }).topics[0]!.partitions[0]!.offset);
+    });
+  });
+}
+
 async function platformaticRows(bootstrap: string, records: number): Promise<Row[]> {
   const bootstrapBrokers = [bootstrap];
   const producer = new Producer({
@@ -184,10 +301,12 @@ async function platformaticRows(bootstrap: string, records: number): Promise<Row
     maxBytes: 8 * 1024 * 1024,
   });
   let received = 0;
+  const ticker = setInterval(() => progress(`platformatic: ${received} records received`), 2000);
   for await (const _ of stream) {
     received++;
     if (received >= records) break;
   }
+  clearInterval(ticker);
   const fetchSeconds = (performance.now() - fetchStarted) / 1000;
   await stream.close();
   await consumer.close(true);
@@ -262,6 +381,7 @@ export async function run(args: string[]): Promise<void> {
   try {
     rows.push(...(await embeddedRows(dir, records)));
     rows.push(...(await kcatRows(serve.bootstrap, records, dir)));
+    rows.push(await wireFetchRow(serve.port, 'bench-kcat', 4, records));
     rows.push(...(await platformaticRows(serve.bootstrap, records)));
   } finally {
     serve.child.kill('SIGTERM');

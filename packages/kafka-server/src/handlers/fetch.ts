@@ -34,6 +34,58 @@ function partitionError(
   };
 }
 
+async function readPartition(
+  context: ServerContext,
+  topic: string,
+  partition: FetchRequest['topics'][number]['partitions'][number],
+  bytesMax: number,
+): Promise<{ response: FetchPartitionResponse; failed: boolean }> {
+  try {
+    if (bytesMax <= 0) {
+      // The response is full: report the offsets without data, like Kafka.
+      const offsets = await context.broker.partitionOffsets(topic, partition.partition);
+      return {
+        response: partitionError(
+          partition.partition,
+          ERROR_CODE.NONE,
+          offsets.highWatermark,
+          offsets.logStartOffset,
+        ),
+        failed: false,
+      };
+    }
+    const read = await context.broker.readBatches(
+      topic,
+      partition.partition,
+      partition.fetchOffset,
+      bytesMax,
+    );
+    return {
+      response: {
+        ...partitionError(partition.partition, ERROR_CODE.NONE, read.highWatermark, read.logStartOffset),
+        records: read.batches,
+      },
+      failed: false,
+    };
+  } catch (error) {
+    const errorCode = readErrorCode(error);
+    if (errorCode !== ERROR_CODE.OFFSET_OUT_OF_RANGE) context.onError(error);
+    const offsets = await context.broker
+      .partitionOffsets(topic, partition.partition)
+      .catch(() => ({ highWatermark: -1n, logStartOffset: -1n }));
+    return {
+      response: partitionError(partition.partition, errorCode, offsets.highWatermark, offsets.logStartOffset),
+      failed: true,
+    };
+  }
+}
+
+/**
+ * Reads the requested partitions in request order, each up to its own limit and what is left of
+ * the response budget (the log returns at least one whole batch, so a client always progresses).
+ * Sequential on purpose: the budget is charged with the bytes actually read, so a partition with
+ * nothing new never starves the ones after it.
+ */
 async function readOnce(
   context: ServerContext,
   request: FetchRequest,
@@ -51,39 +103,14 @@ async function readOnce(
         failed = true;
         continue;
       }
-      try {
-        if (bytes > 0 && budget <= 0) {
-          // The response is full: report the offsets without data, like Kafka.
-          const offsets = await context.broker.partitionOffsets(topic.topic, partition.partition);
-          partitions.push({
-            ...partitionError(partition.partition, 0, offsets.highWatermark, offsets.logStartOffset),
-          });
-          continue;
-        }
-        const bytesMax = Math.max(1, Math.min(partition.partitionMaxBytes, budget));
-        const read = await context.broker.readBatches(
-          topic.topic,
-          partition.partition,
-          partition.fetchOffset,
-          bytesMax,
-        );
-        bytes += read.batches.length;
-        budget -= read.batches.length;
-        partitions.push({
-          ...partitionError(partition.partition, ERROR_CODE.NONE, read.highWatermark, read.logStartOffset),
-          records: read.batches,
-        });
-      } catch (error) {
-        const errorCode = readErrorCode(error);
-        if (errorCode !== ERROR_CODE.OFFSET_OUT_OF_RANGE) context.onError(error);
-        const offsets = await context.broker
-          .partitionOffsets(topic.topic, partition.partition)
-          .catch(() => ({ highWatermark: -1n, logStartOffset: -1n }));
-        partitions.push(
-          partitionError(partition.partition, errorCode, offsets.highWatermark, offsets.logStartOffset),
-        );
-        failed = true;
-      }
+      const bytesMax =
+        bytes > 0 && budget <= 0 ? 0 : Math.max(1, Math.min(partition.partitionMaxBytes, budget));
+      const outcome = await readPartition(context, topic.topic, partition, bytesMax);
+      const read = (outcome.response.records as Uint8Array).length;
+      bytes += read;
+      budget -= read;
+      failed ||= outcome.failed;
+      partitions.push(outcome.response);
     }
     responses.push({ topic: topic.topic, partitions });
   }
