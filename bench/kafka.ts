@@ -5,7 +5,11 @@
  * figure (`@herald/log` raw batch appends and reads on the same disk).
  *
  * - kcat produce: `kcat -P -l FILE -X acks=all -X linger.ms=20` of N records (one per line).
- * - kcat fetch: `kcat -C -e -o beginning -f '%o\n'` of the same topic to /dev/null.
+ * - kcat fetch: `kcat -C -e -o beginning -f '%o\n' -X queued.min.messages=1000000
+ *   -X fetch.wait.max.ms=100` of the same topic to /dev/null. `-e` needs one empty fetch per
+ *   partition to see the end, and an empty fetch long-polls for `fetch.wait.max.ms` (as on Kafka),
+ *   so the default 500 ms would be a fixed tail, not throughput; the larger local queue keeps
+ *   librdkafka fetching while kcat prints.
  * - platformatic produce: 32 concurrent `send` calls of 1,000 records each, acks=-1, until N.
  * - platformatic fetch: a consumer from the earliest offset until N records arrived.
  * - wire fetch: a minimal Fetch v11 client built on `@herald/kafka-protocol`, one connection per
@@ -138,9 +142,9 @@ async function kcatRows(bootstrap: string, records: number, dir: string): Promis
     '-f',
     '%o\n',
     '-X',
-    'fetch.max.bytes=52428800',
+    'queued.min.messages=1000000',
     '-X',
-    'max.partition.fetch.bytes=8388608',
+    'fetch.wait.max.ms=100',
   ]);
   return [
     row('kcat (librdkafka 2.0.2)', 'produce', records, produceSeconds),
