@@ -1,0 +1,187 @@
+/**
+ * Bad input over a real socket to an in-process server: CRC mismatches, oversized batches, old
+ * message formats, unknown API keys and versions, pipelined requests answered in order.
+ */
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import { after, before, describe, test } from 'node:test';
+import {
+  API_KEY,
+  decodeResponse,
+  ERROR_CODE,
+  encodeRequest,
+  type ProduceResponse,
+  type RequestHeader,
+} from '@herald/kafka-protocol';
+import { encodeRecordBatch } from '@herald/log';
+import { type KafkaServer, startKafkaServer } from '../src/index.ts';
+import { freshDirectory, withDeadline } from './support.ts';
+
+/** A minimal client: sends frames, reads size-prefixed responses in order, notices a close. */
+class WireClient {
+  readonly #socket: net.Socket;
+  #buffer = Buffer.alloc(0);
+  readonly #waiting: ((frame: Buffer | null) => void)[] = [];
+  closed = false;
+
+  constructor(port: number) {
+    this.#socket = net.connect(port, '127.0.0.1');
+    this.#socket.on('data', (chunk: Buffer) => {
+      this.#buffer = Buffer.concat([this.#buffer, chunk]);
+      while (this.#buffer.length >= 4 && this.#buffer.length >= 4 + this.#buffer.readInt32BE(0)) {
+        const size = this.#buffer.readInt32BE(0);
+        const frame = this.#buffer.subarray(4, 4 + size);
+        this.#buffer = this.#buffer.subarray(4 + size);
+        this.#waiting.shift()?.(frame);
+      }
+    });
+    this.#socket.on('close', () => {
+      this.closed = true;
+      for (const waiter of this.#waiting.splice(0)) waiter(null);
+    });
+    this.#socket.on('error', () => {});
+  }
+
+  send(header: RequestHeader, body: object): Promise<Buffer | null> {
+    return this.sendRaw(Buffer.concat(encodeRequest(header, body)));
+  }
+
+  sendRaw(bytes: Buffer): Promise<Buffer | null> {
+    const response = new Promise<Buffer | null>((resolve) => this.#waiting.push(resolve));
+    this.#socket.write(bytes);
+    return withDeadline(response, 10_000, 'a response');
+  }
+
+  close(): void {
+    this.#socket.destroy();
+  }
+}
+
+const batch = (count: number) =>
+  encodeRecordBatch(
+    Array.from({ length: count }, (_, index) => ({
+      key: null,
+      value: Buffer.from(`v${index}`),
+      headers: [],
+      timestampMs: 1,
+    })),
+    { timestampMs: 1 },
+  );
+
+function produceBody(records: Uint8Array) {
+  return {
+    transactionalId: null,
+    acks: -1,
+    timeoutMs: 5000,
+    topicData: [{ name: 'wire', partitionData: [{ index: 0, records }] }],
+  };
+}
+
+function produceError(frame: Buffer | null, version: number): number {
+  assert.ok(frame !== null, 'a response');
+  const { body } = decodeResponse(API_KEY.Produce, version, frame);
+  return (body as ProduceResponse).responses[0]!.partitionResponses[0]!.errorCode;
+}
+
+describe('wire', () => {
+  let server: KafkaServer;
+  before(async () => {
+    server = await startKafkaServer({ dir: freshDirectory(), port: 0, partitions: 1 });
+    await server.broker.createTopic('wire');
+  });
+  after(async () => {
+    await server.close();
+  });
+
+  test('wire - a CRC mismatch is CORRUPT_MESSAGE and nothing is stored', async () => {
+    const client = new WireClient(server.port);
+    const corrupt = Buffer.from(batch(3));
+    corrupt[corrupt.length - 1]! ^= 0x01;
+    const header = { apiKey: API_KEY.Produce, apiVersion: 7, correlationId: 1, clientId: 't' };
+    assert.equal(
+      produceError(await client.send(header, produceBody(corrupt)), 7),
+      ERROR_CODE.CORRUPT_MESSAGE,
+    );
+    assert.deepEqual(await server.broker.partitionOffsets('wire', 0), {
+      logStartOffset: 0n,
+      highWatermark: 0n,
+    });
+    // A length field larger than the records is refused the same way.
+    const truncated = Buffer.from(batch(3)).subarray(0, 70);
+    assert.equal(
+      produceError(await client.send(header, produceBody(truncated)), 7),
+      ERROR_CODE.CORRUPT_MESSAGE,
+    );
+    client.close();
+  });
+
+  test('wire - oversized batches are MESSAGE_TOO_LARGE; message sets (Produce v0-2) are refused', async () => {
+    const client = new WireClient(server.port);
+    const big = encodeRecordBatch(
+      Array.from({ length: 10 }, () => ({
+        key: null,
+        value: Buffer.alloc(900 * 1024, 7),
+        headers: [],
+        timestampMs: 1,
+      })),
+      { timestampMs: 1 },
+    );
+    const header = { apiKey: API_KEY.Produce, apiVersion: 8, correlationId: 2, clientId: 't' };
+    assert.equal(produceError(await client.send(header, produceBody(big)), 8), ERROR_CODE.MESSAGE_TOO_LARGE);
+    const old = { apiKey: API_KEY.Produce, apiVersion: 2, correlationId: 3, clientId: 't' };
+    assert.equal(
+      produceError(await client.send(old, produceBody(batch(1))), 2),
+      ERROR_CODE.UNSUPPORTED_FOR_MESSAGE_FORMAT,
+    );
+    assert.deepEqual(await server.broker.partitionOffsets('wire', 0), {
+      logStartOffset: 0n,
+      highWatermark: 0n,
+    });
+    client.close();
+  });
+
+  test('wire - pipelined requests are answered in request order', async () => {
+    const client = new WireClient(server.port);
+    const header = (correlationId: number) => ({
+      apiKey: API_KEY.Produce,
+      apiVersion: 7,
+      correlationId,
+      clientId: 't',
+    });
+    const responses = await Promise.all(
+      Array.from({ length: 20 }, (_, index) => client.send(header(100 + index), produceBody(batch(2)))),
+    );
+    const offsets = responses.map((frame, index) => {
+      const { correlationId, body } = decodeResponse(API_KEY.Produce, 7, frame!);
+      assert.equal(correlationId, 100 + index);
+      return (body as ProduceResponse).responses[0]!.partitionResponses[0]!.baseOffset;
+    });
+    assert.deepEqual(
+      offsets,
+      offsets.map((_, index) => BigInt(index * 2)),
+      'appends keep request order',
+    );
+    client.close();
+  });
+
+  test('wire - unknown ApiVersions version gets error 35 in a v0 body; unknown APIs close the connection', async () => {
+    const client = new WireClient(server.port);
+    const frame = Buffer.from('0000000e00120009000000070000', 'hex');
+    const response = await client.sendRaw(Buffer.concat([frame, Buffer.alloc(4)]).subarray(0, 14 + 4));
+    assert.ok(response !== null);
+    const { correlationId, body } = decodeResponse(API_KEY.ApiVersions, 0, response);
+    assert.equal(correlationId, 7);
+    assert.equal((body as { errorCode: number }).errorCode, ERROR_CODE.UNSUPPORTED_VERSION);
+    assert.ok(
+      (body as { apiKeys: { apiKey: number }[] }).apiKeys.some((range) => range.apiKey === API_KEY.Produce),
+    );
+    const unknown = await client.sendRaw(Buffer.from('0000000a0044000000000008ffff', 'hex'));
+    assert.equal(unknown, null, 'connection closed');
+    const negative = new WireClient(server.port);
+    // A negative array count in Metadata v1 (other than -1, which means null) is malformed.
+    assert.equal(
+      await negative.sendRaw(Buffer.from('0000000e000300010000000900' + '00fffffffe', 'hex')),
+      null,
+    );
+  });
+});
