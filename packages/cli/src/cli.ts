@@ -3,12 +3,32 @@
  * {@link Command}. `run(argv)` resolves the process exit code; it never calls `process.exit`
  * itself, so commands can be tested in-process.
  */
+import { consumeCommand } from './commands/consume.ts';
+import { dlqCommand } from './commands/dlq.ts';
+import { groupsCommand } from './commands/groups.ts';
+import { produceCommand } from './commands/produce.ts';
+import { replayCommand } from './commands/replay.ts';
 import { serveCommand } from './commands/serve.ts';
+import { tailCommand } from './commands/tail.ts';
+import { topicsCommand } from './commands/topics.ts';
+import { CliError, EXIT, exitCodeOf, UsageError } from './errors.ts';
 
-/** Where a command writes. */
+export { UsageError };
+
+/** Where a command writes, and what it knows about the terminal. */
 export interface CommandIo {
   readonly stdout: (text: string) => void;
   readonly stderr: (text: string) => void;
+  /** Whether stdout is a terminal (JSON is automatic when it is not; default false). */
+  readonly stdoutIsTty?: boolean;
+  /** Whether stderr is a terminal (progress bars are drawn only then; default false). */
+  readonly stderrIsTty?: boolean;
+  /** Terminal width for progress bars (default 80). */
+  readonly columns?: number;
+  /** Environment (default `process.env`). */
+  readonly env?: NodeJS.ProcessEnv;
+  /** Standard input, for `produce` (default `process.stdin`). */
+  readonly stdin?: NodeJS.ReadableStream;
 }
 
 /** One `herald <name>` command. */
@@ -23,15 +43,27 @@ export interface Command {
 }
 
 /** Every command, by name. */
-export const COMMANDS: readonly Command[] = [serveCommand];
+export const COMMANDS: readonly Command[] = [
+  topicsCommand,
+  produceCommand,
+  consumeCommand,
+  tailCommand,
+  groupsCommand,
+  replayCommand,
+  dlqCommand,
+  serveCommand,
+];
 
-/** Raised by commands for bad usage: printed with the usage hint, exit code 2. */
-export class UsageError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'UsageError';
-  }
-}
+/** The exit codes as `--help` documents them. */
+export const EXIT_CODES_USAGE = `Exit codes:
+  ${EXIT.ok}    done (also a consumer stopped with Ctrl-C, after committing)
+  ${EXIT.failure}    runtime error
+  ${EXIT.usage}    bad usage
+  ${EXIT.notFound}    not found (topic, group, dead letter, data directory)
+  ${EXIT.conflict}    conflict (topic exists, data directory locked, group has live members)
+  ${EXIT.unavailable}    broker unreachable, or it does not implement what the command needs
+  ${EXIT.interrupted}  interrupted (Ctrl-C) before produce, replay or redrive finished
+`;
 
 function overview(): string {
   const lines = COMMANDS.map((command) => `  ${command.name.padEnd(10)} ${command.summary}`);
@@ -41,8 +73,10 @@ function overview(): string {
     'Commands:',
     ...lines,
     '',
-    'Run herald <command> --help for details.',
+    'Run herald <command> --help for details and examples.',
+    'Target a data directory with --data DIR, or a server with --broker HOST:PORT (or HERALD_BROKER).',
     '',
+    EXIT_CODES_USAGE,
   ].join('\n');
 }
 
@@ -51,25 +85,26 @@ export async function run(argv: readonly string[], io: CommandIo): Promise<numbe
   const [name, ...rest] = argv;
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     io.stdout(overview());
-    return name === undefined ? 2 : 0;
+    return name === undefined ? EXIT.usage : EXIT.ok;
   }
   const command = COMMANDS.find((candidate) => candidate.name === name);
   if (command === undefined) {
     io.stderr(`herald: unknown command "${name}"\n\n${overview()}`);
-    return 2;
+    return EXIT.usage;
   }
   if (rest.includes('--help') || rest.includes('-h')) {
     io.stdout(command.usage);
-    return 0;
+    return EXIT.ok;
   }
   try {
     return await command.run(rest, io);
   } catch (error) {
     if (error instanceof UsageError) {
       io.stderr(`herald ${command.name}: ${error.message}\nRun herald ${command.name} --help for usage.\n`);
-      return 2;
+      return EXIT.usage;
     }
-    io.stderr(`herald ${command.name}: ${(error as Error).message ?? String(error)}\n`);
-    return 1;
+    const message = error instanceof CliError ? error.message : ((error as Error).stack ?? String(error));
+    io.stderr(`herald ${command.name}: ${message}\n`);
+    return exitCodeOf(error);
   }
 }

@@ -1,0 +1,58 @@
+/** `herald tail`: follow a topic with colours, starting a few messages back. */
+import type { Command, CommandIo } from '../cli.ts';
+import { parsePartitions, runConsume } from '../consume-run.ts';
+import { COMMON_USAGE, integerOption, parseOptions, requiredOption, stringOption } from '../options.ts';
+import { withTarget } from '../targets/open.ts';
+import { outputFor } from '../terminal.ts';
+
+const USAGE = `Usage: herald tail -t TOPIC [options]
+
+Follows a topic like tail -f: the last N messages of each partition, then new ones as they
+arrive, coloured on a terminal (CloudEvents pretty-printed), JSON lines on a pipe. Ctrl-C stops.
+
+Options:
+  -t, --topic TOPIC      topic to follow
+  -n, --lines N          start N messages before the end of each partition (default 10)
+  -p, --partition LIST   only these partitions (0,2)
+  -e, --exit             stop at the end instead of following
+  -f, --format FMT       kcat format instead of the coloured layout (see herald consume --help)
+  -q, --quiet            no summary on stderr
+${COMMON_USAGE}
+Examples:
+  herald tail -t orders --broker 127.0.0.1:9092
+  herald tail -t orders -n 0 | jq -c '{key, value}'
+`;
+
+const OPTIONS = {
+  topic: { type: 'string', short: 't' },
+  lines: { type: 'string', short: 'n' },
+  partition: { type: 'string', short: 'p' },
+  exit: { type: 'boolean', short: 'e' },
+  format: { type: 'string', short: 'f' },
+  quiet: { type: 'boolean', short: 'q' },
+} as const;
+
+async function tail(args: readonly string[], io: CommandIo): Promise<number> {
+  const { values } = parseOptions(args, OPTIONS);
+  const output = outputFor(values, io);
+  const lines = integerOption(values, 'lines', '-n', 0) ?? 10;
+  const settings = {
+    topic: requiredOption(values, 'topic', '-t TOPIC'),
+    group: undefined,
+    start: { kind: 'fromEnd', count: BigInt(lines) } as const,
+    partitions: parsePartitions(stringOption(values, 'partition')),
+    follow: values.exit !== true,
+    countMax: undefined,
+    format: values.json === true ? undefined : stringOption(values, 'format'),
+    quiet: values.quiet === true,
+  };
+  return withTarget(values, io, false, (target) => runConsume(target, settings, output, io));
+}
+
+/** The `tail` command. */
+export const tailCommand: Command = {
+  name: 'tail',
+  summary: 'follow a topic with colours (the last N messages, then new ones)',
+  usage: USAGE,
+  run: tail,
+};

@@ -1,0 +1,323 @@
+/**
+ * The `--data DIR` target: opens the embedded broker on the directory in this process. The
+ * directory is locked while open, so nothing else reads or writes it meanwhile; when a server or
+ * an application holds the lock the command stops with a message naming the pid and pointing at
+ * `--broker`.
+ */
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import {
+  type Broker,
+  DirectoryLockedError,
+  GroupActiveError,
+  openBroker,
+  TopicExistsError,
+  TopicInUseError,
+  TopicNotFoundError,
+} from '@herald/broker';
+import { registerPureJsCodecs } from '@herald/kafka-server';
+import {
+  BATCH_ATTRIBUTE,
+  decodeRecordBatchHeader,
+  decodeRecordBatchRecords,
+  LOG_OVERHEAD_BYTES,
+} from '@herald/log';
+import { CliError, EXIT } from '../errors.ts';
+import { embeddedGroupNames } from './embedded-groups.ts';
+import type {
+  ConsumedRecord,
+  FetchResult,
+  GroupKind,
+  GroupListing,
+  GroupPosition,
+  OutgoingMessage,
+  Target,
+  TopicInfo,
+} from './target.ts';
+
+/** Bytes one fetch reads from the log (whole batches; at least one). */
+const FETCH_BYTES_MAX = 1024 * 1024;
+/** Kafka-style commits of a group on a topic: `groups/<topic>/<group>.commits` (broker README). */
+const COMMITS_SUFFIX = '.commits';
+
+let codecsRegistered = false;
+
+/** Opens `directory`; `create` allows making a new one (produce, topics create). */
+export async function openDataDirectory(directory: string, create: boolean): Promise<Target> {
+  const absolute = path.resolve(directory);
+  if (!create && !(await exists(absolute))) {
+    throw new CliError(
+      `no data directory at ${absolute}; pass --data DIR, set HERALD_DATA_DIR, or --broker HOST:PORT`,
+      EXIT.notFound,
+    );
+  }
+  if (!codecsRegistered) {
+    // Kafka producers may have stored snappy or lz4 batches through herald serve.
+    registerPureJsCodecs();
+    codecsRegistered = true;
+  }
+  let broker: Broker;
+  try {
+    broker = await openBroker({ dir: absolute });
+  } catch (error) {
+    if (error instanceof DirectoryLockedError) {
+      const pid = /(?:pid|process) (\d+)/.exec(error.message)?.[1];
+      throw new CliError(
+        `data directory ${absolute} is locked by ${pid === undefined ? 'another process' : `pid ${pid}`} ` +
+          '(a herald serve or an application has it open); talk to that server with --broker HOST:PORT ' +
+          '(or HERALD_BROKER), or stop it first',
+        EXIT.conflict,
+        { cause: error },
+      );
+    }
+    throw error;
+  }
+  return new DataDirectoryTarget(broker);
+}
+
+async function exists(file: string): Promise<boolean> {
+  try {
+    await fs.access(file);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Maps the broker's typed errors to exit codes; anything else stays a runtime failure. */
+function translate(error: unknown, directory: string): never {
+  if (error instanceof TopicNotFoundError) {
+    throw new CliError(`topic "${error.topic}" does not exist in ${directory}`, EXIT.notFound, {
+      cause: error,
+    });
+  }
+  if (
+    error instanceof TopicExistsError ||
+    error instanceof TopicInUseError ||
+    error instanceof GroupActiveError
+  ) {
+    throw new CliError(error.message, EXIT.conflict, { cause: error });
+  }
+  throw error;
+}
+
+class DataDirectoryTarget implements Target {
+  readonly description: string;
+  readonly #broker: Broker;
+  #closing: Promise<void> | undefined;
+
+  constructor(broker: Broker) {
+    this.#broker = broker;
+    this.description = `data directory ${broker.directory}`;
+  }
+
+  async #call<T>(operation: () => Promise<T>): Promise<T> {
+    try {
+      return await operation();
+    } catch (error) {
+      return translate(error, this.#broker.directory);
+    }
+  }
+
+  async listTopics(): Promise<string[]> {
+    return this.#broker.listTopics();
+  }
+
+  describeTopic(topic: string): Promise<TopicInfo> {
+    return this.#call(async () => {
+      const description = await this.#broker.describeTopic(topic);
+      const partitions = await Promise.all(
+        description.partitions.map(async (partition) => ({
+          ...partition,
+          sizeBytes: await directoryBytes(
+            path.join(this.#broker.directory, `${topic}-${partition.partition}`),
+          ),
+        })),
+      );
+      return {
+        name: topic,
+        partitions,
+        createdAtMs: description.createdAtMs,
+        retention: {
+          ms: undefined,
+          bytes: undefined,
+          note: 'none stored: a data directory keeps every message unless the process that opens it sets retentionMs or retentionBytes',
+        },
+      };
+    });
+  }
+
+  async createTopic(topic: string, partitions: number | undefined): Promise<void> {
+    await this.#call(() => this.#broker.createTopic(topic, partitions === undefined ? {} : { partitions }));
+  }
+
+  async deleteTopic(topic: string): Promise<void> {
+    await this.#call(() => this.#broker.deleteTopic(topic));
+  }
+
+  async publish(topic: string, messages: readonly OutgoingMessage[]): Promise<void> {
+    await this.#call(() =>
+      this.#broker.publish(
+        topic,
+        messages.map((message) => ({ key: message.key, headers: message.headers, body: message.value })),
+      ),
+    );
+  }
+
+  fetch(topic: string, partition: number, offset: bigint, waitMs: number): Promise<FetchResult> {
+    return this.#call(async () => {
+      let offsets = await this.#broker.partitionOffsets(topic, partition);
+      if (offset >= offsets.highWatermark && waitMs > 0) {
+        // Only this process can write while the lock is held, so this waits for our own appends.
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(done, waitMs);
+          const unsubscribe = this.#broker.onPartitionAppend(topic, partition, done);
+          function done() {
+            clearTimeout(timer);
+            unsubscribe();
+            resolve();
+          }
+        });
+        offsets = await this.#broker.partitionOffsets(topic, partition);
+      }
+      const from = offset < offsets.logStartOffset ? offsets.logStartOffset : offset;
+      if (from >= offsets.highWatermark) {
+        return { records: [], nextOffset: from, ...offsets };
+      }
+      const read = await this.#broker.readBatches(topic, partition, from, FETCH_BYTES_MAX);
+      const records = decodeBatches(topic, partition, read.batches).filter((record) => record.offset >= from);
+      return {
+        records,
+        nextOffset: read.nextOffset,
+        highWatermark: read.highWatermark,
+        logStartOffset: read.logStartOffset,
+      };
+    });
+  }
+
+  offsetForTimestamp(topic: string, partition: number, timestampMs: number): Promise<bigint | undefined> {
+    return this.#call(() => this.#broker.offsetForTimestamp(topic, partition, timestampMs));
+  }
+
+  async listGroups(): Promise<GroupListing[]> {
+    const byKey = new Map<string, { group: string; kind: GroupKind; topics: string[] }>();
+    const add = (group: string, kind: GroupKind, topic: string) => {
+      const key = `${kind}\0${group}`;
+      let entry = byKey.get(key);
+      if (entry === undefined) {
+        entry = { group, kind, topics: [] };
+        byKey.set(key, entry);
+      }
+      entry.topics.push(topic);
+    };
+    for (const topic of this.#broker.listTopics()) {
+      for (const group of await this.#kafkaGroupNames(topic)) add(group, 'kafka', topic);
+    }
+    const embedded = await embeddedGroupNames(this.#broker.directory);
+    if (embedded.warning !== undefined) process.emitWarning(embedded.warning);
+    const topics = new Set(this.#broker.listTopics());
+    for (const [topic, groups] of embedded.groups) {
+      if (!topics.has(topic)) continue;
+      for (const group of groups) add(group, 'embedded', topic);
+    }
+    return [...byKey.values()]
+      .map((entry) => ({ ...entry, topics: entry.topics.sort(), members: 0 }))
+      .sort((a, b) => a.group.localeCompare(b.group) || a.kind.localeCompare(b.kind));
+  }
+
+  async #kafkaGroupNames(topic: string): Promise<string[]> {
+    try {
+      const files = await fs.readdir(path.join(this.#broker.directory, 'groups', topic));
+      return files
+        .filter((file) => file.endsWith(COMMITS_SUFFIX))
+        .map((file) => file.slice(0, -COMMITS_SUFFIX.length));
+    } catch {
+      return [];
+    }
+  }
+
+  describeGroup(group: string, topic: string | undefined): Promise<GroupPosition[]> {
+    return this.#call(async () => {
+      const topics = topic === undefined ? this.#broker.listTopics() : [topic];
+      if (topic !== undefined) await this.#broker.describeTopic(topic); // not found → exit 3
+      const embedded = (await embeddedGroupNames(this.#broker.directory)).groups;
+      const positions: GroupPosition[] = [];
+      for (const name of topics) {
+        const committed = await this.#broker.committedOffsets(name, group);
+        if (committed.size > 0) {
+          // members 0: the lock is ours, so no Kafka client of herald serve is connected.
+          positions.push({ group, topic: name, kind: 'kafka', members: 0, committed, ackedAhead: new Map() });
+        }
+        if (embedded.get(name)?.has(group) === true) {
+          const description = await this.#broker.describeGroup(name, group);
+          positions.push({
+            group,
+            topic: name,
+            kind: 'embedded',
+            members: description.members,
+            committed: new Map(description.partitions.map((entry) => [entry.partition, entry.committed])),
+            ackedAhead: new Map(
+              description.partitions.map((entry) => [entry.partition, entry.ackedAhead.length]),
+            ),
+          });
+        }
+      }
+      return positions;
+    });
+  }
+
+  async moveGroup(
+    group: string,
+    topic: string,
+    kind: GroupKind,
+    offsets: ReadonlyMap<number, bigint>,
+  ): Promise<void> {
+    await this.#call(async () => {
+      if (kind === 'kafka') await this.#broker.commitOffsets(topic, group, offsets);
+      else
+        await this.#broker.resetGroup(topic, group, { to: 'offsets', offsets: Object.fromEntries(offsets) });
+    });
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= this.#broker.close();
+    return this.#closing;
+  }
+}
+
+/** Decodes stored batches, skipping control batches (transaction markers carry no data). */
+function decodeBatches(topic: string, partition: number, batches: Uint8Array): ConsumedRecord[] {
+  const records: ConsumedRecord[] = [];
+  let position = 0;
+  while (position < batches.length) {
+    const header = decodeRecordBatchHeader(batches, position);
+    if ((header.attributes & BATCH_ATTRIBUTE.control) === 0) {
+      for (const record of decodeRecordBatchRecords(batches, position)) {
+        records.push({
+          topic,
+          partition,
+          offset: record.offset,
+          timestampMs: record.timestampMs,
+          key: record.key,
+          value: record.value,
+          headers: record.headers,
+        });
+      }
+    }
+    position += header.batchLength + LOG_OVERHEAD_BYTES;
+  }
+  return records;
+}
+
+/** Total bytes of the files in `directory` (a partition's segments and indexes). */
+async function directoryBytes(directory: string): Promise<number | undefined> {
+  try {
+    let total = 0;
+    for (const entry of await fs.readdir(directory, { withFileTypes: true })) {
+      if (entry.isFile()) total += (await fs.stat(path.join(directory, entry.name))).size;
+    }
+    return total;
+  } catch {
+    return undefined;
+  }
+}
