@@ -4,8 +4,7 @@ import { murmur2, partitionForKey } from '@herald/bus/internal';
 
 const encoder = new TextEncoder();
 
-// The broker's test (packages/broker/test/partitioner.test.ts) checks the same vectors through its
-// re-export; this one pins the shared implementation where it lives.
+// Kafka's own vectors, pinned where the partitioner lives; the broker and transports reuse it.
 describe('partitioner (shared)', () => {
   it('partitioner - murmur2 matches the vectors of Kafka UtilsTest.testMurmur2', () => {
     const vectors: [string, number][] = [
