@@ -1,5 +1,4 @@
 /** Shared test helpers: temporary data directories, deadline waits, test messages. */
-import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -10,18 +9,8 @@ export function freshDirectory(): string {
   return mkdtempSync(path.join(tmpdir(), 'herald-broker-test-'));
 }
 
-/** Resolves once `condition()` holds; fails naming `what` after `timeoutMs`. Not a sleep. */
-export async function waitFor(
-  condition: () => boolean,
-  what: () => string,
-  timeoutMs = 10_000,
-): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  while (!condition()) {
-    if (performance.now() > deadline) assert.fail(`timed out after ${timeoutMs} ms waiting for ${what()}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
+/** Resolves once `condition()` holds; fails naming `what` after a deadline. Not a sleep. */
+export { eventually as waitFor } from '@herald/conformance';
 
 /** Messages `prefix-0…` with `x-id` and `x-sequence` headers; `keyOf` picks keys. */
 export function messages(
