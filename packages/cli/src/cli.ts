@@ -3,14 +3,6 @@
  * {@link Command}. `run(argv)` resolves the process exit code; it never calls `process.exit`
  * itself, so commands can be tested in-process.
  */
-import { consumeCommand } from './commands/consume.ts';
-import { dlqCommand } from './commands/dlq.ts';
-import { groupsCommand } from './commands/groups.ts';
-import { produceCommand } from './commands/produce.ts';
-import { replayCommand } from './commands/replay.ts';
-import { serveCommand } from './commands/serve.ts';
-import { tailCommand } from './commands/tail.ts';
-import { topicsCommand } from './commands/topics.ts';
 import { CliError, EXIT, exitCodeOf, UsageError } from './errors.ts';
 
 export { UsageError };
@@ -42,16 +34,56 @@ export interface Command {
   run(args: readonly string[], io: CommandIo): Promise<number>;
 }
 
-/** Every command, by name. */
-export const COMMANDS: readonly Command[] = [
-  topicsCommand,
-  produceCommand,
-  consumeCommand,
-  tailCommand,
-  groupsCommand,
-  replayCommand,
-  dlqCommand,
-  serveCommand,
+/** A command in the registry: loaded on first use, so `herald topics` never loads the Kafka server. */
+export interface CommandEntry {
+  readonly name: string;
+  /** One line for `herald --help` (the same as the loaded command's). */
+  readonly summary: string;
+  load(): Promise<Command>;
+}
+
+/** Every command, by name. Startup cost matters for a CLI: each loads only its own modules. */
+export const COMMANDS: readonly CommandEntry[] = [
+  {
+    name: 'topics',
+    summary: 'list, create, delete and describe topics (partitions, offsets, sizes, retention)',
+    load: async () => (await import('./commands/topics.ts')).topicsCommand,
+  },
+  {
+    name: 'produce',
+    summary: 'publish lines of stdin or a file as messages (keys, headers, CloudEvents)',
+    load: async () => (await import('./commands/produce.ts')).produceCommand,
+  },
+  {
+    name: 'consume',
+    summary: 'print messages (kcat -C): offsets, groups, -e, -c, formats, JSON, CloudEvents',
+    load: async () => (await import('./commands/consume.ts')).consumeCommand,
+  },
+  {
+    name: 'tail',
+    summary: 'follow a topic with colours (the last N messages, then new ones)',
+    load: async () => (await import('./commands/tail.ts')).tailCommand,
+  },
+  {
+    name: 'groups',
+    summary: 'list and describe consumer groups with lag and time lag; reset their offsets',
+    load: async () => (await import('./commands/groups.ts')).groupsCommand,
+  },
+  {
+    name: 'replay',
+    summary: 'copy a window of a topic (by offset or time) into another topic',
+    load: async () => (await import('./commands/replay.ts')).replayCommand,
+  },
+  {
+    name: 'dlq',
+    summary: 'list, show and redrive dead letters (filters by group, reason, id)',
+    load: async () => (await import('./commands/dlq.ts')).dlqCommand,
+  },
+  {
+    name: 'serve',
+    summary: 'run the embedded broker as a Kafka-protocol server',
+    load: async () => (await import('./commands/serve.ts')).serveCommand,
+  },
 ];
 
 /** The exit codes as `--help` documents them. */
@@ -87,11 +119,12 @@ export async function run(argv: readonly string[], io: CommandIo): Promise<numbe
     io.stdout(overview());
     return name === undefined ? EXIT.usage : EXIT.ok;
   }
-  const command = COMMANDS.find((candidate) => candidate.name === name);
-  if (command === undefined) {
+  const entry = COMMANDS.find((candidate) => candidate.name === name);
+  if (entry === undefined) {
     io.stderr(`herald: unknown command "${name}"\n\n${overview()}`);
     return EXIT.usage;
   }
+  const command = await entry.load();
   if (rest.includes('--help') || rest.includes('-h')) {
     io.stdout(command.usage);
     return EXIT.ok;

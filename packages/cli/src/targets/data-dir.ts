@@ -15,7 +15,6 @@ import {
   TopicInUseError,
   TopicNotFoundError,
 } from '@herald/broker';
-import { registerPureJsCodecs } from '@herald/kafka-server';
 import {
   BATCH_ATTRIBUTE,
   decodeRecordBatchHeader,
@@ -40,7 +39,27 @@ const FETCH_BYTES_MAX = 1024 * 1024;
 /** Kafka-style commits of a group on a topic: `groups/<topic>/<group>.commits` (broker README). */
 const COMMITS_SUFFIX = '.commits';
 
+/** Codec ids of snappy and lz4, which `@herald/log` decodes only once a codec is registered. */
+const PURE_JS_CODECS = new Set([2, 3]);
 let codecsRegistered = false;
+
+/**
+ * Kafka producers may have stored snappy or lz4 batches through herald serve; their codecs come
+ * with the Kafka server package, loaded only when such a batch is met (it costs startup time).
+ */
+async function registerCodecsFor(batches: Uint8Array): Promise<void> {
+  if (codecsRegistered) return;
+  let position = 0;
+  while (position < batches.length) {
+    const header = decodeRecordBatchHeader(batches, position);
+    if (PURE_JS_CODECS.has(header.compression)) {
+      (await import('@herald/kafka-server')).registerPureJsCodecs();
+      codecsRegistered = true;
+      return;
+    }
+    position += header.batchLength + LOG_OVERHEAD_BYTES;
+  }
+}
 
 /** Opens `directory`; `create` allows making a new one (produce, topics create). */
 export async function openDataDirectory(directory: string, create: boolean): Promise<Target> {
@@ -50,11 +69,6 @@ export async function openDataDirectory(directory: string, create: boolean): Pro
       `no data directory at ${absolute}; pass --data DIR, set HERALD_DATA_DIR, or --broker HOST:PORT`,
       EXIT.notFound,
     );
-  }
-  if (!codecsRegistered) {
-    // Kafka producers may have stored snappy or lz4 batches through herald serve.
-    registerPureJsCodecs();
-    codecsRegistered = true;
   }
   let broker: Broker;
   try {
@@ -185,6 +199,7 @@ class DataDirectoryTarget implements Target {
         return { records: [], nextOffset: from, ...offsets };
       }
       const read = await this.#broker.readBatches(topic, partition, from, FETCH_BYTES_MAX);
+      await registerCodecsFor(read.batches);
       const records = decodeBatches(topic, partition, read.batches).filter((record) => record.offset >= from);
       return {
         records,

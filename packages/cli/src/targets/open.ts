@@ -6,9 +6,16 @@
 import type { CommandIo } from '../cli.ts';
 import { UsageError } from '../errors.ts';
 import { type OptionValues, stringOption } from '../options.ts';
-import { openDataDirectory } from './data-dir.ts';
-import { connectBroker } from './kafka.ts';
 import type { Target } from './target.ts';
+
+// Loaded on demand: the Kafka client costs about 300 ms of startup that --data never needs.
+async function connectBroker(address: string): Promise<Target> {
+  return (await import('./kafka.ts')).connectBroker(address);
+}
+
+async function openDataDirectory(directory: string, create: boolean): Promise<Target> {
+  return (await import('./data-dir.ts')).openDataDirectory(directory, create);
+}
 
 /** Opens the target of a command; `create` lets a data directory be created (writes). */
 export async function openTarget(values: OptionValues, io: CommandIo, create: boolean): Promise<Target> {

@@ -1,0 +1,24 @@
+/** Every command against `herald serve` (`--broker`), through the real binary. */
+import { test } from 'node:test';
+import { deadLetters, topicsProduceConsume, writeDeadLetters } from './scenario.ts';
+import { freshDirectory, startServe } from './support.ts';
+
+test('cli broker - topics, produce, consume, tail, groups, replay and exit codes', async () => {
+  const serve = await startServe();
+  try {
+    await topicsProduceConsume(['--broker', serve.broker], 'broker');
+  } finally {
+    await serve.stop();
+  }
+});
+
+test('cli broker - dlq list, show and redrive of dead letters an application left', async () => {
+  const dir = freshDirectory();
+  await writeDeadLetters(dir);
+  const serve = await startServe(dir);
+  try {
+    await deadLetters(['--broker', serve.broker]);
+  } finally {
+    await serve.stop();
+  }
+});

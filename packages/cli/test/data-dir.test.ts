@@ -1,0 +1,15 @@
+/** Every command against a data directory (`--data`), through the real binary. */
+import { test } from 'node:test';
+import { deadLetters, topicsProduceConsume, writeDeadLetters } from './scenario.ts';
+import { freshDirectory } from './support.ts';
+
+test('cli data dir - topics, produce, consume, tail, groups, replay and exit codes', async () => {
+  const dir = freshDirectory();
+  await topicsProduceConsume(['--data', dir], 'data');
+});
+
+test('cli data dir - dlq list, show and redrive', async () => {
+  const dir = freshDirectory();
+  await writeDeadLetters(dir);
+  await deadLetters(['--data', dir]);
+});

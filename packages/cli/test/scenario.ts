@@ -1,0 +1,291 @@
+/**
+ * The user session every target must pass, driven through the real binary: topics, produce
+ * (stdin, file, keys, headers, CloudEvents), consume (offsets, formats, partitions, -e, -c, JSON,
+ * groups that commit and resume), tail, groups (describe, lag, reset), replay, dead letters, and
+ * the exit codes of usage errors and missing things. `targetArgs` is `--data DIR` or `--broker X`.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { freshDirectory, herald, heraldOk, jsonLines } from './support.ts';
+
+type Json = Record<string, unknown>;
+
+/** Topics, produce, consume, tail, groups, replay, and usage errors against one target. */
+export async function topicsProduceConsume(
+  targetArgs: readonly string[],
+  kind: 'data' | 'broker',
+): Promise<void> {
+  const run = (args: string[], input?: string) =>
+    herald([...args, ...targetArgs], input === undefined ? {} : { input });
+  const ok = (args: string[], input?: string) =>
+    heraldOk([...args, ...targetArgs], input === undefined ? {} : { input });
+
+  // topics create / exists / list / describe
+  assert.deepEqual(JSON.parse((await ok(['topics', 'create', 'orders', '-p', '3'])).stdout), {
+    created: 'orders',
+    partitionCount: 3,
+  });
+  const again = await run(['topics', 'create', 'orders']);
+  assert.equal(again.code, 4, 'creating an existing topic is a conflict');
+  assert.match(again.stderr, /already exists/);
+  await ok(['topics', 'create', '-t', 'orders', '--if-not-exists']);
+
+  // produce: stdin lines with a key and headers, a file with key delimiters, a CloudEvent
+  const produced = await ok(
+    ['produce', '-t', 'orders', '-k', 'k1', '-H', 'src=test', '-H', 'n=1'],
+    'a\nb\n\nc\nd\ne\n',
+  );
+  assert.deepEqual(JSON.parse(produced.stdout), { topic: 'orders', produced: 5, interrupted: false });
+  const file = path.join(freshDirectory(), 'lines.txt');
+  writeFileSync(
+    file,
+    Array.from({ length: 100 }, (_, index) => `key-${index % 7}:value-${index}`).join('\n'),
+  );
+  assert.equal(
+    (JSON.parse((await ok(['produce', '-t', 'orders', '-f', file, '-K', ':'])).stdout) as Json).produced,
+    100,
+  );
+  await ok(
+    ['produce', '-t', 'orders', '--cloudevent', 'OrderCreated', '--source', '/test', '-k', 'o-1'],
+    '{"orderId":"o-1"}\n',
+  );
+
+  const listed = JSON.parse((await ok(['topics', 'list'])).stdout) as Json[];
+  assert.deepEqual(
+    listed.find((topic) => topic.name === 'orders'),
+    {
+      name: 'orders',
+      partitionCount: 3,
+      messages: '106',
+      sizeBytes: (listed.find((topic) => topic.name === 'orders') as Json).sizeBytes,
+    },
+  );
+  const described = JSON.parse((await ok(['topics', 'describe', 'orders'])).stdout) as {
+    partitions: { partition: number; highWatermark: string; sizeBytes: number | null }[];
+    retention: Json;
+  };
+  assert.equal(described.partitions.length, 3);
+  assert.equal(
+    described.partitions.reduce((sum, partition) => sum + Number(partition.highWatermark), 0),
+    106,
+  );
+  if (kind === 'data')
+    assert.ok(
+      described.partitions.every((partition) => (partition.sizeBytes ?? 0) > 0),
+      'sizes on disk',
+    );
+  assert.equal(typeof described.retention.note, 'string');
+  const missing = await run(['topics', 'describe', 'nope']);
+  assert.equal(missing.code, 3);
+  assert.match(missing.stderr, /"nope" does not exist/);
+
+  // consume everything as JSON lines (automatic on a pipe)
+  const all = jsonLines((await ok(['consume', '-t', 'orders', '-e'])).stdout) as Json[];
+  assert.equal(all.length, 106);
+  const k1 = all.filter((record) => record.key === 'k1');
+  assert.deepEqual(
+    k1.map((record) => record.value),
+    ['a', 'b', 'c', 'd', 'e'],
+    'one key: one partition, in order',
+  );
+  assert.deepEqual(k1[0]!.headers, { src: 'test', n: '1' });
+  const event = all.find((record) => record.cloudEvent !== undefined)?.cloudEvent as Json | undefined;
+  assert.equal(event?.type, 'OrderCreated');
+  assert.deepEqual(event?.data, { orderId: 'o-1' });
+  const k1Partition = k1[0]!.partition as number;
+
+  // kcat format tokens, one partition, a count
+  const formatted = await ok([
+    'consume',
+    '-t',
+    'orders',
+    '-p',
+    String(k1Partition),
+    '-c',
+    '2',
+    '-q',
+    '-f',
+    '%t|%p|%o|%k|%s|%h|%T\\n',
+  ]);
+  const rows = formatted.stdout.trimEnd().split('\n');
+  assert.equal(rows.length, 2);
+  const [topic, partition, offset, key, value, headers, timestamp] = rows[0]!.split('|');
+  assert.deepEqual(
+    [topic, partition, key, value, headers],
+    ['orders', String(k1Partition), 'k1', 'a', 'src=test,n=1'],
+  );
+  assert.match(offset!, /^\d+$/);
+  assert.ok(Math.abs(Number(timestamp) - Date.now()) < 600_000, 'timestamp in ms');
+  assert.equal(formatted.stderr, '', '-q: no summary');
+
+  // -o -1 (one before the end of each partition), -o @time, -o N
+  const lastOnes = jsonLines((await ok(['consume', '-t', 'orders', '-o', '-1', '-e'])).stdout);
+  assert.equal(lastOnes.length, described.partitions.filter((entry) => entry.highWatermark !== '0').length);
+  const newest = Math.max(...all.map((record) => record.timestampMs as number));
+  assert.equal(
+    jsonLines((await ok(['consume', '-t', 'orders', '-o', `@${newest + 1}`, '-e'])).stdout).length,
+    0,
+  );
+  assert.equal(
+    jsonLines((await ok(['consume', '-t', 'orders', '-o', '@1970-01-01T00:00:00Z', '-e'])).stdout).length,
+    106,
+  );
+  assert.equal(
+    jsonLines((await ok(['consume', '-t', 'orders', '-p', String(k1Partition), '-o', '3', '-e'])).stdout)
+      .length,
+    Number(described.partitions[k1Partition]!.highWatermark) - 3,
+  );
+
+  // groups: consume 10 and commit, describe the lag, resume, reset
+  assert.equal(
+    jsonLines((await ok(['consume', '-t', 'orders', '-g', 'audit', '-c', '10'])).stdout).length,
+    10,
+  );
+  const lagOf = async (group: string) => {
+    const [position] = JSON.parse(
+      (await ok(['groups', 'describe', '-g', group, '-t', 'orders'])).stdout,
+    ) as Json[];
+    return position as {
+      lag: string;
+      timeLagMs: number;
+      kind: string;
+      partitions: { lag: string; committed: string | null }[];
+    };
+  };
+  const afterTen = await lagOf('audit');
+  assert.equal(afterTen.kind, 'kafka');
+  assert.equal(afterTen.lag, '96');
+  assert.equal(
+    afterTen.partitions.reduce((sum, entry) => sum + Number(entry.lag), 0),
+    96,
+    'lag per partition adds up',
+  );
+  assert.ok(afterTen.timeLagMs >= 0);
+  assert.equal(
+    jsonLines((await ok(['consume', '-t', 'orders', '-g', 'audit', '-e'])).stdout).length,
+    96,
+    'resumes at the commit',
+  );
+  assert.equal((await lagOf('audit')).lag, '0');
+  const groupsList = await run(['groups', 'list']);
+  if (groupsList.code === 0) {
+    assert.ok((JSON.parse(groupsList.stdout) as Json[]).some((group) => group.group === 'audit'));
+  } else {
+    // herald serve does not implement ListGroups yet: a clear message and exit 5.
+    assert.equal(kind, 'broker');
+    assert.equal(groupsList.code, 5);
+    assert.match(groupsList.stderr, /ListGroups/);
+  }
+  const dryRun = JSON.parse(
+    (await ok(['groups', 'reset', '-g', 'audit', '-t', 'orders', '--to', 'earliest', '--dry-run'])).stdout,
+  ) as Json[];
+  assert.equal(dryRun[0]!.dryRun, true);
+  assert.equal((await lagOf('audit')).lag, '0', 'a dry run moves nothing');
+  await ok(['groups', 'reset', '-g', 'audit', '-t', 'orders', '--to', 'earliest']);
+  assert.equal((await lagOf('audit')).lag, '106');
+  await ok(['groups', 'reset', '-g', 'audit', '-t', 'orders', '--to', 'time:2999-01-01T00:00:00Z']);
+  assert.equal((await lagOf('audit')).lag, '0', 'a time after every record is the end');
+  await ok(['groups', 'reset', '-g', 'audit', '-t', 'orders', '--to', 'offset:1']);
+  assert.equal(
+    Number((await lagOf('audit')).lag),
+    106 - described.partitions.filter((entry) => entry.highWatermark !== '0').length,
+  );
+  const noGroup = await run(['groups', 'describe', '-g', 'nobody', '-t', 'orders']);
+  assert.equal(noGroup.code, 3);
+
+  // tail -n 1 -e: the last message of every partition
+  assert.equal(
+    jsonLines((await ok(['tail', '-t', 'orders', '-n', '1', '-e'])).stdout).length,
+    lastOnes.length,
+  );
+
+  // replay a window into another topic
+  const replayed = JSON.parse(
+    (await ok(['replay', '-t', 'orders', '--to', 'orders-copy', '--from', '0', '--until', '2'])).stdout,
+  ) as Json;
+  const windowSize = described.partitions.reduce(
+    (sum, entry) => sum + Math.min(2, Number(entry.highWatermark)),
+    0,
+  );
+  assert.equal(replayed.replayed, windowSize);
+  const copies = jsonLines((await ok(['consume', '-t', 'orders-copy', '-e'])).stdout) as Json[];
+  assert.equal(copies.length, windowSize);
+  assert.ok(
+    copies.some((record) => record.key === 'k1' && (record.headers as Json).src === 'test'),
+    'keys and headers kept',
+  );
+
+  // delete, and the exit codes of what is missing and of bad usage
+  await ok(['topics', 'delete', 'orders-copy']);
+  assert.equal((await run(['topics', 'delete', 'orders-copy'])).code, 3);
+  await ok(['topics', 'delete', 'orders-copy', '--if-exists']);
+  assert.equal((await run(['consume', '-t', 'nope', '-e'])).code, 3);
+  assert.equal((await run(['consume', '-e'])).code, 2);
+  assert.equal((await run(['consume', '-t', 'orders', '-o', 'sideways'])).code, 2);
+  assert.equal((await run(['groups', 'reset', '-g', 'audit', '-t', 'orders'])).code, 2);
+  assert.equal((await run(['topics', 'frobnicate'])).code, 2);
+}
+
+/** Runs the dead-letter fixture (a bus that fails messages) on `dir`. */
+export async function writeDeadLetters(dir: string): Promise<void> {
+  const fixture = new URL('./fixtures/dead-letters.ts', import.meta.url).pathname;
+  const code = await new Promise<number | null>((resolve, reject) => {
+    const child = spawn(process.execPath, [fixture, dir], { stdio: 'ignore' });
+    child.on('error', reject);
+    child.on('exit', resolve);
+  });
+  assert.equal(code, 0, 'the dead-letter fixture');
+}
+
+/** dlq list, filters, show, redrive (dry run, then for real) against a target holding the fixture's dead letters. */
+export async function deadLetters(targetArgs: readonly string[]): Promise<void> {
+  const run = (args: string[]) => herald([...args, ...targetArgs]);
+  const ok = (args: string[]) => heraldOk([...args, ...targetArgs]);
+  const list = async (args: string[] = []) =>
+    JSON.parse((await ok(['dlq', 'list', '-t', 'orders', ...args])).stdout) as Json[];
+  const all = await list();
+  assert.equal(all.length, 3);
+  assert.deepEqual(all.map((entry) => entry.reason).sort(), [
+    'undecodable',
+    'unrecoverable',
+    'unrecoverable',
+  ]);
+  assert.equal((await list(['--reason', 'undecodable'])).length, 1);
+  assert.equal((await list(['-g', 'billing', '--limit', '2'])).length, 2);
+  assert.equal((await list(['-g', 'shipping'])).length, 0);
+  const first = all.find((entry) => entry.reason === 'unrecoverable')!;
+  assert.equal(first.type, 'OrderCreated');
+  const shown = JSON.parse(
+    (await ok(['dlq', 'show', '-t', 'orders', '--id', first.id as string])).stdout,
+  ) as Json;
+  assert.match(shown.errorStack as string, /card declined/);
+  assert.equal((shown.cloudEvent as Json).type, 'OrderCreated');
+  assert.equal((await run(['dlq', 'show', '-t', 'orders', '--id', 'no-such-id'])).code, 3);
+  assert.equal((await run(['dlq', 'show', '-t', 'orders'])).code, 2, 'show needs --id');
+  assert.equal(
+    (
+      JSON.parse(
+        (await ok(['dlq', 'redrive', '-t', 'orders', '--reason', 'unrecoverable', '--dry-run'])).stdout,
+      ) as Json[]
+    ).length,
+    2,
+  );
+  assert.equal((await list()).length, 3, 'a dry run redrives nothing');
+  const redriven = JSON.parse(
+    (await ok(['dlq', 'redrive', '-t', 'orders', '--reason', 'unrecoverable'])).stdout,
+  ) as Json;
+  assert.equal(redriven.redriven, 2);
+  assert.deepEqual(
+    (await list()).map((entry) => entry.reason),
+    ['undecodable'],
+    'redriven letters leave the list',
+  );
+  const originals = jsonLines((await ok(['consume', '-t', 'orders', '-e'])).stdout) as Json[];
+  const redelivered = originals.filter(
+    (record) => (record.headers as Json).herald_target_group === 'billing',
+  );
+  assert.equal(redelivered.length, 2, 'originals republished for the failed group');
+  assert.ok(redelivered.every((record) => (record.cloudEvent as Json | undefined)?.type === 'OrderCreated'));
+}
