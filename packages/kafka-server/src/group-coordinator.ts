@@ -378,7 +378,8 @@ export class GroupCoordinator {
 
   /**
    * Whether an OffsetCommit of `memberId` at `generationId` is accepted: generation -1 with no
-   * member id is a simple consumer's commit, allowed while the group has no members.
+   * member id is a simple consumer's commit, allowed while the group has no members; a member's
+   * commit needs the current generation, in Stable or PreparingRebalance.
    */
   checkCommit(groupId: string, memberId: string, generationId: number): number {
     const group = this.#groups.get(groupId);
@@ -389,8 +390,13 @@ export class GroupCoordinator {
     }
     const checked = this.#check(groupId, memberId, generationId);
     if (typeof checked === 'number') return checked;
-    this.#touch(checked.group, checked.member);
-    return checked.group.state === 'PreparingRebalance' ? ERROR_CODE.REBALANCE_IN_PROGRESS : ERROR_CODE.NONE;
+    // As Kafka's coordinator: a member of the current generation may commit while the group
+    // prepares a rebalance (that is when a consumer commits what it finished before rejoining:
+    // refusing it would make every rebalance redeliver acknowledged work), but not between the
+    // join and the sync, when the generation has moved and the member has no assignment yet.
+    if (checked.group.state === 'CompletingRebalance') return ERROR_CODE.REBALANCE_IN_PROGRESS;
+    if (checked.member.pendingJoin === undefined) this.#touch(checked.group, checked.member);
+    return ERROR_CODE.NONE;
   }
 
   /** A topic was deleted (nothing to do yet: assignments name topics, members rejoin on their own). */

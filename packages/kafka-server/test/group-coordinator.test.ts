@@ -107,3 +107,47 @@ test('group coordinator - session timeouts outside 6 s to 30 min are refused', a
   assert.equal((await join(coordinator, '', ['range'], 1_000)).errorCode, ERROR_CODE.INVALID_SESSION_TIMEOUT);
   coordinator.close();
 });
+
+test('group coordinator - a member commits with its generation while a rebalance is prepared, not between join and sync', async () => {
+  const coordinator = new GroupCoordinator({ sessionTimeoutMsMin: 10, initialRebalanceDelayMs: 10 });
+  try {
+    const first = await join(coordinator, '', ['range'], 5_000);
+    const synced = await coordinator.sync('g', first.memberId, first.generationId, [
+      { memberId: first.memberId, assignment: meta('all') },
+    ]);
+    assert.equal(synced.errorCode, ERROR_CODE.NONE);
+    assert.equal(coordinator.checkCommit('g', first.memberId, first.generationId), ERROR_CODE.NONE, 'stable');
+    // A second member arrives: the group prepares a rebalance and waits for the first to rejoin.
+    const second = join(coordinator, '', ['range'], 5_000);
+    assert.equal(
+      coordinator.heartbeat('g', first.memberId, first.generationId),
+      ERROR_CODE.REBALANCE_IN_PROGRESS,
+    );
+    assert.equal(
+      coordinator.checkCommit('g', first.memberId, first.generationId),
+      ERROR_CODE.NONE,
+      'the revoking member commits what it finished before rejoining',
+    );
+    assert.equal(
+      coordinator.checkCommit('g', first.memberId, first.generationId + 5),
+      ERROR_CODE.ILLEGAL_GENERATION,
+    );
+    const [rejoined, joined] = await Promise.all([
+      join(coordinator, first.memberId, ['range'], 5_000),
+      second,
+    ]);
+    assert.equal(rejoined.generationId, first.generationId + 1);
+    assert.equal(
+      coordinator.checkCommit('g', first.memberId, first.generationId),
+      ERROR_CODE.ILLEGAL_GENERATION,
+      'the old generation may not commit once the join completed',
+    );
+    assert.equal(
+      coordinator.checkCommit('g', joined.memberId, joined.generationId),
+      ERROR_CODE.REBALANCE_IN_PROGRESS,
+      'no commits between join and sync',
+    );
+  } finally {
+    coordinator.close();
+  }
+});
