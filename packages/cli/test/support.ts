@@ -87,7 +87,7 @@ export interface Running {
 /** Starts `herald ...args` without waiting for it. */
 export function start(args: readonly string[], options: RunOptions = {}): Running {
   const child = spawn(process.execPath, [HERALD_BIN, ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
     env: { ...process.env, NO_COLOR: '', HERALD_BROKER: '', HERALD_DATA_DIR: '', ...options.env },
   });
   let stdout = '';
@@ -98,6 +98,7 @@ export function start(args: readonly string[], options: RunOptions = {}): Runnin
   child.stderr!.on('data', (chunk: Buffer) => {
     stderr += chunk.toString();
   });
+  if (options.input !== undefined) child.stdin!.write(options.input); // left open: more may come
   const exit = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   return {
     child,
@@ -110,6 +111,8 @@ export function start(args: readonly string[], options: RunOptions = {}): Runnin
 /** A running `herald serve`. */
 export interface Serve {
   readonly broker: string;
+  /** Pid of the server, which holds the data directory's lock. */
+  readonly pid: number;
   readonly dir: string;
   /** SIGTERM and wait for exit 0. */
   stop(): Promise<void>;
@@ -126,6 +129,7 @@ export async function startServe(dir = freshDirectory()): Promise<Serve> {
   assert.ok(port !== undefined, `herald serve did not start:\n${running.stderr()}`);
   return {
     broker: `127.0.0.1:${port}`,
+    pid: running.child.pid!,
     dir,
     async stop() {
       running.child.kill('SIGTERM');

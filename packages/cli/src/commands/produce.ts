@@ -51,6 +51,8 @@ const OPTIONS = {
 
 /** Bytes of messages one publish carries at most, under the broker's 4 MiB append split. */
 const BATCH_BYTES_MAX = 1024 * 1024;
+/** A partial batch is published once no line arrived for this long. */
+const IDLE_FLUSH_MS = 50;
 
 function parseHeaders(entries: readonly string[]): Record<string, string> {
   const headers: Record<string, string> = {};
@@ -139,31 +141,53 @@ async function produce(args: readonly string[], io: CommandIo): Promise<number> 
     let readBytes = 0;
     let batch: OutgoingMessage[] = [];
     let batchBytes = 0;
-    const flush = async () => {
-      if (batch.length === 0) return;
-      await target.publish(topic, batch);
-      sent += batch.length;
+    // Publishes run one after another on this chain, so order holds and a failure stops the loop.
+    let publishing: Promise<void> = Promise.resolve();
+    let failure: unknown;
+    const flush = (): Promise<void> => {
+      if (batch.length === 0) return publishing;
+      const messages = batch;
+      const bytesDone = readBytes;
       batch = [];
       batchBytes = 0;
-      progress?.update(readBytes);
+      publishing = publishing.then(async () => {
+        if (failure !== undefined) return;
+        try {
+          await target.publish(topic, messages);
+          sent += messages.length;
+          progress?.update(bytesDone);
+        } catch (error) {
+          failure = error;
+          lines.close();
+        }
+      });
+      return publishing;
     };
+    // A line typed at a terminal (or trickling from a pipe) is published once input pauses,
+    // instead of waiting for a full batch.
+    let idleTimer: NodeJS.Timeout | undefined;
     try {
       interrupt.signal.addEventListener('abort', () => lines.close(), { once: true });
       for await (const line of lines) {
+        clearTimeout(idleTimer);
         readBytes += Buffer.byteLength(line) + 1;
         if (line === '') continue;
         const message = build(line);
         batch.push(message);
         batchBytes += message.value.byteLength;
         if (batch.length >= batchSize || batchBytes >= BATCH_BYTES_MAX) await flush();
-        if (interrupt.signal.aborted) break;
+        else idleTimer = setTimeout(flush, IDLE_FLUSH_MS);
+        if (interrupt.signal.aborted || failure !== undefined) break;
       }
+      clearTimeout(idleTimer);
       await flush();
     } finally {
+      clearTimeout(idleTimer);
       progress?.finish();
       interrupt.dispose();
       lines.close();
     }
+    if (failure !== undefined) throw failure;
     if (output.json) output.jsonLine({ topic, produced: sent, interrupted: interrupt.signal.aborted });
     else output.log(`produced ${sent} message${sent === 1 ? '' : 's'} to ${topic} on ${target.description}`);
     return interrupt.signal.aborted ? EXIT.interrupted : EXIT.ok;
