@@ -1,0 +1,81 @@
+/**
+ * A real terminal session (tmux): on a TTY `herald` draws a progress bar on stderr and prints in
+ * colour; with NO_COLOR or --no-color it does not; on a pipe stdout is plain JSON. The pane is
+ * captured with `capture-pane -e`, which keeps the escape sequences. Needs Debian's tmux.
+ */
+import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { after, test } from 'node:test';
+import { freshDirectory, HERALD_BIN, heraldOk, waitFor } from './support.ts';
+
+const SOCKET = `herald-cli-test-${process.pid}`;
+const tmuxAvailable = spawnSync('tmux', ['-V']).status === 0;
+let sessions = 0;
+
+function tmux(...args: string[]): string {
+  return execFileSync('tmux', ['-L', SOCKET, '-f', '/dev/null', ...args], { encoding: 'utf8' });
+}
+
+after(() => {
+  if (tmuxAvailable) spawnSync('tmux', ['-L', SOCKET, 'kill-server']);
+});
+
+const quote = (text: string) => `'${text.replaceAll("'", "'\\''")}'`;
+
+/** Runs `command` in a fresh 160x50 tmux pane and resolves the pane's text with escape sequences. */
+async function inTerminal(command: string): Promise<string> {
+  const session = `s${sessions++}`;
+  const herald = `${quote(process.execPath)} ${quote(HERALD_BIN)}`;
+  // `read` keeps the pane open for the capture once the command is done (no fixed sleep).
+  const script = `herald() { ${herald} "$@"; }; ${command}; echo "__DONE__$?"; read`;
+  tmux('new-session', '-d', '-s', session, '-x', '160', '-y', '50', `env -u NO_COLOR TERM=xterm-256color bash --noprofile --norc -c ${quote(script)}`);
+  let screen = '';
+  await waitFor(
+    () => {
+      screen = tmux('capture-pane', '-p', '-e', '-J', '-t', session);
+      return /__DONE__\d+/.test(screen);
+    },
+    () => `"${command}" to finish in tmux; screen:\n${screen}`,
+    30_000,
+  );
+  tmux('kill-session', '-t', session);
+  return screen;
+}
+
+const ESCAPE = /\u001b\[[0-9;]*m/;
+
+test('cli terminal - progress bar and colours on a TTY, none with NO_COLOR, plain JSON on a pipe', { skip: !tmuxAvailable && 'tmux is not installed' }, async () => {
+  const dir = freshDirectory();
+  const file = path.join(dir, 'events.jsonl');
+  writeFileSync(file, `${Array.from({ length: 2000 }, (_, index) => JSON.stringify({ n: index })).join('\n')}\n`);
+  const data = `--data ${quote(path.join(dir, 'data'))}`;
+
+  const produced = await inTerminal(`herald produce -t events --cloudevent Counted -f ${quote(file)} ${data}`);
+  assert.match(produced, /__DONE__0/);
+  assert.match(produced, /produce events [█░]+ 100% \d+\/\d+ bytes/, `a progress bar on stderr:\n${produced}`);
+  assert.match(produced, /produced 2000 messages to events/);
+
+  const coloured = await inTerminal(`herald consume -t events -c 2 ${data}`);
+  assert.match(coloured, /__DONE__0/);
+  assert.match(coloured, ESCAPE, `colours on a TTY:\n${coloured}`);
+  assert.match(coloured, /Counted/, 'CloudEvents pretty-printed with their type');
+  assert.match(coloured, /"n": 0/, 'the data indented');
+
+  for (const plain of [`NO_COLOR=1 herald consume -t events -c 2 ${data}`, `herald consume -t events -c 2 --no-color ${data}`]) {
+    const screen = await inTerminal(plain);
+    assert.match(screen, /Counted/);
+    assert.doesNotMatch(screen.split('__DONE__')[0]!, ESCAPE, `no colours: ${plain}\n${screen}`);
+  }
+
+  const piped = await inTerminal(`herald consume -t events -c 2 ${data} | cat`);
+  const lines = piped.split('\n').filter((line) => line.startsWith('{'));
+  assert.equal(lines.length, 2, `JSON lines on a pipe:\n${piped}`);
+  assert.doesNotMatch(lines.join('\n'), ESCAPE);
+  assert.equal(JSON.parse(lines[0]!).cloudEvent.type, 'Counted');
+
+  // Without a terminal at all, stderr has no bar either.
+  const noTty = await heraldOk(['produce', '-t', 'events', '-f', file, '--data', path.join(dir, 'data')]);
+  assert.doesNotMatch(noTty.stderr, /█/);
+});
