@@ -1,0 +1,57 @@
+/**
+ * The README's "CLI in five minutes" block, line by line, in an empty directory with `herald` on
+ * PATH resolving to this repository's bin: every line must exit 0.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { test } from 'node:test';
+import { freshDirectory, HERALD_BIN, withDeadline } from './support.ts';
+
+/** The lines of the first ```sh block after the "CLI in five minutes" heading. */
+function fiveMinuteLines(): string[] {
+  const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+  const section = readme.slice(readme.indexOf('## CLI in five minutes'));
+  const block = /```sh\n([\s\S]*?)```/.exec(section)?.[1];
+  assert.ok(block !== undefined, 'the README has a "CLI in five minutes" sh block');
+  return block.split('\n').filter((line) => line.trim() !== '' && !line.trim().startsWith('#'));
+}
+
+function bash(line: string, cwd: string, env: NodeJS.ProcessEnv): Promise<{ code: number | null; output: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('bash', ['-c', line], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+    });
+    child.stderr.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+    });
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, output }));
+  });
+}
+
+test('cli readme - every command of "CLI in five minutes" runs and exits 0', async () => {
+  const lines = fiveMinuteLines();
+  assert.ok(lines.length >= 10);
+  const home = freshDirectory('herald-cli-readme-');
+  const bin = path.join(home, 'bin');
+  mkdirSync(bin);
+  const wrapper = path.join(bin, 'herald');
+  writeFileSync(wrapper, `#!/bin/sh\nexec '${process.execPath}' '${HERALD_BIN}' "$@"\n`);
+  chmodSync(wrapper, 0o755);
+  const work = path.join(home, 'work');
+  mkdirSync(work);
+  const env = { ...process.env, PATH: `${bin}:${process.env.PATH}`, HERALD_BROKER: '', HERALD_DATA_DIR: '', NO_COLOR: '' };
+  const outputs: string[] = [];
+  for (const line of lines) {
+    const result = await withDeadline(bash(line, work, env), 30_000, line);
+    assert.equal(result.code, 0, `README line failed: ${line}\n${result.output}`);
+    outputs.push(result.output);
+  }
+  const consumed = outputs[lines.findIndex((line) => line.includes("-f '%p:%o %s\\n'"))]!;
+  assert.equal(consumed.split('\n').filter((line) => /^\d+:\d+ \d+$/.test(line)).length, 5, consumed);
+  assert.match(outputs[lines.findIndex((line) => line.startsWith('herald consume -t orders'))]!, /OrderCreated/);
+});
