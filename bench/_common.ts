@@ -4,10 +4,9 @@
  * progress bar on stderr, machine facts, temporary directories, an open-loop rate driver and an
  * SVG bar chart writer.
  *
- * Used by every suite but `kafka.ts`, which was being written when this file appeared: its
- * `progress`, table and `--quick`/`--json` parsing are still its own copies, to move here (as the
- * other suites' did, output unchanged) once its author is done with it.
+ * Also `herald serve` as a child process and timed runs of external tools (`kafka.ts`).
  */
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -361,4 +360,67 @@ export function writeResult(directory: string, name: string, content: string): s
   const file = path.join(directory, name);
   writeFileSync(file, content);
   return file;
+}
+
+/** A `herald serve` child process. */
+export interface HeraldServe {
+  readonly child: ChildProcess;
+  readonly port: number;
+  /** `127.0.0.1:port`. */
+  readonly bootstrap: string;
+  /** SIGTERM, and resolves once the process exited. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts `herald serve --port 0 --data <directory> --partitions <partitions>` from the working
+ * tree and resolves once it listens. Its stderr goes to this process's stderr.
+ */
+export async function startHeraldServe(directory: string, partitions: number): Promise<HeraldServe> {
+  const bin = path.join(import.meta.dirname, '../packages/cli/bin/herald.ts');
+  const child = spawn(
+    process.execPath,
+    [bin, 'serve', '--port', '0', '--data', directory, '--partitions', String(partitions)],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  let output = '';
+  const port = await new Promise<number>((resolve, reject) => {
+    child.stdout!.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+      const match = /listening on [^\s]+:(\d+)/.exec(output);
+      if (match !== null) resolve(Number(match[1]));
+    });
+    child.once('exit', (code) => reject(new Error(`herald serve exited with ${code}`)));
+  });
+  return {
+    child,
+    port,
+    bootstrap: `127.0.0.1:${port}`,
+    stop: async () => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
+
+/**
+ * Runs `command` with `args` (stdout discarded) and resolves its wall time in seconds; rejects
+ * with its stderr when it exits non-zero.
+ */
+export function runTimed(command: string, args: readonly string[]): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const started = performance.now();
+    const child = spawn(command, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    child.on('error', reject);
+    child.on('close', (code) => {
+      if (code !== 0) reject(new Error(`${command} ${args.join(' ')} exited with ${code}: ${stderr}`));
+      else resolve((performance.now() - started) / 1000);
+    });
+  });
 }

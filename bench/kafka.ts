@@ -20,13 +20,9 @@
  * Targets: produce >= 250,000 records/s, fetch >= 1,000,000 records/s. Markdown table on stdout,
  * progress on stderr.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
 import net from 'node:net';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import {
   Consumer,
   MessagesStreamModes,
@@ -41,6 +37,15 @@ import {
   type FetchResponse,
 } from '../packages/kafka-protocol/src/index.ts';
 import { encodeRecordBatch, openPartition } from '../packages/log/src/index.ts';
+import {
+  format,
+  markdownTable,
+  parseBenchArgs,
+  progressLine,
+  runTimed,
+  startHeraldServe,
+  tempDir,
+} from './_common.ts';
 
 const RECORD_BYTES = 100;
 const PRODUCE_TARGET = 250_000;
@@ -54,10 +59,6 @@ interface Row {
   readonly recordsPerSecond: number;
   readonly target: number;
 }
-
-const progress = (text: string): void => {
-  process.stderr.write(`${text}\n`);
-};
 
 function row(client: string, operation: 'produce' | 'fetch', records: number, seconds: number): Row {
   return {
@@ -74,43 +75,10 @@ function value(index: number): string {
   return `r${index}-`.padEnd(RECORD_BYTES, 'x');
 }
 
-async function startServe(dir: string): Promise<{ child: ChildProcess; bootstrap: string; port: number }> {
-  const bin = path.join(import.meta.dirname, '../packages/cli/bin/herald.ts');
-  const child = spawn(process.execPath, [bin, 'serve', '--port', '0', '--data', dir, '--partitions', '4'], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  let output = '';
-  const port = await new Promise<number>((resolve, reject) => {
-    child.stdout!.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-      const match = /listening on [^\s]+:(\d+)/.exec(output);
-      if (match !== null) resolve(Number(match[1]));
-    });
-    child.once('exit', (code) => reject(new Error(`herald serve exited with ${code}`)));
-  });
-  return { child, bootstrap: `127.0.0.1:${port}`, port };
-}
-
-function runTimed(command: string, args: readonly string[]): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const started = performance.now();
-    const child = spawn(command, args, { stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    child.stderr.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString();
-    });
-    child.on('error', reject);
-    child.on('close', (code) => {
-      if (code !== 0) reject(new Error(`${command} ${args.join(' ')} exited with ${code}: ${stderr}`));
-      else resolve((performance.now() - started) / 1000);
-    });
-  });
-}
-
 async function kcatRows(bootstrap: string, records: number, dir: string): Promise<Row[]> {
   const file = path.join(dir, 'records.txt');
   writeFileSync(file, Array.from({ length: records }, (_, index) => value(index)).join('\n'));
-  progress(`kcat: producing ${records} records`);
+  progressLine('kcat', `producing ${records} records`);
   const produceSeconds = await runTimed('kcat', [
     '-b',
     bootstrap,
@@ -128,7 +96,7 @@ async function kcatRows(bootstrap: string, records: number, dir: string): Promis
     '-X',
     'queue.buffering.max.messages=1000000',
   ]);
-  progress('kcat: fetching');
+  progressLine('kcat', 'fetching');
   const fetchSeconds = await runTimed('kcat', [
     '-b',
     bootstrap,
@@ -215,7 +183,7 @@ function wireFetchPartition(port: number, topic: string, partition: number, end:
 }
 
 async function wireFetchRow(port: number, topic: string, partitions: number, records: number): Promise<Row> {
-  progress('wire: fetching');
+  progressLine('wire', 'fetching');
   const started = performance.now();
   // The high watermark of each partition is unknown here; read until the total is reached.
   const ends = await Promise.all(
@@ -270,7 +238,7 @@ async function platformaticRows(bootstrap: string, records: number): Promise<Row
   });
   const batch = 1_000;
   const concurrency = 32;
-  progress(`platformatic: producing ${records} records`);
+  progressLine('platformatic', `producing ${records} records`);
   let next = 0;
   const started = performance.now();
   await Promise.all(
@@ -290,7 +258,7 @@ async function platformaticRows(bootstrap: string, records: number): Promise<Row
   );
   const produceSeconds = (performance.now() - started) / 1000;
   await producer.close();
-  progress('platformatic: fetching');
+  progressLine('platformatic', 'fetching');
   const consumer = new Consumer({
     groupId: 'bench',
     clientId: 'bench',
@@ -305,7 +273,7 @@ async function platformaticRows(bootstrap: string, records: number): Promise<Row
     maxBytes: 8 * 1024 * 1024,
   });
   let received = 0;
-  const ticker = setInterval(() => progress(`platformatic: ${received} records received`), 2000);
+  const ticker = setInterval(() => progressLine('platformatic', `${received} records received`), 2000);
   for await (const _ of stream) {
     received++;
     if (received >= records) break;
@@ -321,7 +289,7 @@ async function platformaticRows(bootstrap: string, records: number): Promise<Row
 }
 
 async function embeddedRows(dir: string, records: number): Promise<Row[]> {
-  progress(`embedded: appending ${records} records`);
+  progressLine('embedded', `appending ${records} records`);
   const partition = await openPartition({ directory: path.join(dir, 'embedded'), fsync: 'always' });
   const perBatch = 1_000;
   const batch = encodeRecordBatch(
@@ -344,7 +312,7 @@ async function embeddedRows(dir: string, records: number): Promise<Row[]> {
     }),
   );
   const produceSeconds = (performance.now() - started) / 1000;
-  progress('embedded: reading');
+  progressLine('embedded', 'reading');
   const readStarted = performance.now();
   let offset = 0n;
   let read = 0;
@@ -363,24 +331,31 @@ async function embeddedRows(dir: string, records: number): Promise<Row[]> {
 }
 
 function table(rows: readonly Row[]): string {
-  const lines = [
-    '| client | operation | records | seconds | records/s | target | meets |',
-    '|---|---|---:|---:|---:|---:|---|',
-    ...rows.map(
-      (entry) =>
-        `| ${entry.client} | ${entry.operation} | ${entry.records} | ${entry.seconds.toFixed(2)} | ${entry.recordsPerSecond.toLocaleString('en-US')} | ${entry.target.toLocaleString('en-US')} | ${entry.recordsPerSecond >= entry.target ? 'yes' : 'no'} |`,
-    ),
-  ];
-  return `${lines.join('\n')}\n`;
+  const cells = rows.map((entry) => [
+    entry.client,
+    entry.operation,
+    String(entry.records),
+    entry.seconds.toFixed(2),
+    format(entry.recordsPerSecond),
+    format(entry.target),
+    entry.recordsPerSecond >= entry.target ? 'yes' : 'no',
+  ]);
+  return `${markdownTable(
+    ['client', 'operation', 'records', 'seconds', 'records/s', 'target', 'meets'],
+    cells,
+    {
+      separator: '|---|---|---:|---:|---:|---:|---|',
+    },
+  )}\n`;
 }
 
 /** Runs the suite. */
 export async function run(args: string[]): Promise<void> {
-  const { values } = parseArgs({ args, options: { quick: { type: 'boolean' }, json: { type: 'boolean' } } });
-  const quick = values.quick === true;
+  const { quick, json } = parseBenchArgs(args);
   const records = quick ? 200_000 : 1_000_000;
-  const dir = await mkdtemp(path.join(tmpdir(), 'herald-bench-kafka-'));
-  const serve = await startServe(path.join(dir, 'data'));
+  const scratch = await tempDir('herald-bench-kafka');
+  const dir = scratch.path;
+  const serve = await startHeraldServe(path.join(dir, 'data'), 4);
   const rows: Row[] = [];
   try {
     rows.push(...(await embeddedRows(dir, records)));
@@ -388,11 +363,10 @@ export async function run(args: string[]): Promise<void> {
     rows.push(await wireFetchRow(serve.port, 'bench-kcat', 4, records));
     rows.push(...(await platformaticRows(serve.bootstrap, records)));
   } finally {
-    serve.child.kill('SIGTERM');
-    await new Promise((resolve) => serve.child.once('exit', resolve));
-    await rm(dir, { recursive: true, force: true });
+    await serve.stop();
+    await scratch.remove();
   }
-  if (values.json === true) {
+  if (json) {
     process.stdout.write(
       `${JSON.stringify({ suite: 'kafka', quick, recordBytes: RECORD_BYTES, rows }, null, 2)}\n`,
     );
