@@ -1,0 +1,20 @@
+/** Reading `@platformatic/kafka` errors, which nest broker errors in `errors` arrays. */
+
+/** True when `error` or an error nested in it carries the Kafka error `apiId` (e.g. `TOPIC_ALREADY_EXISTS`). */
+export function hasKafkaError(error: unknown, apiId: string, depth = 0): boolean {
+  if (error === null || typeof error !== 'object' || depth > 8) return false;
+  const candidate = error as { apiId?: unknown; errors?: unknown; cause?: unknown };
+  if (candidate.apiId === apiId) return true;
+  if (Array.isArray(candidate.errors)) {
+    for (const nested of candidate.errors) if (hasKafkaError(nested, apiId, depth + 1)) return true;
+  }
+  return hasKafkaError(candidate.cause, apiId, depth + 1);
+}
+
+/** The message of `error` with the nested broker errors' messages, for logs and `TransportError`s. */
+export function describeError(error: unknown, depth = 0): string {
+  if (!(error instanceof Error) || depth > 4) return String(error);
+  const nested = (error as { errors?: unknown }).errors;
+  if (!Array.isArray(nested) || nested.length === 0) return error.message;
+  return `${error.message} (${nested.map((inner) => describeError(inner, depth + 1)).join('; ')})`;
+}

@@ -1,0 +1,236 @@
+/**
+ * `kafkaTransport()`: the Herald Transport on any Kafka-protocol broker (Apache Kafka, Redpanda,
+ * `herald serve`), through `@platformatic/kafka`. See the package README for the mapping, the
+ * guarantees, rebalance behaviour and limits.
+ */
+import {
+  assertTopicName,
+  ClosedError,
+  type MessageHandler,
+  messageSizeBytes,
+  PayloadTooLargeError,
+  type SubscribeOptions,
+  type Subscription,
+  type Transport,
+  TransportError,
+  type TransportFeatures,
+  type TransportMessage,
+} from '@herald/bus';
+import { assertSubscribeOptions, partitionForKey } from '@herald/bus/internal';
+import { Admin, ProduceAcks, Producer } from '@platformatic/kafka';
+import { Batcher } from './batcher.ts';
+import { describeError, hasKafkaError } from './errors.ts';
+import { type KafkaTransportOptions, type ResolvedOptions, resolveOptions } from './options.ts';
+import { type OutgoingRecord, toRecord } from './records.ts';
+import { KafkaSubscription, type SubscriptionHost } from './subscription.ts';
+
+/** The Kafka transport: a Herald {@link Transport} plus its resolved options. */
+export interface KafkaTransport extends Transport {
+  /** The options in effect (defaults applied). */
+  readonly options: ResolvedOptions;
+}
+
+/**
+ * Opens a Kafka transport on `options.brokers`. Resolves once the brokers answered a metadata
+ * request, so a wrong address fails here rather than on the first publish.
+ */
+export async function kafkaTransport(options: KafkaTransportOptions): Promise<KafkaTransport> {
+  const transport = new KafkaTransportImpl(resolveOptions(options));
+  try {
+    await transport.connect();
+  } catch (error) {
+    await transport.close();
+    throw new TransportError(`kafka: cannot reach ${options.brokers.join(',')}: ${describeError(error)}`, {
+      cause: error,
+    });
+  }
+  return transport;
+}
+
+function connection(options: ResolvedOptions, clientId: string) {
+  return {
+    clientId,
+    bootstrapBrokers: [...options.brokers],
+    ...(options.sasl === undefined ? {} : { sasl: options.sasl }),
+    ...(options.tls === undefined ? {} : { tls: options.tls }),
+    timeout: options.requestTimeoutMs,
+    connectTimeout: options.connectTimeoutMs,
+    retryDelay: options.retryDelayMs,
+  };
+}
+
+class KafkaTransportImpl implements KafkaTransport, SubscriptionHost {
+  readonly name = 'kafka';
+  readonly features: TransportFeatures;
+  readonly options: ResolvedOptions;
+  readonly #producer: Producer;
+  readonly #admin: Admin;
+  readonly #batcher: Batcher;
+  /** Partition count per topic (a promise while it is being looked up or the topic created). */
+  readonly #topics = new Map<string, Promise<number>>();
+  readonly #subscriptions = new Set<KafkaSubscription>();
+  /** Round-robin counter for keyless messages. */
+  #keyless = 0;
+  #closed = false;
+  #closing: Promise<void> | undefined;
+  #lastWarnMs = 0;
+
+  constructor(options: ResolvedOptions) {
+    this.options = options;
+    this.features = {
+      consumerGroups: true,
+      persistent: true,
+      replaysToNewGroups: true,
+      orderedPerKey: true,
+      exactlyOnce: false,
+      maxMessageBytes: options.maxMessageBytes,
+    };
+    this.#producer = new Producer({
+      ...connection(options, options.clientId),
+      idempotent: options.idempotent,
+      acks: ProduceAcks.ALL,
+      // Bounded: publish rejects (and the caller may retry) rather than retrying forever.
+      retries: 5,
+    });
+    this.#admin = new Admin(connection(options, `${options.clientId}-admin`));
+    this.#producer.on('error', () => {});
+    this.#admin.on('error', () => {});
+    this.#batcher = new Batcher((records) => this.#send(records), options.lingerMs, options.batchBytesMax);
+  }
+
+  async connect(): Promise<void> {
+    await this.#producer.metadata({ topics: [] });
+  }
+
+  /** Logs at most one warning a second (a broker outage would otherwise flood stderr). */
+  warn(message: string): void {
+    const now = Date.now();
+    if (now - this.#lastWarnMs < 1_000) return;
+    this.#lastWarnMs = now;
+    process.emitWarning(message, { code: 'HERALD_KAFKA' });
+  }
+
+  forget(subscription: KafkaSubscription): void {
+    this.#subscriptions.delete(subscription);
+  }
+
+  /** The topic's partition count, creating the topic first when allowed. */
+  #partitions(topic: string): Promise<number> {
+    let known = this.#topics.get(topic);
+    if (known === undefined) {
+      known = this.#lookUp(topic);
+      this.#topics.set(topic, known);
+      known.catch(() => this.#topics.delete(topic));
+    }
+    return known;
+  }
+
+  async #lookUp(topic: string): Promise<number> {
+    if (this.options.createTopics) {
+      try {
+        await this.#admin.createTopics({
+          topics: [topic],
+          partitions: this.options.partitions,
+          replicas: -1,
+        });
+      } catch (error) {
+        if (!hasKafkaError(error, 'TOPIC_ALREADY_EXISTS')) throw error;
+      }
+    }
+    const metadata = await this.#producer.metadata({ topics: [topic], forceUpdate: true });
+    const count = metadata.topics.get(topic)?.partitionsCount ?? 0;
+    if (count < 1) throw new TransportError(`kafka: topic ${topic} has no partitions`);
+    return count;
+  }
+
+  async publish(topic: string, messages: readonly TransportMessage[]): Promise<void> {
+    if (this.#closed) throw new ClosedError('kafka transport');
+    assertTopicName(topic, 'publish');
+    let bytes = 0;
+    for (const message of messages) {
+      const size = messageSizeBytes(message);
+      if (size > this.options.maxMessageBytes) {
+        throw new PayloadTooLargeError(topic, size, this.options.maxMessageBytes);
+      }
+      bytes += size;
+    }
+    if (messages.length === 0) return;
+    let partitions: number;
+    try {
+      partitions = await this.#partitions(topic);
+    } catch (error) {
+      if (error instanceof TransportError) throw error;
+      throw new TransportError(`kafka: topic ${topic} unavailable: ${describeError(error)}`, {
+        cause: error,
+      });
+    }
+    if (this.#closed) throw new ClosedError('kafka transport');
+    const records: OutgoingRecord[] = [];
+    // Keyless messages of one publish share a partition (sticky), keyed ones follow murmur2.
+    const sticky = this.#keyless++ % partitions;
+    for (const message of messages) {
+      const partition = message.key === undefined ? sticky : partitionForKey(message.key, partitions);
+      records.push(toRecord(topic, partition, message));
+    }
+    try {
+      await this.#batcher.add(records, bytes);
+    } catch (error) {
+      if (error instanceof ClosedError) throw error;
+      // The topic may have changed (deleted, repartitioned): look it up again next time.
+      this.#topics.delete(topic);
+      throw new TransportError(`kafka: publish to ${topic} failed: ${describeError(error)}`, {
+        cause: error,
+      });
+    }
+  }
+
+  async #send(records: OutgoingRecord[]): Promise<void> {
+    await this.#producer.send({ messages: records as never[] });
+  }
+
+  async subscribe(options: SubscribeOptions, handler: MessageHandler): Promise<Subscription> {
+    if (this.#closed) throw new ClosedError('kafka transport');
+    assertSubscribeOptions(options);
+    try {
+      await this.#partitions(options.topic);
+    } catch (error) {
+      throw new TransportError(`kafka: topic ${options.topic} unavailable: ${describeError(error)}`, {
+        cause: error,
+      });
+    }
+    if (this.#closed) throw new ClosedError('kafka transport');
+    const subscription = new KafkaSubscription(
+      this,
+      options.topic,
+      options.group,
+      options.maxInFlight,
+      handler,
+    );
+    this.#subscriptions.add(subscription);
+    try {
+      await subscription.start();
+    } catch (error) {
+      await subscription.close();
+      if (this.#closed) throw new ClosedError('kafka transport');
+      throw new TransportError(
+        `kafka: joining group ${options.group} on ${options.topic} failed: ${describeError(error)}`,
+        { cause: error },
+      );
+    }
+    return subscription;
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
+    this.#closed = true;
+    await Promise.all([...this.#subscriptions].map((subscription) => subscription.close()));
+    this.#batcher.abort(new ClosedError('kafka transport'));
+    await this.#batcher.idle();
+    await this.#producer.close().catch(() => {});
+    await this.#admin.close().catch(() => {});
+  }
+}

@@ -1,0 +1,596 @@
+/**
+ * One Herald subscription = one member of the Kafka consumer group (classic protocol, eager
+ * `roundrobin` assignment through `@platformatic/kafka`'s `Consumer`) plus a fetch loop of its own.
+ *
+ * Life of a member:
+ * - **Join.** Before every JoinGroup (the first, and each rejoin after a heartbeat reported a
+ *   rebalance or the coordinator forgot the member) the client awaits `protocolsMetadata`; Herald
+ *   uses that hook as the revoke callback: it stops delivering, waits up to `drainTimeoutMs` for
+ *   the handlers in flight to settle, commits what is safe with the generation that still owns
+ *   the partitions, then forgets every partition (what is still running is abandoned: its acks do
+ *   nothing and its messages go to the next owner). Only then does the JoinGroup go out, so the
+ *   rebalance cannot complete while this member still delivers from a partition it is giving up.
+ * - **Assignment.** After SyncGroup, each assigned partition starts at the group's committed
+ *   offset (the log start for a new group) and is fetched by this member's own loop, on a second
+ *   client so long-polls never delay heartbeats.
+ * - **Delivery.** Per partition a {@link PartitionWindow}: per-key order, keys in parallel, up to
+ *   `maxInFlight` across partitions, taken round-robin.
+ * - **Commit.** After acks the commit point (lowest unfinished offset) of each partition is
+ *   committed, coalesced: one OffsetCommit in flight per member, with the member's generation, and
+ *   only for partitions it owns in that generation.
+ */
+import type { MessageHandler, ReceivedMessage, Subscription } from '@herald/bus';
+import {
+  Consumer,
+  type ConsumerGroupJoinPayload,
+  type fetchV17,
+  ListOffsetTimestamps,
+} from '@platformatic/kafka';
+import { describeError, hasKafkaError } from './errors.ts';
+import type { ResolvedOptions } from './options.ts';
+import { PartitionWindow, type WindowRecord } from './partition-window.ts';
+import { fromRecord } from './records.ts';
+
+type FetchResponse = fetchV17.FetchResponse;
+
+/** `HERALD_KAFKA_DEBUG=1` traces group membership and commits on stderr. */
+const DEBUG = process.env.HERALD_KAFKA_DEBUG === '1';
+
+function debug(group: string, topic: string, ...parts: unknown[]): void {
+  console.error(`[herald kafka ${new Date().toISOString()}] ${group}@${topic}`, ...parts);
+}
+
+/** Batch attribute bit of control batches (transaction markers), which carry no messages. */
+const IS_CONTROL = 0x20;
+
+/** What a subscription needs from its transport. */
+export interface SubscriptionHost {
+  readonly options: ResolvedOptions;
+  /** Logs a problem the subscription recovers from by itself. */
+  warn(message: string): void;
+  /** Called once the subscription is closed, so the transport forgets it. */
+  forget(subscription: KafkaSubscription): void;
+}
+
+type State = 'joining' | 'active' | 'draining' | 'closed';
+
+/** Connection options shared by the member's two clients. */
+function clientOptions(options: ResolvedOptions, clientId: string) {
+  return {
+    clientId,
+    bootstrapBrokers: [...options.brokers],
+    ...(options.sasl === undefined ? {} : { sasl: options.sasl }),
+    ...(options.tls === undefined ? {} : { tls: options.tls }),
+    timeout: options.requestTimeoutMs,
+    connectTimeout: options.connectTimeoutMs,
+    retries: 3,
+    retryDelay: options.retryDelayMs,
+  };
+}
+
+/** A group member delivering one topic to one handler. */
+export class KafkaSubscription implements Subscription {
+  readonly topic: string;
+  readonly group: string;
+  readonly #host: SubscriptionHost;
+  readonly #options: ResolvedOptions;
+  readonly #handler: MessageHandler;
+  readonly #maxInFlight: number;
+  /** The group member: joins, heartbeats, commits. */
+  readonly #member: Consumer;
+  /** A client of its own for fetches and offset lookups. */
+  readonly #fetcher: Consumer;
+  #state: State = 'joining';
+
+  /** Whether close() has begun (a method, so narrowing of `#state` across awaits does not apply). */
+  #isClosed(): boolean {
+    return this.#state === 'closed';
+  }
+  /** Partitions owned now, by number, and in round-robin order. */
+  readonly #windows = new Map<number, PartitionWindow>();
+  #order: PartitionWindow[] = [];
+  #next = 0;
+  /** Generation the current partitions were assigned in. */
+  #generation = -1;
+  /** Bumped whenever the owned partitions change, so work started before is dropped. */
+  #ownership = 0;
+  #inFlight = 0;
+  #tokens = 0;
+  readonly #nackTimers = new Set<NodeJS.Timeout>();
+  /** Waiters for the in-flight count to reach zero (a drain). */
+  #idleWaiters: (() => void)[] = [];
+  /** Wakes the fetch loop when it waits for partitions or room. */
+  #wake: (() => void) | undefined;
+  #fetchLoop: Promise<void> | undefined;
+  #commitLoop: Promise<void> | undefined;
+  #commitDirty = false;
+  #rejoinTimer: NodeJS.Timeout | undefined;
+  #joining: Promise<unknown> | undefined;
+  #closing: Promise<void> | undefined;
+  readonly #sleepers = new Set<() => void>();
+  #topicId: string | undefined;
+  #leaders: Map<number, number> | undefined;
+
+  constructor(
+    host: SubscriptionHost,
+    topic: string,
+    group: string,
+    maxInFlight: number,
+    handler: MessageHandler,
+  ) {
+    this.#host = host;
+    this.#options = host.options;
+    this.topic = topic;
+    this.group = group;
+    this.#maxInFlight = maxInFlight;
+    this.#handler = handler;
+    const options = this.#options;
+    const groupOptions = {
+      sessionTimeout: options.sessionTimeoutMs,
+      heartbeatInterval: options.heartbeatIntervalMs,
+      rebalanceTimeout: options.rebalanceTimeoutMs,
+      protocolsMetadata: () => this.#beforeJoin(),
+    };
+    this.#member = new Consumer({
+      ...clientOptions(options, options.clientId),
+      // No retries inside the client: a failed commit would otherwise rejoin the group and
+      // commit again with the new generation, for partitions that may have moved. Herald retries
+      // joins itself (see #scheduleRejoin); a failed commit is retried by the next one.
+      retries: 0,
+      groupId: group,
+      autocommit: false,
+      ...groupOptions,
+    });
+    this.#fetcher = new Consumer({
+      ...clientOptions(options, `${options.clientId}-fetch`),
+      groupId: group,
+      autocommit: false,
+    });
+    this.#member.topics.track(topic);
+    this.#fetcher.topics.track(topic);
+    this.#member.on('consumer:group:join', (payload: ConsumerGroupJoinPayload) => this.#assigned(payload));
+    // The client emits 'error' when a rejoin failed for good (e.g. the broker was down through
+    // every retry) and then stops heartbeating: join again after a pause.
+    this.#member.on('error', (error: unknown) => {
+      if (this.#state === 'closed') return;
+      this.#host.warn(`kafka group ${group} on ${topic}: ${describeError(error)}; joining again`);
+      this.#scheduleRejoin();
+    });
+    this.#fetcher.on('error', () => {});
+    if (DEBUG) {
+      const log = (...parts: unknown[]) => debug(group, topic, ...parts);
+      this.#member.on('consumer:group:join', (payload: ConsumerGroupJoinPayload) =>
+        log('assigned', payload.generationId, JSON.stringify(payload.assignments)),
+      );
+      this.#member.on('consumer:group:rebalance', () => log('rebalance'));
+      this.#member.on('consumer:heartbeat:error', (payload: { error: unknown }) =>
+        log('heartbeat error', describeError(payload.error)),
+      );
+    }
+  }
+
+  /** Joins the group and starts fetching; resolves once this member has its first assignment. */
+  async start(): Promise<void> {
+    this.#fetchLoop = this.#runFetchLoop();
+    await this.#join();
+  }
+
+  #join(): Promise<unknown> {
+    this.#joining ??= this.#member
+      .joinGroup({
+        sessionTimeout: this.#options.sessionTimeoutMs,
+        heartbeatInterval: this.#options.heartbeatIntervalMs,
+        rebalanceTimeout: this.#options.rebalanceTimeoutMs,
+        protocolsMetadata: () => this.#beforeJoin(),
+      })
+      .finally(() => {
+        this.#joining = undefined;
+      });
+    return this.#joining;
+  }
+
+  #scheduleRejoin(): void {
+    if (this.#state === 'closed' || this.#rejoinTimer !== undefined) return;
+    this.#rejoinTimer = setTimeout(() => {
+      this.#rejoinTimer = undefined;
+      if (this.#state === 'closed') return;
+      this.#join().catch((error: unknown) => {
+        if (this.#state === 'closed') return;
+        this.#host.warn(`kafka group ${this.group} on ${this.topic}: join failed: ${describeError(error)}`);
+        this.#scheduleRejoin();
+      });
+    }, this.#options.retryDelayMs * 4);
+  }
+
+  /**
+   * The revoke step, run by the client before each JoinGroup: stop delivering, drain (bounded),
+   * commit with the generation that still owns the partitions, forget them.
+   */
+  async #beforeJoin(): Promise<Buffer> {
+    if (DEBUG) debug(this.group, this.topic, 'revoking', this.#state, `in flight ${this.#inFlight}`);
+    if (this.#state === 'active') {
+      this.#state = 'draining';
+      const started = performance.now();
+      await this.#drained(this.#options.drainTimeoutMs);
+      // Bounded: the member must rejoin within its session timeout whatever the broker does.
+      const leftMs = Math.max(100, this.#options.drainTimeoutMs - (performance.now() - started));
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        this.#commitSoon(),
+        new Promise((resolve) => {
+          timer = setTimeout(resolve, leftMs);
+        }),
+      ]);
+      clearTimeout(timer);
+    }
+    this.#dropPartitions();
+    if (this.#state !== 'closed') this.#state = 'joining';
+    return Buffer.alloc(0);
+  }
+
+  /** SyncGroup gave this member its partitions for `generationId`. */
+  #assigned(payload: ConsumerGroupJoinPayload): void {
+    if (this.#state === 'closed') return;
+    this.#dropPartitions(); // Normally done by #beforeJoin already.
+    this.#generation = payload.generationId ?? this.#member.generationId;
+    const partitions =
+      payload.assignments?.find((assignment) => assignment.topic === this.topic)?.partitions ?? [];
+    for (const partition of partitions) this.#windows.set(partition, new PartitionWindow(partition));
+    this.#order = [...this.#windows.values()];
+    this.#state = 'active';
+    const ownership = this.#ownership;
+    void this.#loadPositions(ownership, partitions);
+  }
+
+  /** Starts each partition at the group's committed offset, or the log start for a new group. */
+  async #loadPositions(ownership: number, partitions: readonly number[]): Promise<void> {
+    while (ownership === this.#ownership && partitions.length > 0) {
+      try {
+        const committed = await this.#member.listCommittedOffsets({
+          topics: [{ topic: this.topic, partitions: [...partitions] }],
+        });
+        const offsets = committed.get(this.topic) ?? [];
+        const fresh = partitions.filter((partition) => (offsets[partition] ?? -1n) < 0n);
+        let earliest: bigint[] = [];
+        if (fresh.length > 0) {
+          const listed = await this.#fetcher.listOffsets({
+            topics: [this.topic],
+            partitions: { [this.topic]: fresh },
+            timestamp: ListOffsetTimestamps.EARLIEST,
+          });
+          earliest = listed.get(this.topic) ?? [];
+        }
+        if (ownership !== this.#ownership) return;
+        for (const partition of partitions) {
+          const start = (offsets[partition] ?? -1n) >= 0n ? offsets[partition]! : (earliest[partition] ?? 0n);
+          this.#windows.get(partition)?.start(start);
+        }
+        this.#wake?.();
+        return;
+      } catch (error) {
+        if (ownership !== this.#ownership || this.#isClosed()) return;
+        this.#host.warn(
+          `kafka group ${this.group} on ${this.topic}: reading positions failed: ${describeError(error)}`,
+        );
+        await this.#pause(this.#options.retryDelayMs);
+      }
+    }
+  }
+
+  /** Forgets every owned partition: settlements of their deliveries do nothing afterwards. */
+  #dropPartitions(): void {
+    this.#ownership += 1;
+    for (const window of this.#windows.values()) window.clear();
+    this.#windows.clear();
+    this.#order = [];
+    this.#inFlight = 0;
+    for (const timer of this.#nackTimers) clearTimeout(timer);
+    this.#nackTimers.clear();
+    this.#notifyIdle();
+  }
+
+  // ---- fetching -------------------------------------------------------------------------------
+
+  async #runFetchLoop(): Promise<void> {
+    const options = this.#options;
+    while (this.#state !== 'closed') {
+      const wanted =
+        this.#state === 'active'
+          ? this.#order.filter(
+              (window) => window.nextFetch !== undefined && window.size < options.partitionWindowMax,
+            )
+          : [];
+      if (wanted.length === 0) {
+        await new Promise<void>((resolve) => {
+          this.#wake = resolve;
+        });
+        this.#wake = undefined;
+        continue;
+      }
+      const ownership = this.#ownership;
+      let responses: FetchResponse[];
+      try {
+        responses = await this.#fetch(wanted);
+      } catch (error) {
+        if (this.#isClosed()) return;
+        this.#leaders = undefined;
+        if (hasKafkaError(error, 'OFFSET_OUT_OF_RANGE')) {
+          // Retention removed what the group had not read: continue from the log start.
+          await this.#resetToEarliest(ownership, wanted).catch(() => {});
+        } else {
+          this.#host.warn(`kafka fetch of ${this.topic} failed: ${describeError(error)}`);
+        }
+        await this.#pause(options.retryDelayMs);
+        continue;
+      }
+      if (ownership !== this.#ownership || this.#isClosed()) continue;
+      for (const response of responses) this.#admit(response);
+      this.#drain();
+    }
+  }
+
+  async #fetch(windows: readonly PartitionWindow[]): Promise<FetchResponse[]> {
+    if (this.#leaders === undefined || this.#topicId === undefined) {
+      const metadata = await this.#fetcher.metadata({ topics: [this.topic] });
+      const topic = metadata.topics.get(this.topic);
+      if (topic === undefined) throw new Error(`no metadata for topic ${this.topic}`);
+      this.#topicId = topic.id;
+      this.#leaders = new Map(topic.partitions.map((partition, index) => [index, partition.leader]));
+    }
+    const byNode = new Map<number, PartitionWindow[]>();
+    for (const window of windows) {
+      const node = this.#leaders.get(window.partition);
+      if (node === undefined) throw new Error(`no leader for ${this.topic}/${window.partition}`);
+      const list = byNode.get(node) ?? [];
+      list.push(window);
+      byNode.set(node, list);
+    }
+    const topicId = this.#topicId;
+    return Promise.all(
+      [...byNode].map(([node, list]) =>
+        this.#fetcher.fetch({
+          node,
+          topics: [
+            {
+              topicId,
+              partitions: list.map((window) => ({
+                partition: window.partition,
+                fetchOffset: window.nextFetch!,
+                partitionMaxBytes: this.#options.fetchPartitionBytesMax,
+                currentLeaderEpoch: -1,
+                lastFetchedEpoch: -1,
+              })),
+            },
+          ],
+          minBytes: 1,
+          maxWaitTime: this.#options.fetchMaxWaitMs,
+        }),
+      ),
+    );
+  }
+
+  #admit(response: FetchResponse): void {
+    for (const topic of response.responses) {
+      for (const partition of topic.partitions) {
+        const window = this.#windows.get(partition.partitionIndex);
+        if (window === undefined || window.nextFetch === undefined) continue;
+        for (const batch of partition.records ?? []) {
+          const lastOffset = batch.firstOffset + BigInt(batch.lastOffsetDelta);
+          const from: bigint = window.nextFetch ?? 0n;
+          if ((batch.attributes & IS_CONTROL) === 0) {
+            for (const record of batch.records) {
+              const offset = batch.firstOffset + BigInt(record.offsetDelta);
+              if (offset < from) continue; // A batch starts before the fetch offset.
+              const message = fromRecord(record);
+              window.push({
+                offset,
+                key: message.key,
+                headers: message.headers,
+                body: message.body,
+                timestampMs: Number(batch.firstTimestamp + record.timestampDelta),
+              });
+            }
+          }
+          if (lastOffset + 1n > (window.nextFetch ?? 0n)) window.nextFetch = lastOffset + 1n;
+        }
+      }
+    }
+  }
+
+  async #resetToEarliest(ownership: number, windows: readonly PartitionWindow[]): Promise<void> {
+    const listed = await this.#fetcher.listOffsets({
+      topics: [this.topic],
+      partitions: { [this.topic]: windows.map((window) => window.partition) },
+      timestamp: ListOffsetTimestamps.EARLIEST,
+    });
+    if (ownership !== this.#ownership) return;
+    const offsets = listed.get(this.topic) ?? [];
+    for (const window of windows) {
+      const start = offsets[window.partition];
+      if (start !== undefined && window.size === 0 && (window.nextFetch ?? 0n) < start) window.start(start);
+    }
+  }
+
+  // ---- delivery -------------------------------------------------------------------------------
+
+  /** Hands ready records to the handler, round-robin over partitions, while there is room. */
+  #drain(): void {
+    if (this.#state !== 'active') return;
+    const order = this.#order;
+    let idle = 0;
+    while (this.#inFlight < this.#maxInFlight && order.length > 0 && idle < order.length) {
+      const window = order[this.#next++ % order.length]!;
+      const entry = window.take();
+      if (entry === undefined) {
+        idle += 1;
+        continue;
+      }
+      idle = 0;
+      this.#deliver(entry);
+    }
+    if (this.#next > 1_000_000_000) this.#next = 0;
+  }
+
+  #deliver(entry: WindowRecord): void {
+    const token = ++this.#tokens;
+    entry.token = token;
+    this.#inFlight += 1;
+    const window = entry.window;
+    const current = () => entry.token === token && window.owned && this.#state !== 'closed';
+    const message: ReceivedMessage = {
+      topic: this.topic,
+      partition: window.partition,
+      offset: String(entry.offset),
+      key: entry.key,
+      headers: entry.headers,
+      body: entry.body,
+      timestampMs: entry.timestampMs,
+      deliveryAttempt: entry.attempt,
+      ack: async () => {
+        if (!current()) return;
+        entry.token = 0;
+        this.#settled();
+        window.finish(entry);
+        const committed = this.#commitSoon();
+        this.#drain();
+        if (window.size < this.#options.partitionWindowMax) this.#wake?.();
+        await committed;
+      },
+      nack: async (options) => {
+        if (!current()) return;
+        entry.token = 0;
+        entry.attempt += 1;
+        this.#settled();
+        const delayMs = Math.min(Math.max(0, options?.delayMs ?? 0), this.#options.nackDelayMsMax);
+        if (delayMs === 0) {
+          window.retry(entry);
+          this.#drain();
+          return;
+        }
+        const timer = setTimeout(() => {
+          this.#nackTimers.delete(timer);
+          if (!window.owned) return;
+          window.retry(entry);
+          this.#drain();
+        }, delayMs);
+        this.#nackTimers.add(timer);
+      },
+    };
+    // A handler that throws (synchronously or not) gets its message nacked: the subscriber's bug.
+    void Promise.resolve()
+      .then(() => this.#handler(message))
+      .catch(() => message.nack());
+  }
+
+  #settled(): void {
+    this.#inFlight -= 1;
+    if (this.#inFlight === 0) this.#notifyIdle();
+  }
+
+  #notifyIdle(): void {
+    const waiters = this.#idleWaiters;
+    this.#idleWaiters = [];
+    for (const waiter of waiters) waiter();
+  }
+
+  /** Resolves when nothing is in flight, or after `timeoutMs`. */
+  async #drained(timeoutMs: number): Promise<void> {
+    if (this.#inFlight === 0 || timeoutMs === 0) return;
+    let timer: NodeJS.Timeout | undefined;
+    await new Promise<void>((resolve) => {
+      this.#idleWaiters.push(resolve);
+      timer = setTimeout(resolve, timeoutMs);
+    });
+    clearTimeout(timer);
+  }
+
+  // ---- commits --------------------------------------------------------------------------------
+
+  /** Commits every owned partition's commit point soon; resolves once a commit covering now ran. */
+  #commitSoon(): Promise<void> {
+    this.#commitDirty = true;
+    this.#commitLoop ??= this.#runCommits().finally(() => {
+      this.#commitLoop = undefined;
+    });
+    return this.#commitLoop;
+  }
+
+  async #runCommits(): Promise<void> {
+    await Promise.resolve(); // Acks of the same turn share one commit.
+    while (this.#commitDirty) {
+      this.#commitDirty = false;
+      await this.#commitOnce();
+    }
+  }
+
+  async #commitOnce(): Promise<void> {
+    if (this.#state !== 'active' && this.#state !== 'draining') return;
+    // Only with the generation the partitions were assigned in: a member that has rejoined since
+    // must not commit for partitions that may belong to another member now.
+    if (this.#member.generationId !== this.#generation) return;
+    const ownership = this.#ownership;
+    const offsets: { topic: string; partition: number; offset: bigint; leaderEpoch: number }[] = [];
+    const windows: [PartitionWindow, bigint][] = [];
+    for (const window of this.#order) {
+      const point = window.commitPoint();
+      if (point === undefined || window.committed === undefined || point <= window.committed) continue;
+      offsets.push({ topic: this.topic, partition: window.partition, offset: point, leaderEpoch: -1 });
+      windows.push([window, point]);
+    }
+    if (offsets.length === 0) return;
+    if (DEBUG)
+      debug(this.group, this.topic, 'commit', offsets.map((o) => `${o.partition}@${o.offset}`).join(' '));
+    try {
+      await this.#member.commit({ offsets });
+      if (ownership !== this.#ownership) return;
+      for (const [window, point] of windows) {
+        if (window.committed === undefined || point > window.committed) window.committed = point;
+      }
+    } catch (error) {
+      // Not fatal: the acked messages stay uncommitted and may be delivered again (at least once).
+      if (!this.#isClosed()) {
+        this.#host.warn(
+          `kafka commit for group ${this.group} on ${this.topic} failed: ${describeError(error)}`,
+        );
+      }
+    }
+  }
+
+  // ---- closing --------------------------------------------------------------------------------
+
+  /** Waits `ms`, or less if the subscription closes meanwhile. */
+  #pause(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const cancel = () => {
+        clearTimeout(timer);
+        this.#sleepers.delete(cancel);
+        resolve();
+      };
+      const timer = setTimeout(cancel, ms);
+      this.#sleepers.add(cancel);
+    });
+  }
+
+  /** Stops delivering, commits what was acked, leaves the group and closes both clients. */
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
+    if (this.#state === 'active') {
+      this.#state = 'draining'; // Delivers nothing more but may still commit.
+      await this.#commitSoon();
+    }
+    this.#state = 'closed';
+    clearTimeout(this.#rejoinTimer);
+    this.#dropPartitions();
+    this.#wake?.();
+    for (const cancel of [...this.#sleepers]) cancel();
+    await this.#member.close(true).catch(() => this.#member.close(true).catch(() => {}));
+    await this.#fetcher.close(true).catch(() => {});
+    await this.#joining?.catch(() => {});
+    await this.#fetchLoop?.catch(() => {});
+    this.#host.forget(this);
+  }
+}
