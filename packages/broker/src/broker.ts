@@ -525,6 +525,38 @@ export class Broker {
     return topics;
   }
 
+  /**
+   * Groups with offsets stored by {@link commitOffsets} on any topic, sorted (read-only: what a
+   * Kafka ListGroups reports for groups that only have committed offsets).
+   */
+  async committedGroups(): Promise<string[]> {
+    this.#checkOpen();
+    const groups = new Set<string>();
+    for (const topic of this.listTopics()) {
+      for (const [key, entry] of this.#commits) {
+        if (entry.offsets.size > 0 && key.startsWith(`${topic}\0`)) groups.add(key.slice(topic.length + 1));
+      }
+      let files: string[];
+      try {
+        files = await fs.readdir(this.#groupsDirectory(topic));
+      } catch {
+        continue; // no commits on this topic yet
+      }
+      for (const file of files) {
+        if (!file.endsWith(COMMITS_SUFFIX)) continue;
+        const group = file.slice(0, -COMMITS_SUFFIX.length);
+        try {
+          assertName(group, 'group', 'committedGroups');
+        } catch {
+          continue; // not a file commitOffsets wrote
+        }
+        // A cached entry is authoritative (the file may be mid-write); otherwise the file is.
+        if (!this.#commits.has(`${topic}\0${group}`)) groups.add(group);
+      }
+    }
+    return [...groups].sort();
+  }
+
   async #commitEntry(
     topic: string,
     group: string,
@@ -801,9 +833,10 @@ function adaptPartition(partition: Partition): PartitionLog {
 }
 
 const COMMITS_FORMAT = 1;
+const COMMITS_SUFFIX = '.commits';
 
 function commitsFile(groupsDirectory: string, group: string): string {
-  return path.join(groupsDirectory, `${group}.commits`);
+  return path.join(groupsDirectory, `${group}${COMMITS_SUFFIX}`);
 }
 
 async function fileExists(file: string): Promise<boolean> {

@@ -1,5 +1,7 @@
 /** The additive methods the Kafka-protocol server uses: raw batches, offsets, commits, append wake-ups. */
 import assert from 'node:assert/strict';
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import { test } from 'node:test';
 import { encodeRecordBatch } from '@herald/log';
 import { openBroker } from '../src/index.ts';
@@ -68,6 +70,7 @@ test('broker kafka support - committed offsets merge, survive a restart and vani
   ]);
   assert.deepEqual(await broker.committedTopics('g1'), ['commits']);
   assert.deepEqual(await broker.committedTopics('g2'), []);
+  assert.deepEqual(await broker.committedGroups(), ['g1']);
   await broker.close();
   broker = await openBroker({ dir, partitions: 3 });
   try {
@@ -79,7 +82,13 @@ test('broker kafka support - committed offsets merge, survive a restart and vani
       ]),
     );
     await assert.rejects(broker.commitOffsets('commits', 'g1', new Map([[3, 1n]])), /no partition 3/);
+    // Read from the files after a restart; a stray file of another name is not a group.
+    await writeFile(path.join(dir, 'groups', 'commits', 'not a group.commits'), '{}');
+    await broker.createTopic('other');
+    await broker.commitOffsets('other', 'g0', new Map([[0, 1n]]));
+    assert.deepEqual(await broker.committedGroups(), ['g0', 'g1']);
     await broker.deleteTopic('commits');
+    assert.deepEqual(await broker.committedGroups(), ['g0']);
     await broker.createTopic('commits');
     assert.deepEqual(await broker.committedOffsets('commits', 'g1'), new Map());
   } finally {
