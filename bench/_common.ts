@@ -7,7 +7,7 @@
  * Also `herald serve` as a child process and timed runs of external tools (`kafka.ts`).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -403,6 +403,27 @@ export async function startHeraldServe(directory: string, partitions: number): P
       await exited;
     },
   };
+}
+
+/**
+ * CPU seconds (user + system) process `pid` has used so far, from `/proc/<pid>/stat` (Linux, in
+ * clock ticks of 1/100 s); undefined where that is not readable.
+ */
+export function processCpuSeconds(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    // Fields after the parenthesised command name; utime and stime are the 14th and 15th fields.
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return undefined;
+  }
+}
+
+/** CPU seconds (user + system, every thread) this process used since `since` (`process.cpuUsage()`). */
+export function ownCpuSeconds(since: NodeJS.CpuUsage): number {
+  const used = process.cpuUsage(since);
+  return (used.user + used.system) / 1e6;
 }
 
 /**

@@ -5,13 +5,24 @@
  * figure (`@herald/log` raw batch appends and reads on the same disk).
  *
  * - kcat produce: `kcat -P -l FILE -X acks=all -X linger.ms=20` of N records (one per line).
- * - kcat fetch: `kcat -C -e -o beginning -f '%o\n' -X queued.min.messages=1000000
- *   -X fetch.wait.max.ms=100` of the same topic to /dev/null. `-e` needs one empty fetch per
- *   partition to see the end, and an empty fetch long-polls for `fetch.wait.max.ms` (as on Kafka),
- *   so the default 500 ms would be a fixed tail, not throughput; the larger local queue keeps
- *   librdkafka fetching while kcat prints.
+ * - kcat produce: `-X batch.num.messages=10000 -X queue.buffering.max.messages=1000000` as well;
+ *   librdkafka's `batch.size` (1,000,000 bytes) then closes batches at ~9,000 records, so the
+ *   topic is stored as ~1 MB batches.
+ * - kcat fetch: `kcat -C -e -o beginning -q -f '%o\n' -X fetch.wait.max.ms=100` of the same topic
+ *   to /dev/null; every other fetch setting is librdkafka's default: `fetch.max.bytes` 50 MiB,
+ *   `max.partition.fetch.bytes` 1 MiB (so one ~1 MB stored batch per partition per response),
+ *   `fetch.min.bytes` 1, `queued.min.messages` 100,000, one fetch in flight. `-e` needs one empty
+ *   fetch per partition to see the end, and an empty fetch long-polls for `fetch.wait.max.ms` (as
+ *   on Kafka), so the default 500 ms would be a fixed tail, not throughput; 100 ms of it remains
+ *   in the figure, as does kcat's start-up.
  * - platformatic produce: 32 concurrent `send` calls of 1,000 records each, acks=-1, until N.
- * - platformatic fetch: a consumer from the earliest offset until N records arrived.
+ * - platformatic fetch: a consumer (string deserializers, otherwise default options: `minBytes` 1,
+ *   `maxWaitTime` 5 s, stream `highWaterMark` 1,024 messages) with `maxBytes` 8 MiB (also the
+ *   per-partition limit) from the earliest offset, read with `for await` until N records arrived.
+ *   It keeps one fetch in flight and starts the next only once its stream buffer has drained, and
+ *   it builds an object per record: its own CPU, not the server, bounds it (see the CPU table).
+ * - CPU table: CPU seconds `herald serve` (from /proc, Linux) and the in-process clients used
+ *   during each fetch row, next to its wall time.
  * - wire fetch: a minimal Fetch v11 client built on `@herald/kafka-protocol`, one connection per
  *   partition, one request in flight each: the server's own fetch rate without a client library's
  *   per-record work (librdkafka keeps one fetch in flight per broker and decodes every record).
@@ -40,7 +51,9 @@ import { encodeRecordBatch, openPartition } from '../packages/log/src/index.ts';
 import {
   format,
   markdownTable,
+  ownCpuSeconds,
   parseBenchArgs,
+  processCpuSeconds,
   progressLine,
   runTimed,
   startHeraldServe,
@@ -58,9 +71,19 @@ interface Row {
   readonly seconds: number;
   readonly recordsPerSecond: number;
   readonly target: number;
+  /** CPU seconds `herald serve` used during the run (fetch rows; undefined off Linux). */
+  readonly serverCpuSeconds?: number;
+  /** CPU seconds the client used during the run (in-process clients only). */
+  readonly clientCpuSeconds?: number;
 }
 
-function row(client: string, operation: 'produce' | 'fetch', records: number, seconds: number): Row {
+function row(
+  client: string,
+  operation: 'produce' | 'fetch',
+  records: number,
+  seconds: number,
+  cpu: { readonly server?: number; readonly client?: number } = {},
+): Row {
   return {
     client,
     operation,
@@ -68,14 +91,36 @@ function row(client: string, operation: 'produce' | 'fetch', records: number, se
     seconds,
     recordsPerSecond: Math.round(records / seconds),
     target: operation === 'produce' ? PRODUCE_TARGET : FETCH_TARGET,
+    ...(cpu.server === undefined ? {} : { serverCpuSeconds: round2(cpu.server) }),
+    ...(cpu.client === undefined ? {} : { clientCpuSeconds: round2(cpu.client) }),
   };
+}
+
+function round2(value: number): number {
+  return Math.round(value * 100) / 100;
+}
+
+/** CPU seconds `herald serve` (`pid`) uses while `work` runs, with `work`'s result. */
+async function withServerCpu<T>(
+  pid: number | undefined,
+  work: () => Promise<T>,
+): Promise<[T, number | undefined]> {
+  const before = processCpuSeconds(pid);
+  const result = await work();
+  const after = processCpuSeconds(pid);
+  return [result, before === undefined || after === undefined ? undefined : after - before];
 }
 
 function value(index: number): string {
   return `r${index}-`.padEnd(RECORD_BYTES, 'x');
 }
 
-async function kcatRows(bootstrap: string, records: number, dir: string): Promise<Row[]> {
+async function kcatRows(
+  serverPid: number | undefined,
+  bootstrap: string,
+  records: number,
+  dir: string,
+): Promise<Row[]> {
   const file = path.join(dir, 'records.txt');
   writeFileSync(file, Array.from({ length: records }, (_, index) => value(index)).join('\n'));
   progressLine('kcat', `producing ${records} records`);
@@ -97,26 +142,26 @@ async function kcatRows(bootstrap: string, records: number, dir: string): Promis
     'queue.buffering.max.messages=1000000',
   ]);
   progressLine('kcat', 'fetching');
-  const fetchSeconds = await runTimed('kcat', [
-    '-b',
-    bootstrap,
-    '-C',
-    '-t',
-    'bench-kcat',
-    '-o',
-    'beginning',
-    '-e',
-    '-q',
-    '-f',
-    '%o\n',
-    '-X',
-    'queued.min.messages=1000000',
-    '-X',
-    'fetch.wait.max.ms=100',
-  ]);
+  const [fetchSeconds, serverCpu] = await withServerCpu(serverPid, () =>
+    runTimed('kcat', [
+      '-b',
+      bootstrap,
+      '-C',
+      '-t',
+      'bench-kcat',
+      '-o',
+      'beginning',
+      '-e',
+      '-q',
+      '-f',
+      '%o\n',
+      '-X',
+      'fetch.wait.max.ms=100',
+    ]),
+  );
   return [
     row('kcat (librdkafka 2.0.2)', 'produce', records, produceSeconds),
-    row('kcat (librdkafka 2.0.2)', 'fetch', records, fetchSeconds),
+    row('kcat (librdkafka 2.0.2)', 'fetch', records, fetchSeconds, { server: serverCpu }),
   ];
 }
 
@@ -182,9 +227,17 @@ function wireFetchPartition(port: number, topic: string, partition: number, end:
   });
 }
 
-async function wireFetchRow(port: number, topic: string, partitions: number, records: number): Promise<Row> {
+async function wireFetchRow(
+  serverPid: number | undefined,
+  port: number,
+  topic: string,
+  partitions: number,
+  records: number,
+): Promise<Row> {
   progressLine('wire', 'fetching');
   const started = performance.now();
+  const cpuStarted = process.cpuUsage();
+  const serverCpuBefore = processCpuSeconds(serverPid);
   // The high watermark of each partition is unknown here; read until the total is reached.
   const ends = await Promise.all(
     Array.from({ length: partitions }, (_, partition) => highWatermark(port, topic, partition)),
@@ -196,7 +249,15 @@ async function wireFetchRow(port: number, topic: string, partitions: number, rec
   );
   const total = counted.reduce((sum, count) => sum + count, 0);
   if (total !== records) throw new Error(`wire fetch counted ${total} records, expected ${records}`);
-  return row('wire Fetch v11 (kafka-protocol)', 'fetch', total, (performance.now() - started) / 1000);
+  const seconds = (performance.now() - started) / 1000;
+  const serverCpuAfter = processCpuSeconds(serverPid);
+  return row('wire Fetch v11 (kafka-protocol)', 'fetch', total, seconds, {
+    client: ownCpuSeconds(cpuStarted),
+    server:
+      serverCpuBefore === undefined || serverCpuAfter === undefined
+        ? undefined
+        : serverCpuAfter - serverCpuBefore,
+  });
 }
 
 function highWatermark(port: number, topic: string, partition: number): Promise<bigint> {
@@ -227,7 +288,11 @@ function highWatermark(port: number, topic: string, partition: number): Promise<
   });
 }
 
-async function platformaticRows(bootstrap: string, records: number): Promise<Row[]> {
+async function platformaticRows(
+  serverPid: number | undefined,
+  bootstrap: string,
+  records: number,
+): Promise<Row[]> {
   const bootstrapBrokers = [bootstrap];
   const producer = new Producer({
     clientId: 'bench',
@@ -266,6 +331,8 @@ async function platformaticRows(bootstrap: string, records: number): Promise<Row
     deserializers: stringDeserializers,
   });
   const fetchStarted = performance.now();
+  const cpuStarted = process.cpuUsage();
+  const serverCpuBefore = processCpuSeconds(serverPid);
   const stream = await consumer.consume({
     topics: ['bench-plt'],
     mode: MessagesStreamModes.EARLIEST,
@@ -280,11 +347,19 @@ async function platformaticRows(bootstrap: string, records: number): Promise<Row
   }
   clearInterval(ticker);
   const fetchSeconds = (performance.now() - fetchStarted) / 1000;
+  const clientCpu = ownCpuSeconds(cpuStarted);
+  const serverCpuAfter = processCpuSeconds(serverPid);
   await stream.close();
   await consumer.close(true);
   return [
     row('@platformatic/kafka 2.12', 'produce', records, produceSeconds),
-    row('@platformatic/kafka 2.12', 'fetch', records, fetchSeconds),
+    row('@platformatic/kafka 2.12', 'fetch', records, fetchSeconds, {
+      client: clientCpu,
+      server:
+        serverCpuBefore === undefined || serverCpuAfter === undefined
+          ? undefined
+          : serverCpuAfter - serverCpuBefore,
+    }),
   ];
 }
 
@@ -349,6 +424,27 @@ function table(rows: readonly Row[]): string {
   )}\n`;
 }
 
+/** CPU used during the fetch rows that measured it; '' when none did. */
+function cpuTable(rows: readonly Row[]): string {
+  const measured = rows.filter(
+    (entry) => entry.serverCpuSeconds !== undefined || entry.clientCpuSeconds !== undefined,
+  );
+  if (measured.length === 0) return '';
+  const seconds = (value: number | undefined) => (value === undefined ? '' : value.toFixed(2));
+  const cells = measured.map((entry) => [
+    entry.client,
+    entry.operation,
+    entry.seconds.toFixed(2),
+    seconds(entry.serverCpuSeconds),
+    seconds(entry.clientCpuSeconds),
+  ]);
+  return `\nCPU seconds used during the run (client: in-process clients only)\n\n${markdownTable(
+    ['client', 'operation', 'wall s', 'herald serve CPU s', 'client CPU s'],
+    cells,
+    { align: ['left', 'left', 'right', 'right', 'right'] },
+  )}\n`;
+}
+
 /** Runs the suite. */
 export async function run(args: string[]): Promise<void> {
   const { quick, json } = parseBenchArgs(args);
@@ -359,9 +455,10 @@ export async function run(args: string[]): Promise<void> {
   const rows: Row[] = [];
   try {
     rows.push(...(await embeddedRows(dir, records)));
-    rows.push(...(await kcatRows(serve.bootstrap, records, dir)));
-    rows.push(await wireFetchRow(serve.port, 'bench-kcat', 4, records));
-    rows.push(...(await platformaticRows(serve.bootstrap, records)));
+    const pid = serve.child.pid;
+    rows.push(...(await kcatRows(pid, serve.bootstrap, records, dir)));
+    rows.push(await wireFetchRow(pid, serve.port, 'bench-kcat', 4, records));
+    rows.push(...(await platformaticRows(pid, serve.bootstrap, records)));
   } finally {
     await serve.stop();
     await scratch.remove();
@@ -375,5 +472,6 @@ export async function run(args: string[]): Promise<void> {
       `\nKafka protocol, ${records} records of ${RECORD_BYTES} bytes, acks=all, fsync on every append\n\n`,
     );
     process.stdout.write(table(rows));
+    process.stdout.write(cpuTable(rows));
   }
 }
