@@ -11,6 +11,8 @@ import { createTopicsRequest } from './apis/create-topics/request.ts';
 import { createTopicsResponse } from './apis/create-topics/response.ts';
 import { deleteTopicsRequest } from './apis/delete-topics/request.ts';
 import { deleteTopicsResponse } from './apis/delete-topics/response.ts';
+import { describeGroupsRequest } from './apis/describe-groups/request.ts';
+import { describeGroupsResponse } from './apis/describe-groups/response.ts';
 import { fetchRequest } from './apis/fetch/request.ts';
 import { fetchResponse } from './apis/fetch/response.ts';
 import { findCoordinatorRequest } from './apis/find-coordinator/request.ts';
@@ -23,6 +25,8 @@ import { joinGroupRequest } from './apis/join-group/request.ts';
 import { joinGroupResponse } from './apis/join-group/response.ts';
 import { leaveGroupRequest } from './apis/leave-group/request.ts';
 import { leaveGroupResponse } from './apis/leave-group/response.ts';
+import { listGroupsRequest } from './apis/list-groups/request.ts';
+import { listGroupsResponse } from './apis/list-groups/response.ts';
 import { listOffsetsRequest } from './apis/list-offsets/request.ts';
 import { listOffsetsResponse } from './apis/list-offsets/response.ts';
 import { metadataRequest } from './apis/metadata/request.ts';
@@ -50,6 +54,8 @@ export const API_KEY = {
   Heartbeat: 12,
   LeaveGroup: 13,
   SyncGroup: 14,
+  DescribeGroups: 15,
+  ListGroups: 16,
   ApiVersions: 18,
   CreateTopics: 19,
   DeleteTopics: 20,
@@ -93,6 +99,9 @@ export const APIS: readonly ApiDefinition[] = [
   api('Heartbeat', 0, 3, heartbeatRequest, heartbeatResponse),
   api('LeaveGroup', 0, 3, leaveGroupRequest, leaveGroupResponse),
   api('SyncGroup', 0, 3, syncGroupRequest, syncGroupResponse),
+  api('DescribeGroups', 0, 3, describeGroupsRequest, describeGroupsResponse),
+  // v3 is ListGroups' first flexible version: only the non-flexible 0-2 are served.
+  api('ListGroups', 0, 2, listGroupsRequest, listGroupsResponse),
   api('ApiVersions', 0, 3, apiVersionsRequest, apiVersionsResponse),
   api('CreateTopics', 2, 4, createTopicsRequest, createTopicsResponse),
   api('DeleteTopics', 1, 3, deleteTopicsRequest, deleteTopicsResponse),

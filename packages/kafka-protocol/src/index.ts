@@ -10,6 +10,13 @@ export type { CreatableTopic, CreateTopicsRequest } from './apis/create-topics/r
 export type { CreateTopicsResponse } from './apis/create-topics/response.ts';
 export type { DeleteTopicsRequest } from './apis/delete-topics/request.ts';
 export type { DeleteTopicsResponse } from './apis/delete-topics/response.ts';
+export type { DescribeGroupsRequest } from './apis/describe-groups/request.ts';
+export {
+  AUTHORIZED_OPERATIONS_OMITTED,
+  type DescribedGroup,
+  type DescribedGroupMember,
+  type DescribeGroupsResponse,
+} from './apis/describe-groups/response.ts';
 export type { FetchPartition, FetchRequest } from './apis/fetch/request.ts';
 export type { FetchPartitionResponse, FetchResponse } from './apis/fetch/response.ts';
 export type { FindCoordinatorRequest } from './apis/find-coordinator/request.ts';
@@ -22,6 +29,8 @@ export type { JoinGroupRequest } from './apis/join-group/request.ts';
 export type { JoinGroupMember, JoinGroupResponse } from './apis/join-group/response.ts';
 export type { LeaveGroupRequest } from './apis/leave-group/request.ts';
 export type { LeaveGroupResponse } from './apis/leave-group/response.ts';
+export type { ListGroupsRequest } from './apis/list-groups/request.ts';
+export type { ListedGroup, ListGroupsResponse } from './apis/list-groups/response.ts';
 export {
   LIST_OFFSETS_EARLIEST,
   LIST_OFFSETS_LATEST,

@@ -68,3 +68,86 @@ test('golden - Metadata v0 request with an empty topic list', () => {
     includeTopicAuthorizedOperations: false,
   });
 });
+
+test('golden - kafka-python ListGroups request (its ListGroupsRequest_v2 class sends version 1)', () => {
+  const frame = hex('0000001c 0010 0001 00000007 0012 6b61666b612d707974686f6e2d322e302e32');
+  const decoded = decodeRequest(frame.subarray(4));
+  assert.equal(decoded.kind, 'request');
+  if (decoded.kind !== 'request') return;
+  assert.deepEqual(decoded.header, {
+    apiKey: API_KEY.ListGroups,
+    apiVersion: 1,
+    correlationId: 7,
+    clientId: 'kafka-python-2.0.2',
+  });
+  assert.deepEqual(Buffer.concat(encodeRequest(decoded.header, decoded.body as object)), frame);
+});
+
+test('golden - ListGroups v2 response as kafka-python encodes it', () => {
+  const bytes = Buffer.concat(
+    encodeResponse(API_KEY.ListGroups, 2, 7, {
+      throttleTimeMs: 0,
+      errorCode: 0,
+      groups: [
+        { groupId: 'audit', protocolType: 'consumer' },
+        { groupId: 'kp', protocolType: 'consumer' },
+      ],
+    }),
+  );
+  assert.deepEqual(
+    bytes,
+    hex(
+      '0000002d 00000007 00000000 0000 00000002 0005 6175646974 0008 636f6e73756d6572 0002 6b70 0008 636f6e73756d6572',
+    ),
+  );
+});
+
+test('golden - kafka-python DescribeGroups v0 and v3 requests', () => {
+  const v0 = hex('00000023 000f 0000 00000009 0012 6b61666b612d707974686f6e2d322e302e32 00000001 0001 67');
+  const decodedV0 = decodeRequest(v0.subarray(4));
+  assert.equal(decodedV0.kind, 'request');
+  if (decodedV0.kind !== 'request') return;
+  assert.deepEqual(decodedV0.body, { groups: ['g'], includeAuthorizedOperations: false });
+  assert.deepEqual(Buffer.concat(encodeRequest(decodedV0.header, decodedV0.body as object)), v0);
+
+  const v3 = hex(
+    '00000031 000f 0003 00000008 0012 6b61666b612d707974686f6e2d322e302e32 00000002 0006 6f7264657273 0006 6e6f626f6479 01',
+  );
+  const decodedV3 = decodeRequest(v3.subarray(4));
+  assert.equal(decodedV3.kind, 'request');
+  if (decodedV3.kind !== 'request') return;
+  assert.deepEqual(decodedV3.body, { groups: ['orders', 'nobody'], includeAuthorizedOperations: true });
+  assert.deepEqual(Buffer.concat(encodeRequest(decodedV3.header, decodedV3.body as object)), v3);
+});
+
+test('golden - DescribeGroups v1 response (a Stable group with a member, a Dead one) as kafka-python encodes it; v3 adds authorized_operations per group', () => {
+  const groups = [
+    {
+      errorCode: 0,
+      groupId: 'audit',
+      groupState: 'Stable',
+      protocolType: 'consumer',
+      protocolData: 'range',
+      members: [
+        {
+          memberId: 'm-1',
+          clientId: 'c1',
+          clientHost: '/127.0.0.1',
+          memberMetadata: Uint8Array.of(0, 1),
+          memberAssignment: Uint8Array.of(0, 2, 3),
+        },
+      ],
+      authorizedOperations: 328,
+    },
+    { errorCode: 0, groupId: 'nobody', groupState: 'Dead', protocolType: '', protocolData: '', members: [] },
+  ];
+  const audit =
+    '0000 0005 6175646974 0006 537461626c65 0008 636f6e73756d6572 0005 72616e6765 00000001' +
+    ' 0003 6d2d31 0002 6331 000a 2f3132372e302e302e31 00000002 0001 00000003 000203';
+  const nobody = '0000 0006 6e6f626f6479 0004 44656164 0000 0000 00000000';
+  const v1 = Buffer.concat(encodeResponse(API_KEY.DescribeGroups, 1, 3, { throttleTimeMs: 0, groups }));
+  assert.deepEqual(v1, hex(`0000006c 00000003 00000000 00000002 ${audit} ${nobody}`));
+  const v3 = Buffer.concat(encodeResponse(API_KEY.DescribeGroups, 3, 3, { throttleTimeMs: 0, groups }));
+  // 328 = READ|DELETE|DESCRIBE; an absent value is INT32_MIN ("not requested").
+  assert.deepEqual(v3, hex(`00000074 00000003 00000000 00000002 ${audit} 00000148 ${nobody} 80000000`));
+});
