@@ -39,6 +39,7 @@ const FRAME_BYTES_MIN = 8;
 /** Serves one socket. */
 export class Connection implements ConnectionState {
   produceGate: Promise<void> = Promise.resolve();
+  readonly clientHost: string;
   readonly #socket: Socket;
   readonly #context: ServerContext;
   readonly #limits: ConnectionLimits;
@@ -54,6 +55,8 @@ export class Connection implements ConnectionState {
     this.#socket = socket;
     this.#context = context;
     this.#limits = limits;
+    // As Kafka's InetAddress.toString() of the peer: "/127.0.0.1".
+    this.clientHost = `/${socket.remoteAddress ?? ''}`;
     let resolve!: () => void;
     const promise = new Promise<void>((done) => {
       resolve = done;

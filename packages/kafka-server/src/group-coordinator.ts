@@ -42,6 +42,8 @@ export interface JoinInput {
   readonly memberId: string;
   readonly groupInstanceId: string | null;
   readonly clientId: string;
+  /** The member's address as Kafka reports it in DescribeGroups ("/127.0.0.1"). */
+  readonly clientHost?: string;
   readonly sessionTimeoutMs: number;
   readonly rebalanceTimeoutMs: number;
   readonly protocolType: string;
@@ -51,6 +53,9 @@ export interface JoinInput {
 interface Member {
   readonly memberId: string;
   groupInstanceId: string | null;
+  /** From the member's latest JoinGroup (reported by DescribeGroups). */
+  clientId: string;
+  clientHost: string;
   sessionTimeoutMs: number;
   rebalanceTimeoutMs: number;
   protocols: readonly { readonly name: string; readonly metadata: Uint8Array }[];
@@ -60,7 +65,36 @@ interface Member {
   sessionTimer: NodeJS.Timeout | undefined;
 }
 
-type GroupState = 'Empty' | 'PreparingRebalance' | 'CompletingRebalance' | 'Stable';
+/** A classic group's state, named as Kafka names it on the wire. */
+export type GroupState = 'Empty' | 'PreparingRebalance' | 'CompletingRebalance' | 'Stable';
+
+/** A group as {@link GroupCoordinator.listGroups} reports it. */
+export interface GroupListing {
+  readonly groupId: string;
+  readonly state: GroupState;
+  /** Null once the group is Empty (the coordinator forgets it with the last member). */
+  readonly protocolType: string | null;
+}
+
+/** A member as {@link GroupCoordinator.describeGroup} reports it. */
+export interface MemberDescription {
+  readonly memberId: string;
+  readonly groupInstanceId: string | null;
+  readonly clientId: string;
+  readonly clientHost: string;
+  /** The member's metadata for the group's current protocol (empty before one is chosen). */
+  readonly metadata: Uint8Array;
+  /** What the leader assigned it in the current generation (empty until the sync). */
+  readonly assignment: Uint8Array;
+}
+
+/** A group as {@link GroupCoordinator.describeGroup} reports it. */
+export interface GroupDescription extends GroupListing {
+  readonly generationId: number;
+  /** The chosen protocol (null while none is). */
+  readonly protocolName: string | null;
+  readonly members: readonly MemberDescription[];
+}
 
 interface Group {
   readonly groupId: string;
@@ -143,6 +177,8 @@ export class GroupCoordinator {
       member = {
         memberId: `${input.clientId || 'member'}-${randomUUID()}`,
         groupInstanceId: input.groupInstanceId,
+        clientId: input.clientId,
+        clientHost: input.clientHost ?? '',
         sessionTimeoutMs: input.sessionTimeoutMs,
         rebalanceTimeoutMs: input.rebalanceTimeoutMs,
         protocols: input.protocols,
@@ -158,6 +194,8 @@ export class GroupCoordinator {
       input.rebalanceTimeoutMs > 0 ? input.rebalanceTimeoutMs : input.sessionTimeoutMs;
     member.protocols = input.protocols;
     member.groupInstanceId = input.groupInstanceId;
+    member.clientId = input.clientId;
+    member.clientHost = input.clientHost ?? '';
     group.protocolType ??= input.protocolType;
     // A member that rejoins while waiting for a previous join gets that one answered first.
     member.pendingJoin?.(this.#fail(ERROR_CODE.REBALANCE_IN_PROGRESS, member.memberId));
@@ -397,6 +435,37 @@ export class GroupCoordinator {
     if (checked.group.state === 'CompletingRebalance') return ERROR_CODE.REBALANCE_IN_PROGRESS;
     if (checked.member.pendingJoin === undefined) this.#touch(checked.group, checked.member);
     return ERROR_CODE.NONE;
+  }
+
+  /** Every group this coordinator knows (read-only; for ListGroups). */
+  listGroups(): GroupListing[] {
+    return [...this.#groups.values()].map((group) => ({
+      groupId: group.groupId,
+      state: group.state,
+      protocolType: group.protocolType,
+    }));
+  }
+
+  /** A group's state and members, or undefined when the coordinator does not know it (read-only; for DescribeGroups). */
+  describeGroup(groupId: string): GroupDescription | undefined {
+    const group = this.#groups.get(groupId);
+    if (group === undefined) return undefined;
+    return {
+      groupId: group.groupId,
+      state: group.state,
+      protocolType: group.protocolType,
+      generationId: group.generationId,
+      protocolName: group.protocolName,
+      members: [...group.members.values()].map((member) => ({
+        memberId: member.memberId,
+        groupInstanceId: member.groupInstanceId,
+        clientId: member.clientId,
+        clientHost: member.clientHost,
+        metadata:
+          member.protocols.find((protocol) => protocol.name === group.protocolName)?.metadata ?? EMPTY,
+        assignment: member.assignment,
+      })),
+    };
   }
 
   /** A topic was deleted (nothing to do yet: assignments name topics, members rejoin on their own). */

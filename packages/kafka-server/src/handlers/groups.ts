@@ -16,12 +16,14 @@ export async function handleJoinGroup(
   context: ServerContext,
   request: JoinGroupRequest,
   clientId: string | null,
+  clientHost = '',
 ): Promise<JoinGroupResponse> {
   const result = await context.groups.join({
     groupId: request.groupId,
     memberId: request.memberId,
     groupInstanceId: request.groupInstanceId,
     clientId: clientId ?? '',
+    clientHost,
     sessionTimeoutMs: request.sessionTimeoutMs,
     rebalanceTimeoutMs: request.rebalanceTimeoutMs,
     protocolType: request.protocolType,

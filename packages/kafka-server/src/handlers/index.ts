@@ -6,6 +6,7 @@ import {
   API_KEY,
   type CreateTopicsRequest,
   type DeleteTopicsRequest,
+  type DescribeGroupsRequest,
   type FetchRequest,
   type FindCoordinatorRequest,
   type HeartbeatRequest,
@@ -24,6 +25,7 @@ import type { ServerContext } from '../context.ts';
 import { apiVersionsResponse } from './api-versions.ts';
 import { handleFetch } from './fetch.ts';
 import { handleFindCoordinator } from './find-coordinator.ts';
+import { handleDescribeGroups, handleListGroups } from './group-listing.ts';
 import { handleHeartbeat, handleJoinGroup, handleLeaveGroup, handleSyncGroup } from './groups.ts';
 import { handleInitProducerId } from './init-producer-id.ts';
 import { handleListOffsets } from './list-offsets.ts';
@@ -36,6 +38,8 @@ import { handleCreateTopics, handleDeleteTopics } from './topics.ts';
 export interface ConnectionState {
   /** Serializes the start of Produce requests so pipelined appends keep request order per partition. */
   produceGate: Promise<void>;
+  /** The client's address as Kafka reports it in DescribeGroups ("/127.0.0.1"). */
+  readonly clientHost: string;
 }
 
 async function produce(
@@ -75,13 +79,17 @@ export async function dispatch(
     case API_KEY.FindCoordinator:
       return handleFindCoordinator(context, body as FindCoordinatorRequest);
     case API_KEY.JoinGroup:
-      return handleJoinGroup(context, body as JoinGroupRequest, header.clientId);
+      return handleJoinGroup(context, body as JoinGroupRequest, header.clientId, connection.clientHost);
     case API_KEY.SyncGroup:
       return handleSyncGroup(context, body as SyncGroupRequest);
     case API_KEY.Heartbeat:
       return handleHeartbeat(context, body as HeartbeatRequest);
     case API_KEY.LeaveGroup:
       return handleLeaveGroup(context, body as LeaveGroupRequest, version);
+    case API_KEY.DescribeGroups:
+      return handleDescribeGroups(context, body as DescribeGroupsRequest);
+    case API_KEY.ListGroups:
+      return handleListGroups(context);
     case API_KEY.OffsetCommit:
       return handleOffsetCommit(context, body as OffsetCommitRequest);
     case API_KEY.OffsetFetch:
