@@ -86,6 +86,76 @@ describe('kafka-python', () => {
     }
   });
 
+  test('kafka-python - KafkaAdminClient lists and describes consumer groups', async () => {
+    await python(['produce', serve.bootstrap, 'kp-groups', '8', 'all', 'none']);
+    await python(['consume', serve.bootstrap, 'kp-groups', 'kp-groups-done', '8', 'commit']);
+    const live = spawn(PYTHON, [CLIENT, 'member', serve.bootstrap, 'kp-groups', 'kp-groups-live'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let assigned: number[] = [];
+    live.stdout.on('data', (chunk: Buffer) => {
+      for (const line of chunk.toString().split('\n').filter(Boolean)) {
+        assigned = (JSON.parse(line) as { assigned: number[] }).assigned;
+      }
+    });
+    try {
+      await waitFor(
+        () => assigned.length === 4,
+        () => `the live member to own 4 partitions (has ${assigned.length})`,
+        30_000,
+      );
+      const result = (await python([
+        'groups',
+        serve.bootstrap,
+        'kp-groups-live',
+        'kp-groups-done',
+        'nobody',
+      ])) as {
+        listed: [string, string][];
+        described: {
+          group: string;
+          error_code: number;
+          state: string;
+          protocol_type: string;
+          protocol: string;
+          members: { client_id: string; client_host: string; subscription: string[]; assignment: unknown }[];
+        }[];
+      };
+      assert.deepEqual(
+        result.listed.filter(([group]) => group.startsWith('kp-groups')),
+        [
+          ['kp-groups-done', 'consumer'],
+          ['kp-groups-live', 'consumer'],
+        ],
+      );
+      const [liveGroup, doneGroup, nobody] = result.described;
+      assert.equal(liveGroup!.state, 'Stable');
+      assert.equal(liveGroup!.protocol_type, 'consumer');
+      assert.equal(liveGroup!.protocol, 'range');
+      assert.equal(liveGroup!.members.length, 1);
+      assert.equal(liveGroup!.members[0]!.client_id, 'kafka-python-2.0.2');
+      assert.equal(liveGroup!.members[0]!.client_host, '/127.0.0.1');
+      assert.deepEqual(liveGroup!.members[0]!.subscription, ['kp-groups']);
+      assert.deepEqual(liveGroup!.members[0]!.assignment, [['kp-groups', [0, 1, 2, 3]]]);
+      assert.deepEqual(
+        [
+          doneGroup!.group,
+          doneGroup!.error_code,
+          doneGroup!.state,
+          doneGroup!.protocol_type,
+          doneGroup!.members,
+        ],
+        ['kp-groups-done', 0, 'Empty', 'consumer', []],
+      );
+      assert.deepEqual(
+        [nobody!.group, nobody!.error_code, nobody!.state, nobody!.protocol_type],
+        ['nobody', 0, 'Dead', ''],
+      );
+    } finally {
+      live.kill('SIGKILL');
+    }
+  });
+
   test('kafka-python - KafkaAdminClient creates, lists and deletes topics', async () => {
     const created = await python(['admin', serve.bootstrap, 'create', 'kp-admin-a', 'kp-admin-b']);
     assert.ok((created.topics as string[]).includes('kp-admin-a'));

@@ -82,3 +82,69 @@ test('kafkajs - producer, group consumer, admin and resume after a restart', asy
     await serve.stop();
   }
 });
+
+test('kafkajs - admin listGroups and describeGroups see a live consumer, a committed-only group and an unknown one', async () => {
+  const serve = await startServe({ partitions: 2 });
+  try {
+    const admin = client(serve).admin();
+    await admin.connect();
+    const producer = client(serve).producer();
+    await producer.connect();
+    await producer.send({ topic: 'kjs-groups', messages: [{ value: 'a' }, { value: 'b' }] });
+    await producer.disconnect();
+    await consumeGroup(serve, 'kjs-groups', 'kjs-done', 2);
+
+    const consumer = client(serve).consumer({
+      groupId: 'kjs-live',
+      sessionTimeout: 10_000,
+      heartbeatInterval: 500,
+    });
+    await consumer.connect();
+    try {
+      await consumer.subscribe({ topic: 'kjs-groups', fromBeginning: true });
+      let seen = 0;
+      await consumer.run({
+        eachMessage: async () => {
+          seen++;
+        },
+      });
+      await waitFor(
+        () => seen >= 2,
+        () => `kjs-live to read 2 messages, got ${seen}`,
+        30_000,
+      );
+
+      const { groups } = await admin.listGroups();
+      assert.deepEqual(
+        groups.sort((a, b) => a.groupId.localeCompare(b.groupId)),
+        [
+          { groupId: 'kjs-done', protocolType: 'consumer' },
+          { groupId: 'kjs-live', protocolType: 'consumer' },
+        ],
+      );
+      const described = await admin.describeGroups(['kjs-live', 'kjs-done', 'nobody']);
+      const [live, done, nobody] = described.groups;
+      assert.equal(live!.state, 'Stable');
+      assert.equal(live!.protocolType, 'consumer');
+      assert.equal(live!.protocol, 'RoundRobinAssigner');
+      assert.equal(live!.members.length, 1);
+      assert.equal(live!.members[0]!.clientId, 'kafkajs-test');
+      assert.equal(live!.members[0]!.clientHost, '/127.0.0.1');
+      assert.ok(live!.members[0]!.memberMetadata.length > 0);
+      assert.ok(live!.members[0]!.memberAssignment.length > 0);
+      const assignment = kafkajs.AssignerProtocol.MemberAssignment.decode(live!.members[0]!.memberAssignment);
+      assert.deepEqual(assignment?.assignment, { 'kjs-groups': [0, 1] });
+      assert.deepEqual(
+        [done!.groupId, done!.state, done!.protocolType, done!.members],
+        ['kjs-done', 'Empty', 'consumer', []],
+      );
+      // kafkajs throws on a group error code, so reaching here means error NONE.
+      assert.deepEqual([nobody!.groupId, nobody!.state], ['nobody', 'Dead']);
+    } finally {
+      await consumer.disconnect();
+      await admin.disconnect();
+    }
+  } finally {
+    await serve.stop();
+  }
+});
