@@ -340,7 +340,7 @@ class KafkaTarget implements Target {
       } catch (error) {
         if (errorNames(error).has('PLT_KFK_NETWORK')) throw error;
         throw new CliError(
-          `${this.description} does not answer ListGroups (herald serve does not implement it yet); ` +
+          `${this.description} does not answer ListGroups; ` +
             'name the group instead: herald groups describe -g GROUP',
           EXIT.unavailable,
           { cause: error },
@@ -353,7 +353,8 @@ class KafkaTarget implements Target {
           group: id,
           kind: 'kafka',
           topics: positions.map((position) => position.topic),
-          members: positions[0]?.members,
+          // A group that has not committed yet has no positions, but may have live members.
+          members: positions[0]?.members ?? (await this.#members(id)),
         });
       }
       return groups;
