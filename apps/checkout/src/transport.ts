@@ -9,14 +9,18 @@
  *   Every exchange and queue of a run carries a prefix of its own, `HERALD_RABBITMQ_PREFIX` or one
  *   derived from the run's data directory, so runs never share groups, while the services of one
  *   run (`npm run service -- <name> --data DIR`, each its own process) meet on the same names.
- * - `kafka`: coming with the Kafka-protocol server's issue.
+ * - `kafka`: any Kafka-protocol broker at `HERALD_KAFKA_BROKERS` (comma-separated `host:port`),
+ *   e.g. `herald serve`. Consumer groups and committed offsets live on the broker, so the services
+ *   of one run, each its own process, share it. Topics and groups carry no run prefix: give each
+ *   run its own broker (`herald serve --data DIR`). `HERALD_KAFKA_*` settings (SASL, TLS,
+ *   partitions) are read by `kafkaOptionsFromEnv` in `@herald/transport-kafka`.
  */
 import { createHash } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { ConfigurationError, embeddedTransport, type Transport } from 'herald';
 
 /** Transports the checkout can run on today. */
-export const TRANSPORT_NAMES = ['embedded', 'rabbitmq'] as const;
+export const TRANSPORT_NAMES = ['embedded', 'rabbitmq', 'kafka'] as const;
 
 /** The RabbitMQ broker used when `HERALD_RABBITMQ_URL` is unset. */
 export const DEFAULT_RABBITMQ_URL = 'amqp://guest:guest@127.0.0.1:5672';
@@ -38,10 +42,12 @@ export async function transportFromEnv(options: TransportFromEnvOptions): Promis
       return openEmbedded(join(options.dataDir, 'broker'));
     case 'rabbitmq':
       return openRabbitMq(env, options.dataDir);
+    case 'kafka':
+      return openKafka(env);
     default:
       throw new ConfigurationError(
-        `HERALD_TRANSPORT=${name} is not available: the checkout runs on ${TRANSPORT_NAMES.join(', ')} ` +
-          '(kafka is being added); unset HERALD_TRANSPORT to use the embedded broker',
+        `HERALD_TRANSPORT=${name} is not available: the checkout runs on ${TRANSPORT_NAMES.join(', ')}; ` +
+          'unset HERALD_TRANSPORT to use the embedded broker',
       );
   }
 }
@@ -68,6 +74,12 @@ async function openRabbitMq(
     exchangePrefix: rabbitMqPrefix(env, dataDir),
     connectionName: `herald-checkout-${process.pid}`,
   });
+}
+
+async function openKafka(env: Readonly<Record<string, string | undefined>>): Promise<Transport> {
+  // Loaded only when chosen, like the AMQP client.
+  const { kafkaOptionsFromEnv, kafkaTransport } = await import('@herald/transport-kafka');
+  return kafkaTransport({ clientId: `herald-checkout-${process.pid}`, ...kafkaOptionsFromEnv(env) });
 }
 
 /**

@@ -26,6 +26,7 @@ import {
   type fetchV17,
   ListOffsetTimestamps,
 } from '@platformatic/kafka';
+import { subscriptionAwareRoundRobin } from './assigner.ts';
 import { describeError, hasKafkaError } from './errors.ts';
 import type { ResolvedOptions } from './options.ts';
 import { PartitionWindow, type WindowRecord } from './partition-window.ts';
@@ -130,6 +131,7 @@ export class KafkaSubscription implements Subscription {
       heartbeatInterval: options.heartbeatIntervalMs,
       rebalanceTimeout: options.rebalanceTimeoutMs,
       protocolsMetadata: () => this.#beforeJoin(),
+      partitionAssigner: subscriptionAwareRoundRobin,
     };
     this.#member = new Consumer({
       ...clientOptions(options, options.clientId),
@@ -182,6 +184,7 @@ export class KafkaSubscription implements Subscription {
         heartbeatInterval: this.#options.heartbeatIntervalMs,
         rebalanceTimeout: this.#options.rebalanceTimeoutMs,
         protocolsMetadata: () => this.#beforeJoin(),
+        partitionAssigner: subscriptionAwareRoundRobin,
       })
       .finally(() => {
         this.#joining = undefined;
