@@ -1,0 +1,132 @@
+/**
+ * Interop with a plain Kafka client (kcat, librdkafka): a Herald event read by `kcat -J` carries
+ * the CloudEvents binary-mode `ce_` headers, `content-type`, the partition key as record key and
+ * the JSON data as value; an event produced by kcat with those headers is handled by a Herald
+ * handler. Needs Debian's `kcat` (installed by `.ci/run`).
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { after, before, test } from 'node:test';
+import { createBus, defineEvent, type StandardSchemaV1, silentLogger } from '@herald/bus';
+import { kafkaTransport } from '@herald/transport-kafka';
+import { type Serve, startServe, waitFor } from './support.ts';
+
+interface Shipment {
+  readonly orderId: string;
+  readonly items: number;
+}
+
+const schema: StandardSchemaV1<Shipment, Shipment> = {
+  '~standard': {
+    version: 1,
+    vendor: 'test',
+    validate: (value: unknown) => {
+      const shipment = value as Partial<Shipment> | null;
+      return typeof shipment?.orderId === 'string' && typeof shipment.items === 'number'
+        ? { value: shipment as Shipment }
+        : { issues: [{ message: 'not a shipment' }] };
+    },
+  },
+};
+const ShipmentSent = defineEvent('ShipmentSent', {
+  topic: 'shipments',
+  schema,
+  key: (value) => value.orderId,
+});
+
+function kcat(
+  bootstrap: string,
+  args: string[],
+  input = '',
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('kcat', ['-b', bootstrap, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
+    });
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+    child.stdin.end(input);
+  });
+}
+
+let serve: Serve;
+before(async () => {
+  serve = await startServe(2);
+});
+after(() => serve.stop());
+
+test('kcat -J reads a Herald event with its ce_ headers, content-type and key', async () => {
+  const transport = await kafkaTransport({ brokers: [serve.bootstrap] });
+  const bus = createBus({ transport, logger: silentLogger });
+  const envelope = await bus.publish(ShipmentSent, { orderId: 'order-42', items: 3 });
+  await bus.stop();
+  const result = await kcat(serve.bootstrap, ['-C', '-t', 'shipments', '-J', '-e', '-q']);
+  assert.equal(result.code, 0, result.stderr);
+  const records = result.stdout
+    .split('\n')
+    .filter((line) => line.trim() !== '')
+    .map((line) => JSON.parse(line) as { key: string; payload: string; headers: string[] });
+  assert.equal(records.length, 1, result.stdout);
+  const record = records[0]!;
+  const headers = new Map<string, string>();
+  for (let index = 0; index + 1 < record.headers.length; index += 2)
+    headers.set(record.headers[index]!, record.headers[index + 1]!);
+  assert.equal(record.key, 'order-42');
+  assert.deepEqual(JSON.parse(record.payload), { orderId: 'order-42', items: 3 });
+  assert.equal(headers.get('ce_id'), envelope.id);
+  assert.equal(headers.get('ce_type'), 'ShipmentSent');
+  assert.equal(headers.get('ce_specversion'), '1.0');
+  assert.ok(headers.get('ce_source'), 'ce_source');
+  assert.equal(headers.get('ce_partitionkey'), 'order-42');
+  assert.match(headers.get('content-type') ?? '', /^application\/json/);
+});
+
+test('an event produced by kcat with ce_ headers is handled by a Herald handler', async () => {
+  const transport = await kafkaTransport({ brokers: [serve.bootstrap] });
+  const bus = createBus({ transport, logger: silentLogger });
+  const handled: { shipment: Shipment; id: string; source: string }[] = [];
+  bus.on(ShipmentSent, { group: 'warehouse' }, (shipment, context) => {
+    handled.push({ shipment, id: context.envelope.id, source: context.envelope.source });
+  });
+  await bus.start();
+  const produced = await kcat(
+    serve.bootstrap,
+    [
+      '-P',
+      '-t',
+      'shipments',
+      '-k',
+      'order-7',
+      '-H',
+      'ce_id=kcat-1',
+      '-H',
+      'ce_type=ShipmentSent',
+      '-H',
+      'ce_specversion=1.0',
+      '-H',
+      'ce_source=/kcat',
+      '-H',
+      'content-type=application/json',
+    ],
+    '{"orderId":"order-7","items":5}\n',
+  );
+  assert.equal(produced.code, 0, produced.stderr);
+  await waitFor(
+    () => handled.some((entry) => entry.id === 'kcat-1'),
+    () => `the kcat event handled (handled: ${JSON.stringify(handled)})`,
+  );
+  const fromKcat = handled.find((entry) => entry.id === 'kcat-1')!;
+  assert.deepEqual(fromKcat.shipment, { orderId: 'order-7', items: 5 });
+  assert.equal(fromKcat.source, '/kcat');
+  await bus.stop();
+});

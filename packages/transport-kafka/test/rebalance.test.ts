@@ -1,0 +1,154 @@
+/**
+ * Rebalance with two consumer processes against `herald serve`: this process consumes a 4-partition
+ * topic in group `g`; a child process joins the group and the partitions split between them; the
+ * child is killed with SIGKILL mid-stream and this process gets every partition back. No message
+ * is lost; a message is handled by both only if the child had it in flight or acked but not yet
+ * committed when it died (what the bus's idempotency store absorbs); the group ends with every
+ * partition committed to its end.
+ */
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { after, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { kafkaTransport } from '@herald/transport-kafka';
+import { Consumer } from '@platformatic/kafka';
+import { startServe, waitFor } from './support.ts';
+
+const MEMBER = fileURLToPath(new URL('./rebalance-member.ts', import.meta.url));
+const children: ChildProcess[] = [];
+after(() => {
+  for (const child of children)
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+});
+
+test('rebalance - a second process takes half the partitions; killed -9, the survivor takes them all; nothing lost', {
+  timeout: 90_000,
+}, async (t) => {
+  const serve = await startServe(4);
+  const topic = 'rebalance';
+  const group = 'g';
+  const transport = await kafkaTransport({
+    brokers: [serve.bootstrap],
+    clientId: 'rebalance-parent',
+    sessionTimeoutMs: 6_000,
+  });
+  try {
+    const parent: { id: string; partition: number }[] = [];
+    await transport.subscribe({ topic, group, maxInFlight: 8 }, async (message) => {
+      await new Promise((resolve) => setTimeout(resolve, 2));
+      await message.ack();
+      parent.push({ id: message.headers['x-id']!, partition: message.partition });
+    });
+    let published = 0;
+    const publish = async (count: number) => {
+      const batch = Array.from({ length: count }, (_, index) => {
+        const id = `m${published + index}`;
+        return {
+          key: `k${(published + index) % 40}`,
+          headers: { 'x-id': id },
+          body: new TextEncoder().encode(id),
+        };
+      });
+      published += count;
+      await transport.publish(topic, batch);
+    };
+    await publish(100);
+    await waitFor(
+      () => parent.length >= 100,
+      () => `parent to handle the first 100 (has ${parent.length})`,
+    );
+
+    const child = spawn(process.execPath, [MEMBER, serve.bootstrap, topic, group], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    children.push(child);
+    const childExit = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    const childAcked: { id: string; partition: number }[] = [];
+    let childOut = '';
+    let childErr = '';
+    child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
+      childOut += chunk;
+      const lines = childOut.split('\n');
+      childOut = lines.pop()!;
+      for (const line of lines) {
+        const match = /^acked (\S+) (\d+)$/.exec(line);
+        if (match !== null) childAcked.push({ id: match[1]!, partition: Number(match[2]) });
+      }
+    });
+    child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
+      childErr += chunk;
+    });
+    // Keep publishing until the child has handled messages: the partitions are split.
+    const splitDeadline = performance.now() + 30_000;
+    while (childAcked.length < 50) {
+      assert.ok(performance.now() < splitDeadline, `the child never got partitions; stderr: ${childErr}`);
+      await publish(20);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    const childPartitions = new Set(childAcked.map((entry) => entry.partition));
+    const parentIndexAtSplit = parent.length;
+    await publish(100);
+    await waitFor(
+      () => parent.length > parentIndexAtSplit + 10,
+      () => 'the parent to keep handling after the split',
+    );
+    const parentPartitionsAfterSplit = new Set(
+      parent.slice(parentIndexAtSplit + 10).map((entry) => entry.partition),
+    );
+    t.diagnostic(
+      `split: child had partitions ${[...childPartitions].join(',')}, parent ${[...parentPartitionsAfterSplit].join(',')}`,
+    );
+    for (const partition of parentPartitionsAfterSplit) {
+      assert.ok(
+        !childPartitions.has(partition),
+        `partition ${partition} delivered to both members after the split`,
+      );
+    }
+    assert.ok(childPartitions.size > 0 && childPartitions.size < 4, 'the partitions are split');
+
+    // Kill the child mid-stream and keep publishing: the survivor must get every partition.
+    child.kill('SIGKILL');
+    await childExit;
+    const childAckedAtKill = new Set(childAcked.map((entry) => entry.id));
+    const parentIndexAtKill = parent.length;
+    await publish(200);
+    const all = () => new Set([...parent.map((entry) => entry.id), ...childAckedAtKill]);
+    await waitFor(
+      () => all().size === published,
+      () => `every message handled by someone (${all().size} of ${published})`,
+      45_000,
+    );
+    const parentPartitionsAtEnd = new Set(parent.slice(parentIndexAtKill).map((entry) => entry.partition));
+    assert.deepEqual([...parentPartitionsAtEnd].sort(), [0, 1, 2, 3], 'the survivor owns every partition');
+
+    const parentIds = parent.map((entry) => entry.id);
+    assert.equal(new Set(parentIds).size, parentIds.length, 'the parent handled nothing twice');
+    const twice = parentIds.filter((id) => childAckedAtKill.has(id));
+    t.diagnostic(
+      `${published} messages; child handled ${childAckedAtKill.size}; handled by both: ${twice.length}`,
+    );
+    // Handled by both only what the child had not committed when it died: in flight (≤ 8) or
+    // acked after its last commit (commits follow acks within a round trip).
+    assert.ok(twice.length <= 40, `${twice.length} messages handled by both members`);
+
+    // Everything is committed: a fresh look at the group's offsets finds every partition at its end.
+    const probe = new Consumer({ clientId: 'probe', groupId: group, bootstrapBrokers: [serve.bootstrap] });
+    try {
+      await waitFor(
+        async () => {
+          const committed = (
+            await probe.listCommittedOffsets({ topics: [{ topic, partitions: [0, 1, 2, 3] }] })
+          ).get(topic)!;
+          const ends = (await probe.listOffsets({ topics: [topic] })).get(topic)!;
+          return [0, 1, 2, 3].every((partition) => committed[partition] === ends[partition]);
+        },
+        () => 'every partition committed to its end',
+      );
+    } finally {
+      await probe.close();
+    }
+  } finally {
+    await transport.close();
+    await serve.stop();
+  }
+});
