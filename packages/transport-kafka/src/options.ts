@@ -59,6 +59,11 @@ export interface KafkaTransportOptions {
   readonly partitionWindowMax?: number;
   /** Longest nack delay (1 s…1 h; default 15 min); longer ones are shortened to it. */
   readonly nackDelayMsMax?: number;
+  /**
+   * Acks are committed at most this often (0…10,000 ms; default 100 ms), and at once on a
+   * rebalance and on close. A crash redelivers what was acked in the last interval.
+   */
+  readonly commitIntervalMs?: number;
   /** Request timeout of the client (1 s…5 min; default 30 s). */
   readonly requestTimeoutMs?: number;
   /** Connect timeout of the client (100 ms…5 min; default 5 s). */
@@ -87,6 +92,7 @@ export interface ResolvedOptions {
   readonly fetchPartitionBytesMax: number;
   readonly partitionWindowMax: number;
   readonly nackDelayMsMax: number;
+  readonly commitIntervalMs: number;
   readonly requestTimeoutMs: number;
   readonly connectTimeoutMs: number;
   readonly retryDelayMs: number;
@@ -174,6 +180,7 @@ export function resolveOptions(options: KafkaTransportOptions): ResolvedOptions 
     ),
     partitionWindowMax: bounded('partitionWindowMax', options.partitionWindowMax, 4_096, 64, 100_000),
     nackDelayMsMax: bounded('nackDelayMsMax', options.nackDelayMsMax, 15 * 60_000, 1_000, 3_600_000),
+    commitIntervalMs: bounded('commitIntervalMs', options.commitIntervalMs, 100, 0, 10_000),
     requestTimeoutMs: bounded('requestTimeoutMs', options.requestTimeoutMs, 30_000, 1_000, 300_000),
     connectTimeoutMs: bounded('connectTimeoutMs', options.connectTimeoutMs, 5_000, 100, 300_000),
     retryDelayMs: bounded('retryDelayMs', options.retryDelayMs, 250, 10, 30_000),

@@ -67,11 +67,26 @@ export class PartitionWindow {
   }
 
   /** Adds a fetched record (offsets must increase). */
-  push(record: Omit<WindowRecord, 'window' | 'attempt' | 'token' | 'done'>): void {
-    const entry: WindowRecord = { ...record, window: this, attempt: 1, token: 0, done: false };
+  push(
+    offset: bigint,
+    key: string | undefined,
+    headers: Readonly<Record<string, string>>,
+    body: Uint8Array,
+    timestampMs: number,
+  ): void {
+    const entry: WindowRecord = {
+      window: this,
+      offset,
+      key,
+      headers,
+      body,
+      timestampMs,
+      attempt: 1,
+      token: 0,
+      done: false,
+    };
     this.#records.push(entry);
-    this.nextFetch = record.offset + 1n;
-    const key = entry.key;
+    this.nextFetch = offset + 1n;
     if (key !== undefined) {
       const behind = this.#waiting.get(key);
       if (behind !== undefined) {

@@ -35,7 +35,9 @@ export function toRecord(topic: string, partition: number, message: TransportMes
 /** The Herald message of a fetched record (a null value reads as an empty body). */
 export function fromRecord(record: KafkaRecord): TransportMessage {
   const headers: Record<string, string> = {};
-  for (const [name, value] of record.headers) {
+  const list = record.headers;
+  for (let index = 0; index < list.length; index++) {
+    const [name, value] = list[index]!;
     if (name === null) continue;
     headers[name.toString('utf8')] = value === null ? '' : value.toString('utf8');
   }

@@ -105,6 +105,7 @@ export class KafkaSubscription implements Subscription {
   #fetchLoop: Promise<void> | undefined;
   #commitLoop: Promise<void> | undefined;
   #commitDirty = false;
+  #commitTimer: NodeJS.Timeout | undefined;
   #rejoinTimer: NodeJS.Timeout | undefined;
   #joining: Promise<unknown> | undefined;
   #closing: Promise<void> | undefined;
@@ -385,13 +386,13 @@ export class KafkaSubscription implements Subscription {
               const offset = batch.firstOffset + BigInt(record.offsetDelta);
               if (offset < from) continue; // A batch starts before the fetch offset.
               const message = fromRecord(record);
-              window.push({
+              window.push(
                 offset,
-                key: message.key,
-                headers: message.headers,
-                body: message.body,
-                timestampMs: Number(batch.firstTimestamp + record.timestampDelta),
-              });
+                message.key,
+                message.headers,
+                message.body,
+                Number(batch.firstTimestamp + record.timestampDelta),
+              );
             }
           }
           if (lastOffset + 1n > (window.nextFetch ?? 0n)) window.nextFetch = lastOffset + 1n;
@@ -454,10 +455,9 @@ export class KafkaSubscription implements Subscription {
         entry.token = 0;
         this.#settled();
         window.finish(entry);
-        const committed = this.#commitSoon();
+        this.#commitLater();
         this.#drain();
         if (window.size < this.#options.partitionWindowMax) this.#wake?.();
-        await committed;
       },
       nack: async (options) => {
         if (!current()) return;
@@ -509,8 +509,23 @@ export class KafkaSubscription implements Subscription {
 
   // ---- commits --------------------------------------------------------------------------------
 
-  /** Commits every owned partition's commit point soon; resolves once a commit covering now ran. */
+  /**
+   * After an ack: commits within `commitIntervalMs` (one OffsetCommit per interval at most, as
+   * Kafka's auto-commit; the ack itself is recorded at once). A crash loses at most that interval
+   * of commits, which are then redelivered.
+   */
+  #commitLater(): void {
+    if (this.#commitTimer !== undefined) return;
+    this.#commitTimer = setTimeout(() => {
+      this.#commitTimer = undefined;
+      void this.#commitSoon();
+    }, this.#options.commitIntervalMs);
+  }
+
+  /** Commits every owned partition's commit point now; resolves once a commit covering now ran. */
   #commitSoon(): Promise<void> {
+    clearTimeout(this.#commitTimer);
+    this.#commitTimer = undefined;
     this.#commitDirty = true;
     this.#commitLoop ??= this.#runCommits().finally(() => {
       this.#commitLoop = undefined;
@@ -545,6 +560,13 @@ export class KafkaSubscription implements Subscription {
       debug(this.group, this.topic, 'commit', offsets.map((o) => `${o.partition}@${o.offset}`).join(' '));
     try {
       await this.#member.commit({ offsets });
+      if (DEBUG)
+        debug(
+          this.group,
+          this.topic,
+          'committed',
+          windows.map(([w, point]) => `${w.partition}@${point}`).join(' '),
+        );
       if (ownership !== this.#ownership) return;
       for (const [window, point] of windows) {
         if (window.committed === undefined || point > window.committed) window.committed = point;
@@ -587,6 +609,7 @@ export class KafkaSubscription implements Subscription {
     }
     this.#state = 'closed';
     clearTimeout(this.#rejoinTimer);
+    clearTimeout(this.#commitTimer);
     this.#dropPartitions();
     this.#wake?.();
     for (const cancel of [...this.#sleepers]) cancel();
