@@ -18,7 +18,11 @@ function fiveMinuteLines(): string[] {
   return block.split('\n').filter((line) => line.trim() !== '' && !line.trim().startsWith('#'));
 }
 
-function bash(line: string, cwd: string, env: NodeJS.ProcessEnv): Promise<{ code: number | null; output: string }> {
+function bash(
+  line: string,
+  cwd: string,
+  env: NodeJS.ProcessEnv,
+): Promise<{ code: number | null; output: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn('bash', ['-c', line], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
@@ -44,7 +48,13 @@ test('cli readme - every command of "CLI in five minutes" runs and exits 0', asy
   chmodSync(wrapper, 0o755);
   const work = path.join(home, 'work');
   mkdirSync(work);
-  const env = { ...process.env, PATH: `${bin}:${process.env.PATH}`, HERALD_BROKER: '', HERALD_DATA_DIR: '', NO_COLOR: '' };
+  const env = {
+    ...process.env,
+    PATH: `${bin}:${process.env.PATH}`,
+    HERALD_BROKER: '',
+    HERALD_DATA_DIR: '',
+    NO_COLOR: '',
+  };
   const outputs: string[] = [];
   for (const line of lines) {
     const result = await withDeadline(bash(line, work, env), 30_000, line);
@@ -53,5 +63,8 @@ test('cli readme - every command of "CLI in five minutes" runs and exits 0', asy
   }
   const consumed = outputs[lines.findIndex((line) => line.includes("-f '%p:%o %s\\n'"))]!;
   assert.equal(consumed.split('\n').filter((line) => /^\d+:\d+ \d+$/.test(line)).length, 5, consumed);
-  assert.match(outputs[lines.findIndex((line) => line.startsWith('herald consume -t orders'))]!, /OrderCreated/);
+  assert.match(
+    outputs[lines.findIndex((line) => line.startsWith('herald consume -t orders'))]!,
+    /OrderCreated/,
+  );
 });

@@ -30,7 +30,17 @@ async function inTerminal(command: string): Promise<string> {
   const herald = `${quote(process.execPath)} ${quote(HERALD_BIN)}`;
   // `read` keeps the pane open for the capture once the command is done (no fixed sleep).
   const script = `herald() { ${herald} "$@"; }; ${command}; echo "__DONE__$?"; read`;
-  tmux('new-session', '-d', '-s', session, '-x', '160', '-y', '50', `env -u NO_COLOR TERM=xterm-256color bash --noprofile --norc -c ${quote(script)}`);
+  tmux(
+    'new-session',
+    '-d',
+    '-s',
+    session,
+    '-x',
+    '160',
+    '-y',
+    '50',
+    `env -u NO_COLOR TERM=xterm-256color bash --noprofile --norc -c ${quote(script)}`,
+  );
   let screen = '';
   await waitFor(
     () => {
@@ -44,17 +54,30 @@ async function inTerminal(command: string): Promise<string> {
   return screen;
 }
 
+// An ANSI SGR sequence (ESC [ … m): the escape character is the point of the match.
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching terminal escapes on purpose.
 const ESCAPE = /\u001b\[[0-9;]*m/;
 
-test('cli terminal - progress bar and colours on a TTY, none with NO_COLOR, plain JSON on a pipe', { skip: !tmuxAvailable && 'tmux is not installed' }, async () => {
+test('cli terminal - progress bar and colours on a TTY, none with NO_COLOR, plain JSON on a pipe', {
+  skip: !tmuxAvailable && 'tmux is not installed',
+}, async () => {
   const dir = freshDirectory();
   const file = path.join(dir, 'events.jsonl');
-  writeFileSync(file, `${Array.from({ length: 2000 }, (_, index) => JSON.stringify({ n: index })).join('\n')}\n`);
+  writeFileSync(
+    file,
+    `${Array.from({ length: 2000 }, (_, index) => JSON.stringify({ n: index })).join('\n')}\n`,
+  );
   const data = `--data ${quote(path.join(dir, 'data'))}`;
 
-  const produced = await inTerminal(`herald produce -t events --cloudevent Counted -f ${quote(file)} ${data}`);
+  const produced = await inTerminal(
+    `herald produce -t events --cloudevent Counted -f ${quote(file)} ${data}`,
+  );
   assert.match(produced, /__DONE__0/);
-  assert.match(produced, /produce events [█░]+ 100% \d+\/\d+ bytes/, `a progress bar on stderr:\n${produced}`);
+  assert.match(
+    produced,
+    /produce events [█░]+ 100% \d+\/\d+ bytes/,
+    `a progress bar on stderr:\n${produced}`,
+  );
   assert.match(produced, /produced 2000 messages to events/);
 
   const coloured = await inTerminal(`herald consume -t events -c 2 ${data}`);
@@ -63,7 +86,10 @@ test('cli terminal - progress bar and colours on a TTY, none with NO_COLOR, plai
   assert.match(coloured, /Counted/, 'CloudEvents pretty-printed with their type');
   assert.match(coloured, /"n": 0/, 'the data indented');
 
-  for (const plain of [`NO_COLOR=1 herald consume -t events -c 2 ${data}`, `herald consume -t events -c 2 --no-color ${data}`]) {
+  for (const plain of [
+    `NO_COLOR=1 herald consume -t events -c 2 ${data}`,
+    `herald consume -t events -c 2 --no-color ${data}`,
+  ]) {
     const screen = await inTerminal(plain);
     assert.match(screen, /Counted/);
     assert.doesNotMatch(screen.split('__DONE__')[0]!, ESCAPE, `no colours: ${plain}\n${screen}`);
