@@ -29,6 +29,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { embeddedTransport } from '@herald/broker';
 import { createBus, defineEvent, silentLogger, type Transport } from '@herald/bus';
+import { kafkaTransport } from '@herald/transport-kafka';
 import { rabbitMqTransport } from '@herald/transport-rabbitmq';
 import { connect as amqpConnect, type Channel } from 'amqplib';
 import { z } from 'zod';
@@ -268,6 +269,29 @@ async function heraldBus(directory: string): Promise<System> {
         },
         remove: () => publisher.stop(),
       };
+    },
+  };
+}
+
+/**
+ * Herald's Kafka transport against the same `herald serve`: the row applications get with
+ * `HERALD_TRANSPORT=kafka` (concurrent publishes share produce requests).
+ */
+function heraldKafka(port: number): System {
+  return {
+    id: 'herald-kafka',
+    label: 'Herald-on-Kafka (transport → herald serve)',
+    durability: 'fsync',
+    durabilityNote: "kafkaTransport: acks=all, idempotent producer; the server appends with fsync 'always'",
+    close: async () => {},
+    topic: async (spec) => {
+      const transport = await kafkaTransport({
+        brokers: [`127.0.0.1:${port}`],
+        clientId: 'herald-peers-kafka',
+        partitions: spec.partitions,
+      });
+      const topic = transportTopic(transport, spec);
+      return { ...topic, remove: () => transport.close() };
     },
   };
 }
@@ -591,7 +615,9 @@ async function redisStreams(
   };
 }
 
-async function heraldServe(directory: string): Promise<{ system: System; stop(): Promise<void> }> {
+async function heraldServe(
+  directory: string,
+): Promise<{ system: System; port: number; stop(): Promise<void> }> {
   const kafka = await import('@platformatic/kafka');
   const bin = path.join(import.meta.dirname, '../packages/cli/bin/herald.ts');
   const child: ChildProcess = spawn(
@@ -694,7 +720,7 @@ async function heraldServe(directory: string): Promise<{ system: System; stop():
       };
     },
   };
-  return { system, stop };
+  return { system, port, stop };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1656,6 +1682,7 @@ export async function run(args: string[]): Promise<void> {
       heraldEmbeddedBatch(path.join(scratch.path, 'embedded-batch')),
     );
     await attempt('herald-bus', 'Herald embedded (bus)', () => heraldBus(path.join(scratch.path, 'bus')));
+    let heraldServePort: number | undefined;
     await attempt('herald-serve', 'herald serve (Kafka protocol)', async () => {
       const serve = await heraldServe(path.join(scratch.path, 'serve'));
       closers.push(serve.stop);
@@ -1666,8 +1693,13 @@ export async function run(args: string[]): Promise<void> {
         ),
       ) as { version: string };
       versions['@platformatic/kafka'] = kafkaPackage.version;
+      heraldServePort = serve.port;
       return serve.system;
     });
+    if (heraldServePort !== undefined) {
+      const port = heraldServePort;
+      await attempt('herald-kafka', 'Herald-on-Kafka (transport)', async () => heraldKafka(port));
+    }
     if (!skipPeer('rabbitmq', 'herald-rabbitmq', 'Herald-on-RabbitMQ')) {
       await attempt('herald-rabbitmq', 'Herald-on-RabbitMQ', () => heraldRabbitMq(runId));
     }
