@@ -9,6 +9,9 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { startServe as startServeProcess, withDeadline } from '@herald/kafka-server/testing';
+
+export { waitFor, withDeadline } from '@herald/kafka-server/testing';
 
 /** The bin under test. */
 export const HERALD_BIN = fileURLToPath(new URL('../bin/herald.ts', import.meta.url));
@@ -120,52 +123,17 @@ export interface Serve {
 
 /** Starts `herald serve --port 0` on `dir` and resolves once it listens. */
 export async function startServe(dir = freshDirectory()): Promise<Serve> {
-  const running = start(['serve', '--port', '0', '--data', dir]);
-  await waitFor(
-    () => /listening on [^\s]+:\d+/.test(running.stdout()) || running.child.exitCode !== null,
-    () => `herald serve to listen:\n${running.stdout()}${running.stderr()}`,
-  );
-  const port = /listening on [^\s]+:(\d+)/.exec(running.stdout())?.[1];
-  assert.ok(port !== undefined, `herald serve did not start:\n${running.stderr()}`);
+  const serve = await startServeProcess({
+    dir,
+    bin: HERALD_BIN,
+    env: { NO_COLOR: '', HERALD_BROKER: '', HERALD_DATA_DIR: '' },
+  });
   return {
-    broker: `127.0.0.1:${port}`,
-    pid: running.child.pid!,
+    broker: serve.bootstrap,
+    pid: serve.child.pid!,
     dir,
     async stop() {
-      running.child.kill('SIGTERM');
-      assert.equal(await running.exited(), 0, `herald serve exit code:\n${running.stderr()}`);
+      assert.equal(await serve.stop(), 0, `herald serve exit code:\n${serve.output()}`);
     },
   };
-}
-
-/** Rejects when `promise` does not settle within `timeoutMs`. */
-export async function withDeadline<T>(promise: Promise<T>, timeoutMs: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([
-      promise,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(
-          () => reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)),
-          timeoutMs,
-        );
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/** Resolves once `condition()` holds; fails naming `what` after `timeoutMs`. */
-export async function waitFor(
-  condition: () => boolean | Promise<boolean>,
-  what: () => string,
-  timeoutMs = 20_000,
-  pollMs = 25,
-): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  while (!(await condition())) {
-    if (performance.now() > deadline) assert.fail(`timed out after ${timeoutMs} ms waiting for ${what()}`);
-    await new Promise((resolve) => setTimeout(resolve, pollMs));
-  }
 }
