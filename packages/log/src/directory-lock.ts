@@ -1,6 +1,8 @@
 /**
  * An advisory lock that keeps two processes (or two opens in one process) from writing the same
- * data directory: a lock file created with `wx` (fails if it exists) holding the owner's pid.
+ * data directory: a lock file holding the owner's pid. It is created by writing the pid to a
+ * candidate file and hard-linking that to the lock name (link fails if the name exists), so the
+ * lock file never exists without its pid, even if the process is killed while taking it.
  *
  * A lock file left by a process that died (kill -9, power loss) is taken over when its pid is no
  * longer alive. Limits: a pid reused by an unrelated live process keeps the lock held (remove the
@@ -44,8 +46,6 @@ export function isProcessAlive(pid: number): boolean {
 }
 
 const TAKEOVER_ATTEMPTS_MAX = 3;
-// A lock file without a readable pid may belong to a process between create and write.
-const UNREADABLE_LOCK_GRACE_MS = 2_000;
 
 async function readLockPid(fileSystem: FileSystem, lockPath: string): Promise<number | undefined | null> {
   try {
@@ -78,50 +78,51 @@ export async function acquireDirectoryLock(
   } catch (error) {
     throw notWritable(directory, error);
   }
-  for (let attempt = 0; attempt < TAKEOVER_ATTEMPTS_MAX; attempt++) {
-    let fd: number;
-    try {
-      fd = await fileSystem.open(lockPath, 'wx');
-    } catch (error) {
-      if (systemErrorCode(error) !== 'EEXIST') {
-        throw notWritable(directory, error);
-      }
-      const owner = await readLockPid(fileSystem, lockPath);
-      if (owner === null) {
-        continue; // removed between our open and read: try again
-      }
-      if (owner === undefined) {
-        const stats = await fileSystem.stat(lockPath).catch(() => undefined);
-        if (stats !== undefined && Date.now() - stats.mtimeMs < UNREADABLE_LOCK_GRACE_MS) {
-          throw locked(directory, 'a process that is just acquiring it');
+  const candidate = `${lockPath}.${pid}-${Math.random().toString(36).slice(2)}.candidate`;
+  try {
+    await writeCandidate(fileSystem, candidate, pid);
+  } catch (error) {
+    await fileSystem.unlink(candidate).catch(() => {});
+    throw notWritable(directory, error);
+  }
+  try {
+    for (let attempt = 0; attempt < TAKEOVER_ATTEMPTS_MAX; attempt++) {
+      try {
+        await fileSystem.link(candidate, lockPath);
+      } catch (error) {
+        if (systemErrorCode(error) !== 'EEXIST') throw notWritable(directory, error);
+        const owner = await readLockPid(fileSystem, lockPath);
+        if (owner === null) continue; // Removed between our link and read: try again.
+        // A lock file always holds its pid (see above); one without is damaged, so it is stale.
+        if (owner !== undefined && alive(owner)) {
+          throw locked(
+            directory,
+            owner === pid ? `this process (${pid}); close the other open first` : `process ${owner}`,
+          );
         }
-      } else if (alive(owner)) {
-        throw locked(
-          directory,
-          owner === pid ? `this process (${pid}); close the other open first` : `process ${owner}`,
-        );
+        await fileSystem.unlink(lockPath).catch((unlinkError: unknown) => {
+          if (systemErrorCode(unlinkError) !== 'ENOENT') throw notWritable(directory, unlinkError);
+        });
+        continue;
       }
-      await fileSystem.unlink(lockPath).catch((unlinkError: unknown) => {
-        if (systemErrorCode(unlinkError) !== 'ENOENT') {
-          throw notWritable(directory, unlinkError);
-        }
-      });
-      continue;
+      if ((await readLockPid(fileSystem, lockPath)) !== pid) {
+        throw locked(directory, 'another process that took it over at the same moment');
+      }
+      return createHeldLock(fileSystem, lockPath, pid);
     }
-    try {
-      await writeFully(fileSystem, fd, [new TextEncoder().encode(`${pid}\n`)], 0);
-    } catch (error) {
-      await fileSystem.close(fd).catch(() => {});
-      await fileSystem.unlink(lockPath).catch(() => {});
-      throw notWritable(directory, error);
-    }
-    await fileSystem.close(fd);
-    if ((await readLockPid(fileSystem, lockPath)) !== pid) {
-      throw locked(directory, 'another process that took it over at the same moment');
-    }
-    return createHeldLock(fileSystem, lockPath, pid);
+  } finally {
+    await fileSystem.unlink(candidate).catch(() => {});
   }
   throw locked(directory, 'processes that keep re-creating the lock file');
+}
+
+async function writeCandidate(fileSystem: FileSystem, candidate: string, pid: number): Promise<void> {
+  const fd = await fileSystem.open(candidate, 'w');
+  try {
+    await writeFully(fileSystem, fd, [new TextEncoder().encode(`${pid}\n`)], 0);
+  } finally {
+    await fileSystem.close(fd);
+  }
 }
 
 function createHeldLock(fileSystem: FileSystem, lockPath: string, pid: number): DirectoryLock {

@@ -41,6 +41,8 @@ export interface FileSystem {
   mkdir(path: string): Promise<void>;
   /** Renames atomically within one file system. */
   rename(from: string, to: string): Promise<void>;
+  /** Creates `newPath` as a hard link to `existing`; fails with EEXIST if `newPath` exists. */
+  link(existing: string, newPath: string): Promise<void>;
   /** Removes a file. */
   unlink(path: string): Promise<void>;
   /** Removes a directory tree. */
@@ -89,6 +91,7 @@ export const nodeFileSystem: FileSystem = {
   readdir: (path) => callback((done) => fs.readdir(path, done)),
   mkdir: (path) => callback((done) => fs.mkdir(path, { recursive: true }, (error) => done(error))),
   rename: (from, to) => callback((done) => fs.rename(from, to, done)),
+  link: (existing, newPath) => callback((done) => fs.link(existing, newPath, done)),
   unlink: (path) => callback((done) => fs.unlink(path, done)),
   removeTree: (path) => callback((done) => fs.rm(path, { recursive: true, force: true }, done)),
   readFile: (path) => callback((done) => fs.readFile(path, done)),

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdir, readFile, stat, truncate, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, stat, truncate, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import {
@@ -319,6 +319,19 @@ describe('directory lock', () => {
     );
     await partition.close();
     await assert.rejects(stat(path.join(temporary.directory, LOCK_FILE_NAME)), 'released on close');
+  });
+
+  test('a lock file without a pid (never written by the link-based lock) is stale and taken over at once', async () => {
+    await using temporary = await temporaryDirectory();
+    await writeFile(path.join(temporary.directory, LOCK_FILE_NAME), '');
+    const partition = await openPartition({ directory: temporary.directory });
+    assert.equal(
+      (await readFile(path.join(temporary.directory, LOCK_FILE_NAME), 'utf8')).trim(),
+      String(process.pid),
+    );
+    await partition.close();
+    const leftovers = (await readdir(temporary.directory)).filter((name) => name.endsWith('.candidate'));
+    assert.deepEqual(leftovers, [], 'the lock candidate file was not removed');
   });
 
   test('a second open in the same process is refused', async () => {
