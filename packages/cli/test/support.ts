@@ -9,7 +9,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startServe as startServeProcess, withDeadline } from '@herald/kafka-server/testing';
+import { runTool, startServe as startServeProcess, withDeadline } from '@herald/kafka-server/testing';
 
 export { waitFor, withDeadline } from '@herald/kafka-server/testing';
 
@@ -38,28 +38,11 @@ export interface RunOptions {
 
 /** Runs `herald ...args` to completion (killed after the deadline, then `code` is null). */
 export function herald(args: readonly string[], options: RunOptions = {}): Promise<Result> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [HERALD_BIN, ...args], {
-      stdio: ['pipe', 'pipe', 'pipe'],
-      env: { ...process.env, NO_COLOR: '', HERALD_BROKER: '', HERALD_DATA_DIR: '', ...options.env },
-      ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => {
-      stdout += chunk.toString();
-    });
-    child.stderr.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString();
-    });
-    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 30_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-    child.stdin.on('error', () => {});
-    child.stdin.end(options.input ?? '');
+  return runTool(process.execPath, [HERALD_BIN, ...args], {
+    input: options.input ?? '',
+    timeoutMs: options.timeoutMs ?? 30_000,
+    env: { ...process.env, NO_COLOR: '', HERALD_BROKER: '', HERALD_DATA_DIR: '', ...options.env },
+    ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
   });
 }
 

@@ -64,6 +64,24 @@ export async function eventually(
 /** What a {@link Collector} does with a delivery: settle it either way, or hold it unsettled. */
 export type Decision = 'ack' | 'nack' | 'hold';
 
+/** Resolves like `promise`, or rejects naming `what` after `timeoutMs`; the timer never outlives the wait. */
+export async function withDeadline<T>(promise: Promise<T>, timeoutMs: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      promise,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () => reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)),
+          timeoutMs,
+        );
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** Calls `read` until its value satisfies `accept`, then returns that value; fails after the deadline. */
 export async function until<T>(
   read: () => Promise<T>,

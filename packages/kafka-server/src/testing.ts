@@ -17,6 +17,9 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { withDeadline } from '@herald/conformance';
+
+export { withDeadline };
 
 /** The `herald` bin of this monorepo (`packages/cli/bin/herald.ts`), run by {@link startServe}. */
 export const HERALD_BIN: string = fileURLToPath(new URL('../../cli/bin/herald.ts', import.meta.url));
@@ -121,24 +124,6 @@ export async function startServe(options: StartServeOptions): Promise<ServeProce
   };
 }
 
-/** Rejects when `promise` does not settle within `timeoutMs`, naming `what` it waited for. */
-export async function withDeadline<T>(promise: Promise<T>, timeoutMs: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([
-      promise,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(
-          () => reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)),
-          timeoutMs,
-        );
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
 /**
  * Resolves once `condition()` holds, polling every `pollMs`; fails (an `AssertionError`) naming
  * `what()` after `timeoutMs`.
@@ -154,4 +139,42 @@ export async function waitFor(
     if (performance.now() > deadline) assert.fail(`timed out after ${timeoutMs} ms waiting for ${what()}`);
     await new Promise((resolve) => setTimeout(resolve, pollMs));
   }
+}
+
+/** What {@link runTool} resolves: exit code (null when killed) and the collected output. */
+export interface ToolResult {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Runs an external program with optional stdin; kills it after `timeoutMs` (then code is null). */
+export function runTool(
+  command: string,
+  args: readonly string[],
+  options: { input?: string | Buffer; timeoutMs?: number; env?: NodeJS.ProcessEnv; cwd?: string } = {},
+): Promise<ToolResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, {
+      stdio: ['pipe', 'pipe', 'pipe'],
+      env: options.env ?? process.env,
+      ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
+    });
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 60_000);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+    child.stdin.on('error', () => {});
+    child.stdin.end(options.input ?? '');
+  });
 }

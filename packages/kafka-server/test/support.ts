@@ -4,13 +4,17 @@
  * a fixed time.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { type ServeProcess, startServe as startServeProcess } from '@herald/kafka-server/testing';
+import {
+  runTool,
+  type ServeProcess,
+  startServe as startServeProcess,
+  type ToolResult,
+} from '@herald/kafka-server/testing';
 
-export { waitFor, withDeadline } from '@herald/kafka-server/testing';
+export { runTool, type ToolResult, waitFor, withDeadline } from '@herald/kafka-server/testing';
 
 /** A fresh empty directory. */
 export function freshDirectory(prefix = 'herald-kafka-test-'): string {
@@ -38,39 +42,6 @@ export async function startServe(options: { dir?: string; partitions?: number } 
 }
 
 /** What {@link runTool} collected. */
-export interface ToolResult {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-/** Runs an external program with optional stdin; kills it after `timeoutMs` (then code is null). */
-export function runTool(
-  command: string,
-  args: readonly string[],
-  options: { input?: string | Buffer; timeoutMs?: number; env?: NodeJS.ProcessEnv } = {},
-): Promise<ToolResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'], env: options.env ?? process.env });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => {
-      stdout += chunk.toString();
-    });
-    child.stderr.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString();
-    });
-    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 60_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-    child.stdin.on('error', () => {});
-    child.stdin.end(options.input ?? '');
-  });
-}
-
 /** Runs kcat against `bootstrap`, failing the test on a non-zero exit. */
 export async function kcat(
   bootstrap: string,

@@ -11,6 +11,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import path from 'node:path';
+import { withDeadline } from '@herald/conformance';
 import { decodeRecordBatchRecords, type LogRecord, openPartition, recordBatchSize } from '../../src/index.ts';
 
 /** Options of {@link runCrashCycles}. */
@@ -103,24 +104,6 @@ interface Acknowledged {
 const CHILD_PATH = path.join(import.meta.dirname, '..', 'fixtures', 'crash-child.ts');
 const READY_DEADLINE_MS = 20_000;
 const EXIT_DEADLINE_MS = 10_000;
-
-/** Resolves like `promise`, or rejects after `deadlineMs`; the timer never outlives the wait. */
-async function withDeadline<T>(promise: Promise<T>, deadlineMs: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([
-      promise,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(
-          () => reject(new Error(`timed out after ${deadlineMs} ms waiting for ${what}`)),
-          deadlineMs,
-        );
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 async function runChild(
   directory: string,

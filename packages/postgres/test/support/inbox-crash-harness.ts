@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { embeddedTransport } from '@herald/broker';
 import { type Envelope, encodeEnvelope, type TransportMessage } from '@herald/bus';
+import { withDeadline } from '@herald/conformance';
 import { type CrashMode, crashSchemaSql, Deposited } from './crash-workload.ts';
 import { countRows, type Scratch, scratchSchema } from './scratch.ts';
 
@@ -395,22 +396,4 @@ async function verify(scratch: Scratch, deposits: readonly Deposit[], accounts: 
 
 function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-/** Resolves like `promise`, or rejects after `deadlineMs`; the timer never outlives the wait. */
-async function withDeadline<T>(promise: Promise<T>, deadlineMs: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([
-      promise,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(
-          () => reject(new Error(`timed out after ${deadlineMs} ms waiting for ${what}`)),
-          deadlineMs,
-        );
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
