@@ -8,6 +8,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import type { TestContext } from 'node:test';
+import { createBus, silentLogger, type Transport } from 'herald';
 import type { Checkout } from '../../src/app.ts';
 import { checkInvariants, isQuiescent } from '../../src/invariants.ts';
 import { SERVICE_NAMES, type ServiceName } from '../../src/services/index.ts';
@@ -209,5 +210,21 @@ export function assertInvariants(
     assert.ok(facts.orders.confirmed > 0 && facts.audit.entries > orders, 'the saga ran across processes');
   } finally {
     state.close();
+  }
+}
+
+/**
+ * Counts the dead letters of every topic of the run through `bus.deadLetters` on `transport`,
+ * after checking the run's main topics exist; closes the transport.
+ */
+export async function deadLettersOnTopics(transport: Transport, topics: readonly string[]): Promise<number> {
+  assert.ok(topics.includes('orders') && topics.includes('commands.ReserveInventory'), topics.join(', '));
+  const bus = createBus({ transport, logger: silentLogger });
+  try {
+    let total = 0;
+    for (const topic of topics) total += (await bus.deadLetters.list({ topic })).length;
+    return total;
+  } finally {
+    await bus.stop();
   }
 }
