@@ -39,7 +39,9 @@ import { z } from 'zod';
 import { postgresInbox } from '../packages/postgres/src/index.ts';
 import { format, parseBenchArgs, progressLine } from './_common.ts';
 
-const POSTGRES_URL = process.env.HERALD_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+const POSTGRES_URL =
+  process.env.HERALD_POSTGRES_URL ??
+  `postgres://postgres@127.0.0.1:${process.env.HERALD_POSTGRES_PORT ?? 5432}/test`;
 const KEYS = 256;
 const PUBLISH_BATCH = 25;
 const PUBLISHERS = 16;

@@ -27,6 +27,7 @@ import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { embeddedTransport } from '@herald/broker';
 import { createBus, defineEvent, silentLogger, type Transport } from '@herald/bus';
 import { kafkaTransport } from '@herald/transport-kafka';
@@ -55,9 +56,11 @@ import {
 
 const SUITE = 'peers';
 const MEBIBYTE = 1024 * 1024;
-const RABBITMQ_URL = process.env.HERALD_RABBITMQ_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
-const NATS_URL = '127.0.0.1:4222';
-const REDIS = { host: '127.0.0.1', port: 6379 };
+const RABBITMQ_URL =
+  process.env.HERALD_RABBITMQ_URL ??
+  `amqp://guest:guest@127.0.0.1:${process.env.HERALD_RABBITMQ_PORT ?? 5672}`;
+const NATS_URL = `127.0.0.1:${process.env.HERALD_NATS_PORT ?? 4222}`;
+const REDIS = { host: '127.0.0.1', port: Number(process.env.HERALD_REDIS_PORT ?? 6379) };
 /** Outstanding publishes in the throughput scenarios. */
 const THROUGHPUT_OUTSTANDING = 256;
 /** Consumer prefetch / in-flight window in every system. */
@@ -742,71 +745,30 @@ function portOpen(port: number): Promise<boolean> {
   });
 }
 
-const PEER_SERVERS: Record<string, { port: number; command: [string, ...string[]] }> = {
-  rabbitmq: { port: 5672, command: ['rabbitmq-server', '-detached'] },
-  nats: {
-    port: 4222,
-    command: [
-      'start-stop-daemon',
-      '--start',
-      '--oknodo',
-      '--background',
-      '--exec',
-      '/usr/sbin/nats-server',
-      '--',
-      '-a',
-      '127.0.0.1',
-      '-p',
-      '4222',
-      '-js',
-      '-sd',
-      '/var/lib/nats-server',
-      '-l',
-      '/var/log/nats-server.log',
-    ],
-  },
-  redis: {
-    port: 6379,
-    command: [
-      'redis-server',
-      '--daemonize',
-      'yes',
-      '--bind',
-      '127.0.0.1',
-      '-::1',
-      '--port',
-      '6379',
-      '--save',
-      '',
-      '--appendonly',
-      'no',
-      '--dir',
-      '/var/lib/redis',
-      '--logfile',
-      '/var/log/redis/ci.log',
-    ],
-  },
+/** Each peer server's port, as the test set-up (`scripts/setup.sh`) starts it. */
+const PEER_PORTS: Record<'rabbitmq' | 'nats' | 'redis', number> = {
+  rabbitmq: Number(process.env.HERALD_RABBITMQ_PORT ?? 5672),
+  nats: Number(process.env.HERALD_NATS_PORT ?? 4222),
+  redis: Number(process.env.HERALD_REDIS_PORT ?? 6379),
 };
 
-/** Starts a peer server that is down; resolves to undefined when it answers, else the reason. */
-async function ensurePeer(
-  name: keyof typeof PEER_SERVERS,
-  progress: ProgressBar,
-): Promise<string | undefined> {
-  const { port, command } = PEER_SERVERS[name]!;
+/**
+ * Makes sure a peer server answers: when its port is down, runs the project's set-up step
+ * (`npm run setup`: installs and starts RabbitMQ, PostgreSQL, NATS and Redis on loopback), the
+ * same one `npm test` runs. Resolves to undefined when it answers, else the reason.
+ */
+async function ensurePeer(name: keyof typeof PEER_PORTS, progress: ProgressBar): Promise<string | undefined> {
+  const port = PEER_PORTS[name];
   if (await portOpen(port)) return undefined;
-  progress.note(`${name} is down on :${port}; starting it`);
+  progress.note(`${name} is down on :${port}; running scripts/setup.sh`);
+  const setup = fileURLToPath(new URL('../scripts/setup.sh', import.meta.url));
   try {
-    execFileSync(command[0], command.slice(1), { stdio: 'ignore', timeout: 60_000 });
+    // Bounded: an install and four server starts take well under ten minutes.
+    execFileSync('bash', [setup], { stdio: ['ignore', 'ignore', 'pipe'], timeout: 600_000 });
   } catch (error) {
-    return `${name} was down on :${port} and \`${command.join(' ')}\` failed: ${(error as Error).message}`;
+    return `${name} was down on :${port} and scripts/setup.sh failed: ${(error as Error).message}`;
   }
-  // Bounded: 60 one-second polls.
-  for (let attempt = 0; attempt < 60; attempt++) {
-    if (await portOpen(port)) return undefined;
-    await sleep(1000);
-  }
-  return `${name} was down on :${port} and did not answer within 60 s of \`${command.join(' ')}\``;
+  return (await portOpen(port)) ? undefined : `${name} is still down on :${port} after scripts/setup.sh`;
 }
 
 // ---------------------------------------------------------------------------------------------

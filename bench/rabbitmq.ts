@@ -25,7 +25,9 @@ import { rabbitMqTransport, shardForKey } from '@herald/transport-rabbitmq';
 import { type ConfirmChannel, connect } from 'amqplib';
 import { median, parseBenchArgs, progressLine } from './_common.ts';
 
-const URL = process.env.HERALD_RABBITMQ_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
+const URL =
+  process.env.HERALD_RABBITMQ_URL ??
+  `amqp://guest:guest@127.0.0.1:${process.env.HERALD_RABBITMQ_PORT ?? 5672}`;
 const PAYLOAD_BYTES = [100, 1024] as const;
 const PUBLISHERS = 64;
 const PREFETCH = 256;

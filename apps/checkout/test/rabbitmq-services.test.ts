@@ -23,7 +23,11 @@ import {
 } from './support/services.ts';
 
 const run = promisify(execFile);
-const URL = process.env.HERALD_RABBITMQ_URL ?? DEFAULT_RABBITMQ_URL;
+const URL =
+  process.env.HERALD_RABBITMQ_URL ??
+  (process.env.HERALD_RABBITMQ_PORT
+    ? `amqp://guest:guest@127.0.0.1:${process.env.HERALD_RABBITMQ_PORT}`
+    : DEFAULT_RABBITMQ_URL);
 const ORDERS = 120;
 const CUSTOMERS = 10;
 const PREFIX = `herald-test.checkout-${randomUUID().slice(0, 8)}.`;

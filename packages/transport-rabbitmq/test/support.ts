@@ -6,7 +6,9 @@ import { connect } from 'amqplib';
 const run = promisify(execFile);
 
 /** The broker the tests use (CI starts it with `rabbitmq-server -detached`). */
-export const RABBITMQ_URL = process.env.HERALD_RABBITMQ_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
+export const RABBITMQ_URL =
+  process.env.HERALD_RABBITMQ_URL ??
+  `amqp://guest:guest@127.0.0.1:${process.env.HERALD_RABBITMQ_PORT ?? 5672}`;
 
 /** Exchanges and queues to delete after a test. */
 export interface TopologyRecord {

@@ -6,7 +6,9 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 
 /** The test server: `HERALD_POSTGRES_URL`, or the local one with trust auth. */
-export const POSTGRES_URL = process.env.HERALD_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+export const POSTGRES_URL =
+  process.env.HERALD_POSTGRES_URL ??
+  `postgres://postgres@127.0.0.1:${process.env.HERALD_POSTGRES_PORT ?? 5432}/test`;
 
 /** A schema only one test uses. */
 export interface Scratch {

@@ -1,0 +1,160 @@
+#!/usr/bin/env bash
+# The test set-up (`npm run setup`, run by `npm test` before anything else): installs what the
+# test suite uses when it is missing and starts each server whose port does not answer, so that
+# `npm test` passes on a fresh machine with nothing prepared. Quick when everything is there: one
+# `dpkg -s` and one port probe per item.
+#
+# Servers start on loopback only, with their data under a throw-away directory
+# ($HERALD_SERVICES_DIR, default /tmp/herald-services), and keep running after the tests (CI and
+# later runs reuse them). Ports are overridable; the tests read the same variables:
+#   HERALD_RABBITMQ_PORT (5672)  HERALD_POSTGRES_PORT (5432)  HERALD_NATS_PORT (4222)
+#   HERALD_REDIS_PORT (6379)
+# Without root nothing is installed: the script lists exactly what to install, and fails.
+set -euo pipefail
+
+SERVICES_DIR=${HERALD_SERVICES_DIR:-/tmp/herald-services}
+RABBITMQ_PORT=${HERALD_RABBITMQ_PORT:-5672}
+POSTGRES_PORT=${HERALD_POSTGRES_PORT:-5432}
+NATS_PORT=${HERALD_NATS_PORT:-4222}
+REDIS_PORT=${HERALD_REDIS_PORT:-6379}
+# How long one server may take to answer after it was started (RabbitMQ is the slow one: ~10 s).
+START_TIMEOUT_S=${HERALD_SETUP_START_TIMEOUT_S:-90}
+
+# Debian packages the suite uses: the four servers, and real peers nobody here wrote
+# (librdkafka's kcat, kafka-python, confluent-kafka, pika) plus tmux for the terminal test.
+APT_PACKAGES=(
+  rabbitmq-server
+  postgresql
+  nats-server
+  redis-server
+  kcat
+  python3-kafka
+  python3-pika
+  python3-confluent-kafka
+  tmux
+)
+
+say() { printf 'setup: %s\n' "$*"; }
+fail() {
+  printf 'setup: %s\n' "$*" >&2
+  exit 1
+}
+
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+wait_for_port() {
+  local name=$1 port=$2 log=$3
+  local deadline=$((SECONDS + START_TIMEOUT_S))
+  while ((SECONDS < deadline)); do
+    port_open "$port" && {
+      say "$name is up on 127.0.0.1:$port"
+      return
+    }
+    sleep 0.5
+  done
+  [ -f "$log" ] && tail -n 20 "$log" >&2
+  fail "$name did not answer on 127.0.0.1:$port within ${START_TIMEOUT_S} s (log: $log)"
+}
+
+install_missing() {
+  local missing=()
+  for package in "${APT_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed' || missing+=("$package")
+  done
+  [ "${#missing[@]}" -eq 0 ] && return
+  if [ "$(id -u)" -ne 0 ]; then
+    fail "missing Debian packages: ${missing[*]}. Install them as root, then run npm test again:
+  sudo apt-get update && sudo apt-get install -y --no-install-recommends ${missing[*]}"
+  fi
+  say "installing ${missing[*]} (apt-get)"
+  # Servers must not be started by the packages' maintainer scripts: this script starts them
+  # itself, on loopback, with throw-away data. 101 = "action forbidden" to invoke-rc.d.
+  local policy=/usr/sbin/policy-rc.d created_policy=0
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod +x "$policy" && created_policy=1
+  fi
+  apt-get -o DPkg::Lock::Timeout=300 update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  [ "$created_policy" -eq 1 ] && rm -f "$policy"
+  say "installed ${missing[*]}"
+}
+
+# A directory a server's own user owns, under the throw-away root.
+owned_dir() {
+  local dir=$1 user=$2
+  mkdir -p "$dir"
+  [ "$(id -u)" -eq 0 ] && chown -R "$user:$user" "$dir"
+  return 0
+}
+
+as_user() {
+  local user=$1
+  shift
+  if [ "$(id -u)" -eq 0 ]; then runuser -u "$user" -- "$@"; else "$@"; fi
+}
+
+start_rabbitmq() {
+  port_open "$RABBITMQ_PORT" && return
+  local base=$SERVICES_DIR/rabbitmq
+  owned_dir "$base" rabbitmq
+  say "starting RabbitMQ on 127.0.0.1:$RABBITMQ_PORT (data in $base)"
+  # The distribution port (Erlang's, for rabbitmqctl) sits 20000 above the AMQP port, as by default.
+  as_user rabbitmq env HOME=/var/lib/rabbitmq \
+    RABBITMQ_NODE_IP_ADDRESS=127.0.0.1 RABBITMQ_NODE_PORT="$RABBITMQ_PORT" \
+    RABBITMQ_DIST_PORT=$((RABBITMQ_PORT + 20000)) \
+    RABBITMQ_MNESIA_BASE="$base/mnesia" RABBITMQ_LOG_BASE="$base/log" \
+    RABBITMQ_PID_FILE="$base/rabbitmq.pid" \
+    /usr/lib/rabbitmq/bin/rabbitmq-server -detached
+  wait_for_port RabbitMQ "$RABBITMQ_PORT" "$base/log/rabbit@$(hostname -s).log"
+}
+
+start_postgresql() {
+  port_open "$POSTGRES_PORT" && return
+  local version bin data=$SERVICES_DIR/postgresql
+  version=$(ls /usr/lib/postgresql | sort -V | tail -n 1)
+  [ -n "$version" ] || fail "no PostgreSQL under /usr/lib/postgresql; install the postgresql package"
+  bin=/usr/lib/postgresql/$version/bin
+  owned_dir "$SERVICES_DIR/postgresql" postgres
+  if [ ! -f "$data/PG_VERSION" ]; then
+    say "creating a PostgreSQL $version cluster in $data (trust on loopback)"
+    as_user postgres "$bin/initdb" -D "$data" -U postgres --auth=trust --no-sync >/dev/null
+  fi
+  say "starting PostgreSQL $version on 127.0.0.1:$POSTGRES_PORT"
+  as_user postgres "$bin/pg_ctl" -D "$data" -l "$data/server.log" -w -t "$START_TIMEOUT_S" \
+    -o "-c listen_addresses=127.0.0.1 -p $POSTGRES_PORT -k $data" start >/dev/null
+  wait_for_port PostgreSQL "$POSTGRES_PORT" "$data/server.log"
+  # The tests' database (postgres://postgres@127.0.0.1:PORT/test).
+  if ! as_user postgres psql -h 127.0.0.1 -p "$POSTGRES_PORT" -U postgres -tAc \
+    "select 1 from pg_database where datname = 'test'" | grep -q 1; then
+    as_user postgres createdb -h 127.0.0.1 -p "$POSTGRES_PORT" -U postgres test
+    say "created database test"
+  fi
+}
+
+start_nats() {
+  port_open "$NATS_PORT" && return
+  local dir=$SERVICES_DIR/nats
+  mkdir -p "$dir"
+  say "starting NATS with JetStream on 127.0.0.1:$NATS_PORT (data in $dir)"
+  setsid nats-server -a 127.0.0.1 -p "$NATS_PORT" -js -sd "$dir/jetstream" -l "$dir/server.log" \
+    </dev/null >/dev/null 2>&1 &
+  wait_for_port NATS "$NATS_PORT" "$dir/server.log"
+}
+
+start_redis() {
+  port_open "$REDIS_PORT" && return
+  local dir=$SERVICES_DIR/redis
+  mkdir -p "$dir"
+  say "starting Redis on 127.0.0.1:$REDIS_PORT (data in $dir)"
+  redis-server --daemonize yes --bind 127.0.0.1 --port "$REDIS_PORT" --dir "$dir" \
+    --logfile "$dir/server.log" --save '' --appendonly no >/dev/null
+  wait_for_port Redis "$REDIS_PORT" "$dir/server.log"
+}
+
+install_missing
+mkdir -p "$SERVICES_DIR"
+start_rabbitmq
+start_postgresql
+start_nats
+start_redis
+say "ready (RabbitMQ :$RABBITMQ_PORT, PostgreSQL :$POSTGRES_PORT, NATS :$NATS_PORT, Redis :$REDIS_PORT)"
