@@ -9,6 +9,8 @@
 # later runs reuse them). Ports are overridable; the tests read the same variables:
 #   HERALD_RABBITMQ_PORT (5672)  HERALD_POSTGRES_PORT (5432)  HERALD_NATS_PORT (4222)
 #   HERALD_REDIS_PORT (6379)
+# Apache Kafka (broker, tools, Java client) is fetched once from Maven Central into
+# $HERALD_KAFKA_DIR (default ~/.cache/herald/kafka); tests start their own brokers from it.
 # Without root nothing is installed: the script lists exactly what to install, and fails.
 set -euo pipefail
 
@@ -18,6 +20,7 @@ POSTGRES_PORT=${HERALD_POSTGRES_PORT:-5432}
 NATS_PORT=${HERALD_NATS_PORT:-4222}
 REDIS_PORT=${HERALD_REDIS_PORT:-6379}
 # How long one server may take to answer after it was started (RabbitMQ is the slow one: ~10 s).
+KAFKA_DIR=${HERALD_KAFKA_DIR:-$HOME/.cache/herald/kafka}
 START_TIMEOUT_S=${HERALD_SETUP_START_TIMEOUT_S:-90}
 
 # Debian packages the suite uses: the four servers, and real peers nobody here wrote
@@ -151,7 +154,30 @@ start_redis() {
   wait_for_port Redis "$REDIS_PORT" "$dir/server.log"
 }
 
+# Collects the jars named by scripts/kafka/pom.xml into $KAFKA_DIR/libs, once per pom version.
+fetch_kafka() {
+  local pom here stamp
+  here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+  pom=$here/kafka/pom.xml
+  stamp=$(cat "$pom" "$here/kafka/log4j2.properties" | sha256sum | cut -c1-16)
+  [ "$(cat "$KAFKA_DIR/.fetched" 2>/dev/null)" = "$stamp" ] && return
+  command -v mvn >/dev/null || fail "Maven (mvn) is needed to fetch Apache Kafka; install the maven package"
+  command -v java >/dev/null || fail "Java 17 is needed to run Apache Kafka; install openjdk-17-jre-headless"
+  say "fetching Apache Kafka from Maven Central into $KAFKA_DIR"
+  rm -rf "$KAFKA_DIR.partial"
+  mkdir -p "$KAFKA_DIR.partial"
+  mvn -q -B -f "$pom" dependency:copy-dependencies -DincludeScope=runtime \
+    -DoutputDirectory="$KAFKA_DIR.partial/libs" >"$KAFKA_DIR.partial/maven.log" 2>&1 ||
+    { tail -n 20 "$KAFKA_DIR.partial/maven.log" >&2; fail "fetching Apache Kafka failed (log above)"; }
+  cp "$here/kafka/log4j2.properties" "$KAFKA_DIR.partial/"
+  echo "$stamp" >"$KAFKA_DIR.partial/.fetched"
+  rm -rf "$KAFKA_DIR"
+  mv "$KAFKA_DIR.partial" "$KAFKA_DIR"
+  say "Apache Kafka is in $KAFKA_DIR ($(ls "$KAFKA_DIR/libs" | wc -l) jars)"
+}
+
 install_missing
+fetch_kafka
 mkdir -p "$SERVICES_DIR"
 start_rabbitmq
 start_postgresql

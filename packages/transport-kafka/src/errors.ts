@@ -18,3 +18,15 @@ export function describeError(error: unknown, depth = 0): string {
   if (!Array.isArray(nested) || nested.length === 0) return error.message;
   return `${error.message} (${nested.map((inner) => describeError(inner, depth + 1)).join('; ')})`;
 }
+
+/**
+ * Group-coordinator errors a broker answers while its coordinator is still loading, e.g. Apache
+ * Kafka's first FindCoordinator while it creates `__consumer_offsets` (`herald serve` has its
+ * coordinator at once, so only a real Kafka cluster shows them). Joining again shortly succeeds.
+ */
+const COORDINATOR_STARTING = ['COORDINATOR_NOT_AVAILABLE', 'COORDINATOR_LOAD_IN_PROGRESS', 'NOT_COORDINATOR'];
+
+/** True when `error` says the group coordinator is not ready yet (see {@link COORDINATOR_STARTING}). */
+export function isCoordinatorStarting(error: unknown): boolean {
+  return COORDINATOR_STARTING.some((apiId) => hasKafkaError(error, apiId));
+}
