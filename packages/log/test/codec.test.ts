@@ -193,7 +193,7 @@ describe('record batch', () => {
     assert.equal(header.compression, 0);
     assert.equal(header.lastOffsetDelta, 2);
     assert.equal(header.baseTimestampMs, 5_000);
-    assert.equal(header.maxTimestampMs, 7_000);
+    assert.equal(header.timestampMsMax, 7_000);
     assert.equal(header.producerId, 99n);
     assert.equal(header.producerEpoch, 2);
     assert.equal(header.baseSequence, 10);
@@ -307,7 +307,7 @@ describe('record batch', () => {
     ]) {
       const header = decodeRecordBatchHeader(encodeRecordBatch([{ value: null, timestampMs }]));
       assert.equal(header.baseTimestampMs, timestampMs);
-      assert.equal(header.maxTimestampMs, timestampMs);
+      assert.equal(header.timestampMsMax, timestampMs);
       assert.equal(header.producerId, -1n);
     }
   });
