@@ -20,6 +20,7 @@ import { assertName, assertSubscribeOptions, utf8Bytes } from '@herald/bus/inter
 import {
   type FsyncPolicy,
   isLogError,
+  LogLockedError,
   type LogStore,
   openLogStore,
   type Partition,
@@ -160,7 +161,8 @@ export async function openBroker(options: BrokerOptions = {}): Promise<Broker> {
   } catch (error) {
     if (isLogError(error, 'LOG_LOCKED')) {
       const detail = error.message.replace(/^cannot open log at [^:]*: /, '');
-      throw new DirectoryLockedError(directory, detail, error);
+      const pid = error instanceof LogLockedError ? error.pid : undefined;
+      throw new DirectoryLockedError(directory, pid, detail, error);
     }
     throw new BrokerStorageError(`cannot open broker at ${directory}: ${(error as Error).message}`, error);
   }

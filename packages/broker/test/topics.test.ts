@@ -134,6 +134,9 @@ describe('topics', () => {
     await assert.rejects(embeddedTransport({ dir }), (error: unknown) => {
       assert.ok(error instanceof DirectoryLockedError, `got ${String(error)}`);
       assert.equal(error.reason, 'BROKER_LOCKED');
+      assert.equal(error.code, 'HERALD_TRANSPORT');
+      assert.equal(error.dir, dir);
+      assert.equal(error.pid, process.pid, 'carries the holding pid');
       assert.match(error.message, new RegExp(`${process.pid}`), 'names the holding process');
       return true;
     });

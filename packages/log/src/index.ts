@@ -19,7 +19,14 @@ export {
   isProcessAlive,
   LOCK_FILE_NAME,
 } from './directory-lock.ts';
-export { isLogError, LOG_ERROR_CODES, LogError, type LogErrorCode, type LogErrorOptions } from './errors.ts';
+export {
+  isLogError,
+  LOG_ERROR_CODES,
+  LogError,
+  type LogErrorCode,
+  type LogErrorOptions,
+  LogLockedError,
+} from './errors.ts';
 export { type FileStats, type FileSystem, nodeFileSystem } from './file-system.ts';
 export { type LogStore, type LogStoreOptions, openLogStore, type PartitionName } from './log-store.ts';
 export {
