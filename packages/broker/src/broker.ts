@@ -16,7 +16,7 @@ import {
   type Subscription,
   type TransportMessage,
 } from '@herald/bus';
-import { assertName, assertSubscribeOptions, utf8Bytes } from '@herald/bus/internal';
+import { assertName, assertSubscribeOptions, partitionForKey, utf8Bytes } from '@herald/bus/internal';
 import {
   type FsyncPolicy,
   isLogError,
@@ -39,7 +39,6 @@ import {
 } from './errors.ts';
 import { GroupPositions } from './group-offsets.ts';
 import type { PartitionLog, RecordToAppend, StoredRecord } from './partition-log.ts';
-import { partitionForKey } from './partitioner.ts';
 
 /** Options of {@link openBroker}. */
 export interface BrokerOptions {

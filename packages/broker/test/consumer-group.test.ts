@@ -160,7 +160,7 @@ describe('consumer groups', () => {
         [...sequences].sort((left, right) => left - right),
         `${key} out of order`,
       );
-      partitionsUsed.add((await import('@herald/broker')).partitionForKey(key, 4));
+      partitionsUsed.add((await import('@herald/bus/internal')).partitionForKey(key, 4));
     }
     assert.ok(partitionsUsed.size > 1, 'the keys spread over several partitions');
     assert.equal(overlaps, 0, 'two messages of one key were in flight together');

@@ -11,14 +11,7 @@ export {
   findCompressionCodec,
   registerCompressionCodec,
 } from './compression.ts';
-export { crc32c, crc32cUpdate } from './crc32c.ts';
-export {
-  acquireDirectoryLock,
-  type DirectoryLock,
-  type DirectoryLockOptions,
-  isProcessAlive,
-  LOCK_FILE_NAME,
-} from './directory-lock.ts';
+export { LOCK_FILE_NAME } from './directory-lock.ts';
 export {
   isLogError,
   LOG_ERROR_CODES,
@@ -42,8 +35,6 @@ export {
 export type { FsyncPolicy, PartitionOptions } from './partition-options.ts';
 export {
   BATCH_ATTRIBUTE,
-  BATCH_FIELD,
-  CRC_START_BYTE,
   type DecodeRecordsOptions,
   decodeRecordBatchHeader,
   decodeRecordBatchRecords,
@@ -60,8 +51,5 @@ export {
   recordBatchSize,
   utf8,
   verifyRecordBatch,
-  writeBatchBaseOffset,
-  writeBatchLeaderEpoch,
 } from './record-batch.ts';
 export type { RecoveryReport } from './recovery.ts';
-export { readVarint, readVarlong, varintSize, varlongSize, writeVarint, writeVarlong } from './varint.ts';

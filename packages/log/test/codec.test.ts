@@ -1,24 +1,17 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { crc32c, crc32cUpdate } from '../src/crc32c.ts';
 import {
-  BATCH_FIELD,
-  crc32c,
-  crc32cUpdate,
   decodeRecordBatchHeader,
   decodeRecordBatchRecords,
   encodeRecordBatch,
   findRecordBatchProblem,
   isLogError,
-  readVarint,
-  readVarlong,
   utf8,
-  varintSize,
   verifyRecordBatch,
-  writeBatchBaseOffset,
-  writeBatchLeaderEpoch,
-  writeVarint,
-  writeVarlong,
 } from '../src/index.ts';
+import { BATCH_FIELD, writeBatchBaseOffset, writeBatchLeaderEpoch } from '../src/record-batch.ts';
+import { readVarint, readVarlong, varintSize, writeVarint, writeVarlong } from '../src/varint.ts';
 
 /** Bit-at-a-time reference CRC-32C, independent of the table-driven implementation under test. */
 function referenceCrc32c(bytes: Uint8Array): number {

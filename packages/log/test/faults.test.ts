@@ -4,8 +4,8 @@ import { mkdir, readdir, readFile, stat, truncate, unlink, writeFile } from 'nod
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { HeraldError } from '@herald/errors';
+import { acquireDirectoryLock } from '../src/directory-lock.ts';
 import {
-  acquireDirectoryLock,
   type FileSystem,
   isLogError,
   LOCK_FILE_NAME,
