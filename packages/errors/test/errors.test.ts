@@ -1,3 +1,8 @@
+/**
+ * The error root: the code lists, `HeraldError` itself, and (a monorepo-level check, so it imports
+ * the sibling packages from this workspace) that every error class a Herald package throws on
+ * purpose is a `HeraldError` whose code is listed here.
+ */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { BrokerError, DirectoryLockedError } from '@herald/broker';
