@@ -202,7 +202,7 @@ export interface OpenLoopResult {
   readonly scheduled: number;
   /** Seconds from the first scheduled send to the last completion. */
   readonly seconds: number;
-  /** True when the loop stopped early because more than `maxOutstanding` sends were unfinished. */
+  /** True when the loop stopped early because more than `outstandingMax` sends were unfinished. */
   readonly saturated: boolean;
 }
 
@@ -212,18 +212,18 @@ export interface OpenLoopResult {
  * work exactly as real arrivals would and latencies measured from `scheduledMs` include that
  * queueing (no coordinated omission). Sends that fall due while the event loop is busy start as
  * soon as it is free, still stamped with their scheduled time. Bounded by `count` sends and by
- * `durationMs`; stops early (`saturated`) when more than `maxOutstanding` sends are unfinished or
+ * `durationMs`; stops early (`saturated`) when more than `outstandingMax` sends are unfinished or
  * when `isBacklogged()` says the consumer side is too far behind. Waits for every started send.
  */
 export async function openLoop(options: {
   readonly ratePerSecond: number;
   readonly durationMs: number;
   readonly count: number;
-  readonly maxOutstanding: number;
+  readonly outstandingMax: number;
   readonly isBacklogged?: () => boolean;
   readonly send: (index: number, scheduledMs: number) => Promise<void>;
 }): Promise<OpenLoopResult> {
-  const { ratePerSecond, durationMs, count, maxOutstanding, send } = options;
+  const { ratePerSecond, durationMs, count, outstandingMax, send } = options;
   const intervalMs = 1000 / ratePerSecond;
   const total = Math.min(count, Math.max(1, Math.floor((durationMs / 1000) * ratePerSecond)));
   const pending = new Set<Promise<void>>();
@@ -237,7 +237,7 @@ export async function openLoop(options: {
   while (sent < total) {
     const due = Math.min(total, Math.floor((performance.now() - startMs) / intervalMs) + 1);
     while (sent < due) {
-      if (pending.size > maxOutstanding || options.isBacklogged?.() === true) {
+      if (pending.size > outstandingMax || options.isBacklogged?.() === true) {
         saturated = true;
         break;
       }

@@ -43,7 +43,7 @@ interface Row {
   readonly layer: 'transport' | 'bus';
   readonly kind: 'publish' | 'end-to-end';
   readonly publishers: number;
-  /** End-to-end rows: the consumer's maxInFlight (the bus handler's concurrency). */
+  /** End-to-end rows: the consumer's inFlightMax (the bus handler's concurrency). */
   readonly inFlight?: number;
   readonly messages: number;
   readonly seconds: number;
@@ -64,7 +64,7 @@ function progress(text: string): void {
 
 /** A transport that holds a whole round. */
 function freshTransport(roundMessages: number): Transport {
-  return memoryTransport({ maxMessagesPerTopic: roundMessages });
+  return memoryTransport({ messagesPerTopicMax: roundMessages });
 }
 
 /** Runs `publishers` loops that together call `publishOnce(n)` for n = 0 … total-1. */
@@ -118,14 +118,14 @@ function encodedSample(): TransportMessage {
   });
 }
 
-/** `inFlight` 0: publish only; otherwise one consumer with that maxInFlight acks every message. */
+/** `inFlight` 0: publish only; otherwise one consumer with that inFlightMax acks every message. */
 async function transportRound(publishers: number, total: number, inFlight: number): Promise<Round> {
   const consume = inFlight > 0;
   const transport = freshTransport(total);
   const sample = encodedSample();
   const handled = countTo(total);
   if (consume) {
-    await transport.subscribe({ topic: TOPIC, group: 'bench', maxInFlight: inFlight }, async (message) => {
+    await transport.subscribe({ topic: TOPIC, group: 'bench', inFlightMax: inFlight }, async (message) => {
       await message.ack();
       handled.add();
     });

@@ -215,15 +215,15 @@ function chart(results: readonly Result[]): string {
   const bottom = 300;
   const top = 40;
   const values = results.flatMap((r) => [r.acceptMs.p99 ?? 1, r.completionMs.p99 ?? 1]);
-  const maxLog = Math.ceil(Math.log10(Math.max(10, ...values)));
-  const y = (ms: number) => bottom - (Math.log10(Math.max(1, ms)) / maxLog) * (bottom - top);
+  const decadesMax = Math.ceil(Math.log10(Math.max(10, ...values)));
+  const y = (ms: number) => bottom - (Math.log10(Math.max(1, ms)) / decadesMax) * (bottom - top);
   const groupWidth = (width - left - 20) / results.length;
   const parts = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif" font-size="11">`,
     `<rect width="${width}" height="${height}" fill="white"/>`,
     `<text x="${left}" y="22" font-size="14" font-weight="bold">Checkout latency p99 (ms, log scale): sync chain vs event-driven</text>`,
   ];
-  for (let power = 0; power <= maxLog; power++) {
+  for (let power = 0; power <= decadesMax; power++) {
     const ms = 10 ** power;
     parts.push(
       `<line x1="${left}" x2="${width - 20}" y1="${y(ms)}" y2="${y(ms)}" stroke="#ddd"/>`,

@@ -5,7 +5,7 @@
  * - Publish: 100-byte messages (unique keys) from 1, 16 and 256 concurrent publishers, each
  *   awaiting its `transport.publish` in a loop for a fixed time; plus 256 publishers sending 100
  *   messages per call.
- * - End to end: 256 publishers for a fixed time while one group (maxInFlight 256) consumes and
+ * - End to end: 256 publishers for a fixed time while one group (inFlightMax 256) consumes and
  *   acks; the rate counts acked messages up to the moment the last one is acked.
  * - The same through `createBus` (`bus.publish` of a small zod-validated event; `bus.on` with
  *   concurrency 256), shown as a ratio to the matching transport row. The bus publishes one event
@@ -144,7 +144,7 @@ async function transportEndToEnd(
   try {
     const handled = counter(durationMs * DRAIN_TIMEOUT_FACTOR);
     await transport.subscribe(
-      { topic: 'bench', group: 'bench', maxInFlight: CONSUMER_IN_FLIGHT },
+      { topic: 'bench', group: 'bench', inFlightMax: CONSUMER_IN_FLIGHT },
       async (message) => {
         await message.ack();
         handled.add();
@@ -313,7 +313,7 @@ async function captureBusMessage(): Promise<TransportMessage> {
         replaysToNewGroups: true,
         orderedPerKey: true,
         exactlyOnce: false,
-        maxMessageBytes: 1024 * 1024,
+        messageBytesMax: 1024 * 1024,
       },
       publish: async (_topic, messages) => {
         captured = messages[0];

@@ -8,7 +8,7 @@
  *   with 8 `publish` calls outstanding (the transport coalesces them into produce requests).
  * - consume: messages/s for a new group to read the whole topic from the start; the raw client
  *   reads a committed-mode stream with autocommit, Herald acks every message through a
- *   subscription with maxInFlight 256 (commits below the lowest unfinished offset).
+ *   subscription with inFlightMax 256 (commits below the lowest unfinished offset).
  *
  * Each row runs `rounds` times, alternating raw and Herald; the median is reported. Target: Herald's
  * overhead ≤ 15 %.
@@ -140,7 +140,7 @@ async function heraldConsume(
   const done = Promise.withResolvers<void>();
   let count = 0;
   const started = performance.now();
-  const subscription = await transport.subscribe({ topic, group, maxInFlight: 256 }, async (message) => {
+  const subscription = await transport.subscribe({ topic, group, inFlightMax: 256 }, async (message) => {
     await message.ack();
     count += 1;
     if (count === expected) done.resolve();

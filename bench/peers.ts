@@ -167,7 +167,7 @@ function transportTopic(transport: Transport, spec: TopicSpec): Topic {
         for (let consumer = 0; consumer < consumersPerGroup; consumer++) {
           subscriptions.push(
             await transport.subscribe(
-              { topic: spec.name, group: name, maxInFlight: CONSUMER_WINDOW },
+              { topic: spec.name, group: name, inFlightMax: CONSUMER_WINDOW },
               async (message) => {
                 onMessage(group, readStamp(message.body));
                 await message.ack();
@@ -319,7 +319,7 @@ async function heraldRabbitMq(runId: string): Promise<System> {
       // Declares each group's queues so that messages published with no consumer are kept.
       for (const group of spec.groups) {
         await (
-          await transport.subscribe({ topic: spec.name, group, maxInFlight: 1 }, async () => {})
+          await transport.subscribe({ topic: spec.name, group, inFlightMax: 1 }, async () => {})
         ).close();
       }
       const topic = transportTopic(transport, spec);
@@ -1142,7 +1142,7 @@ async function measureFixedRate(
         ratePerSecond,
         durationMs: budget.durationMs,
         count: budget.messages,
-        maxOutstanding: backlogMax,
+        outstandingMax: backlogMax,
         isBacklogged: () => sent - (counter.counts[0] ?? 0) > backlogMax,
         send: (index, scheduledMs) => {
           sent++;

@@ -134,7 +134,7 @@ export async function run(args: string[]): Promise<void> {
   const rows: Row[] = [];
   try {
     // Declares the topology once; both sides then use the same exchanges and queues.
-    const setup = await transport.subscribe({ topic: TOPIC, group: GROUP, maxInFlight: 1 }, async () => {});
+    const setup = await transport.subscribe({ topic: TOPIC, group: GROUP, inFlightMax: 1 }, async () => {});
     await setup.close();
     const queues = transport.topology().queues;
     const exchange = `${prefix}${TOPIC}`;
@@ -219,7 +219,7 @@ async function heraldConsume(
   const drained = drainedTo(count, () => consumed);
   let started = 0;
   const subscription = await transport.subscribe(
-    { topic: TOPIC, group: GROUP, maxInFlight: PREFETCH },
+    { topic: TOPIC, group: GROUP, inFlightMax: PREFETCH },
     async (received) => {
       if (started === 0) started = performance.now();
       await received.ack();

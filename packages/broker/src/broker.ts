@@ -16,10 +16,11 @@ import {
   type Subscription,
   type TransportMessage,
 } from '@herald/bus';
-import { assertName, assertSubscribeOptions, utf8Bytes } from '@herald/bus/internal';
+import { assertName, assertSubscribeOptions, partitionForKey, utf8Bytes } from '@herald/bus/internal';
 import {
   type FsyncPolicy,
   isLogError,
+  LogLockedError,
   type LogStore,
   openLogStore,
   type Partition,
@@ -38,7 +39,6 @@ import {
 } from './errors.ts';
 import { GroupPositions } from './group-offsets.ts';
 import type { PartitionLog, RecordToAppend, StoredRecord } from './partition-log.ts';
-import { partitionForKey } from './partitioner.ts';
 
 /** Options of {@link openBroker}. */
 export interface BrokerOptions {
@@ -54,7 +54,7 @@ export interface BrokerOptions {
    */
   readonly fsync?: FsyncPolicy;
   /** Largest message accepted by `publish` (body + headers + key; default 1 MiB). */
-  readonly maxMessageBytes?: number;
+  readonly messageBytesMax?: number;
   /** A delivered message not settled within this time is redelivered (default 5 minutes). */
   readonly visibilityTimeoutMs?: number;
   /** Most records a group buffers per partition (default 1024). */
@@ -150,7 +150,7 @@ export async function openBroker(options: BrokerOptions = {}): Promise<Broker> {
       directory,
       partitionDefaults: {
         fsync,
-        recordBytesMax: Math.max(options.maxMessageBytes ?? 1024 * 1024, 1),
+        recordBytesMax: Math.max(options.messageBytesMax ?? 1024 * 1024, 1),
         ...(options.retentionMs === undefined ? {} : { retentionMs: options.retentionMs }),
         ...(options.retentionBytes === undefined ? {} : { retentionBytes: options.retentionBytes }),
         ...(options.segmentBytesMax === undefined ? {} : { segmentBytesMax: options.segmentBytesMax }),
@@ -160,7 +160,8 @@ export async function openBroker(options: BrokerOptions = {}): Promise<Broker> {
   } catch (error) {
     if (isLogError(error, 'LOG_LOCKED')) {
       const detail = error.message.replace(/^cannot open log at [^:]*: /, '');
-      throw new DirectoryLockedError(directory, detail, error);
+      const pid = error instanceof LogLockedError ? error.pid : undefined;
+      throw new DirectoryLockedError(directory, pid, detail, error);
     }
     throw new BrokerStorageError(`cannot open broker at ${directory}: ${(error as Error).message}`, error);
   }
@@ -179,7 +180,7 @@ export class Broker {
   /** The data directory (absolute). */
   readonly directory: string;
   /** Largest message `publish` accepts. */
-  readonly maxMessageBytes: number;
+  readonly messageBytesMax: number;
   readonly #store: LogStore;
   readonly #options: BrokerOptions & { partitions: number; fsync: FsyncPolicy };
   readonly #limits: ConsumerGroupLimits;
@@ -201,7 +202,7 @@ export class Broker {
     this.directory = directory;
     this.#store = store;
     this.#options = options;
-    this.maxMessageBytes = options.maxMessageBytes ?? 1024 * 1024;
+    this.messageBytesMax = options.messageBytesMax ?? 1024 * 1024;
     this.#limits = {
       windowRecordsMax: positive(options.groupWindowRecordsMax ?? 1024, 'groupWindowRecordsMax'),
       windowBytesMax: positive(options.groupWindowBytesMax ?? 8 * 1024 * 1024, 'groupWindowBytesMax'),
@@ -609,7 +610,7 @@ export class Broker {
     // Sized once here; #append reuses the sizes to split large publishes.
     const sizes = messages.map((message) => messageSizeBytes(message));
     for (const size of sizes) {
-      if (size > this.maxMessageBytes) throw new PayloadTooLargeError(topic, size, this.maxMessageBytes);
+      if (size > this.messageBytesMax) throw new PayloadTooLargeError(topic, size, this.messageBytesMax);
     }
     if (messages.length === 0) return;
     const state = await this.#topicFor(topic, 'publish');
@@ -683,7 +684,7 @@ export class Broker {
     const state = await this.#topicFor(options.topic, 'subscribe');
     const group = await this.#group(state, options.group);
     this.#checkOpen();
-    const membership = group.join(handler, options.maxInFlight);
+    const membership = group.join(handler, options.inFlightMax);
     return { close: () => membership.leave() };
   }
 

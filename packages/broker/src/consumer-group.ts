@@ -7,7 +7,7 @@
  * Per partition the window holds records from the committed offset up to the next offset to fetch,
  * in offset order. A record is delivered only when no earlier unacked record of the same key is in
  * the window, so a key's next message waits for the previous one's ack; records of other keys
- * flow in parallel up to each member's `maxInFlight`. Acks are individual; the committed offset
+ * flow in parallel up to each member's `inFlightMax`. Acks are individual; the committed offset
  * moves only over a contiguous acked prefix, and acked records above it are stored as "acked ahead"
  * so a restart does not redeliver them.
  *
@@ -170,8 +170,8 @@ export class ConsumerGroup {
   }
 
   /** Adds a member and starts delivering to it. */
-  join(handler: MessageHandler, maxInFlight: number): { leave(): Promise<void> } {
-    const member = this.#delivery.join(handler, maxInFlight);
+  join(handler: MessageHandler, inFlightMax: number): { leave(): Promise<void> } {
+    const member = this.#delivery.join(handler, inFlightMax);
     this.#fetchAll();
     return { leave: async () => this.#delivery.leave(member) };
   }

@@ -47,7 +47,7 @@ class Embedded implements EmbeddedTransport {
       replaysToNewGroups: true,
       orderedPerKey: true,
       exactlyOnce: false,
-      maxMessageBytes: broker.maxMessageBytes,
+      messageBytesMax: broker.messageBytesMax,
     };
   }
 

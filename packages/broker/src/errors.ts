@@ -3,7 +3,7 @@
  * `code` keep working) with a broker-specific `reason` from {@link BROKER_ERROR_REASONS}, and a
  * message that says what went wrong and what to do.
  */
-import { HeraldError, type HeraldErrorCode } from '@herald/bus';
+import { HeraldError, type HeraldErrorCode } from '@herald/errors';
 
 /** Stable broker-specific reasons. Match on these (or on the class), never on messages. */
 export const BROKER_ERROR_REASONS = [
@@ -104,14 +104,18 @@ export class GroupActiveError extends BrokerError {
 
 /** Another broker (in this or another process) holds the data directory. */
 export class DirectoryLockedError extends BrokerError {
-  readonly directory: string;
+  /** The locked data directory (absolute). */
+  readonly dir: string;
+  /** The pid of the process holding the lock, or undefined when it is not known. */
+  readonly pid: number | undefined;
 
-  constructor(directory: string, detail: string, cause: unknown) {
-    super('HERALD_TRANSPORT', 'BROKER_LOCKED', `cannot open broker at ${directory}: ${detail}`, {
+  constructor(dir: string, pid: number | undefined, detail: string, cause: unknown) {
+    super('HERALD_TRANSPORT', 'BROKER_LOCKED', `cannot open broker at ${dir}: ${detail}`, {
       retriable: true,
       cause,
     });
-    this.directory = directory;
+    this.dir = dir;
+    this.pid = pid;
   }
 }
 

@@ -31,4 +31,3 @@ export {
   TopicInUseError,
   TopicNotFoundError,
 } from './errors.ts';
-export { murmur2, partitionForKey } from './partitioner.ts';

@@ -36,7 +36,7 @@ describe('consumer groups', () => {
     await first.publish('jobs', messages(10, 'j'));
     const held = new Set(['j-2', 'j-5', 'j-6']);
     const seen: ReceivedMessage[] = [];
-    await first.subscribe({ topic: 'jobs', group: 'workers', maxInFlight: 10 }, async (message) => {
+    await first.subscribe({ topic: 'jobs', group: 'workers', inFlightMax: 10 }, async (message) => {
       seen.push(message);
       if (!held.has(idOf(message))) await message.ack();
     });
@@ -55,7 +55,7 @@ describe('consumer groups', () => {
 
     const second = await embeddedTransport({ dir, partitions: 1 });
     const redelivered: ReceivedMessage[] = [];
-    await second.subscribe({ topic: 'jobs', group: 'workers', maxInFlight: 10 }, async (message) => {
+    await second.subscribe({ topic: 'jobs', group: 'workers', inFlightMax: 10 }, async (message) => {
       redelivered.push(message);
       await message.ack();
     });
@@ -87,7 +87,7 @@ describe('consumer groups', () => {
     );
     let hold: ReceivedMessage | undefined;
     const acked: ReceivedMessage[] = [];
-    await transport.subscribe({ topic: 'audit', group: 'g', maxInFlight: 8 }, async (message) => {
+    await transport.subscribe({ topic: 'audit', group: 'g', inFlightMax: 8 }, async (message) => {
       if (idOf(message) === 'a-7') {
         hold = message;
         return;
@@ -143,8 +143,8 @@ describe('consumer groups', () => {
       processed.set(key, [...(processed.get(key) ?? []), sequence]);
       await message.ack();
     };
-    await transport.subscribe({ topic: 'orders', group: 'g', maxInFlight: 4 }, handler);
-    await transport.subscribe({ topic: 'orders', group: 'g', maxInFlight: 4 }, handler);
+    await transport.subscribe({ topic: 'orders', group: 'g', inFlightMax: 4 }, handler);
+    await transport.subscribe({ topic: 'orders', group: 'g', inFlightMax: 4 }, handler);
     const all = messages(keys * perKey, 'o', (index) => `customer-${index % keys}`);
     for (let start = 0; start < all.length; start += 30)
       await transport.publish('orders', all.slice(start, start + 30));
@@ -160,7 +160,7 @@ describe('consumer groups', () => {
         [...sequences].sort((left, right) => left - right),
         `${key} out of order`,
       );
-      partitionsUsed.add((await import('@herald/broker')).partitionForKey(key, 4));
+      partitionsUsed.add((await import('@herald/bus/internal')).partitionForKey(key, 4));
     }
     assert.ok(partitionsUsed.size > 1, 'the keys spread over several partitions');
     assert.equal(overlaps, 0, 'two messages of one key were in flight together');
@@ -172,7 +172,7 @@ describe('consumer groups', () => {
     const dir = freshDirectory();
     const transport = await embeddedTransport({ dir, visibilityTimeoutMs: 150 });
     const deliveries: ReceivedMessage[] = [];
-    await transport.subscribe({ topic: 'slow', group: 'g', maxInFlight: 1 }, async (message) => {
+    await transport.subscribe({ topic: 'slow', group: 'g', inFlightMax: 1 }, async (message) => {
       deliveries.push(message);
       if (deliveries.length > 1) await message.ack();
     });
@@ -198,7 +198,7 @@ describe('consumer groups', () => {
     const transport = await embeddedTransport({ dir, partitions: 1 });
     await transport.publish('events', messages(5, 'e'));
     const offsets: string[] = [];
-    await transport.subscribe({ topic: 'events', group: 'late', maxInFlight: 5 }, async (message) => {
+    await transport.subscribe({ topic: 'events', group: 'late', inFlightMax: 5 }, async (message) => {
       offsets.push(message.offset);
       await message.ack();
     });
@@ -219,7 +219,7 @@ describe('consumer groups', () => {
     await transport.publish('mixed', messages(200, 'x'));
     await transport.publish('mixed', messages(10, 'y'));
     const seen: ReceivedMessage[] = [];
-    await transport.subscribe({ topic: 'mixed', group: 'g', maxInFlight: 1 }, async (message) => {
+    await transport.subscribe({ topic: 'mixed', group: 'g', inFlightMax: 1 }, async (message) => {
       seen.push(message);
       // Let I/O run between deliveries, so the other partition's first read lands early.
       await new Promise((resolve) => setImmediate(resolve));

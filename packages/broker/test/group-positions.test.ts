@@ -12,7 +12,7 @@ async function ackTen(dir: string): Promise<void> {
   const transport = await embeddedTransport({ dir, partitions: 1 });
   await transport.publish('jobs', messages(10, 'j'));
   let acked = 0;
-  await transport.subscribe({ topic: 'jobs', group: 'g', maxInFlight: 4 }, async (message) => {
+  await transport.subscribe({ topic: 'jobs', group: 'g', inFlightMax: 4 }, async (message) => {
     await message.ack();
     acked += 1;
   });
@@ -81,7 +81,7 @@ describe('group positions', () => {
     const reopened = await embeddedTransport({ dir, partitions: 1 });
     assert.ok(!existsSync(legacy));
     const seen: ReceivedMessage[] = [];
-    await reopened.subscribe({ topic: 'jobs', group: 'g', maxInFlight: 10 }, async (message) => {
+    await reopened.subscribe({ topic: 'jobs', group: 'g', inFlightMax: 10 }, async (message) => {
       seen.push(message);
       await message.ack();
     });

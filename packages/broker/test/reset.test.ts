@@ -8,7 +8,7 @@ import { freshDirectory, idOf, messages, waitFor } from './support.ts';
 async function consume(transport: EmbeddedTransport, count: number, marker?: string): Promise<string[]> {
   const ids: string[] = [];
   const subscription = await transport.subscribe(
-    { topic: 'history', group: 'replayer', maxInFlight: 8 },
+    { topic: 'history', group: 'replayer', inFlightMax: 8 },
     async (message: ReceivedMessage) => {
       ids.push(idOf(message));
       await message.ack();
@@ -65,7 +65,7 @@ describe('group reset', () => {
     const transport = await embeddedTransport({ dir, partitions: 1 });
     await transport.publish('history', messages(2, 'h'));
     const subscription = await transport.subscribe(
-      { topic: 'history', group: 'replayer', maxInFlight: 1 },
+      { topic: 'history', group: 'replayer', inFlightMax: 1 },
       async (message) => message.ack(),
     );
     await assert.rejects(

@@ -60,13 +60,13 @@ describe('topics', () => {
       return true;
     });
     await assert.rejects(
-      broker.subscribe({ topic: 'missing', group: 'g', maxInFlight: 1 }, async () => {}),
+      broker.subscribe({ topic: 'missing', group: 'g', inFlightMax: 1 }, async () => {}),
       TopicNotFoundError,
     );
     await broker.createTopic('orders', { partitions: 2 });
     await assert.rejects(broker.createTopic('orders'), TopicExistsError);
     const subscription = await broker.subscribe(
-      { topic: 'orders', group: 'billing', maxInFlight: 1 },
+      { topic: 'orders', group: 'billing', inFlightMax: 1 },
       async () => {},
     );
     await assert.rejects(broker.deleteTopic('orders'), (error: unknown) => {
@@ -87,7 +87,7 @@ describe('topics', () => {
     await transport.publish('cycle', messages(3, 'old'));
     const seen: string[] = [];
     const subscription = await transport.subscribe(
-      { topic: 'cycle', group: 'g', maxInFlight: 3 },
+      { topic: 'cycle', group: 'g', inFlightMax: 3 },
       async (message) => {
         seen.push(message.headers['x-id']!);
         await message.ack();
@@ -134,6 +134,9 @@ describe('topics', () => {
     await assert.rejects(embeddedTransport({ dir }), (error: unknown) => {
       assert.ok(error instanceof DirectoryLockedError, `got ${String(error)}`);
       assert.equal(error.reason, 'BROKER_LOCKED');
+      assert.equal(error.code, 'HERALD_TRANSPORT');
+      assert.equal(error.dir, dir);
+      assert.equal(error.pid, process.pid, 'carries the holding pid');
       assert.match(error.message, new RegExp(`${process.pid}`), 'names the holding process');
       return true;
     });

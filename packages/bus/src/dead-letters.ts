@@ -123,7 +123,7 @@ async function readPending(transport: Transport, topic: string): Promise<DeadLet
   const done = Promise.withResolvers<void>();
   let count = 0;
   const subscription = await transport.subscribe(
-    { topic, group: `herald.dlq-reader.${marker}`, maxInFlight: 64 },
+    { topic, group: `herald.dlq-reader.${marker}`, inFlightMax: 64 },
     async (message) => {
       await message.ack();
       count += 1;

@@ -16,14 +16,14 @@
  *   does nothing.
  *
  * Bounds: the window holds no messages of its own. Held entries are at most the sum of the members'
- * `maxInFlight`; a scan allocates at most `room` candidates per window and walks every entry of
+ * `inFlightMax`; a scan allocates at most `room` candidates per window and walks every entry of
  * every window once, so a scan costs O(entries in the windows); one timer per group.
  */
 import type { MessageHandler, ReceivedMessage } from './transport.ts';
 
 /** A member of the group: one subscription. Opaque to the transport apart from its counters. */
 export interface WindowMember {
-  readonly maxInFlight: number;
+  readonly inFlightMax: number;
   /** Entries delivered to it and not yet settled. */
   readonly inFlight: number;
 }
@@ -113,8 +113,8 @@ export class DeliveryWindow<E extends PendingEntry> {
   }
 
   /** Adds a member and delivers to it what may go now. */
-  join(handler: MessageHandler, maxInFlight: number): WindowMember {
-    const member: Member = { handler, maxInFlight, inFlight: 0, closed: false };
+  join(handler: MessageHandler, inFlightMax: number): WindowMember {
+    const member: Member = { handler, inFlightMax, inFlight: 0, closed: false };
     this.#members.push(member);
     this.pump();
     return member;
@@ -193,7 +193,7 @@ export class DeliveryWindow<E extends PendingEntry> {
     const nowMs = Date.now();
     let nextDueMs = this.#source.beforeScan?.(nowMs) ?? Number.POSITIVE_INFINITY;
     let room = 0;
-    for (const member of this.#members) room += member.maxInFlight - member.inFlight;
+    for (const member of this.#members) room += member.inFlightMax - member.inFlight;
     const windows = this.#source.windows();
     const candidates: E[][] = [];
     for (const window of windows) {
@@ -224,7 +224,7 @@ export class DeliveryWindow<E extends PendingEntry> {
     for (let tried = 0; tried < this.#members.length; tried++) {
       const member = this.#members[this.#nextMember % this.#members.length]!;
       this.#nextMember = (this.#nextMember + 1) % this.#members.length;
-      if (member.inFlight < member.maxInFlight) return member;
+      if (member.inFlight < member.inFlightMax) return member;
     }
     return undefined;
   }

@@ -113,7 +113,7 @@ export class Dispatcher {
       {
         topic: this.topic,
         group: this.group,
-        maxInFlight: this.#concurrency,
+        inFlightMax: this.#concurrency,
         types: [...this.#handlers.keys()],
       },
       (message) => this.#receive(message),

@@ -1,47 +1,18 @@
 /**
- * Herald's typed errors. Every error a caller can act on is a {@link HeraldError} with a stable
- * `code`, a `retriable` flag, and a message that says what went wrong and what to do about it.
+ * The bus's typed errors. Every error a caller can act on is a `HeraldError` (from
+ * `@herald/errors`, re-exported here) with a stable `code`, a `retriable` flag, and a message that
+ * says what went wrong and what to do about it.
  */
 
-/** Stable error codes. Match on these, never on messages. */
-export const ERROR_CODES = [
-  'HERALD_VALIDATION',
-  'HERALD_CONFIGURATION',
-  'HERALD_CLOSED',
-  'HERALD_PAYLOAD_TOO_LARGE',
-  'HERALD_DECODE',
-  'HERALD_TIMEOUT',
-  'HERALD_UNRECOVERABLE',
-  'HERALD_NO_HANDLER',
-  'HERALD_TRANSPORT',
-  'HERALD_REMOTE',
-] as const;
+import { HeraldError, type HeraldErrorOptions } from '@herald/errors';
 
-/** One of {@link ERROR_CODES}. */
-export type HeraldErrorCode = (typeof ERROR_CODES)[number];
-
-/** Options shared by every Herald error. */
-export interface HeraldErrorOptions {
-  /** Whether retrying the same operation later may succeed. */
-  readonly retriable?: boolean;
-  /** The underlying error, if any. */
-  readonly cause?: unknown;
-}
-
-/** Base class of every error Herald throws on purpose. */
-export class HeraldError extends Error {
-  /** Stable machine-readable code. */
-  readonly code: HeraldErrorCode;
-  /** Whether retrying the same operation later may succeed. */
-  readonly retriable: boolean;
-
-  constructor(code: HeraldErrorCode, message: string, options: HeraldErrorOptions = {}) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
-    this.name = new.target.name;
-    this.code = code;
-    this.retriable = options.retriable ?? false;
-  }
-}
+export {
+  ERROR_CODES,
+  HeraldError,
+  type HeraldErrorCode,
+  type HeraldErrorOptions,
+  isHeraldError,
+} from '@herald/errors';
 
 /** One failing location in a validated value. */
 export interface ValidationIssue {

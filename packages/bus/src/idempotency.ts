@@ -41,17 +41,17 @@ export interface IdempotencyStore {
 /** Options of {@link memoryIdempotencyStore}. */
 export interface MemoryIdempotencyStoreOptions {
   /** Keys kept at most; the oldest are forgotten first (default 100,000). */
-  readonly maxEntries?: number;
+  readonly entriesMax?: number;
   /** How long a key is remembered (default 24 h). */
   readonly retentionMs?: number;
 }
 
 /**
  * An in-process store for tests and single-process apps that accept forgetting on restart.
- * Bounded by `maxEntries` (oldest evicted first) and `retentionMs`.
+ * Bounded by `entriesMax` (oldest evicted first) and `retentionMs`.
  */
 export function memoryIdempotencyStore(options: MemoryIdempotencyStoreOptions = {}): IdempotencyStore {
-  const maxEntries = options.maxEntries ?? 100_000;
+  const entriesMax = options.entriesMax ?? 100_000;
   const retentionMs = options.retentionMs ?? 24 * 60 * 60 * 1000;
   // Insertion order is age order, so the first entries are the oldest.
   const rememberedAtMs = new Map<string, number>();
@@ -66,7 +66,7 @@ export function memoryIdempotencyStore(options: MemoryIdempotencyStoreOptions = 
       const name = text(key);
       rememberedAtMs.delete(name);
       rememberedAtMs.set(name, Date.now());
-      while (rememberedAtMs.size > maxEntries) rememberedAtMs.delete(rememberedAtMs.keys().next().value!);
+      while (rememberedAtMs.size > entriesMax) rememberedAtMs.delete(rememberedAtMs.keys().next().value!);
     },
     async close() {},
   };

@@ -61,6 +61,8 @@ export {
   ERROR_CODES,
   HeraldError,
   type HeraldErrorCode,
+  type HeraldErrorOptions,
+  isHeraldError,
   isUnrecoverable,
   PayloadTooLargeError,
   RemoteError,

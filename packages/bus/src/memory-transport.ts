@@ -20,9 +20,9 @@ import { assertSubscribeOptions } from './transport-checks.ts';
 /** Options of {@link memoryTransport}. */
 export interface MemoryTransportOptions {
   /** Largest message accepted (default 1 MiB). */
-  readonly maxMessageBytes?: number;
+  readonly messageBytesMax?: number;
   /** Messages retained per topic; publishing beyond it rejects (default 100,000). */
-  readonly maxMessagesPerTopic?: number;
+  readonly messagesPerTopicMax?: number;
 }
 
 /** How many unsettled messages one group tracks at once; later ones wait in the topic's log. */
@@ -58,7 +58,7 @@ export function memoryTransport(options: MemoryTransportOptions = {}): Transport
 class MemoryTransport implements Transport {
   readonly name = 'memory';
   readonly features: TransportFeatures;
-  readonly #maxMessagesPerTopic: number;
+  readonly #messagesPerTopicMax: number;
   readonly #topics = new Map<string, Topic>();
   #closed = false;
 
@@ -69,9 +69,9 @@ class MemoryTransport implements Transport {
       replaysToNewGroups: true,
       orderedPerKey: true,
       exactlyOnce: false,
-      maxMessageBytes: options.maxMessageBytes ?? 1024 * 1024,
+      messageBytesMax: options.messageBytesMax ?? 1024 * 1024,
     };
-    this.#maxMessagesPerTopic = options.maxMessagesPerTopic ?? 100_000;
+    this.#messagesPerTopicMax = options.messagesPerTopicMax ?? 100_000;
   }
 
   async publish(topic: string, messages: readonly TransportMessage[]): Promise<void> {
@@ -79,14 +79,14 @@ class MemoryTransport implements Transport {
     assertTopicName(topic, 'publish');
     for (const message of messages) {
       const size = messageSizeBytes(message);
-      if (size > this.features.maxMessageBytes)
-        throw new PayloadTooLargeError(topic, size, this.features.maxMessageBytes);
+      if (size > this.features.messageBytesMax)
+        throw new PayloadTooLargeError(topic, size, this.features.messageBytesMax);
     }
     const state = this.#topic(topic);
-    if (state.log.length + messages.length > this.#maxMessagesPerTopic) {
+    if (state.log.length + messages.length > this.#messagesPerTopicMax) {
       throw new TransportError(
         `memory transport: topic "${topic}" holds ${state.log.length} messages, its limit is ` +
-          `${this.#maxMessagesPerTopic}; raise maxMessagesPerTopic or use the embedded transport`,
+          `${this.#messagesPerTopicMax}; raise messagesPerTopicMax or use the embedded transport`,
         { retriable: false },
       );
     }
@@ -112,7 +112,7 @@ class MemoryTransport implements Transport {
       group = this.#group(options.topic, state.log);
       state.groups.set(options.group, group);
     }
-    const member = group.delivery.join(handler, options.maxInFlight);
+    const member = group.delivery.join(handler, options.inFlightMax);
     const delivery = group.delivery;
     return { close: async () => delivery.leave(member) };
   }

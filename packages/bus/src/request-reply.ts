@@ -44,7 +44,7 @@ export class ReplyInbox {
   /** Subscribes to the reply topic on first use. */
   ready(): Promise<Subscription> {
     this.#subscription ??= this.#transport.subscribe(
-      { topic: this.topic, group: this.#group, maxInFlight: 256 },
+      { topic: this.topic, group: this.#group, inFlightMax: 256 },
       async (message) => {
         try {
           this.#settle(decodeEnvelope(message));

@@ -8,12 +8,12 @@ export function assertSubscribeOptions(options: SubscribeOptions): void {
   assertTopicName(options.topic, 'subscribe');
   assertName(options.group, 'group', 'subscribe');
   if (
-    !Number.isSafeInteger(options.maxInFlight) ||
-    options.maxInFlight < 1 ||
-    options.maxInFlight > IN_FLIGHT_MAX
+    !Number.isSafeInteger(options.inFlightMax) ||
+    options.inFlightMax < 1 ||
+    options.inFlightMax > IN_FLIGHT_MAX
   ) {
     throw new ConfigurationError(
-      `subscribe: maxInFlight must be an integer from 1 to ${IN_FLIGHT_MAX}, got ${options.maxInFlight}`,
+      `subscribe: inFlightMax must be an integer from 1 to ${IN_FLIGHT_MAX}, got ${options.inFlightMax}`,
     );
   }
 }

@@ -55,7 +55,7 @@ export interface SubscribeOptions {
    * Most messages delivered to this subscriber and not yet settled (1…{@link IN_FLIGHT_MAX}).
    * Messages with different keys may be in flight together; see {@link TransportFeatures.orderedPerKey}.
    */
-  readonly maxInFlight: number;
+  readonly inFlightMax: number;
   /**
    * Event types the subscriber wants, as a routing hint (RabbitMQ binds only these routing keys).
    * Transports may deliver other types too; the bus filters.
@@ -63,7 +63,7 @@ export interface SubscribeOptions {
   readonly types?: readonly string[];
 }
 
-/** Upper bound of {@link SubscribeOptions.maxInFlight} on every transport. */
+/** Upper bound of {@link SubscribeOptions.inFlightMax} on every transport. */
 export const IN_FLIGHT_MAX = 4096;
 
 /** A live subscription. */
@@ -100,7 +100,7 @@ export interface TransportFeatures {
   /** Each message is delivered once even across failures (no transport promises this yet). */
   readonly exactlyOnce: boolean;
   /** Largest message (body + headers + key, see `messageSizeBytes`) that `publish` accepts. */
-  readonly maxMessageBytes: number;
+  readonly messageBytesMax: number;
 }
 
 /** True when a group that subscribes to `topic` for the first time reads it from its start. */
@@ -119,7 +119,7 @@ export interface Transport {
    * durably (to the transport's documented durability level); rejects if any was not, in which case
    * some may still have been accepted (the caller may retry: consumers deduplicate by id).
    * Rejects with `PayloadTooLargeError` before sending anything if a message is over
-   * `features.maxMessageBytes`, and with `ClosedError` after `close()`.
+   * `features.messageBytesMax`, and with `ClosedError` after `close()`.
    */
   publish(topic: string, messages: readonly TransportMessage[]): Promise<void>;
   /**

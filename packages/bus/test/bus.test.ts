@@ -25,7 +25,7 @@ import { countdown, GetStock, InventoryReserved, OrderCreated, ReserveInventory 
 /** Subscribes a raw reader to a dead-letter topic and returns what arrives. */
 async function readTopic(transport: Transport, topic: string): Promise<ReceivedMessage[]> {
   const received: ReceivedMessage[] = [];
-  await transport.subscribe({ topic, group: `reader-${uuidv7()}`, maxInFlight: 16 }, async (message) => {
+  await transport.subscribe({ topic, group: `reader-${uuidv7()}`, inFlightMax: 16 }, async (message) => {
     received.push(message);
     await message.ack();
   });
@@ -40,7 +40,7 @@ async function until(condition: () => boolean, what: string, timeoutMs = 5000): 
   }
 }
 
-const fastRetry = { initialDelayMs: 1, maxDelayMs: 5, jitter: 0 };
+const fastRetry = { delayMsInitial: 1, delayMsMax: 5, jitter: 0 };
 
 describe('bus - events, commands and queries', () => {
   it('an event reaches every group once, typed and validated', async () => {

@@ -22,7 +22,7 @@ async function until(condition: () => boolean, what: string, timeoutMs = 5000): 
 
 describe('consumers - handler timeouts, transactions, late replies, signals', () => {
   it('a handler that never settles times out, its signal aborts, and it is retried then dead-lettered', async () => {
-    await using bus = createTestBus({ retry: { attempts: 2, initialDelayMs: 1, jitter: 0 } });
+    await using bus = createTestBus({ retry: { attempts: 2, delayMsInitial: 1, jitter: 0 } });
     const reasons: unknown[] = [];
     bus.on(OrderCreated, { group: 'stuck', timeoutMs: 30 }, async (_order, context) => {
       await new Promise<void>((resolve) => context.signal.addEventListener('abort', () => resolve()));

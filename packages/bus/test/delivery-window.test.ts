@@ -103,7 +103,7 @@ describe('delivery window', () => {
     window.close();
   });
 
-  it('members with room are chosen round-robin and never get more than maxInFlight', async () => {
+  it('members with room are chosen round-robin and never get more than inFlightMax', async () => {
     const { window, lists } = fixture([[]]);
     const first = recorder();
     const second = recorder();

@@ -1,4 +1,4 @@
 import { memoryTransport } from '@herald/bus';
 import { runConformance } from '@herald/conformance';
 
-runConformance({ name: 'memory', create: () => memoryTransport({ maxMessageBytes: 256 * 1024 }) });
+runConformance({ name: 'memory', create: () => memoryTransport({ messageBytesMax: 256 * 1024 }) });

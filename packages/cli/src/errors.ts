@@ -1,8 +1,9 @@
 /**
  * Exit codes and the errors that carry them. Every failure the CLI reports on purpose is a
- * {@link CliError} whose `exitCode` is one of {@link EXIT}, so scripts can branch on the code
- * instead of parsing messages.
+ * {@link CliError} (a `HeraldError` with a `CLI_*` code) whose `exitCode` is one of {@link EXIT},
+ * so scripts can branch on the code instead of parsing messages.
  */
+import { type CLI_ERROR_CODES, HeraldError } from '@herald/errors';
 
 /** The documented exit codes of `herald` (README "Exit codes"). */
 export const EXIT = {
@@ -25,22 +26,40 @@ export const EXIT = {
 /** One of {@link EXIT}. */
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
 
-/** A failure with a message for the user (what went wrong and what to do) and an exit code. */
-export class CliError extends Error {
+/** One of `CLI_ERROR_CODES` from `@herald/errors`. */
+export type CliErrorCode = (typeof CLI_ERROR_CODES)[number];
+
+/** The stable code of each exit code (exit code 0 is not an error; it maps to `CLI_FAILURE`). */
+const CODE_BY_EXIT: Readonly<Record<ExitCode, CliErrorCode>> = {
+  [EXIT.ok]: 'CLI_FAILURE',
+  [EXIT.failure]: 'CLI_FAILURE',
+  [EXIT.usage]: 'CLI_USAGE',
+  [EXIT.notFound]: 'CLI_NOT_FOUND',
+  [EXIT.conflict]: 'CLI_CONFLICT',
+  [EXIT.unavailable]: 'CLI_UNAVAILABLE',
+  [EXIT.interrupted]: 'CLI_INTERRUPTED',
+};
+
+/**
+ * A failure with a message for the user (what went wrong and what to do) and an exit code. Its
+ * `code` follows the exit code (`CLI_NOT_FOUND` for 3, ...); only `CLI_UNAVAILABLE` is retriable.
+ */
+export class CliError extends HeraldError {
+  /** Stable code derived from {@link CliError.exitCode}. */
+  declare readonly code: CliErrorCode;
+  /** The process exit code, one of {@link EXIT}. */
   readonly exitCode: ExitCode;
 
   constructor(message: string, exitCode: ExitCode = EXIT.failure, options: { cause?: unknown } = {}) {
-    super(message, options);
-    this.name = 'CliError';
+    super(CODE_BY_EXIT[exitCode], message, { ...options, retriable: exitCode === EXIT.unavailable });
     this.exitCode = exitCode;
   }
 }
 
-/** Bad usage: printed with a pointer to `--help`, exit code 2. */
+/** Bad usage (`CLI_USAGE`): printed with a pointer to `--help`, exit code 2. */
 export class UsageError extends CliError {
   constructor(message: string) {
     super(message, EXIT.usage);
-    this.name = 'UsageError';
   }
 }
 

@@ -62,7 +62,7 @@ function defaultTransport(options: EmbeddedTransportOptions): Transport {
     replaysToNewGroups: true,
     orderedPerKey: true,
     exactlyOnce: false,
-    maxMessageBytes: options.maxMessageBytes ?? EMBEDDED_MESSAGE_BYTES_MAX,
+    messageBytesMax: options.messageBytesMax ?? EMBEDDED_MESSAGE_BYTES_MAX,
   };
   return lazyTransport('embedded', features, () => embeddedTransport(options));
 }

@@ -19,7 +19,7 @@ export interface SqliteIdempotencyStoreOptions {
   /** How long a key is remembered: the dedup window (default 7 days). */
   readonly retentionMs?: number;
   /** Keys kept at most; the oldest go first (default 10 million). */
-  readonly maxEntries?: number;
+  readonly entriesMax?: number;
   /** How often expired keys are deleted (default 1 minute). */
   readonly pruneIntervalMs?: number;
   /**
@@ -44,9 +44,9 @@ interface Statements {
 /** Opens (lazily, on first use) a SQLite-backed idempotency store at `options.path`. */
 export function sqliteIdempotencyStore(options: SqliteIdempotencyStoreOptions): IdempotencyStore {
   const retentionMs = options.retentionMs ?? 7 * 24 * 60 * 60 * 1000;
-  const maxEntries = options.maxEntries ?? 10_000_000;
-  if (!(retentionMs > 0) || !(maxEntries > 0)) {
-    throw new ConfigurationError('sqliteIdempotencyStore: retentionMs and maxEntries must be positive');
+  const entriesMax = options.entriesMax ?? 10_000_000;
+  if (!(retentionMs > 0) || !(entriesMax > 0)) {
+    throw new ConfigurationError('sqliteIdempotencyStore: retentionMs and entriesMax must be positive');
   }
   let database: DatabaseSync | undefined;
   let statements: Statements | undefined;
@@ -92,7 +92,7 @@ export function sqliteIdempotencyStore(options: SqliteIdempotencyStoreOptions): 
     return statements;
   };
 
-  /** Deletes expired keys, then the oldest beyond `maxEntries`. Exposed to tests through `prune`. */
+  /** Deletes expired keys, then the oldest beyond `entriesMax`. Exposed to tests through `prune`. */
   const prune = () => {
     if (statements === undefined) return;
     // Bounded batches: each statement deletes at most PRUNE_BATCH_ROWS rows.
@@ -101,7 +101,7 @@ export function sqliteIdempotencyStore(options: SqliteIdempotencyStoreOptions): 
       if (Number(result.changes) < PRUNE_BATCH_ROWS) break;
     }
     const { total } = statements.count.get() as { total: number };
-    if (total > maxEntries) statements.pruneOldest.run(Math.min(total - maxEntries, PRUNE_BATCH_ROWS));
+    if (total > entriesMax) statements.pruneOldest.run(Math.min(total - entriesMax, PRUNE_BATCH_ROWS));
   };
 
   return {

@@ -69,21 +69,22 @@ export type ApiName = keyof typeof API_KEY;
 export interface ApiDefinition {
   readonly apiKey: number;
   readonly name: ApiName;
-  /** Advertised range (inclusive). */
-  readonly minVersion: number;
-  readonly maxVersion: number;
+  /** Lowest advertised version (inclusive). */
+  readonly versionMin: number;
+  /** Highest advertised version (inclusive). */
+  readonly versionMax: number;
   readonly request: MessageSchema;
   readonly response: MessageSchema;
 }
 
 function api(
   name: ApiName,
-  minVersion: number,
-  maxVersion: number,
+  versionMin: number,
+  versionMax: number,
   request: MessageSchema,
   response: MessageSchema,
 ): ApiDefinition {
-  return { apiKey: API_KEY[name], name, minVersion, maxVersion, request, response };
+  return { apiKey: API_KEY[name], name, versionMin, versionMax, request, response };
 }
 
 /** Every implemented API with its advertised range, by API key. */

@@ -47,7 +47,7 @@ export function decodeRequest(frame: Uint8Array, elementsMax?: number): DecodedR
   const apiVersion = reader.int16();
   const correlationId = reader.int32();
   const api = findApi(apiKey);
-  if (api === undefined || apiVersion < api.minVersion || apiVersion > api.maxVersion) {
+  if (api === undefined || apiVersion < api.versionMin || apiVersion > api.versionMax) {
     return { kind: 'unsupported', header: { apiKey, apiVersion, correlationId, clientId: null }, api };
   }
   const clientId = reader.string(true);

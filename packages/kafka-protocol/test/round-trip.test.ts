@@ -19,7 +19,7 @@ function concat(chunks: Uint8Array[]): Buffer {
 
 describe('kafka-protocol - round trip of every implemented API version', () => {
   for (const api of APIS) {
-    for (let version = api.minVersion; version <= api.maxVersion; version++) {
+    for (let version = api.versionMin; version <= api.versionMax; version++) {
       test(`${api.name} v${version} request and response`, () => {
         for (const seed of [1, 2, 3]) {
           const request = sampleMessage(api.request, version, seed);

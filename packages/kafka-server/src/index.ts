@@ -4,9 +4,8 @@
  * and consume. See README.md for the example, the bounds and what is not implemented.
  */
 export { registerPureJsCodecs } from './compression.ts';
-export { GroupCoordinator, type GroupCoordinatorOptions } from './group-coordinator.ts';
+export type { GroupCoordinatorOptions } from './group-coordinator.ts';
 export {
-  isLoopback,
   type KafkaServer,
   KafkaServerConfigError,
   type KafkaServerOptions,

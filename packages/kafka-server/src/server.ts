@@ -6,6 +6,7 @@
  */
 import net from 'node:net';
 import { type Broker, openBroker } from '@herald/broker';
+import { HeraldError } from '@herald/errors';
 import { registerPureJsCodecs } from './compression.ts';
 import { Connection, type ConnectionLimits } from './connection.ts';
 import type { ServerContext } from './context.ts';
@@ -73,11 +74,10 @@ export function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
 }
 
-/** Thrown when the server cannot start as configured. */
-export class KafkaServerConfigError extends Error {
+/** Thrown when the server cannot start as configured: a `HeraldError` with code `HERALD_CONFIGURATION`. */
+export class KafkaServerConfigError extends HeraldError {
   constructor(message: string) {
-    super(message);
-    this.name = 'KafkaServerConfigError';
+    super('HERALD_CONFIGURATION', message);
   }
 }
 

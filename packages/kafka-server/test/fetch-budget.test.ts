@@ -41,14 +41,14 @@ function batchSizes(records: Uint8Array | null): number[] {
 }
 
 function fetchRequest(
-  maxBytes: number,
+  requestBytesMax: number,
   topics: { topic: string; partitions: { partition: number; partitionMaxBytes: number }[] }[],
 ): FetchRequest {
   return {
     replicaId: -1,
     maxWaitMs: 0,
     minBytes: 0,
-    maxBytes,
+    maxBytes: requestBytesMax,
     isolationLevel: 0,
     sessionId: 0,
     sessionEpoch: -1,
@@ -135,9 +135,9 @@ describe('fetch budget', () => {
     // Limits total 3 * (2 small + 1) <= max_bytes, so the partitions are read at once; the big
     // batch of partition 0 then leaves less than a limit for partition 1 and nothing for 2.
     const limit = 2 * small + 1;
-    const maxBytes = Math.max(3 * limit, big + small + 1);
+    const requestBytesMax = Math.max(3 * limit, big + small + 1);
     const response = await fetch(
-      fetchRequest(maxBytes, [
+      fetchRequest(requestBytesMax, [
         {
           topic: 'budget',
           partitions: [0, 1, 2].map((partition) => ({ partition, partitionMaxBytes: limit })),
@@ -145,7 +145,7 @@ describe('fetch budget', () => {
       ]),
     );
     const expected: number[][] = [[big]];
-    let left = maxBytes - big;
+    let left = requestBytesMax - big;
     for (let partition = 1; partition <= 2; partition++) {
       if (left <= 0) {
         expected.push([]);

@@ -70,7 +70,7 @@ class FakeSocket extends EventEmitter {
 function corpus(): Buffer[] {
   const frames: Buffer[] = [];
   for (const api of APIS) {
-    for (let version = api.minVersion; version <= api.maxVersion; version++) {
+    for (let version = api.versionMin; version <= api.versionMax; version++) {
       for (const seed of [1, 2]) {
         const body = sampleMessage(api.request, version, seed);
         frames.push(
@@ -184,7 +184,7 @@ test('fuzz - 100,000 random and mutated frames: no crash, bounded memory', { tim
     },
   });
   const frames = corpus();
-  let heapMaxBytes = 0;
+  let heapBytesMax = 0;
   let written = 0;
   try {
     let sent = 0;
@@ -206,10 +206,10 @@ test('fuzz - 100,000 random and mutated frames: no crash, bounded memory', { tim
       for (let turn = 0; turn < 3; turn++) await new Promise((resolve) => setImmediate(resolve));
       written += socket.written;
       socket.destroy();
-      if (connections % 500 === 0) heapMaxBytes = Math.max(heapMaxBytes, process.memoryUsage().heapUsed);
+      if (connections % 500 === 0) heapBytesMax = Math.max(heapBytesMax, process.memoryUsage().heapUsed);
     }
     console.log(
-      `fuzz: ${sent} frames over ${connections} connections, ${written} response bytes, heap max ${(heapMaxBytes / 2 ** 20).toFixed(0)} MiB, ` +
+      `fuzz: ${sent} frames over ${connections} connections, ${written} response bytes, heap max ${(heapBytesMax / 2 ** 20).toFixed(0)} MiB, ` +
         `${uncaught} uncaught, ${programmingErrors.length} programming errors`,
     );
   } finally {
@@ -220,7 +220,7 @@ test('fuzz - 100,000 random and mutated frames: no crash, bounded memory', { tim
   }
   assert.equal(uncaught, 0, 'uncaught exceptions');
   assert.deepEqual(programmingErrors, [], 'programming errors reported by handlers');
-  assert.ok(heapMaxBytes < 512 * 2 ** 20, `heap stayed below 512 MiB (max ${heapMaxBytes})`);
+  assert.ok(heapBytesMax < 512 * 2 ** 20, `heap stayed below 512 MiB (max ${heapBytesMax})`);
   assert.ok(written > 0, 'some frames were answered');
 });
 

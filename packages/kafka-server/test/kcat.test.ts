@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { partitionForKey } from '@herald/broker';
+import { partitionForKey } from '@herald/bus/internal';
 import { kcat, lines, type Serve, startServe } from './support.ts';
 
 const payload = (count: number, prefix: string): string =>

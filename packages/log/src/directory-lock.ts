@@ -11,7 +11,7 @@
  */
 
 import path from 'node:path';
-import { ioError, LogError, systemErrorCode } from './errors.ts';
+import { ioError, LogError, LogLockedError, systemErrorCode } from './errors.ts';
 import { type FileSystem, nodeFileSystem, writeFully } from './file-system.ts';
 
 /** Name of the lock file inside a locked directory. */
@@ -98,6 +98,7 @@ export async function acquireDirectoryLock(
           throw locked(
             directory,
             owner === pid ? `this process (${pid}); close the other open first` : `process ${owner}`,
+            owner,
           );
         }
         await fileSystem.unlink(lockPath).catch((unlinkError: unknown) => {
@@ -141,9 +142,10 @@ function createHeldLock(fileSystem: FileSystem, lockPath: string, pid: number): 
   };
 }
 
-function locked(directory: string, owner: string): LogError {
-  return new LogError(
-    'LOG_LOCKED',
+function locked(directory: string, owner: string, pid?: number): LogLockedError {
+  return new LogLockedError(
+    directory,
+    pid,
     `cannot open log at ${directory}: directory is locked by ${owner}; stop that process or use another directory`,
   );
 }

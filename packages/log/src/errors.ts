@@ -1,27 +1,14 @@
 /**
- * Typed errors of the log engine. Every failure a caller can act on is a {@link LogError} with a
- * stable `code`, a `retriable` flag and a message that says what went wrong and what to do.
+ * Typed errors of the log engine. Every failure a caller can act on is a {@link LogError} (a
+ * `HeraldError` from `@herald/errors`) with a stable `LOG_*` `code`, a `retriable` flag and a
+ * message that says what went wrong and what to do.
  * Programmer errors (a broken invariant, a wrong argument type) are plain assertion failures instead:
  * they mean a bug, not a condition to handle.
  */
 
-/** Stable error codes. Match on these, never on messages. */
-export const LOG_ERROR_CODES = [
-  'LOG_LOCKED',
-  'LOG_NOT_WRITABLE',
-  'LOG_CORRUPT',
-  'LOG_READ_ONLY',
-  'LOG_IO',
-  'LOG_RECORD_TOO_LARGE',
-  'LOG_BATCH_TOO_LARGE',
-  'LOG_OFFSET_OUT_OF_RANGE',
-  'LOG_CLOSED',
-  'LOG_INVALID_BATCH',
-  'LOG_DISK_FULL',
-  'LOG_QUEUE_FULL',
-  'LOG_INVALID_ARGUMENT',
-  'LOG_UNSUPPORTED_COMPRESSION',
-] as const;
+import { HeraldError, LOG_ERROR_CODES } from '@herald/errors';
+
+export { LOG_ERROR_CODES };
 
 /** One of {@link LOG_ERROR_CODES}. */
 export type LogErrorCode = (typeof LOG_ERROR_CODES)[number];
@@ -34,18 +21,27 @@ export interface LogErrorOptions {
   readonly cause?: unknown;
 }
 
-/** The error type of every failure the log engine reports on purpose. */
-export class LogError extends Error {
-  /** Stable machine-readable code. */
-  readonly code: LogErrorCode;
-  /** Whether retrying the same operation later, on the same instance, may succeed. */
-  readonly retriable: boolean;
+/** The error type of every failure the log engine reports on purpose: a `HeraldError` with a `LOG_*` code. */
+export class LogError extends HeraldError {
+  /** Stable machine-readable code, one of {@link LOG_ERROR_CODES}. */
+  declare readonly code: LogErrorCode;
 
   constructor(code: LogErrorCode, message: string, options: LogErrorOptions = {}) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
-    this.name = 'LogError';
-    this.code = code;
-    this.retriable = options.retriable ?? false;
+    super(code, message, options);
+  }
+}
+
+/** `LOG_LOCKED`: another open (in this or another process) holds the directory's lock. */
+export class LogLockedError extends LogError {
+  /** The locked directory. */
+  readonly directory: string;
+  /** The pid of the process holding the lock, when known. */
+  readonly pid: number | undefined;
+
+  constructor(directory: string, pid: number | undefined, message: string) {
+    super('LOG_LOCKED', message);
+    this.directory = directory;
+    this.pid = pid;
   }
 }
 

@@ -11,15 +11,15 @@ export {
   findCompressionCodec,
   registerCompressionCodec,
 } from './compression.ts';
-export { crc32c, crc32cUpdate } from './crc32c.ts';
+export { LOCK_FILE_NAME } from './directory-lock.ts';
 export {
-  acquireDirectoryLock,
-  type DirectoryLock,
-  type DirectoryLockOptions,
-  isProcessAlive,
-  LOCK_FILE_NAME,
-} from './directory-lock.ts';
-export { isLogError, LOG_ERROR_CODES, LogError, type LogErrorCode, type LogErrorOptions } from './errors.ts';
+  isLogError,
+  LOG_ERROR_CODES,
+  LogError,
+  type LogErrorCode,
+  type LogErrorOptions,
+  LogLockedError,
+} from './errors.ts';
 export { type FileStats, type FileSystem, nodeFileSystem } from './file-system.ts';
 export { type LogStore, type LogStoreOptions, openLogStore, type PartitionName } from './log-store.ts';
 export {
@@ -35,8 +35,6 @@ export {
 export type { FsyncPolicy, PartitionOptions } from './partition-options.ts';
 export {
   BATCH_ATTRIBUTE,
-  BATCH_FIELD,
-  CRC_START_BYTE,
   type DecodeRecordsOptions,
   decodeRecordBatchHeader,
   decodeRecordBatchRecords,
@@ -53,8 +51,5 @@ export {
   recordBatchSize,
   utf8,
   verifyRecordBatch,
-  writeBatchBaseOffset,
-  writeBatchLeaderEpoch,
 } from './record-batch.ts';
 export type { RecoveryReport } from './recovery.ts';
-export { readVarint, readVarlong, varintSize, varlongSize, writeVarint, writeVarlong } from './varint.ts';

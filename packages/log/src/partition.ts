@@ -112,7 +112,7 @@ interface PendingAppend {
   readonly bytes: Buffer;
   readonly baseOffset: bigint;
   readonly recordCount: number;
-  readonly maxTimestampMs: number;
+  readonly timestampMsMax: number;
   readonly resolve: (result: AppendResult) => void;
   readonly reject: (error: unknown) => void;
 }
@@ -318,8 +318,8 @@ export class Partition {
     } catch (error) {
       return Promise.reject(error);
     }
-    const maxTimestampMs = readSafeInt64(bytes, BATCH_FIELD.maxTimestamp);
-    return this.#enqueue(bytes, records.length, maxTimestampMs);
+    const timestampMsMax = readSafeInt64(bytes, BATCH_FIELD.maxTimestamp);
+    return this.#enqueue(bytes, records.length, timestampMsMax);
   }
 
   /**
@@ -340,7 +340,7 @@ export class Partition {
     } catch (error) {
       return Promise.reject(error);
     }
-    return this.#enqueue(Buffer.from(batch), header.recordsCount, header.maxTimestampMs);
+    return this.#enqueue(Buffer.from(batch), header.recordsCount, header.timestampMsMax);
   }
 
   #validateClientBatch(batch: Uint8Array): ReturnType<typeof decodeRecordBatchHeader> {
@@ -404,7 +404,7 @@ export class Partition {
     return this.#failure ?? this.#corruption;
   }
 
-  #enqueue(bytes: Buffer, recordCount: number, maxTimestampMs: number): Promise<AppendResult> {
+  #enqueue(bytes: Buffer, recordCount: number, timestampMsMax: number): Promise<AppendResult> {
     if (bytes.length > this.#options.batchBytesMax) {
       return Promise.reject(
         new LogError(
@@ -432,7 +432,7 @@ export class Partition {
     this.#queuedCount++;
     this.#queuedBytes += bytes.length;
     return new Promise<AppendResult>((resolve, reject) => {
-      this.#pending.push({ bytes, baseOffset, recordCount, maxTimestampMs, resolve, reject });
+      this.#pending.push({ bytes, baseOffset, recordCount, timestampMsMax, resolve, reject });
       this.#kick();
     });
   }
@@ -571,7 +571,7 @@ export class Partition {
         append.bytes.length,
         append.baseOffset,
         append.recordCount,
-        append.maxTimestampMs,
+        append.timestampMsMax,
       );
       position += append.bytes.length;
     }
@@ -1006,7 +1006,7 @@ export class Partition {
       throw new LogError('LOG_INVALID_ARGUMENT', `timestamp ${timestampMs} is not a finite number of ms`);
     }
     for (const segment of [...this.#segments]) {
-      if (segment.maxTimestampMs < timestampMs || segment.baseOffset >= this.#highWatermark) {
+      if (segment.timestampMsMax < timestampMs || segment.baseOffset >= this.#highWatermark) {
         continue;
       }
       const startRelative = segment.timeIndex.scanStart(timestampMs);
@@ -1028,7 +1028,7 @@ export class Partition {
         for (let batch = 0; batch < result.batchCount; batch++) {
           const size = recordBatchSize(result.batches, at);
           const header = decodeRecordBatchHeader(result.batches, at);
-          if (header.maxTimestampMs >= timestampMs) {
+          if (header.timestampMsMax >= timestampMs) {
             const records = decodeRecordBatchRecords(result.batches, at, {
               decompressedBytesMax: this.#options.decompressedBytesMax,
             });
@@ -1090,7 +1090,7 @@ export class Partition {
     let count = 0;
     for (let index = 0; index < segments.length - 1; index++) {
       const segment = segments[index]!;
-      const expired = Number.isFinite(retentionMs) && nowMs - segment.maxTimestampMs > retentionMs;
+      const expired = Number.isFinite(retentionMs) && nowMs - segment.timestampMsMax > retentionMs;
       const oversized = Number.isFinite(retentionBytes) && totalBytes - segment.sizeBytes >= retentionBytes;
       if (!expired && !oversized) {
         break;

@@ -114,7 +114,7 @@ export interface RecordBatchHeader {
   /** Timestamp of the first record (ms), -1 for none. */
   readonly baseTimestampMs: number;
   /** Largest record timestamp (ms). */
-  readonly maxTimestampMs: number;
+  readonly timestampMsMax: number;
   /** Producer id, -1n for none. */
   readonly producerId: bigint;
   /** Producer epoch, -1 for none. */
@@ -280,15 +280,15 @@ export function encodeRecordBatch(
   const first = records[0]!;
   checkRecordInput(first, 0);
   const baseTimestampMs = first.timestampMs ?? nowMs;
-  let maxTimestampMs = baseTimestampMs;
+  let timestampMsMax = baseTimestampMs;
   const bodySizes = new Array<number>(records.length);
   let recordsBytes = 0;
   for (let index = 0; index < records.length; index++) {
     const record = records[index]!;
     checkRecordInput(record, index);
     const timestampMs = record.timestampMs ?? nowMs;
-    if (timestampMs > maxTimestampMs) {
-      maxTimestampMs = timestampMs;
+    if (timestampMs > timestampMsMax) {
+      timestampMsMax = timestampMs;
     }
     const bodySize = recordBodySize(record, timestampMs - baseTimestampMs, index);
     bodySizes[index] = bodySize;
@@ -324,7 +324,7 @@ export function encodeRecordBatch(
   );
   batch.writeInt32BE(records.length - 1, BATCH_FIELD.lastOffsetDelta);
   writeSafeInt64(batch, BATCH_FIELD.baseTimestamp, baseTimestampMs);
-  writeSafeInt64(batch, BATCH_FIELD.maxTimestamp, maxTimestampMs);
+  writeSafeInt64(batch, BATCH_FIELD.maxTimestamp, timestampMsMax);
   writeInt64(batch, BATCH_FIELD.producerId, options.producerId ?? -1n);
   batch.writeInt16BE(options.producerEpoch ?? -1, BATCH_FIELD.producerEpoch);
   batch.writeInt32BE(options.baseSequence ?? -1, BATCH_FIELD.baseSequence);
@@ -390,7 +390,7 @@ export function decodeRecordBatchHeader(
     compression: attributes & BATCH_ATTRIBUTE.compressionMask,
     lastOffsetDelta: data.getInt32(position + BATCH_FIELD.lastOffsetDelta),
     baseTimestampMs: Number(data.getBigInt64(position + BATCH_FIELD.baseTimestamp)),
-    maxTimestampMs: Number(data.getBigInt64(position + BATCH_FIELD.maxTimestamp)),
+    timestampMsMax: Number(data.getBigInt64(position + BATCH_FIELD.maxTimestamp)),
     producerId: data.getBigInt64(position + BATCH_FIELD.producerId),
     producerEpoch: data.getInt16(position + BATCH_FIELD.producerEpoch),
     baseSequence: data.getInt32(position + BATCH_FIELD.baseSequence),
@@ -511,7 +511,7 @@ function decodeRecordStream(
     }
     output.push({
       offset: header.baseOffset + BigInt(offsetDelta),
-      timestampMs: logAppendTime ? header.maxTimestampMs : header.baseTimestampMs + timestampDelta,
+      timestampMs: logAppendTime ? header.timestampMsMax : header.baseTimestampMs + timestampDelta,
       key,
       value,
       headers,

@@ -159,8 +159,8 @@ async function scanWhole(context: RecoveryContext, segment: Segment): Promise<Sc
     segment.sizeBytes,
     0,
     segment.baseOffset,
-    (position, size, baseOffset, count, maxTimestampMs) =>
-      segment.noteBatch(position, size, baseOffset, count, maxTimestampMs),
+    (position, size, baseOffset, count, timestampMsMax) =>
+      segment.noteBatch(position, size, baseOffset, count, timestampMsMax),
   );
   context.scannedBytes += result.endPosition;
   return result;

@@ -45,7 +45,7 @@ export type ScanVisitor = (
   sizeBytes: number,
   baseOffset: bigint,
   recordCount: number,
-  maxTimestampMs: number,
+  timestampMsMax: number,
 ) => void;
 
 const WINDOW_BYTES = 1 << 20;
@@ -117,8 +117,8 @@ export async function scanSegmentFile(
       return stop(`base offset ${baseOffset} breaks the dense sequence, expected ${expected}`);
     }
     const recordCount = window.readInt32BE(header + BATCH_FIELD.recordsCount);
-    const maxTimestampMs = Number(window.readBigInt64BE(header + BATCH_FIELD.maxTimestamp));
-    visit?.(position, size, baseOffset, recordCount, maxTimestampMs);
+    const timestampMsMax = Number(window.readBigInt64BE(header + BATCH_FIELD.maxTimestamp));
+    visit?.(position, size, baseOffset, recordCount, timestampMsMax);
     expected = baseOffset + BigInt(recordCount);
     position += size;
   }

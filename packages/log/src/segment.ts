@@ -51,7 +51,7 @@ export class Segment {
   /** Offset after the last written record. */
   nextOffset: bigint;
   /** Largest record timestamp in the segment; -Infinity while empty. */
-  maxTimestampMs = Number.NEGATIVE_INFINITY;
+  timestampMsMax = Number.NEGATIVE_INFINITY;
   /** When the segment's age for rolling started (first append, or reopen), ms since the epoch. */
   ageStartMs: number;
   /** Sparse offset index. */
@@ -97,7 +97,7 @@ export class Segment {
     sizeBytes: number,
     baseOffset: bigint,
     recordCount: number,
-    maxTimestampMs: number,
+    timestampMsMax: number,
   ): void {
     invariant(
       position === this.sizeBytes || position < this.sizeBytes,
@@ -108,14 +108,14 @@ export class Segment {
       const relativeOffset = Number(baseOffset - this.baseOffset);
       this.offsetIndex.append(relativeOffset, position);
       // Time entry (largest timestamp before this batch, this batch's offset): see time-index.ts.
-      if (this.maxTimestampMs > this.timeIndex.lastTimestampMs) {
-        this.timeIndex.append(this.maxTimestampMs, relativeOffset);
+      if (this.timestampMsMax > this.timeIndex.lastTimestampMs) {
+        this.timeIndex.append(this.timestampMsMax, relativeOffset);
       }
       this.#bytesSinceIndexEntry = 0;
     }
     this.#bytesSinceIndexEntry += sizeBytes;
-    if (maxTimestampMs > this.maxTimestampMs) {
-      this.maxTimestampMs = maxTimestampMs;
+    if (timestampMsMax > this.timestampMsMax) {
+      this.timestampMsMax = timestampMsMax;
     }
     this.nextOffset = baseOffset + BigInt(recordCount);
     this.sizeBytes = Math.max(this.sizeBytes, position + sizeBytes);
@@ -126,7 +126,7 @@ export class Segment {
     this.offsetIndex = offsetIndex;
     this.timeIndex = timeIndex;
     this.nextOffset = nextOffset;
-    this.maxTimestampMs = timeIndex.lastTimestampMs;
+    this.timestampMsMax = timeIndex.lastTimestampMs;
     const last = offsetIndex.count === 0 ? 0 : offsetIndex.positionAt(offsetIndex.count - 1);
     this.#bytesSinceIndexEntry = this.sizeBytes - last;
   }
@@ -134,7 +134,7 @@ export class Segment {
   /** Writes both index files (the final time-index entry first) and fdatasyncs them. */
   async writeIndexFiles(fileSystem: FileSystem): Promise<void> {
     if (this.recordCount > 0) {
-      this.timeIndex.finish(this.maxTimestampMs, this.recordCount);
+      this.timeIndex.finish(this.timestampMsMax, this.recordCount);
     }
     for (const [file, bytes] of [
       [this.indexPath, this.offsetIndex.encode()],

@@ -63,18 +63,18 @@ export class TimeIndex {
   }
 
   /**
-   * Records that the largest timestamp of the first `recordCount` records is `maxTimestampMs`, as
+   * Records that the largest timestamp of the first `recordCount` records is `timestampMsMax`, as
    * the final entry written on roll and close. When the maximum has not grown since the last entry,
    * that entry's offset is moved forward instead (its claim stays true for the longer prefix).
    */
-  finish(maxTimestampMs: number, recordCount: number): void {
+  finish(timestampMsMax: number, recordCount: number): void {
     const count = this.#count;
-    if (count > 0 && maxTimestampMs <= this.#timestampsMs[count - 1]!) {
+    if (count > 0 && timestampMsMax <= this.#timestampsMs[count - 1]!) {
       invariant(recordCount >= this.#relativeOffsets[count - 1]!, 'time index end does not move backwards');
       this.#relativeOffsets[count - 1] = recordCount;
       return;
     }
-    this.append(maxTimestampMs, recordCount);
+    this.append(timestampMsMax, recordCount);
   }
 
   /**

@@ -1,24 +1,17 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { crc32c, crc32cUpdate } from '../src/crc32c.ts';
 import {
-  BATCH_FIELD,
-  crc32c,
-  crc32cUpdate,
   decodeRecordBatchHeader,
   decodeRecordBatchRecords,
   encodeRecordBatch,
   findRecordBatchProblem,
   isLogError,
-  readVarint,
-  readVarlong,
   utf8,
-  varintSize,
   verifyRecordBatch,
-  writeBatchBaseOffset,
-  writeBatchLeaderEpoch,
-  writeVarint,
-  writeVarlong,
 } from '../src/index.ts';
+import { BATCH_FIELD, writeBatchBaseOffset, writeBatchLeaderEpoch } from '../src/record-batch.ts';
+import { readVarint, readVarlong, varintSize, writeVarint, writeVarlong } from '../src/varint.ts';
 
 /** Bit-at-a-time reference CRC-32C, independent of the table-driven implementation under test. */
 function referenceCrc32c(bytes: Uint8Array): number {
@@ -193,7 +186,7 @@ describe('record batch', () => {
     assert.equal(header.compression, 0);
     assert.equal(header.lastOffsetDelta, 2);
     assert.equal(header.baseTimestampMs, 5_000);
-    assert.equal(header.maxTimestampMs, 7_000);
+    assert.equal(header.timestampMsMax, 7_000);
     assert.equal(header.producerId, 99n);
     assert.equal(header.producerEpoch, 2);
     assert.equal(header.baseSequence, 10);
@@ -307,7 +300,7 @@ describe('record batch', () => {
     ]) {
       const header = decodeRecordBatchHeader(encodeRecordBatch([{ value: null, timestampMs }]));
       assert.equal(header.baseTimestampMs, timestampMs);
-      assert.equal(header.maxTimestampMs, timestampMs);
+      assert.equal(header.timestampMsMax, timestampMs);
       assert.equal(header.producerId, -1n);
     }
   });

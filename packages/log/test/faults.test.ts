@@ -3,11 +3,13 @@ import { spawn } from 'node:child_process';
 import { mkdir, readdir, readFile, stat, truncate, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, test } from 'node:test';
+import { HeraldError } from '@herald/errors';
+import { acquireDirectoryLock } from '../src/directory-lock.ts';
 import {
-  acquireDirectoryLock,
   type FileSystem,
   isLogError,
   LOCK_FILE_NAME,
+  LogLockedError,
   type LogRecord,
   nodeFileSystem,
   openPartition,
@@ -303,7 +305,13 @@ describe('directory lock', () => {
     await writeFile(path.join(temporary.directory, LOCK_FILE_NAME), `${sleeper.pid}\n`);
     await assert.rejects(
       openPartition({ directory: temporary.directory }),
-      (error) => isLogError(error, 'LOG_LOCKED') && error.message.includes(`process ${sleeper.pid}`),
+      (error) =>
+        error instanceof LogLockedError &&
+        isLogError(error, 'LOG_LOCKED') &&
+        error.pid === sleeper.pid &&
+        error.directory === temporary.directory &&
+        error instanceof HeraldError &&
+        error.message.includes(`process ${sleeper.pid}`),
     );
   });
 

@@ -2,7 +2,6 @@ import assert from 'node:assert/strict';
 import { readdir } from 'node:fs/promises';
 import { describe, test } from 'node:test';
 import {
-  BATCH_FIELD,
   decodeRecordBatchHeader,
   decodeRecordBatchRecords,
   encodeRecordBatch,
@@ -12,6 +11,7 @@ import {
   recordBatchSize,
   utf8,
 } from '../src/index.ts';
+import { BATCH_FIELD } from '../src/record-batch.ts';
 import { eventually, faultyFileSystem, temporaryDirectory, valueFor } from './support/fixtures.ts';
 
 function text(bytes: Uint8Array | null): string | null {

@@ -41,7 +41,7 @@ export interface PostgresInboxOptions {
    * Most rows kept: each prune also deletes the oldest rows above this count, which shortens
    * the dedup window under load (default: no limit, only `retentionMs` applies).
    */
-  readonly maxEntries?: number;
+  readonly entriesMax?: number;
   /** Time between background prunes (default 60 s; 0 turns them off, e.g. when a cron job calls `prune`). */
   readonly pruneIntervalMs?: number;
   /** Rows one prune statement deletes at most, keeping each delete's locks and WAL small (default 5,000). */
@@ -83,7 +83,7 @@ export interface PostgresInbox extends IdempotencyStore {
   ): Promise<{ duplicate: true } | { duplicate: false; value: T }>;
   /** Creates the table if missing; run on first use, idempotent and safe from many processes at once. */
   ensureSchema(): Promise<void>;
-  /** Deletes expired rows (and rows above `maxEntries`) in bounded batches; resolves with the count deleted. */
+  /** Deletes expired rows (and rows above `entriesMax`) in bounded batches; resolves with the count deleted. */
   prune(): Promise<number>;
   /** Stops pruning and ends the pool the inbox created (never yours). Idempotent. */
   close(): Promise<void>;
@@ -115,7 +115,7 @@ export function postgresInbox(options: PostgresInboxOptions = {}): PostgresInbox
 interface Settings {
   readonly table: InboxTable;
   readonly retentionMs: number;
-  readonly maxEntries: number | undefined;
+  readonly entriesMax: number | undefined;
   readonly pruneIntervalMs: number;
   readonly pruneBatchRows: number;
   readonly statementTimeoutMs: number;
@@ -133,10 +133,10 @@ function checkOptions(options: PostgresInboxOptions): Settings {
     retentionMs > 0 && retentionMs <= RETENTION_MS_MAX,
     `retentionMs must be in (0, ${RETENTION_MS_MAX}]`,
   );
-  const maxEntries = options.maxEntries;
+  const entriesMax = options.entriesMax;
   check(
-    maxEntries === undefined || (Number.isSafeInteger(maxEntries) && maxEntries >= 1),
-    'maxEntries must be an integer ≥ 1',
+    entriesMax === undefined || (Number.isSafeInteger(entriesMax) && entriesMax >= 1),
+    'entriesMax must be an integer ≥ 1',
   );
   const pruneIntervalMs = options.pruneIntervalMs ?? 60_000;
   check(pruneIntervalMs >= 0 && pruneIntervalMs <= 24 * 3_600_000, 'pruneIntervalMs must be in [0, 24 h]');
@@ -162,7 +162,7 @@ function checkOptions(options: PostgresInboxOptions): Settings {
   return {
     table,
     retentionMs,
-    maxEntries,
+    entriesMax,
     pruneIntervalMs,
     pruneBatchRows,
     statementTimeoutMs,
@@ -451,14 +451,14 @@ class Inbox implements PostgresInbox {
 
   async #prune(): Promise<number> {
     await this.ensureSchema();
-    const { table, retentionMs, maxEntries } = this.#settings;
+    const { table, retentionMs, entriesMax } = this.#settings;
     let deleted = await this.#deleteThrough("now() - $1::double precision * interval '1 millisecond'", [
       retentionMs,
     ]);
-    if (maxEntries !== undefined) {
-      // The newest row beyond the first maxEntries; computed in SQL to keep microsecond precision.
+    if (entriesMax !== undefined) {
+      // The newest row beyond the first entriesMax; computed in SQL to keep microsecond precision.
       const oldestToDelete = `(select processed_at from ${table.quoted} order by processed_at desc offset $1 limit 1)`;
-      deleted += await this.#deleteThrough(oldestToDelete, [maxEntries]);
+      deleted += await this.#deleteThrough(oldestToDelete, [entriesMax]);
     }
     return deleted;
   }

@@ -63,7 +63,7 @@ async function setUp(name: string) {
     transport: memoryTransport(),
     idempotency: inbox,
     logger: silentLogger,
-    retry: { initialDelayMs: 5, maxDelayMs: 20 },
+    retry: { delayMsInitial: 5, delayMsMax: 20 },
   });
   const applyEffect = (client: pg.PoolClient, id: string, amountCents: number) =>
     client.query(`insert into ${effects} (event_id, amount_cents) values ($1, $2)`, [id, amountCents]);

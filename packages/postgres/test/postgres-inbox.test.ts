@@ -234,8 +234,8 @@ describe('postgres inbox - retention', () => {
     }
   });
 
-  test('maxEntries keeps only the newest rows', async () => {
-    const inbox = inboxOn('max_entries', { maxEntries: 3, pruneBatchRows: 2 });
+  test('entriesMax keeps only the newest rows', async () => {
+    const inbox = inboxOn('max_entries', { entriesMax: 3, pruneBatchRows: 2 });
     try {
       const ids = ['1', '2', '3', '4', '5'];
       for (const id of ids) await inbox.remember(key(id));
@@ -303,7 +303,7 @@ describe('postgres inbox - errors and closing', () => {
       { table: 'Robert"); drop table students; --' },
       { table: 'a.b.c' },
       { retentionMs: 0 },
-      { maxEntries: 0 },
+      { entriesMax: 0 },
       { pruneBatchRows: 1_000_000 },
       { statementTimeoutMs: -1 },
       { poolSizeMax: 0 },

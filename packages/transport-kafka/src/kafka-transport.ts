@@ -83,7 +83,7 @@ class KafkaTransportImpl implements KafkaTransport, SubscriptionHost {
       replaysToNewGroups: true,
       orderedPerKey: true,
       exactlyOnce: false,
-      maxMessageBytes: options.maxMessageBytes,
+      messageBytesMax: options.messageBytesMax,
     };
     this.#producer = new Producer({
       ...connection(options, options.clientId),
@@ -149,8 +149,8 @@ class KafkaTransportImpl implements KafkaTransport, SubscriptionHost {
     let bytes = 0;
     for (const message of messages) {
       const size = messageSizeBytes(message);
-      if (size > this.options.maxMessageBytes) {
-        throw new PayloadTooLargeError(topic, size, this.options.maxMessageBytes);
+      if (size > this.options.messageBytesMax) {
+        throw new PayloadTooLargeError(topic, size, this.options.messageBytesMax);
       }
       bytes += size;
     }
@@ -203,7 +203,7 @@ class KafkaTransportImpl implements KafkaTransport, SubscriptionHost {
       this,
       options.topic,
       options.group,
-      options.maxInFlight,
+      options.inFlightMax,
       handler,
     );
     this.#subscriptions.add(subscription);

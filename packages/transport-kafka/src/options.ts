@@ -35,7 +35,7 @@ export interface KafkaTransportOptions {
    */
   readonly idempotent?: boolean;
   /** Largest message `publish` accepts (body + headers + key; 1 KiB…64 MiB; default 1,000,000, under Kafka's 1 MiB `message.max.bytes`). */
-  readonly maxMessageBytes?: number;
+  readonly messageBytesMax?: number;
   /** Group session timeout (6 s…5 min; default 10 s): how soon a dead member's partitions move. */
   readonly sessionTimeoutMs?: number;
   /** Heartbeat interval (100 ms…session/3; default 1 s): how soon a member hears of a rebalance. */
@@ -49,7 +49,7 @@ export interface KafkaTransportOptions {
    */
   readonly drainTimeoutMs?: number;
   /** Fetch long-poll (10…10,000 ms; default 500 ms). */
-  readonly fetchMaxWaitMs?: number;
+  readonly fetchWaitMsMax?: number;
   /** Bytes asked per partition per fetch (64 KiB…64 MiB; default 4 MiB; a larger batch still comes whole). */
   readonly fetchPartitionBytesMax?: number;
   /**
@@ -83,12 +83,12 @@ export interface ResolvedOptions {
   readonly lingerMs: number;
   readonly batchBytesMax: number;
   readonly idempotent: boolean;
-  readonly maxMessageBytes: number;
+  readonly messageBytesMax: number;
   readonly sessionTimeoutMs: number;
   readonly heartbeatIntervalMs: number;
   readonly rebalanceTimeoutMs: number;
   readonly drainTimeoutMs: number;
-  readonly fetchMaxWaitMs: number;
+  readonly fetchWaitMsMax: number;
   readonly fetchPartitionBytesMax: number;
   readonly partitionWindowMax: number;
   readonly nackDelayMsMax: number;
@@ -147,7 +147,7 @@ export function resolveOptions(options: KafkaTransportOptions): ResolvedOptions 
       64 * 1024 * 1024,
     ),
     idempotent: options.idempotent ?? true,
-    maxMessageBytes: bounded('maxMessageBytes', options.maxMessageBytes, 1_000_000, 1024, 64 * 1024 * 1024),
+    messageBytesMax: bounded('messageBytesMax', options.messageBytesMax, 1_000_000, 1024, 64 * 1024 * 1024),
     sessionTimeoutMs,
     heartbeatIntervalMs: bounded(
       'heartbeatIntervalMs',
@@ -170,7 +170,7 @@ export function resolveOptions(options: KafkaTransportOptions): ResolvedOptions 
       0,
       Math.floor(sessionTimeoutMs / 2),
     ),
-    fetchMaxWaitMs: bounded('fetchMaxWaitMs', options.fetchMaxWaitMs, 500, 10, 10_000),
+    fetchWaitMsMax: bounded('fetchWaitMsMax', options.fetchWaitMsMax, 500, 10, 10_000),
     fetchPartitionBytesMax: bounded(
       'fetchPartitionBytesMax',
       options.fetchPartitionBytesMax,

@@ -14,7 +14,7 @@
  *   offset (the log start for a new group) and is fetched by this member's own loop, on a second
  *   client so long-polls never delay heartbeats.
  * - **Delivery.** Per partition a {@link PartitionWindow}: per-key order, keys in parallel, up to
- *   `maxInFlight` across partitions, taken round-robin.
+ *   `inFlightMax` across partitions, taken round-robin.
  * - **Commit.** After acks the commit point (lowest unfinished offset) of each partition is
  *   committed, coalesced: one OffsetCommit in flight per member, with the member's generation, and
  *   only for partitions it owns in that generation.
@@ -76,7 +76,7 @@ export class KafkaSubscription implements Subscription {
   readonly #host: SubscriptionHost;
   readonly #options: ResolvedOptions;
   readonly #handler: MessageHandler;
-  readonly #maxInFlight: number;
+  readonly #inFlightMax: number;
   /** The group member: joins, heartbeats, commits. */
   readonly #member: Consumer;
   /** A client of its own for fetches and offset lookups. */
@@ -117,14 +117,14 @@ export class KafkaSubscription implements Subscription {
     host: SubscriptionHost,
     topic: string,
     group: string,
-    maxInFlight: number,
+    inFlightMax: number,
     handler: MessageHandler,
   ) {
     this.#host = host;
     this.#options = host.options;
     this.topic = topic;
     this.group = group;
-    this.#maxInFlight = maxInFlight;
+    this.#inFlightMax = inFlightMax;
     this.#handler = handler;
     const options = this.#options;
     const groupOptions = {
@@ -384,7 +384,7 @@ export class KafkaSubscription implements Subscription {
             },
           ],
           minBytes: 1,
-          maxWaitTime: this.#options.fetchMaxWaitMs,
+          maxWaitTime: this.#options.fetchWaitMsMax,
         }),
       ),
     );
@@ -439,7 +439,7 @@ export class KafkaSubscription implements Subscription {
     if (this.#state !== 'active') return;
     const order = this.#order;
     let idle = 0;
-    while (this.#inFlight < this.#maxInFlight && order.length > 0 && idle < order.length) {
+    while (this.#inFlight < this.#inFlightMax && order.length > 0 && idle < order.length) {
       const window = order[this.#next++ % order.length]!;
       const entry = window.take();
       if (entry === undefined) {

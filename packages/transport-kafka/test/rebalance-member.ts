@@ -12,7 +12,7 @@ const transport = await kafkaTransport({
   clientId: 'rebalance-child',
   sessionTimeoutMs: 6_000,
 });
-await transport.subscribe({ topic: topic!, group: group!, maxInFlight: 8 }, async (message) => {
+await transport.subscribe({ topic: topic!, group: group!, inFlightMax: 8 }, async (message) => {
   await new Promise((resolve) => setTimeout(resolve, 2));
   await message.ack();
   process.stdout.write(`acked ${message.headers['x-id']} ${message.partition} ${message.offset}\n`);

@@ -34,7 +34,7 @@ test('rebalance - a second process takes half the partitions; killed -9, the sur
   });
   try {
     const parent: { id: string; partition: number }[] = [];
-    await transport.subscribe({ topic, group, maxInFlight: 8 }, async (message) => {
+    await transport.subscribe({ topic, group, inFlightMax: 8 }, async (message) => {
       await new Promise((resolve) => setTimeout(resolve, 2));
       await message.ack();
       parent.push({ id: message.headers['x-id']!, partition: message.partition });

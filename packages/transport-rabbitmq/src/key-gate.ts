@@ -1,7 +1,7 @@
 /**
  * Per-key order for deliveries that arrive in queue order: a message goes to the handler only when
  * no earlier message of its key is in flight or waiting out a nack delay; messages of other keys
- * (and keyless ones) flow past it, up to `maxInFlight` at a time.
+ * (and keyless ones) flow past it, up to `inFlightMax` at a time.
  *
  * Why not the bus's shared `DeliveryWindow`: that one rescans every pending entry on each ack, which
  * suits log transports whose windows are their storage, but with RabbitMQ's prefetched messages it
@@ -40,7 +40,7 @@ export interface GateSource<T> {
 /** Bounds of a gate. */
 export interface GateLimits {
   /** Most entries handed to the handler and not yet settled. */
-  readonly maxInFlight: number;
+  readonly inFlightMax: number;
   /** Longest nack delay held; longer ones are shortened to it. */
   readonly delayMsMax: number;
 }
@@ -49,7 +49,7 @@ export interface GateLimits {
 export class KeyGate<T> {
   readonly #source: GateSource<T>;
   readonly #handler: MessageHandler;
-  readonly #maxInFlight: number;
+  readonly #inFlightMax: number;
   readonly #delayMsMax: number;
   /** Entries free to go, in arrival order; `#readyHead` skips delivered ones without shifting. */
   #ready: GateEntry<T>[] = [];
@@ -64,7 +64,7 @@ export class KeyGate<T> {
   constructor(source: GateSource<T>, handler: MessageHandler, limits: GateLimits) {
     this.#source = source;
     this.#handler = handler;
-    this.#maxInFlight = limits.maxInFlight;
+    this.#inFlightMax = limits.inFlightMax;
     this.#delayMsMax = limits.delayMsMax;
   }
 
@@ -85,7 +85,7 @@ export class KeyGate<T> {
 
   /** Hands ready entries to the handler while it has room. */
   drain(): void {
-    while (!this.#closed && this.#inFlight < this.#maxInFlight && this.#readyHead < this.#ready.length) {
+    while (!this.#closed && this.#inFlight < this.#inFlightMax && this.#readyHead < this.#ready.length) {
       const entry = this.#ready[this.#readyHead++]!;
       if (this.#readyHead > 1024 && this.#readyHead * 2 > this.#ready.length) {
         this.#ready = this.#ready.slice(this.#readyHead);

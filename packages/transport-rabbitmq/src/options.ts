@@ -36,11 +36,11 @@ export interface RabbitMqTransportOptions {
   readonly shards?: number;
   /**
    * Messages RabbitMQ sends ahead, unacked, to each shard consumer (1…4096; default: the
-   * subscription's `maxInFlight`). Handlers still run at most `maxInFlight` at a time.
+   * subscription's `inFlightMax`). Handlers still run at most `inFlightMax` at a time.
    */
   readonly prefetch?: number;
   /** Largest message accepted by `publish` (body + headers + key; default 1 MiB, at most 128 MiB, RabbitMQ's own default limit). */
-  readonly maxMessageBytes?: number;
+  readonly messageBytesMax?: number;
   /**
    * Topics whose exchange is a fanout exchange (broadcast): every group gets every message and the
    * `types` routing hint is ignored. Publishers and consumers must list the same topics.
@@ -92,12 +92,12 @@ export interface RabbitMqTransportOptions {
    * 1 GiB): the oldest segments are dropped beyond it. Retention works on whole segments, sized
    * an eighth of this (at most 500 MB, RabbitMQ's default), so up to an eighth more may be kept.
    */
-  readonly streamMaxLengthBytes?: number;
+  readonly streamBytesMax?: number;
   /**
    * Retention of each replay topic's stream by age (`x-max-age`, e.g. `7D`, `12h`, `30m`; units
    * `Y M D h m s`; default `7D`): segments whose messages are all older are dropped.
    */
-  readonly streamMaxAge?: string;
+  readonly streamAgeMax?: string;
 }
 
 /** Options with every default applied and checked. */
@@ -107,7 +107,7 @@ export interface ResolvedOptions {
   readonly queueType: QueueType;
   readonly shards: number;
   readonly prefetch: number | undefined;
-  readonly maxMessageBytes: number;
+  readonly messageBytesMax: number;
   readonly fanoutTopics: ReadonlySet<string>;
   readonly groupBindings: Readonly<Record<string, readonly string[]>>;
   readonly unroutable: UnroutableAction;
@@ -120,8 +120,8 @@ export interface ResolvedOptions {
   readonly connectionName: string;
   /** Whether `topic` is a replay topic (kept in a stream queue). */
   readonly replays: (topic: string) => boolean;
-  readonly streamMaxLengthBytes: number;
-  readonly streamMaxAge: string;
+  readonly streamBytesMax: number;
+  readonly streamAgeMax: string;
 }
 
 /** Default URL: the local broker's default listener and user. */
@@ -130,7 +130,7 @@ export const DEFAULT_URL = 'amqp://guest:guest@127.0.0.1:5672';
 export const SHARDS_MAX = 64;
 /** RabbitMQ's default `max_message_size` (128 MiB). */
 export const MESSAGE_BYTES_MAX = 128 * 1024 * 1024;
-/** Largest `streamMaxLengthBytes`. */
+/** Largest `streamBytesMax`. */
 export const STREAM_BYTES_MAX = 2 ** 40;
 /** Default `replayTopics`: the bus's default dead-letter topics. */
 export const isDeadLetterTopic = (topic: string): boolean => topic.endsWith('.dlq');
@@ -180,7 +180,7 @@ export function resolveOptions(options: RabbitMqTransportOptions): ResolvedOptio
     shards: integer(options.shards, 4, 1, SHARDS_MAX, 'shards'),
     prefetch:
       options.prefetch === undefined ? undefined : integer(options.prefetch, 1, 1, IN_FLIGHT_MAX, 'prefetch'),
-    maxMessageBytes: integer(options.maxMessageBytes, 1024 * 1024, 1, MESSAGE_BYTES_MAX, 'maxMessageBytes'),
+    messageBytesMax: integer(options.messageBytesMax, 1024 * 1024, 1, MESSAGE_BYTES_MAX, 'messageBytesMax'),
     fanoutTopics,
     groupBindings,
     unroutable,
@@ -204,18 +204,12 @@ export function resolveOptions(options: RabbitMqTransportOptions): ResolvedOptio
     ),
     connectionName: options.connectionName ?? 'herald',
     replays: replayPredicate(options.replayTopics),
-    streamMaxLengthBytes: integer(
-      options.streamMaxLengthBytes,
-      2 ** 30,
-      2 ** 20,
-      STREAM_BYTES_MAX,
-      'streamMaxLengthBytes',
-    ),
-    streamMaxAge: options.streamMaxAge ?? '7D',
+    streamBytesMax: integer(options.streamBytesMax, 2 ** 30, 2 ** 20, STREAM_BYTES_MAX, 'streamBytesMax'),
+    streamAgeMax: options.streamAgeMax ?? '7D',
   };
-  if (!AGE_LEGAL.test(resolved.streamMaxAge)) {
+  if (!AGE_LEGAL.test(resolved.streamAgeMax)) {
     throw new ConfigurationError(
-      `rabbitMqTransport: streamMaxAge must be a number and a unit (Y M D h m s), e.g. "7D" or "12h", got "${resolved.streamMaxAge}"`,
+      `rabbitMqTransport: streamAgeMax must be a number and a unit (Y M D h m s), e.g. "7D" or "12h", got "${resolved.streamAgeMax}"`,
     );
   }
   return resolved;

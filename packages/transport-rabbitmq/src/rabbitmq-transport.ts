@@ -145,7 +145,7 @@ class RabbitMqTransportImpl implements RabbitMqTransport, SubscriptionHost {
       replaysTopic: (topic) => options.replays(topic),
       orderedPerKey: true,
       exactlyOnce: false,
-      maxMessageBytes: options.maxMessageBytes,
+      messageBytesMax: options.messageBytesMax,
     };
   }
 
@@ -170,8 +170,8 @@ class RabbitMqTransportImpl implements RabbitMqTransport, SubscriptionHost {
     assertTopicName(topic, 'publish');
     for (const message of messages) {
       const size = messageSizeBytes(message);
-      if (size > this.features.maxMessageBytes) {
-        throw new PayloadTooLargeError(topic, size, this.features.maxMessageBytes);
+      if (size > this.features.messageBytesMax) {
+        throw new PayloadTooLargeError(topic, size, this.features.messageBytesMax);
       }
       const reserved = reservedHeaderOf(message);
       if (reserved !== undefined) {

@@ -2,7 +2,7 @@
  * One subscription: a channel consuming every shard queue of its group, with per-key order kept
  * in the process by a {@link KeyGate}. RabbitMQ delivers each shard in queue order (up to
  * `prefetch` ahead); the gate hands a message to the handler only once every earlier message of
- * its key is acked, up to `maxInFlight` at a time, and holds nacked messages for their delay. A held or prefetched message stays unacked on the broker, so a crash or a lost connection
+ * its key is acked, up to `inFlightMax` at a time, and holds nacked messages for their delay. A held or prefetched message stays unacked on the broker, so a crash or a lost connection
  * returns it to the queue.
  *
  * After a lost connection (or a channel the broker closed) the subscription declares its topology
@@ -175,7 +175,7 @@ export class GroupSubscription implements Subscription {
         ? undefined
         : await declareGroup(channel, options, declared, topic, this.#options.group, this.#patterns);
       if (this.#stream) await declareTopic(channel, options, declared, topic);
-      await channel.prefetch(options.prefetch ?? this.#options.maxInFlight, false);
+      await channel.prefetch(options.prefetch ?? this.#options.inFlightMax, false);
       if (this.#closed) throw new Error('subscription closed during setup');
       const incarnation = this.#incarnate(channel, live.generation, names);
       this.#incarnation?.gate.close();
@@ -234,7 +234,7 @@ export class GroupSubscription implements Subscription {
         },
       },
       this.#handler,
-      { maxInFlight: this.#options.maxInFlight, delayMsMax: this.#host.options.holdDelayMsMax },
+      { inFlightMax: this.#options.inFlightMax, delayMsMax: this.#host.options.holdDelayMsMax },
     );
     const incarnation: Incarnation = { channel, generation, names, gate, drainScheduled: false };
     return incarnation;

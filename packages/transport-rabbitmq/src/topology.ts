@@ -40,12 +40,12 @@ const STREAM_SEGMENT_BYTES_MAX = 500_000_000;
 export function streamArguments(options: ResolvedOptions): Record<string, unknown> {
   return {
     'x-queue-type': 'stream',
-    'x-max-length-bytes': options.streamMaxLengthBytes,
-    'x-max-age': options.streamMaxAge,
+    'x-max-length-bytes': options.streamBytesMax,
+    'x-max-age': options.streamAgeMax,
     // Retention drops whole segments; smaller segments keep the bound close.
     'x-stream-max-segment-size-bytes': Math.min(
       STREAM_SEGMENT_BYTES_MAX,
-      Math.ceil(options.streamMaxLengthBytes / 8),
+      Math.ceil(options.streamBytesMax / 8),
     ),
   };
 }

@@ -5,7 +5,7 @@ import { eventually } from '@herald/conformance';
 import { KeyGate } from '../src/key-gate.ts';
 
 /** A gate over plain ids whose handler records and holds every message. */
-function gate(maxInFlight: number) {
+function gate(inFlightMax: number) {
   const held: ReceivedMessage[] = [];
   const acked: string[] = [];
   const keyGate = new KeyGate<string>(
@@ -24,7 +24,7 @@ function gate(maxInFlight: number) {
     async (message) => {
       held.push(message);
     },
-    { maxInFlight, delayMsMax: 50 },
+    { inFlightMax, delayMsMax: 50 },
   );
   const ids = () => held.map((message) => message.offset);
   return { keyGate, held, acked, ids };
@@ -78,7 +78,7 @@ describe('key gate', () => {
     assert.deepEqual(acked, ['a-0']);
   });
 
-  it('key gate - maxInFlight bounds deliveries, and nothing is delivered after close', async () => {
+  it('key gate - inFlightMax bounds deliveries, and nothing is delivered after close', async () => {
     const { keyGate, held } = gate(2);
     for (let index = 0; index < 5; index++) keyGate.push(`k${index}`, `m-${index}`, 1);
     keyGate.drain();

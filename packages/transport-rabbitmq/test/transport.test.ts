@@ -51,7 +51,7 @@ describe('rabbitmq transport', () => {
     const prefix = `herald-test.${randomUUID().slice(0, 8)}.`;
     const first = await transport({ exchangePrefix: prefix });
     const before = new Collector((message) => (Number(message.headers['x-sequence']) < 20 ? 'ack' : 'hold'));
-    await first.subscribe({ topic: 'restart', group: 'g', maxInFlight: 64 }, before.handler);
+    await first.subscribe({ topic: 'restart', group: 'g', inFlightMax: 64 }, before.handler);
     const messages = makeMessages(40, 'r', (index) => `k${index % 4}`);
     await publishAll(first, 'restart', messages);
     const firstHalf = messages.slice(0, 20).map(idOf);
@@ -59,7 +59,7 @@ describe('rabbitmq transport', () => {
     await first.close();
     const second = await transport({ exchangePrefix: prefix });
     const after = new Collector();
-    await second.subscribe({ topic: 'restart', group: 'g', maxInFlight: 8 }, after.handler);
+    await second.subscribe({ topic: 'restart', group: 'g', inFlightMax: 8 }, after.handler);
     await after.waitAcked(messages.slice(20).map(idOf), 'after the restart');
     assert.deepEqual(
       after.acked.filter((id) => firstHalf.includes(id)),
@@ -79,7 +79,7 @@ describe('rabbitmq transport', () => {
       await message.nack({ delayMs: 1_000 });
       return 'hold';
     });
-    await rabbit.subscribe({ topic: 'retries', group: 'g', maxInFlight: 1 }, collector.handler);
+    await rabbit.subscribe({ topic: 'retries', group: 'g', inFlightMax: 1 }, collector.handler);
     await rabbit.publish('retries', makeMessages(1, 'late'));
     await collector.waitAcked(['late-0']);
     const gapMs = deliveredAtMs[1]! - deliveredAtMs[0]!;
@@ -94,7 +94,7 @@ describe('rabbitmq transport', () => {
   it('shards - a key is delivered from the shard murmur2 picks, so one key stays in one queue', async () => {
     const rabbit = await transport({ shards: 3 });
     const collector = new Collector();
-    await rabbit.subscribe({ topic: 'shards', group: 'g', maxInFlight: 16 }, collector.handler);
+    await rabbit.subscribe({ topic: 'shards', group: 'g', inFlightMax: 16 }, collector.handler);
     const messages = makeMessages(30, 's', (index) => `key-${index % 6}`);
     await publishAll(rabbit, 'shards', messages);
     await collector.waitAcked(messages.map(idOf));
@@ -115,11 +115,11 @@ describe('rabbitmq transport', () => {
     });
     const created = new Collector();
     await rabbit.subscribe(
-      { topic: 'orders', group: 'created', maxInFlight: 4, types: ['order.created'] },
+      { topic: 'orders', group: 'created', inFlightMax: 4, types: ['order.created'] },
       created.handler,
     );
     const everything = new Collector();
-    await rabbit.subscribe({ topic: 'orders', group: 'all', maxInFlight: 4 }, everything.handler);
+    await rabbit.subscribe({ topic: 'orders', group: 'all', inFlightMax: 4 }, everything.handler);
     await rabbit.publish('orders', [typed('order.created', 'c'), typed('order.shipped', 's')]);
     await everything.waitAcked(['c', 's'], 'group without types');
     await created.waitAcked(['c'], 'group bound to order.created');
@@ -128,10 +128,10 @@ describe('rabbitmq transport', () => {
     const first = new Collector();
     const second = new Collector();
     await rabbit.subscribe(
-      { topic: 'broadcast', group: 'one', maxInFlight: 4, types: ['nothing'] },
+      { topic: 'broadcast', group: 'one', inFlightMax: 4, types: ['nothing'] },
       first.handler,
     );
-    await rabbit.subscribe({ topic: 'broadcast', group: 'two', maxInFlight: 4 }, second.handler);
+    await rabbit.subscribe({ topic: 'broadcast', group: 'two', inFlightMax: 4 }, second.handler);
     await rabbit.publish('broadcast', [typed('anything', 'b')]);
     await first.waitAcked(['b'], 'fanout group one');
     await second.waitAcked(['b'], 'fanout group two');
@@ -149,7 +149,7 @@ describe('rabbitmq transport', () => {
     });
     const collector = new Collector();
     await strict.subscribe(
-      { topic: 'nobody-listens', group: 'now-someone', maxInFlight: 1 },
+      { topic: 'nobody-listens', group: 'now-someone', inFlightMax: 1 },
       collector.handler,
     );
     await strict.publish('nobody-listens', makeMessages(1, 'routed'));
@@ -163,7 +163,7 @@ describe('rabbitmq transport', () => {
       seen.set(message.key!, [...(seen.get(message.key!) ?? []), Number(message.headers['x-sequence'])]);
       return 'ack';
     });
-    await rabbit.subscribe({ topic: 'classic', group: 'g', maxInFlight: 8 }, collector.handler);
+    await rabbit.subscribe({ topic: 'classic', group: 'g', inFlightMax: 8 }, collector.handler);
     const messages = makeMessages(60, 'c', (index) => `k${index % 3}`);
     await publishAll(rabbit, 'classic', messages);
     await collector.waitAcked(messages.map(idOf));
@@ -179,7 +179,7 @@ describe('rabbitmq transport', () => {
   it('reconnect - after a dropped connection the transport reconnects, and a publish during the outage waits for it', async () => {
     const rabbit = await transport();
     const collector = new Collector();
-    await rabbit.subscribe({ topic: 'outage', group: 'g', maxInFlight: 4 }, collector.handler);
+    await rabbit.subscribe({ topic: 'outage', group: 'g', inFlightMax: 4 }, collector.handler);
     assert.ok((await dropConnections(connectionName)) >= 1, 'no connection was dropped');
     // Published right after the drop: it waits for the new connection and must not vanish.
     await rabbit.publish('outage', makeMessages(5, 'o'));
@@ -191,7 +191,7 @@ describe('rabbitmq transport', () => {
   });
 
   it('dead-letter streams - a .dlq topic replays to every new group from its start, with bounded retention; others do not', async () => {
-    const rabbit = await transport({ streamMaxLengthBytes: 64 * 1024 * 1024, streamMaxAge: '2D' });
+    const rabbit = await transport({ streamBytesMax: 64 * 1024 * 1024, streamAgeMax: '2D' });
     assert.equal(rabbit.features.replaysToNewGroups, false);
     assert.equal(rabbit.features.replaysTopic?.('orders.dlq'), true);
     assert.equal(rabbit.features.replaysTopic?.('orders'), false);
@@ -203,7 +203,7 @@ describe('rabbitmq transport', () => {
     assert.equal(rabbit.stats().unroutable, 0);
     for (const group of ['first-reader', 'second-reader']) {
       const reader = new Collector();
-      await rabbit.subscribe({ topic: 'orders.dlq', group, maxInFlight: 8 }, reader.handler);
+      await rabbit.subscribe({ topic: 'orders.dlq', group, inFlightMax: 8 }, reader.handler);
       await reader.waitAcked(['d-0', 'd-1', 'd-2'], group);
       assert.deepEqual(reader.acked, ['d-0', 'd-1', 'd-2'], `${group} read in order`);
       assert.deepEqual(
@@ -245,7 +245,7 @@ describe('rabbitmq transport', () => {
       'held.dlq',
       makeMessages(5, 's', (index) => `k${index}`),
     );
-    await rabbit.subscribe({ topic: 'held.dlq', group: 'reader', maxInFlight: 8 }, reader.handler);
+    await rabbit.subscribe({ topic: 'held.dlq', group: 'reader', inFlightMax: 8 }, reader.handler);
     await reader.waitAcked(['s-0', 's-1', 's-2', 's-4'], 'reader before the drop');
     const again = reader.deliveries.filter((delivery) => idOf(delivery) === 's-1');
     assert.deepEqual(
@@ -296,8 +296,8 @@ describe('rabbitmq transport', () => {
     await assert.rejects(rabbitMqTransport({ queueType: 'stream' as 'quorum' }), ConfigurationError);
     await assert.rejects(rabbitMqTransport({ url: 'http://localhost' }), /amqp:\/\//);
     await assert.rejects(rabbitMqTransport({ exchangePrefix: 'bad prefix' }), ConfigurationError);
-    await assert.rejects(rabbitMqTransport({ streamMaxAge: 'forever' }), /streamMaxAge/);
-    await assert.rejects(rabbitMqTransport({ streamMaxLengthBytes: 10 }), /streamMaxLengthBytes must be/);
+    await assert.rejects(rabbitMqTransport({ streamAgeMax: 'forever' }), /streamAgeMax/);
+    await assert.rejects(rabbitMqTransport({ streamBytesMax: 10 }), /streamBytesMax must be/);
     await assert.rejects(rabbitMqTransport({ replayTopics: ['bad topic!'] }), ConfigurationError);
   });
 });

@@ -27,7 +27,7 @@ export const notificationService: ServiceDefinition = {
       }),
     );
     // A customer registered just before ordering may not be known yet: retry until they are.
-    const options = { group: 'notification', concurrency: 64, retry: { attempts: 20, maxDelayMs: 2000 } };
+    const options = { group: 'notification', concurrency: 64, retry: { attempts: 20, delayMsMax: 2000 } };
     bus.on(OrderConfirmed, options, (order, context) =>
       notify(
         runtime,

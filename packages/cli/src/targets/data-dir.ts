@@ -75,7 +75,7 @@ export async function openDataDirectory(directory: string, create: boolean): Pro
     broker = await openBroker({ dir: absolute });
   } catch (error) {
     if (error instanceof DirectoryLockedError) {
-      const pid = /(?:pid|process) (\d+)/.exec(error.message)?.[1];
+      const { pid } = error;
       throw new CliError(
         `data directory ${absolute} is locked by ${pid === undefined ? 'another process' : `pid ${pid}`} ` +
           '(a herald serve or an application has it open); talk to that server with --broker HOST:PORT ' +

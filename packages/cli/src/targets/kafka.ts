@@ -3,7 +3,7 @@
  * or any Kafka broker. Reads use plain Fetch requests (no group membership), so `consume`
  * without `-g` leaves no trace on the broker; group positions are Kafka committed offsets.
  */
-import { partitionForKey } from '@herald/broker';
+import { partitionForKey } from '@herald/bus/internal';
 import { Admin, Consumer, Producer } from '@platformatic/kafka';
 import { CliError, EXIT } from '../errors.ts';
 import type {

@@ -16,7 +16,7 @@ export const acknowledgementScenarios: Scenario[] = [
         seen.set(idOf(message), count);
         return count === 1 ? 'nack' : 'ack';
       });
-      await transport.subscribe({ topic, group: 'g', maxInFlight: 4 }, collector.handler);
+      await transport.subscribe({ topic, group: 'g', inFlightMax: 4 }, collector.handler);
       const messages = makeMessages(5, 'n', (index) => `k${index}`);
       await publishAll(transport, topic, messages);
       await collector.waitAcked(messages.map(idOf));
@@ -38,7 +38,7 @@ export const acknowledgementScenarios: Scenario[] = [
         }
         return 'ack';
       });
-      await transport.subscribe({ topic, group: 'g', maxInFlight: 1 }, collector.handler);
+      await transport.subscribe({ topic, group: 'g', inFlightMax: 1 }, collector.handler);
       await transport.publish(topic, makeMessages(1, 'd'));
       await collector.waitAcked(['d-0']);
       const gapMs = deliveredAtMs[1]! - deliveredAtMs[0]!;
@@ -59,7 +59,7 @@ export const acknowledgementScenarios: Scenario[] = [
         }
         return 'ack';
       });
-      await transport.subscribe({ topic, group: 'g', maxInFlight: 2 }, collector.handler);
+      await transport.subscribe({ topic, group: 'g', inFlightMax: 2 }, collector.handler);
       const messages = makeMessages(10, 'e');
       await publishAll(transport, topic, messages);
       await collector.waitAcked(messages.map(idOf));
@@ -79,7 +79,7 @@ export const acknowledgementScenarios: Scenario[] = [
         }
         return 'ack';
       });
-      await transport.subscribe({ topic, group: 'g', maxInFlight: 8 }, collector.handler);
+      await transport.subscribe({ topic, group: 'g', inFlightMax: 8 }, collector.handler);
       await transport.publish(topic, [
         ...makeMessages(2, 'a', () => 'key-a'),
         ...makeMessages(5, 'b', () => 'key-b'),
@@ -117,7 +117,7 @@ export const acknowledgementScenarios: Scenario[] = [
         processed.set(key, [...(processed.get(key) ?? []), sequence]);
         return 'ack';
       });
-      await transport.subscribe({ topic, group: 'g', maxInFlight: 8 }, collector.handler);
+      await transport.subscribe({ topic, group: 'g', inFlightMax: 8 }, collector.handler);
       const messages = makeMessages(keys * perKey, 'o', (index) => `key-${index % keys}`);
       await publishAll(transport, topic, messages, 64);
       await collector.waitAcked(messages.map(idOf));
@@ -144,7 +144,7 @@ export const acknowledgementScenarios: Scenario[] = [
         await message.nack();
         return 'hold';
       });
-      await transport.subscribe({ topic, group: 'g', maxInFlight: 2 }, collector.handler);
+      await transport.subscribe({ topic, group: 'g', inFlightMax: 2 }, collector.handler);
       await transport.publish(topic, [
         ...makeMessages(3, 's', () => 'one-key'),
         ...makeMessages(1, 'marker', () => 'one-key'),

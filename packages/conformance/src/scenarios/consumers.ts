@@ -59,7 +59,7 @@ const needsReplay = (features: TransportFeatures) =>
 
 async function readAll(transport: Transport, topic: string): Promise<ReceivedMessage[]> {
   const received: ReceivedMessage[] = [];
-  await transport.subscribe({ topic, group: `reader-${uuidv7()}`, maxInFlight: 16 }, async (message) => {
+  await transport.subscribe({ topic, group: `reader-${uuidv7()}`, inFlightMax: 16 }, async (message) => {
     received.push(message);
     await message.ack();
   });
@@ -133,7 +133,7 @@ export const consumerScenarios: Scenario[] = [
     name: 'consumers - retries honour the attempt count and backoff, then dead-letter with every header',
     async run({ transport, topic }) {
       const Step = stepEvent(topic);
-      const retry = { attempts: 3, initialDelayMs: 40, multiplier: 2, maxDelayMs: 1000, jitter: 0 };
+      const retry = { attempts: 3, delayMsInitial: 40, multiplier: 2, delayMsMax: 1000, jitter: 0 };
       const bus = createBus({ transport, logger: silentLogger, retry });
       const attemptsAtMs: number[] = [];
       bus.on(Step, { group: 'flaky' }, () => {

@@ -19,7 +19,7 @@ export const deliveryScenarios: Scenario[] = [
     name: 'delivery - every published message reaches the subscriber once',
     async run({ transport, topic }) {
       const collector = new Collector();
-      await transport.subscribe({ topic, group: 'g1', maxInFlight: 16 }, collector.handler);
+      await transport.subscribe({ topic, group: 'g1', inFlightMax: 16 }, collector.handler);
       const messages = makeMessages(200, 'm', (index) => `k${index % 10}`);
       await publishAll(transport, topic, messages);
       const ids = messages.map(idOf);
@@ -34,8 +34,8 @@ export const deliveryScenarios: Scenario[] = [
     async run({ transport, topic }) {
       const first = new Collector();
       const second = new Collector();
-      await transport.subscribe({ topic, group: 'inventory', maxInFlight: 8 }, first.handler);
-      await transport.subscribe({ topic, group: 'notification', maxInFlight: 8 }, second.handler);
+      await transport.subscribe({ topic, group: 'inventory', inFlightMax: 8 }, first.handler);
+      await transport.subscribe({ topic, group: 'notification', inFlightMax: 8 }, second.handler);
       const messages = makeMessages(100, 'm', (index) => `k${index % 7}`);
       await publishAll(transport, topic, messages);
       const ids = messages.map(idOf);
@@ -51,8 +51,8 @@ export const deliveryScenarios: Scenario[] = [
     async run({ transport, topic }) {
       const first = new Collector();
       const second = new Collector();
-      await transport.subscribe({ topic, group: 'workers', maxInFlight: 4 }, first.handler);
-      await transport.subscribe({ topic, group: 'workers', maxInFlight: 4 }, second.handler);
+      await transport.subscribe({ topic, group: 'workers', inFlightMax: 4 }, first.handler);
+      await transport.subscribe({ topic, group: 'workers', inFlightMax: 4 }, second.handler);
       const messages = makeMessages(200, 'm', (index) => `k${index % 20}`);
       await publishAll(transport, topic, messages);
       const ids = messages.map(idOf);
@@ -73,7 +73,7 @@ export const deliveryScenarios: Scenario[] = [
       const messages = makeMessages(30, 'old', (index) => `k${index % 3}`);
       await publishAll(transport, topic, messages);
       const collector = new Collector();
-      await transport.subscribe({ topic, group: 'late-joiner', maxInFlight: 8 }, collector.handler);
+      await transport.subscribe({ topic, group: 'late-joiner', inFlightMax: 8 }, collector.handler);
       await collector.waitAcked(messages.map(idOf), 'late group');
       assert.equal(collector.deliveries.length, 30);
     },

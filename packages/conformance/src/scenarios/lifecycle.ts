@@ -24,7 +24,7 @@ export const lifecycleScenarios: Scenario[] = [
         finish = resolve;
       });
       const subscription = await transport.subscribe(
-        { topic, group: 'g', maxInFlight: 1 },
+        { topic, group: 'g', inFlightMax: 1 },
         async (message) => {
           entered();
           await handlerBlocked;
@@ -43,7 +43,7 @@ export const lifecycleScenarios: Scenario[] = [
       await transport.close();
       await assert.rejects(transport.publish(topic, makeMessages(1, 'p')), ClosedError);
       await assert.rejects(
-        transport.subscribe({ topic, group: 'g', maxInFlight: 1 }, async () => {}),
+        transport.subscribe({ topic, group: 'g', inFlightMax: 1 }, async () => {}),
         ClosedError,
       );
     },
@@ -53,7 +53,7 @@ export const lifecycleScenarios: Scenario[] = [
     async run({ transport, topic }) {
       const first = new Collector((message) => (idOf(message) === 'u-0' ? 'hold' : 'ack'));
       const firstSubscription = await transport.subscribe(
-        { topic, group: 'g', maxInFlight: 1 },
+        { topic, group: 'g', inFlightMax: 1 },
         first.handler,
       );
       await transport.publish(topic, makeMessages(1, 'u'));
@@ -63,7 +63,7 @@ export const lifecycleScenarios: Scenario[] = [
       );
       await firstSubscription.close();
       const second = new Collector();
-      await transport.subscribe({ topic, group: 'g', maxInFlight: 1 }, second.handler);
+      await transport.subscribe({ topic, group: 'g', inFlightMax: 1 }, second.handler);
       await second.waitAcked(['u-0'], 'second member');
       assert.equal(first.deliveries.length, 1, 'closed member received more');
     },
@@ -86,7 +86,7 @@ export const lifecycleScenarios: Scenario[] = [
       // the end (RabbitMQ) keep every message for it. Room for every message at once, so the held
       // half cannot starve the acked half, whatever order a partitioned transport delivers in.
       const subscription = await context.transport.subscribe(
-        { topic, group: 'g', maxInFlight: 64 },
+        { topic, group: 'g', inFlightMax: 64 },
         before.handler,
       );
       await publishAll(context.transport, topic, messages);
@@ -96,14 +96,14 @@ export const lifecycleScenarios: Scenario[] = [
       const restarted: Transport = await target.restart!(context.transport);
       context.replaceTransport(restarted);
       const after = new Collector();
-      await restarted.subscribe({ topic, group: 'g', maxInFlight: 4 }, after.handler);
+      await restarted.subscribe({ topic, group: 'g', inFlightMax: 4 }, after.handler);
       const secondHalf = messages.slice(20).map(idOf);
       await after.waitAcked(secondHalf, 'after restart');
       const redelivered = after.acked.filter((id) => firstHalf.includes(id));
       assert.deepEqual(redelivered, [], 'messages acked before the restart were delivered again');
       if (restarted.features.replaysToNewGroups) {
         const fresh = new Collector();
-        await restarted.subscribe({ topic, group: 'fresh', maxInFlight: 8 }, fresh.handler);
+        await restarted.subscribe({ topic, group: 'fresh', inFlightMax: 8 }, fresh.handler);
         await fresh.waitAcked(messages.map(idOf), 'new group after restart');
         assertSameIds(messages.map(idOf), fresh.acked, 'new group after restart');
       }

@@ -18,7 +18,7 @@ async function receiveOne(
   topic: string,
 ): Promise<() => ReceivedMessage | undefined> {
   let received: ReceivedMessage | undefined;
-  await transport.subscribe({ topic, group: 'g', maxInFlight: 1 }, async (message) => {
+  await transport.subscribe({ topic, group: 'g', inFlightMax: 1 }, async (message) => {
     received = message;
     await message.ack();
   });
@@ -52,7 +52,7 @@ export const payloadScenarios: Scenario[] = [
         body: new Uint8Array([0, 255, 128, 7]),
       };
       const received: ReceivedMessage[] = [];
-      await transport.subscribe({ topic, group: 'g', maxInFlight: 2 }, async (delivery) => {
+      await transport.subscribe({ topic, group: 'g', inFlightMax: 2 }, async (delivery) => {
         received.push(delivery);
         await delivery.ack();
       });
@@ -76,9 +76,9 @@ export const payloadScenarios: Scenario[] = [
     },
   },
   {
-    name: 'payload - a message exactly at maxMessageBytes is accepted and arrives intact',
+    name: 'payload - a message exactly at messageBytesMax is accepted and arrives intact',
     async run({ transport, topic }) {
-      const limit = transport.features.maxMessageBytes;
+      const limit = transport.features.messageBytesMax;
       const headers = { 'x-conformance-id': 'big' };
       const overhead = messageSizeBytes({ key: 'k', headers, body: new Uint8Array(0) });
       const body = new Uint8Array(limit - overhead);
@@ -95,9 +95,9 @@ export const payloadScenarios: Scenario[] = [
     },
   },
   {
-    name: 'payload - a message over maxMessageBytes is rejected with PayloadTooLargeError naming the limit',
+    name: 'payload - a message over messageBytesMax is rejected with PayloadTooLargeError naming the limit',
     async run({ transport, topic }) {
-      const limit = transport.features.maxMessageBytes;
+      const limit = transport.features.messageBytesMax;
       const body = new Uint8Array(limit + 1);
       await assert.rejects(transport.publish(topic, [{ headers: {}, body }]), (error: unknown) => {
         assert.ok(
@@ -118,15 +118,15 @@ export const payloadScenarios: Scenario[] = [
         ConfigurationError,
       );
       await assert.rejects(
-        transport.subscribe({ topic: 'bad topic!', group: 'g', maxInFlight: 1 }, async () => {}),
+        transport.subscribe({ topic: 'bad topic!', group: 'g', inFlightMax: 1 }, async () => {}),
         ConfigurationError,
       );
       await assert.rejects(
-        transport.subscribe({ topic: 'fine', group: 'bad group!', maxInFlight: 1 }, async () => {}),
+        transport.subscribe({ topic: 'fine', group: 'bad group!', inFlightMax: 1 }, async () => {}),
         ConfigurationError,
       );
       await assert.rejects(
-        transport.subscribe({ topic: 'fine', group: 'g', maxInFlight: 0 }, async () => {}),
+        transport.subscribe({ topic: 'fine', group: 'g', inFlightMax: 0 }, async () => {}),
         ConfigurationError,
       );
     },

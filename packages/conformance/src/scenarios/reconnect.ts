@@ -42,7 +42,7 @@ export const reconnectScenarios: Scenario[] = [
       target.dropConnections === undefined ? 'target declares no dropConnections command' : undefined,
     async run({ transport, topic, target }) {
       const collector = new Collector();
-      await transport.subscribe({ topic, group: 'g', maxInFlight: 8 }, collector.handler);
+      await transport.subscribe({ topic, group: 'g', inFlightMax: 8 }, collector.handler);
       const before = makeMessages(30, 'before', (index) => `k${index % 5}`);
       await publishAll(transport, topic, before);
       await collector.waitAcked(before.map(idOf), 'subscriber before the drop');

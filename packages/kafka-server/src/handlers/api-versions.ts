@@ -6,8 +6,8 @@ import { APIS, type ApiVersionsResponse, ERROR_CODE } from '@herald/kafka-protoc
 
 const ranges = APIS.map((api) => ({
   apiKey: api.apiKey,
-  minVersion: api.minVersion,
-  maxVersion: api.maxVersion,
+  minVersion: api.versionMin,
+  maxVersion: api.versionMax,
 }));
 
 /** The ApiVersions answer; `errorCode` UNSUPPORTED_VERSION is sent in a v0 body by the caller. */

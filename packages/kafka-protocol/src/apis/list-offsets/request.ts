@@ -22,8 +22,9 @@ export interface ListOffsetsRequest {
   }[];
 }
 
-/** Special timestamps. */
+/** Special timestamp of a ListOffsets request: the offset the next record will get. */
 export const LIST_OFFSETS_LATEST = -1n;
+/** Special timestamp of a ListOffsets request: the earliest offset still stored. */
 export const LIST_OFFSETS_EARLIEST = -2n;
 
 export const listOffsetsRequest: MessageSchema = {
