@@ -134,23 +134,6 @@ export async function startApacheKafka(options: ApacheKafkaOptions = {}): Promis
     '-Xmx512m',
     `-Dlog4j2.configurationFile=${path.join(KAFKA_DIR, 'log4j2.properties')}`,
   ];
-  await run(
-    'java',
-    [
-      ...java,
-      '-cp',
-      cp,
-      'kafka.tools.StorageTool',
-      'format',
-      '-t',
-      'herald-test-cluster-0001',
-      '-c',
-      properties,
-    ],
-    {
-      timeout: 60_000,
-    },
-  );
   const bootstrap = `127.0.0.1:${proxy.port}`;
   const startTimeoutMs = options.startTimeoutMs ?? 60_000;
   let output = '';
@@ -176,6 +159,8 @@ export async function startApacheKafka(options: ApacheKafkaOptions = {}): Promis
     rmSync(dir, { recursive: true, force: true });
   };
   try {
+    const format = ['kafka.tools.StorageTool', 'format', '-t', CLUSTER_ID, '-c', properties];
+    await run('java', [...java, '-cp', cp, ...format], { timeout: 60_000 });
     await launch();
   } catch (error) {
     await stop();
