@@ -97,6 +97,12 @@ export interface TransportFeatures {
    * not delivered to a group until the previous one is acked.
    */
   readonly orderedPerKey: boolean;
+  /**
+   * Present when the members of one group do not share its messages: one member receives
+   * everything while the others stand by to take over (e.g. RabbitMQ's single active consumer per
+   * queue). The value says why, for the conformance suite's report. Absent: members share them.
+   */
+  readonly singleActiveConsumer?: string;
   /** Each message is delivered once even across failures (no transport promises this yet). */
   readonly exactlyOnce: boolean;
   /** Largest message (body + headers + key, see `messageSizeBytes`) that `publish` accepts. */

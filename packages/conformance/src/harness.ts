@@ -13,15 +13,19 @@ export function uniqueTopic(scenario: string): string {
   return `conformance.${scenario.replace(/[^A-Za-z0-9]+/g, '-')}.${randomUUID().slice(0, 8)}`;
 }
 
-/** Test messages `prefix-0 … prefix-(count-1)`; `keyOf(index)` picks each one's key. */
+/**
+ * Test messages `prefix-0 … prefix-(count-1)`; `keyOf(index)` picks each one's key, and their
+ * `x-sequence` headers count up from `firstSequence` (to continue one order across rounds).
+ */
 export function makeMessages(
   count: number,
   prefix: string,
   keyOf: (index: number) => string | undefined = () => undefined,
+  firstSequence = 0,
 ): TransportMessage[] {
   return Array.from({ length: count }, (_, index) => ({
     key: keyOf(index),
-    headers: { [ID_HEADER]: `${prefix}-${index}`, 'x-sequence': String(index) },
+    headers: { [ID_HEADER]: `${prefix}-${index}`, 'x-sequence': String(firstSequence + index) },
     body: new TextEncoder().encode(JSON.stringify({ index })),
   }));
 }
@@ -58,6 +62,52 @@ export async function eventually(
   while (!condition()) {
     if (performance.now() > deadline) assert.fail(`timed out after ${timeoutMs} ms waiting for ${what()}`);
     await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+/** How long no new delivery may arrive before {@link quiet} says a subscriber has settled. */
+export const QUIET_MS = 300;
+
+/**
+ * Resolves once `count()` has not changed for `quietMs` (bounded by the condition deadline). Run
+ * before a "no duplicates" or "nothing more" check, so a late redelivery has its window to show
+ * instead of being checked at the instant of the last expected ack.
+ */
+export async function quiet(
+  count: () => number,
+  what: string,
+  quietMs = QUIET_MS,
+  timeoutMs = CONDITION_TIMEOUT_MS,
+): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  let last = count();
+  let stableSince = performance.now();
+  for (;;) {
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    const now = performance.now();
+    const current = count();
+    if (current !== last) {
+      last = current;
+      stableSince = now;
+    } else if (now - stableSince >= quietMs) {
+      return;
+    }
+    if (now > deadline) assert.fail(`${what} never went quiet for ${quietMs} ms within ${timeoutMs} ms`);
+  }
+}
+
+/** Asserts that the messages of each key arrived in the order of their `x-sequence` header. */
+export function assertOrderedPerKey(messages: readonly ReceivedMessage[], label: string): void {
+  const lastByKey = new Map<string, number>();
+  for (const message of messages) {
+    if (message.key === undefined) continue;
+    const sequence = Number(message.headers['x-sequence']);
+    const last = lastByKey.get(message.key);
+    assert.ok(
+      last === undefined || sequence > last,
+      `${label}: key ${message.key} delivered sequence ${sequence} after ${last}`,
+    );
+    lastByKey.set(message.key, sequence);
   }
 }
 

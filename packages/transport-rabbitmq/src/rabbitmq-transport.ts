@@ -144,6 +144,8 @@ class RabbitMqTransportImpl implements RabbitMqTransport, SubscriptionHost {
       // Replay topics (dead-letter topics by default) are kept in a stream queue read from its start.
       replaysTopic: (topic) => options.replays(topic),
       orderedPerKey: true,
+      singleActiveConsumer:
+        'each shard queue has a single active consumer (per-key order); other members of the group stand by',
       exactlyOnce: false,
       messageBytesMax: options.messageBytesMax,
     };

@@ -8,6 +8,7 @@ import {
   idOf,
   makeMessages,
   publishAll,
+  quiet,
 } from '../harness.ts';
 import type { Scenario } from '../scenario.ts';
 
@@ -24,6 +25,7 @@ export const deliveryScenarios: Scenario[] = [
       await publishAll(transport, topic, messages);
       const ids = messages.map(idOf);
       await collector.waitAcked(ids);
+      await quiet(() => collector.deliveries.length, 'the subscriber');
       assertSameIds(ids, collector.acked, 'acked ids');
       assertNoDuplicates(collector.acked, 'acked ids');
     },
@@ -41,8 +43,11 @@ export const deliveryScenarios: Scenario[] = [
       const ids = messages.map(idOf);
       await first.waitAcked(ids, 'group inventory');
       await second.waitAcked(ids, 'group notification');
+      await quiet(() => first.deliveries.length + second.deliveries.length, 'both groups');
       assertSameIds(ids, first.acked, 'group inventory');
       assertSameIds(ids, second.acked, 'group notification');
+      assertNoDuplicates(first.acked, 'group inventory');
+      assertNoDuplicates(second.acked, 'group notification');
     },
   },
   {
@@ -61,8 +66,17 @@ export const deliveryScenarios: Scenario[] = [
         () => new Set(union()).size === ids.length,
         () => `both members together to ack ${ids.length} messages (have ${new Set(union()).size})`,
       );
+      await quiet(() => first.deliveries.length + second.deliveries.length, 'both members');
       assertSameIds(ids, union(), 'union of both members');
       assertNoDuplicates(union(), 'union of both members');
+      if (transport.features.singleActiveConsumer === undefined) {
+        // A transport that hands every message to one member would pass the checks above.
+        assert.ok(
+          first.acked.length > 0 && second.acked.length > 0,
+          `members did not share the group: ${first.acked.length} and ${second.acked.length} messages ` +
+            '(declare features.singleActiveConsumer with the reason if this transport cannot share)',
+        );
+      }
     },
   },
   {
@@ -75,6 +89,7 @@ export const deliveryScenarios: Scenario[] = [
       const collector = new Collector();
       await transport.subscribe({ topic, group: 'late-joiner', inFlightMax: 8 }, collector.handler);
       await collector.waitAcked(messages.map(idOf), 'late group');
+      await quiet(() => collector.deliveries.length, 'the late group');
       assert.equal(collector.deliveries.length, 30);
     },
   },

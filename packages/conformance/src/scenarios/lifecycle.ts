@@ -1,7 +1,16 @@
 /** Closing: twice, concurrently, while handlers run; publishing after close; restart with persistence. */
 import assert from 'node:assert/strict';
 import { ClosedError, type Transport } from '@herald/bus';
-import { assertSameIds, Collector, eventually, idOf, makeMessages, publishAll } from '../harness.ts';
+import {
+  assertOrderedPerKey,
+  assertSameIds,
+  Collector,
+  eventually,
+  idOf,
+  makeMessages,
+  publishAll,
+  quiet,
+} from '../harness.ts';
 import type { Scenario } from '../scenario.ts';
 
 export const lifecycleScenarios: Scenario[] = [
@@ -65,6 +74,11 @@ export const lifecycleScenarios: Scenario[] = [
       const second = new Collector();
       await transport.subscribe({ topic, group: 'g', inFlightMax: 1 }, second.handler);
       await second.waitAcked(['u-0'], 'second member');
+      // More messages after the close: all must go to the live member, none to the closed one.
+      const later = makeMessages(20, 'later', (index) => `k${index % 4}`);
+      await publishAll(transport, topic, later);
+      await second.waitAcked(later.map(idOf), 'second member, messages published after the close');
+      await quiet(() => first.deliveries.length + second.deliveries.length, 'both members');
       assert.equal(first.deliveries.length, 1, 'closed member received more');
     },
   },
@@ -98,14 +112,20 @@ export const lifecycleScenarios: Scenario[] = [
       const after = new Collector();
       await restarted.subscribe({ topic, group: 'g', inFlightMax: 4 }, after.handler);
       const secondHalf = messages.slice(20).map(idOf);
-      await after.waitAcked(secondHalf, 'after restart');
+      // Published after the restart, on the same keys: they must queue behind the held half.
+      const more = makeMessages(20, 'r-after', (index) => `k${index % 4}`, 40);
+      await publishAll(restarted, topic, more);
+      await after.waitAcked([...secondHalf, ...more.map(idOf)], 'after restart');
+      await quiet(() => after.deliveries.length, 'the group after the restart');
       const redelivered = after.acked.filter((id) => firstHalf.includes(id));
       assert.deepEqual(redelivered, [], 'messages acked before the restart were delivered again');
+      if (restarted.features.orderedPerKey) assertOrderedPerKey(after.deliveries, 'after the restart');
       if (restarted.features.replaysToNewGroups) {
         const fresh = new Collector();
         await restarted.subscribe({ topic, group: 'fresh', inFlightMax: 8 }, fresh.handler);
-        await fresh.waitAcked(messages.map(idOf), 'new group after restart');
-        assertSameIds(messages.map(idOf), fresh.acked, 'new group after restart');
+        const everything = [...messages, ...more].map(idOf);
+        await fresh.waitAcked(everything, 'new group after restart');
+        assertSameIds(everything, fresh.acked, 'new group after restart');
       }
     },
   },

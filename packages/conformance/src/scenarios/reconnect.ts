@@ -1,7 +1,14 @@
 /** Connection loss: the transport reconnects by itself, and no confirmed publish vanishes. */
 import assert from 'node:assert/strict';
 import type { Transport, TransportMessage } from '@herald/bus';
-import { CONDITION_TIMEOUT_MS, Collector, idOf, makeMessages, publishAll } from '../harness.ts';
+import {
+  assertOrderedPerKey,
+  CONDITION_TIMEOUT_MS,
+  Collector,
+  idOf,
+  makeMessages,
+  publishAll,
+} from '../harness.ts';
 import type { Scenario } from '../scenario.ts';
 
 /** Most messages published while waiting for the drop to finish, so the loop is bounded. */
@@ -56,7 +63,7 @@ export const reconnectScenarios: Scenario[] = [
       let rejected = 0;
       let afterDrop = 0;
       for (let index = 0; index < DURING_DROP_MAX && afterDrop < AFTER_DROP; index++) {
-        const [message] = makeMessages(1, `during${index}`, () => `k${index % 5}`);
+        const [message] = makeMessages(1, `during${index}`, () => `k${index % 5}`, 30 + index);
         rejected += await publishUntilConfirmed(transport, topic, message!);
         confirmed.push(idOf(message!));
         if (dropped) afterDrop += 1;
@@ -67,6 +74,16 @@ export const reconnectScenarios: Scenario[] = [
         confirmed,
         `subscriber after the drop (${rejected} publishes were rejected and retried)`,
       );
+      // A publish retried after a rejection may be stored twice (at-least-once), and a message
+      // delivered before the drop may come again; each copy follows later messages of its key, so
+      // order is checked on each id's first delivery.
+      if (transport.features.orderedPerKey) {
+        const firsts = new Map<string, (typeof collector.deliveries)[number]>();
+        for (const delivery of collector.deliveries) {
+          if (!firsts.has(idOf(delivery))) firsts.set(idOf(delivery), delivery);
+        }
+        assertOrderedPerKey([...firsts.values()], 'across the drop');
+      }
     },
   },
 ];
