@@ -217,7 +217,7 @@ describe('consumer - the packed packages, installed outside the repository', { t
 
   after(() => rmSync(work, { recursive: true, force: true }));
 
-  it('tarballs - every public package has one: dist, LICENSE, README, engines, and no tests', () => {
+  it('tarballs - every public package has one: its exports and bin, LICENSE, README, engines, no tests', () => {
     assert.deepEqual(
       [...tarballs.keys()].sort(),
       workspacePackages.map(({ name }) => name).sort(),
@@ -228,6 +228,8 @@ describe('consumer - the packed packages, installed outside the repository', { t
       const manifest = JSON.parse(readFileSync(join(installed, 'package.json'), 'utf8')) as {
         engines?: { node?: string };
         license?: string;
+        exports: Record<string, string | Record<string, string>>;
+        bin?: Record<string, string>;
       };
       assert.equal(manifest.engines?.node, `>=${NODE_OLDEST.replace(/\.0$/, '')}`, `${name}: engines.node`);
       assert.equal(manifest.license, 'Apache-2.0', `${name}: license`);
@@ -237,6 +239,28 @@ describe('consumer - the packed packages, installed outside the repository', { t
         `${name}: LICENSE`,
       );
       assert.ok(existsSync(join(installed, 'README.md')), `${name}: README.md`);
+      for (const [subpath, target] of Object.entries(manifest.exports)) {
+        const conditions = typeof target === 'string' ? { default: target } : target;
+        const keys = Object.keys(conditions);
+        if (typeof target !== 'string') {
+          assert.deepEqual(keys, ['@herald/source', 'types', 'default'], `${name} ${subpath}: conditions`);
+        }
+        for (const condition of keys.filter((key) => key !== '@herald/source')) {
+          const file = join(installed, conditions[condition]!);
+          assert.ok(
+            existsSync(file),
+            `${name} ${subpath}: ${condition} ${conditions[condition]} is not in the tarball`,
+          );
+        }
+      }
+      for (const [command, target] of Object.entries(manifest.bin ?? {})) {
+        const file = join(installed, target);
+        assert.ok(existsSync(file), `${name}: bin ${command} (${target}) is not in the tarball`);
+        assert.ok(
+          readFileSync(file, 'utf8').startsWith('#!/usr/bin/env node\n'),
+          `${name}: bin ${command} shebang`,
+        );
+      }
       const files = spawnSync('find', [installed, '-name', '*.test.*', '-o', '-name', 'test', '-type', 'd'], {
         encoding: 'utf8',
       }).stdout.trim();
