@@ -164,7 +164,7 @@ async function startInstalledServe(
   return { child, port, output: () => output };
 }
 
-describe('consumer - the packed packages, installed outside the repository', { timeout: 300_000 }, () => {
+describe('consumer - the packed packages, installed outside the repository', { timeout: 240_000 }, () => {
   const workspacePackages = publicPackages();
   const work = mkdtempSync(join(tmpdir(), 'herald-consumer-'));
   const tarballsDir = join(work, 'tarballs');
