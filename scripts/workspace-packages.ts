@@ -39,10 +39,25 @@ export function publicPackages(root: string = ROOT): WorkspacePackage[] {
     .map((dir) => ({
       dir,
       manifest: JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as Manifest,
-    }))
-    .filter(({ manifest }) => manifest.private !== true);
-  const names = new Set(manifests.map(({ manifest }) => manifest.name));
-  const unordered = manifests.map(({ dir, manifest }) => ({
+    }));
+  const privateNames = new Set(
+    manifests.filter(({ manifest }) => manifest.private === true).map(({ manifest }) => manifest.name),
+  );
+  const publicManifests = manifests.filter(({ manifest }) => manifest.private !== true);
+  for (const { manifest } of publicManifests) {
+    const privateDependencies = Object.keys({
+      ...manifest.dependencies,
+      ...manifest.peerDependencies,
+    }).filter((name) => privateNames.has(name));
+    if (privateDependencies.length > 0) {
+      throw new Error(
+        `${manifest.name} depends on ${privateDependencies.join(', ')}, which is private: make it public ` +
+          '(drop "private"; exports, files, license, engines as in packages/log/package.json)',
+      );
+    }
+  }
+  const names = new Set(publicManifests.map(({ manifest }) => manifest.name));
+  const unordered = publicManifests.map(({ dir, manifest }) => ({
     name: manifest.name,
     version: manifest.version,
     dir,
