@@ -96,3 +96,21 @@ export function createTestBus(options: Partial<BusOptions> = {}): TestBus {
     },
   });
 }
+
+/** Resolves like `promise`, or rejects naming `what` after `timeoutMs`; the timer never outlives the wait. */
+export async function withDeadline<T>(promise: Promise<T>, timeoutMs: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      promise,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () => reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)),
+          timeoutMs,
+        );
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -2,6 +2,9 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import type { MessageHandler, ReceivedMessage, Transport, TransportMessage } from '@herald/bus';
+import { withDeadline } from '@herald/bus/testing';
+
+export { withDeadline };
 
 /** Header carrying a test message's id. */
 export const ID_HEADER = 'x-conformance-id';
@@ -113,24 +116,6 @@ export function assertOrderedPerKey(messages: readonly ReceivedMessage[], label:
 
 /** What a {@link Collector} does with a delivery: settle it either way, or hold it unsettled. */
 export type Decision = 'ack' | 'nack' | 'hold';
-
-/** Resolves like `promise`, or rejects naming `what` after `timeoutMs`; the timer never outlives the wait. */
-export async function withDeadline<T>(promise: Promise<T>, timeoutMs: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([
-      promise,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(
-          () => reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)),
-          timeoutMs,
-        );
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 /** Calls `read` until its value satisfies `accept`, then returns that value; fails after the deadline. */
 export async function until<T>(

@@ -17,7 +17,7 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { withDeadline } from '@herald/conformance';
+import { withDeadline } from '@herald/bus/testing';
 
 export { withDeadline };
 
