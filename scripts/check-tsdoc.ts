@@ -30,8 +30,15 @@ function packageEntry(specifier: string): string | undefined {
   if (match === null) return undefined;
   const directory = match[1] === 'herald' ? 'herald' : match[1]!.slice('@herald/'.length);
   const manifest = JSON.parse(readFileSync(path.join(ROOT, 'packages', directory, 'package.json'), 'utf8'));
-  const target = manifest.exports?.[`.${match[2] ?? ''}`];
-  return typeof target === 'string' ? path.join(ROOT, 'packages', directory, target) : undefined;
+  const target = sourceOf(manifest.exports?.[`.${match[2] ?? ''}`]);
+  return target === undefined ? undefined : path.join(ROOT, 'packages', directory, target);
+}
+
+/** The TypeScript source of an `exports` entry: its `@herald/source` condition (or a plain path). */
+function sourceOf(target: unknown): string | undefined {
+  if (typeof target === 'string') return target.endsWith('.ts') ? target : undefined;
+  const source = (target as Record<string, unknown> | undefined)?.['@herald/source'];
+  return typeof source === 'string' ? source : undefined;
 }
 
 function resolveModule(from: string, specifier: string): string | undefined {
@@ -110,9 +117,11 @@ function hasDocComment(text: string, index: number): boolean {
 /** The public entry points of a package directory under packages/. */
 export function publicEntries(directory: string): string[] {
   const manifest = JSON.parse(readFileSync(path.join(ROOT, 'packages', directory, 'package.json'), 'utf8'));
-  return Object.entries<string>(manifest.exports ?? {})
+  return Object.entries<unknown>(manifest.exports ?? {})
     .filter(([subpath]) => subpath !== './internal')
-    .map(([, target]) => path.join(ROOT, 'packages', directory, target));
+    .map(([, target]) => sourceOf(target))
+    .filter((target) => target !== undefined)
+    .map((target) => path.join(ROOT, 'packages', directory, target));
 }
 
 /** Checks the given packages (directory names under packages/). */
