@@ -189,7 +189,7 @@ export class Broker {
   readonly #topics = new Map<string, Promise<TopicState>>();
   readonly #inFlight = new Set<Promise<unknown>>();
   /** Committed offsets of {@link Broker.commitOffsets}, by `topic\0group`, with the write chain. */
-  readonly #commits = new Map<string, { offsets: Map<number, bigint>; writing: Promise<void> }>();
+  readonly #commits = new Map<string, CommitEntry>();
   #closing: Promise<void> | undefined;
 
   /** @internal Use {@link openBroker}. */
@@ -462,31 +462,56 @@ export class Broker {
   /**
    * Stores Kafka-style committed offsets of `group` on `topic` (explicit commits of the next
    * offset to read, as a Kafka group coordinator keeps them), merged with earlier commits, in
-   * `groups/<topic>/<group>.commits`. Kept apart from the acked positions of {@link subscribe}
-   * groups. Durable (fsynced) unless the broker's fsync policy is `'never'`.
+   * `groups/<topic>/<group>.commits`. An entry is an offset, or an offset with the commit's
+   * metadata string (a bare offset stores no metadata: it reads back null). As Kafka, any 64-bit
+   * offset is stored, negative ones too (clients commit -1 and -2 to mean "reset to latest" and
+   * "to earliest"); metadata is at most {@link COMMIT_METADATA_BYTES_MAX} UTF-8 bytes. Kept apart
+   * from the acked positions of {@link subscribe} groups. Durable (fsynced) unless the broker's
+   * fsync policy is `'never'`.
    */
-  async commitOffsets(topic: string, group: string, offsets: ReadonlyMap<number, bigint>): Promise<void> {
+  async commitOffsets(
+    topic: string,
+    group: string,
+    offsets: ReadonlyMap<number, bigint | CommittedOffset>,
+  ): Promise<void> {
     this.#checkOpen();
     assertName(group, 'group', 'commitOffsets');
     const state = await this.#existingTopic(topic, 'commitOffsets');
-    for (const [partition, offset] of offsets) {
+    const commits = new Map<number, CommittedOffset>();
+    for (const [partition, entry] of offsets) {
       if (!Number.isInteger(partition) || partition < 0 || partition >= state.metadata.partitions) {
         throw new BrokerArgumentError(`commitOffsets: ${topic} has no partition ${partition}`);
       }
-      if (typeof offset !== 'bigint' || offset < 0n) {
-        throw new BrokerArgumentError(`commitOffsets: offset ${String(offset)} is not a non-negative bigint`);
+      const commit = typeof entry === 'bigint' ? { offset: entry, metadata: null } : entry;
+      if (typeof commit.offset !== 'bigint' || commit.offset < INT64_MIN || commit.offset > INT64_MAX) {
+        throw new BrokerArgumentError(
+          `commitOffsets: offset ${String(commit.offset)} is not a 64-bit bigint`,
+        );
       }
+      if (
+        commit.metadata !== null &&
+        (typeof commit.metadata !== 'string' ||
+          Buffer.byteLength(commit.metadata) > COMMIT_METADATA_BYTES_MAX)
+      ) {
+        throw new BrokerArgumentError(
+          `commitOffsets: metadata of partition ${partition} must be null or a string of at most ${COMMIT_METADATA_BYTES_MAX} bytes`,
+        );
+      }
+      commits.set(partition, { offset: commit.offset, metadata: commit.metadata });
     }
     const entry = await this.#commitEntry(topic, group);
-    for (const [partition, offset] of offsets) entry.offsets.set(partition, offset);
-    const snapshot = Object.fromEntries(
-      [...entry.offsets].map(([partition, offset]) => [partition, String(offset)]),
-    );
+    for (const [partition, commit] of commits) entry.commits.set(partition, commit);
+    const stored: StoredCommits = { format: COMMITS_FORMAT, topic, group, offsets: {} };
+    for (const [partition, { offset, metadata }] of entry.commits) {
+      stored.offsets[partition] = String(offset);
+      // Only commits with metadata list it, so files without metadata stay as older brokers wrote them.
+      if (metadata !== null) (stored.metadata ??= {})[partition] = metadata;
+    }
     const file = commitsFile(this.#groupsDirectory(topic), group);
     // Writes of one file are chained so a slow earlier write never lands after a later one.
     const writing = entry.writing.then(async () => {
       await fs.mkdir(this.#groupsDirectory(topic), { recursive: true });
-      await writeChecked(file, { format: COMMITS_FORMAT, topic, group, offsets: snapshot }, this.#durable);
+      await writeChecked(file, stored, this.#durable);
     });
     entry.writing = writing.catch(() => {});
     this.#inFlight.add(writing);
@@ -501,10 +526,22 @@ export class Broker {
 
   /** Offsets stored by {@link commitOffsets} for `group` on `topic`, by partition (empty when none). */
   async committedOffsets(topic: string, group: string): Promise<ReadonlyMap<number, bigint>> {
+    const commits = await this.committedOffsetsWithMetadata(topic, group);
+    return new Map([...commits].map(([partition, { offset }]) => [partition, offset]));
+  }
+
+  /**
+   * Offsets and metadata stored by {@link commitOffsets} for `group` on `topic`, by partition
+   * (empty when none); metadata is null for a commit stored without it.
+   */
+  async committedOffsetsWithMetadata(
+    topic: string,
+    group: string,
+  ): Promise<ReadonlyMap<number, CommittedOffset>> {
     this.#checkOpen();
     assertName(group, 'group', 'committedOffsets');
     await this.#existingTopic(topic, 'committedOffsets');
-    return new Map((await this.#commitEntry(topic, group)).offsets);
+    return new Map((await this.#commitEntry(topic, group)).commits);
   }
 
   /** Topics on which `group` has offsets stored by {@link commitOffsets}, sorted. */
@@ -516,7 +553,7 @@ export class Broker {
       const cached = this.#commits.get(`${topic}\0${group}`);
       if (
         cached !== undefined
-          ? cached.offsets.size > 0
+          ? cached.commits.size > 0
           : await fileExists(commitsFile(this.#groupsDirectory(topic), group))
       ) {
         topics.push(topic);
@@ -534,7 +571,7 @@ export class Broker {
     const groups = new Set<string>();
     for (const topic of this.listTopics()) {
       for (const [key, entry] of this.#commits) {
-        if (entry.offsets.size > 0 && key.startsWith(`${topic}\0`)) groups.add(key.slice(topic.length + 1));
+        if (entry.commits.size > 0 && key.startsWith(`${topic}\0`)) groups.add(key.slice(topic.length + 1));
       }
       let files: string[];
       try {
@@ -557,31 +594,16 @@ export class Broker {
     return [...groups].sort();
   }
 
-  async #commitEntry(
-    topic: string,
-    group: string,
-  ): Promise<{ offsets: Map<number, bigint>; writing: Promise<void> }> {
+  async #commitEntry(topic: string, group: string): Promise<CommitEntry> {
     const key = `${topic}\0${group}`;
     let entry = this.#commits.get(key);
     if (entry !== undefined) return entry;
     const file = commitsFile(this.#groupsDirectory(topic), group);
-    const stored = (await readChecked(file)) as
-      | { format?: unknown; offsets?: Record<string, string> }
-      | undefined;
-    const offsets = new Map<number, bigint>();
-    if (stored !== undefined) {
-      if (stored.format !== COMMITS_FORMAT || typeof stored.offsets !== 'object' || stored.offsets === null) {
-        throw new BrokerCorruptError(
-          `${file} is not a commits file this broker reads; remove it to forget the offsets`,
-        );
-      }
-      for (const [partition, offset] of Object.entries(stored.offsets))
-        offsets.set(Number(partition), BigInt(offset));
-    }
+    const commits = decodeCommits(file, await readChecked(file));
     // Another caller may have loaded it while this one read the file.
     entry = this.#commits.get(key);
     if (entry !== undefined) return entry;
-    entry = { offsets, writing: Promise.resolve() };
+    entry = { commits, writing: Promise.resolve() };
     this.#commits.set(key, entry);
     return entry;
   }
@@ -832,8 +854,55 @@ function adaptPartition(partition: Partition): PartitionLog {
   };
 }
 
+/** A committed offset with the commit's metadata (null when it was committed without). */
+export interface CommittedOffset {
+  readonly offset: bigint;
+  readonly metadata: string | null;
+}
+
+/** Longest commit metadata {@link Broker.commitOffsets} stores, in UTF-8 bytes. */
+export const COMMIT_METADATA_BYTES_MAX = 1024 * 1024;
+
+type CommitEntry = { commits: Map<number, CommittedOffset>; writing: Promise<void> };
+
+/**
+ * A `.commits` file. `metadata` lists only partitions committed with metadata; files of brokers
+ * before it have none, and those commits read back with null metadata.
+ */
+interface StoredCommits {
+  format: number;
+  topic: string;
+  group: string;
+  offsets: Record<string, string>;
+  metadata?: Record<string, string>;
+}
+
+const INT64_MIN = -(2n ** 63n);
+const INT64_MAX = 2n ** 63n - 1n;
 const COMMITS_FORMAT = 1;
 const COMMITS_SUFFIX = '.commits';
+
+/** The commits of a `.commits` file read by `readChecked` (undefined: no file). */
+function decodeCommits(file: string, value: unknown): Map<number, CommittedOffset> {
+  const commits = new Map<number, CommittedOffset>();
+  if (value === undefined) return commits;
+  const stored = value as Partial<StoredCommits>;
+  const damaged = () =>
+    new BrokerCorruptError(
+      `${file} is not a commits file this broker reads; remove it to forget the offsets`,
+    );
+  if (stored.format !== COMMITS_FORMAT || typeof stored.offsets !== 'object' || stored.offsets === null) {
+    throw damaged();
+  }
+  const metadata = stored.metadata ?? {};
+  if (typeof metadata !== 'object' || metadata === null) throw damaged();
+  for (const [partition, offset] of Object.entries(stored.offsets)) {
+    const text = metadata[partition];
+    if (text !== undefined && typeof text !== 'string') throw damaged();
+    commits.set(Number(partition), { offset: BigInt(offset), metadata: text ?? null });
+  }
+  return commits;
+}
 
 function commitsFile(groupsDirectory: string, group: string): string {
   return path.join(groupsDirectory, `${group}${COMMITS_SUFFIX}`);

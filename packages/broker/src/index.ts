@@ -6,6 +6,8 @@
 export {
   Broker,
   type BrokerOptions,
+  COMMIT_METADATA_BYTES_MAX,
+  type CommittedOffset,
   type GroupDescription,
   openBroker,
   PARTITIONS_MAX,
