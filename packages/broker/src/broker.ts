@@ -103,6 +103,80 @@ export interface TopicDescription {
   readonly name: string;
   readonly createdAtMs: number;
   readonly partitions: readonly PartitionDescription[];
+  /** The settings this topic overrides (empty when it uses the broker's). */
+  readonly config: TopicConfig;
+}
+
+/**
+ * Log settings of one topic that override the broker's, set when the topic is created and stored
+ * with it (they apply again after a restart). Sizes are bytes, durations milliseconds; `Infinity`
+ * means no limit where the log allows it.
+ */
+export interface TopicConfig {
+  /** Delete closed segments whose newest record is older than this (Infinity: keep). */
+  readonly retentionMs?: number;
+  /** Delete the oldest closed segments while a partition is larger than this (Infinity: no limit). */
+  readonly retentionBytes?: number;
+  /** Roll to a new segment before one would exceed this size (at most 2^31 - 1). */
+  readonly segmentBytesMax?: number;
+  /** Roll a non-empty segment this long after its first append (Infinity: never by age). */
+  readonly segmentAgeMsMax?: number;
+  /** Largest stored batch (at most 2^31 - 1); records up to this size are accepted too. */
+  readonly batchBytesMax?: number;
+}
+
+const TOPIC_CONFIG_KEYS = [
+  'retentionMs',
+  'retentionBytes',
+  'segmentBytesMax',
+  'segmentAgeMsMax',
+  'batchBytesMax',
+] as const;
+/** Settings whose value may be Infinity. */
+const TOPIC_CONFIG_UNBOUNDED = new Set<string>(['retentionMs', 'retentionBytes', 'segmentAgeMsMax']);
+/** Largest size the log takes for a segment or a batch. */
+const TOPIC_CONFIG_BYTES_LIMIT = 2 ** 31 - 1;
+
+/** Throws {@link ConfigurationError} naming the first setting of `config` the log cannot take. */
+function checkTopicConfig(config: TopicConfig, context: string): void {
+  for (const [key, value] of Object.entries(config)) {
+    if (!(TOPIC_CONFIG_KEYS as readonly string[]).includes(key)) {
+      throw new ConfigurationError(`${context}: unknown topic setting ${key}`);
+    }
+    const unbounded = TOPIC_CONFIG_UNBOUNDED.has(key) && value === Number.POSITIVE_INFINITY;
+    const bounded =
+      Number.isSafeInteger(value) &&
+      value >= 1 &&
+      (!key.endsWith('BytesMax') || value <= TOPIC_CONFIG_BYTES_LIMIT);
+    if (!unbounded && !bounded) {
+      throw new ConfigurationError(
+        `${context}: ${key} must be a positive integer${key.endsWith('BytesMax') ? ' up to 2^31 - 1' : ''}${TOPIC_CONFIG_UNBOUNDED.has(key) ? ' or Infinity' : ''}, got ${String(value)}`,
+      );
+    }
+  }
+}
+
+/** The config as stored in topic metadata: Infinity, which JSON lacks, as null. */
+function storedTopicConfig(config: TopicConfig): Record<string, number | null> {
+  return Object.fromEntries(
+    Object.entries(config).map(([key, value]) => [key, value === Number.POSITIVE_INFINITY ? null : value]),
+  );
+}
+
+function loadedTopicConfig(stored: unknown, file: string): TopicConfig {
+  if (stored === undefined) return {}; // written before topics had settings
+  if (typeof stored !== 'object' || stored === null || Array.isArray(stored)) {
+    throw new BrokerCorruptError(`${file} has a config that is not an object; restore it from a backup`);
+  }
+  const config = Object.fromEntries(
+    Object.entries(stored).map(([key, value]) => [key, value === null ? Number.POSITIVE_INFINITY : value]),
+  ) as TopicConfig;
+  try {
+    checkTopicConfig(config, file);
+  } catch (error) {
+    throw new BrokerCorruptError(`${(error as Error).message}; restore the file from a backup`);
+  }
+  return config;
 }
 
 /** Where {@link Broker.resetGroup} moves a group. */
@@ -127,10 +201,13 @@ interface TopicMetadata {
   readonly name: string;
   readonly partitions: number;
   readonly createdAtMs: number;
+  /** Settings overriding the broker's (absent in files written before topics had settings). */
+  readonly config?: Record<string, number | null>;
 }
 
 interface TopicState {
   readonly metadata: TopicMetadata;
+  readonly config: TopicConfig;
   readonly logs: PartitionLog[];
   readonly groups: Map<string, Promise<ConsumerGroup>>;
   readonly unsubscribes: (() => void)[];
@@ -247,18 +324,27 @@ export class Broker {
     await Promise.all(this.#topics.values());
   }
 
-  /** Creates a topic; throws {@link TopicExistsError} if it exists. */
-  async createTopic(name: string, options: { readonly partitions?: number } = {}): Promise<TopicDescription> {
+  /**
+   * Creates a topic, with `config` overriding the broker's log settings for it (stored with the
+   * topic); throws {@link TopicExistsError} if it exists, {@link ConfigurationError} for a
+   * partition count or setting out of range.
+   */
+  async createTopic(
+    name: string,
+    options: { readonly partitions?: number; readonly config?: TopicConfig } = {},
+  ): Promise<TopicDescription> {
     this.#checkOpen();
     assertTopicName(name, 'createTopic');
     const partitions = options.partitions ?? this.#options.partitions;
     checkPartitionCount(partitions, 'createTopic');
+    const config = options.config ?? {};
+    checkTopicConfig(config, 'createTopic');
     const existing = this.#topics.get(name);
     if (existing !== undefined) {
       const state = await existing.catch(() => undefined);
       if (state !== undefined && !state.deleted) throw new TopicExistsError(name, state.metadata.partitions);
     }
-    await this.#ensureTopic(name, partitions, true);
+    await this.#ensureTopic(name, partitions, true, config);
     return this.describeTopic(name);
   }
 
@@ -317,6 +403,7 @@ export class Broker {
         logStartOffset: log.logStartOffset,
         highWatermark: log.highWatermark,
       })),
+      config: state.config,
     };
   }
 
@@ -778,7 +865,12 @@ export class Broker {
     return this.#ensureTopic(name, this.#options.partitions, false);
   }
 
-  #ensureTopic(name: string, partitions: number, explicit: boolean): Promise<TopicState> {
+  #ensureTopic(
+    name: string,
+    partitions: number,
+    explicit: boolean,
+    config: TopicConfig = {},
+  ): Promise<TopicState> {
     const existing = this.#topics.get(name);
     if (existing !== undefined) {
       if (!explicit) return existing;
@@ -786,7 +878,14 @@ export class Broker {
         throw new TopicExistsError(name, state.metadata.partitions);
       });
     }
-    const metadata: TopicMetadata = { format: TOPIC_FORMAT, name, partitions, createdAtMs: Date.now() };
+    const metadata: TopicMetadata = {
+      format: TOPIC_FORMAT,
+      name,
+      partitions,
+      createdAtMs: Date.now(),
+      // Only topics with settings list them, so their files stay readable by older brokers.
+      ...(Object.keys(config).length === 0 ? {} : { config: storedTopicConfig(config) }),
+    };
     const creating = (async () => {
       // The metadata file is the commit point: partitions without it are removed on the next open.
       await writeChecked(topicMetadataFile(this.#topicsDirectory, name), metadata, this.#durable);
@@ -804,11 +903,22 @@ export class Broker {
   }
 
   async #openTopic(metadata: TopicMetadata): Promise<TopicState> {
+    const config = loadedTopicConfig(
+      metadata.config,
+      topicMetadataFile(this.#topicsDirectory, metadata.name),
+    );
+    const overrides = {
+      ...config,
+      // A batch may be as large as the topic allows, so may a record in it.
+      ...(config.batchBytesMax === undefined
+        ? {}
+        : { recordBytesMax: Math.max(config.batchBytesMax, this.maxMessageBytes) }),
+    };
     let partitions: Partition[];
     try {
       partitions = await Promise.all(
         Array.from({ length: metadata.partitions }, (_, partition) =>
-          this.#store.openPartition({ topic: metadata.name, partition }),
+          this.#store.openPartition({ topic: metadata.name, partition }, overrides),
         ),
       );
     } catch (error) {
@@ -816,6 +926,7 @@ export class Broker {
     }
     const state: TopicState = {
       metadata,
+      config,
       logs: partitions.map(adaptPartition),
       groups: new Map(),
       unsubscribes: [],

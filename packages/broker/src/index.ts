@@ -13,6 +13,7 @@ export {
   PARTITIONS_MAX,
   type PartitionDescription,
   type ResetTarget,
+  type TopicConfig,
   type TopicDescription,
 } from './broker.ts';
 export {
