@@ -2,17 +2,21 @@
  * OffsetCommit and OffsetFetch as Kafka's group coordinator answers them, each with the client
  * that found the difference: KafkaJS `admin.resetOffsets` commits -1 / -2 (stored as committed,
  * the consumer then applies its reset policy); kafka-python commit metadata survives a restart
- * and reads back through `committed()` and the admin's OffsetFetch of every partition (null
- * topics); confluent-kafka (librdkafka) committing from outside a group with live members gets
+ * and reads back through `committed()` and the OffsetFetch of every partition (null topics) of
+ * kafka-python's admin and librdkafka's ListConsumerGroupOffsets; confluent-kafka (librdkafka) committing from outside a group with live members gets
  * UNKNOWN_MEMBER_ID.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import kafkajs from 'kafkajs';
 import { runTool, type Serve, startServe, waitFor, withDeadline } from './support.ts';
 
 const { Kafka, logLevel } = kafkajs;
 const PYTHON = '/usr/bin/python3';
+const LIBRDKAFKA_LIST = fileURLToPath(
+  new URL('./fixtures/librdkafka_list_group_offsets.py', import.meta.url),
+);
 
 function client(serve: Serve) {
   return new Kafka({
@@ -147,7 +151,7 @@ finally:
 print(json.dumps(out))
 `;
 
-test('offset commits - kafka-python commit metadata survives a restart; admin lists every partition', async () => {
+test('offset commits - kafka-python commit metadata survives a restart; kafka-python and librdkafka list every partition', async () => {
   let serve = await startServe({ partitions: 2 });
   try {
     await runTool('kcat', ['-b', serve.bootstrap, '-P', '-t', 'annotated'], { input: 'a\nb\n' });
@@ -167,6 +171,18 @@ test('offset commits - kafka-python commit metadata survives a restart; admin li
       ['annotated', 0, 3, 'Hello world!'],
       ['annotated', 1, 5, ''],
     ]);
+    // librdkafka asks for every partition with OffsetFetch v7's null topics (at v2-5 it sends an
+    // empty list, which means no partitions).
+    const listed = await runTool(PYTHON, [LIBRDKAFKA_LIST, serve.bootstrap, 'annotators'], {
+      timeoutMs: 60_000,
+    });
+    assert.equal(listed.code, 0, listed.stderr);
+    assert.deepEqual(JSON.parse(listed.stdout), {
+      offsets: [
+        ['annotated', 0, 3],
+        ['annotated', 1, 5],
+      ],
+    });
   } finally {
     await serve.stop();
   }
