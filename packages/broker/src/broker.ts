@@ -589,11 +589,13 @@ export class Broker {
     const entry = await this.#commitEntry(topic, group);
     for (const [partition, commit] of commits) entry.commits.set(partition, commit);
     const stored: StoredCommits = { format: COMMITS_FORMAT, topic, group, offsets: {} };
+    const storedMetadata: Record<string, string> = {};
     for (const [partition, { offset, metadata }] of entry.commits) {
       stored.offsets[partition] = String(offset);
-      // Only commits with metadata list it, so files without metadata stay as older brokers wrote them.
-      if (metadata !== null) (stored.metadata ??= {})[partition] = metadata;
+      if (metadata !== null) storedMetadata[partition] = metadata;
     }
+    // Only files with metadata list it, so the others stay as older brokers wrote them.
+    if (Object.keys(storedMetadata).length > 0) stored.metadata = storedMetadata;
     const file = commitsFile(this.#groupsDirectory(topic), group);
     // Writes of one file are chained so a slow earlier write never lands after a later one.
     const writing = entry.writing.then(async () => {
