@@ -527,9 +527,22 @@ export class Broker {
     partition: number,
     timestampMs: number,
   ): Promise<bigint | undefined> {
+    return (await this.recordForTimestamp(topic, partition, timestampMs))?.offset;
+  }
+
+  /**
+   * The offset and timestamp of the first record of `partition` whose timestamp is at or after
+   * `timestampMs`, or undefined (what a Kafka ListOffsets by timestamp answers).
+   */
+  async recordForTimestamp(
+    topic: string,
+    partition: number,
+    timestampMs: number,
+  ): Promise<{ readonly offset: bigint; readonly timestampMs: number } | undefined> {
     const log = await this.#rawPartition(topic, partition, 'offsetForTimestamp');
     try {
-      return (await log.offsetForTimestamp(timestampMs))?.offset;
+      const found = await log.offsetForTimestamp(timestampMs);
+      return found === undefined ? undefined : { offset: found.offset, timestampMs: found.timestampMs };
     } catch (error) {
       throw storageFailure(`offsetForTimestamp on ${topic}/${partition}`, error);
     }

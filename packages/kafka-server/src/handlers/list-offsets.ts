@@ -1,6 +1,7 @@
 /**
  * ListOffsets (1-5): earliest (-2), latest (-1, the high watermark) or the first offset whose
- * record timestamp is at or after the given time (-1 when there is none, as Kafka answers).
+ * record timestamp is at or after the given time, with that record's timestamp (-1 when there is
+ * none, as Kafka answers).
  */
 import {
   ERROR_CODE,
@@ -36,8 +37,11 @@ async function lookup(
     if (timestamp === LIST_OFFSETS_LATEST) return answer(ERROR_CODE.NONE, offsets.highWatermark);
     if (timestamp === LIST_OFFSETS_EARLIEST) return answer(ERROR_CODE.NONE, offsets.logStartOffset);
     if (timestamp < 0n) return answer(ERROR_CODE.INVALID_REQUEST, -1n);
-    const offset = await context.broker.offsetForTimestamp(topic, partitionIndex, Number(timestamp));
-    return offset === undefined ? answer(ERROR_CODE.NONE, -1n) : answer(ERROR_CODE.NONE, offset, timestamp);
+    // As Kafka: the found record's own timestamp, not the one asked for.
+    const found = await context.broker.recordForTimestamp(topic, partitionIndex, Number(timestamp));
+    return found === undefined
+      ? answer(ERROR_CODE.NONE, -1n)
+      : answer(ERROR_CODE.NONE, found.offset, BigInt(found.timestampMs));
   } catch (error) {
     context.onError(error);
     return answer(readErrorCode(error), -1n);
