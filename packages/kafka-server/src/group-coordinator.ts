@@ -146,6 +146,10 @@ export class GroupCoordinator {
       return Promise.resolve(this.#fail(ERROR_CODE.INCONSISTENT_GROUP_PROTOCOL, input.memberId));
     }
     let group = this.#groups.get(input.groupId);
+    // As Kafka: a member id the coordinator does not know never creates its group.
+    if (group === undefined && input.memberId !== '') {
+      return Promise.resolve(this.#fail(ERROR_CODE.UNKNOWN_MEMBER_ID, input.memberId));
+    }
     if (group === undefined) {
       if (this.#groups.size >= this.#groupsMax) {
         return Promise.resolve(this.#fail(ERROR_CODE.COORDINATOR_NOT_AVAILABLE, input.memberId));

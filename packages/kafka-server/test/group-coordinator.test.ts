@@ -124,6 +124,19 @@ test('group coordinator - session timeouts outside 6 s to 30 min are refused', a
   coordinator.close();
 });
 
+test('group coordinator - a join with an unknown member id is refused and creates no group', async () => {
+  const coordinator = new GroupCoordinator();
+  try {
+    assert.equal(
+      (await join(coordinator, 'stale-member', ['range'], 10_000)).errorCode,
+      ERROR_CODE.UNKNOWN_MEMBER_ID,
+    );
+    assert.deepEqual(coordinator.listGroups(), []);
+  } finally {
+    coordinator.close();
+  }
+});
+
 test('group coordinator - a member commits with its generation while a rebalance is prepared, not between join and sync', async () => {
   const coordinator = new GroupCoordinator({ sessionTimeoutMsMin: 10, initialRebalanceDelayMs: 10 });
   try {
