@@ -3,7 +3,7 @@
  * (librdkafka): supported configs are applied to the log and still apply after a restart
  * (`max.message.bytes` refuses a larger batch, `segment.bytes` rolls segments); unknown configs,
  * unparsable values and `cleanup.policy=compact` are INVALID_CONFIG with a message, and nothing is
- * created for them.
+ * created for them (nor for a name given twice in one request, as Kafka).
  */
 import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
@@ -40,6 +40,11 @@ try:
             out[name] = 'NoError'
         except Exception as error:
             out[name] = type(error).__name__
+    try:
+        admin.create_topics([NewTopic('twice', 1, 1), NewTopic('twice', 2, 1)])
+        out['twice'] = 'NoError'
+    except Exception as error:
+        out['twice'] = type(error).__name__
     out['topics'] = sorted(admin.list_topics())
 finally:
     admin.close()
@@ -88,7 +93,8 @@ test('topic configs - kafka-python creates topics with configs that apply across
     assert.equal(created['unknown-name'], 'InvalidConfigurationError');
     assert.equal(created['bad-value'], 'InvalidConfigurationError');
     assert.equal(created.compacted, 'InvalidConfigurationError');
-    assert.deepEqual(created.topics, ['configured']);
+    assert.equal(created.twice, 'InvalidRequestError');
+    assert.deepEqual(created.topics, ['configured'], 'nothing else was created, "twice" neither');
 
     const before = await python(KAFKA_PYTHON_PRODUCE, [serve.bootstrap, 'configured']);
     assert.equal(before.large, 'MessageSizeTooLargeError', 'max.message.bytes=2048 applies');

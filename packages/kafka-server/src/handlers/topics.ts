@@ -108,17 +108,21 @@ export async function handleCreateTopics(
   request: CreateTopicsRequest,
 ): Promise<CreateTopicsResponse> {
   const topics: { name: string; errorCode: number; errorMessage: string | null }[] = [];
-  const seen = new Set<string>();
+  // As Kafka: a name given twice is not created at all, and answered once.
+  const counts = new Map<string, number>();
+  for (const topic of request.topics) counts.set(topic.name, (counts.get(topic.name) ?? 0) + 1);
+  const answered = new Set<string>();
   for (const topic of request.topics) {
-    if (seen.has(topic.name)) {
+    if (answered.has(topic.name)) continue;
+    answered.add(topic.name);
+    if (counts.get(topic.name)! > 1) {
       topics.push({
         name: topic.name,
         errorCode: ERROR_CODE.INVALID_REQUEST,
-        errorMessage: 'topic named twice',
+        errorMessage: `topic "${topic.name}" is named more than once in the request`,
       });
       continue;
     }
-    seen.add(topic.name);
     topics.push({ name: topic.name, ...(await createOne(context, topic, request.validateOnly)) });
   }
   return { throttleTimeMs: 0, topics };
