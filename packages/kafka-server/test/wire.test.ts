@@ -68,12 +68,12 @@ const batch = (count: number) =>
     { timestampMs: 1 },
   );
 
-function produceBody(records: Uint8Array) {
+function produceBody(records: Uint8Array, topic = 'wire') {
   return {
     transactionalId: null,
     acks: -1,
     timeoutMs: 5000,
-    topicData: [{ name: 'wire', partitionData: [{ index: 0, records }] }],
+    topicData: [{ name: topic, partitionData: [{ index: 0, records }] }],
   };
 }
 
@@ -137,6 +137,50 @@ describe('wire', () => {
       logStartOffset: 0n,
       highWatermark: 0n,
     });
+    client.close();
+  });
+
+  test('wire - as Kafka from Produce v3: one batch per partition, magic 2, zstd only from v7', async () => {
+    const client = new WireClient(server.port);
+    const header = (apiVersion: number, correlationId: number) => ({
+      apiKey: API_KEY.Produce,
+      apiVersion,
+      correlationId,
+      clientId: 't',
+    });
+    await server.broker.createTopic('rules', { partitions: 1 });
+    const before = await server.broker.partitionOffsets('rules', 0);
+    const two = Buffer.concat([batch(1), batch(1)]);
+    assert.equal(
+      produceError(await client.send(header(7, 10), produceBody(two, 'rules')), 7),
+      ERROR_CODE.INVALID_RECORD,
+    );
+    const magic1 = Buffer.from(batch(1));
+    magic1[16] = 1;
+    assert.equal(
+      produceError(await client.send(header(7, 11), produceBody(magic1, 'rules')), 7),
+      ERROR_CODE.INVALID_RECORD,
+    );
+    assert.equal(
+      produceError(await client.send(header(7, 12), produceBody(new Uint8Array(0), 'rules')), 7),
+      ERROR_CODE.INVALID_RECORD,
+    );
+    const zstd = encodeRecordBatch(
+      [{ key: null, value: Buffer.alloc(100, 1), headers: [], timestampMs: 1 }],
+      {
+        timestampMs: 1,
+        compression: 'zstd',
+      },
+    );
+    assert.equal(
+      produceError(await client.send(header(6, 13), produceBody(zstd, 'rules')), 6),
+      ERROR_CODE.UNSUPPORTED_COMPRESSION_TYPE,
+    );
+    assert.deepEqual(await server.broker.partitionOffsets('rules', 0), before, 'nothing stored');
+    assert.equal(
+      produceError(await client.send(header(7, 14), produceBody(zstd, 'rules')), 7),
+      ERROR_CODE.NONE,
+    );
     client.close();
   });
 
