@@ -7,9 +7,11 @@ import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import {
   API_KEY,
+  APIS,
   decodeResponse,
   ERROR_CODE,
   encodeRequest,
+  type OffsetFetchResponse,
   type ProduceResponse,
   type RequestHeader,
 } from '@herald/kafka-protocol';
@@ -181,6 +183,56 @@ describe('wire', () => {
       produceError(await client.send(header(7, 14), produceBody(zstd, 'rules')), 7),
       ERROR_CODE.NONE,
     );
+    client.close();
+  });
+
+  test('wire - OffsetFetch with null topics lists every committed partition at every advertised version from 2', async () => {
+    await server.broker.createTopic('fetched', { partitions: 2 });
+    await server.broker.commitOffsets(
+      'fetched',
+      'every-version',
+      new Map([
+        [0, { offset: 3n, metadata: 'm' }],
+        [1, { offset: -2n, metadata: null }],
+      ]),
+    );
+    const client = new WireClient(server.port);
+    const api = APIS.find((entry) => entry.apiKey === API_KEY.OffsetFetch)!;
+    for (let version = 2; version <= api.maxVersion; version++) {
+      const header = {
+        apiKey: API_KEY.OffsetFetch,
+        apiVersion: version,
+        correlationId: version,
+        clientId: 't',
+      };
+      const frame = await client.send(header, {
+        groupId: 'every-version',
+        topics: null,
+        requireStable: false,
+      });
+      assert.ok(frame !== null, `a response at v${version}`);
+      const body = decodeResponse(API_KEY.OffsetFetch, version, frame).body as OffsetFetchResponse;
+      assert.deepEqual(
+        body.topics.map((topic) => [
+          topic.name,
+          topic.partitions.map((partition) => [
+            partition.partitionIndex,
+            partition.committedOffset,
+            partition.metadata,
+          ]),
+        ]),
+        [
+          [
+            'fetched',
+            [
+              [0, 3n, 'm'],
+              [1, -2n, ''],
+            ],
+          ],
+        ],
+        `OffsetFetch v${version}`,
+      );
+    }
     client.close();
   });
 
