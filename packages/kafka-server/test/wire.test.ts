@@ -11,6 +11,7 @@ import {
   decodeResponse,
   ERROR_CODE,
   encodeRequest,
+  type ListOffsetsResponse,
   type OffsetFetchResponse,
   type ProduceResponse,
   type RequestHeader,
@@ -233,6 +234,48 @@ describe('wire', () => {
         `OffsetFetch v${version}`,
       );
     }
+    client.close();
+  });
+
+  test('wire - ListOffsets: a partition named twice is INVALID_REQUEST once; -3 needs v7', async () => {
+    await server.broker.createTopic('listed', { partitions: 2 });
+    const client = new WireClient(server.port);
+    const header = { apiKey: API_KEY.ListOffsets, apiVersion: 5, correlationId: 1, clientId: 't' };
+    const partition = (partitionIndex: number, timestamp: bigint) => ({
+      partitionIndex,
+      currentLeaderEpoch: -1,
+      timestamp,
+    });
+    const frame = await client.send(header, {
+      replicaId: -1,
+      isolationLevel: 0,
+      topics: [
+        { name: 'listed', partitions: [partition(0, -1n), partition(1, -3n), partition(0, -2n)] },
+        { name: 'listed', partitions: [partition(1, -100n)] },
+      ],
+    });
+    assert.ok(frame !== null);
+    const body = decodeResponse(API_KEY.ListOffsets, 5, frame).body as ListOffsetsResponse;
+    assert.deepEqual(
+      body.topics.map((topic) =>
+        topic.partitions.map((entry) => [entry.partitionIndex, entry.errorCode, entry.offset]),
+      ),
+      [
+        [
+          [0, ERROR_CODE.INVALID_REQUEST, -1n],
+          [1, ERROR_CODE.INVALID_REQUEST, -1n],
+        ],
+        [],
+      ],
+    );
+    const single = await client.send(
+      { ...header, correlationId: 2 },
+      { replicaId: -1, isolationLevel: 0, topics: [{ name: 'listed', partitions: [partition(1, -3n)] }] },
+    );
+    assert.ok(single !== null);
+    const answer = (decodeResponse(API_KEY.ListOffsets, 5, single).body as ListOffsetsResponse).topics[0]!
+      .partitions[0]!;
+    assert.equal(answer.errorCode, ERROR_CODE.UNSUPPORTED_VERSION);
     client.close();
   });
 
