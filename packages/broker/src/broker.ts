@@ -103,6 +103,80 @@ export interface TopicDescription {
   readonly name: string;
   readonly createdAtMs: number;
   readonly partitions: readonly PartitionDescription[];
+  /** The settings this topic overrides (empty when it uses the broker's). */
+  readonly config: TopicConfig;
+}
+
+/**
+ * Log settings of one topic that override the broker's, set when the topic is created and stored
+ * with it (they apply again after a restart). Sizes are bytes, durations milliseconds; `Infinity`
+ * means no limit where the log allows it.
+ */
+export interface TopicConfig {
+  /** Delete closed segments whose newest record is older than this (Infinity: keep). */
+  readonly retentionMs?: number;
+  /** Delete the oldest closed segments while a partition is larger than this (Infinity: no limit). */
+  readonly retentionBytes?: number;
+  /** Roll to a new segment before one would exceed this size (at most 2^31 - 1). */
+  readonly segmentBytesMax?: number;
+  /** Roll a non-empty segment this long after its first append (Infinity: never by age). */
+  readonly segmentAgeMsMax?: number;
+  /** Largest stored batch (at most 2^31 - 1); records up to this size are accepted too. */
+  readonly batchBytesMax?: number;
+}
+
+const TOPIC_CONFIG_KEYS = [
+  'retentionMs',
+  'retentionBytes',
+  'segmentBytesMax',
+  'segmentAgeMsMax',
+  'batchBytesMax',
+] as const;
+/** Settings whose value may be Infinity. */
+const TOPIC_CONFIG_UNBOUNDED = new Set<string>(['retentionMs', 'retentionBytes', 'segmentAgeMsMax']);
+/** Largest size the log takes for a segment or a batch. */
+const TOPIC_CONFIG_BYTES_LIMIT = 2 ** 31 - 1;
+
+/** Throws {@link ConfigurationError} naming the first setting of `config` the log cannot take. */
+function checkTopicConfig(config: TopicConfig, context: string): void {
+  for (const [key, value] of Object.entries(config)) {
+    if (!(TOPIC_CONFIG_KEYS as readonly string[]).includes(key)) {
+      throw new ConfigurationError(`${context}: unknown topic setting ${key}`);
+    }
+    const unbounded = TOPIC_CONFIG_UNBOUNDED.has(key) && value === Number.POSITIVE_INFINITY;
+    const bounded =
+      Number.isSafeInteger(value) &&
+      value >= 1 &&
+      (!key.endsWith('BytesMax') || value <= TOPIC_CONFIG_BYTES_LIMIT);
+    if (!unbounded && !bounded) {
+      throw new ConfigurationError(
+        `${context}: ${key} must be a positive integer${key.endsWith('BytesMax') ? ' up to 2^31 - 1' : ''}${TOPIC_CONFIG_UNBOUNDED.has(key) ? ' or Infinity' : ''}, got ${String(value)}`,
+      );
+    }
+  }
+}
+
+/** The config as stored in topic metadata: Infinity, which JSON lacks, as null. */
+function storedTopicConfig(config: TopicConfig): Record<string, number | null> {
+  return Object.fromEntries(
+    Object.entries(config).map(([key, value]) => [key, value === Number.POSITIVE_INFINITY ? null : value]),
+  );
+}
+
+function loadedTopicConfig(stored: unknown, file: string): TopicConfig {
+  if (stored === undefined) return {}; // written before topics had settings
+  if (typeof stored !== 'object' || stored === null || Array.isArray(stored)) {
+    throw new BrokerCorruptError(`${file} has a config that is not an object; restore it from a backup`);
+  }
+  const config = Object.fromEntries(
+    Object.entries(stored).map(([key, value]) => [key, value === null ? Number.POSITIVE_INFINITY : value]),
+  ) as TopicConfig;
+  try {
+    checkTopicConfig(config, file);
+  } catch (error) {
+    throw new BrokerCorruptError(`${(error as Error).message}; restore the file from a backup`);
+  }
+  return config;
 }
 
 /** Where {@link Broker.resetGroup} moves a group. */
@@ -127,10 +201,13 @@ interface TopicMetadata {
   readonly name: string;
   readonly partitions: number;
   readonly createdAtMs: number;
+  /** Settings overriding the broker's (absent in files written before topics had settings). */
+  readonly config?: Record<string, number | null>;
 }
 
 interface TopicState {
   readonly metadata: TopicMetadata;
+  readonly config: TopicConfig;
   readonly logs: PartitionLog[];
   readonly groups: Map<string, Promise<ConsumerGroup>>;
   readonly unsubscribes: (() => void)[];
@@ -190,7 +267,7 @@ export class Broker {
   readonly #topics = new Map<string, Promise<TopicState>>();
   readonly #inFlight = new Set<Promise<unknown>>();
   /** Committed offsets of {@link Broker.commitOffsets}, by `topic\0group`, with the write chain. */
-  readonly #commits = new Map<string, { offsets: Map<number, bigint>; writing: Promise<void> }>();
+  readonly #commits = new Map<string, CommitEntry>();
   #closing: Promise<void> | undefined;
 
   /** @internal Use {@link openBroker}. */
@@ -248,18 +325,27 @@ export class Broker {
     await Promise.all(this.#topics.values());
   }
 
-  /** Creates a topic; throws {@link TopicExistsError} if it exists. */
-  async createTopic(name: string, options: { readonly partitions?: number } = {}): Promise<TopicDescription> {
+  /**
+   * Creates a topic, with `config` overriding the broker's log settings for it (stored with the
+   * topic); throws {@link TopicExistsError} if it exists, {@link ConfigurationError} for a
+   * partition count or setting out of range.
+   */
+  async createTopic(
+    name: string,
+    options: { readonly partitions?: number; readonly config?: TopicConfig } = {},
+  ): Promise<TopicDescription> {
     this.#checkOpen();
     assertTopicName(name, 'createTopic');
     const partitions = options.partitions ?? this.#options.partitions;
     checkPartitionCount(partitions, 'createTopic');
+    const config = options.config ?? {};
+    checkTopicConfig(config, 'createTopic');
     const existing = this.#topics.get(name);
     if (existing !== undefined) {
       const state = await existing.catch(() => undefined);
       if (state !== undefined && !state.deleted) throw new TopicExistsError(name, state.metadata.partitions);
     }
-    await this.#ensureTopic(name, partitions, true);
+    await this.#ensureTopic(name, partitions, true, config);
     return this.describeTopic(name);
   }
 
@@ -318,6 +404,7 @@ export class Broker {
         logStartOffset: log.logStartOffset,
         highWatermark: log.highWatermark,
       })),
+      config: state.config,
     };
   }
 
@@ -441,9 +528,22 @@ export class Broker {
     partition: number,
     timestampMs: number,
   ): Promise<bigint | undefined> {
+    return (await this.recordForTimestamp(topic, partition, timestampMs))?.offset;
+  }
+
+  /**
+   * The offset and timestamp of the first record of `partition` whose timestamp is at or after
+   * `timestampMs`, or undefined (what a Kafka ListOffsets by timestamp answers).
+   */
+  async recordForTimestamp(
+    topic: string,
+    partition: number,
+    timestampMs: number,
+  ): Promise<{ readonly offset: bigint; readonly timestampMs: number } | undefined> {
     const log = await this.#rawPartition(topic, partition, 'offsetForTimestamp');
     try {
-      return (await log.offsetForTimestamp(timestampMs))?.offset;
+      const found = await log.offsetForTimestamp(timestampMs);
+      return found === undefined ? undefined : { offset: found.offset, timestampMs: found.timestampMs };
     } catch (error) {
       throw storageFailure(`offsetForTimestamp on ${topic}/${partition}`, error);
     }
@@ -463,31 +563,58 @@ export class Broker {
   /**
    * Stores Kafka-style committed offsets of `group` on `topic` (explicit commits of the next
    * offset to read, as a Kafka group coordinator keeps them), merged with earlier commits, in
-   * `groups/<topic>/<group>.commits`. Kept apart from the acked positions of {@link subscribe}
-   * groups. Durable (fsynced) unless the broker's fsync policy is `'never'`.
+   * `groups/<topic>/<group>.commits`. An entry is an offset, or an offset with the commit's
+   * metadata string (a bare offset stores no metadata: it reads back null). As Kafka, any 64-bit
+   * offset is stored, negative ones too (clients commit -1 and -2 to mean "reset to latest" and
+   * "to earliest"); metadata is at most {@link COMMIT_METADATA_BYTES_MAX} UTF-8 bytes. Kept apart
+   * from the acked positions of {@link subscribe} groups. Durable (fsynced) unless the broker's
+   * fsync policy is `'never'`.
    */
-  async commitOffsets(topic: string, group: string, offsets: ReadonlyMap<number, bigint>): Promise<void> {
+  async commitOffsets(
+    topic: string,
+    group: string,
+    offsets: ReadonlyMap<number, bigint | CommittedOffset>,
+  ): Promise<void> {
     this.#checkOpen();
     assertName(group, 'group', 'commitOffsets');
     const state = await this.#existingTopic(topic, 'commitOffsets');
-    for (const [partition, offset] of offsets) {
+    const commits = new Map<number, CommittedOffset>();
+    for (const [partition, entry] of offsets) {
       if (!Number.isInteger(partition) || partition < 0 || partition >= state.metadata.partitions) {
         throw new BrokerArgumentError(`commitOffsets: ${topic} has no partition ${partition}`);
       }
-      if (typeof offset !== 'bigint' || offset < 0n) {
-        throw new BrokerArgumentError(`commitOffsets: offset ${String(offset)} is not a non-negative bigint`);
+      const commit = typeof entry === 'bigint' ? { offset: entry, metadata: null } : entry;
+      if (typeof commit.offset !== 'bigint' || commit.offset < INT64_MIN || commit.offset > INT64_MAX) {
+        throw new BrokerArgumentError(
+          `commitOffsets: offset ${String(commit.offset)} is not a 64-bit bigint`,
+        );
       }
+      if (
+        commit.metadata !== null &&
+        (typeof commit.metadata !== 'string' ||
+          Buffer.byteLength(commit.metadata) > COMMIT_METADATA_BYTES_MAX)
+      ) {
+        throw new BrokerArgumentError(
+          `commitOffsets: metadata of partition ${partition} must be null or a string of at most ${COMMIT_METADATA_BYTES_MAX} bytes`,
+        );
+      }
+      commits.set(partition, { offset: commit.offset, metadata: commit.metadata });
     }
     const entry = await this.#commitEntry(topic, group);
-    for (const [partition, offset] of offsets) entry.offsets.set(partition, offset);
-    const snapshot = Object.fromEntries(
-      [...entry.offsets].map(([partition, offset]) => [partition, String(offset)]),
-    );
+    for (const [partition, commit] of commits) entry.commits.set(partition, commit);
+    const stored: StoredCommits = { format: COMMITS_FORMAT, topic, group, offsets: {} };
+    const storedMetadata: Record<string, string> = {};
+    for (const [partition, { offset, metadata }] of entry.commits) {
+      stored.offsets[partition] = String(offset);
+      if (metadata !== null) storedMetadata[partition] = metadata;
+    }
+    // Only files with metadata list it, so the others stay as older brokers wrote them.
+    if (Object.keys(storedMetadata).length > 0) stored.metadata = storedMetadata;
     const file = commitsFile(this.#groupsDirectory(topic), group);
     // Writes of one file are chained so a slow earlier write never lands after a later one.
     const writing = entry.writing.then(async () => {
       await fs.mkdir(this.#groupsDirectory(topic), { recursive: true });
-      await writeChecked(file, { format: COMMITS_FORMAT, topic, group, offsets: snapshot }, this.#durable);
+      await writeChecked(file, stored, this.#durable);
     });
     entry.writing = writing.catch(() => {});
     this.#inFlight.add(writing);
@@ -502,10 +629,22 @@ export class Broker {
 
   /** Offsets stored by {@link commitOffsets} for `group` on `topic`, by partition (empty when none). */
   async committedOffsets(topic: string, group: string): Promise<ReadonlyMap<number, bigint>> {
+    const commits = await this.committedOffsetsWithMetadata(topic, group);
+    return new Map([...commits].map(([partition, { offset }]) => [partition, offset]));
+  }
+
+  /**
+   * Offsets and metadata stored by {@link commitOffsets} for `group` on `topic`, by partition
+   * (empty when none); metadata is null for a commit stored without it.
+   */
+  async committedOffsetsWithMetadata(
+    topic: string,
+    group: string,
+  ): Promise<ReadonlyMap<number, CommittedOffset>> {
     this.#checkOpen();
     assertName(group, 'group', 'committedOffsets');
     await this.#existingTopic(topic, 'committedOffsets');
-    return new Map((await this.#commitEntry(topic, group)).offsets);
+    return new Map((await this.#commitEntry(topic, group)).commits);
   }
 
   /** Topics on which `group` has offsets stored by {@link commitOffsets}, sorted. */
@@ -517,7 +656,7 @@ export class Broker {
       const cached = this.#commits.get(`${topic}\0${group}`);
       if (
         cached !== undefined
-          ? cached.offsets.size > 0
+          ? cached.commits.size > 0
           : await fileExists(commitsFile(this.#groupsDirectory(topic), group))
       ) {
         topics.push(topic);
@@ -535,7 +674,7 @@ export class Broker {
     const groups = new Set<string>();
     for (const topic of this.listTopics()) {
       for (const [key, entry] of this.#commits) {
-        if (entry.offsets.size > 0 && key.startsWith(`${topic}\0`)) groups.add(key.slice(topic.length + 1));
+        if (entry.commits.size > 0 && key.startsWith(`${topic}\0`)) groups.add(key.slice(topic.length + 1));
       }
       let files: string[];
       try {
@@ -558,31 +697,16 @@ export class Broker {
     return [...groups].sort();
   }
 
-  async #commitEntry(
-    topic: string,
-    group: string,
-  ): Promise<{ offsets: Map<number, bigint>; writing: Promise<void> }> {
+  async #commitEntry(topic: string, group: string): Promise<CommitEntry> {
     const key = `${topic}\0${group}`;
     let entry = this.#commits.get(key);
     if (entry !== undefined) return entry;
     const file = commitsFile(this.#groupsDirectory(topic), group);
-    const stored = (await readChecked(file)) as
-      | { format?: unknown; offsets?: Record<string, string> }
-      | undefined;
-    const offsets = new Map<number, bigint>();
-    if (stored !== undefined) {
-      if (stored.format !== COMMITS_FORMAT || typeof stored.offsets !== 'object' || stored.offsets === null) {
-        throw new BrokerCorruptError(
-          `${file} is not a commits file this broker reads; remove it to forget the offsets`,
-        );
-      }
-      for (const [partition, offset] of Object.entries(stored.offsets))
-        offsets.set(Number(partition), BigInt(offset));
-    }
+    const commits = decodeCommits(file, await readChecked(file));
     // Another caller may have loaded it while this one read the file.
     entry = this.#commits.get(key);
     if (entry !== undefined) return entry;
-    entry = { offsets, writing: Promise.resolve() };
+    entry = { commits, writing: Promise.resolve() };
     this.#commits.set(key, entry);
     return entry;
   }
@@ -757,7 +881,12 @@ export class Broker {
     return this.#ensureTopic(name, this.#options.partitions, false);
   }
 
-  #ensureTopic(name: string, partitions: number, explicit: boolean): Promise<TopicState> {
+  #ensureTopic(
+    name: string,
+    partitions: number,
+    explicit: boolean,
+    config: TopicConfig = {},
+  ): Promise<TopicState> {
     const existing = this.#topics.get(name);
     if (existing !== undefined) {
       if (!explicit) return existing;
@@ -765,7 +894,14 @@ export class Broker {
         throw new TopicExistsError(name, state.metadata.partitions);
       });
     }
-    const metadata: TopicMetadata = { format: TOPIC_FORMAT, name, partitions, createdAtMs: Date.now() };
+    const metadata: TopicMetadata = {
+      format: TOPIC_FORMAT,
+      name,
+      partitions,
+      createdAtMs: Date.now(),
+      // Only topics with settings list them, so their files stay readable by older brokers.
+      ...(Object.keys(config).length === 0 ? {} : { config: storedTopicConfig(config) }),
+    };
     const creating = (async () => {
       // The metadata file is the commit point: partitions without it are removed on the next open.
       await writeChecked(topicMetadataFile(this.#topicsDirectory, name), metadata, this.#durable);
@@ -783,11 +919,22 @@ export class Broker {
   }
 
   async #openTopic(metadata: TopicMetadata): Promise<TopicState> {
+    const config = loadedTopicConfig(
+      metadata.config,
+      topicMetadataFile(this.#topicsDirectory, metadata.name),
+    );
+    const overrides = {
+      ...config,
+      // A batch may be as large as the topic allows, so may a record in it.
+      ...(config.batchBytesMax === undefined
+        ? {}
+        : { recordBytesMax: Math.max(config.batchBytesMax, this.messageBytesMax) }),
+    };
     let partitions: Partition[];
     try {
       partitions = await Promise.all(
         Array.from({ length: metadata.partitions }, (_, partition) =>
-          this.#store.openPartition({ topic: metadata.name, partition }),
+          this.#store.openPartition({ topic: metadata.name, partition }, overrides),
         ),
       );
     } catch (error) {
@@ -795,6 +942,7 @@ export class Broker {
     }
     const state: TopicState = {
       metadata,
+      config,
       logs: partitions.map(adaptPartition),
       groups: new Map(),
       unsubscribes: [],
@@ -833,8 +981,55 @@ function adaptPartition(partition: Partition): PartitionLog {
   };
 }
 
+/** A committed offset with the commit's metadata (null when it was committed without). */
+export interface CommittedOffset {
+  readonly offset: bigint;
+  readonly metadata: string | null;
+}
+
+/** Longest commit metadata {@link Broker.commitOffsets} stores, in UTF-8 bytes. */
+export const COMMIT_METADATA_BYTES_MAX = 1024 * 1024;
+
+type CommitEntry = { commits: Map<number, CommittedOffset>; writing: Promise<void> };
+
+/**
+ * A `.commits` file. `metadata` lists only partitions committed with metadata; files of brokers
+ * before it have none, and those commits read back with null metadata.
+ */
+interface StoredCommits {
+  format: number;
+  topic: string;
+  group: string;
+  offsets: Record<string, string>;
+  metadata?: Record<string, string>;
+}
+
+const INT64_MIN = -(2n ** 63n);
+const INT64_MAX = 2n ** 63n - 1n;
 const COMMITS_FORMAT = 1;
 const COMMITS_SUFFIX = '.commits';
+
+/** The commits of a `.commits` file read by `readChecked` (undefined: no file). */
+function decodeCommits(file: string, value: unknown): Map<number, CommittedOffset> {
+  const commits = new Map<number, CommittedOffset>();
+  if (value === undefined) return commits;
+  const stored = value as Partial<StoredCommits>;
+  const damaged = () =>
+    new BrokerCorruptError(
+      `${file} is not a commits file this broker reads; remove it to forget the offsets`,
+    );
+  if (stored.format !== COMMITS_FORMAT || typeof stored.offsets !== 'object' || stored.offsets === null) {
+    throw damaged();
+  }
+  const metadata = stored.metadata ?? {};
+  if (typeof metadata !== 'object' || metadata === null) throw damaged();
+  for (const [partition, offset] of Object.entries(stored.offsets)) {
+    const text = metadata[partition];
+    if (text !== undefined && typeof text !== 'string') throw damaged();
+    commits.set(Number(partition), { offset: BigInt(offset), metadata: text ?? null });
+  }
+  return commits;
+}
 
 function commitsFile(groupsDirectory: string, group: string): string {
   return path.join(groupsDirectory, `${group}${COMMITS_SUFFIX}`);

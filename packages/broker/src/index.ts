@@ -6,11 +6,14 @@
 export {
   Broker,
   type BrokerOptions,
+  COMMIT_METADATA_BYTES_MAX,
+  type CommittedOffset,
   type GroupDescription,
   openBroker,
   PARTITIONS_MAX,
   type PartitionDescription,
   type ResetTarget,
+  type TopicConfig,
   type TopicDescription,
 } from './broker.ts';
 export {

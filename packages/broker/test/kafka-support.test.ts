@@ -1,10 +1,11 @@
 /** The additive methods the Kafka-protocol server uses: raw batches, offsets, commits, append wake-ups. */
 import assert from 'node:assert/strict';
-import { writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { test } from 'node:test';
 import { encodeRecordBatch } from '@herald/log';
-import { openBroker } from '../src/index.ts';
+import { writeChecked } from '../src/atomic-file.ts';
+import { type CommittedOffset, openBroker } from '../src/index.ts';
 import { freshDirectory } from './support.ts';
 
 const encoder = new TextEncoder();
@@ -91,6 +92,69 @@ test('broker kafka support - committed offsets merge, survive a restart and vani
     assert.deepEqual(await broker.committedGroups(), ['g0']);
     await broker.createTopic('commits');
     assert.deepEqual(await broker.committedOffsets('commits', 'g1'), new Map());
+  } finally {
+    await broker.close();
+  }
+});
+
+test('broker kafka support - commits keep metadata and negative offsets across a restart; older files read back null metadata', async () => {
+  const dir = freshDirectory();
+  let broker = await openBroker({ dir, partitions: 3 });
+  await broker.createTopic('annotated');
+  // A commits file as brokers before metadata wrote it.
+  await mkdir(path.join(dir, 'groups', 'annotated'), { recursive: true });
+  await writeChecked(
+    path.join(dir, 'groups', 'annotated', 'old.commits'),
+    { format: 1, topic: 'annotated', group: 'old', offsets: { 0: '4' } },
+    true,
+  );
+  await broker.commitOffsets(
+    'annotated',
+    'g1',
+    new Map<number, bigint | CommittedOffset>([
+      [0, { offset: 5n, metadata: 'Hello world!' }],
+      [1, -2n],
+      [2, { offset: -1n, metadata: '' }],
+    ]),
+  );
+  await assert.rejects(
+    broker.commitOffsets(
+      'annotated',
+      'g1',
+      new Map([[0, { offset: 6n, metadata: 'x'.repeat(2 * 1024 * 1024) }]]),
+    ),
+    /metadata of partition 0/,
+  );
+  await assert.rejects(broker.commitOffsets('annotated', 'g1', new Map([[0, 2n ** 63n]])), /64-bit/);
+  await broker.close();
+  broker = await openBroker({ dir, partitions: 3 });
+  try {
+    assert.deepEqual(
+      await broker.committedOffsetsWithMetadata('annotated', 'g1'),
+      new Map([
+        [0, { offset: 5n, metadata: 'Hello world!' }],
+        [1, { offset: -2n, metadata: null }],
+        [2, { offset: -1n, metadata: '' }],
+      ]),
+    );
+    assert.deepEqual(
+      await broker.committedOffsets('annotated', 'g1'),
+      new Map([
+        [0, 5n],
+        [1, -2n],
+        [2, -1n],
+      ]),
+    );
+    assert.deepEqual(
+      await broker.committedOffsetsWithMetadata('annotated', 'old'),
+      new Map([[0, { offset: 4n, metadata: null }]]),
+    );
+    // A later commit without metadata replaces the earlier metadata.
+    await broker.commitOffsets('annotated', 'g1', new Map([[0, 7n]]));
+    assert.deepEqual((await broker.committedOffsetsWithMetadata('annotated', 'g1')).get(0), {
+      offset: 7n,
+      metadata: null,
+    });
   } finally {
     await broker.close();
   }

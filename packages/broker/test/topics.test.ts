@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import {
@@ -14,6 +14,31 @@ import { ConfigurationError } from '@herald/bus';
 import { freshDirectory, messages, waitFor } from './support.ts';
 
 describe('topics', () => {
+  it('topics - settings given at creation apply to the log and survive a restart', async () => {
+    const dir = freshDirectory();
+    let broker = await openBroker({ dir, partitions: 1 });
+    try {
+      await assert.rejects(
+        broker.createTopic('bad', { config: { segmentBytesMax: 0 } }),
+        (error: unknown) =>
+          error instanceof ConfigurationError && /segmentBytesMax/.test((error as Error).message),
+      );
+      assert.deepEqual(broker.listTopics(), [], 'nothing is created for a bad setting');
+      const config = { segmentBytesMax: 1024, retentionMs: Number.POSITIVE_INFINITY, batchBytesMax: 2048 };
+      assert.deepEqual((await broker.createTopic('small', { config })).config, config);
+      assert.deepEqual((await broker.createTopic('plain')).config, {});
+      await broker.close();
+      broker = await openBroker({ dir, partitions: 1 });
+      assert.deepEqual((await broker.describeTopic('small')).config, config);
+      await assert.rejects(broker.publish('small', messages(1, 'x'.repeat(4096))), /large|bytes/i);
+      for (let index = 0; index < 4; index++) await broker.publish('small', messages(1, 'y'.repeat(700)));
+      const segments = readdirSync(path.join(dir, 'small-0')).filter((file) => file.endsWith('.log'));
+      assert.ok(segments.length >= 2, `segments of 1 KiB roll: ${segments.join(', ')}`);
+    } finally {
+      await broker.close();
+    }
+  });
+
   it('topics - create, list, describe and delete; metadata survives a restart', async () => {
     const dir = freshDirectory();
     const broker = await openBroker({ dir });

@@ -94,7 +94,7 @@ export const APIS: readonly ApiDefinition[] = [
   api('ListOffsets', 1, 5, listOffsetsRequest, listOffsetsResponse),
   api('Metadata', 0, 8, metadataRequest, metadataResponse),
   api('OffsetCommit', 2, 7, offsetCommitRequest, offsetCommitResponse),
-  api('OffsetFetch', 1, 5, offsetFetchRequest, offsetFetchResponse),
+  api('OffsetFetch', 1, 7, offsetFetchRequest, offsetFetchResponse),
   api('FindCoordinator', 0, 2, findCoordinatorRequest, findCoordinatorResponse),
   api('JoinGroup', 2, 5, joinGroupRequest, joinGroupResponse),
   api('Heartbeat', 0, 3, heartbeatRequest, heartbeatResponse),

@@ -203,6 +203,7 @@ export class Connection implements ConnectionState {
           response === null
             ? null
             : encodeResponse(header.apiKey, header.apiVersion, header.correlationId, response);
+        if (slot.chunks !== null) this.#reportSize(header.apiKey, header.apiVersion, slot.chunks);
         slot.done = true;
         this.#flush();
       })
@@ -211,6 +212,13 @@ export class Connection implements ConnectionState {
         this.#context.onError(error);
         this.destroy();
       });
+  }
+
+  #reportSize(apiKey: number, apiVersion: number, chunks: readonly Uint8Array[]): void {
+    if (this.#context.onResponse === undefined) return;
+    let bytes = -4; // the size field itself is not counted
+    for (const chunk of chunks) bytes += chunk.byteLength;
+    this.#context.onResponse({ apiKey, apiVersion, bytes });
   }
 
   #flush(): void {

@@ -29,4 +29,14 @@ export interface ServerContext {
   isClosing(): boolean;
   /** Reports an unexpected error (logged by the CLI). */
   readonly onError: (error: unknown) => void;
+  /** Told the size of every response frame encoded (see `KafkaServerOptions.onResponse`). */
+  readonly onResponse?: (response: ResponseSize) => void;
+}
+
+/** One encoded response: its API, version and size. */
+export interface ResponseSize {
+  readonly apiKey: number;
+  readonly apiVersion: number;
+  /** The frame's size field: every byte after it (header and body), as a client checks it. */
+  readonly bytes: number;
 }

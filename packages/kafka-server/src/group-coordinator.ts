@@ -146,6 +146,10 @@ export class GroupCoordinator {
       return Promise.resolve(this.#fail(ERROR_CODE.INCONSISTENT_GROUP_PROTOCOL, input.memberId));
     }
     let group = this.#groups.get(input.groupId);
+    // As Kafka: a member id the coordinator does not know never creates its group.
+    if (group === undefined && input.memberId !== '') {
+      return Promise.resolve(this.#fail(ERROR_CODE.UNKNOWN_MEMBER_ID, input.memberId));
+    }
     if (group === undefined) {
       if (this.#groups.size >= this.#groupsMax) {
         return Promise.resolve(this.#fail(ERROR_CODE.COORDINATOR_NOT_AVAILABLE, input.memberId));
@@ -415,25 +419,38 @@ export class GroupCoordinator {
   }
 
   /**
-   * Whether an OffsetCommit of `memberId` at `generationId` is accepted: generation -1 with no
-   * member id is a simple consumer's commit, allowed while the group has no members; a member's
-   * commit needs the current generation, in Stable or PreparingRebalance.
+   * Whether an OffsetCommit of `memberId` at `generationId` is accepted, checked in the order of
+   * Kafka's classic group (`ClassicGroup.validateOffsetCommit`, and OffsetCommit below v9 for an
+   * unknown group):
+   * - unknown group: accepted with generation -1 (a simple consumer or an admin), else
+   *   ILLEGAL_GENERATION;
+   * - generation -1 while the group is Empty: accepted;
+   * - a generation, a member id or an instance id given: UNKNOWN_MEMBER_ID unless a member, then
+   *   ILLEGAL_GENERATION unless the current generation;
+   * - otherwise (generation -1, no member id) while the group has members: UNKNOWN_MEMBER_ID;
+   * - then REBALANCE_IN_PROGRESS between the join and the sync (CompletingRebalance): the
+   *   generation has moved and the member has no assignment yet. A member of the current
+   *   generation may commit while the group prepares a rebalance (that is when a consumer
+   *   commits what it finished before rejoining).
    */
-  checkCommit(groupId: string, memberId: string, generationId: number): number {
+  checkCommit(
+    groupId: string,
+    memberId: string,
+    generationId: number,
+    groupInstanceId: string | null = null,
+  ): number {
     const group = this.#groups.get(groupId);
-    if (generationId < 0 && memberId === '') {
-      return group === undefined || group.members.size === 0
-        ? ERROR_CODE.NONE
-        : ERROR_CODE.ILLEGAL_GENERATION;
+    if (group === undefined) return generationId < 0 ? ERROR_CODE.NONE : ERROR_CODE.ILLEGAL_GENERATION;
+    if (generationId < 0 && group.state === 'Empty') return ERROR_CODE.NONE;
+    const member = group.members.get(memberId);
+    if (generationId >= 0 || memberId !== '' || groupInstanceId !== null) {
+      if (member === undefined) return ERROR_CODE.UNKNOWN_MEMBER_ID;
+      if (generationId !== group.generationId) return ERROR_CODE.ILLEGAL_GENERATION;
+    } else {
+      return ERROR_CODE.UNKNOWN_MEMBER_ID;
     }
-    const checked = this.#check(groupId, memberId, generationId);
-    if (typeof checked === 'number') return checked;
-    // As Kafka's coordinator: a member of the current generation may commit while the group
-    // prepares a rebalance (that is when a consumer commits what it finished before rejoining:
-    // refusing it would make every rebalance redeliver acknowledged work), but not between the
-    // join and the sync, when the generation has moved and the member has no assignment yet.
-    if (checked.group.state === 'CompletingRebalance') return ERROR_CODE.REBALANCE_IN_PROGRESS;
-    if (checked.member.pendingJoin === undefined) this.#touch(checked.group, checked.member);
+    if (group.state === 'CompletingRebalance') return ERROR_CODE.REBALANCE_IN_PROGRESS;
+    if (member.pendingJoin === undefined) this.#touch(group, member);
     return ERROR_CODE.NONE;
   }
 

@@ -4,6 +4,7 @@
  * and consume. See README.md for the example, the bounds and what is not implemented.
  */
 export { registerPureJsCodecs } from './compression.ts';
+export type { ResponseSize } from './context.ts';
 export type { GroupCoordinatorOptions } from './group-coordinator.ts';
 export {
   type KafkaServer,

@@ -9,7 +9,7 @@ import { type Broker, openBroker } from '@herald/broker';
 import { HeraldError } from '@herald/errors';
 import { registerPureJsCodecs } from './compression.ts';
 import { Connection, type ConnectionLimits } from './connection.ts';
-import type { ServerContext } from './context.ts';
+import type { ResponseSize, ServerContext } from './context.ts';
 import { GroupCoordinator, type GroupCoordinatorOptions } from './group-coordinator.ts';
 import { TopicCache } from './topic-cache.ts';
 
@@ -49,6 +49,11 @@ export interface KafkaServerOptions {
   readonly groups?: GroupCoordinatorOptions;
   /** Receives unexpected errors (default: ignore). */
   readonly onError?: (error: unknown) => void;
+  /**
+   * Told the API, version and size of every response once encoded, before it is written (for
+   * metrics, and for tests that check what a client received). Must not throw.
+   */
+  readonly onResponse?: (response: ResponseSize) => void;
 }
 
 /** A running server. */
@@ -118,6 +123,7 @@ export async function startKafkaServer(options: KafkaServerOptions = {}): Promis
     closing,
     isClosing: () => isClosing,
     onError,
+    ...(options.onResponse === undefined ? {} : { onResponse: options.onResponse }),
   };
   const limits: ConnectionLimits = {
     requestBytesMax: options.requestBytesMax ?? 100 * MEBIBYTE,

@@ -1,7 +1,8 @@
 /**
  * Fetch response budget, in-process against a broker: partition limits, the response `max_bytes`
- * charged in request order with the bytes read (a first batch larger than a limit still goes out,
- * and the partitions after it get what is left), unknown partitions in between, and topics kept
+ * charged in request order with the bytes read (the first partition's batch larger than a limit
+ * still goes out, and the partitions after it get only batches that fit in what is left),
+ * unknown partitions in between, and topics kept
  * in request order. Partitions whose limits fit in the budget together are read at once; the
  * answers must be those of reading one after another.
  */
@@ -151,8 +152,11 @@ describe('fetch budget', () => {
         expected.push([]);
         continue;
       }
+      // After the first partition with data, a batch that does not fit is not sent (Kafka's
+      // minOneMessage holds only until then).
       const bound = Math.min(limit, left);
-      const sizes = [small];
+      const sizes: number[] = [];
+      if (small <= bound) sizes.push(small);
       if (2 * small <= bound) sizes.push(small);
       expected.push(sizes);
       left -= sizes.length * small;
@@ -162,6 +166,33 @@ describe('fetch budget', () => {
       expected,
     );
     assert.ok(expected[1]!.length === 1, 'partition 1 is cut to one batch by the budget');
+  });
+
+  test('only the first partition with data may exceed its limit', async () => {
+    // Partition 2 (small batches) comes first and returns data, so partition 0's big batch, larger
+    // than its partition limit, is not sent; a fetch from partition 0 alone still gets it.
+    const request = (partitions: number[]) =>
+      fetchRequest(1024 * 1024, [
+        {
+          topic: 'budget',
+          partitions: partitions.map((partition) => ({ partition, partitionMaxBytes: small })),
+        },
+      ]);
+    const both = await fetch(request([2, 0]));
+    assert.deepEqual(
+      both.responses[0]!.partitions.map((partition) => [
+        partition.partitionIndex,
+        partition.errorCode,
+        partition.highWatermark,
+        batchSizes(partition.records as Uint8Array),
+      ]),
+      [
+        [2, 0, 12n, [small]],
+        [0, 0, 20n, []],
+      ],
+    );
+    const alone = await fetch(request([0]));
+    assert.deepEqual(batchSizes(alone.responses[0]!.partitions[0]!.records as Uint8Array), [big]);
   });
 
   test('a spent budget answers the remaining partitions with offsets only', async () => {

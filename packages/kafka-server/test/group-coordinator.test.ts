@@ -72,10 +72,21 @@ test('group coordinator - sync relays the leader assignment; heartbeats report r
     assert.equal(coordinator.heartbeat('g', leader.memberId, leader.generationId), ERROR_CODE.NONE);
     assert.equal(coordinator.heartbeat('g', leader.memberId, 99), ERROR_CODE.ILLEGAL_GENERATION);
     assert.equal(coordinator.heartbeat('g', 'nobody', leader.generationId), ERROR_CODE.UNKNOWN_MEMBER_ID);
+    // As Kafka's classic group: membership is checked before the generation.
     assert.equal(
       coordinator.checkCommit('g', '', -1),
-      ERROR_CODE.ILLEGAL_GENERATION,
+      ERROR_CODE.UNKNOWN_MEMBER_ID,
       'simple commits need an empty group',
+    );
+    assert.equal(coordinator.checkCommit('g', 'nobody', -1), ERROR_CODE.UNKNOWN_MEMBER_ID);
+    assert.equal(coordinator.checkCommit('g', 'nobody', leader.generationId), ERROR_CODE.UNKNOWN_MEMBER_ID);
+    assert.equal(coordinator.checkCommit('g', '', -1, 'instance'), ERROR_CODE.UNKNOWN_MEMBER_ID);
+    assert.equal(coordinator.checkCommit('g', leader.memberId, -1), ERROR_CODE.ILLEGAL_GENERATION);
+    assert.equal(coordinator.checkCommit('unknown', '', -1), ERROR_CODE.NONE, 'a simple group');
+    assert.equal(
+      coordinator.checkCommit('unknown', 'someone', 3),
+      ERROR_CODE.ILLEGAL_GENERATION,
+      'an unknown group with a generation (OffsetCommit before v9)',
     );
     // The follower stops heartbeating: after its session timeout the leader is told to rejoin.
     const deadline = performance.now() + 5_000;
@@ -97,6 +108,11 @@ test('group coordinator - sync relays the leader assignment; heartbeats report r
       ERROR_CODE.NONE,
       'simple commits once the group is empty',
     );
+    assert.equal(
+      coordinator.checkCommit('g', leader.memberId, -1),
+      ERROR_CODE.NONE,
+      'generation -1, group empty',
+    );
   } finally {
     coordinator.close();
   }
@@ -106,6 +122,19 @@ test('group coordinator - session timeouts outside 6 s to 30 min are refused', a
   const coordinator = new GroupCoordinator();
   assert.equal((await join(coordinator, '', ['range'], 1_000)).errorCode, ERROR_CODE.INVALID_SESSION_TIMEOUT);
   coordinator.close();
+});
+
+test('group coordinator - a join with an unknown member id is refused and creates no group', async () => {
+  const coordinator = new GroupCoordinator();
+  try {
+    assert.equal(
+      (await join(coordinator, 'stale-member', ['range'], 10_000)).errorCode,
+      ERROR_CODE.UNKNOWN_MEMBER_ID,
+    );
+    assert.deepEqual(coordinator.listGroups(), []);
+  } finally {
+    coordinator.close();
+  }
 });
 
 test('group coordinator - a member commits with its generation while a rebalance is prepared, not between join and sync', async () => {

@@ -7,9 +7,12 @@ import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import {
   API_KEY,
+  APIS,
   decodeResponse,
   ERROR_CODE,
   encodeRequest,
+  type ListOffsetsResponse,
+  type OffsetFetchResponse,
   type ProduceResponse,
   type RequestHeader,
 } from '@herald/kafka-protocol';
@@ -68,12 +71,12 @@ const batch = (count: number) =>
     { timestampMs: 1 },
   );
 
-function produceBody(records: Uint8Array) {
+function produceBody(records: Uint8Array, topic = 'wire') {
   return {
     transactionalId: null,
     acks: -1,
     timeoutMs: 5000,
-    topicData: [{ name: 'wire', partitionData: [{ index: 0, records }] }],
+    topicData: [{ name: topic, partitionData: [{ index: 0, records }] }],
   };
 }
 
@@ -137,6 +140,142 @@ describe('wire', () => {
       logStartOffset: 0n,
       highWatermark: 0n,
     });
+    client.close();
+  });
+
+  test('wire - as Kafka from Produce v3: one batch per partition, magic 2, zstd only from v7', async () => {
+    const client = new WireClient(server.port);
+    const header = (apiVersion: number, correlationId: number) => ({
+      apiKey: API_KEY.Produce,
+      apiVersion,
+      correlationId,
+      clientId: 't',
+    });
+    await server.broker.createTopic('rules', { partitions: 1 });
+    const before = await server.broker.partitionOffsets('rules', 0);
+    const two = Buffer.concat([batch(1), batch(1)]);
+    assert.equal(
+      produceError(await client.send(header(7, 10), produceBody(two, 'rules')), 7),
+      ERROR_CODE.INVALID_RECORD,
+    );
+    const magic1 = Buffer.from(batch(1));
+    magic1[16] = 1;
+    assert.equal(
+      produceError(await client.send(header(7, 11), produceBody(magic1, 'rules')), 7),
+      ERROR_CODE.INVALID_RECORD,
+    );
+    assert.equal(
+      produceError(await client.send(header(7, 12), produceBody(new Uint8Array(0), 'rules')), 7),
+      ERROR_CODE.INVALID_RECORD,
+    );
+    const zstd = encodeRecordBatch(
+      [{ key: null, value: Buffer.alloc(100, 1), headers: [], timestampMs: 1 }],
+      {
+        timestampMs: 1,
+        compression: 'zstd',
+      },
+    );
+    assert.equal(
+      produceError(await client.send(header(6, 13), produceBody(zstd, 'rules')), 6),
+      ERROR_CODE.UNSUPPORTED_COMPRESSION_TYPE,
+    );
+    assert.deepEqual(await server.broker.partitionOffsets('rules', 0), before, 'nothing stored');
+    assert.equal(
+      produceError(await client.send(header(7, 14), produceBody(zstd, 'rules')), 7),
+      ERROR_CODE.NONE,
+    );
+    client.close();
+  });
+
+  test('wire - OffsetFetch with null topics lists every committed partition at every advertised version from 2', async () => {
+    await server.broker.createTopic('fetched', { partitions: 2 });
+    await server.broker.commitOffsets(
+      'fetched',
+      'every-version',
+      new Map([
+        [0, { offset: 3n, metadata: 'm' }],
+        [1, { offset: -2n, metadata: null }],
+      ]),
+    );
+    const client = new WireClient(server.port);
+    const api = APIS.find((entry) => entry.apiKey === API_KEY.OffsetFetch)!;
+    for (let version = 2; version <= api.versionMax; version++) {
+      const header = {
+        apiKey: API_KEY.OffsetFetch,
+        apiVersion: version,
+        correlationId: version,
+        clientId: 't',
+      };
+      const frame = await client.send(header, {
+        groupId: 'every-version',
+        topics: null,
+        requireStable: false,
+      });
+      assert.ok(frame !== null, `a response at v${version}`);
+      const body = decodeResponse(API_KEY.OffsetFetch, version, frame).body as OffsetFetchResponse;
+      assert.deepEqual(
+        body.topics.map((topic) => [
+          topic.name,
+          topic.partitions.map((partition) => [
+            partition.partitionIndex,
+            partition.committedOffset,
+            partition.metadata,
+          ]),
+        ]),
+        [
+          [
+            'fetched',
+            [
+              [0, 3n, 'm'],
+              [1, -2n, ''],
+            ],
+          ],
+        ],
+        `OffsetFetch v${version}`,
+      );
+    }
+    client.close();
+  });
+
+  test('wire - ListOffsets: a partition named twice is INVALID_REQUEST once; -3 needs v7', async () => {
+    await server.broker.createTopic('listed', { partitions: 2 });
+    const client = new WireClient(server.port);
+    const header = { apiKey: API_KEY.ListOffsets, apiVersion: 5, correlationId: 1, clientId: 't' };
+    const partition = (partitionIndex: number, timestamp: bigint) => ({
+      partitionIndex,
+      currentLeaderEpoch: -1,
+      timestamp,
+    });
+    const frame = await client.send(header, {
+      replicaId: -1,
+      isolationLevel: 0,
+      topics: [
+        { name: 'listed', partitions: [partition(0, -1n), partition(1, -3n), partition(0, -2n)] },
+        { name: 'listed', partitions: [partition(1, -100n)] },
+      ],
+    });
+    assert.ok(frame !== null);
+    const body = decodeResponse(API_KEY.ListOffsets, 5, frame).body as ListOffsetsResponse;
+    assert.deepEqual(
+      body.topics.map((topic) =>
+        topic.partitions.map((entry) => [entry.partitionIndex, entry.errorCode, entry.offset]),
+      ),
+      [
+        [
+          [0, ERROR_CODE.INVALID_REQUEST, -1n],
+          [1, ERROR_CODE.INVALID_REQUEST, -1n],
+        ],
+        [],
+      ],
+    );
+    const single = await client.send(
+      { ...header, correlationId: 2 },
+      { replicaId: -1, isolationLevel: 0, topics: [{ name: 'listed', partitions: [partition(1, -3n)] }] },
+    );
+    assert.ok(single !== null);
+    const answer = (decodeResponse(API_KEY.ListOffsets, 5, single).body as ListOffsetsResponse).topics[0]!
+      .partitions[0]!;
+    assert.equal(answer.errorCode, ERROR_CODE.UNSUPPORTED_VERSION);
     client.close();
   });
 

@@ -92,10 +92,26 @@ function limitFor(partition: RequestedPartition, budget: number): number {
 }
 
 /**
+ * The outcome of a read whose first batch is larger than `bytesMax`, when the response may no
+ * longer exceed its limits: the partition is answered with its offsets and no records, as Kafka
+ * does (`firstEntryIncomplete` becomes empty records once an earlier partition returned data).
+ */
+function withinLimit(
+  outcome: Awaited<ReturnType<typeof readPartition>>,
+  bytesMax: number,
+): Awaited<ReturnType<typeof readPartition>> {
+  if ((outcome.response.records as Uint8Array).length <= bytesMax) return outcome;
+  return { ...outcome, response: { ...outcome.response, records: EMPTY } };
+}
+
+/**
  * Reads the requested partitions, each up to its own limit and what is left of the response
- * budget (the log returns at least one whole batch, so a client always progresses). The budget is
- * charged in request order with the bytes actually read, so a partition with nothing new never
- * starves the ones after it.
+ * budget. As Kafka (ReplicaManager.readFromLog with `minOneMessage`): only the first partition
+ * that returns data may exceed its limits, with one whole batch, so a client always progresses;
+ * after it, a partition whose next batch does not fit is answered without records, so the
+ * response never grows past `max_bytes` by more than that one batch. The budget is charged in
+ * request order with the bytes actually read, so a partition with nothing new never starves the
+ * ones after it.
  *
  * When the partitions' limits fit in the budget together (the usual case: librdkafka asks for
  * 1 MiB per partition and 50 MiB per response), the budget cannot cut a read short, so the
@@ -146,10 +162,13 @@ async function readOnce(
         continue;
       }
       const bytesMax = bytes > 0 && budget <= 0 ? 0 : limitFor(partition, budget);
-      const outcome =
+      const whole =
         earlyOutcome !== undefined && bytesMax === limitFor(partition, budgetMax)
           ? earlyOutcome
           : await readPartition(context, topic.topic, partition, bytesMax);
+      // The log returns at least one whole batch; only the first partition with data keeps one
+      // larger than its limit.
+      const outcome = bytes > 0 ? withinLimit(whole, bytesMax) : whole;
       const read = (outcome.response.records as Uint8Array).length;
       bytes += read;
       budget -= read;

@@ -1,8 +1,14 @@
 /**
  * OffsetCommit (2-7) and OffsetFetch (1-5). Committed offsets are stored durably by the broker
- * (`Broker.commitOffsets`, fsynced before the response). Commit metadata is not stored: fetches
- * return "" (never null). Generation -1 with member "" is a simple consumer's commit.
+ * (`Broker.commitOffsets`, fsynced before the response) with their metadata. As Kafka's group
+ * coordinator: any offset is stored, negative ones too (KafkaJS commits -1 / -2 to mean "reset to
+ * latest / earliest"; a consumer reading a negative committed offset applies its reset policy);
+ * metadata longer than 4096 characters (`offset.metadata.max.bytes`) is refused with
+ * OFFSET_METADATA_TOO_LARGE for that partition; a commit without metadata (null) and a partition
+ * with nothing committed read back "" (never null). Generation -1 with member "" is a simple
+ * consumer's commit, accepted while the group has no members.
  */
+import type { CommittedOffset } from '@herald/broker';
 import {
   ERROR_CODE,
   type OffsetCommitRequest,
@@ -15,8 +21,11 @@ import type { ServerContext } from '../context.ts';
 import { brokerErrorCode } from '../error-mapping.ts';
 
 const GROUP_ID = /^[A-Za-z0-9._-]{1,200}$/;
-/** Longest commit metadata accepted (Kafka's offset.metadata.max.bytes default). */
-const METADATA_BYTES_MAX = 4096;
+/**
+ * Longest commit metadata accepted (Kafka's `offset.metadata.max.bytes` default). Kafka compares
+ * it with the string's length in UTF-16 code units (`String.length()`), and so does this.
+ */
+const METADATA_LENGTH_MAX = 4096;
 
 /** Handles OffsetCommit. */
 export async function handleOffsetCommit(
@@ -38,21 +47,27 @@ export async function handleOffsetCommit(
     request.groupId,
     request.memberId,
     request.generationIdOrMemberEpoch,
+    request.groupInstanceId ?? null,
   );
   if (allowed !== ERROR_CODE.NONE) return everywhere(allowed);
   const topics = await Promise.all(
     request.topics.map(async (topic) => {
       const count = await context.topics.partitions(topic.name);
       const errors = new Map<number, number>();
-      const offsets = new Map<number, bigint>();
+      const offsets = new Map<number, CommittedOffset>();
       for (const partition of topic.partitions) {
         const index = partition.partitionIndex;
         if (count === undefined || index < 0 || index >= count)
           errors.set(index, ERROR_CODE.UNKNOWN_TOPIC_OR_PARTITION);
-        else if (Buffer.byteLength(partition.committedMetadata ?? '') > METADATA_BYTES_MAX) {
+        else if ((partition.committedMetadata ?? '').length > METADATA_LENGTH_MAX) {
           errors.set(index, ERROR_CODE.OFFSET_METADATA_TOO_LARGE);
-        } else if (partition.committedOffset < 0n) errors.set(index, ERROR_CODE.INVALID_COMMIT_OFFSET_SIZE);
-        else offsets.set(index, partition.committedOffset);
+        } else {
+          // Kafka stores a null metadata as "" (OffsetAndMetadata.NO_METADATA).
+          offsets.set(index, {
+            offset: partition.committedOffset,
+            metadata: partition.committedMetadata ?? '',
+          });
+        }
       }
       if (offsets.size > 0) {
         try {
@@ -98,14 +113,14 @@ export async function handleOffsetFetch(
   const topics = await Promise.all(
     wanted.map(async (topic) => {
       const exists = (await context.topics.partitions(topic.name)) !== undefined;
-      const committed = exists
-        ? await context.broker.committedOffsets(topic.name, request.groupId)
+      const committed: ReadonlyMap<number, CommittedOffset> = exists
+        ? await context.broker.committedOffsetsWithMetadata(topic.name, request.groupId)
         : new Map();
       const partitions: OffsetFetchPartition[] = topic.partitionIndexes.map((partitionIndex) => ({
         partitionIndex,
-        committedOffset: committed.get(partitionIndex) ?? -1n,
+        committedOffset: committed.get(partitionIndex)?.offset ?? -1n,
         committedLeaderEpoch: -1,
-        metadata: '',
+        metadata: committed.get(partitionIndex)?.metadata ?? '',
         errorCode: ERROR_CODE.NONE,
       }));
       return { name: topic.name, partitions };

@@ -1,9 +1,10 @@
 /**
- * Produce (advertised 0-8, served 3-8). Each partition's records must be RecordBatch v2 (magic 2);
- * batches are handed to the broker opaque, where the log checks length, CRC-32C and record count
- * before storing them with BaseOffset and PartitionLeaderEpoch rewritten, so a corrupt batch is
- * answered with CORRUPT_MESSAGE and never stored. v0-2 (message sets) get
- * UNSUPPORTED_FOR_MESSAGE_FORMAT. acks=0 gets no response (the caller drops it).
+ * Produce (advertised 0-8, served 3-8). Each partition's records must be one RecordBatch v2
+ * (magic 2), as Kafka requires from v3 (INVALID_RECORD otherwise; zstd only from v7). The batch is
+ * handed to the broker opaque, where the log checks length, CRC-32C and record count before
+ * storing it with BaseOffset and PartitionLeaderEpoch rewritten, so a corrupt batch is answered
+ * with CORRUPT_MESSAGE and never stored. v0-2 (message sets) get UNSUPPORTED_FOR_MESSAGE_FORMAT.
+ * acks=0 gets no response (the caller drops it).
  */
 import {
   ERROR_CODE,
@@ -19,6 +20,36 @@ const BATCH_HEADER_BYTES = 61;
 const BATCH_LENGTH_AT = 8;
 const MAGIC_AT = 16;
 const LOG_OVERHEAD_BYTES = 12;
+
+/** Attributes (int16) of a RecordBatch v2; the low 3 bits are the compression codec. */
+const ATTRIBUTES_AT = 21;
+const COMPRESSION_MASK = 0x07;
+const COMPRESSION_ZSTD = 4;
+/** First Produce version that may carry zstd batches. */
+const ZSTD_PRODUCE_VERSION_MIN = 7;
+
+/**
+ * The one batch of a partition's records in a Produce request (v3+), or the Kafka error code
+ * that rejects them. As Kafka's `ProduceRequest.validateRecords`: exactly one batch, of magic 2
+ * (else INVALID_RECORD), and no zstd before v7 (UNSUPPORTED_COMPRESSION_TYPE). A batch cut short
+ * or with a length past the records is CORRUPT_MESSAGE.
+ */
+export function produceBatch(records: Uint8Array | null, version: number): Uint8Array | number {
+  if (records === null || records.length === 0) return ERROR_CODE.INVALID_RECORD;
+  const batches = splitBatches(records);
+  if (typeof batches === 'number') {
+    return batches === ERROR_CODE.UNSUPPORTED_FOR_MESSAGE_FORMAT ? ERROR_CODE.INVALID_RECORD : batches;
+  }
+  if (batches.length !== 1) return ERROR_CODE.INVALID_RECORD;
+  const batch = batches[0]!;
+  if (
+    version < ZSTD_PRODUCE_VERSION_MIN &&
+    (batch[ATTRIBUTES_AT + 1]! & COMPRESSION_MASK) === COMPRESSION_ZSTD
+  ) {
+    return ERROR_CODE.UNSUPPORTED_COMPRESSION_TYPE;
+  }
+  return batch;
+}
 
 /** Splits `records` into whole batches, or returns the Kafka error code that rejects them. */
 export function splitBatches(records: Uint8Array | null): Uint8Array[] | number {
@@ -106,10 +137,11 @@ export async function startProduce(
       if (count === undefined || partition.index < 0 || partition.index >= count) {
         return Promise.resolve(failed(partition.index, ERROR_CODE.UNKNOWN_TOPIC_OR_PARTITION));
       }
-      const batches = splitBatches(partition.records);
-      if (typeof batches === 'number') return Promise.resolve(failed(partition.index, batches));
-      const appends = batches.map((batch) => context.broker.appendBatch(topic.name, partition.index, batch));
-      return appendAll(context, topic.name, partition.index, appends);
+      const batch = produceBatch(partition.records, version);
+      if (typeof batch === 'number') return Promise.resolve(failed(partition.index, batch));
+      return appendAll(context, topic.name, partition.index, [
+        context.broker.appendBatch(topic.name, partition.index, batch),
+      ]);
     });
     return { name: topic.name, outcomes };
   });

@@ -1,6 +1,7 @@
 /**
  * CreateTopics (2-4), DeleteTopics (1-3) and the auto-creation Metadata relies on. Topics get
- * replication factor 1 on this single node; topic configs are accepted and ignored.
+ * replication factor 1 on this single node. Topic configs the log supports are applied and stored
+ * with the topic; others are INVALID_CONFIG (see `topic-configs.ts`).
  */
 import { PARTITIONS_MAX, TopicExistsError, TopicInUseError, TopicNotFoundError } from '@herald/broker';
 import {
@@ -11,6 +12,7 @@ import {
   ERROR_CODE,
 } from '@herald/kafka-protocol';
 import type { ServerContext } from '../context.ts';
+import { parseTopicConfigs } from '../topic-configs.ts';
 
 const TOPIC_NAME = /^[a-zA-Z0-9._-]{1,249}$/;
 
@@ -84,9 +86,11 @@ async function createOne(
   if ((await context.topics.partitions(topic.name)) !== undefined) {
     return fail(ERROR_CODE.TOPIC_ALREADY_EXISTS, `topic "${topic.name}" already exists`);
   }
+  const parsed = parseTopicConfigs(topic.configs);
+  if ('error' in parsed) return fail(ERROR_CODE.INVALID_CONFIG, parsed.error);
   if (validateOnly) return { errorCode: ERROR_CODE.NONE, errorMessage: null };
   try {
-    await context.broker.createTopic(topic.name, { partitions });
+    await context.broker.createTopic(topic.name, { partitions, config: parsed.config });
     context.topics.remember(topic.name, partitions);
     return { errorCode: ERROR_CODE.NONE, errorMessage: null };
   } catch (error) {
@@ -104,17 +108,21 @@ export async function handleCreateTopics(
   request: CreateTopicsRequest,
 ): Promise<CreateTopicsResponse> {
   const topics: { name: string; errorCode: number; errorMessage: string | null }[] = [];
-  const seen = new Set<string>();
+  // As Kafka: a name given twice is not created at all, and answered once.
+  const counts = new Map<string, number>();
+  for (const topic of request.topics) counts.set(topic.name, (counts.get(topic.name) ?? 0) + 1);
+  const answered = new Set<string>();
   for (const topic of request.topics) {
-    if (seen.has(topic.name)) {
+    if (answered.has(topic.name)) continue;
+    answered.add(topic.name);
+    if (counts.get(topic.name)! > 1) {
       topics.push({
         name: topic.name,
         errorCode: ERROR_CODE.INVALID_REQUEST,
-        errorMessage: 'topic named twice',
+        errorMessage: `topic "${topic.name}" is named more than once in the request`,
       });
       continue;
     }
-    seen.add(topic.name);
     topics.push({ name: topic.name, ...(await createOne(context, topic, request.validateOnly)) });
   }
   return { throttleTimeMs: 0, topics };

@@ -3,8 +3,9 @@
  *   topics => name [partitions];  partitions => partition_index committed_offset metadata error_code
  * OffsetFetch Response (Version: 2) => [topics] error_code
  * OffsetFetch Response (Version: 3-4) => throttle_time_ms [topics] error_code
- * OffsetFetch Response (Version: 5) => ... partitions => partition_index committed_offset
+ * OffsetFetch Response (Version: 5-7) => ... partitions => partition_index committed_offset
  *                                          committed_leader_epoch metadata error_code
+ *                                          (flexible from v6)
  * An uncommitted partition reports offset -1 and metadata "" (never null).
  */
 import { array, field, type MessageSchema } from '../../schema.ts';
