@@ -3,7 +3,6 @@
  * offsets first, then `-o`), prints each record in the chosen layout, commits the group's
  * position every second and once more on the way out (end of topic, `-c` reached, Ctrl-C).
  */
-import type { CommandIo } from './cli.ts';
 import { CliError, EXIT, UsageError } from './errors.ts';
 import {
   formatRecord,
@@ -145,7 +144,6 @@ export async function runConsume(
   target: Target,
   settings: ConsumeSettings,
   output: Output,
-  io: CommandIo,
 ): Promise<number> {
   const info = await target.describeTopic(settings.topic);
   const chosen = settings.partitions ?? info.partitions.map((partition) => partition.partition);

@@ -72,7 +72,7 @@ async function consume(args: readonly string[], io: CommandIo): Promise<number> 
     quiet: values.quiet === true,
   };
   if (settings.countMax === 0) return EXIT.ok;
-  return withTarget(values, io, false, (target) => runConsume(target, settings, output, io));
+  return withTarget(values, io, false, (target) => runConsume(target, settings, output));
 }
 
 /** The `consume` command. */

@@ -57,7 +57,7 @@ async function tail(args: readonly string[], io: CommandIo): Promise<number> {
     layout: layoutOf(values, io.stdoutIsTty === true ? 'pretty' : 'raw'),
     quiet: values.quiet === true,
   };
-  return withTarget(values, io, false, (target) => runConsume(target, settings, output, io));
+  return withTarget(values, io, false, (target) => runConsume(target, settings, output));
 }
 
 /** The `tail` command. */
