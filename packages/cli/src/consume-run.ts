@@ -140,11 +140,7 @@ export function parsePartitions(text: string | undefined): number[] | undefined 
 }
 
 /** Reads and prints; resolves the exit code. */
-export async function runConsume(
-  target: Target,
-  settings: ConsumeSettings,
-  output: Output,
-): Promise<number> {
+export async function runConsume(target: Target, settings: ConsumeSettings, output: Output): Promise<number> {
   const info = await target.describeTopic(settings.topic);
   const chosen = settings.partitions ?? info.partitions.map((partition) => partition.partition);
   for (const partition of chosen) {

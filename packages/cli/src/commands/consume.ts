@@ -29,8 +29,9 @@ Options:
   -o, --offset POS       where to start without a committed offset: beginning (default), end,
                          N (absolute), -N (N before the end of each partition), s@MS (the first
                          message at or after a timestamp), @TIME (ms or ISO 8601)
-  -o e@MS                stop each partition before its first message at or after MS, and exit
-                         once every partition is there (combine with a start: -o s@A -o e@B)
+  -o e@MS                stop each partition before its first message at or after MS (or at its
+                         end, once MS has passed) and exit when all have stopped; combines with
+                         a start: -o s@A -o e@B
   -p, --partition LIST   only these partitions (0,2)
   -e, --exit             exit at the end of every partition instead of following
   -c, --count N          exit after N messages
