@@ -97,13 +97,16 @@ export function layoutOf(values: OptionValues, fallback: 'raw' | 'pretty'): Layo
   if (format !== undefined) return { kind: 'format', format, nullText };
   if (values['json-envelope'] === true) return { kind: 'kcat-json' };
   if (values.json === true) return { kind: 'cloudevents-json' };
-  if (values.pretty === true || fallback === 'pretty') return { kind: 'pretty' };
   const keyDelimiter = stringOption(values, 'key-delimiter');
+  const delimiter = stringOption(values, 'delimiter');
+  // -K, -D or -Z ask for kcat's layout, even where the fallback is the human one (tail on a terminal).
+  const rawAskedFor = keyDelimiter !== undefined || delimiter !== undefined || nullText !== '';
+  if (values.pretty === true || (fallback === 'pretty' && !rawAskedFor)) return { kind: 'pretty' };
   return {
     kind: 'raw',
     raw: {
       keyDelimiter: keyDelimiter === undefined ? undefined : unescapeDelimiter(keyDelimiter),
-      messageDelimiter: unescapeDelimiter(stringOption(values, 'delimiter') ?? '\\n'),
+      messageDelimiter: unescapeDelimiter(delimiter ?? '\\n'),
       nullText,
     },
   };
