@@ -12,6 +12,11 @@ export { UsageError };
 /** Where a command writes, and what it knows about the terminal. */
 export interface CommandIo {
   readonly stdout: (text: string) => void;
+  /**
+   * Writes bytes to stdout as they are: consume's kcat layouts use it on a pipe for keys and
+   * values that are not UTF-8, as kcat does. Without it they print as `base64:…` text.
+   */
+  readonly stdoutBytes?: (bytes: Uint8Array) => void;
   readonly stderr: (text: string) => void;
   /** Whether stdout is a terminal (JSON is automatic when it is not; default false). */
   readonly stdoutIsTty?: boolean;

@@ -6,11 +6,13 @@
 import { CliError, EXIT, UsageError } from './errors.ts';
 import {
   formatRecord,
+  formatRecordBytes,
   kcatJson,
   messageJson,
   prettyRecord,
   type RawLayout,
   rawRecord,
+  rawRecordBytes,
   unescapeDelimiter,
 } from './format.ts';
 import { onInterrupt } from './interrupt.ts';
@@ -114,12 +116,16 @@ export function layoutOf(values: OptionValues, fallback: 'raw' | 'pretty'): Layo
 
 /** One record in `layout`. */
 function render(layout: Layout, record: ConsumedRecord, output: Output): void {
+  // Keys and values as the bytes they are, as kcat writes them; but never raw binary to a terminal.
+  const bytesOut = output.io.stdoutIsTty === true ? undefined : output.io.stdoutBytes;
   switch (layout.kind) {
     case 'raw':
-      output.io.stdout(rawRecord(record, layout.raw));
+      if (bytesOut === undefined) output.io.stdout(rawRecord(record, layout.raw));
+      else bytesOut(rawRecordBytes(record, layout.raw));
       return;
     case 'format':
-      output.io.stdout(formatRecord(layout.format, record, layout.nullText));
+      if (bytesOut === undefined) output.io.stdout(formatRecord(layout.format, record, layout.nullText));
+      else bytesOut(formatRecordBytes(layout.format, record, layout.nullText));
       return;
     case 'kcat-json':
       output.jsonLine(kcatJson(record));

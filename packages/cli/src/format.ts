@@ -125,6 +125,18 @@ export function rawRecord(record: ConsumedRecord, layout: RawLayout): string {
   return key + layout.keyDelimiter + value + layout.messageDelimiter;
 }
 
+/** {@link rawRecord} with the key and value bytes as they are (kcat on a pipe). */
+export function rawRecordBytes(record: ConsumedRecord, layout: RawLayout): Uint8Array {
+  const value = record.value ?? Buffer.from(layout.nullText);
+  if (layout.keyDelimiter === undefined) return Buffer.concat([value, Buffer.from(layout.messageDelimiter)]);
+  return Buffer.concat([
+    record.key ?? Buffer.from(layout.nullText),
+    Buffer.from(layout.keyDelimiter),
+    value,
+    Buffer.from(layout.messageDelimiter),
+  ]);
+}
+
 /**
  * Renders `record` with a kcat format string: `%t` topic, `%p` partition, `%o` offset, `%k` key,
  * `%K` key length, `%s` value, `%S` value length, `%h` headers (`name=value,…`), `%T` timestamp
@@ -132,32 +144,51 @@ export function rawRecord(record: ConsumedRecord, layout: RawLayout): string {
  * as typed. A NULL key or value prints as `nullText` (empty, or `NULL` with `-Z`).
  */
 export function formatRecord(format: string, record: ConsumedRecord, nullText = ''): string {
-  return format.replace(FORMAT_TOKENS, (token) => {
-    switch (token) {
-      case '%t':
-        return record.topic;
-      case '%p':
-        return String(record.partition);
-      case '%o':
-        return String(record.offset);
-      case '%k':
-        return record.key === null ? nullText : printable(record.key);
-      case '%K':
-        return record.key === null ? '-1' : String(record.key.length);
-      case '%s':
-        return record.value === null ? nullText : printable(record.value);
-      case '%S':
-        return record.value === null ? '-1' : String(record.value.length);
-      case '%h':
-        return record.headers.map(([name, value]) => `${name}=${printable(value)}`).join(',');
-      case '%T':
-        return String(record.timestampMs);
-      case '%%':
-        return '%';
-      default:
-        return escapeOf(token);
-    }
-  });
+  return format.replace(FORMAT_TOKENS, (token) => formatToken(token, record, nullText));
+}
+
+/** {@link formatRecord} with `%k` and `%s` as the bytes they are (kcat on a pipe). */
+export function formatRecordBytes(format: string, record: ConsumedRecord, nullText = ''): Uint8Array {
+  const parts: Uint8Array[] = [];
+  let literalStart = 0;
+  for (const match of format.matchAll(FORMAT_TOKENS)) {
+    parts.push(Buffer.from(format.slice(literalStart, match.index)));
+    const token = match[0];
+    if (token === '%k' && record.key !== null) parts.push(record.key);
+    else if (token === '%s' && record.value !== null) parts.push(record.value);
+    else parts.push(Buffer.from(formatToken(token, record, nullText)));
+    literalStart = match.index + token.length;
+  }
+  parts.push(Buffer.from(format.slice(literalStart)));
+  return Buffer.concat(parts);
+}
+
+/** The text of one format token or escape. */
+function formatToken(token: string, record: ConsumedRecord, nullText: string): string {
+  switch (token) {
+    case '%t':
+      return record.topic;
+    case '%p':
+      return String(record.partition);
+    case '%o':
+      return String(record.offset);
+    case '%k':
+      return record.key === null ? nullText : printable(record.key);
+    case '%K':
+      return record.key === null ? '-1' : String(record.key.length);
+    case '%s':
+      return record.value === null ? nullText : printable(record.value);
+    case '%S':
+      return record.value === null ? '-1' : String(record.value.length);
+    case '%h':
+      return record.headers.map(([name, value]) => `${name}=${printable(value)}`).join(',');
+    case '%T':
+      return String(record.timestampMs);
+    case '%%':
+      return '%';
+    default:
+      return escapeOf(token);
+  }
 }
 
 /** The human layout: a coloured coordinates line, then the value (CloudEvents pretty-printed). */

@@ -5,9 +5,11 @@ import { type Envelope, encodeEnvelope } from '@herald/bus';
 import {
   cloudEventJson,
   formatRecord,
+  formatRecordBytes,
   kcatJson,
   messageJson,
   rawRecord,
+  rawRecordBytes,
   unescapeDelimiter,
 } from '../src/format.ts';
 import type { ConsumedRecord } from '../src/targets/target.ts';
@@ -97,4 +99,24 @@ test("format - kcat's default output, -K, -D, -Z and -f escapes", () => {
   assert.equal(formatRecord('%k=%s %K %S\\x21\\n', record({ key: null })), '=hello -1 5!\n');
   assert.equal(formatRecord('%k', record({ key: null }), 'NULL'), 'NULL');
   assert.equal(formatRecord('%q %%', record()), '%q %', 'unknown tokens kept');
+});
+
+test('format - on a pipe keys and values are written as the bytes they are', () => {
+  const binary = record({ key: Uint8Array.of(0xff, 0x00), value: Uint8Array.of(0xc3, 0x28, 0x0a) });
+  const layout = { keyDelimiter: '|', messageDelimiter: '\n', nullText: '' };
+  assert.deepEqual(
+    [...rawRecordBytes(binary, layout)],
+    [0xff, 0x00, 0x7c, 0xc3, 0x28, 0x0a, 0x0a],
+    'key | value newline',
+  );
+  assert.equal(rawRecord(binary, layout), 'base64:/wA=|base64:wygK\n', 'as text: base64, marked');
+  assert.deepEqual(
+    [...formatRecordBytes('%k=%s %S\\n', binary)],
+    [0xff, 0x00, 0x3d, 0xc3, 0x28, 0x0a, 0x20, 0x33, 0x0a],
+  );
+  const text = record({ key: null });
+  assert.equal(
+    Buffer.from(formatRecordBytes('%t %k=%s %%\\x21', text, 'NULL')).toString(),
+    formatRecord('%t %k=%s %%\\x21', text, 'NULL'),
+  );
 });

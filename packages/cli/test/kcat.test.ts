@@ -10,7 +10,15 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { runTool } from '@herald/kafka-server/testing';
-import { freshDirectory, herald, heraldOk, jsonLines, type Serve, startServe } from './support.ts';
+import {
+  freshDirectory,
+  HERALD_BIN,
+  herald,
+  heraldOk,
+  jsonLines,
+  type Serve,
+  startServe,
+} from './support.ts';
 
 const kcatAvailable = spawnSync('kcat', ['-V']).status === 0;
 const skip = !kcatAvailable && 'kcat is not installed (apt-get install kcat)';
@@ -27,7 +35,7 @@ after(async () => {
 });
 
 /** Runs kcat against the server; asserts exit 0 and resolves stdout. */
-async function kcat(args: readonly string[], input?: string): Promise<string> {
+async function kcat(args: readonly string[], input?: string | Buffer): Promise<string> {
   const result = await runTool('kcat', ['-b', serve.broker, ...args], {
     input: input ?? '',
     timeoutMs: 30_000,
@@ -81,6 +89,31 @@ test('cli kcat - consume prints what kcat -C prints: values, -K, -D, -Z, -f and 
 
   // tail on a pipe prints what consume prints.
   assert.equal(await heraldOn(['tail', '-t', topic, '-n', '1', '-e', '-q']), '{"json":true}\n');
+});
+
+test('cli kcat - keys and values that are not UTF-8 reach a pipe as the bytes kcat writes', {
+  skip,
+}, async () => {
+  const topic = await singlePartitionTopic();
+  // Key ff fe, value c3 28 (an invalid UTF-8 sequence), then a plain record.
+  await kcat(
+    ['-P', '-t', topic, '-K', ':'],
+    Buffer.from([0xff, 0xfe, 0x3a, 0xc3, 0x28, 0x0a, ...Buffer.from('k:plain\n')]),
+  );
+  // Through bash and od, so no JavaScript string decoding sits between the tools and the comparison.
+  const bytesOf = async (command: string) => {
+    const result = await runTool('bash', ['-c', `set -o pipefail; ${command} | od -An -tx1`], {
+      timeoutMs: 30_000,
+    });
+    assert.equal(result.code, 0, `${command}:\n${result.stderr}`);
+    return result.stdout;
+  };
+  const heraldCommand = `'${process.execPath}' '${HERALD_BIN}' consume --broker ${serve.broker} -t ${topic} -e -q`;
+  const kcatCommand = `kcat -C -b ${serve.broker} -t ${topic} -e -q`;
+  for (const flags of ["-K '|'", "-f '%k=%s %S\\n'"]) {
+    assert.equal(await bytesOf(`${heraldCommand} ${flags}`), await bytesOf(`${kcatCommand} ${flags}`), flags);
+  }
+  assert.match(await bytesOf(`${heraldCommand} -K '|'`), /^ ff fe 7c c3 28 0a/);
 });
 
 test('cli kcat - -o s@MS and -o e@MS pick the messages kcat picks; e@ exits once reached', {
