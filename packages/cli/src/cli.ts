@@ -3,6 +3,8 @@
  * {@link Command}. `run(argv)` resolves the process exit code; it never calls `process.exit`
  * itself, so commands can be tested in-process.
  */
+import { readFileSync } from 'node:fs';
+import { clientConfigList } from './client-config.ts';
 import { CliError, EXIT, exitCodeOf, UsageError } from './errors.ts';
 
 export { UsageError };
@@ -10,6 +12,11 @@ export { UsageError };
 /** Where a command writes, and what it knows about the terminal. */
 export interface CommandIo {
   readonly stdout: (text: string) => void;
+  /**
+   * Writes bytes to stdout as they are: consume's kcat layouts use it on a pipe for keys and
+   * values that are not UTF-8, as kcat does. Without it they print as `base64:…` text.
+   */
+  readonly stdoutBytes?: (bytes: Uint8Array) => void;
   readonly stderr: (text: string) => void;
   /** Whether stdout is a terminal (JSON is automatic when it is not; default false). */
   readonly stdoutIsTty?: boolean;
@@ -51,17 +58,17 @@ export const COMMANDS: readonly CommandEntry[] = [
   },
   {
     name: 'produce',
-    summary: 'publish lines of stdin or a file as messages (keys, headers, CloudEvents)',
+    summary: 'publish lines of stdin, or files (kcat -P): keys, headers, CloudEvents',
     load: async () => (await import('./commands/produce.ts')).produceCommand,
   },
   {
     name: 'consume',
-    summary: 'print messages (kcat -C): offsets, groups, -e, -c, formats, JSON, CloudEvents',
+    summary: 'print messages (kcat -C): offsets, groups, -e, -c, -f formats, -J, CloudEvents JSON',
     load: async () => (await import('./commands/consume.ts')).consumeCommand,
   },
   {
     name: 'tail',
-    summary: 'follow a topic with colours (the last N messages, then new ones)',
+    summary: 'follow a topic with colours on a terminal (the last N messages, then new ones)',
     load: async () => (await import('./commands/tail.ts')).tailCommand,
   },
   {
@@ -105,11 +112,24 @@ function overview(): string {
     'Commands:',
     ...lines,
     '',
-    'Run herald <command> --help for details and examples.',
+    'Run herald <command> --help for details and examples; herald --version (-V) prints the version.',
     'Target a data directory with --data DIR, or a server with --broker HOST:PORT (or HERALD_BROKER).',
     '',
     EXIT_CODES_USAGE,
   ].join('\n');
+}
+
+/** The version of this package (`@herald/cli`'s package.json). */
+export function version(): string {
+  const manifest = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
+    version: string;
+  };
+  return manifest.version;
+}
+
+/** Whether `args` ask for kcat's `-X list` (the supported client properties). */
+function asksForPropertyList(args: readonly string[]): boolean {
+  return args.some((arg, index) => arg === '-Xlist' || (arg === '-X' && args[index + 1] === 'list'));
 }
 
 /** Runs `herald` with `argv` (without node and the script). */
@@ -119,6 +139,10 @@ export async function run(argv: readonly string[], io: CommandIo): Promise<numbe
     io.stdout(overview());
     return name === undefined ? EXIT.usage : EXIT.ok;
   }
+  if (name === '--version' || name === '-V') {
+    io.stdout(`herald ${version()}\n`);
+    return EXIT.ok;
+  }
   const entry = COMMANDS.find((candidate) => candidate.name === name);
   if (entry === undefined) {
     io.stderr(`herald: unknown command "${name}"\n\n${overview()}`);
@@ -127,6 +151,14 @@ export async function run(argv: readonly string[], io: CommandIo): Promise<numbe
   const command = await entry.load();
   if (rest.includes('--help') || rest.includes('-h')) {
     io.stdout(command.usage);
+    return EXIT.ok;
+  }
+  if (rest.includes('--version') || rest.includes('-V')) {
+    io.stdout(`herald ${version()}\n`);
+    return EXIT.ok;
+  }
+  if (name !== 'serve' && asksForPropertyList(rest)) {
+    io.stdout(clientConfigList());
     return EXIT.ok;
   }
   try {

@@ -17,24 +17,34 @@ export interface OptionSpec {
 export const COMMON_OPTIONS = {
   data: { type: 'string' },
   broker: { type: 'string', short: 'b' },
-  json: { type: 'boolean' },
+  json: { type: 'boolean', short: 'J' },
   pretty: { type: 'boolean' },
+  config: { type: 'string', short: 'X', multiple: true },
   color: { type: 'boolean' },
   'no-color': { type: 'boolean' },
 } as const satisfies Record<string, OptionSpec>;
 
-/** The help text of {@link COMMON_OPTIONS}, appended to every command's usage. */
-export const COMMON_USAGE = `Target (one of):
+/** The help text of the target options and `-X`. */
+export const TARGET_USAGE = `Target (one of):
   --data DIR             open a data directory directly (default $HERALD_DATA_DIR or ./.herald);
                          refused while a server or application holds its lock
   -b, --broker HOST:PORT talk Kafka protocol to herald serve or any Kafka broker
                          (default $HERALD_BROKER)
-Output:
-  --json                 JSON on stdout (automatic when stdout is not a terminal)
-  --pretty               the human layout even on a pipe (e.g. | less -R)
-  --no-color, --color    colours off or on (default: on for a terminal unless NO_COLOR is set)
-  -h, --help             this help
+  -X NAME=VALUE          client property in kcat's (librdkafka's) names, validated; -X list shows
+                         the supported ones (fetch.wait.max.ms, client.id, socket.timeout.ms, …)
 `;
+
+/** The help text of the colour options and `--help`. */
+export const COLOR_USAGE = `  --no-color, --color    colours off or on (default: on for a terminal unless NO_COLOR is set)
+  -h, --help             this help
+  -V, --version          print the version
+`;
+
+/** The help text of {@link COMMON_OPTIONS}, appended to every command's usage but consume's and tail's. */
+export const COMMON_USAGE = `${TARGET_USAGE}Output (the same on a terminal and on a pipe, as with kcat):
+  -J, --json             JSON on stdout (offsets and counts are JSON numbers)
+  --pretty               the human layout (the default; kept for scripts that ask for it)
+${COLOR_USAGE}`;
 
 /** Parsed options: strings, booleans, or string lists for `multiple` options. */
 export type OptionValues = Record<string, string | boolean | string[] | undefined>;

@@ -6,7 +6,7 @@
  */
 import type { ConsumedRecord, Target } from './targets/target.ts';
 
-/** How long one fetch round waits for new records when the previous round found none. */
+/** How long one fetch round waits for new records when the previous round found none (kcat's fetch.wait.max.ms). */
 const IDLE_WAIT_MS = 500;
 
 /** What to read and where to stop. */
@@ -17,8 +17,16 @@ export interface ReadOptions {
   readonly start: ReadonlyMap<number, bigint>;
   /** Exclusive end per partition; without it a partition ends at its high watermark (unless following). */
   readonly stopAt?: ReadonlyMap<number, bigint>;
+  /**
+   * Stop each partition at its first record at or after this time, not included (kcat `-o e@`).
+   * A partition that has reached its end once this time has passed is done too: records appended
+   * from now on are newer, so waiting for one there would wait forever (kcat does).
+   */
+  readonly endTimestampMs?: number | undefined;
   /** Keep waiting for new records instead of ending at the high watermark. */
   readonly follow: boolean;
+  /** How long a round waits for new records when the previous one found none (default 500 ms). */
+  readonly idleWaitMs?: number | undefined;
   readonly signal: AbortSignal;
   /** Called per record in order; resolve false to stop reading. */
   readonly onRecord: (record: ConsumedRecord) => boolean | Promise<boolean>;
@@ -31,7 +39,7 @@ export async function readTopic(options: ReadOptions): Promise<Map<number, bigin
   let idle = false;
   while (active.size > 0 && !options.signal.aborted) {
     const partitions = [...active].sort((a, b) => a - b);
-    const waitMs = idle ? IDLE_WAIT_MS : 0;
+    const waitMs = idle ? (options.idleWaitMs ?? IDLE_WAIT_MS) : 0;
     const results = await Promise.all(
       partitions.map((partition) =>
         options.target.fetch(options.topic, partition, positions.get(partition)!, waitMs),
@@ -42,9 +50,14 @@ export async function readTopic(options: ReadOptions): Promise<Map<number, bigin
       const partition = partitions[index]!;
       const result = results[index]!;
       const stop = options.stopAt?.get(partition);
+      let reachedEndTime = false;
       for (const record of result.records) {
         if (stop !== undefined && record.offset >= stop) {
           positions.set(partition, stop);
+          break;
+        }
+        if (options.endTimestampMs !== undefined && record.timestampMs >= options.endTimestampMs) {
+          reachedEndTime = true;
           break;
         }
         if (options.signal.aborted) return positions;
@@ -52,6 +65,10 @@ export async function readTopic(options: ReadOptions): Promise<Map<number, bigin
         const keepGoing = await options.onRecord(record);
         positions.set(partition, record.offset + 1n);
         if (!keepGoing) return positions;
+      }
+      if (reachedEndTime) {
+        active.delete(partition);
+        continue;
       }
       // Skip offsets with no records (control batches, a start before the log start).
       const position = positions.get(partition)!;
@@ -68,6 +85,13 @@ export async function readTopic(options: ReadOptions): Promise<Map<number, bigin
       const next = positions.get(partition)!;
       const end = stop ?? (options.follow ? undefined : result.highWatermark);
       if (end !== undefined && next >= end) active.delete(partition);
+      else if (
+        options.endTimestampMs !== undefined &&
+        next >= result.highWatermark &&
+        Date.now() >= options.endTimestampMs
+      ) {
+        active.delete(partition);
+      }
     }
   }
   return positions;

@@ -1,7 +1,7 @@
 /**
- * Output conventions in one place: data goes to stdout, progress and logs to stderr; JSON when
- * asked for or when stdout is not a terminal (so pipes get machine-readable output without a
- * flag); colours only on a terminal, never with `NO_COLOR` or `--no-color`.
+ * Output conventions in one place: data goes to stdout, progress and logs to stderr; JSON only
+ * when asked for (`-J`/`--json`), so stdout carries the same text on a terminal and on a pipe,
+ * as kcat's does; colours only on a terminal, never with `NO_COLOR` or `--no-color`.
  */
 import type { CommandIo } from './cli.ts';
 import type { OptionValues } from './options.ts';
@@ -9,7 +9,7 @@ import type { OptionValues } from './options.ts';
 /** How a command prints, decided once from the options, the environment and the streams. */
 export interface Output {
   readonly io: CommandIo;
-  /** Print JSON (`--json`, or stdout is not a terminal). */
+  /** Print JSON (`-J`/`--json`). */
   readonly json: boolean;
   /** Use ANSI colours on stdout. */
   readonly color: boolean;
@@ -19,7 +19,7 @@ export interface Output {
   readonly columns: number;
   /** Writes a line of data to stdout. */
   line(text: string): void;
-  /** Writes one JSON value as a line to stdout (bigints as strings). */
+  /** Writes one JSON value as a line to stdout (bigints as JSON numbers, see {@link toJson}). */
   jsonLine(value: unknown): void;
   /** Writes a log line to stderr (never data). */
   log(text: string): void;
@@ -36,7 +36,7 @@ export function outputFor(values: OptionValues, io: CommandIo): Output {
       : values.color === true || ((env.NO_COLOR === undefined || env.NO_COLOR === '') && stdoutIsTty);
   return {
     io,
-    json: values.json === true || (values.pretty !== true && !stdoutIsTty),
+    json: values.json === true,
     color,
     progress: io.stderrIsTty ?? false,
     columns: io.columns ?? 80,
@@ -46,9 +46,22 @@ export function outputFor(values: OptionValues, io: CommandIo): Output {
   };
 }
 
-/** JSON with bigints as decimal strings (Kafka offsets are 64-bit). */
+/** `JSON.rawJSON` (Node 21+, not yet in TypeScript's lib): a value serialized as the given text. */
+const rawJson = (JSON as unknown as { rawJSON(text: string): unknown }).rawJSON;
+
+/**
+ * JSON with bigints (Kafka offsets, lags, counts) as JSON numbers. Offsets fit in 2^53 in
+ * practice (a partition would need 9 quadrillion records), so readers that parse numbers as
+ * doubles are exact; a bigint beyond `Number.MAX_SAFE_INTEGER` is still written digit for digit
+ * through `JSON.rawJSON`, so the text never loses precision (a reader that needs it can parse it
+ * as a bigint).
+ */
 export function toJson(value: unknown, indent?: number): string {
-  return JSON.stringify(value, (_, item) => (typeof item === 'bigint' ? String(item) : item), indent);
+  return JSON.stringify(
+    value,
+    (_, item) => (typeof item === 'bigint' ? rawJson(item.toString()) : item),
+    indent,
+  );
 }
 
 const CODES = {

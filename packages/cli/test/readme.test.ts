@@ -61,10 +61,26 @@ test('cli readme - every command of "CLI in five minutes" runs and exits 0', asy
     assert.equal(result.code, 0, `README line failed: ${line}\n${result.output}`);
     outputs.push(result.output);
   }
-  const consumed = outputs[lines.findIndex((line) => line.includes("-f '%p:%o %s\\n'"))]!;
-  assert.equal(consumed.split('\n').filter((line) => /^\d+:\d+ \d+$/.test(line)).length, 5, consumed);
-  assert.match(
-    outputs[lines.findIndex((line) => line.startsWith('herald consume -t orders'))]!,
-    /OrderCreated/,
+  const outputOf = (start: string) => {
+    const index = lines.findIndex((line) => line.startsWith(start));
+    assert.ok(index >= 0, `the tour has a line starting "${start}"`);
+    return outputs[index]!;
+  };
+  const rows = (text: string, pattern: RegExp) => text.split('\n').filter((line) => pattern.test(line));
+  // kcat's default: the value and a newline (stderr's summary is the only other line).
+  assert.equal(rows(outputOf('herald consume -t numbers -e -c 3'), /^\d+$/).length, 3);
+  assert.equal(rows(outputOf('herald consume -t numbers -e -c 5 -f'), /^\d+:\d+ \d+$/).length, 5);
+  const envelopes = rows(outputOf('herald consume -t orders -e -J'), /^\{/).map((line) => JSON.parse(line));
+  assert.equal(envelopes.length, 2);
+  assert.equal(typeof envelopes[0].offset, 'number');
+  assert.ok(envelopes[0].headers.includes('OrderCreated'), 'ce_type among the headers');
+  const events = rows(outputOf('herald consume -t orders -e --json'), /^\{/).map((line) => JSON.parse(line));
+  assert.deepEqual(
+    events.map((event) => event.type),
+    ['OrderCreated', 'OrderCreated'],
   );
+  assert.deepEqual(events.map((event) => event.partitionkey).sort(), ['o-1', 'o-2']);
+  assert.match(outputOf('herald consume -t orders -e --pretty'), /OrderCreated/);
+  assert.equal(rows(outputOf('herald consume -t numbers -o s@0 -o e@'), /^\d+$/).length, 100);
+  assert.match(outputOf('herald --version'), /^herald \d+\.\d+\.\d+\n$/);
 });

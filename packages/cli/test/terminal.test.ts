@@ -1,7 +1,8 @@
 /**
- * A real terminal session (tmux): on a TTY `herald` draws a progress bar on stderr and prints in
- * colour; with NO_COLOR or --no-color it does not; on a pipe stdout is plain JSON. The pane is
- * captured with `capture-pane -e`, which keeps the escape sequences. Needs Debian's tmux.
+ * A real terminal session (tmux): on a TTY `herald` draws a progress bar on stderr, `tail` and
+ * `--pretty` print in colour; with NO_COLOR or --no-color they do not; `consume` prints raw values
+ * on a terminal and on a pipe alike, as kcat does. The pane is captured with `capture-pane -e`,
+ * which keeps the escape sequences. Needs Debian's tmux.
  */
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -26,6 +27,9 @@ const quote = (text: string) => `'${text.replaceAll("'", "'\\''")}'`;
 
 /** Runs `command` in a fresh 160x50 tmux pane and resolves the pane's text with escape sequences. */
 async function inTerminal(command: string): Promise<string> {
+  // A session that lives for the whole test keeps the tmux server up: otherwise killing the last
+  // session stops the server, and the next new-session can race its exit ("server exited unexpectedly").
+  if (sessions === 0) tmux('new-session', '-d', '-s', 'keep', 'cat');
   const session = `s${sessions++}`;
   const herald = `${quote(process.execPath)} ${quote(HERALD_BIN)}`;
   // `read` keeps the pane open for the capture once the command is done (no fixed sleep).
@@ -58,7 +62,7 @@ async function inTerminal(command: string): Promise<string> {
 // biome-ignore lint/suspicious/noControlCharactersInRegex: matching terminal escapes on purpose.
 const ESCAPE = /\u001b\[[0-9;]*m/;
 
-test('cli terminal - progress bar and colours on a TTY, none with NO_COLOR, plain JSON on a pipe', {
+test('cli terminal - progress bar and colours on a TTY, none with NO_COLOR, consume prints raw values on a TTY and a pipe', {
   skip: !tmuxAvailable && 'tmux is not installed',
 }, async () => {
   const dir = freshDirectory();
@@ -70,7 +74,7 @@ test('cli terminal - progress bar and colours on a TTY, none with NO_COLOR, plai
   const data = `--data ${quote(path.join(dir, 'data'))}`;
 
   const produced = await inTerminal(
-    `herald produce -t events --cloudevent Counted -f ${quote(file)} ${data}`,
+    `herald produce -t events --cloudevent Counted -l ${quote(file)} ${data}`,
   );
   assert.match(produced, /__DONE__0/);
   assert.match(
@@ -80,28 +84,40 @@ test('cli terminal - progress bar and colours on a TTY, none with NO_COLOR, plai
   );
   assert.match(produced, /produced 2000 messages to events/);
 
-  const coloured = await inTerminal(`herald consume -t events -c 2 ${data}`);
-  assert.match(coloured, /__DONE__0/);
-  assert.match(coloured, ESCAPE, `colours on a TTY:\n${coloured}`);
-  assert.match(coloured, /Counted/, 'CloudEvents pretty-printed with their type');
-  assert.match(coloured, /"n": 0/, 'the data indented');
+  for (const command of [
+    `herald tail -t events -n 1 -e ${data}`,
+    `herald consume -t events -c 2 --pretty ${data}`,
+  ]) {
+    const coloured = await inTerminal(command);
+    assert.match(coloured, /__DONE__0/);
+    assert.match(coloured, ESCAPE, `colours on a TTY: ${command}\n${coloured}`);
+    assert.match(coloured, /Counted/, 'CloudEvents pretty-printed with their type');
+    assert.match(coloured, /"n": \d+/, 'the data indented');
+  }
 
   for (const plain of [
-    `NO_COLOR=1 herald consume -t events -c 2 ${data}`,
-    `herald consume -t events -c 2 --no-color ${data}`,
+    `NO_COLOR=1 herald tail -t events -n 1 -e ${data}`,
+    `herald tail -t events -n 1 -e --no-color ${data}`,
   ]) {
     const screen = await inTerminal(plain);
     assert.match(screen, /Counted/);
     assert.doesNotMatch(screen.split('__DONE__')[0]!, ESCAPE, `no colours: ${plain}\n${screen}`);
   }
 
-  const piped = await inTerminal(`herald consume -t events -c 2 ${data} | cat`);
-  const lines = piped.split('\n').filter((line) => line.startsWith('{'));
-  assert.equal(lines.length, 2, `JSON lines on a pipe:\n${piped}`);
-  assert.doesNotMatch(lines.join('\n'), ESCAPE);
-  assert.equal(JSON.parse(lines[0]!).cloudEvent.type, 'Counted');
+  // consume is kcat -C: the value and a newline, on a terminal and on a pipe alike.
+  for (const command of [
+    `herald consume -t events -c 2 -q ${data}`,
+    `herald consume -t events -c 2 -q ${data} | cat`,
+    `herald tail -t events -n 1 -e -q ${data} | cat`,
+  ]) {
+    const screen = await inTerminal(command);
+    const values = screen.split('\n').filter((line) => /^\{"n":\d+\}$/.test(line));
+    assert.ok(values.length >= 2, `raw values: ${command}\n${screen}`);
+    assert.doesNotMatch(screen.split('__DONE__')[0]!, ESCAPE, `no colours: ${command}\n${screen}`);
+    assert.doesNotMatch(screen, /Counted|specversion|"topic"/, `no envelope: ${command}\n${screen}`);
+  }
 
   // Without a terminal at all, stderr has no bar either.
-  const noTty = await heraldOk(['produce', '-t', 'events', '-f', file, '--data', path.join(dir, 'data')]);
+  const noTty = await heraldOk(['produce', '-t', 'events', '-l', file, '--data', path.join(dir, 'data')]);
   assert.doesNotMatch(noTty.stderr, /█/);
 });

@@ -8,7 +8,7 @@ import {
   redriveOne,
 } from '../dead-letters.ts';
 import { CliError, EXIT } from '../errors.ts';
-import { cloudEventOf, headerMap, prettyRecord } from '../format.ts';
+import { cloudEventJson, cloudEventOf, headerMap, prettyRecord } from '../format.ts';
 import { onInterrupt } from '../interrupt.ts';
 import {
   COMMON_USAGE,
@@ -60,6 +60,11 @@ const OPTIONS = {
   'dry-run': { type: 'boolean' },
 } as const;
 
+/** A header's offset as a JSON number (a bigint, so no precision is lost), or null when it is not one. */
+function offsetJson(text: string): bigint | null {
+  return /^\d+$/.test(text) ? BigInt(text) : null;
+}
+
 function summaryJson(entry: DeadLetterEntry): Record<string, unknown> {
   return {
     id: entry.id,
@@ -72,8 +77,8 @@ function summaryJson(entry: DeadLetterEntry): Record<string, unknown> {
     firstFailedAt: entry.firstFailedAt,
     lastFailedAt: entry.lastFailedAt,
     type: cloudEventOf(entry.record)?.type ?? null,
-    original: { partition: entry.originalPartition, offset: entry.originalOffset },
-    deadLetter: { partition: entry.record.partition, offset: String(entry.record.offset) },
+    original: { partition: entry.originalPartition, offset: offsetJson(entry.originalOffset) },
+    deadLetter: { partition: entry.record.partition, offset: entry.record.offset },
   };
 }
 
@@ -111,7 +116,8 @@ function printShow(output: Output, entry: DeadLetterEntry): void {
       key: entry.record.key === null ? null : Buffer.from(entry.record.key).toString('utf8'),
       headers: headerMap(entry.record),
       value: entry.record.value === null ? null : Buffer.from(entry.record.value).toString('utf8'),
-      ...(event === undefined ? {} : { cloudEvent: event }),
+      // The original Herald message in the CloudEvents JSON format (extensions top-level).
+      ...(event === undefined ? {} : { cloudEvent: cloudEventJson(event) }),
     });
     return;
   }

@@ -24,8 +24,9 @@ partition in offset order, with a progress bar on a terminal. Keys, headers and 
 Options:
   -t, --topic SOURCE     topic to read
   --to DESTINATION       topic to write (created when the target auto-creates topics)
-  --from POS             start: beginning (default), N, -N, @TIME / time:ISO
-  --until POS            end, exclusive: end (default: the end when the replay starts), N, @TIME
+  --from POS             start: beginning (default), N, -N, s@MS, @TIME / time:ISO
+  --until POS            end, exclusive: end (default: the end when the replay starts), N, s@MS,
+                         @TIME
   -p, --partition LIST   only these source partitions (0,2)
 ${COMMON_USAGE}
 Examples:

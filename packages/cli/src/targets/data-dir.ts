@@ -313,6 +313,7 @@ function decodeBatches(topic: string, partition: number, batches: Uint8Array): C
           partition,
           offset: record.offset,
           timestampMs: record.timestampMs,
+          timestampType: (header.attributes & BATCH_ATTRIBUTE.logAppendTime) === 0 ? 'create' : 'logappend',
           key: record.key,
           value: record.value,
           headers: record.headers,

@@ -5,6 +5,7 @@
  */
 import { partitionForKey } from '@herald/bus/internal';
 import { Admin, Consumer, Producer } from '@platformatic/kafka';
+import { type ClientConfig, DEFAULT_CLIENT_CONFIG } from '../client-config.ts';
 import { CliError, EXIT } from '../errors.ts';
 import type {
   ConsumedRecord,
@@ -17,21 +18,19 @@ import type {
   TopicInfo,
 } from './target.ts';
 
-const CLIENT_ID = 'herald-cli';
-const FETCH_BYTES_MAX = 1024 * 1024;
 const EARLIEST = -2n;
 const LATEST = -1n;
+/** Batch attribute: timestamps are the broker's append time. */
+const LOG_APPEND_TIME = 0x08;
 /** Control batches (transaction markers) carry no data. */
 const CONTROL_BATCH = 0x20;
-/** A request that gets no answer within this fails (the CLI must never hang on a dead broker). */
-const REQUEST_TIMEOUT_MS = 10_000;
 
 /** Connects lazily to `address` (host:port). */
-export function connectBroker(address: string): Target {
+export function connectBroker(address: string, config: ClientConfig = DEFAULT_CLIENT_CONFIG): Target {
   if (!/^[^:\s]+:\d{1,5}$/.test(address)) {
     throw new CliError(`--broker must be HOST:PORT, got "${address}"`, EXIT.usage);
   }
-  return new KafkaTarget(address);
+  return new KafkaTarget(address, config);
 }
 
 /** Every Kafka error name (`UNKNOWN_TOPIC_OR_PARTITION`…) and client code inside `error`. */
@@ -54,16 +53,20 @@ class KafkaTarget implements Target {
   readonly #partitionCounts = new Map<string, number>();
   #keylessCall = 0;
 
-  constructor(address: string) {
+  readonly #config: ClientConfig;
+
+  constructor(address: string, config: ClientConfig) {
+    this.#config = config;
     this.description = `broker ${address}`;
     this.#bootstrap = [address];
   }
 
   get #base() {
     return {
-      clientId: CLIENT_ID,
+      clientId: this.#config.clientId,
       bootstrapBrokers: this.#bootstrap,
-      timeout: REQUEST_TIMEOUT_MS,
+      // A request that gets no answer within this fails: the CLI must never hang on a dead broker.
+      timeout: this.#config.requestTimeoutMs,
       retries: 1,
       retryDelay: 250,
     };
@@ -272,7 +275,7 @@ class KafkaTarget implements Target {
           node: leader,
           maxWaitTime: waitMs,
           minBytes: 1,
-          maxBytes: FETCH_BYTES_MAX,
+          maxBytes: this.#config.partitionFetchBytesMax,
           topics: [
             {
               topicId: topic,
@@ -282,7 +285,7 @@ class KafkaTarget implements Target {
                   currentLeaderEpoch: -1,
                   fetchOffset: from,
                   lastFetchedEpoch: -1,
-                  partitionMaxBytes: FETCH_BYTES_MAX,
+                  partitionMaxBytes: this.#config.partitionFetchBytesMax,
                 },
               ],
             },
@@ -304,6 +307,8 @@ class KafkaTarget implements Target {
               partition,
               offset: recordOffset,
               timestampMs: Number(batch.firstTimestamp + record.timestampDelta),
+              timestampType: (batch.attributes & LOG_APPEND_TIME) === 0 ? 'create' : 'logappend',
+              brokerId: leader,
               key: record.key,
               value: record.value,
               headers: record.headers.map(([name, value]) => [name?.toString('utf8') ?? '', value] as const),

@@ -4,13 +4,14 @@
  * directory. An explicit `--data` beats `HERALD_BROKER`, so one shell can use both.
  */
 import type { CommandIo } from '../cli.ts';
+import { type ClientConfig, parseClientConfig } from '../client-config.ts';
 import { UsageError } from '../errors.ts';
-import { type OptionValues, stringOption } from '../options.ts';
+import { listOption, type OptionValues, stringOption } from '../options.ts';
 import type { Target } from './target.ts';
 
 // Loaded on demand: the Kafka client costs about 300 ms of startup that --data never needs.
-async function connectBroker(address: string): Promise<Target> {
-  return (await import('./kafka.ts')).connectBroker(address);
+async function connectBroker(address: string, config: ClientConfig): Promise<Target> {
+  return (await import('./kafka.ts')).connectBroker(address, config);
 }
 
 async function openDataDirectory(directory: string, create: boolean): Promise<Target> {
@@ -22,13 +23,14 @@ export async function openTarget(values: OptionValues, io: CommandIo, create: bo
   const env = io.env ?? process.env;
   const data = stringOption(values, 'data');
   const broker = stringOption(values, 'broker');
+  const config = parseClientConfig(listOption(values, 'config'));
   if (data !== undefined && broker !== undefined) {
     throw new UsageError('give either --data or --broker, not both');
   }
-  if (broker !== undefined) return connectBroker(broker);
+  if (broker !== undefined) return connectBroker(broker, config);
   if (data !== undefined) return openDataDirectory(data, create);
   const envBroker = env.HERALD_BROKER;
-  if (envBroker !== undefined && envBroker !== '') return connectBroker(envBroker);
+  if (envBroker !== undefined && envBroker !== '') return connectBroker(envBroker, config);
   return openDataDirectory(env.HERALD_DATA_DIR ?? './.herald', create);
 }
 

@@ -11,6 +11,10 @@ export interface ConsumedRecord {
   readonly partition: number;
   readonly offset: bigint;
   readonly timestampMs: number;
+  /** Kafka's timestamp type: the producer's (`create`) or the broker's (`logappend`). */
+  readonly timestampType?: 'create' | 'logappend';
+  /** Node id of the broker the record was fetched from (none on a data directory). */
+  readonly brokerId?: number;
   readonly key: Uint8Array | null;
   readonly value: Uint8Array | null;
   /** Header names and values in order (values are bytes; Herald's are UTF-8 text). */
