@@ -51,13 +51,18 @@ export function runConformance(target: ConformanceTarget, extra: readonly Scenar
     for (const scenario of [...scenarios, ...extra]) {
       const skip = scenario.skip?.(features, target);
       it(scenario.name, { skip: skip ?? false, timeout: SCENARIO_TIMEOUT_MS }, async () => {
-        await Promise.all(Array.from({ length: stress }, () => runOnce(target, scenario)));
+        await Promise.all(Array.from({ length: stress }, () => runScenario(target, scenario)));
       });
     }
   });
 }
 
-async function runOnce(target: ConformanceTarget, scenario: Scenario): Promise<void> {
+/**
+ * Runs one scenario once against a fresh transport of `target` (a unique topic; the transport is
+ * closed afterwards, also when the scenario fails). Rejects with the scenario's failure. For
+ * runners other than `node:test`, e.g. a test that the suite catches a deliberately broken transport.
+ */
+export async function runScenario(target: ConformanceTarget, scenario: Scenario): Promise<void> {
   let transport: Transport = await target.create();
   const context: ScenarioContext = {
     transport,
