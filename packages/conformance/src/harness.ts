@@ -1,5 +1,6 @@
 /** Building blocks of the scenarios: test messages, a collecting subscriber, deadline waits, set diffs. */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import type { MessageHandler, ReceivedMessage, Transport, TransportMessage } from '@herald/bus';
 
@@ -80,6 +81,21 @@ export async function withDeadline<T>(promise: Promise<T>, timeoutMs: number, wh
   } finally {
     clearTimeout(timer);
   }
+}
+
+/**
+ * Throws, naming the missing program and `npm run setup`, unless `command args` runs and exits 0
+ * within 10 s. For tests whose real peer is an external tool (kcat, python3-kafka, pika, tmux):
+ * call it in a `before` hook so they fail at once with that message, never hang and never skip.
+ */
+export function requireTool(command: string, args: readonly string[], what = command): void {
+  const result = spawnSync(command, args, { stdio: ['ignore', 'ignore', 'pipe'], timeout: 10_000 });
+  if (result.status === 0) return;
+  const reason =
+    result.error !== undefined
+      ? result.error.message
+      : `exited with ${result.status ?? result.signal}: ${String(result.stderr).trim().slice(-500)}`;
+  throw new Error(`${what} is missing (${[command, ...args].join(' ')}: ${reason}): run npm run setup`);
 }
 
 /** Calls `read` until its value satisfies `accept`, then returns that value; fails after the deadline. */
