@@ -14,7 +14,7 @@ import {
   type ToolResult,
 } from '@herald/kafka-server/testing';
 
-export { runTool, type ToolResult, waitFor, withDeadline } from '@herald/kafka-server/testing';
+export { requireTool, runTool, type ToolResult, waitFor, withDeadline } from '@herald/kafka-server/testing';
 
 /** A fresh empty directory. */
 export function freshDirectory(prefix = 'herald-kafka-test-'): string {
