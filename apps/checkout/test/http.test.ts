@@ -18,7 +18,7 @@ after(async () => {
 const fields = (body: Record<string, unknown>) =>
   (body.fields as { field: string }[]).map((problem) => problem.field);
 
-describe('checkout - HTTP API bad input', () => {
+describe('checkout - HTTP API bad input', { timeout: 600_000 }, () => {
   it('answers 400 naming every failing field', async () => {
     const response = await postJson(`${checkout.url}/orders`, {
       customerId: '',

@@ -29,7 +29,7 @@ function storedOffsets(dir: string, topic: string, group: string) {
   return new Map(partitions.map((entry) => [entry.partition, entry]));
 }
 
-describe('consumer groups', () => {
+describe('consumer groups', { timeout: 120_000 }, () => {
   it('groups - acked messages are never redelivered after a restart, unacked ones are', async () => {
     const dir = freshDirectory();
     const first = await embeddedTransport({ dir, partitions: 1 });

@@ -32,7 +32,7 @@ async function committed(dir: string): Promise<bigint> {
   }
 }
 
-describe('group positions', () => {
+describe('group positions', { timeout: 120_000 }, () => {
   it('positions - every group of the broker shares one journal; a torn last append is ignored', async () => {
     const dir = freshDirectory();
     await ackTen(dir);

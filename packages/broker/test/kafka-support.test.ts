@@ -19,7 +19,9 @@ function batch(count: number, timestampMs = Date.now()): Uint8Array {
   return encodeRecordBatch(records, { timestampMs });
 }
 
-test('broker kafka support - appendBatch stores raw batches, readBatches returns them with offsets rewritten', async () => {
+test('broker kafka support - appendBatch stores raw batches, readBatches returns them with offsets rewritten', {
+  timeout: 60_000,
+}, async () => {
   const dir = freshDirectory();
   const broker = await openBroker({ dir, partitions: 2, leaderEpoch: -1 });
   try {
@@ -45,7 +47,9 @@ test('broker kafka support - appendBatch stores raw batches, readBatches returns
   }
 });
 
-test('broker kafka support - offsetForTimestamp finds the first record at or after a time', async () => {
+test('broker kafka support - offsetForTimestamp finds the first record at or after a time', {
+  timeout: 60_000,
+}, async () => {
   const broker = await openBroker({ dir: freshDirectory(), partitions: 1 });
   try {
     await broker.createTopic('times');
@@ -59,7 +63,9 @@ test('broker kafka support - offsetForTimestamp finds the first record at or aft
   }
 });
 
-test('broker kafka support - committed offsets merge, survive a restart and vanish with the topic', async () => {
+test('broker kafka support - committed offsets merge, survive a restart and vanish with the topic', {
+  timeout: 60_000,
+}, async () => {
   const dir = freshDirectory();
   let broker = await openBroker({ dir, partitions: 3 });
   await broker.createTopic('commits');

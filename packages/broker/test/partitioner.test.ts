@@ -5,7 +5,7 @@ import * as shared from '@herald/bus/internal';
 
 // The Kafka vectors are pinned where the partitioner lives (packages/bus/test/partitioner.test.ts);
 // here it is enough that the broker partitions with that same code.
-describe('partitioner', () => {
+describe('partitioner', { timeout: 120_000 }, () => {
   it('partitioner - the broker re-exports the shared Kafka murmur2 partitioner', () => {
     assert.equal(murmur2, shared.murmur2);
     assert.equal(partitionForKey, shared.partitionForKey);

@@ -22,7 +22,7 @@ async function consume(transport: EmbeddedTransport, count: number, marker?: str
   return ids.sort((left, right) => Number(left.split('-')[1]) - Number(right.split('-')[1]));
 }
 
-describe('group reset', () => {
+describe('group reset', { timeout: 120_000 }, () => {
   it('reset - earliest replays, latest skips, offsets and timestamps start where asked', async () => {
     const dir = freshDirectory();
     const transport = await embeddedTransport({ dir, partitions: 1 });

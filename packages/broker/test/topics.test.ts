@@ -13,7 +13,7 @@ import {
 import { ConfigurationError } from '@herald/bus';
 import { freshDirectory, messages, waitFor } from './support.ts';
 
-describe('topics', () => {
+describe('topics', { timeout: 120_000 }, () => {
   it('topics - create, list, describe and delete; metadata survives a restart', async () => {
     const dir = freshDirectory();
     const broker = await openBroker({ dir });

@@ -37,7 +37,9 @@ function bash(
   });
 }
 
-test('cli readme - every command of "CLI in five minutes" runs and exits 0', async () => {
+test('cli readme - every command of "CLI in five minutes" runs and exits 0', {
+  timeout: 180_000,
+}, async () => {
   const lines = fiveMinuteLines();
   assert.ok(lines.length >= 10);
   const home = freshDirectory('herald-cli-readme-');

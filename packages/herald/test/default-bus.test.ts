@@ -21,7 +21,7 @@ after(() => {
   for (const directory of directories) rmSync(directory, { recursive: true, force: true });
 });
 
-describe('herald - createBus() defaults to the embedded durable broker', () => {
+describe('herald - createBus() defaults to the embedded durable broker', { timeout: 600_000 }, () => {
   it('messages published by one bus are read by a group of the next bus on the same directory', async () => {
     const dir = freshDirectory();
     const producer = createBus({ embedded: { dir } });

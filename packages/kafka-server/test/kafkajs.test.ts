@@ -40,7 +40,9 @@ async function consumeGroup(
   return values;
 }
 
-test('kafkajs - producer, group consumer, admin and resume after a restart', async () => {
+test('kafkajs - producer, group consumer, admin and resume after a restart', {
+  timeout: 180_000,
+}, async () => {
   let serve = await startServe({ partitions: 2 });
   const dir = serve.dir;
   try {
@@ -83,7 +85,9 @@ test('kafkajs - producer, group consumer, admin and resume after a restart', asy
   }
 });
 
-test('kafkajs - admin listGroups and describeGroups see a live consumer, a committed-only group and an unknown one', async () => {
+test('kafkajs - admin listGroups and describeGroups see a live consumer, a committed-only group and an unknown one', {
+  timeout: 180_000,
+}, async () => {
   const serve = await startServe({ partitions: 2 });
   try {
     const admin = client(serve).admin();

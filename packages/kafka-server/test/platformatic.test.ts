@@ -12,7 +12,9 @@ import {
 } from '@platformatic/kafka';
 import { startServe, withDeadline } from './support.ts';
 
-test('platformatic - admin createTopics, producer, consumer in committed mode', async () => {
+test('platformatic - admin createTopics, producer, consumer in committed mode', {
+  timeout: 180_000,
+}, async () => {
   const serve = await startServe({ partitions: 2 });
   const bootstrapBrokers = [serve.bootstrap];
   try {

@@ -46,7 +46,7 @@ afterEach(async () => {
   record.queues.clear();
 });
 
-describe('rabbitmq transport', () => {
+describe('rabbitmq transport', { timeout: 600_000 }, () => {
   it('restart - unacked messages stay in the durable queues across a close and reopen', async () => {
     const prefix = `herald-test.${randomUUID().slice(0, 8)}.`;
     const first = await transport({ exchangePrefix: prefix });
