@@ -11,7 +11,7 @@ before(async () => {
   });
 });
 after(async () => {
-  await checkout.stop();
+  await checkout?.stop();
   removeTemporaryDirectories();
 });
 
