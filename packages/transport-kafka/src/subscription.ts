@@ -262,6 +262,7 @@ export class KafkaSubscription implements Subscription {
   /** SyncGroup gave this member its partitions for `generationId`. */
   #assigned(payload: ConsumerGroupJoinPayload): void {
     if (this.#state === 'closed') return;
+    this.#joinBackoff.reset(); // Also after a rejoin the client ran by itself.
     this.#dropPartitions(); // Normally done by #beforeJoin already.
     this.#generation = payload.generationId ?? this.#member.generationId;
     const partitions =
