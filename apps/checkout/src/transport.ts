@@ -1,6 +1,7 @@
 /**
  * Which broker the checkout's services share, chosen by `HERALD_TRANSPORT`. Services never see
- * the choice: they get a bus. Adding a transport is one case here.
+ * the choice: they get a bus. herald's `transportFromEnv` opens the transport; this adds the
+ * checkout's broker directory, RabbitMQ run prefix and client names.
  *
  * - `embedded` (default): the durable broker inside this process, in `<data>/broker`. A data
  *   directory can be opened by one process only, so with it every service runs in one process
@@ -17,13 +18,17 @@
  */
 import { createHash } from 'node:crypto';
 import { join, resolve } from 'node:path';
-import { ConfigurationError, embeddedTransport, type Transport } from 'herald';
+import {
+  ConfigurationError,
+  transportFromEnv as heraldTransportFromEnv,
+  type Transport,
+  transportNameFromEnv,
+} from 'herald';
 
-/** Transports the checkout can run on today. */
+export { DEFAULT_RABBITMQ_URL } from 'herald';
+
+/** Transports the checkout can run on today (herald's `memory` keeps nothing across a restart). */
 export const TRANSPORT_NAMES = ['embedded', 'rabbitmq', 'kafka'] as const;
-
-/** The RabbitMQ broker used when `HERALD_RABBITMQ_URL` is unset. */
-export const DEFAULT_RABBITMQ_URL = 'amqp://guest:guest@127.0.0.1:5672';
 
 /** Options of {@link transportFromEnv}. */
 export interface TransportFromEnvOptions {
@@ -33,22 +38,42 @@ export interface TransportFromEnvOptions {
   readonly env?: Readonly<Record<string, string | undefined>>;
 }
 
-/** Opens the transport named by `HERALD_TRANSPORT` (default `embedded`). */
+/**
+ * Opens the transport named by `HERALD_TRANSPORT` (default `embedded`) through herald's
+ * `transportFromEnv`, which loads the Kafka or RabbitMQ package only when chosen; the checkout
+ * adds its broker directory, its RabbitMQ run prefix and its client names.
+ */
 export async function transportFromEnv(options: TransportFromEnvOptions): Promise<Transport> {
   const env = options.env ?? process.env;
-  const name = env.HERALD_TRANSPORT ?? 'embedded';
-  switch (name) {
-    case 'embedded':
-      return openEmbedded(join(options.dataDir, 'broker'));
-    case 'rabbitmq':
-      return openRabbitMq(env, options.dataDir);
-    case 'kafka':
-      return openKafka(env);
-    default:
+  const name = transportNameFromEnv(env);
+  if (!(TRANSPORT_NAMES as readonly string[]).includes(name)) {
+    throw new ConfigurationError(
+      `HERALD_TRANSPORT=${name} is not available: the checkout runs on ${TRANSPORT_NAMES.join(', ')}; ` +
+        'unset HERALD_TRANSPORT to use the embedded broker',
+    );
+  }
+  const clientName = `herald-checkout-${process.pid}`;
+  try {
+    return await heraldTransportFromEnv({
+      env,
+      // One partition per topic: per-key order and handler concurrency are unchanged, and every
+      // partition is a log to fsync; on this 2-core VM (fdatasync ≈ 3 ms) four per topic doubled
+      // the accept latency of the default load.
+      embedded: { dir: join(options.dataDir, 'broker'), partitions: 1 },
+      // HERALD_KAFKA_CLIENT_ID, when set, still names the client.
+      kafka: env.HERALD_KAFKA_CLIENT_ID ? {} : { clientId: clientName },
+      rabbitMq: { exchangePrefix: rabbitMqPrefix(env, options.dataDir), connectionName: clientName },
+    });
+  } catch (error) {
+    if ((error as { reason?: string }).reason === 'BROKER_LOCKED') {
       throw new ConfigurationError(
-        `HERALD_TRANSPORT=${name} is not available: the checkout runs on ${TRANSPORT_NAMES.join(', ')}; ` +
-          'unset HERALD_TRANSPORT to use the embedded broker',
+        `${(error as Error).message}. An embedded broker's data directory can be opened by one process ` +
+          'only: run every service in one process with `npm start`, give this process its own ' +
+          'directory with --data, or share a broker between processes with HERALD_TRANSPORT=rabbitmq',
+        { cause: error },
       );
+    }
+    throw error;
   }
 }
 
@@ -63,25 +88,6 @@ export function rabbitMqPrefix(env: Readonly<Record<string, string | undefined>>
   return `herald.checkout-${digest}.`;
 }
 
-async function openRabbitMq(
-  env: Readonly<Record<string, string | undefined>>,
-  dataDir: string,
-): Promise<Transport> {
-  // Loaded only when chosen, so runs on the embedded broker never load the AMQP client.
-  const { rabbitMqTransport } = await import('@herald/transport-rabbitmq');
-  return rabbitMqTransport({
-    url: env.HERALD_RABBITMQ_URL ?? DEFAULT_RABBITMQ_URL,
-    exchangePrefix: rabbitMqPrefix(env, dataDir),
-    connectionName: `herald-checkout-${process.pid}`,
-  });
-}
-
-async function openKafka(env: Readonly<Record<string, string | undefined>>): Promise<Transport> {
-  // Loaded only when chosen, like the AMQP client.
-  const { kafkaOptionsFromEnv, kafkaTransport } = await import('@herald/transport-kafka');
-  return kafkaTransport({ clientId: `herald-checkout-${process.pid}`, ...kafkaOptionsFromEnv(env) });
-}
-
 /**
  * After a complete run: deletes what the run declared on RabbitMQ (every service ran in this
  * process, so that is all of it). Does nothing on other transports.
@@ -91,23 +97,4 @@ export async function deleteRunTopology(transport: Transport): Promise<boolean> 
   if (transport.name !== 'rabbitmq' || rabbit.deleteTopology === undefined) return false;
   await rabbit.deleteTopology();
   return true;
-}
-
-async function openEmbedded(dir: string): Promise<Transport> {
-  try {
-    // One partition per topic: per-key order and handler concurrency are unchanged, and every
-    // partition is a log to fsync; on this 2-core VM (fdatasync ≈ 3 ms) four per topic doubled
-    // the accept latency of the default load.
-    return await embeddedTransport({ dir, partitions: 1 });
-  } catch (error) {
-    if ((error as { reason?: string }).reason === 'BROKER_LOCKED') {
-      throw new ConfigurationError(
-        `${(error as Error).message}. An embedded broker's data directory can be opened by one process ` +
-          'only: run every service in one process with `npm start`, give this process its own ' +
-          'directory with --data, or share a broker between processes with HERALD_TRANSPORT=rabbitmq',
-        { cause: error },
-      );
-    }
-    throw error;
-  }
 }

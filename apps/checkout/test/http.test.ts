@@ -11,14 +11,14 @@ before(async () => {
   });
 });
 after(async () => {
-  await checkout.stop();
+  await checkout?.stop();
   removeTemporaryDirectories();
 });
 
 const fields = (body: Record<string, unknown>) =>
   (body.fields as { field: string }[]).map((problem) => problem.field);
 
-describe('checkout - HTTP API bad input', () => {
+describe('checkout - HTTP API bad input', { timeout: 600_000 }, () => {
   it('answers 400 naming every failing field', async () => {
     const response = await postJson(`${checkout.url}/orders`, {
       customerId: '',

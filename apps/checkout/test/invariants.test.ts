@@ -8,7 +8,7 @@ import { postJson, removeTemporaryDirectories, temporaryDirectory, waitUntil } f
 
 after(removeTemporaryDirectories);
 
-describe('checkout - invariants under concurrent orders', () => {
+describe('checkout - invariants under concurrent orders', { timeout: 600_000 }, () => {
   it('never oversells a scarce SKU, conserves stock, sends one e-mail per order and audits every event once', async () => {
     const stock = new Map([
       ['SG-10', 5],
@@ -72,7 +72,7 @@ describe('checkout - invariants under concurrent orders', () => {
   });
 });
 
-describe('checkout - audit log verification', () => {
+describe('checkout - audit log verification', { timeout: 600_000 }, () => {
   const envelope = (id: string, key: string, seq: number) => ({
     specversion: '1.0' as const,
     id,

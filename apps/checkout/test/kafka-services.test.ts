@@ -83,7 +83,7 @@ async function countDeadLetters(bootstrap: string): Promise<number> {
   return deadLettersOnTopics(await kafkaTransport({ brokers: [bootstrap] }), topics);
 }
 
-describe('checkout - services as separate processes on Kafka (herald serve)', () => {
+describe('checkout - services as separate processes on Kafka (herald serve)', { timeout: 600_000 }, () => {
   it('seven service processes on herald serve; inventory killed -9 and restarted mid-run; every invariant holds', {
     timeout: 120_000,
   }, async (t) => {

@@ -59,7 +59,7 @@ async function countDeadLetters(): Promise<number> {
   return deadLettersOnTopics(await rabbitMqTransport({ url: URL, exchangePrefix: PREFIX }), topics);
 }
 
-describe('checkout - services as separate processes on RabbitMQ', () => {
+describe('checkout - services as separate processes on RabbitMQ', { timeout: 600_000 }, () => {
   it('seven service processes share the broker; every invariant holds after a load through the API', {
     timeout: 180_000,
   }, async (t) => {

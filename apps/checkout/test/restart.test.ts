@@ -60,7 +60,7 @@ function runApp(dataDir: string, killAfterMs?: number): Promise<RunOutcome> {
   });
 }
 
-describe('checkout - kill -9 restart', () => {
+describe('checkout - kill -9 restart', { timeout: 600_000 }, () => {
   it('completes every accepted order exactly once after two kill -9s mid-run', {
     timeout: 120_000,
   }, async (t) => {

@@ -1,11 +1,21 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { describe, it } from 'node:test';
+import { afterEach, describe, it } from 'node:test';
 import { crc32 } from 'node:zlib';
 import { embeddedTransport } from '@herald/broker';
 import type { ReceivedMessage } from '@herald/bus';
 import { freshDirectory, idOf, messages, waitFor } from './support.ts';
+
+/** Every broker or transport a test opened: closed after it even when an assertion failed (closing twice is a no-op). */
+const opened: { close(): Promise<void> }[] = [];
+afterEach(async () => {
+  for (const resource of opened.splice(0)) await resource.close().catch(() => {});
+});
+function tracked<T extends { close(): Promise<void> }>(resource: T): T {
+  opened.push(resource);
+  return resource;
+}
 
 /** A group's stored position, replayed from the positions journal (`u32 length, u32 CRC, JSON` records). */
 function storedOffsets(dir: string, topic: string, group: string) {
@@ -29,10 +39,10 @@ function storedOffsets(dir: string, topic: string, group: string) {
   return new Map(partitions.map((entry) => [entry.partition, entry]));
 }
 
-describe('consumer groups', () => {
+describe('consumer groups', { timeout: 120_000 }, () => {
   it('groups - acked messages are never redelivered after a restart, unacked ones are', async () => {
     const dir = freshDirectory();
-    const first = await embeddedTransport({ dir, partitions: 1 });
+    const first = tracked(await embeddedTransport({ dir, partitions: 1 }));
     await first.publish('jobs', messages(10, 'j'));
     const held = new Set(['j-2', 'j-5', 'j-6']);
     const seen: ReceivedMessage[] = [];
@@ -53,7 +63,7 @@ describe('consumer groups', () => {
       ['7', '9'],
     ]);
 
-    const second = await embeddedTransport({ dir, partitions: 1 });
+    const second = tracked(await embeddedTransport({ dir, partitions: 1 }));
     const redelivered: ReceivedMessage[] = [];
     await second.subscribe({ topic: 'jobs', group: 'workers', inFlightMax: 10 }, async (message) => {
       redelivered.push(message);
@@ -80,7 +90,7 @@ describe('consumer groups', () => {
 
   it('groups - the stored committed offset never passes an unacked message', async () => {
     const dir = freshDirectory();
-    const transport = await embeddedTransport({ dir, partitions: 2 });
+    const transport = tracked(await embeddedTransport({ dir, partitions: 2 }));
     await transport.publish(
       'audit',
       messages(40, 'a', (index) => `key-${index % 6}`),
@@ -121,7 +131,7 @@ describe('consumer groups', () => {
 
   it('groups - per-key order holds across partitions with several members and nacks', async () => {
     const dir = freshDirectory();
-    const transport = await embeddedTransport({ dir, partitions: 4 });
+    const transport = tracked(await embeddedTransport({ dir, partitions: 4 }));
     const keys = 12;
     const perKey = 25;
     const processed = new Map<string, number[]>();
@@ -170,7 +180,7 @@ describe('consumer groups', () => {
 
   it('groups - a message held past the visibility timeout is redelivered and the stale ack ignored', async () => {
     const dir = freshDirectory();
-    const transport = await embeddedTransport({ dir, visibilityTimeoutMs: 150 });
+    const transport = tracked(await embeddedTransport({ dir, visibilityTimeoutMs: 150 }));
     const deliveries: ReceivedMessage[] = [];
     await transport.subscribe({ topic: 'slow', group: 'g', inFlightMax: 1 }, async (message) => {
       deliveries.push(message);
@@ -195,7 +205,7 @@ describe('consumer groups', () => {
 
   it('groups - a new group starts at the earliest message; offsets are Kafka offsets', async () => {
     const dir = freshDirectory();
-    const transport = await embeddedTransport({ dir, partitions: 1 });
+    const transport = tracked(await embeddedTransport({ dir, partitions: 1 }));
     await transport.publish('events', messages(5, 'e'));
     const offsets: string[] = [];
     await transport.subscribe({ topic: 'events', group: 'late', inFlightMax: 5 }, async (message) => {
@@ -212,7 +222,7 @@ describe('consumer groups', () => {
 
   it('groups - partitions are served round-robin, each in offset order', async () => {
     const dir = freshDirectory();
-    const transport = await embeddedTransport({ dir, partitions: 2 });
+    const transport = tracked(await embeddedTransport({ dir, partitions: 2 }));
     // Keyless messages of one call go to one partition, the next call to the next one.
     // Partition 0 gets far more than partition 1, so partition 1's first read lands while
     // partition 0 still has plenty left however slow the machine is (each ack waits for an fsync).

@@ -1,15 +1,25 @@
 import assert from 'node:assert/strict';
 import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { describe, it } from 'node:test';
+import { afterEach, describe, it } from 'node:test';
 import { crc32 } from 'node:zlib';
 import { BrokerCorruptError, embeddedTransport } from '@herald/broker';
 import type { ReceivedMessage } from '@herald/bus';
 import { freshDirectory, messages, waitFor } from './support.ts';
 
+/** Every broker or transport a test opened: closed after it even when an assertion failed (closing twice is a no-op). */
+const opened: { close(): Promise<void> }[] = [];
+afterEach(async () => {
+  for (const resource of opened.splice(0)) await resource.close().catch(() => {});
+});
+function tracked<T extends { close(): Promise<void> }>(resource: T): T {
+  opened.push(resource);
+  return resource;
+}
+
 /** Publishes 10 messages to `jobs` (1 partition) and acks them in group `g`, then closes. */
 async function ackTen(dir: string): Promise<void> {
-  const transport = await embeddedTransport({ dir, partitions: 1 });
+  const transport = tracked(await embeddedTransport({ dir, partitions: 1 }));
   await transport.publish('jobs', messages(10, 'j'));
   let acked = 0;
   await transport.subscribe({ topic: 'jobs', group: 'g', inFlightMax: 4 }, async (message) => {
@@ -24,7 +34,7 @@ async function ackTen(dir: string): Promise<void> {
 }
 
 async function committed(dir: string): Promise<bigint> {
-  const transport = await embeddedTransport({ dir, partitions: 1 });
+  const transport = tracked(await embeddedTransport({ dir, partitions: 1 }));
   try {
     return (await transport.broker.describeGroup('jobs', 'g')).partitions[0]!.committed;
   } finally {
@@ -32,7 +42,7 @@ async function committed(dir: string): Promise<bigint> {
   }
 }
 
-describe('group positions', () => {
+describe('group positions', { timeout: 120_000 }, () => {
   it('positions - every group of the broker shares one journal; a torn last append is ignored', async () => {
     const dir = freshDirectory();
     await ackTen(dir);
@@ -65,7 +75,7 @@ describe('group positions', () => {
 
   it('positions - a per-group offsets file of an older broker is adopted, then removed', async () => {
     const dir = freshDirectory();
-    const transport = await embeddedTransport({ dir, partitions: 1 });
+    const transport = tracked(await embeddedTransport({ dir, partitions: 1 }));
     await transport.publish('jobs', messages(10, 'j'));
     await transport.close();
     const legacy = path.join(dir, 'groups', 'jobs', 'g.offsets');
@@ -78,7 +88,7 @@ describe('group positions', () => {
     });
     writeFileSync(legacy, `${json}\ncrc32 ${crc32(json).toString(16)}\n`);
 
-    const reopened = await embeddedTransport({ dir, partitions: 1 });
+    const reopened = tracked(await embeddedTransport({ dir, partitions: 1 }));
     assert.ok(!existsSync(legacy));
     const seen: ReceivedMessage[] = [];
     await reopened.subscribe({ topic: 'jobs', group: 'g', inFlightMax: 10 }, async (message) => {

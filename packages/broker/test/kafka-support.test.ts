@@ -2,11 +2,21 @@
 import assert from 'node:assert/strict';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { test } from 'node:test';
+import { afterEach, test } from 'node:test';
 import { encodeRecordBatch } from '@herald/log';
 import { writeChecked } from '../src/atomic-file.ts';
 import { type CommittedOffset, openBroker } from '../src/index.ts';
 import { freshDirectory } from './support.ts';
+
+/** Every broker or transport a test opened: closed after it even when an assertion failed (closing twice is a no-op). */
+const opened: { close(): Promise<void> }[] = [];
+afterEach(async () => {
+  for (const resource of opened.splice(0)) await resource.close().catch(() => {});
+});
+function tracked<T extends { close(): Promise<void> }>(resource: T): T {
+  opened.push(resource);
+  return resource;
+}
 
 const encoder = new TextEncoder();
 
@@ -20,9 +30,11 @@ function batch(count: number, timestampMs = Date.now()): Uint8Array {
   return encodeRecordBatch(records, { timestampMs });
 }
 
-test('broker kafka support - appendBatch stores raw batches, readBatches returns them with offsets rewritten', async () => {
+test('broker kafka support - appendBatch stores raw batches, readBatches returns them with offsets rewritten', {
+  timeout: 60_000,
+}, async () => {
   const dir = freshDirectory();
-  const broker = await openBroker({ dir, partitions: 2, leaderEpoch: -1 });
+  const broker = tracked(await openBroker({ dir, partitions: 2, leaderEpoch: -1 }));
   try {
     await broker.createTopic('raw');
     let woken = 0;
@@ -46,8 +58,10 @@ test('broker kafka support - appendBatch stores raw batches, readBatches returns
   }
 });
 
-test('broker kafka support - offsetForTimestamp finds the first record at or after a time', async () => {
-  const broker = await openBroker({ dir: freshDirectory(), partitions: 1 });
+test('broker kafka support - offsetForTimestamp finds the first record at or after a time', {
+  timeout: 60_000,
+}, async () => {
+  const broker = tracked(await openBroker({ dir: freshDirectory(), partitions: 1 }));
   try {
     await broker.createTopic('times');
     await broker.appendBatch('times', 0, batch(2, 1_000));
@@ -60,9 +74,11 @@ test('broker kafka support - offsetForTimestamp finds the first record at or aft
   }
 });
 
-test('broker kafka support - committed offsets merge, survive a restart and vanish with the topic', async () => {
+test('broker kafka support - committed offsets merge, survive a restart and vanish with the topic', {
+  timeout: 60_000,
+}, async () => {
   const dir = freshDirectory();
-  let broker = await openBroker({ dir, partitions: 3 });
+  let broker = tracked(await openBroker({ dir, partitions: 3 }));
   await broker.createTopic('commits');
   await broker.commitOffsets('commits', 'g1', new Map([[0, 5n]]));
   await Promise.all([
@@ -73,7 +89,7 @@ test('broker kafka support - committed offsets merge, survive a restart and vani
   assert.deepEqual(await broker.committedTopics('g2'), []);
   assert.deepEqual(await broker.committedGroups(), ['g1']);
   await broker.close();
-  broker = await openBroker({ dir, partitions: 3 });
+  broker = tracked(await openBroker({ dir, partitions: 3 }));
   try {
     assert.deepEqual(
       await broker.committedOffsets('commits', 'g1'),

@@ -6,7 +6,7 @@ import { freshDirectory } from './support.ts';
 
 // The Kafka vectors are pinned where the partitioner lives (packages/bus/test/partitioner.test.ts);
 // here it is enough that the broker places keyed messages with that same code.
-describe('partitioner', () => {
+describe('partitioner', { timeout: 120_000 }, () => {
   it('partitioner - the broker puts a keyed message on the shared Kafka murmur2 partition', async () => {
     const broker = await openBroker({ dir: freshDirectory(), partitions: 50, fsync: 'never' });
     try {

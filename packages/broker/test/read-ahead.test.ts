@@ -37,7 +37,7 @@ function batchedLog(batches: readonly StoredRecord[][], recordBytes: number) {
   return { log, counts };
 }
 
-describe('read-ahead', () => {
+describe('read-ahead', { timeout: 120_000 }, () => {
   it('read-ahead - records published in large batches are decoded once, not once per ack', async () => {
     const total = 5_000;
     const batchSize = 500;

@@ -1,8 +1,18 @@
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { afterEach, describe, it } from 'node:test';
 import { type EmbeddedTransport, embeddedTransport, GroupActiveError } from '@herald/broker';
 import type { ReceivedMessage } from '@herald/bus';
 import { freshDirectory, idOf, messages, waitFor } from './support.ts';
+
+/** Every broker or transport a test opened: closed after it even when an assertion failed (closing twice is a no-op). */
+const opened: { close(): Promise<void> }[] = [];
+afterEach(async () => {
+  for (const resource of opened.splice(0)) await resource.close().catch(() => {});
+});
+function tracked<T extends { close(): Promise<void> }>(resource: T): T {
+  opened.push(resource);
+  return resource;
+}
 
 /** Subscribes, collects what arrives until `count` messages came, then closes the subscription. */
 async function consume(transport: EmbeddedTransport, count: number, marker?: string): Promise<string[]> {
@@ -22,10 +32,10 @@ async function consume(transport: EmbeddedTransport, count: number, marker?: str
   return ids.sort((left, right) => Number(left.split('-')[1]) - Number(right.split('-')[1]));
 }
 
-describe('group reset', () => {
+describe('group reset', { timeout: 120_000 }, () => {
   it('reset - earliest replays, latest skips, offsets and timestamps start where asked', async () => {
     const dir = freshDirectory();
-    const transport = await embeddedTransport({ dir, partitions: 1 });
+    const transport = tracked(await embeddedTransport({ dir, partitions: 1 }));
     const broker = transport.broker;
     await transport.publish('history', messages(5, 'h'));
     assert.deepEqual(await consume(transport, 5), ['h-0', 'h-1', 'h-2', 'h-3', 'h-4']);
@@ -52,17 +62,17 @@ describe('group reset', () => {
     await transport.close();
 
     // The reset position is durable.
-    const reopened = await embeddedTransport({ dir, partitions: 1 });
+    const reopened = tracked(await embeddedTransport({ dir, partitions: 1 }));
     await reopened.broker.resetGroup('history', 'replayer', { to: 'offsets', offsets: { 0: 1n } });
     await reopened.close();
-    const third = await embeddedTransport({ dir, partitions: 1 });
+    const third = tracked(await embeddedTransport({ dir, partitions: 1 }));
     assert.equal((await third.broker.describeGroup('history', 'replayer')).partitions[0]!.committed, 1n);
     await third.close();
   });
 
   it('reset - refused while the group has live members, and out-of-range offsets are refused', async () => {
     const dir = freshDirectory();
-    const transport = await embeddedTransport({ dir, partitions: 1 });
+    const transport = tracked(await embeddedTransport({ dir, partitions: 1 }));
     await transport.publish('history', messages(2, 'h'));
     const subscription = await transport.subscribe(
       { topic: 'history', group: 'replayer', inFlightMax: 1 },

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { describe, it } from 'node:test';
+import { afterEach, describe, it } from 'node:test';
 import {
   DirectoryLockedError,
   embeddedTransport,
@@ -13,10 +13,20 @@ import {
 import { ConfigurationError } from '@herald/bus';
 import { freshDirectory, messages, waitFor } from './support.ts';
 
-describe('topics', () => {
+/** Every broker or transport a test opened: closed after it even when an assertion failed (closing twice is a no-op). */
+const opened: { close(): Promise<void> }[] = [];
+afterEach(async () => {
+  for (const resource of opened.splice(0)) await resource.close().catch(() => {});
+});
+function tracked<T extends { close(): Promise<void> }>(resource: T): T {
+  opened.push(resource);
+  return resource;
+}
+
+describe('topics', { timeout: 120_000 }, () => {
   it('topics - settings given at creation apply to the log and survive a restart', async () => {
     const dir = freshDirectory();
-    let broker = await openBroker({ dir, partitions: 1 });
+    let broker = tracked(await openBroker({ dir, partitions: 1 }));
     try {
       await assert.rejects(
         broker.createTopic('bad', { config: { segmentBytesMax: 0 } }),
@@ -28,7 +38,7 @@ describe('topics', () => {
       assert.deepEqual((await broker.createTopic('small', { config })).config, config);
       assert.deepEqual((await broker.createTopic('plain')).config, {});
       await broker.close();
-      broker = await openBroker({ dir, partitions: 1 });
+      broker = tracked(await openBroker({ dir, partitions: 1 }));
       assert.deepEqual((await broker.describeTopic('small')).config, config);
       await assert.rejects(broker.publish('small', messages(1, 'x'.repeat(4096))), /large|bytes/i);
       for (let index = 0; index < 4; index++) await broker.publish('small', messages(1, 'y'.repeat(700)));
@@ -41,7 +51,7 @@ describe('topics', () => {
 
   it('topics - create, list, describe and delete; metadata survives a restart', async () => {
     const dir = freshDirectory();
-    const broker = await openBroker({ dir });
+    const broker = tracked(await openBroker({ dir }));
     const created = await broker.createTopic('payments', { partitions: 3 });
     assert.equal(created.partitions.length, 3);
     await broker.createTopic('audit');
@@ -58,7 +68,7 @@ describe('topics', () => {
     );
     await broker.close();
 
-    const reopened = await openBroker({ dir });
+    const reopened = tracked(await openBroker({ dir }));
     assert.deepEqual(reopened.listTopics(), ['audit', 'payments']);
     const again = await reopened.describeTopic('payments');
     assert.equal(again.partitions.length, 3);
@@ -68,14 +78,14 @@ describe('topics', () => {
     assert.ok(!existsSync(path.join(dir, 'payments-0')), 'partition directories removed');
     await assert.rejects(reopened.describeTopic('payments'), TopicNotFoundError);
     await reopened.close();
-    const third = await openBroker({ dir });
+    const third = tracked(await openBroker({ dir }));
     assert.deepEqual(third.listTopics(), ['audit']);
     await third.close();
   });
 
   it('topics - errors are typed and say what to do', async () => {
     const dir = freshDirectory();
-    const broker = await openBroker({ dir, autoCreateTopics: false });
+    const broker = tracked(await openBroker({ dir, autoCreateTopics: false }));
     await assert.rejects(broker.createTopic('bad name!'), ConfigurationError);
     await assert.rejects(broker.createTopic('zero', { partitions: 0 }), ConfigurationError);
     await assert.rejects(broker.publish('missing', messages(1, 'm')), (error: unknown) => {
@@ -108,7 +118,7 @@ describe('topics', () => {
 
   it('topics - a deleted topic starts empty when created again, with no old group position', async () => {
     const dir = freshDirectory();
-    const transport = await embeddedTransport({ dir });
+    const transport = tracked(await embeddedTransport({ dir }));
     await transport.publish('cycle', messages(3, 'old'));
     const seen: string[] = [];
     const subscription = await transport.subscribe(
@@ -136,7 +146,7 @@ describe('topics', () => {
 
   it('topics - open finishes a deletion interrupted after its commit point, leaving foreign directories', async () => {
     const dir = freshDirectory();
-    const broker = await openBroker({ dir, partitions: 2 });
+    const broker = tracked(await openBroker({ dir, partitions: 2 }));
     await broker.publish(
       'doomed',
       messages(4, 'd', (index) => `k${index}`),
@@ -146,7 +156,7 @@ describe('topics', () => {
     rmSync(path.join(dir, 'topics', 'doomed.json'));
     mkdirSync(path.join(dir, 'notes-1'));
     writeFileSync(path.join(dir, 'notes-1', 'readme.txt'), 'not a partition');
-    const reopened = await openBroker({ dir });
+    const reopened = tracked(await openBroker({ dir }));
     assert.deepEqual(reopened.listTopics(), []);
     assert.ok(!existsSync(path.join(dir, 'doomed-0')) && !existsSync(path.join(dir, 'doomed-1')));
     assert.ok(existsSync(path.join(dir, 'notes-1', 'readme.txt')), 'a foreign directory was removed');
@@ -155,7 +165,7 @@ describe('topics', () => {
 
   it('broker - a second broker on a locked directory fails with DirectoryLockedError naming the holder', async () => {
     const dir = freshDirectory();
-    const first = await embeddedTransport({ dir });
+    const first = tracked(await embeddedTransport({ dir }));
     await assert.rejects(embeddedTransport({ dir }), (error: unknown) => {
       assert.ok(error instanceof DirectoryLockedError, `got ${String(error)}`);
       assert.equal(error.reason, 'BROKER_LOCKED');
@@ -167,7 +177,7 @@ describe('topics', () => {
     });
     await first.close();
     await first.close();
-    const second = await embeddedTransport({ dir });
+    const second = tracked(await embeddedTransport({ dir }));
     await second.close();
   });
 
@@ -176,7 +186,7 @@ describe('topics', () => {
     const previous = process.env.HERALD_DATA_DIR;
     process.env.HERALD_DATA_DIR = dir;
     try {
-      const transport = await embeddedTransport();
+      const transport = tracked(await embeddedTransport());
       assert.equal(transport.broker.directory, dir);
       await transport.close();
     } finally {

@@ -7,6 +7,7 @@
  * await t.publish(OrderCreated, { orderId: 'o-1', total: 5 });
  * const envelope = await t.published(OrderCreated, (order) => order.orderId === 'o-1');
  */
+import { spawnSync } from 'node:child_process';
 import { type Bus, type BusOptions, createBus } from './bus.ts';
 import type { Contract, PayloadOf } from './contracts.ts';
 import { decodeEnvelope, type Envelope, type TransportMessage } from './envelope.ts';
@@ -113,4 +114,19 @@ export async function withDeadline<T>(promise: Promise<T>, timeoutMs: number, wh
   } finally {
     clearTimeout(timer);
   }
+}
+
+/**
+ * Throws, naming the missing program and `npm run setup`, unless `command args` runs and exits 0
+ * within 10 s. For tests whose real peer is an external tool (kcat, python3-kafka, pika, tmux):
+ * call it in a `before` hook so they fail at once with that message, never hang and never skip.
+ */
+export function requireTool(command: string, args: readonly string[], what = command): void {
+  const result = spawnSync(command, args, { stdio: ['ignore', 'ignore', 'pipe'], timeout: 10_000 });
+  if (result.status === 0) return;
+  const reason =
+    result.error !== undefined
+      ? result.error.message
+      : `exited with ${result.status ?? result.signal}: ${String(result.stderr).trim().slice(-500)}`;
+  throw new Error(`${what} is missing (${[command, ...args].join(' ')}: ${reason}): run npm run setup`);
 }

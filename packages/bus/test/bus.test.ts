@@ -42,7 +42,7 @@ async function until(condition: () => boolean, what: string, timeoutMs = 5000): 
 
 const fastRetry = { delayMsInitial: 1, delayMsMax: 5, jitter: 0 };
 
-describe('bus - events, commands and queries', () => {
+describe('bus - events, commands and queries', { timeout: 120_000 }, () => {
   it('an event reaches every group once, typed and validated', async () => {
     await using bus = createTestBus();
     const seen: string[] = [];
@@ -134,7 +134,7 @@ describe('bus - events, commands and queries', () => {
   });
 });
 
-describe('bus - bad input is dead-lettered with a reason, never dropped', () => {
+describe('bus - bad input is dead-lettered with a reason, never dropped', { timeout: 120_000 }, () => {
   it('an undecodable message goes to <topic>.dlq with its reason and the consumer keeps going', async () => {
     await using bus = createTestBus();
     const handled = countdown(1);
@@ -237,7 +237,7 @@ describe('bus - bad input is dead-lettered with a reason, never dropped', () => 
   });
 });
 
-describe('bus - versions', () => {
+describe('bus - versions', { timeout: 120_000 }, () => {
   it('an upcaster turns a v1 payload into v2 on consume', async () => {
     const schemaV1 = z.object({ orderId: z.string(), amountCents: z.number().int() });
     const V1 = defineEvent('PriceSet', { topic: 'prices', schema: schemaV1 });
@@ -275,7 +275,7 @@ describe('bus - versions', () => {
   });
 });
 
-describe('bus - stop drains', () => {
+describe('bus - stop drains', { timeout: 120_000 }, () => {
   it('stop() waits for running handlers, then closes; a handler past the deadline sees its signal abort', async () => {
     const bus = createTestBus();
     let finished = false;
@@ -313,7 +313,7 @@ describe('bus - stop drains', () => {
   });
 });
 
-describe('bus - logging middleware', () => {
+describe('bus - logging middleware', { timeout: 120_000 }, () => {
   /** A logger that records entries; `debugEnabled` undefined leaves `enabled` out (an older adapter). */
   function recordingLogger(debugEnabled: boolean | undefined) {
     const entries: { level: string; message: string; fields?: Record<string, unknown> }[] = [];

@@ -20,7 +20,7 @@ async function until(condition: () => boolean, what: string, timeoutMs = 5000): 
   }
 }
 
-describe('consumers - handler timeouts, transactions, late replies, signals', () => {
+describe('consumers - handler timeouts, transactions, late replies, signals', { timeout: 120_000 }, () => {
   it('a handler that never settles times out, its signal aborts, and it is retried then dead-lettered', async () => {
     await using bus = createTestBus({ retry: { attempts: 2, delayMsInitial: 1, jitter: 0 } });
     const reasons: unknown[] = [];
@@ -106,7 +106,7 @@ describe('consumers - handler timeouts, transactions, late replies, signals', ()
   });
 });
 
-describe('consumers - shutdown details', () => {
+describe('consumers - shutdown details', { timeout: 120_000 }, () => {
   it('a draining handler can still publish its follow-up', async () => {
     const bus = createTestBus();
     const entered = Promise.withResolvers<void>();

@@ -12,7 +12,7 @@ function paths(error: unknown): string[] {
   return error.issues.map((issue) => issue.path).sort();
 }
 
-describe('contracts - validation on publish names each failing path', () => {
+describe('contracts - validation on publish names each failing path', { timeout: 120_000 }, () => {
   const bad = { orderId: '', total: -1, items: [{ sku: 'a', quantity: 0 }] };
 
   it('zod 4', async () => {
@@ -72,7 +72,7 @@ describe('contracts - validation on publish names each failing path', () => {
   });
 });
 
-describe('contracts - misconfiguration fails fast with advice', () => {
+describe('contracts - misconfiguration fails fast with advice', { timeout: 120_000 }, () => {
   const schema = z.object({});
   it('invalid topic name', () => {
     assert.throws(() => defineEvent('X', { topic: 'has space', schema }), /invalid topic name "has space"/);

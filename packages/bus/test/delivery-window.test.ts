@@ -50,7 +50,7 @@ function recorder() {
   return { received, handler, ids };
 }
 
-describe('delivery window', () => {
+describe('delivery window', { timeout: 120_000 }, () => {
   it('the first unacked entry of a key blocks later ones, other keys flow', async () => {
     const { window } = fixture([
       [

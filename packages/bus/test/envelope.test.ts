@@ -12,7 +12,7 @@ import {
 
 const text = (value: string) => new TextEncoder().encode(value);
 
-describe('envelope - CloudEvents binary and structured mode', () => {
+describe('envelope - CloudEvents binary and structured mode', { timeout: 120_000 }, () => {
   it('binary mode: ce_ headers and content-type, JSON body', () => {
     const message = encodeEnvelope({
       specversion: '1.0',

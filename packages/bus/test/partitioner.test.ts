@@ -5,7 +5,7 @@ import { murmur2, partitionForKey } from '@herald/bus/internal';
 const encoder = new TextEncoder();
 
 // Kafka's own vectors, pinned where the partitioner lives; the broker and transports reuse it.
-describe('partitioner (shared)', () => {
+describe('partitioner (shared)', { timeout: 120_000 }, () => {
   it('partitioner - murmur2 matches the vectors of Kafka UtilsTest.testMurmur2', () => {
     const vectors: [string, number][] = [
       ['21', -973932308],

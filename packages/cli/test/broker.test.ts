@@ -3,7 +3,9 @@ import { test } from 'node:test';
 import { deadLetters, topicsProduceConsume, writeDeadLetters } from './scenario.ts';
 import { freshDirectory, startServe } from './support.ts';
 
-test('cli broker - topics, produce, consume, tail, groups, replay and exit codes', async () => {
+test('cli broker - topics, produce, consume, tail, groups, replay and exit codes', {
+  timeout: 300_000, // ~95 s alone on 2 cores: room for a loaded machine
+}, async () => {
   const serve = await startServe();
   try {
     await topicsProduceConsume(['--broker', serve.broker], 'broker');
@@ -12,7 +14,9 @@ test('cli broker - topics, produce, consume, tail, groups, replay and exit codes
   }
 });
 
-test('cli broker - dlq list, show and redrive of dead letters an application left', async () => {
+test('cli broker - dlq list, show and redrive of dead letters an application left', {
+  timeout: 180_000,
+}, async () => {
   const dir = freshDirectory();
   await writeDeadLetters(dir);
   const serve = await startServe(dir);

@@ -16,7 +16,7 @@ async function herald(args: string[]): Promise<{ code: number; out: string; err:
   return { code, out, err };
 }
 
-test('cli - help, unknown commands and bad options', async () => {
+test('cli - help, unknown commands and bad options', { timeout: 180_000 }, async () => {
   assert.match((await herald(['--help'])).out, /serve\s+run the embedded broker/);
   const help = await herald(['serve', '--help']);
   assert.equal(help.code, 0);
@@ -31,7 +31,7 @@ test('cli - help, unknown commands and bad options', async () => {
   assert.equal(unknownOption.code, 2);
 });
 
-test('cli - serve refuses a non-loopback interface without --insecure', async () => {
+test('cli - serve refuses a non-loopback interface without --insecure', { timeout: 180_000 }, async () => {
   const result = await herald([
     'serve',
     '--host',

@@ -3,12 +3,14 @@ import { test } from 'node:test';
 import { deadLetters, topicsProduceConsume, writeDeadLetters } from './scenario.ts';
 import { freshDirectory } from './support.ts';
 
-test('cli data dir - topics, produce, consume, tail, groups, replay and exit codes', async () => {
+test('cli data dir - topics, produce, consume, tail, groups, replay and exit codes', {
+  timeout: 300_000, // ~95 s alone on 2 cores: room for a loaded machine
+}, async () => {
   const dir = freshDirectory();
   await topicsProduceConsume(['--data', dir], 'data');
 });
 
-test('cli data dir - dlq list, show and redrive', async () => {
+test('cli data dir - dlq list, show and redrive', { timeout: 180_000 }, async () => {
   const dir = freshDirectory();
   await writeDeadLetters(dir);
   await deadLetters(['--data', dir]);

@@ -18,13 +18,27 @@ function fiveMinuteLines(): string[] {
   return block.split('\n').filter((line) => line.trim() !== '' && !line.trim().startsWith('#'));
 }
 
+/** Longest one README line may run; then its process group is killed and the test fails. */
+const LINE_TIMEOUT_MS = 30_000;
+
 function bash(
   line: string,
   cwd: string,
   env: NodeJS.ProcessEnv,
 ): Promise<{ code: number | null; output: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn('bash', ['-c', line], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    // Its own process group, so a line that hangs is killed with every process of its pipeline.
+    const child = spawn('bash', ['-c', line], {
+      cwd,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    });
+    const timer = setTimeout(() => {
+      try {
+        process.kill(-child.pid!, 'SIGKILL');
+      } catch {}
+    }, LINE_TIMEOUT_MS);
     let output = '';
     child.stdout.on('data', (chunk: Buffer) => {
       output += chunk.toString();
@@ -32,12 +46,20 @@ function bash(
     child.stderr.on('data', (chunk: Buffer) => {
       output += chunk.toString();
     });
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, output }));
+    child.on('error', (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, output });
+    });
   });
 }
 
-test('cli readme - every command of "CLI in five minutes" runs and exits 0', async () => {
+test('cli readme - every command of "CLI in five minutes" runs and exits 0', {
+  timeout: 180_000,
+}, async () => {
   const lines = fiveMinuteLines();
   assert.ok(lines.length >= 10);
   const home = freshDirectory('herald-cli-readme-');
@@ -57,7 +79,7 @@ test('cli readme - every command of "CLI in five minutes" runs and exits 0', asy
   };
   const outputs: string[] = [];
   for (const line of lines) {
-    const result = await withDeadline(bash(line, work, env), 30_000, line);
+    const result = await withDeadline(bash(line, work, env), LINE_TIMEOUT_MS + 5_000, line);
     assert.equal(result.code, 0, `README line failed: ${line}\n${result.output}`);
     outputs.push(result.output);
   }

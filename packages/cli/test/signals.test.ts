@@ -9,7 +9,9 @@ import { test } from 'node:test';
 import { Consumer, MessagesStreamFallbackModes, MessagesStreamModes } from '@platformatic/kafka';
 import { freshDirectory, herald, heraldOk, start, startServe, waitFor, withDeadline } from './support.ts';
 
-test('cli signals - a data directory held by herald serve names the pid and suggests --broker (exit 4)', async () => {
+test('cli signals - a data directory held by herald serve names the pid and suggests --broker (exit 4)', {
+  timeout: 180_000,
+}, async () => {
   const serve = await startServe();
   try {
     const locked = await herald(['topics', 'list', '--data', serve.dir]);
@@ -49,11 +51,15 @@ async function ctrlCCommits(targetArgs: string[]): Promise<void> {
   assert.equal(position.lag, 0, 'the position was committed on Ctrl-C');
 }
 
-test('cli signals - Ctrl-C stops a group consumer cleanly and commits (data dir)', async () => {
+test('cli signals - Ctrl-C stops a group consumer cleanly and commits (data dir)', {
+  timeout: 180_000,
+}, async () => {
   await ctrlCCommits(['--data', freshDirectory()]);
 });
 
-test('cli signals - Ctrl-C stops a group consumer cleanly and commits (herald serve); Ctrl-C during produce exits 130', async () => {
+test('cli signals - Ctrl-C stops a group consumer cleanly and commits (herald serve); Ctrl-C during produce exits 130', {
+  timeout: 180_000,
+}, async () => {
   const serve = await startServe();
   try {
     await ctrlCCommits(['--broker', serve.broker]);
@@ -75,7 +81,9 @@ test('cli signals - Ctrl-C stops a group consumer cleanly and commits (herald se
   }
 });
 
-test('cli signals - groups reset and consume -g are refused while a Kafka consumer is a live member (exit 4)', async () => {
+test('cli signals - groups reset and consume -g are refused while a Kafka consumer is a live member (exit 4)', {
+  timeout: 180_000,
+}, async () => {
   const serve = await startServe();
   const consumer = new Consumer({
     groupId: 'live',

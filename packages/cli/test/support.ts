@@ -8,10 +8,24 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { after } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { runTool, startServe as startServeProcess, withDeadline } from '@herald/kafka-server/testing';
 
 export { waitFor, withDeadline } from '@herald/kafka-server/testing';
+
+/**
+ * Every child a test started (`start`, `startServe`): whatever is still running when the file's
+ * tests are done (an assertion failed before the test stopped it) is killed, so none outlives it.
+ */
+const children = new Set<ChildProcess>();
+function adopt(child: ChildProcess): void {
+  children.add(child);
+  child.once('exit', () => children.delete(child));
+}
+after(() => {
+  for (const child of children) child.kill('SIGKILL');
+});
 
 /** The bin under test. */
 export const HERALD_BIN = fileURLToPath(new URL('../bin/herald.ts', import.meta.url));
@@ -84,6 +98,7 @@ export function start(args: readonly string[], options: RunOptions = {}): Runnin
   child.stderr!.on('data', (chunk: Buffer) => {
     stderr += chunk.toString();
   });
+  adopt(child);
   if (options.input !== undefined) child.stdin!.write(options.input); // left open: more may come
   const exit = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   return {
@@ -111,6 +126,7 @@ export async function startServe(dir = freshDirectory()): Promise<Serve> {
     bin: HERALD_BIN,
     env: { NO_COLOR: '', HERALD_BROKER: '', HERALD_DATA_DIR: '' },
   });
+  adopt(serve.child);
   return {
     broker: serve.bootstrap,
     pid: serve.child.pid!,

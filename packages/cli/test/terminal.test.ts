@@ -8,7 +8,8 @@ import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { after, test } from 'node:test';
+import { after, before, test } from 'node:test';
+import { requireTool } from '@herald/kafka-server/testing';
 import { freshDirectory, HERALD_BIN, heraldOk, waitFor } from './support.ts';
 
 const SOCKET = `herald-cli-test-${process.pid}`;
@@ -19,6 +20,8 @@ function tmux(...args: string[]): string {
   return execFileSync('tmux', ['-L', SOCKET, '-f', '/dev/null', ...args], { encoding: 'utf8' });
 }
 
+// Without tmux the test fails at once saying `run npm run setup`: never a silent skip.
+before(() => requireTool('tmux', ['-V'], "tmux (Debian's tmux)"));
 after(() => {
   if (tmuxAvailable) spawnSync('tmux', ['-L', SOCKET, 'kill-server']);
 });
@@ -63,7 +66,7 @@ async function inTerminal(command: string): Promise<string> {
 const ESCAPE = /\u001b\[[0-9;]*m/;
 
 test('cli terminal - progress bar and colours on a TTY, none with NO_COLOR, consume prints raw values on a TTY and a pipe', {
-  skip: !tmuxAvailable && 'tmux is not installed',
+  timeout: 120_000,
 }, async () => {
   const dir = freshDirectory();
   const file = path.join(dir, 'events.jsonl');

@@ -2,9 +2,9 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import type { MessageHandler, ReceivedMessage, Transport, TransportMessage } from '@herald/bus';
-import { withDeadline } from '@herald/bus/testing';
+import { requireTool, withDeadline } from '@herald/bus/testing';
 
-export { withDeadline };
+export { requireTool, withDeadline };
 
 /** Header carrying a test message's id. */
 export const ID_HEADER = 'x-conformance-id';

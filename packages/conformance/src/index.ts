@@ -36,6 +36,8 @@ export const scenarios: readonly Scenario[] = [
 
 /** Longest a single scenario run may take. */
 const SCENARIO_TIMEOUT_MS = 60_000;
+/** Longest the whole suite may take (creating the probe transport included), so nothing hangs a run. */
+const SUITE_TIMEOUT_MS = 20 * 60_000;
 
 /**
  * Registers the suite with `node:test` for `target`, plus any `extra` scenarios a later issue adds.
@@ -43,7 +45,9 @@ const SCENARIO_TIMEOUT_MS = 60_000;
  */
 export function runConformance(target: ConformanceTarget, extra: readonly Scenario[] = []): void {
   const stress = target.stress ?? Number(process.env.HERALD_STRESS ?? 1);
-  describe(`conformance: ${target.name}${stress > 1 ? ` (stress ×${stress})` : ''}`, async () => {
+  describe(`conformance: ${target.name}${stress > 1 ? ` (stress ×${stress})` : ''}`, {
+    timeout: SUITE_TIMEOUT_MS,
+  }, async () => {
     // Features are read from one instance before any scenario runs, so skips are known up front.
     const probe = await target.create();
     const features = probe.features;

@@ -1,14 +1,21 @@
 /**
  * `herald`: the package applications import. Everything from `@herald/bus`, with `createBus()`
- * defaulting to the embedded durable broker (`./.herald`, or `HERALD_DATA_DIR`), plus the
- * embedded transport itself.
+ * defaulting to the embedded durable broker (`./.herald`, or `HERALD_DATA_DIR`) or the transport
+ * `HERALD_TRANSPORT` names, plus the embedded transport itself.
  */
 
 import { join } from 'node:path';
 import { type EmbeddedTransportOptions, embeddedTransport } from '@herald/broker';
-import { type Bus, type BusOptions, createBus as createBusOn, type Transport } from '@herald/bus';
+import {
+  type Bus,
+  type BusOptions,
+  createBus as createBusOn,
+  memoryTransport,
+  type Transport,
+} from '@herald/bus';
 import { lazyTransport } from './lazy-transport.ts';
 import { sqliteIdempotencyStore } from './sqlite-idempotency-store.ts';
+import { lazyTransportFromEnv, transportNameFromEnv } from './transport-from-env.ts';
 
 export {
   BrokerError,
@@ -22,6 +29,17 @@ export {
 } from '@herald/broker';
 export * from '@herald/bus';
 export { type SqliteIdempotencyStoreOptions, sqliteIdempotencyStore } from './sqlite-idempotency-store.ts';
+export {
+  DEFAULT_RABBITMQ_URL,
+  type ImportPackage,
+  lazyTransportFromEnv,
+  TRANSPORT_NAMES,
+  TRANSPORT_PACKAGES,
+  type TransportFromEnvOptions,
+  type TransportName,
+  transportFromEnv,
+  transportNameFromEnv,
+} from './transport-from-env.ts';
 
 /** Options of {@link createBus}: as `@herald/bus`'s, with `transport` optional. */
 export interface CreateBusOptions extends Omit<BusOptions, 'transport'> {
@@ -35,11 +53,17 @@ export interface CreateBusOptions extends Omit<BusOptions, 'transport'> {
 const EMBEDDED_MESSAGE_BYTES_MAX = 1024 * 1024;
 
 /**
- * Creates a bus. Without a `transport` it runs on the embedded durable broker: acknowledged
- * means fsync'ed to disk in `./.herald` (or `HERALD_DATA_DIR`, or `embedded.dir`), and messages
- * and consumer positions survive a kill -9 and restart. Consumed messages are then also
- * deduplicated per group by a SQLite store in the same directory (`idempotency.sqlite`), unless
- * `idempotency` says otherwise.
+ * Creates a bus. Without a `transport` it runs on the transport `HERALD_TRANSPORT` names
+ * (`embedded`, `kafka`, `rabbitmq`, `memory`; see `transportFromEnv`), by default the embedded
+ * durable broker: acknowledged means fsync'ed to disk in `./.herald` (or `HERALD_DATA_DIR`, or
+ * `embedded.dir`), and messages and consumer positions survive a kill -9 and restart. Consumed
+ * messages are then also deduplicated per group by a SQLite store in the same directory
+ * (`idempotency.sqlite`), unless `idempotency` says otherwise.
+ *
+ * An explicit `transport` (or `embedded` options) wins over the environment. An unknown `HERALD_TRANSPORT` throws
+ * `ConfigurationError` here; the Kafka or RabbitMQ package is loaded on first use, and if it is
+ * not installed the first `start`, `publish` or `subscribe` rejects with a `ConfigurationError`
+ * saying what to install.
  *
  * @example
  * const bus = createBus({ source: '/shop/order' });
@@ -47,6 +71,12 @@ const EMBEDDED_MESSAGE_BYTES_MAX = 1024 * 1024;
 export function createBus(options: CreateBusOptions = {}): Bus {
   const { transport, embedded, ...rest } = options;
   if (transport !== undefined) return createBusOn({ ...rest, transport });
+  // Options for the embedded broker are an explicit choice too: they win over HERALD_TRANSPORT.
+  const name = embedded === undefined ? transportNameFromEnv() : 'embedded';
+  if (name === 'memory') return createBusOn({ ...rest, transport: memoryTransport() });
+  if (name === 'kafka' || name === 'rabbitmq') {
+    return createBusOn({ ...rest, transport: lazyTransportFromEnv(name) });
+  }
   const dir = embedded?.dir ?? process.env.HERALD_DATA_DIR ?? './.herald';
   return createBusOn({
     idempotency: sqliteIdempotencyStore({ path: join(dir, 'idempotency.sqlite') }),

@@ -2,6 +2,7 @@
  * A Transport whose underlying transport opens on first use. It lets `createBus()` stay
  * synchronous while the embedded broker opens its directory asynchronously; an opening error
  * (a locked or unwritable directory) surfaces from the first `publish`, `subscribe` or `start`.
+ * Until it is open, `features` are the ones declared; afterwards, the transport's own.
  */
 import type {
   MessageHandler,
@@ -19,14 +20,20 @@ export function lazyTransport(
   open: () => Promise<Transport>,
 ): Transport {
   let opened: Promise<Transport> | undefined;
+  let inner: Transport | undefined;
   let closed = false;
   const transport = () => {
-    opened ??= open();
+    opened ??= open().then((transport) => {
+      inner = transport;
+      return transport;
+    });
     return opened;
   };
   return {
     name,
-    features,
+    get features() {
+      return inner?.features ?? features;
+    },
     async publish(topic: string, messages: readonly TransportMessage[]) {
       await (await transport()).publish(topic, messages);
     },

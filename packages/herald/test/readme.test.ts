@@ -17,7 +17,9 @@ function firstTypeScriptBlock(markdown: string): string {
   return match[1]!;
 }
 
-it('readme - the first example publishes OrderCreated and both groups consume it', () => {
+it('readme - the first example publishes OrderCreated and both groups consume it', {
+  timeout: 180_000,
+}, () => {
   const code = firstTypeScriptBlock(readFileSync(join(root, 'README.md'), 'utf8'));
   assert.ok(code.split('\n').length <= 31, 'the first example must stay within 30 lines');
   const dataDirectory = mkdtempSync(join(tmpdir(), 'herald-readme-'));

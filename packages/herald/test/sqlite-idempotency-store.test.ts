@@ -9,7 +9,7 @@ import { z } from 'zod';
 const directory = mkdtempSync(join(tmpdir(), 'herald-sqlite-'));
 after(() => rmSync(directory, { recursive: true, force: true }));
 
-describe('sqlite idempotency store', () => {
+describe('sqlite idempotency store', { timeout: 120_000 }, () => {
   it('remembers keys across reopen, per group, within the retention window', async () => {
     const path = join(directory, 'a', 'keys.sqlite');
     const key = { group: 'g', source: '/s', id: '1' };
@@ -61,7 +61,7 @@ describe('sqlite idempotency store', () => {
   });
 });
 
-describe('sqlite idempotency store - transactional inbox', () => {
+describe('sqlite idempotency store - transactional inbox', { timeout: 120_000 }, () => {
   it('commits the handler writes with the dedup record once; a failure leaves neither', async () => {
     const store = sqliteIdempotencyStore({ path: join(directory, 'inbox', 'inbox.sqlite') });
     type Database = import('node:sqlite').DatabaseSync;

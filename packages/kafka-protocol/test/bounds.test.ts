@@ -4,7 +4,7 @@ import { decodeRequest, isKafkaProtocolError, Reader } from '../src/index.ts';
 
 const hex = (text: string): Buffer => Buffer.from(text.replace(/\s+/g, ''), 'hex');
 
-test('bounds - a count larger than the frame is rejected before allocating', () => {
+test('bounds - a count larger than the frame is rejected before allocating', { timeout: 60_000 }, () => {
   // Metadata v1, topics count 0x7fffffff with nothing after it.
   const frame = hex('0003 0001 00000001 0000 7fffffff');
   assert.throws(
@@ -13,7 +13,7 @@ test('bounds - a count larger than the frame is rejected before allocating', () 
   );
 });
 
-test('bounds - negative counts and lengths are malformed unless they mean null', () => {
+test('bounds - negative counts and lengths are malformed unless they mean null', { timeout: 60_000 }, () => {
   assert.throws(
     () => decodeRequest(hex('0003 0001 00000001 0000 fffffffe')),
     (error) => isKafkaProtocolError(error, 'KAFKA_MALFORMED'),
@@ -32,7 +32,9 @@ test('bounds - negative counts and lengths are malformed unless they mean null',
   );
 });
 
-test('bounds - the element budget caps how many array elements one frame may decode', () => {
+test('bounds - the element budget caps how many array elements one frame may decode', {
+  timeout: 60_000,
+}, () => {
   const reader = new Reader(Buffer.alloc(64), 0, 64, 10);
   assert.throws(
     () => new Reader(hex('00000020').subarray(0), 0, 4, 10).arrayCount(),
@@ -46,7 +48,9 @@ test('bounds - the element budget caps how many array elements one frame may dec
   );
 });
 
-test('bounds - unknown API keys and versions decode as unsupported, not as errors', () => {
+test('bounds - unknown API keys and versions decode as unsupported, not as errors', {
+  timeout: 60_000,
+}, () => {
   assert.equal(decodeRequest(hex('03e7 0000 00000005 0000')).kind, 'unsupported');
   const tooNew = decodeRequest(hex('0012 0009 00000005'));
   assert.equal(tooNew.kind, 'unsupported');
@@ -55,7 +59,7 @@ test('bounds - unknown API keys and versions decode as unsupported, not as error
   assert.equal(decodeRequest(hex('0001 0003 00000005 0000')).kind, 'unsupported');
 });
 
-test('bounds - overlong varints and truncated headers are malformed', () => {
+test('bounds - overlong varints and truncated headers are malformed', { timeout: 60_000 }, () => {
   assert.throws(
     () => new Reader(hex('ffffffffff7f')).unsignedVarint(),
     (error) => isKafkaProtocolError(error, 'KAFKA_MALFORMED'),

@@ -8,7 +8,7 @@ import { API_KEY, decodeRequest, encodeRequest, encodeResponse } from '../src/in
 
 const hex = (text: string): Buffer => Buffer.from(text.replace(/\s+/g, ''), 'hex');
 
-test('golden - kafka-python ApiVersions v0 probe', () => {
+test('golden - kafka-python ApiVersions v0 probe', { timeout: 60_000 }, () => {
   const frame = hex('0000001c 0012 0000 00000001 0012 6b61666b612d707974686f6e2d322e302e32');
   const decoded = decodeRequest(frame.subarray(4));
   assert.equal(decoded.kind, 'request');
@@ -24,7 +24,7 @@ test('golden - kafka-python ApiVersions v0 probe', () => {
   );
 });
 
-test('golden - librdkafka ApiVersions v3 (request header v2, compact strings)', () => {
+test('golden - librdkafka ApiVersions v3 (request header v2, compact strings)', { timeout: 60_000 }, () => {
   const frame = hex(
     '00000024 0012 0003 00000002 0007 72646b61666b61 00 0b 6c69627264 6b61666b61 06 322e302e32 00',
   );
@@ -35,7 +35,7 @@ test('golden - librdkafka ApiVersions v3 (request header v2, compact strings)', 
   assert.deepEqual(Buffer.concat(encodeRequest(decoded.header, decoded.body as object)), frame);
 });
 
-test('golden - ApiVersions v3 response keeps header v0 and uses a compact array', () => {
+test('golden - ApiVersions v3 response keeps header v0 and uses a compact array', { timeout: 60_000 }, () => {
   const bytes = Buffer.concat(
     encodeResponse(API_KEY.ApiVersions, 3, 2, {
       errorCode: 0,
@@ -46,7 +46,7 @@ test('golden - ApiVersions v3 response keeps header v0 and uses a compact array'
   assert.deepEqual(bytes, hex('00000013 00000002 0000 02 0012 0000 0003 00 00000000 00'));
 });
 
-test('golden - ApiVersions v0 response (the unsupported-version answer)', () => {
+test('golden - ApiVersions v0 response (the unsupported-version answer)', { timeout: 60_000 }, () => {
   const bytes = Buffer.concat(
     encodeResponse(API_KEY.ApiVersions, 0, 9, {
       errorCode: 35,
@@ -56,7 +56,7 @@ test('golden - ApiVersions v0 response (the unsupported-version answer)', () => 
   assert.deepEqual(bytes, hex('00000010 00000009 0023 00000001 0000 0000 0008'));
 });
 
-test('golden - Metadata v0 request with an empty topic list', () => {
+test('golden - Metadata v0 request with an empty topic list', { timeout: 60_000 }, () => {
   const frame = hex('0000000e 0003 0000 00000002 0000 00000000');
   const decoded = decodeRequest(frame.subarray(4));
   assert.equal(decoded.kind, 'request');
@@ -69,7 +69,9 @@ test('golden - Metadata v0 request with an empty topic list', () => {
   });
 });
 
-test('golden - kafka-python ListGroups request (its ListGroupsRequest_v2 class sends version 1)', () => {
+test('golden - kafka-python ListGroups request (its ListGroupsRequest_v2 class sends version 1)', {
+  timeout: 60_000,
+}, () => {
   const frame = hex('0000001c 0010 0001 00000007 0012 6b61666b612d707974686f6e2d322e302e32');
   const decoded = decodeRequest(frame.subarray(4));
   assert.equal(decoded.kind, 'request');
@@ -83,7 +85,7 @@ test('golden - kafka-python ListGroups request (its ListGroupsRequest_v2 class s
   assert.deepEqual(Buffer.concat(encodeRequest(decoded.header, decoded.body as object)), frame);
 });
 
-test('golden - ListGroups v2 response as kafka-python encodes it', () => {
+test('golden - ListGroups v2 response as kafka-python encodes it', { timeout: 60_000 }, () => {
   const bytes = Buffer.concat(
     encodeResponse(API_KEY.ListGroups, 2, 7, {
       throttleTimeMs: 0,
@@ -102,7 +104,7 @@ test('golden - ListGroups v2 response as kafka-python encodes it', () => {
   );
 });
 
-test('golden - kafka-python DescribeGroups v0 and v3 requests', () => {
+test('golden - kafka-python DescribeGroups v0 and v3 requests', { timeout: 60_000 }, () => {
   const v0 = hex('00000023 000f 0000 00000009 0012 6b61666b612d707974686f6e2d322e302e32 00000001 0001 67');
   const decodedV0 = decodeRequest(v0.subarray(4));
   assert.equal(decodedV0.kind, 'request');
@@ -120,7 +122,9 @@ test('golden - kafka-python DescribeGroups v0 and v3 requests', () => {
   assert.deepEqual(Buffer.concat(encodeRequest(decodedV3.header, decodedV3.body as object)), v3);
 });
 
-test('golden - DescribeGroups v1 response (a Stable group with a member, a Dead one) as kafka-python encodes it; v3 adds authorized_operations per group', () => {
+test('golden - DescribeGroups v1 response (a Stable group with a member, a Dead one) as kafka-python encodes it; v3 adds authorized_operations per group', {
+  timeout: 60_000,
+}, () => {
   const groups = [
     {
       errorCode: 0,

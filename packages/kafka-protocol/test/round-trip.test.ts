@@ -17,7 +17,7 @@ function concat(chunks: Uint8Array[]): Buffer {
   return Buffer.concat(chunks);
 }
 
-describe('kafka-protocol - round trip of every implemented API version', () => {
+describe('kafka-protocol - round trip of every implemented API version', { timeout: 120_000 }, () => {
   for (const api of APIS) {
     for (let version = api.versionMin; version <= api.versionMax; version++) {
       test(`${api.name} v${version} request and response`, () => {
@@ -57,7 +57,7 @@ describe('kafka-protocol - round trip of every implemented API version', () => {
   }
 });
 
-describe('kafka-protocol - primitives', () => {
+describe('kafka-protocol - primitives', { timeout: 120_000 }, () => {
   test('varints, varlongs and unsigned varints round-trip at their limits', () => {
     const writer = new Writer();
     const ints = [0, 1, -1, 63, -64, 64, 2 ** 31 - 1, -(2 ** 31)];

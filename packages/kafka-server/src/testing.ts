@@ -17,9 +17,9 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { withDeadline } from '@herald/bus/testing';
+import { requireTool, withDeadline } from '@herald/bus/testing';
 
-export { withDeadline };
+export { requireTool, withDeadline };
 
 /** The `herald` bin of this monorepo (`packages/cli/bin/herald.ts`), run by {@link startServe}. */
 export const HERALD_BIN: string = fileURLToPath(new URL('../../cli/bin/herald.ts', import.meta.url));

@@ -24,7 +24,7 @@ async function readAll(bootstrap: string): Promise<Map<string, string>> {
   return placed;
 }
 
-test('durability - acks=all messages and high watermarks survive kill -9', async () => {
+test('durability - acks=all messages and high watermarks survive kill -9', { timeout: 180_000 }, async () => {
   let serve = await startServe({ partitions: 4 });
   const dir = serve.dir;
   try {

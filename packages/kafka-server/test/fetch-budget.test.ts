@@ -67,7 +67,7 @@ function fetchRequest(
   } as FetchRequest;
 }
 
-describe('fetch budget', () => {
+describe('fetch budget', { timeout: 600_000 }, () => {
   let broker: Broker;
   let context: ServerContext;
   let big: number;

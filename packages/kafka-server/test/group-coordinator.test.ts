@@ -25,7 +25,9 @@ function join(
   return coordinator.join(input);
 }
 
-test('group coordinator - the protocol with most first-choice votes wins; none in common is refused', async () => {
+test('group coordinator - the protocol with most first-choice votes wins; none in common is refused', {
+  timeout: 60_000,
+}, async () => {
   const coordinator = new GroupCoordinator({ sessionTimeoutMsMin: 10, initialRebalanceDelayMs: 20 });
   try {
     const [a, b, c] = await Promise.all([
@@ -52,7 +54,9 @@ test('group coordinator - the protocol with most first-choice votes wins; none i
   }
 });
 
-test('group coordinator - sync relays the leader assignment; heartbeats report rebalances; expiry drops members', async () => {
+test('group coordinator - sync relays the leader assignment; heartbeats report rebalances; expiry drops members', {
+  timeout: 60_000,
+}, async () => {
   const coordinator = new GroupCoordinator({ sessionTimeoutMsMin: 10, initialRebalanceDelayMs: 10 });
   try {
     const [a, b] = await Promise.all([
@@ -118,13 +122,17 @@ test('group coordinator - sync relays the leader assignment; heartbeats report r
   }
 });
 
-test('group coordinator - session timeouts outside 6 s to 30 min are refused', async () => {
+test('group coordinator - session timeouts outside 6 s to 30 min are refused', {
+  timeout: 60_000,
+}, async () => {
   const coordinator = new GroupCoordinator();
   assert.equal((await join(coordinator, '', ['range'], 1_000)).errorCode, ERROR_CODE.INVALID_SESSION_TIMEOUT);
   coordinator.close();
 });
 
-test('group coordinator - a join with an unknown member id is refused and creates no group', async () => {
+test('group coordinator - a join with an unknown member id is refused and creates no group', {
+  timeout: 60_000,
+}, async () => {
   const coordinator = new GroupCoordinator();
   try {
     assert.equal(
@@ -137,7 +145,9 @@ test('group coordinator - a join with an unknown member id is refused and create
   }
 });
 
-test('group coordinator - a member commits with its generation while a rebalance is prepared, not between join and sync', async () => {
+test('group coordinator - a member commits with its generation while a rebalance is prepared, not between join and sync', {
+  timeout: 60_000,
+}, async () => {
   const coordinator = new GroupCoordinator({ sessionTimeoutMsMin: 10, initialRebalanceDelayMs: 10 });
   try {
     const first = await join(coordinator, '', ['range'], 5_000);

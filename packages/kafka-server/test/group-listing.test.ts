@@ -93,7 +93,7 @@ const describeGroups = (
     includeAuthorizedOperations,
   });
 
-describe('group listing', () => {
+describe('group listing', { timeout: 600_000 }, () => {
   let server: KafkaServer;
   let client: Client;
   before(async () => {
@@ -279,7 +279,9 @@ describe('group listing', () => {
   });
 });
 
-test('group coordinator - listGroups and describeGroup are read-only views', async () => {
+test('group coordinator - listGroups and describeGroup are read-only views', {
+  timeout: 180_000,
+}, async () => {
   const coordinator = new GroupCoordinator({ sessionTimeoutMsMin: 10, initialRebalanceDelayMs: 10 });
   try {
     assert.deepEqual(coordinator.listGroups(), []);

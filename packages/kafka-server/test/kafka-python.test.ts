@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { runTool, type Serve, startServe, waitFor } from './support.ts';
+import { requireTool, runTool, type Serve, startServe, waitFor } from './support.ts';
 
 const PYTHON = '/usr/bin/python3';
 const CLIENT = fileURLToPath(new URL('./fixtures/kafka_python_client.py', import.meta.url));
@@ -18,9 +18,10 @@ async function python(args: readonly string[]): Promise<Record<string, unknown>>
   return JSON.parse(last) as Record<string, unknown>;
 }
 
-describe('kafka-python', () => {
+describe('kafka-python', { timeout: 600_000 }, () => {
   let serve: Serve;
   before(async () => {
+    requireTool(PYTHON, ['-c', 'import kafka'], "kafka-python (Debian's python3-kafka)");
     serve = await startServe({ partitions: 4 });
   });
   after(async () => {

@@ -40,14 +40,26 @@ async function consumeGroup(
   return values;
 }
 
-test('kafkajs - producer, group consumer, admin and resume after a restart', async () => {
+/** Clients a test connected, disconnected in its `finally` even when an assertion failed (a no-op when done). */
+const opened: { disconnect(): Promise<void> }[] = [];
+function track<T extends { disconnect(): Promise<void> }>(connection: T): T {
+  opened.push(connection);
+  return connection;
+}
+async function disconnectAll(): Promise<void> {
+  for (const connection of opened.splice(0)) await connection.disconnect().catch(() => {});
+}
+
+test('kafkajs - producer, group consumer, admin and resume after a restart', {
+  timeout: 180_000,
+}, async () => {
   let serve = await startServe({ partitions: 2 });
   const dir = serve.dir;
   try {
-    const admin = client(serve).admin();
+    const admin = track(client(serve).admin());
     await admin.connect();
     assert.equal(await admin.createTopics({ topics: [{ topic: 'kjs', numPartitions: 3 }] }), true);
-    const producer = client(serve).producer();
+    const producer = track(client(serve).producer());
     await producer.connect();
     await producer.send({
       topic: 'kjs',
@@ -72,23 +84,26 @@ test('kafkajs - producer, group consumer, admin and resume after a restart', asy
 
     await serve.stop();
     serve = await startServe({ dir, partitions: 2 });
-    const late = client(serve).producer();
+    const late = track(client(serve).producer());
     await late.connect();
     await late.send({ topic: 'kjs', messages: [{ value: 'after-restart' }] });
     await late.disconnect();
     const resumed = await consumeGroup(serve, 'kjs', 'kjs-group', 1);
     assert.deepEqual(resumed, ['after-restart']);
   } finally {
+    await disconnectAll();
     await serve.stop();
   }
 });
 
-test('kafkajs - admin listGroups and describeGroups see a live consumer, a committed-only group and an unknown one', async () => {
+test('kafkajs - admin listGroups and describeGroups see a live consumer, a committed-only group and an unknown one', {
+  timeout: 180_000,
+}, async () => {
   const serve = await startServe({ partitions: 2 });
   try {
-    const admin = client(serve).admin();
+    const admin = track(client(serve).admin());
     await admin.connect();
-    const producer = client(serve).producer();
+    const producer = track(client(serve).producer());
     await producer.connect();
     await producer.send({ topic: 'kjs-groups', messages: [{ value: 'a' }, { value: 'b' }] });
     await producer.disconnect();
@@ -145,6 +160,7 @@ test('kafkajs - admin listGroups and describeGroups see a live consumer, a commi
       await admin.disconnect();
     }
   } finally {
+    await disconnectAll();
     await serve.stop();
   }
 });

@@ -7,14 +7,17 @@ import { readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { partitionForKey } from '@herald/bus/internal';
-import { kcat, lines, type Serve, startServe } from './support.ts';
+import { kcat, lines, requireTool, type Serve, startServe } from './support.ts';
+
+const needKcat = () => requireTool('kcat', ['-V'], "kcat (Debian's kcat)");
 
 const payload = (count: number, prefix: string): string =>
   Array.from({ length: count }, (_, index) => `${prefix}-${index}-${'compressible '.repeat(8)}`).join('\n');
 
-describe('kcat', () => {
+describe('kcat', { timeout: 300_000 }, () => {
   let serve: Serve;
   before(async () => {
+    needKcat();
     serve = await startServe({ partitions: 4 });
   });
   after(async () => {
@@ -121,7 +124,8 @@ describe('kcat', () => {
   });
 });
 
-describe('kcat groups', () => {
+describe('kcat groups', { timeout: 120_000 }, () => {
+  before(needKcat);
   test('kcat - -G consumes and commits; a rerun after a broker restart reads nothing new', async () => {
     let serve = await startServe({ partitions: 3 });
     const dir = serve.dir;

@@ -12,21 +12,32 @@ import {
 } from '@platformatic/kafka';
 import { startServe, withDeadline } from './support.ts';
 
-test('platformatic - admin createTopics, producer, consumer in committed mode', async () => {
+test('platformatic - admin createTopics, producer, consumer in committed mode', {
+  timeout: 180_000,
+}, async () => {
   const serve = await startServe({ partitions: 2 });
   const bootstrapBrokers = [serve.bootstrap];
+  // Closed in `finally` too (closing twice is a no-op), so a failed assertion leaves no client behind.
+  const closers: (() => Promise<void>)[] = [];
+  const track = <T>(client: T, close: (client: T) => Promise<void>): T => {
+    closers.push(() => close(client));
+    return client;
+  };
   try {
-    const admin = new Admin({ clientId: 'plt-admin', bootstrapBrokers });
+    const admin = track(new Admin({ clientId: 'plt-admin', bootstrapBrokers }), (admin) => admin.close());
     await admin.createTopics({ topics: ['plt'], partitions: 2, replicas: 1 });
     const metadata = await admin.metadata({ topics: ['plt'] });
     assert.equal(metadata.topics.get('plt')?.partitionsCount, 2);
     await admin.close();
 
-    const producer = new Producer({
-      clientId: 'plt-producer',
-      bootstrapBrokers,
-      serializers: stringSerializers,
-    });
+    const producer = track(
+      new Producer({
+        clientId: 'plt-producer',
+        bootstrapBrokers,
+        serializers: stringSerializers,
+      }),
+      (client) => client.close(),
+    );
     await producer.send({
       messages: Array.from({ length: 20 }, (_, index) => ({
         topic: 'plt',
@@ -37,12 +48,15 @@ test('platformatic - admin createTopics, producer, consumer in committed mode', 
     await producer.close();
 
     const read = async (expected: number): Promise<string[]> => {
-      const consumer = new Consumer({
-        groupId: 'plt-group',
-        clientId: 'plt-consumer',
-        bootstrapBrokers,
-        deserializers: stringDeserializers,
-      });
+      const consumer = track(
+        new Consumer({
+          groupId: 'plt-group',
+          clientId: 'plt-consumer',
+          bootstrapBrokers,
+          deserializers: stringDeserializers,
+        }),
+        (client) => client.close(true),
+      );
       const values: string[] = [];
       const stream = await consumer.consume({
         topics: ['plt'],
@@ -68,15 +82,21 @@ test('platformatic - admin createTopics, producer, consumer in committed mode', 
       return values;
     };
     assert.equal(new Set(await read(20)).size, 20);
-    const producer2 = new Producer({
-      clientId: 'plt-producer',
-      bootstrapBrokers,
-      serializers: stringSerializers,
-    });
+    const producer2 = track(
+      new Producer({
+        clientId: 'plt-producer',
+        bootstrapBrokers,
+        serializers: stringSerializers,
+      }),
+      (client) => client.close(),
+    );
     await producer2.send({ messages: [{ topic: 'plt', value: 'later' }] });
     await producer2.close();
     assert.deepEqual(await read(1), ['later'], 'the committed position is where the next consumer starts');
   } finally {
+    for (const close of closers) {
+      await withDeadline(Promise.resolve().then(close), 10_000, 'a client to close').catch(() => {});
+    }
     await serve.stop();
   }
 });

@@ -8,13 +8,14 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import {
+  requireTool,
   runTool,
   type ServeProcess,
   startServe as startServeProcess,
   type ToolResult,
 } from '@herald/kafka-server/testing';
 
-export { runTool, type ToolResult, waitFor, withDeadline } from '@herald/kafka-server/testing';
+export { requireTool, runTool, type ToolResult, waitFor, withDeadline } from '@herald/kafka-server/testing';
 
 /** A fresh empty directory. */
 export function freshDirectory(prefix = 'herald-kafka-test-'): string {
@@ -42,13 +43,22 @@ export async function startServe(options: { dir?: string; partitions?: number } 
 }
 
 /** What {@link runTool} collected. */
-/** Runs kcat against `bootstrap`, failing the test on a non-zero exit. */
+let kcatChecked = false;
+
+/**
+ * Runs kcat against `bootstrap`, failing the test on a non-zero exit; without kcat installed it
+ * fails at once saying `run npm run setup`.
+ */
 export async function kcat(
   bootstrap: string,
   args: readonly string[],
   input?: string,
   timeoutMs = 60_000,
 ): Promise<ToolResult> {
+  if (!kcatChecked) {
+    requireTool('kcat', ['-V'], "kcat (Debian's kcat)");
+    kcatChecked = true;
+  }
   const result = await runTool('kcat', ['-b', bootstrap, ...args], {
     ...(input === undefined ? {} : { input }),
     timeoutMs,

@@ -86,7 +86,7 @@ function produceError(frame: Buffer | null, version: number): number {
   return (body as ProduceResponse).responses[0]!.partitionResponses[0]!.errorCode;
 }
 
-describe('wire', () => {
+describe('wire', { timeout: 600_000 }, () => {
   let server: KafkaServer;
   before(async () => {
     server = await startKafkaServer({ dir: freshDirectory(), port: 0, partitions: 1 });

@@ -34,7 +34,7 @@ function hex(text: string): Uint8Array {
   return Uint8Array.from(Buffer.from(text.replace(/\s+/g, ''), 'hex'));
 }
 
-describe('crc32c', () => {
+describe('crc32c', { timeout: 120_000 }, () => {
   test('matches the known check values', () => {
     assert.equal(crc32c(utf8('123456789')), 0xe3069283);
     assert.equal(crc32c(new Uint8Array(0)), 0);
@@ -81,7 +81,7 @@ describe('crc32c', () => {
   });
 });
 
-describe('varint', () => {
+describe('varint', { timeout: 120_000 }, () => {
   test('encodes the spec examples', () => {
     const cases: [number, string][] = [
       [0, '00'],
@@ -129,7 +129,7 @@ describe('varint', () => {
   });
 });
 
-describe('record batch', () => {
+describe('record batch', { timeout: 120_000 }, () => {
   test('a one-record batch is encoded byte for byte as the spec lays it out', () => {
     const batch = encodeRecordBatch([{ value: utf8('a'), timestampMs: 1000 }], { timestampMs: 1000 });
     const record = hex('0e 00 00 00 01 02 61 00'); // length 7, attrs, ts delta 0, offset delta 0, key -1, value len 1, 'a', 0 headers

@@ -120,7 +120,7 @@ async function crashedPartition(
   return { crashed, batchBytes };
 }
 
-describe('recovery of a torn tail', () => {
+describe('recovery of a torn tail', { timeout: 120_000 }, () => {
   test('a truncated tail is cut back to the last whole batch', async () => {
     await using temporary = await temporaryDirectory();
     const { crashed, batchBytes } = await crashedPartition(temporary.directory, 20);
@@ -183,7 +183,7 @@ describe('recovery of a torn tail', () => {
   });
 });
 
-describe('corruption below the recovery point', () => {
+describe('corruption below the recovery point', { timeout: 120_000 }, () => {
   test('a bit flip in the last acknowledged batch refuses the open with LOG_CORRUPT naming file and byte', async () => {
     await using temporary = await temporaryDirectory();
     const partition = await openPartition({ directory: temporary.directory });
@@ -250,7 +250,7 @@ describe('corruption below the recovery point', () => {
   });
 });
 
-describe('index files', () => {
+describe('index files', { timeout: 120_000 }, () => {
   const options = (directory: string) => ({ directory, segmentBytesMax: 8192, indexIntervalBytes: 512 });
 
   for (const damage of ['deleted', 'garbage', 'shifted'] as const) {
@@ -297,7 +297,7 @@ describe('index files', () => {
   });
 });
 
-describe('directory lock', () => {
+describe('directory lock', { timeout: 120_000 }, () => {
   test('a lock held by a live process refuses the open with LOG_LOCKED naming its pid', async (t) => {
     await using temporary = await temporaryDirectory();
     const sleeper = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60_000)'], { stdio: 'ignore' });
@@ -376,7 +376,7 @@ describe('directory lock', () => {
   });
 });
 
-describe('write and sync failures', () => {
+describe('write and sync failures', { timeout: 120_000 }, () => {
   test('a failed fdatasync makes the partition read-only and nothing is acknowledged after it', async () => {
     await using temporary = await temporaryDirectory();
     const plan: { fdatasync?: string } = {};

@@ -18,7 +18,7 @@ function text(bytes: Uint8Array | null): string | null {
   return bytes === null ? null : Buffer.from(bytes).toString('utf8');
 }
 
-describe('append and read', () => {
+describe('append and read', { timeout: 120_000 }, () => {
   test('appends get dense offsets and read back byte-identical', async () => {
     await using temporary = await temporaryDirectory();
     const partition = await openPartition({ directory: temporary.directory });
@@ -165,7 +165,7 @@ describe('append and read', () => {
   });
 });
 
-describe('appendBatch', () => {
+describe('appendBatch', { timeout: 120_000 }, () => {
   test('stores a raw client batch with BaseOffset and leader epoch rewritten and the CRC untouched', async () => {
     await using temporary = await temporaryDirectory();
     const partition = await openPartition({ directory: temporary.directory, leaderEpoch: 7 });
@@ -232,7 +232,7 @@ describe('appendBatch', () => {
   });
 });
 
-describe('segments, retention and time lookups', () => {
+describe('segments, retention and time lookups', { timeout: 120_000 }, () => {
   test('rolls by size into segments named by base offset and reads across them', async () => {
     await using temporary = await temporaryDirectory();
     const partition = await openPartition({ directory: temporary.directory, segmentBytesMax: 2048 });
@@ -360,7 +360,7 @@ describe('segments, retention and time lookups', () => {
   });
 });
 
-describe('fsync policies', () => {
+describe('fsync policies', { timeout: 120_000 }, () => {
   test('{ intervalMs } acknowledges after the write and publishes after the periodic sync', async () => {
     await using temporary = await temporaryDirectory();
     const partition = await openPartition({ directory: temporary.directory, fsync: { intervalMs: 30 } });
@@ -386,7 +386,7 @@ describe('fsync policies', () => {
   });
 });
 
-describe('log store', () => {
+describe('log store', { timeout: 120_000 }, () => {
   test('manages topic-partition directories under one lock', async () => {
     await using temporary = await temporaryDirectory();
     const store = await openLogStore({

@@ -77,7 +77,7 @@ async function deliver(bus: Bus, envelope: Envelope, times: number): Promise<voi
   }
 }
 
-describe('postgres inbox - through a bus', () => {
+describe('postgres inbox - through a bus', { timeout: 600_000 }, () => {
   test('a message delivered twice has its transactional effect applied once', async () => {
     const { effects, inbox, bus, applyEffect } = await setUp('twice');
     try {

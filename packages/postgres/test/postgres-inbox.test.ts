@@ -31,7 +31,7 @@ function inboxOn(name: string, options: PostgresInboxOptions = {}) {
   });
 }
 
-describe('postgres inbox - seen and remember', () => {
+describe('postgres inbox - seen and remember', { timeout: 600_000 }, () => {
   test('a remembered key is seen, per group; remembering twice is harmless', async () => {
     const inbox = inboxOn('seen_remember');
     try {
@@ -48,7 +48,7 @@ describe('postgres inbox - seen and remember', () => {
   });
 });
 
-describe('postgres inbox - transaction', () => {
+describe('postgres inbox - transaction', { timeout: 600_000 }, () => {
   const effects = () => scratch.table('effects');
   before(async () => {
     await scratch.pool.query(`create table ${effects()} (id text not null)`);
@@ -171,7 +171,7 @@ describe('postgres inbox - transaction', () => {
   });
 });
 
-describe('postgres inbox - schema', () => {
+describe('postgres inbox - schema', { timeout: 600_000 }, () => {
   test('many inboxes creating one table at once all succeed', async () => {
     const inboxes = Array.from({ length: 6 }, () => inboxOn('schema_race'));
     try {
@@ -210,7 +210,7 @@ describe('postgres inbox - schema', () => {
   });
 });
 
-describe('postgres inbox - retention', () => {
+describe('postgres inbox - retention', { timeout: 600_000 }, () => {
   /** Ages every row of `table` whose id is in `ids` by `ageMs`. */
   const age = (table: string, ids: string[], ageMs: number) =>
     scratch.pool.query(
@@ -263,7 +263,7 @@ describe('postgres inbox - retention', () => {
   });
 });
 
-describe('postgres inbox - errors and closing', () => {
+describe('postgres inbox - errors and closing', { timeout: 600_000 }, () => {
   test('no server at the address: a retriable TransportError asking whether PostgreSQL runs there', async () => {
     // Port 1 is privileged and unused here, so the connection is refused at once.
     const inbox = postgresInbox({

@@ -11,12 +11,28 @@ export function hasKafkaError(error: unknown, apiId: string, depth = 0): boolean
   return hasKafkaError(candidate.cause, apiId, depth + 1);
 }
 
+/**
+ * True when `error` or an error nested in it is one the client marks retriable (`canRetry`, e.g. a
+ * refused or dropped connection, a broker that is not the leader yet): the caller may try again.
+ */
+export function isRetriable(error: unknown, depth = 0): boolean {
+  if (error === null || typeof error !== 'object' || depth > 8) return false;
+  const candidate = error as { canRetry?: unknown; errors?: unknown; cause?: unknown };
+  if (candidate.canRetry === true) return true;
+  if (Array.isArray(candidate.errors)) {
+    for (const nested of candidate.errors) if (isRetriable(nested, depth + 1)) return true;
+  }
+  return isRetriable(candidate.cause, depth + 1);
+}
+
 /** The message of `error` with the nested broker errors' messages, for logs and `TransportError`s. */
 export function describeError(error: unknown, depth = 0): string {
   if (!(error instanceof Error) || depth > 4) return String(error);
   const nested = (error as { errors?: unknown }).errors;
   if (!Array.isArray(nested) || nested.length === 0) return error.message;
-  return `${error.message} (${nested.map((inner) => describeError(inner, depth + 1)).join('; ')})`;
+  // Retries nest the same failure many times over: say each distinct one once.
+  const distinct = [...new Set(nested.map((inner) => describeError(inner, depth + 1)))];
+  return `${error.message} (${distinct.join('; ')})`;
 }
 
 /**

@@ -19,9 +19,10 @@ import {
 import { assertSubscribeOptions, partitionForKey } from '@herald/bus/internal';
 import { Admin, ProduceAcks, Producer } from '@platformatic/kafka';
 import { Batcher } from './batcher.ts';
-import { describeError, hasKafkaError } from './errors.ts';
+import { describeError, hasKafkaError, isRetriable } from './errors.ts';
 import { type KafkaTransportOptions, type ResolvedOptions, resolveOptions } from './options.ts';
 import { type OutgoingRecord, toRecord } from './records.ts';
+import { quietly, settledWithin } from './settled-within.ts';
 import { KafkaSubscription, type SubscriptionHost } from './subscription.ts';
 
 /** The Kafka transport: a Herald {@link Transport} plus its resolved options. */
@@ -42,6 +43,7 @@ export async function kafkaTransport(options: KafkaTransportOptions): Promise<Ka
     await transport.close();
     throw new TransportError(`kafka: cannot reach ${options.brokers.join(',')}: ${describeError(error)}`, {
       cause: error,
+      retriable: isRetriable(error),
     });
   }
   return transport;
@@ -73,7 +75,6 @@ class KafkaTransportImpl implements KafkaTransport, SubscriptionHost {
   #keyless = 0;
   #closed = false;
   #closing: Promise<void> | undefined;
-  #lastWarnMs = 0;
 
   constructor(options: ResolvedOptions) {
     this.options = options;
@@ -102,12 +103,9 @@ class KafkaTransportImpl implements KafkaTransport, SubscriptionHost {
     await this.#producer.metadata({ topics: [] });
   }
 
-  /** Logs at most one warning a second (a broker outage would otherwise flood stderr). */
+  /** Logs to `options.logger` (subscriptions throttle their own warnings). */
   warn(message: string): void {
-    const now = Date.now();
-    if (now - this.#lastWarnMs < 1_000) return;
-    this.#lastWarnMs = now;
-    process.emitWarning(message, { code: 'HERALD_KAFKA' });
+    this.options.logger.warn(message);
   }
 
   forget(subscription: KafkaSubscription): void {
@@ -162,6 +160,7 @@ class KafkaTransportImpl implements KafkaTransport, SubscriptionHost {
       if (error instanceof TransportError) throw error;
       throw new TransportError(`kafka: topic ${topic} unavailable: ${describeError(error)}`, {
         cause: error,
+        retriable: isRetriable(error),
       });
     }
     if (this.#closed) throw new ClosedError('kafka transport');
@@ -180,6 +179,7 @@ class KafkaTransportImpl implements KafkaTransport, SubscriptionHost {
       this.#topics.delete(topic);
       throw new TransportError(`kafka: publish to ${topic} failed: ${describeError(error)}`, {
         cause: error,
+        retriable: isRetriable(error),
       });
     }
   }
@@ -196,6 +196,7 @@ class KafkaTransportImpl implements KafkaTransport, SubscriptionHost {
     } catch (error) {
       throw new TransportError(`kafka: topic ${options.topic} unavailable: ${describeError(error)}`, {
         cause: error,
+        retriable: isRetriable(error),
       });
     }
     if (this.#closed) throw new ClosedError('kafka transport');
@@ -214,7 +215,7 @@ class KafkaTransportImpl implements KafkaTransport, SubscriptionHost {
       if (this.#closed) throw new ClosedError('kafka transport');
       throw new TransportError(
         `kafka: joining group ${options.group} on ${options.topic} failed: ${describeError(error)}`,
-        { cause: error },
+        { cause: error, retriable: isRetriable(error) },
       );
     }
     return subscription;
@@ -225,12 +226,31 @@ class KafkaTransportImpl implements KafkaTransport, SubscriptionHost {
     return this.#closing;
   }
 
+  /**
+   * Bounded by `closeTimeoutMs` whatever the broker does: subscriptions close in parallel, then
+   * the produce request in flight and the clients get what is left, then their connections are
+   * dropped (a publish still waiting then rejects).
+   */
   async #close(): Promise<void> {
     this.#closed = true;
-    await Promise.all([...this.#subscriptions].map((subscription) => subscription.close()));
+    const deadlineMs = performance.now() + this.options.closeTimeoutMs;
+    await Promise.all([...this.#subscriptions].map((subscription) => subscription.close(deadlineMs)));
     this.#batcher.abort(new ClosedError('kafka transport'));
-    await this.#batcher.idle();
-    await this.#producer.close().catch(() => {});
-    await this.#admin.close().catch(() => {});
+    const leftMs = () => Math.max(0, deadlineMs - performance.now());
+    const closed = settledWithin(
+      this.#batcher
+        .idle()
+        .then(() => Promise.all([quietly(this.#producer.close()), quietly(this.#admin.close())])),
+      leftMs(),
+    );
+    if (!(await closed)) {
+      this.warn(
+        `kafka: the broker did not answer within closeTimeoutMs (${this.options.closeTimeoutMs} ms) while closing; connections dropped`,
+      );
+    }
+    await settledWithin(
+      Promise.all([quietly(this.#producer.connections.close()), quietly(this.#admin.connections.close())]),
+      1_000,
+    );
   }
 }

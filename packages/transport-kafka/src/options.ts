@@ -1,8 +1,14 @@
 /** `kafkaTransport()` options: every one bounded, every default stated. */
 
 import type { ConnectionOptions as TlsOptions } from 'node:tls';
-import { ConfigurationError } from '@herald/bus';
+import { ConfigurationError, consoleLogger, type Logger } from '@herald/bus';
 import type { SASLOptions } from '@platformatic/kafka';
+
+/** First wait of a subscription's retries while its broker is unreachable; doubles up to `retryDelayMsMax`. */
+export const RETRY_DELAY_MS_FIRST = 100;
+
+/** A subscription logs at most one warning per this interval (the next one counts those suppressed). */
+export const WARNING_INTERVAL_MS = 30_000;
 
 /** Options of {@link kafkaTransport}. */
 export interface KafkaTransportOptions {
@@ -68,8 +74,23 @@ export interface KafkaTransportOptions {
   readonly requestTimeoutMs?: number;
   /** Connect timeout of the client (100 ms…5 min; default 5 s). */
   readonly connectTimeoutMs?: number;
-  /** Delay between retries of failed fetches, joins and metadata reads (10 ms…30 s; default 250 ms). */
+  /** Delay between the client's own retries of one failed request (10 ms…30 s; default 250 ms). */
   readonly retryDelayMs?: number;
+  /**
+   * Longest wait between a subscription's attempts to fetch, join or read positions while its
+   * broker is unreachable (1 s…10 min; default 30 s). The waits start at 100 ms and double up to
+   * this bound, each drawn from [d/2, d] (jitter), and start again at 100 ms after a success.
+   * Such failures are logged at most once per 30 s per subscription, with the count suppressed.
+   */
+  readonly retryDelayMsMax?: number;
+  /**
+   * How long `close()` waits for the broker (the last commit, leaving the group) before it drops
+   * the connections anyway (0…60 s; default 5 s). Closing never waits on a broker that is gone:
+   * pending retries are cancelled at once.
+   */
+  readonly closeTimeoutMs?: number;
+  /** Where warnings go (broker unreachable, commits failed…); default `consoleLogger()`. */
+  readonly logger?: Logger;
 }
 
 /** Options with every default applied. */
@@ -96,6 +117,9 @@ export interface ResolvedOptions {
   readonly requestTimeoutMs: number;
   readonly connectTimeoutMs: number;
   readonly retryDelayMs: number;
+  readonly retryDelayMsMax: number;
+  readonly closeTimeoutMs: number;
+  readonly logger: Logger;
 }
 
 function bounded(
@@ -184,6 +208,9 @@ export function resolveOptions(options: KafkaTransportOptions): ResolvedOptions 
     requestTimeoutMs: bounded('requestTimeoutMs', options.requestTimeoutMs, 30_000, 1_000, 300_000),
     connectTimeoutMs: bounded('connectTimeoutMs', options.connectTimeoutMs, 5_000, 100, 300_000),
     retryDelayMs: bounded('retryDelayMs', options.retryDelayMs, 250, 10, 30_000),
+    retryDelayMsMax: bounded('retryDelayMsMax', options.retryDelayMsMax, 30_000, 1_000, 600_000),
+    closeTimeoutMs: bounded('closeTimeoutMs', options.closeTimeoutMs, 5_000, 0, 60_000),
+    logger: options.logger ?? consoleLogger(),
   };
 }
 

@@ -18,6 +18,10 @@
  * - **Commit.** After acks the commit point (lowest unfinished offset) of each partition is
  *   committed, coalesced: one OffsetCommit in flight per member, with the member's generation, and
  *   only for partitions it owns in that generation.
+ * - **Broker gone.** Fetches, joins and position reads retry with bounded exponential backoff
+ *   (100 ms doubling to `retryDelayMsMax`, jittered; reset by a success), each wait cancelled by
+ *   `close()`; their warnings are throttled to one per 30 s per subscription. `close()` waits at
+ *   most `closeTimeoutMs` for the broker, then drops the connections.
  */
 import type { MessageHandler, ReceivedMessage, Subscription } from '@herald/bus';
 import {
@@ -27,10 +31,13 @@ import {
   ListOffsetTimestamps,
 } from '@platformatic/kafka';
 import { subscriptionAwareRoundRobin } from './assigner.ts';
+import { Backoff } from './backoff.ts';
 import { describeError, hasKafkaError, isCoordinatorStarting } from './errors.ts';
-import type { ResolvedOptions } from './options.ts';
+import { RETRY_DELAY_MS_FIRST, type ResolvedOptions, WARNING_INTERVAL_MS } from './options.ts';
 import { PartitionWindow, type WindowRecord } from './partition-window.ts';
 import { fromRecord } from './records.ts';
+import { quietly, settledWithin } from './settled-within.ts';
+import { WarningThrottle } from './warning-throttle.ts';
 
 type FetchResponse = fetchV17.FetchResponse;
 
@@ -47,7 +54,7 @@ const IS_CONTROL = 0x20;
 /** What a subscription needs from its transport. */
 export interface SubscriptionHost {
   readonly options: ResolvedOptions;
-  /** Logs a problem the subscription recovers from by itself. */
+  /** Logs a problem the subscription recovers from by itself (the subscription throttles its calls). */
   warn(message: string): void;
   /** Called once the subscription is closed, so the transport forgets it. */
   forget(subscription: KafkaSubscription): void;
@@ -110,6 +117,12 @@ export class KafkaSubscription implements Subscription {
   #joining: Promise<unknown> | undefined;
   #closing: Promise<void> | undefined;
   readonly #sleepers = new Set<() => void>();
+  /** One backoff per retry loop, so a fetch that succeeds does not reset a failing join. */
+  readonly #fetchBackoff: Backoff;
+  readonly #joinBackoff: Backoff;
+  readonly #positionsBackoff: Backoff;
+  /** At most one warning per {@link WARNING_INTERVAL_MS} from this subscription. */
+  readonly #warnings: WarningThrottle;
   #topicId: string | undefined;
   #leaders: Map<number, number> | undefined;
 
@@ -127,6 +140,10 @@ export class KafkaSubscription implements Subscription {
     this.#inFlightMax = inFlightMax;
     this.#handler = handler;
     const options = this.#options;
+    this.#fetchBackoff = new Backoff(RETRY_DELAY_MS_FIRST, options.retryDelayMsMax);
+    this.#joinBackoff = new Backoff(RETRY_DELAY_MS_FIRST, options.retryDelayMsMax);
+    this.#positionsBackoff = new Backoff(RETRY_DELAY_MS_FIRST, options.retryDelayMsMax);
+    this.#warnings = new WarningThrottle((message) => host.warn(message), WARNING_INTERVAL_MS);
     const groupOptions = {
       sessionTimeout: options.sessionTimeoutMs,
       heartbeatInterval: options.heartbeatIntervalMs,
@@ -156,7 +173,7 @@ export class KafkaSubscription implements Subscription {
     // every retry) and then stops heartbeating: join again after a pause.
     this.#member.on('error', (error: unknown) => {
       if (this.#state === 'closed') return;
-      this.#host.warn(`kafka group ${group} on ${topic}: ${describeError(error)}; joining again`);
+      this.#warn(`${describeError(error)}; joining again`);
       this.#scheduleRejoin();
     });
     this.#fetcher.on('error', () => {});
@@ -170,6 +187,12 @@ export class KafkaSubscription implements Subscription {
         log('heartbeat error', describeError(payload.error)),
       );
     }
+  }
+
+  /** Warns (throttled) about something this subscription recovers from by itself. */
+  #warn(problem: string): void {
+    if (this.#isClosed()) return;
+    this.#warnings.warn(`kafka group ${this.group} on ${this.topic}: ${problem}`);
   }
 
   /** Joins the group and starts fetching; resolves once this member has its first assignment. */
@@ -204,6 +227,10 @@ export class KafkaSubscription implements Subscription {
         protocolsMetadata: () => this.#beforeJoin(),
         partitionAssigner: subscriptionAwareRoundRobin,
       })
+      .then((result) => {
+        this.#joinBackoff.reset();
+        return result;
+      })
       .finally(() => {
         this.#joining = undefined;
       });
@@ -217,10 +244,10 @@ export class KafkaSubscription implements Subscription {
       if (this.#state === 'closed') return;
       this.#join().catch((error: unknown) => {
         if (this.#state === 'closed') return;
-        this.#host.warn(`kafka group ${this.group} on ${this.topic}: join failed: ${describeError(error)}`);
+        this.#warn(`join failed: ${describeError(error)}`);
         this.#scheduleRejoin();
       });
-    }, this.#options.retryDelayMs * 4);
+    }, this.#joinBackoff.next());
   }
 
   /**
@@ -252,6 +279,7 @@ export class KafkaSubscription implements Subscription {
   /** SyncGroup gave this member its partitions for `generationId`. */
   #assigned(payload: ConsumerGroupJoinPayload): void {
     if (this.#state === 'closed') return;
+    this.#joinBackoff.reset(); // Also after a rejoin the client ran by itself.
     this.#dropPartitions(); // Normally done by #beforeJoin already.
     this.#generation = payload.generationId ?? this.#member.generationId;
     const partitions =
@@ -286,14 +314,13 @@ export class KafkaSubscription implements Subscription {
           const start = (offsets[partition] ?? -1n) >= 0n ? offsets[partition]! : (earliest[partition] ?? 0n);
           this.#windows.get(partition)?.start(start);
         }
+        this.#positionsBackoff.reset();
         this.#wake?.();
         return;
       } catch (error) {
         if (ownership !== this.#ownership || this.#isClosed()) return;
-        this.#host.warn(
-          `kafka group ${this.group} on ${this.topic}: reading positions failed: ${describeError(error)}`,
-        );
-        await this.#pause(this.#options.retryDelayMs);
+        this.#warn(`reading positions failed: ${describeError(error)}`);
+        await this.#pause(this.#positionsBackoff.next());
       }
     }
   }
@@ -339,11 +366,12 @@ export class KafkaSubscription implements Subscription {
           // Retention removed what the group had not read: continue from the log start.
           await this.#resetToEarliest(ownership, wanted).catch(() => {});
         } else {
-          this.#host.warn(`kafka fetch of ${this.topic} failed: ${describeError(error)}`);
+          this.#warn(`fetch failed: ${describeError(error)}`);
         }
-        await this.#pause(options.retryDelayMs);
+        await this.#pause(this.#fetchBackoff.next());
         continue;
       }
+      this.#fetchBackoff.reset();
       if (ownership !== this.#ownership || this.#isClosed()) continue;
       for (const response of responses) this.#admit(response);
       this.#drain();
@@ -590,11 +618,7 @@ export class KafkaSubscription implements Subscription {
       }
     } catch (error) {
       // Not fatal: the acked messages stay uncommitted and may be delivered again (at least once).
-      if (!this.#isClosed()) {
-        this.#host.warn(
-          `kafka commit for group ${this.group} on ${this.topic} failed: ${describeError(error)}`,
-        );
-      }
+      this.#warn(`commit failed: ${describeError(error)}`);
     }
   }
 
@@ -613,16 +637,25 @@ export class KafkaSubscription implements Subscription {
     });
   }
 
-  /** Stops delivering, commits what was acked, leaves the group and closes both clients. */
-  close(): Promise<void> {
-    this.#closing ??= this.#close();
+  /**
+   * Stops delivering, commits what was acked, leaves the group and closes both clients, waiting on
+   * the broker until `deadlineMs` (a `performance.now()` time; by default `closeTimeoutMs` from now).
+   */
+  close(deadlineMs: number = performance.now() + this.#options.closeTimeoutMs): Promise<void> {
+    this.#closing ??= this.#close(deadlineMs);
     return this.#closing;
   }
 
-  async #close(): Promise<void> {
+  /**
+   * Bounded by `deadlineMs` whatever the broker does: the last commit gets half the time, leaving
+   * the group and closing the clients the rest; then the connections are dropped, which fails
+   * whatever request still waits on them. Pending retries are cancelled at once.
+   */
+  async #close(deadlineMs: number): Promise<void> {
+    const leftMs = () => Math.max(0, deadlineMs - performance.now());
     if (this.#state === 'active') {
       this.#state = 'draining'; // Delivers nothing more but may still commit.
-      await this.#commitSoon();
+      await settledWithin(this.#commitSoon(), leftMs() / 2);
     }
     this.#state = 'closed';
     clearTimeout(this.#rejoinTimer);
@@ -630,10 +663,22 @@ export class KafkaSubscription implements Subscription {
     this.#dropPartitions();
     this.#wake?.();
     for (const cancel of [...this.#sleepers]) cancel();
-    await this.#member.close(true).catch(() => this.#member.close(true).catch(() => {}));
-    await this.#fetcher.close(true).catch(() => {});
-    await this.#joining?.catch(() => {});
-    await this.#fetchLoop?.catch(() => {});
+    const closed = Promise.all([
+      quietly(this.#member.close(true).catch(() => this.#member.close(true))),
+      quietly(this.#fetcher.close(true)),
+      quietly(this.#joining),
+      quietly(this.#fetchLoop),
+    ]);
+    if (!(await settledWithin(closed, leftMs()))) {
+      this.#host.warn(
+        `kafka group ${this.group} on ${this.topic}: the broker did not answer within closeTimeoutMs (${this.#options.closeTimeoutMs} ms) while closing; connections dropped`,
+      );
+    }
+    // Idempotent: after a clean close there is nothing left to drop; otherwise no socket outlives close().
+    await settledWithin(
+      Promise.all([quietly(this.#member.connections.close()), quietly(this.#fetcher.connections.close())]),
+      1_000,
+    );
     this.#host.forget(this);
   }
 }

@@ -4,7 +4,9 @@ import { test } from 'node:test';
 import type { ClusterMetadata, ExtendedGroupProtocolSubscription } from '@platformatic/kafka';
 import { subscriptionAwareRoundRobin } from '../src/assigner.ts';
 
-test('assigner - partitions of a topic go round-robin to its subscribers only, whatever the leader reads', () => {
+test('assigner - partitions of a topic go round-robin to its subscribers only, whatever the leader reads', {
+  timeout: 60_000,
+}, () => {
   const member = (memberId: string, topics: string[]): [string, ExtendedGroupProtocolSubscription] => [
     memberId,
     { memberId, version: 0, topics },

@@ -2,14 +2,14 @@
  * Interop with a plain Kafka client (kcat, librdkafka): a Herald event read by `kcat -J` carries
  * the CloudEvents binary-mode `ce_` headers, `content-type`, the partition key as record key and
  * the JSON data as value; an event produced by kcat with those headers is handled by a Herald
- * handler. Needs Debian's `kcat` (installed by `.ci/run`).
+ * handler. Needs Debian's `kcat` (installed by `npm run setup`); without it every test fails at
+ * once saying so. Each bus is stopped and the server killed even when an assertion fails.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { after, before, test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import { createBus, defineEvent, type StandardSchemaV1, silentLogger } from '@herald/bus';
 import { kafkaTransport } from '@herald/transport-kafka';
-import { type Serve, startServe, waitFor } from './support.ts';
+import { requireTool, runTool, type Serve, startServe, waitFor } from './support.ts';
 
 interface Shipment {
   readonly orderId: string;
@@ -34,99 +34,92 @@ const ShipmentSent = defineEvent('ShipmentSent', {
   key: (value) => value.orderId,
 });
 
-function kcat(
-  bootstrap: string,
-  args: string[],
-  input = '',
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('kcat', ['-b', bootstrap, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => {
-      stdout += chunk.toString();
-    });
-    child.stderr.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString();
-    });
-    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-    child.stdin.end(input);
-  });
+/** Runs kcat against `bootstrap`; killed after 30 s. */
+function kcat(bootstrap: string, args: string[], input = '') {
+  return runTool('kcat', ['-b', bootstrap, ...args], { input, timeoutMs: 30_000 });
 }
 
-let serve: Serve;
-before(async () => {
-  serve = await startServe(2);
-});
-after(() => serve.stop());
-
-test('kcat -J reads a Herald event with its ce_ headers, content-type and key', async () => {
-  const transport = await kafkaTransport({ brokers: [serve.bootstrap] });
-  const bus = createBus({ transport, logger: silentLogger });
-  const envelope = await bus.publish(ShipmentSent, { orderId: 'order-42', items: 3 });
-  await bus.stop();
-  const result = await kcat(serve.bootstrap, ['-C', '-t', 'shipments', '-J', '-e', '-q']);
-  assert.equal(result.code, 0, result.stderr);
-  const records = result.stdout
-    .split('\n')
-    .filter((line) => line.trim() !== '')
-    .map((line) => JSON.parse(line) as { key: string; payload: string; headers: string[] });
-  assert.equal(records.length, 1, result.stdout);
-  const record = records[0]!;
-  const headers = new Map<string, string>();
-  for (let index = 0; index + 1 < record.headers.length; index += 2)
-    headers.set(record.headers[index]!, record.headers[index + 1]!);
-  assert.equal(record.key, 'order-42');
-  assert.deepEqual(JSON.parse(record.payload), { orderId: 'order-42', items: 3 });
-  assert.equal(headers.get('ce_id'), envelope.id);
-  assert.equal(headers.get('ce_type'), 'ShipmentSent');
-  assert.equal(headers.get('ce_specversion'), '1.0');
-  assert.ok(headers.get('ce_source'), 'ce_source');
-  assert.equal(headers.get('ce_partitionkey'), 'order-42');
-  assert.match(headers.get('content-type') ?? '', /^application\/json/);
-});
-
-test('an event produced by kcat with ce_ headers is handled by a Herald handler', async () => {
-  const transport = await kafkaTransport({ brokers: [serve.bootstrap] });
-  const bus = createBus({ transport, logger: silentLogger });
-  const handled: { shipment: Shipment; id: string; source: string }[] = [];
-  bus.on(ShipmentSent, { group: 'warehouse' }, (shipment, context) => {
-    handled.push({ shipment, id: context.envelope.id, source: context.envelope.source });
+describe('kcat interop', { timeout: 180_000 }, () => {
+  let serve: Serve | undefined;
+  const bootstrap = () => serve!.bootstrap;
+  before(async () => {
+    requireTool('kcat', ['-V'], "kcat (Debian's kcat)");
+    serve = await startServe(2);
   });
-  await bus.start();
-  const produced = await kcat(
-    serve.bootstrap,
-    [
-      '-P',
-      '-t',
-      'shipments',
-      '-k',
-      'order-7',
-      '-H',
-      'ce_id=kcat-1',
-      '-H',
-      'ce_type=ShipmentSent',
-      '-H',
-      'ce_specversion=1.0',
-      '-H',
-      'ce_source=/kcat',
-      '-H',
-      'content-type=application/json',
-    ],
-    '{"orderId":"order-7","items":5}\n',
-  );
-  assert.equal(produced.code, 0, produced.stderr);
-  await waitFor(
-    () => handled.some((entry) => entry.id === 'kcat-1'),
-    () => `the kcat event handled (handled: ${JSON.stringify(handled)})`,
-  );
-  const fromKcat = handled.find((entry) => entry.id === 'kcat-1')!;
-  assert.deepEqual(fromKcat.shipment, { orderId: 'order-7', items: 5 });
-  assert.equal(fromKcat.source, '/kcat');
-  await bus.stop();
+  after(async () => {
+    await serve?.stop().catch(() => serve?.kill());
+  });
+
+  test('kcat -J reads a Herald event with its ce_ headers, content-type and key', async () => {
+    const transport = await kafkaTransport({ brokers: [bootstrap()] });
+    const bus = createBus({ transport, logger: silentLogger });
+    let envelope: Awaited<ReturnType<typeof bus.publish>>;
+    try {
+      envelope = await bus.publish(ShipmentSent, { orderId: 'order-42', items: 3 });
+    } finally {
+      await bus.stop({ timeoutMs: 5_000 });
+    }
+    const result = await kcat(bootstrap(), ['-C', '-t', 'shipments', '-J', '-e', '-q']);
+    assert.equal(result.code, 0, result.stderr);
+    const records = result.stdout
+      .split('\n')
+      .filter((line) => line.trim() !== '')
+      .map((line) => JSON.parse(line) as { key: string; payload: string; headers: string[] });
+    assert.equal(records.length, 1, result.stdout);
+    const record = records[0]!;
+    const headers = new Map<string, string>();
+    for (let index = 0; index + 1 < record.headers.length; index += 2)
+      headers.set(record.headers[index]!, record.headers[index + 1]!);
+    assert.equal(record.key, 'order-42');
+    assert.deepEqual(JSON.parse(record.payload), { orderId: 'order-42', items: 3 });
+    assert.equal(headers.get('ce_id'), envelope.id);
+    assert.equal(headers.get('ce_type'), 'ShipmentSent');
+    assert.equal(headers.get('ce_specversion'), '1.0');
+    assert.ok(headers.get('ce_source'), 'ce_source');
+    assert.equal(headers.get('ce_partitionkey'), 'order-42');
+    assert.match(headers.get('content-type') ?? '', /^application\/json/);
+  });
+
+  test('an event produced by kcat with ce_ headers is handled by a Herald handler', async () => {
+    const transport = await kafkaTransport({ brokers: [bootstrap()] });
+    const bus = createBus({ transport, logger: silentLogger });
+    try {
+      const handled: { shipment: Shipment; id: string; source: string }[] = [];
+      bus.on(ShipmentSent, { group: 'warehouse' }, (shipment, context) => {
+        handled.push({ shipment, id: context.envelope.id, source: context.envelope.source });
+      });
+      await bus.start();
+      const produced = await kcat(
+        bootstrap(),
+        [
+          '-P',
+          '-t',
+          'shipments',
+          '-k',
+          'order-7',
+          '-H',
+          'ce_id=kcat-1',
+          '-H',
+          'ce_type=ShipmentSent',
+          '-H',
+          'ce_specversion=1.0',
+          '-H',
+          'ce_source=/kcat',
+          '-H',
+          'content-type=application/json',
+        ],
+        '{"orderId":"order-7","items":5}\n',
+      );
+      assert.equal(produced.code, 0, produced.stderr);
+      await waitFor(
+        () => handled.some((entry) => entry.id === 'kcat-1'),
+        () => `the kcat event handled (handled: ${JSON.stringify(handled)})`,
+      );
+      const fromKcat = handled.find((entry) => entry.id === 'kcat-1')!;
+      assert.deepEqual(fromKcat.shipment, { orderId: 'order-7', items: 5 });
+      assert.equal(fromKcat.source, '/kcat');
+    } finally {
+      await bus.stop({ timeoutMs: 5_000 });
+    }
+  });
 });

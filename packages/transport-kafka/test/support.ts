@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { type ServeProcess, startServe as startServeProcess } from '@herald/kafka-server/testing';
 
-export { waitFor, withDeadline } from '@herald/kafka-server/testing';
+export { requireTool, runTool, waitFor, withDeadline } from '@herald/kafka-server/testing';
 
 /** A fresh empty directory. */
 export function freshDirectory(prefix = 'herald-transport-kafka-'): string {

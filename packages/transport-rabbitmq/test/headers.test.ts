@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { fromAmqpHeaders, reservedHeaderOf, toAmqpHeaders } from '../src/headers.ts';
 
-describe('headers', () => {
+describe('headers', { timeout: 120_000 }, () => {
   it('headers - ce_ headers become cloudEvents: application properties and content-type the property', () => {
     const mapped = toAmqpHeaders({
       key: 'k',

@@ -3,17 +3,17 @@
  * cross the AMQP binding both ways with their `cloudEvents:` headers intact.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { after, before, describe, it } from 'node:test';
 import { createBus, decodeEnvelope, defineEvent, type Envelope, silentLogger, uuidv7 } from '@herald/bus';
-import { CONDITION_TIMEOUT_MS, eventually } from '@herald/conformance';
+import { CONDITION_TIMEOUT_MS, eventually, requireTool } from '@herald/conformance';
 import { rabbitMqTransport } from '@herald/transport-rabbitmq';
 import { z } from 'zod';
-import { deleteTopology, RABBITMQ_URL, type TopologyRecord } from './support.ts';
+import { deleteTopology, RABBITMQ_URL, requireRabbitMq, type TopologyRecord } from './support.ts';
 
 const SCRIPT = path.join(import.meta.dirname, 'pika', 'interop.py');
 // Debian's python3-pika is installed for Debian's interpreter; a pyenv or venv python3 earlier on
@@ -25,9 +25,14 @@ const OrderCreated = defineEvent('order.created', {
   key: (order) => order.orderId,
 });
 
+/** pika processes started, killed after the suite even when a test failed half-way. */
+const children = new Set<ChildProcess>();
+
 /** Runs the pika script; resolves with its stdout lines as they come, and its exit. */
 function pika(...args: string[]) {
   const child = spawn(PYTHON, [SCRIPT, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  children.add(child);
+  child.once('exit', () => children.delete(child));
   let stderr = '';
   child.stderr.on('data', (chunk) => {
     stderr += chunk;
@@ -53,9 +58,16 @@ for (const group of ['billing']) {
   for (let shard = 0; shard < 4; shard++) record.queues.add(`orders:${group}:${shard}`);
 }
 
-describe('interop - Python pika', () => {
-  before(() => deleteTopology(record));
-  after(() => deleteTopology(record));
+describe('interop - Python pika', { timeout: 120_000 }, () => {
+  before(async () => {
+    requireTool(PYTHON, ['-c', 'import pika'], "pika (Debian's python3-pika)");
+    await requireRabbitMq();
+    await deleteTopology(record);
+  });
+  after(async () => {
+    for (const child of children) child.kill('SIGKILL');
+    await deleteTopology(record).catch(() => {});
+  });
 
   it('interop - a CloudEvent published by pika to orders/order.created reaches a Herald handler bound to order.*', async () => {
     const transport = await rabbitMqTransport({

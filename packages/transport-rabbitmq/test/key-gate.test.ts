@@ -30,7 +30,7 @@ function gate(inFlightMax: number) {
   return { keyGate, held, acked, ids };
 }
 
-describe('key gate', () => {
+describe('key gate', { timeout: 120_000 }, () => {
   it('key gate - a key waits for its previous message; other keys and keyless ones pass it', async () => {
     const { keyGate, held, ids } = gate(10);
     keyGate.push('a', 'a-0', 1);

@@ -2,7 +2,16 @@ import { randomUUID } from 'node:crypto';
 import type { Transport } from '@herald/bus';
 import { runConformance } from '@herald/conformance';
 import { type RabbitMqTransport, rabbitMqTransport } from '@herald/transport-rabbitmq';
-import { deleteTopology, dropConnections, RABBITMQ_URL, type TopologyRecord } from './support.ts';
+import {
+  deleteTopology,
+  dropConnections,
+  RABBITMQ_URL,
+  requireRabbitMq,
+  type TopologyRecord,
+} from './support.ts';
+
+// No broker: the file fails at once saying `run npm run setup`, not after every scenario's connect retries.
+await requireRabbitMq();
 
 // One connection name for every transport of this file, so dropConnections hits only them.
 const connectionName = `herald-conformance-${process.pid}`;

@@ -1,7 +1,7 @@
 /** RabbitMQ-specific behaviour beyond the conformance suite, against the real local broker. */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { afterEach, describe, it } from 'node:test';
+import { afterEach, before, describe, it } from 'node:test';
 import { ConfigurationError, TransportError } from '@herald/bus';
 import { Collector, eventually, idOf, makeMessages, publishAll } from '@herald/conformance';
 import {
@@ -15,6 +15,7 @@ import {
   describeQueue,
   dropConnections,
   RABBITMQ_URL,
+  requireRabbitMq,
   type TopologyRecord,
 } from './support.ts';
 
@@ -46,7 +47,8 @@ afterEach(async () => {
   record.queues.clear();
 });
 
-describe('rabbitmq transport', () => {
+describe('rabbitmq transport', { timeout: 600_000 }, () => {
+  before(() => requireRabbitMq());
   it('restart - unacked messages stay in the durable queues across a close and reopen', async () => {
     const prefix = `herald-test.${randomUUID().slice(0, 8)}.`;
     const first = await transport({ exchangePrefix: prefix });

@@ -1,0 +1,152 @@
+/**
+ * The transport named by `HERALD_TRANSPORT`, so one build runs on any broker by configuration:
+ *
+ * - `embedded` (default when unset): the durable broker in this process (`HERALD_DATA_DIR`);
+ * - `kafka`: `@herald/transport-kafka` on `HERALD_KAFKA_BROKERS` (and the other `HERALD_KAFKA_*`
+ *   settings its `kafkaOptionsFromEnv` reads);
+ * - `rabbitmq`: `@herald/transport-rabbitmq` on `HERALD_RABBITMQ_URL`
+ *   (default `amqp://guest:guest@127.0.0.1:5672`);
+ * - `memory`: the in-process memory transport (tests; nothing survives the process).
+ *
+ * The Kafka and RabbitMQ packages are optional peer dependencies of `herald`, loaded only when
+ * chosen (a dynamic import), so an application on the embedded broker never loads amqplib or the
+ * Kafka client. A chosen package that is not installed is a `ConfigurationError` saying what to
+ * install.
+ */
+import { type EmbeddedTransportOptions, embeddedTransport } from '@herald/broker';
+import { ConfigurationError, memoryTransport, type Transport, type TransportFeatures } from '@herald/bus';
+import { lazyTransport } from './lazy-transport.ts';
+
+/** The values `HERALD_TRANSPORT` accepts. */
+export const TRANSPORT_NAMES = ['embedded', 'kafka', 'rabbitmq', 'memory'] as const;
+
+/** One of {@link TRANSPORT_NAMES}. */
+export type TransportName = (typeof TRANSPORT_NAMES)[number];
+
+/** The RabbitMQ broker used when `HERALD_RABBITMQ_URL` is unset. */
+export const DEFAULT_RABBITMQ_URL = 'amqp://guest:guest@127.0.0.1:5672';
+
+/** The package each broker transport lives in. */
+export const TRANSPORT_PACKAGES = {
+  kafka: '@herald/transport-kafka',
+  rabbitmq: '@herald/transport-rabbitmq',
+} as const;
+
+/** Loads a module by specifier: `(specifier) => import(specifier)` unless a test replaces it. */
+export type ImportPackage = (specifier: string) => Promise<unknown>;
+
+/** Options of {@link transportFromEnv}. */
+export interface TransportFromEnvOptions {
+  /** Environment to read (default `process.env`). */
+  readonly env?: Readonly<Record<string, string | undefined>>;
+  /** Options of the embedded broker; `dir` defaults to `HERALD_DATA_DIR` or `./.herald`. */
+  readonly embedded?: EmbeddedTransportOptions;
+  /** `kafkaTransport()` options laid over those from the environment (e.g. `clientId`). */
+  readonly kafka?: Readonly<Record<string, unknown>>;
+  /** `rabbitMqTransport()` options laid over `{ url }` from the environment (e.g. `exchangePrefix`). */
+  readonly rabbitMq?: Readonly<Record<string, unknown>>;
+  /** How transport packages are loaded; a seam for tests (default: a dynamic `import`). */
+  readonly importPackage?: ImportPackage;
+}
+
+/**
+ * The transport `HERALD_TRANSPORT` names, `embedded` when it is unset or empty. Throws
+ * `ConfigurationError` listing the valid values for anything else.
+ */
+export function transportNameFromEnv(
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): TransportName {
+  const value = env.HERALD_TRANSPORT;
+  if (value === undefined || value === '') return 'embedded';
+  if ((TRANSPORT_NAMES as readonly string[]).includes(value)) return value as TransportName;
+  throw new ConfigurationError(
+    `HERALD_TRANSPORT=${value} is not a transport: use one of ${TRANSPORT_NAMES.join(', ')} (unset means embedded)`,
+  );
+}
+
+/**
+ * Opens the transport `HERALD_TRANSPORT` names, loading its package on demand. Rejects with
+ * `ConfigurationError` for an unknown name, missing settings (`HERALD_KAFKA_BROKERS`) or a
+ * transport package that is not installed.
+ */
+export async function transportFromEnv(options: TransportFromEnvOptions = {}): Promise<Transport> {
+  const env = options.env ?? process.env;
+  const name = transportNameFromEnv(env);
+  switch (name) {
+    case 'embedded':
+      return embeddedTransport({
+        ...options.embedded,
+        dir: options.embedded?.dir ?? env.HERALD_DATA_DIR ?? './.herald',
+      });
+    case 'memory':
+      return memoryTransport();
+    case 'kafka': {
+      const kafka = (await load(name, options.importPackage)) as {
+        kafkaOptionsFromEnv(env: Readonly<Record<string, string | undefined>>): Record<string, unknown>;
+        kafkaTransport(options: Record<string, unknown>): Promise<Transport>;
+      };
+      return kafka.kafkaTransport({ ...kafka.kafkaOptionsFromEnv(env), ...options.kafka });
+    }
+    case 'rabbitmq': {
+      const rabbitMq = (await load(name, options.importPackage)) as {
+        rabbitMqTransport(options: Record<string, unknown>): Promise<Transport>;
+      };
+      return rabbitMq.rabbitMqTransport({
+        url: env.HERALD_RABBITMQ_URL || DEFAULT_RABBITMQ_URL,
+        ...options.rabbitMq,
+      });
+    }
+  }
+}
+
+/** What a Kafka or RabbitMQ transport promises before it is open (then its own features apply). */
+const DECLARED_FEATURES: Record<'kafka' | 'rabbitmq', TransportFeatures> = {
+  kafka: {
+    consumerGroups: true,
+    persistent: true,
+    replaysToNewGroups: true,
+    orderedPerKey: true,
+    exactlyOnce: false,
+    messageBytesMax: 1_000_000,
+  },
+  rabbitmq: {
+    consumerGroups: true,
+    persistent: true,
+    replaysToNewGroups: false,
+    replaysTopic: (topic) => topic.endsWith('.dlq'),
+    orderedPerKey: true,
+    exactlyOnce: false,
+    messageBytesMax: 1024 * 1024,
+  },
+};
+
+/**
+ * A Kafka or RabbitMQ transport from the environment that opens (loading its package) on first
+ * use, for `createBus()`, which is synchronous. An unknown `HERALD_TRANSPORT` throws here; a
+ * missing package or unreachable broker rejects the first `start`, `publish` or `subscribe`.
+ */
+export function lazyTransportFromEnv(
+  name: 'kafka' | 'rabbitmq',
+  options: TransportFromEnvOptions = {},
+): Transport {
+  return lazyTransport(name, DECLARED_FEATURES[name], () => transportFromEnv(options));
+}
+
+async function load(name: keyof typeof TRANSPORT_PACKAGES, importPackage?: ImportPackage): Promise<unknown> {
+  const specifier = TRANSPORT_PACKAGES[name];
+  try {
+    // A variable specifier, so bundlers and type-checkers never require the optional package.
+    return await (importPackage ?? ((module: string) => import(module)))(specifier);
+  } catch (error) {
+    const code = (error as { code?: unknown }).code;
+    const missing =
+      (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') &&
+      String((error as Error).message).includes(specifier);
+    throw new ConfigurationError(
+      missing
+        ? `HERALD_TRANSPORT=${name} needs ${specifier}, which is not installed: npm install ${specifier}`
+        : `HERALD_TRANSPORT=${name}: cannot load ${specifier}: ${(error as Error).message}`,
+      { cause: error },
+    );
+  }
+}
