@@ -17,14 +17,21 @@ export { waitFor, withDeadline } from '@herald/kafka-server/testing';
 /**
  * Every child a test started (`start`, `startServe`): whatever is still running when the file's
  * tests are done (an assertion failed before the test stopped it) is killed, so none outlives it.
+ * Commands are killed in the first `after` hook; servers only when the process exits, because a
+ * file's own `after` hook (registered after this module's) is what stops its shared server and
+ * checks the exit code.
  */
 const children = new Set<ChildProcess>();
-function adopt(child: ChildProcess): void {
-  children.add(child);
-  child.once('exit', () => children.delete(child));
+const servers = new Set<ChildProcess>();
+function adopt(child: ChildProcess, owners = children): void {
+  owners.add(child);
+  child.once('exit', () => owners.delete(child));
 }
 after(() => {
   for (const child of children) child.kill('SIGKILL');
+});
+process.once('exit', () => {
+  for (const server of servers) server.kill('SIGKILL');
 });
 
 /** The bin under test. */
@@ -126,7 +133,7 @@ export async function startServe(dir = freshDirectory()): Promise<Serve> {
     bin: HERALD_BIN,
     env: { NO_COLOR: '', HERALD_BROKER: '', HERALD_DATA_DIR: '' },
   });
-  adopt(serve.child);
+  adopt(serve.child, servers);
   return {
     broker: serve.bootstrap,
     pid: serve.child.pid!,
