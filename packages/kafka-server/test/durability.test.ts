@@ -24,6 +24,8 @@ interface Ledger {
   /** Sequence → `partition:offset` the server acknowledged. */
   readonly acknowledged: Map<number, string>;
   readonly begun: Set<number>;
+  /** `partition:offset` → the sequence acknowledged there: a second one is a reused offset. */
+  readonly acknowledgedAt: Map<string, number>;
 }
 
 /** Runs one producer against `serve` and SIGKILLs the server mid-production; returns sends in flight. */
@@ -63,8 +65,13 @@ async function produceAndKill(
         if (acks >= ackTarget) killNow(); // right as a send begins: the ones before it are in flight
       } else if (kind === 'ack') {
         inFlight.delete(n);
+        const where = `${partition}:${offset}`;
         if (ledger.acknowledged.has(n)) violation ??= `sequence ${n} was acknowledged twice`;
-        ledger.acknowledged.set(n, `${partition}:${offset}`);
+        const holder = ledger.acknowledgedAt.get(where);
+        if (holder !== undefined)
+          violation ??= `offset ${where} was acknowledged for ${holder} and again for ${n} (a reused offset)`;
+        ledger.acknowledged.set(n, where);
+        ledger.acknowledgedAt.set(where, n);
         acks++;
       }
     }
@@ -139,7 +146,7 @@ async function verify(bootstrap: string, ledger: Ledger): Promise<number> {
 /** Cycles of produce, kill -9 mid-production, restart, verify; returns what it measured. */
 async function runCycles(cycles: number, fault?: string) {
   const dir = freshDirectory('herald-durability-');
-  const ledger: Ledger = { acknowledged: new Map(), begun: new Set() };
+  const ledger: Ledger = { acknowledged: new Map(), begun: new Set(), acknowledgedAt: new Map() };
   let serve: Serve | undefined;
   let killsWithSendsInFlight = 0;
   let sendsInFlight = 0;
@@ -148,7 +155,15 @@ async function runCycles(cycles: number, fault?: string) {
     serve = await startServe({ dir, partitions: DURABLE_PARTITIONS });
     for (let cycle = 0; cycle < cycles; cycle++) {
       const ackTarget = 150 + Math.floor(Math.random() * 350);
-      const inFlight = await produceAndKill(serve, cycle * SEQUENCES_PER_CYCLE, ledger, ackTarget, fault);
+      const running: Serve = serve;
+      serve = undefined; // killed by produceAndKill (or killed in the finally below if it throws first)
+      const inFlight = await produceAndKill(
+        running,
+        cycle * SEQUENCES_PER_CYCLE,
+        ledger,
+        ackTarget,
+        fault,
+      ).finally(() => running.kill().catch(() => {}));
       sendsInFlight += inFlight;
       if (inFlight > 0) killsWithSendsInFlight++;
       serve = await startServe({ dir, partitions: DURABLE_PARTITIONS });
@@ -156,6 +171,7 @@ async function runCycles(cycles: number, fault?: string) {
     }
     return { acknowledged: ledger.acknowledged.size, stored, killsWithSendsInFlight, sendsInFlight };
   } finally {
+    // A clean stop (exit code 0) of the last server is part of the check.
     await serve?.stop();
     await rm(dir, { recursive: true, force: true });
   }
