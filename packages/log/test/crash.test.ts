@@ -74,11 +74,12 @@ describe('log crash harness', () => {
         /acknowledged batch at offset \d+ .* is missing|log corrupt .* below the durable recovery point/,
       cycles: 4,
     },
+    { fault: 'reuse-offset', what: 'one offset is acknowledged twice', report: /a reused offset/, cycles: 4 },
     {
       fault: 'duplicate-one',
       what: 'an acknowledged batch is appended again',
       report: /a duplicate/,
-      cycles: 3,
+      cycles: 4,
     },
     {
       fault: 'move-start',

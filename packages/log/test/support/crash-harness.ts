@@ -48,9 +48,10 @@ export interface CrashRunOptions {
  * Faults the crash child injects on purpose, each of which must turn the harness red:
  * `skip-fsync` (acks without syncing), `drop-last-ack` (the sync before an ack leaves the last
  * write behind), `duplicate-one` (one acknowledged batch appended again), `move-start` (retention
- * the harness did not configure moves the log start).
+ * the harness did not configure moves the log start), `reuse-offset` (one offset acknowledged for
+ * two batches).
  */
-export type CrashFault = 'skip-fsync' | 'drop-last-ack' | 'duplicate-one' | 'move-start';
+export type CrashFault = 'skip-fsync' | 'drop-last-ack' | 'duplicate-one' | 'move-start' | 'reuse-offset';
 
 /** What a run verified. */
 export interface CrashRunSummary {
