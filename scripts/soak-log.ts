@@ -9,7 +9,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { runCrashCycles } from '../packages/log/test/support/crash-harness.ts';
+import { CRASH_RETENTION_BYTES, runCrashCycles } from '../packages/log/test/support/crash-harness.ts';
 
 /** Entry point used by `scripts/soak.ts`. */
 export async function run(args: string[]): Promise<void> {
@@ -33,12 +33,14 @@ export async function run(args: string[]): Promise<void> {
       cycles,
       seed,
       directory,
+      retentionBytes: CRASH_RETENTION_BYTES,
       progress: (line) => process.stderr.write(`${line}\n`),
     });
     process.stdout.write(
       `soak log passed: ${summary.cycles} cycles in ${(summary.elapsedMs / 1000).toFixed(1)} s, seed ${summary.seed}\n` +
         `  acknowledged: ${summary.acknowledgedBatches} batches, ${summary.acknowledgedRecords} records\n` +
         `  verified batch checks: ${summary.verifiedBatches}; torn tails cut: ${summary.truncations}; kills during open: ${summary.killsDuringOpen}\n` +
+        `  kills with appends in flight: ${summary.killsWithAppendsInFlight} of ${summary.cycles} (${summary.appendsInFlightAtKills} appends)\n` +
         `  final high watermark: ${summary.highWatermark}\n`,
     );
   } catch (error) {

@@ -2,6 +2,7 @@
  * What the inbox crash test's parent and its consumer child agree on: the event, the topic and
  * group, the tables, and the one statement that applies an event's effect.
  */
+import { writeSync } from 'node:fs';
 import { defineEvent } from '@herald/bus';
 import { z } from 'zod';
 
@@ -20,6 +21,39 @@ export const CRASH_CONCURRENCY = 8;
 
 /** How the child applies effects: through the inbox, or straight to the database (at-least-once). */
 export type CrashMode = 'inbox' | 'none';
+
+/**
+ * Pause of the child between an effect's commit and the handler's return (hence the ack). A real
+ * handler does work there too; here it makes the window that the inbox exists for — committed, not
+ * yet acked — wide enough that kills land in it on every run (asserted by the test).
+ */
+export const COMMIT_TO_ACK_DELAY_MS = 4;
+
+/**
+ * Faults the child injects on purpose (`HERALD_TEST_FAULT`) to prove the crash test fails:
+ * `bypass-inbox` applies effects outside the inbox transaction in mode `inbox` (duplicates appear),
+ * `drop-one` acks one event without applying its effect (an event is lost).
+ */
+export type CrashFault = 'bypass-inbox' | 'drop-one';
+
+/** The event `drop-one` skips: the twentieth each child handles. */
+export const DROPPED_EVENT_NUMBER = 20;
+
+/**
+ * Writes `line` to stdout synchronously: `process.stdout.write` to a pipe is asynchronous and loses
+ * lines at SIGKILL. `writeSync` on the (non-blocking) pipe retries EAGAIN, bounded by the attempts.
+ */
+export function printLine(line: string): void {
+  for (let attempt = 0; attempt < 10_000_000; attempt++) {
+    try {
+      writeSync(1, `${line}\n`);
+      return;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EAGAIN') throw error;
+    }
+  }
+  throw new Error('stdout stayed full: the parent stopped reading');
+}
 
 /**
  * Tables of one run in `schema`. `effects` has no unique constraint on purpose: an event applied

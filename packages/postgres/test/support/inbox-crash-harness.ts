@@ -13,7 +13,7 @@ import path from 'node:path';
 import { embeddedTransport } from '@herald/broker';
 import { type Envelope, encodeEnvelope, type TransportMessage } from '@herald/bus';
 import { withDeadline } from '@herald/conformance';
-import { type CrashMode, crashSchemaSql, Deposited } from './crash-workload.ts';
+import { type CrashFault, type CrashMode, crashSchemaSql, Deposited } from './crash-workload.ts';
 import { countRows, type Scratch, scratchSchema } from './scratch.ts';
 
 /** Options of {@link runInboxCrash}. */
@@ -29,6 +29,8 @@ export interface InboxCrashOptions {
   readonly kills?: number;
   /** The whole run fails after this long (default 60 s). */
   readonly deadlineMs?: number;
+  /** Test-only fault the consumer child injects (`HERALD_TEST_FAULT`), to prove the test fails. */
+  readonly fault?: CrashFault;
   /** Receives one line per child. */
   readonly progress?: (line: string) => void;
 }
@@ -231,7 +233,10 @@ class ChildRuns {
       await this.#waitUntil(
         child,
         // count(*) is cheaper than count(distinct); the latter only once there are enough rows.
-        async () => (await this.#effects()) >= events && (await this.#distinctEffects()) >= events,
+        // A group without lag has handled everything: an event still without an effect is lost.
+        async () =>
+          child.lag === 0n ||
+          ((await this.#effects()) >= events && (await this.#distinctEffects()) >= events),
         'every event to have an effect',
       );
     } finally {
@@ -241,7 +246,10 @@ class ChildRuns {
 
   #spawn(): Child {
     const { mode } = this.#options;
-    const child = new Child([CONSUMER_PATH, this.#directory, mode, this.#scratch.schema]);
+    const child = new Child(
+      [CONSUMER_PATH, this.#directory, mode, this.#scratch.schema],
+      this.#options.fault,
+    );
     child.onSkipped = (count) => {
       this.skippedByInbox += count;
     };
@@ -274,6 +282,8 @@ class ChildRuns {
 /** One consumer process: its readiness, the inbox's skip count it reports, and its death. */
 class Child {
   ready = false;
+  /** The group's unacked messages as the child last reported them (-1: not yet). */
+  lag = -1n;
   onSkipped: (count: number) => void = () => {};
   readonly #process: ChildProcess;
   readonly #exited: Promise<number | null>;
@@ -283,8 +293,11 @@ class Child {
   #killed = false;
   #exitCode: number | null | undefined;
 
-  constructor(args: readonly string[]) {
-    this.#process = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  constructor(args: readonly string[], fault: CrashFault | undefined) {
+    this.#process = spawn(process.execPath, args, {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, HERALD_TEST_FAULT: fault ?? '' },
+    });
     this.#exited = new Promise((resolve) =>
       this.#process.once('exit', (code) => {
         this.#exitCode = code;
@@ -312,6 +325,8 @@ class Child {
     if (kind === 'ready') {
       this.ready = true;
       this.#onReady?.();
+    } else if (kind === 'lag') {
+      this.lag = BigInt(value ?? '-1');
     } else if (kind === 'skipped') {
       const count = Number(value);
       this.onSkipped(count - this.#skipped);
@@ -396,4 +411,34 @@ async function verify(scratch: Scratch, deposits: readonly Deposit[], accounts: 
 
 function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/**
+ * Throws unless `summary` keeps the mode's promise and its kills hit the window it exists for.
+ * Mode `inbox`: nothing lost, applied twice or unexpected, balances exact, and at least one
+ * redelivery skipped by the inbox (a kill landed between commit and ack). Mode `none`: nothing lost
+ * or unexpected, balances consistent with their effects, and at least one duplicate effect (the same
+ * window, seen from at-least-once delivery).
+ */
+export function assertCrashRun(summary: InboxCrashSummary): void {
+  const replay = `(seed ${summary.seed}, mode ${summary.mode})`;
+  const fail = (what: string): never => {
+    throw new Error(`inbox crash run failed: ${what} ${replay}`);
+  };
+  if (summary.lost > 0) fail(`${summary.lost} events lost, e.g. ${summary.lostIds.join(', ')}`);
+  if (summary.unexpectedEffects > 0) fail(`${summary.unexpectedEffects} effects of events never published`);
+  if (summary.balancesOffFromEffects > 0) {
+    fail(`${summary.balancesOffFromEffects} balances differ from their effect rows`);
+  }
+  if (summary.mode === 'inbox') {
+    if (summary.duplicateEffects > 0) fail(`${summary.duplicateEffects} effects applied twice`);
+    if (summary.balancesOffFromDeposits > 0) {
+      fail(`${summary.balancesOffFromDeposits} balances differ from the deposits`);
+    }
+    if (summary.skippedByInbox === 0) {
+      fail(`no kill of ${summary.kills} landed between commit and ack: the inbox skipped no redelivery`);
+    }
+  } else if (summary.duplicateEffects === 0) {
+    fail(`no kill of ${summary.kills} landed between commit and ack: no duplicate effect without the inbox`);
+  }
 }
