@@ -1,9 +1,10 @@
 /**
  * Each package README's first ```ts example runs exactly as written, so none can rot: it is saved
  * as `example.ts` in a fresh temporary directory (which sees this repository's node_modules, as an
- * application that installed the package would) and run by Node with a deadline. Packages whose
- * examples need an external server (RabbitMQ, PostgreSQL, Kafka) are left out; the CLI's README is
- * run line by line by packages/cli/test/readme.test.ts.
+ * application that installed the package would) and run by Node with a deadline. Examples that
+ * need a server get one through the environment variable they read: RabbitMQ from `npm run setup`,
+ * a fresh PostgreSQL database, a `herald serve` on a free port. The CLI's README is run line by
+ * line by packages/cli/test/readme.test.ts.
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -11,12 +12,70 @@ import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { startServe } from '@herald/kafka-server/testing';
+import pg from 'pg';
 
 const root = join(import.meta.dirname, '..', '..', '..');
 const DEADLINE_MS = 60_000;
 
-/** Each package with a self-contained example, and what its output must show. */
-const EXAMPLES: readonly { readonly directory: string; readonly output: RegExp }[] = [
+/** What an example needs from outside: environment variables, and how to tear down what was made. */
+interface Fixture {
+  readonly env: Readonly<Record<string, string>>;
+  teardown(): Promise<void>;
+}
+
+const POSTGRES_URL =
+  process.env.HERALD_POSTGRES_URL ??
+  `postgres://postgres@127.0.0.1:${process.env.HERALD_POSTGRES_PORT ?? 5432}/test`;
+
+/** A database of its own, so the example's "on a fresh database" output holds on every run. */
+async function freshDatabase(): Promise<Fixture> {
+  const name = `herald_readme_${process.pid}_${Date.now()}`;
+  const admin = new pg.Client({ connectionString: POSTGRES_URL });
+  await admin.connect();
+  try {
+    await admin.query(`create database ${name}`);
+  } finally {
+    await admin.end();
+  }
+  const url = new URL(POSTGRES_URL);
+  url.pathname = `/${name}`;
+  return {
+    env: { DATABASE_URL: url.toString() },
+    async teardown() {
+      const client = new pg.Client({ connectionString: POSTGRES_URL });
+      await client.connect();
+      try {
+        await client.query(`drop database if exists ${name} with (force)`);
+      } finally {
+        await client.end();
+      }
+    },
+  };
+}
+
+/** `herald serve` on a free port and a temporary data directory. */
+async function heraldServe(): Promise<Fixture> {
+  const dir = mkdtempSync(join(tmpdir(), 'herald-readme-serve-'));
+  const serve = await startServe({ dir, partitions: 2 });
+  return {
+    env: { HERALD_KAFKA_BROKERS: serve.bootstrap },
+    async teardown() {
+      try {
+        await serve.stop();
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  };
+}
+
+/** Each package with an example, what its output must show, and what it needs from outside. */
+const EXAMPLES: readonly {
+  readonly directory: string;
+  readonly output: RegExp;
+  readonly fixture?: () => Promise<Fixture>;
+}[] = [
   { directory: 'herald', output: /^inventory: reserve stock for order-123$/m },
   { directory: 'bus', output: /^billing: order-1 for 42 \(event OrderCreated\)$/m },
   { directory: 'errors', output: /^HERALD_VALIDATION false$/m },
@@ -25,6 +84,9 @@ const EXAMPLES: readonly { readonly directory: string; readonly output: RegExp }
   { directory: 'broker', output: /hello/ },
   { directory: 'kafka-protocol', output: /apiKey: 18, minVersion: 0, maxVersion: 3/ },
   { directory: 'kafka-server', output: /^Kafka clients bootstrap from 127\.0\.0\.1:\d+$/m },
+  { directory: 'postgres', output: /^500 1$/m, fixture: freshDatabase },
+  { directory: 'transport-rabbitmq', output: /^bill o-1 42$/m },
+  { directory: 'transport-kafka', output: /^bill o-1 42$/m, fixture: heraldServe },
 ];
 
 function firstTypeScriptBlock(markdown: string, directory: string): string {
@@ -33,9 +95,13 @@ function firstTypeScriptBlock(markdown: string, directory: string): string {
   return match[1]!;
 }
 
-function run(file: string, cwd: string): Promise<{ code: number | null; output: string }> {
+function run(
+  file: string,
+  cwd: string,
+  extraEnv: Readonly<Record<string, string>>,
+): Promise<{ code: number | null; output: string }> {
   return new Promise((resolve, reject) => {
-    const env = { ...process.env };
+    const env = { ...process.env, ...extraEnv };
     delete env.HERALD_DATA_DIR; // the examples' default data directories live in the temporary cwd
     const child = spawn(process.execPath, [file], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
@@ -57,21 +123,23 @@ function run(file: string, cwd: string): Promise<{ code: number | null; output: 
   });
 }
 
-describe('package readmes', () => {
-  for (const { directory, output } of EXAMPLES) {
+describe('package readmes', { timeout: 600_000 }, () => {
+  for (const { directory, output, fixture } of EXAMPLES) {
     it(`package readmes - the first example of packages/${directory}/README.md runs as written`, async () => {
       const readme = readFileSync(join(root, 'packages', directory, 'README.md'), 'utf8');
       const code = firstTypeScriptBlock(readme, directory);
       const work = mkdtempSync(join(tmpdir(), `herald-readme-${directory}-`));
+      const outside = await fixture?.();
       try {
         symlinkSync(join(root, 'node_modules'), join(work, 'node_modules'), 'dir');
         writeFileSync(join(work, 'package.json'), '{ "type": "module" }\n');
         writeFileSync(join(work, 'example.ts'), code);
-        const result = await run(join(work, 'example.ts'), work);
+        const result = await run(join(work, 'example.ts'), work, outside?.env ?? {});
         assert.equal(result.code, 0, `example exited with ${result.code}:\n${result.output}`);
         assert.match(result.output, output);
       } finally {
         rmSync(work, { recursive: true, force: true });
+        await outside?.teardown();
       }
     });
   }
