@@ -8,6 +8,7 @@
  * const envelope = await t.published(OrderCreated, (order) => order.orderId === 'o-1');
  */
 import { spawnSync } from 'node:child_process';
+import { writeSync } from 'node:fs';
 import { type Bus, type BusOptions, createBus } from './bus.ts';
 import type { Contract, PayloadOf } from './contracts.ts';
 import { decodeEnvelope, type Envelope, type TransportMessage } from './envelope.ts';
@@ -129,4 +130,22 @@ export function requireTool(command: string, args: readonly string[], what = com
       ? result.error.message
       : `exited with ${result.status ?? result.signal}: ${String(result.stderr).trim().slice(-500)}`;
   throw new Error(`${what} is missing (${[command, ...args].join(' ')}: ${reason}): run npm run setup`);
+}
+
+/**
+ * Writes `line` to stdout synchronously, for crash-test children whose parent must see every
+ * line printed before a SIGKILL. `process.stdout.write` to a pipe is asynchronous (measured: lines
+ * written just before a SIGKILL go missing); `writeSync` on the non-blocking pipe retries EAGAIN
+ * until the parent has read enough, bounded by the attempts.
+ */
+export function printLine(line: string): void {
+  for (let attempt = 0; attempt < 10_000_000; attempt++) {
+    try {
+      writeSync(1, `${line}\n`);
+      return;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EAGAIN') throw error;
+    }
+  }
+  throw new Error('stdout stayed full: the parent stopped reading');
 }

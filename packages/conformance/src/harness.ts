@@ -2,9 +2,9 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import type { MessageHandler, ReceivedMessage, Transport, TransportMessage } from '@herald/bus';
-import { requireTool, withDeadline } from '@herald/bus/testing';
+import { printLine, requireTool, withDeadline } from '@herald/bus/testing';
 
-export { requireTool, withDeadline };
+export { printLine, requireTool, withDeadline };
 
 /** Header carrying a test message's id. */
 export const ID_HEADER = 'x-conformance-id';

@@ -19,7 +19,6 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { writeSync } from 'node:fs';
 import path from 'node:path';
 import { embeddedTransport } from '@herald/broker';
 import type { TransportMessage } from '@herald/bus';
@@ -422,20 +421,4 @@ async function runAckCycles(
   return { killsWithAcksInFlight, acksInFlightAtKills, redeliveries };
 }
 
-/**
- * Writes `line` to stdout synchronously. `process.stdout.write` to a pipe is asynchronous here
- * (measured: lines written just before a SIGKILL go missing), so a child's `begin` line could be
- * lost while its write went ahead, and the harness would see a phantom. `writeSync` on the pipe
- * (non-blocking) retries EAGAIN until the parent has read enough; bounded by the attempts.
- */
-export function printLine(line: string): void {
-  for (let attempt = 0; attempt < 10_000_000; attempt++) {
-    try {
-      writeSync(1, `${line}\n`);
-      return;
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EAGAIN') throw error;
-    }
-  }
-  throw new Error('stdout stayed full: the parent stopped reading');
-}
+export { printLine } from '@herald/conformance';

@@ -2,7 +2,6 @@
  * What the inbox crash test's parent and its consumer child agree on: the event, the topic and
  * group, the tables, and the one statement that applies an event's effect.
  */
-import { writeSync } from 'node:fs';
 import { defineEvent } from '@herald/bus';
 import { z } from 'zod';
 
@@ -39,21 +38,7 @@ export type CrashFault = 'bypass-inbox' | 'drop-one';
 /** The event `drop-one` skips: the twentieth each child handles. */
 export const DROPPED_EVENT_NUMBER = 20;
 
-/**
- * Writes `line` to stdout synchronously: `process.stdout.write` to a pipe is asynchronous and loses
- * lines at SIGKILL. `writeSync` on the (non-blocking) pipe retries EAGAIN, bounded by the attempts.
- */
-export function printLine(line: string): void {
-  for (let attempt = 0; attempt < 10_000_000; attempt++) {
-    try {
-      writeSync(1, `${line}\n`);
-      return;
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EAGAIN') throw error;
-    }
-  }
-  throw new Error('stdout stayed full: the parent stopped reading');
-}
+export { printLine } from '@herald/bus/testing';
 
 /**
  * Tables of one run in `schema`. `effects` has no unique constraint on purpose: an event applied
