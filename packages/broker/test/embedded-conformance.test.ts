@@ -1,24 +1,57 @@
+/**
+ * The conformance suite on the embedded transport hosted in a child process
+ * (`support/child-transport.ts`), so its restart is a crash: SIGKILL the child holding the data
+ * directory, with no clean close, and open the directory in a new child (the dead pid's lock is
+ * stale). An ack that resolved must survive that; the `ack-late` fault proves the restart scenario
+ * notices when it does not.
+ *
+ * No `dropConnections`: an in-process broker has no connection to drop. Killing the child is a
+ * crash of the application itself, which the restart scenario covers; a proxy that reconnected to
+ * a new child by itself would test the proxy, not the embedded transport.
+ */
+import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { embeddedTransport } from '@herald/broker';
-import { runConformance } from '@herald/conformance';
+import { after, describe, it } from 'node:test';
+import type { Transport } from '@herald/bus';
+import { type ConformanceTarget, runConformance, runScenario, scenarios } from '@herald/conformance';
+import { ChildTransport, startChildTransport, type TransportHostFault } from './support/child-transport.ts';
 
-const directories = new WeakMap<object, string>();
+const RESTART_SCENARIO = 'restart - published messages and acked positions survive a restart';
 
-runConformance({
-  name: 'embedded',
-  async create() {
-    const dir = mkdtempSync(path.join(tmpdir(), 'herald-embedded-'));
-    const transport = await embeddedTransport({ dir });
-    directories.set(transport, dir);
-    return transport;
-  },
-  async restart(transport) {
-    const dir = directories.get(transport)!;
-    await transport.close();
-    const next = await embeddedTransport({ dir });
-    directories.set(next, dir);
-    return next;
-  },
+/** Data directories this file created; removed once every test finished. */
+const directories: string[] = [];
+after(() => Promise.all(directories.map((dir) => rm(dir, { recursive: true, force: true }))));
+
+/** A target whose transports are child-hosted embedded transports, each on a fresh directory. */
+function childTarget(name: string, fault?: TransportHostFault): ConformanceTarget {
+  return {
+    name,
+    create() {
+      const dir = mkdtempSync(path.join(tmpdir(), 'herald-embedded-child-'));
+      directories.push(dir);
+      return startChildTransport({ dir, fault });
+    },
+    async restart(transport: Transport) {
+      assert.ok(transport instanceof ChildTransport, 'restart got a transport this target did not create');
+      await transport.kill();
+      return startChildTransport({ dir: transport.dir, fault });
+    },
+  };
+}
+
+runConformance(childTarget('embedded (child process, restart = kill -9)'));
+
+describe('embedded child-hosted restart: the fault switch', () => {
+  const restart = scenarios.find((scenario) => scenario.name === RESTART_SCENARIO);
+
+  it('ack-late (ack resolves before the broker records it) makes the restart scenario fail', async () => {
+    assert.ok(restart !== undefined, `no scenario named "${RESTART_SCENARIO}"`);
+    await assert.rejects(
+      runScenario(childTarget('embedded, ack-late', 'ack-late'), restart),
+      /acked before the restart were delivered again/,
+    );
+  });
 });
