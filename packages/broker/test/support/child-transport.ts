@@ -379,7 +379,9 @@ export class ChildTransport implements Transport {
       } catch (error) {
         clearTimeout(timer);
         this.#pending.delete(id);
-        reject(new TransportError(`cannot reach transport host ${this.pid}`, { cause: error, retriable: true }));
+        reject(
+          new TransportError(`cannot reach transport host ${this.pid}`, { cause: error, retriable: true }),
+        );
       }
     });
   }
