@@ -218,10 +218,19 @@ export class ChildTransport implements Transport {
       this.#stderr = (this.#stderr + chunk).slice(-4000);
     });
     this.#exited = new Promise((resolve) => {
-      child.once('exit', (code, signal) => {
-        this.#exitedHow = signal === null ? `exited with code ${code}` : `was killed by ${signal}`;
+      const exited = (how: string) => {
+        if (this.#exitedHow !== undefined) return;
+        this.#exitedHow = how;
         this.#failPending();
         resolve();
+      };
+      child.once('exit', (code, signal) =>
+        exited(signal === null ? `exited with code ${code}` : `was killed by ${signal}`),
+      );
+      // A child that could not be started never exits; other errors (a failed kill or send) are
+      // reported where they happen.
+      child.on('error', (error) => {
+        if (child.pid === undefined) exited(`could not be started (${error.message})`);
       });
     });
     let readyResolve: () => void = () => {};
@@ -373,15 +382,19 @@ export class ChildTransport implements Transport {
         );
       }, this.#requestDeadlineMs);
       this.#pending.set(id, { what: body.op, resolve, reject, timer });
-      try {
-        const request: HostRequest = { id, ...body };
-        this.#child.send(request);
-      } catch (error) {
+      const failed = (error: Error) => {
+        if (!this.#pending.has(id)) return;
         clearTimeout(timer);
         this.#pending.delete(id);
-        reject(
-          new TransportError(`cannot reach transport host ${this.pid}`, { cause: error, retriable: true }),
-        );
+        const message = `cannot send ${body.op} to transport host ${this.pid} (${error.message})`;
+        reject(new TransportError(message, { cause: error, retriable: true }));
+      };
+      const request: HostRequest = { id, ...body };
+      try {
+        // With a callback, a closed channel is reported here instead of as the child's 'error' event.
+        this.#child.send(request, (error) => error !== null && failed(error));
+      } catch (error) {
+        failed(error instanceof Error ? error : new Error(String(error))); // Could not serialize it.
       }
     });
   }
