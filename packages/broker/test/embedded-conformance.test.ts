@@ -21,18 +21,39 @@ import { ChildTransport, startChildTransport, type TransportHostFault } from './
 
 const RESTART_SCENARIO = 'restart - published messages and acked positions survive a restart';
 
-/** Data directories this file created; removed once every test finished. */
+/** Data directories this file created, and children started ahead that no scenario took. */
 const directories: string[] = [];
-after(() => Promise.all(directories.map((dir) => rm(dir, { recursive: true, force: true }))));
+const unused = new Set<Promise<ChildTransport>>();
+after(async () => {
+  await Promise.allSettled([...unused].map(async (started) => (await started).close()));
+  await Promise.all(directories.map((dir) => rm(dir, { recursive: true, force: true })));
+});
 
-/** A target whose transports are child-hosted embedded transports, each on a fresh directory. */
-function childTarget(name: string, fault?: TransportHostFault): ConformanceTarget {
-  return {
+function startOnFreshDirectory(fault: TransportHostFault | undefined): Promise<ChildTransport> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'herald-embedded-child-'));
+  directories.push(dir);
+  return startChildTransport({ dir, fault });
+}
+
+/**
+ * A target whose transports are child-hosted embedded transports, each on a fresh directory. With
+ * `startAhead: n`, n children start while scenarios run, so `create()` finds one ready: a child
+ * takes about 250 ms to load the broker and open its directory, and the suite creates 26.
+ */
+function childTarget(name: string, options: { fault?: TransportHostFault; startAhead?: number } = {}) {
+  const ahead: Promise<ChildTransport>[] = [];
+  const target: ConformanceTarget = {
     name,
     create() {
-      const dir = mkdtempSync(path.join(tmpdir(), 'herald-embedded-child-'));
-      directories.push(dir);
-      return startChildTransport({ dir, fault });
+      const started = ahead.shift() ?? startOnFreshDirectory(options.fault);
+      unused.delete(started);
+      while (ahead.length < (options.startAhead ?? 0)) {
+        const next = startOnFreshDirectory(options.fault);
+        next.catch(() => {}); // Its failure is reported by the create() that takes it.
+        unused.add(next);
+        ahead.push(next);
+      }
+      return started;
     },
     async restart(transport: Transport) {
       assert.ok(transport instanceof ChildTransport, 'restart got a transport this target did not create');
@@ -42,23 +63,27 @@ function childTarget(name: string, fault?: TransportHostFault): ConformanceTarge
       return startChildTransport({ dir: transport.dir });
     },
   };
+  return target;
 }
 
-runConformance(childTarget('embedded (child process, restart = kill -9)'));
+runConformance(childTarget('embedded (child process, restart = kill -9)', { startAhead: 2 }));
 
 describe('embedded child-hosted restart: the fault switch', () => {
   const restart = scenarios.find((scenario) => scenario.name === RESTART_SCENARIO);
 
   it('ack-late (ack resolves before the broker records it) makes the restart scenario fail', async (t) => {
     assert.ok(restart !== undefined, `no scenario named "${RESTART_SCENARIO}"`);
-    await assert.rejects(runScenario(childTarget('embedded, ack-late', 'ack-late'), restart), (error) => {
-      assert.ok(error instanceof Error, `expected an assertion failure, got ${String(error)}`);
-      assert.match(error.message, /acked before the restart were delivered again/);
-      const redelivered = (error as { actual?: unknown }).actual;
-      t.diagnostic(
-        `the restart scenario failed as it should: ${error.message.split('\n')[0]}: ${JSON.stringify(redelivered)}`,
-      );
-      return true;
-    });
+    await assert.rejects(
+      runScenario(childTarget('embedded, ack-late', { fault: 'ack-late' }), restart),
+      (error) => {
+        assert.ok(error instanceof Error, `expected an assertion failure, got ${String(error)}`);
+        assert.match(error.message, /acked before the restart were delivered again/);
+        const redelivered = (error as { actual?: unknown }).actual;
+        t.diagnostic(
+          `the restart scenario failed as it should: ${error.message.split('\n')[0]}: ${JSON.stringify(redelivered)}`,
+        );
+        return true;
+      },
+    );
   });
 });
