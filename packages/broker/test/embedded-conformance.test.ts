@@ -8,6 +8,10 @@
  * No `dropConnections`: an in-process broker has no connection to drop. Killing the child is a
  * crash of the application itself, which the restart scenario covers; a proxy that reconnected to
  * a new child by itself would test the proxy, not the embedded transport.
+ *
+ * `embedded-in-process-conformance.test.ts` runs the suite on the transport in the test's own
+ * process too, because this proxy answers some of the contract itself (`ClosedError` after close,
+ * no-op settles after close) and would hide the real transport getting those wrong.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
