@@ -8,8 +8,11 @@ export interface ConformanceTarget {
   /** Creates a fresh, independent transport instance. */
   create(): Promise<Transport> | Transport;
   /**
-   * Closes `transport` and returns a new instance on the same stored state (same data directory,
-   * same broker after a restart). Declaring it enables the restart scenarios.
+   * Stops `transport` and returns a new instance on the same stored state (same data directory,
+   * same broker after a restart). Declaring it enables the restart scenarios. Prefer a crash
+   * (SIGKILL the process holding the state, as the embedded target does) to a clean close: a
+   * close may flush what a crash loses, so only a crash checks that an ack was durable when
+   * `ack()` resolved.
    */
   restart?(transport: Transport): Promise<Transport>;
   /**
