@@ -508,6 +508,43 @@ export class Broker {
     return new Map((await this.#commitEntry(topic, group)).offsets);
   }
 
+  /**
+   * Forgets offsets stored by {@link commitOffsets} for `group` on `topic`: the given partitions,
+   * or all of them when `partitions` is undefined (Kafka's OffsetDelete and DeleteGroups). The
+   * file is rewritten, or removed once no partition is left. Durable as {@link commitOffsets}.
+   */
+  async deleteCommittedOffsets(topic: string, group: string, partitions?: readonly number[]): Promise<void> {
+    this.#checkOpen();
+    assertName(group, 'group', 'deleteCommittedOffsets');
+    await this.#existingTopic(topic, 'deleteCommittedOffsets');
+    const entry = await this.#commitEntry(topic, group);
+    if (partitions === undefined) entry.offsets.clear();
+    else for (const partition of partitions) entry.offsets.delete(partition);
+    const snapshot = Object.fromEntries(
+      [...entry.offsets].map(([partition, offset]) => [partition, String(offset)]),
+    );
+    const file = commitsFile(this.#groupsDirectory(topic), group);
+    const writing = entry.writing.then(async () => {
+      if (Object.keys(snapshot).length > 0) {
+        await writeChecked(file, { format: COMMITS_FORMAT, topic, group, offsets: snapshot }, this.#durable);
+      } else {
+        await fs.rm(file, { force: true });
+      }
+    });
+    entry.writing = writing.catch(() => {});
+    this.#inFlight.add(writing);
+    try {
+      await writing;
+    } catch (error) {
+      throw new BrokerStorageError(
+        `deleteCommittedOffsets: cannot update offsets of "${group}" on "${topic}"`,
+        error,
+      );
+    } finally {
+      this.#inFlight.delete(writing);
+    }
+  }
+
   /** Topics on which `group` has offsets stored by {@link commitOffsets}, sorted. */
   async committedTopics(group: string): Promise<string[]> {
     this.#checkOpen();

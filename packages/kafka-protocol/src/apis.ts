@@ -9,8 +9,12 @@ import { apiVersionsRequest } from './apis/api-versions/request.ts';
 import { apiVersionsResponse } from './apis/api-versions/response.ts';
 import { createTopicsRequest } from './apis/create-topics/request.ts';
 import { createTopicsResponse } from './apis/create-topics/response.ts';
+import { deleteGroupsRequest } from './apis/delete-groups/request.ts';
+import { deleteGroupsResponse } from './apis/delete-groups/response.ts';
 import { deleteTopicsRequest } from './apis/delete-topics/request.ts';
 import { deleteTopicsResponse } from './apis/delete-topics/response.ts';
+import { describeConfigsRequest } from './apis/describe-configs/request.ts';
+import { describeConfigsResponse } from './apis/describe-configs/response.ts';
 import { describeGroupsRequest } from './apis/describe-groups/request.ts';
 import { describeGroupsResponse } from './apis/describe-groups/response.ts';
 import { fetchRequest } from './apis/fetch/request.ts';
@@ -33,6 +37,8 @@ import { metadataRequest } from './apis/metadata/request.ts';
 import { metadataResponse } from './apis/metadata/response.ts';
 import { offsetCommitRequest } from './apis/offset-commit/request.ts';
 import { offsetCommitResponse } from './apis/offset-commit/response.ts';
+import { offsetDeleteRequest } from './apis/offset-delete/request.ts';
+import { offsetDeleteResponse } from './apis/offset-delete/response.ts';
 import { offsetFetchRequest } from './apis/offset-fetch/request.ts';
 import { offsetFetchResponse } from './apis/offset-fetch/response.ts';
 import { produceRequest } from './apis/produce/request.ts';
@@ -60,6 +66,9 @@ export const API_KEY = {
   CreateTopics: 19,
   DeleteTopics: 20,
   InitProducerId: 22,
+  DescribeConfigs: 32,
+  DeleteGroups: 42,
+  OffsetDelete: 47,
 } as const;
 
 /** A name of {@link API_KEY}. */
@@ -107,6 +116,10 @@ export const APIS: readonly ApiDefinition[] = [
   api('CreateTopics', 2, 4, createTopicsRequest, createTopicsResponse),
   api('DeleteTopics', 1, 3, deleteTopicsRequest, deleteTopicsResponse),
   api('InitProducerId', 0, 1, initProducerIdRequest, initProducerIdResponse),
+  // Codecs generated from Kafka's JSON definitions (scripts/kafka-codegen.ts); v4 and v2 are flexible.
+  api('DescribeConfigs', 1, 4, describeConfigsRequest, describeConfigsResponse),
+  api('DeleteGroups', 1, 2, deleteGroupsRequest, deleteGroupsResponse),
+  api('OffsetDelete', 0, 0, offsetDeleteRequest, offsetDeleteResponse),
 ];
 
 const byKey = new Map(APIS.map((definition) => [definition.apiKey, definition]));

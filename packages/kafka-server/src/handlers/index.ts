@@ -5,7 +5,9 @@
 import {
   API_KEY,
   type CreateTopicsRequest,
+  type DeleteGroupsRequest,
   type DeleteTopicsRequest,
+  type DescribeConfigsRequest,
   type DescribeGroupsRequest,
   type FetchRequest,
   type FindCoordinatorRequest,
@@ -16,12 +18,14 @@ import {
   type ListOffsetsRequest,
   type MetadataRequest,
   type OffsetCommitRequest,
+  type OffsetDeleteRequest,
   type OffsetFetchRequest,
   type ProduceRequest,
   type RequestHeader,
   type SyncGroupRequest,
 } from '@herald/kafka-protocol';
 import type { ServerContext } from '../context.ts';
+import { handleDeleteGroups, handleDescribeConfigs, handleOffsetDelete } from './admin.ts';
 import { apiVersionsResponse } from './api-versions.ts';
 import { handleFetch } from './fetch.ts';
 import { handleFindCoordinator } from './find-coordinator.ts';
@@ -100,6 +104,12 @@ export async function dispatch(
       return handleDeleteTopics(context, body as DeleteTopicsRequest);
     case API_KEY.InitProducerId:
       return handleInitProducerId(body as InitProducerIdRequest);
+    case API_KEY.DescribeConfigs:
+      return handleDescribeConfigs(context, body as DescribeConfigsRequest);
+    case API_KEY.DeleteGroups:
+      return handleDeleteGroups(context, body as DeleteGroupsRequest);
+    case API_KEY.OffsetDelete:
+      return handleOffsetDelete(context, body as OffsetDeleteRequest);
     default:
       throw new Error(`no handler for API key ${header.apiKey}`);
   }
