@@ -3,7 +3,9 @@
  * batches are handed to the broker opaque, where the log checks length, CRC-32C and record count
  * before storing them with BaseOffset and PartitionLeaderEpoch rewritten, so a corrupt batch is
  * answered with CORRUPT_MESSAGE and never stored. v0-2 (message sets) get
- * UNSUPPORTED_FOR_MESSAGE_FORMAT. acks=0 gets no response (the caller drops it).
+ * UNSUPPORTED_FOR_MESSAGE_FORMAT. acks=0 gets no response (the caller drops it). Batches of
+ * idempotent producers go through the sequence checks of `producer-state.ts` first: a retried
+ * batch is answered with its original offset, a gap with OUT_OF_ORDER_SEQUENCE_NUMBER.
  */
 import {
   ERROR_CODE,
@@ -13,6 +15,7 @@ import {
 } from '@herald/kafka-protocol';
 import type { ServerContext } from '../context.ts';
 import { appendErrorCode } from '../error-mapping.ts';
+import { batchProducer } from '../producer-state.ts';
 
 /** Bytes of a RecordBatch v2 header; `BatchLength` sits at byte 8, `Magic` at byte 16. */
 const BATCH_HEADER_BYTES = 61;
@@ -99,16 +102,50 @@ export async function startProduce(
   const partitionCounts = await Promise.all(
     request.topicData.map((topic) => context.topics.partitions(topic.name)),
   );
+  const split = request.topicData.map((topic, topicIndex) =>
+    topic.partitionData.map((partition) => {
+      const count = partitionCounts[topicIndex];
+      if (count === undefined || partition.index < 0 || partition.index >= count)
+        return ERROR_CODE.UNKNOWN_TOPIC_OR_PARTITION;
+      return splitBatches(partition.records);
+    }),
+  );
+  // Idempotent batches are checked against their producer's state, rebuilt from the log the
+  // first time a partition sees one after a start.
+  const loads: Promise<void>[] = [];
+  request.topicData.forEach((topic, topicIndex) => {
+    topic.partitionData.forEach((partition, partitionIndex) => {
+      const batches = split[topicIndex]![partitionIndex]!;
+      if (typeof batches === 'number' || context.producers.isReady(topic.name, partition.index)) return;
+      if (batches.some((batch) => batchProducer(batch) !== undefined))
+        loads.push(context.producers.ready(topic.name, partition.index));
+    });
+  });
+  await Promise.all(loads);
   // From here on everything is synchronous until every append has been enqueued.
   const responses = request.topicData.map((topic, topicIndex) => {
-    const count = partitionCounts[topicIndex];
-    const outcomes = topic.partitionData.map((partition): PartitionOutcome => {
-      if (count === undefined || partition.index < 0 || partition.index >= count) {
-        return Promise.resolve(failed(partition.index, ERROR_CODE.UNKNOWN_TOPIC_OR_PARTITION));
-      }
-      const batches = splitBatches(partition.records);
+    const outcomes = topic.partitionData.map((partition, partitionIndex): PartitionOutcome => {
+      const batches = split[topicIndex]![partitionIndex]!;
       if (typeof batches === 'number') return Promise.resolve(failed(partition.index, batches));
-      const appends = batches.map((batch) => context.broker.appendBatch(topic.name, partition.index, batch));
+      const appends: Promise<{ baseOffset: bigint }>[] = [];
+      for (const batch of batches) {
+        const verdict = context.producers.check(topic.name, partition.index, batchProducer(batch));
+        if (verdict.kind === 'error') {
+          // Batches before it (clients send one batch per partition) are stored; report the refusal.
+          return Promise.all(appends).then(
+            () => failed(partition.index, verdict.errorCode, verdict.message),
+            () => failed(partition.index, verdict.errorCode, verdict.message),
+          );
+        }
+        if (verdict.kind === 'duplicate') {
+          // A retry of a stored batch: answered with the original offset, not stored again.
+          appends.push(verdict.baseOffset.then((baseOffset) => ({ baseOffset })));
+          continue;
+        }
+        const append = context.broker.appendBatch(topic.name, partition.index, batch);
+        verdict.record(append.then((result) => result.baseOffset));
+        appends.push(append);
+      }
       return appendAll(context, topic.name, partition.index, appends);
     });
     return { name: topic.name, outcomes };
