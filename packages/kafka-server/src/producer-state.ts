@@ -59,11 +59,15 @@ interface ProducerEntry {
 
 /** What {@link ProducerStateManager.check} decided for one batch. */
 export type SequenceCheck =
-  | { readonly kind: 'append'; readonly record: (baseOffset: Promise<bigint>) => void }
+  | {
+      readonly kind: 'append';
+      /** Set for an idempotent batch: records its append (undefined for other batches). */
+      readonly record: ((baseOffset: Promise<bigint>) => void) | undefined;
+    }
   | { readonly kind: 'duplicate'; readonly baseOffset: Promise<bigint> }
   | { readonly kind: 'error'; readonly errorCode: number; readonly message: string };
 
-const APPEND_UNTRACKED: SequenceCheck = { kind: 'append', record: () => {} };
+const APPEND_UNTRACKED: SequenceCheck = { kind: 'append', record: undefined };
 
 /** The producer fields of the batch at the start of `batch`, or undefined for a non-idempotent one. */
 export function batchProducer(batch: Uint8Array): BatchProducer | undefined {

@@ -150,9 +150,9 @@ describe('Apache Kafka 4.1 VerifiableProducer across a kill -9', () => {
       '--topic',
       'verifiable',
       '--max-messages',
-      '12000',
+      '8000',
       '--throughput',
-      '3000',
+      '1000',
       '--acks',
       '-1',
     ]);
@@ -161,8 +161,8 @@ describe('Apache Kafka 4.1 VerifiableProducer across a kill -9', () => {
       jsonLines(producer.output()).filter((event) => event.name === 'producer_send_success').length;
     try {
       await waitFor(
-        () => acked() >= 3000,
-        () => `3000 acks from VerifiableProducer (${acked()} so far):\n${producer.output().slice(-2000)}`,
+        () => acked() >= 1500,
+        () => `1500 acks from VerifiableProducer (${acked()} so far):\n${producer.output().slice(-2000)}`,
         60_000,
       );
       await serve.kill();
@@ -179,7 +179,10 @@ describe('Apache Kafka 4.1 VerifiableProducer across a kill -9', () => {
         .filter((event) => event.name === 'producer_send_success')
         .map((event) => event.value as string);
       const summary = events.find((event) => event.name === 'tool_data')!;
-      assert.ok(ackedValues.length > ackedBeforeKill, 'acks after the restart too');
+      assert.ok(
+        ackedValues.length > ackedBeforeKill,
+        `acks after the restart too (${ackedBeforeKill} before the kill, ${ackedValues.length} in all)`,
+      );
       assert.equal(summary.acked, ackedValues.length);
 
       // Everything stored: the sum of the partitions' end offsets.
@@ -212,7 +215,7 @@ describe('Apache Kafka 4.1 VerifiableProducer across a kill -9', () => {
       assert.equal(
         present.size,
         consumed.length,
-        'no value stored twice (idempotent retries after the restart)',
+        `no value stored twice (idempotent retries after the restart): ${consumed.length - present.size} duplicates`,
       );
     } finally {
       producer.child.kill('SIGKILL');

@@ -15,6 +15,7 @@ import {
   type InitProducerIdRequest,
   type JoinGroupRequest,
   type LeaveGroupRequest,
+  type ListGroupsRequest,
   type ListOffsetsRequest,
   type MetadataRequest,
   type OffsetCommitRequest,
@@ -81,7 +82,7 @@ export async function dispatch(
     case API_KEY.ListOffsets:
       return handleListOffsets(context, body as ListOffsetsRequest);
     case API_KEY.FindCoordinator:
-      return handleFindCoordinator(context, body as FindCoordinatorRequest);
+      return handleFindCoordinator(context, body as FindCoordinatorRequest, version);
     case API_KEY.JoinGroup:
       return handleJoinGroup(context, body as JoinGroupRequest, header.clientId, connection.clientHost);
     case API_KEY.SyncGroup:
@@ -93,7 +94,7 @@ export async function dispatch(
     case API_KEY.DescribeGroups:
       return handleDescribeGroups(context, body as DescribeGroupsRequest);
     case API_KEY.ListGroups:
-      return handleListGroups(context);
+      return handleListGroups(context, body as ListGroupsRequest);
     case API_KEY.OffsetCommit:
       return handleOffsetCommit(context, body as OffsetCommitRequest);
     case API_KEY.OffsetFetch:

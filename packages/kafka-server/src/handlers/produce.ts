@@ -143,7 +143,8 @@ export async function startProduce(
           continue;
         }
         const append = context.broker.appendBatch(topic.name, partition.index, batch);
-        verdict.record(append.then((result) => result.baseOffset));
+        // The state handles a failed append itself (the derived promise's rejection is caught there).
+        verdict.record?.(append.then((result) => result.baseOffset));
         appends.push(append);
       }
       return appendAll(context, topic.name, partition.index, appends);
