@@ -1,6 +1,7 @@
 /**
- * The APIs this codec implements and the version ranges it advertises: the "V1" scope for a
- * single-node broker. librdkafka 2.0 gates features on single versions, so Produce v0,
+ * The APIs this codec implements and the version ranges it advertises, flexible versions
+ * (KIP-482) included up to the last version before topic ids or batched groups where Kafka 4 went
+ * further (Fetch 13+, OffsetFetch 8+, DeleteTopics 6+). librdkafka 2.0 gates features on single versions, so Produce v0,
  * FindCoordinator v0 and InitProducerId v0 stay inside the ranges (Produce v0-2 are advertised but
  * refused with UNSUPPORTED_FOR_MESSAGE_FORMAT); kafkajs ignores minimum versions, so every version
  * in a range is implemented. Nothing outside this table is advertised.
@@ -99,11 +100,11 @@ function api(
 /** Every implemented API with its advertised range, by API key. */
 export const APIS: readonly ApiDefinition[] = [
   api('Produce', 0, 11, produceRequest, produceResponse),
-  api('Fetch', 4, 11, fetchRequest, fetchResponse),
+  api('Fetch', 4, 12, fetchRequest, fetchResponse),
   api('ListOffsets', 1, 6, listOffsetsRequest, listOffsetsResponse),
   api('Metadata', 0, 12, metadataRequest, metadataResponse),
-  api('OffsetCommit', 2, 7, offsetCommitRequest, offsetCommitResponse),
-  api('OffsetFetch', 1, 5, offsetFetchRequest, offsetFetchResponse),
+  api('OffsetCommit', 2, 9, offsetCommitRequest, offsetCommitResponse),
+  api('OffsetFetch', 1, 7, offsetFetchRequest, offsetFetchResponse),
   api('FindCoordinator', 0, 6, findCoordinatorRequest, findCoordinatorResponse),
   api('JoinGroup', 2, 9, joinGroupRequest, joinGroupResponse),
   api('Heartbeat', 0, 4, heartbeatRequest, heartbeatResponse),
@@ -111,8 +112,8 @@ export const APIS: readonly ApiDefinition[] = [
   api('SyncGroup', 0, 5, syncGroupRequest, syncGroupResponse),
   api('DescribeGroups', 0, 5, describeGroupsRequest, describeGroupsResponse),
   api('ListGroups', 0, 5, listGroupsRequest, listGroupsResponse),
-  api('ApiVersions', 0, 3, apiVersionsRequest, apiVersionsResponse),
-  api('CreateTopics', 2, 4, createTopicsRequest, createTopicsResponse),
+  api('ApiVersions', 0, 4, apiVersionsRequest, apiVersionsResponse),
+  api('CreateTopics', 2, 7, createTopicsRequest, createTopicsResponse),
   api('DeleteTopics', 1, 5, deleteTopicsRequest, deleteTopicsResponse),
   api('InitProducerId', 0, 4, initProducerIdRequest, initProducerIdResponse),
   // Codecs generated from Kafka's JSON definitions (scripts/kafka-codegen.ts); v4 and v2 are flexible.

@@ -2,7 +2,7 @@
  * ApiVersions Response (Version: 0) => error_code [api_keys]
  *   api_keys => api_key min_version max_version
  * ApiVersions Response (Version: 1-2) => error_code [api_keys] throttle_time_ms
- * ApiVersions Response (Version: 3) => error_code [api_keys] throttle_time_ms TAG_BUFFER
+ * ApiVersions Response (Version: 3-4) => error_code [api_keys] throttle_time_ms TAG_BUFFER
  *   (compact array; tagged fields 0 supported_features, 1 finalized_features_epoch,
  *   2 finalized_features, 3 zk_migration_ready are never sent by this server)
  * Always sent with response header v0, and an unsupported request version is answered in the v0 body.
