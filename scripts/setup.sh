@@ -33,7 +33,8 @@ PYPI_PACKAGES=(
 )
 
 # Debian packages the suite uses: the four servers, and real peers nobody here wrote
-# (librdkafka's kcat, kafka-python, confluent-kafka, pika) plus tmux for the terminal test.
+# (librdkafka's kcat, kafka-python, confluent-kafka, pika) plus tmux for the terminal test, and
+# python3-venv for the PyPI clients' virtualenv.
 APT_PACKAGES=(
   rabbitmq-server
   postgresql
@@ -43,6 +44,7 @@ APT_PACKAGES=(
   python3-kafka
   python3-pika
   python3-confluent-kafka
+  python3-venv
   tmux
 )
 
