@@ -12,6 +12,7 @@ import {
   decodeResponse,
   ERROR_CODE,
   encodeRequest,
+  type InitProducerIdResponse,
   type ProducePartitionResponse,
   type ProduceResponse,
 } from '@herald/kafka-protocol';
@@ -39,6 +40,23 @@ class ProduceClient {
       }
     });
     this.#socket.on('error', () => {});
+  }
+
+  /** InitProducerId v4 (flexible); `producerId` and `producerEpoch` ask for an epoch bump (KIP-360). */
+  initProducerId(producerId = -1n, producerEpoch = -1): Promise<InitProducerIdResponse> {
+    this.#correlationId += 1;
+    const header = {
+      apiKey: API_KEY.InitProducerId,
+      apiVersion: 4,
+      correlationId: this.#correlationId,
+      clientId: 'idempotence-test',
+    };
+    const body = { transactionalId: null, transactionTimeoutMs: 60_000, producerId, producerEpoch };
+    const response = new Promise<Buffer>((resolve) => this.#waiting.push(resolve));
+    this.#socket.write(Buffer.concat(encodeRequest(header, body)));
+    return withDeadline(response, 10_000, 'an InitProducerId response').then(
+      (frame) => decodeResponse(API_KEY.InitProducerId, 4, frame).body as InitProducerIdResponse,
+    );
   }
 
   produce(topic: string, records: Uint8Array): Promise<ProducePartitionResponse> {
@@ -156,6 +174,27 @@ describe('idempotent producer', () => {
         'only the last 5 are remembered',
       );
       assert.equal((await server.broker.partitionOffsets('inflight', 0)).highWatermark, 12n);
+    } finally {
+      client.close();
+    }
+  });
+
+  test('idempotence - InitProducerId hands out ids; v3+ bumps the epoch of a known id (KIP-360)', async () => {
+    await server.broker.createTopic('bump');
+    const client = new ProduceClient(server.port);
+    try {
+      const first = await client.initProducerId();
+      const second = await client.initProducerId();
+      assert.equal(first.errorCode, ERROR_CODE.NONE);
+      assert.equal(first.producerEpoch, 0);
+      assert.notEqual(first.producerId, second.producerId, 'a new id per producer');
+      const id = first.producerId;
+      expectOffset(await client.produce('bump', batch(0, 3, 0, id)), 0n, 'epoch 0');
+      const bumped = await client.initProducerId(id, 0);
+      assert.deepEqual([bumped.errorCode, bumped.producerId, bumped.producerEpoch], [ERROR_CODE.NONE, id, 1]);
+      expectOffset(await client.produce('bump', batch(0, 3, 1, id)), 3n, 'the bumped epoch restarts at 0');
+      const fenced = await client.produce('bump', batch(3, 3, 0, id));
+      assert.equal(fenced.errorCode, ERROR_CODE.INVALID_PRODUCER_EPOCH, 'the old epoch is fenced');
     } finally {
       client.close();
     }

@@ -108,6 +108,22 @@ describe('Apache Kafka 4.1 tools', () => {
     const after = describedOffsets(await tool(CONSUMER_GROUPS, [...group, '--describe']), 'tools-console');
     for (const [current] of after.values()) assert.equal(current, '0', 'reset to the earliest offset');
     assert.deepEqual(lines(await consume()).sort(), [...sent].sort(), 'everything again after the reset');
+    // --delete-offsets (OffsetDelete) for one partition, then --delete (DeleteGroups).
+    assert.match(
+      await tool(CONSUMER_GROUPS, [...group, '--delete-offsets', '--topic', 'tools-console:0']),
+      /tools-console\s+0\s+Successful/,
+    );
+    const remaining = describedOffsets(
+      await tool(CONSUMER_GROUPS, [...group, '--describe']),
+      'tools-console',
+    );
+    // An empty group is described by its committed partitions only, as Kafka describes it.
+    assert.deepEqual([...remaining.keys()], [1], 'partition 0 has no committed offset any more');
+    assert.match(
+      await tool(CONSUMER_GROUPS, [...group, '--delete']),
+      /Deletion of requested consumer groups \('tools-g'\) was successful/,
+    );
+    assert.ok(!lines(await tool(CONSUMER_GROUPS, [...server, '--list'])).includes('tools-g'));
   });
 });
 
