@@ -242,3 +242,52 @@ test('golden - OffsetDelete v0 request and response', () => {
   );
   assert.deepEqual(response, hex('0000001b 00000003 0000 00000000 00000001 0001 74 00000001 00000000 0056'));
 });
+
+test('golden - Produce v9 (flexible) request: compact nullable transactional id, compact records', () => {
+  // Header v2 (client id "c"); transactional_id null (0), acks -1, timeout 30000,
+  // [topic_data] (1): name "t", [partition_data] (1): index 0, records 4 bytes (length + 1 = 5), tags.
+  const frame = hex(
+    '00000023 0000 0009 00000005 0001 63 00  00 ffff 00007530 02 0274 02 00000000 05 61626364 00 00 00',
+  );
+  const decoded = decodeRequest(frame.subarray(4));
+  assert.equal(decoded.kind, 'request');
+  if (decoded.kind !== 'request') return;
+  const body = decoded.body as { acks: number; topicData: { partitionData: { records: Uint8Array }[] }[] };
+  assert.equal(body.acks, -1);
+  assert.deepEqual(Buffer.from(body.topicData[0]!.partitionData[0]!.records), Buffer.from('abcd'));
+  assert.deepEqual(Buffer.concat(encodeRequest(decoded.header, decoded.body as object)), frame);
+});
+
+test('golden - Fetch v12 (flexible) response: records written as compact bytes after the tagged header', () => {
+  const bytes = Buffer.concat(
+    encodeResponse(API_KEY.Fetch, 12, 6, {
+      throttleTimeMs: 0,
+      errorCode: 0,
+      sessionId: 0,
+      responses: [
+        {
+          topic: 't',
+          partitions: [
+            {
+              partitionIndex: 0,
+              errorCode: 0,
+              highWatermark: 10n,
+              lastStableOffset: 10n,
+              logStartOffset: 0n,
+              abortedTransactions: null,
+              preferredReadReplica: -1,
+              records: [Buffer.from('ab'), Buffer.from('cd')],
+            },
+          ],
+        },
+      ],
+    }),
+  );
+  assert.deepEqual(
+    bytes,
+    hex(
+      '0000003e 00000006 00  00000000 0000 00000000 02 0274 02' +
+        ' 00000000 0000 000000000000000a 000000000000000a 0000000000000000 00 ffffffff 05 61626364 00  00  00',
+    ),
+  );
+});

@@ -15,6 +15,9 @@
  *   in flight together are checked in the order they reach the log. A batch that fails to append
  *   (CORRUPT_MESSAGE, a storage error) is dropped from the state again.
  *
+ * At most `PRODUCERS_PER_PARTITION_MAX` producers are remembered per partition (the least recently
+ * active is forgotten first), so memory stays bounded however many producers come and go.
+ *
  * Restarts: nothing is written besides the log. The log keeps every batch's producer id, epoch
  * and base sequence (RecordBatch v2 headers are stored as sent), so on the first idempotent
  * produce to a partition after a start the state is rebuilt from the headers of the partition's
@@ -29,6 +32,11 @@ import { decodeRecordBatchHeader, recordBatchSize } from '@herald/log';
 
 /** Batches remembered per producer and partition (Kafka's ProducerStateEntry.NUM_BATCHES_TO_RETAIN). */
 export const BATCHES_RETAINED = 5;
+/**
+ * Producers remembered per partition; past it the least recently active one is forgotten (it is
+ * then accepted at any sequence, as Kafka treats a producer whose state expired).
+ */
+export const PRODUCERS_PER_PARTITION_MAX = 10_000;
 /** How far back from the high watermark a partition's producer state is rebuilt after a start. */
 export const RECOVERY_OFFSETS = 100_000n;
 /** Most bytes read to rebuild one partition's producer state. */
@@ -184,8 +192,11 @@ export class ProducerStateManager {
     let entry = producers.get(producer.producerId);
     if (entry === undefined || entry.epoch !== producer.producerEpoch) {
       entry = { epoch: producer.producerEpoch, batches: [] };
-      producers.set(producer.producerId, entry);
     }
+    // Re-inserted so the map's order is least recently active first.
+    producers.delete(producer.producerId);
+    producers.set(producer.producerId, entry);
+    if (producers.size > PRODUCERS_PER_PARTITION_MAX) producers.delete(producers.keys().next().value!);
     const retained: RetainedBatch = {
       firstSequence: producer.baseSequence,
       lastSequence: producer.lastSequence,

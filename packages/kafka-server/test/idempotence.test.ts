@@ -18,6 +18,7 @@ import {
 } from '@herald/kafka-protocol';
 import { encodeRecordBatch } from '@herald/log';
 import { type KafkaServer, startKafkaServer } from '../src/index.ts';
+import { PRODUCERS_PER_PARTITION_MAX, ProducerStateManager } from '../src/producer-state.ts';
 import { freshDirectory, withDeadline } from './support.ts';
 
 const PRODUCE_VERSION = 8;
@@ -225,4 +226,33 @@ describe('idempotent producer', () => {
       client.close();
     }
   });
+});
+
+test('idempotence - a partition remembers at most PRODUCERS_PER_PARTITION_MAX producers, least recently active first', async () => {
+  const server = await startKafkaServer({ dir: freshDirectory(), port: 0, partitions: 1 });
+  try {
+    await server.broker.createTopic('many');
+    const producers = new ProducerStateManager(server.broker);
+    await producers.ready('many', 0);
+    const producer = (producerId: bigint, baseSequence: number) => ({
+      producerId,
+      producerEpoch: 0,
+      baseSequence,
+      lastSequence: baseSequence,
+      recordCount: 1,
+    });
+    const record = (producerId: bigint, baseSequence: number) => {
+      const verdict = producers.check('many', 0, producer(producerId, baseSequence));
+      assert.equal(verdict.kind, 'append');
+      if (verdict.kind === 'append') verdict.record!(Promise.resolve(BigInt(baseSequence)));
+    };
+    for (let id = 0; id < PRODUCERS_PER_PARTITION_MAX; id++) record(BigInt(id), 0);
+    record(0n, 1); // producer 0 is active again: producer 1 is now the least recently active
+    record(BigInt(PRODUCERS_PER_PARTITION_MAX), 0); // one more: producer 1 is forgotten
+    assert.equal(producers.check('many', 0, producer(0n, 1)).kind, 'duplicate', 'producer 0 is remembered');
+    assert.equal(producers.check('many', 0, producer(1n, 7)).kind, 'append', 'producer 1 is unknown again');
+    assert.equal(producers.check('many', 0, producer(2n, 7)).kind, 'error', 'producer 2 is remembered');
+  } finally {
+    await server.close();
+  }
 });
