@@ -9,6 +9,7 @@
  * test files building at once never see a half-written build.
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { homedir } from 'node:os';
@@ -20,8 +21,19 @@ import { runTool, type ToolResult } from './support.ts';
 const CACHE_DIR = path.join(homedir(), '.cache', 'herald');
 const SETUP_HINT = 'run `npm run setup` (scripts/setup.sh) to fetch it';
 
+/** Fails (an `AssertionError`) unless `command` runs, naming what to install. */
+export function requireCommand(command: string, args: readonly string[], install: string): void {
+  if (commandsFound.has(command)) return;
+  const result = spawnSync(command, args, { stdio: 'ignore', timeout: 30_000 });
+  assert.ok(result.error === undefined && result.status === 0, `${command} is missing or broken: ${install}`);
+  commandsFound.add(command);
+}
+
+const commandsFound = new Set<string>();
+
 /** Where `npm run setup` put Apache Kafka's jars (`$HERALD_KAFKA_DIR`, default ~/.cache/herald/kafka). */
 export function kafkaDirectory(): string {
+  requireCommand('java', ['-version'], 'install Java 17 (openjdk-17-jdk-headless), then run `npm run setup`');
   const directory = process.env.HERALD_KAFKA_DIR ?? path.join(CACHE_DIR, 'kafka');
   assert.ok(
     existsSync(path.join(directory, 'libs')) && readdirSync(path.join(directory, 'libs')).length > 0,
@@ -68,6 +80,11 @@ const JAVA_SOURCE = fileURLToPath(new URL('./java/HeraldClientCheck.java', impor
 
 /** Compiles test/java/HeraldClientCheck.java once (cached); resolves the class directory. */
 export function compileJavaCheck(): Promise<string> {
+  requireCommand(
+    'javac',
+    ['-version'],
+    'install a Java 17 JDK (openjdk-17-jdk-headless), then run `npm run setup`',
+  );
   const libs = path.join(kafkaDirectory(), 'libs', '*');
   return cachedBuild('java', [JAVA_SOURCE], async (into) => {
     const result = await runTool('javac', ['-d', into, '-cp', libs, JAVA_SOURCE], { timeoutMs: 120_000 });
@@ -126,6 +143,7 @@ const GO_DIR = fileURLToPath(new URL('./go/', import.meta.url));
 
 /** Builds test/go (franz-go) once (cached); resolves the binary. */
 export async function buildFranzGo(): Promise<string> {
+  requireCommand('go', ['version'], 'install Go (the golang package), then run `npm run setup`');
   const sources = ['main.go', 'go.mod', 'go.sum'].map((name) => path.join(GO_DIR, name));
   const directory = await cachedBuild('go', sources, async (into) => {
     const result = await runTool('go', ['build', '-o', path.join(into, 'franz-go-check'), '.'], {

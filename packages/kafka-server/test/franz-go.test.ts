@@ -8,7 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import { buildFranzGo, jsonLines, storedBatchHeaders } from './client-tools.ts';
 import { runTool, type Serve, startServe } from './support.ts';
 
-describe('franz-go', () => {
+describe('franz-go', { timeout: 420_000 }, () => {
   let serve: Serve;
   let binary: string;
   const run = async (args: readonly string[]) => {

@@ -15,7 +15,7 @@ const CHECK = 'HeraldClientCheck';
 /** RecordBatch attributes' codec bits: none 0, gzip 1, snappy 2, lz4 3, zstd 4. */
 const CODEC = { none: 0, lz4: 3, zstd: 4 } as const;
 
-describe('Java kafka-clients 4.1', () => {
+describe('Java kafka-clients 4.1', { timeout: 240_000 }, () => {
   let serve: Serve;
   let classes: string;
   const run = (args: readonly string[]) => javaJsonLines(CHECK, args, { extraClassPath: classes });

@@ -37,7 +37,7 @@ function describedOffsets(output: string, topic: string): Map<number, string[]> 
   return rows;
 }
 
-describe('Apache Kafka 4.1 tools', () => {
+describe('Apache Kafka 4.1 tools', { timeout: 240_000 }, () => {
   let serve: Serve;
   before(async () => {
     kafkaDirectory();
@@ -154,7 +154,7 @@ function startTool(
   return { child, output: () => output };
 }
 
-describe('Apache Kafka 4.1 VerifiableProducer across a kill -9', () => {
+describe('Apache Kafka 4.1 VerifiableProducer across a kill -9', { timeout: 240_000 }, () => {
   test('kafka-tools - no acknowledged message is lost when herald serve is killed and restarted', async () => {
     const dir = freshDirectory();
     let serve = await startServeProcess({ dir, partitions: 3 });

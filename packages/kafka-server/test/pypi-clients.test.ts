@@ -12,7 +12,7 @@ import { runTool, type Serve, startServe } from './support.ts';
 
 const SCRIPT = fileURLToPath(new URL('./python/pypi_clients.py', import.meta.url));
 
-describe('PyPI clients', () => {
+describe('PyPI clients', { timeout: 180_000 }, () => {
   let serve: Serve;
   let python: string;
   const run = async (args: readonly string[]) => {
