@@ -7,6 +7,10 @@
  *   node scripts/kafka-codegen.ts <Message.json> [--served <min>-<max>] > src/apis/<api>/request.ts
  *   npx biome check --write src/apis/<api>   # the output is formatted by Biome
  *
+ *   node scripts/kafka-codegen.ts --check /work/shared/kafka-protocol
+ *     compares every schema in src/apis.ts (hand-written or generated) with the definitions, field
+ *     by field within the versions served: names, order, versions, nullable and tagged versions.
+ *
  * It writes a grammar header, a TypeScript interface (fields present from the first served
  * version are required, later ones optional; nullable fields admit null) and the
  * `MessageSchema` with every field's versions, nullable versions, tag and default as the JSON
@@ -195,9 +199,140 @@ function generate(file: string, served: string | undefined): string {
   ].join('\n');
 }
 
+type Range = readonly [number, number] | undefined;
+
+function parseRange(spec: string | undefined): Range {
+  if (spec === undefined || spec === 'none') return undefined;
+  const match = /^(\d+)(\+|-(\d+))?$/.exec(spec);
+  if (match === null) throw new Error(`bad version range "${spec}"`);
+  const min = Number(match[1]);
+  return [min, match[2] === '+' ? Number.POSITIVE_INFINITY : match[3] === undefined ? min : Number(match[3])];
+}
+
+function intersect(left: Range, right: Range): string {
+  if (left === undefined || right === undefined) return 'none';
+  const min = Math.max(left[0], right[0]);
+  const max = Math.min(left[1], right[1]);
+  return min > max ? 'none' : `${min}-${max}`;
+}
+
+interface SchemaFieldLike {
+  readonly name: string;
+  readonly type: string | readonly SchemaFieldLike[];
+  readonly array: boolean;
+  readonly versions: { min: number; max: number };
+  readonly nullable: { min: number; max: number } | undefined;
+  readonly tag: number | undefined;
+  readonly tagged: { min: number; max: number } | undefined;
+}
+
+const asRange = (range: { min: number; max: number } | undefined): Range =>
+  range === undefined ? undefined : [range.min, range.max];
+
+/** Differences between a hand-written schema and Kafka's definition, within the served versions. */
+function compareFields(
+  where: string,
+  json: readonly JsonField[],
+  schema: readonly SchemaFieldLike[],
+  served: Range,
+): string[] {
+  const problems: string[] = [];
+  const relevantJson = json.filter((item) => intersect(parseRange(item.versions), served) !== 'none');
+  const relevantSchema = schema.filter((item) => intersect(asRange(item.versions), served) !== 'none');
+  const order = (names: string[]) => names.join(', ');
+  const jsonNames = relevantJson.map((item) => camel(item.name));
+  const schemaNames = relevantSchema.map((item) => item.name);
+  if (order(jsonNames) !== order(schemaNames)) {
+    problems.push(`${where}: fields [${order(schemaNames)}], Kafka has [${order(jsonNames)}]`);
+    return problems;
+  }
+  relevantJson.forEach((item, index) => {
+    const mine = relevantSchema[index]!;
+    const name = `${where}.${mine.name}`;
+    const versions = parseRange(item.versions);
+    const inServed = (range: Range) =>
+      intersect(intersect(range, versions) === 'none' ? undefined : range, served);
+    const checks: [string, string, string][] = [
+      ['versions', intersect(asRange(mine.versions), served), intersect(versions, served)],
+      [
+        'nullable versions',
+        inServed(
+          asRange(mine.nullable) === undefined ? undefined : intersectRange(asRange(mine.nullable), versions),
+        ),
+        inServed(intersectRange(parseRange(item.nullableVersions), versions)),
+      ],
+      [
+        'tagged versions',
+        intersect(asRange(mine.tagged), served),
+        intersect(parseRange(item.taggedVersions), served),
+      ],
+      ['tag', String(mine.tag ?? '-'), String(item.tag ?? '-')],
+      ['array', String(mine.array), String(item.type.startsWith('[]'))],
+    ];
+    const element = elementType(item);
+    if (typeof mine.type === 'string')
+      checks.push(['type', mine.type, item.fields === undefined ? element : 'struct']);
+    for (const [what, have, want] of checks)
+      if (have !== want) problems.push(`${name}: ${what} ${have}, Kafka has ${want}`);
+    if (typeof mine.type !== 'string') {
+      if (item.fields === undefined) problems.push(`${name}: a struct, Kafka has ${element}`);
+      else problems.push(...compareFields(name, item.fields, mine.type, served));
+    }
+  });
+  return problems;
+}
+
+function intersectRange(left: Range, right: Range): Range {
+  if (left === undefined || right === undefined) return undefined;
+  const min = Math.max(left[0], right[0]);
+  const max = Math.min(left[1], right[1]);
+  return min > max ? undefined : [min, max];
+}
+
+/** Checks every implemented schema against `<directory>/<Name>{Request,Response}.json`. */
+async function check(directory: string): Promise<number> {
+  const { APIS } = await import('../packages/kafka-protocol/src/apis.ts');
+  let problems = 0;
+  for (const api of APIS) {
+    for (const schema of [api.request, api.response]) {
+      const file = path.join(directory, `${schema.name}.json`);
+      let message: JsonMessage;
+      try {
+        message = parseDefinition(file);
+      } catch {
+        console.log(`${schema.name}: no ${file}, not checked`);
+        continue;
+      }
+      const served: Range = [api.versionMin, api.versionMax];
+      const found = compareFields(
+        schema.name,
+        message.fields,
+        schema.fields as unknown as SchemaFieldLike[],
+        served,
+      );
+      const flexibleFrom =
+        message.flexibleVersions === 'none' ? Number.POSITIVE_INFINITY : rangeMin(message.flexibleVersions);
+      if (schema.flexibleFrom !== flexibleFrom)
+        found.push(`${schema.name}: flexible from ${schema.flexibleFrom}, Kafka from ${flexibleFrom}`);
+      for (const problem of found) console.log(problem);
+      console.log(
+        `${schema.name} (served ${api.versionMin}-${api.versionMax}): ${found.length === 0 ? 'matches' : `${found.length} differences`}`,
+      );
+      problems += found.length;
+    }
+  }
+  return problems;
+}
+
 const [file, flag, served] = process.argv.slice(2);
+if (file === '--check' && flag !== undefined) {
+  process.exit((await check(flag)) === 0 ? 0 : 1);
+}
 if (file === undefined || (flag !== undefined && flag !== '--served')) {
-  console.error('usage: node scripts/kafka-codegen.ts <Message.json> [--served <min>-<max>]');
+  console.error(
+    'usage: node scripts/kafka-codegen.ts <Message.json> [--served <min>-<max>]\n' +
+      '       node scripts/kafka-codegen.ts --check <directory of Kafka message JSONs>',
+  );
   process.exit(2);
 }
 process.stdout.write(generate(file, served));

@@ -38,5 +38,24 @@ export const apiVersionsResponse: MessageSchema = {
       '0+',
     ),
     field('throttleTimeMs', 'int32', '1+'),
+    // Feature flags (KIP-584), tagged: never sent by this server.
+    array(
+      'supportedFeatures',
+      [field('name', 'string', '3+'), field('minVersion', 'int16', '3+'), field('maxVersion', 'int16', '3+')],
+      '3+',
+      { tag: 0, tagged: '3+' },
+    ),
+    field('finalizedFeaturesEpoch', 'int64', '3+', { tag: 1, tagged: '3+', default: -1n }),
+    array(
+      'finalizedFeatures',
+      [
+        field('name', 'string', '3+'),
+        field('maxVersionLevel', 'int16', '3+'),
+        field('minVersionLevel', 'int16', '3+'),
+      ],
+      '3+',
+      { tag: 2, tagged: '3+' },
+    ),
+    field('zkMigrationReady', 'bool', '3+', { tag: 3, tagged: '3+', default: false }),
   ],
 };
