@@ -12,6 +12,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import net from 'node:net';
 import { homedir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -179,4 +180,83 @@ export function storedBatchHeaders(dataDirectory: string, topic: string): Record
     }
   }
   return headers;
+}
+
+/** A loopback proxy in front of a Kafka server that loses some Produce responses. */
+export interface ResponseDroppingProxy {
+  readonly port: number;
+  /** Produce responses dropped so far (each by closing the client's connection). */
+  readonly dropped: number;
+  close(): Promise<void>;
+}
+
+/**
+ * Forwards every connection to `127.0.0.1:<targetPort>`, but for the first `dropCount` Produce
+ * responses closes the client's connection instead of forwarding the response: the server has
+ * stored the batch, the client never hears so and resends it (a lost acknowledgement).
+ */
+export async function startResponseDroppingProxy(
+  targetPort: number | (() => number),
+  dropCount: number,
+): Promise<ResponseDroppingProxy> {
+  let dropped = 0;
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((client) => {
+    const upstream = net.connect(typeof targetPort === 'number' ? targetPort : targetPort(), '127.0.0.1');
+    sockets.add(client).add(upstream);
+    const apiKeys = new Map<number, number>();
+    const close = () => {
+      client.destroy();
+      upstream.destroy();
+    };
+    client.on('data', (chunk: Buffer) => {
+      for (const frame of framesOf(client, chunk)) apiKeys.set(frame.readInt32BE(8), frame.readInt16BE(4));
+      upstream.write(chunk);
+    });
+    upstream.on('data', (chunk: Buffer) => {
+      for (const frame of framesOf(upstream, chunk)) {
+        const apiKey = apiKeys.get(frame.readInt32BE(4));
+        if (apiKey === 0 && dropped < dropCount) {
+          dropped += 1;
+          close();
+          return;
+        }
+        if (!client.destroyed) client.write(frame);
+      }
+    });
+    for (const socket of [client, upstream]) {
+      socket.on('error', close);
+      socket.on('close', () => {
+        sockets.delete(socket);
+        close();
+      });
+    }
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    get dropped() {
+      return dropped;
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const socket of sockets) socket.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+const pending = new WeakMap<net.Socket, Buffer>();
+
+/** Whole size-prefixed frames (prefix included) completed by `chunk` on `socket`. */
+function framesOf(socket: net.Socket, chunk: Buffer): Buffer[] {
+  let buffer = Buffer.concat([pending.get(socket) ?? Buffer.alloc(0), chunk]);
+  const frames: Buffer[] = [];
+  while (buffer.length >= 4 && buffer.length >= 4 + buffer.readInt32BE(0)) {
+    const size = buffer.readInt32BE(0);
+    frames.push(buffer.subarray(0, 4 + size));
+    buffer = buffer.subarray(4 + size);
+  }
+  pending.set(socket, buffer);
+  return frames;
 }

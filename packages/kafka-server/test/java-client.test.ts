@@ -8,8 +8,15 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { compileJavaCheck, javaJsonLines, storedBatchHeaders } from './client-tools.ts';
-import { type Serve, startServe } from './support.ts';
+import { type KafkaServer, startKafkaServer } from '../src/index.ts';
+import {
+  compileJavaCheck,
+  javaJsonLines,
+  type ResponseDroppingProxy,
+  startResponseDroppingProxy,
+  storedBatchHeaders,
+} from './client-tools.ts';
+import { freshDirectory, type Serve, startServe } from './support.ts';
 
 const CHECK = 'HeraldClientCheck';
 /** RecordBatch attributes' codec bits: none 0, gzip 1, snappy 2, lz4 3, zstd 4. */
@@ -77,5 +84,34 @@ describe('Java kafka-clients 4.1', { timeout: 240_000 }, () => {
     assert.deepEqual(byName.get('deleted-offsets'), { event: 'deleted-offsets', remaining: 2 });
     assert.ok(!(byName.get('deleted-group')!.groups as string[]).includes('java-admin-g'));
     assert.ok(!(byName.get('deleted-topic')!.names as string[]).includes('java-admin-topic'));
+  });
+});
+
+describe('Java kafka-clients 4.1 with lost acknowledgements', { timeout: 240_000 }, () => {
+  test('java - batches resent after lost Produce responses are stored once (idempotent de-duplication)', async () => {
+    const classes = await compileJavaCheck();
+    let server: KafkaServer | undefined;
+    // The proxy is the address clients are told about, so every connection goes through it.
+    const proxy: ResponseDroppingProxy = await startResponseDroppingProxy(() => server!.port, 3);
+    try {
+      server = await startKafkaServer({
+        dir: freshDirectory(),
+        port: 0,
+        advertisedPort: proxy.port,
+        partitions: 1,
+      });
+      const [produced] = await javaJsonLines(
+        'HeraldClientCheck',
+        ['produce', `127.0.0.1:${proxy.port}`, 'java-resent', '3000', 'none'],
+        { extraClassPath: classes },
+      );
+      assert.equal(proxy.dropped, 3, 'three Produce responses were lost');
+      assert.deepEqual(produced, { event: 'produced', acked: 3000, distinctOffsets: 3000 });
+      const { highWatermark } = await server.broker.partitionOffsets('java-resent', 0);
+      assert.equal(highWatermark, 3000n, 'every record stored once although its batch was sent again');
+    } finally {
+      await proxy.close();
+      await server?.close();
+    }
   });
 });
