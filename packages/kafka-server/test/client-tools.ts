@@ -13,7 +13,7 @@ import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import net from 'node:net';
-import { homedir } from 'node:os';
+import { homedir, tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { decodeRecordBatchHeader, type RecordBatchHeader, recordBatchSize } from '@herald/log';
@@ -259,4 +259,34 @@ function framesOf(socket: net.Socket, chunk: Buffer): Buffer[] {
   }
   pending.set(socket, buffer);
   return frames;
+}
+
+/**
+ * Runs `produce(bootstrap)` against an in-process server (one partition per topic) reached through
+ * a proxy that loses the first `dropCount` Produce responses; resolves what it returned, how many
+ * responses were lost and how many records `topic` holds.
+ */
+export async function withLostProduceResponses<T>(
+  topic: string,
+  dropCount: number,
+  produce: (bootstrap: string) => Promise<T>,
+): Promise<{ result: T; dropped: number; stored: bigint }> {
+  const { startKafkaServer } = await import('../src/index.ts');
+  let server: Awaited<ReturnType<typeof startKafkaServer>> | undefined;
+  // The proxy is the address clients are told about, so every connection goes through it.
+  const proxy = await startResponseDroppingProxy(() => server!.port, dropCount);
+  try {
+    server = await startKafkaServer({
+      dir: mkdtempSync(path.join(tmpdir(), 'herald-lost-acks-')),
+      port: 0,
+      advertisedPort: proxy.port,
+      partitions: 1,
+    });
+    const result = await produce(`127.0.0.1:${proxy.port}`);
+    const { highWatermark } = await server.broker.partitionOffsets(topic, 0);
+    return { result, dropped: proxy.dropped, stored: highWatermark };
+  } finally {
+    await proxy.close();
+    await server?.close();
+  }
 }

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { buildFranzGo, jsonLines, storedBatchHeaders } from './client-tools.ts';
+import { buildFranzGo, jsonLines, storedBatchHeaders, withLostProduceResponses } from './client-tools.ts';
 import { runTool, type Serve, startServe } from './support.ts';
 
 describe('franz-go', { timeout: 420_000 }, () => {
@@ -50,5 +50,14 @@ describe('franz-go', { timeout: 420_000 }, () => {
     await run(['produce', serve.bootstrap, 'franz-group', '10', 'none']);
     const [second] = await run(['consume', serve.bootstrap, 'franz-group', 'franz-g', '10']);
     assert.deepEqual(second, { event: 'consumed', count: 10, distinct: 10, committedTotal: 70 });
+  });
+
+  test('franz-go - batches resent after lost Produce responses are stored once', async () => {
+    const { result, dropped, stored } = await withLostProduceResponses('franz-resent', 3, (bootstrap) =>
+      run(['produce', bootstrap, 'franz-resent', '3000', 'none']),
+    );
+    assert.equal(dropped, 3, 'three Produce responses were lost');
+    assert.deepEqual(result[0], { event: 'produced', acked: 3000, distinctOffsets: 3000, errors: null });
+    assert.equal(stored, 3000n, 'every record stored once although its batch was sent again');
   });
 });

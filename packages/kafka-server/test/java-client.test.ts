@@ -8,15 +8,13 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { type KafkaServer, startKafkaServer } from '../src/index.ts';
 import {
   compileJavaCheck,
   javaJsonLines,
-  type ResponseDroppingProxy,
-  startResponseDroppingProxy,
   storedBatchHeaders,
+  withLostProduceResponses,
 } from './client-tools.ts';
-import { freshDirectory, type Serve, startServe } from './support.ts';
+import { type Serve, startServe } from './support.ts';
 
 const CHECK = 'HeraldClientCheck';
 /** RecordBatch attributes' codec bits: none 0, gzip 1, snappy 2, lz4 3, zstd 4. */
@@ -90,28 +88,13 @@ describe('Java kafka-clients 4.1', { timeout: 240_000 }, () => {
 describe('Java kafka-clients 4.1 with lost acknowledgements', { timeout: 240_000 }, () => {
   test('java - batches resent after lost Produce responses are stored once (idempotent de-duplication)', async () => {
     const classes = await compileJavaCheck();
-    let server: KafkaServer | undefined;
-    // The proxy is the address clients are told about, so every connection goes through it.
-    const proxy: ResponseDroppingProxy = await startResponseDroppingProxy(() => server!.port, 3);
-    try {
-      server = await startKafkaServer({
-        dir: freshDirectory(),
-        port: 0,
-        advertisedPort: proxy.port,
-        partitions: 1,
-      });
-      const [produced] = await javaJsonLines(
-        'HeraldClientCheck',
-        ['produce', `127.0.0.1:${proxy.port}`, 'java-resent', '3000', 'none'],
-        { extraClassPath: classes },
-      );
-      assert.equal(proxy.dropped, 3, 'three Produce responses were lost');
-      assert.deepEqual(produced, { event: 'produced', acked: 3000, distinctOffsets: 3000 });
-      const { highWatermark } = await server.broker.partitionOffsets('java-resent', 0);
-      assert.equal(highWatermark, 3000n, 'every record stored once although its batch was sent again');
-    } finally {
-      await proxy.close();
-      await server?.close();
-    }
+    const { result, dropped, stored } = await withLostProduceResponses('java-resent', 3, (bootstrap) =>
+      javaJsonLines('HeraldClientCheck', ['produce', bootstrap, 'java-resent', '3000', 'none'], {
+        extraClassPath: classes,
+      }),
+    );
+    assert.equal(dropped, 3, 'three Produce responses were lost');
+    assert.deepEqual(result[0], { event: 'produced', acked: 3000, distinctOffsets: 3000 });
+    assert.equal(stored, 3000n, 'every record stored once although its batch was sent again');
   });
 });

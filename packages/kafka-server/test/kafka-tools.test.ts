@@ -231,7 +231,7 @@ describe('Apache Kafka 4.1 VerifiableProducer across a kill -9', { timeout: 240_
       assert.equal(
         present.size,
         consumed.length,
-        `no value stored twice (idempotent retries after the restart): ${consumed.length - present.size} duplicates`,
+        `no value stored twice: ${consumed.length - present.size} duplicates`,
       );
     } finally {
       producer.child.kill('SIGKILL');

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { jsonLines, pypiPython, storedBatchHeaders } from './client-tools.ts';
+import { jsonLines, pypiPython, storedBatchHeaders, withLostProduceResponses } from './client-tools.ts';
 import { runTool, type Serve, startServe } from './support.ts';
 
 const SCRIPT = fileURLToPath(new URL('./python/pypi_clients.py', import.meta.url));
@@ -64,5 +64,15 @@ describe('PyPI clients', { timeout: 180_000 }, () => {
     await run(['aiokafka-produce', serve.bootstrap, 'aio-data', '10', 'gzip']);
     const [second] = await run(['aiokafka-consume', serve.bootstrap, 'aio-data', 'aio-g', '10']);
     assert.deepEqual(second, { event: 'consumed', count: 10, distinct: 10, committedTotal: 210 });
+  });
+
+  test('confluent-kafka - batches resent after lost Produce responses are stored once', async () => {
+    const { result, dropped, stored } = await withLostProduceResponses('ck-resent', 3, (bootstrap) =>
+      run(['confluent-produce', bootstrap, 'ck-resent', '3000', 'none']),
+    );
+    assert.equal(dropped, 3, 'three Produce responses were lost');
+    assert.equal(result[0]!.acked, 3000, JSON.stringify(result[0]));
+    assert.equal(result[0]!.distinctOffsets, 3000);
+    assert.equal(stored, 3000n, 'every record stored once although its batch was sent again');
   });
 });

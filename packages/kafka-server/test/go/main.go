@@ -49,6 +49,9 @@ func produce(bootstrap, topic string, count int, compression string) {
 		kgo.ProducerBatchCompression(codec(compression)),
 		kgo.RequiredAcks(kgo.AllISRAcks()),
 		kgo.AllowAutoTopicCreation(),
+		// After a lost connection franz-go refreshes metadata, at most once per MetadataMinAge
+		// (5 s by default); a short one keeps the lost-acknowledgement test quick.
+		kgo.MetadataMinAge(250*time.Millisecond),
 	)
 	if err != nil {
 		fail("client: %v", err)
