@@ -75,4 +75,14 @@ describe('PyPI clients', { timeout: 180_000 }, () => {
     assert.equal(result[0]!.distinctOffsets, 3000);
     assert.equal(stored, 3000n, 'every record stored once although its batch was sent again');
   });
+
+  test('aiokafka - batches resent after lost Produce responses are stored once', async () => {
+    const { result, dropped, stored } = await withLostProduceResponses('aio-resent', 3, (bootstrap) =>
+      run(['aiokafka-produce', bootstrap, 'aio-resent', '3000', 'none']),
+    );
+    assert.equal(dropped, 3, 'three Produce responses were lost');
+    assert.equal(result[0]!.acked, 3000, JSON.stringify(result[0]));
+    assert.equal(result[0]!.distinctOffsets, 3000);
+    assert.equal(stored, 3000n, 'every record stored once although its batch was sent again');
+  });
 });

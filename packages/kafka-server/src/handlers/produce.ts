@@ -79,6 +79,59 @@ async function appendAll(
 }
 
 /**
+ * Idempotent batches are checked against their producer's state, which is rebuilt from the log
+ * the first time a partition sees one after a start: resolves once every partition of the
+ * request that holds such a batch has its state.
+ */
+async function loadProducerState(
+  context: ServerContext,
+  request: ProduceRequest,
+  split: readonly (readonly (Uint8Array[] | number)[])[],
+): Promise<void> {
+  const loads: Promise<void>[] = [];
+  request.topicData.forEach((topic, topicIndex) => {
+    topic.partitionData.forEach((partition, partitionIndex) => {
+      const batches = split[topicIndex]![partitionIndex]!;
+      if (typeof batches === 'number' || context.producers.isReady(topic.name, partition.index)) return;
+      if (batches.some((batch) => batchProducer(batch) !== undefined))
+        loads.push(context.producers.ready(topic.name, partition.index));
+    });
+  });
+  await Promise.all(loads);
+}
+
+/**
+ * Checks and enqueues one partition's batches, synchronously (the order in which appends reach
+ * the log is the order in which sequences were checked). A retried batch is answered with its
+ * original offset and not stored again; a refused one ends the partition's batches.
+ */
+function appendPartition(
+  context: ServerContext,
+  topic: string,
+  index: number,
+  batches: readonly Uint8Array[],
+): PartitionOutcome {
+  const appends: Promise<{ baseOffset: bigint }>[] = [];
+  for (const batch of batches) {
+    const verdict = context.producers.check(topic, index, batchProducer(batch));
+    if (verdict.kind === 'error') {
+      // Batches before it (clients send one batch per partition) are stored; report the refusal.
+      const refusal = () => failed(index, verdict.errorCode, verdict.message);
+      return Promise.all(appends).then(refusal, refusal);
+    }
+    if (verdict.kind === 'duplicate') {
+      appends.push(verdict.baseOffset.then((baseOffset) => ({ baseOffset })));
+      continue;
+    }
+    const append = context.broker.appendBatch(topic, index, batch);
+    // The state handles a failed append itself (the derived promise's rejection is caught there).
+    verdict.record?.(append.then((result) => result.baseOffset));
+    appends.push(append);
+  }
+  return appendAll(context, topic, index, appends);
+}
+
+/**
  * Starts every append of the request. Runs inside the connection's produce gate, so the appends
  * of pipelined requests reach each partition in request order; the returned promise settles once
  * every append is durable.
@@ -110,47 +163,16 @@ export async function startProduce(
       return splitBatches(partition.records);
     }),
   );
-  // Idempotent batches are checked against their producer's state, rebuilt from the log the
-  // first time a partition sees one after a start.
-  const loads: Promise<void>[] = [];
-  request.topicData.forEach((topic, topicIndex) => {
-    topic.partitionData.forEach((partition, partitionIndex) => {
-      const batches = split[topicIndex]![partitionIndex]!;
-      if (typeof batches === 'number' || context.producers.isReady(topic.name, partition.index)) return;
-      if (batches.some((batch) => batchProducer(batch) !== undefined))
-        loads.push(context.producers.ready(topic.name, partition.index));
-    });
-  });
-  await Promise.all(loads);
+  await loadProducerState(context, request, split);
   // From here on everything is synchronous until every append has been enqueued.
-  const responses = request.topicData.map((topic, topicIndex) => {
-    const outcomes = topic.partitionData.map((partition, partitionIndex): PartitionOutcome => {
+  const responses = request.topicData.map((topic, topicIndex) => ({
+    name: topic.name,
+    outcomes: topic.partitionData.map((partition, partitionIndex): PartitionOutcome => {
       const batches = split[topicIndex]![partitionIndex]!;
       if (typeof batches === 'number') return Promise.resolve(failed(partition.index, batches));
-      const appends: Promise<{ baseOffset: bigint }>[] = [];
-      for (const batch of batches) {
-        const verdict = context.producers.check(topic.name, partition.index, batchProducer(batch));
-        if (verdict.kind === 'error') {
-          // Batches before it (clients send one batch per partition) are stored; report the refusal.
-          return Promise.all(appends).then(
-            () => failed(partition.index, verdict.errorCode, verdict.message),
-            () => failed(partition.index, verdict.errorCode, verdict.message),
-          );
-        }
-        if (verdict.kind === 'duplicate') {
-          // A retry of a stored batch: answered with the original offset, not stored again.
-          appends.push(verdict.baseOffset.then((baseOffset) => ({ baseOffset })));
-          continue;
-        }
-        const append = context.broker.appendBatch(topic.name, partition.index, batch);
-        // The state handles a failed append itself (the derived promise's rejection is caught there).
-        verdict.record?.(append.then((result) => result.baseOffset));
-        appends.push(append);
-      }
-      return appendAll(context, topic.name, partition.index, appends);
-    });
-    return { name: topic.name, outcomes };
-  });
+      return appendPartition(context, topic.name, partition.index, batches);
+    }),
+  }));
   return async () => ({
     throttleTimeMs: 0,
     responses: await Promise.all(
