@@ -34,7 +34,8 @@ PYPI_PACKAGES=(
 
 # Debian packages the suite uses: the four servers, and real peers nobody here wrote
 # (librdkafka's kcat, kafka-python, confluent-kafka, pika) plus tmux for the terminal test, and
-# python3-venv for the PyPI clients' virtualenv.
+# python3-venv for the PyPI clients' virtualenv, a JDK (javac, for the Java client check) and Maven
+# (which fetches Apache Kafka).
 APT_PACKAGES=(
   rabbitmq-server
   postgresql
@@ -45,6 +46,8 @@ APT_PACKAGES=(
   python3-pika
   python3-confluent-kafka
   python3-venv
+  openjdk-17-jdk-headless
+  maven
   tmux
 )
 
@@ -206,9 +209,20 @@ install_pypi_clients() {
   say "PyPI Kafka clients are in $PYTHON_DIR"
 }
 
+# franz-go (packages/kafka-server/test/go) needs the Go toolchain its go.mod names; Debian's golang
+# package is older, so it is not installed here: only reported.
+check_go() {
+  local wanted
+  wanted=$(sed -n 's/^go \([0-9.]*\)$/\1/p' "$(dirname "${BASH_SOURCE[0]}")/../packages/kafka-server/test/go/go.mod")
+  if ! command -v go >/dev/null; then
+    say "warning: no Go toolchain; the franz-go test needs Go $wanted or later (https://go.dev/dl/)"
+  fi
+}
+
 install_missing
 fetch_kafka
 install_pypi_clients
+check_go
 mkdir -p "$SERVICES_DIR"
 start_rabbitmq
 start_postgresql

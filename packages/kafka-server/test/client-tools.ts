@@ -144,7 +144,7 @@ const GO_DIR = fileURLToPath(new URL('./go/', import.meta.url));
 
 /** Builds test/go (franz-go) once (cached); resolves the binary. */
 export async function buildFranzGo(): Promise<string> {
-  requireCommand('go', ['version'], 'install Go (the golang package), then run `npm run setup`');
+  requireCommand('go', ['version'], 'install Go 1.26 or later (https://go.dev/dl/; test/go/go.mod names it)');
   const sources = ['main.go', 'go.mod', 'go.sum'].map((name) => path.join(GO_DIR, name));
   const directory = await cachedBuild('go', sources, async (into) => {
     const result = await runTool('go', ['build', '-o', path.join(into, 'franz-go-check'), '.'], {
