@@ -129,14 +129,22 @@ export class ProducerStateManager {
   }
 
   /**
-   * Checks one batch about to be appended (synchronously; the partition must be {@link ready}).
+   * Checks one batch about to be appended (synchronously, after {@link ready}; a partition whose
+   * state is not loaded gets NOT_LEADER_OR_FOLLOWER, which clients retry).
    * 'append': append it, then call `record` with the append's base offset at once (before any
    * other batch of the partition is checked). 'duplicate': answer with `baseOffset`, do not append.
    */
   check(topic: string, partition: number, producer: BatchProducer | undefined): SequenceCheck {
     if (producer === undefined) return APPEND_UNTRACKED;
     const producers = this.#partitions.get(`${topic}\0${partition}`);
-    if (producers === undefined) throw new Error(`producer state of ${topic}/${partition} is not loaded`);
+    if (producers === undefined) {
+      // Forgotten since it was loaded (the topic was deleted meanwhile): the client retries.
+      return {
+        kind: 'error',
+        errorCode: ERROR_CODE.NOT_LEADER_OR_FOLLOWER,
+        message: `producer state of ${topic}/${partition} is not loaded; retry`,
+      };
+    }
     const entry = producers.get(producer.producerId);
     if (entry !== undefined) {
       if (producer.producerEpoch < entry.epoch) {

@@ -256,3 +256,26 @@ test('idempotence - a partition remembers at most PRODUCERS_PER_PARTITION_MAX pr
     await server.close();
   }
 });
+
+test('idempotence - a partition whose producer state is not loaded answers a retriable error', async () => {
+  const server = await startKafkaServer({ dir: freshDirectory(), port: 0, partitions: 1 });
+  try {
+    const producers = new ProducerStateManager(server.broker);
+    const verdict = producers.check('unloaded', 0, {
+      producerId: 1n,
+      producerEpoch: 0,
+      baseSequence: 0,
+      lastSequence: 0,
+      recordCount: 1,
+    });
+    assert.equal(verdict.kind, 'error');
+    if (verdict.kind === 'error') assert.equal(verdict.errorCode, ERROR_CODE.NOT_LEADER_OR_FOLLOWER);
+    assert.equal(
+      producers.check('unloaded', 0, undefined).kind,
+      'append',
+      'non-idempotent batches need no state',
+    );
+  } finally {
+    await server.close();
+  }
+});
