@@ -11,6 +11,8 @@
 #   HERALD_REDIS_PORT (6379)
 # Apache Kafka (broker, tools, Java client) is fetched once from Maven Central into
 # $HERALD_KAFKA_DIR (default ~/.cache/herald/kafka); tests start their own brokers from it.
+# confluent-kafka (a current librdkafka: Debian's python3-confluent-kafka is 1.7) and aiokafka are
+# installed once from PyPI into a virtualenv at $HERALD_PYTHON_DIR (default ~/.cache/herald/python).
 # Without root nothing is installed: the script lists exactly what to install, and fails.
 set -euo pipefail
 
@@ -22,9 +24,18 @@ REDIS_PORT=${HERALD_REDIS_PORT:-6379}
 # How long one server may take to answer after it was started (RabbitMQ is the slow one: ~10 s).
 KAFKA_DIR=${HERALD_KAFKA_DIR:-$HOME/.cache/herald/kafka}
 START_TIMEOUT_S=${HERALD_SETUP_START_TIMEOUT_S:-90}
+PYTHON_DIR=${HERALD_PYTHON_DIR:-$HOME/.cache/herald/python}
+# PyPI clients the kafka-server tests run (test/python/pypi_clients.py); pinned, so the stamp below
+# changes (and the virtualenv is rebuilt) when a version here does.
+PYPI_PACKAGES=(
+  confluent-kafka==2.16.1
+  aiokafka==0.14.0
+)
 
 # Debian packages the suite uses: the four servers, and real peers nobody here wrote
-# (librdkafka's kcat, kafka-python, confluent-kafka, pika) plus tmux for the terminal test.
+# (librdkafka's kcat, kafka-python, confluent-kafka, pika) plus tmux for the terminal test, and
+# python3-venv for the PyPI clients' virtualenv, a JDK (javac, for the Java client check) and Maven
+# (which fetches Apache Kafka).
 APT_PACKAGES=(
   rabbitmq-server
   postgresql
@@ -34,6 +45,9 @@ APT_PACKAGES=(
   python3-kafka
   python3-pika
   python3-confluent-kafka
+  python3-venv
+  openjdk-17-jdk-headless
+  maven
   tmux
 )
 
@@ -176,8 +190,39 @@ fetch_kafka() {
   say "Apache Kafka is in $KAFKA_DIR ($(ls "$KAFKA_DIR/libs" | wc -l) jars)"
 }
 
+# Installs PYPI_PACKAGES into a fresh virtualenv at $PYTHON_DIR, once per package list.
+install_pypi_clients() {
+  local stamp
+  stamp=$(printf '%s\n' "${PYPI_PACKAGES[@]}" | sha256sum | cut -c1-16)
+  [ "$(cat "$PYTHON_DIR/.installed" 2>/dev/null)" = "$stamp" ] && return
+  command -v python3 >/dev/null || fail "Python 3 is needed for the PyPI Kafka clients; install python3"
+  say "installing ${PYPI_PACKAGES[*]} from PyPI into $PYTHON_DIR"
+  rm -rf "$PYTHON_DIR.partial"
+  python3 -m venv "$PYTHON_DIR.partial" >/dev/null 2>&1 ||
+    fail "python3 -m venv failed; install the python3-venv package"
+  "$PYTHON_DIR.partial/bin/python" -m pip install -q --disable-pip-version-check "${PYPI_PACKAGES[@]}" \
+    >"$PYTHON_DIR.partial/pip.log" 2>&1 ||
+    { tail -n 20 "$PYTHON_DIR.partial/pip.log" >&2; fail "installing ${PYPI_PACKAGES[*]} failed (log above)"; }
+  echo "$stamp" >"$PYTHON_DIR.partial/.installed"
+  rm -rf "$PYTHON_DIR"
+  mv "$PYTHON_DIR.partial" "$PYTHON_DIR"
+  say "PyPI Kafka clients are in $PYTHON_DIR"
+}
+
+# franz-go (packages/kafka-server/test/go) needs the Go toolchain its go.mod names; Debian's golang
+# package is older, so it is not installed here: only reported.
+check_go() {
+  local wanted
+  wanted=$(sed -n 's/^go \([0-9.]*\)$/\1/p' "$(dirname "${BASH_SOURCE[0]}")/../packages/kafka-server/test/go/go.mod")
+  if ! command -v go >/dev/null; then
+    say "warning: no Go toolchain; the franz-go test needs Go $wanted or later (https://go.dev/dl/)"
+  fi
+}
+
 install_missing
 fetch_kafka
+install_pypi_clients
+check_go
 mkdir -p "$SERVICES_DIR"
 start_rabbitmq
 start_postgresql

@@ -602,14 +602,7 @@ export class Broker {
     }
     const entry = await this.#commitEntry(topic, group);
     for (const [partition, commit] of commits) entry.commits.set(partition, commit);
-    const stored: StoredCommits = { format: COMMITS_FORMAT, topic, group, offsets: {} };
-    const storedMetadata: Record<string, string> = {};
-    for (const [partition, { offset, metadata }] of entry.commits) {
-      stored.offsets[partition] = String(offset);
-      if (metadata !== null) storedMetadata[partition] = metadata;
-    }
-    // Only files with metadata list it, so the others stay as older brokers wrote them.
-    if (Object.keys(storedMetadata).length > 0) stored.metadata = storedMetadata;
+    const stored = storedCommits(topic, group, entry.commits);
     const file = commitsFile(this.#groupsDirectory(topic), group);
     // Writes of one file are chained so a slow earlier write never lands after a later one.
     const writing = entry.writing.then(async () => {
@@ -645,6 +638,42 @@ export class Broker {
     assertName(group, 'group', 'committedOffsets');
     await this.#existingTopic(topic, 'committedOffsets');
     return new Map((await this.#commitEntry(topic, group)).commits);
+  }
+
+  /**
+   * Forgets offsets stored by {@link commitOffsets} for `group` on `topic`: the given partitions,
+   * or all of them when `partitions` is undefined (Kafka's OffsetDelete and DeleteGroups). The
+   * file is rewritten, or removed once no partition is left. Durable as {@link commitOffsets}.
+   */
+  async deleteCommittedOffsets(topic: string, group: string, partitions?: readonly number[]): Promise<void> {
+    this.#checkOpen();
+    assertName(group, 'group', 'deleteCommittedOffsets');
+    await this.#existingTopic(topic, 'deleteCommittedOffsets');
+    const entry = await this.#commitEntry(topic, group);
+    if (partitions === undefined) entry.commits.clear();
+    else for (const partition of partitions) entry.commits.delete(partition);
+    const stored = storedCommits(topic, group, entry.commits);
+    const keep = entry.commits.size > 0;
+    const file = commitsFile(this.#groupsDirectory(topic), group);
+    const writing = entry.writing.then(async () => {
+      if (keep) {
+        await writeChecked(file, stored, this.#durable);
+      } else {
+        await fs.rm(file, { force: true });
+      }
+    });
+    entry.writing = writing.catch(() => {});
+    this.#inFlight.add(writing);
+    try {
+      await writing;
+    } catch (error) {
+      throw new BrokerStorageError(
+        `deleteCommittedOffsets: cannot update offsets of "${group}" on "${topic}"`,
+        error,
+      );
+    } finally {
+      this.#inFlight.delete(writing);
+    }
   }
 
   /** Topics on which `group` has offsets stored by {@link commitOffsets}, sorted. */
@@ -1029,6 +1058,22 @@ function decodeCommits(file: string, value: unknown): Map<number, CommittedOffse
     commits.set(Number(partition), { offset: BigInt(offset), metadata: text ?? null });
   }
   return commits;
+}
+
+/** The `.commits` file contents for `commits`; only files with metadata list it, so the others stay as older brokers wrote them. */
+function storedCommits(
+  topic: string,
+  group: string,
+  commits: ReadonlyMap<number, CommittedOffset>,
+): StoredCommits {
+  const stored: StoredCommits = { format: COMMITS_FORMAT, topic, group, offsets: {} };
+  const metadata: Record<string, string> = {};
+  for (const [partition, commit] of commits) {
+    stored.offsets[partition] = String(commit.offset);
+    if (commit.metadata !== null) metadata[partition] = commit.metadata;
+  }
+  if (Object.keys(metadata).length > 0) stored.metadata = metadata;
+  return stored;
 }
 
 function commitsFile(groupsDirectory: string, group: string): string {

@@ -1,6 +1,7 @@
 /**
- * The APIs this codec implements and the version ranges it advertises: the "V1" scope for a
- * single-node broker. librdkafka 2.0 gates features on single versions, so Produce v0,
+ * The APIs this codec implements and the version ranges it advertises, flexible versions
+ * (KIP-482) included up to the last version before topic ids or batched groups where Kafka 4 went
+ * further (Fetch 13+, OffsetFetch 8+, DeleteTopics 6+). librdkafka 2.0 gates features on single versions, so Produce v0,
  * FindCoordinator v0 and InitProducerId v0 stay inside the ranges (Produce v0-2 are advertised but
  * refused with UNSUPPORTED_FOR_MESSAGE_FORMAT); kafkajs ignores minimum versions, so every version
  * in a range is implemented. Nothing outside this table is advertised.
@@ -9,8 +10,12 @@ import { apiVersionsRequest } from './apis/api-versions/request.ts';
 import { apiVersionsResponse } from './apis/api-versions/response.ts';
 import { createTopicsRequest } from './apis/create-topics/request.ts';
 import { createTopicsResponse } from './apis/create-topics/response.ts';
+import { deleteGroupsRequest } from './apis/delete-groups/request.ts';
+import { deleteGroupsResponse } from './apis/delete-groups/response.ts';
 import { deleteTopicsRequest } from './apis/delete-topics/request.ts';
 import { deleteTopicsResponse } from './apis/delete-topics/response.ts';
+import { describeConfigsRequest } from './apis/describe-configs/request.ts';
+import { describeConfigsResponse } from './apis/describe-configs/response.ts';
 import { describeGroupsRequest } from './apis/describe-groups/request.ts';
 import { describeGroupsResponse } from './apis/describe-groups/response.ts';
 import { fetchRequest } from './apis/fetch/request.ts';
@@ -33,6 +38,8 @@ import { metadataRequest } from './apis/metadata/request.ts';
 import { metadataResponse } from './apis/metadata/response.ts';
 import { offsetCommitRequest } from './apis/offset-commit/request.ts';
 import { offsetCommitResponse } from './apis/offset-commit/response.ts';
+import { offsetDeleteRequest } from './apis/offset-delete/request.ts';
+import { offsetDeleteResponse } from './apis/offset-delete/response.ts';
 import { offsetFetchRequest } from './apis/offset-fetch/request.ts';
 import { offsetFetchResponse } from './apis/offset-fetch/response.ts';
 import { produceRequest } from './apis/produce/request.ts';
@@ -60,6 +67,9 @@ export const API_KEY = {
   CreateTopics: 19,
   DeleteTopics: 20,
   InitProducerId: 22,
+  DescribeConfigs: 32,
+  DeleteGroups: 42,
+  OffsetDelete: 47,
 } as const;
 
 /** A name of {@link API_KEY}. */
@@ -89,24 +99,27 @@ function api(
 
 /** Every implemented API with its advertised range, by API key. */
 export const APIS: readonly ApiDefinition[] = [
-  api('Produce', 0, 8, produceRequest, produceResponse),
-  api('Fetch', 4, 11, fetchRequest, fetchResponse),
-  api('ListOffsets', 1, 5, listOffsetsRequest, listOffsetsResponse),
-  api('Metadata', 0, 8, metadataRequest, metadataResponse),
-  api('OffsetCommit', 2, 7, offsetCommitRequest, offsetCommitResponse),
+  api('Produce', 0, 11, produceRequest, produceResponse),
+  api('Fetch', 4, 12, fetchRequest, fetchResponse),
+  api('ListOffsets', 1, 6, listOffsetsRequest, listOffsetsResponse),
+  api('Metadata', 0, 12, metadataRequest, metadataResponse),
+  api('OffsetCommit', 2, 9, offsetCommitRequest, offsetCommitResponse),
   api('OffsetFetch', 1, 7, offsetFetchRequest, offsetFetchResponse),
-  api('FindCoordinator', 0, 2, findCoordinatorRequest, findCoordinatorResponse),
-  api('JoinGroup', 2, 5, joinGroupRequest, joinGroupResponse),
-  api('Heartbeat', 0, 3, heartbeatRequest, heartbeatResponse),
-  api('LeaveGroup', 0, 3, leaveGroupRequest, leaveGroupResponse),
-  api('SyncGroup', 0, 3, syncGroupRequest, syncGroupResponse),
-  api('DescribeGroups', 0, 3, describeGroupsRequest, describeGroupsResponse),
-  // v3 is ListGroups' first flexible version: only the non-flexible 0-2 are served.
-  api('ListGroups', 0, 2, listGroupsRequest, listGroupsResponse),
-  api('ApiVersions', 0, 3, apiVersionsRequest, apiVersionsResponse),
-  api('CreateTopics', 2, 4, createTopicsRequest, createTopicsResponse),
-  api('DeleteTopics', 1, 3, deleteTopicsRequest, deleteTopicsResponse),
-  api('InitProducerId', 0, 1, initProducerIdRequest, initProducerIdResponse),
+  api('FindCoordinator', 0, 6, findCoordinatorRequest, findCoordinatorResponse),
+  api('JoinGroup', 2, 9, joinGroupRequest, joinGroupResponse),
+  api('Heartbeat', 0, 4, heartbeatRequest, heartbeatResponse),
+  api('LeaveGroup', 0, 5, leaveGroupRequest, leaveGroupResponse),
+  api('SyncGroup', 0, 5, syncGroupRequest, syncGroupResponse),
+  api('DescribeGroups', 0, 5, describeGroupsRequest, describeGroupsResponse),
+  api('ListGroups', 0, 5, listGroupsRequest, listGroupsResponse),
+  api('ApiVersions', 0, 4, apiVersionsRequest, apiVersionsResponse),
+  api('CreateTopics', 2, 7, createTopicsRequest, createTopicsResponse),
+  api('DeleteTopics', 1, 5, deleteTopicsRequest, deleteTopicsResponse),
+  api('InitProducerId', 0, 4, initProducerIdRequest, initProducerIdResponse),
+  // Codecs generated from Kafka's JSON definitions (scripts/kafka-codegen.ts); v4 and v2 are flexible.
+  api('DescribeConfigs', 1, 4, describeConfigsRequest, describeConfigsResponse),
+  api('DeleteGroups', 1, 2, deleteGroupsRequest, deleteGroupsResponse),
+  api('OffsetDelete', 0, 0, offsetDeleteRequest, offsetDeleteResponse),
 ];
 
 const byKey = new Map(APIS.map((definition) => [definition.apiKey, definition]));

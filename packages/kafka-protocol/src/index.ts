@@ -8,8 +8,12 @@ export type { ApiVersionsRequest } from './apis/api-versions/request.ts';
 export type { ApiVersionRange, ApiVersionsResponse } from './apis/api-versions/response.ts';
 export type { CreatableTopic, CreateTopicsRequest } from './apis/create-topics/request.ts';
 export type { CreateTopicsResponse } from './apis/create-topics/response.ts';
+export type { DeleteGroupsRequest } from './apis/delete-groups/request.ts';
+export type { DeleteGroupsResponse } from './apis/delete-groups/response.ts';
 export type { DeleteTopicsRequest } from './apis/delete-topics/request.ts';
 export type { DeleteTopicsResponse } from './apis/delete-topics/response.ts';
+export type { DescribeConfigsRequest } from './apis/describe-configs/request.ts';
+export type { DescribeConfigsResponse } from './apis/describe-configs/response.ts';
 export type { DescribeGroupsRequest } from './apis/describe-groups/request.ts';
 export {
   AUTHORIZED_OPERATIONS_OMITTED,
@@ -46,6 +50,8 @@ export type {
 } from './apis/metadata/response.ts';
 export type { OffsetCommitPartition, OffsetCommitRequest } from './apis/offset-commit/request.ts';
 export type { OffsetCommitResponse } from './apis/offset-commit/response.ts';
+export type { OffsetDeleteRequest } from './apis/offset-delete/request.ts';
+export type { OffsetDeleteResponse } from './apis/offset-delete/response.ts';
 export type { OffsetFetchRequest } from './apis/offset-fetch/request.ts';
 export type { OffsetFetchPartition, OffsetFetchResponse } from './apis/offset-fetch/response.ts';
 export type { ProducePartitionData, ProduceRequest } from './apis/produce/request.ts';

@@ -155,3 +155,143 @@ test('golden - DescribeGroups v1 response (a Stable group with a member, a Dead 
   // 328 = READ|DELETE|DESCRIBE; an absent value is INT32_MIN ("not requested").
   assert.deepEqual(v3, hex(`00000074 00000003 00000000 00000002 ${audit} 00000148 ${nobody} 80000000`));
 });
+
+test('golden - DescribeConfigs v4 (flexible) request as kafka-topics --describe sends it', () => {
+  // Header v2: api 32, version 4, correlation 1, client id "adminclient-1" (int16 length), no tags.
+  // Body: [resources] compact (1): type TOPIC (2), name "t", configuration_keys null, tags;
+  // include_synonyms false, include_documentation false, tags.
+  const frame = hex(
+    '00000021 0020 0004 00000001 000d 61646d696e636c69656e742d31 00  02 02 0274 00 00  00 00 00',
+  );
+  const decoded = decodeRequest(frame.subarray(4));
+  assert.equal(decoded.kind, 'request');
+  if (decoded.kind !== 'request') return;
+  assert.deepEqual(decoded.body, {
+    resources: [{ resourceType: 2, resourceName: 't', configurationKeys: null }],
+    includeSynonyms: false,
+    includeDocumentation: false,
+  });
+  assert.deepEqual(Buffer.concat(encodeRequest(decoded.header, decoded.body as object)), frame);
+});
+
+test('golden - DescribeConfigs v4 response with one default config', () => {
+  const bytes = Buffer.concat(
+    encodeResponse(API_KEY.DescribeConfigs, 4, 1, {
+      throttleTimeMs: 0,
+      results: [
+        {
+          errorCode: 0,
+          errorMessage: null,
+          resourceType: 2,
+          resourceName: 't',
+          configs: [
+            {
+              name: 'retention.ms',
+              value: '-1',
+              readOnly: true,
+              isDefault: true,
+              configSource: 5,
+              isSensitive: false,
+              synonyms: [],
+              configType: 5,
+              documentation: null,
+            },
+          ],
+        },
+      ],
+    }),
+  );
+  // Header v1 (correlation id, tags); is_default exists only in v0, so it is not written.
+  assert.deepEqual(
+    bytes,
+    hex(
+      '0000002a 00000001 00  00000000 02  0000 00 02 0274 02' +
+        '  0d 726574656e74696f6e2e6d73 03 2d31 01 05 00 01 05 00 00  00  00',
+    ),
+  );
+});
+
+test('golden - DeleteGroups v2 (flexible) request and response', () => {
+  const frame = hex('00000010 002a 0002 00000002 0001 63 00  02 0267 00');
+  const decoded = decodeRequest(frame.subarray(4));
+  assert.equal(decoded.kind, 'request');
+  if (decoded.kind !== 'request') return;
+  assert.deepEqual(decoded.body, { groupsNames: ['g'] });
+  assert.deepEqual(Buffer.concat(encodeRequest(decoded.header, decoded.body as object)), frame);
+  const response = Buffer.concat(
+    encodeResponse(API_KEY.DeleteGroups, 2, 2, {
+      throttleTimeMs: 0,
+      results: [{ groupId: 'g', errorCode: 69 }],
+    }),
+  );
+  assert.deepEqual(response, hex('00000010 00000002 00  00000000 02 0267 0045 00 00'));
+});
+
+test('golden - OffsetDelete v0 request and response', () => {
+  const frame = hex('0000001d 002f 0000 00000003 0001 63  0001 67 00000001 0001 74 00000001 00000000');
+  const decoded = decodeRequest(frame.subarray(4));
+  assert.equal(decoded.kind, 'request');
+  if (decoded.kind !== 'request') return;
+  assert.deepEqual(decoded.body, {
+    groupId: 'g',
+    topics: [{ name: 't', partitions: [{ partitionIndex: 0 }] }],
+  });
+  assert.deepEqual(Buffer.concat(encodeRequest(decoded.header, decoded.body as object)), frame);
+  const response = Buffer.concat(
+    encodeResponse(API_KEY.OffsetDelete, 0, 3, {
+      errorCode: 0,
+      throttleTimeMs: 0,
+      topics: [{ name: 't', partitions: [{ partitionIndex: 0, errorCode: 86 }] }],
+    }),
+  );
+  assert.deepEqual(response, hex('0000001b 00000003 0000 00000000 00000001 0001 74 00000001 00000000 0056'));
+});
+
+test('golden - Produce v9 (flexible) request: compact nullable transactional id, compact records', () => {
+  // Header v2 (client id "c"); transactional_id null (0), acks -1, timeout 30000,
+  // [topic_data] (1): name "t", [partition_data] (1): index 0, records 4 bytes (length + 1 = 5), tags.
+  const frame = hex(
+    '00000023 0000 0009 00000005 0001 63 00  00 ffff 00007530 02 0274 02 00000000 05 61626364 00 00 00',
+  );
+  const decoded = decodeRequest(frame.subarray(4));
+  assert.equal(decoded.kind, 'request');
+  if (decoded.kind !== 'request') return;
+  const body = decoded.body as { acks: number; topicData: { partitionData: { records: Uint8Array }[] }[] };
+  assert.equal(body.acks, -1);
+  assert.deepEqual(Buffer.from(body.topicData[0]!.partitionData[0]!.records), Buffer.from('abcd'));
+  assert.deepEqual(Buffer.concat(encodeRequest(decoded.header, decoded.body as object)), frame);
+});
+
+test('golden - Fetch v12 (flexible) response: records written as compact bytes after the tagged header', () => {
+  const bytes = Buffer.concat(
+    encodeResponse(API_KEY.Fetch, 12, 6, {
+      throttleTimeMs: 0,
+      errorCode: 0,
+      sessionId: 0,
+      responses: [
+        {
+          topic: 't',
+          partitions: [
+            {
+              partitionIndex: 0,
+              errorCode: 0,
+              highWatermark: 10n,
+              lastStableOffset: 10n,
+              logStartOffset: 0n,
+              abortedTransactions: null,
+              preferredReadReplica: -1,
+              records: [Buffer.from('ab'), Buffer.from('cd')],
+            },
+          ],
+        },
+      ],
+    }),
+  );
+  assert.deepEqual(
+    bytes,
+    hex(
+      '0000003e 00000006 00  00000000 0000 00000000 02 0274 02' +
+        ' 00000000 0000 000000000000000a 000000000000000a 0000000000000000 00 ffffffff 05 61626364 00  00  00',
+    ),
+  );
+});

@@ -82,15 +82,25 @@ describe('kafka-protocol - primitives', { timeout: 120_000 }, () => {
       { errorCode: 0, apiKeys: [], throttleTimeMs: 0, finalizedFeaturesEpoch: 5n },
       3,
     );
-    // finalizedFeaturesEpoch is not in this schema, so nothing extra is written: 0 tags.
+    // finalizedFeaturesEpoch is tagged (tag 1): one tag of 8 bytes after throttle_time_ms.
     const bytes = writer.toBuffer();
-    assert.deepEqual([...bytes], [0, 0, 1, 0, 0, 0, 0, 0]);
-    // A frame with an unknown tag 7 of 3 bytes decodes, skipping it.
+    assert.deepEqual([...bytes], [0, 0, 1, 0, 0, 0, 0, 1, 1, 8, 0, 0, 0, 0, 0, 0, 0, 5]);
+    const defaults = { supportedFeatures: [], finalizedFeatures: [], zkMigrationReady: false };
+    assert.deepEqual(decodeMessage(new Reader(bytes), schema, 3), {
+      errorCode: 0,
+      apiKeys: [],
+      throttleTimeMs: 0,
+      finalizedFeaturesEpoch: 5n,
+      ...defaults,
+    });
+    // A frame with an unknown tag 7 of 3 bytes decodes, skipping it; absent tags take their defaults.
     const withTag = Buffer.from([0, 0, 1, 0, 0, 0, 0, 1, 7, 3, 9, 9, 9]);
     assert.deepEqual(decodeMessage(new Reader(withTag), schema, 3), {
       errorCode: 0,
       apiKeys: [],
       throttleTimeMs: 0,
+      finalizedFeaturesEpoch: -1n,
+      ...defaults,
     });
   });
 });

@@ -4,6 +4,7 @@
  */
 import type { Broker } from '@herald/broker';
 import type { GroupCoordinator } from './group-coordinator.ts';
+import type { ProducerStateManager } from './producer-state.ts';
 import type { TopicCache } from './topic-cache.ts';
 
 /** The node id of this single-node cluster. */
@@ -14,6 +15,8 @@ export interface ServerContext {
   readonly broker: Broker;
   readonly topics: TopicCache;
   readonly groups: GroupCoordinator;
+  /** Idempotent producers' sequence state per partition. */
+  readonly producers: ProducerStateManager;
   /** Host and port clients are told to connect to. */
   readonly advertisedHost: string;
   advertisedPort: number;

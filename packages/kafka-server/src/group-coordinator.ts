@@ -485,6 +485,20 @@ export class GroupCoordinator {
     };
   }
 
+  /**
+   * Forgets an Empty group (DeleteGroups): NONE when it was Empty or unknown here (its committed
+   * offsets are the caller's to delete), NON_EMPTY_GROUP while it has members.
+   */
+  deleteGroup(groupId: string): number {
+    const group = this.#groups.get(groupId);
+    if (group === undefined) return ERROR_CODE.NONE;
+    if (group.members.size > 0) return ERROR_CODE.NON_EMPTY_GROUP;
+    clearTimeout(group.rebalanceTimer);
+    clearTimeout(group.initialDelayTimer);
+    this.#groups.delete(groupId);
+    return ERROR_CODE.NONE;
+  }
+
   /** A topic was deleted (nothing to do yet: assignments name topics, members rejoin on their own). */
   forgetTopic(_topic: string): void {}
 

@@ -11,6 +11,7 @@ import { registerPureJsCodecs } from './compression.ts';
 import { Connection, type ConnectionLimits } from './connection.ts';
 import type { ResponseSize, ServerContext } from './context.ts';
 import { GroupCoordinator, type GroupCoordinatorOptions } from './group-coordinator.ts';
+import { ProducerStateManager } from './producer-state.ts';
 import { TopicCache } from './topic-cache.ts';
 
 /** Options of {@link startKafkaServer}. */
@@ -114,6 +115,7 @@ export async function startKafkaServer(options: KafkaServerOptions = {}): Promis
     broker,
     topics: new TopicCache(broker),
     groups,
+    producers: new ProducerStateManager(broker),
     advertisedHost: options.advertisedHost ?? (host === '0.0.0.0' || host === '::' ? 'localhost' : host),
     advertisedPort: 0,
     clusterId: 'herald',

@@ -14,6 +14,7 @@ import { encodeRecordBatch } from '@herald/log';
 import type { ServerContext } from '../src/context.ts';
 import { GroupCoordinator } from '../src/group-coordinator.ts';
 import { handleFetch } from '../src/handlers/fetch.ts';
+import { ProducerStateManager } from '../src/producer-state.ts';
 import { TopicCache } from '../src/topic-cache.ts';
 import { freshDirectory } from './support.ts';
 
@@ -90,6 +91,7 @@ describe('fetch budget', { timeout: 600_000 }, () => {
       broker,
       topics: new TopicCache(broker),
       groups: new GroupCoordinator(),
+      producers: new ProducerStateManager(broker),
       advertisedHost: '127.0.0.1',
       advertisedPort: 9092,
       clusterId: 'test',

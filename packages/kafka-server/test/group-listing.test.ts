@@ -79,8 +79,8 @@ function join(client: Client, groupId: string, clientId: string): Promise<JoinGr
   );
 }
 
-const listGroups = (client: Client, version: number) =>
-  client.request<ListGroupsResponse>(API_KEY.ListGroups, version, {});
+const listGroups = (client: Client, version: number, body: object = {}) =>
+  client.request<ListGroupsResponse>(API_KEY.ListGroups, version, body);
 
 const describeGroups = (
   client: Client,
@@ -111,13 +111,15 @@ describe('group listing', { timeout: 600_000 }, () => {
     await server.close();
   });
 
-  test('group listing - ApiVersions advertises ListGroups 0-2 (3 is flexible) and DescribeGroups 0-3', async () => {
+  test('group listing - ApiVersions advertises ListGroups 0-5 (flexible from 3) and DescribeGroups 0-5 (from 5)', async () => {
     const versions = await client.request<ApiVersionsResponse>(API_KEY.ApiVersions, 2, {});
     const range = (apiKey: number) => versions.apiKeys.find((entry) => entry.apiKey === apiKey);
-    assert.deepEqual(range(API_KEY.ListGroups), { apiKey: 16, minVersion: 0, maxVersion: 2 });
-    assert.deepEqual(range(API_KEY.DescribeGroups), { apiKey: 15, minVersion: 0, maxVersion: 3 });
+    assert.deepEqual(range(API_KEY.ListGroups), { apiKey: 16, minVersion: 0, maxVersion: 5 });
+    assert.deepEqual(range(API_KEY.DescribeGroups), { apiKey: 15, minVersion: 0, maxVersion: 5 });
     const listGroups = APIS.find((api) => api.name === 'ListGroups')!;
     assert.equal(listGroups.request.flexibleFrom, 3, 'v3 is the first flexible ListGroups version');
+    const describeGroups = APIS.find((api) => api.name === 'DescribeGroups')!;
+    assert.equal(describeGroups.request.flexibleFrom, 5, 'v5 is the first flexible DescribeGroups version');
   });
 
   test('group listing - an empty server lists nothing; unknown groups are Dead with error NONE', async () => {
@@ -240,6 +242,21 @@ describe('group listing', { timeout: 600_000 }, () => {
           ],
         );
       }
+      // Flexible ListGroups (v3+), the v4 states filter (case-insensitive) and the v5 types filter.
+      const names = (response: ListGroupsResponse) => response.groups.map((group) => group.groupId);
+      assert.deepEqual(names(await listGroups(client, 3)), ['batch-job', 'live']);
+      const stableOnly = await listGroups(client, 4, { statesFilter: ['stable'] });
+      assert.deepEqual(
+        stableOnly.groups.map(({ groupId, groupState }) => ({ groupId, groupState })),
+        [{ groupId: 'live', groupState: 'Stable' }],
+      );
+      assert.deepEqual(names(await listGroups(client, 5, { typesFilter: ['consumer'] })), []);
+      assert.deepEqual(names(await listGroups(client, 5, { typesFilter: ['Classic'] })), [
+        'batch-job',
+        'live',
+      ]);
+      const flexible = (await describeGroups(client, 5, ['live'])).groups[0]!;
+      assert.deepEqual([flexible.groupState, flexible.members.length], ['Stable', 2]);
       const described2 = await describeGroups(client, 2, ['batch-job', 'live', 'nobody']);
       assert.deepEqual(
         described2.groups.map((group) => [

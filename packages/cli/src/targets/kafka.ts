@@ -182,7 +182,7 @@ class KafkaTarget implements Target {
     );
   }
 
-  /** `retention.ms`/`retention.bytes` from DescribeConfigs; herald serve does not answer it. */
+  /** `retention.ms`/`retention.bytes` from DescribeConfigs (herald serve reports -1: no limit). */
   async #retention(topic: string): Promise<TopicInfo['retention']> {
     try {
       const described = await this.#adminClient.describeConfigs({

@@ -1,5 +1,5 @@
 /**
- * ListGroups (0-2) and DescribeGroups (0-3): read-only views of the group coordinator and of the
+ * ListGroups (0-5) and DescribeGroups (0-5): read-only views of the group coordinator and of the
  * broker's committed offsets, answered as Kafka's classic group coordinator answers them.
  *
  * - Listed: every group the coordinator knows, plus groups that only have committed offsets
@@ -19,31 +19,47 @@ import {
   type DescribeGroupsRequest,
   type DescribeGroupsResponse,
   ERROR_CODE,
+  type ListGroupsRequest,
   type ListGroupsResponse,
 } from '@herald/kafka-protocol';
 import type { ServerContext } from '../context.ts';
 
 /** The protocol type reported for groups the coordinator no longer (or never) coordinated. */
 const CONSUMER_PROTOCOL = 'consumer';
+/** KIP-848 group types: this server runs the classic protocol only. */
+const CLASSIC_GROUP_TYPE = 'classic';
 const EMPTY = new Uint8Array(0);
 /** Kafka's AclOperation codes READ (3), DELETE (6) and DESCRIBE (8) as a bit field. */
 const GROUP_OPERATIONS = (1 << 3) | (1 << 6) | (1 << 8);
 
-/** Handles ListGroups. */
-export async function handleListGroups(context: ServerContext): Promise<ListGroupsResponse> {
-  const groups = new Map<string, string>();
+/**
+ * Handles ListGroups. v4 `states_filter` keeps groups in the named states (case-insensitive, as
+ * Kafka); v5 `types_filter` keeps groups of the named types: every group here is "classic".
+ */
+export async function handleListGroups(
+  context: ServerContext,
+  request: ListGroupsRequest = {},
+): Promise<ListGroupsResponse> {
+  const groups = new Map<string, { protocolType: string; groupState: string }>();
   for (const group of context.groups.listGroups()) {
-    groups.set(group.groupId, group.protocolType ?? CONSUMER_PROTOCOL);
+    groups.set(group.groupId, {
+      protocolType: group.protocolType ?? CONSUMER_PROTOCOL,
+      groupState: group.state,
+    });
   }
   for (const groupId of await context.broker.committedGroups()) {
-    if (!groups.has(groupId)) groups.set(groupId, CONSUMER_PROTOCOL);
+    if (!groups.has(groupId)) groups.set(groupId, { protocolType: CONSUMER_PROTOCOL, groupState: 'Empty' });
   }
+  const states = new Set((request.statesFilter ?? []).map((state) => state.toLowerCase()));
+  const types = new Set((request.typesFilter ?? []).map((type) => type.toLowerCase()));
   return {
     throttleTimeMs: 0,
     errorCode: ERROR_CODE.NONE,
     groups: [...groups]
+      .filter(([, group]) => states.size === 0 || states.has(group.groupState.toLowerCase()))
+      .filter(() => types.size === 0 || types.has(CLASSIC_GROUP_TYPE))
       .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-      .map(([groupId, protocolType]) => ({ groupId, protocolType })),
+      .map(([groupId, group]) => ({ groupId, ...group, groupType: CLASSIC_GROUP_TYPE })),
   };
 }
 

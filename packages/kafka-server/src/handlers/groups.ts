@@ -1,4 +1,8 @@
-/** JoinGroup (2-5), SyncGroup (0-3), Heartbeat (0-3) and LeaveGroup (0-3), relayed to the coordinator. */
+/**
+ * JoinGroup (2-9), SyncGroup (0-5), Heartbeat (0-4) and LeaveGroup (0-5), relayed to the
+ * coordinator; flexible from JoinGroup 6, SyncGroup, Heartbeat and LeaveGroup 4. JoinGroup v7+
+ * and SyncGroup v5 name the group's protocol type (and SyncGroup its protocol), as Kafka does.
+ */
 import type {
   HeartbeatRequest,
   HeartbeatResponse,
@@ -29,7 +33,8 @@ export async function handleJoinGroup(
     protocolType: request.protocolType,
     protocols: request.protocols,
   });
-  return { throttleTimeMs: 0, ...result };
+  const protocolType = result.errorCode === 0 ? request.protocolType : null;
+  return { throttleTimeMs: 0, protocolType, ...result };
 }
 
 /** Handles SyncGroup; resolves once the leader has sent the assignment. */
@@ -43,7 +48,13 @@ export async function handleSyncGroup(
     request.generationId,
     request.assignments,
   );
-  return { throttleTimeMs: 0, ...result };
+  const group = result.errorCode === 0 ? context.groups.describeGroup(request.groupId) : undefined;
+  return {
+    throttleTimeMs: 0,
+    protocolType: group?.protocolType ?? null,
+    protocolName: group?.protocolName ?? null,
+    ...result,
+  };
 }
 
 /** Handles Heartbeat. */

@@ -5,7 +5,9 @@
 import {
   API_KEY,
   type CreateTopicsRequest,
+  type DeleteGroupsRequest,
   type DeleteTopicsRequest,
+  type DescribeConfigsRequest,
   type DescribeGroupsRequest,
   type FetchRequest,
   type FindCoordinatorRequest,
@@ -13,15 +15,18 @@ import {
   type InitProducerIdRequest,
   type JoinGroupRequest,
   type LeaveGroupRequest,
+  type ListGroupsRequest,
   type ListOffsetsRequest,
   type MetadataRequest,
   type OffsetCommitRequest,
+  type OffsetDeleteRequest,
   type OffsetFetchRequest,
   type ProduceRequest,
   type RequestHeader,
   type SyncGroupRequest,
 } from '@herald/kafka-protocol';
 import type { ServerContext } from '../context.ts';
+import { handleDeleteGroups, handleDescribeConfigs, handleOffsetDelete } from './admin.ts';
 import { apiVersionsResponse } from './api-versions.ts';
 import { handleFetch } from './fetch.ts';
 import { handleFindCoordinator } from './find-coordinator.ts';
@@ -77,7 +82,7 @@ export async function dispatch(
     case API_KEY.ListOffsets:
       return handleListOffsets(context, body as ListOffsetsRequest);
     case API_KEY.FindCoordinator:
-      return handleFindCoordinator(context, body as FindCoordinatorRequest);
+      return handleFindCoordinator(context, body as FindCoordinatorRequest, version);
     case API_KEY.JoinGroup:
       return handleJoinGroup(context, body as JoinGroupRequest, header.clientId, connection.clientHost);
     case API_KEY.SyncGroup:
@@ -89,7 +94,7 @@ export async function dispatch(
     case API_KEY.DescribeGroups:
       return handleDescribeGroups(context, body as DescribeGroupsRequest);
     case API_KEY.ListGroups:
-      return handleListGroups(context);
+      return handleListGroups(context, body as ListGroupsRequest);
     case API_KEY.OffsetCommit:
       return handleOffsetCommit(context, body as OffsetCommitRequest);
     case API_KEY.OffsetFetch:
@@ -100,6 +105,12 @@ export async function dispatch(
       return handleDeleteTopics(context, body as DeleteTopicsRequest);
     case API_KEY.InitProducerId:
       return handleInitProducerId(body as InitProducerIdRequest);
+    case API_KEY.DescribeConfigs:
+      return handleDescribeConfigs(context, body as DescribeConfigsRequest);
+    case API_KEY.DeleteGroups:
+      return handleDeleteGroups(context, body as DeleteGroupsRequest);
+    case API_KEY.OffsetDelete:
+      return handleOffsetDelete(context, body as OffsetDeleteRequest);
     default:
       throw new Error(`no handler for API key ${header.apiKey}`);
   }

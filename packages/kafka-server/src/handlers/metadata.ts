@@ -1,8 +1,9 @@
 /**
- * Metadata (0-8): this node as the only broker, controller and leader of every partition
+ * Metadata (0-12; flexible from 9): this node as the only broker, controller and leader of every partition
  * (leader epoch -1). Named topics that do not exist are created when the request allows it:
  * implicitly for v0-3 (Kafka's behaviour, which kafka-python relies on), through
- * `allow_auto_topic_creation` for v4+.
+ * `allow_auto_topic_creation` for v4+. Topic ids (v10+) are not kept: every topic reports the zero
+ * id, and a topic asked for by id alone is answered UNKNOWN_TOPIC_ID.
  */
 import {
   ERROR_CODE,
@@ -13,7 +14,7 @@ import {
 import { NODE_ID, type ServerContext } from '../context.ts';
 import { ensureTopic, isLegalTopicName } from './topics.ts';
 
-function describe(name: string, errorCode: number, partitions: number): MetadataTopic {
+function describe(name: string | null, errorCode: number, partitions: number): MetadataTopic {
   return {
     errorCode,
     name,
@@ -46,6 +47,10 @@ export async function handleMetadata(
   } else {
     const create = context.autoCreateTopics && (version < 4 || request.allowAutoTopicCreation);
     for (const { name } of request.topics ?? []) {
+      if (name === null) {
+        topics.push(describe(version >= 12 ? null : '', ERROR_CODE.UNKNOWN_TOPIC_ID, 0));
+        continue;
+      }
       const partitions = await context.topics.partitions(name);
       if (partitions !== undefined) {
         topics.push(describe(name, ERROR_CODE.NONE, partitions));

@@ -1,10 +1,12 @@
 /**
- * Produce (advertised 0-8, served 3-8). Each partition's records must be one RecordBatch v2
+ * Produce (advertised 0-11, served 3-11). Each partition's records must be one RecordBatch v2
  * (magic 2), as Kafka requires from v3 (INVALID_RECORD otherwise; zstd only from v7). The batch is
  * handed to the broker opaque, where the log checks length, CRC-32C and record count before
  * storing it with BaseOffset and PartitionLeaderEpoch rewritten, so a corrupt batch is answered
  * with CORRUPT_MESSAGE and never stored. v0-2 (message sets) get UNSUPPORTED_FOR_MESSAGE_FORMAT.
- * acks=0 gets no response (the caller drops it).
+ * acks=0 gets no response (the caller drops it). Batches of idempotent producers go through the
+ * sequence checks of `producer-state.ts` first: a retried batch is answered with its original
+ * offset, a gap with OUT_OF_ORDER_SEQUENCE_NUMBER.
  */
 import {
   ERROR_CODE,
@@ -14,6 +16,7 @@ import {
 } from '@herald/kafka-protocol';
 import type { ServerContext } from '../context.ts';
 import { appendErrorCode } from '../error-mapping.ts';
+import { batchProducer } from '../producer-state.ts';
 
 /** Bytes of a RecordBatch v2 header; `BatchLength` sits at byte 8, `Magic` at byte 16. */
 const BATCH_HEADER_BYTES = 61;
@@ -107,6 +110,59 @@ async function appendAll(
 }
 
 /**
+ * Idempotent batches are checked against their producer's state, which is rebuilt from the log
+ * the first time a partition sees one after a start: resolves once every partition of the
+ * request that holds such a batch has its state.
+ */
+async function loadProducerState(
+  context: ServerContext,
+  request: ProduceRequest,
+  split: readonly (readonly (Uint8Array[] | number)[])[],
+): Promise<void> {
+  const loads: Promise<void>[] = [];
+  request.topicData.forEach((topic, topicIndex) => {
+    topic.partitionData.forEach((partition, partitionIndex) => {
+      const batches = split[topicIndex]![partitionIndex]!;
+      if (typeof batches === 'number' || context.producers.isReady(topic.name, partition.index)) return;
+      if (batches.some((batch) => batchProducer(batch) !== undefined))
+        loads.push(context.producers.ready(topic.name, partition.index));
+    });
+  });
+  await Promise.all(loads);
+}
+
+/**
+ * Checks and enqueues one partition's batches, synchronously (the order in which appends reach
+ * the log is the order in which sequences were checked). A retried batch is answered with its
+ * original offset and not stored again; a refused one ends the partition's batches.
+ */
+function appendPartition(
+  context: ServerContext,
+  topic: string,
+  index: number,
+  batches: readonly Uint8Array[],
+): PartitionOutcome {
+  const appends: Promise<{ baseOffset: bigint }>[] = [];
+  for (const batch of batches) {
+    const verdict = context.producers.check(topic, index, batchProducer(batch));
+    if (verdict.kind === 'error') {
+      // Batches before it (clients send one batch per partition) are stored; report the refusal.
+      const refusal = () => failed(index, verdict.errorCode, verdict.message);
+      return Promise.all(appends).then(refusal, refusal);
+    }
+    if (verdict.kind === 'duplicate') {
+      appends.push(verdict.baseOffset.then((baseOffset) => ({ baseOffset })));
+      continue;
+    }
+    const append = context.broker.appendBatch(topic, index, batch);
+    // The state handles a failed append itself (the derived promise's rejection is caught there).
+    verdict.record?.(append.then((result) => result.baseOffset));
+    appends.push(append);
+  }
+  return appendAll(context, topic, index, appends);
+}
+
+/**
  * Starts every append of the request. Runs inside the connection's produce gate, so the appends
  * of pipelined requests reach each partition in request order; the returned promise settles once
  * every append is durable.
@@ -130,21 +186,25 @@ export async function startProduce(
   const partitionCounts = await Promise.all(
     request.topicData.map((topic) => context.topics.partitions(topic.name)),
   );
-  // From here on everything is synchronous until every append has been enqueued.
-  const responses = request.topicData.map((topic, topicIndex) => {
-    const count = partitionCounts[topicIndex];
-    const outcomes = topic.partitionData.map((partition): PartitionOutcome => {
-      if (count === undefined || partition.index < 0 || partition.index >= count) {
-        return Promise.resolve(failed(partition.index, ERROR_CODE.UNKNOWN_TOPIC_OR_PARTITION));
-      }
+  const split = request.topicData.map((topic, topicIndex) =>
+    topic.partitionData.map((partition) => {
+      const count = partitionCounts[topicIndex];
+      if (count === undefined || partition.index < 0 || partition.index >= count)
+        return ERROR_CODE.UNKNOWN_TOPIC_OR_PARTITION;
       const batch = produceBatch(partition.records, version);
-      if (typeof batch === 'number') return Promise.resolve(failed(partition.index, batch));
-      return appendAll(context, topic.name, partition.index, [
-        context.broker.appendBatch(topic.name, partition.index, batch),
-      ]);
-    });
-    return { name: topic.name, outcomes };
-  });
+      return typeof batch === 'number' ? batch : [batch];
+    }),
+  );
+  await loadProducerState(context, request, split);
+  // From here on everything is synchronous until every append has been enqueued.
+  const responses = request.topicData.map((topic, topicIndex) => ({
+    name: topic.name,
+    outcomes: topic.partitionData.map((partition, partitionIndex): PartitionOutcome => {
+      const batches = split[topicIndex]![partitionIndex]!;
+      if (typeof batches === 'number') return Promise.resolve(failed(partition.index, batches));
+      return appendPartition(context, topic.name, partition.index, batches);
+    }),
+  }));
   return async () => ({
     throttleTimeMs: 0,
     responses: await Promise.all(

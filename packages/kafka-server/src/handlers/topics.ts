@@ -139,6 +139,7 @@ export async function handleDeleteTopics(
       await context.broker.deleteTopic(name);
       context.topics.forget(name);
       context.groups.forgetTopic(name);
+      context.producers.forgetTopic(name);
       responses.push({ name, errorCode: ERROR_CODE.NONE });
     } catch (error) {
       if (error instanceof TopicNotFoundError) {

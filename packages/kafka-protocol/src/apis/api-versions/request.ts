@@ -1,6 +1,7 @@
 /**
  * ApiVersions Request (Version: 0-2) =>
- * ApiVersions Request (Version: 3) => client_software_name client_software_version TAG_BUFFER
+ * ApiVersions Request (Version: 3-4) => client_software_name client_software_version TAG_BUFFER
+ * (v4 only lifts a restriction on supported feature versions; the layout is the same.)
  *   client_software_name => COMPACT_STRING
  *   client_software_version => COMPACT_STRING
  */

@@ -55,6 +55,34 @@ export const fetchResponse: MessageSchema = {
             field('highWatermark', 'int64', '0+'),
             field('lastStableOffset', 'int64', '4+', { default: -1n }),
             field('logStartOffset', 'int64', '5+', { default: -1n }),
+            // Tagged (v12+) hints for followers and KIP-320/KIP-951 clients: never sent by a single node.
+            field(
+              'divergingEpoch',
+              [
+                field('epoch', 'int32', '12+', { default: -1 }),
+                field('endOffset', 'int64', '12+', { default: -1n }),
+              ],
+              '12+',
+              { tag: 0, tagged: '12+' },
+            ),
+            field(
+              'currentLeader',
+              [
+                field('leaderId', 'int32', '12+', { default: -1 }),
+                field('leaderEpoch', 'int32', '12+', { default: -1 }),
+              ],
+              '12+',
+              { tag: 1, tagged: '12+' },
+            ),
+            field(
+              'snapshotId',
+              [
+                field('endOffset', 'int64', '0+', { default: -1n }),
+                field('epoch', 'int32', '0+', { default: -1 }),
+              ],
+              '12+',
+              { tag: 2, tagged: '12+' },
+            ),
             array(
               'abortedTransactions',
               [field('producerId', 'int64', '4+'), field('firstOffset', 'int64', '4+')],
@@ -62,7 +90,7 @@ export const fetchResponse: MessageSchema = {
               { nullable: '4+' },
             ),
             field('preferredReadReplica', 'int32', '11+', { default: -1 }),
-            field('records', 'records', '0+'),
+            field('records', 'records', '0+', { nullable: '0+' }),
           ],
           '0+',
         ),

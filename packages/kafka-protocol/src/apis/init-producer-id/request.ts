@@ -9,6 +9,9 @@ import { field, type MessageSchema } from '../../schema.ts';
 export interface InitProducerIdRequest {
   readonly transactionalId: string | null;
   readonly transactionTimeoutMs: number;
+  /** v3+: the producer's current id and epoch when it asks for an epoch bump (KIP-360), else -1. */
+  readonly producerId?: bigint;
+  readonly producerEpoch?: number;
 }
 
 export const initProducerIdRequest: MessageSchema = {
@@ -17,5 +20,7 @@ export const initProducerIdRequest: MessageSchema = {
   fields: [
     field('transactionalId', 'string', '0+', { nullable: '0+' }),
     field('transactionTimeoutMs', 'int32', '0+'),
+    field('producerId', 'int64', '3+', { default: -1n }),
+    field('producerEpoch', 'int16', '3+', { default: -1 }),
   ],
 };

@@ -16,6 +16,8 @@ export interface JoinGroupRequest {
   readonly groupInstanceId: string | null;
   readonly protocolType: string;
   readonly protocols: readonly { readonly name: string; readonly metadata: Uint8Array }[];
+  /** v8+: why the member joins (logged by Kafka; ignored here). */
+  readonly reason?: string | null;
 }
 
 export const joinGroupRequest: MessageSchema = {
@@ -29,5 +31,6 @@ export const joinGroupRequest: MessageSchema = {
     field('groupInstanceId', 'string', '5+', { nullable: '5+', default: null }),
     field('protocolType', 'string', '0+'),
     array('protocols', [field('name', 'string', '0+'), field('metadata', 'bytes', '0+')], '0+'),
+    field('reason', 'string', '8+', { nullable: '8+', default: null }),
   ],
 };

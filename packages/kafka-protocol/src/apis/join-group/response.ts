@@ -18,6 +18,8 @@ export interface JoinGroupResponse {
   readonly throttleTimeMs?: number;
   readonly errorCode: number;
   readonly generationId: number;
+  /** v7+: the group's protocol type (null when unknown). */
+  readonly protocolType?: string | null;
   readonly protocolName: string;
   readonly leader: string;
   readonly memberId: string;

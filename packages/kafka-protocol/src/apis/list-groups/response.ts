@@ -11,6 +11,10 @@ import { array, field, type MessageSchema } from '../../schema.ts';
 export interface ListedGroup {
   readonly groupId: string;
   readonly protocolType: string;
+  /** v4+. */
+  readonly groupState?: string;
+  /** v5+: "classic" for every group here. */
+  readonly groupType?: string;
 }
 
 /** ListGroups response body. */

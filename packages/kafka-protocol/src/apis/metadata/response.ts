@@ -37,7 +37,10 @@ export interface MetadataPartition {
 /** A topic and its partitions. */
 export interface MetadataTopic {
   readonly errorCode: number;
-  readonly name: string;
+  /** Null only from v12, for a topic asked for by an unknown id. */
+  readonly name: string | null;
+  /** v10+: the zero id here (topic ids are not kept). */
+  readonly topicId?: string;
   readonly isInternal?: boolean;
   readonly partitions: readonly MetadataPartition[];
   readonly topicAuthorizedOperations?: number;

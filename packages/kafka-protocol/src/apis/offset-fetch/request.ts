@@ -2,8 +2,9 @@
  * OffsetFetch Request (Version: 1) => group_id [topics]
  *   topics => name [partition_indexes]
  * OffsetFetch Request (Version: 2-5) => group_id [topics]   (nullable: null asks for every committed topic)
- * OffsetFetch Request (Version: 6) => the same, flexible (compact strings and arrays, tagged fields)
+ * OffsetFetch Request (Version: 6) => the same, flexible
  * OffsetFetch Request (Version: 7) => group_id [topics] require_stable
+ * (v8+ batches groups: not served.)
  */
 import { array, field, type MessageSchema } from '../../schema.ts';
 
@@ -11,7 +12,7 @@ import { array, field, type MessageSchema } from '../../schema.ts';
 export interface OffsetFetchRequest {
   readonly groupId: string;
   readonly topics: readonly { readonly name: string; readonly partitionIndexes: readonly number[] }[] | null;
-  /** v7: answer UNSTABLE_OFFSET_COMMIT for partitions with pending transactional commits (none here). */
+  /** v7+: wait for pending transactional offsets (none here: there are no transactions). */
   readonly requireStable?: boolean;
 }
 

@@ -37,7 +37,11 @@ export const produceRequest: MessageSchema = {
       'topicData',
       [
         field('name', 'string', '0+'),
-        array('partitionData', [field('index', 'int32', '0+'), field('records', 'records', '0+')], '0+'),
+        array(
+          'partitionData',
+          [field('index', 'int32', '0+'), field('records', 'records', '0+', { nullable: '0+' })],
+          '0+',
+        ),
       ],
       '0+',
     ),

@@ -57,6 +57,16 @@ export const produceResponse: MessageSchema = {
               '8+',
             ),
             field('errorMessage', 'string', '8+', { nullable: '8+', default: null }),
+            // KIP-951 hints for clients after NOT_LEADER_OR_FOLLOWER: never sent by a single node.
+            field(
+              'currentLeader',
+              [
+                field('leaderId', 'int32', '10+', { default: -1 }),
+                field('leaderEpoch', 'int32', '10+', { default: -1 }),
+              ],
+              '10+',
+              { tag: 0, tagged: '10+' },
+            ),
           ],
           '0+',
         ),
@@ -64,5 +74,16 @@ export const produceResponse: MessageSchema = {
       '0+',
     ),
     field('throttleTimeMs', 'int32', '1+', { default: 0 }),
+    array(
+      'nodeEndpoints',
+      [
+        field('nodeId', 'int32', '10+'),
+        field('host', 'string', '10+'),
+        field('port', 'int32', '10+'),
+        field('rack', 'string', '10+', { nullable: '10+', default: null }),
+      ],
+      '10+',
+      { tag: 0, tagged: '10+' },
+    ),
   ],
 };

@@ -1,0 +1,281 @@
+/**
+ * The idempotent producer's sequence checks over a real socket to an in-process server: retries of
+ * any of a producer's last 5 batches are answered with their original offsets and not stored again,
+ * gaps are OUT_OF_ORDER_SEQUENCE_NUMBER, older epochs INVALID_PRODUCER_EPOCH, and the state is
+ * rebuilt from the log's batch headers after a restart.
+ */
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import { after, before, describe, test } from 'node:test';
+import {
+  API_KEY,
+  decodeResponse,
+  ERROR_CODE,
+  encodeRequest,
+  type InitProducerIdResponse,
+  type ProducePartitionResponse,
+  type ProduceResponse,
+} from '@herald/kafka-protocol';
+import { encodeRecordBatch } from '@herald/log';
+import { type KafkaServer, startKafkaServer } from '../src/index.ts';
+import { PRODUCERS_PER_PARTITION_MAX, ProducerStateManager } from '../src/producer-state.ts';
+import { freshDirectory, withDeadline } from './support.ts';
+
+const PRODUCE_VERSION = 8;
+
+/** Sends Produce requests pipelined on one connection; responses come back in request order. */
+class ProduceClient {
+  readonly #socket: net.Socket;
+  #buffer = Buffer.alloc(0);
+  readonly #waiting: ((frame: Buffer) => void)[] = [];
+  #correlationId = 0;
+
+  constructor(port: number) {
+    this.#socket = net.connect(port, '127.0.0.1');
+    this.#socket.on('data', (chunk: Buffer) => {
+      this.#buffer = Buffer.concat([this.#buffer, chunk]);
+      while (this.#buffer.length >= 4 && this.#buffer.length >= 4 + this.#buffer.readInt32BE(0)) {
+        const size = this.#buffer.readInt32BE(0);
+        this.#waiting.shift()?.(this.#buffer.subarray(4, 4 + size));
+        this.#buffer = this.#buffer.subarray(4 + size);
+      }
+    });
+    this.#socket.on('error', () => {});
+  }
+
+  /** InitProducerId v4 (flexible); `producerId` and `producerEpoch` ask for an epoch bump (KIP-360). */
+  initProducerId(producerId = -1n, producerEpoch = -1): Promise<InitProducerIdResponse> {
+    this.#correlationId += 1;
+    const header = {
+      apiKey: API_KEY.InitProducerId,
+      apiVersion: 4,
+      correlationId: this.#correlationId,
+      clientId: 'idempotence-test',
+    };
+    const body = { transactionalId: null, transactionTimeoutMs: 60_000, producerId, producerEpoch };
+    const response = new Promise<Buffer>((resolve) => this.#waiting.push(resolve));
+    this.#socket.write(Buffer.concat(encodeRequest(header, body)));
+    return withDeadline(response, 10_000, 'an InitProducerId response').then(
+      (frame) => decodeResponse(API_KEY.InitProducerId, 4, frame).body as InitProducerIdResponse,
+    );
+  }
+
+  produce(topic: string, records: Uint8Array): Promise<ProducePartitionResponse> {
+    this.#correlationId += 1;
+    const header = {
+      apiKey: API_KEY.Produce,
+      apiVersion: PRODUCE_VERSION,
+      correlationId: this.#correlationId,
+      clientId: 'idempotence-test',
+    };
+    const body = {
+      transactionalId: null,
+      acks: -1,
+      timeoutMs: 5000,
+      topicData: [{ name: topic, partitionData: [{ index: 0, records }] }],
+    };
+    const response = new Promise<Buffer>((resolve) => this.#waiting.push(resolve));
+    this.#socket.write(Buffer.concat(encodeRequest(header, body)));
+    return withDeadline(response, 10_000, 'a Produce response').then((frame) => {
+      const decoded = decodeResponse(API_KEY.Produce, PRODUCE_VERSION, frame).body as ProduceResponse;
+      return decoded.responses[0]!.partitionResponses[0]!;
+    });
+  }
+
+  close(): void {
+    this.#socket.destroy();
+  }
+}
+
+/** A batch of `count` records from producer 1000, `epoch`, starting at `sequence`. */
+function batch(sequence: number, count = 3, epoch = 0, producerId = 1000n): Uint8Array {
+  return encodeRecordBatch(
+    Array.from({ length: count }, (_, index) => ({
+      key: null,
+      value: Buffer.from(`s${sequence + index}`),
+      headers: [],
+      timestampMs: 1,
+    })),
+    { timestampMs: 1, producerId, producerEpoch: epoch, baseSequence: sequence },
+  );
+}
+
+function expectOffset(response: ProducePartitionResponse, baseOffset: bigint, what: string): void {
+  assert.equal(response.errorCode, ERROR_CODE.NONE, `${what}: ${response.errorMessage}`);
+  assert.equal(response.baseOffset, baseOffset, what);
+}
+
+describe('idempotent producer', () => {
+  const dir = freshDirectory();
+  let server: KafkaServer;
+  before(async () => {
+    server = await startKafkaServer({ dir, port: 0, partitions: 1 });
+  });
+  after(async () => {
+    await server?.close();
+  });
+
+  test('idempotence - a retried batch gets its original offset; gaps and old epochs are refused', async () => {
+    await server.broker.createTopic('seq');
+    const client = new ProduceClient(server.port);
+    try {
+      expectOffset(await client.produce('seq', batch(0)), 0n, 'first batch');
+      expectOffset(await client.produce('seq', batch(3)), 3n, 'second batch');
+      expectOffset(await client.produce('seq', batch(0)), 0n, 'retry of the first batch');
+      expectOffset(await client.produce('seq', batch(3)), 3n, 'retry of the second batch');
+      const gap = await client.produce('seq', batch(10));
+      assert.equal(gap.errorCode, ERROR_CODE.OUT_OF_ORDER_SEQUENCE_NUMBER, 'a gap');
+      const overlap = await client.produce('seq', batch(4));
+      assert.equal(
+        overlap.errorCode,
+        ERROR_CODE.OUT_OF_ORDER_SEQUENCE_NUMBER,
+        'a batch overlapping a stored one',
+      );
+      expectOffset(await client.produce('seq', batch(6)), 6n, 'the next batch after the refusals');
+      const newEpochLate = await client.produce('seq', batch(9, 3, 1));
+      assert.equal(newEpochLate.errorCode, ERROR_CODE.OUT_OF_ORDER_SEQUENCE_NUMBER, 'a new epoch not at 0');
+      expectOffset(await client.produce('seq', batch(0, 3, 1)), 9n, 'a new epoch from sequence 0');
+      const old = await client.produce('seq', batch(9, 3, 0));
+      assert.equal(old.errorCode, ERROR_CODE.INVALID_PRODUCER_EPOCH, 'the old epoch');
+      expectOffset(
+        await client.produce('seq', batch(50, 3, 0, 2000n)),
+        12n,
+        'an unknown producer at any sequence',
+      );
+      assert.equal(
+        (await server.broker.partitionOffsets('seq', 0)).highWatermark,
+        15n,
+        'nothing stored twice',
+      );
+    } finally {
+      client.close();
+    }
+  });
+
+  test('idempotence - 5 batches in flight, all retried: original offsets; the 6th-last is out of order', async () => {
+    await server.broker.createTopic('inflight');
+    const client = new ProduceClient(server.port);
+    try {
+      const sequences = [0, 2, 4, 6, 8, 10];
+      const first = await Promise.all(
+        sequences.map((sequence) => client.produce('inflight', batch(sequence, 2))),
+      );
+      for (const [index, response] of first.entries())
+        expectOffset(response, BigInt(index * 2), `batch ${index}`);
+      const retried = await Promise.all(
+        sequences.slice(1).map((sequence) => client.produce('inflight', batch(sequence, 2))),
+      );
+      for (const [index, response] of retried.entries()) {
+        expectOffset(response, BigInt((index + 1) * 2), `retry ${index + 1}`);
+      }
+      const tooOld = await client.produce('inflight', batch(0, 2));
+      assert.equal(
+        tooOld.errorCode,
+        ERROR_CODE.OUT_OF_ORDER_SEQUENCE_NUMBER,
+        'only the last 5 are remembered',
+      );
+      assert.equal((await server.broker.partitionOffsets('inflight', 0)).highWatermark, 12n);
+    } finally {
+      client.close();
+    }
+  });
+
+  test('idempotence - InitProducerId hands out ids; v3+ bumps the epoch of a known id (KIP-360)', async () => {
+    await server.broker.createTopic('bump');
+    const client = new ProduceClient(server.port);
+    try {
+      const first = await client.initProducerId();
+      const second = await client.initProducerId();
+      assert.equal(first.errorCode, ERROR_CODE.NONE);
+      assert.equal(first.producerEpoch, 0);
+      assert.notEqual(first.producerId, second.producerId, 'a new id per producer');
+      const id = first.producerId;
+      expectOffset(await client.produce('bump', batch(0, 3, 0, id)), 0n, 'epoch 0');
+      const bumped = await client.initProducerId(id, 0);
+      assert.deepEqual([bumped.errorCode, bumped.producerId, bumped.producerEpoch], [ERROR_CODE.NONE, id, 1]);
+      expectOffset(await client.produce('bump', batch(0, 3, 1, id)), 3n, 'the bumped epoch restarts at 0');
+      const fenced = await client.produce('bump', batch(3, 3, 0, id));
+      assert.equal(fenced.errorCode, ERROR_CODE.INVALID_PRODUCER_EPOCH, 'the old epoch is fenced');
+    } finally {
+      client.close();
+    }
+  });
+
+  test('idempotence - after a restart the state is rebuilt from the batch headers in the log', async () => {
+    await server.broker.createTopic('restart');
+    let client = new ProduceClient(server.port);
+    for (let index = 0; index < 4; index++) {
+      expectOffset(await client.produce('restart', batch(index * 3)), BigInt(index * 3), `batch ${index}`);
+    }
+    client.close();
+    await server.close();
+    server = await startKafkaServer({ dir, port: 0, partitions: 1 });
+    client = new ProduceClient(server.port);
+    try {
+      expectOffset(
+        await client.produce('restart', batch(9)),
+        9n,
+        'a retry of the last batch after the restart',
+      );
+      expectOffset(await client.produce('restart', batch(3)), 3n, 'a retry of an earlier batch');
+      const gap = await client.produce('restart', batch(15));
+      assert.equal(gap.errorCode, ERROR_CODE.OUT_OF_ORDER_SEQUENCE_NUMBER, 'a gap after the restart');
+      expectOffset(await client.produce('restart', batch(12)), 12n, 'the next batch');
+      assert.equal((await server.broker.partitionOffsets('restart', 0)).highWatermark, 15n);
+    } finally {
+      client.close();
+    }
+  });
+});
+
+test('idempotence - a partition remembers at most PRODUCERS_PER_PARTITION_MAX producers, least recently active first', async () => {
+  const server = await startKafkaServer({ dir: freshDirectory(), port: 0, partitions: 1 });
+  try {
+    await server.broker.createTopic('many');
+    const producers = new ProducerStateManager(server.broker);
+    await producers.ready('many', 0);
+    const producer = (producerId: bigint, baseSequence: number) => ({
+      producerId,
+      producerEpoch: 0,
+      baseSequence,
+      lastSequence: baseSequence,
+      recordCount: 1,
+    });
+    const record = (producerId: bigint, baseSequence: number) => {
+      const verdict = producers.check('many', 0, producer(producerId, baseSequence));
+      assert.equal(verdict.kind, 'append');
+      if (verdict.kind === 'append') verdict.record!(Promise.resolve(BigInt(baseSequence)));
+    };
+    for (let id = 0; id < PRODUCERS_PER_PARTITION_MAX; id++) record(BigInt(id), 0);
+    record(0n, 1); // producer 0 is active again: producer 1 is now the least recently active
+    record(BigInt(PRODUCERS_PER_PARTITION_MAX), 0); // one more: producer 1 is forgotten
+    assert.equal(producers.check('many', 0, producer(0n, 1)).kind, 'duplicate', 'producer 0 is remembered');
+    assert.equal(producers.check('many', 0, producer(1n, 7)).kind, 'append', 'producer 1 is unknown again');
+    assert.equal(producers.check('many', 0, producer(2n, 7)).kind, 'error', 'producer 2 is remembered');
+  } finally {
+    await server.close();
+  }
+});
+
+test('idempotence - a partition whose producer state is not loaded answers a retriable error', async () => {
+  const server = await startKafkaServer({ dir: freshDirectory(), port: 0, partitions: 1 });
+  try {
+    const producers = new ProducerStateManager(server.broker);
+    const verdict = producers.check('unloaded', 0, {
+      producerId: 1n,
+      producerEpoch: 0,
+      baseSequence: 0,
+      lastSequence: 0,
+      recordCount: 1,
+    });
+    assert.equal(verdict.kind, 'error');
+    if (verdict.kind === 'error') assert.equal(verdict.errorCode, ERROR_CODE.NOT_LEADER_OR_FOLLOWER);
+    assert.equal(
+      producers.check('unloaded', 0, undefined).kind,
+      'append',
+      'non-idempotent batches need no state',
+    );
+  } finally {
+    await server.close();
+  }
+});
