@@ -33,6 +33,7 @@ class RoundProducer {
   readonly roundStartMs: number[] = [];
   readonly confirmedAtMs: number[] = [];
   rejections = 0;
+  readonly errors: string[] = [];
   #stopped = false;
   #loop: Promise<void> | undefined;
   readonly #transport: KafkaTransport;
@@ -70,8 +71,9 @@ class RoundProducer {
         try {
           await this.#transport.publish(this.#topic, messages);
           break;
-        } catch {
+        } catch (error) {
           this.rejections += 1;
+          this.errors.push(`${new Date().toISOString()} ${(error as Error).message}`);
           if (this.rejections > 20) throw new Error(`${this.#name}: publish keeps failing`);
         }
       }
@@ -120,12 +122,20 @@ test('cluster failover - the leader of a partition killed -9 under producers and
       60_000,
     );
 
-    killed = await cluster.leaderOf(topic, 0);
+    // The worst case: the node that coordinates the group and leads a partition (every node leads
+    // at least one of the four).
+    const roles = await cluster.roles(group);
+    const leaders = await Promise.all([0, 1, 2, 3].map((partition) => cluster.leaderOf(topic, partition)));
+    const partition = Math.max(0, leaders.indexOf(roles.coordinator));
+    killed = leaders[partition]!;
     const killedAtMs = Date.now();
     await cluster.kill(killed);
     const roundsAtKill = producers.map((producer) => producer.roundStartMs.length);
-    t.diagnostic(`killed node ${killed} (leader of ${topic}/0) with SIGKILL`);
-    const newLeader = await cluster.leaderOf(topic, 0, { accept: (leader) => leader !== killed });
+    t.diagnostic(
+      `killed node ${killed} (leader of ${topic}/${partition}) with SIGKILL; the controller was node ` +
+        `${roles.controller}, the coordinator of ${group} node ${roles.coordinator}`,
+    );
+    const newLeader = await cluster.leaderOf(topic, partition, { accept: (leader) => leader !== killed });
     const electedMs = Date.now() - killedAtMs;
 
     // Recovery: the first confirmation of a round started after the kill, and the first delivery
@@ -139,10 +149,6 @@ test('cluster failover - the leader of a partition killed -9 under producers and
       () => 'a message published after the kill to be consumed',
       60_000,
     );
-    const publishedMs =
-      Math.min(
-        ...producers.map((producer, index) => producer.confirmedAtMs[roundsAtKill[index]!] ?? Infinity),
-      ) - killedAtMs;
     const consumedMs =
       Math.min(
         ...members.deliveries.filter((delivery) => afterKill(delivery.id)).map((delivery) => delivery.timeMs),
@@ -156,6 +162,9 @@ test('cluster failover - the leader of a partition killed -9 under producers and
       60_000,
     );
     await Promise.all(producers.map((producer) => producer.stop()));
+    const publishedMs =
+      Math.min(...producers.map((producer, index) => producer.confirmedAtMs[roundsAtKill[index]!]!)) -
+      killedAtMs;
     const confirmed = new Set(producers.flatMap((producer) => [...producer.confirmed]));
     await waitFor(
       () => [...confirmed].every((id) => members.consumedIds().has(id)),
@@ -166,11 +175,16 @@ test('cluster failover - the leader of a partition killed -9 under producers and
     const rejections = producers.reduce((sum, producer) => sum + producer.rejections, 0);
     t.diagnostic(
       `${confirmed.size} messages confirmed and consumed; ${report.duplicates.length} delivered twice; ` +
-        `${rejections} publishes rejected; new leader of ${topic}/0: node ${newLeader} after ${electedMs} ms`,
+        `${rejections} publishes rejected; new leader of ${topic}/${partition}: node ${newLeader} after ${electedMs} ms`,
     );
     t.diagnostic(
       `recovery: next confirmed publish ${publishedMs} ms after the kill, next consumed message ${consumedMs} ms`,
     );
+    for (const producer of producers) for (const error of producer.errors) t.diagnostic(`rejected: ${error}`);
+    for (const member of members.members) {
+      const warnings = member.stderr().match(/Warning: .*/g) ?? [];
+      if (warnings.length > 0) t.diagnostic(`member ${member.index}: ${warnings.slice(0, 5).join(' | ')}`);
+    }
     assert.deepEqual(report.missing, [], 'every confirmed message consumed');
     assert.deepEqual(report.orderViolations, [], 'per-key order');
     assert.deepEqual(report.belowCommit, [], 'duplicates only above the commit in force');

@@ -62,6 +62,8 @@ export interface KafkaCluster {
     partition: number,
     options?: { accept?: (leader: number) => boolean; timeoutMs?: number },
   ): Promise<number>;
+  /** The active controller and the coordinator of `group`, as the running nodes say. */
+  roles(group: string): Promise<{ controller: number; coordinator: number }>;
   /** SIGTERM every node, wait for the JVMs to exit, delete the data. Safe to call twice. */
   stop(): Promise<void>;
 }
@@ -183,6 +185,17 @@ export async function startKafkaCluster(options: KafkaClusterOptions = {}): Prom
         await admin.close().catch(() => {});
       }
       throw new Error(`no acceptable leader for ${topic}/${partition} within ${timeoutMs} ms (${last})`);
+    },
+    async roles(group) {
+      const live = nodes.filter((node) => node.jvm?.running()).map((node) => node.address);
+      const admin = new Admin({ clientId: 'herald-test-roles', bootstrapBrokers: live, retries: 5 });
+      try {
+        const metadata = await admin.metadata({ topics: [], forceUpdate: true });
+        const [coordinator] = await admin.findCoordinator({ keyType: 0, keys: [group] });
+        return { controller: metadata.controllerId, coordinator: coordinator?.nodeId ?? -1 };
+      } finally {
+        await admin.close().catch(() => {});
+      }
     },
     stop,
   };
