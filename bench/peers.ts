@@ -32,8 +32,10 @@ import { embeddedTransport } from '@herald/broker';
 import { createBus, defineEvent, silentLogger, type Transport } from '@herald/bus';
 import { kafkaTransport } from '@herald/transport-kafka';
 import { rabbitMqTransport } from '@herald/transport-rabbitmq';
+import type { ClusterMetadata } from '@platformatic/kafka';
 import { connect as amqpConnect, type Channel } from 'amqplib';
 import { z } from 'zod';
+import { KAFKA_DIR, startApacheKafka } from '../packages/transport-kafka/test/apache-kafka.ts';
 import {
   barChartSvg,
   format,
@@ -621,7 +623,6 @@ async function redisStreams(
 async function heraldServe(
   directory: string,
 ): Promise<{ system: System; port: number; stop(): Promise<void> }> {
-  const kafka = await import('@platformatic/kafka');
   const bin = path.join(import.meta.dirname, '../packages/cli/bin/herald.ts');
   const child: ChildProcess = spawn(
     process.execPath,
@@ -656,20 +657,35 @@ async function heraldServe(
     await Promise.race([exited, sleep(5000)]);
     if (child.exitCode === null) child.kill('SIGKILL');
   };
-  const bootstrapBrokers = [`127.0.0.1:${port}`];
-  const producer = new kafka.Producer({ clientId: 'herald-peers', bootstrapBrokers, acks: -1 });
-  const admin = new kafka.Admin({ clientId: 'herald-peers-admin', bootstrapBrokers });
-  const system: System = {
+  const system = await kafkaProtocolSystem([`127.0.0.1:${port}`], {
     id: 'herald-serve',
     label: 'herald serve, Kafka protocol (@platformatic/kafka)',
     durability: 'fsync',
     durabilityNote: "acks=all; the server's broker appends with fsync 'always'",
+  });
+  return { system, port, stop };
+}
+
+/**
+ * A Kafka-protocol broker at `bootstrapBrokers` driven by the raw `@platformatic/kafka` client
+ * (acks=all): `herald serve` and Apache Kafka get exactly the same client code.
+ */
+async function kafkaProtocolSystem(
+  bootstrapBrokers: string[],
+  row: Pick<System, 'id' | 'label' | 'durability' | 'durabilityNote'>,
+): Promise<System> {
+  const kafka = await import('@platformatic/kafka');
+  const producer = new kafka.Producer({ clientId: 'herald-peers', bootstrapBrokers, acks: -1 });
+  const admin = new kafka.Admin({ clientId: 'herald-peers-admin', bootstrapBrokers });
+  return {
+    ...row,
     close: async () => {
       await producer.close();
       await admin.close();
     },
     topic: async (spec) => {
       await admin.createTopics({ topics: [spec.name], partitions: spec.partitions, replicas: 1 });
+      await waitForLeaders(admin, spec.name, spec.partitions);
       return {
         publish: async (index, stampMs) => {
           await producer.send({
@@ -723,7 +739,62 @@ async function heraldServe(
       };
     },
   };
-  return { system, port, stop };
+}
+
+/** Waits until every partition of a new topic has a leader (Apache Kafka elects them shortly after CreateTopics). */
+async function waitForLeaders(
+  admin: { metadata(options: { topics: string[]; forceUpdate: boolean }): Promise<ClusterMetadata> },
+  topic: string,
+  partitions: number,
+): Promise<void> {
+  const deadline = performance.now() + 10_000;
+  for (;;) {
+    const metadata = await admin.metadata({ topics: [topic], forceUpdate: true }).catch(() => undefined);
+    const found = metadata?.topics.get(topic)?.partitions ?? [];
+    if (found.length === partitions && found.every((partition) => partition.leader >= 0)) return;
+    if (performance.now() > deadline) throw new Error(`${topic}: partitions without a leader after 10 s`);
+    await sleep(100);
+  }
+}
+
+/** The version of the fetched Apache Kafka jars (from `kafka_2.13-<version>.jar`). */
+function kafkaVersion(): string {
+  const libs = path.join(KAFKA_DIR, 'libs');
+  const jar = fs.existsSync(libs)
+    ? fs.readdirSync(libs).find((name) => /^kafka_[\d.]+-.+\.jar$/.test(name))
+    : undefined;
+  return jar === undefined ? 'unknown' : jar.replace(/^kafka_[\d.]+-/, '').replace(/\.jar$/, '');
+}
+
+/**
+ * Apache Kafka (single KRaft node, the jars `npm run setup` fetched), driven like `herald serve`.
+ * By default Kafka acknowledges acks=all once the record is in the page cache of every in-sync
+ * replica (here: the one broker) and flushes later; `log.flush.interval.messages=1` makes it
+ * fsync the log before answering, the class `herald serve` is in.
+ */
+async function apacheKafka(fsyncEveryMessage: boolean): Promise<{ system: System; stop(): Promise<void> }> {
+  const broker = await startApacheKafka({
+    partitions: 1,
+    proxy: false,
+    heapMbMax: 1024,
+    settings: fsyncEveryMessage ? { 'log.flush.interval.messages': 1 } : {},
+  });
+  try {
+    const system = await kafkaProtocolSystem([broker.bootstrap], {
+      id: fsyncEveryMessage ? 'apache-kafka-fsync' : 'apache-kafka',
+      label: fsyncEveryMessage
+        ? 'Apache Kafka, log.flush.interval.messages=1 (@platformatic/kafka)'
+        : 'Apache Kafka (@platformatic/kafka)',
+      durability: fsyncEveryMessage ? 'fsync' : 'page cache',
+      durabilityNote: fsyncEveryMessage
+        ? 'acks=all, one broker; the log is fsynced after every append, before the produce response'
+        : 'acks=all, one broker; Kafka default flush policy: in the page cache when acked, fsynced later by the OS',
+    });
+    return { system, stop: () => broker.stop() };
+  } catch (error) {
+    await broker.stop();
+    throw error;
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1593,7 +1664,7 @@ export async function run(args: string[]): Promise<void> {
   const runId = randomUUID().slice(0, 8);
   const scratch = await tempDir('herald-peers-bench');
   const limitSteps = 4;
-  const progress = progressBar(SUITE, limitSteps + 10);
+  const progress = progressBar(SUITE, limitSteps + 12);
   const skipped: Skipped[] = [];
   const notes: string[] = [];
   const versions: Record<string, string> = { node: process.version };
@@ -1661,6 +1732,15 @@ export async function run(args: string[]): Promise<void> {
     if (heraldServePort !== undefined) {
       const port = heraldServePort;
       await attempt('herald-kafka', 'Herald-on-Kafka (transport)', async () => heraldKafka(port));
+    }
+    for (const fsyncEveryMessage of [false, true]) {
+      const id = fsyncEveryMessage ? 'apache-kafka-fsync' : 'apache-kafka';
+      await attempt(id, fsyncEveryMessage ? 'Apache Kafka (fsync per message)' : 'Apache Kafka', async () => {
+        const kafka = await apacheKafka(fsyncEveryMessage);
+        closers.push(kafka.stop);
+        versions['apache-kafka'] = kafkaVersion();
+        return kafka.system;
+      });
     }
     if (!skipPeer('rabbitmq', 'herald-rabbitmq', 'Herald-on-RabbitMQ')) {
       await attempt('herald-rabbitmq', 'Herald-on-RabbitMQ', () => heraldRabbitMq(runId));
