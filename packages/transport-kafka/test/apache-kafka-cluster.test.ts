@@ -8,12 +8,16 @@
  *   the time from the kill to the next confirmed publish and the next consumed message is printed.
  * - rebalance under load: members join and leave (SIGTERM) while publishing continues, against
  *   Kafka's own group coordinator (classic protocol, the transport's subscription-aware assignor).
+ * - KIP-848: the same churn with `@platformatic/kafka`'s own consumer on the new consumer group
+ *   protocol (`groupProtocol: 'consumer'`, ConsumerGroupHeartbeat, server-side assignment). The
+ *   transport does not use that protocol (README, "Rebalances"); this records what the client does.
  */
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import { type KafkaTransport, kafkaTransport } from '@herald/transport-kafka';
+import { Consumer, MessagesStreamFallbackModes, MessagesStreamModes } from '@platformatic/kafka';
 import { startKafkaCluster } from './apache-kafka-cluster.ts';
-import { checkDeliveries, GroupMembers } from './group-members.ts';
+import { checkDeliveries, type Delivery, GroupMembers } from './group-members.ts';
 import { waitFor } from './support.ts';
 
 const cluster = await startKafkaCluster({
@@ -262,6 +266,98 @@ test('cluster rebalance - members join and leave under load; nothing lost, per-k
   } finally {
     await producer.stop().catch(() => {});
     members.killAll();
+    await transport.close();
+  }
+});
+
+test('cluster KIP-848 - @platformatic/kafka consumers on group.protocol=consumer join and leave under load; nothing lost', {
+  timeout: 120_000,
+}, async (t) => {
+  const topic = 'kip848';
+  const group = 'kip848-group';
+  const transport = await kafkaTransport({ brokers: [...cluster.brokers], clientId: 'kip848-producer' });
+  const producer = new RoundProducer(transport, 'p0', topic);
+  const deliveries: Delivery[] = [];
+  const members: { consumer: Consumer; close(): Promise<void> }[] = [];
+  /** A consumer on the new protocol; each message it reads is recorded (read = handled here). */
+  const join = async () => {
+    const index = members.length;
+    const consumer = new Consumer({
+      clientId: `kip848-${index}`,
+      groupId: group,
+      groupProtocol: 'consumer',
+      bootstrapBrokers: [...cluster.brokers],
+    });
+    const stream = await consumer.consume({
+      topics: [topic],
+      mode: MessagesStreamModes.COMMITTED,
+      fallbackMode: MessagesStreamFallbackModes.EARLIEST,
+      autocommit: 100,
+    });
+    stream.on('data', (message: { value: Buffer; partition: number; offset: bigint }) => {
+      const id = message.value.toString();
+      deliveries.push({
+        member: index,
+        id,
+        partition: message.partition,
+        offset: message.offset,
+        timeMs: Date.now(),
+      });
+    });
+    stream.on('error', () => {});
+    const member = {
+      consumer,
+      close: async () => {
+        await stream.close().catch(() => {});
+        await consumer.close(true).catch(() => {});
+      },
+    };
+    members.push(member);
+    return index;
+  };
+  const handlesNewMessages = async (index: number, what: string) => {
+    const round = producer.roundStartMs.length;
+    await waitFor(
+      () => deliveries.some((delivery) => delivery.member === index && sequenceOf(delivery.id)[1] > round),
+      () => `${what}: consumer ${index} to read new messages`,
+      60_000,
+    );
+  };
+  try {
+    await transport.publish(topic, [
+      { key: 'warm-up', headers: { 'x-id': 'warm-up#0' }, body: new TextEncoder().encode('warm-up#0') },
+    ]);
+    const first = await join();
+    producer.start();
+    await handlesNewMessages(first, 'start');
+    const second = await join();
+    await handlesNewMessages(second, 'second joined');
+    const third = await join();
+    await handlesNewMessages(third, 'third joined');
+    await members[first]!.close();
+    await handlesNewMessages(second, 'first left');
+    await members[second]!.close();
+    await handlesNewMessages(third, 'second left');
+    await producer.stop();
+    await waitFor(
+      () => [...producer.confirmed].every((id) => deliveries.some((delivery) => delivery.id === id)),
+      () =>
+        `every confirmed message read (${new Set(deliveries.map((d) => d.id)).size} of ${producer.confirmed.size})`,
+      60_000,
+    );
+    const report = checkDeliveries(producer.confirmed, deliveries, [], sequenceOf);
+    const byMember = members.map(
+      (_, index) => deliveries.filter((delivery) => delivery.member === index).length,
+    );
+    t.diagnostic(
+      `KIP-848: ${producer.confirmed.size} messages; 3 joins, 2 leaves; read per consumer ${byMember.join('/')}; ` +
+        `${report.duplicates.length} read twice`,
+    );
+    assert.deepEqual(report.missing, [], 'every confirmed message read');
+    assert.deepEqual(report.orderViolations, [], 'per-key order');
+  } finally {
+    await producer.stop().catch(() => {});
+    for (const member of members) await member.close();
     await transport.close();
   }
 });
