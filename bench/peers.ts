@@ -10,7 +10,10 @@
  *    `createBus`), `herald serve` over the Kafka protocol (@platformatic/kafka, acks=all),
  *    Herald-on-RabbitMQ (`rabbitMqTransport`, quorum queues); RabbitMQ through amqplib (quorum
  *    queue + confirms, classic durable queue + confirms, stream queue); NATS JetStream (file
- *    storage, R1); Redis Streams (XADD / XREADGROUP + XACK).
+ *    storage, R1); Redis Streams (XADD / XREADGROUP + XACK); Apache Kafka 4.1 (one KRaft node
+ *    from the jars `npm run setup` fetched, acks=all, the same client code as `herald serve`) with
+ *    its default flush policy (page cache) and with `log.flush.interval.messages=1` (fsync), and
+ *    the Herald transport on that Kafka (page cache).
  * 3. Scenarios per payload size (100 B, 1 KiB): produce-only throughput (256 outstanding);
  *    end-to-end throughput (one group); ack latency with 1 and 64 outstanding; end-to-end latency
  *    at fixed open-loop rates (1k, 10k, 50k events/s); fan-out to 3 groups; a 4-partition topic
@@ -282,16 +285,21 @@ async function heraldBus(directory: string): Promise<System> {
  * Herald's Kafka transport against the same `herald serve`: the row applications get with
  * `HERALD_TRANSPORT=kafka` (concurrent publishes share produce requests).
  */
-function heraldKafka(port: number): System {
-  return {
+function heraldKafka(
+  bootstrap: string,
+  row: Pick<System, 'id' | 'label' | 'durability' | 'durabilityNote'> = {
     id: 'herald-kafka',
     label: 'Herald-on-Kafka (transport → herald serve)',
     durability: 'fsync',
     durabilityNote: "kafkaTransport: acks=all, idempotent producer; the server appends with fsync 'always'",
+  },
+): System {
+  return {
+    ...row,
     close: async () => {},
     topic: async (spec) => {
       const transport = await kafkaTransport({
-        brokers: [`127.0.0.1:${port}`],
+        brokers: [bootstrap],
         clientId: 'herald-peers-kafka',
         partitions: spec.partitions,
       });
@@ -772,7 +780,9 @@ function kafkaVersion(): string {
  * replica (here: the one broker) and flushes later; `log.flush.interval.messages=1` makes it
  * fsync the log before answering, the class `herald serve` is in.
  */
-async function apacheKafka(fsyncEveryMessage: boolean): Promise<{ system: System; stop(): Promise<void> }> {
+async function apacheKafka(
+  fsyncEveryMessage: boolean,
+): Promise<{ system: System; bootstrap: string; stop(): Promise<void> }> {
   const broker = await startApacheKafka({
     partitions: 1,
     proxy: false,
@@ -790,7 +800,7 @@ async function apacheKafka(fsyncEveryMessage: boolean): Promise<{ system: System
         ? 'acks=all, one broker; the log is fsynced after every append, before the produce response'
         : 'acks=all, one broker; Kafka default flush policy: in the page cache when acked, fsynced later by the OS',
     });
-    return { system, stop: () => broker.stop() };
+    return { system, bootstrap: broker.bootstrap, stop: () => broker.stop() };
   } catch (error) {
     await broker.stop();
     throw error;
@@ -1664,7 +1674,7 @@ export async function run(args: string[]): Promise<void> {
   const runId = randomUUID().slice(0, 8);
   const scratch = await tempDir('herald-peers-bench');
   const limitSteps = 4;
-  const progress = progressBar(SUITE, limitSteps + 12);
+  const progress = progressBar(SUITE, limitSteps + 13);
   const skipped: Skipped[] = [];
   const notes: string[] = [];
   const versions: Record<string, string> = { node: process.version };
@@ -1731,15 +1741,39 @@ export async function run(args: string[]): Promise<void> {
     });
     if (heraldServePort !== undefined) {
       const port = heraldServePort;
-      await attempt('herald-kafka', 'Herald-on-Kafka (transport)', async () => heraldKafka(port));
+      await attempt('herald-kafka', 'Herald-on-Kafka (transport)', async () =>
+        heraldKafka(`127.0.0.1:${port}`),
+      );
     }
+    let apacheKafkaBootstrap: string | undefined;
     for (const fsyncEveryMessage of [false, true]) {
       const id = fsyncEveryMessage ? 'apache-kafka-fsync' : 'apache-kafka';
       await attempt(id, fsyncEveryMessage ? 'Apache Kafka (fsync per message)' : 'Apache Kafka', async () => {
         const kafka = await apacheKafka(fsyncEveryMessage);
         closers.push(kafka.stop);
         versions['apache-kafka'] = kafkaVersion();
+        if (!fsyncEveryMessage) apacheKafkaBootstrap = kafka.bootstrap;
         return kafka.system;
+      });
+    }
+    if (apacheKafkaBootstrap !== undefined) {
+      const bootstrap = apacheKafkaBootstrap;
+      // The transport batches concurrent publishes into one produce request; the raw client rows
+      // send a request per message. Both against the same broker show which one bounds the figure.
+      await attempt('herald-kafka-apache', 'Herald-on-Kafka (transport → Apache Kafka)', async () =>
+        heraldKafka(bootstrap, {
+          id: 'herald-kafka-apache',
+          label: 'Herald-on-Kafka (transport → Apache Kafka)',
+          durability: 'page cache',
+          durabilityNote: 'kafkaTransport: acks=all, idempotent producer; Apache Kafka default flush policy',
+        }),
+      );
+    } else if (include('herald-kafka-apache')) {
+      const reason = skipped.find((skip) => skip.id === 'apache-kafka')?.reason ?? 'not selected';
+      skipped.push({
+        id: 'herald-kafka-apache',
+        label: 'Herald-on-Kafka (transport → Apache Kafka)',
+        reason: `needs the Apache Kafka row: ${reason}`,
       });
     }
     if (!skipPeer('rabbitmq', 'herald-rabbitmq', 'Herald-on-RabbitMQ')) {
