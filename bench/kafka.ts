@@ -1,8 +1,11 @@
 /**
  * `npm run bench -- kafka [--quick] [--json]`: produce and fetch throughput of 100-byte records
- * through the Kafka-protocol server (`herald serve` as a child process, fsync on every append,
- * acks=all), driven by librdkafka (kcat) and @platformatic/kafka, next to the embedded in-process
- * figure (`@herald/log` raw batch appends and reads on the same disk).
+ * through a Kafka-protocol server, the same clients against `herald serve` (a child process, fsync
+ * on every append) and against Apache Kafka 4.1 (one KRaft node from the jars `npm run setup`
+ * fetched, 1 GiB heap, its default flush policy: acked in the page cache), side by side with the
+ * ratio; acks=all everywhere, 4 partitions. Driven by librdkafka (kcat), @platformatic/kafka, a
+ * minimal Fetch client and Kafka's own Java perf tools, next to the embedded in-process figure
+ * (`@herald/log` raw batch appends and reads on the same disk).
  *
  * - kcat produce: `kcat -P -l FILE -X acks=all -X linger.ms=20` of N records (one per line).
  * - kcat produce: `-X batch.num.messages=10000 -X queue.buffering.max.messages=1000000` as well;
@@ -26,10 +29,13 @@
  * - wire fetch: a minimal Fetch v11 client built on `@herald/kafka-protocol`, one connection per
  *   partition, one request in flight each: the server's own fetch rate without a client library's
  *   per-record work (librdkafka keeps one fetch in flight per broker and decodes every record).
+ * - Java: `org.apache.kafka.tools.ProducerPerformance` (acks=all, `batch.size` 1,000,000,
+ *   `linger.ms` 20, its own records/s and latency percentiles: the ack p99 column) and
+ *   `ConsumerPerformance` (its `fetch.nMsg.sec`, group join left out); JVM start is not counted.
  * - embedded: `Partition.appendBatch` of 1,000-record batches (16 in flight), then `read` of
  *   everything in 1 MiB steps, counting records from the batch headers.
- * Targets: produce >= 250,000 records/s, fetch >= 1,000,000 records/s. Markdown table on stdout,
- * progress on stderr.
+ * Targets (for `herald serve`): produce >= 250,000 records/s, fetch >= 1,000,000 records/s.
+ * Markdown table on stdout, progress on stderr.
  */
 import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -49,7 +55,6 @@ import {
   type FetchResponse,
 } from '../packages/kafka-protocol/src/index.ts';
 import { encodeRecordBatch, openPartition } from '../packages/log/src/index.ts';
-import { KAFKA_DIR, startApacheKafka } from '../packages/transport-kafka/test/apache-kafka.ts';
 import {
   format,
   markdownTable,
@@ -61,6 +66,7 @@ import {
   startHeraldServe,
   tempDir,
 } from './_common.ts';
+import { KAFKA_DIR, startBenchKafka } from './_kafka.ts';
 
 const RECORD_BYTES = 100;
 const PRODUCE_TARGET = 250_000;
@@ -617,7 +623,7 @@ export async function run(args: string[]): Promise<void> {
       await serve.stop();
     }
     progressLine('kafka', 'starting Apache Kafka');
-    const kafka = await startApacheKafka({ partitions: 4, proxy: false, heapMbMax: 1024 });
+    const kafka = await startBenchKafka({ partitions: 4 });
     try {
       const port = Number(kafka.bootstrap.split(':')[1]);
       const server = { name: KAFKA, bootstrap: kafka.bootstrap, port, pid: kafka.pid };
@@ -635,7 +641,7 @@ export async function run(args: string[]): Promise<void> {
   } else {
     process.stdout.write(
       `\nKafka protocol, ${records} records of ${RECORD_BYTES} bytes, acks=all, 4 partitions. ` +
-        `${HERALD}: fsync on every append. ${KAFKA} 4.1 (one KRaft node, 1 GiB heap): its default ` +
+        `${HERALD}: fsync on every append. ${KAFKA} 4.1 (one KRaft node, 1 GiB heap, warmed up with 100,000 records): its default ` +
         'flush policy, so an ack means the page cache, not the disk (see `npm run bench -- peers` for ' +
         'Kafka with `log.flush.interval.messages=1`).\n\n',
     );

@@ -35,10 +35,8 @@ import { embeddedTransport } from '@herald/broker';
 import { createBus, defineEvent, silentLogger, type Transport } from '@herald/bus';
 import { kafkaTransport } from '@herald/transport-kafka';
 import { rabbitMqTransport } from '@herald/transport-rabbitmq';
-import type { ClusterMetadata } from '@platformatic/kafka';
 import { connect as amqpConnect, type Channel } from 'amqplib';
 import { z } from 'zod';
-import { KAFKA_DIR, startApacheKafka } from '../packages/transport-kafka/test/apache-kafka.ts';
 import {
   barChartSvg,
   format,
@@ -58,6 +56,7 @@ import {
   tempDir,
   writeResult,
 } from './_common.ts';
+import { kafkaVersion, startBenchKafka, waitForLeaders } from './_kafka.ts';
 
 const SUITE = 'peers';
 const MEBIBYTE = 1024 * 1024;
@@ -749,31 +748,6 @@ async function kafkaProtocolSystem(
   };
 }
 
-/** Waits until every partition of a new topic has a leader (Apache Kafka elects them shortly after CreateTopics). */
-async function waitForLeaders(
-  admin: { metadata(options: { topics: string[]; forceUpdate: boolean }): Promise<ClusterMetadata> },
-  topic: string,
-  partitions: number,
-): Promise<void> {
-  const deadline = performance.now() + 10_000;
-  for (;;) {
-    const metadata = await admin.metadata({ topics: [topic], forceUpdate: true }).catch(() => undefined);
-    const found = metadata?.topics.get(topic)?.partitions ?? [];
-    if (found.length === partitions && found.every((partition) => partition.leader >= 0)) return;
-    if (performance.now() > deadline) throw new Error(`${topic}: partitions without a leader after 10 s`);
-    await sleep(100);
-  }
-}
-
-/** The version of the fetched Apache Kafka jars (from `kafka_2.13-<version>.jar`). */
-function kafkaVersion(): string {
-  const libs = path.join(KAFKA_DIR, 'libs');
-  const jar = fs.existsSync(libs)
-    ? fs.readdirSync(libs).find((name) => /^kafka_[\d.]+-.+\.jar$/.test(name))
-    : undefined;
-  return jar === undefined ? 'unknown' : jar.replace(/^kafka_[\d.]+-/, '').replace(/\.jar$/, '');
-}
-
 /**
  * Apache Kafka (single KRaft node, the jars `npm run setup` fetched), driven like `herald serve`.
  * By default Kafka acknowledges acks=all once the record is in the page cache of every in-sync
@@ -783,10 +757,8 @@ function kafkaVersion(): string {
 async function apacheKafka(
   fsyncEveryMessage: boolean,
 ): Promise<{ system: System; bootstrap: string; stop(): Promise<void> }> {
-  const broker = await startApacheKafka({
+  const broker = await startBenchKafka({
     partitions: 1,
-    proxy: false,
-    heapMbMax: 1024,
     settings: fsyncEveryMessage ? { 'log.flush.interval.messages': 1 } : {},
   });
   try {
