@@ -1,8 +1,11 @@
 /**
  * `npm run bench -- kafka [--quick] [--json]`: produce and fetch throughput of 100-byte records
- * through the Kafka-protocol server (`herald serve` as a child process, fsync on every append,
- * acks=all), driven by librdkafka (kcat) and @platformatic/kafka, next to the embedded in-process
- * figure (`@herald/log` raw batch appends and reads on the same disk).
+ * through a Kafka-protocol server, the same clients against `herald serve` (a child process, fsync
+ * on every append) and against Apache Kafka 4.1 (one KRaft node from the jars `npm run setup`
+ * fetched, 1 GiB heap, its default flush policy: acked in the page cache), side by side with the
+ * ratio; acks=all everywhere, 4 partitions. Driven by librdkafka (kcat), @platformatic/kafka, a
+ * minimal Fetch client and Kafka's own Java perf tools, next to the embedded in-process figure
+ * (`@herald/log` raw batch appends and reads on the same disk).
  *
  * - kcat produce: `kcat -P -l FILE -X acks=all -X linger.ms=20` of N records (one per line).
  * - kcat produce: `-X batch.num.messages=10000 -X queue.buffering.max.messages=1000000` as well;
@@ -26,11 +29,15 @@
  * - wire fetch: a minimal Fetch v11 client built on `@herald/kafka-protocol`, one connection per
  *   partition, one request in flight each: the server's own fetch rate without a client library's
  *   per-record work (librdkafka keeps one fetch in flight per broker and decodes every record).
+ * - Java: `org.apache.kafka.tools.ProducerPerformance` (acks=all, `batch.size` 1,000,000,
+ *   `linger.ms` 20, its own records/s and latency percentiles: the ack p99 column) and
+ *   `ConsumerPerformance` (its `fetch.nMsg.sec`, group join left out); JVM start is not counted.
  * - embedded: `Partition.appendBatch` of 1,000-record batches (16 in flight), then `read` of
  *   everything in 1 MiB steps, counting records from the batch headers.
- * Targets: produce >= 250,000 records/s, fetch >= 1,000,000 records/s. Markdown table on stdout,
- * progress on stderr.
+ * Targets (for `herald serve`): produce >= 250,000 records/s, fetch >= 1,000,000 records/s.
+ * Markdown table on stdout, progress on stderr.
  */
+import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
@@ -59,12 +66,27 @@ import {
   startHeraldServe,
   tempDir,
 } from './_common.ts';
+import { KAFKA_DIR, startBenchKafka } from './_kafka.ts';
 
 const RECORD_BYTES = 100;
 const PRODUCE_TARGET = 250_000;
 const FETCH_TARGET = 1_000_000;
 
+/** A broker under test. */
+interface Server {
+  /** `herald serve` or `Apache Kafka`. */
+  readonly name: string;
+  readonly bootstrap: string;
+  readonly port: number;
+  /** The server process (for CPU accounting). */
+  readonly pid: number | undefined;
+}
+
+const IN_PROCESS = 'in process';
+
 interface Row {
+  /** The broker the row ran against ({@link IN_PROCESS} for the embedded log). */
+  readonly server: string;
   readonly client: string;
   readonly operation: 'produce' | 'fetch';
   readonly records: number;
@@ -75,16 +97,22 @@ interface Row {
   readonly serverCpuSeconds?: number;
   /** CPU seconds the client used during the run (in-process clients only). */
   readonly clientCpuSeconds?: number;
+  /** 99th percentile of send-to-ack latency, where the client reports it (Java ProducerPerformance). */
+  readonly ackP99Ms?: number;
+  /** Why the row has no figure (e.g. the client refused the server). */
+  readonly error?: string;
 }
 
 function row(
+  server: string,
   client: string,
   operation: 'produce' | 'fetch',
   records: number,
   seconds: number,
-  cpu: { readonly server?: number; readonly client?: number } = {},
+  cpu: { readonly server?: number; readonly client?: number; readonly ackP99Ms?: number } = {},
 ): Row {
   return {
+    server,
     client,
     operation,
     records,
@@ -93,6 +121,7 @@ function row(
     target: operation === 'produce' ? PRODUCE_TARGET : FETCH_TARGET,
     ...(cpu.server === undefined ? {} : { serverCpuSeconds: round2(cpu.server) }),
     ...(cpu.client === undefined ? {} : { clientCpuSeconds: round2(cpu.client) }),
+    ...(cpu.ackP99Ms === undefined ? {} : { ackP99Ms: cpu.ackP99Ms }),
   };
 }
 
@@ -115,15 +144,11 @@ function value(index: number): string {
   return `r${index}-`.padEnd(RECORD_BYTES, 'x');
 }
 
-async function kcatRows(
-  serverPid: number | undefined,
-  bootstrap: string,
-  records: number,
-  dir: string,
-): Promise<Row[]> {
+async function kcatRows(server: Server, records: number, dir: string): Promise<Row[]> {
+  const { bootstrap, pid: serverPid } = server;
   const file = path.join(dir, 'records.txt');
   writeFileSync(file, Array.from({ length: records }, (_, index) => value(index)).join('\n'));
-  progressLine('kcat', `producing ${records} records`);
+  progressLine('kcat', `producing ${records} records to ${server.name}`);
   const produceSeconds = await runTimed('kcat', [
     '-b',
     bootstrap,
@@ -160,8 +185,8 @@ async function kcatRows(
     ]),
   );
   return [
-    row('kcat (librdkafka 2.0.2)', 'produce', records, produceSeconds),
-    row('kcat (librdkafka 2.0.2)', 'fetch', records, fetchSeconds, { server: serverCpu }),
+    row(server.name, 'kcat (librdkafka 2.0.2)', 'produce', records, produceSeconds),
+    row(server.name, 'kcat (librdkafka 2.0.2)', 'fetch', records, fetchSeconds, { server: serverCpu }),
   ];
 }
 
@@ -228,12 +253,12 @@ function wireFetchPartition(port: number, topic: string, partition: number, end:
 }
 
 async function wireFetchRow(
-  serverPid: number | undefined,
-  port: number,
+  server: Server,
   topic: string,
   partitions: number,
   records: number,
 ): Promise<Row> {
+  const { port, pid: serverPid } = server;
   progressLine('wire', 'fetching');
   const started = performance.now();
   const cpuStarted = process.cpuUsage();
@@ -251,7 +276,7 @@ async function wireFetchRow(
   if (total !== records) throw new Error(`wire fetch counted ${total} records, expected ${records}`);
   const seconds = (performance.now() - started) / 1000;
   const serverCpuAfter = processCpuSeconds(serverPid);
-  return row('wire Fetch v11 (kafka-protocol)', 'fetch', total, seconds, {
+  return row(server.name, 'wire Fetch v11 (kafka-protocol)', 'fetch', total, seconds, {
     client: ownCpuSeconds(cpuStarted),
     server:
       serverCpuBefore === undefined || serverCpuAfter === undefined
@@ -288,12 +313,9 @@ function highWatermark(port: number, topic: string, partition: number): Promise<
   });
 }
 
-async function platformaticRows(
-  serverPid: number | undefined,
-  bootstrap: string,
-  records: number,
-): Promise<Row[]> {
-  const bootstrapBrokers = [bootstrap];
+async function platformaticRows(server: Server, records: number): Promise<Row[]> {
+  const serverPid = server.pid;
+  const bootstrapBrokers = [server.bootstrap];
   const producer = new Producer({
     clientId: 'bench',
     bootstrapBrokers,
@@ -352,8 +374,8 @@ async function platformaticRows(
   await stream.close();
   await consumer.close(true);
   return [
-    row('@platformatic/kafka 2.12', 'produce', records, produceSeconds),
-    row('@platformatic/kafka 2.12', 'fetch', records, fetchSeconds, {
+    row(server.name, '@platformatic/kafka 2.12', 'produce', records, produceSeconds),
+    row(server.name, '@platformatic/kafka 2.12', 'fetch', records, fetchSeconds, {
       client: clientCpu,
       server:
         serverCpuBefore === undefined || serverCpuAfter === undefined
@@ -361,6 +383,100 @@ async function platformaticRows(
           : serverCpuAfter - serverCpuBefore,
     }),
   ];
+}
+
+/** The output of `java <args>` (the fetched Kafka jars on the classpath); rejects on a non-zero exit. */
+function runJava(args: readonly string[]): Promise<string> {
+  const java = [
+    '-Xmx512m',
+    `-Dlog4j2.configurationFile=${path.join(KAFKA_DIR, 'log4j2.properties')}`,
+    '-cp',
+    `${path.join(KAFKA_DIR, 'libs')}/*`,
+    ...args,
+  ];
+  return new Promise((resolve, reject) => {
+    execFile('java', java, { maxBuffer: 16 * 1024 * 1024, timeout: 300_000 }, (error, stdout, stderr) => {
+      if (error)
+        reject(
+          new Error(
+            `java ${args[0]} failed: ${String(stderr || error.message)
+              .trim()
+              .slice(-300)}`,
+          ),
+        );
+      else resolve(stdout);
+    });
+  });
+}
+
+/**
+ * Kafka's own Java tools: `ProducerPerformance` (acks=all, idempotent by default, `batch.size`
+ * 1,000,000 and `linger.ms` 20 like the kcat row; it reports its own records/s and latency
+ * percentiles, JVM start excluded) and `ConsumerPerformance` (a group from the earliest offset;
+ * its `fetch.nMsg.sec`, which leaves out the group join).
+ */
+async function javaRows(server: Server, records: number): Promise<Row[]> {
+  const client = 'Java kafka-clients 4.1 (perf tools)';
+  const rows: Row[] = [];
+  progressLine('java', `ProducerPerformance: ${records} records to ${server.name}`);
+  try {
+    const output = await runJava([
+      'org.apache.kafka.tools.ProducerPerformance',
+      '--topic',
+      'bench-java',
+      '--num-records',
+      String(records),
+      '--record-size',
+      String(RECORD_BYTES),
+      '--throughput',
+      '-1',
+      '--producer-props',
+      `bootstrap.servers=${server.bootstrap}`,
+      'acks=all',
+      'batch.size=1000000',
+      'linger.ms=20',
+    ]);
+    const summary = /(\d+) records sent, ([\d.]+) records\/sec.* (\d+) ms 99th/.exec(output);
+    if (summary === null) throw new Error(`ProducerPerformance printed no summary: ${output.slice(-300)}`);
+    const perSecond = Number(summary[2]);
+    rows.push(
+      row(server.name, client, 'produce', records, records / perSecond, { ackP99Ms: Number(summary[3]) }),
+    );
+  } catch (error) {
+    rows.push({ ...row(server.name, client, 'produce', 0, 1), error: (error as Error).message });
+    return rows;
+  }
+  progressLine('java', `ConsumerPerformance: ${records} records from ${server.name}`);
+  try {
+    const output = await runJava([
+      'org.apache.kafka.tools.ConsumerPerformance',
+      '--bootstrap-server',
+      server.bootstrap,
+      '--topic',
+      'bench-java',
+      '--messages',
+      String(records),
+      '--timeout',
+      '60000',
+      '--hide-header',
+    ]);
+    // start.time, end.time, MB, MB.sec, nMsg, nMsg.sec, rebalance.time.ms, fetch.time.ms, fetch.MB.sec, fetch.nMsg.sec
+    const fields = output
+      .trim()
+      .split('\n')
+      .at(-1)!
+      .split(',')
+      .map((field) => field.trim());
+    const consumed = Number(fields[4]);
+    const fetchPerSecond = Number(fields[9]);
+    if (!(consumed >= records) || !(fetchPerSecond > 0)) {
+      throw new Error(`ConsumerPerformance: ${output.trim().slice(-300)}`);
+    }
+    rows.push(row(server.name, client, 'fetch', consumed, consumed / fetchPerSecond));
+  } catch (error) {
+    rows.push({ ...row(server.name, client, 'fetch', 0, 1), error: (error as Error).message });
+  }
+  return rows;
 }
 
 async function embeddedRows(dir: string, records: number): Promise<Row[]> {
@@ -400,27 +516,58 @@ async function embeddedRows(dir: string, records: number): Promise<Row[]> {
   const fetchSeconds = (performance.now() - readStarted) / 1000;
   await partition.close();
   return [
-    row('embedded @herald/log', 'produce', appended, produceSeconds),
-    row('embedded @herald/log', 'fetch', read, fetchSeconds),
+    row(IN_PROCESS, 'embedded @herald/log', 'produce', appended, produceSeconds),
+    row(IN_PROCESS, 'embedded @herald/log', 'fetch', read, fetchSeconds),
   ];
 }
 
+/** One line per client and operation: herald serve and Apache Kafka side by side, with the ratio. */
 function table(rows: readonly Row[]): string {
-  const cells = rows.map((entry) => [
-    entry.client,
-    entry.operation,
-    String(entry.records),
-    entry.seconds.toFixed(2),
-    format(entry.recordsPerSecond),
-    format(entry.target),
-    entry.recordsPerSecond >= entry.target ? 'yes' : 'no',
-  ]);
+  const figure = (entry: Row | undefined) =>
+    entry === undefined ? '' : entry.error !== undefined ? 'failed' : format(entry.recordsPerSecond);
+  const p99 = (entry: Row | undefined) => (entry?.ackP99Ms === undefined ? '' : String(entry.ackP99Ms));
+  const lines = new Map<string, Row[]>();
+  for (const entry of rows) {
+    const key = `${entry.client}\u0000${entry.operation}`;
+    lines.set(key, [...(lines.get(key) ?? []), entry]);
+  }
+  const cells = [...lines.values()].map((entries) => {
+    const first = entries[0]!;
+    const herald = entries.find((entry) => entry.server === HERALD || entry.server === IN_PROCESS);
+    const kafka = entries.find((entry) => entry.server === KAFKA);
+    const ratio =
+      herald?.error === undefined && kafka !== undefined && kafka.error === undefined && herald !== undefined
+        ? `${format(herald.recordsPerSecond / kafka.recordsPerSecond, 2)}×`
+        : '';
+    return [
+      first.client,
+      first.operation,
+      herald?.server === IN_PROCESS ? `${figure(herald)} (in process)` : figure(herald),
+      figure(kafka),
+      ratio,
+      p99(herald),
+      p99(kafka),
+      format(first.target),
+      [herald, kafka]
+        .filter((entry) => entry?.error !== undefined)
+        .map((entry) => `${entry!.server}: ${entry!.error!.split('\n')[0]!.slice(0, 120)}`)
+        .join('; '),
+    ];
+  });
   return `${markdownTable(
-    ['client', 'operation', 'records', 'seconds', 'records/s', 'target', 'meets'],
+    [
+      'client',
+      'operation',
+      `${HERALD} records/s`,
+      `${KAFKA} records/s`,
+      'herald ÷ Kafka',
+      'herald ack p99 ms',
+      'Kafka ack p99 ms',
+      'target',
+      'notes',
+    ],
     cells,
-    {
-      separator: '|---|---|---:|---:|---:|---:|---|',
-    },
+    { align: ['left', 'left', 'right', 'right', 'right', 'right', 'right', 'right', 'left'] },
   )}\n`;
 }
 
@@ -432,6 +579,7 @@ function cpuTable(rows: readonly Row[]): string {
   if (measured.length === 0) return '';
   const seconds = (value: number | undefined) => (value === undefined ? '' : value.toFixed(2));
   const cells = measured.map((entry) => [
+    entry.server,
     entry.client,
     entry.operation,
     entry.seconds.toFixed(2),
@@ -439,10 +587,23 @@ function cpuTable(rows: readonly Row[]): string {
     seconds(entry.clientCpuSeconds),
   ]);
   return `\nCPU seconds used during the run (client: in-process clients only)\n\n${markdownTable(
-    ['client', 'operation', 'wall s', 'herald serve CPU s', 'client CPU s'],
+    ['server', 'client', 'operation', 'wall s', 'server CPU s', 'client CPU s'],
     cells,
-    { align: ['left', 'left', 'right', 'right', 'right'] },
+    { align: ['left', 'left', 'left', 'right', 'right', 'right'] },
   )}\n`;
+}
+
+const HERALD = 'herald serve';
+const KAFKA = 'Apache Kafka';
+
+/** The same clients against one server. */
+async function serverRows(server: Server, records: number, dir: string): Promise<Row[]> {
+  const rows: Row[] = [];
+  rows.push(...(await kcatRows(server, records, dir)));
+  rows.push(await wireFetchRow(server, 'bench-kcat', 4, records));
+  rows.push(...(await platformaticRows(server, records)));
+  rows.push(...(await javaRows(server, records)));
+  return rows;
 }
 
 /** Runs the suite. */
@@ -451,16 +612,26 @@ export async function run(args: string[]): Promise<void> {
   const records = quick ? 200_000 : 1_000_000;
   const scratch = await tempDir('herald-bench-kafka');
   const dir = scratch.path;
-  const serve = await startHeraldServe(path.join(dir, 'data'), 4);
   const rows: Row[] = [];
   try {
     rows.push(...(await embeddedRows(dir, records)));
-    const pid = serve.child.pid;
-    rows.push(...(await kcatRows(pid, serve.bootstrap, records, dir)));
-    rows.push(await wireFetchRow(pid, serve.port, 'bench-kcat', 4, records));
-    rows.push(...(await platformaticRows(pid, serve.bootstrap, records)));
+    const serve = await startHeraldServe(path.join(dir, 'data'), 4);
+    try {
+      const server = { name: HERALD, bootstrap: serve.bootstrap, port: serve.port, pid: serve.child.pid };
+      rows.push(...(await serverRows(server, records, dir)));
+    } finally {
+      await serve.stop();
+    }
+    progressLine('kafka', 'starting Apache Kafka');
+    const kafka = await startBenchKafka({ partitions: 4 });
+    try {
+      const port = Number(kafka.bootstrap.split(':')[1]);
+      const server = { name: KAFKA, bootstrap: kafka.bootstrap, port, pid: kafka.pid };
+      rows.push(...(await serverRows(server, records, dir)));
+    } finally {
+      await kafka.stop();
+    }
   } finally {
-    await serve.stop();
     await scratch.remove();
   }
   if (json) {
@@ -469,7 +640,10 @@ export async function run(args: string[]): Promise<void> {
     );
   } else {
     process.stdout.write(
-      `\nKafka protocol, ${records} records of ${RECORD_BYTES} bytes, acks=all, fsync on every append\n\n`,
+      `\nKafka protocol, ${records} records of ${RECORD_BYTES} bytes, acks=all, 4 partitions. ` +
+        `${HERALD}: fsync on every append. ${KAFKA} 4.1 (one KRaft node, 1 GiB heap, warmed up with 100,000 records): its default ` +
+        'flush policy, so an ack means the page cache, not the disk (see `npm run bench -- peers` for ' +
+        'Kafka with `log.flush.interval.messages=1`).\n\n',
     );
     process.stdout.write(table(rows));
     process.stdout.write(cpuTable(rows));

@@ -10,7 +10,10 @@
  *    `createBus`), `herald serve` over the Kafka protocol (@platformatic/kafka, acks=all),
  *    Herald-on-RabbitMQ (`rabbitMqTransport`, quorum queues); RabbitMQ through amqplib (quorum
  *    queue + confirms, classic durable queue + confirms, stream queue); NATS JetStream (file
- *    storage, R1); Redis Streams (XADD / XREADGROUP + XACK).
+ *    storage, R1); Redis Streams (XADD / XREADGROUP + XACK); Apache Kafka 4.1 (one KRaft node
+ *    from the jars `npm run setup` fetched, acks=all, the same client code as `herald serve`) with
+ *    its default flush policy (page cache) and with `log.flush.interval.messages=1` (fsync), and
+ *    the Herald transport on that Kafka (page cache).
  * 3. Scenarios per payload size (100 B, 1 KiB): produce-only throughput (256 outstanding);
  *    end-to-end throughput (one group); ack latency with 1 and 64 outstanding; end-to-end latency
  *    at fixed open-loop rates (1k, 10k, 50k events/s); fan-out to 3 groups; a 4-partition topic
@@ -53,6 +56,7 @@ import {
   tempDir,
   writeResult,
 } from './_common.ts';
+import { kafkaVersion, startBenchKafka, waitForLeaders } from './_kafka.ts';
 
 const SUITE = 'peers';
 const MEBIBYTE = 1024 * 1024;
@@ -280,16 +284,21 @@ async function heraldBus(directory: string): Promise<System> {
  * Herald's Kafka transport against the same `herald serve`: the row applications get with
  * `HERALD_TRANSPORT=kafka` (concurrent publishes share produce requests).
  */
-function heraldKafka(port: number): System {
-  return {
+function heraldKafka(
+  bootstrap: string,
+  row: Pick<System, 'id' | 'label' | 'durability' | 'durabilityNote'> = {
     id: 'herald-kafka',
     label: 'Herald-on-Kafka (transport → herald serve)',
     durability: 'fsync',
     durabilityNote: "kafkaTransport: acks=all, idempotent producer; the server appends with fsync 'always'",
+  },
+): System {
+  return {
+    ...row,
     close: async () => {},
     topic: async (spec) => {
       const transport = await kafkaTransport({
-        brokers: [`127.0.0.1:${port}`],
+        brokers: [bootstrap],
         clientId: 'herald-peers-kafka',
         partitions: spec.partitions,
       });
@@ -621,7 +630,6 @@ async function redisStreams(
 async function heraldServe(
   directory: string,
 ): Promise<{ system: System; port: number; stop(): Promise<void> }> {
-  const kafka = await import('@platformatic/kafka');
   const bin = path.join(import.meta.dirname, '../packages/cli/bin/herald.ts');
   const child: ChildProcess = spawn(
     process.execPath,
@@ -656,20 +664,35 @@ async function heraldServe(
     await Promise.race([exited, sleep(5000)]);
     if (child.exitCode === null) child.kill('SIGKILL');
   };
-  const bootstrapBrokers = [`127.0.0.1:${port}`];
-  const producer = new kafka.Producer({ clientId: 'herald-peers', bootstrapBrokers, acks: -1 });
-  const admin = new kafka.Admin({ clientId: 'herald-peers-admin', bootstrapBrokers });
-  const system: System = {
+  const system = await kafkaProtocolSystem([`127.0.0.1:${port}`], {
     id: 'herald-serve',
     label: 'herald serve, Kafka protocol (@platformatic/kafka)',
     durability: 'fsync',
     durabilityNote: "acks=all; the server's broker appends with fsync 'always'",
+  });
+  return { system, port, stop };
+}
+
+/**
+ * A Kafka-protocol broker at `bootstrapBrokers` driven by the raw `@platformatic/kafka` client
+ * (acks=all): `herald serve` and Apache Kafka get exactly the same client code.
+ */
+async function kafkaProtocolSystem(
+  bootstrapBrokers: string[],
+  row: Pick<System, 'id' | 'label' | 'durability' | 'durabilityNote'>,
+): Promise<System> {
+  const kafka = await import('@platformatic/kafka');
+  const producer = new kafka.Producer({ clientId: 'herald-peers', bootstrapBrokers, acks: -1 });
+  const admin = new kafka.Admin({ clientId: 'herald-peers-admin', bootstrapBrokers });
+  return {
+    ...row,
     close: async () => {
       await producer.close();
       await admin.close();
     },
     topic: async (spec) => {
       await admin.createTopics({ topics: [spec.name], partitions: spec.partitions, replicas: 1 });
+      await waitForLeaders(admin, spec.name, spec.partitions);
       return {
         publish: async (index, stampMs) => {
           await producer.send({
@@ -723,7 +746,37 @@ async function heraldServe(
       };
     },
   };
-  return { system, port, stop };
+}
+
+/**
+ * Apache Kafka (single KRaft node, the jars `npm run setup` fetched), driven like `herald serve`.
+ * By default Kafka acknowledges acks=all once the record is in the page cache of every in-sync
+ * replica (here: the one broker) and flushes later; `log.flush.interval.messages=1` makes it
+ * fsync the log before answering, the class `herald serve` is in.
+ */
+async function apacheKafka(
+  fsyncEveryMessage: boolean,
+): Promise<{ system: System; bootstrap: string; stop(): Promise<void> }> {
+  const broker = await startBenchKafka({
+    partitions: 1,
+    settings: fsyncEveryMessage ? { 'log.flush.interval.messages': 1 } : {},
+  });
+  try {
+    const system = await kafkaProtocolSystem([broker.bootstrap], {
+      id: fsyncEveryMessage ? 'apache-kafka-fsync' : 'apache-kafka',
+      label: fsyncEveryMessage
+        ? 'Apache Kafka, log.flush.interval.messages=1 (@platformatic/kafka)'
+        : 'Apache Kafka (@platformatic/kafka)',
+      durability: fsyncEveryMessage ? 'fsync' : 'page cache',
+      durabilityNote: fsyncEveryMessage
+        ? 'acks=all, one broker; the log is fsynced after every append, before the produce response'
+        : 'acks=all, one broker; Kafka default flush policy: in the page cache when acked, fsynced later by the OS',
+    });
+    return { system, bootstrap: broker.bootstrap, stop: () => broker.stop() };
+  } catch (error) {
+    await broker.stop();
+    throw error;
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1593,7 +1646,7 @@ export async function run(args: string[]): Promise<void> {
   const runId = randomUUID().slice(0, 8);
   const scratch = await tempDir('herald-peers-bench');
   const limitSteps = 4;
-  const progress = progressBar(SUITE, limitSteps + 10);
+  const progress = progressBar(SUITE, limitSteps + 13);
   const skipped: Skipped[] = [];
   const notes: string[] = [];
   const versions: Record<string, string> = { node: process.version };
@@ -1660,7 +1713,40 @@ export async function run(args: string[]): Promise<void> {
     });
     if (heraldServePort !== undefined) {
       const port = heraldServePort;
-      await attempt('herald-kafka', 'Herald-on-Kafka (transport)', async () => heraldKafka(port));
+      await attempt('herald-kafka', 'Herald-on-Kafka (transport)', async () =>
+        heraldKafka(`127.0.0.1:${port}`),
+      );
+    }
+    let apacheKafkaBootstrap: string | undefined;
+    for (const fsyncEveryMessage of [false, true]) {
+      const id = fsyncEveryMessage ? 'apache-kafka-fsync' : 'apache-kafka';
+      await attempt(id, fsyncEveryMessage ? 'Apache Kafka (fsync per message)' : 'Apache Kafka', async () => {
+        const kafka = await apacheKafka(fsyncEveryMessage);
+        closers.push(kafka.stop);
+        versions['apache-kafka'] = kafkaVersion();
+        if (!fsyncEveryMessage) apacheKafkaBootstrap = kafka.bootstrap;
+        return kafka.system;
+      });
+    }
+    if (apacheKafkaBootstrap !== undefined) {
+      const bootstrap = apacheKafkaBootstrap;
+      // The transport batches concurrent publishes into one produce request; the raw client rows
+      // send a request per message. Both against the same broker show which one bounds the figure.
+      await attempt('herald-kafka-apache', 'Herald-on-Kafka (transport → Apache Kafka)', async () =>
+        heraldKafka(bootstrap, {
+          id: 'herald-kafka-apache',
+          label: 'Herald-on-Kafka (transport → Apache Kafka)',
+          durability: 'page cache',
+          durabilityNote: 'kafkaTransport: acks=all, idempotent producer; Apache Kafka default flush policy',
+        }),
+      );
+    } else if (include('herald-kafka-apache')) {
+      const reason = skipped.find((skip) => skip.id === 'apache-kafka')?.reason ?? 'not selected';
+      skipped.push({
+        id: 'herald-kafka-apache',
+        label: 'Herald-on-Kafka (transport → Apache Kafka)',
+        reason: `needs the Apache Kafka row: ${reason}`,
+      });
     }
     if (!skipPeer('rabbitmq', 'herald-rabbitmq', 'Herald-on-RabbitMQ')) {
       await attempt('herald-rabbitmq', 'Herald-on-RabbitMQ', () => heraldRabbitMq(runId));

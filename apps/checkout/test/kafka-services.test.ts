@@ -8,15 +8,12 @@ import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { kafkaTransport } from '@herald/transport-kafka';
-import { Admin } from '@platformatic/kafka';
 import { registerCustomers, runLoad } from '../src/load.ts';
 import { removeTemporaryDirectories, temporaryDirectory } from './helpers.ts';
+import { countDeadLetters, onKafka } from './support/kafka.ts';
 import {
   assertInvariants,
-  deadLettersOnTopics,
   killStragglers,
-  type ServiceOptions,
   startService,
   startServices,
   stopServices,
@@ -61,35 +58,13 @@ function startServe(dataDir: string): Promise<{ child: ChildProcess; bootstrap: 
   });
 }
 
-/** The services on `herald serve` at `bootstrap`. */
-function onKafka(bootstrap: string): ServiceOptions {
-  return {
-    transport: 'kafka',
-    env: {
-      HERALD_KAFKA_BROKERS: bootstrap,
-      // The smallest session timeout herald serve accepts: a killed member's partitions move in 6 s.
-      HERALD_KAFKA_SESSION_TIMEOUT_MS: '6000',
-      ...(process.env.HERALD_TEST_DEBUG ? { HERALD_KAFKA_DEBUG: '1' } : {}),
-    },
-    debug: true,
-  };
-}
-
-/** Dead letters of every topic on the run's broker, read through `bus.deadLetters`. */
-async function countDeadLetters(bootstrap: string): Promise<number> {
-  const admin = new Admin({ clientId: 'checkout-test', bootstrapBrokers: [bootstrap] });
-  const topics = (await admin.listTopics()).filter((topic) => !topic.endsWith('.dlq'));
-  await admin.close();
-  return deadLettersOnTopics(await kafkaTransport({ brokers: [bootstrap] }), topics);
-}
-
 describe('checkout - services as separate processes on Kafka (herald serve)', { timeout: 600_000 }, () => {
   it('seven service processes on herald serve; inventory killed -9 and restarted mid-run; every invariant holds', {
     timeout: 120_000,
   }, async (t) => {
     const dataDir = temporaryDirectory('kafka');
     const serve = await startServe(join(dataDir, 'kafka'));
-    const options = onKafka(serve.bootstrap);
+    const options = onKafka([serve.bootstrap]);
     const services = await startServices(dataDir, options);
 
     await registerCustomers(urlOf(services, 'user'), CUSTOMERS);
@@ -120,7 +95,7 @@ describe('checkout - services as separate processes on Kafka (herald serve)', { 
     await waitForRest(dataDir, { explainFailure: true, orders: ORDERS });
 
     await stopServices(services);
-    assertInvariants(t, dataDir, await countDeadLetters(serve.bootstrap), ORDERS);
+    assertInvariants(t, dataDir, await countDeadLetters([serve.bootstrap]), ORDERS);
     serve.child.kill('SIGTERM');
   });
 });

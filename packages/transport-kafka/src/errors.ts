@@ -36,13 +36,21 @@ export function describeError(error: unknown, depth = 0): string {
 }
 
 /**
- * Group-coordinator errors a broker answers while its coordinator is still loading, e.g. Apache
- * Kafka's first FindCoordinator while it creates `__consumer_offsets` (`herald serve` has its
- * coordinator at once, so only a real Kafka cluster shows them). Joining again shortly succeeds.
+ * Errors a first JoinGroup/SyncGroup can meet on Apache Kafka that joining again shortly cures
+ * (`herald serve` shows none of them to a first join):
+ * - the coordinator is still loading, e.g. the first FindCoordinator while Kafka creates
+ *   `__consumer_offsets`, or just after the coordinator moved to another broker;
+ * - REBALANCE_IN_PROGRESS from SyncGroup: another member joined while this join was completing
+ *   (several members subscribing at once), so the group needs one more round.
  */
-const COORDINATOR_STARTING = ['COORDINATOR_NOT_AVAILABLE', 'COORDINATOR_LOAD_IN_PROGRESS', 'NOT_COORDINATOR'];
+const JOIN_AGAIN = [
+  'COORDINATOR_NOT_AVAILABLE',
+  'COORDINATOR_LOAD_IN_PROGRESS',
+  'NOT_COORDINATOR',
+  'REBALANCE_IN_PROGRESS',
+];
 
-/** True when `error` says the group coordinator is not ready yet (see {@link COORDINATOR_STARTING}). */
-export function isCoordinatorStarting(error: unknown): boolean {
-  return COORDINATOR_STARTING.some((apiId) => hasKafkaError(error, apiId));
+/** True when `error` says the join should simply be tried again (see {@link JOIN_AGAIN}). */
+export function shouldJoinAgain(error: unknown): boolean {
+  return JOIN_AGAIN.some((apiId) => hasKafkaError(error, apiId));
 }

@@ -49,6 +49,14 @@ export async function kafkaTransport(options: KafkaTransportOptions): Promise<Ka
   return transport;
 }
 
+/**
+ * Retries of one produce request, with backoff from `retryDelayMs` doubling up to
+ * {@link PRODUCE_RETRY_DELAY_MS_MAX}: about 30 s in all with the default 250 ms, like a Kafka
+ * producer's `delivery.timeout.ms` but shorter. The idempotent producer makes the retries safe.
+ */
+const PRODUCE_RETRIES = 32;
+const PRODUCE_RETRY_DELAY_MS_MAX = 1_000;
+
 function connection(options: ResolvedOptions, clientId: string) {
   return {
     clientId,
@@ -90,8 +98,13 @@ class KafkaTransportImpl implements KafkaTransport, SubscriptionHost {
       ...connection(options, options.clientId),
       idempotent: options.idempotent,
       acks: ProduceAcks.ALL,
-      // Bounded: publish rejects (and the caller may retry) rather than retrying forever.
-      retries: 5,
+      // Bounded: publish rejects (and the caller may retry) rather than retrying forever. Long
+      // enough to outlast a leader election on a Kafka cluster: a killed leader keeps its
+      // partitions until the controller fences it (`broker.session.timeout.ms`, 9 s by default),
+      // and every retry refreshes the metadata, so the request finds the new leader by itself.
+      retries: PRODUCE_RETRIES,
+      retryDelay: (_client: unknown, _operation: string, attempt: number) =>
+        Math.min(options.retryDelayMs * 2 ** Math.max(0, attempt - 1), PRODUCE_RETRY_DELAY_MS_MAX),
     });
     this.#admin = new Admin(connection(options, `${options.clientId}-admin`));
     this.#producer.on('error', () => {});

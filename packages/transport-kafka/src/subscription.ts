@@ -32,7 +32,7 @@ import {
 } from '@platformatic/kafka';
 import { subscriptionAwareRoundRobin } from './assigner.ts';
 import { Backoff } from './backoff.ts';
-import { describeError, hasKafkaError, isCoordinatorStarting } from './errors.ts';
+import { describeError, hasKafkaError, shouldJoinAgain } from './errors.ts';
 import { RETRY_DELAY_MS_FIRST, type ResolvedOptions, WARNING_INTERVAL_MS } from './options.ts';
 import { PartitionWindow, type WindowRecord } from './partition-window.ts';
 import { fromRecord } from './records.ts';
@@ -198,19 +198,16 @@ export class KafkaSubscription implements Subscription {
   /** Joins the group and starts fetching; resolves once this member has its first assignment. */
   async start(): Promise<void> {
     this.#fetchLoop = this.#runFetchLoop();
-    // A coordinator that is still starting (Apache Kafka creating __consumer_offsets) answers the
-    // first join with a retriable error: join again, backing off, for at most a session timeout.
+    // A coordinator that is still starting (Apache Kafka creating __consumer_offsets), or a group
+    // another member joins meanwhile, fails the first join: join again, backing off, for at most a
+    // session timeout (see shouldJoinAgain).
     const deadline = performance.now() + this.#options.sessionTimeoutMs;
     for (let delayMs = this.#options.retryDelayMs; ; delayMs = Math.min(delayMs * 2, 2_000)) {
       try {
         await this.#join();
         return;
       } catch (error) {
-        if (
-          !isCoordinatorStarting(error) ||
-          this.#state === 'closed' ||
-          performance.now() + delayMs > deadline
-        ) {
+        if (!shouldJoinAgain(error) || this.#state === 'closed' || performance.now() + delayMs > deadline) {
           throw error;
         }
         await new Promise((resolve) => setTimeout(resolve, delayMs));

@@ -74,7 +74,7 @@ test('rebalance - a second process takes half the partitions; killed -9, the sur
       const lines = childOut.split('\n');
       childOut = lines.pop()!;
       for (const line of lines) {
-        const match = /^acked (\S+) (\d+) (\d+)$/.exec(line);
+        const match = /^acked (\S+) (\d+) (\d+)/.exec(line);
         if (match !== null)
           childAcked.push({ id: match[1]!, partition: Number(match[2]), offset: BigInt(match[3]!) });
       }

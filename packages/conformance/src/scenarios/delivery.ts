@@ -80,6 +80,29 @@ export const deliveryScenarios: Scenario[] = [
     },
   },
   {
+    // On Apache Kafka a member that joins while another one's join is completing gets
+    // REBALANCE_IN_PROGRESS from SyncGroup; the transport must join again, not fail subscribe().
+    name: 'delivery - three members of one group subscribing at once all join and share the messages',
+    skip: needsGroups,
+    async run({ transport, topic }) {
+      const collectors = [new Collector(), new Collector(), new Collector()];
+      await Promise.all(
+        collectors.map((collector) =>
+          transport.subscribe({ topic, group: 'crowd', inFlightMax: 4 }, collector.handler),
+        ),
+      );
+      const messages = makeMessages(150, 'm', (index) => `k${index % 30}`);
+      await publishAll(transport, topic, messages);
+      const ids = messages.map(idOf);
+      const union = () => collectors.flatMap((collector) => collector.acked);
+      await eventually(
+        () => new Set(union()).size === ids.length,
+        () => `the three members together to ack ${ids.length} messages (have ${new Set(union()).size})`,
+      );
+      assertSameIds(ids, union(), 'union of the three members');
+    },
+  },
+  {
     name: 'delivery - a message published before a new group subscribes is delivered to it',
     skip: (features) =>
       features.replaysToNewGroups ? undefined : 'transport does not declare replaysToNewGroups',
