@@ -1,10 +1,11 @@
 /**
  * The writer of a partition: the one place that writes, syncs, rolls and checkpoints, so nothing
  * inside the process needs a lock. Appends are queued; a flush loop started after the current
- * synchronous burst writes as many as fit into one writev (group commit) at the end of the active
- * segment. Under `'always'` a written group waits for an fdatasync that started after its write
- * completed, and the next group is written while that sync runs (pipelined group commit); at most
- * one sync runs at a time. The other policies acknowledge once the kernel has the bytes.
+ * synchronous burst writes as many as fit into one writev (group commit, append-group.ts) at the
+ * end of the active segment. Under `'always'` a written group waits for an fdatasync that started
+ * after its write completed, and the next group is written while that sync runs (pipelined group
+ * commit); at most one sync runs at a time. The other policies acknowledge once the kernel has
+ * the bytes.
  *
  * How the writer keeps the fault model of partition.ts:
  * - Nothing is acknowledged before it is durable under the policy, and the high watermark moves
@@ -16,15 +17,16 @@
  *   as corruption rather than a torn write.
  */
 
+import { groupBuffers, groupCount, type PendingAppend, shouldRoll } from './append-group.ts';
 import { encodeAppend, validateClientBatch } from './append-input.ts';
-import { invariant, ioError, LogError } from './errors.ts';
+import { CheckpointScheduler } from './checkpoint-scheduler.ts';
+import { ioError, LogError } from './errors.ts';
 import { writeFully } from './file-system.ts';
-import { writePartitionCheckpoint } from './partition-checkpoint.ts';
 import type { ResolvedPartitionOptions } from './partition-options.ts';
 import type { PartitionState } from './partition-state.ts';
 import { BATCH_FIELD, type RecordInput, readSafeInt64, writeInt64 } from './record-batch.ts';
 import { createSegment } from './recovery.ts';
-import { SEGMENT_OFFSETS_LIMIT, type Segment } from './segment.ts';
+import type { Segment } from './segment.ts';
 
 /** Offsets assigned to an acknowledged append. */
 export interface AppendResult {
@@ -34,25 +36,6 @@ export interface AppendResult {
   readonly lastOffset: bigint;
 }
 
-interface PendingAppend {
-  readonly bytes: Buffer;
-  readonly baseOffset: bigint;
-  readonly recordCount: number;
-  readonly timestampMsMax: number;
-  readonly resolve: (result: AppendResult) => void;
-  readonly reject: (error: unknown) => void;
-}
-
-/** Most batches written by one writev (Linux IOV_MAX is 1024). */
-const GROUP_BATCHES_MAX = 1024;
-/**
- * Most bytes written by one writev. Small enough that a sync starts soon after a burst of large
- * appends arrives and the next group's write overlaps it (measured: 16 MiB groups serialized
- * encode, write and sync of a 256 x 100-record burst into one ~10 ms round), large enough that
- * the fixed cost of a sync stays small against its transfer time (the raw-limit benchmark writes
- * 1 MiB per sync too).
- */
-const GROUP_BYTES_MAX = 1024 * 1024;
 /** Most rounds {@link PartitionWriter.drain} waits for the queue to empty (no appends are accepted meanwhile). */
 const DRAIN_ROUNDS_MAX = 1000;
 
@@ -79,9 +62,7 @@ export class PartitionWriter {
   #flushing: Promise<void> | undefined;
   #flushScheduled = false;
   #syncRequested = false;
-  #lastCheckpointAtMs: number;
-  #checkpointTail: Promise<void> = Promise.resolve();
-  #checkpointQueued: Promise<void> | undefined;
+  readonly #checkpoints: CheckpointScheduler;
 
   constructor(state: PartitionState, onRolled: () => void) {
     this.#state = state;
@@ -91,7 +72,18 @@ export class PartitionWriter {
     this.#nextOffset = active.nextOffset;
     this.#syncedOffset = active.nextOffset;
     this.#syncedPosition = active.sizeBytes;
-    this.#lastCheckpointAtMs = this.#options.clock();
+    this.#checkpoints = new CheckpointScheduler({
+      fileSystem: this.#options.fileSystem,
+      directory: state.directory,
+      checkpointIntervalMs: this.#options.checkpointIntervalMs,
+      clock: this.#options.clock,
+      current: () => ({
+        logStartOffset: state.logStartOffset,
+        recoveryPoint: this.#syncedOffset,
+        recoveryPointPosition: this.#syncedPosition,
+      }),
+      onFailure: (error) => this.fail(error),
+    });
   }
 
   /** Offset the next accepted append will get (appends queued but not yet durable count). */
@@ -227,7 +219,7 @@ export class PartitionWriter {
         return;
       }
       const active = this.#state.activeSegment;
-      if (this.#shouldRoll(active, first)) {
+      if (shouldRoll(active, first, this.#options)) {
         await this.#roll();
         continue;
       }
@@ -235,53 +227,14 @@ export class PartitionWriter {
     }
   }
 
-  #shouldRoll(active: Segment, next: PendingAppend): boolean {
-    if (active.sizeBytes === 0) {
-      return false;
-    }
-    return (
-      active.sizeBytes + next.bytes.length > this.#options.segmentBytesMax ||
-      this.#options.clock() - active.ageStartMs >= this.#options.segmentAgeMsMax ||
-      Number(next.baseOffset - active.baseOffset) + next.recordCount > SEGMENT_OFFSETS_LIMIT
-    );
-  }
-
   #takeGroup(active: Segment): PendingAppend[] {
     const pending = this.#pending;
-    const room = this.#options.segmentBytesMax - active.sizeBytes;
-    let bytes = 0;
-    let count = 0;
-    while (count < pending.length && count < GROUP_BATCHES_MAX) {
-      const append = pending[count]!;
-      const fits =
-        count === 0 ||
-        (bytes + append.bytes.length <= room &&
-          bytes + append.bytes.length <= GROUP_BYTES_MAX &&
-          Number(append.baseOffset - active.baseOffset) + append.recordCount <= SEGMENT_OFFSETS_LIMIT);
-      if (!fits) {
-        break;
-      }
-      bytes += append.bytes.length;
-      count++;
-    }
+    const count = groupCount(pending, active, this.#options.segmentBytesMax);
     if (count === pending.length) {
       this.#pending = [];
       return pending;
     }
     return pending.splice(0, count);
-  }
-
-  /** Buffers of `group` in order, after checking that they continue `active` densely. */
-  #groupBuffers(active: Segment, group: readonly PendingAppend[]): Buffer[] {
-    let expected = active.nextOffset;
-    const buffers: Buffer[] = new Array(group.length);
-    for (let index = 0; index < group.length; index++) {
-      const append = group[index]!;
-      invariant(append.baseOffset === expected, 'appends are written in dense offset order');
-      expected = append.baseOffset + BigInt(append.recordCount);
-      buffers[index] = append.bytes;
-    }
-    return buffers;
   }
 
   /**
@@ -290,7 +243,7 @@ export class PartitionWriter {
    * acknowledged once the kernel has the bytes.
    */
   async #writeGroup(active: Segment, group: PendingAppend[]): Promise<void> {
-    const buffers = this.#groupBuffers(active, group);
+    const buffers = groupBuffers(active, group);
     let position = active.sizeBytes;
     if (position === 0) {
       active.ageStartMs = this.#options.clock();
@@ -330,7 +283,7 @@ export class PartitionWriter {
       active.readableBytes = active.sizeBytes;
       this.#state.advanceHighWatermark(active.nextOffset);
     }
-    this.#maybeCheckpoint();
+    this.#checkpoints.requestSoon();
   }
 
   /**
@@ -370,7 +323,7 @@ export class PartitionWriter {
     }
     this.#markSynced(segment, offset, position);
     this.#settle(this.#takeWritten(appendCount));
-    this.#maybeCheckpoint();
+    this.#checkpoints.requestSoon();
     this.#startSync();
   }
 
@@ -436,41 +389,12 @@ export class PartitionWriter {
     this.#onRolled();
   }
 
-  #maybeCheckpoint(): void {
-    const nowMs = this.#options.clock();
-    if (nowMs - this.#lastCheckpointAtMs >= this.#options.checkpointIntervalMs) {
-      this.#lastCheckpointAtMs = nowMs;
-      this.requestCheckpoint().catch(() => {});
-    }
-  }
-
   /**
    * Writes the checkpoint (log start offset and recovery point) with the state current when the
-   * write starts. Requests made while one is waiting to start share it; at most one write runs at
-   * a time. A failure makes the partition read-only (the disk is misbehaving) and rejects.
+   * write starts; see checkpoint-scheduler.ts. A failure makes the partition read-only and rejects.
    */
   requestCheckpoint(): Promise<void> {
-    if (this.#checkpointQueued !== undefined) {
-      return this.#checkpointQueued;
-    }
-    const next = this.#checkpointTail.then(async () => {
-      this.#checkpointQueued = undefined;
-      try {
-        await writePartitionCheckpoint(this.#options.fileSystem, this.#state.directory, {
-          logStartOffset: this.#state.logStartOffset,
-          recoveryPoint: this.#syncedOffset,
-          recoveryPointPosition: this.#syncedPosition,
-        });
-      } catch (error) {
-        this.fail(
-          error instanceof LogError ? error : ioError(`cannot checkpoint ${this.#state.directory}`, error),
-        );
-        throw error;
-      }
-    });
-    this.#checkpointQueued = next;
-    this.#checkpointTail = next.catch(() => {});
-    return next;
+    return this.#checkpoints.request();
   }
 
   /**
@@ -517,7 +441,7 @@ export class PartitionWriter {
           error instanceof LogError ? error : ioError(`cannot close ${this.#state.directory} cleanly`, error);
       }
     }
-    await this.#checkpointTail;
+    await this.#checkpoints.idle();
     if (closeError !== undefined) {
       throw closeError;
     }

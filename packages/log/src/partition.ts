@@ -27,8 +27,10 @@
  * Modules: this file is the front (the public class, opening and closing, the lifecycle) and
  * delegates to one module per job, which share a {@link PartitionState} (partition-state.ts says
  * who may change what):
- * - partition-writer.ts: append, pipelined group commit, sync, segment roll, checkpoint, failure;
+ * - partition-writer.ts: append queue, pipelined group commit, sync, segment roll, failure;
+ * - append-group.ts: which queued appends form one write, and when to roll first;
  * - append-input.ts: checking and encoding what callers append;
+ * - checkpoint-scheduler.ts: when the checkpoint (partition-checkpoint.ts) is written;
  * - partition-reader.ts: reads, record decoding, timestamp lookup, corruption detection;
  * - retention.ts: deleting closed segments outside the retention limits;
  * - recovery.ts: validating and repairing the directory at open.
