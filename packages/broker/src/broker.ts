@@ -742,7 +742,7 @@ export class Broker {
     const acked = new Map<string, string[]>();
     const committed = new Map<string, string[]>();
     for (const topic of this.listTopics()) {
-      for (const group of await this.#ackedGroupsOn(topic)) addTopic(acked, group, topic);
+      for (const group of await this.#ackedGroupsOn(topic, 'listGroups')) addTopic(acked, group, topic);
       for (const group of await this.#committedGroupsOn(topic)) addTopic(committed, group, topic);
     }
     const listings: GroupListing[] = [];
@@ -769,14 +769,14 @@ export class Broker {
     assertName(group, 'group', 'ackedTopics');
     const topics: string[] = [];
     for (const topic of this.listTopics()) {
-      if ((await this.#ackedGroupsOn(topic)).includes(group)) topics.push(topic);
+      if ((await this.#ackedGroupsOn(topic, 'ackedTopics')).includes(group)) topics.push(topic);
     }
     return topics;
   }
 
   /** Groups with a stored position on `topic` or open on it in this broker. */
-  async #ackedGroupsOn(topic: string): Promise<string[]> {
-    const state = await this.#existingTopic(topic, 'listGroups');
+  async #ackedGroupsOn(topic: string, context: string): Promise<string[]> {
+    const state = await this.#existingTopic(topic, context);
     const groups = new Set(this.#positions!.groups(topic));
     for (const group of state.groups.keys()) groups.add(group);
     return [...groups];
