@@ -98,6 +98,33 @@ export interface GroupDescription {
   }[];
 }
 
+/**
+ * A group as {@link Broker.listGroups} lists it. The broker keeps two kinds of positions:
+ * `'acked'` ones of {@link Broker.subscribe} groups (the committed offset plus offsets acked ahead
+ * of it, in the positions journal) and `'committed'` ones stored by {@link Broker.commitOffsets}
+ * (Kafka-style explicit commits).
+ */
+export interface GroupListing {
+  readonly group: string;
+  readonly kind: 'acked' | 'committed';
+  /** Topics the group has a position on, sorted. */
+  readonly topics: readonly string[];
+  /** Live subscriptions in this broker over those topics (always 0 for `'committed'`). */
+  readonly members: number;
+}
+
+/** What one partition holds on disk, as {@link Broker.describeStorage} reports it. */
+export interface PartitionStorage {
+  readonly partition: number;
+  /**
+   * Bytes of the partition's segment files (`.log`), as the log counts them; index and checkpoint
+   * files are not included (Kafka's DescribeLogDirs counts the same).
+   */
+  readonly sizeBytes: number;
+  /** Segments, the active one included (at least 1). */
+  readonly segmentCount: number;
+}
+
 /** What {@link Broker.describeTopic} reports. */
 export interface TopicDescription {
   readonly name: string;
@@ -702,28 +729,110 @@ export class Broker {
     this.#checkOpen();
     const groups = new Set<string>();
     for (const topic of this.listTopics()) {
-      for (const [key, entry] of this.#commits) {
-        if (entry.commits.size > 0 && key.startsWith(`${topic}\0`)) groups.add(key.slice(topic.length + 1));
-      }
-      let files: string[];
-      try {
-        files = await fs.readdir(this.#groupsDirectory(topic));
-      } catch {
-        continue; // no commits on this topic yet
-      }
-      for (const file of files) {
-        if (!file.endsWith(COMMITS_SUFFIX)) continue;
-        const group = file.slice(0, -COMMITS_SUFFIX.length);
-        try {
-          assertName(group, 'group', 'committedGroups');
-        } catch {
-          continue; // not a file commitOffsets wrote
-        }
-        // A cached entry is authoritative (the file may be mid-write); otherwise the file is.
-        if (!this.#commits.has(`${topic}\0${group}`)) groups.add(group);
-      }
+      for (const group of await this.#committedGroupsOn(topic)) groups.add(group);
     }
     return [...groups].sort();
+  }
+
+  /** Groups with offsets stored by {@link commitOffsets} on `topic`, in no particular order. */
+  async #committedGroupsOn(topic: string): Promise<string[]> {
+    const groups = new Set<string>();
+    for (const [key, entry] of this.#commits) {
+      if (entry.commits.size > 0 && key.startsWith(`${topic}\0`)) groups.add(key.slice(topic.length + 1));
+    }
+    let files: string[];
+    try {
+      files = await fs.readdir(this.#groupsDirectory(topic));
+    } catch {
+      return [...groups]; // no commits on this topic yet
+    }
+    for (const file of files) {
+      if (!file.endsWith(COMMITS_SUFFIX)) continue;
+      const group = file.slice(0, -COMMITS_SUFFIX.length);
+      try {
+        assertName(group, 'group', 'committedGroups');
+      } catch {
+        continue; // not a file commitOffsets wrote
+      }
+      // A cached entry is authoritative (the file may be mid-write); otherwise the file is.
+      if (!this.#commits.has(`${topic}\0${group}`)) groups.add(group);
+    }
+    return [...groups];
+  }
+
+  /**
+   * Every group this broker stores a position for, with the topics it has one on: `'acked'`
+   * groups are {@link subscribe} groups (their acked positions, stored or open in this broker),
+   * `'committed'` groups have offsets stored by {@link commitOffsets}. A name used both ways is
+   * listed once per kind. Sorted by group, then kind; topics sorted. Read-only.
+   */
+  async listGroups(): Promise<GroupListing[]> {
+    this.#checkOpen();
+    const acked = new Map<string, string[]>();
+    const committed = new Map<string, string[]>();
+    for (const topic of this.listTopics()) {
+      for (const group of await this.#ackedGroupsOn(topic, 'listGroups')) addTopic(acked, group, topic);
+      for (const group of await this.#committedGroupsOn(topic)) addTopic(committed, group, topic);
+    }
+    const listings: GroupListing[] = [];
+    for (const [group, topics] of acked) {
+      let members = 0;
+      for (const topic of topics) members += await this.#memberCount(topic, group);
+      listings.push({ group, kind: 'acked', topics: topics.sort(), members });
+    }
+    for (const [group, topics] of committed) {
+      listings.push({ group, kind: 'committed', topics: topics.sort(), members: 0 });
+    }
+    // Code-unit order, as listTopics sorts, so the order does not depend on the locale.
+    const order = (listing: GroupListing) => `${listing.group}\0${listing.kind}`;
+    return listings.sort((a, b) => (order(a) < order(b) ? -1 : 1));
+  }
+
+  /**
+   * Topics on which `group` has an acked position (a {@link subscribe} group, stored or open in
+   * this broker), sorted; {@link describeGroup} reports that position. The counterpart of
+   * {@link committedTopics}.
+   */
+  async ackedTopics(group: string): Promise<string[]> {
+    this.#checkOpen();
+    assertName(group, 'group', 'ackedTopics');
+    const topics: string[] = [];
+    for (const topic of this.listTopics()) {
+      if ((await this.#ackedGroupsOn(topic, 'ackedTopics')).includes(group)) topics.push(topic);
+    }
+    return topics;
+  }
+
+  /** Groups with a stored position on `topic` or open on it in this broker. */
+  async #ackedGroupsOn(topic: string, context: string): Promise<string[]> {
+    const state = await this.#existingTopic(topic, context);
+    const groups = new Set(this.#positions!.groups(topic));
+    for (const group of state.groups.keys()) groups.add(group);
+    return [...groups];
+  }
+
+  /** Live subscriptions of `group` on `topic` in this broker. */
+  async #memberCount(topic: string, group: string): Promise<number> {
+    const state = await this.#existingTopic(topic, 'listGroups');
+    const open = await state.groups.get(group)?.catch(() => undefined);
+    return open?.memberCount ?? 0;
+  }
+
+  /**
+   * What each partition of `topic` holds on disk, from the log: the bytes of its segment files
+   * and how many segments it has. Throws {@link TopicNotFoundError} if the topic does not exist.
+   */
+  async describeStorage(topic: string): Promise<PartitionStorage[]> {
+    this.#checkOpen();
+    const state = await this.#existingTopic(topic, 'describeStorage');
+    const storage: PartitionStorage[] = [];
+    for (let partition = 0; partition < state.metadata.partitions; partition++) {
+      const segments = (await this.#rawPartition(topic, partition, 'describeStorage')).describeSegments();
+      let sizeBytes = 0;
+      for (const segment of segments) sizeBytes += segment.sizeBytes;
+      storage.push({ partition, sizeBytes, segmentCount: segments.length });
+    }
+    return storage;
   }
 
   async #commitEntry(topic: string, group: string): Promise<CommitEntry> {
@@ -1020,6 +1129,13 @@ export interface CommittedOffset {
 export const COMMIT_METADATA_BYTES_MAX = 1024 * 1024;
 
 type CommitEntry = { commits: Map<number, CommittedOffset>; writing: Promise<void> };
+
+/** Adds `topic` to the topics of `group` in `byGroup`. */
+function addTopic(byGroup: Map<string, string[]>, group: string, topic: string): void {
+  const topics = byGroup.get(group);
+  if (topics === undefined) byGroup.set(group, [topic]);
+  else topics.push(topic);
+}
 
 /**
  * A `.commits` file. `metadata` lists only partitions committed with metadata; files of brokers

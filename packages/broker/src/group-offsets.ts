@@ -218,6 +218,12 @@ export class GroupPositions {
     return fromStored(stored, (why) => new BrokerCorruptError(`position of ${group} on ${topic}: ${why}`));
   }
 
+  /** Groups with a stored position on `topic` (as last written), in no particular order. */
+  groups(topic: string): string[] {
+    const groups = this.#positions.get(topic);
+    return groups === undefined ? [] : [...groups.keys()];
+  }
+
   /**
    * Stores the position of `group` on `topic`; `position` is called when the round that stores it
    * starts, so it stores the latest state. Resolves once that round is durable.

@@ -3,6 +3,10 @@
  * directory is locked while open, so nothing else reads or writes it meanwhile; when a server or
  * an application holds the lock the command stops with a message naming the pid and pointing at
  * `--broker`.
+ *
+ * Every read goes through `@herald/broker`'s API: only the log and the broker read the files of a
+ * data directory (docs/ARCHITECTURE.md), so their formats can change without the CLI noticing.
+ * Checking that the directory exists before opening it is the one file-system call here.
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
@@ -22,7 +26,6 @@ import {
   LOG_OVERHEAD_BYTES,
 } from '@herald/log';
 import { CliError, EXIT } from '../errors.ts';
-import { embeddedGroupNames } from './embedded-groups.ts';
 import type {
   ConsumedRecord,
   FetchResult,
@@ -36,8 +39,6 @@ import type {
 
 /** Bytes one fetch reads from the log (whole batches; at least one). */
 const FETCH_BYTES_MAX = 1024 * 1024;
-/** Kafka-style commits of a group on a topic: `groups/<topic>/<group>.commits` (broker README). */
-const COMMITS_SUFFIX = '.commits';
 
 /** Codec ids of snappy and lz4, which `@herald/log` decodes only once a codec is registered. */
 const PURE_JS_CODECS = new Set([2, 3]);
@@ -140,14 +141,11 @@ class DataDirectoryTarget implements Target {
   describeTopic(topic: string): Promise<TopicInfo> {
     return this.#call(async () => {
       const description = await this.#broker.describeTopic(topic);
-      const partitions = await Promise.all(
-        description.partitions.map(async (partition) => ({
-          ...partition,
-          sizeBytes: await directoryBytes(
-            path.join(this.#broker.directory, `${topic}-${partition.partition}`),
-          ),
-        })),
-      );
+      const storage = await this.#broker.describeStorage(topic);
+      const partitions = description.partitions.map((partition) => ({
+        ...partition,
+        sizeBytes: storage[partition.partition]?.sizeBytes,
+      }));
       return {
         name: topic,
         partitions,
@@ -215,47 +213,22 @@ class DataDirectoryTarget implements Target {
   }
 
   async listGroups(): Promise<GroupListing[]> {
-    const byKey = new Map<string, { group: string; kind: GroupKind; topics: string[] }>();
-    const add = (group: string, kind: GroupKind, topic: string) => {
-      const key = `${kind}\0${group}`;
-      let entry = byKey.get(key);
-      if (entry === undefined) {
-        entry = { group, kind, topics: [] };
-        byKey.set(key, entry);
-      }
-      entry.topics.push(topic);
-    };
-    for (const topic of this.#broker.listTopics()) {
-      for (const group of await this.#kafkaGroupNames(topic)) add(group, 'kafka', topic);
-    }
-    const embedded = await embeddedGroupNames(this.#broker.directory);
-    if (embedded.warning !== undefined) process.emitWarning(embedded.warning);
-    const topics = new Set(this.#broker.listTopics());
-    for (const [topic, groups] of embedded.groups) {
-      if (!topics.has(topic)) continue;
-      for (const group of groups) add(group, 'embedded', topic);
-    }
-    return [...byKey.values()]
-      .map((entry) => ({ ...entry, topics: entry.topics.sort(), members: 0 }))
-      .sort((a, b) => a.group.localeCompare(b.group) || a.kind.localeCompare(b.kind));
-  }
-
-  async #kafkaGroupNames(topic: string): Promise<string[]> {
-    try {
-      const files = await fs.readdir(path.join(this.#broker.directory, 'groups', topic));
-      return files
-        .filter((file) => file.endsWith(COMMITS_SUFFIX))
-        .map((file) => file.slice(0, -COMMITS_SUFFIX.length));
-    } catch {
-      return [];
-    }
+    // The broker's acked groups are the bus's (embedded) subscribers, its committed ones Kafka's;
+    // Kafka groups have no members here: the lock is ours, so no client of herald serve is connected.
+    const listings: GroupListing[] = (await this.#broker.listGroups()).map((listing) => ({
+      group: listing.group,
+      kind: listing.kind === 'acked' ? 'embedded' : 'kafka',
+      topics: listing.topics,
+      members: listing.members,
+    }));
+    return listings.sort((a, b) => a.group.localeCompare(b.group) || a.kind.localeCompare(b.kind));
   }
 
   describeGroup(group: string, topic: string | undefined): Promise<GroupPosition[]> {
     return this.#call(async () => {
       const topics = topic === undefined ? this.#broker.listTopics() : [topic];
       if (topic !== undefined) await this.#broker.describeTopic(topic); // not found → exit 3
-      const embedded = (await embeddedGroupNames(this.#broker.directory)).groups;
+      const acked = new Set(await this.#broker.ackedTopics(group));
       const positions: GroupPosition[] = [];
       for (const name of topics) {
         const committed = await this.#broker.committedOffsets(name, group);
@@ -263,7 +236,7 @@ class DataDirectoryTarget implements Target {
           // members 0: the lock is ours, so no Kafka client of herald serve is connected.
           positions.push({ group, topic: name, kind: 'kafka', members: 0, committed, ackedAhead: new Map() });
         }
-        if (embedded.get(name)?.has(group) === true) {
+        if (acked.has(name)) {
           const description = await this.#broker.describeGroup(name, group);
           positions.push({
             group,
@@ -323,17 +296,4 @@ function decodeBatches(topic: string, partition: number, batches: Uint8Array): C
     position += header.batchLength + LOG_OVERHEAD_BYTES;
   }
   return records;
-}
-
-/** Total bytes of the files in `directory` (a partition's segments and indexes). */
-async function directoryBytes(directory: string): Promise<number | undefined> {
-  try {
-    let total = 0;
-    for (const entry of await fs.readdir(directory, { withFileTypes: true })) {
-      if (entry.isFile()) total += (await fs.stat(path.join(directory, entry.name))).size;
-    }
-    return total;
-  } catch {
-    return undefined;
-  }
 }
