@@ -43,7 +43,7 @@ class ProduceClient {
     this.#socket.on('error', () => {});
   }
 
-  /** InitProducerId v4 (flexible); `producerId` and `producerEpoch` ask for an epoch bump (KIP-360). */
+  /** InitProducerId v4 (flexible); `producerId` and `producerEpoch` name a current id (ignored without a transactional id). */
   initProducerId(producerId = -1n, producerEpoch = -1): Promise<InitProducerIdResponse> {
     this.#correlationId += 1;
     const header = {
@@ -180,7 +180,7 @@ describe('idempotent producer', () => {
     }
   });
 
-  test('idempotence - InitProducerId hands out ids; v3+ bumps the epoch of a known id (KIP-360)', async () => {
+  test('idempotence - InitProducerId hands out a new id at epoch 0 whatever id it names; epochs are still checked', async () => {
     await server.broker.createTopic('bump');
     const client = new ProduceClient(server.port);
     try {
@@ -190,10 +190,20 @@ describe('idempotent producer', () => {
       assert.equal(first.producerEpoch, 0);
       assert.notEqual(first.producerId, second.producerId, 'a new id per producer');
       const id = first.producerId;
+      // As Kafka without a transactional id: the id and epoch named are ignored (no KIP-360 bump).
+      const again = await client.initProducerId(id, 0);
+      assert.equal(again.errorCode, ERROR_CODE.NONE);
+      assert.notEqual(again.producerId, id, 'a named id is not handed back');
+      assert.equal(again.producerEpoch, 0);
+      const zero = await client.initProducerId(0n, 0);
+      assert.ok(
+        zero.producerId > 0n && zero.producerEpoch === 0,
+        'id 0 / epoch 0 (as @platformatic/kafka sends) gets a new id',
+      );
+      const half = await client.initProducerId(id, -1);
+      assert.equal(half.errorCode, ERROR_CODE.INVALID_REQUEST, 'an id without an epoch');
       expectOffset(await client.produce('bump', batch(0, 3, 0, id)), 0n, 'epoch 0');
-      const bumped = await client.initProducerId(id, 0);
-      assert.deepEqual([bumped.errorCode, bumped.producerId, bumped.producerEpoch], [ERROR_CODE.NONE, id, 1]);
-      expectOffset(await client.produce('bump', batch(0, 3, 1, id)), 3n, 'the bumped epoch restarts at 0');
+      expectOffset(await client.produce('bump', batch(0, 3, 1, id)), 3n, 'a newer epoch restarts at 0');
       const fenced = await client.produce('bump', batch(3, 3, 0, id));
       assert.equal(fenced.errorCode, ERROR_CODE.INVALID_PRODUCER_EPOCH, 'the old epoch is fenced');
     } finally {

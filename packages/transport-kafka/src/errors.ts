@@ -50,7 +50,18 @@ const JOIN_AGAIN = [
   'REBALANCE_IN_PROGRESS',
 ];
 
-/** True when `error` says the join should simply be tried again (see {@link JOIN_AGAIN}). */
+/**
+ * @platformatic/kafka's message when Metadata answers UNKNOWN_TOPIC_OR_PARTITION (it replaces the
+ * broker error with a plain one): on a cluster, a topic just created may not have reached the
+ * broker that answers yet.
+ */
+const UNKNOWN_TOPIC_MESSAGE = /^Unknown topic /;
+
+/**
+ * True when `error` says the join should simply be tried again (see {@link JOIN_AGAIN}), or that
+ * a topic created a moment ago is not yet known to every broker.
+ */
 export function shouldJoinAgain(error: unknown): boolean {
-  return JOIN_AGAIN.some((apiId) => hasKafkaError(error, apiId));
+  if (JOIN_AGAIN.some((apiId) => hasKafkaError(error, apiId))) return true;
+  return hasKafkaError(error, 'UNKNOWN_TOPIC_OR_PARTITION') || UNKNOWN_TOPIC_MESSAGE.test(describeError(error));
 }

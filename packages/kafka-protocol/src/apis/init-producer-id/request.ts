@@ -9,7 +9,7 @@ import { field, type MessageSchema } from '../../schema.ts';
 export interface InitProducerIdRequest {
   readonly transactionalId: string | null;
   readonly transactionTimeoutMs: number;
-  /** v3+: the producer's current id and epoch when it asks for an epoch bump (KIP-360), else -1. */
+  /** v3+: the producer's current id and epoch when it asks for an epoch bump (KIP-360, transactional producers), else -1. */
   readonly producerId?: bigint;
   readonly producerEpoch?: number;
 }
