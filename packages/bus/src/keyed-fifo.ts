@@ -1,0 +1,300 @@
+/**
+ * Herald's one per-key ordering primitive: a bounded window of entries in offset order where an
+ * entry may be delivered only when every earlier entry of its key is settled, and whose commit
+ * point is the lowest unsettled offset. The memory transport, the embedded broker (through
+ * `DeliveryWindow`), the Kafka transport and the RabbitMQ transport all order deliveries with it;
+ * it knows nothing of handlers, tokens or timers, which stay with its callers.
+ *
+ * An entry moves through these states:
+ *
+ *     enqueue ─▶ waiting ─(earlier entry of its key settled)─▶ ready ─take─▶ taken ─ack─▶ settled
+ *                  (or straight to ready: keyless, or its key idle)      ▲        │
+ *                                                                  retry └─ parked ◀─release
+ *
+ * Contract:
+ * - Per key, at most one entry is ready, taken or parked at a time: the key's head. The key's later
+ *   entries wait, in offset order, until the head is acked. Releasing (a nack, a member leaving, a
+ *   visibility timeout) keeps the key blocked, so a redelivery comes before anything later of its
+ *   key. Keyless entries never wait and block nothing.
+ * - `take` hands out ready entries in the order they became ready (enqueue order, except that a
+ *   retried entry goes behind those already ready). Only per-key order is promised.
+ * - The commit point is the offset of the lowest unsettled entry, or `nextOffset` when every entry
+ *   is settled: everything below it is done, nothing at or above it is known to be.
+ * - Bounds: `entriesMax` entries and `bytesMax` bytes not below the commit point (settled entries
+ *   above an unsettled one still count: they are the "acked ahead" a log transport stores). The
+ *   caller asks {@link KeyedFifo.hasRoom} before enqueueing; enqueueing without room is a bug and
+ *   throws. An empty window always has room for one entry, however large, and the last entry
+ *   admitted may take the bytes past `bytesMax` by its own size.
+ * - Misuse (an offset not above the previous one, taking nothing, acking an entry that was never
+ *   taken, retrying one that is not parked) throws: these are programmer errors, checked always.
+ *   Acking an already settled entry returns false and changes nothing, so a late settlement is
+ *   harmless; so does anything done to an entry dropped by {@link KeyedFifo.reset}.
+ *
+ * Complexity: every operation is O(1) amortised — a FIFO of ready entries, per busy key a FIFO of
+ * the entries behind its head, and one FIFO of all entries whose head index skips the settled
+ * prefix (offsets are enqueued in increasing order, so that head is the minimum). Only `reset` and
+ * `settledAhead` walk the window. Measured with `npm run bench -- keyed-fifo` (docs/benchmarks.md):
+ * the cost per entry (enqueue + take + ack) stays flat from 100 to 100,000 entries in flight.
+ */
+
+/** Where an entry is in its life; read-only for callers. */
+export type KeyedEntryState = 'waiting' | 'ready' | 'taken' | 'parked' | 'settled' | 'dropped';
+
+/** One entry of a {@link KeyedFifo}: the caller's value and the fields the order depends on. */
+export interface KeyedEntry<T> {
+  readonly value: T;
+  /** Entries with the same key go one at a time, in offset order; undefined: no order. */
+  readonly key: string | undefined;
+  /** Its position: increasing across the window (a Kafka or log offset, or a sequence). */
+  readonly offset: bigint;
+  /** What it counts against `bytesMax`. */
+  readonly sizeBytes: number;
+  /** Changed only by the window. */
+  readonly state: KeyedEntryState;
+}
+
+/** Bounds of a {@link KeyedFifo}. */
+export interface KeyedFifoLimits {
+  /** Most entries at or above the commit point (at least 1). */
+  readonly entriesMax: number;
+  /** Most bytes of those entries (default unbounded: the count bounds the window). */
+  readonly bytesMax?: number;
+}
+
+interface Entry<T> {
+  readonly value: T;
+  readonly key: string | undefined;
+  readonly offset: bigint;
+  readonly sizeBytes: number;
+  state: KeyedEntryState;
+}
+
+/** Fails loudly when the window's own bookkeeping or its caller is wrong. */
+function invariant(condition: unknown, message: string): asserts condition {
+  if (!condition) throw new Error(`KeyedFifo invariant broken: ${message}`);
+}
+
+/** An array used as a queue: a head index instead of `shift()`, compacted once half is spent. */
+class Queue<T> {
+  #items: T[] = [];
+  #head = 0;
+
+  get length(): number {
+    return this.#items.length - this.#head;
+  }
+
+  peek(): T | undefined {
+    return this.#items[this.#head];
+  }
+
+  push(item: T): void {
+    this.#items.push(item);
+  }
+
+  shift(): T | undefined {
+    if (this.#head >= this.#items.length) return undefined;
+    const item = this.#items[this.#head++]!;
+    if (this.#head === this.#items.length) {
+      this.#items = [];
+      this.#head = 0;
+    } else if (this.#head > 1024 && this.#head * 2 > this.#items.length) {
+      this.#items = this.#items.slice(this.#head);
+      this.#head = 0;
+    }
+    return item;
+  }
+
+  *[Symbol.iterator](): IterableIterator<T> {
+    for (let index = this.#head; index < this.#items.length; index++) yield this.#items[index]!;
+  }
+}
+
+/** A keyed FIFO with a commit point: see the file's comment for the contract. */
+export class KeyedFifo<T> {
+  readonly #entriesMax: number;
+  readonly #bytesMax: number;
+  /** Every entry at or above the commit point, in offset order; the head is unsettled. */
+  #entries = new Queue<Entry<T>>();
+  /** Entries that may be taken now. */
+  #ready = new Queue<Entry<T>>();
+  /** Per key whose head is not settled: the entries behind the head, in offset order. */
+  readonly #behind = new Map<string, Queue<Entry<T>>>();
+  #bytes = 0;
+  #takenCount = 0;
+  #nextOffset: bigint;
+
+  /** `nextOffset`: the first offset expected (the commit point while the window is empty). */
+  constructor(limits: KeyedFifoLimits, nextOffset = 0n) {
+    invariant(Number.isInteger(limits.entriesMax) && limits.entriesMax >= 1, 'entriesMax >= 1');
+    invariant((limits.bytesMax ?? 1) > 0, 'bytesMax > 0');
+    this.#entriesMax = limits.entriesMax;
+    this.#bytesMax = limits.bytesMax ?? Number.POSITIVE_INFINITY;
+    this.#nextOffset = nextOffset;
+  }
+
+  /** Entries at or above the commit point (waiting, ready, taken, parked or settled ahead). */
+  get size(): number {
+    return this.#entries.length;
+  }
+
+  /** Bytes of those entries. */
+  get bytes(): number {
+    return this.#bytes;
+  }
+
+  /** Entries taken and not yet acked or released. */
+  get takenCount(): number {
+    return this.#takenCount;
+  }
+
+  /** Whether {@link take} would return an entry. */
+  get hasReady(): boolean {
+    return this.#ready.length > 0;
+  }
+
+  /** One past the highest offset enqueued or skipped: the next offset expected. */
+  get nextOffset(): bigint {
+    return this.#nextOffset;
+  }
+
+  /**
+   * Whether one more entry may be enqueued now: fewer than `entriesMax` entries and fewer than
+   * `bytesMax` bytes (so the last entry admitted may overshoot the bytes by its own size), or none.
+   */
+  hasRoom(): boolean {
+    const size = this.#entries.length;
+    if (size === 0) return true;
+    return size < this.#entriesMax && this.#bytes < this.#bytesMax;
+  }
+
+  /**
+   * Adds an entry at `offset` (default {@link nextOffset}; must not be below it) behind every
+   * earlier entry of its key. Throws when the window has no room: ask {@link hasRoom} first.
+   */
+  enqueue(value: T, key: string | undefined, offset = this.#nextOffset, sizeBytes = 0): KeyedEntry<T> {
+    invariant(offset >= this.#nextOffset, `offset ${offset} below the next offset ${this.#nextOffset}`);
+    invariant(this.hasRoom(), `enqueue without room (${this.size} entries, ${this.#bytes} bytes)`);
+    const entry: Entry<T> = { value, key, offset, sizeBytes, state: 'ready' };
+    this.#entries.push(entry);
+    this.#bytes += sizeBytes;
+    this.#nextOffset = offset + 1n;
+    if (key !== undefined) {
+      const behind = this.#behind.get(key);
+      if (behind !== undefined) {
+        entry.state = 'waiting';
+        behind.push(entry);
+        return entry;
+      }
+      this.#behind.set(key, new Queue());
+    }
+    this.#ready.push(entry);
+    return entry;
+  }
+
+  /**
+   * Declares that no entry below `offset` will be enqueued (a gap: skipped or already-acked
+   * records). Moves the commit point when the window is empty. `offset` must not go backwards.
+   */
+  skipTo(offset: bigint): void {
+    invariant(offset >= this.#nextOffset, `skipTo(${offset}) below the next offset ${this.#nextOffset}`);
+    this.#nextOffset = offset;
+  }
+
+  /** The next ready entry, now taken (the caller delivers it), or undefined when none is ready. */
+  take(): KeyedEntry<T> | undefined {
+    const entry = this.#ready.shift();
+    if (entry === undefined) return undefined;
+    invariant(entry.state === 'ready', `took a ${entry.state} entry at ${entry.offset}`);
+    entry.state = 'taken';
+    this.#takenCount += 1;
+    return entry;
+  }
+
+  /**
+   * Settles a taken or parked entry: the next entry of its key becomes ready and the commit point
+   * may move. Returns false, changing nothing, for an entry already settled or dropped.
+   */
+  ack(handle: KeyedEntry<T>): boolean {
+    const entry = handle as Entry<T>;
+    if (entry.state === 'settled' || entry.state === 'dropped') return false;
+    invariant(entry.state === 'taken' || entry.state === 'parked', `ack of a ${entry.state} entry`);
+    if (entry.state === 'taken') this.#takenCount -= 1;
+    entry.state = 'settled';
+    if (entry.key !== undefined) this.#promoteBehind(entry.key);
+    this.#dropSettledPrefix();
+    return true;
+  }
+
+  /**
+   * Returns a taken entry without settling it (a nack). It stays parked, its key still blocked,
+   * until {@link retry} (immediately: `readyNow`) makes it ready again. Returns false for an entry
+   * dropped by {@link reset}.
+   */
+  release(handle: KeyedEntry<T>, readyNow = false): boolean {
+    const entry = handle as Entry<T>;
+    if (entry.state === 'dropped') return false;
+    invariant(entry.state === 'taken', `release of a ${entry.state} entry`);
+    this.#takenCount -= 1;
+    entry.state = 'parked';
+    if (readyNow) this.retry(entry);
+    return true;
+  }
+
+  /** Makes a parked entry ready again, behind the entries already ready. False if dropped. */
+  retry(handle: KeyedEntry<T>): boolean {
+    const entry = handle as Entry<T>;
+    if (entry.state === 'dropped') return false;
+    invariant(entry.state === 'parked', `retry of a ${entry.state} entry`);
+    entry.state = 'ready';
+    this.#ready.push(entry);
+    return true;
+  }
+
+  /** The lowest unsettled offset, or {@link nextOffset} when every entry is settled. */
+  commitPoint(): bigint {
+    return this.#entries.peek()?.offset ?? this.#nextOffset;
+  }
+
+  /** Offsets of the settled entries above the commit point, in order: O(size). */
+  *settledAhead(): IterableIterator<bigint> {
+    for (const entry of this.#entries) if (entry.state === 'settled') yield entry.offset;
+  }
+
+  /**
+   * Forgets every entry (later calls on them do nothing and return false) and starts again at
+   * `nextOffset` (default: where the window was). O(size).
+   */
+  reset(nextOffset = this.#nextOffset): void {
+    for (const entry of this.#entries) entry.state = 'dropped';
+    this.#entries = new Queue();
+    this.#ready = new Queue();
+    this.#behind.clear();
+    this.#bytes = 0;
+    this.#takenCount = 0;
+    this.#nextOffset = nextOffset;
+  }
+
+  /** The key's head was acked: the next entry behind it becomes ready, or the key goes idle. */
+  #promoteBehind(key: string): void {
+    const behind = this.#behind.get(key);
+    invariant(behind !== undefined, `acked key "${key}" has no queue`);
+    const next = behind.shift();
+    if (next === undefined) {
+      this.#behind.delete(key);
+      return;
+    }
+    invariant(next.state === 'waiting', `a ${next.state} entry behind key "${key}"`);
+    next.state = 'ready';
+    this.#ready.push(next);
+  }
+
+  #dropSettledPrefix(): void {
+    let head = this.#entries.peek();
+    while (head !== undefined && head.state === 'settled') {
+      this.#entries.shift();
+      this.#bytes -= head.sizeBytes;
+      head = this.#entries.peek();
+    }
+    invariant(this.#bytes >= 0 && this.#takenCount >= 0, 'negative counters');
+  }
+}
