@@ -20,8 +20,11 @@
  *   retried entry goes behind those already ready). Only per-key order is promised.
  * - The commit point is the offset of the lowest unsettled entry, or `nextOffset` when every entry
  *   is settled: everything below it is done, nothing at or above it is known to be.
- * - Bounds: `entriesMax` entries and `bytesMax` bytes not below the commit point (settled entries
- *   above an unsettled one still count: they are the "acked ahead" a log transport stores). The
+ * - Bounds: `entriesMax` entries and `bytesMax` bytes. By default they count the window of a log
+ *   transport: every entry from the commit point up, settled ones above an unsettled one included
+ *   (the "acked ahead": a stuck entry stops the window from running ahead of it). With
+ *   `counting: 'unsettled'` they count only entries not yet acked (a queue broker's prefetched
+ *   messages, which it forgets once acked). Either way the window keeps no settled entry. The
  *   caller asks {@link KeyedFifo.hasRoom} before enqueueing; enqueueing without room is a bug and
  *   throws. An empty window always has room for one entry, however large, and the last entry
  *   admitted may take the bytes past `bytesMax` by its own size.
@@ -31,9 +34,14 @@
  *   harmless; so does anything done to an entry dropped by {@link KeyedFifo.reset}.
  *
  * Complexity: every operation is O(1) amortised — a FIFO of ready entries, per busy key a FIFO of
- * the entries behind its head, and one FIFO of all entries whose head index skips the settled
- * prefix (offsets are enqueued in increasing order, so that head is the minimum). Only `reset` and
- * `settledAhead` walk the window. Measured with `npm run bench -- keyed-fifo` (docs/benchmarks.md):
+ * the entries behind its head, and a doubly linked list of the unsettled entries in offset order
+ * (offsets are enqueued increasing, so its head is the commit point and an ack unlinks in O(1)).
+ * The window's size and bytes come from enqueue counters: entries and bytes enqueued since the
+ * head was. Only `reset` walks the (unsettled) entries.
+ *
+ * Invariants, checked on every operation that could break them: offsets increase; the linked list
+ * holds exactly the unsettled entries, in offset order; a key has at most one entry that is not
+ * waiting; counters never go negative. Measured with `npm run bench -- keyed-fifo` (docs/benchmarks.md):
  * the cost per entry (enqueue + take + ack) stays flat from 100 to 100,000 entries in flight.
  */
 
@@ -55,10 +63,15 @@ export interface KeyedEntry<T> {
 
 /** Bounds of a {@link KeyedFifo}. */
 export interface KeyedFifoLimits {
-  /** Most entries at or above the commit point (at least 1). */
+  /** Most entries counted (at least 1). */
   readonly entriesMax: number;
   /** Most bytes of those entries (default unbounded: the count bounds the window). */
   readonly bytesMax?: number;
+  /**
+   * What the bounds count: `'window'` (default) every entry from the commit point up, settled ones
+   * above it included; `'unsettled'` only entries not yet acked.
+   */
+  readonly counting?: 'window' | 'unsettled';
 }
 
 interface Entry<T> {
@@ -67,6 +80,13 @@ interface Entry<T> {
   readonly offset: bigint;
   readonly sizeBytes: number;
   state: KeyedEntryState;
+  /** Entries enqueued before this one since the last reset. */
+  readonly index: number;
+  /** Bytes enqueued before this one since the last reset. */
+  readonly bytesBefore: number;
+  /** Neighbours in the list of unsettled entries. */
+  previous: Entry<T> | undefined;
+  next: Entry<T> | undefined;
 }
 
 /** Fails loudly when the window's own bookkeeping or its caller is wrong. */
@@ -81,10 +101,6 @@ class Queue<T> {
 
   get length(): number {
     return this.#items.length - this.#head;
-  }
-
-  peek(): T | undefined {
-    return this.#items[this.#head];
   }
 
   push(item: T): void {
@@ -103,23 +119,25 @@ class Queue<T> {
     }
     return item;
   }
-
-  *[Symbol.iterator](): IterableIterator<T> {
-    for (let index = this.#head; index < this.#items.length; index++) yield this.#items[index]!;
-  }
 }
 
 /** A keyed FIFO with a commit point: see the file's comment for the contract. */
 export class KeyedFifo<T> {
   readonly #entriesMax: number;
   readonly #bytesMax: number;
-  /** Every entry at or above the commit point, in offset order; the head is unsettled. */
-  #entries = new Queue<Entry<T>>();
+  readonly #countingUnsettled: boolean;
+  /** The unsettled entries, a doubly linked list in offset order: the first is the commit point. */
+  #first: Entry<T> | undefined;
+  #last: Entry<T> | undefined;
   /** Entries that may be taken now. */
   #ready = new Queue<Entry<T>>();
   /** Per key whose head is not settled: the entries behind the head, in offset order. */
   readonly #behind = new Map<string, Queue<Entry<T>>>();
-  #bytes = 0;
+  /** Entries and bytes enqueued since the last reset. */
+  #enqueuedCount = 0;
+  #enqueuedBytes = 0;
+  #unsettledCount = 0;
+  #unsettledBytes = 0;
   #takenCount = 0;
   #nextOffset: bigint;
 
@@ -129,17 +147,28 @@ export class KeyedFifo<T> {
     invariant((limits.bytesMax ?? 1) > 0, 'bytesMax > 0');
     this.#entriesMax = limits.entriesMax;
     this.#bytesMax = limits.bytesMax ?? Number.POSITIVE_INFINITY;
+    this.#countingUnsettled = limits.counting === 'unsettled';
     this.#nextOffset = nextOffset;
   }
 
-  /** Entries at or above the commit point (waiting, ready, taken, parked or settled ahead). */
+  /** Entries from the commit point up: unsettled ones and the settled ones above the first. */
   get size(): number {
-    return this.#entries.length;
+    return this.#first === undefined ? 0 : this.#enqueuedCount - this.#first.index;
   }
 
   /** Bytes of those entries. */
   get bytes(): number {
-    return this.#bytes;
+    return this.#first === undefined ? 0 : this.#enqueuedBytes - this.#first.bytesBefore;
+  }
+
+  /** Entries not yet acked (waiting, ready, taken or parked). */
+  get unsettledCount(): number {
+    return this.#unsettledCount;
+  }
+
+  /** Bytes of those entries. */
+  get unsettledBytes(): number {
+    return this.#unsettledBytes;
   }
 
   /** Entries taken and not yet acked or released. */
@@ -162,9 +191,10 @@ export class KeyedFifo<T> {
    * `bytesMax` bytes (so the last entry admitted may overshoot the bytes by its own size), or none.
    */
   hasRoom(): boolean {
-    const size = this.#entries.length;
-    if (size === 0) return true;
-    return size < this.#entriesMax && this.#bytes < this.#bytesMax;
+    const count = this.#countingUnsettled ? this.#unsettledCount : this.size;
+    if (count === 0) return true;
+    const bytes = this.#countingUnsettled ? this.#unsettledBytes : this.bytes;
+    return count < this.#entriesMax && bytes < this.#bytesMax;
   }
 
   /**
@@ -173,10 +203,25 @@ export class KeyedFifo<T> {
    */
   enqueue(value: T, key: string | undefined, offset = this.#nextOffset, sizeBytes = 0): KeyedEntry<T> {
     invariant(offset >= this.#nextOffset, `offset ${offset} below the next offset ${this.#nextOffset}`);
-    invariant(this.hasRoom(), `enqueue without room (${this.size} entries, ${this.#bytes} bytes)`);
-    const entry: Entry<T> = { value, key, offset, sizeBytes, state: 'ready' };
-    this.#entries.push(entry);
-    this.#bytes += sizeBytes;
+    invariant(this.hasRoom(), `enqueue without room (${this.size} entries, ${this.bytes} bytes)`);
+    const entry: Entry<T> = {
+      value,
+      key,
+      offset,
+      sizeBytes,
+      state: 'ready',
+      index: this.#enqueuedCount,
+      bytesBefore: this.#enqueuedBytes,
+      previous: this.#last,
+      next: undefined,
+    };
+    if (this.#last === undefined) this.#first = entry;
+    else this.#last.next = entry;
+    this.#last = entry;
+    this.#enqueuedCount += 1;
+    this.#enqueuedBytes += sizeBytes;
+    this.#unsettledCount += 1;
+    this.#unsettledBytes += sizeBytes;
     this.#nextOffset = offset + 1n;
     if (key !== undefined) {
       const behind = this.#behind.get(key);
@@ -221,7 +266,7 @@ export class KeyedFifo<T> {
     if (entry.state === 'taken') this.#takenCount -= 1;
     entry.state = 'settled';
     if (entry.key !== undefined) this.#promoteBehind(entry.key);
-    this.#dropSettledPrefix();
+    this.#unlink(entry);
     return true;
   }
 
@@ -252,24 +297,23 @@ export class KeyedFifo<T> {
 
   /** The lowest unsettled offset, or {@link nextOffset} when every entry is settled. */
   commitPoint(): bigint {
-    return this.#entries.peek()?.offset ?? this.#nextOffset;
-  }
-
-  /** Offsets of the settled entries above the commit point, in order: O(size). */
-  *settledAhead(): IterableIterator<bigint> {
-    for (const entry of this.#entries) if (entry.state === 'settled') yield entry.offset;
+    return this.#first?.offset ?? this.#nextOffset;
   }
 
   /**
-   * Forgets every entry (later calls on them do nothing and return false) and starts again at
-   * `nextOffset` (default: where the window was). O(size).
+   * Forgets every entry (later calls on unsettled ones do nothing and return false) and starts
+   * again at `nextOffset` (default: where the window was). O(unsettled entries).
    */
   reset(nextOffset = this.#nextOffset): void {
-    for (const entry of this.#entries) entry.state = 'dropped';
-    this.#entries = new Queue();
+    for (let entry = this.#first; entry !== undefined; entry = entry.next) entry.state = 'dropped';
+    this.#first = undefined;
+    this.#last = undefined;
     this.#ready = new Queue();
     this.#behind.clear();
-    this.#bytes = 0;
+    this.#enqueuedCount = 0;
+    this.#enqueuedBytes = 0;
+    this.#unsettledCount = 0;
+    this.#unsettledBytes = 0;
     this.#takenCount = 0;
     this.#nextOffset = nextOffset;
   }
@@ -288,13 +332,20 @@ export class KeyedFifo<T> {
     this.#ready.push(next);
   }
 
-  #dropSettledPrefix(): void {
-    let head = this.#entries.peek();
-    while (head !== undefined && head.state === 'settled') {
-      this.#entries.shift();
-      this.#bytes -= head.sizeBytes;
-      head = this.#entries.peek();
-    }
-    invariant(this.#bytes >= 0 && this.#takenCount >= 0, 'negative counters');
+  /** Takes a settled entry out of the unsettled list. */
+  #unlink(entry: Entry<T>): void {
+    const { previous, next } = entry;
+    invariant(previous === undefined ? this.#first === entry : previous.next === entry, 'list broken');
+    invariant(next === undefined ? this.#last === entry : next.previous === entry, 'list broken');
+    if (previous === undefined) this.#first = next;
+    else previous.next = next;
+    if (next === undefined) this.#last = previous;
+    else next.previous = previous;
+    entry.previous = undefined;
+    entry.next = undefined;
+    this.#unsettledCount -= 1;
+    this.#unsettledBytes -= entry.sizeBytes;
+    invariant(this.#unsettledCount >= 0 && this.#takenCount >= 0, 'negative counters');
+    invariant((this.#first === undefined) === (this.#unsettledCount === 0), 'list and count disagree');
   }
 }

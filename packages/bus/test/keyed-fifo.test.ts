@@ -9,7 +9,7 @@ import { type KeyedEntry, KeyedFifo } from '@herald/bus/internal';
 import fc from 'fast-check';
 
 const SEED = Number(process.env.FC_SEED ?? 20261202);
-const RUNS = Number(process.env.FC_RUNS ?? 500);
+const RUNS = Number(process.env.FC_RUNS ?? 1000);
 
 type Command =
   | {
@@ -68,10 +68,12 @@ class Model {
   nextOffset = 0n;
   readonly entriesMax: number;
   readonly bytesMax: number;
+  readonly countingUnsettled: boolean;
 
-  constructor(entriesMax: number, bytesMax: number) {
+  constructor(entriesMax: number, bytesMax: number, countingUnsettled: boolean) {
     this.entriesMax = entriesMax;
     this.bytesMax = bytesMax;
+    this.countingUnsettled = countingUnsettled;
   }
 
   commitPoint(): bigint {
@@ -88,7 +90,9 @@ class Model {
   }
 
   hasRoom(): boolean {
-    const window = this.window();
+    const window = this.countingUnsettled
+      ? this.entries.filter((entry) => entry.state !== 'settled')
+      : this.window();
     const bytes = window.reduce((sum, entry) => sum + entry.sizeBytes, 0);
     return window.length === 0 || (window.length < this.entriesMax && bytes < this.bytesMax);
   }
@@ -225,6 +229,13 @@ function compare(run: Run): void {
     'bytes',
   );
   assert.equal(fifo.takenCount, model.inState('taken').length, 'takenCount');
+  const unsettled = model.entries.filter((entry) => entry.state !== 'settled');
+  assert.equal(fifo.unsettledCount, unsettled.length, 'unsettledCount');
+  assert.equal(
+    fifo.unsettledBytes,
+    unsettled.reduce((sum, entry) => sum + entry.sizeBytes, 0),
+    'unsettledBytes',
+  );
   assert.equal(fifo.hasReady, model.deliverable().length > 0, 'hasReady');
   assert.equal(fifo.nextOffset, model.nextOffset, 'nextOffset');
 }
@@ -255,11 +266,12 @@ describe('keyed fifo', () => {
       fc.property(
         fc.integer({ min: 1, max: 12 }),
         fc.option(fc.integer({ min: 1, max: 200 }), { nil: undefined }),
+        fc.constantFrom('window' as const, 'unsettled' as const),
         fc.array(command, { maxLength: 120 }),
-        (entriesMax, bytesMax, commands) => {
+        (entriesMax, bytesMax, counting, commands) => {
           const run: Run = {
-            fifo: new KeyedFifo<number>({ entriesMax, bytesMax }),
-            model: new Model(entriesMax, bytesMax ?? Number.POSITIVE_INFINITY),
+            fifo: new KeyedFifo<number>({ entriesMax, bytesMax, counting }),
+            model: new Model(entriesMax, bytesMax ?? Number.POSITIVE_INFINITY, counting === 'unsettled'),
             handles: new Map(),
             stale: [],
             deliveredByKey: new Map(),
