@@ -3,15 +3,16 @@
  * no earlier message of its key is in flight or waiting out a nack delay; messages of other keys
  * (and keyless ones) flow past it, up to `inFlightMax` at a time.
  *
- * Why not the bus's shared `DeliveryWindow`: that one rescans every pending entry on each ack, which
- * suits log transports whose windows are their storage, but with RabbitMQ's prefetched messages it
- * cost most of the consume throughput (see `bench/rabbitmq.ts`). Here every step is O(1): a FIFO of
- * ready entries, and per busy key a FIFO of entries waiting behind it.
+ * The order itself is the bus's `KeyedFifo` (O(1) per step), counting unsettled messages only: a
+ * queue broker forgets a message once it is acked. This file adds what is RabbitMQ's own: handing
+ * messages to the handler with delivery tokens, holding nacked ones for their delay, and offering
+ * nacks to a retry queue first.
  *
- * Bounds: entries are at most what the broker sent unacked (shards × prefetch); one timer per
- * message waiting out a nack delay.
+ * Bounds: entries are at most what the broker sent unacked (shards × prefetch, `entriesMax`; one
+ * more is a bug and throws); one timer per message waiting out a nack delay.
  */
 import type { MessageHandler, ReceivedMessage } from '@herald/bus';
+import { type KeyedEntry, KeyedFifo } from '@herald/bus/internal';
 
 /** One delivery as the gate tracks it; `T` is the transport's own data. */
 export interface GateEntry<T> {
@@ -39,6 +40,8 @@ export interface GateSource<T> {
 
 /** Bounds of a gate. */
 export interface GateLimits {
+  /** Most messages held unsettled: what the broker may send unacked (shards × prefetch). */
+  readonly entriesMax: number;
   /** Most entries handed to the handler and not yet settled. */
   readonly inFlightMax: number;
   /** Longest nack delay held; longer ones are shortened to it. */
@@ -51,11 +54,8 @@ export class KeyGate<T> {
   readonly #handler: MessageHandler;
   readonly #inFlightMax: number;
   readonly #delayMsMax: number;
-  /** Entries free to go, in arrival order; `#readyHead` skips delivered ones without shifting. */
-  #ready: GateEntry<T>[] = [];
-  #readyHead = 0;
-  /** Per key with an entry in flight (or delayed): the entries waiting behind it, in order. */
-  readonly #waiting = new Map<string, GateEntry<T>[]>();
+  /** Per-key order of the unsettled entries. */
+  readonly #order: KeyedFifo<GateEntry<T>>;
   readonly #timers = new Set<NodeJS.Timeout>();
   #inFlight = 0;
   #tokens = 0;
@@ -66,31 +66,20 @@ export class KeyGate<T> {
     this.#handler = handler;
     this.#inFlightMax = limits.inFlightMax;
     this.#delayMsMax = limits.delayMsMax;
+    this.#order = new KeyedFifo({ entriesMax: limits.entriesMax, counting: 'unsettled' });
   }
 
   /** Adds a newly received message behind every earlier one of its key. */
   push(key: string | undefined, data: T, attempt: number): void {
     if (this.#closed) return;
-    const entry: GateEntry<T> = { key, data, attempt, token: 0 };
-    if (key !== undefined) {
-      const behind = this.#waiting.get(key);
-      if (behind !== undefined) {
-        behind.push(entry);
-        return;
-      }
-      this.#waiting.set(key, []);
-    }
-    this.#ready.push(entry);
+    this.#order.enqueue({ key, data, attempt, token: 0 }, key);
   }
 
   /** Hands ready entries to the handler while it has room. */
   drain(): void {
-    while (!this.#closed && this.#inFlight < this.#inFlightMax && this.#readyHead < this.#ready.length) {
-      const entry = this.#ready[this.#readyHead++]!;
-      if (this.#readyHead > 1024 && this.#readyHead * 2 > this.#ready.length) {
-        this.#ready = this.#ready.slice(this.#readyHead);
-        this.#readyHead = 0;
-      }
+    while (!this.#closed && this.#inFlight < this.#inFlightMax) {
+      const entry = this.#order.take();
+      if (entry === undefined) return;
       this.#deliver(entry);
     }
   }
@@ -100,12 +89,11 @@ export class KeyGate<T> {
     this.#closed = true;
     for (const timer of this.#timers) clearTimeout(timer);
     this.#timers.clear();
-    this.#ready = [];
-    this.#readyHead = 0;
-    this.#waiting.clear();
+    this.#order.reset();
   }
 
-  #deliver(entry: GateEntry<T>): void {
+  #deliver(handle: KeyedEntry<GateEntry<T>>): void {
+    const entry = handle.value;
     const token = ++this.#tokens;
     entry.token = token;
     this.#inFlight += 1;
@@ -117,7 +105,7 @@ export class KeyGate<T> {
         if (!current()) return;
         this.#settle(entry);
         this.#source.onAck(entry);
-        this.#release(entry.key);
+        this.#order.ack(handle);
         this.drain();
       },
       nack: async (options) => {
@@ -128,13 +116,13 @@ export class KeyGate<T> {
         if (rerouted !== undefined && (await rerouted.catch(() => false))) {
           if (this.#closed) return;
           this.#source.onAck(entry);
-          this.#release(entry.key);
+          this.#order.ack(handle);
           this.drain();
           return;
         }
         if (this.#closed) return;
         entry.attempt += 1;
-        this.#hold(entry, Math.min(delayMs, this.#delayMsMax));
+        this.#hold(handle, Math.min(delayMs, this.#delayMsMax));
       },
     };
     // A handler that throws (synchronously or not) gets its message nacked: the subscriber's bug.
@@ -148,31 +136,23 @@ export class KeyGate<T> {
     this.#inFlight -= 1;
   }
 
-  /** The key stays busy while `entry` waits, so nothing later of it overtakes the message. */
-  #hold(entry: GateEntry<T>, delayMs: number): void {
+  /** The key stays blocked while the entry waits, so nothing later of it overtakes the message. */
+  #hold(handle: KeyedEntry<GateEntry<T>>, delayMs: number): void {
+    this.#order.release(handle);
     if (delayMs === 0) {
-      this.#retry(entry);
+      this.#retry(handle);
       return;
     }
     const timer = setTimeout(() => {
       this.#timers.delete(timer);
-      this.#retry(entry);
+      this.#retry(handle);
     }, delayMs);
     this.#timers.add(timer);
   }
 
-  #retry(entry: GateEntry<T>): void {
+  #retry(handle: KeyedEntry<GateEntry<T>>): void {
     if (this.#closed) return;
-    this.#ready.push(entry);
+    this.#order.retry(handle);
     this.drain();
-  }
-
-  /** The key's message was acked: the next one of the key becomes ready, or the key is free. */
-  #release(key: string | undefined): void {
-    if (key === undefined) return;
-    const behind = this.#waiting.get(key);
-    const next = behind?.shift();
-    if (next === undefined) this.#waiting.delete(key);
-    else this.#ready.push(next);
   }
 }

@@ -234,7 +234,13 @@ export class GroupSubscription implements Subscription {
         },
       },
       this.#handler,
-      { inFlightMax: this.#options.inFlightMax, delayMsMax: this.#host.options.holdDelayMsMax },
+      {
+        // What the broker may send unacked: `prefetch` per consumer, one consumer per shard queue.
+        entriesMax:
+          (this.#host.options.prefetch ?? this.#options.inFlightMax) * (names?.shardQueues.length ?? 1),
+        inFlightMax: this.#options.inFlightMax,
+        delayMsMax: this.#host.options.holdDelayMsMax,
+      },
     );
     const incarnation: Incarnation = { channel, generation, names, gate, drainScheduled: false };
     return incarnation;

@@ -24,7 +24,7 @@ function gate(inFlightMax: number) {
     async (message) => {
       held.push(message);
     },
-    { inFlightMax, delayMsMax: 50 },
+    { entriesMax: 1_000, inFlightMax, delayMsMax: 50 },
   );
   const ids = () => held.map((message) => message.offset);
   return { keyGate, held, acked, ids };
