@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { ReceivedMessage } from '@herald/bus';
-import { DeliveryWindow, type PendingEntry, waitingEntry } from '@herald/bus/internal';
+import { DeliveryWindow, KeyedFifo, type PendingEntry, waitingEntry } from '@herald/bus/internal';
 
 interface TestEntry extends PendingEntry {
   readonly id: string;
+  readonly key: string | undefined;
+  readonly partition: number;
 }
 
 /** Resolves once `condition()` holds; fails naming `what` after `timeoutMs`. Not a sleep. */
@@ -16,26 +18,25 @@ async function waitFor(condition: () => boolean, what: () => string, timeoutMs =
   }
 }
 
-/** Windows of entries `id` with keys from `keyOf`; acked entries are removed, as the memory transport does. */
+/** Windows of entries `id` with keys, counting unsettled entries as the memory transport does. */
 function fixture(windows: (readonly [id: string, key: string | undefined][])[]) {
-  const lists: TestEntry[][] = windows.map((entries) =>
-    entries.map(([id, key]) => ({ id, key, ...waitingEntry() })),
-  );
+  const lists = windows.map((entries, partition) => {
+    const list = new KeyedFifo<TestEntry>({ entriesMax: 100, counting: 'unsettled' });
+    for (const [id, key] of entries) list.enqueue({ id, key, partition, ...waitingEntry() }, key);
+    return list;
+  });
   const window = new DeliveryWindow<TestEntry>({
     windows: () => lists,
     describe: (entry) => ({
       topic: 't',
-      partition: lists.findIndex((list) => list.includes(entry)),
+      partition: entry.partition,
       offset: entry.id,
       key: entry.key,
       headers: {},
       body: new Uint8Array(0),
       timestampMs: 0,
     }),
-    onAck: (entry) => {
-      for (const list of lists) if (list.includes(entry)) list.splice(list.indexOf(entry), 1);
-      return undefined;
-    },
+    onAck: () => undefined,
   });
   return { window, lists };
 }
@@ -110,7 +111,7 @@ describe('delivery window', { timeout: 120_000 }, () => {
     const one = window.join(first.handler, 2);
     window.join(second.handler, 2);
     for (const id of ['n1', 'n2', 'n3', 'n4', 'n5'])
-      lists[0]!.push({ id, key: undefined, ...waitingEntry() });
+      lists[0]!.enqueue({ id, key: undefined, partition: 0, ...waitingEntry() }, undefined);
     window.pump();
     await waitFor(
       () => first.received.length + second.received.length === 4,
@@ -172,19 +173,19 @@ describe('delivery window', { timeout: 120_000 }, () => {
     );
     assert.equal(staying.received[0]!.deliveryAttempt, 2);
     await leaving.received[0]!.ack();
-    assert.equal(lists[0]!.length, 1, 'a stale ack removed the entry');
-    assert.equal(window.held.size, 1);
+    assert.equal(lists[0]!.unsettledCount, 1, 'a stale ack removed the entry');
+    assert.equal([...window.held].length, 1);
     await staying.received[0]!.nack();
     await waitFor(
       () => staying.received.length === 2,
       () => 'redelivery after nack',
     );
     await staying.received[0]!.ack(); // Stale: the nack settled that delivery.
-    assert.equal(lists[0]!.length, 1);
+    assert.equal(lists[0]!.unsettledCount, 1);
     window.close();
-    assert.equal(window.held.size, 0, 'close releases held entries');
+    assert.equal([...window.held].length, 0, 'close releases held entries');
     await staying.received[1]!.ack();
-    assert.equal(lists[0]!.length, 1, 'an ack after close removed the entry');
+    assert.equal(lists[0]!.unsettledCount, 1, 'an ack after close removed the entry');
   });
 
   it('a handler that throws gets its message nacked and redelivered', async () => {
@@ -196,7 +197,7 @@ describe('delivery window', { timeout: 120_000 }, () => {
       return message.ack();
     }, 1);
     await waitFor(
-      () => lists[0]!.length === 0,
+      () => lists[0]!.unsettledCount === 0,
       () => `a1 acked after the throw (calls ${calls})`,
     );
     assert.equal(calls, 2);
