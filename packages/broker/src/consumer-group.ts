@@ -95,7 +95,7 @@ export class ConsumerGroup {
   readonly #storePosition: StorePosition;
   readonly #limits: ConsumerGroupLimits;
   readonly #partitions: PartitionState[];
-  /** The partitions' windows, in partition order, as the delivery scan walks them. */
+  /** The partitions' windows, in partition order, as the delivery takes from them round-robin. */
   readonly #windows: KeyedFifo<Entry>[];
   readonly #delivery: DeliveryWindow<Entry>;
   readonly #pendingReads = new Set<Promise<unknown>>();
