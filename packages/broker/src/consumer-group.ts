@@ -101,6 +101,11 @@ export class ConsumerGroup {
   readonly #pendingReads = new Set<Promise<unknown>>();
   readonly #onError: (error: unknown) => void;
   #closed = false;
+  /**
+   * No held delivery expires before this (ms since the epoch; a delivery acked since may have set
+   * it early). Scans run on every ack: this keeps them from walking every held delivery each time.
+   */
+  #expiryMsNext = Number.POSITIVE_INFINITY;
   /** Bumped by a reset, so reads started before it are dropped. */
   #generation = 0;
   /** The last position write requested (settled: its caller sees the failure). */
@@ -158,6 +163,7 @@ export class ConsumerGroup {
       }),
       onDeliver: ({ value }, nowMs) => {
         value.visibleAtMs = nowMs + limits.visibilityTimeoutMs;
+        this.#expiryMsNext = Math.min(this.#expiryMsNext, value.visibleAtMs);
         this.#delivery.wakeAt(value.visibleAtMs);
       },
       onAck: ({ value }) => {
@@ -239,11 +245,13 @@ export class ConsumerGroup {
 
   /** Returns deliveries held past the visibility timeout to the group; returns the next expiry. */
   #expireHeld(nowMs: number): number {
+    if (nowMs < this.#expiryMsNext) return this.#expiryMsNext;
     let nextDueMs = Number.POSITIVE_INFINITY;
     for (const entry of [...this.#delivery.held]) {
       if (entry.value.visibleAtMs <= nowMs) this.#delivery.release(entry);
       else nextDueMs = Math.min(nextDueMs, entry.value.visibleAtMs);
     }
+    this.#expiryMsNext = nextDueMs;
     return nextDueMs;
   }
 

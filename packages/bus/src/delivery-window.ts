@@ -66,7 +66,8 @@ export interface DeliveryWindowSource<E extends PendingEntry> {
   describe(entry: E): DeliveredFields;
   /**
    * The current holder acked `entry` (already settled in its window, which may have moved its
-   * commit point). The ack resolves when the returned promise does (e.g. a stored position).
+   * commit point). The ack resolves when the returned promise does (e.g. a stored position). Not
+   * called when the transport reset the window since the delivery: the entry was dropped.
    */
   onAck(entry: KeyedEntry<E>): Promise<void> | undefined;
   /**
