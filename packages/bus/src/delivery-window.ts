@@ -77,6 +77,15 @@ export interface DeliveryWindowSource<E extends PendingEntry> {
   beforeScan?(nowMs: number): number | undefined;
   /** `entry` was just delivered (e.g. to start its visibility timeout with {@link DeliveryWindow.wakeAt}). */
   onDeliver?(entry: KeyedEntry<E>, nowMs: number): void;
+  /**
+   * Offered every nack first (with the delay asked): return undefined to have the entry released
+   * for its delay, or a promise of whether the message was sent elsewhere (a retry queue). The
+   * member's slot is free meanwhile; true settles the entry like an ack, false (or a rejection)
+   * releases it after all.
+   */
+  reroute?(entry: KeyedEntry<E>, delayMs: number): Promise<boolean> | undefined;
+  /** Longest nack delay an entry is held for; longer ones are shortened to it (default: no limit). */
+  readonly nackDelayMsMax?: number;
 }
 
 /** One consumer group's delivery state machine over windows owned by a transport. */
@@ -137,8 +146,13 @@ export class DeliveryWindow<E extends PendingEntry> {
     if (holding === undefined) return;
     this.#held.delete(entry);
     holding.member.inFlight -= 1;
+    this.#park(holding.window, entry, delayMs);
+  }
+
+  /** A released entry: one more attempt, ready again after `delayMs` (at most `nackDelayMsMax`). */
+  #park(window: KeyedFifo<E>, entry: KeyedEntry<E>, delayMsAsked: number): void {
     entry.value.attempt += 1;
-    const { window } = holding;
+    const delayMs = Math.min(delayMsAsked, this.#source.nackDelayMsMax ?? Number.POSITIVE_INFINITY);
     if (delayMs <= 0) {
       window.release(entry, true);
       return;
@@ -252,8 +266,22 @@ export class DeliveryWindow<E extends PendingEntry> {
       },
       nack: async (options) => {
         if (!isCurrent()) return;
-        this.release(entry, Math.max(0, options?.delayMs ?? 0));
+        const delayMs = Math.max(0, options?.delayMs ?? 0);
+        const rerouted = this.#source.reroute?.(entry, delayMs);
+        if (rerouted === undefined) {
+          this.release(entry, delayMs);
+          this.pump();
+          return;
+        }
+        member.inFlight -= 1;
+        this.#held.delete(entry);
+        const sent = await rerouted.catch(() => false);
+        if (this.#closed) return;
+        let done: Promise<void> | undefined;
+        if (!sent) this.#park(window, entry, delayMs);
+        else if (window.ack(entry)) done = this.#source.onAck(entry);
         this.pump();
+        await done;
       },
     };
     // A handler that throws (synchronously or not) gets its message nacked: the subscriber's bug.

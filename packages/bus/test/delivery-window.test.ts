@@ -1,7 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { ReceivedMessage } from '@herald/bus';
-import { DeliveryWindow, KeyedFifo, type PendingEntry, waitingEntry } from '@herald/bus/internal';
+import {
+  DeliveryWindow,
+  type DeliveryWindowSource,
+  KeyedFifo,
+  type PendingEntry,
+  waitingEntry,
+} from '@herald/bus/internal';
 
 interface TestEntry extends PendingEntry {
   readonly id: string;
@@ -19,7 +25,11 @@ async function waitFor(condition: () => boolean, what: () => string, timeoutMs =
 }
 
 /** Windows of entries `id` with keys, counting unsettled entries as the memory transport does. */
-function fixture(windows: (readonly [id: string, key: string | undefined][])[]) {
+function fixture(
+  windows: (readonly [id: string, key: string | undefined][])[],
+  extra: Partial<DeliveryWindowSource<TestEntry>> = {},
+) {
+  const acked: string[] = [];
   const lists = windows.map((entries, partition) => {
     const list = new KeyedFifo<TestEntry>({ entriesMax: 100, counting: 'unsettled' });
     for (const [id, key] of entries) list.enqueue({ id, key, partition, ...waitingEntry() }, key);
@@ -36,9 +46,13 @@ function fixture(windows: (readonly [id: string, key: string | undefined][])[]) 
       body: new Uint8Array(0),
       timestampMs: 0,
     }),
-    onAck: () => undefined,
+    onAck: ({ value }) => {
+      acked.push(value.id);
+      return undefined;
+    },
+    ...extra,
   });
-  return { window, lists };
+  return { window, lists, acked };
 }
 
 /** A member handler that records deliveries and leaves settling to the test. */
@@ -202,5 +216,102 @@ describe('delivery window', { timeout: 120_000 }, () => {
     );
     assert.equal(calls, 2);
     window.close();
+  });
+
+  it('delivery window - a nack delay is capped by nackDelayMsMax, and a stale ack of the nacked delivery does nothing', async () => {
+    const { window, acked } = fixture(
+      [
+        [
+          ['a1', 'a'],
+          ['a2', 'a'],
+        ],
+      ],
+      { nackDelayMsMax: 30 },
+    );
+    const member = recorder();
+    window.join(member.handler, 10);
+    await waitFor(
+      () => member.received.length === 1,
+      () => 'a1',
+    );
+    const first = member.received[0]!;
+    await first.nack({ delayMs: 600_000 });
+    await first.ack(); // Stale: already nacked.
+    await waitFor(
+      () => member.received.length === 2,
+      () => `a1 again within the cap (have ${member.ids()})`,
+    );
+    assert.deepEqual(member.ids(), ['a1', 'a1']);
+    assert.equal(member.received[1]!.deliveryAttempt, 2);
+    assert.deepEqual(acked, []);
+    await member.received[1]!.ack();
+    await waitFor(
+      () => member.received.length === 3,
+      () => 'a2 after a1',
+    );
+    assert.deepEqual(acked, ['a1']);
+    window.close();
+  });
+
+  it('delivery window - a rerouted nack settles like an ack; a failed reroute holds the entry after all', async () => {
+    const rerouted: string[] = [];
+    let accept = false;
+    const { window, acked } = fixture(
+      [
+        [
+          ['a1', 'a'],
+          ['a2', 'a'],
+        ],
+      ],
+      {
+        reroute: ({ value }, delayMs) => {
+          rerouted.push(`${value.id}@${delayMs}`);
+          return Promise.resolve(accept);
+        },
+      },
+    );
+    const member = recorder();
+    window.join(member.handler, 10);
+    await waitFor(
+      () => member.received.length === 1,
+      () => 'a1',
+    );
+    await member.received[0]!.nack({ delayMs: 5 }); // Refused: held for 5 ms, then redelivered.
+    await waitFor(
+      () => member.received.length === 2,
+      () => 'a1 again after a refused reroute',
+    );
+    assert.equal(member.received[1]!.offset, 'a1');
+    assert.equal(member.received[1]!.deliveryAttempt, 2);
+    accept = true;
+    await member.received[1]!.nack({ delayMs: 5 });
+    await waitFor(
+      () => member.received.length === 3,
+      () => 'a2 once a1 went elsewhere',
+    );
+    assert.equal(member.received[2]!.offset, 'a2');
+    assert.deepEqual(rerouted, ['a1@5', 'a1@5']);
+    assert.deepEqual(acked, ['a1'], 'a rerouted entry is settled like an ack');
+    window.close();
+  });
+
+  it('delivery window - inFlightMax bounds deliveries, and nothing is delivered after close', async () => {
+    const { window, lists } = fixture([[]]);
+    const member = recorder();
+    window.join(member.handler, 2);
+    for (let index = 0; index < 5; index++) {
+      lists[0]!.enqueue({ id: `m${index}`, key: `k${index}`, partition: 0, ...waitingEntry() }, `k${index}`);
+    }
+    window.pump();
+    await waitFor(
+      () => member.received.length === 2,
+      () => '2 deliveries',
+    );
+    window.close();
+    await member.received[0]!.ack();
+    window.pump();
+    // Handlers are called from microtasks; one macrotask later every call that would happen has.
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(member.received.length, 2, 'delivered after close');
   });
 });
