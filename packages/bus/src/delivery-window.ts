@@ -1,5 +1,5 @@
 /**
- * Delivery for Herald's own transports (memory, embedded broker): one consumer group's members,
+ * Delivery for the memory transport, the embedded broker and RabbitMQ: one consumer group's members,
  * round-robin over its windows, nack delays, and settlement with delivery tokens. Per-key order is
  * each window's {@link KeyedFifo}: the transport owns the windows, fills them, and reads their
  * commit points; this class takes what is ready and settles it.
@@ -10,12 +10,14 @@
  * - each ready entry goes to the next member with room (round-robin over members), and across
  *   windows the group takes one entry from each window in turn, starting after the window it last
  *   delivered from;
- * - a nack delay parks the entry (its key blocked) on its own timer, then it is ready again;
+ * - a nack is first offered to the transport's `reroute` (RabbitMQ's retry queues); otherwise the
+ *   entry is parked (its key blocked) on its own timer for the delay, at most `nackDelayMsMax`,
+ *   then it is ready again;
  * - every delivery gets a new token, so an ack or nack from an earlier delivery, or after close,
  *   does nothing.
  *
- * Bounds and cost: held entries are at most the sum of the members' `inFlightMax`, nack timers at
- * most the held entries; a scan costs O(windows + entries delivered), each settlement O(1) (the
+ * Bounds and cost: held entries are at most the sum of the members' `inFlightMax`, nack timers one
+ * per parked entry (bounded by the windows); a scan costs O(windows + entries delivered), each settlement O(1) (the
  * windows' own cost), so the cost per message does not grow with the number in flight.
  */
 import type { KeyedEntry, KeyedFifo } from './keyed-fifo.ts';
