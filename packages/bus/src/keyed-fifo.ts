@@ -33,8 +33,8 @@
  *   Acking an already settled entry returns false and changes nothing, so a late settlement is
  *   harmless; so does anything done to an entry dropped by {@link KeyedFifo.reset}.
  *
- * Complexity: every operation is O(1) amortised — a FIFO of ready entries, per busy key a FIFO of
- * the entries behind its head, and a doubly linked list of the unsettled entries in offset order
+ * Complexity: every operation is O(1) amortised — a FIFO of ready entries, per busy key a chain of
+ * its entries (a map holds the key's last one), and a doubly linked list of the unsettled entries in offset order
  * (offsets are enqueued increasing, so its head is the commit point and an ack unlinks in O(1)).
  * The window's size and bytes come from enqueue counters: entries and bytes enqueued since the
  * head was. Only `reset` walks the (unsettled) entries. `npm run bench -- keyed-fifo`
@@ -90,6 +90,8 @@ interface Entry<T> {
   /** Neighbours in the list of unsettled entries. */
   previous: Entry<T> | undefined;
   next: Entry<T> | undefined;
+  /** The next entry of the same key, waiting behind this one. */
+  nextOfKey: Entry<T> | undefined;
 }
 
 /** Fails loudly: the window's own bookkeeping or its caller is wrong (a bug, not a condition). */
@@ -142,8 +144,11 @@ export class KeyedFifo<T> {
   #last: Entry<T> | undefined;
   /** Entries that may be taken now. */
   #ready = new Queue<Entry<T>>();
-  /** Per key whose head is not settled: the entries behind the head, in offset order. */
-  readonly #behind = new Map<string, Queue<Entry<T>>>();
+  /**
+   * Per key with an unsettled entry: its last entry. The key's entries form a chain from its head
+   * (the one not waiting) through `nextOfKey`, so a key costs no queue of its own.
+   */
+  readonly #keyLast = new Map<string, Entry<T>>();
   /** Entries and bytes enqueued since the last reset. */
   #enqueuedCount = 0;
   #enqueuedBytes = 0;
@@ -225,6 +230,7 @@ export class KeyedFifo<T> {
       bytesBefore: this.#enqueuedBytes,
       previous: this.#last,
       next: undefined,
+      nextOfKey: undefined,
     };
     if (this.#last === undefined) this.#first = entry;
     else this.#last.next = entry;
@@ -235,13 +241,13 @@ export class KeyedFifo<T> {
     this.#unsettledBytes += sizeBytes;
     this.#nextOffset = offset + 1n;
     if (key !== undefined) {
-      const behind = this.#behind.get(key);
-      if (behind !== undefined) {
+      const keyLast = this.#keyLast.get(key);
+      this.#keyLast.set(key, entry);
+      if (keyLast !== undefined) {
         entry.state = 'waiting';
-        behind.push(entry);
+        keyLast.nextOfKey = entry;
         return entry;
       }
-      this.#behind.set(key, new Queue());
     }
     this.#ready.push(entry);
     return entry;
@@ -276,7 +282,7 @@ export class KeyedFifo<T> {
     if (!(entry.state === 'taken' || entry.state === 'parked')) fail(`ack of a ${entry.state} entry`);
     if (entry.state === 'taken') this.#takenCount -= 1;
     entry.state = 'settled';
-    if (entry.key !== undefined) this.#promoteBehind(entry.key);
+    if (entry.key !== undefined) this.#promoteBehind(entry, entry.key);
     this.#unlink(entry);
     return true;
   }
@@ -320,7 +326,7 @@ export class KeyedFifo<T> {
     this.#first = undefined;
     this.#last = undefined;
     this.#ready = new Queue();
-    this.#behind.clear();
+    this.#keyLast.clear();
     this.#enqueuedCount = 0;
     this.#enqueuedBytes = 0;
     this.#unsettledCount = 0;
@@ -330,15 +336,15 @@ export class KeyedFifo<T> {
   }
 
   /** The key's head was acked: the next entry behind it becomes ready, or the key goes idle. */
-  #promoteBehind(key: string): void {
-    const behind = this.#behind.get(key);
-    if (!(behind !== undefined)) fail(`acked key "${key}" has no queue`);
-    const next = behind.shift();
+  #promoteBehind(head: Entry<T>, key: string): void {
+    const next = head.nextOfKey;
+    head.nextOfKey = undefined;
     if (next === undefined) {
-      this.#behind.delete(key);
+      if (this.#keyLast.get(key) !== head) fail(`acked head of key "${key}" is not its last entry`);
+      this.#keyLast.delete(key);
       return;
     }
-    if (!(next.state === 'waiting')) fail(`a ${next.state} entry behind key "${key}"`);
+    if (next.state !== 'waiting') fail(`a ${next.state} entry behind key "${key}"`);
     next.state = 'ready';
     this.#ready.push(next);
   }
