@@ -8,10 +8,9 @@
  * - bus: the same through `createBus` (`bus.publish` of a small zod-validated event; `bus.on` with
  *   concurrency 1 or 256 and the default logger), shown as a ratio to the matching transport row.
  *
- * Read the end-to-end rows knowing the memory transport's per-key delivery scan walks every message
- * in flight on each delivery and ack: with 256 in flight that scan dominates the raw row (the bus,
- * which consumes more slowly, can even come out ahead), so the row with 1 in flight is the one that
- * shows the bus's own consume cost.
+ * The memory transport orders deliveries with `KeyedFifo` (O(1) per delivery and ack; before it, a
+ * scan over every message in flight dominated the rows with 256 in flight), so the rows with 1 and
+ * with 256 in flight both show the bus's own consume cost.
  *
  * The memory transport keeps every message, so each measurement runs in rounds of a fixed number of
  * messages on a fresh transport, repeated until the measuring time is used up; the rate is the

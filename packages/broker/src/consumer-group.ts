@@ -1,8 +1,8 @@
 /**
  * One consumer group reading one topic: a bounded window of records per partition read from the
  * log, the group's durable position (committed offsets and acked-ahead records), and a visibility
- * timeout on deliveries. Members, the per-key delivery scan, nack delays and token-checked
- * settlement are `@herald/bus`'s shared `DeliveryWindow`.
+ * timeout on deliveries. Each partition's window is `@herald/bus`'s `KeyedFifo` (per-key order,
+ * bounds, commit point); members, nack delays and token-checked settlement are its `DeliveryWindow`.
  *
  * Per partition the window holds records from the committed offset up to the next offset to fetch,
  * in offset order. A record is delivered only when no earlier unacked record of the same key is in
@@ -15,7 +15,7 @@
  * partition in turn, each partition in offset order. Only per-key order is promised.
  */
 import type { MessageHandler } from '@herald/bus';
-import { DeliveryWindow, type PendingEntry, waitingEntry } from '@herald/bus/internal';
+import { DeliveryWindow, KeyedFifo, type PendingEntry, waitingEntry } from '@herald/bus/internal';
 import { GroupActiveError } from './errors.ts';
 import type { GroupPosition, PartitionPosition } from './group-offsets.ts';
 import type { PartitionLog, StoredRecord } from './partition-log.ts';
@@ -53,6 +53,7 @@ const READ_RETRY_DELAY_MS = 1_000;
 interface Entry extends PendingEntry {
   readonly partition: number;
   readonly offset: bigint;
+  readonly key: string | undefined;
   readonly headers: Readonly<Record<string, string>>;
   readonly body: Uint8Array;
   readonly timestampMs: number;
@@ -65,9 +66,13 @@ interface PartitionState {
   readonly partition: number;
   /** Next offset not yet acked. */
   committed: bigint;
-  /** Next offset to admit to the window (read from the log or taken from `readAhead`). */
-  nextFetchOffset: bigint;
-  readonly window: Entry[];
+  /**
+   * Records from `committed` up, in offset order; its `nextOffset` is the next offset to admit
+   * (read from the log or taken from `readAhead`), its commit point the next `committed`.
+   */
+  readonly window: KeyedFifo<Entry>;
+  /** Offsets acked above the commit point (pruned as it passes them), for the stored position. */
+  readonly ackedInWindow: Set<bigint>;
   /**
    * Records of the last log read not yet admitted (the window was full), in offset order from
    * `readAheadNext`. Bounded by one read: `fetchBytesMax`, or one whole batch when that is larger.
@@ -75,7 +80,6 @@ interface PartitionState {
    */
   readAhead: readonly StoredRecord[];
   readAheadNext: number;
-  windowBytes: number;
   /** Acked offsets at or above `nextFetchOffset` (from the stored position): skipped when read. */
   readonly ackedAhead: Set<bigint>;
   fetching: boolean;
@@ -91,12 +95,17 @@ export class ConsumerGroup {
   readonly #storePosition: StorePosition;
   readonly #limits: ConsumerGroupLimits;
   readonly #partitions: PartitionState[];
-  /** The partitions' windows, in partition order, as the delivery scan walks them. */
-  readonly #windows: Entry[][];
+  /** The partitions' windows, in partition order, as the delivery takes from them round-robin. */
+  readonly #windows: KeyedFifo<Entry>[];
   readonly #delivery: DeliveryWindow<Entry>;
   readonly #pendingReads = new Set<Promise<unknown>>();
   readonly #onError: (error: unknown) => void;
   #closed = false;
+  /**
+   * No held delivery expires before this (ms since the epoch; a delivery acked since may have set
+   * it early). Scans run on every ack: this keeps them from walking every held delivery each time.
+   */
+  #expiryMsNext = Number.POSITIVE_INFINITY;
   /** Bumped by a reset, so reads started before it are dropped. */
   #generation = 0;
   /** The last position write requested (settled: its caller sees the failure). */
@@ -123,12 +132,15 @@ export class ConsumerGroup {
       if (committed < log.logStartOffset) committed = log.logStartOffset;
       if (committed > log.highWatermark) committed = log.highWatermark;
       const ackedAhead = new Set((position?.ackedAhead ?? []).filter((offset) => offset >= committed));
+      const window = new KeyedFifo<Entry>(
+        { entriesMax: limits.windowRecordsMax, bytesMax: limits.windowBytesMax },
+        committed,
+      );
       return {
         partition,
         committed,
-        nextFetchOffset: committed,
-        window: [],
-        windowBytes: 0,
+        window,
+        ackedInWindow: new Set<bigint>(),
         readAhead: [],
         readAheadNext: 0,
         ackedAhead,
@@ -149,12 +161,14 @@ export class ConsumerGroup {
         body: entry.body,
         timestampMs: entry.timestampMs,
       }),
-      onDeliver: (entry, nowMs) => {
-        entry.visibleAtMs = nowMs + limits.visibilityTimeoutMs;
-        this.#delivery.wakeAt(entry.visibleAtMs);
+      onDeliver: ({ value }, nowMs) => {
+        value.visibleAtMs = nowMs + limits.visibilityTimeoutMs;
+        this.#expiryMsNext = Math.min(this.#expiryMsNext, value.visibleAtMs);
+        this.#delivery.wakeAt(value.visibleAtMs);
       },
-      onAck: (entry) => {
-        const state = this.#partitions[entry.partition]!;
+      onAck: ({ value }) => {
+        const state = this.#partitions[value.partition]!;
+        state.ackedInWindow.add(value.offset);
         this.#advance(state);
         const stored = this.#persist();
         // No pump here: the delivery window scans right after onAck returns.
@@ -186,10 +200,11 @@ export class ConsumerGroup {
   position(): Map<number, PartitionPosition> {
     const position = new Map<number, PartitionPosition>();
     for (const state of this.#partitions) {
-      const ackedAhead = [
-        ...state.window.filter((entry) => entry.acked).map((entry) => entry.offset),
-        ...state.ackedAhead,
-      ].filter((offset) => offset >= state.committed);
+      for (const offset of state.ackedInWindow)
+        if (offset < state.committed) state.ackedInWindow.delete(offset);
+      const ackedAhead = [...state.ackedInWindow, ...state.ackedAhead].filter(
+        (offset) => offset >= state.committed,
+      );
       ackedAhead.sort((left, right) => (left < right ? -1 : left > right ? 1 : 0));
       position.set(state.partition, { committed: state.committed, ackedAhead });
     }
@@ -207,12 +222,11 @@ export class ConsumerGroup {
     this.#generation += 1;
     for (const state of this.#partitions) {
       const offset = targets[state.partition]!;
-      state.window.length = 0;
-      state.windowBytes = 0;
+      state.window.reset(offset);
+      state.ackedInWindow.clear();
       clearReadAhead(state);
       state.ackedAhead.clear();
       state.committed = offset;
-      state.nextFetchOffset = offset;
     }
     // No member is live, so nothing is held: the cleared windows were all there was.
     await this.#persist();
@@ -231,11 +245,13 @@ export class ConsumerGroup {
 
   /** Returns deliveries held past the visibility timeout to the group; returns the next expiry. */
   #expireHeld(nowMs: number): number {
+    if (nowMs < this.#expiryMsNext) return this.#expiryMsNext;
     let nextDueMs = Number.POSITIVE_INFINITY;
     for (const entry of [...this.#delivery.held]) {
-      if (entry.visibleAtMs <= nowMs) this.#delivery.release(entry);
-      else nextDueMs = Math.min(nextDueMs, entry.visibleAtMs);
+      if (entry.value.visibleAtMs <= nowMs) this.#delivery.release(entry);
+      else nextDueMs = Math.min(nextDueMs, entry.value.visibleAtMs);
     }
+    this.#expiryMsNext = nextDueMs;
     return nextDueMs;
   }
 
@@ -256,15 +272,14 @@ export class ConsumerGroup {
   #refill(state: PartitionState): boolean {
     if (this.#closed || this.memberCount === 0 || state.fetching) return false;
     const log = this.#topic.logs[state.partition]!;
-    if (state.nextFetchOffset < log.logStartOffset) this.#skipTo(state, log.logStartOffset);
+    if (state.window.nextOffset < log.logStartOffset) this.#skipTo(state, log.logStartOffset);
     const admitted = this.#admit(state);
     if (state.readAheadNext < state.readAhead.length) return admitted; // the window is full
-    if (state.nextFetchOffset >= log.highWatermark) return admitted;
-    if (state.window.length >= this.#limits.windowRecordsMax) return admitted;
-    if (state.windowBytes >= this.#limits.windowBytesMax) return admitted;
+    if (state.window.nextOffset >= log.highWatermark) return admitted;
+    if (!state.window.hasRoom()) return admitted;
     state.fetching = true;
     const generation = this.#generation;
-    const read = log.readRecords(state.nextFetchOffset, this.#limits.fetchBytesMax).then(
+    const read = log.readRecords(state.window.nextOffset, this.#limits.fetchBytesMax).then(
       (records) => {
         state.fetching = false;
         if (this.#closed || generation !== this.#generation) return;
@@ -292,10 +307,9 @@ export class ConsumerGroup {
 
   /** Retention removed records the group had not read: they are gone, move past them. */
   #skipTo(state: PartitionState, offset: bigint): void {
-    state.window.length = 0;
-    state.windowBytes = 0;
+    state.window.reset(offset);
+    state.ackedInWindow.clear();
     clearReadAhead(state);
-    state.nextFetchOffset = offset;
     state.committed = offset;
     for (const acked of state.ackedAhead) if (acked < offset) state.ackedAhead.delete(acked);
   }
@@ -306,14 +320,13 @@ export class ConsumerGroup {
     let admitted = false;
     while (state.readAheadNext < records.length) {
       const record = records[state.readAheadNext]!;
-      if (record.offset >= state.nextFetchOffset) {
-        if (state.window.length >= this.#limits.windowRecordsMax) break;
-        if (state.window.length > 0 && state.windowBytes >= this.#limits.windowBytesMax) break;
-        state.nextFetchOffset = record.offset + 1n;
-        if (!state.ackedAhead.delete(record.offset)) {
+      if (record.offset >= state.window.nextOffset) {
+        if (!state.window.hasRoom()) break;
+        if (state.ackedAhead.delete(record.offset)) {
+          state.window.skipTo(record.offset + 1n);
+        } else {
           const entry = toEntry(state.partition, record);
-          state.window.push(entry);
-          state.windowBytes += entry.sizeBytes;
+          state.window.enqueue(entry, entry.key, entry.offset, entry.sizeBytes);
           admitted = true;
         }
       }
@@ -325,13 +338,9 @@ export class ConsumerGroup {
     return admitted;
   }
 
-  /** Drops the acked prefix of the window and moves the committed offset; true if it moved. */
+  /** Moves the committed offset to the window's commit point; true if it moved. */
   #advance(state: PartitionState): boolean {
-    while (state.window[0]?.acked === true) {
-      const entry = state.window.shift()!;
-      state.windowBytes -= entry.sizeBytes;
-    }
-    const committed = state.window[0]?.offset ?? state.nextFetchOffset;
+    const committed = state.window.commitPoint();
     if (committed === state.committed) return false;
     state.committed = committed;
     return true;

@@ -1,24 +1,26 @@
 /**
- * The per-key delivery scan shared by Herald's own transports (memory, embedded broker): one
- * consumer group's members, the walk over its windows of pending messages, nack delays, and
- * settlement with delivery tokens. The transport owns the storage: it fills the windows, removes
- * what it no longer needs, and builds the delivered message's fields.
+ * Delivery for the memory transport, the embedded broker and RabbitMQ: one consumer group's members,
+ * round-robin over its windows, nack delays, and settlement with delivery tokens. Per-key order is
+ * each window's {@link KeyedFifo}: the transport owns the windows, fills them, and reads their
+ * commit points; this class takes what is ready and settles it.
  *
- * The rules, for each window (a partition, or the memory transport's whole topic) in order:
- * - the first unacked entry of a key blocks every later entry of that key, so a key's next message
- *   waits until the previous one is acked (a nacked one is retried first);
- * - entries held by a member are skipped, entries whose nack delay has not passed are skipped and
- *   one timer wakes the group when the earliest is due;
- * - each deliverable entry goes to the next member with room (round-robin over members), and across
+ * The rules:
+ * - a key's next entry waits until the previous one is acked; a released entry (nack, leave,
+ *   visibility timeout) keeps its key blocked and is redelivered first (the window's contract);
+ * - each ready entry goes to the next member with room (round-robin over members), and across
  *   windows the group takes one entry from each window in turn, starting after the window it last
  *   delivered from;
+ * - a nack is first offered to the transport's `reroute` (RabbitMQ's retry queues); otherwise the
+ *   entry is parked (its key blocked) on its own timer for the delay, at most `nackDelayMsMax`,
+ *   then it is ready again;
  * - every delivery gets a new token, so an ack or nack from an earlier delivery, or after close,
  *   does nothing.
  *
- * Bounds: the window holds no messages of its own. Held entries are at most the sum of the members'
- * `inFlightMax`; a scan allocates at most `room` candidates per window and walks every entry of
- * every window once, so a scan costs O(entries in the windows); one timer per group.
+ * Bounds and cost: held entries are at most the sum of the members' `inFlightMax`, nack timers one
+ * per parked entry (bounded by the windows); a scan costs O(windows + entries delivered), each settlement O(1) (the
+ * windows' own cost), so the cost per message does not grow with the number in flight.
  */
+import type { KeyedEntry, KeyedFifo } from './keyed-fifo.ts';
 import type { MessageHandler, ReceivedMessage } from './transport.ts';
 
 /** A member of the group: one subscription. Opaque to the transport apart from its counters. */
@@ -35,27 +37,24 @@ interface Member extends WindowMember {
 }
 
 /**
- * The delivery state of one message in a window. A transport extends it with its own fields and
- * creates entries with {@link waitingEntry}.
+ * The delivery state of one message, the value of a window entry. A transport extends it with its
+ * own fields and creates entries with {@link waitingEntry}.
  */
 export interface PendingEntry {
-  /** Entries with the same key are delivered one at a time, in window order; undefined: no order. */
-  readonly key: string | undefined;
-  /** Set by the window when the current holder acks; acked entries block nothing. */
-  acked: boolean;
   /** 1 on first delivery; each release (nack, leave, visibility timeout) counts one more. */
   attempt: number;
-  /** Not delivered before this time (ms since the epoch): a nack delay. */
-  notBeforeMs: number;
-  /** The member holding it, or null while it waits. */
-  holder: WindowMember | null;
-  /** Changes on every delivery, so a settlement from an earlier delivery is recognised as stale. */
-  token: number;
 }
 
 /** The delivery fields of a fresh entry that has never been delivered. */
-export function waitingEntry(): Omit<PendingEntry, 'key'> {
-  return { acked: false, attempt: 1, notBeforeMs: 0, holder: null, token: 0 };
+export function waitingEntry(): PendingEntry {
+  return { attempt: 1 };
+}
+
+/** A delivered entry: who holds it, from which window, with which delivery token. */
+interface Holding<E> {
+  readonly member: Member;
+  readonly window: KeyedFifo<E>;
+  readonly token: number;
 }
 
 /** The message fields a transport supplies; the window adds `deliveryAttempt`, `ack` and `nack`. */
@@ -63,32 +62,40 @@ export type DeliveredFields = Omit<ReceivedMessage, 'deliveryAttempt' | 'ack' | 
 
 /** What the window needs from the transport that owns the storage. */
 export interface DeliveryWindowSource<E extends PendingEntry> {
-  /**
-   * The windows to scan, each in delivery order (e.g. by offset). Called once per scan, after
-   * {@link beforeScan}; the arrays are only read, and only during the scan.
-   */
-  windows(): readonly (readonly E[])[];
+  /** The windows to take ready entries from, in round-robin order. Called once per scan, after {@link beforeScan}. */
+  windows(): readonly KeyedFifo<E>[];
   /** The fields of the message delivered for `entry`. */
   describe(entry: E): DeliveredFields;
   /**
-   * The current holder acked `entry` (already marked acked and no longer held). The transport drops
-   * or keeps it; the ack resolves when the returned promise does (e.g. a stored position).
+   * The current holder acked `entry` (already settled in its window, which may have moved its
+   * commit point). The ack resolves when the returned promise does (e.g. a stored position). Not
+   * called when the transport reset the window since the delivery: the entry was dropped.
    */
-  onAck(entry: E): Promise<void> | undefined;
+  onAck(entry: KeyedEntry<E>): Promise<void> | undefined;
   /**
    * Runs before each scan: fill windows, expire held entries with {@link DeliveryWindow.release}.
    * Returns when it wants the next scan at the latest (ms since the epoch), or nothing.
    */
   beforeScan?(nowMs: number): number | undefined;
   /** `entry` was just delivered (e.g. to start its visibility timeout with {@link DeliveryWindow.wakeAt}). */
-  onDeliver?(entry: E, nowMs: number): void;
+  onDeliver?(entry: KeyedEntry<E>, nowMs: number): void;
+  /**
+   * Offered every nack first (with the delay asked): return undefined to have the entry released
+   * for its delay, or a promise of whether the message was sent elsewhere (a retry queue). The
+   * member's slot is free meanwhile; true settles the entry like an ack, false (or a rejection)
+   * releases it after all.
+   */
+  reroute?(entry: KeyedEntry<E>, delayMs: number): Promise<boolean> | undefined;
+  /** Longest nack delay an entry is held for; longer ones are shortened to it (default: no limit). */
+  readonly nackDelayMsMax?: number;
 }
 
 /** One consumer group's delivery state machine over windows owned by a transport. */
 export class DeliveryWindow<E extends PendingEntry> {
   readonly #source: DeliveryWindowSource<E>;
   readonly #members: Member[] = [];
-  readonly #held = new Set<E>();
+  readonly #held = new Map<KeyedEntry<E>, Holding<E>>();
+  readonly #delayTimers = new Set<NodeJS.Timeout>();
   #nextMember = 0;
   #nextWindow = 0;
   #tokens = 0;
@@ -108,8 +115,8 @@ export class DeliveryWindow<E extends PendingEntry> {
   }
 
   /** Entries delivered and not yet settled, across members. */
-  get held(): ReadonlySet<E> {
-    return this.#held;
+  get held(): Iterable<KeyedEntry<E>> {
+    return this.#held.keys();
   }
 
   /** Adds a member and delivers to it what may go now. */
@@ -126,21 +133,39 @@ export class DeliveryWindow<E extends PendingEntry> {
     if (member.closed) return;
     member.closed = true;
     this.#members.splice(this.#members.indexOf(member), 1);
-    for (const entry of [...this.#held]) {
-      if (entry.holder === member) this.release(entry);
+    for (const [entry, holding] of [...this.#held]) {
+      if (holding.member === member) this.release(entry);
     }
     this.pump();
   }
 
-  /** Returns a held entry to the waiting state, due after `delayMs`, counting the delivery as an attempt. */
-  release(entry: E, delayMs = 0): void {
-    const holder = entry.holder as Member | null;
-    if (holder !== null) holder.inFlight -= 1;
-    entry.holder = null;
-    entry.token = 0;
-    entry.attempt += 1;
-    entry.notBeforeMs = Date.now() + delayMs;
+  /**
+   * Returns a held entry to its window, ready again after `delayMs` (its key blocked meanwhile),
+   * counting the delivery as an attempt. Does nothing for an entry not held.
+   */
+  release(entry: KeyedEntry<E>, delayMs = 0): void {
+    const holding = this.#held.get(entry);
+    if (holding === undefined) return;
     this.#held.delete(entry);
+    holding.member.inFlight -= 1;
+    this.#park(holding.window, entry, delayMs);
+  }
+
+  /** A released entry: one more attempt, ready again after `delayMs` (at most `nackDelayMsMax`). */
+  #park(window: KeyedFifo<E>, entry: KeyedEntry<E>, delayMsAsked: number): void {
+    entry.value.attempt += 1;
+    const delayMs = Math.min(delayMsAsked, this.#source.nackDelayMsMax ?? Number.POSITIVE_INFINITY);
+    if (delayMs <= 0) {
+      window.release(entry, true);
+      return;
+    }
+    window.release(entry);
+    const timer = setTimeout(() => {
+      this.#delayTimers.delete(timer);
+      window.retry(entry);
+      this.pump();
+    }, delayMs);
+    this.#delayTimers.add(timer);
   }
 
   /** Scans again at `dueMs` (ms since the epoch) at the latest; one timer serves every request. */
@@ -187,35 +212,28 @@ export class DeliveryWindow<E extends PendingEntry> {
     clearTimeout(this.#timer);
     this.#timer = undefined;
     this.#timerDueMs = Number.POSITIVE_INFINITY;
+    for (const timer of this.#delayTimers) clearTimeout(timer);
+    this.#delayTimers.clear();
   }
 
   #scan(): void {
     const nowMs = Date.now();
-    let nextDueMs = this.#source.beforeScan?.(nowMs) ?? Number.POSITIVE_INFINITY;
-    let room = 0;
-    for (const member of this.#members) room += member.inFlightMax - member.inFlight;
+    const nextDueMs = this.#source.beforeScan?.(nowMs) ?? Number.POSITIVE_INFINITY;
     const windows = this.#source.windows();
-    const candidates: E[][] = [];
-    for (const window of windows) {
-      const found: E[] = [];
-      nextDueMs = Math.min(nextDueMs, collect(window, room, nowMs, found));
-      candidates.push(found);
-    }
     const count = windows.length;
-    const first = this.#nextWindow % Math.max(count, 1);
-    deliver: for (let round = 0; round < room; round++) {
-      let offered = false;
-      for (let step = 0; step < count; step++) {
-        const index = (first + step) % count;
-        const entry = candidates[index]![round];
-        if (entry === undefined) continue;
-        offered = true;
-        const member = this.#memberWithRoom();
-        if (member === undefined) break deliver;
-        this.#deliver(entry, member, nowMs);
-        this.#nextWindow = index + 1;
+    let index = this.#nextWindow % Math.max(count, 1);
+    // Each pass takes one entry from every window with one ready; stop after a pass of none.
+    for (let idle = 0; idle < count; index = (index + 1) % count) {
+      const window = windows[index]!;
+      if (!window.hasReady) {
+        idle += 1;
+        continue;
       }
-      if (!offered) break;
+      const member = this.#memberWithRoom();
+      if (member === undefined) break;
+      idle = 0;
+      this.#deliver(window, window.take()!, member, nowMs);
+      this.#nextWindow = index + 1;
     }
     this.wakeAt(nextDueMs);
   }
@@ -229,32 +247,43 @@ export class DeliveryWindow<E extends PendingEntry> {
     return undefined;
   }
 
-  #deliver(entry: E, member: Member, nowMs: number): void {
+  #deliver(window: KeyedFifo<E>, entry: KeyedEntry<E>, member: Member, nowMs: number): void {
     const token = ++this.#tokens;
-    entry.holder = member;
-    entry.token = token;
+    const holding: Holding<E> = { member, window, token };
     member.inFlight += 1;
-    this.#held.add(entry);
+    this.#held.set(entry, holding);
     this.#source.onDeliver?.(entry, nowMs);
-    const isCurrent = () => !this.#closed && entry.token === token && entry.holder === member;
+    const isCurrent = () => !this.#closed && this.#held.get(entry) === holding;
     const message: ReceivedMessage = {
-      ...this.#source.describe(entry),
-      deliveryAttempt: entry.attempt,
+      ...this.#source.describe(entry.value),
+      deliveryAttempt: entry.value.attempt,
       ack: async () => {
         if (!isCurrent()) return;
         member.inFlight -= 1;
-        entry.holder = null;
-        entry.token = 0;
-        entry.acked = true;
         this.#held.delete(entry);
-        const done = this.#source.onAck(entry);
+        // False: the transport reset the window since (e.g. retention passed it); nothing to store.
+        const done = window.ack(entry) ? this.#source.onAck(entry) : undefined;
         this.pump();
         await done;
       },
       nack: async (options) => {
         if (!isCurrent()) return;
-        this.release(entry, Math.max(0, options?.delayMs ?? 0));
+        const delayMs = Math.max(0, options?.delayMs ?? 0);
+        const rerouted = this.#source.reroute?.(entry, delayMs);
+        if (rerouted === undefined) {
+          this.release(entry, delayMs);
+          this.pump();
+          return;
+        }
+        member.inFlight -= 1;
+        this.#held.delete(entry);
+        const sent = await rerouted.catch(() => false);
+        if (this.#closed) return;
+        let done: Promise<void> | undefined;
+        if (!sent) this.#park(window, entry, delayMs);
+        else if (window.ack(entry)) done = this.#source.onAck(entry);
         this.pump();
+        await done;
       },
     };
     // A handler that throws (synchronously or not) gets its message nacked: the subscriber's bug.
@@ -262,35 +291,4 @@ export class DeliveryWindow<E extends PendingEntry> {
       .then(() => member.handler(message))
       .catch(() => message.nack());
   }
-}
-
-/**
- * Adds up to `room` deliverable entries of one window to `found`, in window order; returns the
- * earliest nack delay still running among the entries walked.
- */
-function collect<E extends PendingEntry>(
-  window: readonly E[],
-  room: number,
-  nowMs: number,
-  found: E[],
-): number {
-  let nextDueMs = Number.POSITIVE_INFINITY;
-  if (room <= 0) return nextDueMs;
-  const blockedKeys = new Set<string>();
-  for (const entry of window) {
-    if (entry.acked) continue;
-    const key = entry.key;
-    if (key !== undefined) {
-      if (blockedKeys.has(key)) continue;
-      blockedKeys.add(key); // Later entries of this key wait for this one.
-    }
-    if (entry.holder !== null) continue;
-    if (entry.notBeforeMs > nowMs) {
-      nextDueMs = Math.min(nextDueMs, entry.notBeforeMs);
-      continue;
-    }
-    found.push(entry);
-    if (found.length >= room) break;
-  }
-  return nextDueMs;
 }

@@ -9,6 +9,12 @@ export {
   waitingEntry,
 } from './delivery-window.ts';
 export { utf8Bytes } from './envelope.ts';
+export {
+  type KeyedEntry,
+  type KeyedEntryState,
+  KeyedFifo,
+  type KeyedFifoLimits,
+} from './keyed-fifo.ts';
 export { assertName, assertTopicName } from './names.ts';
 export { murmur2, partitionForKey } from './partitioner.ts';
 export { assertSubscribeOptions } from './transport-checks.ts';

@@ -7,6 +7,7 @@
 import { DeliveryWindow, type PendingEntry, waitingEntry } from './delivery-window.ts';
 import { messageSizeBytes, type TransportMessage } from './envelope.ts';
 import { ClosedError, PayloadTooLargeError, TransportError } from './errors.ts';
+import { KeyedFifo } from './keyed-fifo.ts';
 import { assertTopicName } from './names.ts';
 import type {
   MessageHandler,
@@ -41,7 +42,7 @@ interface Group {
   /** Index in the topic log of the next message to bring into the window. */
   cursor: number;
   /** Unacked messages from the log, in publish order (at most GROUP_WINDOW_MAX). */
-  readonly window: Pending[];
+  readonly window: KeyedFifo<Pending>;
   readonly delivery: DeliveryWindow<Pending>;
 }
 
@@ -136,16 +137,17 @@ class MemoryTransport implements Transport {
 
   /** A new group reading `log` from its start; acked messages leave its window. */
   #group(topic: string, log: readonly StoredMessage[]): Group {
-    const window: Pending[] = [];
+    // Counting unsettled messages only: acked ones leave the window, as nothing is committed.
+    const window = new KeyedFifo<Pending>({ entriesMax: GROUP_WINDOW_MAX, counting: 'unsettled' });
     const windows = [window];
     const group: Group = {
       cursor: 0,
       window,
       delivery: new DeliveryWindow<Pending>({
         beforeScan: () => {
-          while (window.length < GROUP_WINDOW_MAX && group.cursor < log.length) {
+          while (window.hasRoom() && group.cursor < log.length) {
             const stored = log[group.cursor++]!;
-            window.push({ stored, key: stored.key, ...waitingEntry() });
+            window.enqueue({ stored, ...waitingEntry() }, stored.key);
           }
           return undefined;
         },
@@ -159,13 +161,7 @@ class MemoryTransport implements Transport {
           body: stored.body,
           timestampMs: stored.timestampMs,
         }),
-        onAck: (pending) => {
-          // Acks mostly come in window order: shift() drops the head in O(1) (V8 trims the array's
-          // start in place), where splice moves every later entry of a window of up to 10,000.
-          if (window[0] === pending) window.shift();
-          else window.splice(window.indexOf(pending), 1);
-          return undefined;
-        },
+        onAck: () => undefined,
       }),
     };
     return group;

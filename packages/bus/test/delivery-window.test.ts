@@ -1,10 +1,18 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { ReceivedMessage } from '@herald/bus';
-import { DeliveryWindow, type PendingEntry, waitingEntry } from '@herald/bus/internal';
+import {
+  DeliveryWindow,
+  type DeliveryWindowSource,
+  KeyedFifo,
+  type PendingEntry,
+  waitingEntry,
+} from '@herald/bus/internal';
 
 interface TestEntry extends PendingEntry {
   readonly id: string;
+  readonly key: string | undefined;
+  readonly partition: number;
 }
 
 /** Resolves once `condition()` holds; fails naming `what` after `timeoutMs`. Not a sleep. */
@@ -16,28 +24,35 @@ async function waitFor(condition: () => boolean, what: () => string, timeoutMs =
   }
 }
 
-/** Windows of entries `id` with keys from `keyOf`; acked entries are removed, as the memory transport does. */
-function fixture(windows: (readonly [id: string, key: string | undefined][])[]) {
-  const lists: TestEntry[][] = windows.map((entries) =>
-    entries.map(([id, key]) => ({ id, key, ...waitingEntry() })),
-  );
+/** Windows of entries `id` with keys, counting unsettled entries as the memory transport does. */
+function fixture(
+  windows: (readonly [id: string, key: string | undefined][])[],
+  extra: Partial<DeliveryWindowSource<TestEntry>> = {},
+) {
+  const acked: string[] = [];
+  const lists = windows.map((entries, partition) => {
+    const list = new KeyedFifo<TestEntry>({ entriesMax: 100, counting: 'unsettled' });
+    for (const [id, key] of entries) list.enqueue({ id, key, partition, ...waitingEntry() }, key);
+    return list;
+  });
   const window = new DeliveryWindow<TestEntry>({
     windows: () => lists,
     describe: (entry) => ({
       topic: 't',
-      partition: lists.findIndex((list) => list.includes(entry)),
+      partition: entry.partition,
       offset: entry.id,
       key: entry.key,
       headers: {},
       body: new Uint8Array(0),
       timestampMs: 0,
     }),
-    onAck: (entry) => {
-      for (const list of lists) if (list.includes(entry)) list.splice(list.indexOf(entry), 1);
+    onAck: ({ value }) => {
+      acked.push(value.id);
       return undefined;
     },
+    ...extra,
   });
-  return { window, lists };
+  return { window, lists, acked };
 }
 
 /** A member handler that records deliveries and leaves settling to the test. */
@@ -110,7 +125,7 @@ describe('delivery window', { timeout: 120_000 }, () => {
     const one = window.join(first.handler, 2);
     window.join(second.handler, 2);
     for (const id of ['n1', 'n2', 'n3', 'n4', 'n5'])
-      lists[0]!.push({ id, key: undefined, ...waitingEntry() });
+      lists[0]!.enqueue({ id, key: undefined, partition: 0, ...waitingEntry() }, undefined);
     window.pump();
     await waitFor(
       () => first.received.length + second.received.length === 4,
@@ -172,19 +187,19 @@ describe('delivery window', { timeout: 120_000 }, () => {
     );
     assert.equal(staying.received[0]!.deliveryAttempt, 2);
     await leaving.received[0]!.ack();
-    assert.equal(lists[0]!.length, 1, 'a stale ack removed the entry');
-    assert.equal(window.held.size, 1);
+    assert.equal(lists[0]!.unsettledCount, 1, 'a stale ack removed the entry');
+    assert.equal([...window.held].length, 1);
     await staying.received[0]!.nack();
     await waitFor(
       () => staying.received.length === 2,
       () => 'redelivery after nack',
     );
     await staying.received[0]!.ack(); // Stale: the nack settled that delivery.
-    assert.equal(lists[0]!.length, 1);
+    assert.equal(lists[0]!.unsettledCount, 1);
     window.close();
-    assert.equal(window.held.size, 0, 'close releases held entries');
+    assert.equal([...window.held].length, 0, 'close releases held entries');
     await staying.received[1]!.ack();
-    assert.equal(lists[0]!.length, 1, 'an ack after close removed the entry');
+    assert.equal(lists[0]!.unsettledCount, 1, 'an ack after close removed the entry');
   });
 
   it('a handler that throws gets its message nacked and redelivered', async () => {
@@ -196,10 +211,107 @@ describe('delivery window', { timeout: 120_000 }, () => {
       return message.ack();
     }, 1);
     await waitFor(
-      () => lists[0]!.length === 0,
+      () => lists[0]!.unsettledCount === 0,
       () => `a1 acked after the throw (calls ${calls})`,
     );
     assert.equal(calls, 2);
     window.close();
+  });
+
+  it('delivery window - a nack delay is capped by nackDelayMsMax, and a stale ack of the nacked delivery does nothing', async () => {
+    const { window, acked } = fixture(
+      [
+        [
+          ['a1', 'a'],
+          ['a2', 'a'],
+        ],
+      ],
+      { nackDelayMsMax: 30 },
+    );
+    const member = recorder();
+    window.join(member.handler, 10);
+    await waitFor(
+      () => member.received.length === 1,
+      () => 'a1',
+    );
+    const first = member.received[0]!;
+    await first.nack({ delayMs: 600_000 });
+    await first.ack(); // Stale: already nacked.
+    await waitFor(
+      () => member.received.length === 2,
+      () => `a1 again within the cap (have ${member.ids()})`,
+    );
+    assert.deepEqual(member.ids(), ['a1', 'a1']);
+    assert.equal(member.received[1]!.deliveryAttempt, 2);
+    assert.deepEqual(acked, []);
+    await member.received[1]!.ack();
+    await waitFor(
+      () => member.received.length === 3,
+      () => 'a2 after a1',
+    );
+    assert.deepEqual(acked, ['a1']);
+    window.close();
+  });
+
+  it('delivery window - a rerouted nack settles like an ack; a failed reroute holds the entry after all', async () => {
+    const rerouted: string[] = [];
+    let accept = false;
+    const { window, acked } = fixture(
+      [
+        [
+          ['a1', 'a'],
+          ['a2', 'a'],
+        ],
+      ],
+      {
+        reroute: ({ value }, delayMs) => {
+          rerouted.push(`${value.id}@${delayMs}`);
+          return Promise.resolve(accept);
+        },
+      },
+    );
+    const member = recorder();
+    window.join(member.handler, 10);
+    await waitFor(
+      () => member.received.length === 1,
+      () => 'a1',
+    );
+    await member.received[0]!.nack({ delayMs: 5 }); // Refused: held for 5 ms, then redelivered.
+    await waitFor(
+      () => member.received.length === 2,
+      () => 'a1 again after a refused reroute',
+    );
+    assert.equal(member.received[1]!.offset, 'a1');
+    assert.equal(member.received[1]!.deliveryAttempt, 2);
+    accept = true;
+    await member.received[1]!.nack({ delayMs: 5 });
+    await waitFor(
+      () => member.received.length === 3,
+      () => 'a2 once a1 went elsewhere',
+    );
+    assert.equal(member.received[2]!.offset, 'a2');
+    assert.deepEqual(rerouted, ['a1@5', 'a1@5']);
+    assert.deepEqual(acked, ['a1'], 'a rerouted entry is settled like an ack');
+    window.close();
+  });
+
+  it('delivery window - inFlightMax bounds deliveries, and nothing is delivered after close', async () => {
+    const { window, lists } = fixture([[]]);
+    const member = recorder();
+    window.join(member.handler, 2);
+    for (let index = 0; index < 5; index++) {
+      lists[0]!.enqueue({ id: `m${index}`, key: `k${index}`, partition: 0, ...waitingEntry() }, `k${index}`);
+    }
+    window.pump();
+    await waitFor(
+      () => member.received.length === 2,
+      () => '2 deliveries',
+    );
+    window.close();
+    await member.received[0]!.ack();
+    window.pump();
+    // Handlers are called from microtasks; one macrotask later every call that would happen has.
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(member.received.length, 2, 'delivered after close');
   });
 });

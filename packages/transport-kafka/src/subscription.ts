@@ -13,8 +13,10 @@
  * - **Assignment.** After SyncGroup, each assigned partition starts at the group's committed
  *   offset (the log start for a new group) and is fetched by this member's own loop, on a second
  *   client so long-polls never delay heartbeats.
- * - **Delivery.** Per partition a {@link PartitionWindow}: per-key order, keys in parallel, up to
- *   `inFlightMax` across partitions, taken round-robin.
+ * - **Delivery.** Per partition a {@link KeyedFifo} of the records fetched and not committable
+ *   (at most `partitionWindowMax`; a fetch that returns more is admitted up to the bound and the
+ *   rest is fetched again later): per-key order, keys in parallel, up to `inFlightMax` across
+ *   partitions, taken round-robin. A nacked record keeps its key blocked while its delay runs.
  * - **Commit.** After acks the commit point (lowest unfinished offset) of each partition is
  *   committed, coalesced: one OffsetCommit in flight per member, with the member's generation, and
  *   only for partitions it owns in that generation.
@@ -24,6 +26,7 @@
  *   most `closeTimeoutMs` for the broker, then drops the connections.
  */
 import type { MessageHandler, ReceivedMessage, Subscription } from '@herald/bus';
+import { type KeyedEntry, KeyedFifo } from '@herald/bus/internal';
 import {
   Consumer,
   type ConsumerGroupJoinPayload,
@@ -34,12 +37,12 @@ import { subscriptionAwareRoundRobin } from './assigner.ts';
 import { Backoff } from './backoff.ts';
 import { describeError, hasKafkaError, shouldJoinAgain } from './errors.ts';
 import { RETRY_DELAY_MS_FIRST, type ResolvedOptions, WARNING_INTERVAL_MS } from './options.ts';
-import { PartitionWindow, type WindowRecord } from './partition-window.ts';
 import { fromRecord } from './records.ts';
 import { quietly, settledWithin } from './settled-within.ts';
 import { WarningThrottle } from './warning-throttle.ts';
 
 type FetchResponse = fetchV17.FetchResponse;
+type FetchedBatch = NonNullable<FetchResponse['responses'][number]['partitions'][number]['records']>[number];
 
 /** `HERALD_KAFKA_DEBUG=1` traces group membership and commits on stderr. */
 const DEBUG = process.env.HERALD_KAFKA_DEBUG === '1';
@@ -50,6 +53,58 @@ function debug(group: string, topic: string, ...parts: unknown[]): void {
 
 /** Batch attribute bit of control batches (transaction markers), which carry no messages. */
 const IS_CONTROL = 0x20;
+
+/** A fetched record as a partition's window holds it. */
+interface WindowRecord {
+  readonly headers: Readonly<Record<string, string>>;
+  readonly body: Uint8Array;
+  readonly timestampMs: number;
+  /** 1 on first delivery, +1 per nack. */
+  attempt: number;
+  /** Non-zero while delivered; changes per delivery so a stale settlement is ignored. */
+  token: number;
+}
+
+/** The read state of one partition this member owns. */
+class PartitionWindow {
+  readonly partition: number;
+  /** Fetched records not below the commit point; per-key order and the commit point. */
+  readonly records: KeyedFifo<WindowRecord>;
+  /** Whether the starting position is known (before it, nothing is fetched or committed). */
+  started = false;
+  /** Offset last committed (or the starting position). */
+  committed: bigint | undefined;
+  /** False once revoked: settlements of its records then do nothing. */
+  owned = true;
+
+  constructor(partition: number, recordsMax: number) {
+    this.partition = partition;
+    this.records = new KeyedFifo<WindowRecord>({ entriesMax: recordsMax });
+  }
+
+  /** Next offset to fetch; undefined until the starting position is known. */
+  get nextFetch(): bigint | undefined {
+    return this.started ? this.records.nextOffset : undefined;
+  }
+
+  /** Sets the starting position (the committed offset, or the log start for a new group). */
+  start(offset: bigint): void {
+    this.records.reset(offset);
+    this.started = true;
+    this.committed = offset;
+  }
+
+  /** The offset that may be committed: the lowest unfinished record's, or the next to fetch. */
+  commitPoint(): bigint | undefined {
+    return this.started ? this.records.commitPoint() : undefined;
+  }
+
+  /** Forgets every record (revocation). */
+  clear(): void {
+    this.owned = false;
+    this.records.reset();
+  }
+}
 
 /** What a subscription needs from its transport. */
 export interface SubscriptionHost {
@@ -281,7 +336,9 @@ export class KafkaSubscription implements Subscription {
     this.#generation = payload.generationId ?? this.#member.generationId;
     const partitions =
       payload.assignments?.find((assignment) => assignment.topic === this.topic)?.partitions ?? [];
-    for (const partition of partitions) this.#windows.set(partition, new PartitionWindow(partition));
+    for (const partition of partitions) {
+      this.#windows.set(partition, new PartitionWindow(partition, this.#options.partitionWindowMax));
+    }
     this.#order = [...this.#windows.values()];
     this.#state = 'active';
     const ownership = this.#ownership;
@@ -337,13 +394,10 @@ export class KafkaSubscription implements Subscription {
   // ---- fetching -------------------------------------------------------------------------------
 
   async #runFetchLoop(): Promise<void> {
-    const options = this.#options;
     while (this.#state !== 'closed') {
       const wanted =
         this.#state === 'active'
-          ? this.#order.filter(
-              (window) => window.nextFetch !== undefined && window.size < options.partitionWindowMax,
-            )
+          ? this.#order.filter((window) => window.nextFetch !== undefined && window.records.hasRoom())
           : [];
       if (wanted.length === 0) {
         await new Promise<void>((resolve) => {
@@ -419,26 +473,8 @@ export class KafkaSubscription implements Subscription {
     for (const topic of response.responses) {
       for (const partition of topic.partitions) {
         const window = this.#windows.get(partition.partitionIndex);
-        if (window === undefined || window.nextFetch === undefined) continue;
-        for (const batch of partition.records ?? []) {
-          const lastOffset = batch.firstOffset + BigInt(batch.lastOffsetDelta);
-          const from: bigint = window.nextFetch ?? 0n;
-          if ((batch.attributes & IS_CONTROL) === 0) {
-            for (const record of batch.records) {
-              const offset = batch.firstOffset + BigInt(record.offsetDelta);
-              if (offset < from) continue; // A batch starts before the fetch offset.
-              const message = fromRecord(record);
-              window.push(
-                offset,
-                message.key,
-                message.headers,
-                message.body,
-                Number(batch.firstTimestamp + record.timestampDelta),
-              );
-            }
-          }
-          if (lastOffset + 1n > (window.nextFetch ?? 0n)) window.nextFetch = lastOffset + 1n;
-        }
+        if (window === undefined || !window.started) continue;
+        admitBatches(window.records, partition.records ?? []);
       }
     }
   }
@@ -453,7 +489,8 @@ export class KafkaSubscription implements Subscription {
     const offsets = listed.get(this.topic) ?? [];
     for (const window of windows) {
       const start = offsets[window.partition];
-      if (start !== undefined && window.size === 0 && (window.nextFetch ?? 0n) < start) window.start(start);
+      if (start !== undefined && window.records.size === 0 && (window.nextFetch ?? 0n) < start)
+        window.start(start);
     }
   }
 
@@ -466,28 +503,28 @@ export class KafkaSubscription implements Subscription {
     let idle = 0;
     while (this.#inFlight < this.#inFlightMax && order.length > 0 && idle < order.length) {
       const window = order[this.#next++ % order.length]!;
-      const entry = window.take();
+      const entry = window.records.take();
       if (entry === undefined) {
         idle += 1;
         continue;
       }
       idle = 0;
-      this.#deliver(entry);
+      this.#deliver(window, entry);
     }
     if (this.#next > 1_000_000_000) this.#next = 0;
   }
 
-  #deliver(entry: WindowRecord): void {
+  #deliver(window: PartitionWindow, handle: KeyedEntry<WindowRecord>): void {
+    const entry = handle.value;
     const token = ++this.#tokens;
     entry.token = token;
     this.#inFlight += 1;
-    const window = entry.window;
     const current = () => entry.token === token && window.owned && this.#state !== 'closed';
     const message: ReceivedMessage = {
       topic: this.topic,
       partition: window.partition,
-      offset: String(entry.offset),
-      key: entry.key,
+      offset: String(handle.offset),
+      key: handle.key,
       headers: entry.headers,
       body: entry.body,
       timestampMs: entry.timestampMs,
@@ -496,10 +533,10 @@ export class KafkaSubscription implements Subscription {
         if (!current()) return;
         entry.token = 0;
         this.#settled();
-        window.finish(entry);
+        window.records.ack(handle);
         this.#commitLater();
         this.#drain();
-        if (window.size < this.#options.partitionWindowMax) this.#wake?.();
+        if (window.records.hasRoom()) this.#wake?.();
       },
       nack: async (options) => {
         if (!current()) return;
@@ -508,14 +545,15 @@ export class KafkaSubscription implements Subscription {
         this.#settled();
         const delayMs = Math.min(Math.max(0, options?.delayMs ?? 0), this.#options.nackDelayMsMax);
         if (delayMs === 0) {
-          window.retry(entry);
+          window.records.release(handle, true);
           this.#drain();
           return;
         }
+        window.records.release(handle);
         const timer = setTimeout(() => {
           this.#nackTimers.delete(timer);
           if (!window.owned) return;
-          window.retry(entry);
+          window.records.retry(handle);
           this.#drain();
         }, delayMs);
         this.#nackTimers.add(timer);
@@ -677,5 +715,28 @@ export class KafkaSubscription implements Subscription {
       1_000,
     );
     this.#host.forget(this);
+  }
+}
+
+/**
+ * Adds the records of fetched batches to a partition's window, from its next fetch offset, until
+ * the window is full; what does not fit is fetched again later. Control batches only move the
+ * next fetch offset past them.
+ */
+function admitBatches(records: KeyedFifo<WindowRecord>, batches: readonly FetchedBatch[]): void {
+  for (const batch of batches) {
+    const lastOffset = batch.firstOffset + BigInt(batch.lastOffsetDelta);
+    if ((batch.attributes & IS_CONTROL) === 0) {
+      for (const record of batch.records) {
+        const offset = batch.firstOffset + BigInt(record.offsetDelta);
+        if (offset < records.nextOffset) continue; // A batch starts before the fetch offset.
+        if (!records.hasRoom()) return;
+        const message = fromRecord(record);
+        const timestampMs = Number(batch.firstTimestamp + record.timestampDelta);
+        const value = { headers: message.headers, body: message.body, timestampMs, attempt: 1, token: 0 };
+        records.enqueue(value, message.key, offset);
+      }
+    }
+    if (lastOffset + 1n > records.nextOffset) records.skipTo(lastOffset + 1n);
   }
 }

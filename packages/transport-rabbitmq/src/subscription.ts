@@ -1,9 +1,13 @@
 /**
  * One subscription: a channel consuming every shard queue of its group, with per-key order kept
- * in the process by a {@link KeyGate}. RabbitMQ delivers each shard in queue order (up to
- * `prefetch` ahead); the gate hands a message to the handler only once every earlier message of
- * its key is acked, up to `inFlightMax` at a time, and holds nacked messages for their delay. A held or prefetched message stays unacked on the broker, so a crash or a lost connection
- * returns it to the queue.
+ * in the process by the bus's `KeyedFifo` and `DeliveryWindow` (the same as the memory transport
+ * and the embedded broker use). RabbitMQ delivers each shard in queue order (up to `prefetch`
+ * ahead); a message goes to the handler only once every earlier message of its key is acked, up to
+ * `inFlightMax` at a time; a nacked keyless message with a long delay goes to a retry queue, any
+ * other is held in the process for its delay (at most `holdDelayMsMax`), its key blocked. A held or
+ * prefetched message stays unacked on the broker, so a crash or a lost connection returns it to
+ * the queue. The window counts unsettled messages only (at most shards × prefetch, what the broker
+ * may send unacked): RabbitMQ forgets a message once it is acked.
  *
  * After a lost connection (or a channel the broker closed) the subscription declares its topology
  * again on a new channel and resumes; deliveries of the old channel become stale (their ack and
@@ -22,10 +26,10 @@ import {
   type SubscribeOptions,
   type Subscription,
 } from '@herald/bus';
+import { DeliveryWindow, KeyedFifo, type PendingEntry } from '@herald/bus/internal';
 import type { Channel, ConsumeMessage } from 'amqplib';
 import type { ConnectionManager, Live } from './connection.ts';
 import { fromAmqpHeaders, type HeraldFields } from './headers.ts';
-import { type GateEntry, KeyGate } from './key-gate.ts';
 import { type GroupNames, streamQueueName } from './names.ts';
 import type { ResolvedOptions } from './options.ts';
 import { type DeclaredTopology, declareGroup, declareTopic } from './topology.ts';
@@ -64,7 +68,12 @@ interface Incarnation {
   readonly generation: number;
   /** The group's names; undefined on replay topics, which read the topic's stream. */
   readonly names: GroupNames | undefined;
-  readonly gate: KeyGate<Delivery>;
+  /** The unsettled messages in arrival order, per-key ordered. */
+  readonly order: KeyedFifo<GateEntry>;
+  /** Hands ready messages to the handler and settles them. */
+  readonly delivery: DeliveryWindow<GateEntry>;
+  /** Set by {@link closeGate}: messages still arriving are not taken in. */
+  closed: boolean;
   drainScheduled: boolean;
 }
 
@@ -134,7 +143,7 @@ export class GroupSubscription implements Subscription {
     const incarnation = this.#incarnation;
     this.#incarnation = undefined;
     if (incarnation === undefined) return;
-    incarnation.gate.close();
+    closeGate(incarnation);
     // Closing the channel returns every unacked message of this member to its queue.
     await incarnation.channel.close().catch(() => {});
   }
@@ -149,7 +158,7 @@ export class GroupSubscription implements Subscription {
     const incarnation = this.#incarnation;
     if (incarnation === undefined || incarnation.generation !== generation) return;
     this.#incarnation = undefined;
-    incarnation.gate.close();
+    closeGate(incarnation);
   }
 
   /** Re-runs setup after a failure on a still-live connection, with a growing delay. */
@@ -178,7 +187,7 @@ export class GroupSubscription implements Subscription {
       await channel.prefetch(options.prefetch ?? this.#options.inFlightMax, false);
       if (this.#closed) throw new Error('subscription closed during setup');
       const incarnation = this.#incarnate(channel, live.generation, names);
-      this.#incarnation?.gate.close();
+      if (this.#incarnation !== undefined) closeGate(this.#incarnation);
       this.#incarnation = incarnation;
       channel.on('close', () => this.#channelClosed(incarnation));
       if (names === undefined) {
@@ -205,38 +214,52 @@ export class GroupSubscription implements Subscription {
 
   #incarnate(channel: Channel, generation: number, names: GroupNames | undefined): Incarnation {
     const topic = this.#options.topic;
-    const gate: KeyGate<Delivery> = new KeyGate<Delivery>(
-      {
-        describe: ({ data }: GateEntry<Delivery>) => ({
-          topic,
-          partition: data.shard,
-          offset: String(data.streamOffset ?? data.message.fields.deliveryTag),
-          key: data.fields.key,
-          headers: data.fields.headers,
-          body: data.message.content,
-          timestampMs: data.timestampMs,
-        }),
-        onAck: ({ data }: GateEntry<Delivery>) => {
-          if (data.streamOffset !== undefined) this.#unacked.delete(data.streamOffset);
-          try {
-            channel.ack(data.message);
-          } catch {
-            // The channel is gone: RabbitMQ redelivers the message, which at-least-once allows.
-          }
-        },
-        // A keyless message nacked with a long delay waits in a retry queue, not in this process.
-        reroute: ({ key, data, attempt }: GateEntry<Delivery>, delayMs: number) => {
-          // Streams refuse nacks and have no retry queues: the gate holds the message instead.
-          if (names === undefined) return undefined;
-          if (key !== undefined || delayMs < this.#host.options.retryQueueDelayMsMin) return undefined;
-          if (this.#incarnation !== incarnation) return undefined;
-          return this.#host.retryLater(names, data.message, attempt, delayMs).then(() => true);
-        },
+    const order = new KeyedFifo<GateEntry>({
+      // What the broker may send unacked: `prefetch` per consumer, one consumer per shard queue.
+      entriesMax:
+        (this.#host.options.prefetch ?? this.#options.inFlightMax) * (names?.shardQueues.length ?? 1),
+      counting: 'unsettled',
+    });
+    const delivery = new DeliveryWindow<GateEntry>({
+      windows: () => [order],
+      describe: ({ data }) => ({
+        topic,
+        partition: data.shard,
+        offset: String(data.streamOffset ?? data.message.fields.deliveryTag),
+        key: data.fields.key,
+        headers: data.fields.headers,
+        body: data.message.content,
+        timestampMs: data.timestampMs,
+      }),
+      onAck: ({ value: { data } }) => {
+        if (data.streamOffset !== undefined) this.#unacked.delete(data.streamOffset);
+        try {
+          channel.ack(data.message);
+        } catch {
+          // The channel is gone: RabbitMQ redelivers the message, which at-least-once allows.
+        }
+        return undefined;
       },
-      this.#handler,
-      { inFlightMax: this.#options.inFlightMax, delayMsMax: this.#host.options.holdDelayMsMax },
-    );
-    const incarnation: Incarnation = { channel, generation, names, gate, drainScheduled: false };
+      // A keyless message nacked with a long delay waits in a retry queue, not in this process.
+      reroute: ({ value: { key, data, attempt } }, delayMs) => {
+        // Streams refuse nacks and have no retry queues: the message is held instead.
+        if (names === undefined) return undefined;
+        if (key !== undefined || delayMs < this.#host.options.retryQueueDelayMsMin) return undefined;
+        if (this.#incarnation !== incarnation) return undefined;
+        return this.#host.retryLater(names, data.message, attempt, delayMs).then(() => true);
+      },
+      nackDelayMsMax: this.#host.options.holdDelayMsMax,
+    });
+    delivery.join(this.#handler, this.#options.inFlightMax);
+    const incarnation: Incarnation = {
+      channel,
+      generation,
+      names,
+      order,
+      delivery,
+      closed: false,
+      drainScheduled: false,
+    };
     return incarnation;
   }
 
@@ -270,13 +293,18 @@ export class GroupSubscription implements Subscription {
       timestampMs: fields.timestampMs ?? timestampMsOf(message),
       streamOffset,
     };
-    incarnation.gate.push(fields.key, delivery, attempt + fields.priorAttempts);
+    // After close the channel's last deliveries are dropped: RabbitMQ redelivers them.
+    if (incarnation.closed) return;
+    incarnation.order.enqueue(
+      { key: fields.key, data: delivery, attempt: attempt + fields.priorAttempts },
+      fields.key,
+    );
     // Deliveries arrive in bursts; one drain after the burst serves them all.
     if (!incarnation.drainScheduled) {
       incarnation.drainScheduled = true;
       setImmediate(() => {
         incarnation.drainScheduled = false;
-        incarnation.gate.drain();
+        incarnation.delivery.pump();
       });
     }
   }
@@ -292,7 +320,7 @@ export class GroupSubscription implements Subscription {
   #channelClosed(incarnation: Incarnation): void {
     if (this.#incarnation !== incarnation) return;
     this.#incarnation = undefined;
-    incarnation.gate.close();
+    closeGate(incarnation);
     const current = this.#host.connection.current;
     // With the connection still up the broker closed just this channel: set up again.
     if (!this.#closed && current !== undefined && current.generation === incarnation.generation) {
@@ -311,4 +339,17 @@ function brokerRedeliveries(message: ConsumeMessage): number {
 function timestampMsOf(message: ConsumeMessage): number {
   const seconds = Number(message.properties.timestamp);
   return Number.isFinite(seconds) && seconds > 0 ? seconds * 1000 : Date.now();
+}
+
+/** One unsettled message as the window holds it. */
+interface GateEntry extends PendingEntry {
+  readonly key: string | undefined;
+  readonly data: Delivery;
+}
+
+/** Stops an incarnation's deliveries: later settlements do nothing, nack delays stop. */
+function closeGate(incarnation: Incarnation): void {
+  incarnation.closed = true;
+  incarnation.delivery.close();
+  incarnation.order.reset();
 }
