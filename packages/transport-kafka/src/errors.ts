@@ -63,5 +63,7 @@ const UNKNOWN_TOPIC_MESSAGE = /^Unknown topic /;
  */
 export function shouldJoinAgain(error: unknown): boolean {
   if (JOIN_AGAIN.some((apiId) => hasKafkaError(error, apiId))) return true;
-  return hasKafkaError(error, 'UNKNOWN_TOPIC_OR_PARTITION') || UNKNOWN_TOPIC_MESSAGE.test(describeError(error));
+  return (
+    hasKafkaError(error, 'UNKNOWN_TOPIC_OR_PARTITION') || UNKNOWN_TOPIC_MESSAGE.test(describeError(error))
+  );
 }
