@@ -1,0 +1,140 @@
+/**
+ * Options of the Kafka transport whose effect the README promises, each observed on an in-process
+ * `@herald/kafka-server` (its `onResponse` hook tells which requests the client sent):
+ * `idempotent: false` (no InitProducerId), `createTopics: false` (no CreateTopics, a missing topic
+ * is not made), `partitionWindowMax` (a partition is not fetched past it until its oldest record
+ * is acked) and `drainTimeoutMs` (a rebalance waits that long for a handler that never settles).
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, describe, it } from 'node:test';
+import { silentLogger } from '@herald/bus';
+import { Collector, type Decision, eventually, idOf, makeMessages, quiet } from '@herald/conformance';
+import { type KafkaServer, type KafkaServerOptions, startKafkaServer } from '@herald/kafka-server';
+import { type KafkaTransport, type KafkaTransportOptions, kafkaTransport } from '@herald/transport-kafka';
+
+/** Kafka API keys of the requests counted here. */
+const API_KEY = { Produce: 0, CreateTopics: 19, InitProducerId: 22 } as const;
+
+const directories: string[] = [];
+const servers: KafkaServer[] = [];
+const transports: KafkaTransport[] = [];
+after(async () => {
+  for (const transport of transports.splice(0)) await transport.close().catch(() => {});
+  for (const server of servers.splice(0)) await server.close().catch(() => {});
+  for (const directory of directories.splice(0)) rmSync(directory, { recursive: true, force: true });
+});
+
+/** An in-process server on a free port; `requests` counts the responses it sent per API key. */
+async function serve(options: Partial<KafkaServerOptions> = {}) {
+  const dir = mkdtempSync(path.join(tmpdir(), 'herald-transport-kafka-options-'));
+  directories.push(dir);
+  const requests = new Map<number, number>();
+  const server = await startKafkaServer({
+    dir,
+    port: 0,
+    partitions: 1,
+    onResponse: ({ apiKey }) => requests.set(apiKey, (requests.get(apiKey) ?? 0) + 1),
+    ...options,
+  });
+  servers.push(server);
+  return { server, requests };
+}
+
+async function transport(server: KafkaServer, options: Partial<KafkaTransportOptions> = {}) {
+  const created = await kafkaTransport({
+    brokers: [`127.0.0.1:${server.port}`],
+    logger: silentLogger,
+    closeTimeoutMs: 2_000,
+    ...options,
+  });
+  transports.push(created);
+  return created;
+}
+
+describe('kafka transport options', { timeout: 180_000 }, () => {
+  it('idempotent - false never asks for a producer id; the default does', async () => {
+    const { server, requests } = await serve();
+    const plain = await transport(server, { idempotent: false });
+    await plain.publish('plain', makeMessages(3, 'p'));
+    assert.equal(requests.get(API_KEY.InitProducerId) ?? 0, 0, 'InitProducerId with idempotent: false');
+    assert.ok((requests.get(API_KEY.Produce) ?? 0) > 0, 'the messages were produced');
+    const idempotent = await transport(server);
+    await idempotent.publish('plain', makeMessages(1, 'i'));
+    assert.ok((requests.get(API_KEY.InitProducerId) ?? 0) >= 1, 'the default producer is idempotent');
+    assert.equal((await server.broker.describeTopic('plain')).partitions[0]!.highWatermark, 4n);
+  });
+
+  it('createTopics - false sends no CreateTopics and does not make a missing topic', async () => {
+    const { server, requests } = await serve({ autoCreateTopics: false });
+    await server.broker.createTopic('existing', { partitions: 2 });
+    const strict = await transport(server, { createTopics: false, partitions: 5 });
+    await strict.publish('existing', makeMessages(2, 'e'));
+    await assert.rejects(strict.publish('missing', makeMessages(1, 'm')));
+    assert.equal(requests.get(API_KEY.CreateTopics) ?? 0, 0, 'CreateTopics requests');
+    assert.deepEqual(server.broker.listTopics(), ['existing'], 'nothing was created');
+    // The default creates a topic on first use, with `partitions`.
+    const creating = await transport(server, { partitions: 5 });
+    await creating.publish('created', makeMessages(1, 'c'));
+    assert.ok((requests.get(API_KEY.CreateTopics) ?? 0) >= 1);
+    assert.equal((await server.broker.describeTopic('created')).partitions.length, 5);
+  });
+
+  it('partitionWindowMax - a partition is not fetched past its window until the oldest record is acked', async () => {
+    const { server } = await serve();
+    await server.broker.createTopic('windowed', { partitions: 1 });
+    const kafka = await transport(server, { partitionWindowMax: 64, fetchWaitMsMax: 50 });
+    await kafka.publish('windowed', makeMessages(64, 'first')); // One batch: one fetch fills the window.
+    let release = false;
+    const collector = new Collector(
+      (message): Decision => (idOf(message) === 'first-0' && !release ? 'hold' : 'ack'),
+    );
+    await kafka.subscribe({ topic: 'windowed', group: 'g', inFlightMax: 256 }, collector.handler);
+    await collector.waitAcked(
+      makeMessages(63, 'first').map((_, index) => `first-${index + 1}`),
+      'every record but the held first-0',
+    );
+    await kafka.publish('windowed', makeMessages(10, 'second'));
+    await quiet(() => collector.deliveries.length, 'deliveries while first-0 is held');
+    const early = collector.deliveries.map(idOf).filter((id) => id.startsWith('second-'));
+    assert.deepEqual(early, [], '64 records not committable: the partition is not fetched');
+    release = true;
+    await collector.deliveries.find((message) => idOf(message) === 'first-0')!.ack();
+    await collector.waitAcked(
+      makeMessages(10, 'second').map(idOf),
+      'the records fetched once the window had room',
+    );
+  });
+
+  it('drainTimeoutMs - a rebalance waits that long for a handler that never settles, then moves on', async () => {
+    const { server } = await serve({ groups: { initialRebalanceDelayMs: 0 } });
+    await server.broker.createTopic('drained', { partitions: 1 });
+    const drainTimeoutMs = 3_000;
+    const options = { drainTimeoutMs, sessionTimeoutMs: 10_000, fetchWaitMsMax: 50 };
+    const first = await transport(server, options);
+    const second = await transport(server, options);
+    await first.publish('drained', makeMessages(1, 'stuck'));
+    // The first delivery is held forever; a later one (after the rebalance) is acked.
+    const collector = new Collector(() => (collector.deliveries.length === 1 ? 'hold' : 'ack'));
+    await first.subscribe({ topic: 'drained', group: 'g', inFlightMax: 4 }, collector.handler);
+    await eventually(
+      () => collector.deliveries.length === 1,
+      () => 'the first delivery',
+    );
+    const joinedMs = performance.now();
+    await second.subscribe({ topic: 'drained', group: 'g', inFlightMax: 4 }, collector.handler);
+    await eventually(
+      () => collector.acked.includes('stuck-0'),
+      () => `stuck-0 delivered again after the rebalance (deliveries ${collector.deliveries.length})`,
+      drainTimeoutMs + 20_000,
+    );
+    const elapsedMs = performance.now() - joinedMs;
+    assert.ok(
+      elapsedMs >= drainTimeoutMs - 200,
+      `the revoke waited for the handler (${Math.round(elapsedMs)} ms)`,
+    );
+    assert.ok(elapsedMs < drainTimeoutMs + 15_000, `and then gave up on it (${Math.round(elapsedMs)} ms)`);
+  });
+});
