@@ -131,6 +131,49 @@ describe('broker bounds', { timeout: 120_000 }, () => {
     assert.equal(topic.partitions[0]!.highWatermark, BigInt(1 + 3 * stored + 1));
   });
 
+  it('bounds - a member takes at most inFlightMax 4096', async () => {
+    const transport = tracked(await embeddedTransport({ dir: freshDirectory(), partitions: 1 }));
+    await assert.rejects(
+      transport.subscribe({ topic: 'wide', group: 'g', inFlightMax: 4097 }, async () => {}),
+      (error: unknown) =>
+        error instanceof ConfigurationError && /from 1 to 4096, got 4097/.test(error.message),
+    );
+    const subscription = await transport.subscribe(
+      { topic: 'wide', group: 'g', inFlightMax: 4096 },
+      async () => {},
+    );
+    await subscription.close();
+  });
+
+  it('publish - keyless messages of one call go to one partition, the next call to the next; one append each, split above 4 MiB', async () => {
+    const transport = tracked(await embeddedTransport({ dir: freshDirectory(), partitions: 3 }));
+    const broker = transport.broker;
+    await transport.publish('sticky', messages(10, 'first'));
+    await transport.publish('sticky', messages(7, 'second'));
+    const counts = async () =>
+      (await broker.describeTopic('sticky')).partitions.map((partition) => Number(partition.highWatermark));
+    const afterTwo = await counts();
+    const first = afterTwo.indexOf(10);
+    assert.ok(first >= 0, `one partition holds the first call's 10 messages: ${afterTwo}`);
+    assert.equal(afterTwo[(first + 1) % 3], 7, `the next partition holds the second call's 7: ${afterTwo}`);
+    const batches = async (partition: number) =>
+      (await broker.readBatches('sticky', partition, 0n, 64 * 1024 * 1024)).batchCount;
+    assert.equal(await batches(first), 1, "the first call's share is one append");
+    // 6 MB for one partition (one key): more than 4 MiB, so it is split into appends under it.
+    const large = Array.from({ length: 6 }, (_, index) => ({
+      key: 'big',
+      headers: { 'x-id': `big-${index}` },
+      body: new Uint8Array(1_000_000),
+    }));
+    const before = await counts();
+    await transport.publish('sticky', large);
+    const after = await counts();
+    const grown = after.findIndex((count, partition) => count - before[partition]! === 6);
+    assert.ok(grown >= 0, `all 6 landed on the key's partition: ${before} -> ${after}`);
+    const read = await broker.readBatches('sticky', grown, BigInt(before[grown]!), 64 * 1024 * 1024);
+    assert.ok(read.batchCount >= 2, `split into ${read.batchCount} appends`);
+  });
+
   it('bounds - the positions journal is compacted past 4 MiB and on every open', async () => {
     const dir = freshDirectory();
     const options = { dir, partitions: 1, fsync: 'never' as const, groupWindowRecordsMax: 4096 };
