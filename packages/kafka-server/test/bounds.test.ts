@@ -132,7 +132,12 @@ function fetchBody(topic: string, fetchOffset: bigint, maxWaitMs: number) {
 }
 
 /** The one partition of a Fetch v11 response: its error code and how many record bytes it carried. */
-function fetched(frame: Buffer | null): { errorCode: number; recordBytes: number; highWatermark: bigint } {
+function fetched(frame: Buffer | null): {
+  errorCode: number;
+  recordBytes: number;
+  highWatermark: bigint;
+  lastStableOffset: bigint | undefined;
+} {
   assert.ok(frame !== null, 'a Fetch response');
   const body = decodeResponse(API_KEY.Fetch, 11, frame).body as FetchResponse;
   const partition = body.responses[0]!.partitions[0]!;
@@ -141,6 +146,7 @@ function fetched(frame: Buffer | null): { errorCode: number; recordBytes: number
     errorCode: partition.errorCode,
     recordBytes: records?.byteLength ?? 0,
     highWatermark: partition.highWatermark,
+    lastStableOffset: partition.lastStableOffset,
   };
 }
 
@@ -266,7 +272,7 @@ describe('kafka-server bounds', { timeout: 180_000 }, () => {
     );
   });
 
-  test('bounds - a fetch outside the log is OFFSET_OUT_OF_RANGE', async () => {
+  test('bounds - a fetch outside the log is OFFSET_OUT_OF_RANGE; last_stable_offset is the high watermark', async () => {
     const server = await serve();
     await server.broker.createTopic('ranged', { partitions: 1 });
     const client = new WireClient(server.port);
@@ -278,8 +284,8 @@ describe('kafka-server bounds', { timeout: 180_000 }, () => {
       const atEnd = fetched(await client.send(header(API_KEY.Fetch, 11), fetchBody('ranged', 2n, 0)));
       assert.deepEqual(
         atEnd,
-        { errorCode: ERROR_CODE.NONE, recordBytes: 0, highWatermark: 2n },
-        'the end is in range',
+        { errorCode: ERROR_CODE.NONE, recordBytes: 0, highWatermark: 2n, lastStableOffset: 2n },
+        'the end is in range; last_stable_offset is the high watermark',
       );
       const beyond = fetched(await client.send(header(API_KEY.Fetch, 11), fetchBody('ranged', 3n, 0)));
       assert.equal(beyond.errorCode, ERROR_CODE.OFFSET_OUT_OF_RANGE);

@@ -71,6 +71,36 @@ describe('postgres inbox - server failures', { timeout: 120_000 }, () => {
     }
   });
 
+  test('waiting longer than connectionTimeoutMs for a pooled connection is retriable', async () => {
+    const inbox = inboxOn('tx_pool', { poolSizeMax: 1, connectionTimeoutMs: 500 });
+    const release = Promise.withResolvers<void>();
+    const entered = Promise.withResolvers<void>();
+    try {
+      // The only connection stays in a transaction until the second one gave up waiting.
+      const holding = inbox.transaction(key('holding'), async () => {
+        entered.resolve();
+        await release.promise;
+      });
+      await entered.promise;
+      const startedMs = performance.now();
+      await assert.rejects(
+        inbox.transaction(key('waiting'), async () => 'never'),
+        (error) => assertRetriable(error, /timeout/),
+      );
+      const waitedMs = performance.now() - startedMs;
+      assert.ok(
+        waitedMs >= 400 && waitedMs < 5_000,
+        `gave up after connectionTimeoutMs (${Math.round(waitedMs)} ms)`,
+      );
+      release.resolve();
+      assert.deepEqual(await holding, { duplicate: false, value: undefined });
+      assert.equal(await inbox.seen(key('waiting')), false);
+    } finally {
+      release.resolve();
+      await inbox.close();
+    }
+  });
+
   test('a serialization failure (40001) under serializable is retriable and rolled back', async () => {
     // Write skew: each transaction reads both rows, then updates a different one. Serializable
     // isolation lets only one of them commit.

@@ -108,6 +108,54 @@ describe('kafka transport options', { timeout: 180_000 }, () => {
     );
   });
 
+  it('nackDelayMsMax - a longer nack delay is cut to it; the key stays blocked meanwhile', async () => {
+    const { server } = await serve();
+    await server.broker.createTopic('nacked', { partitions: 1 });
+    const kafka = await transport(server, { nackDelayMsMax: 1_000, fetchWaitMsMax: 50 });
+    const attempts: { id: string; atMs: number }[] = [];
+    let nackedAtMs = 0;
+    await kafka.subscribe({ topic: 'nacked', group: 'g', inFlightMax: 4 }, async (message) => {
+      attempts.push({ id: idOf(message), atMs: performance.now() });
+      if (idOf(message) === 'k-0' && message.deliveryAttempt === 1) {
+        nackedAtMs = performance.now();
+        await message.nack({ delayMs: 60_000 });
+      } else {
+        await message.ack();
+      }
+    });
+    await kafka.publish(
+      'nacked',
+      makeMessages(2, 'k', () => 'one-key'),
+    );
+    await eventually(
+      () => attempts.filter((attempt) => attempt.id === 'k-1').length === 1,
+      () => `k-0 again after about 1 s, then k-1 (${attempts.map((attempt) => attempt.id)})`,
+      10_000,
+    );
+    assert.deepEqual(
+      attempts.map((attempt) => attempt.id),
+      ['k-0', 'k-0', 'k-1'],
+      'k-1 waited behind its nacked key',
+    );
+    const delayMs = attempts[1]!.atMs - nackedAtMs;
+    assert.ok(
+      delayMs >= 900 && delayMs < 10_000,
+      `redelivered after nackDelayMsMax (${Math.round(delayMs)} ms)`,
+    );
+  });
+
+  it('fetchPartitionBytesMax - a batch larger than it still comes whole', async () => {
+    const { server } = await serve();
+    await server.broker.createTopic('large', { partitions: 1 });
+    const kafka = await transport(server, { fetchPartitionBytesMax: 64 * 1024, fetchWaitMsMax: 50 });
+    const body = new Uint8Array(300_000).fill(7);
+    await kafka.publish('large', [{ headers: { 'x-conformance-id': 'large-0' }, body }]);
+    const collector = new Collector();
+    await kafka.subscribe({ topic: 'large', group: 'g', inFlightMax: 4 }, collector.handler);
+    await collector.waitAcked(['large-0'], 'the 300 kB message through 64 KiB fetches');
+    assert.deepEqual(collector.deliveries[0]!.body, body);
+  });
+
   it('drainTimeoutMs - a rebalance waits that long for a handler that never settles, then moves on', async () => {
     const { server } = await serve({ groups: { initialRebalanceDelayMs: 0 } });
     await server.broker.createTopic('drained', { partitions: 1 });
