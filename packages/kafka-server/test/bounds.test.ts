@@ -298,6 +298,44 @@ describe('kafka-server bounds', { timeout: 180_000 }, () => {
     }
   });
 
+  test('bounds - a Fetch response carries at most fetchResponseBytesMax, the first partition with data one batch over', async () => {
+    const server = await serve({ fetchResponseBytesMax: 1024 });
+    await server.broker.createTopic('capped', { partitions: 2 });
+    const client = new WireClient(server.port);
+    try {
+      // Two batches of ~2 kB on each partition: each one alone is over the 1 KiB cap.
+      for (const partition of [0, 1]) {
+        for (const round of [0, 1]) {
+          const body = produceBody('capped', [`${partition}-${round}-${'x'.repeat(2000)}`]);
+          body.topicData[0]!.partitionData[0]!.index = partition;
+          assert.equal(
+            produced(await client.send(header(API_KEY.Produce, 7), body)).errorCode,
+            ERROR_CODE.NONE,
+          );
+        }
+      }
+      const request = fetchBody('capped', 0n, 0);
+      request.topics[0]!.partitions.push({ ...request.topics[0]!.partitions[0]!, partition: 1 });
+      const frame = await client.send(header(API_KEY.Fetch, 11), request); // Asks for up to 1 MiB.
+      assert.ok(frame !== null);
+      const partitions = (decodeResponse(API_KEY.Fetch, 11, frame).body as FetchResponse).responses[0]!
+        .partitions;
+      const sizes = partitions.map((partition) => (partition.records as Uint8Array | null)?.byteLength ?? 0);
+      assert.ok(
+        sizes[0]! > 1024 && sizes[0]! < 4000,
+        `partition 0: one batch over the cap (${sizes[0]} bytes)`,
+      );
+      assert.equal(sizes[1], 0, 'partition 1: nothing, the cap is spent');
+      assert.deepEqual(
+        partitions.map((partition) => partition.highWatermark),
+        [2n, 2n],
+      );
+    } finally {
+      client.close();
+      await server.close();
+    }
+  });
+
   test('bounds - members per group and groups are bounded', async () => {
     const coordinator = new GroupCoordinator({
       membersPerGroupMax: 2,

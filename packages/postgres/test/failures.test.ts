@@ -101,6 +101,42 @@ describe('postgres inbox - server failures', { timeout: 120_000 }, () => {
     }
   });
 
+  test('a handler idle in its transaction past 60 s loses it (idle_in_transaction_session_timeout): retriable, rolled back', {
+    timeout: 120_000,
+  }, async () => {
+    const effects = scratch.table('idle_effects');
+    await scratch.pool.query(`create table ${effects} (id text)`);
+    // statementTimeoutMs 30 s (the default) gives the floor: max(60 s, 2 x 30 s) = 60 s.
+    const inbox = inboxOn('tx_idle', { statementTimeoutMs: 30_000 });
+    try {
+      const startedMs = performance.now();
+      await assert.rejects(
+        inbox.transaction(key('idle'), async (client) => {
+          await client.query(`insert into ${effects} values ('idle')`);
+          const { rows } = await client.query('select pg_backend_pid() as pid');
+          const pid = (rows[0] as { pid: number }).pid;
+          // Stuck between statements: the server ends the session once the timeout passes.
+          await waitFor(
+            async () =>
+              (await scratch.pool.query('select 1 from pg_stat_activity where pid = $1', [pid])).rowCount ===
+              0,
+            'the server to end the idle transaction',
+            90_000,
+            250,
+          );
+          await client.query(`insert into ${effects} values ('too late')`);
+        }),
+        (error) => assertRetriable(error, /lost the connection/),
+      );
+      const idleMs = performance.now() - startedMs;
+      assert.ok(idleMs >= 59_000, `ended after the 60 s floor (${Math.round(idleMs)} ms)`);
+      assert.equal(await countRows(scratch.pool, effects), 0, 'the effect was rolled back');
+      assert.equal(await inbox.seen(key('idle')), false, 'the key was rolled back');
+    } finally {
+      await inbox.close();
+    }
+  });
+
   test('a serialization failure (40001) under serializable is retriable and rolled back', async () => {
     // Write skew: each transaction reads both rows, then updates a different one. Serializable
     // isolation lets only one of them commit.

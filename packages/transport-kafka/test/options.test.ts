@@ -156,6 +156,35 @@ describe('kafka transport options', { timeout: 180_000 }, () => {
     assert.deepEqual(collector.deliveries[0]!.body, body);
   });
 
+  it('lingerMs and batchBytesMax - publishes wait up to lingerMs for company, and a request carries at most batchBytesMax', async () => {
+    const { server } = await serve();
+    await server.broker.createTopic('batched', { partitions: 1 });
+    const batches = async () =>
+      (await server.broker.readBatches('batched', 0, 0n, 64 * 1024 * 1024)).batchCount;
+    // Each produce request stores one batch per partition: the stored batches count the requests.
+    const lingering = await transport(server, { lingerMs: 500, idempotent: false });
+    const startedMs = performance.now();
+    await Promise.all(
+      Array.from({ length: 5 }, (_, index) => lingering.publish('batched', makeMessages(1, `l${index}`))),
+    );
+    const lingeredMs = performance.now() - startedMs;
+    assert.ok(
+      lingeredMs >= 400 && lingeredMs < 5_000,
+      `an idle publish waited for lingerMs (${Math.round(lingeredMs)} ms)`,
+    );
+    assert.equal(await batches(), 1, 'five publishes within lingerMs share one request');
+    const small = await transport(server, { lingerMs: 200, batchBytesMax: 64 * 1024, idempotent: false });
+    const body = new Uint8Array(20_000);
+    await Promise.all(
+      Array.from({ length: 10 }, (_, index) =>
+        small.publish('batched', [{ headers: { 'x-conformance-id': `b-${index}` }, body }]),
+      ),
+    );
+    const requests = (await batches()) - 1;
+    assert.ok(requests >= 4, `200 kB in requests of at most 64 KiB: ${requests} requests`);
+    assert.equal((await server.broker.describeTopic('batched')).partitions[0]!.highWatermark, 15n);
+  });
+
   it('drainTimeoutMs - a rebalance waits that long for a handler that never settles, then moves on', async () => {
     const { server } = await serve({ groups: { initialRebalanceDelayMs: 0 } });
     await server.broker.createTopic('drained', { partitions: 1 });
