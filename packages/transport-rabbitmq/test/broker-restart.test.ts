@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { TransportError } from '@herald/bus';
 import { withDeadline } from '@herald/bus/testing';
-import { Collector, type Decision, eventually, idOf, makeMessages, until } from '@herald/conformance';
+import { Collector, type Decision, eventually, idOf, makeMessages, quiet, until } from '@herald/conformance';
 import { type RabbitMqTransport, rabbitMqTransport } from '@herald/transport-rabbitmq';
 import { PrivateNode } from './private-node.ts';
 
@@ -102,6 +102,73 @@ describe('rabbitmq transport - broker restart', { timeout: 240_000 }, () => {
       assert.ok(!collector.acked.includes('lost-0'), 'the rejected publish was not sent');
     });
   }
+
+  it('heartbeatSeconds - a broker that stops answering is noticed; the transport reconnects once it answers again', async () => {
+    const rabbit = await rabbitMqTransport({
+      url: node.url,
+      exchangePrefix: 'frozen.',
+      heartbeatSeconds: 1,
+      connectTimeoutMs: 1_000,
+      reconnectDelayMsMax: 500,
+    });
+    open.push(rabbit);
+    const collector = new Collector();
+    await rabbit.subscribe({ topic: 'frozen', group: 'g', inFlightMax: 4 }, collector.handler);
+    node.freeze();
+    try {
+      // The socket stays open: only the missing heartbeats tell the client the broker is gone.
+      const startedMs = performance.now();
+      await assert.rejects(rabbit.publish('frozen', makeMessages(1, 'during')), (error: unknown) => {
+        assert.ok(error instanceof TransportError && error.retriable, String(error));
+        return true;
+      });
+      const noticedMs = performance.now() - startedMs;
+      assert.ok(noticedMs < 15_000, `noticed within a few heartbeats (${Math.round(noticedMs)} ms)`);
+    } finally {
+      node.thaw();
+    }
+    await until(
+      () =>
+        rabbit.publish('frozen', makeMessages(1, 'after')).then(
+          () => true,
+          () => false,
+        ),
+      (confirmed) => confirmed,
+      'a confirmed publish once the broker answers again',
+      30_000,
+    );
+    await collector.waitAcked(['after-0'], 'the subscriber after the reconnect');
+    assert.ok(rabbit.stats().reconnects >= 1, 'the transport reconnected');
+  });
+
+  it('flow control - publish waits while the broker blocks publishers, and completes once it unblocks', async () => {
+    const rabbit = await rabbitMqTransport({
+      url: node.url,
+      exchangePrefix: 'blocked.',
+      connectTimeoutMs: 60_000,
+    });
+    open.push(rabbit);
+    const collector = new Collector();
+    await rabbit.subscribe({ topic: 'blocked', group: 'g', inFlightMax: 4 }, collector.handler);
+    await node.control(['set_vm_memory_high_watermark', '0']); // A memory alarm: publishers are blocked.
+    let lifted = false;
+    try {
+      let settled = false;
+      const publishing = rabbit.publish('blocked', makeMessages(1, 'waiting')).finally(() => {
+        settled = true;
+      });
+      publishing.catch(() => {});
+      // A window for the publish to (wrongly) complete during the alarm.
+      await quiet(() => (settled ? 1 : 0), 'the blocked publish', 1_000);
+      assert.equal(settled, false, 'the publish completed while publishers were blocked');
+      await node.control(['set_vm_memory_high_watermark', '0.4']);
+      lifted = true;
+      await publishing;
+      await collector.waitAcked(['waiting-0'], 'the subscriber once the alarm cleared');
+    } finally {
+      if (!lifted) await node.control(['set_vm_memory_high_watermark', '0.4']);
+    }
+  });
 
   it('connectTimeoutMs - creation waits for a broker that is down, and gives up after the timeout', async () => {
     await node.kill();

@@ -3,15 +3,18 @@
  * may kill -9 and start again on the same data: a broker restart without touching the shared
  * broker that other test files use. About 7 s per start here.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect as connectTcp, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { withDeadline } from '@herald/bus/testing';
 
 /** The server script run directly (the /usr/sbin wrapper would switch to the rabbitmq user). */
 export const RABBITMQ_SERVER = '/usr/lib/rabbitmq/bin/rabbitmq-server';
+const RABBITMQ_CTL = '/usr/lib/rabbitmq/bin/rabbitmqctl';
+const run = promisify(execFile);
 const COOKIE = '/var/lib/rabbitmq/.erlang.cookie';
 const START_DEADLINE_MS = 60_000;
 
@@ -98,7 +101,13 @@ export class PrivateNode {
   async restart(): Promise<void> {
     if (this.#child !== undefined) throw new Error('the private node is running');
     // Its own process group, so kill -9 reaches the Erlang VM and its helpers, and nothing else.
-    const child = spawn(RABBITMQ_SERVER, [], {
+    // The group's shell also watches this test process: if the test dies without its after hook
+    // (killed by a timeout), the node goes within a second instead of outliving it, and its
+    // directory right after (removed from a new session, which the group's kill does not reach).
+    const watchdog =
+      `"${RABBITMQ_SERVER}" & while kill -0 ${process.pid} 2>/dev/null; do sleep 1; done; ` +
+      `setsid sh -c 'sleep 2; rm -rf "${this.directory}"' & sleep 0.5; kill -9 -$$`;
+    const child = spawn('sh', ['-c', watchdog], {
       cwd: this.directory,
       env: this.#env,
       detached: true,
@@ -138,6 +147,7 @@ export class PrivateNode {
       else child.once('exit', () => resolve());
     });
     try {
+      if (signal === 'SIGTERM') process.kill(-child.pid!, 'SIGCONT');
       process.kill(-child.pid!, signal);
     } catch {
       // The group is gone already.
@@ -147,6 +157,28 @@ export class PrivateNode {
       while (await accepts(this.port)) await new Promise((resolve) => setTimeout(resolve, 50));
     })();
     await withDeadline(closed, 10_000, 'the private RabbitMQ node to release its port');
+  }
+
+  /** SIGSTOP of the node's process group: the broker stops answering without closing anything. */
+  freeze(): void {
+    process.kill(-this.#running().pid!, 'SIGSTOP');
+  }
+
+  /** SIGCONT after {@link freeze}. */
+  thaw(): void {
+    process.kill(-this.#running().pid!, 'SIGCONT');
+  }
+
+  /** Runs `rabbitmqctl` against this node (e.g. `set_vm_memory_high_watermark 0`). */
+  async control(args: readonly string[]): Promise<string> {
+    const name = this.#env.RABBITMQ_NODENAME!;
+    const { stdout } = await run(RABBITMQ_CTL, ['-n', name, ...args], { env: this.#env, timeout: 30_000 });
+    return stdout;
+  }
+
+  #running(): ChildProcess {
+    if (this.#child?.pid === undefined) throw new Error('the private node is not running');
+    return this.#child;
   }
 
   /** Kills the node (if running) and removes its directory. */
