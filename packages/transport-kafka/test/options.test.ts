@@ -16,7 +16,7 @@ import { type KafkaServer, type KafkaServerOptions, startKafkaServer } from '@he
 import { type KafkaTransport, type KafkaTransportOptions, kafkaTransport } from '@herald/transport-kafka';
 
 /** Kafka API keys of the requests counted here. */
-const API_KEY = { Produce: 0, CreateTopics: 19, InitProducerId: 22 } as const;
+const API_KEY = { Produce: 0, OffsetCommit: 8, CreateTopics: 19, InitProducerId: 22 } as const;
 
 const directories: string[] = [];
 const servers: KafkaServer[] = [];
@@ -183,6 +183,42 @@ describe('kafka transport options', { timeout: 180_000 }, () => {
     const requests = (await batches()) - 1;
     assert.ok(requests >= 4, `200 kB in requests of at most 64 KiB: ${requests} requests`);
     assert.equal((await server.broker.describeTopic('batched')).partitions[0]!.highWatermark, 15n);
+  });
+
+  it('commitIntervalMs - acks are committed at most every commitIntervalMs, and at once on close', async () => {
+    const { server, requests } = await serve();
+    await server.broker.createTopic('committed', { partitions: 1 });
+    const kafka = await transport(server, { commitIntervalMs: 1_000, fetchWaitMsMax: 50 });
+    const collector = new Collector();
+    const subscription = await kafka.subscribe(
+      { topic: 'committed', group: 'g', inFlightMax: 8 },
+      collector.handler,
+    );
+    const commitsBefore = requests.get(API_KEY.OffsetCommit) ?? 0;
+    const startedMs = performance.now();
+    // Acks keep coming for about 2 s: ten bursts, each acked before the next is published.
+    for (let burst = 0; burst < 10; burst++) {
+      const batch = makeMessages(5, `c${burst}`);
+      await kafka.publish('committed', batch);
+      await collector.waitAcked(batch.map(idOf), `burst ${burst}`);
+      await eventually(
+        () => performance.now() - startedMs >= (burst + 1) * 200,
+        () => 'the next burst time',
+      );
+    }
+    const elapsedMs = performance.now() - startedMs;
+    const commits = (requests.get(API_KEY.OffsetCommit) ?? 0) - commitsBefore;
+    const allowed = Math.ceil(elapsedMs / 1_000) + 1;
+    assert.ok(
+      commits >= 1 && commits <= allowed,
+      `${commits} commits in ${Math.round(elapsedMs)} ms (at most ${allowed})`,
+    );
+    await subscription.close();
+    assert.equal(
+      (await server.broker.committedOffsets('committed', 'g')).get(0),
+      50n,
+      'everything acked is committed on close',
+    );
   });
 
   it('drainTimeoutMs - a rebalance waits that long for a handler that never settles, then moves on', async () => {
