@@ -272,6 +272,75 @@ describe('kafka-server bounds', { timeout: 180_000 }, () => {
     );
   });
 
+  test('bounds - reading pauses while more than 32 MiB of responses wait for a client that does not read', async () => {
+    let fetchesAnswered = 0;
+    const server = await serve({
+      onResponse: ({ apiKey }) => {
+        if (apiKey === API_KEY.Fetch) fetchesAnswered += 1;
+      },
+    });
+    await server.broker.createTopic('bulk', { partitions: 1 });
+    await server.broker.createTopic('probe', { partitions: 1 });
+    const writer = new WireClient(server.port);
+    const socket = net.connect(server.port, '127.0.0.1');
+    socket.on('error', () => {});
+    try {
+      // 8 MiB stored as 1 MiB batches; each fetch below answers all of it.
+      for (let index = 0; index < 8; index++) {
+        const values = Array.from({ length: 8 }, () => 'v'.repeat(128 * 1024));
+        assert.equal(
+          produced(await writer.send(header(API_KEY.Produce, 7), produceBody('bulk', values))).errorCode,
+          0,
+        );
+      }
+      if (socket.connecting) {
+        await withDeadline(
+          new Promise<void>((resolve) => socket.once('connect', () => resolve())),
+          10_000,
+          'the silent client to connect',
+        );
+      }
+      socket.pause(); // This client never reads: the server's unsent output grows.
+      const fetches = 6; // 48 MiB of responses, beyond what the kernel's buffers take.
+      const big = fetchBody('bulk', 0n, 0);
+      const partition = big.topics[0]!.partitions[0]!;
+      Object.assign(big, { maxBytes: 16 * 1024 * 1024 });
+      Object.assign(partition, { partitionMaxBytes: 16 * 1024 * 1024 });
+      for (let index = 0; index < fetches; index++) {
+        socket.write(Buffer.concat(encodeRequest(header(API_KEY.Fetch, 11), big)));
+      }
+      await waitFor(
+        () => fetchesAnswered >= fetches,
+        () => `the ${fetches} fetches answered (${fetchesAnswered})`,
+      );
+      // Sent only now, so it arrives while the output is over 32 MiB: it must not be read yet.
+      socket.write(Buffer.concat(encodeRequest(header(API_KEY.Produce, 7), produceBody('probe', ['late']))));
+      const probe = async () => (await server.broker.describeTopic('probe')).partitions[0]!.highWatermark;
+      // A window of 1 s for the Produce to be (wrongly) read and stored.
+      const windowEndMs = performance.now() + 1_000;
+      const storedMeanwhile: bigint[] = [];
+      while (performance.now() < windowEndMs) {
+        storedMeanwhile.push(await probe());
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      assert.deepEqual(
+        [...new Set(storedMeanwhile)],
+        [0n],
+        'the Produce was read while 32 MiB of output waited',
+      );
+      socket.resume(); // Draining the output lets the server read again.
+      socket.on('data', () => {});
+      await waitFor(
+        async () => (await probe()) === 1n,
+        () => 'the Produce stored once the client read',
+      );
+    } finally {
+      socket.destroy();
+      writer.close();
+      await server.close();
+    }
+  });
+
   test('bounds - a fetch outside the log is OFFSET_OUT_OF_RANGE; last_stable_offset is the high watermark', async () => {
     const server = await serve();
     await server.broker.createTopic('ranged', { partitions: 1 });
