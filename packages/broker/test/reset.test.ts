@@ -47,7 +47,10 @@ describe('group reset', { timeout: 120_000 }, () => {
     assert.equal((await broker.describeGroup('history', 'replayer')).partitions[0]!.committed, 3n);
     assert.deepEqual(await consume(transport, 2), ['h-3', 'h-4']);
 
+    // Each reset below moves the group from somewhere else, so a reset that did nothing fails.
+    await broker.resetGroup('history', 'replayer', { to: 'offsets', offsets: { 0: 1n } });
     await broker.resetGroup('history', 'replayer', { to: 'latest' });
+    assert.equal((await broker.describeGroup('history', 'replayer')).partitions[0]!.committed, 5n);
     await transport.publish('history', messages(1, 'after'));
     assert.deepEqual(await consume(transport, 1), ['after-0']);
 
@@ -57,7 +60,10 @@ describe('group reset', { timeout: 120_000 }, () => {
       () => 'the clock to pass the boundary',
     );
     await transport.publish('history', messages(2, 'late'));
+    assert.deepEqual(await consume(transport, 2), ['late-0', 'late-1']);
+    assert.equal((await broker.describeGroup('history', 'replayer')).partitions[0]!.committed, 8n);
     await broker.resetGroup('history', 'replayer', { to: 'timestamp', timestampMs: boundary });
+    assert.equal((await broker.describeGroup('history', 'replayer')).partitions[0]!.committed, 6n);
     assert.deepEqual(await consume(transport, 2), ['late-0', 'late-1']);
     await transport.close();
 

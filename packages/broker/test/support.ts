@@ -1,12 +1,21 @@
 /** Shared test helpers: temporary data directories, deadline waits, test messages. */
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { after } from 'node:test';
 import type { ReceivedMessage, TransportMessage } from '@herald/bus';
 
-/** A fresh empty directory under the OS temp dir. */
+const directories: string[] = [];
+// After every test of the file (whose own hooks closed their brokers), the directories go too.
+after(() => {
+  for (const directory of directories.splice(0)) rmSync(directory, { recursive: true, force: true });
+});
+
+/** A fresh empty directory under the OS temp dir, removed after the file's tests. */
 export function freshDirectory(): string {
-  return mkdtempSync(path.join(tmpdir(), 'herald-broker-test-'));
+  const directory = mkdtempSync(path.join(tmpdir(), 'herald-broker-test-'));
+  directories.push(directory);
+  return directory;
 }
 
 /** Resolves once `condition()` holds; fails naming `what` after a deadline. Not a sleep. */

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after } from 'node:test';
@@ -37,9 +37,17 @@ process.once('exit', () => {
 /** The bin under test. */
 export const HERALD_BIN = fileURLToPath(new URL('../bin/herald.ts', import.meta.url));
 
-/** A fresh empty directory. */
+const directories: string[] = [];
+// After the file's tests (whose own hooks stopped their servers), their directories go too.
+after(() => {
+  for (const directory of directories.splice(0)) rmSync(directory, { recursive: true, force: true });
+});
+
+/** A fresh empty directory, removed after the file's tests. */
 export function freshDirectory(prefix = 'herald-cli-test-'): string {
-  return mkdtempSync(path.join(tmpdir(), prefix));
+  const directory = mkdtempSync(path.join(tmpdir(), prefix));
+  directories.push(directory);
+  return directory;
 }
 
 /** What a finished `herald` run printed and returned. */

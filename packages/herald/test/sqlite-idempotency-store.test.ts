@@ -66,9 +66,12 @@ describe('sqlite idempotency store - transactional inbox', { timeout: 120_000 },
     const store = sqliteIdempotencyStore({ path: join(directory, 'inbox', 'inbox.sqlite') });
     type Database = import('node:sqlite').DatabaseSync;
     const key = { group: 'g', source: '/s', id: 'tx-1' };
-    await store.transaction!(key, async (database) => {
-      (database as Database).exec('CREATE TABLE IF NOT EXISTS effects (id TEXT)');
-    }).catch(() => undefined);
+    assert.deepEqual(
+      await store.transaction!(key, async (database) => {
+        (database as Database).exec('CREATE TABLE IF NOT EXISTS effects (id TEXT)');
+      }),
+      { duplicate: false, value: undefined },
+    );
     const apply = (id: string, fail: boolean) =>
       store.transaction!({ ...key, id }, async (database) => {
         (database as Database).prepare('INSERT INTO effects (id) VALUES (?)').run(id);

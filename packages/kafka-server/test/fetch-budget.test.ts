@@ -147,27 +147,14 @@ describe('fetch budget', { timeout: 600_000 }, () => {
         },
       ]),
     );
-    const expected: number[][] = [[big]];
-    let left = requestBytesMax - big;
-    for (let partition = 1; partition <= 2; partition++) {
-      if (left <= 0) {
-        expected.push([]);
-        continue;
-      }
-      // After the first partition with data, a batch that does not fit is not sent (Kafka's
-      // minOneMessage holds only until then).
-      const bound = Math.min(limit, left);
-      const sizes: number[] = [];
-      if (small <= bound) sizes.push(small);
-      if (2 * small <= bound) sizes.push(small);
-      expected.push(sizes);
-      left -= sizes.length * small;
-    }
+    // The sizes make the outcome fixed: the big batch leaves exactly one small batch plus a byte.
+    assert.equal(requestBytesMax, big + small + 1, 'the budget is the big batch, one small batch and a byte');
+    assert.ok(3 * limit <= requestBytesMax, 'the limits fit in the budget together');
     assert.deepEqual(
       response.responses[0]!.partitions.map((partition) => batchSizes(partition.records as Uint8Array)),
-      expected,
+      [[big], [small], []],
+      'partition 0 goes out whole, partition 1 gets the one batch that fits, partition 2 nothing',
     );
-    assert.ok(expected[1]!.length === 1, 'partition 1 is cut to one batch by the budget');
   });
 
   test('only the first partition with data may exceed its limit', async () => {

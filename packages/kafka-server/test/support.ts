@@ -4,9 +4,10 @@
  * a fixed time.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { after } from 'node:test';
 import {
   requireTool,
   runTool,
@@ -17,9 +18,17 @@ import {
 
 export { requireTool, runTool, type ToolResult, waitFor, withDeadline } from '@herald/kafka-server/testing';
 
-/** A fresh empty directory. */
+const directories: string[] = [];
+// After the file's tests (whose own hooks stopped their servers), their directories go too.
+after(() => {
+  for (const directory of directories.splice(0)) rmSync(directory, { recursive: true, force: true });
+});
+
+/** A fresh empty directory, removed after the file's tests. */
 export function freshDirectory(prefix = 'herald-kafka-test-'): string {
-  return mkdtempSync(path.join(tmpdir(), prefix));
+  const directory = mkdtempSync(path.join(tmpdir(), prefix));
+  directories.push(directory);
+  return directory;
 }
 
 /** A running `herald serve`. */

@@ -114,6 +114,14 @@ export function translateError(error: unknown, action: string, server: string): 
       retriable: true,
     });
   }
+  if (code === undefined && /timeout exceeded when trying to connect/i.test(detail)) {
+    // pg-pool's own wait: every connection of the pool is busy (or the server does not answer).
+    return new TransportError(
+      `${action}: no connection to ${server} within connectionTimeoutMs (${detail}); ` +
+        "raise poolSizeMax to the handlers' total concurrency + 1, or connectionTimeoutMs",
+      { ...options, retriable: true },
+    );
+  }
   if (isRetriable(error)) {
     return new TransportError(`${action}: lost the connection to ${server} (${detail}); it will be retried`, {
       ...options,

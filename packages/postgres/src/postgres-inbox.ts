@@ -8,13 +8,14 @@ import {
   ClosedError,
   ConfigurationError,
   consoleLogger,
+  HeraldError,
   type IdempotencyKey,
   type IdempotencyStore,
   type Logger,
   TransportError,
 } from '@herald/bus';
 import pg from 'pg';
-import { DEADLOCK_DETECTED, errorCode, SERIALIZATION_FAILURE, translateError } from './errors.ts';
+import { isRetriable, translateError } from './errors.ts';
 import { type InboxTable, inboxSchemaSql, inboxTable } from './schema.ts';
 
 /** Transaction isolation levels the inbox can run a handler's transaction at. */
@@ -256,6 +257,13 @@ class Inbox implements PostgresInbox {
     await this.#ready();
     const client = await this.#connect();
     let broken: Error | undefined;
+    // A checked-out client whose connection dies (the server terminated it, the network dropped)
+    // emits 'error'; unheard, that would crash the process. The failing query rejects as well,
+    // and the client is discarded on release.
+    const onClientError = (error: Error) => {
+      broken ??= error;
+    };
+    client.on('error', onClientError);
     try {
       // One round trip for begin, timeout and insert: a simple query cannot take parameters, so
       // the key goes in as literals escaped by pg.
@@ -264,7 +272,7 @@ class Inbox implements PostgresInbox {
         await this.#run(client, 'rollback');
         return { duplicate: true };
       }
-      const value = await this.#work(client, work);
+      const value = await this.#work(client, work, () => broken);
       const committed = await this.#run(client, 'commit');
       // COMMIT of a transaction a failed statement aborted answers ROLLBACK instead of failing.
       if (committed.command !== 'COMMIT') {
@@ -276,9 +284,10 @@ class Inbox implements PostgresInbox {
       }
       return { duplicate: false, value };
     } catch (error) {
-      broken = await this.#rollback(client, error);
+      broken = (await this.#rollback(client, error)) ?? broken;
       throw error;
     } finally {
+      client.removeListener('error', onClientError);
       client.release(broken ?? false);
     }
   }
@@ -335,13 +344,25 @@ class Inbox implements PostgresInbox {
     };
   }
 
-  async #work<T>(client: pg.PoolClient, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  /** Runs `work`; `lost()` is the error that killed the client's connection meanwhile, if one did. */
+  async #work<T>(
+    client: pg.PoolClient,
+    work: (client: pg.PoolClient) => Promise<T>,
+    lost: () => Error | undefined,
+  ): Promise<T> {
     try {
       return await work(client);
     } catch (error) {
-      const code = errorCode(error);
-      // The handler's own statement lost a race: say it is retriable, keep the original as cause.
-      if (code === SERIALIZATION_FAILURE || code === DEADLOCK_DETECTED) {
+      // The connection died under the handler: its statements fail with pg's plain "not
+      // queryable" error, so report the cause (the server's or the socket's) as a lost connection.
+      const connectionError = lost();
+      if (connectionError !== undefined && !(error instanceof HeraldError)) {
+        throw translateError(connectionError, 'context.transaction', this.#where());
+      }
+      // The server failed the handler's own statement in a way a retry may not meet (a lost race,
+      // a statement timeout, the connection terminated): say it is retriable, keep the original
+      // as cause. Every other error, the handler's own included, passes unchanged.
+      if (error instanceof pg.DatabaseError && isRetriable(error)) {
         throw translateError(error, 'context.transaction', this.#where());
       }
       throw error;
@@ -399,6 +420,13 @@ class Inbox implements PostgresInbox {
   async #createSchema(): Promise<void> {
     const client = await this.#connect();
     let broken: Error | undefined;
+    // A checked-out client whose connection dies (the server terminated it, the network dropped)
+    // emits 'error'; unheard, that would crash the process. The failing query rejects as well,
+    // and the client is discarded on release.
+    const onClientError = (error: Error) => {
+      broken ??= error;
+    };
+    client.on('error', onClientError);
     try {
       const exists = await this.#run(client, {
         text: 'select to_regclass($1) is not null as exists',
@@ -406,9 +434,10 @@ class Inbox implements PostgresInbox {
       });
       if (!exists.rows[0]?.exists) await this.#createTable(client);
     } catch (error) {
-      broken = await this.#rollback(client, error);
+      broken = (await this.#rollback(client, error)) ?? broken;
       throw error;
     } finally {
+      client.removeListener('error', onClientError);
       client.release(broken ?? false);
     }
     this.#schedulePrune();

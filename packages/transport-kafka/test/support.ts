@@ -2,16 +2,25 @@
  * Test helpers: `herald serve` as a child process on a free port and a temp data dir, which can be
  * killed (-9) and started again on the same port and data, plus condition waits with deadlines.
  */
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { after } from 'node:test';
 import { type ServeProcess, startServe as startServeProcess } from '@herald/kafka-server/testing';
 
 export { requireTool, runTool, waitFor, withDeadline } from '@herald/kafka-server/testing';
 
-/** A fresh empty directory. */
+const directories: string[] = [];
+// After the file's tests (whose own hooks stopped their servers), their directories go too.
+after(() => {
+  for (const directory of directories.splice(0)) rmSync(directory, { recursive: true, force: true });
+});
+
+/** A fresh empty directory, removed after the file's tests. */
 export function freshDirectory(prefix = 'herald-transport-kafka-'): string {
-  return mkdtempSync(path.join(tmpdir(), prefix));
+  const directory = mkdtempSync(path.join(tmpdir(), prefix));
+  directories.push(directory);
+  return directory;
 }
 
 /** A `herald serve` that survives restarts under one address. */

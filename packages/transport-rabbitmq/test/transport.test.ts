@@ -93,6 +93,37 @@ describe('rabbitmq transport', { timeout: 600_000 }, () => {
     );
   });
 
+  it('hold delay - a keyed nack longer than holdDelayMsMax is held for holdDelayMsMax, its key blocked meanwhile', async () => {
+    const rabbit = await transport({ holdDelayMsMax: 1_000 });
+    const attempts: { id: string; atMs: number }[] = [];
+    let nackedAtMs = 0;
+    await rabbit.subscribe({ topic: 'held', group: 'g', inFlightMax: 4 }, async (message) => {
+      attempts.push({ id: idOf(message), atMs: performance.now() });
+      if (idOf(message) === 'k-0' && message.deliveryAttempt === 1) {
+        nackedAtMs = performance.now();
+        await message.nack({ delayMs: 60_000 });
+      } else {
+        await message.ack();
+      }
+    });
+    await publishAll(
+      rabbit,
+      'held',
+      makeMessages(2, 'k', () => 'one-key'),
+    );
+    await eventually(
+      () => attempts.some((attempt) => attempt.id === 'k-1'),
+      () => `k-0 again after about 1 s, then k-1 (${attempts.map((attempt) => attempt.id)})`,
+    );
+    assert.deepEqual(
+      attempts.map((attempt) => attempt.id),
+      ['k-0', 'k-0', 'k-1'],
+      'k-1 waited behind its held key',
+    );
+    const heldMs = attempts[1]!.atMs - nackedAtMs;
+    assert.ok(heldMs >= 900 && heldMs < 10_000, `held for holdDelayMsMax (${Math.round(heldMs)} ms)`);
+  });
+
   it('shards - a key is delivered from the shard murmur2 picks, so one key stays in one queue', async () => {
     const rabbit = await transport({ shards: 3 });
     const collector = new Collector();
