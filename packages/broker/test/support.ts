@@ -2,12 +2,12 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { after } from 'node:test';
 import type { ReceivedMessage, TransportMessage } from '@herald/bus';
 
 const directories: string[] = [];
-// After every test of the file (whose own hooks closed their brokers), the directories go too.
-after(() => {
+// When the process exits: a module's `after` hook would run before the file's own hooks (those
+// registered later), which stop the servers and brokers still using these directories.
+process.once('exit', () => {
   for (const directory of directories.splice(0)) rmSync(directory, { recursive: true, force: true });
 });
 

@@ -32,16 +32,15 @@ after(() => {
 });
 process.once('exit', () => {
   for (const server of servers) server.kill('SIGKILL');
+  // Last, once every hook (a file's own `after` stops its shared server) has run.
+  for (const directory of directories.splice(0)) rmSync(directory, { recursive: true, force: true });
 });
 
 /** The bin under test. */
 export const HERALD_BIN = fileURLToPath(new URL('../bin/herald.ts', import.meta.url));
 
+/** Directories of {@link freshDirectory}, removed when the process exits (see above). */
 const directories: string[] = [];
-// After the file's tests (whose own hooks stopped their servers), their directories go too.
-after(() => {
-  for (const directory of directories.splice(0)) rmSync(directory, { recursive: true, force: true });
-});
 
 /** A fresh empty directory, removed after the file's tests. */
 export function freshDirectory(prefix = 'herald-cli-test-'): string {

@@ -5,14 +5,14 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { after } from 'node:test';
 import { type ServeProcess, startServe as startServeProcess } from '@herald/kafka-server/testing';
 
 export { requireTool, runTool, waitFor, withDeadline } from '@herald/kafka-server/testing';
 
 const directories: string[] = [];
-// After the file's tests (whose own hooks stopped their servers), their directories go too.
-after(() => {
+// When the process exits: a module's `after` hook would run before the file's own hooks (those
+// registered later), which stop the servers and brokers still using these directories.
+process.once('exit', () => {
   for (const directory of directories.splice(0)) rmSync(directory, { recursive: true, force: true });
 });
 

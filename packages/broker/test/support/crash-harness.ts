@@ -176,11 +176,24 @@ class CrashChild {
     });
   }
 
-  /** Waits until the child killed itself (see crash-consumer.ts), then checks it like {@link killAndDrain}. */
-  async killedItself(): Promise<void> {
+  /**
+   * Waits until the child killed itself (see crash-consumer.ts), or until `idle()` says it has
+   * nothing left to ack (acks that became durable without their `acked` line leave fewer messages
+   * than the kill was aimed at), then checks it like {@link killAndDrain}.
+   */
+  async killedItself(idle: () => boolean): Promise<void> {
+    let stop = false;
+    const idleSeen = (async () => {
+      while (!stop && !idle()) await new Promise((resolve) => setTimeout(resolve, POLL_INTERVAL_MS));
+    })();
     try {
-      await withDeadline(this.#closed, READY_DEADLINE_MS, 'the consumer child to kill itself mid-ack');
+      await withDeadline(
+        Promise.race([this.#closed, idleSeen]),
+        READY_DEADLINE_MS,
+        'the consumer child to kill itself mid-ack',
+      );
     } finally {
+      stop = true;
       await this.killAndDrain();
     }
   }
@@ -392,7 +405,8 @@ async function runAckCycles(
       if (early) {
         await killAtRandom(child, random, options);
       } else {
-        await child.killedItself();
+        lag = -1n; // this child's own reports only
+        await child.killedItself(() => lag === 0n);
       }
       acksInFlightAtKills += acking.size;
       if (acking.size > 0) killsWithAcksInFlight++;
