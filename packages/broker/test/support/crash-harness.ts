@@ -103,6 +103,8 @@ const EXIT_DEADLINE_MS = 10_000;
 /** How long an aimed kill waits for its line before it lands anyway. */
 const AIM_WAIT_MS = 1000;
 const POLL_INTERVAL_MS = 20;
+/** A consumer child that received nothing for this long while the group has no lag is done. */
+const IDLE_MS = 2_000;
 
 /** Handles one line of a child; returns a violation to report, if any. */
 type LineHandler = (kind: string, id: string, rest: string) => string | undefined;
@@ -374,6 +376,7 @@ async function runAckCycles(
   let redeliveries = 0;
   for (let cycle = 0; cycle <= options.consumeCycles; cycle++) {
     const acking = new Set<string>();
+    let lastGotAt = performance.now();
     const last = cycle === options.consumeCycles;
     const early = !last && random() < (options.earlyKillChance ?? 0.15);
     // Aim at an ack somewhere in the first half of what is left, so every kill finds work.
@@ -385,6 +388,7 @@ async function runAckCycles(
       options.consumeFault,
       (kind, id) => {
         if (kind === 'got') {
+          lastGotAt = performance.now();
           if (acked.has(id)) return `message ${id} was delivered again after its ack resolved (a lost ack)`;
           if (!stored.has(id)) return `message ${id} was delivered but never stored`;
           if (delivered.has(id)) redeliveries++;
@@ -406,7 +410,8 @@ async function runAckCycles(
         await killAtRandom(child, random, options);
       } else {
         lag = -1n; // this child's own reports only
-        await child.killedItself(() => lag === 0n);
+        // Nothing left: the broker reports no lag and this child has received nothing for a while.
+        await child.killedItself(() => lag === 0n && performance.now() - lastGotAt > IDLE_MS);
       }
       acksInFlightAtKills += acking.size;
       if (acking.size > 0) killsWithAcksInFlight++;
