@@ -13,7 +13,12 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { type BrokerCrashOptions, runBrokerCrash } from './support/crash-harness.ts';
 
-const seed = Number(process.env.BROKER_CRASH_SEED ?? Math.floor(Math.random() * 2 ** 31));
+// A fixed seed in `npm test`: some seeds aim every ack-phase kill past what is left to ack (seed
+// 724718071 does), so no kill lands with acks in flight and the run fails its own window check.
+// Until the aim accounts for acks that became durable without their line, random seeds are for
+// `npm run soak -- broker` and BROKER_CRASH_SEED=random.
+const seedText = process.env.BROKER_CRASH_SEED ?? '800289989';
+const seed = seedText === 'random' ? Math.floor(Math.random() * 2 ** 31) : Number(seedText);
 const cycles = Number(process.env.BROKER_CRASH_CYCLES ?? 6);
 
 async function inTemporaryDirectory<T>(run: (directory: string) => Promise<T>): Promise<T> {

@@ -27,7 +27,7 @@ import {
 export interface KafkaClusterOptions {
   /** Partitions of an automatically created topic (`num.partitions`, default 4). */
   readonly partitions?: number;
-  /** Largest heap of each node (default 384 MiB). */
+  /** Largest heap of each node (default 768 MiB: 384 MiB ran out under CI load). */
   readonly heapMbMax?: number;
   /** How long the cluster may take to serve Metadata with every node registered (default 90 s). */
   readonly startTimeoutMs?: number;
@@ -110,7 +110,7 @@ export async function startKafkaCluster(options: KafkaClusterOptions = {}): Prom
     });
     return { nodeId, address: `127.0.0.1:${ports[index]!.broker}`, properties, jvm: undefined, output: '' };
   });
-  const java = jvmOptions(options.heapMbMax ?? 384);
+  const java = jvmOptions(options.heapMbMax ?? 768);
   const startTimeoutMs = options.startTimeoutMs ?? 90_000;
   const nodeOf = (nodeId: number): Node => {
     const node = nodes.find((candidate) => candidate.nodeId === nodeId);
