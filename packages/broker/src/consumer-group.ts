@@ -17,8 +17,8 @@
 import type { MessageHandler } from '@herald/bus';
 import { DeliveryWindow, KeyedFifo, type PendingEntry, waitingEntry } from '@herald/bus/internal';
 import { GroupActiveError } from './errors.ts';
-import type { GroupPosition, PartitionPosition } from './group-offsets.ts';
 import type { PartitionLog, StoredRecord } from './partition-log.ts';
+import type { GroupPosition, PartitionPosition } from './position-journal.ts';
 
 /** Bounds and timings of a group. */
 export interface ConsumerGroupLimits {

@@ -10,7 +10,6 @@ export {
   type CommittedOffset,
   type GroupDescription,
   type GroupListing,
-  openBroker,
   PARTITIONS_MAX,
   type PartitionDescription,
   type PartitionStorage,
@@ -36,3 +35,4 @@ export {
   TopicInUseError,
   TopicNotFoundError,
 } from './errors.ts';
+export { openBroker } from './open-broker.ts';
