@@ -2,8 +2,8 @@
  * The rule "only the log and the broker read a data directory" (docs/ARCHITECTURE.md), checked on
  * the sources: no file under `packages/*\/src` outside `@herald/log` and `@herald/broker` may use
  * the file system, except the places listed in {@link ALLOWED} with the reason they need it. The
- * formats of a data directory (segments, checkpoints, topic metadata, the positions journal, the
- * `.commits` files) then have two readers only, and can change without a third noticing: every
+ * formats of a data directory (segments, checkpoints, topic metadata, the group-position journal)
+ * then have two readers only, and can change without a third noticing: every
  * other package (the CLI above all) asks the broker.
  *
  * A new use of the file system outside log and broker fails this test; when it does not touch a

@@ -17,6 +17,7 @@
 import type { MessageHandler } from '@herald/bus';
 import { DeliveryWindow, KeyedFifo, type PendingEntry, waitingEntry } from '@herald/bus/internal';
 import { GroupActiveError } from './errors.ts';
+import { invariant } from './invariant.ts';
 import type { PartitionLog, StoredRecord } from './partition-log.ts';
 import type { GroupPosition, PartitionPosition } from './position-journal.ts';
 
@@ -342,15 +343,38 @@ export class ConsumerGroup {
   #advance(state: PartitionState): boolean {
     const committed = state.window.commitPoint();
     if (committed === state.committed) return false;
+    // Only a reset or retention (which set `committed` themselves) may move it back or jump it.
+    invariant(
+      committed > state.committed,
+      `the committed offset of ${this.#topic.name}/${state.partition} for group ${this.name} only grows (${state.committed} to ${committed})`,
+    );
     state.committed = committed;
     return true;
   }
 
   /** Stores the current position; concurrent callers (of every group) share writes. */
   #persist(): Promise<void> {
+    this.#checkPosition();
     const write = this.#storePosition(() => this.position());
     this.#lastWrite = write.catch(() => {});
     return write;
+  }
+
+  /**
+   * A position is stored only inside the log: the committed offset is clamped to the log's range
+   * at open and moves only over records read from it, so one past the high watermark is a bug
+   * (stored, it would make the group skip messages published later). The member count is never
+   * negative. A broken invariant throws `InvariantError` rather than store the position.
+   */
+  #checkPosition(): void {
+    invariant(this.memberCount >= 0, `group ${this.name} has a non-negative member count`);
+    for (const state of this.#partitions) {
+      const highWatermark = this.#topic.logs[state.partition]!.highWatermark;
+      invariant(
+        state.committed <= highWatermark,
+        `the stored position of group ${this.name} on ${this.#topic.name}/${state.partition} is at most the high watermark (${state.committed} > ${highWatermark})`,
+      );
+    }
   }
 }
 

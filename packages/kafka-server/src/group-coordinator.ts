@@ -10,7 +10,16 @@
  * timeout. Committed offsets live in the broker (see offsets handler), not here.
  */
 import { randomUUID } from 'node:crypto';
+import { assertInvariant } from '@herald/errors';
 import { ERROR_CODE } from '@herald/kafka-protocol';
+
+/**
+ * Throws `InvariantError` of `@herald/kafka-server` unless `condition` holds. On in production:
+ * a group in a state Kafka's protocol never reaches would hand members wrong assignments.
+ */
+function invariant(condition: unknown, statement: string): asserts condition {
+  assertInvariant(condition, '@herald/kafka-server', statement);
+}
 
 /** Limits of the coordinator. */
 export interface GroupCoordinatorOptions {
@@ -60,6 +69,8 @@ interface Member {
   rebalanceTimeoutMs: number;
   protocols: readonly { readonly name: string; readonly metadata: Uint8Array }[];
   assignment: Uint8Array;
+  /** The generation whose leader sent `assignment` (-1 while it is empty). */
+  assignmentGenerationId: number;
   pendingJoin: ((result: JoinResult) => void) | undefined;
   pendingSync: ((result: { errorCode: number; assignment: Uint8Array }) => void) | undefined;
   sessionTimer: NodeJS.Timeout | undefined;
@@ -187,6 +198,7 @@ export class GroupCoordinator {
         rebalanceTimeoutMs: input.rebalanceTimeoutMs,
         protocols: input.protocols,
         assignment: EMPTY,
+        assignmentGenerationId: -1,
         pendingJoin: undefined,
         pendingSync: undefined,
         sessionTimer: undefined,
@@ -275,7 +287,7 @@ export class GroupCoordinator {
     for (const member of [...group.members.values()]) {
       if (member.pendingJoin === undefined) this.#remove(group, member);
     }
-    group.generationId += 1;
+    this.#nextGeneration(group);
     if (group.members.size === 0) {
       this.#becomeEmpty(group);
       return;
@@ -292,6 +304,7 @@ export class GroupCoordinator {
       const resolve = member.pendingJoin!;
       member.pendingJoin = undefined;
       member.assignment = EMPTY;
+      member.assignmentGenerationId = -1;
       this.#touch(group, member);
       resolve({
         errorCode: ERROR_CODE.NONE,
@@ -302,9 +315,39 @@ export class GroupCoordinator {
         members: member.memberId === group.leaderId ? everyone : [],
       });
     }
+    this.#checkGroup(group);
+  }
+
+  /** Starts the next generation: generations only grow, so a stale member is always told so. */
+  #nextGeneration(group: Group): void {
+    const previous = group.generationId;
+    group.generationId += 1;
+    invariant(group.generationId > previous, `generation of group ${group.groupId} only grows`);
+  }
+
+  /** The invariants of a group between two requests (cheap: one pass over its members at most). */
+  #checkGroup(group: Group): void {
+    invariant(
+      group.members.size <= this.#membersPerGroupMax,
+      `group ${group.groupId} has at most ${this.#membersPerGroupMax} members`,
+    );
+    if (group.state === 'Empty') {
+      invariant(group.members.size === 0, `Empty group ${group.groupId} has no members`);
+    }
+    if (group.state === 'CompletingRebalance' || group.state === 'Stable') {
+      invariant(
+        group.members.has(group.leaderId),
+        `the leader of group ${group.groupId} is one of its members`,
+      );
+      invariant(
+        group.protocolName !== null,
+        `group ${group.groupId} chose a protocol before answering joins`,
+      );
+    }
   }
 
   #becomeEmpty(group: Group): void {
+    invariant(group.members.size === 0, `group ${group.groupId} becomes Empty only without members`);
     clearTimeout(group.rebalanceTimer);
     clearTimeout(group.initialDelayTimer);
     group.rebalanceTimer = undefined;
@@ -350,7 +393,7 @@ export class GroupCoordinator {
 
   #afterDeparture(group: Group): void {
     if (group.members.size === 0) {
-      group.generationId += 1;
+      this.#nextGeneration(group);
       this.#becomeEmpty(group);
     } else if (group.state === 'PreparingRebalance') {
       this.#tryCompleteJoin(group);
@@ -381,23 +424,41 @@ export class GroupCoordinator {
     if (group.state === 'PreparingRebalance') {
       return Promise.resolve({ errorCode: ERROR_CODE.REBALANCE_IN_PROGRESS, assignment: EMPTY });
     }
-    if (group.state === 'Stable')
+    if (group.state === 'Stable') {
+      this.#checkAssignment(group, member);
       return Promise.resolve({ errorCode: ERROR_CODE.NONE, assignment: member.assignment });
+    }
     const result = new Promise<{ errorCode: number; assignment: Uint8Array }>((resolve) => {
       member.pendingSync = resolve;
     });
     if (memberId === group.leaderId) {
+      invariant(
+        group.state === 'CompletingRebalance' && generationId === group.generationId,
+        `the leader of group ${group.groupId} assigns in the current generation, once`,
+      );
       for (const entry of assignments) {
         const target = group.members.get(entry.memberId);
-        if (target !== undefined) target.assignment = entry.assignment;
+        if (target === undefined) continue;
+        target.assignment = entry.assignment;
+        target.assignmentGenerationId = group.generationId;
       }
       group.state = 'Stable';
+      this.#checkGroup(group);
       for (const waiting of group.members.values()) {
+        this.#checkAssignment(group, waiting);
         waiting.pendingSync?.({ errorCode: ERROR_CODE.NONE, assignment: waiting.assignment });
         waiting.pendingSync = undefined;
       }
     }
     return result;
+  }
+
+  /** A member is handed an assignment of the current generation only (or none). */
+  #checkAssignment(group: Group, member: Member): void {
+    invariant(
+      member.assignment.byteLength === 0 || member.assignmentGenerationId === group.generationId,
+      `member ${member.memberId} of group ${group.groupId} gets an assignment of generation ${group.generationId} only (it has one of ${member.assignmentGenerationId})`,
+    );
   }
 
   /** Handles Heartbeat. */
