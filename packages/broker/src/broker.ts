@@ -26,7 +26,7 @@ import type {
   ResetTarget,
   TopicDescription,
 } from './broker-types.ts';
-import { checkedCommits } from './commit-input.ts';
+import { checkCommitsSize, checkedCommits } from './commit-input.ts';
 import { ConsumerGroup, type ConsumerGroupLimits } from './consumer-group.ts';
 import { BrokerStorageError, TopicInUseError } from './errors.ts';
 import { ackedGroupsOn, describeGroupOn, listGroupsOf } from './group-listing.ts';
@@ -304,7 +304,9 @@ export class Broker {
    * separate kind there: the two never mix). An entry is an offset, or an offset with the
    * commit's metadata string (a bare offset stores no metadata: it reads back null). As Kafka,
    * any 64-bit offset is stored, negative ones too (clients commit -1 and -2 to mean "reset to
-   * latest" and "to earliest"); metadata is at most {@link COMMIT_METADATA_BYTES_MAX} UTF-8 bytes.
+   * latest" and "to earliest"); metadata is at most {@link COMMIT_METADATA_BYTES_MAX} UTF-8 bytes,
+   * and one group's commits on one topic at most about 32 MiB stored ({@link BrokerArgumentError}
+   * beyond), which bounds the journal's records.
    * Durable (fsynced) unless the broker's fsync policy is `'never'`.
    */
   async commitOffsets(
@@ -316,6 +318,7 @@ export class Broker {
     assertName(group, 'group', 'commitOffsets');
     const state = await this.#topics.existing(topic, 'commitOffsets');
     const commits = checkedCommits(topic, state.metadata.partitions, offsets);
+    checkCommitsSize(topic, group, new Map([...this.#positions!.committed(topic, group), ...commits]));
     await this.#storing(
       this.#positions!.commit(topic, group, commits),
       `commitOffsets: cannot store offsets of "${group}" on "${topic}"`,

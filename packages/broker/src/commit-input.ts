@@ -10,6 +10,16 @@ import type { CommittedOffset } from './position-journal.ts';
 /** Longest commit metadata {@link Broker.commitOffsets} stores, in UTF-8 bytes. */
 export const COMMIT_METADATA_BYTES_MAX = 1024 * 1024;
 
+/**
+ * Most bytes the committed offsets of one group on one topic take stored (an estimate: metadata
+ * bytes plus 64 per partition), so journal records and compaction stay bounded. 32 MiB holds a
+ * commit on every partition of a topic (at most 1024) with the Kafka server's longest metadata
+ * (4096 characters, at most 16 KiB in UTF-8).
+ */
+export const COMMITS_BYTES_MAX = 32 * 1024 * 1024;
+/** Estimated stored bytes of one commit besides its metadata (partition, offset, JSON framing). */
+const COMMIT_OVERHEAD_BYTES = 64;
+
 const INT64_MIN = -(2n ** 63n);
 const INT64_MAX = 2n ** 63n - 1n;
 
@@ -44,4 +54,25 @@ export function checkedCommits(
     commits.set(partition, { offset: commit.offset, metadata: commit.metadata });
   }
   return commits;
+}
+
+/**
+ * Throws {@link BrokerArgumentError} when `merged`, the commits of `group` on `topic` once a
+ * commit is applied, would take more than {@link COMMITS_BYTES_MAX} stored.
+ */
+export function checkCommitsSize(
+  topic: string,
+  group: string,
+  merged: ReadonlyMap<number, CommittedOffset>,
+): void {
+  let bytes = 0;
+  for (const { metadata } of merged.values()) {
+    bytes += COMMIT_OVERHEAD_BYTES + (metadata === null ? 0 : Buffer.byteLength(metadata));
+  }
+  if (bytes > COMMITS_BYTES_MAX) {
+    throw new BrokerArgumentError(
+      `commitOffsets: the committed offsets of "${group}" on "${topic}" would take about ${bytes} bytes, ` +
+        `over the ${COMMITS_BYTES_MAX}-byte bound per group and topic; commit shorter metadata`,
+    );
+  }
 }

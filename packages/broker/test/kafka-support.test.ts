@@ -146,6 +146,18 @@ test('broker kafka support - commits keep metadata and negative offsets across a
     /metadata of partition 0/,
   );
   await assert.rejects(broker.commitOffsets('annotated', 'g1', new Map([[0, 2n ** 63n]])), /64-bit/);
+  // One group's commits on one topic are bounded (32 MiB stored), so journal records are too.
+  await broker.createTopic('wide', { partitions: 40 });
+  const megabyte = 'm'.repeat(1024 * 1024);
+  const wide = new Map(
+    Array.from({ length: 40 }, (_, partition) => [partition, { offset: 1n, metadata: megabyte }]),
+  );
+  await assert.rejects(broker.commitOffsets('wide', 'g1', wide), /over the 33554432-byte bound/);
+  assert.deepEqual(
+    await broker.committedOffsets('wide', 'g1'),
+    new Map(),
+    'nothing of the refused commit is stored',
+  );
   await broker.close();
   broker = await openBroker({ dir, partitions: 3 });
   try {
