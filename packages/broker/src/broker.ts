@@ -37,20 +37,6 @@ import { resetOffset } from './reset-target.ts';
 import { checkPartitionCount, storageFailure, TopicCatalogue, type TopicState } from './topic-catalogue.ts';
 import { checkTopicConfig, type TopicConfig } from './topic-config.ts';
 
-export type {
-  BrokerOptions,
-  GroupDescription,
-  GroupListing,
-  PartitionDescription,
-  PartitionStorage,
-  ResetTarget,
-  TopicDescription,
-} from './broker-types.ts';
-export { COMMIT_METADATA_BYTES_MAX } from './commit-input.ts';
-export type { CommittedOffset } from './position-journal.ts';
-export { PARTITIONS_MAX } from './topic-catalogue.ts';
-export type { TopicConfig } from './topic-config.ts';
-
 /** An open broker. Create with {@link openBroker}. */
 export class Broker {
   /** The data directory (absolute). */

@@ -12,7 +12,8 @@ import {
   type TransportFeatures,
   type TransportMessage,
 } from '@herald/bus';
-import type { Broker, BrokerOptions } from './broker.ts';
+import type { Broker } from './broker.ts';
+import type { BrokerOptions } from './broker-types.ts';
 import { openBroker } from './open-broker.ts';
 
 /** Options of {@link embeddedTransport}: the broker's options (see {@link BrokerOptions}). */

@@ -3,20 +3,17 @@
  * consumer groups, replay) and `embeddedTransport`, Herald's default durable in-process transport.
  * See README.md for a runnable example, the on-disk layout, guarantees and limits.
  */
-export {
-  Broker,
-  type BrokerOptions,
-  COMMIT_METADATA_BYTES_MAX,
-  type CommittedOffset,
-  type GroupDescription,
-  type GroupListing,
-  PARTITIONS_MAX,
-  type PartitionDescription,
-  type PartitionStorage,
-  type ResetTarget,
-  type TopicConfig,
-  type TopicDescription,
-} from './broker.ts';
+export { Broker } from './broker.ts';
+export type {
+  BrokerOptions,
+  GroupDescription,
+  GroupListing,
+  PartitionDescription,
+  PartitionStorage,
+  ResetTarget,
+  TopicDescription,
+} from './broker-types.ts';
+export { COMMIT_METADATA_BYTES_MAX } from './commit-input.ts';
 export {
   type EmbeddedTransport,
   type EmbeddedTransportOptions,
@@ -36,3 +33,6 @@ export {
   TopicNotFoundError,
 } from './errors.ts';
 export { openBroker } from './open-broker.ts';
+export type { CommittedOffset } from './position-journal.ts';
+export { PARTITIONS_MAX } from './topic-catalogue.ts';
+export type { TopicConfig } from './topic-config.ts';
