@@ -18,6 +18,7 @@ import {
 } from '@herald/bus';
 import { assertName, assertSubscribeOptions, partitionForKey, utf8Bytes } from '@herald/bus/internal';
 import {
+  type FileSystem,
   type FsyncPolicy,
   isLogError,
   LogLockedError,
@@ -73,6 +74,12 @@ export interface BrokerOptions {
   readonly leaderEpoch?: number;
   /** Called with errors that have no caller to reject (a failed background read). Default: ignore. */
   readonly onError?: (error: unknown) => void;
+  /**
+   * Testing hook: the file system the log's partitions use (default `nodeFileSystem` of
+   * `@herald/log`). Crash tests pass one that loses unsynced bytes on a kill; applications leave
+   * it unset. Topic metadata and group positions still use `node:fs` directly.
+   */
+  readonly fileSystem?: FileSystem;
 }
 
 /** One partition of a topic, as described. */
@@ -252,6 +259,7 @@ export async function openBroker(options: BrokerOptions = {}): Promise<Broker> {
   try {
     store = await openLogStore({
       directory,
+      ...(options.fileSystem === undefined ? {} : { fileSystem: options.fileSystem }),
       partitionDefaults: {
         fsync,
         recordBytesMax: Math.max(options.messageBytesMax ?? 1024 * 1024, 1),

@@ -68,6 +68,11 @@ describe('broker crash harness', { timeout: 600_000 }, () => {
       report: /stored twice \(a duplicate/,
     },
     {
+      what: 'the log acknowledged appends it never fsynced (publisher disk HERALD_TEST_FAULT=skip-fsync)',
+      options: { publishFault: 'skip-fsync' },
+      report: /acknowledged message \S+ is missing|came back with different bytes/,
+    },
+    {
       what: 'an ack the consumer reported was never made (consumer HERALD_TEST_FAULT=drop-last-ack)',
       options: { consumeFault: 'drop-last-ack' },
       report: /delivered again after its ack resolved/,

@@ -3,7 +3,8 @@
  * in child processes killed with SIGKILL at seeded random moments.
  *
  * Publish cycles: `fixtures/crash-publisher.ts` publishes small batches from several concurrent
- * publishers and prints what it begins and what `publish` acknowledged. The harness reads its
+ * publishers and prints what it begins and what `publish` acknowledged. Its log runs on a
+ * power-loss file system (bytes not fsynced die with the child), so a missing fsync shows. The harness reads its
  * stdout until the pipe closes (acks still in the pipe count), then reopens the broker here and
  * reads the whole topic with a fresh group: every acknowledged message must be there exactly once,
  * byte for byte (body hash); no message may appear twice or without having been published, and no
@@ -30,8 +31,11 @@ import { withDeadline } from '@herald/conformance';
 export const CRASH_TOPIC = 'crash';
 export const CRASH_GROUP = 'crash-consumers';
 
-/** Faults the publisher child injects on purpose (`HERALD_TEST_FAULT`); each must turn the harness red. */
-export type BrokerCrashFault = 'drop-last-ack' | 'duplicate-one';
+/**
+ * Faults the publisher child injects on purpose (`HERALD_TEST_FAULT`); each must turn the harness
+ * red. `skip-fsync` is a fault of its (power-loss) disk: fsyncs return without syncing.
+ */
+export type BrokerCrashFault = 'drop-last-ack' | 'duplicate-one' | 'skip-fsync';
 
 /** Options of {@link runBrokerCrash}. */
 export interface BrokerCrashOptions {
