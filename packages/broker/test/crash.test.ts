@@ -45,7 +45,8 @@ describe('broker crash harness', { timeout: 600_000 }, () => {
           `publisher kills with publishes in flight: ${summary.publishKillsWithPublishesInFlight} of ${cycles} ` +
           `(${summary.publishesInFlightAtKills} messages); consumer kills with acks in flight: ` +
           `${summary.consumeKillsWithAcksInFlight} of ${cycles} (${summary.consumeKillsAimed} aimed, ` +
-          `${summary.acksInFlightAtKills} acks; ${summary.consumeCyclesWithNothingLeft} cycles found nothing left); ` +
+          `${summary.acksInFlightAtKills} acks in flight, ${summary.acksResolvedBeforeKills} resolved before; ` +
+          `${summary.consumeCyclesWithNothingLeft} cycles found nothing left); ` +
           `${summary.redeliveries} redeliveries`,
       );
       assert.ok(summary.acknowledgedMessages > 0, 'the publishers acknowledged messages to verify');

@@ -12,7 +12,7 @@
  *
  * Ack cycles: `fixtures/crash-consumer.ts` consumes the topic in one group and prints each message
  * it gets and each `ack()` that resolved; it kill -9s itself right after calling `ack()` on a
- * seeded message (or the harness kills it during start-up). The message number is aimed from the
+ * seeded message, once an earlier ack resolved (or the harness kills it during start-up). The message number is aimed from the
  * group's unacked count, which the harness reads from the broker between children, so the child
  * always reaches it. A message whose ack resolved must never be delivered to the group again,
  * after any number of kills; a last child runs until every message is acked.
@@ -73,6 +73,8 @@ export interface BrokerCrashSummary {
   /** Consumer kills aimed at a message (the others land during start-up). */
   readonly consumeKillsAimed: number;
   readonly consumeKillsWithAcksInFlight: number;
+  /** Acks the killed consumer children saw resolve (each one checked never to come back). */
+  readonly acksResolvedBeforeKills: number;
   readonly acksInFlightAtKills: number;
   /** Consumer kill cycles skipped because the broker had no unacked message left. */
   readonly consumeCyclesWithNothingLeft: number;
@@ -379,6 +381,7 @@ export async function runBrokerCrash(options: BrokerCrashOptions): Promise<Broke
     publishesInFlightAtKills,
     consumeKillsAimed: consumed.killsAimed,
     consumeKillsWithAcksInFlight: consumed.killsWithAcksInFlight,
+    acksResolvedBeforeKills: consumed.acksResolvedBeforeKills,
     acksInFlightAtKills: consumed.acksInFlightAtKills,
     consumeCyclesWithNothingLeft: consumed.cyclesWithNothingLeft,
     redeliveries: consumed.redeliveries,
@@ -402,6 +405,8 @@ async function unackedMessages(directory: string): Promise<number> {
 interface AckCycles {
   readonly killsAimed: number;
   readonly killsWithAcksInFlight: number;
+  /** Acks reported resolved by the killed children: the ones that must never come back. */
+  readonly acksResolvedBeforeKills: number;
   readonly acksInFlightAtKills: number;
   readonly cyclesWithNothingLeft: number;
   readonly redeliveries: number;
@@ -424,6 +429,7 @@ async function runAckCycles(
   let killsWithAcksInFlight = 0;
   let acksInFlightAtKills = 0;
   let cyclesWithNothingLeft = 0;
+  let acksResolvedBeforeKills = 0;
   let redeliveries = 0;
   for (let cycle = 0; cycle <= options.consumeCycles; cycle++) {
     const acking = new Set<string>();
@@ -489,6 +495,7 @@ async function runAckCycles(
       continue;
     }
     // The last child runs until every stored message was acked, then is killed too.
+    acksResolvedBeforeKills = acked.size;
     try {
       await child.whenReady();
       // Bounded by the run's deadline.
@@ -511,6 +518,7 @@ async function runAckCycles(
   return {
     killsAimed,
     killsWithAcksInFlight,
+    acksResolvedBeforeKills,
     acksInFlightAtKills,
     cyclesWithNothingLeft,
     redeliveries,
