@@ -35,7 +35,7 @@ export async function run(args: string[]): Promise<void> {
       `soak broker passed in ${(summary.elapsedMs / 1000).toFixed(1)} s, seed ${seed}\n` +
         `  ${summary.acknowledgedMessages} acknowledged, ${summary.storedMessages} stored\n` +
         `  publisher kills with publishes in flight: ${summary.publishKillsWithPublishesInFlight} of ${cycles}\n` +
-        `  consumer kills with acks in flight: ${summary.consumeKillsWithAcksInFlight} of ${cycles}; ${summary.redeliveries} redeliveries\n`,
+        `  consumer kills with acks in flight: ${summary.consumeKillsWithAcksInFlight} of ${cycles} (${summary.consumeKillsAimed} aimed); ${summary.redeliveries} redeliveries\n`,
     );
   } catch (error) {
     process.stderr.write(

@@ -2,7 +2,7 @@
  * The broker's public option and description types: what `openBroker` takes and what the
  * `Broker` front's queries return.
  */
-import type { FsyncPolicy } from '@herald/log';
+import type { FileSystem, FsyncPolicy } from '@herald/log';
 import type { TopicConfig } from './topic-config.ts';
 
 /** Options of {@link openBroker}. */
@@ -38,6 +38,12 @@ export interface BrokerOptions {
   readonly leaderEpoch?: number;
   /** Called with errors that have no caller to reject (a failed background read). Default: ignore. */
   readonly onError?: (error: unknown) => void;
+  /**
+   * Testing hook: the file system the log's partitions use (default `nodeFileSystem` of
+   * `@herald/log`). Crash tests pass one that loses unsynced bytes on a kill; applications leave
+   * it unset. Topic metadata and group positions still use `node:fs` directly.
+   */
+  readonly fileSystem?: FileSystem;
 }
 
 /** One partition of a topic, as described. */

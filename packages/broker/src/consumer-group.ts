@@ -324,6 +324,8 @@ export class ConsumerGroup {
       if (record.offset >= state.window.nextOffset) {
         if (!state.window.hasRoom()) break;
         if (state.ackedAhead.delete(record.offset)) {
+          // Still acked ahead until the commit point passes it: the next stored position keeps it.
+          state.ackedInWindow.add(record.offset);
           state.window.skipTo(record.offset + 1n);
         } else {
           const entry = toEntry(state.partition, record);

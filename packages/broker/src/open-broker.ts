@@ -24,6 +24,7 @@ export async function openBroker(options: BrokerOptions = {}): Promise<Broker> {
   try {
     store = await openLogStore({
       directory,
+      ...(options.fileSystem === undefined ? {} : { fileSystem: options.fileSystem }),
       partitionDefaults: {
         fsync,
         recordBytesMax: Math.max(options.messageBytesMax ?? 1024 * 1024, 1),

@@ -90,6 +90,59 @@ describe('consumer groups', { timeout: 120_000 }, () => {
     assert.equal(storedOffsets(dir, 'jobs', 'workers').get(0)!.committed, '11');
   });
 
+  it('groups - acks stored ahead of an unacked message survive a restart that acks others', async () => {
+    // Found by the broker crash harness: a restarted group skipped the offsets it had stored as
+    // acked ahead but dropped them from the position it stored next, so one more restart
+    // redelivered them.
+    const dir = freshDirectory();
+    const first = tracked(await embeddedTransport({ dir, partitions: 1 }));
+    await first.publish('jobs', messages(5, 'j'));
+    let acked = 0;
+    await first.subscribe({ topic: 'jobs', group: 'workers', inFlightMax: 10 }, async (message) => {
+      if (idOf(message) === 'j-0') return; // held: the commit point stays at 0
+      await message.ack();
+      acked++;
+    });
+    await waitFor(
+      () => acked === 4,
+      () => `4 acks (have ${acked})`,
+    );
+    await first.close();
+    assert.deepEqual(storedOffsets(dir, 'jobs', 'workers').get(0)!.ackedAhead, [['1', '4']]);
+
+    const second = tracked(await embeddedTransport({ dir, partitions: 1 }));
+    const seenSecond: string[] = [];
+    let markerAcked = false;
+    await second.subscribe({ topic: 'jobs', group: 'workers', inFlightMax: 10 }, async (message) => {
+      seenSecond.push(idOf(message));
+      if (idOf(message) !== 'marker-0') return; // j-0 held again
+      await message.ack();
+      markerAcked = true;
+    });
+    await second.publish('jobs', messages(1, 'marker'));
+    await waitFor(
+      () => markerAcked,
+      () => `the marker acked (seen ${seenSecond})`,
+    );
+    await second.close();
+    assert.deepEqual(seenSecond.sort(), ['j-0', 'marker-0'], 'only the unacked message and the marker');
+    assert.deepEqual(storedOffsets(dir, 'jobs', 'workers').get(0)!.ackedAhead, [['1', '5']]);
+
+    const third = tracked(await embeddedTransport({ dir, partitions: 1 }));
+    const seenThird: string[] = [];
+    await third.subscribe({ topic: 'jobs', group: 'workers', inFlightMax: 10 }, async (message) => {
+      seenThird.push(idOf(message));
+      await message.ack();
+    });
+    await third.publish('jobs', messages(1, 'last'));
+    await waitFor(
+      () => seenThird.includes('last-0'),
+      () => `the last marker (seen ${seenThird})`,
+    );
+    await third.close();
+    assert.deepEqual(seenThird.sort(), ['j-0', 'last-0'], 'acks stored ahead are never redelivered');
+  });
+
   it('groups - the stored committed offset never passes an unacked message', async () => {
     const dir = freshDirectory();
     const transport = tracked(await embeddedTransport({ dir, partitions: 2 }));

@@ -7,6 +7,7 @@
 import net from 'node:net';
 import { type Broker, openBroker } from '@herald/broker';
 import { HeraldError } from '@herald/errors';
+import type { FileSystem } from '@herald/log';
 import { registerPureJsCodecs } from './compression.ts';
 import { Connection, type ConnectionLimits } from './connection.ts';
 import type { ResponseSize, ServerContext } from './context.ts';
@@ -48,6 +49,11 @@ export interface KafkaServerOptions {
   readonly shutdownTimeoutMs?: number;
   /** Group coordinator limits. */
   readonly groups?: GroupCoordinatorOptions;
+  /**
+   * Testing hook: the file system of the broker the server opens (see `BrokerOptions.fileSystem`;
+   * ignored when `broker` is given). Crash tests pass one that loses unsynced bytes on a kill.
+   */
+  readonly fileSystem?: FileSystem;
   /** Receives unexpected errors (default: ignore). */
   readonly onError?: (error: unknown) => void;
   /**
@@ -102,6 +108,7 @@ export async function startKafkaServer(options: KafkaServerOptions = {}): Promis
     (await openBroker({
       ...(options.dir === undefined ? {} : { dir: options.dir }),
       ...(options.partitions === undefined ? {} : { partitions: options.partitions }),
+      ...(options.fileSystem === undefined ? {} : { fileSystem: options.fileSystem }),
       leaderEpoch: -1,
     }));
   const onError = options.onError ?? (() => {});

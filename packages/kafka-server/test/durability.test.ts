@@ -6,7 +6,12 @@
  * there exactly once, at its acknowledged offset, byte for byte; no message may appear twice or
  * without having been sent; every partition must still start at offset 0 with dense offsets (no
  * retention is configured). Three cycles per run; at least one kill must land with sends in flight.
- * The last tests turn on the producer's faults and check that the verification reports them.
+ *
+ * A process kill loses nothing the kernel already holds, so the same cycles also run against
+ * `fixtures/power-loss-serve.ts`: the server through `startKafkaServer` with its log on the log's
+ * power-loss file system, where bytes not fsynced die with the process. It must pass too, and fail
+ * with its disk's `skip-fsync` fault. The last tests turn on the producer's faults and check that
+ * the verification reports them.
  */
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -17,6 +22,7 @@ import { DURABLE_PARTITIONS, DURABLE_TOPIC, durableValue } from './durable-workl
 import { freshDirectory, kcat, lines, type Serve, startServe, withDeadline } from './support.ts';
 
 const PRODUCER = path.join(import.meta.dirname, 'fixtures', 'durable-producer.ts');
+const POWER_LOSS_SERVE = path.join(import.meta.dirname, 'fixtures', 'power-loss-serve.ts');
 const CYCLES = Number(process.env.SERVE_CRASH_CYCLES ?? 3);
 const SEQUENCES_PER_CYCLE = 1_000_000;
 
@@ -143,16 +149,34 @@ async function verify(bootstrap: string, ledger: Ledger): Promise<number> {
   return seen.size;
 }
 
+/** What {@link runCycles} runs: the producer's fault, and the server's disk. */
+interface CycleOptions {
+  /** Fault of the producer child (`HERALD_TEST_FAULT`). */
+  readonly fault?: 'drop-last-ack' | 'duplicate-one';
+  /** `real`: `herald serve` on the real file system (default); `power-loss`: see the module comment. */
+  readonly disk?: 'real' | 'power-loss';
+  /** Fault of the power-loss disk. */
+  readonly diskFault?: 'skip-fsync';
+}
+
 /** Cycles of produce, kill -9 mid-production, restart, verify; returns what it measured. */
-async function runCycles(cycles: number, fault?: string) {
+async function runCycles(cycles: number, options: CycleOptions = {}) {
+  const { fault } = options;
   const dir = freshDirectory('herald-durability-');
+  const start = () =>
+    startServe({
+      dir,
+      partitions: DURABLE_PARTITIONS,
+      ...(options.disk === 'power-loss' ? { bin: POWER_LOSS_SERVE } : {}),
+      ...(options.diskFault === undefined ? {} : { env: { HERALD_TEST_FAULT: options.diskFault } }),
+    });
   const ledger: Ledger = { acknowledged: new Map(), begun: new Set(), acknowledgedAt: new Map() };
   let serve: Serve | undefined;
   let killsWithSendsInFlight = 0;
   let sendsInFlight = 0;
   let stored = 0;
   try {
-    serve = await startServe({ dir, partitions: DURABLE_PARTITIONS });
+    serve = await start();
     for (let cycle = 0; cycle < cycles; cycle++) {
       const ackTarget = 150 + Math.floor(Math.random() * 350);
       const running: Serve = serve;
@@ -166,7 +190,7 @@ async function runCycles(cycles: number, fault?: string) {
       ).finally(() => running.kill().catch(() => {}));
       sendsInFlight += inFlight;
       if (inFlight > 0) killsWithSendsInFlight++;
-      serve = await startServe({ dir, partitions: DURABLE_PARTITIONS });
+      serve = await start();
       stored = await verify(serve.bootstrap, ledger);
     }
     return { acknowledged: ledger.acknowledged.size, stored, killsWithSendsInFlight, sendsInFlight };
@@ -190,15 +214,36 @@ describe('durability', { timeout: 600_000 }, () => {
     assert.ok(result.killsWithSendsInFlight > 0, 'at least one kill landed with sends in flight');
   });
 
+  it('kill -9 during acks=all production on a power-loss disk: every acknowledged message survives exactly once', {
+    timeout: 90_000,
+  }, async (t) => {
+    const started = performance.now();
+    const result = await runCycles(CYCLES, { disk: 'power-loss' });
+    t.diagnostic(
+      `${CYCLES} kills in ${Math.round(performance.now() - started)} ms: ${result.acknowledged} acknowledged, ${result.stored} stored; ` +
+        `kills with sends in flight: ${result.killsWithSendsInFlight} of ${CYCLES} (${result.sendsInFlight} messages)`,
+    );
+    assert.ok(result.killsWithSendsInFlight > 0, 'at least one kill landed with sends in flight');
+  });
+
+  it('the test fails when the server acknowledges produces it never fsynced (power-loss disk, HERALD_TEST_FAULT=skip-fsync)', {
+    timeout: 60_000,
+  }, async () => {
+    await assert.rejects(
+      runCycles(1, { disk: 'power-loss', diskFault: 'skip-fsync' }),
+      /acknowledged sequence \d+ .* is missing/,
+    );
+  });
+
   it('the test fails when an acknowledged message was never stored (HERALD_TEST_FAULT=drop-last-ack)', {
     timeout: 60_000,
   }, async () => {
-    await assert.rejects(runCycles(1, 'drop-last-ack'), /acknowledged sequence \d+ .* is missing/);
+    await assert.rejects(runCycles(1, { fault: 'drop-last-ack' }), /acknowledged sequence \d+ .* is missing/);
   });
 
   it('the test fails when an acknowledged message is stored twice (HERALD_TEST_FAULT=duplicate-one)', {
     timeout: 60_000,
   }, async () => {
-    await assert.rejects(runCycles(1, 'duplicate-one'), /is stored twice/);
+    await assert.rejects(runCycles(1, { fault: 'duplicate-one' }), /is stored twice/);
   });
 });

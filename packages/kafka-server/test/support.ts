@@ -37,11 +37,25 @@ export interface Serve extends Omit<ServeProcess, 'stop'> {
   stop(): Promise<void>;
 }
 
+/** Options of {@link startServe}. */
+export interface ServeOptions {
+  /** Data directory (default: a fresh one). */
+  readonly dir?: string;
+  /** Partitions of auto-created topics (default 4). */
+  readonly partitions?: number;
+  /** A script to run instead of the `herald` bin, with the same arguments (a test stand-in). */
+  readonly bin?: string;
+  /** Variables added to the server's environment. */
+  readonly env?: NodeJS.ProcessEnv;
+}
+
 /** Starts `herald serve --port 0` on `dir` and resolves once it listens. */
-export async function startServe(options: { dir?: string; partitions?: number } = {}): Promise<Serve> {
+export async function startServe(options: ServeOptions = {}): Promise<Serve> {
   const serve = await startServeProcess({
     dir: options.dir ?? freshDirectory(),
     partitions: options.partitions ?? 4,
+    ...(options.bin === undefined ? {} : { bin: options.bin }),
+    ...(options.env === undefined ? {} : { env: options.env }),
   });
   return {
     ...serve,

@@ -3,7 +3,8 @@
  * in child processes killed with SIGKILL at seeded random moments.
  *
  * Publish cycles: `fixtures/crash-publisher.ts` publishes small batches from several concurrent
- * publishers and prints what it begins and what `publish` acknowledged. The harness reads its
+ * publishers and prints what it begins and what `publish` acknowledged. Its log runs on a
+ * power-loss file system (bytes not fsynced die with the child), so a missing fsync shows. The harness reads its
  * stdout until the pipe closes (acks still in the pipe count), then reopens the broker here and
  * reads the whole topic with a fresh group: every acknowledged message must be there exactly once,
  * byte for byte (body hash); no message may appear twice or without having been published, and no
@@ -11,11 +12,13 @@
  *
  * Ack cycles: `fixtures/crash-consumer.ts` consumes the topic in one group and prints each message
  * it gets and each `ack()` that resolved; it kill -9s itself right after calling `ack()` on a
- * seeded message (or the harness kills it during start-up). A message whose ack resolved must never be delivered to the
- * group again, after any number of kills; a last child runs until every message is acked.
+ * seeded message, once an earlier ack resolved (or the harness kills it during start-up). The message number is aimed from the
+ * group's unacked count, which the harness reads from the broker between children, so the child
+ * always reaches it. A message whose ack resolved must never be delivered to the group again,
+ * after any number of kills; a last child runs until every message is acked.
  *
- * Windows: the run fails unless at least one publisher kill landed with publishes in flight and at
- * least one consumer kill landed with acks in flight.
+ * Windows: the run fails unless at least one publisher kill landed with publishes in flight, at
+ * least one consumer kill landed with acks in flight, and every aimed consumer kill did.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -28,8 +31,11 @@ import { withDeadline } from '@herald/conformance';
 export const CRASH_TOPIC = 'crash';
 export const CRASH_GROUP = 'crash-consumers';
 
-/** Faults the publisher child injects on purpose (`HERALD_TEST_FAULT`); each must turn the harness red. */
-export type BrokerCrashFault = 'drop-last-ack' | 'duplicate-one';
+/**
+ * Faults the publisher child injects on purpose (`HERALD_TEST_FAULT`); each must turn the harness
+ * red. `skip-fsync` is a fault of its (power-loss) disk: fsyncs return without syncing.
+ */
+export type BrokerCrashFault = 'drop-last-ack' | 'duplicate-one' | 'skip-fsync';
 
 /** Options of {@link runBrokerCrash}. */
 export interface BrokerCrashOptions {
@@ -51,7 +57,10 @@ export interface BrokerCrashOptions {
   readonly earlyKillChance?: number;
   /** Publisher kills wait for this many acknowledged messages first (default 0). */
   readonly acksBeforeKill?: number;
-  /** Consumer kills land at this message number (default: seeded, within the first half left). */
+  /**
+   * Consumer kills land at this message number (default: seeded, at most the unacked messages
+   * divided by the kill cycles left, so every cycle finds work).
+   */
   readonly consumerKillAt?: number;
 }
 
@@ -61,8 +70,14 @@ export interface BrokerCrashSummary {
   readonly storedMessages: number;
   readonly publishKillsWithPublishesInFlight: number;
   readonly publishesInFlightAtKills: number;
+  /** Consumer kills aimed at a message (the others land during start-up). */
+  readonly consumeKillsAimed: number;
   readonly consumeKillsWithAcksInFlight: number;
+  /** Acks the killed consumer children saw resolve (each one checked never to come back). */
+  readonly acksResolvedBeforeKills: number;
   readonly acksInFlightAtKills: number;
+  /** Consumer kill cycles skipped because the broker had no unacked message left. */
+  readonly consumeCyclesWithNothingLeft: number;
   /** Deliveries of messages whose earlier delivery was not acked before a kill (allowed). */
   readonly redeliveries: number;
   readonly elapsedMs: number;
@@ -103,6 +118,8 @@ const EXIT_DEADLINE_MS = 10_000;
 /** How long an aimed kill waits for its line before it lands anyway. */
 const AIM_WAIT_MS = 1000;
 const POLL_INTERVAL_MS = 20;
+/** Kills during start-up land within this long of the spawn. */
+const EARLY_KILL_MS_MAX = 300;
 /** A consumer child that received nothing for this long while the group has no lag is done. */
 const IDLE_MS = 2_000;
 
@@ -227,7 +244,7 @@ async function killAtRandom(
 ): Promise<void> {
   try {
     if (random() < (options.earlyKillChance ?? 0.15)) {
-      await delay(random() * 300);
+      await delay(random() * EARLY_KILL_MS_MAX);
     } else {
       await child.whenReady();
       const wanted = options.acksBeforeKill ?? 0;
@@ -345,20 +362,56 @@ export async function runBrokerCrash(options: BrokerCrashOptions): Promise<Broke
     if (publishKillsWithPublishesInFlight === 0) {
       throw new Error(`none of the ${options.publishCycles} publisher kills landed with publishes in flight`);
     }
-    // The consumer phase's window is reported, not required: its kills are aimed from the counted
-    // `acked` lines, which undercount acks that became durable just before a kill, so some runs
-    // aim every kill past what is left (a known gap: aim from the broker's lag instead).
+    if (consumed.misses.length > 0) {
+      throw new Error(
+        `${consumed.misses.length} aimed consumer kills landed with no ack in flight (${consumed.misses.join('; ')})`,
+      );
+    }
+    if (options.consumeCycles > 0 && consumed.killsWithAcksInFlight === 0) {
+      throw new Error(
+        `none of the ${options.consumeCycles} consumer kills landed with acks in flight ` +
+          `(${stored.size} messages stored; ${consumed.cyclesWithNothingLeft} cycles found nothing left to ack)`,
+      );
+    }
   }
   return {
     acknowledgedMessages: acknowledged.size,
     storedMessages: stored.size,
     publishKillsWithPublishesInFlight,
     publishesInFlightAtKills,
+    consumeKillsAimed: consumed.killsAimed,
     consumeKillsWithAcksInFlight: consumed.killsWithAcksInFlight,
+    acksResolvedBeforeKills: consumed.acksResolvedBeforeKills,
     acksInFlightAtKills: consumed.acksInFlightAtKills,
+    consumeCyclesWithNothingLeft: consumed.cyclesWithNothingLeft,
     redeliveries: consumed.redeliveries,
     elapsedMs: performance.now() - started,
   };
+}
+
+/** Messages of the crash group not yet acked, as the broker stores them (the child is dead). */
+async function unackedMessages(directory: string): Promise<number> {
+  const transport = await embeddedTransport({ dir: directory, partitions: 3 });
+  try {
+    if (!transport.broker.listTopics().includes(CRASH_TOPIC)) return 0;
+    const description = await transport.broker.describeGroup(CRASH_TOPIC, CRASH_GROUP);
+    return Number(description.partitions.reduce((sum, partition) => sum + partition.lag, 0n));
+  } finally {
+    await transport.close();
+  }
+}
+
+/** What {@link runAckCycles} counted. */
+interface AckCycles {
+  readonly killsAimed: number;
+  readonly killsWithAcksInFlight: number;
+  /** Acks reported resolved by the killed children: the ones that must never come back. */
+  readonly acksResolvedBeforeKills: number;
+  readonly acksInFlightAtKills: number;
+  readonly cyclesWithNothingLeft: number;
+  readonly redeliveries: number;
+  /** Aimed kills that landed without an ack in flight (each one is a broken aim). */
+  readonly misses: readonly string[];
 }
 
 /** Kills consumer children; a message whose ack resolved must never come back. */
@@ -367,21 +420,39 @@ async function runAckCycles(
   random: () => number,
   stored: ReadonlyMap<string, string>,
   deadlineAt: number,
-): Promise<{ killsWithAcksInFlight: number; acksInFlightAtKills: number; redeliveries: number }> {
+): Promise<AckCycles> {
   const acked = new Set<string>();
   const delivered = new Set<string>();
+  const misses: string[] = [];
   let lag = -1n;
+  let killsAimed = 0;
   let killsWithAcksInFlight = 0;
   let acksInFlightAtKills = 0;
+  let cyclesWithNothingLeft = 0;
+  let acksResolvedBeforeKills = 0;
   let redeliveries = 0;
   for (let cycle = 0; cycle <= options.consumeCycles; cycle++) {
     const acking = new Set<string>();
     let lastGotAt = performance.now();
     const last = cycle === options.consumeCycles;
-    const early = !last && random() < (options.earlyKillChance ?? 0.15);
-    // Aim at an ack somewhere in the first half of what is left, so every kill finds work.
-    const left = Math.max(1, stored.size - acked.size);
-    const killAt = last || early ? 0 : (options.consumerKillAt ?? 1 + Math.floor((random() * left) / 2));
+    // The last kill cycle is aimed when no earlier one was, so every run has an aimed kill.
+    const early =
+      !last &&
+      (killsAimed > 0 || cycle < options.consumeCycles - 1) &&
+      random() < (options.earlyKillChance ?? 0.15);
+    // The aim comes from the broker's own count of unacked messages, read here while no child
+    // runs: the child's `acked` lines undercount (an ack can become durable without its line), and
+    // an aim past what is left would never be reached. Each kill acks at most `span` messages, so
+    // spreading what is left over the kill cycles left keeps work for every one of them.
+    const left = last ? 0 : await unackedMessages(options.directory);
+    if (!last && left === 0) {
+      cyclesWithNothingLeft++;
+      continue;
+    }
+    const span = Math.max(1, Math.floor(left / (options.consumeCycles - cycle)));
+    // An early child is aimed too: should it get past start-up before the parent's kill lands, it
+    // still stops at its aim instead of acking everything left.
+    const killAt = last ? 0 : (options.consumerKillAt ?? 1 + Math.floor(random() * span));
     const child = new CrashChild(
       'crash-consumer.ts',
       [options.directory, String(killAt)],
@@ -407,17 +478,24 @@ async function runAckCycles(
     );
     if (!last) {
       if (early) {
-        await killAtRandom(child, random, options);
+        await delay(random() * EARLY_KILL_MS_MAX);
+        await child.killAndDrain();
       } else {
+        killsAimed++;
         lag = -1n; // this child's own reports only
-        // Nothing left: the broker reports no lag and this child has received nothing for a while.
+        // A safety net only (a fixed `consumerKillAt` can lie past what is left): the broker
+        // reports no lag and this child has received nothing for a while. Such a kill is a miss.
         await child.killedItself(() => lag === 0n && performance.now() - lastGotAt > IDLE_MS);
+        if (acking.size === 0) {
+          misses.push(`consumer kill ${cycle + 1} aimed at message ${killAt} of ${left} unacked`);
+        }
       }
       acksInFlightAtKills += acking.size;
       if (acking.size > 0) killsWithAcksInFlight++;
       continue;
     }
     // The last child runs until every stored message was acked, then is killed too.
+    acksResolvedBeforeKills = acked.size;
     try {
       await child.whenReady();
       // Bounded by the run's deadline.
@@ -437,7 +515,15 @@ async function runAckCycles(
       await child.killAndDrain();
     }
   }
-  return { killsWithAcksInFlight, acksInFlightAtKills, redeliveries };
+  return {
+    killsAimed,
+    killsWithAcksInFlight,
+    acksResolvedBeforeKills,
+    acksInFlightAtKills,
+    cyclesWithNothingLeft,
+    redeliveries,
+    misses,
+  };
 }
 
 export { printLine } from '@herald/conformance';
