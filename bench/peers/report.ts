@@ -18,15 +18,15 @@ import { BATCH } from './systems/herald-embedded.ts';
 const MEBIBYTE = 1024 * 1024;
 
 /** The row every ratio divides by. */
-export const BASELINE = 'herald-embedded';
+const BASELINE = 'herald-embedded';
 
 /** Milliseconds for a table cell. */
-export function ms(value: number | undefined): string {
+function ms(value: number | undefined): string {
   return value === undefined || !Number.isFinite(value) ? '' : format(value, value < 10 ? 3 : 1);
 }
 
 /** A ratio for a table cell. */
-export function times(value: number | undefined): string {
+function times(value: number | undefined): string {
   if (value === undefined || !Number.isFinite(value)) return '';
   return `${format(value, value < 10 ? 2 : 1)}×`;
 }

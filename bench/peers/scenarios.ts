@@ -162,7 +162,7 @@ async function startConsumers(topic: Topic, groups: number, consumersPerGroup: n
   return { counter, consumers };
 }
 
-export async function measureThroughput(
+async function measureThroughput(
   system: System,
   scenario: 'produce' | 'end-to-end' | 'fan-out' | 'partitions',
   payloadBytes: number,
@@ -205,7 +205,7 @@ export async function measureThroughput(
   });
 }
 
-export async function measureAckLatency(
+async function measureAckLatency(
   system: System,
   outstanding: number,
   payloadBytes: number,
@@ -228,7 +228,7 @@ export async function measureAckLatency(
   });
 }
 
-export async function measureFixedRate(
+async function measureFixedRate(
   system: System,
   ratePerSecond: number,
   payloadBytes: number,

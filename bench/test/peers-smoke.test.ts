@@ -91,6 +91,7 @@ test('bench peers --quick prints every table and writes JSON and SVG charts', {
       'herald-embedded-batch',
       'herald-bus',
       'herald-serve',
+      'herald-kafka',
       'apache-kafka',
       'apache-kafka-fsync',
       'herald-kafka-apache',
