@@ -4,28 +4,46 @@
  * progress bar on stderr, machine facts, temporary directories, an open-loop rate driver and an
  * SVG bar chart writer.
  *
- * Also `herald serve` as a child process and timed runs of external tools (`kafka.ts`).
+ * Also CPU accounting and timed runs of external tools (`kafka.ts`). The servers benchmarks run
+ * against (`herald serve`, Apache Kafka, the peer servers) start in `bench/_servers.ts`.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { type ParseArgsOptionsConfig, parseArgs } from 'node:util';
 
-/** Where suites write their JSON results and charts (JSON is git-ignored). */
+/**
+ * Where suites write what a run generates (JSON, SVG charts): git-ignored, so running a benchmark
+ * never changes the working tree. Suites print where they wrote.
+ */
 export const RESULTS_DIR = path.join(import.meta.dirname, 'results');
 
 /**
+ * Where the charts docs/benchmarks.md shows are committed. Only an explicit `--publish-charts`
+ * (`peers`, `checkout`) copies a run's charts there, so updating them is a deliberate commit.
+ */
+export const PUBLISHED_CHARTS_DIR = path.join(import.meta.dirname, '..', 'docs', 'benchmarks');
+
+/**
  * Parses a suite's arguments: `--quick` and `--json` always, plus the string options named in
- * `strings` (`--name value`). Unknown options are refused, as `node:util` parseArgs does.
+ * `strings` (`--name value`) and the boolean ones named in `flags` (`--name`). Unknown options
+ * are refused, as `node:util` parseArgs does.
  */
 export function parseBenchArgs(
   args: readonly string[],
   strings: readonly string[] = [],
-): { quick: boolean; json: boolean; strings: Record<string, string | undefined> } {
+  flags: readonly string[] = [],
+): {
+  quick: boolean;
+  json: boolean;
+  strings: Record<string, string | undefined>;
+  flags: Record<string, boolean>;
+} {
   const options: ParseArgsOptionsConfig = { quick: { type: 'boolean' }, json: { type: 'boolean' } };
   for (const name of strings) options[name] = { type: 'string' };
+  for (const name of flags) options[name] = { type: 'boolean' };
   const { values } = parseArgs({ args: [...args], options });
   return {
     quick: values.quick === true,
@@ -33,6 +51,7 @@ export function parseBenchArgs(
     strings: Object.fromEntries(
       strings.map((name) => [name, typeof values[name] === 'string' ? values[name] : undefined]),
     ),
+    flags: Object.fromEntries(flags.map((name) => [name, values[name] === true])),
   };
 }
 
@@ -362,47 +381,26 @@ export function writeResult(directory: string, name: string, content: string): s
   return file;
 }
 
-/** A `herald serve` child process. */
-export interface HeraldServe {
-  readonly child: ChildProcess;
-  readonly port: number;
-  /** `127.0.0.1:port`. */
-  readonly bootstrap: string;
-  /** SIGTERM, and resolves once the process exited. */
-  stop(): Promise<void>;
+/**
+ * Copies a run's chart files into {@link PUBLISHED_CHARTS_DIR} (the committed charts the docs
+ * show, same file names); returns the copies' paths.
+ */
+export function publishCharts(files: readonly string[]): string[] {
+  mkdirSync(PUBLISHED_CHARTS_DIR, { recursive: true });
+  return files.map((file) => {
+    const copy = path.join(PUBLISHED_CHARTS_DIR, path.basename(file));
+    copyFileSync(file, copy);
+    return copy;
+  });
 }
 
-/**
- * Starts `herald serve --port 0 --data <directory> --partitions <partitions>` from the working
- * tree and resolves once it listens. Its stderr goes to this process's stderr.
- */
-export async function startHeraldServe(directory: string, partitions: number): Promise<HeraldServe> {
-  const bin = path.join(import.meta.dirname, '../packages/cli/bin/herald.ts');
-  const child = spawn(
-    process.execPath,
-    [bin, 'serve', '--port', '0', '--data', directory, '--partitions', String(partitions)],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
-  );
-  let output = '';
-  const port = await new Promise<number>((resolve, reject) => {
-    child.stdout!.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-      const match = /listening on [^\s]+:(\d+)/.exec(output);
-      if (match !== null) resolve(Number(match[1]));
-    });
-    child.once('exit', (code) => reject(new Error(`herald serve exited with ${code}`)));
+/** Says on stderr (stdout may be JSON) where a suite wrote its results, relative to the working directory. */
+export function reportWritten(suite: string, files: readonly string[], what = 'results'): void {
+  const shown = files.map((file) => {
+    const relative = path.relative(process.cwd(), file);
+    return relative === '' || relative.startsWith('..') ? file : relative;
   });
-  return {
-    child,
-    port,
-    bootstrap: `127.0.0.1:${port}`,
-    stop: async () => {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      const exited = new Promise((resolve) => child.once('exit', resolve));
-      child.kill('SIGTERM');
-      await exited;
-    },
-  };
+  process.stderr.write(`${suite}: ${what} written to ${shown.join(', ')}\n`);
 }
 
 /**

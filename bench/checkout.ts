@@ -11,16 +11,24 @@
  *
  * The payment gateway takes 100–300 ms per charge (a card network's usual range). Markdown tables
  * on stdout (JSON with --json), progress on stderr, JSON in bench/results/checkout.json and a chart
- * in bench/results/checkout-latency.svg. Each run uses a fresh temporary directory.
+ * in bench/results/checkout-latency.svg (git-ignored); `--publish-charts` also copies the chart to
+ * docs/benchmarks/, the one the docs show. Each run uses a fresh temporary directory.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { startCheckout } from '../apps/checkout/src/app.ts';
 import { planOrders, registerCustomers } from '../apps/checkout/src/load.ts';
 import { formatMs, type Summary, summarize } from '../apps/checkout/src/percentiles.ts';
 import { startSyncCheckout } from '../apps/checkout/src/sync/sync-checkout.ts';
-import { parseBenchArgs, progressLine } from './_common.ts';
+import {
+  parseBenchArgs,
+  progressLine,
+  publishCharts,
+  RESULTS_DIR,
+  reportWritten,
+  writeResult,
+} from './_common.ts';
 
 const PAYMENT = { declineRate: 0.05, latencyMsMin: 100, latencyMsMax: 300, seed: 7 };
 const CUSTOMERS = 50;
@@ -262,7 +270,7 @@ function chart(results: readonly Result[]): string {
 
 /** Runs the suite. */
 export async function run(args: string[]): Promise<void> {
-  const { quick, json } = parseBenchArgs(args);
+  const { quick, json, flags } = parseBenchArgs(args, [], ['publish-charts']);
   const rates = quick ? [10] : [5, 10, 20];
   const steadyMs = quick ? 4000 : 10_000;
   const outageRunMs = quick ? 8000 : 12_000;
@@ -279,13 +287,15 @@ export async function run(args: string[]): Promise<void> {
     );
     results.push(await measure(variant, 10, outageRunMs, 1500));
   }
-  const resultsDir = join(import.meta.dirname, 'results');
-  mkdirSync(resultsDir, { recursive: true });
-  writeFileSync(
-    join(resultsDir, 'checkout.json'),
+  const jsonFile = writeResult(
+    RESULTS_DIR,
+    'checkout.json',
     `${JSON.stringify({ payment: PAYMENT, results }, null, 2)}\n`,
   );
-  writeFileSync(join(resultsDir, 'checkout-latency.svg'), chart(results));
+  const chartFile = writeResult(RESULTS_DIR, 'checkout-latency.svg', chart(results));
+  reportWritten('checkout', [jsonFile, chartFile]);
+  if (flags['publish-charts'] === true)
+    reportWritten('checkout', publishCharts([chartFile]), 'published charts');
   if (json) {
     process.stdout.write(`${JSON.stringify({ payment: PAYMENT, results }, null, 2)}\n`);
     return;
@@ -317,7 +327,7 @@ export async function run(args: string[]): Promise<void> {
       ...notes,
       `- outage: sync failed ${syncOutage.failed} of ${syncOutage.orders} requests; async failed ${asyncOutage.failed} and completed ${asyncOutage.completed} of ${asyncOutage.orders} after payment returned (target 0 failed: ${asyncOutage.failed === 0 ? 'met' : 'NOT met'})`,
       '',
-      'Chart: bench/results/checkout-latency.svg',
+      `Chart: ${relative(process.cwd(), chartFile)}`,
       '',
     ].join('\n'),
   );

@@ -30,10 +30,10 @@ import {
   parseBenchArgs,
   progressLine,
   RESULTS_DIR,
-  startHeraldServe,
   tempDir,
   writeResult,
 } from './_common.ts';
+import { startHeraldServe } from './_servers.ts';
 
 const SUITE = 'kafka-transport';
 const BODY_BYTES = 256;

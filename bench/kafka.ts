@@ -63,10 +63,9 @@ import {
   processCpuSeconds,
   progressLine,
   runTimed,
-  startHeraldServe,
   tempDir,
 } from './_common.ts';
-import { KAFKA_DIR, startBenchKafka } from './_kafka.ts';
+import { KAFKA_DIR, startBenchKafka, startHeraldServe } from './_servers.ts';
 
 const RECORD_BYTES = 100;
 const PRODUCE_TARGET = 250_000;

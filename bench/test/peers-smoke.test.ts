@@ -1,11 +1,11 @@
 /**
  * CI smoke run of `npm run bench -- peers`: a minimal mode (200 messages per row, 100-byte
- * payloads) that checks the harness prints every table and writes its JSON and SVG charts. It does
- * not judge any figure: a row that failed or a peer that was skipped still passes, as long as the
- * report says so.
+ * payloads) that checks the harness prints every table and writes its JSON and SVG charts, and
+ * that a run into the default results folder leaves `git status` as it was. It does not judge any
+ * figure: a row that failed or a peer that was skipped still passes, as long as the report says so.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -13,6 +13,16 @@ import path from 'node:path';
 import { test } from 'node:test';
 
 const RUN = path.join(import.meta.dirname, '..', 'run.ts');
+const ROOT = path.join(import.meta.dirname, '..', '..');
+
+/** `git status --porcelain` of the working tree (untracked files included, ignored ones not). */
+function gitStatus(): string {
+  return execFileSync('git', ['status', '--porcelain', '--untracked-files=all'], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    timeout: 30_000,
+  });
+}
 
 function runBench(args: readonly string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
@@ -34,6 +44,7 @@ test('bench peers --quick prints every table and writes JSON and SVG charts', {
   timeout: 150_000,
 }, async () => {
   const out = await mkdtemp(path.join(tmpdir(), 'herald-peers-smoke-'));
+  const statusBefore = gitStatus();
   try {
     const { code, stdout, stderr } = await runBench([
       'peers',
@@ -80,6 +91,7 @@ test('bench peers --quick prints every table and writes JSON and SVG charts', {
       'herald-embedded-batch',
       'herald-bus',
       'herald-serve',
+      'herald-kafka',
       'apache-kafka',
       'apache-kafka-fsync',
       'herald-kafka-apache',
@@ -103,7 +115,8 @@ test('bench peers --quick prints every table and writes JSON and SVG charts', {
       assert.match(readFileSync(file, 'utf8'), /^<svg [^>]*>[\s\S]*<\/svg>\n$/);
     }
 
-    // --json prints the same report as JSON on stdout.
+    // --json prints the same report as JSON on stdout. No --out: it writes into the default
+    // results folder, which is git-ignored, and says so on stderr.
     const json = await runBench([
       'peers',
       '--quick',
@@ -114,13 +127,13 @@ test('bench peers --quick prints every table and writes JSON and SVG charts', {
       '100',
       '--systems',
       'herald-embedded',
-      '--out',
-      out,
     ]);
     assert.equal(json.code, 0, json.stderr.slice(-2000));
     const parsed = JSON.parse(json.stdout) as { suite: string; measurements: unknown[] };
     assert.equal(parsed.suite, 'peers');
     assert.equal(parsed.measurements.length, 9);
+    assert.match(json.stderr, /peers: results written to \S*bench\/results\/peers\.json/);
+    assert.equal(gitStatus(), statusBefore, 'a benchmark run changed the working tree');
   } finally {
     await rm(out, { recursive: true, force: true });
   }
