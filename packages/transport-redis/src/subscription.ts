@@ -168,7 +168,7 @@ export class GroupSubscription implements Subscription {
           body: pending.message.body,
           timestampMs: Number(pending.id.slice(0, pending.id.indexOf('-'))),
         }),
-        onAck: ({ value }) => this.#ack(incarnation, value),
+        onAck: ({ value }) => this.#ack(value),
         nackDelayMsMax: this.#options.holdDelayMsMax,
       }),
     };
@@ -176,7 +176,7 @@ export class GroupSubscription implements Subscription {
     return incarnation;
   }
 
-  #ack(incarnation: Incarnation, pending: Pending): Promise<void> {
+  #ack(pending: Pending): Promise<void> {
     // Room again in the partition's window: an idle read loop looks again, and a blocked read that
     // left the partition out (its window was full) ends early to take it in.
     this.#wake?.();
