@@ -81,7 +81,10 @@ export class GroupSubscription implements Subscription {
   /** Partitions the read in progress covers; undefined while none blocks. */
   #reading: Set<number> | undefined;
   #readDone: Promise<void> = Promise.resolve();
-  #unblockSent = false;
+  /** Counts reads, so an unblock targets the read it was meant for. */
+  #readNumber = 0;
+  /** The read an unblocker is working on. */
+  #unblocking = -1;
   /** Set when the reader reconnected: start a new incarnation once the read in progress returned. */
   #reincarnateAfterRead = false;
   #wake: (() => void) | undefined;
@@ -258,12 +261,24 @@ export class GroupSubscription implements Subscription {
     if (this.#reading !== undefined) void this.#unblock();
   }
 
+  /**
+   * Ends the read in progress. `CLIENT UNBLOCK` goes over the command connection and may reach the
+   * server before the read does (then it unblocks nothing): it is sent again, briefly, until the
+   * read is unblocked or has returned. One unblocker per read.
+   */
   async #unblock(): Promise<void> {
-    if (this.#reading === undefined || this.#unblockSent || this.#readerId === undefined) return;
-    this.#unblockSent = true;
-    await command(this.#options, 'CLIENT UNBLOCK', () =>
-      this.#host.redis.client('UNBLOCK', this.#readerId!),
-    ).catch(() => {});
+    const read = this.#readNumber;
+    if (this.#reading === undefined || this.#unblocking === read) return;
+    this.#unblocking = read;
+    for (let tries = 0; tries < UNBLOCK_TRIES_MAX; tries++) {
+      if (this.#reading === undefined || this.#readNumber !== read || this.#readerId === undefined) return;
+      const readerId = this.#readerId;
+      const unblocked = await command(this.#options, 'CLIENT UNBLOCK', () =>
+        this.#host.redis.client('UNBLOCK', readerId),
+      ).catch(() => 0);
+      if (unblocked === 1) return;
+      await new Promise((resolve) => setTimeout(resolve, UNBLOCK_RETRY_MS));
+    }
   }
 
   /** The reader reconnected: replies may have been lost, so every partition is read again. */
@@ -275,7 +290,7 @@ export class GroupSubscription implements Subscription {
       (id) => {
         this.#readerId = id as number;
         // The read re-sent after reconnecting would block for blockMs: end it now.
-        this.#unblockSent = false;
+        this.#unblocking = -1;
         void this.#unblock();
       },
       () => {},
@@ -347,7 +362,7 @@ export class GroupSubscription implements Subscription {
       Math.min(...states.map((state) => this.#subscribe.inFlightMax - state.window.unsettledCount)),
     );
     this.#reading = new Set(states.map((state) => state.partition));
-    this.#unblockSent = false;
+    this.#readNumber += 1;
     try {
       const reply = (await this.#reader!.redis.callBuffer(
         'XREADGROUP',
@@ -436,6 +451,10 @@ export class GroupSubscription implements Subscription {
     incarnation.delivery.pump();
   }
 }
+
+/** Attempts to unblock one read, `UNBLOCK_RETRY_MS` apart: the read has returned long before. */
+const UNBLOCK_TRIES_MAX = 200;
+const UNBLOCK_RETRY_MS = 1;
 
 /** `XREADGROUP`'s reply read as Buffers: per stream, its entries as [id, field/value list]. */
 type StreamReply = [Buffer, [Buffer, Buffer[] | null][]][] | null;
