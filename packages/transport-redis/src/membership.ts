@@ -15,6 +15,8 @@ import type { ResolvedOptions } from './options.ts';
 const CLAIM_BATCH = 1000;
 /** Most `XAUTOCLAIM` calls per takeover: up to 10 million pending entries. */
 const CLAIM_CALLS_MAX = 10_000;
+/** Stray entries looked at per owned partition and sweep. */
+const SWEEP_BATCH = 1000;
 
 /** What the member's subscription does when ownership changes. */
 export interface MembershipHost {
@@ -45,6 +47,7 @@ export class Membership {
   /** The fair share of the last heartbeat. */
   #share: number[] = [];
   #beating: Promise<void> | undefined;
+  #lastSweepMs = Date.now();
   #closed = false;
 
   constructor(
@@ -112,6 +115,42 @@ export class Membership {
       } else if (!shareSet.has(partition)) {
         void this.#release(partition);
       }
+    }
+    if (Date.now() - this.#lastSweepMs >= this.#options.visibilityTimeoutMs) {
+      this.#lastSweepMs = Date.now();
+      await this.#sweep();
+    }
+  }
+
+  /**
+   * Once per visibility timeout: entries of an owned partition still pending under another
+   * consumer and idle longer than the timeout are strays (read by a member that lost the partition
+   * before its read returned, e.g. across a long outage). They are claimed, and the partition is
+   * read again from this member's pending entries, so they are delivered.
+   */
+  async #sweep(): Promise<void> {
+    for (const partition of [...this.owned]) {
+      if (this.#releasing.has(partition) || this.#closed) continue;
+      const stream = streamKey(this.#options.keyPrefix, this.#topic, partition);
+      const pending = (await command(this.#options, 'looking for stray pending entries', () =>
+        this.#redis.call(
+          'XPENDING',
+          stream,
+          this.#group,
+          'IDLE',
+          this.#options.visibilityTimeoutMs,
+          '-',
+          '+',
+          SWEEP_BATCH,
+        ),
+      )) as [string, string, number, number][];
+      const strays = pending.filter(([, consumer]) => consumer !== this.#memberId).map(([id]) => id);
+      if (strays.length === 0 || !this.owned.has(partition) || this.#closed) continue;
+      await command(this.#options, 'claiming stray pending entries', () =>
+        this.#redis.call('XCLAIM', stream, this.#group, this.#memberId, 0, ...strays, 'JUSTID'),
+      );
+      this.#host.lost(partition);
+      this.#host.gained(partition);
     }
   }
 

@@ -18,8 +18,8 @@ import {
   makeMessages,
   publishAll,
 } from '@herald/conformance';
-import { type RedisTransport, redisTransport } from '@herald/transport-redis';
-import { deleteKeys, REDIS_URL, requireRedis } from './support.ts';
+import { partitionOfKey, type RedisTransport, redisTransport } from '@herald/transport-redis';
+import { deleteKeys, REDIS_URL, requireRedis, withRedis } from './support.ts';
 
 await requireRedis();
 
@@ -109,6 +109,47 @@ describe('redis transport', { timeout: 120_000 }, () => {
     const firsts = new Map<string, ReceivedMessage>();
     for (const message of handled) if (!firsts.has(idOf(message))) firsts.set(idOf(message), message);
     assertOrderedPerKey([...firsts.values()], 'across the rebalance');
+  });
+
+  it('sweep - an entry left pending under a consumer that does not own its partition is claimed after the visibility timeout', async () => {
+    const transport = await openTransport('sweep', { visibilityTimeoutMs: 1000, heartbeatMs: 50 });
+    let release: (() => Promise<void>) | undefined;
+    const collector = new Collector((message) => {
+      if (idOf(message) !== 'hold-0') return 'ack';
+      release = () => message.ack();
+      return 'hold';
+    });
+    await transport.subscribe({ topic: 'jobs', group: 'workers', inFlightMax: 1 }, collector.handler);
+    // The owner holds a message of partition 0, so its window there is full and it stops reading it.
+    const key = Array.from({ length: 100 }, (_, index) => `key-${index}`).find(
+      (each) => partitionOfKey(each, 4) === 0,
+    )!;
+    await transport.publish(
+      'jobs',
+      makeMessages(1, 'hold', () => key),
+    );
+    await eventually(
+      () => release !== undefined,
+      () => 'hold-0 delivered',
+    );
+    // A stray: a consumer that owns nothing reads an entry into its pending list, as a member whose
+    // lease expired before its read returned would. The owner never reads it with its own reads.
+    const stream = transport.streams('jobs')[0]!;
+    const read = await withRedis(async (redis) => {
+      await redis.call(
+        'XADD',
+        stream,
+        '*',
+        'h',
+        JSON.stringify({ 'x-conformance-id': 'stray-0' }),
+        'b',
+        '{}',
+      );
+      return redis.call('XREADGROUP', 'GROUP', 'workers', 'zombie', 'COUNT', 10, 'STREAMS', stream, '>');
+    });
+    assert.ok(read !== null, 'the zombie read nothing: the owner read partition 0 after all');
+    await release!();
+    await collector.waitAcked(['stray-0'], 'the owner, after the sweep');
   });
 
   it('takeover - a member killed -9 with messages pending loses them to the group after the visibility timeout', async () => {
