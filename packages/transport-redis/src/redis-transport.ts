@@ -83,6 +83,8 @@ class RedisTransportImpl implements RedisTransport, SubscriptionHost {
   readonly #subscriptions = new Set<GroupSubscription>();
   /** Topics whose partition count was checked against Redis. */
   readonly #topics = new Map<string, Promise<void>>();
+  /** Topics whose check succeeded. */
+  readonly #checkedTopics = new Set<string>();
   #roundRobin = 0;
   #closed = false;
   #closing: Promise<void> | undefined;
@@ -123,7 +125,8 @@ class RedisTransportImpl implements RedisTransport, SubscriptionHost {
       }
     }
     if (messages.length === 0) return;
-    await this.#checkTopic(topic);
+    // Checked once per topic; afterwards no extra await on the hot path.
+    if (!this.#checkedTopics.has(topic)) await this.#checkTopic(topic);
     const trim = this.#trimArguments();
     const { partitions, keyPrefix } = this.options;
     // Sent back to back (one pipeline on the socket); each resolves once Redis applied it, which
@@ -165,6 +168,7 @@ class RedisTransportImpl implements RedisTransport, SubscriptionHost {
         const stored = Number(await this.redis.hget(key, 'partitions'));
         if (stored !== this.options.partitions)
           throw partitionsMismatch(topic, stored, this.options.partitions);
+        this.#checkedTopics.add(topic);
       });
       checked.catch(() => this.#topics.delete(topic));
       this.#topics.set(topic, checked);

@@ -262,22 +262,24 @@ export class GroupSubscription implements Subscription {
   }
 
   /**
-   * Ends the read in progress. `CLIENT UNBLOCK` goes over the command connection and may reach the
-   * server before the read does (then it unblocks nothing): it is sent again, briefly, until the
-   * read is unblocked or has returned. One unblocker per read.
+   * Ends the read in progress if it blocks. A read that returns data comes back within a moment, so
+   * the first `CLIENT UNBLOCK` waits `UNBLOCK_RETRY_MS`: under load reads rarely block, and no
+   * command is spent on them. `CLIENT UNBLOCK` goes over the command connection and may also reach
+   * the server before the read does (then it unblocks nothing): it is sent again, briefly, until
+   * the read is unblocked or has returned. One unblocker per read.
    */
   async #unblock(): Promise<void> {
     const read = this.#readNumber;
     if (this.#reading === undefined || this.#unblocking === read) return;
     this.#unblocking = read;
     for (let tries = 0; tries < UNBLOCK_TRIES_MAX; tries++) {
+      await new Promise((resolve) => setTimeout(resolve, UNBLOCK_RETRY_MS));
       if (this.#reading === undefined || this.#readNumber !== read || this.#readerId === undefined) return;
       const readerId = this.#readerId;
       const unblocked = await command(this.#options, 'CLIENT UNBLOCK', () =>
         this.#host.redis.client('UNBLOCK', readerId),
       ).catch(() => 0);
       if (unblocked === 1) return;
-      await new Promise((resolve) => setTimeout(resolve, UNBLOCK_RETRY_MS));
     }
   }
 
