@@ -180,10 +180,13 @@ export class GroupSubscription implements Subscription {
   }
 
   #ack(pending: Pending): Promise<void> {
-    // Room again in the partition's window: an idle read loop looks again, and a blocked read that
-    // left the partition out (its window was full) ends early to take it in.
-    this.#wake?.();
-    if (this.#reading !== undefined && !this.#reading.has(pending.partition)) void this.#unblock();
+    // The partition's window just drained to the read threshold: an idle read loop looks again,
+    // and a blocked read that left the partition out ends early to take it in.
+    const state = this.#incarnation.partitions.get(pending.partition);
+    if (state !== undefined && this.#room(state) === this.#readRoomMin()) {
+      this.#wake?.();
+      if (this.#reading !== undefined && !this.#reading.has(pending.partition)) void this.#unblock();
+    }
     return command(this.#options, 'XACK', () =>
       this.#host.redis.call(
         'XACK',
@@ -192,6 +195,20 @@ export class GroupSubscription implements Subscription {
         pending.id,
       ),
     ).then(() => undefined);
+  }
+
+  /** Entries the partition's window may still take in. */
+  #room(state: PartitionState): number {
+    return this.#subscribe.inFlightMax - state.window.unsettledCount;
+  }
+
+  /**
+   * Least room a window must have to be read: half of it. Reading a partition as soon as one
+   * entry was acked would fetch one entry per round trip under load; waiting for half keeps reads
+   * batched while the other half is still being handled.
+   */
+  #readRoomMin(): number {
+    return Math.ceil(this.#subscribe.inFlightMax / 2);
   }
 
   #gained(partition: number): void {
@@ -304,7 +321,7 @@ export class GroupSubscription implements Subscription {
     while (!this.#closed) {
       const incarnation = this.#incarnation;
       const readable = [...incarnation.partitions.values()].filter(
-        (state) => !state.releasing && state.window.hasRoom(),
+        (state) => !state.releasing && this.#room(state) >= this.#readRoomMin(),
       );
       if (readable.length === 0) {
         await this.#idle(this.#options.blockMs);
@@ -359,10 +376,7 @@ export class GroupSubscription implements Subscription {
   }
 
   async #readNew(incarnation: Incarnation, states: PartitionState[]): Promise<void> {
-    const count = Math.max(
-      1,
-      Math.min(...states.map((state) => this.#subscribe.inFlightMax - state.window.unsettledCount)),
-    );
+    const count = Math.max(1, Math.min(...states.map((state) => this.#room(state))));
     this.#reading = new Set(states.map((state) => state.partition));
     this.#readNumber += 1;
     try {
@@ -388,7 +402,7 @@ export class GroupSubscription implements Subscription {
   /** Reads this member's pending entries of `states` after their last id, with their delivery counts. */
   async #readHistory(incarnation: Incarnation, states: PartitionState[]): Promise<void> {
     for (const state of states) {
-      const count = Math.max(1, this.#subscribe.inFlightMax - state.window.unsettledCount);
+      const count = Math.max(1, this.#room(state));
       const reply = (await this.#reader!.redis.callBuffer(
         'XREADGROUP',
         'GROUP',
