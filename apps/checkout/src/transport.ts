@@ -10,6 +10,9 @@
  *   Every exchange and queue of a run carries a prefix of its own, `HERALD_RABBITMQ_PREFIX` or one
  *   derived from the run's data directory, so runs never share groups, while the services of one
  *   run (`npm run service -- <name> --data DIR`, each its own process) meet on the same names.
+ * - `redis`: the Redis at `HERALD_REDIS_URL` (default `redis://127.0.0.1:6379`), on Redis Streams.
+ *   Every key of a run carries a prefix of its own, `HERALD_REDIS_PREFIX` or one derived from the
+ *   run's data directory, like the RabbitMQ prefix.
  * - `kafka`: any Kafka-protocol broker at `HERALD_KAFKA_BROKERS` (comma-separated `host:port`),
  *   e.g. `herald serve`. Consumer groups and committed offsets live on the broker, so the services
  *   of one run, each its own process, share it. Topics and groups carry no run prefix: give each
@@ -28,7 +31,7 @@ import {
 export { DEFAULT_RABBITMQ_URL } from 'herald';
 
 /** Transports the checkout can run on today (herald's `memory` keeps nothing across a restart). */
-export const TRANSPORT_NAMES = ['embedded', 'rabbitmq', 'kafka'] as const;
+export const TRANSPORT_NAMES = ['embedded', 'rabbitmq', 'kafka', 'redis'] as const;
 
 /** Options of {@link transportFromEnv}. */
 export interface TransportFromEnvOptions {
@@ -63,6 +66,7 @@ export async function transportFromEnv(options: TransportFromEnvOptions): Promis
       // HERALD_KAFKA_CLIENT_ID, when set, still names the client.
       kafka: env.HERALD_KAFKA_CLIENT_ID ? {} : { clientId: clientName },
       rabbitMq: { exchangePrefix: rabbitMqPrefix(env, options.dataDir), connectionName: clientName },
+      redis: { keyPrefix: redisPrefix(env, options.dataDir), connectionName: clientName },
     });
   } catch (error) {
     if ((error as { reason?: string }).reason === 'BROKER_LOCKED') {
@@ -86,6 +90,17 @@ export function rabbitMqPrefix(env: Readonly<Record<string, string | undefined>>
   if (explicit !== undefined && explicit !== '') return explicit;
   const digest = createHash('sha256').update(resolve(dataDir)).digest('hex').slice(0, 12);
   return `herald.checkout-${digest}.`;
+}
+
+/**
+ * The key prefix of a run on Redis: `HERALD_REDIS_PREFIX`, or `herald:checkout-<hash>:` from the
+ * absolute data directory, so every process of one run agrees on it and two runs never do.
+ */
+export function redisPrefix(env: Readonly<Record<string, string | undefined>>, dataDir: string): string {
+  const explicit = env.HERALD_REDIS_PREFIX;
+  if (explicit !== undefined && explicit !== '') return explicit;
+  const digest = createHash('sha256').update(resolve(dataDir)).digest('hex').slice(0, 12);
+  return `herald:checkout-${digest}:`;
 }
 
 /**

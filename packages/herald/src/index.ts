@@ -31,6 +31,7 @@ export * from '@herald/bus';
 export { type SqliteIdempotencyStoreOptions, sqliteIdempotencyStore } from './sqlite-idempotency-store.ts';
 export {
   DEFAULT_RABBITMQ_URL,
+  DEFAULT_REDIS_URL,
   type ImportPackage,
   lazyTransportFromEnv,
   TRANSPORT_NAMES,
@@ -54,7 +55,7 @@ const EMBEDDED_MESSAGE_BYTES_MAX = 1024 * 1024;
 
 /**
  * Creates a bus. Without a `transport` it runs on the transport `HERALD_TRANSPORT` names
- * (`embedded`, `kafka`, `rabbitmq`, `memory`; see `transportFromEnv`), by default the embedded
+ * (`embedded`, `kafka`, `rabbitmq`, `redis`, `memory`; see `transportFromEnv`), by default the embedded
  * durable broker: acknowledged means fsync'ed to disk in `./.herald` (or `HERALD_DATA_DIR`, or
  * `embedded.dir`), and messages and consumer positions survive a kill -9 and restart. Consumed
  * messages are then also deduplicated per group by a SQLite store in the same directory
@@ -74,7 +75,7 @@ export function createBus(options: CreateBusOptions = {}): Bus {
   // Options for the embedded broker are an explicit choice too: they win over HERALD_TRANSPORT.
   const name = embedded === undefined ? transportNameFromEnv() : 'embedded';
   if (name === 'memory') return createBusOn({ ...rest, transport: memoryTransport() });
-  if (name === 'kafka' || name === 'rabbitmq') {
+  if (name === 'kafka' || name === 'rabbitmq' || name === 'redis') {
     return createBusOn({ ...rest, transport: lazyTransportFromEnv(name) });
   }
   const dir = embedded?.dir ?? process.env.HERALD_DATA_DIR ?? './.herald';

@@ -6,6 +6,8 @@
  *   settings its `kafkaOptionsFromEnv` reads);
  * - `rabbitmq`: `@herald/transport-rabbitmq` on `HERALD_RABBITMQ_URL`
  *   (default `amqp://guest:guest@127.0.0.1:5672`);
+ * - `redis`: `@herald/transport-redis` on `HERALD_REDIS_URL` (default `redis://127.0.0.1:6379`),
+ *   keys prefixed with `HERALD_REDIS_PREFIX` (default `herald:`);
  * - `memory`: the in-process memory transport (tests; nothing survives the process).
  *
  * The Kafka and RabbitMQ packages are optional peer dependencies of `herald`, loaded only when
@@ -18,7 +20,7 @@ import { ConfigurationError, memoryTransport, type Transport, type TransportFeat
 import { lazyTransport } from './lazy-transport.ts';
 
 /** The values `HERALD_TRANSPORT` accepts. */
-export const TRANSPORT_NAMES = ['embedded', 'kafka', 'rabbitmq', 'memory'] as const;
+export const TRANSPORT_NAMES = ['embedded', 'kafka', 'rabbitmq', 'redis', 'memory'] as const;
 
 /** One of {@link TRANSPORT_NAMES}. */
 export type TransportName = (typeof TRANSPORT_NAMES)[number];
@@ -26,10 +28,14 @@ export type TransportName = (typeof TRANSPORT_NAMES)[number];
 /** The RabbitMQ broker used when `HERALD_RABBITMQ_URL` is unset. */
 export const DEFAULT_RABBITMQ_URL = 'amqp://guest:guest@127.0.0.1:5672';
 
+/** The Redis server used when `HERALD_REDIS_URL` is unset. */
+export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
+
 /** The package each broker transport lives in. */
 export const TRANSPORT_PACKAGES = {
   kafka: '@herald/transport-kafka',
   rabbitmq: '@herald/transport-rabbitmq',
+  redis: '@herald/transport-redis',
 } as const;
 
 /** Loads a module by specifier: `(specifier) => import(specifier)` unless a test replaces it. */
@@ -45,6 +51,8 @@ export interface TransportFromEnvOptions {
   readonly kafka?: Readonly<Record<string, unknown>>;
   /** `rabbitMqTransport()` options laid over `{ url }` from the environment (e.g. `exchangePrefix`). */
   readonly rabbitMq?: Readonly<Record<string, unknown>>;
+  /** `redisTransport()` options laid over `{ url, keyPrefix }` from the environment (e.g. `partitions`). */
+  readonly redis?: Readonly<Record<string, unknown>>;
   /** How transport packages are loaded; a seam for tests (default: a dynamic `import`). */
   readonly importPackage?: ImportPackage;
 }
@@ -96,11 +104,21 @@ export async function transportFromEnv(options: TransportFromEnvOptions = {}): P
         ...options.rabbitMq,
       });
     }
+    case 'redis': {
+      const redis = (await load(name, options.importPackage)) as {
+        redisTransport(options: Record<string, unknown>): Promise<Transport>;
+      };
+      return redis.redisTransport({
+        url: env.HERALD_REDIS_URL || DEFAULT_REDIS_URL,
+        ...(env.HERALD_REDIS_PREFIX ? { keyPrefix: env.HERALD_REDIS_PREFIX } : {}),
+        ...options.redis,
+      });
+    }
   }
 }
 
 /** What a Kafka or RabbitMQ transport promises before it is open (then its own features apply). */
-const DECLARED_FEATURES: Record<'kafka' | 'rabbitmq', TransportFeatures> = {
+const DECLARED_FEATURES: Record<'kafka' | 'rabbitmq' | 'redis', TransportFeatures> = {
   kafka: {
     consumerGroups: true,
     persistent: true,
@@ -118,15 +136,23 @@ const DECLARED_FEATURES: Record<'kafka' | 'rabbitmq', TransportFeatures> = {
     exactlyOnce: false,
     messageBytesMax: 1024 * 1024,
   },
+  redis: {
+    consumerGroups: true,
+    persistent: true,
+    replaysToNewGroups: true,
+    orderedPerKey: true,
+    exactlyOnce: false,
+    messageBytesMax: 1024 * 1024,
+  },
 };
 
 /**
- * A Kafka or RabbitMQ transport from the environment that opens (loading its package) on first
+ * A Kafka, RabbitMQ or Redis transport from the environment that opens (loading its package) on first
  * use, for `createBus()`, which is synchronous. An unknown `HERALD_TRANSPORT` throws here; a
  * missing package or unreachable broker rejects the first `start`, `publish` or `subscribe`.
  */
 export function lazyTransportFromEnv(
-  name: 'kafka' | 'rabbitmq',
+  name: 'kafka' | 'rabbitmq' | 'redis',
   options: TransportFromEnvOptions = {},
 ): Transport {
   return lazyTransport(name, DECLARED_FEATURES[name], () => transportFromEnv(options));

@@ -86,6 +86,7 @@ const EXAMPLES: readonly {
   { directory: 'kafka-server', output: /^Kafka clients bootstrap from 127\.0\.0\.1:\d+$/m },
   { directory: 'postgres', output: /^500 1$/m, fixture: freshDatabase },
   { directory: 'transport-rabbitmq', output: /^bill o-1 42$/m },
+  { directory: 'transport-redis', output: /^bill o-1 42$/m },
   { directory: 'transport-kafka', output: /^bill o-1 42$/m, fixture: heraldServe },
 ];
 

@@ -5,6 +5,7 @@
  * through the `importPackage` seam, since the packages are installed in this repository). An app
  * on the embedded broker never loads the Kafka or AMQP client.
  */
+
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -25,6 +26,7 @@ import {
   silentLogger,
   transportFromEnv,
 } from 'herald';
+import { Redis } from 'ioredis';
 import { z } from 'zod';
 
 const Noted = defineEvent('Noted', {
@@ -43,7 +45,14 @@ after(() => {
   for (const directory of directories) rmSync(directory, { recursive: true, force: true });
 });
 
-const SETTINGS = ['HERALD_TRANSPORT', 'HERALD_KAFKA_BROKERS', 'HERALD_RABBITMQ_URL', 'HERALD_DATA_DIR'];
+const SETTINGS = [
+  'HERALD_TRANSPORT',
+  'HERALD_KAFKA_BROKERS',
+  'HERALD_RABBITMQ_URL',
+  'HERALD_REDIS_URL',
+  'HERALD_REDIS_PREFIX',
+  'HERALD_DATA_DIR',
+];
 
 /** Runs `body` with `variables` set in `process.env` (and the other Herald settings unset), then restores it. */
 async function withEnv<T>(variables: Record<string, string>, body: () => Promise<T> | T): Promise<T> {
@@ -103,7 +112,7 @@ describe('herald - HERALD_TRANSPORT chooses the transport', { timeout: 180_000 }
           error instanceof ConfigurationError &&
           error.code === 'HERALD_CONFIGURATION' &&
           /HERALD_TRANSPORT=nats/.test(error.message) &&
-          /embedded, kafka, rabbitmq, memory/.test(error.message),
+          /embedded, kafka, rabbitmq, redis, memory/.test(error.message),
       );
     });
   });
@@ -172,6 +181,37 @@ describe('herald - HERALD_TRANSPORT chooses the transport', { timeout: 180_000 }
         await (transport as unknown as { deleteTopology(): Promise<void> }).deleteTopology().catch(() => {});
       }
     });
+  });
+
+  test('redis - createBus() runs on the Redis at HERALD_REDIS_URL, keys under HERALD_REDIS_PREFIX', async () => {
+    const url = process.env.HERALD_REDIS_URL || `redis://127.0.0.1:${process.env.HERALD_REDIS_PORT ?? 6379}`;
+    const prefix = `herald-test:env-${randomUUID().slice(0, 8)}:`;
+    await withEnv(
+      { HERALD_TRANSPORT: 'redis', HERALD_REDIS_URL: url, HERALD_REDIS_PREFIX: prefix },
+      async () => {
+        const bus = createBus({ logger: silentLogger });
+        try {
+          assert.equal(bus.transport.name, 'redis');
+          await roundTrip(bus, 'on redis');
+        } finally {
+          await bus.stop({ timeoutMs: 5_000 });
+        }
+        // The keys went under the prefix (and are deleted: the server is shared).
+        const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 });
+        redis.on('error', () => {});
+        try {
+          await redis.connect();
+          const [, keys] = await redis.scan('0', 'MATCH', `${prefix}*`, 'COUNT', 10_000);
+          assert.ok(
+            keys.some((key) => key.startsWith(`${prefix}s:`)),
+            `keys: ${keys.join(', ')}`,
+          );
+          if (keys.length > 0) await redis.del(...keys);
+        } finally {
+          redis.disconnect();
+        }
+      },
+    );
   });
 
   test('a transport package that is not installed is a ConfigurationError naming what to install', async () => {

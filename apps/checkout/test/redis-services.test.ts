@@ -1,0 +1,112 @@
+/**
+ * The checkout as seven OS processes sharing one Redis (`HERALD_TRANSPORT=redis npm run service --
+ * <name>` each), driven through the order API, with the inventory process killed -9 and started
+ * again mid-run, checked with the same invariants as `npm start`. Needs the local Redis (`npm run
+ * setup` starts it).
+ */
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { after, describe, it } from 'node:test';
+import { redisTransport } from '@herald/transport-redis';
+import { Redis } from 'ioredis';
+import { registerCustomers, runLoad } from '../src/load.ts';
+import { removeTemporaryDirectories, temporaryDirectory } from './helpers.ts';
+import {
+  assertInvariants,
+  deadLettersOnTopics,
+  killStragglers,
+  startService,
+  startServices,
+  stopServices,
+  urlOf,
+  waitForRest,
+} from './support/services.ts';
+
+const URL = process.env.HERALD_REDIS_URL ?? `redis://127.0.0.1:${process.env.HERALD_REDIS_PORT ?? 6379}`;
+const ORDERS = 120;
+const CUSTOMERS = 10;
+const PREFIX = `herald-test:checkout-${randomUUID().slice(0, 8)}:`;
+
+after(async () => {
+  killStragglers();
+  await withRedis(async (redis) => {
+    const keys = await keysWithPrefix(redis, PREFIX);
+    for (let start = 0; start < keys.length; start += 500) await redis.del(...keys.slice(start, start + 500));
+  });
+  removeTemporaryDirectories();
+});
+
+async function withRedis<T>(use: (redis: Redis) => Promise<T>): Promise<T> {
+  const redis = new Redis(URL, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  redis.on('error', () => {});
+  await redis.connect();
+  try {
+    return await use(redis);
+  } finally {
+    redis.disconnect();
+  }
+}
+
+/** Every key starting with `prefix` (this run's only), by SCAN. */
+async function keysWithPrefix(redis: Redis, prefix: string): Promise<string[]> {
+  const keys: string[] = [];
+  let cursor = '0';
+  do {
+    const [next, batch] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+    cursor = next;
+    keys.push(...batch);
+  } while (cursor !== '0');
+  return keys;
+}
+
+/** Dead letters of every topic this run used (the topics recorded under the run's prefix). */
+async function countDeadLetters(): Promise<number> {
+  const topicKeys = await withRedis((redis) => keysWithPrefix(redis, `${PREFIX}t:`));
+  const topics = topicKeys
+    .map((key) => key.slice(`${PREFIX}t:`.length))
+    .filter((topic) => !topic.endsWith('.dlq'));
+  return deadLettersOnTopics(await redisTransport({ url: URL, keyPrefix: PREFIX }), topics);
+}
+
+describe('checkout - services as separate processes on Redis Streams', { timeout: 600_000 }, () => {
+  it('seven service processes share Redis; inventory killed -9 and restarted mid-run; every invariant holds', {
+    timeout: 180_000,
+  }, async (t) => {
+    const dataDir = temporaryDirectory('redis');
+    const options = { transport: 'redis', env: { HERALD_REDIS_URL: URL, HERALD_REDIS_PREFIX: PREFIX } };
+    const services = await startServices(dataDir, options);
+    assert.ok(!services.some((service) => service.child.pid === process.pid));
+
+    await registerCustomers(urlOf(services, 'user'), CUSTOMERS);
+    // Mid-run: kill -9 the inventory process once a third of the orders are in, then start it
+    // again. Its partitions and pending entries move on once its leases expire (the visibility
+    // timeout, 10 s by default).
+    const third = Promise.withResolvers<void>();
+    const load = runLoad({
+      url: urlOf(services, 'order'),
+      orders: ORDERS,
+      ratePerSecond: 40,
+      customers: CUSTOMERS,
+      seed: 7,
+      onProgress: (progress) => {
+        if (progress.accepted >= ORDERS / 3) third.resolve();
+      },
+    });
+    await Promise.race([third.promise, load]);
+    const inventoryIndex = services.findIndex((service) => service.name === 'inventory');
+    const inventory = services[inventoryIndex]!;
+    inventory.child.kill('SIGKILL');
+    assert.equal(await inventory.exit, null, 'inventory died of SIGKILL');
+    t.diagnostic(`inventory (pid ${inventory.child.pid}) killed with SIGKILL mid-run`);
+    services[inventoryIndex] = await startService('inventory', dataDir, options);
+    t.diagnostic(`inventory restarted as pid ${services[inventoryIndex]!.child.pid}`);
+
+    const result = await load;
+    assert.equal(result.accepted, ORDERS, `load failures: ${result.failures.join('; ')}`);
+    await waitForRest(dataDir, { explainFailure: true, orders: ORDERS });
+
+    // SIGTERM drains each service; each exits 0.
+    await stopServices(services);
+    assertInvariants(t, dataDir, await countDeadLetters(), ORDERS);
+  });
+});
