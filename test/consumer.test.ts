@@ -21,7 +21,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { runTool, type ToolResult, withDeadline } from '@herald/kafka-server/testing';
+import { runTool, type ToolResult, withDeadline } from '@herald/test-support';
 import { publint } from 'publint';
 import { formatMessage } from 'publint/utils';
 import { publicPackages, ROOT, type WorkspacePackage } from '../scripts/workspace-packages.ts';

@@ -10,7 +10,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { ClosedError, HeraldError, TransportError } from '@herald/bus';
-import { makeMessages, withDeadline } from '@herald/conformance';
+import { makeMessages } from '@herald/conformance';
+import { withDeadline } from '@herald/test-support';
 import { startChildTransport } from './support/child-transport.ts';
 
 const directories: string[] = [];

@@ -12,7 +12,7 @@ import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { startServe } from '@herald/kafka-server/testing';
+import { startServe } from '@herald/test-support';
 import pg from 'pg';
 
 const root = join(import.meta.dirname, '..', '..', '..');

@@ -13,7 +13,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { startServe } from '@herald/kafka-server/testing';
+import { startServe } from '@herald/test-support';
 import {
   ConfigurationError,
   createBus,

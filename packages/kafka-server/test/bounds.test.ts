@@ -20,9 +20,9 @@ import {
   type RequestHeader,
 } from '@herald/kafka-protocol';
 import { encodeRecordBatch } from '@herald/log';
+import { eventually, withDeadline } from '@herald/test-support';
 import { GroupCoordinator, type JoinInput } from '../src/group-coordinator.ts';
 import { type KafkaServer, type KafkaServerOptions, startKafkaServer } from '../src/index.ts';
-import { waitFor, withDeadline } from './support.ts';
 
 const directories: string[] = [];
 after(() => {
@@ -172,7 +172,7 @@ describe('kafka-server bounds', { timeout: 180_000 }, () => {
       clients[0]!.close();
       // The server notices the close asynchronously: a new connection is served once it has.
       let served = false;
-      await waitFor(
+      await eventually(
         async () => {
           const next = new WireClient(server.port);
           clients.push(next);
@@ -194,7 +194,7 @@ describe('kafka-server bounds', { timeout: 180_000 }, () => {
     try {
       assert.notEqual(await apiVersions(client), null);
       const answeredAtMs = performance.now();
-      await waitFor(
+      await eventually(
         () => client.closed,
         () => 'the idle connection to be closed',
       );
@@ -309,7 +309,7 @@ describe('kafka-server bounds', { timeout: 180_000 }, () => {
       for (let index = 0; index < fetches; index++) {
         socket.write(Buffer.concat(encodeRequest(header(API_KEY.Fetch, 11), big)));
       }
-      await waitFor(
+      await eventually(
         () => fetchesAnswered >= fetches,
         () => `the ${fetches} fetches answered (${fetchesAnswered})`,
       );
@@ -330,7 +330,7 @@ describe('kafka-server bounds', { timeout: 180_000 }, () => {
       );
       socket.resume(); // Draining the output lets the server read again.
       socket.on('data', () => {});
-      await waitFor(
+      await eventually(
         async () => (await probe()) === 1n,
         () => 'the Produce stored once the client read',
       );

@@ -17,7 +17,7 @@ import { homedir, tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { decodeRecordBatchHeader, type RecordBatchHeader, recordBatchSize } from '@herald/log';
-import { runTool, type ToolResult } from './support.ts';
+import { runTool, type ToolResult } from '@herald/test-support';
 
 const CACHE_DIR = path.join(homedir(), '.cache', 'herald');
 const SETUP_HINT = 'run `npm run setup` (scripts/setup.sh) to fetch it';

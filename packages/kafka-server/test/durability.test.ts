@@ -13,8 +13,9 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, it } from 'node:test';
+import { temporaryDirectory, withDeadline } from '@herald/test-support';
 import { DURABLE_PARTITIONS, DURABLE_TOPIC, durableValue } from './durable-workload.ts';
-import { freshDirectory, kcat, lines, type Serve, startServe, withDeadline } from './support.ts';
+import { kcat, lines, type Serve, startServe } from './support.ts';
 
 const PRODUCER = path.join(import.meta.dirname, 'fixtures', 'durable-producer.ts');
 const CYCLES = Number(process.env.SERVE_CRASH_CYCLES ?? 3);
@@ -145,7 +146,7 @@ async function verify(bootstrap: string, ledger: Ledger): Promise<number> {
 
 /** Cycles of produce, kill -9 mid-production, restart, verify; returns what it measured. */
 async function runCycles(cycles: number, fault?: string) {
-  const dir = freshDirectory('herald-durability-');
+  const dir = temporaryDirectory('herald-durability-');
   const ledger: Ledger = { acknowledged: new Map(), begun: new Set(), acknowledgedAt: new Map() };
   let serve: Serve | undefined;
   let killsWithSendsInFlight = 0;

@@ -18,9 +18,9 @@ import {
   type ListGroupsResponse,
   type SyncGroupResponse,
 } from '@herald/kafka-protocol';
+import { temporaryDirectory, withDeadline } from '@herald/test-support';
 import { GroupCoordinator } from '../src/group-coordinator.ts';
 import { type KafkaServer, startKafkaServer } from '../src/index.ts';
-import { freshDirectory, withDeadline } from './support.ts';
 
 /** Sends requests on one socket and decodes the responses, in order. */
 class Client {
@@ -98,7 +98,7 @@ describe('group listing', { timeout: 600_000 }, () => {
   let client: Client;
   before(async () => {
     server = await startKafkaServer({
-      dir: freshDirectory(),
+      dir: temporaryDirectory(),
       port: 0,
       partitions: 2,
       groups: { initialRebalanceDelayMs: 200 },

@@ -17,9 +17,9 @@ import {
   type ProduceResponse,
 } from '@herald/kafka-protocol';
 import { encodeRecordBatch } from '@herald/log';
+import { temporaryDirectory, withDeadline } from '@herald/test-support';
 import { type KafkaServer, startKafkaServer } from '../src/index.ts';
 import { PRODUCERS_PER_PARTITION_MAX, ProducerStateManager } from '../src/producer-state.ts';
-import { freshDirectory, withDeadline } from './support.ts';
 
 const PRODUCE_VERSION = 8;
 
@@ -106,7 +106,7 @@ function expectOffset(response: ProducePartitionResponse, baseOffset: bigint, wh
 }
 
 describe('idempotent producer', () => {
-  const dir = freshDirectory();
+  const dir = temporaryDirectory();
   let server: KafkaServer;
   before(async () => {
     server = await startKafkaServer({ dir, port: 0, partitions: 1 });
@@ -239,7 +239,7 @@ describe('idempotent producer', () => {
 });
 
 test('idempotence - a partition remembers at most PRODUCERS_PER_PARTITION_MAX producers, least recently active first', async () => {
-  const server = await startKafkaServer({ dir: freshDirectory(), port: 0, partitions: 1 });
+  const server = await startKafkaServer({ dir: temporaryDirectory(), port: 0, partitions: 1 });
   try {
     await server.broker.createTopic('many');
     const producers = new ProducerStateManager(server.broker);
@@ -268,7 +268,7 @@ test('idempotence - a partition remembers at most PRODUCERS_PER_PARTITION_MAX pr
 });
 
 test('idempotence - a partition whose producer state is not loaded answers a retriable error', async () => {
-  const server = await startKafkaServer({ dir: freshDirectory(), port: 0, partitions: 1 });
+  const server = await startKafkaServer({ dir: temporaryDirectory(), port: 0, partitions: 1 });
   try {
     const producers = new ProducerStateManager(server.broker);
     const verdict = producers.check('unloaded', 0, {

@@ -6,7 +6,8 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { requireTool, runTool, type Serve, startServe, waitFor } from './support.ts';
+import { eventually, requireTool, runTool } from '@herald/test-support';
+import { type Serve, startServe } from './support.ts';
 
 const PYTHON = '/usr/bin/python3';
 const CLIENT = fileURLToPath(new URL('./fixtures/kafka_python_client.py', import.meta.url));
@@ -67,7 +68,7 @@ describe('kafka-python', { timeout: 600_000 }, () => {
     });
     try {
       const [a, b] = members as [(typeof members)[0], (typeof members)[0]];
-      await waitFor(
+      await eventually(
         () => a.assigned.length === 2 && b.assigned.length === 2,
         () => `two partitions each (a ${a.assigned}, b ${b.assigned})\n${a.log}\n${b.log}`,
         40_000,
@@ -75,7 +76,7 @@ describe('kafka-python', { timeout: 600_000 }, () => {
       assert.deepEqual([...a.assigned, ...b.assigned].sort(), [0, 1, 2, 3]);
       const killedAt = performance.now();
       b.child.kill('SIGKILL');
-      await waitFor(
+      await eventually(
         () => a.assigned.length === 4,
         () => `the survivor owning all 4 (a ${a.assigned})\n${a.log}`,
         30_000,
@@ -100,7 +101,7 @@ describe('kafka-python', { timeout: 600_000 }, () => {
       }
     });
     try {
-      await waitFor(
+      await eventually(
         () => assigned.length === 4,
         () => `the live member to own 4 partitions (has ${assigned.length})`,
         30_000,

@@ -17,8 +17,8 @@ import {
   type RequestHeader,
 } from '@herald/kafka-protocol';
 import { encodeRecordBatch } from '@herald/log';
+import { temporaryDirectory, withDeadline } from '@herald/test-support';
 import { type KafkaServer, startKafkaServer } from '../src/index.ts';
-import { freshDirectory, withDeadline } from './support.ts';
 
 /** A minimal client: sends frames, reads size-prefixed responses in order, notices a close. */
 class WireClient {
@@ -89,7 +89,7 @@ function produceError(frame: Buffer | null, version: number): number {
 describe('wire', { timeout: 600_000 }, () => {
   let server: KafkaServer;
   before(async () => {
-    server = await startKafkaServer({ dir: freshDirectory(), port: 0, partitions: 1 });
+    server = await startKafkaServer({ dir: temporaryDirectory(), port: 0, partitions: 1 });
     await server.broker.createTopic('wire');
   });
   after(async () => {

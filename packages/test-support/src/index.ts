@@ -37,6 +37,7 @@ export {
 } from './poll.ts';
 export { createRandom, seedFromEnv } from './random.ts';
 export {
+  freePort,
   POSTGRES_URL,
   RABBITMQ_URL,
   REACHABLE_TIMEOUT_MS_DEFAULT,

@@ -3,7 +3,7 @@
  * their ports from the `HERALD_*_PORT` variables, their URLs, and a reachability check that fails
  * at once with what to do instead of letting a test wait on a server that is not there.
  */
-import { connect } from 'node:net';
+import { type AddressInfo, connect, createServer } from 'node:net';
 
 /** A server the tests use, the variable that moves its port, and its default port. */
 export interface ServerSpec {
@@ -83,4 +83,19 @@ export function requireServer(server: ServerName, timeoutMs?: number): Promise<v
 export function requireRabbitMq(url: string = RABBITMQ_URL, timeoutMs?: number): Promise<void> {
   const { hostname, port } = new URL(url);
   return requireReachable('RabbitMQ', hostname, Number(port || 5672), timeoutMs);
+}
+
+/**
+ * A loopback port the OS says is free now (it listens on port 0, reads the port, closes). Another
+ * process may take it before the caller binds it; for servers that cannot pick their own port.
+ */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', resolve);
+  });
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
 }

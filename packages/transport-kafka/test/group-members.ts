@@ -6,7 +6,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { waitFor } from './support.ts';
+import { eventually } from '@herald/test-support';
 
 const MEMBER = fileURLToPath(new URL('./rebalance-member.ts', import.meta.url));
 
@@ -99,7 +99,7 @@ export class GroupMembers {
     void exit.then(() => subscribed.reject(new Error(`member ${index} exited: ${err.slice(-2000)}`)));
     const member: Member = { index, child, exit, stderr: () => err, subscribed: subscribed.promise };
     this.members.push(member);
-    await waitFor(
+    await eventually(
       () => member.subscribed.then(() => true),
       () => `member ${index} to subscribe; stderr: ${err.slice(-2000)}`,
       60_000,
@@ -110,7 +110,7 @@ export class GroupMembers {
   /** SIGTERM (commit and leave) and wait for the exit. */
   async leave(member: Member): Promise<void> {
     member.child.kill('SIGTERM');
-    await waitFor(
+    await eventually(
       () => member.exit.then(() => true),
       () => `member ${member.index} to leave`,
       30_000,

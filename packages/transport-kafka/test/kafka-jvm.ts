@@ -10,7 +10,7 @@ import net from 'node:net';
 import { homedir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { withDeadline } from '@herald/kafka-server/testing';
+import { withDeadline } from '@herald/test-support';
 import { Admin } from '@platformatic/kafka';
 
 const run = promisify(execFile);

@@ -11,8 +11,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { silentLogger } from '@herald/bus';
-import { Collector, type Decision, eventually, idOf, makeMessages, quiet } from '@herald/conformance';
+import { Collector, type Decision, idOf, makeMessages, quiet } from '@herald/conformance';
 import { type KafkaServer, type KafkaServerOptions, startKafkaServer } from '@herald/kafka-server';
+import { eventually } from '@herald/test-support';
 import { type KafkaTransport, type KafkaTransportOptions, kafkaTransport } from '@herald/transport-kafka';
 
 /** Kafka API keys of the requests counted here. */

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { after, before, describe, it } from 'node:test';
 import { createBus, decodeEnvelope, defineEvent, type Envelope, silentLogger, uuidv7 } from '@herald/bus';
-import { CONDITION_TIMEOUT_MS, eventually, requireTool } from '@herald/conformance';
+import { eventually, POLL_TIMEOUT_MS_DEFAULT, requireTool } from '@herald/test-support';
 import { rabbitMqTransport } from '@herald/transport-rabbitmq';
 import { z } from 'zod';
 import { deleteTopology, RABBITMQ_URL, requireRabbitMq, type TopologyRecord } from './support.ts';
@@ -115,7 +115,7 @@ describe('interop - Python pika', { timeout: 120_000 }, () => {
         RABBITMQ_URL,
         'orders',
         'order.*',
-        String(CONDITION_TIMEOUT_MS / 1000),
+        String(POLL_TIMEOUT_MS_DEFAULT / 1000),
       );
       assert.equal(await consumer.line(), 'ready');
       const envelope = await bus.publish(

@@ -9,7 +9,7 @@ import { connect as connectTcp, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { withDeadline } from '@herald/bus/testing';
+import { withDeadline } from '@herald/test-support';
 
 /** The server script run directly (the /usr/sbin wrapper would switch to the rabbitmq user). */
 export const RABBITMQ_SERVER = '/usr/lib/rabbitmq/bin/rabbitmq-server';

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { afterEach, before, describe, it } from 'node:test';
 import { ConfigurationError, TransportError } from '@herald/bus';
-import { Collector, eventually, idOf, makeMessages, publishAll } from '@herald/conformance';
+import { Collector, idOf, makeMessages, publishAll } from '@herald/conformance';
+import { eventually } from '@herald/test-support';
 import {
   type RabbitMqTransport,
   type RabbitMqTransportOptions,
