@@ -8,7 +8,7 @@
 import { after, describe, it } from 'node:test';
 import { startKafkaCluster } from '../../../packages/transport-kafka/test/apache-kafka-cluster.ts';
 import { registerCustomers, runLoad } from '../src/load.ts';
-import { removeTemporaryDirectories, temporaryDirectory } from './helpers.ts';
+import { temporaryDirectory } from './helpers.ts';
 import { countDeadLetters, onKafka } from './support/kafka.ts';
 import {
   assertInvariants,
@@ -28,7 +28,6 @@ const cluster = await startKafkaCluster({ partitions: 2 });
 after(async () => {
   killStragglers();
   await cluster.stop();
-  removeTemporaryDirectories();
 });
 
 describe('checkout - services as separate processes on a three-node Apache Kafka cluster', () => {

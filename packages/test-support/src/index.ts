@@ -49,4 +49,4 @@ export {
   type ServerSpec,
   serverPort,
 } from './servers.ts';
-export { temporaryDirectory } from './temp.ts';
+export { type OwnedDirectory, ownedTemporaryDirectory, temporaryDirectory } from './temp.ts';

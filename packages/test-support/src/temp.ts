@@ -5,6 +5,7 @@
  * to close because its data directory was already gone).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { atExit } from './exit-cleanup.ts';
@@ -36,4 +37,27 @@ export function temporaryDirectory(prefix = 'herald-test-'): string {
   const directory = mkdtempSync(path.join(tmpdir(), prefix));
   directories.push(directory);
   return directory;
+}
+
+/** A temporary directory its caller owns: removed when disposed (`await using`), not at exit. */
+export interface OwnedDirectory {
+  /** The directory's path. */
+  readonly directory: string;
+  /** Removes the directory with everything in it; removing it twice is harmless. */
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+/**
+ * A fresh empty directory under the OS temp directory that the caller removes, with
+ * `await using scratch = await ownedTemporaryDirectory()` (or by calling its `Symbol.asyncDispose`
+ * in a `finally`): for tests that make many and must not keep them until the process exits.
+ */
+export async function ownedTemporaryDirectory(prefix = 'herald-test-'): Promise<OwnedDirectory> {
+  const directory = await mkdtemp(path.join(tmpdir(), prefix));
+  return {
+    directory,
+    async [Symbol.asyncDispose]() {
+      await rm(directory, { recursive: true, force: true, maxRetries: 3 });
+    },
+  };
 }
