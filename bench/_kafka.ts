@@ -4,12 +4,8 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { type ApacheKafka, KAFKA_DIR, startApacheKafka } from '@herald/test-support/apache-kafka';
 import type { ClusterMetadata } from '@platformatic/kafka';
-import {
-  type ApacheKafka,
-  KAFKA_DIR,
-  startApacheKafka,
-} from '../packages/transport-kafka/test/apache-kafka.ts';
 import { sleep } from './_common.ts';
 
 export { KAFKA_DIR };

@@ -37,6 +37,7 @@ export {
 } from './poll.ts';
 export { createRandom, seedFromEnv } from './random.ts';
 export {
+  accepts,
   freePort,
   POSTGRES_URL,
   RABBITMQ_URL,
@@ -49,4 +50,5 @@ export {
   type ServerSpec,
   serverPort,
 } from './servers.ts';
+export { startProxy, type TcpProxy } from './tcp-proxy.ts';
 export { type OwnedDirectory, ownedTemporaryDirectory, temporaryDirectory } from './temp.ts';

@@ -99,3 +99,24 @@ export async function freePort(): Promise<number> {
   await new Promise<void>((resolve) => server.close(() => resolve()));
   return port;
 }
+
+/**
+ * Whether `host:port` accepts a TCP connection now (closed at once): false when it refuses or
+ * does not answer within `timeoutMs` (default 2 s). For waiting until a server is up or gone.
+ */
+export function accepts(
+  port: number,
+  host = '127.0.0.1',
+  timeoutMs = REACHABLE_TIMEOUT_MS_DEFAULT,
+): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host, port });
+    const answer = (accepted: boolean) => {
+      socket.destroy();
+      resolve(accepted);
+    };
+    socket.setTimeout(timeoutMs, () => answer(false));
+    socket.once('error', () => answer(false));
+    socket.once('connect', () => answer(true));
+  });
+}

@@ -15,9 +15,9 @@
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import { eventually } from '@herald/test-support';
+import { startKafkaCluster } from '@herald/test-support/apache-kafka';
 import { type KafkaTransport, kafkaTransport } from '@herald/transport-kafka';
 import { Consumer, MessagesStreamFallbackModes, MessagesStreamModes } from '@platformatic/kafka';
-import { startKafkaCluster } from './apache-kafka-cluster.ts';
 import { checkDeliveries, type Delivery, GroupMembers } from './group-members.ts';
 
 const cluster = await startKafkaCluster({
