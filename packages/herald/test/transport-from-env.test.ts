@@ -8,11 +8,8 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { after, describe, test } from 'node:test';
-import { RABBITMQ_URL, requireRabbitMq, startServe } from '@herald/test-support';
+import { describe, test } from 'node:test';
+import { RABBITMQ_URL, requireRabbitMq, startServe, temporaryDirectory } from '@herald/test-support';
 import {
   ConfigurationError,
   createBus,
@@ -31,15 +28,7 @@ const Noted = defineEvent('Noted', {
   key: (note) => note.text,
 });
 
-const directories: string[] = [];
-function freshDirectory(): string {
-  const directory = mkdtempSync(join(tmpdir(), 'herald-env-'));
-  directories.push(directory);
-  return directory;
-}
-after(() => {
-  for (const directory of directories) rmSync(directory, { recursive: true, force: true });
-});
+const freshDirectory = () => temporaryDirectory('herald-env-');
 
 const SETTINGS = ['HERALD_TRANSPORT', 'HERALD_KAFKA_BROKERS', 'HERALD_RABBITMQ_URL', 'HERALD_DATA_DIR'];
 
