@@ -66,6 +66,8 @@ export interface Child {
    * child exits first or after `timeoutMs`; the child keeps running then (kill it if you must).
    */
   waitForLine(pattern: RegExp, timeoutMs: number, what?: string): Promise<RegExpExecArray>;
+  /** Calls `listener` with every complete stdout line from now on (without its newline); returns a function that stops it. */
+  onLine(listener: (line: string) => void): () => void;
   /** SIGTERM; resolves the exit code, rejects when it has not exited within `timeoutMs` (default 15 s). */
   stop(timeoutMs?: number): Promise<number | null>;
   /** SIGKILL; resolves once it has exited, rejects after `timeoutMs` (default 15 s). */
@@ -148,6 +150,10 @@ export function spawnChild(command: string, args: readonly string[], options: Ch
           throw new Error(`${(error as Error).message}; output:\n${output}`, { cause: error });
         })
         .finally(() => lineListeners.delete(listener!));
+    },
+    onLine(listener) {
+      lineListeners.add(listener);
+      return () => lineListeners.delete(listener);
     },
     stop(timeoutMs = CHILD_EXIT_TIMEOUT_MS_DEFAULT) {
       child.kill('SIGTERM');
