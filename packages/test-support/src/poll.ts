@@ -4,6 +4,7 @@
  * the condition's last error, if it threw) once the deadline passes.
  */
 import assert from 'node:assert/strict';
+import { withDeadline } from './deadline.ts';
 
 /** How long {@link eventually} and {@link until} wait by default before failing: 15 s. */
 export const POLL_TIMEOUT_MS_DEFAULT = 15_000;
@@ -28,7 +29,8 @@ function timedOut(timeoutMs: number, what: WaitDescription, lastError: unknown):
 /**
  * Resolves once `condition()` holds, checking every `intervalMs` (default 10 ms); fails with an
  * `AssertionError` naming `what` after `timeoutMs` (default 15 s). A check that throws counts as
- * "not yet": its error is kept and shown in the failure if the deadline passes.
+ * "not yet": its error is kept and shown in the failure if the deadline passes. An asynchronous
+ * check that has not settled by the deadline fails the wait too.
  */
 export async function eventually(
   condition: () => boolean | Promise<boolean>,
@@ -55,7 +57,9 @@ export async function until<T>(
   let lastError: unknown;
   for (;;) {
     try {
-      const value = await read();
+      // A check that never settles must not outlive the deadline either.
+      const remainingMs = Math.max(0, deadline - performance.now());
+      const value = await withDeadline(Promise.resolve().then(read), remainingMs, 'the check to settle');
       if (accept(value)) return value;
       lastError = undefined;
     } catch (error) {

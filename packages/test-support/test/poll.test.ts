@@ -51,6 +51,14 @@ describe('poll', { timeout: 30_000 }, () => {
     );
   });
 
+  it('poll - a check that never settles fails at the deadline instead of hanging', async () => {
+    const never = new Promise<boolean>(() => {});
+    await assert.rejects(
+      eventually(() => never, 'a promise that never settles', 50),
+      /timed out after 50 ms waiting for a promise that never settles; the last check threw: timed out after \d+ ms waiting for the check to settle/,
+    );
+  });
+
   it('poll - until resolves the first accepted value', async () => {
     let value = 0;
     assert.equal(
