@@ -12,12 +12,8 @@ import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
+import { type ApacheKafka, KAFKA_DIR, startApacheKafka } from '@herald/test-support/apache-kafka';
 import type { ClusterMetadata } from '@platformatic/kafka';
-import {
-  type ApacheKafka,
-  KAFKA_DIR,
-  startApacheKafka,
-} from '../packages/transport-kafka/test/apache-kafka.ts';
 import { sleep } from './_common.ts';
 
 export { KAFKA_DIR };

@@ -16,12 +16,12 @@
  * the registry into node_modules/.cache (kept between runs, like npm's own cache).
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { runTool, type ToolResult, withDeadline } from '@herald/kafka-server/testing';
+import { runTool, startServe, type ToolResult } from '@herald/test-support';
 import { publint } from 'publint';
 import { formatMessage } from 'publint/utils';
 import { publicPackages, ROOT, type WorkspacePackage } from '../scripts/workspace-packages.ts';
@@ -123,45 +123,6 @@ async function oldestNode(): Promise<string> {
   const version = await ok('node --version', binary, ['--version']);
   assert.equal(version.stdout.trim(), `v${NODE_OLDEST}`);
   return binary;
-}
-
-/** Runs `herald serve` from the install until it prints the port it listens on. */
-async function startInstalledServe(
-  project: string,
-  dataDir: string,
-  env: NodeJS.ProcessEnv,
-): Promise<{ child: ChildProcess; port: number; output: () => string }> {
-  const child = spawn(
-    join(project, 'node_modules', '.bin', 'herald'),
-    ['serve', '--port', '0', '--data', dataDir],
-    {
-      cwd: project,
-      env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
-  let output = '';
-  const collect = (chunk: Buffer) => {
-    output += chunk.toString();
-  };
-  child.stdout!.on('data', collect);
-  child.stderr!.on('data', collect);
-  const port = await withDeadline(
-    new Promise<number>((resolve, reject) => {
-      child.stdout!.on('data', () => {
-        const match = /listening on [^\s]+:(\d+)/.exec(output);
-        if (match !== null) resolve(Number(match[1]));
-      });
-      child.once('exit', (code) => reject(new Error(`herald serve exited with ${code}:\n${output}`)));
-      child.once('error', reject);
-    }),
-    30_000,
-    'the installed herald serve to listen',
-  ).catch((error: unknown) => {
-    child.kill('SIGKILL');
-    throw new Error(`${(error as Error).message}\n${output}`);
-  });
-  return { child, port, output: () => output };
 }
 
 describe('consumer - the packed packages, installed outside the repository', { timeout: 240_000 }, () => {
@@ -356,7 +317,15 @@ describe('consumer - the packed packages, installed outside the repository', { t
       'kcat is not installed: run `npm run setup` (it installs the Debian packages the tests use)',
     );
     const dataDir = mkdtempSync(join(work, 'serve-'));
-    const serve = await startInstalledServe(project, dataDir, consumerEnvironment(nodeOldest));
+    // The installed bin, from the project, with the consumer's environment only.
+    const serve = await startServe({
+      dir: dataDir,
+      command: [join(project, 'node_modules', '.bin', 'herald')],
+      cwd: project,
+      env: consumerEnvironment(nodeOldest),
+      inheritEnv: false,
+      startTimeoutMs: 30_000,
+    });
     try {
       const broker = `127.0.0.1:${serve.port}`;
       await ok('kcat -P', 'kcat', ['-P', '-b', broker, '-t', 'greetings'], {
@@ -365,7 +334,7 @@ describe('consumer - the packed packages, installed outside the repository', { t
       const consumed = await ok('kcat -C', 'kcat', ['-C', '-b', broker, '-t', 'greetings', '-e', '-q']);
       assert.equal(consumed.stdout, 'hello from a consumer\n', serve.output());
     } finally {
-      serve.child.kill('SIGKILL');
+      await serve.kill();
     }
   });
 

@@ -5,12 +5,13 @@
  * figure: a row that failed or a peer that was skipped still passes, as long as the report says so.
  */
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
+import { runTool, type ToolResult } from '@herald/test-support';
 
 const RUN = path.join(import.meta.dirname, '..', 'run.ts');
 const ROOT = path.join(import.meta.dirname, '..', '..');
@@ -24,20 +25,9 @@ function gitStatus(): string {
   });
 }
 
-function runBench(args: readonly string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [RUN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => {
-      stdout += chunk.toString();
-    });
-    child.stderr.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString();
-    });
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
+/** Runs `npm run bench -- <args>` (killed after 140 s, inside the test's 150 s; then `code` is null). */
+function runBench(args: readonly string[]): Promise<ToolResult> {
+  return runTool(process.execPath, [RUN, ...args], { timeoutMs: 140_000 });
 }
 
 test('bench peers --quick prints every table and writes JSON and SVG charts', {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { type Checkout, startCheckout } from '../src/app.ts';
-import { postJson, removeTemporaryDirectories, temporaryDirectory } from './helpers.ts';
+import { postJson, temporaryDirectory } from './helpers.ts';
 
 let checkout: Checkout;
 before(async () => {
@@ -12,7 +12,6 @@ before(async () => {
 });
 after(async () => {
   await checkout?.stop();
-  removeTemporaryDirectories();
 });
 
 const fields = (body: Record<string, unknown>) =>

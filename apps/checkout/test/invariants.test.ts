@@ -1,12 +1,11 @@
 import assert from 'node:assert/strict';
 import { DatabaseSync } from 'node:sqlite';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
+import { eventually } from '@herald/test-support';
 import { startCheckout } from '../src/app.ts';
 import { checkInvariants, isQuiescent } from '../src/invariants.ts';
 import { AUDIT_SCHEMA, appendToAuditLog, verifyAuditLog } from '../src/logic/audit-log.ts';
-import { postJson, removeTemporaryDirectories, temporaryDirectory, waitUntil } from './helpers.ts';
-
-after(removeTemporaryDirectories);
+import { postJson, temporaryDirectory } from './helpers.ts';
 
 describe('checkout - invariants under concurrent orders', { timeout: 600_000 }, () => {
   it('never oversells a scarce SKU, conserves stock, sends one e-mail per order and audits every event once', async () => {
@@ -41,7 +40,7 @@ describe('checkout - invariants under concurrent orders', { timeout: 600_000 }, 
         ),
       ]);
       assert.deepEqual(new Set(orders.map((order) => order.status)), new Set([202]));
-      await waitUntil(() => isQuiescent(checkout), 'every order to complete and every consumer to catch up');
+      await eventually(() => isQuiescent(checkout), 'every order to complete and every consumer to catch up');
 
       const { facts, invariants } = checkInvariants(checkout, { expectedOrders: 50 });
       for (const invariant of invariants)

@@ -1,14 +1,14 @@
 /**
  * The checkout distributed on a three-node Apache Kafka cluster (replication factor 3,
- * `min.insync.replicas=2`; see packages/transport-kafka/test/apache-kafka-cluster.ts): each of the
+ * `min.insync.replicas=2`; see packages/test-support/src/apache-kafka/cluster.ts): each of the
  * seven services is its own OS process with `HERALD_KAFKA_BROKERS` listing all three nodes. Mid-run
  * the node leading `orders` partition 0 is killed with SIGKILL and stays down; every invariant must
  * hold: no oversell, no lost or duplicated confirmation.
  */
 import { after, describe, it } from 'node:test';
-import { startKafkaCluster } from '../../../packages/transport-kafka/test/apache-kafka-cluster.ts';
+import { startKafkaCluster } from '@herald/test-support/apache-kafka';
 import { registerCustomers, runLoad } from '../src/load.ts';
-import { removeTemporaryDirectories, temporaryDirectory } from './helpers.ts';
+import { temporaryDirectory } from './helpers.ts';
 import { countDeadLetters, onKafka } from './support/kafka.ts';
 import {
   assertInvariants,
@@ -28,7 +28,6 @@ const cluster = await startKafkaCluster({ partitions: 2 });
 after(async () => {
   killStragglers();
   await cluster.stop();
-  removeTemporaryDirectories();
 });
 
 describe('checkout - services as separate processes on a three-node Apache Kafka cluster', () => {

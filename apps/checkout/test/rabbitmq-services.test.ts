@@ -8,10 +8,10 @@ import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { after, describe, it } from 'node:test';
 import { promisify } from 'node:util';
+import { RABBITMQ_URL } from '@herald/test-support';
 import { deleteTopology, rabbitMqTransport } from '@herald/transport-rabbitmq';
 import { registerCustomers, runLoad } from '../src/load.ts';
-import { DEFAULT_RABBITMQ_URL } from '../src/transport.ts';
-import { removeTemporaryDirectories, temporaryDirectory } from './helpers.ts';
+import { temporaryDirectory } from './helpers.ts';
 import {
   assertInvariants,
   deadLettersOnTopics,
@@ -23,11 +23,7 @@ import {
 } from './support/services.ts';
 
 const run = promisify(execFile);
-const URL =
-  process.env.HERALD_RABBITMQ_URL ??
-  (process.env.HERALD_RABBITMQ_PORT
-    ? `amqp://guest:guest@127.0.0.1:${process.env.HERALD_RABBITMQ_PORT}`
-    : DEFAULT_RABBITMQ_URL);
+const URL = RABBITMQ_URL;
 const ORDERS = 120;
 const CUSTOMERS = 10;
 const PREFIX = `herald-test.checkout-${randomUUID().slice(0, 8)}.`;
@@ -35,7 +31,6 @@ const PREFIX = `herald-test.checkout-${randomUUID().slice(0, 8)}.`;
 after(async () => {
   killStragglers();
   await deleteTopology(URL, await declaredWithPrefix(PREFIX));
-  removeTemporaryDirectories();
 });
 
 /** Every exchange and queue on the broker whose name starts with `prefix` (this run's only). */

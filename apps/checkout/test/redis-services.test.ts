@@ -7,10 +7,11 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, describe, it } from 'node:test';
+import { serverPort } from '@herald/test-support';
 import { redisTransport } from '@herald/transport-redis';
 import { Redis } from 'ioredis';
 import { registerCustomers, runLoad } from '../src/load.ts';
-import { removeTemporaryDirectories, temporaryDirectory } from './helpers.ts';
+import { temporaryDirectory } from './helpers.ts';
 import {
   assertInvariants,
   deadLettersOnTopics,
@@ -22,7 +23,7 @@ import {
   waitForRest,
 } from './support/services.ts';
 
-const URL = process.env.HERALD_REDIS_URL ?? `redis://127.0.0.1:${process.env.HERALD_REDIS_PORT ?? 6379}`;
+const URL = process.env.HERALD_REDIS_URL ?? `redis://127.0.0.1:${serverPort('redis')}`;
 const ORDERS = 120;
 const CUSTOMERS = 10;
 const PREFIX = `herald-test:checkout-${randomUUID().slice(0, 8)}:`;
@@ -33,7 +34,6 @@ after(async () => {
     const keys = await keysWithPrefix(redis, PREFIX);
     for (let start = 0; start < keys.length; start += 500) await redis.del(...keys.slice(start, start + 500));
   });
-  removeTemporaryDirectories();
 });
 
 async function withRedis<T>(use: (redis: Redis) => Promise<T>): Promise<T> {

@@ -2,11 +2,9 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { random } from '../src/load.ts';
-import { removeTemporaryDirectories, temporaryDirectory } from './helpers.ts';
-
-after(removeTemporaryDirectories);
+import { temporaryDirectory } from './helpers.ts';
 
 const MAIN = join(import.meta.dirname, '..', 'src', 'main.ts');
 const ORDERS = 300;

@@ -7,22 +7,13 @@
 import assert from 'node:assert/strict';
 import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { afterEach, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { crc32 } from 'node:zlib';
 import { BrokerStorageError, embeddedTransport, openBroker } from '@herald/broker';
 import { ConfigurationError, type ReceivedMessage } from '@herald/bus';
 import { quiet } from '@herald/conformance';
-import { freshDirectory, idOf, messages, waitFor } from './support.ts';
-
-/** Every broker or transport a test opened: closed after it even when an assertion failed. */
-const opened: { close(): Promise<void> }[] = [];
-afterEach(async () => {
-  for (const resource of opened.splice(0)) await resource.close().catch(() => {});
-});
-function tracked<T extends { close(): Promise<void> }>(resource: T): T {
-  opened.push(resource);
-  return resource;
-}
+import { eventually } from '@herald/test-support';
+import { freshDirectory, idOf, messages, tracked } from './support.ts';
 
 /** The payloads of the positions journal's complete records (`u32 length, u32 CRC, JSON`). */
 function journalRecords(dir: string): unknown[] {
@@ -48,14 +39,14 @@ describe('broker bounds', { timeout: 120_000 }, () => {
     await transport.subscribe({ topic: 'windowed', group: 'g', inFlightMax: 64 }, async (message) => {
       held.push(message); // Held: the window stays full.
     });
-    await waitFor(
+    await eventually(
       () => held.length >= 4,
       () => `4 deliveries (have ${held.length})`,
     );
     await quiet(() => held.length, 'deliveries with a full window');
     assert.deepEqual(held.map(idOf), ['w-0', 'w-1', 'w-2', 'w-3'], 'inFlightMax 64, but the window holds 4');
     await held[0]!.ack(); // The acked head leaves the window: room for exactly one more.
-    await waitFor(
+    await eventually(
       () => held.length >= 5,
       () => `a 5th delivery after the ack (have ${held.length})`,
     );
@@ -72,14 +63,14 @@ describe('broker bounds', { timeout: 120_000 }, () => {
     await transport.subscribe({ topic: 'windowed', group: 'g', inFlightMax: 64 }, async (message) => {
       held.push(message);
     });
-    await waitFor(
+    await eventually(
       () => held.length >= 1,
       () => 'the first record, larger than the window',
     );
     await quiet(() => held.length, 'deliveries with a full byte window');
     assert.deepEqual(held.map(idOf), ['b-0']);
     await held[0]!.ack();
-    await waitFor(
+    await eventually(
       () => held.length >= 2,
       () => `the next record after the ack (have ${held.length})`,
     );
@@ -184,7 +175,7 @@ describe('broker bounds', { timeout: 120_000 }, () => {
     await transport.subscribe({ topic: 'journal', group: 'g', inFlightMax: 4096 }, async (message) => {
       delivered.push(message);
     });
-    await waitFor(
+    await eventually(
       () => delivered.length === count,
       () => `${count} deliveries (have ${delivered.length})`,
     );

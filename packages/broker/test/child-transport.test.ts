@@ -5,22 +5,13 @@
  * is stale), and a child's errors arrive as Herald errors with their name, code and message.
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { ClosedError, HeraldError, TransportError } from '@herald/bus';
-import { makeMessages, withDeadline } from '@herald/conformance';
+import { makeMessages } from '@herald/conformance';
+import { temporaryDirectory, withDeadline } from '@herald/test-support';
 import { startChildTransport } from './support/child-transport.ts';
 
-const directories: string[] = [];
-after(() => Promise.all(directories.map((dir) => rm(dir, { recursive: true, force: true }))));
-
-async function freshDirectory(): Promise<string> {
-  const dir = await mkdtemp(path.join(tmpdir(), 'herald-child-transport-'));
-  directories.push(dir);
-  return dir;
-}
+const freshDirectory = () => temporaryDirectory('herald-child-transport-');
 
 /** Asserts `error` is a retriable TransportError whose message matches `pattern`. */
 function retriableTransportError(pattern: RegExp): (error: unknown) => boolean {
@@ -34,7 +25,7 @@ function retriableTransportError(pattern: RegExp): (error: unknown) => boolean {
 
 describe('child transport', () => {
   it('child transport - a child killed from outside rejects the pending and later requests with a retriable TransportError', async () => {
-    const transport = await startChildTransport({ dir: await freshDirectory(), fault: 'publish-stalls' });
+    const transport = await startChildTransport({ dir: freshDirectory(), fault: 'publish-stalls' });
     const pending = transport.publish('t', makeMessages(1, 'p'));
     process.kill(transport.pid, 'SIGKILL');
     await withDeadline(
@@ -49,7 +40,7 @@ describe('child transport', () => {
 
   it('child transport - a request the child never answers rejects at its deadline; close still works', async () => {
     const transport = await startChildTransport({
-      dir: await freshDirectory(),
+      dir: freshDirectory(),
       fault: 'publish-stalls',
       requestDeadlineMs: 300,
     });
@@ -64,7 +55,7 @@ describe('child transport', () => {
   });
 
   it('child transport - a killed child leaves a stale lock: the directory opens again at once, a live child keeps it', async () => {
-    const dir = await freshDirectory();
+    const dir = freshDirectory();
     const first = await startChildTransport({ dir });
     await assert.rejects(startChildTransport({ dir }), (error: unknown) => {
       assert.ok(error instanceof HeraldError, `expected a HeraldError, got ${String(error)}`);

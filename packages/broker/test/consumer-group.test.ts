@@ -1,21 +1,12 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterEach, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { crc32 } from 'node:zlib';
 import { embeddedTransport } from '@herald/broker';
 import type { ReceivedMessage } from '@herald/bus';
-import { freshDirectory, idOf, messages, waitFor } from './support.ts';
-
-/** Every broker or transport a test opened: closed after it even when an assertion failed (closing twice is a no-op). */
-const opened: { close(): Promise<void> }[] = [];
-afterEach(async () => {
-  for (const resource of opened.splice(0)) await resource.close().catch(() => {});
-});
-function tracked<T extends { close(): Promise<void> }>(resource: T): T {
-  opened.push(resource);
-  return resource;
-}
+import { eventually } from '@herald/test-support';
+import { freshDirectory, idOf, messages, tracked } from './support.ts';
 
 /** A group's stored position, replayed from the positions journal (`u32 length, u32 CRC, JSON` records). */
 function storedOffsets(dir: string, topic: string, group: string) {
@@ -52,7 +43,7 @@ describe('consumer groups', { timeout: 120_000 }, () => {
       seen.push(message);
       if (!held.has(idOf(message))) await message.ack();
     });
-    await waitFor(
+    await eventually(
       () => seen.length === 10,
       () => `10 deliveries (have ${seen.length})`,
     );
@@ -71,13 +62,13 @@ describe('consumer groups', { timeout: 120_000 }, () => {
       redelivered.push(message);
       await message.ack();
     });
-    await waitFor(
+    await eventually(
       () => redelivered.length >= 3,
       () => `the 3 unacked messages (have ${redelivered.map(idOf)})`,
     );
     // Publish a marker and wait for it, so a late redelivery of an acked message would be seen.
     await second.publish('jobs', messages(1, 'marker'));
-    await waitFor(
+    await eventually(
       () => redelivered.some((message) => idOf(message) === 'marker-0'),
       () => 'the marker',
     );
@@ -103,7 +94,7 @@ describe('consumer groups', { timeout: 120_000 }, () => {
       await message.ack();
       acked++;
     });
-    await waitFor(
+    await eventually(
       () => acked === 4,
       () => `4 acks (have ${acked})`,
     );
@@ -120,7 +111,7 @@ describe('consumer groups', { timeout: 120_000 }, () => {
       markerAcked = true;
     });
     await second.publish('jobs', messages(1, 'marker'));
-    await waitFor(
+    await eventually(
       () => markerAcked,
       () => `the marker acked (seen ${seenSecond})`,
     );
@@ -135,7 +126,7 @@ describe('consumer groups', { timeout: 120_000 }, () => {
       await message.ack();
     });
     await third.publish('jobs', messages(1, 'last'));
-    await waitFor(
+    await eventually(
       () => seenThird.includes('last-0'),
       () => `the last marker (seen ${seenThird})`,
     );
@@ -171,7 +162,7 @@ describe('consumer groups', { timeout: 120_000 }, () => {
         readErrors.push(error);
       }
     });
-    await waitFor(
+    await eventually(
       () => hold !== undefined && acked.length >= 30,
       () => `a-7 held and most others acked (acked ${acked.length})`,
     );
@@ -185,7 +176,7 @@ describe('consumer groups', { timeout: 120_000 }, () => {
     const description = await transport.broker.describeGroup('audit', 'g');
     assert.equal(description.partitions[heldPartition]!.committed, BigInt(hold!.offset));
     await hold!.ack();
-    await waitFor(
+    await eventually(
       () => acked.length === 39,
       () => `39 acks (have ${acked.length})`,
     );
@@ -224,7 +215,7 @@ describe('consumer groups', { timeout: 120_000 }, () => {
     for (let start = 0; start < all.length; start += 30)
       await transport.publish('orders', all.slice(start, start + 30));
     const total = () => [...processed.values()].reduce((sum, list) => sum + list.length, 0);
-    await waitFor(
+    await eventually(
       () => total() === keys * perKey,
       () => `${keys * perKey} processed (have ${total()})`,
     );
@@ -255,7 +246,7 @@ describe('consumer groups', { timeout: 120_000 }, () => {
       'slow',
       messages(1, 's', () => 'k'),
     );
-    await waitFor(
+    await eventually(
       () => deliveries.length === 2,
       () => `a redelivery after the visibility timeout (have ${deliveries.length})`,
     );
@@ -277,7 +268,7 @@ describe('consumer groups', { timeout: 120_000 }, () => {
       offsets.push(message.offset);
       await message.ack();
     });
-    await waitFor(
+    await eventually(
       () => offsets.length === 5,
       () => `5 deliveries (have ${offsets.length})`,
     );
@@ -300,7 +291,7 @@ describe('consumer groups', { timeout: 120_000 }, () => {
       await new Promise((resolve) => setImmediate(resolve));
       await message.ack();
     });
-    await waitFor(
+    await eventually(
       () => seen.length === 210,
       () => `210 deliveries (have ${seen.length})`,
     );

@@ -14,28 +14,22 @@
  * no-op settles after close) and would hide the real transport getting those wrong.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
-import { rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import type { Transport } from '@herald/bus';
 import { type ConformanceTarget, runConformance, runScenario, scenarios } from '@herald/conformance';
+import { temporaryDirectory } from '@herald/test-support';
 import { ChildTransport, startChildTransport, type TransportHostFault } from './support/child-transport.ts';
 
 const RESTART_SCENARIO = 'restart - published messages and acked positions survive a restart';
 
-/** Data directories this file created, and children started ahead that no scenario took. */
-const directories: string[] = [];
+/** Children started ahead that no scenario took (closed after the file; directories go at process exit). */
 const unused = new Set<Promise<ChildTransport>>();
 after(async () => {
   await Promise.allSettled([...unused].map(async (started) => (await started).close()));
-  await Promise.all(directories.map((dir) => rm(dir, { recursive: true, force: true })));
 });
 
 function startOnFreshDirectory(fault: TransportHostFault | undefined): Promise<ChildTransport> {
-  const dir = mkdtempSync(path.join(tmpdir(), 'herald-embedded-child-'));
-  directories.push(dir);
+  const dir = temporaryDirectory('herald-embedded-child-');
   return startChildTransport({ dir, fault });
 }
 

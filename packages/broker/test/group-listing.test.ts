@@ -1,19 +1,10 @@
 import assert from 'node:assert/strict';
 import { readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { afterEach, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { embeddedTransport, openBroker, TopicNotFoundError } from '@herald/broker';
-import { freshDirectory, messages, waitFor } from './support.ts';
-
-/** Every broker or transport a test opened: closed after it even when an assertion failed (closing twice is a no-op). */
-const opened: { close(): Promise<void> }[] = [];
-afterEach(async () => {
-  for (const resource of opened.splice(0)) await resource.close().catch(() => {});
-});
-function tracked<T extends { close(): Promise<void> }>(resource: T): T {
-  opened.push(resource);
-  return resource;
-}
+import { eventually } from '@herald/test-support';
+import { freshDirectory, messages, tracked } from './support.ts';
 
 /** Publishes `count` messages to `topic` and acks them all in `group`, then closes. */
 async function ackAll(dir: string, topic: string, group: string, count: number): Promise<void> {
@@ -24,7 +15,7 @@ async function ackAll(dir: string, topic: string, group: string, count: number):
     await message.ack();
     acked += 1;
   });
-  await waitFor(
+  await eventually(
     () => acked === count,
     () => `${count} acks (have ${acked})`,
   );

@@ -1,21 +1,12 @@
 import assert from 'node:assert/strict';
 import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterEach, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { crc32 } from 'node:zlib';
 import { BrokerCorruptError, embeddedTransport } from '@herald/broker';
 import type { ReceivedMessage } from '@herald/bus';
-import { freshDirectory, messages, waitFor } from './support.ts';
-
-/** Every broker or transport a test opened: closed after it even when an assertion failed (closing twice is a no-op). */
-const opened: { close(): Promise<void> }[] = [];
-afterEach(async () => {
-  for (const resource of opened.splice(0)) await resource.close().catch(() => {});
-});
-function tracked<T extends { close(): Promise<void> }>(resource: T): T {
-  opened.push(resource);
-  return resource;
-}
+import { eventually } from '@herald/test-support';
+import { freshDirectory, messages, tracked } from './support.ts';
 
 /** Publishes 10 messages to `jobs` (1 partition) and acks them in group `g`, then closes. */
 async function ackTen(dir: string): Promise<void> {
@@ -26,7 +17,7 @@ async function ackTen(dir: string): Promise<void> {
     await message.ack();
     acked += 1;
   });
-  await waitFor(
+  await eventually(
     () => acked === 10,
     () => `10 acks (have ${acked})`,
   );
@@ -95,7 +86,7 @@ describe('group positions', { timeout: 120_000 }, () => {
       seen.push(message);
       await message.ack();
     });
-    await waitFor(
+    await eventually(
       () => seen.length === 4,
       () => `the 4 unacked messages (have ${seen.length})`,
     );

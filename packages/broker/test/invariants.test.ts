@@ -7,11 +7,11 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { ReceivedMessage } from '@herald/bus';
 import { InvariantError } from '@herald/errors';
+import { eventually } from '@herald/test-support';
 import { ConsumerGroup } from '../src/consumer-group.ts';
 import { invariant } from '../src/invariant.ts';
 import type { PartitionLog, StoredRecord } from '../src/partition-log.ts';
 import { appendMessages } from '../src/publish-path.ts';
-import { waitFor } from './support.ts';
 
 /** An in-memory partition of `count` records whose offsets a test can break through `broken`. */
 function fakeLog(count: number) {
@@ -90,7 +90,7 @@ describe('broker invariants', { timeout: 60_000 }, () => {
       delivered.push(received);
     }, 8);
     try {
-      await waitFor(
+      await eventually(
         () => delivered.length === 4,
         () => `4 deliveries (have ${delivered.length})`,
       );

@@ -2,21 +2,11 @@
 import assert from 'node:assert/strict';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { afterEach, test } from 'node:test';
+import { test } from 'node:test';
 import { encodeRecordBatch } from '@herald/log';
 import { writeChecked } from '../src/atomic-file.ts';
 import { type CommittedOffset, openBroker } from '../src/index.ts';
-import { freshDirectory } from './support.ts';
-
-/** Every broker or transport a test opened: closed after it even when an assertion failed (closing twice is a no-op). */
-const opened: { close(): Promise<void> }[] = [];
-afterEach(async () => {
-  for (const resource of opened.splice(0)) await resource.close().catch(() => {});
-});
-function tracked<T extends { close(): Promise<void> }>(resource: T): T {
-  opened.push(resource);
-  return resource;
-}
+import { freshDirectory, tracked } from './support.ts';
 
 const encoder = new TextEncoder();
 

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { ReceivedMessage } from '@herald/bus';
+import { eventually } from '@herald/test-support';
 import { ConsumerGroup } from '../src/consumer-group.ts';
 import type { PartitionLog, StoredRecord } from '../src/partition-log.ts';
-import { waitFor } from './support.ts';
 
 /**
  * An in-memory partition that stores records in batches and, like `@herald/log`, answers a read
@@ -69,7 +69,7 @@ describe('read-ahead', { timeout: 120_000 }, () => {
       await new Promise((resolve) => setImmediate(resolve));
       await message.ack();
     }, 8);
-    await waitFor(
+    await eventually(
       () => offsets.length === total,
       () => `${total} deliveries (have ${offsets.length})`,
     );

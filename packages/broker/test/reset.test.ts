@@ -1,18 +1,9 @@
 import assert from 'node:assert/strict';
-import { afterEach, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { type EmbeddedTransport, embeddedTransport, GroupActiveError } from '@herald/broker';
 import type { ReceivedMessage } from '@herald/bus';
-import { freshDirectory, idOf, messages, waitFor } from './support.ts';
-
-/** Every broker or transport a test opened: closed after it even when an assertion failed (closing twice is a no-op). */
-const opened: { close(): Promise<void> }[] = [];
-afterEach(async () => {
-  for (const resource of opened.splice(0)) await resource.close().catch(() => {});
-});
-function tracked<T extends { close(): Promise<void> }>(resource: T): T {
-  opened.push(resource);
-  return resource;
-}
+import { eventually } from '@herald/test-support';
+import { freshDirectory, idOf, messages, tracked } from './support.ts';
 
 /** Subscribes, collects what arrives until `count` messages came, then closes the subscription. */
 async function consume(transport: EmbeddedTransport, count: number, marker?: string): Promise<string[]> {
@@ -24,7 +15,7 @@ async function consume(transport: EmbeddedTransport, count: number, marker?: str
       await message.ack();
     },
   );
-  await waitFor(
+  await eventually(
     () => ids.length >= count && (marker === undefined || ids.includes(marker)),
     () => `${count} messages (have ${ids.length}: ${ids.join(', ')})`,
   );
@@ -55,7 +46,7 @@ describe('group reset', { timeout: 120_000 }, () => {
     assert.deepEqual(await consume(transport, 1), ['after-0']);
 
     const boundary = Date.now() + 1;
-    await waitFor(
+    await eventually(
       () => Date.now() > boundary,
       () => 'the clock to pass the boundary',
     );

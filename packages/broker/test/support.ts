@@ -1,25 +1,31 @@
-/** Shared test helpers: temporary data directories, deadline waits, test messages. */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
+/**
+ * Helpers of the broker tests: test messages, and closing what a test opened even when it failed.
+ * The generic ones (temporary directories, waits, deadlines) come from `@herald/test-support`.
+ */
+import { afterEach } from 'node:test';
 import type { ReceivedMessage, TransportMessage } from '@herald/bus';
+import { temporaryDirectory } from '@herald/test-support';
 
-const directories: string[] = [];
-// When the process exits: a module's `after` hook would run before the file's own hooks (those
-// registered later), which stop the servers and brokers still using these directories.
-process.once('exit', () => {
-  for (const directory of directories.splice(0)) rmSync(directory, { recursive: true, force: true });
-});
-
-/** A fresh empty directory under the OS temp dir, removed after the file's tests. */
+/** A fresh empty data directory, removed when the test process exits. */
 export function freshDirectory(): string {
-  const directory = mkdtempSync(path.join(tmpdir(), 'herald-broker-test-'));
-  directories.push(directory);
-  return directory;
+  return temporaryDirectory('herald-broker-test-');
 }
 
-/** Resolves once `condition()` holds; fails naming `what` after a deadline. Not a sleep. */
-export { eventually as waitFor } from '@herald/conformance';
+/**
+ * Everything a test opened through {@link tracked}: closed after each test even when an assertion
+ * failed (closing twice is a no-op). The `afterEach` hook is registered when this module loads, so
+ * it applies to every test of the file that imports it.
+ */
+const opened: { close(): Promise<void> }[] = [];
+afterEach(async () => {
+  for (const resource of opened.splice(0)) await resource.close().catch(() => {});
+});
+
+/** Returns `resource`, closed after the current test (see {@link opened}). */
+export function tracked<T extends { close(): Promise<void> }>(resource: T): T {
+  opened.push(resource);
+  return resource;
+}
 
 /** Messages `prefix-0…` with `x-id` and `x-sequence` headers; `keyOf` picks keys. */
 export function messages(

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterEach, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import {
   DirectoryLockedError,
   embeddedTransport,
@@ -11,17 +11,8 @@ import {
   TopicNotFoundError,
 } from '@herald/broker';
 import { ConfigurationError } from '@herald/bus';
-import { freshDirectory, messages, waitFor } from './support.ts';
-
-/** Every broker or transport a test opened: closed after it even when an assertion failed (closing twice is a no-op). */
-const opened: { close(): Promise<void> }[] = [];
-afterEach(async () => {
-  for (const resource of opened.splice(0)) await resource.close().catch(() => {});
-});
-function tracked<T extends { close(): Promise<void> }>(resource: T): T {
-  opened.push(resource);
-  return resource;
-}
+import { eventually } from '@herald/test-support';
+import { freshDirectory, messages, tracked } from './support.ts';
 
 describe('topics', { timeout: 120_000 }, () => {
   it('topics - settings given at creation apply to the log and survive a restart', async () => {
@@ -128,7 +119,7 @@ describe('topics', { timeout: 120_000 }, () => {
         await message.ack();
       },
     );
-    await waitFor(
+    await eventually(
       () => seen.length === 3,
       () => 'the old messages',
     );

@@ -10,7 +10,8 @@ import path from 'node:path';
 import { afterEach, describe, it } from 'node:test';
 import { type Broker, type CommittedOffset, openBroker } from '@herald/broker';
 import type { ReceivedMessage } from '@herald/bus';
-import { freshDirectory, waitFor } from './support.ts';
+import { eventually } from '@herald/test-support';
+import { freshDirectory } from './support.ts';
 
 const FIXTURE = path.join(import.meta.dirname, 'fixtures', 'commits-files-layout');
 
@@ -113,7 +114,7 @@ describe('upgrade of the two-store layout', { timeout: 120_000 }, () => {
       },
     );
     try {
-      await waitFor(
+      await eventually(
         () => acked >= 1,
         () => `the unacked message, acked (have ${acked})`,
       );

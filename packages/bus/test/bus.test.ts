@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { quiet } from '@herald/conformance';
+import { eventually } from '@herald/test-support';
 import { z } from 'zod';
 import {
   ClosedError,
@@ -31,14 +32,6 @@ async function readTopic(transport: Transport, topic: string): Promise<ReceivedM
     await message.ack();
   });
   return received;
-}
-
-async function until(condition: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
 }
 
 const fastRetry = { delayMsInitial: 1, delayMsMax: 5, jitter: 0 };
@@ -147,7 +140,7 @@ describe('bus - bad input is dead-lettered with a reason, never dropped', { time
     ]);
     await bus.publish(OrderCreated, { orderId: 'after', total: 1 });
     await handled.done;
-    await until(() => deadLetters.length === 1, 'one dead letter');
+    await eventually(() => deadLetters.length === 1, 'one dead letter');
     const headers = deadLetters[0]!.headers;
     assert.equal(headers[DEAD_LETTER_HEADERS.reason], 'undecodable');
     assert.equal(headers[DEAD_LETTER_HEADERS.group], 'inventory');
@@ -177,7 +170,7 @@ describe('bus - bad input is dead-lettered with a reason, never dropped', { time
       data: { orderId: 42 },
     });
     await bus.transport.publish('orders', [forged]);
-    await until(() => deadLetters.length === 1, 'one dead letter');
+    await eventually(() => deadLetters.length === 1, 'one dead letter');
     assert.equal(calls, 0);
     assert.equal(deadLetters[0]!.headers[DEAD_LETTER_HEADERS.reason], 'invalid');
     assert.match(deadLetters[0]!.headers[DEAD_LETTER_HEADERS.errorMessage]!, /orderId/);
@@ -196,7 +189,7 @@ describe('bus - bad input is dead-lettered with a reason, never dropped', { time
       await bus.publish(OrderCreated, { orderId: 'o', total: 1 });
       await handled.done;
       if (onUnknown === 'dead-letter') {
-        await until(() => deadLetters.length === 1, 'the unknown type dead-lettered');
+        await eventually(() => deadLetters.length === 1, 'the unknown type dead-lettered');
         assert.equal(deadLetters[0]!.headers[DEAD_LETTER_HEADERS.reason], 'unknown-type');
         assert.match(deadLetters[0]!.headers[DEAD_LETTER_HEADERS.errorMessage]!, /OrderTeleported/);
       } else {
@@ -217,7 +210,7 @@ describe('bus - bad input is dead-lettered with a reason, never dropped', { time
     await bus.start();
     const deadLetters = await readTopic(bus.transport, 'orders.dlq');
     await bus.publish(OrderCreated, { orderId: 'o-9', total: 1 });
-    await until(() => deadLetters.length === 1, 'the dead letter');
+    await eventually(() => deadLetters.length === 1, 'the dead letter');
     assert.deepEqual(attempts, [1, 2, 3]);
     const headers = deadLetters[0]!.headers;
     assert.equal(headers[DEAD_LETTER_HEADERS.reason], 'retries-exhausted');
@@ -342,7 +335,7 @@ describe('bus - logging middleware', { timeout: 120_000 }, () => {
     await bus.publish(InventoryReserved, { orderId: 'good' });
     await bus.publish(InventoryReserved, { orderId: 'bad' });
     await done.done;
-    await until(() => entries.some((entry) => entry.message === 'handler failed'), 'the warning');
+    await eventually(() => entries.some((entry) => entry.message === 'handler failed'), 'the warning');
     await bus.stop();
     return entries;
   }

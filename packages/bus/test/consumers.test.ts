@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { eventually, spawnChild } from '@herald/test-support';
 import {
   ConfigurationError,
   DEAD_LETTER_HEADERS,
@@ -11,14 +11,6 @@ import {
 } from '../src/index.ts';
 import { createTestBus } from '../src/testing.ts';
 import { GetStock, OrderCreated } from './fixtures.ts';
-
-async function until(condition: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
 
 describe('consumers - handler timeouts, transactions, late replies, signals', { timeout: 120_000 }, () => {
   it('a handler that never settles times out, its signal aborts, and it is retried then dead-lettered', async () => {
@@ -30,12 +22,12 @@ describe('consumers - handler timeouts, transactions, late replies, signals', { 
     });
     await bus.start();
     await bus.publish(OrderCreated, { orderId: 'o', total: 1 });
-    await until(() => bus.stats().deadLettered === 1, 'the dead letter');
+    await eventually(() => bus.stats().deadLettered === 1, 'the dead letter');
     const letters = await bus.deadLetters.list({ topic: 'orders' });
     assert.equal(letters[0]!.errorName, 'TimeoutError');
     assert.match(letters[0]!.errorMessage, /ran longer than 30 ms/);
     assert.equal(letters[0]!.attempts, 2);
-    await until(() => reasons.length === 2, 'both attempts aborted');
+    await eventually(() => reasons.length === 2, 'both attempts aborted');
     assert.ok(reasons.every((reason) => reason instanceof TimeoutError));
     assert.equal(bus.stats().failed, 2);
   });
@@ -53,7 +45,7 @@ describe('consumers - handler timeouts, transactions, late replies, signals', { 
     });
     await bus.start();
     await bus.publish(OrderCreated, { orderId: 'o', total: 1 });
-    await until(() => bus.stats().deadLettered === 1, 'the dead letter');
+    await eventually(() => bus.stats().deadLettered === 1, 'the dead letter');
     assert.ok(errors[0] instanceof ConfigurationError);
     assert.match((errors[0] as Error).message, /"memory" is not one/);
   });
@@ -63,7 +55,7 @@ describe('consumers - handler timeouts, transactions, late replies, signals', { 
     bus.on(OrderCreated, { group: 'g' }, () => {});
     await bus.start();
     await bus.transport.publish('orders', [{ key: 'raw', headers: {}, body: new Uint8Array([1, 2, 3]) }]);
-    await until(() => bus.stats().deadLettered === 1, 'the dead letter');
+    await eventually(() => bus.stats().deadLettered === 1, 'the dead letter');
     const [letter] = await bus.deadLetters.list({ topic: 'orders' });
     assert.equal(letter!.reason, 'undecodable');
     assert.equal(letter!.envelope, undefined);
@@ -81,25 +73,14 @@ describe('consumers - handler timeouts, transactions, late replies, signals', { 
     await bus.start();
     await assert.rejects(bus.request(GetStock, { sku: 's' }, { timeoutMs: 20 }), TimeoutError);
     release.resolve();
-    await until(() => bus.stats().lateReplies === 1, 'the late reply counted');
+    await eventually(() => bus.stats().lateReplies === 1, 'the late reply counted');
   });
 
   it('stopOnSignals drains a running handler on SIGTERM and the process exits 0', async () => {
-    const child = spawn(process.execPath, [join(import.meta.dirname, 'fixtures', 'signal-drain.ts')], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let output = '';
-    child.stdout.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-    });
-    child.stderr.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-    });
-    await until(() => output.includes('started 1'), 'the handler to start', 10_000);
-    child.kill('SIGTERM');
-    const code = await new Promise<number | null>((resolve) =>
-      child.on('exit', (exitCode) => resolve(exitCode)),
-    );
+    const child = spawnChild(process.execPath, [join(import.meta.dirname, 'fixtures', 'signal-drain.ts')]);
+    await child.waitForLine(/^started 1$/, 10_000, 'the handler to start');
+    const code = await child.stop();
+    const output = child.output();
     assert.equal(code, 0, output);
     assert.match(output, /started 1\n[\s\S]*finished 1\n[\s\S]*stopped\n/);
     assert.match(output, /SIGTERM: draining handlers/);

@@ -8,20 +8,12 @@ import {
   type PendingEntry,
   waitingEntry,
 } from '@herald/bus/internal';
+import { eventually } from '@herald/test-support';
 
 interface TestEntry extends PendingEntry {
   readonly id: string;
   readonly key: string | undefined;
   readonly partition: number;
-}
-
-/** Resolves once `condition()` holds; fails naming `what` after `timeoutMs`. Not a sleep. */
-async function waitFor(condition: () => boolean, what: () => string, timeoutMs = 5_000): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  while (!condition()) {
-    if (performance.now() > deadline) assert.fail(`timed out after ${timeoutMs} ms waiting for ${what()}`);
-    await new Promise((resolve) => setTimeout(resolve, 2));
-  }
 }
 
 /** Windows of entries `id` with keys, counting unsettled entries as the memory transport does. */
@@ -78,13 +70,13 @@ describe('delivery window', { timeout: 120_000 }, () => {
     ]);
     const member = recorder();
     window.join(member.handler, 10);
-    await waitFor(
+    await eventually(
       () => member.received.length === 4,
       () => `4 deliveries (have ${member.ids()})`,
     );
     assert.deepEqual(member.ids(), ['a1', 'b1', 'n1', 'n2']);
     await member.received[0]!.ack();
-    await waitFor(
+    await eventually(
       () => member.received.length === 5,
       () => 'a2 after a1 is acked',
     );
@@ -101,13 +93,13 @@ describe('delivery window', { timeout: 120_000 }, () => {
     ]);
     const member = recorder();
     window.join(member.handler, 10);
-    await waitFor(
+    await eventually(
       () => member.received.length === 1,
       () => 'a1',
     );
     const nackedAt = Date.now();
     await member.received[0]!.nack({ delayMs: 40 });
-    await waitFor(
+    await eventually(
       () => member.received.length === 2,
       () => 'the redelivery of a1',
     );
@@ -127,7 +119,7 @@ describe('delivery window', { timeout: 120_000 }, () => {
     for (const id of ['n1', 'n2', 'n3', 'n4', 'n5'])
       lists[0]!.enqueue({ id, key: undefined, partition: 0, ...waitingEntry() }, undefined);
     window.pump();
-    await waitFor(
+    await eventually(
       () => first.received.length + second.received.length === 4,
       () => 'both members full',
     );
@@ -135,7 +127,7 @@ describe('delivery window', { timeout: 120_000 }, () => {
     assert.deepEqual(second.ids(), ['n2', 'n4']);
     assert.equal(one.inFlight, 2);
     await second.received[0]!.ack();
-    await waitFor(
+    await eventually(
       () => second.received.length === 3,
       () => 'n5 to the member that made room',
     );
@@ -162,7 +154,7 @@ describe('delivery window', { timeout: 120_000 }, () => {
       order.push(message.offset);
       await message.ack();
     }, 1);
-    await waitFor(
+    await eventually(
       () => order.length === 6,
       () => `6 deliveries (have ${order})`,
     );
@@ -174,14 +166,14 @@ describe('delivery window', { timeout: 120_000 }, () => {
     const { window, lists } = fixture([[['a1', 'a']]]);
     const leaving = recorder();
     const handle = window.join(leaving.handler, 1);
-    await waitFor(
+    await eventually(
       () => leaving.received.length === 1,
       () => 'first delivery',
     );
     window.leave(handle); // Releases a1: the first delivery is now stale.
     const staying = recorder();
     window.join(staying.handler, 1);
-    await waitFor(
+    await eventually(
       () => staying.received.length === 1,
       () => 'redelivery to the remaining member',
     );
@@ -190,7 +182,7 @@ describe('delivery window', { timeout: 120_000 }, () => {
     assert.equal(lists[0]!.unsettledCount, 1, 'a stale ack removed the entry');
     assert.equal([...window.held].length, 1);
     await staying.received[0]!.nack();
-    await waitFor(
+    await eventually(
       () => staying.received.length === 2,
       () => 'redelivery after nack',
     );
@@ -210,7 +202,7 @@ describe('delivery window', { timeout: 120_000 }, () => {
       if (calls === 1) throw new Error('subscriber bug');
       return message.ack();
     }, 1);
-    await waitFor(
+    await eventually(
       () => lists[0]!.unsettledCount === 0,
       () => `a1 acked after the throw (calls ${calls})`,
     );
@@ -230,14 +222,14 @@ describe('delivery window', { timeout: 120_000 }, () => {
     );
     const member = recorder();
     window.join(member.handler, 10);
-    await waitFor(
+    await eventually(
       () => member.received.length === 1,
       () => 'a1',
     );
     const first = member.received[0]!;
     await first.nack({ delayMs: 600_000 });
     await first.ack(); // Stale: already nacked.
-    await waitFor(
+    await eventually(
       () => member.received.length === 2,
       () => `a1 again within the cap (have ${member.ids()})`,
     );
@@ -245,7 +237,7 @@ describe('delivery window', { timeout: 120_000 }, () => {
     assert.equal(member.received[1]!.deliveryAttempt, 2);
     assert.deepEqual(acked, []);
     await member.received[1]!.ack();
-    await waitFor(
+    await eventually(
       () => member.received.length === 3,
       () => 'a2 after a1',
     );
@@ -272,12 +264,12 @@ describe('delivery window', { timeout: 120_000 }, () => {
     );
     const member = recorder();
     window.join(member.handler, 10);
-    await waitFor(
+    await eventually(
       () => member.received.length === 1,
       () => 'a1',
     );
     await member.received[0]!.nack({ delayMs: 5 }); // Refused: held for 5 ms, then redelivered.
-    await waitFor(
+    await eventually(
       () => member.received.length === 2,
       () => 'a1 again after a refused reroute',
     );
@@ -285,7 +277,7 @@ describe('delivery window', { timeout: 120_000 }, () => {
     assert.equal(member.received[1]!.deliveryAttempt, 2);
     accept = true;
     await member.received[1]!.nack({ delayMs: 5 });
-    await waitFor(
+    await eventually(
       () => member.received.length === 3,
       () => 'a2 once a1 went elsewhere',
     );
@@ -303,7 +295,7 @@ describe('delivery window', { timeout: 120_000 }, () => {
       lists[0]!.enqueue({ id: `m${index}`, key: `k${index}`, partition: 0, ...waitingEntry() }, `k${index}`);
     }
     window.pump();
-    await waitFor(
+    await eventually(
       () => member.received.length === 2,
       () => '2 deliveries',
     );

@@ -5,7 +5,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { embeddedTransport } from '@herald/broker';
-import { freshDirectory, heraldOk, waitFor } from './support.ts';
+import { eventually, temporaryDirectory } from '@herald/test-support';
+import { heraldOk } from './support.ts';
 
 type Json = Record<string, unknown>;
 
@@ -26,7 +27,7 @@ async function writeGroups(dir: string): Promise<void> {
         acked += 1;
       },
     );
-    await waitFor(
+    await eventually(
       () => acked === 5,
       () => `5 acks (have ${acked})`,
     );
@@ -44,7 +45,7 @@ async function writeGroups(dir: string): Promise<void> {
 test('cli data dir groups - list and describe show embedded and Kafka groups', {
   timeout: 120_000,
 }, async () => {
-  const dir = freshDirectory();
+  const dir = temporaryDirectory();
   await writeGroups(dir);
   const listed = JSON.parse((await heraldOk(['groups', 'list', '-J', '--data', dir])).stdout) as Json[];
   assert.deepEqual(

@@ -9,16 +9,8 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { runTool } from '@herald/kafka-server/testing';
-import {
-  freshDirectory,
-  HERALD_BIN,
-  herald,
-  heraldOk,
-  jsonLines,
-  type Serve,
-  startServe,
-} from './support.ts';
+import { HERALD_BIN, runTool, temporaryDirectory } from '@herald/test-support';
+import { herald, heraldOk, jsonLines, type Serve, startServe } from './support.ts';
 
 const kcatAvailable = spawnSync('kcat', ['-V']).status === 0;
 const skip = !kcatAvailable && 'kcat is not installed (apt-get install kcat)';
@@ -146,7 +138,7 @@ test('cli kcat - -o s@MS and -o e@MS pick the messages kcat picks; e@ exits once
 test('cli kcat - produce reads files as kcat -P does: whole files, or -l line by line', {
   skip,
 }, async () => {
-  const dir = freshDirectory();
+  const dir = temporaryDirectory();
   const first = path.join(dir, 'first.txt');
   const second = path.join(dir, 'second.txt');
   const lines = path.join(dir, 'lines.txt');

@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import { freshDirectory, HERALD_BIN, withDeadline } from './support.ts';
+import { HERALD_BIN, temporaryDirectory, withDeadline } from '@herald/test-support';
 
 /** The lines of the first ```sh block after the "CLI in five minutes" heading. */
 function fiveMinuteLines(): string[] {
@@ -62,7 +62,7 @@ test('cli readme - every command of "CLI in five minutes" runs and exits 0', {
 }, async () => {
   const lines = fiveMinuteLines();
   assert.ok(lines.length >= 10);
-  const home = freshDirectory('herald-cli-readme-');
+  const home = temporaryDirectory('herald-cli-readme-');
   const bin = path.join(home, 'bin');
   mkdirSync(bin);
   const wrapper = path.join(bin, 'herald');

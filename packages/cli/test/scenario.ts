@@ -8,7 +8,8 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { freshDirectory, herald, heraldOk, jsonLines } from './support.ts';
+import { temporaryDirectory } from '@herald/test-support';
+import { herald, heraldOk, jsonLines } from './support.ts';
 
 type Json = Record<string, unknown>;
 
@@ -46,7 +47,7 @@ export async function topicsProduceConsume(
     'a\nb\n\nc\nd\ne\n',
   );
   assert.deepEqual(JSON.parse(produced.stdout), { topic: 'orders', produced: 5, interrupted: false });
-  const file = path.join(freshDirectory(), 'lines.txt');
+  const file = path.join(temporaryDirectory(), 'lines.txt');
   writeFileSync(
     file,
     Array.from({ length: 100 }, (_, index) => `key-${index % 7}:value-${index}`).join('\n'),

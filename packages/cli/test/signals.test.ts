@@ -6,8 +6,9 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { eventually, temporaryDirectory, withDeadline } from '@herald/test-support';
 import { Consumer, MessagesStreamFallbackModes, MessagesStreamModes } from '@platformatic/kafka';
-import { freshDirectory, herald, heraldOk, start, startServe, waitFor, withDeadline } from './support.ts';
+import { herald, heraldOk, start, startServe } from './support.ts';
 
 test('cli signals - a data directory held by herald serve names the pid and suggests --broker (exit 4)', {
   timeout: 180_000,
@@ -27,14 +28,14 @@ test('cli signals - a data directory held by herald serve names the pid and sugg
   const unreachable = await herald(['topics', 'list', '--broker', '127.0.0.1:1']);
   assert.equal(unreachable.code, 5);
   assert.match(unreachable.stderr, /cannot reach broker 127\.0\.0\.1:1/);
-  assert.equal((await herald(['topics', 'list', '--data', freshDirectory(), '--broker', 'x:1'])).code, 2);
+  assert.equal((await herald(['topics', 'list', '--data', temporaryDirectory(), '--broker', 'x:1'])).code, 2);
 });
 
 async function ctrlCCommits(targetArgs: string[]): Promise<void> {
   await heraldOk(['produce', '-t', 'events', ...targetArgs], { input: 'one\ntwo\nthree\n' });
   // Only this consumer may hold a data directory, so the second batch comes after it stops.
   const follower = start(['consume', '-t', 'events', '-g', 'followers', '-f', '%s\\n', ...targetArgs]);
-  await waitFor(
+  await eventually(
     () => follower.stdout().split('\n').length > 3,
     () => `three messages printed, got ${JSON.stringify(follower.stdout())} ${follower.stderr()}`,
   );
@@ -54,7 +55,7 @@ async function ctrlCCommits(targetArgs: string[]): Promise<void> {
 test('cli signals - Ctrl-C stops a group consumer cleanly and commits (data dir)', {
   timeout: 180_000,
 }, async () => {
-  await ctrlCCommits(['--data', freshDirectory()]);
+  await ctrlCCommits(['--data', temporaryDirectory()]);
 });
 
 test('cli signals - Ctrl-C stops a group consumer cleanly and commits (herald serve); Ctrl-C during produce exits 130', {
@@ -67,7 +68,7 @@ test('cli signals - Ctrl-C stops a group consumer cleanly and commits (herald se
       input: 'x\ny\n',
     });
     // stdin stays open; the lines are published once input pauses.
-    await waitFor(
+    await eventually(
       async () =>
         (await herald(['consume', '-t', 'partial', '-e', '-q', '--broker', serve.broker])).stdout.split('\n')
           .length > 2,

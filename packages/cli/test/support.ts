@@ -1,53 +1,35 @@
 /**
- * Test helpers: run the real `herald` binary as a user would (a child process of this Node, with
- * stdin, env and a deadline), start `herald serve` on a free port with a temp data dir, and wait
- * on conditions with deadlines. Nothing here sleeps for a fixed time.
+ * Helpers of the CLI tests: run the real `herald` binary as a user would (a child process of this
+ * Node, with stdin, env and a deadline) and start `herald serve` with a checked clean exit. The
+ * generic ones (child processes, deadlines, waits, temporary directories) come from
+ * `@herald/test-support`.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
+import type { ChildProcess } from 'node:child_process';
 import { after } from 'node:test';
-import { fileURLToPath } from 'node:url';
-import { runTool, startServe as startServeProcess, withDeadline } from '@herald/kafka-server/testing';
-
-export { waitFor, withDeadline } from '@herald/kafka-server/testing';
+import {
+  type Child,
+  HERALD_BIN,
+  runTool,
+  spawnChild,
+  startServe as startServeProcess,
+  temporaryDirectory,
+  withDeadline,
+} from '@herald/test-support';
 
 /**
- * Every child a test started (`start`, `startServe`): whatever is still running when the file's
- * tests are done (an assertion failed before the test stopped it) is killed, so none outlives it.
- * Commands are killed in the first `after` hook; servers only when the process exits, because a
- * file's own `after` hook (registered after this module's) is what stops its shared server and
- * checks the exit code.
+ * Every command a test started with `start`: whatever is still running when the file's tests are
+ * done (an assertion failed before the test stopped it) is killed in the first `after` hook.
+ * Servers are left to the file's own `after` hook (registered after this module's), which stops a
+ * shared server and checks its exit code; test-support kills any left when the process exits.
  */
-const children = new Set<ChildProcess>();
-const servers = new Set<ChildProcess>();
-function adopt(child: ChildProcess, owners = children): void {
-  owners.add(child);
-  child.once('exit', () => owners.delete(child));
-}
+const commands = new Set<Child>();
 after(() => {
-  for (const child of children) child.kill('SIGKILL');
-});
-process.once('exit', () => {
-  for (const server of servers) server.kill('SIGKILL');
-  // Last, once every hook (a file's own `after` stops its shared server) has run.
-  for (const directory of directories.splice(0)) rmSync(directory, { recursive: true, force: true });
+  for (const command of commands) command.process.kill('SIGKILL');
 });
 
-/** The bin under test. */
-export const HERALD_BIN = fileURLToPath(new URL('../bin/herald.ts', import.meta.url));
-
-/** Directories of {@link freshDirectory}, removed when the process exits (see above). */
-const directories: string[] = [];
-
-/** A fresh empty directory, removed after the file's tests. */
-export function freshDirectory(prefix = 'herald-cli-test-'): string {
-  const directory = mkdtempSync(path.join(tmpdir(), prefix));
-  directories.push(directory);
-  return directory;
-}
+/** The environment every `herald` run gets: no colour, no broker or data directory from the caller's shell. */
+const CLEAN_ENV: NodeJS.ProcessEnv = { NO_COLOR: '', HERALD_BROKER: '', HERALD_DATA_DIR: '' };
 
 /** What a finished `herald` run printed and returned. */
 export interface Result {
@@ -69,7 +51,7 @@ export function herald(args: readonly string[], options: RunOptions = {}): Promi
   return runTool(process.execPath, [HERALD_BIN, ...args], {
     input: options.input ?? '',
     timeoutMs: options.timeoutMs ?? 30_000,
-    env: { ...process.env, NO_COLOR: '', HERALD_BROKER: '', HERALD_DATA_DIR: '', ...options.env },
+    env: { ...process.env, ...CLEAN_ENV, ...options.env },
     ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
   });
 }
@@ -100,26 +82,19 @@ export interface Running {
 
 /** Starts `herald ...args` without waiting for it. */
 export function start(args: readonly string[], options: RunOptions = {}): Running {
-  const child = spawn(process.execPath, [HERALD_BIN, ...args], {
-    stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
-    env: { ...process.env, NO_COLOR: '', HERALD_BROKER: '', HERALD_DATA_DIR: '', ...options.env },
+  const command = spawnChild(process.execPath, [HERALD_BIN, ...args], {
+    env: { ...CLEAN_ENV, ...options.env },
+    ...(options.input === undefined ? {} : { input: options.input }),
   });
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.on('data', (chunk: Buffer) => {
-    stdout += chunk.toString();
-  });
-  child.stderr!.on('data', (chunk: Buffer) => {
-    stderr += chunk.toString();
-  });
-  adopt(child);
-  if (options.input !== undefined) child.stdin!.write(options.input); // left open: more may come
-  const exit = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  commands.add(command);
+  const forget = () => commands.delete(command);
+  void command.exited.then(forget, forget);
   return {
-    child,
-    stdout: () => stdout,
-    stderr: () => stderr,
-    exited: (timeoutMs = 15_000) => withDeadline(exit, timeoutMs, `herald ${args.join(' ')} to exit`),
+    child: command.process,
+    stdout: () => command.stdout(),
+    stderr: () => command.stderr(),
+    exited: (timeoutMs = 15_000) =>
+      withDeadline(command.exited, timeoutMs, `herald ${args.join(' ')} to exit`),
   };
 }
 
@@ -134,16 +109,11 @@ export interface Serve {
 }
 
 /** Starts `herald serve --port 0` on `dir` and resolves once it listens. */
-export async function startServe(dir = freshDirectory()): Promise<Serve> {
-  const serve = await startServeProcess({
-    dir,
-    bin: HERALD_BIN,
-    env: { NO_COLOR: '', HERALD_BROKER: '', HERALD_DATA_DIR: '' },
-  });
-  adopt(serve.child, servers);
+export async function startServe(dir = temporaryDirectory('herald-cli-test-')): Promise<Serve> {
+  const serve = await startServeProcess({ dir, env: CLEAN_ENV });
   return {
     broker: serve.bootstrap,
-    pid: serve.child.pid!,
+    pid: serve.pid,
     dir,
     async stop() {
       assert.equal(await serve.stop(), 0, `herald serve exit code:\n${serve.output()}`);

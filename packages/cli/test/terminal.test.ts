@@ -9,8 +9,8 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { requireTool } from '@herald/kafka-server/testing';
-import { freshDirectory, HERALD_BIN, heraldOk, waitFor } from './support.ts';
+import { eventually, HERALD_BIN, requireTool, temporaryDirectory } from '@herald/test-support';
+import { heraldOk } from './support.ts';
 
 const SOCKET = `herald-cli-test-${process.pid}`;
 const tmuxAvailable = spawnSync('tmux', ['-V']).status === 0;
@@ -49,7 +49,7 @@ async function inTerminal(command: string): Promise<string> {
     `env -u NO_COLOR TERM=xterm-256color bash --noprofile --norc -c ${quote(script)}`,
   );
   let screen = '';
-  await waitFor(
+  await eventually(
     () => {
       screen = tmux('capture-pane', '-p', '-e', '-J', '-t', session);
       return /__DONE__\d+/.test(screen);
@@ -68,7 +68,7 @@ const ESCAPE = /\u001b\[[0-9;]*m/;
 test('cli terminal - progress bar and colours on a TTY, none with NO_COLOR, consume prints raw values on a TTY and a pipe', {
   timeout: 120_000,
 }, async () => {
-  const dir = freshDirectory();
+  const dir = temporaryDirectory();
   const file = path.join(dir, 'events.jsonl');
   writeFileSync(
     file,

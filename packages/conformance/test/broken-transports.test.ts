@@ -7,10 +7,7 @@
  * each fault is printed.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { embeddedTransport } from '@herald/broker';
 import {
   type MessageHandler,
@@ -21,6 +18,7 @@ import {
   type TransportMessage,
 } from '@herald/bus';
 import { type ConformanceTarget, runScenario, scenarios } from '@herald/conformance';
+import { temporaryDirectory } from '@herald/test-support';
 
 /** A transport that forwards to `inner`, with any of its members replaced. */
 function wrap(
@@ -105,7 +103,7 @@ function reordersAKey(): ConformanceTarget {
  * that a restart right after acking always comes first, even on a loaded machine), and close
  * drops the acks still waiting (as a transport that buffers acks and forgets to flush them).
  */
-function losesAcksOnClose(directories: string[]): ConformanceTarget {
+function losesAcksOnClose(): ConformanceTarget {
   const open = async (dir: string): Promise<Transport> => {
     const inner = await embeddedTransport({ dir });
     const pending = new Set<NodeJS.Timeout>();
@@ -149,9 +147,7 @@ function losesAcksOnClose(directories: string[]): ConformanceTarget {
   return {
     name: 'loses acks on close',
     create() {
-      const dir = mkdtempSync(path.join(tmpdir(), 'herald-broken-'));
-      directories.push(dir);
-      return open(dir);
+      return open(temporaryDirectory('herald-broken-'));
     },
     async restart(transport) {
       await transport.close();
@@ -176,17 +172,12 @@ async function failingScenarios(target: ConformanceTarget): Promise<string[]> {
 }
 
 describe('conformance - broken transports fail the suite', { timeout: 180_000 }, () => {
-  const directories: string[] = [];
-  after(() => {
-    for (const dir of directories) rmSync(dir, { recursive: true, force: true });
-  });
-
   it('each fault fails at least one scenario', async () => {
     const variants = [
       dropsAnAcknowledgedPublish(),
       duplicatesOnRedelivery(),
       reordersAKey(),
-      losesAcksOnClose(directories),
+      losesAcksOnClose(),
     ];
     const results = await Promise.all(
       variants.map(async (variant) => ({ variant: variant.name, failed: await failingScenarios(variant) })),

@@ -1,8 +1,6 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
+import { temporaryDirectory } from '@herald/test-support';
 import { createBus, defineEvent, HeraldError } from 'herald';
 import { z } from 'zod';
 
@@ -11,15 +9,7 @@ const Noted = defineEvent('Noted', {
   schema: z.object({ text: z.string() }),
   key: (note) => note.text,
 });
-const directories: string[] = [];
-const freshDirectory = () => {
-  const directory = mkdtempSync(join(tmpdir(), 'herald-default-'));
-  directories.push(directory);
-  return directory;
-};
-after(() => {
-  for (const directory of directories) rmSync(directory, { recursive: true, force: true });
-});
+const freshDirectory = () => temporaryDirectory('herald-default-');
 
 describe('herald - createBus() defaults to the embedded durable broker', { timeout: 600_000 }, () => {
   it('messages published by one bus are read by a group of the next bus on the same directory', async () => {

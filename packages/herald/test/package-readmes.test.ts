@@ -12,7 +12,7 @@ import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { startServe } from '@herald/kafka-server/testing';
+import { POSTGRES_URL, startServe } from '@herald/test-support';
 import pg from 'pg';
 
 const root = join(import.meta.dirname, '..', '..', '..');
@@ -23,10 +23,6 @@ interface Fixture {
   readonly env: Readonly<Record<string, string>>;
   teardown(): Promise<void>;
 }
-
-const POSTGRES_URL =
-  process.env.HERALD_POSTGRES_URL ??
-  `postgres://postgres@127.0.0.1:${process.env.HERALD_POSTGRES_PORT ?? 5432}/test`;
 
 /** A database of its own, so the example's "on a fresh database" output holds on every run. */
 async function freshDatabase(): Promise<Fixture> {

@@ -9,16 +9,11 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { connect } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { after, describe, test } from 'node:test';
-import { startServe } from '@herald/kafka-server/testing';
+import { describe, test } from 'node:test';
+import { RABBITMQ_URL, requireRabbitMq, startServe, temporaryDirectory } from '@herald/test-support';
 import {
   ConfigurationError,
   createBus,
-  DEFAULT_RABBITMQ_URL,
   defineEvent,
   type ImportPackage,
   lazyTransportFromEnv,
@@ -35,15 +30,7 @@ const Noted = defineEvent('Noted', {
   key: (note) => note.text,
 });
 
-const directories: string[] = [];
-function freshDirectory(): string {
-  const directory = mkdtempSync(join(tmpdir(), 'herald-env-'));
-  directories.push(directory);
-  return directory;
-}
-after(() => {
-  for (const directory of directories) rmSync(directory, { recursive: true, force: true });
-});
+const freshDirectory = () => temporaryDirectory('herald-env-');
 
 const SETTINGS = [
   'HERALD_TRANSPORT',
@@ -164,7 +151,7 @@ describe('herald - HERALD_TRANSPORT chooses the transport', { timeout: 180_000 }
   });
 
   test('rabbitmq - createBus() runs on the RabbitMQ at HERALD_RABBITMQ_URL', async () => {
-    const url = process.env.HERALD_RABBITMQ_URL || DEFAULT_RABBITMQ_URL;
+    const url = RABBITMQ_URL;
     await requireRabbitMq(url);
     await withEnv({ HERALD_TRANSPORT: 'rabbitmq', HERALD_RABBITMQ_URL: url }, async () => {
       // What createBus() opens lazily, opened here with a prefix of its own so it can be deleted after.
@@ -272,22 +259,3 @@ describe('herald - HERALD_TRANSPORT chooses the transport', { timeout: 180_000 }
     });
   });
 });
-
-/** Fails at once, saying `run npm run setup`, unless RabbitMQ's port accepts a connection within 2 s. */
-function requireRabbitMq(url: string): Promise<void> {
-  const { hostname, port } = new URL(url);
-  const address = `${hostname}:${port || 5672}`;
-  return new Promise((resolve, reject) => {
-    const socket = connect({ host: hostname, port: Number(port || 5672) });
-    const fail = (reason: string) => {
-      socket.destroy();
-      reject(new Error(`RabbitMQ is not reachable at ${address} (${reason}): run npm run setup`));
-    };
-    socket.setTimeout(2_000, () => fail('no answer within 2 s'));
-    socket.once('error', (error) => fail(error.message));
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve();
-    });
-  });
-}

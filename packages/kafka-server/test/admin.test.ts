@@ -5,19 +5,19 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { ERROR_CODE } from '@herald/kafka-protocol';
+import { temporaryDirectory } from '@herald/test-support';
 import type { ServerContext } from '../src/context.ts';
 import { GroupCoordinator } from '../src/group-coordinator.ts';
 import { handleDeleteGroups, handleDescribeConfigs, handleOffsetDelete } from '../src/handlers/admin.ts';
 import { type KafkaServer, startKafkaServer } from '../src/index.ts';
 import { ProducerStateManager } from '../src/producer-state.ts';
 import { TopicCache } from '../src/topic-cache.ts';
-import { freshDirectory } from './support.ts';
 
 describe('admin APIs', () => {
   let server: KafkaServer;
   let context: ServerContext;
   before(async () => {
-    server = await startKafkaServer({ dir: freshDirectory(), port: 0, partitions: 2 });
+    server = await startKafkaServer({ dir: temporaryDirectory(), port: 0, partitions: 2 });
     await server.broker.createTopic('admin-t');
     context = {
       broker: server.broker,

@@ -5,11 +5,8 @@
  * them: a long-poll woken by an append, OFFSET_OUT_OF_RANGE outside the log.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { after, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import {
   API_KEY,
   decodeResponse,
@@ -20,63 +17,15 @@ import {
   type RequestHeader,
 } from '@herald/kafka-protocol';
 import { encodeRecordBatch } from '@herald/log';
+import { eventually, temporaryDirectory, withDeadline } from '@herald/test-support';
 import { GroupCoordinator, type JoinInput } from '../src/group-coordinator.ts';
 import { type KafkaServer, type KafkaServerOptions, startKafkaServer } from '../src/index.ts';
-import { waitFor, withDeadline } from './support.ts';
-
-const directories: string[] = [];
-after(() => {
-  for (const directory of directories.splice(0)) rmSync(directory, { recursive: true, force: true });
-});
+import { WireClient } from './wire-client.ts';
 
 /** A server on a fresh directory and a free port, with `options` laid over. */
 async function serve(options: Partial<KafkaServerOptions> = {}): Promise<KafkaServer> {
-  const dir = mkdtempSync(path.join(tmpdir(), 'herald-kafka-server-bounds-'));
-  directories.push(dir);
+  const dir = temporaryDirectory('herald-kafka-server-bounds-');
   return startKafkaServer({ dir, port: 0, partitions: 1, ...options });
-}
-
-/** A minimal client: sends frames, reads size-prefixed responses in order, notices a close. */
-class WireClient {
-  readonly #socket: net.Socket;
-  #buffer = Buffer.alloc(0);
-  readonly #waiting: ((frame: Buffer | null) => void)[] = [];
-  closed = false;
-  closedAtMs: number | undefined;
-
-  constructor(port: number) {
-    this.#socket = net.connect(port, '127.0.0.1');
-    this.#socket.on('data', (chunk: Buffer) => {
-      this.#buffer = Buffer.concat([this.#buffer, chunk]);
-      while (this.#buffer.length >= 4 && this.#buffer.length >= 4 + this.#buffer.readInt32BE(0)) {
-        const size = this.#buffer.readInt32BE(0);
-        const frame = this.#buffer.subarray(4, 4 + size);
-        this.#buffer = this.#buffer.subarray(4 + size);
-        this.#waiting.shift()?.(frame);
-      }
-    });
-    this.#socket.on('close', () => {
-      this.closed = true;
-      this.closedAtMs = performance.now();
-      for (const waiter of this.#waiting.splice(0)) waiter(null);
-    });
-    this.#socket.on('error', () => {});
-  }
-
-  /** Sends one request; resolves to its response frame, or null when the connection closed. */
-  send(header: RequestHeader, body: object): Promise<Buffer | null> {
-    return this.sendRaw(Buffer.concat(encodeRequest(header, body)));
-  }
-
-  sendRaw(bytes: Buffer): Promise<Buffer | null> {
-    const response = new Promise<Buffer | null>((resolve) => this.#waiting.push(resolve));
-    this.#socket.write(bytes);
-    return withDeadline(response, 15_000, 'a response or a close');
-  }
-
-  close(): void {
-    this.#socket.destroy();
-  }
 }
 
 let correlation = 1;
@@ -172,7 +121,7 @@ describe('kafka-server bounds', { timeout: 180_000 }, () => {
       clients[0]!.close();
       // The server notices the close asynchronously: a new connection is served once it has.
       let served = false;
-      await waitFor(
+      await eventually(
         async () => {
           const next = new WireClient(server.port);
           clients.push(next);
@@ -194,7 +143,7 @@ describe('kafka-server bounds', { timeout: 180_000 }, () => {
     try {
       assert.notEqual(await apiVersions(client), null);
       const answeredAtMs = performance.now();
-      await waitFor(
+      await eventually(
         () => client.closed,
         () => 'the idle connection to be closed',
       );
@@ -309,7 +258,7 @@ describe('kafka-server bounds', { timeout: 180_000 }, () => {
       for (let index = 0; index < fetches; index++) {
         socket.write(Buffer.concat(encodeRequest(header(API_KEY.Fetch, 11), big)));
       }
-      await waitFor(
+      await eventually(
         () => fetchesAnswered >= fetches,
         () => `the ${fetches} fetches answered (${fetchesAnswered})`,
       );
@@ -330,7 +279,7 @@ describe('kafka-server bounds', { timeout: 180_000 }, () => {
       );
       socket.resume(); // Draining the output lets the server read again.
       socket.on('data', () => {});
-      await waitFor(
+      await eventually(
         async () => (await probe()) === 1n,
         () => 'the Produce stored once the client read',
       );

@@ -13,11 +13,11 @@ import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import net from 'node:net';
-import { homedir, tmpdir } from 'node:os';
+import { homedir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { decodeRecordBatchHeader, type RecordBatchHeader, recordBatchSize } from '@herald/log';
-import { runTool, type ToolResult } from './support.ts';
+import { runTool, type ToolResult, temporaryDirectory } from '@herald/test-support';
 
 const CACHE_DIR = path.join(homedir(), '.cache', 'herald');
 const SETUP_HINT = 'run `npm run setup` (scripts/setup.sh) to fetch it';
@@ -277,7 +277,7 @@ export async function withLostProduceResponses<T>(
   const proxy = await startResponseDroppingProxy(() => server!.port, dropCount);
   try {
     server = await startKafkaServer({
-      dir: mkdtempSync(path.join(tmpdir(), 'herald-lost-acks-')),
+      dir: temporaryDirectory('herald-lost-acks-'),
       port: 0,
       advertisedPort: proxy.port,
       partitions: 1,

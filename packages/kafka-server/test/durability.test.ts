@@ -18,8 +18,9 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, it } from 'node:test';
+import { temporaryDirectory, withDeadline } from '@herald/test-support';
 import { DURABLE_PARTITIONS, DURABLE_TOPIC, durableValue } from './durable-workload.ts';
-import { freshDirectory, kcat, lines, type Serve, startServe, withDeadline } from './support.ts';
+import { kcat, lines, type Serve, startServe } from './support.ts';
 
 const PRODUCER = path.join(import.meta.dirname, 'fixtures', 'durable-producer.ts');
 const POWER_LOSS_SERVE = path.join(import.meta.dirname, 'fixtures', 'power-loss-serve.ts');
@@ -162,7 +163,7 @@ interface CycleOptions {
 /** Cycles of produce, kill -9 mid-production, restart, verify; returns what it measured. */
 async function runCycles(cycles: number, options: CycleOptions = {}) {
   const { fault } = options;
-  const dir = freshDirectory('herald-durability-');
+  const dir = temporaryDirectory('herald-durability-');
   const start = () =>
     startServe({
       dir,

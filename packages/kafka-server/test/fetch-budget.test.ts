@@ -11,12 +11,12 @@ import { after, before, describe, test } from 'node:test';
 import { type Broker, openBroker } from '@herald/broker';
 import type { FetchRequest, FetchResponse } from '@herald/kafka-protocol';
 import { encodeRecordBatch } from '@herald/log';
+import { temporaryDirectory } from '@herald/test-support';
 import type { ServerContext } from '../src/context.ts';
 import { GroupCoordinator } from '../src/group-coordinator.ts';
 import { handleFetch } from '../src/handlers/fetch.ts';
 import { ProducerStateManager } from '../src/producer-state.ts';
 import { TopicCache } from '../src/topic-cache.ts';
-import { freshDirectory } from './support.ts';
 
 /** A batch of `count` records of `valueBytes` bytes each. */
 function batch(count: number, valueBytes: number): Buffer {
@@ -75,7 +75,7 @@ describe('fetch budget', { timeout: 600_000 }, () => {
   let small: number;
 
   before(async () => {
-    broker = await openBroker({ dir: freshDirectory(), partitions: 3, fsync: 'never', leaderEpoch: -1 });
+    broker = await openBroker({ dir: temporaryDirectory(), partitions: 3, fsync: 'never', leaderEpoch: -1 });
     await broker.createTopic('budget');
     await broker.createTopic('other', { partitions: 1 });
     const bigBatch = batch(20, 100);

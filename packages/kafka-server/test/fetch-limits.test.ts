@@ -9,8 +9,9 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { API_KEY } from '@herald/kafka-protocol';
 import { encodeRecordBatch } from '@herald/log';
+import { runTool, temporaryDirectory } from '@herald/test-support';
 import { type KafkaServer, type ResponseSize, startKafkaServer } from '../src/index.ts';
-import { freshDirectory, lines, runTool } from './support.ts';
+import { lines } from './support.ts';
 
 const PARTITIONS = 4;
 const BATCHES_PER_PARTITION = 3;
@@ -27,7 +28,7 @@ describe('fetch limits', () => {
 
   before(async () => {
     server = await startKafkaServer({
-      dir: freshDirectory(),
+      dir: temporaryDirectory(),
       port: 0,
       partitions: PARTITIONS,
       onResponse: (response: ResponseSize) => {

@@ -5,8 +5,9 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { runTool } from '@herald/test-support';
 import { buildFranzGo, jsonLines, storedBatchHeaders, withLostProduceResponses } from './client-tools.ts';
-import { runTool, type Serve, startServe } from './support.ts';
+import { type Serve, startServe } from './support.ts';
 
 describe('franz-go', { timeout: 420_000 }, () => {
   let serve: Serve;

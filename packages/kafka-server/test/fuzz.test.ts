@@ -12,24 +12,13 @@ import { test } from 'node:test';
 import { openBroker } from '@herald/broker';
 import { APIS, encodeRequest } from '@herald/kafka-protocol';
 import { encodeRecordBatch } from '@herald/log';
+import { createRandom, seedFromEnv, temporaryDirectory, withDeadline } from '@herald/test-support';
 import { sampleMessage } from '../../kafka-protocol/test/sample.ts';
 import { startKafkaServer } from '../src/index.ts';
-import { freshDirectory, kcat, startServe, withDeadline } from './support.ts';
+import { kcat, startServe } from './support.ts';
 
 const FRAMES = Number(process.env.HERALD_FUZZ_FRAMES ?? 100_000);
-const SEED = Number(process.env.HERALD_FUZZ_SEED ?? Math.floor(Math.random() * 2 ** 31));
-
-/** mulberry32: a small seeded PRNG, so a failing seed replays exactly. */
-function prng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const SEED = seedFromEnv('HERALD_FUZZ_SEED');
 
 /** A socket stand-in: records writes, emits what a net.Socket would. */
 class FakeSocket extends EventEmitter {
@@ -164,7 +153,7 @@ function mutate(random: () => number, frames: readonly Buffer[]): Buffer {
 
 test('fuzz - 100,000 random and mutated frames: no crash, bounded memory', { timeout: 240_000 }, async () => {
   console.log(`fuzz seed ${SEED} (replay with HERALD_FUZZ_SEED=${SEED}), ${FRAMES} frames`);
-  const random = prng(SEED);
+  const random = createRandom(SEED);
   const programmingErrors: unknown[] = [];
   let uncaught = 0;
   const onUncaught = () => {
@@ -172,7 +161,12 @@ test('fuzz - 100,000 random and mutated frames: no crash, bounded memory', { tim
   };
   process.on('uncaughtException', onUncaught);
   process.on('unhandledRejection', onUncaught);
-  const broker = await openBroker({ dir: freshDirectory(), partitions: 2, fsync: 'never', leaderEpoch: -1 });
+  const broker = await openBroker({
+    dir: temporaryDirectory(),
+    partitions: 2,
+    fsync: 'never',
+    leaderEpoch: -1,
+  });
   await broker.createTopic('fuzz');
   const server = await startKafkaServer({
     broker,
@@ -225,7 +219,7 @@ test('fuzz - 100,000 random and mutated frames: no crash, bounded memory', { tim
 });
 
 test('fuzz - random bytes over TCP leave herald serve running', { timeout: 120_000 }, async () => {
-  const random = prng(SEED + 1);
+  const random = createRandom(SEED + 1);
   const serve = await startServe({ partitions: 1 });
   try {
     for (let connection = 0; connection < 200; connection++) {

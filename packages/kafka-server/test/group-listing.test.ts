@@ -4,62 +4,25 @@
  * groups (Dead, error NONE), and what is sent only while a group is Stable.
  */
 import assert from 'node:assert/strict';
-import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import {
   API_KEY,
   APIS,
   type ApiVersionsResponse,
   type DescribeGroupsResponse,
-  decodeResponse,
   ERROR_CODE,
-  encodeRequest,
   type JoinGroupResponse,
   type ListGroupsResponse,
   type SyncGroupResponse,
 } from '@herald/kafka-protocol';
+import { temporaryDirectory } from '@herald/test-support';
 import { GroupCoordinator } from '../src/group-coordinator.ts';
 import { type KafkaServer, startKafkaServer } from '../src/index.ts';
-import { freshDirectory, withDeadline } from './support.ts';
-
-/** Sends requests on one socket and decodes the responses, in order. */
-class Client {
-  readonly #socket: net.Socket;
-  #buffer = Buffer.alloc(0);
-  readonly #waiting: ((frame: Buffer) => void)[] = [];
-  #correlationId = 0;
-
-  constructor(port: number) {
-    this.#socket = net.connect(port, '127.0.0.1');
-    this.#socket.on('data', (chunk: Buffer) => {
-      this.#buffer = Buffer.concat([this.#buffer, chunk]);
-      while (this.#buffer.length >= 4 && this.#buffer.length >= 4 + this.#buffer.readInt32BE(0)) {
-        const size = this.#buffer.readInt32BE(0);
-        const frame = this.#buffer.subarray(4, 4 + size);
-        this.#buffer = this.#buffer.subarray(4 + size);
-        this.#waiting.shift()?.(frame);
-      }
-    });
-    this.#socket.on('error', () => {});
-  }
-
-  async request<T>(apiKey: number, apiVersion: number, body: object, clientId = 'group-listing'): Promise<T> {
-    const correlationId = ++this.#correlationId;
-    const frame = new Promise<Buffer>((resolve) => this.#waiting.push(resolve));
-    this.#socket.write(Buffer.concat(encodeRequest({ apiKey, apiVersion, correlationId, clientId }, body)));
-    const response = decodeResponse(apiKey, apiVersion, await withDeadline(frame, 10_000, 'a response'));
-    assert.equal(response.correlationId, correlationId);
-    return response.body as T;
-  }
-
-  close(): void {
-    this.#socket.destroy();
-  }
-}
+import { WireClient } from './wire-client.ts';
 
 const bytes = (text: string) => new Uint8Array(Buffer.from(text));
 
-function join(client: Client, groupId: string, clientId: string): Promise<JoinGroupResponse> {
+function join(client: WireClient, groupId: string, clientId: string): Promise<JoinGroupResponse> {
   return client.request<JoinGroupResponse>(
     API_KEY.JoinGroup,
     2,
@@ -79,11 +42,11 @@ function join(client: Client, groupId: string, clientId: string): Promise<JoinGr
   );
 }
 
-const listGroups = (client: Client, version: number, body: object = {}) =>
+const listGroups = (client: WireClient, version: number, body: object = {}) =>
   client.request<ListGroupsResponse>(API_KEY.ListGroups, version, body);
 
 const describeGroups = (
-  client: Client,
+  client: WireClient,
   version: number,
   groups: string[],
   includeAuthorizedOperations = false,
@@ -95,16 +58,16 @@ const describeGroups = (
 
 describe('group listing', { timeout: 600_000 }, () => {
   let server: KafkaServer;
-  let client: Client;
+  let client: WireClient;
   before(async () => {
     server = await startKafkaServer({
-      dir: freshDirectory(),
+      dir: temporaryDirectory(),
       port: 0,
       partitions: 2,
       groups: { initialRebalanceDelayMs: 200 },
     });
     await server.broker.createTopic('orders');
-    client = new Client(server.port);
+    client = new WireClient(server.port, { clientId: 'group-listing' });
   });
   after(async () => {
     client.close();
@@ -146,7 +109,10 @@ describe('group listing', { timeout: 600_000 }, () => {
   });
 
   test('group listing - members through PreparingRebalance, CompletingRebalance and Stable; commits only; Empty', async () => {
-    const [a, b] = [new Client(server.port), new Client(server.port)];
+    const [a, b] = [
+      new WireClient(server.port, { clientId: 'group-listing' }),
+      new WireClient(server.port, { clientId: 'group-listing' }),
+    ];
     try {
       // Join phase: both members wait for the initial delay, the group is PreparingRebalance.
       const joins = [join(a, 'live', 'client-a'), join(b, 'live', 'client-b')];
@@ -176,7 +142,7 @@ describe('group listing', { timeout: 600_000 }, () => {
       const leader = joinA!.memberId === joinA!.leader ? joinA! : joinB!;
       const follower = leader === joinA ? joinB! : joinA!;
       const [leaderClient, followerClient] = leader === joinA ? [a, b] : [b, a];
-      const sync = (on: Client, memberId: string, assignments: object[]) =>
+      const sync = (on: WireClient, memberId: string, assignments: object[]) =>
         on.request<SyncGroupResponse>(API_KEY.SyncGroup, 1, {
           groupId: 'live',
           generationId: leader.generationId,

@@ -5,85 +5,49 @@
  * rebuilt from the log's batch headers after a restart.
  */
 import assert from 'node:assert/strict';
-import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import {
   API_KEY,
-  decodeResponse,
   ERROR_CODE,
-  encodeRequest,
   type InitProducerIdResponse,
   type ProducePartitionResponse,
   type ProduceResponse,
 } from '@herald/kafka-protocol';
 import { encodeRecordBatch } from '@herald/log';
+import { temporaryDirectory } from '@herald/test-support';
 import { type KafkaServer, startKafkaServer } from '../src/index.ts';
 import { PRODUCERS_PER_PARTITION_MAX, ProducerStateManager } from '../src/producer-state.ts';
-import { freshDirectory, withDeadline } from './support.ts';
+import { WireClient } from './wire-client.ts';
 
 const PRODUCE_VERSION = 8;
 
 /** Sends Produce requests pipelined on one connection; responses come back in request order. */
 class ProduceClient {
-  readonly #socket: net.Socket;
-  #buffer = Buffer.alloc(0);
-  readonly #waiting: ((frame: Buffer) => void)[] = [];
-  #correlationId = 0;
+  readonly #client: WireClient;
 
   constructor(port: number) {
-    this.#socket = net.connect(port, '127.0.0.1');
-    this.#socket.on('data', (chunk: Buffer) => {
-      this.#buffer = Buffer.concat([this.#buffer, chunk]);
-      while (this.#buffer.length >= 4 && this.#buffer.length >= 4 + this.#buffer.readInt32BE(0)) {
-        const size = this.#buffer.readInt32BE(0);
-        this.#waiting.shift()?.(this.#buffer.subarray(4, 4 + size));
-        this.#buffer = this.#buffer.subarray(4 + size);
-      }
-    });
-    this.#socket.on('error', () => {});
+    this.#client = new WireClient(port, { clientId: 'idempotence-test' });
   }
 
   /** InitProducerId v4 (flexible); `producerId` and `producerEpoch` name a current id (ignored without a transactional id). */
   initProducerId(producerId = -1n, producerEpoch = -1): Promise<InitProducerIdResponse> {
-    this.#correlationId += 1;
-    const header = {
-      apiKey: API_KEY.InitProducerId,
-      apiVersion: 4,
-      correlationId: this.#correlationId,
-      clientId: 'idempotence-test',
-    };
     const body = { transactionalId: null, transactionTimeoutMs: 60_000, producerId, producerEpoch };
-    const response = new Promise<Buffer>((resolve) => this.#waiting.push(resolve));
-    this.#socket.write(Buffer.concat(encodeRequest(header, body)));
-    return withDeadline(response, 10_000, 'an InitProducerId response').then(
-      (frame) => decodeResponse(API_KEY.InitProducerId, 4, frame).body as InitProducerIdResponse,
-    );
+    return this.#client.request<InitProducerIdResponse>(API_KEY.InitProducerId, 4, body);
   }
 
-  produce(topic: string, records: Uint8Array): Promise<ProducePartitionResponse> {
-    this.#correlationId += 1;
-    const header = {
-      apiKey: API_KEY.Produce,
-      apiVersion: PRODUCE_VERSION,
-      correlationId: this.#correlationId,
-      clientId: 'idempotence-test',
-    };
+  async produce(topic: string, records: Uint8Array): Promise<ProducePartitionResponse> {
     const body = {
       transactionalId: null,
       acks: -1,
       timeoutMs: 5000,
       topicData: [{ name: topic, partitionData: [{ index: 0, records }] }],
     };
-    const response = new Promise<Buffer>((resolve) => this.#waiting.push(resolve));
-    this.#socket.write(Buffer.concat(encodeRequest(header, body)));
-    return withDeadline(response, 10_000, 'a Produce response').then((frame) => {
-      const decoded = decodeResponse(API_KEY.Produce, PRODUCE_VERSION, frame).body as ProduceResponse;
-      return decoded.responses[0]!.partitionResponses[0]!;
-    });
+    const decoded = await this.#client.request<ProduceResponse>(API_KEY.Produce, PRODUCE_VERSION, body);
+    return decoded.responses[0]!.partitionResponses[0]!;
   }
 
   close(): void {
-    this.#socket.destroy();
+    this.#client.close();
   }
 }
 
@@ -106,7 +70,7 @@ function expectOffset(response: ProducePartitionResponse, baseOffset: bigint, wh
 }
 
 describe('idempotent producer', () => {
-  const dir = freshDirectory();
+  const dir = temporaryDirectory();
   let server: KafkaServer;
   before(async () => {
     server = await startKafkaServer({ dir, port: 0, partitions: 1 });
@@ -239,7 +203,7 @@ describe('idempotent producer', () => {
 });
 
 test('idempotence - a partition remembers at most PRODUCERS_PER_PARTITION_MAX producers, least recently active first', async () => {
-  const server = await startKafkaServer({ dir: freshDirectory(), port: 0, partitions: 1 });
+  const server = await startKafkaServer({ dir: temporaryDirectory(), port: 0, partitions: 1 });
   try {
     await server.broker.createTopic('many');
     const producers = new ProducerStateManager(server.broker);
@@ -268,7 +232,7 @@ test('idempotence - a partition remembers at most PRODUCERS_PER_PARTITION_MAX pr
 });
 
 test('idempotence - a partition whose producer state is not loaded answers a retriable error', async () => {
-  const server = await startKafkaServer({ dir: freshDirectory(), port: 0, partitions: 1 });
+  const server = await startKafkaServer({ dir: temporaryDirectory(), port: 0, partitions: 1 });
   try {
     const producers = new ProducerStateManager(server.broker);
     const verdict = producers.check('unloaded', 0, {

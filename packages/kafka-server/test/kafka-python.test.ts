@@ -3,10 +3,10 @@
  * Metadata v0 pipelined, then uses fixed old versions (Produce 7, Fetch 4, JoinGroup 2, ...).
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { requireTool, runTool, type Serve, startServe, waitFor } from './support.ts';
+import { eventually, requireTool, runTool, spawnChild } from '@herald/test-support';
+import { type Serve, startServe } from './support.ts';
 
 const PYTHON = '/usr/bin/python3';
 const CLIENT = fileURLToPath(new URL('./fixtures/kafka_python_client.py', import.meta.url));
@@ -50,32 +50,30 @@ describe('kafka-python', { timeout: 600_000 }, () => {
   test('kafka-python - two members share 4 partitions; the survivor owns all 4 after a kill', async () => {
     await python(['produce', serve.bootstrap, 'kp-shared', '8', 'all', 'none']);
     const members = [0, 1].map(() => {
-      const child = spawn(PYTHON, [CLIENT, 'member', serve.bootstrap, 'kp-shared', 'kp-shared-group'], {
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      const state = { child, assigned: [] as number[], log: '' };
-      child.stdout.on('data', (chunk: Buffer) => {
-        for (const line of chunk.toString().split('\n').filter(Boolean)) {
-          state.log += `${line}\n`;
-          state.assigned = (JSON.parse(line) as { assigned: number[] }).assigned;
-        }
-      });
-      child.stderr.on('data', (chunk: Buffer) => {
-        state.log += chunk.toString();
+      const child = spawnChild(PYTHON, [CLIENT, 'member', serve.bootstrap, 'kp-shared', 'kp-shared-group']);
+      const state = {
+        child,
+        assigned: [] as number[],
+        get log() {
+          return child.output();
+        },
+      };
+      child.onLine((line) => {
+        if (line !== '') state.assigned = (JSON.parse(line) as { assigned: number[] }).assigned;
       });
       return state;
     });
     try {
       const [a, b] = members as [(typeof members)[0], (typeof members)[0]];
-      await waitFor(
+      await eventually(
         () => a.assigned.length === 2 && b.assigned.length === 2,
         () => `two partitions each (a ${a.assigned}, b ${b.assigned})\n${a.log}\n${b.log}`,
         40_000,
       );
       assert.deepEqual([...a.assigned, ...b.assigned].sort(), [0, 1, 2, 3]);
       const killedAt = performance.now();
-      b.child.kill('SIGKILL');
-      await waitFor(
+      await b.child.kill();
+      await eventually(
         () => a.assigned.length === 4,
         () => `the survivor owning all 4 (a ${a.assigned})\n${a.log}`,
         30_000,
@@ -83,24 +81,20 @@ describe('kafka-python', { timeout: 600_000 }, () => {
       // Session timeout 6 s, plus the rebalance and the member's next poll.
       assert.ok(performance.now() - killedAt < 6_000 + 8_000, 'rebalanced within the session timeout');
     } finally {
-      for (const member of members) member.child.kill('SIGKILL');
+      await Promise.all(members.map((member) => member.child.kill()));
     }
   });
 
   test('kafka-python - KafkaAdminClient lists and describes consumer groups', async () => {
     await python(['produce', serve.bootstrap, 'kp-groups', '8', 'all', 'none']);
     await python(['consume', serve.bootstrap, 'kp-groups', 'kp-groups-done', '8', 'commit']);
-    const live = spawn(PYTHON, [CLIENT, 'member', serve.bootstrap, 'kp-groups', 'kp-groups-live'], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const live = spawnChild(PYTHON, [CLIENT, 'member', serve.bootstrap, 'kp-groups', 'kp-groups-live']);
     let assigned: number[] = [];
-    live.stdout.on('data', (chunk: Buffer) => {
-      for (const line of chunk.toString().split('\n').filter(Boolean)) {
-        assigned = (JSON.parse(line) as { assigned: number[] }).assigned;
-      }
+    live.onLine((line) => {
+      if (line !== '') assigned = (JSON.parse(line) as { assigned: number[] }).assigned;
     });
     try {
-      await waitFor(
+      await eventually(
         () => assigned.length === 4,
         () => `the live member to own 4 partitions (has ${assigned.length})`,
         30_000,
@@ -153,7 +147,7 @@ describe('kafka-python', { timeout: 600_000 }, () => {
         ['nobody', 0, 'Dead', ''],
       );
     } finally {
-      live.kill('SIGKILL');
+      await live.kill();
     }
   });
 

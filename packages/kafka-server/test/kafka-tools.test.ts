@@ -8,9 +8,14 @@ import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { startServe as startServeProcess } from '@herald/kafka-server/testing';
+import {
+  eventually,
+  startServe as startServeProcess,
+  temporaryDirectory,
+  withDeadline,
+} from '@herald/test-support';
 import { jsonLines, kafkaDirectory, runJava } from './client-tools.ts';
-import { freshDirectory, lines, type Serve, startServe, waitFor, withDeadline } from './support.ts';
+import { lines, type Serve, startServe } from './support.ts';
 
 const TOPICS = 'org.apache.kafka.tools.TopicCommand';
 const CONSOLE_PRODUCER = 'org.apache.kafka.tools.ConsoleProducer';
@@ -58,7 +63,7 @@ describe('Apache Kafka 4.1 tools', { timeout: 240_000 }, () => {
     assert.match(described, /Topic: tools-topic\s+PartitionCount: 3\s+ReplicationFactor: 1\s+Configs:/);
     assert.equal(described.match(/Partition: \d+\s+Leader: 0/g)?.length, 3, described);
     await tool(TOPICS, [...server, '--delete', '--topic', 'tools-topic']);
-    await waitFor(
+    await eventually(
       async () => !lines(await tool(TOPICS, [...server, '--list'])).includes('tools-topic'),
       () => 'tools-topic to disappear from kafka-topics --list',
     );
@@ -156,7 +161,7 @@ function startTool(
 
 describe('Apache Kafka 4.1 VerifiableProducer across a kill -9', { timeout: 240_000 }, () => {
   test('kafka-tools - no acknowledged message is lost when herald serve is killed and restarted', async () => {
-    const dir = freshDirectory();
+    const dir = temporaryDirectory();
     let serve = await startServeProcess({ dir, partitions: 3 });
     const port = serve.port;
     const bootstrap = serve.bootstrap;
@@ -176,7 +181,7 @@ describe('Apache Kafka 4.1 VerifiableProducer across a kill -9', { timeout: 240_
     const acked = () =>
       jsonLines(producer.output()).filter((event) => event.name === 'producer_send_success').length;
     try {
-      await waitFor(
+      await eventually(
         () => acked() >= 1500,
         () => `1500 acks from VerifiableProducer (${acked()} so far):\n${producer.output().slice(-2000)}`,
         60_000,

@@ -4,8 +4,9 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { eventually } from '@herald/test-support';
 import kafkajs from 'kafkajs';
-import { type Serve, startServe, waitFor } from './support.ts';
+import { type Serve, startServe } from './support.ts';
 
 const { Kafka, logLevel } = kafkajs;
 
@@ -29,7 +30,7 @@ async function consumeGroup(
         values.push(message.value!.toString());
       },
     });
-    await waitFor(
+    await eventually(
       () => values.length >= expected,
       () => `${expected} messages, got ${values.length}`,
       30_000,
@@ -123,7 +124,7 @@ test('kafkajs - admin listGroups and describeGroups see a live consumer, a commi
           seen++;
         },
       });
-      await waitFor(
+      await eventually(
         () => seen >= 2,
         () => `kjs-live to read 2 messages, got ${seen}`,
         30_000,

@@ -7,7 +7,8 @@ import { readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { partitionForKey } from '@herald/bus/internal';
-import { kcat, lines, requireTool, type Serve, startServe } from './support.ts';
+import { requireTool } from '@herald/test-support';
+import { kcat, lines, type Serve, startServe } from './support.ts';
 
 const needKcat = () => requireTool('kcat', ['-V'], "kcat (Debian's kcat)");
 

@@ -4,7 +4,8 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { runTool, startServe } from './support.ts';
+import { runTool } from '@herald/test-support';
+import { startServe } from './support.ts';
 
 const OFFSETS_FOR_TIMES = `
 import json, sys

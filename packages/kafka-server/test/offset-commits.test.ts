@@ -9,8 +9,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { eventually, runTool, withDeadline } from '@herald/test-support';
 import kafkajs from 'kafkajs';
-import { runTool, type Serve, startServe, waitFor, withDeadline } from './support.ts';
+import { type Serve, startServe } from './support.ts';
 
 const { Kafka, logLevel } = kafkajs;
 const PYTHON = '/usr/bin/python3';
@@ -57,13 +58,13 @@ async function consumeUntil(
       },
     });
     // A fetch has been answered, so every partition's position is resolved.
-    await waitFor(
+    await eventually(
       () => fetched,
       () => 'a first fetch',
       30_000,
     );
     await beforeWait();
-    await waitFor(
+    await eventually(
       () => values.length >= expected,
       () => `${expected} messages, got ${values.length}`,
       30_000,

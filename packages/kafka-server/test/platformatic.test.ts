@@ -1,6 +1,7 @@
 /** @platformatic/kafka 2.12 against `herald serve`: producer, consumer in committed mode, admin createTopics. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { withDeadline } from '@herald/test-support';
 import {
   Admin,
   Consumer,
@@ -10,7 +11,7 @@ import {
   stringDeserializers,
   stringSerializers,
 } from '@platformatic/kafka';
-import { startServe, withDeadline } from './support.ts';
+import { startServe } from './support.ts';
 
 test('platformatic - admin createTopics, producer, consumer in committed mode', {
   timeout: 180_000,

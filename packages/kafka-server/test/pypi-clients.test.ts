@@ -7,8 +7,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { runTool } from '@herald/test-support';
 import { jsonLines, pypiPython, storedBatchHeaders, withLostProduceResponses } from './client-tools.ts';
-import { runTool, type Serve, startServe } from './support.ts';
+import { type Serve, startServe } from './support.ts';
 
 const SCRIPT = fileURLToPath(new URL('./python/pypi_clients.py', import.meta.url));
 

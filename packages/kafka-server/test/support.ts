@@ -1,35 +1,17 @@
 /**
- * Test helpers: a `herald serve` child process on a free port with a temp data dir, a runner for
- * external clients (kcat, python3) with a deadline, and condition waits. Nothing here sleeps for
- * a fixed time.
+ * Helpers of the kafka-server tests: a `herald serve` whose clean exit is asserted, kcat against
+ * it, and splitting output into lines. The generic ones (the child process, deadlines, waits,
+ * temporary directories) come from `@herald/test-support`.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import {
   requireTool,
   runTool,
   type ServeProcess,
   startServe as startServeProcess,
   type ToolResult,
-} from '@herald/kafka-server/testing';
-
-export { requireTool, runTool, type ToolResult, waitFor, withDeadline } from '@herald/kafka-server/testing';
-
-const directories: string[] = [];
-// When the process exits: a module's `after` hook would run before the file's own hooks (those
-// registered later), which stop the servers and brokers still using these directories.
-process.once('exit', () => {
-  for (const directory of directories.splice(0)) rmSync(directory, { recursive: true, force: true });
-});
-
-/** A fresh empty directory, removed after the file's tests. */
-export function freshDirectory(prefix = 'herald-kafka-test-'): string {
-  const directory = mkdtempSync(path.join(tmpdir(), prefix));
-  directories.push(directory);
-  return directory;
-}
+  temporaryDirectory,
+} from '@herald/test-support';
 
 /** A running `herald serve`. */
 export interface Serve extends Omit<ServeProcess, 'stop'> {
@@ -49,12 +31,12 @@ export interface ServeOptions {
   readonly env?: NodeJS.ProcessEnv;
 }
 
-/** Starts `herald serve --port 0` on `dir` and resolves once it listens. */
+/** Starts `herald serve --port 0` on `dir` (a fresh temporary directory by default) and resolves once it listens. */
 export async function startServe(options: ServeOptions = {}): Promise<Serve> {
   const serve = await startServeProcess({
-    dir: options.dir ?? freshDirectory(),
+    dir: options.dir ?? temporaryDirectory('herald-kafka-test-'),
     partitions: options.partitions ?? 4,
-    ...(options.bin === undefined ? {} : { bin: options.bin }),
+    ...(options.bin === undefined ? {} : { command: [process.execPath, options.bin] as const }),
     ...(options.env === undefined ? {} : { env: options.env }),
   });
   return {
@@ -65,7 +47,6 @@ export async function startServe(options: ServeOptions = {}): Promise<Serve> {
   };
 }
 
-/** What {@link runTool} collected. */
 let kcatChecked = false;
 
 /**

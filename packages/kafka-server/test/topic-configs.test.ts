@@ -9,8 +9,9 @@ import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
+import { runTool } from '@herald/test-support';
 import { parseTopicConfigs } from '../src/topic-configs.ts';
-import { runTool, startServe } from './support.ts';
+import { startServe } from './support.ts';
 
 const PYTHON = '/usr/bin/python3';
 

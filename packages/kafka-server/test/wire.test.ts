@@ -3,62 +3,20 @@
  * message formats, unknown API keys and versions, pipelined requests answered in order.
  */
 import assert from 'node:assert/strict';
-import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import {
   API_KEY,
   APIS,
   decodeResponse,
   ERROR_CODE,
-  encodeRequest,
   type ListOffsetsResponse,
   type OffsetFetchResponse,
   type ProduceResponse,
-  type RequestHeader,
 } from '@herald/kafka-protocol';
 import { encodeRecordBatch } from '@herald/log';
+import { temporaryDirectory } from '@herald/test-support';
 import { type KafkaServer, startKafkaServer } from '../src/index.ts';
-import { freshDirectory, withDeadline } from './support.ts';
-
-/** A minimal client: sends frames, reads size-prefixed responses in order, notices a close. */
-class WireClient {
-  readonly #socket: net.Socket;
-  #buffer = Buffer.alloc(0);
-  readonly #waiting: ((frame: Buffer | null) => void)[] = [];
-  closed = false;
-
-  constructor(port: number) {
-    this.#socket = net.connect(port, '127.0.0.1');
-    this.#socket.on('data', (chunk: Buffer) => {
-      this.#buffer = Buffer.concat([this.#buffer, chunk]);
-      while (this.#buffer.length >= 4 && this.#buffer.length >= 4 + this.#buffer.readInt32BE(0)) {
-        const size = this.#buffer.readInt32BE(0);
-        const frame = this.#buffer.subarray(4, 4 + size);
-        this.#buffer = this.#buffer.subarray(4 + size);
-        this.#waiting.shift()?.(frame);
-      }
-    });
-    this.#socket.on('close', () => {
-      this.closed = true;
-      for (const waiter of this.#waiting.splice(0)) waiter(null);
-    });
-    this.#socket.on('error', () => {});
-  }
-
-  send(header: RequestHeader, body: object): Promise<Buffer | null> {
-    return this.sendRaw(Buffer.concat(encodeRequest(header, body)));
-  }
-
-  sendRaw(bytes: Buffer): Promise<Buffer | null> {
-    const response = new Promise<Buffer | null>((resolve) => this.#waiting.push(resolve));
-    this.#socket.write(bytes);
-    return withDeadline(response, 10_000, 'a response');
-  }
-
-  close(): void {
-    this.#socket.destroy();
-  }
-}
+import { WireClient } from './wire-client.ts';
 
 const batch = (count: number) =>
   encodeRecordBatch(
@@ -89,7 +47,7 @@ function produceError(frame: Buffer | null, version: number): number {
 describe('wire', { timeout: 600_000 }, () => {
   let server: KafkaServer;
   before(async () => {
-    server = await startKafkaServer({ dir: freshDirectory(), port: 0, partitions: 1 });
+    server = await startKafkaServer({ dir: temporaryDirectory(), port: 0, partitions: 1 });
     await server.broker.createTopic('wire');
   });
   after(async () => {

@@ -4,6 +4,7 @@ import { mkdir, readdir, readFile, stat, truncate, unlink, writeFile } from 'nod
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { HeraldError } from '@herald/errors';
+import { eventually, ownedTemporaryDirectory } from '@herald/test-support';
 import { acquireDirectoryLock } from '../src/directory-lock.ts';
 import {
   type FileSystem,
@@ -17,13 +18,7 @@ import {
   recordBatchSize,
   utf8,
 } from '../src/index.ts';
-import {
-  crashImage,
-  eventually,
-  faultyFileSystem,
-  temporaryDirectory,
-  valueFor,
-} from './support/fixtures.ts';
+import { crashImage, faultyFileSystem, valueFor } from './support/fixtures.ts';
 
 /**
  * A file system whose log-file fdatasyncs wait until the test releases them one by one (with an
@@ -122,7 +117,7 @@ async function crashedPartition(
 
 describe('recovery of a torn tail', { timeout: 120_000 }, () => {
   test('a truncated tail is cut back to the last whole batch', async () => {
-    await using temporary = await temporaryDirectory();
+    await using temporary = await ownedTemporaryDirectory();
     const { crashed, batchBytes } = await crashedPartition(temporary.directory, 20);
     await truncate(path.join(crashed, SEGMENT_ZERO), batchBytes * 17 + 40);
     const partition = await openPartition({ directory: crashed });
@@ -144,7 +139,7 @@ describe('recovery of a torn tail', { timeout: 120_000 }, () => {
   });
 
   test('garbage appended after the last batch is removed', async () => {
-    await using temporary = await temporaryDirectory();
+    await using temporary = await ownedTemporaryDirectory();
     const { crashed, batchBytes } = await crashedPartition(temporary.directory, 10);
     await writeFile(path.join(crashed, SEGMENT_ZERO), Buffer.alloc(777, 0xab), { flag: 'a' });
     const partition = await openPartition({ directory: crashed });
@@ -156,7 +151,7 @@ describe('recovery of a torn tail', { timeout: 120_000 }, () => {
   });
 
   test('a zeroed last 512 bytes is cut back to the last valid batch', async () => {
-    await using temporary = await temporaryDirectory();
+    await using temporary = await ownedTemporaryDirectory();
     const { crashed, batchBytes } = await crashedPartition(temporary.directory, 12);
     const file = path.join(crashed, SEGMENT_ZERO);
     const bytes = await readFile(file);
@@ -171,7 +166,7 @@ describe('recovery of a torn tail', { timeout: 120_000 }, () => {
   });
 
   test('recovery is idempotent: reopening after a truncation changes nothing', async () => {
-    await using temporary = await temporaryDirectory();
+    await using temporary = await ownedTemporaryDirectory();
     const { crashed, batchBytes } = await crashedPartition(temporary.directory, 8);
     await truncate(path.join(crashed, SEGMENT_ZERO), batchBytes * 8 - 1);
     await (await openPartition({ directory: crashed })).close();
@@ -185,7 +180,7 @@ describe('recovery of a torn tail', { timeout: 120_000 }, () => {
 
 describe('corruption below the recovery point', { timeout: 120_000 }, () => {
   test('a bit flip in the last acknowledged batch refuses the open with LOG_CORRUPT naming file and byte', async () => {
-    await using temporary = await temporaryDirectory();
+    await using temporary = await ownedTemporaryDirectory();
     const partition = await openPartition({ directory: temporary.directory });
     const batchBytes = await appendValues(partition, 10);
     await partition.close();
@@ -207,7 +202,7 @@ describe('corruption below the recovery point', { timeout: 120_000 }, () => {
   });
 
   test('a bit flip in an older segment is caught on read and never returned as data', async () => {
-    await using temporary = await temporaryDirectory();
+    await using temporary = await ownedTemporaryDirectory();
     // Index entries every 512 bytes: open re-validates only the tail after the last entry, so the
     // flip near the start of the closed segment is left for the read path to catch.
     const options = { directory: temporary.directory, segmentBytesMax: 4096, indexIntervalBytes: 512 };
@@ -235,7 +230,7 @@ describe('corruption below the recovery point', { timeout: 120_000 }, () => {
   });
 
   test('a damaged checkpoint makes open validate everything instead of trusting it', async () => {
-    await using temporary = await temporaryDirectory();
+    await using temporary = await ownedTemporaryDirectory();
     const partition = await openPartition({ directory: temporary.directory });
     await appendValues(partition, 5);
     await partition.close();
@@ -255,7 +250,7 @@ describe('index files', { timeout: 120_000 }, () => {
 
   for (const damage of ['deleted', 'garbage', 'shifted'] as const) {
     test(`a ${damage} index is rebuilt and reads stay correct`, async () => {
-      await using temporary = await temporaryDirectory();
+      await using temporary = await ownedTemporaryDirectory();
       const partition = await openPartition(options(temporary.directory));
       await appendValues(partition, 60);
       await partition.close();
@@ -285,7 +280,7 @@ describe('index files', { timeout: 120_000 }, () => {
   }
 
   test('a damaged time index is rebuilt and time lookups stay correct', async () => {
-    await using temporary = await temporaryDirectory();
+    await using temporary = await ownedTemporaryDirectory();
     const partition = await openPartition(options(temporary.directory));
     await appendValues(partition, 60);
     await partition.close();
@@ -299,7 +294,7 @@ describe('index files', { timeout: 120_000 }, () => {
 
 describe('directory lock', { timeout: 120_000 }, () => {
   test('a lock held by a live process refuses the open with LOG_LOCKED naming its pid', async (t) => {
-    await using temporary = await temporaryDirectory();
+    await using temporary = await ownedTemporaryDirectory();
     const sleeper = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60_000)'], { stdio: 'ignore' });
     t.after(() => sleeper.kill('SIGKILL'));
     await writeFile(path.join(temporary.directory, LOCK_FILE_NAME), `${sleeper.pid}\n`);
@@ -316,7 +311,7 @@ describe('directory lock', { timeout: 120_000 }, () => {
   });
 
   test('a lock left by a dead process is taken over', async () => {
-    await using temporary = await temporaryDirectory();
+    await using temporary = await ownedTemporaryDirectory();
     const dead = spawn(process.execPath, ['-e', '0'], { stdio: 'ignore' });
     await new Promise((resolve) => dead.once('exit', resolve));
     await writeFile(path.join(temporary.directory, LOCK_FILE_NAME), `${dead.pid}\n`);
@@ -330,7 +325,7 @@ describe('directory lock', { timeout: 120_000 }, () => {
   });
 
   test('a lock file without a pid (never written by the link-based lock) is stale and taken over at once', async () => {
-    await using temporary = await temporaryDirectory();
+    await using temporary = await ownedTemporaryDirectory();
     await writeFile(path.join(temporary.directory, LOCK_FILE_NAME), '');
     const partition = await openPartition({ directory: temporary.directory });
     assert.equal(
@@ -343,7 +338,7 @@ describe('directory lock', { timeout: 120_000 }, () => {
   });
 
   test('a second open in the same process is refused', async () => {
-    await using temporary = await temporaryDirectory();
+    await using temporary = await ownedTemporaryDirectory();
     const partition = await openPartition({ directory: temporary.directory });
     await assert.rejects(openPartition({ directory: temporary.directory }), (error) =>
       isLogError(error, 'LOG_LOCKED'),
@@ -352,7 +347,7 @@ describe('directory lock', { timeout: 120_000 }, () => {
   });
 
   test('a directory that cannot be created or written reports LOG_NOT_WRITABLE with advice', async () => {
-    await using temporary = await temporaryDirectory();
+    await using temporary = await ownedTemporaryDirectory();
     const file = path.join(temporary.directory, 'plain-file');
     await writeFile(file, 'x');
     await assert.rejects(
@@ -378,7 +373,7 @@ describe('directory lock', { timeout: 120_000 }, () => {
 
 describe('write and sync failures', { timeout: 120_000 }, () => {
   test('a failed fdatasync makes the partition read-only and nothing is acknowledged after it', async () => {
-    await using temporary = await temporaryDirectory();
+    await using temporary = await ownedTemporaryDirectory();
     const plan: { fdatasync?: string } = {};
     const partition = await openPartition({
       directory: temporary.directory,
@@ -413,19 +408,19 @@ describe('write and sync failures', { timeout: 120_000 }, () => {
   });
 
   test('a sync acknowledges only writes completed before it started (pipelined group commit)', async () => {
-    await using temporary = await temporaryDirectory();
+    await using temporary = await ownedTemporaryDirectory();
     const fileSystem = gatedSyncFileSystem();
     const partition = await openPartition({ directory: temporary.directory, fileSystem });
     const settled: string[] = [];
     const first = partition.append([{ value: utf8('a') }]).then(() => settled.push('a'));
-    await eventually(() => fileSystem.waiting === 1, 2000, 'the first sync to start');
+    await eventually(() => fileSystem.waiting === 1, 'the first sync to start', 2000);
     // Written while the first sync runs: that sync must not acknowledge it.
     const second = partition.append([{ value: utf8('b') }]);
     second.then(() => settled.push('b')).catch(() => settled.push('b rejected'));
-    await eventually(() => partition.describeSegments()[0]!.nextOffset === 2n, 2000, 'b to be written');
+    await eventually(() => partition.describeSegments()[0]!.nextOffset === 2n, 'b to be written', 2000);
     fileSystem.release();
     await first;
-    await eventually(() => fileSystem.waiting === 1, 2000, 'the second sync to start');
+    await eventually(() => fileSystem.waiting === 1, 'the second sync to start', 2000);
     assert.deepEqual(settled, ['a']);
     assert.equal(partition.highWatermark, 1n, 'b is not published before its own sync');
     // The second sync fails: b is rejected, the first stays acknowledged and visible.
@@ -443,7 +438,7 @@ describe('write and sync failures', { timeout: 120_000 }, () => {
   });
 
   test('a full disk on write is reported as LOG_DISK_FULL and the partition turns read-only', async () => {
-    await using temporary = await temporaryDirectory();
+    await using temporary = await ownedTemporaryDirectory();
     const plan: { writev?: string } = {};
     const partition = await openPartition({
       directory: temporary.directory,

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { readdir } from 'node:fs/promises';
 import { describe, test } from 'node:test';
+import { eventually, ownedTemporaryDirectory } from '@herald/test-support';
 import {
   decodeRecordBatchHeader,
   decodeRecordBatchRecords,
@@ -12,7 +13,7 @@ import {
   utf8,
 } from '../src/index.ts';
 import { BATCH_FIELD } from '../src/record-batch.ts';
-import { eventually, faultyFileSystem, temporaryDirectory, valueFor } from './support/fixtures.ts';
+import { faultyFileSystem, valueFor } from './support/fixtures.ts';
 
 function text(bytes: Uint8Array | null): string | null {
   return bytes === null ? null : Buffer.from(bytes).toString('utf8');
@@ -20,7 +21,7 @@ function text(bytes: Uint8Array | null): string | null {
 
 describe('append and read', { timeout: 120_000 }, () => {
   test('appends get dense offsets and read back byte-identical', async () => {
-    await using temporary = await temporaryDirectory();
+    await using temporary = await ownedTemporaryDirectory();
     const partition = await openPartition({ directory: temporary.directory });
     const first = await partition.append([
       { key: utf8('a'), value: utf8('one'), headers: [['trace', utf8('t1')]] },
@@ -51,7 +52,7 @@ describe('append and read', { timeout: 120_000 }, () => {
   });
 
   test('concurrent appends share fdatasyncs (group commit) and resolve in order', async () => {
-    await using temporary = await temporaryDirectory();
+    await using temporary = await ownedTemporaryDirectory();
     const fileSystem = faultyFileSystem({});
     const partition = await openPartition({ directory: temporary.directory, fileSystem });
     const before = fileSystem.fdatasyncCalls;
@@ -70,7 +71,7 @@ describe('append and read', { timeout: 120_000 }, () => {
   });
 
   test('onAppend reports each new high watermark and can be unsubscribed', async () => {
-    await using temporary = await temporaryDirectory();
+    await using temporary = await ownedTemporaryDirectory();
     const partition = await openPartition({ directory: temporary.directory });
     const seen: bigint[] = [];
     const unsubscribe = partition.onAppend((highWatermark) => seen.push(highWatermark));
@@ -83,7 +84,7 @@ describe('append and read', { timeout: 120_000 }, () => {
   });
 
   test('read returns whole batches within bytesMax, at least one, from the batch holding the offset', async () => {
-    await using temporary = await temporaryDirectory();
+    await using temporary = await ownedTemporaryDirectory();
     const partition = await openPartition({ directory: temporary.directory });
     for (let batch = 0; batch < 10; batch++) {
       await partition.append([{ value: valueFor(batch, 500) }, { value: valueFor(batch + 100, 500) }]);
@@ -115,7 +116,7 @@ describe('append and read', { timeout: 120_000 }, () => {
   });
 
   test('limits: record, batch and queue bounds reject with typed errors', async () => {
-    await using temporary = await temporaryDirectory();
+    await using temporary = await ownedTemporaryDirectory();
     const partition = await openPartition({
       directory: temporary.directory,
       recordBytesMax: 1000,
@@ -142,7 +143,7 @@ describe('append and read', { timeout: 120_000 }, () => {
   });
 
   test('close is idempotent, later calls fail with LOG_CLOSED, and reopening is clean', async () => {
-    await using temporary = await temporaryDirectory();
+    await using temporary = await ownedTemporaryDirectory();
     const partition = await openPartition({ directory: temporary.directory });
     await partition.append([{ value: utf8('x') }]);
     const pending = partition.append([{ value: utf8('y') }]);
@@ -167,7 +168,7 @@ describe('append and read', { timeout: 120_000 }, () => {
 
 describe('appendBatch', { timeout: 120_000 }, () => {
   test('stores a raw client batch with BaseOffset and leader epoch rewritten and the CRC untouched', async () => {
-    await using temporary = await temporaryDirectory();
+    await using temporary = await ownedTemporaryDirectory();
     const partition = await openPartition({ directory: temporary.directory, leaderEpoch: 7 });
     await partition.append([{ value: utf8('first') }]);
     const client = encodeRecordBatch([{ value: utf8('a') }, { value: utf8('b') }, { value: utf8('c') }], {
@@ -200,7 +201,7 @@ describe('appendBatch', { timeout: 120_000 }, () => {
   });
 
   test('accepts compressed batches and rejects invalid ones', async () => {
-    await using temporary = await temporaryDirectory();
+    await using temporary = await ownedTemporaryDirectory();
     const partition = await openPartition({ directory: temporary.directory });
     const compressed = encodeRecordBatch([{ value: utf8('zipped') }, { value: utf8('twice') }], {
       compression: 'zstd',
@@ -234,7 +235,7 @@ describe('appendBatch', { timeout: 120_000 }, () => {
 
 describe('segments, retention and time lookups', { timeout: 120_000 }, () => {
   test('rolls by size into segments named by base offset and reads across them', async () => {
-    await using temporary = await temporaryDirectory();
+    await using temporary = await ownedTemporaryDirectory();
     const partition = await openPartition({ directory: temporary.directory, segmentBytesMax: 2048 });
     for (let index = 0; index < 60; index++) {
       await partition.append([{ value: valueFor(index, 200) }]);
@@ -263,7 +264,7 @@ describe('segments, retention and time lookups', { timeout: 120_000 }, () => {
   });
 
   test('rolls by age', async () => {
-    await using temporary = await temporaryDirectory();
+    await using temporary = await ownedTemporaryDirectory();
     let nowMs = 1_000_000;
     const partition = await openPartition({
       directory: temporary.directory,
@@ -284,7 +285,7 @@ describe('segments, retention and time lookups', { timeout: 120_000 }, () => {
   });
 
   test('retention by bytes deletes whole old segments, never the active one, and persists the log start', async () => {
-    await using temporary = await temporaryDirectory();
+    await using temporary = await ownedTemporaryDirectory();
     const options = { directory: temporary.directory, segmentBytesMax: 1024, retentionBytes: 2048 };
     const partition = await openPartition(options);
     for (let index = 0; index < 50; index++) {
@@ -308,7 +309,7 @@ describe('segments, retention and time lookups', { timeout: 120_000 }, () => {
   });
 
   test('retention by age uses the newest timestamp of each segment', async () => {
-    await using temporary = await temporaryDirectory();
+    await using temporary = await ownedTemporaryDirectory();
     let nowMs = 10_000_000;
     const partition = await openPartition({
       directory: temporary.directory,
@@ -331,7 +332,7 @@ describe('segments, retention and time lookups', { timeout: 120_000 }, () => {
   });
 
   test('offsetForTimestamp finds the first record at or after a time, across segments', async () => {
-    await using temporary = await temporaryDirectory();
+    await using temporary = await ownedTemporaryDirectory();
     const partition = await openPartition({
       directory: temporary.directory,
       segmentBytesMax: 1024,
@@ -362,19 +363,19 @@ describe('segments, retention and time lookups', { timeout: 120_000 }, () => {
 
 describe('fsync policies', { timeout: 120_000 }, () => {
   test('{ intervalMs } acknowledges after the write and publishes after the periodic sync', async () => {
-    await using temporary = await temporaryDirectory();
+    await using temporary = await ownedTemporaryDirectory();
     const partition = await openPartition({ directory: temporary.directory, fsync: { intervalMs: 30 } });
     const woken: bigint[] = [];
     partition.onAppend((highWatermark) => woken.push(highWatermark));
     const result = await partition.append([{ value: utf8('a') }]);
     assert.equal(result.baseOffset, 0n);
-    await eventually(() => partition.highWatermark === 1n, 5000, 'the periodic sync to publish the append');
+    await eventually(() => partition.highWatermark === 1n, 'the periodic sync to publish the append', 5000);
     assert.deepEqual(woken, [1n]);
     await partition.close();
   });
 
   test("'never' publishes at once and syncs on close", async () => {
-    await using temporary = await temporaryDirectory();
+    await using temporary = await ownedTemporaryDirectory();
     const fileSystem = faultyFileSystem({});
     const partition = await openPartition({ directory: temporary.directory, fsync: 'never', fileSystem });
     const syncsBefore = fileSystem.fdatasyncCalls;
@@ -388,7 +389,7 @@ describe('fsync policies', { timeout: 120_000 }, () => {
 
 describe('log store', { timeout: 120_000 }, () => {
   test('manages topic-partition directories under one lock', async () => {
-    await using temporary = await temporaryDirectory();
+    await using temporary = await ownedTemporaryDirectory();
     const store = await openLogStore({
       directory: temporary.directory,
       partitionDefaults: { segmentBytesMax: 4096 },

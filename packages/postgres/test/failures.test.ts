@@ -7,8 +7,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { silentLogger, TransportError } from '@herald/bus';
+import { eventually, POSTGRES_URL } from '@herald/test-support';
 import { type PostgresInboxOptions, postgresInbox } from '../src/index.ts';
-import { countRows, POSTGRES_URL, type Scratch, scratchSchema, waitFor } from './support/scratch.ts';
+import { countRows, type Scratch, scratchSchema } from './support/scratch.ts';
 
 const key = (id: string) => ({ group: 'ledger', source: '/test/failures', id });
 
@@ -116,7 +117,7 @@ describe('postgres inbox - server failures', { timeout: 120_000 }, () => {
           const { rows } = await client.query('select pg_backend_pid() as pid');
           const pid = (rows[0] as { pid: number }).pid;
           // Stuck between statements: the server ends the session once the timeout passes.
-          await waitFor(
+          await eventually(
             async () =>
               (await scratch.pool.query('select 1 from pg_stat_activity where pid = $1', [pid])).rowCount ===
               0,
@@ -189,7 +190,7 @@ describe('postgres inbox - server failures', { timeout: 120_000 }, () => {
           const pid = (rows[0] as { pid: number }).pid;
           const killed = await scratch.pool.query('select pg_terminate_backend($1) as ok', [pid]);
           assert.equal(killed.rows[0].ok, true, 'the second connection terminated the backend');
-          await waitFor(
+          await eventually(
             async () =>
               (await scratch.pool.query('select 1 from pg_stat_activity where pid = $1', [pid])).rowCount ===
               0,

@@ -15,10 +15,11 @@ import {
   silentLogger,
   uuidv7,
 } from '@herald/bus';
+import { eventually, POSTGRES_URL } from '@herald/test-support';
 import type pg from 'pg';
 import { z } from 'zod';
 import { type PostgresInbox, postgresInbox } from '../src/index.ts';
-import { countRows, POSTGRES_URL, type Scratch, scratchSchema, waitFor } from './support/scratch.ts';
+import { countRows, type Scratch, scratchSchema } from './support/scratch.ts';
 
 const PaymentCaptured = defineEvent('PaymentCaptured', {
   topic: 'payments',
@@ -90,7 +91,7 @@ describe('postgres inbox - through a bus', { timeout: 600_000 }, () => {
       const id = uuidv7();
       await deliver(bus, payment(id, 500), 2);
       // A skipped duplicate is a successful run too: `handled` counts every settled delivery.
-      await waitFor(() => bus.stats().handled === 2, 'both deliveries');
+      await eventually(() => bus.stats().handled === 2, 'both deliveries');
       assert.equal(await countRows(scratch.pool, effects, `event_id = '${id}'`), 1);
       assert.equal(bus.stats().duplicatesSkipped, 1);
       assert.equal(await inbox.seen({ group: 'ledger', source: '/test/checkout', id }), true);
@@ -125,7 +126,7 @@ describe('postgres inbox - through a bus', { timeout: 600_000 }, () => {
       });
       await bus.start();
       await deliver(bus, payment(id, 700), 1);
-      await waitFor(() => bus.stats().handled === 1, 'the retry to succeed');
+      await eventually(() => bus.stats().handled === 1, 'the retry to succeed');
       assert.deepEqual(observed, [
         { attempt: 1, dedupRows: 0, effectRows: 0 },
         { attempt: 2, dedupRows: 0, effectRows: 0 },
@@ -134,7 +135,7 @@ describe('postgres inbox - through a bus', { timeout: 600_000 }, () => {
       assert.equal(await countRows(scratch.pool, effects, `event_id = '${id}'`), 1);
       assert.equal(await reader.seen(key), true);
       await deliver(bus, payment(id, 700), 1);
-      await waitFor(() => bus.stats().duplicatesSkipped === 1, 'the redelivery to be skipped');
+      await eventually(() => bus.stats().duplicatesSkipped === 1, 'the redelivery to be skipped');
       assert.equal(await countRows(scratch.pool, effects, `event_id = '${id}'`), 1);
     } finally {
       await bus.stop();
@@ -151,7 +152,7 @@ describe('postgres inbox - through a bus', { timeout: 600_000 }, () => {
       });
       await bus.start();
       await deliver(bus, payment(uuidv7(), 100), 3);
-      await waitFor(() => bus.stats().handled === 3, 'three deliveries');
+      await eventually(() => bus.stats().handled === 3, 'three deliveries');
       assert.equal(runs, 1);
       assert.equal(bus.stats().duplicatesSkipped, 2);
     } finally {

@@ -6,9 +6,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { ClosedError, ConfigurationError, silentLogger, TransportError } from '@herald/bus';
+import { eventually, POSTGRES_URL } from '@herald/test-support';
 import pg from 'pg';
 import { INBOX_SCHEMA_SQL, inboxSchemaSql, type PostgresInboxOptions, postgresInbox } from '../src/index.ts';
-import { countRows, POSTGRES_URL, type Scratch, scratchSchema, waitFor } from './support/scratch.ts';
+import { countRows, type Scratch, scratchSchema } from './support/scratch.ts';
 
 const key = (id: string, group = 'ledger') => ({ group, source: '/test/payments', id });
 
@@ -255,7 +256,7 @@ describe('postgres inbox - retention', { timeout: 600_000 }, () => {
       await inbox.remember(key('expired'));
       await inbox.remember(key('kept'));
       await age('background', ['expired'], 5000);
-      await waitFor(async () => !(await inbox.seen(key('expired'))), 'the background prune');
+      await eventually(async () => !(await inbox.seen(key('expired'))), 'the background prune');
       assert.equal(await inbox.seen(key('kept')), true);
     } finally {
       await inbox.close();

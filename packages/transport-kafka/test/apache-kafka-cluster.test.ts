@@ -14,11 +14,11 @@
  */
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
+import { eventually } from '@herald/test-support';
+import { startKafkaCluster } from '@herald/test-support/apache-kafka';
 import { type KafkaTransport, kafkaTransport } from '@herald/transport-kafka';
 import { Consumer, MessagesStreamFallbackModes, MessagesStreamModes } from '@platformatic/kafka';
-import { startKafkaCluster } from './apache-kafka-cluster.ts';
 import { checkDeliveries, type Delivery, GroupMembers } from './group-members.ts';
-import { waitFor } from './support.ts';
 
 const cluster = await startKafkaCluster({
   partitions: 4,
@@ -115,12 +115,12 @@ test('cluster failover - the leader of a partition killed -9 under producers and
     ]);
     await Promise.all([members.add(), members.add(), members.add()]);
     for (const producer of producers) producer.start();
-    await waitFor(
+    await eventually(
       () => new Set(members.deliveries.map((delivery) => delivery.member)).size === 3,
       () => `every member to handle messages (${members.deliveries.length} handled)`,
       60_000,
     );
-    await waitFor(
+    await eventually(
       () => producers.every((producer) => producer.rounds >= 50),
       () => 'fifty rounds from each producer before the kill',
       60_000,
@@ -148,7 +148,7 @@ test('cluster failover - the leader of a partition killed -9 under producers and
       const producer = Number(id.slice(1, id.indexOf('k')));
       return sequenceOf(id)[1] >= roundsAtKill[producer]!;
     };
-    await waitFor(
+    await eventually(
       () => members.deliveries.some((delivery) => afterKill(delivery.id)),
       () => 'a message published after the kill to be consumed',
       60_000,
@@ -160,7 +160,7 @@ test('cluster failover - the leader of a partition killed -9 under producers and
 
     // Keep going a while after the recovery, then stop publishing and let the group drain.
     const target = producers.map((producer) => producer.rounds + 50);
-    await waitFor(
+    await eventually(
       () => producers.every((producer, index) => producer.rounds >= target[index]!),
       () => 'fifty more rounds after the failover',
       60_000,
@@ -170,7 +170,7 @@ test('cluster failover - the leader of a partition killed -9 under producers and
       Math.min(...producers.map((producer, index) => producer.confirmedAtMs[roundsAtKill[index]!]!)) -
       killedAtMs;
     const confirmed = new Set(producers.flatMap((producer) => [...producer.confirmed]));
-    await waitFor(
+    await eventually(
       () => [...confirmed].every((id) => members.consumedIds().has(id)),
       () => `every confirmed message consumed (${members.consumedIds().size} of ${confirmed.size})`,
       60_000,
@@ -222,7 +222,7 @@ test('cluster rebalance - members join and leave under load; nothing lost, per-k
     /** Waits until `member` handled a message published after now. */
     const handlesNewMessages = async (index: number, what: string) => {
       const round = producer.roundStartMs.length;
-      await waitFor(
+      await eventually(
         () =>
           members.deliveries.some(
             (delivery) => delivery.member === index && sequenceOf(delivery.id)[1] > round,
@@ -247,7 +247,7 @@ test('cluster rebalance - members join and leave under load; nothing lost, per-k
     await handlesNewMessages(fourth.index, 'second and third left');
 
     await producer.stop();
-    await waitFor(
+    await eventually(
       () => [...producer.confirmed].every((id) => members.consumedIds().has(id)),
       () => `every confirmed message consumed (${members.consumedIds().size} of ${producer.confirmed.size})`,
       60_000,
@@ -317,7 +317,7 @@ test('cluster KIP-848 - @platformatic/kafka consumers on group.protocol=consumer
   };
   const handlesNewMessages = async (index: number, what: string) => {
     const round = producer.roundStartMs.length;
-    await waitFor(
+    await eventually(
       () => deliveries.some((delivery) => delivery.member === index && sequenceOf(delivery.id)[1] > round),
       () => `${what}: consumer ${index} to read new messages`,
       60_000,
@@ -339,7 +339,7 @@ test('cluster KIP-848 - @platformatic/kafka consumers on group.protocol=consumer
     await members[second]!.close();
     await handlesNewMessages(third, 'second left');
     await producer.stop();
-    await waitFor(
+    await eventually(
       () => [...producer.confirmed].every((id) => deliveries.some((delivery) => delivery.id === id)),
       () =>
         `every confirmed message read (${new Set(deliveries.map((d) => d.id)).size} of ${producer.confirmed.size})`,

@@ -7,8 +7,8 @@
  */
 import { after } from 'node:test';
 import { runConformance } from '@herald/conformance';
+import { startApacheKafka } from '@herald/test-support/apache-kafka';
 import { kafkaTransport } from '@herald/transport-kafka';
-import { startApacheKafka } from './apache-kafka.ts';
 
 const kafka = await startApacheKafka({ partitions: 4 });
 after(() => kafka.stop());

@@ -7,8 +7,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { createBus, defineEvent, type Logger, type StandardSchemaV1, TransportError } from '@herald/bus';
+import { eventually, withDeadline } from '@herald/test-support';
 import { kafkaTransport } from '@herald/transport-kafka';
-import { startServe, waitFor, withDeadline } from './support.ts';
+import { startServe } from './support.ts';
 
 interface Ping {
   readonly n: number;
@@ -65,7 +66,7 @@ test('broker gone - bounded warnings, publish rejects retriable, stop() within i
     });
     await bus.start();
     await bus.publish(Pinged, { n: 1 });
-    await waitFor(
+    await eventually(
       () => handled.includes(1),
       () => 'the first ping handled (the subscription is live)',
     );
@@ -143,7 +144,7 @@ test('broker unresponsive - stop() drops the connections after closeTimeoutMs in
     });
     await bus.start();
     await bus.publish(Pinged, { n: 1 });
-    await waitFor(
+    await eventually(
       () => handled.includes(1),
       () => 'the first ping handled (the subscription is live)',
     );

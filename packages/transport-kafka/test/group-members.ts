@@ -6,7 +6,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { waitFor } from './support.ts';
+import { withDeadline } from '@herald/test-support';
 
 const MEMBER = fileURLToPath(new URL('./rebalance-member.ts', import.meta.url));
 
@@ -99,22 +99,16 @@ export class GroupMembers {
     void exit.then(() => subscribed.reject(new Error(`member ${index} exited: ${err.slice(-2000)}`)));
     const member: Member = { index, child, exit, stderr: () => err, subscribed: subscribed.promise };
     this.members.push(member);
-    await waitFor(
-      () => member.subscribed.then(() => true),
-      () => `member ${index} to subscribe; stderr: ${err.slice(-2000)}`,
-      60_000,
-    );
+    await withDeadline(member.subscribed, 60_000, `member ${index} to subscribe`).catch((error: Error) => {
+      throw new Error(`${error.message}; stderr: ${err.slice(-2000)}`);
+    });
     return member;
   }
 
   /** SIGTERM (commit and leave) and wait for the exit. */
   async leave(member: Member): Promise<void> {
     member.child.kill('SIGTERM');
-    await waitFor(
-      () => member.exit.then(() => true),
-      () => `member ${member.index} to leave`,
-      30_000,
-    );
+    await withDeadline(member.exit, 30_000, `member ${member.index} to leave`);
   }
 
   /** SIGKILL every member still running (for `finally`). */

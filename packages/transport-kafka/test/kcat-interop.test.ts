@@ -8,8 +8,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { createBus, defineEvent, type StandardSchemaV1, silentLogger } from '@herald/bus';
+import { eventually, requireTool, runTool } from '@herald/test-support';
 import { kafkaTransport } from '@herald/transport-kafka';
-import { requireTool, runTool, type Serve, startServe, waitFor } from './support.ts';
+import { type Serve, startServe } from './support.ts';
 
 interface Shipment {
   readonly orderId: string;
@@ -111,7 +112,7 @@ describe('kcat interop', { timeout: 180_000 }, () => {
         '{"orderId":"order-7","items":5}\n',
       );
       assert.equal(produced.code, 0, produced.stderr);
-      await waitFor(
+      await eventually(
         () => handled.some((entry) => entry.id === 'kcat-1'),
         () => `the kcat event handled (handled: ${JSON.stringify(handled)})`,
       );

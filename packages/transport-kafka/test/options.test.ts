@@ -6,31 +6,26 @@
  * is acked) and `drainTimeoutMs` (a rebalance waits that long for a handler that never settles).
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { silentLogger } from '@herald/bus';
-import { Collector, type Decision, eventually, idOf, makeMessages, quiet } from '@herald/conformance';
+import { Collector, type Decision, idOf, makeMessages, quiet } from '@herald/conformance';
 import { type KafkaServer, type KafkaServerOptions, startKafkaServer } from '@herald/kafka-server';
+import { eventually, temporaryDirectory } from '@herald/test-support';
 import { type KafkaTransport, type KafkaTransportOptions, kafkaTransport } from '@herald/transport-kafka';
 
 /** Kafka API keys of the requests counted here. */
 const API_KEY = { Produce: 0, OffsetCommit: 8, CreateTopics: 19, InitProducerId: 22 } as const;
 
-const directories: string[] = [];
 const servers: KafkaServer[] = [];
 const transports: KafkaTransport[] = [];
 after(async () => {
   for (const transport of transports.splice(0)) await transport.close().catch(() => {});
   for (const server of servers.splice(0)) await server.close().catch(() => {});
-  for (const directory of directories.splice(0)) rmSync(directory, { recursive: true, force: true });
 });
 
 /** An in-process server on a free port; `requests` counts the responses it sent per API key. */
 async function serve(options: Partial<KafkaServerOptions> = {}) {
-  const dir = mkdtempSync(path.join(tmpdir(), 'herald-transport-kafka-options-'));
-  directories.push(dir);
+  const dir = temporaryDirectory('herald-transport-kafka-options-');
   const requests = new Map<number, number>();
   const server = await startKafkaServer({
     dir,

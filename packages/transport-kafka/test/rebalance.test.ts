@@ -10,9 +10,10 @@ import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { eventually } from '@herald/test-support';
 import { kafkaTransport } from '@herald/transport-kafka';
 import { Consumer } from '@platformatic/kafka';
-import { startServe, waitFor } from './support.ts';
+import { startServe } from './support.ts';
 
 const MEMBER = fileURLToPath(new URL('./rebalance-member.ts', import.meta.url));
 const children: ChildProcess[] = [];
@@ -53,7 +54,7 @@ test('rebalance - a second process takes half the partitions; killed -9, the sur
       await transport.publish(topic, batch);
     };
     await publish(100);
-    await waitFor(
+    await eventually(
       () => parent.length >= 100,
       () => `parent to handle the first 100 (has ${parent.length})`,
     );
@@ -98,7 +99,7 @@ test('rebalance - a second process takes half the partitions; killed -9, the sur
     const childPartitions = new Set(childAcked.map((entry) => entry.partition));
     const parentIndexAtSplit = parent.length;
     await publish(100);
-    await waitFor(
+    await eventually(
       () => parent.length > parentIndexAtSplit + 10,
       () => 'the parent to keep handling after the split',
     );
@@ -123,7 +124,7 @@ test('rebalance - a second process takes half the partitions; killed -9, the sur
     const parentIndexAtKill = parent.length;
     await publish(200);
     const all = () => new Set([...parent.map((entry) => entry.id), ...childAckedAtKill]);
-    await waitFor(
+    await eventually(
       () => all().size === published,
       () => `every message handled by someone (${all().size} of ${published})`,
       45_000,
@@ -156,7 +157,7 @@ test('rebalance - a second process takes half the partitions; killed -9, the sur
     // Everything is committed: a fresh look at the group's offsets finds every partition at its end.
     const probe = new Consumer({ clientId: 'probe', groupId: group, bootstrapBrokers: [serve.bootstrap] });
     try {
-      await waitFor(
+      await eventually(
         async () => {
           const committed = (
             await probe.listCommittedOffsets({ topics: [{ topic, partitions: [0, 1, 2, 3] }] })

@@ -1,27 +1,9 @@
 /**
  * Test helpers: `herald serve` as a child process on a free port and a temp data dir, which can be
- * killed (-9) and started again on the same port and data, plus condition waits with deadlines.
+ * killed (-9) and started again on the same port and data. The generic helpers (child processes,
+ * deadlines, waits, temporary directories) come from `@herald/test-support`.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { type ServeProcess, startServe as startServeProcess } from '@herald/kafka-server/testing';
-
-export { requireTool, runTool, waitFor, withDeadline } from '@herald/kafka-server/testing';
-
-const directories: string[] = [];
-// When the process exits: a module's `after` hook would run before the file's own hooks (those
-// registered later), which stop the servers and brokers still using these directories.
-process.once('exit', () => {
-  for (const directory of directories.splice(0)) rmSync(directory, { recursive: true, force: true });
-});
-
-/** A fresh empty directory, removed after the file's tests. */
-export function freshDirectory(prefix = 'herald-transport-kafka-'): string {
-  const directory = mkdtempSync(path.join(tmpdir(), prefix));
-  directories.push(directory);
-  return directory;
-}
+import { type ServeProcess, startServe as startServeProcess, temporaryDirectory } from '@herald/test-support';
 
 /** A `herald serve` that survives restarts under one address. */
 export class Serve {
@@ -86,7 +68,7 @@ export class Serve {
 
 /** Starts a `herald serve` with `partitions` per new topic on a fresh data dir. */
 export async function startServe(partitions = 4): Promise<Serve> {
-  const serve = new Serve(freshDirectory('herald-kafka-serve-'), partitions);
+  const serve = new Serve(temporaryDirectory('herald-kafka-serve-'), partitions);
   await serve.start();
   return serve;
 }

@@ -7,8 +7,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { TransportError } from '@herald/bus';
-import { withDeadline } from '@herald/bus/testing';
-import { Collector, type Decision, eventually, idOf, makeMessages, quiet, until } from '@herald/conformance';
+import { Collector, type Decision, idOf, makeMessages, quiet } from '@herald/conformance';
+import { eventually, until, withDeadline } from '@herald/test-support';
 import { type RabbitMqTransport, rabbitMqTransport } from '@herald/transport-rabbitmq';
 import { PrivateNode } from './private-node.ts';
 

@@ -10,10 +10,16 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { after, before, describe, it } from 'node:test';
 import { createBus, decodeEnvelope, defineEvent, type Envelope, silentLogger, uuidv7 } from '@herald/bus';
-import { CONDITION_TIMEOUT_MS, eventually, requireTool } from '@herald/conformance';
+import {
+  eventually,
+  POLL_TIMEOUT_MS_DEFAULT,
+  RABBITMQ_URL,
+  requireRabbitMq,
+  requireTool,
+} from '@herald/test-support';
 import { rabbitMqTransport } from '@herald/transport-rabbitmq';
 import { z } from 'zod';
-import { deleteTopology, RABBITMQ_URL, requireRabbitMq, type TopologyRecord } from './support.ts';
+import { deleteTopology, type TopologyRecord } from './support.ts';
 
 const SCRIPT = path.join(import.meta.dirname, 'pika', 'interop.py');
 // Debian's python3-pika is installed for Debian's interpreter; a pyenv or venv python3 earlier on
@@ -115,7 +121,7 @@ describe('interop - Python pika', { timeout: 120_000 }, () => {
         RABBITMQ_URL,
         'orders',
         'order.*',
-        String(CONDITION_TIMEOUT_MS / 1000),
+        String(POLL_TIMEOUT_MS_DEFAULT / 1000),
       );
       assert.equal(await consumer.line(), 'ready');
       const envelope = await bus.publish(

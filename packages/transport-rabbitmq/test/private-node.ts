@@ -5,11 +5,10 @@
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { connect as connectTcp, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { withDeadline } from '@herald/bus/testing';
+import { accepts, freePort, withDeadline } from '@herald/test-support';
 
 /** The server script run directly (the /usr/sbin wrapper would switch to the rabbitmq user). */
 export const RABBITMQ_SERVER = '/usr/lib/rabbitmq/bin/rabbitmq-server';
@@ -23,27 +22,6 @@ export function requirePrivateNode(): void {
   for (const file of [RABBITMQ_SERVER, COOKIE]) {
     if (!existsSync(file)) throw new Error(`${file} is missing: run npm run setup (installs RabbitMQ)`);
   }
-}
-
-/** A free loopback TCP port. */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
-/** Whether something accepts connections on `port`. */
-function accepts(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connectTcp({ host: '127.0.0.1', port });
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
 }
 
 /** A private RabbitMQ node. */

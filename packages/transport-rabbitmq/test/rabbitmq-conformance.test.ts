@@ -1,14 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import type { Transport } from '@herald/bus';
 import { runConformance } from '@herald/conformance';
+import { RABBITMQ_URL, requireRabbitMq } from '@herald/test-support';
 import { type RabbitMqTransport, rabbitMqTransport } from '@herald/transport-rabbitmq';
-import {
-  deleteTopology,
-  dropConnections,
-  RABBITMQ_URL,
-  requireRabbitMq,
-  type TopologyRecord,
-} from './support.ts';
+import { deleteTopology, dropConnections, type TopologyRecord } from './support.ts';
 
 // No broker: the file fails at once saying `run npm run setup`, not after every scenario's connect retries.
 await requireRabbitMq();

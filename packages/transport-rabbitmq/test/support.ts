@@ -1,38 +1,13 @@
-/** Test helpers: the broker URL, topology clean-up, and dropping connections with rabbitmqctl. */
+/**
+ * Helpers of the RabbitMQ tests: topology clean-up, and dropping connections with rabbitmqctl. The
+ * broker's URL and reachability check come from `@herald/test-support`.
+ */
 import { execFile } from 'node:child_process';
-import { connect as connectTcp } from 'node:net';
 import { promisify } from 'node:util';
+import { RABBITMQ_URL } from '@herald/test-support';
 import { connect } from 'amqplib';
 
 const run = promisify(execFile);
-
-/** The broker the tests use (CI starts it with `rabbitmq-server -detached`). */
-export const RABBITMQ_URL =
-  process.env.HERALD_RABBITMQ_URL ??
-  `amqp://guest:guest@127.0.0.1:${process.env.HERALD_RABBITMQ_PORT ?? 5672}`;
-
-/**
- * Throws, naming the address and `npm run setup`, unless RabbitMQ's port at {@link RABBITMQ_URL}
- * accepts a connection within 2 s: tests then fail at once instead of waiting on a broker that is
- * not there.
- */
-export async function requireRabbitMq(url: string = RABBITMQ_URL): Promise<void> {
-  const { hostname, port } = new URL(url);
-  const address = `${hostname}:${port || 5672}`;
-  await new Promise<void>((resolve, reject) => {
-    const socket = connectTcp({ host: hostname, port: Number(port || 5672) });
-    const fail = (reason: string) => {
-      socket.destroy();
-      reject(new Error(`RabbitMQ is not reachable at ${address} (${reason}): run npm run setup`));
-    };
-    socket.setTimeout(2_000, () => fail('no answer within 2 s'));
-    socket.once('error', (error) => fail(error.message));
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve();
-    });
-  });
-}
 
 /** Exchanges and queues to delete after a test. */
 export interface TopologyRecord {

@@ -3,21 +3,15 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { afterEach, before, describe, it } from 'node:test';
 import { ConfigurationError, TransportError } from '@herald/bus';
-import { Collector, eventually, idOf, makeMessages, publishAll } from '@herald/conformance';
+import { Collector, idOf, makeMessages, publishAll } from '@herald/conformance';
+import { eventually, RABBITMQ_URL, requireRabbitMq } from '@herald/test-support';
 import {
   type RabbitMqTransport,
   type RabbitMqTransportOptions,
   rabbitMqTransport,
   shardForKey,
 } from '@herald/transport-rabbitmq';
-import {
-  deleteTopology,
-  describeQueue,
-  dropConnections,
-  RABBITMQ_URL,
-  requireRabbitMq,
-  type TopologyRecord,
-} from './support.ts';
+import { deleteTopology, describeQueue, dropConnections, type TopologyRecord } from './support.ts';
 
 const record: TopologyRecord = { exchanges: new Set(), queues: new Set() };
 const open: RabbitMqTransport[] = [];

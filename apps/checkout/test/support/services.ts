@@ -4,15 +4,15 @@
  * come to rest, stop them with SIGTERM and check every invariant on their SQLite state.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import type { TestContext } from 'node:test';
+import { eventually, spawnChild } from '@herald/test-support';
 import { createBus, silentLogger, type Transport } from 'herald';
 import type { Checkout } from '../../src/app.ts';
 import { checkInvariants, isQuiescent } from '../../src/invariants.ts';
 import { SERVICE_NAMES, type ServiceName } from '../../src/services/index.ts';
-import { waitUntil } from '../helpers.ts';
 
 const SERVICE = join(import.meta.dirname, '..', '..', 'src', 'service.ts');
 
@@ -48,48 +48,31 @@ export function killStragglers(): void {
 }
 
 /** Starts `npm run service -- <name>` as its own process; resolves once it consumes. */
-export function startService(
+export async function startService(
   name: ServiceName,
   dataDir: string,
   options: ServiceOptions,
 ): Promise<RunningService> {
-  const child = spawn(process.execPath, [SERVICE, name, '--data', dataDir, '--port', '0'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
+  const service = spawnChild(process.execPath, [SERVICE, name, '--data', dataDir, '--port', '0'], {
     env: {
-      ...process.env,
       HERALD_TRANSPORT: options.transport,
       ...options.env,
       HERALD_LOG_LEVEL: 'error',
       NO_COLOR: '1',
     },
   });
+  const child = service.process;
   track(child);
-  const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  let stdout = '';
-  let stderr = '';
-  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
-    stderr += chunk;
-    if (options.debug && process.env.HERALD_TEST_DEBUG)
-      process.stderr.write(`[${name} ${child.pid}] ${chunk}`);
-  });
-  return new Promise((resolve, reject) => {
-    const deadline = setTimeout(
-      () => reject(new Error(`${name} did not start within 30 s; stderr: ${stderr}`)),
-      30_000,
-    );
-    void exit.then((code) => {
-      clearTimeout(deadline);
-      reject(new Error(`${name} exited with ${code} before starting; stderr: ${stderr}`));
-    });
-    child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
-      stdout += chunk;
-      const started = /service running on the (\S+) broker .*HTTP (http:\/\/\S+)/.exec(stdout);
-      if (started === null) return;
-      clearTimeout(deadline);
-      if (started[1] !== options.transport) reject(new Error(`${name} runs on ${started[1]}`));
-      resolve({ name, child, url: started[2]!, exit });
-    });
-  });
+  if (options.debug && process.env.HERALD_TEST_DEBUG) {
+    child.stderr!.on('data', (chunk: string) => process.stderr.write(`[${name} ${child.pid}] ${chunk}`));
+  }
+  const started = await service.waitForLine(
+    /service running on the (\S+) broker .*HTTP (http:\/\/\S+)/,
+    30_000,
+    `${name} to start`,
+  );
+  if (started[1] !== options.transport) throw new Error(`${name} runs on ${started[1]}`);
+  return { name, child, url: started[2]!, exit: service.exited };
 }
 
 /** Starts every service (one OS process each, asserted) and resolves once all consume. */
@@ -152,7 +135,7 @@ export async function waitForRest(
   dataDir: string,
   options: { explainFailure?: boolean; orders?: number } = {},
 ): Promise<void> {
-  const rest = waitUntil(
+  const rest = eventually(
     () => {
       const state = stateOf(dataDir, 0);
       try {

@@ -36,7 +36,7 @@ import {
   type TransportFeatures,
   type TransportMessage,
 } from '@herald/bus';
-import { withDeadline } from '@herald/bus/testing';
+import { withDeadline } from '@herald/test-support';
 
 /** Faults the host child injects on purpose (`HERALD_TEST_FAULT`); each must turn a test red. */
 export type TransportHostFault =

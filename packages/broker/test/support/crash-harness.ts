@@ -25,7 +25,7 @@ import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { embeddedTransport } from '@herald/broker';
 import type { TransportMessage } from '@herald/bus';
-import { withDeadline } from '@herald/conformance';
+import { createRandom, withDeadline } from '@herald/test-support';
 
 /** Topic and group the children use. */
 export const CRASH_TOPIC = 'crash';
@@ -84,16 +84,7 @@ export interface BrokerCrashSummary {
 }
 
 /** Small seeded PRNG (mulberry32): deterministic choices from a printed seed. */
-export function createRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let value = state;
-    value = Math.imul(value ^ (value >>> 15), value | 1);
-    value ^= value + Math.imul(value ^ (value >>> 7), value | 61);
-    return ((value ^ (value >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { createRandom };
 
 /** SHA-256 of a body, hex. */
 export function hashBody(body: Uint8Array): string {
@@ -526,4 +517,4 @@ async function runAckCycles(
   };
 }
 
-export { printLine } from '@herald/conformance';
+export { printLine } from '@herald/test-support';

@@ -19,7 +19,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import path from 'node:path';
-import { withDeadline } from '@herald/conformance';
+import { createRandom, withDeadline } from '@herald/test-support';
 import { decodeRecordBatchRecords, type LogRecord, openPartition, recordBatchSize } from '../../src/index.ts';
 
 /** Options of {@link runCrashCycles}. */
@@ -104,16 +104,7 @@ export function estimateBatchBytes(records: readonly HashableRecord[]): number {
 }
 
 /** Small seeded PRNG (mulberry32): deterministic choices from a printed seed. */
-export function createRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let value = state;
-    value = Math.imul(value ^ (value >>> 15), value | 1);
-    value ^= value + Math.imul(value ^ (value >>> 7), value | 61);
-    return ((value ^ (value >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { createRandom };
 
 interface HashableRecord {
   readonly key?: Uint8Array | null;
@@ -497,4 +488,4 @@ export async function runCrashCycles(options: CrashRunOptions): Promise<CrashRun
   };
 }
 
-export { printLine } from '@herald/conformance';
+export { printLine } from '@herald/test-support';

@@ -1,23 +1,11 @@
-/** Test helpers: temporary directories, crash images and a file system with injectable faults. */
+/**
+ * Helpers of the log tests: crash images and a file system with injectable faults. The generic
+ * ones (temporary directories, waits, deadlines) come from `@herald/test-support`.
+ */
 
-import { cp, mkdtemp, readdir, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { cp, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { type FileSystem, LOCK_FILE_NAME, nodeFileSystem } from '../../src/index.ts';
-
-/** Creates a temporary directory and returns it with a cleanup function. */
-export async function temporaryDirectory(): Promise<{
-  directory: string;
-  [Symbol.asyncDispose](): Promise<void>;
-}> {
-  const directory = await mkdtemp(path.join(tmpdir(), 'herald-log-test-'));
-  return {
-    directory,
-    async [Symbol.asyncDispose]() {
-      await rm(directory, { recursive: true, force: true });
-    },
-  };
-}
 
 /**
  * Copies the files of a partition that is still open (except its lock) to `target`: what the disk
@@ -67,17 +55,6 @@ export function faultyFileSystem(plan: FaultPlan): FileSystem & { fdatasyncCalls
     },
   };
   return wrapper;
-}
-
-/** Waits until `condition()` holds, polling every few ms, failing after `deadlineMs`. */
-export async function eventually(condition: () => boolean, deadlineMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + deadlineMs;
-  while (!condition()) {
-    if (Date.now() > deadline) {
-      throw new Error(`timed out after ${deadlineMs} ms waiting for ${what}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
 }
 
 /** A value of `size` bytes whose content identifies `index`. */

@@ -38,7 +38,7 @@ export type CrashFault = 'bypass-inbox' | 'drop-one';
 /** The event `drop-one` skips: the twentieth each child handles. */
 export const DROPPED_EVENT_NUMBER = 20;
 
-export { printLine } from '@herald/bus/testing';
+export { printLine } from '@herald/test-support';
 
 /**
  * Tables of one run in `schema`. `effects` has no unique constraint on purpose: an event applied

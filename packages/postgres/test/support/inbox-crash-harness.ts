@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { embeddedTransport } from '@herald/broker';
 import { type Envelope, encodeEnvelope, type TransportMessage } from '@herald/bus';
-import { withDeadline } from '@herald/conformance';
+import { createRandom, withDeadline } from '@herald/test-support';
 import { type CrashFault, type CrashMode, crashSchemaSql, Deposited } from './crash-workload.ts';
 import { countRows, type Scratch, scratchSchema } from './scratch.ts';
 
@@ -76,16 +76,7 @@ const POLL_INTERVAL_MS = 20;
 const EARLY_KILL_CHANCE = 0.15;
 
 /** Small seeded PRNG (mulberry32): deterministic choices from a printed seed. */
-export function createRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let value = state;
-    value = Math.imul(value ^ (value >>> 15), value | 1);
-    value ^= value + Math.imul(value ^ (value >>> 7), value | 61);
-    return ((value ^ (value >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { createRandom };
 
 interface Deposit {
   readonly id: string;

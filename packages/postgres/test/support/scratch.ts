@@ -1,14 +1,10 @@
 /**
  * Shared helpers of the PostgreSQL tests: a scratch schema per test (dropped afterwards) on the
- * local server, and waiting on a condition with a deadline.
+ * test server (`POSTGRES_URL` of `@herald/test-support`).
  */
 import { randomBytes } from 'node:crypto';
+import { POSTGRES_URL } from '@herald/test-support';
 import pg from 'pg';
-
-/** The test server: `HERALD_POSTGRES_URL`, or the local one with trust auth. */
-export const POSTGRES_URL =
-  process.env.HERALD_POSTGRES_URL ??
-  `postgres://postgres@127.0.0.1:${process.env.HERALD_POSTGRES_PORT ?? 5432}/test`;
 
 /** A schema only one test uses. */
 export interface Scratch {
@@ -39,20 +35,6 @@ export async function scratchSchema(prefix = 'herald_test'): Promise<Scratch> {
       }
     },
   };
-}
-
-/** Polls `condition` every `intervalMs` until it holds; throws naming `what` after `deadlineMs`. */
-export async function waitFor(
-  condition: () => boolean | Promise<boolean>,
-  what: string,
-  deadlineMs = 5000,
-  intervalMs = 10,
-): Promise<void> {
-  const until = performance.now() + deadlineMs;
-  while (!(await condition())) {
-    if (performance.now() > until) throw new Error(`timed out after ${deadlineMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, intervalMs));
-  }
 }
 
 /** Rows of `table` as one number. */

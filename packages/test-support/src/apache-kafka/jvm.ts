@@ -1,17 +1,16 @@
 /**
- * What the Apache Kafka test helpers share (`apache-kafka.ts`, one broker; `apache-kafka-cluster.ts`,
+ * What the Apache Kafka test helpers share (`broker.ts`, one broker; `cluster.ts`,
  * three): where the jars are, free loopback ports, a KRaft node's `server.properties`, formatting
- * its storage, the JVM as a child process that can be killed -9, a loopback proxy whose client
- * connections can be cut, and waiting until a node serves Metadata.
+ * its storage, the JVM as a child process that can be killed -9, and waiting until a node serves
+ * Metadata.
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import { homedir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { withDeadline } from '@herald/kafka-server/testing';
 import { Admin } from '@platformatic/kafka';
+import { withDeadline } from '../deadline.ts';
 
 const run = promisify(execFile);
 
@@ -39,50 +38,6 @@ export function jvmOptions(heapMbMax: number): string[] {
     `-Xmx${heapMbMax}m`,
     `-Dlog4j2.configurationFile=${path.join(KAFKA_DIR, 'log4j2.properties')}`,
   ];
-}
-
-/** A port the OS says is free now. */
-export async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
-/** A TCP proxy from a free loopback port to `targetPort`, whose connections can be cut at once. */
-export async function startProxy(targetPort: number): Promise<{
-  port: number;
-  dropConnections(): void;
-  close(): Promise<void>;
-}> {
-  const sockets = new Set<net.Socket>();
-  const track = (socket: net.Socket) => {
-    sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
-  };
-  const server = net.createServer((client) => {
-    const upstream = net.connect(targetPort, '127.0.0.1');
-    track(client);
-    track(upstream);
-    client.pipe(upstream).pipe(client);
-    client.once('error', () => upstream.destroy());
-    upstream.once('error', () => client.destroy());
-    client.once('close', () => upstream.destroy());
-    upstream.once('close', () => client.destroy());
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const dropConnections = () => {
-    for (const socket of sockets) socket.destroy();
-  };
-  return {
-    port: (server.address() as net.AddressInfo).port,
-    dropConnections,
-    close: () => {
-      dropConnections();
-      return new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
 }
 
 /** One combined broker+controller KRaft node's settings. */

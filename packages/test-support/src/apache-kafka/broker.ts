@@ -3,23 +3,23 @@
  * loopback ports with its data in a temp directory, from the jars `npm run setup` fetched into
  * `HERALD_KAFKA_DIR` (default `~/.cache/herald/kafka`). A start takes about 5 s on this 2-core
  * machine (format ≈ 2 s, JVM start ≈ 3 s); the heap is capped at 512 MiB. The three-broker
- * cluster is in `./apache-kafka-cluster.ts`; what both share is in `./kafka-jvm.ts`.
+ * cluster is in `./cluster.ts`; what both share is in `./jvm.ts`.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { freePort } from '../servers.ts';
+import { startProxy } from '../tcp-proxy.ts';
 import {
   formatStorage,
-  freePort,
   type Jvm,
   jvmOptions,
   spawnKafka,
-  startProxy,
   waitUntilServing,
   writeNodeProperties,
-} from './kafka-jvm.ts';
+} from './jvm.ts';
 
-export { KAFKA_DIR } from './kafka-jvm.ts';
+export { KAFKA_DIR } from './jvm.ts';
 
 /** Options of {@link startApacheKafka}. */
 export interface ApacheKafkaOptions {

@@ -1,7 +1,7 @@
 /**
  * Test helper: a three-node Apache Kafka cluster. Each node is a JVM of its own running a combined
  * KRaft broker and controller (three controller voters), on free loopback ports with its data in
- * a temp directory, from the jars `npm run setup` fetched (see `./kafka-jvm.ts`). Topics are
+ * a temp directory, from the jars `npm run setup` fetched (see `./jvm.ts`). Topics are
  * replicated three times with `min.insync.replicas=2`, so an acks=all write survives the loss of
  * any one node and the cluster keeps accepting writes while one node is down.
  *
@@ -13,15 +13,15 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Admin } from '@platformatic/kafka';
+import { freePort } from '../servers.ts';
 import {
   formatStorage,
-  freePort,
   type Jvm,
   jvmOptions,
   spawnKafka,
   waitUntilServing,
   writeNodeProperties,
-} from './kafka-jvm.ts';
+} from './jvm.ts';
 
 /** Options of {@link startKafkaCluster}. */
 export interface KafkaClusterOptions {

@@ -16,7 +16,7 @@
  *   while the next sync runs.
  */
 import fs from 'node:fs';
-import { type FileSystem, nodeFileSystem } from '../../src/index.ts';
+import { type FileSystem, nodeFileSystem } from '@herald/log';
 
 /** Added to every sync of a segment file: widens the window in which a kill tears the tail. */
 const SYNC_PAUSE_MS = 2;
