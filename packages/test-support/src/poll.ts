@@ -58,7 +58,7 @@ export async function until<T>(
   for (;;) {
     try {
       // A check that never settles must not outlive the deadline either.
-      const remainingMs = Math.max(0, deadline - performance.now());
+      const remainingMs = Math.max(0, Math.ceil(deadline - performance.now()));
       const value = await withDeadline(Promise.resolve().then(read), remainingMs, 'the check to settle');
       if (accept(value)) return value;
       lastError = undefined;

@@ -55,7 +55,7 @@ describe('poll', { timeout: 30_000 }, () => {
     const never = new Promise<boolean>(() => {});
     await assert.rejects(
       eventually(() => never, 'a promise that never settles', 50),
-      /timed out after 50 ms waiting for a promise that never settles; the last check threw: timed out after \d+ ms waiting for the check to settle/,
+      /timed out after 50 ms waiting for a promise that never settles; the last check threw: timed out after [\d.]+ ms waiting for the check to settle/,
     );
   });
 
