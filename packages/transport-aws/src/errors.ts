@@ -17,11 +17,6 @@ function codeOf(error: unknown): string {
   return String(Code ?? code ?? name ?? '');
 }
 
-/** True when retrying the same call cannot help (credentials, permissions, conflicting settings). */
-export function isPermanent(error: unknown): boolean {
-  return error instanceof ConfigurationError;
-}
-
 /** A failed AWS call (`what`, e.g. `create SQS queue "x"`) against `where` as a Herald error. */
 export function awsError(error: unknown, what: string, where: string): HeraldError {
   if (error instanceof ConfigurationError || error instanceof TransportError) return error;
