@@ -104,8 +104,8 @@ export interface TransportFeatures {
    */
   readonly singleActiveConsumer?: string;
   /**
-   * Present when the broker drops a message published again with the same CloudEvents id (`ce_id`)
-   * within some window (e.g. SNS FIFO deduplication: 5 minutes), so a deliberate re-publish is not
+   * Present when the broker drops a copy of a message published again (same CloudEvents id `ce_id`
+   * and content) within some window (e.g. SNS FIFO deduplication: 5 minutes), so a deliberate re-publish is not
    * delivered twice. The value says how, for the conformance suite's report. Absent: every publish
    * is delivered.
    */

@@ -145,7 +145,7 @@ const DECLARED_FEATURES: Record<'kafka' | 'rabbitmq' | 'aws', TransportFeatures>
     replaysToNewGroups: false,
     orderedPerKey: true,
     publishDeduplication:
-      'SNS FIFO drops a message published again with the same CloudEvents id within 5 minutes',
+      'SNS FIFO drops an exact copy of a message with a CloudEvents id published again within 5 minutes',
     exactlyOnce: false,
     messageBytesMax: 190_000,
   },

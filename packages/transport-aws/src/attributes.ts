@@ -67,8 +67,9 @@ function awsId(value: string): string {
 
 /**
  * The SNS entry of `message`. Its MessageGroupId is the key (per-key order; keyless messages get
- * a group of their own each, so nothing orders them), and its MessageDeduplicationId the CloudEvents
- * id, so SNS drops a copy published again within 5 minutes (e.g. an outbox relay retrying).
+ * a group of their own each, so nothing orders them), and its MessageDeduplicationId is derived
+ * from the CloudEvents id, so SNS drops a copy published again within 5 minutes (e.g. an outbox
+ * relay retrying). See {@link deduplicationId}.
  */
 export function toPublishEntry(message: TransportMessage): PublishEntry {
   const attributes: Record<string, { DataType: 'String'; StringValue: string }> = {};
@@ -107,10 +108,31 @@ export function toPublishEntry(message: TransportMessage): PublishEntry {
   return {
     Message: text,
     MessageGroupId: message.key !== undefined ? awsId(message.key) : `n:${randomUUID()}`,
-    MessageDeduplicationId: id !== undefined && id !== '' ? awsId(id) : randomUUID(),
+    MessageDeduplicationId: id !== undefined && id !== '' ? deduplicationId(message) : randomUUID(),
     MessageAttributes: attributes,
     sizeBytes,
   };
+}
+
+/**
+ * The deduplication id of a message with a CloudEvents id: a hash of that id with the key, every
+ * header and the body, so only an exact copy is dropped. The id alone is not enough: Herald
+ * publishes messages that keep their event's id but differ otherwise, e.g. the dead letters of one
+ * event failed by two groups (same `ce_id`, same key, different `herald_dlq_group`) on one `.dlq`
+ * topic, and SNS would drop the second. A message without an id gets a random one: nothing to
+ * deduplicate it by.
+ */
+export function deduplicationId(message: TransportMessage): string {
+  const hash = createHash('sha256');
+  const field = (text: string) => hash.update(`${Buffer.byteLength(text)}:${text}`);
+  field(message.headers.ce_id ?? '');
+  field(message.key ?? '\u0000no key');
+  for (const name of Object.keys(message.headers).sort()) {
+    field(name);
+    field(message.headers[name]!);
+  }
+  hash.update(message.body);
+  return `d:${hash.digest('base64url')}`;
 }
 
 /** What a received SQS message carries, in Herald's terms. */

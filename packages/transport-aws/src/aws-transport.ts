@@ -113,7 +113,7 @@ class AwsTransportImpl implements AwsTransport, SubscriptionHost {
       replaysToNewGroups: false,
       orderedPerKey: true,
       publishDeduplication:
-        'SNS FIFO drops a message published again with the same CloudEvents id (MessageDeduplicationId) within 5 minutes',
+        'SNS FIFO drops an exact copy of a message with a CloudEvents id (same id, key, headers and body) published again within 5 minutes',
       exactlyOnce: false,
       messageBytesMax: options.messageBytesMax,
     };

@@ -64,7 +64,7 @@ export function awsError(error: unknown, what: string, where: string): HeraldErr
 export function publishError(topic: string, reason: string, cause?: unknown): TransportError {
   return new TransportError(
     `aws transport: a message for topic "${topic}" was not accepted by SNS (${reason}); it may or may ` +
-      'not have been stored: publish it again (SNS drops a copy with the same CloudEvents id within 5 minutes)',
+      'not have been stored: publish it again (SNS drops an exact copy of a message with a CloudEvents id within 5 minutes)',
     { retriable: true, cause },
   );
 }

@@ -14,7 +14,9 @@
  * for the receive in progress (at most `waitTimeMs`) so that no message is left hidden by it.
  *
  * Bounds: at most `inFlightMax` + 10 received and unsettled messages (the window); one receive
- * call at a time, asking only for the room left.
+ * call at a time, asking only for the room left. An idle member long-polls (`waitTimeMs`); one that
+ * holds messages polls without waiting after each confirmed delete, else every
+ * {@link BUSY_POLL_DELAY_MS_MAX}.
  */
 import {
   ChangeMessageVisibilityBatchCommand,
@@ -31,6 +33,11 @@ import { AWS_BATCH_MAX, type ResolvedOptions, VISIBILITY_TIMEOUT_MS_MAX } from '
 
 /** Nacks of keyless messages at least this long go back to SQS instead of waiting in the process. */
 export const REROUTE_DELAY_MS_MIN = 1_000;
+/**
+ * Longest wait before polling again while the subscription holds messages and the last receive
+ * found nothing; a settlement (a delete that SQS confirmed) polls at once.
+ */
+export const BUSY_POLL_DELAY_MS_MAX = 250;
 /** First wait after a failed receive; doubles up to `receiveRetryDelayMsMax`. */
 const RECEIVE_RETRY_DELAY_MS_MIN = 100;
 
@@ -91,6 +98,8 @@ export class QueueSubscription implements Subscription {
   #loop: Promise<void> | undefined;
   #heartbeat: NodeJS.Timeout | undefined;
   #wake: (() => void) | undefined;
+  /** A settlement came while the loop was not pausing. */
+  #woken = false;
   #closed = false;
   #closing: Promise<void> | undefined;
 
@@ -148,9 +157,11 @@ export class QueueSubscription implements Subscription {
         if (data.rerouted) return undefined;
         // A failed delete leaves the message to come back after its visibility timeout, which
         // at-least-once allows: the ack still resolves.
-        return this.#deletes.add(data.receiptHandle).catch((error: unknown) => {
-          this.#host.countFailure('delete', error);
-        });
+        // Once SQS deleted it, the next message of its group may be handed out: poll again now.
+        return this.#deletes.add(data.receiptHandle).then(
+          () => this.#wakeLoop(),
+          (error: unknown) => this.#host.countFailure('delete', error),
+        );
       },
       reroute: ({ value: { key, data } }, delayMs) => {
         if (key !== undefined || delayMs < REROUTE_DELAY_MS_MIN) return undefined;
@@ -204,11 +215,17 @@ export class QueueSubscription implements Subscription {
   #wakeLoop(): void {
     const wake = this.#wake;
     this.#wake = undefined;
+    // Not pausing (a receive in progress): the next pause returns at once instead.
+    if (wake === undefined) this.#woken = true;
     wake?.();
   }
 
-  /** Resolves on the next settlement or close, or after `timeoutMs`. */
+  /** Resolves on the next settlement or close (or at once if one came since the last), or after `timeoutMs`. */
   #pause(timeoutMs: number): Promise<void> {
+    if (this.#woken || this.#closed) {
+      this.#woken = false;
+      return Promise.resolve();
+    }
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
         this.#wake = undefined;
@@ -231,13 +248,17 @@ export class QueueSubscription implements Subscription {
         await this.#pause(1_000);
         continue;
       }
+      // While this member holds messages it polls without waiting: a long poll would not return
+      // when one of its own deletes unblocks a message group (moto re-checks blocked groups only
+      // when its poll starts), so it polls after each delete instead, and idle members long-poll.
+      const busy = this.#held.size > 0;
       let messages: Message[];
       try {
         const result = await sqs.send(
           new ReceiveMessageCommand({
             QueueUrl: this.#queueUrl,
             MaxNumberOfMessages: room,
-            WaitTimeSeconds: options.waitTimeMs / 1000,
+            WaitTimeSeconds: busy ? 0 : options.waitTimeMs / 1000,
             MessageAttributeNames: ['All'],
             MessageSystemAttributeNames: ['ApproximateReceiveCount', 'SentTimestamp', 'SequenceNumber'],
           }),
@@ -260,6 +281,7 @@ export class QueueSubscription implements Subscription {
       }
       for (const message of messages) this.#take(order, message);
       delivery.pump();
+      if (busy && messages.length === 0) await this.#pause(BUSY_POLL_DELAY_MS_MAX);
     }
   }
 

@@ -40,7 +40,7 @@ export async function createTopic(context: TopologyContext, topic: string): Prom
     const { TopicArn } = await context.sns.send(
       new CreateTopicCommand({
         Name: name,
-        // Deduplication by the MessageDeduplicationId we set (the CloudEvents id), not the body.
+        // Deduplication by the MessageDeduplicationId we set (from the CloudEvents id), not by the body alone.
         Attributes: { FifoTopic: 'true', ContentBasedDeduplication: 'false' },
       }),
     );

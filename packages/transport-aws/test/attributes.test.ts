@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { TransportMessage } from '@herald/bus';
-import { fromSqsMessage, HERALD_ATTRIBUTE, toPublishEntry } from '../src/attributes.ts';
+import { deduplicationId, fromSqsMessage, HERALD_ATTRIBUTE, toPublishEntry } from '../src/attributes.ts';
 
 /** What SQS hands a subscriber for an entry (raw delivery: body and attributes as published). */
 function roundTrip(message: TransportMessage) {
@@ -11,6 +11,10 @@ function roundTrip(message: TransportMessage) {
 }
 
 const SQS_UNSAFE = /[^\t\n\r\u0020-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/u;
+
+function text(value: string): Uint8Array {
+  return new TextEncoder().encode(value);
+}
 
 describe('aws attributes', { timeout: 30_000 }, () => {
   test('a CloudEvent with more than 10 headers uses at most 8 attributes and comes back whole', () => {
@@ -33,11 +37,33 @@ describe('aws attributes', { timeout: 30_000 }, () => {
     assert.ok(Object.keys(entry.MessageAttributes).length <= 8);
     assert.equal(entry.MessageAttributes.ce_type?.StringValue, 'T');
     assert.equal(entry.MessageGroupId, 'order-1');
-    assert.equal(entry.MessageDeduplicationId, 'id-1');
+    assert.equal(entry.MessageDeduplicationId, deduplicationId({ key: 'order-1', headers, body }));
     assert.equal(entry.Message, '{"a":"naïve ✓"}', 'a JSON body travels as text');
     assert.deepEqual(received.headers, headers);
     assert.equal(received.key, 'order-1');
     assert.deepEqual([...received.body], [...body]);
+  });
+
+  test('only an exact copy shares a deduplication id: same id with other headers (two groups dead-lettering one event) does not', () => {
+    const body = text('{}');
+    const headers = { ce_id: 'e-1', ce_type: 'T' };
+    const first = toPublishEntry({ key: 'k', headers, body });
+    assert.equal(
+      toPublishEntry({ key: 'k', headers: { ...headers }, body }).MessageDeduplicationId,
+      first.MessageDeduplicationId,
+    );
+    for (const other of [
+      { key: 'k', headers: { ...headers, herald_dlq_group: 'b' }, body },
+      { key: 'k2', headers, body },
+      { key: 'k', headers, body: text('{"a":1}') },
+      { headers, body },
+    ]) {
+      assert.notEqual(toPublishEntry(other).MessageDeduplicationId, first.MessageDeduplicationId);
+    }
+    assert.match(first.MessageDeduplicationId, /^d:[A-Za-z0-9_-]{43}$/);
+    // Without a CloudEvents id nothing identifies a copy: every publish is its own.
+    const raw = { headers: {}, body };
+    assert.notEqual(toPublishEntry(raw).MessageDeduplicationId, toPublishEntry(raw).MessageDeduplicationId);
   });
 
   test('binary and empty bodies travel base64 and come back byte for byte', () => {
@@ -57,7 +83,7 @@ describe('aws attributes', { timeout: 30_000 }, () => {
     const headers = { ce_id: 'ü'.repeat(10), ce_type: 'bad\u0001type', 'x-odd': '\uffff\u0000\ud800' };
     const { entry, received } = roundTrip({ key, headers, body: new Uint8Array([1]) });
     assert.match(entry.MessageGroupId, /^h:[A-Za-z0-9_-]{43}$/);
-    assert.match(entry.MessageDeduplicationId, /^h:/);
+    assert.match(entry.MessageDeduplicationId, /^d:/);
     for (const attribute of Object.values(entry.MessageAttributes)) {
       assert.ok(!SQS_UNSAFE.test(attribute.StringValue), attribute.StringValue);
     }
