@@ -8,11 +8,12 @@
 # ($HERALD_SERVICES_DIR, default /tmp/herald-services), and keep running after the tests (CI and
 # later runs reuse them). Ports are overridable; the tests read the same variables:
 #   HERALD_RABBITMQ_PORT (5672)  HERALD_POSTGRES_PORT (5432)  HERALD_NATS_PORT (4222)
-#   HERALD_REDIS_PORT (6379)
+#   HERALD_REDIS_PORT (6379)  HERALD_AWS_PORT (4566: moto_server, the AWS SNS/SQS emulator)
 # Apache Kafka (broker, tools, Java client) is fetched once from Maven Central into
 # $HERALD_KAFKA_DIR (default ~/.cache/herald/kafka); tests start their own brokers from it.
 # confluent-kafka (a current librdkafka: Debian's python3-confluent-kafka is 1.7) and aiokafka are
-# installed once from PyPI into a virtualenv at $HERALD_PYTHON_DIR (default ~/.cache/herald/python).
+# installed once from PyPI into a virtualenv at $HERALD_PYTHON_DIR (default ~/.cache/herald/python),
+# with moto (whose moto_server emulates AWS SNS and SQS for @herald/transport-aws; in memory only).
 # Without root nothing is installed: the script lists exactly what to install, and fails.
 set -euo pipefail
 
@@ -21,6 +22,7 @@ RABBITMQ_PORT=${HERALD_RABBITMQ_PORT:-5672}
 POSTGRES_PORT=${HERALD_POSTGRES_PORT:-5432}
 NATS_PORT=${HERALD_NATS_PORT:-4222}
 REDIS_PORT=${HERALD_REDIS_PORT:-6379}
+AWS_PORT=${HERALD_AWS_PORT:-4566}
 # How long one server may take to answer after it was started (RabbitMQ is the slow one: ~10 s).
 KAFKA_DIR=${HERALD_KAFKA_DIR:-$HOME/.cache/herald/kafka}
 START_TIMEOUT_S=${HERALD_SETUP_START_TIMEOUT_S:-90}
@@ -30,6 +32,7 @@ PYTHON_DIR=${HERALD_PYTHON_DIR:-$HOME/.cache/herald/python}
 PYPI_PACKAGES=(
   confluent-kafka==2.16.1
   aiokafka==0.14.0
+  'moto[server]==5.2.5'
 )
 
 # Debian packages the suite uses: the four servers, and real peers nobody here wrote
@@ -168,6 +171,19 @@ start_redis() {
   wait_for_port Redis "$REDIS_PORT" "$dir/server.log"
 }
 
+# moto_server: an in-memory emulator of the AWS APIs (SNS and SQS here), from the PyPI virtualenv.
+# Its state dies with it; no real AWS account is reachable from the test machines.
+start_moto() {
+  port_open "$AWS_PORT" && return
+  local dir=$SERVICES_DIR/moto
+  mkdir -p "$dir"
+  say "starting moto_server (AWS SNS/SQS emulator) on 127.0.0.1:$AWS_PORT"
+  # The venv was built under another path (see install_pypi_clients): its bin/ scripts have stale
+  # shebangs, so the module runs through the venv's python.
+  setsid "$PYTHON_DIR/bin/python" -m moto.server -H 127.0.0.1 -p "$AWS_PORT" </dev/null >"$dir/server.log" 2>&1 &
+  wait_for_port moto_server "$AWS_PORT" "$dir/server.log"
+}
+
 # Collects the jars named by scripts/kafka/pom.xml into $KAFKA_DIR/libs, once per pom version.
 fetch_kafka() {
   local pom here stamp
@@ -228,4 +244,5 @@ start_rabbitmq
 start_postgresql
 start_nats
 start_redis
-say "ready (RabbitMQ :$RABBITMQ_PORT, PostgreSQL :$POSTGRES_PORT, NATS :$NATS_PORT, Redis :$REDIS_PORT)"
+start_moto
+say "ready (RabbitMQ :$RABBITMQ_PORT, PostgreSQL :$POSTGRES_PORT, NATS :$NATS_PORT, Redis :$REDIS_PORT, moto :$AWS_PORT)"

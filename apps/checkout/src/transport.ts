@@ -18,6 +18,9 @@
  *   of one run, each its own process, share it. Topics and groups carry no run prefix: give each
  *   run its own broker (`herald serve --data DIR`). `HERALD_KAFKA_*` settings (SASL, TLS,
  *   partitions) are read by `kafkaOptionsFromEnv` in `@herald/transport-kafka`.
+ * - `aws`: SNS + SQS (`HERALD_AWS_REGION`, `HERALD_AWS_ENDPOINT` for an emulator, credentials from
+ *   the AWS SDK's default chain). Like RabbitMQ, every topic and queue of a run carries a prefix of
+ *   its own, `HERALD_AWS_PREFIX` or one derived from the run's data directory.
  */
 import { createHash } from 'node:crypto';
 import { join, resolve } from 'node:path';
@@ -31,7 +34,7 @@ import {
 export { DEFAULT_RABBITMQ_URL } from 'herald';
 
 /** Transports the checkout can run on today (herald's `memory` keeps nothing across a restart). */
-export const TRANSPORT_NAMES = ['embedded', 'rabbitmq', 'kafka', 'redis'] as const;
+export const TRANSPORT_NAMES = ['embedded', 'rabbitmq', 'kafka', 'redis', 'aws'] as const;
 
 /** Options of {@link transportFromEnv}. */
 export interface TransportFromEnvOptions {
@@ -67,6 +70,7 @@ export async function transportFromEnv(options: TransportFromEnvOptions): Promis
       kafka: env.HERALD_KAFKA_CLIENT_ID ? {} : { clientId: clientName },
       rabbitMq: { exchangePrefix: rabbitMqPrefix(env, options.dataDir), connectionName: clientName },
       redis: { keyPrefix: redisPrefix(env, options.dataDir), connectionName: clientName },
+      aws: { namePrefix: awsPrefix(env, options.dataDir) },
     });
   } catch (error) {
     if ((error as { reason?: string }).reason === 'BROKER_LOCKED') {
@@ -104,12 +108,25 @@ export function redisPrefix(env: Readonly<Record<string, string | undefined>>, d
 }
 
 /**
- * After a complete run: deletes what the run declared on RabbitMQ (every service ran in this
- * process, so that is all of it). Does nothing on other transports.
+ * The name prefix of a run on AWS: `HERALD_AWS_PREFIX`, or `hc-<hash>-` from the absolute data
+ * directory (SNS and SQS names allow no dots, and SQS queue names are short).
+ */
+export function awsPrefix(env: Readonly<Record<string, string | undefined>>, dataDir: string): string {
+  const explicit = env.HERALD_AWS_PREFIX;
+  if (explicit !== undefined && explicit !== '') return explicit;
+  const digest = createHash('sha256').update(resolve(dataDir)).digest('hex').slice(0, 12);
+  return `hc-${digest}-`;
+}
+
+/**
+ * After a complete run: deletes what the run declared on RabbitMQ or AWS (every service ran in
+ * this process, so that is all of it). Does nothing on other transports.
  */
 export async function deleteRunTopology(transport: Transport): Promise<boolean> {
-  const rabbit = transport as Partial<{ deleteTopology(): Promise<void> }>;
-  if (transport.name !== 'rabbitmq' || rabbit.deleteTopology === undefined) return false;
-  await rabbit.deleteTopology();
+  const broker = transport as Partial<{ deleteTopology(): Promise<void> }>;
+  if ((transport.name !== 'rabbitmq' && transport.name !== 'aws') || broker.deleteTopology === undefined) {
+    return false;
+  }
+  await broker.deleteTopology();
   return true;
 }

@@ -103,6 +103,13 @@ export interface TransportFeatures {
    * queue). The value says why, for the conformance suite's report. Absent: members share them.
    */
   readonly singleActiveConsumer?: string;
+  /**
+   * Present when the broker drops a copy of a message published again (same CloudEvents id `ce_id`
+   * and content) within some window (e.g. SNS FIFO deduplication: 5 minutes), so a deliberate re-publish is not
+   * delivered twice. The value says how, for the conformance suite's report. Absent: every publish
+   * is delivered.
+   */
+  readonly publishDeduplication?: string;
   /** Each message is delivered once even across failures (no transport promises this yet). */
   readonly exactlyOnce: boolean;
   /** Largest message (body + headers + key, see `messageSizeBytes`) that `publish` accepts. */

@@ -8,6 +8,9 @@
  *   (default `amqp://guest:guest@127.0.0.1:5672`);
  * - `redis`: `@herald/transport-redis` on `HERALD_REDIS_URL` (default `redis://127.0.0.1:6379`),
  *   keys prefixed with `HERALD_REDIS_PREFIX` (default `herald:`);
+ * - `aws`: `@herald/transport-aws` on SNS + SQS, in `HERALD_AWS_REGION` (else the SDK's
+ *   `AWS_REGION`), at `HERALD_AWS_ENDPOINT` when set (an emulator such as moto), with names prefixed
+ *   by `HERALD_AWS_PREFIX` (default `herald-`); credentials come from the AWS SDK's default chain;
  * - `memory`: the in-process memory transport (tests; nothing survives the process).
  *
  * The Kafka and RabbitMQ packages are optional peer dependencies of `herald`, loaded only when
@@ -20,7 +23,7 @@ import { ConfigurationError, memoryTransport, type Transport, type TransportFeat
 import { lazyTransport } from './lazy-transport.ts';
 
 /** The values `HERALD_TRANSPORT` accepts. */
-export const TRANSPORT_NAMES = ['embedded', 'kafka', 'rabbitmq', 'redis', 'memory'] as const;
+export const TRANSPORT_NAMES = ['embedded', 'kafka', 'rabbitmq', 'redis', 'aws', 'memory'] as const;
 
 /** One of {@link TRANSPORT_NAMES}. */
 export type TransportName = (typeof TRANSPORT_NAMES)[number];
@@ -36,6 +39,7 @@ export const TRANSPORT_PACKAGES = {
   kafka: '@herald/transport-kafka',
   rabbitmq: '@herald/transport-rabbitmq',
   redis: '@herald/transport-redis',
+  aws: '@herald/transport-aws',
 } as const;
 
 /** Loads a module by specifier: `(specifier) => import(specifier)` unless a test replaces it. */
@@ -53,6 +57,8 @@ export interface TransportFromEnvOptions {
   readonly rabbitMq?: Readonly<Record<string, unknown>>;
   /** `redisTransport()` options laid over `{ url, keyPrefix }` from the environment (e.g. `partitions`). */
   readonly redis?: Readonly<Record<string, unknown>>;
+  /** `awsTransport()` options laid over those from the environment (e.g. `namePrefix`). */
+  readonly aws?: Readonly<Record<string, unknown>>;
   /** How transport packages are loaded; a seam for tests (default: a dynamic `import`). */
   readonly importPackage?: ImportPackage;
 }
@@ -114,11 +120,26 @@ export async function transportFromEnv(options: TransportFromEnvOptions = {}): P
         ...options.redis,
       });
     }
+    case 'aws': {
+      const aws = (await load(name, options.importPackage)) as {
+        awsTransport(options: Record<string, unknown>): Promise<Transport>;
+      };
+      return aws.awsTransport({ ...awsOptionsFromEnv(env), ...options.aws });
+    }
   }
 }
 
-/** What a Kafka or RabbitMQ transport promises before it is open (then its own features apply). */
-const DECLARED_FEATURES: Record<'kafka' | 'rabbitmq' | 'redis', TransportFeatures> = {
+/** `awsTransport()` options from `HERALD_AWS_REGION`, `HERALD_AWS_ENDPOINT` and `HERALD_AWS_PREFIX`. */
+function awsOptionsFromEnv(env: Readonly<Record<string, string | undefined>>): Record<string, unknown> {
+  const options: Record<string, unknown> = {};
+  if (env.HERALD_AWS_REGION) options.region = env.HERALD_AWS_REGION;
+  if (env.HERALD_AWS_ENDPOINT) options.endpoint = env.HERALD_AWS_ENDPOINT;
+  if (env.HERALD_AWS_PREFIX) options.namePrefix = env.HERALD_AWS_PREFIX;
+  return options;
+}
+
+/** What a broker transport promises before it is open (then its own features apply). */
+const DECLARED_FEATURES: Record<'kafka' | 'rabbitmq' | 'redis' | 'aws', TransportFeatures> = {
   kafka: {
     consumerGroups: true,
     persistent: true,
@@ -144,15 +165,25 @@ const DECLARED_FEATURES: Record<'kafka' | 'rabbitmq' | 'redis', TransportFeature
     exactlyOnce: false,
     messageBytesMax: 1024 * 1024,
   },
+  aws: {
+    consumerGroups: true,
+    persistent: true,
+    replaysToNewGroups: false,
+    orderedPerKey: true,
+    publishDeduplication:
+      'SNS FIFO drops an exact copy of a message with a CloudEvents id published again within 5 minutes',
+    exactlyOnce: false,
+    messageBytesMax: 190_000,
+  },
 };
 
 /**
- * A Kafka, RabbitMQ or Redis transport from the environment that opens (loading its package) on first
+ * A Kafka, RabbitMQ, Redis or AWS transport from the environment that opens (loading its package) on first
  * use, for `createBus()`, which is synchronous. An unknown `HERALD_TRANSPORT` throws here; a
  * missing package or unreachable broker rejects the first `start`, `publish` or `subscribe`.
  */
 export function lazyTransportFromEnv(
-  name: 'kafka' | 'rabbitmq' | 'redis',
+  name: 'kafka' | 'rabbitmq' | 'redis' | 'aws',
   options: TransportFromEnvOptions = {},
 ): Transport {
   return lazyTransport(name, DECLARED_FEATURES[name], () => transportFromEnv(options));

@@ -66,6 +66,20 @@ async function heraldServe(): Promise<Fixture> {
   };
 }
 
+/** The AWS emulator `npm run setup` starts (moto_server), with the dummy credentials it takes. */
+async function awsEmulator(): Promise<Fixture> {
+  return {
+    env: {
+      HERALD_AWS_ENDPOINT:
+        process.env.HERALD_AWS_ENDPOINT ?? `http://127.0.0.1:${process.env.HERALD_AWS_PORT ?? 4566}`,
+      AWS_REGION: 'us-east-1',
+      AWS_ACCESS_KEY_ID: 'test',
+      AWS_SECRET_ACCESS_KEY: 'test',
+    },
+    async teardown() {},
+  };
+}
+
 /** Each package with an example, what its output must show, and what it needs from outside. */
 const EXAMPLES: readonly {
   readonly directory: string;
@@ -84,6 +98,7 @@ const EXAMPLES: readonly {
   { directory: 'transport-rabbitmq', output: /^bill o-1 42$/m },
   { directory: 'transport-redis', output: /^bill o-1 42$/m },
   { directory: 'transport-kafka', output: /^bill o-1 42$/m, fixture: heraldServe },
+  { directory: 'transport-aws', output: /^bill o-1 42$/m, fixture: awsEmulator },
 ];
 
 function firstTypeScriptBlock(markdown: string, directory: string): string {

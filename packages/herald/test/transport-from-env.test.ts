@@ -39,6 +39,10 @@ const SETTINGS = [
   'HERALD_REDIS_URL',
   'HERALD_REDIS_PREFIX',
   'HERALD_DATA_DIR',
+  'HERALD_AWS_ENDPOINT',
+  'HERALD_AWS_REGION',
+  'AWS_ACCESS_KEY_ID',
+  'AWS_SECRET_ACCESS_KEY',
 ];
 
 /** Runs `body` with `variables` set in `process.env` (and the other Herald settings unset), then restores it. */
@@ -99,7 +103,7 @@ describe('herald - HERALD_TRANSPORT chooses the transport', { timeout: 180_000 }
           error instanceof ConfigurationError &&
           error.code === 'HERALD_CONFIGURATION' &&
           /HERALD_TRANSPORT=nats/.test(error.message) &&
-          /embedded, kafka, rabbitmq, redis, memory/.test(error.message),
+          /embedded, kafka, rabbitmq, redis, aws, memory/.test(error.message),
       );
     });
   });
@@ -201,6 +205,31 @@ describe('herald - HERALD_TRANSPORT chooses the transport', { timeout: 180_000 }
     );
   });
 
+  test('aws - createBus() runs on SNS + SQS at HERALD_AWS_ENDPOINT (the moto emulator)', async () => {
+    const endpoint =
+      process.env.HERALD_AWS_ENDPOINT ?? `http://127.0.0.1:${process.env.HERALD_AWS_PORT ?? 4566}`;
+    const env = {
+      HERALD_TRANSPORT: 'aws',
+      HERALD_AWS_ENDPOINT: endpoint,
+      HERALD_AWS_REGION: 'us-east-1',
+      AWS_ACCESS_KEY_ID: 'test',
+      AWS_SECRET_ACCESS_KEY: 'test',
+    };
+    await withEnv(env, async () => {
+      assert.equal(createBus({ logger: silentLogger }).transport.name, 'aws');
+      // What createBus() opens lazily, opened here with a prefix of its own so it can be deleted after.
+      const transport = await transportFromEnv({ aws: { namePrefix: `env-${randomUUID().slice(0, 8)}-` } });
+      const bus = createBus({ transport, logger: silentLogger });
+      try {
+        assert.equal(bus.transport.name, 'aws');
+        await roundTrip(bus, 'on aws');
+      } finally {
+        await bus.stop({ timeoutMs: 10_000 });
+        await (transport as unknown as { deleteTopology(): Promise<void> }).deleteTopology().catch(() => {});
+      }
+    });
+  });
+
   test('a transport package that is not installed is a ConfigurationError naming what to install', async () => {
     await assert.rejects(
       transportFromEnv({
@@ -244,7 +273,7 @@ describe('herald - HERALD_TRANSPORT chooses the transport', { timeout: 180_000 }
       const bus = createBus();
       await bus.publish(Noted, { text: 'hello' });
       await bus.stop();
-      console.log(JSON.stringify({ transport: bus.transport.name, clients: loaded.filter((url) => /platformatic|amqplib|transport-kafka|transport-rabbitmq/.test(url)) }));
+      console.log(JSON.stringify({ transport: bus.transport.name, clients: loaded.filter((url) => /platformatic|amqplib|aws-sdk|transport-kafka|transport-rabbitmq|transport-aws/.test(url)) }));
     `;
     const run = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
       cwd: import.meta.dirname,

@@ -85,7 +85,9 @@ export const consumerScenarios: Scenario[] = [
         () => `sequence 2 applied (applied: ${applied.join(',')})`,
       );
       assert.deepEqual(applied, [1, 2]);
-      assert.equal(bus.stats().duplicatesSkipped, 1);
+      // A broker that deduplicates publishes by id drops the copy itself; otherwise the store skips it.
+      const skipped = transport.features.publishDeduplication === undefined ? 1 : 0;
+      assert.equal(bus.stats().duplicatesSkipped, skipped);
       await bus.stop();
     },
   },
