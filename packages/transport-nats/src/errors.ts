@@ -31,9 +31,12 @@ export function connectError(error: unknown, servers: readonly string[]): Herald
     );
   }
   if (code === 'ENOTFOUND' || code === 'EAI_AGAIN' || /ENOTFOUND|EAI_AGAIN/.test(text)) {
-    return new ConfigurationError(`cannot resolve the NATS host of ${where}; check the host names in servers`, {
-      cause: error,
-    });
+    return new ConfigurationError(
+      `cannot resolve the NATS host of ${where}; check the host names in servers`,
+      {
+        cause: error,
+      },
+    );
   }
   if (code === 'ECONNREFUSED' || /ECONNREFUSED|CONNECTION_REFUSED/i.test(text)) {
     return new TransportError(

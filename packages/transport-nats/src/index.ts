@@ -3,7 +3,12 @@
  * mapping, guarantees, limits and a runnable example.
  */
 export { CE_NATS_PREFIX, KEY_HEADER } from './headers.ts';
-export { type NatsTransport, type NatsTransportStats, natsTransport, partitionOfKey } from './nats-transport.ts';
+export {
+  type NatsTransport,
+  type NatsTransportStats,
+  natsTransport,
+  partitionOfKey,
+} from './nats-transport.ts';
 export {
   DEFAULT_SERVER,
   MESSAGE_BYTES_DEFAULT,

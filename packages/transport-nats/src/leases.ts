@@ -146,7 +146,10 @@ export class PartitionLeases {
         continue;
       }
       try {
-        this.#owned.set(partition, await this.#kv.update(this.#keys.partition(partition), this.#memberId, revision));
+        this.#owned.set(
+          partition,
+          await this.#kv.update(this.#keys.partition(partition), this.#memberId, revision),
+        );
       } catch (error) {
         if (!isConflict(error)) throw error;
         this.#owned.delete(partition);

@@ -32,11 +32,29 @@ import { type KV, Kvm } from '@nats-io/kv';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { connectError, describeServers, jetStreamMissingError, publishError, setupError } from './errors.ts';
 import { toNatsHeaders } from './headers.ts';
-import { assertSubjectSafeTopic, consumerName, leaseBucketName, type TopicNames, topicNames } from './names.ts';
-import { HEADER_BYTES_RESERVED, type NatsTransportOptions, type ResolvedOptions, resolveOptions } from './options.ts';
+import {
+  assertSubjectSafeTopic,
+  consumerName,
+  leaseBucketName,
+  type TopicNames,
+  topicNames,
+} from './names.ts';
+import {
+  HEADER_BYTES_RESERVED,
+  type NatsTransportOptions,
+  type ResolvedOptions,
+  resolveOptions,
+} from './options.ts';
 import { GroupSubscription, type SubscriptionHost } from './subscription.ts';
 
 const NANOS_PER_MS = 1_000_000;
+/**
+ * How long after confirming an ack nats-server may take to write the consumer's state to its
+ * files (2.9 writes it at most 10 times a second per consumer): a crash within it redelivers the
+ * message. `close()` waits it out after the last confirmed ack, so a crash after an orderly close
+ * redelivers nothing acked.
+ */
+export const CONSUMER_STATE_WRITE_MS = 250;
 
 /**
  * The partition (0…`partitions`-1) of `key`: Kafka's murmur2 partitioner (shared through
@@ -112,7 +130,9 @@ async function connectWithin(options: ResolvedOptions): Promise<NatsConnection> 
     } catch (error) {
       const heraldError = connectError(error, options.servers);
       if (heraldError instanceof ConfigurationError || Date.now() >= deadlineMs) throw heraldError;
-      await new Promise((resolve) => setTimeout(resolve, Math.min(options.reconnectDelayMs, deadlineMs - Date.now())));
+      await new Promise((resolve) =>
+        setTimeout(resolve, Math.min(options.reconnectDelayMs, deadlineMs - Date.now())),
+      );
     }
   }
 }
@@ -131,6 +151,7 @@ class NatsTransportImpl implements NatsTransport, SubscriptionHost {
   #roundRobin = 0;
   #reconnects = 0;
   #duplicates = 0;
+  #lastAckMs = 0;
   #closing: Promise<void> | undefined;
   #closed = false;
 
@@ -254,8 +275,8 @@ class NatsTransportImpl implements NatsTransport, SubscriptionHost {
     return names;
   }
 
-  /** Creates the group's durable consumers on every partition of `topic` (once per instance). */
-  #groupConsumers(topic: string, names: TopicNames, group: string): Promise<void> {
+  /** Creates the group's durable consumers on every partition of the stream (once per instance). */
+  #groupConsumers(names: TopicNames, group: string): Promise<void> {
     const id = `${names.stream}/${group}`;
     let known = this.#consumers.get(id);
     if (known === undefined) {
@@ -316,7 +337,7 @@ class NatsTransportImpl implements NatsTransport, SubscriptionHost {
     assertSubscribeOptions(options);
     assertSubjectSafeTopic(options.topic, 'subscribe');
     const names = await this.#stream(options.topic);
-    await this.#groupConsumers(options.topic, names, options.group);
+    await this.#groupConsumers(names, options.group);
     const kv = await this.#leaseBucket();
     if (this.#closed) throw new ClosedError('nats transport');
     const subscription = new GroupSubscription(this, kv, names.stream, options, handler);
@@ -338,6 +359,10 @@ class NatsTransportImpl implements NatsTransport, SubscriptionHost {
     this.#subscriptions.delete(subscription);
   }
 
+  acked(): void {
+    this.#lastAckMs = Date.now();
+  }
+
   close(): Promise<void> {
     this.#closing ??= this.#close();
     return this.#closing;
@@ -346,6 +371,8 @@ class NatsTransportImpl implements NatsTransport, SubscriptionHost {
   async #close(): Promise<void> {
     this.#closed = true;
     await Promise.all([...this.#subscriptions].map((subscription) => subscription.close()));
+    const writtenMs = this.#lastAckMs + CONSUMER_STATE_WRITE_MS - Date.now();
+    if (writtenMs > 0) await new Promise((resolve) => setTimeout(resolve, writtenMs));
     // flush() before close: acks and naks already written reach the server.
     await this.nc.flush().catch(() => {});
     await this.nc.close().catch(() => {});

@@ -50,7 +50,7 @@ export interface NatsTransportOptions {
    */
   readonly ackPendingMax?: number;
   /**
-   * How long JetStream waits for an ack before redelivering (1 s…12 h; default 60 s). A handler
+   * How long JetStream waits for an ack before redelivering (1 s…12 h; default 30 s). A handler
    * running longer sees no duplicate here (the transport recognises the redelivery), but it counts
    * against `deliveriesMax`.
    */
@@ -124,7 +124,8 @@ const PREFIX_LEGAL = /^[A-Za-z0-9_-]{1,32}$/;
 
 /** Applies defaults and throws a {@link ConfigurationError} naming the first bad option. */
 export function resolveOptions(options: NatsTransportOptions): ResolvedOptions {
-  const servers = typeof options.servers === 'string' ? [options.servers] : [...(options.servers ?? [DEFAULT_SERVER])];
+  const servers =
+    typeof options.servers === 'string' ? [options.servers] : [...(options.servers ?? [DEFAULT_SERVER])];
   if (servers.length === 0 || servers.some((server) => typeof server !== 'string' || server === '')) {
     throw new ConfigurationError('natsTransport: servers must list URLs such as nats://127.0.0.1:4222');
   }
@@ -151,23 +152,49 @@ export function resolveOptions(options: NatsTransportOptions): ResolvedOptions {
     streamBytesMax: integer(options.streamBytesMax, 2 ** 30, 2 ** 20, 2 ** 40, 'streamBytesMax'),
     streamAgeMsMax: integer(options.streamAgeMsMax, 7 * DAY_MS, MINUTE_MS, 365 * DAY_MS, 'streamAgeMsMax'),
     duplicateWindowMs: integer(options.duplicateWindowMs, 2 * MINUTE_MS, 0, DAY_MS, 'duplicateWindowMs'),
-    messageBytesMax: integer(options.messageBytesMax, MESSAGE_BYTES_DEFAULT, 1, 64 * 2 ** 20, 'messageBytesMax'),
+    messageBytesMax: integer(
+      options.messageBytesMax,
+      MESSAGE_BYTES_DEFAULT,
+      1,
+      64 * 2 ** 20,
+      'messageBytesMax',
+    ),
     ackPendingMax: integer(options.ackPendingMax, 512, 1, IN_FLIGHT_MAX, 'ackPendingMax'),
-    ackWaitMs: integer(options.ackWaitMs, MINUTE_MS, SECOND_MS, 12 * 60 * MINUTE_MS, 'ackWaitMs'),
+    ackWaitMs: integer(options.ackWaitMs, 30 * SECOND_MS, SECOND_MS, 12 * 60 * MINUTE_MS, 'ackWaitMs'),
     deliveriesMax,
     leaseMs: integer(options.leaseMs, 5 * SECOND_MS, SECOND_MS, MINUTE_MS, 'leaseMs'),
     handoverMsMax: integer(options.handoverMsMax, 10 * SECOND_MS, 100, 5 * MINUTE_MS, 'handoverMsMax'),
-    connectTimeoutMs: integer(options.connectTimeoutMs, 10 * SECOND_MS, 100, 5 * MINUTE_MS, 'connectTimeoutMs'),
-    requestTimeoutMs: integer(options.requestTimeoutMs, 10 * SECOND_MS, 100, 5 * MINUTE_MS, 'requestTimeoutMs'),
+    connectTimeoutMs: integer(
+      options.connectTimeoutMs,
+      10 * SECOND_MS,
+      100,
+      5 * MINUTE_MS,
+      'connectTimeoutMs',
+    ),
+    requestTimeoutMs: integer(
+      options.requestTimeoutMs,
+      10 * SECOND_MS,
+      100,
+      5 * MINUTE_MS,
+      'requestTimeoutMs',
+    ),
     reconnectDelayMs: integer(options.reconnectDelayMs, 250, 10, 10 * SECOND_MS, 'reconnectDelayMs'),
     connectionName: options.connectionName ?? 'herald',
   };
 }
 
-function integer(value: number | undefined, fallback: number, min: number, max: number, name: string): number {
+function integer(
+  value: number | undefined,
+  fallback: number,
+  min: number,
+  max: number,
+  name: string,
+): number {
   const chosen = value ?? fallback;
   if (!Number.isSafeInteger(chosen) || chosen < min || chosen > max) {
-    throw new ConfigurationError(`natsTransport: ${name} must be an integer from ${min} to ${max}, got ${value}`);
+    throw new ConfigurationError(
+      `natsTransport: ${name} must be an integer from ${min} to ${max}, got ${value}`,
+    );
   }
   return chosen;
 }

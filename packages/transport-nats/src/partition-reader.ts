@@ -6,6 +6,12 @@
  * `nak` delay; a redelivery of a message still held (its `ackWaitMs` passed) only refreshes the
  * handle it is acked with. The window holds at most `ackPendingMax` unsettled messages, what
  * JetStream may deliver unacked to this consumer.
+ *
+ * Taking over a partition: JetStream redelivers messages left unacked by the previous reader (a
+ * crashed member, a server restart) only once their `ackWaitMs` passes, but delivers newer ones at
+ * once, which would put a key's later message before its earlier one. So a reader that finds
+ * unacked messages on its consumer first collects what arrives until every one of them is back (or
+ * `ackWaitMs` plus a margin passed), then takes the collection in stream order.
  */
 import type { KeyedEntry } from '@herald/bus/internal';
 import { KeyedFifo } from '@herald/bus/internal';
@@ -27,11 +33,36 @@ export interface PendingMessage {
   awaitingRedelivery: boolean;
 }
 
+/** Waited beyond `ackWaitMs` for the previous reader's messages (JetStream checks ack waits on a timer). */
+const RECOVERY_MARGIN_MS = 2_000;
+
+/** The previous reader's unacked messages being collected. */
+interface Recovery {
+  /** The consumer's last delivered stream sequence when this reader started. */
+  readonly deliveredSequence: number;
+  /** How many of those were unacked. */
+  readonly pendingCount: number;
+  /** What arrived meanwhile, by stream sequence (newer messages too). */
+  readonly collected: Map<number, JsMsg>;
+  /** Collected messages at or below `deliveredSequence`. */
+  returned: number;
+  readonly timer: NodeJS.Timeout;
+}
+
+function nakQuietly(message: JsMsg): void {
+  try {
+    message.nak();
+  } catch {
+    // Disconnected: JetStream redelivers after ackWaitMs.
+  }
+}
+
 /** Where the reader sends what it learns. */
 export interface ReaderHost {
   readonly js: JetStreamClient;
   readonly stream: string;
   readonly ackPendingMax: number;
+  readonly ackWaitMs: number;
   readonly reconnectDelayMs: number;
   /** A message became ready. */
   ready(): void;
@@ -48,6 +79,9 @@ export class PartitionReader {
   #messages: ConsumerMessages | undefined;
   #retryTimer: NodeJS.Timeout | undefined;
   #stopped = false;
+  /** Set while collecting the previous reader's unacked messages (see the file comment). */
+  #recovery: Recovery | undefined;
+  #recoveryChecked = false;
 
   constructor(host: ReaderHost, partition: number, consumer: string) {
     this.#host = host;
@@ -70,6 +104,11 @@ export class PartitionReader {
     while (!this.#stopped) {
       try {
         const consumer = await this.#host.js.consumers.get(this.#host.stream, this.#consumer);
+        if (!this.#recoveryChecked) {
+          const info = await consumer.info(true);
+          this.#recoveryChecked = true;
+          if (info.num_ack_pending > 0) this.#startRecovery(info.delivered.stream_seq, info.num_ack_pending);
+        }
         if (this.#stopped) return;
         const messages = await consumer.consume({
           max_messages: this.#host.ackPendingMax,
@@ -89,8 +128,30 @@ export class PartitionReader {
     }
   }
 
+  #startRecovery(deliveredSequence: number, pendingCount: number): void {
+    const timer = setTimeout(() => this.#endRecovery(), this.#host.ackWaitMs + RECOVERY_MARGIN_MS);
+    this.#recovery = { deliveredSequence, pendingCount, collected: new Map(), returned: 0, timer };
+  }
+
+  #endRecovery(): void {
+    const recovery = this.#recovery;
+    if (recovery === undefined) return;
+    clearTimeout(recovery.timer);
+    this.#recovery = undefined;
+    const inOrder = [...recovery.collected.values()].sort((first, second) => first.seq - second.seq);
+    for (const message of inOrder) this.#receive(message);
+  }
+
   #receive(message: JsMsg): void {
     if (this.#stopped) return;
+    const recovery = this.#recovery;
+    if (recovery !== undefined) {
+      if (!recovery.collected.has(message.seq) && message.seq <= recovery.deliveredSequence)
+        recovery.returned += 1;
+      recovery.collected.set(message.seq, message);
+      if (recovery.returned >= recovery.pendingCount) this.#endRecovery();
+      return;
+    }
     const known = this.#bySequence.get(message.seq);
     if (known !== undefined) {
       known.value.message = message;
@@ -154,13 +215,12 @@ export class PartitionReader {
    */
   returnAll(): void {
     this.stopPulling();
-    for (const entry of this.#bySequence.values()) {
-      try {
-        entry.value.message.nak();
-      } catch {
-        // Disconnected: JetStream redelivers after ackWaitMs.
-      }
+    if (this.#recovery !== undefined) {
+      clearTimeout(this.#recovery.timer);
+      for (const message of this.#recovery.collected.values()) nakQuietly(message);
+      this.#recovery = undefined;
     }
+    for (const entry of this.#bySequence.values()) nakQuietly(entry.value.message);
     this.#bySequence.clear();
     this.window.reset();
   }

@@ -21,6 +21,8 @@ export interface SubscriptionHost {
   readonly js: JetStreamClient;
   /** The subscription closed. */
   forget(subscription: GroupSubscription): void;
+  /** JetStream confirmed an ack (the transport's close waits for the server to store it). */
+  acked(): void;
 }
 
 /** A live subscription of one group member. */
@@ -28,6 +30,7 @@ export class GroupSubscription implements Subscription, LeaseHolder, ReaderHost 
   readonly js: JetStreamClient;
   readonly stream: string;
   readonly ackPendingMax: number;
+  readonly ackWaitMs: number;
   readonly reconnectDelayMs: number;
   readonly #host: SubscriptionHost;
   readonly #options: SubscribeOptions;
@@ -43,11 +46,18 @@ export class GroupSubscription implements Subscription, LeaseHolder, ReaderHost 
   #closing: Promise<void> | undefined;
   #closed = false;
 
-  constructor(host: SubscriptionHost, kv: KV, stream: string, options: SubscribeOptions, handler: MessageHandler) {
+  constructor(
+    host: SubscriptionHost,
+    kv: KV,
+    stream: string,
+    options: SubscribeOptions,
+    handler: MessageHandler,
+  ) {
     this.#host = host;
     this.js = host.js;
     this.stream = stream;
     this.ackPendingMax = host.options.ackPendingMax;
+    this.ackWaitMs = host.options.ackWaitMs;
     this.reconnectDelayMs = host.options.reconnectDelayMs;
     this.#options = options;
     this.#handler = handler;
@@ -169,7 +179,10 @@ export class GroupSubscription implements Subscription, LeaseHolder, ReaderHost 
         this.ready();
         if (handle === undefined) return;
         // Resolves once JetStream recorded the ack; a lost one means a redelivery, which at-least-once allows.
-        await handle.ackAck({ timeout: this.#host.options.requestTimeoutMs }).catch(() => {});
+        const recorded = await handle
+          .ackAck({ timeout: this.#host.options.requestTimeoutMs })
+          .catch(() => false);
+        if (recorded) this.#host.acked();
       },
       nack: async (options) => {
         if (!settle()) return;

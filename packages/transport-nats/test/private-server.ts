@@ -48,8 +48,12 @@ export class PrivateServer {
 
   /** Creates the data directory and starts the server; resolves once it accepts connections. */
   static async start(): Promise<PrivateServer> {
-    if (!existsSync(NATS_SERVER)) throw new Error(`${NATS_SERVER} is missing: run npm run setup (installs nats-server)`);
-    const server = new PrivateServer(mkdtempSync(path.join(tmpdir(), 'herald-nats-server-')), await freePort());
+    if (!existsSync(NATS_SERVER))
+      throw new Error(`${NATS_SERVER} is missing: run npm run setup (installs nats-server)`);
+    const server = new PrivateServer(
+      mkdtempSync(path.join(tmpdir(), 'herald-nats-server-')),
+      await freePort(),
+    );
     try {
       await server.restart();
     } catch (error) {
@@ -76,14 +80,22 @@ export class PrivateServer {
     this.#child = child;
     const exited = new Promise<never>((_, reject) =>
       child.once('exit', (code, signal) =>
-        reject(new Error(`the private nats-server exited during start (${code ?? signal}); see ${this.directory}/server.log`)),
+        reject(
+          new Error(
+            `the private nats-server exited during start (${code ?? signal}); see ${this.directory}/server.log`,
+          ),
+        ),
       ),
     );
     exited.catch(() => {});
     const up = (async () => {
       while (!(await accepts(this.port))) await new Promise((resolve) => setTimeout(resolve, 50));
     })();
-    await withDeadline(Promise.race([up, exited]), START_DEADLINE_MS, 'the private nats-server to accept connections');
+    await withDeadline(
+      Promise.race([up, exited]),
+      START_DEADLINE_MS,
+      'the private nats-server to accept connections',
+    );
   }
 
   /** Kills the server's process group with `signal` (SIGKILL: a crash); resolves once its port is closed. */
