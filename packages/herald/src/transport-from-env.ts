@@ -6,9 +6,11 @@
  *   settings its `kafkaOptionsFromEnv` reads);
  * - `rabbitmq`: `@herald/transport-rabbitmq` on `HERALD_RABBITMQ_URL`
  *   (default `amqp://guest:guest@127.0.0.1:5672`);
+ * - `nats`: `@herald/transport-nats` on `HERALD_NATS_URL` (default `nats://127.0.0.1:4222`; a
+ *   comma-separated list for a cluster);
  * - `memory`: the in-process memory transport (tests; nothing survives the process).
  *
- * The Kafka and RabbitMQ packages are optional peer dependencies of `herald`, loaded only when
+ * The Kafka, RabbitMQ and NATS packages are optional peer dependencies of `herald`, loaded only when
  * chosen (a dynamic import), so an application on the embedded broker never loads amqplib or the
  * Kafka client. A chosen package that is not installed is a `ConfigurationError` saying what to
  * install.
@@ -18,7 +20,7 @@ import { ConfigurationError, memoryTransport, type Transport, type TransportFeat
 import { lazyTransport } from './lazy-transport.ts';
 
 /** The values `HERALD_TRANSPORT` accepts. */
-export const TRANSPORT_NAMES = ['embedded', 'kafka', 'rabbitmq', 'memory'] as const;
+export const TRANSPORT_NAMES = ['embedded', 'kafka', 'rabbitmq', 'memory', 'nats'] as const;
 
 /** One of {@link TRANSPORT_NAMES}. */
 export type TransportName = (typeof TRANSPORT_NAMES)[number];
@@ -26,10 +28,14 @@ export type TransportName = (typeof TRANSPORT_NAMES)[number];
 /** The RabbitMQ broker used when `HERALD_RABBITMQ_URL` is unset. */
 export const DEFAULT_RABBITMQ_URL = 'amqp://guest:guest@127.0.0.1:5672';
 
+/** The NATS server used when `HERALD_NATS_URL` is unset. */
+export const DEFAULT_NATS_URL = 'nats://127.0.0.1:4222';
+
 /** The package each broker transport lives in. */
 export const TRANSPORT_PACKAGES = {
   kafka: '@herald/transport-kafka',
   rabbitmq: '@herald/transport-rabbitmq',
+  nats: '@herald/transport-nats',
 } as const;
 
 /** Loads a module by specifier: `(specifier) => import(specifier)` unless a test replaces it. */
@@ -45,6 +51,8 @@ export interface TransportFromEnvOptions {
   readonly kafka?: Readonly<Record<string, unknown>>;
   /** `rabbitMqTransport()` options laid over `{ url }` from the environment (e.g. `exchangePrefix`). */
   readonly rabbitMq?: Readonly<Record<string, unknown>>;
+  /** `natsTransport()` options laid over `{ servers }` from the environment (e.g. `prefix`). */
+  readonly nats?: Readonly<Record<string, unknown>>;
   /** How transport packages are loaded; a seam for tests (default: a dynamic `import`). */
   readonly importPackage?: ImportPackage;
 }
@@ -96,11 +104,21 @@ export async function transportFromEnv(options: TransportFromEnvOptions = {}): P
         ...options.rabbitMq,
       });
     }
+    case 'nats': {
+      const nats = (await load(name, options.importPackage)) as {
+        natsTransport(options: Record<string, unknown>): Promise<Transport>;
+      };
+      const servers = (env.HERALD_NATS_URL || DEFAULT_NATS_URL).split(',').map((server) => server.trim());
+      return nats.natsTransport({ servers, ...options.nats });
+    }
   }
 }
 
-/** What a Kafka or RabbitMQ transport promises before it is open (then its own features apply). */
-const DECLARED_FEATURES: Record<'kafka' | 'rabbitmq', TransportFeatures> = {
+/** The broker transports `createBus()` opens lazily. */
+export type LazyTransportName = 'kafka' | 'rabbitmq' | 'nats';
+
+/** What a broker transport promises before it is open (then its own features apply). */
+const DECLARED_FEATURES: Record<LazyTransportName, TransportFeatures> = {
   kafka: {
     consumerGroups: true,
     persistent: true,
@@ -118,15 +136,23 @@ const DECLARED_FEATURES: Record<'kafka' | 'rabbitmq', TransportFeatures> = {
     exactlyOnce: false,
     messageBytesMax: 1024 * 1024,
   },
+  nats: {
+    consumerGroups: true,
+    persistent: true,
+    replaysToNewGroups: true,
+    orderedPerKey: true,
+    exactlyOnce: false,
+    messageBytesMax: 1_000_000,
+  },
 };
 
 /**
- * A Kafka or RabbitMQ transport from the environment that opens (loading its package) on first
+ * A Kafka, RabbitMQ or NATS transport from the environment that opens (loading its package) on first
  * use, for `createBus()`, which is synchronous. An unknown `HERALD_TRANSPORT` throws here; a
  * missing package or unreachable broker rejects the first `start`, `publish` or `subscribe`.
  */
 export function lazyTransportFromEnv(
-  name: 'kafka' | 'rabbitmq',
+  name: LazyTransportName,
   options: TransportFromEnvOptions = {},
 ): Transport {
   return lazyTransport(name, DECLARED_FEATURES[name], () => transportFromEnv(options));

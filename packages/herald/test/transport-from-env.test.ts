@@ -1,9 +1,9 @@
 /**
  * `HERALD_TRANSPORT` chooses the transport of `createBus()`: memory, Kafka (against a real
- * `herald serve`), RabbitMQ (against the local broker, which `npm run setup` starts), an unknown
- * value, an explicit transport winning, and a transport package that is not installed (simulated
- * through the `importPackage` seam, since the packages are installed in this repository). An app
- * on the embedded broker never loads the Kafka or AMQP client.
+ * `herald serve`), RabbitMQ and NATS (against the local servers, which `npm run setup` starts), an
+ * unknown value, an explicit transport winning, and a transport package that is not installed
+ * (simulated through the `importPackage` seam, since the packages are installed in this
+ * repository). An app on the embedded broker never loads the Kafka, AMQP or NATS client.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -17,6 +17,7 @@ import { startServe } from '@herald/kafka-server/testing';
 import {
   ConfigurationError,
   createBus,
+  DEFAULT_NATS_URL,
   DEFAULT_RABBITMQ_URL,
   defineEvent,
   type ImportPackage,
@@ -43,7 +44,13 @@ after(() => {
   for (const directory of directories) rmSync(directory, { recursive: true, force: true });
 });
 
-const SETTINGS = ['HERALD_TRANSPORT', 'HERALD_KAFKA_BROKERS', 'HERALD_RABBITMQ_URL', 'HERALD_DATA_DIR'];
+const SETTINGS = [
+  'HERALD_TRANSPORT',
+  'HERALD_KAFKA_BROKERS',
+  'HERALD_RABBITMQ_URL',
+  'HERALD_NATS_URL',
+  'HERALD_DATA_DIR',
+];
 
 /** Runs `body` with `variables` set in `process.env` (and the other Herald settings unset), then restores it. */
 async function withEnv<T>(variables: Record<string, string>, body: () => Promise<T> | T): Promise<T> {
@@ -96,13 +103,13 @@ describe('herald - HERALD_TRANSPORT chooses the transport', { timeout: 180_000 }
   });
 
   test('unknown value - createBus() throws a ConfigurationError listing the valid ones', async () => {
-    await withEnv({ HERALD_TRANSPORT: 'nats' }, () => {
+    await withEnv({ HERALD_TRANSPORT: 'pigeon' }, () => {
       assert.throws(
         () => createBus({ logger: silentLogger }),
         (error: unknown) =>
           error instanceof ConfigurationError &&
           error.code === 'HERALD_CONFIGURATION' &&
-          /HERALD_TRANSPORT=nats/.test(error.message) &&
+          /HERALD_TRANSPORT=pigeon/.test(error.message) &&
           /embedded, kafka, rabbitmq, memory/.test(error.message),
       );
     });
@@ -174,6 +181,25 @@ describe('herald - HERALD_TRANSPORT chooses the transport', { timeout: 180_000 }
     });
   });
 
+  test('nats - createBus() runs on the NATS JetStream server at HERALD_NATS_URL', async () => {
+    const url = process.env.HERALD_NATS_URL || `nats://127.0.0.1:${process.env.HERALD_NATS_PORT ?? 4222}`;
+    await requirePort(url, 4222, 'NATS');
+    await withEnv({ HERALD_TRANSPORT: 'nats', HERALD_NATS_URL: url }, async () => {
+      assert.equal(createBus({ logger: silentLogger }).transport.name, 'nats');
+      // What createBus() opens lazily, opened here with a prefix of its own so it can be deleted after.
+      const transport = await transportFromEnv({ nats: { prefix: `env-test-${randomUUID().slice(0, 8)}` } });
+      const bus = createBus({ transport, logger: silentLogger });
+      try {
+        assert.equal(bus.transport.name, 'nats');
+        await roundTrip(bus, 'on nats');
+      } finally {
+        await bus.stop({ timeoutMs: 5_000 });
+        await (transport as unknown as { deleteStreams(): Promise<void> }).deleteStreams().catch(() => {});
+      }
+    });
+    assert.equal(DEFAULT_NATS_URL, 'nats://127.0.0.1:4222');
+  });
+
   test('a transport package that is not installed is a ConfigurationError naming what to install', async () => {
     await assert.rejects(
       transportFromEnv({
@@ -217,7 +243,7 @@ describe('herald - HERALD_TRANSPORT chooses the transport', { timeout: 180_000 }
       const bus = createBus();
       await bus.publish(Noted, { text: 'hello' });
       await bus.stop();
-      console.log(JSON.stringify({ transport: bus.transport.name, clients: loaded.filter((url) => /platformatic|amqplib|transport-kafka|transport-rabbitmq/.test(url)) }));
+      console.log(JSON.stringify({ transport: bus.transport.name, clients: loaded.filter((url) => /platformatic|amqplib|nats-io|transport-kafka|transport-rabbitmq|transport-nats/.test(url)) }));
     `;
     const run = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
       cwd: import.meta.dirname,
@@ -232,6 +258,25 @@ describe('herald - HERALD_TRANSPORT chooses the transport', { timeout: 180_000 }
     });
   });
 });
+
+/** Fails at once, saying `run npm run setup`, unless the server's port at `url` accepts a connection within 2 s. */
+function requirePort(url: string, defaultPort: number, server: string): Promise<void> {
+  const { hostname, port } = new URL(url);
+  const address = `${hostname}:${port || defaultPort}`;
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host: hostname, port: Number(port || defaultPort) });
+    const fail = (reason: string) => {
+      socket.destroy();
+      reject(new Error(`${server} is not reachable at ${address} (${reason}): run npm run setup`));
+    };
+    socket.setTimeout(2_000, () => fail('no answer within 2 s'));
+    socket.once('error', (error) => fail(error.message));
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve();
+    });
+  });
+}
 
 /** Fails at once, saying `run npm run setup`, unless RabbitMQ's port accepts a connection within 2 s. */
 function requireRabbitMq(url: string): Promise<void> {

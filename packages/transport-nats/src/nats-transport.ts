@@ -76,10 +76,10 @@ export interface NatsTransportStats {
 export interface NatsTransport extends Transport {
   /** Counters since creation. */
   stats(): NatsTransportStats;
-  /** The streams this instance created or used, e.g. to delete them after a test. */
+  /** The streams this instance created or used (its lease bucket's too), e.g. to delete them after a test. */
   streams(): readonly string[];
   /**
-   * Deletes every stream this instance used (with its messages and consumers). For tests and
+   * Deletes every stream this instance used (with its messages, consumers and leases). For tests and
    * throw-away runs: other processes using these topics lose them too.
    */
   deleteStreams(): Promise<void>;
@@ -189,7 +189,10 @@ class NatsTransportImpl implements NatsTransport, SubscriptionHost {
   }
 
   streams(): readonly string[] {
-    return [...this.#streams.keys()].map((topic) => topicNames(this.options.prefix, topic).stream);
+    const streams = [...this.#streams.keys()].map((topic) => topicNames(this.options.prefix, topic).stream);
+    // The lease bucket is a stream too (KV_<bucket>), created on the first subscribe.
+    if (this.#kv !== undefined) streams.push(`KV_${leaseBucketName(this.options.prefix, this.options.leaseMs)}`);
+    return streams;
   }
 
   async deleteStreams(): Promise<void> {
