@@ -122,10 +122,15 @@ if (values['keep-running']) {
 } else {
   await checkout.stop();
   process.exitCode = allHold ? 0 : 1;
-  // On RabbitMQ a run's exchanges and queues carry its own prefix; a clean, complete run removes
-  // them. After a failed run they stay, to be inspected (or continued with the same --data).
+  // On RabbitMQ and NATS a run's exchanges, queues and streams carry its own prefix; a clean,
+  // complete run removes them. After a failed run they stay, to be inspected (or continued with the
+  // same --data).
   if (allHold && (await deleteRunTopology(checkout.transport).catch(() => false))) {
-    process.stdout.write('RabbitMQ: deleted the exchanges and queues of this run\n');
+    process.stdout.write(
+      checkout.transport.name === 'nats'
+        ? 'NATS: deleted the streams of this run\n'
+        : 'RabbitMQ: deleted the exchanges and queues of this run\n',
+    );
   }
 }
 

@@ -10,6 +10,10 @@
  *   Every exchange and queue of a run carries a prefix of its own, `HERALD_RABBITMQ_PREFIX` or one
  *   derived from the run's data directory, so runs never share groups, while the services of one
  *   run (`npm run service -- <name> --data DIR`, each its own process) meet on the same names.
+ * - `nats`: the NATS JetStream server at `HERALD_NATS_URL` (default `nats://127.0.0.1:4222`). Every
+ *   stream, consumer and lease bucket of a run carries a prefix of its own, `HERALD_NATS_PREFIX` or
+ *   one derived from the run's data directory, like RabbitMQ's. Other `HERALD_NATS_*` settings are
+ *   read by `natsOptionsFromEnv` in `@herald/transport-nats`.
  * - `kafka`: any Kafka-protocol broker at `HERALD_KAFKA_BROKERS` (comma-separated `host:port`),
  *   e.g. `herald serve`. Consumer groups and committed offsets live on the broker, so the services
  *   of one run, each its own process, share it. Topics and groups carry no run prefix: give each
@@ -28,7 +32,7 @@ import {
 export { DEFAULT_RABBITMQ_URL } from 'herald';
 
 /** Transports the checkout can run on today (herald's `memory` keeps nothing across a restart). */
-export const TRANSPORT_NAMES = ['embedded', 'rabbitmq', 'kafka'] as const;
+export const TRANSPORT_NAMES = ['embedded', 'rabbitmq', 'kafka', 'nats'] as const;
 
 /** Options of {@link transportFromEnv}. */
 export interface TransportFromEnvOptions {
@@ -40,8 +44,8 @@ export interface TransportFromEnvOptions {
 
 /**
  * Opens the transport named by `HERALD_TRANSPORT` (default `embedded`) through herald's
- * `transportFromEnv`, which loads the Kafka or RabbitMQ package only when chosen; the checkout
- * adds its broker directory, its RabbitMQ run prefix and its client names.
+ * `transportFromEnv`, which loads the Kafka, RabbitMQ or NATS package only when chosen; the checkout
+ * adds its broker directory, its RabbitMQ and NATS run prefixes and its client names.
  */
 export async function transportFromEnv(options: TransportFromEnvOptions): Promise<Transport> {
   const env = options.env ?? process.env;
@@ -63,6 +67,7 @@ export async function transportFromEnv(options: TransportFromEnvOptions): Promis
       // HERALD_KAFKA_CLIENT_ID, when set, still names the client.
       kafka: env.HERALD_KAFKA_CLIENT_ID ? {} : { clientId: clientName },
       rabbitMq: { exchangePrefix: rabbitMqPrefix(env, options.dataDir), connectionName: clientName },
+      nats: { prefix: natsPrefix(env, options.dataDir), connectionName: clientName },
     });
   } catch (error) {
     if ((error as { reason?: string }).reason === 'BROKER_LOCKED') {
@@ -89,12 +94,30 @@ export function rabbitMqPrefix(env: Readonly<Record<string, string | undefined>>
 }
 
 /**
- * After a complete run: deletes what the run declared on RabbitMQ (every service ran in this
- * process, so that is all of it). Does nothing on other transports.
+ * The name prefix of a run on NATS: `HERALD_NATS_PREFIX`, or `herald-ck-<hash>` from the absolute
+ * data directory (NATS prefixes have at most 32 characters and no dots).
+ */
+export function natsPrefix(env: Readonly<Record<string, string | undefined>>, dataDir: string): string {
+  const explicit = env.HERALD_NATS_PREFIX;
+  if (explicit !== undefined && explicit !== '') return explicit;
+  const digest = createHash('sha256').update(resolve(dataDir)).digest('hex').slice(0, 12);
+  return `herald-ck-${digest}`;
+}
+
+/**
+ * After a complete run: deletes what the run declared on RabbitMQ or NATS (every service ran in
+ * this process, so that is all of it). Does nothing on other transports.
  */
 export async function deleteRunTopology(transport: Transport): Promise<boolean> {
   const rabbit = transport as Partial<{ deleteTopology(): Promise<void> }>;
-  if (transport.name !== 'rabbitmq' || rabbit.deleteTopology === undefined) return false;
-  await rabbit.deleteTopology();
-  return true;
+  if (transport.name === 'rabbitmq' && rabbit.deleteTopology !== undefined) {
+    await rabbit.deleteTopology();
+    return true;
+  }
+  const nats = transport as Partial<{ deleteStreams(): Promise<void> }>;
+  if (transport.name === 'nats' && nats.deleteStreams !== undefined) {
+    await nats.deleteStreams();
+    return true;
+  }
+  return false;
 }

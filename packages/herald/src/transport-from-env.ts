@@ -7,7 +7,8 @@
  * - `rabbitmq`: `@herald/transport-rabbitmq` on `HERALD_RABBITMQ_URL`
  *   (default `amqp://guest:guest@127.0.0.1:5672`);
  * - `nats`: `@herald/transport-nats` on `HERALD_NATS_URL` (default `nats://127.0.0.1:4222`; a
- *   comma-separated list for a cluster);
+ *   comma-separated list for a cluster) and the other `HERALD_NATS_*` settings its
+ *   `natsOptionsFromEnv` reads;
  * - `memory`: the in-process memory transport (tests; nothing survives the process).
  *
  * The Kafka, RabbitMQ and NATS packages are optional peer dependencies of `herald`, loaded only when
@@ -106,10 +107,10 @@ export async function transportFromEnv(options: TransportFromEnvOptions = {}): P
     }
     case 'nats': {
       const nats = (await load(name, options.importPackage)) as {
+        natsOptionsFromEnv(env: Readonly<Record<string, string | undefined>>): Record<string, unknown>;
         natsTransport(options: Record<string, unknown>): Promise<Transport>;
       };
-      const servers = (env.HERALD_NATS_URL || DEFAULT_NATS_URL).split(',').map((server) => server.trim());
-      return nats.natsTransport({ servers, ...options.nats });
+      return nats.natsTransport({ ...nats.natsOptionsFromEnv(env), ...options.nats });
     }
   }
 }

@@ -13,5 +13,6 @@ export {
   DEFAULT_SERVER,
   MESSAGE_BYTES_DEFAULT,
   type NatsTransportOptions,
+  natsOptionsFromEnv,
   PARTITIONS_MAX,
 } from './options.ts';

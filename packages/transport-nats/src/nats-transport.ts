@@ -83,6 +83,13 @@ export interface NatsTransport extends Transport {
    * throw-away runs: other processes using these topics lose them too.
    */
   deleteStreams(): Promise<void>;
+  /** The topics with a stream under this transport's prefix on the server (of every process). */
+  listTopics(): Promise<string[]>;
+  /**
+   * Deletes every stream under this transport's prefix on the server (the topics and lease buckets
+   * of every process using the prefix); resolves with how many. For tests and throw-away runs.
+   */
+  deletePrefix(): Promise<number>;
 }
 
 /**
@@ -191,7 +198,8 @@ class NatsTransportImpl implements NatsTransport, SubscriptionHost {
   streams(): readonly string[] {
     const streams = [...this.#streams.keys()].map((topic) => topicNames(this.options.prefix, topic).stream);
     // The lease bucket is a stream too (KV_<bucket>), created on the first subscribe.
-    if (this.#kv !== undefined) streams.push(`KV_${leaseBucketName(this.options.prefix, this.options.leaseMs)}`);
+    if (this.#kv !== undefined)
+      streams.push(`KV_${leaseBucketName(this.options.prefix, this.options.leaseMs)}`);
     return streams;
   }
 
@@ -204,6 +212,35 @@ class NatsTransportImpl implements NatsTransport, SubscriptionHost {
     } finally {
       if (nc !== this.nc) await nc.close().catch(() => {});
     }
+  }
+
+  async listTopics(): Promise<string[]> {
+    const topics: string[] = [];
+    for await (const info of this.#jsm.streams.list()) {
+      const topic = this.#topicOf(info.config.name, info.config.subjects);
+      if (topic !== undefined) topics.push(topic);
+    }
+    return topics.sort();
+  }
+
+  /** The topic whose stream under this prefix `name` is, if it is one. */
+  #topicOf(name: string, subjects: readonly string[] | undefined): string | undefined {
+    const subject = subjects?.[0] ?? '';
+    const head = `${this.options.prefix}.`;
+    if (subjects?.length !== 1 || !subject.startsWith(head) || !subject.endsWith('.*')) return undefined;
+    const topic = subject.slice(head.length, -2);
+    return topicNames(this.options.prefix, topic).stream === name ? topic : undefined;
+  }
+
+  async deletePrefix(): Promise<number> {
+    const leases = new RegExp(`^KV_${this.options.prefix}_leases_[0-9]+$`);
+    const doomed: string[] = [];
+    for await (const info of this.#jsm.streams.list()) {
+      const { name, subjects } = info.config;
+      if (leases.test(name) || this.#topicOf(name, subjects) !== undefined) doomed.push(name);
+    }
+    for (const name of doomed) await this.#jsm.streams.delete(name).catch(() => false);
+    return doomed.length;
   }
 
   async publish(topic: string, messages: readonly TransportMessage[]): Promise<void> {

@@ -198,3 +198,39 @@ function integer(
   }
   return chosen;
 }
+
+/**
+ * `natsTransport()` options from the environment, for `HERALD_TRANSPORT=nats`: `HERALD_NATS_URL`
+ * (comma-separated servers; default {@link DEFAULT_SERVER}), `HERALD_NATS_USER`,
+ * `HERALD_NATS_PASS`, `HERALD_NATS_TOKEN`, `HERALD_NATS_PREFIX`, and the integers
+ * `HERALD_NATS_PARTITIONS`, `HERALD_NATS_LEASE_MS` and `HERALD_NATS_ACK_WAIT_MS`. Throws a
+ * {@link ConfigurationError} for a number that is not an integer (ranges are checked on open).
+ */
+export function natsOptionsFromEnv(
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): NatsTransportOptions {
+  const servers = (env.HERALD_NATS_URL || DEFAULT_SERVER)
+    .split(',')
+    .map((server) => server.trim())
+    .filter((server) => server.length > 0);
+  const number = (name: string): number | undefined => {
+    const text = env[name];
+    if (text === undefined || text === '') return undefined;
+    const value = Number(text);
+    if (!Number.isSafeInteger(value)) throw new ConfigurationError(`${name} must be an integer, got ${text}`);
+    return value;
+  };
+  const text = (name: string): string | undefined => (env[name] ? env[name] : undefined);
+  const options: Record<string, unknown> = {
+    servers,
+    user: text('HERALD_NATS_USER'),
+    pass: text('HERALD_NATS_PASS'),
+    token: text('HERALD_NATS_TOKEN'),
+    prefix: text('HERALD_NATS_PREFIX'),
+    partitions: number('HERALD_NATS_PARTITIONS'),
+    leaseMs: number('HERALD_NATS_LEASE_MS'),
+    ackWaitMs: number('HERALD_NATS_ACK_WAIT_MS'),
+  };
+  for (const name of Object.keys(options)) if (options[name] === undefined) delete options[name];
+  return options as NatsTransportOptions;
+}
