@@ -23,7 +23,8 @@ function textOf(error: unknown): string {
 export function connectError(error: unknown, servers: readonly string[]): HeraldError {
   const where = describeServers(servers);
   const text = textOf(error);
-  const code = (error as { code?: unknown })?.code;
+  const cause = (error as { cause?: { code?: unknown } })?.cause;
+  const code = (error as { code?: unknown })?.code ?? cause?.code;
   if (/authorization|authentication|permissions/i.test(text)) {
     return new ConfigurationError(
       `NATS at ${where} refused the credentials (${text}); check user/pass or token`,
@@ -38,7 +39,7 @@ export function connectError(error: unknown, servers: readonly string[]): Herald
       },
     );
   }
-  if (code === 'ECONNREFUSED' || /ECONNREFUSED|CONNECTION_REFUSED/i.test(text)) {
+  if (code === 'ECONNREFUSED' || /ECONNREFUSED|connection refused/i.test(text)) {
     return new TransportError(
       `cannot connect to NATS at ${where}: connection refused. Is nats-server running with JetStream? ` +
         'Start it with "nats-server -js -sd <dir>" (or run npm run setup), or point servers at the right host and port',

@@ -28,6 +28,11 @@ export interface LeaseHolder {
   lost(partition: number): void;
 }
 
+/** How much longer than a lease a joining member waits for its share. */
+const JOIN_MARGIN_MS = 2_000;
+/** How often a joining member checks whether it holds its share. */
+const JOIN_POLL_MS = 20;
+
 /** Revision of a key-value update that failed because someone else changed the key. */
 function isConflict(error: unknown): boolean {
   return /wrong last sequence|key exists|wrong last msg/i.test(String((error as Error)?.message ?? error));
@@ -49,6 +54,13 @@ export class PartitionLeases {
   #ticking: Promise<void> | undefined;
   #tickAgain = false;
   #stopped = false;
+  /** Owned partitions being handed over (their reader drains); the lease is renewed meanwhile. */
+  readonly #releasing = new Map<number, symbol>();
+  /** Partitions whose handover finished: the next round deletes their lease. */
+  readonly #handedOver = new Set<number>();
+  /** The partitions the last round assigned to this member. */
+  #wanted = new Set<number>();
+  readonly #leaseMs: number;
 
   constructor(
     kv: KV,
@@ -64,6 +76,7 @@ export class PartitionLeases {
     this.#keys = keys;
     this.#memberId = memberId;
     this.#partitions = partitions;
+    this.#leaseMs = leaseMs;
     this.#tickMs = Math.max(250, Math.floor(leaseMs / 3));
     this.#holder = holder;
   }
@@ -73,7 +86,11 @@ export class PartitionLeases {
     return [...this.#owned.keys()];
   }
 
-  /** Joins the group: registers the member, takes what is free, tells the others. */
+  /**
+   * Joins the group: registers the member, takes what is free, tells the others, and waits (at
+   * most `leaseMs` + {@link JOIN_MARGIN_MS}) until the members that held its share handed it over,
+   * so messages published once `subscribe` resolved are shared with this member.
+   */
   async start(): Promise<void> {
     this.#notifications = this.#nc.subscribe(this.#keys.rebalanceSubject, {
       callback: (_error, message) => {
@@ -84,6 +101,10 @@ export class PartitionLeases {
     await this.tick();
     this.#announce();
     this.#schedule();
+    const deadlineMs = Date.now() + this.#leaseMs + JOIN_MARGIN_MS;
+    while (!this.#stopped && Date.now() < deadlineMs && [...this.#wanted].some((p) => !this.#owned.has(p))) {
+      await new Promise((resolve) => setTimeout(resolve, JOIN_POLL_MS));
+    }
   }
 
   /** Runs a tick soon (another member joined, left or released a partition). */
@@ -137,13 +158,33 @@ export class PartitionLeases {
     members.sort();
     const mine = members.indexOf(this.#memberId);
     const wanted = (partition: number) => partition % members.length === mine;
+    this.#wanted = new Set(Array.from({ length: this.#partitions }, (_, p) => p).filter(wanted));
     let released = false;
+    // Partitions whose reader finished handing over: give the lease up (at the revision held).
+    for (const partition of this.#handedOver) {
+      const revision = this.#owned.get(partition);
+      this.#handedOver.delete(partition);
+      this.#releasing.delete(partition);
+      if (revision === undefined) continue;
+      this.#owned.delete(partition);
+      await this.#kv.delete(this.#keys.partition(partition), { previousSeq: revision }).catch(() => {
+        // Already expired or taken: nothing of ours left to delete.
+      });
+      released = true;
+    }
     for (const [partition, revision] of [...this.#owned]) {
       if (this.#stopped) return;
-      if (!wanted(partition)) {
-        await this.#release(partition, revision);
-        released = true;
-        continue;
+      // A handover runs beside the rounds (it waits for handlers), and the lease is renewed
+      // meanwhile, so no other member reads the partition before this one stopped.
+      if (!wanted(partition) && !this.#releasing.has(partition)) {
+        const handover = Symbol('handover');
+        this.#releasing.set(partition, handover);
+        void this.#holder.handOver(partition).finally(() => {
+          // Unless the lease was lost (and maybe taken again) meanwhile.
+          if (this.#releasing.get(partition) !== handover) return;
+          this.#handedOver.add(partition);
+          this.poke();
+        });
       }
       try {
         this.#owned.set(
@@ -153,12 +194,13 @@ export class PartitionLeases {
       } catch (error) {
         if (!isConflict(error)) throw error;
         this.#owned.delete(partition);
+        this.#releasing.delete(partition);
         this.#holder.lost(partition);
       }
     }
     for (let partition = 0; partition < this.#partitions; partition++) {
       if (this.#stopped) return;
-      if (!wanted(partition) || this.#owned.has(partition)) continue;
+      if (!wanted(partition) || this.#owned.has(partition) || this.#releasing.has(partition)) continue;
       try {
         const revision = await this.#kv.create(this.#keys.partition(partition), this.#memberId);
         if (this.#stopped) {

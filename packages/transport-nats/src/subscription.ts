@@ -107,6 +107,8 @@ export class GroupSubscription implements Subscription, LeaseHolder, ReaderHost 
         this.#drained.add(done);
       });
     }
+    // The last pull's stragglers are nacked as they come; then nothing more arrives for this reader.
+    await reader.pullEnded();
     this.#drop(reader);
   }
 
@@ -205,9 +207,12 @@ export class GroupSubscription implements Subscription, LeaseHolder, ReaderHost 
     this.#closed = true;
     this.#host.forget(this);
     // Unsettled messages go back to the group now; running handlers' settlements then do nothing.
-    for (const reader of [...this.#readers.values()]) this.#drop(reader);
+    const readers = [...this.#readers.values()];
+    for (const reader of readers) this.#drop(reader);
     for (const done of this.#drained) done();
     this.#drained.clear();
+    // Messages of pulls still open are nacked as they arrive, before the leases go to others.
+    await Promise.all(readers.map((reader) => reader.pullEnded()));
     await this.#leases.stop();
   }
 }
