@@ -92,7 +92,8 @@ export class PartitionReader {
   #arrivals = 0n;
   /** The last acked stream sequences (at most `ackPendingMax` × {@link RECENTLY_ACKED_FACTOR}), to drop late copies. */
   readonly #recentlyAcked = new Set<number>();
-  readonly #recentOrder: number[] = [];
+  readonly #recentRing: (number | undefined)[];
+  #recentNext = 0;
   #retryTimer: NodeJS.Timeout | undefined;
   #wakeUp: () => void = () => {};
   readonly #pullEnded = Promise.withResolvers<void>();
@@ -106,6 +107,7 @@ export class PartitionReader {
     this.partition = partition;
     this.#consumer = consumer;
     this.window = new KeyedFifo<PendingMessage>({ entriesMax: host.ackPendingMax, counting: 'unsettled' });
+    this.#recentRing = new Array<number | undefined>(host.ackPendingMax * RECENTLY_ACKED_FACTOR);
   }
 
   /** Whether the reader stopped (its lease went); settlements of its messages then do nothing. */
@@ -257,11 +259,12 @@ export class PartitionReader {
   ack(entry: KeyedEntry<PendingMessage>): JsMsg | undefined {
     if (this.#stopped || !this.window.ack(entry)) return undefined;
     this.#bySequence.delete(entry.value.sequence);
+    // A ring of the last acked sequences: the oldest leaves the set as a new one comes in.
+    const evicted = this.#recentRing[this.#recentNext];
+    if (evicted !== undefined) this.#recentlyAcked.delete(evicted);
+    this.#recentRing[this.#recentNext] = entry.value.sequence;
+    this.#recentNext = (this.#recentNext + 1) % this.#recentRing.length;
     this.#recentlyAcked.add(entry.value.sequence);
-    this.#recentOrder.push(entry.value.sequence);
-    if (this.#recentOrder.length > this.#host.ackPendingMax * RECENTLY_ACKED_FACTOR) {
-      this.#recentlyAcked.delete(this.#recentOrder.shift()!);
-    }
     return entry.value.message;
   }
 
