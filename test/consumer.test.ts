@@ -36,13 +36,17 @@ const STEP_TIMEOUT_MS = 120_000;
 /**
  * Errors a consumer's tsc reports with `skipLibCheck: false` inside other projects' declarations,
  * which importing `@herald/transport-kafka` loads (its options expose `@platformatic/kafka`'s
- * `SASLOptions`). Each must name the file and the error; any other error fails the test.
+ * `SASLOptions`), or `@herald/transport-nats` (the NATS client's types). Each must name the file and the error; any other error fails the test.
  */
 const KNOWN_UPSTREAM_ERRORS: readonly RegExp[] = [
   // @platformatic/kafka 2.12 reads undici's `RequestInit['dispatcher']`, which @types/node's global lacks.
   /node_modules\/@platformatic\/kafka\/dist\/registries\/confluent-schema-registry\.d\.ts.*error TS2339: Property 'dispatcher'/,
   // @platformatic/kafka 2.12 imports 'debug' in its declarations without depending on @types/debug.
   /node_modules\/@platformatic\/kafka\/dist\/utils\.d\.ts.*error TS7016: .*module 'debug'/,
+  // @nats-io/nats-core 3.4 (loaded by @herald/transport-nats): its classes declare getters
+  // `T | undefined` for interface members `name?: T`, which exactOptionalPropertyTypes rejects.
+  /node_modules\/@nats-io\/nats-core\/lib\/msg\.d\.ts.*error TS2420: Class 'MsgImpl' incorrectly implements interface 'Msg'/,
+  /node_modules\/@nats-io\/nats-core\/lib\/nats\.d\.ts.*error TS2420: Class 'NatsConnectionImpl' incorrectly implements interface 'NatsConnection'/,
 ];
 
 /** This process's environment as a user's shell would have it: no source condition, no npm run state. */

@@ -122,14 +122,16 @@ if (values['keep-running']) {
 } else {
   await checkout.stop();
   process.exitCode = allHold ? 0 : 1;
-  // On RabbitMQ and AWS a run's exchanges (topics) and queues carry its own prefix; a clean,
-  // complete run removes them. After a failed run they stay, to be inspected (or continued with
-  // the same --data).
+  // On RabbitMQ, NATS and AWS a run's exchanges, queues, streams and topics carry its own prefix; a
+  // clean, complete run removes them. After a failed run they stay, to be inspected (or continued
+  // with the same --data).
   if (allHold && (await deleteRunTopology(checkout.transport).catch(() => false))) {
     process.stdout.write(
       checkout.transport.name === 'aws'
         ? 'AWS: deleted the SNS topics and SQS queues of this run\n'
-        : 'RabbitMQ: deleted the exchanges and queues of this run\n',
+        : checkout.transport.name === 'nats'
+          ? 'NATS: deleted the streams of this run\n'
+          : 'RabbitMQ: deleted the exchanges and queues of this run\n',
     );
   }
 }

@@ -13,6 +13,10 @@
  * - `redis`: the Redis at `HERALD_REDIS_URL` (default `redis://127.0.0.1:6379`), on Redis Streams.
  *   Every key of a run carries a prefix of its own, `HERALD_REDIS_PREFIX` or one derived from the
  *   run's data directory, like the RabbitMQ prefix.
+ * - `nats`: the NATS JetStream server at `HERALD_NATS_URL` (default `nats://127.0.0.1:4222`). Every
+ *   stream, consumer and lease bucket of a run carries a prefix of its own, `HERALD_NATS_PREFIX` or
+ *   one derived from the run's data directory, like RabbitMQ's. Other `HERALD_NATS_*` settings are
+ *   read by `natsOptionsFromEnv` in `@herald/transport-nats`.
  * - `kafka`: any Kafka-protocol broker at `HERALD_KAFKA_BROKERS` (comma-separated `host:port`),
  *   e.g. `herald serve`. Consumer groups and committed offsets live on the broker, so the services
  *   of one run, each its own process, share it. Topics and groups carry no run prefix: give each
@@ -34,7 +38,7 @@ import {
 export { DEFAULT_RABBITMQ_URL } from 'herald';
 
 /** Transports the checkout can run on today (herald's `memory` keeps nothing across a restart). */
-export const TRANSPORT_NAMES = ['embedded', 'rabbitmq', 'kafka', 'redis', 'aws'] as const;
+export const TRANSPORT_NAMES = ['embedded', 'rabbitmq', 'kafka', 'nats', 'redis', 'aws'] as const;
 
 /** Options of {@link transportFromEnv}. */
 export interface TransportFromEnvOptions {
@@ -46,8 +50,8 @@ export interface TransportFromEnvOptions {
 
 /**
  * Opens the transport named by `HERALD_TRANSPORT` (default `embedded`) through herald's
- * `transportFromEnv`, which loads the Kafka or RabbitMQ package only when chosen; the checkout
- * adds its broker directory, its RabbitMQ run prefix and its client names.
+ * `transportFromEnv`, which loads the Kafka, RabbitMQ or NATS package only when chosen; the checkout
+ * adds its broker directory, its RabbitMQ and NATS run prefixes and its client names.
  */
 export async function transportFromEnv(options: TransportFromEnvOptions): Promise<Transport> {
   const env = options.env ?? process.env;
@@ -71,6 +75,7 @@ export async function transportFromEnv(options: TransportFromEnvOptions): Promis
       rabbitMq: { exchangePrefix: rabbitMqPrefix(env, options.dataDir), connectionName: clientName },
       redis: { keyPrefix: redisPrefix(env, options.dataDir), connectionName: clientName },
       aws: { namePrefix: awsPrefix(env, options.dataDir) },
+      nats: { prefix: natsPrefix(env, options.dataDir), connectionName: clientName },
     });
   } catch (error) {
     if ((error as { reason?: string }).reason === 'BROKER_LOCKED') {
@@ -85,15 +90,17 @@ export async function transportFromEnv(options: TransportFromEnvOptions): Promis
   }
 }
 
+/** 12 hex digits of the run's absolute data directory: the same in every process of one run. */
+function runDigest(dataDir: string): string {
+  return createHash('sha256').update(resolve(dataDir)).digest('hex').slice(0, 12);
+}
+
 /**
  * The name prefix of a run on RabbitMQ: `HERALD_RABBITMQ_PREFIX`, or `herald.checkout-<hash>.`
  * from the absolute data directory, so every process of one run agrees on it and two runs never do.
  */
 export function rabbitMqPrefix(env: Readonly<Record<string, string | undefined>>, dataDir: string): string {
-  const explicit = env.HERALD_RABBITMQ_PREFIX;
-  if (explicit !== undefined && explicit !== '') return explicit;
-  const digest = createHash('sha256').update(resolve(dataDir)).digest('hex').slice(0, 12);
-  return `herald.checkout-${digest}.`;
+  return env.HERALD_RABBITMQ_PREFIX || `herald.checkout-${runDigest(dataDir)}.`;
 }
 
 /**
@@ -101,10 +108,7 @@ export function rabbitMqPrefix(env: Readonly<Record<string, string | undefined>>
  * absolute data directory, so every process of one run agrees on it and two runs never do.
  */
 export function redisPrefix(env: Readonly<Record<string, string | undefined>>, dataDir: string): string {
-  const explicit = env.HERALD_REDIS_PREFIX;
-  if (explicit !== undefined && explicit !== '') return explicit;
-  const digest = createHash('sha256').update(resolve(dataDir)).digest('hex').slice(0, 12);
-  return `herald:checkout-${digest}:`;
+  return env.HERALD_REDIS_PREFIX || `herald:checkout-${runDigest(dataDir)}:`;
 }
 
 /**
@@ -112,21 +116,31 @@ export function redisPrefix(env: Readonly<Record<string, string | undefined>>, d
  * directory (SNS and SQS names allow no dots, and SQS queue names are short).
  */
 export function awsPrefix(env: Readonly<Record<string, string | undefined>>, dataDir: string): string {
-  const explicit = env.HERALD_AWS_PREFIX;
-  if (explicit !== undefined && explicit !== '') return explicit;
-  const digest = createHash('sha256').update(resolve(dataDir)).digest('hex').slice(0, 12);
-  return `hc-${digest}-`;
+  return env.HERALD_AWS_PREFIX || `hc-${runDigest(dataDir)}-`;
 }
 
 /**
- * After a complete run: deletes what the run declared on RabbitMQ or AWS (every service ran in
+ * The name prefix of a run on NATS: `HERALD_NATS_PREFIX`, or `herald-ck-<hash>` from the absolute
+ * data directory (NATS prefixes have at most 32 characters and no dots).
+ */
+export function natsPrefix(env: Readonly<Record<string, string | undefined>>, dataDir: string): string {
+  return env.HERALD_NATS_PREFIX || `herald-ck-${runDigest(dataDir)}`;
+}
+
+/**
+ * After a complete run: deletes what the run declared on RabbitMQ, NATS or AWS (every service ran in
  * this process, so that is all of it). Does nothing on other transports.
  */
 export async function deleteRunTopology(transport: Transport): Promise<boolean> {
   const broker = transport as Partial<{ deleteTopology(): Promise<void> }>;
-  if ((transport.name !== 'rabbitmq' && transport.name !== 'aws') || broker.deleteTopology === undefined) {
-    return false;
+  if ((transport.name === 'rabbitmq' || transport.name === 'aws') && broker.deleteTopology !== undefined) {
+    await broker.deleteTopology();
+    return true;
   }
-  await broker.deleteTopology();
-  return true;
+  const nats = transport as Partial<{ deleteStreams(): Promise<void> }>;
+  if (transport.name === 'nats' && nats.deleteStreams !== undefined) {
+    await nats.deleteStreams();
+    return true;
+  }
+  return false;
 }

@@ -30,9 +30,11 @@ export {
 export * from '@herald/bus';
 export { type SqliteIdempotencyStoreOptions, sqliteIdempotencyStore } from './sqlite-idempotency-store.ts';
 export {
+  DEFAULT_NATS_URL,
   DEFAULT_RABBITMQ_URL,
   DEFAULT_REDIS_URL,
   type ImportPackage,
+  type LazyTransportName,
   lazyTransportFromEnv,
   TRANSPORT_NAMES,
   TRANSPORT_PACKAGES,
@@ -62,7 +64,7 @@ const EMBEDDED_MESSAGE_BYTES_MAX = 1024 * 1024;
  * (`idempotency.sqlite`), unless `idempotency` says otherwise.
  *
  * An explicit `transport` (or `embedded` options) wins over the environment. An unknown `HERALD_TRANSPORT` throws
- * `ConfigurationError` here; the Kafka, RabbitMQ or AWS package is loaded on first use, and if it is
+ * `ConfigurationError` here; the Kafka, RabbitMQ, NATS, Redis or AWS package is loaded on first use, and if it is
  * not installed the first `start`, `publish` or `subscribe` rejects with a `ConfigurationError`
  * saying what to install.
  *
@@ -75,7 +77,7 @@ export function createBus(options: CreateBusOptions = {}): Bus {
   // Options for the embedded broker are an explicit choice too: they win over HERALD_TRANSPORT.
   const name = embedded === undefined ? transportNameFromEnv() : 'embedded';
   if (name === 'memory') return createBusOn({ ...rest, transport: memoryTransport() });
-  if (name === 'kafka' || name === 'rabbitmq' || name === 'redis' || name === 'aws') {
+  if (name === 'kafka' || name === 'rabbitmq' || name === 'nats' || name === 'redis' || name === 'aws') {
     return createBusOn({ ...rest, transport: lazyTransportFromEnv(name) });
   }
   const dir = embedded?.dir ?? process.env.HERALD_DATA_DIR ?? './.herald';

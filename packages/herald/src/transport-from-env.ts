@@ -11,9 +11,12 @@
  * - `aws`: `@herald/transport-aws` on SNS + SQS, in `HERALD_AWS_REGION` (else the SDK's
  *   `AWS_REGION`), at `HERALD_AWS_ENDPOINT` when set (an emulator such as moto), with names prefixed
  *   by `HERALD_AWS_PREFIX` (default `herald-`); credentials come from the AWS SDK's default chain;
+ * - `nats`: `@herald/transport-nats` on `HERALD_NATS_URL` (default `nats://127.0.0.1:4222`; a
+ *   comma-separated list for a cluster) and the other `HERALD_NATS_*` settings its
+ *   `natsOptionsFromEnv` reads;
  * - `memory`: the in-process memory transport (tests; nothing survives the process).
  *
- * The Kafka and RabbitMQ packages are optional peer dependencies of `herald`, loaded only when
+ * The Kafka, RabbitMQ and NATS packages are optional peer dependencies of `herald`, loaded only when
  * chosen (a dynamic import), so an application on the embedded broker never loads amqplib or the
  * Kafka client. A chosen package that is not installed is a `ConfigurationError` saying what to
  * install.
@@ -23,7 +26,7 @@ import { ConfigurationError, memoryTransport, type Transport, type TransportFeat
 import { lazyTransport } from './lazy-transport.ts';
 
 /** The values `HERALD_TRANSPORT` accepts. */
-export const TRANSPORT_NAMES = ['embedded', 'kafka', 'rabbitmq', 'redis', 'aws', 'memory'] as const;
+export const TRANSPORT_NAMES = ['embedded', 'kafka', 'rabbitmq', 'nats', 'redis', 'aws', 'memory'] as const;
 
 /** One of {@link TRANSPORT_NAMES}. */
 export type TransportName = (typeof TRANSPORT_NAMES)[number];
@@ -33,6 +36,8 @@ export const DEFAULT_RABBITMQ_URL = 'amqp://guest:guest@127.0.0.1:5672';
 
 /** The Redis server used when `HERALD_REDIS_URL` is unset. */
 export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
+/** The NATS server used when `HERALD_NATS_URL` is unset. */
+export const DEFAULT_NATS_URL = 'nats://127.0.0.1:4222';
 
 /** The package each broker transport lives in. */
 export const TRANSPORT_PACKAGES = {
@@ -40,6 +45,7 @@ export const TRANSPORT_PACKAGES = {
   rabbitmq: '@herald/transport-rabbitmq',
   redis: '@herald/transport-redis',
   aws: '@herald/transport-aws',
+  nats: '@herald/transport-nats',
 } as const;
 
 /** Loads a module by specifier: `(specifier) => import(specifier)` unless a test replaces it. */
@@ -59,6 +65,8 @@ export interface TransportFromEnvOptions {
   readonly redis?: Readonly<Record<string, unknown>>;
   /** `awsTransport()` options laid over those from the environment (e.g. `namePrefix`). */
   readonly aws?: Readonly<Record<string, unknown>>;
+  /** `natsTransport()` options laid over `{ servers }` from the environment (e.g. `prefix`). */
+  readonly nats?: Readonly<Record<string, unknown>>;
   /** How transport packages are loaded; a seam for tests (default: a dynamic `import`). */
   readonly importPackage?: ImportPackage;
 }
@@ -126,6 +134,13 @@ export async function transportFromEnv(options: TransportFromEnvOptions = {}): P
       };
       return aws.awsTransport({ ...awsOptionsFromEnv(env), ...options.aws });
     }
+    case 'nats': {
+      const nats = (await load(name, options.importPackage)) as {
+        natsOptionsFromEnv(env: Readonly<Record<string, string | undefined>>): Record<string, unknown>;
+        natsTransport(options: Record<string, unknown>): Promise<Transport>;
+      };
+      return nats.natsTransport({ ...nats.natsOptionsFromEnv(env), ...options.nats });
+    }
   }
 }
 
@@ -138,8 +153,11 @@ function awsOptionsFromEnv(env: Readonly<Record<string, string | undefined>>): R
   return options;
 }
 
+/** The broker transports `createBus()` opens lazily. */
+export type LazyTransportName = 'kafka' | 'rabbitmq' | 'nats' | 'redis' | 'aws';
+
 /** What a broker transport promises before it is open (then its own features apply). */
-const DECLARED_FEATURES: Record<'kafka' | 'rabbitmq' | 'redis' | 'aws', TransportFeatures> = {
+const DECLARED_FEATURES: Record<LazyTransportName, TransportFeatures> = {
   kafka: {
     consumerGroups: true,
     persistent: true,
@@ -156,6 +174,14 @@ const DECLARED_FEATURES: Record<'kafka' | 'rabbitmq' | 'redis' | 'aws', Transpor
     orderedPerKey: true,
     exactlyOnce: false,
     messageBytesMax: 1024 * 1024,
+  },
+  nats: {
+    consumerGroups: true,
+    persistent: true,
+    replaysToNewGroups: true,
+    orderedPerKey: true,
+    exactlyOnce: false,
+    messageBytesMax: 1_000_000,
   },
   redis: {
     consumerGroups: true,
@@ -178,12 +204,12 @@ const DECLARED_FEATURES: Record<'kafka' | 'rabbitmq' | 'redis' | 'aws', Transpor
 };
 
 /**
- * A Kafka, RabbitMQ, Redis or AWS transport from the environment that opens (loading its package) on first
+ * A Kafka, RabbitMQ, NATS, Redis or AWS transport from the environment that opens (loading its package) on first
  * use, for `createBus()`, which is synchronous. An unknown `HERALD_TRANSPORT` throws here; a
  * missing package or unreachable broker rejects the first `start`, `publish` or `subscribe`.
  */
 export function lazyTransportFromEnv(
-  name: 'kafka' | 'rabbitmq' | 'redis' | 'aws',
+  name: LazyTransportName,
   options: TransportFromEnvOptions = {},
 ): Transport {
   return lazyTransport(name, DECLARED_FEATURES[name], () => transportFromEnv(options));

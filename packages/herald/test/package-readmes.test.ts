@@ -3,7 +3,8 @@
  * as `example.ts` in a fresh temporary directory (which sees this repository's node_modules, as an
  * application that installed the package would) and run by Node with a deadline. Examples that
  * need a server get one through the environment variable they read: RabbitMQ from `npm run setup`,
- * a fresh PostgreSQL database, a `herald serve` on a free port. The CLI's README is run line by
+ * a fresh PostgreSQL database, a `herald serve` on a free port, a name prefix of its own on the
+ * NATS server from `npm run setup`. The CLI's README is run line by
  * line by packages/cli/test/readme.test.ts.
  */
 import assert from 'node:assert/strict';
@@ -80,6 +81,24 @@ async function awsEmulator(): Promise<Fixture> {
   };
 }
 
+/** A name prefix of its own on the shared NATS server (`npm run setup`), whose streams are deleted after. */
+async function natsPrefix(): Promise<Fixture> {
+  const prefix = `readme-${process.pid}-${Date.now() % 100_000}`;
+  const url = process.env.HERALD_NATS_URL ?? `nats://127.0.0.1:${process.env.HERALD_NATS_PORT ?? 4222}`;
+  return {
+    env: { HERALD_NATS_URL: url, HERALD_NATS_PREFIX: prefix },
+    async teardown() {
+      const { natsTransport } = await import('@herald/transport-nats');
+      const transport = await natsTransport({ servers: url, prefix });
+      try {
+        await transport.deletePrefix();
+      } finally {
+        await transport.close();
+      }
+    },
+  };
+}
+
 /** Each package with an example, what its output must show, and what it needs from outside. */
 const EXAMPLES: readonly {
   readonly directory: string;
@@ -99,6 +118,7 @@ const EXAMPLES: readonly {
   { directory: 'transport-redis', output: /^bill o-1 42$/m },
   { directory: 'transport-kafka', output: /^bill o-1 42$/m, fixture: heraldServe },
   { directory: 'transport-aws', output: /^bill o-1 42$/m, fixture: awsEmulator },
+  { directory: 'transport-nats', output: /^bill o-1 42$/m, fixture: natsPrefix },
 ];
 
 function firstTypeScriptBlock(markdown: string, directory: string): string {

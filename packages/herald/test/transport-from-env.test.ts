@@ -1,19 +1,26 @@
 /**
  * `HERALD_TRANSPORT` chooses the transport of `createBus()`: memory, Kafka (against a real
- * `herald serve`), RabbitMQ (against the local broker, which `npm run setup` starts), an unknown
- * value, an explicit transport winning, and a transport package that is not installed (simulated
- * through the `importPackage` seam, since the packages are installed in this repository). An app
- * on the embedded broker never loads the Kafka or AMQP client.
+ * `herald serve`), RabbitMQ and NATS (against the local servers, which `npm run setup` starts), an
+ * unknown value, an explicit transport winning, and a transport package that is not installed
+ * (simulated through the `importPackage` seam, since the packages are installed in this
+ * repository). An app on the embedded broker never loads the Kafka, AMQP or NATS client.
  */
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { describe, test } from 'node:test';
-import { RABBITMQ_URL, requireRabbitMq, startServe, temporaryDirectory } from '@herald/test-support';
+import {
+  RABBITMQ_URL,
+  requireRabbitMq,
+  requireReachable,
+  startServe,
+  temporaryDirectory,
+} from '@herald/test-support';
 import {
   ConfigurationError,
   createBus,
+  DEFAULT_NATS_URL,
   defineEvent,
   type ImportPackage,
   lazyTransportFromEnv,
@@ -36,6 +43,7 @@ const SETTINGS = [
   'HERALD_TRANSPORT',
   'HERALD_KAFKA_BROKERS',
   'HERALD_RABBITMQ_URL',
+  'HERALD_NATS_URL',
   'HERALD_REDIS_URL',
   'HERALD_REDIS_PREFIX',
   'HERALD_DATA_DIR',
@@ -96,14 +104,14 @@ describe('herald - HERALD_TRANSPORT chooses the transport', { timeout: 180_000 }
   });
 
   test('unknown value - createBus() throws a ConfigurationError listing the valid ones', async () => {
-    await withEnv({ HERALD_TRANSPORT: 'nats' }, () => {
+    await withEnv({ HERALD_TRANSPORT: 'pigeon' }, () => {
       assert.throws(
         () => createBus({ logger: silentLogger }),
         (error: unknown) =>
           error instanceof ConfigurationError &&
           error.code === 'HERALD_CONFIGURATION' &&
-          /HERALD_TRANSPORT=nats/.test(error.message) &&
-          /embedded, kafka, rabbitmq, redis, aws, memory/.test(error.message),
+          /HERALD_TRANSPORT=pigeon/.test(error.message) &&
+          /embedded, kafka, rabbitmq, nats, redis, aws, memory/.test(error.message),
       );
     });
   });
@@ -230,6 +238,26 @@ describe('herald - HERALD_TRANSPORT chooses the transport', { timeout: 180_000 }
     });
   });
 
+  test('nats - createBus() runs on the NATS JetStream server at HERALD_NATS_URL', async () => {
+    const url = process.env.HERALD_NATS_URL || `nats://127.0.0.1:${process.env.HERALD_NATS_PORT ?? 4222}`;
+    const { hostname, port } = new URL(url);
+    await requireReachable('NATS', hostname, Number(port || 4222));
+    await withEnv({ HERALD_TRANSPORT: 'nats', HERALD_NATS_URL: url }, async () => {
+      assert.equal(createBus({ logger: silentLogger }).transport.name, 'nats');
+      // What createBus() opens lazily, opened here with a prefix of its own so it can be deleted after.
+      const transport = await transportFromEnv({ nats: { prefix: `env-test-${randomUUID().slice(0, 8)}` } });
+      const bus = createBus({ transport, logger: silentLogger });
+      try {
+        assert.equal(bus.transport.name, 'nats');
+        await roundTrip(bus, 'on nats');
+      } finally {
+        await bus.stop({ timeoutMs: 5_000 });
+        await (transport as unknown as { deleteStreams(): Promise<void> }).deleteStreams().catch(() => {});
+      }
+    });
+    assert.equal(DEFAULT_NATS_URL, 'nats://127.0.0.1:4222');
+  });
+
   test('a transport package that is not installed is a ConfigurationError naming what to install', async () => {
     await assert.rejects(
       transportFromEnv({
@@ -273,7 +301,7 @@ describe('herald - HERALD_TRANSPORT chooses the transport', { timeout: 180_000 }
       const bus = createBus();
       await bus.publish(Noted, { text: 'hello' });
       await bus.stop();
-      console.log(JSON.stringify({ transport: bus.transport.name, clients: loaded.filter((url) => /platformatic|amqplib|aws-sdk|transport-kafka|transport-rabbitmq|transport-aws/.test(url)) }));
+      console.log(JSON.stringify({ transport: bus.transport.name, clients: loaded.filter((url) => /platformatic|amqplib|aws-sdk|nats-io|transport-kafka|transport-rabbitmq|transport-aws|transport-nats/.test(url)) }));
     `;
     const run = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
       cwd: import.meta.dirname,
