@@ -171,7 +171,8 @@ export interface Bus extends AsyncDisposable {
   start(): Promise<void>;
   /**
    * Drains running handlers (up to `timeoutMs`; they may still publish meanwhile), closes
-   * subscriptions, then the transport (unless `ownsTransport: false`). Idempotent.
+   * subscriptions, then the transport (unless `ownsTransport: false`), passing it what is left of
+   * `timeoutMs` as {@link TransportCloseOptions.timeoutMs}. Idempotent.
    */
   stop(options?: StopOptions): Promise<void>;
   /** List and redrive dead letters. */
@@ -396,7 +397,10 @@ class HeraldBus implements Bus, DispatcherHost {
     );
     await this.#replies.close(new ClosedError('bus'));
     this.#transportClosing = true;
-    if (this.#ownsTransport) await this.transport.close();
+    // The transport's broker waits (a last commit, leaving a group) get what is left of the
+    // caller's budget, so stop() stays near its timeoutMs whatever the handlers took.
+    const leftMs = Math.max(0, deadlineMs - performance.now());
+    if (this.#ownsTransport) await this.transport.close({ timeoutMs: leftMs });
     await this.#idempotency?.close();
     this.#state = 'stopped';
   }

@@ -94,6 +94,7 @@ export {
   type SubscribeOptions,
   type Subscription,
   type Transport,
+  type TransportCloseOptions,
   type TransportFeatures,
 } from './transport.ts';
 export { uuidv7 } from './uuid.ts';

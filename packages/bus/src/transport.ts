@@ -135,9 +135,23 @@ export interface Transport {
    */
   subscribe(options: SubscribeOptions, handler: MessageHandler): Promise<Subscription>;
   /**
-   * Closes every subscription and the connection. Idempotent; safe while handlers run (their
-   * later ack/nack do nothing and their messages are redelivered to the group by persistent
-   * transports). After it resolves, the transport holds no timers, sockets or file handles.
+   * Closes every subscription and the connection. Idempotent (a second call returns the first
+   * call's promise and ignores its options); safe while handlers run (their later ack/nack do
+   * nothing and their messages are redelivered to the group by persistent transports). After it
+   * resolves, the transport holds no timers, sockets or file handles. With `options.timeoutMs`, a
+   * transport that waits on a broker while closing (a last commit, leaving a group) waits at most
+   * that long, or its own bound if shorter, before it drops its connections.
    */
-  close(): Promise<void>;
+  close(options?: TransportCloseOptions): Promise<void>;
+}
+
+/** Options of {@link Transport.close}. */
+export interface TransportCloseOptions {
+  /**
+   * Longest wait for the broker while closing (default: the transport's own bound, such as the
+   * Kafka transport's `closeTimeoutMs`); a transport never waits longer than its own bound. 0: do
+   * not wait, drop the connections at once. Releasing timers, sockets and handles after the wait
+   * is not counted: a transport bounds that on its own.
+   */
+  readonly timeoutMs?: number;
 }

@@ -17,6 +17,7 @@ import {
   silentLogger,
   TimeoutError,
   type Transport,
+  type TransportCloseOptions,
   UnrecoverableError,
   uuidv7,
 } from '../src/index.ts';
@@ -313,6 +314,62 @@ describe('bus - stop drains', { timeout: 120_000 }, () => {
     await stuckRunning;
     await stuck.stop({ timeoutMs: 20 });
     assert.ok(aborted, 'the handler signal was not aborted at the deadline');
+  });
+});
+
+describe('bus - stop passes its timeout to the transport', { timeout: 120_000 }, () => {
+  /** A memory transport that records what each close() was given. */
+  function recordingTransport(): { transport: Transport; closes: (TransportCloseOptions | undefined)[] } {
+    const inner = memoryTransport();
+    const closes: (TransportCloseOptions | undefined)[] = [];
+    const transport: Transport = {
+      name: inner.name,
+      features: inner.features,
+      publish: (topic, messages) => inner.publish(topic, messages),
+      subscribe: (options, handler) => inner.subscribe(options, handler),
+      close: (options) => {
+        closes.push(options);
+        return inner.close(options);
+      },
+    };
+    return { transport, closes };
+  }
+
+  it('stop({ timeoutMs }) gives transport.close() what is left of it, never more', async () => {
+    const { transport, closes } = recordingTransport();
+    const bus = createBus({ transport, source: '/test' });
+    bus.on(OrderCreated, { group: 'g' }, () => {});
+    await bus.start();
+    await bus.stop({ timeoutMs: 3_000 });
+    assert.equal(closes.length, 1);
+    const timeoutMs = closes[0]?.timeoutMs;
+    assert.ok(timeoutMs !== undefined && timeoutMs > 0 && timeoutMs <= 3_000, `close got ${timeoutMs} ms`);
+
+    // A handler that outlives the deadline leaves the transport nothing to wait with.
+    const stuck = recordingTransport();
+    const stuckBus = createBus({ transport: stuck.transport, source: '/test' });
+    let entered: () => void = () => {};
+    const running = new Promise<void>((resolve) => {
+      entered = resolve;
+    });
+    stuckBus.on(OrderCreated, { group: 'stuck' }, async (_order, context) => {
+      entered();
+      await new Promise<void>((resolve) => context.signal.addEventListener('abort', () => resolve()));
+    });
+    await stuckBus.start();
+    await stuckBus.publish(OrderCreated, { orderId: 'o', total: 1 });
+    await running;
+    await stuckBus.stop({ timeoutMs: 20 });
+    assert.deepEqual(stuck.closes, [{ timeoutMs: 0 }]);
+  });
+
+  it('stop() with ownsTransport: false leaves the transport open', async () => {
+    const { transport, closes } = recordingTransport();
+    const bus = createBus({ transport, source: '/test', ownsTransport: false });
+    await bus.start();
+    await bus.stop({ timeoutMs: 1_000 });
+    assert.deepEqual(closes, []);
+    await transport.close();
   });
 });
 

@@ -12,6 +12,7 @@ import {
   type SubscribeOptions,
   type Subscription,
   type Transport,
+  type TransportCloseOptions,
   TransportError,
   type TransportFeatures,
   type TransportMessage,
@@ -234,19 +235,23 @@ class KafkaTransportImpl implements KafkaTransport, SubscriptionHost {
     return subscription;
   }
 
-  close(): Promise<void> {
-    this.#closing ??= this.#close();
+  close(options: TransportCloseOptions = {}): Promise<void> {
+    const timeoutMs = Math.min(
+      this.options.closeTimeoutMs,
+      Math.max(0, options.timeoutMs ?? Number.POSITIVE_INFINITY),
+    );
+    this.#closing ??= this.#close(timeoutMs);
     return this.#closing;
   }
 
   /**
-   * Bounded by `closeTimeoutMs` whatever the broker does: subscriptions close in parallel, then
-   * the produce request in flight and the clients get what is left, then their connections are
-   * dropped (a publish still waiting then rejects).
+   * Bounded by `timeoutMs` (at most `closeTimeoutMs`) whatever the broker does: subscriptions close
+   * in parallel, then the produce request in flight and the clients get what is left, then their
+   * connections are dropped (a publish still waiting then rejects).
    */
-  async #close(): Promise<void> {
+  async #close(timeoutMs: number): Promise<void> {
     this.#closed = true;
-    const deadlineMs = performance.now() + this.options.closeTimeoutMs;
+    const deadlineMs = performance.now() + timeoutMs;
     await Promise.all([...this.#subscriptions].map((subscription) => subscription.close(deadlineMs)));
     this.#batcher.abort(new ClosedError('kafka transport'));
     const leftMs = () => Math.max(0, deadlineMs - performance.now());
@@ -258,7 +263,7 @@ class KafkaTransportImpl implements KafkaTransport, SubscriptionHost {
     );
     if (!(await closed)) {
       this.warn(
-        `kafka: the broker did not answer within closeTimeoutMs (${this.options.closeTimeoutMs} ms) while closing; connections dropped`,
+        `kafka: the broker did not answer within ${timeoutMs} ms while closing (closeTimeoutMs ${this.options.closeTimeoutMs} ms, or less when bus.stop's timeoutMs ran out); connections dropped`,
       );
     }
     await settledWithin(
