@@ -20,7 +20,7 @@ import type { IdempotencyStore } from './idempotency.ts';
 import type { Logger } from './logger.ts';
 import type { IdempotencyCounters } from './middleware/idempotency.ts';
 import type { RetryPolicy } from './retry-policy.ts';
-import type { Transport, TransportCloseOptions } from './transport.ts';
+import type { CloseOptions, Transport } from './transport.ts';
 
 /** Options of {@link createBus}. */
 export interface BusOptions {
@@ -92,7 +92,12 @@ export type Handler<T> = (data: T, context: HandlerContext<T>) => Promise<void> 
 
 /** Options of {@link Bus.stop}. */
 export interface StopOptions {
-  /** How long running handlers may take to finish (default 10 s); then their signals abort. */
+  /**
+   * How long stopping may take (default 10 s). Running handlers get up to this, then their signals
+   * abort and they get 1 s more; closing the subscriptions and the transport then waits on the
+   * broker for what is left of it, but at least 1 s (time for a last commit of acked messages),
+   * and never past the transport's own bound (such as the Kafka transport's `closeTimeoutMs`).
+   */
   readonly timeoutMs?: number;
 }
 
@@ -151,8 +156,8 @@ export interface Bus extends AsyncDisposable {
   start(): Promise<void>;
   /**
    * Drains running handlers (up to `timeoutMs`; they may still publish meanwhile), closes
-   * subscriptions, then the transport (unless `ownsTransport: false`), passing it what is left of
-   * `timeoutMs` as {@link TransportCloseOptions.timeoutMs}. Idempotent.
+   * subscriptions, then the transport (unless `ownsTransport: false`), passing each what is left of
+   * `timeoutMs` as {@link CloseOptions.timeoutMs} (see {@link StopOptions.timeoutMs}). Idempotent.
    */
   stop(options?: StopOptions): Promise<void>;
   /** List and redrive dead letters. */

@@ -58,6 +58,12 @@ import { uuidv7 } from './uuid.ts';
 const ABORT_GRACE_MS = 1000;
 
 /**
+ * Least time closing the subscriptions and the transport may wait on the broker (a last commit of
+ * acked messages) when handlers used up the stop timeout; within it they get what is left.
+ */
+const CLOSE_TIMEOUT_MS_MIN = 1000;
+
+/**
  * Creates a bus on `options.transport`.
  *
  * @example
@@ -265,14 +271,22 @@ class HeraldBus implements Bus, DispatcherHost {
   async #stop(timeoutMs: number): Promise<void> {
     this.#state = 'stopping';
     const deadlineMs = performance.now() + timeoutMs;
-    await Promise.all(
-      [...this.#dispatchers.values()].map((dispatcher) => dispatcher.stop(deadlineMs, ABORT_GRACE_MS)),
+    const closeDeadlinesMs = await Promise.all(
+      [...this.#dispatchers.values()].map((dispatcher) =>
+        dispatcher.stop(deadlineMs, ABORT_GRACE_MS, CLOSE_TIMEOUT_MS_MIN),
+      ),
     );
     await this.#replies.close(new ClosedError('bus'));
     this.#transportClosing = true;
-    // The transport's broker waits (a last commit, leaving a group) get what is left of the
-    // caller's budget, so stop() stays near its timeoutMs whatever the handlers took.
-    const leftMs = Math.max(0, deadlineMs - performance.now());
+    // Waits on the broker (a last commit, leaving a group) get what is left of the caller's
+    // budget, or at least CLOSE_TIMEOUT_MS_MIN after handlers overran it, so stop() ends near its
+    // timeoutMs whatever the broker does.
+    const closeDeadlineMs = Math.max(
+      deadlineMs,
+      performance.now() + CLOSE_TIMEOUT_MS_MIN,
+      ...closeDeadlinesMs,
+    );
+    const leftMs = Math.max(0, closeDeadlineMs - performance.now());
     if (this.#ownsTransport) await this.transport.close({ timeoutMs: leftMs });
     await this.#idempotency?.close();
     this.#state = 'stopped';

@@ -87,6 +87,7 @@ export { DEFAULT_RETRY_POLICY, type RetryPolicy, retryDelayMs, retryPolicy } fro
 export { type Infer, type InferInput, isStandardSchema, type StandardSchemaV1, validate } from './schema.ts';
 export { type StopOnSignalsOptions, stopOnSignals } from './stop-on-signals.ts';
 export {
+  type CloseOptions,
   IN_FLIGHT_MAX,
   type MessageHandler,
   type ReceivedMessage,
@@ -94,7 +95,6 @@ export {
   type SubscribeOptions,
   type Subscription,
   type Transport,
-  type TransportCloseOptions,
   type TransportFeatures,
 } from './transport.ts';
 export { uuidv7 } from './uuid.ts';

@@ -386,8 +386,6 @@ export class KeyedFifo<T> {
       'KeyedFifo: list broken',
     );
     invariant(next === undefined ? this.#last === entry : next.previous === entry, 'KeyedFifo: list broken');
-    // The list is in offset order, so unlinking the first moves the commit point up, never down.
-    invariant(next === undefined || next.offset > entry.offset, 'KeyedFifo: list in offset order');
     if (previous === undefined) this.#first = next;
     else previous.next = next;
     if (next === undefined) this.#last = previous;

@@ -4,6 +4,7 @@ import { quiet } from '@herald/conformance';
 import { z } from 'zod';
 import {
   ClosedError,
+  type CloseOptions,
   ConfigurationError,
   consoleLogger,
   createBus,
@@ -17,7 +18,6 @@ import {
   silentLogger,
   TimeoutError,
   type Transport,
-  type TransportCloseOptions,
   UnrecoverableError,
   uuidv7,
 } from '../src/index.ts';
@@ -317,50 +317,77 @@ describe('bus - stop drains', { timeout: 120_000 }, () => {
   });
 });
 
-describe('bus - stop passes its timeout to the transport', { timeout: 120_000 }, () => {
-  /** A memory transport that records what each close() was given. */
-  function recordingTransport(): { transport: Transport; closes: (TransportCloseOptions | undefined)[] } {
+describe('bus - stop passes its timeout to the closes', { timeout: 120_000 }, () => {
+  /** A memory transport that records what each close() of it and of its subscriptions was given. */
+  function recordingTransport() {
     const inner = memoryTransport();
-    const closes: (TransportCloseOptions | undefined)[] = [];
+    const closes: (CloseOptions | undefined)[] = [];
+    const subscriptionCloses: (CloseOptions | undefined)[] = [];
     const transport: Transport = {
       name: inner.name,
       features: inner.features,
       publish: (topic, messages) => inner.publish(topic, messages),
-      subscribe: (options, handler) => inner.subscribe(options, handler),
+      subscribe: async (options, handler) => {
+        const subscription = await inner.subscribe(options, handler);
+        return {
+          close: (closeOptions) => {
+            subscriptionCloses.push(closeOptions);
+            return subscription.close(closeOptions);
+          },
+        };
+      },
       close: (options) => {
         closes.push(options);
         return inner.close(options);
       },
     };
-    return { transport, closes };
+    return { transport, closes, subscriptionCloses };
   }
 
-  it('stop({ timeoutMs }) gives transport.close() what is left of it, never more', async () => {
-    const { transport, closes } = recordingTransport();
+  /** Whether every close got a timeout in (0, `boundMs`]. */
+  function within(closes: readonly (CloseOptions | undefined)[], boundMs: number): boolean {
+    return closes.every((options) => {
+      const timeoutMs = options?.timeoutMs;
+      return timeoutMs !== undefined && timeoutMs > 0 && timeoutMs <= boundMs;
+    });
+  }
+
+  it('stop({ timeoutMs }) gives the subscriptions and the transport what is left of it, never more', async () => {
+    const { transport, closes, subscriptionCloses } = recordingTransport();
     const bus = createBus({ transport, source: '/test' });
     bus.on(OrderCreated, { group: 'g' }, () => {});
+    bus.on(InventoryReserved, { group: 'g' }, () => {});
     await bus.start();
     await bus.stop({ timeoutMs: 3_000 });
     assert.equal(closes.length, 1);
-    const timeoutMs = closes[0]?.timeoutMs;
-    assert.ok(timeoutMs !== undefined && timeoutMs > 0 && timeoutMs <= 3_000, `close got ${timeoutMs} ms`);
+    assert.equal(subscriptionCloses.length, 2, 'one subscription per topic and group');
+    assert.ok(
+      within([...closes, ...subscriptionCloses], 3_000),
+      JSON.stringify({ closes, subscriptionCloses }),
+    );
+  });
 
-    // A handler that outlives the deadline leaves the transport nothing to wait with.
-    const stuck = recordingTransport();
-    const stuckBus = createBus({ transport: stuck.transport, source: '/test' });
+  it('stop() after handlers overran its timeout still gives the closes up to 1 s (a last commit)', async () => {
+    const { transport, closes, subscriptionCloses } = recordingTransport();
+    const bus = createBus({ transport, source: '/test' });
     let entered: () => void = () => {};
     const running = new Promise<void>((resolve) => {
       entered = resolve;
     });
-    stuckBus.on(OrderCreated, { group: 'stuck' }, async (_order, context) => {
+    bus.on(OrderCreated, { group: 'stuck' }, async (_order, context) => {
       entered();
       await new Promise<void>((resolve) => context.signal.addEventListener('abort', () => resolve()));
     });
-    await stuckBus.start();
-    await stuckBus.publish(OrderCreated, { orderId: 'o', total: 1 });
+    await bus.start();
+    await bus.publish(OrderCreated, { orderId: 'o', total: 1 });
     await running;
-    await stuckBus.stop({ timeoutMs: 20 });
-    assert.deepEqual(stuck.closes, [{ timeoutMs: 0 }]);
+    await bus.stop({ timeoutMs: 20 });
+    assert.equal(closes.length, 1);
+    assert.equal(subscriptionCloses.length, 1);
+    assert.ok(
+      within([...closes, ...subscriptionCloses], 1_000),
+      JSON.stringify({ closes, subscriptionCloses }),
+    );
   });
 
   it('stop() with ownsTransport: false leaves the transport open', async () => {

@@ -5,11 +5,11 @@
  * Until it is open, `features` are the ones declared; afterwards, the transport's own.
  */
 import type {
+  CloseOptions,
   MessageHandler,
   SubscribeOptions,
   Subscription,
   Transport,
-  TransportCloseOptions,
   TransportFeatures,
   TransportMessage,
 } from '@herald/bus';
@@ -41,7 +41,7 @@ export function lazyTransport(
     async subscribe(options: SubscribeOptions, handler: MessageHandler): Promise<Subscription> {
       return (await transport()).subscribe(options, handler);
     },
-    async close(options?: TransportCloseOptions) {
+    async close(options?: CloseOptions) {
       if (closed) return;
       closed = true;
       // Never opened: nothing to close, and opening just to close would take the directory lock.

@@ -6,13 +6,13 @@
 import {
   assertTopicName,
   ClosedError,
+  type CloseOptions,
   type MessageHandler,
   messageSizeBytes,
   PayloadTooLargeError,
   type SubscribeOptions,
   type Subscription,
   type Transport,
-  type TransportCloseOptions,
   TransportError,
   type TransportFeatures,
   type TransportMessage,
@@ -235,7 +235,7 @@ class KafkaTransportImpl implements KafkaTransport, SubscriptionHost {
     return subscription;
   }
 
-  close(options: TransportCloseOptions = {}): Promise<void> {
+  close(options: CloseOptions = {}): Promise<void> {
     const timeoutMs = Math.min(
       this.options.closeTimeoutMs,
       Math.max(0, options.timeoutMs ?? Number.POSITIVE_INFINITY),
@@ -252,7 +252,7 @@ class KafkaTransportImpl implements KafkaTransport, SubscriptionHost {
   async #close(timeoutMs: number): Promise<void> {
     this.#closed = true;
     const deadlineMs = performance.now() + timeoutMs;
-    await Promise.all([...this.#subscriptions].map((subscription) => subscription.close(deadlineMs)));
+    await Promise.all([...this.#subscriptions].map((subscription) => subscription.closeBy(deadlineMs)));
     this.#batcher.abort(new ClosedError('kafka transport'));
     const leftMs = () => Math.max(0, deadlineMs - performance.now());
     const closed = settledWithin(

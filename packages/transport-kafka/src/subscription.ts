@@ -27,7 +27,7 @@
  *   most `closeTimeoutMs` for the broker (less when the transport's close was given a shorter
  *   `timeoutMs`, as `bus.stop` does), then drops the connections.
  */
-import type { MessageHandler, Subscription } from '@herald/bus';
+import type { CloseOptions, MessageHandler, Subscription } from '@herald/bus';
 import { Consumer, type ConsumerGroupJoinPayload, ListOffsetTimestamps } from '@platformatic/kafka';
 import { subscriptionAwareRoundRobin } from './assigner.ts';
 import { Backoff } from './backoff.ts';
@@ -446,9 +446,18 @@ export class KafkaSubscription implements Subscription {
 
   /**
    * Stops delivering, commits what was acked, leaves the group and closes both clients, waiting on
-   * the broker until `deadlineMs` (a `performance.now()` time; by default `closeTimeoutMs` from now).
+   * the broker at most `options.timeoutMs` (at most, and by default, `closeTimeoutMs`).
    */
-  close(deadlineMs: number = performance.now() + this.#options.closeTimeoutMs): Promise<void> {
+  close(options: CloseOptions = {}): Promise<void> {
+    const timeoutMs = Math.min(
+      this.#options.closeTimeoutMs,
+      Math.max(0, options.timeoutMs ?? Number.POSITIVE_INFINITY),
+    );
+    return this.closeBy(performance.now() + timeoutMs);
+  }
+
+  /** {@link close}, waiting on the broker until `deadlineMs` (a `performance.now()` time): the transport's close. */
+  closeBy(deadlineMs: number): Promise<void> {
     this.#closing ??= this.#close(deadlineMs);
     return this.#closing;
   }
