@@ -3,9 +3,12 @@
  * log's end, a group's generation only grows). On in production, as the log's: a broken one stops
  * the operation with an `InvariantError` instead of storing or delivering a wrong state.
  */
-import { assertInvariant } from '@herald/errors';
+import { InvariantError } from '@herald/errors';
 
-/** Throws `InvariantError` of `@herald/broker` unless `condition` holds; `statement` says what should be true. */
+/**
+ * Throws an `InvariantError` naming `@herald/broker` and `statement` unless `condition` holds;
+ * `statement` says what should be true. The message is built only on failure.
+ */
 export function invariant(condition: unknown, statement: string): asserts condition {
-  assertInvariant(condition, '@herald/broker', statement);
+  if (!condition) throw new InvariantError(`@herald/broker: ${statement}`);
 }

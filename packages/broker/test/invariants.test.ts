@@ -50,9 +50,8 @@ describe('broker invariants', { timeout: 60_000 }, () => {
       () => invariant(false, 'offsets grow'),
       (error: unknown) =>
         error instanceof InvariantError &&
-        error.owner === '@herald/broker' &&
-        error.invariant === 'offsets grow' &&
-        /@herald\/broker invariant violated: offsets grow/.test(error.message),
+        error.code === 'HERALD_INVARIANT_VIOLATED' &&
+        /invariant violated: @herald\/broker: offsets grow/.test(error.message),
     );
   });
 

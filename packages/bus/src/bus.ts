@@ -1,9 +1,21 @@
 /**
  * `createBus()`: the typed API applications use. It validates and wraps payloads in CloudEvents
  * envelopes, publishes them through a {@link Transport}, and runs handlers behind a middleware
- * pipeline with retries and dead-lettering.
+ * pipeline with retries and dead-lettering. The {@link Bus} interface and its options are in
+ * `bus-api.ts`.
  */
 import { hostname } from 'node:os';
+import {
+  type Bus,
+  type BusOptions,
+  type BusStats,
+  HANDLER_TIMEOUT_MS_MAX,
+  type Handler,
+  type HandlerOptions,
+  type RequestOptions,
+  type StopOptions,
+  type SubscribeHandlerOptions,
+} from './bus-api.ts';
 import type { HandlerContext, Middleware, PublishOptions } from './context.ts';
 import type {
   CommandContract,
@@ -42,146 +54,14 @@ import { validate } from './schema.ts';
 import { IN_FLIGHT_MAX, type Transport } from './transport.ts';
 import { uuidv7 } from './uuid.ts';
 
-/** Options of {@link createBus}. */
-export interface BusOptions {
-  /** Where messages go. Required here; the `herald` package defaults it to the embedded broker. */
-  readonly transport: Transport;
-  /** CloudEvents `source` of everything this bus publishes (default `/herald/<host>/<pid>`). */
-  readonly source?: string;
-  /** Contracts this bus knows besides those it publishes or handles; other types are "unknown". */
-  readonly contracts?: readonly Contract[];
-  /** Middleware run around every handler, after Herald's logging and validation. */
-  readonly middleware?: readonly Middleware[];
-  /** What to do with a consumed message of an unknown type (default `'dead-letter'`). */
-  readonly onUnknown?: UnknownTypeAction;
-  /** Dead-letter topic of a topic (default `<topic>.dlq`). */
-  readonly deadLetterTopic?: (topic: string) => string;
-  /** Default retry policy of every handler. */
-  readonly retry?: Partial<RetryPolicy>;
-  /** Where Herald logs (default: warnings and errors to stderr). */
-  readonly logger?: Logger;
-  /**
-   * Deduplicates consumed messages per group by CloudEvents `(source, id)`. The bus closes the
-   * store on `stop()`. Default: none here; the `herald` package defaults to a SQLite store beside
-   * the embedded broker's data.
-   */
-  readonly idempotency?: IdempotencyStore;
-  /** Default handler timeout (default 30 s, at most 1 hour); see {@link HandlerOptions.timeoutMs}. */
-  readonly handlerTimeoutMs?: number;
-  /**
-   * Whether `stop()` closes the transport (default true). Pass false when several buses share one
-   * transport; then close it yourself after the last bus stopped.
-   */
-  readonly ownsTransport?: boolean;
-}
-
-/** What a bus has done since it was created. */
-export interface BusStats extends DispatchCounters, IdempotencyCounters {
-  /** Messages published or sent through this bus. */
-  published: number;
-  /** Replies that arrived after their request timed out (dropped). */
-  lateReplies: number;
-}
-
-/** Longest accepted handler timeout. */
-export const HANDLER_TIMEOUT_MS_MAX = 60 * 60 * 1000;
-
-/** Options of {@link Bus.on}, {@link Bus.handle} and {@link Bus.reply}. */
-export interface HandlerOptions {
-  /** Messages processed at once, 1…4096 (default 1). Messages with one key are always processed in order. */
-  readonly concurrency?: number;
-  /** Overrides the bus's retry policy for this handler. */
-  readonly retry?: Partial<RetryPolicy>;
-  /** Middleware for this handler only, run after the bus's. */
-  readonly middleware?: readonly Middleware[];
-  /**
-   * A run still going after this long is a failed attempt (its `signal` aborts, then it is retried
-   * or dead-lettered). Default: the bus's `handlerTimeoutMs`.
-   */
-  readonly timeoutMs?: number;
-}
-
-/** Options of {@link Bus.on}. */
-export interface SubscribeHandlerOptions extends HandlerOptions {
-  /** The consumer group: every group receives every event; members of one group share them. */
-  readonly group: string;
-}
-
-/** A handler of a message with payload `T`. */
-export type Handler<T> = (data: T, context: HandlerContext<T>) => Promise<void> | void;
-
-/** Options of {@link Bus.stop}. */
-export interface StopOptions {
-  /** How long running handlers may take to finish (default 10 s); then their signals abort. */
-  readonly timeoutMs?: number;
-}
-
-/** Options of {@link Bus.request}. */
-export interface RequestOptions extends PublishOptions {
-  /** How long to wait for the reply (default 5 s, at most 10 min). */
-  readonly timeoutMs?: number;
-}
-
-/** The typed bus. */
-export interface Bus extends AsyncDisposable {
-  /** The transport underneath. */
-  readonly transport: Transport;
-  /** CloudEvents `source` of this bus's messages. */
-  readonly source: string;
-  /** Validates `data` and publishes it; resolves with the envelope once the transport accepted it durably. */
-  publish<C extends EventContract>(
-    event: C,
-    data: InputOf<C>,
-    options?: PublishOptions,
-  ): Promise<Envelope<PayloadOf<C>>>;
-  /** Validates `data` and sends the command to its one handler; resolves once accepted durably. */
-  send<C extends CommandContract>(
-    command: C,
-    data: InputOf<C>,
-    options?: PublishOptions,
-  ): Promise<Envelope<PayloadOf<C>>>;
-  /** Sends a query and resolves with its validated result; rejects with `TimeoutError` or `RemoteError`. */
-  request<Q extends QueryContract>(
-    query: Q,
-    data: InputOf<Q>,
-    options?: RequestOptions,
-  ): Promise<ResultOf<Q>>;
-  /** Registers an event handler for a consumer group. Call before {@link Bus.start}. */
-  on<C extends EventContract>(
-    event: C,
-    options: SubscribeHandlerOptions,
-    handler: Handler<PayloadOf<C>>,
-  ): this;
-  /** Registers the one handler of a command. Call before {@link Bus.start}. */
-  handle<C extends CommandContract>(
-    command: C,
-    handler: Handler<PayloadOf<C>>,
-    options?: HandlerOptions,
-  ): this;
-  /** Registers the one replier of a query. Call before {@link Bus.start}. */
-  reply<Q extends QueryContract>(
-    query: Q,
-    handler: (
-      data: PayloadOf<Q>,
-      context: HandlerContext<PayloadOf<Q>>,
-    ) => Promise<ResultOf<Q>> | ResultOf<Q>,
-    options?: HandlerOptions,
-  ): this;
-  /** Subscribes every registered handler; messages flow once it resolves. */
-  start(): Promise<void>;
-  /**
-   * Drains running handlers (up to `timeoutMs`; they may still publish meanwhile), closes
-   * subscriptions, then the transport (unless `ownsTransport: false`). Idempotent.
-   */
-  stop(options?: StopOptions): Promise<void>;
-  /** List and redrive dead letters. */
-  readonly deadLetters: DeadLetters;
-  /** Counters since the bus was created. */
-  stats(): Readonly<BusStats>;
-}
-
 /** Time handlers get after their signal aborts before the bus closes anyway. */
 const ABORT_GRACE_MS = 1000;
+
+/**
+ * Least time closing the subscriptions and the transport may wait on the broker (a last commit of
+ * acked messages) when handlers used up the stop timeout; within it they get what is left.
+ */
+const CLOSE_TIMEOUT_MS_MIN = 1000;
 
 /**
  * Creates a bus on `options.transport`.
@@ -391,12 +271,23 @@ class HeraldBus implements Bus, DispatcherHost {
   async #stop(timeoutMs: number): Promise<void> {
     this.#state = 'stopping';
     const deadlineMs = performance.now() + timeoutMs;
-    await Promise.all(
-      [...this.#dispatchers.values()].map((dispatcher) => dispatcher.stop(deadlineMs, ABORT_GRACE_MS)),
+    const closeDeadlinesMs = await Promise.all(
+      [...this.#dispatchers.values()].map((dispatcher) =>
+        dispatcher.stop(deadlineMs, ABORT_GRACE_MS, CLOSE_TIMEOUT_MS_MIN),
+      ),
     );
     await this.#replies.close(new ClosedError('bus'));
     this.#transportClosing = true;
-    if (this.#ownsTransport) await this.transport.close();
+    // Waits on the broker (a last commit, leaving a group) get what is left of the caller's
+    // budget, or at least CLOSE_TIMEOUT_MS_MIN after handlers overran it, so stop() ends near its
+    // timeoutMs whatever the broker does.
+    const closeDeadlineMs = Math.max(
+      deadlineMs,
+      performance.now() + CLOSE_TIMEOUT_MS_MIN,
+      ...closeDeadlinesMs,
+    );
+    const leftMs = Math.max(0, closeDeadlineMs - performance.now());
+    if (this.#ownsTransport) await this.transport.close({ timeoutMs: leftMs });
     await this.#idempotency?.close();
     this.#state = 'stopped';
   }

@@ -19,7 +19,12 @@
  * Bounds and cost: held entries are at most the sum of the members' `inFlightMax`, nack timers one
  * per parked entry (bounded by the windows); a scan costs O(windows + entries delivered), each settlement O(1) (the
  * windows' own cost), so the cost per message does not grow with the number in flight.
+ *
+ * Invariants, asserted always (an `InvariantError` from `@herald/errors`): a member's in-flight
+ * count stays between 0 and its `inFlightMax` (at least 1); a window that says it has a ready
+ * entry hands one out; an entry is held by at most one delivery at a time.
  */
+import { InvariantError, invariant } from '@herald/errors';
 import type { KeyedEntry, KeyedFifo } from './keyed-fifo.ts';
 import type { MessageHandler, ReceivedMessage } from './transport.ts';
 
@@ -121,6 +126,11 @@ export class DeliveryWindow<E extends PendingEntry> {
 
   /** Adds a member and delivers to it what may go now. */
   join(handler: MessageHandler, inFlightMax: number): WindowMember {
+    if (!(Number.isInteger(inFlightMax) && inFlightMax >= 1)) {
+      throw new InvariantError(
+        `DeliveryWindow: a member's inFlightMax is an integer >= 1, not ${inFlightMax}`,
+      );
+    }
     const member: Member = { handler, inFlightMax, inFlight: 0, closed: false };
     this.#members.push(member);
     this.pump();
@@ -147,7 +157,7 @@ export class DeliveryWindow<E extends PendingEntry> {
     const holding = this.#held.get(entry);
     if (holding === undefined) return;
     this.#held.delete(entry);
-    holding.member.inFlight -= 1;
+    this.#unhold(holding.member);
     this.#park(holding.window, entry, delayMs);
   }
 
@@ -232,10 +242,18 @@ export class DeliveryWindow<E extends PendingEntry> {
       const member = this.#memberWithRoom();
       if (member === undefined) break;
       idle = 0;
-      this.#deliver(window, window.take()!, member, nowMs);
+      const entry = window.take();
+      invariant(entry !== undefined, 'DeliveryWindow: a window with a ready entry hands it out');
+      this.#deliver(window, entry, member, nowMs);
       this.#nextWindow = index + 1;
     }
     this.wakeAt(nextDueMs);
+  }
+
+  /** One delivery of `member` ended (settled, released or rerouted): its count goes down. */
+  #unhold(member: Member): void {
+    member.inFlight -= 1;
+    invariant(member.inFlight >= 0, 'DeliveryWindow: a member in-flight count never negative');
   }
 
   #memberWithRoom(): Member | undefined {
@@ -251,6 +269,8 @@ export class DeliveryWindow<E extends PendingEntry> {
     const token = ++this.#tokens;
     const holding: Holding<E> = { member, window, token };
     member.inFlight += 1;
+    invariant(member.inFlight <= member.inFlightMax, 'DeliveryWindow: a member holds at most inFlightMax');
+    invariant(!this.#held.has(entry), 'DeliveryWindow: an entry is held by one delivery at a time');
     this.#held.set(entry, holding);
     this.#source.onDeliver?.(entry, nowMs);
     const isCurrent = () => !this.#closed && this.#held.get(entry) === holding;
@@ -259,7 +279,7 @@ export class DeliveryWindow<E extends PendingEntry> {
       deliveryAttempt: entry.value.attempt,
       ack: async () => {
         if (!isCurrent()) return;
-        member.inFlight -= 1;
+        this.#unhold(member);
         this.#held.delete(entry);
         // False: the transport reset the window since (e.g. retention passed it); nothing to store.
         const done = window.ack(entry) ? this.#source.onAck(entry) : undefined;
@@ -275,7 +295,7 @@ export class DeliveryWindow<E extends PendingEntry> {
           this.pump();
           return;
         }
-        member.inFlight -= 1;
+        this.#unhold(member);
         this.#held.delete(entry);
         const sent = await rerouted.catch(() => false);
         if (this.#closed) return;

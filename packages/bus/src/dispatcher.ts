@@ -122,10 +122,12 @@ export class Dispatcher {
 
   /**
    * Stops taking new messages, waits for running handlers until `deadlineMs` (then aborts their
-   * signals and waits `graceMs` more), and closes the subscription. Messages not finished are
-   * left unsettled, so the transport redelivers them to the group.
+   * signals and waits `graceMs` more), and closes the subscription, which may wait on its broker
+   * until `deadlineMs` but at least `closeTimeoutMsMin` (a `performance.now()` time is returned:
+   * the close deadline it used). Messages not finished are left unsettled, so the transport
+   * redelivers them to the group.
    */
-  async stop(deadlineMs: number, graceMs: number): Promise<void> {
+  async stop(deadlineMs: number, graceMs: number, closeTimeoutMsMin: number): Promise<number> {
     this.#stopping = true;
     const drained = await waitAll(this.#inFlight, deadlineMs);
     if (!drained) {
@@ -133,7 +135,9 @@ export class Dispatcher {
         entry.controller.abort(new Error('bus stopping: drain deadline passed'));
       await waitAll(this.#inFlight, performance.now() + graceMs);
     }
-    await this.#subscription?.close();
+    const closeDeadlineMs = Math.max(deadlineMs, performance.now() + closeTimeoutMsMin);
+    await this.#subscription?.close({ timeoutMs: Math.max(0, closeDeadlineMs - performance.now()) });
+    return closeDeadlineMs;
   }
 
   async #receive(message: ReceivedMessage): Promise<void> {

@@ -2,18 +2,18 @@
  * `@herald/bus`: typed contracts, CloudEvents envelopes, the bus, the Transport contract and the
  * in-memory transport. See the README for a runnable example.
  */
+export { createBus } from './bus.ts';
 export {
   type Bus,
   type BusOptions,
   type BusStats,
-  createBus,
   HANDLER_TIMEOUT_MS_MAX,
   type Handler,
   type HandlerOptions,
   type RequestOptions,
   type StopOptions,
   type SubscribeHandlerOptions,
-} from './bus.ts';
+} from './bus-api.ts';
 export type { HandlerContext, MessageContext, Middleware, PublishOptions } from './context.ts';
 export {
   type CommandContract,
@@ -87,6 +87,7 @@ export { DEFAULT_RETRY_POLICY, type RetryPolicy, retryDelayMs, retryPolicy } fro
 export { type Infer, type InferInput, isStandardSchema, type StandardSchemaV1, validate } from './schema.ts';
 export { type StopOnSignalsOptions, stopOnSignals } from './stop-on-signals.ts';
 export {
+  type CloseOptions,
   IN_FLIGHT_MAX,
   type MessageHandler,
   type ReceivedMessage,

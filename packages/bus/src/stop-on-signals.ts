@@ -1,5 +1,5 @@
 /** Graceful shutdown for services: drain the bus on SIGTERM/SIGINT, then let the process exit. */
-import type { Bus } from './bus.ts';
+import type { Bus } from './bus-api.ts';
 import type { Logger } from './logger.ts';
 
 /** Options of {@link stopOnSignals}. */

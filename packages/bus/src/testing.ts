@@ -9,7 +9,8 @@
  */
 import { spawnSync } from 'node:child_process';
 import { writeSync } from 'node:fs';
-import { type Bus, type BusOptions, createBus } from './bus.ts';
+import { createBus } from './bus.ts';
+import type { Bus, BusOptions } from './bus-api.ts';
 import type { Contract, PayloadOf } from './contracts.ts';
 import { decodeEnvelope, type Envelope, type TransportMessage } from './envelope.ts';
 import { TimeoutError } from './errors.ts';

@@ -70,10 +70,13 @@ export const IN_FLIGHT_MAX = 4096;
 export interface Subscription {
   /**
    * Stops delivering new messages. Resolves once the subscriber will receive nothing more;
-   * messages delivered but not settled are redelivered later (to this group). Idempotent and safe
-   * to call while handlers run; a handler that settles after close does nothing.
+   * messages delivered but not settled are redelivered later (to this group). Idempotent (a
+   * second call returns the first call's promise and ignores its options) and safe to call while
+   * handlers run; a handler that settles after close does nothing. With `options.timeoutMs`, a
+   * subscription that waits on a broker while closing (a last commit, leaving a group) waits at
+   * most that long, or its own bound if shorter.
    */
-  close(): Promise<void>;
+  close(options?: CloseOptions): Promise<void>;
 }
 
 /** What a transport can promise; the conformance suite adapts its scenarios to these. */
@@ -142,9 +145,24 @@ export interface Transport {
    */
   subscribe(options: SubscribeOptions, handler: MessageHandler): Promise<Subscription>;
   /**
-   * Closes every subscription and the connection. Idempotent; safe while handlers run (their
-   * later ack/nack do nothing and their messages are redelivered to the group by persistent
-   * transports). After it resolves, the transport holds no timers, sockets or file handles.
+   * Closes every subscription and the connection. Idempotent (a second call returns the first
+   * call's promise and ignores its options); safe while handlers run (their later ack/nack do
+   * nothing and their messages are redelivered to the group by persistent transports). After it
+   * resolves, the transport holds no timers, sockets or file handles. With `options.timeoutMs`, a
+   * transport that waits on a broker while closing (a last commit, leaving a group) waits at most
+   * that long, or its own bound if shorter, before it drops its connections.
    */
-  close(): Promise<void>;
+  close(options?: CloseOptions): Promise<void>;
+}
+
+/** Options of {@link Transport.close} and {@link Subscription.close}. */
+export interface CloseOptions {
+  /**
+   * Longest wait for the broker while closing (default: the transport's own bound, such as the
+   * Kafka transport's `closeTimeoutMs`); a transport never waits longer than its own bound. 0: do
+   * not wait, drop the connections at once. Releasing timers, sockets and handles after the wait
+   * is not counted: a transport bounds that on its own. `bus.stop` passes what is left of its
+   * `timeoutMs`.
+   */
+  readonly timeoutMs?: number;
 }

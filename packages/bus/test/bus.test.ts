@@ -5,6 +5,7 @@ import { eventually } from '@herald/test-support';
 import { z } from 'zod';
 import {
   ClosedError,
+  type CloseOptions,
   ConfigurationError,
   consoleLogger,
   createBus,
@@ -306,6 +307,89 @@ describe('bus - stop drains', { timeout: 120_000 }, () => {
     await stuckRunning;
     await stuck.stop({ timeoutMs: 20 });
     assert.ok(aborted, 'the handler signal was not aborted at the deadline');
+  });
+});
+
+describe('bus - stop passes its timeout to the closes', { timeout: 120_000 }, () => {
+  /** A memory transport that records what each close() of it and of its subscriptions was given. */
+  function recordingTransport() {
+    const inner = memoryTransport();
+    const closes: (CloseOptions | undefined)[] = [];
+    const subscriptionCloses: (CloseOptions | undefined)[] = [];
+    const transport: Transport = {
+      name: inner.name,
+      features: inner.features,
+      publish: (topic, messages) => inner.publish(topic, messages),
+      subscribe: async (options, handler) => {
+        const subscription = await inner.subscribe(options, handler);
+        return {
+          close: (closeOptions) => {
+            subscriptionCloses.push(closeOptions);
+            return subscription.close(closeOptions);
+          },
+        };
+      },
+      close: (options) => {
+        closes.push(options);
+        return inner.close(options);
+      },
+    };
+    return { transport, closes, subscriptionCloses };
+  }
+
+  /** Whether every close got a timeout in (0, `boundMs`]. */
+  function within(closes: readonly (CloseOptions | undefined)[], boundMs: number): boolean {
+    return closes.every((options) => {
+      const timeoutMs = options?.timeoutMs;
+      return timeoutMs !== undefined && timeoutMs > 0 && timeoutMs <= boundMs;
+    });
+  }
+
+  it('stop({ timeoutMs }) gives the subscriptions and the transport what is left of it, never more', async () => {
+    const { transport, closes, subscriptionCloses } = recordingTransport();
+    const bus = createBus({ transport, source: '/test' });
+    bus.on(OrderCreated, { group: 'g' }, () => {});
+    bus.on(InventoryReserved, { group: 'g' }, () => {});
+    await bus.start();
+    await bus.stop({ timeoutMs: 3_000 });
+    assert.equal(closes.length, 1);
+    assert.equal(subscriptionCloses.length, 2, 'one subscription per topic and group');
+    assert.ok(
+      within([...closes, ...subscriptionCloses], 3_000),
+      JSON.stringify({ closes, subscriptionCloses }),
+    );
+  });
+
+  it('stop() after handlers overran its timeout still gives the closes up to 1 s (a last commit)', async () => {
+    const { transport, closes, subscriptionCloses } = recordingTransport();
+    const bus = createBus({ transport, source: '/test' });
+    let entered: () => void = () => {};
+    const running = new Promise<void>((resolve) => {
+      entered = resolve;
+    });
+    bus.on(OrderCreated, { group: 'stuck' }, async (_order, context) => {
+      entered();
+      await new Promise<void>((resolve) => context.signal.addEventListener('abort', () => resolve()));
+    });
+    await bus.start();
+    await bus.publish(OrderCreated, { orderId: 'o', total: 1 });
+    await running;
+    await bus.stop({ timeoutMs: 20 });
+    assert.equal(closes.length, 1);
+    assert.equal(subscriptionCloses.length, 1);
+    assert.ok(
+      within([...closes, ...subscriptionCloses], 1_000),
+      JSON.stringify({ closes, subscriptionCloses }),
+    );
+  });
+
+  it('stop() with ownsTransport: false leaves the transport open', async () => {
+    const { transport, closes } = recordingTransport();
+    const bus = createBus({ transport, source: '/test', ownsTransport: false });
+    await bus.start();
+    await bus.stop({ timeoutMs: 1_000 });
+    assert.deepEqual(closes, []);
+    await transport.close();
   });
 });
 

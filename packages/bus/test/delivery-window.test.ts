@@ -8,6 +8,7 @@ import {
   type PendingEntry,
   waitingEntry,
 } from '@herald/bus/internal';
+import { InvariantError } from '@herald/errors';
 import { eventually } from '@herald/test-support';
 
 interface TestEntry extends PendingEntry {
@@ -305,5 +306,34 @@ describe('delivery window', { timeout: 120_000 }, () => {
     // Handlers are called from microtasks; one macrotask later every call that would happen has.
     await new Promise((resolve) => setImmediate(resolve));
     assert.equal(member.received.length, 2, 'delivered after close');
+  });
+
+  it('delivery window - broken bookkeeping is an InvariantError: a bad inFlightMax, a lying window, a negative count', async () => {
+    const broken = (pattern: RegExp) => (error: unknown) =>
+      error instanceof InvariantError &&
+      error.code === 'HERALD_INVARIANT_VIOLATED' &&
+      pattern.test(error.message);
+    const { window } = fixture([[['a0', 'a']]]);
+    assert.throws(() => window.join(recorder().handler, 0), broken(/inFlightMax is an integer >= 1, not 0/));
+    const member = recorder();
+    const handle = window.join(member.handler, 2);
+    await eventually(
+      () => member.received.length === 1,
+      () => 'a0 delivered',
+    );
+    // Writing the member's count stands in for a bug: settling would take it below 0.
+    (handle as { inFlight: number }).inFlight = 0;
+    await assert.rejects(member.received[0]!.ack(), broken(/in-flight count never negative/));
+    (handle as { inFlight: number }).inFlight = 1; // Undo the corruption, so close() can release a0.
+    window.close();
+
+    // A window that says it has a ready entry but hands out none.
+    const lying = {
+      hasReady: true,
+      take: () => undefined,
+    } as unknown as KeyedFifo<TestEntry>;
+    const { window: overLying } = fixture([], { windows: () => [lying] });
+    assert.throws(() => overLying.join(recorder().handler, 1), broken(/hands it out/));
+    overLying.close();
   });
 });

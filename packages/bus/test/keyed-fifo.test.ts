@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { type KeyedEntry, KeyedFifo } from '@herald/bus/internal';
+import { InvariantError } from '@herald/errors';
 import fc from 'fast-check';
 
 const SEED = Number(process.env.FC_SEED ?? 20261202);
@@ -315,5 +316,48 @@ describe('keyed fifo', () => {
     fifo.enqueue('y', undefined);
     assert.throws(() => fifo.enqueue('z', undefined), /without room/);
     assert.throws(() => new KeyedFifo({ entriesMax: 0 }), /entriesMax/);
+  });
+
+  /** Whether `error` is the typed failure of a broken invariant whose message matches `pattern`. */
+  const broken = (pattern: RegExp) => (error: unknown) =>
+    error instanceof InvariantError &&
+    error.code === 'HERALD_INVARIANT_VIOLATED' &&
+    pattern.test(error.message);
+
+  it('keyed fifo - settling an entry of another window, or a made-up one, is an InvariantError, not a no-op', () => {
+    const fifo = new KeyedFifo<string>({ entriesMax: 4 });
+    const other = new KeyedFifo<string>({ entriesMax: 4 });
+    const foreign = other.enqueue('x', 'k');
+    other.take();
+    assert.throws(() => fifo.ack(foreign), broken(/ack of an entry this window never handed out/));
+    assert.throws(() => fifo.release(foreign), broken(/release of an entry this window never handed out/));
+    assert.throws(() => fifo.retry(foreign), broken(/retry of an entry this window never handed out/));
+    const madeUp = { value: 'y', key: undefined, offset: 0n, sizeBytes: 0, state: 'taken' } as const;
+    assert.throws(() => fifo.ack(madeUp), broken(/never handed out/));
+    assert.equal(other.ack(foreign), true, 'its own window still settles it');
+    // Misuse is typed the same way.
+    assert.throws(() => fifo.retry(fifo.enqueue('z', undefined)), broken(/retry of a ready entry/));
+  });
+
+  it('keyed fifo - the checks fire when the bookkeeping is corrupted: commit point backwards, counters negative', () => {
+    // Entries are plain objects; writing their fields stands in for a bug in the window itself.
+    const corrupt = (entry: KeyedEntry<string>) => entry as { offset: bigint; state: string };
+
+    const moving = new KeyedFifo<string>({ entriesMax: 4 }, 5n);
+    const first = moving.enqueue('a', 'k');
+    assert.equal(moving.commitPoint(), 5n);
+    corrupt(first).offset = 1n;
+    assert.throws(() => moving.commitPoint(), broken(/commit point 1 below 5/));
+
+    const counted = new KeyedFifo<string>({ entriesMax: 4 });
+    const ready = counted.enqueue('a', undefined);
+    corrupt(ready).state = 'taken'; // "taken" without take(): the taken count would go below 0.
+    assert.throws(() => counted.release(ready), broken(/taken count never negative/));
+
+    // A reset may move the commit point back on purpose (a rewind), and the check follows it.
+    const rewound = new KeyedFifo<string>({ entriesMax: 4 }, 10n);
+    assert.equal(rewound.commitPoint(), 10n);
+    rewound.reset(3n);
+    assert.equal(rewound.commitPoint(), 3n);
   });
 });

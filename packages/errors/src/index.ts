@@ -26,4 +26,4 @@ export {
   LOG_ERROR_CODES,
 } from './codes.ts';
 export { HeraldError, type HeraldErrorOptions, isHeraldError } from './herald-error.ts';
-export { assertInvariant, InvariantError } from './invariant.ts';
+export { INVARIANT_VIOLATED, InvariantError, invariant } from './invariant.ts';

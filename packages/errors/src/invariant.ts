@@ -1,28 +1,34 @@
 /**
- * Internal invariants that stay on in production. A broken invariant is a bug in Herald, not a
- * condition a caller handles: it is not a {@link HeraldError} and has no code. It throws rather
- * than let a wrong state be stored, acknowledged or handed to a client.
+ * Assertions for state that must never go wrong, on in production. A broken invariant means a bug
+ * in Herald (or a caller misusing an internal API), not a condition to handle: it throws an
+ * {@link InvariantError}, deliberately not a `HeraldError`, so no retry or error-mapping path
+ * treats it as an expected failure.
  */
 
-/** Thrown by {@link assertInvariant} when a state Herald guarantees internally does not hold: a bug. */
-export class InvariantError extends Error {
-  /** The package whose invariant broke (`@herald/broker`). */
-  readonly owner: string;
-  /** The invariant that does not hold, as a statement of what should be true. */
-  readonly invariant: string;
+/** The stable code every {@link InvariantError} carries. */
+export const INVARIANT_VIOLATED = 'HERALD_INVARIANT_VIOLATED';
 
-  constructor(owner: string, invariant: string) {
-    super(`${owner} invariant violated: ${invariant}; this is a bug in Herald, please report it`);
+/**
+ * Thrown by {@link invariant}: Herald's own bookkeeping is wrong. Not a `HeraldError` (the style
+ * rule: programmer errors are plain `Error`s), but typed all the same, by class and by `code`, so
+ * tests and crash reports can tell it from other failures.
+ */
+export class InvariantError extends Error {
+  /** Always {@link INVARIANT_VIOLATED}. */
+  readonly code: typeof INVARIANT_VIOLATED = INVARIANT_VIOLATED;
+
+  /** `message` names the invariant (what should have held), without the "invariant violated" prefix. */
+  constructor(message: string) {
+    super(`invariant violated: ${message} (a bug in Herald: please report it with this stack trace)`);
     this.name = 'InvariantError';
-    this.owner = owner;
-    this.invariant = invariant;
   }
 }
 
 /**
- * Throws an {@link InvariantError} of `owner` unless `condition` holds. `invariant` states what
- * should be true ("offsets handed out grow"). Cheap checks only: it runs in production.
+ * Throws an {@link InvariantError} naming `message` unless `condition` holds. Always on: keep the
+ * condition cheap (a comparison, a field read) and `message` a literal, so a hot path builds no
+ * string per call; where the message needs values, write `if (!ok) throw new InvariantError(...)`.
  */
-export function assertInvariant(condition: unknown, owner: string, invariant: string): asserts condition {
-  if (!condition) throw new InvariantError(owner, invariant);
+export function invariant(condition: unknown, message: string): asserts condition {
+  if (!condition) throw new InvariantError(message);
 }

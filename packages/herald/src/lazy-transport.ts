@@ -5,6 +5,7 @@
  * Until it is open, `features` are the ones declared; afterwards, the transport's own.
  */
 import type {
+  CloseOptions,
   MessageHandler,
   SubscribeOptions,
   Subscription,
@@ -40,13 +41,13 @@ export function lazyTransport(
     async subscribe(options: SubscribeOptions, handler: MessageHandler): Promise<Subscription> {
       return (await transport()).subscribe(options, handler);
     },
-    async close() {
+    async close(options?: CloseOptions) {
       if (closed) return;
       closed = true;
       // Never opened: nothing to close, and opening just to close would take the directory lock.
       if (opened === undefined) return;
       const inner = await opened.catch(() => undefined);
-      await inner?.close();
+      await inner?.close(options);
     },
   };
 }

@@ -10,15 +10,15 @@
  * timeout. Committed offsets live in the broker (see offsets handler), not here.
  */
 import { randomUUID } from 'node:crypto';
-import { assertInvariant } from '@herald/errors';
+import { InvariantError } from '@herald/errors';
 import { ERROR_CODE } from '@herald/kafka-protocol';
 
 /**
- * Throws `InvariantError` of `@herald/kafka-server` unless `condition` holds. On in production:
+ * Throws an `InvariantError` naming `@herald/kafka-server` unless `condition` holds. On in production:
  * a group in a state Kafka's protocol never reaches would hand members wrong assignments.
  */
 function invariant(condition: unknown, statement: string): asserts condition {
-  assertInvariant(condition, '@herald/kafka-server', statement);
+  if (!condition) throw new InvariantError(`@herald/kafka-server: ${statement}`);
 }
 
 /** Limits of the coordinator. */

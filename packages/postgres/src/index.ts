@@ -6,12 +6,10 @@ export { DEADLOCK_DETECTED, isRetriable, SERIALIZATION_FAILURE } from './errors.
 export {
   DEFAULT_RETENTION_MS,
   type IsolationLevel,
-  type PostgresInbox,
   type PostgresInboxOptions,
-  PRUNE_BATCHES_MAX,
-  postgresInbox,
   RETENTION_MS_MAX,
-} from './postgres-inbox.ts';
+} from './inbox-options.ts';
+export { type PostgresInbox, PRUNE_BATCHES_MAX, postgresInbox } from './postgres-inbox.ts';
 export {
   DEFAULT_INBOX_TABLE,
   INBOX_SCHEMA_SQL,

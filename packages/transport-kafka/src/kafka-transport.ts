@@ -6,6 +6,7 @@
 import {
   assertTopicName,
   ClosedError,
+  type CloseOptions,
   type MessageHandler,
   messageSizeBytes,
   PayloadTooLargeError,
@@ -234,20 +235,24 @@ class KafkaTransportImpl implements KafkaTransport, SubscriptionHost {
     return subscription;
   }
 
-  close(): Promise<void> {
-    this.#closing ??= this.#close();
+  close(options: CloseOptions = {}): Promise<void> {
+    const timeoutMs = Math.min(
+      this.options.closeTimeoutMs,
+      Math.max(0, options.timeoutMs ?? Number.POSITIVE_INFINITY),
+    );
+    this.#closing ??= this.#close(timeoutMs);
     return this.#closing;
   }
 
   /**
-   * Bounded by `closeTimeoutMs` whatever the broker does: subscriptions close in parallel, then
-   * the produce request in flight and the clients get what is left, then their connections are
-   * dropped (a publish still waiting then rejects).
+   * Bounded by `timeoutMs` (at most `closeTimeoutMs`) whatever the broker does: subscriptions close
+   * in parallel, then the produce request in flight and the clients get what is left, then their
+   * connections are dropped (a publish still waiting then rejects).
    */
-  async #close(): Promise<void> {
+  async #close(timeoutMs: number): Promise<void> {
     this.#closed = true;
-    const deadlineMs = performance.now() + this.options.closeTimeoutMs;
-    await Promise.all([...this.#subscriptions].map((subscription) => subscription.close(deadlineMs)));
+    const deadlineMs = performance.now() + timeoutMs;
+    await Promise.all([...this.#subscriptions].map((subscription) => subscription.closeBy(deadlineMs)));
     this.#batcher.abort(new ClosedError('kafka transport'));
     const leftMs = () => Math.max(0, deadlineMs - performance.now());
     const closed = settledWithin(
@@ -258,7 +263,7 @@ class KafkaTransportImpl implements KafkaTransport, SubscriptionHost {
     );
     if (!(await closed)) {
       this.warn(
-        `kafka: the broker did not answer within closeTimeoutMs (${this.options.closeTimeoutMs} ms) while closing; connections dropped`,
+        `kafka: the broker did not answer within ${timeoutMs} ms while closing (closeTimeoutMs ${this.options.closeTimeoutMs} ms, or less when bus.stop's timeoutMs ran out); connections dropped`,
       );
     }
     await settledWithin(

@@ -2,7 +2,8 @@
  * A broker that dies under a live bus (`herald serve` killed with SIGKILL and not restarted): the
  * subscription retries with backoff and warns at most once per 30 s instead of flooding the log,
  * a publish rejects in bounded time with a retriable `TransportError`, and `bus.stop()` returns
- * within its timeout, so nothing can hang a test run or a process shutdown.
+ * within its timeout (which bounds the transport's close too, below its closeTimeoutMs), so nothing
+ * can hang a test run or a process shutdown.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -121,17 +122,23 @@ test('broker gone - bounded warnings, publish rejects retriable, stop() within i
   }
 });
 
-test('broker unresponsive - stop() drops the connections after closeTimeoutMs instead of waiting', {
-  timeout: 60_000,
-}, async (t) => {
+/**
+ * Starts `herald serve`, subscribes a bus, freezes the broker (SIGSTOP: connections stay open and
+ * requests are never answered) and returns how long `bus.stop({ timeoutMs: stopTimeoutMs })` took.
+ */
+async function stopWithBrokerFrozen(
+  t: { diagnostic(message: string): void },
+  clientId: string,
+  stopTimeoutMs: number,
+  closeTimeoutMs: number | undefined,
+): Promise<number> {
   const serve = await startServe(2);
-  const closeTimeoutMs = 1_000;
   const lines: Line[] = [];
   const logger = capturingLogger(lines);
   const transport = await kafkaTransport({
     brokers: [serve.bootstrap],
-    clientId: 'broker-stopped',
-    closeTimeoutMs,
+    clientId,
+    ...(closeTimeoutMs === undefined ? {} : { closeTimeoutMs }),
     logger,
   });
   const bus = createBus({ transport, logger });
@@ -148,22 +155,37 @@ test('broker unresponsive - stop() drops the connections after closeTimeoutMs in
       () => handled.includes(1),
       () => 'the first ping handled (the subscription is live)',
     );
-    // Frozen, not dead: connections stay open and requests are never answered.
     process.kill(pid, 'SIGSTOP');
     const stopStartedMs = performance.now();
     await withDeadline(
-      bus.stop({ timeoutMs: STOP_TIMEOUT_MS }),
-      STOP_TIMEOUT_MS + STOP_MARGIN_MS,
+      bus.stop({ timeoutMs: stopTimeoutMs }),
+      stopTimeoutMs + STOP_MARGIN_MS,
       'bus.stop() with the broker frozen',
     );
     const stopMs = performance.now() - stopStartedMs;
     t.diagnostic(
-      `broker frozen: bus.stop({ timeoutMs: ${STOP_TIMEOUT_MS} }) with closeTimeoutMs ${closeTimeoutMs} returned after ${Math.round(stopMs)} ms`,
+      `broker frozen: bus.stop({ timeoutMs: ${stopTimeoutMs} }) with closeTimeoutMs ${closeTimeoutMs ?? 'default'} returned after ${Math.round(stopMs)} ms`,
     );
-    assert.ok(stopMs <= STOP_TIMEOUT_MS + STOP_MARGIN_MS, `stop took ${Math.round(stopMs)} ms`);
+    return stopMs;
   } finally {
-    await bus.stop({ timeoutMs: STOP_TIMEOUT_MS }).catch(() => {});
+    await bus.stop({ timeoutMs: stopTimeoutMs }).catch(() => {});
     process.kill(pid, 'SIGCONT');
     await serve.kill().catch(() => {});
   }
+}
+
+test('broker unresponsive - stop() drops the connections after closeTimeoutMs instead of waiting', {
+  timeout: 60_000,
+}, async (t) => {
+  const stopMs = await stopWithBrokerFrozen(t, 'broker-stopped', STOP_TIMEOUT_MS, 1_000);
+  assert.ok(stopMs <= STOP_TIMEOUT_MS + STOP_MARGIN_MS, `stop took ${Math.round(stopMs)} ms`);
+});
+
+test("broker unresponsive - bus.stop's timeoutMs bounds the transport's close below closeTimeoutMs", {
+  timeout: 60_000,
+}, async (t) => {
+  // closeTimeoutMs stays at its default (5 s); stop's 1 s reaches the transport as close's timeoutMs.
+  const stopTimeoutMs = 1_000;
+  const stopMs = await stopWithBrokerFrozen(t, 'broker-stopped-early', stopTimeoutMs, undefined);
+  assert.ok(stopMs <= stopTimeoutMs + STOP_MARGIN_MS, `stop took ${Math.round(stopMs)} ms`);
 });

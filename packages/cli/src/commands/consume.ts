@@ -1,19 +1,10 @@
 /** `herald consume`: kcat -C for Herald: offsets, groups, formats, JSON, CloudEvents. */
 import type { Command, CommandIo } from '../cli.ts';
-import { parseClientConfig } from '../client-config.ts';
-import { LAYOUT_OPTIONS, LAYOUT_USAGE, layoutOf, parsePartitions, runConsume } from '../consume-run.ts';
+import { parseReadCommand } from '../consume-options.ts';
+import { LAYOUT_USAGE, runConsume } from '../consume-run.ts';
 import { EXIT } from '../errors.ts';
-import {
-  integerOption,
-  listOption,
-  parseOptions,
-  requiredOption,
-  stringOption,
-  TARGET_USAGE,
-} from '../options.ts';
-import { parseOffsetOptions } from '../positions.ts';
+import { TARGET_USAGE } from '../options.ts';
 import { withTarget } from '../targets/open.ts';
-import { outputFor } from '../terminal.ts';
 
 const USAGE = `Usage: herald consume -t TOPIC [options]
 
@@ -44,34 +35,8 @@ Examples:
   herald consume -t orders -o s@1767225600000 -o e@1767229200000 -J --broker 127.0.0.1:9092
 `;
 
-/** Options shared with `tail`. */
-export const CONSUME_OPTIONS = {
-  ...LAYOUT_OPTIONS,
-  topic: { type: 'string', short: 't' },
-  group: { type: 'string', short: 'g' },
-  offset: { type: 'string', short: 'o', multiple: true },
-  partition: { type: 'string', short: 'p' },
-  exit: { type: 'boolean', short: 'e' },
-  count: { type: 'string', short: 'c' },
-  quiet: { type: 'boolean', short: 'q' },
-} as const;
-
 async function consume(args: readonly string[], io: CommandIo): Promise<number> {
-  const { values } = parseOptions(args, CONSUME_OPTIONS);
-  const output = outputFor(values, io);
-  const offsets = parseOffsetOptions(listOption(values, 'offset'), '-o');
-  const settings = {
-    topic: requiredOption(values, 'topic', '-t TOPIC'),
-    group: stringOption(values, 'group'),
-    start: offsets.start,
-    endTimestampMs: offsets.endTimestampMs,
-    partitions: parsePartitions(stringOption(values, 'partition')),
-    follow: values.exit !== true,
-    countMax: integerOption(values, 'count', '-c', 1),
-    fetchWaitMs: parseClientConfig(listOption(values, 'config')).fetchWaitMs,
-    layout: layoutOf(values, 'raw'),
-    quiet: values.quiet === true,
-  };
+  const { values, settings, output } = parseReadCommand('consume', args, io);
   if (settings.countMax === 0) return EXIT.ok;
   return withTarget(values, io, false, (target) => runConsume(target, settings, output));
 }

@@ -1,17 +1,9 @@
 /** `herald tail`: follow a topic with colours, starting a few messages back. */
 import type { Command, CommandIo } from '../cli.ts';
-import { parseClientConfig } from '../client-config.ts';
-import { LAYOUT_OPTIONS, LAYOUT_USAGE, layoutOf, parsePartitions, runConsume } from '../consume-run.ts';
-import {
-  integerOption,
-  listOption,
-  parseOptions,
-  requiredOption,
-  stringOption,
-  TARGET_USAGE,
-} from '../options.ts';
+import { parseReadCommand } from '../consume-options.ts';
+import { LAYOUT_USAGE, runConsume } from '../consume-run.ts';
+import { TARGET_USAGE } from '../options.ts';
 import { withTarget } from '../targets/open.ts';
-import { outputFor } from '../terminal.ts';
 
 const USAGE = `Usage: herald tail -t TOPIC [options]
 
@@ -31,32 +23,8 @@ Examples:
   herald tail -t orders -n 0 --json | jq -c '{type, data}'
 `;
 
-const OPTIONS = {
-  ...LAYOUT_OPTIONS,
-  topic: { type: 'string', short: 't' },
-  lines: { type: 'string', short: 'n' },
-  partition: { type: 'string', short: 'p' },
-  exit: { type: 'boolean', short: 'e' },
-  quiet: { type: 'boolean', short: 'q' },
-} as const;
-
 async function tail(args: readonly string[], io: CommandIo): Promise<number> {
-  const { values } = parseOptions(args, OPTIONS);
-  const output = outputFor(values, io);
-  const lines = integerOption(values, 'lines', '-n', 0) ?? 10;
-  const settings = {
-    topic: requiredOption(values, 'topic', '-t TOPIC'),
-    group: undefined,
-    start: { kind: 'fromEnd', count: BigInt(lines) } as const,
-    endTimestampMs: undefined,
-    partitions: parsePartitions(stringOption(values, 'partition')),
-    follow: values.exit !== true,
-    countMax: undefined,
-    fetchWaitMs: parseClientConfig(listOption(values, 'config')).fetchWaitMs,
-    // The human view on a terminal; on a pipe what consume prints, so `tail | grep` sees values.
-    layout: layoutOf(values, io.stdoutIsTty === true ? 'pretty' : 'raw'),
-    quiet: values.quiet === true,
-  };
+  const { values, settings, output } = parseReadCommand('tail', args, io);
   return withTarget(values, io, false, (target) => runConsume(target, settings, output));
 }
 
