@@ -38,7 +38,7 @@ export const heraldRedis: SystemEntry = {
       label: 'Herald-on-Redis (transport)',
       durability: memoryOnly ? 'memory' : appendfsync === 'always' ? 'fsync' : 'page cache',
       durabilityNote:
-        `redisTransport: publish resolves once Redis applied the XADD (appendonly ${appendonly}, appendfsync ${appendfsync}), as the raw row; ` +
+        `redisTransport: publish resolves once Redis applied the XADD, as the raw row (${memoryOnly ? 'appendonly no: in memory only' : `appendonly ${appendonly}, appendfsync ${appendfsync}`}); ` +
         'XADD trims with MAXLEN ~ 1,000,000 and carries headers and key (the raw row: one field, no trim); partitions leased per group member',
       rawPeer: 'redis-streams',
       close: async () => {
