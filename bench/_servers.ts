@@ -164,14 +164,15 @@ export async function startHeraldServe(
   }
 }
 
-/** The peer servers `scripts/setup.sh` starts, by name. */
-export type PeerServer = 'rabbitmq' | 'nats' | 'redis';
+/** The peer servers `scripts/setup.sh` starts, by name (`aws` is moto, the AWS emulator). */
+export type PeerServer = 'rabbitmq' | 'nats' | 'redis' | 'aws';
 
 /** Each peer server's port, as the test set-up (`scripts/setup.sh`) starts it. */
 export const PEER_PORTS: Readonly<Record<PeerServer, number>> = {
   rabbitmq: Number(process.env.HERALD_RABBITMQ_PORT ?? 5672),
   nats: Number(process.env.HERALD_NATS_PORT ?? 4222),
   redis: Number(process.env.HERALD_REDIS_PORT ?? 6379),
+  aws: Number(process.env.HERALD_AWS_PORT ?? 4566),
 };
 
 /** Longest wait for a TCP connect when probing a port. */
@@ -198,7 +199,7 @@ export function portOpen(port: number): Promise<boolean> {
 
 /**
  * Makes sure a peer server answers: when its port is down, runs the project's set-up step
- * (`scripts/setup.sh`: installs and starts RabbitMQ, PostgreSQL, NATS and Redis on loopback), the
+ * (`scripts/setup.sh`: installs and starts RabbitMQ, PostgreSQL, NATS, Redis and moto on loopback), the
  * same one `npm test` runs; `onStart` hears about it first. Resolves to undefined when the peer
  * answers, else the reason it does not.
  */

@@ -15,13 +15,20 @@ const COLOURS: Record<DurabilityClass, string> = {
   memory: '#d9534f',
 };
 
-/** Writes three SVG charts per payload size into `directory`; returns their paths. */
+/**
+ * Writes three SVG charts per payload size into `directory`; returns their paths. Rows on an
+ * emulator are left out: their bars would compare an emulator with real servers.
+ */
 export function writeCharts(report: Report, directory: string): string[] {
-  const systems = new Map(report.systems.map((system) => [system.id, system]));
+  const systems = new Map(
+    report.systems.filter((system) => system.emulator === undefined).map((system) => [system.id, system]),
+  );
   const files: string[] = [];
   for (const payloadBytes of report.payloads) {
     const of = (scenario: ScenarioId) =>
-      report.measurements.filter((m) => m.scenario === scenario && m.payloadBytes === payloadBytes);
+      report.measurements.filter(
+        (m) => m.scenario === scenario && m.payloadBytes === payloadBytes && systems.has(m.system),
+      );
     const bars = (scenario: ScenarioId, value: (m: Measurement) => number | undefined) =>
       of(scenario).map((m) => {
         const system = systems.get(m.system);

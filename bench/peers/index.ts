@@ -156,11 +156,13 @@ export async function run(args: string[]): Promise<void> {
         machine: { ...facts, loadAverageEnd: machineFacts().loadAverage },
         versions: { node: process.version, ...Object.fromEntries(context.versions), ...clientVersions() },
         limits,
-        systems: systems.map(({ id, label, durability, durabilityNote }) => ({
+        systems: systems.map(({ id, label, durability, durabilityNote, rawPeer, emulator }) => ({
           id,
           label,
           durability,
           durabilityNote,
+          ...(rawPeer === undefined ? {} : { rawPeer }),
+          ...(emulator === undefined ? {} : { emulator }),
         })),
         skipped: opened.skipped,
         notes: context.notes,

@@ -4,6 +4,7 @@
  */
 import { format, loadIsHigh, type MachineFacts, markdownTable, percent } from '../_common.ts';
 import { ceilingFor, type Limits } from './limits.ts';
+import { overheadSection } from './overhead.ts';
 import {
   type Budget,
   type Measurement,
@@ -45,6 +46,8 @@ export interface Report {
     readonly label: string;
     readonly durability: DurabilityClass;
     readonly durabilityNote: string;
+    readonly rawPeer?: string;
+    readonly emulator?: string;
   }[];
   readonly skipped: readonly Skipped[];
   readonly notes: readonly string[];
@@ -139,7 +142,7 @@ function scenarioTable(report: Report, info: ScenarioInfo, payloadBytes: number)
   );
 }
 
-/** The headline: 100-byte (or the smallest measured) payload, one row per system. */
+/** The headline: 100-byte (or the smallest measured) payload, one row per system not on an emulator. */
 function headlineTable(report: Report): string {
   const payloadBytes = report.payloads[0]!;
   const find = (system: string, scenario: ScenarioId) =>
@@ -159,28 +162,30 @@ function headlineTable(report: Report): string {
       'end-to-end msg/s',
       '10k/s e2e p99 ms',
     ],
-    report.systems.map((system) => {
-      const produce = find(system.id, 'produce');
-      const ack = find(system.id, 'ack-1');
-      const e2e = find(system.id, 'end-to-end');
-      const rate = find(system.id, 'rate-10000');
-      return [
-        system.label,
-        system.durability,
-        format(produce?.perSecond),
-        times(
-          produce?.perSecond === undefined || base?.perSecond === undefined
-            ? undefined
-            : produce.perSecond / base.perSecond,
-        ),
-        percent(produce?.perSecond === undefined ? undefined : produce.perSecond / ceiling),
-        ms(ack?.latencyMs?.p99),
-        format(e2e?.perSecond),
-        rate === undefined
-          ? ''
-          : `${ms(rate.latencyMs?.p99)}${rate.keptUp === false ? ' (fell behind)' : ''}`,
-      ];
-    }),
+    report.systems
+      .filter((system) => system.emulator === undefined)
+      .map((system) => {
+        const produce = find(system.id, 'produce');
+        const ack = find(system.id, 'ack-1');
+        const e2e = find(system.id, 'end-to-end');
+        const rate = find(system.id, 'rate-10000');
+        return [
+          system.label,
+          system.durability,
+          format(produce?.perSecond),
+          times(
+            produce?.perSecond === undefined || base?.perSecond === undefined
+              ? undefined
+              : produce.perSecond / base.perSecond,
+          ),
+          percent(produce?.perSecond === undefined ? undefined : produce.perSecond / ceiling),
+          ms(ack?.latencyMs?.p99),
+          format(e2e?.perSecond),
+          rate === undefined
+            ? ''
+            : `${ms(rate.latencyMs?.p99)}${rate.keptUp === false ? ' (fell behind)' : ''}`,
+        ];
+      }),
     { align: ['left', 'left', 'right', 'right', 'right', 'right', 'right', 'right'] },
   );
 }
@@ -219,6 +224,16 @@ function goalLines(report: Report): string[] {
     `- Herald embedded ÷ RabbitMQ quorum: ${against('rabbitmq-quorum', 20)}`,
     `- Herald embedded ÷ NATS JetStream: ${against('nats-jetstream', 10)}`,
     `- Herald embedded ack p99: ${ms(ack)} ms with 1 outstanding, ${ms(ack64)} ms with 64 (goal ≤ 1.5 ms: ${verdict(ack === undefined ? undefined : ack <= 1.5)} with 1 outstanding; fdatasync alone is p50 ${ms(report.limits.smallSyncMs.p50)} / p99 ${ms(report.limits.smallSyncMs.p99)} ms here)`,
+  ];
+}
+
+/** Which rows ran on an emulator and so are left out of the headline and the charts. */
+function emulatorLine(report: Report): string[] {
+  const rows = report.systems.filter((system) => system.emulator !== undefined);
+  if (rows.length === 0) return [];
+  return [
+    '',
+    `Not in the headline (emulated, not the real service): ${rows.map((system) => `${system.label} (${system.emulator})`).join(', ')}; see the scenario tables.`,
   ];
 }
 
@@ -295,8 +310,10 @@ export function markdownReport(report: Report, charts: readonly string[]): strin
     `### Headline (${report.payloads[0]} B)`,
     '',
     headlineTable(report),
+    ...emulatorLine(report),
     '',
     ...goalLines(report),
+    ...overheadSection(report),
   );
   for (const payloadBytes of report.payloads) {
     lines.push('', `### ${payloadBytes === 1024 ? '1 KiB' : `${payloadBytes} B`} payloads`);

@@ -49,6 +49,16 @@ export interface SystemRow {
   readonly durability: DurabilityClass;
   /** What exactly is durable when the ack arrives. */
   readonly durabilityNote: string;
+  /**
+   * A Herald transport row's raw-client row on the same server (its id): the report prints
+   * Herald ÷ raw for each scenario, against the overhead target.
+   */
+  readonly rawPeer?: string;
+  /**
+   * The emulator the row runs against instead of the real service (e.g. `moto`): such a row is
+   * printed in the scenario tables but left out of the headline, the goals and the charts.
+   */
+  readonly emulator?: string;
 }
 
 /** One measured row: a system ready to declare topics. */

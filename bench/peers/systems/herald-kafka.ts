@@ -37,6 +37,7 @@ export const heraldKafka: SystemEntry = {
       label: 'Herald-on-Kafka (transport → herald serve)',
       durability: 'fsync',
       durabilityNote: "kafkaTransport: acks=all, idempotent producer; the server appends with fsync 'always'",
+      rawPeer: 'herald-serve',
     }),
 };
 
@@ -50,5 +51,6 @@ export const heraldKafkaApache: SystemEntry = {
       label: 'Herald-on-Kafka (transport → Apache Kafka)',
       durability: 'page cache',
       durabilityNote: 'kafkaTransport: acks=all, idempotent producer; Apache Kafka default flush policy',
+      rawPeer: 'apache-kafka',
     }),
 };

@@ -20,6 +20,7 @@ export const heraldRabbitMq: SystemEntry = {
       label: 'Herald-on-RabbitMQ (transport)',
       durability: 'fsync',
       durabilityNote: 'rabbitMqTransport: quorum shard queues, publisher confirms (1 node)',
+      rawPeer: 'rabbitmq-quorum',
       close: async () => {},
       topic: async (spec) => {
         const transport = await rabbitMqTransport({

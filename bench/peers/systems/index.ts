@@ -5,10 +5,13 @@
  */
 import type { SystemEntry } from '../system.ts';
 import { apacheKafkaDefault, apacheKafkaFsync } from './apache-kafka.ts';
+import { heraldAws } from './herald-aws.ts';
 import { heraldBus } from './herald-bus.ts';
 import { heraldEmbedded, heraldEmbeddedBatch } from './herald-embedded.ts';
 import { heraldKafka, heraldKafkaApache } from './herald-kafka.ts';
+import { heraldNats } from './herald-nats.ts';
 import { heraldRabbitMq } from './herald-rabbitmq.ts';
+import { heraldRedis } from './herald-redis.ts';
 import { heraldServe } from './herald-serve.ts';
 import { natsJetStream } from './nats-jetstream.ts';
 import { rabbitMqClassic, rabbitMqQuorum, rabbitMqStream } from './rabbitmq.ts';
@@ -29,5 +32,8 @@ export const SYSTEMS: readonly SystemEntry[] = [
   rabbitMqClassic,
   rabbitMqStream,
   natsJetStream,
+  heraldNats,
   redisStreams,
+  heraldRedis,
+  heraldAws,
 ];
