@@ -11,11 +11,10 @@
 import { after } from 'node:test';
 import { runConformance } from '@herald/conformance';
 import { natsTransport } from '@herald/transport-nats';
-import { PrivateServer } from './private-server.ts';
+import { startNatsServer } from './private-server.ts';
 
-const server = await PrivateServer.start();
+const server = await startNatsServer();
 after(() => server.stop());
-process.once('exit', () => server.destroy());
 
 const open = () =>
   natsTransport({
