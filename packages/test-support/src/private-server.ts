@@ -6,7 +6,8 @@
  * The server runs in a process group of its own under a small `sh` supervisor, so a signal
  * reaches it and every helper it forks, and nothing else. The supervisor also watches this test
  * process: if the test dies without its `after` hook (a timeout, a SIGKILL), the server goes within
- * a second instead of outliving it; on a normal exit {@link PrivateServer.destroy} runs anyway.
+ * a second instead of outliving it, and its directory a few seconds later; on a normal exit
+ * {@link PrivateServer.destroy} runs anyway.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { accessSync, constants, rmSync } from 'node:fs';
@@ -26,15 +27,19 @@ export const PRIVATE_SERVER_PORT_CLOSE_TIMEOUT_MS = 10_000;
 const PROBE_INTERVAL_MS = 50;
 
 /**
- * `sh -c` script of the supervisor, run as `sh -c SCRIPT sh <test pid> <command> <args...>`.
- * It starts the server, and a watcher that kills the whole group once the test process is gone.
- * A SIGTERM of the group reaches the server directly; the supervisor traps it only to keep
- * waiting, so its own exit still means the server has exited (with the server's exit code).
+ * `sh -c` script of the supervisor, run as `sh -c SCRIPT sh <test pid> <directory> <command>
+ * <args...>`. It starts the server, and a watcher that kills the whole group once the test process
+ * is gone, after handing the directory's removal to a new session (which that kill does not reach;
+ * the half second lets it leave the group first). A SIGTERM of the group reaches the server
+ * directly; the supervisor traps it only to keep waiting, so its own exit still means the server
+ * has exited (with the server's exit code).
  */
 const SUPERVISOR = [
-  'watched=$1; shift',
+  'watched=$1; directory=$2; shift 2',
   '"$@" & server=$!',
-  '( while kill -0 "$watched" 2>/dev/null; do sleep 1; done; kill -9 -$$ ) & watcher=$!',
+  '( while kill -0 "$watched" 2>/dev/null; do sleep 1; done',
+  `  setsid sh -c 'sleep 2; rm -rf "$1"' sh "$directory" </dev/null >/dev/null 2>&1 &`,
+  '  sleep 0.5; kill -9 -$$ ) & watcher=$!',
   'trap : TERM',
   'wait "$server"; code=$?',
   'while kill -0 "$server" 2>/dev/null; do wait "$server"; code=$?; done',
@@ -130,7 +135,7 @@ export class PrivateServer implements PrivateServerPlace {
     const spec = this.#spec;
     const child = spawn(
       'sh',
-      ['-c', SUPERVISOR, 'sh', String(process.pid), spec.command, ...spec.args(this)],
+      ['-c', SUPERVISOR, 'sh', String(process.pid), this.directory, spec.command, ...spec.args(this)],
       {
         cwd: this.directory,
         env: { ...process.env, ...spec.env?.(this) },

@@ -135,20 +135,29 @@ describe('private server', { timeout: 120_000 }, () => {
     assert.equal(await accepts(Number(port)), false, 'the server was killed');
   });
 
-  it('private server - a test process killed with SIGKILL (no hook runs) takes its server with it', async () => {
+  it('private server - a test process killed with SIGKILL (no hook runs) takes its server and directory with it', async () => {
     const child = spawnChild(process.execPath, [
       path.join(import.meta.dirname, 'fixtures', 'private-server-child.ts'),
     ]);
     try {
-      const port = Number(
-        (await child.waitForLine(/^port (\d+)$/, 30_000, 'the child to start its server'))[1],
+      const [, portText, directory] = await child.waitForLine(
+        /^port (\d+) directory (.+)$/,
+        30_000,
+        'the child to start its server',
       );
+      const port = Number(portText);
       assert.ok(await accepts(port));
+      assert.ok(existsSync(directory!));
       await child.kill();
-      // The supervisor looks for the test process once a second.
+      // The supervisor looks for the test process once a second, and removes the directory 2 s later.
       await eventually(
         async () => !(await accepts(port)),
         () => `the server on port ${port} to go`,
+        10_000,
+      );
+      await eventually(
+        () => !existsSync(directory!),
+        () => `${directory} to be removed`,
         10_000,
       );
     } finally {
