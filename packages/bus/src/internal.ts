@@ -17,4 +17,5 @@ export {
 } from './keyed-fifo.ts';
 export { assertName, assertTopicName } from './names.ts';
 export { murmur2, partitionForKey } from './partitioner.ts';
+export { publishIdentity } from './publish-identity.ts';
 export { assertSubscribeOptions } from './transport-checks.ts';

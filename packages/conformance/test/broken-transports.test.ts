@@ -1,10 +1,10 @@
 /**
  * The suite itself can fail: deliberately broken transports must each fail at least one scenario.
- * Four faults, each wrapped around a correct transport (memory, or the embedded broker where the
- * fault needs persistence): an acknowledged publish dropped, a duplicate on redelivery, a reordered key, and
- * acks lost at close. Every variant runs all scenarios at once (each with its own transport and
- * topic), so a variant costs about one condition deadline; the table of which scenarios caught
- * each fault is printed.
+ * Five faults, each wrapped around a correct transport (memory, or the embedded broker where the
+ * fault needs persistence): an acknowledged publish dropped, a duplicate on redelivery, a
+ * de-duplication of publishes declared but not done, a reordered key, and acks lost at close.
+ * Every variant runs all scenarios at once (each with its own transport and topic), so a variant
+ * costs about one condition deadline; the table of which scenarios caught each fault is printed.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -68,6 +68,20 @@ function duplicatesOnRedelivery(): ConformanceTarget {
             await handler(message);
           }),
       });
+    },
+  };
+}
+
+/** Declares `publishDeduplication` but delivers a re-published copy like any other message. */
+function claimsPublishDeduplication(): ConformanceTarget {
+  return {
+    name: 'claims publishDeduplication but delivers the copy',
+    create() {
+      const inner = memoryTransport();
+      return {
+        ...wrap(inner, {}),
+        features: { ...inner.features, publishDeduplication: 'claimed, not done' },
+      };
     },
   };
 }
@@ -176,6 +190,7 @@ describe('conformance - broken transports fail the suite', { timeout: 180_000 },
     const variants = [
       dropsAnAcknowledgedPublish(),
       duplicatesOnRedelivery(),
+      claimsPublishDeduplication(),
       reordersAKey(),
       losesAcksOnClose(),
     ];

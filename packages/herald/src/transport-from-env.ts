@@ -180,6 +180,11 @@ const DECLARED_FEATURES: Record<LazyTransportName, TransportFeatures> = {
     persistent: true,
     replaysToNewGroups: true,
     orderedPerKey: true,
+    // natsOptionsFromEnv sets no duplicateWindowMs, so the default 2 min applies.
+    publishDeduplication:
+      'JetStream stores a message once per Nats-Msg-Id (a digest of its CloudEvents id, key, headers ' +
+      "and body): an exact copy published again within the stream's duplicate window (2 min) is " +
+      'acknowledged as a duplicate and never delivered',
     exactlyOnce: false,
     messageBytesMax: 1_000_000,
   },

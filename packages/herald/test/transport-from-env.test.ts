@@ -243,12 +243,15 @@ describe('herald - HERALD_TRANSPORT chooses the transport', { timeout: 180_000 }
     const { hostname, port } = new URL(url);
     await requireReachable('NATS', hostname, Number(port || 4222));
     await withEnv({ HERALD_TRANSPORT: 'nats', HERALD_NATS_URL: url }, async () => {
-      assert.equal(createBus({ logger: silentLogger }).transport.name, 'nats');
+      const lazy = createBus({ logger: silentLogger }).transport;
+      assert.equal(lazy.name, 'nats');
       // What createBus() opens lazily, opened here with a prefix of its own so it can be deleted after.
       const transport = await transportFromEnv({ nats: { prefix: `env-test-${randomUUID().slice(0, 8)}` } });
       const bus = createBus({ transport, logger: silentLogger });
       try {
         assert.equal(bus.transport.name, 'nats');
+        // Declared before opening = the opened transport's own (publishDeduplication included).
+        assert.deepEqual(lazy.features, transport.features);
         await roundTrip(bus, 'on nats');
       } finally {
         await bus.stop({ timeoutMs: 5_000 });

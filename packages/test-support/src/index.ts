@@ -1,8 +1,9 @@
 /**
  * The helpers of Herald's own tests, in one private workspace: deadlines, the poll-until wait,
- * the seeded random generator, child processes, `herald serve`, temporary directories and the
- * reachability of the test servers. Test code only: no package's `src/` imports it and no
- * package lists it in its runtime dependencies (`test/test-support-boundary.test.ts` checks).
+ * the seeded random generator, child processes, `herald serve`, temporary directories, the
+ * reachability of the test servers, and private servers a test may crash. Test code only: no
+ * package's `src/` imports it and no package lists it in its runtime dependencies
+ * (`test/test-support-boundary.test.ts` checks).
  *
  * @module
  */
@@ -35,6 +36,14 @@ export {
   until,
   type WaitDescription,
 } from './poll.ts';
+export {
+  PRIVATE_SERVER_EXIT_TIMEOUT_MS,
+  PRIVATE_SERVER_PORT_CLOSE_TIMEOUT_MS,
+  PRIVATE_SERVER_START_TIMEOUT_MS_DEFAULT,
+  PrivateServer,
+  type PrivateServerPlace,
+  type PrivateServerSpec,
+} from './private-server.ts';
 export { createRandom, seedFromEnv } from './random.ts';
 export {
   accepts,

@@ -62,8 +62,8 @@ export function jetStreamMissingError(where: string, cause: unknown): Configurat
 export function publishError(topic: string, cause: unknown): TransportError {
   return new TransportError(
     `nats transport: a message for topic "${topic}" was not acknowledged by JetStream (${textOf(cause)}); ` +
-      'it may or may not have been stored: publish it again (the stream drops a copy with the same ' +
-      'CloudEvents id within its duplicate window, and consumers deduplicate by id)',
+      'it may or may not have been stored: publish it again (the stream drops an exact copy within ' +
+      'its duplicate window, and consumers deduplicate by CloudEvents id)',
     { retriable: true, cause },
   );
 }

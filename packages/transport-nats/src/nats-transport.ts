@@ -16,7 +16,12 @@ import {
   type TransportFeatures,
   type TransportMessage,
 } from '@herald/bus';
-import { assertSubscribeOptions, assertTopicName, partitionForKey } from '@herald/bus/internal';
+import {
+  assertSubscribeOptions,
+  assertTopicName,
+  partitionForKey,
+  publishIdentity,
+} from '@herald/bus/internal';
 import {
   AckPolicy,
   DeliverPolicy,
@@ -62,6 +67,28 @@ export const CONSUMER_STATE_WRITE_MS = 250;
  */
 export function partitionOfKey(key: string, partitions: number): number {
   return partitionForKey(key, partitions);
+}
+
+/**
+ * The transport's `features.publishDeduplication` for a `duplicateWindowMs`: absent at 0 (no
+ * message id is sent, every publish is stored), otherwise how JetStream drops a copy. A stream
+ * keeps the window it was created with, at least 1 s (JetStream's smallest).
+ */
+function publishDeduplication(duplicateWindowMs: number): string | undefined {
+  if (duplicateWindowMs <= 0) return undefined;
+  const window = describeDurationMs(Math.max(duplicateWindowMs, 1_000));
+  return (
+    'JetStream stores a message once per Nats-Msg-Id (a digest of its CloudEvents id, key, headers ' +
+    `and body): an exact copy published again within the stream's duplicate window (${window}) is ` +
+    'acknowledged as a duplicate and never delivered'
+  );
+}
+
+/** `120000` as `2 min`, `1500` as `1500 ms`: for the feature text, in the unit the value is whole in. */
+function describeDurationMs(durationMs: number): string {
+  if (durationMs % 60_000 === 0) return `${durationMs / 60_000} min`;
+  if (durationMs % 1_000 === 0) return `${durationMs / 1_000} s`;
+  return `${durationMs} ms`;
 }
 
 /** Counters of one transport instance. */
@@ -179,6 +206,7 @@ class NatsTransportImpl implements NatsTransport, SubscriptionHost {
       persistent: true,
       replaysToNewGroups: true,
       orderedPerKey: true,
+      publishDeduplication: publishDeduplication(options.duplicateWindowMs),
       exactlyOnce: false,
       messageBytesMax: options.messageBytesMax,
     };
@@ -262,7 +290,7 @@ class NatsTransportImpl implements NatsTransport, SubscriptionHost {
     const acks = prepared.map(({ message, headers }) => {
       const partition =
         message.key === undefined ? this.#roundRobin++ % partitions : partitionOfKey(message.key, partitions);
-      const msgID = duplicateWindowMs > 0 ? message.headers.ce_id : undefined;
+      const msgID = duplicateWindowMs > 0 ? publishIdentity(message) : undefined;
       return this.js.publish(names.subject(partition), message.body, { headers, msgID });
     });
     const outcomes = await Promise.allSettled(acks);

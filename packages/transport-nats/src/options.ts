@@ -34,9 +34,11 @@ export interface NatsTransportOptions {
   /** Retention of each topic's stream by age (1 min…365 days; default 7 days). */
   readonly streamAgeMsMax?: number;
   /**
-   * JetStream de-duplication window (0…1 day; default 2 min): a message whose `Nats-Msg-Id` (its
-   * CloudEvents `ce_id`) the stream saw within the window is acknowledged but not stored again, so
-   * a publish retried after a lost acknowledgement is not duplicated. 0 sends no message id.
+   * JetStream de-duplication window (0…1 day; default 2 min): a message whose `Nats-Msg-Id` (a
+   * digest of its CloudEvents `ce_id`, key, headers and body) the stream saw within the window is
+   * acknowledged but not stored again, so a publish retried after a lost acknowledgement is not
+   * duplicated, while a redriven dead letter (same id, one header more) is stored. 0 sends no
+   * message id (`features.publishDeduplication` is then absent).
    */
   readonly duplicateWindowMs?: number;
   /**

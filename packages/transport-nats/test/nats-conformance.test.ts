@@ -4,23 +4,21 @@
  * JetStream directory; `dropConnections` does the same under a live transport, which must
  * reconnect by itself (nats-server 2.9 has no request to drop a client's connection).
  *
- * De-duplication by message id is off here: the idempotency scenario re-publishes an identical
- * event on purpose to check the consumer side skips it, and JetStream would drop the copy before
- * any consumer saw it (which is the point of the feature; transport.test.ts proves it).
+ * De-duplication by message id is on, as by default: the transport declares
+ * `publishDeduplication`, so the idempotency scenario, which re-publishes an identical event,
+ * checks that JetStream drops the copy before any consumer sees it.
  */
 import { after } from 'node:test';
 import { runConformance } from '@herald/conformance';
 import { natsTransport } from '@herald/transport-nats';
-import { PrivateServer } from './private-server.ts';
+import { startNatsServer } from './private-server.ts';
 
-const server = await PrivateServer.start();
+const server = await startNatsServer();
 after(() => server.stop());
-process.once('exit', () => server.destroy());
 
 const open = () =>
   natsTransport({
     servers: server.url,
-    duplicateWindowMs: 0,
     leaseMs: 2_000,
     // Messages delivered before a crash and not acked come back after this long.
     ackWaitMs: 3_000,

@@ -10,8 +10,9 @@ import { after, before, describe, it } from 'node:test';
 import { TransportError, type TransportMessage } from '@herald/bus';
 import { withDeadline } from '@herald/bus/testing';
 import { Collector, eventually, idOf } from '@herald/conformance';
+import type { PrivateServer } from '@herald/test-support';
 import { type NatsTransport, natsTransport } from '@herald/transport-nats';
-import { PrivateServer } from './private-server.ts';
+import { startNatsServer } from './private-server.ts';
 
 /** Publishers running at once, each on keys of its own (so each key's publishes are sequential). */
 const PUBLISHERS = 4;
@@ -34,14 +35,13 @@ describe('nats transport - server crash', { timeout: 240_000 }, () => {
   let server: PrivateServer;
   const open: NatsTransport[] = [];
   before(async () => {
-    server = await PrivateServer.start();
+    server = await startNatsServer();
   });
   after(async () => {
     for (const transport of open.splice(0))
       await withDeadline(transport.close(), 20_000, 'transport.close()');
     await server?.stop();
   });
-  process.once('exit', () => server?.destroy());
 
   it('server crash - a kill -9 of nats-server mid-run loses no confirmed message; the transport reconnects and resumes', async (t) => {
     const transport = await natsTransport({

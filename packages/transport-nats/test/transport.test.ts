@@ -9,7 +9,7 @@ import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { after, describe, it } from 'node:test';
 import { ConfigurationError, TransportError } from '@herald/bus';
-import { partitionForKey } from '@herald/bus/internal';
+import { partitionForKey, publishIdentity } from '@herald/bus/internal';
 import { withDeadline } from '@herald/bus/testing';
 import {
   assertNoDuplicates,
@@ -30,7 +30,7 @@ describe('nats transport', { timeout: 180_000 }, () => {
   const transports = new TestTransports();
   after(() => transports.cleanUp());
 
-  it('dedup - a message published again with the same CloudEvents id is stored once', async () => {
+  it('dedup - an exact copy published again is stored once; the same CloudEvents id with other headers is another message', async () => {
     const transport = await transports.open();
     const collector = new Collector();
     await transport.subscribe({ topic: 'dedup', group: 'g', inFlightMax: 4 }, collector.handler);
@@ -38,11 +38,33 @@ describe('nats transport', { timeout: 180_000 }, () => {
     const copy = { ...first!, headers: { ...first!.headers, ce_id: 'id-1' } };
     await transport.publish('dedup', [copy]);
     await transport.publish('dedup', [copy]);
+    // As a redrive re-publishes a dead letter: its event's id, one header more.
+    const redriven = { ...copy, headers: { ...copy.headers, 'x-conformance-id': 'redriven-0' } };
+    await transport.publish('dedup', [redriven]);
     await transport.publish('dedup', makeMessages(1, 'marker'));
-    await collector.waitAcked(['once-0', 'marker-0']);
+    await collector.waitAcked(['once-0', 'redriven-0', 'marker-0']);
     await quiet(() => collector.deliveries.length, 'the subscriber');
-    assert.deepEqual(collector.acked.sort(), ['marker-0', 'once-0']);
+    assert.deepEqual(collector.acked.sort(), ['marker-0', 'once-0', 'redriven-0']);
     assert.equal(transport.stats().duplicates, 1);
+    // Declared, so the conformance suite expects the broker (not the consumer) to drop the copy.
+    assert.match(transport.features.publishDeduplication ?? '', /Nats-Msg-Id .*\(2 min\)/);
+  });
+
+  it('dedup - with duplicateWindowMs 0 no message id is sent: the copy is stored and delivered, and no publishDeduplication is declared', async () => {
+    const transport = await transports.open({ duplicateWindowMs: 0 });
+    assert.equal(transport.features.publishDeduplication, undefined);
+    const collector = new Collector();
+    await transport.subscribe({ topic: 'no-dedup', group: 'g', inFlightMax: 4 }, collector.handler);
+    const [first] = makeMessages(1, 'twice');
+    const copy = { ...first!, headers: { ...first!.headers, ce_id: 'id-2' } };
+    await transport.publish('no-dedup', [copy]);
+    await transport.publish('no-dedup', [copy]);
+    await eventually(
+      () => collector.acked.length === 2,
+      () => `both copies acked (have ${collector.acked.join(', ')})`,
+    );
+    assert.deepEqual(collector.acked, ['twice-0', 'twice-0']);
+    assert.equal(transport.stats().duplicates, 0);
   });
 
   it('wire - subjects are <prefix>.<topic>.<partition> by murmur2; CloudEvents travel as ce- headers, the key as herald-key', async () => {
@@ -58,18 +80,17 @@ describe('nats transport', { timeout: 180_000 }, () => {
         },
       });
       await nc.flush();
-      await transport.publish('wire.orders', [
-        {
-          key: 'customer-42',
-          headers: {
-            ce_id: 'event-1',
-            ce_type: 'OrderPlaced',
-            'x-stack': 'line 1\nline 2',
-            'x-conformance-id': 'event-1',
-          },
-          body: new Uint8Array([1]),
+      const sent = {
+        key: 'customer-42',
+        headers: {
+          ce_id: 'event-1',
+          ce_type: 'OrderPlaced',
+          'x-stack': 'line 1\nline 2',
+          'x-conformance-id': 'event-1',
         },
-      ]);
+        body: new Uint8Array([1]),
+      };
+      await transport.publish('wire.orders', [sent]);
       await eventually(
         () => received.length === 1,
         () => 'the raw subscriber to see the message',
@@ -80,7 +101,8 @@ describe('nats transport', { timeout: 180_000 }, () => {
       assert.equal(seen!.headers['ce-id'], 'event-1');
       assert.equal(seen!.headers['ce-type'], 'OrderPlaced');
       assert.equal(seen!.headers['herald-key'], 'customer-42');
-      assert.equal(seen!.headers['Nats-Msg-Id'], 'event-1');
+      // The digest of id, key, headers and body: only an exact copy is dropped as a duplicate.
+      assert.equal(seen!.headers['Nats-Msg-Id'], publishIdentity(sent));
       assert.equal(decodeURIComponent(seen!.headers['x-stack']!), 'line 1\nline 2');
 
       // A foreign producer publishing with ce- headers reaches a Herald group as ce_ headers.

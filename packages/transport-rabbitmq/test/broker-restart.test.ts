@@ -24,7 +24,6 @@ describe('rabbitmq transport - broker restart', { timeout: 240_000 }, () => {
     }
     await node?.stop();
   });
-  process.once('exit', () => node?.destroy());
 
   const restarts = [
     { how: 'an orderly restart (SIGTERM)', signal: 'SIGTERM', queueType: 'quorum' },

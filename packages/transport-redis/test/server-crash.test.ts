@@ -9,8 +9,9 @@ import { after, before, describe, it } from 'node:test';
 import { ConfigurationError, type TransportMessage } from '@herald/bus';
 import { withDeadline } from '@herald/bus/testing';
 import { assertOrderedPerKey, Collector, idOf, makeMessages } from '@herald/conformance';
+import type { PrivateServer } from '@herald/test-support';
 import { type RedisTransport, redisTransport } from '@herald/transport-redis';
-import { PrivateServer } from './private-server.ts';
+import { startRedisServer } from './private-server.ts';
 import { REDIS_URL, requireRedis } from './support.ts';
 
 /** Confirmed messages before the kill, and after the restart. */
@@ -38,14 +39,13 @@ describe('redis transport - server crash', { timeout: 240_000 }, () => {
   let server: PrivateServer;
   const open: RedisTransport[] = [];
   before(async () => {
-    server = await PrivateServer.start();
+    server = await startRedisServer();
   });
   after(async () => {
     for (const transport of open.splice(0))
       await withDeadline(transport.close(), 20_000, 'transport.close()');
     await server?.stop();
   });
-  process.once('exit', () => server?.destroy());
 
   it('crash - a kill -9 of the Redis server (appendfsync always) mid-run loses no confirmed message; the transport reconnects', async (t) => {
     const options = {
