@@ -10,6 +10,7 @@
  */
 import { createHash, randomUUID } from 'node:crypto';
 import type { TransportMessage } from '@herald/bus';
+import { publishIdentity } from '@herald/bus/internal';
 
 /** The JSON attribute carrying what has no attribute of its own. */
 export const HERALD_ATTRIBUTE = 'herald';
@@ -104,35 +105,24 @@ export function toPublishEntry(message: TransportMessage): PublishEntry {
     sizeBytes += HERALD_ATTRIBUTE.length + 'String'.length + Buffer.byteLength(value);
   }
   sizeBytes += Buffer.byteLength(text);
-  const id = message.headers.ce_id;
   return {
     Message: text,
     MessageGroupId: message.key !== undefined ? awsId(message.key) : `n:${randomUUID()}`,
-    MessageDeduplicationId: id !== undefined && id !== '' ? deduplicationId(message) : randomUUID(),
+    MessageDeduplicationId: deduplicationId(message),
     MessageAttributes: attributes,
     sizeBytes,
   };
 }
 
 /**
- * The deduplication id of a message with a CloudEvents id: a hash of that id with the key, every
- * header and the body, so only an exact copy is dropped. The id alone is not enough: Herald
- * publishes messages that keep their event's id but differ otherwise, e.g. the dead letters of one
- * event failed by two groups (same `ce_id`, same key, different `herald_dlq_group`) on one `.dlq`
- * topic, and SNS would drop the second. A message without an id gets a random one: nothing to
- * deduplicate it by.
+ * The deduplication id of a message: `@herald/bus`'s publish identity (a hash of the CloudEvents id
+ * with the key, every header and the body), so only an exact copy is dropped. The id alone is not
+ * enough: Herald publishes messages that keep their event's id but differ otherwise (a redriven
+ * dead letter, the dead letters of one event failed by two groups), and SNS would drop them. A
+ * message without an id gets a random one: nothing to deduplicate it by.
  */
 export function deduplicationId(message: TransportMessage): string {
-  const hash = createHash('sha256');
-  const field = (text: string) => hash.update(`${Buffer.byteLength(text)}:${text}`);
-  field(message.headers.ce_id ?? '');
-  field(message.key ?? '\u0000no key');
-  for (const name of Object.keys(message.headers).sort()) {
-    field(name);
-    field(message.headers[name]!);
-  }
-  hash.update(message.body);
-  return `d:${hash.digest('base64url')}`;
+  return publishIdentity(message) ?? randomUUID();
 }
 
 /** What a received SQS message carries, in Herald's terms. */
