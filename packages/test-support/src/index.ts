@@ -35,6 +35,14 @@ export {
   until,
   type WaitDescription,
 } from './poll.ts';
+export {
+  type PrometheusFamily,
+  type PrometheusSample,
+  parsePrometheusText,
+  samplesOf,
+  scrapePrometheus,
+  setupPython,
+} from './prometheus.ts';
 export { createRandom, seedFromEnv } from './random.ts';
 export {
   accepts,
