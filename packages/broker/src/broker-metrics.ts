@@ -29,6 +29,11 @@ export interface BrokerMetricsOptions {
    * `herald_consumergroup_lag_seconds` (default true): one small disk read per lagging partition per scrape.
    */
   readonly lagSeconds?: boolean;
+  /**
+   * Members of a group whose offsets Kafka clients commit (a `'committed'` group), from whoever
+   * coordinates them (the Kafka-protocol server); without it such groups report 0 members.
+   */
+  readonly committedGroupMembers?: (group: string) => number;
 }
 
 /** One consumer group's position on one topic, as the metrics report it. */
@@ -58,9 +63,11 @@ export function registerBrokerMetrics(
   // the first call starts one pass over the broker and the others await that same pass.
   let refreshing: Promise<void> | undefined;
   const refresh = (): Promise<void> => {
-    refreshing ??= collect(broker, families, seriesMax, lagSeconds).finally(() => {
-      refreshing = undefined;
-    });
+    refreshing ??= collect(broker, families, seriesMax, lagSeconds, options.committedGroupMembers).finally(
+      () => {
+        refreshing = undefined;
+      },
+    );
     return refreshing;
   };
   const gauge = (name: string, help: string, labelNames: readonly string[]) =>
@@ -165,6 +172,7 @@ async function collect(
   families: Families,
   seriesMax: number,
   lagSeconds: boolean,
+  committedGroupMembers: ((group: string) => number) | undefined,
 ) {
   for (const family of Object.values(families)) family.reset();
   const broker = typeof source === 'function' ? source() : source;
@@ -197,7 +205,7 @@ async function collect(
   }
   const members = new Map<string, number>();
   let groupSeries = 0;
-  for (const position of await groupPositions(broker)) {
+  for (const position of await groupPositions(broker, committedGroupMembers)) {
     members.set(position.group, (members.get(position.group) ?? 0) + position.members);
     const partitions = ends.get(position.topic) ?? [];
     let offsetSum = 0n;
@@ -234,7 +242,10 @@ async function collect(
 }
 
 /** Every group's position on every topic it has one on, both kinds (acked and Kafka-committed). */
-async function groupPositions(broker: Broker): Promise<GroupPosition[]> {
+async function groupPositions(
+  broker: Broker,
+  committedGroupMembers: ((group: string) => number) | undefined,
+): Promise<GroupPosition[]> {
   const positions: GroupPosition[] = [];
   const listings = await broker.listGroups().catch(() => []);
   for (const listing of listings) {
@@ -244,7 +255,8 @@ async function groupPositions(broker: Broker): Promise<GroupPosition[]> {
           positions.push({
             group: listing.group,
             topic,
-            members: listing.members,
+            // Counted once per group: kafka_consumergroup_members sums a group's topics.
+            members: topic === listing.topics[0] ? (committedGroupMembers?.(listing.group) ?? 0) : 0,
             committed: await broker.committedOffsets(topic, listing.group),
             ackedAhead: new Map(),
           });

@@ -41,7 +41,7 @@ test('herald metrics - embedded bus: kafka_exporter names, herald_* metrics, lag
   const bus = createBus({
     embedded: { dir, partitions: 2 },
     metrics: metrics.bus,
-    logger: silentLogger(),
+    logger: silentLogger,
     retry: { attempts: 2, delayMsInitial: 10, delayMsMax: 10 },
   });
   metrics.addBroker(bus);

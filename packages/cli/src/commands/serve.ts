@@ -79,7 +79,7 @@ async function serve(args: readonly string[], io: CommandIo): Promise<number> {
   let metrics: { port: number; close(): Promise<void> } | undefined;
   if (metricsPort !== undefined) {
     const registry = new Registry();
-    registerBrokerMetrics(server.broker, registry);
+    registerBrokerMetrics(server.broker, registry, { committedGroupMembers: server.groupMemberCount });
     try {
       metrics = await startMetricsServer({ registry, port: metricsPort, host: server.host });
     } catch (error) {
