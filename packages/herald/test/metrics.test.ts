@@ -15,6 +15,7 @@ import {
 } from '@herald/test-support';
 import { createBus, defineEvent, prometheusMetrics, serveMetrics, silentLogger } from 'herald';
 import { z } from 'zod';
+import { checkDashboard } from './grafana-dashboard.ts';
 
 const Ordered = defineEvent('metrics.Ordered', {
   topic: 'metrics-orders',
@@ -149,6 +150,8 @@ test('herald metrics - embedded bus: kafka_exporter names, herald_* metrics, lag
       MESSAGES,
     );
     assert.equal(sum(drained, 'herald_handlers_in_flight', { topic: 'metrics-orders', group: 'billing' }), 0);
+    // The shipped Grafana dashboard queries only what this endpoint serves.
+    assert.ok(checkDashboard(drained) >= 10);
     const notFound = await fetch(`http://127.0.0.1:${server.port}/other`, {
       signal: AbortSignal.timeout(10_000),
     });
