@@ -13,7 +13,8 @@
 # $HERALD_KAFKA_DIR (default ~/.cache/herald/kafka); tests start their own brokers from it.
 # confluent-kafka (a current librdkafka: Debian's python3-confluent-kafka is 1.7) and aiokafka are
 # installed once from PyPI into a virtualenv at $HERALD_PYTHON_DIR (default ~/.cache/herald/python),
-# with moto (whose moto_server emulates AWS SNS and SQS for @herald/transport-aws; in memory only).
+# with moto (whose moto_server emulates AWS SNS and SQS for @herald/transport-aws; in memory only)
+# and prometheus-client (its parser checks the /metrics tests' expositions).
 # Without root nothing is installed: the script lists exactly what to install, and fails.
 set -euo pipefail
 
@@ -33,6 +34,7 @@ PYPI_PACKAGES=(
   confluent-kafka==2.16.1
   aiokafka==0.14.0
   'moto[server]==5.2.5'
+  prometheus-client==0.23.1
 )
 
 # Debian packages the suite uses: the four servers, and real peers nobody here wrote

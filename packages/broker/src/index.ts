@@ -4,6 +4,7 @@
  * See README.md for a runnable example, the on-disk layout, guarantees and limits.
  */
 export { Broker } from './broker.ts';
+export { type BrokerMetricsOptions, METRIC_SERIES_MAX, registerBrokerMetrics } from './broker-metrics.ts';
 export type {
   BrokerOptions,
   GroupDescription,
@@ -32,6 +33,13 @@ export {
   TopicInUseError,
   TopicNotFoundError,
 } from './errors.ts';
+export {
+  METRICS_CONNECTIONS_MAX,
+  METRICS_REQUEST_TIMEOUT_MS,
+  type MetricsServer,
+  type MetricsServerOptions,
+  startMetricsServer,
+} from './metrics-server.ts';
 export { openBroker } from './open-broker.ts';
 export type { CommittedOffset } from './position-journal.ts';
 export { PARTITIONS_MAX } from './topic-catalogue.ts';

@@ -18,6 +18,7 @@ import type { DispatchCounters, UnknownTypeAction } from './dispatcher.ts';
 import type { Envelope } from './envelope.ts';
 import type { IdempotencyStore } from './idempotency.ts';
 import type { Logger } from './logger.ts';
+import type { BusMetrics } from './metrics.ts';
 import type { IdempotencyCounters } from './middleware/idempotency.ts';
 import type { RetryPolicy } from './retry-policy.ts';
 import type { CloseOptions, Transport } from './transport.ts';
@@ -53,6 +54,11 @@ export interface BusOptions {
    * transport; then close it yourself after the last bus stopped.
    */
   readonly ownsTransport?: boolean;
+  /**
+   * Receives a call per publish, handler run, retry and dead-letter (default: none). `herald`'s
+   * `prometheusMetrics().bus` serves them as Prometheus `herald_*` metrics.
+   */
+  readonly metrics?: BusMetrics;
 }
 
 /** What a bus has done since it was created. */

@@ -39,6 +39,7 @@ import { type Envelope, encodeEnvelope } from './envelope.ts';
 import { ClosedError, ConfigurationError } from './errors.ts';
 import type { IdempotencyStore } from './idempotency.ts';
 import { consoleLogger, type Logger } from './logger.ts';
+import type { BusMetrics } from './metrics.ts';
 import { type IdempotencyCounters, idempotency } from './middleware/idempotency.ts';
 import { logging } from './middleware/logging.ts';
 import { validation } from './middleware/validation.ts';
@@ -89,6 +90,7 @@ class HeraldBus implements Bus, DispatcherHost {
   readonly source: string;
   readonly logger: Logger;
   readonly onUnknown: UnknownTypeAction;
+  readonly metrics: BusMetrics | undefined;
   readonly #contracts = new Map<string, Contract>();
   readonly #dispatchers = new Map<string, Dispatcher>();
   readonly #commandHandlers = new Set<string>();
@@ -117,6 +119,7 @@ class HeraldBus implements Bus, DispatcherHost {
     this.source = options.source ?? `/herald/${hostname()}/${process.pid}`;
     this.logger = options.logger ?? consoleLogger();
     this.onUnknown = options.onUnknown ?? 'dead-letter';
+    this.metrics = options.metrics;
     this.#ownsTransport = options.ownsTransport ?? true;
     this.#idempotency = options.idempotency;
     const dedup = this.#idempotency === undefined ? [] : [idempotency(this.#idempotency, this.counters)];
@@ -338,6 +341,24 @@ class HeraldBus implements Bus, DispatcherHost {
   ): Promise<Envelope> {
     this.#assertOpen(contract.kind === 'command' ? 'send' : 'publish');
     this.#register(contract);
+    if (this.metrics === undefined) return this.#emitEnvelope(contract, input, options, attributes);
+    const startedMs = performance.now();
+    try {
+      const envelope = await this.#emitEnvelope(contract, input, options, attributes);
+      this.metrics.published(contract.topic, contract.type, performance.now() - startedMs);
+      return envelope;
+    } catch (error) {
+      this.metrics.publishFailed(contract.topic, contract.type);
+      throw error;
+    }
+  }
+
+  async #emitEnvelope(
+    contract: Contract,
+    input: unknown,
+    options: PublishOptions,
+    attributes: { replyto?: string },
+  ): Promise<Envelope> {
     const data = await validate(contract.schema, input, `"${contract.type}" payload`);
     const id = options.id ?? uuidv7();
     const key = options.key ?? (contract.key as ((value: unknown) => string) | undefined)?.(data);

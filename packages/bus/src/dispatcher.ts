@@ -17,6 +17,7 @@ import {
   ValidationError,
 } from './errors.ts';
 import type { Logger } from './logger.ts';
+import type { BusMetrics } from './metrics.ts';
 import { type RetryPolicy, retryDelayMs } from './retry-policy.ts';
 import type { ReceivedMessage, Subscription, Transport } from './transport.ts';
 
@@ -32,6 +33,8 @@ export interface DispatcherHost {
   deadLetterTopic(topic: string): string;
   /** Counters the dispatcher updates (see `Bus.stats`). */
   readonly counters: DispatchCounters;
+  /** The metrics hook, if the bus has one. */
+  readonly metrics: BusMetrics | undefined;
   /** Publishes or sends a message caused by `cause`. */
   publishCaused(
     contract: EventContract | CommandContract,
@@ -170,13 +173,18 @@ export class Dispatcher {
     const registration = this.#handlers.get(envelope.type);
     if (registration === undefined) return this.#unmatched(message, envelope);
     const context = this.#context(registration, message, envelope, controller.signal);
+    const metrics = this.#host.metrics;
+    const startedMs = metrics === undefined ? 0 : performance.now();
+    metrics?.handlerStarted(this.topic, this.group, envelope.type);
     try {
       await withTimeout(registration.run(context), registration.timeoutMs, controller, envelope);
     } catch (error) {
       this.#host.counters.failed += 1;
+      metrics?.handlerEnded(this.topic, this.group, envelope.type, 'failed', performance.now() - startedMs);
       return this.#failed(message, registration, error, controller.signal);
     }
     this.#host.counters.handled += 1;
+    metrics?.handlerEnded(this.topic, this.group, envelope.type, 'handled', performance.now() - startedMs);
     this.#firstFailureMs.delete(positionOf(message));
     await message.ack();
   }
@@ -218,6 +226,7 @@ export class Dispatcher {
     if (message.deliveryAttempt >= registration.retry.attempts) {
       return this.#deadLetter(message, 'retries-exhausted', error);
     }
+    this.#host.metrics?.retried(this.topic, this.group);
     await message.nack({ delayMs: retryDelayMs(registration.retry, message.deliveryAttempt) });
   }
 
@@ -256,6 +265,7 @@ export class Dispatcher {
     });
     this.#firstFailureMs.delete(position);
     this.#host.counters.deadLettered += 1;
+    this.#host.metrics?.deadLettered(this.topic, this.group, reason);
     await message.ack();
   }
 

@@ -80,6 +80,7 @@ export {
 } from './idempotency.ts';
 export { consoleLogger, type LogFields, type Logger, type LogLevel, silentLogger } from './logger.ts';
 export { type MemoryTransportOptions, memoryTransport } from './memory-transport.ts';
+export type { BusMetrics, HandlerOutcome } from './metrics.ts';
 export { logging } from './middleware/logging.ts';
 export { validation } from './middleware/validation.ts';
 export { assertTopicName, TOPIC_NAME_LENGTH_MAX } from './names.ts';

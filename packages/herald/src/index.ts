@@ -19,15 +19,25 @@ import { lazyTransportFromEnv, transportNameFromEnv } from './transport-from-env
 
 export {
   BrokerError,
+  type BrokerMetricsOptions,
   DirectoryLockedError,
   type EmbeddedTransport,
   type EmbeddedTransportOptions,
   embeddedTransport,
   GroupActiveError,
+  METRIC_SERIES_MAX,
+  type MetricsServer,
   TopicInUseError,
   TopicNotFoundError,
 } from '@herald/broker';
 export * from '@herald/bus';
+export {
+  type PrometheusMetrics,
+  type PrometheusMetricsOptions,
+  prometheusMetrics,
+  type ServeMetricsOptions,
+  serveMetrics,
+} from './metrics.ts';
 export { type SqliteIdempotencyStoreOptions, sqliteIdempotencyStore } from './sqlite-idempotency-store.ts';
 export {
   DEFAULT_NATS_URL,

@@ -14,12 +14,18 @@ import type {
   TransportMessage,
 } from '@herald/bus';
 
+/** A transport opened on first use. */
+export interface LazyTransport extends Transport {
+  /** The underlying transport once it opened (metrics read the embedded broker through it). */
+  readonly opened: Transport | undefined;
+}
+
 /** Wraps `open` so it runs once, on the first call that needs the transport. */
 export function lazyTransport(
   name: string,
   features: TransportFeatures,
   open: () => Promise<Transport>,
-): Transport {
+): LazyTransport {
   let opened: Promise<Transport> | undefined;
   let inner: Transport | undefined;
   let closed = false;
@@ -34,6 +40,9 @@ export function lazyTransport(
     name,
     get features() {
       return inner?.features ?? features;
+    },
+    get opened() {
+      return inner;
     },
     async publish(topic: string, messages: readonly TransportMessage[]) {
       await (await transport()).publish(topic, messages);

@@ -73,6 +73,11 @@ export interface KafkaServer {
   readonly broker: Broker;
   /** Open connections. */
   readonly connectionCount: number;
+  /**
+   * Members a Kafka consumer group has in this server's group coordinator now (0 for a group it
+   * does not coordinate): what `kafka_consumergroup_members` reports for Kafka clients' groups.
+   */
+  groupMemberCount(group: string): number;
   /** Serves an already-connected socket (the listener uses it; tests drive it without TCP). */
   handle(socket: net.Socket): void;
   /** Graceful shutdown; idempotent. */
@@ -175,6 +180,7 @@ export async function startKafkaServer(options: KafkaServerOptions = {}): Promis
     get connectionCount() {
       return connections.size;
     },
+    groupMemberCount: (group) => groups.describeGroup(group)?.members.length ?? 0,
     handle,
     close() {
       closed ??= (async () => {

@@ -44,6 +44,14 @@ export {
   type PrivateServerPlace,
   type PrivateServerSpec,
 } from './private-server.ts';
+export {
+  type PrometheusFamily,
+  type PrometheusSample,
+  parsePrometheusText,
+  samplesOf,
+  scrapePrometheus,
+  setupPython,
+} from './prometheus.ts';
 export { createRandom, seedFromEnv } from './random.ts';
 export {
   accepts,

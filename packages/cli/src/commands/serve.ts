@@ -3,7 +3,9 @@
  * then shuts down gracefully (in-flight requests answered, data synced, directory unlocked).
  */
 import { parseArgs } from 'node:util';
+import { registerBrokerMetrics, startMetricsServer } from '@herald/broker';
 import { startKafkaServer } from '@herald/kafka-server';
+import { Registry } from 'prom-client';
 import { type Command, type CommandIo, UsageError } from '../cli.ts';
 
 const USAGE = `Usage: herald serve [options]
@@ -18,12 +20,15 @@ Options:
   --host H               interface to bind (default 127.0.0.1)
   --advertised-host H    host clients are told to connect to (default: the bind host)
   --insecure             allow binding a non-loopback interface (there is no authentication)
+  --metrics-port N       also serve Prometheus metrics at http://HOST:N/metrics (kafka_exporter's
+                         names: kafka_topic_partition_current_offset, kafka_consumergroup_lag, ...)
   -h, --help             show this help
 
 Example:
   herald serve --port 9092 --data ./data
   echo hello | kcat -b 127.0.0.1:9092 -P -t greetings
   kcat -b 127.0.0.1:9092 -C -t greetings -e
+  herald serve --metrics-port 9308 && curl -s 127.0.0.1:9308/metrics
 `;
 
 function integer(value: string | undefined, name: string, min: number, max: number): number | undefined {
@@ -47,6 +52,7 @@ async function serve(args: readonly string[], io: CommandIo): Promise<number> {
         host: { type: 'string' },
         'advertised-host': { type: 'string' },
         insecure: { type: 'boolean' },
+        'metrics-port': { type: 'string' },
       },
       strict: true,
       allowPositionals: false,
@@ -56,6 +62,7 @@ async function serve(args: readonly string[], io: CommandIo): Promise<number> {
   }
   const port = integer(values.port as string | undefined, 'port', 0, 65535) ?? 9092;
   const partitions = integer(values.partitions as string | undefined, 'partitions', 1, 1024);
+  const metricsPort = integer(values['metrics-port'] as string | undefined, 'metrics-port', 0, 65535);
   const dir = (values.data as string | undefined) ?? process.env.HERALD_DATA_DIR ?? './.herald';
   const server = await startKafkaServer({
     dir,
@@ -69,6 +76,18 @@ async function serve(args: readonly string[], io: CommandIo): Promise<number> {
     onError: (error) => io.stderr(`herald serve: ${(error as Error).stack ?? String(error)}\n`),
   });
   io.stdout(`herald serve: listening on ${server.host}:${server.port} (data ${dir})\n`);
+  let metrics: { port: number; close(): Promise<void> } | undefined;
+  if (metricsPort !== undefined) {
+    const registry = new Registry();
+    registerBrokerMetrics(server.broker, registry, { committedGroupMembers: server.groupMemberCount });
+    try {
+      metrics = await startMetricsServer({ registry, port: metricsPort, host: server.host });
+    } catch (error) {
+      await server.close();
+      throw error;
+    }
+    io.stdout(`herald serve: metrics on http://${server.host}:${metrics.port}/metrics\n`);
+  }
   await new Promise<void>((resolve) => {
     const stop = () => {
       process.off('SIGINT', stop);
@@ -79,6 +98,7 @@ async function serve(args: readonly string[], io: CommandIo): Promise<number> {
     process.on('SIGTERM', stop);
   });
   io.stdout('herald serve: shutting down\n');
+  await metrics?.close();
   await server.close();
   io.stdout('herald serve: stopped\n');
   return 0;
