@@ -216,7 +216,10 @@ class HeraldBus implements Bus, DispatcherHost {
     const answer: Handler<unknown> = async (data, context) => {
       const replyTo = context.envelope.replyto;
       if (replyTo === undefined) {
-        context.logger.warn('query without replyto attribute; nobody to answer', { id: context.envelope.id });
+        context.logger.warn(
+          { id: context.envelope.id, type: context.envelope.type },
+          'query without replyto attribute; nobody to answer',
+        );
         return;
       }
       let result: unknown;
@@ -361,6 +364,9 @@ class HeraldBus implements Bus, DispatcherHost {
     };
     await this.transport.publish(contract.topic, [encodeEnvelope(envelope)]);
     this.counters.published += 1;
+    if (this.logger.isLevelEnabled?.('debug') ?? true) {
+      this.logger.debug({ type: envelope.type, id, topic: contract.topic, key }, 'published');
+    }
     return envelope;
   }
 

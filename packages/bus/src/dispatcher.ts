@@ -145,11 +145,10 @@ export class Dispatcher {
     if (this.#stopping) return;
     const controller = new AbortController();
     const done = this.#process(message, controller).catch((error: unknown) => {
-      this.#host.logger.error('dispatcher failed to settle a message; it will be redelivered', {
-        topic: message.topic,
-        offset: message.offset,
-        error: String(error),
-      });
+      this.#host.logger.error(
+        { ...this.#coordinates(message), error: String(error) },
+        'dispatcher failed to settle a message; it will be redelivered',
+      );
     });
     const entry = { done, controller };
     this.#inFlight.add(entry);
@@ -196,7 +195,10 @@ export class Dispatcher {
     try {
       await action(message, envelope, this.group);
     } catch (error) {
-      this.#host.logger.warn('onUnknown hook failed; message will be redelivered', { error: String(error) });
+      this.#host.logger.warn(
+        { ...this.#coordinates(message), type: envelope.type, id: envelope.id, error: String(error) },
+        'onUnknown hook failed; message will be redelivered',
+      );
       return message.nack({ delayMs: 1000 });
     }
     await message.ack();
@@ -218,7 +220,11 @@ export class Dispatcher {
     if (message.deliveryAttempt >= registration.retry.attempts) {
       return this.#deadLetter(message, 'retries-exhausted', error);
     }
-    await message.nack({ delayMs: retryDelayMs(registration.retry, message.deliveryAttempt) });
+    const delayMs = retryDelayMs(registration.retry, message.deliveryAttempt);
+    if (this.#host.logger.isLevelEnabled?.('debug') ?? true) {
+      this.#host.logger.debug({ ...this.#coordinates(message), delayMs }, 'retry scheduled');
+    }
+    await message.nack({ delayMs });
   }
 
   #rememberFirstFailure(message: ReceivedMessage): void {
@@ -240,23 +246,40 @@ export class Dispatcher {
       ]);
     } catch (publishError) {
       // Never ack what could not be parked: the message comes back and we try again.
-      this.#host.logger.error('could not dead-letter a message; it will be redelivered', {
-        topic: message.topic,
-        deadLetterTopic: topic,
-        error: String(publishError),
-      });
+      this.#host.logger.error(
+        { ...this.#coordinates(message), deadLetterTopic: topic, error: String(publishError) },
+        'could not dead-letter a message; it will be redelivered',
+      );
       return message.nack({ delayMs: 1000 });
     }
-    this.#host.logger.warn('message dead-lettered', {
-      topic: message.topic,
-      group: this.group,
-      deadLetterTopic: topic,
-      reason,
-      error: error instanceof HeraldError ? error.message : String(error),
-    });
+    this.#host.logger.warn(
+      {
+        ...this.#coordinates(message),
+        deadLetterTopic: topic,
+        reason,
+        error: error instanceof HeraldError ? error.message : String(error),
+      },
+      'message dead-lettered',
+    );
     this.#firstFailureMs.delete(position);
     this.#host.counters.deadLettered += 1;
     await message.ack();
+  }
+
+  /**
+   * Where a message is, for log lines: its topic, group, partition, offset, attempt, and its
+   * CloudEvents type and id when its headers carry them (read raw: it may not decode).
+   */
+  #coordinates(message: ReceivedMessage): Record<string, unknown> {
+    return {
+      type: message.headers.ce_type,
+      id: message.headers.ce_id,
+      group: this.group,
+      topic: message.topic,
+      partition: message.partition,
+      offset: message.offset,
+      attempt: message.deliveryAttempt,
+    };
   }
 
   #context(

@@ -78,7 +78,18 @@ export {
   type MemoryIdempotencyStoreOptions,
   memoryIdempotencyStore,
 } from './idempotency.ts';
-export { consoleLogger, type LogFields, type Logger, type LogLevel, silentLogger } from './logger.ts';
+export {
+  type ConsoleLoggerOptions,
+  consoleLogger,
+  type LogDestination,
+  type LogFields,
+  type LogFormat,
+  type Logger,
+  type LogLevel,
+  type LogMethod,
+  type LogWriteLevel,
+  silentLogger,
+} from './logger.ts';
 export { type MemoryTransportOptions, memoryTransport } from './memory-transport.ts';
 export { logging } from './middleware/logging.ts';
 export { validation } from './middleware/validation.ts';

@@ -119,7 +119,7 @@ class KafkaTransportImpl implements KafkaTransport, SubscriptionHost {
 
   /** Logs to `options.logger` (subscriptions throttle their own warnings). */
   warn(message: string): void {
-    this.options.logger.warn(message);
+    this.options.logger.warn({ transport: 'kafka' }, message);
   }
 
   forget(subscription: KafkaSubscription): void {
