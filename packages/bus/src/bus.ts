@@ -37,6 +37,7 @@ import {
 } from './dispatcher.ts';
 import { type Envelope, encodeEnvelope } from './envelope.ts';
 import { ClosedError, ConfigurationError } from './errors.ts';
+import { type BusState, busHealth, type HealthError, healthError, isConnectionFailure } from './health.ts';
 import type { IdempotencyStore } from './idempotency.ts';
 import { consoleLogger, type Logger } from './logger.ts';
 import { type IdempotencyCounters, idempotency } from './middleware/idempotency.ts';
@@ -82,8 +83,6 @@ export function createBus(options: BusOptions): Bus {
   return new HeraldBus(options);
 }
 
-type BusState = 'created' | 'starting' | 'started' | 'stopping' | 'stopped';
-
 class HeraldBus implements Bus, DispatcherHost {
   readonly transport: Transport;
   readonly source: string;
@@ -111,6 +110,11 @@ class HeraldBus implements Bus, DispatcherHost {
   readonly #ownsTransport: boolean;
   #transportClosing = false;
   #stopped: Promise<void> | undefined;
+  /** The last failure of the bus or its transport, for `health()`. */
+  #lastError: HealthError | undefined;
+  /** Set by a failed publish, cleared by the next successful one: connectedness without `transport.health`. */
+  #publishFailing = false;
+  #startFailed = false;
 
   constructor(options: BusOptions) {
     this.transport = options.transport;
@@ -251,6 +255,8 @@ class HeraldBus implements Bus, DispatcherHost {
     try {
       for (const dispatcher of this.#dispatchers.values()) await dispatcher.start();
     } catch (error) {
+      this.#startFailed = true;
+      this.noteError(healthError('start', error));
       this.#state = 'started';
       await this.stop();
       throw error;
@@ -265,6 +271,21 @@ class HeraldBus implements Bus, DispatcherHost {
 
   stats(): Readonly<BusStats> {
     return { ...this.counters, lateReplies: this.#replies.lateReplies };
+  }
+
+  health() {
+    return busHealth({
+      state: this.#state,
+      startFailed: this.#startFailed,
+      transport: this.transport,
+      publishFailing: this.#publishFailing,
+      subscriptions: [...this.#dispatchers.values()].map((dispatcher) => dispatcher.health()),
+      lastError: this.#lastError,
+    });
+  }
+
+  noteError(error: HealthError): void {
+    this.#lastError = error;
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
@@ -362,7 +383,14 @@ class HeraldBus implements Bus, DispatcherHost {
       extensions: { ...(options.extensions ?? {}) },
       data,
     };
-    await this.transport.publish(contract.topic, [encodeEnvelope(envelope)]);
+    try {
+      await this.transport.publish(contract.topic, [encodeEnvelope(envelope)]);
+    } catch (error) {
+      if (isConnectionFailure(error)) this.#publishFailing = true;
+      this.noteError(healthError(`publish ${contract.topic}`, error));
+      throw error;
+    }
+    this.#publishFailing = false;
     this.counters.published += 1;
     if (this.logger.isLevelEnabled?.('debug') ?? true) {
       this.logger.debug({ type: envelope.type, id, topic: contract.topic, key }, 'published');

@@ -16,6 +16,7 @@ import {
   UnrecoverableError,
   ValidationError,
 } from './errors.ts';
+import { type HealthError, healthError, type SubscriptionHealth, type SubscriptionState } from './health.ts';
 import type { Logger } from './logger.ts';
 import { type RetryPolicy, retryDelayMs } from './retry-policy.ts';
 import type { ReceivedMessage, Subscription, Transport } from './transport.ts';
@@ -32,6 +33,8 @@ export interface DispatcherHost {
   deadLetterTopic(topic: string): string;
   /** Counters the dispatcher updates (see `Bus.stats`). */
   readonly counters: DispatchCounters;
+  /** Remembers a failure for `bus.health()`. */
+  noteError(error: HealthError): void;
   /** Publishes or sends a message caused by `cause`. */
   publishCaused(
     contract: EventContract | CommandContract,
@@ -89,6 +92,8 @@ export class Dispatcher {
   readonly #firstFailureMs = new Map<string, number>();
   #subscription: Subscription | undefined;
   #stopping = false;
+  #state: SubscriptionState = 'idle';
+  #lastError: HealthError | undefined;
 
   constructor(host: DispatcherHost, topic: string, group: string, concurrency: number) {
     this.#host = host;
@@ -109,15 +114,39 @@ export class Dispatcher {
 
   /** Subscribes; deliveries start once this resolves. */
   async start(): Promise<void> {
-    this.#subscription = await this.#host.transport.subscribe(
-      {
-        topic: this.topic,
-        group: this.group,
-        inFlightMax: this.#concurrency,
-        types: [...this.#handlers.keys()],
-      },
-      (message) => this.#receive(message),
-    );
+    this.#state = 'subscribing';
+    try {
+      this.#subscription = await this.#host.transport.subscribe(
+        {
+          topic: this.topic,
+          group: this.group,
+          inFlightMax: this.#concurrency,
+          types: [...this.#handlers.keys()],
+        },
+        (message) => this.#receive(message),
+      );
+    } catch (error) {
+      this.#state = 'failed';
+      this.#noteError('subscribe', error);
+      throw error;
+    }
+    this.#state = 'active';
+  }
+
+  /** This subscription's state, for `bus.health()`. */
+  health(): SubscriptionHealth {
+    return {
+      topic: this.topic,
+      group: this.group,
+      state: this.#state,
+      inFlight: this.#inFlight.size,
+      ...(this.#lastError === undefined ? {} : { lastError: this.#lastError }),
+    };
+  }
+
+  #noteError(what: string, error: unknown): void {
+    this.#lastError = healthError(`${what} ${this.topic}/${this.group}`, error);
+    this.#host.noteError(this.#lastError);
   }
 
   /**
@@ -129,6 +158,7 @@ export class Dispatcher {
    */
   async stop(deadlineMs: number, graceMs: number, closeTimeoutMsMin: number): Promise<number> {
     this.#stopping = true;
+    if (this.#state !== 'failed') this.#state = 'stopping';
     const drained = await waitAll(this.#inFlight, deadlineMs);
     if (!drained) {
       for (const entry of this.#inFlight)
@@ -137,6 +167,7 @@ export class Dispatcher {
     }
     const closeDeadlineMs = Math.max(deadlineMs, performance.now() + closeTimeoutMsMin);
     await this.#subscription?.close({ timeoutMs: Math.max(0, closeDeadlineMs - performance.now()) });
+    if (this.#state !== 'failed') this.#state = 'closed';
     return closeDeadlineMs;
   }
 
@@ -145,6 +176,7 @@ export class Dispatcher {
     if (this.#stopping) return;
     const controller = new AbortController();
     const done = this.#process(message, controller).catch((error: unknown) => {
+      this.#noteError('settle', error);
       this.#host.logger.error(
         { ...this.#coordinates(message), error: String(error) },
         'dispatcher failed to settle a message; it will be redelivered',
@@ -246,6 +278,7 @@ export class Dispatcher {
       ]);
     } catch (publishError) {
       // Never ack what could not be parked: the message comes back and we try again.
+      this.#noteError('dead-letter', publishError);
       this.#host.logger.error(
         { ...this.#coordinates(message), deadLetterTopic: topic, error: String(publishError) },
         'could not dead-letter a message; it will be redelivered',

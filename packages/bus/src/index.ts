@@ -73,6 +73,26 @@ export {
   type ValidationIssue,
 } from './errors.ts';
 export {
+  type BusHealth,
+  type BusState,
+  ConnectionHealth,
+  FAILING_SOURCES_MAX,
+  type HealthError,
+  healthError,
+  isConnectionFailure,
+  type SubscriptionHealth,
+  type SubscriptionState,
+  type TransportHealth,
+} from './health.ts';
+export {
+  combineHealth,
+  HEALTH_PATHS,
+  type HealthAnswer,
+  type HealthVerdict,
+  healthAnswer,
+  healthFailureAnswer,
+} from './health-endpoint.ts';
+export {
   type IdempotencyKey,
   type IdempotencyStore,
   type MemoryIdempotencyStoreOptions,

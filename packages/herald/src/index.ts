@@ -28,6 +28,13 @@ export {
   TopicNotFoundError,
 } from '@herald/broker';
 export * from '@herald/bus';
+export {
+  HEALTH_ROUTE_TIMEOUT_MS_DEFAULT,
+  type HealthRoute,
+  type HealthServer,
+  type HealthServerOptions,
+  startHealthServer,
+} from './health-server.ts';
 export { type SqliteIdempotencyStoreOptions, sqliteIdempotencyStore } from './sqlite-idempotency-store.ts';
 export {
   DEFAULT_NATS_URL,

@@ -7,6 +7,8 @@ import {
   assertTopicName,
   ClosedError,
   type CloseOptions,
+  ConnectionHealth,
+  isConnectionFailure,
   type MessageHandler,
   messageSizeBytes,
   PayloadTooLargeError,
@@ -15,6 +17,7 @@ import {
   type Transport,
   TransportError,
   type TransportFeatures,
+  type TransportHealth,
   type TransportMessage,
 } from '@herald/bus';
 import { assertSubscribeOptions, partitionForKey } from '@herald/bus/internal';
@@ -30,6 +33,11 @@ import { KafkaSubscription, type SubscriptionHost } from './subscription.ts';
 export interface KafkaTransport extends Transport {
   /** The options in effect (defaults applied). */
   readonly options: ResolvedOptions;
+  /**
+   * Connected unless the last produce, or some subscription's last fetch or group join, failed
+   * and has not succeeded since; see {@link Transport.health}.
+   */
+  health(): TransportHealth;
 }
 
 /**
@@ -80,6 +88,8 @@ class KafkaTransportImpl implements KafkaTransport, SubscriptionHost {
   /** Partition count per topic (a promise while it is being looked up or the topic created). */
   readonly #topics = new Map<string, Promise<number>>();
   readonly #subscriptions = new Set<KafkaSubscription>();
+  /** Produce, fetch and join failures not yet followed by a success, for `health()`. */
+  readonly connection = new ConnectionHealth();
   /** Round-robin counter for keyless messages. */
   #keyless = 0;
   #closed = false;
@@ -120,6 +130,10 @@ class KafkaTransportImpl implements KafkaTransport, SubscriptionHost {
   /** Logs to `options.logger` (subscriptions throttle their own warnings). */
   warn(message: string): void {
     this.options.logger.warn({ transport: 'kafka' }, message);
+  }
+
+  health(): TransportHealth {
+    return this.connection.report(this.#closed);
   }
 
   forget(subscription: KafkaSubscription): void {
@@ -171,6 +185,7 @@ class KafkaTransportImpl implements KafkaTransport, SubscriptionHost {
     try {
       partitions = await this.#partitions(topic);
     } catch (error) {
+      if (!this.#closed) this.connection.failed('produce', error);
       if (error instanceof TransportError) throw error;
       throw new TransportError(`kafka: topic ${topic} unavailable: ${describeError(error)}`, {
         cause: error,
@@ -189,6 +204,7 @@ class KafkaTransportImpl implements KafkaTransport, SubscriptionHost {
       await this.#batcher.add(records, bytes);
     } catch (error) {
       if (error instanceof ClosedError) throw error;
+      if (!this.#closed && isConnectionFailure(error)) this.connection.failed('produce', error);
       // The topic may have changed (deleted, repartitioned): look it up again next time.
       this.#topics.delete(topic);
       throw new TransportError(`kafka: publish to ${topic} failed: ${describeError(error)}`, {
@@ -196,6 +212,7 @@ class KafkaTransportImpl implements KafkaTransport, SubscriptionHost {
         retriable: isRetriable(error),
       });
     }
+    this.connection.recovered('produce');
   }
 
   async #send(records: OutgoingRecord[]): Promise<void> {

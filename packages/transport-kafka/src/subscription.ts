@@ -27,7 +27,7 @@
  *   most `closeTimeoutMs` for the broker (less when the transport's close was given a shorter
  *   `timeoutMs`, as `bus.stop` does), then drops the connections.
  */
-import type { CloseOptions, MessageHandler, Subscription } from '@herald/bus';
+import type { CloseOptions, ConnectionHealth, MessageHandler, Subscription } from '@herald/bus';
 import { Consumer, type ConsumerGroupJoinPayload, ListOffsetTimestamps } from '@platformatic/kafka';
 import { subscriptionAwareRoundRobin } from './assigner.ts';
 import { Backoff } from './backoff.ts';
@@ -45,6 +45,8 @@ export interface SubscriptionHost {
   readonly options: ResolvedOptions;
   /** Logs a problem the subscription recovers from by itself (the subscription throttles its calls). */
   warn(message: string): void;
+  /** Fetch and join failures and recoveries, for the transport's `health()`. */
+  readonly connection: ConnectionHealth;
   /** Called once the subscription is closed, so the transport forgets it. */
   forget(subscription: KafkaSubscription): void;
 }
@@ -186,6 +188,11 @@ export class KafkaSubscription implements Subscription {
     }
   }
 
+  /** Names this subscription's fetches or joins in the transport's health report. */
+  #healthSource(what: 'fetch' | 'join'): string {
+    return `${what} ${this.topic}/${this.group}`;
+  }
+
   /** Warns (throttled) about something this subscription recovers from by itself. */
   #warn(problem: string): void {
     if (this.#isClosed()) return;
@@ -222,6 +229,7 @@ export class KafkaSubscription implements Subscription {
         partitionAssigner: subscriptionAwareRoundRobin,
       })
       .then((result) => {
+        this.#host.connection.recovered(this.#healthSource('join'));
         this.#joinBackoff.reset();
         return result;
       })
@@ -238,6 +246,7 @@ export class KafkaSubscription implements Subscription {
       if (this.#state === 'closed') return;
       this.#join().catch((error: unknown) => {
         if (this.#state === 'closed') return;
+        this.#host.connection.failed(this.#healthSource('join'), error);
         this.#warn(`join failed: ${describeError(error)}`);
         this.#scheduleRejoin();
       });
@@ -352,12 +361,14 @@ export class KafkaSubscription implements Subscription {
           // Retention removed what the group had not read: continue from the log start.
           await this.#resetToEarliest(ownership, wanted).catch(() => {});
         } else {
+          this.#host.connection.failed(this.#healthSource('fetch'), error);
           this.#warn(`fetch failed: ${describeError(error)}`);
         }
         await this.#pause(this.#fetchBackoff.next());
         continue;
       }
       this.#fetchBackoff.reset();
+      this.#host.connection.recovered(this.#healthSource('fetch'));
       if (ownership !== this.#ownership || this.#isClosed()) continue;
       for (const response of responses) this.#admit(response);
       this.#delivery.drain();
@@ -495,6 +506,9 @@ export class KafkaSubscription implements Subscription {
       Promise.all([quietly(this.#member.connections.close()), quietly(this.#fetcher.connections.close())]),
       1_000,
     );
+    // A closed subscription no longer speaks for the connection.
+    this.#host.connection.recovered(this.#healthSource('fetch'));
+    this.#host.connection.recovered(this.#healthSource('join'));
     this.#host.forget(this);
   }
 }

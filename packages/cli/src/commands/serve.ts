@@ -5,6 +5,7 @@
 import { parseArgs } from 'node:util';
 import { startKafkaServer } from '@herald/kafka-server';
 import { type Command, type CommandIo, UsageError } from '../cli.ts';
+import { type HealthEndpoint, startHealthEndpoint } from '../health-endpoint.ts';
 
 const USAGE = `Usage: herald serve [options]
 
@@ -18,6 +19,8 @@ Options:
   --host H               interface to bind (default 127.0.0.1)
   --advertised-host H    host clients are told to connect to (default: the bind host)
   --insecure             allow binding a non-loopback interface (there is no authentication)
+  --health-port N        serve GET /live, /ready and /health over HTTP on this port of --host
+                         (0 picks a free one and prints it); ready while serving, not once stopping
   -h, --help             show this help
 
 Example:
@@ -47,6 +50,7 @@ async function serve(args: readonly string[], io: CommandIo): Promise<number> {
         host: { type: 'string' },
         'advertised-host': { type: 'string' },
         insecure: { type: 'boolean' },
+        'health-port': { type: 'string' },
       },
       strict: true,
       allowPositionals: false,
@@ -55,6 +59,7 @@ async function serve(args: readonly string[], io: CommandIo): Promise<number> {
     throw new UsageError((error as Error).message);
   }
   const port = integer(values.port as string | undefined, 'port', 0, 65535) ?? 9092;
+  const healthPort = integer(values['health-port'] as string | undefined, 'health-port', 0, 65535);
   const partitions = integer(values.partitions as string | undefined, 'partitions', 1, 1024);
   const dir = (values.data as string | undefined) ?? process.env.HERALD_DATA_DIR ?? './.herald';
   const server = await startKafkaServer({
@@ -69,6 +74,23 @@ async function serve(args: readonly string[], io: CommandIo): Promise<number> {
     onError: (error) => io.stderr(`herald serve: ${(error as Error).stack ?? String(error)}\n`),
   });
   io.stdout(`herald serve: listening on ${server.host}:${server.port} (data ${dir})\n`);
+  let stopping = false;
+  let health: HealthEndpoint | undefined;
+  if (healthPort !== undefined) {
+    try {
+      health = await startHealthEndpoint(server.host, healthPort, () => ({
+        live: true,
+        ready: !stopping && !server.broker.closed,
+        listening: `${server.host}:${server.port}`,
+        connections: server.connectionCount,
+        data: dir,
+      }));
+    } catch (error) {
+      await server.close();
+      throw new UsageError(`--health-port ${healthPort}: ${(error as Error).message}`);
+    }
+    io.stdout(`herald serve: health on http://${server.host}:${health.port} (/live, /ready, /health)\n`);
+  }
   await new Promise<void>((resolve) => {
     const stop = () => {
       process.off('SIGINT', stop);
@@ -79,7 +101,9 @@ async function serve(args: readonly string[], io: CommandIo): Promise<number> {
     process.on('SIGTERM', stop);
   });
   io.stdout('herald serve: shutting down\n');
+  stopping = true;
   await server.close();
+  await health?.close();
   io.stdout('herald serve: stopped\n');
   return 0;
 }
