@@ -34,6 +34,8 @@ export interface StartServeOptions {
   readonly command?: readonly [string, ...string[]];
   /** The working directory; this process's by default. */
   readonly cwd?: string;
+  /** More `serve` options, after the others (e.g. `['--health-port', '0']`). */
+  readonly args?: readonly string[];
   /** How long to wait for the server to listen; 20 s by default. */
   readonly startTimeoutMs?: number;
 }
@@ -70,6 +72,7 @@ export async function startServe(options: StartServeOptions): Promise<ServeProce
   const [command, ...prefix] = options.command ?? [process.execPath, HERALD_BIN];
   const args = [...prefix, 'serve', '--port', String(options.port ?? 0), '--data', options.dir];
   if (options.partitions !== undefined) args.push('--partitions', String(options.partitions));
+  args.push(...(options.args ?? []));
   const child = spawnChild(command, args, {
     ...(options.env === undefined ? {} : { env: options.env }),
     ...(options.inheritEnv === undefined ? {} : { inheritEnv: options.inheritEnv }),

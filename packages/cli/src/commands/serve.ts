@@ -5,6 +5,7 @@
 import { parseArgs } from 'node:util';
 import { startKafkaServer } from '@herald/kafka-server';
 import { type Command, type CommandIo, UsageError } from '../cli.ts';
+import { CliError, EXIT } from '../errors.ts';
 import { type HealthEndpoint, startHealthEndpoint } from '../health-endpoint.ts';
 
 const USAGE = `Usage: herald serve [options]
@@ -73,7 +74,6 @@ async function serve(args: readonly string[], io: CommandIo): Promise<number> {
     insecure: values.insecure === true,
     onError: (error) => io.stderr(`herald serve: ${(error as Error).stack ?? String(error)}\n`),
   });
-  io.stdout(`herald serve: listening on ${server.host}:${server.port} (data ${dir})\n`);
   let stopping = false;
   let health: HealthEndpoint | undefined;
   if (healthPort !== undefined) {
@@ -87,8 +87,16 @@ async function serve(args: readonly string[], io: CommandIo): Promise<number> {
       }));
     } catch (error) {
       await server.close();
-      throw new UsageError(`--health-port ${healthPort}: ${(error as Error).message}`);
+      // A taken port is a conflict (exit 4), like a locked data directory.
+      throw new CliError(
+        `--health-port ${healthPort}: ${(error as Error).message}; pick a free port, or 0 for any`,
+        EXIT.conflict,
+        { cause: error },
+      );
     }
+  }
+  io.stdout(`herald serve: listening on ${server.host}:${server.port} (data ${dir})\n`);
+  if (health !== undefined) {
     io.stdout(`herald serve: health on http://${server.host}:${health.port} (/live, /ready, /health)\n`);
   }
   await new Promise<void>((resolve) => {
