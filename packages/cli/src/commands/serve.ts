@@ -87,10 +87,10 @@ async function serve(args: readonly string[], io: CommandIo): Promise<number> {
       }));
     } catch (error) {
       await server.close();
-      // A taken port is a conflict (exit 4), like a locked data directory.
+      // A runtime failure (exit 1), like the Kafka port in use.
       throw new CliError(
         `--health-port ${healthPort}: ${(error as Error).message}; pick a free port, or 0 for any`,
-        EXIT.conflict,
+        EXIT.failure,
         { cause: error },
       );
     }
