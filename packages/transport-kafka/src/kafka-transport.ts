@@ -23,7 +23,7 @@ import {
 import { assertSubscribeOptions, partitionForKey } from '@herald/bus/internal';
 import { Admin, ProduceAcks, Producer } from '@platformatic/kafka';
 import { Batcher } from './batcher.ts';
-import { describeError, hasKafkaError, isRetriable } from './errors.ts';
+import { describeError, hasKafkaError, healthSource, isRetriable } from './errors.ts';
 import { type KafkaTransportOptions, type ResolvedOptions, resolveOptions } from './options.ts';
 import { type OutgoingRecord, toRecord } from './records.ts';
 import { quietly, settledWithin } from './settled-within.ts';
@@ -137,6 +137,9 @@ class KafkaTransportImpl implements KafkaTransport, SubscriptionHost {
   }
 
   forget(subscription: KafkaSubscription): void {
+    // A closed subscription no longer speaks for the connection.
+    this.connection.recovered(healthSource('fetch', subscription.topic, subscription.group));
+    this.connection.recovered(healthSource('join', subscription.topic, subscription.group));
     this.#subscriptions.delete(subscription);
   }
 

@@ -31,8 +31,8 @@ import type { CloseOptions, ConnectionHealth, MessageHandler, Subscription } fro
 import { Consumer, type ConsumerGroupJoinPayload, ListOffsetTimestamps } from '@platformatic/kafka';
 import { subscriptionAwareRoundRobin } from './assigner.ts';
 import { Backoff } from './backoff.ts';
-import { DEBUG, debug } from './debug.ts';
-import { describeError, hasKafkaError, shouldJoinAgain } from './errors.ts';
+import { DEBUG, debug, traceMember } from './debug.ts';
+import { describeError, hasKafkaError, healthSource, shouldJoinAgain } from './errors.ts';
 import { OffsetCommitter } from './offset-committer.ts';
 import { RETRY_DELAY_MS_FIRST, type ResolvedOptions, WARNING_INTERVAL_MS } from './options.ts';
 import { PartitionDelivery } from './partition-delivery.ts';
@@ -176,21 +176,7 @@ export class KafkaSubscription implements Subscription {
       this.#scheduleRejoin();
     });
     this.#fetcher.on('error', () => {});
-    if (DEBUG) {
-      const log = (...parts: unknown[]) => debug(group, topic, ...parts);
-      this.#member.on('consumer:group:join', (payload: ConsumerGroupJoinPayload) =>
-        log('assigned', payload.generationId, JSON.stringify(payload.assignments)),
-      );
-      this.#member.on('consumer:group:rebalance', () => log('rebalance'));
-      this.#member.on('consumer:heartbeat:error', (payload: { error: unknown }) =>
-        log('heartbeat error', describeError(payload.error)),
-      );
-    }
-  }
-
-  /** Names this subscription's fetches or joins in the transport's health report. */
-  #healthSource(what: 'fetch' | 'join'): string {
-    return `${what} ${this.topic}/${this.group}`;
+    if (DEBUG) traceMember(this.#member, group, topic, describeError);
   }
 
   /** Warns (throttled) about something this subscription recovers from by itself. */
@@ -229,7 +215,7 @@ export class KafkaSubscription implements Subscription {
         partitionAssigner: subscriptionAwareRoundRobin,
       })
       .then((result) => {
-        this.#host.connection.recovered(this.#healthSource('join'));
+        this.#host.connection.recovered(healthSource('join', this.topic, this.group));
         this.#joinBackoff.reset();
         return result;
       })
@@ -246,7 +232,7 @@ export class KafkaSubscription implements Subscription {
       if (this.#state === 'closed') return;
       this.#join().catch((error: unknown) => {
         if (this.#state === 'closed') return;
-        this.#host.connection.failed(this.#healthSource('join'), error);
+        this.#host.connection.failed(healthSource('join', this.topic, this.group), error);
         this.#warn(`join failed: ${describeError(error)}`);
         this.#scheduleRejoin();
       });
@@ -361,14 +347,14 @@ export class KafkaSubscription implements Subscription {
           // Retention removed what the group had not read: continue from the log start.
           await this.#resetToEarliest(ownership, wanted).catch(() => {});
         } else {
-          this.#host.connection.failed(this.#healthSource('fetch'), error);
+          this.#host.connection.failed(healthSource('fetch', this.topic, this.group), error);
           this.#warn(`fetch failed: ${describeError(error)}`);
         }
         await this.#pause(this.#fetchBackoff.next());
         continue;
       }
       this.#fetchBackoff.reset();
-      this.#host.connection.recovered(this.#healthSource('fetch'));
+      this.#host.connection.recovered(healthSource('fetch', this.topic, this.group));
       if (ownership !== this.#ownership || this.#isClosed()) continue;
       for (const response of responses) this.#admit(response);
       this.#delivery.drain();
@@ -506,9 +492,6 @@ export class KafkaSubscription implements Subscription {
       Promise.all([quietly(this.#member.connections.close()), quietly(this.#fetcher.connections.close())]),
       1_000,
     );
-    // A closed subscription no longer speaks for the connection.
-    this.#host.connection.recovered(this.#healthSource('fetch'));
-    this.#host.connection.recovered(this.#healthSource('join'));
     this.#host.forget(this);
   }
 }
