@@ -9,6 +9,7 @@ import {
   type CloseOptions,
   ConnectionHealth,
   isConnectionFailure,
+  type LogFields,
   type MessageHandler,
   messageSizeBytes,
   PayloadTooLargeError,
@@ -128,8 +129,8 @@ class KafkaTransportImpl implements KafkaTransport, SubscriptionHost {
   }
 
   /** Logs to `options.logger` (subscriptions throttle their own warnings). */
-  warn(message: string): void {
-    this.options.logger.warn({ transport: 'kafka' }, message);
+  warn(message: string, fields: LogFields = {}): void {
+    this.options.logger.warn({ transport: 'kafka', ...fields }, message);
   }
 
   health(): TransportHealth {

@@ -27,7 +27,7 @@
  *   most `closeTimeoutMs` for the broker (less when the transport's close was given a shorter
  *   `timeoutMs`, as `bus.stop` does), then drops the connections.
  */
-import type { CloseOptions, ConnectionHealth, MessageHandler, Subscription } from '@herald/bus';
+import type { CloseOptions, ConnectionHealth, LogFields, MessageHandler, Subscription } from '@herald/bus';
 import { Consumer, type ConsumerGroupJoinPayload, ListOffsetTimestamps } from '@platformatic/kafka';
 import { subscriptionAwareRoundRobin } from './assigner.ts';
 import { Backoff } from './backoff.ts';
@@ -44,7 +44,7 @@ import { WarningThrottle } from './warning-throttle.ts';
 export interface SubscriptionHost {
   readonly options: ResolvedOptions;
   /** Logs a problem the subscription recovers from by itself (the subscription throttles its calls). */
-  warn(message: string): void;
+  warn(message: string, fields?: LogFields): void;
   /** Fetch and join failures and recoveries, for the transport's `health()`. */
   readonly connection: ConnectionHealth;
   /** Called once the subscription is closed, so the transport forgets it. */
@@ -121,7 +121,10 @@ export class KafkaSubscription implements Subscription {
     this.#fetchBackoff = new Backoff(RETRY_DELAY_MS_FIRST, options.retryDelayMsMax);
     this.#joinBackoff = new Backoff(RETRY_DELAY_MS_FIRST, options.retryDelayMsMax);
     this.#positionsBackoff = new Backoff(RETRY_DELAY_MS_FIRST, options.retryDelayMsMax);
-    this.#warnings = new WarningThrottle((message) => host.warn(message), WARNING_INTERVAL_MS);
+    this.#warnings = new WarningThrottle(
+      (message) => host.warn(message, { group, topic }),
+      WARNING_INTERVAL_MS,
+    );
     const groupOptions = {
       sessionTimeout: options.sessionTimeoutMs,
       heartbeatInterval: options.heartbeatIntervalMs,
