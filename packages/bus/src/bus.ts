@@ -37,7 +37,7 @@ import {
 } from './dispatcher.ts';
 import { type Envelope, encodeEnvelope } from './envelope.ts';
 import { ClosedError, ConfigurationError } from './errors.ts';
-import { type BusState, busHealth, type HealthError, healthError, isConnectionFailure } from './health.ts';
+import { type BusHealth, BusHealthRecorder, type BusState, type HealthError } from './health.ts';
 import type { IdempotencyStore } from './idempotency.ts';
 import { consoleLogger, type Logger } from './logger.ts';
 import { type IdempotencyCounters, idempotency } from './middleware/idempotency.ts';
@@ -110,11 +110,7 @@ class HeraldBus implements Bus, DispatcherHost {
   readonly #ownsTransport: boolean;
   #transportClosing = false;
   #stopped: Promise<void> | undefined;
-  /** The last failure of the bus or its transport, for `health()`. */
-  #lastError: HealthError | undefined;
-  /** Set by a failed publish, cleared by the next successful one: connectedness without `transport.health`. */
-  #publishFailing = false;
-  #startFailed = false;
+  readonly #health = new BusHealthRecorder();
 
   constructor(options: BusOptions) {
     this.transport = options.transport;
@@ -255,8 +251,7 @@ class HeraldBus implements Bus, DispatcherHost {
     try {
       for (const dispatcher of this.#dispatchers.values()) await dispatcher.start();
     } catch (error) {
-      this.#startFailed = true;
-      this.noteError(healthError('start', error));
+      this.#health.startFailed(error);
       this.#state = 'started';
       await this.stop();
       throw error;
@@ -273,19 +268,14 @@ class HeraldBus implements Bus, DispatcherHost {
     return { ...this.counters, lateReplies: this.#replies.lateReplies };
   }
 
-  health() {
-    return busHealth({
-      state: this.#state,
-      startFailed: this.#startFailed,
-      transport: this.transport,
-      publishFailing: this.#publishFailing,
-      subscriptions: [...this.#dispatchers.values()].map((dispatcher) => dispatcher.health()),
-      lastError: this.#lastError,
-    });
+  health(): BusHealth {
+    const subscriptions = [...this.#dispatchers.values()].map((dispatcher) => dispatcher.health());
+    return this.#health.report(this.#state, this.transport, subscriptions);
   }
 
+  /** Remembers the latest failure of a dispatcher for `health()`. */
   noteError(error: HealthError): void {
-    this.#lastError = error;
+    this.#health.note(error);
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
@@ -386,11 +376,10 @@ class HeraldBus implements Bus, DispatcherHost {
     try {
       await this.transport.publish(contract.topic, [encodeEnvelope(envelope)]);
     } catch (error) {
-      if (isConnectionFailure(error)) this.#publishFailing = true;
-      this.noteError(healthError(`publish ${contract.topic}`, error));
+      this.#health.publishFailed(contract.topic, error);
       throw error;
     }
-    this.#publishFailing = false;
+    this.#health.published();
     this.counters.published += 1;
     if (this.logger.isLevelEnabled?.('debug') ?? true) {
       this.logger.debug({ type: envelope.type, id, topic: contract.topic, key }, 'published');

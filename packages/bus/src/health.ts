@@ -202,3 +202,51 @@ function latest(a: HealthError | undefined, b: HealthError | undefined): HealthE
   if (b === undefined) return a;
   return b.atMs > a.atMs ? b : a;
 }
+
+/**
+ * What a bus remembers for its health report: the last failure, whether its last publish failed
+ * (the connection verdict for transports without `health()`), whether its start failed.
+ */
+export class BusHealthRecorder {
+  #lastError: HealthError | undefined;
+  #publishFailing = false;
+  #startFailed = false;
+
+  /** Remembers `error` as the latest failure. */
+  note(error: HealthError): void {
+    this.#lastError = error;
+  }
+
+  /** `start()` failed with `error`. */
+  startFailed(error: unknown): void {
+    this.#startFailed = true;
+    this.note(healthError('start', error));
+  }
+
+  /** A publish to `topic` failed; a connection failure marks the transport disconnected. */
+  publishFailed(topic: string, error: unknown): void {
+    if (isConnectionFailure(error)) this.#publishFailing = true;
+    this.note(healthError(`publish ${topic}`, error));
+  }
+
+  /** A publish succeeded. */
+  published(): void {
+    this.#publishFailing = false;
+  }
+
+  /** The report of a bus in `state` on `transport` with these subscriptions. */
+  report(
+    state: BusState,
+    transport: BusHealthInput['transport'],
+    subscriptions: readonly SubscriptionHealth[],
+  ): BusHealth {
+    return busHealth({
+      state,
+      startFailed: this.#startFailed,
+      transport,
+      publishFailing: this.#publishFailing,
+      subscriptions,
+      lastError: this.#lastError,
+    });
+  }
+}
