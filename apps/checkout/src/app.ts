@@ -7,6 +7,7 @@
 import { join } from 'node:path';
 import { type Bus, type BusStats, createBus, type Logger, type Transport } from 'herald';
 import { CONTRACTS } from './contracts.ts';
+import { healthRoutes } from './health-routes.ts';
 import { type HttpServer, type Route, startHttpServer } from './http.ts';
 import { defaultStock } from './logic/inventory.ts';
 import { DEFAULT_PAYMENT_OPTIONS, type PaymentOptions } from './logic/payment.ts';
@@ -76,6 +77,7 @@ function shareable(transport: Transport): Transport {
     publish: (topic, messages) => transport.publish(topic, messages),
     subscribe: (options, handler) => transport.subscribe(options, handler),
     close: async () => {},
+    ...(transport.health === undefined ? {} : { health: () => transport.health!() }),
   };
 }
 
@@ -152,12 +154,15 @@ export async function startCheckout(options: CheckoutOptions): Promise<Checkout>
       await runtime.outbox.start(publisher);
     }
     for (const name of names) await startService(name);
+    const allBuses = () =>
+      new Map<string, Bus>([
+        ...[...buses].map(([name, bus]) => [name, bus] as const),
+        ...[...publishers].map(([name, bus]) => [`${name}.publisher`, bus] as const),
+      ]);
     const routes: Route[] = [
-      {
-        method: 'GET',
-        path: '/health',
-        handle: () => ({ status: 200, body: { services: [...buses.keys()] } }),
-      },
+      // Probes: /live, /ready, /health from bus.health() of every bus here.
+      ...healthRoutes(allBuses, [...names, ...names.map((name) => `${name}.publisher`)]),
+      // Metrics: the /metrics route (Prometheus text) joins here.
     ];
     for (const name of names) routes.push(...(SERVICES[name].routes?.(runtimes.get(name)!) ?? []));
     http = await startHttpServer(routes, {

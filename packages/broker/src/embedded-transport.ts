@@ -5,11 +5,14 @@
  */
 import {
   ClosedError,
+  ConnectionHealth,
+  isConnectionFailure,
   type MessageHandler,
   type SubscribeOptions,
   type Subscription,
   type Transport,
   type TransportFeatures,
+  type TransportHealth,
   type TransportMessage,
 } from '@herald/bus';
 import type { Broker } from './broker.ts';
@@ -23,6 +26,8 @@ export type EmbeddedTransportOptions = BrokerOptions;
 export interface EmbeddedTransport extends Transport {
   /** The broker underneath (topics, group positions, resets). */
   readonly broker: Broker;
+  /** Connected while the broker is open and its last write succeeded; see {@link Transport.health}. */
+  health(): TransportHealth;
 }
 
 /**
@@ -40,6 +45,8 @@ class Embedded implements EmbeddedTransport {
   readonly features: TransportFeatures;
   readonly broker: Broker;
   readonly #subscriptions = new Set<Subscription>();
+  /** Write failures (a full or read-only disk) make the broker unready until a write succeeds. */
+  readonly #health = new ConnectionHealth();
 
   constructor(broker: Broker) {
     this.broker = broker;
@@ -55,7 +62,18 @@ class Embedded implements EmbeddedTransport {
 
   async publish(topic: string, messages: readonly TransportMessage[]): Promise<void> {
     if (this.broker.closed) throw new ClosedError('embedded transport');
-    await this.broker.publish(topic, messages);
+    try {
+      await this.broker.publish(topic, messages);
+    } catch (error) {
+      if (!this.broker.closed && isConnectionFailure(error)) this.#health.failed('publish', error);
+      throw error;
+    }
+    this.#health.recovered('publish');
+  }
+
+  /** In-process: connected while the broker is open and its last write did not fail. */
+  health(): TransportHealth {
+    return this.#health.report(this.broker.closed);
   }
 
   async subscribe(options: SubscribeOptions, handler: MessageHandler): Promise<Subscription> {

@@ -16,6 +16,7 @@ import type {
 import type { DeadLetters } from './dead-letters.ts';
 import type { DispatchCounters, UnknownTypeAction } from './dispatcher.ts';
 import type { Envelope } from './envelope.ts';
+import type { BusHealth } from './health.ts';
 import type { IdempotencyStore } from './idempotency.ts';
 import type { Logger } from './logger.ts';
 import type { BusMetrics } from './metrics.ts';
@@ -170,4 +171,9 @@ export interface Bus extends AsyncDisposable {
   readonly deadLetters: DeadLetters;
   /** Counters since the bus was created. */
   stats(): Readonly<BusStats>;
+  /**
+   * Its state now: started, transport connected, each subscription's state, the last failure,
+   * and the `live`/`ready` verdicts that health endpoints serve. Cheap (no broker round trip).
+   */
+  health(): BusHealth;
 }

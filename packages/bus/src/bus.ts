@@ -37,6 +37,7 @@ import {
 } from './dispatcher.ts';
 import { type Envelope, encodeEnvelope } from './envelope.ts';
 import { ClosedError, ConfigurationError } from './errors.ts';
+import { type BusHealth, BusHealthRecorder, type BusState, type HealthError } from './health.ts';
 import type { IdempotencyStore } from './idempotency.ts';
 import { consoleLogger, type Logger } from './logger.ts';
 import type { BusMetrics } from './metrics.ts';
@@ -83,8 +84,6 @@ export function createBus(options: BusOptions): Bus {
   return new HeraldBus(options);
 }
 
-type BusState = 'created' | 'starting' | 'started' | 'stopping' | 'stopped';
-
 class HeraldBus implements Bus, DispatcherHost {
   readonly transport: Transport;
   readonly source: string;
@@ -113,6 +112,7 @@ class HeraldBus implements Bus, DispatcherHost {
   readonly #ownsTransport: boolean;
   #transportClosing = false;
   #stopped: Promise<void> | undefined;
+  readonly #health = new BusHealthRecorder();
 
   constructor(options: BusOptions) {
     this.transport = options.transport;
@@ -219,7 +219,10 @@ class HeraldBus implements Bus, DispatcherHost {
     const answer: Handler<unknown> = async (data, context) => {
       const replyTo = context.envelope.replyto;
       if (replyTo === undefined) {
-        context.logger.warn('query without replyto attribute; nobody to answer', { id: context.envelope.id });
+        context.logger.warn(
+          { id: context.envelope.id, type: context.envelope.type },
+          'query without replyto attribute; nobody to answer',
+        );
         return;
       }
       let result: unknown;
@@ -251,6 +254,7 @@ class HeraldBus implements Bus, DispatcherHost {
     try {
       for (const dispatcher of this.#dispatchers.values()) await dispatcher.start();
     } catch (error) {
+      this.#health.startFailed(error);
       this.#state = 'started';
       await this.stop();
       throw error;
@@ -265,6 +269,16 @@ class HeraldBus implements Bus, DispatcherHost {
 
   stats(): Readonly<BusStats> {
     return { ...this.counters, lateReplies: this.#replies.lateReplies };
+  }
+
+  health(): BusHealth {
+    const subscriptions = [...this.#dispatchers.values()].map((dispatcher) => dispatcher.health());
+    return this.#health.report(this.#state, this.transport, subscriptions);
+  }
+
+  /** Remembers the latest failure of a dispatcher for `health()`. */
+  noteError(error: HealthError): void {
+    this.#health.note(error);
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
@@ -380,8 +394,17 @@ class HeraldBus implements Bus, DispatcherHost {
       extensions: { ...(options.extensions ?? {}) },
       data,
     };
-    await this.transport.publish(contract.topic, [encodeEnvelope(envelope)]);
+    try {
+      await this.transport.publish(contract.topic, [encodeEnvelope(envelope)]);
+    } catch (error) {
+      this.#health.publishFailed(contract.topic, error);
+      throw error;
+    }
+    this.#health.published();
     this.counters.published += 1;
+    if (this.logger.isLevelEnabled?.('debug') ?? true) {
+      this.logger.debug({ type: envelope.type, id, topic: contract.topic, key }, 'published');
+    }
     return envelope;
   }
 

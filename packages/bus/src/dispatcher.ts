@@ -16,6 +16,7 @@ import {
   UnrecoverableError,
   ValidationError,
 } from './errors.ts';
+import { type HealthError, healthError, type SubscriptionHealth, type SubscriptionState } from './health.ts';
 import type { Logger } from './logger.ts';
 import type { BusMetrics } from './metrics.ts';
 import { type RetryPolicy, retryDelayMs } from './retry-policy.ts';
@@ -35,6 +36,8 @@ export interface DispatcherHost {
   readonly counters: DispatchCounters;
   /** The metrics hook, if the bus has one. */
   readonly metrics: BusMetrics | undefined;
+  /** Remembers a failure for `bus.health()`. */
+  noteError(error: HealthError): void;
   /** Publishes or sends a message caused by `cause`. */
   publishCaused(
     contract: EventContract | CommandContract,
@@ -92,6 +95,8 @@ export class Dispatcher {
   readonly #firstFailureMs = new Map<string, number>();
   #subscription: Subscription | undefined;
   #stopping = false;
+  #state: SubscriptionState = 'idle';
+  #lastError: HealthError | undefined;
 
   constructor(host: DispatcherHost, topic: string, group: string, concurrency: number) {
     this.#host = host;
@@ -112,15 +117,39 @@ export class Dispatcher {
 
   /** Subscribes; deliveries start once this resolves. */
   async start(): Promise<void> {
-    this.#subscription = await this.#host.transport.subscribe(
-      {
-        topic: this.topic,
-        group: this.group,
-        inFlightMax: this.#concurrency,
-        types: [...this.#handlers.keys()],
-      },
-      (message) => this.#receive(message),
-    );
+    this.#state = 'subscribing';
+    try {
+      this.#subscription = await this.#host.transport.subscribe(
+        {
+          topic: this.topic,
+          group: this.group,
+          inFlightMax: this.#concurrency,
+          types: [...this.#handlers.keys()],
+        },
+        (message) => this.#receive(message),
+      );
+    } catch (error) {
+      this.#state = 'failed';
+      this.#noteError('subscribe', error);
+      throw error;
+    }
+    this.#state = 'active';
+  }
+
+  /** This subscription's state, for `bus.health()`. */
+  health(): SubscriptionHealth {
+    return {
+      topic: this.topic,
+      group: this.group,
+      state: this.#state,
+      inFlight: this.#inFlight.size,
+      ...(this.#lastError === undefined ? {} : { lastError: this.#lastError }),
+    };
+  }
+
+  #noteError(what: string, error: unknown): void {
+    this.#lastError = healthError(`${what} ${this.topic}/${this.group}`, error);
+    this.#host.noteError(this.#lastError);
   }
 
   /**
@@ -132,6 +161,7 @@ export class Dispatcher {
    */
   async stop(deadlineMs: number, graceMs: number, closeTimeoutMsMin: number): Promise<number> {
     this.#stopping = true;
+    if (this.#state !== 'failed') this.#state = 'stopping';
     const drained = await waitAll(this.#inFlight, deadlineMs);
     if (!drained) {
       for (const entry of this.#inFlight)
@@ -140,6 +170,7 @@ export class Dispatcher {
     }
     const closeDeadlineMs = Math.max(deadlineMs, performance.now() + closeTimeoutMsMin);
     await this.#subscription?.close({ timeoutMs: Math.max(0, closeDeadlineMs - performance.now()) });
+    if (this.#state !== 'failed') this.#state = 'closed';
     return closeDeadlineMs;
   }
 
@@ -148,11 +179,11 @@ export class Dispatcher {
     if (this.#stopping) return;
     const controller = new AbortController();
     const done = this.#process(message, controller).catch((error: unknown) => {
-      this.#host.logger.error('dispatcher failed to settle a message; it will be redelivered', {
-        topic: message.topic,
-        offset: message.offset,
-        error: String(error),
-      });
+      this.#noteError('settle', error);
+      this.#host.logger.error(
+        { ...this.#coordinates(message), error: String(error) },
+        'dispatcher failed to settle a message; it will be redelivered',
+      );
     });
     const entry = { done, controller };
     this.#inFlight.add(entry);
@@ -204,7 +235,10 @@ export class Dispatcher {
     try {
       await action(message, envelope, this.group);
     } catch (error) {
-      this.#host.logger.warn('onUnknown hook failed; message will be redelivered', { error: String(error) });
+      this.#host.logger.warn(
+        { ...this.#coordinates(message), type: envelope.type, id: envelope.id, error: String(error) },
+        'onUnknown hook failed; message will be redelivered',
+      );
       return message.nack({ delayMs: 1000 });
     }
     await message.ack();
@@ -226,8 +260,12 @@ export class Dispatcher {
     if (message.deliveryAttempt >= registration.retry.attempts) {
       return this.#deadLetter(message, 'retries-exhausted', error);
     }
+    const delayMs = retryDelayMs(registration.retry, message.deliveryAttempt);
+    if (this.#host.logger.isLevelEnabled?.('debug') ?? true) {
+      this.#host.logger.debug({ ...this.#coordinates(message), delayMs }, 'retry scheduled');
+    }
     this.#host.metrics?.retried(this.topic, this.group);
-    await message.nack({ delayMs: retryDelayMs(registration.retry, message.deliveryAttempt) });
+    await message.nack({ delayMs });
   }
 
   #rememberFirstFailure(message: ReceivedMessage): void {
@@ -249,24 +287,42 @@ export class Dispatcher {
       ]);
     } catch (publishError) {
       // Never ack what could not be parked: the message comes back and we try again.
-      this.#host.logger.error('could not dead-letter a message; it will be redelivered', {
-        topic: message.topic,
-        deadLetterTopic: topic,
-        error: String(publishError),
-      });
+      this.#noteError('dead-letter', publishError);
+      this.#host.logger.error(
+        { ...this.#coordinates(message), deadLetterTopic: topic, error: String(publishError) },
+        'could not dead-letter a message; it will be redelivered',
+      );
       return message.nack({ delayMs: 1000 });
     }
-    this.#host.logger.warn('message dead-lettered', {
-      topic: message.topic,
-      group: this.group,
-      deadLetterTopic: topic,
-      reason,
-      error: error instanceof HeraldError ? error.message : String(error),
-    });
+    this.#host.logger.warn(
+      {
+        ...this.#coordinates(message),
+        deadLetterTopic: topic,
+        reason,
+        error: error instanceof HeraldError ? error.message : String(error),
+      },
+      'message dead-lettered',
+    );
     this.#firstFailureMs.delete(position);
     this.#host.counters.deadLettered += 1;
     this.#host.metrics?.deadLettered(this.topic, this.group, reason);
     await message.ack();
+  }
+
+  /**
+   * Where a message is, for log lines: its topic, group, partition, offset, attempt, and its
+   * CloudEvents type and id when its headers carry them (read raw: it may not decode).
+   */
+  #coordinates(message: ReceivedMessage): Record<string, unknown> {
+    return {
+      type: message.headers.ce_type,
+      id: message.headers.ce_id,
+      group: this.group,
+      topic: message.topic,
+      partition: message.partition,
+      offset: message.offset,
+      attempt: message.deliveryAttempt,
+    };
   }
 
   #context(

@@ -73,12 +73,43 @@ export {
   type ValidationIssue,
 } from './errors.ts';
 export {
+  type BusHealth,
+  type BusState,
+  ConnectionHealth,
+  FAILING_SOURCES_MAX,
+  type HealthError,
+  healthError,
+  isConnectionFailure,
+  type SubscriptionHealth,
+  type SubscriptionState,
+  type TransportHealth,
+} from './health.ts';
+export {
+  combineHealth,
+  HEALTH_PATHS,
+  type HealthAnswer,
+  type HealthVerdict,
+  healthAnswer,
+  healthFailureAnswer,
+} from './health-endpoint.ts';
+export {
   type IdempotencyKey,
   type IdempotencyStore,
   type MemoryIdempotencyStoreOptions,
   memoryIdempotencyStore,
 } from './idempotency.ts';
-export { consoleLogger, type LogFields, type Logger, type LogLevel, silentLogger } from './logger.ts';
+export {
+  type ConsoleLoggerOptions,
+  consoleLogger,
+  type LogDestination,
+  type LogFields,
+  type LogFormat,
+  type Logger,
+  type LogLevel,
+  type LogMethod,
+  type LogWriteLevel,
+  silentLogger,
+} from './logger.ts';
 export { type MemoryTransportOptions, memoryTransport } from './memory-transport.ts';
 export type { BusMetrics, HandlerOutcome } from './metrics.ts';
 export { logging } from './middleware/logging.ts';

@@ -7,6 +7,7 @@
 import { DeliveryWindow, type PendingEntry, waitingEntry } from './delivery-window.ts';
 import { messageSizeBytes, type TransportMessage } from './envelope.ts';
 import { ClosedError, PayloadTooLargeError, TransportError } from './errors.ts';
+import type { TransportHealth } from './health.ts';
 import { KeyedFifo } from './keyed-fifo.ts';
 import { assertTopicName } from './names.ts';
 import type {
@@ -102,6 +103,11 @@ class MemoryTransport implements Transport {
       });
     }
     for (const group of state.groups.values()) group.delivery.pump();
+  }
+
+  /** In-process: connected until closed. */
+  health(): TransportHealth {
+    return this.#closed ? { connected: false, detail: 'closed' } : { connected: true };
   }
 
   async subscribe(options: SubscribeOptions, handler: MessageHandler): Promise<Subscription> {

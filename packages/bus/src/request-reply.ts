@@ -49,7 +49,7 @@ export class ReplyInbox {
         try {
           this.#settle(decodeEnvelope(message));
         } catch (error) {
-          this.#logger.warn('undecodable reply dropped', { topic: this.topic, error: String(error) });
+          this.#logger.warn({ topic: this.topic, error: String(error) }, 'undecodable reply dropped');
         }
         await message.ack();
       },

@@ -1,6 +1,6 @@
 /** Graceful shutdown for services: drain the bus on SIGTERM/SIGINT, then let the process exit. */
 import type { Bus } from './bus-api.ts';
-import type { Logger } from './logger.ts';
+import type { LogFields, Logger } from './logger.ts';
 
 /** Options of {@link stopOnSignals}. */
 export interface StopOnSignalsOptions {
@@ -23,24 +23,24 @@ export interface StopOnSignalsOptions {
 export function stopOnSignals(bus: Bus, options: StopOnSignalsOptions = {}): () => void {
   const signals = options.signals ?? ['SIGTERM', 'SIGINT'];
   const logger = options.logger ?? {
-    info: (message: string) => process.stderr.write(`herald: ${message}\n`),
-    error: (message: string) => process.stderr.write(`herald: ${message}\n`),
+    info: (_fields: LogFields, message: string) => process.stderr.write(`herald: ${message}\n`),
+    error: (_fields: LogFields, message: string) => process.stderr.write(`herald: ${message}\n`),
   };
   let stopping = false;
   const onSignal = (signal: NodeJS.Signals) => {
     if (stopping) {
-      logger.error(`${signal} again: exiting without waiting for handlers`);
+      logger.error({ signal }, `${signal} again: exiting without waiting for handlers`);
       process.exit(130);
     }
     stopping = true;
-    logger.info(`${signal}: draining handlers (send ${signal} again to exit at once)`);
+    logger.info({ signal }, `${signal}: draining handlers (send ${signal} again to exit at once)`);
     void (async () => {
       try {
         await bus.stop({ timeoutMs: options.timeoutMs ?? 10_000 });
         await options.onStopped?.();
         process.exitCode ??= 0;
       } catch (error) {
-        logger.error(`stopping failed: ${String(error)}`);
+        logger.error({ signal, error: String(error) }, `stopping failed: ${String(error)}`);
         process.exitCode = 1;
       } finally {
         remove();

@@ -45,6 +45,7 @@ export function createTestBus(options: Partial<BusOptions> = {}): TestBus {
     features: inner.features,
     subscribe: (subscribeOptions, handler) => inner.subscribe(subscribeOptions, handler),
     close: () => inner.close(),
+    ...(inner.health === undefined ? {} : { health: () => inner.health!() }),
     async publish(topic: string, messages: readonly TransportMessage[]) {
       await inner.publish(topic, messages);
       for (const message of messages) {

@@ -6,6 +6,7 @@
  * Delivery is at-least-once: a message is delivered until some consumer of its group acks it.
  */
 import type { TransportMessage } from './envelope.ts';
+import type { TransportHealth } from './health.ts';
 
 export type { TransportMessage } from './envelope.ts';
 
@@ -153,6 +154,15 @@ export interface Transport {
    * that long, or its own bound if shorter, before it drops its connections.
    */
   close(options?: CloseOptions): Promise<void>;
+  /**
+   * Optional: the connection's state as the transport last saw it, for `bus.health()` and
+   * readiness probes. Synchronous and cheap — it must not talk to the broker, since probes call it
+   * often; it reports what publishes, fetches, heartbeats or reconnects already observed (see
+   * `ConnectionHealth` for the bookkeeping). `connected` is false after `close()`. Absent, the bus
+   * judges the connection from its own calls: connected unless its last publish or subscribe
+   * failed, or the transport is closed.
+   */
+  health?(): TransportHealth;
 }
 
 /** Options of {@link Transport.close} and {@link Subscription.close}. */

@@ -394,16 +394,23 @@ describe('bus - stop passes its timeout to the closes', { timeout: 120_000 }, ()
 });
 
 describe('bus - logging middleware', { timeout: 120_000 }, () => {
-  /** A logger that records entries; `debugEnabled` undefined leaves `enabled` out (an older adapter). */
+  /** A logger that records entries; `debugEnabled` undefined leaves `isLevelEnabled` out (like console). */
   function recordingLogger(debugEnabled: boolean | undefined) {
     const entries: { level: string; message: string; fields?: Record<string, unknown> }[] = [];
     const at =
       (level: string) =>
-      (message: string, fields?: Readonly<Record<string, unknown>>): void => {
-        entries.push({ level, message, ...(fields === undefined ? {} : { fields: { ...fields } }) });
+      (fields: Readonly<Record<string, unknown>>, message: string): void => {
+        entries.push({ level, message, fields: { ...fields } });
       };
-    const logger: Logger = { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
-    if (debugEnabled !== undefined) logger.enabled = (level) => level !== 'debug' || debugEnabled;
+    const logger: Logger = {
+      debug: at('debug'),
+      info: at('info'),
+      warn: at('warn'),
+      error: at('error'),
+      ...(debugEnabled === undefined
+        ? {}
+        : { isLevelEnabled: (level: string) => level !== 'debug' || debugEnabled }),
+    };
     return { logger, entries };
   }
 
@@ -446,9 +453,9 @@ describe('bus - logging middleware', { timeout: 120_000 }, () => {
   it('consoleLogger and silentLogger say which levels they write', () => {
     const logger = consoleLogger('info');
     assert.deepEqual(
-      (['debug', 'info', 'warn', 'error'] as const).map((level) => logger.enabled?.(level)),
+      (['debug', 'info', 'warn', 'error'] as const).map((level) => logger.isLevelEnabled?.(level)),
       [false, true, true, true],
     );
-    assert.equal(silentLogger.enabled?.('error'), false);
+    assert.equal(silentLogger.isLevelEnabled?.('error'), false);
   });
 });

@@ -32,6 +32,13 @@ export {
 } from '@herald/broker';
 export * from '@herald/bus';
 export {
+  HEALTH_ROUTE_TIMEOUT_MS_DEFAULT,
+  type HealthRoute,
+  type HealthServer,
+  type HealthServerOptions,
+  startHealthServer,
+} from './health-server.ts';
+export {
   type PrometheusMetrics,
   type PrometheusMetricsOptions,
   prometheusMetrics,

@@ -11,6 +11,7 @@ import type {
   Subscription,
   Transport,
   TransportFeatures,
+  TransportHealth,
   TransportMessage,
 } from '@herald/bus';
 
@@ -49,6 +50,12 @@ export function lazyTransport(
     },
     async subscribe(options: SubscribeOptions, handler: MessageHandler): Promise<Subscription> {
       return (await transport()).subscribe(options, handler);
+    },
+    /** Not yet opened: connected as far as anyone knows (opening errors surface from `start`). */
+    health(): TransportHealth {
+      if (closed) return { connected: false, detail: 'closed' };
+      if (inner === undefined) return { connected: true, detail: 'not opened yet' };
+      return inner.health?.() ?? { connected: true };
     },
     async close(options?: CloseOptions) {
       if (closed) return;

@@ -323,10 +323,10 @@ class Inbox implements PostgresInbox {
       this.prune()
         .catch((error: unknown) => {
           if (this.#closed !== undefined) return;
-          this.#settings.logger.warn('inbox prune failed; retrying at the next interval', {
-            table: this.table,
-            error: String(error),
-          });
+          this.#settings.logger.warn(
+            { table: this.table, error: String(error) },
+            'inbox prune failed; retrying at the next interval',
+          );
         })
         .finally(() => {
           if (this.#closed === undefined) this.#pruneTimer = setTimeout(tick, intervalMs).unref();

@@ -67,3 +67,8 @@ export function shouldJoinAgain(error: unknown): boolean {
     hasKafkaError(error, 'UNKNOWN_TOPIC_OR_PARTITION') || UNKNOWN_TOPIC_MESSAGE.test(describeError(error))
   );
 }
+
+/** How a subscription's fetches or group joins are named in the transport's health report. */
+export function healthSource(what: 'fetch' | 'join', topic: string, group: string): string {
+  return `${what} ${topic}/${group}`;
+}

@@ -7,6 +7,9 @@ import {
   assertTopicName,
   ClosedError,
   type CloseOptions,
+  ConnectionHealth,
+  isConnectionFailure,
+  type LogFields,
   type MessageHandler,
   messageSizeBytes,
   PayloadTooLargeError,
@@ -15,12 +18,13 @@ import {
   type Transport,
   TransportError,
   type TransportFeatures,
+  type TransportHealth,
   type TransportMessage,
 } from '@herald/bus';
 import { assertSubscribeOptions, partitionForKey } from '@herald/bus/internal';
 import { Admin, ProduceAcks, Producer } from '@platformatic/kafka';
 import { Batcher } from './batcher.ts';
-import { describeError, hasKafkaError, isRetriable } from './errors.ts';
+import { describeError, hasKafkaError, healthSource, isRetriable } from './errors.ts';
 import { type KafkaTransportOptions, type ResolvedOptions, resolveOptions } from './options.ts';
 import { type OutgoingRecord, toRecord } from './records.ts';
 import { quietly, settledWithin } from './settled-within.ts';
@@ -30,6 +34,11 @@ import { KafkaSubscription, type SubscriptionHost } from './subscription.ts';
 export interface KafkaTransport extends Transport {
   /** The options in effect (defaults applied). */
   readonly options: ResolvedOptions;
+  /**
+   * Connected unless the last produce, or some subscription's last fetch or group join, failed
+   * and has not succeeded since; see {@link Transport.health}.
+   */
+  health(): TransportHealth;
 }
 
 /**
@@ -80,6 +89,8 @@ class KafkaTransportImpl implements KafkaTransport, SubscriptionHost {
   /** Partition count per topic (a promise while it is being looked up or the topic created). */
   readonly #topics = new Map<string, Promise<number>>();
   readonly #subscriptions = new Set<KafkaSubscription>();
+  /** Produce, fetch and join failures not yet followed by a success, for `health()`. */
+  readonly connection = new ConnectionHealth();
   /** Round-robin counter for keyless messages. */
   #keyless = 0;
   #closed = false;
@@ -118,11 +129,18 @@ class KafkaTransportImpl implements KafkaTransport, SubscriptionHost {
   }
 
   /** Logs to `options.logger` (subscriptions throttle their own warnings). */
-  warn(message: string): void {
-    this.options.logger.warn(message);
+  warn(message: string, fields: LogFields = {}): void {
+    this.options.logger.warn({ transport: 'kafka', ...fields }, message);
+  }
+
+  health(): TransportHealth {
+    return this.connection.report(this.#closed);
   }
 
   forget(subscription: KafkaSubscription): void {
+    // A closed subscription no longer speaks for the connection.
+    this.connection.recovered(healthSource('fetch', subscription.topic, subscription.group));
+    this.connection.recovered(healthSource('join', subscription.topic, subscription.group));
     this.#subscriptions.delete(subscription);
   }
 
@@ -171,6 +189,7 @@ class KafkaTransportImpl implements KafkaTransport, SubscriptionHost {
     try {
       partitions = await this.#partitions(topic);
     } catch (error) {
+      if (!this.#closed) this.connection.failed('produce', error);
       if (error instanceof TransportError) throw error;
       throw new TransportError(`kafka: topic ${topic} unavailable: ${describeError(error)}`, {
         cause: error,
@@ -189,6 +208,7 @@ class KafkaTransportImpl implements KafkaTransport, SubscriptionHost {
       await this.#batcher.add(records, bytes);
     } catch (error) {
       if (error instanceof ClosedError) throw error;
+      if (!this.#closed && isConnectionFailure(error)) this.connection.failed('produce', error);
       // The topic may have changed (deleted, repartitioned): look it up again next time.
       this.#topics.delete(topic);
       throw new TransportError(`kafka: publish to ${topic} failed: ${describeError(error)}`, {
@@ -196,6 +216,7 @@ class KafkaTransportImpl implements KafkaTransport, SubscriptionHost {
         retriable: isRetriable(error),
       });
     }
+    this.connection.recovered('produce');
   }
 
   async #send(records: OutgoingRecord[]): Promise<void> {

@@ -27,12 +27,12 @@
  *   most `closeTimeoutMs` for the broker (less when the transport's close was given a shorter
  *   `timeoutMs`, as `bus.stop` does), then drops the connections.
  */
-import type { CloseOptions, MessageHandler, Subscription } from '@herald/bus';
+import type { CloseOptions, ConnectionHealth, LogFields, MessageHandler, Subscription } from '@herald/bus';
 import { Consumer, type ConsumerGroupJoinPayload, ListOffsetTimestamps } from '@platformatic/kafka';
 import { subscriptionAwareRoundRobin } from './assigner.ts';
 import { Backoff } from './backoff.ts';
-import { DEBUG, debug } from './debug.ts';
-import { describeError, hasKafkaError, shouldJoinAgain } from './errors.ts';
+import { DEBUG, debug, traceMember } from './debug.ts';
+import { describeError, hasKafkaError, healthSource, shouldJoinAgain } from './errors.ts';
 import { OffsetCommitter } from './offset-committer.ts';
 import { RETRY_DELAY_MS_FIRST, type ResolvedOptions, WARNING_INTERVAL_MS } from './options.ts';
 import { PartitionDelivery } from './partition-delivery.ts';
@@ -44,7 +44,9 @@ import { WarningThrottle } from './warning-throttle.ts';
 export interface SubscriptionHost {
   readonly options: ResolvedOptions;
   /** Logs a problem the subscription recovers from by itself (the subscription throttles its calls). */
-  warn(message: string): void;
+  warn(message: string, fields?: LogFields): void;
+  /** Fetch and join failures and recoveries, for the transport's `health()`. */
+  readonly connection: ConnectionHealth;
   /** Called once the subscription is closed, so the transport forgets it. */
   forget(subscription: KafkaSubscription): void;
 }
@@ -119,7 +121,10 @@ export class KafkaSubscription implements Subscription {
     this.#fetchBackoff = new Backoff(RETRY_DELAY_MS_FIRST, options.retryDelayMsMax);
     this.#joinBackoff = new Backoff(RETRY_DELAY_MS_FIRST, options.retryDelayMsMax);
     this.#positionsBackoff = new Backoff(RETRY_DELAY_MS_FIRST, options.retryDelayMsMax);
-    this.#warnings = new WarningThrottle((message) => host.warn(message), WARNING_INTERVAL_MS);
+    this.#warnings = new WarningThrottle(
+      (message) => host.warn(message, { group, topic }),
+      WARNING_INTERVAL_MS,
+    );
     const groupOptions = {
       sessionTimeout: options.sessionTimeoutMs,
       heartbeatInterval: options.heartbeatIntervalMs,
@@ -174,16 +179,7 @@ export class KafkaSubscription implements Subscription {
       this.#scheduleRejoin();
     });
     this.#fetcher.on('error', () => {});
-    if (DEBUG) {
-      const log = (...parts: unknown[]) => debug(group, topic, ...parts);
-      this.#member.on('consumer:group:join', (payload: ConsumerGroupJoinPayload) =>
-        log('assigned', payload.generationId, JSON.stringify(payload.assignments)),
-      );
-      this.#member.on('consumer:group:rebalance', () => log('rebalance'));
-      this.#member.on('consumer:heartbeat:error', (payload: { error: unknown }) =>
-        log('heartbeat error', describeError(payload.error)),
-      );
-    }
+    if (DEBUG) traceMember(this.#member, group, topic, describeError);
   }
 
   /** Warns (throttled) about something this subscription recovers from by itself. */
@@ -222,6 +218,7 @@ export class KafkaSubscription implements Subscription {
         partitionAssigner: subscriptionAwareRoundRobin,
       })
       .then((result) => {
+        this.#host.connection.recovered(healthSource('join', this.topic, this.group));
         this.#joinBackoff.reset();
         return result;
       })
@@ -238,6 +235,7 @@ export class KafkaSubscription implements Subscription {
       if (this.#state === 'closed') return;
       this.#join().catch((error: unknown) => {
         if (this.#state === 'closed') return;
+        this.#host.connection.failed(healthSource('join', this.topic, this.group), error);
         this.#warn(`join failed: ${describeError(error)}`);
         this.#scheduleRejoin();
       });
@@ -352,12 +350,14 @@ export class KafkaSubscription implements Subscription {
           // Retention removed what the group had not read: continue from the log start.
           await this.#resetToEarliest(ownership, wanted).catch(() => {});
         } else {
+          this.#host.connection.failed(healthSource('fetch', this.topic, this.group), error);
           this.#warn(`fetch failed: ${describeError(error)}`);
         }
         await this.#pause(this.#fetchBackoff.next());
         continue;
       }
       this.#fetchBackoff.reset();
+      this.#host.connection.recovered(healthSource('fetch', this.topic, this.group));
       if (ownership !== this.#ownership || this.#isClosed()) continue;
       for (const response of responses) this.#admit(response);
       this.#delivery.drain();

@@ -35,7 +35,7 @@ interface Line {
 
 /** A logger that keeps every line, for counting what an outage writes. */
 function capturingLogger(lines: Line[]): Logger {
-  const keep = (level: string) => (message: string) => {
+  const keep = (level: string) => (_fields: unknown, message: string) => {
     lines.push({ level, message, atMs: performance.now() });
   };
   return { debug() {}, info: keep('info'), warn: keep('warn'), error: keep('error') };

@@ -5,7 +5,15 @@
  * an older generation are dead, and their owners rebuild them from the `up` notification.
  */
 
-import { ClosedError, ConfigurationError, type HeraldError, TransportError } from '@herald/bus';
+import {
+  ClosedError,
+  ConfigurationError,
+  type HealthError,
+  type HeraldError,
+  healthError,
+  TransportError,
+  type TransportHealth,
+} from '@herald/bus';
 import { type ChannelModel, connect } from 'amqplib';
 import { connectError, describeEndpoint } from './errors.ts';
 import type { ResolvedOptions } from './options.ts';
@@ -39,6 +47,8 @@ export class ConnectionManager {
   #lastError: HeraldError | undefined;
   #timer: NodeJS.Timeout | undefined;
   #connecting: Promise<void> | undefined;
+  /** The last loss or failed (re)connection, for `health()`. */
+  #lastHealthError: HealthError | undefined;
   /** Connections lost and reopened since the transport was created. */
   reconnects = 0;
 
@@ -55,6 +65,7 @@ export class ConnectionManager {
         return;
       } catch (error) {
         const herald = connectError(error, this.#options.url);
+        this.#lastHealthError = healthError('connect', herald);
         if (
           herald instanceof ConfigurationError ||
           Date.now() + this.#delayMs() > deadlineMs ||
@@ -108,6 +119,20 @@ export class ConnectionManager {
     );
   }
 
+  /** Connected while a connection is open; reconnecting (with the attempts so far) otherwise. */
+  health(): TransportHealth {
+    const lastError = this.#lastHealthError === undefined ? {} : { lastError: this.#lastHealthError };
+    if (this.#closed) return { connected: false, detail: 'closed', ...lastError };
+    if (this.#live !== undefined) {
+      return {
+        connected: true,
+        detail: `generation ${this.#live.generation}, ${this.reconnects} reconnects`,
+        ...lastError,
+      };
+    }
+    return { connected: false, detail: `reconnecting (${this.#failures} failed attempts)`, ...lastError };
+  }
+
   /** Closes the connection and stops reconnecting. Idempotent. */
   async close(): Promise<void> {
     if (this.#closed) return;
@@ -157,6 +182,9 @@ export class ConnectionManager {
   #lost(live: Live): void {
     if (this.#live !== live) return;
     this.#live = undefined;
+    if (!this.#closed) {
+      this.#lastHealthError = healthError('connection', `connection (generation ${live.generation}) lost`);
+    }
     for (const listener of [...this.#listeners]) listener.down(live.generation);
     if (!this.#closed) this.#schedule();
   }
@@ -171,6 +199,7 @@ export class ConnectionManager {
         },
         (error: unknown) => {
           this.#lastError = connectError(error, this.#options.url);
+          this.#lastHealthError = healthError('reconnect', this.#lastError);
           this.#failures += 1;
           if (!this.#closed) this.#schedule();
         },

@@ -15,6 +15,7 @@ import {
   type Transport,
   TransportError,
   type TransportFeatures,
+  type TransportHealth,
   type TransportMessage,
 } from '@herald/bus';
 import { assertSubscribeOptions, partitionForKey } from '@herald/bus/internal';
@@ -65,6 +66,8 @@ export interface RabbitMqTransport extends Transport {
    * processes sharing these names lose their queues too.
    */
   deleteTopology(): Promise<void>;
+  /** Connected while an AMQP connection is open; see {@link Transport.health}. */
+  health(): TransportHealth;
 }
 
 /** Names to delete with {@link deleteTopology}. */
@@ -153,6 +156,13 @@ class RabbitMqTransportImpl implements RabbitMqTransport, SubscriptionHost {
 
   open(): Promise<void> {
     return this.connection.open();
+  }
+
+  /** The connection's state: down while RabbitMQ is away and the transport reconnects. */
+  health(): TransportHealth {
+    return this.#closed
+      ? { ...this.connection.health(), connected: false, detail: 'closed' }
+      : this.connection.health();
   }
 
   stats(): RabbitMqTransportStats {

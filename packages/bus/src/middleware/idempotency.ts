@@ -26,7 +26,10 @@ export function idempotency(store: IdempotencyStore, counters: IdempotencyCounte
     };
     if (await store.seen(key)) {
       counters.duplicatesSkipped += 1;
-      context.logger.debug('duplicate skipped', { ...key, type: context.envelope.type });
+      context.logger.debug(
+        { ...key, type: context.envelope.type, group: context.group },
+        'duplicate skipped',
+      );
       return;
     }
     let recordedInTransaction = false;

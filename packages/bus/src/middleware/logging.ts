@@ -3,19 +3,19 @@ import type { MessageContext, Middleware } from '../context.ts';
 
 /**
  * Logs at debug on success and at warn on failure, with the message's coordinates. When the
- * logger says debug is off (`logger.enabled?.('debug') === false`), a success costs neither a
+ * logger says debug is off (`logger.isLevelEnabled?.('debug') === false`), a success costs neither a
  * clock read nor a field object: this runs for every message.
  */
 export const logging: Middleware = async (context, next) => {
-  const debug = context.logger.enabled?.('debug') ?? true;
+  const debug = context.logger.isLevelEnabled?.('debug') ?? true;
   const startedMs = debug ? performance.now() : 0;
   try {
     await next();
     if (debug)
-      context.logger.debug('handled', { ...fieldsOf(context), durationMs: performance.now() - startedMs });
+      context.logger.debug({ ...fieldsOf(context), durationMs: performance.now() - startedMs }, 'handled');
   } catch (error) {
     const { name, message } = error instanceof Error ? error : { name: 'Error', message: String(error) };
-    context.logger.warn('handler failed', { ...fieldsOf(context), error: name, reason: message });
+    context.logger.warn({ ...fieldsOf(context), error: name, reason: message }, 'handler failed');
     throw error;
   }
 };

@@ -7,6 +7,8 @@ import { registerBrokerMetrics, startMetricsServer } from '@herald/broker';
 import { startKafkaServer } from '@herald/kafka-server';
 import { Registry } from 'prom-client';
 import { type Command, type CommandIo, UsageError } from '../cli.ts';
+import { CliError, EXIT } from '../errors.ts';
+import { type HealthEndpoint, startHealthEndpoint } from '../health-endpoint.ts';
 
 const USAGE = `Usage: herald serve [options]
 
@@ -22,6 +24,8 @@ Options:
   --insecure             allow binding a non-loopback interface (there is no authentication)
   --metrics-port N       also serve Prometheus metrics at http://HOST:N/metrics (kafka_exporter's
                          names: kafka_topic_partition_current_offset, kafka_consumergroup_lag, ...)
+  --health-port N        serve GET /live, /ready and /health over HTTP on this port of --host
+                         (0 picks a free one and prints it); ready while serving, not once stopping
   -h, --help             show this help
 
 Example:
@@ -53,6 +57,7 @@ async function serve(args: readonly string[], io: CommandIo): Promise<number> {
         'advertised-host': { type: 'string' },
         insecure: { type: 'boolean' },
         'metrics-port': { type: 'string' },
+        'health-port': { type: 'string' },
       },
       strict: true,
       allowPositionals: false,
@@ -61,6 +66,7 @@ async function serve(args: readonly string[], io: CommandIo): Promise<number> {
     throw new UsageError((error as Error).message);
   }
   const port = integer(values.port as string | undefined, 'port', 0, 65535) ?? 9092;
+  const healthPort = integer(values['health-port'] as string | undefined, 'health-port', 0, 65535);
   const partitions = integer(values.partitions as string | undefined, 'partitions', 1, 1024);
   const metricsPort = integer(values['metrics-port'] as string | undefined, 'metrics-port', 0, 65535);
   const dir = (values.data as string | undefined) ?? process.env.HERALD_DATA_DIR ?? './.herald';
@@ -75,6 +81,27 @@ async function serve(args: readonly string[], io: CommandIo): Promise<number> {
     insecure: values.insecure === true,
     onError: (error) => io.stderr(`herald serve: ${(error as Error).stack ?? String(error)}\n`),
   });
+  let stopping = false;
+  let health: HealthEndpoint | undefined;
+  if (healthPort !== undefined) {
+    try {
+      health = await startHealthEndpoint(server.host, healthPort, () => ({
+        live: true,
+        ready: !stopping && !server.broker.closed,
+        listening: `${server.host}:${server.port}`,
+        connections: server.connectionCount,
+        data: dir,
+      }));
+    } catch (error) {
+      await server.close();
+      // A runtime failure (exit 1), like the Kafka port in use.
+      throw new CliError(
+        `--health-port ${healthPort}: ${(error as Error).message}; pick a free port, or 0 for any`,
+        EXIT.failure,
+        { cause: error },
+      );
+    }
+  }
   io.stdout(`herald serve: listening on ${server.host}:${server.port} (data ${dir})\n`);
   let metrics: { port: number; close(): Promise<void> } | undefined;
   if (metricsPort !== undefined) {
@@ -88,6 +115,9 @@ async function serve(args: readonly string[], io: CommandIo): Promise<number> {
     }
     io.stdout(`herald serve: metrics on http://${server.host}:${metrics.port}/metrics\n`);
   }
+  if (health !== undefined) {
+    io.stdout(`herald serve: health on http://${server.host}:${health.port} (/live, /ready, /health)\n`);
+  }
   await new Promise<void>((resolve) => {
     const stop = () => {
       process.off('SIGINT', stop);
@@ -98,8 +128,10 @@ async function serve(args: readonly string[], io: CommandIo): Promise<number> {
     process.on('SIGTERM', stop);
   });
   io.stdout('herald serve: shutting down\n');
+  stopping = true;
   await metrics?.close();
   await server.close();
+  await health?.close();
   io.stdout('herald serve: stopped\n');
   return 0;
 }
