@@ -18,11 +18,12 @@ export function integerOption(
   min: number,
   max: number,
 ): number {
-  const chosen = value ?? fallback;
-  if (!Number.isSafeInteger(chosen) || chosen < min || chosen > max) {
-    throw new ConfigurationError(`${owner}: ${name} must be an integer from ${min} to ${max}, got ${chosen}`);
-  }
-  return chosen;
+  return inBounds(
+    { owner, name, kind: 'an integer', legal: Number.isSafeInteger },
+    value ?? fallback,
+    min,
+    max,
+  );
 }
 
 /**
@@ -38,9 +39,19 @@ export function numberOption(
   min: number,
   max: number,
 ): number {
-  const chosen = value ?? fallback;
-  if (!Number.isFinite(chosen) || chosen < min || chosen > max) {
-    throw new ConfigurationError(`${owner}: ${name} must be a number from ${min} to ${max}, got ${chosen}`);
+  return inBounds({ owner, name, kind: 'a number', legal: Number.isFinite }, value ?? fallback, min, max);
+}
+
+function inBounds(
+  option: { owner: string; name: string; kind: string; legal: (value: number) => boolean },
+  chosen: number,
+  min: number,
+  max: number,
+): number {
+  if (!option.legal(chosen) || chosen < min || chosen > max) {
+    throw new ConfigurationError(
+      `${option.owner}: ${option.name} must be ${option.kind} from ${min} to ${max}, got ${chosen}`,
+    );
   }
   return chosen;
 }
