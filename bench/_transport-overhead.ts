@@ -25,6 +25,11 @@ const RATIO_TARGET = 0.85;
 const PAYLOAD_BYTES = [100, 1024] as const;
 /** Rounds of a full run; a `--quick` run does one. */
 const ROUNDS_FULL = 3;
+/** The sizes the local brokers (RabbitMQ, NATS, Redis) run at; a slower one (moto) sets its own. */
+const PUBLISHERS_DEFAULT = 64;
+const FILL_BATCH_DEFAULT = 500;
+const QUICK_DEFAULT: RunSizes = { publishMs: 1_500, consumeCount: 5_000 };
+const FULL_DEFAULT: RunSizes = { publishMs: 5_000, consumeCount: 50_000 };
 
 /** One payload size's four measurements, built by the suite. */
 export interface PayloadSides {
@@ -46,6 +51,11 @@ export interface PayloadSides {
 
 /** What a suite's set-up opened: the sides per payload size and how to clean up. */
 export interface OpenedSuite {
+  /**
+   * Creates what both sides use (exchanges, streams, queues) before the first measurement; the
+   * runner calls {@link close} even when this fails, so it may leave things half made.
+   */
+  prepare?(): Promise<void>;
   /** The four measurements for messages of `payloadBytes`. */
   sides(payloadBytes: number): PayloadSides;
   /** Closes the clients and deletes what the run created; runs even when a measurement failed. */
@@ -70,15 +80,15 @@ export interface TransportOverheadSuite {
   readonly operationHeading?: string;
   /** Fields added to the JSON output (e.g. the emulator the figures come from). */
   readonly jsonFields?: Readonly<Record<string, unknown>>;
-  /** Concurrent publish loops. */
-  readonly publishers: number;
-  /** Messages added per acknowledgement wait while filling. */
-  readonly fillBatch: number;
-  /** Measurement sizes of a `--quick` run. */
-  readonly quick: RunSizes;
-  /** Measurement sizes of a full run. */
-  readonly full: RunSizes;
-  /** Connects both sides and creates what both use (exchanges, streams, queues). */
+  /** Concurrent publish loops (default 64). */
+  readonly publishers?: number;
+  /** Messages added per acknowledgement wait while filling (default 500). */
+  readonly fillBatch?: number;
+  /** Measurement sizes of a `--quick` run (default 1.5 s of publishing, 5,000 messages consumed). */
+  readonly quick?: RunSizes;
+  /** Measurement sizes of a full run (default 5 s of publishing, 50,000 messages consumed). */
+  readonly full?: RunSizes;
+  /** Connects both sides; what they share is made in {@link OpenedSuite.prepare}. */
   open(): Promise<OpenedSuite>;
 }
 
@@ -99,11 +109,12 @@ export async function runTransportOverhead(
   args: readonly string[],
 ): Promise<void> {
   const { quick, json } = parseBenchArgs(args);
-  const sizes = quick ? suite.quick : suite.full;
+  const sizes = quick ? (suite.quick ?? QUICK_DEFAULT) : (suite.full ?? FULL_DEFAULT);
   const rounds = quick ? 1 : ROUNDS_FULL;
   const opened = await suite.open();
   const rows: Row[] = [];
   try {
+    await opened.prepare?.();
     for (const payloadBytes of PAYLOAD_BYTES) {
       const sides = opened.sides(payloadBytes);
       const measure = measurements(suite, sides, sizes);
@@ -138,16 +149,17 @@ function measurements(
   sizes: RunSizes,
 ): Record<Measurement, () => Promise<number>> {
   const publish = async (publishOnce: (index: number) => Promise<unknown>) => {
-    const rate = await publishRate(suite.publishers, sizes.publishMs, publishOnce);
+    const rate = await publishRate(suite.publishers ?? PUBLISHERS_DEFAULT, sizes.publishMs, publishOnce);
     await sides.afterPublish?.();
     return rate;
   };
   const fill = async () => {
     await sides.beforeFill?.();
     const fillOne = sides.fillOne ?? sides.rawPublish;
-    // Bounded by consumeCount, fillBatch messages in flight at a time.
-    for (let start = 0; start < sizes.consumeCount; start += suite.fillBatch) {
-      const count = Math.min(suite.fillBatch, sizes.consumeCount - start);
+    const batch = suite.fillBatch ?? FILL_BATCH_DEFAULT;
+    // Bounded by consumeCount, one batch in flight at a time.
+    for (let start = 0; start < sizes.consumeCount; start += batch) {
+      const count = Math.min(batch, sizes.consumeCount - start);
       await Promise.all(Array.from({ length: count }, (_, offset) => fillOne(start + offset)));
     }
   };

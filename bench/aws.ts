@@ -67,15 +67,22 @@ async function open(): Promise<OpenedSuite> {
   });
   const sns = new SNSClient(CONFIG);
   const sqs = new SQSClient(CONFIG);
-  // Creates the topic, queue and subscription once; both sides then use them.
-  await (await transport.subscribe({ topic: TOPIC, group: GROUP, inFlightMax: 1 }, async () => {})).close();
-  const queueUrl = transport.topology().queues.find((url) => !url.endsWith('-dlq.fifo'))!;
-  const topicArn = transport.topology().topics[0]!;
-  await (
-    await transport.subscribe({ topic: PUBLISH_TOPIC, group: GROUP, inFlightMax: 1 }, async () => {})
-  ).close();
-  const publishTopicArn = transport.topology().topics.find((arn) => arn !== topicArn)!;
+  let queueUrl = '';
+  let topicArn = '';
+  let publishTopicArn = '';
   return {
+    async prepare() {
+      // Creates the topics, queues and subscriptions once; both sides then use them.
+      await (
+        await transport.subscribe({ topic: TOPIC, group: GROUP, inFlightMax: 1 }, async () => {})
+      ).close();
+      queueUrl = transport.topology().queues.find((url) => !url.endsWith('-dlq.fifo'))!;
+      topicArn = transport.topology().topics[0]!;
+      await (
+        await transport.subscribe({ topic: PUBLISH_TOPIC, group: GROUP, inFlightMax: 1 }, async () => {})
+      ).close();
+      publishTopicArn = transport.topology().topics.find((arn) => arn !== topicArn)!;
+    },
     sides(payloadBytes) {
       // Text, so both sides send it as is (a binary body would be base64 on the Herald side only).
       const text = 'x'.repeat(payloadBytes);

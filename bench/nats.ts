@@ -47,10 +47,6 @@ export function run(args: string[]): Promise<void> {
     {
       name: 'nats',
       rawClient: '@nats-io/jetstream',
-      publishers: 64,
-      fillBatch: 500,
-      quick: { publishMs: 1_500, consumeCount: 5_000 },
-      full: { publishMs: 5_000, consumeCount: 50_000 },
       open,
     },
     args,
@@ -66,10 +62,12 @@ async function open(): Promise<OpenedSuite> {
   const stream = `${prefix}_${TOPIC}`;
   const subject = (key: string) => `${prefix}.${TOPIC}.${partitionOfKey(key, PARTITIONS)}`;
   let groups = 0;
-  // Creates the stream; both sides then publish into it.
-  await transport.publish(TOPIC, []);
-  await transport.publish(TOPIC, [{ key: 'warm-up', headers: {}, body: new Uint8Array(1) }]);
   return {
+    async prepare() {
+      // Creates the stream; both sides then publish into it.
+      await transport.publish(TOPIC, []);
+      await transport.publish(TOPIC, [{ key: 'warm-up', headers: {}, body: new Uint8Array(1) }]);
+    },
     sides(payloadBytes) {
       const body = new Uint8Array(payloadBytes).fill(7);
       const message = (index: number): TransportMessage => ({

@@ -36,10 +36,6 @@ export function run(args: string[]): Promise<void> {
     {
       name: 'rabbitmq',
       rawClient: 'amqplib',
-      publishers: 64,
-      fillBatch: 500,
-      quick: { publishMs: 1_500, consumeCount: 5_000 },
-      full: { publishMs: 5_000, consumeCount: 50_000 },
       open,
     },
     args,
@@ -51,12 +47,15 @@ async function open(): Promise<OpenedSuite> {
   const transport = await rabbitMqTransport({ url: URL, exchangePrefix: prefix, shards: SHARDS });
   const connection = await connect(URL);
   const channel = await connection.createConfirmChannel();
-  // Declares the topology once; both sides then use the same exchanges and queues.
-  const setup = await transport.subscribe({ topic: TOPIC, group: GROUP, inFlightMax: 1 }, async () => {});
-  await setup.close();
-  const queues = transport.topology().queues;
   const exchange = `${prefix}${TOPIC}`;
+  let queues: readonly string[] = [];
   return {
+    async prepare() {
+      // Declares the topology once; both sides then use the same exchanges and queues.
+      const setup = await transport.subscribe({ topic: TOPIC, group: GROUP, inFlightMax: 1 }, async () => {});
+      await setup.close();
+      queues = transport.topology().queues;
+    },
     sides(payloadBytes) {
       const body = Buffer.alloc(payloadBytes, 7);
       const message = (index: number): TransportMessage => ({

@@ -40,10 +40,6 @@ export function run(args: string[]): Promise<void> {
     {
       name: 'redis',
       rawClient: 'ioredis',
-      publishers: 64,
-      fillBatch: 500,
-      quick: { publishMs: 1_500, consumeCount: 5_000 },
-      full: { publishMs: 5_000, consumeCount: 50_000 },
       open,
     },
     args,

@@ -104,16 +104,25 @@ export async function runCheckoutScenario(t: TestContext, scenario: CheckoutScen
         if (progress.accepted >= scenario.orders / 3) third.resolve();
       },
     });
+    let loadDoneAtMs = 0;
+    // A failed load is reported where it is awaited below; this only notes when it ended.
+    void load.then(
+      () => {
+        loadDoneAtMs = performance.now();
+      },
+      () => {},
+    );
     let faultAtMs: number | undefined;
     if (midRun !== null) {
       await Promise.race([third.promise, load]);
-      await midRun(t, services, { dataDir, options: scenario.services });
       faultAtMs = performance.now();
+      await midRun(t, services, { dataDir, options: scenario.services });
     }
     const result = await load;
     if (faultAtMs !== undefined) {
+      // How long the load still ran once the fault began (it may end while a restart is under way).
       t.diagnostic(
-        `load done ${Math.round(performance.now() - faultAtMs)} ms after the fault: ` +
+        `load done ${Math.round(loadDoneAtMs - faultAtMs)} ms after the fault began: ` +
           `${result.accepted} accepted, ${result.failures.length} failures`,
       );
     }
