@@ -4,28 +4,14 @@
  * killed with SIGKILL and started again. Every invariant must hold: no oversell, no lost or
  * duplicated confirmation. Needs the local nats-server with JetStream (`npm run setup` starts it).
  */
-import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { connect } from 'node:net';
 import { after, describe, it } from 'node:test';
 import { type NatsTransport, natsTransport } from '@herald/transport-nats';
-import { registerCustomers, runLoad } from '../src/load.ts';
-import { temporaryDirectory } from './helpers.ts';
-import {
-  assertInvariants,
-  deadLettersOnTopics,
-  killStragglers,
-  type ServiceOptions,
-  startService,
-  startServices,
-  stopServices,
-  urlOf,
-  waitForRest,
-} from './support/services.ts';
+import { runCheckoutScenario } from './support/scenario.ts';
+import { deadLettersOnTopics, killStragglers, type ServiceOptions } from './support/services.ts';
 
 const URL = process.env.HERALD_NATS_URL ?? `nats://127.0.0.1:${process.env.HERALD_NATS_PORT ?? 4222}`;
-const ORDERS = 150;
-const CUSTOMERS = 10;
 const PREFIX = `herald-test-ck-${randomUUID().slice(0, 8)}`;
 
 /** Short leases and ack waits: the killed member's partitions move, and its unacked messages come back, within seconds. */
@@ -44,6 +30,7 @@ function runTransport(): Promise<NatsTransport> {
   return natsTransport({ servers: URL, prefix: PREFIX });
 }
 
+// The scenario kills its processes itself; this also covers a test that timed out mid-run.
 after(async () => {
   killStragglers();
   const transport = await runTransport().catch(() => undefined);
@@ -86,38 +73,13 @@ describe('checkout - services as separate processes on NATS JetStream', { timeou
     timeout: 180_000,
   }, async (t) => {
     await requireNats();
-    const dataDir = temporaryDirectory('nats');
-    const services = await startServices(dataDir, OPTIONS);
-
-    await registerCustomers(urlOf(services, 'user'), CUSTOMERS);
-    // Mid-run: kill -9 the inventory process once a third of the orders are in, then start it
-    // again on the same data.
-    const third = Promise.withResolvers<void>();
-    const load = runLoad({
-      url: urlOf(services, 'order'),
-      orders: ORDERS,
+    await runCheckoutScenario(t, {
+      name: 'nats',
+      services: OPTIONS,
+      orders: 150,
       ratePerSecond: 50,
-      customers: CUSTOMERS,
       seed: 13,
-      onProgress: (progress) => {
-        if (progress.accepted >= ORDERS / 3) third.resolve();
-      },
+      deadLetters: async () => ({ count: countDeadLetters }),
     });
-    await Promise.race([third.promise, load]);
-    const inventoryIndex = services.findIndex((service) => service.name === 'inventory');
-    const inventory = services[inventoryIndex]!;
-    inventory.child.kill('SIGKILL');
-    assert.equal(await inventory.exit, null, 'inventory died of SIGKILL');
-    t.diagnostic(`inventory (pid ${inventory.child.pid}) killed with SIGKILL mid-run`);
-    services[inventoryIndex] = await startService('inventory', dataDir, OPTIONS);
-    t.diagnostic(`inventory restarted as pid ${services[inventoryIndex]!.child.pid}`);
-
-    const result = await load;
-    assert.equal(result.accepted, ORDERS, `load failures: ${result.failures.join('; ')}`);
-    await waitForRest(dataDir, { explainFailure: true, orders: ORDERS });
-
-    // SIGTERM drains each service; each exits 0.
-    await stopServices(services);
-    assertInvariants(t, dataDir, await countDeadLetters(), ORDERS);
   });
 });

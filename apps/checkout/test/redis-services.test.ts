@@ -1,33 +1,22 @@
 /**
  * The checkout as seven OS processes sharing one Redis (`HERALD_TRANSPORT=redis npm run service --
  * <name>` each), driven through the order API, with the inventory process killed -9 and started
- * again mid-run, checked with the same invariants as `npm start`. Needs the local Redis (`npm run
- * setup` starts it).
+ * again mid-run (its partitions and pending entries move on once its leases expire: the visibility
+ * timeout, 10 s by default), checked with the same invariants as `npm start`. Needs the local Redis
+ * (`npm run setup` starts it).
  */
-import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, describe, it } from 'node:test';
 import { serverPort } from '@herald/test-support';
 import { redisTransport } from '@herald/transport-redis';
 import { Redis } from 'ioredis';
-import { registerCustomers, runLoad } from '../src/load.ts';
-import { temporaryDirectory } from './helpers.ts';
-import {
-  assertInvariants,
-  deadLettersOnTopics,
-  killStragglers,
-  startService,
-  startServices,
-  stopServices,
-  urlOf,
-  waitForRest,
-} from './support/services.ts';
+import { runCheckoutScenario } from './support/scenario.ts';
+import { deadLettersOnTopics, killStragglers } from './support/services.ts';
 
 const URL = process.env.HERALD_REDIS_URL ?? `redis://127.0.0.1:${serverPort('redis')}`;
-const ORDERS = 120;
-const CUSTOMERS = 10;
 const PREFIX = `herald-test:checkout-${randomUUID().slice(0, 8)}:`;
 
+// The scenario kills its processes itself; this also covers a test that timed out mid-run.
 after(async () => {
   killStragglers();
   await withRedis(async (redis) => {
@@ -72,41 +61,13 @@ describe('checkout - services as separate processes on Redis Streams', { timeout
   it('seven service processes share Redis; inventory killed -9 and restarted mid-run; every invariant holds', {
     timeout: 180_000,
   }, async (t) => {
-    const dataDir = temporaryDirectory('redis');
-    const options = { transport: 'redis', env: { HERALD_REDIS_URL: URL, HERALD_REDIS_PREFIX: PREFIX } };
-    const services = await startServices(dataDir, options);
-    assert.ok(!services.some((service) => service.child.pid === process.pid));
-
-    await registerCustomers(urlOf(services, 'user'), CUSTOMERS);
-    // Mid-run: kill -9 the inventory process once a third of the orders are in, then start it
-    // again. Its partitions and pending entries move on once its leases expire (the visibility
-    // timeout, 10 s by default).
-    const third = Promise.withResolvers<void>();
-    const load = runLoad({
-      url: urlOf(services, 'order'),
-      orders: ORDERS,
+    await runCheckoutScenario(t, {
+      name: 'redis',
+      services: { transport: 'redis', env: { HERALD_REDIS_URL: URL, HERALD_REDIS_PREFIX: PREFIX } },
+      orders: 120,
       ratePerSecond: 40,
-      customers: CUSTOMERS,
       seed: 7,
-      onProgress: (progress) => {
-        if (progress.accepted >= ORDERS / 3) third.resolve();
-      },
+      deadLetters: async () => ({ count: countDeadLetters }),
     });
-    await Promise.race([third.promise, load]);
-    const inventoryIndex = services.findIndex((service) => service.name === 'inventory');
-    const inventory = services[inventoryIndex]!;
-    inventory.child.kill('SIGKILL');
-    assert.equal(await inventory.exit, null, 'inventory died of SIGKILL');
-    t.diagnostic(`inventory (pid ${inventory.child.pid}) killed with SIGKILL mid-run`);
-    services[inventoryIndex] = await startService('inventory', dataDir, options);
-    t.diagnostic(`inventory restarted as pid ${services[inventoryIndex]!.child.pid}`);
-
-    const result = await load;
-    assert.equal(result.accepted, ORDERS, `load failures: ${result.failures.join('; ')}`);
-    await waitForRest(dataDir, { explainFailure: true, orders: ORDERS });
-
-    // SIGTERM drains each service; each exits 0.
-    await stopServices(services);
-    assertInvariants(t, dataDir, await countDeadLetters(), ORDERS);
   });
 });

@@ -16,6 +16,14 @@ export {
   type KeyedFifoLimits,
 } from './keyed-fifo.ts';
 export { assertName, assertTopicName } from './names.ts';
+export {
+  integerFromEnv,
+  integerOption,
+  matchingOption,
+  numberOption,
+  oneOfOption,
+  urlOption,
+} from './option-checks.ts';
 export { murmur2, partitionForKey } from './partitioner.ts';
 export { publishIdentity } from './publish-identity.ts';
 export { assertSubscribeOptions } from './transport-checks.ts';

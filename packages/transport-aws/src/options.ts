@@ -1,5 +1,6 @@
 /** The options of `awsTransport()`, their defaults and their bounds. */
 import { ConfigurationError } from '@herald/bus';
+import { integerOption, matchingOption, urlOption } from '@herald/bus/internal';
 
 /**
  * Largest message (body + headers + key, see `messageSizeBytes`) that `publish` accepts. SNS and
@@ -89,22 +90,6 @@ export interface ResolvedOptions {
   readonly receiveRetryDelayMsMax: number;
 }
 
-function integerIn(
-  name: string,
-  value: number | undefined,
-  fallback: number,
-  min: number,
-  max: number,
-): number {
-  const chosen = value ?? fallback;
-  if (!Number.isSafeInteger(chosen) || chosen < min || chosen > max) {
-    throw new ConfigurationError(
-      `aws transport: ${name} must be an integer from ${min} to ${max}, got ${chosen}`,
-    );
-  }
-  return chosen;
-}
-
 function wholeSeconds(name: string, value: number): number {
   if (value % 1000 !== 0) {
     throw new ConfigurationError(
@@ -114,15 +99,18 @@ function wholeSeconds(name: string, value: number): number {
   return value;
 }
 
+/** Starts every configuration error message. */
+const OWNER = 'aws transport';
+
 /** Applies defaults and checks bounds; throws `ConfigurationError` naming the bad option. */
 export function resolveOptions(options: AwsTransportOptions, env = process.env): ResolvedOptions {
-  const namePrefix = options.namePrefix ?? 'herald-';
-  if (!/^[A-Za-z0-9_-]{0,40}$/.test(namePrefix)) {
-    throw new ConfigurationError(
-      `aws transport: namePrefix "${namePrefix}" must be at most 40 characters from A-Z a-z 0-9 _ - ` +
-        '(SNS topic and SQS queue names allow nothing else)',
-    );
-  }
+  const namePrefix = matchingOption(
+    OWNER,
+    'namePrefix',
+    options.namePrefix ?? 'herald-',
+    /^[A-Za-z0-9_-]{0,40}$/,
+    'at most 40 characters from A-Z a-z 0-9 _ - (SNS topic and SQS queue names allow nothing else)',
+  );
   const credentials = options.credentials;
   if (credentials !== undefined && (!credentials.accessKeyId || !credentials.secretAccessKey)) {
     throw new ConfigurationError(
@@ -130,14 +118,11 @@ export function resolveOptions(options: AwsTransportOptions, env = process.env):
         'AWS SDK default provider chain (AWS_ACCESS_KEY_ID, ~/.aws/credentials, instance roles)',
     );
   }
-  if (options.endpoint !== undefined && !URL.canParse(options.endpoint)) {
-    throw new ConfigurationError(
-      `aws transport: endpoint "${options.endpoint}" is not a URL, e.g. http://127.0.0.1:4566`,
-    );
-  }
+  if (options.endpoint !== undefined)
+    urlOption(OWNER, 'endpoint', options.endpoint, [], 'http://127.0.0.1:4566');
   const waitTimeMs = wholeSeconds(
     'waitTimeMs',
-    integerIn('waitTimeMs', options.waitTimeMs, 5_000, 0, WAIT_TIME_MS_MAX),
+    integerOption(OWNER, 'waitTimeMs', options.waitTimeMs, 5_000, 0, WAIT_TIME_MS_MAX),
   );
   return {
     region: options.region ?? (env.AWS_REGION || env.AWS_DEFAULT_REGION || 'us-east-1'),
@@ -146,21 +131,44 @@ export function resolveOptions(options: AwsTransportOptions, env = process.env):
     namePrefix,
     visibilityTimeoutMs: wholeSeconds(
       'visibilityTimeoutMs',
-      integerIn('visibilityTimeoutMs', options.visibilityTimeoutMs, 30_000, 1_000, VISIBILITY_TIMEOUT_MS_MAX),
+      integerOption(
+        OWNER,
+        'visibilityTimeoutMs',
+        options.visibilityTimeoutMs,
+        30_000,
+        1_000,
+        VISIBILITY_TIMEOUT_MS_MAX,
+      ),
     ),
     waitTimeMs,
-    maxReceiveCount: integerIn('maxReceiveCount', options.maxReceiveCount, 20, 1, 1000),
-    messageBytesMax: integerIn(
+    maxReceiveCount: integerOption(OWNER, 'maxReceiveCount', options.maxReceiveCount, 20, 1, 1000),
+    messageBytesMax: integerOption(
+      OWNER,
       'messageBytesMax',
       options.messageBytesMax,
       MESSAGE_BYTES_MAX,
       1,
       MESSAGE_BYTES_MAX,
     ),
-    holdDelayMsMax: integerIn('holdDelayMsMax', options.holdDelayMsMax, 15 * 60_000, 0, 12 * 3_600_000),
-    maxAttempts: integerIn('maxAttempts', options.maxAttempts, 3, 1, 10),
-    requestTimeoutMs: integerIn('requestTimeoutMs', options.requestTimeoutMs, 30_000, 1_000, 300_000),
-    receiveRetryDelayMsMax: integerIn(
+    holdDelayMsMax: integerOption(
+      OWNER,
+      'holdDelayMsMax',
+      options.holdDelayMsMax,
+      15 * 60_000,
+      0,
+      12 * 3_600_000,
+    ),
+    maxAttempts: integerOption(OWNER, 'maxAttempts', options.maxAttempts, 3, 1, 10),
+    requestTimeoutMs: integerOption(
+      OWNER,
+      'requestTimeoutMs',
+      options.requestTimeoutMs,
+      30_000,
+      1_000,
+      300_000,
+    ),
+    receiveRetryDelayMsMax: integerOption(
+      OWNER,
       'receiveRetryDelayMsMax',
       options.receiveRetryDelayMsMax,
       5_000,

@@ -2,6 +2,7 @@
 
 import type { ConnectionOptions as TlsOptions } from 'node:tls';
 import { ConfigurationError, consoleLogger, type Logger } from '@herald/bus';
+import { integerFromEnv, matchingOption, numberOption } from '@herald/bus/internal';
 import type { SASLOptions } from '@platformatic/kafka';
 
 /** First wait of a subscription's retries while its broker is unreachable; doubles up to `retryDelayMsMax`. */
@@ -122,19 +123,8 @@ export interface ResolvedOptions {
   readonly logger: Logger;
 }
 
-function bounded(
-  name: string,
-  value: number | undefined,
-  fallback: number,
-  min: number,
-  max: number,
-): number {
-  const resolved = value ?? fallback;
-  if (!Number.isFinite(resolved) || resolved < min || resolved > max) {
-    throw new ConfigurationError(`kafkaTransport: ${name} must be from ${min} to ${max}, got ${value}`);
-  }
-  return resolved;
-}
+/** Starts every configuration error message. */
+const OWNER = 'kafkaTransport';
 
 /** Checks `options` and applies the defaults; throws `ConfigurationError` naming the bad option. */
 export function resolveOptions(options: KafkaTransportOptions): ResolvedOptions {
@@ -147,23 +137,34 @@ export function resolveOptions(options: KafkaTransportOptions): ResolvedOptions 
       throw new ConfigurationError(`kafkaTransport: broker ${JSON.stringify(broker)} is not host:port`);
     }
   }
-  const clientId = options.clientId ?? 'herald';
-  if (!/^[A-Za-z0-9._-]{1,128}$/.test(clientId)) {
-    throw new ConfigurationError(
-      `kafkaTransport: clientId must be 1-128 of A-Z a-z 0-9 . _ -, got ${clientId}`,
-    );
-  }
-  const sessionTimeoutMs = bounded('sessionTimeoutMs', options.sessionTimeoutMs, 10_000, 6_000, 300_000);
+  const clientId = matchingOption(
+    OWNER,
+    'clientId',
+    options.clientId ?? 'herald',
+    /^[A-Za-z0-9._-]{1,128}$/,
+    '1-128 characters from A-Z a-z 0-9 . _ -',
+  );
+  const sessionTimeoutMs = numberOption(
+    OWNER,
+    'sessionTimeoutMs',
+    options.sessionTimeoutMs,
+    10_000,
+    6_000,
+    300_000,
+  );
   return {
     brokers: [...brokers],
     clientId,
     sasl: options.sasl,
     tls: options.tls,
     partitions:
-      options.partitions === undefined ? -1 : bounded('partitions', options.partitions, 1, 1, 10_000),
+      options.partitions === undefined
+        ? -1
+        : numberOption(OWNER, 'partitions', options.partitions, 1, 1, 10_000),
     createTopics: options.createTopics ?? true,
-    lingerMs: bounded('lingerMs', options.lingerMs, 2, 0, 1_000),
-    batchBytesMax: bounded(
+    lingerMs: numberOption(OWNER, 'lingerMs', options.lingerMs, 2, 0, 1_000),
+    batchBytesMax: numberOption(
+      OWNER,
       'batchBytesMax',
       options.batchBytesMax,
       4 * 1024 * 1024,
@@ -171,45 +172,77 @@ export function resolveOptions(options: KafkaTransportOptions): ResolvedOptions 
       64 * 1024 * 1024,
     ),
     idempotent: options.idempotent ?? true,
-    messageBytesMax: bounded('messageBytesMax', options.messageBytesMax, 1_000_000, 1024, 64 * 1024 * 1024),
+    messageBytesMax: numberOption(
+      OWNER,
+      'messageBytesMax',
+      options.messageBytesMax,
+      1_000_000,
+      1024,
+      64 * 1024 * 1024,
+    ),
     sessionTimeoutMs,
-    heartbeatIntervalMs: bounded(
+    heartbeatIntervalMs: numberOption(
+      OWNER,
       'heartbeatIntervalMs',
       options.heartbeatIntervalMs,
       Math.min(1_000, Math.floor(sessionTimeoutMs / 3)),
       100,
       Math.floor(sessionTimeoutMs / 3),
     ),
-    rebalanceTimeoutMs: bounded(
+    rebalanceTimeoutMs: numberOption(
+      OWNER,
       'rebalanceTimeoutMs',
       options.rebalanceTimeoutMs,
       Math.max(30_000, sessionTimeoutMs),
       sessionTimeoutMs,
       600_000,
     ),
-    drainTimeoutMs: bounded(
+    drainTimeoutMs: numberOption(
+      OWNER,
       'drainTimeoutMs',
       options.drainTimeoutMs,
       Math.min(5_000, Math.floor(sessionTimeoutMs / 2)),
       0,
       Math.floor(sessionTimeoutMs / 2),
     ),
-    fetchWaitMsMax: bounded('fetchWaitMsMax', options.fetchWaitMsMax, 500, 10, 10_000),
-    fetchPartitionBytesMax: bounded(
+    fetchWaitMsMax: numberOption(OWNER, 'fetchWaitMsMax', options.fetchWaitMsMax, 500, 10, 10_000),
+    fetchPartitionBytesMax: numberOption(
+      OWNER,
       'fetchPartitionBytesMax',
       options.fetchPartitionBytesMax,
       4 * 1024 * 1024,
       64 * 1024,
       64 * 1024 * 1024,
     ),
-    partitionWindowMax: bounded('partitionWindowMax', options.partitionWindowMax, 4_096, 64, 100_000),
-    nackDelayMsMax: bounded('nackDelayMsMax', options.nackDelayMsMax, 15 * 60_000, 1_000, 3_600_000),
-    commitIntervalMs: bounded('commitIntervalMs', options.commitIntervalMs, 100, 0, 10_000),
-    requestTimeoutMs: bounded('requestTimeoutMs', options.requestTimeoutMs, 30_000, 1_000, 300_000),
-    connectTimeoutMs: bounded('connectTimeoutMs', options.connectTimeoutMs, 5_000, 100, 300_000),
-    retryDelayMs: bounded('retryDelayMs', options.retryDelayMs, 250, 10, 30_000),
-    retryDelayMsMax: bounded('retryDelayMsMax', options.retryDelayMsMax, 30_000, 1_000, 600_000),
-    closeTimeoutMs: bounded('closeTimeoutMs', options.closeTimeoutMs, 5_000, 0, 60_000),
+    partitionWindowMax: numberOption(
+      OWNER,
+      'partitionWindowMax',
+      options.partitionWindowMax,
+      4_096,
+      64,
+      100_000,
+    ),
+    nackDelayMsMax: numberOption(
+      OWNER,
+      'nackDelayMsMax',
+      options.nackDelayMsMax,
+      15 * 60_000,
+      1_000,
+      3_600_000,
+    ),
+    commitIntervalMs: numberOption(OWNER, 'commitIntervalMs', options.commitIntervalMs, 100, 0, 10_000),
+    requestTimeoutMs: numberOption(
+      OWNER,
+      'requestTimeoutMs',
+      options.requestTimeoutMs,
+      30_000,
+      1_000,
+      300_000,
+    ),
+    connectTimeoutMs: numberOption(OWNER, 'connectTimeoutMs', options.connectTimeoutMs, 5_000, 100, 300_000),
+    retryDelayMs: numberOption(OWNER, 'retryDelayMs', options.retryDelayMs, 250, 10, 30_000),
+    retryDelayMsMax: numberOption(OWNER, 'retryDelayMsMax', options.retryDelayMsMax, 30_000, 1_000, 600_000),
+    closeTimeoutMs: numberOption(OWNER, 'closeTimeoutMs', options.closeTimeoutMs, 5_000, 0, 60_000),
     logger: options.logger ?? consoleLogger(),
   };
 }
@@ -230,13 +263,7 @@ export function kafkaOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): Kafka
       'HERALD_TRANSPORT=kafka needs HERALD_KAFKA_BROKERS (host:port[,host:port…])',
     );
   }
-  const number = (name: string): number | undefined => {
-    const text = env[name];
-    if (text === undefined || text === '') return undefined;
-    const value = Number(text);
-    if (!Number.isSafeInteger(value)) throw new ConfigurationError(`${name} must be an integer, got ${text}`);
-    return value;
-  };
+  const number = (name: string) => integerFromEnv(env, name);
   const mechanism = env.HERALD_KAFKA_SASL_MECHANISM;
   const partitions = number('HERALD_KAFKA_PARTITIONS');
   const sessionTimeoutMs = number('HERALD_KAFKA_SESSION_TIMEOUT_MS');

@@ -1,5 +1,6 @@
 /** `natsTransport()` options: every one bounded, every default stated. */
 import { ConfigurationError, IN_FLIGHT_MAX } from '@herald/bus';
+import { integerFromEnv, integerOption, matchingOption } from '@herald/bus/internal';
 
 /** Options of {@link natsTransport}. */
 export interface NatsTransportOptions {
@@ -123,6 +124,8 @@ const SECOND_MS = 1_000;
 const MINUTE_MS = 60 * SECOND_MS;
 const DAY_MS = 24 * 60 * MINUTE_MS;
 const PREFIX_LEGAL = /^[A-Za-z0-9_-]{1,32}$/;
+/** Starts every configuration error message. */
+const OWNER = 'natsTransport';
 
 /** Applies defaults and throws a {@link ConfigurationError} naming the first bad option. */
 export function resolveOptions(options: NatsTransportOptions): ResolvedOptions {
@@ -131,13 +134,14 @@ export function resolveOptions(options: NatsTransportOptions): ResolvedOptions {
   if (servers.length === 0 || servers.some((server) => typeof server !== 'string' || server === '')) {
     throw new ConfigurationError('natsTransport: servers must list URLs such as nats://127.0.0.1:4222');
   }
-  const prefix = options.prefix ?? 'herald';
-  if (!PREFIX_LEGAL.test(prefix)) {
-    throw new ConfigurationError(
-      `natsTransport: prefix must be 1-32 characters from A-Z a-z 0-9 _ -, got "${prefix}"`,
-    );
-  }
-  const deliveriesMax = integer(options.deliveriesMax, -1, -1, 1000, 'deliveriesMax');
+  const prefix = matchingOption(
+    OWNER,
+    'prefix',
+    options.prefix ?? 'herald',
+    PREFIX_LEGAL,
+    '1-32 characters from A-Z a-z 0-9 _ -',
+  );
+  const deliveriesMax = integerOption(OWNER, 'deliveriesMax', options.deliveriesMax, -1, -1, 1000);
   if (deliveriesMax === 0 || deliveriesMax === 1) {
     throw new ConfigurationError(
       'natsTransport: deliveriesMax must be -1 (no limit) or 2 to 1000: a nacked message needs a redelivery',
@@ -149,56 +153,78 @@ export function resolveOptions(options: NatsTransportOptions): ResolvedOptions {
     pass: options.pass,
     token: options.token,
     prefix,
-    partitions: integer(options.partitions, 4, 1, PARTITIONS_MAX, 'partitions'),
-    replicas: integer(options.replicas, 1, 1, 5, 'replicas'),
-    streamBytesMax: integer(options.streamBytesMax, 2 ** 30, 2 ** 20, 2 ** 40, 'streamBytesMax'),
-    streamAgeMsMax: integer(options.streamAgeMsMax, 7 * DAY_MS, MINUTE_MS, 365 * DAY_MS, 'streamAgeMsMax'),
-    duplicateWindowMs: integer(options.duplicateWindowMs, 2 * MINUTE_MS, 0, DAY_MS, 'duplicateWindowMs'),
-    messageBytesMax: integer(
+    partitions: integerOption(OWNER, 'partitions', options.partitions, 4, 1, PARTITIONS_MAX),
+    replicas: integerOption(OWNER, 'replicas', options.replicas, 1, 1, 5),
+    streamBytesMax: integerOption(OWNER, 'streamBytesMax', options.streamBytesMax, 2 ** 30, 2 ** 20, 2 ** 40),
+    streamAgeMsMax: integerOption(
+      OWNER,
+      'streamAgeMsMax',
+      options.streamAgeMsMax,
+      7 * DAY_MS,
+      MINUTE_MS,
+      365 * DAY_MS,
+    ),
+    duplicateWindowMs: integerOption(
+      OWNER,
+      'duplicateWindowMs',
+      options.duplicateWindowMs,
+      2 * MINUTE_MS,
+      0,
+      DAY_MS,
+    ),
+    messageBytesMax: integerOption(
+      OWNER,
+      'messageBytesMax',
       options.messageBytesMax,
       MESSAGE_BYTES_DEFAULT,
       1,
       64 * 2 ** 20,
-      'messageBytesMax',
     ),
-    ackPendingMax: integer(options.ackPendingMax, 512, 1, IN_FLIGHT_MAX, 'ackPendingMax'),
-    ackWaitMs: integer(options.ackWaitMs, 30 * SECOND_MS, SECOND_MS, 12 * 60 * MINUTE_MS, 'ackWaitMs'),
+    ackPendingMax: integerOption(OWNER, 'ackPendingMax', options.ackPendingMax, 512, 1, IN_FLIGHT_MAX),
+    ackWaitMs: integerOption(
+      OWNER,
+      'ackWaitMs',
+      options.ackWaitMs,
+      30 * SECOND_MS,
+      SECOND_MS,
+      12 * 60 * MINUTE_MS,
+    ),
     deliveriesMax,
-    leaseMs: integer(options.leaseMs, 5 * SECOND_MS, SECOND_MS, MINUTE_MS, 'leaseMs'),
-    handoverMsMax: integer(options.handoverMsMax, 10 * SECOND_MS, 100, 5 * MINUTE_MS, 'handoverMsMax'),
-    connectTimeoutMs: integer(
+    leaseMs: integerOption(OWNER, 'leaseMs', options.leaseMs, 5 * SECOND_MS, SECOND_MS, MINUTE_MS),
+    handoverMsMax: integerOption(
+      OWNER,
+      'handoverMsMax',
+      options.handoverMsMax,
+      10 * SECOND_MS,
+      100,
+      5 * MINUTE_MS,
+    ),
+    connectTimeoutMs: integerOption(
+      OWNER,
+      'connectTimeoutMs',
       options.connectTimeoutMs,
       10 * SECOND_MS,
       100,
       5 * MINUTE_MS,
-      'connectTimeoutMs',
     ),
-    requestTimeoutMs: integer(
+    requestTimeoutMs: integerOption(
+      OWNER,
+      'requestTimeoutMs',
       options.requestTimeoutMs,
       10 * SECOND_MS,
       100,
       5 * MINUTE_MS,
-      'requestTimeoutMs',
     ),
-    reconnectDelayMs: integer(options.reconnectDelayMs, 250, 10, 10 * SECOND_MS, 'reconnectDelayMs'),
+    reconnectDelayMs: integerOption(
+      OWNER,
+      'reconnectDelayMs',
+      options.reconnectDelayMs,
+      250,
+      10,
+      10 * SECOND_MS,
+    ),
     connectionName: options.connectionName ?? 'herald',
   };
-}
-
-function integer(
-  value: number | undefined,
-  fallback: number,
-  min: number,
-  max: number,
-  name: string,
-): number {
-  const chosen = value ?? fallback;
-  if (!Number.isSafeInteger(chosen) || chosen < min || chosen > max) {
-    throw new ConfigurationError(
-      `natsTransport: ${name} must be an integer from ${min} to ${max}, got ${value}`,
-    );
-  }
-  return chosen;
 }
 
 /**
@@ -215,13 +241,7 @@ export function natsOptionsFromEnv(
     .split(',')
     .map((server) => server.trim())
     .filter((server) => server.length > 0);
-  const number = (name: string): number | undefined => {
-    const text = env[name];
-    if (text === undefined || text === '') return undefined;
-    const value = Number(text);
-    if (!Number.isSafeInteger(value)) throw new ConfigurationError(`${name} must be an integer, got ${text}`);
-    return value;
-  };
+  const number = (name: string) => integerFromEnv(env, name);
   const text = (name: string): string | undefined => (env[name] ? env[name] : undefined);
   const options: Record<string, unknown> = {
     servers,

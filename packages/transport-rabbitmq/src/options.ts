@@ -1,6 +1,6 @@
 /** `rabbitMqTransport()` options: every one bounded, every default stated. */
 import { assertTopicName, ConfigurationError, IN_FLIGHT_MAX } from '@herald/bus';
-import { assertName } from '@herald/bus/internal';
+import { assertName, integerOption, oneOfOption, urlOption } from '@herald/bus/internal';
 import { assertExchangePrefix } from './names.ts';
 
 /** Queue type of the shard and retry queues. */
@@ -137,29 +137,16 @@ export const isDeadLetterTopic = (topic: string): boolean => topic.endsWith('.dl
 const MINUTE_MS = 60_000;
 const AGE_LEGAL = /^[1-9][0-9]{0,5}[YMDhms]$/;
 const PATTERN_LEGAL = /^[A-Za-z0-9._*#-]+$/;
+/** Starts every configuration error message. */
+const OWNER = 'rabbitMqTransport';
 
 /** Applies defaults and throws a {@link ConfigurationError} naming the first bad option. */
 export function resolveOptions(options: RabbitMqTransportOptions): ResolvedOptions {
-  const url = options.url ?? DEFAULT_URL;
-  if (!/^amqps?:\/\//.test(url)) {
-    throw new ConfigurationError(
-      'rabbitMqTransport: url must start with amqp:// or amqps://, e.g. amqp://guest:guest@127.0.0.1:5672',
-    );
-  }
+  const url = urlOption(OWNER, 'url', options.url ?? DEFAULT_URL, ['amqp', 'amqps'], DEFAULT_URL);
   const exchangePrefix = options.exchangePrefix ?? 'herald.';
   assertExchangePrefix(exchangePrefix);
-  const queueType = options.queueType ?? 'quorum';
-  if (queueType !== 'quorum' && queueType !== 'classic') {
-    throw new ConfigurationError(
-      `rabbitMqTransport: queueType must be "quorum" or "classic", got "${queueType}"`,
-    );
-  }
-  const unroutable = options.unroutable ?? 'resolve';
-  if (unroutable !== 'resolve' && unroutable !== 'reject') {
-    throw new ConfigurationError(
-      `rabbitMqTransport: unroutable must be "resolve" or "reject", got "${unroutable}"`,
-    );
-  }
+  const queueType = oneOfOption(OWNER, 'queueType', options.queueType ?? 'quorum', ['quorum', 'classic']);
+  const unroutable = oneOfOption(OWNER, 'unroutable', options.unroutable ?? 'resolve', ['resolve', 'reject']);
   const fanoutTopics = new Set(options.fanoutTopics ?? []);
   for (const topic of fanoutTopics) assertTopicName(topic, 'rabbitMqTransport fanoutTopics');
   const groupBindings = options.groupBindings ?? {};
@@ -172,39 +159,78 @@ export function resolveOptions(options: RabbitMqTransportOptions): ResolvedOptio
       );
     }
   }
-  const reconnectDelayMsMin = integer(options.reconnectDelayMsMin, 100, 10, 10_000, 'reconnectDelayMsMin');
+  const reconnectDelayMsMin = integerOption(
+    OWNER,
+    'reconnectDelayMsMin',
+    options.reconnectDelayMsMin,
+    100,
+    10,
+    10_000,
+  );
   const resolved: ResolvedOptions = {
     url,
     exchangePrefix,
     queueType,
-    shards: integer(options.shards, 4, 1, SHARDS_MAX, 'shards'),
+    shards: integerOption(OWNER, 'shards', options.shards, 4, 1, SHARDS_MAX),
     prefetch:
-      options.prefetch === undefined ? undefined : integer(options.prefetch, 1, 1, IN_FLIGHT_MAX, 'prefetch'),
-    messageBytesMax: integer(options.messageBytesMax, 1024 * 1024, 1, MESSAGE_BYTES_MAX, 'messageBytesMax'),
+      options.prefetch === undefined
+        ? undefined
+        : integerOption(OWNER, 'prefetch', options.prefetch, 1, 1, IN_FLIGHT_MAX),
+    messageBytesMax: integerOption(
+      OWNER,
+      'messageBytesMax',
+      options.messageBytesMax,
+      1024 * 1024,
+      1,
+      MESSAGE_BYTES_MAX,
+    ),
     fanoutTopics,
     groupBindings,
     unroutable,
-    connectTimeoutMs: integer(options.connectTimeoutMs, 10_000, 100, 5 * MINUTE_MS, 'connectTimeoutMs'),
+    connectTimeoutMs: integerOption(
+      OWNER,
+      'connectTimeoutMs',
+      options.connectTimeoutMs,
+      10_000,
+      100,
+      5 * MINUTE_MS,
+    ),
     reconnectDelayMsMin,
-    reconnectDelayMsMax: integer(
+    reconnectDelayMsMax: integerOption(
+      OWNER,
+      'reconnectDelayMsMax',
       options.reconnectDelayMsMax,
       Math.max(5_000, reconnectDelayMsMin),
       reconnectDelayMsMin,
       MINUTE_MS,
-      'reconnectDelayMsMax',
     ),
-    heartbeatSeconds: integer(options.heartbeatSeconds, 10, 0, 600, 'heartbeatSeconds'),
-    holdDelayMsMax: integer(options.holdDelayMsMax, 15 * MINUTE_MS, 1_000, 25 * MINUTE_MS, 'holdDelayMsMax'),
-    retryQueueDelayMsMin: integer(
+    heartbeatSeconds: integerOption(OWNER, 'heartbeatSeconds', options.heartbeatSeconds, 10, 0, 600),
+    holdDelayMsMax: integerOption(
+      OWNER,
+      'holdDelayMsMax',
+      options.holdDelayMsMax,
+      15 * MINUTE_MS,
+      1_000,
+      25 * MINUTE_MS,
+    ),
+    retryQueueDelayMsMin: integerOption(
+      OWNER,
+      'retryQueueDelayMsMin',
       options.retryQueueDelayMsMin,
       1_000,
       100,
       60 * MINUTE_MS,
-      'retryQueueDelayMsMin',
     ),
     connectionName: options.connectionName ?? 'herald',
     replays: replayPredicate(options.replayTopics),
-    streamBytesMax: integer(options.streamBytesMax, 2 ** 30, 2 ** 20, STREAM_BYTES_MAX, 'streamBytesMax'),
+    streamBytesMax: integerOption(
+      OWNER,
+      'streamBytesMax',
+      options.streamBytesMax,
+      2 ** 30,
+      2 ** 20,
+      STREAM_BYTES_MAX,
+    ),
     streamAgeMax: options.streamAgeMax ?? '7D',
   };
   if (!AGE_LEGAL.test(resolved.streamAgeMax)) {
@@ -226,20 +252,4 @@ function replayPredicate(replayTopics: RabbitMqTransportOptions['replayTopics'])
   const topics = new Set(replayTopics);
   for (const topic of topics) assertTopicName(topic, 'rabbitMqTransport replayTopics');
   return (topic) => topics.has(topic);
-}
-
-function integer(
-  value: number | undefined,
-  fallback: number,
-  min: number,
-  max: number,
-  name: string,
-): number {
-  const chosen = value ?? fallback;
-  if (!Number.isSafeInteger(chosen) || chosen < min || chosen > max) {
-    throw new ConfigurationError(
-      `rabbitMqTransport: ${name} must be an integer from ${min} to ${max}, got ${value}`,
-    );
-  }
-  return chosen;
 }

@@ -1,5 +1,5 @@
 /** `redisTransport()` options: every one bounded, every default stated. */
-import { ConfigurationError } from '@herald/bus';
+import { integerOption, matchingOption, urlOption } from '@herald/bus/internal';
 
 /** `redisTransport()` options. */
 export interface RedisTransportOptions {
@@ -106,101 +106,118 @@ const SECOND_MS = 1000;
 const MINUTE_MS = 60 * SECOND_MS;
 const PREFIX_LEGAL = /^[A-Za-z0-9.:_-]{0,100}$/;
 const NAME_LEGAL = /^[A-Za-z0-9._-]{1,100}$/;
+/** Starts every configuration error message. */
+const OWNER = 'redisTransport';
 
 /** Applies defaults and throws a {@link ConfigurationError} naming the first bad option. */
 export function resolveOptions(options: RedisTransportOptions): ResolvedOptions {
-  const url = options.url ?? DEFAULT_URL;
-  if (!/^rediss?:\/\//.test(url)) {
-    throw new ConfigurationError(
-      'redisTransport: url must start with redis:// or rediss://, e.g. redis://127.0.0.1:6379',
-    );
-  }
-  const keyPrefix = options.keyPrefix ?? 'herald:';
-  if (!PREFIX_LEGAL.test(keyPrefix)) {
-    throw new ConfigurationError(
-      `redisTransport: keyPrefix must be at most 100 characters of A-Z a-z 0-9 . : _ -, got "${keyPrefix}"`,
-    );
-  }
-  const connectionName = options.connectionName ?? 'herald';
-  if (!NAME_LEGAL.test(connectionName)) {
-    throw new ConfigurationError(
-      `redisTransport: connectionName must be 1 to 100 characters of A-Z a-z 0-9 . _ -, got "${connectionName}"`,
-    );
-  }
-  const visibilityTimeoutMs = integer(
+  const url = urlOption(OWNER, 'url', options.url ?? DEFAULT_URL, ['redis', 'rediss'], DEFAULT_URL);
+  const keyPrefix = matchingOption(
+    OWNER,
+    'keyPrefix',
+    options.keyPrefix ?? 'herald:',
+    PREFIX_LEGAL,
+    'at most 100 characters of A-Z a-z 0-9 . : _ -',
+  );
+  const connectionName = matchingOption(
+    OWNER,
+    'connectionName',
+    options.connectionName ?? 'herald',
+    NAME_LEGAL,
+    '1 to 100 characters of A-Z a-z 0-9 . _ -',
+  );
+  const visibilityTimeoutMs = integerOption(
+    OWNER,
+    'visibilityTimeoutMs',
     options.visibilityTimeoutMs,
     10 * SECOND_MS,
     SECOND_MS,
     10 * MINUTE_MS,
-    'visibilityTimeoutMs',
   );
-  const reconnectDelayMsMin = integer(
+  const reconnectDelayMsMin = integerOption(
+    OWNER,
+    'reconnectDelayMsMin',
     options.reconnectDelayMsMin,
     100,
     10,
     10 * SECOND_MS,
-    'reconnectDelayMsMin',
   );
   return {
     url,
     keyPrefix,
-    partitions: integer(options.partitions, 4, 1, PARTITIONS_MAX, 'partitions'),
-    messageBytesMax: integer(options.messageBytesMax, 1024 * 1024, 1, MESSAGE_BYTES_MAX, 'messageBytesMax'),
-    streamLengthMax: integer(options.streamLengthMax, 1_000_000, 1_000, 1e9, 'streamLengthMax'),
+    partitions: integerOption(OWNER, 'partitions', options.partitions, 4, 1, PARTITIONS_MAX),
+    messageBytesMax: integerOption(
+      OWNER,
+      'messageBytesMax',
+      options.messageBytesMax,
+      1024 * 1024,
+      1,
+      MESSAGE_BYTES_MAX,
+    ),
+    streamLengthMax: integerOption(OWNER, 'streamLengthMax', options.streamLengthMax, 1_000_000, 1_000, 1e9),
     streamAgeMsMax:
       options.streamAgeMsMax === undefined
         ? undefined
-        : integer(options.streamAgeMsMax, 0, SECOND_MS, 10 * 365 * 24 * 60 * MINUTE_MS, 'streamAgeMsMax'),
+        : integerOption(
+            OWNER,
+            'streamAgeMsMax',
+            options.streamAgeMsMax,
+            0,
+            SECOND_MS,
+            10 * 365 * 24 * 60 * MINUTE_MS,
+          ),
     visibilityTimeoutMs,
-    heartbeatMs: integer(options.heartbeatMs, 250, 10, Math.floor(visibilityTimeoutMs / 3), 'heartbeatMs'),
-    rebalanceWaitMsMax: integer(
+    heartbeatMs: integerOption(
+      OWNER,
+      'heartbeatMs',
+      options.heartbeatMs,
+      250,
+      10,
+      Math.floor(visibilityTimeoutMs / 3),
+    ),
+    rebalanceWaitMsMax: integerOption(
+      OWNER,
+      'rebalanceWaitMsMax',
       options.rebalanceWaitMsMax,
       5 * SECOND_MS,
       0,
       MINUTE_MS,
-      'rebalanceWaitMsMax',
     ),
-    drainTimeoutMsMax: integer(options.drainTimeoutMsMax, 5 * SECOND_MS, 0, MINUTE_MS, 'drainTimeoutMsMax'),
-    blockMs: integer(options.blockMs, 2 * SECOND_MS, 10, MINUTE_MS, 'blockMs'),
-    holdDelayMsMax: integer(
+    drainTimeoutMsMax: integerOption(
+      OWNER,
+      'drainTimeoutMsMax',
+      options.drainTimeoutMsMax,
+      5 * SECOND_MS,
+      0,
+      MINUTE_MS,
+    ),
+    blockMs: integerOption(OWNER, 'blockMs', options.blockMs, 2 * SECOND_MS, 10, MINUTE_MS),
+    holdDelayMsMax: integerOption(
+      OWNER,
+      'holdDelayMsMax',
       options.holdDelayMsMax,
       15 * MINUTE_MS,
       SECOND_MS,
       24 * 60 * MINUTE_MS,
-      'holdDelayMsMax',
     ),
-    connectTimeoutMs: integer(
+    connectTimeoutMs: integerOption(
+      OWNER,
+      'connectTimeoutMs',
       options.connectTimeoutMs,
       10 * SECOND_MS,
       100,
       5 * MINUTE_MS,
-      'connectTimeoutMs',
     ),
     reconnectDelayMsMin,
-    reconnectDelayMsMax: integer(
+    reconnectDelayMsMax: integerOption(
+      OWNER,
+      'reconnectDelayMsMax',
       options.reconnectDelayMsMax,
       Math.max(2 * SECOND_MS, reconnectDelayMsMin),
       reconnectDelayMsMin,
       MINUTE_MS,
-      'reconnectDelayMsMax',
     ),
     connectionName,
     requireFsyncAlways: options.requireFsyncAlways ?? false,
   };
-}
-
-function integer(
-  value: number | undefined,
-  fallback: number,
-  min: number,
-  max: number,
-  name: string,
-): number {
-  const chosen = value ?? fallback;
-  if (!Number.isSafeInteger(chosen) || chosen < min || chosen > max) {
-    throw new ConfigurationError(
-      `redisTransport: ${name} must be an integer from ${min} to ${max}, got ${value}`,
-    );
-  }
-  return chosen;
 }
