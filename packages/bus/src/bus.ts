@@ -5,6 +5,7 @@
  * `bus-api.ts`.
  */
 import { hostname } from 'node:os';
+import type { Context } from '@opentelemetry/api';
 import {
   type Bus,
   type BusOptions,
@@ -51,6 +52,7 @@ import {
 } from './request-reply.ts';
 import { type RetryPolicy, retryPolicy } from './retry-policy.ts';
 import { validate } from './schema.ts';
+import { activeOr, endSpan, messagingSystem, sendParent, startSend } from './tracing.ts';
 import { IN_FLIGHT_MAX, type Transport } from './transport.ts';
 import { uuidv7 } from './uuid.ts';
 
@@ -99,6 +101,8 @@ class HeraldBus implements Bus, DispatcherHost {
   readonly #replies: ReplyInbox;
   readonly #idempotency: IdempotencyStore | undefined;
   readonly #handlerTimeoutMs: number;
+  /** `messaging.system` of the spans (from the transport's name). */
+  readonly #system: string;
   readonly counters: DispatchCounters & IdempotencyCounters & { published: number } = {
     handled: 0,
     failed: 0,
@@ -118,6 +122,7 @@ class HeraldBus implements Bus, DispatcherHost {
     this.logger = options.logger ?? consoleLogger();
     this.onUnknown = options.onUnknown ?? 'dead-letter';
     this.#ownsTransport = options.ownsTransport ?? true;
+    this.#system = messagingSystem(this.transport.name);
     this.#idempotency = options.idempotency;
     const dedup = this.#idempotency === undefined ? [] : [idempotency(this.#idempotency, this.counters)];
     this.#middleware = [logging, ...dedup, validation, ...(options.middleware ?? [])];
@@ -297,13 +302,21 @@ class HeraldBus implements Bus, DispatcherHost {
     data: unknown,
     cause: Envelope,
     options: PublishOptions | undefined,
+    traceContext?: Context,
   ): Promise<void> {
-    await this.#emit(contract, data, {
-      traceparent: cause.traceparent,
-      ...options,
-      correlationId: options?.correlationId ?? cause.correlationid ?? cause.id,
-      causationId: options?.causationId ?? cause.id,
-    });
+    await this.#emit(
+      contract,
+      data,
+      {
+        // Without the handler run's trace context, the cause's own context is the parent.
+        ...(traceContext === undefined ? { traceparent: cause.traceparent } : {}),
+        ...options,
+        correlationId: options?.correlationId ?? cause.correlationid ?? cause.id,
+        causationId: options?.causationId ?? cause.id,
+      },
+      {},
+      traceContext,
+    );
   }
 
   async #publishReply(
@@ -313,21 +326,43 @@ class HeraldBus implements Bus, DispatcherHost {
     request: Envelope,
     extensions: Record<string, string>,
   ): Promise<void> {
+    const id = uuidv7();
+    const correlationId = request.correlationid ?? request.id;
+    const sent = startSend(
+      {
+        system: messagingSystem(this.transport.name),
+        topic,
+        id,
+        type: `${query.type}.reply`,
+        key: undefined,
+        correlationId,
+      },
+      // The replier's handler run is the active context when an SDK's context manager is set;
+      // without one, the request's own context is the parent.
+      activeOr(request),
+    );
+    if (sent.tracestate !== undefined) extensions.tracestate = sent.tracestate;
     const envelope: Envelope = {
       specversion: '1.0',
-      id: uuidv7(),
+      id,
       source: this.source,
       type: `${query.type}.reply`,
       time: isoNow(),
       datacontenttype: 'application/json',
-      correlationid: request.correlationid ?? request.id,
+      correlationid: correlationId,
       causationid: request.id,
-      traceparent: request.traceparent,
+      traceparent: sent.traceparent ?? request.traceparent,
       dataversion: 1,
       extensions,
       data: result,
     };
-    await this.transport.publish(topic, [encodeEnvelope(envelope)]);
+    try {
+      await this.transport.publish(topic, [encodeEnvelope(envelope)]);
+    } catch (error) {
+      endSpan(sent.span, error);
+      throw error;
+    }
+    endSpan(sent.span);
   }
 
   async #emit(
@@ -335,6 +370,7 @@ class HeraldBus implements Bus, DispatcherHost {
     input: unknown,
     options: PublishOptions = {},
     attributes: { replyto?: string } = {},
+    traceContext?: Context,
   ): Promise<Envelope> {
     this.#assertOpen(contract.kind === 'command' ? 'send' : 'publish');
     this.#register(contract);
@@ -342,6 +378,13 @@ class HeraldBus implements Bus, DispatcherHost {
     const id = options.id ?? uuidv7();
     const key = options.key ?? (contract.key as ((value: unknown) => string) | undefined)?.(data);
     const subject = options.subject ?? (contract.subject as ((value: unknown) => string) | undefined)?.(data);
+    const correlationId = options.correlationId ?? id;
+    const sent = startSend(
+      { system: this.#system, topic: contract.topic, id, type: contract.type, key, correlationId },
+      sendParent(options.traceparent, options.extensions?.tracestate, traceContext),
+    );
+    const extensions = { ...(options.extensions ?? {}) };
+    if (sent.tracestate !== undefined) extensions.tracestate = sent.tracestate;
     const envelope: Envelope = {
       specversion: '1.0',
       id,
@@ -351,15 +394,22 @@ class HeraldBus implements Bus, DispatcherHost {
       datacontenttype: 'application/json',
       subject,
       partitionkey: key,
-      correlationid: options.correlationId ?? id,
+      correlationid: correlationId,
       causationid: options.causationId,
-      traceparent: options.traceparent,
+      // A malformed traceparent starts no trace; it still travels as given, as it always did.
+      traceparent: sent.traceparent ?? options.traceparent,
       dataversion: contract.version,
       replyto: attributes.replyto,
-      extensions: { ...(options.extensions ?? {}) },
+      extensions,
       data,
     };
-    await this.transport.publish(contract.topic, [encodeEnvelope(envelope)]);
+    try {
+      await this.transport.publish(contract.topic, [encodeEnvelope(envelope)]);
+    } catch (error) {
+      endSpan(sent.span, error);
+      throw error;
+    }
+    endSpan(sent.span);
     this.counters.published += 1;
     return envelope;
   }

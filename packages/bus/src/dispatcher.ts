@@ -3,6 +3,7 @@
  * type, subscribes once, and turns each delivery into exactly one outcome — ack after success,
  * nack with backoff for a retriable failure, or dead-letter (then ack) when retrying cannot help.
  */
+import { type Context, context as otelContext, type Span } from '@opentelemetry/api';
 import { compose, type MessageContext, type Middleware, type PublishOptions } from './context.ts';
 import type { CommandContract, EventContract } from './contracts.ts';
 import { type DeadLetterReason, deadLetterMessage, TARGET_GROUP_HEADER } from './dead-letter.ts';
@@ -18,6 +19,7 @@ import {
 } from './errors.ts';
 import type { Logger } from './logger.ts';
 import { type RetryPolicy, retryDelayMs } from './retry-policy.ts';
+import { messagingSystem, recordDeadLetter, recordFailure, startProcess } from './tracing.ts';
 import type { ReceivedMessage, Subscription, Transport } from './transport.ts';
 
 /** What the dispatcher needs from its bus. */
@@ -38,6 +40,7 @@ export interface DispatcherHost {
     data: unknown,
     cause: Envelope,
     options: PublishOptions | undefined,
+    traceContext?: Context,
   ): Promise<void>;
 }
 
@@ -162,23 +165,53 @@ export class Dispatcher {
     try {
       envelope = decodeEnvelope(message);
     } catch (error) {
-      return this.#deadLetter(message, 'undecodable', error);
+      const traced = startProcess(this.#system(), this.group, message, undefined);
+      try {
+        return await this.#deadLetter(message, 'undecodable', error, traced.span);
+      } finally {
+        traced.span.end();
+      }
     }
     const target = message.headers[TARGET_GROUP_HEADER];
     // A redriven message is meant for the group that dead-lettered it; the others had it already.
     if (target !== undefined && target !== this.group) return message.ack();
     const registration = this.#handlers.get(envelope.type);
     if (registration === undefined) return this.#unmatched(message, envelope);
-    const context = this.#context(registration, message, envelope, controller.signal);
+    // One CONSUMER span per handler run, ended once the message is settled.
+    const traced = startProcess(this.#system(), this.group, message, envelope);
     try {
-      await withTimeout(registration.run(context), registration.timeoutMs, controller, envelope);
+      await this.#run(message, envelope, registration, controller, traced.span, traced.context);
+    } finally {
+      traced.span.end();
+    }
+  }
+
+  async #run(
+    message: ReceivedMessage,
+    envelope: Envelope,
+    registration: Registration,
+    controller: AbortController,
+    span: Span,
+    traceContext: Context,
+  ): Promise<void> {
+    const context = this.#context(registration, message, envelope, controller.signal, traceContext);
+    try {
+      // The handler runs in its span's context, so spans it starts (a database call, an HTTP
+      // request, a publish) are children of it when the SDK has a context manager.
+      const work = otelContext.with(traceContext, registration.run, undefined, context);
+      await withTimeout(work, registration.timeoutMs, controller, envelope);
     } catch (error) {
       this.#host.counters.failed += 1;
-      return this.#failed(message, registration, error, controller.signal);
+      return this.#failed(message, registration, error, controller.signal, span);
     }
     this.#host.counters.handled += 1;
     this.#firstFailureMs.delete(positionOf(message));
     await message.ack();
+  }
+
+  /** `messaging.system` of this dispatcher's spans. */
+  #system(): string {
+    return messagingSystem(this.#host.transport.name);
   }
 
   async #unmatched(message: ReceivedMessage, envelope: Envelope): Promise<void> {
@@ -191,7 +224,12 @@ export class Dispatcher {
         `no contract of this bus has type "${envelope.type}"; register its contract (createBus({contracts})) ` +
           'or set onUnknown to "ignore"',
       );
-      return this.#deadLetter(message, 'unknown-type', error);
+      const traced = startProcess(this.#system(), this.group, message, envelope);
+      try {
+        return await this.#deadLetter(message, 'unknown-type', error, traced.span);
+      } finally {
+        traced.span.end();
+      }
     }
     try {
       await action(message, envelope, this.group);
@@ -202,9 +240,15 @@ export class Dispatcher {
     await message.ack();
   }
 
-  async #failed(message: ReceivedMessage, registration: Registration, error: unknown, signal: AbortSignal) {
+  async #failed(
+    message: ReceivedMessage,
+    registration: Registration,
+    error: unknown,
+    signal: AbortSignal,
+    span: Span,
+  ) {
     // A handler cut short by stop() is not at fault: leave it for redelivery, don't burn an attempt.
-    if (this.#stopping && signal.aborted) return;
+    if (this.#stopping && signal.aborted) return recordFailure(span, error);
     this.#rememberFirstFailure(message);
     if (isUnrecoverable(error)) {
       const reason: DeadLetterReason =
@@ -213,11 +257,12 @@ export class Dispatcher {
           : error instanceof DecodeError
             ? 'undecodable'
             : 'unrecoverable';
-      return this.#deadLetter(message, reason, error);
+      return this.#deadLetter(message, reason, error, span);
     }
     if (message.deliveryAttempt >= registration.retry.attempts) {
-      return this.#deadLetter(message, 'retries-exhausted', error);
+      return this.#deadLetter(message, 'retries-exhausted', error, span);
     }
+    recordFailure(span, error);
     await message.nack({ delayMs: retryDelayMs(registration.retry, message.deliveryAttempt) });
   }
 
@@ -230,7 +275,12 @@ export class Dispatcher {
     this.#firstFailureMs.set(position, Date.now());
   }
 
-  async #deadLetter(message: ReceivedMessage, reason: DeadLetterReason, error: unknown): Promise<void> {
+  async #deadLetter(
+    message: ReceivedMessage,
+    reason: DeadLetterReason,
+    error: unknown,
+    span: Span,
+  ): Promise<void> {
     const topic = this.#host.deadLetterTopic(message.topic);
     const position = positionOf(message);
     const firstFailedAtMs = this.#firstFailureMs.get(position) ?? Date.now();
@@ -245,8 +295,10 @@ export class Dispatcher {
         deadLetterTopic: topic,
         error: String(publishError),
       });
+      recordFailure(span, publishError);
       return message.nack({ delayMs: 1000 });
     }
+    recordDeadLetter(span, topic, reason, error);
     this.#host.logger.warn('message dead-lettered', {
       topic: message.topic,
       group: this.group,
@@ -264,6 +316,7 @@ export class Dispatcher {
     message: ReceivedMessage,
     envelope: Envelope,
     signal: AbortSignal,
+    traceContext: Context,
   ): MessageContext {
     const host = this.#host;
     return {
@@ -275,8 +328,8 @@ export class Dispatcher {
       signal,
       attempt: message.deliveryAttempt,
       logger: host.logger,
-      publish: (event, data, options) => host.publishCaused(event, data, envelope, options),
-      send: (command, data, options) => host.publishCaused(command, data, envelope, options),
+      publish: (event, data, options) => host.publishCaused(event, data, envelope, options, traceContext),
+      send: (command, data, options) => host.publishCaused(command, data, envelope, options, traceContext),
       transaction: () => {
         throw new ConfigurationError(
           'context.transaction needs an idempotency store with transactions; pass createBus({ idempotency }) ' +
