@@ -315,7 +315,7 @@ class HeraldBus implements Bus, DispatcherHost {
         causationId: options?.causationId ?? cause.id,
       },
       {},
-      traceContext,
+      traceContext === undefined ? undefined : { context: traceContext, traceparent: cause.traceparent },
     );
   }
 
@@ -370,7 +370,7 @@ class HeraldBus implements Bus, DispatcherHost {
     input: unknown,
     options: PublishOptions = {},
     attributes: { replyto?: string } = {},
-    traceContext?: Context,
+    cause?: { readonly context: Context; readonly traceparent: string | undefined },
   ): Promise<Envelope> {
     this.#assertOpen(contract.kind === 'command' ? 'send' : 'publish');
     this.#register(contract);
@@ -381,7 +381,7 @@ class HeraldBus implements Bus, DispatcherHost {
     const correlationId = options.correlationId ?? id;
     const sent = startSend(
       { system: this.#system, topic: contract.topic, id, type: contract.type, key, correlationId },
-      sendParent(options.traceparent, options.extensions?.tracestate, traceContext),
+      sendParent(options.traceparent, options.extensions?.tracestate, cause?.context),
     );
     const extensions = { ...(options.extensions ?? {}) };
     if (sent.tracestate !== undefined) extensions.tracestate = sent.tracestate;
@@ -397,7 +397,7 @@ class HeraldBus implements Bus, DispatcherHost {
       correlationid: correlationId,
       causationid: options.causationId,
       // A malformed traceparent starts no trace; it still travels as given, as it always did.
-      traceparent: sent.traceparent ?? options.traceparent,
+      traceparent: sent.traceparent ?? options.traceparent ?? cause?.traceparent,
       dataversion: contract.version,
       replyto: attributes.replyto,
       extensions,

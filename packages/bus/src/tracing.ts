@@ -80,7 +80,8 @@ export function parseTraceparent(
   const spanContext: SpanContext = {
     traceId: match[2]!,
     spanId: match[3]!,
-    traceFlags: Number.parseInt(match[4]!, 16) & 1,
+    // All eight bits: flags Herald does not know still pass through unchanged.
+    traceFlags: Number.parseInt(match[4]!, 16),
     isRemote: true,
     ...(tracestate === undefined || tracestate === '' ? {} : { traceState: createTraceState(tracestate) }),
   };
