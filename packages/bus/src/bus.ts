@@ -130,7 +130,7 @@ class HeraldBus implements Bus, DispatcherHost {
     this.#retry = retryPolicy(options.retry);
     this.#deadLetterTopic = options.deadLetterTopic ?? defaultDeadLetterTopic;
     this.#replies = new ReplyInbox(this.transport, this.#instanceId, this.logger);
-    this.deadLetters = deadLetters(this.transport, this.#deadLetterTopic);
+    this.deadLetters = deadLetters(this.transport, this.#deadLetterTopic, this.source);
     for (const contract of options.contracts ?? []) this.#register(contract);
   }
 
@@ -330,7 +330,8 @@ class HeraldBus implements Bus, DispatcherHost {
     const correlationId = request.correlationid ?? request.id;
     const sent = startSend(
       {
-        system: messagingSystem(this.transport.name),
+        system: this.#system,
+        source: this.source,
         topic,
         id,
         type: `${query.type}.reply`,
@@ -380,7 +381,15 @@ class HeraldBus implements Bus, DispatcherHost {
     const subject = options.subject ?? (contract.subject as ((value: unknown) => string) | undefined)?.(data);
     const correlationId = options.correlationId ?? id;
     const sent = startSend(
-      { system: this.#system, topic: contract.topic, id, type: contract.type, key, correlationId },
+      {
+        system: this.#system,
+        source: this.source,
+        topic: contract.topic,
+        id,
+        type: contract.type,
+        key,
+        correlationId,
+      },
       sendParent(options.traceparent, options.extensions?.tracestate, cause?.context),
     );
     const extensions = { ...(options.extensions ?? {}) };

@@ -70,7 +70,11 @@ export interface DeadLetters {
 }
 
 /** Builds the dead-letter API over `transport`. */
-export function deadLetters(transport: Transport, deadLetterTopic: (topic: string) => string): DeadLetters {
+export function deadLetters(
+  transport: Transport,
+  deadLetterTopic: (topic: string) => string,
+  source = '',
+): DeadLetters {
   const list = async (query: DeadLetterQuery): Promise<DeadLetter[]> => {
     const limit = query.limit ?? 1000;
     const all = await readPending(transport, deadLetterTopic(query.topic));
@@ -87,7 +91,13 @@ export function deadLetters(transport: Transport, deadLetterTopic: (topic: strin
       for (const entry of chosen) {
         const message = original(entry);
         // A new send that links the original producer (the redrive is another cause of work).
-        const span = redriveTrace(messagingSystem(transport.name), entry.topic, message.headers, message.key);
+        const span = redriveTrace(
+          messagingSystem(transport.name),
+          source,
+          entry.topic,
+          message.headers,
+          message.key,
+        );
         try {
           await transport.publish(entry.topic, [message]);
         } catch (error) {

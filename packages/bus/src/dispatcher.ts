@@ -25,6 +25,8 @@ import type { ReceivedMessage, Subscription, Transport } from './transport.ts';
 /** What the dispatcher needs from its bus. */
 export interface DispatcherHost {
   readonly transport: Transport;
+  /** The bus's CloudEvents source, on its spans. */
+  readonly source: string;
   readonly logger: Logger;
   /** True when some contract of the bus has this type. */
   knowsType(type: string): boolean;
@@ -165,7 +167,7 @@ export class Dispatcher {
     try {
       envelope = decodeEnvelope(message);
     } catch (error) {
-      const traced = startProcess(this.#system(), this.group, message, undefined);
+      const traced = startProcess(this.#system(), this.#host.source, this.group, message, undefined);
       try {
         return await this.#deadLetter(message, 'undecodable', error, traced.span);
       } finally {
@@ -178,7 +180,7 @@ export class Dispatcher {
     const registration = this.#handlers.get(envelope.type);
     if (registration === undefined) return this.#unmatched(message, envelope);
     // One CONSUMER span per handler run, ended once the message is settled.
-    const traced = startProcess(this.#system(), this.group, message, envelope);
+    const traced = startProcess(this.#system(), this.#host.source, this.group, message, envelope);
     try {
       await this.#run(message, envelope, registration, controller, traced.span, traced.context);
     } finally {
@@ -224,7 +226,7 @@ export class Dispatcher {
         `no contract of this bus has type "${envelope.type}"; register its contract (createBus({contracts})) ` +
           'or set onUnknown to "ignore"',
       );
-      const traced = startProcess(this.#system(), this.group, message, envelope);
+      const traced = startProcess(this.#system(), this.#host.source, this.group, message, envelope);
       try {
         return await this.#deadLetter(message, 'unknown-type', error, traced.span);
       } finally {

@@ -104,6 +104,8 @@ function carriedContext(message: ReceivedMessage, envelope: Envelope | undefined
 /** What a send needs to know about the message it sends. */
 export interface SendFields {
   readonly system: string;
+  /** The sending bus's CloudEvents `source` (which service sends). */
+  readonly source: string;
   readonly topic: string;
   readonly id: string;
   readonly type: string;
@@ -166,6 +168,7 @@ function sendAttributes(fields: SendFields): Attributes {
     'messaging.message.id': fields.id,
     'cloudevents.event_id': fields.id,
     'cloudevents.event_type': fields.type,
+    'cloudevents.event_source': fields.source,
   };
   if (fields.correlationId !== undefined)
     attributes['messaging.message.conversation_id'] = fields.correlationId;
@@ -199,6 +202,7 @@ export interface ProcessTrace {
  */
 export function startProcess(
   system: string,
+  source: string,
   group: string,
   message: ReceivedMessage,
   envelope: Envelope | undefined,
@@ -210,12 +214,13 @@ export function startProcess(
     { kind: SpanKind.CONSUMER, ...(producer === undefined ? {} : { links: [{ context: producer }] }) },
     parent,
   );
-  if (span.isRecording()) span.setAttributes(processAttributes(system, group, message, envelope));
+  if (span.isRecording()) span.setAttributes(processAttributes(system, source, group, message, envelope));
   return { span, context: trace.setSpan(parent, span) };
 }
 
 function processAttributes(
   system: string,
+  source: string,
   group: string,
   message: ReceivedMessage,
   envelope: Envelope | undefined,
@@ -226,11 +231,14 @@ function processAttributes(
     'messaging.destination.partition.id': String(message.partition),
     'messaging.message.body.size': message.body.byteLength,
     'herald.delivery_attempt': message.deliveryAttempt,
+    // Which service handles it: the consuming bus's source (the event's is the producer's).
+    'herald.consumer.source': source,
   };
   if (envelope !== undefined) {
     attributes['messaging.message.id'] = envelope.id;
     attributes['cloudevents.event_id'] = envelope.id;
     attributes['cloudevents.event_type'] = envelope.type;
+    attributes['cloudevents.event_source'] = envelope.source;
     const correlationId = envelope.correlationid ?? envelope.id;
     attributes['messaging.message.conversation_id'] = correlationId;
   }
@@ -289,6 +297,7 @@ export function endSpan(span: Span, error?: unknown): void {
  */
 export function redriveTrace(
   system: string,
+  source: string,
   topic: string,
   headers: Record<string, string>,
   key: string | undefined,
@@ -297,6 +306,7 @@ export function redriveTrace(
   const sent = startSend(
     {
       system,
+      source,
       topic,
       id: headers.ce_id ?? '',
       type: headers.ce_type ?? '',

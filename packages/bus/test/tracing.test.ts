@@ -117,6 +117,7 @@ describe('tracing - with the SDK', { timeout: 60_000 }, () => {
       'messaging.message.id': published.id,
       'cloudevents.event_id': published.id,
       'cloudevents.event_type': 'OrderCreated',
+      'cloudevents.event_source': bus.source,
       'messaging.message.conversation_id': published.id,
       'messaging.operation.type': 'send',
       'messaging.operation.name': 'send',
@@ -125,6 +126,7 @@ describe('tracing - with the SDK', { timeout: 60_000 }, () => {
     assert.equal(processOrders.attributes['messaging.consumer.group.name'], 'inventory');
     assert.equal(processOrders.attributes['messaging.message.id'], published.id);
     assert.equal(processOrders.attributes['herald.delivery_attempt'], 1);
+    assert.equal(processOrders.attributes['herald.consumer.source'], bus.source);
     assert.equal(typeof processOrders.attributes['messaging.destination.partition.id'], 'string');
     assert.equal(processOrders.status.code, SpanStatusCode.UNSET);
   });
