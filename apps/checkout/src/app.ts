@@ -159,7 +159,10 @@ export async function startCheckout(options: CheckoutOptions): Promise<Checkout>
         handle: () => ({ status: 200, body: { services: [...buses.keys()] } }),
       },
     ];
-    for (const name of names) routes.push(...(SERVICES[name].routes?.(runtimes.get(name)!) ?? []));
+    for (const name of names) {
+      const own = SERVICES[name].routes?.(runtimes.get(name)!) ?? [];
+      routes.push(...own.map((route) => ({ ...route, service: name })));
+    }
     http = await startHttpServer(routes, {
       port: options.port ?? 0,
       host: options.host ?? '127.0.0.1',

@@ -28,6 +28,8 @@ export interface Route {
   readonly method: 'GET' | 'POST';
   /** E.g. `/orders/:id`. */
   readonly path: string;
+  /** The service the route belongs to (on its trace spans). */
+  readonly service?: string;
   handle(request: HttpRequest): Promise<HttpResponse> | HttpResponse;
 }
 
@@ -104,9 +106,20 @@ async function dispatch(compiled: readonly Compiled[], request: IncomingMessage,
   // A SERVER span per request, continuing the caller's `traceparent` header (through the
   // registered propagator), so the messages a request publishes join the caller's trace.
   const parent = propagation.extract(ROOT_CONTEXT, request.headers);
+  const path = new URL(request.url ?? '/', 'http://localhost').pathname;
+  const route = compiled.find(
+    (entry) => entry.route.method === request.method && entry.pattern.test(path),
+  )?.route;
   const span = tracer.startSpan(
-    `${request.method} ${routeOf(compiled, request)}`,
-    { kind: SpanKind.SERVER, attributes: { 'http.request.method': request.method ?? '' } },
+    `${request.method} ${route?.path ?? path}`,
+    {
+      kind: SpanKind.SERVER,
+      attributes: {
+        'http.request.method': request.method ?? '',
+        ...(route === undefined ? {} : { 'http.route': route.path }),
+        ...(route?.service === undefined ? {} : { 'herald.checkout.service': route.service }),
+      },
+    },
     parent,
   );
   let answer: HttpResponse;
@@ -125,13 +138,6 @@ async function dispatch(compiled: readonly Compiled[], request: IncomingMessage,
     ...answer.headers,
   });
   response.end(text);
-}
-
-/** The path pattern a request matches (`/orders/:id`), or its path when none does. */
-function routeOf(compiled: readonly Compiled[], request: IncomingMessage): string {
-  const path = new URL(request.url ?? '/', 'http://localhost').pathname;
-  const match = compiled.find(({ route, pattern }) => route.method === request.method && pattern.test(path));
-  return match?.route.path ?? path;
 }
 
 async function answerRequest(compiled: readonly Compiled[], request: IncomingMessage): Promise<HttpResponse> {

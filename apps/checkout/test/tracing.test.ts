@@ -19,6 +19,7 @@ import {
 import { type Checkout, startCheckout } from '../src/app.ts';
 import { isQuiescent } from '../src/invariants.ts';
 import { SERVICE_NAMES } from '../src/services/index.ts';
+import { renderTraceTree } from '../src/tracing.ts';
 import { transportFromEnv } from '../src/transport.ts';
 import { postJson, temporaryDirectory } from './helpers.ts';
 
@@ -171,6 +172,22 @@ async function oneOrderIsOneTrace(env: Record<string, string>, system: string): 
       assert.equal(routingKey, span.attributes['cloudevents.event_type'], 'routed by event type');
     }
   }
+  // The report's tree: the client span at the top, each span under its parent with its service.
+  const tree = renderTraceTree(spans);
+  assert.match(tree[0]!, /^ {2}checkout order {2}\[, internal\]/);
+  assert.ok(
+    tree.some((line) => /^ {4}POST \/orders {2}\[order, server\]/.test(line)),
+    tree.join('\n'),
+  );
+  assert.ok(
+    tree.some((line) => /^ {6}send orders {2}\[order, producer\]/.test(line)),
+    tree.join('\n'),
+  );
+  assert.ok(
+    tree.some((line) => /^ {8}process orders {2}\[audit, consumer\]/.test(line)),
+    tree.join('\n'),
+  );
+  assert.equal(tree.length, spans.length, 'every span drawn once');
   await checkout.stop();
   checkout = undefined;
 }

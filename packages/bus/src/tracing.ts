@@ -21,6 +21,7 @@ import {
   SpanKind,
   SpanStatusCode,
   type Tracer,
+  type TracerProvider,
   trace,
 } from '@opentelemetry/api';
 import type { Envelope } from './envelope.ts';
@@ -58,11 +59,19 @@ export function messagingSystem(transportName: string): string {
   return transportName === 'aws' ? 'aws_sqs' : transportName;
 }
 
+let cachedProvider: TracerProvider | undefined;
 let cachedTracer: Tracer | undefined;
 
-/** The global tracer provider's tracer (a proxy that follows a provider registered later). */
+/**
+ * The global provider's tracer, fetched again when the global provider changes (an SDK registered
+ * or unregistered later): a tracer kept from an earlier provider would go on recording into it.
+ */
 function tracer(): Tracer {
-  cachedTracer ??= trace.getTracer(TRACER_NAME);
+  const provider = trace.getTracerProvider();
+  if (provider !== cachedProvider || cachedTracer === undefined) {
+    cachedProvider = provider;
+    cachedTracer = provider.getTracer(TRACER_NAME);
+  }
   return cachedTracer;
 }
 
