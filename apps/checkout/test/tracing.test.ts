@@ -4,6 +4,8 @@
  * on the embedded broker, on RabbitMQ and on a real Apache Kafka broker.
  */
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { eventually, RABBITMQ_URL, requireRabbitMq, until } from '@herald/test-support';
 import { type ApacheKafka, startApacheKafka } from '@herald/test-support/apache-kafka';
@@ -19,7 +21,7 @@ import {
 import { type Checkout, startCheckout } from '../src/app.ts';
 import { isQuiescent } from '../src/invariants.ts';
 import { SERVICE_NAMES } from '../src/services/index.ts';
-import { renderTraceTree } from '../src/tracing.ts';
+import { JsonLinesSpanExporter, renderTraceTree } from '../src/tracing.ts';
 import { transportFromEnv } from '../src/transport.ts';
 import { postJson, temporaryDirectory } from './helpers.ts';
 
@@ -188,6 +190,22 @@ async function oneOrderIsOneTrace(env: Record<string, string>, system: string): 
     tree.join('\n'),
   );
   assert.equal(tree.length, spans.length, 'every span drawn once');
+  // What `npm start -- --otel` writes without an OTLP endpoint: one JSON object per span per line.
+  const file = join(dataDir, 'traces.jsonl');
+  const written = await new Promise<number>((resolve) =>
+    new JsonLinesSpanExporter(file).export([...spans], (result) => resolve(result.code)),
+  );
+  assert.equal(written, 0, 'exported');
+  const records = readFileSync(file, 'utf8')
+    .trimEnd()
+    .split('\n')
+    .map((line) => JSON.parse(line));
+  assert.equal(records.length, spans.length);
+  const sendOrders = records.find((record) => record.name === 'send orders');
+  assert.equal(sendOrders.kind, 'PRODUCER');
+  assert.equal(sendOrders.traceId, traceId);
+  assert.equal(sendOrders.attributes['messaging.destination.name'], 'orders');
+  assert.ok(sendOrders.durationMs >= 0 && sendOrders.startTimeMs > 0);
   await checkout.stop();
   checkout = undefined;
 }

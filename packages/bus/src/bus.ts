@@ -52,7 +52,7 @@ import {
 } from './request-reply.ts';
 import { type RetryPolicy, retryPolicy } from './retry-policy.ts';
 import { validate } from './schema.ts';
-import { activeOr, endSpan, messagingSystem, sendParent, startSend } from './tracing.ts';
+import { activeOr, endWhenSettled, messagingSystem, sendParent, startSend } from './tracing.ts';
 import { IN_FLIGHT_MAX, type Transport } from './transport.ts';
 import { uuidv7 } from './uuid.ts';
 
@@ -326,28 +326,25 @@ class HeraldBus implements Bus, DispatcherHost {
     request: Envelope,
     extensions: Record<string, string>,
   ): Promise<void> {
-    const id = uuidv7();
-    const correlationId = request.correlationid ?? request.id;
-    const sent = startSend(
-      {
-        system: this.#system,
-        source: this.source,
-        topic,
-        id,
-        type: `${query.type}.reply`,
-        key: undefined,
-        correlationId,
-      },
-      // The replier's handler run is the active context when an SDK's context manager is set;
-      // without one, the request's own context is the parent.
-      activeOr(request),
-    );
+    const [id, type, correlationId] = [uuidv7(), `${query.type}.reply`, request.correlationid ?? request.id];
+    const fields = {
+      system: this.#system,
+      source: this.source,
+      topic,
+      id,
+      type,
+      key: undefined,
+      correlationId,
+    };
+    // The replier's handler run is the active context when an SDK's context manager is set;
+    // without one, the request's own context is the parent.
+    const sent = startSend(fields, activeOr(request));
     if (sent.tracestate !== undefined) extensions.tracestate = sent.tracestate;
     const envelope: Envelope = {
       specversion: '1.0',
       id,
       source: this.source,
-      type: `${query.type}.reply`,
+      type,
       time: isoNow(),
       datacontenttype: 'application/json',
       correlationid: correlationId,
@@ -357,13 +354,7 @@ class HeraldBus implements Bus, DispatcherHost {
       extensions,
       data: result,
     };
-    try {
-      await this.transport.publish(topic, [encodeEnvelope(envelope)]);
-    } catch (error) {
-      endSpan(sent.span, error);
-      throw error;
-    }
-    endSpan(sent.span);
+    await endWhenSettled(sent.span, this.transport.publish(topic, [encodeEnvelope(envelope)]));
   }
 
   async #emit(
@@ -412,13 +403,7 @@ class HeraldBus implements Bus, DispatcherHost {
       extensions,
       data,
     };
-    try {
-      await this.transport.publish(contract.topic, [encodeEnvelope(envelope)]);
-    } catch (error) {
-      endSpan(sent.span, error);
-      throw error;
-    }
-    endSpan(sent.span);
+    await endWhenSettled(sent.span, this.transport.publish(contract.topic, [encodeEnvelope(envelope)]));
     this.counters.published += 1;
     return envelope;
   }

@@ -16,7 +16,7 @@ import {
 } from './dead-letter.ts';
 import { decodeEnvelope, type Envelope, type TransportMessage } from './envelope.ts';
 import { ConfigurationError, TimeoutError } from './errors.ts';
-import { endSpan, messagingSystem, redriveTrace } from './tracing.ts';
+import { endWhenSettled, messagingSystem, redriveTrace } from './tracing.ts';
 import { replaysToNewGroup, type Transport } from './transport.ts';
 import { uuidv7 } from './uuid.ts';
 
@@ -98,13 +98,7 @@ export function deadLetters(
           message.headers,
           message.key,
         );
-        try {
-          await transport.publish(entry.topic, [message]);
-        } catch (error) {
-          endSpan(span, error);
-          throw error;
-        }
-        endSpan(span);
+        await endWhenSettled(span, transport.publish(entry.topic, [message]));
         // The tombstone comes second: a crash between the two redrives again, and idempotent
         // consumers drop the duplicate; the reverse order could lose the message.
         await transport.publish(topic, [

@@ -13,7 +13,7 @@ import {
   type Context,
   context,
   createTraceState,
-  isSpanContextValid,
+  INVALID_SPAN_CONTEXT,
   type Link,
   ROOT_CONTEXT,
   type Span,
@@ -75,7 +75,19 @@ function tracer(): Tracer {
   return cachedTracer;
 }
 
-const TRACEPARENT = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?$/;
+/** Length of a version-00 `traceparent`: `vv-<32 hex>-<16 hex>-ff`. */
+const TRACEPARENT_LENGTH = 55;
+const ZERO_TRACE_ID = '0'.repeat(32);
+const ZERO_SPAN_ID = '0'.repeat(16);
+
+/** True when `text[from, to)` is lower-case hex (a loop: a regex per message cost more). */
+function isHex(text: string, from: number, to: number): boolean {
+  for (let index = from; index < to; index++) {
+    const code = text.charCodeAt(index);
+    if (!((code >= 48 && code <= 57) || (code >= 97 && code <= 102))) return false;
+  }
+  return true;
+}
 
 /** Parses a W3C `traceparent` (and `tracestate`); `undefined` when missing or malformed. */
 export function parseTraceparent(
@@ -83,18 +95,26 @@ export function parseTraceparent(
   tracestate?: string,
 ): SpanContext | undefined {
   if (traceparent === undefined) return undefined;
-  const match = TRACEPARENT.exec(traceparent.trim());
-  // Version ff is forbidden; version 00 allows nothing after the flags.
-  if (match === null || match[1] === 'ff' || (match[1] === '00' && match[5] !== undefined)) return undefined;
-  const spanContext: SpanContext = {
-    traceId: match[2]!,
-    spanId: match[3]!,
+  const text = traceparent.length === TRACEPARENT_LENGTH ? traceparent : traceparent.trim();
+  // A later version may append fields after a dash; version 00 allows nothing after the flags,
+  // and version ff is forbidden.
+  if (text.length < TRACEPARENT_LENGTH) return undefined;
+  if (text.length > TRACEPARENT_LENGTH && (text.startsWith('00') || text[TRACEPARENT_LENGTH] !== '-'))
+    return undefined;
+  if (text[2] !== '-' || text[35] !== '-' || text[52] !== '-' || text.startsWith('ff')) return undefined;
+  if (!(isHex(text, 0, 2) && isHex(text, 3, 35) && isHex(text, 36, 52) && isHex(text, 53, 55)))
+    return undefined;
+  const traceId = text.slice(3, 35);
+  const spanId = text.slice(36, 52);
+  if (traceId === ZERO_TRACE_ID || spanId === ZERO_SPAN_ID) return undefined;
+  return {
+    traceId,
+    spanId,
     // All eight bits: flags Herald does not know still pass through unchanged.
-    traceFlags: Number.parseInt(match[4]!, 16),
+    traceFlags: Number.parseInt(text.slice(53, 55), 16),
     isRemote: true,
     ...(tracestate === undefined || tracestate === '' ? {} : { traceState: createTraceState(tracestate) }),
   };
-  return isSpanContextValid(spanContext) ? spanContext : undefined;
 }
 
 /** Formats a span context as a W3C `traceparent`. */
@@ -162,7 +182,9 @@ export function startSend(fields: SendFields, parent: Context, links?: Link[]): 
   // Building attributes costs objects per message: only for a span that records them.
   if (span.isRecording()) span.setAttributes(sendAttributes(fields));
   const spanContext = span.spanContext();
-  if (!isSpanContextValid(spanContext)) return { span, traceparent: undefined, tracestate: undefined };
+  // Tracers give a span either valid ids (its own, or a no-op span its valid parent's) or the API's
+  // invalid context itself: told apart by identity, not by the API's regular expressions.
+  if (spanContext === INVALID_SPAN_CONTEXT) return { span, traceparent: undefined, tracestate: undefined };
   return {
     span,
     traceparent: formatTraceparent(spanContext),
@@ -175,7 +197,6 @@ function sendAttributes(fields: SendFields): Attributes {
     'messaging.system': fields.system,
     'messaging.destination.name': fields.topic,
     'messaging.message.id': fields.id,
-    'cloudevents.event_id': fields.id,
     'cloudevents.event_type': fields.type,
     'cloudevents.event_source': fields.source,
   };
@@ -224,6 +245,8 @@ export function startProcess(
     parent,
   );
   if (span.isRecording()) span.setAttributes(processAttributes(system, source, group, message, envelope));
+  // A no-op span with no trace to continue needs no context of its own (one allocation less).
+  if (producer === undefined && span.spanContext() === INVALID_SPAN_CONTEXT) return { span, context: parent };
   return { span, context: trace.setSpan(parent, span) };
 }
 
@@ -238,14 +261,12 @@ function processAttributes(
     'messaging.system': system,
     'messaging.destination.name': message.topic,
     'messaging.destination.partition.id': String(message.partition),
-    'messaging.message.body.size': message.body.byteLength,
     'herald.delivery_attempt': message.deliveryAttempt,
     // Which service handles it: the consuming bus's source (the event's is the producer's).
     'herald.consumer.source': source,
   };
   if (envelope !== undefined) {
     attributes['messaging.message.id'] = envelope.id;
-    attributes['cloudevents.event_id'] = envelope.id;
     attributes['cloudevents.event_type'] = envelope.type;
     attributes['cloudevents.event_source'] = envelope.source;
     const correlationId = envelope.correlationid ?? envelope.id;
@@ -291,6 +312,17 @@ export function recordDeadLetter(span: Span, deadLetterTopic: string, reason: st
 function errorType(error: Error): string {
   const code = (error as { code?: unknown }).code;
   return typeof code === 'string' ? code : error.name;
+}
+
+/** Ends `span` when `work` settles (recording its error), and settles as `work` does. */
+export function endWhenSettled(span: Span, work: Promise<void>): Promise<void> {
+  return work.then(
+    () => span.end(),
+    (error: unknown) => {
+      endSpan(span, error);
+      throw error;
+    },
+  );
 }
 
 /** Ends a span, recording `error` first when the operation failed. */

@@ -115,7 +115,6 @@ describe('tracing - with the SDK', { timeout: 60_000 }, () => {
       'messaging.system': 'memory',
       'messaging.destination.name': 'orders',
       'messaging.message.id': published.id,
-      'cloudevents.event_id': published.id,
       'cloudevents.event_type': 'OrderCreated',
       'cloudevents.event_source': bus.source,
       'messaging.message.conversation_id': published.id,
