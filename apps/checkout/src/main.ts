@@ -63,7 +63,10 @@ const dataDir = resolve(
 );
 
 const tracing = startTracing({
-  exportSpans: values.otel || Boolean(process.env.OTEL_EXPORTER_OTLP_ENDPOINT),
+  exportSpans:
+    values.otel ||
+    process.env.HERALD_CHECKOUT_OTEL === '1' ||
+    Boolean(process.env.OTEL_EXPORTER_OTLP_ENDPOINT),
   filePath: join(dataDir, 'traces.jsonl'),
 });
 

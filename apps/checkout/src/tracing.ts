@@ -107,6 +107,8 @@ function hrToMs([seconds, nanoseconds]: readonly [number, number]): number {
 export function startTracing(options: {
   readonly exportSpans: boolean;
   readonly filePath: string;
+  /** `service.name` unless `OTEL_SERVICE_NAME` says otherwise (default `herald-checkout`). */
+  readonly serviceName?: string;
   readonly env?: NodeJS.ProcessEnv;
 }): CheckoutTracing {
   const env = options.env ?? process.env;
@@ -125,7 +127,9 @@ export function startTracing(options: {
     }
   }
   const provider = new BasicTracerProvider({
-    resource: resourceFromAttributes({ 'service.name': env.OTEL_SERVICE_NAME || 'herald-checkout' }),
+    resource: resourceFromAttributes({
+      'service.name': env.OTEL_SERVICE_NAME || options.serviceName || 'herald-checkout',
+    }),
     spanProcessors: processors,
   });
   context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());

@@ -22,7 +22,7 @@ import { type Checkout, startCheckout } from '../src/app.ts';
 import { isQuiescent } from '../src/invariants.ts';
 import { SERVICE_NAMES } from '../src/services/index.ts';
 import { JsonLinesSpanExporter, renderTraceTree } from '../src/tracing.ts';
-import { transportFromEnv } from '../src/transport.ts';
+import { deleteRunTopology, transportFromEnv } from '../src/transport.ts';
 import { postJson, temporaryDirectory } from './helpers.ts';
 
 const exporter = new InMemorySpanExporter();
@@ -207,6 +207,8 @@ async function oneOrderIsOneTrace(env: Record<string, string>, system: string): 
   assert.equal(sendOrders.attributes['messaging.destination.name'], 'orders');
   assert.ok(sendOrders.durationMs >= 0 && sendOrders.startTimeMs > 0);
   await checkout.stop();
+  // A RabbitMQ run's exchanges and queues carry its own prefix: leave none behind.
+  await deleteRunTopology(checkout.transport);
   checkout = undefined;
 }
 
