@@ -8,6 +8,12 @@
  * - bus: the same through `createBus` (`bus.publish` of a small zod-validated event; `bus.on` with
  *   concurrency 1 or 256 and the default logger), shown as a ratio to the matching transport row.
  *
+ * - traced: the bus rows again with an OpenTelemetry SDK registered (AsyncLocalStorage context
+ *   manager, a `BatchSpanProcessor` with its defaults, an exporter that drops what it is given),
+ *   shown as a ratio to the matching bus row: the cost of recording spans. The bus rows run with
+ *   no SDK, where every span is a no-op; `tracing hooks, no SDK` times those no-op calls alone (a
+ *   send and a process span per message) as a share of the bus's end-to-end time per message.
+ *
  * The memory transport orders deliveries with `KeyedFifo` (O(1) per delivery and ack; before it, a
  * scan over every message in flight dominated the rows with 256 in flight), so the rows with 1 and
  * with 256 in flight both show the bus's own consume cost.
@@ -26,7 +32,12 @@ import {
   type Transport,
   type TransportMessage,
 } from '@herald/bus';
+import { context, trace } from '@opentelemetry/api';
+import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
+import { BasicTracerProvider, BatchSpanProcessor, type SpanExporter } from '@opentelemetry/sdk-trace-base';
 import { z } from 'zod';
+import type { ReceivedMessage } from '../packages/bus/src/index.ts';
+import { endSpan, sendParent, startProcess, startSend } from '../packages/bus/src/tracing.ts';
 import { format, parseBenchArgs, progressLine } from './_common.ts';
 
 const TOPIC = 'bench-events';
@@ -39,7 +50,7 @@ const BenchEvent = defineEvent('BenchEvent', {
 
 interface Row {
   readonly name: string;
-  readonly layer: 'transport' | 'bus';
+  readonly layer: 'transport' | 'bus' | 'traced';
   readonly kind: 'publish' | 'end-to-end';
   readonly publishers: number;
   /** End-to-end rows: the consumer's inFlightMax (the bus handler's concurrency). */
@@ -49,6 +60,58 @@ interface Row {
   readonly messagesPerSecond: number;
   /** Bus rows: this rate divided by the transport row with the same kind and publishers. */
   readonly ratioToTransport?: number;
+  /** Traced rows: this rate divided by the bus row with the same kind and publishers. */
+  readonly ratioToBus?: number;
+}
+
+/** An exporter that drops every batch: the rows time recording and batching, not a backend. */
+const droppingExporter: SpanExporter = {
+  export: (_spans, done) => done({ code: 0 }),
+  shutdown: async () => {},
+};
+
+/** Registers an SDK as an application would: AsyncLocalStorage context, batch processor. */
+function registerSdk(): () => Promise<void> {
+  const provider = new BasicTracerProvider({ spanProcessors: [new BatchSpanProcessor(droppingExporter)] });
+  context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+  trace.setGlobalTracerProvider(provider);
+  return async () => {
+    trace.disable();
+    context.disable();
+    await provider.shutdown();
+  };
+}
+
+/**
+ * Nanoseconds per message of the tracing calls the bus makes with no SDK registered: one send span
+ * (parent lookup, start, end) and one process span (start, end).
+ */
+function noSdkHooksNs(iterations: number): number {
+  const fields = {
+    system: 'memory',
+    source: '/bench',
+    topic: TOPIC,
+    id: 'id',
+    type: BenchEvent.type,
+    key: 'order-0',
+    correlationId: 'id',
+  };
+  const sample = encodedSample();
+  const message = {
+    ...sample,
+    topic: TOPIC,
+    partition: 0,
+    offset: '0',
+    deliveryAttempt: 1,
+  } as ReceivedMessage;
+  const once = () => {
+    endSpan(startSend(fields, sendParent(undefined, undefined, undefined)).span);
+    endSpan(startProcess('memory', '/bench', 'bench', message, undefined).span);
+  };
+  for (let n = 0; n < iterations; n++) once();
+  const started = performance.now();
+  for (let n = 0; n < iterations; n++) once();
+  return ((performance.now() - started) * 1e6) / iterations;
 }
 
 /** One measured round: how many messages went through, and how long it took. */
@@ -155,6 +218,41 @@ async function busRound(publishers: number, total: number, inFlight: number): Pr
   return { messages: total, seconds };
 }
 
+/**
+ * Alternates rounds of `first` and `second` until each used `durationMs` of measured time (one
+ * unmeasured round of each warms up first), so a shift in the machine's load hits both alike.
+ */
+async function measureInterleaved(
+  durationMs: number,
+  first: () => Promise<Round>,
+  second: () => Promise<Round>,
+): Promise<[Round, Round]> {
+  await first();
+  await second();
+  const totals = [
+    { messages: 0, seconds: 0 },
+    { messages: 0, seconds: 0 },
+  ];
+  while (totals.some((total) => total.seconds * 1000 < durationMs)) {
+    for (const [index, round] of [first, second].entries()) {
+      const result = await round();
+      totals[index]!.messages += result.messages;
+      totals[index]!.seconds += result.seconds;
+    }
+  }
+  return [totals[0]!, totals[1]!];
+}
+
+/** A bus round with an SDK registered for just that round. */
+async function tracedRound(publishers: number, total: number, inFlight: number): Promise<Round> {
+  const unregister = registerSdk();
+  try {
+    return await busRound(publishers, total, inFlight);
+  } finally {
+    await unregister();
+  }
+}
+
 /** Repeats rounds until `durationMs` of measured time is used; one unmeasured round warms up first. */
 async function measure(durationMs: number, round: () => Promise<Round>): Promise<Round> {
   await round();
@@ -177,13 +275,16 @@ export async function run(args: string[]): Promise<void> {
   const record = (layer: Row['layer'], publishers: number, inFlight: number, result: Round): void => {
     const kind: Row['kind'] = inFlight === 0 ? 'publish' : 'end-to-end';
     const messagesPerSecond = result.messages / result.seconds;
-    const base = rows.find(
-      (row) =>
-        row.layer === 'transport' &&
-        row.kind === kind &&
-        row.publishers === publishers &&
-        row.inFlight === (inFlight === 0 ? undefined : inFlight),
-    );
+    const matching = (of: Row['layer']) =>
+      rows.find(
+        (row) =>
+          row.layer === of &&
+          row.kind === kind &&
+          row.publishers === publishers &&
+          row.inFlight === (inFlight === 0 ? undefined : inFlight),
+      );
+    const base = matching('transport');
+    const untraced = matching('bus');
     const plural = publishers === 1 ? '1 publisher' : `${publishers} publishers`;
     const name =
       kind === 'publish'
@@ -198,8 +299,11 @@ export async function run(args: string[]): Promise<void> {
       messages: result.messages,
       seconds: result.seconds,
       messagesPerSecond,
-      ...(layer === 'bus' && base !== undefined
+      ...(layer !== 'transport' && base !== undefined
         ? { ratioToTransport: messagesPerSecond / base.messagesPerSecond }
+        : {}),
+      ...(layer === 'traced' && untraced !== undefined
+        ? { ratioToBus: messagesPerSecond / untraced.messagesPerSecond }
         : {}),
     });
     progress(`${name}: ${format(messagesPerSecond)} msg/s`);
@@ -215,10 +319,23 @@ export async function run(args: string[]): Promise<void> {
     const result = await measure(durationMs, () => transportRound(publishers, roundMessages, inFlight));
     record('transport', publishers, inFlight, result);
   }
+  // Bus rounds (no SDK) alternate with traced rounds (an SDK registered), so the ratio of the two
+  // survives the load of a shared machine changing during the run.
+  const traced: [number, number, Round][] = [];
   for (const [publishers, inFlight] of cases) {
-    const result = await measure(durationMs, () => busRound(publishers, roundMessages, inFlight));
-    record('bus', publishers, inFlight, result);
+    const [plain, withSdk] = await measureInterleaved(
+      durationMs,
+      () => busRound(publishers, roundMessages, inFlight),
+      () => tracedRound(publishers, roundMessages, inFlight),
+    );
+    record('bus', publishers, inFlight, plain);
+    traced.push([publishers, inFlight, withSdk]);
   }
+  const hooksNs = noSdkHooksNs(quick ? 100_000 : 1_000_000);
+  const endToEnd = rows.find((row) => row.layer === 'bus' && row.inFlight === 1)!;
+  const hooksShare = hooksNs / (1e9 / endToEnd.messagesPerSecond);
+  progress(`tracing hooks, no SDK: ${format(hooksNs)} ns per message (${format(hooksShare * 100, 1)}%)`);
+  for (const [publishers, inFlight, result] of traced) record('traced', publishers, inFlight, result);
   const sample = encodedSample();
   const busMessage = { bytes: messageSizeBytes(sample), headers: Object.keys(sample.headers).length };
   if (json) {
@@ -230,21 +347,29 @@ export async function run(args: string[]): Promise<void> {
       node: process.version,
       busMessage,
       rows,
+      noSdkHooks: { nsPerMessage: hooksNs, shareOfBusEndToEnd: hooksShare },
     };
     process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
     return;
   }
   const lines = [
-    `| measurement (memoryTransport, ${durationMs} ms each in rounds of ${format(roundMessages)}) | messages | messages/s | bus ÷ transport |`,
-    '| --- | ---: | ---: | ---: |',
+    `| measurement (memoryTransport, ${durationMs} ms each in rounds of ${format(roundMessages)}) | messages | messages/s | bus ÷ transport | traced ÷ bus |`,
+    '| --- | ---: | ---: | ---: | ---: |',
     ...rows.map(
       (row) =>
-        `| ${row.name} | ${format(row.messages)} | ${format(row.messagesPerSecond)} | ${row.ratioToTransport === undefined ? '' : `${format(row.ratioToTransport * 100, 1)}%`} |`,
+        `| ${row.name} | ${format(row.messages)} | ${format(row.messagesPerSecond)} | ${percent(row.ratioToTransport)} | ${percent(row.ratioToBus)} |`,
     ),
+    '',
+    `Tracing hooks with no SDK registered: ${format(hooksNs)} ns per message, ` +
+      `${format(hooksShare * 100, 1)}% of the bus's end-to-end time per message (256 publishers, 1 in flight).`,
     '',
     `Both layers send the same ${busMessage.bytes} B message (CloudEvents envelope: JSON body + ` +
       `${busMessage.headers} headers + key); the transport rows publish it pre-encoded, so the ratio ` +
       'is the cost of validating, enveloping, encoding, decoding and dispatching.',
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
+}
+
+function percent(ratio: number | undefined): string {
+  return ratio === undefined ? '' : `${format(ratio * 100, 1)}%`;
 }

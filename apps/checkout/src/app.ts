@@ -164,7 +164,10 @@ export async function startCheckout(options: CheckoutOptions): Promise<Checkout>
       ...healthRoutes(allBuses, [...names, ...names.map((name) => `${name}.publisher`)]),
       // Metrics: the /metrics route (Prometheus text) joins here.
     ];
-    for (const name of names) routes.push(...(SERVICES[name].routes?.(runtimes.get(name)!) ?? []));
+    for (const name of names) {
+      const own = SERVICES[name].routes?.(runtimes.get(name)!) ?? [];
+      routes.push(...own.map((route) => ({ ...route, service: name })));
+    }
     http = await startHttpServer(routes, {
       port: options.port ?? 0,
       host: options.host ?? '127.0.0.1',

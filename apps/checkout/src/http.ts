@@ -2,8 +2,10 @@
  * A small JSON router on `node:http`: enough for the checkout's API without a framework. Routes
  * are `METHOD /path/:param`; bodies are JSON up to 1 MiB.
  */
+
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { context, propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 
 /** A parsed request. */
 export interface HttpRequest {
@@ -26,6 +28,8 @@ export interface Route {
   readonly method: 'GET' | 'POST';
   /** E.g. `/orders/:id`. */
   readonly path: string;
+  /** The service the route belongs to (on its trace spans). */
+  readonly service?: string;
   handle(request: HttpRequest): Promise<HttpResponse> | HttpResponse;
 }
 
@@ -95,13 +99,38 @@ export async function startHttpServer(
 
 type Compiled = { route: Route; pattern: RegExp };
 
+/** Tracer of the checkout's HTTP API (a no-op until an OpenTelemetry SDK is registered). */
+const tracer = trace.getTracer('@herald/checkout');
+
 async function dispatch(compiled: readonly Compiled[], request: IncomingMessage, response: ServerResponse) {
+  // A SERVER span per request, continuing the caller's `traceparent` header (through the
+  // registered propagator), so the messages a request publishes join the caller's trace.
+  const parent = propagation.extract(ROOT_CONTEXT, request.headers);
+  const path = new URL(request.url ?? '/', 'http://localhost').pathname;
+  const route = compiled.find(
+    (entry) => entry.route.method === request.method && entry.pattern.test(path),
+  )?.route;
+  const span = tracer.startSpan(
+    `${request.method} ${route?.path ?? path}`,
+    {
+      kind: SpanKind.SERVER,
+      attributes: {
+        'http.request.method': request.method ?? '',
+        ...(route === undefined ? {} : { 'http.route': route.path }),
+        ...(route?.service === undefined ? {} : { 'herald.checkout.service': route.service }),
+      },
+    },
+    parent,
+  );
   let answer: HttpResponse;
   try {
-    answer = await answerRequest(compiled, request);
+    answer = await context.with(trace.setSpan(parent, span), () => answerRequest(compiled, request));
   } catch (error) {
     answer = { status: 500, body: { error: `internal error: ${(error as Error).message ?? String(error)}` } };
   }
+  span.setAttribute('http.response.status_code', answer.status);
+  if (answer.status >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
+  span.end();
   const text = JSON.stringify(answer.body);
   response.writeHead(answer.status, {
     'content-type': 'application/json; charset=utf-8',

@@ -5,7 +5,11 @@
  * code 1 if one fails).
  *
  *   npm start -- [--orders 1000] [--rate 50] [--customers 50] [--seed 1] [--decline-rate 0.1]
- *                [--data DIR] [--port 3000] [--keep-running]
+ *                [--data DIR] [--port 3000] [--keep-running] [--otel]
+ *
+ * The report ends with the trace of the run's first order, drawn as a tree. With --otel (or
+ * `OTEL_EXPORTER_OTLP_ENDPOINT` set) every span is exported too: OTLP over HTTP to that endpoint, or
+ * JSON lines in `<data>/traces.jsonl` when none is set.
  *
  * Without --data each run gets a fresh directory `.herald/checkout-<time>`. With --data and an
  * existing directory the run continues it: the same seed re-sends the same orders with the same
@@ -20,6 +24,7 @@ import { LiveView } from './live-view.ts';
 import { type LoadResult, registerCustomers, runLoad } from './load.ts';
 import { renderReport } from './report.ts';
 import { readStats } from './services/analytics.ts';
+import { renderTraceTree, startTracing } from './tracing.ts';
 import { deleteRunTopology } from './transport.ts';
 
 /** How long the run may take to come to rest after the load, in milliseconds. */
@@ -35,13 +40,14 @@ const { values } = parseArgs({
     data: { type: 'string' },
     port: { type: 'string', default: '3000' },
     'keep-running': { type: 'boolean', default: false },
+    otel: { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
   },
 });
 if (values.help) {
   process.stdout.write(
     'usage: npm start -- [--orders N] [--rate PER_SECOND] [--customers N] [--seed N] [--decline-rate 0..1]\n' +
-      '                    [--data DIR] [--port PORT] [--keep-running]\n',
+      '                    [--data DIR] [--port PORT] [--keep-running] [--otel]\n',
   );
   process.exit(0);
 }
@@ -56,11 +62,21 @@ const dataDir = resolve(
   values.data ?? join('.herald', `checkout-${new Date().toISOString().replace(/[:.]/g, '-')}`),
 );
 
+const tracing = startTracing({
+  exportSpans:
+    values.otel ||
+    process.env.HERALD_CHECKOUT_OTEL === '1' ||
+    Boolean(process.env.OTEL_EXPORTER_OTLP_ENDPOINT),
+  filePath: join(dataDir, 'traces.jsonl'),
+});
+
 const startedMs = performance.now();
 process.stdout.write(
   `${styleText('bold', 'Herald checkout')}: ${orders} orders from ${customers} customers at ${rate}/s\n`,
 );
 process.stdout.write(`data directory: ${dataDir}\n`);
+if (tracing.export.kind === 'otlp') process.stdout.write(`traces: OTLP to ${tracing.export.endpoint}\n`);
+if (tracing.export.kind === 'file') process.stdout.write(`traces: ${tracing.export.path}\n`);
 const checkout = await startCheckout({
   dataDir,
   port,
@@ -104,6 +120,7 @@ process.stdout.write(
     dataDir,
     transport: checkout.transport.name,
     elapsedMs,
+    trace: renderTraceTree(tracing.firstOrder()),
   }),
 );
 const allHold = invariants.every((invariant) => invariant.holds);
@@ -117,10 +134,12 @@ if (load !== undefined && load.failures.length > 0)
 if (values['keep-running']) {
   process.stdout.write(`Still serving ${checkout.url}; Ctrl-C to stop.\n`);
   process.exitCode = allHold ? 0 : 1;
-  process.once('SIGINT', () => void checkout.stop());
-  process.once('SIGTERM', () => void checkout.stop());
+  const stop = () => void checkout.stop().then(() => tracing.shutdown());
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
 } else {
   await checkout.stop();
+  await tracing.shutdown();
   process.exitCode = allHold ? 0 : 1;
   // On RabbitMQ, NATS and AWS a run's exchanges, queues, streams and topics carry its own prefix; a
   // clean, complete run removes them. After a failed run they stay, to be inspected (or continued

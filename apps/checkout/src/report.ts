@@ -15,6 +15,8 @@ export interface ReportInput {
   readonly dataDir: string;
   readonly transport: string;
   readonly elapsedMs: number;
+  /** The first order's trace drawn as a tree (lines), empty when none was recorded. */
+  readonly trace?: readonly string[];
 }
 
 const paint = (format: Parameters<typeof styleText>[0], text: string) => styleText(format, text);
@@ -84,6 +86,13 @@ export function renderReport(input: ReportInput): string {
   for (const invariant of input.invariants) {
     const mark = invariant.holds ? paint('green', '✔ holds') : paint('red', '✖ FAILS');
     lines.push(`  ${mark}  ${invariant.name}: ${paint('dim', invariant.detail)}`);
+  }
+  if (input.trace !== undefined && input.trace.length > 0) {
+    lines.push(
+      '',
+      `${paint('bold', "The first order's trace")} (span  [service, kind] start offset, duration)`,
+      ...input.trace,
+    );
   }
   const allHold = input.invariants.every((invariant) => invariant.holds);
   lines.push(

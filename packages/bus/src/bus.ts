@@ -5,6 +5,7 @@
  * `bus-api.ts`.
  */
 import { hostname } from 'node:os';
+import type { Context } from '@opentelemetry/api';
 import {
   type Bus,
   type BusOptions,
@@ -45,6 +46,7 @@ import { type IdempotencyCounters, idempotency } from './middleware/idempotency.
 import { logging } from './middleware/logging.ts';
 import { validation } from './middleware/validation.ts';
 import { assertName, assertTopicName } from './names.ts';
+import { isoNow, publishReply } from './outgoing.ts';
 import {
   REPLY_ERROR_MESSAGE,
   REPLY_ERROR_NAME,
@@ -53,6 +55,7 @@ import {
 } from './request-reply.ts';
 import { type RetryPolicy, retryPolicy } from './retry-policy.ts';
 import { validate } from './schema.ts';
+import { endWhenSettled, messagingSystem, sendParent, startSend } from './tracing.ts';
 import { IN_FLIGHT_MAX, type Transport } from './transport.ts';
 import { uuidv7 } from './uuid.ts';
 
@@ -100,6 +103,8 @@ class HeraldBus implements Bus, DispatcherHost {
   readonly #replies: ReplyInbox;
   readonly #idempotency: IdempotencyStore | undefined;
   readonly #handlerTimeoutMs: number;
+  /** `messaging.system` of the spans (from the transport's name). */
+  readonly #system: string;
   readonly counters: DispatchCounters & IdempotencyCounters & { published: number } = {
     handled: 0,
     failed: 0,
@@ -121,6 +126,7 @@ class HeraldBus implements Bus, DispatcherHost {
     this.onUnknown = options.onUnknown ?? 'dead-letter';
     this.metrics = options.metrics;
     this.#ownsTransport = options.ownsTransport ?? true;
+    this.#system = messagingSystem(this.transport.name);
     this.#idempotency = options.idempotency;
     const dedup = this.#idempotency === undefined ? [] : [idempotency(this.#idempotency, this.counters)];
     this.#middleware = [logging, ...dedup, validation, ...(options.middleware ?? [])];
@@ -128,7 +134,7 @@ class HeraldBus implements Bus, DispatcherHost {
     this.#retry = retryPolicy(options.retry);
     this.#deadLetterTopic = options.deadLetterTopic ?? defaultDeadLetterTopic;
     this.#replies = new ReplyInbox(this.transport, this.#instanceId, this.logger);
-    this.deadLetters = deadLetters(this.transport, this.#deadLetterTopic);
+    this.deadLetters = deadLetters(this.transport, this.#deadLetterTopic, this.source);
     for (const contract of options.contracts ?? []) this.#register(contract);
   }
 
@@ -240,7 +246,10 @@ class HeraldBus implements Bus, DispatcherHost {
         failure === undefined
           ? {}
           : { [REPLY_ERROR_NAME]: failure.name, [REPLY_ERROR_MESSAGE]: failure.message };
-      await this.#publishReply(replyTo, query, result ?? null, context.envelope, extensions);
+      await publishReply(
+        { transport: this.transport, source: this.source, system: this.#system },
+        { topic: replyTo, query, result: result ?? null, request: context.envelope, extensions },
+      );
     };
     // Queries travel as commands: one replier group, same pipeline.
     this.#addHandler(query as unknown as CommandContract, query.type, options, answer);
@@ -314,37 +323,21 @@ class HeraldBus implements Bus, DispatcherHost {
     data: unknown,
     cause: Envelope,
     options: PublishOptions | undefined,
+    traceContext?: Context,
   ): Promise<void> {
-    await this.#emit(contract, data, {
-      traceparent: cause.traceparent,
-      ...options,
-      correlationId: options?.correlationId ?? cause.correlationid ?? cause.id,
-      causationId: options?.causationId ?? cause.id,
-    });
-  }
-
-  async #publishReply(
-    topic: string,
-    query: QueryContract,
-    result: unknown,
-    request: Envelope,
-    extensions: Record<string, string>,
-  ): Promise<void> {
-    const envelope: Envelope = {
-      specversion: '1.0',
-      id: uuidv7(),
-      source: this.source,
-      type: `${query.type}.reply`,
-      time: isoNow(),
-      datacontenttype: 'application/json',
-      correlationid: request.correlationid ?? request.id,
-      causationid: request.id,
-      traceparent: request.traceparent,
-      dataversion: 1,
-      extensions,
-      data: result,
-    };
-    await this.transport.publish(topic, [encodeEnvelope(envelope)]);
+    await this.#emit(
+      contract,
+      data,
+      {
+        // Without the handler run's trace context, the cause's own context is the parent.
+        ...(traceContext === undefined ? { traceparent: cause.traceparent } : {}),
+        ...options,
+        correlationId: options?.correlationId ?? cause.correlationid ?? cause.id,
+        causationId: options?.causationId ?? cause.id,
+      },
+      {},
+      traceContext === undefined ? undefined : { context: traceContext, traceparent: cause.traceparent },
+    );
   }
 
   async #emit(
@@ -352,13 +345,14 @@ class HeraldBus implements Bus, DispatcherHost {
     input: unknown,
     options: PublishOptions = {},
     attributes: { replyto?: string } = {},
+    cause?: { readonly context: Context; readonly traceparent: string | undefined },
   ): Promise<Envelope> {
     this.#assertOpen(contract.kind === 'command' ? 'send' : 'publish');
     this.#register(contract);
-    if (this.metrics === undefined) return this.#emitEnvelope(contract, input, options, attributes);
+    if (this.metrics === undefined) return this.#emitEnvelope(contract, input, options, attributes, cause);
     const startedMs = performance.now();
     try {
-      const envelope = await this.#emitEnvelope(contract, input, options, attributes);
+      const envelope = await this.#emitEnvelope(contract, input, options, attributes, cause);
       this.metrics.published(contract.topic, contract.type, performance.now() - startedMs);
       return envelope;
     } catch (error) {
@@ -372,11 +366,27 @@ class HeraldBus implements Bus, DispatcherHost {
     input: unknown,
     options: PublishOptions,
     attributes: { replyto?: string },
+    cause: { readonly context: Context; readonly traceparent: string | undefined } | undefined,
   ): Promise<Envelope> {
     const data = await validate(contract.schema, input, `"${contract.type}" payload`);
     const id = options.id ?? uuidv7();
     const key = options.key ?? (contract.key as ((value: unknown) => string) | undefined)?.(data);
     const subject = options.subject ?? (contract.subject as ((value: unknown) => string) | undefined)?.(data);
+    const correlationId = options.correlationId ?? id;
+    const sent = startSend(
+      {
+        system: this.#system,
+        source: this.source,
+        topic: contract.topic,
+        id,
+        type: contract.type,
+        key,
+        correlationId,
+      },
+      sendParent(options.traceparent, options.extensions?.tracestate, cause?.context),
+    );
+    const extensions = { ...(options.extensions ?? {}) };
+    if (sent.tracestate !== undefined) extensions.tracestate = sent.tracestate;
     const envelope: Envelope = {
       specversion: '1.0',
       id,
@@ -386,16 +396,17 @@ class HeraldBus implements Bus, DispatcherHost {
       datacontenttype: 'application/json',
       subject,
       partitionkey: key,
-      correlationid: options.correlationId ?? id,
+      correlationid: correlationId,
       causationid: options.causationId,
-      traceparent: options.traceparent,
+      // A malformed traceparent starts no trace; it still travels as given, as it always did.
+      traceparent: sent.traceparent ?? options.traceparent ?? cause?.traceparent,
       dataversion: contract.version,
       replyto: attributes.replyto,
-      extensions: { ...(options.extensions ?? {}) },
+      extensions,
       data,
     };
     try {
-      await this.transport.publish(contract.topic, [encodeEnvelope(envelope)]);
+      await endWhenSettled(sent.span, this.transport.publish(contract.topic, [encodeEnvelope(envelope)]));
     } catch (error) {
       this.#health.publishFailed(contract.topic, error);
       throw error;
@@ -467,23 +478,6 @@ class HeraldBus implements Bus, DispatcherHost {
     // While stopping, draining handlers still publish their follow-ups; only a stopped bus refuses.
     if (this.#state === 'stopped' || this.#transportClosing) throw new ClosedError(`bus (${method})`);
   }
-}
-
-/** The millisecond whose ISO text is in {@link lastTimeText}. */
-let lastTimeMs = Number.NaN;
-let lastTimeText = '';
-
-/**
- * `new Date().toISOString()`, formatted once per millisecond: formatting costs about ten times
- * reading the clock, and a busy bus stamps many events within one millisecond.
- */
-function isoNow(): string {
-  const nowMs = Date.now();
-  if (nowMs !== lastTimeMs) {
-    lastTimeMs = nowMs;
-    lastTimeText = new Date(nowMs).toISOString();
-  }
-  return lastTimeText;
 }
 
 function checkTimeout(timeoutMs: number, what: string): number {

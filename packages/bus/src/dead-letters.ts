@@ -16,6 +16,7 @@ import {
 } from './dead-letter.ts';
 import { decodeEnvelope, type Envelope, type TransportMessage } from './envelope.ts';
 import { ConfigurationError, TimeoutError } from './errors.ts';
+import { endWhenSettled, messagingSystem, redriveTrace } from './tracing.ts';
 import { replaysToNewGroup, type Transport } from './transport.ts';
 import { uuidv7 } from './uuid.ts';
 
@@ -69,7 +70,11 @@ export interface DeadLetters {
 }
 
 /** Builds the dead-letter API over `transport`. */
-export function deadLetters(transport: Transport, deadLetterTopic: (topic: string) => string): DeadLetters {
+export function deadLetters(
+  transport: Transport,
+  deadLetterTopic: (topic: string) => string,
+  source = '',
+): DeadLetters {
   const list = async (query: DeadLetterQuery): Promise<DeadLetter[]> => {
     const limit = query.limit ?? 1000;
     const all = await readPending(transport, deadLetterTopic(query.topic));
@@ -84,7 +89,16 @@ export function deadLetters(transport: Transport, deadLetterTopic: (topic: strin
       const chosen = await list(query);
       const topic = deadLetterTopic(query.topic);
       for (const entry of chosen) {
-        await transport.publish(entry.topic, [original(entry)]);
+        const message = original(entry);
+        // A new send that links the original producer (the redrive is another cause of work).
+        const span = redriveTrace(
+          messagingSystem(transport.name),
+          source,
+          entry.topic,
+          message.headers,
+          message.key,
+        );
+        await endWhenSettled(span, transport.publish(entry.topic, [message]));
         // The tombstone comes second: a crash between the two redrives again, and idempotent
         // consumers drop the duplicate; the reverse order could lose the message.
         await transport.publish(topic, [
@@ -100,7 +114,7 @@ export function deadLetters(transport: Transport, deadLetterTopic: (topic: strin
   };
 }
 
-function original(entry: DeadLetter): TransportMessage {
+function original(entry: DeadLetter): TransportMessage & { readonly headers: Record<string, string> } {
   const headers: Record<string, string> = {};
   for (const [name, value] of Object.entries(entry.message.headers)) {
     if (!name.startsWith(DEAD_LETTER_HEADER_PREFIX)) headers[name] = value;

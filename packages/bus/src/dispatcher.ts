@@ -3,6 +3,7 @@
  * type, subscribes once, and turns each delivery into exactly one outcome — ack after success,
  * nack with backoff for a retriable failure, or dead-letter (then ack) when retrying cannot help.
  */
+import { type Context, context as otelContext, type Span } from '@opentelemetry/api';
 import { compose, type MessageContext, type Middleware, type PublishOptions } from './context.ts';
 import type { CommandContract, EventContract } from './contracts.ts';
 import { type DeadLetterReason, deadLetterMessage, TARGET_GROUP_HEADER } from './dead-letter.ts';
@@ -20,11 +21,14 @@ import { type HealthError, healthError, type SubscriptionHealth, type Subscripti
 import type { Logger } from './logger.ts';
 import type { BusMetrics } from './metrics.ts';
 import { type RetryPolicy, retryDelayMs } from './retry-policy.ts';
+import { messagingSystem, recordDeadLetter, recordFailure, startProcess } from './tracing.ts';
 import type { ReceivedMessage, Subscription, Transport } from './transport.ts';
 
 /** What the dispatcher needs from its bus. */
 export interface DispatcherHost {
   readonly transport: Transport;
+  /** The bus's CloudEvents source, on its spans. */
+  readonly source: string;
   readonly logger: Logger;
   /** True when some contract of the bus has this type. */
   knowsType(type: string): boolean;
@@ -44,6 +48,7 @@ export interface DispatcherHost {
     data: unknown,
     cause: Envelope,
     options: PublishOptions | undefined,
+    traceContext?: Context,
   ): Promise<void>;
 }
 
@@ -97,12 +102,15 @@ export class Dispatcher {
   #stopping = false;
   #state: SubscriptionState = 'idle';
   #lastError: HealthError | undefined;
+  /** `messaging.system` of this dispatcher's spans. */
+  readonly #system: string;
 
   constructor(host: DispatcherHost, topic: string, group: string, concurrency: number) {
     this.#host = host;
     this.topic = topic;
     this.group = group;
     this.#concurrency = concurrency;
+    this.#system = messagingSystem(host.transport.name);
   }
 
   /** The handler registered for `type`, if any. */
@@ -196,28 +204,43 @@ export class Dispatcher {
     try {
       envelope = decodeEnvelope(message);
     } catch (error) {
-      return this.#deadLetter(message, 'undecodable', error);
+      const traced = startProcess(this.#system, this.#host.source, this.group, message, undefined);
+      try {
+        return await this.#deadLetter(message, 'undecodable', error, traced.span);
+      } finally {
+        traced.span.end();
+      }
     }
     const target = message.headers[TARGET_GROUP_HEADER];
     // A redriven message is meant for the group that dead-lettered it; the others had it already.
     if (target !== undefined && target !== this.group) return message.ack();
     const registration = this.#handlers.get(envelope.type);
     if (registration === undefined) return this.#unmatched(message, envelope);
-    const context = this.#context(registration, message, envelope, controller.signal);
+    // One CONSUMER span per handler run, ended once the message is settled (inline, not a
+    // helper: another async frame per message costs more than the no-op spans).
+    const traced = startProcess(this.#system, this.#host.source, this.group, message, envelope);
     const metrics = this.#host.metrics;
     const startedMs = metrics === undefined ? 0 : performance.now();
     metrics?.handlerStarted(this.topic, this.group, envelope.type);
     try {
-      await withTimeout(registration.run(context), registration.timeoutMs, controller, envelope);
-    } catch (error) {
-      this.#host.counters.failed += 1;
-      metrics?.handlerEnded(this.topic, this.group, envelope.type, 'failed', performance.now() - startedMs);
-      return this.#failed(message, registration, error, controller.signal);
+      const context = this.#context(registration, message, envelope, controller.signal, traced.context);
+      try {
+        // The handler runs in its span's context, so spans it starts (a database call, an HTTP
+        // request, a publish) are children of it when the SDK has a context manager.
+        const work = otelContext.with(traced.context, registration.run, undefined, context);
+        await withTimeout(work, registration.timeoutMs, controller, envelope);
+      } catch (error) {
+        this.#host.counters.failed += 1;
+        metrics?.handlerEnded(this.topic, this.group, envelope.type, 'failed', performance.now() - startedMs);
+        return await this.#failed(message, registration, error, controller.signal, traced.span);
+      }
+      this.#host.counters.handled += 1;
+      metrics?.handlerEnded(this.topic, this.group, envelope.type, 'handled', performance.now() - startedMs);
+      this.#firstFailureMs.delete(positionOf(message));
+      await message.ack();
+    } finally {
+      traced.span.end();
     }
-    this.#host.counters.handled += 1;
-    metrics?.handlerEnded(this.topic, this.group, envelope.type, 'handled', performance.now() - startedMs);
-    this.#firstFailureMs.delete(positionOf(message));
-    await message.ack();
   }
 
   async #unmatched(message: ReceivedMessage, envelope: Envelope): Promise<void> {
@@ -230,7 +253,12 @@ export class Dispatcher {
         `no contract of this bus has type "${envelope.type}"; register its contract (createBus({contracts})) ` +
           'or set onUnknown to "ignore"',
       );
-      return this.#deadLetter(message, 'unknown-type', error);
+      const traced = startProcess(this.#system, this.#host.source, this.group, message, envelope);
+      try {
+        return await this.#deadLetter(message, 'unknown-type', error, traced.span);
+      } finally {
+        traced.span.end();
+      }
     }
     try {
       await action(message, envelope, this.group);
@@ -244,9 +272,15 @@ export class Dispatcher {
     await message.ack();
   }
 
-  async #failed(message: ReceivedMessage, registration: Registration, error: unknown, signal: AbortSignal) {
+  async #failed(
+    message: ReceivedMessage,
+    registration: Registration,
+    error: unknown,
+    signal: AbortSignal,
+    span: Span,
+  ) {
     // A handler cut short by stop() is not at fault: leave it for redelivery, don't burn an attempt.
-    if (this.#stopping && signal.aborted) return;
+    if (this.#stopping && signal.aborted) return recordFailure(span, error);
     this.#rememberFirstFailure(message);
     if (isUnrecoverable(error)) {
       const reason: DeadLetterReason =
@@ -255,16 +289,17 @@ export class Dispatcher {
           : error instanceof DecodeError
             ? 'undecodable'
             : 'unrecoverable';
-      return this.#deadLetter(message, reason, error);
+      return this.#deadLetter(message, reason, error, span);
     }
     if (message.deliveryAttempt >= registration.retry.attempts) {
-      return this.#deadLetter(message, 'retries-exhausted', error);
+      return this.#deadLetter(message, 'retries-exhausted', error, span);
     }
     const delayMs = retryDelayMs(registration.retry, message.deliveryAttempt);
     if (this.#host.logger.isLevelEnabled?.('debug') ?? true) {
       this.#host.logger.debug({ ...this.#coordinates(message), delayMs }, 'retry scheduled');
     }
     this.#host.metrics?.retried(this.topic, this.group);
+    recordFailure(span, error);
     await message.nack({ delayMs });
   }
 
@@ -277,7 +312,12 @@ export class Dispatcher {
     this.#firstFailureMs.set(position, Date.now());
   }
 
-  async #deadLetter(message: ReceivedMessage, reason: DeadLetterReason, error: unknown): Promise<void> {
+  async #deadLetter(
+    message: ReceivedMessage,
+    reason: DeadLetterReason,
+    error: unknown,
+    span: Span,
+  ): Promise<void> {
     const topic = this.#host.deadLetterTopic(message.topic);
     const position = positionOf(message);
     const firstFailedAtMs = this.#firstFailureMs.get(position) ?? Date.now();
@@ -292,8 +332,10 @@ export class Dispatcher {
         { ...this.#coordinates(message), deadLetterTopic: topic, error: String(publishError) },
         'could not dead-letter a message; it will be redelivered',
       );
+      recordFailure(span, publishError);
       return message.nack({ delayMs: 1000 });
     }
+    recordDeadLetter(span, topic, reason, error);
     this.#host.logger.warn(
       {
         ...this.#coordinates(message),
@@ -330,6 +372,7 @@ export class Dispatcher {
     message: ReceivedMessage,
     envelope: Envelope,
     signal: AbortSignal,
+    traceContext: Context,
   ): MessageContext {
     const host = this.#host;
     return {
@@ -341,8 +384,8 @@ export class Dispatcher {
       signal,
       attempt: message.deliveryAttempt,
       logger: host.logger,
-      publish: (event, data, options) => host.publishCaused(event, data, envelope, options),
-      send: (command, data, options) => host.publishCaused(command, data, envelope, options),
+      publish: (event, data, options) => host.publishCaused(event, data, envelope, options, traceContext),
+      send: (command, data, options) => host.publishCaused(command, data, envelope, options, traceContext),
       transaction: () => {
         throw new ConfigurationError(
           'context.transaction needs an idempotency store with transactions; pass createBus({ idempotency }) ' +

@@ -1,0 +1,367 @@
+/**
+ * OpenTelemetry traces by the messaging semantic conventions: a PRODUCER span `send <topic>` per
+ * publish / send / request, a CONSUMER span `process <topic>` per handler run. The producer's
+ * context travels in the CloudEvents distributed-tracing extension (`traceparent`, `tracestate`,
+ * W3C format) whatever propagator the application registered: the extension defines the format.
+ *
+ * Only `@opentelemetry/api` is used. With no SDK registered every span is a non-recording no-op;
+ * a `traceparent` given by the caller (or received with the message being handled) still passes
+ * through unchanged, as it did before Herald made spans.
+ */
+import {
+  type Attributes,
+  type Context,
+  context,
+  createTraceState,
+  INVALID_SPAN_CONTEXT,
+  type Link,
+  ROOT_CONTEXT,
+  type Span,
+  type SpanContext,
+  SpanKind,
+  SpanStatusCode,
+  type Tracer,
+  type TracerProvider,
+  trace,
+} from '@opentelemetry/api';
+import type { Envelope } from './envelope.ts';
+import type { ReceivedMessage } from './transport.ts';
+
+/** The instrumentation scope name of Herald's spans. */
+export const TRACER_NAME = '@herald/bus';
+
+/** Which attribute names the spans carry, from `OTEL_SEMCONV_STABILITY_OPT_IN`. */
+export interface SemconvMode {
+  /** The current messaging conventions (`messaging.operation.type`, `messaging.consumer.group.name`, …). */
+  readonly current: boolean;
+  /** The pre-1.26 names too (`messaging.operation`, `messaging.kafka.consumer.group`, …). */
+  readonly old: boolean;
+}
+
+/**
+ * Reads `OTEL_SEMCONV_STABILITY_OPT_IN` (comma-separated). Herald emitted no spans before, so
+ * there is no older Herald output to stay compatible with: the current conventions are the
+ * default (`messaging` asks for the same), and `messaging/dup` adds the pre-1.26 attribute names
+ * next to them for dashboards still built on those.
+ */
+export function semconvMode(optIn: string | undefined): SemconvMode {
+  const tokens = (optIn ?? '').split(',').map((token) => token.trim());
+  return { current: true, old: tokens.includes('messaging/dup') };
+}
+
+const MODE = semconvMode(process.env.OTEL_SEMCONV_STABILITY_OPT_IN);
+
+/**
+ * `messaging.system` of a transport: the convention's well-known value where one exists,
+ * otherwise the transport's own name (`embedded`, `memory`, `nats`, `redis`).
+ */
+export function messagingSystem(transportName: string): string {
+  return transportName === 'aws' ? 'aws_sqs' : transportName;
+}
+
+let cachedProvider: TracerProvider | undefined;
+let cachedTracer: Tracer | undefined;
+
+/**
+ * The global provider's tracer, fetched again when the global provider changes (an SDK registered
+ * or unregistered later): a tracer kept from an earlier provider would go on recording into it.
+ */
+function tracer(): Tracer {
+  const provider = trace.getTracerProvider();
+  if (provider !== cachedProvider || cachedTracer === undefined) {
+    cachedProvider = provider;
+    cachedTracer = provider.getTracer(TRACER_NAME);
+  }
+  return cachedTracer;
+}
+
+/** Length of a version-00 `traceparent`: `vv-<32 hex>-<16 hex>-ff`. */
+const TRACEPARENT_LENGTH = 55;
+const ZERO_TRACE_ID = '0'.repeat(32);
+const ZERO_SPAN_ID = '0'.repeat(16);
+
+/** True when `text[from, to)` is lower-case hex (a loop: a regex per message cost more). */
+function isHex(text: string, from: number, to: number): boolean {
+  for (let index = from; index < to; index++) {
+    const code = text.charCodeAt(index);
+    if (!((code >= 48 && code <= 57) || (code >= 97 && code <= 102))) return false;
+  }
+  return true;
+}
+
+/** Parses a W3C `traceparent` (and `tracestate`); `undefined` when missing or malformed. */
+export function parseTraceparent(
+  traceparent: string | undefined,
+  tracestate?: string,
+): SpanContext | undefined {
+  if (traceparent === undefined) return undefined;
+  const text = traceparent.length === TRACEPARENT_LENGTH ? traceparent : traceparent.trim();
+  // A later version may append fields after a dash; version 00 allows nothing after the flags,
+  // and version ff is forbidden.
+  if (text.length < TRACEPARENT_LENGTH) return undefined;
+  if (text.length > TRACEPARENT_LENGTH && (text.startsWith('00') || text[TRACEPARENT_LENGTH] !== '-'))
+    return undefined;
+  if (text[2] !== '-' || text[35] !== '-' || text[52] !== '-' || text.startsWith('ff')) return undefined;
+  if (!(isHex(text, 0, 2) && isHex(text, 3, 35) && isHex(text, 36, 52) && isHex(text, 53, 55)))
+    return undefined;
+  const traceId = text.slice(3, 35);
+  const spanId = text.slice(36, 52);
+  if (traceId === ZERO_TRACE_ID || spanId === ZERO_SPAN_ID) return undefined;
+  return {
+    traceId,
+    spanId,
+    // All eight bits: flags Herald does not know still pass through unchanged.
+    traceFlags: Number.parseInt(text.slice(53, 55), 16),
+    isRemote: true,
+    ...(tracestate === undefined || tracestate === '' ? {} : { traceState: createTraceState(tracestate) }),
+  };
+}
+
+/** Formats a span context as a W3C `traceparent`. */
+export function formatTraceparent(spanContext: SpanContext): string {
+  const flags = (spanContext.traceFlags & 0xff).toString(16).padStart(2, '0');
+  return `00-${spanContext.traceId}-${spanContext.spanId}-${flags}`;
+}
+
+/** The trace context a received message carries: the envelope's, else its raw `ce_` headers. */
+function carriedContext(message: ReceivedMessage, envelope: Envelope | undefined): SpanContext | undefined {
+  const traceparent = envelope?.traceparent ?? message.headers.ce_traceparent;
+  const tracestate = envelope?.extensions.tracestate ?? message.headers.ce_tracestate;
+  return parseTraceparent(traceparent, tracestate);
+}
+
+/** What a send needs to know about the message it sends. */
+export interface SendFields {
+  readonly system: string;
+  /** The sending bus's CloudEvents `source` (which service sends). */
+  readonly source: string;
+  readonly topic: string;
+  readonly id: string;
+  readonly type: string;
+  readonly key: string | undefined;
+  readonly correlationId: string | undefined;
+}
+
+/** A started PRODUCER span and the trace context to put in the message. */
+export interface SendTrace {
+  readonly span: Span;
+  /** `traceparent` for the envelope; `undefined` when there is no trace to continue. */
+  readonly traceparent: string | undefined;
+  /** `tracestate` for the envelope's extensions, when the context has one. */
+  readonly tracestate: string | undefined;
+}
+
+/**
+ * The parent of a send: the caller's explicit `traceparent` if given, else `fallback` (the context
+ * of the handler run that causes the send), else the active context.
+ */
+export function sendParent(
+  traceparent: string | undefined,
+  tracestate: string | undefined,
+  fallback: Context | undefined,
+): Context {
+  const explicit = parseTraceparent(traceparent, tracestate);
+  if (explicit !== undefined) return trace.setSpanContext(ROOT_CONTEXT, explicit);
+  return fallback ?? context.active();
+}
+
+/** The active context if it holds a span, else the context `envelope` carries. */
+export function activeOr(envelope: Envelope): Context {
+  const active = context.active();
+  if (trace.getSpan(active) !== undefined) return active;
+  return sendParent(envelope.traceparent, envelope.extensions.tracestate, active);
+}
+
+/** Starts `send <topic>` under `parent`; end it with {@link endSpan}. */
+export function startSend(fields: SendFields, parent: Context, links?: Link[]): SendTrace {
+  const span = tracer().startSpan(
+    `send ${fields.topic}`,
+    { kind: SpanKind.PRODUCER, ...(links === undefined ? {} : { links }) },
+    parent,
+  );
+  // Building attributes costs objects per message: only for a span that records them.
+  if (span.isRecording()) span.setAttributes(sendAttributes(fields));
+  const spanContext = span.spanContext();
+  // Tracers give a span either valid ids (its own, or a no-op span its valid parent's) or the API's
+  // invalid context itself: told apart by identity, not by the API's regular expressions.
+  if (spanContext === INVALID_SPAN_CONTEXT) return { span, traceparent: undefined, tracestate: undefined };
+  return {
+    span,
+    traceparent: formatTraceparent(spanContext),
+    tracestate: spanContext.traceState?.serialize() || undefined,
+  };
+}
+
+function sendAttributes(fields: SendFields): Attributes {
+  const attributes: Attributes = {
+    'messaging.system': fields.system,
+    'messaging.destination.name': fields.topic,
+    'messaging.message.id': fields.id,
+    'cloudevents.event_type': fields.type,
+    'cloudevents.event_source': fields.source,
+  };
+  if (fields.correlationId !== undefined)
+    attributes['messaging.message.conversation_id'] = fields.correlationId;
+  if (MODE.current) {
+    attributes['messaging.operation.type'] = 'send';
+    attributes['messaging.operation.name'] = 'send';
+  }
+  if (MODE.old) attributes['messaging.operation'] = 'publish';
+  addKey(attributes, fields.system, fields.key, fields.type);
+  return attributes;
+}
+
+function addKey(attributes: Attributes, system: string, key: string | undefined, type: string): void {
+  if (system === 'kafka' && key !== undefined) attributes['messaging.kafka.message.key'] = key;
+  // The RabbitMQ transport routes by event type (one topic exchange per topic).
+  if (system === 'rabbitmq') attributes['messaging.rabbitmq.destination.routing_key'] = type;
+}
+
+/** A started CONSUMER span and the context to run the handler in. */
+export interface ProcessTrace {
+  readonly span: Span;
+  readonly context: Context;
+}
+
+/**
+ * Starts `process <topic>` for one delivery. Its parent is the producer's context carried in the
+ * message, and it links that context too: the conventions ask for the link (the producer's
+ * context may also be the parent, and being the parent is what makes one business flow one
+ * trace). Every retry of a message links the same producer span; a redriven message carries the
+ * redrive's context, whose span links the original (see {@link redriveTrace}).
+ */
+export function startProcess(
+  system: string,
+  source: string,
+  group: string,
+  message: ReceivedMessage,
+  envelope: Envelope | undefined,
+): ProcessTrace {
+  const producer = carriedContext(message, envelope);
+  const parent = producer === undefined ? ROOT_CONTEXT : trace.setSpanContext(ROOT_CONTEXT, producer);
+  const span = tracer().startSpan(
+    `process ${message.topic}`,
+    { kind: SpanKind.CONSUMER, ...(producer === undefined ? {} : { links: [{ context: producer }] }) },
+    parent,
+  );
+  if (span.isRecording()) span.setAttributes(processAttributes(system, source, group, message, envelope));
+  // A no-op span with no trace to continue needs no context of its own (one allocation less).
+  if (producer === undefined && span.spanContext() === INVALID_SPAN_CONTEXT) return { span, context: parent };
+  return { span, context: trace.setSpan(parent, span) };
+}
+
+function processAttributes(
+  system: string,
+  source: string,
+  group: string,
+  message: ReceivedMessage,
+  envelope: Envelope | undefined,
+): Attributes {
+  const attributes: Attributes = {
+    'messaging.system': system,
+    'messaging.destination.name': message.topic,
+    'messaging.destination.partition.id': String(message.partition),
+    'herald.delivery_attempt': message.deliveryAttempt,
+    // Which service handles it: the consuming bus's source (the event's is the producer's).
+    'herald.consumer.source': source,
+  };
+  if (envelope !== undefined) {
+    attributes['messaging.message.id'] = envelope.id;
+    attributes['cloudevents.event_type'] = envelope.type;
+    attributes['cloudevents.event_source'] = envelope.source;
+    const correlationId = envelope.correlationid ?? envelope.id;
+    attributes['messaging.message.conversation_id'] = correlationId;
+  }
+  if (MODE.current) {
+    attributes['messaging.operation.type'] = 'process';
+    attributes['messaging.operation.name'] = 'process';
+    attributes['messaging.consumer.group.name'] = group;
+    if (system === 'kafka') attributes['messaging.kafka.offset'] = Number(message.offset);
+  }
+  if (MODE.old) {
+    attributes['messaging.operation'] = 'process';
+    if (system === 'kafka') {
+      attributes['messaging.kafka.consumer.group'] = group;
+      attributes['messaging.kafka.message.offset'] = Number(message.offset);
+    }
+  }
+  addKey(attributes, system, message.key, envelope?.type ?? message.headers.ce_type ?? '');
+  return attributes;
+}
+
+/** Records a failed attempt: the exception, `error.type` and an error status. */
+export function recordFailure(span: Span, error: unknown): void {
+  if (!span.isRecording()) return;
+  const failure = error instanceof Error ? error : new Error(String(error));
+  span.recordException(failure);
+  span.setAttribute('error.type', errorType(failure));
+  span.setStatus({ code: SpanStatusCode.ERROR, message: failure.message });
+}
+
+/** Records that the message went to `deadLetterTopic` because of `reason`. */
+export function recordDeadLetter(span: Span, deadLetterTopic: string, reason: string, error: unknown): void {
+  if (!span.isRecording()) return;
+  span.addEvent('herald.dead_letter', {
+    'herald.dead_letter.reason': reason,
+    'herald.dead_letter.topic': deadLetterTopic,
+  });
+  span.setAttribute('herald.dead_letter.reason', reason);
+  recordFailure(span, error);
+}
+
+function errorType(error: Error): string {
+  const code = (error as { code?: unknown }).code;
+  return typeof code === 'string' ? code : error.name;
+}
+
+/** Ends `span` when `work` settles (recording its error), and settles as `work` does. */
+export function endWhenSettled(span: Span, work: Promise<void>): Promise<void> {
+  return work.then(
+    () => span.end(),
+    (error: unknown) => {
+      endSpan(span, error);
+      throw error;
+    },
+  );
+}
+
+/** Ends a span, recording `error` first when the operation failed. */
+export function endSpan(span: Span, error?: unknown): void {
+  if (error !== undefined) recordFailure(span, error);
+  span.end();
+}
+
+/**
+ * A redrive republishes a dead letter: it is a new send, under the active context, that links the
+ * message's original producer. The headers get the redrive's context (so the new handler run is
+ * its child), or keep the original when there is no span (no SDK).
+ */
+export function redriveTrace(
+  system: string,
+  source: string,
+  topic: string,
+  headers: Record<string, string>,
+  key: string | undefined,
+): Span {
+  const original = parseTraceparent(headers.ce_traceparent, headers.ce_tracestate);
+  const sent = startSend(
+    {
+      system,
+      source,
+      topic,
+      id: headers.ce_id ?? '',
+      type: headers.ce_type ?? '',
+      key,
+      correlationId: headers.ce_correlationid,
+    },
+    context.active(),
+    original === undefined ? undefined : [{ context: original }],
+  );
+  if (sent.span.isRecording()) sent.span.setAttribute('herald.redrive', true);
+  if (sent.traceparent !== undefined && sent.span.isRecording()) {
+    headers.ce_traceparent = sent.traceparent;
+    if (sent.tracestate === undefined) delete headers.ce_tracestate;
+    else headers.ce_tracestate = sent.tracestate;
+  }
+  return sent.span;
+}
