@@ -21,7 +21,11 @@ after(async () => {
 });
 
 async function open(prefix: string, visibilityTimeoutMs: number): Promise<AwsTransport> {
-  const transport = await awsTransport({ ...emulatorOptions(prefix), waitTimeMs: 1_000, visibilityTimeoutMs });
+  const transport = await awsTransport({
+    ...emulatorOptions(prefix),
+    waitTimeMs: 1_000,
+    visibilityTimeoutMs,
+  });
   opened.push(transport);
   return transport;
 }
@@ -30,7 +34,9 @@ describe('aws transport - an existing queue', { timeout: 60_000 }, () => {
   test('a group queue that exists with another visibility timeout is a ConfigurationError naming it', async () => {
     const prefix = `eq${randomUUID().slice(0, 8)}-`;
     const first = await open(prefix, 7_000);
-    await (await first.subscribe({ topic: 'orders', group: 'billing', inFlightMax: 1 }, async () => {})).close();
+    await (
+      await first.subscribe({ topic: 'orders', group: 'billing', inFlightMax: 1 }, async () => {})
+    ).close();
     const second = await open(prefix, 9_000);
     await assert.rejects(
       second.subscribe({ topic: 'orders', group: 'billing', inFlightMax: 1 }, async () => {}),

@@ -89,7 +89,10 @@ describe('nats transport - topology', { timeout: 60_000 }, () => {
         transport.publish('clash', [{ headers: {}, body: new Uint8Array(1) }]),
         (error: unknown) => {
           assert.ok(error instanceof ConfigurationError, String(error));
-          assert.match(error.message, /overlapping subjects .*make prefix and partitions match it, or delete it/);
+          assert.match(
+            error.message,
+            /overlapping subjects .*make prefix and partitions match it, or delete it/,
+          );
           return true;
         },
       );
