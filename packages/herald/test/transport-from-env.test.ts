@@ -273,6 +273,17 @@ describe('herald - HERALD_TRANSPORT chooses the transport', { timeout: 180_000 }
         return true;
       },
     );
+    // The other optional transports take the same path (their READMEs promise the same message).
+    for (const name of ['nats', 'redis', 'aws']) {
+      await assert.rejects(
+        transportFromEnv({ env: { HERALD_TRANSPORT: name }, importPackage: notInstalled }),
+        (error: unknown) => {
+          assert.ok(error instanceof ConfigurationError, `${name}: ${String(error)}`);
+          assert.match(error.message, new RegExp(`npm install @herald/transport-${name}$`));
+          return true;
+        },
+      );
+    }
     // Through createBus()'s lazy transport: the first start rejects the same way.
     const bus = createBus({
       transport: lazyTransportFromEnv('rabbitmq', {

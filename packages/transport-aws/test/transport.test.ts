@@ -166,7 +166,7 @@ describe('aws transport on moto', { timeout: 240_000 }, () => {
     assert.equal(dead.Messages?.[0]?.Body, 'poison');
   });
 
-  test('queues are FIFO with the visibility timeout and redrive policy; dotted and long names are legal', async () => {
+  test('queues are high-throughput FIFO with the visibility timeout, 14 days of retention and the redrive policy; dotted and long names are legal', async () => {
     const name = prefix();
     const transport = await open(name, { visibilityTimeoutMs: 7_000, maxReceiveCount: 9 });
     const topic = `orders.v2.${'x'.repeat(200)}`;
@@ -190,6 +190,10 @@ describe('aws transport on moto', { timeout: 240_000 }, () => {
     assert.equal(Attributes?.FifoQueue, 'true');
     assert.equal(Attributes?.VisibilityTimeout, '7');
     assert.equal(JSON.parse(Attributes?.RedrivePolicy ?? '{}').maxReceiveCount, 9);
+    // The README's Bounds and Options: 14 days' retention, high-throughput FIFO.
+    assert.equal(Attributes?.MessageRetentionPeriod, String(14 * 24 * 3600));
+    assert.equal(Attributes?.DeduplicationScope, 'messageGroup');
+    assert.equal(Attributes?.FifoThroughputLimit, 'perMessageGroupId');
     const topicName = transport.topology().topics[0]!.split(':').at(-1)!;
     assert.match(topicName, /^[A-Za-z0-9_-]+\.fifo$/);
   });
