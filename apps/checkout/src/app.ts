@@ -5,7 +5,7 @@
  * how the benchmark takes the payment service down.
  */
 import { join } from 'node:path';
-import { type Bus, type BusStats, createBus, type Logger, type Transport } from 'herald';
+import { type Bus, type BusStats, createBus, type Logger, prometheusMetrics, type Transport } from 'herald';
 import { CONTRACTS } from './contracts.ts';
 import { healthRoutes } from './health-routes.ts';
 import { type HttpServer, type Route, startHttpServer } from './http.ts';
@@ -98,6 +98,10 @@ export async function startCheckout(options: CheckoutOptions): Promise<Checkout>
   // bus: a bus refuses to publish once stop() begins, and handlers draining during stop() must
   // still be able to send what they committed.
   const publishers = new Map<ServiceName, Bus>();
+  // One registry for the process: herald_* metrics of every bus, and on the embedded broker the
+  // kafka_exporter-named offsets and lag of its topics and groups, served at /metrics.
+  const metrics = prometheusMetrics();
+  metrics.addBroker(transport);
   const newBus = (name: ServiceName, runtime: ServiceRuntime | undefined) =>
     createBus({
       transport: shared,
@@ -105,6 +109,7 @@ export async function startCheckout(options: CheckoutOptions): Promise<Checkout>
       contracts: CONTRACTS,
       ...(runtime === undefined ? {} : { idempotency: runtime.store.inbox }),
       ...(options.logger === undefined ? {} : { logger: options.logger }),
+      metrics: metrics.bus,
     });
   const retiredStats: BusStats[] = [];
   let http: HttpServer | undefined;
@@ -162,7 +167,16 @@ export async function startCheckout(options: CheckoutOptions): Promise<Checkout>
     const routes: Route[] = [
       // Probes: /live, /ready, /health from bus.health() of every bus here.
       ...healthRoutes(allBuses, [...names, ...names.map((name) => `${name}.publisher`)]),
-      // Metrics: the /metrics route (Prometheus text) joins here.
+      {
+        method: 'GET',
+        path: '/metrics',
+        handle: async () => ({
+          status: 200,
+          body: undefined,
+          text: await metrics.registry.metrics(),
+          headers: { 'content-type': metrics.registry.contentType },
+        }),
+      },
     ];
     for (const name of names) {
       const own = SERVICES[name].routes?.(runtimes.get(name)!) ?? [];

@@ -19,7 +19,10 @@ export interface HttpRequest {
 /** What a route answers. */
 export interface HttpResponse {
   readonly status: number;
+  /** Sent as JSON, unless `text` is set. */
   readonly body: unknown;
+  /** Sent as it is instead of `body` (e.g. Prometheus text); give its `content-type` in `headers`. */
+  readonly text?: string;
   readonly headers?: Readonly<Record<string, string>>;
 }
 
@@ -131,9 +134,10 @@ async function dispatch(compiled: readonly Compiled[], request: IncomingMessage,
   span.setAttribute('http.response.status_code', answer.status);
   if (answer.status >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
   span.end();
-  const text = JSON.stringify(answer.body);
+  const text = answer.text ?? JSON.stringify(answer.body);
   response.writeHead(answer.status, {
-    'content-type': 'application/json; charset=utf-8',
+    'content-type':
+      answer.text === undefined ? 'application/json; charset=utf-8' : 'text/plain; charset=utf-8',
     'content-length': Buffer.byteLength(text),
     ...answer.headers,
   });

@@ -4,6 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { samplesOf, scrapePrometheus } from '@herald/test-support';
 import type { BusHealth } from 'herald';
 import { type Checkout, startCheckout } from '../src/app.ts';
 import { SERVICE_NAMES } from '../src/services/index.ts';
@@ -46,5 +47,30 @@ describe('checkout - health endpoints', { timeout: 120_000 }, () => {
 
     await checkout!.startService('payment');
     assert.deepEqual(await get('/ready'), { status: 200, body: { ready: true } });
+  });
+
+  it('serves /metrics: herald_* counters of every bus, and the embedded broker under kafka_exporter names', async () => {
+    const response = await fetch(`${checkout!.url}/users`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        customerId: 'metrics-probe',
+        name: 'Metrics Probe',
+        email: 'metrics@example.com',
+      }),
+      signal: AbortSignal.timeout(10_000),
+    });
+    assert.ok(response.status < 300, `POST /users answered ${response.status}`);
+    const families = await scrapePrometheus(`${checkout!.url}/metrics`);
+    const published = samplesOf(families, 'herald_messages_published_total', {});
+    assert.ok(
+      published.some((sample) => sample.value >= 1),
+      `herald_messages_published_total counts the registration: ${JSON.stringify(published)}`,
+    );
+    assert.ok(
+      samplesOf(families, 'kafka_topic_partition_current_offset', {}).length > 0,
+      'the embedded broker serves kafka_topic_partition_current_offset',
+    );
+    assert.ok(samplesOf(families, 'kafka_consumergroup_lag', {}).length > 0, 'and kafka_consumergroup_lag');
   });
 });
