@@ -160,6 +160,11 @@ async function connectWithin(options: ResolvedOptions): Promise<NatsConnection> 
         reconnectJitter: Math.min(100, options.reconnectDelayMs),
         pingInterval: 10_000,
         maxPingOut: 2,
+        // By default the client builds two Errors per request (publish, ack confirmation) only to
+        // keep the caller's stack in case it fails: capturing those stacks was about a third of
+        // a publish's CPU. Herald wraps every failure in its own error (with its own stack and
+        // the client's as the cause), so the traces add nothing.
+        noAsyncTraces: true,
       });
     } catch (error) {
       const heraldError = connectError(error, options.servers);
@@ -179,6 +184,8 @@ class NatsTransportImpl implements NatsTransport, SubscriptionHost {
   readonly js: JetStreamClient;
   readonly #jsm: JetStreamManager;
   readonly #streams = new Map<string, Promise<TopicNames>>();
+  /** Topics whose stream is known to exist: publish reaches the client without an await. */
+  readonly #readyStreams = new Map<string, TopicNames>();
   readonly #consumers = new Map<string, Promise<void>>();
   readonly #subscriptions = new Set<GroupSubscription>();
   #kv: Promise<KV> | undefined;
@@ -283,7 +290,7 @@ class NatsTransportImpl implements NatsTransport, SubscriptionHost {
       return { message, ...toNatsHeaders(topic, message) };
     });
     if (prepared.length === 0) return;
-    const names = await this.#stream(topic);
+    const names = this.#readyStreams.get(topic) ?? (await this.#stream(topic));
     const { partitions, duplicateWindowMs } = this.options;
     // Pipelined on one connection, so the stream stores them in this order; every ack is awaited
     // before reporting, so a rejection never leaves publishes in the air.
@@ -305,7 +312,10 @@ class NatsTransportImpl implements NatsTransport, SubscriptionHost {
     let known = this.#streams.get(topic);
     if (known === undefined) {
       known = this.#createStream(topic);
-      known.catch(() => this.#streams.delete(topic));
+      known.then(
+        (names) => this.#readyStreams.set(topic, names),
+        () => this.#streams.delete(topic),
+      );
       this.#streams.set(topic, known);
     }
     return known;

@@ -56,7 +56,7 @@ export function partitionOfKey(key: string, partitions: number): number {
  */
 export async function redisTransport(options: RedisTransportOptions = {}): Promise<RedisTransport> {
   const resolved = resolveOptions(options);
-  const connection = await openConnection(resolved);
+  const connection = await openConnection(resolved, 'commands');
   try {
     if (resolved.requireFsyncAlways) await checkFsyncAlways(resolved, connection.redis);
   } catch (error) {

@@ -22,6 +22,7 @@ import { hostname } from 'node:os';
 import type { MessageHandler, SubscribeOptions, Subscription } from '@herald/bus';
 import { DeliveryWindow, KeyedFifo, type PendingEntry } from '@herald/bus/internal';
 import type { Redis } from 'ioredis';
+import { AckBatcher } from './acks.ts';
 import { type Connection, command, openConnection } from './connection.ts';
 import { decodeEntry, type StoredMessage } from './entries.ts';
 import { offsetOfId, streamKey } from './keys.ts';
@@ -75,6 +76,12 @@ export class GroupSubscription implements Subscription {
   readonly #memberId = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
   readonly #membership: Membership;
   readonly #streamPartition = new Map<string, number>();
+  /** One `XACK` per stream and event-loop turn, bounded by the command deadline. */
+  readonly #acks = new AckBatcher((stream, ids) =>
+    command(this.#options, 'XACK', () =>
+      this.#host.redis.call('XACK', stream, this.#subscribe.group, ...ids),
+    ),
+  );
   #incarnation: Incarnation;
   #reader: Connection | undefined;
   #readerId: number | undefined;
@@ -119,7 +126,7 @@ export class GroupSubscription implements Subscription {
   async start(): Promise<void> {
     try {
       await this.#host.prepareGroup(this.#subscribe.topic, this.#subscribe.group);
-      this.#reader = await openConnection(this.#options);
+      this.#reader = await openConnection(this.#options, 'reader');
       this.#reader.redis.on('ready', () => this.#readerReady());
       this.#readerId = (await this.#reader.redis.client('ID')) as number;
       await this.#membership.beat();
@@ -187,14 +194,10 @@ export class GroupSubscription implements Subscription {
       this.#wake?.();
       if (this.#reading !== undefined && !this.#reading.has(pending.partition)) void this.#unblock();
     }
-    return command(this.#options, 'XACK', () =>
-      this.#host.redis.call(
-        'XACK',
-        streamKey(this.#options.keyPrefix, this.#subscribe.topic, pending.partition),
-        this.#subscribe.group,
-        pending.id,
-      ),
-    ).then(() => undefined);
+    return this.#acks.ack(
+      streamKey(this.#options.keyPrefix, this.#subscribe.topic, pending.partition),
+      pending.id,
+    );
   }
 
   /** Entries the partition's window may still take in. */
