@@ -55,7 +55,7 @@ import {
 } from './request-reply.ts';
 import { type RetryPolicy, retryPolicy } from './retry-policy.ts';
 import { validate } from './schema.ts';
-import { endWhenSettled, messagingSystem, sendParent, startSend } from './tracing.ts';
+import { endSpan, messagingSystem, sendParent, startSend } from './tracing.ts';
 import { IN_FLIGHT_MAX, type Transport } from './transport.ts';
 import { uuidv7 } from './uuid.ts';
 
@@ -405,12 +405,16 @@ class HeraldBus implements Bus, DispatcherHost {
       extensions,
       data,
     };
+    // The span ends here rather than through `endWhenSettled`: its two closures and extra promise
+    // per message showed in the profile of the traced rows.
     try {
-      await endWhenSettled(sent.span, this.transport.publish(contract.topic, [encodeEnvelope(envelope)]));
+      await this.transport.publish(contract.topic, [encodeEnvelope(envelope)]);
     } catch (error) {
+      endSpan(sent.span, error);
       this.#health.publishFailed(contract.topic, error);
       throw error;
     }
+    sent.span.end();
     this.#health.published();
     this.counters.published += 1;
     if (this.logger.isLevelEnabled?.('debug') ?? true) {
