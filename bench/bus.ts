@@ -13,6 +13,10 @@
  *   shown as a ratio to the matching bus row: the cost of recording spans. The bus rows run with
  *   no SDK, where every span is a no-op; `tracing hooks, no SDK` times those no-op calls alone (a
  *   send and a process span per message) as a share of the bus's end-to-end time per message.
+ * - traced, embedded: bus rounds with and without the SDK again, on `embeddedTransport` (the
+ *   product's default, in a fresh directory under the OS temp dir per round, removed after it):
+ *   there the broker's own work per message is larger, so the ratio is the cost of tracing a user
+ *   of the default transport sees. Smaller rounds, as the broker is slower than memory.
  *
  * The memory transport orders deliveries with `KeyedFifo` (O(1) per delivery and ack; before it, a
  * scan over every message in flight dominated the rows with 256 in flight), so the rows with 1 and
@@ -23,6 +27,10 @@
  * messages of all rounds over their summed time. Markdown table on stdout (or JSON with `--json`),
  * progress on stderr.
  */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { embeddedTransport } from '@herald/broker';
 import {
   createBus,
   defineEvent,
@@ -62,6 +70,14 @@ interface Row {
   readonly ratioToTransport?: number;
   /** Traced rows: this rate divided by the bus row with the same kind and publishers. */
   readonly ratioToBus?: number;
+}
+
+/** The embedded transport's pair of rows: the bus with no SDK and with one, alternating. */
+interface EmbeddedRow {
+  readonly name: string;
+  readonly busMessagesPerSecond: number;
+  readonly tracedMessagesPerSecond: number;
+  readonly ratioToBus: number;
 }
 
 /** An exporter that drops every batch: the rows time recording and batching, not a backend. */
@@ -202,9 +218,32 @@ async function transportRound(publishers: number, total: number, inFlight: numbe
   return { messages: total, seconds };
 }
 
-async function busRound(publishers: number, total: number, inFlight: number): Promise<Round> {
+/** Which transport a bus round runs on. */
+type TransportKind = 'memory' | 'embedded';
+
+async function busRound(
+  publishers: number,
+  total: number,
+  inFlight: number,
+  kind: TransportKind = 'memory',
+): Promise<Round> {
+  if (kind === 'memory') return busRoundOn(freshTransport(total), publishers, total, inFlight);
+  const directory = await mkdtemp(join(tmpdir(), 'herald-bench-bus-'));
+  try {
+    return await busRoundOn(await embeddedTransport({ dir: directory }), publishers, total, inFlight);
+  } finally {
+    await rm(directory, { recursive: true, force: true });
+  }
+}
+
+async function busRoundOn(
+  transport: Transport,
+  publishers: number,
+  total: number,
+  inFlight: number,
+): Promise<Round> {
   const consume = inFlight > 0;
-  const bus = createBus({ transport: freshTransport(total), source: '/bench' });
+  const bus = createBus({ transport, source: '/bench' });
   const handled = countTo(total);
   if (consume) {
     bus.on(BenchEvent, { group: 'bench', concurrency: inFlight }, () => handled.add());
@@ -244,10 +283,15 @@ async function measureInterleaved(
 }
 
 /** A bus round with an SDK registered for just that round. */
-async function tracedRound(publishers: number, total: number, inFlight: number): Promise<Round> {
+async function tracedRound(
+  publishers: number,
+  total: number,
+  inFlight: number,
+  kind: TransportKind = 'memory',
+): Promise<Round> {
   const unregister = registerSdk();
   try {
-    return await busRound(publishers, total, inFlight);
+    return await busRound(publishers, total, inFlight, kind);
   } finally {
     await unregister();
   }
@@ -331,6 +375,29 @@ export async function run(args: string[]): Promise<void> {
     record('bus', publishers, inFlight, plain);
     traced.push([publishers, inFlight, withSdk]);
   }
+  // The same pairs on the embedded broker, in smaller rounds (it is slower than memory).
+  const embeddedRoundMessages = quick ? 2_000 : 5_000;
+  const embedded: EmbeddedRow[] = [];
+  for (const [publishers, inFlight] of cases.filter(([publishers]) => publishers === 256)) {
+    const [plain, withSdk] = await measureInterleaved(
+      durationMs,
+      () => busRound(publishers, embeddedRoundMessages, inFlight, 'embedded'),
+      () => tracedRound(publishers, embeddedRoundMessages, inFlight, 'embedded'),
+    );
+    const name =
+      inFlight === 0
+        ? `embedded: publish, ${publishers} publishers`
+        : `embedded: publish + consume + ack, ${publishers} publishers, ${inFlight} in flight`;
+    const bus = plain.messages / plain.seconds;
+    const traced = withSdk.messages / withSdk.seconds;
+    embedded.push({
+      name,
+      busMessagesPerSecond: bus,
+      tracedMessagesPerSecond: traced,
+      ratioToBus: traced / bus,
+    });
+    progress(`${name}: ${format(bus)} msg/s, traced ${format(traced)} msg/s`);
+  }
   const hooksNs = noSdkHooksNs(quick ? 100_000 : 1_000_000);
   const endToEnd = rows.find((row) => row.layer === 'bus' && row.inFlight === 1)!;
   const hooksShare = hooksNs / (1e9 / endToEnd.messagesPerSecond);
@@ -347,6 +414,8 @@ export async function run(args: string[]): Promise<void> {
       node: process.version,
       busMessage,
       rows,
+      embeddedRoundMessages,
+      embedded,
       noSdkHooks: { nsPerMessage: hooksNs, shareOfBusEndToEnd: hooksShare },
     };
     process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
@@ -358,6 +427,13 @@ export async function run(args: string[]): Promise<void> {
     ...rows.map(
       (row) =>
         `| ${row.name} | ${format(row.messages)} | ${format(row.messagesPerSecond)} | ${percent(row.ratioToTransport)} | ${percent(row.ratioToBus)} |`,
+    ),
+    '',
+    `| measurement (embeddedTransport, ${durationMs} ms each in rounds of ${format(embeddedRoundMessages)}) | bus, no SDK (messages/s) | bus with SDK (messages/s) | traced ÷ bus |`,
+    '| --- | ---: | ---: | ---: |',
+    ...embedded.map(
+      (row) =>
+        `| ${row.name} | ${format(row.busMessagesPerSecond)} | ${format(row.tracedMessagesPerSecond)} | ${percent(row.ratioToBus)} |`,
     ),
     '',
     `Tracing hooks with no SDK registered: ${format(hooksNs)} ns per message, ` +

@@ -31,11 +31,17 @@ describe('tracing - W3C trace context and semconv opt-in', () => {
     assert.equal(parsed?.traceId, '0af7651916cd43dd8448eb211c80319c');
     assert.equal(parsed?.traceState?.get('vendor'), 'abc');
     assert.equal(formatTraceparent(parsed!), GIVEN);
+    // Every flag bit passes through, known or not (the flags are read from their two hex digits).
+    const flagged = `${GIVEN.slice(0, 53)}a5`;
+    assert.equal(parseTraceparent(flagged)?.traceFlags, 0xa5);
+    assert.equal(formatTraceparent(parseTraceparent(flagged)!), flagged);
     for (const bad of [
       '',
       'garbage',
       `${GIVEN}-extra`,
       '00-00000000000000000000000000000000-b7ad6b7169203331-01',
+      `${GIVEN.slice(0, 53)}0G`,
+      GIVEN.toUpperCase(),
     ]) {
       assert.equal(parseTraceparent(bad), undefined, bad);
     }
