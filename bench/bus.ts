@@ -221,6 +221,7 @@ async function transportRound(publishers: number, total: number, inFlight: numbe
 /** Which transport a bus round runs on. */
 type TransportKind = 'memory' | 'embedded';
 
+/** A bus round on a fresh transport of `kind` (an embedded one in its own temp directory). */
 async function busRound(
   publishers: number,
   total: number,
@@ -236,6 +237,7 @@ async function busRound(
   }
 }
 
+/** A bus round over `transport`, which it closes (through `bus.stop()`). */
 async function busRoundOn(
   transport: Transport,
   publishers: number,
