@@ -52,8 +52,17 @@ export function runConformance(target: ConformanceTarget, extra: readonly Scenar
     const probe = await target.create();
     const features = probe.features;
     await probe.close();
-    for (const scenario of [...scenarios, ...extra]) {
-      const skip = scenario.skip?.(features, target);
+    const all = [...scenarios, ...extra];
+    const divergences = target.emulatorDivergences ?? {};
+    for (const name of Object.keys(divergences)) {
+      if (!all.some((scenario) => scenario.name === name)) {
+        throw new Error(`emulatorDivergences names no scenario: "${name}"; use a name the suite prints`);
+      }
+    }
+    for (const scenario of all) {
+      const divergence = divergences[scenario.name];
+      const skip =
+        divergence === undefined ? scenario.skip?.(features, target) : `emulator divergence: ${divergence}`;
       it(scenario.name, { skip: skip ?? false, timeout: SCENARIO_TIMEOUT_MS }, async () => {
         await Promise.all(Array.from({ length: stress }, () => runScenario(target, scenario)));
       });

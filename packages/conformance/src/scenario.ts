@@ -24,6 +24,13 @@ export interface ConformanceTarget {
   dropConnections?(): Promise<void>;
   /** Stress mode: how many copies of each scenario run at once (default `HERALD_STRESS` or 1). */
   readonly stress?: number;
+  /**
+   * Scenarios this target cannot run because it tests against an emulator that departs from the
+   * real broker, by scenario name, each with the reason (shown as the skip reason). Only for an
+   * emulator's documented divergence, never for the transport's own behaviour; an unknown name
+   * fails the suite, so a renamed scenario is never skipped silently.
+   */
+  readonly emulatorDivergences?: Readonly<Record<string, string>>;
 }
 
 /** What a scenario receives. */
