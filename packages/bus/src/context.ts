@@ -2,6 +2,7 @@
 import type { CommandContract, EventContract, InputOf } from './contracts.ts';
 import type { Envelope } from './envelope.ts';
 import type { Logger } from './logger.ts';
+import type { OutboxTransaction } from './outbox.ts';
 import type { ReceivedMessage } from './transport.ts';
 
 /** Options for a publish or send. Herald fills in the rest of the envelope. */
@@ -47,9 +48,14 @@ export interface MessageContext {
   /**
    * Runs `work` in one database transaction with the message's dedup record (the transactional
    * inbox), so its writes are applied exactly once. Needs a transactional idempotency store (the
-   * PostgreSQL inbox, where `transaction` is a `pg` client); rejects with `ConfigurationError` otherwise.
+   * PostgreSQL inbox, where `transaction` is a `pg` client; the SQLite store, a `DatabaseSync`);
+   * rejects with `ConfigurationError` otherwise. When the store has an outbox, `transaction.publish`
+   * and `transaction.send` stage messages caused by this one in the same transaction; the bus's
+   * relay publishes them after the commit (without an outbox they are absent).
    */
-  transaction<T, Transaction = unknown>(work: (transaction: Transaction) => Promise<T>): Promise<T>;
+  transaction<T, Transaction = unknown>(
+    work: (transaction: OutboxTransaction<Transaction>) => Promise<T>,
+  ): Promise<T>;
 }
 
 /** The context a handler receives: {@link MessageContext} with the validated, typed payload. */
