@@ -131,7 +131,8 @@ class HeraldBus implements Bus, DispatcherHost {
     this.#ownsTransport = options.ownsTransport ?? true;
     this.#system = messagingSystem(this.transport.name);
     this.#idempotency = options.idempotency;
-    const dedup = this.#idempotency === undefined ? [] : [idempotency(this.#idempotency, this.counters)];
+    const dedup =
+      this.#idempotency === undefined ? [] : [idempotency(this.#idempotency, this.counters, this.source)];
     this.#middleware = [logging, ...dedup, validation, ...(options.middleware ?? [])];
     this.#handlerTimeoutMs = checkTimeout(options.handlerTimeoutMs ?? 30_000, 'createBus: handlerTimeoutMs');
     this.#retry = retryPolicy(options.retry);
@@ -326,16 +327,15 @@ class HeraldBus implements Bus, DispatcherHost {
   }
 
   outbox<Transaction>(transaction: Transaction): OutboxTransaction<Transaction> {
-    return withStaging(transaction, requireOutbox(this.#idempotency, 'outbox'));
+    return withStaging(transaction, requireOutbox(this.#idempotency, 'outbox'), this.source);
   }
 
   transaction<T, Transaction = unknown>(
     work: (transaction: OutboxTransaction<Transaction>) => Promise<T>,
   ): Promise<T> {
-    return outboxTransaction(requireOutbox(this.#idempotency, 'transaction'), work);
+    return outboxTransaction(requireOutbox(this.#idempotency, 'transaction'), this.source, work);
   }
 
-  /** The contract registered for `type`, if any (the outbox relay publishes staged rows by type). */
   contractOf(type: string): Contract | undefined {
     return this.#contracts.get(type);
   }
@@ -398,7 +398,7 @@ class HeraldBus implements Bus, DispatcherHost {
     const sent = startSend(
       {
         system: this.#system,
-        source: this.source,
+        source: options.source ?? this.source,
         topic: contract.topic,
         id,
         type: contract.type,
@@ -412,7 +412,7 @@ class HeraldBus implements Bus, DispatcherHost {
     const envelope: Envelope = {
       specversion: '1.0',
       id,
-      source: this.source,
+      source: options.source ?? this.source,
       type: contract.type,
       time: isoNow(),
       datacontenttype: 'application/json',

@@ -13,6 +13,11 @@ export interface PublishOptions {
   readonly subject?: string;
   /** Message id; a UUIDv7 by default. Reuse an id only to republish the same message. */
   readonly id?: string;
+  /**
+   * CloudEvents `source`; the bus's own by default. The outbox relay passes the staging bus's, so a
+   * copy republished by another process keeps the `(source, id)` that consumers deduplicate by.
+   */
+  readonly source?: string;
   /** Correlation id; defaults to the message's own id (it starts a flow). */
   readonly correlationId?: string;
   /** Causation id: the message that caused this one. */

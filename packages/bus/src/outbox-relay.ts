@@ -231,9 +231,10 @@ export class OutboxRelay {
           'pass it in createBus({ contracts }) so the relay can publish it',
       );
     }
-    const { id, key, subject, correlationId, causationId, traceparent } = record;
+    const { id, source, key, subject, correlationId, causationId, traceparent } = record;
     const options = {
       id,
+      source,
       key,
       subject,
       correlationId,

@@ -23,6 +23,8 @@ import { uuidv7 } from './uuid.ts';
 export interface OutboxRecord {
   /** CloudEvents `id`, kept on every republish so consumers' dedup drops a copy. */
   readonly id: string;
+  /** CloudEvents `source` of the staging bus: with `id`, what consumers deduplicate by. */
+  readonly source: string;
   /** CloudEvents `type`: the relay finds the contract (and so the topic) by it. */
   readonly type: string;
   /** Partition key; messages of one key are published in staging order. */
@@ -107,12 +109,13 @@ export interface OutboxStaging {
 export type OutboxTransaction<Transaction> = Transaction & OutboxStaging;
 
 /**
- * Builds the row for a publish of `contract` with `input`, as `bus.publish` would build its
+ * Builds the row for a publish of `contract` with `input` by the bus with CloudEvents `source`, as `bus.publish` would build its
  * envelope: validated payload, id, key, subject, correlation and causation (from `cause`, the
  * message being handled, if any) and the trace context of the caller (`traceContext`, else the
  * active context, else the cause's).
  */
 export async function outboxRecord(
+  source: string,
   contract: EventContract | CommandContract,
   input: unknown,
   options: PublishOptions = {},
@@ -129,6 +132,7 @@ export async function outboxRecord(
   const traced = spanContext !== undefined && isSpanContextValid(spanContext);
   return {
     id,
+    source: options.source ?? source,
     type: contract.type,
     key,
     subject,
@@ -149,12 +153,14 @@ function callerContext(cause: Envelope | undefined): Context {
 }
 
 /**
- * `transaction` with `publish` and `send` that stage into `store`; every other property is the
+ * `transaction` with `publish` and `send` that stage into `store` as messages of the bus with
+ * CloudEvents `source` (caused by `cause` when given); every other property is the
  * transaction's own (methods bound to it), so code written for the raw client keeps working.
  */
 export function withStaging<Transaction>(
   transaction: Transaction,
   store: OutboxStore,
+  source: string,
   cause?: Envelope,
   traceContext?: Context,
 ): OutboxTransaction<Transaction> {
@@ -163,7 +169,9 @@ export function withStaging<Transaction>(
     data: unknown,
     options?: PublishOptions,
   ) => {
-    await store.stage(transaction, [await outboxRecord(contract, data, options, cause, traceContext)]);
+    await store.stage(transaction, [
+      await outboxRecord(source, contract, data, options, cause, traceContext),
+    ]);
   };
   const staging: OutboxStaging = {
     publish: (event, data, options) => stage(event, data, options),
@@ -197,7 +205,8 @@ export function requireOutbox(store: IdempotencyStore | undefined, method: strin
 /** Runs `work` in a transaction of `store` with `tx.publish` / `tx.send` staging into it (`bus.transaction`). */
 export function outboxTransaction<T, Transaction>(
   store: OutboxStore,
+  source: string,
   work: (transaction: OutboxTransaction<Transaction>) => Promise<T>,
 ): Promise<T> {
-  return store.transaction((transaction) => work(withStaging(transaction as Transaction, store)));
+  return store.transaction((transaction) => work(withStaging(transaction as Transaction, store, source)));
 }

@@ -24,6 +24,7 @@ export const SQLITE_OUTBOX_SCHEMA = `
   CREATE TABLE IF NOT EXISTS herald_outbox (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     id TEXT NOT NULL UNIQUE,
+    source TEXT NOT NULL,
     type TEXT NOT NULL,
     key TEXT,
     subject TEXT,
@@ -54,6 +55,7 @@ export interface SqliteOutboxHost {
 interface OutboxRow {
   seq: number;
   id: string;
+  source: string;
   type: string;
   key: string | null;
   subject: string | null;
@@ -87,8 +89,8 @@ export class SqliteOutbox implements OutboxStore {
       );
     }
     const insert = transaction.prepare(
-      `INSERT INTO herald_outbox (id, type, key, subject, data, correlation_id, causation_id, traceparent,
-       tracestate, extensions, staged_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO herald_outbox (id, source, type, key, subject, data, correlation_id, causation_id,
+       traceparent, tracestate, extensions, staged_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
     const nowMs = Date.now();
     for (const record of records) {
@@ -96,6 +98,7 @@ export class SqliteOutbox implements OutboxStore {
         Object.keys(record.extensions).length === 0 ? null : JSON.stringify(record.extensions);
       insert.run(
         record.id,
+        record.source,
         record.type,
         record.key ?? null,
         record.subject ?? null,
@@ -137,7 +140,7 @@ export class SqliteOutbox implements OutboxStore {
   ): Promise<OutboxPass> {
     const rows = this.#read()
       .prepare(
-        `SELECT seq, id, type, key, subject, data, correlation_id, causation_id, traceparent, tracestate,
+        `SELECT seq, id, source, type, key, subject, data, correlation_id, causation_id, traceparent, tracestate,
          extensions FROM herald_outbox WHERE sent_at_ms IS NULL ORDER BY seq LIMIT ?`,
       )
       .all(batchRows) as unknown as OutboxRow[];
@@ -203,6 +206,7 @@ function toRecord(row: OutboxRow): StagedRecord {
   return {
     seq: row.seq,
     id: row.id,
+    source: row.source,
     type: row.type,
     key: row.key ?? undefined,
     subject: row.subject ?? undefined,

@@ -83,6 +83,7 @@ describe('sqlite outbox', { timeout: 120_000 }, () => {
     // A first bus that only stages (its relay is off): the rows stay, like after a kill -9.
     const staging = createBus({
       transport,
+      source: '/test/stager',
       idempotency: sqliteIdempotencyStore({ path, outbox: true }),
       contracts,
       outboxRelay: false,
@@ -118,6 +119,7 @@ describe('sqlite outbox', { timeout: 120_000 }, () => {
     const store = sqliteIdempotencyStore({ path, outbox: true });
     const relaying = createBus({
       transport: memoryTransport(),
+      source: '/test/relay',
       idempotency: store,
       contracts,
       metrics,
@@ -140,6 +142,8 @@ describe('sqlite outbox', { timeout: 120_000 }, () => {
         [...ids].sort(),
         'ids kept, no phantom',
       );
+      // The staging bus's source, not the relaying one's: consumers deduplicate by (source, id).
+      assert.deepEqual(new Set(received.map((envelope) => envelope.source)), new Set(['/test/stager']));
       for (const account of ['acct-0', 'acct-1', 'acct-2']) {
         const seqs = received
           .filter((envelope) => envelope.partitionkey === account)

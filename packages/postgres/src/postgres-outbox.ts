@@ -65,6 +65,7 @@ export function outboxSchemaSql(table: string = DEFAULT_OUTBOX_TABLE): string {
     `create table if not exists ${checked.quoted} (`,
     '  seq bigint generated always as identity primary key,',
     '  id text not null unique,',
+    '  source text not null,',
     '  type text not null,',
     '  key text,',
     '  subject text,',
@@ -96,6 +97,7 @@ export function postgresOutbox(options: PostgresOutboxOptions): PostgresOutbox {
 interface OutboxRow {
   seq: string;
   id: string;
+  source: string;
   type: string;
   key: string | null;
   subject: string | null;
@@ -140,12 +142,13 @@ class Outbox implements PostgresOutbox {
     }
     if (records.length === 0) return;
     await this.ensureSchema();
-    const columns: (string | null)[][] = Array.from({ length: 10 }, () => []);
+    const columns: (string | null)[][] = Array.from({ length: 11 }, () => []);
     for (const record of records) {
       const extensions =
         Object.keys(record.extensions).length === 0 ? null : JSON.stringify(record.extensions);
       const values = [
         record.id,
+        record.source,
         record.type,
         record.key ?? null,
         record.subject ?? null,
@@ -160,14 +163,16 @@ class Outbox implements PostgresOutbox {
     }
     // One round trip: the rows, and a NOTIFY that PostgreSQL sends only if this transaction commits.
     await (transaction as pg.ClientBase).query(
-      `with staged as (insert into ${this.#quoted} (id, type, key, subject, data, correlation_id, causation_id,
-         traceparent, tracestate, extensions)
-       select id, type, key, subject, data, correlation_id, causation_id, traceparent, tracestate, extensions::jsonb
+      `with staged as (insert into ${this.#quoted} (id, source, type, key, subject, data, correlation_id,
+         causation_id, traceparent, tracestate, extensions)
+       select id, source, type, key, subject, data, correlation_id, causation_id, traceparent, tracestate,
+         extensions::jsonb
        from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
-         $9::text[], $10::text[]) with ordinality
-         as r(id, type, key, subject, data, correlation_id, causation_id, traceparent, tracestate, extensions, position)
+         $9::text[], $10::text[], $11::text[]) with ordinality
+         as r(id, source, type, key, subject, data, correlation_id, causation_id, traceparent, tracestate,
+           extensions, position)
        order by position returning 1)
-       select pg_notify($11, '') from (select count(*) from staged) as counted`,
+       select pg_notify($12, '') from (select count(*) from staged) as counted`,
       [...columns, this.#channel],
     );
   }
@@ -220,7 +225,7 @@ class Outbox implements PostgresOutbox {
       const claimed = await client.query<OutboxRow>(
         `with claimed as (select seq from ${this.#quoted} where sent_at is null order by seq limit $1
            for update skip locked)
-         select t.seq, t.id, t.type, t.key, t.subject, t.data, t.correlation_id, t.causation_id, t.traceparent,
+         select t.seq, t.id, t.source, t.type, t.key, t.subject, t.data, t.correlation_id, t.causation_id, t.traceparent,
            t.tracestate, t.extensions
          from ${this.#quoted} t join claimed using (seq)
          where t.key is null or not exists (select 1 from ${this.#quoted} p where p.key = t.key
@@ -351,6 +356,7 @@ function toRecord(row: OutboxRow): StagedRecord {
   return {
     seq: Number(row.seq),
     id: row.id,
+    source: row.source,
     type: row.type,
     key: row.key ?? undefined,
     subject: row.subject ?? undefined,

@@ -17,8 +17,11 @@ export interface IdempotencyCounters {
   duplicatesSkipped: number;
 }
 
-/** Builds the middleware over `store`, counting skipped duplicates in `counters`. */
-export function idempotency(store: IdempotencyStore, counters: IdempotencyCounters): Middleware {
+/**
+ * Builds the middleware over `store`, counting skipped duplicates in `counters`; messages staged
+ * in its outbox (if any) carry `source`, the bus's CloudEvents source.
+ */
+export function idempotency(store: IdempotencyStore, counters: IdempotencyCounters, source = ''): Middleware {
   return async (context, next) => {
     const key: IdempotencyKey = {
       group: context.group,
@@ -54,7 +57,8 @@ export function idempotency(store: IdempotencyStore, counters: IdempotencyCounte
       const run =
         outbox === undefined
           ? (work as (transaction: unknown) => Promise<T>)
-          : (transaction: unknown) => work(withStaging(transaction as Transaction, outbox, context.envelope));
+          : (transaction: unknown) =>
+              work(withStaging(transaction as Transaction, outbox, source, context.envelope));
       const outcome = await store.transaction(key, run);
       recordedInTransaction = true;
       if (outcome.duplicate) throw new DuplicateMessage();
