@@ -21,11 +21,11 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { describe, it } from 'node:test';
+import { postgresInbox } from '@herald/postgres';
 import { type Child, createRandom, eventually, POSTGRES_URL, spawnChild } from '@herald/test-support';
 import { deleteTopology, rabbitMqTransport } from '@herald/transport-rabbitmq';
 import { consoleLogger, createBus } from 'herald';
 import pg from 'pg';
-import { postgresInbox } from '../../postgres/src/index.ts';
 import { ACCOUNTS, Credited, RABBITMQ_URL } from './support/outbox-crash-workload.ts';
 
 const seed = Number(process.env.OUTBOX_CRASH_SEED ?? Math.floor(Math.random() * 2 ** 31));
