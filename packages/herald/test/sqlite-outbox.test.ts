@@ -11,6 +11,7 @@ import {
   defineEvent,
   type Envelope,
   memoryTransport,
+  prometheusMetrics,
   sqliteIdempotencyStore,
 } from 'herald';
 import { z } from 'zod';
@@ -173,12 +174,54 @@ describe('sqlite outbox', { timeout: 120_000 }, () => {
     }
   });
 
-  it('sqlite outbox - staging without an outbox is a ConfigurationError that says what to do', async () => {
+  it('sqlite outbox - prometheusMetrics serves the lag as herald_outbox_* gauges', async () => {
+    const metrics = prometheusMetrics();
+    const bus = createBus({
+      transport: memoryTransport(),
+      source: '/test/metrics',
+      idempotency: sqliteIdempotencyStore({
+        path: join(directory.directory, 'metrics.sqlite'),
+        outbox: true,
+      }),
+      contracts,
+      metrics: metrics.bus,
+      outboxRelay: { fallbackIntervalMs: 20 },
+    });
+    await bus.start();
+    try {
+      await bus.transaction(async (tx) => {
+        await tx.publish(Deposited, { account: 'a-1', amount: 1 });
+      });
+      await eventually(async () => {
+        const text = await metrics.registry.metrics();
+        return (
+          text.includes('herald_outbox_unsent_messages{source="/test/metrics"} 0') &&
+          text.includes('herald_outbox_oldest_unsent_age_seconds{source="/test/metrics"} 0')
+        );
+      }, 'the outbox gauges at 0 once the row is sent');
+    } finally {
+      await bus.stop();
+    }
+  });
+
+  it('sqlite outbox - staging without an outbox, and relay bounds out of range, are ConfigurationErrors', async () => {
     const bus = createBus({
       transport: memoryTransport(),
       idempotency: sqliteIdempotencyStore({ path: join(directory.directory, 'none.sqlite') }),
     });
     assert.throws(() => bus.outbox({}), ConfigurationError);
+    // Relay bounds are checked at creation.
+    const idempotency = sqliteIdempotencyStore({
+      path: join(directory.directory, 'bounds.sqlite'),
+      outbox: true,
+    });
+    for (const outboxRelay of [{ batchRows: 0 }, { fallbackIntervalMs: 5 }, { sequenceExtension: 'Seq!' }]) {
+      assert.throws(
+        () => createBus({ transport: memoryTransport(), idempotency, outboxRelay }),
+        ConfigurationError,
+      );
+    }
+    await idempotency.close();
     await assert.rejects((async () => bus.transaction(async () => undefined))(), /outbox: true/);
     await bus.stop();
   });
