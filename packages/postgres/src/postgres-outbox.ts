@@ -22,6 +22,7 @@ import {
   type OutboxRecord,
   type OutboxStore,
   type StagedRecord,
+  TransportError,
 } from '@herald/bus';
 import pg from 'pg';
 import { translateError } from './errors.ts';
@@ -189,9 +190,12 @@ class Outbox implements PostgresOutbox {
       await client.query('begin');
       const value = await work(client);
       const committed = await client.query('commit');
+      // COMMIT of a transaction a failed statement aborted answers ROLLBACK instead of failing.
       if (committed.command !== 'COMMIT') {
-        throw new ConfigurationError(
-          `transaction on outbox "${this.table}" was rolled back: a statement failed and its error was caught; let it propagate`,
+        throw new TransportError(
+          `bus.transaction on outbox "${this.table}" was rolled back: a statement inside it failed and its ` +
+            'error was caught; let it propagate (or use a savepoint), then run the transaction again',
+          { retriable: true },
         );
       }
       for (const listener of this.#listeners) listener();
