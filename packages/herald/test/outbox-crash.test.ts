@@ -11,7 +11,7 @@
  * SQLite: one process (32 writers and the relay; SQLite has one writer). PostgreSQL: three
  * processes (11 + 11 + 10 writers), so three relays share the table.
  * OUTBOX_CRASH_SEED replays a run; OUTBOX_CRASH_SOAK=1 runs ten times longer (ten times the
- * messages and kills); OUTBOX_CRASH_TARGET sets the SQLite run's messages (default 800);
+ * messages and kills); OUTBOX_CRASH_TARGET sets the SQLite run's messages (default 600);
  * OUTBOX_CRASH_DEBUG=1 prints messages that took effect twice, with the sources they came from.
  */
 import assert from 'node:assert/strict';
@@ -207,7 +207,7 @@ describe('outbox crash', { timeout: 600_000 }, () => {
     const result = await runOutboxCrash({
       mode: 'sqlite',
       processes: 1,
-      target: Number(process.env.OUTBOX_CRASH_TARGET ?? 800) * soak,
+      target: Number(process.env.OUTBOX_CRASH_TARGET ?? 600) * soak,
       kills: 6 * soak,
       seed,
     });
@@ -223,8 +223,8 @@ describe('outbox crash', { timeout: 600_000 }, () => {
     const result = await runOutboxCrash({
       mode: 'postgres',
       processes: 3,
-      target: 1200 * soak,
-      kills: 8 * soak,
+      target: 800 * soak,
+      kills: 6 * soak,
       seed: runSeed,
     });
     t.diagnostic(JSON.stringify(result));
