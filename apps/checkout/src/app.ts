@@ -1,7 +1,7 @@
 /**
  * Starts checkout services on one shared transport: each service gets its own bus (its own
- * CloudEvents source `/checkout/<name>`), its own SQLite store and outbox, and its HTTP routes on
- * one server. A service can be stopped and started again while the others keep running, which is
+ * CloudEvents source `/checkout/<name>`), its own SQLite store with Herald's outbox, and its HTTP
+ * routes on one server. A service can be stopped and started again while the others keep running, which is
  * how the benchmark takes the payment service down.
  */
 import { join } from 'node:path';
@@ -11,7 +11,6 @@ import { healthRoutes } from './health-routes.ts';
 import { type HttpServer, type Route, startHttpServer } from './http.ts';
 import { defaultStock } from './logic/inventory.ts';
 import { DEFAULT_PAYMENT_OPTIONS, type PaymentOptions } from './logic/payment.ts';
-import { OUTBOX_SCHEMA, Outbox } from './outbox.ts';
 import { SERVICE_NAMES, SERVICES, type ServiceName } from './services/index.ts';
 import type { CheckoutConfig, ServiceRuntime } from './services/service.ts';
 import { openServiceStore, type ServiceStore, type Synchronous } from './store.ts';
@@ -52,8 +51,8 @@ export interface Checkout {
   readonly transport: Transport;
   /** Stores of the services started here. */
   readonly stores: ReadonlyMap<ServiceName, ServiceStore>;
-  /** Outboxes of the services started here. */
-  readonly outboxes: ReadonlyMap<ServiceName, Outbox>;
+  /** Outboxes of the services started here: how many staged messages are not yet published. */
+  readonly outboxes: ReadonlyMap<ServiceName, { unsentCount(): number }>;
   /** Whether `name` is consuming right now. */
   isRunning(name: ServiceName): boolean;
   /** Stops one service's bus (its messages wait in the broker); its store stays open. */
@@ -81,6 +80,9 @@ function shareable(transport: Transport): Transport {
   };
 }
 
+/** How long published outbox rows are kept: the invariants' audit reads every event ever staged. */
+const OUTBOX_RETENTION_MS = 30 * 24 * 60 * 60 * 1000;
+
 /** Opens stores, starts every service's bus and the HTTP API. */
 export async function startCheckout(options: CheckoutOptions): Promise<Checkout> {
   const names = options.services ?? SERVICE_NAMES;
@@ -94,20 +96,22 @@ export async function startCheckout(options: CheckoutOptions): Promise<Checkout>
   const shared = shareable(transport);
   const runtimes = new Map<ServiceName, ServiceRuntime>();
   const buses = new Map<ServiceName, Bus>();
-  // Each service publishes (through its outbox) on a bus of its own that outlives its consuming
-  // bus: a bus refuses to publish once stop() begins, and handlers draining during stop() must
-  // still be able to send what they committed.
+  // Each service's outbox is relayed by a bus of its own that outlives its consuming bus (which
+  // only stages): the consuming bus stops and starts again while the relay keeps publishing, and
+  // what handlers draining during its stop() committed still goes out.
   const publishers = new Map<ServiceName, Bus>();
   // One registry for the process: herald_* metrics of every bus, and on the embedded broker the
   // kafka_exporter-named offsets and lag of its topics and groups, served at /metrics.
   const metrics = prometheusMetrics();
   metrics.addBroker(transport);
-  const newBus = (name: ServiceName, runtime: ServiceRuntime | undefined) =>
+  const newBus = (name: ServiceName, store: ServiceStore, relay: boolean) =>
     createBus({
       transport: shared,
       source: `/checkout/${name}`,
       contracts: CONTRACTS,
-      ...(runtime === undefined ? {} : { idempotency: runtime.store.inbox }),
+      idempotency: store.inbox,
+      // The audit checks each key's order by `seq`; sent rows stay for the invariants' audit.
+      outboxRelay: relay && { sequenceExtension: 'seq', retentionMs: OUTBOX_RETENTION_MS },
       ...(options.logger === undefined ? {} : { logger: options.logger }),
       metrics: metrics.bus,
     });
@@ -117,7 +121,7 @@ export async function startCheckout(options: CheckoutOptions): Promise<Checkout>
   const startService = async (name: ServiceName) => {
     if (buses.has(name)) return;
     const runtime = runtimes.get(name)!;
-    const bus = newBus(name, runtime);
+    const bus = newBus(name, runtime.store, false);
     SERVICES[name].register(bus, runtime);
     await bus.start();
     buses.set(name, bus);
@@ -131,12 +135,8 @@ export async function startCheckout(options: CheckoutOptions): Promise<Checkout>
   };
 
   const stopPublishers = async () => {
-    for (const [name, publisher] of publishers) {
-      const outbox = runtimes.get(name)!.outbox;
-      await outbox.stopRelay();
-      await outbox.close();
-      await publisher.stop();
-    }
+    // Each stop publishes what is left staged, then stops its relay.
+    for (const publisher of publishers.values()) await publisher.stop();
     publishers.clear();
   };
 
@@ -146,17 +146,16 @@ export async function startCheckout(options: CheckoutOptions): Promise<Checkout>
       const store = await openServiceStore({
         dir: join(options.dataDir, 'state'),
         name,
-        // Every service gets an outbox table, even those that send nothing today.
-        schema: definition.schema + OUTBOX_SCHEMA,
+        schema: definition.schema,
         ...(options.synchronous === undefined ? {} : { synchronous: options.synchronous }),
       });
-      const runtime = { store, outbox: new Outbox(store), config };
+      const publisher = newBus(name, store, true);
+      publishers.set(name, publisher);
+      const runtime = { store, publisher, config };
       runtimes.set(name, runtime);
       await definition.init?.(runtime);
-      const publisher = newBus(name, undefined);
-      publishers.set(name, publisher);
-      // Sends what a crash left unsent before any handler runs, then keeps relaying.
-      await runtime.outbox.start(publisher);
+      // Its relay starts with what a crash left unsent, then publishes each commit right after it.
+      await publisher.start();
     }
     for (const name of names) await startService(name);
     const allBuses = () =>
@@ -203,7 +202,7 @@ export async function startCheckout(options: CheckoutOptions): Promise<Checkout>
     config,
     transport,
     stores: new Map([...runtimes].map(([name, runtime]) => [name, runtime.store])),
-    outboxes: new Map([...runtimes].map(([name, runtime]) => [name, runtime.outbox])),
+    outboxes: new Map([...runtimes].map(([name, runtime]) => [name, runtime.store])),
     isRunning: (name) => buses.has(name),
     stopService,
     startService,

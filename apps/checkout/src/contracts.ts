@@ -175,10 +175,5 @@ export const COMMANDS: readonly CommandContract[] = [ReserveInventory, ProcessPa
 /** Every contract, for buses that must recognise messages they do not handle. */
 export const CONTRACTS: readonly (EventContract | CommandContract)[] = [...EVENTS, ...COMMANDS];
 
-/** Contracts by CloudEvents type, for the outbox relay. */
-export const CONTRACTS_BY_TYPE: ReadonlyMap<string, EventContract | CommandContract> = new Map(
-  CONTRACTS.map((contract) => [contract.type, contract]),
-);
-
 /** Topics that carry events (what the audit log records). */
 export const EVENT_TOPICS: readonly string[] = [...new Set(EVENTS.map((event) => event.topic))];

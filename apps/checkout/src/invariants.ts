@@ -248,7 +248,7 @@ function readFacts(checkout: Checkout): RunFacts {
 function publishedEventIds(checkout: Checkout): Set<string> {
   const ids = new Set<string>();
   for (const store of checkout.stores.values()) {
-    for (const row of store.read.prepare('SELECT id, type FROM outbox').iterate() as Iterable<{
+    for (const row of store.read.prepare('SELECT id, type FROM herald_outbox').iterate() as Iterable<{
       id: string;
       type: string;
     }>) {

@@ -1,13 +1,14 @@
 /**
- * A service's own SQLite database: its state tables, its outbox, and Herald's dedup records, all
- * in one file so that `context.transaction` commits a handler's writes together with the record
- * that the message was processed (the transactional inbox): a redelivery after kill -9 never
- * applies a message twice.
+ * A service's own SQLite database: its state tables, Herald's outbox and Herald's dedup records,
+ * all in one file so that `context.transaction` commits a handler's writes together with the
+ * record that the message was processed (the transactional inbox) and the messages it staged (the
+ * transactional outbox): a redelivery after kill -9 never applies a message twice, and a commit
+ * is never left without its messages.
  *
  * Every write goes through the one connection Herald's store owns, because its transactions stay
  * open across an `await`: a second writing connection would meet a locked database. Writes that
- * do not come from a message (an HTTP request, the outbox marking rows sent) use
- * {@link ServiceStore.write}, which runs as a transaction of the same store under a local key.
+ * do not come from a message and send nothing (seeding) use {@link ServiceStore.write}, which runs
+ * as a transaction of the same store under a local key; those that send use `bus.transaction`.
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -42,6 +43,8 @@ export interface ServiceStore {
   write<T>(work: (database: DatabaseSync) => T): Promise<T>;
   /** A read-only connection: sees committed data only. */
   readonly read: DatabaseSync;
+  /** Messages staged in the store's outbox and not yet published (zero once everything is sent). */
+  unsentCount(): number;
   /** Closes both connections. */
   close(): Promise<void>;
 }
@@ -53,7 +56,7 @@ const LOCAL_WRITE_GROUP = 'checkout.local-write';
 export async function openServiceStore(options: ServiceStoreOptions): Promise<ServiceStore> {
   mkdirSync(options.dir, { recursive: true });
   const path = join(options.dir, `${options.name}.sqlite`);
-  const store = sqliteIdempotencyStore({ path, synchronous: options.synchronous ?? 'normal' });
+  const store = sqliteIdempotencyStore({ path, synchronous: options.synchronous ?? 'normal', outbox: true });
   const transaction = store.transaction!.bind(store);
   const write = async <T>(work: (database: DatabaseSync) => T): Promise<T> => {
     const key = { group: LOCAL_WRITE_GROUP, source: options.name, id: uuidv7() };
@@ -71,6 +74,7 @@ export async function openServiceStore(options: ServiceStoreOptions): Promise<Se
     seen: (key) => store.seen(key),
     remember: (key) => store.remember(key),
     transaction: (key, work) => transaction(key, work),
+    ...(store.outbox === undefined ? {} : { outbox: store.outbox }),
     close: async () => {},
   };
   return {
@@ -79,9 +83,20 @@ export async function openServiceStore(options: ServiceStoreOptions): Promise<Se
     inbox,
     write,
     read,
+    unsentCount: () => unsentCount(read),
     async close() {
       read.close();
       await store.close();
     },
   };
+}
+
+/** Rows of Herald's outbox in `database` not yet marked sent. */
+export function unsentCount(database: DatabaseSync): number {
+  const row = database
+    .prepare('SELECT count(*) AS total FROM herald_outbox WHERE sent_at_ms IS NULL')
+    .get() as {
+    total: number;
+  };
+  return row.total;
 }

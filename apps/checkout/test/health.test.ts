@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { samplesOf, scrapePrometheus } from '@herald/test-support';
+import { samplesOf, scrapePrometheus, until } from '@herald/test-support';
 import type { BusHealth } from 'herald';
 import { type Checkout, startCheckout } from '../src/app.ts';
 import { SERVICE_NAMES } from '../src/services/index.ts';
@@ -61,11 +61,15 @@ describe('checkout - health endpoints', { timeout: 120_000 }, () => {
       signal: AbortSignal.timeout(10_000),
     });
     assert.ok(response.status < 300, `POST /users answered ${response.status}`);
-    const families = await scrapePrometheus(`${checkout!.url}/metrics`);
-    const published = samplesOf(families, 'herald_messages_published_total', {});
-    assert.ok(
-      published.some((sample) => sample.value >= 1),
-      `herald_messages_published_total counts the registration: ${JSON.stringify(published)}`,
+    // The registration commits with its UserRegistered staged; the outbox relay publishes it right
+    // after the answer, so the counter is polled for.
+    const families = await until(
+      () => scrapePrometheus(`${checkout!.url}/metrics`),
+      (scraped) =>
+        samplesOf(scraped, 'herald_messages_published_total', {}).some((sample) => sample.value >= 1),
+      'herald_messages_published_total to count the registration',
+      10_000,
+      50,
     );
     assert.ok(
       samplesOf(families, 'kafka_topic_partition_current_offset', {}).length > 0,

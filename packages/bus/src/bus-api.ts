@@ -21,6 +21,8 @@ import type { IdempotencyStore } from './idempotency.ts';
 import type { Logger } from './logger.ts';
 import type { BusMetrics } from './metrics.ts';
 import type { IdempotencyCounters } from './middleware/idempotency.ts';
+import type { OutboxTransaction } from './outbox.ts';
+import type { OutboxRelayOptions } from './outbox-relay.ts';
 import type { RetryPolicy } from './retry-policy.ts';
 import type { CloseOptions, Transport } from './transport.ts';
 
@@ -60,6 +62,12 @@ export interface BusOptions {
    * `prometheusMetrics().bus` serves them as Prometheus `herald_*` metrics.
    */
   readonly metrics?: BusMetrics;
+  /**
+   * The relay of the idempotency store's outbox (when it has one): its bounds, or `false` when
+   * another bus (or process) of the same database relays and this one only stages. Default: a
+   * relay with the defaults of {@link OutboxRelayOptions} runs from `start()` to `stop()`.
+   */
+  readonly outboxRelay?: OutboxRelayOptions | false;
 }
 
 /** What a bus has done since it was created. */
@@ -176,4 +184,20 @@ export interface Bus extends AsyncDisposable {
    * and the `live`/`ready` verdicts that health endpoints serve. Cheap (no broker round trip).
    */
   health(): BusHealth;
+  /**
+   * `transaction` (one you opened yourself on the database of the idempotency store's outbox: a
+   * `pg` client after `begin`) with `publish` and `send` that stage messages in it; they are
+   * published after your commit, and never if you roll back. Throws `ConfigurationError` when the
+   * idempotency store has no outbox.
+   */
+  outbox<Transaction>(transaction: Transaction): OutboxTransaction<Transaction>;
+  /**
+   * Runs `work` in one transaction of the outbox's database (a `pg` client, a SQLite
+   * `DatabaseSync`), where `tx.publish` / `tx.send` stage messages, and commits; the relay is woken
+   * right after. Rejects with what `work` threw (after a rollback), or `ConfigurationError` when the
+   * idempotency store has no outbox.
+   */
+  transaction<T, Transaction = unknown>(
+    work: (transaction: OutboxTransaction<Transaction>) => Promise<T>,
+  ): Promise<T>;
 }

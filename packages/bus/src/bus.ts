@@ -6,17 +6,17 @@
  */
 import { hostname } from 'node:os';
 import type { Context } from '@opentelemetry/api';
-import {
-  type Bus,
-  type BusOptions,
-  type BusStats,
-  HANDLER_TIMEOUT_MS_MAX,
-  type Handler,
-  type HandlerOptions,
-  type RequestOptions,
-  type StopOptions,
-  type SubscribeHandlerOptions,
+import type {
+  Bus,
+  BusOptions,
+  BusStats,
+  Handler,
+  HandlerOptions,
+  RequestOptions,
+  StopOptions,
+  SubscribeHandlerOptions,
 } from './bus-api.ts';
+import { checkTimeout, expectKind } from './bus-checks.ts';
 import type { HandlerContext, Middleware, PublishOptions } from './context.ts';
 import type {
   CommandContract,
@@ -46,6 +46,8 @@ import { type IdempotencyCounters, idempotency } from './middleware/idempotency.
 import { logging } from './middleware/logging.ts';
 import { validation } from './middleware/validation.ts';
 import { assertName, assertTopicName } from './names.ts';
+import { type OutboxTransaction, outboxTransaction, requireOutbox, withStaging } from './outbox.ts';
+import { type OutboxRelay, outboxRelayOf } from './outbox-relay.ts';
 import { isoNow, publishReply } from './outgoing.ts';
 import {
   REPLY_ERROR_MESSAGE,
@@ -102,6 +104,7 @@ class HeraldBus implements Bus, DispatcherHost {
   readonly #instanceId = uuidv7();
   readonly #replies: ReplyInbox;
   readonly #idempotency: IdempotencyStore | undefined;
+  readonly #relay: OutboxRelay | undefined;
   readonly #handlerTimeoutMs: number;
   /** `messaging.system` of the spans (from the transport's name). */
   readonly #system: string;
@@ -128,7 +131,8 @@ class HeraldBus implements Bus, DispatcherHost {
     this.#ownsTransport = options.ownsTransport ?? true;
     this.#system = messagingSystem(this.transport.name);
     this.#idempotency = options.idempotency;
-    const dedup = this.#idempotency === undefined ? [] : [idempotency(this.#idempotency, this.counters)];
+    const dedup =
+      this.#idempotency === undefined ? [] : [idempotency(this.#idempotency, this.counters, this.source)];
     this.#middleware = [logging, ...dedup, validation, ...(options.middleware ?? [])];
     this.#handlerTimeoutMs = checkTimeout(options.handlerTimeoutMs ?? 30_000, 'createBus: handlerTimeoutMs');
     this.#retry = retryPolicy(options.retry);
@@ -136,6 +140,7 @@ class HeraldBus implements Bus, DispatcherHost {
     this.#replies = new ReplyInbox(this.transport, this.#instanceId, this.logger);
     this.deadLetters = deadLetters(this.transport, this.#deadLetterTopic, this.source);
     for (const contract of options.contracts ?? []) this.#register(contract);
+    this.#relay = outboxRelayOf(this.#idempotency, options.outboxRelay, this);
   }
 
   knowsType(type: string): boolean {
@@ -147,17 +152,17 @@ class HeraldBus implements Bus, DispatcherHost {
   }
 
   async publish<C extends EventContract>(event: C, data: InputOf<C>, options?: PublishOptions) {
-    this.#expectKind(event, 'event', 'publish');
+    expectKind(event, 'event', 'publish');
     return this.#emit(event, data, options) as Promise<Envelope<PayloadOf<C>>>;
   }
 
   async send<C extends CommandContract>(command: C, data: InputOf<C>, options?: PublishOptions) {
-    this.#expectKind(command, 'command', 'send');
+    expectKind(command, 'command', 'send');
     return this.#emit(command, data, options) as Promise<Envelope<PayloadOf<C>>>;
   }
 
   async request<Q extends QueryContract>(query: Q, data: InputOf<Q>, options: RequestOptions = {}) {
-    this.#expectKind(query, 'query', 'request');
+    expectKind(query, 'query', 'request');
     const timeoutMs = options.timeoutMs ?? 5000;
     if (!(timeoutMs > 0 && timeoutMs <= REQUEST_TIMEOUT_MS_MAX)) {
       throw new ConfigurationError(
@@ -183,7 +188,7 @@ class HeraldBus implements Bus, DispatcherHost {
     options: SubscribeHandlerOptions,
     handler: Handler<PayloadOf<C>>,
   ): this {
-    this.#expectKind(event, 'event', 'on');
+    expectKind(event, 'event', 'on');
     if (options === undefined || typeof options.group !== 'string') {
       throw new ConfigurationError(
         `on(${event.type}): pass { group: "<consumer group>" } as the second argument`,
@@ -198,7 +203,7 @@ class HeraldBus implements Bus, DispatcherHost {
     handler: Handler<PayloadOf<C>>,
     options: HandlerOptions = {},
   ): this {
-    this.#expectKind(command, 'command', 'handle');
+    expectKind(command, 'command', 'handle');
     if (this.#commandHandlers.has(command.type)) {
       throw new ConfigurationError(
         `handle(${command.type}): this bus already has a handler for the command; a command has exactly one handler`,
@@ -217,7 +222,7 @@ class HeraldBus implements Bus, DispatcherHost {
     ) => Promise<ResultOf<Q>> | ResultOf<Q>,
     options: HandlerOptions = {},
   ): this {
-    this.#expectKind(query, 'query', 'reply');
+    expectKind(query, 'query', 'reply');
     if (this.#commandHandlers.has(query.type)) {
       throw new ConfigurationError(`reply(${query.type}): this bus already has a replier for the query`);
     }
@@ -262,6 +267,7 @@ class HeraldBus implements Bus, DispatcherHost {
     this.#state = 'starting';
     try {
       for (const dispatcher of this.#dispatchers.values()) await dispatcher.start();
+      this.#relay?.start();
     } catch (error) {
       this.#health.startFailed(error);
       this.#state = 'started';
@@ -303,6 +309,8 @@ class HeraldBus implements Bus, DispatcherHost {
       ),
     );
     await this.#replies.close(new ClosedError('bus'));
+    // After the handlers drained (their commits may have staged rows), before the transport closes.
+    await this.#relay?.stop();
     this.#transportClosing = true;
     // Waits on the broker (a last commit, leaving a group) get what is left of the caller's
     // budget, or at least CLOSE_TIMEOUT_MS_MIN after handlers overran it, so stop() ends near its
@@ -316,6 +324,20 @@ class HeraldBus implements Bus, DispatcherHost {
     if (this.#ownsTransport) await this.transport.close({ timeoutMs: leftMs });
     await this.#idempotency?.close();
     this.#state = 'stopped';
+  }
+
+  outbox<Transaction>(transaction: Transaction): OutboxTransaction<Transaction> {
+    return withStaging(transaction, requireOutbox(this.#idempotency, 'outbox'), this.source);
+  }
+
+  transaction<T, Transaction = unknown>(
+    work: (transaction: OutboxTransaction<Transaction>) => Promise<T>,
+  ): Promise<T> {
+    return outboxTransaction(requireOutbox(this.#idempotency, 'transaction'), this.source, work);
+  }
+
+  contractOf(type: string): Contract | undefined {
+    return this.#contracts.get(type);
   }
 
   async publishCaused(
@@ -376,7 +398,7 @@ class HeraldBus implements Bus, DispatcherHost {
     const sent = startSend(
       {
         system: this.#system,
-        source: this.source,
+        source: options.source ?? this.source,
         topic: contract.topic,
         id,
         type: contract.type,
@@ -390,7 +412,7 @@ class HeraldBus implements Bus, DispatcherHost {
     const envelope: Envelope = {
       specversion: '1.0',
       id,
-      source: this.source,
+      source: options.source ?? this.source,
       type: contract.type,
       time: isoNow(),
       datacontenttype: 'application/json',
@@ -471,26 +493,8 @@ class HeraldBus implements Bus, DispatcherHost {
     }
   }
 
-  #expectKind(contract: Contract, kind: Contract['kind'], method: string): void {
-    if (contract === undefined || contract === null || contract.kind !== kind) {
-      const got = contract?.kind ?? String(contract);
-      throw new ConfigurationError(`${method}() takes a contract from define${capital(kind)}(), got ${got}`);
-    }
-  }
-
   #assertOpen(method: string): void {
     // While stopping, draining handlers still publish their follow-ups; only a stopped bus refuses.
     if (this.#state === 'stopped' || this.#transportClosing) throw new ClosedError(`bus (${method})`);
   }
-}
-
-function checkTimeout(timeoutMs: number, what: string): number {
-  if (!(Number.isFinite(timeoutMs) && timeoutMs > 0 && timeoutMs <= HANDLER_TIMEOUT_MS_MAX)) {
-    throw new ConfigurationError(`${what} must be in (0, ${HANDLER_TIMEOUT_MS_MAX}] ms, got ${timeoutMs}`);
-  }
-  return timeoutMs;
-}
-
-function capital(text: string): string {
-  return text.charAt(0).toUpperCase() + text.slice(1);
 }

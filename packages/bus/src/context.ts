@@ -2,6 +2,7 @@
 import type { CommandContract, EventContract, InputOf } from './contracts.ts';
 import type { Envelope } from './envelope.ts';
 import type { Logger } from './logger.ts';
+import type { OutboxTransaction } from './outbox.ts';
 import type { ReceivedMessage } from './transport.ts';
 
 /** Options for a publish or send. Herald fills in the rest of the envelope. */
@@ -12,6 +13,11 @@ export interface PublishOptions {
   readonly subject?: string;
   /** Message id; a UUIDv7 by default. Reuse an id only to republish the same message. */
   readonly id?: string;
+  /**
+   * CloudEvents `source`; the bus's own by default. The outbox relay passes the staging bus's, so a
+   * copy republished by another process keeps the `(source, id)` that consumers deduplicate by.
+   */
+  readonly source?: string;
   /** Correlation id; defaults to the message's own id (it starts a flow). */
   readonly correlationId?: string;
   /** Causation id: the message that caused this one. */
@@ -47,9 +53,14 @@ export interface MessageContext {
   /**
    * Runs `work` in one database transaction with the message's dedup record (the transactional
    * inbox), so its writes are applied exactly once. Needs a transactional idempotency store (the
-   * PostgreSQL inbox, where `transaction` is a `pg` client); rejects with `ConfigurationError` otherwise.
+   * PostgreSQL inbox, where `transaction` is a `pg` client; the SQLite store, a `DatabaseSync`);
+   * rejects with `ConfigurationError` otherwise. When the store has an outbox, `transaction.publish`
+   * and `transaction.send` stage messages caused by this one in the same transaction; the bus's
+   * relay publishes them after the commit (without an outbox they are absent).
    */
-  transaction<T, Transaction = unknown>(work: (transaction: Transaction) => Promise<T>): Promise<T>;
+  transaction<T, Transaction = unknown>(
+    work: (transaction: OutboxTransaction<Transaction>) => Promise<T>,
+  ): Promise<T>;
 }
 
 /** The context a handler receives: {@link MessageContext} with the validated, typed payload. */

@@ -6,6 +6,7 @@
  * own writes in the same database transaction as the dedup record (the transactional inbox, e.g.
  * `@herald/postgres`) make effects exactly-once: see {@link IdempotencyStore.transaction}.
  */
+import type { OutboxStore } from './outbox.ts';
 
 /** What identifies one processing of one message. */
 export interface IdempotencyKey {
@@ -34,6 +35,12 @@ export interface IdempotencyStore {
     key: IdempotencyKey,
     work: (transaction: unknown) => Promise<T>,
   ): Promise<{ duplicate: true } | { duplicate: false; value: T }>;
+  /**
+   * The transactional outbox in the same database, when the store was created with one: inside
+   * `context.transaction`, `tx.publish` / `tx.send` stage into it, and the bus's relay publishes
+   * after the commit. See `OutboxStore`.
+   */
+  readonly outbox?: OutboxStore;
   /** Releases connections and handles; idempotent. */
   close(): Promise<void>;
 }

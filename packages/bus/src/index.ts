@@ -115,6 +115,18 @@ export type { BusMetrics, HandlerOutcome } from './metrics.ts';
 export { logging } from './middleware/logging.ts';
 export { validation } from './middleware/validation.ts';
 export { assertTopicName, TOPIC_NAME_LENGTH_MAX } from './names.ts';
+export {
+  type OutboxLag,
+  type OutboxPass,
+  type OutboxRecord,
+  type OutboxStaging,
+  type OutboxStore,
+  type OutboxTransaction,
+  outboxRecord,
+  type StagedRecord,
+  withStaging,
+} from './outbox.ts';
+export { type OutboxRelayOptions, RELAY_PASSES_PER_WAKE_MAX } from './outbox-relay.ts';
 export { DEFAULT_RETRY_POLICY, type RetryPolicy, retryDelayMs, retryPolicy } from './retry-policy.ts';
 export { type Infer, type InferInput, isStandardSchema, type StandardSchemaV1, validate } from './schema.ts';
 export { type StopOnSignalsOptions, stopOnSignals } from './stop-on-signals.ts';

@@ -30,4 +30,10 @@ export interface BusMetrics {
   retried(topic: string, group: string): void;
   /** A message of `group` on `topic` was dead-lettered for `reason`. */
   deadLettered(topic: string, group: string, reason: DeadLetterReason): void;
+  /**
+   * The outbox of the bus with CloudEvents source `source` has `unsentCount` rows not yet
+   * published, the oldest staged `oldestUnsentAgeMs` ago. Reported by the relay at every fallback
+   * pass (default each second); optional, so hooks written before the outbox stay valid.
+   */
+  outboxLag?(source: string, unsentCount: number, oldestUnsentAgeMs: number): void;
 }

@@ -1,6 +1,6 @@
 /**
- * Prometheus metrics for a Herald process, with prom-client: `herald_*` counters, histograms and
- * the in-flight gauge fed by the bus's {@link BusMetrics} hook, and — when the bus runs on the
+ * Prometheus metrics for a Herald process, with prom-client: `herald_*` counters, histograms, the
+ * in-flight gauge and the outbox lag gauges fed by the bus's {@link BusMetrics} hook, and — when the bus runs on the
  * embedded broker — the broker's kafka_exporter-named gauges (offsets, consumer lag in messages
  * and seconds). `serveMetrics()` serves them at `/metrics`.
  */
@@ -116,7 +116,23 @@ export function prometheusMetrics(options: PrometheusMetricsOptions = {}): Prome
     labelNames: ['topic', 'group'],
     registers,
   });
+  const outboxUnsent = new Gauge({
+    name: 'herald_outbox_unsent_messages',
+    help: 'Messages staged in the transactional outbox and not yet published, per bus source',
+    labelNames: ['source'],
+    registers,
+  });
+  const outboxOldestAge = new Gauge({
+    name: 'herald_outbox_oldest_unsent_age_seconds',
+    help: 'Age of the oldest message staged in the outbox and not yet published (0 when none), per bus source',
+    labelNames: ['source'],
+    registers,
+  });
   const bus: BusMetrics = {
+    outboxLag(source: string, unsentCount: number, oldestUnsentAgeMs: number) {
+      outboxUnsent.labels(source).set(unsentCount);
+      outboxOldestAge.labels(source).set(oldestUnsentAgeMs / 1000);
+    },
     published(topic: string, type: string, durationMs: number) {
       published.labels(topic, type).inc();
       publishDuration.labels(topic).observe(durationMs / 1000);

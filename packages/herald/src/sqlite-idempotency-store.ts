@@ -6,11 +6,16 @@
  * It is also a transactional inbox: `context.transaction((database) => …)` runs the handler's
  * writes to this same SQLite database in one transaction with the dedup record, so they apply
  * exactly once. Transactions are serialised (one connection), so keep them short and local.
+ *
+ * With `outbox: true` it also holds the transactional outbox (`herald_outbox`, see
+ * `sqlite-outbox.ts`): `tx.publish` / `tx.send` inside those transactions stage messages that the
+ * bus's relay publishes after the commit.
  */
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import { ConfigurationError, type IdempotencyKey, type IdempotencyStore } from '@herald/bus';
+import { SQLITE_OUTBOX_SCHEMA, SqliteOutbox } from './sqlite-outbox.ts';
 
 /** Options of {@link sqliteIdempotencyStore}. */
 export interface SqliteIdempotencyStoreOptions {
@@ -27,6 +32,11 @@ export interface SqliteIdempotencyStoreOptions {
    * re-applies it. `'normal'`: faster; an OS crash may forget the last keys (a process crash does not).
    */
   readonly synchronous?: 'full' | 'normal';
+  /**
+   * Whether the database also holds the transactional outbox (default false): then the store's
+   * `outbox` is set, and a bus on this store stages with `tx.publish` / `tx.send` and relays.
+   */
+  readonly outbox?: boolean;
 }
 
 /** Rows deleted per prune statement, so pruning never holds the database for long. */
@@ -54,6 +64,52 @@ export function sqliteIdempotencyStore(options: SqliteIdempotencyStoreOptions): 
   let closed = false;
   // One connection means one transaction at a time: handlers queue here instead of interleaving.
   let transactionTail: Promise<unknown> = Promise.resolve();
+  const serialize = <T>(run: () => Promise<T>): Promise<T> => {
+    const result = transactionTail.then(run, run);
+    transactionTail = result.catch(() => undefined);
+    return result;
+  };
+  /** Runs `work` between BEGIN IMMEDIATE and COMMIT; `claim` may end it early as a duplicate. */
+  const inTransaction = async <T>(
+    work: (connection: DatabaseSync) => Promise<T>,
+    claim?: () => boolean,
+  ): Promise<{ duplicate: true } | { duplicate: false; value: T }> => {
+    open();
+    const connection = database!;
+    connection.exec('BEGIN IMMEDIATE');
+    try {
+      if (claim !== undefined && !claim()) {
+        connection.exec('ROLLBACK');
+        return { duplicate: true };
+      }
+      const value = await work(connection);
+      connection.exec('COMMIT');
+      outbox?.ended(true);
+      return { duplicate: false, value };
+    } catch (error) {
+      if (connection.isTransaction) connection.exec('ROLLBACK');
+      outbox?.ended(false);
+      throw error;
+    }
+  };
+  const outbox =
+    options.outbox === true
+      ? new SqliteOutbox({
+          path: options.path,
+          connection: () => {
+            open();
+            return database!;
+          },
+          transaction: (work) =>
+            serialize(async () => {
+              const outcome = await inTransaction(work);
+              // Without a claim there is no duplicate.
+              if (outcome.duplicate)
+                throw new Error('sqlite store: unclaimed transaction reported a duplicate');
+              return outcome.value;
+            }),
+        })
+      : undefined;
 
   const open = (): Statements => {
     if (closed) throw new ConfigurationError('sqliteIdempotencyStore: used after close');
@@ -66,7 +122,8 @@ export function sqliteIdempotencyStore(options: SqliteIdempotencyStoreOptions): 
       CREATE TABLE IF NOT EXISTS herald_processed (
         group_name TEXT NOT NULL, source TEXT NOT NULL, id TEXT NOT NULL, processed_at_ms INTEGER NOT NULL,
         PRIMARY KEY (group_name, source, id)) WITHOUT ROWID;
-      CREATE INDEX IF NOT EXISTS herald_processed_age ON herald_processed (processed_at_ms);`);
+      CREATE INDEX IF NOT EXISTS herald_processed_age ON herald_processed (processed_at_ms);
+      ${outbox === undefined ? '' : SQLITE_OUTBOX_SCHEMA}`);
     statements = {
       seen: database.prepare(
         'SELECT processed_at_ms FROM herald_processed WHERE group_name = ? AND source = ? AND id = ?',
@@ -114,32 +171,19 @@ export function sqliteIdempotencyStore(options: SqliteIdempotencyStoreOptions): 
       open().remember.run(key.group, key.source, key.id, Date.now());
     },
     transaction<T>(key: IdempotencyKey, work: (transaction: unknown) => Promise<T>) {
-      const run = async (): Promise<{ duplicate: true } | { duplicate: false; value: T }> => {
-        const { claim } = open();
-        const connection = database!;
-        connection.exec('BEGIN IMMEDIATE');
-        try {
-          const claimed = claim.run(key.group, key.source, key.id, Date.now());
-          if (Number(claimed.changes) === 0) {
-            connection.exec('ROLLBACK');
-            return { duplicate: true };
-          }
-          const value = await work(connection);
-          connection.exec('COMMIT');
-          return { duplicate: false, value };
-        } catch (error) {
-          if (connection.isTransaction) connection.exec('ROLLBACK');
-          throw error;
-        }
-      };
-      const result = transactionTail.then(run, run);
-      transactionTail = result.catch(() => undefined);
-      return result;
+      return serialize(() =>
+        inTransaction(
+          work,
+          () => Number(open().claim.run(key.group, key.source, key.id, Date.now()).changes) > 0,
+        ),
+      );
     },
+    ...(outbox === undefined ? {} : { outbox }),
     async close() {
       if (closed) return;
       closed = true;
       clearInterval(timer);
+      outbox?.close();
       database?.close();
     },
   };

@@ -1,5 +1,6 @@
 /**
- * Each package README's first ```ts example runs exactly as written, so none can rot: it is saved
+ * Each package README's first ```ts example (and each one named like ```ts outbox, listed below)
+ * runs exactly as written, so none can rot: it is saved
  * as `example.ts` in a fresh temporary directory (which sees this repository's node_modules, as an
  * application that installed the package would) and run by Node with a deadline. Examples that
  * need a server get one through the environment variable they read: RabbitMQ from `npm run setup`,
@@ -102,6 +103,8 @@ async function natsPrefix(): Promise<Fixture> {
 /** Each package with an example, what its output must show, and what it needs from outside. */
 const EXAMPLES: readonly {
   readonly directory: string;
+  /** The ```ts block named so (```ts outbox); without it, the first ```ts block. */
+  readonly block?: string;
   readonly output: RegExp;
   readonly fixture?: () => Promise<Fixture>;
 }[] = [
@@ -119,12 +122,17 @@ const EXAMPLES: readonly {
   { directory: 'transport-kafka', output: /^bill o-1 42$/m, fixture: heraldServe },
   { directory: 'transport-aws', output: /^bill o-1 42$/m, fixture: awsEmulator },
   { directory: 'transport-nats', output: /^bill o-1 42$/m, fixture: natsPrefix },
+  // Examples beyond the first are marked by a name after the language: ```ts outbox.
+  { directory: 'herald', block: 'outbox', output: /^credited a-1 5 after deposit-1$/m },
+  { directory: 'postgres', block: 'outbox', output: /^bill o-1 4200$/m, fixture: freshDatabase },
 ];
 
-function firstTypeScriptBlock(markdown: string, directory: string): string {
-  const match = /```ts\n([\s\S]*?)```/.exec(markdown);
-  assert.ok(match !== null, `packages/${directory}/README.md has no \`\`\`ts block`);
-  return match[1]!;
+function typeScriptBlock(markdown: string, directory: string, block: string | undefined): string {
+  const opening = block === undefined ? '```ts\n' : `\`\`\`ts ${block}\n`;
+  const start = markdown.indexOf(opening);
+  assert.ok(start >= 0, `packages/${directory}/README.md has no ${opening.trim()} block`);
+  const from = start + opening.length;
+  return markdown.slice(from, markdown.indexOf('```', from));
 }
 
 function run(
@@ -156,11 +164,12 @@ function run(
 }
 
 describe('package readmes', { timeout: 600_000 }, () => {
-  for (const { directory, output, fixture } of EXAMPLES) {
-    it(`package readmes - the first example of packages/${directory}/README.md runs as written`, async () => {
+  for (const { directory, block, output, fixture } of EXAMPLES) {
+    const which = block === undefined ? 'the first example' : `the ${block} example`;
+    it(`package readmes - ${which} of packages/${directory}/README.md runs as written`, async () => {
       const readme = readFileSync(join(root, 'packages', directory, 'README.md'), 'utf8');
-      const code = firstTypeScriptBlock(readme, directory);
-      const work = mkdtempSync(join(tmpdir(), `herald-readme-${directory}-`));
+      const code = typeScriptBlock(readme, directory, block);
+      const work = mkdtempSync(join(tmpdir(), `herald-readme-${directory}-${block ?? 'first'}-`));
       const outside = await fixture?.();
       try {
         symlinkSync(join(root, 'node_modules'), join(work, 'node_modules'), 'dir');

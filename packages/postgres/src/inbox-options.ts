@@ -51,6 +51,12 @@ export interface PostgresInboxOptions {
   readonly createSchema?: boolean;
   /** Where background prune failures are reported (default: warnings to stderr). */
   readonly logger?: Logger;
+  /**
+   * The transactional outbox in the same database (default none): `true` for the table
+   * `herald_outbox`, or `{ table }`. Then the inbox's `outbox` is set: `tx.publish` / `tx.send`
+   * inside `context.transaction` stage messages, and the bus relays them (see `postgresOutbox`).
+   */
+  readonly outbox?: boolean | { readonly table?: string };
 }
 
 /** Default dedup window: 7 days. */

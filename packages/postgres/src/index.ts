@@ -11,6 +11,13 @@ export {
 } from './inbox-options.ts';
 export { type PostgresInbox, PRUNE_BATCHES_MAX, postgresInbox } from './postgres-inbox.ts';
 export {
+  DEFAULT_OUTBOX_TABLE,
+  outboxSchemaSql,
+  type PostgresOutbox,
+  type PostgresOutboxOptions,
+  postgresOutbox,
+} from './postgres-outbox.ts';
+export {
   DEFAULT_INBOX_TABLE,
   INBOX_SCHEMA_SQL,
   inboxSchemaSql,

@@ -16,6 +16,7 @@ import {
 import pg from 'pg';
 import { isRetriable, translateError } from './errors.ts';
 import { checkOptions, type PostgresInboxOptions, type Settings } from './inbox-options.ts';
+import { type PostgresOutbox, postgresOutbox } from './postgres-outbox.ts';
 import { inboxSchemaSql } from './schema.ts';
 
 /** The PostgreSQL inbox: an {@link IdempotencyStore} whose `transaction` hands `work` a `pg` client. */
@@ -25,6 +26,8 @@ export interface PostgresInbox extends IdempotencyStore {
   readonly pool: pg.Pool;
   /** The inbox table, as configured. */
   readonly table: string;
+  /** The outbox in the same database, when created with the `outbox` option. */
+  readonly outbox?: PostgresOutbox;
   /**
    * Runs `work` in one transaction with the insert of `key`: a duplicate key rolls back and
    * resolves `{duplicate: true}` without running `work`; otherwise `work`'s writes and the key
@@ -60,7 +63,16 @@ export const PRUNE_BATCHES_MAX = 100;
  * });
  */
 export function postgresInbox(options: PostgresInboxOptions = {}): PostgresInbox {
-  return new Inbox(checkOptions(options));
+  const inbox = new Inbox(checkOptions(options));
+  const outbox = options.outbox;
+  if (outbox === undefined || outbox === false) return inbox;
+  const table = outbox === true ? undefined : outbox.table;
+  inbox.outbox = postgresOutbox({
+    pool: inbox.pool,
+    ...(table === undefined ? {} : { table }),
+    createSchema: options.createSchema ?? true,
+  });
+  return inbox;
 }
 
 /** Short stable suffix for prepared statement names, unique per table (names are cut at 63 bytes). */
@@ -72,6 +84,7 @@ class Inbox implements PostgresInbox {
   readonly name = 'postgres';
   readonly pool: pg.Pool;
   readonly table: string;
+  outbox: PostgresOutbox | undefined;
   readonly #settings: Settings;
   readonly #statements: { readonly seen: string; readonly insert: string };
   readonly #begin: string;

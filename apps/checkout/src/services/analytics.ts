@@ -42,10 +42,10 @@ export interface CheckoutStats {
 export const analyticsService: ServiceDefinition = {
   name: 'analytics',
   schema: ANALYTICS_SCHEMA,
-  register(bus, runtime) {
+  register(bus) {
     const options = { group: 'analytics', concurrency: 64 };
     bus.on(OrderCreated, options, (order, context) =>
-      applyOnce(context, runtime, (database) => {
+      applyOnce(context, (database) => {
         add(database, 'orders', 1);
         const minuteMs = Math.floor(Date.parse(order.placedAt) / MINUTE_MS) * MINUTE_MS;
         database
@@ -58,7 +58,7 @@ export const analyticsService: ServiceDefinition = {
       }),
     );
     bus.on(OrderConfirmed, options, (order, context) =>
-      applyOnce(context, runtime, (database) => {
+      applyOnce(context, (database) => {
         add(database, 'confirmed', 1);
         add(database, 'revenue_cents', order.totalCents);
         const confirmedAtMs = Date.parse(context.envelope.time ?? new Date().toISOString());
@@ -69,20 +69,20 @@ export const analyticsService: ServiceDefinition = {
       }),
     );
     bus.on(OrderCancelled, options, (order, context) =>
-      applyOnce(context, runtime, (database) => {
+      applyOnce(context, (database) => {
         add(database, 'cancelled', 1);
         add(database, `cancelled_${order.reason}`, 1);
         return [];
       }),
     );
     bus.on(PaymentProcessed, { group: 'analytics', concurrency: 64 }, (_payment, context) =>
-      applyOnce(context, runtime, (database) => {
+      applyOnce(context, (database) => {
         add(database, 'payments_processed', 1);
         return [];
       }),
     );
     bus.on(PaymentFailed, { group: 'analytics', concurrency: 64 }, (_payment, context) =>
-      applyOnce(context, runtime, (database) => {
+      applyOnce(context, (database) => {
         add(database, 'payments_failed', 1);
         return [];
       }),

@@ -11,10 +11,10 @@ import { applyOnce, type ServiceDefinition } from './service.ts';
 export const auditService: ServiceDefinition = {
   name: 'audit',
   schema: AUDIT_SCHEMA,
-  register(bus, runtime) {
+  register(bus) {
     for (const event of EVENTS) {
       bus.on(event, { group: 'audit', concurrency: 64 }, (_data, context) =>
-        applyOnce(context, runtime, (database) => {
+        applyOnce(context, (database) => {
           appendToAuditLog(database, context.message.topic, context.envelope);
           return [];
         }),

@@ -22,11 +22,11 @@ export const inventoryService: ServiceDefinition = {
   async init(runtime) {
     await runtime.store.write((database) => seedStock(database, runtime.config.stock));
   },
-  register(bus, runtime) {
+  register(bus) {
     bus.handle(
       ReserveInventory,
       (command, context) =>
-        applyOnce(context, runtime, (database) => {
+        applyOnce(context, (database) => {
           const outcome = reserve(database, command.orderId, command.items);
           return outcome.reserved
             ? [{ contract: InventoryReserved, data: { orderId: command.orderId, items: outcome.items } }]
@@ -42,7 +42,7 @@ export const inventoryService: ServiceDefinition = {
     bus.handle(
       ReleaseInventory,
       (command, context) =>
-        applyOnce(context, runtime, (database) => [
+        applyOnce(context, (database) => [
           // Released even when nothing was held, so the saga always hears back.
           {
             contract: InventoryReleased,
@@ -52,7 +52,7 @@ export const inventoryService: ServiceDefinition = {
       { concurrency: 64 },
     );
     bus.on(OrderConfirmed, { group: 'inventory', concurrency: 64 }, (event, context) =>
-      applyOnce(context, runtime, (database) => {
+      applyOnce(context, (database) => {
         const items = commit(database, event.orderId);
         return items.length === 0
           ? []

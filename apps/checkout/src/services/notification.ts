@@ -21,7 +21,7 @@ export const notificationService: ServiceDefinition = {
   schema: NOTIFICATION_SCHEMA,
   register(bus, runtime) {
     bus.on(UserRegistered, { group: 'notification', concurrency: 16 }, (user, context) =>
-      applyOnce(context, runtime, (database) => {
+      applyOnce(context, (database) => {
         rememberRecipient(database, user);
         return [];
       }),
@@ -57,7 +57,7 @@ async function notify(
   const email: OrderEmail = { orderId, kind, to, detail };
   // Written before the transaction: if we die in between, the redelivery rewrites the same file.
   deliverEmail(runtime.config.mailDir, email);
-  await applyOnce(context, runtime, (database) =>
+  await applyOnce(context, (database) =>
     recordEmail(database, email)
       ? [{ contract: EmailSent, data: { orderId, customerId, kind, to: to.email } }]
       : [],

@@ -34,8 +34,7 @@ import {
   type OrderStatus,
   priceLines,
 } from '../logic/orders.ts';
-import type { Outgoing } from '../outbox.ts';
-import { applyOnce, type ServiceDefinition, type ServiceRuntime } from './service.ts';
+import { applyOnce, type Outgoing, type ServiceDefinition, type ServiceRuntime } from './service.ts';
 
 /** Longest accepted `Idempotency-Key` header. */
 const IDEMPOTENCY_KEY_LENGTH_MAX = 200;
@@ -47,7 +46,7 @@ const STATUSES: readonly OrderStatus[] = ['pending', 'reserved', 'releasing', 'c
 export const orderService: ServiceDefinition = {
   name: 'order',
   schema: ORDER_SCHEMA,
-  register(bus, runtime) {
+  register(bus) {
     const options = { group: 'order', concurrency: 64 };
     const step = (
       orderId: string,
@@ -62,27 +61,19 @@ export const orderService: ServiceDefinition = {
       };
     };
     bus.on(InventoryReserved, options, (event, context) =>
-      applyOnce(context, runtime, step(event.orderId, ['pending'], 'reserved', paymentFor)),
+      applyOnce(context, step(event.orderId, ['pending'], 'reserved', paymentFor)),
     );
     bus.on(InventoryReservationFailed, options, (event, context) =>
-      applyOnce(
-        context,
-        runtime,
-        step(event.orderId, ['pending'], 'cancelled', cancellation, 'out-of-stock'),
-      ),
+      applyOnce(context, step(event.orderId, ['pending'], 'cancelled', cancellation, 'out-of-stock')),
     );
     bus.on(PaymentProcessed, options, (event, context) =>
-      applyOnce(context, runtime, step(event.orderId, ['reserved'], 'confirmed', confirmation)),
+      applyOnce(context, step(event.orderId, ['reserved'], 'confirmed', confirmation)),
     );
     bus.on(PaymentFailed, options, (event, context) =>
-      applyOnce(
-        context,
-        runtime,
-        step(event.orderId, ['reserved'], 'releasing', releaseFor, 'payment-declined'),
-      ),
+      applyOnce(context, step(event.orderId, ['reserved'], 'releasing', releaseFor, 'payment-declined')),
     );
     bus.on(InventoryReleased, options, (event, context) =>
-      applyOnce(context, runtime, step(event.orderId, ['releasing'], 'cancelled', cancellation)),
+      applyOnce(context, step(event.orderId, ['releasing'], 'cancelled', cancellation)),
     );
   },
   routes: (runtime) => [
@@ -115,8 +106,13 @@ async function placeOrder(runtime: ServiceRuntime, request: HttpRequest): Promis
     return badRequest(`Idempotency-Key must be 1 to ${IDEMPOTENCY_KEY_LENGTH_MAX} characters`);
   }
   const placedAtMs = Date.now();
-  const { created, order, staged } = await runtime.store.write((database) => {
-    const result = createOrder(database, {
+  // Accepted means durable: the 202 goes out once the order and its two messages are committed
+  // together; the outbox relay publishes them right after, and again after a crash.
+  const { created, order } = await runtime.publisher.transaction<
+    ReturnType<typeof createOrder>,
+    DatabaseSync
+  >(async (tx) => {
+    const result = createOrder(tx, {
       orderId: `o-${uuidv7()}`,
       idempotencyKey,
       customerId: parsed.data.customerId,
@@ -124,23 +120,15 @@ async function placeOrder(runtime: ServiceRuntime, request: HttpRequest): Promis
       totalCents: priced.totalCents,
       placedAtMs,
     });
-    if (!result.created) return { ...result, staged: [] };
+    if (!result.created) return result;
     const { orderId, customerId, items, totalCents, placedAt } = result.order;
-    const staged = runtime.outbox.stage(database, [
-      { contract: OrderCreated, data: { orderId, customerId, items, totalCents, placedAt } },
-      {
-        contract: ReserveInventory,
-        data: { orderId, items: items.map(({ sku, quantity }) => ({ sku, quantity })) },
-      },
-    ]);
-    return { ...result, staged };
+    await tx.publish(OrderCreated, { orderId, customerId, items, totalCents, placedAt });
+    await tx.send(ReserveInventory, {
+      orderId,
+      items: items.map(({ sku, quantity }) => ({ sku, quantity })),
+    });
+    return result;
   });
-  // Accepted means published: the 202 goes out once OrderCreated is durable in the broker. The
-  // command that starts the saga goes out meanwhile; if that publish fails, the outbox relay
-  // sends it (the row is committed), so the client does not wait for a second fsync.
-  const [orderCreated, ...followUps] = staged;
-  if (orderCreated !== undefined) await runtime.outbox.flush([orderCreated]);
-  void runtime.outbox.flush(followUps).catch(() => undefined);
   return created
     ? { status: 202, body: order, headers: { location: `/orders/${order.orderId}` } }
     : { status: 200, body: order, headers: { 'idempotent-replayed': 'true' } };

@@ -21,7 +21,7 @@ export const paymentService: ServiceDefinition = {
       async (command, context) => {
         // The gateway call happens outside the transaction: it must not hold the database.
         await sleep(chargeLatencyMs(command.orderId, options), context.signal);
-        await applyOnce(context, runtime, (database) => {
+        await applyOnce(context, (database) => {
           const outcome = charge(database, command.orderId, command.amountCents, options);
           return outcome.approved
             ? [

@@ -1,13 +1,12 @@
 /**
  * What a checkout service is: a name, its tables, its bus handlers and (for some) HTTP routes.
- * Services never call each other: they only publish events and send commands through the outbox
- * and react to what arrives on the bus.
+ * Services never call each other: they only publish events and send commands through Herald's
+ * transactional outbox (`tx.publish` / `tx.send`) and react to what arrives on the bus.
  */
 import type { DatabaseSync } from 'node:sqlite';
-import type { Bus, HandlerContext } from 'herald';
+import type { Bus, CommandContract, EventContract, HandlerContext, OutboxStaging } from 'herald';
 import type { Route } from '../http.ts';
 import type { PaymentOptions } from '../logic/payment.ts';
-import type { Outbox, Outgoing, StagedMessage } from '../outbox.ts';
 import type { ServiceStore } from '../store.ts';
 
 /** The services of the checkout. */
@@ -36,8 +35,18 @@ export interface CheckoutConfig {
 /** What a service has while it runs. */
 export interface ServiceRuntime {
   readonly store: ServiceStore;
-  readonly outbox: Outbox;
+  /**
+   * The service's long-lived bus on its store: `publisher.transaction` stages messages outside a
+   * handler (HTTP routes), and its relay publishes everything the service staged.
+   */
+  readonly publisher: Bus;
   readonly config: CheckoutConfig;
+}
+
+/** What a handler wants sent: a contract and its payload. */
+export interface Outgoing {
+  readonly contract: EventContract | CommandContract;
+  readonly data: unknown;
 }
 
 /** A service. */
@@ -56,17 +65,20 @@ export interface ServiceDefinition {
 /**
  * Applies a message's effect exactly once: `work` runs in the inbox transaction (with the dedup
  * record) and returns the messages to send, which are staged in the same transaction and
- * published after the commit.
+ * published by the relay after the commit.
  */
 export async function applyOnce<T>(
   context: HandlerContext<T>,
-  runtime: ServiceRuntime,
   work: (database: DatabaseSync) => readonly Outgoing[],
 ): Promise<void> {
-  const staged = await context.transaction<StagedMessage[], DatabaseSync>(async (database) =>
-    runtime.outbox.stage(database, work(database), context.envelope),
-  );
-  await runtime.outbox.flush(staged);
+  await context.transaction<void, DatabaseSync>(async (tx) => {
+    for (const message of work(tx)) await stage(tx, message);
+  });
+}
+
+/** Stages `message` in `tx`: an event with `tx.publish`, a command with `tx.send`. */
+export function stage(tx: OutboxStaging, { contract, data }: Outgoing): Promise<void> {
+  return contract.kind === 'event' ? tx.publish(contract, data as never) : tx.send(contract, data as never);
 }
 
 /** Resolves after `delayMs`, or rejects when `signal` aborts. */

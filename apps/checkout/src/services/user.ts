@@ -2,6 +2,7 @@
  * The user service: registers customers (`POST /users`, idempotent on the customer id) and
  * announces each one with `UserRegistered`; `GET /users/:id` reads the directory.
  */
+import type { DatabaseSync } from 'node:sqlite';
 import { RegisterUserRequest, UserRegistered } from '../contracts.ts';
 import { badRequest, fieldProblems, type HttpResponse } from '../http.ts';
 import type { ServiceDefinition, ServiceRuntime } from './service.ts';
@@ -41,16 +42,15 @@ async function register(runtime: ServiceRuntime, body: unknown): Promise<HttpRes
   const parsed = RegisterUserRequest.safeParse(body);
   if (!parsed.success) return badRequest('invalid user', fieldProblems(parsed.error.issues));
   const user = parsed.data;
-  const staged = await runtime.store.write((database) => {
-    const inserted = database
+  const created = await runtime.publisher.transaction<boolean, DatabaseSync>(async (tx) => {
+    const inserted = tx
       .prepare('INSERT OR IGNORE INTO users (customer_id, name, email, registered_at_ms) VALUES (?, ?, ?, ?)')
       .run(user.customerId, user.name, user.email, Date.now());
-    return Number(inserted.changes) === 0
-      ? []
-      : runtime.outbox.stage(database, [{ contract: UserRegistered, data: user }]);
+    if (Number(inserted.changes) === 0) return false;
+    await tx.publish(UserRegistered, user);
+    return true;
   });
-  await runtime.outbox.flush(staged);
-  return { status: staged.length === 0 ? 200 : 201, body: user };
+  return { status: created ? 201 : 200, body: user };
 }
 
 function countUsers(runtime: ServiceRuntime): number {

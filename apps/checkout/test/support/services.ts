@@ -13,6 +13,7 @@ import { createBus, silentLogger, type Transport } from 'herald';
 import type { Checkout } from '../../src/app.ts';
 import { checkInvariants, isQuiescent } from '../../src/invariants.ts';
 import { SERVICE_NAMES, type ServiceName } from '../../src/services/index.ts';
+import { unsentCount } from '../../src/store.ts';
 
 const SERVICE = join(import.meta.dirname, '..', '..', 'src', 'service.ts');
 
@@ -100,16 +101,7 @@ export function stateOf(dataDir: string, deadLettered: number): { checkout: Chec
   const view = {
     mailDir: join(dataDir, 'mail'),
     stores: new Map([...databases].map(([name, read]) => [name, { name, read }])),
-    outboxes: new Map(
-      [...databases].map(([name, read]) => [
-        name,
-        {
-          unsentCount: () =>
-            (read.prepare('SELECT count(*) AS total FROM outbox WHERE sent = 0').get() as { total: number })
-              .total,
-        },
-      ]),
-    ),
+    outboxes: new Map([...databases].map(([name, read]) => [name, { unsentCount: () => unsentCount(read) }])),
     stats: () => ({
       handled: 0,
       failed: 0,

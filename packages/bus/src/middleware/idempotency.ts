@@ -6,6 +6,7 @@
 import type { Middleware } from '../context.ts';
 import { ConfigurationError } from '../errors.ts';
 import type { IdempotencyKey, IdempotencyStore } from '../idempotency.ts';
+import { type OutboxTransaction, withStaging } from '../outbox.ts';
 
 /** Thrown inside a transactional handler when its message turns out to be a duplicate. */
 class DuplicateMessage extends Error {}
@@ -16,8 +17,11 @@ export interface IdempotencyCounters {
   duplicatesSkipped: number;
 }
 
-/** Builds the middleware over `store`, counting skipped duplicates in `counters`. */
-export function idempotency(store: IdempotencyStore, counters: IdempotencyCounters): Middleware {
+/**
+ * Builds the middleware over `store`, counting skipped duplicates in `counters`; messages staged
+ * in its outbox (if any) carry `source`, the bus's CloudEvents source.
+ */
+export function idempotency(store: IdempotencyStore, counters: IdempotencyCounters, source = ''): Middleware {
   return async (context, next) => {
     const key: IdempotencyKey = {
       group: context.group,
@@ -34,7 +38,7 @@ export function idempotency(store: IdempotencyStore, counters: IdempotencyCounte
     }
     let recordedInTransaction = false;
     context.transaction = async <T, Transaction>(
-      work: (transaction: Transaction) => Promise<T>,
+      work: (transaction: OutboxTransaction<Transaction>) => Promise<T>,
     ): Promise<T> => {
       if (store.transaction === undefined) {
         throw new ConfigurationError(
@@ -47,8 +51,15 @@ export function idempotency(store: IdempotencyStore, counters: IdempotencyCounte
           'context.transaction may run once per message: put all writes in one call',
         );
       }
-      // The store hands its own transaction type (a pg client) to work typed by the caller.
-      const outcome = await store.transaction(key, work as (transaction: unknown) => Promise<T>);
+      // The store hands its own transaction type (a pg client) to work typed by the caller; with an
+      // outbox in the same database, tx.publish / tx.send stage caused by this message.
+      const outbox = store.outbox;
+      const run =
+        outbox === undefined
+          ? (work as (transaction: unknown) => Promise<T>)
+          : (transaction: unknown) =>
+              work(withStaging(transaction as Transaction, outbox, source, context.envelope));
+      const outcome = await store.transaction(key, run);
       recordedInTransaction = true;
       if (outcome.duplicate) throw new DuplicateMessage();
       return outcome.value;
