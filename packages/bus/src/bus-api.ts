@@ -22,7 +22,7 @@ import type { Logger } from './logger.ts';
 import type { BusMetrics } from './metrics.ts';
 import type { IdempotencyCounters } from './middleware/idempotency.ts';
 import type { RetryPolicy } from './retry-policy.ts';
-import type { CloseOptions, Transport } from './transport.ts';
+import type { CancelOutcome, CloseOptions, Transport } from './transport.ts';
 
 /** Options of {@link createBus}. */
 export interface BusOptions {
@@ -132,6 +132,15 @@ export interface Bus extends AsyncDisposable {
     data: InputOf<C>,
     options?: PublishOptions,
   ): Promise<Envelope<PayloadOf<C>>>;
+  /**
+   * Cancels a message scheduled with `deliverAt` or `delayMs`, by the `id` of the envelope its
+   * publish or send resolved with. Resolves `'cancelled'` (it will not be delivered),
+   * `'not-pending'` (already delivered, cancelled, or unknown) or, on transports that keep the
+   * schedule in a topic, `'requested'` (recorded durably; the scheduler drops the message if it
+   * still waits when the cancellation reaches it). Rejects with `ScheduleError`
+   * (`SCHEDULE_UNSUPPORTED`) when the transport keeps no schedule, `ClosedError` once stopped.
+   */
+  cancelScheduled(id: string): Promise<CancelOutcome>;
   /** Sends a query and resolves with its validated result; rejects with `TimeoutError` or `RemoteError`. */
   request<Q extends QueryContract>(
     query: Q,

@@ -37,7 +37,7 @@ import {
   type UnknownTypeAction,
 } from './dispatcher.ts';
 import { type Envelope, encodeEnvelope } from './envelope.ts';
-import { ClosedError, ConfigurationError } from './errors.ts';
+import { ClosedError, ConfigurationError, ScheduleError } from './errors.ts';
 import { type BusHealth, BusHealthRecorder, type BusState, type HealthError } from './health.ts';
 import type { IdempotencyStore } from './idempotency.ts';
 import { consoleLogger, type Logger } from './logger.ts';
@@ -54,9 +54,10 @@ import {
   ReplyInbox,
 } from './request-reply.ts';
 import { type RetryPolicy, retryPolicy } from './retry-policy.ts';
+import { deliverAtMs } from './schedule/deliver-at.ts';
 import { validate } from './schema.ts';
 import { endSpan, messagingSystem, sendParent, startSend } from './tracing.ts';
-import { IN_FLIGHT_MAX, type Transport } from './transport.ts';
+import { type CancelOutcome, IN_FLIGHT_MAX, type Transport, type TransportScheduler } from './transport.ts';
 import { uuidv7 } from './uuid.ts';
 
 /** Time handlers get after their signal aborts before the bus closes anyway. */
@@ -156,8 +157,24 @@ class HeraldBus implements Bus, DispatcherHost {
     return this.#emit(command, data, options) as Promise<Envelope<PayloadOf<C>>>;
   }
 
+  async cancelScheduled(id: string): Promise<CancelOutcome> {
+    this.#assertOpen('cancelScheduled');
+    if (typeof id !== 'string' || id === '') {
+      throw new ScheduleError(
+        'SCHEDULE_INVALID_TIME',
+        'cancelScheduled: pass the id of the envelope a scheduled publish or send resolved with',
+      );
+    }
+    return this.#scheduler('cancelScheduled').cancel(id);
+  }
+
   async request<Q extends QueryContract>(query: Q, data: InputOf<Q>, options: RequestOptions = {}) {
     this.#expectKind(query, 'query', 'request');
+    if (options.deliverAt !== undefined || options.delayMs !== undefined) {
+      throw new ConfigurationError(
+        `request(${query.type}): a query cannot be scheduled (its caller waits for the reply); send a command instead`,
+      );
+    }
     const timeoutMs = options.timeoutMs ?? 5000;
     if (!(timeoutMs > 0 && timeoutMs <= REQUEST_TIMEOUT_MS_MAX)) {
       throw new ConfigurationError(
@@ -368,6 +385,16 @@ class HeraldBus implements Bus, DispatcherHost {
     attributes: { replyto?: string },
     cause: { readonly context: Context; readonly traceparent: string | undefined } | undefined,
   ): Promise<Envelope> {
+    const scheduling = this.transport.features.scheduling;
+    const atMs = deliverAtMs(
+      options,
+      Date.now(),
+      scheduling === undefined || scheduling.mode === 'unsupported'
+        ? Number.POSITIVE_INFINITY
+        : scheduling.horizonMsMax,
+    );
+    // Refused before validation, so an unsupported transport fails the same way for every payload.
+    const scheduler = atMs === undefined ? undefined : this.#scheduler('publish');
     const data = await validate(contract.schema, input, `"${contract.type}" payload`);
     const id = options.id ?? uuidv7();
     const key = options.key ?? (contract.key as ((value: unknown) => string) | undefined)?.(data);
@@ -408,7 +435,11 @@ class HeraldBus implements Bus, DispatcherHost {
     // The span ends here rather than through `endWhenSettled`: its two closures and extra promise
     // per message showed in the profile of the traced rows.
     try {
-      await this.transport.publish(contract.topic, [encodeEnvelope(envelope)]);
+      const message = encodeEnvelope(envelope);
+      // A time already past is due now: published at once, like an unscheduled message.
+      if (scheduler !== undefined && atMs! > Date.now())
+        await scheduler.schedule(contract.topic, message, atMs!);
+      else await this.transport.publish(contract.topic, [message]);
     } catch (error) {
       endSpan(sent.span, error);
       this.#health.publishFailed(contract.topic, error);
@@ -476,6 +507,20 @@ class HeraldBus implements Bus, DispatcherHost {
       const got = contract?.kind ?? String(contract);
       throw new ConfigurationError(`${method}() takes a contract from define${capital(kind)}(), got ${got}`);
     }
+  }
+
+  /** The transport's scheduler, or a `ScheduleError` saying why there is none. */
+  #scheduler(method: string): TransportScheduler {
+    const scheduling = this.transport.features.scheduling;
+    if (scheduling?.mode === 'native' && this.transport.scheduler !== undefined)
+      return this.transport.scheduler;
+    const why =
+      scheduling?.mode === 'unsupported' ? scheduling.reason : 'it declares no scheduling in its features';
+    throw new ScheduleError(
+      'SCHEDULE_UNSUPPORTED',
+      `${method}: the ${this.transport.name} transport keeps no scheduled messages (${why}); ` +
+        'use a transport whose features.scheduling is supported, e.g. the embedded broker',
+    );
   }
 
   #assertOpen(method: string): void {
