@@ -108,9 +108,9 @@ export class DueQueue<T> {
     clearTimeout(this.#timer);
     const waitMs = Math.min(Math.max(0, head.atMs - this.#clock()), TIMER_MS_MAX);
     this.#timerAtMs = head.atMs;
+    // Not unref'd: a message waiting for its time is pending work that keeps the process alive
+    // until the transport is closed, as an unsettled publish would.
     this.#timer = setTimeout(() => this.#fire(), waitMs);
-    // A waiting schedule alone does not keep the process alive; subscriptions and servers do.
-    this.#timer.unref();
   }
 
   #fire(): void {
