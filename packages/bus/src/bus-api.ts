@@ -60,6 +60,13 @@ export interface BusOptions {
    * `prometheusMetrics().bus` serves them as Prometheus `herald_*` metrics.
    */
   readonly metrics?: BusMetrics;
+  /**
+   * Whether `start()` joins the schedulers of a transport that keeps scheduled messages in a
+   * schedule topic (`features.scheduling.mode === 'schedule-topic'`, e.g. Kafka, RabbitMQ), so
+   * this process publishes due messages (default true). At least one started bus per broker must
+   * run it, or scheduled messages wait. Transports that schedule natively ignore it.
+   */
+  readonly runScheduler?: boolean;
 }
 
 /** What a bus has done since it was created. */

@@ -6,16 +6,15 @@
  */
 import { hostname } from 'node:os';
 import type { Context } from '@opentelemetry/api';
-import {
-  type Bus,
-  type BusOptions,
-  type BusStats,
-  HANDLER_TIMEOUT_MS_MAX,
-  type Handler,
-  type HandlerOptions,
-  type RequestOptions,
-  type StopOptions,
-  type SubscribeHandlerOptions,
+import type {
+  Bus,
+  BusOptions,
+  BusStats,
+  Handler,
+  HandlerOptions,
+  RequestOptions,
+  StopOptions,
+  SubscribeHandlerOptions,
 } from './bus-api.ts';
 import type { HandlerContext, Middleware, PublishOptions } from './context.ts';
 import type {
@@ -37,7 +36,7 @@ import {
   type UnknownTypeAction,
 } from './dispatcher.ts';
 import { type Envelope, encodeEnvelope } from './envelope.ts';
-import { ClosedError, ConfigurationError, ScheduleError } from './errors.ts';
+import { ClosedError, ConfigurationError } from './errors.ts';
 import { type BusHealth, BusHealthRecorder, type BusState, type HealthError } from './health.ts';
 import type { IdempotencyStore } from './idempotency.ts';
 import { consoleLogger, type Logger } from './logger.ts';
@@ -46,18 +45,14 @@ import { type IdempotencyCounters, idempotency } from './middleware/idempotency.
 import { logging } from './middleware/logging.ts';
 import { validation } from './middleware/validation.ts';
 import { assertName, assertTopicName } from './names.ts';
+import { checkHandlerTimeout as checkTimeout } from './option-checks.ts';
 import { isoNow, publishReply } from './outgoing.ts';
-import {
-  REPLY_ERROR_MESSAGE,
-  REPLY_ERROR_NAME,
-  REQUEST_TIMEOUT_MS_MAX,
-  ReplyInbox,
-} from './request-reply.ts';
+import { checkRequestTimeout, REPLY_ERROR_MESSAGE, REPLY_ERROR_NAME, ReplyInbox } from './request-reply.ts';
 import { type RetryPolicy, retryPolicy } from './retry-policy.ts';
-import { deliverAtMs } from './schedule/deliver-at.ts';
+import { BusScheduling } from './schedule/bus-scheduling.ts';
 import { validate } from './schema.ts';
 import { endSpan, messagingSystem, sendParent, startSend } from './tracing.ts';
-import { type CancelOutcome, IN_FLIGHT_MAX, type Transport, type TransportScheduler } from './transport.ts';
+import { type CancelOutcome, IN_FLIGHT_MAX, type Transport } from './transport.ts';
 import { uuidv7 } from './uuid.ts';
 
 /** Time handlers get after their signal aborts before the bus closes anyway. */
@@ -119,6 +114,7 @@ class HeraldBus implements Bus, DispatcherHost {
   #transportClosing = false;
   #stopped: Promise<void> | undefined;
   readonly #health = new BusHealthRecorder();
+  readonly #scheduling: BusScheduling;
 
   constructor(options: BusOptions) {
     this.transport = options.transport;
@@ -127,6 +123,7 @@ class HeraldBus implements Bus, DispatcherHost {
     this.onUnknown = options.onUnknown ?? 'dead-letter';
     this.metrics = options.metrics;
     this.#ownsTransport = options.ownsTransport ?? true;
+    this.#scheduling = new BusScheduling(this.transport, this.logger, options.runScheduler ?? true);
     this.#system = messagingSystem(this.transport.name);
     this.#idempotency = options.idempotency;
     const dedup = this.#idempotency === undefined ? [] : [idempotency(this.#idempotency, this.counters)];
@@ -159,28 +156,13 @@ class HeraldBus implements Bus, DispatcherHost {
 
   async cancelScheduled(id: string): Promise<CancelOutcome> {
     this.#assertOpen('cancelScheduled');
-    if (typeof id !== 'string' || id === '') {
-      throw new ScheduleError(
-        'SCHEDULE_INVALID_TIME',
-        'cancelScheduled: pass the id of the envelope a scheduled publish or send resolved with',
-      );
-    }
-    return this.#scheduler('cancelScheduled').cancel(id);
+    return this.#scheduling.cancel(id);
   }
 
   async request<Q extends QueryContract>(query: Q, data: InputOf<Q>, options: RequestOptions = {}) {
     this.#expectKind(query, 'query', 'request');
-    if (options.deliverAt !== undefined || options.delayMs !== undefined) {
-      throw new ConfigurationError(
-        `request(${query.type}): a query cannot be scheduled (its caller waits for the reply); send a command instead`,
-      );
-    }
-    const timeoutMs = options.timeoutMs ?? 5000;
-    if (!(timeoutMs > 0 && timeoutMs <= REQUEST_TIMEOUT_MS_MAX)) {
-      throw new ConfigurationError(
-        `request: timeoutMs must be in (0, ${REQUEST_TIMEOUT_MS_MAX}], got ${timeoutMs}`,
-      );
-    }
+    BusScheduling.refuseScheduledQuery(options, query.type);
+    const timeoutMs = checkRequestTimeout(options.timeoutMs ?? 5000);
     this.#assertOpen('request');
     await this.#replies.ready();
     const id = options.id ?? uuidv7();
@@ -279,6 +261,7 @@ class HeraldBus implements Bus, DispatcherHost {
     this.#state = 'starting';
     try {
       for (const dispatcher of this.#dispatchers.values()) await dispatcher.start();
+      await this.#scheduling.start();
     } catch (error) {
       this.#health.startFailed(error);
       this.#state = 'started';
@@ -320,6 +303,7 @@ class HeraldBus implements Bus, DispatcherHost {
       ),
     );
     await this.#replies.close(new ClosedError('bus'));
+    await this.#scheduling.stop(Math.max(CLOSE_TIMEOUT_MS_MIN, deadlineMs - performance.now()));
     this.#transportClosing = true;
     // Waits on the broker (a last commit, leaving a group) get what is left of the caller's
     // budget, or at least CLOSE_TIMEOUT_MS_MIN after handlers overran it, so stop() ends near its
@@ -385,16 +369,7 @@ class HeraldBus implements Bus, DispatcherHost {
     attributes: { replyto?: string },
     cause: { readonly context: Context; readonly traceparent: string | undefined } | undefined,
   ): Promise<Envelope> {
-    const scheduling = this.transport.features.scheduling;
-    const atMs = deliverAtMs(
-      options,
-      Date.now(),
-      scheduling === undefined || scheduling.mode === 'unsupported'
-        ? Number.POSITIVE_INFINITY
-        : scheduling.horizonMsMax,
-    );
-    // Refused before validation, so an unsupported transport fails the same way for every payload.
-    const scheduler = atMs === undefined ? undefined : this.#scheduler('publish');
+    const { scheduler, atMs } = this.#scheduling.timing(options, 'publish');
     const data = await validate(contract.schema, input, `"${contract.type}" payload`);
     const id = options.id ?? uuidv7();
     const key = options.key ?? (contract.key as ((value: unknown) => string) | undefined)?.(data);
@@ -505,37 +480,14 @@ class HeraldBus implements Bus, DispatcherHost {
   #expectKind(contract: Contract, kind: Contract['kind'], method: string): void {
     if (contract === undefined || contract === null || contract.kind !== kind) {
       const got = contract?.kind ?? String(contract);
-      throw new ConfigurationError(`${method}() takes a contract from define${capital(kind)}(), got ${got}`);
+      throw new ConfigurationError(
+        `${method}() takes a contract from define${kind.charAt(0).toUpperCase()}${kind.slice(1)}(), got ${got}`,
+      );
     }
-  }
-
-  /** The transport's scheduler, or a `ScheduleError` saying why there is none. */
-  #scheduler(method: string): TransportScheduler {
-    const scheduling = this.transport.features.scheduling;
-    if (scheduling?.mode === 'native' && this.transport.scheduler !== undefined)
-      return this.transport.scheduler;
-    const why =
-      scheduling?.mode === 'unsupported' ? scheduling.reason : 'it declares no scheduling in its features';
-    throw new ScheduleError(
-      'SCHEDULE_UNSUPPORTED',
-      `${method}: the ${this.transport.name} transport keeps no scheduled messages (${why}); ` +
-        'use a transport whose features.scheduling is supported, e.g. the embedded broker',
-    );
   }
 
   #assertOpen(method: string): void {
     // While stopping, draining handlers still publish their follow-ups; only a stopped bus refuses.
     if (this.#state === 'stopped' || this.#transportClosing) throw new ClosedError(`bus (${method})`);
   }
-}
-
-function checkTimeout(timeoutMs: number, what: string): number {
-  if (!(Number.isFinite(timeoutMs) && timeoutMs > 0 && timeoutMs <= HANDLER_TIMEOUT_MS_MAX)) {
-    throw new ConfigurationError(`${what} must be in (0, ${HANDLER_TIMEOUT_MS_MAX}] ms, got ${timeoutMs}`);
-  }
-  return timeoutMs;
-}
-
-function capital(text: string): string {
-  return text.charAt(0).toUpperCase() + text.slice(1);
 }
