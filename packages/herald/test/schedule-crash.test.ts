@@ -18,7 +18,8 @@ describe('scheduling - crash', { timeout: 180_000 }, () => {
     });
     printLine(
       `embedded: ${summary.count} ticks, ${summary.kills} kills, ${summary.rescheduled} scheduled again, ` +
-        `lateness p50 ${summary.latenessMs.p50} ms, p99 ${summary.latenessMs.p99} ms, max ${summary.latenessMs.max} ms, ` +
+        `lateness p50 ${summary.latenessMs.p50} ms, p99 ${summary.latenessMs.p99} ms, max ${summary.latenessMs.max} ms; ` +
+        `due while a process ran: p50 ${summary.steadyLatenessMs.p50} ms, p99 ${summary.steadyLatenessMs.p99} ms; ` +
         `${(summary.elapsedMs / 1000).toFixed(1)} s`,
     );
   });

@@ -87,7 +87,7 @@ export class BusScheduling {
       return this.#transport.scheduler;
     }
     if (scheduling?.mode === 'schedule-topic') {
-      this.#topicScheduler ??= new TopicScheduler(this.#transport, scheduling, this.#logger);
+      this.#topicScheduler ??= new TopicScheduler(this.#transport, this.#logger);
       return this.#topicScheduler;
     }
     const why =

@@ -60,7 +60,6 @@ export interface TopicSchedulingRules {
 /** The {@link TransportScheduler} of a transport with a schedule topic. */
 export class TopicScheduler implements TransportScheduler {
   readonly #transport: Transport;
-  readonly #rules: TopicSchedulingRules;
   readonly #logger: Logger;
   /** Cancelled ids this scheduler read: `true` once their entry was dropped. */
   readonly #cancelled = new Map<string, boolean>();
@@ -68,10 +67,18 @@ export class TopicScheduler implements TransportScheduler {
   /** Set once the scheduler group is known to exist on the broker (see {@link #ensureGroup}). */
   #groupReady: Promise<void> | undefined;
 
-  constructor(transport: Transport, rules: TopicSchedulingRules, logger: Logger) {
+  constructor(transport: Transport, logger: Logger) {
     this.#transport = transport;
-    this.#rules = rules;
     this.#logger = logger;
+  }
+
+  /** Read at each use: a transport opened lazily replaces its declared features with its own. */
+  get #rules(): TopicSchedulingRules {
+    const scheduling = this.#transport.features.scheduling;
+    if (scheduling?.mode !== 'schedule-topic') {
+      throw new Error(`TopicScheduler on a transport whose scheduling mode is ${scheduling?.mode}`);
+    }
+    return scheduling;
   }
 
   async schedule(topic: string, message: TransportMessage, deliverAtMs: number): Promise<void> {
