@@ -205,6 +205,12 @@ const DECLARED_FEATURES: Record<LazyTransportName, TransportFeatures> = {
       'acknowledged as a duplicate and never delivered',
     exactlyOnce: false,
     messageBytesMax: 1_000_000,
+    scheduling: {
+      mode: 'unsupported',
+      reason:
+        "not built yet: the bus's schedule topic over JetStream (nak with delay holds durably on the " +
+        'server) is not verified on NATS; until then use the embedded broker, Kafka or RabbitMQ',
+    },
   },
   redis: {
     consumerGroups: true,
@@ -213,6 +219,12 @@ const DECLARED_FEATURES: Record<LazyTransportName, TransportFeatures> = {
     orderedPerKey: true,
     exactlyOnce: false,
     messageBytesMax: 1024 * 1024,
+    scheduling: {
+      mode: 'unsupported',
+      reason:
+        'not built yet: a sorted set per topic scored by due time, moved to its stream by a Lua script, ' +
+        'would keep them durably; until then use the embedded broker, Kafka or RabbitMQ',
+    },
   },
   aws: {
     consumerGroups: true,
@@ -223,6 +235,12 @@ const DECLARED_FEATURES: Record<LazyTransportName, TransportFeatures> = {
       'SNS FIFO drops an exact copy of a message with a CloudEvents id published again within 5 minutes',
     exactlyOnce: false,
     messageBytesMax: 190_000,
+    scheduling: {
+      mode: 'unsupported',
+      reason:
+        'SQS FIFO queues have no per-message DelaySeconds (only a queue-wide delay) and standard ' +
+        'queues stop at 15 minutes; use the embedded broker, Kafka or RabbitMQ',
+    },
   },
 };
 
