@@ -49,16 +49,12 @@ import { assertName, assertTopicName } from './names.ts';
 import { type OutboxTransaction, outboxTransaction, requireOutbox, withStaging } from './outbox.ts';
 import { type OutboxRelay, outboxRelayOf } from './outbox-relay.ts';
 import { isoNow, publishReply } from './outgoing.ts';
-import {
-  REPLY_ERROR_MESSAGE,
-  REPLY_ERROR_NAME,
-  REQUEST_TIMEOUT_MS_MAX,
-  ReplyInbox,
-} from './request-reply.ts';
+import { checkRequestTimeout, REPLY_ERROR_MESSAGE, REPLY_ERROR_NAME, ReplyInbox } from './request-reply.ts';
 import { type RetryPolicy, retryPolicy } from './retry-policy.ts';
+import { BusScheduling } from './schedule/bus-scheduling.ts';
 import { validate } from './schema.ts';
 import { endSpan, messagingSystem, sendParent, startSend } from './tracing.ts';
-import { IN_FLIGHT_MAX, type Transport } from './transport.ts';
+import { type CancelOutcome, IN_FLIGHT_MAX, type Transport } from './transport.ts';
 import { uuidv7 } from './uuid.ts';
 
 /** Time handlers get after their signal aborts before the bus closes anyway. */
@@ -121,6 +117,7 @@ class HeraldBus implements Bus, DispatcherHost {
   #transportClosing = false;
   #stopped: Promise<void> | undefined;
   readonly #health = new BusHealthRecorder();
+  readonly #scheduling: BusScheduling;
 
   constructor(options: BusOptions) {
     this.transport = options.transport;
@@ -129,6 +126,7 @@ class HeraldBus implements Bus, DispatcherHost {
     this.onUnknown = options.onUnknown ?? 'dead-letter';
     this.metrics = options.metrics;
     this.#ownsTransport = options.ownsTransport ?? true;
+    this.#scheduling = new BusScheduling(this.transport, this.logger, options.runScheduler ?? true);
     this.#system = messagingSystem(this.transport.name);
     this.#idempotency = options.idempotency;
     const dedup =
@@ -161,14 +159,15 @@ class HeraldBus implements Bus, DispatcherHost {
     return this.#emit(command, data, options) as Promise<Envelope<PayloadOf<C>>>;
   }
 
+  async cancelScheduled(id: string): Promise<CancelOutcome> {
+    this.#assertOpen('cancelScheduled');
+    return this.#scheduling.cancel(id);
+  }
+
   async request<Q extends QueryContract>(query: Q, data: InputOf<Q>, options: RequestOptions = {}) {
     expectKind(query, 'query', 'request');
-    const timeoutMs = options.timeoutMs ?? 5000;
-    if (!(timeoutMs > 0 && timeoutMs <= REQUEST_TIMEOUT_MS_MAX)) {
-      throw new ConfigurationError(
-        `request: timeoutMs must be in (0, ${REQUEST_TIMEOUT_MS_MAX}], got ${timeoutMs}`,
-      );
-    }
+    BusScheduling.refuseScheduledQuery(options, query.type);
+    const timeoutMs = checkRequestTimeout(options.timeoutMs ?? 5000);
     this.#assertOpen('request');
     await this.#replies.ready();
     const id = options.id ?? uuidv7();
@@ -267,6 +266,7 @@ class HeraldBus implements Bus, DispatcherHost {
     this.#state = 'starting';
     try {
       for (const dispatcher of this.#dispatchers.values()) await dispatcher.start();
+      await this.#scheduling.start();
       this.#relay?.start();
     } catch (error) {
       this.#health.startFailed(error);
@@ -311,6 +311,7 @@ class HeraldBus implements Bus, DispatcherHost {
     await this.#replies.close(new ClosedError('bus'));
     // After the handlers drained (their commits may have staged rows), before the transport closes.
     await this.#relay?.stop();
+    await this.#scheduling.stop(Math.max(CLOSE_TIMEOUT_MS_MIN, deadlineMs - performance.now()));
     this.#transportClosing = true;
     // Waits on the broker (a last commit, leaving a group) get what is left of the caller's
     // budget, or at least CLOSE_TIMEOUT_MS_MIN after handlers overran it, so stop() ends near its
@@ -390,6 +391,7 @@ class HeraldBus implements Bus, DispatcherHost {
     attributes: { replyto?: string },
     cause: { readonly context: Context; readonly traceparent: string | undefined } | undefined,
   ): Promise<Envelope> {
+    const { scheduler, atMs } = this.#scheduling.timing(options, 'publish');
     const data = await validate(contract.schema, input, `"${contract.type}" payload`);
     const id = options.id ?? uuidv7();
     const key = options.key ?? (contract.key as ((value: unknown) => string) | undefined)?.(data);
@@ -430,7 +432,11 @@ class HeraldBus implements Bus, DispatcherHost {
     // The span ends here rather than through `endWhenSettled`: its two closures and extra promise
     // per message showed in the profile of the traced rows.
     try {
-      await this.transport.publish(contract.topic, [encodeEnvelope(envelope)]);
+      const message = encodeEnvelope(envelope);
+      // A time already past is due now: published at once, like an unscheduled message.
+      if (scheduler !== undefined && atMs! > Date.now())
+        await scheduler.schedule(contract.topic, message, atMs!);
+      else await this.transport.publish(contract.topic, [message]);
     } catch (error) {
       endSpan(sent.span, error);
       this.#health.publishFailed(contract.topic, error);

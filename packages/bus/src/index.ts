@@ -66,6 +66,8 @@ export {
   isUnrecoverable,
   PayloadTooLargeError,
   RemoteError,
+  ScheduleError,
+  type ScheduleErrorReason,
   TimeoutError,
   TransportError,
   UnrecoverableError,
@@ -131,14 +133,18 @@ export { DEFAULT_RETRY_POLICY, type RetryPolicy, retryDelayMs, retryPolicy } fro
 export { type Infer, type InferInput, isStandardSchema, type StandardSchemaV1, validate } from './schema.ts';
 export { type StopOnSignalsOptions, stopOnSignals } from './stop-on-signals.ts';
 export {
+  type CancelOutcome,
   type CloseOptions,
   IN_FLIGHT_MAX,
   type MessageHandler,
   type ReceivedMessage,
   replaysToNewGroup,
+  SCHEDULE_HORIZON_MS_MAX,
+  type SchedulingFeature,
   type SubscribeOptions,
   type Subscription,
   type Transport,
   type TransportFeatures,
+  type TransportScheduler,
 } from './transport.ts';
 export { uuidv7 } from './uuid.ts';

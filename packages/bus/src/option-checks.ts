@@ -3,6 +3,7 @@
  * everywhere: a {@link ConfigurationError} whose message starts with the transport (`owner`, e.g.
  * `natsTransport`), names the option and says what it must be.
  */
+import { HANDLER_TIMEOUT_MS_MAX } from './bus-api.ts';
 import { ConfigurationError } from './errors.ts';
 
 /**
@@ -134,4 +135,12 @@ export function integerFromEnv(
     throw new ConfigurationError(`${name} must be an integer, got ${text}`);
   }
   return value;
+}
+
+/** `timeoutMs` when it is a handler timeout in (0, 1 hour]; throws `ConfigurationError` naming `what` otherwise. */
+export function checkHandlerTimeout(timeoutMs: number, what: string): number {
+  if (!(Number.isFinite(timeoutMs) && timeoutMs > 0 && timeoutMs <= HANDLER_TIMEOUT_MS_MAX)) {
+    throw new ConfigurationError(`${what} must be in (0, ${HANDLER_TIMEOUT_MS_MAX}] ms, got ${timeoutMs}`);
+  }
+  return timeoutMs;
 }

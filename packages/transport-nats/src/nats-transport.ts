@@ -216,6 +216,12 @@ class NatsTransportImpl implements NatsTransport, SubscriptionHost {
       publishDeduplication: publishDeduplication(options.duplicateWindowMs),
       exactlyOnce: false,
       messageBytesMax: options.messageBytesMax,
+      scheduling: {
+        mode: 'unsupported',
+        reason:
+          "not built yet: the bus's schedule topic over JetStream (nak with delay holds durably on the " +
+          'server) is not verified on NATS; until then use the embedded broker, Kafka or RabbitMQ',
+      },
     };
     void this.#watchStatus();
   }
