@@ -19,3 +19,15 @@ export function expectKind(contract: Contract, kind: Contract['kind'], method: s
     throw new ConfigurationError(`${method}() takes a contract from define${capital}(), got ${got}`);
   }
 }
+
+/** Adds `contract` to `contracts` by type; throws when another contract already has its type. */
+export function registerContract(contracts: Map<string, Contract>, contract: Contract): void {
+  const known = contracts.get(contract.type);
+  if (known === undefined) {
+    contracts.set(contract.type, contract);
+  } else if (known !== contract) {
+    throw new ConfigurationError(
+      `two different contracts have type "${contract.type}"; define each type once and import it everywhere`,
+    );
+  }
+}

@@ -16,7 +16,7 @@ import type {
   StopOptions,
   SubscribeHandlerOptions,
 } from './bus-api.ts';
-import { checkTimeout, expectKind } from './bus-checks.ts';
+import { checkTimeout, expectKind, registerContract } from './bus-checks.ts';
 import type { HandlerContext, Middleware, PublishOptions } from './context.ts';
 import type {
   CommandContract,
@@ -489,14 +489,7 @@ class HeraldBus implements Bus, DispatcherHost {
   }
 
   #register(contract: Contract): void {
-    const known = this.#contracts.get(contract.type);
-    if (known === undefined) {
-      this.#contracts.set(contract.type, contract);
-    } else if (known !== contract) {
-      throw new ConfigurationError(
-        `two different contracts have type "${contract.type}"; define each type once and import it everywhere`,
-      );
-    }
+    registerContract(this.#contracts, contract);
   }
 
   #assertOpen(method: string): void {
