@@ -10,7 +10,6 @@
  */
 import type { Bus, HandlerOptions } from '../bus-api.ts';
 import type { HandlerContext } from '../context.ts';
-import { type CommandContract, defineCommand } from '../contracts.ts';
 import { ConfigurationError } from '../errors.ts';
 import { consoleLogger, type Logger } from '../logger.ts';
 import type { OutboxTransaction } from '../outbox.ts';
@@ -29,8 +28,6 @@ export interface SagaRuntimeOptions {
   readonly concurrency?: number;
   /** Retry policy of the saga's handlers, e.g. more attempts where conflicts are frequent (default the bus's). */
   readonly retry?: HandlerOptions['retry'];
-  /** Topic of the saga's timeout command (default `commands.herald.saga.timeout.<name>`). */
-  readonly timeoutTopic?: string;
   /** How long finished sagas stay queryable before they are pruned: 0…365 days (default 7 days). */
   readonly retentionMs?: number;
   /** Interval between prunes: 1 s…1 day (default 1 minute); each prune deletes at most {@link SAGA_PRUNE_ROWS_MAX}. */
@@ -48,8 +45,6 @@ export interface SagaView<S> extends Omit<SagaRecord, 'state'> {
 
 /** A registered saga: queries for consoles and tests, pruning, and `close()`. */
 export interface SagaRuntime<S> {
-  /** The command the runtime schedules for timeouts (its type is `herald.saga.timeout.<name>`). */
-  readonly timeoutContract: CommandContract;
   /** The committed instance `id`, or undefined (never started, or pruned). */
   find(id: string): Promise<SagaView<S> | undefined>;
   /** Its transitions, oldest first (at most `limit`, default and cap {@link SAGA_QUERY_ROWS_MAX}). */
@@ -94,20 +89,6 @@ function settings(options: SagaRuntimeOptions): Settings {
   };
 }
 
-/** The timeout command's payload schema (Standard Schema, written out to keep the bus free of a validator). */
-const TIMEOUT_SCHEMA: StandardSchemaV1<{ sagaId: string }> = {
-  '~standard': {
-    version: 1,
-    vendor: 'herald',
-    validate: (value) =>
-      typeof value === 'object' &&
-      value !== null &&
-      typeof (value as { sagaId?: unknown }).sagaId === 'string'
-        ? { value: { sagaId: (value as { sagaId: string }).sagaId } }
-        : { issues: [{ message: 'expected { sagaId: string }', path: ['sagaId'] }] },
-  },
-};
-
 /**
  * Subscribes `saga` on `bus` (call before `bus.start()`): its starting and advancing messages, and
  * its timeout command. Needs a bus whose idempotency store is transactional and has an outbox, on
@@ -122,11 +103,7 @@ export function registerSaga<Schema extends StandardSchemaV1, Transaction>(
   const { store } = options;
   const logger = options.logger ?? consoleLogger();
   const group = options.group ?? saga.name;
-  const timeoutContract = defineCommand(`herald.saga.timeout.${saga.name}`, {
-    schema: TIMEOUT_SCHEMA,
-    topic: options.timeoutTopic,
-    key: (data) => data.sagaId,
-  });
+  const { timeoutContract } = saga;
   const commandOptions = {
     ...(options.concurrency === undefined ? {} : { concurrency: options.concurrency }),
     ...(options.retry === undefined ? {} : { retry: options.retry }),
@@ -165,7 +142,6 @@ export function registerSaga<Schema extends StandardSchemaV1, Transaction>(
   const limitOf = (limit: number | undefined) =>
     Math.min(Math.max(1, limit ?? SAGA_QUERY_ROWS_MAX), SAGA_QUERY_ROWS_MAX);
   return {
-    timeoutContract,
     find: async (id) => view(await store.find(saga.name, id)),
     history: (id, limit) => store.history(saga.name, id, limitOf(limit)),
     list: async (status, limit) =>

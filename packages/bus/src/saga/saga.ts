@@ -5,7 +5,13 @@
  * {@link SagaStore} (saga-store.ts).
  */
 import type { PublishOptions } from '../context.ts';
-import type { CommandContract, EventContract, InputOf, PayloadOf } from '../contracts.ts';
+import {
+  type CommandContract,
+  defineCommand,
+  type EventContract,
+  type InputOf,
+  type PayloadOf,
+} from '../contracts.ts';
 import type { Envelope } from '../envelope.ts';
 import { ConfigurationError } from '../errors.ts';
 import { assertName } from '../names.ts';
@@ -110,6 +116,12 @@ export interface SagaStep {
 export interface SagaDefinition<Schema extends StandardSchemaV1 = StandardSchemaV1, Transaction = unknown> {
   readonly name: string;
   readonly schema: Schema;
+  /**
+   * The command the runtime schedules for the saga's timeouts (type `herald.saga.timeout.<name>`,
+   * payload `{ sagaId }`). List it in `createBus({ contracts })` of a bus that relays the outbox
+   * without running the saga, so that relay can schedule it.
+   */
+  readonly timeoutContract: CommandContract<StandardSchemaV1<{ sagaId: string }>>;
   readonly steps: ReadonlyMap<string, SagaStep>;
   readonly timeoutHandler: SagaHandler<Infer<Schema>, undefined, Transaction> | undefined;
   /**
@@ -138,7 +150,23 @@ export interface SagaOptions<Schema extends StandardSchemaV1> {
   readonly name: string;
   /** Standard Schema of the state (zod, valibot, arktype); the state is stored as JSON. */
   readonly state: Schema;
+  /** Topic of the saga's timeout command (default `commands.herald.saga.timeout.<name>`). */
+  readonly timeoutTopic?: string;
 }
+
+/** The timeout command's payload schema (Standard Schema, written out to keep the bus free of a validator). */
+const TIMEOUT_SCHEMA: StandardSchemaV1<{ sagaId: string }> = {
+  '~standard': {
+    version: 1,
+    vendor: 'herald',
+    validate: (value) =>
+      typeof value === 'object' &&
+      value !== null &&
+      typeof (value as { sagaId?: unknown }).sagaId === 'string'
+        ? { value: { sagaId: (value as { sagaId: string }).sagaId } }
+        : { issues: [{ message: 'expected { sagaId: string }', path: ['sagaId'] }] },
+  },
+};
 
 /**
  * Defines a saga: `defineSaga({ name, state }).startedBy(...).on(...).onTimeout(...)`. Each call
@@ -149,12 +177,22 @@ export function defineSaga<Schema extends StandardSchemaV1, Transaction = unknow
   options: SagaOptions<Schema>,
 ): SagaDefinition<Schema, Transaction> {
   assertName(options?.name, 'saga name', 'defineSaga');
-  return definition(options.name, options.state, new Map(), undefined);
+  const timeoutContract = defineCommand(`herald.saga.timeout.${options.name}`, {
+    schema: TIMEOUT_SCHEMA,
+    ...(options.timeoutTopic === undefined ? {} : { topic: options.timeoutTopic }),
+    key: (data) => data.sagaId,
+  });
+  return definition({ name: options.name, schema: options.state, timeoutContract }, new Map(), undefined);
+}
+
+interface Fixed<Schema extends StandardSchemaV1> {
+  readonly name: string;
+  readonly schema: Schema;
+  readonly timeoutContract: CommandContract<StandardSchemaV1<{ sagaId: string }>>;
 }
 
 function definition<Schema extends StandardSchemaV1, Transaction>(
-  name: string,
-  schema: Schema,
+  fixed: Fixed<Schema>,
   steps: ReadonlyMap<string, SagaStep>,
   timeoutHandler: SagaHandler<Infer<Schema>, undefined, Transaction> | undefined,
 ): SagaDefinition<Schema, Transaction> {
@@ -162,16 +200,15 @@ function definition<Schema extends StandardSchemaV1, Transaction>(
     const known = steps.get(contract.type);
     if ((known?.start && step.start) || (known?.advance && step.advance)) {
       throw new ConfigurationError(
-        `defineSaga(${name}): "${contract.type}" is registered twice; give it at most one startedBy and one on`,
+        `defineSaga(${fixed.name}): "${contract.type}" is registered twice; give it at most one startedBy and one on`,
       );
     }
     const next = new Map(steps);
     next.set(contract.type, { ...known, ...step, contract } as SagaStep);
-    return definition(name, schema, next, timeoutHandler);
+    return definition(fixed, next, timeoutHandler);
   };
   return {
-    name,
-    schema,
+    ...fixed,
     steps,
     timeoutHandler,
     startedBy: (contract, correlate, start) =>
@@ -184,6 +221,6 @@ function definition<Schema extends StandardSchemaV1, Transaction>(
         correlate: correlate as (data: unknown) => string,
         advance: advance as SagaHandler<unknown, unknown, unknown>,
       }),
-    onTimeout: (advance) => definition(name, schema, steps, advance),
+    onTimeout: (advance) => definition(fixed, steps, advance),
   };
 }
