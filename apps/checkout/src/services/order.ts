@@ -32,8 +32,9 @@ export const orderService: ServiceDefinition = {
   register(bus, runtime) {
     // The timeout is a scheduled message: on a transport that cannot schedule, the saga waits for
     // the payment service however long it takes (as the checkout did before the timeout).
-    const timeoutMs =
-      bus.transport.features.scheduling === undefined ? undefined : runtime.config.payment.timeoutMs;
+    const scheduling = bus.transport.features.scheduling;
+    const canSchedule = scheduling !== undefined && scheduling.mode !== 'unsupported';
+    const timeoutMs = canSchedule ? runtime.config.payment.timeoutMs : undefined;
     const saga = registerSaga(bus, orderSaga(timeoutMs), {
       store: sqliteSagaStore({ path: runtime.store.path }),
       concurrency: 64,

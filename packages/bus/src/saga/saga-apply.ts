@@ -8,6 +8,7 @@ import type { CommandContract } from '../contracts.ts';
 import { ConfigurationError } from '../errors.ts';
 import type { OutboxTransaction } from '../outbox.ts';
 import { validate } from '../schema.ts';
+import type { Transport } from '../transport.ts';
 import { uuidv7 } from '../uuid.ts';
 import type { SagaContext, SagaDefinition, SagaOutgoing, SagaStatus, SagaTransition } from './saga.ts';
 import type { SagaRecord, SagaStore } from './saga-store.ts';
@@ -31,6 +32,8 @@ export interface Delivery {
   readonly context: HandlerContext<unknown>;
   readonly timeout: boolean;
   readonly timeoutContract: CommandContract;
+  /** The bus's transport: whether it can schedule the saga's timeouts. */
+  readonly transport: Transport;
 }
 
 /** Runs the transition of `delivery` in `transaction`; see the file comment. */
@@ -157,6 +160,14 @@ async function scheduleTimeout(
   if (!(Number.isFinite(afterMs) && afterMs >= 1 && afterMs <= SAGA_TIMEOUT_MS_MAX)) {
     throw new ConfigurationError(
       `saga "${saga}": timeout.afterMs must be from 1 to ${SAGA_TIMEOUT_MS_MAX} ms, got ${afterMs}`,
+    );
+  }
+  const scheduling = delivery.transport.features.scheduling;
+  if (scheduling === undefined || scheduling.mode === 'unsupported') {
+    // Refused here, before the commit: staged, it would hold its key in the outbox for good.
+    throw new ConfigurationError(
+      `saga "${saga}": a timeout needs a transport that schedules messages, and ${delivery.transport.name} ` +
+        `does not (${scheduling?.reason ?? 'no scheduling feature'}); drop the timeout on this transport or choose another`,
     );
   }
   const id = uuidv7();

@@ -115,6 +115,7 @@ export function registerSaga<Schema extends StandardSchemaV1, Transaction>(
       context,
       timeout,
       timeoutContract,
+      transport: bus.transport,
     });
   for (const step of saga.steps.values()) {
     const handler = (data: unknown, context: HandlerContext<unknown>) =>
