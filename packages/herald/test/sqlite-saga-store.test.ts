@@ -18,8 +18,10 @@ import {
   registerSaga,
   SagaConflictError,
   sagaMessage,
+  silentLogger,
   sqliteIdempotencyStore,
   sqliteSagaStore,
+  type Transport,
 } from 'herald';
 import { z } from 'zod';
 
@@ -214,6 +216,40 @@ describe('sqlite saga store', { timeout: 120_000 }, () => {
       await bus.publish(OrderPlaced, { orderId: 'o-3', amountCents: 1, pay: 'ok' });
       await eventually(() => bus.stats().handled >= 9, 'the late messages handled');
       assert.equal((await sagas.find('o-3'))?.version, saga.version);
+    } finally {
+      await stopAll(bus, sagas);
+    }
+  });
+
+  it('sqlite saga store - a timeout on a transport that cannot schedule is refused before the commit, and the message dead-lettered', async () => {
+    const path = join(directory.directory, 'unsupported.sqlite');
+    const memory = memoryTransport();
+    const transport: Transport = {
+      name: 'no-scheduling',
+      features: { ...memory.features, scheduling: { mode: 'unsupported', reason: 'a test transport' } },
+      publish: (topic, messages) => memory.publish(topic, messages),
+      subscribe: (options, handler) => memory.subscribe(options, handler),
+      close: (options) => memory.close(options),
+    };
+    const bus = createBus({
+      transport,
+      idempotency: sqliteIdempotencyStore({ path, outbox: true }),
+      contracts,
+      logger: silentLogger,
+    });
+    const sagas = registerSaga(bus, orderSaga, {
+      store: sqliteSagaStore({ path }),
+      retry: { attempts: 2, delayMsInitial: 10, delayMsMax: 10 },
+    });
+    bus.handle(Reserve, (command, context) => context.publish(Reserved, command));
+    await bus.start();
+    try {
+      await bus.publish(OrderPlaced, { orderId: 'o-5', amountCents: 1, pay: 'never' });
+      await eventually(() => bus.stats().deadLettered === 1, 'the Reserved event dead-lettered');
+      const saga = await sagas.find('o-5');
+      assert.equal(saga?.version, 1, 'the refused transition committed nothing');
+      assert.equal(saga?.state.step, 'reserving');
+      assert.equal(saga?.timeoutId, undefined);
     } finally {
       await stopAll(bus, sagas);
     }
