@@ -17,7 +17,7 @@ import {
   TopicExistsError,
   TopicNotFoundError,
 } from './errors.ts';
-import type { PartitionLog, StoredRecord } from './partition-log.ts';
+import { type PartitionLog, recordsOf } from './partition-log.ts';
 import { loadedTopicConfig, storedTopicConfig, type TopicConfig } from './topic-config.ts';
 
 /** Most partitions a topic may have. */
@@ -303,8 +303,7 @@ function adaptPartition(partition: Partition): PartitionLog {
       return partition.logStartOffset;
     },
     append: (records) => partition.append(records),
-    readRecords: async (offset, bytesMax) =>
-      (await partition.readRecords(offset, bytesMax)).records as readonly StoredRecord[],
+    readRecords: async (offset, bytesMax) => recordsOf(await partition.read(offset, bytesMax), offset),
     offsetForTimestamp: async (timestampMs) => (await partition.offsetForTimestamp(timestampMs))?.offset,
     onAppend: (listener) => partition.onAppend(() => listener()),
     close: () => partition.close(),
