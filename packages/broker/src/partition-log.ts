@@ -3,11 +3,11 @@
  * not depend on the engine's full surface. `openPartitionLog` adapts the engine's partition.
  */
 
-/** A record as the broker writes it. */
+/** A record as the broker writes it (a string header value is stored as its UTF-8 bytes). */
 export interface RecordToAppend {
   readonly key: Uint8Array | null;
   readonly value: Uint8Array;
-  readonly headers: readonly (readonly [string, Uint8Array])[];
+  readonly headers: readonly (readonly [string, Uint8Array | string])[];
   readonly timestampMs: number;
 }
 
