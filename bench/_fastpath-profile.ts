@@ -4,11 +4,12 @@
  * Prints wall time, messages/s and CPU µs per message (user + system, whole process).
  *
  *   npx node [--cpu-prof --cpu-prof-dir=DIR] bench/_fastpath-profile.ts \
- *     <log|transport|bus> <publish|e2e> <publishers> <messages>
+ *     <log|transport|bus|bus-idempotency> <publish|e2e> <publishers> <messages>
  *
  * `log` appends 100-byte records to one partition (`fsync: 'always'`, no consumer); `transport`
  * publishes 100-byte messages with unique keys to `embeddedTransport` (4 partitions); `bus`
- * publishes a small zod-validated event through `createBus` over it. `e2e` adds one group (256 in
+ * publishes a small zod-validated event through `createBus` over it (`bus-idempotency`: with the
+ * SQLite idempotency store `herald`'s `createBus` adds by default). `e2e` adds one group (256 in
  * flight) that acks each message; the round ends when every message is handled. One unmeasured
  * round of up to 20,000 messages warms up first; each round uses a fresh temp directory.
  */
@@ -18,6 +19,7 @@ import { join } from 'node:path';
 import { embeddedTransport } from '@herald/broker';
 import { createBus, defineEvent } from '@herald/bus';
 import { openPartition } from '@herald/log';
+import { sqliteIdempotencyStore } from 'herald';
 import { z } from 'zod';
 
 const [layer = 'transport', mode = 'publish', publishersText = '256', totalText = '100000'] =
@@ -81,7 +83,13 @@ async function round(directory: string, messages: number): Promise<{ ms: number;
     run = () => drive(messages, (n) => transport.publish('bench', [{ key: `k-${n}`, headers: {}, body }]));
     close = () => transport.close();
   } else {
-    const bus = createBus({ transport: await embeddedTransport({ dir: directory }), source: '/bench' });
+    const bus = createBus({
+      transport: await embeddedTransport({ dir: directory }),
+      source: '/bench',
+      ...(layer === 'bus-idempotency'
+        ? { idempotency: sqliteIdempotencyStore({ path: join(directory, 'idempotency.sqlite') }) }
+        : {}),
+    });
     if (mode === 'e2e') bus.on(BenchEvent, { group: 'bench', concurrency: IN_FLIGHT }, () => counter.add());
     await bus.start();
     run = () =>
