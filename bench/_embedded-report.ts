@@ -138,13 +138,15 @@ export function reportLines(
         `| ${row.name} | ${format(row.messages)} | ${format(row.messagesPerSecond)} | ${ratioCell(row)} | ${targetCell(row)} |`,
     ),
     '',
-    '| open loop (bus, idempotency on) | delivered | achieved events/s | p50 ms | p99 ms | kept up | target (issue 16) |',
+    '| open loop | delivered | achieved events/s | p50 ms | p99 ms | kept up | target (issue 16) |',
     '| --- | ---: | ---: | ---: | ---: | --- | --- |',
     ...rates.map(
       (rate) =>
         `| ${rate.name} | ${format(rate.delivered)} | ${format(rate.achievedPerSecond)} | ${format(rate.p50Ms, 2)} | ${format(rate.p99Ms, 2)} | ${rate.keptUp ? 'yes' : '**NO**'} | ${
           rate.p99MsTarget === undefined
-            ? `kept up: ${verdict(rate.keptUp)}`
+            ? rate.ratePerSecond === 50_000
+              ? `kept up: ${verdict(rate.keptUp)}`
+              : ''
             : `p99 ≤ ${rate.p99MsTarget} ms: ${verdict(rate.keptUp && rate.p99Ms <= rate.p99MsTarget)}`
         } |`,
     ),
