@@ -16,10 +16,12 @@ import { Worker } from 'node:worker_threads';
  */
 export const WRITE_LOCK_WAIT_MS_MAX = 60_000;
 
-// CommonJS, evaluated by the worker: the module needs no file of its own in the published package.
+// Evaluated by the worker, so the module needs no file of its own in the published package. A
+// worker evaluates its source the way the process evaluates `-e` code (CommonJS, or a module under
+// `--input-type=module`), so the source uses `process.getBuiltinModule`, which both provide.
 const WORKER_SOURCE = `
-const { parentPort, workerData } = require('node:worker_threads');
-const { DatabaseSync } = require('node:sqlite');
+const { parentPort, workerData } = process.getBuiltinModule('node:worker_threads');
+const { DatabaseSync } = process.getBuiltinModule('node:sqlite');
 const database = new DatabaseSync(workerData.path);
 database.exec('PRAGMA busy_timeout = ' + workerData.writeLockWaitMsMax + '; PRAGMA synchronous = ' + workerData.synchronous + ';');
 const insert = database.prepare(
