@@ -253,9 +253,12 @@ function layerGoalLines(report: Report, payloadBytes: number): string[] {
   return [
     `- Herald bus ÷ Herald embedded: produce ${read(ratio(bus, BASELINE, 'produce'), 0.8)}, end-to-end ${read(ratio(bus, BASELINE, 'end-to-end'), 0.7)}`,
     `- Herald bus end-to-end p99 at 10k events/s: ${ms(p99)} ms (goal ≤ 10 ms: ${verdict(p99 === undefined ? undefined : p99 <= 10 && rate?.keptUp !== false)}); at 50k/s kept up: ${rate50k === undefined ? 'not measured' : rate50k.keptUp === false ? 'NO' : 'yes'}`,
-    ...['rabbitmq-quorum', 'nats-jetstream'].map(
-      (peer) =>
-        `- Herald embedded ÷ ${peer}: produce ${read(ratio(BASELINE, peer, 'produce'), 10)}, end-to-end ${read(ratio(BASELINE, peer, 'end-to-end'), 10)}`,
+    ...[
+      ['rabbitmq-quorum', 'RabbitMQ quorum'],
+      ['nats-jetstream', 'NATS JetStream'],
+    ].map(
+      ([peer, label]) =>
+        `- Herald embedded ÷ ${label}, issue 16: produce ${read(ratio(BASELINE, peer!, 'produce'), 10)}, end-to-end ${read(ratio(BASELINE, peer!, 'end-to-end'), 10)}`,
     ),
   ];
 }
