@@ -442,18 +442,29 @@ function clearReadAhead(state: PartitionState): void {
   state.readAheadPending = undefined;
 }
 
+/**
+ * `bytes` as text. The log hands out views into the Buffer it read, and `Buffer#toString` decodes
+ * a short string in about half the time `TextDecoder.decode` takes (a CloudEvent carries about ten
+ * headers, all decoded per delivery). Invalid UTF-8 becomes U+FFFD either way.
+ */
+function text(bytes: Uint8Array): string {
+  return Buffer.isBuffer(bytes) ? bytes.toString('utf8') : decoder.decode(bytes);
+}
+
 function toEntry(partition: number, record: StoredRecord): Entry {
   const headers: Record<string, string> = {};
   let sizeBytes = record.value?.byteLength ?? 0;
-  for (const [name, value] of record.headers) {
-    headers[name] = value === null ? '' : decoder.decode(value);
+  const recordHeaders = record.headers;
+  for (let index = 0; index < recordHeaders.length; index++) {
+    const [name, value] = recordHeaders[index]!;
+    headers[name] = value === null ? '' : text(value);
     sizeBytes += name.length + (value?.byteLength ?? 0);
   }
   sizeBytes += record.key?.byteLength ?? 0;
   return {
     partition,
     offset: record.offset,
-    key: record.key === null ? undefined : decoder.decode(record.key),
+    key: record.key === null ? undefined : text(record.key),
     headers,
     // A copy, so a delivered message does not keep the whole read buffer alive.
     body: record.value === null ? new Uint8Array(0) : record.value.slice(),

@@ -4,11 +4,11 @@
  */
 import { decodeRecordBatchRecords, type ReadResult, recordBatchSize } from '@herald/log';
 
-/** A record as the broker writes it. */
+/** A record as the broker writes it (a string header value is stored as its UTF-8 bytes). */
 export interface RecordToAppend {
   readonly key: Uint8Array | null;
   readonly value: Uint8Array;
-  readonly headers: readonly (readonly [string, Uint8Array])[];
+  readonly headers: readonly (readonly [string, Uint8Array | string])[];
   readonly timestampMs: number;
 }
 

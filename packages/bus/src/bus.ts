@@ -56,7 +56,7 @@ import {
   ReplyInbox,
 } from './request-reply.ts';
 import { type RetryPolicy, retryPolicy } from './retry-policy.ts';
-import { validate } from './schema.ts';
+import { validate, validateNow } from './schema.ts';
 import { endSpan, messagingSystem, sendParent, startSend } from './tracing.ts';
 import { IN_FLIGHT_MAX, type Transport } from './transport.ts';
 import { uuidv7 } from './uuid.ts';
@@ -390,7 +390,8 @@ class HeraldBus implements Bus, DispatcherHost {
     attributes: { replyto?: string },
     cause: { readonly context: Context; readonly traceparent: string | undefined } | undefined,
   ): Promise<Envelope> {
-    const data = await validate(contract.schema, input, `"${contract.type}" payload`);
+    const validated = validateNow(contract.schema, input, `"${contract.type}" payload`);
+    const data = validated instanceof Promise ? await validated : validated;
     const id = options.id ?? uuidv7();
     const key = options.key ?? (contract.key as ((value: unknown) => string) | undefined)?.(data);
     const subject = options.subject ?? (contract.subject as ((value: unknown) => string) | undefined)?.(data);

@@ -10,6 +10,7 @@ import { ioError, LogError, systemErrorCode } from './errors.ts';
 import { type FileSystem, nodeFileSystem, syncDirectory } from './file-system.ts';
 import { openPartition, type Partition } from './partition.ts';
 import type { PartitionOptions } from './partition-options.ts';
+import { syncRounds } from './sync-rounds.ts';
 
 /** Identifies a partition inside a store. */
 export interface PartitionName {
@@ -79,6 +80,8 @@ export async function openLogStore(options: LogStoreOptions): Promise<LogStore> 
   const fileSystem = options.fileSystem ?? options.partitionDefaults?.fileSystem ?? nodeFileSystem;
   const directory = options.directory;
   const lock: DirectoryLock = await acquireDirectoryLock(directory, { fileSystem });
+  // The store's partitions fdatasync in shared rounds (sync-rounds.ts): fewer, fuller syncs.
+  const partitionFileSystem = syncRounds(fileSystem);
   const open = new Map<string, Promise<Partition>>();
   const instances = new Map<string, Partition>();
   let closing: Promise<void> | undefined;
@@ -122,7 +125,7 @@ export async function openLogStore(options: LogStoreOptions): Promise<LogStore> 
         opening = openInTurn({
           ...options.partitionDefaults,
           ...overrides,
-          fileSystem,
+          fileSystem: partitionFileSystem,
           directory: path.join(directory, key),
         }).then(
           (partition) => {
