@@ -118,6 +118,7 @@ export { logging } from './middleware/logging.ts';
 export { validation } from './middleware/validation.ts';
 export { assertTopicName, TOPIC_NAME_LENGTH_MAX } from './names.ts';
 export { DEFAULT_RETRY_POLICY, type RetryPolicy, retryDelayMs, retryPolicy } from './retry-policy.ts';
+export { SCHEDULE_TOPIC, SCHEDULER_GROUP } from './schedule/topic-scheduler.ts';
 export { type Infer, type InferInput, isStandardSchema, type StandardSchemaV1, validate } from './schema.ts';
 export { type StopOnSignalsOptions, stopOnSignals } from './stop-on-signals.ts';
 export {

@@ -302,8 +302,9 @@ const SCHEDULE_HORIZON_MS = 7 * 24 * 60 * 60 * 1000;
 
 /**
  * Kafka has no delayed delivery: the bus keeps scheduled messages in the topic `herald.schedule`
- * (see `TopicScheduler` in `@herald/bus`), parking each entry in the scheduler's partition window
- * for at most 30 s (or `nackDelayMsMax`) and then appending it again, so commits move on.
+ * (`SCHEDULE_TOPIC` of `@herald/bus`; see `packages/bus/src/schedule/topic-scheduler.ts`),
+ * parking each entry in the scheduler's partition window for at most 30 s (or `nackDelayMsMax`)
+ * and then appending it again, so commits move on.
  */
 export function kafkaScheduling(nackDelayMsMax: number) {
   return {

@@ -433,8 +433,8 @@ const SCHEDULE_HORIZON_MS = 7 * 24 * 60 * 60 * 1000;
 /**
  * RabbitMQ (without the delayed-message plugin) has no delayed delivery, and per-message TTL
  * expires only at a queue's head, so one queue cannot hold different delays. The bus keeps
- * scheduled messages in the topic `herald.schedule` (see `TopicScheduler` in `@herald/bus`); an
- * entry waits in the group's retry queues, each with one TTL (so FIFO is due order), always the
+ * scheduled messages in the topic `herald.schedule` (`SCHEDULE_TOPIC` of `@herald/bus`; see
+ * `packages/bus/src/schedule/topic-scheduler.ts`); an entry waits in the group's retry queues, each with one TTL (so FIFO is due order), always the
  * longest that does not overshoot, and its last second in the scheduler's process.
  */
 export function rabbitMqScheduling(retryQueueDelayMsMin: number) {
