@@ -5,6 +5,7 @@
  */
 import {
   ClosedError,
+  ConfigurationError,
   ConnectionHealth,
   isConnectionFailure,
   type MessageHandler,
@@ -14,13 +15,23 @@ import {
   type TransportFeatures,
   type TransportHealth,
   type TransportMessage,
+  type TransportScheduler,
 } from '@herald/bus';
 import type { Broker } from './broker.ts';
+import { BrokerScheduler } from './broker-scheduler.ts';
 import type { BrokerOptions } from './broker-types.ts';
 import { openBroker } from './open-broker.ts';
 
-/** Options of {@link embeddedTransport}: the broker's options (see {@link BrokerOptions}). */
-export type EmbeddedTransportOptions = BrokerOptions;
+/** Options of {@link embeddedTransport}: the broker's options (see {@link BrokerOptions}) and the schedule's bounds. */
+export interface EmbeddedTransportOptions extends BrokerOptions {
+  /** Most scheduled messages waiting at once; more reject with `SCHEDULE_FULL` (default 100,000). */
+  readonly scheduledMax?: number;
+  /** Most bytes of scheduled messages waiting at once, all kept in memory (default 64 MiB). */
+  readonly scheduledBytesMax?: number;
+}
+
+/** Furthest ahead the embedded broker schedules a message: 30 days. */
+const EMBEDDED_SCHEDULE_HORIZON_MS = 30 * 24 * 60 * 60 * 1000;
 
 /** The embedded transport; `broker` gives access to topic and group administration. */
 export interface EmbeddedTransport extends Transport {
@@ -28,6 +39,8 @@ export interface EmbeddedTransport extends Transport {
   readonly broker: Broker;
   /** Connected while the broker is open and its last write succeeded; see {@link Transport.health}. */
   health(): TransportHealth;
+  /** The persisted schedule of messages published with `deliverAt` / `delayMs`. */
+  readonly scheduler: TransportScheduler;
 }
 
 /**
@@ -36,20 +49,46 @@ export interface EmbeddedTransport extends Transport {
  * has the directory open.
  */
 export async function embeddedTransport(options: EmbeddedTransportOptions = {}): Promise<EmbeddedTransport> {
+  const scheduledMax = positive(options.scheduledMax ?? 100_000, 'scheduledMax');
+  const scheduledBytesMax = positive(options.scheduledBytesMax ?? 64 * 1024 * 1024, 'scheduledBytesMax');
   const broker = await openBroker(options);
-  return new Embedded(broker);
+  try {
+    const scheduler = await BrokerScheduler.open({
+      directory: broker.directory,
+      fsync: options.fsync ?? 'always',
+      messageBytesMax: broker.messageBytesMax,
+      limits: { scheduledMax, scheduledBytesMax },
+      publish: (topic, messages) => broker.publish(topic, messages),
+      onError: (error) => options.onError?.(error),
+    });
+    return new Embedded(broker, scheduler);
+  } catch (error) {
+    await broker.close().catch(() => {});
+    throw error;
+  }
+}
+
+function positive(value: number, name: string): number {
+  if (!Number.isSafeInteger(value) || value < 1) {
+    throw new ConfigurationError(
+      `embeddedTransport: ${name} must be a positive integer, got ${String(value)}`,
+    );
+  }
+  return value;
 }
 
 class Embedded implements EmbeddedTransport {
   readonly name = 'embedded';
   readonly features: TransportFeatures;
   readonly broker: Broker;
+  readonly scheduler: BrokerScheduler;
   readonly #subscriptions = new Set<Subscription>();
   /** Write failures (a full or read-only disk) make the broker unready until a write succeeds. */
   readonly #health = new ConnectionHealth();
 
-  constructor(broker: Broker) {
+  constructor(broker: Broker, scheduler: BrokerScheduler) {
     this.broker = broker;
+    this.scheduler = scheduler;
     this.features = {
       consumerGroups: true,
       persistent: true,
@@ -57,6 +96,14 @@ class Embedded implements EmbeddedTransport {
       orderedPerKey: true,
       exactlyOnce: false,
       messageBytesMax: broker.messageBytesMax,
+      scheduling: {
+        mode: 'native',
+        guarantee:
+          'a journal in the data directory, fsynced before the publish resolves; one timer for the ' +
+          'earliest message; delivered after a restart; a crash while a due message is appended may ' +
+          'deliver it twice with the same id',
+        horizonMsMax: EMBEDDED_SCHEDULE_HORIZON_MS,
+      },
     };
   }
 
@@ -89,6 +136,7 @@ class Embedded implements EmbeddedTransport {
   }
 
   async close(): Promise<void> {
+    await this.scheduler.close();
     await this.broker.close();
   }
 }

@@ -24,7 +24,7 @@ import type { IdempotencyCounters } from './middleware/idempotency.ts';
 import type { OutboxTransaction } from './outbox.ts';
 import type { OutboxRelayOptions } from './outbox-relay.ts';
 import type { RetryPolicy } from './retry-policy.ts';
-import type { CloseOptions, Transport } from './transport.ts';
+import type { CancelOutcome, CloseOptions, Transport } from './transport.ts';
 
 /** Options of {@link createBus}. */
 export interface BusOptions {
@@ -68,6 +68,13 @@ export interface BusOptions {
    * relay with the defaults of {@link OutboxRelayOptions} runs from `start()` to `stop()`.
    */
   readonly outboxRelay?: OutboxRelayOptions | false;
+  /**
+   * Whether `start()` joins the schedulers of a transport that keeps scheduled messages in a
+   * schedule topic (`features.scheduling.mode === 'schedule-topic'`, e.g. Kafka, RabbitMQ), so
+   * this process publishes due messages (default true). At least one started bus per broker must
+   * run it, or scheduled messages wait. Transports that schedule natively ignore it.
+   */
+  readonly runScheduler?: boolean;
 }
 
 /** What a bus has done since it was created. */
@@ -140,6 +147,15 @@ export interface Bus extends AsyncDisposable {
     data: InputOf<C>,
     options?: PublishOptions,
   ): Promise<Envelope<PayloadOf<C>>>;
+  /**
+   * Cancels a message scheduled with `deliverAt` or `delayMs`, by the `id` of the envelope its
+   * publish or send resolved with. Resolves `'cancelled'` (it will not be delivered),
+   * `'not-pending'` (already delivered, cancelled, or unknown) or, on transports that keep the
+   * schedule in a topic, `'requested'` (recorded durably; the scheduler drops the message if it
+   * still waits when the cancellation reaches it). Rejects with `ScheduleError`
+   * (`SCHEDULE_UNSUPPORTED`) when the transport keeps no schedule, `ClosedError` once stopped.
+   */
+  cancelScheduled(id: string): Promise<CancelOutcome>;
   /** Sends a query and resolves with its validated result; rejects with `TimeoutError` or `RemoteError`. */
   request<Q extends QueryContract>(
     query: Q,

@@ -1,5 +1,5 @@
 /** Small checks of `createBus` and handler options, kept apart from the bus's lifecycle. */
-import { HANDLER_TIMEOUT_MS_MAX } from './bus-api.ts';
+import { type BusOptions, HANDLER_TIMEOUT_MS_MAX } from './bus-api.ts';
 import type { Contract } from './contracts.ts';
 import { ConfigurationError } from './errors.ts';
 
@@ -18,4 +18,15 @@ export function expectKind(contract: Contract, kind: Contract['kind'], method: s
     const capital = kind.charAt(0).toUpperCase() + kind.slice(1);
     throw new ConfigurationError(`${method}() takes a contract from define${capital}(), got ${got}`);
   }
+}
+
+/** `options` once it names a transport; otherwise says where a transport comes from. */
+export function requireTransport(options: BusOptions): BusOptions {
+  if (options === undefined || options.transport === undefined) {
+    throw new ConfigurationError(
+      'createBus: no transport; pass { transport: memoryTransport() } for tests, or use createBus from ' +
+        '"herald", which defaults to the embedded durable broker',
+    );
+  }
+  return options;
 }

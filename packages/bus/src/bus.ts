@@ -1,8 +1,7 @@
 /**
  * `createBus()`: the typed API applications use. It validates and wraps payloads in CloudEvents
  * envelopes, publishes them through a {@link Transport}, and runs handlers behind a middleware
- * pipeline with retries and dead-lettering. The {@link Bus} interface and its options are in
- * `bus-api.ts`.
+ * pipeline with retries and dead-lettering. {@link Bus} and its options are in `bus-api.ts`.
  */
 import { hostname } from 'node:os';
 import type { Context } from '@opentelemetry/api';
@@ -16,7 +15,7 @@ import type {
   StopOptions,
   SubscribeHandlerOptions,
 } from './bus-api.ts';
-import { checkTimeout, expectKind } from './bus-checks.ts';
+import { checkTimeout, expectKind, requireTransport } from './bus-checks.ts';
 import type { HandlerContext, Middleware, PublishOptions } from './context.ts';
 import type {
   CommandContract,
@@ -49,16 +48,12 @@ import { assertName, assertTopicName } from './names.ts';
 import { type OutboxTransaction, outboxTransaction, requireOutbox, withStaging } from './outbox.ts';
 import { type OutboxRelay, outboxRelayOf } from './outbox-relay.ts';
 import { isoNow, publishReply } from './outgoing.ts';
-import {
-  REPLY_ERROR_MESSAGE,
-  REPLY_ERROR_NAME,
-  REQUEST_TIMEOUT_MS_MAX,
-  ReplyInbox,
-} from './request-reply.ts';
+import { checkRequestTimeout, REPLY_ERROR_MESSAGE, REPLY_ERROR_NAME, ReplyInbox } from './request-reply.ts';
 import { type RetryPolicy, retryPolicy } from './retry-policy.ts';
+import { BusScheduling } from './schedule/bus-scheduling.ts';
 import { validate, validateNow } from './schema.ts';
 import { endSpan, messagingSystem, sendParent, startSend } from './tracing.ts';
-import { IN_FLIGHT_MAX, type Transport } from './transport.ts';
+import { type CancelOutcome, IN_FLIGHT_MAX, type Transport } from './transport.ts';
 import { uuidv7 } from './uuid.ts';
 
 /** Time handlers get after their signal aborts before the bus closes anyway. */
@@ -80,13 +75,7 @@ const CLOSE_TIMEOUT_MS_MIN = 1000;
  * await bus.publish(OrderCreated, { orderId: 'o-1', total: 42 });
  */
 export function createBus(options: BusOptions): Bus {
-  if (options === undefined || options.transport === undefined) {
-    throw new ConfigurationError(
-      'createBus: no transport; pass { transport: memoryTransport() } for tests, or use createBus from ' +
-        '"herald", which defaults to the embedded durable broker',
-    );
-  }
-  return new HeraldBus(options);
+  return new HeraldBus(requireTransport(options));
 }
 
 class HeraldBus implements Bus, DispatcherHost {
@@ -121,6 +110,7 @@ class HeraldBus implements Bus, DispatcherHost {
   #transportClosing = false;
   #stopped: Promise<void> | undefined;
   readonly #health = new BusHealthRecorder();
+  readonly #scheduling: BusScheduling;
 
   constructor(options: BusOptions) {
     this.transport = options.transport;
@@ -129,6 +119,7 @@ class HeraldBus implements Bus, DispatcherHost {
     this.onUnknown = options.onUnknown ?? 'dead-letter';
     this.metrics = options.metrics;
     this.#ownsTransport = options.ownsTransport ?? true;
+    this.#scheduling = new BusScheduling(this.transport, this.logger, options.runScheduler ?? true);
     this.#system = messagingSystem(this.transport.name);
     this.#idempotency = options.idempotency;
     const dedup =
@@ -161,14 +152,15 @@ class HeraldBus implements Bus, DispatcherHost {
     return this.#emit(command, data, options) as Promise<Envelope<PayloadOf<C>>>;
   }
 
+  async cancelScheduled(id: string): Promise<CancelOutcome> {
+    this.#assertOpen('cancelScheduled');
+    return this.#scheduling.cancel(id);
+  }
+
   async request<Q extends QueryContract>(query: Q, data: InputOf<Q>, options: RequestOptions = {}) {
     expectKind(query, 'query', 'request');
-    const timeoutMs = options.timeoutMs ?? 5000;
-    if (!(timeoutMs > 0 && timeoutMs <= REQUEST_TIMEOUT_MS_MAX)) {
-      throw new ConfigurationError(
-        `request: timeoutMs must be in (0, ${REQUEST_TIMEOUT_MS_MAX}], got ${timeoutMs}`,
-      );
-    }
+    BusScheduling.refuseScheduledQuery(options, query.type);
+    const timeoutMs = checkRequestTimeout(options.timeoutMs ?? 5000);
     this.#assertOpen('request');
     await this.#replies.ready();
     const id = options.id ?? uuidv7();
@@ -268,6 +260,7 @@ class HeraldBus implements Bus, DispatcherHost {
     try {
       for (const dispatcher of this.#dispatchers.values()) await dispatcher.start();
       this.#relay?.start();
+      await this.#scheduling.start();
     } catch (error) {
       this.#health.startFailed(error);
       this.#state = 'started';
@@ -311,6 +304,7 @@ class HeraldBus implements Bus, DispatcherHost {
     await this.#replies.close(new ClosedError('bus'));
     // After the handlers drained (their commits may have staged rows), before the transport closes.
     await this.#relay?.stop();
+    await this.#scheduling.stop(Math.max(CLOSE_TIMEOUT_MS_MIN, deadlineMs - performance.now()));
     this.#transportClosing = true;
     // Waits on the broker (a last commit, leaving a group) get what is left of the caller's
     // budget, or at least CLOSE_TIMEOUT_MS_MIN after handlers overran it, so stop() ends near its
@@ -390,6 +384,7 @@ class HeraldBus implements Bus, DispatcherHost {
     attributes: { replyto?: string },
     cause: { readonly context: Context; readonly traceparent: string | undefined } | undefined,
   ): Promise<Envelope> {
+    const { scheduler, atMs } = this.#scheduling.timing(options, 'publish');
     const validated = validateNow(contract.schema, input, `"${contract.type}" payload`);
     const data = validated instanceof Promise ? await validated : validated;
     const id = options.id ?? uuidv7();
@@ -431,7 +426,11 @@ class HeraldBus implements Bus, DispatcherHost {
     // The span ends here rather than through `endWhenSettled`: its two closures and extra promise
     // per message showed in the profile of the traced rows.
     try {
-      await this.transport.publish(contract.topic, [encodeEnvelope(envelope)]);
+      const message = encodeEnvelope(envelope);
+      // A time already past is due now: published at once, like an unscheduled message.
+      if (scheduler !== undefined && atMs! > Date.now())
+        await scheduler.schedule(contract.topic, message, atMs!);
+      else await this.transport.publish(contract.topic, [message]);
     } catch (error) {
       endSpan(sent.span, error);
       this.#health.publishFailed(contract.topic, error);

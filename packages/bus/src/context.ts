@@ -3,10 +3,16 @@ import type { CommandContract, EventContract, InputOf } from './contracts.ts';
 import type { Envelope } from './envelope.ts';
 import type { Logger } from './logger.ts';
 import type { OutboxTransaction } from './outbox.ts';
+import type { ScheduleRequest } from './schedule/deliver-at.ts';
 import type { ReceivedMessage } from './transport.ts';
 
-/** Options for a publish or send. Herald fills in the rest of the envelope. */
-export interface PublishOptions {
+/**
+ * Options for a publish or send. Herald fills in the rest of the envelope. With `deliverAt` or
+ * `delayMs` the message is scheduled: kept by the transport (see its `features.scheduling`) and
+ * delivered at that time, never before; the returned envelope's `id` cancels it
+ * (`bus.cancelScheduled(id)`). A time in the past means now.
+ */
+export interface PublishOptions extends ScheduleRequest {
   /** Overrides the contract's key. */
   readonly key?: string;
   /** CloudEvents `subject`; overrides the contract's. */

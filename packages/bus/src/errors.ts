@@ -108,6 +108,28 @@ export class TransportError extends HeraldError {
   }
 }
 
+/** Why a scheduled publish or a cancellation was refused; see {@link ScheduleError}. */
+export type ScheduleErrorReason =
+  | 'SCHEDULE_INVALID_TIME'
+  | 'SCHEDULE_OPTIONS_CONFLICT'
+  | 'SCHEDULE_BEYOND_HORIZON'
+  | 'SCHEDULE_UNSUPPORTED'
+  | 'SCHEDULE_FULL';
+
+/**
+ * A scheduled publish (`deliverAt` / `delayMs`) or a cancellation was refused; nothing was
+ * scheduled. Only `SCHEDULE_FULL` is retriable.
+ */
+export class ScheduleError extends HeraldError {
+  /** The finer reason, stable like the code. */
+  readonly reason: ScheduleErrorReason;
+
+  constructor(reason: ScheduleErrorReason, message: string) {
+    super('HERALD_SCHEDULE', message, { retriable: reason === 'SCHEDULE_FULL' });
+    this.reason = reason;
+  }
+}
+
 /** True when `error` should skip retries: validation, decode and unrecoverable failures. */
 export function isUnrecoverable(error: unknown): boolean {
   return (

@@ -66,6 +66,8 @@ export {
   isUnrecoverable,
   PayloadTooLargeError,
   RemoteError,
+  ScheduleError,
+  type ScheduleErrorReason,
   TimeoutError,
   TransportError,
   UnrecoverableError,
@@ -128,17 +130,22 @@ export {
 } from './outbox.ts';
 export { type OutboxRelayOptions, RELAY_PASSES_PER_WAKE_MAX } from './outbox-relay.ts';
 export { DEFAULT_RETRY_POLICY, type RetryPolicy, retryDelayMs, retryPolicy } from './retry-policy.ts';
+export { SCHEDULE_TOPIC, SCHEDULER_GROUP } from './schedule/topic-scheduler.ts';
 export { type Infer, type InferInput, isStandardSchema, type StandardSchemaV1, validate } from './schema.ts';
 export { type StopOnSignalsOptions, stopOnSignals } from './stop-on-signals.ts';
 export {
+  type CancelOutcome,
   type CloseOptions,
   IN_FLIGHT_MAX,
   type MessageHandler,
   type ReceivedMessage,
   replaysToNewGroup,
+  SCHEDULE_HORIZON_MS_MAX,
+  type SchedulingFeature,
   type SubscribeOptions,
   type Subscription,
   type Transport,
   type TransportFeatures,
+  type TransportScheduler,
 } from './transport.ts';
 export { uuidv7 } from './uuid.ts';

@@ -10,12 +10,14 @@ import { ClosedError, PayloadTooLargeError, TransportError } from './errors.ts';
 import type { TransportHealth } from './health.ts';
 import { KeyedFifo } from './keyed-fifo.ts';
 import { assertTopicName } from './names.ts';
-import type {
-  MessageHandler,
-  SubscribeOptions,
-  Subscription,
-  Transport,
-  TransportFeatures,
+import { MemoryScheduler } from './schedule/memory-scheduler.ts';
+import {
+  type MessageHandler,
+  SCHEDULE_HORIZON_MS_MAX,
+  type SubscribeOptions,
+  type Subscription,
+  type Transport,
+  type TransportFeatures,
 } from './transport.ts';
 import { assertSubscribeOptions } from './transport-checks.ts';
 
@@ -25,6 +27,8 @@ export interface MemoryTransportOptions {
   readonly messageBytesMax?: number;
   /** Messages retained per topic; publishing beyond it rejects (default 100,000). */
   readonly messagesPerTopicMax?: number;
+  /** Scheduled messages waiting at once; scheduling beyond it rejects with `SCHEDULE_FULL` (default 100,000). */
+  readonly scheduledMax?: number;
 }
 
 /** How many unsettled messages one group tracks at once; later ones wait in the topic's log. */
@@ -62,6 +66,7 @@ class MemoryTransport implements Transport {
   readonly features: TransportFeatures;
   readonly #messagesPerTopicMax: number;
   readonly #topics = new Map<string, Topic>();
+  readonly scheduler: MemoryScheduler;
   #closed = false;
 
   constructor(options: MemoryTransportOptions) {
@@ -72,8 +77,20 @@ class MemoryTransport implements Transport {
       orderedPerKey: true,
       exactlyOnce: false,
       messageBytesMax: options.messageBytesMax ?? 1024 * 1024,
+      scheduling: {
+        mode: 'native',
+        guarantee: 'in-process timers, lost with the process like every message of this transport',
+        horizonMsMax: SCHEDULE_HORIZON_MS_MAX,
+      },
     };
     this.#messagesPerTopicMax = options.messagesPerTopicMax ?? 100_000;
+    // A due message that cannot be published (the topic is full) is lost with a warning: this
+    // transport keeps nothing durably anyway.
+    this.scheduler = new MemoryScheduler(
+      (topic, messages) => this.publish(topic, messages),
+      options.scheduledMax ?? 100_000,
+      (error) => process.emitWarning(`memory transport: a scheduled message was lost: ${String(error)}`),
+    );
   }
 
   async publish(topic: string, messages: readonly TransportMessage[]): Promise<void> {
@@ -127,6 +144,7 @@ class MemoryTransport implements Transport {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.scheduler.close();
     for (const topic of this.#topics.values()) {
       for (const group of topic.groups.values()) group.delivery.close();
     }

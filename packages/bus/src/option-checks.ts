@@ -3,6 +3,7 @@
  * everywhere: a {@link ConfigurationError} whose message starts with the transport (`owner`, e.g.
  * `natsTransport`), names the option and says what it must be.
  */
+import { HANDLER_TIMEOUT_MS_MAX } from './bus-api.ts';
 import { ConfigurationError } from './errors.ts';
 
 /**

@@ -4,7 +4,7 @@
  * and the replier publishes the result there with `causationid` = the request's id.
  */
 import { decodeEnvelope, type Envelope } from './envelope.ts';
-import { HeraldError, RemoteError, TimeoutError } from './errors.ts';
+import { ConfigurationError, HeraldError, RemoteError, TimeoutError } from './errors.ts';
 import type { Logger } from './logger.ts';
 import type { Subscription, Transport } from './transport.ts';
 
@@ -111,4 +111,14 @@ export class ReplyInbox {
     if (errorName === undefined) waiting.resolve(envelope);
     else waiting.reject(new RemoteError(errorName, envelope.extensions[REPLY_ERROR_MESSAGE] ?? ''));
   }
+}
+
+/** `timeoutMs` when it is a request timeout in (0, {@link REQUEST_TIMEOUT_MS_MAX}]; throws `ConfigurationError` otherwise. */
+export function checkRequestTimeout(timeoutMs: number): number {
+  if (!(timeoutMs > 0 && timeoutMs <= REQUEST_TIMEOUT_MS_MAX)) {
+    throw new ConfigurationError(
+      `request: timeoutMs must be in (0, ${REQUEST_TIMEOUT_MS_MAX}], got ${timeoutMs}`,
+    );
+  }
+  return timeoutMs;
 }

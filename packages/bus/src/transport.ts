@@ -118,6 +118,82 @@ export interface TransportFeatures {
   readonly exactlyOnce: boolean;
   /** Largest message (body + headers + key, see `messageSizeBytes`) that `publish` accepts. */
   readonly messageBytesMax: number;
+  /**
+   * Whether and how the transport keeps scheduled messages (`publish` with `deliverAt` or
+   * `delayMs`). Absent: not supported (the bus rejects a scheduled publish with `ScheduleError`
+   * `SCHEDULE_UNSUPPORTED`, and the conformance suite skips its scheduling scenarios).
+   */
+  readonly scheduling?: SchedulingFeature;
+}
+
+/**
+ * How a transport keeps scheduled messages:
+ * - `native`: the transport's {@link Transport.scheduler} keeps them (the embedded broker's
+ *   persisted schedule, the memory transport's timers);
+ * - `schedule-topic`: the bus keeps them on the transport itself, in the topic
+ *   `herald.schedule`, and every started bus runs a scheduler that publishes them when due (see
+ *   `schedule/topic-scheduler.ts`); `nackDelayStepsMs` are the nack delays the transport
+ *   honours without rounding up (RabbitMQ's retry queues), absent when every delay is honoured;
+ * - `unsupported`: not available, for the reason given.
+ */
+export type SchedulingFeature =
+  | {
+      readonly mode: 'native';
+      /** What the transport guarantees (durability, lateness), for the conformance report. */
+      readonly guarantee: string;
+      /** Furthest ahead a message may be scheduled, in ms (at most {@link SCHEDULE_HORIZON_MS_MAX}). */
+      readonly horizonMsMax: number;
+    }
+  | {
+      readonly mode: 'schedule-topic';
+      /** What the transport guarantees (durability, lateness), for the conformance report. */
+      readonly guarantee: string;
+      /** Furthest ahead a message may be scheduled, in ms (at most {@link SCHEDULE_HORIZON_MS_MAX}). */
+      readonly horizonMsMax: number;
+      /**
+       * Nack delays honoured exactly although longer than the transport's in-process hold, in
+       * ascending order (RabbitMQ's retry-queue buckets); the scheduler never asks for a delay
+       * longer than a step nor than the in-process hold `nackHoldMsMax`.
+       */
+      readonly nackDelayStepsMs?: readonly number[];
+      /** Longest nack delay the transport holds exactly in process (e.g. below its retry queues). */
+      readonly nackHoldMsMax: number;
+    }
+  | {
+      readonly mode: 'unsupported';
+      /** Why, for the conformance report and the error a scheduled publish gets. */
+      readonly reason: string;
+    };
+
+/** Furthest ahead any transport accepts a scheduled message: 30 days. */
+export const SCHEDULE_HORIZON_MS_MAX = 30 * 24 * 60 * 60 * 1000;
+
+/** What cancelling a scheduled message achieved. */
+export type CancelOutcome =
+  /** The message was still waiting and will not be delivered. */
+  | 'cancelled'
+  /** Nothing waits under that id: it was delivered, cancelled before, or never scheduled. */
+  | 'not-pending'
+  /**
+   * The transport cannot tell at once (a schedule topic): the cancellation is recorded durably and
+   * the scheduler drops the message if it is still waiting when the cancellation reaches it.
+   */
+  | 'requested';
+
+/**
+ * A transport's own keeper of scheduled messages (`features.scheduling.mode === 'native'`).
+ * The message's id is its CloudEvents id (`ce_id` header).
+ */
+export interface TransportScheduler {
+  /**
+   * Keeps `message` and publishes it to `topic` at `deliverAtMs` (ms since the epoch; a time in
+   * the past means now). Resolves once it is kept at the transport's durability level (embedded:
+   * fsynced). Rejects with `ScheduleError` (`SCHEDULE_FULL`, retriable) when the transport's bound
+   * on waiting messages is reached, with `ClosedError` after `close()`.
+   */
+  schedule(topic: string, message: TransportMessage, deliverAtMs: number): Promise<void>;
+  /** Cancels the waiting message with CloudEvents id `id`; resolves with what that achieved. */
+  cancel(id: string): Promise<CancelOutcome>;
 }
 
 /** True when a group that subscribes to `topic` for the first time reads it from its start. */
@@ -163,6 +239,8 @@ export interface Transport {
    * failed, or the transport is closed.
    */
   health?(): TransportHealth;
+  /** Present when `features.scheduling.mode` is `native`: keeps scheduled messages. */
+  readonly scheduler?: TransportScheduler;
 }
 
 /** Options of {@link Transport.close} and {@link Subscription.close}. */

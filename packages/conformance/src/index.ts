@@ -20,6 +20,7 @@ import { deliveryScenarios } from './scenarios/delivery.ts';
 import { lifecycleScenarios } from './scenarios/lifecycle.ts';
 import { payloadScenarios } from './scenarios/payload.ts';
 import { reconnectScenarios } from './scenarios/reconnect.ts';
+import { schedulingScenarios } from './scenarios/scheduling.ts';
 
 export * from './harness.ts';
 export type { ConformanceTarget, Scenario, ScenarioContext } from './scenario.ts';
@@ -32,6 +33,7 @@ export const scenarios: readonly Scenario[] = [
   ...payloadScenarios,
   ...consumerScenarios,
   ...reconnectScenarios,
+  ...schedulingScenarios,
 ];
 
 /** Longest a single scenario run may take. */

@@ -15,6 +15,7 @@ export const BUS_ERROR_CODES = [
   'HERALD_NO_HANDLER',
   'HERALD_TRANSPORT',
   'HERALD_REMOTE',
+  'HERALD_SCHEDULE',
 ] as const;
 
 /** Codes of `@herald/log`, the storage engine. */

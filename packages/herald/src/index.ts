@@ -11,7 +11,9 @@ import {
   type BusOptions,
   createBus as createBusOn,
   memoryTransport,
+  SCHEDULE_HORIZON_MS_MAX,
   type Transport,
+  type TransportFeatures,
 } from '@herald/bus';
 import { lazyTransport } from './lazy-transport.ts';
 import { sqliteIdempotencyStore } from './sqlite-idempotency-store.ts';
@@ -113,6 +115,13 @@ function defaultTransport(options: EmbeddedTransportOptions): Transport {
     orderedPerKey: true,
     exactlyOnce: false,
     messageBytesMax: options.messageBytesMax ?? EMBEDDED_MESSAGE_BYTES_MAX,
-  };
+    // Replaced by the opened transport's own declaration; the same, so a scheduled publish
+    // before anything opened the broker is accepted.
+    scheduling: {
+      mode: 'native',
+      guarantee: 'the embedded broker keeps a persisted schedule (see @herald/broker)',
+      horizonMsMax: SCHEDULE_HORIZON_MS_MAX,
+    },
+  } satisfies TransportFeatures;
   return lazyTransport('embedded', features, () => embeddedTransport(options));
 }

@@ -4,15 +4,18 @@
  * (a locked or unwritable directory) surfaces from the first `publish`, `subscribe` or `start`.
  * Until it is open, `features` are the ones declared; afterwards, the transport's own.
  */
-import type {
-  CloseOptions,
-  MessageHandler,
-  SubscribeOptions,
-  Subscription,
-  Transport,
-  TransportFeatures,
-  TransportHealth,
-  TransportMessage,
+import {
+  type CancelOutcome,
+  type CloseOptions,
+  type MessageHandler,
+  ScheduleError,
+  type SubscribeOptions,
+  type Subscription,
+  type Transport,
+  type TransportFeatures,
+  type TransportHealth,
+  type TransportMessage,
+  type TransportScheduler,
 } from '@herald/bus';
 
 /** A transport opened on first use. */
@@ -37,7 +40,27 @@ export function lazyTransport(
     });
     return opened;
   };
+  const innerScheduler = async (): Promise<TransportScheduler> => {
+    const scheduler = (await transport()).scheduler;
+    if (scheduler === undefined) {
+      throw new ScheduleError(
+        'SCHEDULE_UNSUPPORTED',
+        `the ${name} transport keeps no scheduled messages; use one whose features.scheduling is native`,
+      );
+    }
+    return scheduler;
+  };
+  // Delegates to the opened transport's scheduler, opening it first like publish does.
+  const scheduler: TransportScheduler = {
+    async schedule(topic: string, message: TransportMessage, deliverAtMs: number) {
+      await (await innerScheduler()).schedule(topic, message, deliverAtMs);
+    },
+    async cancel(id: string): Promise<CancelOutcome> {
+      return (await innerScheduler()).cancel(id);
+    },
+  };
   return {
+    scheduler,
     name,
     get features() {
       return inner?.features ?? features;

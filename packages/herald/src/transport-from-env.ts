@@ -156,6 +156,9 @@ function awsOptionsFromEnv(env: Readonly<Record<string, string | undefined>>): R
 /** The broker transports `createBus()` opens lazily. */
 export type LazyTransportName = 'kafka' | 'rabbitmq' | 'nats' | 'redis' | 'aws';
 
+/** Furthest ahead Kafka and RabbitMQ schedule a message (their own declaration: 7 days). */
+const SCHEDULE_HORIZON_MS = 7 * 24 * 60 * 60 * 1000;
+
 /** What a broker transport promises before it is open (then its own features apply). */
 const DECLARED_FEATURES: Record<LazyTransportName, TransportFeatures> = {
   kafka: {
@@ -165,6 +168,13 @@ const DECLARED_FEATURES: Record<LazyTransportName, TransportFeatures> = {
     orderedPerKey: true,
     exactlyOnce: false,
     messageBytesMax: 1_000_000,
+    // As kafkaScheduling() declares with the default options; its own once open.
+    scheduling: {
+      mode: 'schedule-topic',
+      guarantee: 'a schedule topic (see @herald/transport-kafka)',
+      horizonMsMax: SCHEDULE_HORIZON_MS,
+      nackHoldMsMax: 30_000,
+    },
   },
   rabbitmq: {
     consumerGroups: true,
@@ -174,6 +184,14 @@ const DECLARED_FEATURES: Record<LazyTransportName, TransportFeatures> = {
     orderedPerKey: true,
     exactlyOnce: false,
     messageBytesMax: 1024 * 1024,
+    // As rabbitMqScheduling() declares with the default options; its own once open.
+    scheduling: {
+      mode: 'schedule-topic',
+      guarantee: 'a schedule topic (see @herald/transport-rabbitmq)',
+      horizonMsMax: SCHEDULE_HORIZON_MS,
+      nackHoldMsMax: 999,
+      nackDelayStepsMs: [1_000, 5_000, 30_000, 120_000, 600_000, 3_600_000],
+    },
   },
   nats: {
     consumerGroups: true,
@@ -187,6 +205,13 @@ const DECLARED_FEATURES: Record<LazyTransportName, TransportFeatures> = {
       'acknowledged as a duplicate and never delivered',
     exactlyOnce: false,
     messageBytesMax: 1_000_000,
+    scheduling: {
+      mode: 'unsupported',
+      reason:
+        'not built: JetStream counts a message nacked with a delay against max_ack_pending (at most ' +
+        '4,096) until redelivered, so a schedule topic would hold only that many waiting messages, and ' +
+        'later ones, even due sooner, would wait behind them; use the embedded broker, Kafka or RabbitMQ',
+    },
   },
   redis: {
     consumerGroups: true,
@@ -195,6 +220,12 @@ const DECLARED_FEATURES: Record<LazyTransportName, TransportFeatures> = {
     orderedPerKey: true,
     exactlyOnce: false,
     messageBytesMax: 1024 * 1024,
+    scheduling: {
+      mode: 'unsupported',
+      reason:
+        'not built yet: a sorted set per topic scored by due time, moved to its stream by a Lua script, ' +
+        'would keep them durably; until then use the embedded broker, Kafka or RabbitMQ',
+    },
   },
   aws: {
     consumerGroups: true,
@@ -205,6 +236,12 @@ const DECLARED_FEATURES: Record<LazyTransportName, TransportFeatures> = {
       'SNS FIFO drops an exact copy of a message with a CloudEvents id published again within 5 minutes',
     exactlyOnce: false,
     messageBytesMax: 190_000,
+    scheduling: {
+      mode: 'unsupported',
+      reason:
+        'SQS FIFO queues have no per-message DelaySeconds (only a queue-wide delay) and standard ' +
+        'queues stop at 15 minutes; use the embedded broker, Kafka or RabbitMQ',
+    },
   },
 };
 

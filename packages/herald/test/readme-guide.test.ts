@@ -121,6 +121,26 @@ ledger.close();
 `,
   },
   {
+    marker: 'const reminder = await bus.send(ReserveInventory',
+    before: `${CONTRACTS}
+const bus = createBus({ source: '/shop' });
+const reserved = [];
+bus.handle(ReserveInventory, (command) => {
+  reserved.push(command.orderId);
+});
+await bus.start();
+`,
+    after: `
+assert.equal(outcome, 'cancelled');
+assert.equal(await bus.cancelScheduled(reminder.id), 'not-pending');
+const soon = await bus.send(ReserveInventory, { orderId: 'o-4', sku: 'sku-1', quantity: 1 }, { delayMs: 300 });
+await waitFor(() => reserved.includes('o-4'), 'the scheduled command');
+assert.ok(Date.now() >= Date.parse(soon.time) + 300, 'delivered early');
+assert.deepEqual(reserved, ['o-4']);
+await bus.stop();
+`,
+  },
+  {
     marker: "const letters = await bus.deadLetters.list({ topic: 'orders', group: 'inventory' });",
     before: `${CONTRACTS}
 const bus = createBus({ source: '/shop', retry: { attempts: 2, delayMsInitial: 10, jitter: 0 } });

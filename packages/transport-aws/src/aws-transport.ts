@@ -116,6 +116,12 @@ class AwsTransportImpl implements AwsTransport, SubscriptionHost {
         'SNS FIFO drops an exact copy of a message with a CloudEvents id (same id, key, headers and body) published again within 5 minutes',
       exactlyOnce: false,
       messageBytesMax: options.messageBytesMax,
+      scheduling: {
+        mode: 'unsupported',
+        reason:
+          'SQS FIFO queues have no per-message DelaySeconds (only a queue-wide delay) and standard ' +
+          'queues stop at 15 minutes; use the embedded broker, Kafka or RabbitMQ',
+      },
     };
   }
 

@@ -105,6 +105,7 @@ class KafkaTransportImpl implements KafkaTransport, SubscriptionHost {
       orderedPerKey: true,
       exactlyOnce: false,
       messageBytesMax: options.messageBytesMax,
+      scheduling: kafkaScheduling(options.nackDelayMsMax),
     };
     this.#producer = new Producer({
       ...connection(options, options.clientId),
@@ -292,4 +293,28 @@ class KafkaTransportImpl implements KafkaTransport, SubscriptionHost {
       1_000,
     );
   }
+}
+
+/** Longest a scheduler parks a scheduled entry before it moves it to the end of the schedule topic. */
+const SCHEDULE_HOLD_MS_MAX = 30_000;
+/** Furthest ahead Kafka schedules a message: 7 days, Kafka's default retention. */
+const SCHEDULE_HORIZON_MS = 7 * 24 * 60 * 60 * 1000;
+
+/**
+ * Kafka has no delayed delivery: the bus keeps scheduled messages in the topic `herald.schedule`
+ * (`SCHEDULE_TOPIC` of `@herald/bus`; see `packages/bus/src/schedule/topic-scheduler.ts`),
+ * parking each entry in the scheduler's partition window for at most 30 s (or `nackDelayMsMax`)
+ * and then appending it again, so commits move on.
+ */
+export function kafkaScheduling(nackDelayMsMax: number) {
+  return {
+    mode: 'schedule-topic',
+    guarantee:
+      'entries in the topic herald.schedule, published when due by any started bus (the group ' +
+      'herald.scheduler); durable as any Kafka message; a crash may publish a due message twice (same id); ' +
+      'a cancellation reaches the message only through the scheduler reading it: reliable with one ' +
+      'scheduler process or a one-partition herald.schedule',
+    horizonMsMax: SCHEDULE_HORIZON_MS,
+    nackHoldMsMax: Math.min(SCHEDULE_HOLD_MS_MAX, nackDelayMsMax),
+  } as const;
 }

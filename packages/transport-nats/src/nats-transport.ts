@@ -216,6 +216,13 @@ class NatsTransportImpl implements NatsTransport, SubscriptionHost {
       publishDeduplication: publishDeduplication(options.duplicateWindowMs),
       exactlyOnce: false,
       messageBytesMax: options.messageBytesMax,
+      scheduling: {
+        mode: 'unsupported',
+        reason:
+          'not built: JetStream counts a message nacked with a delay against max_ack_pending (at most ' +
+          '4,096) until redelivered, so a schedule topic would hold only that many waiting messages, and ' +
+          'later ones, even due sooner, would wait behind them; use the embedded broker, Kafka or RabbitMQ',
+      },
     };
     void this.#watchStatus();
   }

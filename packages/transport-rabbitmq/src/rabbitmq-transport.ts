@@ -33,7 +33,13 @@ import {
 import type { GroupNames } from './names.ts';
 import { type RabbitMqTransportOptions, type ResolvedOptions, resolveOptions } from './options.ts';
 import { GroupSubscription, type SubscriptionHost } from './subscription.ts';
-import { type DeclaredTopology, declareRetryQueue, declareTopic, retryBucketMs } from './topology.ts';
+import {
+  type DeclaredTopology,
+  declareRetryQueue,
+  declareTopic,
+  RETRY_BUCKETS_MS,
+  retryBucketMs,
+} from './topology.ts';
 
 /** Routing key of messages without a `ce_type` header (raw transport messages). */
 export const UNTYPED_ROUTING_KEY = 'herald.untyped';
@@ -151,6 +157,7 @@ class RabbitMqTransportImpl implements RabbitMqTransport, SubscriptionHost {
         'each shard queue has a single active consumer (per-key order); other members of the group stand by',
       exactlyOnce: false,
       messageBytesMax: options.messageBytesMax,
+      scheduling: rabbitMqScheduling(options.retryQueueDelayMsMin),
     };
   }
 
@@ -418,4 +425,27 @@ function drained(channel: Channel): Promise<void> {
     channel.on('drain', done);
     channel.on('close', done);
   });
+}
+
+/** Furthest ahead RabbitMQ schedules a message: 7 days. */
+const SCHEDULE_HORIZON_MS = 7 * 24 * 60 * 60 * 1000;
+
+/**
+ * RabbitMQ (without the delayed-message plugin) has no delayed delivery, and per-message TTL
+ * expires only at a queue's head, so one queue cannot hold different delays. The bus keeps
+ * scheduled messages in the topic `herald.schedule` (`SCHEDULE_TOPIC` of `@herald/bus`; see
+ * `packages/bus/src/schedule/topic-scheduler.ts`); an entry waits in the group's retry queues, each with one TTL (so FIFO is due order), always the
+ * longest that does not overshoot, and its last second in the scheduler's process.
+ */
+export function rabbitMqScheduling(retryQueueDelayMsMin: number) {
+  return {
+    mode: 'schedule-topic',
+    guarantee:
+      'entries in the topic herald.schedule, waiting in TTL retry queues and published when due by ' +
+      'the active member of the group herald.scheduler (single active consumer per shard); durable as ' +
+      'any quorum-queue message; a crash may publish a due message twice (same id)',
+    horizonMsMax: SCHEDULE_HORIZON_MS,
+    nackHoldMsMax: retryQueueDelayMsMin - 1,
+    nackDelayStepsMs: RETRY_BUCKETS_MS,
+  } as const;
 }

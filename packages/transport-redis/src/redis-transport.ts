@@ -102,6 +102,12 @@ class RedisTransportImpl implements RedisTransport, SubscriptionHost {
       orderedPerKey: true,
       exactlyOnce: false,
       messageBytesMax: options.messageBytesMax,
+      scheduling: {
+        mode: 'unsupported',
+        reason:
+          'not built yet: a sorted set per topic scored by due time, moved to its stream by a Lua script, ' +
+          'would keep them durably; until then use the embedded broker, Kafka or RabbitMQ',
+      },
     };
   }
 

@@ -21,6 +21,7 @@
 import { type ChildProcess, fork } from 'node:child_process';
 import path from 'node:path';
 import {
+  type CancelOutcome,
   ClosedError,
   ConfigurationError,
   HeraldError,
@@ -35,6 +36,7 @@ import {
   TransportError,
   type TransportFeatures,
   type TransportMessage,
+  type TransportScheduler,
 } from '@herald/bus';
 import { withDeadline } from '@herald/test-support';
 
@@ -55,6 +57,13 @@ export type HostRequestBody =
   | { readonly op: 'unsubscribe'; readonly subscriptionId: number }
   | { readonly op: 'ack'; readonly deliveryId: number }
   | { readonly op: 'nack'; readonly deliveryId: number; readonly delayMs: number | undefined }
+  | {
+      readonly op: 'schedule';
+      readonly topic: string;
+      readonly message: TransportMessage;
+      readonly deliverAtMs: number;
+    }
+  | { readonly op: 'cancel'; readonly scheduledId: string }
   | { readonly op: 'close' };
 
 /** Parent → child. Every request is answered by one {@link HostReply} with its `id`. */
@@ -76,6 +85,8 @@ export interface HostReply {
   readonly type: 'reply';
   readonly id: number;
   readonly error?: SerializedError;
+  /** What the request resolved with, where it resolves with something (a cancel's outcome). */
+  readonly value?: unknown;
 }
 
 /** Child → parent. */
@@ -167,7 +178,7 @@ export async function startChildTransport(options: ChildTransportOptions): Promi
 
 interface Pending {
   readonly what: string;
-  readonly resolve: () => void;
+  readonly resolve: (value: unknown) => void;
   readonly reject: (error: Error) => void;
   readonly timer: NodeJS.Timeout;
 }
@@ -273,6 +284,18 @@ export class ChildTransport implements Transport {
     await this.#request({ op: 'publish', topic, messages });
   }
 
+  /** The child transport's scheduler, called across the channel. */
+  readonly scheduler: TransportScheduler = {
+    schedule: async (topic, message, deliverAtMs) => {
+      if (this.#closeRequested) throw new ClosedError('embedded transport (child process)');
+      await this.#request({ op: 'schedule', topic, message, deliverAtMs });
+    },
+    cancel: async (scheduledId) => {
+      if (this.#closeRequested) throw new ClosedError('embedded transport (child process)');
+      return (await this.#request({ op: 'cancel', scheduledId })) as CancelOutcome;
+    },
+  };
+
   async subscribe(options: SubscribeOptions, handler: MessageHandler): Promise<Subscription> {
     if (this.#closeRequested) throw new ClosedError('embedded transport (child process)');
     const subscriptionId = ++this.#nextSubscriptionId;
@@ -368,10 +391,10 @@ export class ChildTransport implements Transport {
       .catch(() => message.nack().catch(() => {}));
   }
 
-  #request(body: HostRequestBody): Promise<void> {
+  #request(body: HostRequestBody): Promise<unknown> {
     if (this.#exitedHow !== undefined) return Promise.reject(this.#diedError(body.op));
     const id = ++this.#nextRequestId;
-    return new Promise<void>((resolve, reject) => {
+    return new Promise<unknown>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.#pending.delete(id);
         reject(
@@ -404,7 +427,7 @@ export class ChildTransport implements Transport {
     if (pending === undefined) return; // Its deadline passed already.
     this.#pending.delete(reply.id);
     clearTimeout(pending.timer);
-    if (reply.error === undefined) pending.resolve();
+    if (reply.error === undefined) pending.resolve(reply.value);
     else pending.reject(deserializeError(reply.error));
   }
 

@@ -1,0 +1,101 @@
+/**
+ * The bus's side of scheduled messages: which scheduler a scheduled publish goes to (the
+ * transport's own, or a {@link TopicScheduler} over a schedule topic), the delivery time a
+ * publish asks for, cancellation, and running the topic scheduler while the bus is started.
+ * Kept apart from bus.ts, which holds the bus's lifecycle.
+ */
+import { ConfigurationError, ScheduleError } from '../errors.ts';
+import type { Logger } from '../logger.ts';
+import type { CancelOutcome, Transport, TransportScheduler } from '../transport.ts';
+import { deliverAtMs, type ScheduleRequest } from './deliver-at.ts';
+import { TopicScheduler } from './topic-scheduler.ts';
+
+/** Where a publish goes: now, or to a scheduler for `atMs`. */
+export type PublishTiming =
+  | { readonly scheduler: undefined; readonly atMs: undefined }
+  | { readonly scheduler: TransportScheduler; readonly atMs: number };
+
+/** Scheduling for one bus. */
+export class BusScheduling {
+  readonly #transport: Transport;
+  readonly #logger: Logger;
+  readonly #runScheduler: boolean;
+  #topicScheduler: TopicScheduler | undefined;
+
+  constructor(transport: Transport, logger: Logger, runScheduler: boolean) {
+    this.#transport = transport;
+    this.#logger = logger;
+    this.#runScheduler = runScheduler;
+  }
+
+  /**
+   * What `request` asks of a publish: now (no time, or a time already past) or a scheduler and a
+   * time. Throws `ScheduleError` for a bad time or a transport that cannot schedule.
+   */
+  timing(request: ScheduleRequest, method: string): PublishTiming {
+    const scheduling = this.#transport.features.scheduling;
+    const nowMs = Date.now();
+    const horizonMs =
+      scheduling === undefined || scheduling.mode === 'unsupported'
+        ? Number.POSITIVE_INFINITY
+        : scheduling.horizonMsMax;
+    const atMs = deliverAtMs(request, nowMs, horizonMs);
+    if (atMs === undefined) return { scheduler: undefined, atMs: undefined };
+    // Refused even for a past time, so an unsupported transport fails the same way every time.
+    const scheduler = this.scheduler(method);
+    return atMs > nowMs ? { scheduler, atMs } : { scheduler: undefined, atMs: undefined };
+  }
+
+  /** Throws `ConfigurationError` when a query's `request` asks to be scheduled: its caller waits for the reply. */
+  static refuseScheduledQuery(request: ScheduleRequest, type: string): void {
+    if (request.deliverAt !== undefined || request.delayMs !== undefined) {
+      throw new ConfigurationError(
+        `request(${type}): a query cannot be scheduled (its caller waits for the reply); send a command instead`,
+      );
+    }
+  }
+
+  /** Cancels the scheduled message `id`; see `Bus.cancelScheduled`. */
+  cancel(id: string): Promise<CancelOutcome> {
+    if (typeof id !== 'string' || id === '') {
+      throw new ScheduleError(
+        'SCHEDULE_INVALID_TIME',
+        'cancelScheduled: pass the id of the envelope a scheduled publish or send resolved with',
+      );
+    }
+    return this.scheduler('cancelScheduled').cancel(id);
+  }
+
+  /** Joins the schedulers of a schedule topic, where the transport has one and the bus runs it. */
+  async start(): Promise<void> {
+    if (!this.#runScheduler || this.#transport.features.scheduling?.mode !== 'schedule-topic') return;
+    this.scheduler('start');
+    await this.#topicScheduler?.start();
+  }
+
+  /** Leaves the schedulers' group (what this bus held goes to another member). */
+  async stop(timeoutMs: number): Promise<void> {
+    await this.#topicScheduler
+      ?.stop(timeoutMs)
+      .catch((error: unknown) => this.#logger.warn({ error: String(error) }, 'closing the scheduler failed'));
+  }
+
+  /** The transport's scheduler, or a `ScheduleError` saying why there is none. */
+  scheduler(method: string): TransportScheduler {
+    const scheduling = this.#transport.features.scheduling;
+    if (scheduling?.mode === 'native' && this.#transport.scheduler !== undefined) {
+      return this.#transport.scheduler;
+    }
+    if (scheduling?.mode === 'schedule-topic') {
+      this.#topicScheduler ??= new TopicScheduler(this.#transport, this.#logger);
+      return this.#topicScheduler;
+    }
+    const why =
+      scheduling?.mode === 'unsupported' ? scheduling.reason : 'it declares no scheduling in its features';
+    throw new ScheduleError(
+      'SCHEDULE_UNSUPPORTED',
+      `${method}: the ${this.#transport.name} transport keeps no scheduled messages (${why}); ` +
+        'use a transport whose features.scheduling is supported, e.g. the embedded broker',
+    );
+  }
+}
