@@ -133,7 +133,10 @@ class HeraldBus implements Bus, DispatcherHost {
     this.#handlerTimeoutMs = checkTimeout(options.handlerTimeoutMs ?? 30_000, 'createBus: handlerTimeoutMs');
     this.#retry = retryPolicy(options.retry);
     this.#deadLetterTopic = options.deadLetterTopic ?? defaultDeadLetterTopic;
-    this.#replies = new ReplyInbox(this.transport, this.#instanceId, this.logger);
+    this.#replies = new ReplyInbox(this.transport, this.#instanceId, this.logger, {
+      system: this.#system,
+      source: this.source,
+    });
     this.deadLetters = deadLetters(this.transport, this.#deadLetterTopic, this.source);
     for (const contract of options.contracts ?? []) this.#register(contract);
   }
