@@ -9,7 +9,6 @@
  * through unchanged, as it did before Herald made spans.
  */
 import {
-  type Attributes,
   type Context,
   context,
   createTraceState,
@@ -184,7 +183,7 @@ export function startSend(fields: SendFields, parent: Context, links?: Link[]): 
     parent,
   );
   // Building attributes costs objects per message: only for a span that records them.
-  if (span.isRecording()) span.setAttributes(sendAttributes(fields));
+  if (span.isRecording()) setSendAttributes(span, fields);
   const spanContext = span.spanContext();
   // Tracers give a span either valid ids (its own, or a no-op span its valid parent's) or the API's
   // invalid context itself: told apart by identity, not by the API's regular expressions.
@@ -196,29 +195,31 @@ export function startSend(fields: SendFields, parent: Context, links?: Link[]): 
   };
 }
 
-function sendAttributes(fields: SendFields): Attributes {
-  const attributes: Attributes = {
-    'messaging.system': fields.system,
-    'messaging.destination.name': fields.topic,
-    'messaging.message.id': fields.id,
-    'cloudevents.event_type': fields.type,
-    'cloudevents.event_source': fields.source,
-  };
+/**
+ * Sets the send attributes one call each: no attributes object to build and for-in walk per
+ * message (in an A/B micro-benchmark no slower, in the median ~10% less per span; passing them to
+ * `startSpan` measured slower, as the SDK sanitizes them there and then sets them one by one).
+ */
+function setSendAttributes(span: Span, fields: SendFields): void {
+  span.setAttribute('messaging.system', fields.system);
+  span.setAttribute('messaging.destination.name', fields.topic);
+  span.setAttribute('messaging.message.id', fields.id);
+  span.setAttribute('cloudevents.event_type', fields.type);
+  span.setAttribute('cloudevents.event_source', fields.source);
   if (fields.correlationId !== undefined)
-    attributes['messaging.message.conversation_id'] = fields.correlationId;
+    span.setAttribute('messaging.message.conversation_id', fields.correlationId);
   if (MODE.current) {
-    attributes['messaging.operation.type'] = 'send';
-    attributes['messaging.operation.name'] = 'send';
+    span.setAttribute('messaging.operation.type', 'send');
+    span.setAttribute('messaging.operation.name', 'send');
   }
-  if (MODE.old) attributes['messaging.operation'] = 'publish';
-  addKey(attributes, fields.system, fields.key, fields.type);
-  return attributes;
+  if (MODE.old) span.setAttribute('messaging.operation', 'publish');
+  setKey(span, fields.system, fields.key, fields.type);
 }
 
-function addKey(attributes: Attributes, system: string, key: string | undefined, type: string): void {
-  if (system === 'kafka' && key !== undefined) attributes['messaging.kafka.message.key'] = key;
+function setKey(span: Span, system: string, key: string | undefined, type: string): void {
+  if (system === 'kafka' && key !== undefined) span.setAttribute('messaging.kafka.message.key', key);
   // The RabbitMQ transport routes by event type (one topic exchange per topic).
-  if (system === 'rabbitmq') attributes['messaging.rabbitmq.destination.routing_key'] = type;
+  if (system === 'rabbitmq') span.setAttribute('messaging.rabbitmq.destination.routing_key', type);
 }
 
 /** A started CONSUMER span and the context to run the handler in. */
@@ -248,7 +249,7 @@ export function startProcess(
     { kind: SpanKind.CONSUMER, ...(producer === undefined ? {} : { links: [{ context: producer }] }) },
     parent,
   );
-  if (span.isRecording()) span.setAttributes(processAttributes(system, source, group, message, envelope));
+  if (span.isRecording()) setProcessAttributes(span, system, source, group, message, envelope);
   // A no-op span with no trace to continue needs no context of its own (one allocation less).
   if (producer === undefined && span.spanContext() === INVALID_SPAN_CONTEXT) return { span, context: parent };
   // `parent` holds nothing but the producer's span, which this span replaces: derive from the root
@@ -256,43 +257,49 @@ export function startProcess(
   return { span, context: trace.setSpan(ROOT_CONTEXT, span) };
 }
 
-function processAttributes(
+/** Sets the process attributes, one call each (see {@link setSendAttributes}). */
+function setProcessAttributes(
+  span: Span,
   system: string,
   source: string,
   group: string,
   message: ReceivedMessage,
   envelope: Envelope | undefined,
-): Attributes {
-  const attributes: Attributes = {
-    'messaging.system': system,
-    'messaging.destination.name': message.topic,
-    'messaging.destination.partition.id': String(message.partition),
-    'herald.delivery_attempt': message.deliveryAttempt,
-    // Which service handles it: the consuming bus's source (the event's is the producer's).
-    'herald.consumer.source': source,
-  };
+): void {
+  span.setAttribute('messaging.system', system);
+  span.setAttribute('messaging.destination.name', message.topic);
+  span.setAttribute('messaging.destination.partition.id', partitionId(message.partition));
+  span.setAttribute('herald.delivery_attempt', message.deliveryAttempt);
+  // Which service handles it: the consuming bus's source (the event's is the producer's).
+  span.setAttribute('herald.consumer.source', source);
   if (envelope !== undefined) {
-    attributes['messaging.message.id'] = envelope.id;
-    attributes['cloudevents.event_type'] = envelope.type;
-    attributes['cloudevents.event_source'] = envelope.source;
-    const correlationId = envelope.correlationid ?? envelope.id;
-    attributes['messaging.message.conversation_id'] = correlationId;
+    span.setAttribute('messaging.message.id', envelope.id);
+    span.setAttribute('cloudevents.event_type', envelope.type);
+    span.setAttribute('cloudevents.event_source', envelope.source);
+    span.setAttribute('messaging.message.conversation_id', envelope.correlationid ?? envelope.id);
   }
   if (MODE.current) {
-    attributes['messaging.operation.type'] = 'process';
-    attributes['messaging.operation.name'] = 'process';
-    attributes['messaging.consumer.group.name'] = group;
-    if (system === 'kafka') attributes['messaging.kafka.offset'] = Number(message.offset);
+    span.setAttribute('messaging.operation.type', 'process');
+    span.setAttribute('messaging.operation.name', 'process');
+    span.setAttribute('messaging.consumer.group.name', group);
+    if (system === 'kafka') span.setAttribute('messaging.kafka.offset', Number(message.offset));
   }
   if (MODE.old) {
-    attributes['messaging.operation'] = 'process';
+    span.setAttribute('messaging.operation', 'process');
     if (system === 'kafka') {
-      attributes['messaging.kafka.consumer.group'] = group;
-      attributes['messaging.kafka.message.offset'] = Number(message.offset);
+      span.setAttribute('messaging.kafka.consumer.group', group);
+      span.setAttribute('messaging.kafka.message.offset', Number(message.offset));
     }
   }
-  addKey(attributes, system, message.key, envelope?.type ?? message.headers.ce_type ?? '');
-  return attributes;
+  setKey(span, system, message.key, envelope?.type ?? message.headers.ce_type ?? '');
+}
+
+/** Partition ids as attribute text, made once for the first {@link PARTITION_IDS_CACHED}. */
+const PARTITION_IDS_CACHED = 256;
+const PARTITION_IDS = Array.from({ length: PARTITION_IDS_CACHED }, (_, partition) => String(partition));
+
+function partitionId(partition: number): string {
+  return PARTITION_IDS[partition] ?? String(partition);
 }
 
 /** Records a failed attempt: the exception, `error.type` and an error status. */
