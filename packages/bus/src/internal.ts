@@ -26,4 +26,5 @@ export {
 } from './option-checks.ts';
 export { murmur2, partitionForKey } from './partitioner.ts';
 export { publishIdentity } from './publish-identity.ts';
+export { type RegisteredSubscription, SubscriptionRegistry } from './subscription-registry.ts';
 export { assertSubscribeOptions } from './transport-checks.ts';
