@@ -10,7 +10,11 @@
  *
  * - traced: the bus rows again with an OpenTelemetry SDK registered (AsyncLocalStorage context
  *   manager, a `BatchSpanProcessor` with its defaults, an exporter that drops what it is given),
- *   shown as a ratio to the matching bus row: the cost of recording spans. The bus rows run with
+ *   shown as a ratio to the matching bus row: the cost of recording spans. Bus and traced rounds
+ *   alternate in pairs (ABBA order); besides the ratio of the summed rates, the table gives the
+ *   median and quartiles of the per-pair ratios, by wall time and by CPU time per message (this
+ *   process's, which includes the embedded broker): the figures that hold still on a shared
+ *   machine, where other processes' load moves wall time far more than CPU time. The bus rows run with
  *   no SDK, where every span is a no-op; `tracing hooks, no SDK` times those no-op calls alone (a
  *   send and a process span per message) as a share of the bus's end-to-end time per message.
  * - traced, embedded: bus rounds with and without the SDK again, on `embeddedTransport` (the
@@ -46,7 +50,7 @@ import { BasicTracerProvider, BatchSpanProcessor, type SpanExporter } from '@ope
 import { z } from 'zod';
 import type { ReceivedMessage } from '../packages/bus/src/index.ts';
 import { endSpan, sendParent, startProcess, startSend } from '../packages/bus/src/tracing.ts';
-import { format, parseBenchArgs, progressLine } from './_common.ts';
+import { format, median, parseBenchArgs, percentile, progressLine } from './_common.ts';
 
 const TOPIC = 'bench-events';
 
@@ -70,6 +74,10 @@ interface Row {
   readonly ratioToTransport?: number;
   /** Traced rows: this rate divided by the bus row with the same kind and publishers. */
   readonly ratioToBus?: number;
+  /** Traced rows: the traced ÷ bus ratios of paired rounds, by wall time. */
+  readonly pairRatio?: RatioSummary;
+  /** Traced rows: the same by CPU time per message (bus ÷ traced). */
+  readonly cpuRatio?: RatioSummary;
 }
 
 /** The embedded transport's pair of rows: the bus with no SDK and with one, alternating. */
@@ -77,7 +85,30 @@ interface EmbeddedRow {
   readonly name: string;
   readonly busMessagesPerSecond: number;
   readonly tracedMessagesPerSecond: number;
+  /** Ratio of the summed rates. */
   readonly ratioToBus: number;
+  /** The traced ÷ bus ratios of paired rounds, by wall time. */
+  readonly pairRatio: RatioSummary;
+  /** The same by CPU time per message (bus ÷ traced). */
+  readonly cpuRatio: RatioSummary;
+}
+
+/** The median, quartiles and count of the ratios of paired rounds. */
+interface RatioSummary {
+  readonly median: number;
+  readonly quartileLow: number;
+  readonly quartileHigh: number;
+  readonly pairs: number;
+}
+
+/** Median and quartiles of ascending pair ratios. */
+function ratioSummary(ratios: readonly number[]): RatioSummary {
+  return {
+    median: median(ratios),
+    quartileLow: percentile(ratios, 0.25),
+    quartileHigh: percentile(ratios, 0.75),
+    pairs: ratios.length,
+  };
 }
 
 /** An exporter that drops every batch: the rows time recording and batching, not a backend. */
@@ -134,6 +165,14 @@ function noSdkHooksNs(iterations: number): number {
 interface Round {
   readonly messages: number;
   readonly seconds: number;
+  /** CPU time this process used during the round (user + system): bus, transport and broker. */
+  readonly cpuSeconds: number;
+}
+
+/** CPU seconds used since `since` (a `process.cpuUsage()` reading). */
+function cpuSecondsSince(since: NodeJS.CpuUsage): number {
+  const used = process.cpuUsage(since);
+  return (used.user + used.system) / 1e6;
 }
 
 function progress(text: string): void {
@@ -208,14 +247,16 @@ async function transportRound(publishers: number, total: number, inFlight: numbe
       handled.add();
     });
   }
+  const cpuStarted = process.cpuUsage();
   const started = performance.now();
   await publishAll(publishers, total, (n) =>
     transport.publish(TOPIC, [{ key: `order-${n}`, headers: sample.headers, body: sample.body }]),
   );
   if (consume) await handled.done;
   const seconds = (performance.now() - started) / 1000;
+  const cpuSeconds = cpuSecondsSince(cpuStarted);
   await transport.close();
-  return { messages: total, seconds };
+  return { messages: total, seconds, cpuSeconds };
 }
 
 /** Which transport a bus round runs on. */
@@ -251,37 +292,80 @@ async function busRoundOn(
     bus.on(BenchEvent, { group: 'bench', concurrency: inFlight }, () => handled.add());
   }
   await bus.start();
+  const cpuStarted = process.cpuUsage();
   const started = performance.now();
   await publishAll(publishers, total, (n) => bus.publish(BenchEvent, event(n)));
   if (consume) await handled.done;
   const seconds = (performance.now() - started) / 1000;
+  const cpuSeconds = cpuSecondsSince(cpuStarted);
   await bus.stop();
-  return { messages: total, seconds };
+  return { messages: total, seconds, cpuSeconds };
 }
+
+/** What {@link measureInterleaved} measured: the summed rounds of each side and the pairs' ratios. */
+interface Interleaved {
+  readonly first: Round;
+  readonly second: Round;
+  /** Per pair of rounds, the second's rate divided by the first's, ascending. */
+  readonly ratios: readonly number[];
+  /**
+   * Per pair, the first's CPU time per message divided by the second's, ascending: the ratio of
+   * the rates each would reach with a core of its own, which other processes' load moves far less
+   * than wall time.
+   */
+  readonly cpuRatios: readonly number[];
+}
+
+/** Most pairs of rounds {@link measureInterleaved} runs, whatever the time budget. */
+const PAIRS_MAX = 200;
 
 /**
  * Alternates rounds of `first` and `second` until each used `durationMs` of measured time (one
- * unmeasured round of each warms up first), so a shift in the machine's load hits both alike.
+ * unmeasured round of each warms up first; at least 5 pairs, at most {@link PAIRS_MAX}), so a
+ * shift in the machine's load hits both alike. Each pair runs in the opposite order of the one
+ * before (ABBA), so a trend within a pair cancels out too. The ratios per pair are kept: their
+ * median is the robust figure on a shared machine, where one round caught by another process's
+ * burst moves a ratio of sums but not a median.
  */
 async function measureInterleaved(
   durationMs: number,
   first: () => Promise<Round>,
   second: () => Promise<Round>,
-): Promise<[Round, Round]> {
+): Promise<Interleaved> {
   await first();
   await second();
   const totals = [
-    { messages: 0, seconds: 0 },
-    { messages: 0, seconds: 0 },
+    { messages: 0, seconds: 0, cpuSeconds: 0 },
+    { messages: 0, seconds: 0, cpuSeconds: 0 },
   ];
-  while (totals.some((total) => total.seconds * 1000 < durationMs)) {
-    for (const [index, round] of [first, second].entries()) {
-      const result = await round();
+  const ratios: number[] = [];
+  const cpuRatios: number[] = [];
+  const rounds = [first, second];
+  while (
+    ratios.length < PAIRS_MAX &&
+    (ratios.length < 5 || totals.some((total) => total.seconds * 1000 < durationMs))
+  ) {
+    const order = ratios.length % 2 === 0 ? [0, 1] : [1, 0];
+    const rates: number[] = [];
+    const cpuPerMessage: number[] = [];
+    for (const index of order) {
+      const result = await rounds[index]!();
       totals[index]!.messages += result.messages;
       totals[index]!.seconds += result.seconds;
+      totals[index]!.cpuSeconds += result.cpuSeconds;
+      rates[index] = result.messages / result.seconds;
+      cpuPerMessage[index] = result.cpuSeconds / result.messages;
     }
+    ratios.push(rates[1]! / rates[0]!);
+    cpuRatios.push(cpuPerMessage[0]! / cpuPerMessage[1]!);
   }
-  return [totals[0]!, totals[1]!];
+  const ascending = (left: number, right: number) => left - right;
+  return {
+    first: totals[0]!,
+    second: totals[1]!,
+    ratios: ratios.sort(ascending),
+    cpuRatios: cpuRatios.sort(ascending),
+  };
 }
 
 /** A bus round with an SDK registered for just that round. */
@@ -304,12 +388,14 @@ async function measure(durationMs: number, round: () => Promise<Round>): Promise
   await round();
   let messages = 0;
   let seconds = 0;
+  let cpuSeconds = 0;
   while (seconds * 1000 < durationMs) {
     const result = await round();
     messages += result.messages;
     seconds += result.seconds;
+    cpuSeconds += result.cpuSeconds;
   }
-  return { messages, seconds };
+  return { messages, seconds, cpuSeconds };
 }
 
 /** Entry point used by `bench/run.ts`. */
@@ -318,7 +404,13 @@ export async function run(args: string[]): Promise<void> {
   const durationMs = quick ? 1000 : 4000;
   const roundMessages = quick ? 20_000 : 50_000;
   const rows: Row[] = [];
-  const record = (layer: Row['layer'], publishers: number, inFlight: number, result: Round): void => {
+  const record = (
+    layer: Row['layer'],
+    publishers: number,
+    inFlight: number,
+    result: Round,
+    pairs?: Interleaved,
+  ): void => {
     const kind: Row['kind'] = inFlight === 0 ? 'publish' : 'end-to-end';
     const messagesPerSecond = result.messages / result.seconds;
     const matching = (of: Row['layer']) =>
@@ -351,6 +443,9 @@ export async function run(args: string[]): Promise<void> {
       ...(layer === 'traced' && untraced !== undefined
         ? { ratioToBus: messagesPerSecond / untraced.messagesPerSecond }
         : {}),
+      ...(pairs === undefined
+        ? {}
+        : { pairRatio: ratioSummary(pairs.ratios), cpuRatio: ratioSummary(pairs.cpuRatios) }),
     });
     progress(`${name}: ${format(messagesPerSecond)} msg/s`);
   };
@@ -367,25 +462,26 @@ export async function run(args: string[]): Promise<void> {
   }
   // Bus rounds (no SDK) alternate with traced rounds (an SDK registered), so the ratio of the two
   // survives the load of a shared machine changing during the run.
-  const traced: [number, number, Round][] = [];
+  const traced: [number, number, Interleaved][] = [];
   for (const [publishers, inFlight] of cases) {
-    const [plain, withSdk] = await measureInterleaved(
+    const pairs = await measureInterleaved(
       durationMs,
       () => busRound(publishers, roundMessages, inFlight),
       () => tracedRound(publishers, roundMessages, inFlight),
     );
-    record('bus', publishers, inFlight, plain);
-    traced.push([publishers, inFlight, withSdk]);
+    record('bus', publishers, inFlight, pairs.first);
+    traced.push([publishers, inFlight, pairs]);
   }
   // The same pairs on the embedded broker, in smaller rounds (it is slower than memory).
   const embeddedRoundMessages = quick ? 2_000 : 5_000;
   const embedded: EmbeddedRow[] = [];
   for (const [publishers, inFlight] of cases.filter(([publishers]) => publishers === 256)) {
-    const [plain, withSdk] = await measureInterleaved(
+    const pairs = await measureInterleaved(
       durationMs,
       () => busRound(publishers, embeddedRoundMessages, inFlight, 'embedded'),
       () => tracedRound(publishers, embeddedRoundMessages, inFlight, 'embedded'),
     );
+    const [plain, withSdk] = [pairs.first, pairs.second];
     const name =
       inFlight === 0
         ? `embedded: publish, ${publishers} publishers`
@@ -397,14 +493,19 @@ export async function run(args: string[]): Promise<void> {
       busMessagesPerSecond: bus,
       tracedMessagesPerSecond: traced,
       ratioToBus: traced / bus,
+      pairRatio: ratioSummary(pairs.ratios),
+      cpuRatio: ratioSummary(pairs.cpuRatios),
     });
-    progress(`${name}: ${format(bus)} msg/s, traced ${format(traced)} msg/s`);
+    progress(
+      `${name}: ${format(bus)} msg/s, traced ${format(traced)} msg/s, median pair ratio ${percent(median(pairs.ratios))}, by CPU ${percent(median(pairs.cpuRatios))}`,
+    );
   }
   const hooksNs = noSdkHooksNs(quick ? 100_000 : 1_000_000);
   const endToEnd = rows.find((row) => row.layer === 'bus' && row.inFlight === 1)!;
   const hooksShare = hooksNs / (1e9 / endToEnd.messagesPerSecond);
   progress(`tracing hooks, no SDK: ${format(hooksNs)} ns per message (${format(hooksShare * 100, 1)}%)`);
-  for (const [publishers, inFlight, result] of traced) record('traced', publishers, inFlight, result);
+  for (const [publishers, inFlight, pairs] of traced)
+    record('traced', publishers, inFlight, pairs.second, pairs);
   const sample = encodedSample();
   const busMessage = { bytes: messageSizeBytes(sample), headers: Object.keys(sample.headers).length };
   if (json) {
@@ -424,18 +525,18 @@ export async function run(args: string[]): Promise<void> {
     return;
   }
   const lines = [
-    `| measurement (memoryTransport, ${durationMs} ms each in rounds of ${format(roundMessages)}) | messages | messages/s | bus ÷ transport | traced ÷ bus |`,
-    '| --- | ---: | ---: | ---: | ---: |',
+    `| measurement (memoryTransport, ${durationMs} ms each in rounds of ${format(roundMessages)}) | messages | messages/s | bus ÷ transport | traced ÷ bus (sums) | traced ÷ bus, median of paired rounds [quartiles] | the same by CPU per message |`,
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
     ...rows.map(
       (row) =>
-        `| ${row.name} | ${format(row.messages)} | ${format(row.messagesPerSecond)} | ${percent(row.ratioToTransport)} | ${percent(row.ratioToBus)} |`,
+        `| ${row.name} | ${format(row.messages)} | ${format(row.messagesPerSecond)} | ${percent(row.ratioToTransport)} | ${percent(row.ratioToBus)} | ${ratioText(row.pairRatio)} | ${ratioText(row.cpuRatio)} |`,
     ),
     '',
-    `| measurement (embeddedTransport, ${durationMs} ms each in rounds of ${format(embeddedRoundMessages)}) | bus, no SDK (messages/s) | bus with SDK (messages/s) | traced ÷ bus |`,
-    '| --- | ---: | ---: | ---: |',
+    `| measurement (embeddedTransport, ${durationMs} ms each in rounds of ${format(embeddedRoundMessages)}) | bus, no SDK (messages/s) | bus with SDK (messages/s) | traced ÷ bus (sums) | traced ÷ bus, median of paired rounds [quartiles] | the same by CPU per message |`,
+    '| --- | ---: | ---: | ---: | ---: | ---: |',
     ...embedded.map(
       (row) =>
-        `| ${row.name} | ${format(row.busMessagesPerSecond)} | ${format(row.tracedMessagesPerSecond)} | ${percent(row.ratioToBus)} |`,
+        `| ${row.name} | ${format(row.busMessagesPerSecond)} | ${format(row.tracedMessagesPerSecond)} | ${percent(row.ratioToBus)} | ${ratioText(row.pairRatio)} | ${ratioText(row.cpuRatio)} |`,
     ),
     '',
     `Tracing hooks with no SDK registered: ${format(hooksNs)} ns per message, ` +
@@ -446,6 +547,12 @@ export async function run(args: string[]): Promise<void> {
       'is the cost of validating, enveloping, encoding, decoding and dispatching.',
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
+}
+
+/** `median [low–high], n pairs`, or '' for a row without pairs. */
+function ratioText(summary: RatioSummary | undefined): string {
+  if (summary === undefined) return '';
+  return `${percent(summary.median)} [${percent(summary.quartileLow)}–${percent(summary.quartileHigh)}], ${summary.pairs} pairs`;
 }
 
 function percent(ratio: number | undefined): string {
