@@ -50,7 +50,16 @@ import { BasicTracerProvider, BatchSpanProcessor, type SpanExporter } from '@ope
 import { z } from 'zod';
 import type { ReceivedMessage } from '../packages/bus/src/index.ts';
 import { endSpan, sendParent, startProcess, startSend } from '../packages/bus/src/tracing.ts';
-import { format, median, parseBenchArgs, percentile, progressLine } from './_common.ts';
+import { format, median, parseBenchArgs, progressLine } from './_common.ts';
+import {
+  cpuSecondsSince,
+  type Interleaved,
+  measureInterleaved,
+  type RatioSummary,
+  type Round,
+  ratioSummary,
+  ratioText,
+} from './_paired-rounds.ts';
 
 const TOPIC = 'bench-events';
 
@@ -93,24 +102,6 @@ interface EmbeddedRow {
   readonly cpuRatio: RatioSummary;
 }
 
-/** The median, quartiles and count of the ratios of paired rounds. */
-interface RatioSummary {
-  readonly median: number;
-  readonly quartileLow: number;
-  readonly quartileHigh: number;
-  readonly pairs: number;
-}
-
-/** Median and quartiles of ascending pair ratios. */
-function ratioSummary(ratios: readonly number[]): RatioSummary {
-  return {
-    median: median(ratios),
-    quartileLow: percentile(ratios, 0.25),
-    quartileHigh: percentile(ratios, 0.75),
-    pairs: ratios.length,
-  };
-}
-
 /** An exporter that drops every batch: the rows time recording and batching, not a backend. */
 const droppingExporter: SpanExporter = {
   export: (_spans, done) => done({ code: 0 }),
@@ -129,11 +120,16 @@ function registerSdk(): () => Promise<void> {
   };
 }
 
+/** A W3C `traceparent` a caller (or an upstream service) hands the bus. */
+const GIVEN_TRACEPARENT = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
+
 /**
  * Nanoseconds per message of the tracing calls the bus makes with no SDK registered: one send span
- * (parent lookup, start, end) and one process span (start, end).
+ * (parent lookup, start, end) and one process span (start, end). With `traceparent`, the message
+ * carries a trace context (given to the send, received with the message), which the calls parse,
+ * validate and format even though no span records.
  */
-function noSdkHooksNs(iterations: number): number {
+function noSdkHooksNs(iterations: number, traceparent?: string): number {
   const fields = {
     system: 'memory',
     source: '/bench',
@@ -146,33 +142,20 @@ function noSdkHooksNs(iterations: number): number {
   const sample = encodedSample();
   const message = {
     ...sample,
+    headers: traceparent === undefined ? sample.headers : { ...sample.headers, ce_traceparent: traceparent },
     topic: TOPIC,
     partition: 0,
     offset: '0',
     deliveryAttempt: 1,
   } as ReceivedMessage;
   const once = () => {
-    endSpan(startSend(fields, sendParent(undefined, undefined, undefined)).span);
+    endSpan(startSend(fields, sendParent(traceparent, undefined, undefined)).span);
     endSpan(startProcess('memory', '/bench', 'bench', message, undefined).span);
   };
   for (let n = 0; n < iterations; n++) once();
   const started = performance.now();
   for (let n = 0; n < iterations; n++) once();
   return ((performance.now() - started) * 1e6) / iterations;
-}
-
-/** One measured round: how many messages went through, and how long it took. */
-interface Round {
-  readonly messages: number;
-  readonly seconds: number;
-  /** CPU time this process used during the round (user + system): bus, transport and broker. */
-  readonly cpuSeconds: number;
-}
-
-/** CPU seconds used since `since` (a `process.cpuUsage()` reading). */
-function cpuSecondsSince(since: NodeJS.CpuUsage): number {
-  const used = process.cpuUsage(since);
-  return (used.user + used.system) / 1e6;
 }
 
 function progress(text: string): void {
@@ -300,72 +283,6 @@ async function busRoundOn(
   const cpuSeconds = cpuSecondsSince(cpuStarted);
   await bus.stop();
   return { messages: total, seconds, cpuSeconds };
-}
-
-/** What {@link measureInterleaved} measured: the summed rounds of each side and the pairs' ratios. */
-interface Interleaved {
-  readonly first: Round;
-  readonly second: Round;
-  /** Per pair of rounds, the second's rate divided by the first's, ascending. */
-  readonly ratios: readonly number[];
-  /**
-   * Per pair, the first's CPU time per message divided by the second's, ascending: the ratio of
-   * the rates each would reach with a core of its own, which other processes' load moves far less
-   * than wall time.
-   */
-  readonly cpuRatios: readonly number[];
-}
-
-/** Most pairs of rounds {@link measureInterleaved} runs, whatever the time budget. */
-const PAIRS_MAX = 200;
-
-/**
- * Alternates rounds of `first` and `second` until each used `durationMs` of measured time (one
- * unmeasured round of each warms up first; at least 5 pairs, at most {@link PAIRS_MAX}), so a
- * shift in the machine's load hits both alike. Each pair runs in the opposite order of the one
- * before (ABBA), so a trend within a pair cancels out too. The ratios per pair are kept: their
- * median is the robust figure on a shared machine, where one round caught by another process's
- * burst moves a ratio of sums but not a median.
- */
-async function measureInterleaved(
-  durationMs: number,
-  first: () => Promise<Round>,
-  second: () => Promise<Round>,
-): Promise<Interleaved> {
-  await first();
-  await second();
-  const totals = [
-    { messages: 0, seconds: 0, cpuSeconds: 0 },
-    { messages: 0, seconds: 0, cpuSeconds: 0 },
-  ];
-  const ratios: number[] = [];
-  const cpuRatios: number[] = [];
-  const rounds = [first, second];
-  while (
-    ratios.length < PAIRS_MAX &&
-    (ratios.length < 5 || totals.some((total) => total.seconds * 1000 < durationMs))
-  ) {
-    const order = ratios.length % 2 === 0 ? [0, 1] : [1, 0];
-    const rates: number[] = [];
-    const cpuPerMessage: number[] = [];
-    for (const index of order) {
-      const result = await rounds[index]!();
-      totals[index]!.messages += result.messages;
-      totals[index]!.seconds += result.seconds;
-      totals[index]!.cpuSeconds += result.cpuSeconds;
-      rates[index] = result.messages / result.seconds;
-      cpuPerMessage[index] = result.cpuSeconds / result.messages;
-    }
-    ratios.push(rates[1]! / rates[0]!);
-    cpuRatios.push(cpuPerMessage[0]! / cpuPerMessage[1]!);
-  }
-  const ascending = (left: number, right: number) => left - right;
-  return {
-    first: totals[0]!,
-    second: totals[1]!,
-    ratios: ratios.sort(ascending),
-    cpuRatios: cpuRatios.sort(ascending),
-  };
 }
 
 /** A bus round with an SDK registered for just that round. */
@@ -504,6 +421,11 @@ export async function run(args: string[]): Promise<void> {
   const endToEnd = rows.find((row) => row.layer === 'bus' && row.inFlight === 1)!;
   const hooksShare = hooksNs / (1e9 / endToEnd.messagesPerSecond);
   progress(`tracing hooks, no SDK: ${format(hooksNs)} ns per message (${format(hooksShare * 100, 1)}%)`);
+  const carriedNs = noSdkHooksNs(quick ? 100_000 : 1_000_000, GIVEN_TRACEPARENT);
+  const carriedShare = carriedNs / (1e9 / endToEnd.messagesPerSecond);
+  progress(
+    `tracing hooks, no SDK, a traceparent carried: ${format(carriedNs)} ns per message (${format(carriedShare * 100, 1)}%)`,
+  );
   for (const [publishers, inFlight, pairs] of traced)
     record('traced', publishers, inFlight, pairs.second, pairs);
   const sample = encodedSample();
@@ -520,6 +442,7 @@ export async function run(args: string[]): Promise<void> {
       embeddedRoundMessages,
       embedded,
       noSdkHooks: { nsPerMessage: hooksNs, shareOfBusEndToEnd: hooksShare },
+      noSdkHooksTraceparentCarried: { nsPerMessage: carriedNs, shareOfBusEndToEnd: carriedShare },
     };
     process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
     return;
@@ -540,19 +463,14 @@ export async function run(args: string[]): Promise<void> {
     ),
     '',
     `Tracing hooks with no SDK registered: ${format(hooksNs)} ns per message, ` +
-      `${format(hooksShare * 100, 1)}% of the bus's end-to-end time per message (256 publishers, 1 in flight).`,
+      `${format(hooksShare * 100, 1)}% of the bus's end-to-end time per message (256 publishers, 1 in flight); ` +
+      `${format(carriedNs)} ns, ${format(carriedShare * 100, 1)}%, when the message carries a traceparent.`,
     '',
     `Both layers send the same ${busMessage.bytes} B message (CloudEvents envelope: JSON body + ` +
       `${busMessage.headers} headers + key); the transport rows publish it pre-encoded, so the ratio ` +
       'is the cost of validating, enveloping, encoding, decoding and dispatching.',
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
-}
-
-/** `median [low–high], n pairs`, or '' for a row without pairs. */
-function ratioText(summary: RatioSummary | undefined): string {
-  if (summary === undefined) return '';
-  return `${percent(summary.median)} [${percent(summary.quartileLow)}–${percent(summary.quartileHigh)}], ${summary.pairs} pairs`;
 }
 
 function percent(ratio: number | undefined): string {
