@@ -1,7 +1,9 @@
-/** Small checks of `createBus` and handler options, kept apart from the bus's lifecycle. */
+/** Small checks and defaults of `createBus` and handler options, kept apart from the bus's lifecycle. */
 import { type BusOptions, HANDLER_TIMEOUT_MS_MAX } from './bus-api.ts';
 import type { Contract } from './contracts.ts';
+import type { DispatchCounters } from './dispatcher.ts';
 import { ConfigurationError } from './errors.ts';
+import type { IdempotencyCounters } from './middleware/idempotency.ts';
 
 /** `timeoutMs` after checking it is in (0, {@link HANDLER_TIMEOUT_MS_MAX}]; `what` names it in the error. */
 export function checkTimeout(timeoutMs: number, what: string): number {
@@ -29,4 +31,12 @@ export function requireTransport(options: BusOptions): BusOptions {
     );
   }
   return options;
+}
+
+/** What a bus counts: handler outcomes, skipped duplicates and publishes. */
+export type BusCounters = DispatchCounters & IdempotencyCounters & { published: number };
+
+/** Counters of a new bus, all zero. */
+export function zeroCounters(): BusCounters {
+  return { handled: 0, failed: 0, deadLettered: 0, duplicatesSkipped: 0, published: 0 };
 }

@@ -15,7 +15,7 @@ import type {
   StopOptions,
   SubscribeHandlerOptions,
 } from './bus-api.ts';
-import { checkTimeout, expectKind, requireTransport } from './bus-checks.ts';
+import { type BusCounters, checkTimeout, expectKind, requireTransport, zeroCounters } from './bus-checks.ts';
 import type { HandlerContext, Middleware, PublishOptions } from './context.ts';
 import type {
   CommandContract,
@@ -97,13 +97,7 @@ class HeraldBus implements Bus, DispatcherHost {
   readonly #handlerTimeoutMs: number;
   /** `messaging.system` of the spans (from the transport's name). */
   readonly #system: string;
-  readonly counters: DispatchCounters & IdempotencyCounters & { published: number } = {
-    handled: 0,
-    failed: 0,
-    deadLettered: 0,
-    duplicatesSkipped: 0,
-    published: 0,
-  };
+  readonly counters: BusCounters = zeroCounters();
   readonly deadLetters: DeadLetters;
   #state: BusState = 'created';
   readonly #ownsTransport: boolean;
@@ -128,7 +122,10 @@ class HeraldBus implements Bus, DispatcherHost {
     this.#handlerTimeoutMs = checkTimeout(options.handlerTimeoutMs ?? 30_000, 'createBus: handlerTimeoutMs');
     this.#retry = retryPolicy(options.retry);
     this.#deadLetterTopic = options.deadLetterTopic ?? defaultDeadLetterTopic;
-    this.#replies = new ReplyInbox(this.transport, this.#instanceId, this.logger);
+    this.#replies = new ReplyInbox(this.transport, this.#instanceId, this.logger, {
+      system: this.#system,
+      source: this.source,
+    });
     this.deadLetters = deadLetters(this.transport, this.#deadLetterTopic, this.source);
     for (const contract of options.contracts ?? []) this.#register(contract);
     this.#relay = outboxRelayOf(this.#idempotency, options.outboxRelay, this);
