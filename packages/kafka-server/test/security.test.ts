@@ -12,7 +12,15 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import tls from 'node:tls';
 import { fileURLToPath } from 'node:url';
-import { eventually, requireTool, runTool, type ToolResult, temporaryDirectory } from '@herald/test-support';
+import {
+  eventually,
+  makeCertificates,
+  requireTool,
+  runTool,
+  type TestCertificates,
+  type ToolResult,
+  temporaryDirectory,
+} from '@herald/test-support';
 import {
   Consumer,
   MessagesStreamModes,
@@ -22,7 +30,6 @@ import {
 } from '@platformatic/kafka';
 import { addUser, type KafkaServer, listUsers, removeUser, startKafkaServer } from '../src/index.ts';
 import { lines } from './support.ts';
-import { makeCertificates, type TestCertificates } from './tls-certificates.ts';
 
 const PYTHON = '/usr/bin/python3';
 const PYTHON_CLIENT = fileURLToPath(new URL('./fixtures/kafka_python_sasl.py', import.meta.url));

@@ -5,7 +5,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { requireTool, runTool } from '@herald/test-support';
+import { requireTool, runTool } from './child.ts';
 
 /** Paths of the generated PEM files. */
 export interface TestCertificates {
