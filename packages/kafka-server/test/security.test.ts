@@ -6,7 +6,7 @@
  * expired certificate fail with each client's own error while the server keeps serving others.
  */
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdirSync } from 'node:fs';
+import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -29,6 +29,7 @@ import {
   stringSerializers,
 } from '@platformatic/kafka';
 import { addUser, type KafkaServer, listUsers, removeUser, startKafkaServer } from '../src/index.ts';
+import { buildFranzGo, compileJavaCheck, jsonLines, runJava } from './client-tools.ts';
 import { lines } from './support.ts';
 
 const PYTHON = '/usr/bin/python3';
@@ -219,6 +220,77 @@ describe('security', { timeout: 600_000 }, () => {
     } finally {
       await wrong.close();
     }
+  });
+
+  const clientEnv = (user: string, password: string) => ({
+    HERALD_TEST_SASL_USER: user,
+    HERALD_TEST_SASL_PASSWORD: password,
+    HERALD_TEST_TLS_CA: certificates.caFile,
+  });
+
+  test('security - franz-go over SASL_SSL with SCRAM-SHA-512; a wrong password is SASL_AUTHENTICATION_FAILED', async () => {
+    const binary = await buildFranzGo();
+    const run = (args: readonly string[], user: string, password: string) =>
+      runTool(binary, args, { timeoutMs: 90_000, env: { ...process.env, ...clientEnv(user, password) } });
+    const produced = await run(['produce', bootstrap, 'franz-sasl', '50', 'none'], 'alice', 'alice-secret');
+    assert.equal(produced.code, 0, `${produced.stdout}\n${produced.stderr}`);
+    assert.deepEqual(jsonLines(produced.stdout)[0], {
+      event: 'produced',
+      acked: 50,
+      distinctOffsets: 50,
+      errors: null,
+    });
+    const consumed = await run(
+      ['consume', bootstrap, 'franz-sasl', 'franz-sasl-g', '50'],
+      'bob',
+      'bob-secret',
+    );
+    assert.equal(consumed.code, 0, `${consumed.stdout}\n${consumed.stderr}`);
+    assert.equal(jsonLines(consumed.stdout)[0]?.count, 50);
+    const wrong = await run(['ping', bootstrap], 'alice', 'wrong');
+    assert.equal(wrong.code, 0, wrong.stderr);
+    assert.match(String(jsonLines(wrong.stdout)[0]?.error), /SASL_AUTHENTICATION_FAILED/);
+  });
+
+  test('security - the Java client and Kafka tools over SASL_SSL with SCRAM-SHA-512', async () => {
+    const classes = await compileJavaCheck();
+    const java = (args: readonly string[], user: string, password: string) =>
+      runJava('HeraldClientCheck', args, { extraClassPath: classes, env: clientEnv(user, password) });
+    const produced = await java(['produce', bootstrap, 'java-sasl', '40', 'none'], 'alice', 'alice-secret');
+    assert.equal(produced.code, 0, `${produced.stdout}\n${produced.stderr}`);
+    assert.deepEqual(jsonLines(produced.stdout)[0], { event: 'produced', acked: 40, distinctOffsets: 40 });
+    const consumed = await java(
+      ['consume', bootstrap, 'java-sasl', 'java-sasl-g', '40'],
+      'alice',
+      'alice-secret',
+    );
+    assert.equal(consumed.code, 0, `${consumed.stdout}\n${consumed.stderr}`);
+    assert.equal(jsonLines(consumed.stdout)[0]?.count, 40);
+    const wrong = await java(['produce', bootstrap, 'java-sasl', '1', 'none'], 'alice', 'wrong');
+    assert.notEqual(wrong.code, 0);
+    assert.match(`${wrong.stdout}\n${wrong.stderr}`, /SaslAuthenticationException/);
+    // Kafka's own kafka-topics with a client properties file.
+    const properties = path.join(certificates.dir, 'client.properties');
+    writeFileSync(
+      properties,
+      [
+        'security.protocol=SASL_SSL',
+        'sasl.mechanism=SCRAM-SHA-512',
+        'sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="alice" password="alice-secret";',
+        'ssl.truststore.type=PEM',
+        `ssl.truststore.location=${certificates.caFile}`,
+        '',
+      ].join('\n'),
+    );
+    const listed = await runJava('org.apache.kafka.tools.TopicCommand', [
+      '--bootstrap-server',
+      bootstrap,
+      '--command-config',
+      properties,
+      '--list',
+    ]);
+    assert.equal(listed.code, 0, `${listed.stdout}\n${listed.stderr}`);
+    assert.ok(lines(listed.stdout).includes('java-sasl'), listed.stdout);
   });
 
   test('security - before authenticating, only ApiVersions and SASL requests are served', async () => {
