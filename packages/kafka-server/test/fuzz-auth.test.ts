@@ -132,8 +132,12 @@ test('fuzz auth - frames before and after SCRAM authentication: no crash, bounde
       if (afterAuth) {
         const accepted = await authenticate(socket, `n${connections}x${Math.floor(random() * 1e9)}`);
         if (!accepted) {
-          const seen = authResponses(socket).map((response) => `${response.errorCode} ${response.errorMessage}`);
-          assert.fail(`SCRAM refused on connection ${connections}: ${seen.join('; ')}, destroyed ${socket.destroyed}`);
+          const seen = authResponses(socket).map(
+            (response) => `${response.errorCode} ${response.errorMessage}`,
+          );
+          assert.fail(
+            `SCRAM refused on connection ${connections}: ${seen.join('; ')}, destroyed ${socket.destroyed}`,
+          );
         }
         authenticated++;
       }
