@@ -7,6 +7,7 @@ import { registerBrokerMetrics, startMetricsServer } from '@herald/broker';
 import {
   KafkaServerConfigError,
   type KafkaServerOptions,
+  listUsers,
   type SaslMechanism,
   startKafkaServer,
 } from '@herald/kafka-server';
@@ -194,6 +195,11 @@ async function serve(args: readonly string[], io: CommandIo): Promise<number> {
         { cause: error },
       );
     }
+  }
+  if (security.sasl !== undefined && (await listUsers(dir)).length === 0) {
+    io.stderr(
+      `herald serve: WARNING: --sasl but no users yet: nobody can log in; add one with herald users add NAME --data ${dir}\n`,
+    );
   }
   const protections = [
     ...(security.tls === undefined ? [] : ['TLS']),

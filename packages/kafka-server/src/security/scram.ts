@@ -155,9 +155,9 @@ export class ScramExchange {
     if (user === undefined || clientNonce === undefined || clientNonce.length === 0) {
       throw new ScramError('client-first-message needs n= and r=');
     }
-    if (fields.get('tokenauth') !== undefined || fields.has('m')) {
-      throw new ScramError('SCRAM extensions (delegation tokens) are not supported');
-    }
+    // Extensions (Kafka's "tokenauth=true" for delegation tokens) already fail as malformed
+    // attributes above; "m=" is the RFC's reserved mandatory extension.
+    if (fields.has('m')) throw new ScramError('SCRAM extensions are not supported');
     this.#user = unescapeName(user);
     const authzid = match[2]?.slice(2);
     if (authzid !== undefined && authzid.length > 0 && unescapeName(authzid) !== this.#user) {

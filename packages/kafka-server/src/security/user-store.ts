@@ -6,7 +6,6 @@
  * add|remove` takes effect for the next authentication without a restart.
  */
 import { randomBytes } from 'node:crypto';
-import fs from 'node:fs';
 import fsPromises from 'node:fs/promises';
 import path from 'node:path';
 import { KafkaServerConfigError } from '../config-error.ts';
@@ -172,14 +171,18 @@ export class UserDirectory {
     this.#onError = onError;
   }
 
-  /** Loads the file if it changed since the last call. */
+  /** Loads the file if it changed since the last call; never rejects (problems go to `onError`). */
   async refresh(): Promise<void> {
     let version = 'absent';
     try {
       const stat = await fsPromises.stat(usersFile(this.#dir));
       version = `${stat.mtimeMs}:${stat.size}:${stat.ino}`;
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') {
+        // Keep the last good list: an unreadable file must not lock everybody out, nor let anyone in.
+        this.#onError(error);
+        return;
+      }
     }
     if (version === this.#version) return;
     this.#version = version;
@@ -199,9 +202,4 @@ export class UserDirectory {
   get size(): number {
     return this.#users.size;
   }
-}
-
-/** True when `dir` has a users file (used to warn when SASL is on but nobody can log in). */
-export function hasUsersFile(dir: string): boolean {
-  return fs.existsSync(usersFile(dir));
 }
