@@ -20,6 +20,7 @@ import {
 import type { ServerContext } from './context.ts';
 import { apiVersionsResponse } from './handlers/api-versions.ts';
 import { type ConnectionState, dispatch } from './handlers/index.ts';
+import type { Quotas } from './security/quotas.ts';
 import { isSaslRequest, saslReply, saslToken } from './security/sasl-gate.ts';
 import { SaslSession, type SaslSettings } from './security/sasl-session.ts';
 
@@ -66,11 +67,22 @@ export class Connection implements ConnectionState {
   /** After SaslHandshake v0 the client's tokens come as bare size-prefixed frames. */
   #rawTokens = false;
   #authTimer: NodeJS.Timeout | undefined;
+  readonly #quotas: Quotas;
+  /** Set while a quota throttle mutes this connection (no reading until it fires). */
+  #throttleTimer: NodeJS.Timeout | undefined;
 
-  constructor(socket: Socket, context: ServerContext, limits: ConnectionLimits, sasl?: SaslSettings) {
+  constructor(
+    socket: Socket,
+    context: ServerContext,
+    limits: ConnectionLimits,
+    sasl?: SaslSettings,
+    quotas: Quotas = {},
+  ) {
     this.#socket = socket;
     this.#context = context;
     this.#limits = limits;
+    this.#quotas = quotas;
+    this.#quotas = quotas;
     // As Kafka's InetAddress.toString() of the peer: "/127.0.0.1".
     this.clientHost = `/${socket.remoteAddress ?? ''}`;
     let resolve!: () => void;
@@ -110,6 +122,7 @@ export class Connection implements ConnectionState {
     if (this.#closed) return;
     this.#closed = true;
     clearTimeout(this.#authTimer);
+    clearTimeout(this.#throttleTimer);
     this.#queue.length = 0;
     this.#chunks.length = 0;
     this.#buffered = 0;
@@ -148,6 +161,7 @@ export class Connection implements ConnectionState {
 
   #maybeResume(): void {
     if (this.#closed || this.#draining || !this.#readingPaused) return;
+    if (this.#throttleTimer !== undefined) return;
     if (this.#queue.length >= this.#limits.inFlightRequestsMax) return;
     if (this.#socket.writableLength > this.#limits.outputBytesMax) return;
     this.#readingPaused = false;
@@ -158,6 +172,7 @@ export class Connection implements ConnectionState {
   #readFrames(): void {
     while (!this.#closed && !this.#draining) {
       if (
+        this.#throttleTimer !== undefined ||
         this.#queue.length >= this.#limits.inFlightRequestsMax ||
         this.#socket.writableLength > this.#limits.outputBytesMax
       ) {
@@ -248,6 +263,13 @@ export class Connection implements ConnectionState {
           response === null
             ? null
             : encodeResponse(header.apiKey, header.apiVersion, header.correlationId, response);
+        const throttleMs = this.#quotaThrottle(header.apiKey, frame.length, slot.chunks);
+        if (throttleMs > 0 && response !== null && header.apiVersion >= 1) {
+          // Re-encoded only when throttled (rare by design), to carry throttle_time_ms.
+          const throttled = { ...response, throttleTimeMs: throttleMs };
+          slot.chunks = encodeResponse(header.apiKey, header.apiVersion, header.correlationId, throttled);
+        }
+        if (throttleMs > 0) this.#throttle(throttleMs);
         if (slot.chunks !== null) this.#reportSize(header.apiKey, header.apiVersion, slot.chunks);
         slot.done = true;
         this.#flush();
@@ -257,6 +279,29 @@ export class Connection implements ConnectionState {
         this.#context.onError(error);
         this.destroy();
       });
+  }
+
+  /** Charges a Produce request or Fetch response to this principal's quota; returns the throttle. */
+  #quotaThrottle(apiKey: number, requestBytes: number, chunks: readonly Uint8Array[] | null): number {
+    if (apiKey === API_KEY.Produce && this.#quotas.produce !== undefined) {
+      return this.#quotas.produce.record(this.principal, requestBytes);
+    }
+    if (apiKey === API_KEY.Fetch && this.#quotas.fetch !== undefined && chunks !== null) {
+      let bytes = 0;
+      for (const chunk of chunks) bytes += chunk.byteLength;
+      return this.#quotas.fetch.record(this.principal, bytes);
+    }
+    return 0;
+  }
+
+  /** Stops reading for `throttleMs` after this response, as Kafka mutes a throttled channel. */
+  #throttle(throttleMs: number): void {
+    clearTimeout(this.#throttleTimer);
+    this.#pauseReading();
+    this.#throttleTimer = setTimeout(() => {
+      this.#throttleTimer = undefined;
+      this.#maybeResume();
+    }, throttleMs);
   }
 
   /** Queues the answer to SaslHandshake or SaslAuthenticate. */

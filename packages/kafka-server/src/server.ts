@@ -17,6 +17,7 @@ import type { ResponseSize, ServerContext } from './context.ts';
 import { GroupCoordinator, type GroupCoordinatorOptions } from './group-coordinator.ts';
 import { ProducerStateManager } from './producer-state.ts';
 import { Admission } from './security/admission.ts';
+import { ByteRateQuota, type Quotas } from './security/quotas.ts';
 import { SASL_MECHANISMS, type SaslMechanism, type SaslSettings } from './security/sasl-session.ts';
 import { loadTlsContext, type TlsFiles, watchTlsFiles } from './security/tls-files.ts';
 import { UserDirectory } from './security/user-store.ts';
@@ -59,6 +60,13 @@ export interface KafkaServerOptions {
   readonly authRequestBytesMax?: number;
   /** Most open connections from one address (default 1024, the same as `connectionsMax`). */
   readonly connectionsPerIpMax?: number;
+  /**
+   * Produce byte rate of each principal (Kafka's producer_byte_rate; default unlimited): above it,
+   * responses carry throttle_time_ms and the connection is not read for that long (at most 30 s).
+   */
+  readonly produceQuotaBytesPerSecond?: number;
+  /** Fetch byte rate of each principal (Kafka's consumer_byte_rate; default unlimited), as above. */
+  readonly fetchQuotaBytesPerSecond?: number;
   /** Host clients are told to connect to (default: the bind host). */
   readonly advertisedHost?: string;
   /** Port clients are told to connect to (default: the bound port). */
@@ -218,6 +226,14 @@ export async function startKafkaServer(options: KafkaServerOptions = {}): Promis
     authTimeoutMs: options.authTimeoutMs ?? 10_000,
   };
   const connectionsMax = options.connectionsMax ?? 1024;
+  const quotas: Quotas = {
+    ...(options.produceQuotaBytesPerSecond === undefined
+      ? {}
+      : { produce: new ByteRateQuota(options.produceQuotaBytesPerSecond) }),
+    ...(options.fetchQuotaBytesPerSecond === undefined
+      ? {}
+      : { fetch: new ByteRateQuota(options.fetchQuotaBytesPerSecond) }),
+  };
   const admission = new Admission(connectionsMax, options.connectionsPerIpMax ?? connectionsMax);
   const connections = new Set<Connection>();
   const serve = (socket: net.Socket): void => {
@@ -225,7 +241,7 @@ export async function startKafkaServer(options: KafkaServerOptions = {}): Promis
       socket.destroy();
       return;
     }
-    const connection = new Connection(socket, context, limits, sasl);
+    const connection = new Connection(socket, context, limits, sasl, quotas);
     connections.add(connection);
     socket.once('close', () => connections.delete(connection));
   };

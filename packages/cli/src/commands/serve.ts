@@ -41,6 +41,9 @@ Options:
   --idle-timeout-ms N    close idle connections after this (default 600000)
   --request-bytes-max N  largest request frame (default 104857600)
   --in-flight-max N      requests one connection may have in flight (default 64)
+  --produce-quota-bytes-per-second N, --fetch-quota-bytes-per-second N
+                         byte rate per principal (default unlimited); above it responses carry
+                         throttle_time_ms and the connection is muted that long, as Kafka does
   --metrics-port N       also serve Prometheus metrics at http://HOST:N/metrics (kafka_exporter's
                          names: kafka_topic_partition_current_offset, kafka_consumergroup_lag, ...)
   --health-port N        serve GET /live, /ready and /health over HTTP on this port of --host
@@ -95,6 +98,8 @@ function securityOptions(values: Values): KafkaServerOptions {
     idleTimeoutMs: limit('idle-timeout-ms', 1_000, 86_400_000),
     requestBytesMax: limit('request-bytes-max', 1024, 1024 * 1024 * 1024),
     inFlightRequestsMax: limit('in-flight-max', 1, 4096),
+    produceQuotaBytesPerSecond: limit('produce-quota-bytes-per-second', 1024, 1024 ** 4),
+    fetchQuotaBytesPerSecond: limit('fetch-quota-bytes-per-second', 1024, 1024 ** 4),
   };
   return {
     ...(certFile === undefined || keyFile === undefined
@@ -128,6 +133,8 @@ async function serve(args: readonly string[], io: CommandIo): Promise<number> {
         'idle-timeout-ms': { type: 'string' },
         'request-bytes-max': { type: 'string' },
         'in-flight-max': { type: 'string' },
+        'produce-quota-bytes-per-second': { type: 'string' },
+        'fetch-quota-bytes-per-second': { type: 'string' },
         'metrics-port': { type: 'string' },
         'health-port': { type: 'string' },
       },
