@@ -10,7 +10,11 @@
  *
  * - traced: the bus rows again with an OpenTelemetry SDK registered (AsyncLocalStorage context
  *   manager, a `BatchSpanProcessor` with its defaults, an exporter that drops what it is given),
- *   shown as a ratio to the matching bus row: the cost of recording spans. The bus rows run with
+ *   shown as a ratio to the matching bus row: the cost of recording spans. Bus and traced rounds
+ *   alternate in pairs (ABBA order); besides the ratio of the summed rates, the table gives the
+ *   median and quartiles of the per-pair ratios, by wall time and by CPU time per message (this
+ *   process's, which includes the embedded broker): the figures that hold still on a shared
+ *   machine, where other processes' load moves wall time far more than CPU time. The bus rows run with
  *   no SDK, where every span is a no-op; `tracing hooks, no SDK` times those no-op calls alone (a
  *   send and a process span per message) as a share of the bus's end-to-end time per message.
  * - traced, embedded: bus rounds with and without the SDK again, on `embeddedTransport` (the
@@ -46,7 +50,16 @@ import { BasicTracerProvider, BatchSpanProcessor, type SpanExporter } from '@ope
 import { z } from 'zod';
 import type { ReceivedMessage } from '../packages/bus/src/index.ts';
 import { endSpan, sendParent, startProcess, startSend } from '../packages/bus/src/tracing.ts';
-import { format, parseBenchArgs, progressLine } from './_common.ts';
+import { format, median, parseBenchArgs, progressLine } from './_common.ts';
+import {
+  cpuSecondsSince,
+  type Interleaved,
+  measureInterleaved,
+  type RatioSummary,
+  type Round,
+  ratioSummary,
+  ratioText,
+} from './_paired-rounds.ts';
 
 const TOPIC = 'bench-events';
 
@@ -70,6 +83,10 @@ interface Row {
   readonly ratioToTransport?: number;
   /** Traced rows: this rate divided by the bus row with the same kind and publishers. */
   readonly ratioToBus?: number;
+  /** Traced rows: the traced ÷ bus ratios of paired rounds, by wall time. */
+  readonly pairRatio?: RatioSummary;
+  /** Traced rows: the same by CPU time per message (bus ÷ traced). */
+  readonly cpuRatio?: RatioSummary;
 }
 
 /** The embedded transport's pair of rows: the bus with no SDK and with one, alternating. */
@@ -77,7 +94,12 @@ interface EmbeddedRow {
   readonly name: string;
   readonly busMessagesPerSecond: number;
   readonly tracedMessagesPerSecond: number;
+  /** Ratio of the summed rates. */
   readonly ratioToBus: number;
+  /** The traced ÷ bus ratios of paired rounds, by wall time. */
+  readonly pairRatio: RatioSummary;
+  /** The same by CPU time per message (bus ÷ traced). */
+  readonly cpuRatio: RatioSummary;
 }
 
 /** An exporter that drops every batch: the rows time recording and batching, not a backend. */
@@ -98,11 +120,16 @@ function registerSdk(): () => Promise<void> {
   };
 }
 
+/** A W3C `traceparent` a caller (or an upstream service) hands the bus. */
+const GIVEN_TRACEPARENT = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
+
 /**
  * Nanoseconds per message of the tracing calls the bus makes with no SDK registered: one send span
- * (parent lookup, start, end) and one process span (start, end).
+ * (parent lookup, start, end) and one process span (start, end). With `traceparent`, the message
+ * carries a trace context (given to the send, received with the message), which the calls parse,
+ * validate and format even though no span records.
  */
-function noSdkHooksNs(iterations: number): number {
+function noSdkHooksNs(iterations: number, traceparent?: string): number {
   const fields = {
     system: 'memory',
     source: '/bench',
@@ -115,25 +142,20 @@ function noSdkHooksNs(iterations: number): number {
   const sample = encodedSample();
   const message = {
     ...sample,
+    headers: traceparent === undefined ? sample.headers : { ...sample.headers, ce_traceparent: traceparent },
     topic: TOPIC,
     partition: 0,
     offset: '0',
     deliveryAttempt: 1,
   } as ReceivedMessage;
   const once = () => {
-    endSpan(startSend(fields, sendParent(undefined, undefined, undefined)).span);
+    endSpan(startSend(fields, sendParent(traceparent, undefined, undefined)).span);
     endSpan(startProcess('memory', '/bench', 'bench', message, undefined).span);
   };
   for (let n = 0; n < iterations; n++) once();
   const started = performance.now();
   for (let n = 0; n < iterations; n++) once();
   return ((performance.now() - started) * 1e6) / iterations;
-}
-
-/** One measured round: how many messages went through, and how long it took. */
-interface Round {
-  readonly messages: number;
-  readonly seconds: number;
 }
 
 function progress(text: string): void {
@@ -208,14 +230,16 @@ async function transportRound(publishers: number, total: number, inFlight: numbe
       handled.add();
     });
   }
+  const cpuStarted = process.cpuUsage();
   const started = performance.now();
   await publishAll(publishers, total, (n) =>
     transport.publish(TOPIC, [{ key: `order-${n}`, headers: sample.headers, body: sample.body }]),
   );
   if (consume) await handled.done;
   const seconds = (performance.now() - started) / 1000;
+  const cpuSeconds = cpuSecondsSince(cpuStarted);
   await transport.close();
-  return { messages: total, seconds };
+  return { messages: total, seconds, cpuSeconds };
 }
 
 /** Which transport a bus round runs on. */
@@ -251,37 +275,14 @@ async function busRoundOn(
     bus.on(BenchEvent, { group: 'bench', concurrency: inFlight }, () => handled.add());
   }
   await bus.start();
+  const cpuStarted = process.cpuUsage();
   const started = performance.now();
   await publishAll(publishers, total, (n) => bus.publish(BenchEvent, event(n)));
   if (consume) await handled.done;
   const seconds = (performance.now() - started) / 1000;
+  const cpuSeconds = cpuSecondsSince(cpuStarted);
   await bus.stop();
-  return { messages: total, seconds };
-}
-
-/**
- * Alternates rounds of `first` and `second` until each used `durationMs` of measured time (one
- * unmeasured round of each warms up first), so a shift in the machine's load hits both alike.
- */
-async function measureInterleaved(
-  durationMs: number,
-  first: () => Promise<Round>,
-  second: () => Promise<Round>,
-): Promise<[Round, Round]> {
-  await first();
-  await second();
-  const totals = [
-    { messages: 0, seconds: 0 },
-    { messages: 0, seconds: 0 },
-  ];
-  while (totals.some((total) => total.seconds * 1000 < durationMs)) {
-    for (const [index, round] of [first, second].entries()) {
-      const result = await round();
-      totals[index]!.messages += result.messages;
-      totals[index]!.seconds += result.seconds;
-    }
-  }
-  return [totals[0]!, totals[1]!];
+  return { messages: total, seconds, cpuSeconds };
 }
 
 /** A bus round with an SDK registered for just that round. */
@@ -304,12 +305,14 @@ async function measure(durationMs: number, round: () => Promise<Round>): Promise
   await round();
   let messages = 0;
   let seconds = 0;
+  let cpuSeconds = 0;
   while (seconds * 1000 < durationMs) {
     const result = await round();
     messages += result.messages;
     seconds += result.seconds;
+    cpuSeconds += result.cpuSeconds;
   }
-  return { messages, seconds };
+  return { messages, seconds, cpuSeconds };
 }
 
 /** Entry point used by `bench/run.ts`. */
@@ -318,7 +321,13 @@ export async function run(args: string[]): Promise<void> {
   const durationMs = quick ? 1000 : 4000;
   const roundMessages = quick ? 20_000 : 50_000;
   const rows: Row[] = [];
-  const record = (layer: Row['layer'], publishers: number, inFlight: number, result: Round): void => {
+  const record = (
+    layer: Row['layer'],
+    publishers: number,
+    inFlight: number,
+    result: Round,
+    pairs?: Interleaved,
+  ): void => {
     const kind: Row['kind'] = inFlight === 0 ? 'publish' : 'end-to-end';
     const messagesPerSecond = result.messages / result.seconds;
     const matching = (of: Row['layer']) =>
@@ -351,6 +360,9 @@ export async function run(args: string[]): Promise<void> {
       ...(layer === 'traced' && untraced !== undefined
         ? { ratioToBus: messagesPerSecond / untraced.messagesPerSecond }
         : {}),
+      ...(pairs === undefined
+        ? {}
+        : { pairRatio: ratioSummary(pairs.ratios), cpuRatio: ratioSummary(pairs.cpuRatios) }),
     });
     progress(`${name}: ${format(messagesPerSecond)} msg/s`);
   };
@@ -367,25 +379,26 @@ export async function run(args: string[]): Promise<void> {
   }
   // Bus rounds (no SDK) alternate with traced rounds (an SDK registered), so the ratio of the two
   // survives the load of a shared machine changing during the run.
-  const traced: [number, number, Round][] = [];
+  const traced: [number, number, Interleaved][] = [];
   for (const [publishers, inFlight] of cases) {
-    const [plain, withSdk] = await measureInterleaved(
+    const pairs = await measureInterleaved(
       durationMs,
       () => busRound(publishers, roundMessages, inFlight),
       () => tracedRound(publishers, roundMessages, inFlight),
     );
-    record('bus', publishers, inFlight, plain);
-    traced.push([publishers, inFlight, withSdk]);
+    record('bus', publishers, inFlight, pairs.first);
+    traced.push([publishers, inFlight, pairs]);
   }
   // The same pairs on the embedded broker, in smaller rounds (it is slower than memory).
   const embeddedRoundMessages = quick ? 2_000 : 5_000;
   const embedded: EmbeddedRow[] = [];
   for (const [publishers, inFlight] of cases.filter(([publishers]) => publishers === 256)) {
-    const [plain, withSdk] = await measureInterleaved(
+    const pairs = await measureInterleaved(
       durationMs,
       () => busRound(publishers, embeddedRoundMessages, inFlight, 'embedded'),
       () => tracedRound(publishers, embeddedRoundMessages, inFlight, 'embedded'),
     );
+    const [plain, withSdk] = [pairs.first, pairs.second];
     const name =
       inFlight === 0
         ? `embedded: publish, ${publishers} publishers`
@@ -397,14 +410,24 @@ export async function run(args: string[]): Promise<void> {
       busMessagesPerSecond: bus,
       tracedMessagesPerSecond: traced,
       ratioToBus: traced / bus,
+      pairRatio: ratioSummary(pairs.ratios),
+      cpuRatio: ratioSummary(pairs.cpuRatios),
     });
-    progress(`${name}: ${format(bus)} msg/s, traced ${format(traced)} msg/s`);
+    progress(
+      `${name}: ${format(bus)} msg/s, traced ${format(traced)} msg/s, median pair ratio ${percent(median(pairs.ratios))}, by CPU ${percent(median(pairs.cpuRatios))}`,
+    );
   }
   const hooksNs = noSdkHooksNs(quick ? 100_000 : 1_000_000);
   const endToEnd = rows.find((row) => row.layer === 'bus' && row.inFlight === 1)!;
   const hooksShare = hooksNs / (1e9 / endToEnd.messagesPerSecond);
   progress(`tracing hooks, no SDK: ${format(hooksNs)} ns per message (${format(hooksShare * 100, 1)}%)`);
-  for (const [publishers, inFlight, result] of traced) record('traced', publishers, inFlight, result);
+  const carriedNs = noSdkHooksNs(quick ? 100_000 : 1_000_000, GIVEN_TRACEPARENT);
+  const carriedShare = carriedNs / (1e9 / endToEnd.messagesPerSecond);
+  progress(
+    `tracing hooks, no SDK, a traceparent carried: ${format(carriedNs)} ns per message (${format(carriedShare * 100, 1)}%)`,
+  );
+  for (const [publishers, inFlight, pairs] of traced)
+    record('traced', publishers, inFlight, pairs.second, pairs);
   const sample = encodedSample();
   const busMessage = { bytes: messageSizeBytes(sample), headers: Object.keys(sample.headers).length };
   if (json) {
@@ -419,27 +442,29 @@ export async function run(args: string[]): Promise<void> {
       embeddedRoundMessages,
       embedded,
       noSdkHooks: { nsPerMessage: hooksNs, shareOfBusEndToEnd: hooksShare },
+      noSdkHooksTraceparentCarried: { nsPerMessage: carriedNs, shareOfBusEndToEnd: carriedShare },
     };
     process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
     return;
   }
   const lines = [
-    `| measurement (memoryTransport, ${durationMs} ms each in rounds of ${format(roundMessages)}) | messages | messages/s | bus ÷ transport | traced ÷ bus |`,
-    '| --- | ---: | ---: | ---: | ---: |',
+    `| measurement (memoryTransport, ${durationMs} ms each in rounds of ${format(roundMessages)}) | messages | messages/s | bus ÷ transport | traced ÷ bus (sums) | traced ÷ bus, median of paired rounds [quartiles] | the same by CPU per message |`,
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
     ...rows.map(
       (row) =>
-        `| ${row.name} | ${format(row.messages)} | ${format(row.messagesPerSecond)} | ${percent(row.ratioToTransport)} | ${percent(row.ratioToBus)} |`,
+        `| ${row.name} | ${format(row.messages)} | ${format(row.messagesPerSecond)} | ${percent(row.ratioToTransport)} | ${percent(row.ratioToBus)} | ${ratioText(row.pairRatio)} | ${ratioText(row.cpuRatio)} |`,
     ),
     '',
-    `| measurement (embeddedTransport, ${durationMs} ms each in rounds of ${format(embeddedRoundMessages)}) | bus, no SDK (messages/s) | bus with SDK (messages/s) | traced ÷ bus |`,
-    '| --- | ---: | ---: | ---: |',
+    `| measurement (embeddedTransport, ${durationMs} ms each in rounds of ${format(embeddedRoundMessages)}) | bus, no SDK (messages/s) | bus with SDK (messages/s) | traced ÷ bus (sums) | traced ÷ bus, median of paired rounds [quartiles] | the same by CPU per message |`,
+    '| --- | ---: | ---: | ---: | ---: | ---: |',
     ...embedded.map(
       (row) =>
-        `| ${row.name} | ${format(row.busMessagesPerSecond)} | ${format(row.tracedMessagesPerSecond)} | ${percent(row.ratioToBus)} |`,
+        `| ${row.name} | ${format(row.busMessagesPerSecond)} | ${format(row.tracedMessagesPerSecond)} | ${percent(row.ratioToBus)} | ${ratioText(row.pairRatio)} | ${ratioText(row.cpuRatio)} |`,
     ),
     '',
     `Tracing hooks with no SDK registered: ${format(hooksNs)} ns per message, ` +
-      `${format(hooksShare * 100, 1)}% of the bus's end-to-end time per message (256 publishers, 1 in flight).`,
+      `${format(hooksShare * 100, 1)}% of the bus's end-to-end time per message (256 publishers, 1 in flight); ` +
+      `${format(carriedNs)} ns, ${format(carriedShare * 100, 1)}%, when the message carries a traceparent.`,
     '',
     `Both layers send the same ${busMessage.bytes} B message (CloudEvents envelope: JSON body + ` +
       `${busMessage.headers} headers + key); the transport rows publish it pre-encoded, so the ratio ` +

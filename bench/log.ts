@@ -86,7 +86,7 @@ function recordsOf(count: number): RecordInput[] {
  * per record, and the sync rate for a write of P such appends (unless that write is above
  * {@link SYNC_RATE_BYTES_MAX}, where the byte rate dominates).
  */
-function measureSyncBound(
+export function measureSyncBound(
   directory: string,
   publishers: number,
   recordsPerAppend: number,

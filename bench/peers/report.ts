@@ -224,6 +224,42 @@ function goalLines(report: Report): string[] {
     `- Herald embedded ÷ RabbitMQ quorum: ${against('rabbitmq-quorum', 20)}`,
     `- Herald embedded ÷ NATS JetStream: ${against('nats-jetstream', 10)}`,
     `- Herald embedded ack p99: ${ms(ack)} ms with 1 outstanding, ${ms(ack64)} ms with 64 (goal ≤ 1.5 ms: ${verdict(ack === undefined ? undefined : ack <= 1.5)} with 1 outstanding; fdatasync alone is p50 ${ms(report.limits.smallSyncMs.p50)} / p99 ${ms(report.limits.smallSyncMs.p99)} ms here)`,
+    ...layerGoalLines(report, payloadBytes),
+  ];
+}
+
+/**
+ * Issue 16's goals between Herald's layers and against the peers, produce and end to end: the bus
+ * over the embedded transport, and Herald embedded ÷ RabbitMQ quorum and NATS JetStream (the log
+ * row is in `npm run bench -- embedded`, which puts all three layers in one run).
+ */
+function layerGoalLines(report: Report, payloadBytes: number): string[] {
+  const find = (system: string, scenario: string) =>
+    report.measurements.find(
+      (m) => m.system === system && m.scenario === scenario && m.payloadBytes === payloadBytes,
+    );
+  const verdict = (ok: boolean | undefined) => (ok === undefined ? 'not measured' : ok ? 'met' : 'NOT met');
+  const ratio = (system: string, base: string, scenario: string) => {
+    const top = find(system, scenario)?.perSecond;
+    const bottom = find(base, scenario)?.perSecond;
+    return top === undefined || bottom === undefined ? undefined : top / bottom;
+  };
+  const read = (value: number | undefined, goal: number) =>
+    `${times(value)} (goal ≥ ${goal}×: ${verdict(value === undefined ? undefined : value >= goal)})`;
+  const bus = 'herald-bus';
+  const rate = find(bus, 'rate-10000');
+  const rate50k = find(bus, 'rate-50000');
+  const p99 = rate?.latencyMs?.p99;
+  return [
+    `- Herald bus ÷ Herald embedded: produce ${read(ratio(bus, BASELINE, 'produce'), 0.8)}, end-to-end ${read(ratio(bus, BASELINE, 'end-to-end'), 0.7)}`,
+    `- Herald bus end-to-end p99 at 10k events/s: ${ms(p99)} ms (goal ≤ 10 ms: ${verdict(p99 === undefined ? undefined : p99 <= 10 && rate?.keptUp !== false)}); at 50k/s kept up: ${rate50k === undefined ? 'not measured' : rate50k.keptUp === false ? 'NO' : 'yes'}`,
+    ...[
+      ['rabbitmq-quorum', 'RabbitMQ quorum'],
+      ['nats-jetstream', 'NATS JetStream'],
+    ].map(
+      ([peer, label]) =>
+        `- Herald embedded ÷ ${label}, issue 16: produce ${read(ratio(BASELINE, peer!, 'produce'), 10)}, end-to-end ${read(ratio(BASELINE, peer!, 'end-to-end'), 10)}`,
+    ),
   ];
 }
 

@@ -1,13 +1,22 @@
 /**
  * One checkout order is one trace: the client's span, the HTTP requests, and every send and
  * handler run of the seven services (in one process), recorded with the SDK's in-memory exporter,
- * on the embedded broker, on RabbitMQ and on a real Apache Kafka broker.
+ * on the embedded broker, on RabbitMQ, on a real Apache Kafka broker, on NATS JetStream, on Redis
+ * Streams and on AWS SNS + SQS (the moto emulator).
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { eventually, RABBITMQ_URL, requireRabbitMq, until } from '@herald/test-support';
+import {
+  eventually,
+  RABBITMQ_URL,
+  requireRabbitMq,
+  requireReachable,
+  requireServer,
+  serverPort,
+  until,
+} from '@herald/test-support';
 import { type ApacheKafka, startApacheKafka } from '@herald/test-support/apache-kafka';
 import { context, propagation, ROOT_CONTEXT, SpanKind, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
@@ -18,12 +27,14 @@ import {
   type ReadableSpan,
   SimpleSpanProcessor,
 } from '@opentelemetry/sdk-trace-base';
+import { Redis } from 'ioredis';
 import { type Checkout, startCheckout } from '../src/app.ts';
 import { isQuiescent } from '../src/invariants.ts';
 import { SERVICE_NAMES } from '../src/services/index.ts';
 import { JsonLinesSpanExporter, renderTraceTree } from '../src/tracing.ts';
 import { deleteRunTopology, transportFromEnv } from '../src/transport.ts';
 import { postJson, temporaryDirectory } from './helpers.ts';
+import { AWS_ENDPOINT, deleteWithPrefix, onAws } from './support/aws.ts';
 
 const exporter = new InMemorySpanExporter();
 const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
@@ -228,4 +239,69 @@ describe('checkout - one order is one trace', { timeout: 600_000 }, () => {
     kafka = await startApacheKafka({ partitions: 2 });
     await oneOrderIsOneTrace({ HERALD_TRANSPORT: 'kafka', HERALD_KAFKA_BROKERS: kafka.bootstrap }, 'kafka');
   });
+
+  it('on NATS JetStream', { timeout: 120_000 }, async () => {
+    await requireServer('nats');
+    // The run's streams are deleted by the run itself (deleteRunTopology).
+    const url = process.env.HERALD_NATS_URL ?? `nats://127.0.0.1:${serverPort('nats')}`;
+    await oneOrderIsOneTrace({ HERALD_TRANSPORT: 'nats', HERALD_NATS_URL: url }, 'nats');
+  });
+
+  it('on Redis Streams', { timeout: 120_000 }, async () => {
+    await requireServer('redis');
+    const url = process.env.HERALD_REDIS_URL ?? `redis://127.0.0.1:${serverPort('redis')}`;
+    const prefix = `herald-test:trace-${process.pid}-${Date.now()}:`;
+    try {
+      await oneOrderIsOneTrace(
+        { HERALD_TRANSPORT: 'redis', HERALD_REDIS_URL: url, HERALD_REDIS_PREFIX: prefix },
+        'redis',
+      );
+    } finally {
+      await deleteRedisKeys(url, prefix);
+    }
+  });
+
+  it('on AWS SNS + SQS (moto)', { timeout: 180_000 }, async () => {
+    await requireReachableUrl(AWS_ENDPOINT, 'the moto emulator (npm run setup starts it)');
+    const settings = onAws(`hct-${process.pid}-`);
+    // The AWS SDK reads credentials from the process environment, not from the checkout's `env`.
+    const saved = { id: process.env.AWS_ACCESS_KEY_ID, secret: process.env.AWS_SECRET_ACCESS_KEY };
+    process.env.AWS_ACCESS_KEY_ID ??= settings.env.AWS_ACCESS_KEY_ID;
+    process.env.AWS_SECRET_ACCESS_KEY ??= settings.env.AWS_SECRET_ACCESS_KEY;
+    try {
+      await oneOrderIsOneTrace({ HERALD_TRANSPORT: 'aws', ...settings.env }, 'aws_sqs');
+    } finally {
+      restoreEnv('AWS_ACCESS_KEY_ID', saved.id);
+      restoreEnv('AWS_SECRET_ACCESS_KEY', saved.secret);
+      await deleteWithPrefix(settings.env.HERALD_AWS_PREFIX!);
+    }
+  });
 });
+
+function restoreEnv(name: string, value: string | undefined): void {
+  if (value === undefined) delete process.env[name];
+  else process.env[name] = value;
+}
+
+/** Fails with `what` when nothing answers at `url`'s host and port. */
+async function requireReachableUrl(url: string, what: string): Promise<void> {
+  const { hostname, port } = new URL(url);
+  await requireReachable(what, hostname, Number(port));
+}
+
+/** Deletes the keys of one Redis run (SCAN by prefix, DEL in bounded chunks). */
+async function deleteRedisKeys(url: string, prefix: string): Promise<void> {
+  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  redis.on('error', () => {});
+  try {
+    await redis.connect();
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 500);
+      if (keys.length > 0) await redis.del(...keys);
+      cursor = next;
+    } while (cursor !== '0');
+  } finally {
+    redis.disconnect();
+  }
+}

@@ -155,6 +155,9 @@ export class BrokerScheduler implements TransportScheduler {
   }
 
   #enqueue(entry: ScheduledEntry): void {
+    // Scheduled again under the same id (a publish retried after a lost answer): it replaces the first.
+    const replaced = this.#queue.get(entry.id);
+    if (replaced !== undefined) this.#bytes -= messageSizeBytes(replaced.value.message);
     this.#bytes += messageSizeBytes(entry.message);
     this.#queue.add(entry.id, entry.atMs, entry);
   }

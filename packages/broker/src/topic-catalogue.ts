@@ -17,7 +17,7 @@ import {
   TopicExistsError,
   TopicNotFoundError,
 } from './errors.ts';
-import type { PartitionLog, StoredRecord } from './partition-log.ts';
+import { type PartitionLog, recordsOf } from './partition-log.ts';
 import { loadedTopicConfig, storedTopicConfig, type TopicConfig } from './topic-config.ts';
 
 /** Most partitions a topic may have. */
@@ -82,6 +82,8 @@ export class TopicCatalogue {
   readonly #store: LogStore;
   readonly #options: TopicCatalogueOptions;
   readonly #topics = new Map<string, Promise<TopicState>>();
+  /** The topics of {@link #topics} whose open finished, for the publish path's lookup without an await. */
+  readonly #opened = new Map<string, TopicState>();
 
   constructor(directory: string, store: LogStore, options: TopicCatalogueOptions) {
     this.#directory = directory;
@@ -151,6 +153,11 @@ export class TopicCatalogue {
     return state;
   }
 
+  /** The topic when it is open now (not opening, failed or deleted), without waiting. */
+  opened(name: string): TopicState | undefined {
+    return this.#opened.get(name);
+  }
+
   /** The topic, created with the default partition count when unknown and auto-create is on. */
   async forUse(name: string, context: string): Promise<TopicState> {
     const existing = this.#topics.get(name);
@@ -173,6 +180,7 @@ export class TopicCatalogue {
   forget(name: string, state: TopicState): void {
     state.deleted = true;
     this.#topics.delete(name);
+    if (this.#opened.get(name) === state) this.#opened.delete(name);
   }
 
   /** Removes the topic's metadata file durably: the commit point of a deletion. */
@@ -243,9 +251,14 @@ export class TopicCatalogue {
 
   #remember(name: string, opening: Promise<TopicState>): void {
     this.#topics.set(name, opening);
-    opening.catch(() => {
-      if (this.#topics.get(name) === opening) this.#topics.delete(name);
-    });
+    opening.then(
+      (state) => {
+        if (this.#topics.get(name) === opening && !state.deleted) this.#opened.set(name, state);
+      },
+      () => {
+        if (this.#topics.get(name) === opening) this.#topics.delete(name);
+      },
+    );
   }
 
   async #open(metadata: TopicMetadata): Promise<TopicState> {
@@ -303,8 +316,7 @@ function adaptPartition(partition: Partition): PartitionLog {
       return partition.logStartOffset;
     },
     append: (records) => partition.append(records),
-    readRecords: async (offset, bytesMax) =>
-      (await partition.readRecords(offset, bytesMax)).records as readonly StoredRecord[],
+    readRecords: async (offset, bytesMax) => recordsOf(await partition.read(offset, bytesMax), offset),
     offsetForTimestamp: async (timestampMs) => (await partition.offsetForTimestamp(timestampMs))?.offset,
     onAppend: (listener) => partition.onAppend(() => listener()),
     close: () => partition.close(),

@@ -6,6 +6,8 @@ import { crc32 } from 'node:zlib';
 import { embeddedTransport } from '@herald/broker';
 import type { ReceivedMessage } from '@herald/bus';
 import { eventually } from '@herald/test-support';
+import { ACKS_UNSTORED_MAX, ConsumerGroup } from '../src/consumer-group.ts';
+import type { PartitionLog, StoredRecord } from '../src/partition-log.ts';
 import { freshDirectory, idOf, messages, tracked } from './support.ts';
 
 /** A group's stored position, replayed from the positions journal (`u32 length, u32 CRC, JSON` records). */
@@ -310,5 +312,74 @@ describe('consumer groups', { timeout: 120_000 }, () => {
     assert.ok(firstOfOne < 190, `partition 1 waited for ${firstOfOne} deliveries: ${partitions}`);
     assert.equal(partitions.slice(firstOfOne, firstOfOne + 19), '1010101010101010101');
     await transport.close();
+  });
+});
+
+describe('consumer group bounds', { timeout: 120_000 }, () => {
+  it('groups - a catch-up stops admitting records while ACKS_UNSTORED_MAX acks wait for their position write', async () => {
+    const total = ACKS_UNSTORED_MAX * 4;
+    const windowRecordsMax = 256;
+    const records = Array.from(
+      { length: total },
+      (_, index): StoredRecord => ({
+        offset: BigInt(index),
+        timestampMs: 0,
+        key: null,
+        value: new Uint8Array(8),
+        headers: [],
+      }),
+    );
+    const log: PartitionLog = {
+      highWatermark: BigInt(total),
+      logStartOffset: 0n,
+      append: () => Promise.reject(new Error('read-only')),
+      readRecords: async (offset, bytesMax) => records.slice(Number(offset), Number(offset) + bytesMax),
+      offsetForTimestamp: async () => undefined,
+      onAppend: () => () => {},
+      close: async () => {},
+    };
+    // Position writes that finish only when the test says so: a disk far slower than the reader.
+    const writes: (() => void)[] = [];
+    const group = new ConsumerGroup(
+      { name: 'backlog', logs: [log] },
+      'g',
+      undefined,
+      () => new Promise<void>((resolve) => writes.push(resolve)),
+      { windowRecordsMax, windowBytesMax: 1 << 20, fetchBytesMax: 1024, visibilityTimeoutMs: 60_000 },
+      (error) => assert.fail(String(error)),
+    );
+    let delivered = 0;
+    let stored = 0;
+    group.join(async (message: ReceivedMessage) => {
+      delivered += 1;
+      await message.ack();
+      stored += 1;
+    }, 64);
+    try {
+      // Deliveries stop once the bound is reached, plus at most what the window held then.
+      await eventually(
+        () => group.acksUnstoredCount >= ACKS_UNSTORED_MAX,
+        () => `${ACKS_UNSTORED_MAX} acks waiting (have ${group.acksUnstoredCount})`,
+      );
+      // Let every delivery the group would still make happen (a few event-loop turns, no clock).
+      for (let turn = 0; turn < 20; turn++) await new Promise((resolve) => setImmediate(resolve));
+      assert.ok(
+        delivered <= ACKS_UNSTORED_MAX + windowRecordsMax,
+        `${delivered} delivered while no position write finished`,
+      );
+      assert.equal(stored, 0);
+      // Finishing the writes resumes admission until everything is delivered and stored.
+      await eventually(
+        () => {
+          for (const resolve of writes.splice(0)) resolve();
+          return stored === total;
+        },
+        () => `${total} acks stored (have ${stored}, delivered ${delivered})`,
+      );
+      assert.equal(delivered, total);
+    } finally {
+      for (const resolve of writes.splice(0)) resolve();
+      await group.close();
+    }
   });
 });

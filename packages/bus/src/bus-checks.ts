@@ -1,7 +1,9 @@
-/** Small checks of `createBus` and handler options, kept apart from the bus's lifecycle. */
-import { HANDLER_TIMEOUT_MS_MAX } from './bus-api.ts';
+/** Small checks and defaults of `createBus` and handler options, kept apart from the bus's lifecycle. */
+import { type BusOptions, HANDLER_TIMEOUT_MS_MAX } from './bus-api.ts';
 import type { Contract } from './contracts.ts';
+import type { DispatchCounters } from './dispatcher.ts';
 import { ConfigurationError } from './errors.ts';
+import type { IdempotencyCounters } from './middleware/idempotency.ts';
 
 /** `timeoutMs` after checking it is in (0, {@link HANDLER_TIMEOUT_MS_MAX}]; `what` names it in the error. */
 export function checkTimeout(timeoutMs: number, what: string): number {
@@ -20,14 +22,21 @@ export function expectKind(contract: Contract, kind: Contract['kind'], method: s
   }
 }
 
-/** Adds `contract` to `contracts` by type; throws when another contract already has its type. */
-export function registerContract(contracts: Map<string, Contract>, contract: Contract): void {
-  const known = contracts.get(contract.type);
-  if (known === undefined) {
-    contracts.set(contract.type, contract);
-  } else if (known !== contract) {
+/** `options` once it names a transport; otherwise says where a transport comes from. */
+export function requireTransport(options: BusOptions): BusOptions {
+  if (options === undefined || options.transport === undefined) {
     throw new ConfigurationError(
-      `two different contracts have type "${contract.type}"; define each type once and import it everywhere`,
+      'createBus: no transport; pass { transport: memoryTransport() } for tests, or use createBus from ' +
+        '"herald", which defaults to the embedded durable broker',
     );
   }
+  return options;
+}
+
+/** What a bus counts: handler outcomes, skipped duplicates and publishes. */
+export type BusCounters = DispatchCounters & IdempotencyCounters & { published: number };
+
+/** Counters of a new bus, all zero. */
+export function zeroCounters(): BusCounters {
+  return { handled: 0, failed: 0, deadLettered: 0, duplicatesSkipped: 0, published: 0 };
 }

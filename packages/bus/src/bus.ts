@@ -1,8 +1,7 @@
 /**
  * `createBus()`: the typed API applications use. It validates and wraps payloads in CloudEvents
  * envelopes, publishes them through a {@link Transport}, and runs handlers behind a middleware
- * pipeline with retries and dead-lettering. The {@link Bus} interface and its options are in
- * `bus-api.ts`.
+ * pipeline with retries and dead-lettering. {@link Bus} and its options are in `bus-api.ts`.
  */
 import { hostname } from 'node:os';
 import type { Context } from '@opentelemetry/api';
@@ -16,7 +15,7 @@ import type {
   StopOptions,
   SubscribeHandlerOptions,
 } from './bus-api.ts';
-import { checkTimeout, expectKind, registerContract } from './bus-checks.ts';
+import { type BusCounters, checkTimeout, expectKind, requireTransport, zeroCounters } from './bus-checks.ts';
 import type { HandlerContext, Middleware, PublishOptions } from './context.ts';
 import type {
   CommandContract,
@@ -52,7 +51,7 @@ import { isoNow, publishReply } from './outgoing.ts';
 import { checkRequestTimeout, REPLY_ERROR_MESSAGE, REPLY_ERROR_NAME, ReplyInbox } from './request-reply.ts';
 import { type RetryPolicy, retryPolicy } from './retry-policy.ts';
 import { BusScheduling } from './schedule/bus-scheduling.ts';
-import { validate } from './schema.ts';
+import { validate, validateNow } from './schema.ts';
 import { endSpan, messagingSystem, sendParent, startSend } from './tracing.ts';
 import { type CancelOutcome, IN_FLIGHT_MAX, type Transport } from './transport.ts';
 import { uuidv7 } from './uuid.ts';
@@ -76,13 +75,7 @@ const CLOSE_TIMEOUT_MS_MIN = 1000;
  * await bus.publish(OrderCreated, { orderId: 'o-1', total: 42 });
  */
 export function createBus(options: BusOptions): Bus {
-  if (options === undefined || options.transport === undefined) {
-    throw new ConfigurationError(
-      'createBus: no transport; pass { transport: memoryTransport() } for tests, or use createBus from ' +
-        '"herald", which defaults to the embedded durable broker',
-    );
-  }
-  return new HeraldBus(options);
+  return new HeraldBus(requireTransport(options));
 }
 
 class HeraldBus implements Bus, DispatcherHost {
@@ -104,13 +97,7 @@ class HeraldBus implements Bus, DispatcherHost {
   readonly #handlerTimeoutMs: number;
   /** `messaging.system` of the spans (from the transport's name). */
   readonly #system: string;
-  readonly counters: DispatchCounters & IdempotencyCounters & { published: number } = {
-    handled: 0,
-    failed: 0,
-    deadLettered: 0,
-    duplicatesSkipped: 0,
-    published: 0,
-  };
+  readonly counters: BusCounters = zeroCounters();
   readonly deadLetters: DeadLetters;
   #state: BusState = 'created';
   readonly #ownsTransport: boolean;
@@ -135,7 +122,10 @@ class HeraldBus implements Bus, DispatcherHost {
     this.#handlerTimeoutMs = checkTimeout(options.handlerTimeoutMs ?? 30_000, 'createBus: handlerTimeoutMs');
     this.#retry = retryPolicy(options.retry);
     this.#deadLetterTopic = options.deadLetterTopic ?? defaultDeadLetterTopic;
-    this.#replies = new ReplyInbox(this.transport, this.#instanceId, this.logger);
+    this.#replies = new ReplyInbox(this.transport, this.#instanceId, this.logger, {
+      system: this.#system,
+      source: this.source,
+    });
     this.deadLetters = deadLetters(this.transport, this.#deadLetterTopic, this.source);
     for (const contract of options.contracts ?? []) this.#register(contract);
     this.#relay = outboxRelayOf(this.#idempotency, options.outboxRelay, this);
@@ -266,8 +256,8 @@ class HeraldBus implements Bus, DispatcherHost {
     this.#state = 'starting';
     try {
       for (const dispatcher of this.#dispatchers.values()) await dispatcher.start();
-      await this.#scheduling.start();
       this.#relay?.start();
+      await this.#scheduling.start();
     } catch (error) {
       this.#health.startFailed(error);
       this.#state = 'started';
@@ -392,7 +382,8 @@ class HeraldBus implements Bus, DispatcherHost {
     cause: { readonly context: Context; readonly traceparent: string | undefined } | undefined,
   ): Promise<Envelope> {
     const { scheduler, atMs } = this.#scheduling.timing(options, 'publish');
-    const data = await validate(contract.schema, input, `"${contract.type}" payload`);
+    const validated = validateNow(contract.schema, input, `"${contract.type}" payload`);
+    const data = validated instanceof Promise ? await validated : validated;
     const id = options.id ?? uuidv7();
     const key = options.key ?? (contract.key as ((value: unknown) => string) | undefined)?.(data);
     const subject = options.subject ?? (contract.subject as ((value: unknown) => string) | undefined)?.(data);
@@ -489,7 +480,14 @@ class HeraldBus implements Bus, DispatcherHost {
   }
 
   #register(contract: Contract): void {
-    registerContract(this.#contracts, contract);
+    const known = this.#contracts.get(contract.type);
+    if (known === undefined) {
+      this.#contracts.set(contract.type, contract);
+    } else if (known !== contract) {
+      throw new ConfigurationError(
+        `two different contracts have type "${contract.type}"; define each type once and import it everywhere`,
+      );
+    }
   }
 
   #assertOpen(method: string): void {

@@ -155,6 +155,7 @@ export {
   type SagaView,
 } from './saga/saga-runtime.ts';
 export type { SagaHistoryEntry, SagaRecord, SagaStore } from './saga/saga-store.ts';
+export { SCHEDULE_TOPIC, SCHEDULER_GROUP } from './schedule/topic-scheduler.ts';
 export { type Infer, type InferInput, isStandardSchema, type StandardSchemaV1, validate } from './schema.ts';
 export { type StopOnSignalsOptions, stopOnSignals } from './stop-on-signals.ts';
 export {

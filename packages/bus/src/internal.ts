@@ -27,4 +27,5 @@ export {
 export { murmur2, partitionForKey } from './partitioner.ts';
 export { publishIdentity } from './publish-identity.ts';
 export { DueQueue } from './schedule/due-queue.ts';
+export { type RegisteredSubscription, SubscriptionRegistry } from './subscription-registry.ts';
 export { assertSubscribeOptions } from './transport-checks.ts';

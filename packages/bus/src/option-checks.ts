@@ -136,11 +136,3 @@ export function integerFromEnv(
   }
   return value;
 }
-
-/** `timeoutMs` when it is a handler timeout in (0, 1 hour]; throws `ConfigurationError` naming `what` otherwise. */
-export function checkHandlerTimeout(timeoutMs: number, what: string): number {
-  if (!(Number.isFinite(timeoutMs) && timeoutMs > 0 && timeoutMs <= HANDLER_TIMEOUT_MS_MAX)) {
-    throw new ConfigurationError(`${what} must be in (0, ${HANDLER_TIMEOUT_MS_MAX}] ms, got ${timeoutMs}`);
-  }
-  return timeoutMs;
-}

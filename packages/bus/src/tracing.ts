@@ -9,12 +9,12 @@
  * through unchanged, as it did before Herald made spans.
  */
 import {
-  type Attributes,
   type Context,
   context,
   createTraceState,
   INVALID_SPAN_CONTEXT,
   type Link,
+  ProxyTracerProvider,
   ROOT_CONTEXT,
   type Span,
   type SpanContext,
@@ -61,6 +61,24 @@ export function messagingSystem(transportName: string): string {
 
 let cachedProvider: TracerProvider | undefined;
 let cachedTracer: Tracer | undefined;
+
+/**
+ * The API's no-op provider, which a global provider delegates to until an SDK is registered (a
+ * fresh proxy has no delegate, so it hands out that singleton).
+ */
+const NOOP_PROVIDER = new ProxyTracerProvider().getDelegate();
+
+/** The no-op span of a message with no trace to continue (stateless, so one serves all). */
+const NO_TRACE_SPAN: Span = trace.wrapSpanContext(INVALID_SPAN_CONTEXT);
+
+/**
+ * True when no SDK is registered: the global provider is the API's proxy with no delegate, and
+ * every tracer is the no-op one. One property read per call; an SDK registered later is seen at once.
+ */
+function noSdk(): boolean {
+  const provider = trace.getTracerProvider();
+  return provider instanceof ProxyTracerProvider && provider.getDelegate() === NOOP_PROVIDER;
+}
 
 /**
  * The global provider's tracer, fetched again when the global provider changes (an SDK registered
@@ -121,10 +139,12 @@ export function parseTraceparent(
   return { traceId, spanId, traceFlags, isRemote: true, traceState: createTraceState(tracestate) };
 }
 
+/** The 256 flag bytes as two lower-case hex digits, made once rather than per message. */
+const FLAGS_HEX = Array.from({ length: 256 }, (_, flags) => flags.toString(16).padStart(2, '0'));
+
 /** Formats a span context as a W3C `traceparent`. */
 export function formatTraceparent(spanContext: SpanContext): string {
-  const flags = (spanContext.traceFlags & 0xff).toString(16).padStart(2, '0');
-  return `00-${spanContext.traceId}-${spanContext.spanId}-${flags}`;
+  return `00-${spanContext.traceId}-${spanContext.spanId}-${FLAGS_HEX[spanContext.traceFlags & 0xff]}`;
 }
 
 /** The trace context a received message carries: the envelope's, else its raw `ce_` headers. */
@@ -178,13 +198,14 @@ export function activeOr(envelope: Envelope): Context {
 
 /** Starts `send <topic>` under `parent`; end it with {@link endSpan}. */
 export function startSend(fields: SendFields, parent: Context, links?: Link[]): SendTrace {
+  if (noSdk()) return untracedSend(parent);
   const span = tracer().startSpan(
     `send ${fields.topic}`,
     { kind: SpanKind.PRODUCER, ...(links === undefined ? {} : { links }) },
     parent,
   );
   // Building attributes costs objects per message: only for a span that records them.
-  if (span.isRecording()) span.setAttributes(sendAttributes(fields));
+  if (span.isRecording()) setSendAttributes(span, fields);
   const spanContext = span.spanContext();
   // Tracers give a span either valid ids (its own, or a no-op span its valid parent's) or the API's
   // invalid context itself: told apart by identity, not by the API's regular expressions.
@@ -196,29 +217,46 @@ export function startSend(fields: SendFields, parent: Context, links?: Link[]): 
   };
 }
 
-function sendAttributes(fields: SendFields): Attributes {
-  const attributes: Attributes = {
-    'messaging.system': fields.system,
-    'messaging.destination.name': fields.topic,
-    'messaging.message.id': fields.id,
-    'cloudevents.event_type': fields.type,
-    'cloudevents.event_source': fields.source,
+/**
+ * Sets the send attributes one call each: no attributes object to build and for-in walk per
+ * message (in an A/B micro-benchmark no slower, in the median ~10% less per span; passing them to
+ * `startSpan` measured slower, as the SDK sanitizes them there and then sets them one by one).
+ */
+/**
+ * A send with no SDK registered: what the no-op tracer returns (a non-recording span continuing a
+ * valid parent's context, or the invalid one), without the tracer call and its proxy hops.
+ */
+function untracedSend(parent: Context): SendTrace {
+  const parentContext = trace.getSpanContext(parent);
+  if (parentContext === undefined || !trace.isSpanContextValid(parentContext))
+    return { span: NO_TRACE_SPAN, traceparent: undefined, tracestate: undefined };
+  return {
+    span: trace.wrapSpanContext(parentContext),
+    traceparent: formatTraceparent(parentContext),
+    tracestate: parentContext.traceState?.serialize() || undefined,
   };
-  if (fields.correlationId !== undefined)
-    attributes['messaging.message.conversation_id'] = fields.correlationId;
-  if (MODE.current) {
-    attributes['messaging.operation.type'] = 'send';
-    attributes['messaging.operation.name'] = 'send';
-  }
-  if (MODE.old) attributes['messaging.operation'] = 'publish';
-  addKey(attributes, fields.system, fields.key, fields.type);
-  return attributes;
 }
 
-function addKey(attributes: Attributes, system: string, key: string | undefined, type: string): void {
-  if (system === 'kafka' && key !== undefined) attributes['messaging.kafka.message.key'] = key;
+function setSendAttributes(span: Span, fields: SendFields): void {
+  span.setAttribute('messaging.system', fields.system);
+  span.setAttribute('messaging.destination.name', fields.topic);
+  span.setAttribute('messaging.message.id', fields.id);
+  span.setAttribute('cloudevents.event_type', fields.type);
+  span.setAttribute('cloudevents.event_source', fields.source);
+  if (fields.correlationId !== undefined)
+    span.setAttribute('messaging.message.conversation_id', fields.correlationId);
+  if (MODE.current) {
+    span.setAttribute('messaging.operation.type', 'send');
+    span.setAttribute('messaging.operation.name', 'send');
+  }
+  if (MODE.old) span.setAttribute('messaging.operation', 'publish');
+  setKey(span, fields.system, fields.key, fields.type);
+}
+
+function setKey(span: Span, system: string, key: string | undefined, type: string): void {
+  if (system === 'kafka' && key !== undefined) span.setAttribute('messaging.kafka.message.key', key);
   // The RabbitMQ transport routes by event type (one topic exchange per topic).
-  if (system === 'rabbitmq') attributes['messaging.rabbitmq.destination.routing_key'] = type;
+  if (system === 'rabbitmq') span.setAttribute('messaging.rabbitmq.destination.routing_key', type);
 }
 
 /** A started CONSUMER span and the context to run the handler in. */
@@ -242,13 +280,21 @@ export function startProcess(
   envelope: Envelope | undefined,
 ): ProcessTrace {
   const producer = carriedContext(message, envelope);
+  if (noSdk()) {
+    // What the no-op tracer returns (a non-recording span with the producer's context, or the
+    // invalid one), without its parent context, link array and validity regexes: the parser has
+    // already checked the ids. Measured: most of the hooks' cost for a message carrying a trace.
+    if (producer === undefined) return { span: NO_TRACE_SPAN, context: ROOT_CONTEXT };
+    const span = trace.wrapSpanContext(producer);
+    return { span, context: trace.setSpan(ROOT_CONTEXT, span) };
+  }
   const parent = producer === undefined ? ROOT_CONTEXT : trace.setSpanContext(ROOT_CONTEXT, producer);
   const span = tracer().startSpan(
     `process ${message.topic}`,
     { kind: SpanKind.CONSUMER, ...(producer === undefined ? {} : { links: [{ context: producer }] }) },
     parent,
   );
-  if (span.isRecording()) span.setAttributes(processAttributes(system, source, group, message, envelope));
+  if (span.isRecording()) setProcessAttributes(span, system, source, group, message, envelope);
   // A no-op span with no trace to continue needs no context of its own (one allocation less).
   if (producer === undefined && span.spanContext() === INVALID_SPAN_CONTEXT) return { span, context: parent };
   // `parent` holds nothing but the producer's span, which this span replaces: derive from the root
@@ -256,43 +302,49 @@ export function startProcess(
   return { span, context: trace.setSpan(ROOT_CONTEXT, span) };
 }
 
-function processAttributes(
+/** Sets the process attributes, one call each (see {@link setSendAttributes}). */
+function setProcessAttributes(
+  span: Span,
   system: string,
   source: string,
   group: string,
   message: ReceivedMessage,
   envelope: Envelope | undefined,
-): Attributes {
-  const attributes: Attributes = {
-    'messaging.system': system,
-    'messaging.destination.name': message.topic,
-    'messaging.destination.partition.id': String(message.partition),
-    'herald.delivery_attempt': message.deliveryAttempt,
-    // Which service handles it: the consuming bus's source (the event's is the producer's).
-    'herald.consumer.source': source,
-  };
+): void {
+  span.setAttribute('messaging.system', system);
+  span.setAttribute('messaging.destination.name', message.topic);
+  span.setAttribute('messaging.destination.partition.id', partitionId(message.partition));
+  span.setAttribute('herald.delivery_attempt', message.deliveryAttempt);
+  // Which service handles it: the consuming bus's source (the event's is the producer's).
+  span.setAttribute('herald.consumer.source', source);
   if (envelope !== undefined) {
-    attributes['messaging.message.id'] = envelope.id;
-    attributes['cloudevents.event_type'] = envelope.type;
-    attributes['cloudevents.event_source'] = envelope.source;
-    const correlationId = envelope.correlationid ?? envelope.id;
-    attributes['messaging.message.conversation_id'] = correlationId;
+    span.setAttribute('messaging.message.id', envelope.id);
+    span.setAttribute('cloudevents.event_type', envelope.type);
+    span.setAttribute('cloudevents.event_source', envelope.source);
+    span.setAttribute('messaging.message.conversation_id', envelope.correlationid ?? envelope.id);
   }
   if (MODE.current) {
-    attributes['messaging.operation.type'] = 'process';
-    attributes['messaging.operation.name'] = 'process';
-    attributes['messaging.consumer.group.name'] = group;
-    if (system === 'kafka') attributes['messaging.kafka.offset'] = Number(message.offset);
+    span.setAttribute('messaging.operation.type', 'process');
+    span.setAttribute('messaging.operation.name', 'process');
+    span.setAttribute('messaging.consumer.group.name', group);
+    if (system === 'kafka') span.setAttribute('messaging.kafka.offset', Number(message.offset));
   }
   if (MODE.old) {
-    attributes['messaging.operation'] = 'process';
+    span.setAttribute('messaging.operation', 'process');
     if (system === 'kafka') {
-      attributes['messaging.kafka.consumer.group'] = group;
-      attributes['messaging.kafka.message.offset'] = Number(message.offset);
+      span.setAttribute('messaging.kafka.consumer.group', group);
+      span.setAttribute('messaging.kafka.message.offset', Number(message.offset));
     }
   }
-  addKey(attributes, system, message.key, envelope?.type ?? message.headers.ce_type ?? '');
-  return attributes;
+  setKey(span, system, message.key, envelope?.type ?? message.headers.ce_type ?? '');
+}
+
+/** Partition ids as attribute text, made once for the first {@link PARTITION_IDS_CACHED}. */
+const PARTITION_IDS_CACHED = 256;
+const PARTITION_IDS = Array.from({ length: PARTITION_IDS_CACHED }, (_, partition) => String(partition));
+
+function partitionId(partition: number): string {
+  return PARTITION_IDS[partition] ?? String(partition);
 }
 
 /** Records a failed attempt: the exception, `error.type` and an error status. */

@@ -132,8 +132,8 @@ export interface TransportFeatures {
  *   persisted schedule, the memory transport's timers);
  * - `schedule-topic`: the bus keeps them on the transport itself, in the topic
  *   `herald.schedule`, and every started bus runs a scheduler that publishes them when due (see
- *   `topicScheduler` in `@herald/bus`); `nackDelayStepsMs` are the nack delays the transport honours
- *   without rounding up (RabbitMQ's retry queues), absent when every delay is honoured as asked;
+ *   `schedule/topic-scheduler.ts`); `nackDelayStepsMs` are the nack delays the transport
+ *   honours without rounding up (RabbitMQ's retry queues), absent when every delay is honoured;
  * - `unsupported`: not available, for the reason given.
  */
 export type SchedulingFeature =

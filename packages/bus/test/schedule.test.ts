@@ -106,6 +106,26 @@ describe('scheduling - memory transport', { timeout: 30_000 }, () => {
     assert.equal(seen.has('gone'), false);
   });
 
+  it('scheduling - a handler schedules a follow-up with its own id and cancels it later', async () => {
+    await using bus = createBus({ transport: memoryTransport(), logger: silentLogger });
+    const Start = defineEvent('Start', { topic: 'starts', schema: z.object({ name: z.string() }) });
+    const seen = collect(bus);
+    bus.on(Start, { group: 'saga' }, async (start, context) => {
+      await context.publish(
+        Reminder,
+        { name: `timeout-${start.name}` },
+        { delayMs: 200, id: `timeout-${start.name}` },
+      );
+      if (start.name === 'finished')
+        assert.equal(await bus.cancelScheduled(`timeout-${start.name}`), 'cancelled');
+    });
+    await bus.start();
+    await bus.publish(Start, { name: 'finished' });
+    await bus.publish(Start, { name: 'stuck' });
+    await eventually(() => seen.has('timeout-stuck'), 'the timeout of the stuck flow');
+    assert.equal(seen.has('timeout-finished'), false);
+  });
+
   it('scheduling - a full schedule refuses with SCHEDULE_FULL (retriable); queries cannot be scheduled', async () => {
     await using bus = createBus({ transport: memoryTransport({ scheduledMax: 1 }), logger: silentLogger });
     await bus.publish(Reminder, { name: 'one' }, { delayMs: 60_000 });

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { eventually } from '@herald/test-support';
+import { eventually, until } from '@herald/test-support';
 import { context, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import {
@@ -213,20 +213,58 @@ describe('tracing - with the SDK', { timeout: 60_000 }, () => {
     assert.equal(rerun.status.code, SpanStatusCode.UNSET);
   });
 
-  it('a request, its handler run and the reply are one trace', async () => {
+  it('a request, its handler run, the reply and its receipt are one trace', async () => {
     exporter.reset();
     await using bus = createTestBus();
     bus.reply(GetStock, (query) => ({ sku: query.sku, available: 3 }));
     await bus.start();
     assert.deepEqual(await bus.request(GetStock, { sku: 'a' }), { sku: 'a', available: 3 });
-    await eventually(() => exporter.getFinishedSpans().length >= 3, 'request, process and reply spans');
+    await eventually(() => exporter.getFinishedSpans().length >= 4, 'request, run, reply and receipt spans');
     const spans = exporter.getFinishedSpans();
     const request = spans.find((span) => span.kind === SpanKind.PRODUCER && parentId(span) === undefined);
-    const run = spans.find((span) => span.kind === SpanKind.CONSUMER);
+    const run = spans.find(
+      (span) => span.kind === SpanKind.CONSUMER && parentId(span) === request?.spanContext().spanId,
+    );
     const reply = spans.find((span) => span.kind === SpanKind.PRODUCER && span !== request);
     assert.ok(request && run && reply);
     assert.equal(parentId(run), request.spanContext().spanId);
     assert.equal(parentId(reply), run.spanContext().spanId);
+    assert.match(reply.name, /^send herald\.replies\./);
+    // Receiving the reply: a CONSUMER span on the reply topic, child of the reply's send span and
+    // linked to it, as any process span is to its message's creation context.
+    const receipt = spans.find((span) => span.kind === SpanKind.CONSUMER && span !== run);
+    assert.ok(receipt, 'a process span for the received reply');
+    assert.equal(receipt.name, reply.name.replace(/^send/, 'process'));
+    assert.equal(parentId(receipt), reply.spanContext().spanId);
+    assert.equal(receipt.links[0]?.context.spanId, reply.spanContext().spanId);
+    assert.equal(receipt.attributes['messaging.operation.type'], 'process');
+    assert.equal(
+      receipt.attributes['messaging.destination.name'],
+      reply.attributes['messaging.destination.name'],
+    );
+    assert.equal(receipt.attributes['messaging.message.id'], reply.attributes['messaging.message.id']);
+    assert.equal(receipt.status.code, SpanStatusCode.UNSET);
     assert.equal(new Set(spans.map((span) => span.spanContext().traceId)).size, 1);
+  });
+
+  it('an error reply is recorded on the span that receives it', async () => {
+    exporter.reset();
+    await using bus = createTestBus();
+    bus.reply(GetStock, () => {
+      throw new Error('stock service down');
+    });
+    await bus.start();
+    await assert.rejects(bus.request(GetStock, { sku: 'a' }), /stock service down/);
+    const receipt = await until(
+      () =>
+        exporter
+          .getFinishedSpans()
+          .find((span) => span.kind === SpanKind.CONSUMER && span.name.startsWith('process herald.replies.')),
+      (span) => span !== undefined,
+      'the reply receipt span',
+    );
+    assert.ok(receipt);
+    assert.equal(receipt.status.code, SpanStatusCode.ERROR);
+    assert.match(receipt.status.message ?? '', /stock service down/);
   });
 });

@@ -91,6 +91,11 @@ export const COMMANDS: readonly CommandEntry[] = [
     summary: 'run the embedded broker as a Kafka-protocol server',
     load: async () => (await import('./commands/serve.ts')).serveCommand,
   },
+  {
+    name: 'users',
+    summary: 'add, remove and list the SASL users of herald serve (salted SCRAM credentials)',
+    load: async () => (await import('./commands/users.ts')).usersCommand,
+  },
 ];
 
 /** The exit codes as `--help` documents them. */

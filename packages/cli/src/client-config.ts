@@ -16,6 +16,16 @@ export interface ClientConfig {
   readonly requestTimeoutMs: number;
   /** Bytes a fetch asks for per partition (`--broker` only). */
   readonly partitionFetchBytesMax: number;
+  /** plaintext, ssl, sasl_plaintext or sasl_ssl (`--broker` only; default from HERALD_KAFKA_TLS / _SASL_*). */
+  readonly securityProtocol?: string;
+  /** SCRAM-SHA-512, SCRAM-SHA-256 or PLAIN (default HERALD_KAFKA_SASL_MECHANISM). */
+  readonly saslMechanism?: string;
+  /** SASL user (default HERALD_KAFKA_SASL_USERNAME). */
+  readonly saslUsername?: string;
+  /** SASL password (default HERALD_KAFKA_SASL_PASSWORD). */
+  readonly saslPassword?: string;
+  /** PEM CA bundle that signed the broker's certificate (default HERALD_KAFKA_TLS_CA). */
+  readonly sslCaLocation?: string;
 }
 
 /** Herald's defaults. */
@@ -67,13 +77,39 @@ export const CLIENT_PROPERTIES: Readonly<Record<string, Property>> = {
     }),
   },
   'security.protocol': {
-    description: 'plaintext only: herald serve has no TLS or SASL',
+    description:
+      'plaintext, ssl, sasl_plaintext or sasl_ssl (--broker only; default from HERALD_KAFKA_TLS and HERALD_KAFKA_SASL_*)',
     apply: (value, property) => {
-      if (value.toLowerCase() !== 'plaintext') {
-        throw new UsageError(`-X ${property}=${value}: Herald's clients speak plaintext only`);
+      const protocol = value.toLowerCase();
+      if (!['plaintext', 'ssl', 'sasl_plaintext', 'sasl_ssl'].includes(protocol)) {
+        throw new UsageError(`-X ${property}=${value}: use plaintext, ssl, sasl_plaintext or sasl_ssl`);
       }
-      return {};
+      return { securityProtocol: protocol };
     },
+  },
+  'sasl.mechanisms': {
+    description:
+      'SCRAM-SHA-512, SCRAM-SHA-256 or PLAIN (--broker only; default $HERALD_KAFKA_SASL_MECHANISM)',
+    apply: (value, property) => {
+      const mechanism = value.toUpperCase();
+      if (!['SCRAM-SHA-512', 'SCRAM-SHA-256', 'PLAIN'].includes(mechanism)) {
+        throw new UsageError(`-X ${property}=${value}: use SCRAM-SHA-512, SCRAM-SHA-256 or PLAIN`);
+      }
+      return { saslMechanism: mechanism };
+    },
+  },
+  'sasl.username': {
+    description: 'SASL user (--broker only; default $HERALD_KAFKA_SASL_USERNAME)',
+    apply: (value) => ({ saslUsername: value }),
+  },
+  'sasl.password': {
+    description: 'SASL password (--broker only; default $HERALD_KAFKA_SASL_PASSWORD, which stays out of ps)',
+    apply: (value) => ({ saslPassword: value }),
+  },
+  'ssl.ca.location': {
+    description:
+      "PEM file of the CA that signed the broker's certificate (--broker only; default $HERALD_KAFKA_TLS_CA)",
+    apply: (value) => ({ sslCaLocation: value }),
   },
 };
 

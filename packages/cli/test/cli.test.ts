@@ -31,7 +31,9 @@ test('cli - help, unknown commands and bad options', { timeout: 180_000 }, async
   assert.equal(unknownOption.code, 2);
 });
 
-test('cli - serve refuses a non-loopback interface without --insecure', { timeout: 180_000 }, async () => {
+test('cli - serve refuses a non-loopback interface without TLS and SASL or --insecure', {
+  timeout: 180_000,
+}, async () => {
   const result = await herald([
     'serve',
     '--host',
@@ -41,6 +43,7 @@ test('cli - serve refuses a non-loopback interface without --insecure', { timeou
     '--data',
     '/nonexistent/never-created',
   ]);
-  assert.equal(result.code, 1);
-  assert.match(result.err, /refusing to listen on 0\.0\.0\.0.*--insecure/);
+  // A usage error (exit 2) that names what to configure.
+  assert.equal(result.code, 2);
+  assert.match(result.err, /refusing to listen on 0\.0\.0\.0 without TLS \(--tls-cert.*--insecure/);
 });

@@ -19,7 +19,13 @@ test('client config - supported properties change the settings, the rest keep th
       'max.partition.fetch.bytes=65536',
       'security.protocol=plaintext',
     ]),
-    { fetchWaitMs: 100, clientId: 'audit', requestTimeoutMs: 2500, partitionFetchBytesMax: 65536 },
+    {
+      fetchWaitMs: 100,
+      clientId: 'audit',
+      requestTimeoutMs: 2500,
+      partitionFetchBytesMax: 65536,
+      securityProtocol: 'plaintext',
+    },
   );
 });
 
@@ -43,6 +49,22 @@ test('client config - bad values are usage errors that say what is allowed', () 
   assert.throws(() => parseClientConfig(['fetch.wait.max.ms=-1']), /from 0 to 300000/);
   assert.throws(() => parseClientConfig(['socket.timeout.ms=1']), /from 10 to 300000/);
   assert.throws(() => parseClientConfig(['client.id=a b']), /A-Z a-z 0-9/);
-  assert.throws(() => parseClientConfig(['security.protocol=sasl_ssl']), /plaintext only/);
+  assert.throws(
+    () => parseClientConfig(['security.protocol=carrier_pigeon']),
+    /use plaintext, ssl, sasl_plaintext or sasl_ssl/,
+  );
+  assert.throws(
+    () => parseClientConfig(['sasl.mechanisms=GSSAPI']),
+    /use SCRAM-SHA-512, SCRAM-SHA-256 or PLAIN/,
+  );
+  assert.deepEqual(
+    parseClientConfig(['security.protocol=SASL_SSL', 'sasl.mechanisms=scram-sha-512', 'sasl.username=alice']),
+    {
+      ...DEFAULT_CLIENT_CONFIG,
+      securityProtocol: 'sasl_ssl',
+      saslMechanism: 'SCRAM-SHA-512',
+      saslUsername: 'alice',
+    },
+  );
   assert.throws(() => parseClientConfig(['fetch.wait.max.ms']), /give fetch\.wait\.max\.ms=VALUE/);
 });

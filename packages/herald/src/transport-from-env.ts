@@ -208,8 +208,9 @@ const DECLARED_FEATURES: Record<LazyTransportName, TransportFeatures> = {
     scheduling: {
       mode: 'unsupported',
       reason:
-        "not built yet: the bus's schedule topic over JetStream (nak with delay holds durably on the " +
-        'server) is not verified on NATS; until then use the embedded broker, Kafka or RabbitMQ',
+        'not built: JetStream counts a message nacked with a delay against max_ack_pending (at most ' +
+        '4,096) until redelivered, so a schedule topic would hold only that many waiting messages, and ' +
+        'later ones, even due sooner, would wait behind them; use the embedded broker, Kafka or RabbitMQ',
     },
   },
   redis: {

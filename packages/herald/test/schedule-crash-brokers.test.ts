@@ -49,7 +49,8 @@ describe('scheduling - crash on Apache Kafka', { timeout: 300_000 }, () => {
       dir: temporaryDirectory('herald-schedule-crash-kafka-'),
       count: 1000,
       spanMs: 15_000,
-      leadMs: 10_000,
+      // Joining a Kafka group and producing take longer than on RabbitMQ: room to schedule first.
+      leadMs: 20_000,
       topic: `schedule-crash.${randomUUID().slice(0, 8)}`,
       // The shortest session Kafka allows, so a killed member's partitions move within 6 s.
       env: {

@@ -30,6 +30,36 @@ describe('sqlite idempotency store', { timeout: 120_000 }, () => {
     await expired.close();
   });
 
+  it('sqlite idempotency store - concurrent remembers share a commit, each resolving once durable, beside a transaction whose work awaits', async () => {
+    const path = join(directory, 'group-commit', 'keys.sqlite');
+    const store = sqliteIdempotencyStore({ path });
+    const keys = Array.from({ length: 2_500 }, (_, index) => ({
+      group: 'g',
+      source: '/s',
+      id: `k-${index}`,
+    }));
+    // A transaction holds the one connection across an await while the remembers queue behind it.
+    const inTransaction = store.transaction!({ group: 'g', source: '/s', id: 'tx' }, async (database) => {
+      await new Promise((resolve) => setImmediate(resolve));
+      (database as { exec(sql: string): void }).exec('CREATE TABLE IF NOT EXISTS effects (id TEXT)');
+      return 'done';
+    });
+    await Promise.all([...keys.map((key) => store.remember(key)), inTransaction]);
+    for (const key of [keys[0]!, keys[1_234]!, keys.at(-1)!]) assert.equal(await store.seen(key), true);
+    const late = store.remember({ group: 'g', source: '/s', id: 'late' });
+    await store.close();
+    await late;
+    await assert.rejects(store.remember({ group: 'g', source: '/s', id: 'closed' }), /used after close/);
+    const reopened = sqliteIdempotencyStore({ path });
+    for (const key of [
+      ...keys,
+      { group: 'g', source: '/s', id: 'late' },
+      { group: 'g', source: '/s', id: 'tx' },
+    ])
+      assert.equal(await reopened.seen(key), true, `forgot ${key.id} across reopen`);
+    await reopened.close();
+  });
+
   it('createBus() on the embedded broker deduplicates a redelivered message, across a restart', async () => {
     const dir = join(directory, 'bus');
     const Paid = defineEvent('Paid', { topic: 'payments', schema: z.object({ amount: z.number() }) });

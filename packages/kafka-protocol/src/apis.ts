@@ -44,6 +44,10 @@ import { offsetFetchRequest } from './apis/offset-fetch/request.ts';
 import { offsetFetchResponse } from './apis/offset-fetch/response.ts';
 import { produceRequest } from './apis/produce/request.ts';
 import { produceResponse } from './apis/produce/response.ts';
+import { saslAuthenticateRequest } from './apis/sasl-authenticate/request.ts';
+import { saslAuthenticateResponse } from './apis/sasl-authenticate/response.ts';
+import { saslHandshakeRequest } from './apis/sasl-handshake/request.ts';
+import { saslHandshakeResponse } from './apis/sasl-handshake/response.ts';
 import { syncGroupRequest } from './apis/sync-group/request.ts';
 import { syncGroupResponse } from './apis/sync-group/response.ts';
 import type { MessageSchema } from './schema.ts';
@@ -63,11 +67,13 @@ export const API_KEY = {
   SyncGroup: 14,
   DescribeGroups: 15,
   ListGroups: 16,
+  SaslHandshake: 17,
   ApiVersions: 18,
   CreateTopics: 19,
   DeleteTopics: 20,
   InitProducerId: 22,
   DescribeConfigs: 32,
+  SaslAuthenticate: 36,
   DeleteGroups: 42,
   OffsetDelete: 47,
 } as const;
@@ -112,12 +118,14 @@ export const APIS: readonly ApiDefinition[] = [
   api('SyncGroup', 0, 5, syncGroupRequest, syncGroupResponse),
   api('DescribeGroups', 0, 5, describeGroupsRequest, describeGroupsResponse),
   api('ListGroups', 0, 5, listGroupsRequest, listGroupsResponse),
+  api('SaslHandshake', 0, 1, saslHandshakeRequest, saslHandshakeResponse),
   api('ApiVersions', 0, 4, apiVersionsRequest, apiVersionsResponse),
   api('CreateTopics', 2, 7, createTopicsRequest, createTopicsResponse),
   api('DeleteTopics', 1, 5, deleteTopicsRequest, deleteTopicsResponse),
   api('InitProducerId', 0, 4, initProducerIdRequest, initProducerIdResponse),
   // Codecs generated from Kafka's JSON definitions (scripts/kafka-codegen.ts); v4 and v2 are flexible.
   api('DescribeConfigs', 1, 4, describeConfigsRequest, describeConfigsResponse),
+  api('SaslAuthenticate', 0, 2, saslAuthenticateRequest, saslAuthenticateResponse),
   api('DeleteGroups', 1, 2, deleteGroupsRequest, deleteGroupsResponse),
   api('OffsetDelete', 0, 0, offsetDeleteRequest, offsetDeleteResponse),
 ];

@@ -5,7 +5,8 @@
  * unknown API keys or versions close the connection (ApiVersions with an unknown version is
  * answered with UNSUPPORTED_VERSION first, as Kafka does). Reading pauses while the in-flight
  * limit is reached or unsent output piles up, so a client cannot make the server buffer without
- * bound.
+ * bound. On a SASL listener a connection serves only the authentication APIs (see
+ * `security/sasl-gate.ts`) until it has authenticated, with a smaller frame bound and a deadline.
  */
 import type { Socket } from 'node:net';
 import {
@@ -14,10 +15,14 @@ import {
   ERROR_CODE,
   encodeResponse,
   isKafkaProtocolError,
+  type RequestHeader,
 } from '@herald/kafka-protocol';
 import type { ServerContext } from './context.ts';
 import { apiVersionsResponse } from './handlers/api-versions.ts';
 import { type ConnectionState, dispatch } from './handlers/index.ts';
+import type { Quotas } from './security/quotas.ts';
+import { isSaslRequest, saslReply, saslToken } from './security/sasl-gate.ts';
+import { SaslSession, type SaslSettings } from './security/sasl-session.ts';
 
 /** Limits of one connection. */
 export interface ConnectionLimits {
@@ -26,7 +31,14 @@ export interface ConnectionLimits {
   /** Unsent response bytes above which reading pauses. */
   readonly outputBytesMax: number;
   readonly idleTimeoutMs: number;
+  /** Largest frame before authentication (Kafka's sasl.server.max.receive.size, 512 KiB). */
+  readonly authRequestBytesMax: number;
+  /** A connection not authenticated within this is closed. */
+  readonly authTimeoutMs: number;
 }
+
+/** The principal of connections that did not authenticate (no SASL on the listener). */
+export const ANONYMOUS = 'User:ANONYMOUS';
 
 interface Slot {
   done: boolean;
@@ -50,11 +62,27 @@ export class Connection implements ConnectionState {
   #closed = false;
   #draining = false;
   readonly #idle: { resolve: () => void; promise: Promise<void> };
+  /** Set on a SASL listener; authenticated once its principal is known. */
+  readonly #sasl: SaslSession | undefined;
+  /** After SaslHandshake v0 the client's tokens come as bare size-prefixed frames. */
+  #rawTokens = false;
+  #authTimer: NodeJS.Timeout | undefined;
+  readonly #quotas: Quotas;
+  /** Set while a quota throttle mutes this connection (no reading until it fires). */
+  #throttleTimer: NodeJS.Timeout | undefined;
 
-  constructor(socket: Socket, context: ServerContext, limits: ConnectionLimits) {
+  constructor(
+    socket: Socket,
+    context: ServerContext,
+    limits: ConnectionLimits,
+    sasl?: SaslSettings,
+    quotas: Quotas = {},
+  ) {
     this.#socket = socket;
     this.#context = context;
     this.#limits = limits;
+    this.#quotas = quotas;
+    this.#quotas = quotas;
     // As Kafka's InetAddress.toString() of the peer: "/127.0.0.1".
     this.clientHost = `/${socket.remoteAddress ?? ''}`;
     let resolve!: () => void;
@@ -64,10 +92,24 @@ export class Connection implements ConnectionState {
     this.#idle = { resolve, promise };
     socket.setNoDelay(true);
     socket.setTimeout(limits.idleTimeoutMs, () => this.destroy());
+    if (sasl !== undefined) {
+      this.#sasl = new SaslSession(sasl);
+      this.#authTimer = setTimeout(() => this.destroy(), limits.authTimeoutMs);
+      this.#authTimer.unref();
+    }
     socket.on('data', (chunk: Buffer) => this.#onData(chunk));
     socket.on('drain', () => this.#maybeResume());
     socket.on('error', () => this.destroy());
     socket.on('close', () => this.destroy());
+  }
+
+  /** Who the client is: `User:<name>` after SASL, {@link ANONYMOUS} without. */
+  get principal(): string {
+    return this.#sasl?.principal ?? ANONYMOUS;
+  }
+
+  get #authenticating(): boolean {
+    return this.#sasl !== undefined && !this.#sasl.authenticated;
   }
 
   /** True once the socket is gone. */
@@ -79,6 +121,8 @@ export class Connection implements ConnectionState {
   destroy(): void {
     if (this.#closed) return;
     this.#closed = true;
+    clearTimeout(this.#authTimer);
+    clearTimeout(this.#throttleTimer);
     this.#queue.length = 0;
     this.#chunks.length = 0;
     this.#buffered = 0;
@@ -117,6 +161,7 @@ export class Connection implements ConnectionState {
 
   #maybeResume(): void {
     if (this.#closed || this.#draining || !this.#readingPaused) return;
+    if (this.#throttleTimer !== undefined) return;
     if (this.#queue.length >= this.#limits.inFlightRequestsMax) return;
     if (this.#socket.writableLength > this.#limits.outputBytesMax) return;
     this.#readingPaused = false;
@@ -127,6 +172,7 @@ export class Connection implements ConnectionState {
   #readFrames(): void {
     while (!this.#closed && !this.#draining) {
       if (
+        this.#throttleTimer !== undefined ||
         this.#queue.length >= this.#limits.inFlightRequestsMax ||
         this.#socket.writableLength > this.#limits.outputBytesMax
       ) {
@@ -135,14 +181,17 @@ export class Connection implements ConnectionState {
       }
       if (this.#buffered < 4) return;
       const size = this.#peekSize();
-      if (size < FRAME_BYTES_MIN || size > this.#limits.requestBytesMax) {
+      const sizeMin = this.#rawTokens ? 0 : FRAME_BYTES_MIN;
+      const sizeMax = this.#authenticating ? this.#limits.authRequestBytesMax : this.#limits.requestBytesMax;
+      if (size < sizeMin || size > sizeMax) {
         // Kafka closes the connection on an invalid or oversized frame (InvalidReceiveException).
         this.destroy();
         return;
       }
       if (this.#buffered < 4 + size) return;
       const frame = this.#take(4 + size).subarray(4);
-      this.#handleFrame(frame);
+      if (this.#rawTokens) this.#handleRawToken(frame);
+      else this.#handleFrame(frame);
     }
   }
 
@@ -195,6 +244,17 @@ export class Connection implements ConnectionState {
       this.#flush();
       return;
     }
+    if (this.#sasl !== undefined) {
+      if (isSaslRequest(header.apiKey)) {
+        this.#answerSasl(this.#sasl, header, decoded.body);
+        return;
+      }
+      // Kafka closes a connection that sends anything but ApiVersions before authenticating.
+      if (this.#authenticating && header.apiKey !== API_KEY.ApiVersions) {
+        this.destroy();
+        return;
+      }
+    }
     const slot: Slot = { done: false, chunks: null };
     this.#queue.push(slot);
     dispatch(this.#context, this, header, decoded.body)
@@ -203,6 +263,13 @@ export class Connection implements ConnectionState {
           response === null
             ? null
             : encodeResponse(header.apiKey, header.apiVersion, header.correlationId, response);
+        const throttleMs = this.#quotaThrottle(header.apiKey, frame.length, slot.chunks);
+        if (throttleMs > 0 && response !== null && header.apiVersion >= 1) {
+          // Re-encoded only when throttled (rare by design), to carry throttle_time_ms.
+          const throttled = { ...response, throttleTimeMs: throttleMs };
+          slot.chunks = encodeResponse(header.apiKey, header.apiVersion, header.correlationId, throttled);
+        }
+        if (throttleMs > 0) this.#throttle(throttleMs);
         if (slot.chunks !== null) this.#reportSize(header.apiKey, header.apiVersion, slot.chunks);
         slot.done = true;
         this.#flush();
@@ -212,6 +279,80 @@ export class Connection implements ConnectionState {
         this.#context.onError(error);
         this.destroy();
       });
+  }
+
+  /** Charges a Produce request or Fetch response to this principal's quota; returns the throttle. */
+  #quotaThrottle(apiKey: number, requestBytes: number, chunks: readonly Uint8Array[] | null): number {
+    if (apiKey === API_KEY.Produce && this.#quotas.produce !== undefined) {
+      return this.#quotas.produce.record(this.principal, requestBytes);
+    }
+    if (apiKey === API_KEY.Fetch && this.#quotas.fetch !== undefined && chunks !== null) {
+      let bytes = 0;
+      for (const chunk of chunks) bytes += chunk.byteLength;
+      return this.#quotas.fetch.record(this.principal, bytes);
+    }
+    return 0;
+  }
+
+  /** Stops reading for `throttleMs` after this response, as Kafka mutes a throttled channel. */
+  #throttle(throttleMs: number): void {
+    clearTimeout(this.#throttleTimer);
+    this.#pauseReading();
+    this.#throttleTimer = setTimeout(() => {
+      this.#throttleTimer = undefined;
+      this.#maybeResume();
+    }, throttleMs);
+  }
+
+  /** Queues the answer to SaslHandshake or SaslAuthenticate. */
+  #answerSasl(session: SaslSession, header: RequestHeader, body: unknown): void {
+    const slot: Slot = { done: false, chunks: null };
+    this.#queue.push(slot);
+    const reply = saslReply(session, header, body);
+    // Set at once: the next frame (sent once the client read this answer) is already a bare token.
+    if (reply.rawTokens) this.#rawTokens = true;
+    reply.response
+      .then(({ body: response, close }) => {
+        slot.chunks = encodeResponse(header.apiKey, header.apiVersion, header.correlationId, response);
+        slot.done = true;
+        if (close) this.#closeAfterFlush();
+        else if (session.authenticated) clearTimeout(this.#authTimer);
+        this.#flush();
+      })
+      .catch((error: unknown) => {
+        this.#context.onError(error);
+        this.destroy();
+      });
+  }
+
+  /** A token after SaslHandshake v0: answered with a bare size-prefixed token, or the connection closes. */
+  #handleRawToken(token: Buffer): void {
+    const slot: Slot = { done: false, chunks: null };
+    this.#queue.push(slot);
+    saslToken(this.#sasl!, token)
+      .then((reply) => {
+        if (reply === null) {
+          this.destroy();
+          return;
+        }
+        if (this.#sasl!.authenticated) {
+          this.#rawTokens = false;
+          clearTimeout(this.#authTimer);
+        }
+        slot.chunks = reply;
+        slot.done = true;
+        this.#flush();
+      })
+      .catch((error: unknown) => {
+        this.#context.onError(error);
+        this.destroy();
+      });
+  }
+
+  /** Sends what is queued, then closes (a refused authentication). */
+  #closeAfterFlush(): void {
+    this.#draining = true;
+    this.#socket.pause();
   }
 
   #reportSize(apiKey: number, apiVersion: number, chunks: readonly Uint8Array[]): void {

@@ -6,9 +6,14 @@
 export { registerPureJsCodecs } from './compression.ts';
 export type { ResponseSize } from './context.ts';
 export type { GroupCoordinatorOptions } from './group-coordinator.ts';
+export { SASL_MECHANISMS, type SaslMechanism } from './security/sasl-session.ts';
+export { SCRAM_ITERATIONS_MAX, SCRAM_ITERATIONS_MIN } from './security/scram.ts';
+export type { TlsFiles } from './security/tls-files.ts';
+export { addUser, listUsers, removeUser, usersFile } from './security/user-store.ts';
 export {
   type KafkaServer,
   KafkaServerConfigError,
   type KafkaServerOptions,
+  type KafkaServerSaslOptions,
   startKafkaServer,
 } from './server.ts';

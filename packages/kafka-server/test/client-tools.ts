@@ -97,7 +97,7 @@ export function compileJavaCheck(): Promise<string> {
 export function runJava(
   mainClass: string,
   args: readonly string[],
-  options: { extraClassPath?: string; input?: string; timeoutMs?: number } = {},
+  options: { extraClassPath?: string; input?: string; timeoutMs?: number; env?: NodeJS.ProcessEnv } = {},
 ): Promise<ToolResult> {
   const kafka = kafkaDirectory();
   const classPath = [options.extraClassPath, path.join(kafka, 'libs', '*')]
@@ -116,6 +116,7 @@ export function runJava(
     ],
     {
       ...(options.input === undefined ? {} : { input: options.input }),
+      ...(options.env === undefined ? {} : { env: { ...process.env, ...options.env } }),
       timeoutMs: options.timeoutMs ?? 90_000,
     },
   );
@@ -125,7 +126,7 @@ export function runJava(
 export async function javaJsonLines(
   mainClass: string,
   args: readonly string[],
-  options: { extraClassPath?: string; timeoutMs?: number } = {},
+  options: { extraClassPath?: string; timeoutMs?: number; env?: NodeJS.ProcessEnv } = {},
 ): Promise<Record<string, unknown>[]> {
   const result = await runJava(mainClass, args, options);
   check(result, `${mainClass} ${args.join(' ')}`);

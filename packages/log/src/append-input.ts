@@ -14,6 +14,7 @@ import {
   decodeRecordBatchRecords,
   encodeRecordBatch,
   findRecordBatchProblem,
+  headerValueBytes,
   RECORD_BATCH_HEADER_BYTES,
   type RecordInput,
   recordBatchSize,
@@ -26,7 +27,7 @@ function recordInputBytes(record: RecordInput | undefined): number {
   if (headers !== undefined) {
     for (let index = 0; index < headers.length; index++) {
       const header = headers[index]!;
-      size += Buffer.byteLength(header[0]) + (header[1]?.length ?? 0);
+      size += Buffer.byteLength(header[0]) + Math.max(0, headerValueBytes(header[1]));
     }
   }
   return size;

@@ -47,6 +47,7 @@ export {
   RECORD_BATCH_MAGIC,
   type RecordBatchHeader,
   type RecordHeader,
+  type RecordHeaderInput,
   type RecordInput,
   recordBatchSize,
   utf8,

@@ -10,6 +10,7 @@ import { ioError, LogError, systemErrorCode } from './errors.ts';
 import { type FileSystem, nodeFileSystem, syncDirectory } from './file-system.ts';
 import { openPartition, type Partition } from './partition.ts';
 import type { PartitionOptions } from './partition-options.ts';
+import { syncRounds } from './sync-rounds.ts';
 
 /** Identifies a partition inside a store. */
 export interface PartitionName {
@@ -48,6 +49,15 @@ export interface LogStore {
   close(): Promise<void>;
 }
 
+/**
+ * Most partitions of a store opening at once; later opens wait their turn, in call order. Opening
+ * an uncleanly closed partition validates its log through a scan window of up to 1 MiB, so a
+ * broker recovering 400 partitions together held 400 MiB of windows at once (and the file system
+ * is served by libuv's four threads, so more at once is not faster). The wait queue holds at most
+ * one entry per partition directory, since a partition already opening is not opened again.
+ */
+export const PARTITIONS_OPENING_MAX = 16;
+
 const TOPIC_PATTERN = /^[a-zA-Z0-9._-]{1,249}$/;
 const PARTITION_DIRECTORY_PATTERN = /^([a-zA-Z0-9._-]{1,249})-(\d{1,10})$/;
 
@@ -70,9 +80,34 @@ export async function openLogStore(options: LogStoreOptions): Promise<LogStore> 
   const fileSystem = options.fileSystem ?? options.partitionDefaults?.fileSystem ?? nodeFileSystem;
   const directory = options.directory;
   const lock: DirectoryLock = await acquireDirectoryLock(directory, { fileSystem });
+  // The store's partitions fdatasync in shared rounds (sync-rounds.ts): fewer, fuller syncs.
+  const partitionFileSystem = syncRounds(fileSystem);
   const open = new Map<string, Promise<Partition>>();
   const instances = new Map<string, Partition>();
   let closing: Promise<void> | undefined;
+  let openingCount = 0;
+  const openingTurns: (() => void)[] = [];
+  const takeTurn = async (): Promise<void> => {
+    if (openingCount < PARTITIONS_OPENING_MAX) {
+      openingCount++;
+      return;
+    }
+    // The finishing open hands its turn over directly, so the count stays at the bound.
+    await new Promise<void>((resolve) => openingTurns.push(resolve));
+  };
+  const endTurn = (): void => {
+    const next = openingTurns.shift();
+    if (next === undefined) openingCount--;
+    else next();
+  };
+  const openInTurn = async (partitionOptions: PartitionOptions): Promise<Partition> => {
+    await takeTurn();
+    try {
+      return await openPartition(partitionOptions);
+    } finally {
+      endTurn();
+    }
+  };
 
   const refuseIfClosed = (): void => {
     if (closing !== undefined) {
@@ -87,10 +122,10 @@ export async function openLogStore(options: LogStoreOptions): Promise<LogStore> 
       const key = directoryName(name);
       let opening = open.get(key);
       if (opening === undefined) {
-        opening = openPartition({
+        opening = openInTurn({
           ...options.partitionDefaults,
           ...overrides,
-          fileSystem,
+          fileSystem: partitionFileSystem,
           directory: path.join(directory, key),
         }).then(
           (partition) => {

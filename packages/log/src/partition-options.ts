@@ -6,6 +6,7 @@
 import { LogError } from './errors.ts';
 import { type FileSystem, nodeFileSystem } from './file-system.ts';
 import { SEGMENT_BYTES_LIMIT } from './segment.ts';
+import { CLOSED_SEGMENTS_WARM_MAX_DEFAULT } from './segment-residency.ts';
 
 /**
  * When appends become durable and are acknowledged.
@@ -40,6 +41,12 @@ export interface PartitionOptions {
   readonly batchBytesMax?: number;
   /** Bytes of log between sparse index entries. Default 4096. */
   readonly indexIntervalBytes?: number;
+  /**
+   * Most closed segments kept warm (descriptor open, indexes in memory) besides the active one;
+   * the others are reopened when read. Bounds what the partition holds whatever it retains (see
+   * segment-residency.ts). Default 4.
+   */
+  readonly closedSegmentsWarmMax?: number;
   /** Most bytes of appends waiting to be written and synced; beyond it appends fail with retriable `LOG_QUEUE_FULL`. Default 64 MiB. */
   readonly appendQueueBytesMax?: number;
   /** Most appends waiting to be written and synced. Default 65536. */
@@ -70,6 +77,7 @@ export interface ResolvedPartitionOptions {
   readonly recordBytesMax: number;
   readonly batchBytesMax: number;
   readonly indexIntervalBytes: number;
+  readonly closedSegmentsWarmMax: number;
   readonly appendQueueBytesMax: number;
   readonly appendQueueCountMax: number;
   readonly leaderEpoch: number;
@@ -137,6 +145,11 @@ export function resolvePartitionOptions(options: PartitionOptions): ResolvedPart
     recordBytesMax,
     batchBytesMax,
     indexIntervalBytes: positive('indexIntervalBytes', options.indexIntervalBytes, 4096),
+    closedSegmentsWarmMax: positive(
+      'closedSegmentsWarmMax',
+      options.closedSegmentsWarmMax,
+      CLOSED_SEGMENTS_WARM_MAX_DEFAULT,
+    ),
     appendQueueBytesMax: Math.max(appendQueueBytesMax, batchBytesMax),
     appendQueueCountMax: positive('appendQueueCountMax', options.appendQueueCountMax, 65_536),
     leaderEpoch: options.leaderEpoch ?? 0,

@@ -96,6 +96,7 @@ export class PartitionReader {
     const segment = this.#segmentFor(offset);
     segment.acquireReader();
     try {
+      await this.#warm(segment);
       return await this.#readSegment(segment, offset, bytesMax, highWatermark, logStartOffset);
     } finally {
       segment.releaseReader();
@@ -134,13 +135,20 @@ export class PartitionReader {
       if (segment.timestampMsMax < timestampMs || segment.baseOffset >= this.#state.highWatermark) {
         continue;
       }
-      const startRelative = segment.timeIndex.scanStart(timestampMs);
-      if (startRelative >= segment.recordCount) {
-        continue;
-      }
-      const found = await this.#scanForTimestamp(segment, startRelative, timestampMs);
-      if (found !== undefined) {
-        return found;
+      // Held while its indexes are used, so the segment cannot go cold meanwhile.
+      segment.acquireReader();
+      try {
+        await this.#warm(segment);
+        const startRelative = segment.timeIndex.scanStart(timestampMs);
+        if (startRelative >= segment.recordCount) {
+          continue;
+        }
+        const found = await this.#scanForTimestamp(segment, startRelative, timestampMs);
+        if (found !== undefined) {
+          return found;
+        }
+      } finally {
+        segment.releaseReader();
       }
     }
     return undefined;
@@ -182,6 +190,21 @@ export class PartitionReader {
       offset = result.nextOffset;
     }
     return undefined;
+  }
+
+  /**
+   * Makes a held segment warm (a closed one may be cold, see segment-residency.ts). Damage found
+   * while rebuilding a missing index is corruption of rolled data: the partition stops serving.
+   */
+  async #warm(segment: Segment): Promise<void> {
+    try {
+      await this.#state.residency.warm(segment);
+    } catch (error) {
+      if (error instanceof LogError && error.code === 'LOG_CORRUPT') {
+        throw this.#state.corrupt(segment, 0, segment.baseOffset, error.message);
+      }
+      throw error;
+    }
   }
 
   #readRefusal(): LogError | undefined {

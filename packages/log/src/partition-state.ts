@@ -15,6 +15,7 @@
 import { invariant, LogError } from './errors.ts';
 import type { ResolvedPartitionOptions } from './partition-options.ts';
 import type { Segment } from './segment.ts';
+import type { SegmentResidency } from './segment-residency.ts';
 
 /** Called with the new high watermark whenever it advances. */
 export type AppendListener = (highWatermark: bigint) => void;
@@ -25,6 +26,8 @@ export class PartitionState {
   /** The segments in offset order; the last one is active (the only one written). */
   readonly segments: Segment[];
   readonly listeners = new Set<AppendListener>();
+  /** Which closed segments stay warm (the reader warms, the front trims after rolls). */
+  readonly residency: SegmentResidency;
   /** First offset still stored (raised by retention). */
   logStartOffset: bigint;
   /** Offset after the last durable record: readers see offsets below it. */
@@ -35,10 +38,16 @@ export class PartitionState {
   corruption: LogError | undefined;
   lifecycle: 'open' | 'closing' | 'closed' = 'open';
 
-  constructor(options: ResolvedPartitionOptions, segments: Segment[], logStartOffset: bigint) {
+  constructor(
+    options: ResolvedPartitionOptions,
+    segments: Segment[],
+    logStartOffset: bigint,
+    residency: SegmentResidency,
+  ) {
     invariant(segments.length > 0, 'a partition has an active segment');
     this.options = options;
     this.segments = segments;
+    this.residency = residency;
     this.logStartOffset = logStartOffset;
     this.highWatermark = segments.at(-1)!.nextOffset;
   }

@@ -21,6 +21,9 @@
  *   read-only: the failed append and every later one reject, nothing is acknowledged after the
  *   error, and reads stay limited to data synced before it. Reopening revalidates the tail.
  * - Full disk: ENOSPC on write is reported as `LOG_DISK_FULL` and handled like any write error.
+ * Memory and descriptors do not grow with retained data: besides the active segment, at most
+ * `closedSegmentsWarmMax` closed segments (plus those being read) keep a descriptor and their
+ * indexes in memory; the rest are reopened from their files when read (segment-residency.ts).
  * Not defended: a file system that acknowledges fdatasync without persisting (disable volatile
  * write caches), and corruption of the directory structure itself.
  *
@@ -33,6 +36,7 @@
  * - checkpoint-scheduler.ts: when the checkpoint (partition-checkpoint.ts) is written;
  * - partition-reader.ts: reads, record decoding, timestamp lookup, corruption detection;
  * - retention.ts: deleting closed segments outside the retention limits;
+ * - segment-residency.ts: which closed segments keep a descriptor and their indexes in memory;
  * - recovery.ts: validating and repairing the directory at open.
  */
 
@@ -55,6 +59,7 @@ import type { RecordInput } from './record-batch.ts';
 import { type RecoveryReport, recoverPartition } from './recovery.ts';
 import { Retention } from './retention.ts';
 import type { Segment } from './segment.ts';
+import { SegmentResidency } from './segment-residency.ts';
 
 export type { ReadRecordsResult, ReadResult, TimestampLookup } from './partition-reader.ts';
 export type { AppendListener } from './partition-state.ts';
@@ -70,6 +75,8 @@ export interface SegmentDescription {
   readonly sizeBytes: number;
   /** Path of the `.log` file. */
   readonly logPath: string;
+  /** Whether its descriptor is open and its indexes are in memory (the active one always is). */
+  readonly warm: boolean;
 }
 
 /** Most onAppend listeners; more means a leak in the caller. */
@@ -90,7 +97,21 @@ export async function openPartition(options: PartitionOptions): Promise<Partitio
       resolved.indexIntervalBytes,
       resolved.clock(),
     );
-    return new Partition(resolved, lock, recovered.segments, recovered.logStartOffset, recovered.report);
+    // Recovery opened every segment; keep only the bound warm from the start.
+    const residency = new SegmentResidency(
+      recovered.segments,
+      resolved.fileSystem,
+      resolved.closedSegmentsWarmMax,
+    );
+    await residency.trim();
+    return new Partition(
+      resolved,
+      lock,
+      recovered.segments,
+      recovered.logStartOffset,
+      recovered.report,
+      residency,
+    );
   } catch (error) {
     await lock.release();
     throw error;
@@ -116,12 +137,15 @@ export class Partition {
     segments: Segment[],
     logStartOffset: bigint,
     report: RecoveryReport,
+    residency: SegmentResidency,
   ) {
     this.#lock = lock;
     this.recoveryReport = report;
-    this.#state = new PartitionState(options, segments, logStartOffset);
+    this.#state = new PartitionState(options, segments, logStartOffset, residency);
     this.#writer = new PartitionWriter(this.#state, () => {
       this.enforceRetention().catch(() => {});
+      // The segment just rolled is warm: cool the least recently read one beyond the bound.
+      void residency.trim();
     });
     this.#reader = new PartitionReader(this.#state);
     this.#retention = new Retention(this.#state, this.#writer);
@@ -170,6 +194,7 @@ export class Partition {
       nextOffset: segment.nextOffset,
       sizeBytes: segment.sizeBytes,
       logPath: segment.logPath,
+      warm: segment.isWarm,
     }));
   }
 

@@ -67,14 +67,21 @@ export const BATCH_ATTRIBUTE = {
 /** One header of a record: a UTF-8 key (never null) and a value (null allowed). */
 export type RecordHeader = readonly [key: string, value: Uint8Array | null];
 
+/**
+ * One header of a record to encode: like {@link RecordHeader}, but the value may also be a string,
+ * written as UTF-8 straight into the batch (decoded records always carry bytes). Callers whose
+ * header values are text (the broker's CloudEvents headers) skip a copy per header this way.
+ */
+export type RecordHeaderInput = readonly [key: string, value: Uint8Array | string | null];
+
 /** A record to encode. */
 export interface RecordInput {
   /** Key bytes; null or absent for no key. */
   readonly key?: Uint8Array | null;
   /** Value bytes; null for a tombstone. */
   readonly value: Uint8Array | null;
-  /** Headers in order. */
-  readonly headers?: readonly RecordHeader[];
+  /** Headers in order; a string value is stored as its UTF-8 bytes. */
+  readonly headers?: readonly RecordHeaderInput[];
   /** CreateTime in ms since the epoch; defaults to the batch's `timestampMs` option (now). */
   readonly timestampMs?: number;
 }
@@ -152,7 +159,7 @@ export interface DecodeRecordsOptions {
 }
 
 const DECOMPRESSED_BYTES_MAX_DEFAULT = 64 * 1024 * 1024;
-const EMPTY_HEADERS: readonly RecordHeader[] = [];
+const EMPTY_HEADERS: readonly RecordHeaderInput[] = [];
 const utf8Decoder = new TextDecoder();
 const utf8Encoder = new TextEncoder();
 
@@ -176,12 +183,22 @@ function recordBodySize(record: RecordInput, timestampDelta: number, offsetDelta
   size += value === null ? 1 : varintSize(value.length) + value.length;
   const headers = record.headers ?? EMPTY_HEADERS;
   size += varintSize(headers.length);
-  for (const [headerKey, headerValue] of headers) {
-    const keyBytes = Buffer.byteLength(headerKey, 'utf8');
+  for (let index = 0; index < headers.length; index++) {
+    const header = headers[index]!;
+    const keyBytes = Buffer.byteLength(header[0], 'utf8');
     size += varintSize(keyBytes) + keyBytes;
-    size += headerValue === null ? 1 : varintSize(headerValue.length) + headerValue.length;
+    const valueBytes = headerValueBytes(header[1]);
+    size += valueBytes < 0 ? 1 : varintSize(valueBytes) + valueBytes;
   }
   return size;
+}
+
+/** Stored bytes of a header value; -1 for null. Internal. */
+export function headerValueBytes(value: Uint8Array | string | null): number {
+  if (value === null) {
+    return -1;
+  }
+  return typeof value === 'string' ? Buffer.byteLength(value, 'utf8') : value.length;
 }
 
 function writeBytesField(target: Buffer, position: number, bytes: Uint8Array | null): number {
@@ -210,11 +227,20 @@ function writeRecord(
   cursor = writeBytesField(target, cursor, record.value);
   const headers = record.headers ?? EMPTY_HEADERS;
   cursor = writeVarint(target, cursor, headers.length);
-  for (const [headerKey, headerValue] of headers) {
+  for (let index = 0; index < headers.length; index++) {
+    const header = headers[index]!;
+    const headerKey = header[0];
     const keyBytes = Buffer.byteLength(headerKey, 'utf8');
     cursor = writeVarint(target, cursor, keyBytes);
     cursor += target.write(headerKey, cursor, keyBytes, 'utf8');
-    cursor = writeBytesField(target, cursor, headerValue);
+    const headerValue = header[1];
+    if (typeof headerValue === 'string') {
+      const valueBytes = Buffer.byteLength(headerValue, 'utf8');
+      cursor = writeVarint(target, cursor, valueBytes);
+      cursor += target.write(headerValue, cursor, valueBytes, 'utf8');
+    } else {
+      cursor = writeBytesField(target, cursor, headerValue);
+    }
   }
   invariant(cursor - bodyStart === bodySize, 'record body size matches its precomputed size');
   return cursor;
@@ -260,7 +286,7 @@ function checkRecordInput(record: RecordInput, index: number): void {
   if (!fine) {
     throw new LogError(
       'LOG_INVALID_ARGUMENT',
-      `record ${index} is malformed; pass {value: Uint8Array | null, key?: Uint8Array | null, headers?: [string, Uint8Array | null][], timestampMs?: integer}`,
+      `record ${index} is malformed; pass {value: Uint8Array | null, key?: Uint8Array | null, headers?: [string, Uint8Array | string | null][], timestampMs?: integer}`,
     );
   }
 }

@@ -160,6 +160,48 @@ describe('record batch', { timeout: 120_000 }, () => {
     assert.equal(findRecordBatchProblem(batch), undefined);
   });
 
+  test('record batch - a string header value is stored as its UTF-8 bytes, the same batch as the bytes give', () => {
+    const text = 'order-1 ✓ 注文';
+    const asString = encodeRecordBatch(
+      [
+        {
+          value: utf8('v'),
+          headers: [
+            ['ce_id', text],
+            ['empty', ''],
+            ['none', null],
+          ],
+          timestampMs: 1,
+        },
+      ],
+      { timestampMs: 1 },
+    );
+    const asBytes = encodeRecordBatch(
+      [
+        {
+          value: utf8('v'),
+          headers: [
+            ['ce_id', utf8(text)],
+            ['empty', utf8('')],
+            ['none', null],
+          ],
+          timestampMs: 1,
+        },
+      ],
+      { timestampMs: 1 },
+    );
+    assert.deepEqual(new Uint8Array(asString), new Uint8Array(asBytes));
+    const [record] = decodeRecordBatchRecords(asString);
+    assert.deepEqual(
+      record!.headers.map(([name, value]) => [name, plain(value)]),
+      [
+        ['ce_id', utf8(text)],
+        ['empty', new Uint8Array(0)],
+        ['none', null],
+      ],
+    );
+  });
+
   test('decodes every header field as the spec says', () => {
     const batch = encodeRecordBatch(
       [

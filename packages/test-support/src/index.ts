@@ -69,3 +69,4 @@ export {
 } from './servers.ts';
 export { startProxy, type TcpProxy } from './tcp-proxy.ts';
 export { type OwnedDirectory, ownedTemporaryDirectory, temporaryDirectory } from './temp.ts';
+export { makeCertificates, type TestCertificates } from './tls-certificates.ts';

@@ -13,7 +13,6 @@ import {
 import { DeleteQueueCommand, SQSClient } from '@aws-sdk/client-sqs';
 import {
   assertTopicName,
-  ClosedError,
   type MessageHandler,
   messageSizeBytes,
   PayloadTooLargeError,
@@ -24,7 +23,7 @@ import {
   type TransportFeatures,
   type TransportMessage,
 } from '@herald/bus';
-import { assertSubscribeOptions } from '@herald/bus/internal';
+import { assertSubscribeOptions, SubscriptionRegistry } from '@herald/bus/internal';
 import { type PublishEntry, toPublishEntry } from './attributes.ts';
 import { awsError, publishError } from './errors.ts';
 import {
@@ -84,10 +83,8 @@ class AwsTransportImpl implements AwsTransport, SubscriptionHost {
   readonly #created: CreatedTopology = { topics: new Set(), queues: new Set() };
   readonly #topics = new Map<string, Promise<string>>();
   readonly #queues = new Map<string, Promise<string>>();
-  readonly #subscriptions = new Set<QueueSubscription>();
+  readonly #registry = new SubscriptionRegistry<QueueSubscription>('aws transport');
   readonly #failures = { receive: 0, delete: 0, visibility: 0 };
-  #closed = false;
-  #closing: Promise<void> | undefined;
 
   constructor(options: ResolvedOptions) {
     this.options = options;
@@ -180,7 +177,7 @@ class AwsTransportImpl implements AwsTransport, SubscriptionHost {
   }
 
   async publish(topic: string, messages: readonly TransportMessage[]): Promise<void> {
-    if (this.#closed) throw new ClosedError('aws transport');
+    this.#registry.assertOpen();
     assertTopicName(topic, 'publish');
     const entries: PublishEntry[] = [];
     for (const message of messages) {
@@ -200,7 +197,7 @@ class AwsTransportImpl implements AwsTransport, SubscriptionHost {
     }
     if (entries.length === 0) return;
     const TopicArn = await this.#topicArn(topic);
-    if (this.#closed) throw new ClosedError('aws transport');
+    this.#registry.assertOpen();
     // Batches in order, one at a time: SNS FIFO keeps the order of a batch and of batches sent
     // one after the other, so messages of one key keep publish order.
     for (const batch of batches(entries)) {
@@ -219,7 +216,7 @@ class AwsTransportImpl implements AwsTransport, SubscriptionHost {
           }),
         );
       } catch (error) {
-        if (this.#closed) throw new ClosedError('aws transport');
+        this.#registry.assertOpen();
         const typed = awsError(error, `publish to topic "${topic}"`, this.#context.where);
         throw typed instanceof TransportError ? publishError(topic, typed.message, error) : typed;
       }
@@ -231,35 +228,22 @@ class AwsTransportImpl implements AwsTransport, SubscriptionHost {
   }
 
   async subscribe(options: SubscribeOptions, handler: MessageHandler): Promise<Subscription> {
-    if (this.#closed) throw new ClosedError('aws transport');
+    this.#registry.assertOpen();
     assertSubscribeOptions(options);
     const subscription = new QueueSubscription(this, options, handler);
-    this.#subscriptions.add(subscription);
-    try {
-      await subscription.start();
-    } catch (error) {
-      await subscription.close();
-      throw error;
-    }
-    if (this.#closed) {
-      await subscription.close();
-      throw new ClosedError('aws transport');
-    }
-    return subscription;
+    return this.#registry.start(subscription, () => subscription.start());
   }
 
   forget(subscription: QueueSubscription): void {
-    this.#subscriptions.delete(subscription);
+    this.#registry.forget(subscription);
   }
 
   close(): Promise<void> {
-    this.#closing ??= this.#close();
-    return this.#closing;
+    return this.#registry.close((subscriptions) => this.#close(subscriptions));
   }
 
-  async #close(): Promise<void> {
-    this.#closed = true;
-    await Promise.all([...this.#subscriptions].map((subscription) => subscription.close()));
+  async #close(subscriptions: readonly QueueSubscription[]): Promise<void> {
+    await Promise.all(subscriptions.map((subscription) => subscription.close()));
     // Frees the HTTP agents' sockets: nothing is left open after close.
     this.sns.destroy();
     this.sqs.destroy();

@@ -21,7 +21,7 @@ import {
   type TransportHealth,
   type TransportMessage,
 } from '@herald/bus';
-import { assertSubscribeOptions, partitionForKey } from '@herald/bus/internal';
+import { assertSubscribeOptions, partitionForKey, SubscriptionRegistry } from '@herald/bus/internal';
 import { Admin, ProduceAcks, Producer } from '@platformatic/kafka';
 import { Batcher } from './batcher.ts';
 import { describeError, hasKafkaError, healthSource, isRetriable } from './errors.ts';
@@ -88,13 +88,11 @@ class KafkaTransportImpl implements KafkaTransport, SubscriptionHost {
   readonly #batcher: Batcher;
   /** Partition count per topic (a promise while it is being looked up or the topic created). */
   readonly #topics = new Map<string, Promise<number>>();
-  readonly #subscriptions = new Set<KafkaSubscription>();
+  readonly #registry = new SubscriptionRegistry<KafkaSubscription>('kafka transport');
   /** Produce, fetch and join failures not yet followed by a success, for `health()`. */
   readonly connection = new ConnectionHealth();
   /** Round-robin counter for keyless messages. */
   #keyless = 0;
-  #closed = false;
-  #closing: Promise<void> | undefined;
 
   constructor(options: ResolvedOptions) {
     this.options = options;
@@ -135,14 +133,14 @@ class KafkaTransportImpl implements KafkaTransport, SubscriptionHost {
   }
 
   health(): TransportHealth {
-    return this.connection.report(this.#closed);
+    return this.connection.report(this.#registry.closed);
   }
 
   forget(subscription: KafkaSubscription): void {
     // A closed subscription no longer speaks for the connection.
     this.connection.recovered(healthSource('fetch', subscription.topic, subscription.group));
     this.connection.recovered(healthSource('join', subscription.topic, subscription.group));
-    this.#subscriptions.delete(subscription);
+    this.#registry.forget(subscription);
   }
 
   /** The topic's partition count, creating the topic first when allowed. */
@@ -175,7 +173,7 @@ class KafkaTransportImpl implements KafkaTransport, SubscriptionHost {
   }
 
   async publish(topic: string, messages: readonly TransportMessage[]): Promise<void> {
-    if (this.#closed) throw new ClosedError('kafka transport');
+    this.#registry.assertOpen();
     assertTopicName(topic, 'publish');
     let bytes = 0;
     for (const message of messages) {
@@ -190,14 +188,14 @@ class KafkaTransportImpl implements KafkaTransport, SubscriptionHost {
     try {
       partitions = await this.#partitions(topic);
     } catch (error) {
-      if (!this.#closed) this.connection.failed('produce', error);
+      if (!this.#registry.closed) this.connection.failed('produce', error);
       if (error instanceof TransportError) throw error;
       throw new TransportError(`kafka: topic ${topic} unavailable: ${describeError(error)}`, {
         cause: error,
         retriable: isRetriable(error),
       });
     }
-    if (this.#closed) throw new ClosedError('kafka transport');
+    this.#registry.assertOpen();
     const records: OutgoingRecord[] = [];
     // Keyless messages of one publish share a partition (sticky), keyed ones follow murmur2.
     const sticky = this.#keyless++ % partitions;
@@ -209,7 +207,7 @@ class KafkaTransportImpl implements KafkaTransport, SubscriptionHost {
       await this.#batcher.add(records, bytes);
     } catch (error) {
       if (error instanceof ClosedError) throw error;
-      if (!this.#closed && isConnectionFailure(error)) this.connection.failed('produce', error);
+      if (!this.#registry.closed && isConnectionFailure(error)) this.connection.failed('produce', error);
       // The topic may have changed (deleted, repartitioned): look it up again next time.
       this.#topics.delete(topic);
       throw new TransportError(`kafka: publish to ${topic} failed: ${describeError(error)}`, {
@@ -225,7 +223,7 @@ class KafkaTransportImpl implements KafkaTransport, SubscriptionHost {
   }
 
   async subscribe(options: SubscribeOptions, handler: MessageHandler): Promise<Subscription> {
-    if (this.#closed) throw new ClosedError('kafka transport');
+    this.#registry.assertOpen();
     assertSubscribeOptions(options);
     try {
       await this.#partitions(options.topic);
@@ -235,7 +233,7 @@ class KafkaTransportImpl implements KafkaTransport, SubscriptionHost {
         retriable: isRetriable(error),
       });
     }
-    if (this.#closed) throw new ClosedError('kafka transport');
+    this.#registry.assertOpen();
     const subscription = new KafkaSubscription(
       this,
       options.topic,
@@ -243,18 +241,15 @@ class KafkaTransportImpl implements KafkaTransport, SubscriptionHost {
       options.inFlightMax,
       handler,
     );
-    this.#subscriptions.add(subscription);
     try {
-      await subscription.start();
+      return await this.#registry.start(subscription, () => subscription.start());
     } catch (error) {
-      await subscription.close();
-      if (this.#closed) throw new ClosedError('kafka transport');
+      this.#registry.assertOpen();
       throw new TransportError(
         `kafka: joining group ${options.group} on ${options.topic} failed: ${describeError(error)}`,
         { cause: error, retriable: isRetriable(error) },
       );
     }
-    return subscription;
   }
 
   close(options: CloseOptions = {}): Promise<void> {
@@ -262,8 +257,7 @@ class KafkaTransportImpl implements KafkaTransport, SubscriptionHost {
       this.options.closeTimeoutMs,
       Math.max(0, options.timeoutMs ?? Number.POSITIVE_INFINITY),
     );
-    this.#closing ??= this.#close(timeoutMs);
-    return this.#closing;
+    return this.#registry.close((subscriptions) => this.#close(subscriptions, timeoutMs));
   }
 
   /**
@@ -271,10 +265,9 @@ class KafkaTransportImpl implements KafkaTransport, SubscriptionHost {
    * in parallel, then the produce request in flight and the clients get what is left, then their
    * connections are dropped (a publish still waiting then rejects).
    */
-  async #close(timeoutMs: number): Promise<void> {
-    this.#closed = true;
+  async #close(subscriptions: readonly KafkaSubscription[], timeoutMs: number): Promise<void> {
     const deadlineMs = performance.now() + timeoutMs;
-    await Promise.all([...this.#subscriptions].map((subscription) => subscription.closeBy(deadlineMs)));
+    await Promise.all(subscriptions.map((subscription) => subscription.closeBy(deadlineMs)));
     this.#batcher.abort(new ClosedError('kafka transport'));
     const leftMs = () => Math.max(0, deadlineMs - performance.now());
     const closed = settledWithin(
@@ -302,8 +295,9 @@ const SCHEDULE_HORIZON_MS = 7 * 24 * 60 * 60 * 1000;
 
 /**
  * Kafka has no delayed delivery: the bus keeps scheduled messages in the topic `herald.schedule`
- * (see `TopicScheduler` in `@herald/bus`), parking each entry in the scheduler's partition window
- * for at most 30 s (or `nackDelayMsMax`) and then appending it again, so commits move on.
+ * (`SCHEDULE_TOPIC` of `@herald/bus`; see `packages/bus/src/schedule/topic-scheduler.ts`),
+ * parking each entry in the scheduler's partition window for at most 30 s (or `nackDelayMsMax`)
+ * and then appending it again, so commits move on.
  */
 export function kafkaScheduling(nackDelayMsMax: number) {
   return {

@@ -1,5 +1,6 @@
 /** `kafkaTransport()` options: every one bounded, every default stated. */
 
+import { readFileSync } from 'node:fs';
 import type { ConnectionOptions as TlsOptions } from 'node:tls';
 import { ConfigurationError, consoleLogger, type Logger } from '@herald/bus';
 import { integerFromEnv, matchingOption, numberOption } from '@herald/bus/internal';
@@ -247,11 +248,24 @@ export function resolveOptions(options: KafkaTransportOptions): ResolvedOptions 
   };
 }
 
+function tlsFromEnv(env: NodeJS.ProcessEnv): { tls?: TlsOptions } {
+  const caFile = env.HERALD_KAFKA_TLS_CA;
+  if (caFile === undefined || caFile === '') return env.HERALD_KAFKA_TLS === '1' ? { tls: {} } : {};
+  try {
+    return { tls: { ca: readFileSync(caFile) } };
+  } catch (error) {
+    throw new ConfigurationError(
+      `HERALD_KAFKA_TLS_CA=${caFile}: cannot read it (${(error as Error).message}); give the PEM file of the broker's CA`,
+    );
+  }
+}
+
 /**
  * Options from the environment: `HERALD_KAFKA_BROKERS` (comma-separated host:port, required),
  * `HERALD_KAFKA_CLIENT_ID`, `HERALD_KAFKA_PARTITIONS`, `HERALD_KAFKA_SESSION_TIMEOUT_MS`,
  * `HERALD_KAFKA_SASL_MECHANISM` + `HERALD_KAFKA_SASL_USERNAME` + `HERALD_KAFKA_SASL_PASSWORD`,
- * `HERALD_KAFKA_TLS=1`.
+ * `HERALD_KAFKA_TLS=1`, `HERALD_KAFKA_TLS_CA` (PEM file of the CA that signed the broker's
+ * certificate; implies TLS). `herald` CLI's `--broker` reads the same variables.
  */
 export function kafkaOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): KafkaTransportOptions {
   const brokers = (env.HERALD_KAFKA_BROKERS ?? '')
@@ -281,6 +295,6 @@ export function kafkaOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): Kafka
           },
         }
       : {}),
-    ...(env.HERALD_KAFKA_TLS === '1' ? { tls: {} } : {}),
+    ...tlsFromEnv(env),
   };
 }

@@ -5,7 +5,6 @@
  * one member at a time), the guarantees and the limits.
  */
 import {
-  ClosedError,
   ConfigurationError,
   type MessageHandler,
   messageSizeBytes,
@@ -21,6 +20,7 @@ import {
   assertTopicName,
   partitionForKey,
   publishIdentity,
+  SubscriptionRegistry,
 } from '@herald/bus/internal';
 import {
   AckPolicy,
@@ -187,14 +187,12 @@ class NatsTransportImpl implements NatsTransport, SubscriptionHost {
   /** Topics whose stream is known to exist: publish reaches the client without an await. */
   readonly #readyStreams = new Map<string, TopicNames>();
   readonly #consumers = new Map<string, Promise<void>>();
-  readonly #subscriptions = new Set<GroupSubscription>();
+  readonly #registry = new SubscriptionRegistry<GroupSubscription>('nats transport');
   #kv: Promise<KV> | undefined;
   #roundRobin = 0;
   #reconnects = 0;
   #duplicates = 0;
   #lastAckMs = 0;
-  #closing: Promise<void> | undefined;
-  #closed = false;
 
   constructor(options: ResolvedOptions, nc: NatsConnection, jsm: JetStreamManager) {
     this.options = options;
@@ -219,8 +217,9 @@ class NatsTransportImpl implements NatsTransport, SubscriptionHost {
       scheduling: {
         mode: 'unsupported',
         reason:
-          "not built yet: the bus's schedule topic over JetStream (nak with delay holds durably on the " +
-          'server) is not verified on NATS; until then use the embedded broker, Kafka or RabbitMQ',
+          'not built: JetStream counts a message nacked with a delay against max_ack_pending (at most ' +
+          '4,096) until redelivered, so a schedule topic would hold only that many waiting messages, and ' +
+          'later ones, even due sooner, would wait behind them; use the embedded broker, Kafka or RabbitMQ',
       },
     };
     void this.#watchStatus();
@@ -246,9 +245,9 @@ class NatsTransportImpl implements NatsTransport, SubscriptionHost {
 
   async deleteStreams(): Promise<void> {
     const names = this.streams();
-    const nc = this.#closed ? await connectWithin(this.options) : this.nc;
+    const nc = this.#registry.closed ? await connectWithin(this.options) : this.nc;
     try {
-      const jsm = this.#closed ? await jetstreamManager(nc) : this.#jsm;
+      const jsm = this.#registry.closed ? await jetstreamManager(nc) : this.#jsm;
       for (const name of names) await jsm.streams.delete(name).catch(() => false);
     } finally {
       if (nc !== this.nc) await nc.close().catch(() => {});
@@ -285,7 +284,7 @@ class NatsTransportImpl implements NatsTransport, SubscriptionHost {
   }
 
   async publish(topic: string, messages: readonly TransportMessage[]): Promise<void> {
-    if (this.#closed) throw new ClosedError('nats transport');
+    this.#registry.assertOpen();
     assertTopicName(topic, 'publish');
     assertSubjectSafeTopic(topic, 'publish');
     const prepared = messages.map((message) => {
@@ -417,30 +416,19 @@ class NatsTransportImpl implements NatsTransport, SubscriptionHost {
   }
 
   async subscribe(options: SubscribeOptions, handler: MessageHandler): Promise<Subscription> {
-    if (this.#closed) throw new ClosedError('nats transport');
+    this.#registry.assertOpen();
     assertSubscribeOptions(options);
     assertSubjectSafeTopic(options.topic, 'subscribe');
     const names = await this.#stream(options.topic);
     await this.#groupConsumers(names, options.group);
     const kv = await this.#leaseBucket();
-    if (this.#closed) throw new ClosedError('nats transport');
+    this.#registry.assertOpen();
     const subscription = new GroupSubscription(this, kv, names.stream, options, handler);
-    this.#subscriptions.add(subscription);
-    try {
-      await subscription.start();
-    } catch (error) {
-      await subscription.close();
-      throw error;
-    }
-    if (this.#closed) {
-      await subscription.close();
-      throw new ClosedError('nats transport');
-    }
-    return subscription;
+    return this.#registry.start(subscription, () => subscription.start());
   }
 
   forget(subscription: GroupSubscription): void {
-    this.#subscriptions.delete(subscription);
+    this.#registry.forget(subscription);
   }
 
   acked(): void {
@@ -448,13 +436,11 @@ class NatsTransportImpl implements NatsTransport, SubscriptionHost {
   }
 
   close(): Promise<void> {
-    this.#closing ??= this.#close();
-    return this.#closing;
+    return this.#registry.close((subscriptions) => this.#close(subscriptions));
   }
 
-  async #close(): Promise<void> {
-    this.#closed = true;
-    await Promise.all([...this.#subscriptions].map((subscription) => subscription.close()));
+  async #close(subscriptions: readonly GroupSubscription[]): Promise<void> {
+    await Promise.all(subscriptions.map((subscription) => subscription.close()));
     const writtenMs = this.#lastAckMs + CONSUMER_STATE_WRITE_MS - Date.now();
     if (writtenMs > 0) await new Promise((resolve) => setTimeout(resolve, writtenMs));
     // flush() before close: acks and naks already written reach the server.

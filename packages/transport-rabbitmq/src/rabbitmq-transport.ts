@@ -6,7 +6,6 @@
 import { randomUUID } from 'node:crypto';
 import {
   assertTopicName,
-  ClosedError,
   type MessageHandler,
   messageSizeBytes,
   PayloadTooLargeError,
@@ -18,7 +17,7 @@ import {
   type TransportHealth,
   type TransportMessage,
 } from '@herald/bus';
-import { assertSubscribeOptions, partitionForKey } from '@herald/bus/internal';
+import { assertSubscribeOptions, partitionForKey, SubscriptionRegistry } from '@herald/bus/internal';
 import { type Channel, type ConfirmChannel, type ConsumeMessage, connect } from 'amqplib';
 import { ConnectionManager, type Live } from './connection.ts';
 import { connectError, publishError } from './errors.ts';
@@ -134,14 +133,12 @@ class RabbitMqTransportImpl implements RabbitMqTransport, SubscriptionHost {
   readonly options: ResolvedOptions;
   readonly connection: ConnectionManager;
   readonly declared: DeclaredTopology = { exchanges: new Set(), queues: new Set() };
-  readonly #subscriptions = new Set<GroupSubscription>();
+  readonly #registry = new SubscriptionRegistry<GroupSubscription>('rabbitmq transport');
   readonly #instanceId = randomUUID().slice(0, 8);
   #publishChannel: Promise<PublishChannel> | undefined;
   #sequence = 0;
   #roundRobin = 0;
   #unroutable = 0;
-  #closed = false;
-  #closing: Promise<void> | undefined;
 
   constructor(options: ResolvedOptions) {
     this.options = options;
@@ -167,7 +164,7 @@ class RabbitMqTransportImpl implements RabbitMqTransport, SubscriptionHost {
 
   /** The connection's state: down while RabbitMQ is away and the transport reconnects. */
   health(): TransportHealth {
-    return this.#closed
+    return this.#registry.closed
       ? { ...this.connection.health(), connected: false, detail: 'closed' }
       : this.connection.health();
   }
@@ -185,7 +182,7 @@ class RabbitMqTransportImpl implements RabbitMqTransport, SubscriptionHost {
   }
 
   async publish(topic: string, messages: readonly TransportMessage[]): Promise<void> {
-    if (this.#closed) throw new ClosedError('rabbitmq transport');
+    this.#registry.assertOpen();
     assertTopicName(topic, 'publish');
     for (const message of messages) {
       const size = messageSizeBytes(message);
@@ -283,11 +280,11 @@ class RabbitMqTransportImpl implements RabbitMqTransport, SubscriptionHost {
       }
       try {
         const publisher = await pending;
-        if (this.#closed) throw new ClosedError('rabbitmq transport');
+        this.#registry.assertOpen();
         if (publisher.generation === live.generation) return publisher;
       } catch (error) {
         if (this.#publishChannel === pending) this.#publishChannel = undefined;
-        if (this.#closed) throw new ClosedError('rabbitmq transport');
+        this.#registry.assertOpen();
         if (this.connection.current?.generation === live.generation) {
           throw new TransportError(`rabbitmq transport: cannot open a publish channel: ${String(error)}`, {
             retriable: true,
@@ -383,30 +380,22 @@ class RabbitMqTransportImpl implements RabbitMqTransport, SubscriptionHost {
   }
 
   async subscribe(options: SubscribeOptions, handler: MessageHandler): Promise<Subscription> {
-    if (this.#closed) throw new ClosedError('rabbitmq transport');
+    this.#registry.assertOpen();
     assertSubscribeOptions(options);
     const subscription = new GroupSubscription(this, options, handler);
-    this.#subscriptions.add(subscription);
-    await subscription.start();
-    if (this.#closed) {
-      await subscription.close();
-      throw new ClosedError('rabbitmq transport');
-    }
-    return subscription;
+    return this.#registry.start(subscription, () => subscription.start());
   }
 
   forget(subscription: GroupSubscription): void {
-    this.#subscriptions.delete(subscription);
+    this.#registry.forget(subscription);
   }
 
   close(): Promise<void> {
-    this.#closing ??= this.#close();
-    return this.#closing;
+    return this.#registry.close((subscriptions) => this.#close(subscriptions));
   }
 
-  async #close(): Promise<void> {
-    this.#closed = true;
-    await Promise.all([...this.#subscriptions].map((subscription) => subscription.close()));
+  async #close(subscriptions: readonly GroupSubscription[]): Promise<void> {
+    await Promise.all(subscriptions.map((subscription) => subscription.close()));
     const publisher = await this.#publishChannel?.catch(() => undefined);
     this.#publishChannel = undefined;
     await publisher?.channel.close().catch(() => {});
@@ -433,8 +422,8 @@ const SCHEDULE_HORIZON_MS = 7 * 24 * 60 * 60 * 1000;
 /**
  * RabbitMQ (without the delayed-message plugin) has no delayed delivery, and per-message TTL
  * expires only at a queue's head, so one queue cannot hold different delays. The bus keeps
- * scheduled messages in the topic `herald.schedule` (see `TopicScheduler` in `@herald/bus`); an
- * entry waits in the group's retry queues, each with one TTL (so FIFO is due order), always the
+ * scheduled messages in the topic `herald.schedule` (`SCHEDULE_TOPIC` of `@herald/bus`; see
+ * `packages/bus/src/schedule/topic-scheduler.ts`); an entry waits in the group's retry queues, each with one TTL (so FIFO is due order), always the
  * longest that does not overshoot, and its last second in the scheduler's process.
  */
 export function rabbitMqScheduling(retryQueueDelayMsMin: number) {

@@ -10,7 +10,7 @@
  * when the connection dropped; a read whose reply was lost is recovered by reading the member's
  * pending entries again (see `subscription.ts`).
  */
-import { ClosedError, TransportError } from '@herald/bus';
+import { TransportError } from '@herald/bus';
 import { Redis } from 'ioredis';
 import { connectError, describeEndpoint } from './errors.ts';
 import type { ResolvedOptions } from './options.ts';
@@ -122,9 +122,4 @@ export async function closeConnection(connection: Connection, timeoutMs: number)
     // Already closing.
   }
   redis.disconnect();
-}
-
-/** The error of an operation refused because the transport is closed. */
-export function closedError(): ClosedError {
-  return new ClosedError('redis transport');
 }

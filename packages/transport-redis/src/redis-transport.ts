@@ -14,9 +14,9 @@ import {
   type TransportFeatures,
   type TransportMessage,
 } from '@herald/bus';
-import { assertSubscribeOptions, partitionForKey } from '@herald/bus/internal';
+import { assertSubscribeOptions, partitionForKey, SubscriptionRegistry } from '@herald/bus/internal';
 import type { Redis } from 'ioredis';
-import { type Connection, closeConnection, closedError, command, openConnection } from './connection.ts';
+import { type Connection, closeConnection, command, openConnection } from './connection.ts';
 import { entryFields } from './entries.ts';
 import { fsyncError, partitionsMismatch, publishError } from './errors.ts';
 import { streamKey, topicKey } from './keys.ts';
@@ -80,14 +80,12 @@ class RedisTransportImpl implements RedisTransport, SubscriptionHost {
   readonly options: ResolvedOptions;
   readonly redis: Redis;
   readonly #connection: Connection;
-  readonly #subscriptions = new Set<GroupSubscription>();
+  readonly #registry = new SubscriptionRegistry<GroupSubscription>('redis transport');
   /** Topics whose partition count was checked against Redis. */
   readonly #topics = new Map<string, Promise<void>>();
   /** Topics whose check succeeded. */
   readonly #checkedTopics = new Set<string>();
   #roundRobin = 0;
-  #closed = false;
-  #closing: Promise<void> | undefined;
 
   constructor(options: ResolvedOptions, connection: Connection) {
     this.options = options;
@@ -122,7 +120,7 @@ class RedisTransportImpl implements RedisTransport, SubscriptionHost {
   }
 
   async publish(topic: string, messages: readonly TransportMessage[]): Promise<void> {
-    if (this.#closed) throw closedError();
+    this.#registry.assertOpen();
     assertTopicName(topic, 'publish');
     for (const message of messages) {
       const size = messageSizeBytes(message);
@@ -152,7 +150,7 @@ class RedisTransportImpl implements RedisTransport, SubscriptionHost {
       await command(this.options, `publishing to "${topic}"`, () => Promise.all(added));
     } catch (error) {
       for (const each of added) each.catch(() => {});
-      if (this.#closed) throw closedError();
+      this.#registry.assertOpen();
       throw publishError(topic, error);
     }
   }
@@ -197,30 +195,22 @@ class RedisTransportImpl implements RedisTransport, SubscriptionHost {
   }
 
   async subscribe(options: SubscribeOptions, handler: MessageHandler): Promise<Subscription> {
-    if (this.#closed) throw closedError();
+    this.#registry.assertOpen();
     assertSubscribeOptions(options);
     const subscription = new GroupSubscription(this, options, handler);
-    this.#subscriptions.add(subscription);
-    await subscription.start();
-    if (this.#closed) {
-      await subscription.close();
-      throw closedError();
-    }
-    return subscription;
+    return this.#registry.start(subscription, () => subscription.start());
   }
 
   forget(subscription: GroupSubscription): void {
-    this.#subscriptions.delete(subscription);
+    this.#registry.forget(subscription);
   }
 
   close(): Promise<void> {
-    this.#closing ??= this.#close();
-    return this.#closing;
+    return this.#registry.close((subscriptions) => this.#close(subscriptions));
   }
 
-  async #close(): Promise<void> {
-    this.#closed = true;
-    await Promise.all([...this.#subscriptions].map((subscription) => subscription.close()));
+  async #close(subscriptions: readonly GroupSubscription[]): Promise<void> {
+    await Promise.all(subscriptions.map((subscription) => subscription.close()));
     await closeConnection(this.#connection, 1000);
   }
 }

@@ -1,6 +1,6 @@
 /** Upcasts the received payload to the contract's current version, then validates it. */
 import type { Middleware } from '../context.ts';
-import { validate } from '../schema.ts';
+import { validateNow } from '../schema.ts';
 import { upcast } from '../upcast.ts';
 
 /**
@@ -10,6 +10,7 @@ import { upcast } from '../upcast.ts';
 export const validation: Middleware = async (context, next) => {
   const { contract, envelope } = context;
   const current = upcast(contract, envelope.dataversion, context.data);
-  context.data = await validate(contract.schema, current, `received "${contract.type}" ${envelope.id}`);
+  const validated = validateNow(contract.schema, current, `received "${contract.type}" ${envelope.id}`);
+  context.data = validated instanceof Promise ? await validated : validated;
   await next();
 };

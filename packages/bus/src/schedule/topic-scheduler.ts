@@ -20,7 +20,8 @@
  *
  * Cancelling publishes a cancel record (`herald_schedule_cancel`) to the same topic. The
  * scheduler that receives it remembers the id and keeps the record waiting like an entry (until
- * the entry was dropped, or the horizon passed), so it survives a restart too. Entries and
+ * the entry was dropped, or the horizon passed), so it survives a restart too; one for a message
+ * this scheduler already published (it remembers the last 100,000 ids) is dropped when read. Entries and
  * cancel records are keyless so that one waiting entry never blocks another; the price is that a
  * cancel reaches the entry only when both are read by the same scheduler (see the transports'
  * READMEs for what that means with several processes).
@@ -44,6 +45,11 @@ export const SCHEDULER_GROUP = 'herald.scheduler';
 export const SCHEDULER_IN_FLIGHT_MAX = 4096;
 /** Cancelled ids a scheduler remembers at once; more cancel records wait their turn. */
 export const SCHEDULER_CANCELS_MAX = 100_000;
+/**
+ * Ids a scheduler remembers having published (the oldest forgotten first), so a cancellation that
+ * came too late is dropped when read instead of waiting out the horizon.
+ */
+export const SCHEDULER_PUBLISHED_IDS_MAX = 100_000;
 
 const TOPIC_HEADER = 'herald_schedule_topic';
 const AT_HEADER = 'herald_schedule_at';
@@ -63,6 +69,8 @@ export class TopicScheduler implements TransportScheduler {
   readonly #logger: Logger;
   /** Cancelled ids this scheduler read: `true` once their entry was dropped. */
   readonly #cancelled = new Map<string, boolean>();
+  /** Ids this scheduler published, in publish order (at most {@link SCHEDULER_PUBLISHED_IDS_MAX}). */
+  readonly #published = new Set<string>();
   #subscription: Subscription | undefined;
   /** Set once the scheduler group is known to exist on the broker (see {@link #ensureGroup}). */
   #groupReady: Promise<void> | undefined;
@@ -166,12 +174,16 @@ export class TopicScheduler implements TransportScheduler {
     delete headers[KEY_HEADER];
     // Published before the ack: a crash in between publishes it again (same id), never loses it.
     await this.#transport.publish(topic, [{ key, headers, body: message.body }]);
+    this.#published.add(id);
+    if (this.#published.size > SCHEDULER_PUBLISHED_IDS_MAX) {
+      this.#published.delete(this.#published.values().next().value!);
+    }
     await message.ack();
   }
 
   async #receiveCancel(message: ReceivedMessage, id: string, expiresAtMs: number): Promise<void> {
     const dropped = this.#cancelled.get(id);
-    if (dropped === true || expiresAtMs <= Date.now()) {
+    if (dropped === true || expiresAtMs <= Date.now() || this.#published.has(id)) {
       this.#cancelled.delete(id);
       await message.ack();
       return;

@@ -4,7 +4,13 @@
  */
 import { parseArgs } from 'node:util';
 import { registerBrokerMetrics, startMetricsServer } from '@herald/broker';
-import { startKafkaServer } from '@herald/kafka-server';
+import {
+  KafkaServerConfigError,
+  type KafkaServerOptions,
+  listUsers,
+  type SaslMechanism,
+  startKafkaServer,
+} from '@herald/kafka-server';
 import { Registry } from 'prom-client';
 import { type Command, type CommandIo, UsageError } from '../cli.ts';
 import { CliError, EXIT } from '../errors.ts';
@@ -21,7 +27,23 @@ Options:
   --partitions N         partitions of auto-created topics (default 4)
   --host H               interface to bind (default 127.0.0.1)
   --advertised-host H    host clients are told to connect to (default: the bind host)
-  --insecure             allow binding a non-loopback interface (there is no authentication)
+  --tls-cert FILE        serve TLS with this PEM certificate chain (reloaded when the file changes)
+  --tls-key FILE         the certificate's PEM private key (required with --tls-cert)
+  --tls-ca FILE          also require client certificates signed by this CA bundle (mutual TLS)
+  --sasl                 require SASL: SCRAM-SHA-512, SCRAM-SHA-256 (and PLAIN with TLS), users from
+                         \`herald users add\` in the data directory
+  --sasl-mechanisms LIST comma-separated subset of SCRAM-SHA-512,SCRAM-SHA-256,PLAIN (implies --sasl)
+  --insecure             allow binding a non-loopback interface without TLS and SASL (trusted networks)
+  --connections-max N    most open connections (default 1024)
+  --connections-per-ip-max N
+                         most open connections from one address (default: --connections-max)
+  --auth-timeout-ms N    close connections not authenticated (TLS + SASL) within this (default 10000)
+  --idle-timeout-ms N    close idle connections after this (default 600000)
+  --request-bytes-max N  largest request frame (default 104857600)
+  --in-flight-max N      requests one connection may have in flight (default 64)
+  --produce-quota-bytes-per-second N, --fetch-quota-bytes-per-second N
+                         byte rate per principal (default unlimited); above it responses carry
+                         throttle_time_ms and the connection is muted that long, as Kafka does
   --metrics-port N       also serve Prometheus metrics at http://HOST:N/metrics (kafka_exporter's
                          names: kafka_topic_partition_current_offset, kafka_consumergroup_lag, ...)
   --health-port N        serve GET /live, /ready and /health over HTTP on this port of --host
@@ -33,6 +55,8 @@ Example:
   echo hello | kcat -b 127.0.0.1:9092 -P -t greetings
   kcat -b 127.0.0.1:9092 -C -t greetings -e
   herald serve --metrics-port 9308 && curl -s 127.0.0.1:9308/metrics
+  echo s3cret | herald users add alice --data ./data
+  herald serve --data ./data --host 0.0.0.0 --tls-cert cert.pem --tls-key key.pem --sasl
 `;
 
 function integer(value: string | undefined, name: string, min: number, max: number): number | undefined {
@@ -42,6 +66,48 @@ function integer(value: string | undefined, name: string, min: number, max: numb
     throw new UsageError(`--${name} must be an integer from ${min} to ${max}, got "${value}"`);
   }
   return parsed;
+}
+
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
+
+type Values = Record<string, string | boolean | undefined>;
+
+/** TLS, SASL and limits from the flags. */
+function securityOptions(values: Values): KafkaServerOptions {
+  const text = (name: string) => values[name] as string | undefined;
+  const certFile = text('tls-cert');
+  const keyFile = text('tls-key');
+  if ((certFile === undefined) !== (keyFile === undefined)) {
+    throw new UsageError('--tls-cert and --tls-key go together: give the certificate and its private key');
+  }
+  if (text('tls-ca') !== undefined && certFile === undefined) {
+    throw new UsageError('--tls-ca needs --tls-cert and --tls-key');
+  }
+  const mechanisms = text('sasl-mechanisms')
+    ?.split(',')
+    .map((mechanism) => mechanism.trim().toUpperCase())
+    .filter((mechanism) => mechanism.length > 0) as SaslMechanism[] | undefined;
+  const sasl = values.sasl === true || mechanisms !== undefined;
+  const limit = (name: string, min: number, max: number) => integer(text(name), name, min, max);
+  const limits = {
+    connectionsMax: limit('connections-max', 1, 1_000_000),
+    connectionsPerIpMax: limit('connections-per-ip-max', 1, 1_000_000),
+    authTimeoutMs: limit('auth-timeout-ms', 100, 3_600_000),
+    idleTimeoutMs: limit('idle-timeout-ms', 1_000, 86_400_000),
+    requestBytesMax: limit('request-bytes-max', 1024, 1024 * 1024 * 1024),
+    inFlightRequestsMax: limit('in-flight-max', 1, 4096),
+    produceQuotaBytesPerSecond: limit('produce-quota-bytes-per-second', 1024, 1024 ** 4),
+    fetchQuotaBytesPerSecond: limit('fetch-quota-bytes-per-second', 1024, 1024 ** 4),
+  };
+  return {
+    ...(certFile === undefined || keyFile === undefined
+      ? {}
+      : { tls: { certFile, keyFile, ...(text('tls-ca') === undefined ? {} : { caFile: text('tls-ca')! }) } }),
+    ...(sasl ? { sasl: mechanisms === undefined ? {} : { mechanisms } } : {}),
+    ...Object.fromEntries(Object.entries(limits).filter(([, value]) => value !== undefined)),
+  };
 }
 
 async function serve(args: readonly string[], io: CommandIo): Promise<number> {
@@ -56,6 +122,19 @@ async function serve(args: readonly string[], io: CommandIo): Promise<number> {
         host: { type: 'string' },
         'advertised-host': { type: 'string' },
         insecure: { type: 'boolean' },
+        'tls-cert': { type: 'string' },
+        'tls-key': { type: 'string' },
+        'tls-ca': { type: 'string' },
+        sasl: { type: 'boolean' },
+        'sasl-mechanisms': { type: 'string' },
+        'connections-max': { type: 'string' },
+        'connections-per-ip-max': { type: 'string' },
+        'auth-timeout-ms': { type: 'string' },
+        'idle-timeout-ms': { type: 'string' },
+        'request-bytes-max': { type: 'string' },
+        'in-flight-max': { type: 'string' },
+        'produce-quota-bytes-per-second': { type: 'string' },
+        'fetch-quota-bytes-per-second': { type: 'string' },
         'metrics-port': { type: 'string' },
         'health-port': { type: 'string' },
       },
@@ -70,17 +149,39 @@ async function serve(args: readonly string[], io: CommandIo): Promise<number> {
   const partitions = integer(values.partitions as string | undefined, 'partitions', 1, 1024);
   const metricsPort = integer(values['metrics-port'] as string | undefined, 'metrics-port', 0, 65535);
   const dir = (values.data as string | undefined) ?? process.env.HERALD_DATA_DIR ?? './.herald';
-  const server = await startKafkaServer({
-    dir,
-    port,
-    ...(partitions === undefined ? {} : { partitions }),
-    ...(values.host === undefined ? {} : { host: values.host as string }),
-    ...(values['advertised-host'] === undefined
-      ? {}
-      : { advertisedHost: values['advertised-host'] as string }),
-    insecure: values.insecure === true,
-    onError: (error) => io.stderr(`herald serve: ${(error as Error).stack ?? String(error)}\n`),
-  });
+  const security = securityOptions(values);
+  const host = (values.host as string | undefined) ?? '127.0.0.1';
+  if (
+    values.insecure === true &&
+    !isLoopback(host) &&
+    (security.tls === undefined || security.sasl === undefined)
+  ) {
+    io.stderr(
+      `herald serve: WARNING: --insecure: listening on ${host} without ${security.tls === undefined ? 'TLS' : ''}` +
+        `${security.tls === undefined && security.sasl === undefined ? ' and ' : ''}${security.sasl === undefined ? 'SASL' : ''}; ` +
+        'anyone who reaches the port can read and write every topic\n',
+    );
+  }
+  let server: Awaited<ReturnType<typeof startKafkaServer>>;
+  try {
+    server = await startKafkaServer({
+      ...security,
+      dir,
+      port,
+      ...(partitions === undefined ? {} : { partitions }),
+      ...(values.host === undefined ? {} : { host: values.host as string }),
+      ...(values['advertised-host'] === undefined
+        ? {}
+        : { advertisedHost: values['advertised-host'] as string }),
+      insecure: values.insecure === true,
+      onError: (error) => io.stderr(`herald serve: ${(error as Error).stack ?? String(error)}\n`),
+    });
+  } catch (error) {
+    // A refused configuration (an open bind without TLS and SASL, PLAIN without TLS, unreadable
+    // certificate) is a usage error whose message says what to configure: no stack trace.
+    if (error instanceof KafkaServerConfigError) throw new UsageError(error.message);
+    throw error;
+  }
   let stopping = false;
   let health: HealthEndpoint | undefined;
   if (healthPort !== undefined) {
@@ -102,7 +203,19 @@ async function serve(args: readonly string[], io: CommandIo): Promise<number> {
       );
     }
   }
-  io.stdout(`herald serve: listening on ${server.host}:${server.port} (data ${dir})\n`);
+  if (security.sasl !== undefined && (await listUsers(dir)).length === 0) {
+    io.stderr(
+      `herald serve: WARNING: --sasl but no users yet: nobody can log in; add one with herald users add NAME --data ${dir}\n`,
+    );
+  }
+  const protections = [
+    ...(security.tls === undefined ? [] : ['TLS']),
+    ...(security.sasl === undefined ? [] : ['SASL']),
+  ];
+  io.stdout(
+    `herald serve: listening on ${server.host}:${server.port} (data ${dir}` +
+      `${protections.length === 0 ? '' : `, ${protections.join(' + ')}`})\n`,
+  );
   let metrics: { port: number; close(): Promise<void> } | undefined;
   if (metricsPort !== undefined) {
     const registry = new Registry();

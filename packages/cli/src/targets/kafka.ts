@@ -6,6 +6,7 @@
 import { partitionForKey } from '@herald/bus/internal';
 import { Admin, Consumer, Producer } from '@platformatic/kafka';
 import { type ClientConfig, DEFAULT_CLIENT_CONFIG } from '../client-config.ts';
+import { type ClientSecurity, clientSecurity } from '../client-security.ts';
 import { CliError, EXIT } from '../errors.ts';
 import type {
   ConsumedRecord,
@@ -54,9 +55,11 @@ class KafkaTarget implements Target {
   #keylessCall = 0;
 
   readonly #config: ClientConfig;
+  readonly #security: ClientSecurity;
 
   constructor(address: string, config: ClientConfig) {
     this.#config = config;
+    this.#security = clientSecurity(config);
     this.description = `broker ${address}`;
     this.#bootstrap = [address];
   }
@@ -69,6 +72,7 @@ class KafkaTarget implements Target {
       timeout: this.#config.requestTimeoutMs,
       retries: 1,
       retryDelay: 250,
+      ...this.#security,
     };
   }
 
@@ -104,6 +108,18 @@ class KafkaTarget implements Target {
         throw new CliError(`topic "${topic ?? '?'}" already exists on ${this.description}`, EXIT.conflict, {
           cause: error,
         });
+      }
+      if (
+        names.has('PLT_KFK_AUTHENTICATION') ||
+        names.has('SASL_AUTHENTICATION_FAILED') ||
+        /SASL/.test(detail)
+      ) {
+        throw new CliError(
+          `authentication to ${this.description} failed (${what}: ${describeError(error)}); check ` +
+            'HERALD_KAFKA_SASL_MECHANISM, HERALD_KAFKA_SASL_USERNAME and HERALD_KAFKA_SASL_PASSWORD (or -X sasl.*)',
+          EXIT.failure,
+          { cause: error },
+        );
       }
       if (names.has('PLT_KFK_NETWORK') || /ECONNREFUSED|ENOTFOUND|EHOSTUNREACH|timed? ?out/i.test(detail)) {
         throw new CliError(

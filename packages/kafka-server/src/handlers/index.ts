@@ -9,6 +9,7 @@ import {
   type DeleteTopicsRequest,
   type DescribeConfigsRequest,
   type DescribeGroupsRequest,
+  ERROR_CODE,
   type FetchRequest,
   type FindCoordinatorRequest,
   type HeartbeatRequest,
@@ -111,6 +112,16 @@ export async function dispatch(
       return handleDeleteGroups(context, body as DeleteGroupsRequest);
     case API_KEY.OffsetDelete:
       return handleOffsetDelete(context, body as OffsetDeleteRequest);
+    // Only reached on a listener without SASL (see connection.ts): answered as Kafka does there.
+    case API_KEY.SaslHandshake:
+      return { errorCode: ERROR_CODE.ILLEGAL_SASL_STATE, mechanisms: [] };
+    case API_KEY.SaslAuthenticate:
+      return {
+        errorCode: ERROR_CODE.ILLEGAL_SASL_STATE,
+        errorMessage: 'SASL is not enabled on this listener',
+        authBytes: new Uint8Array(0),
+        sessionLifetimeMs: 0n,
+      };
     default:
       throw new Error(`no handler for API key ${header.apiKey}`);
   }

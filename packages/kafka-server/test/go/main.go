@@ -7,6 +7,8 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -16,6 +18,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sasl/scram"
 )
 
 func emit(value map[string]any) {
@@ -42,8 +45,28 @@ func codec(name string) kgo.CompressionCodec {
 	return kgo.NoCompression()
 }
 
+// security returns SASL_SSL options when HERALD_TEST_SASL_USER is set: SCRAM-SHA-512 with
+// HERALD_TEST_SASL_PASSWORD, TLS trusting the CA in HERALD_TEST_TLS_CA.
+func security() []kgo.Opt {
+	user := os.Getenv("HERALD_TEST_SASL_USER")
+	if user == "" {
+		return nil
+	}
+	pem, err := os.ReadFile(os.Getenv("HERALD_TEST_TLS_CA"))
+	if err != nil {
+		fail("CA: %v", err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(pem)
+	auth := scram.Auth{User: user, Pass: os.Getenv("HERALD_TEST_SASL_PASSWORD")}
+	return []kgo.Opt{
+		kgo.DialTLSConfig(&tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}),
+		kgo.SASL(auth.AsSha512Mechanism()),
+	}
+}
+
 func produce(bootstrap, topic string, count int, compression string) {
-	client, err := kgo.NewClient(
+	client, err := kgo.NewClient(append([]kgo.Opt{
 		kgo.SeedBrokers(bootstrap),
 		kgo.DefaultProduceTopic(topic),
 		kgo.ProducerBatchCompression(codec(compression)),
@@ -51,8 +74,8 @@ func produce(bootstrap, topic string, count int, compression string) {
 		kgo.AllowAutoTopicCreation(),
 		// After a lost connection franz-go refreshes metadata, at most once per MetadataMinAge
 		// (5 s by default); a short one keeps the lost-acknowledgement test quick.
-		kgo.MetadataMinAge(250*time.Millisecond),
-	)
+		kgo.MetadataMinAge(250 * time.Millisecond),
+	}, security()...)...)
 	if err != nil {
 		fail("client: %v", err)
 	}
@@ -88,13 +111,13 @@ func produce(bootstrap, topic string, count int, compression string) {
 }
 
 func consume(bootstrap, topic, group string, count int) {
-	client, err := kgo.NewClient(
+	client, err := kgo.NewClient(append([]kgo.Opt{
 		kgo.SeedBrokers(bootstrap),
 		kgo.ConsumerGroup(group),
 		kgo.ConsumeTopics(topic),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.DisableAutoCommit(),
-	)
+	}, security()...)...)
 	if err != nil {
 		fail("client: %v", err)
 	}
@@ -130,9 +153,29 @@ func consume(bootstrap, topic, group string, count int) {
 	emit(map[string]any{"event": "consumed", "count": total, "distinct": len(values), "committedTotal": committed})
 }
 
+// ping connects once (authenticating when security() says so) and reports the error, if any.
+func ping(bootstrap string) {
+	client, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(bootstrap)}, security()...)...)
+	if err != nil {
+		fail("client: %v", err)
+	}
+	defer client.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	message := ""
+	if err := client.Ping(ctx); err != nil {
+		message = err.Error()
+	}
+	emit(map[string]any{"event": "ping", "error": message})
+}
+
 func main() {
+	if len(os.Args) == 3 && os.Args[1] == "ping" {
+		ping(os.Args[2])
+		return
+	}
 	if len(os.Args) < 6 {
-		fail("usage: %s produce|consume <bootstrap> <topic> ...", os.Args[0])
+		fail("usage: %s produce|consume <bootstrap> <topic> ... | ping <bootstrap>", os.Args[0])
 	}
 	number := func(text string) int {
 		value, err := strconv.Atoi(text)

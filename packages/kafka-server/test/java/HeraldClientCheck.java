@@ -56,6 +56,22 @@ public final class HeraldClientCheck {
     return "[" + String.join(",", parts) + "]";
   }
 
+  /**
+   * SASL_SSL with SCRAM-SHA-512 when HERALD_TEST_SASL_USER is set (password in
+   * HERALD_TEST_SASL_PASSWORD, the broker's CA as a PEM file in HERALD_TEST_TLS_CA).
+   */
+  private static Properties secured(Properties props) {
+    String user = System.getenv("HERALD_TEST_SASL_USER");
+    if (user == null || user.isEmpty()) return props;
+    props.put("security.protocol", "SASL_SSL");
+    props.put("sasl.mechanism", "SCRAM-SHA-512");
+    props.put("sasl.jaas.config", "org.apache.kafka.common.security.scram.ScramLoginModule required username="
+        + quote(user) + " password=" + quote(System.getenv("HERALD_TEST_SASL_PASSWORD")) + ";");
+    props.put("ssl.truststore.type", "PEM");
+    props.put("ssl.truststore.location", System.getenv("HERALD_TEST_TLS_CA"));
+    return props;
+  }
+
   private static void produce(String bootstrap, String topic, int count, String compression) throws Exception {
     Properties props = new Properties();
     props.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
@@ -63,7 +79,7 @@ public final class HeraldClientCheck {
     props.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, StringSerializer.class.getName());
     props.put(ProducerConfig.COMPRESSION_TYPE_CONFIG, compression);
     props.put(ProducerConfig.LINGER_MS_CONFIG, "5");
-    try (KafkaProducer<String, String> producer = new KafkaProducer<>(props)) {
+    try (KafkaProducer<String, String> producer = new KafkaProducer<>(secured(props))) {
       List<Future<RecordMetadata>> sent = new ArrayList<>();
       for (int index = 0; index < count; index++) {
         sent.add(producer.send(new ProducerRecord<>(topic, "k-" + index, "v-" + index + "-" + "x".repeat(64))));
@@ -88,7 +104,7 @@ public final class HeraldClientCheck {
     props.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class.getName());
     List<String> values = new ArrayList<>();
     long deadline = System.currentTimeMillis() + 60_000;
-    try (KafkaConsumer<String, String> consumer = new KafkaConsumer<>(props)) {
+    try (KafkaConsumer<String, String> consumer = new KafkaConsumer<>(secured(props))) {
       consumer.subscribe(Collections.singletonList(topic));
       while (values.size() < count && System.currentTimeMillis() < deadline) {
         for (ConsumerRecord<String, String> record : consumer.poll(Duration.ofMillis(200))) {
@@ -107,7 +123,7 @@ public final class HeraldClientCheck {
   private static void admin(String bootstrap, String topic, String group) throws Exception {
     Properties props = new Properties();
     props.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
-    try (Admin admin = Admin.create(props)) {
+    try (Admin admin = Admin.create(secured(props))) {
       admin.createTopics(List.of(new NewTopic(topic, 3, (short) 1))).all().get();
       TopicDescription description = admin.describeTopics(List.of(topic)).allTopicNames().get().get(topic);
       System.out.println("{\"event\":\"described-topic\",\"name\":" + quote(description.name()) + ",\"partitions\":"

@@ -97,7 +97,10 @@ export function estimateBatchBytes(records: readonly HashableRecord[]): number {
   for (const record of records) {
     bytes += 64 + (record.key?.length ?? 0) + (record.value?.length ?? 0);
     for (const [key, value] of record.headers ?? []) {
-      bytes += 16 + Buffer.byteLength(key) + (value?.length ?? 0);
+      bytes +=
+        16 +
+        Buffer.byteLength(key) +
+        (typeof value === 'string' ? Buffer.byteLength(value) : (value?.length ?? 0));
     }
   }
   return bytes;
@@ -109,7 +112,8 @@ export { createRandom };
 interface HashableRecord {
   readonly key?: Uint8Array | null;
   readonly value: Uint8Array | null;
-  readonly headers?: readonly (readonly [string, Uint8Array | null])[];
+  /** A string value is stored as its UTF-8 bytes, and hashed as them. */
+  readonly headers?: readonly (readonly [string, Uint8Array | string | null])[];
   readonly timestampMs?: number;
 }
 
@@ -128,7 +132,7 @@ export function hashRecords(records: readonly HashableRecord[]): string {
     field(record.value);
     for (const [key, value] of record.headers ?? []) {
       hash.update(`h${key}|`);
-      field(value);
+      field(typeof value === 'string' ? Buffer.from(value, 'utf8') : value);
     }
   }
   return hash.digest('hex');

@@ -1,0 +1,119 @@
+/**
+ * Profiling helper (the leading `_` keeps it out of `bench/run.ts`'s suites): one layer of the
+ * embedded write and delivery paths at a time, so a CPU profile of each can be read per message.
+ * Prints wall time, messages/s and CPU µs per message (user + system, whole process).
+ *
+ *   npx node [--cpu-prof --cpu-prof-dir=DIR] bench/_fastpath-profile.ts \
+ *     <log|transport|bus|bus-idempotency> <publish|e2e> <publishers> <messages>
+ *
+ * `log` appends 100-byte records to one partition (`fsync: 'always'`, no consumer); `transport`
+ * publishes 100-byte messages with unique keys to `embeddedTransport` (4 partitions); `bus`
+ * publishes a small zod-validated event through `createBus` over it (`bus-idempotency`: with the
+ * SQLite idempotency store `herald`'s `createBus` adds by default). `e2e` adds one group (256 in
+ * flight) that acks each message; the round ends when every message is handled. One unmeasured
+ * round of up to 20,000 messages warms up first; each round uses a fresh temp directory.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { embeddedTransport } from '@herald/broker';
+import { createBus, defineEvent } from '@herald/bus';
+import { openPartition } from '@herald/log';
+import { sqliteIdempotencyStore } from 'herald';
+import { z } from 'zod';
+
+const [layer = 'transport', mode = 'publish', publishersText = '256', totalText = '100000'] =
+  process.argv.slice(2);
+const publishers = Number(publishersText);
+const total = Number(totalText);
+const IN_FLIGHT = 256;
+
+const BenchEvent = defineEvent('BenchEvent', {
+  topic: 'bench-events',
+  schema: z.object({ id: z.string(), amount: z.number().int(), note: z.string() }),
+  key: (event) => event.id,
+});
+
+/** Runs `publishers` loops sharing `messages` calls of `publishOne`. */
+async function drive(messages: number, publishOne: (n: number) => Promise<unknown>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: publishers }, async () => {
+      // Bounded by `messages`.
+      while (next < messages) await publishOne(next++);
+    }),
+  );
+}
+
+/** Resolves once `add` was called `target` times. */
+function handledCounter(target: number) {
+  let handled = 0;
+  let resolveDone = () => {};
+  const done = new Promise<void>((resolve) => {
+    resolveDone = resolve;
+  });
+  return {
+    done,
+    add() {
+      if (++handled === target) resolveDone();
+    },
+  };
+}
+
+async function round(directory: string, messages: number): Promise<{ ms: number; cpuUs: number }> {
+  const counter = handledCounter(messages);
+  let run: () => Promise<void>;
+  let close: () => Promise<void>;
+  if (layer === 'log') {
+    const partition = await openPartition({ directory, fsync: 'always' });
+    const value = Buffer.alloc(100, 1);
+    run = () => drive(messages, () => partition.append([{ value }]));
+    close = () => partition.close();
+  } else if (layer === 'transport') {
+    const transport = await embeddedTransport({ dir: directory });
+    if (mode === 'e2e')
+      await transport.subscribe(
+        { topic: 'bench', group: 'bench', inFlightMax: IN_FLIGHT },
+        async (message) => {
+          await message.ack();
+          counter.add();
+        },
+      );
+    const body = new Uint8Array(100).fill(7);
+    run = () => drive(messages, (n) => transport.publish('bench', [{ key: `k-${n}`, headers: {}, body }]));
+    close = () => transport.close();
+  } else {
+    const bus = createBus({
+      transport: await embeddedTransport({ dir: directory }),
+      source: '/bench',
+      ...(layer === 'bus-idempotency'
+        ? { idempotency: sqliteIdempotencyStore({ path: join(directory, 'idempotency.sqlite') }) }
+        : {}),
+    });
+    if (mode === 'e2e') bus.on(BenchEvent, { group: 'bench', concurrency: IN_FLIGHT }, () => counter.add());
+    await bus.start();
+    run = () =>
+      drive(messages, (n) =>
+        bus.publish(BenchEvent, { id: `order-${n}`, amount: n, note: 'benchmark event' }),
+      );
+    close = () => bus.stop();
+  }
+  const cpuStart = process.cpuUsage();
+  const started = performance.now();
+  await run();
+  if (mode === 'e2e' && layer !== 'log') await counter.done;
+  const ms = performance.now() - started;
+  const cpu = process.cpuUsage(cpuStart);
+  await close();
+  return { ms, cpuUs: cpu.user + cpu.system };
+}
+
+const directory = await mkdtemp(join(tmpdir(), 'herald-fastpath-profile-'));
+try {
+  await round(join(directory, 'warm'), Math.min(total, 20_000));
+  const result = await round(join(directory, 'measured'), total);
+  const line = `${layer} ${mode} publishers=${publishers}: ${Math.round((total / result.ms) * 1000)} msg/s, ${(result.cpuUs / total).toFixed(2)} µs CPU/msg`;
+  process.stdout.write(`${line}\n`);
+} finally {
+  await rm(directory, { recursive: true, force: true });
+}

@@ -1,0 +1,118 @@
+/**
+ * The writer of the SQLite idempotency store's `remember`: a worker thread with its own connection
+ * that inserts a batch of keys in one transaction and answers once it is committed. `node:sqlite`
+ * is synchronous, so a commit on the main thread (an fsync of the WAL with `synchronous: 'full'`)
+ * stalled the event loop for the length of a disk sync, and with it every publish and delivery of
+ * the process; in the worker only the batch waits. Reads (`seen`) and the transactional inbox stay
+ * on the main connection: WAL mode lets them run beside the worker's writes, and a read after a
+ * `remember` resolved sees the key (the worker answers only after COMMIT returned).
+ */
+import { Worker } from 'node:worker_threads';
+
+/**
+ * How long either connection waits for the other's write lock before failing (SQLite's
+ * busy_timeout): a `transaction()` whose work awaits holds it that long at most before the
+ * worker's batch fails, and that batch's handlers are retried.
+ */
+export const WRITE_LOCK_WAIT_MS_MAX = 60_000;
+
+// Evaluated by the worker, so the module needs no file of its own in the published package. A
+// worker evaluates its source the way the process evaluates `-e` code (CommonJS, or a module under
+// `--input-type=module`), so the source uses `process.getBuiltinModule`, which both provide.
+const WORKER_SOURCE = `
+const { parentPort, workerData } = process.getBuiltinModule('node:worker_threads');
+const { DatabaseSync } = process.getBuiltinModule('node:sqlite');
+const database = new DatabaseSync(workerData.path);
+database.exec('PRAGMA busy_timeout = ' + workerData.writeLockWaitMsMax + '; PRAGMA synchronous = ' + workerData.synchronous + ';');
+const insert = database.prepare(
+  'INSERT OR REPLACE INTO herald_processed (group_name, source, id, processed_at_ms) VALUES (?, ?, ?, ?)');
+parentPort.on('message', ({ id, keys, nowMs }) => {
+  try {
+    database.exec('BEGIN IMMEDIATE');
+    try {
+      for (const key of keys) insert.run(key[0], key[1], key[2], nowMs);
+      database.exec('COMMIT');
+    } catch (error) {
+      if (database.isTransaction) database.exec('ROLLBACK');
+      throw error;
+    }
+    parentPort.postMessage({ id });
+  } catch (error) {
+    parentPort.postMessage({ id, error: String((error && error.message) || error) });
+  }
+});
+`;
+
+/** A key as the worker inserts it: group, source, id. */
+export type KeyRow = readonly [group: string, source: string, id: string];
+
+/** Commits batches of keys in a worker thread (started on the first batch). */
+export class RememberWriter {
+  readonly #path: string;
+  readonly #synchronous: 'FULL' | 'NORMAL';
+  #worker: Worker | undefined;
+  #nextId = 0;
+  readonly #waiting = new Map<number, { resolve: () => void; reject: (error: Error) => void }>();
+  #failure: Error | undefined;
+
+  /** `path` must hold the store's table already (the main connection creates it). */
+  constructor(path: string, synchronous: 'FULL' | 'NORMAL') {
+    this.#path = path;
+    this.#synchronous = synchronous;
+  }
+
+  /** Inserts `keys` stamped `nowMs` in one transaction; resolves once committed, rejects if not. */
+  write(keys: readonly KeyRow[], nowMs: number): Promise<void> {
+    if (this.#failure !== undefined) return Promise.reject(this.#failure);
+    const worker = this.#start();
+    const id = ++this.#nextId;
+    return new Promise<void>((resolve, reject) => {
+      this.#waiting.set(id, { resolve, reject });
+      // Referenced only while a batch waits, so an idle store never keeps the process alive.
+      if (this.#waiting.size === 1) worker.ref();
+      worker.postMessage({ id, keys, nowMs });
+    });
+  }
+
+  /** Stops the worker; call after every batch settled. */
+  async close(): Promise<void> {
+    const worker = this.#worker;
+    this.#worker = undefined;
+    this.#failure ??= new Error('sqliteIdempotencyStore: closed');
+    if (worker !== undefined) await worker.terminate();
+  }
+
+  #start(): Worker {
+    if (this.#worker !== undefined) return this.#worker;
+    const worker = new Worker(WORKER_SOURCE, {
+      eval: true,
+      workerData: {
+        path: this.#path,
+        synchronous: this.#synchronous,
+        writeLockWaitMsMax: WRITE_LOCK_WAIT_MS_MAX,
+      },
+    });
+    worker.unref();
+    worker.on('message', (answer: { id: number; error?: string }) => {
+      const waiting = this.#waiting.get(answer.id);
+      this.#waiting.delete(answer.id);
+      if (this.#waiting.size === 0) worker.unref();
+      if (waiting === undefined) return;
+      if (answer.error === undefined) waiting.resolve();
+      else waiting.reject(new Error(`sqliteIdempotencyStore: cannot record processed keys: ${answer.error}`));
+    });
+    // The thread died (not a failed batch, which it answers): its batches fail, and the next batch
+    // starts a new thread.
+    const failed = (error: Error) => {
+      if (this.#worker === worker) this.#worker = undefined;
+      for (const waiting of this.#waiting.values()) waiting.reject(error);
+      this.#waiting.clear();
+    };
+    worker.on('error', failed);
+    worker.on('exit', (code) =>
+      failed(new Error(`sqliteIdempotencyStore: the writer thread exited (code ${code})`)),
+    );
+    this.#worker = worker;
+    return worker;
+  }
+}
