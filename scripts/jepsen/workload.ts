@@ -19,6 +19,9 @@ const GROUP = 'jepsen-group';
 /** The nemesis actions, in the order the seeded choice indexes them. */
 export const NEMESIS_ACTIONS = ['crash', 'pause', 'cut', 'kill-consumer'] as const;
 
+/** One nemesis action. */
+export type NemesisAction = (typeof NEMESIS_ACTIONS)[number];
+
 /** Options of {@link runJepsen}. */
 export interface JepsenOptions {
   readonly target: TargetName;
@@ -37,6 +40,8 @@ export interface JepsenOptions {
   /** Quiet time between nemesis actions, drawn in [min, max] (default 4-12 s). */
   readonly nemesisGapMsMin?: number;
   readonly nemesisGapMsMax?: number;
+  /** Take these actions in turn (round robin) instead of seeded random ones: a short run's cover. */
+  readonly nemesisActions?: readonly NemesisAction[];
   /** How long a pause lasts at most (default 5 s). */
   readonly pauseMsMax?: number;
   /** How long the group may take to receive every acknowledged value at the end (default 180 s). */
@@ -62,6 +67,19 @@ export function clientPython(): string {
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** True once `promise` settles, false after `timeoutMs`; the timer never outlives the call. */
+async function settlesWithin(promise: Promise<unknown>, timeoutMs: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<boolean>((resolve) => {
+    timer = setTimeout(() => resolve(false), timeoutMs);
+  });
+  try {
+    return await Promise.race([promise.then(() => true), expired]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 /** Records events in order (and to a file), and keeps what the drain needs to know. */
 class Recorder {
@@ -109,8 +127,7 @@ function spawnClient(recorder: Recorder, name: string, args: readonly string[]):
 /** SIGTERM, wait for its last line (at most `timeoutMs`), SIGKILL if it is still there. */
 async function stopClient(client: ClientProcess, timeoutMs: number): Promise<void> {
   client.child.process.kill('SIGTERM');
-  const gone = await Promise.race([client.closed.then(() => true), sleep(timeoutMs).then(() => false)]);
-  if (!gone) await client.child.kill().catch(() => {});
+  if (!(await settlesWithin(client.closed, timeoutMs))) await client.child.kill().catch(() => {});
   await client.closed;
 }
 
@@ -170,7 +187,7 @@ export async function runJepsen(options: JepsenOptions): Promise<JepsenResult> {
     ).catch((error: unknown) => log(String(error)));
     await Promise.all(consumers.map((consumer) => stopClient(consumer, 30_000)));
     const reader = spawnClient(recorder, 'read', ['read', target.bootstrap, TOPIC, String(target.partitions)]);
-    await Promise.race([reader.closed, sleep(180_000)]);
+    await settlesWithin(reader.closed, 180_000);
     await stopClient(reader, 1_000);
   } catch (error) {
     throw new Error(`${(error as Error).message}\n${target.name} output:\n${target.output()}`, { cause: error });
@@ -200,12 +217,18 @@ async function nemesis(
   const end = performance.now() + options.durationMs;
   const gapMin = options.nemesisGapMsMin ?? 4_000;
   const gapMax = options.nemesisGapMsMax ?? 12_000;
+  let taken = 0;
   // Bounded by the duration: every iteration sleeps at least gapMin (> 0).
   while (performance.now() < end) {
     await sleep(Math.min(gapMin + random() * (gapMax - gapMin), Math.max(0, end - performance.now())));
     clients.replaceDeadClients();
     if (performance.now() >= end) break;
-    const action = NEMESIS_ACTIONS[Math.floor(random() * NEMESIS_ACTIONS.length)]!;
+    const turn = options.nemesisActions;
+    const action =
+      turn === undefined || turn.length === 0
+        ? NEMESIS_ACTIONS[Math.floor(random() * NEMESIS_ACTIONS.length)]!
+        : turn[taken % turn.length]!;
+    taken += 1;
     const at = performance.now();
     recorder.record({ f: 'nemesis', action, t: Date.now() });
     if (action === 'crash') await target.crashAndRestart();
