@@ -22,7 +22,8 @@ function cleanHistory(): HistoryEvent[] {
   for (let seq = 0; seq < 3; seq += 1) {
     history.push({ f: 'recv', c: 'c0', v: `p0-${seq}`, k: 'k0', partition: 1, offset: seq });
   }
-  for (let seq = 0; seq < 3; seq += 1) history.push({ f: 'read', v: `p0-${seq}`, k: 'k0', partition: 1, offset: seq });
+  for (let seq = 0; seq < 3; seq += 1)
+    history.push({ f: 'read', v: `p0-${seq}`, k: 'k0', partition: 1, offset: seq });
   return history;
 }
 
@@ -35,7 +36,9 @@ describe('jepsen checker', { timeout: 30_000 }, () => {
   });
 
   it('jepsen - an acknowledged value missing from the log and from the group is lost', () => {
-    const history = cleanHistory().filter((event) => !(event.f !== 'ok' && event.f !== 'invoke' && event.v === 'p0-1'));
+    const history = cleanHistory().filter(
+      (event) => !(event.f !== 'ok' && event.f !== 'invoke' && event.v === 'p0-1'),
+    );
     const report = checkHistory(history);
     assert.equal(report.valid, false);
     assert.equal(report.lost, 1);
@@ -83,7 +86,10 @@ describe('jepsen checker', { timeout: 30_000 }, () => {
 
 describe('jepsen run against herald serve', { timeout: 150_000 }, () => {
   it('jepsen - crash -9, pause, cut and a consumer killed: nothing acknowledged lost or reordered', async () => {
-    assert.ok(existsSync(clientPython()), `no Python with confluent-kafka at ${clientPython()}: run npm run setup`);
+    assert.ok(
+      existsSync(clientPython()),
+      `no Python with confluent-kafka at ${clientPython()}: run npm run setup`,
+    );
     const seed = Number(process.env.JEPSEN_SEED ?? 23);
     const { report, elapsedMs } = await runJepsen({
       target: 'herald',

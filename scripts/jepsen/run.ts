@@ -20,7 +20,8 @@ const { values } = parseArgs({
   strict: true,
 });
 const minutes = Number(values.minutes);
-if (!(minutes > 0 && minutes <= 24 * 60)) throw new Error(`--minutes must be in (0, 1440], got ${values.minutes}`);
+if (!(minutes > 0 && minutes <= 24 * 60))
+  throw new Error(`--minutes must be in (0, 1440], got ${values.minutes}`);
 if (values.target !== 'herald' && values.target !== 'kafka') {
   throw new Error(`--target must be herald or kafka, got ${values.target}`);
 }

@@ -186,11 +186,18 @@ export async function runJepsen(options: JepsenOptions): Promise<JepsenResult> {
       250,
     ).catch((error: unknown) => log(String(error)));
     await Promise.all(consumers.map((consumer) => stopClient(consumer, 30_000)));
-    const reader = spawnClient(recorder, 'read', ['read', target.bootstrap, TOPIC, String(target.partitions)]);
+    const reader = spawnClient(recorder, 'read', [
+      'read',
+      target.bootstrap,
+      TOPIC,
+      String(target.partitions),
+    ]);
     await settlesWithin(reader.closed, 180_000);
     await stopClient(reader, 1_000);
   } catch (error) {
-    throw new Error(`${(error as Error).message}\n${target.name} output:\n${target.output()}`, { cause: error });
+    throw new Error(`${(error as Error).message}\n${target.name} output:\n${target.output()}`, {
+      cause: error,
+    });
   } finally {
     await Promise.all([...producers, ...consumers].map((client) => client.child.kill().catch(() => {})));
     await target.stop().catch(() => {});
@@ -232,7 +239,8 @@ async function nemesis(
     const at = performance.now();
     recorder.record({ f: 'nemesis', action, t: Date.now() });
     if (action === 'crash') await target.crashAndRestart();
-    else if (action === 'pause') await target.pause(500 + Math.floor(random() * ((options.pauseMsMax ?? 5_000) - 500)));
+    else if (action === 'pause')
+      await target.pause(500 + Math.floor(random() * ((options.pauseMsMax ?? 5_000) - 500)));
     else if (action === 'cut') target.dropConnections();
     else await clients.killConsumer();
     log(`nemesis ${action} (${Math.round(performance.now() - at)} ms)`);

@@ -103,15 +103,20 @@ function handlerFor(real: Real, member: number) {
       return;
     }
     const model = real.model;
-    if (!model.published.some((published) => published.id === id)) real.violations.push(`${id}: never published`);
+    if (!model.published.some((published) => published.id === id))
+      real.violations.push(`${id}: never published`);
     if (model.acked.has(id)) real.violations.push(`${id}: delivered after its ack`);
-    if (real.held.has(id)) real.violations.push(`${id}: delivered while held by member ${real.held.get(id)!.member}`);
+    if (real.held.has(id))
+      real.violations.push(`${id}: delivered while held by member ${real.held.get(id)!.member}`);
     for (const earlier of earlierOfKey(model, id)) {
       if (!model.acked.has(earlier.id)) {
         real.violations.push(`${id}: delivered before ${earlier.id} (key ${earlier.key}) was acked`);
       }
     }
-    if (process.env.BROKER_MODEL_TRACE) console.log(`deliver ${id} to ${member} attempt ${message.deliveryAttempt} at ${message.partition}:${message.offset}`);
+    if (process.env.BROKER_MODEL_TRACE)
+      console.log(
+        `deliver ${id} to ${member} attempt ${message.deliveryAttempt} at ${message.partition}:${message.offset}`,
+      );
     real.held.set(id, { message, member, deliveredAtMs: Date.now() });
     const holding = [...real.held.values()].filter((held) => held.member === member).length;
     if (holding > real.inFlightMax[member]!) {
@@ -335,7 +340,9 @@ const commands = [
   fc.nat(20).map((pick) => ack(pick)),
   fc.nat(20).map((pick) => ackStale(pick)),
   fc.tuple(fc.nat(20), fc.constantFrom(0, 0, 5_000, 60_000)).map(([pick, delayMs]) => nack(pick, delayMs)),
-  fc.constantFrom(1_000, 10_000, VISIBILITY_TIMEOUT_MS, 2 * VISIBILITY_TIMEOUT_MS).map((byMs) => advanceClock(byMs)),
+  fc
+    .constantFrom(1_000, 10_000, VISIBILITY_TIMEOUT_MS, 2 * VISIBILITY_TIMEOUT_MS)
+    .map((byMs) => advanceClock(byMs)),
   fc.boolean().map((crash) => restart(crash)),
 ];
 
@@ -344,7 +351,13 @@ async function runCommands(list: Iterable<Command>, inFlightMax: number[]): Prom
   const startMs = 1_800_000_000_000;
   mock.timers.enable({ apis: ['Date', 'setTimeout'], now: startMs });
   const dir = temporaryDirectory('herald-broker-model-');
-  const model: Model = { published: [], acked: new Set(), nowMs: startMs, parkedUntilMs: new Map(), members: 0 };
+  const model: Model = {
+    published: [],
+    acked: new Set(),
+    nowMs: startMs,
+    parkedUntilMs: new Map(),
+    members: 0,
+  };
   const real: Real = {
     dirs: [dir],
     broker: await openBroker({ dir, partitions: PARTITIONS, visibilityTimeoutMs: VISIBILITY_TIMEOUT_MS }),
@@ -387,7 +400,15 @@ describe('broker consumer group against a reference model', { timeout: 240_000 }
   // restart, and a delivery of the closed broker arriving late must not count as settleable.
   it('groups model - regression: a nacked message after a restart and a crash, acked, stays acked', async () => {
     await runCommands(
-      [subscribeMember(0), publish('a', 1), nack(0, 60_000), restart(false), restart(true), ack(0), restart(true)],
+      [
+        subscribeMember(0),
+        publish('a', 1),
+        nack(0, 60_000),
+        restart(false),
+        restart(true),
+        ack(0),
+        restart(true),
+      ],
       [1, 1],
     );
   });
