@@ -14,7 +14,7 @@
  *   earlier messages acked, no nack delay pending) is held, unless every subscriber is full.
  *
  * A failure prints fast-check's seed and the shrunk command list; BROKER_MODEL_SEED=<n> replays
- * it, BROKER_MODEL_RUNS sets the number of runs (default 80).
+ * it, BROKER_MODEL_RUNS sets the number of runs (default 150).
  */
 import assert from 'node:assert/strict';
 import { cp, rm } from 'node:fs/promises';
@@ -33,7 +33,7 @@ const KEYS = ['a', 'b', 'c', undefined] as const;
 const MEMBERS_MAX = 2;
 /** Real time a settle may take (disk reads and fsyncs; the clock does not move meanwhile). */
 const SETTLE_TIMEOUT_MS = 10_000;
-const RUNS = Number(process.env.BROKER_MODEL_RUNS ?? 80);
+const RUNS = Number(process.env.BROKER_MODEL_RUNS ?? 150);
 const SEED = process.env.BROKER_MODEL_SEED === undefined ? undefined : Number(process.env.BROKER_MODEL_SEED);
 /** fast-check's path to one failing case of a seed (printed with it): replays that case alone. */
 const PATH = process.env.BROKER_MODEL_PATH;
@@ -379,7 +379,7 @@ async function runCommands(list: Iterable<Command>, inFlightMax: number[]): Prom
   }
 }
 
-describe('broker consumer group against a reference model', { timeout: 240_000 }, () => {
+describe('broker consumer group against a reference model', { timeout: Math.max(240_000, RUNS * 3_000) }, () => {
   it('groups model - deliveries, acks, nacks, visibility timeouts, restarts and crashes match the model', async (t) => {
     const seed = SEED ?? Math.floor(Math.random() * 2 ** 31);
     t.diagnostic(`seed ${seed} (replay with BROKER_MODEL_SEED=${seed}), ${RUNS} runs`);

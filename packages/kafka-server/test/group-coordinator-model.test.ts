@@ -398,7 +398,7 @@ async function runCommands(list: Iterable<Command>): Promise<void> {
   }
 }
 
-describe('group coordinator against a reference model', { timeout: 240_000 }, () => {
+describe('group coordinator against a reference model', { timeout: Math.max(240_000, RUNS * 3_000) }, () => {
   it('coordinator model - join, sync, heartbeat, commit, fetch, leave, expiry and restart match the model', async (t) => {
     const seed = SEED ?? Math.floor(Math.random() * 2 ** 31);
     t.diagnostic(`seed ${seed} (replay with COORDINATOR_MODEL_SEED=${seed}), ${RUNS} runs`);
