@@ -14,7 +14,7 @@
  *   earlier messages acked, no nack delay pending) is held, unless every subscriber is full.
  *
  * A failure prints fast-check's seed and the shrunk command list; BROKER_MODEL_SEED=<n> replays
- * it, BROKER_MODEL_RUNS sets the number of runs (default 150).
+ * it, BROKER_MODEL_RUNS sets the number of runs (default 100).
  */
 import assert from 'node:assert/strict';
 import { cp, rm } from 'node:fs/promises';
@@ -33,7 +33,7 @@ const KEYS = ['a', 'b', 'c', undefined] as const;
 const MEMBERS_MAX = 2;
 /** Real time a settle may take (disk reads and fsyncs; the clock does not move meanwhile). */
 const SETTLE_TIMEOUT_MS = 10_000;
-const RUNS = Number(process.env.BROKER_MODEL_RUNS ?? 150);
+const RUNS = Number(process.env.BROKER_MODEL_RUNS ?? 100);
 const SEED = process.env.BROKER_MODEL_SEED === undefined ? undefined : Number(process.env.BROKER_MODEL_SEED);
 /** fast-check's path to one failing case of a seed (printed with it): replays that case alone. */
 const PATH = process.env.BROKER_MODEL_PATH;
