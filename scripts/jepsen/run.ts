@@ -1,7 +1,8 @@
 /**
- * `npm run jepsen -- --minutes N --target herald|kafka [--seed S] [--history FILE]`: a Jepsen-style
- * run of the queue workload against `herald serve` or real Apache Kafka (the control), with
- * nemesis actions every 4-12 s, then the checker's report as JSON. Exits 1 when the history shows
+ * `npm run jepsen -- --minutes N --target herald|kafka [--seed S] [--history FILE] [--rate R]`: a
+ * Jepsen-style run of the queue workload (R sends per second per producer, default 20) against
+ * `herald serve` or real Apache Kafka (the control), with nemesis actions every 4-12 s, then the
+ * checker's report as JSON. Exits 1 when the history shows
  * a lost acknowledged value, a per-key reordering or disagreeing offsets. Not shipped; see
  * docs/reliability.md ("Jepsen-style checker").
  */

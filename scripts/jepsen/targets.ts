@@ -92,10 +92,9 @@ async function startHerald(): Promise<Target> {
 async function startKafka(): Promise<Target> {
   const kafka: ApacheKafka = await startApacheKafka({
     partitions: TARGET_PARTITIONS,
+    // Kafka's default flush policy: acks=all on one node acknowledges what is in the page cache,
+    // which a kill -9 of the JVM keeps (only a power loss would not); herald serve fsyncs.
     startTimeoutMs: 120_000,
-    // Durable like herald serve's acknowledged writes would otherwise not be compared fairly: a
-    // single node with acks=all acknowledges what is in the page cache, which kill -9 keeps.
-    settings: { 'auto.create.topics.enable': 'true' },
   });
   return {
     name: 'kafka',
