@@ -1,6 +1,6 @@
 /**
- * Model-based test of the Kafka group coordinator (fast-check `fc.commands`): three clients join,
- * sync, heartbeat, commit offsets, fetch them, leave, go silent past their session timeout, and
+ * Model-based test of the Kafka group coordinator (fast-check `fc.commands`): three clients join
+ * (some answers lost on the way), sync, heartbeat, commit offsets, fetch them, leave, go silent past their session timeout, and
  * the coordinator restarts (its groups are in memory; committed offsets live in the broker, which
  * is closed and reopened). Time is virtual (`mock.timers` drives the session, rebalance and initial
  * delay timers). A reference model records what every answer promised and checks the next ones:
@@ -92,10 +92,11 @@ async function settle(world: World, after: string): Promise<void> {
   assert.deepEqual(world.violations, [], `after ${after}`);
 }
 
-function onJoined(world: World, client: Client, result: JoinResult): void {
+/** A join's answer: recorded in the model; the client learns it unless the answer was `lost`. */
+function onJoined(world: World, client: Client, result: JoinResult, lost: boolean): void {
   world.pending -= 1;
   client.joining = false;
-  if (result.errorCode === ERROR_CODE.UNKNOWN_MEMBER_ID) client.memberId = '';
+  if (result.errorCode === ERROR_CODE.UNKNOWN_MEMBER_ID && !lost) client.memberId = '';
   if (result.errorCode !== ERROR_CODE.NONE) return;
   const check = (ok: boolean, what: string) => {
     if (!ok)
@@ -126,6 +127,7 @@ function onJoined(world: World, client: Client, result: JoinResult): void {
     check(result.members.length === 0, 'a follower is sent the member list');
   }
   world.generationMax = Math.max(world.generationMax, result.generationId);
+  if (lost) return;
   client.memberId = result.memberId;
   client.joined = result;
 }
@@ -169,8 +171,12 @@ function command(name: string, run: (world: World) => Promise<void>): Command {
   };
 }
 
-function join(index: number): Command {
-  return command(`join(${index})`, async (world) => {
+/**
+ * A JoinGroup; with `lost`, its answer never reaches the client (a dropped response): the client
+ * keeps its old generation, or never learns its member id, and must be told so by later answers.
+ */
+function join(index: number, lost = false): Command {
+  return command(`join(${index}${lost ? ', answer lost' : ''})`, async (world) => {
     const client = world.clients[index]!;
     // A client without an id waits for its first answer (a second would make a second member).
     if (client.joining && client.memberId === '') return;
@@ -188,7 +194,7 @@ function join(index: number): Command {
         protocolType: 'consumer',
         protocols: [{ name: 'range', metadata: bytes(`client${index}`) }],
       })
-      .then((result) => onJoined(world, client, result));
+      .then((result) => onJoined(world, client, result, lost));
   });
 }
 
@@ -338,8 +344,9 @@ function newCoordinator(): GroupCoordinator {
 
 const client = fc.integer({ min: 0, max: CLIENTS - 1 });
 const commands = [
-  client.map(join),
-  client.map(join),
+  client.map((index) => join(index)),
+  client.map((index) => join(index)),
+  client.map((index) => join(index, true)),
   client.map(sync),
   client.map(sync),
   client.map(sync),
