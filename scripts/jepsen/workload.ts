@@ -175,25 +175,7 @@ export async function runJepsen(options: JepsenOptions): Promise<JepsenResult> {
       },
     });
     log('nemesis done; stopping producers');
-    await Promise.all(producers.map((producer) => stopClient(producer, 90_000)));
-    const drainTimeoutMs = options.drainTimeoutMs ?? 180_000;
-    // A value the group never receives is what the checker reports (lostByGroup), so a drain that
-    // times out is logged, not thrown.
-    await eventually(
-      () => recorder.missing() === 0,
-      () => `the group to receive every acknowledged value (${recorder.missing()} missing)`,
-      drainTimeoutMs,
-      250,
-    ).catch((error: unknown) => log(String(error)));
-    await Promise.all(consumers.map((consumer) => stopClient(consumer, 30_000)));
-    const reader = spawnClient(recorder, 'read', [
-      'read',
-      target.bootstrap,
-      TOPIC,
-      String(target.partitions),
-    ]);
-    await settlesWithin(reader.closed, 180_000);
-    await stopClient(reader, 1_000);
+    await finish(target, options, recorder, producers, consumers, log);
   } catch (error) {
     throw new Error(`${(error as Error).message}\n${target.name} output:\n${target.output()}`, {
       cause: error,
@@ -205,6 +187,34 @@ export async function runJepsen(options: JepsenOptions): Promise<JepsenResult> {
   }
   const report = checkHistory(recorder.history);
   return { report, history: recorder.history, elapsedMs: performance.now() - started };
+}
+
+/**
+ * The end of a run: producers stop (waiting for their sends in flight), the group drains until it
+ * received every acknowledged value, consumers stop, and the final read takes every partition.
+ */
+async function finish(
+  target: Target,
+  options: JepsenOptions,
+  recorder: Recorder,
+  producers: readonly ClientProcess[],
+  consumers: readonly ClientProcess[],
+  log: (line: string) => void,
+): Promise<void> {
+  await Promise.all(producers.map((producer) => stopClient(producer, 90_000)));
+  const drainTimeoutMs = options.drainTimeoutMs ?? 180_000;
+  // A value the group never receives is what the checker reports (lostByGroup), so a drain that
+  // times out is logged, not thrown.
+  await eventually(
+    () => recorder.missing() === 0,
+    () => `the group to receive every acknowledged value (${recorder.missing()} missing)`,
+    drainTimeoutMs,
+    250,
+  ).catch((error: unknown) => log(String(error)));
+  await Promise.all(consumers.map((consumer) => stopClient(consumer, 30_000)));
+  const reader = spawnClient(recorder, 'read', ['read', target.bootstrap, TOPIC, String(target.partitions)]);
+  await settlesWithin(reader.closed, 180_000);
+  await stopClient(reader, 1_000);
 }
 
 interface ClientControl {
