@@ -379,7 +379,9 @@ async function runCommands(list: Iterable<Command>, inFlightMax: number[]): Prom
   }
 }
 
-describe('broker consumer group against a reference model', { timeout: Math.max(240_000, RUNS * 3_000) }, () => {
+describe('broker consumer group against a reference model', {
+  timeout: Math.max(240_000, RUNS * 3_000),
+}, () => {
   it('groups model - deliveries, acks, nacks, visibility timeouts, restarts and crashes match the model', async (t) => {
     const seed = SEED ?? Math.floor(Math.random() * 2 ** 31);
     t.diagnostic(`seed ${seed} (replay with BROKER_MODEL_SEED=${seed}), ${RUNS} runs`);
