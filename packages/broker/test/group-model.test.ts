@@ -113,10 +113,6 @@ function handlerFor(real: Real, member: number) {
         real.violations.push(`${id}: delivered before ${earlier.id} (key ${earlier.key}) was acked`);
       }
     }
-    if (process.env.BROKER_MODEL_TRACE)
-      console.log(
-        `deliver ${id} to ${member} attempt ${message.deliveryAttempt} at ${message.partition}:${message.offset}`,
-      );
     real.held.set(id, { message, member, deliveredAtMs: Date.now() });
     const holding = [...real.held.values()].filter((held) => held.member === member).length;
     if (holding > real.inFlightMax[member]!) {
