@@ -67,6 +67,6 @@ export {
   type ServerSpec,
   serverPort,
 } from './servers.ts';
-export { startProxy, type TcpProxy } from './tcp-proxy.ts';
+export { startProxy, type TcpProxy, type TcpProxyOptions } from './tcp-proxy.ts';
 export { type OwnedDirectory, ownedTemporaryDirectory, temporaryDirectory } from './temp.ts';
 export { makeCertificates, type TestCertificates } from './tls-certificates.ts';
