@@ -17,6 +17,9 @@ import type pg from 'pg';
 import { translateError } from './errors.ts';
 import { inboxTable } from './schema.ts';
 
+/** SQLSTATE of a missing table. */
+const UNDEFINED_TABLE = '42P01';
+
 /** Default table of saga states; the history is `<table>_history`. */
 export const DEFAULT_SAGA_TABLE = 'herald_saga';
 
@@ -92,7 +95,7 @@ class PostgresSagaStore implements SagaStore {
   readonly #state: string;
   readonly #history: string;
   readonly #createSchema: boolean;
-  #schemaReady: Promise<void> | undefined;
+  #schemaReady = false;
 
   constructor(options: PostgresSagaStoreOptions) {
     this.#pool = options.pool;
@@ -217,45 +220,41 @@ class PostgresSagaStore implements SagaStore {
         "postgres saga store: use it inside a transaction of the bus's postgresInbox (registerSaga does)",
       );
     }
-    await this.#ensureSchema();
-    return transaction as pg.ClientBase;
+    const client = transaction as pg.ClientBase;
+    if (!this.#schemaReady) await this.#createTables(client);
+    return client;
   }
 
   async #read<Row extends pg.QueryResultRow>(sql: string, parameters: unknown[]): Promise<Row[]> {
-    await this.#ensureSchema();
-    return (await this.#pool.query<Row>(sql, parameters)).rows;
+    try {
+      return (await this.#pool.query<Row>(sql, parameters)).rows;
+    } catch (error) {
+      // No transition has committed the tables yet: nothing to show.
+      if ((error as { code?: string }).code === UNDEFINED_TABLE) return [];
+      throw translateError(error, `reading saga table "${this.#table}"`, 'postgres');
+    }
   }
 
-  #ensureSchema(): Promise<void> {
-    this.#schemaReady ??= this.#createTables().catch((error: unknown) => {
-      this.#schemaReady = undefined; // the next use tries again
-      throw error;
-    });
-    return this.#schemaReady;
-  }
-
-  async #createTables(): Promise<void> {
-    const exists = await this.#pool.query('select to_regclass($1) is not null as exists', [this.#history]);
-    if (exists.rows[0]?.exists) return;
+  /**
+   * Creates the tables inside the caller's transaction when missing. Not on a connection of the
+   * pool: handlers holding the pool's connections would wait for that one, and the pool may be
+   * the inbox's. Ready once a transaction sees them (committed by it or another).
+   */
+  async #createTables(client: pg.ClientBase): Promise<void> {
+    const exists = await client.query('select to_regclass($1) is not null as exists', [this.#history]);
+    if (exists.rows[0]?.exists) {
+      this.#schemaReady = true;
+      return;
+    }
     if (!this.#createSchema) {
       throw new ConfigurationError(
         `saga table "${this.#table}" does not exist; create it in your migrations with ` +
           `sagaSchemaSql(${JSON.stringify(this.#table)}), or pass createSchema: true`,
       );
     }
-    const client = await this.#pool.connect();
-    try {
-      await client.query('begin');
-      // Concurrent "create table if not exists" can still collide on the catalog; a lock serializes them.
-      await client.query('select pg_advisory_xact_lock(hashtext($1))', [this.#state]);
-      await client.query(sagaSchemaSql(this.#table));
-      await client.query('commit');
-    } catch (error) {
-      await client.query('rollback').catch(() => undefined);
-      throw translateError(error, `creating saga table "${this.#table}"`, 'postgres');
-    } finally {
-      client.release();
-    }
+    // Concurrent "create table if not exists" can still collide on the catalog; a lock serializes them.
+    await client.query('select pg_advisory_xact_lock(hashtext($1))', [this.#state]);
+    await client.query(sagaSchemaSql(this.#table));
   }
 }
 
