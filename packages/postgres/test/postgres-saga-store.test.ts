@@ -155,6 +155,72 @@ describe('postgres saga store', { timeout: 120_000 }, () => {
     }
   });
 
+  test('postgres saga store - concurrent transitions of one saga conflict and are retried by the bus until every one applied once', async (t) => {
+    const Opened = defineEvent('Opened', { topic: 'counters', schema: z.object({ id: z.string() }) });
+    const AddedA = defineEvent('AddedA', {
+      topic: 'adds-a',
+      schema: z.object({ id: z.string(), n: z.number() }),
+    });
+    const AddedB = defineEvent('AddedB', {
+      topic: 'adds-b',
+      schema: z.object({ id: z.string(), n: z.number() }),
+    });
+    const add = (_event: { n: number }, state: { total: number; count: number }) => ({
+      state: { total: state.total + _event.n, count: state.count + 1 },
+    });
+    const counter = defineSaga({ name: 'counter', state: z.object({ total: z.number(), count: z.number() }) })
+      .startedBy(
+        Opened,
+        (event) => event.id,
+        () => ({ state: { total: 0, count: 0 } }),
+      )
+      .on(AddedA, (event) => event.id, add)
+      .on(AddedB, (event) => event.id, add);
+    const inbox = postgresInbox({
+      connectionString: POSTGRES_URL,
+      table: scratch.table('counter_inbox'),
+      outbox: { table: scratch.table('counter_outbox') },
+      logger: silentLogger,
+    });
+    const bus = createBus({
+      transport: memoryTransport(),
+      idempotency: inbox,
+      contracts: [Opened, AddedA, AddedB],
+      logger: silentLogger,
+    });
+    const sagas = registerSaga(bus, counter, {
+      store: postgresSagaStore({ pool: scratch.pool, table: scratch.table('counter') }),
+      concurrency: 8,
+      retry: { attempts: 100, delayMsInitial: 5, delayMsMax: 50 },
+      logger: silentLogger,
+    });
+    const ADDS = 40;
+    await bus.start();
+    try {
+      await bus.publish(Opened, { id: 'c' });
+      await eventually(async () => (await sagas.find('c')) !== undefined, 'the counter saga started');
+      // Two topics, no key: both subscriptions run transitions of the one saga at once.
+      await Promise.all(
+        Array.from({ length: ADDS }, (_, n) => bus.publish(n % 2 === 0 ? AddedA : AddedB, { id: 'c', n })),
+      );
+      await eventually(
+        async () => (await sagas.find('c'))?.state.count === ADDS,
+        `${ADDS} additions applied`,
+        60_000,
+      );
+      const saga = (await sagas.find('c'))!;
+      assert.equal(saga.state.total, (ADDS * (ADDS - 1)) / 2, 'each addition applied exactly once');
+      assert.equal(saga.version, ADDS + 1);
+      assert.equal(bus.stats().deadLettered, 0);
+      const conflicts = bus.stats().failed;
+      assert.equal((await sagas.history('c')).length, ADDS + 1);
+      t.diagnostic(`${conflicts} transitions failed on a conflict and were retried`);
+    } finally {
+      await bus.stop();
+      await sagas.close();
+    }
+  });
+
   test('postgres saga store - two transactions on one version: the second is a SagaConflictError; prune removes finished sagas', async () => {
     const store = postgresSagaStore({ pool: scratch.pool, table: scratch.table('conflict') });
     const record: SagaRecord = {
