@@ -73,6 +73,8 @@ function shareable(transport: Transport): Transport {
   return {
     name: transport.name,
     features: transport.features,
+    // Scheduled messages (the order saga's payment timeout) go to the transport's own scheduler.
+    ...(transport.scheduler === undefined ? {} : { scheduler: transport.scheduler }),
     publish: (topic, messages) => transport.publish(topic, messages),
     subscribe: (options, handler) => transport.subscribe(options, handler),
     close: async () => {},
@@ -96,6 +98,7 @@ export async function startCheckout(options: CheckoutOptions): Promise<Checkout>
   const shared = shareable(transport);
   const runtimes = new Map<ServiceName, ServiceRuntime>();
   const buses = new Map<ServiceName, Bus>();
+  const releases = new Map<ServiceName, () => Promise<void>>();
   // Each service's outbox is relayed by a bus of its own that outlives its consuming bus (which
   // only stages): the consuming bus stops and starts again while the relay keeps publishing, and
   // what handlers draining during its stop() committed still goes out.
@@ -122,7 +125,8 @@ export async function startCheckout(options: CheckoutOptions): Promise<Checkout>
     if (buses.has(name)) return;
     const runtime = runtimes.get(name)!;
     const bus = newBus(name, runtime.store, false);
-    SERVICES[name].register(bus, runtime);
+    const release = SERVICES[name].register(bus, runtime);
+    if (release !== undefined) releases.set(name, release);
     await bus.start();
     buses.set(name, bus);
   };
@@ -130,7 +134,12 @@ export async function startCheckout(options: CheckoutOptions): Promise<Checkout>
     const bus = buses.get(name);
     if (bus === undefined) return;
     buses.delete(name);
-    await bus.stop();
+    try {
+      await bus.stop();
+    } finally {
+      await releases.get(name)?.();
+      releases.delete(name);
+    }
     retiredStats.push(bus.stats());
   };
 

@@ -7,7 +7,8 @@
  * consumed in order; users are keyed by customer id. Stock needs no SKU key: the inventory
  * service applies each reservation in one SQLite transaction, which serialises them.
  */
-import { type CommandContract, defineCommand, defineEvent, type EventContract } from 'herald';
+import type { DatabaseSync } from 'node:sqlite';
+import { type CommandContract, defineCommand, defineEvent, defineSaga, type EventContract } from 'herald';
 import { z } from 'zod';
 
 /** A customer id such as `c-007`. */
@@ -35,7 +36,7 @@ export const RegisterUserRequest = z.object({
 });
 
 /** Why an order was cancelled. */
-export const CancelReason = z.enum(['out-of-stock', 'payment-declined']);
+export const CancelReason = z.enum(['out-of-stock', 'payment-declined', 'payment-timeout']);
 /** Which e-mail a customer got. */
 export const EmailKind = z.enum(['confirmation', 'cancellation']);
 
@@ -154,6 +155,29 @@ export const ReleaseInventory = defineCommand('ReleaseInventory', {
   key: (command) => command.orderId,
 });
 
+/**
+ * Void an order's payment (compensation after a payment timeout): refunds a charge already made,
+ * or makes a charge that has not happened yet fail.
+ */
+export const VoidPayment = defineCommand('VoidPayment', {
+  schema: z.object({ orderId: z.string() }),
+  key: (command) => command.orderId,
+});
+
+/** Where an order's saga is: the order's status while it is open. */
+export const OrderSagaState = z.object({
+  status: z.enum(['pending', 'reserved', 'releasing', 'confirmed', 'cancelled']),
+});
+
+/**
+ * The order saga, without its transitions (services/order-saga.ts adds them): defined here so that
+ * its timeout command is among the contracts every bus knows, and the relaying buses schedule it.
+ */
+export const ORDER_SAGA = defineSaga<typeof OrderSagaState, DatabaseSync>({
+  name: 'order',
+  state: OrderSagaState,
+});
+
 /** Every event contract, in the order the audit lists topics. */
 export const EVENTS: readonly EventContract[] = [
   UserRegistered,
@@ -170,7 +194,13 @@ export const EVENTS: readonly EventContract[] = [
 ];
 
 /** Every command contract. */
-export const COMMANDS: readonly CommandContract[] = [ReserveInventory, ProcessPayment, ReleaseInventory];
+export const COMMANDS: readonly CommandContract[] = [
+  ReserveInventory,
+  ProcessPayment,
+  ReleaseInventory,
+  VoidPayment,
+  ORDER_SAGA.timeoutContract,
+];
 
 /** Every contract, for buses that must recognise messages they do not handle. */
 export const CONTRACTS: readonly (EventContract | CommandContract)[] = [...EVENTS, ...COMMANDS];

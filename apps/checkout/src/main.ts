@@ -6,6 +6,7 @@
  *
  *   npm start -- [--orders 1000] [--rate 50] [--customers 50] [--seed 1] [--decline-rate 0.1]
  *                [--data DIR] [--port 3000] [--keep-running] [--otel]
+ *                [--payment-timeout-ms 300000] [--payment-latency-ms-max 60]
  *
  * The report ends with the trace of the run's first order, drawn as a tree. With --otel (or
  * `OTEL_EXPORTER_OTLP_ENDPOINT` set) every span is exported too: OTLP over HTTP to that endpoint, or
@@ -22,6 +23,7 @@ import { startCheckout } from './app.ts';
 import { checkInvariants, isQuiescent } from './invariants.ts';
 import { LiveView } from './live-view.ts';
 import { type LoadResult, registerCustomers, runLoad } from './load.ts';
+import { DEFAULT_PAYMENT_OPTIONS } from './logic/payment.ts';
 import { renderReport } from './report.ts';
 import { readStats } from './services/analytics.ts';
 import { renderTraceTree, startTracing } from './tracing.ts';
@@ -37,6 +39,8 @@ const { values } = parseArgs({
     customers: { type: 'string', default: '50' },
     seed: { type: 'string', default: '1' },
     'decline-rate': { type: 'string', default: '0.1' },
+    'payment-timeout-ms': { type: 'string', default: String(DEFAULT_PAYMENT_OPTIONS.timeoutMs) },
+    'payment-latency-ms-max': { type: 'string', default: String(DEFAULT_PAYMENT_OPTIONS.latencyMsMax) },
     data: { type: 'string' },
     port: { type: 'string', default: '3000' },
     'keep-running': { type: 'boolean', default: false },
@@ -47,7 +51,8 @@ const { values } = parseArgs({
 if (values.help) {
   process.stdout.write(
     'usage: npm start -- [--orders N] [--rate PER_SECOND] [--customers N] [--seed N] [--decline-rate 0..1]\n' +
-      '                    [--data DIR] [--port PORT] [--keep-running] [--otel]\n',
+      '                    [--data DIR] [--port PORT] [--keep-running] [--otel]\n' +
+      '                    [--payment-timeout-ms MS] [--payment-latency-ms-max MS]\n',
   );
   process.exit(0);
 }
@@ -56,6 +61,9 @@ const rate = positiveInteger('rate', values.rate, 1);
 const customers = positiveInteger('customers', values.customers, 1);
 const seed = positiveInteger('seed', values.seed, 0);
 const port = positiveInteger('port', values.port, 0);
+const paymentTimeoutMs = positiveInteger('payment-timeout-ms', values['payment-timeout-ms'], 1);
+const latencyMsMax = positiveInteger('payment-latency-ms-max', values['payment-latency-ms-max'], 0);
+const latencyMsMin = Math.min(DEFAULT_PAYMENT_OPTIONS.latencyMsMin, latencyMsMax);
 const declineRate = Number(values['decline-rate']);
 if (!(declineRate >= 0 && declineRate <= 1)) fail('--decline-rate must be a number from 0 to 1');
 const dataDir = resolve(
@@ -81,7 +89,7 @@ const checkout = await startCheckout({
   dataDir,
   port,
   portFallback: true,
-  payment: { declineRate, seed },
+  payment: { declineRate, seed, timeoutMs: paymentTimeoutMs, latencyMsMin, latencyMsMax },
 }).catch((error: unknown) => fail(String((error as Error).message ?? error)));
 process.stdout.write(
   `API listening on ${checkout.url}; services: user, order, inventory, payment, notification, analytics, audit\n\n`,

@@ -130,6 +130,29 @@ export class ScheduleError extends HeraldError {
   }
 }
 
+/**
+ * A saga's state changed under a transition (its version moved on, or another transaction created
+ * it first): nothing of the transition was committed. Retriable: the bus retries the message
+ * through its retry policy, and the retry reads the new state.
+ */
+export class SagaConflictError extends HeraldError {
+  /** The saga's name. */
+  readonly saga: string;
+  /** The saga instance's id (what its messages correlate to). */
+  readonly sagaId: string;
+
+  constructor(saga: string, sagaId: string, expectedVersion: number) {
+    super(
+      'HERALD_SAGA_CONFLICT',
+      `saga "${saga}" ${sagaId}: expected version ${expectedVersion}, but another transaction changed it first; ` +
+        'the message is retried with the new state (raise the retry attempts if this keeps happening)',
+      { retriable: true },
+    );
+    this.saga = saga;
+    this.sagaId = sagaId;
+  }
+}
+
 /** True when `error` should skip retries: validation, decode and unrecoverable failures. */
 export function isUnrecoverable(error: unknown): boolean {
   return (

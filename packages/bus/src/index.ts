@@ -66,6 +66,7 @@ export {
   isUnrecoverable,
   PayloadTooLargeError,
   RemoteError,
+  SagaConflictError,
   ScheduleError,
   type ScheduleErrorReason,
   TimeoutError,
@@ -130,6 +131,30 @@ export {
 } from './outbox.ts';
 export { type OutboxRelayOptions, RELAY_PASSES_PER_WAKE_MAX } from './outbox-relay.ts';
 export { DEFAULT_RETRY_POLICY, type RetryPolicy, retryDelayMs, retryPolicy } from './retry-policy.ts';
+export {
+  defineSaga,
+  type SagaCompensation,
+  type SagaContext,
+  type SagaDefinition,
+  type SagaHandler,
+  type SagaOptions,
+  type SagaOutgoing,
+  type SagaStarter,
+  type SagaStatus,
+  type SagaStep,
+  type SagaTransition,
+  sagaMessage,
+} from './saga/saga.ts';
+export { SAGA_TIMEOUT_MS_MAX } from './saga/saga-apply.ts';
+export {
+  registerSaga,
+  SAGA_PRUNE_ROWS_MAX,
+  SAGA_QUERY_ROWS_MAX,
+  type SagaRuntime,
+  type SagaRuntimeOptions,
+  type SagaView,
+} from './saga/saga-runtime.ts';
+export type { SagaHistoryEntry, SagaRecord, SagaStore } from './saga/saga-store.ts';
 export { SCHEDULE_TOPIC, SCHEDULER_GROUP } from './schedule/topic-scheduler.ts';
 export { type Infer, type InferInput, isStandardSchema, type StandardSchemaV1, validate } from './schema.ts';
 export { type StopOnSignalsOptions, stopOnSignals } from './stop-on-signals.ts';

@@ -241,6 +241,8 @@ export class OutboxRelay {
       causationId,
       traceparent,
       extensions: this.#extensions(record),
+      // A time that has passed by now is due at once: the bus publishes it unscheduled.
+      ...(record.deliverAtMs === undefined ? {} : { deliverAt: record.deliverAtMs }),
     };
     // The payload was validated when staged; the bus validates it again on the way out.
     const data = JSON.parse(record.data) as never;

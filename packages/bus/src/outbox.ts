@@ -15,9 +15,16 @@ import type { CommandContract, EventContract, InputOf } from './contracts.ts';
 import type { Envelope } from './envelope.ts';
 import { ConfigurationError } from './errors.ts';
 import type { IdempotencyStore } from './idempotency.ts';
+import { deliverAtMs } from './schedule/deliver-at.ts';
 import { validate } from './schema.ts';
 import { formatTraceparent, sendParent } from './tracing.ts';
 import { uuidv7 } from './uuid.ts';
+
+/**
+ * Furthest ahead a staged message may be scheduled (400 days): the store keeps the time; the
+ * transport's own horizon is checked again when the relay schedules it.
+ */
+export const OUTBOX_SCHEDULE_HORIZON_MS_MAX = 400 * 86_400_000;
 
 /** One message staged in an outbox: everything the relay needs to publish it later, as it was meant. */
 export interface OutboxRecord {
@@ -39,6 +46,11 @@ export interface OutboxRecord {
   readonly tracestate: string | undefined;
   /** CloudEvents extensions given at staging (without `tracestate`, kept above). */
   readonly extensions: Readonly<Record<string, string>>;
+  /**
+   * When set (ms since the epoch, from the staging's `deliverAt` / `delayMs`), the relay schedules
+   * the message for that time through the bus (`features.scheduling`) instead of publishing it now.
+   */
+  readonly deliverAtMs?: number | undefined;
 }
 
 /** A record as the relay reads it back: with its position in staging order. */
@@ -122,6 +134,7 @@ export async function outboxRecord(
   cause?: Envelope,
   traceContext?: Context,
 ): Promise<OutboxRecord> {
+  const atMs = deliverAtMs(options, Date.now(), OUTBOX_SCHEDULE_HORIZON_MS_MAX);
   const data = await validate(contract.schema, input, `"${contract.type}" payload`);
   const id = options.id ?? uuidv7();
   const key = options.key ?? (contract.key as ((value: unknown) => string) | undefined)?.(data);
@@ -142,6 +155,7 @@ export async function outboxRecord(
     traceparent: traced ? formatTraceparent(spanContext) : (options.traceparent ?? cause?.traceparent),
     tracestate: traced ? spanContext.traceState?.serialize() || undefined : givenTracestate,
     extensions,
+    deliverAtMs: atMs,
   };
 }
 

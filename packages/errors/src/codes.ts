@@ -16,6 +16,7 @@ export const BUS_ERROR_CODES = [
   'HERALD_TRANSPORT',
   'HERALD_REMOTE',
   'HERALD_SCHEDULE',
+  'HERALD_SAGA_CONFLICT',
 ] as const;
 
 /** Codes of `@herald/log`, the storage engine. */

@@ -48,6 +48,7 @@ export {
   serveMetrics,
 } from './metrics.ts';
 export { type SqliteIdempotencyStoreOptions, sqliteIdempotencyStore } from './sqlite-idempotency-store.ts';
+export { SQLITE_SAGA_SCHEMA, type SqliteSagaStoreOptions, sqliteSagaStore } from './sqlite-saga-store.ts';
 export {
   DEFAULT_NATS_URL,
   DEFAULT_RABBITMQ_URL,

@@ -15,7 +15,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import { ConfigurationError, type IdempotencyKey, type IdempotencyStore } from '@herald/bus';
-import { SQLITE_OUTBOX_SCHEMA, SqliteOutbox } from './sqlite-outbox.ts';
+import { SQLITE_OUTBOX_SCHEMA, SqliteOutbox, upgradeSqliteOutbox } from './sqlite-outbox.ts';
 import { type KeyRow, RememberWriter, WRITE_LOCK_WAIT_MS_MAX } from './sqlite-remember-writer.ts';
 
 /** Options of {@link sqliteIdempotencyStore}. */
@@ -145,6 +145,7 @@ export function sqliteIdempotencyStore(options: SqliteIdempotencyStoreOptions): 
         PRIMARY KEY (group_name, source, id)) WITHOUT ROWID;
       CREATE INDEX IF NOT EXISTS herald_processed_age ON herald_processed (processed_at_ms);
       ${outbox === undefined ? '' : SQLITE_OUTBOX_SCHEMA}`);
+    if (outbox !== undefined) upgradeSqliteOutbox(database);
     statements = {
       seen: database.prepare(
         'SELECT processed_at_ms FROM herald_processed WHERE group_name = ? AND source = ? AND id = ?',

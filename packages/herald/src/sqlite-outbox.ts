@@ -34,10 +34,22 @@ export const SQLITE_OUTBOX_SCHEMA = `
     traceparent TEXT,
     tracestate TEXT,
     extensions TEXT,
+    deliver_at_ms INTEGER,
     staged_at_ms INTEGER NOT NULL,
     sent_at_ms INTEGER);
   CREATE INDEX IF NOT EXISTS herald_outbox_unsent ON herald_outbox (seq) WHERE sent_at_ms IS NULL;
   CREATE INDEX IF NOT EXISTS herald_outbox_sent ON herald_outbox (sent_at_ms) WHERE sent_at_ms IS NOT NULL;`;
+
+/**
+ * Adds the columns later versions added to an outbox table created before them (SQLite has no
+ * `ADD COLUMN IF NOT EXISTS`); run after {@link SQLITE_OUTBOX_SCHEMA}.
+ */
+export function upgradeSqliteOutbox(database: DatabaseSync): void {
+  const columns = database.prepare('PRAGMA table_info(herald_outbox)').all() as { name: string }[];
+  if (!columns.some((column) => column.name === 'deliver_at_ms')) {
+    database.exec('ALTER TABLE herald_outbox ADD COLUMN deliver_at_ms INTEGER');
+  }
+}
 
 /** Rows deleted per prune statement, and statements per prune at most: a prune never holds the database long. */
 const PRUNE_BATCH_ROWS = 10_000;
@@ -65,6 +77,7 @@ interface OutboxRow {
   traceparent: string | null;
   tracestate: string | null;
   extensions: string | null;
+  deliver_at_ms: number | null;
 }
 
 /** The SQLite outbox over `host`, with `committed()` for the store to call after each commit. */
@@ -90,7 +103,7 @@ export class SqliteOutbox implements OutboxStore {
     }
     const insert = transaction.prepare(
       `INSERT INTO herald_outbox (id, source, type, key, subject, data, correlation_id, causation_id,
-       traceparent, tracestate, extensions, staged_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+       traceparent, tracestate, extensions, deliver_at_ms, staged_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
     const nowMs = Date.now();
     for (const record of records) {
@@ -108,6 +121,7 @@ export class SqliteOutbox implements OutboxStore {
         record.traceparent ?? null,
         record.tracestate ?? null,
         extensions,
+        record.deliverAtMs ?? null,
         nowMs,
       );
     }
@@ -141,7 +155,7 @@ export class SqliteOutbox implements OutboxStore {
     const rows = this.#read()
       .prepare(
         `SELECT seq, id, source, type, key, subject, data, correlation_id, causation_id, traceparent, tracestate,
-         extensions FROM herald_outbox WHERE sent_at_ms IS NULL ORDER BY seq LIMIT ?`,
+         extensions, deliver_at_ms FROM herald_outbox WHERE sent_at_ms IS NULL ORDER BY seq LIMIT ?`,
       )
       .all(batchRows) as unknown as OutboxRow[];
     if (rows.length === 0) return { claimed: 0, published: 0, failed: false };
@@ -216,5 +230,6 @@ function toRecord(row: OutboxRow): StagedRecord {
     traceparent: row.traceparent ?? undefined,
     tracestate: row.tracestate ?? undefined,
     extensions: row.extensions === null ? {} : (JSON.parse(row.extensions) as Record<string, string>),
+    deliverAtMs: row.deliver_at_ms ?? undefined,
   };
 }

@@ -124,6 +124,12 @@ const EXAMPLES: readonly {
   { directory: 'transport-nats', output: /^bill o-1 42$/m, fixture: natsPrefix },
   // Examples beyond the first are marked by a name after the language: ```ts outbox.
   { directory: 'herald', block: 'outbox', output: /^credited a-1 5 after deposit-1$/m },
+  {
+    directory: 'herald',
+    block: 'saga',
+    output:
+      /^released o-2\no-1 completed paid after OrderPlaced, Charged\no-2 compensated timed out after OrderPlaced, herald\.saga\.timeout\.checkout$/m,
+  },
   { directory: 'postgres', block: 'outbox', output: /^bill o-1 4200$/m, fixture: freshDatabase },
 ];
 

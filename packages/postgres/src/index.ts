@@ -18,6 +18,12 @@ export {
   postgresOutbox,
 } from './postgres-outbox.ts';
 export {
+  DEFAULT_SAGA_TABLE,
+  type PostgresSagaStoreOptions,
+  postgresSagaStore,
+  sagaSchemaSql,
+} from './postgres-saga-store.ts';
+export {
   DEFAULT_INBOX_TABLE,
   INBOX_SCHEMA_SQL,
   inboxSchemaSql,

@@ -79,6 +79,8 @@ export function outboxSchemaSql(table: string = DEFAULT_OUTBOX_TABLE): string {
     '  staged_at timestamptz not null default now(),',
     '  sent_at timestamptz',
     ');',
+    // Added after the first release of the table: databases created before it gain the column.
+    `alter table ${checked.quoted} add column if not exists deliver_at_ms bigint;`,
     `create index if not exists "${base}_unsent" on ${checked.quoted} (seq) where sent_at is null;`,
     `create index if not exists "${base}_key_unsent" on ${checked.quoted} (key, seq) where sent_at is null;`,
     `create index if not exists "${base}_sent" on ${checked.quoted} (sent_at) where sent_at is not null;`,
@@ -108,6 +110,7 @@ interface OutboxRow {
   traceparent: string | null;
   tracestate: string | null;
   extensions: Record<string, string> | null;
+  deliver_at_ms: string | null;
 }
 
 class Outbox implements PostgresOutbox {
@@ -143,7 +146,7 @@ class Outbox implements PostgresOutbox {
     }
     if (records.length === 0) return;
     await this.ensureSchema();
-    const columns: (string | null)[][] = Array.from({ length: 11 }, () => []);
+    const columns: (string | null)[][] = Array.from({ length: 12 }, () => []);
     for (const record of records) {
       const extensions =
         Object.keys(record.extensions).length === 0 ? null : JSON.stringify(record.extensions);
@@ -159,21 +162,22 @@ class Outbox implements PostgresOutbox {
         record.traceparent ?? null,
         record.tracestate ?? null,
         extensions,
+        record.deliverAtMs === undefined ? null : String(record.deliverAtMs),
       ];
       for (const [index, value] of values.entries()) columns[index]!.push(value);
     }
     // One round trip: the rows, and a NOTIFY that PostgreSQL sends only if this transaction commits.
     await (transaction as pg.ClientBase).query(
       `with staged as (insert into ${this.#quoted} (id, source, type, key, subject, data, correlation_id,
-         causation_id, traceparent, tracestate, extensions)
+         causation_id, traceparent, tracestate, extensions, deliver_at_ms)
        select id, source, type, key, subject, data, correlation_id, causation_id, traceparent, tracestate,
-         extensions::jsonb
+         extensions::jsonb, deliver_at_ms::bigint
        from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
-         $9::text[], $10::text[], $11::text[]) with ordinality
+         $9::text[], $10::text[], $11::text[], $12::text[]) with ordinality
          as r(id, source, type, key, subject, data, correlation_id, causation_id, traceparent, tracestate,
-           extensions, position)
+           extensions, deliver_at_ms, position)
        order by position returning 1)
-       select pg_notify($12, '') from (select count(*) from staged) as counted`,
+       select pg_notify($13, '') from (select count(*) from staged) as counted`,
       [...columns, this.#channel],
     );
   }
@@ -230,7 +234,7 @@ class Outbox implements PostgresOutbox {
         `with claimed as (select seq from ${this.#quoted} where sent_at is null order by seq limit $1
            for update skip locked)
          select t.seq, t.id, t.source, t.type, t.key, t.subject, t.data, t.correlation_id, t.causation_id, t.traceparent,
-           t.tracestate, t.extensions
+           t.tracestate, t.extensions, t.deliver_at_ms
          from ${this.#quoted} t join claimed using (seq)
          where t.key is null or not exists (select 1 from ${this.#quoted} p where p.key = t.key
            and p.sent_at is null and p.seq < t.seq and p.seq not in (select seq from claimed))
@@ -370,6 +374,7 @@ function toRecord(row: OutboxRow): StagedRecord {
     traceparent: row.traceparent ?? undefined,
     tracestate: row.tracestate ?? undefined,
     extensions: row.extensions ?? {},
+    deliverAtMs: row.deliver_at_ms === null ? undefined : Number(row.deliver_at_ms),
   };
 }
 

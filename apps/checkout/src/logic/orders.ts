@@ -5,6 +5,7 @@
  *   pending ─InventoryReserved→ reserved ─PaymentProcessed→ confirmed
  *   pending ─InventoryReservationFailed→ cancelled (out-of-stock)
  *   reserved ─PaymentFailed→ releasing ─InventoryReleased→ cancelled (payment-declined)
+ *   reserved ─payment timeout→ releasing ─InventoryReleased→ cancelled (payment-timeout)
  *
  * {@link advance} applies a step only from the states it names, so a step that arrives twice or
  * late changes nothing.

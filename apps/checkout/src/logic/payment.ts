@@ -14,14 +14,20 @@ export interface PaymentOptions {
   readonly latencyMsMax: number;
   /** Seed of the per-order decisions. */
   readonly seed: number;
+  /**
+   * How long the order saga waits for a payment before it cancels the order and voids the payment
+   * (1 ms…1 day; default 5 minutes, far beyond any outage the benchmark stages).
+   */
+  readonly timeoutMs: number;
 }
 
-/** Defaults: 10 % declined, 20–60 ms per charge. */
+/** Defaults: 10 % declined, 20–60 ms per charge, orders cancelled after 5 minutes without a payment. */
 export const DEFAULT_PAYMENT_OPTIONS: PaymentOptions = {
   declineRate: 0.1,
   latencyMsMin: 20,
   latencyMsMax: 60,
   seed: 1,
+  timeoutMs: 300_000,
 };
 
 /** Tables of the payment service. */
@@ -30,7 +36,7 @@ export const PAYMENT_SCHEMA = `
     order_id TEXT PRIMARY KEY,
     payment_id TEXT NOT NULL,
     amount_cents INTEGER NOT NULL,
-    status TEXT NOT NULL CHECK (status IN ('processed', 'failed')),
+    status TEXT NOT NULL CHECK (status IN ('processed', 'failed', 'voided')),
     reason TEXT,
     processed_at_ms INTEGER NOT NULL);`;
 
@@ -72,6 +78,23 @@ export function charge(
     )
     .run(orderId, paymentId, amountCents, declined ? 'failed' : 'processed', reason, Date.now());
   return declined ? { approved: false, reason: reason! } : { approved: true, paymentId, amountCents };
+}
+
+/**
+ * Voids the payment of `orderId` once (the order saga's compensation after a payment timeout): a
+ * processed charge is refunded (status `voided`), and an order not charged yet gets a `voided` row,
+ * so a charge that arrives later is refused. A declined charge stays as it is. Runs inside the
+ * caller's transaction.
+ */
+export function voidPayment(database: DatabaseSync, orderId: string): void {
+  database
+    .prepare(
+      `INSERT INTO payments (order_id, payment_id, amount_cents, status, reason, processed_at_ms)
+       VALUES (?, ?, 0, 'voided', 'payment timed out', ?)
+       ON CONFLICT (order_id) DO UPDATE SET status = 'voided', reason = 'payment timed out'
+       WHERE status = 'processed'`,
+    )
+    .run(orderId, `pay-${orderId}`, Date.now());
 }
 
 /** A number in [0, 1) from `text` (FNV-1a, 32 bits). */

@@ -1,40 +1,23 @@
 /**
  * The order service: the HTTP API (`POST /orders`, `GET /orders/:id`, `GET /orders?status=`), the
- * producer of `OrderCreated`, and the saga's orchestrator. It tracks each order from the events of
- * inventory and payment and sends the next command, or the compensation:
- *
- *   InventoryReserved → ProcessPayment;  PaymentProcessed → OrderConfirmed
- *   InventoryReservationFailed → OrderCancelled
- *   PaymentFailed → ReleaseInventory;  InventoryReleased → OrderCancelled
+ * producer of `OrderCreated`, and the order saga (order-saga.ts), which runs on Herald's saga
+ * runtime over this service's database: it reserves stock, charges, confirms or compensates, with
+ * a payment timeout.
  */
 import type { DatabaseSync } from 'node:sqlite';
-import { uuidv7 } from 'herald';
-import {
-  InventoryReleased,
-  InventoryReservationFailed,
-  InventoryReserved,
-  OrderCancelled,
-  OrderConfirmed,
-  OrderCreated,
-  PaymentFailed,
-  PaymentProcessed,
-  PlaceOrderRequest,
-  ProcessPayment,
-  ReleaseInventory,
-  ReserveInventory,
-} from '../contracts.ts';
+import { registerSaga, sqliteSagaStore, uuidv7 } from 'herald';
+import { OrderCreated, PlaceOrderRequest } from '../contracts.ts';
 import { badRequest, fieldProblems, type HttpRequest, type HttpResponse } from '../http.ts';
 import {
-  advance,
   createOrder,
   findOrder,
   listOrders,
   ORDER_SCHEMA,
-  type Order,
   type OrderStatus,
   priceLines,
 } from '../logic/orders.ts';
-import { applyOnce, type Outgoing, type ServiceDefinition, type ServiceRuntime } from './service.ts';
+import { orderSaga } from './order-saga.ts';
+import type { ServiceDefinition, ServiceRuntime } from './service.ts';
 
 /** Longest accepted `Idempotency-Key` header. */
 const IDEMPOTENCY_KEY_LENGTH_MAX = 200;
@@ -46,35 +29,17 @@ const STATUSES: readonly OrderStatus[] = ['pending', 'reserved', 'releasing', 'c
 export const orderService: ServiceDefinition = {
   name: 'order',
   schema: ORDER_SCHEMA,
-  register(bus) {
-    const options = { group: 'order', concurrency: 64 };
-    const step = (
-      orderId: string,
-      from: readonly OrderStatus[],
-      to: OrderStatus,
-      next: (order: Order) => Outgoing[],
-      reason?: string,
-    ) => {
-      return (database: DatabaseSync): Outgoing[] => {
-        const order = advance(database, orderId, from, to, reason);
-        return order === undefined ? [] : next(order);
-      };
-    };
-    bus.on(InventoryReserved, options, (event, context) =>
-      applyOnce(context, step(event.orderId, ['pending'], 'reserved', paymentFor)),
-    );
-    bus.on(InventoryReservationFailed, options, (event, context) =>
-      applyOnce(context, step(event.orderId, ['pending'], 'cancelled', cancellation, 'out-of-stock')),
-    );
-    bus.on(PaymentProcessed, options, (event, context) =>
-      applyOnce(context, step(event.orderId, ['reserved'], 'confirmed', confirmation)),
-    );
-    bus.on(PaymentFailed, options, (event, context) =>
-      applyOnce(context, step(event.orderId, ['reserved'], 'releasing', releaseFor, 'payment-declined')),
-    );
-    bus.on(InventoryReleased, options, (event, context) =>
-      applyOnce(context, step(event.orderId, ['releasing'], 'cancelled', cancellation)),
-    );
+  register(bus, runtime) {
+    // The timeout is a scheduled message: on a transport that cannot schedule, the saga waits for
+    // the payment service however long it takes (as the checkout did before the timeout).
+    const scheduling = bus.transport.features.scheduling;
+    const canSchedule = scheduling !== undefined && scheduling.mode !== 'unsupported';
+    const timeoutMs = canSchedule ? runtime.config.payment.timeoutMs : undefined;
+    const saga = registerSaga(bus, orderSaga(timeoutMs), {
+      store: sqliteSagaStore({ path: runtime.store.path }),
+      concurrency: 64,
+    });
+    return () => saga.close();
   },
   routes: (runtime) => [
     { method: 'POST', path: '/orders', handle: (request) => placeOrder(runtime, request) },
@@ -106,7 +71,7 @@ async function placeOrder(runtime: ServiceRuntime, request: HttpRequest): Promis
     return badRequest(`Idempotency-Key must be 1 to ${IDEMPOTENCY_KEY_LENGTH_MAX} characters`);
   }
   const placedAtMs = Date.now();
-  // Accepted means durable: the 202 goes out once the order and its two messages are committed
+  // Accepted means durable: the 202 goes out once the order and its event are committed
   // together; the outbox relay publishes them right after, and again after a crash.
   const { created, order } = await runtime.publisher.transaction<
     ReturnType<typeof createOrder>,
@@ -122,11 +87,8 @@ async function placeOrder(runtime: ServiceRuntime, request: HttpRequest): Promis
     });
     if (!result.created) return result;
     const { orderId, customerId, items, totalCents, placedAt } = result.order;
+    // The order saga starts on this event and sends ReserveInventory.
     await tx.publish(OrderCreated, { orderId, customerId, items, totalCents, placedAt });
-    await tx.send(ReserveInventory, {
-      orderId,
-      items: items.map(({ sku, quantity }) => ({ sku, quantity })),
-    });
     return result;
   });
   return created
@@ -147,23 +109,4 @@ function listRoute(runtime: ServiceRuntime, request: HttpRequest): HttpResponse 
   }
   const orders = listOrders(runtime.store.read, status as OrderStatus | undefined, limit);
   return { status: 200, body: { orders, count: orders.length } };
-}
-
-function paymentFor(order: Order): Outgoing[] {
-  const data = { orderId: order.orderId, customerId: order.customerId, amountCents: order.totalCents };
-  return [{ contract: ProcessPayment, data }];
-}
-
-function releaseFor(order: Order): Outgoing[] {
-  return [{ contract: ReleaseInventory, data: { orderId: order.orderId } }];
-}
-
-function confirmation(order: Order): Outgoing[] {
-  const { orderId, customerId, totalCents, placedAt } = order;
-  return [{ contract: OrderConfirmed, data: { orderId, customerId, totalCents, placedAt } }];
-}
-
-function cancellation(order: Order): Outgoing[] {
-  const { orderId, customerId, placedAt } = order;
-  return [{ contract: OrderCancelled, data: { orderId, customerId, placedAt, reason: order.reason } }];
 }

@@ -1,10 +1,11 @@
 /**
  * The payment service: handles `ProcessPayment` against the simulated gateway (configurable
  * latency and decline rate) and reports `PaymentProcessed` or `PaymentFailed`. A charge is
- * recorded once per order, so a redelivered command never charges twice.
+ * recorded once per order, so a redelivered command never charges twice. `VoidPayment` (the order
+ * saga's compensation after a payment timeout) refunds a charge, or refuses one still to come.
  */
-import { PaymentFailed, PaymentProcessed, ProcessPayment } from '../contracts.ts';
-import { charge, chargeLatencyMs, PAYMENT_SCHEMA } from '../logic/payment.ts';
+import { PaymentFailed, PaymentProcessed, ProcessPayment, VoidPayment } from '../contracts.ts';
+import { charge, chargeLatencyMs, PAYMENT_SCHEMA, voidPayment } from '../logic/payment.ts';
 import { applyOnce, type ServiceDefinition, sleep } from './service.ts';
 
 /** Charges in flight at once: they mostly wait on the gateway. */
@@ -38,6 +39,12 @@ export const paymentService: ServiceDefinition = {
         });
       },
       { concurrency: PAYMENT_CONCURRENCY },
+    );
+    bus.handle(VoidPayment, (command, context) =>
+      applyOnce(context, (database) => {
+        voidPayment(database, command.orderId);
+        return [];
+      }),
     );
   },
 };

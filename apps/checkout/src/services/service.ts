@@ -56,8 +56,11 @@ export interface ServiceDefinition {
   readonly schema: string;
   /** Runs once per open of its store, before the bus starts (seed data). */
   init?(runtime: ServiceRuntime): Promise<void>;
-  /** Registers its handlers on a fresh bus. */
-  register(bus: Bus, runtime: ServiceRuntime): void;
+  /**
+   * Registers its handlers on a fresh bus; may return a function that releases what it opened for
+   * them, called after that bus stopped.
+   */
+  register(bus: Bus, runtime: ServiceRuntime): void | (() => Promise<void>);
   /** Its HTTP routes. */
   routes?(runtime: ServiceRuntime): Route[];
 }
