@@ -107,8 +107,13 @@ export async function startCheckout(options: CheckoutOptions): Promise<Checkout>
   // kafka_exporter-named offsets and lag of its topics and groups, served at /metrics.
   const metrics = prometheusMetrics();
   metrics.addBroker(transport);
-  const newBus = (name: ServiceName, store: ServiceStore, relay: boolean) =>
+  // One bus per process runs the scheduler of a schedule-topic transport (Kafka, RabbitMQ): the
+  // first service's publisher, which lives as long as the process. Every bus joining the
+  // schedulers' group made each start a rebalance of up to 14 members (services started past their
+  // 30 s deadline on a three-node Kafka cluster).
+  const newBus = (name: ServiceName, store: ServiceStore, relay: boolean, runScheduler = false) =>
     createBus({
+      runScheduler,
       transport: shared,
       source: `/checkout/${name}`,
       contracts: CONTRACTS,
@@ -158,7 +163,7 @@ export async function startCheckout(options: CheckoutOptions): Promise<Checkout>
         schema: definition.schema,
         ...(options.synchronous === undefined ? {} : { synchronous: options.synchronous }),
       });
-      const publisher = newBus(name, store, true);
+      const publisher = newBus(name, store, true, publishers.size === 0);
       publishers.set(name, publisher);
       const runtime = { store, publisher, config };
       runtimes.set(name, runtime);
