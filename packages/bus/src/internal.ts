@@ -28,3 +28,4 @@ export { murmur2, partitionForKey } from './partitioner.ts';
 export { publishIdentity } from './publish-identity.ts';
 export { DueQueue } from './schedule/due-queue.ts';
 export { assertSubscribeOptions } from './transport-checks.ts';
+export { upcast } from './upcast.ts';

@@ -16,6 +16,7 @@ export const BUS_ERROR_CODES = [
   'HERALD_TRANSPORT',
   'HERALD_REMOTE',
   'HERALD_SCHEDULE',
+  'HERALD_WRONG_EXPECTED_VERSION',
 ] as const;
 
 /** Codes of `@herald/log`, the storage engine. */
