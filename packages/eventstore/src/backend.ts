@@ -10,7 +10,11 @@ import type { AppendResult, ExpectedVersion } from './types.ts';
 export interface StoreBackend {
   readonly name: string;
   /** Appends atomically after checking `expectedVersion`; rejects with `WrongExpectedVersionError`. */
-  append(stream: string, events: readonly EncodedEvent[], expectedVersion: ExpectedVersion): Promise<AppendResult>;
+  append(
+    stream: string,
+    events: readonly EncodedEvent[],
+    expectedVersion: ExpectedVersion,
+  ): Promise<AppendResult>;
   /** Up to `countMax` events of `stream` from `fromVersion` (inclusive) in `direction`. */
   readStream(
     stream: string,

@@ -57,7 +57,9 @@ export async function handleCommand<Command, State>(
 ): Promise<{ state: State; version: number; events: readonly EventToAppend[] }> {
   const attemptsMax = options.attemptsMax ?? COMMAND_ATTEMPTS_DEFAULT;
   if (!Number.isInteger(attemptsMax) || attemptsMax < 1 || attemptsMax > 100) {
-    throw new ConfigurationError(`handleCommand: attemptsMax must be an integer from 1 to 100, got ${attemptsMax}`);
+    throw new ConfigurationError(
+      `handleCommand: attemptsMax must be an integer from 1 to 100, got ${attemptsMax}`,
+    );
   }
   for (let attempt = 1; ; attempt++) {
     const { state, version } = await aggregateState(store, stream, definition as Decider<never, State>);

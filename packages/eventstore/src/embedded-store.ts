@@ -13,7 +13,13 @@
  *   concurrent appends share fsyncs (group commit) without racing on a version.
  */
 import { ConfigurationError, type EventContract, TransportError } from '@herald/bus';
-import { type FsyncPolicy, type LogRecord, openPartition, type Partition, type RecordInput } from '@herald/log';
+import {
+  type FsyncPolicy,
+  type LogRecord,
+  openPartition,
+  type Partition,
+  type RecordInput,
+} from '@herald/log';
 import type { StoreBackend } from './backend.ts';
 import type { EncodedEvent, StoredEvent } from './codec.ts';
 import { StoreCore } from './store-core.ts';
@@ -76,7 +82,11 @@ class EmbeddedBackend implements StoreBackend {
     this.#index = index;
   }
 
-  async append(stream: string, events: readonly EncodedEvent[], expected: ExpectedVersion): Promise<AppendResult> {
+  async append(
+    stream: string,
+    events: readonly EncodedEvent[],
+    expected: ExpectedVersion,
+  ): Promise<AppendResult> {
     if (this.#failure !== undefined) {
       throw new TransportError(
         `event store: an earlier append failed (${this.#failure.message}); close the store and open it again`,
@@ -125,15 +135,22 @@ class EmbeddedBackend implements StoreBackend {
         const page = await this.#partition.readRecords(BigInt(position), READ_BYTES);
         for (const read of page.records) found.set(Number(read.offset), read);
         record = found.get(position);
-        if (record === undefined) throw new TransportError(`event store log: position ${position} is missing; the log was changed outside the store`);
+        if (record === undefined)
+          throw new TransportError(
+            `event store log: position ${position} is missing; the log was changed outside the store`,
+          );
       }
       events.push(toStored(record));
     }
     return events;
   }
 
-  async readAll(fromPosition: bigint, countMax: number): Promise<{ events: StoredEvent[]; nextPosition: bigint }> {
-    const start = fromPosition < this.#partition.logStartOffset ? this.#partition.logStartOffset : fromPosition;
+  async readAll(
+    fromPosition: bigint,
+    countMax: number,
+  ): Promise<{ events: StoredEvent[]; nextPosition: bigint }> {
+    const start =
+      fromPosition < this.#partition.logStartOffset ? this.#partition.logStartOffset : fromPosition;
     if (start >= this.#partition.highWatermark) return { events: [], nextPosition: start };
     const page = await this.#partition.readRecords(start, READ_BYTES);
     const events: StoredEvent[] = [];

@@ -15,6 +15,7 @@ export {
 } from './decider.ts';
 export { type EmbeddedEventStoreOptions, openEmbeddedEventStore } from './embedded-store.ts';
 export { WrongExpectedVersionError } from './errors.ts';
+export { event } from './event.ts';
 export {
   DEFAULT_EVENTS_TABLE,
   eventStoreSchemaSql,
@@ -26,11 +27,15 @@ export {
   type Projection,
   type ProjectionRunner,
   type ProjectionTarget,
-  rebuildProjection,
   type RunProjectionOptions,
+  rebuildProjection,
   runProjection,
 } from './projection.ts';
-export { PROJECTION_CHECKPOINT_TABLE, postgresProjectionTarget, sqliteProjectionTarget } from './projection-targets.ts';
+export {
+  PROJECTION_CHECKPOINT_TABLE,
+  postgresProjectionTarget,
+  sqliteProjectionTarget,
+} from './projection-targets.ts';
 export { SUBSCRIPTION_PAGE_COUNT_DEFAULT, SUBSCRIPTION_WAIT_MS_MAX } from './subscription.ts';
 export {
   APPEND_COUNT_MAX,
@@ -48,5 +53,3 @@ export {
   type SubscribeOptions,
   type Subscription,
 } from './types.ts';
-
-export { event } from './event.ts';

@@ -72,10 +72,13 @@ export function eventStoreSchemaSql(table: string = DEFAULT_EVENTS_TABLE): strin
 
 function wrap(error: unknown, action: string): unknown {
   if (error instanceof HeraldError) return error;
-  return new TransportError(`event store on PostgreSQL: ${action} failed (${String(error)}); check the server and retry`, {
-    retriable: true,
-    cause: error,
-  });
+  return new TransportError(
+    `event store on PostgreSQL: ${action} failed (${String(error)}); check the server and retry`,
+    {
+      retriable: true,
+      cause: error,
+    },
+  );
 }
 
 interface EventRow {
@@ -124,7 +127,11 @@ class PostgresBackend implements StoreBackend {
     this.#pollIntervalMs = pollIntervalMs;
   }
 
-  async append(stream: string, events: readonly EncodedEvent[], expected: ExpectedVersion): Promise<AppendResult> {
+  async append(
+    stream: string,
+    events: readonly EncodedEvent[],
+    expected: ExpectedVersion,
+  ): Promise<AppendResult> {
     const client = await this.#pool.connect().catch((error: unknown) => {
       throw wrap(error, 'connecting');
     });
@@ -138,7 +145,8 @@ class PostgresBackend implements StoreBackend {
           [stream],
         );
         const actual = current.rows[0]?.version ?? 0;
-        if (expected !== 'any' && expected !== actual) throw new WrongExpectedVersionError(stream, expected, actual);
+        if (expected !== 'any' && expected !== actual)
+          throw new WrongExpectedVersionError(stream, expected, actual);
         const inserted = await client.query<{ position: string }>(
           `insert into ${this.#table} (stream, version, id, type, schema_version, data, metadata) ` +
             'select $1, $2::integer + ordinality::integer, id, type, schema_version, data, metadata ' +
@@ -155,7 +163,8 @@ class PostgresBackend implements StoreBackend {
           ],
         );
         await client.query('commit');
-        const last = inserted.rows.map((row) => BigInt(row.position)).reduce((a, b) => (a > b ? a : b));
+        let last = 0n;
+        for (const row of inserted.rows) if (BigInt(row.position) > last) last = BigInt(row.position);
         return { version: actual + events.length, position: last };
       } catch (error) {
         await client.query('rollback').catch(() => {
@@ -185,7 +194,8 @@ class PostgresBackend implements StoreBackend {
     direction: 'forward' | 'backward',
     countMax: number,
   ): Promise<StoredEvent[]> {
-    const condition = direction === 'forward' ? 'version >= $2 order by version' : 'version <= $2 order by version desc';
+    const condition =
+      direction === 'forward' ? 'version >= $2 order by version' : 'version <= $2 order by version desc';
     const rows = await this.#query<EventRow>(
       `select ${COLUMNS} from ${this.#table} where stream = $1 and ${condition} limit $3`,
       [stream, Math.min(fromVersion, 2 ** 31 - 1), countMax],
@@ -194,7 +204,10 @@ class PostgresBackend implements StoreBackend {
     return rows.map(toStored);
   }
 
-  async readAll(fromPosition: bigint, countMax: number): Promise<{ events: StoredEvent[]; nextPosition: bigint }> {
+  async readAll(
+    fromPosition: bigint,
+    countMax: number,
+  ): Promise<{ events: StoredEvent[]; nextPosition: bigint }> {
     const rows = await this.#query<EventRow>(
       `select ${COLUMNS} from ${this.#table} where position >= $1 order by position limit $2`,
       [fromPosition.toString(), countMax],
@@ -259,7 +272,9 @@ export async function openPostgresEventStore(options: PostgresEventStoreOptions 
   const schemaSql = eventStoreSchemaSql(table);
   const pollIntervalMs = options.pollIntervalMs ?? 100;
   if (!Number.isInteger(pollIntervalMs) || pollIntervalMs < 5 || pollIntervalMs > 10_000) {
-    throw new ConfigurationError(`openPostgresEventStore: pollIntervalMs must be an integer from 5 to 10000, got ${pollIntervalMs}`);
+    throw new ConfigurationError(
+      `openPostgresEventStore: pollIntervalMs must be an integer from 5 to 10000, got ${pollIntervalMs}`,
+    );
   }
   const pool =
     options.pool ??
@@ -275,5 +290,8 @@ export async function openPostgresEventStore(options: PostgresEventStoreOptions 
     if (options.pool === undefined) await pool.end();
     throw wrap(error, `creating table ${table}`);
   }
-  return new StoreCore(new PostgresBackend(pool, options.pool === undefined, table, pollIntervalMs), options.contracts ?? []);
+  return new StoreCore(
+    new PostgresBackend(pool, options.pool === undefined, table, pollIntervalMs),
+    options.contracts ?? [],
+  );
 }

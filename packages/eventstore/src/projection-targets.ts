@@ -39,9 +39,9 @@ export function sqliteProjectionTarget(db: DatabaseSync): ProjectionTarget<Datab
       tx.exec(CHECKPOINT_DDL);
     },
     async loadCheckpoint(tx, name) {
-      const row = tx.prepare(`select position from ${PROJECTION_CHECKPOINT_TABLE} where name = ?`).get(name) as
-        | { position: string }
-        | undefined;
+      const row = tx
+        .prepare(`select position from ${PROJECTION_CHECKPOINT_TABLE} where name = ?`)
+        .get(name) as { position: string } | undefined;
       return row === undefined ? undefined : BigInt(row.position);
     },
     async saveCheckpoint(tx, name, position) {

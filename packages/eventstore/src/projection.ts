@@ -54,7 +54,9 @@ export interface ProjectionRunner extends Subscription {
 function asCore(store: EventStore): StoreCore {
   const core = store as Partial<StoreCore>;
   if (typeof core.startLoop !== 'function') {
-    throw new ConfigurationError('runProjection: the store must come from openEmbeddedEventStore or openPostgresEventStore');
+    throw new ConfigurationError(
+      'runProjection: the store must come from openEmbeddedEventStore or openPostgresEventStore',
+    );
   }
   return store as StoreCore;
 }
@@ -71,7 +73,9 @@ export function runProjection<Tx>(
   options: RunProjectionOptions = {},
 ): ProjectionRunner {
   if (typeof projection.name !== 'string' || projection.name.length === 0) {
-    throw new ConfigurationError('runProjection: the projection needs a non-empty name (it keys the checkpoint)');
+    throw new ConfigurationError(
+      'runProjection: the projection needs a non-empty name (it keys the checkpoint)',
+    );
   }
   const loop = asCore(store).startLoop({
     what: `projection "${projection.name}"`,

@@ -34,7 +34,9 @@ function assertExpectedVersion(stream: string, expected: ExpectedVersion): void 
 function readCount(value: number | undefined, what: string): number {
   const count = value ?? READ_COUNT_MAX;
   if (!Number.isInteger(count) || count < 1 || count > READ_COUNT_MAX) {
-    throw new ConfigurationError(`${what}: countMax must be an integer from 1 to ${READ_COUNT_MAX}, got ${count}`);
+    throw new ConfigurationError(
+      `${what}: countMax must be an integer from 1 to ${READ_COUNT_MAX}, got ${count}`,
+    );
   }
   return count;
 }
@@ -78,7 +80,9 @@ export class StoreCore implements EventStore {
     assertStreamName(stream);
     const direction = options.direction ?? 'forward';
     if (direction !== 'forward' && direction !== 'backward') {
-      throw new ConfigurationError(`readStream: direction must be 'forward' or 'backward', got ${String(direction)}`);
+      throw new ConfigurationError(
+        `readStream: direction must be 'forward' or 'backward', got ${String(direction)}`,
+      );
     }
     const fromVersion = options.fromVersion ?? (direction === 'forward' ? 1 : Number.MAX_SAFE_INTEGER);
     if (!Number.isSafeInteger(fromVersion) || fromVersion < 0) {
@@ -93,10 +97,15 @@ export class StoreCore implements EventStore {
     this.#assertOpen('readAll');
     const fromPosition = options.fromPosition ?? 0n;
     if (typeof fromPosition !== 'bigint' || fromPosition < 0n) {
-      throw new ConfigurationError(`readAll: fromPosition must be a bigint >= 0n, got ${String(fromPosition)}`);
+      throw new ConfigurationError(
+        `readAll: fromPosition must be a bigint >= 0n, got ${String(fromPosition)}`,
+      );
     }
     const page = await this.#backend.readAll(fromPosition, readCount(options.countMax, 'readAll'));
-    return { events: page.events.map((event) => this.#decoder.decode(event)), nextPosition: page.nextPosition };
+    return {
+      events: page.events.map((event) => this.#decoder.decode(event)),
+      nextPosition: page.nextPosition,
+    };
   }
 
   streamVersion(stream: string): Promise<number> {
@@ -110,7 +119,10 @@ export class StoreCore implements EventStore {
     return this.#backend.headPosition();
   }
 
-  subscribe(options: SubscribeOptions, handler: (event: RecordedEvent) => Promise<void> | void): Subscription {
+  subscribe(
+    options: SubscribeOptions,
+    handler: (event: RecordedEvent) => Promise<void> | void,
+  ): Subscription {
     this.#assertOpen('subscribe');
     const what = `subscribe("${options.name}")`;
     if (typeof options.name !== 'string' || options.name.length === 0) {

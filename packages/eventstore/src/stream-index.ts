@@ -74,7 +74,12 @@ export class StreamIndex {
   }
 
   /** Positions of versions `fromVersion`.. in `direction`, at most `countMax`. */
-  positions(stream: string, fromVersion: number, direction: 'forward' | 'backward', countMax: number): number[] {
+  positions(
+    stream: string,
+    fromVersion: number,
+    direction: 'forward' | 'backward',
+    countMax: number,
+  ): number[] {
     const positions = this.#streams.get(stream)?.positions ?? [];
     if (direction === 'forward') {
       const start = Math.max(fromVersion, 1) - 1;

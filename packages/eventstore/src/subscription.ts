@@ -4,8 +4,8 @@
  * One page at a time, so memory is bounded by the page size.
  */
 import { ConfigurationError } from '@herald/bus';
-import { type EventDecoder, inCategory } from './codec.ts';
 import type { StoreBackend } from './backend.ts';
+import { type EventDecoder, inCategory } from './codec.ts';
 import { READ_COUNT_MAX, type RecordedEvent, type Subscription } from './types.ts';
 
 /** Default events per page of a subscription. */
@@ -32,7 +32,9 @@ export interface PageLoopOptions {
 export function pageCount(value: number | undefined, what: string): number {
   const count = value ?? SUBSCRIPTION_PAGE_COUNT_DEFAULT;
   if (!Number.isInteger(count) || count < 1 || count > READ_COUNT_MAX) {
-    throw new ConfigurationError(`${what}: pageCountMax must be an integer from 1 to ${READ_COUNT_MAX}, got ${count}`);
+    throw new ConfigurationError(
+      `${what}: pageCountMax must be an integer from 1 to ${READ_COUNT_MAX}, got ${count}`,
+    );
   }
   return count;
 }

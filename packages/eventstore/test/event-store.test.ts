@@ -11,9 +11,14 @@ import { event, memoryCheckpoints, type RecordedEvent, WrongExpectedVersionError
 import { z } from 'zod';
 import { BACKENDS, type OpenedStore, openFresh, Written } from './support/backends.ts';
 
-const written = (writer: number, expected: number, serial = 0) => event(Written, { writer, expected, serial });
+const written = (writer: number, expected: number, serial = 0) =>
+  event(Written, { writer, expected, serial });
 
-async function poll(check: () => boolean | Promise<boolean>, what: string, deadlineMs = 10_000): Promise<void> {
+async function poll(
+  check: () => boolean | Promise<boolean>,
+  what: string,
+  deadlineMs = 10_000,
+): Promise<void> {
   const deadline = Date.now() + deadlineMs;
   while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
@@ -35,21 +40,29 @@ for (const backend of BACKENDS) {
 
     it('event store - append with expected versions, conflict is a typed retriable error', async () => {
       const { store } = await fresh();
-      const first = await store.appendToStream('order-1', [written(1, 0), written(1, 0, 1)], { expectedVersion: 0 });
-      assert.equal(first.version, 2);
-      await assert.rejects(store.appendToStream('order-1', [written(2, 0)], { expectedVersion: 0 }), (error) => {
-        assert.ok(error instanceof WrongExpectedVersionError);
-        assert.ok(isHeraldError(error, 'HERALD_WRONG_EXPECTED_VERSION'));
-        assert.equal(error.retriable, true);
-        assert.equal(error.actualVersion, 2);
-        return true;
+      const first = await store.appendToStream('order-1', [written(1, 0), written(1, 0, 1)], {
+        expectedVersion: 0,
       });
+      assert.equal(first.version, 2);
+      await assert.rejects(
+        store.appendToStream('order-1', [written(2, 0)], { expectedVersion: 0 }),
+        (error) => {
+          assert.ok(error instanceof WrongExpectedVersionError);
+          assert.ok(isHeraldError(error, 'HERALD_WRONG_EXPECTED_VERSION'));
+          assert.equal(error.retriable, true);
+          assert.equal(error.actualVersion, 2);
+          return true;
+        },
+      );
       const third = await store.appendToStream('order-1', [written(1, 2)], { expectedVersion: 2 });
       assert.equal(third.version, 3);
       assert.equal((await store.appendToStream('order-1', [written(3, 3)])).version, 4, "'any' by default");
       assert.equal(await store.streamVersion('order-1'), 4);
       assert.equal(await store.streamVersion('order-2'), 0);
-      await assert.rejects(store.appendToStream('order-1', [event(Written, { writer: 'x' } as never)]), ValidationError);
+      await assert.rejects(
+        store.appendToStream('order-1', [event(Written, { writer: 'x' } as never)]),
+        ValidationError,
+      );
       assert.equal(await store.streamVersion('order-1'), 4, 'an invalid payload writes nothing');
     });
 
@@ -60,14 +73,29 @@ for (const backend of BACKENDS) {
         await store.appendToStream('cart-b', [written(1, index, index)], { expectedVersion: index });
       }
       const forward = await store.readStream('order-a');
-      assert.deepEqual(forward.map((e) => e.version), [1, 2, 3, 4, 5]);
-      assert.deepEqual(forward.map((e) => (e.data as { serial: number }).serial), [0, 1, 2, 3, 4]);
+      assert.deepEqual(
+        forward.map((e) => e.version),
+        [1, 2, 3, 4, 5],
+      );
+      assert.deepEqual(
+        forward.map((e) => (e.data as { serial: number }).serial),
+        [0, 1, 2, 3, 4],
+      );
       const from3 = await store.readStream('order-a', { fromVersion: 3, countMax: 2 });
-      assert.deepEqual(from3.map((e) => e.version), [3, 4]);
+      assert.deepEqual(
+        from3.map((e) => e.version),
+        [3, 4],
+      );
       const backward = await store.readStream('order-a', { direction: 'backward', countMax: 3 });
-      assert.deepEqual(backward.map((e) => e.version), [5, 4, 3]);
+      assert.deepEqual(
+        backward.map((e) => e.version),
+        [5, 4, 3],
+      );
       const backwardFrom2 = await store.readStream('order-a', { direction: 'backward', fromVersion: 2 });
-      assert.deepEqual(backwardFrom2.map((e) => e.version), [2, 1]);
+      assert.deepEqual(
+        backwardFrom2.map((e) => e.version),
+        [2, 1],
+      );
       assert.deepEqual(await store.readStream('nothing-here'), []);
       const all: RecordedEvent[] = [];
       let position = 0n;
@@ -78,8 +106,12 @@ for (const backend of BACKENDS) {
         position = page.nextPosition;
       }
       assert.equal(all.length, 10);
-      assert.deepEqual(all.map((e) => e.stream), Array.from({ length: 10 }, (_, i) => (i % 2 === 0 ? 'order-a' : 'cart-b')));
-      for (let index = 1; index < all.length; index++) assert.ok(all[index]!.position > all[index - 1]!.position);
+      assert.deepEqual(
+        all.map((e) => e.stream),
+        Array.from({ length: 10 }, (_, i) => (i % 2 === 0 ? 'order-a' : 'cart-b')),
+      );
+      for (let index = 1; index < all.length; index++)
+        assert.ok(all[index]!.position > all[index - 1]!.position);
       assert.ok((await store.headPosition()) > all.at(-1)!.position);
     });
 
@@ -151,9 +183,13 @@ for (const backend of BACKENDS) {
             const stream = next() % (next() % 2 === 0 ? 10 : streams);
             const expected = known[stream]!;
             try {
-              const result = await store.appendToStream(`acct-${stream}`, [written(writer, expected, serial)], {
-                expectedVersion: expected,
-              });
+              const result = await store.appendToStream(
+                `acct-${stream}`,
+                [written(writer, expected, serial)],
+                {
+                  expectedVersion: expected,
+                },
+              );
               assert.equal(result.version, expected + 1);
               successes.push({ writer, stream, version: result.version });
               known[stream] = Math.max(known[stream]!, result.version);
