@@ -41,8 +41,15 @@ export interface EmbeddedEventStoreOptions {
   readonly segmentBytesMax?: number;
 }
 
-/** Bytes one log read fetches (whole batches; at least one even when larger). */
+/** Bytes one `readAll` log read fetches (whole batches; at least one even when larger). */
 const READ_BYTES = 256 * 1024;
+
+/**
+ * Bytes one `readStream` log read fetches: a stream's events are scattered among other streams',
+ * so each read should decode little beyond the batch that holds the wanted position (the log
+ * returns that whole batch however small this is).
+ */
+const STREAM_READ_BYTES = 1;
 
 const decoder = new TextDecoder();
 
@@ -132,7 +139,7 @@ class EmbeddedBackend implements StoreBackend {
     for (const position of positions) {
       let record = found.get(position);
       if (record === undefined) {
-        const page = await this.#partition.readRecords(BigInt(position), READ_BYTES);
+        const page = await this.#partition.readRecords(BigInt(position), STREAM_READ_BYTES);
         for (const read of page.records) found.set(Number(read.offset), read);
         record = found.get(position);
         if (record === undefined)

@@ -137,24 +137,22 @@ class PostgresBackend implements StoreBackend {
     });
     let broken = false;
     try {
-      await client.query('begin');
+      // Three round trips: begin with the lock, check and insert in one statement (its snapshot is
+      // taken after the lock, so it sees every append committed before), commit.
+      await client.query(`begin; select pg_advisory_xact_lock(${this.#lockKey})`);
       try {
-        await client.query('select pg_advisory_xact_lock($1)', [this.#lockKey]);
-        const current = await client.query<{ version: number | null }>(
-          `select max(version) as version from ${this.#table} where stream = $1`,
-          [stream],
-        );
-        const actual = current.rows[0]?.version ?? 0;
-        if (expected !== 'any' && expected !== actual)
-          throw new WrongExpectedVersionError(stream, expected, actual);
-        const inserted = await client.query<{ position: string }>(
-          `insert into ${this.#table} (stream, version, id, type, schema_version, data, metadata) ` +
-            'select $1, $2::integer + ordinality::integer, id, type, schema_version, data, metadata ' +
+        const result = await client.query<{ actual: number; last: string | null }>(
+          `with current as (select coalesce(max(version), 0) as version from ${this.#table} where stream = $1), ` +
+            `inserted as (insert into ${this.#table} (stream, version, id, type, schema_version, data, metadata) ` +
+            'select $1, (select version from current) + ordinality::integer, id, type, schema_version, data, metadata ' +
             'from unnest($3::text[], $4::text[], $5::integer[], $6::text[], $7::text[]) with ordinality ' +
-            'as e(id, type, schema_version, data, metadata) order by ordinality returning position',
+            'as e(id, type, schema_version, data, metadata) ' +
+            'where $2::integer < 0 or $2::integer = (select version from current) ' +
+            'order by ordinality returning position) ' +
+            'select (select version from current) as actual, (select max(position) from inserted)::text as last',
           [
             stream,
-            actual,
+            expected === 'any' ? -1 : expected,
             events.map((event) => event.id),
             events.map((event) => event.type),
             events.map((event) => event.schemaVersion),
@@ -162,10 +160,10 @@ class PostgresBackend implements StoreBackend {
             events.map((event) => event.metadata),
           ],
         );
+        const row = result.rows[0]!;
+        if (row.last === null) throw new WrongExpectedVersionError(stream, expected, row.actual);
         await client.query('commit');
-        let last = 0n;
-        for (const row of inserted.rows) if (BigInt(row.position) > last) last = BigInt(row.position);
-        return { version: actual + events.length, position: last };
+        return { version: row.actual + events.length, position: BigInt(row.last) };
       } catch (error) {
         await client.query('rollback').catch(() => {
           broken = true;
