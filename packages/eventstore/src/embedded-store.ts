@@ -22,6 +22,7 @@ import {
 } from '@herald/log';
 import type { StoreBackend } from './backend.ts';
 import type { EncodedEvent, StoredEvent } from './codec.ts';
+import { WrongExpectedVersionError } from './errors.ts';
 import { StoreCore } from './store-core.ts';
 import { StreamIndex } from './stream-index.ts';
 import type { AppendResult, EventStore, ExpectedVersion } from './types.ts';
@@ -83,6 +84,8 @@ class EmbeddedBackend implements StoreBackend {
   readonly #partition: Partition;
   readonly #index: StreamIndex;
   #failure: Error | undefined;
+  /** Per stream, the last append not yet acknowledged (removed once it settles). */
+  readonly #inFlight = new Map<string, Promise<unknown>>();
 
   constructor(partition: Partition, index: StreamIndex) {
     this.#partition = partition;
@@ -100,7 +103,22 @@ class EmbeddedBackend implements StoreBackend {
         { cause: this.#failure },
       );
     }
-    const first = this.#index.reserve(stream, expected, events.length);
+    let first: number;
+    try {
+      first = this.#index.reserve(stream, expected, events.length);
+    } catch (error) {
+      // A conflict with an append still in flight: report it once that append is readable, so
+      // the caller's next read sees the version it lost to (otherwise a retry loop would spin on
+      // the old version until the fsync).
+      const pending = this.#inFlight.get(stream);
+      if (!(error instanceof WrongExpectedVersionError) || pending === undefined) throw error;
+      await pending.catch(() => {});
+      throw new WrongExpectedVersionError(
+        stream,
+        expected,
+        Math.max(error.actualVersion, this.#index.version(stream)),
+      );
+    }
     const now = Date.now();
     const records: RecordInput[] = events.map((event, index) => ({
       key: Buffer.from(stream),
@@ -115,13 +133,17 @@ class EmbeddedBackend implements StoreBackend {
       ],
     }));
     let result: { baseOffset: bigint; lastOffset: bigint };
+    const appended = this.#partition.append(records);
+    this.#inFlight.set(stream, appended);
     try {
-      result = await this.#partition.append(records);
+      result = await appended;
     } catch (error) {
       // The reservation is now wrong and later batches may be queued behind this one: stop
       // appending; reopening rebuilds the index from what the log really holds.
       this.#failure = error instanceof Error ? error : new Error(String(error));
       throw error;
+    } finally {
+      if (this.#inFlight.get(stream) === appended) this.#inFlight.delete(stream);
     }
     this.#index.commit(stream, first, Number(result.baseOffset), events.length);
     return { version: first + events.length - 1, position: result.lastOffset };
