@@ -25,6 +25,7 @@ export {
 export {
   catchUpProjection,
   type Projection,
+  type ProjectionMetrics,
   type ProjectionRunner,
   type ProjectionTarget,
   type RunProjectionOptions,

@@ -36,10 +36,18 @@ export interface Projection<Tx> {
   apply(tx: Tx, event: RecordedEvent): Promise<void> | void;
 }
 
+/** Where a projection reports its lag (e.g. a Prometheus gauge `herald_projection_lag_events`). */
+export interface ProjectionMetrics {
+  /** After each committed page: the positions projection `name` is behind the store's head. */
+  projectionLag(name: string, lagPositions: number): void;
+}
+
 /** Options of {@link runProjection}. */
 export interface RunProjectionOptions {
   /** Events per transaction (default 256, at most 4096): larger pages, fewer commits. */
   readonly pageCountMax?: number;
+  /** Receives the lag after each committed page (default: none). */
+  readonly metrics?: ProjectionMetrics;
 }
 
 /** A running projection. */
@@ -77,6 +85,7 @@ export function runProjection<Tx>(
       'runProjection: the projection needs a non-empty name (it keys the checkpoint)',
     );
   }
+  const metrics = options.metrics;
   const loop = asCore(store).startLoop({
     what: `projection "${projection.name}"`,
     category: projection.category,
@@ -87,11 +96,16 @@ export function runProjection<Tx>(
         await projection.setup?.(tx);
         return (await target.loadCheckpoint(tx, projection.name)) ?? 0n;
       }),
-    handlePage: (events, nextPosition) =>
-      target.transaction(async (tx) => {
+    handlePage: async (events, nextPosition) => {
+      await target.transaction(async (tx) => {
         for (const event of events) await projection.apply(tx, event);
         await target.saveCheckpoint(tx, projection.name, nextPosition);
-      }),
+      });
+      if (metrics !== undefined) {
+        const lag = (await store.headPosition()) - nextPosition;
+        metrics.projectionLag(projection.name, lag > 0n ? Number(lag) : 0);
+      }
+    },
   });
   return Object.assign(loop, {
     async lag(): Promise<bigint> {

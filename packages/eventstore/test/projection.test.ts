@@ -149,12 +149,19 @@ for (const backend of BACKENDS) {
         await runner.done;
       }
       const live = (await targets(opened))[0]!;
-      const runner = runProjection(store, live.target, live.projection);
+      const lags: number[] = [];
+      const runner = runProjection(store, live.target, live.projection, {
+        metrics: { projectionLag: (name, lag) => name === 'totals' && lags.push(lag) },
+      });
       try {
         await runner.caughtUp();
         await store.appendToStream('counter-9', [event(Counted, { by: 7 })]);
         await poll(async () => (await live.totals())['counter-9'] === 7, 'the live event');
         await poll(async () => (await runner.lag()) === 0n, 'lag 0');
+        assert.ok(
+          lags.length > 0 && lags.at(-1) === 0,
+          `lag reported after each page, 0 at the head: ${lags}`,
+        );
       } finally {
         await runner.close();
       }
