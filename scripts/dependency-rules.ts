@@ -74,8 +74,15 @@ export const PACKAGE_RULES: readonly PackageRule[] = [
   },
   {
     name: '@herald/cli',
-    imports: ['@herald/broker', '@herald/bus', '@herald/errors', '@herald/kafka-server', '@herald/log'],
-    note: 'log for decoding batches the broker hands it; data directories only through the broker',
+    imports: [
+      '@herald/broker',
+      '@herald/bus',
+      '@herald/errors',
+      '@herald/eventstore',
+      '@herald/kafka-server',
+      '@herald/log',
+    ],
+    note: 'log for decoding batches the broker hands it; data directories only through the broker; eventstore for `herald projections`',
   },
   {
     name: 'herald',
