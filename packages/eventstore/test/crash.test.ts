@@ -1,18 +1,28 @@
 /**
- * kill -9 acceptance tests of the embedded event store. Appends: a child with 16 writers on 100
- * streams is SIGKILLed at random moments and restarted; every append it acknowledged is stored
- * with its version, and every stream's versions are dense. Projections: a child rebuilding, and a
+ * kill -9 acceptance tests of the event store. Appends (embedded and PostgreSQL): a child with 16
+ * writers on 100 streams is SIGKILLed at random moments and restarted; every append it
+ * acknowledged is stored with its version, and every stream's versions are dense. Projections: a child rebuilding, and a
  * child projecting live while appending, are SIGKILLed; after a catch-up the SQLite read model
  * equals a from-scratch replay row for row (nothing applied twice, nothing lost).
  */
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { after, describe, it } from 'node:test';
-import { catchUpProjection, event, openEmbeddedEventStore, sqliteProjectionTarget } from '@herald/eventstore';
+import {
+  catchUpProjection,
+  type EventStore,
+  event,
+  openEmbeddedEventStore,
+  openPostgresEventStore,
+  sqliteProjectionTarget,
+} from '@herald/eventstore';
+import { POSTGRES_URL } from '@herald/test-support';
+import pg from 'pg';
 import { Deposited, ledgerProjection, readModelRows, Written } from './support/crash-shared.ts';
 
 const CHILD = join(import.meta.dirname, 'fixtures', 'crash-child.ts');
@@ -87,14 +97,14 @@ describe('event store crash', { timeout: 240_000 }, () => {
     for (const directory of directories) await rm(directory, { recursive: true, force: true });
   });
 
-  it('event store crash - kill -9 during appends: versions dense, nothing acknowledged lost', {
-    timeout: 90_000,
-  }, async (t) => {
-    const directory = await temporary();
+  /** Runs the append child `kills` times, killing each run at a random moment; returns the acks it printed. */
+  async function appendAndKill(
+    where: string,
+    kills: number,
+  ): Promise<{ stream: string; version: number; id: string }[]> {
     const acknowledged: { stream: string; version: number; id: string }[] = [];
-    const kills = 4;
     for (let run = 0; run < kills; run++) {
-      const running = startChild(['append', directory]);
+      const running = startChild(['append', where]);
       children.push(running.child);
       await running.waitFor((line) => line === 'ready');
       const target = 50 + Math.floor(Math.random() * 400);
@@ -105,32 +115,71 @@ describe('event store crash', { timeout: 240_000 }, () => {
         if (word === 'ack') acknowledged.push({ stream: stream!, version: Number(version), id: id! });
       }
     }
+    return acknowledged;
+  }
+
+  /** Every stream's versions are dense and decided on the version before; every acked append is stored. */
+  async function assertAppendsKept(
+    store: EventStore,
+    acknowledged: readonly { stream: string; version: number; id: string }[],
+  ): Promise<number> {
+    const byStream = new Map<string, Map<number, string>>();
+    let total = 0;
+    for (let stream = 0; stream < 100; stream++) {
+      const events = await store.readStream(`acct-${stream}`);
+      total += events.length;
+      const versions = new Map<number, string>();
+      events.forEach((e, index) => {
+        assert.equal(e.version, index + 1, `acct-${stream}: versions dense`);
+        assert.equal((e.data as { expected: number }).expected, index, `acct-${stream}: no lost update`);
+        versions.set(e.version, e.id);
+      });
+      byStream.set(`acct-${stream}`, versions);
+    }
+    for (const ack of acknowledged) {
+      assert.equal(
+        byStream.get(ack.stream)?.get(ack.version),
+        ack.id,
+        `acknowledged ${ack.stream}@${ack.version} is stored`,
+      );
+    }
+    assert.ok(acknowledged.length > 0 && total >= acknowledged.length);
+    return total;
+  }
+
+  it('event store crash - kill -9 during appends: versions dense, nothing acknowledged lost', {
+    timeout: 90_000,
+  }, async (t) => {
+    const directory = await temporary();
+    const acknowledged = await appendAndKill(directory, 4);
     const store = await openEmbeddedEventStore({ directory, contracts: [Written] });
     try {
-      const byStream = new Map<string, Map<number, string>>();
-      let total = 0;
-      for (let stream = 0; stream < 100; stream++) {
-        const events = await store.readStream(`acct-${stream}`);
-        total += events.length;
-        const versions = new Map<number, string>();
-        events.forEach((e, index) => {
-          assert.equal(e.version, index + 1, `acct-${stream}: versions dense`);
-          assert.equal((e.data as { expected: number }).expected, index, `acct-${stream}: no lost update`);
-          versions.set(e.version, e.id);
-        });
-        byStream.set(`acct-${stream}`, versions);
-      }
-      for (const ack of acknowledged) {
-        assert.equal(
-          byStream.get(ack.stream)?.get(ack.version),
-          ack.id,
-          `acknowledged ${ack.stream}@${ack.version} is stored`,
-        );
-      }
-      t.diagnostic(`${kills} kills, ${acknowledged.length} acknowledged appends, ${total} stored`);
-      assert.ok(acknowledged.length > 0 && total >= acknowledged.length);
+      const total = await assertAppendsKept(store, acknowledged);
+      t.diagnostic(`4 kills, ${acknowledged.length} acknowledged appends, ${total} stored`);
     } finally {
       await store.close();
+    }
+  });
+
+  it('event store crash - PostgreSQL: kill -9 during appends: versions dense, nothing acknowledged lost', {
+    timeout: 90_000,
+  }, async (t) => {
+    const schema = `herald_es_crash_${randomBytes(6).toString('hex')}`;
+    const pool = new pg.Pool({ connectionString: POSTGRES_URL, max: 2 });
+    try {
+      await pool.query(`create schema ${schema}`);
+      const table = `${schema}.events`;
+      const acknowledged = await appendAndKill(`postgres:${table}`, 3);
+      const store = await openPostgresEventStore({ pool, table, contracts: [Written] });
+      try {
+        const total = await assertAppendsKept(store, acknowledged);
+        t.diagnostic(`3 kills, ${acknowledged.length} acknowledged appends, ${total} stored`);
+      } finally {
+        await store.close();
+      }
+    } finally {
+      await pool.query(`drop schema if exists ${schema} cascade`);
+      await pool.end();
     }
   });
 
