@@ -61,6 +61,11 @@ export const PACKAGE_RULES: readonly PackageRule[] = [
     note: 'a test suite: may import `@herald/bus/testing` from any source file',
   },
   { name: '@herald/postgres', imports: ['@herald/bus', '@herald/errors'] },
+  {
+    name: '@herald/eventstore',
+    imports: ['@herald/bus', '@herald/errors', '@herald/log'],
+    note: 'streams on the log (one partition, never through the broker) or on PostgreSQL',
+  },
   ...TRANSPORTS.map((name) => ({ name, imports: ['@herald/bus', '@herald/errors'], note: TRANSPORT_NOTE })),
   {
     name: '@herald/kafka-server',
@@ -69,8 +74,15 @@ export const PACKAGE_RULES: readonly PackageRule[] = [
   },
   {
     name: '@herald/cli',
-    imports: ['@herald/broker', '@herald/bus', '@herald/errors', '@herald/kafka-server', '@herald/log'],
-    note: 'log for decoding batches the broker hands it; data directories only through the broker',
+    imports: [
+      '@herald/broker',
+      '@herald/bus',
+      '@herald/errors',
+      '@herald/eventstore',
+      '@herald/kafka-server',
+      '@herald/log',
+    ],
+    note: 'log for decoding batches the broker hands it; data directories only through the broker; eventstore for `herald projections`',
   },
   {
     name: 'herald',

@@ -29,3 +29,4 @@ export { publishIdentity } from './publish-identity.ts';
 export { DueQueue } from './schedule/due-queue.ts';
 export { type RegisteredSubscription, SubscriptionRegistry } from './subscription-registry.ts';
 export { assertSubscribeOptions } from './transport-checks.ts';
+export { upcast } from './upcast.ts';

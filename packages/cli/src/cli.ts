@@ -87,6 +87,11 @@ export const COMMANDS: readonly CommandEntry[] = [
     load: async () => (await import('./commands/dlq.ts')).dlqCommand,
   },
   {
+    name: 'projections',
+    summary: 'list the projections of an event-store module; rebuild one by replay',
+    load: async () => (await import('./commands/projections.ts')).projectionsCommand,
+  },
+  {
     name: 'serve',
     summary: 'run the embedded broker as a Kafka-protocol server',
     load: async () => (await import('./commands/serve.ts')).serveCommand,

@@ -17,6 +17,7 @@ export const BUS_ERROR_CODES = [
   'HERALD_REMOTE',
   'HERALD_SCHEDULE',
   'HERALD_SAGA_CONFLICT',
+  'HERALD_WRONG_EXPECTED_VERSION',
 ] as const;
 
 /** Codes of `@herald/log`, the storage engine. */

@@ -117,6 +117,7 @@ const EXAMPLES: readonly {
   { directory: 'kafka-protocol', output: /apiKey: 18, minVersion: 0, maxVersion: 3/ },
   { directory: 'kafka-server', output: /^Kafka clients bootstrap from 127\.0\.0\.1:\d+$/m },
   { directory: 'postgres', output: /^500 1$/m, fixture: freshDatabase },
+  { directory: 'eventstore', output: /^300 2\nHERALD_WRONG_EXPECTED_VERSION 2$/m },
   { directory: 'transport-rabbitmq', output: /^bill o-1 42$/m },
   { directory: 'transport-redis', output: /^bill o-1 42$/m },
   { directory: 'transport-kafka', output: /^bill o-1 42$/m, fixture: heraldServe },
