@@ -33,6 +33,7 @@ import { handleFetch } from './fetch.ts';
 import { handleFindCoordinator } from './find-coordinator.ts';
 import { handleDescribeGroups, handleListGroups } from './group-listing.ts';
 import { handleHeartbeat, handleJoinGroup, handleLeaveGroup, handleSyncGroup } from './groups.ts';
+import { dispatchGuarded } from './guarded.ts';
 import { handleInitProducerId } from './init-producer-id.ts';
 import { handleListOffsets } from './list-offsets.ts';
 import { handleMetadata } from './metadata.ts';
@@ -46,6 +47,8 @@ export interface ConnectionState {
   produceGate: Promise<void>;
   /** The client's address as Kafka reports it in DescribeGroups ("/127.0.0.1"). */
   readonly clientHost: string;
+  /** `User:<name>` once authenticated, `User:ANONYMOUS` without SASL (what ACLs are checked for). */
+  readonly principal: string;
 }
 
 async function produce(
@@ -63,8 +66,21 @@ async function produce(
   return request.acks === 0 ? null : response;
 }
 
-/** Runs the handler of `header.apiKey`. */
-export async function dispatch(
+/** Runs the handler of `header.apiKey`, with the connection's rights enforced when ACLs are on. */
+export function dispatch(
+  context: ServerContext,
+  connection: ConnectionState,
+  header: RequestHeader,
+  body: unknown,
+): Promise<object | null> {
+  const unchecked = (uncheckedHeader: RequestHeader, uncheckedBody: unknown) =>
+    dispatchUnchecked(context, connection, uncheckedHeader, uncheckedBody);
+  return context.authorizer === undefined
+    ? unchecked(header, body)
+    : dispatchGuarded(context, context.authorizer, connection.principal, header, body, unchecked);
+}
+
+async function dispatchUnchecked(
   context: ServerContext,
   connection: ConnectionState,
   header: RequestHeader,

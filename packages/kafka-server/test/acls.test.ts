@@ -1,0 +1,197 @@
+/**
+ * ACLs: the authorizer's semantics (deny wins, prefixed and `*` patterns, `User:*`, DESCRIBE
+ * implied, super users, no match denied) and enforcement against real clients over SASL SCRAM:
+ * kcat (librdkafka) and @platformatic/kafka get "Topic authorization failed" without an ACL, work
+ * once one is added while the server runs, and a super user keeps working throughout.
+ */
+import assert from 'node:assert/strict';
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { eventually, requireTool, runTool, type ToolResult, temporaryDirectory } from '@herald/test-support';
+import { Producer, stringSerializers } from '@platformatic/kafka';
+import { addAcls, addUser, type KafkaServer, readAcls, removeAcls, startKafkaServer } from '../src/index.ts';
+import { Authorizer } from '../src/security/authorizer.ts';
+
+describe('acls - authorizer', () => {
+  test('acls - deny wins, prefixes, wildcards, implied describe, super users, no match denied', async () => {
+    const dir = temporaryDirectory('herald-acls-unit-');
+    await addAcls(dir, [
+      {
+        principal: 'User:alice',
+        permission: 'allow',
+        operation: 'read',
+        resourceType: 'topic',
+        resourceName: 'orders',
+        patternType: 'literal',
+      },
+      {
+        principal: 'User:*',
+        permission: 'allow',
+        operation: 'write',
+        resourceType: 'topic',
+        resourceName: 'logs-',
+        patternType: 'prefixed',
+      },
+      {
+        principal: 'User:bob',
+        permission: 'deny',
+        operation: 'all',
+        resourceType: 'topic',
+        resourceName: 'logs-secret',
+        patternType: 'prefixed',
+      },
+      {
+        principal: 'User:alice',
+        permission: 'allow',
+        operation: 'all',
+        resourceType: 'group',
+        resourceName: '*',
+        patternType: 'literal',
+      },
+    ]);
+    const lines: string[] = [];
+    const authorizer = new Authorizer(dir, ['User:root'], (line) => lines.push(line), assert.fail);
+    await authorizer.refresh(true);
+    assert.equal(authorizer.authorize('User:alice', 'read', 'topic', 'orders'), true);
+    assert.equal(
+      authorizer.authorize('User:alice', 'describe', 'topic', 'orders'),
+      true,
+      'read implies describe',
+    );
+    assert.equal(authorizer.authorize('User:alice', 'write', 'topic', 'orders'), false);
+    assert.equal(authorizer.authorize('User:alice', 'read', 'topic', 'orders2'), false, 'literal is exact');
+    assert.equal(authorizer.authorize('User:bob', 'write', 'topic', 'logs-app'), true, 'User:* and prefix');
+    assert.equal(authorizer.authorize('User:bob', 'write', 'topic', 'logs-secret-1'), false, 'deny wins');
+    assert.equal(authorizer.authorize('User:alice', 'delete', 'group', 'any'), true, 'all and *');
+    assert.equal(authorizer.authorize('User:carol', 'describe', 'cluster', 'kafka-cluster'), false);
+    assert.equal(authorizer.authorize('User:root', 'delete', 'topic', 'anything'), true, 'super user');
+    assert.equal(authorizer.deniedCount, 4);
+    assert.match(lines[0]!, /denied User:alice write on topic:orders/);
+    // The log is bounded: a flood of denials writes at most 20 lines per window.
+    for (let index = 0; index < 1000; index++) authorizer.authorize('User:eve', 'read', 'topic', 'orders');
+    assert.ok(lines.length <= 20, `${lines.length} lines`);
+    assert.equal(authorizer.deniedCount, 1004);
+    const removed = await removeAcls(dir, (entry) => entry.principal === 'User:bob');
+    assert.equal(removed.length, 1);
+    assert.equal((await readAcls(dir)).length, 3);
+    await assert.rejects(
+      addAcls(dir, [
+        {
+          principal: 'alice',
+          permission: 'allow',
+          operation: 'read',
+          resourceType: 'topic',
+          resourceName: 't',
+          patternType: 'literal',
+        },
+      ]),
+      /invalid principal "alice": use User:NAME or User:\*/,
+    );
+  });
+});
+
+async function kcat(
+  bootstrap: string,
+  user: string,
+  args: readonly string[],
+  input?: string,
+): Promise<ToolResult> {
+  const auth = ['-X', 'security.protocol=SASL_PLAINTEXT', '-X', 'sasl.mechanisms=SCRAM-SHA-512'];
+  return runTool(
+    'kcat',
+    ['-b', bootstrap, ...auth, '-X', `sasl.username=${user}`, '-X', `sasl.password=${user}-secret`, ...args],
+    { ...(input === undefined ? {} : { input }), timeoutMs: 60_000 },
+  );
+}
+
+describe('acls - enforced', { timeout: 300_000 }, () => {
+  let dir: string;
+  let server: KafkaServer;
+  let bootstrap: string;
+  const denials: string[] = [];
+  const errors: unknown[] = [];
+
+  before(async () => {
+    requireTool('kcat', ['-V'], "kcat (Debian's kcat)");
+    dir = path.join(temporaryDirectory('herald-acls-'), 'data');
+    mkdirSync(dir);
+    await addUser(dir, 'admin', 'admin-secret');
+    await addUser(dir, 'bob', 'bob-secret');
+    server = await startKafkaServer({
+      dir,
+      port: 0,
+      sasl: { mechanisms: ['SCRAM-SHA-512'] },
+      acls: { superUsers: ['User:admin'], onDenied: (line) => denials.push(line) },
+      onError: (error) => errors.push(error),
+    });
+    bootstrap = `127.0.0.1:${server.port}`;
+  });
+
+  after(async () => {
+    await server?.close();
+  });
+
+  test('acls - kcat: no ACL is "Topic authorization failed"; an added ACL works; the super user keeps working', async () => {
+    const admin = await kcat(bootstrap, 'admin', ['-P', '-t', 'orders'], 'first\n');
+    assert.equal(admin.code, 0, admin.stderr);
+    const denied = await kcat(
+      bootstrap,
+      'bob',
+      ['-P', '-t', 'orders', '-X', 'message.timeout.ms=5000'],
+      'no\n',
+    );
+    assert.notEqual(denied.code, 0);
+    assert.match(denied.stderr, /Topic authorization failed/i);
+    assert.ok(
+      denials.some((line) => line.includes('User:bob')),
+      denials.join('\n'),
+    );
+
+    await addAcls(dir, [
+      {
+        principal: 'User:bob',
+        permission: 'allow',
+        operation: 'write',
+        resourceType: 'topic',
+        resourceName: 'orders',
+        patternType: 'literal',
+      },
+    ]);
+    // The server re-reads the file within ACL_REFRESH_INTERVAL_MS.
+    let last: ToolResult | undefined;
+    await eventually(
+      async () => {
+        last = await kcat(bootstrap, 'bob', ['-P', '-t', 'orders', '-X', 'message.timeout.ms=5000'], 'yes\n');
+        return last.code === 0;
+      },
+      () => `bob producing after the ACL was added: ${last?.stderr}`,
+      30_000,
+      200,
+    );
+    const before = denials.length;
+    const read = await kcat(bootstrap, 'admin', ['-C', '-t', 'orders', '-e', '-q', '-o', 'beginning']);
+    assert.equal(read.code, 0, read.stderr);
+    assert.deepEqual(read.stdout.trim().split('\n'), ['first', 'yes']);
+    assert.equal(denials.length, before, 'the super user is never denied');
+  });
+
+  test('acls - @platformatic/kafka: TOPIC_AUTHORIZATION_FAILED without an ACL', async () => {
+    const producer = new Producer({
+      bootstrapBrokers: [bootstrap],
+      sasl: { mechanism: 'SCRAM-SHA-512', username: 'bob', password: 'bob-secret' },
+      clientId: 'plt-acl',
+      serializers: stringSerializers,
+      retries: 0,
+    });
+    try {
+      await assert.rejects(producer.send({ messages: [{ topic: 'secret', value: 'x' }] }), (error: Error) => {
+        const text = `${error.message} ${JSON.stringify((error as { errors?: unknown }).errors ?? '', (_key, value) => (typeof value === 'bigint' ? String(value) : value))} ${String(error.cause)}`;
+        return /authoriz/i.test(text) || assert.fail(text);
+      });
+    } finally {
+      await producer.close();
+    }
+    assert.deepEqual(errors, []);
+  });
+});
