@@ -51,7 +51,12 @@ describe('acls - authorizer', () => {
       },
     ]);
     const lines: string[] = [];
-    const authorizer = new Authorizer(dir, ['User:root'], (line) => lines.push(line), assert.fail);
+    const authorizer = new Authorizer(
+      dir,
+      ['User:root'],
+      (line) => lines.push(line),
+      (error) => assert.fail(String(error)),
+    );
     await authorizer.refresh(true);
     assert.equal(authorizer.authorize('User:alice', 'read', 'topic', 'orders'), true);
     assert.equal(
