@@ -4,9 +4,12 @@
  */
 import {
   API_KEY,
+  type CreateAclsRequest,
   type CreateTopicsRequest,
+  type DeleteAclsRequest,
   type DeleteGroupsRequest,
   type DeleteTopicsRequest,
+  type DescribeAclsRequest,
   type DescribeConfigsRequest,
   type DescribeGroupsRequest,
   ERROR_CODE,
@@ -27,6 +30,7 @@ import {
   type SyncGroupRequest,
 } from '@herald/kafka-protocol';
 import type { ServerContext } from '../context.ts';
+import { handleCreateAcls, handleDeleteAcls, handleDescribeAcls } from './acl-apis.ts';
 import { handleDeleteGroups, handleDescribeConfigs, handleOffsetDelete } from './admin.ts';
 import { apiVersionsResponse } from './api-versions.ts';
 import { handleFetch } from './fetch.ts';
@@ -128,6 +132,12 @@ async function dispatchUnchecked(
       return handleDeleteGroups(context, body as DeleteGroupsRequest);
     case API_KEY.OffsetDelete:
       return handleOffsetDelete(context, body as OffsetDeleteRequest);
+    case API_KEY.DescribeAcls:
+      return handleDescribeAcls(context.authorizer, connection.principal, body as DescribeAclsRequest);
+    case API_KEY.CreateAcls:
+      return handleCreateAcls(context.authorizer, connection.principal, body as CreateAclsRequest);
+    case API_KEY.DeleteAcls:
+      return handleDeleteAcls(context.authorizer, connection.principal, body as DeleteAclsRequest);
     // Only reached on a listener without SASL (see connection.ts): answered as Kafka does there.
     case API_KEY.SaslHandshake:
       return { errorCode: ERROR_CODE.ILLEGAL_SASL_STATE, mechanisms: [] };

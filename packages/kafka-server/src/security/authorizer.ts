@@ -41,6 +41,7 @@ export class Authorizer {
   #version = '';
   #checkedAtMs = Number.NEGATIVE_INFINITY;
   #refreshing: Promise<void> | undefined;
+  #writes: Promise<unknown> = Promise.resolve();
   #windowStartMs = 0;
   #windowLines = 0;
   #suppressed = 0;
@@ -104,6 +105,16 @@ export class Authorizer {
     } catch (error) {
       this.#onError(error);
     }
+  }
+
+  /**
+   * Runs `task` after every earlier one has settled, so CreateAcls and DeleteAcls requests of
+   * this server never overwrite each other's read-modify-write of the file.
+   */
+  serialize<T>(task: () => Promise<T>): Promise<T> {
+    const result = this.#writes.then(task, task);
+    this.#writes = result.catch(() => {});
+    return result;
   }
 
   /** True when `principal` may do `operation` on the resource; false (and logged) otherwise. */
