@@ -5,13 +5,16 @@
  * once one is added while the server runs, and a super user keeps working throughout.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { eventually, requireTool, runTool, type ToolResult, temporaryDirectory } from '@herald/test-support';
 import { Producer, stringSerializers } from '@platformatic/kafka';
 import { addAcls, addUser, type KafkaServer, readAcls, removeAcls, startKafkaServer } from '../src/index.ts';
 import { Authorizer } from '../src/security/authorizer.ts';
+import { runJava } from './client-tools.ts';
+
+const ACL_COMMAND = 'org.apache.kafka.tools.AclCommand';
 
 describe('acls - authorizer', () => {
   test('acls - deny wins, prefixes, wildcards, implied describe, super users, no match denied', async () => {
@@ -123,6 +126,7 @@ describe('acls - enforced', { timeout: 300_000 }, () => {
     mkdirSync(dir);
     await addUser(dir, 'admin', 'admin-secret');
     await addUser(dir, 'bob', 'bob-secret');
+    await addUser(dir, 'carol', 'carol-secret');
     server = await startKafkaServer({
       dir,
       port: 0,
@@ -202,5 +206,86 @@ describe('acls - enforced', { timeout: 300_000 }, () => {
       await producer.close();
     }
     assert.deepEqual(errors, []);
+  });
+  test('acls - kafka-acls.sh adds, lists and removes ACLs; a user without ALTER on the cluster gets ClusterAuthorizationException', async () => {
+    const config = (user: string) => {
+      const file = path.join(dir, '..', `${user}.properties`);
+      writeFileSync(
+        file,
+        'security.protocol=SASL_PLAINTEXT\nsasl.mechanism=SCRAM-SHA-512\n' +
+          `sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="${user}" password="${user}-secret";\n`,
+      );
+      return file;
+    };
+    const acls = (user: string, args: readonly string[]) =>
+      runJava(ACL_COMMAND, ['--bootstrap-server', bootstrap, '--command-config', config(user), ...args]);
+    const added = await acls('admin', [
+      '--add',
+      '--allow-principal',
+      'User:carol',
+      '--operation',
+      'Read',
+      '--operation',
+      'Describe',
+      '--topic',
+      'reports',
+      '--resource-pattern-type',
+      'prefixed',
+    ]);
+    assert.equal(added.code, 0, `${added.stdout}\n${added.stderr}`);
+    assert.deepEqual(
+      (await readAcls(dir))
+        .filter((entry) => entry.principal === 'User:carol')
+        .map((entry) => entry.operation)
+        .sort(),
+      ['describe', 'read'],
+    );
+    const listed = await acls('admin', [
+      '--list',
+      '--topic',
+      'reports',
+      '--resource-pattern-type',
+      'prefixed',
+    ]);
+    assert.equal(listed.code, 0, listed.stderr);
+    assert.match(listed.stdout, /User:carol/);
+    assert.match(listed.stdout, /operation=READ/);
+    const admin = await kcat(bootstrap, 'admin', ['-P', '-t', 'reports-2026'], 'q4\n');
+    assert.equal(admin.code, 0, admin.stderr);
+    const read = await kcat(bootstrap, 'carol', ['-C', '-t', 'reports-2026', '-e', '-q', '-o', 'beginning']);
+    assert.equal(read.code, 0, read.stderr);
+    assert.equal(read.stdout.trim(), 'q4');
+
+    const refused = await acls('bob', [
+      '--add',
+      '--allow-principal',
+      'User:bob',
+      '--operation',
+      'All',
+      '--topic',
+      '*',
+    ]);
+    assert.notEqual(refused.code, 0);
+    assert.match(`${refused.stdout}${refused.stderr}`, /ClusterAuthorizationException/);
+
+    const removed = await acls('admin', [
+      '--remove',
+      '--force',
+      '--allow-principal',
+      'User:carol',
+      '--operation',
+      'Read',
+      '--topic',
+      'reports',
+      '--resource-pattern-type',
+      'prefixed',
+    ]);
+    assert.equal(removed.code, 0, removed.stderr);
+    assert.deepEqual(
+      (await readAcls(dir))
+        .filter((entry) => entry.principal === 'User:carol')
+        .map((entry) => entry.operation),
+      ['describe'],
+    );
   });
 });
