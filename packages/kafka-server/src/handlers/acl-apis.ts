@@ -16,6 +16,7 @@ import {
   type DescribeAclsResponse,
   ERROR_CODE,
 } from '@herald/kafka-protocol';
+import { deniedErrorCode } from '../error-mapping.ts';
 import {
   type AclEntry,
   type AclOperation,
@@ -112,7 +113,7 @@ export function handleDescribeAcls(
   });
   if (authorizer === undefined) return refused(ERROR_CODE.SECURITY_DISABLED, SECURITY_DISABLED_MESSAGE);
   if (!authorizer.authorizeCluster(principal, 'describe')) {
-    return refused(ERROR_CODE.CLUSTER_AUTHORIZATION_FAILED, 'describing ACLs needs DESCRIBE on the cluster');
+    return refused(deniedErrorCode('cluster'), 'describing ACLs needs DESCRIBE on the cluster');
   }
   const resources = new Map<
     string,
@@ -185,7 +186,7 @@ export async function handleCreateAcls(
   });
   if (authorizer === undefined) return all(ERROR_CODE.SECURITY_DISABLED, SECURITY_DISABLED_MESSAGE);
   if (!authorizer.authorizeCluster(principal, 'alter')) {
-    return all(ERROR_CODE.CLUSTER_AUTHORIZATION_FAILED, 'creating ACLs needs ALTER on the cluster');
+    return all(deniedErrorCode('cluster'), 'creating ACLs needs ALTER on the cluster');
   }
   const entries = request.creations.map(creationEntry);
   const valid = entries.filter((entry): entry is AclEntry => typeof entry !== 'string');
@@ -217,7 +218,7 @@ export async function handleDeleteAcls(
   });
   if (authorizer === undefined) return all(ERROR_CODE.SECURITY_DISABLED, SECURITY_DISABLED_MESSAGE);
   if (!authorizer.authorizeCluster(principal, 'alter')) {
-    return all(ERROR_CODE.CLUSTER_AUTHORIZATION_FAILED, 'deleting ACLs needs ALTER on the cluster');
+    return all(deniedErrorCode('cluster'), 'deleting ACLs needs ALTER on the cluster');
   }
   let removed: AclEntry[];
   try {

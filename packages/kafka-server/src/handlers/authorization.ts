@@ -9,26 +9,26 @@
  * describe; DeleteGroups DELETE group; OffsetDelete DELETE group and READ topic; DescribeConfigs
  * DESCRIBE topic or cluster. Used only when the server runs with ACLs.
  */
-import {
-  type CreateTopicsRequest,
-  type CreateTopicsResponse,
-  type DeleteTopicsRequest,
-  type DeleteTopicsResponse,
-  ERROR_CODE,
-  type FetchRequest,
-  type FetchResponse,
-  type ListOffsetsRequest,
-  type ListOffsetsResponse,
-  type MetadataRequest,
-  type MetadataResponse,
-  type OffsetCommitRequest,
-  type OffsetCommitResponse,
-  type OffsetFetchRequest,
-  type OffsetFetchResponse,
-  type ProduceRequest,
-  type ProduceResponse,
+import type {
+  CreateTopicsRequest,
+  CreateTopicsResponse,
+  DeleteTopicsRequest,
+  DeleteTopicsResponse,
+  FetchRequest,
+  FetchResponse,
+  ListOffsetsRequest,
+  ListOffsetsResponse,
+  MetadataRequest,
+  MetadataResponse,
+  OffsetCommitRequest,
+  OffsetCommitResponse,
+  OffsetFetchRequest,
+  OffsetFetchResponse,
+  ProduceRequest,
+  ProduceResponse,
 } from '@herald/kafka-protocol';
 import type { ServerContext } from '../context.ts';
+import { deniedErrorCode } from '../error-mapping.ts';
 import type { AclOperation } from '../security/acl-store.ts';
 import type { Authorizer } from '../security/authorizer.ts';
 
@@ -77,7 +77,7 @@ export async function authorizeProduce(
     name: topic.name,
     partitionResponses: topic.partitionData.map((partition) => ({
       index: partition.index,
-      errorCode: ERROR_CODE.TOPIC_AUTHORIZATION_FAILED,
+      errorCode: deniedErrorCode('topic'),
       baseOffset: -1n,
       logAppendTimeMs: -1n,
       logStartOffset: -1n,
@@ -106,7 +106,7 @@ export async function authorizeFetch(
     topic: topic.topic,
     partitions: topic.partitions.map((partition) => ({
       partitionIndex: partition.partition,
-      errorCode: ERROR_CODE.TOPIC_AUTHORIZATION_FAILED,
+      errorCode: deniedErrorCode('topic'),
       highWatermark: -1n,
       lastStableOffset: -1n,
       logStartOffset: -1n,
@@ -131,7 +131,7 @@ export async function authorizeListOffsets(
     name: topic.name,
     partitions: topic.partitions.map((partition) => ({
       partitionIndex: partition.partitionIndex,
-      errorCode: ERROR_CODE.TOPIC_AUTHORIZATION_FAILED,
+      errorCode: deniedErrorCode('topic'),
       timestamp: -1n,
       offset: -1n,
       leaderEpoch: -1,
@@ -179,7 +179,7 @@ export async function authorizeMetadata(
       : await run(context, { ...request, topics: request.topics.filter((topic) => topic.name === null) });
   const base = served ?? described ?? unnamed ?? (await run(context, { ...request, topics: [] }));
   const refused = denied.map((topic) => ({
-    errorCode: ERROR_CODE.TOPIC_AUTHORIZATION_FAILED,
+    errorCode: deniedErrorCode('topic'),
     name: topic.name,
     isInternal: false,
     partitions: [],
@@ -203,7 +203,7 @@ export async function authorizeCreateTopics(
   const served = await run({ ...request, topics: allowed });
   const refused = denied.map((topic) => ({
     name: topic.name,
-    errorCode: ERROR_CODE.TOPIC_AUTHORIZATION_FAILED,
+    errorCode: deniedErrorCode('topic'),
     errorMessage: DENIED_MESSAGE,
     numPartitions: -1,
     replicationFactor: -1,
@@ -223,7 +223,7 @@ export async function authorizeDeleteTopics(
   const served = await run({ ...request, topicNames: allowed });
   const refused = denied.map((name) => ({
     name,
-    errorCode: ERROR_CODE.TOPIC_AUTHORIZATION_FAILED,
+    errorCode: deniedErrorCode('topic'),
     errorMessage: DENIED_MESSAGE,
   }));
   return { ...served, responses: [...served.responses, ...refused] };
@@ -241,9 +241,7 @@ export async function authorizeOffsetCommit(
     : { allowed: [], denied: request.topics };
   if (denied.length === 0) return run(request);
   const served = allowed.length === 0 ? undefined : await run({ ...request, topics: allowed });
-  const errorCode = groupAllowed
-    ? ERROR_CODE.TOPIC_AUTHORIZATION_FAILED
-    : ERROR_CODE.GROUP_AUTHORIZATION_FAILED;
+  const errorCode = groupAllowed ? deniedErrorCode('topic') : deniedErrorCode('group');
   const refused = denied.map((topic) => ({
     name: topic.name,
     partitions: topic.partitions.map((partition) => ({
@@ -261,7 +259,7 @@ export async function authorizeOffsetFetch(
   run: (request: OffsetFetchRequest) => Promise<OffsetFetchResponse>,
 ): Promise<OffsetFetchResponse> {
   if (!mayGroup(requester, 'describe', request.groupId)) {
-    return { throttleTimeMs: 0, topics: [], errorCode: ERROR_CODE.GROUP_AUTHORIZATION_FAILED };
+    return { throttleTimeMs: 0, topics: [], errorCode: deniedErrorCode('group') };
   }
   const { principal, authorizer } = requester;
   if (request.topics === null) {
@@ -284,7 +282,7 @@ export async function authorizeOffsetFetch(
       committedOffset: -1n,
       committedLeaderEpoch: -1,
       metadata: null,
-      errorCode: ERROR_CODE.TOPIC_AUTHORIZATION_FAILED,
+      errorCode: deniedErrorCode('topic'),
     })),
   }));
   return { ...served, topics: [...served.topics, ...refused] };

@@ -12,7 +12,6 @@ import {
   type DescribeConfigsResponse,
   type DescribeGroupsRequest,
   type DescribeGroupsResponse,
-  ERROR_CODE,
   type FetchRequest,
   type HeartbeatRequest,
   type JoinGroupRequest,
@@ -29,6 +28,7 @@ import {
   type SyncGroupRequest,
 } from '@herald/kafka-protocol';
 import type { ServerContext } from '../context.ts';
+import { deniedErrorCode } from '../error-mapping.ts';
 import type { Authorizer } from '../security/authorizer.ts';
 import { handleDescribeConfigs } from './admin.ts';
 import {
@@ -59,7 +59,7 @@ type Dispatch = (header: RequestHeader, body: unknown) => Promise<object | null>
 
 /** The answer of a group API refused as a whole, or undefined when the principal may proceed. */
 function refusedGroupRequest(requester: Requester, apiKey: number, body: unknown): object | undefined {
-  const denied = ERROR_CODE.GROUP_AUTHORIZATION_FAILED;
+  const denied = deniedErrorCode('group');
   switch (apiKey) {
     case API_KEY.JoinGroup: {
       const request = body as JoinGroupRequest;
@@ -114,7 +114,7 @@ async function describeGroups(
     groups: request.groups.map(
       (groupId) =>
         byId.get(groupId) ?? {
-          errorCode: ERROR_CODE.GROUP_AUTHORIZATION_FAILED,
+          errorCode: deniedErrorCode('group'),
           groupId,
           groupState: '',
           protocolType: '',
@@ -156,8 +156,8 @@ async function describeConfigs(
     .map((resource) => ({
       errorCode:
         resource.resourceType === CONFIG_RESOURCE_TOPIC
-          ? ERROR_CODE.TOPIC_AUTHORIZATION_FAILED
-          : ERROR_CODE.CLUSTER_AUTHORIZATION_FAILED,
+          ? deniedErrorCode('topic')
+          : deniedErrorCode('cluster'),
       errorMessage: 'not authorised; ask an operator for an ACL (herald acls add)',
       resourceType: resource.resourceType,
       resourceName: resource.resourceName,
@@ -222,7 +222,7 @@ export async function dispatchGuarded(
       };
       const refused = request.groupsNames
         .filter((group) => !allowed.includes(group))
-        .map((groupId) => ({ groupId, errorCode: ERROR_CODE.GROUP_AUTHORIZATION_FAILED }));
+        .map((groupId) => ({ groupId, errorCode: deniedErrorCode('group') }));
       return { ...served, results: [...served.results, ...refused] };
     }
     default:
