@@ -1,7 +1,7 @@
 /**
  * ACLs: the authorizer's semantics (deny wins, prefixed and `*` patterns, `User:*`, DESCRIBE
  * implied, super users, no match denied) and enforcement against real clients over SASL SCRAM:
- * kcat (librdkafka) and @platformatic/kafka get "Topic authorization failed" without an ACL, work
+ * kcat (librdkafka), @platformatic/kafka and the Java producer get their authorisation error without an ACL, work
  * once one is added while the server runs, and a super user keeps working throughout.
  */
 import assert from 'node:assert/strict';
@@ -207,7 +207,7 @@ describe('acls - enforced', { timeout: 300_000 }, () => {
     }
     assert.deepEqual(errors, []);
   });
-  test('acls - kafka-acls.sh adds, lists and removes ACLs; a user without ALTER on the cluster gets ClusterAuthorizationException', async () => {
+  test('acls - kafka-acls.sh adds, lists and removes ACLs; the Java producer gets TopicAuthorizationException, a user without ALTER on the cluster ClusterAuthorizationException', async () => {
     const config = (user: string) => {
       const file = path.join(dir, '..', `${user}.properties`);
       writeFileSync(
@@ -255,6 +255,22 @@ describe('acls - enforced', { timeout: 300_000 }, () => {
     const read = await kcat(bootstrap, 'carol', ['-C', '-t', 'reports-2026', '-e', '-q', '-o', 'beginning']);
     assert.equal(read.code, 0, read.stderr);
     assert.equal(read.stdout.trim(), 'q4');
+
+    // The Java producer: carol may describe reports-* but not write it.
+    const produced = await runJava(
+      'org.apache.kafka.tools.ConsoleProducer',
+      [
+        '--bootstrap-server',
+        bootstrap,
+        '--producer.config',
+        config('carol'),
+        '--topic',
+        'reports-2026',
+        '--sync',
+      ],
+      { input: 'nope\n' },
+    );
+    assert.match(`${produced.stdout}${produced.stderr}`, /TopicAuthorizationException/);
 
     const refused = await acls('bob', [
       '--add',
