@@ -8,11 +8,23 @@ import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import {
+  API_KEY,
+  type CreateTopicsResponse,
+  type DeleteTopicsResponse,
+  type DescribeAclsResponse,
+  type DescribeGroupsResponse,
+  ERROR_CODE,
+  type JoinGroupResponse,
+  type MetadataResponse,
+  type OffsetFetchResponse,
+} from '@herald/kafka-protocol';
 import { eventually, requireTool, runTool, type ToolResult, temporaryDirectory } from '@herald/test-support';
 import { Producer, stringSerializers } from '@platformatic/kafka';
 import { addAcls, addUser, type KafkaServer, readAcls, removeAcls, startKafkaServer } from '../src/index.ts';
 import { Authorizer } from '../src/security/authorizer.ts';
 import { runJava } from './client-tools.ts';
+import { WireClient } from './wire-client.ts';
 
 const ACL_COMMAND = 'org.apache.kafka.tools.AclCommand';
 
@@ -303,5 +315,118 @@ describe('acls - enforced', { timeout: 300_000 }, () => {
         .map((entry) => entry.operation),
       ['describe'],
     );
+  });
+});
+
+describe('acls - per API over the wire', { timeout: 120_000 }, () => {
+  test('acls - Metadata, groups, topics admin and the ACL APIs answer their authorisation errors', async () => {
+    const dir = path.join(temporaryDirectory('herald-acls-wire-'), 'data');
+    mkdirSync(dir);
+    // Without SASL every connection is User:ANONYMOUS.
+    const allow = (
+      operation: 'describe' | 'read',
+      resourceType: 'topic' | 'group',
+      resourceName: string,
+    ) => ({
+      principal: 'User:ANONYMOUS',
+      permission: 'allow' as const,
+      operation,
+      resourceType,
+      resourceName,
+      patternType: 'literal' as const,
+    });
+    await addAcls(dir, [allow('describe', 'topic', 'visible'), allow('read', 'group', 'g-ok')]);
+    const server = await startKafkaServer({ dir, port: 0, acls: { onDenied: () => {} } });
+    const open = await startKafkaServer({ dir: path.join(dir, '..', 'open'), port: 0 });
+    const client = new WireClient(server.port);
+    const openClient = new WireClient(open.port);
+    try {
+      await server.broker.createTopic('visible', { partitions: 1 });
+      await server.broker.createTopic('hidden', { partitions: 1 });
+      const metadata = (topics: { name: string }[] | null) =>
+        client.request<MetadataResponse>(API_KEY.Metadata, 9, {
+          topics,
+          allowAutoTopicCreation: true,
+          includeClusterAuthorizedOperations: false,
+          includeTopicAuthorizedOperations: false,
+        });
+      assert.deepEqual(
+        (await metadata(null)).topics.map((topic) => topic.name),
+        ['visible'],
+        'listing leaves out what may not be described',
+      );
+      const named = await metadata([{ name: 'visible' }, { name: 'hidden' }, { name: 'brand-new' }]);
+      assert.deepEqual(named.topics.map((topic) => [topic.name, topic.errorCode]).sort(), [
+        ['brand-new', ERROR_CODE.TOPIC_AUTHORIZATION_FAILED],
+        ['hidden', ERROR_CODE.TOPIC_AUTHORIZATION_FAILED],
+        ['visible', ERROR_CODE.NONE],
+      ]);
+      assert.equal(
+        server.broker.listTopics().includes('brand-new'),
+        false,
+        'not auto-created without CREATE',
+      );
+
+      const joined = await client.request<JoinGroupResponse>(API_KEY.JoinGroup, 2, {
+        groupId: 'g-denied',
+        sessionTimeoutMs: 10_000,
+        rebalanceTimeoutMs: 10_000,
+        memberId: '',
+        groupInstanceId: null,
+        protocolType: 'consumer',
+        protocols: [{ name: 'range', metadata: new Uint8Array(0) }],
+      });
+      assert.equal(joined.errorCode, ERROR_CODE.GROUP_AUTHORIZATION_FAILED);
+      const fetched = await client.request<OffsetFetchResponse>(API_KEY.OffsetFetch, 7, {
+        groupId: 'g-denied',
+        topics: null,
+        requireStable: false,
+      });
+      assert.equal(fetched.errorCode, ERROR_CODE.GROUP_AUTHORIZATION_FAILED);
+      const described = await client.request<DescribeGroupsResponse>(API_KEY.DescribeGroups, 5, {
+        groups: ['g-ok', 'g-denied'],
+        includeAuthorizedOperations: false,
+      });
+      assert.deepEqual(
+        described.groups.map((group) => [group.groupId, group.errorCode]),
+        [
+          ['g-ok', ERROR_CODE.NONE],
+          ['g-denied', ERROR_CODE.GROUP_AUTHORIZATION_FAILED],
+        ],
+      );
+
+      const created = await client.request<CreateTopicsResponse>(API_KEY.CreateTopics, 5, {
+        topics: [{ name: 'made', numPartitions: 1, replicationFactor: -1, assignments: [], configs: [] }],
+        timeoutMs: 5_000,
+        validateOnly: false,
+      });
+      assert.equal(created.topics[0]?.errorCode, ERROR_CODE.TOPIC_AUTHORIZATION_FAILED);
+      const deleted = await client.request<DeleteTopicsResponse>(API_KEY.DeleteTopics, 4, {
+        topicNames: ['visible'],
+        timeoutMs: 5_000,
+      });
+      assert.equal(deleted.responses[0]?.errorCode, ERROR_CODE.TOPIC_AUTHORIZATION_FAILED);
+      assert.ok(server.broker.listTopics().includes('visible'));
+
+      const describeAcls = {
+        resourceTypeFilter: 1,
+        resourceNameFilter: null,
+        patternTypeFilter: 1,
+        principalFilter: null,
+        hostFilter: null,
+        operation: 1,
+        permissionType: 1,
+      };
+      const acls = await client.request<DescribeAclsResponse>(API_KEY.DescribeAcls, 3, describeAcls);
+      assert.equal(acls.errorCode, ERROR_CODE.CLUSTER_AUTHORIZATION_FAILED);
+      const disabled = await openClient.request<DescribeAclsResponse>(API_KEY.DescribeAcls, 3, describeAcls);
+      assert.equal(disabled.errorCode, ERROR_CODE.SECURITY_DISABLED, 'a server without --acls');
+      assert.equal(client.closed, false, 'denials keep the connection open');
+    } finally {
+      client.close();
+      openClient.close();
+      await server.close();
+      await open.close();
+    }
   });
 });
