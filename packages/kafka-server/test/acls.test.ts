@@ -1,8 +1,9 @@
 /**
  * ACLs: the authorizer's semantics (deny wins, prefixed and `*` patterns, `User:*`, DESCRIBE
- * implied, super users, no match denied) and enforcement against real clients over SASL SCRAM:
- * kcat (librdkafka), @platformatic/kafka and the Java producer get their authorisation error without an ACL, work
- * once one is added while the server runs, and a super user keeps working throughout.
+ * implied, super users, no match denied); enforcement against real clients over SASL SCRAM (kcat,
+ * @platformatic/kafka and the Java producer get their authorisation error without an ACL, and
+ * succeed once one is added while the server runs; a super user keeps working throughout);
+ * Kafka's kafka-acls.sh against the ACL APIs; and each API's denial over the wire.
  */
 import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
