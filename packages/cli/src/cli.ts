@@ -97,6 +97,11 @@ export const COMMANDS: readonly CommandEntry[] = [
     load: async () => (await import('./commands/serve.ts')).serveCommand,
   },
   {
+    name: 'acls',
+    summary: 'add, remove and list the ACLs herald serve --acls enforces',
+    load: async () => (await import('./commands/acls.ts')).aclsCommand,
+  },
+  {
     name: 'users',
     summary: 'add, remove and list the SASL users of herald serve (salted SCRAM credentials)',
     load: async () => (await import('./commands/users.ts')).usersCommand,

@@ -8,12 +8,18 @@
  */
 import { apiVersionsRequest } from './apis/api-versions/request.ts';
 import { apiVersionsResponse } from './apis/api-versions/response.ts';
+import { createAclsRequest } from './apis/create-acls/request.ts';
+import { createAclsResponse } from './apis/create-acls/response.ts';
 import { createTopicsRequest } from './apis/create-topics/request.ts';
 import { createTopicsResponse } from './apis/create-topics/response.ts';
+import { deleteAclsRequest } from './apis/delete-acls/request.ts';
+import { deleteAclsResponse } from './apis/delete-acls/response.ts';
 import { deleteGroupsRequest } from './apis/delete-groups/request.ts';
 import { deleteGroupsResponse } from './apis/delete-groups/response.ts';
 import { deleteTopicsRequest } from './apis/delete-topics/request.ts';
 import { deleteTopicsResponse } from './apis/delete-topics/response.ts';
+import { describeAclsRequest } from './apis/describe-acls/request.ts';
+import { describeAclsResponse } from './apis/describe-acls/response.ts';
 import { describeConfigsRequest } from './apis/describe-configs/request.ts';
 import { describeConfigsResponse } from './apis/describe-configs/response.ts';
 import { describeGroupsRequest } from './apis/describe-groups/request.ts';
@@ -72,6 +78,9 @@ export const API_KEY = {
   CreateTopics: 19,
   DeleteTopics: 20,
   InitProducerId: 22,
+  DescribeAcls: 29,
+  CreateAcls: 30,
+  DeleteAcls: 31,
   DescribeConfigs: 32,
   SaslAuthenticate: 36,
   DeleteGroups: 42,
@@ -128,6 +137,10 @@ export const APIS: readonly ApiDefinition[] = [
   api('SaslAuthenticate', 0, 2, saslAuthenticateRequest, saslAuthenticateResponse),
   api('DeleteGroups', 1, 2, deleteGroupsRequest, deleteGroupsResponse),
   api('OffsetDelete', 0, 0, offsetDeleteRequest, offsetDeleteResponse),
+  // Generated from Kafka's JSON definitions; v0 (no pattern type) is not served, v2+ are flexible.
+  api('DescribeAcls', 1, 3, describeAclsRequest, describeAclsResponse),
+  api('CreateAcls', 1, 3, createAclsRequest, createAclsResponse),
+  api('DeleteAcls', 1, 3, deleteAclsRequest, deleteAclsResponse),
 ];
 
 const byKey = new Map(APIS.map((definition) => [definition.apiKey, definition]));

@@ -269,6 +269,7 @@ export const KAFKA_ERROR_CODES: readonly KafkaErrorCode[] = [
     retriable: true,
     message: 'Another operation on the same transaction is in progress.',
   },
+  { code: 54, name: 'SECURITY_DISABLED', retriable: false, message: 'Security features are disabled.' },
   {
     code: 56,
     name: 'KAFKA_STORAGE_ERROR',
@@ -431,6 +432,7 @@ export const ERROR_CODE = {
   INVALID_PRODUCER_EPOCH: 47,
   INVALID_TXN_STATE: 48,
   CONCURRENT_TRANSACTIONS: 51,
+  SECURITY_DISABLED: 54,
   KAFKA_STORAGE_ERROR: 56,
   SASL_AUTHENTICATION_FAILED: 58,
   UNKNOWN_PRODUCER_ID: 59,

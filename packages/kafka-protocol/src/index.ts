@@ -6,12 +6,18 @@
  */
 export type { ApiVersionsRequest } from './apis/api-versions/request.ts';
 export type { ApiVersionRange, ApiVersionsResponse } from './apis/api-versions/response.ts';
+export type { CreateAclsRequest } from './apis/create-acls/request.ts';
+export type { CreateAclsResponse } from './apis/create-acls/response.ts';
 export type { CreatableTopic, CreateTopicsRequest } from './apis/create-topics/request.ts';
 export type { CreateTopicsResponse } from './apis/create-topics/response.ts';
+export type { DeleteAclsRequest } from './apis/delete-acls/request.ts';
+export type { DeleteAclsResponse } from './apis/delete-acls/response.ts';
 export type { DeleteGroupsRequest } from './apis/delete-groups/request.ts';
 export type { DeleteGroupsResponse } from './apis/delete-groups/response.ts';
 export type { DeleteTopicsRequest } from './apis/delete-topics/request.ts';
 export type { DeleteTopicsResponse } from './apis/delete-topics/response.ts';
+export type { DescribeAclsRequest } from './apis/describe-acls/request.ts';
+export type { DescribeAclsResponse } from './apis/describe-acls/response.ts';
 export type { DescribeConfigsRequest } from './apis/describe-configs/request.ts';
 export type { DescribeConfigsResponse } from './apis/describe-configs/response.ts';
 export type { DescribeGroupsRequest } from './apis/describe-groups/request.ts';

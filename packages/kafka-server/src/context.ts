@@ -5,6 +5,7 @@
 import type { Broker } from '@herald/broker';
 import type { GroupCoordinator } from './group-coordinator.ts';
 import type { ProducerStateManager } from './producer-state.ts';
+import type { Authorizer } from './security/authorizer.ts';
 import type { TopicCache } from './topic-cache.ts';
 
 /** The node id of this single-node cluster. */
@@ -30,6 +31,8 @@ export interface ServerContext {
   readonly closing: Promise<void>;
   /** True once the server started shutting down. */
   isClosing(): boolean;
+  /** Set when ACLs are enforced (`KafkaServerOptions.acls`); absent, every request is allowed. */
+  readonly authorizer?: Authorizer;
   /** Reports an unexpected error (logged by the CLI). */
   readonly onError: (error: unknown) => void;
   /** Told the size of every response frame encoded (see `KafkaServerOptions.onResponse`). */

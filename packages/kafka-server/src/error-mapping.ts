@@ -5,6 +5,7 @@
 import { BrokerError } from '@herald/broker';
 import { ERROR_CODE } from '@herald/kafka-protocol';
 import { isLogError, type LogError } from '@herald/log';
+import type { AclResourceType } from './security/acl-store.ts';
 
 function logCause(error: unknown): LogError | undefined {
   for (let current = error, depth = 0; current !== undefined && current !== null && depth < 5; depth++) {
@@ -62,4 +63,16 @@ export function brokerErrorCode(error: unknown): number {
     }
   }
   return ERROR_CODE.UNKNOWN_SERVER_ERROR;
+}
+
+/** The Kafka error code for a request (or part of one) an ACL denies on a resource of `type`. */
+export function deniedErrorCode(type: AclResourceType): number {
+  switch (type) {
+    case 'topic':
+      return ERROR_CODE.TOPIC_AUTHORIZATION_FAILED;
+    case 'group':
+      return ERROR_CODE.GROUP_AUTHORIZATION_FAILED;
+    case 'cluster':
+      return ERROR_CODE.CLUSTER_AUTHORIZATION_FAILED;
+  }
 }

@@ -6,12 +6,28 @@
 export { registerPureJsCodecs } from './compression.ts';
 export type { ResponseSize } from './context.ts';
 export type { GroupCoordinatorOptions } from './group-coordinator.ts';
+export {
+  ACL_OPERATIONS,
+  ACL_RESOURCE_TYPES,
+  type AclEntry,
+  type AclOperation,
+  type AclPatternType,
+  type AclPermission,
+  type AclResourceType,
+  aclsFile,
+  addAcls,
+  CLUSTER_RESOURCE_NAME,
+  formatAcl,
+  readAcls,
+  removeAcls,
+} from './security/acl-store.ts';
 export { SASL_MECHANISMS, type SaslMechanism } from './security/sasl-session.ts';
 export { SCRAM_ITERATIONS_MAX, SCRAM_ITERATIONS_MIN } from './security/scram.ts';
 export type { TlsFiles } from './security/tls-files.ts';
 export { addUser, listUsers, removeUser, usersFile } from './security/user-store.ts';
 export {
   type KafkaServer,
+  type KafkaServerAclOptions,
   KafkaServerConfigError,
   type KafkaServerOptions,
   type KafkaServerSaslOptions,

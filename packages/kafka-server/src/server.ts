@@ -17,6 +17,7 @@ import type { ResponseSize, ServerContext } from './context.ts';
 import { GroupCoordinator, type GroupCoordinatorOptions } from './group-coordinator.ts';
 import { ProducerStateManager } from './producer-state.ts';
 import { Admission } from './security/admission.ts';
+import { Authorizer } from './security/authorizer.ts';
 import { ByteRateQuota, type Quotas } from './security/quotas.ts';
 import { SASL_MECHANISMS, type SaslMechanism, type SaslSettings } from './security/sasl-session.ts';
 import { loadTlsContext, type TlsFiles, watchTlsFiles } from './security/tls-files.ts';
@@ -34,6 +35,22 @@ export interface KafkaServerSaslOptions {
   readonly mechanisms?: readonly SaslMechanism[];
   /** Data directory holding `security/users.json` (default: `dir`). */
   readonly usersDir?: string;
+}
+
+/** ACL settings of {@link KafkaServerOptions}. */
+export interface KafkaServerAclOptions {
+  /** Data directory holding `security/acls.json` (default: `dir`). */
+  readonly aclsDir?: string;
+  /**
+   * Principals allowed everything without ACLs (Kafka's `super.users`), e.g. `User:admin`.
+   * Everybody else needs a matching allow ACL and no matching deny.
+   */
+  readonly superUsers?: readonly string[];
+  /**
+   * Told one line per denied request (at most 20 per 10 s; the rest are counted in a summary
+   * line). Default: `onError`, as an Error.
+   */
+  readonly onDenied?: (line: string) => void;
 }
 
 /** Options of {@link startKafkaServer}. */
@@ -54,6 +71,11 @@ export interface KafkaServerOptions {
   readonly tlsReloadIntervalMs?: number;
   /** Require SASL authentication before any other request. */
   readonly sasl?: KafkaServerSaslOptions;
+  /**
+   * Enforce ACLs (Kafka's semantics: no matching allow means denied; deny wins; super users
+   * bypass). Off by default: without it every connection may do everything.
+   */
+  readonly acls?: KafkaServerAclOptions;
   /** A connection that has not authenticated within this is closed (default 10 s; TLS handshake included). */
   readonly authTimeoutMs?: number;
   /** Largest frame before authentication (default 512 KiB, Kafka's sasl.server.max.receive.size). */
@@ -180,10 +202,30 @@ function securitySettings(
   return { mechanisms, users: new UserDirectory(usersDir, onError) };
 }
 
+function createAuthorizer(
+  options: KafkaServerOptions,
+  onError: (error: unknown) => void,
+): Authorizer | undefined {
+  if (options.acls === undefined) return undefined;
+  const aclsDir = options.acls.aclsDir ?? options.dir;
+  if (aclsDir === undefined) {
+    throw new KafkaServerConfigError('ACLs need the directory of the ACL file: give `dir` or `acls.aclsDir`');
+  }
+  for (const principal of options.acls.superUsers ?? []) {
+    if (!/^User:[A-Za-z0-9._@-]{1,128}$/.test(principal)) {
+      throw new KafkaServerConfigError(`invalid super user "${principal}": use User:NAME`);
+    }
+  }
+  const log = options.acls.onDenied ?? ((line: string) => onError(new Error(line)));
+  return new Authorizer(aclsDir, options.acls.superUsers ?? [], log, onError);
+}
+
 /** Opens the broker (unless given) and starts listening. */
 export async function startKafkaServer(options: KafkaServerOptions = {}): Promise<KafkaServer> {
   const host = options.host ?? '127.0.0.1';
   const sasl = securitySettings(options, host, options.onError ?? (() => {}));
+  const authorizer = createAuthorizer(options, options.onError ?? (() => {}));
+  await authorizer?.refresh(true);
   const tlsContext = options.tls === undefined ? undefined : loadTlsContext(options.tls);
   registerPureJsCodecs();
   const broker =
@@ -215,6 +257,7 @@ export async function startKafkaServer(options: KafkaServerOptions = {}): Promis
     closing,
     isClosing: () => isClosing,
     onError,
+    ...(authorizer === undefined ? {} : { authorizer }),
     ...(options.onResponse === undefined ? {} : { onResponse: options.onResponse }),
   };
   const limits: ConnectionLimits = {

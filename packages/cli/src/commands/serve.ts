@@ -33,6 +33,9 @@ Options:
   --sasl                 require SASL: SCRAM-SHA-512, SCRAM-SHA-256 (and PLAIN with TLS), users from
                          \`herald users add\` in the data directory
   --sasl-mechanisms LIST comma-separated subset of SCRAM-SHA-512,SCRAM-SHA-256,PLAIN (implies --sasl)
+  --acls                 enforce the ACLs of \`herald acls\` (Kafka's semantics: without a matching
+                         allow a request is denied); off by default
+  --super-users LIST     comma-separated principals allowed everything (User:admin; implies --acls)
   --insecure             allow binding a non-loopback interface without TLS and SASL (trusted networks)
   --connections-max N    most open connections (default 1024)
   --connections-per-ip-max N
@@ -90,6 +93,11 @@ function securityOptions(values: Values): KafkaServerOptions {
     .map((mechanism) => mechanism.trim().toUpperCase())
     .filter((mechanism) => mechanism.length > 0) as SaslMechanism[] | undefined;
   const sasl = values.sasl === true || mechanisms !== undefined;
+  const superUsers = text('super-users')
+    ?.split(',')
+    .map((principal) => principal.trim())
+    .filter((principal) => principal.length > 0);
+  const acls = values.acls === true || superUsers !== undefined;
   const limit = (name: string, min: number, max: number) => integer(text(name), name, min, max);
   const limits = {
     connectionsMax: limit('connections-max', 1, 1_000_000),
@@ -106,6 +114,7 @@ function securityOptions(values: Values): KafkaServerOptions {
       ? {}
       : { tls: { certFile, keyFile, ...(text('tls-ca') === undefined ? {} : { caFile: text('tls-ca')! }) } }),
     ...(sasl ? { sasl: mechanisms === undefined ? {} : { mechanisms } } : {}),
+    ...(acls ? { acls: superUsers === undefined ? {} : { superUsers } } : {}),
     ...Object.fromEntries(Object.entries(limits).filter(([, value]) => value !== undefined)),
   };
 }
@@ -127,6 +136,8 @@ async function serve(args: readonly string[], io: CommandIo): Promise<number> {
         'tls-ca': { type: 'string' },
         sasl: { type: 'boolean' },
         'sasl-mechanisms': { type: 'string' },
+        acls: { type: 'boolean' },
+        'super-users': { type: 'string' },
         'connections-max': { type: 'string' },
         'connections-per-ip-max': { type: 'string' },
         'auth-timeout-ms': { type: 'string' },
@@ -175,6 +186,9 @@ async function serve(args: readonly string[], io: CommandIo): Promise<number> {
         : { advertisedHost: values['advertised-host'] as string }),
       insecure: values.insecure === true,
       onError: (error) => io.stderr(`herald serve: ${(error as Error).stack ?? String(error)}\n`),
+      ...(security.acls === undefined
+        ? {}
+        : { acls: { ...security.acls, onDenied: (line: string) => io.stderr(`herald serve: ${line}\n`) } }),
     });
   } catch (error) {
     // A refused configuration (an open bind without TLS and SASL, PLAIN without TLS, unreadable
@@ -211,6 +225,7 @@ async function serve(args: readonly string[], io: CommandIo): Promise<number> {
   const protections = [
     ...(security.tls === undefined ? [] : ['TLS']),
     ...(security.sasl === undefined ? [] : ['SASL']),
+    ...(security.acls === undefined ? [] : ['ACLs']),
   ];
   io.stdout(
     `herald serve: listening on ${server.host}:${server.port} (data ${dir}` +

@@ -4,9 +4,12 @@
  */
 import {
   API_KEY,
+  type CreateAclsRequest,
   type CreateTopicsRequest,
+  type DeleteAclsRequest,
   type DeleteGroupsRequest,
   type DeleteTopicsRequest,
+  type DescribeAclsRequest,
   type DescribeConfigsRequest,
   type DescribeGroupsRequest,
   ERROR_CODE,
@@ -27,12 +30,14 @@ import {
   type SyncGroupRequest,
 } from '@herald/kafka-protocol';
 import type { ServerContext } from '../context.ts';
+import { handleCreateAcls, handleDeleteAcls, handleDescribeAcls } from './acl-apis.ts';
 import { handleDeleteGroups, handleDescribeConfigs, handleOffsetDelete } from './admin.ts';
 import { apiVersionsResponse } from './api-versions.ts';
 import { handleFetch } from './fetch.ts';
 import { handleFindCoordinator } from './find-coordinator.ts';
 import { handleDescribeGroups, handleListGroups } from './group-listing.ts';
 import { handleHeartbeat, handleJoinGroup, handleLeaveGroup, handleSyncGroup } from './groups.ts';
+import { dispatchGuarded } from './guarded.ts';
 import { handleInitProducerId } from './init-producer-id.ts';
 import { handleListOffsets } from './list-offsets.ts';
 import { handleMetadata } from './metadata.ts';
@@ -46,6 +51,8 @@ export interface ConnectionState {
   produceGate: Promise<void>;
   /** The client's address as Kafka reports it in DescribeGroups ("/127.0.0.1"). */
   readonly clientHost: string;
+  /** `User:<name>` once authenticated, `User:ANONYMOUS` without SASL (what ACLs are checked for). */
+  readonly principal: string;
 }
 
 async function produce(
@@ -63,8 +70,21 @@ async function produce(
   return request.acks === 0 ? null : response;
 }
 
-/** Runs the handler of `header.apiKey`. */
-export async function dispatch(
+/** Runs the handler of `header.apiKey`, with the connection's rights enforced when ACLs are on. */
+export function dispatch(
+  context: ServerContext,
+  connection: ConnectionState,
+  header: RequestHeader,
+  body: unknown,
+): Promise<object | null> {
+  const unchecked = (uncheckedHeader: RequestHeader, uncheckedBody: unknown) =>
+    dispatchUnchecked(context, connection, uncheckedHeader, uncheckedBody);
+  return context.authorizer === undefined
+    ? unchecked(header, body)
+    : dispatchGuarded(context, context.authorizer, connection.principal, header, body, unchecked);
+}
+
+async function dispatchUnchecked(
   context: ServerContext,
   connection: ConnectionState,
   header: RequestHeader,
@@ -112,6 +132,12 @@ export async function dispatch(
       return handleDeleteGroups(context, body as DeleteGroupsRequest);
     case API_KEY.OffsetDelete:
       return handleOffsetDelete(context, body as OffsetDeleteRequest);
+    case API_KEY.DescribeAcls:
+      return handleDescribeAcls(context.authorizer, connection.principal, body as DescribeAclsRequest);
+    case API_KEY.CreateAcls:
+      return handleCreateAcls(context.authorizer, connection.principal, body as CreateAclsRequest);
+    case API_KEY.DeleteAcls:
+      return handleDeleteAcls(context.authorizer, connection.principal, body as DeleteAclsRequest);
     // Only reached on a listener without SASL (see connection.ts): answered as Kafka does there.
     case API_KEY.SaslHandshake:
       return { errorCode: ERROR_CODE.ILLEGAL_SASL_STATE, mechanisms: [] };
