@@ -87,6 +87,11 @@ export const COMMANDS: readonly CommandEntry[] = [
     load: async () => (await import('./commands/dlq.ts')).dlqCommand,
   },
   {
+    name: 'console',
+    summary: 'serve the web console: topics, groups, dead letters, search, tail, trace, topology',
+    load: async () => (await import('./commands/console.ts')).consoleCommand,
+  },
+  {
     name: 'serve',
     summary: 'run the embedded broker as a Kafka-protocol server',
     load: async () => (await import('./commands/serve.ts')).serveCommand,

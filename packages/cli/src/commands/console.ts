@@ -1,0 +1,70 @@
+/**
+ * `herald console`: serves the Herald console (`@herald/console`) on a target until Ctrl-C. The
+ * console package is an optional peer: the CLI loads it only for this command, so `herald topics`
+ * never pays for it, and an installation without it gets an install line instead of a stack.
+ */
+import type { Command, CommandIo } from '../cli.ts';
+import { CliError, EXIT } from '../errors.ts';
+import { integerOption, parseOptions, stringOption, TARGET_USAGE } from '../options.ts';
+import { withTarget } from '../targets/open.ts';
+
+const USAGE = `Usage: herald console [--data DIR | --broker HOST:PORT] [--port N] [--host ADDRESS --token SECRET]
+
+Serves the Herald console, a web page of topics and messages, groups and lag, dead letters,
+search, live tail, the trace of one flow and the topology, until Ctrl-C. It prints its URL.
+
+Options:
+  --port N               port to listen on (default 8080; 0 picks a free one)
+  --host ADDRESS         address to bind (default 127.0.0.1, this machine only); any other
+                         address needs --token
+  --token SECRET         required of every request (the printed URL carries it)
+${TARGET_USAGE}
+Examples:
+  herald console --data ./data
+  herald console --broker 127.0.0.1:9092 --port 9000
+`;
+
+const OPTIONS = {
+  port: { type: 'string' },
+  host: { type: 'string' },
+  token: { type: 'string' },
+} as const;
+
+/** The port `herald console` listens on without --port. */
+const PORT_DEFAULT = 8080;
+
+async function consoleRun(args: readonly string[], io: CommandIo): Promise<number> {
+  const { values } = parseOptions(args, OPTIONS);
+  const port = integerOption(values, 'port', '--port', 0, 65535) ?? PORT_DEFAULT;
+  let startConsole: typeof import('@herald/console').startConsole;
+  try {
+    ({ startConsole } = await import('@herald/console'));
+  } catch (error) {
+    throw new CliError('the console is not installed; run npm install @herald/console', EXIT.unavailable, {
+      cause: error,
+    });
+  }
+  return withTarget(values, io, false, async (target) => {
+    const server = await startConsole({
+      target,
+      port,
+      host: stringOption(values, 'host'),
+      token: stringOption(values, 'token'),
+    });
+    io.stdout(`Herald console on ${target.description}: ${server.url}\n`);
+    const stop = Promise.withResolvers<void>();
+    process.once('SIGINT', () => stop.resolve());
+    process.once('SIGTERM', () => stop.resolve());
+    await stop.promise;
+    await server.close();
+    return EXIT.ok;
+  });
+}
+
+/** The `herald console` command. */
+export const consoleCommand: Command = {
+  name: 'console',
+  summary: 'serve the web console: topics, groups, dead letters, search, tail, trace, topology',
+  usage: USAGE,
+  run: consoleRun,
+};

@@ -1,0 +1,32 @@
+/**
+ * What sibling packages share with the CLI and applications must not use: the targets, the topic
+ * reader, positions, lag and dead letters. `@herald/console` reads the broker through these, so
+ * the console and the CLI have one implementation of reading.
+ */
+export {
+  type DeadLetterEntry,
+  type DeadLetterFilter,
+  deadLetterTopicOf,
+  originalOf,
+  pendingDeadLetters,
+  redriveOne,
+} from './dead-letters.ts';
+export { CliError, EXIT } from './errors.ts';
+export { cloudEventOf, headerMap } from './format.ts';
+export { lagOf, type PartitionLag, totals } from './lag.ts';
+export type { OptionValues } from './options.ts';
+export { type Position, parsePosition, resolvePosition } from './positions.ts';
+export { type ReadOptions, readTopic } from './reader.ts';
+export { targetOfBroker } from './targets/data-dir.ts';
+export { openTarget } from './targets/open.ts';
+export type {
+  ConsumedRecord,
+  FetchResult,
+  GroupKind,
+  GroupListing,
+  GroupPosition,
+  OutgoingMessage,
+  PartitionInfo,
+  Target,
+  TopicInfo,
+} from './targets/target.ts';

@@ -1,0 +1,274 @@
+/**
+ * The console's HTTP server, on node:http: a dozen JSON routes and two server-sent-event streams
+ * need no framework, and node:http keeps the package free of runtime dependencies. Binds loopback
+ * by default; any other address needs a token (bearer header, or `?token=` for EventSource).
+ */
+import { timingSafeEqual } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { ConfigurationError } from '@herald/bus';
+import { CliError, EXIT, readTopic, type Target } from '@herald/cli/internal';
+import type { ErrorView, RedriveRequest, ResetRequest } from './api-types.ts';
+import { messageViewOf } from './message-view.ts';
+import { loadPageScript, PAGE_HTML } from './page-bundle.ts';
+import {
+  listDeadLetterViews,
+  listGroupViews,
+  listTopicViews,
+  PAGE_MESSAGES_MAX,
+  readMessagePage,
+  redriveDeadLetter,
+  resetGroup,
+} from './reads.ts';
+import {
+  SCAN_BUDGET_DEFAULT,
+  SCAN_BUDGET_MAX,
+  SEARCH_RESULTS_DEFAULT,
+  SEARCH_RESULTS_MAX,
+  search,
+  topology,
+  trace,
+} from './scans.ts';
+
+/** Largest request body the API accepts, in bytes (its requests are a few fields). */
+const BODY_BYTES_MAX = 64 * 1024;
+
+/** Options of {@link startConsole}. */
+export interface ConsoleOptions {
+  /** Where the console reads: a target from the CLI (`--data`, `--broker`, or an open broker). */
+  readonly target: Target;
+  /** Address to bind (default 127.0.0.1). Anything but loopback needs `token`. */
+  readonly host?: string | undefined;
+  /** Port (default 0: any free port). */
+  readonly port?: number | undefined;
+  /** Required of every request when set (`Authorization: Bearer …` or `?token=`). */
+  readonly token?: string | undefined;
+}
+
+/** A running console. */
+export interface ConsoleServer {
+  /** The page's address (with `?token=` when a token is set). */
+  readonly url: string;
+  /** Stops accepting requests and ends open streams; leaves the target open. Idempotent. */
+  close(): Promise<void>;
+}
+
+const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
+
+/**
+ * Starts the console on `options.target`; resolves once it listens. Throws a ConfigurationError
+ * for a non-loopback host without a token.
+ */
+export async function startConsole(options: ConsoleOptions): Promise<ConsoleServer> {
+  const host = options.host ?? '127.0.0.1';
+  if (!LOOPBACK.has(host) && (options.token === undefined || options.token === '')) {
+    throw new ConfigurationError(
+      `the console would be reachable at ${host} without a token; pass --token SECRET (or bind 127.0.0.1)`,
+    );
+  }
+  const script = await loadPageScript();
+  const streams = new Set<AbortController>();
+  const server = createServer((request, response) => {
+    void handle(request, response, options, script, streams);
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, host, () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+  const shownHost = host.includes(':') ? `[${host}]` : host;
+  const query = options.token === undefined ? '' : `?token=${encodeURIComponent(options.token)}`;
+  let closing: Promise<void> | undefined;
+  return {
+    url: `http://${shownHost}:${port}/${query}`,
+    close() {
+      closing ??= closeServer(server, streams);
+      return closing;
+    },
+  };
+}
+
+async function closeServer(server: Server, streams: Set<AbortController>): Promise<void> {
+  for (const stream of streams) stream.abort();
+  server.closeAllConnections();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+}
+
+function authorized(request: IncomingMessage, url: URL, token: string | undefined): boolean {
+  if (token === undefined) return true;
+  const header = request.headers.authorization;
+  const given = header?.startsWith('Bearer ')
+    ? header.slice('Bearer '.length)
+    : (url.searchParams.get('token') ?? '');
+  const a = Buffer.from(given);
+  const b = Buffer.from(token);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+async function handle(
+  request: IncomingMessage,
+  response: ServerResponse,
+  options: ConsoleOptions,
+  script: string,
+  streams: Set<AbortController>,
+): Promise<void> {
+  const url = new URL(request.url ?? '/', 'http://console');
+  const controller = new AbortController();
+  response.once('close', () => controller.abort());
+  try {
+    if (!authorized(request, url, options.token)) {
+      return sendError(response, 401, 'CLI_USAGE', 'this console needs its token: open the URL it printed');
+    }
+    if (url.pathname === '/' && request.method === 'GET') return send(response, 200, 'text/html', PAGE_HTML);
+    if (url.pathname === '/app.js') return send(response, 200, 'text/javascript', script);
+    if (url.pathname.startsWith('/api/search') || url.pathname.startsWith('/api/tail')) {
+      streams.add(controller);
+      try {
+        return await stream(url, response, options.target, controller.signal);
+      } finally {
+        streams.delete(controller);
+      }
+    }
+    const body = await route(request, url, options.target, controller.signal);
+    if (body === undefined) return sendError(response, 404, 'CLI_NOT_FOUND', `no route ${url.pathname}`);
+    send(response, 200, 'application/json', JSON.stringify(body));
+  } catch (error) {
+    if (error instanceof CliError) {
+      const status = error.exitCode === EXIT.notFound ? 404 : error.exitCode === EXIT.conflict ? 409 : 400;
+      return sendError(response, status, error.code, error.message);
+    }
+    sendError(response, 500, 'HERALD_INTERNAL', (error as Error).message);
+  }
+}
+
+async function route(
+  request: IncomingMessage,
+  url: URL,
+  target: Target,
+  signal: AbortSignal,
+): Promise<unknown> {
+  const query = url.searchParams;
+  switch (`${request.method} ${url.pathname}`) {
+    case 'GET /api/topics':
+      return listTopicViews(target);
+    case 'GET /api/messages':
+      return readMessagePage(
+        target,
+        required(query, 'topic'),
+        integer(query, 'partition', 0, 0, 1_000_000),
+        BigInt(integer(query, 'offset', 0, 0, Number.MAX_SAFE_INTEGER)),
+        integer(query, 'limit', 50, 1, PAGE_MESSAGES_MAX),
+      );
+    case 'GET /api/groups':
+      return listGroupViews(target);
+    case 'POST /api/groups/reset':
+      await resetGroup(target, (await readJson(request)) as ResetRequest);
+      return { ok: true };
+    case 'GET /api/dead-letters':
+      return listDeadLetterViews(target, signal);
+    case 'POST /api/dead-letters/redrive':
+      await redriveDeadLetter(target, (await readJson(request)) as RedriveRequest, signal);
+      return { ok: true };
+    case 'GET /api/trace':
+      return trace(
+        target,
+        required(query, 'correlationId'),
+        integer(query, 'budget', SCAN_BUDGET_DEFAULT, 1, SCAN_BUDGET_MAX),
+        signal,
+      );
+    case 'GET /api/topology':
+      return topology(target, signal);
+    default:
+      return undefined;
+  }
+}
+
+/** The two SSE routes: a search's matches and progress, and the live tail of a topic. */
+async function stream(
+  url: URL,
+  response: ServerResponse,
+  target: Target,
+  signal: AbortSignal,
+): Promise<void> {
+  response.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store' });
+  const event = async (name: string, data: unknown) => {
+    // Waits for the socket to drain: a slow page slows the read instead of growing a buffer.
+    if (!response.write(`event: ${name}\ndata: ${JSON.stringify(data)}\n\n`) && !signal.aborted) {
+      await new Promise((resolve) => response.once('drain', resolve));
+    }
+  };
+  const query = url.searchParams;
+  if (url.pathname === '/api/search') {
+    const done = await search(target, {
+      needle: required(query, 'q'),
+      budget: integer(query, 'budget', SCAN_BUDGET_DEFAULT, 1, SCAN_BUDGET_MAX),
+      resultsMax: integer(query, 'limit', SEARCH_RESULTS_DEFAULT, 1, SEARCH_RESULTS_MAX),
+      signal,
+      onMatch: (message) => void event('match', message),
+      onProgress: (progress) => void event('progress', progress),
+    });
+    await event('done', done);
+  } else {
+    const topic = required(query, 'topic');
+    const info = await target.describeTopic(topic);
+    await event('ready', { topic });
+    await readTopic({
+      target,
+      topic,
+      start: new Map(info.partitions.map((p) => [p.partition, p.highWatermark])),
+      follow: true,
+      signal,
+      onRecord: async (record) => {
+        await event('message', messageViewOf(record));
+        return !signal.aborted;
+      },
+    });
+  }
+  response.end();
+}
+
+function required(query: URLSearchParams, name: string): string {
+  const value = query.get(name);
+  if (value === null || value === '') throw new CliError(`missing query parameter "${name}"`, EXIT.usage);
+  return value;
+}
+
+function integer(query: URLSearchParams, name: string, fallback: number, min: number, max: number): number {
+  const text = query.get(name);
+  if (text === null || text === '') return fallback;
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new CliError(
+      `query parameter "${name}" must be an integer from ${min} to ${max}, got "${text}"`,
+      EXIT.usage,
+    );
+  }
+  return value;
+}
+
+async function readJson(request: IncomingMessage): Promise<unknown> {
+  const chunks: Buffer[] = [];
+  let sizeBytes = 0;
+  for await (const chunk of request as AsyncIterable<Buffer>) {
+    sizeBytes += chunk.length;
+    if (sizeBytes > BODY_BYTES_MAX)
+      throw new CliError(`request body over ${BODY_BYTES_MAX} bytes`, EXIT.usage);
+    chunks.push(chunk);
+  }
+  try {
+    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
+  } catch (error) {
+    throw new CliError('request body is not JSON', EXIT.usage, { cause: error });
+  }
+}
+
+function send(response: ServerResponse, status: number, type: string, body: string): void {
+  response.writeHead(status, { 'content-type': `${type}; charset=utf-8`, 'cache-control': 'no-store' });
+  response.end(body);
+}
+
+function sendError(response: ServerResponse, status: number, code: string, message: string): void {
+  const body: ErrorView = { error: message, code };
+  if (response.headersSent) response.end();
+  else send(response, status, 'application/json', JSON.stringify(body));
+}
