@@ -137,9 +137,10 @@ export interface TraceStep {
   readonly failed: boolean;
 }
 
-/** `GET /api/trace?correlationId`: the flow's events in causation order. */
+/** `GET /api/trace?q`: the flow's events in causation order. */
 export interface TraceView {
-  readonly correlationId: string;
+  /** What was traced: a correlation id, an event id or a key (an order id). */
+  readonly query: string;
   readonly steps: readonly TraceStep[];
   readonly scanned: number;
   /** True when the scan budget ran out before every topic was read. */

@@ -87,29 +87,58 @@ export function serviceOf(source: string | undefined): string {
 }
 
 /**
- * Every event of the flow `correlationId` (also found by the id of any of its events), in
- * causation order: a depth-first walk from the first event, children by time.
+ * Every event of one flow, in causation order (a depth-first walk from the first event, children
+ * by time). `query` is a correlation id, the id of any event of the flow, or a key (an order id):
+ * a first pass finds the correlation ids it names, a second collects their events, because an
+ * application may start a new correlation mid-flow (a saga's commands) under the same key.
  */
 export async function trace(
   target: Target,
-  correlationId: string,
+  query: string,
   budget: number,
   signal: AbortSignal,
 ): Promise<TraceView> {
-  const found: { record: ConsumedRecord; headers: Record<string, string> }[] = [];
+  const topics = (await target.listTopics()).sort();
+  const correlations = new Set<string>();
   let scanned = 0;
-  for (const topic of (await target.listTopics()).sort()) {
-    if (scanned >= budget || signal.aborted) break;
-    await scanTopic(target, topic, signal, (record) => {
-      scanned++;
-      const headers = headerMap(record);
-      if (headers.ce_correlationid === correlationId && found.length < TRACE_STEPS_MAX) {
+  let truncated = false;
+  const pass = async (onRecord: (record: ConsumedRecord, headers: Record<string, string>) => void) => {
+    let passScanned = 0;
+    for (const topic of topics) {
+      if (passScanned >= budget || signal.aborted) break;
+      await scanTopic(target, topic, signal, (record) => {
+        passScanned++;
+        onRecord(record, headerMap(record));
+        return passScanned < budget;
+      });
+    }
+    scanned += passScanned;
+    if (passScanned >= budget) truncated = true;
+  };
+  const keyOf = (record: ConsumedRecord) =>
+    record.key === null ? undefined : Buffer.from(record.key).toString();
+  await pass((record, headers) => {
+    const correlation = headers.ce_correlationid ?? headers.ce_id;
+    if (correlation === undefined || correlations.size >= TRACE_STEPS_MAX) return;
+    if (
+      correlation === query ||
+      headers.ce_id === query ||
+      headers.ce_partitionkey === query ||
+      keyOf(record) === query
+    ) {
+      correlations.add(correlation);
+    }
+  });
+  const found: { record: ConsumedRecord; headers: Record<string, string> }[] = [];
+  if (correlations.size > 0) {
+    await pass((record, headers) => {
+      const correlation = headers.ce_correlationid ?? headers.ce_id;
+      if (correlation !== undefined && correlations.has(correlation) && found.length < TRACE_STEPS_MAX) {
         found.push({ record, headers });
       }
-      return scanned < budget;
     });
   }
-  return { correlationId, steps: causationOrder(found), scanned, truncated: scanned >= budget };
+  return { query, steps: causationOrder(found), scanned, truncated };
 }
 
 function causationOrder(

@@ -172,7 +172,7 @@ async function route(
     case 'GET /api/trace':
       return trace(
         target,
-        required(query, 'correlationId'),
+        required(query, 'q'),
         integer(query, 'budget', SCAN_BUDGET_DEFAULT, 1, SCAN_BUDGET_MAX),
         signal,
       );

@@ -42,7 +42,6 @@ export const api = {
   reset: (request: ResetRequest) => call<{ ok: true }>('/api/groups/reset', request),
   deadLetters: () => call<DeadLetterView[]>('/api/dead-letters'),
   redrive: (request: RedriveRequest) => call<{ ok: true }>('/api/dead-letters/redrive', request),
-  trace: (correlationId: string) =>
-    call<TraceView>(`/api/trace?correlationId=${encodeURIComponent(correlationId)}`),
+  trace: (query: string) => call<TraceView>(`/api/trace?q=${encodeURIComponent(query)}`),
   topology: () => call<TopologyView>('/api/topology'),
 };

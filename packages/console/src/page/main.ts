@@ -30,8 +30,8 @@ function App() {
     location.hash = name;
     setCurrent(name);
   };
-  const openTrace = (correlationId: string) => {
-    setTraceId(correlationId);
+  const openTrace = (query: string) => {
+    setTraceId(query);
     open('trace');
   };
   const View = VIEWS[current].view as (props: {

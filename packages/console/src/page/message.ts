@@ -22,8 +22,9 @@ export function Message(props: { message: MessageView; openTrace?: ((id: string)
           ${Object.entries(ce).map(([name, value]) => html`<tr><th scope="row">${name}</th><td>${value}</td></tr>`)}
         </tbody></table>
         ${
-          ce.correlationid !== undefined && props.openTrace !== undefined
-            ? html`<button type="button" onClick=${() => props.openTrace?.(ce.correlationid!)}>Trace flow ${ce.correlationid}</button>`
+          props.openTrace !== undefined && (ce.partitionkey ?? ce.correlationid) !== undefined
+            ? html`<button type="button" onClick=${() => props.openTrace?.((ce.partitionkey ?? ce.correlationid)!)}>
+                Trace flow ${ce.partitionkey ?? ce.correlationid}</button>`
             : null
         }`
     }

@@ -95,13 +95,13 @@ export function TailView() {
     <${MessageList} label="Live messages" messages=${messages} onSelect=${() => {}} />`;
 }
 
-/** Every event of one flow, by correlation id, in causation order with timings. */
+/** Every event of one flow, by key, correlation id or event id, in causation order with timings. */
 export function TraceView(props: { traceId: string }) {
   const [id, setId] = useState(props.traceId);
   const [trace, setTrace] = useState<Trace | undefined>(undefined);
   const [error, setError] = useState('');
-  const load = (correlationId: string) =>
-    api.trace(correlationId).then(setTrace, (failure: Error) => setError(failure.message));
+  const load = (query: string) =>
+    api.trace(query).then(setTrace, (failure: Error) => setError(failure.message));
   useEffect(() => {
     if (props.traceId !== '') void load(props.traceId);
   }, []);
@@ -109,7 +109,7 @@ export function TraceView(props: { traceId: string }) {
     event.preventDefault();
     void load(id);
   }}>
-      <label>Correlation id <input type="text" value=${id} required
+      <label>Order id (key), correlation id or event id <input type="text" value=${id} required
         onInput=${(event: Event) => setId((event.target as HTMLInputElement).value)} /></label>
       <button type="submit">Trace</button>
     </form>
