@@ -21,6 +21,13 @@ const CHROMIUM = '/usr/bin/chromium';
 const ARTEFACTS = new URL('../test-results/', import.meta.url);
 /** How long one UI expectation may take on a loaded 2-core machine. */
 const EXPECT_TIMEOUT_MS = 20_000;
+/** Every test's deadline, and the skip (with its reason) where Debian's Chromium is missing. */
+const OPTIONS = {
+  timeout: 90_000,
+  skip: existsSync(CHROMIUM)
+    ? false
+    : `${CHROMIUM} is missing: run scripts/setup.sh (it installs Debian's chromium)`,
+} as const;
 
 let checkout: Checkout | undefined;
 let target: Target;
@@ -28,26 +35,33 @@ let server: ConsoleServer | undefined;
 let browser: Browser | undefined;
 let page: Page;
 
-before(async () => {
-  mkdirSync(ARTEFACTS, { recursive: true });
-  const dataDir = temporaryDirectory('herald-console-test-');
-  const transport = await embeddedTransport({ dir: `${dataDir}/broker`, partitions: 1 });
-  checkout = await startCheckout({ dataDir, transport });
-  await registerCustomers(checkout.url, 3);
-  const load = await runLoad({ url: checkout.url, orders: 5, ratePerSecond: 20, customers: 3, seed: 7 });
-  assert.equal(load.failed, 0, load.failures.join('\n'));
-  target = targetOfBroker(transport.broker);
-  server = await startConsole({ target });
-  browser = await chromium.launch({ executablePath: CHROMIUM });
-  page = await browser.newPage();
-  page.setDefaultTimeout(EXPECT_TIMEOUT_MS);
-});
+before(
+  async () => {
+    if (OPTIONS.skip !== false) return;
+    mkdirSync(ARTEFACTS, { recursive: true });
+    const dataDir = temporaryDirectory('herald-console-test-');
+    const transport = await embeddedTransport({ dir: `${dataDir}/broker`, partitions: 1 });
+    checkout = await startCheckout({ dataDir, transport });
+    await registerCustomers(checkout.url, 3);
+    const load = await runLoad({ url: checkout.url, orders: 5, ratePerSecond: 20, customers: 3, seed: 7 });
+    assert.equal(load.failed, 0, load.failures.join('\n'));
+    target = targetOfBroker(transport.broker);
+    server = await startConsole({ target });
+    browser = await chromium.launch({ executablePath: CHROMIUM });
+    page = await browser.newPage();
+    page.setDefaultTimeout(EXPECT_TIMEOUT_MS);
+  },
+  { timeout: 120_000 },
+);
 
-after(async () => {
-  await browser?.close();
-  await server?.close();
-  await checkout?.stop();
-});
+after(
+  async () => {
+    await browser?.close();
+    await server?.close();
+    await checkout?.stop();
+  },
+  { timeout: 60_000 },
+);
 
 /** Polls `check` until it holds or the deadline passes. */
 async function eventually(check: () => Promise<boolean>, what: string): Promise<void> {
@@ -88,11 +102,7 @@ async function firstOrderId(): Promise<string> {
   return Buffer.from(record.key).toString();
 }
 
-test('console - topics, search and the trace of one order', {
-  skip: existsSync(CHROMIUM)
-    ? false
-    : `${CHROMIUM} is missing: run scripts/setup.sh (installs Debian's chromium)`,
-}, async () => {
+test('console - topics, search and the trace of one order', OPTIONS, async () => {
   await page.goto(server!.url);
   await page.getByRole('table', { name: 'Topics' }).waitFor();
   await checkAccessibility('topics');
@@ -125,10 +135,29 @@ test('console - topics, search and the trace of one order', {
   await checkAccessibility('topology');
 });
 
-test('console - a group lags while its consumer is stopped; reset refused while live', async () => {
+test('console - keyboard: the views are reachable with Tab and Enter', OPTIONS, async () => {
+  await page.goto(server!.url);
+  await page.getByRole('table', { name: 'Topics' }).waitFor();
+  await page.keyboard.press('Tab');
+  assert.equal(await page.evaluate(() => document.activeElement?.textContent), 'Topics');
+  for (let index = 0; index < 2; index++) await page.keyboard.press('Tab');
+  await page.keyboard.press('Enter');
+  await page.getByRole('heading', { level: 2, name: 'Dead letters' }).waitFor();
+});
+
+test('console - a group lags while its consumer is stopped; reset refused while live', OPTIONS, async () => {
   await openView('Groups');
   await page.getByRole('button', { name: 'Refresh groups' }).waitFor();
   await checkAccessibility('groups');
+  // A reset asks for confirmation, and the server refuses it while the group's consumer is live.
+  const live = page.getByRole('button', { name: /^Reset notification on / }).first();
+  await live.click();
+  await page.getByRole('alertdialog', { name: 'Confirm reset' }).waitFor();
+  await page.getByRole('button', { name: 'Confirm reset' }).click();
+  await page
+    .getByRole('status')
+    .getByText(/live member/)
+    .waitFor();
   await checkout!.stopService('notification');
   await runLoad({ url: checkout!.url, orders: 2, ratePerSecond: 20, customers: 3, seed: 8 });
   await eventually(async () => {
@@ -143,7 +172,7 @@ test('console - a group lags while its consumer is stopped; reset refused while 
   await checkout!.startService('notification');
 });
 
-test('console - a dead letter is redriven and disappears', async () => {
+test('console - a dead letter is redriven and disappears', OPTIONS, async () => {
   const original = (
     await target.fetch((await target.listTopics()).find((t) => !t.endsWith('.dlq'))!, 0, 0n, 0)
   ).records[0]!;
