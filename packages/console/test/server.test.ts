@@ -1,0 +1,104 @@
+/**
+ * The console's server over a data directory, without a browser: the JSON routes, a binary value
+ * shown as hex, a search that stops at its scan budget, the token, and the refusal to bind beyond
+ * loopback without one.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { openBroker } from '@herald/broker';
+import { targetOfBroker } from '@herald/cli/internal';
+import { temporaryDirectory } from '@herald/test-support';
+import type { MessagePage, SearchProgress, TopicView } from '../src/api-types.ts';
+import { startConsole } from '../src/index.ts';
+
+const REQUEST_TIMEOUT_MS = 10_000;
+
+async function getJson<T>(url: string): Promise<{ status: number; body: T }> {
+  const response = await fetch(url, { signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
+  return { status: response.status, body: (await response.json()) as T };
+}
+
+/** Reads an SSE stream to its end; resolves the events by name. */
+async function readEvents(url: string): Promise<{ event: string; data: unknown }[]> {
+  const response = await fetch(url, { signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
+  const text = await response.text();
+  return text
+    .split('\n\n')
+    .filter((block) => block.startsWith('event: '))
+    .map((block) => {
+      const [eventLine, dataLine] = block.split('\n');
+      return {
+        event: eventLine!.slice('event: '.length),
+        data: JSON.parse(dataLine!.slice('data: '.length)),
+      };
+    });
+}
+
+test('console server - topics, messages (JSON and hex), search budget, token', {
+  timeout: 60_000,
+}, async () => {
+  const broker = await openBroker({ dir: temporaryDirectory('herald-console-server-') });
+  const target = targetOfBroker(broker);
+  const server = await startConsole({ target, token: 'secret' });
+  try {
+    await target.createTopic('orders', 1);
+    await target.publish('orders', [
+      {
+        key: 'o-1',
+        headers: { ce_type: 'OrderCreated', ce_id: 'e-1' },
+        value: Buffer.from('{"orderId":"o-1"}'),
+      },
+      { key: 'o-2', headers: {}, value: Uint8Array.of(0xff, 0x00, 0x10) },
+      ...Array.from({ length: 20 }, (_, index) => ({
+        key: `k-${index}`,
+        headers: {},
+        value: Buffer.from('x'),
+      })),
+    ]);
+    const base = server.url.replace(/\/\?token=secret$/, '');
+    assert.equal((await getJson(`${base}/api/topics`)).status, 401, 'no token, no data');
+    const topics = await getJson<TopicView[]>(`${base}/api/topics?token=secret`);
+    assert.equal(topics.status, 200);
+    assert.deepEqual(
+      topics.body.map((topic) => [topic.name, topic.messages]),
+      [['orders', '22']],
+    );
+    const page = await getJson<MessagePage>(
+      `${base}/api/messages?topic=orders&partition=0&offset=0&limit=2&token=secret`,
+    );
+    const [json, binary] = page.body.messages;
+    assert.equal(json?.value?.kind, 'json');
+    assert.equal(json?.value?.text, '{\n  "orderId": "o-1"\n}');
+    assert.equal(json?.cloudEvent?.type, 'OrderCreated');
+    assert.deepEqual(binary?.value, { kind: 'hex', text: 'ff 00 10', sizeBytes: 3 });
+    assert.equal(page.body.nextOffset, '2');
+
+    const found = await readEvents(`${base}/api/search?q=o-1&token=secret`);
+    assert.deepEqual(found.at(-1), {
+      event: 'done',
+      data: { scanned: 22, budget: 1_000_000, matches: 1, stoppedBy: 'end' },
+    });
+    const bounded = await readEvents(`${base}/api/search?q=nowhere&budget=5&token=secret`);
+    assert.equal((bounded.at(-1)?.data as SearchProgress).stoppedBy, 'budget');
+    assert.equal((bounded.at(-1)?.data as SearchProgress).scanned, 5);
+
+    const missing = await getJson<{ code: string }>(`${base}/api/messages?topic=nope&token=secret`);
+    assert.equal(missing.status, 404);
+    assert.equal(missing.body.code, 'CLI_NOT_FOUND');
+  } finally {
+    await server.close();
+    await broker.close();
+  }
+});
+
+test('console server - refuses a non-loopback address without a token', async () => {
+  const broker = await openBroker({ dir: temporaryDirectory('herald-console-server-') });
+  try {
+    await assert.rejects(startConsole({ target: targetOfBroker(broker), host: '0.0.0.0' }), {
+      code: 'HERALD_CONFIGURATION',
+      message: /--token/,
+    });
+  } finally {
+    await broker.close();
+  }
+});
