@@ -4,7 +4,7 @@
  * never pays for it, and an installation without it gets an install line instead of a stack.
  */
 import type { Command, CommandIo } from '../cli.ts';
-import { CliError, EXIT } from '../errors.ts';
+import { CliError, EXIT, UsageError } from '../errors.ts';
 import { integerOption, parseOptions, stringOption, TARGET_USAGE } from '../options.ts';
 import { withTarget } from '../targets/open.ts';
 
@@ -30,12 +30,21 @@ const OPTIONS = {
   token: { type: 'string' },
 } as const;
 
+/** Addresses that reach this machine only: no token needed there. */
+const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
+
 /** The port `herald console` listens on without --port. */
 const PORT_DEFAULT = 8080;
 
 async function consoleRun(args: readonly string[], io: CommandIo): Promise<number> {
   const { values } = parseOptions(args, OPTIONS);
   const port = integerOption(values, 'port', '--port', 0, 65535) ?? PORT_DEFAULT;
+  const host = stringOption(values, 'host');
+  const token = stringOption(values, 'token');
+  // Checked before the target opens (the console checks it too): a usage error, not a failure.
+  if (host !== undefined && !LOOPBACK.has(host) && (token === undefined || token === '')) {
+    throw new UsageError(`--host ${host} would serve your data to the network; add --token SECRET`);
+  }
   let startConsole: typeof import('@herald/console').startConsole;
   try {
     ({ startConsole } = await import('@herald/console'));
@@ -48,8 +57,8 @@ async function consoleRun(args: readonly string[], io: CommandIo): Promise<numbe
     const server = await startConsole({
       target,
       port,
-      host: stringOption(values, 'host'),
-      token: stringOption(values, 'token'),
+      host,
+      token,
     });
     io.stdout(`Herald console on ${target.description}: ${server.url}\n`);
     const stop = Promise.withResolvers<void>();
