@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { clientConfigList } from './client-config.ts';
 import { CliError, EXIT, exitCodeOf, UsageError } from './errors.ts';
+import { loadPluginCommand } from './plugin.ts';
 
 export { UsageError };
 
@@ -89,7 +90,7 @@ export const COMMANDS: readonly CommandEntry[] = [
   {
     name: 'console',
     summary: 'serve the web console: topics, groups, dead letters, search, tail, trace, topology',
-    load: async () => (await import('./commands/console.ts')).consoleCommand,
+    load: () => loadPluginCommand('@herald/console', 'consoleCommand'),
   },
   {
     name: 'serve',
@@ -153,7 +154,13 @@ export async function run(argv: readonly string[], io: CommandIo): Promise<numbe
     io.stderr(`herald: unknown command "${name}"\n\n${overview()}`);
     return EXIT.usage;
   }
-  const command = await entry.load();
+  let command: Command;
+  try {
+    command = await entry.load();
+  } catch (error) {
+    io.stderr(`herald ${name}: ${error instanceof CliError ? error.message : String(error)}\n`);
+    return exitCodeOf(error);
+  }
   if (rest.includes('--help') || rest.includes('-h')) {
     io.stdout(command.usage);
     return EXIT.ok;

@@ -3,6 +3,7 @@
  * reader, positions, lag and dead letters. `@herald/console` reads the broker through these, so
  * the console and the CLI have one implementation of reading.
  */
+export type { Command, CommandIo } from './cli.ts';
 export {
   type DeadLetterEntry,
   type DeadLetterFilter,
@@ -11,14 +12,20 @@ export {
   pendingDeadLetters,
   redriveOne,
 } from './dead-letters.ts';
-export { CliError, EXIT } from './errors.ts';
+export { CliError, EXIT, UsageError } from './errors.ts';
 export { cloudEventOf, headerMap } from './format.ts';
 export { lagOf, type PartitionLag, totals } from './lag.ts';
-export type { OptionValues } from './options.ts';
+export {
+  integerOption,
+  type OptionValues,
+  parseOptions,
+  stringOption,
+  TARGET_USAGE,
+} from './options.ts';
 export { type Position, parsePosition, resolvePosition } from './positions.ts';
 export { type ReadOptions, readTopic } from './reader.ts';
 export { targetOfBroker } from './targets/data-dir.ts';
-export { openTarget } from './targets/open.ts';
+export { openTarget, withTarget } from './targets/open.ts';
 export type {
   ConsumedRecord,
   FetchResult,

@@ -4,4 +4,5 @@
  * {@link startConsole} runs it in-process.
  */
 export type * from './api-types.ts';
+export { consoleCommand } from './command.ts';
 export { type ConsoleOptions, type ConsoleServer, startConsole } from './server.ts';

@@ -1,13 +1,10 @@
 /**
  * The page: one HTML shell and one script. A built package serves `dist/page/app.js`, bundled at
- * build time (`scripts/bundle-page.ts`); run from sources in the repo, the same entry is bundled
- * in memory with esbuild on start (a devDependency, about 100 ms). Either way nothing is loaded
+ * build time by `scripts/bundle-page.ts`; run from the repository's sources, the same script
+ * bundles `page/main.ts` in memory on start (esbuild, about 100 ms). Either way nothing is loaded
  * from a CDN: the console works offline.
  */
 import { readFile } from 'node:fs/promises';
-
-/** The page's entry module, relative to this file in `src/`. */
-export const PAGE_ENTRY = new URL('./page/main.ts', import.meta.url);
 
 /** The HTML shell: the script does the rest. */
 export const PAGE_HTML = `<!doctype html>
@@ -40,21 +37,9 @@ export async function loadPageScript(): Promise<string> {
   try {
     return await readFile(new URL('../page/app.js', import.meta.url), 'utf8');
   } catch {
+    // Sources only (the built package has the bundle): the bundler is a devDependency of the repo.
+    const bundler = new URL('../scripts/bundle-page.ts', import.meta.url).href;
+    const { bundlePage } = (await import(bundler)) as { bundlePage: () => Promise<string> };
     return bundlePage();
   }
-}
-
-/** Bundles the page's sources with esbuild (minified ES module, Preact and htm included). */
-export async function bundlePage(): Promise<string> {
-  const esbuild = await import('esbuild');
-  const result = await esbuild.build({
-    entryPoints: [PAGE_ENTRY.pathname],
-    bundle: true,
-    format: 'esm',
-    minify: true,
-    write: false,
-    target: 'es2022',
-    logLevel: 'silent',
-  });
-  return result.outputFiles[0]!.text;
 }

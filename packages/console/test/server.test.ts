@@ -79,8 +79,9 @@ test('console server - topics, messages (JSON and hex), search budget, token', {
       data: { scanned: 22, budget: 1_000_000, matches: 1, stoppedBy: 'end' },
     });
     const bounded = await readEvents(`${base}/api/search?q=nowhere&budget=5&token=secret`);
-    assert.equal((bounded.at(-1)?.data as SearchProgress).stoppedBy, 'budget');
-    assert.equal((bounded.at(-1)?.data as SearchProgress).scanned, 5);
+    const last = bounded.at(-1)!.data as SearchProgress;
+    assert.equal(last.stoppedBy, 'budget');
+    assert.equal(last.scanned, 5);
 
     const missing = await getJson<{ code: string }>(`${base}/api/messages?topic=nope&token=secret`);
     assert.equal(missing.status, 404);

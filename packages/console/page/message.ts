@@ -1,7 +1,7 @@
 /// <reference lib="dom" />
 /** The message view: CloudEvents attributes, headers, key and value (JSON pretty-printed, hex for binary). */
 import { html } from 'htm/preact';
-import type { MessageView, PayloadView } from '../api-types.ts';
+import type { MessageView, PayloadView } from '../src/api-types.ts';
 
 function payload(label: string, value: PayloadView | null) {
   if (value === null) return html`<p>${label}: none</p>`;

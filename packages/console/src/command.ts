@@ -1,12 +1,21 @@
 /**
- * `herald console`: serves the Herald console (`@herald/console`) on a target until Ctrl-C. The
- * console package is an optional peer: the CLI loads it only for this command, so `herald topics`
- * never pays for it, and an installation without it gets an install line instead of a stack.
+ * `herald console`: serves the console on a target until Ctrl-C. The command lives here, not in
+ * `@herald/cli`: the CLI finds it at run time when this package is installed (its command
+ * plugins), so dependencies keep pointing one way (console → cli) and `herald topics` never
+ * loads the console.
  */
-import type { Command, CommandIo } from '../cli.ts';
-import { CliError, EXIT, UsageError } from '../errors.ts';
-import { integerOption, parseOptions, stringOption, TARGET_USAGE } from '../options.ts';
-import { withTarget } from '../targets/open.ts';
+import {
+  type Command,
+  type CommandIo,
+  EXIT,
+  integerOption,
+  parseOptions,
+  stringOption,
+  TARGET_USAGE,
+  UsageError,
+  withTarget,
+} from '@herald/cli/internal';
+import { startConsole } from './server.ts';
 
 const USAGE = `Usage: herald console [--data DIR | --broker HOST:PORT] [--port N] [--host ADDRESS --token SECRET]
 
@@ -44,14 +53,6 @@ async function consoleRun(args: readonly string[], io: CommandIo): Promise<numbe
   // Checked before the target opens (the console checks it too): a usage error, not a failure.
   if (host !== undefined && !LOOPBACK.has(host) && (token === undefined || token === '')) {
     throw new UsageError(`--host ${host} would serve your data to the network; add --token SECRET`);
-  }
-  let startConsole: typeof import('@herald/console').startConsole;
-  try {
-    ({ startConsole } = await import('@herald/console'));
-  } catch (error) {
-    throw new CliError('the console is not installed; run npm install @herald/console', EXIT.unavailable, {
-      cause: error,
-    });
   }
   return withTarget(values, io, false, async (target) => {
     const server = await startConsole({

@@ -7,7 +7,7 @@ import type {
   SearchProgress,
   TopologyView as Topology,
   TraceView as Trace,
-} from '../api-types.ts';
+} from '../src/api-types.ts';
 import { api, withToken } from './api.ts';
 import { Message, MessageList } from './message.ts';
 

@@ -9,7 +9,7 @@ import type {
   TopicView,
   TopologyView,
   TraceView,
-} from '../api-types.ts';
+} from '../src/api-types.ts';
 
 const token = new URLSearchParams(location.search).get('token');
 

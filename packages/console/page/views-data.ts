@@ -2,7 +2,7 @@
 /** The views over stored data: topics and their messages, groups and lag, dead letters. */
 import { html } from 'htm/preact';
 import { useEffect, useState } from 'preact/hooks';
-import type { DeadLetterView, GroupView, MessagePage, MessageView, TopicView } from '../api-types.ts';
+import type { DeadLetterView, GroupView, MessagePage, MessageView, TopicView } from '../src/api-types.ts';
 import { api } from './api.ts';
 import { Message, MessageList } from './message.ts';
 
