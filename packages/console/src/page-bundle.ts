@@ -1,6 +1,6 @@
 /**
  * The page: one HTML shell and one script. A built package serves `dist/page/app.js`, bundled at
- * build time by `scripts/bundle-page.ts`; run from the repository's sources, the same script
+ * build time by `scripts/build-assets.ts`; run from the repository's sources, the same script
  * bundles `page/main.ts` in memory on start (esbuild, about 100 ms). Either way nothing is loaded
  * from a CDN: the console works offline.
  */
@@ -38,7 +38,7 @@ export async function loadPageScript(): Promise<string> {
     return await readFile(new URL('../page/app.js', import.meta.url), 'utf8');
   } catch {
     // Sources only (the built package has the bundle): the bundler is a devDependency of the repo.
-    const bundler = new URL('../scripts/bundle-page.ts', import.meta.url).href;
+    const bundler = new URL('../scripts/build-assets.ts', import.meta.url).href;
     const { bundlePage } = (await import(bundler)) as { bundlePage: () => Promise<string> };
     return bundlePage();
   }
