@@ -84,7 +84,7 @@ export const PACKAGE_RULES: readonly PackageRule[] = [
   },
   {
     name: '@herald/checkout',
-    imports: ['herald', ...TRANSPORTS],
+    imports: ['herald', '@herald/console', ...TRANSPORTS],
     note: 'an application: public entry points only, never `/internal`',
   },
   {

@@ -6,8 +6,8 @@
 import { timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { ConfigurationError } from '@herald/bus';
-import { CliError, EXIT, readTopic, type Target } from '@herald/cli/internal';
+import { ConfigurationError, type Transport } from '@herald/bus';
+import { CliError, EXIT, readTopic, type Target, targetOfBroker } from '@herald/cli/internal';
 import type { ErrorView, RedriveRequest, ResetRequest } from './api-types.ts';
 import { messageViewOf } from './message-view.ts';
 import { loadPageScript, PAGE_HTML } from './page-bundle.ts';
@@ -35,8 +35,14 @@ const BODY_BYTES_MAX = 64 * 1024;
 
 /** Options of {@link startConsole}. */
 export interface ConsoleOptions {
-  /** Where the console reads: a target from the CLI (`--data`, `--broker`, or an open broker). */
-  readonly target: Target;
+  /**
+   * Where the console reads: an application's embedded transport (its broker, in this process:
+   * the bus's subscribers show as the groups' live members) or a target from the CLI (`--data`,
+   * `--broker`). Exactly one of `transport` and `target`.
+   */
+  readonly transport?: Transport | undefined;
+  /** A target of `@herald/cli` (what `herald console` passes). */
+  readonly target?: Target | undefined;
   /** Address to bind (default 127.0.0.1). Anything but loopback needs `token`. */
   readonly host?: string | undefined;
   /** Port (default 0: any free port). */
@@ -66,10 +72,11 @@ export async function startConsole(options: ConsoleOptions): Promise<ConsoleServ
       `the console would be reachable at ${host} without a token; pass --token SECRET (or bind 127.0.0.1)`,
     );
   }
+  const target = targetOf(options);
   const script = await loadPageScript();
   const streams = new Set<AbortController>();
   const server = createServer((request, response) => {
-    void handle(request, response, options, script, streams);
+    void handle(request, response, { ...options, target }, script, streams);
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -86,6 +93,21 @@ export async function startConsole(options: ConsoleOptions): Promise<ConsoleServ
       return closing;
     },
   };
+}
+
+/** The target of `options`: the given one, or one on the embedded transport's broker. */
+function targetOf(options: ConsoleOptions): Target {
+  if (options.target !== undefined && options.transport === undefined) return options.target;
+  const broker = (options.transport as { broker?: unknown } | undefined)?.broker;
+  if (options.target === undefined && broker !== undefined) {
+    return targetOfBroker(broker as Parameters<typeof targetOfBroker>[0]);
+  }
+  throw new ConfigurationError(
+    options.transport !== undefined && options.target === undefined
+      ? `startConsole reads a ${options.transport.name} transport's broker only on the embedded transport; ` +
+          'for Kafka run herald console --broker HOST:PORT'
+      : 'startConsole needs exactly one of transport (an embedded transport) and target',
+  );
 }
 
 async function closeServer(server: Server, streams: Set<AbortController>): Promise<void> {
@@ -108,7 +130,7 @@ function authorized(request: IncomingMessage, url: URL, token: string | undefine
 async function handle(
   request: IncomingMessage,
   response: ServerResponse,
-  options: ConsoleOptions,
+  options: ConsoleOptions & { readonly target: Target },
   script: string,
   streams: Set<AbortController>,
 ): Promise<void> {

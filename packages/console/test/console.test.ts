@@ -46,7 +46,7 @@ before(
     const load = await runLoad({ url: checkout.url, orders: 5, ratePerSecond: 20, customers: 3, seed: 7 });
     assert.equal(load.failed, 0, load.failures.join('\n'));
     target = targetOfBroker(transport.broker);
-    server = await startConsole({ target });
+    server = await startConsole({ transport });
     browser = await chromium.launch({ executablePath: CHROMIUM });
     page = await browser.newPage();
     page.setDefaultTimeout(EXPECT_TIMEOUT_MS);

@@ -122,6 +122,7 @@ const EXAMPLES: readonly {
   { directory: 'transport-kafka', output: /^bill o-1 42$/m, fixture: heraldServe },
   { directory: 'transport-aws', output: /^bill o-1 42$/m, fixture: awsEmulator },
   { directory: 'transport-nats', output: /^bill o-1 42$/m, fixture: natsPrefix },
+  { directory: 'console', output: /^orders: 1$/m },
   // Examples beyond the first are marked by a name after the language: ```ts outbox.
   { directory: 'herald', block: 'outbox', output: /^credited a-1 5 after deposit-1$/m },
   { directory: 'postgres', block: 'outbox', output: /^bill o-1 4200$/m, fixture: freshDatabase },
