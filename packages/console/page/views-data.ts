@@ -76,6 +76,7 @@ export function GroupsView() {
   const groups = useLoad(api.groups);
   const [pending, setPending] = useState<{ group: string; topic: string; to: string } | undefined>(undefined);
   const [message, setMessage] = useState('');
+  const [to, setTo] = useState('latest');
   const confirm = () => {
     if (pending === undefined) return;
     api.reset(pending).then(
@@ -92,6 +93,9 @@ export function GroupsView() {
   };
   return html`<${ErrorText} error=${groups.error} />
     <button type="button" onClick=${groups.reload}>Refresh groups</button>
+    <label> Reset to <input type="text" value=${to} aria-describedby="reset-help"
+      onInput=${(event: Event) => setTo((event.target as HTMLInputElement).value)} /></label>
+    <span id="reset-help"> earliest, latest, offset:N or time:ISO</span>
     <p role="status">${message}</p>
     ${(groups.data ?? []).map(
       (group: GroupView) => html`<section aria-label=${`group ${group.group}`}>
@@ -105,8 +109,8 @@ export function GroupsView() {
           <td>${p.end}</td><td>${p.lag}</td><td>${p.timeLagMs}</td></tr>`,
         )}</tbody>
       </table>
-      <button type="button" onClick=${() => setPending({ group: group.group, topic: position.topic, to: 'latest' })}>
-        Reset ${group.group} on ${position.topic} to latest…</button>`,
+      <button type="button" onClick=${() => setPending({ group: group.group, topic: position.topic, to })}>
+        Reset ${group.group} on ${position.topic}…</button>`,
       )}
     </section>`,
     )}

@@ -67,10 +67,12 @@ export function SearchView(props: { openTrace: (id: string) => void }) {
     ${selected === undefined ? null : html`<${Message} message=${selected} openTrace=${props.openTrace} />`}`;
 }
 
-/** New messages of one topic as they arrive, over SSE, in a fixed-size list. */
+/** New messages of one topic as they arrive, over SSE, filtered by type, key or header, in a fixed-size list. */
 export function TailView() {
   const [topics, setTopics] = useState<string[]>([]);
   const [topic, setTopic] = useState('');
+  const [filters, setFilters] = useState({ type: '', key: '', header: '' });
+  const [draft, setDraft] = useState(filters);
   const [messages, setMessages] = useState<MessageView[]>([]);
   useEffect(() => {
     api.topics().then((list) => setTopics(list.map((entry) => entry.name)));
@@ -78,19 +80,32 @@ export function TailView() {
   useEffect(() => {
     if (topic === '') return;
     const kept: MessageView[] = [];
-    const events = new EventSource(withToken(`/api/tail?topic=${encodeURIComponent(topic)}`));
+    setMessages([]);
+    const query = new URLSearchParams({ topic });
+    for (const [name, value] of Object.entries(filters)) if (value !== '') query.set(name, value);
+    const events = new EventSource(withToken(`/api/tail?${query}`));
     events.addEventListener('message', (message) => {
       kept.unshift(JSON.parse((message as MessageEvent).data) as MessageView);
       if (kept.length > TAIL_MESSAGES_MAX) kept.length = TAIL_MESSAGES_MAX;
       setMessages([...kept]);
     });
     return () => events.close();
-  }, [topic]);
+  }, [topic, filters]);
+  const field = (name: keyof typeof draft, label: string) =>
+    html`<label> ${label} <input type="text" value=${draft[name]}
+      onInput=${(event: Event) => setDraft({ ...draft, [name]: (event.target as HTMLInputElement).value })} /></label>`;
   return html`<label>Topic to follow <select value=${topic}
       onChange=${(event: Event) => setTopic((event.target as HTMLSelectElement).value)}>
       <option value="">choose…</option>
       ${topics.map((name) => html`<option value=${name}>${name}</option>`)}
     </select></label>
+    <form aria-label="Tail filters" onSubmit=${(event: Event) => {
+      event.preventDefault();
+      setFilters(draft);
+    }}>
+      ${field('type', 'Type')} ${field('key', 'Key')} ${field('header', 'Header name=value')}
+      <button type="submit">Apply filters</button>
+    </form>
     <p>Newest first; the last ${TAIL_MESSAGES_MAX} are kept.</p>
     <${MessageList} label="Live messages" messages=${messages} onSelect=${() => {}} />`;
 }

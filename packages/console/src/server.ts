@@ -8,7 +8,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { ConfigurationError, type Transport } from '@herald/bus';
 import { CliError, EXIT, readTopic, type Target, targetOfBroker } from '@herald/cli/internal';
-import type { ErrorView, RedriveRequest, ResetRequest } from './api-types.ts';
+import type { ErrorView, MessageView, RedriveRequest, ResetRequest } from './api-types.ts';
 import { messageViewOf } from './message-view.ts';
 import { loadPageScript, PAGE_HTML } from './page-bundle.ts';
 import {
@@ -232,6 +232,7 @@ async function stream(
     await event('done', done);
   } else {
     const topic = required(query, 'topic');
+    const matches = tailFilter(query);
     const info = await target.describeTopic(topic);
     await event('ready', { topic });
     await readTopic({
@@ -241,12 +242,34 @@ async function stream(
       follow: true,
       signal,
       onRecord: async (record) => {
-        await event('message', messageViewOf(record));
+        const message = messageViewOf(record);
+        if (matches(message)) await event('message', message);
         return !signal.aborted;
       },
     });
   }
   response.end();
+}
+
+/**
+ * The live tail's filters: `type` (the CloudEvents type), `key` (exact), `header` (`name=value`,
+ * exact); every one given must match.
+ */
+function tailFilter(query: URLSearchParams): (message: MessageView) => boolean {
+  const type = query.get('type') || undefined;
+  const key = query.get('key') || undefined;
+  const header = query.get('header') || undefined;
+  const separator = header?.indexOf('=') ?? -1;
+  if (header !== undefined && separator < 1) {
+    throw new CliError(`query parameter "header" must be name=value, got "${header}"`, EXIT.usage);
+  }
+  const [headerName, headerValue] =
+    header === undefined ? [] : [header.slice(0, separator), header.slice(separator + 1)];
+  return (message) =>
+    (type === undefined || message.cloudEvent?.type === type) &&
+    (key === undefined || message.key?.text === key) &&
+    (headerName === undefined ||
+      message.headers.some(([name, value]) => name === headerName && value === headerValue));
 }
 
 function required(query: URLSearchParams, name: string): string {
