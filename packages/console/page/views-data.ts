@@ -144,11 +144,11 @@ export function DeadLettersView(props: { openTrace: (id: string) => void }) {
     <p role="status">${message}</p>
     <p>${list.length} pending dead letter${list.length === 1 ? '' : 's'}</p>
     <table aria-label="Dead letters">
-      <thead><tr><th>Id</th><th>Topic</th><th>Group</th><th>Reason</th><th>Error</th><th>Attempts</th><th>Last failure</th><th>Actions</th></tr></thead>
+      <thead><tr><th>Id</th><th>Topic</th><th>Group</th><th>Reason</th><th>Error</th><th>Attempts</th><th>First failure</th><th>Last failure</th><th>Actions</th></tr></thead>
       <tbody>${list.map(
         (letter) => html`<tr>
         <td>${letter.id}</td><td>${letter.topic}</td><td>${letter.group}</td><td>${letter.reason}</td>
-        <td>${letter.errorName}: ${letter.errorMessage}</td><td>${letter.attempts}</td><td>${letter.lastFailedAt}</td>
+        <td>${letter.errorName}: ${letter.errorMessage}</td><td>${letter.attempts}</td><td>${letter.firstFailedAt}</td><td>${letter.lastFailedAt}</td>
         <td><button type="button" onClick=${() => setSelected(letter)}>View original ${letter.id}</button>
           <button type="button" onClick=${() => redrive(letter)}>Redrive ${letter.id}</button></td>
       </tr>`,

@@ -30,6 +30,12 @@ import {
   trace,
 } from './scans.ts';
 
+/**
+ * Open event streams (searches and live tails) at most: each holds a read of the broker, so more
+ * are refused with 503 rather than slowing every other one down.
+ */
+const STREAMS_MAX = 16;
+
 /** Largest request body the API accepts, in bytes (its requests are a few fields). */
 const BODY_BYTES_MAX = 64 * 1024;
 
@@ -143,7 +149,15 @@ async function handle(
     }
     if (url.pathname === '/' && request.method === 'GET') return send(response, 200, 'text/html', PAGE_HTML);
     if (url.pathname === '/app.js') return send(response, 200, 'text/javascript', script);
-    if (url.pathname.startsWith('/api/search') || url.pathname.startsWith('/api/tail')) {
+    if (url.pathname === '/api/search' || url.pathname === '/api/tail') {
+      if (streams.size >= STREAMS_MAX) {
+        return sendError(
+          response,
+          503,
+          'CLI_UNAVAILABLE',
+          `${STREAMS_MAX} searches and tails are open; close one and retry`,
+        );
+      }
       streams.add(controller);
       try {
         return await stream(url, response, options.target, controller.signal);
