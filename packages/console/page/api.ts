@@ -4,6 +4,8 @@ import type {
   DeadLetterView,
   GroupView,
   MessagePage,
+  RedriveAllRequest,
+  RedriveAllResult,
   RedriveRequest,
   ResetRequest,
   TopicView,
@@ -42,6 +44,8 @@ export const api = {
   reset: (request: ResetRequest) => call<{ ok: true }>('/api/groups/reset', request),
   deadLetters: () => call<DeadLetterView[]>('/api/dead-letters'),
   redrive: (request: RedriveRequest) => call<{ ok: true }>('/api/dead-letters/redrive', request),
+  redriveAll: (request: RedriveAllRequest) =>
+    call<RedriveAllResult>('/api/dead-letters/redrive-all', request),
   trace: (query: string) => call<TraceView>(`/api/trace?q=${encodeURIComponent(query)}`),
   topology: () => call<TopologyView>('/api/topology'),
 };

@@ -139,8 +139,40 @@ export function DeadLettersView(props: { openTrace: (id: string) => void }) {
       (failure: Error) => setMessage(failure.message),
     );
   };
+  const [filter, setFilter] = useState({ group: '', reason: '' });
+  const [confirming, setConfirming] = useState(false);
+  const redriveMatching = () => {
+    setConfirming(false);
+    api.redriveAll(filter).then(
+      (result) => {
+        setMessage(
+          `Redrove ${result.redriven} dead letter(s)${result.more ? '; more match, run it again' : ''}.`,
+        );
+        letters.reload();
+      },
+      (failure: Error) => setMessage(failure.message),
+    );
+  };
   const list = letters.data ?? [];
+  const field = (name: keyof typeof filter, label: string) =>
+    html`<label> ${label} <input type="text" value=${filter[name]}
+      onInput=${(event: Event) => setFilter({ ...filter, [name]: (event.target as HTMLInputElement).value })} /></label>`;
   return html`<${ErrorText} error=${letters.error} />
+    <form aria-label="Redrive matching dead letters" onSubmit=${(event: Event) => {
+      event.preventDefault();
+      setConfirming(true);
+    }}>
+      ${field('group', 'Group')} ${field('reason', 'Reason')}
+      <button type="submit">Redrive all matching…</button>
+    </form>
+    ${
+      confirming
+        ? html`<div role="alertdialog" aria-label="Confirm redrive">
+      <p>Redrive every pending dead letter${filter.group === '' ? '' : ` of group ${filter.group}`}${filter.reason === '' ? '' : ` with reason ${filter.reason}`}?</p>
+      <button type="button" onClick=${redriveMatching}>Confirm redrive</button>
+      <button type="button" onClick=${() => setConfirming(false)}>Cancel</button></div>`
+        : null
+    }
     <p role="status">${message}</p>
     <p>${list.length} pending dead letter${list.length === 1 ? '' : 's'}</p>
     <table aria-label="Dead letters">

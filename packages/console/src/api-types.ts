@@ -109,6 +109,19 @@ export interface RedriveRequest {
   readonly id: string;
 }
 
+/** `POST /api/dead-letters/redrive-all`: redrive every pending dead letter matching the filter (each given field must match). */
+export interface RedriveAllRequest {
+  readonly group?: string | undefined;
+  readonly reason?: string | undefined;
+}
+
+/** What a redrive-all did. */
+export interface RedriveAllResult {
+  readonly redriven: number;
+  /** True when more matched than one request redrives ({@link RedriveAllResult.redriven} is the bound). */
+  readonly more: boolean;
+}
+
 /** Search progress, sent as the SSE event `progress` and, last, `done`. */
 export interface SearchProgress {
   readonly scanned: number;

@@ -19,11 +19,16 @@ import type {
   DeadLetterView,
   GroupView,
   MessagePage,
+  RedriveAllRequest,
+  RedriveAllResult,
   RedriveRequest,
   ResetRequest,
   TopicView,
 } from './api-types.ts';
 import { messageViewOf } from './message-view.ts';
+
+/** Dead letters one redrive-all request republishes at most (then it says there are more). */
+export const REDRIVE_ALL_MAX = 1000;
 
 /** Messages one page of the topic browser holds at most. */
 export const PAGE_MESSAGES_MAX = 200;
@@ -183,4 +188,22 @@ export async function redriveDeadLetter(
     );
   }
   await redriveOne(target, request.deadLetterTopic, entry);
+}
+
+/** Redrives every pending dead letter matching `request`, oldest first, at most {@link REDRIVE_ALL_MAX}. */
+export async function redriveAll(
+  target: Target,
+  request: RedriveAllRequest,
+  signal: AbortSignal,
+): Promise<RedriveAllResult> {
+  const filter = { group: request.group || undefined, reason: request.reason || undefined };
+  let redriven = 0;
+  for (const deadLetterTopic of await deadLetterTopics(target)) {
+    for (const entry of await pendingDeadLetters(target, deadLetterTopic, filter, signal)) {
+      if (redriven >= REDRIVE_ALL_MAX || signal.aborted) return { redriven, more: true };
+      await redriveOne(target, deadLetterTopic, entry);
+      redriven++;
+    }
+  }
+  return { redriven, more: false };
 }

@@ -8,7 +8,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { ConfigurationError, type Transport } from '@herald/bus';
 import { CliError, EXIT, readTopic, type Target, targetOfBroker } from '@herald/cli/internal';
-import type { ErrorView, MessageView, RedriveRequest, ResetRequest } from './api-types.ts';
+import type { ErrorView, MessageView, RedriveAllRequest, RedriveRequest, ResetRequest } from './api-types.ts';
 import { messageViewOf } from './message-view.ts';
 import { loadPageScript, PAGE_HTML } from './page-bundle.ts';
 import {
@@ -17,6 +17,7 @@ import {
   listTopicViews,
   PAGE_MESSAGES_MAX,
   readMessagePage,
+  redriveAll,
   redriveDeadLetter,
   resetGroup,
 } from './reads.ts';
@@ -205,6 +206,8 @@ async function route(
     case 'POST /api/dead-letters/redrive':
       await redriveDeadLetter(target, (await readJson(request)) as RedriveRequest, signal);
       return { ok: true };
+    case 'POST /api/dead-letters/redrive-all':
+      return redriveAll(target, (await readJson(request)) as RedriveAllRequest, signal);
     case 'GET /api/trace':
       return trace(
         target,

@@ -6,9 +6,16 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { openBroker } from '@herald/broker';
+import { DEAD_LETTER_HEADERS, DEAD_LETTER_KEY } from '@herald/bus';
 import { targetOfBroker } from '@herald/cli/internal';
 import { temporaryDirectory } from '@herald/test-support';
-import type { MessagePage, SearchProgress, TopicView } from '../src/api-types.ts';
+import type {
+  DeadLetterView,
+  MessagePage,
+  RedriveAllResult,
+  SearchProgress,
+  TopicView,
+} from '../src/api-types.ts';
 import { startConsole } from '../src/index.ts';
 
 const REQUEST_TIMEOUT_MS = 10_000;
@@ -100,6 +107,57 @@ test('console server - refuses a non-loopback address without a token', async ()
       message: /--token/,
     });
   } finally {
+    await broker.close();
+  }
+});
+
+test('console server - redrive all dead letters of one group, the others stay', {
+  timeout: 60_000,
+}, async () => {
+  const broker = await openBroker({ dir: temporaryDirectory('herald-console-server-') });
+  const target = targetOfBroker(broker);
+  const server = await startConsole({ target });
+  try {
+    await target.createTopic('orders', 1);
+    const now = new Date().toISOString();
+    const deadLetter = (id: string, group: string) => ({
+      key: DEAD_LETTER_KEY,
+      headers: {
+        [DEAD_LETTER_HEADERS.id]: id,
+        [DEAD_LETTER_HEADERS.topic]: 'orders',
+        [DEAD_LETTER_HEADERS.partition]: '0',
+        [DEAD_LETTER_HEADERS.offset]: '0',
+        [DEAD_LETTER_HEADERS.group]: group,
+        [DEAD_LETTER_HEADERS.reason]: 'handler-failed',
+        [DEAD_LETTER_HEADERS.attempts]: '3',
+        [DEAD_LETTER_HEADERS.firstFailedAt]: now,
+        [DEAD_LETTER_HEADERS.lastFailedAt]: now,
+      },
+      value: Buffer.from('{}'),
+    });
+    await target.publish('orders.dlq', [
+      deadLetter('d-1', 'billing'),
+      deadLetter('d-2', 'billing'),
+      deadLetter('d-3', 'shipping'),
+    ]);
+    const response = await fetch(`${server.url}api/dead-letters/redrive-all`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ group: 'billing' }),
+      signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+    });
+    assert.deepEqual((await response.json()) as RedriveAllResult, { redriven: 2, more: false });
+    const left = await getJson<DeadLetterView[]>(`${server.url}api/dead-letters`);
+    assert.deepEqual(
+      left.body.map((letter) => letter.id),
+      ['d-3'],
+    );
+    const redriven = await getJson<MessagePage>(
+      `${server.url}api/messages?topic=orders&partition=0&offset=0`,
+    );
+    assert.equal(redriven.body.messages.length, 2, 'both originals are back on orders');
+  } finally {
+    await server.close();
     await broker.close();
   }
 });
