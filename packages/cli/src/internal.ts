@@ -22,7 +22,7 @@ export {
   stringOption,
   TARGET_USAGE,
 } from './options.ts';
-export { type Position, parsePosition, resolvePosition } from './positions.ts';
+export { type Position, parsePosition, parseTime, resolvePosition } from './positions.ts';
 export { type ReadOptions, readTopic } from './reader.ts';
 export { targetOfBroker } from './targets/data-dir.ts';
 export { openTarget, withTarget } from './targets/open.ts';

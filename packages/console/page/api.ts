@@ -36,9 +36,10 @@ async function call<T>(path: string, body?: unknown): Promise<T> {
 /** The server's routes. */
 export const api = {
   topics: () => call<TopicView[]>('/api/topics'),
-  messages: (topic: string, partition: number, offset: string, limit: number) =>
+  /** A page of one partition from `offset`, or from the first message at or after `time` when given. */
+  messages: (topic: string, partition: number, offset: string, limit: number, time = '') =>
     call<MessagePage>(
-      `/api/messages?topic=${encodeURIComponent(topic)}&partition=${partition}&offset=${offset}&limit=${limit}`,
+      `/api/messages?topic=${encodeURIComponent(topic)}&partition=${partition}&offset=${offset}&limit=${limit}&time=${encodeURIComponent(time)}`,
     ),
   groups: () => call<GroupView[]>('/api/groups'),
   reset: (request: ResetRequest) => call<{ ok: true }>('/api/groups/reset', request),

@@ -33,12 +33,15 @@ export function TopicsView(props: { openTrace: (id: string) => void }) {
   const [topic, setTopic] = useState('');
   const [partition, setPartition] = useState(0);
   const [offset, setOffset] = useState('0');
+  const [time, setTime] = useState('');
   const [page, setPage] = useState<MessagePage | undefined>(undefined);
   const [selected, setSelected] = useState<MessageView | undefined>(undefined);
   const [error, setError] = useState('');
   const browse = (event: Event) => {
     event.preventDefault();
-    api.messages(topic, partition, offset, 50).then(setPage, (failure: Error) => setError(failure.message));
+    api
+      .messages(topic, partition, offset, 50, time)
+      .then(setPage, (failure: Error) => setError(failure.message));
   };
   const list: readonly TopicView[] = topics.data ?? [];
   return html`<${ErrorText} error=${topics.error || error} />
@@ -60,6 +63,8 @@ export function TopicsView(props: { openTrace: (id: string) => void }) {
         onInput=${(event: Event) => setPartition(Number((event.target as HTMLInputElement).value))} /></label>
       <label> From offset <input type="text" inputmode="numeric" value=${offset}
         onInput=${(event: Event) => setOffset((event.target as HTMLInputElement).value)} /></label>
+      <label> or from time (ISO 8601) <input type="text" value=${time} placeholder="2025-01-31T12:00:00Z"
+        onInput=${(event: Event) => setTime((event.target as HTMLInputElement).value)} /></label>
       <button type="submit">Browse</button>
     </form>
     ${

@@ -7,7 +7,7 @@ import { timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ConfigurationError, type Transport } from '@herald/bus';
-import { CliError, EXIT, readTopic, type Target, targetOfBroker } from '@herald/cli/internal';
+import { CliError, EXIT, parseTime, readTopic, type Target, targetOfBroker } from '@herald/cli/internal';
 import type { ErrorView, MessageView, RedriveAllRequest, RedriveRequest, ResetRequest } from './api-types.ts';
 import { messageViewOf } from './message-view.ts';
 import { loadPageScript, PAGE_HTML } from './page-bundle.ts';
@@ -188,14 +188,23 @@ async function route(
   switch (`${request.method} ${url.pathname}`) {
     case 'GET /api/topics':
       return listTopicViews(target);
-    case 'GET /api/messages':
+    case 'GET /api/messages': {
+      const topic = required(query, 'topic');
+      const partition = integer(query, 'partition', 0, 0, 1_000_000);
+      const time = query.get('time');
+      // From a time (ms or ISO 8601): the first offset at or after it, else the end.
+      const offset =
+        time === null || time === ''
+          ? BigInt(integer(query, 'offset', 0, 0, Number.MAX_SAFE_INTEGER))
+          : await offsetAtTime(target, topic, partition, parseTime(time, 'time'));
       return readMessagePage(
         target,
-        required(query, 'topic'),
-        integer(query, 'partition', 0, 0, 1_000_000),
-        BigInt(integer(query, 'offset', 0, 0, Number.MAX_SAFE_INTEGER)),
+        topic,
+        partition,
+        offset,
         integer(query, 'limit', 50, 1, PAGE_MESSAGES_MAX),
       );
+    }
     case 'GET /api/groups':
       return listGroupViews(target);
     case 'POST /api/groups/reset':
@@ -287,6 +296,17 @@ function tailFilter(query: URLSearchParams): (message: MessageView) => boolean {
     (key === undefined || message.key?.text === key) &&
     (headerName === undefined ||
       message.headers.some(([name, value]) => name === headerName && value === headerValue));
+}
+
+async function offsetAtTime(
+  target: Target,
+  topic: string,
+  partition: number,
+  timestampMs: number,
+): Promise<bigint> {
+  const found = await target.offsetForTimestamp(topic, partition, timestampMs);
+  if (found !== undefined) return found;
+  return (await target.fetch(topic, partition, 0n, 0)).highWatermark;
 }
 
 function required(query: URLSearchParams, name: string): string {

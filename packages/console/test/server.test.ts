@@ -79,6 +79,18 @@ test('console server - topics, messages (JSON and hex), search budget, token', {
     assert.equal(json?.cloudEvent?.type, 'OrderCreated');
     assert.deepEqual(binary?.value, { kind: 'hex', text: 'ff 00 10', sizeBytes: 3 });
     assert.equal(page.body.nextOffset, '2');
+    const future = await getJson<MessagePage>(
+      `${base}/api/messages?topic=orders&partition=0&time=2999-01-01T00:00:00Z&token=secret`,
+    );
+    assert.deepEqual(
+      [future.body.messages.length, future.body.nextOffset],
+      [0, '22'],
+      'from a future time: the end',
+    );
+    const past = await getJson<MessagePage>(
+      `${base}/api/messages?topic=orders&partition=0&time=0&limit=1&token=secret`,
+    );
+    assert.equal(past.body.messages[0]?.offset, '0', 'from time 0: the first message');
 
     const found = await readEvents(`${base}/api/search?q=o-1&token=secret`);
     assert.deepEqual(found.at(-1), {
