@@ -1,6 +1,7 @@
 /**
  * `npm run build`: compiles every publishable package (packages/*, not private) to its `dist/`:
- * ESM `.js`, `.d.ts`, source maps and declaration maps, relative `.ts` specifiers rewritten to `.js`.
+ * ESM `.js`, `.d.ts`, source maps and declaration maps, relative `.ts` specifiers rewritten to `.js`,
+ * then a package's `scripts/build-assets.ts` when it has one (the console's page bundle).
  * One tsc per package over `src/` (and `bin/` when present), in dependency order, two at a time;
  * each compile resolves sibling packages through their built `dist/*.d.ts` (tsconfig.build.json
  * clears the `@herald/source` condition), so a package is built only after what it imports.
@@ -47,6 +48,24 @@ function rewriteDeclarationSpecifiers(distDir: string): void {
   }
 }
 
+/**
+ * Runs the package's `scripts/build-assets.ts` when it has one, after tsc: what tsc does not emit
+ * (the console's page bundle, `dist/page/app.js`).
+ */
+function buildAssets(workspacePackage: WorkspacePackage): Promise<void> {
+  const script = join(workspacePackage.dir, 'scripts', 'build-assets.ts');
+  if (!existsSync(script)) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [script], { stdio: ['ignore', 'inherit', 'inherit'] });
+    child.on('error', reject);
+    child.on('close', (code) =>
+      code === 0
+        ? resolve()
+        : reject(new Error(`${script} failed for ${workspacePackage.name} (exit ${code})`)),
+    );
+  });
+}
+
 function compile(workspacePackage: WorkspacePackage): Promise<void> {
   rmSync(join(workspacePackage.dir, 'dist'), { recursive: true, force: true });
   const config = writeConfig(workspacePackage);
@@ -63,7 +82,7 @@ function compile(workspacePackage: WorkspacePackage): Promise<void> {
     child.on('close', (code) => {
       if (code === 0) {
         rewriteDeclarationSpecifiers(join(workspacePackage.dir, 'dist'));
-        resolve();
+        buildAssets(workspacePackage).then(resolve, reject);
       } else reject(new Error(`tsc failed for ${workspacePackage.name} (exit ${code}):\n${output}`));
     });
   });

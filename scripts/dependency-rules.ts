@@ -85,13 +85,18 @@ export const PACKAGE_RULES: readonly PackageRule[] = [
     note: 'log for decoding batches the broker hands it; data directories only through the broker; eventstore for `herald projections`',
   },
   {
+    name: '@herald/console',
+    imports: ['@herald/bus', '@herald/cli'],
+    note: 'reads through the CLI’s targets (`@herald/cli/internal`); the CLI loads `herald console` from it by name at run time',
+  },
+  {
     name: 'herald',
     imports: ['@herald/broker', '@herald/bus', '@herald/errors', ...TRANSPORTS],
     note: 'transports only as optional peers, loaded by name for `HERALD_TRANSPORT`',
   },
   {
     name: '@herald/checkout',
-    imports: ['herald', ...TRANSPORTS],
+    imports: ['herald', '@herald/console', ...TRANSPORTS],
     note: 'an application: public entry points only, never `/internal`',
   },
   {

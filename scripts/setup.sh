@@ -39,8 +39,9 @@ PYPI_PACKAGES=(
 
 # Debian packages the suite uses: the four servers, and real peers nobody here wrote
 # (librdkafka's kcat, kafka-python, confluent-kafka, pika) plus tmux for the terminal test, and
-# python3-venv for the PyPI clients' virtualenv, a JDK (javac, for the Java client check) and Maven
-# (which fetches Apache Kafka).
+# python3-venv for the PyPI clients' virtualenv, a JDK (javac, for the Java client check), Maven
+# (which fetches Apache Kafka) and Chromium (the console's browser test drives it with
+# playwright-core: no browser download).
 APT_PACKAGES=(
   rabbitmq-server
   postgresql
@@ -54,6 +55,7 @@ APT_PACKAGES=(
   openjdk-17-jdk-headless
   maven
   tmux
+  chromium
 )
 
 say() { printf 'setup: %s\n' "$*"; }

@@ -41,6 +41,10 @@ const ALLOWED: Record<string, { readonly functions: readonly string[]; readonly 
     functions: ['access'],
     reason: 'checks that the --data directory exists before opening the broker on it; reads no file in it',
   },
+  'packages/console/src/page-bundle.ts': {
+    functions: ['readFile'],
+    reason: "reads the console's own page bundle (dist/page/app.js) to serve it",
+  },
   'packages/bus/src/testing.ts': {
     functions: ['writeSync'],
     reason: 'writes lines synchronously to stdout (fd 1) for crash-test children',

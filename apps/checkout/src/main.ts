@@ -8,6 +8,9 @@
  *                [--data DIR] [--port 3000] [--keep-running] [--otel]
  *                [--payment-timeout-ms 300000] [--payment-latency-ms-max 60]
  *
+ * With --keep-running the services stay up after the report, and the Herald console serves the
+ * run's broker (embedded transport): its URL is printed.
+ *
  * The report ends with the trace of the run's first order, drawn as a tree. With --otel (or
  * `OTEL_EXPORTER_OTLP_ENDPOINT` set) every span is exported too: OTLP over HTTP to that endpoint, or
  * JSON lines in `<data>/traces.jsonl` when none is set.
@@ -19,6 +22,8 @@
 import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs, styleText } from 'node:util';
+import { type ConsoleServer, startConsole } from '@herald/console';
+import type { Transport } from 'herald';
 import { startCheckout } from './app.ts';
 import { checkInvariants, isQuiescent } from './invariants.ts';
 import { LiveView } from './live-view.ts';
@@ -28,6 +33,20 @@ import { renderReport } from './report.ts';
 import { readStats } from './services/analytics.ts';
 import { renderTraceTree, startTracing } from './tracing.ts';
 import { deleteRunTopology } from './transport.ts';
+
+/**
+ * The Herald console on the run's own broker (embedded transport only: it reads the broker in
+ * this process); other transports print how to reach theirs. Resolves the server, if any.
+ */
+async function startCheckoutConsole(transport: Transport): Promise<ConsoleServer | undefined> {
+  if (transport.name !== 'embedded') {
+    process.stdout.write("Console: run npx herald console --broker HOST:PORT against this run's broker.\n");
+    return undefined;
+  }
+  const server = await startConsole({ transport });
+  process.stdout.write(`Console: ${server.url}\n`);
+  return server;
+}
 
 /** How long the run may take to come to rest after the load, in milliseconds. */
 const SETTLE_TIMEOUT_MS = 60_000;
@@ -141,8 +160,10 @@ if (load !== undefined && load.failures.length > 0)
 
 if (values['keep-running']) {
   process.stdout.write(`Still serving ${checkout.url}; Ctrl-C to stop.\n`);
+  const console_ = await startCheckoutConsole(checkout.transport);
   process.exitCode = allHold ? 0 : 1;
-  const stop = () => void checkout.stop().then(() => tracing.shutdown());
+  const stop = () =>
+    void (console_?.close() ?? Promise.resolve()).then(() => checkout.stop()).then(() => tracing.shutdown());
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
 } else {

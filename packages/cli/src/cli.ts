@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { clientConfigList } from './client-config.ts';
 import { CliError, EXIT, exitCodeOf, UsageError } from './errors.ts';
+import { loadPluginCommand } from './plugin.ts';
 
 export { UsageError };
 
@@ -92,6 +93,11 @@ export const COMMANDS: readonly CommandEntry[] = [
     load: async () => (await import('./commands/projections.ts')).projectionsCommand,
   },
   {
+    name: 'console',
+    summary: 'serve the web console: topics, groups, dead letters, search, tail, trace, topology',
+    load: () => loadPluginCommand('@herald/console', 'consoleCommand'),
+  },
+  {
     name: 'serve',
     summary: 'run the embedded broker as a Kafka-protocol server',
     load: async () => (await import('./commands/serve.ts')).serveCommand,
@@ -163,7 +169,13 @@ export async function run(argv: readonly string[], io: CommandIo): Promise<numbe
     io.stderr(`herald: unknown command "${name}"\n\n${overview()}`);
     return EXIT.usage;
   }
-  const command = await entry.load();
+  let command: Command;
+  try {
+    command = await entry.load();
+  } catch (error) {
+    io.stderr(`herald ${name}: ${error instanceof CliError ? error.message : String(error)}\n`);
+    return exitCodeOf(error);
+  }
   if (rest.includes('--help') || rest.includes('-h')) {
     io.stdout(command.usage);
     return EXIT.ok;

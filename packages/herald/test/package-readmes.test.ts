@@ -123,6 +123,7 @@ const EXAMPLES: readonly {
   { directory: 'transport-kafka', output: /^bill o-1 42$/m, fixture: heraldServe },
   { directory: 'transport-aws', output: /^bill o-1 42$/m, fixture: awsEmulator },
   { directory: 'transport-nats', output: /^bill o-1 42$/m, fixture: natsPrefix },
+  { directory: 'console', output: /^orders: 1$/m },
   // Examples beyond the first are marked by a name after the language: ```ts outbox.
   { directory: 'herald', block: 'outbox', output: /^credited a-1 5 after deposit-1$/m },
   {

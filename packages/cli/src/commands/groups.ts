@@ -1,6 +1,7 @@
 /** `herald groups list|describe|reset`: consumer groups, lag per partition and in total, time lag, resets. */
 import type { Command, CommandIo } from '../cli.ts';
 import { CliError, EXIT, UsageError } from '../errors.ts';
+import { lagOf, totals } from '../lag.ts';
 import {
   COMMON_USAGE,
   type OptionValues,
@@ -11,7 +12,7 @@ import {
 } from '../options.ts';
 import { parsePosition, resolvePosition } from '../positions.ts';
 import { withTarget } from '../targets/open.ts';
-import type { GroupKind, GroupPosition, Target, TopicInfo } from '../targets/target.ts';
+import type { GroupKind, Target } from '../targets/target.ts';
 import { formatDuration, type Output, outputFor, paint, table } from '../terminal.ts';
 
 const USAGE = `Usage: herald groups list|describe|reset [options]
@@ -48,46 +49,6 @@ const OPTIONS = {
   kind: { type: 'string' },
   'dry-run': { type: 'boolean' },
 } as const;
-
-/** One partition of a group's position with its lag. */
-interface PartitionLag {
-  readonly partition: number;
-  readonly committed: bigint | undefined;
-  readonly end: bigint;
-  readonly lag: bigint;
-  readonly timeLagMs: number;
-}
-
-/** Lag of `position` per partition: messages not yet consumed, and the age of the oldest. */
-async function lagOf(target: Target, position: GroupPosition, info: TopicInfo): Promise<PartitionLag[]> {
-  const now = Date.now();
-  return Promise.all(
-    info.partitions.map(async (partition) => {
-      const committed = position.committed.get(partition.partition);
-      const from =
-        committed === undefined || committed < partition.logStartOffset
-          ? partition.logStartOffset
-          : committed;
-      const ahead = BigInt(position.ackedAhead.get(partition.partition) ?? 0);
-      let lag = partition.highWatermark - from - ahead;
-      if (lag < 0n) lag = 0n;
-      let timeLagMs = 0;
-      if (lag > 0n) {
-        const page = await target.fetch(position.topic, partition.partition, from, 0);
-        const oldest = page.records[0];
-        if (oldest !== undefined) timeLagMs = Math.max(0, now - oldest.timestampMs);
-      }
-      return { partition: partition.partition, committed, end: partition.highWatermark, lag, timeLagMs };
-    }),
-  );
-}
-
-function totals(lags: readonly PartitionLag[]): { lag: bigint; timeLagMs: number } {
-  return {
-    lag: lags.reduce((sum, entry) => sum + entry.lag, 0n),
-    timeLagMs: Math.max(0, ...lags.map((entry) => entry.timeLagMs)),
-  };
-}
 
 async function list(target: Target, output: Output): Promise<number> {
   const groups = await target.listGroups();

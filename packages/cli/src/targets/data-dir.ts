@@ -87,7 +87,16 @@ export async function openDataDirectory(directory: string, create: boolean): Pro
     }
     throw error;
   }
-  return new DataDirectoryTarget(broker);
+  return new DataDirectoryTarget(broker, true);
+}
+
+/**
+ * A target on a broker this process already has open (an application's embedded transport), for
+ * the console inside a running application: its subscribers are the groups' live members.
+ * `close()` leaves the broker open; its owner closes it.
+ */
+export function targetOfBroker(broker: Broker): Target {
+  return new DataDirectoryTarget(broker, false);
 }
 
 async function exists(file: string): Promise<boolean> {
@@ -119,10 +128,13 @@ function translate(error: unknown, directory: string): never {
 class DataDirectoryTarget implements Target {
   readonly description: string;
   readonly #broker: Broker;
+  /** Whether close() closes the broker (false when the application that opened it owns it). */
+  readonly #owned: boolean;
   #closing: Promise<void> | undefined;
 
-  constructor(broker: Broker) {
+  constructor(broker: Broker, owned: boolean) {
     this.#broker = broker;
+    this.#owned = owned;
     this.description = `data directory ${broker.directory}`;
   }
 
@@ -180,7 +192,7 @@ class DataDirectoryTarget implements Target {
     return this.#call(async () => {
       let offsets = await this.#broker.partitionOffsets(topic, partition);
       if (offset >= offsets.highWatermark && waitMs > 0) {
-        // Only this process can write while the lock is held, so this waits for our own appends.
+        // Only this process can write while the lock is held, so this waits for its own appends.
         await new Promise<void>((resolve) => {
           const timer = setTimeout(done, waitMs);
           const unsubscribe = this.#broker.onPartitionAppend(topic, partition, done);
@@ -268,7 +280,7 @@ class DataDirectoryTarget implements Target {
   }
 
   close(): Promise<void> {
-    this.#closing ??= this.#broker.close();
+    this.#closing ??= this.#owned ? this.#broker.close() : Promise.resolve();
     return this.#closing;
   }
 }

@@ -1,0 +1,179 @@
+/**
+ * The JSON the console's server sends and its page reads: one set of types for both sides, so a
+ * change to a response is a type error in the page. Offsets are decimal strings (Kafka's int64
+ * does not fit a JSON number).
+ */
+
+/** A key or value as the page shows it: pretty-printed JSON, UTF-8 text, or hex for binary. */
+export interface PayloadView {
+  readonly kind: 'json' | 'text' | 'hex';
+  readonly text: string;
+  readonly sizeBytes: number;
+}
+
+/** One stored message. */
+export interface MessageView {
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: string;
+  readonly timestampMs: number;
+  readonly key: PayloadView | null;
+  readonly value: PayloadView | null;
+  readonly headers: readonly (readonly [string, string])[];
+  /** The CloudEvents attributes (`ce_*` headers without the prefix), when the message is one. */
+  readonly cloudEvent: Readonly<Record<string, string>> | null;
+}
+
+/** A partition of a topic. */
+export interface PartitionView {
+  readonly partition: number;
+  readonly logStartOffset: string;
+  readonly highWatermark: string;
+  readonly sizeBytes: number | null;
+}
+
+/** A topic with its partitions. */
+export interface TopicView {
+  readonly name: string;
+  readonly partitions: readonly PartitionView[];
+  /** Messages retained over every partition. */
+  readonly messages: string;
+  readonly retentionNote: string;
+}
+
+/** `GET /api/topics/:topic/messages?partition&offset&limit`: a page of one partition. */
+export interface MessagePage {
+  readonly messages: readonly MessageView[];
+  /** Where the next page starts. */
+  readonly nextOffset: string;
+  readonly highWatermark: string;
+}
+
+/** One partition of a group's position. */
+export interface PartitionLagView {
+  readonly partition: number;
+  readonly committed: string | null;
+  readonly end: string;
+  readonly lag: string;
+  readonly timeLagMs: number;
+}
+
+/** A group's position on one topic. */
+export interface GroupPositionView {
+  readonly topic: string;
+  readonly kind: 'kafka' | 'embedded';
+  /** Live members, null when the target cannot tell. */
+  readonly members: number | null;
+  readonly lag: string;
+  readonly timeLagMs: number;
+  readonly partitions: readonly PartitionLagView[];
+}
+
+/** A group with its positions and lag. */
+export interface GroupView {
+  readonly group: string;
+  readonly positions: readonly GroupPositionView[];
+  /** Lag over every topic. */
+  readonly lag: string;
+}
+
+/** `POST /api/groups/reset`: move a group on a topic (refused with 409 while it has live members). */
+export interface ResetRequest {
+  readonly group: string;
+  readonly topic: string;
+  /** `earliest`, `latest`, `offset:N` or `time:ISO`, as `herald groups reset --to`. */
+  readonly to: string;
+}
+
+/** A pending dead letter. */
+export interface DeadLetterView {
+  readonly id: string;
+  readonly deadLetterTopic: string;
+  readonly topic: string;
+  readonly group: string;
+  readonly reason: string;
+  readonly errorName: string;
+  readonly errorMessage: string;
+  readonly attempts: number;
+  readonly firstFailedAt: string;
+  readonly lastFailedAt: string;
+  readonly originalPartition: number;
+  readonly originalOffset: string;
+  /** The original message, as it will be redriven. */
+  readonly original: MessageView;
+}
+
+/** `POST /api/dead-letters/redrive`: republish one dead letter to the group that failed it. */
+export interface RedriveRequest {
+  readonly deadLetterTopic: string;
+  readonly id: string;
+}
+
+/** `POST /api/dead-letters/redrive-all`: redrive every pending dead letter matching the filter (each given field must match). */
+export interface RedriveAllRequest {
+  readonly group?: string | undefined;
+  readonly reason?: string | undefined;
+}
+
+/** What a redrive-all did. */
+export interface RedriveAllResult {
+  readonly redriven: number;
+  /** True when more matched than one request redrives ({@link RedriveAllResult.redriven} is the bound). */
+  readonly more: boolean;
+}
+
+/** Search progress, sent as the SSE event `progress` and, last, `done`. */
+export interface SearchProgress {
+  readonly scanned: number;
+  readonly budget: number;
+  readonly matches: number;
+  /** Set on `done`: why the search ended. */
+  readonly stoppedBy?: 'end' | 'budget' | 'limit';
+}
+
+/** One event of a traced flow. */
+export interface TraceStep {
+  readonly id: string;
+  readonly causationId: string | null;
+  /** The producing service, from the CloudEvents source (`/checkout/order` → `order`). */
+  readonly service: string;
+  readonly type: string;
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: string;
+  readonly timestampMs: number;
+  /** Milliseconds since the flow's first event. */
+  readonly sinceStartMs: number;
+  /** Depth in the causation tree (0: the flow's first event). */
+  readonly depth: number;
+  /** On a dead-letter topic: a failed step. */
+  readonly failed: boolean;
+}
+
+/** `GET /api/trace?q`: the flow's events in causation order. */
+export interface TraceView {
+  /** What was traced: a correlation id, an event id or a key (an order id). */
+  readonly query: string;
+  readonly steps: readonly TraceStep[];
+  readonly scanned: number;
+  /** True when the scan budget ran out before every topic was read. */
+  readonly truncated: boolean;
+}
+
+/** `GET /api/topology`: producers → topics → groups. */
+export interface TopologyView {
+  readonly services: readonly string[];
+  readonly topics: readonly string[];
+  readonly groups: readonly { readonly group: string; readonly members: number | null }[];
+  readonly edges: readonly {
+    readonly from: string;
+    readonly to: string;
+    readonly kind: 'produces' | 'consumes';
+  }[];
+}
+
+/** An error response: `{ error, code }` with an HTTP status. */
+export interface ErrorView {
+  readonly error: string;
+  readonly code: string;
+}

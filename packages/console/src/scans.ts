@@ -1,0 +1,227 @@
+/**
+ * Reads that scan whole topics: search, the trace of one flow and the topology. Each reads with
+ * the CLI's {@link readTopic} and stops at an explicit scan budget, so a search over millions of
+ * retained events reports progress and ends at its bound instead of running on.
+ */
+import { type ConsumedRecord, headerMap, readTopic, type Target } from '@herald/cli/internal';
+import type { MessageView, SearchProgress, TopologyView, TraceStep, TraceView } from './api-types.ts';
+import { messageViewOf, recordContains } from './message-view.ts';
+
+/** Records a search or trace reads by default before it stops (its scan budget). */
+export const SCAN_BUDGET_DEFAULT = 1_000_000;
+/** The largest scan budget a request may ask for. */
+export const SCAN_BUDGET_MAX = 10_000_000;
+/** Matches a search returns at most by default. */
+export const SEARCH_RESULTS_DEFAULT = 100;
+/** The largest result limit a request may ask for. */
+export const SEARCH_RESULTS_MAX = 1000;
+/** Steps one trace shows at most. */
+export const TRACE_STEPS_MAX = 500;
+/** Records per partition the topology samples from the end to learn each topic's producers. */
+const TOPOLOGY_SAMPLE_RECORDS = 50;
+/** How often a search reports progress, in records scanned. */
+const PROGRESS_EVERY_RECORDS = 5000;
+
+/** What to search for, and its bounds. */
+export interface SearchOptions {
+  readonly needle: string;
+  /** Topics to scan (default: all). */
+  readonly topics?: readonly string[] | undefined;
+  readonly budget: number;
+  readonly resultsMax: number;
+  readonly signal: AbortSignal;
+  readonly onMatch: (message: MessageView) => void;
+  readonly onProgress: (progress: SearchProgress) => void;
+}
+
+/**
+ * Scans topics (every partition, oldest first) for `needle` in keys, values and headers; stops
+ * at the budget, the result limit or the end, and resolves the final progress.
+ */
+export async function search(target: Target, options: SearchOptions): Promise<SearchProgress> {
+  const topics = options.topics ?? (await target.listTopics()).sort();
+  let scanned = 0;
+  let matches = 0;
+  let stoppedBy: SearchProgress['stoppedBy'] = 'end';
+  const progress = () => ({ scanned, budget: options.budget, matches });
+  for (const topic of topics) {
+    if (stoppedBy !== 'end' || options.signal.aborted) break;
+    await scanTopic(target, topic, options.signal, (record) => {
+      scanned++;
+      if (recordContains(record, options.needle)) {
+        matches++;
+        options.onMatch(messageViewOf(record));
+      }
+      if (scanned % PROGRESS_EVERY_RECORDS === 0) options.onProgress(progress());
+      if (matches >= options.resultsMax) stoppedBy = 'limit';
+      else if (scanned >= options.budget) stoppedBy = 'budget';
+      return stoppedBy === 'end';
+    });
+  }
+  return { ...progress(), stoppedBy };
+}
+
+/** Reads `topic` from the start of every partition to its current end. */
+async function scanTopic(
+  target: Target,
+  topic: string,
+  signal: AbortSignal,
+  onRecord: (record: ConsumedRecord) => boolean,
+): Promise<void> {
+  const info = await target.describeTopic(topic);
+  await readTopic({
+    target,
+    topic,
+    start: new Map(info.partitions.map((p) => [p.partition, p.logStartOffset])),
+    stopAt: new Map(info.partitions.map((p) => [p.partition, p.highWatermark])),
+    follow: false,
+    signal,
+    onRecord,
+  });
+}
+
+/** The service of a CloudEvents source: its last path segment (`/checkout/order` → `order`). */
+export function serviceOf(source: string | undefined): string {
+  if (source === undefined || source === '') return 'unknown';
+  return source.split('/').filter(Boolean).at(-1) ?? source;
+}
+
+/**
+ * Every event of one flow, in causation order (a depth-first walk from the first event, children
+ * by time). `query` is a correlation id, the id of any event of the flow, or a key (an order id):
+ * a first pass finds the correlation ids it names, a second collects their events, because an
+ * application may start a new correlation mid-flow (a saga's commands) under the same key.
+ */
+export async function trace(
+  target: Target,
+  query: string,
+  budget: number,
+  signal: AbortSignal,
+): Promise<TraceView> {
+  const topics = (await target.listTopics()).sort();
+  const correlations = new Set<string>();
+  let scanned = 0;
+  let truncated = false;
+  const pass = async (onRecord: (record: ConsumedRecord, headers: Record<string, string>) => void) => {
+    let passScanned = 0;
+    for (const topic of topics) {
+      if (passScanned >= budget || signal.aborted) break;
+      await scanTopic(target, topic, signal, (record) => {
+        passScanned++;
+        onRecord(record, headerMap(record));
+        return passScanned < budget;
+      });
+    }
+    scanned += passScanned;
+    if (passScanned >= budget) truncated = true;
+  };
+  const keyOf = (record: ConsumedRecord) =>
+    record.key === null ? undefined : Buffer.from(record.key).toString();
+  await pass((record, headers) => {
+    const correlation = headers.ce_correlationid ?? headers.ce_id;
+    if (correlation === undefined || correlations.size >= TRACE_STEPS_MAX) return;
+    if (
+      correlation === query ||
+      headers.ce_id === query ||
+      headers.ce_partitionkey === query ||
+      keyOf(record) === query
+    ) {
+      correlations.add(correlation);
+    }
+  });
+  const found: { record: ConsumedRecord; headers: Record<string, string> }[] = [];
+  if (correlations.size > 0) {
+    await pass((record, headers) => {
+      const correlation = headers.ce_correlationid ?? headers.ce_id;
+      if (correlation !== undefined && correlations.has(correlation) && found.length < TRACE_STEPS_MAX) {
+        found.push({ record, headers });
+      }
+    });
+  }
+  return { query, steps: causationOrder(found), scanned, truncated };
+}
+
+function causationOrder(
+  found: readonly { record: ConsumedRecord; headers: Record<string, string> }[],
+): TraceStep[] {
+  const byTime = [...found].sort((a, b) => a.record.timestampMs - b.record.timestampMs);
+  const ids = new Set(byTime.map((entry) => entry.headers.ce_id));
+  const children = new Map<string, typeof byTime>();
+  const roots: typeof byTime = [];
+  for (const entry of byTime) {
+    const parent = entry.headers.ce_causationid;
+    // A dead letter keeps its original's id: it hangs under the original, not beside it.
+    if (parent !== undefined && parent !== entry.headers.ce_id && ids.has(parent)) {
+      children.set(parent, [...(children.get(parent) ?? []), entry]);
+    } else roots.push(entry);
+  }
+  const startMs = byTime[0]?.record.timestampMs ?? 0;
+  const steps: TraceStep[] = [];
+  const visited = new Set<(typeof byTime)[number]>();
+  const visit = (entry: (typeof byTime)[number], depth: number) => {
+    if (visited.has(entry)) return;
+    visited.add(entry);
+    const { record, headers } = entry;
+    steps.push({
+      id: headers.ce_id ?? '',
+      causationId: headers.ce_causationid ?? null,
+      service: serviceOf(headers.ce_source),
+      type: headers.ce_type ?? '',
+      topic: record.topic,
+      partition: record.partition,
+      offset: String(record.offset),
+      timestampMs: record.timestampMs,
+      sinceStartMs: record.timestampMs - startMs,
+      depth,
+      failed: record.topic.endsWith('.dlq'),
+    });
+    for (const child of children.get(headers.ce_id ?? '') ?? []) visit(child, depth + 1);
+  };
+  for (const root of roots) visit(root, 0);
+  return steps;
+}
+
+/**
+ * Producers → topics → groups: each topic's producing services from the CloudEvents sources of
+ * its newest records, and its consumers from the groups' positions.
+ */
+export async function topology(target: Target, signal: AbortSignal): Promise<TopologyView> {
+  const topics = (await target.listTopics()).filter((name) => !name.startsWith('__')).sort();
+  const services = new Set<string>();
+  const edges = new Map<string, TopologyView['edges'][number]>();
+  for (const topic of topics) {
+    const info = await target.describeTopic(topic);
+    const start = new Map(
+      info.partitions.map((p) => {
+        const from = p.highWatermark - BigInt(TOPOLOGY_SAMPLE_RECORDS);
+        return [p.partition, from < p.logStartOffset ? p.logStartOffset : from];
+      }),
+    );
+    const stopAt = new Map(info.partitions.map((p) => [p.partition, p.highWatermark]));
+    await readTopic({
+      target,
+      topic,
+      start,
+      stopAt,
+      follow: false,
+      signal,
+      onRecord: (record) => {
+        const source = headerMap(record).ce_source;
+        if (source !== undefined) {
+          const service = serviceOf(source);
+          services.add(service);
+          edges.set(`${service}>${topic}`, { from: service, to: topic, kind: 'produces' });
+        }
+        return true;
+      },
+    });
+  }
+  const groups = [];
+  for (const listing of await target.listGroups()) {
+    groups.push({ group: listing.group, members: listing.members ?? null });
+    for (const topic of listing.topics) {
+      edges.set(`${topic}>${listing.group}`, { from: topic, to: listing.group, kind: 'consumes' });
+    }
+  }
+  return { services: [...services].sort(), topics, groups, edges: [...edges.values()] };
+}
