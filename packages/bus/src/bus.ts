@@ -293,16 +293,18 @@ class HeraldBus implements Bus, DispatcherHost {
   async #stop(timeoutMs: number): Promise<void> {
     this.#state = 'stopping';
     const deadlineMs = performance.now() + timeoutMs;
-    const closeDeadlinesMs = await Promise.all(
-      [...this.#dispatchers.values()].map((dispatcher) =>
-        dispatcher.stop(deadlineMs, ABORT_GRACE_MS, CLOSE_TIMEOUT_MS_MIN),
+    // The scheduler's subscription closes beside the handlers': a dead broker costs the budget once.
+    const [closeDeadlinesMs] = await Promise.all([
+      Promise.all(
+        [...this.#dispatchers.values()].map((dispatcher) =>
+          dispatcher.stop(deadlineMs, ABORT_GRACE_MS, CLOSE_TIMEOUT_MS_MIN),
+        ),
       ),
-    );
+      this.#scheduling.stop(timeoutMs),
+    ]);
     await this.#replies.close(new ClosedError('bus'));
     // After the handlers drained (their commits may have staged rows), before the transport closes.
     await this.#relay?.stop();
-    await this.#scheduling.stop(Math.max(CLOSE_TIMEOUT_MS_MIN, deadlineMs - performance.now()));
-    this.#transportClosing = true;
     // Waits on the broker (a last commit, leaving a group) get what is left of the caller's
     // budget, or at least CLOSE_TIMEOUT_MS_MIN after handlers overran it, so stop() ends near its
     // timeoutMs whatever the broker does.
@@ -311,6 +313,7 @@ class HeraldBus implements Bus, DispatcherHost {
       performance.now() + CLOSE_TIMEOUT_MS_MIN,
       ...closeDeadlinesMs,
     );
+    this.#transportClosing = true;
     const leftMs = Math.max(0, closeDeadlineMs - performance.now());
     if (this.#ownsTransport) await this.transport.close({ timeoutMs: leftMs });
     await this.#idempotency?.close();
