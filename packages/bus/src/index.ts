@@ -2,6 +2,13 @@
  * `@herald/bus`: typed contracts, CloudEvents envelopes, the bus, the Transport contract and the
  * in-memory transport. See the README for a runnable example.
  */
+export {
+  type AsyncApiDocument,
+  type AsyncApiOptions,
+  type AsyncApiServer,
+  type AsyncApiService,
+  asyncApiDocument,
+} from './asyncapi/document.ts';
 export { createBus } from './bus.ts';
 export {
   type Bus,

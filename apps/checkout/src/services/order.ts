@@ -46,6 +46,7 @@ const STATUSES: readonly OrderStatus[] = ['pending', 'reserved', 'releasing', 'c
 export const orderService: ServiceDefinition = {
   name: 'order',
   schema: ORDER_SCHEMA,
+  sends: [OrderCreated, ReserveInventory, ProcessPayment, ReleaseInventory, OrderConfirmed, OrderCancelled],
   register(bus) {
     const options = { group: 'order', concurrency: 64 };
     const step = (
