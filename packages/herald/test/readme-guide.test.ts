@@ -141,6 +141,17 @@ await bus.stop();
 `,
   },
   {
+    marker: "const document = await asyncApiDocument({",
+    before: CONTRACTS,
+    after: `
+assert.equal(document.asyncapi, '3.0.0');
+assert.deepEqual(Object.keys(document.channels), ['commands.ReserveInventory', 'orders']);
+assert.deepEqual(document.components.messages.OrderCreated.payload.schema.required, ['orderId', 'total']);
+assert.ok(document.operations['inventory.receive.orders'].bindings.kafka.groupId.enum.includes('inventory'));
+assert.equal(document.operations['order.send.orders'].action, 'send');
+`,
+  },
+  {
     marker: "const letters = await bus.deadLetters.list({ topic: 'orders', group: 'inventory' });",
     before: `${CONTRACTS}
 const bus = createBus({ source: '/shop', retry: { attempts: 2, delayMsInitial: 10, jitter: 0 } });
