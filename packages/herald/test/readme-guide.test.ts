@@ -141,7 +141,7 @@ await bus.stop();
 `,
   },
   {
-    marker: "const document = await asyncApiDocument({",
+    marker: 'const document = await asyncApiDocument({',
     before: CONTRACTS,
     after: `
 assert.equal(document.asyncapi, '3.0.0');
