@@ -149,10 +149,17 @@ export {
   replaysToNewGroup,
   SCHEDULE_HORIZON_MS_MAX,
   type SchedulingFeature,
+  type TopicPatternsFeature,
   type SubscribeOptions,
   type Subscription,
   type Transport,
   type TransportFeatures,
   type TransportScheduler,
 } from './transport.ts';
+export {
+  assertTopicPattern,
+  isTopicPattern,
+  matchesTopicPattern,
+  topicPatternRegExp,
+} from './topic-pattern.ts';
 export { uuidv7 } from './uuid.ts';

@@ -25,6 +25,11 @@ export {
   urlOption,
 } from './option-checks.ts';
 export { murmur2, partitionForKey } from './partitioner.ts';
+export {
+  PATTERN_TOPICS_MAX,
+  type PatternSource,
+  subscribeToPattern,
+} from './pattern-subscription.ts';
 export { publishIdentity } from './publish-identity.ts';
 export { DueQueue } from './schedule/due-queue.ts';
 export { assertSubscribeOptions } from './transport-checks.ts';
