@@ -141,6 +141,12 @@ export { SCHEDULE_TOPIC, SCHEDULER_GROUP } from './schedule/topic-scheduler.ts';
 export { type Infer, type InferInput, isStandardSchema, type StandardSchemaV1, validate } from './schema.ts';
 export { type StopOnSignalsOptions, stopOnSignals } from './stop-on-signals.ts';
 export {
+  assertTopicPattern,
+  isTopicPattern,
+  matchesTopicPattern,
+  topicPatternRegExp,
+} from './topic-pattern.ts';
+export {
   type CancelOutcome,
   type CloseOptions,
   IN_FLIGHT_MAX,
@@ -149,17 +155,11 @@ export {
   replaysToNewGroup,
   SCHEDULE_HORIZON_MS_MAX,
   type SchedulingFeature,
-  type TopicPatternsFeature,
   type SubscribeOptions,
   type Subscription,
+  type TopicPatternsFeature,
   type Transport,
   type TransportFeatures,
   type TransportScheduler,
 } from './transport.ts';
-export {
-  assertTopicPattern,
-  isTopicPattern,
-  matchesTopicPattern,
-  topicPatternRegExp,
-} from './topic-pattern.ts';
 export { uuidv7 } from './uuid.ts';

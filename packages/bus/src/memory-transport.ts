@@ -10,7 +10,9 @@ import { ClosedError, PayloadTooLargeError, TransportError } from './errors.ts';
 import type { TransportHealth } from './health.ts';
 import { KeyedFifo } from './keyed-fifo.ts';
 import { assertTopicName } from './names.ts';
+import { subscribeToPattern } from './pattern-subscription.ts';
 import { MemoryScheduler } from './schedule/memory-scheduler.ts';
+import { isTopicPattern } from './topic-pattern.ts';
 import {
   type MessageHandler,
   SCHEDULE_HORIZON_MS_MAX,
@@ -19,8 +21,6 @@ import {
   type Transport,
   type TransportFeatures,
 } from './transport.ts';
-import { subscribeToPattern } from './pattern-subscription.ts';
-import { isTopicPattern } from './topic-pattern.ts';
 import { assertSubscribeOptions } from './transport-checks.ts';
 
 /** Options of {@link memoryTransport}. */

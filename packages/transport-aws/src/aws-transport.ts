@@ -122,6 +122,11 @@ class AwsTransportImpl implements AwsTransport, SubscriptionHost {
           'SQS FIFO queues have no per-message DelaySeconds (only a queue-wide delay) and standard ' +
           'queues stop at 15 minutes; use the embedded broker, Kafka or RabbitMQ',
       },
+      topicPatterns: {
+        mode: 'unsupported',
+        reason:
+          'each topic is an SNS topic with a queue per group; SNS cannot subscribe by topic-name pattern',
+      },
     };
   }
 

@@ -106,6 +106,12 @@ class KafkaTransportImpl implements KafkaTransport, SubscriptionHost {
       exactlyOnce: false,
       messageBytesMax: options.messageBytesMax,
       scheduling: kafkaScheduling(options.nackDelayMsMax),
+      topicPatterns: {
+        mode: 'unsupported',
+        reason:
+          '@platformatic/kafka joins a group with a list of topics and has no regex subscription; a pattern ' +
+          'would mean polling metadata and rejoining the group for each new topic (not built)',
+      },
     };
     this.#producer = new Producer({
       ...connection(options, options.clientId),

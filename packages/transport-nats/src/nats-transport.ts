@@ -223,6 +223,12 @@ class NatsTransportImpl implements NatsTransport, SubscriptionHost {
           '4,096) until redelivered, so a schedule topic would hold only that many waiting messages, and ' +
           'later ones, even due sooner, would wait behind them; use the embedded broker, Kafka or RabbitMQ',
       },
+      topicPatterns: {
+        mode: 'unsupported',
+        reason:
+          'each topic is its own JetStream stream and a consumer reads one stream, so a pattern over topics ' +
+          'would span streams, and new streams are not announced to consumers (not built)',
+      },
     };
     void this.#watchStatus();
   }

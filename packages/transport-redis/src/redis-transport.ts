@@ -108,6 +108,12 @@ class RedisTransportImpl implements RedisTransport, SubscriptionHost {
           'not built yet: a sorted set per topic scored by due time, moved to its stream by a Lua script, ' +
           'would keep them durably; until then use the embedded broker, Kafka or RabbitMQ',
       },
+      topicPatterns: {
+        mode: 'unsupported',
+        reason:
+          'a consumer group belongs to one stream and XREADGROUP names its streams; new streams are not ' +
+          'announced, so a pattern would mean scanning keys (not built)',
+      },
     };
   }
 
