@@ -11,8 +11,12 @@ async function herald(args: string[]): Promise<{ code: number; out: string; err:
   let out = '';
   let err = '';
   const code = await run(args, {
-    stdout: (text) => void (out += text),
-    stderr: (text) => void (err += text),
+    stdout: (text) => {
+      out += text;
+    },
+    stderr: (text) => {
+      err += text;
+    },
   });
   return { code, out, err };
 }
