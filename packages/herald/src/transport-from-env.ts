@@ -159,10 +159,17 @@ export type LazyTransportName = 'kafka' | 'rabbitmq' | 'nats' | 'redis' | 'aws';
 /** Furthest ahead Kafka and RabbitMQ schedule a message (their own declaration: 7 days). */
 const SCHEDULE_HORIZON_MS = 7 * 24 * 60 * 60 * 1000;
 
+/** As every broker transport declares once open (each with its own reason). */
+const NO_TOPIC_PATTERNS = {
+  mode: 'unsupported',
+  reason: 'not supported by this broker transport yet (its features.topicPatterns once open says why)',
+} as const;
+
 /** What a broker transport promises before it is open (then its own features apply). */
 const DECLARED_FEATURES: Record<LazyTransportName, TransportFeatures> = {
   kafka: {
     consumerGroups: true,
+    topicPatterns: NO_TOPIC_PATTERNS,
     persistent: true,
     replaysToNewGroups: true,
     orderedPerKey: true,
@@ -178,6 +185,7 @@ const DECLARED_FEATURES: Record<LazyTransportName, TransportFeatures> = {
   },
   rabbitmq: {
     consumerGroups: true,
+    topicPatterns: NO_TOPIC_PATTERNS,
     persistent: true,
     replaysToNewGroups: false,
     replaysTopic: (topic) => topic.endsWith('.dlq'),
@@ -195,6 +203,7 @@ const DECLARED_FEATURES: Record<LazyTransportName, TransportFeatures> = {
   },
   nats: {
     consumerGroups: true,
+    topicPatterns: NO_TOPIC_PATTERNS,
     persistent: true,
     replaysToNewGroups: true,
     orderedPerKey: true,
@@ -215,6 +224,7 @@ const DECLARED_FEATURES: Record<LazyTransportName, TransportFeatures> = {
   },
   redis: {
     consumerGroups: true,
+    topicPatterns: NO_TOPIC_PATTERNS,
     persistent: true,
     replaysToNewGroups: true,
     orderedPerKey: true,
@@ -229,6 +239,7 @@ const DECLARED_FEATURES: Record<LazyTransportName, TransportFeatures> = {
   },
   aws: {
     consumerGroups: true,
+    topicPatterns: NO_TOPIC_PATTERNS,
     persistent: true,
     replaysToNewGroups: false,
     orderedPerKey: true,
