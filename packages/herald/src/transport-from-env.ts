@@ -22,7 +22,13 @@
  * install.
  */
 import { type EmbeddedTransportOptions, embeddedTransport } from '@herald/broker';
-import { ConfigurationError, memoryTransport, type Transport, type TransportFeatures } from '@herald/bus';
+import {
+  ConfigurationError,
+  memoryTransport,
+  type TopicPatternsFeature,
+  type Transport,
+  type TransportFeatures,
+} from '@herald/bus';
 import { lazyTransport } from './lazy-transport.ts';
 
 /** The values `HERALD_TRANSPORT` accepts. */
@@ -159,17 +165,43 @@ export type LazyTransportName = 'kafka' | 'rabbitmq' | 'nats' | 'redis' | 'aws';
 /** Furthest ahead Kafka and RabbitMQ schedule a message (their own declaration: 7 days). */
 const SCHEDULE_HORIZON_MS = 7 * 24 * 60 * 60 * 1000;
 
-/** As every broker transport declares once open (each with its own reason). */
-const NO_TOPIC_PATTERNS = {
-  mode: 'unsupported',
-  reason: 'not supported by this broker transport yet (its features.topicPatterns once open says why)',
-} as const;
+/** Why each broker transport has no topic patterns: its own words, as it declares them once open. */
+const NO_TOPIC_PATTERNS: Record<LazyTransportName, TopicPatternsFeature> = {
+  kafka: {
+    mode: 'unsupported',
+    reason:
+      '@platformatic/kafka joins a group with a list of topics and has no regex subscription; a pattern ' +
+      'would mean polling metadata and rejoining the group for each new topic (not built)',
+  },
+  rabbitmq: {
+    mode: 'unsupported',
+    reason:
+      'each topic is its own exchange and routing keys are event types, so a topic pattern is a ' +
+      'pattern over exchange names, which AMQP cannot bind; RabbitMQ wildcards match routing keys only',
+  },
+  nats: {
+    mode: 'unsupported',
+    reason:
+      'each topic is its own JetStream stream and a consumer reads one stream, so a pattern over topics ' +
+      'would span streams, and new streams are not announced to consumers (not built)',
+  },
+  redis: {
+    mode: 'unsupported',
+    reason:
+      'a consumer group belongs to one stream and XREADGROUP names its streams; new streams are not ' +
+      'announced, so a pattern would mean scanning keys (not built)',
+  },
+  aws: {
+    mode: 'unsupported',
+    reason: 'each topic is an SNS topic with a queue per group; SNS cannot subscribe by topic-name pattern',
+  },
+};
 
 /** What a broker transport promises before it is open (then its own features apply). */
 const DECLARED_FEATURES: Record<LazyTransportName, TransportFeatures> = {
   kafka: {
     consumerGroups: true,
-    topicPatterns: NO_TOPIC_PATTERNS,
+    topicPatterns: NO_TOPIC_PATTERNS.kafka,
     persistent: true,
     replaysToNewGroups: true,
     orderedPerKey: true,
@@ -185,7 +217,7 @@ const DECLARED_FEATURES: Record<LazyTransportName, TransportFeatures> = {
   },
   rabbitmq: {
     consumerGroups: true,
-    topicPatterns: NO_TOPIC_PATTERNS,
+    topicPatterns: NO_TOPIC_PATTERNS.rabbitmq,
     persistent: true,
     replaysToNewGroups: false,
     replaysTopic: (topic) => topic.endsWith('.dlq'),
@@ -203,7 +235,7 @@ const DECLARED_FEATURES: Record<LazyTransportName, TransportFeatures> = {
   },
   nats: {
     consumerGroups: true,
-    topicPatterns: NO_TOPIC_PATTERNS,
+    topicPatterns: NO_TOPIC_PATTERNS.nats,
     persistent: true,
     replaysToNewGroups: true,
     orderedPerKey: true,
@@ -224,7 +256,7 @@ const DECLARED_FEATURES: Record<LazyTransportName, TransportFeatures> = {
   },
   redis: {
     consumerGroups: true,
-    topicPatterns: NO_TOPIC_PATTERNS,
+    topicPatterns: NO_TOPIC_PATTERNS.redis,
     persistent: true,
     replaysToNewGroups: true,
     orderedPerKey: true,
@@ -239,7 +271,7 @@ const DECLARED_FEATURES: Record<LazyTransportName, TransportFeatures> = {
   },
   aws: {
     consumerGroups: true,
-    topicPatterns: NO_TOPIC_PATTERNS,
+    topicPatterns: NO_TOPIC_PATTERNS.aws,
     persistent: true,
     replaysToNewGroups: false,
     orderedPerKey: true,
