@@ -1,7 +1,8 @@
 /**
  * A pattern subscription built from per-topic ones, for transports that know their topics and
- * hear of new ones (memory, embedded): it subscribes the group to every matching topic now, and
- * to each matching topic created later, as soon as the transport reports it.
+ * hear of new ones (memory and embedded are told at once; Kafka polls its topic list): it
+ * subscribes the group to every matching topic now, and to each matching topic created later, as
+ * soon as the transport reports it.
  */
 import { topicPatternRegExp } from './topic-pattern.ts';
 import type { CloseOptions, MessageHandler, SubscribeOptions, Subscription } from './transport.ts';
@@ -12,8 +13,11 @@ export const PATTERN_TOPICS_MAX = 10_000;
 /** What {@link subscribeToPattern} needs from the transport. */
 export interface PatternSource {
   /** The names of the topics that exist now. */
-  topics(): Iterable<string>;
-  /** Calls `listener` with each topic created from now on; returns the function that stops it. */
+  topics(): Iterable<string> | Promise<Iterable<string>>;
+  /**
+   * Calls `listener` with each topic created from now on (names already reported may come again:
+   * they are ignored); returns the function that stops it.
+   */
   watchTopics(listener: (topic: string) => void): () => void;
   /** Subscribes to one topic (a name, not a pattern). */
   subscribe(options: SubscribeOptions, handler: MessageHandler): Promise<Subscription>;
@@ -54,7 +58,7 @@ export async function subscribeToPattern(
     });
   });
   try {
-    await Promise.all([...source.topics()].map(add));
+    await Promise.all([...(await source.topics())].map(add));
   } catch (error) {
     closed = true;
     stopWatching();

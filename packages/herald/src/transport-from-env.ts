@@ -165,14 +165,8 @@ export type LazyTransportName = 'kafka' | 'rabbitmq' | 'nats' | 'redis' | 'aws';
 /** Furthest ahead Kafka and RabbitMQ schedule a message (their own declaration: 7 days). */
 const SCHEDULE_HORIZON_MS = 7 * 24 * 60 * 60 * 1000;
 
-/** Why each broker transport has no topic patterns: its own words, as it declares them once open. */
-const NO_TOPIC_PATTERNS: Record<LazyTransportName, TopicPatternsFeature> = {
-  kafka: {
-    mode: 'unsupported',
-    reason:
-      '@platformatic/kafka joins a group with a list of topics and has no regex subscription; a pattern ' +
-      'would mean polling metadata and rejoining the group for each new topic (not built)',
-  },
+/** Why the other broker transports have no topic patterns: their own words, as they declare them once open. */
+const NO_TOPIC_PATTERNS: Record<Exclude<LazyTransportName, 'kafka'>, TopicPatternsFeature> = {
   rabbitmq: {
     mode: 'unsupported',
     reason:
@@ -201,7 +195,15 @@ const NO_TOPIC_PATTERNS: Record<LazyTransportName, TopicPatternsFeature> = {
 const DECLARED_FEATURES: Record<LazyTransportName, TransportFeatures> = {
   kafka: {
     consumerGroups: true,
-    topicPatterns: NO_TOPIC_PATTERNS.kafka,
+    // As @herald/transport-kafka declares once open (polling the topic list every 2 s).
+    topicPatterns: {
+      mode: 'supported',
+      guarantee:
+        'the topic list is polled every 2000 ms (@platformatic/kafka has no regex subscription); each ' +
+        'matching topic joins the group as a subscription of its own (a rebalance), and a group new to a ' +
+        'topic reads it from its start, so its first messages are not missed',
+      newTopicsMsMax: 2_000,
+    },
     persistent: true,
     replaysToNewGroups: true,
     orderedPerKey: true,

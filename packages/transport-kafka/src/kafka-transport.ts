@@ -9,6 +9,7 @@ import {
   type CloseOptions,
   ConnectionHealth,
   isConnectionFailure,
+  isTopicPattern,
   type LogFields,
   type MessageHandler,
   messageSizeBytes,
@@ -21,7 +22,7 @@ import {
   type TransportHealth,
   type TransportMessage,
 } from '@herald/bus';
-import { assertSubscribeOptions, partitionForKey } from '@herald/bus/internal';
+import { assertSubscribeOptions, partitionForKey, subscribeToPattern } from '@herald/bus/internal';
 import { Admin, ProduceAcks, Producer } from '@platformatic/kafka';
 import { Batcher } from './batcher.ts';
 import { describeError, hasKafkaError, healthSource, isRetriable } from './errors.ts';
@@ -29,6 +30,7 @@ import { type KafkaTransportOptions, type ResolvedOptions, resolveOptions } from
 import { type OutgoingRecord, toRecord } from './records.ts';
 import { quietly, settledWithin } from './settled-within.ts';
 import { KafkaSubscription, type SubscriptionHost } from './subscription.ts';
+import { pollTopics, TOPIC_LIST_POLL_MS } from './topic-poller.ts';
 
 /** The Kafka transport: a Herald {@link Transport} plus its resolved options. */
 export interface KafkaTransport extends Transport {
@@ -95,6 +97,8 @@ class KafkaTransportImpl implements KafkaTransport, SubscriptionHost {
   #keyless = 0;
   #closed = false;
   #closing: Promise<void> | undefined;
+  /** Stops the topic-list polls of open pattern subscriptions (one each). */
+  readonly #topicPolls = new Set<() => void>();
 
   constructor(options: ResolvedOptions) {
     this.options = options;
@@ -107,10 +111,12 @@ class KafkaTransportImpl implements KafkaTransport, SubscriptionHost {
       messageBytesMax: options.messageBytesMax,
       scheduling: kafkaScheduling(options.nackDelayMsMax),
       topicPatterns: {
-        mode: 'unsupported',
-        reason:
-          '@platformatic/kafka joins a group with a list of topics and has no regex subscription; a pattern ' +
-          'would mean polling metadata and rejoining the group for each new topic (not built)',
+        mode: 'supported',
+        guarantee:
+          `the topic list is polled every ${TOPIC_LIST_POLL_MS} ms (@platformatic/kafka has no regex ` +
+          'subscription); each matching topic joins the group as a subscription of its own (a rebalance), ' +
+          'and a group new to a topic reads it from its start, so its first messages are not missed',
+        newTopicsMsMax: TOPIC_LIST_POLL_MS,
       },
     };
     this.#producer = new Producer({
@@ -232,6 +238,29 @@ class KafkaTransportImpl implements KafkaTransport, SubscriptionHost {
 
   async subscribe(options: SubscribeOptions, handler: MessageHandler): Promise<Subscription> {
     if (this.#closed) throw new ClosedError('kafka transport');
+    if (isTopicPattern(options.topic)) {
+      assertSubscribeOptions(options, true);
+      const listTopics = () => this.#admin.listTopics();
+      return subscribeToPattern(options, handler, {
+        topics: listTopics,
+        watchTopics: (listener) => {
+          const stop = pollTopics(listTopics, listener);
+          this.#topicPolls.add(stop);
+          return () => {
+            this.#topicPolls.delete(stop);
+            stop();
+          };
+        },
+        subscribe: (topicOptions, topicHandler) => this.subscribe(topicOptions, topicHandler),
+        onError: (topic, error) => {
+          if (!this.#closed) {
+            process.emitWarning(
+              `kafka transport: pattern subscription to "${topic}" failed: ${describeError(error)}`,
+            );
+          }
+        },
+      });
+    }
     assertSubscribeOptions(options);
     try {
       await this.#partitions(options.topic);
@@ -278,6 +307,7 @@ class KafkaTransportImpl implements KafkaTransport, SubscriptionHost {
    * connections are dropped (a publish still waiting then rejects).
    */
   async #close(timeoutMs: number): Promise<void> {
+    for (const stop of this.#topicPolls) stop();
     this.#closed = true;
     const deadlineMs = performance.now() + timeoutMs;
     await Promise.all([...this.#subscriptions].map((subscription) => subscription.closeBy(deadlineMs)));
