@@ -112,7 +112,8 @@ export interface SubscribeHandlerOptions extends HandlerOptions {
    * one or more) instead of the contract's topic, including topics created later, where the
    * transport supports it (`transport.features.topicPatterns`; otherwise `ConfigurationError`).
    * Handlers of one group and pattern share one subscription; dead letters on matching topics
-   * are skipped. Messages of types the bus does not know go to `onUnknown`.
+   * are skipped. Messages of types the bus does not know go to `onUnknown`. `concurrency` bounds
+   * each matching topic (at most 10,000 topics per pattern, `PATTERN_TOPICS_MAX`).
    */
   readonly topicPattern?: string;
 }
