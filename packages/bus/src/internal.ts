@@ -32,4 +32,5 @@ export {
 } from './pattern-subscription.ts';
 export { publishIdentity } from './publish-identity.ts';
 export { DueQueue } from './schedule/due-queue.ts';
+export { pollTopics, TOPIC_LIST_POLL_MS } from './topic-poller.ts';
 export { assertSubscribeOptions } from './transport-checks.ts';

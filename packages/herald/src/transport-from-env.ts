@@ -166,18 +166,12 @@ export type LazyTransportName = 'kafka' | 'rabbitmq' | 'nats' | 'redis' | 'aws';
 const SCHEDULE_HORIZON_MS = 7 * 24 * 60 * 60 * 1000;
 
 /** Why the other broker transports have no topic patterns: their own words, as they declare them once open. */
-const NO_TOPIC_PATTERNS: Record<Exclude<LazyTransportName, 'kafka'>, TopicPatternsFeature> = {
+const NO_TOPIC_PATTERNS: Record<Exclude<LazyTransportName, 'kafka' | 'nats'>, TopicPatternsFeature> = {
   rabbitmq: {
     mode: 'unsupported',
     reason:
       'each topic is its own exchange and routing keys are event types, so a topic pattern is a ' +
       'pattern over exchange names, which AMQP cannot bind; RabbitMQ wildcards match routing keys only',
-  },
-  nats: {
-    mode: 'unsupported',
-    reason:
-      'each topic is its own JetStream stream and a consumer reads one stream, so a pattern over topics ' +
-      'would span streams, and new streams are not announced to consumers (not built)',
   },
   redis: {
     mode: 'unsupported',
@@ -237,7 +231,15 @@ const DECLARED_FEATURES: Record<LazyTransportName, TransportFeatures> = {
   },
   nats: {
     consumerGroups: true,
-    topicPatterns: NO_TOPIC_PATTERNS.nats,
+    // As @herald/transport-nats declares once open (polling the stream list every 2 s).
+    topicPatterns: {
+      mode: 'supported',
+      guarantee:
+        'the stream list is polled every 2000 ms (JetStream announces no new streams); each matching ' +
+        'topic is a subscription of its own in the group, and a group new to a topic reads it from its ' +
+        'start, so its first messages are not missed',
+      newTopicsMsMax: 2_000,
+    },
     persistent: true,
     replaysToNewGroups: true,
     orderedPerKey: true,

@@ -22,7 +22,13 @@ import {
   type TransportHealth,
   type TransportMessage,
 } from '@herald/bus';
-import { assertSubscribeOptions, partitionForKey, subscribeToPattern } from '@herald/bus/internal';
+import {
+  assertSubscribeOptions,
+  partitionForKey,
+  pollTopics,
+  subscribeToPattern,
+  TOPIC_LIST_POLL_MS,
+} from '@herald/bus/internal';
 import { Admin, ProduceAcks, Producer } from '@platformatic/kafka';
 import { Batcher } from './batcher.ts';
 import { describeError, hasKafkaError, healthSource, isRetriable } from './errors.ts';
@@ -30,7 +36,6 @@ import { type KafkaTransportOptions, type ResolvedOptions, resolveOptions } from
 import { type OutgoingRecord, toRecord } from './records.ts';
 import { quietly, settledWithin } from './settled-within.ts';
 import { KafkaSubscription, type SubscriptionHost } from './subscription.ts';
-import { pollTopics, TOPIC_LIST_POLL_MS } from './topic-poller.ts';
 
 /** The Kafka transport: a Herald {@link Transport} plus its resolved options. */
 export interface KafkaTransport extends Transport {

@@ -7,6 +7,7 @@
 import {
   ClosedError,
   ConfigurationError,
+  isTopicPattern,
   type MessageHandler,
   messageSizeBytes,
   PayloadTooLargeError,
@@ -20,7 +21,9 @@ import {
   assertSubscribeOptions,
   assertTopicName,
   partitionForKey,
+  pollTopics,
   publishIdentity,
+  subscribeToPattern,
 } from '@herald/bus/internal';
 import {
   AckPolicy,
@@ -51,6 +54,7 @@ import {
   resolveOptions,
 } from './options.ts';
 import { GroupSubscription, type SubscriptionHost } from './subscription.ts';
+import { listTopics, NATS_TOPIC_PATTERNS } from './topic-patterns.ts';
 
 const NANOS_PER_MS = 1_000_000;
 /**
@@ -195,6 +199,8 @@ class NatsTransportImpl implements NatsTransport, SubscriptionHost {
   #lastAckMs = 0;
   #closing: Promise<void> | undefined;
   #closed = false;
+  /** Stops the stream-list polls of open pattern subscriptions (one each). */
+  readonly #topicPolls = new Set<() => void>();
 
   constructor(options: ResolvedOptions, nc: NatsConnection, jsm: JetStreamManager) {
     this.options = options;
@@ -223,12 +229,7 @@ class NatsTransportImpl implements NatsTransport, SubscriptionHost {
           '4,096) until redelivered, so a schedule topic would hold only that many waiting messages, and ' +
           'later ones, even due sooner, would wait behind them; use the embedded broker, Kafka or RabbitMQ',
       },
-      topicPatterns: {
-        mode: 'unsupported',
-        reason:
-          'each topic is its own JetStream stream and a consumer reads one stream, so a pattern over topics ' +
-          'would span streams, and new streams are not announced to consumers (not built)',
-      },
+      topicPatterns: NATS_TOPIC_PATTERNS,
     };
     void this.#watchStatus();
   }
@@ -425,6 +426,7 @@ class NatsTransportImpl implements NatsTransport, SubscriptionHost {
 
   async subscribe(options: SubscribeOptions, handler: MessageHandler): Promise<Subscription> {
     if (this.#closed) throw new ClosedError('nats transport');
+    if (isTopicPattern(options.topic)) return this.#subscribePattern(options, handler);
     assertSubscribeOptions(options);
     assertSubjectSafeTopic(options.topic, 'subscribe');
     const names = await this.#stream(options.topic);
@@ -454,12 +456,34 @@ class NatsTransportImpl implements NatsTransport, SubscriptionHost {
     this.#lastAckMs = Date.now();
   }
 
+  #subscribePattern(options: SubscribeOptions, handler: MessageHandler): Promise<Subscription> {
+    assertSubscribeOptions(options, true);
+    const topics = () => listTopics(this.#jsm, this.options.prefix);
+    return subscribeToPattern(options, handler, {
+      topics,
+      watchTopics: (listener) => {
+        const stop = pollTopics(topics, listener);
+        this.#topicPolls.add(stop);
+        return () => {
+          this.#topicPolls.delete(stop);
+          stop();
+        };
+      },
+      subscribe: (topicOptions, topicHandler) => this.subscribe(topicOptions, topicHandler),
+      onError: (topic, error) => {
+        if (!this.#closed)
+          process.emitWarning(`nats transport: pattern subscription to "${topic}" failed: ${error}`);
+      },
+    });
+  }
+
   close(): Promise<void> {
     this.#closing ??= this.#close();
     return this.#closing;
   }
 
   async #close(): Promise<void> {
+    for (const stop of this.#topicPolls) stop();
     this.#closed = true;
     await Promise.all([...this.#subscriptions].map((subscription) => subscription.close()));
     const writtenMs = this.#lastAckMs + CONSUMER_STATE_WRITE_MS - Date.now();

@@ -1,5 +1,6 @@
 /**
- * Kafka announces no new topics, so a pattern subscription polls the topic list: every
+ * Kafka and NATS announce no new topics (streams), so their pattern subscriptions poll the topic
+ * list: every
  * {@link TOPIC_LIST_POLL_MS} it lists the cluster's topics and reports them all (the pattern
  * subscription ignores the ones it already reads). One poll at a time; a failed poll is retried
  * at the next tick, and the subscription goes on with the topics it has.
