@@ -166,18 +166,12 @@ export type LazyTransportName = 'kafka' | 'rabbitmq' | 'nats' | 'redis' | 'aws';
 const SCHEDULE_HORIZON_MS = 7 * 24 * 60 * 60 * 1000;
 
 /** Why the other broker transports have no topic patterns: their own words, as they declare them once open. */
-const NO_TOPIC_PATTERNS: Record<Exclude<LazyTransportName, 'kafka' | 'nats'>, TopicPatternsFeature> = {
+const NO_TOPIC_PATTERNS: Record<'rabbitmq' | 'aws', TopicPatternsFeature> = {
   rabbitmq: {
     mode: 'unsupported',
     reason:
       'each topic is its own exchange and routing keys are event types, so a topic pattern is a ' +
       'pattern over exchange names, which AMQP cannot bind; RabbitMQ wildcards match routing keys only',
-  },
-  redis: {
-    mode: 'unsupported',
-    reason:
-      'a consumer group belongs to one stream and XREADGROUP names its streams; new streams are not ' +
-      'announced, so a pattern would mean scanning keys (not built)',
   },
   aws: {
     mode: 'unsupported',
@@ -260,7 +254,15 @@ const DECLARED_FEATURES: Record<LazyTransportName, TransportFeatures> = {
   },
   redis: {
     consumerGroups: true,
-    topicPatterns: NO_TOPIC_PATTERNS.redis,
+    // As @herald/transport-redis declares once open (polling the topic list every 2 s).
+    topicPatterns: {
+      mode: 'supported',
+      guarantee:
+        'the topic list (SCAN of the topic hashes) is polled every 2000 ms; each matching topic is a ' +
+        'subscription of its own in the group, and a group new to a topic reads it from its start, so its ' +
+        'first messages are not missed',
+      newTopicsMsMax: 2_000,
+    },
     persistent: true,
     replaysToNewGroups: true,
     orderedPerKey: true,

@@ -5,6 +5,7 @@
  */
 import {
   assertTopicName,
+  isTopicPattern,
   type MessageHandler,
   messageSizeBytes,
   PayloadTooLargeError,
@@ -14,7 +15,12 @@ import {
   type TransportFeatures,
   type TransportMessage,
 } from '@herald/bus';
-import { assertSubscribeOptions, partitionForKey } from '@herald/bus/internal';
+import {
+  assertSubscribeOptions,
+  partitionForKey,
+  pollTopics,
+  subscribeToPattern,
+} from '@herald/bus/internal';
 import type { Redis } from 'ioredis';
 import { type Connection, closeConnection, closedError, command, openConnection } from './connection.ts';
 import { entryFields } from './entries.ts';
@@ -22,6 +28,7 @@ import { fsyncError, partitionsMismatch, publishError } from './errors.ts';
 import { streamKey, topicKey } from './keys.ts';
 import { type RedisTransportOptions, type ResolvedOptions, resolveOptions } from './options.ts';
 import { GroupSubscription, type SubscriptionHost } from './subscription.ts';
+import { listTopics, REDIS_TOPIC_PATTERNS } from './topic-patterns.ts';
 
 /** Counters of one transport instance. */
 export interface RedisTransportStats {
@@ -87,6 +94,8 @@ class RedisTransportImpl implements RedisTransport, SubscriptionHost {
   readonly #checkedTopics = new Set<string>();
   #roundRobin = 0;
   #closed = false;
+  /** Stops the topic-list polls of open pattern subscriptions (one each). */
+  readonly #topicPolls = new Set<() => void>();
   #closing: Promise<void> | undefined;
 
   constructor(options: ResolvedOptions, connection: Connection) {
@@ -108,12 +117,7 @@ class RedisTransportImpl implements RedisTransport, SubscriptionHost {
           'not built yet: a sorted set per topic scored by due time, moved to its stream by a Lua script, ' +
           'would keep them durably; until then use the embedded broker, Kafka or RabbitMQ',
       },
-      topicPatterns: {
-        mode: 'unsupported',
-        reason:
-          'a consumer group belongs to one stream and XREADGROUP names its streams; new streams are not ' +
-          'announced, so a pattern would mean scanning keys (not built)',
-      },
+      topicPatterns: REDIS_TOPIC_PATTERNS,
     };
   }
 
@@ -204,6 +208,7 @@ class RedisTransportImpl implements RedisTransport, SubscriptionHost {
 
   async subscribe(options: SubscribeOptions, handler: MessageHandler): Promise<Subscription> {
     if (this.#closed) throw closedError();
+    if (isTopicPattern(options.topic)) return this.#subscribePattern(options, handler);
     assertSubscribeOptions(options);
     const subscription = new GroupSubscription(this, options, handler);
     this.#subscriptions.add(subscription);
@@ -224,7 +229,29 @@ class RedisTransportImpl implements RedisTransport, SubscriptionHost {
     return this.#closing;
   }
 
+  #subscribePattern(options: SubscribeOptions, handler: MessageHandler): Promise<Subscription> {
+    assertSubscribeOptions(options, true);
+    const topics = () => listTopics(this.redis, this.options.keyPrefix);
+    return subscribeToPattern(options, handler, {
+      topics,
+      watchTopics: (listener) => {
+        const stop = pollTopics(topics, listener);
+        this.#topicPolls.add(stop);
+        return () => {
+          this.#topicPolls.delete(stop);
+          stop();
+        };
+      },
+      subscribe: (topicOptions, topicHandler) => this.subscribe(topicOptions, topicHandler),
+      onError: (topic, error) => {
+        if (!this.#closed)
+          process.emitWarning(`redis transport: pattern subscription to "${topic}" failed: ${error}`);
+      },
+    });
+  }
+
   async #close(): Promise<void> {
+    for (const stop of this.#topicPolls) stop();
     this.#closed = true;
     await Promise.all([...this.#subscriptions].map((subscription) => subscription.close()));
     await closeConnection(this.#connection, 1000);
