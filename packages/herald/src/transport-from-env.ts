@@ -175,7 +175,9 @@ const NO_TOPIC_PATTERNS: Record<'rabbitmq' | 'aws', TopicPatternsFeature> = {
   },
   aws: {
     mode: 'unsupported',
-    reason: 'each topic is an SNS topic with a queue per group; SNS cannot subscribe by topic-name pattern',
+    reason:
+      'SNS cannot subscribe by topic-name pattern, and SNS keeps no messages: a group queue subscribed to ' +
+      'a topic found later would miss what was published to it before (topic names are hashed, too)',
   },
 };
 

@@ -125,7 +125,8 @@ class AwsTransportImpl implements AwsTransport, SubscriptionHost {
       topicPatterns: {
         mode: 'unsupported',
         reason:
-          'each topic is an SNS topic with a queue per group; SNS cannot subscribe by topic-name pattern',
+          'SNS cannot subscribe by topic-name pattern, and SNS keeps no messages: a group queue subscribed to ' +
+          'a topic found later would miss what was published to it before (topic names are hashed, too)',
       },
     };
   }
