@@ -145,6 +145,11 @@ export class Broker {
     return this.#topics.names();
   }
 
+  /** Calls `listener` with the name of each topic opened from now on; returns the function that stops it. */
+  watchTopics(listener: (topic: string) => void): () => void {
+    return this.#topics.watch(listener);
+  }
+
   /** Partitions and their offsets; throws {@link TopicNotFoundError} if the topic does not exist. */
   async describeTopic(name: string): Promise<TopicDescription> {
     this.#checkOpen();

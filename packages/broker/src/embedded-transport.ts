@@ -8,6 +8,7 @@ import {
   ConfigurationError,
   ConnectionHealth,
   isConnectionFailure,
+  isTopicPattern,
   type MessageHandler,
   type SubscribeOptions,
   type Subscription,
@@ -17,6 +18,7 @@ import {
   type TransportMessage,
   type TransportScheduler,
 } from '@herald/bus';
+import { assertSubscribeOptions, subscribeToPattern } from '@herald/bus/internal';
 import type { Broker } from './broker.ts';
 import { BrokerScheduler } from './broker-scheduler.ts';
 import type { BrokerOptions } from './broker-types.ts';
@@ -104,6 +106,13 @@ class Embedded implements EmbeddedTransport {
           'deliver it twice with the same id',
         horizonMsMax: EMBEDDED_SCHEDULE_HORIZON_MS,
       },
+      topicPatterns: {
+        mode: 'supported',
+        guarantee:
+          'the broker tells the subscription of each topic it opens (created, or auto-created by a first ' +
+          'publish); a new group reads a new topic from its start, so its first messages are not missed',
+        newTopicsMsMax: 0,
+      },
     };
   }
 
@@ -125,6 +134,21 @@ class Embedded implements EmbeddedTransport {
 
   async subscribe(options: SubscribeOptions, handler: MessageHandler): Promise<Subscription> {
     if (this.broker.closed) throw new ClosedError('embedded transport');
+    if (isTopicPattern(options.topic)) {
+      assertSubscribeOptions(options, true);
+      return subscribeToPattern(options, handler, {
+        topics: () => this.broker.listTopics(),
+        watchTopics: (listener) => this.broker.watchTopics(listener),
+        subscribe: (topicOptions, topicHandler) => this.subscribe(topicOptions, topicHandler),
+        onError: (topic, error) => {
+          if (!this.broker.closed) {
+            process.emitWarning(
+              `embedded transport: pattern subscription to "${topic}" failed: ${String(error)}`,
+            );
+          }
+        },
+      });
+    }
     const subscription = await this.broker.subscribe(options, handler);
     this.#subscriptions.add(subscription);
     return {

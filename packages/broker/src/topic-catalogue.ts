@@ -84,6 +84,8 @@ export class TopicCatalogue {
   readonly #topics = new Map<string, Promise<TopicState>>();
   /** The topics of {@link #topics} whose open finished, for the publish path's lookup without an await. */
   readonly #opened = new Map<string, TopicState>();
+  /** Told of each topic once it is open (pattern subscriptions; one per subscription). */
+  readonly #watchers = new Set<(topic: string) => void>();
 
   constructor(directory: string, store: LogStore, options: TopicCatalogueOptions) {
     this.#directory = directory;
@@ -132,6 +134,12 @@ export class TopicCatalogue {
   async openAll(known: ReadonlyMap<string, TopicMetadata>): Promise<void> {
     for (const metadata of known.values()) this.#remember(metadata.name, this.#open(metadata));
     await Promise.all(this.#topics.values());
+  }
+
+  /** Calls `listener` with each topic opened from now on (created, or auto-created by a first use). */
+  watch(listener: (topic: string) => void): () => void {
+    this.#watchers.add(listener);
+    return () => this.#watchers.delete(listener);
   }
 
   /** Names of every topic, sorted. */
@@ -253,7 +261,9 @@ export class TopicCatalogue {
     this.#topics.set(name, opening);
     opening.then(
       (state) => {
-        if (this.#topics.get(name) === opening && !state.deleted) this.#opened.set(name, state);
+        if (this.#topics.get(name) !== opening || state.deleted) return;
+        this.#opened.set(name, state);
+        for (const watcher of [...this.#watchers]) watcher(name);
       },
       () => {
         if (this.#topics.get(name) === opening) this.#topics.delete(name);

@@ -107,6 +107,15 @@ export interface HandlerOptions {
 export interface SubscribeHandlerOptions extends HandlerOptions {
   /** The consumer group: every group receives every event; members of one group share them. */
   readonly group: string;
+  /**
+   * Read every topic matching this pattern (`orders.*`: `*` is one `.`-separated word, a final `>`
+   * one or more) instead of the contract's topic, including topics created later, where the
+   * transport supports it (`transport.features.topicPatterns`; otherwise `ConfigurationError`).
+   * Handlers of one group and pattern share one subscription; dead letters on matching topics
+   * are skipped. Messages of types the bus does not know go to `onUnknown`. `concurrency` bounds
+   * each matching topic (at most 10,000 topics per pattern, `PATTERN_TOPICS_MAX`).
+   */
+  readonly topicPattern?: string;
 }
 
 /** A handler of a message with payload `T`. */

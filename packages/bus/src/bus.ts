@@ -15,7 +15,15 @@ import type {
   StopOptions,
   SubscribeHandlerOptions,
 } from './bus-api.ts';
-import { type BusCounters, checkTimeout, expectKind, requireTransport, zeroCounters } from './bus-checks.ts';
+import {
+  type BusCounters,
+  checkTimeout,
+  expectKind,
+  registerContract,
+  requireTransport,
+  subscriptionTopic,
+  zeroCounters,
+} from './bus-checks.ts';
 import type { HandlerContext, Middleware, PublishOptions } from './context.ts';
 import type {
   CommandContract,
@@ -127,7 +135,7 @@ class HeraldBus implements Bus, DispatcherHost {
       source: this.source,
     });
     this.deadLetters = deadLetters(this.transport, this.#deadLetterTopic, this.source);
-    for (const contract of options.contracts ?? []) this.#register(contract);
+    for (const contract of options.contracts ?? []) registerContract(this.#contracts, contract);
     this.#relay = outboxRelayOf(this.#idempotency, options.outboxRelay, this);
   }
 
@@ -183,7 +191,7 @@ class HeraldBus implements Bus, DispatcherHost {
         `on(${event.type}): pass { group: "<consumer group>" } as the second argument`,
       );
     }
-    this.#addHandler(event, options.group, options, handler as Handler<unknown>);
+    this.#addHandler(event, options.group, options, handler as Handler<unknown>, options.topicPattern);
     return this;
   }
 
@@ -364,7 +372,7 @@ class HeraldBus implements Bus, DispatcherHost {
     cause?: { readonly context: Context; readonly traceparent: string | undefined },
   ): Promise<Envelope> {
     this.#assertOpen(contract.kind === 'command' ? 'send' : 'publish');
-    this.#register(contract);
+    registerContract(this.#contracts, contract);
     if (this.metrics === undefined) return this.#emitEnvelope(contract, input, options, attributes, cause);
     const startedMs = performance.now();
     try {
@@ -450,6 +458,7 @@ class HeraldBus implements Bus, DispatcherHost {
     group: string,
     options: HandlerOptions,
     handler: Handler<unknown>,
+    topicPattern?: string,
   ): void {
     const context = `${contract.kind === 'event' ? 'on' : 'handle'}(${contract.type})`;
     if (this.#state !== 'created') {
@@ -461,11 +470,12 @@ class HeraldBus implements Bus, DispatcherHost {
     if (!Number.isSafeInteger(concurrency) || concurrency < 1 || concurrency > IN_FLIGHT_MAX) {
       throw new ConfigurationError(`${context}: concurrency must be an integer from 1 to ${IN_FLIGHT_MAX}`);
     }
-    this.#register(contract);
-    const dispatcherKey = `${contract.topic}\u0000${group}`;
+    const topic = subscriptionTopic(contract, topicPattern, this.transport, context);
+    registerContract(this.#contracts, contract);
+    const dispatcherKey = `${topic}\u0000${group}`;
     let dispatcher = this.#dispatchers.get(dispatcherKey);
     if (dispatcher === undefined) {
-      dispatcher = new Dispatcher(this, contract.topic, group, concurrency);
+      dispatcher = new Dispatcher(this, topic, group, concurrency);
       this.#dispatchers.set(dispatcherKey, dispatcher);
     }
     if (dispatcher.has(contract.type)) {
@@ -480,17 +490,6 @@ class HeraldBus implements Bus, DispatcherHost {
       retry: options.retry === undefined ? this.#retry : retryPolicy({ ...this.#retry, ...options.retry }),
       run: pipeline(middleware, handler as (data: unknown, context: unknown) => unknown),
     });
-  }
-
-  #register(contract: Contract): void {
-    const known = this.#contracts.get(contract.type);
-    if (known === undefined) {
-      this.#contracts.set(contract.type, contract);
-    } else if (known !== contract) {
-      throw new ConfigurationError(
-        `two different contracts have type "${contract.type}"; define each type once and import it everywhere`,
-      );
-    }
   }
 
   #assertOpen(method: string): void {

@@ -6,7 +6,12 @@
 import { type Context, context as otelContext, type Span } from '@opentelemetry/api';
 import { compose, type MessageContext, type Middleware, type PublishOptions } from './context.ts';
 import type { CommandContract, EventContract } from './contracts.ts';
-import { type DeadLetterReason, deadLetterMessage, TARGET_GROUP_HEADER } from './dead-letter.ts';
+import {
+  DEAD_LETTER_HEADERS,
+  type DeadLetterReason,
+  deadLetterMessage,
+  TARGET_GROUP_HEADER,
+} from './dead-letter.ts';
 import { decodeEnvelope, type Envelope } from './envelope.ts';
 import {
   ConfigurationError,
@@ -21,6 +26,7 @@ import { type HealthError, healthError, type SubscriptionHealth, type Subscripti
 import type { Logger } from './logger.ts';
 import type { BusMetrics } from './metrics.ts';
 import { type RetryPolicy, retryDelayMs } from './retry-policy.ts';
+import { isTopicPattern } from './topic-pattern.ts';
 import { messagingSystem, recordDeadLetter, recordFailure, startProcess } from './tracing.ts';
 import type { ReceivedMessage, Subscription, Transport } from './transport.ts';
 
@@ -104,6 +110,8 @@ export class Dispatcher {
   #lastError: HealthError | undefined;
   /** `messaging.system` of this dispatcher's spans. */
   readonly #system: string;
+  /** Whether {@link topic} is a pattern, whose matches may include dead-letter topics. */
+  readonly #pattern: boolean;
 
   constructor(host: DispatcherHost, topic: string, group: string, concurrency: number) {
     this.#host = host;
@@ -111,6 +119,7 @@ export class Dispatcher {
     this.group = group;
     this.#concurrency = concurrency;
     this.#system = messagingSystem(host.transport.name);
+    this.#pattern = isTopicPattern(topic);
   }
 
   /** The handler registered for `type`, if any. */
@@ -200,6 +209,9 @@ export class Dispatcher {
   }
 
   async #process(message: ReceivedMessage, controller: AbortController): Promise<void> {
+    // A pattern such as `orders.>` also matches `orders.x.dlq`: handling its dead letters again
+    // would fail them again, into `orders.x.dlq.dlq`. Dead letters are for `bus.deadLetters`.
+    if (this.#pattern && message.headers[DEAD_LETTER_HEADERS.reason] !== undefined) return message.ack();
     let envelope: Envelope;
     try {
       envelope = decodeEnvelope(message);

@@ -2,6 +2,13 @@
  * `@herald/bus`: typed contracts, CloudEvents envelopes, the bus, the Transport contract and the
  * in-memory transport. See the README for a runnable example.
  */
+export {
+  type AsyncApiDocument,
+  type AsyncApiOptions,
+  type AsyncApiServer,
+  type AsyncApiService,
+  asyncApiDocument,
+} from './asyncapi/document.ts';
 export { createBus } from './bus.ts';
 export {
   type Bus,
@@ -159,6 +166,12 @@ export { SCHEDULE_TOPIC, SCHEDULER_GROUP } from './schedule/topic-scheduler.ts';
 export { type Infer, type InferInput, isStandardSchema, type StandardSchemaV1, validate } from './schema.ts';
 export { type StopOnSignalsOptions, stopOnSignals } from './stop-on-signals.ts';
 export {
+  assertTopicPattern,
+  isTopicPattern,
+  matchesTopicPattern,
+  topicPatternRegExp,
+} from './topic-pattern.ts';
+export {
   type CancelOutcome,
   type CloseOptions,
   IN_FLIGHT_MAX,
@@ -169,6 +182,7 @@ export {
   type SchedulingFeature,
   type SubscribeOptions,
   type Subscription,
+  type TopicPatternsFeature,
   type Transport,
   type TransportFeatures,
   type TransportScheduler,

@@ -10,7 +10,9 @@ import { ClosedError, PayloadTooLargeError, TransportError } from './errors.ts';
 import type { TransportHealth } from './health.ts';
 import { KeyedFifo } from './keyed-fifo.ts';
 import { assertTopicName } from './names.ts';
+import { subscribeToPattern } from './pattern-subscription.ts';
 import { MemoryScheduler } from './schedule/memory-scheduler.ts';
+import { isTopicPattern } from './topic-pattern.ts';
 import {
   type MessageHandler,
   SCHEDULE_HORIZON_MS_MAX,
@@ -66,6 +68,8 @@ class MemoryTransport implements Transport {
   readonly features: TransportFeatures;
   readonly #messagesPerTopicMax: number;
   readonly #topics = new Map<string, Topic>();
+  /** Pattern subscriptions waiting for new topics (one per pattern subscription, so bounded by them). */
+  readonly #topicWatchers = new Set<(topic: string) => void>();
   readonly scheduler: MemoryScheduler;
   #closed = false;
 
@@ -81,6 +85,12 @@ class MemoryTransport implements Transport {
         mode: 'native',
         guarantee: 'in-process timers, lost with the process like every message of this transport',
         horizonMsMax: SCHEDULE_HORIZON_MS_MAX,
+      },
+      topicPatterns: {
+        mode: 'supported',
+        guarantee:
+          'a topic is subscribed when its first publish or subscribe creates it, before its first message',
+        newTopicsMsMax: 0,
       },
     };
     this.#messagesPerTopicMax = options.messagesPerTopicMax ?? 100_000;
@@ -129,7 +139,21 @@ class MemoryTransport implements Transport {
 
   async subscribe(options: SubscribeOptions, handler: MessageHandler): Promise<Subscription> {
     if (this.#closed) throw new ClosedError('memory transport');
-    assertSubscribeOptions(options);
+    assertSubscribeOptions(options, true);
+    if (isTopicPattern(options.topic)) {
+      return subscribeToPattern(options, handler, {
+        topics: () => this.#topics.keys(),
+        watchTopics: (listener) => {
+          this.#topicWatchers.add(listener);
+          return () => this.#topicWatchers.delete(listener);
+        },
+        subscribe: (topicOptions, topicHandler) => this.subscribe(topicOptions, topicHandler),
+        onError: (topic, error) =>
+          process.emitWarning(
+            `memory transport: pattern subscription to "${topic}" failed: ${String(error)}`,
+          ),
+      });
+    }
     const state = this.#topic(options.topic);
     let group = state.groups.get(options.group);
     if (group === undefined) {
@@ -155,6 +179,7 @@ class MemoryTransport implements Transport {
     if (topic === undefined) {
       topic = { log: [], groups: new Map() };
       this.#topics.set(name, topic);
+      for (const watcher of [...this.#topicWatchers]) watcher(name);
     }
     return topic;
   }

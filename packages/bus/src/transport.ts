@@ -45,7 +45,10 @@ export type MessageHandler = (message: ReceivedMessage) => Promise<void>;
 
 /** How to subscribe. */
 export interface SubscribeOptions {
-  /** The topic to read. */
+  /**
+   * The topic to read, or a topic pattern (`orders.*`) where `features.topicPatterns.mode` is
+   * `supported`: then every matching topic, including those created later.
+   */
   readonly topic: string;
   /**
    * The consumer group. Every group receives every message of the topic; within a group each
@@ -124,7 +127,29 @@ export interface TransportFeatures {
    * `SCHEDULE_UNSUPPORTED`, and the conformance suite skips its scheduling scenarios).
    */
   readonly scheduling?: SchedulingFeature;
+  /**
+   * Whether {@link Transport.subscribe} takes a topic pattern (`orders.*`, see `topic-pattern.ts`)
+   * as `topic`. Absent: not supported (the bus refuses `topicPattern` with `ConfigurationError`,
+   * and the conformance suite skips its pattern scenarios).
+   */
+  readonly topicPatterns?: TopicPatternsFeature;
 }
+
+/**
+ * How a transport subscribes to a topic pattern:
+ * - `supported`: every existing topic that matches, and every matching topic created later
+ *   (within `newTopicsMsMax` of its creation), is delivered to the group as one subscription;
+ * - `unsupported`: not available, for the reason given.
+ */
+export type TopicPatternsFeature =
+  | {
+      readonly mode: 'supported';
+      /** How new topics are found, for the conformance report. */
+      readonly guarantee: string;
+      /** Longest time from a matching topic's creation until the subscription reads it, in ms. */
+      readonly newTopicsMsMax: number;
+    }
+  | { readonly mode: 'unsupported'; readonly reason: string };
 
 /**
  * How a transport keeps scheduled messages:

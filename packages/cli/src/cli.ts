@@ -98,6 +98,11 @@ export const COMMANDS: readonly CommandEntry[] = [
     load: () => loadPluginCommand('@herald/console', 'consoleCommand'),
   },
   {
+    name: 'asyncapi',
+    summary: 'write the AsyncAPI 3.0 document of services from their contracts (or --check it)',
+    load: async () => (await import('./commands/asyncapi.ts')).asyncapiCommand,
+  },
+  {
     name: 'serve',
     summary: 'run the embedded broker as a Kafka-protocol server',
     load: async () => (await import('./commands/serve.ts')).serveCommand,

@@ -21,6 +21,7 @@ import { lifecycleScenarios } from './scenarios/lifecycle.ts';
 import { payloadScenarios } from './scenarios/payload.ts';
 import { reconnectScenarios } from './scenarios/reconnect.ts';
 import { schedulingScenarios } from './scenarios/scheduling.ts';
+import { topicPatternScenarios } from './scenarios/topic-patterns.ts';
 
 export * from './harness.ts';
 export type { ConformanceTarget, Scenario, ScenarioContext } from './scenario.ts';
@@ -34,6 +35,7 @@ export const scenarios: readonly Scenario[] = [
   ...consumerScenarios,
   ...reconnectScenarios,
   ...schedulingScenarios,
+  ...topicPatternScenarios,
 ];
 
 /** Longest a single scenario run may take. */

@@ -123,6 +123,12 @@ function defaultTransport(options: EmbeddedTransportOptions): Transport {
       guarantee: 'the embedded broker keeps a persisted schedule (see @herald/broker)',
       horizonMsMax: SCHEDULE_HORIZON_MS_MAX,
     },
+    // As the opened transport declares (see @herald/broker's embedded transport).
+    topicPatterns: {
+      mode: 'supported',
+      guarantee: 'the embedded broker subscribes each matching topic as it is opened',
+      newTopicsMsMax: 0,
+    },
   } satisfies TransportFeatures;
   return lazyTransport('embedded', features, () => embeddedTransport(options));
 }

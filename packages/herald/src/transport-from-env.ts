@@ -22,7 +22,13 @@
  * install.
  */
 import { type EmbeddedTransportOptions, embeddedTransport } from '@herald/broker';
-import { ConfigurationError, memoryTransport, type Transport, type TransportFeatures } from '@herald/bus';
+import {
+  ConfigurationError,
+  memoryTransport,
+  type TopicPatternsFeature,
+  type Transport,
+  type TransportFeatures,
+} from '@herald/bus';
 import { lazyTransport } from './lazy-transport.ts';
 
 /** The values `HERALD_TRANSPORT` accepts. */
@@ -159,10 +165,35 @@ export type LazyTransportName = 'kafka' | 'rabbitmq' | 'nats' | 'redis' | 'aws';
 /** Furthest ahead Kafka and RabbitMQ schedule a message (their own declaration: 7 days). */
 const SCHEDULE_HORIZON_MS = 7 * 24 * 60 * 60 * 1000;
 
+/** Why the other broker transports have no topic patterns: their own words, as they declare them once open. */
+const NO_TOPIC_PATTERNS: Record<'rabbitmq' | 'aws', TopicPatternsFeature> = {
+  rabbitmq: {
+    mode: 'unsupported',
+    reason:
+      'each topic is its own exchange and routing keys are event types, so a topic pattern is a ' +
+      'pattern over exchange names, which AMQP cannot bind; RabbitMQ wildcards match routing keys only',
+  },
+  aws: {
+    mode: 'unsupported',
+    reason:
+      'SNS cannot subscribe by topic-name pattern, and SNS keeps no messages: a group queue subscribed to ' +
+      'a topic found later would miss what was published to it before (topic names are hashed, too)',
+  },
+};
+
 /** What a broker transport promises before it is open (then its own features apply). */
 const DECLARED_FEATURES: Record<LazyTransportName, TransportFeatures> = {
   kafka: {
     consumerGroups: true,
+    // As @herald/transport-kafka declares once open (polling the topic list every 2 s).
+    topicPatterns: {
+      mode: 'supported',
+      guarantee:
+        'the topic list is polled every 2000 ms (@platformatic/kafka has no regex subscription); each ' +
+        'matching topic joins the group as a subscription of its own (a rebalance), and a group new to a ' +
+        'topic reads it from its start, so its first messages are not missed',
+      newTopicsMsMax: 2_000,
+    },
     persistent: true,
     replaysToNewGroups: true,
     orderedPerKey: true,
@@ -178,6 +209,7 @@ const DECLARED_FEATURES: Record<LazyTransportName, TransportFeatures> = {
   },
   rabbitmq: {
     consumerGroups: true,
+    topicPatterns: NO_TOPIC_PATTERNS.rabbitmq,
     persistent: true,
     replaysToNewGroups: false,
     replaysTopic: (topic) => topic.endsWith('.dlq'),
@@ -195,6 +227,15 @@ const DECLARED_FEATURES: Record<LazyTransportName, TransportFeatures> = {
   },
   nats: {
     consumerGroups: true,
+    // As @herald/transport-nats declares once open (polling the stream list every 2 s).
+    topicPatterns: {
+      mode: 'supported',
+      guarantee:
+        'the stream list is polled every 2000 ms (JetStream announces no new streams); each matching ' +
+        'topic is a subscription of its own in the group, and a group new to a topic reads it from its ' +
+        'start, so its first messages are not missed',
+      newTopicsMsMax: 2_000,
+    },
     persistent: true,
     replaysToNewGroups: true,
     orderedPerKey: true,
@@ -215,6 +256,15 @@ const DECLARED_FEATURES: Record<LazyTransportName, TransportFeatures> = {
   },
   redis: {
     consumerGroups: true,
+    // As @herald/transport-redis declares once open (polling the topic list every 2 s).
+    topicPatterns: {
+      mode: 'supported',
+      guarantee:
+        'the topic list (SCAN of the topic hashes) is polled every 2000 ms; each matching topic is a ' +
+        'subscription of its own in the group, and a group new to a topic reads it from its start, so its ' +
+        'first messages are not missed',
+      newTopicsMsMax: 2_000,
+    },
     persistent: true,
     replaysToNewGroups: true,
     orderedPerKey: true,
@@ -229,6 +279,7 @@ const DECLARED_FEATURES: Record<LazyTransportName, TransportFeatures> = {
   },
   aws: {
     consumerGroups: true,
+    topicPatterns: NO_TOPIC_PATTERNS.aws,
     persistent: true,
     replaysToNewGroups: false,
     orderedPerKey: true,

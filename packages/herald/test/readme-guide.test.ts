@@ -141,6 +141,37 @@ await bus.stop();
 `,
   },
   {
+    marker: "bus.on(OrderShipped, { group: 'audit', topicPattern: 'orders.*' }",
+    before: `
+const bus = createBus({ source: '/shop' });
+const lines = [];
+const log = console.log;
+console.log = (line) => lines.push(line);
+`,
+    after: `
+const envelope = await bus.publish(OrderShipped, { orderId: 'o-1' });
+// A foreign producer sends the same type to a topic created after the subscription, and elsewhere.
+const copy = (id, orderId) => encodeEnvelope({ ...envelope, id, data: { orderId } });
+await bus.transport.publish('orders.us', [copy('id-2', 'o-2')]);
+await bus.transport.publish('shipments', [copy('id-3', 'o-3')]);
+await waitFor(() => lines.length >= 2, 'both matching topics');
+console.log = log;
+assert.deepEqual(lines.sort(), ['orders.eu: o-1', 'orders.us: o-2']);
+await bus.stop();
+`,
+  },
+  {
+    marker: 'const document = await asyncApiDocument({',
+    before: CONTRACTS,
+    after: `
+assert.equal(document.asyncapi, '3.0.0');
+assert.deepEqual(Object.keys(document.channels), ['commands.ReserveInventory', 'orders']);
+assert.deepEqual(document.components.messages.OrderCreated.payload.schema.required, ['orderId', 'total']);
+assert.ok(document.operations['inventory.receive.orders'].bindings.kafka.groupId.enum.includes('inventory'));
+assert.equal(document.operations['order.send.orders'].action, 'send');
+`,
+  },
+  {
     marker: "const letters = await bus.deadLetters.list({ topic: 'orders', group: 'inventory' });",
     before: `${CONTRACTS}
 const bus = createBus({ source: '/shop', retry: { attempts: 2, delayMsInitial: 10, jitter: 0 } });

@@ -119,6 +119,12 @@ class AwsTransportImpl implements AwsTransport, SubscriptionHost {
           'SQS FIFO queues have no per-message DelaySeconds (only a queue-wide delay) and standard ' +
           'queues stop at 15 minutes; use the embedded broker, Kafka or RabbitMQ',
       },
+      topicPatterns: {
+        mode: 'unsupported',
+        reason:
+          'SNS cannot subscribe by topic-name pattern, and SNS keeps no messages: a group queue subscribed to ' +
+          'a topic found later would miss what was published to it before (topic names are hashed, too)',
+      },
     };
   }
 

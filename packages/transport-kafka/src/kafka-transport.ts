@@ -9,6 +9,7 @@ import {
   type CloseOptions,
   ConnectionHealth,
   isConnectionFailure,
+  isTopicPattern,
   type LogFields,
   type MessageHandler,
   messageSizeBytes,
@@ -21,7 +22,14 @@ import {
   type TransportHealth,
   type TransportMessage,
 } from '@herald/bus';
-import { assertSubscribeOptions, partitionForKey, SubscriptionRegistry } from '@herald/bus/internal';
+import {
+  assertSubscribeOptions,
+  partitionForKey,
+  pollTopics,
+  SubscriptionRegistry,
+  subscribeToPattern,
+  TOPIC_LIST_POLL_MS,
+} from '@herald/bus/internal';
 import { Admin, ProduceAcks, Producer } from '@platformatic/kafka';
 import { Batcher } from './batcher.ts';
 import { describeError, hasKafkaError, healthSource, isRetriable } from './errors.ts';
@@ -93,6 +101,8 @@ class KafkaTransportImpl implements KafkaTransport, SubscriptionHost {
   readonly connection = new ConnectionHealth();
   /** Round-robin counter for keyless messages. */
   #keyless = 0;
+  /** Stops the topic-list polls of open pattern subscriptions (one each). */
+  readonly #topicPolls = new Set<() => void>();
 
   constructor(options: ResolvedOptions) {
     this.options = options;
@@ -104,6 +114,14 @@ class KafkaTransportImpl implements KafkaTransport, SubscriptionHost {
       exactlyOnce: false,
       messageBytesMax: options.messageBytesMax,
       scheduling: kafkaScheduling(options.nackDelayMsMax),
+      topicPatterns: {
+        mode: 'supported',
+        guarantee:
+          `the topic list is polled every ${TOPIC_LIST_POLL_MS} ms (@platformatic/kafka has no regex ` +
+          'subscription); each matching topic joins the group as a subscription of its own (a rebalance), ' +
+          'and a group new to a topic reads it from its start, so its first messages are not missed',
+        newTopicsMsMax: TOPIC_LIST_POLL_MS,
+      },
     };
     this.#producer = new Producer({
       ...connection(options, options.clientId),
@@ -224,6 +242,29 @@ class KafkaTransportImpl implements KafkaTransport, SubscriptionHost {
 
   async subscribe(options: SubscribeOptions, handler: MessageHandler): Promise<Subscription> {
     this.#registry.assertOpen();
+    if (isTopicPattern(options.topic)) {
+      assertSubscribeOptions(options, true);
+      const listTopics = () => this.#admin.listTopics();
+      return subscribeToPattern(options, handler, {
+        topics: listTopics,
+        watchTopics: (listener) => {
+          const stop = pollTopics(listTopics, listener);
+          this.#topicPolls.add(stop);
+          return () => {
+            this.#topicPolls.delete(stop);
+            stop();
+          };
+        },
+        subscribe: (topicOptions, topicHandler) => this.subscribe(topicOptions, topicHandler),
+        onError: (topic, error) => {
+          if (!this.#registry.closed) {
+            process.emitWarning(
+              `kafka transport: pattern subscription to "${topic}" failed: ${describeError(error)}`,
+            );
+          }
+        },
+      });
+    }
     assertSubscribeOptions(options);
     try {
       await this.#partitions(options.topic);
@@ -266,6 +307,7 @@ class KafkaTransportImpl implements KafkaTransport, SubscriptionHost {
    * connections are dropped (a publish still waiting then rejects).
    */
   async #close(subscriptions: readonly KafkaSubscription[], timeoutMs: number): Promise<void> {
+    for (const stop of this.#topicPolls) stop();
     const deadlineMs = performance.now() + timeoutMs;
     await Promise.all(subscriptions.map((subscription) => subscription.closeBy(deadlineMs)));
     this.#batcher.abort(new ClosedError('kafka transport'));

@@ -6,6 +6,7 @@
  */
 import {
   ConfigurationError,
+  isTopicPattern,
   type MessageHandler,
   messageSizeBytes,
   PayloadTooLargeError,
@@ -19,8 +20,10 @@ import {
   assertSubscribeOptions,
   assertTopicName,
   partitionForKey,
+  pollTopics,
   publishIdentity,
   SubscriptionRegistry,
+  subscribeToPattern,
 } from '@herald/bus/internal';
 import {
   AckPolicy,
@@ -51,6 +54,7 @@ import {
   resolveOptions,
 } from './options.ts';
 import { GroupSubscription, type SubscriptionHost } from './subscription.ts';
+import { listTopics, NATS_TOPIC_PATTERNS } from './topic-patterns.ts';
 
 const NANOS_PER_MS = 1_000_000;
 /**
@@ -193,6 +197,8 @@ class NatsTransportImpl implements NatsTransport, SubscriptionHost {
   #reconnects = 0;
   #duplicates = 0;
   #lastAckMs = 0;
+  /** Stops the stream-list polls of open pattern subscriptions (one each). */
+  readonly #topicPolls = new Set<() => void>();
 
   constructor(options: ResolvedOptions, nc: NatsConnection, jsm: JetStreamManager) {
     this.options = options;
@@ -221,6 +227,7 @@ class NatsTransportImpl implements NatsTransport, SubscriptionHost {
           '4,096) until redelivered, so a schedule topic would hold only that many waiting messages, and ' +
           'later ones, even due sooner, would wait behind them; use the embedded broker, Kafka or RabbitMQ',
       },
+      topicPatterns: NATS_TOPIC_PATTERNS,
     };
     void this.#watchStatus();
   }
@@ -417,6 +424,7 @@ class NatsTransportImpl implements NatsTransport, SubscriptionHost {
 
   async subscribe(options: SubscribeOptions, handler: MessageHandler): Promise<Subscription> {
     this.#registry.assertOpen();
+    if (isTopicPattern(options.topic)) return this.#subscribePattern(options, handler);
     assertSubscribeOptions(options);
     assertSubjectSafeTopic(options.topic, 'subscribe');
     const names = await this.#stream(options.topic);
@@ -435,11 +443,33 @@ class NatsTransportImpl implements NatsTransport, SubscriptionHost {
     this.#lastAckMs = Date.now();
   }
 
+  #subscribePattern(options: SubscribeOptions, handler: MessageHandler): Promise<Subscription> {
+    assertSubscribeOptions(options, true);
+    const topics = () => listTopics(this.#jsm, this.options.prefix);
+    return subscribeToPattern(options, handler, {
+      topics,
+      watchTopics: (listener) => {
+        const stop = pollTopics(topics, listener);
+        this.#topicPolls.add(stop);
+        return () => {
+          this.#topicPolls.delete(stop);
+          stop();
+        };
+      },
+      subscribe: (topicOptions, topicHandler) => this.subscribe(topicOptions, topicHandler),
+      onError: (topic, error) => {
+        if (!this.#registry.closed)
+          process.emitWarning(`nats transport: pattern subscription to "${topic}" failed: ${error}`);
+      },
+    });
+  }
+
   close(): Promise<void> {
     return this.#registry.close((subscriptions) => this.#close(subscriptions));
   }
 
   async #close(subscriptions: readonly GroupSubscription[]): Promise<void> {
+    for (const stop of this.#topicPolls) stop();
     await Promise.all(subscriptions.map((subscription) => subscription.close()));
     const writtenMs = this.#lastAckMs + CONSUMER_STATE_WRITE_MS - Date.now();
     if (writtenMs > 0) await new Promise((resolve) => setTimeout(resolve, writtenMs));

@@ -155,6 +155,12 @@ class RabbitMqTransportImpl implements RabbitMqTransport, SubscriptionHost {
       exactlyOnce: false,
       messageBytesMax: options.messageBytesMax,
       scheduling: rabbitMqScheduling(options.retryQueueDelayMsMin),
+      topicPatterns: {
+        mode: 'unsupported',
+        reason:
+          'each topic is its own exchange and routing keys are event types, so a topic pattern is a ' +
+          'pattern over exchange names, which AMQP cannot bind; RabbitMQ wildcards match routing keys only',
+      },
     };
   }
 

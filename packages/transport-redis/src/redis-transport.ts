@@ -5,6 +5,7 @@
  */
 import {
   assertTopicName,
+  isTopicPattern,
   type MessageHandler,
   messageSizeBytes,
   PayloadTooLargeError,
@@ -14,7 +15,13 @@ import {
   type TransportFeatures,
   type TransportMessage,
 } from '@herald/bus';
-import { assertSubscribeOptions, partitionForKey, SubscriptionRegistry } from '@herald/bus/internal';
+import {
+  assertSubscribeOptions,
+  partitionForKey,
+  pollTopics,
+  SubscriptionRegistry,
+  subscribeToPattern,
+} from '@herald/bus/internal';
 import type { Redis } from 'ioredis';
 import { type Connection, closeConnection, command, openConnection } from './connection.ts';
 import { entryFields } from './entries.ts';
@@ -22,6 +29,7 @@ import { fsyncError, partitionsMismatch, publishError } from './errors.ts';
 import { streamKey, topicKey } from './keys.ts';
 import { type RedisTransportOptions, type ResolvedOptions, resolveOptions } from './options.ts';
 import { GroupSubscription, type SubscriptionHost } from './subscription.ts';
+import { listTopics, REDIS_TOPIC_PATTERNS } from './topic-patterns.ts';
 
 /** Counters of one transport instance. */
 export interface RedisTransportStats {
@@ -86,6 +94,8 @@ class RedisTransportImpl implements RedisTransport, SubscriptionHost {
   /** Topics whose check succeeded. */
   readonly #checkedTopics = new Set<string>();
   #roundRobin = 0;
+  /** Stops the topic-list polls of open pattern subscriptions (one each). */
+  readonly #topicPolls = new Set<() => void>();
 
   constructor(options: ResolvedOptions, connection: Connection) {
     this.options = options;
@@ -106,6 +116,7 @@ class RedisTransportImpl implements RedisTransport, SubscriptionHost {
           'not built yet: a sorted set per topic scored by due time, moved to its stream by a Lua script, ' +
           'would keep them durably; until then use the embedded broker, Kafka or RabbitMQ',
       },
+      topicPatterns: REDIS_TOPIC_PATTERNS,
     };
   }
 
@@ -196,6 +207,7 @@ class RedisTransportImpl implements RedisTransport, SubscriptionHost {
 
   async subscribe(options: SubscribeOptions, handler: MessageHandler): Promise<Subscription> {
     this.#registry.assertOpen();
+    if (isTopicPattern(options.topic)) return this.#subscribePattern(options, handler);
     assertSubscribeOptions(options);
     const subscription = new GroupSubscription(this, options, handler);
     return this.#registry.start(subscription, () => subscription.start());
@@ -209,7 +221,29 @@ class RedisTransportImpl implements RedisTransport, SubscriptionHost {
     return this.#registry.close((subscriptions) => this.#close(subscriptions));
   }
 
+  #subscribePattern(options: SubscribeOptions, handler: MessageHandler): Promise<Subscription> {
+    assertSubscribeOptions(options, true);
+    const topics = () => listTopics(this.redis, this.options.keyPrefix);
+    return subscribeToPattern(options, handler, {
+      topics,
+      watchTopics: (listener) => {
+        const stop = pollTopics(topics, listener);
+        this.#topicPolls.add(stop);
+        return () => {
+          this.#topicPolls.delete(stop);
+          stop();
+        };
+      },
+      subscribe: (topicOptions, topicHandler) => this.subscribe(topicOptions, topicHandler),
+      onError: (topic, error) => {
+        if (!this.#registry.closed)
+          process.emitWarning(`redis transport: pattern subscription to "${topic}" failed: ${error}`);
+      },
+    });
+  }
+
   async #close(subscriptions: readonly GroupSubscription[]): Promise<void> {
+    for (const stop of this.#topicPolls) stop();
     await Promise.all(subscriptions.map((subscription) => subscription.close()));
     await closeConnection(this.#connection, 1000);
   }

@@ -42,6 +42,7 @@ export interface CheckoutStats {
 export const analyticsService: ServiceDefinition = {
   name: 'analytics',
   schema: ANALYTICS_SCHEMA,
+  sends: [],
   register(bus) {
     const options = { group: 'analytics', concurrency: 64 };
     bus.on(OrderCreated, options, (order, context) =>

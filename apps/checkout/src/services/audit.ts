@@ -11,6 +11,7 @@ import { applyOnce, type ServiceDefinition } from './service.ts';
 export const auditService: ServiceDefinition = {
   name: 'audit',
   schema: AUDIT_SCHEMA,
+  sends: [],
   register(bus) {
     for (const event of EVENTS) {
       bus.on(event, { group: 'audit', concurrency: 64 }, (_data, context) =>

@@ -19,6 +19,7 @@ import { applyOnce, type ServiceDefinition } from './service.ts';
 export const inventoryService: ServiceDefinition = {
   name: 'inventory',
   schema: INVENTORY_SCHEMA,
+  sends: [InventoryReserved, InventoryReservationFailed, InventoryReleased, InventoryCommitted],
   async init(runtime) {
     await runtime.store.write((database) => seedStock(database, runtime.config.stock));
   },

@@ -19,6 +19,7 @@ import { applyOnce, type ServiceDefinition, type ServiceRuntime } from './servic
 export const notificationService: ServiceDefinition = {
   name: 'notification',
   schema: NOTIFICATION_SCHEMA,
+  sends: [EmailSent],
   register(bus, runtime) {
     bus.on(UserRegistered, { group: 'notification', concurrency: 16 }, (user, context) =>
       applyOnce(context, (database) => {

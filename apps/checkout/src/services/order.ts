@@ -6,7 +6,17 @@
  */
 import type { DatabaseSync } from 'node:sqlite';
 import { registerSaga, sqliteSagaStore, uuidv7 } from 'herald';
-import { OrderCreated, PlaceOrderRequest } from '../contracts.ts';
+import {
+  ORDER_SAGA,
+  OrderCancelled,
+  OrderConfirmed,
+  OrderCreated,
+  PlaceOrderRequest,
+  ProcessPayment,
+  ReleaseInventory,
+  ReserveInventory,
+  VoidPayment,
+} from '../contracts.ts';
 import { badRequest, fieldProblems, type HttpRequest, type HttpResponse } from '../http.ts';
 import {
   createOrder,
@@ -29,6 +39,16 @@ const STATUSES: readonly OrderStatus[] = ['pending', 'reserved', 'releasing', 'c
 export const orderService: ServiceDefinition = {
   name: 'order',
   schema: ORDER_SCHEMA,
+  sends: [
+    OrderCreated,
+    ReserveInventory,
+    ProcessPayment,
+    ReleaseInventory,
+    VoidPayment,
+    OrderConfirmed,
+    OrderCancelled,
+    ORDER_SAGA.timeoutContract,
+  ],
   register(bus, runtime) {
     // The timeout is a scheduled message: on a transport that cannot schedule, the saga waits for
     // the payment service however long it takes (as the checkout did before the timeout).

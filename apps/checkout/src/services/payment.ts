@@ -15,6 +15,7 @@ const PAYMENT_CONCURRENCY = 256;
 export const paymentService: ServiceDefinition = {
   name: 'payment',
   schema: PAYMENT_SCHEMA,
+  sends: [PaymentProcessed, PaymentFailed],
   register(bus, runtime) {
     const options = runtime.config.payment;
     bus.handle(

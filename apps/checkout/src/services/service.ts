@@ -54,6 +54,11 @@ export interface ServiceDefinition {
   readonly name: ServiceName;
   /** SQL creating its tables. */
   readonly schema: string;
+  /**
+   * Every contract it publishes or sends (for the AsyncAPI document; what it receives is read from
+   * its `register`). `test/asyncapi.test.ts` checks each contract has a sender.
+   */
+  readonly sends: readonly (EventContract | CommandContract)[];
   /** Runs once per open of its store, before the bus starts (seed data). */
   init?(runtime: ServiceRuntime): Promise<void>;
   /**

@@ -15,6 +15,7 @@ const USER_SCHEMA = `
 export const userService: ServiceDefinition = {
   name: 'user',
   schema: USER_SCHEMA,
+  sends: [UserRegistered],
   register() {},
   routes: (runtime) => [
     { method: 'POST', path: '/users', handle: (request) => register(runtime, request.body) },

@@ -154,19 +154,25 @@ export interface SagaOptions<Schema extends StandardSchemaV1> {
   readonly timeoutTopic?: string;
 }
 
-/** The timeout command's payload schema (Standard Schema, written out to keep the bus free of a validator). */
-const TIMEOUT_SCHEMA: StandardSchemaV1<{ sagaId: string }> = {
-  '~standard': {
-    version: 1,
-    vendor: 'herald',
-    validate: (value) =>
-      typeof value === 'object' &&
-      value !== null &&
-      typeof (value as { sagaId?: unknown }).sagaId === 'string'
-        ? { value: { sagaId: (value as { sagaId: string }).sagaId } }
-        : { issues: [{ message: 'expected { sagaId: string }', path: ['sagaId'] }] },
-  },
+/**
+ * The timeout command's payload schema (Standard Schema, written out to keep the bus free of a
+ * validator), with the Standard JSON Schema extension so AsyncAPI documents describe it.
+ */
+const TIMEOUT_JSON_SCHEMA = {
+  type: 'object',
+  properties: { sagaId: { type: 'string' } },
+  required: ['sagaId'],
 };
+const TIMEOUT_STANDARD = {
+  version: 1 as const,
+  vendor: 'herald',
+  jsonSchema: { input: () => ({ ...TIMEOUT_JSON_SCHEMA }), output: () => ({ ...TIMEOUT_JSON_SCHEMA }) },
+  validate: (value: unknown) =>
+    typeof value === 'object' && value !== null && typeof (value as { sagaId?: unknown }).sagaId === 'string'
+      ? { value: { sagaId: (value as { sagaId: string }).sagaId } }
+      : { issues: [{ message: 'expected { sagaId: string }', path: ['sagaId'] }] },
+};
+const TIMEOUT_SCHEMA: StandardSchemaV1<{ sagaId: string }> = { '~standard': TIMEOUT_STANDARD };
 
 /**
  * Defines a saga: `defineSaga({ name, state }).startedBy(...).on(...).onTimeout(...)`. Each call
