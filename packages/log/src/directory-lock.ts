@@ -132,8 +132,10 @@ function createHeldLock(fileSystem: FileSystem, lockPath: string, pid: number): 
     path: lockPath,
     release() {
       released ??= (async () => {
-        // Only remove our own lock: after a takeover the file may belong to someone else.
-        if ((await readLockPid(fileSystem, lockPath).catch(() => undefined)) === pid) {
+        // Only remove our own lock: after a takeover the file may belong to someone else. Nobody
+        // takes over a live pid's lock, so a lock we cannot read (EIO) is still ours: remove it,
+        // or this process could never open the directory again (found by the fault simulation).
+        if ((await readLockPid(fileSystem, lockPath).catch(() => pid)) === pid) {
           await fileSystem.unlink(lockPath).catch(() => {});
         }
       })();

@@ -37,7 +37,7 @@
  */
 
 import { acquireDirectoryLock, type DirectoryLock } from './directory-lock.ts';
-import { invariant, LogError } from './errors.ts';
+import { invariant, ioError, LogError, systemErrorCode } from './errors.ts';
 import {
   type PartitionOptions,
   type ResolvedPartitionOptions,
@@ -93,7 +93,11 @@ export async function openPartition(options: PartitionOptions): Promise<Partitio
     return new Partition(resolved, lock, recovered.segments, recovered.logStartOffset, recovered.report);
   } catch (error) {
     await lock.release();
-    throw error;
+    // Recovery reports what it recognises; a system error from any other call (a read of a
+    // segment failing with EIO, found by the storage-fault simulation) is still a LogError.
+    throw error instanceof LogError || systemErrorCode(error) === undefined
+      ? error
+      : ioError(`cannot open partition ${resolved.directory}`, error);
   }
 }
 
