@@ -41,6 +41,8 @@ export class BrokerSubject {
   #nextBody = 0;
   /** Set once the broker reported detected corruption. */
   corrupt: string | undefined;
+  /** Operations that ended in a typed error. */
+  typedErrors = 0;
   lostToFlips = 0;
   /** A publish or ack failed: the broker restarts before the next step, as a supervisor would. */
   failed = false;
@@ -56,6 +58,13 @@ export class BrokerSubject {
 
   constructor(disk: SimDisk) {
     this.#disk = disk;
+  }
+
+  /** The stable code of `error` (counted), or a Violation for an untyped one. */
+  #typed(error: unknown, during: string): string {
+    const code = typedCode(error, during);
+    this.typedErrors++;
+    return code;
   }
 
   async open(): Promise<void> {
@@ -81,7 +90,7 @@ export class BrokerSubject {
         this.stats.opens++;
         return;
       } catch (error) {
-        const code = typedCode(error, 'opening the broker');
+        const code = this.#typed(error, 'opening the broker');
         if (process.env.SIM_DEBUG) console.error(error);
         // A failed open that could not release its lock: a restarted process would take it over.
         if (code.includes('LOCKED')) this.#disk.removeLocks(BROKER_DIRECTORY);
@@ -120,7 +129,7 @@ export class BrokerSubject {
     const broker = this.#broker;
     this.#broker = undefined;
     this.#incarnation++;
-    await broker?.close().catch((error: unknown) => typedCode(error, 'closing the broker'));
+    await broker?.close().catch((error: unknown) => this.#typed(error, 'closing the broker'));
   }
 
   /** Publishes `counts.length` publishes concurrently, each of that many keyless messages. */
@@ -143,7 +152,7 @@ export class BrokerSubject {
           }
           this.stats.acked += count;
         } catch (error) {
-          typedCode(error, 'a publish');
+          this.#typed(error, 'a publish');
           this.stats.failedPublishes++;
           this.failed = true;
         }
@@ -167,7 +176,7 @@ export class BrokerSubject {
           await message.ack();
           this.#ackResolved.add(key);
         } catch (error) {
-          typedCode(error, 'an ack');
+          this.#typed(error, 'an ack');
           this.stats.failedAcks++;
           this.failed = true;
         }
@@ -209,7 +218,7 @@ export class BrokerSubject {
       try {
         result = await broker.readBatches(TOPIC, partition, offset, 4096);
       } catch (error) {
-        const code = typedCode(error, `reading ${TOPIC}/${partition} at ${offset}`);
+        const code = this.#typed(error, `reading ${TOPIC}/${partition} at ${offset}`);
         if (isCorruption(code)) {
           this.#corruptionFound(error);
           return false;
@@ -242,7 +251,7 @@ export class BrokerSubject {
 
   async #checkPositions(broker: Broker, flipCut: boolean): Promise<void> {
     const description = await broker.describeGroup(TOPIC, GROUP).catch((error: unknown) => {
-      typedCode(error, 'describing the group');
+      this.#typed(error, 'describing the group');
       return undefined;
     });
     if (description === undefined) return;

@@ -27,6 +27,8 @@ export class LogSubject {
   readonly #maybe = new Set<string>();
   /** Set once the log reported (detected) corruption: the subject stops, as an operator would. */
   corrupt: string | undefined;
+  /** Operations that ended in a typed error. */
+  typedErrors = 0;
   /** Acknowledged records cut off with a torn tail that a bit flip above the recovery point made. */
   lostToFlips = 0;
   #flips: SegmentFlip[] = [];
@@ -37,6 +39,13 @@ export class LogSubject {
   constructor(disk: SimDisk, clock: () => number) {
     this.#disk = disk;
     this.#clock = clock;
+  }
+
+  /** The stable code of `error` (counted), or a Violation for an untyped one. */
+  #typed(error: unknown, during: string): string {
+    const code = typedCode(error, during);
+    this.typedErrors++;
+    return code;
   }
 
   /** Opens (again) on a fresh view of the disk; a corruption error stops the subject. */
@@ -59,7 +68,7 @@ export class LogSubject {
         this.stats.opens++;
         return;
       } catch (error) {
-        const code = typedCode(error, 'opening the log');
+        const code = this.#typed(error, 'opening the log');
         // A failed open that could not release its lock: a restarted process would take it over.
         if (code.includes('LOCKED')) this.#disk.removeLocks('/sim/log/');
         if (code === 'LOG_CORRUPT') {
@@ -95,7 +104,7 @@ export class LogSubject {
   async close(): Promise<void> {
     const partition = this.#partition;
     this.#partition = undefined;
-    await partition?.close().catch((error: unknown) => typedCode(error, 'closing the log'));
+    await partition?.close().catch((error: unknown) => this.#typed(error, 'closing the log'));
   }
 
   /** Whether the partition is open and accepts appends. */
@@ -133,7 +142,7 @@ export class LogSubject {
           this.stats.acked += count;
         } catch (error) {
           if (error instanceof Violation) throw error;
-          typedCode(error, 'an append');
+          this.#typed(error, 'an append');
           this.stats.failedAppends++;
         }
       }),
@@ -144,7 +153,7 @@ export class LogSubject {
   async retention(): Promise<void> {
     if (this.#partition === undefined) return;
     this.stats.retentionRuns++;
-    await this.#partition.enforceRetention().catch((error: unknown) => typedCode(error, 'retention'));
+    await this.#partition.enforceRetention().catch((error: unknown) => this.#typed(error, 'retention'));
   }
 
   /**
@@ -167,7 +176,7 @@ export class LogSubject {
         this.stats.reads++;
         records = (await partition.readRecords(expected, 4096)).records;
       } catch (error) {
-        const code = typedCode(error, `reading offset ${expected}`);
+        const code = this.#typed(error, `reading offset ${expected}`);
         if (code === 'LOG_CORRUPT') return this.#corruptionFound(error);
         // An injected failure hits one call: the same read again must work.
         if (retries++ >= READ_RETRIES_MAX)

@@ -43,6 +43,8 @@ export interface SimResult {
   /** Acknowledged records cut with a torn tail a flip above the recovery point made. */
   readonly lostToFlips: number;
   readonly fileSystemCalls: number;
+  /** Operations that ended in a typed error (appends, publishes, acks, opens, closes). */
+  readonly typedErrors: number;
 }
 
 function counts(random: Random, max: number, each: number): number[] {
@@ -79,11 +81,22 @@ export function generateHistory(seed: number, steps = STEPS_DEFAULT): Step[] {
   return history;
 }
 
+/** Options of {@link runHistory}. */
+export interface RunOptions {
+  /** Fail the file-system call with this index (counted from the first open) with `code`. */
+  readonly failAt?: { readonly index: number; readonly code: 'EIO' | 'ENOSPC' };
+}
+
 /** Runs `history` under `seed`; never throws for a broken invariant (it is in the result). */
-export async function runHistory(seed: number, history: readonly Step[]): Promise<SimResult> {
+export async function runHistory(
+  seed: number,
+  history: readonly Step[],
+  options: RunOptions = {},
+): Promise<SimResult> {
   let nowMs = 1_700_000_000_000;
   const clock = () => nowMs;
   const disk = new SimDisk(new Random(seed ^ 0x5eed), clock, ['/sim/log', BROKER_DIRECTORY]);
+  if (options.failAt !== undefined) disk.failAt(options.failAt.index, options.failAt.code);
   const log = new LogSubject(disk, clock);
   const broker = new BrokerSubject(disk);
   const realRandom = Math.random;
@@ -172,6 +185,7 @@ export async function runHistory(seed: number, history: readonly Step[]): Promis
     corruptionDetected: { log: log.corrupt !== undefined, broker: broker.corrupt !== undefined },
     lostToFlips: log.lostToFlips + broker.lostToFlips,
     fileSystemCalls: disk.calls,
+    typedErrors: log.typedErrors + broker.typedErrors,
   };
 }
 
