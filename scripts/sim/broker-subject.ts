@@ -91,9 +91,6 @@ export class BrokerSubject {
         return;
       } catch (error) {
         const code = this.#typed(error, 'opening the broker');
-        if (process.env.SIM_DEBUG) console.error(error);
-        // A failed open that could not release its lock: a restarted process would take it over.
-        if (code.includes('LOCKED')) this.#disk.removeLocks(BROKER_DIRECTORY);
         if (isCorruption(code)) return this.#corruptionFound(error);
         await this.#broker?.close().catch(() => {});
         this.#broker = undefined;
@@ -117,7 +114,7 @@ export class BrokerSubject {
 
   /**
    * Power loss (call after the disk crashed): the instance is abandoned. Closing it clears its
-   * groups' timers; its file-system calls never settle, so nothing of it runs again.
+   * groups' timers; its file-system calls fail without touching the disk.
    */
   abandon(): void {
     this.#incarnation++;

@@ -69,8 +69,6 @@ export class LogSubject {
         return;
       } catch (error) {
         const code = this.#typed(error, 'opening the log');
-        // A failed open that could not release its lock: a restarted process would take it over.
-        if (code.includes('LOCKED')) this.#disk.removeLocks('/sim/log/');
         if (code === 'LOG_CORRUPT') {
           this.#corruptionFound(error);
           return;
@@ -94,7 +92,10 @@ export class LogSubject {
     this.#flips.push(flip);
   }
 
-  /** Power loss (call after the disk crashed): the instance is abandoned (its timers cleared; its calls never settle). */
+  /**
+   * Power loss (call after the disk crashed): the instance is abandoned; closing it clears its
+   * timers, and its file-system calls fail without touching the disk.
+   */
   abandon(): void {
     void this.#partition?.close().catch(() => {});
     this.#partition = undefined;

@@ -1,8 +1,8 @@
 /**
  * An in-memory disk for the storage-fault simulation, with a page-cache crash model and seeded
  * faults. Each process incarnation gets a {@link FileSystem} view from {@link SimDisk.view};
- * {@link SimDisk.crash} kills it (its pending and later calls never settle, as in a dead process)
- * and keeps only what a power loss would keep:
+ * {@link SimDisk.crash} kills it (its later calls fail at once without touching the disk) and
+ * keeps only what a power loss would keep:
  *
  * - file data: what the last successful fdatasync/fsync of the inode covered; each write or
  *   truncate made after it survives whole, is lost, or (a write) is torn at any byte, as the
@@ -256,21 +256,6 @@ export class SimDisk {
   }
 
   /**
-   * What a process restart does to a lock a failed open left under `prefix`: the new process
-   * takes the stale lock over (here every incarnation shares one pid, so the lock file goes).
-   */
-  removeLocks(prefix: string): void {
-    this.staleLocksRemoved++;
-    for (const at of [...this.#entries.keys()]) {
-      if (at.startsWith(prefix) && path.basename(at) === 'herald.lock')
-        this.apply([{ path: at, entry: undefined }]);
-    }
-  }
-
-  /** Locks {@link removeLocks} removed. */
-  staleLocksRemoved = 0;
-
-  /**
    * Flips one seeded bit in one seeded file whose name passes `filter` (durable and cached
    * bytes alike, as media damage would); resolves what it flipped, or undefined without a file.
    */
@@ -350,9 +335,14 @@ class SimView implements FileSystem {
     this.#generation = generation;
   }
 
-  /** Runs `body` as one call of a live process; a dead one's calls never settle. */
+  /**
+   * Runs `body` as one call of a live process. A dead incarnation's calls fail at once without
+   * touching the disk (and without being counted): its abandoned instances then run their close
+   * paths to the end, which frees their timers and this process's record of their locks.
+   */
   #call<T>(call: string, where: string, body: (state: 'ok' | 'sync-failed') => T): Promise<T> {
-    if (!this.#disk.alive(this.#generation)) return new Promise<T>(() => {});
+    if (!this.#disk.alive(this.#generation))
+      return Promise.reject(systemError('EIO', call, `${where} (dead process)`));
     try {
       return Promise.resolve(body(this.#disk.enter(call, where)));
     } catch (error) {
