@@ -1,7 +1,7 @@
 /**
  * I/O error at every operation, SQLite-style: one fixed workload of the log and the broker
- * (opens, group-committed appends, publishes, consumer acks, a clean restart, a power loss and
- * recovery) is run once to count its file-system calls, then once per call index with that call
+ * (opens, group-committed appends, publishes, consumer acks, Kafka-style offset commits, a clean
+ * restart, a power loss and recovery) is run once to count its file-system calls, then once per call index with that call
  * failing, with EIO and with ENOSPC. Every run must end with typed errors only (a HeraldError
  * with a stable code: anything else fails the run) and correct results: after each step and
  * after the final power loss and reopen, no acknowledged record, message or ack is lost or
@@ -16,12 +16,14 @@ const WORKLOAD: readonly Step[] = [
   { op: 'append', batches: [3, 2, 4] },
   { op: 'publish', counts: [2, 3] },
   { op: 'ack', picks: [0.1, 0.5, 0.9] },
+  { op: 'commit', offsets: [2, 1] },
   { op: 'append', batches: [1, 5] },
   { op: 'ack', picks: [0.3, 0.7] },
   { op: 'restart' },
   { op: 'publish', counts: [1, 2] },
   { op: 'append', batches: [2] },
   { op: 'ack', picks: [0.5] },
+  { op: 'commit', offsets: [4, 3] },
   { op: 'crash', flip: 'none' },
 ];
 const SEED = 23;

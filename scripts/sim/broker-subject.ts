@@ -18,6 +18,8 @@ const GROUP = 'billing';
 const PARTITIONS = 2;
 /** Most open attempts after a crash. */
 const OPEN_ATTEMPTS_MAX = 8;
+/** The Kafka-style group whose offsets `commit` steps store (`commitOffsets`). */
+const COMMIT_GROUP = 'analytics';
 /** Reads of the check retried after a typed I/O error (an injected failure hits one call). */
 const READ_RETRIES_MAX = 3;
 /** Most deliveries remembered for acking (older ones are redelivered after a restart anyway). */
@@ -37,6 +39,8 @@ export class BrokerSubject {
   readonly #ackResolved = new Set<string>();
   readonly #ackAsked = new Set<string>();
   #deliveries: ReceivedMessage[] = [];
+  /** Per partition: the last committed offset whose commit resolved, and offsets asked since. */
+  readonly #commits = new Map<number, { resolved: bigint | undefined; askedSince: Set<bigint> }>();
   #flips: SegmentFlip[] = [];
   #nextBody = 0;
   /** Set once the broker reported detected corruption. */
@@ -52,6 +56,8 @@ export class BrokerSubject {
     failedPublishes: 0,
     acks: 0,
     failedAcks: 0,
+    commits: 0,
+    failedCommits: 0,
     deliveries: 0,
     opens: 0,
   };
@@ -181,6 +187,53 @@ export class BrokerSubject {
     );
   }
 
+  /** Commits `offsets` (by partition) for the Kafka-style group with `commitOffsets`. */
+  async commit(offsets: readonly number[]): Promise<void> {
+    const broker = this.#broker;
+    if (broker === undefined) return;
+    const commits = new Map(
+      offsets.slice(0, PARTITIONS).map((offset, partition) => [partition, BigInt(offset)]),
+    );
+    for (const [partition, offset] of commits) this.#commitState(partition).askedSince.add(offset);
+    this.stats.commits++;
+    try {
+      await broker.commitOffsets(TOPIC, COMMIT_GROUP, commits);
+      for (const [partition, offset] of commits)
+        this.#commits.set(partition, { resolved: offset, askedSince: new Set() });
+    } catch (error) {
+      this.#typed(error, 'a commit');
+      this.stats.failedCommits++;
+      this.failed = true;
+    }
+  }
+
+  #commitState(partition: number): { resolved: bigint | undefined; askedSince: Set<bigint> } {
+    let state = this.#commits.get(partition);
+    if (state === undefined) {
+      state = { resolved: undefined, askedSince: new Set() };
+      this.#commits.set(partition, state);
+    }
+    return state;
+  }
+
+  /** Each committed offset is the last one whose commit resolved, or one asked after it. */
+  async #checkCommits(broker: Broker): Promise<void> {
+    if (this.#commits.size === 0) return;
+    const committed = await broker.committedOffsets(TOPIC, COMMIT_GROUP).catch((error: unknown) => {
+      this.#typed(error, 'reading committed offsets');
+      return undefined;
+    });
+    if (committed === undefined) return;
+    for (const [partition, { resolved, askedSince }] of this.#commits) {
+      const offset = committed.get(partition);
+      if (offset !== resolved && (offset === undefined || !askedSince.has(offset))) {
+        throw new Violation(
+          `${COMMIT_GROUP} has offset ${offset} committed on ${TOPIC}/${partition}; the last acknowledged commit was ${resolved}`,
+        );
+      }
+    }
+  }
+
   /**
    * Reads every partition and checks offsets dense, each acknowledged body stored exactly once,
    * nothing unknown; then the group's stored position: every resolved ack in it, nothing in it
@@ -204,6 +257,7 @@ export class BrokerSubject {
     const flipCut = this.#flips.some((flip) => flip.aboveRecoveryPoint);
     this.#flips = [];
     await this.#checkPositions(broker, flipCut);
+    await this.#checkCommits(broker);
   }
 
   async #checkPartition(broker: Broker, partition: number, found: Set<string>): Promise<boolean> {

@@ -19,6 +19,8 @@ export type Step =
   | { readonly op: 'retention'; readonly advanceMs: number }
   | { readonly op: 'publish'; readonly counts: readonly number[] }
   | { readonly op: 'ack'; readonly picks: readonly number[] }
+  /** Kafka-style `commitOffsets` by partition (not generated from seeds yet: see docs/reliability.md). */
+  | { readonly op: 'commit'; readonly offsets: readonly number[] }
   | { readonly op: 'restart' }
   | { readonly op: 'crash'; readonly flip: 'none' | 'log' | 'broker' }
   | { readonly op: 'fail'; readonly code: 'EIO' | 'ENOSPC' | 'FSYNC'; readonly inCalls: number };
@@ -133,6 +135,9 @@ export async function runHistory(
           break;
         case 'ack':
           await broker.ack(step.picks);
+          break;
+        case 'commit':
+          await broker.commit(step.offsets);
           break;
         case 'restart':
           await log.close();
