@@ -21,7 +21,7 @@ const OPEN_ATTEMPTS_MAX = 8;
 /** The Kafka-style group whose offsets `commit` steps store (`commitOffsets`). */
 const COMMIT_GROUP = 'analytics';
 /** Reads of the check retried after a typed I/O error (an injected failure hits one call). */
-const READ_RETRIES_MAX = 3;
+const READ_RETRIES_MAX = 8;
 /** Most deliveries remembered for acking (older ones are redelivered after a restart anyway). */
 const DELIVERIES_MAX = 1000;
 

@@ -11,7 +11,7 @@ import type { SimDisk } from './sim-disk.ts';
 export const LOG_DIRECTORY = '/sim/log/p-0';
 
 /** Reads of the check retried after a typed I/O error. */
-const READ_RETRIES_MAX = 3;
+const READ_RETRIES_MAX = 8;
 
 /** Most open attempts after a crash (each injected failure hits one call; a history may schedule several close together). */
 const OPEN_ATTEMPTS_MAX = 8;
