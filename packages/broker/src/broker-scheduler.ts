@@ -15,7 +15,7 @@ import {
   type TransportScheduler,
 } from '@herald/bus';
 import { DueQueue } from '@herald/bus/internal';
-import type { FsyncPolicy } from '@herald/log';
+import type { FileSystem, FsyncPolicy } from '@herald/log';
 import { type ScheduledEntry, ScheduleJournal } from './schedule-journal.ts';
 
 /** Bounds of the embedded schedule. */
@@ -78,11 +78,14 @@ export class BrokerScheduler implements TransportScheduler {
     readonly limits: BrokerScheduleLimits;
     readonly publish: DuePublisher;
     readonly onError: (error: unknown) => void;
+    /** The broker's file system (default: the real one). */
+    readonly fileSystem?: FileSystem;
   }): Promise<BrokerScheduler> {
     const { journal, waiting } = await ScheduleJournal.open(
       options.directory,
       options.fsync,
       options.messageBytesMax,
+      options.fileSystem,
     );
     const scheduler = new BrokerScheduler(journal, options.limits, options.publish, options.onError);
     for (const entry of waiting.values()) scheduler.#enqueue(entry);

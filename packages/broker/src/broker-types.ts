@@ -39,9 +39,10 @@ export interface BrokerOptions {
   /** Called with errors that have no caller to reject (a failed background read). Default: ignore. */
   readonly onError?: (error: unknown) => void;
   /**
-   * Testing hook: the file system the log's partitions use (default `nodeFileSystem` of
-   * `@herald/log`). Crash tests pass one that loses unsynced bytes on a kill; applications leave
-   * it unset. Topic metadata and group positions still use `node:fs` directly.
+   * Testing hook: the file system of the whole data directory — the log's partitions, topic
+   * metadata and the group-position journal (default `nodeFileSystem` of `@herald/log`). Crash
+   * tests pass one that loses unsynced bytes on a kill, the storage-fault simulation an in-memory
+   * one; applications leave it unset.
    */
   readonly fileSystem?: FileSystem;
 }

@@ -17,7 +17,13 @@ import {
   type TransportMessage,
 } from '@herald/bus';
 import { assertName, assertSubscribeOptions } from '@herald/bus/internal';
-import type { FsyncPolicy, LogStore, ReadResult } from '@herald/log';
+import {
+  type FileSystem,
+  type FsyncPolicy,
+  type LogStore,
+  nodeFileSystem,
+  type ReadResult,
+} from '@herald/log';
 import type {
   BrokerOptions,
   GroupDescription,
@@ -44,6 +50,8 @@ export class Broker {
   /** Largest message `publish` accepts. */
   readonly messageBytesMax: number;
   readonly #store: LogStore;
+  /** The file system of the whole data directory: the log, topic metadata and group positions. */
+  readonly #fileSystem: FileSystem;
   readonly #options: BrokerOptions & { partitions: number; fsync: FsyncPolicy };
   readonly #limits: ConsumerGroupLimits;
   readonly #durable: boolean;
@@ -62,6 +70,7 @@ export class Broker {
     this.directory = directory;
     this.#store = store;
     this.#options = options;
+    this.#fileSystem = options.fileSystem ?? nodeFileSystem;
     this.messageBytesMax = options.messageBytesMax ?? 1024 * 1024;
     this.#limits = {
       windowRecordsMax: options.groupWindowRecordsMax ?? 1024,
@@ -75,6 +84,7 @@ export class Broker {
       autoCreateTopics: options.autoCreateTopics !== false,
       durable: this.#durable,
       messageBytesMax: this.messageBytesMax,
+      fileSystem: this.#fileSystem,
     });
   }
 
@@ -84,7 +94,12 @@ export class Broker {
    */
   async load(): Promise<void> {
     const known = await this.#topics.load();
-    this.#positions = await GroupPositionStore.open(this.directory, new Set(known.keys()), this.#durable);
+    this.#positions = await GroupPositionStore.open(
+      this.#fileSystem,
+      this.directory,
+      new Set(known.keys()),
+      this.#durable,
+    );
     await this.#topics.openAll(known);
   }
 

@@ -62,6 +62,7 @@ export async function embeddedTransport(options: EmbeddedTransportOptions = {}):
       limits: { scheduledMax, scheduledBytesMax },
       publish: (topic, messages) => broker.publish(topic, messages),
       onError: (error) => options.onError?.(error),
+      ...(options.fileSystem === undefined ? {} : { fileSystem: options.fileSystem }),
     });
     return new Embedded(broker, scheduler);
   } catch (error) {

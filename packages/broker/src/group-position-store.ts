@@ -26,10 +26,10 @@
  *   migrated: the compaction writes their content durably first, then they are removed
  *   (legacy-group-files.ts).
  */
-import fs from 'node:fs/promises';
 import path from 'node:path';
 import { InvariantError } from '@herald/errors';
-import { syncDirectory } from './atomic-file.ts';
+import type { FileSystem } from '@herald/log';
+import { errorCode, METADATA_FILE_MODE, syncDirectory, writeAll } from './atomic-file.ts';
 import { BrokerCorruptError, BrokerStorageError } from './errors.ts';
 import { readLegacyGroupFiles, removeLegacyGroupFiles } from './legacy-group-files.ts';
 import {
@@ -68,13 +68,15 @@ function inner<V>(outer: Map<string, Map<string, V>>, key: string): Map<string, 
  * write rounds. Create with {@link GroupPositionStore.open}.
  */
 export class GroupPositionStore {
+  readonly #fileSystem: FileSystem;
   readonly #file: string;
   readonly #durable: boolean;
   /** Acked positions by topic then group, as of the last round started. */
   readonly #positions = new Map<string, Map<string, StoredPartition[]>>();
   /** Committed offsets by topic then group (never empty), as callers last changed them. */
   readonly #commits = new Map<string, Map<string, Map<number, CommittedOffset>>>();
-  #handle: fs.FileHandle | undefined;
+  /** The journal, open for appends at {@link #size}. */
+  #fd: number | undefined;
   /** Bytes of the journal known to be written whole. */
   #size = 0;
   #compactAtBytes = COMPACTION_BYTES_MIN;
@@ -89,7 +91,8 @@ export class GroupPositionStore {
   #writing: Promise<void> | undefined;
   #closed = false;
 
-  private constructor(file: string, durable: boolean) {
+  private constructor(fileSystem: FileSystem, file: string, durable: boolean) {
+    this.#fileSystem = fileSystem;
     this.#file = file;
     this.#durable = durable;
   }
@@ -97,24 +100,26 @@ export class GroupPositionStore {
   /**
    * Loads the journal of `dataDirectory`, keeps the positions of `topics` (positions of other
    * topics belong to deletions a crash interrupted), migrates files of older brokers, compacts,
-   * then removes the migrated files.
+   * then removes the migrated files. Every file goes through `fileSystem`.
    */
   static async open(
+    fileSystem: FileSystem,
     dataDirectory: string,
     topics: ReadonlySet<string>,
     durable: boolean,
   ): Promise<GroupPositionStore> {
-    const store = new GroupPositionStore(groupPositionsFile(dataDirectory), durable);
+    const store = new GroupPositionStore(fileSystem, groupPositionsFile(dataDirectory), durable);
     let bytes: Buffer | undefined;
     try {
-      bytes = await fs.readFile(store.#file);
+      const read = await fileSystem.readFile(store.#file);
+      bytes = Buffer.from(read.buffer, read.byteOffset, read.byteLength);
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') {
+      if (errorCode(error) !== 'ENOENT') {
         throw new BrokerStorageError(`cannot read ${store.#file}: ${(error as Error).message}`, error);
       }
     }
     for (const op of bytes === undefined ? [] : decodeJournal(bytes, store.#file)) store.#replay(op, topics);
-    const legacy = await readLegacyGroupFiles(dataDirectory, topics);
+    const legacy = await readLegacyGroupFiles(fileSystem, dataDirectory, topics);
     // The journal is newer than any file it replaced (a crash between compaction and removal).
     for (const { topic, group, partitions } of legacy.positions) {
       if (!inner(store.#positions, topic).has(group)) inner(store.#positions, topic).set(group, partitions);
@@ -125,7 +130,7 @@ export class GroupPositionStore {
       }
     }
     await store.#compact();
-    await removeLegacyGroupFiles(legacy.files, durable);
+    await removeLegacyGroupFiles(fileSystem, legacy.files, durable);
     return store;
   }
 
@@ -230,8 +235,9 @@ export class GroupPositionStore {
     while (this.#writing !== undefined) await this.#writing;
     if (this.#closed) return;
     this.#closed = true;
-    await this.#handle?.close();
-    this.#handle = undefined;
+    const fd = this.#fd;
+    this.#fd = undefined;
+    if (fd !== undefined) await this.#fileSystem.close(fd);
   }
 
   #enqueue(key: string, op: () => Op): Promise<void> {
@@ -274,12 +280,9 @@ export class GroupPositionStore {
   }
 
   async #append(record: Buffer): Promise<void> {
-    const handle = this.#handle!;
-    let written = 0;
-    while (written < record.byteLength) {
-      written += (await handle.write(record, written, record.byteLength - written)).bytesWritten;
-    }
-    if (this.#durable) await handle.datasync();
+    const fd = this.#fd!;
+    await writeAll(this.#fileSystem, fd, record, this.#size);
+    if (this.#durable) await this.#fileSystem.fdatasync(fd);
     this.#size += record.byteLength;
   }
 
@@ -300,18 +303,20 @@ export class GroupPositionStore {
     const ops = this.#liveOps();
     const record = ops.length === 0 ? Buffer.alloc(0) : encodeRecord(ops);
     const temporary = `${this.#file}.tmp`;
-    await this.#handle?.close();
-    this.#handle = undefined;
-    const handle = await fs.open(temporary, 'w', 0o600);
+    const fileSystem = this.#fileSystem;
+    const previous = this.#fd;
+    this.#fd = undefined;
+    if (previous !== undefined) await fileSystem.close(previous);
+    const fd = await fileSystem.open(temporary, 'w', METADATA_FILE_MODE);
     try {
-      await handle.writeFile(record);
-      if (this.#durable) await handle.datasync();
+      await writeAll(fileSystem, fd, record, 0);
+      if (this.#durable) await fileSystem.fdatasync(fd);
     } finally {
-      await handle.close();
+      await fileSystem.close(fd);
     }
-    await fs.rename(temporary, this.#file);
-    if (this.#durable) await syncDirectory(path.dirname(this.#file));
-    this.#handle = await fs.open(this.#file, 'a', 0o600);
+    await fileSystem.rename(temporary, this.#file);
+    if (this.#durable) await syncDirectory(fileSystem, path.dirname(this.#file));
+    this.#fd = await fileSystem.open(this.#file, 'r+', METADATA_FILE_MODE);
     this.#size = record.byteLength;
     this.#compactAtBytes = Math.max(COMPACTION_BYTES_MIN, 4 * record.byteLength);
     this.#mustCompact = false;

@@ -12,10 +12,10 @@
  * journal is newer than any file it replaced, keeps the journal's position where it has one, so
  * re-running gives the same result.
  */
-import fs from 'node:fs/promises';
 import path from 'node:path';
 import { assertName } from '@herald/bus/internal';
-import { readChecked, syncDirectory } from './atomic-file.ts';
+import type { FileSystem } from '@herald/log';
+import { readChecked, removeFile, syncDirectory } from './atomic-file.ts';
 import { BrokerCorruptError } from './errors.ts';
 import {
   type CommittedOffset,
@@ -53,6 +53,7 @@ function topicDirectory(dataDirectory: string, topic: string): string {
 
 /** Reads the legacy group files of `topics` (files of other topics belong to deleted topics). */
 export async function readLegacyGroupFiles(
+  fileSystem: FileSystem,
   dataDirectory: string,
   topics: ReadonlySet<string>,
 ): Promise<LegacyGroupFiles> {
@@ -60,7 +61,7 @@ export async function readLegacyGroupFiles(
   for (const topic of topics) {
     let names: string[];
     try {
-      names = await fs.readdir(topicDirectory(dataDirectory, topic));
+      names = await fileSystem.readdir(topicDirectory(dataDirectory, topic));
     } catch {
       continue; // no legacy files for this topic
     }
@@ -68,13 +69,13 @@ export async function readLegacyGroupFiles(
       const file = path.join(topicDirectory(dataDirectory, topic), name);
       if (name.endsWith(OFFSETS_SUFFIX)) {
         const group = name.slice(0, -OFFSETS_SUFFIX.length);
-        const partitions = await readOffsetsFile(file);
+        const partitions = await readOffsetsFile(fileSystem, file);
         if (partitions !== undefined) found.positions.push({ topic, group, partitions });
         found.files.push(file);
       } else if (name.endsWith(COMMITS_SUFFIX)) {
         const group = name.slice(0, -COMMITS_SUFFIX.length);
         if (!isGroupName(group)) continue; // not a file commitOffsets wrote: left alone
-        const commits = await readCommitsFile(file);
+        const commits = await readCommitsFile(fileSystem, file);
         if (commits !== undefined) found.commits.push({ topic, group, commits });
         found.files.push(file);
       }
@@ -87,16 +88,29 @@ export async function readLegacyGroupFiles(
  * Removes migrated files, makes the removals durable (so a deletion of the migrated positions
  * cannot be undone by a file a crash brought back), then removes the directories left empty.
  */
-export async function removeLegacyGroupFiles(files: readonly string[], durable: boolean): Promise<void> {
+export async function removeLegacyGroupFiles(
+  fileSystem: FileSystem,
+  files: readonly string[],
+  durable: boolean,
+): Promise<void> {
   if (files.length === 0) return;
-  await Promise.all(files.map((file) => fs.rm(file, { force: true })));
+  await Promise.all(files.map((file) => removeFile(fileSystem, file)));
   const directories = [...new Set(files.map((file) => path.dirname(file)))];
-  if (durable) await Promise.all(directories.map((directory) => syncDirectory(directory)));
+  if (durable) await Promise.all(directories.map((directory) => syncDirectory(fileSystem, directory)));
   // Only empty directories go (`groups/<topic>/`, then `groups/`): a stray file of the user's
   // keeps its directory.
-  for (const directory of directories) await fs.rmdir(directory).catch(() => {});
+  for (const directory of directories) await removeIfEmpty(fileSystem, directory);
   for (const parent of new Set(directories.map((directory) => path.dirname(directory)))) {
-    await fs.rmdir(parent).catch(() => {});
+    await removeIfEmpty(fileSystem, parent);
+  }
+}
+
+/** Removes `directory` if it holds nothing; any failure leaves it (it is only tidying up). */
+async function removeIfEmpty(fileSystem: FileSystem, directory: string): Promise<void> {
+  try {
+    if ((await fileSystem.readdir(directory)).length === 0) await fileSystem.removeTree(directory);
+  } catch {
+    // Left for the next open.
   }
 }
 
@@ -110,8 +124,10 @@ function isGroupName(name: string): boolean {
 }
 
 /** An `.offsets` file's position in journal form (undefined: the file vanished). */
-async function readOffsetsFile(file: string): Promise<StoredPartition[] | undefined> {
-  const value = (await readChecked(file)) as { format?: unknown; partitions?: unknown } | undefined;
+async function readOffsetsFile(fileSystem: FileSystem, file: string): Promise<StoredPartition[] | undefined> {
+  const value = (await readChecked(fileSystem, file)) as
+    | { format?: unknown; partitions?: unknown }
+    | undefined;
   if (value === undefined) return undefined;
   const damaged = (why: string) =>
     new BrokerCorruptError(`${file}: ${why}; remove the file to restart the group from the earliest message`);
@@ -124,8 +140,11 @@ async function readOffsetsFile(file: string): Promise<StoredPartition[] | undefi
  * A `.commits` file's commits (undefined: the file vanished). `metadata` lists only partitions
  * committed with metadata; files of brokers before it have none, and those read back null.
  */
-async function readCommitsFile(file: string): Promise<Map<number, CommittedOffset> | undefined> {
-  const value = await readChecked(file);
+async function readCommitsFile(
+  fileSystem: FileSystem,
+  file: string,
+): Promise<Map<number, CommittedOffset> | undefined> {
+  const value = await readChecked(fileSystem, file);
   if (value === undefined) return undefined;
   const stored = value as { format?: unknown; offsets?: unknown; metadata?: unknown };
   const damaged = () =>

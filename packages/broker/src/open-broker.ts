@@ -4,6 +4,7 @@
  */
 import path from 'node:path';
 import { ConfigurationError } from '@herald/bus';
+import { HeraldError } from '@herald/errors';
 import { isLogError, LogLockedError, type LogStore, openLogStore } from '@herald/log';
 import { Broker } from './broker.ts';
 import type { BrokerOptions } from './broker-types.ts';
@@ -47,6 +48,11 @@ export async function openBroker(options: BrokerOptions = {}): Promise<Broker> {
     await broker.load();
   } catch (error) {
     await broker.close().catch(() => {});
+    // A failed call of the data directory's file system (found by the storage-fault simulation:
+    // readdir of topics/ failing with EIO) is reported typed, like the log's own I/O failures.
+    if ((error as NodeJS.ErrnoException | undefined)?.code !== undefined && !(error instanceof HeraldError)) {
+      throw new BrokerStorageError(`cannot open broker at ${directory}: ${(error as Error).message}`, error);
+    }
     throw error;
   }
   return broker;

@@ -14,8 +14,10 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { TransportMessage } from '@herald/bus';
 import {
+  type FileSystem,
   type FsyncPolicy,
   type LogRecord,
+  nodeFileSystem,
   openPartition,
   type Partition,
   type RecordInput,
@@ -98,6 +100,8 @@ function apply(record: LogRecord, waiting: Map<string, ScheduledEntry>): void {
 export class ScheduleJournal {
   readonly #directory: string;
   readonly #fsync: FsyncPolicy;
+  /** The broker's file system for the metadata file and the journal's partitions. */
+  readonly #fileSystem: FileSystem;
   readonly #limits: { readonly recordBytesMax: number };
   #partition: Partition;
   #generation: number;
@@ -108,7 +112,9 @@ export class ScheduleJournal {
     limits: { readonly recordBytesMax: number },
     partition: Partition,
     generation: number,
+    fileSystem: FileSystem,
   ) {
+    this.#fileSystem = fileSystem;
     this.#directory = directory;
     this.#fsync = fsync;
     this.#limits = limits;
@@ -121,10 +127,11 @@ export class ScheduleJournal {
     brokerDirectory: string,
     fsync: FsyncPolicy,
     messageBytesMax: number,
+    fileSystem: FileSystem = nodeFileSystem,
   ): Promise<{ journal: ScheduleJournal; waiting: Map<string, ScheduledEntry> }> {
     const directory = path.join(brokerDirectory, 'schedule');
     await fs.mkdir(directory, { recursive: true });
-    const current = (await readChecked(path.join(directory, 'current'))) as
+    const current = (await readChecked(fileSystem, path.join(directory, 'current'))) as
       | { generation?: unknown }
       | undefined;
     const generation = typeof current?.generation === 'number' ? current.generation : 0;
@@ -138,6 +145,7 @@ export class ScheduleJournal {
     const partition = await openPartition({
       directory: path.join(directory, `journal-${generation}`),
       fsync,
+      fileSystem,
       ...limits,
     });
     const waiting = new Map<string, ScheduledEntry>();
@@ -148,7 +156,10 @@ export class ScheduleJournal {
       if (read.nextOffset <= offset) break;
       offset = read.nextOffset;
     }
-    return { journal: new ScheduleJournal(directory, fsync, limits, partition, generation), waiting };
+    return {
+      journal: new ScheduleJournal(directory, fsync, limits, partition, generation, fileSystem),
+      waiting,
+    };
   }
 
   /** Records stored in the current generation. */
@@ -175,7 +186,12 @@ export class ScheduleJournal {
     const nextDirectory = path.join(this.#directory, `journal-${generation}`);
     // A leftover of a compaction that failed earlier in this process.
     await fs.rm(nextDirectory, { recursive: true, force: true });
-    const next = await openPartition({ directory: nextDirectory, fsync: this.#fsync, ...this.#limits });
+    const next = await openPartition({
+      directory: nextDirectory,
+      fsync: this.#fsync,
+      fileSystem: this.#fileSystem,
+      ...this.#limits,
+    });
     try {
       let batch: RecordInput[] = [];
       let batchBytes = 0;
@@ -193,7 +209,12 @@ export class ScheduleJournal {
         batchBytes += bytes;
       }
       if (batch.length > 0) await next.append(batch);
-      await writeChecked(path.join(this.#directory, 'current'), { generation }, this.#fsync !== 'never');
+      await writeChecked(
+        this.#fileSystem,
+        path.join(this.#directory, 'current'),
+        { generation },
+        this.#fsync !== 'never',
+      );
     } catch (error) {
       await next.close().catch(() => {});
       throw error;
@@ -203,7 +224,7 @@ export class ScheduleJournal {
     this.#generation = generation;
     await previous.close().catch(() => {});
     await fs.rm(path.join(this.#directory, `journal-${generation - 1}`), { recursive: true, force: true });
-    await syncDirectory(this.#directory).catch(() => {});
+    await syncDirectory(this.#fileSystem, this.#directory).catch(() => {});
   }
 
   /** Closes the journal's partition. */

@@ -4,11 +4,10 @@
  * is the commit point of creating and deleting a topic: at open, partitions and legacy group
  * files without one are leftovers of an interrupted deletion (or creation) and are removed.
  */
-import fs from 'node:fs/promises';
 import path from 'node:path';
 import { ConfigurationError } from '@herald/bus';
-import { isLogError, type LogStore, type Partition } from '@herald/log';
-import { readChecked, syncDirectory, writeChecked } from './atomic-file.ts';
+import { type FileSystem, isLogError, type LogStore, type Partition } from '@herald/log';
+import { errorCode, readChecked, removeFile, syncDirectory, writeChecked } from './atomic-file.ts';
 import type { ConsumerGroup } from './consumer-group.ts';
 import {
   BrokerArgumentError,
@@ -55,6 +54,8 @@ export interface TopicCatalogueOptions {
   readonly autoCreateTopics: boolean;
   /** fsync metadata writes. */
   readonly durable: boolean;
+  /** The file system of the whole data directory (the log store's). */
+  readonly fileSystem: FileSystem;
   /** Largest message the broker accepts (records of a topic with a larger batch limit may be larger). */
   readonly messageBytesMax: number;
 }
@@ -102,27 +103,28 @@ export class TopicCatalogue {
    * legacy `groups/<topic>/` directories of topics without metadata. Returns the metadata.
    */
   async load(): Promise<Map<string, TopicMetadata>> {
-    await fs.mkdir(this.#topicsDirectory, { recursive: true });
+    const fileSystem = this.#options.fileSystem;
+    await fileSystem.mkdir(this.#topicsDirectory);
     const known = new Map<string, TopicMetadata>();
-    for (const file of await fs.readdir(this.#topicsDirectory)) {
+    for (const file of (await fileSystem.readdir(this.#topicsDirectory)).sort()) {
       if (!file.endsWith('.json')) continue;
-      const metadata = await readTopicMetadata(path.join(this.#topicsDirectory, file));
+      const metadata = await readTopicMetadata(fileSystem, path.join(this.#topicsDirectory, file));
       if (metadata !== undefined) known.set(metadata.name, metadata);
     }
     for (const name of await this.#store.listPartitions()) {
       const metadata = known.get(name.topic);
       if (metadata !== undefined && name.partition < metadata.partitions) continue;
       // Only directories the log wrote: a stray `notes-1/` of the user's is left alone.
-      const files = await fs.readdir(path.join(this.#directory, `${name.topic}-${name.partition}`));
+      const files = await fileSystem.readdir(path.join(this.#directory, `${name.topic}-${name.partition}`));
       if (files.some((file) => file === 'partition.checkpoint' || file.endsWith('.log'))) {
         await this.#store.deletePartition(name);
       }
     }
     let groupDirectories: string[] = [];
     try {
-      groupDirectories = await fs.readdir(path.join(this.#directory, 'groups'));
+      groupDirectories = await fileSystem.readdir(path.join(this.#directory, 'groups'));
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+      if (errorCode(error) !== 'ENOENT') throw error;
     }
     for (const topic of groupDirectories) {
       if (!known.has(topic)) await this.removeLegacyGroupDirectory(topic);
@@ -193,8 +195,8 @@ export class TopicCatalogue {
 
   /** Removes the topic's metadata file durably: the commit point of a deletion. */
   async removeMetadata(name: string): Promise<void> {
-    await fs.rm(topicMetadataFile(this.#topicsDirectory, name), { force: true });
-    if (this.#options.durable) await syncDirectory(this.#topicsDirectory);
+    await removeFile(this.#options.fileSystem, topicMetadataFile(this.#topicsDirectory, name));
+    if (this.#options.durable) await syncDirectory(this.#options.fileSystem, this.#topicsDirectory);
   }
 
   /** Deletes the partitions of a topic whose metadata is gone. */
@@ -206,7 +208,7 @@ export class TopicCatalogue {
 
   /** Removes `groups/<topic>/` of older brokers (a deleted topic's files of the old layout). */
   async removeLegacyGroupDirectory(topic: string): Promise<void> {
-    await fs.rm(path.join(this.#directory, 'groups', topic), { recursive: true, force: true });
+    await this.#options.fileSystem.removeTree(path.join(this.#directory, 'groups', topic));
   }
 
   /** One log partition of an existing topic; {@link BrokerArgumentError} outside its range. */
@@ -250,7 +252,12 @@ export class TopicCatalogue {
     };
     const creating = (async () => {
       // The metadata file is the commit point: partitions without it are removed on the next open.
-      await writeChecked(topicMetadataFile(this.#topicsDirectory, name), metadata, this.#options.durable);
+      await writeChecked(
+        this.#options.fileSystem,
+        topicMetadataFile(this.#topicsDirectory, name),
+        metadata,
+        this.#options.durable,
+      );
       return this.#open(metadata);
     })();
     this.#remember(name, creating);
@@ -337,8 +344,8 @@ function topicMetadataFile(topicsDirectory: string, name: string): string {
   return path.join(topicsDirectory, `${name}.json`);
 }
 
-async function readTopicMetadata(file: string): Promise<TopicMetadata | undefined> {
-  const value = (await readChecked(file)) as Partial<TopicMetadata> | undefined;
+async function readTopicMetadata(fileSystem: FileSystem, file: string): Promise<TopicMetadata | undefined> {
+  const value = (await readChecked(fileSystem, file)) as Partial<TopicMetadata> | undefined;
   if (value === undefined) return undefined;
   if (
     value.format !== TOPIC_FORMAT ||

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { test } from 'node:test';
-import { encodeRecordBatch } from '@herald/log';
+import { encodeRecordBatch, nodeFileSystem } from '@herald/log';
 import { writeChecked } from '../src/atomic-file.ts';
 import { type CommittedOffset, openBroker } from '../src/index.ts';
 import { freshDirectory, tracked } from './support.ts';
@@ -114,6 +114,7 @@ test('broker kafka support - commits keep metadata and negative offsets across a
   // A commits file as brokers before metadata wrote it.
   await mkdir(path.join(dir, 'groups', 'annotated'), { recursive: true });
   await writeChecked(
+    nodeFileSystem,
     path.join(dir, 'groups', 'annotated', 'old.commits'),
     { format: 1, topic: 'annotated', group: 'old', offsets: { 0: '4' } },
     true,

@@ -47,6 +47,14 @@ export function isProcessAlive(pid: number): boolean {
 
 const TAKEOVER_ATTEMPTS_MAX = 3;
 
+/**
+ * Locks this process holds, as `pid:lockPath`. A lock file naming this process that is not here
+ * was left by a release whose unlink failed (EIO): it is stale, and taken over like a dead
+ * process's, or this process could never open the directory again (found by the storage-fault
+ * simulation). Bounded by the locks held: each release removes its entry.
+ */
+const HELD_LOCKS = new Set<string>();
+
 async function readLockPid(fileSystem: FileSystem, lockPath: string): Promise<number | undefined | null> {
   try {
     const text = new TextDecoder().decode(await fileSystem.readFile(lockPath)).trim();
@@ -94,7 +102,8 @@ export async function acquireDirectoryLock(
         const owner = await readLockPid(fileSystem, lockPath);
         if (owner === null) continue; // Removed between our link and read: try again.
         // A lock file always holds its pid (see above); one without is damaged, so it is stale.
-        if (owner !== undefined && alive(owner)) {
+        const leftByThisProcess = owner === pid && !HELD_LOCKS.has(`${pid}:${lockPath}`);
+        if (owner !== undefined && alive(owner) && !leftByThisProcess) {
           throw locked(
             directory,
             owner === pid ? `this process (${pid}); close the other open first` : `process ${owner}`,
@@ -109,6 +118,7 @@ export async function acquireDirectoryLock(
       if ((await readLockPid(fileSystem, lockPath)) !== pid) {
         throw locked(directory, 'another process that took it over at the same moment');
       }
+      HELD_LOCKS.add(`${pid}:${lockPath}`);
       return createHeldLock(fileSystem, lockPath, pid);
     }
   } finally {
@@ -132,8 +142,11 @@ function createHeldLock(fileSystem: FileSystem, lockPath: string, pid: number): 
     path: lockPath,
     release() {
       released ??= (async () => {
-        // Only remove our own lock: after a takeover the file may belong to someone else.
-        if ((await readLockPid(fileSystem, lockPath).catch(() => undefined)) === pid) {
+        HELD_LOCKS.delete(`${pid}:${lockPath}`);
+        // Only remove our own lock: after a takeover the file may belong to someone else. Nobody
+        // takes over a live pid's lock, so a lock we cannot read (EIO) is still ours: remove it,
+        // or this process could never open the directory again (found by the fault simulation).
+        if ((await readLockPid(fileSystem, lockPath).catch(() => pid)) === pid) {
           await fileSystem.unlink(lockPath).catch(() => {});
         }
       })();

@@ -19,8 +19,11 @@ export interface FileStats {
 
 /** File-system operations used by the log; all paths are absolute or relative to the cwd. */
 export interface FileSystem {
-  /** Opens `path` with `flags` (`r`, `r+`, `wx`, ...); resolves a file descriptor. */
-  open(path: string, flags: string): Promise<number>;
+  /**
+   * Opens `path` with `flags` (`r`, `r+`, `w`, `wx`, ...); resolves a file descriptor. `mode` is
+   * the permission of a file it creates (default 0o644).
+   */
+  open(path: string, flags: string, mode?: number): Promise<number>;
   /** Closes a descriptor. */
   close(fd: number): Promise<void>;
   /** Reads up to `length` bytes at file position `position` into `buffer[offset..]`; resolves bytes read. */
@@ -64,7 +67,7 @@ function callback<T>(
  * `fs/promises` FileHandles on the append hot path).
  */
 export const nodeFileSystem: FileSystem = {
-  open: (path, flags) => callback((done) => fs.open(path, flags, 0o644, done)),
+  open: (path, flags, mode = 0o644) => callback((done) => fs.open(path, flags, mode, done)),
   close: (fd) => callback((done) => fs.close(fd, done)),
   read: (fd, buffer, offset, length, position) =>
     callback((done) =>

@@ -12,7 +12,7 @@
  * and byte position, and the partition stops serving.
  */
 
-import { invariant, LogError } from './errors.ts';
+import { invariant, ioError, LogError, systemErrorCode } from './errors.ts';
 import type { PartitionState } from './partition-state.ts';
 import {
   BATCH_FIELD,
@@ -98,6 +98,10 @@ export class PartitionReader {
     try {
       await this.#warm(segment);
       return await this.#readSegment(segment, offset, bytesMax, highWatermark, logStartOffset);
+    } catch (error) {
+      // A failed read call (EIO) is the disk's, reported typed like every other I/O failure.
+      if (error instanceof LogError || systemErrorCode(error) === undefined) throw error;
+      throw ioError(`cannot read ${segment.logPath} at offset ${offset}`, error);
     } finally {
       segment.releaseReader();
     }

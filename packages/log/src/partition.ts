@@ -41,7 +41,7 @@
  */
 
 import { acquireDirectoryLock, type DirectoryLock } from './directory-lock.ts';
-import { invariant, LogError } from './errors.ts';
+import { invariant, ioError, LogError, systemErrorCode } from './errors.ts';
 import {
   type PartitionOptions,
   type ResolvedPartitionOptions,
@@ -114,7 +114,11 @@ export async function openPartition(options: PartitionOptions): Promise<Partitio
     );
   } catch (error) {
     await lock.release();
-    throw error;
+    // Recovery reports what it recognises; a system error from any other call (a read of a
+    // segment failing with EIO, found by the storage-fault simulation) is still a LogError.
+    throw error instanceof LogError || systemErrorCode(error) === undefined
+      ? error
+      : ioError(`cannot open partition ${resolved.directory}`, error);
   }
 }
 

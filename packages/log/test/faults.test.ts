@@ -337,6 +337,33 @@ describe('directory lock', { timeout: 120_000 }, () => {
     assert.deepEqual(leftovers, [], 'the lock candidate file was not removed');
   });
 
+  test('a lock whose removal failed on close (EIO) does not keep this process out: the next open takes it over', async () => {
+    await using temporary = await ownedTemporaryDirectory();
+    let failUnlink = true;
+    const fileSystem: FileSystem = {
+      ...nodeFileSystem,
+      unlink: async (file) => {
+        if (failUnlink && path.basename(file) === LOCK_FILE_NAME) {
+          failUnlink = false;
+          throw Object.assign(new Error('EIO: i/o error, unlink'), { code: 'EIO' });
+        }
+        return nodeFileSystem.unlink(file);
+      },
+    };
+    await (await openPartition({ directory: temporary.directory, fileSystem })).close();
+    assert.equal(failUnlink, false, 'the release tried to remove the lock');
+    assert.equal(
+      (await readFile(path.join(temporary.directory, LOCK_FILE_NAME), 'utf8')).trim(),
+      String(process.pid),
+      'the lock file stayed behind',
+    );
+    const reopened = await openPartition({ directory: temporary.directory, fileSystem });
+    await assert.rejects(openPartition({ directory: temporary.directory }), (error) =>
+      isLogError(error, 'LOG_LOCKED'),
+    );
+    await reopened.close();
+  });
+
   test('a second open in the same process is refused', async () => {
     await using temporary = await ownedTemporaryDirectory();
     const partition = await openPartition({ directory: temporary.directory });

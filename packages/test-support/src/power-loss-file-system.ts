@@ -76,8 +76,8 @@ export function powerLossFileSystem(fault?: PowerLossFault, onSegmentTailHeld?: 
 
   return {
     ...nodeFileSystem,
-    async open(path, flags) {
-      const fd = await nodeFileSystem.open(path, flags);
+    async open(path, flags, mode) {
+      const fd = await nodeFileSystem.open(path, flags, mode);
       paths.set(fd, path);
       return fd;
     },
