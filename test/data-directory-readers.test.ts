@@ -33,6 +33,14 @@ const ALLOWED: Record<string, { readonly functions: readonly string[]; readonly 
     functions: ['readFileSync'],
     reason: "reads the CLI's own package.json for --version",
   },
+  'packages/cli/src/commands/asyncapi.ts': {
+    functions: ['readFileSync', 'writeFileSync'],
+    reason: 'writes the AsyncAPI document to --out FILE and reads it back for --check',
+  },
+  'packages/kafka-server/src/security/authorizer.ts': {
+    functions: ['stat'],
+    reason: "stats <data>/security/acls.json to reload it when it changes (the ACL store's file)",
+  },
   'packages/cli/src/commands/produce.ts': {
     functions: ['createReadStream', 'stat', 'readFile'],
     reason: 'reads the input files the user names (-l FILE, values from @file)',
@@ -40,6 +48,28 @@ const ALLOWED: Record<string, { readonly functions: readonly string[]; readonly 
   'packages/cli/src/targets/data-dir.ts': {
     functions: ['access'],
     reason: 'checks that the --data directory exists before opening the broker on it; reads no file in it',
+  },
+  'packages/cli/src/client-security.ts': {
+    functions: ['readFileSync'],
+    reason:
+      'reads the TLS CA, certificate and key files the user names for --broker (HERALD_KAFKA_TLS_*, -X ssl.*)',
+  },
+  'packages/kafka-server/src/security/tls-files.ts': {
+    functions: ['readFileSync', 'watchFile', 'unwatchFile', 'Stats'],
+    reason: "reads and watches herald serve's --tls-cert / --tls-key / --tls-ca files (reloaded on change)",
+  },
+  'packages/kafka-server/src/security/user-store.ts': {
+    functions: ['mkdir', 'open', 'readFile', 'rename', 'stat'],
+    reason:
+      "owns <data>/security/users.json (salted SCRAM credentials), beside the broker's files, never reading them",
+  },
+  'packages/kafka-server/src/security/acl-store.ts': {
+    functions: ['mkdir', 'open', 'readFile', 'rename', 'stat'],
+    reason: "owns <data>/security/acls.json, beside the broker's files, never reading them",
+  },
+  'packages/transport-kafka/src/options.ts': {
+    functions: ['readFileSync'],
+    reason: 'reads the TLS CA file HERALD_KAFKA_TLS_CA names',
   },
   'packages/console/src/page-bundle.ts': {
     functions: ['readFile'],
