@@ -7,8 +7,9 @@
 import { html } from 'htm/preact';
 import { render } from 'preact';
 import { useState } from 'preact/hooks';
+import { TopologyView } from './topology.ts';
 import { DeadLettersView, GroupsView, TopicsView } from './views-data.ts';
-import { SearchView, TailView, TopologyView, TraceView } from './views-flow.ts';
+import { SearchView, TailView, TraceView } from './views-flow.ts';
 
 const VIEWS = {
   topics: { label: 'Topics', view: TopicsView },

@@ -1,13 +1,8 @@
 /// <reference lib="dom" />
-/** The views over flows: search, live tail, the trace of one flow, the topology. */
+/** The views over flows: search, live tail, the trace of one flow (the topology is in topology.ts). */
 import { html } from 'htm/preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
-import type {
-  MessageView,
-  SearchProgress,
-  TopologyView as Topology,
-  TraceView as Trace,
-} from '../src/api-types.ts';
+import type { MessageView, SearchProgress, TraceView as Trace } from '../src/api-types.ts';
 import { api, withToken } from './api.ts';
 import { Message, MessageList } from './message.ts';
 
@@ -140,31 +135,4 @@ export function TraceView(props: { traceId: string }) {
         <span> +${step.sinceStartMs} ms</span>${step.failed ? ' (dead letter)' : ''}</li>`,
       )}</ol>`
     }`;
-}
-
-/** Services → topics → groups, from the topics' CloudEvents sources and the groups' positions. */
-export function TopologyView() {
-  const [topology, setTopology] = useState<Topology | undefined>(undefined);
-  useEffect(() => {
-    api.topology().then(setTopology);
-  }, []);
-  if (topology === undefined) return html`<p>Loading…</p>`;
-  return html`<p>${topology.services.length} services, ${topology.topics.length} topics, ${topology.groups.length} groups</p>
-    <table aria-label="Topology">
-      <thead><tr><th>Producers</th><th>Topic</th><th>Consumer groups</th></tr></thead>
-      <tbody>${topology.topics.map(
-        (topic) => html`<tr>
-        <td>${topology.edges
-          .filter((edge) => edge.to === topic)
-          .map((edge) => edge.from)
-          .join(', ')}</td>
-        <td>${topic}</td>
-        <td>${topology.edges
-          .filter((edge) => edge.from === topic)
-          .map((edge) => edge.to)
-          .join(', ')}</td>
-      </tr>`,
-      )}</tbody>
-    </table>
-    <h3>Services</h3><ul aria-label="Services">${topology.services.map((service) => html`<li>${service}</li>`)}</ul>`;
 }

@@ -160,16 +160,78 @@ export interface TraceView {
   readonly truncated: boolean;
 }
 
-/** `GET /api/topology`: producers → topics → groups. */
-export interface TopologyView {
-  readonly services: readonly string[];
-  readonly topics: readonly string[];
-  readonly groups: readonly { readonly group: string; readonly members: number | null }[];
-  readonly edges: readonly {
-    readonly from: string;
-    readonly to: string;
-    readonly kind: 'produces' | 'consumes';
+/** A service in the topology: from its buses' announcements on `herald.services`, or only seen as a producer. */
+export interface TopologyServiceView {
+  readonly name: string;
+  /** False when no bus of it announced itself (seen only as the CloudEvents source of messages). */
+  readonly announced: boolean;
+  /** Buses of the service announced `up` within 3× their interval. */
+  readonly instances: number;
+  /** Buses whose last announcement is older than 3× their interval (crashed or cut off). */
+  readonly silentInstances: number;
+  readonly transports: readonly string[];
+  readonly heraldVersions: readonly string[];
+  /** Contracts it publishes or sends (announced). */
+  readonly publishes: readonly { readonly type: string; readonly topic: string; readonly kind: string }[];
+  /** Its subscriptions (announced). */
+  readonly handlers: readonly {
+    readonly topic: string;
+    readonly group: string;
+    readonly types: readonly string[];
   }[];
+  /** When it last announced itself (ms since the epoch), null when never. */
+  readonly lastSeenMs: number | null;
+}
+
+/** A topic in the topology. */
+export interface TopologyTopicView {
+  readonly name: string;
+  readonly partitions: number;
+  /** Messages retained over every partition. */
+  readonly messages: string;
+  /** Messages appended per second over the rate window; null until the window has two samples. */
+  readonly ratePerSecond: number | null;
+}
+
+/** A consumer group in the topology. */
+export interface TopologyGroupView {
+  readonly group: string;
+  /** Live members, null when the target cannot tell. */
+  readonly members: number | null;
+  /** Lag over every topic it reads. */
+  readonly lag: string;
+  /** Age of its oldest unconsumed message, in ms (0 when caught up). */
+  readonly timeLagMs: number;
+  /** Messages it committed per second over the rate window; null until the window has two samples. */
+  readonly ratePerSecond: number | null;
+  /** The services whose handlers run in it (announced). */
+  readonly services: readonly string[];
+}
+
+/**
+ * An edge: `produces` service → topic, `consumes` topic → group, `handles` group → service. `from`
+ * and `to` are node ids: `service:<name>`, `topic:<name>`, `group:<name>`.
+ */
+export interface TopologyEdgeView {
+  readonly from: string;
+  readonly to: string;
+  readonly kind: 'produces' | 'consumes' | 'handles';
+  /** Messages per second along it over the rate window; null when unknown. */
+  readonly ratePerSecond: number | null;
+  /** On `consumes`: the group's lag on that topic. */
+  readonly lag?: string;
+}
+
+/** `GET /api/topology`: producers → topics → consumer groups → services, with rates and lag. */
+export interface TopologyView {
+  readonly services: readonly TopologyServiceView[];
+  readonly topics: readonly TopologyTopicView[];
+  readonly groups: readonly TopologyGroupView[];
+  readonly edges: readonly TopologyEdgeView[];
+  /** The window rates are measured over, in ms. */
+  readonly rateWindowMs: number;
+  /** When this was read (ms since the epoch). */
+  readonly readAtMs: number;
 }
 
 /** An error response: `{ error, code }` with an HTTP status. */

@@ -27,9 +27,9 @@ import {
   SEARCH_RESULTS_DEFAULT,
   SEARCH_RESULTS_MAX,
   search,
-  topology,
   trace,
 } from './scans.ts';
+import { topology } from './topology.ts';
 
 /**
  * Open event streams (searches and live tails) at most: each holds a read of the broker, so more

@@ -1,7 +1,7 @@
 /**
  * The console in Debian's Chromium (playwright-core, no browser download) against a running
  * checkout on the embedded broker: a search by an order id finds its events, the trace of that
- * order shows each service's step in order, a group's lag rises while its consumer is stopped, a
+ * order shows each service's step in order, the topology shows the seven services with live rates, a group's lag rises while its consumer is stopped, a
  * dead letter is redriven and disappears, and axe-core finds no serious violations in any view.
  * Screenshots go to packages/console/test-results/ (ignored by git).
  */
@@ -15,6 +15,7 @@ import { temporaryDirectory } from '@herald/test-support';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { type Checkout, startCheckout } from '../../../apps/checkout/src/app.ts';
 import { registerCustomers, runLoad } from '../../../apps/checkout/src/load.ts';
+import { SERVICE_NAMES } from '../../../apps/checkout/src/services/index.ts';
 import { type ConsoleServer, startConsole } from '../src/index.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -129,11 +130,56 @@ test('console - topics, search and the trace of one order', OPTIONS, async () =>
     assert.ok(services.includes(service), `${service} takes part: ${services.join(',')}`);
   }
   await checkAccessibility('trace');
-
-  await openView('Topology');
-  await page.getByRole('table', { name: 'Topology' }).waitFor();
-  await checkAccessibility('topology');
 });
+
+test(
+  'console - the topology shows the seven services, live rates on edges and lag on groups',
+  OPTIONS,
+  async () => {
+    await openView('Topology');
+    await page.getByRole('table', { name: 'Topology' }).waitFor();
+    // Every service announced itself on herald.services, including the two that only consume
+    // (analytics, audit): each is a node of the graph and a row of the services list.
+    await eventually(async () => {
+      const listed = await page
+        .getByRole('list', { name: 'Services' })
+        .locator('li')
+        .evaluateAll((items) => items.map((item) => item.getAttribute('data-service')));
+      return SERVICE_NAMES.every((name) => listed.includes(name));
+    }, 'the seven services in the topology');
+    for (const name of SERVICE_NAMES) {
+      assert.ok((await page.locator(`[data-node="service:${name}"]`).count()) >= 1, `${name} is a node`);
+    }
+    assert.ok(
+      (await page.locator('[data-node="service:audit"]').first().textContent())?.includes('instance'),
+      'audit is announced, with its instances',
+    );
+    // Orders placed while the view polls give the order service's edge to its topic a rate above 0.
+    const edge = page.locator('[data-edge="service:order>topic:orders"] text');
+    await eventually(async () => {
+      await runLoad({
+        url: checkout!.url,
+        orders: 4,
+        ratePerSecond: 20,
+        customers: 3,
+        seed: Date.now() % 1000,
+      });
+      const text = (await edge.count()) > 0 ? await edge.first().textContent() : null;
+      return text !== null && text !== '0.0/s';
+    }, 'a live rate on order → orders');
+    assert.match((await page.locator('[data-node="group:analytics"]').textContent()) ?? '', /lag \d+/);
+    // Clicking a node opens it: the audit service's handlers, the orders topic's groups.
+    await page.locator('[data-node="service:audit"]').first().click();
+    const details = page.getByRole('region', { name: 'Details of service audit' });
+    await details.getByRole('table', { name: 'Its handlers' }).getByText('OrderCreated').first().waitFor();
+    await page.locator('[data-node="topic:orders"]').click();
+    await page
+      .getByRole('region', { name: 'Details of topic orders' })
+      .getByText(/analytics/)
+      .waitFor();
+    await checkAccessibility('topology');
+  },
+);
 
 test('console - keyboard: the views are reachable with Tab and Enter', OPTIONS, async () => {
   await page.goto(server!.url);
