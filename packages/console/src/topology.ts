@@ -60,10 +60,11 @@ export class RateWindow {
       this.#series.set(key, samples);
     }
     samples.push({ atMs, value });
-    // Keep one sample older than the window, so the rate spans the whole window once it can.
+    // Samples older than the window drop out, but two stay: a page polling less often than the
+    // window still gets a rate (over the longer span).
     while (
       samples.length > 2 &&
-      (samples[1]!.atMs <= atMs - RATE_WINDOW_MS || samples.length > RATE_SAMPLES_MAX)
+      (samples[0]!.atMs < atMs - RATE_WINDOW_MS || samples.length > RATE_SAMPLES_MAX)
     ) {
       samples.shift();
     }
