@@ -2,7 +2,13 @@
 /** The views over flows: search, live tail, the trace of one flow (the topology is in topology.ts). */
 import { html } from 'htm/preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
-import type { MessageView, SearchProgress, TraceView as Trace } from '../src/api-types.ts';
+import type {
+  HandlerRunView,
+  MessageView,
+  SearchProgress,
+  TraceView as Trace,
+  TraceStep,
+} from '../src/api-types.ts';
 import { api, withToken } from './api.ts';
 import { Message, MessageList } from './message.ts';
 
@@ -132,7 +138,24 @@ export function TraceView(props: { traceId: string }) {
         (step) => html`<li class=${step.failed ? 'failed' : ''}
         style=${`margin-left:${step.depth * 24}px`} data-service=${step.service}>
         <strong>${step.service}</strong> → ${step.type} on ${step.topic} @ ${step.offset}
-        <span> +${step.sinceStartMs} ms</span>${step.failed ? ' (dead letter)' : ''}</li>`,
-      )}</ol>`
+        <span> +${step.sinceStartMs} ms</span>${step.failed ? ' (dead letter)' : ''}
+        ${step.runs === undefined || step.runs.length === 0 ? null : html`<${HandlerRuns} step=${step} />`}</li>`,
+      )}</ol>${trace.spans === undefined ? null : html`<p>${spansNote(trace.spans)}</p>`}`
     }`;
+}
+
+/** The handler runs of one event (from the spans): service and group, attempt, start and duration; failures in red. */
+function HandlerRuns(props: { step: TraceStep }) {
+  const startMs = props.step.timestampMs - props.step.sinceStartMs;
+  const text = (run: HandlerRunView) =>
+    `${run.service} (${run.group}) attempt ${run.attempt}: +${Math.round(run.startTimeMs - startMs)} ms, ` +
+    `took ${run.durationMs.toFixed(1)} ms${run.failed ? `, failed: ${run.error}` : ''}${run.deadLettered ? ', dead-lettered' : ''}`;
+  return html`<ul aria-label=${`Handler runs of ${props.step.type} ${props.step.id}`}>${props.step.runs!.map(
+    (run) => html`<li class=${run.failed ? 'failed' : ''} data-run-service=${run.service}>${text(run)}</li>`,
+  )}</ul>`;
+}
+
+function spansNote(spans: NonNullable<Trace['spans']>): string {
+  if (spans.note !== null) return spans.note;
+  return `Handler runs from ${spans.file} (${spans.lines} spans read${spans.truncated ? ', cut short at the bound' : ''}).`;
 }

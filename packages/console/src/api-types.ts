@@ -148,6 +148,23 @@ export interface TraceStep {
   readonly depth: number;
   /** On a dead-letter topic: a failed step. */
   readonly failed: boolean;
+  /** The handler runs of this event, from the span file (absent without one). */
+  readonly runs?: readonly HandlerRunView[];
+}
+
+/** One handler run of an event: a bus's `process <topic>` span. */
+export interface HandlerRunView {
+  readonly group: string;
+  /** The consuming service (its bus's CloudEvents source, last segment). */
+  readonly service: string;
+  readonly attempt: number;
+  readonly startTimeMs: number;
+  readonly durationMs: number;
+  readonly failed: boolean;
+  /** The failure's message (or error type) when it failed. */
+  readonly error: string | null;
+  /** The run ended by dead-lettering the message. */
+  readonly deadLettered: boolean;
 }
 
 /** `GET /api/trace?q`: the flow's events in causation order. */
@@ -158,6 +175,15 @@ export interface TraceView {
   readonly scanned: number;
   /** True when the scan budget ran out before every topic was read. */
   readonly truncated: boolean;
+  /** Where the handler runs came from, when the console has a span file (`--traces`). */
+  readonly spans?: {
+    readonly file: string;
+    readonly lines: number;
+    /** True when the file had more lines than one request reads. */
+    readonly truncated: boolean;
+    /** Why no runs could be read, or null. */
+    readonly note: string | null;
+  };
 }
 
 /** A service in the topology: from its buses' announcements on `herald.services`, or only seen as a producer. */

@@ -29,6 +29,7 @@ import {
   search,
   trace,
 } from './scans.ts';
+import { withHandlerRuns } from './spans.ts';
 import { topology } from './topology.ts';
 
 /**
@@ -56,6 +57,11 @@ export interface ConsoleOptions {
   readonly port?: number | undefined;
   /** Required of every request when set (`Authorization: Bearer …` or `?token=`). */
   readonly token?: string | undefined;
+  /**
+   * A JSON-lines span file (one OpenTelemetry span per line, as the checkout writes with `--otel`):
+   * the trace view then shows each event's handler runs, with their timings and failures.
+   */
+  readonly traces?: string | undefined;
 }
 
 /** A running console. */
@@ -166,7 +172,7 @@ async function handle(
         streams.delete(controller);
       }
     }
-    const body = await route(request, url, options.target, controller.signal);
+    const body = await route(request, url, options.target, controller.signal, options.traces);
     if (body === undefined) return sendError(response, 404, 'CLI_NOT_FOUND', `no route ${url.pathname}`);
     send(response, 200, 'application/json', JSON.stringify(body));
   } catch (error) {
@@ -183,6 +189,7 @@ async function route(
   url: URL,
   target: Target,
   signal: AbortSignal,
+  traces: string | undefined,
 ): Promise<unknown> {
   const query = url.searchParams;
   switch (`${request.method} ${url.pathname}`) {
@@ -217,13 +224,15 @@ async function route(
       return { ok: true };
     case 'POST /api/dead-letters/redrive-all':
       return redriveAll(target, (await readJson(request)) as RedriveAllRequest, signal);
-    case 'GET /api/trace':
-      return trace(
+    case 'GET /api/trace': {
+      const view = await trace(
         target,
         required(query, 'q'),
         integer(query, 'budget', SCAN_BUDGET_DEFAULT, 1, SCAN_BUDGET_MAX),
         signal,
       );
+      return traces === undefined ? view : withHandlerRuns(view, traces, signal);
+    }
     case 'GET /api/topology':
       return topology(target, signal);
     default:
