@@ -103,6 +103,7 @@ function nodesOf(topology: Topology): GraphNode[] {
 function instancesText(service: TopologyServiceView): string {
   if (!service.announced) return 'not announced';
   const silent = service.silentInstances > 0 ? `, ${service.silentInstances} silent` : '';
+  if (service.instances === 0 && service.silentInstances === 0) return 'stopped';
   return `${service.instances} instance${service.instances === 1 ? '' : 's'}${silent}`;
 }
 

@@ -195,6 +195,8 @@ export interface TopologyServiceView {
   readonly instances: number;
   /** Buses whose last announcement is older than 3× their interval (crashed or cut off). */
   readonly silentInstances: number;
+  /** Buses whose last announcement was `leaving` (stopped), within the announcements read. */
+  readonly stoppedInstances: number;
   readonly transports: readonly string[];
   readonly heraldVersions: readonly string[];
   /** Contracts it publishes or sends (announced). */

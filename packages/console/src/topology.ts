@@ -165,6 +165,7 @@ function servicesOf(
         announced: false,
         instances: 0,
         silentInstances: 0,
+        stoppedInstances: 0,
         transports: [],
         heraldVersions: [],
         publishes: [],
@@ -176,10 +177,12 @@ function servicesOf(
     return service as { -readonly [K in keyof TopologyServiceView]: TopologyServiceView[K] };
   };
   for (const { announcement, atMs } of announcements.values()) {
-    if (announcement.state === 'leaving') continue;
+    // A stopped instance still tells what the service publishes and handles: the picture of a
+    // system that is down keeps its consumers, marked as stopped.
     const service = mutable(announcement.service);
     service.announced = true;
-    if (nowMs - atMs > SILENT_INTERVALS * announcement.intervalMs) service.silentInstances++;
+    if (announcement.state === 'leaving') service.stoppedInstances++;
+    else if (nowMs - atMs > SILENT_INTERVALS * announcement.intervalMs) service.silentInstances++;
     else service.instances++;
     service.lastSeenMs = Math.max(service.lastSeenMs ?? 0, atMs);
     service.transports = union(service.transports, [announcement.transport]);

@@ -79,7 +79,13 @@ test('topology - services from announcements, live rates, lag, leaving', { timeo
 
     await stats.stop();
     const after = await topology(target, signal);
-    assert.ok(!after.services.some((service) => service.name === 'stats'), 'stats left');
+    const stopped = after.services.find((service) => service.name === 'stats');
+    assert.deepEqual(
+      [stopped?.instances, stopped?.stoppedInstances],
+      [0, 1],
+      'stats left, and still shows what it handles',
+    );
+    assert.ok(after.edges.some((edge) => edge.kind === 'handles' && edge.to === 'service:stats'));
   } finally {
     await Promise.all([shop.stop(), stats.stop(), shipping.stop()]);
     await transport.close();
