@@ -178,6 +178,9 @@ test(
       .getByText(/analytics/)
       .waitFor();
     await checkAccessibility('topology');
+    await page
+      .locator('.topology-graph')
+      .screenshot({ path: new URL('topology-graph.png', ARTEFACTS).pathname });
   },
 );
 
