@@ -15,6 +15,7 @@ export {
   type AnnouncedContract,
   type AnnouncedHandler,
   type AnnounceOptions,
+  announcementMessage,
   announcementOf,
   HERALD_VERSION,
   SERVICES_TOPIC,
