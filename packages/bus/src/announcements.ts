@@ -20,6 +20,14 @@ import { uuidv7 } from './uuid.ts';
 /** The reserved topic every bus announces itself on. */
 export const SERVICES_TOPIC = 'herald.services';
 
+/**
+ * How long `herald.services` keeps announcements where the transport creates it with a retention
+ * (the embedded broker, Kafka): a day. Readers need only the last few intervals.
+ */
+export const SERVICES_TOPIC_RETENTION_MS = 24 * 60 * 60 * 1000;
+/** Segment age of `herald.services` where the transport sets one, so retention can delete hourly. */
+export const SERVICES_TOPIC_SEGMENT_MS = 60 * 60 * 1000;
+
 /** CloudEvents `type` of an announcement. */
 export const ANNOUNCEMENT_TYPE = 'herald.ServiceAnnouncement';
 

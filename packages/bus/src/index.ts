@@ -19,6 +19,8 @@ export {
   announcementOf,
   HERALD_VERSION,
   SERVICES_TOPIC,
+  SERVICES_TOPIC_RETENTION_MS,
+  SERVICES_TOPIC_SEGMENT_MS,
   type ServiceAnnouncement,
   serviceOfSource,
 } from './announcements.ts';

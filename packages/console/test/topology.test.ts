@@ -12,6 +12,8 @@ import {
   defineCommand,
   defineEvent,
   SERVICES_TOPIC,
+  SERVICES_TOPIC_RETENTION_MS,
+  SERVICES_TOPIC_SEGMENT_MS,
   type StandardSchemaV1,
   silentLogger,
   type Transport,
@@ -68,6 +70,11 @@ test('topology - services from announcements, live rates, lag, leaving', { timeo
     }
     assert.equal(first.topics.find((topic) => topic.name === 'placed')?.ratePerSecond, null);
     assert.ok(!first.topics.some((topic) => topic.name === 'herald.services'), 'announcements are not drawn');
+    // The embedded broker creates herald.services with a day of retention, not forever.
+    assert.deepEqual((await transport.broker.describeTopic(SERVICES_TOPIC)).config, {
+      retentionMs: SERVICES_TOPIC_RETENTION_MS,
+      segmentAgeMsMax: SERVICES_TOPIC_SEGMENT_MS,
+    });
 
     for (let index = 0; index < 20; index++) await shop.publish(Placed, { id: `p-${index}` });
     await eventually(async () => {
