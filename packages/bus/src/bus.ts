@@ -140,11 +140,10 @@ class HeraldBus implements Bus, DispatcherHost {
     this.deadLetters = deadLetters(this.transport, this.#deadLetterTopic, this.source);
     for (const contract of options.contracts ?? []) registerContract(this.#contracts, contract);
     this.#relay = outboxRelayOf(this.#idempotency, options.outboxRelay, this);
-    const host = { transport: this.transport, source: this.source, logger: this.logger };
+    const { transport, source, logger } = this;
+    const announcerHost = { transport, source, logger, instanceId: this.#instanceId };
     this.#announcer =
-      options.announce === false
-        ? undefined
-        : new Announcer({ ...host, instanceId: this.#instanceId }, options.announce ?? {});
+      options.announce === false ? undefined : new Announcer(announcerHost, options.announce ?? {});
   }
 
   knowsType(type: string): boolean {
@@ -287,7 +286,7 @@ class HeraldBus implements Bus, DispatcherHost {
   async #stop(timeoutMs: number): Promise<void> {
     this.#state = 'stopping';
     const deadlineMs = performance.now() + timeoutMs;
-    // Said at once, so readers drop the instance while it drains; awaited before the transport closes.
+    // Said at once, so readers see it stopping while it drains; awaited before the transport closes.
     const leaving = this.#announcer?.stop(timeoutMs);
     // The scheduler's subscription closes beside the handlers': a dead broker costs the budget once.
     const [closeDeadlinesMs] = await Promise.all([
