@@ -7,6 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { embeddedTransport } from '@herald/broker';
 import { DEAD_LETTER_HEADERS, DEAD_LETTER_KEY } from '@herald/bus';
@@ -16,6 +17,7 @@ import { type Browser, chromium, type Page } from 'playwright-core';
 import { type Checkout, startCheckout } from '../../../apps/checkout/src/app.ts';
 import { registerCustomers, runLoad } from '../../../apps/checkout/src/load.ts';
 import { SERVICE_NAMES } from '../../../apps/checkout/src/services/index.ts';
+import { type CheckoutTracing, startTracing } from '../../../apps/checkout/src/tracing.ts';
 import { type ConsoleServer, startConsole } from '../src/index.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -31,6 +33,8 @@ const OPTIONS = {
 } as const;
 
 let checkout: Checkout | undefined;
+let tracing: CheckoutTracing | undefined;
+let tracesFile = '';
 let target: Target;
 let server: ConsoleServer | undefined;
 let browser: Browser | undefined;
@@ -42,12 +46,15 @@ before(
     mkdirSync(ARTEFACTS, { recursive: true });
     const dataDir = temporaryDirectory('herald-console-test-');
     const transport = await embeddedTransport({ dir: `${dataDir}/broker`, partitions: 1 });
+    // Spans to a JSON-lines file, as `npm start -- --otel` writes them: the trace shows handler runs.
+    tracesFile = join(dataDir, 'traces.jsonl');
+    tracing = startTracing({ exportSpans: true, filePath: tracesFile, env: {} });
     checkout = await startCheckout({ dataDir, transport });
     await registerCustomers(checkout.url, 3);
     const load = await runLoad({ url: checkout.url, orders: 5, ratePerSecond: 20, customers: 3, seed: 7 });
     assert.equal(load.failed, 0, load.failures.join('\n'));
     target = targetOfBroker(transport.broker);
-    server = await startConsole({ transport });
+    server = await startConsole({ transport, traces: tracesFile });
     browser = await chromium.launch({ executablePath: CHROMIUM });
     page = await browser.newPage();
     page.setDefaultTimeout(EXPECT_TIMEOUT_MS);
@@ -60,6 +67,7 @@ after(
     await browser?.close();
     await server?.close();
     await checkout?.stop();
+    await tracing?.shutdown();
   },
   { timeout: 60_000 },
 );
@@ -120,14 +128,35 @@ test('console - topics, search and the trace of one order', OPTIONS, async () =>
   await rows.filter({ hasText: 'OrderCreated' }).getByRole('button').click();
   await page.getByRole('region', { name: /^message / }).waitFor();
   await page.screenshot({ path: new URL('message.png', ARTEFACTS).pathname, fullPage: true });
+  // The batch span processor exports every 5 s: wait until the order's first event's handler runs are in the file.
+  const created = (await target.fetch('orders', 0, 0n, 0)).records.find(
+    (record) => headerMap(record).ce_type === 'OrderCreated',
+  );
+  const createdId = headerMap(created!).ce_id!;
+  await eventually(
+    async () =>
+      existsSync(tracesFile) &&
+      readFileSync(tracesFile, 'utf8').includes(`"messaging.message.id":"${createdId}"`),
+    'the spans of the first order in the span file',
+  );
   await page.getByRole('button', { name: /^Trace flow / }).click();
-  const steps = page.getByRole('list', { name: 'Flow steps' }).locator('li');
+  const steps = page.getByRole('list', { name: 'Flow steps' }).locator(':scope > li');
   await steps.first().waitFor();
   const services = await steps.evaluateAll((items) => items.map((item) => item.getAttribute('data-service')));
   assert.equal(services[0], 'order', `the flow starts at the order service: ${services.join(',')}`);
   // The order's flow crosses the order, inventory, payment and notification services (at least).
   for (const service of ['order', 'inventory', 'payment', 'notification']) {
     assert.ok(services.includes(service), `${service} takes part: ${services.join(',')}`);
+  }
+  // With the span file, each event lists its handler runs: OrderCreated is handled by the order
+  // saga, analytics and audit.
+  const runs = page.getByRole('list', { name: /^Handler runs of OrderCreated / }).locator('li');
+  await runs.first().waitFor();
+  const handlers = await runs.evaluateAll((items) =>
+    items.map((item) => item.getAttribute('data-run-service')),
+  );
+  for (const service of ['order', 'analytics', 'audit']) {
+    assert.ok(handlers.includes(service), `${service} handled OrderCreated: ${handlers.join(',')}`);
   }
   await checkAccessibility('trace');
 });
