@@ -274,21 +274,55 @@ export function announcementMessage(announcement: ServiceAnnouncement): Transpor
 
 /**
  * The announcement in an envelope read from {@link SERVICES_TOPIC}, or `undefined` when it is
- * something else (another type, another data version, a malformed body).
+ * something else (another type, another data version, no service or instance). Malformed list
+ * entries are dropped and a missing interval is the default, so a reader never trips on a
+ * producer's bug.
  */
 export function announcementOf(envelope: Envelope): ServiceAnnouncement | undefined {
   if (envelope.type !== ANNOUNCEMENT_TYPE || envelope.dataversion !== ANNOUNCEMENT_VERSION) return undefined;
-  const data = envelope.data as Partial<ServiceAnnouncement> | null;
+  const data = envelope.data as Record<string, unknown> | null;
   if (
     data === null ||
     typeof data !== 'object' ||
     typeof data.service !== 'string' ||
     typeof data.instanceId !== 'string' ||
-    (data.state !== 'up' && data.state !== 'leaving') ||
-    !Array.isArray(data.publishes) ||
-    !Array.isArray(data.handlers)
+    (data.state !== 'up' && data.state !== 'leaving')
   ) {
     return undefined;
   }
-  return data as ServiceAnnouncement;
+  const text = (value: unknown) => (typeof value === 'string' ? value : '');
+  const list = (value: unknown): unknown[] => (Array.isArray(value) ? value : []);
+  const isObject = (entry: unknown): entry is Record<string, unknown> =>
+    typeof entry === 'object' && entry !== null;
+  return {
+    service: data.service,
+    instanceId: data.instanceId,
+    source: text(data.source),
+    state: data.state,
+    transport: text(data.transport),
+    heraldVersion: text(data.heraldVersion),
+    host: text(data.host),
+    pid: typeof data.pid === 'number' ? data.pid : 0,
+    intervalMs:
+      typeof data.intervalMs === 'number' && data.intervalMs > 0
+        ? data.intervalMs
+        : ANNOUNCE_INTERVAL_MS_DEFAULT,
+    publishes: list(data.publishes)
+      .filter(isObject)
+      .filter((entry) => typeof entry.type === 'string' && typeof entry.topic === 'string')
+      .map((entry) => ({
+        type: entry.type as string,
+        topic: entry.topic as string,
+        kind: (entry.kind === 'command' || entry.kind === 'query' ? entry.kind : 'event') as Contract['kind'],
+      })),
+    handlers: list(data.handlers)
+      .filter(isObject)
+      .filter((entry) => typeof entry.topic === 'string' && typeof entry.group === 'string')
+      .map((entry) => ({
+        topic: entry.topic as string,
+        group: entry.group as string,
+        types: list(entry.types).filter((type): type is string => typeof type === 'string'),
+      })),
+    truncated: data.truncated === true,
+  };
 }

@@ -144,6 +144,38 @@ describe('bus - service announcements', { timeout: 60_000 }, () => {
     assert.match(warnings[0]!, /announce: false/);
   });
 
+  it('announcements - a reader drops malformed entries and refuses what is no announcement', () => {
+    const envelope = (data: unknown, type = ANNOUNCEMENT_TYPE) => ({
+      specversion: '1.0' as const,
+      id: 'a-1',
+      source: '/x',
+      type,
+      time: new Date().toISOString(),
+      datacontenttype: 'application/json',
+      dataversion: 1,
+      extensions: {},
+      data,
+    });
+    const read = announcementOf(
+      envelope({
+        service: 'shop',
+        instanceId: 'i-1',
+        state: 'up',
+        publishes: [{ type: 'Placed', topic: 'placed', kind: 'event' }, { type: 3 }, null],
+        handlers: [{ topic: 'placed', group: 'g', types: ['Placed', 7] }, {}],
+      }),
+    );
+    assert.deepEqual(read?.publishes, [{ type: 'Placed', topic: 'placed', kind: 'event' }]);
+    assert.deepEqual(read?.handlers, [{ topic: 'placed', group: 'g', types: ['Placed'] }]);
+    assert.equal(read?.intervalMs, 30_000);
+    assert.equal(announcementOf(envelope({ service: 'shop', instanceId: 'i-1', state: 'gone' })), undefined);
+    assert.equal(announcementOf(envelope(null)), undefined);
+    assert.equal(
+      announcementOf(envelope({ service: 'x', instanceId: 'y', state: 'up' }, 'Other')),
+      undefined,
+    );
+  });
+
   it('announcements - HERALD_VERSION is the package version', () => {
     const manifest = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
       version: string;
