@@ -25,6 +25,7 @@ export {
   urlOption,
 } from './option-checks.ts';
 export { murmur2, partitionForKey } from './partitioner.ts';
+export { type PatternHost, PatternSubscriber } from './pattern-subscriber.ts';
 export {
   PATTERN_TOPICS_MAX,
   type PatternSource,
