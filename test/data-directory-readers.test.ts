@@ -59,13 +59,14 @@ const ALLOWED: Record<string, { readonly functions: readonly string[]; readonly 
     reason: "reads and watches herald serve's --tls-cert / --tls-key / --tls-ca files (reloaded on change)",
   },
   'packages/kafka-server/src/security/user-store.ts': {
+    functions: ['stat'],
+    reason:
+      'stats <data>/security/users.json to reload it when it changes (the user store reads it through json-file.ts)',
+  },
+  'packages/kafka-server/src/security/json-file.ts': {
     functions: ['mkdir', 'open', 'readFile', 'rename', 'stat'],
     reason:
-      "owns <data>/security/users.json (salted SCRAM credentials), beside the broker's files, never reading them",
-  },
-  'packages/kafka-server/src/security/acl-store.ts': {
-    functions: ['mkdir', 'open', 'readFile', 'rename', 'stat'],
-    reason: "owns <data>/security/acls.json, beside the broker's files, never reading them",
+      "reads and crash-safely writes the JSON files of <data>/security (users.json: salted SCRAM credentials; acls.json), beside the broker's files, never reading them",
   },
   'packages/transport-kafka/src/options.ts': {
     functions: ['readFileSync'],
