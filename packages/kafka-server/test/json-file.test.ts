@@ -9,7 +9,7 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { temporaryDirectory } from '@herald/test-support';
 import { KafkaServerConfigError } from '../src/config-error.ts';
-import { readJsonFile, type SecurityFile, writeJsonFile } from '../src/security/json-file.ts';
+import { fileVersion, readJsonFile, type SecurityFile, writeJsonFile } from '../src/security/json-file.ts';
 
 const REMEDY = 'restore it from a backup or recreate the things';
 
@@ -56,5 +56,16 @@ describe('security json file', { timeout: 30_000 }, () => {
       `one writer's whole value, got ${JSON.stringify(read)}`,
     );
     assert.deepEqual(readdirSync(path.dirname(security.file)), ['things.json']);
+  });
+
+  it('security json file - its version is absent until written and changes with each replacement', async () => {
+    const security = securityFile();
+    assert.equal(await fileVersion(security.file), 'absent');
+    await writeJsonFile(security.file, { n: 1 });
+    const first = await fileVersion(security.file);
+    assert.notEqual(first, 'absent');
+    assert.equal(await fileVersion(security.file), first, 'stable while unchanged');
+    await writeJsonFile(security.file, { n: 2 });
+    assert.notEqual(await fileVersion(security.file), first, 'a replacement is a new inode');
   });
 });

@@ -56,6 +56,21 @@ export async function readJsonFile(security: SecurityFile): Promise<unknown> {
   }
 }
 
+/**
+ * A stamp that changes whenever `file` is replaced or rewritten (modification time, size, inode),
+ * or `absent`: a server re-reads a security file only when its stamp changed. Other `stat`
+ * failures (permissions) reject.
+ */
+export async function fileVersion(file: string): Promise<string> {
+  try {
+    const stat = await fsPromises.stat(file);
+    return `${stat.mtimeMs}:${stat.size}:${stat.ino}`;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return 'absent';
+    throw error;
+  }
+}
+
 /** Replaces `file` with `value` as indented JSON, crash-safely; creates its directory if need be. */
 export async function writeJsonFile(file: string, value: unknown): Promise<void> {
   const directory = path.dirname(file);

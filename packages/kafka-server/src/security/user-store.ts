@@ -5,10 +5,15 @@
  * running server re-reads the file when its modification time or size changes, so `herald users
  * add|remove` takes effect for the next authentication without a restart.
  */
-import fsPromises from 'node:fs/promises';
 import path from 'node:path';
 import { KafkaServerConfigError } from '../config-error.ts';
-import { damagedFileError, readJsonFile, type SecurityFile, writeJsonFile } from './json-file.ts';
+import {
+  damagedFileError,
+  fileVersion,
+  readJsonFile,
+  type SecurityFile,
+  writeJsonFile,
+} from './json-file.ts';
 import {
   deriveCredential,
   SCRAM_ITERATIONS_MAX,
@@ -151,16 +156,13 @@ export class UserDirectory {
 
   /** Loads the file if it changed since the last call; never rejects (problems go to `onError`). */
   async refresh(): Promise<void> {
-    let version = 'absent';
+    let version: string;
     try {
-      const stat = await fsPromises.stat(usersFile(this.#dir));
-      version = `${stat.mtimeMs}:${stat.size}:${stat.ino}`;
+      version = await fileVersion(usersFile(this.#dir));
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') {
-        // Keep the last good list: an unreadable file must not lock everybody out, nor let anyone in.
-        this.#onError(error);
-        return;
-      }
+      // Keep the last good list: an unreadable file must not lock everybody out, nor let anyone in.
+      this.#onError(error);
+      return;
     }
     if (version === this.#version) return;
     this.#version = version;
