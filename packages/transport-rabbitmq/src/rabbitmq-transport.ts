@@ -27,11 +27,13 @@ import {
   reservedHeaderOf,
   SHARD_HEADER,
   TIMESTAMP_HEADER,
+  TOPIC_HEADER,
   toAmqpHeaders,
 } from './headers.ts';
 import type { GroupNames } from './names.ts';
 import { type RabbitMqTransportOptions, type ResolvedOptions, resolveOptions } from './options.ts';
 import { GroupSubscription, type SubscriptionHost } from './subscription.ts';
+import { topicRoutingKey } from './topic-patterns.ts';
 import {
   type DeclaredTopology,
   declareRetryQueue,
@@ -155,12 +157,7 @@ class RabbitMqTransportImpl implements RabbitMqTransport, SubscriptionHost {
       exactlyOnce: false,
       messageBytesMax: options.messageBytesMax,
       scheduling: rabbitMqScheduling(options.retryQueueDelayMsMin),
-      topicPatterns: {
-        mode: 'unsupported',
-        reason:
-          'each topic is its own exchange and routing keys are event types, so a topic pattern is a ' +
-          'pattern over exchange names, which AMQP cannot bind; RabbitMQ wildcards match routing keys only',
-      },
+      topicPatterns: rabbitMqTopicPatterns(options.topicPatterns),
     };
   }
 
@@ -205,6 +202,10 @@ class RabbitMqTransportImpl implements RabbitMqTransport, SubscriptionHost {
     if (messages.length === 0) return;
     const publisher = await this.#publisher();
     const exchange = await this.#exchange(publisher, topic);
+    // The topic key reaches pattern groups through the pattern exchange (see topic-patterns.ts).
+    const bcc = this.options.topicPatterns ? [topicRoutingKey(topic)] : undefined;
+    // A hashed exchange name does not tell its topic: the message names it.
+    const namedTopic = exchange === `${this.options.exchangePrefix}${topic}` ? undefined : topic;
     const confirms: Promise<void>[] = [];
     for (const message of messages) {
       const routingKey = message.headers.ce_type ?? UNTYPED_ROUTING_KEY;
@@ -217,11 +218,13 @@ class RabbitMqTransportImpl implements RabbitMqTransport, SubscriptionHost {
       headers[SHARD_HEADER] = String(shard);
       headers[TIMESTAMP_HEADER] = String(nowMs);
       if (message.key !== undefined) headers[KEY_HEADER] = message.key;
+      if (namedTopic !== undefined) headers[TOPIC_HEADER] = namedTopic;
       const body = Buffer.from(message.body.buffer, message.body.byteOffset, message.body.byteLength);
       const { confirmed, writable } = this.#send(publisher, topic, exchange, routingKey, body, {
         headers,
         contentType,
         timestamp: Math.floor(nowMs / 1000),
+        BCC: bcc,
       });
       confirms.push(confirmed);
       if (!writable) await drained(publisher.channel);
@@ -239,7 +242,13 @@ class RabbitMqTransportImpl implements RabbitMqTransport, SubscriptionHost {
     exchange: string,
     routingKey: string,
     body: Buffer,
-    properties: { headers: Record<string, unknown>; contentType: string | undefined; timestamp?: number },
+    properties: {
+      headers: Record<string, unknown>;
+      contentType: string | undefined;
+      timestamp?: number;
+      /** Extra routing keys, stripped by RabbitMQ before delivery. */
+      BCC?: string[] | undefined;
+    },
   ): { confirmed: Promise<void>; writable: boolean } {
     const messageId = `${this.#instanceId}.${++this.#sequence}`;
     let writable = true;
@@ -360,6 +369,7 @@ class RabbitMqTransportImpl implements RabbitMqTransport, SubscriptionHost {
     message: ConsumeMessage,
     priorAttempts: number,
     delayMs: number,
+    topic: string | undefined,
   ): Promise<void> {
     const publisher = await this.#publisher();
     const bucketMs = retryBucketMs(delayMs);
@@ -376,6 +386,8 @@ class RabbitMqTransportImpl implements RabbitMqTransport, SubscriptionHost {
     delete headers['x-delivery-count'];
     delete headers['x-death'];
     headers[PRIOR_ATTEMPTS_HEADER] = String(priorAttempts);
+    // The copy returns through the group exchange, which does not tell a pattern group its topic.
+    if (topic !== undefined) headers[TOPIC_HEADER] = topic;
     const { confirmed, writable } = this.#send(publisher, 'retry', '', await queue, message.content, {
       headers,
       contentType: message.properties.contentType,
@@ -387,7 +399,7 @@ class RabbitMqTransportImpl implements RabbitMqTransport, SubscriptionHost {
 
   async subscribe(options: SubscribeOptions, handler: MessageHandler): Promise<Subscription> {
     this.#registry.assertOpen();
-    assertSubscribeOptions(options);
+    assertSubscribeOptions(options, this.options.topicPatterns);
     const subscription = new GroupSubscription(this, options, handler);
     return this.#registry.start(subscription, () => subscription.start());
   }
@@ -420,6 +432,27 @@ function drained(channel: Channel): Promise<void> {
     channel.on('drain', done);
     channel.on('close', done);
   });
+}
+
+/** `features.topicPatterns`: supported unless turned off with the `topicPatterns` option. */
+export function rabbitMqTopicPatterns(enabled: boolean) {
+  if (!enabled) {
+    return {
+      mode: 'unsupported',
+      reason:
+        'turned off with the rabbitMqTransport option topicPatterns: false (no pattern exchange, ' +
+        'no topic routing key); remove that option on every publisher and subscriber to use patterns',
+    } as const;
+  }
+  return {
+    mode: 'supported',
+    guarantee:
+      'every topic exchange is bound to <exchangePrefix>:patterns before its first message and every ' +
+      'publish carries the BCC routing key @t.<topic>; a pattern group binds there (orders.* as ' +
+      '@t.orders.*), so it gets matching topics from their first message, new topics included; ' +
+      'messages from publishers that omit the key (older Herald versions, foreign producers) do not reach it',
+    newTopicsMsMax: 0,
+  } as const;
 }
 
 /** Furthest ahead RabbitMQ schedules a message: 7 days. */
