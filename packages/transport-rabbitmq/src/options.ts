@@ -100,10 +100,12 @@ export interface RabbitMqTransportOptions {
   readonly streamAgeMax?: string;
   /**
    * Topic-pattern subscriptions (`subscribe` with `orders.*`, `bus.on` with `topicPattern`; default
-   * true). On, every topic exchange is also bound to the exchange `<exchangePrefix>:patterns`, and
+   * false). On, every topic exchange is also bound to the exchange `<exchangePrefix>:patterns` and
    * every publish carries the BCC routing key `@t.<topic>`, which pattern groups bind on (see the
-   * README's *Topic patterns*). `false` keeps the topology of earlier versions (no such exchange,
-   * binding or key) and declares `features.topicPatterns` unsupported.
+   * README's *Topic patterns*). Turn it on in every process of the deployment: a pattern group
+   * receives only messages from publishers that have it on. Off by default because it costs every
+   * publish broker work (an extra routing key and an exchange hop) whether or not a pattern group
+   * exists, and keeps the topology of earlier versions unchanged.
    */
   readonly topicPatterns?: boolean;
 }
@@ -241,7 +243,7 @@ export function resolveOptions(options: RabbitMqTransportOptions): ResolvedOptio
       STREAM_BYTES_MAX,
     ),
     streamAgeMax: options.streamAgeMax ?? '7D',
-    topicPatterns: options.topicPatterns ?? true,
+    topicPatterns: options.topicPatterns ?? false,
   };
   if (typeof resolved.topicPatterns !== 'boolean') {
     throw new ConfigurationError(

@@ -434,14 +434,15 @@ function drained(channel: Channel): Promise<void> {
   });
 }
 
-/** `features.topicPatterns`: supported unless turned off with the `topicPatterns` option. */
+/** `features.topicPatterns`: supported where the `topicPatterns` option is on. */
 export function rabbitMqTopicPatterns(enabled: boolean) {
   if (!enabled) {
     return {
       mode: 'unsupported',
       reason:
-        'turned off with the rabbitMqTransport option topicPatterns: false (no pattern exchange, ' +
-        'no topic routing key); remove that option on every publisher and subscriber to use patterns',
+        'routing keys are event types, so the topic must travel as an extra routing key, which costs every ' +
+        'publish broker work; turn it on with the rabbitMqTransport option topicPatterns: true in every ' +
+        'process of the deployment (publishers and subscribers)',
     } as const;
   }
   return {
@@ -450,7 +451,7 @@ export function rabbitMqTopicPatterns(enabled: boolean) {
       'every topic exchange is bound to <exchangePrefix>:patterns before its first message and every ' +
       'publish carries the BCC routing key @t.<topic>; a pattern group binds there (orders.* as ' +
       '@t.orders.*), so it gets matching topics from their first message, new topics included; ' +
-      'messages from publishers that omit the key (older Herald versions, foreign producers) do not reach it',
+      'messages from publishers without topicPatterns: true (or foreign producers omitting the key) do not reach it',
     newTopicsMsMax: 0,
   } as const;
 }

@@ -6,7 +6,14 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { afterEach, before, describe, it } from 'node:test';
-import { ConfigurationError, type ReceivedMessage } from '@herald/bus';
+import {
+  ConfigurationError,
+  createBus,
+  defineEvent,
+  type ReceivedMessage,
+  type StandardSchemaV1,
+  silentLogger,
+} from '@herald/bus';
 import { assertOrderedPerKey, Collector, idOf, makeMessages, publishAll, quiet } from '@herald/conformance';
 import { eventually, RABBITMQ_URL, requireRabbitMq } from '@herald/test-support';
 import {
@@ -33,6 +40,7 @@ async function transport(options: RabbitMqTransportOptions = {}): Promise<Rabbit
     exchangePrefix: freshPrefix(),
     connectionName: `herald-patterns-test-${process.pid}`,
     reconnectDelayMsMax: 1_000,
+    topicPatterns: true,
     ...options,
   });
   open.push(created);
@@ -49,6 +57,11 @@ afterEach(async () => {
   record.exchanges.clear();
   record.queues.clear();
 });
+
+/** A schema accepting anything, so the test needs no validation library. */
+const anything: StandardSchemaV1<unknown> = {
+  '~standard': { version: 1, vendor: 'herald-test', validate: (value) => ({ value }) },
+};
 
 /** `topic/id` of a delivery, to check each message arrived under its own topic. */
 const where = (message: ReceivedMessage) => `${message.topic}/${idOf(message)}`;
@@ -189,9 +202,18 @@ describe('rabbitmq topic patterns', { timeout: 300_000 }, () => {
     ]);
   });
 
-  it('topicPatterns: false - no pattern exchange or topic key, features say unsupported, subscribe refuses a pattern', async () => {
-    const rabbit = await transport({ topicPatterns: false });
-    assert.equal(rabbit.features.topicPatterns?.mode, 'unsupported');
+  it('default (topicPatterns off) - no pattern exchange, features say unsupported, subscribe and bus.on refuse a pattern saying how to turn it on', async () => {
+    const rabbit = await transport({ topicPatterns: undefined }); // the default
+    const feature = rabbit.features.topicPatterns;
+    assert.equal(feature?.mode, 'unsupported');
+    const bus = createBus({ transport: rabbit, ownsTransport: false, logger: silentLogger });
+    const Tick = defineEvent('patterns.Tick', { topic: 'plain', schema: anything });
+    assert.throws(
+      () => bus.on(Tick, { group: 'g', topicPattern: 'plain.*' }, () => undefined),
+      (error: unknown) =>
+        error instanceof ConfigurationError && error.message.includes('topicPatterns: true'),
+    );
+    await bus.stop();
     await rabbit.subscribe({ topic: 'plain', group: 'g', inFlightMax: 4 }, async (message) => {
       await message.ack();
     });
