@@ -6,6 +6,8 @@
 import { randomUUID } from 'node:crypto';
 import {
   assertTopicName,
+  ConfigurationError,
+  isTopicPattern,
   type MessageHandler,
   messageSizeBytes,
   PayloadTooLargeError,
@@ -203,9 +205,10 @@ class RabbitMqTransportImpl implements RabbitMqTransport, SubscriptionHost {
     const publisher = await this.#publisher();
     const exchange = await this.#exchange(publisher, topic);
     // The topic key reaches pattern groups through the pattern exchange (see topic-patterns.ts).
-    const bcc = this.options.topicPatterns ? [topicRoutingKey(topic)] : undefined;
-    // A hashed exchange name does not tell its topic: the message names it.
-    const namedTopic = exchange === `${this.options.exchangePrefix}${topic}` ? undefined : topic;
+    const patterns = this.options.topicPatterns;
+    const bcc = patterns ? [topicRoutingKey(topic)] : undefined;
+    // A hashed exchange name does not tell a pattern group the topic: the message names it.
+    const namedTopic = patterns && exchange !== `${this.options.exchangePrefix}${topic}` ? topic : undefined;
     const confirms: Promise<void>[] = [];
     for (const message of messages) {
       const routingKey = message.headers.ce_type ?? UNTYPED_ROUTING_KEY;
@@ -399,6 +402,16 @@ class RabbitMqTransportImpl implements RabbitMqTransport, SubscriptionHost {
 
   async subscribe(options: SubscribeOptions, handler: MessageHandler): Promise<Subscription> {
     this.#registry.assertOpen();
+    const feature = this.features.topicPatterns;
+    if (
+      feature?.mode === 'unsupported' &&
+      typeof options.topic === 'string' &&
+      isTopicPattern(options.topic)
+    ) {
+      throw new ConfigurationError(
+        `rabbitmq transport: cannot subscribe to the topic pattern "${options.topic}": ${feature.reason}`,
+      );
+    }
     assertSubscribeOptions(options, this.options.topicPatterns);
     const subscription = new GroupSubscription(this, options, handler);
     return this.#registry.start(subscription, () => subscription.start());

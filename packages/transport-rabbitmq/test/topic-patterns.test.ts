@@ -225,7 +225,8 @@ describe('rabbitmq topic patterns', { timeout: 300_000 }, () => {
     );
     await assert.rejects(
       rabbit.subscribe({ topic: 'plain.*', group: 'g', inFlightMax: 4 }, async () => {}),
-      ConfigurationError,
+      (error: unknown) =>
+        error instanceof ConfigurationError && error.message.includes('topicPatterns: true'),
     );
     await assert.rejects(
       rabbitMqTransport({ url: RABBITMQ_URL, topicPatterns: 'yes' as unknown as boolean }),
