@@ -23,9 +23,11 @@ import {
 } from '@herald/transport-rabbitmq';
 import { connect } from 'amqplib';
 import { patternBindingKey, topicRoutingKey } from '../src/topic-patterns.ts';
-import { deleteTopology, type TopologyRecord } from './support.ts';
+import { deleteTopology, dropConnections, type TopologyRecord } from './support.ts';
 
 const record: TopologyRecord = { exchanges: new Set(), queues: new Set() };
+/** One name for this file's connections, so dropConnections closes only them. */
+const connectionName = `herald-patterns-test-${process.pid}`;
 const open: RabbitMqTransport[] = [];
 
 /** A fresh name prefix, so runs and tests never share a group. */
@@ -38,7 +40,7 @@ async function transport(options: RabbitMqTransportOptions = {}): Promise<Rabbit
   const created = await rabbitMqTransport({
     url: RABBITMQ_URL,
     exchangePrefix: freshPrefix(),
-    connectionName: `herald-patterns-test-${process.pid}`,
+    connectionName,
     reconnectDelayMsMax: 1_000,
     topicPatterns: true,
     ...options,
@@ -169,6 +171,27 @@ describe('rabbitmq topic patterns', { timeout: 300_000 }, () => {
     await again.subscribe({ topic: 'fleet.*', group: 'g', inFlightMax: 8 }, collector.handler);
     await collector.waitAcked(['down-0', 'down-1', 'down-2'], 'after the restart');
     assert.deepEqual(collector.acked, ['down-0', 'down-1', 'down-2']);
+  });
+
+  it('reconnect - after a dropped connection the pattern group resumes and gets a topic first published to after the drop', async () => {
+    const rabbit = await transport();
+    const collector = new Collector();
+    await rabbit.subscribe({ topic: 'drop.*', group: 'g', inFlightMax: 4 }, collector.handler);
+    await rabbit.publish('drop.before', makeMessages(1, 'before'));
+    await collector.waitAcked(['before-0'], 'before the drop');
+    const dropped = await dropConnections(connectionName);
+    assert.ok(dropped > 0, 'no connection was dropped (else this test checks nothing)');
+    // The publish waits for the reconnect, then declares the new topic's exchange and binding.
+    await rabbit.publish(
+      'drop.after',
+      makeMessages(2, 'after', () => 'k'),
+    );
+    await collector.waitAcked(['after-0', 'after-1'], 'after the drop');
+    assert.ok(rabbit.stats().reconnects >= 1, 'the transport reconnected');
+    assert.deepEqual(collector.deliveries.filter((message) => message.topic === 'drop.after').map(idOf), [
+      'after-0',
+      'after-1',
+    ]);
   });
 
   it('foreign producers - a message published with the BCC key @t.<topic> reaches the pattern group; one without it does not', async () => {
