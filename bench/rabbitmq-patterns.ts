@@ -16,10 +16,10 @@
  * count too). Everything declared is deleted at the end.
  */
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { type RabbitMqTransport, rabbitMqTransport } from '@herald/transport-rabbitmq';
 import { type ConfirmChannel, connect } from 'amqplib';
+import { median, processCpuSeconds } from './_common.ts';
 
 const URL =
   process.env.HERALD_RABBITMQ_URL ??
@@ -27,8 +27,6 @@ const URL =
 const PUBLISHERS = 64;
 const TOPIC = 'bench.patterns';
 const BODY = Buffer.alloc(100, 7);
-/** Linux clock ticks per second (`getconf CLK_TCK`), the unit of `/proc/<pid>/stat` CPU times. */
-const CLOCK_TICKS_PER_SECOND = 100;
 
 /** One measurement: messages per second and, if known, broker CPU microseconds per message. */
 interface Sample {
@@ -45,16 +43,14 @@ export async function run(args: string[]): Promise<void> {
   const rounds = Number(values.rounds);
   const roundMs = Number(values['round-ms']);
   const beamPid = process.env.HERALD_BENCH_BEAM_PID;
-  const brokerTicks = () => (beamPid === undefined ? undefined : cpuTicks(beamPid));
+  const brokerCpuSeconds = () => processCpuSeconds(beamPid === undefined ? undefined : Number(beamPid));
   const measure = async (publish: (index: number) => Promise<void>, purge: () => Promise<void>) => {
-    const ticksBefore = brokerTicks();
+    const cpuBefore = brokerCpuSeconds();
     const count = await publishFor(roundMs, publish);
-    const ticksAfter = brokerTicks();
+    const cpuAfter = brokerCpuSeconds();
     await purge();
     const cpuUs =
-      ticksBefore === undefined || ticksAfter === undefined
-        ? undefined
-        : ((ticksAfter - ticksBefore) * 1_000_000) / CLOCK_TICKS_PER_SECOND / count;
+      cpuBefore === undefined || cpuAfter === undefined ? undefined : ((cpuAfter - cpuBefore) * 1e6) / count;
     return { ratePerSecond: (count * 1000) / roundMs, brokerCpuUsPerMessage: cpuUs } satisfies Sample;
   };
 
@@ -184,15 +180,4 @@ async function publishFor(durationMs: number, publish: (index: number) => Promis
     }),
   );
   return sent;
-}
-
-/** utime + stime of process `pid`, in clock ticks. */
-function cpuTicks(pid: string): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return Number(fields[11]) + Number(fields[12]);
-}
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)]!;
 }
