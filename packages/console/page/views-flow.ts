@@ -17,7 +17,10 @@ const TAIL_MESSAGES_MAX = 200;
 const SEARCH_MATCHES_MAX = 1000;
 
 /** Search keys, values and headers of every topic, with a scan budget, a result limit and progress. */
-export function SearchView(props: { openTrace: (id: string) => void }) {
+export function SearchView(props: {
+  openTrace: (id: string) => void;
+  reproduce: ((message: MessageView) => void) | undefined;
+}) {
   const [needle, setNeedle] = useState('');
   const [budget, setBudget] = useState(1_000_000);
   const [limit, setLimit] = useState(100);
@@ -64,7 +67,7 @@ export function SearchView(props: { openTrace: (id: string) => void }) {
           }`
     }</p>
     <${MessageList} label="Search results" messages=${matches} onSelect=${setSelected} />
-    ${selected === undefined ? null : html`<${Message} message=${selected} openTrace=${props.openTrace} />`}`;
+    ${selected === undefined ? null : html`<${Message} message=${selected} openTrace=${props.openTrace} onReproduce=${props.reproduce} />`}`;
 }
 
 /** New messages of one topic as they arrive, over SSE, filtered by type, key or header, in a fixed-size list. */

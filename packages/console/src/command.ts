@@ -17,7 +17,7 @@ import {
 } from '@herald/cli/internal';
 import { startConsole } from './server.ts';
 
-const USAGE = `Usage: herald console [--data DIR | --broker HOST:PORT] [--port N] [--host ADDRESS --token SECRET]
+const USAGE = `Usage: herald console [--data DIR | --broker HOST:PORT] [--port N] [--host ADDRESS --token SECRET] [--read-only]
 
 Serves the Herald console, a web page of topics and messages, groups and lag, dead letters,
 search, live tail, the trace of one flow and the topology, until Ctrl-C. It prints its URL.
@@ -27,6 +27,8 @@ Options:
   --host ADDRESS         address to bind (default 127.0.0.1, this machine only); any other
                          address needs --token
   --token SECRET         required of every request (the printed URL carries it)
+  --read-only            refuse every write: producing, resetting groups, redriving dead
+                         letters (default: allowed to whoever reaches the console)
 ${TARGET_USAGE}
 Examples:
   herald console --data ./data
@@ -37,6 +39,7 @@ const OPTIONS = {
   port: { type: 'string' },
   host: { type: 'string' },
   token: { type: 'string' },
+  'read-only': { type: 'boolean' },
 } as const;
 
 /** Addresses that reach this machine only: no token needed there. */
@@ -60,6 +63,7 @@ async function consoleRun(args: readonly string[], io: CommandIo): Promise<numbe
       port,
       host,
       token,
+      readOnly: values['read-only'] === true,
     });
     io.stdout(`Herald console on ${target.description}: ${server.url}\n`);
     const stop = Promise.withResolvers<void>();

@@ -1,22 +1,28 @@
 /**
  * The console's server over a data directory, without a browser: the JSON routes, a binary value
- * shown as hex, a search that stops at its scan budget, the token, and the refusal to bind beyond
- * loopback without one.
+ * shown as hex, a search that stops at its scan budget, the token, the refusal to bind beyond
+ * loopback without one, produce (checked, bounded) and the read-only mode.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { openBroker } from '@herald/broker';
 import { DEAD_LETTER_HEADERS, DEAD_LETTER_KEY } from '@herald/bus';
+import { partitionForKey } from '@herald/bus/internal';
 import { targetOfBroker } from '@herald/cli/internal';
 import { temporaryDirectory } from '@herald/test-support';
 import type {
+  ConsoleSettings,
   DeadLetterView,
+  ErrorView,
   MessagePage,
+  ProduceRequest,
+  ProduceResult,
   RedriveAllResult,
   SearchProgress,
   TopicView,
 } from '../src/api-types.ts';
 import { startConsole } from '../src/index.ts';
+import { PRODUCE_BODY_BYTES_MAX } from '../src/produce.ts';
 
 const REQUEST_TIMEOUT_MS = 10_000;
 
@@ -168,6 +174,129 @@ test('console server - redrive all dead letters of one group, the others stay', 
       `${server.url}api/messages?topic=orders&partition=0&offset=0`,
     );
     assert.equal(redriven.body.messages.length, 2, 'both originals are back on orders');
+  } finally {
+    await server.close();
+    await broker.close();
+  }
+});
+
+async function postJson<T>(url: string, body: unknown): Promise<{ status: number; body: T }> {
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+    signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+  });
+  return { status: response.status, body: (await response.json()) as T };
+}
+
+test('console server - produce: JSON, text and hex values, checked; a re-produce gets a new event id', {
+  timeout: 60_000,
+}, async () => {
+  const broker = await openBroker({ dir: temporaryDirectory('herald-console-server-') });
+  const target = targetOfBroker(broker);
+  const server = await startConsole({ target });
+  try {
+    await target.createTopic('orders', 3);
+    const produced = await postJson<ProduceResult>(`${server.url}api/produce`, {
+      topic: 'orders',
+      key: 'o-7',
+      headers: { ce_id: 'e-7', ce_type: 'OrderCreated', source: 'test' },
+      value: '{\n  "orderId": "o-7"\n}',
+      valueKind: 'json',
+      newEventId: true,
+    } satisfies ProduceRequest);
+    assert.equal(produced.status, 200, JSON.stringify(produced.body));
+    assert.equal(produced.body.partition, partitionForKey('o-7', 3));
+    assert.notEqual(produced.body.eventId, 'e-7', 'a fresh ce_id');
+    const page = await getJson<MessagePage>(
+      `${server.url}api/messages?topic=orders&partition=${produced.body.partition}&offset=0`,
+    );
+    const [message] = page.body.messages;
+    assert.equal(message?.key?.text, 'o-7');
+    assert.equal(message?.value?.text, '{\n  "orderId": "o-7"\n}');
+    assert.equal(message?.value?.sizeBytes, '{"orderId":"o-7"}'.length, 'JSON is sent compact');
+    assert.equal(message?.cloudEvent?.id, produced.body.eventId);
+    assert.equal(Object.fromEntries(message?.headers ?? []).source, 'test');
+
+    const wrapped = await postJson<ProduceResult>(`${server.url}api/produce`, {
+      topic: 'orders',
+      key: null,
+      headers: {},
+      value: 'ff 00 10',
+      valueKind: 'hex',
+    } satisfies ProduceRequest);
+    assert.deepEqual([wrapped.status, wrapped.body.partition, wrapped.body.sizeBytes], [200, null, 3]);
+    const event = await postJson<ProduceResult>(`${server.url}api/produce`, {
+      topic: 'orders',
+      key: 'o-8',
+      headers: {},
+      value: '{"orderId":"o-8"}',
+      valueKind: 'json',
+      cloudEventType: 'OrderCreated',
+    } satisfies ProduceRequest);
+    assert.equal(event.status, 200);
+    assert.ok(event.body.eventId, 'wrapped as a CloudEvent, as herald produce --cloudevent');
+
+    const bad = await postJson<ErrorView>(`${server.url}api/produce`, {
+      topic: 'orders',
+      key: 'k',
+      headers: { count: 3 },
+      value: '{"unclosed":',
+      valueKind: 'json',
+    });
+    assert.equal(bad.status, 400);
+    assert.equal(bad.body.code, 'CLI_USAGE');
+    assert.match(bad.body.error, /not valid JSON/);
+    assert.match(bad.body.error, /header "count" must be a text value/);
+    const missing = await postJson<ErrorView>(`${server.url}api/produce`, {
+      topic: 'nope',
+      key: null,
+      headers: {},
+      value: 'x',
+      valueKind: 'text',
+    } satisfies ProduceRequest);
+    assert.equal(missing.status, 404);
+    const huge = await postJson<ErrorView>(`${server.url}api/produce`, {
+      topic: 'orders',
+      key: null,
+      headers: {},
+      value: 'x'.repeat(PRODUCE_BODY_BYTES_MAX),
+      valueKind: 'text',
+    } satisfies ProduceRequest);
+    assert.equal(huge.status, 400);
+    assert.match(huge.body.error, /herald produce FILE/);
+    const topics = await getJson<TopicView[]>(`${server.url}api/topics`);
+    assert.equal(topics.body[0]?.messages, '3', 'only the three good requests were published');
+  } finally {
+    await server.close();
+    await broker.close();
+  }
+});
+
+test('console server - read-only: writes are refused with 403, reads work', { timeout: 60_000 }, async () => {
+  const broker = await openBroker({ dir: temporaryDirectory('herald-console-server-') });
+  const target = targetOfBroker(broker);
+  const server = await startConsole({ target, readOnly: true });
+  try {
+    await target.createTopic('orders', 1);
+    const settings = await getJson<ConsoleSettings>(`${server.url}api/settings`);
+    assert.equal(settings.body.readOnly, true);
+    for (const route of ['produce', 'groups/reset', 'dead-letters/redrive', 'dead-letters/redrive-all']) {
+      const refused = await postJson<ErrorView>(`${server.url}api/${route}`, {
+        topic: 'orders',
+        key: null,
+        headers: {},
+        value: 'x',
+        valueKind: 'text',
+      });
+      assert.equal(refused.status, 403, route);
+      assert.equal(refused.body.code, 'CONSOLE_READ_ONLY');
+      assert.match(refused.body.error, /without --read-only/);
+    }
+    assert.equal((await getJson(`${server.url}api/topics`)).status, 200);
+    const topics = await getJson<TopicView[]>(`${server.url}api/topics`);
+    assert.equal(topics.body[0]?.messages, '0', 'nothing was published');
   } finally {
     await server.close();
     await broker.close();
