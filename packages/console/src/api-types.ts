@@ -126,6 +126,8 @@ export interface RedriveAllResult {
 export interface SearchProgress {
   readonly scanned: number;
   readonly budget: number;
+  /** Events retained in the topics searched when it started: the search reads at most min(this, budget). */
+  readonly retained: number;
   readonly matches: number;
   /** Set on `done`: why the search ended. */
   readonly stoppedBy?: 'end' | 'budget' | 'limit';

@@ -5,7 +5,7 @@
  */
 import { type ConsumedRecord, headerMap, readTopic, type Target } from '@herald/cli/internal';
 import type { MessageView, SearchProgress, TopologyView, TraceStep, TraceView } from './api-types.ts';
-import { messageViewOf, recordContains } from './message-view.ts';
+import { messageViewOf, recordMatcher } from './message-view.ts';
 
 /** Records a search or trace reads by default before it stops (its scan budget). */
 export const SCAN_BUDGET_DEFAULT = 1_000_000;
@@ -19,6 +19,11 @@ export const SEARCH_RESULTS_MAX = 1000;
 export const TRACE_STEPS_MAX = 500;
 /** Records per partition the topology samples from the end to learn each topic's producers. */
 const TOPOLOGY_SAMPLE_RECORDS = 50;
+/**
+ * Correlation ids a trace's second pass tests each record's bytes for before decoding its headers;
+ * a flow with more (a saga restarting correlations) decodes every record's headers instead.
+ */
+const TRACE_PREFILTER_IDS_MAX = 16;
 /** How often a search reports progress, in records scanned. */
 const PROGRESS_EVERY_RECORDS = 5000;
 
@@ -43,12 +48,19 @@ export async function search(target: Target, options: SearchOptions): Promise<Se
   let scanned = 0;
   let matches = 0;
   let stoppedBy: SearchProgress['stoppedBy'] = 'end';
-  const progress = () => ({ scanned, budget: options.budget, matches });
+  let retained = 0;
+  for (const topic of topics) {
+    for (const p of (await target.describeTopic(topic)).partitions) {
+      retained += Number(p.highWatermark - p.logStartOffset);
+    }
+  }
+  const progress = () => ({ scanned, budget: options.budget, retained, matches });
+  const contains = recordMatcher(options.needle);
   for (const topic of topics) {
     if (stoppedBy !== 'end' || options.signal.aborted) break;
     await scanTopic(target, topic, options.signal, (record) => {
       scanned++;
-      if (recordContains(record, options.needle)) {
+      if (contains(record)) {
         matches++;
         options.onMatch(messageViewOf(record));
       }
@@ -102,13 +114,18 @@ export async function trace(
   const correlations = new Set<string>();
   let scanned = 0;
   let truncated = false;
-  const pass = async (onRecord: (record: ConsumedRecord, headers: Record<string, string>) => void) => {
+  // `candidate` is a byte test run before the headers are decoded: decoding every record's
+  // headers to strings is most of a pass's cost, and a record of the flow holds the ids searched.
+  const pass = async (
+    candidate: (record: ConsumedRecord) => boolean,
+    onRecord: (record: ConsumedRecord, headers: Record<string, string>) => void,
+  ) => {
     let passScanned = 0;
     for (const topic of topics) {
       if (passScanned >= budget || signal.aborted) break;
       await scanTopic(target, topic, signal, (record) => {
         passScanned++;
-        onRecord(record, headerMap(record));
+        if (candidate(record)) onRecord(record, headerMap(record));
         return passScanned < budget;
       });
     }
@@ -117,7 +134,8 @@ export async function trace(
   };
   const keyOf = (record: ConsumedRecord) =>
     record.key === null ? undefined : Buffer.from(record.key).toString();
-  await pass((record, headers) => {
+  // Every way a record names the query (its key, ce_id, correlation or partition key) holds its bytes.
+  await pass(recordMatcher(query), (record, headers) => {
     const correlation = headers.ce_correlationid ?? headers.ce_id;
     if (correlation === undefined || correlations.size >= TRACE_STEPS_MAX) return;
     if (
@@ -131,7 +149,12 @@ export async function trace(
   });
   const found: { record: ConsumedRecord; headers: Record<string, string> }[] = [];
   if (correlations.size > 0) {
-    await pass((record, headers) => {
+    const matchers = [...correlations].map(recordMatcher);
+    const candidate =
+      matchers.length <= TRACE_PREFILTER_IDS_MAX
+        ? (record: ConsumedRecord) => matchers.some((matches) => matches(record))
+        : () => true;
+    await pass(candidate, (record, headers) => {
       const correlation = headers.ce_correlationid ?? headers.ce_id;
       if (correlation !== undefined && correlations.has(correlation) && found.length < TRACE_STEPS_MAX) {
         found.push({ record, headers });

@@ -101,7 +101,7 @@ test('console server - topics, messages (JSON and hex), search budget, token', {
     const found = await readEvents(`${base}/api/search?q=o-1&token=secret`);
     assert.deepEqual(found.at(-1), {
       event: 'done',
-      data: { scanned: 22, budget: 1_000_000, matches: 1, stoppedBy: 'end' },
+      data: { scanned: 22, budget: 1_000_000, retained: 22, matches: 1, stoppedBy: 'end' },
     });
     const bounded = await readEvents(`${base}/api/search?q=nowhere&budget=5&token=secret`);
     const last = bounded.at(-1)!.data as SearchProgress;
