@@ -309,6 +309,7 @@ export async function run(args: string[]): Promise<void> {
         stoppedBy: searches[0]!.stoppedBy,
       };
       const scannedPerSecond = search.scanned / (search.doneMs / 1000);
+      const loadAtEnd = machineFacts().loadAverage;
       const result = {
         events: orders * STEPS.length,
         deadLetters: DEAD_LETTERS,
@@ -317,6 +318,7 @@ export async function run(args: string[]): Promise<void> {
         medianMs: Object.fromEntries([...samples.keys()].map((name) => [name, med(name)])),
         search: { ...search, scannedPerSecond },
         loadAverage: facts.loadAverage,
+        loadAverageAtEnd: loadAtEnd,
       };
       if (json) {
         process.stdout.write(`${JSON.stringify(result)}\n`);
@@ -331,7 +333,8 @@ export async function run(args: string[]): Promise<void> {
       process.stdout.write(
         `### Console over ${format(result.events)} retained events (+${DEAD_LETTERS} dead letters)\n\n` +
           `${facts.cores}× ${facts.cpu}, load average ${facts.loadAverage.map((l) => format(l, 2)).join(' / ')}` +
-          `${loadIsHigh(facts.loadAverage, facts.cores) ? ' (high: figures are noisy)' : ''}; ` +
+          ` at the start, ${loadAtEnd.map((l) => format(l, 2)).join(' / ')} at the end` +
+          `${loadIsHigh(loadAtEnd, facts.cores) || loadIsHigh(facts.loadAverage, facts.cores) ? ' (high: figures are noisy)' : ''}; ` +
           `filled in ${format(fillSeconds, 1)} s; median of ${rounds} round(s)\n\n` +
           markdownTable(
             ['measure', 'ms', 'target', 'met'],

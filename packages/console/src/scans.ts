@@ -101,8 +101,9 @@ export function serviceOf(source: string | undefined): string {
 /**
  * Every event of one flow, in causation order (a depth-first walk from the first event, children
  * by time). `query` is a correlation id, the id of any event of the flow, or a key (an order id):
- * a first pass finds the correlation ids it names, a second collects their events, because an
- * application may start a new correlation mid-flow (a saga's commands) under the same key.
+ * a first pass finds the correlation ids it names (an application may start a new correlation
+ * mid-flow, a saga's commands, under the same key) and collects their events from there on; a
+ * second reads again the topics before the last correlation was found.
  */
 export async function trace(
   target: Target,
@@ -112,20 +113,36 @@ export async function trace(
 ): Promise<TraceView> {
   const topics = (await target.listTopics()).sort();
   const correlations = new Set<string>();
+  const found: { record: ConsumedRecord; headers: Record<string, string> }[] = [];
+  const seen = new Set<string>();
   let scanned = 0;
   let truncated = false;
-  // `candidate` is a byte test run before the headers are decoded: decoding every record's
-  // headers to strings is most of a pass's cost, and a record of the flow holds the ids searched.
+  // Byte tests run before a record's headers are decoded (decoding every record's headers to
+  // strings is most of a pass's cost): a record of the flow holds the ids searched.
+  const queryMatches = recordMatcher(query);
+  let correlationMatchers: ((record: ConsumedRecord) => boolean)[] = [];
+  const isFlowCandidate = (record: ConsumedRecord) =>
+    correlations.size > TRACE_PREFILTER_IDS_MAX || correlationMatchers.some((matches) => matches(record));
+  const collect = (record: ConsumedRecord, headers: Record<string, string>) => {
+    const correlation = headers.ce_correlationid ?? headers.ce_id;
+    const at = `${record.topic}/${record.partition}/${record.offset}`;
+    if (correlation === undefined || !correlations.has(correlation) || seen.has(at)) return;
+    if (found.length < TRACE_STEPS_MAX) {
+      seen.add(at);
+      found.push({ record, headers });
+    }
+  };
   const pass = async (
+    passTopics: readonly string[],
     candidate: (record: ConsumedRecord) => boolean,
-    onRecord: (record: ConsumedRecord, headers: Record<string, string>) => void,
+    onRecord: (record: ConsumedRecord, headers: Record<string, string>, topicIndex: number) => void,
   ) => {
     let passScanned = 0;
-    for (const topic of topics) {
+    for (const [topicIndex, topic] of passTopics.entries()) {
       if (passScanned >= budget || signal.aborted) break;
       await scanTopic(target, topic, signal, (record) => {
         passScanned++;
-        if (candidate(record)) onRecord(record, headerMap(record));
+        if (candidate(record)) onRecord(record, headerMap(record), topicIndex);
         return passScanned < budget;
       });
     }
@@ -134,33 +151,33 @@ export async function trace(
   };
   const keyOf = (record: ConsumedRecord) =>
     record.key === null ? undefined : Buffer.from(record.key).toString();
-  // Every way a record names the query (its key, ce_id, correlation or partition key) holds its bytes.
-  await pass(recordMatcher(query), (record, headers) => {
-    const correlation = headers.ce_correlationid ?? headers.ce_id;
-    if (correlation === undefined || correlations.size >= TRACE_STEPS_MAX) return;
-    if (
-      correlation === query ||
-      headers.ce_id === query ||
-      headers.ce_partitionkey === query ||
-      keyOf(record) === query
-    ) {
-      correlations.add(correlation);
-    }
-  });
-  const found: { record: ConsumedRecord; headers: Record<string, string> }[] = [];
-  if (correlations.size > 0) {
-    const matchers = [...correlations].map(recordMatcher);
-    const candidate =
-      matchers.length <= TRACE_PREFILTER_IDS_MAX
-        ? (record: ConsumedRecord) => matchers.some((matches) => matches(record))
-        : () => true;
-    await pass(candidate, (record, headers) => {
+  // The first pass finds the correlations the query names (every way a record names it, by key,
+  // ce_id, correlation or partition key, holds its bytes) and collects the flow's events from
+  // there on; the second reads again only the topics up to the last one a correlation was found
+  // in, for the events before it.
+  let lastFoundTopic = -1;
+  await pass(
+    topics,
+    (record) => queryMatches(record) || isFlowCandidate(record),
+    (record, headers, topicIndex) => {
       const correlation = headers.ce_correlationid ?? headers.ce_id;
-      if (correlation !== undefined && correlations.has(correlation) && found.length < TRACE_STEPS_MAX) {
-        found.push({ record, headers });
+      if (
+        correlation !== undefined &&
+        !correlations.has(correlation) &&
+        correlations.size < TRACE_STEPS_MAX &&
+        (correlation === query ||
+          headers.ce_id === query ||
+          headers.ce_partitionkey === query ||
+          keyOf(record) === query)
+      ) {
+        correlations.add(correlation);
+        correlationMatchers = [...correlations].map(recordMatcher);
+        lastFoundTopic = topicIndex;
       }
-    });
-  }
+      collect(record, headers);
+    },
+  );
+  if (lastFoundTopic >= 0) await pass(topics.slice(0, lastFoundTopic + 1), isFlowCandidate, collect);
   return { query, steps: causationOrder(found), scanned, truncated };
 }
 

@@ -20,6 +20,7 @@ import type {
   RedriveAllResult,
   SearchProgress,
   TopicView,
+  TraceView,
 } from '../src/api-types.ts';
 import { startConsole } from '../src/index.ts';
 import { PRODUCE_BODY_BYTES_MAX } from '../src/produce.ts';
@@ -297,6 +298,50 @@ test('console server - read-only: writes are refused with 403, reads work', { ti
     assert.equal((await getJson(`${server.url}api/topics`)).status, 200);
     const topics = await getJson<TopicView[]>(`${server.url}api/topics`);
     assert.equal(topics.body[0]?.messages, '0', 'nothing was published');
+  } finally {
+    await server.close();
+    await broker.close();
+  }
+});
+
+test('console server - the trace of a later event finds the flow before it and after it, across correlations', {
+  timeout: 60_000,
+}, async () => {
+  const broker = await openBroker({ dir: temporaryDirectory('herald-console-server-') });
+  const target = targetOfBroker(broker);
+  const server = await startConsole({ target });
+  const event = (id: string, correlation: string, cause: string | undefined, key: string) => ({
+    key,
+    headers: {
+      ce_id: id,
+      ce_type: `T-${id}`,
+      ce_source: `/test/${id}`,
+      ce_correlationid: correlation,
+      ...(cause === undefined ? {} : { ce_causationid: cause }),
+    },
+    value: Buffer.from('{}'),
+  });
+  try {
+    // Topics are read in name order: the flow's first event is in a topic read before the one
+    // holding the traced event, its last in one read after; a saga's new correlation (c-2, same
+    // key) is found from the key; an unrelated flow stays out.
+    await target.publish('a-first', [
+      event('e-1', 'c-1', undefined, 'k-1'),
+      event('x-1', 'c-9', undefined, 'k-9'),
+    ]);
+    await target.publish('b-second', [event('e-2', 'c-1', 'e-1', 'k-1')]);
+    await target.publish('c-third', [
+      event('e-3', 'c-1', 'e-2', 'other-key'),
+      event('s-1', 'c-2', 'e-2', 'k-1'),
+    ]);
+    const byEvent = await getJson<TraceView>(`${server.url}api/trace?q=e-2`);
+    assert.deepEqual(
+      byEvent.body.steps.map((step) => step.id),
+      ['e-1', 'e-2', 'e-3'],
+    );
+    const byKey = await getJson<TraceView>(`${server.url}api/trace?q=k-1`);
+    assert.deepEqual(byKey.body.steps.map((step) => step.id).sort(), ['e-1', 'e-2', 'e-3', 's-1']);
+    assert.equal(byKey.body.truncated, false);
   } finally {
     await server.close();
     await broker.close();
