@@ -19,8 +19,9 @@ import { startConsole } from './server.ts';
 
 const USAGE = `Usage: herald console [--data DIR | --broker HOST:PORT] [--port N] [--host ADDRESS --token SECRET] [--read-only]
 
-Serves the Herald console, a web page of topics and messages, groups and lag, dead letters,
-search, live tail, the trace of one flow and the topology, until Ctrl-C. It prints its URL.
+Serves the Herald console, a web page of topics and messages (and producing them), groups and
+lag, dead letters, search, live tail, the trace of one flow and the topology, until Ctrl-C. It
+prints its URL.
 
 Options:
   --port N               port to listen on (default 8080; 0 picks a free one)

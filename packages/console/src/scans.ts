@@ -3,7 +3,13 @@
  * the CLI's {@link readTopic} and stops at an explicit scan budget, so a search over millions of
  * retained events reports progress and ends at its bound instead of running on.
  */
-import { type ConsumedRecord, headerMap, readTopic, type Target } from '@herald/cli/internal';
+import {
+  type ConsumedRecord,
+  headerMap,
+  type ReadOptions,
+  readTopic,
+  type Target,
+} from '@herald/cli/internal';
 import type { MessageView, SearchProgress, TopologyView, TraceStep, TraceView } from './api-types.ts';
 import { messageViewOf, recordMatcher } from './message-view.ts';
 
@@ -56,18 +62,31 @@ export async function search(target: Target, options: SearchOptions): Promise<Se
   }
   const progress = () => ({ scanned, budget: options.budget, retained, matches });
   const contains = recordMatcher(options.needle);
+  const needleBytes = [new TextEncoder().encode(options.needle)];
+  let nextProgressAt = PROGRESS_EVERY_RECORDS;
+  // Records read and records the target left out undecoded (batches without the needle) count alike.
+  const counted = (records: number) => {
+    scanned += records;
+    if (scanned >= nextProgressAt) {
+      options.onProgress(progress());
+      nextProgressAt = (Math.floor(scanned / PROGRESS_EVERY_RECORDS) + 1) * PROGRESS_EVERY_RECORDS;
+    }
+    if (matches >= options.resultsMax) stoppedBy = 'limit';
+    else if (scanned >= options.budget) stoppedBy = 'budget';
+    return stoppedBy === 'end';
+  };
   for (const topic of topics) {
     if (stoppedBy !== 'end' || options.signal.aborted) break;
-    await scanTopic(target, topic, options.signal, (record) => {
-      scanned++;
-      if (contains(record)) {
-        matches++;
-        options.onMatch(messageViewOf(record));
-      }
-      if (scanned % PROGRESS_EVERY_RECORDS === 0) options.onProgress(progress());
-      if (matches >= options.resultsMax) stoppedBy = 'limit';
-      else if (scanned >= options.budget) stoppedBy = 'budget';
-      return stoppedBy === 'end';
+    await scanTopic(target, topic, options.signal, {
+      onRecord: (record) => {
+        if (contains(record)) {
+          matches++;
+          options.onMatch(messageViewOf(record));
+        }
+        return counted(1);
+      },
+      batchHolds: () => needleBytes,
+      onSkipped: counted,
     });
   }
   return { ...progress(), stoppedBy };
@@ -78,7 +97,7 @@ async function scanTopic(
   target: Target,
   topic: string,
   signal: AbortSignal,
-  onRecord: (record: ConsumedRecord) => boolean,
+  scan: Pick<ReadOptions, 'onRecord' | 'batchHolds' | 'onSkipped'>,
 ): Promise<void> {
   const info = await target.describeTopic(topic);
   await readTopic({
@@ -88,7 +107,7 @@ async function scanTopic(
     stopAt: new Map(info.partitions.map((p) => [p.partition, p.highWatermark])),
     follow: false,
     signal,
-    onRecord,
+    ...scan,
   });
 }
 
@@ -120,7 +139,9 @@ export async function trace(
   // Byte tests run before a record's headers are decoded (decoding every record's headers to
   // strings is most of a pass's cost): a record of the flow holds the ids searched.
   const queryMatches = recordMatcher(query);
+  const queryBytes = new TextEncoder().encode(query);
   let correlationMatchers: ((record: ConsumedRecord) => boolean)[] = [];
+  let correlationBytes: Uint8Array[] = [];
   const isFlowCandidate = (record: ConsumedRecord) =>
     correlations.size > TRACE_PREFILTER_IDS_MAX || correlationMatchers.some((matches) => matches(record));
   const collect = (record: ConsumedRecord, headers: Record<string, string>) => {
@@ -135,15 +156,24 @@ export async function trace(
   const pass = async (
     passTopics: readonly string[],
     candidate: (record: ConsumedRecord) => boolean,
+    batchHolds: () => readonly Uint8Array[] | undefined,
     onRecord: (record: ConsumedRecord, headers: Record<string, string>, topicIndex: number) => void,
   ) => {
     let passScanned = 0;
     for (const [topicIndex, topic] of passTopics.entries()) {
       if (passScanned >= budget || signal.aborted) break;
-      await scanTopic(target, topic, signal, (record) => {
-        passScanned++;
-        if (candidate(record)) onRecord(record, headerMap(record), topicIndex);
-        return passScanned < budget;
+      await scanTopic(target, topic, signal, {
+        onRecord: (record) => {
+          passScanned++;
+          if (candidate(record)) onRecord(record, headerMap(record), topicIndex);
+          return passScanned < budget;
+        },
+        // The same test on whole batches, before they are decoded.
+        batchHolds,
+        onSkipped: (records) => {
+          passScanned += records;
+          return passScanned < budget;
+        },
       });
     }
     scanned += passScanned;
@@ -156,9 +186,11 @@ export async function trace(
   // there on; the second reads again only the topics up to the last one a correlation was found
   // in, for the events before it.
   let lastFoundTopic = -1;
+  const tooManyToTest = () => correlations.size > TRACE_PREFILTER_IDS_MAX;
   await pass(
     topics,
     (record) => queryMatches(record) || isFlowCandidate(record),
+    () => (tooManyToTest() ? undefined : [queryBytes, ...correlationBytes]),
     (record, headers, topicIndex) => {
       const correlation = headers.ce_correlationid ?? headers.ce_id;
       if (
@@ -172,12 +204,20 @@ export async function trace(
       ) {
         correlations.add(correlation);
         correlationMatchers = [...correlations].map(recordMatcher);
+        correlationBytes = [...correlations].map((id) => new TextEncoder().encode(id));
         lastFoundTopic = topicIndex;
       }
       collect(record, headers);
     },
   );
-  if (lastFoundTopic >= 0) await pass(topics.slice(0, lastFoundTopic + 1), isFlowCandidate, collect);
+  if (lastFoundTopic >= 0) {
+    await pass(
+      topics.slice(0, lastFoundTopic + 1),
+      isFlowCandidate,
+      () => (tooManyToTest() ? undefined : correlationBytes),
+      collect,
+    );
+  }
   return { query, steps: causationOrder(found), scanned, truncated };
 }
 

@@ -107,7 +107,14 @@ test('console server - topics, messages (JSON and hex), search budget, token', {
     const bounded = await readEvents(`${base}/api/search?q=nowhere&budget=5&token=secret`);
     const last = bounded.at(-1)!.data as SearchProgress;
     assert.equal(last.stoppedBy, 'budget');
-    assert.equal(last.scanned, 5);
+    // The 22 messages are one stored batch without "nowhere": left out undecoded, counted whole.
+    assert.equal(last.scanned, 22);
+    const decoded = await readEvents(`${base}/api/search?q=k-1&budget=5&token=secret`);
+    assert.deepEqual(
+      decoded.at(-1)!.data,
+      { scanned: 5, budget: 5, retained: 22, matches: 1, stoppedBy: 'budget' },
+      'a batch holding the text is decoded, and the budget counts its records one by one',
+    );
 
     const missing = await getJson<{ code: string }>(`${base}/api/messages?topic=nope&token=secret`);
     assert.equal(missing.status, 404);
