@@ -43,6 +43,7 @@ test('bench console prints every view and the search, and removes its data', {
     'trace of one order (Trace → its steps)',
     'search: first progress shown',
     'search: done',
+    "search for one customer's events: done",
   ]) {
     const row = stdout.split('\n').find((line) => line.startsWith(`| ${measure} |`));
     assert.ok(row !== undefined, `missing row "${measure}"`);
@@ -52,6 +53,10 @@ test('bench console prints every view and the search, and removes its data', {
   assert.match(
     stdout,
     /search: 20,200 events scanned, stopped by end, [\d,]+ events\/s, \d+ progress updates shown/,
+  );
+  assert.match(
+    stdout,
+    /search for "customerId":"c-42" \(limit 1,000\): [\d,]+ events scanned, stopped by end/,
   );
   const leftovers = consoleDirectories().filter((name) => !directoriesBefore.has(name));
   assert.deepEqual(leftovers, [], 'the data directory is removed');
