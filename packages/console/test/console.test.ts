@@ -31,6 +31,7 @@ const OPTIONS = {
 } as const;
 
 let checkout: Checkout | undefined;
+let transport: Awaited<ReturnType<typeof embeddedTransport>>;
 let target: Target;
 let server: ConsoleServer | undefined;
 let browser: Browser | undefined;
@@ -41,7 +42,7 @@ before(
     if (OPTIONS.skip !== false) return;
     mkdirSync(ARTEFACTS, { recursive: true });
     const dataDir = temporaryDirectory('herald-console-test-');
-    const transport = await embeddedTransport({ dir: `${dataDir}/broker`, partitions: 1 });
+    transport = await embeddedTransport({ dir: `${dataDir}/broker`, partitions: 1 });
     checkout = await startCheckout({ dataDir, transport });
     await registerCustomers(checkout.url, 3);
     const load = await runLoad({ url: checkout.url, orders: 5, ratePerSecond: 20, customers: 3, seed: 7 });
@@ -176,6 +177,30 @@ test('console - produce a message, see it in browse, re-produce it', OPTIONS, as
   await browseNewest.click();
   await eventually(async () => (await rows.count()) === 2, 'the re-produced message in browse');
   await page.screenshot({ path: new URL('produce.png', ARTEFACTS).pathname, fullPage: true });
+});
+
+test('console - read-only: no produce or re-produce controls', OPTIONS, async () => {
+  const readOnly = await startConsole({ transport, readOnly: true });
+  try {
+    const settings = page.waitForResponse((response) => response.url().includes('/api/settings'));
+    await page.goto(readOnly.url);
+    await settings;
+    await page.getByRole('table', { name: 'Topics' }).waitFor();
+    const browse = page.getByRole('form', { name: 'Browse a partition' });
+    await browse.getByLabel('Topic').selectOption('orders');
+    await browse.getByRole('button', { name: 'Browse' }).click();
+    await page
+      .getByRole('table', { name: 'Messages' })
+      .locator('tbody tr')
+      .first()
+      .getByRole('button')
+      .click();
+    await page.getByRole('region', { name: /^message / }).waitFor();
+    assert.equal(await page.getByRole('button', { name: 'Produce a message…' }).count(), 0);
+    assert.equal(await page.getByRole('button', { name: 'Re-produce…' }).count(), 0);
+  } finally {
+    await readOnly.close();
+  }
 });
 
 test('console - keyboard: the views are reachable with Tab and Enter', OPTIONS, async () => {
