@@ -144,6 +144,16 @@ async function closeServer(server: Server, streams: Set<AbortController>): Promi
   await new Promise<void>((resolve) => server.close(() => resolve()));
 }
 
+/** The host name of a Host header, without its port (`[::1]:8080` → `::1`). */
+function hostnameOf(host: string | undefined): string {
+  if (host === undefined) return '';
+  try {
+    return new URL(`http://${host}`).hostname.replace(/^\[(.*)\]$/, '$1');
+  } catch {
+    return '';
+  }
+}
+
 function authorized(request: IncomingMessage, url: URL, token: string | undefined): boolean {
   if (token === undefined) return true;
   const header = request.headers.authorization;
@@ -168,6 +178,25 @@ async function handle(
   try {
     if (!authorized(request, url, options.token)) {
       return sendError(response, 401, 'CLI_USAGE', 'this console needs its token: open the URL it printed');
+    }
+    // Without a token, loopback is the only gate: a page of another site must not reach the API,
+    // through a name that resolves to 127.0.0.1 (DNS rebinding) or by a form post.
+    if ((options.token ?? '') === '' && !LOOPBACK.has(hostnameOf(request.headers.host))) {
+      return sendError(
+        response,
+        403,
+        'CLI_USAGE',
+        'this console answers only at its loopback address: open the URL it printed (or start it with --token)',
+      );
+    }
+    if (request.method === 'POST' && !request.headers['content-type']?.startsWith('application/json')) {
+      // A cross-site form or text/plain post needs no CORS preflight: refusing it keeps writes to the page's own fetches.
+      return sendError(
+        response,
+        415,
+        'CLI_USAGE',
+        'send the request body as JSON (content-type: application/json)',
+      );
     }
     if (url.pathname === '/' && request.method === 'GET') return send(response, 200, 'text/html', PAGE_HTML);
     if (url.pathname === '/app.js') return send(response, 200, 'text/javascript', script);

@@ -4,6 +4,7 @@
  * loopback without one, produce (checked, bounded) and the read-only mode.
  */
 import assert from 'node:assert/strict';
+import { request as httpRequest } from 'node:http';
 import { test } from 'node:test';
 import { openBroker } from '@herald/broker';
 import { DEAD_LETTER_HEADERS, DEAD_LETTER_KEY } from '@herald/bus';
@@ -276,6 +277,65 @@ test('console server - produce: JSON, text and hex values, checked; a re-produce
     assert.match(huge.body.error, /herald produce FILE/);
     const topics = await getJson<TopicView[]>(`${server.url}api/topics`);
     assert.equal(topics.body[0]?.messages, '3', 'only the three good requests were published');
+  } finally {
+    await server.close();
+    await broker.close();
+  }
+});
+
+/** A request with headers fetch would not send as given (Host). */
+function rawRequest(
+  url: string,
+  options: { method: string; headers: Record<string, string>; body?: string },
+): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const request = httpRequest(url, {
+      method: options.method,
+      headers: options.headers,
+      timeout: REQUEST_TIMEOUT_MS,
+    });
+    request.once('response', (response) => {
+      response.resume();
+      resolve(response.statusCode ?? 0);
+    });
+    request.once('timeout', () =>
+      request.destroy(new Error(`no answer from ${url} in ${REQUEST_TIMEOUT_MS} ms`)),
+    );
+    request.once('error', reject);
+    request.end(options.body);
+  });
+}
+
+test('console server - without a token: other host names and non-JSON posts are refused', {
+  timeout: 60_000,
+}, async () => {
+  const broker = await openBroker({ dir: temporaryDirectory('herald-console-server-') });
+  const target = targetOfBroker(broker);
+  const server = await startConsole({ target });
+  try {
+    await target.createTopic('orders', 1);
+    const body = JSON.stringify({ topic: 'orders', key: null, headers: {}, value: 'x', valueKind: 'text' });
+    // A name resolving to 127.0.0.1 (DNS rebinding) is not the console's address.
+    const rebound = await rawRequest(`${server.url}api/topics`, {
+      method: 'GET',
+      headers: { host: 'attacker.example:80' },
+    });
+    assert.equal(rebound, 403);
+    // A cross-site form or text/plain post (no CORS preflight) cannot write.
+    const plain = await rawRequest(`${server.url}api/produce`, {
+      method: 'POST',
+      headers: { 'content-type': 'text/plain' },
+      body,
+    });
+    assert.equal(plain, 415);
+    const json = await rawRequest(`${server.url}api/produce`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body,
+    });
+    assert.equal(json, 200, 'the page itself posts JSON to its loopback address');
+    const topics = await getJson<TopicView[]>(`${server.url}api/topics`);
+    assert.equal(topics.body[0]?.messages, '1', 'only the JSON post was published');
   } finally {
     await server.close();
     await broker.close();
