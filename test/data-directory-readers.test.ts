@@ -37,10 +37,6 @@ const ALLOWED: Record<string, { readonly functions: readonly string[]; readonly 
     functions: ['readFileSync', 'writeFileSync'],
     reason: 'writes the AsyncAPI document to --out FILE and reads it back for --check',
   },
-  'packages/kafka-server/src/security/authorizer.ts': {
-    functions: ['stat'],
-    reason: "stats <data>/security/acls.json to reload it when it changes (the ACL store's file)",
-  },
   'packages/cli/src/commands/produce.ts': {
     functions: ['createReadStream', 'stat', 'readFile'],
     reason: 'reads the input files the user names (-l FILE, values from @file)',
@@ -58,14 +54,10 @@ const ALLOWED: Record<string, { readonly functions: readonly string[]; readonly 
     functions: ['readFileSync', 'watchFile', 'unwatchFile', 'Stats'],
     reason: "reads and watches herald serve's --tls-cert / --tls-key / --tls-ca files (reloaded on change)",
   },
-  'packages/kafka-server/src/security/user-store.ts': {
+  'packages/kafka-server/src/security/json-file.ts': {
     functions: ['mkdir', 'open', 'readFile', 'rename', 'stat'],
     reason:
-      "owns <data>/security/users.json (salted SCRAM credentials), beside the broker's files, never reading them",
-  },
-  'packages/kafka-server/src/security/acl-store.ts': {
-    functions: ['mkdir', 'open', 'readFile', 'rename', 'stat'],
-    reason: "owns <data>/security/acls.json, beside the broker's files, never reading them",
+      "reads, stats (to reload on change) and crash-safely writes the JSON files of <data>/security (users.json: salted SCRAM credentials; acls.json), beside the broker's files, never reading them",
   },
   'packages/transport-kafka/src/options.ts': {
     functions: ['readFileSync'],

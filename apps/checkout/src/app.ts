@@ -107,13 +107,10 @@ export async function startCheckout(options: CheckoutOptions): Promise<Checkout>
   // kafka_exporter-named offsets and lag of its topics and groups, served at /metrics.
   const metrics = prometheusMetrics();
   metrics.addBroker(transport);
-  // One bus per process runs the scheduler of a schedule-topic transport (Kafka, RabbitMQ): the
-  // first service's publisher, which lives as long as the process. Every bus joining the
-  // schedulers' group made each start a rebalance of up to 14 members (services started past their
-  // 30 s deadline on a three-node Kafka cluster).
-  const newBus = (name: ServiceName, store: ServiceStore, relay: boolean, runScheduler = false) =>
+  // Every bus shares `shared`, so they share its one scheduler (Kafka, RabbitMQ): one member of the
+  // schedulers' group per process, however many services start and stop.
+  const newBus = (name: ServiceName, store: ServiceStore, relay: boolean) =>
     createBus({
-      runScheduler,
       transport: shared,
       source: `/checkout/${name}`,
       contracts: CONTRACTS,
@@ -165,7 +162,7 @@ export async function startCheckout(options: CheckoutOptions): Promise<Checkout>
         schema: definition.schema,
         ...(options.synchronous === undefined ? {} : { synchronous: options.synchronous }),
       });
-      const publisher = newBus(name, store, true, publishers.size === 0);
+      const publisher = newBus(name, store, true);
       publishers.set(name, publisher);
       const runtime = { store, publisher, config };
       runtimes.set(name, runtime);

@@ -18,7 +18,7 @@ import {
   type TransportMessage,
   type TransportScheduler,
 } from '@herald/bus';
-import { assertSubscribeOptions, subscribeToPattern } from '@herald/bus/internal';
+import { PatternSubscriber } from '@herald/bus/internal';
 import type { Broker } from './broker.ts';
 import { BrokerScheduler } from './broker-scheduler.ts';
 import type { BrokerOptions } from './broker-types.ts';
@@ -88,6 +88,14 @@ class Embedded implements EmbeddedTransport {
   readonly #subscriptions = new Set<Subscription>();
   /** Write failures (a full or read-only disk) make the broker unready until a write succeeds. */
   readonly #health = new ConnectionHealth();
+  /** Topic-pattern subscriptions, told of each new topic by the broker's topic catalogue. */
+  readonly #patterns = new PatternSubscriber({
+    name: 'embedded transport',
+    listTopics: () => this.broker.listTopics(),
+    watchTopics: (listener) => this.broker.watchTopics(listener),
+    subscribeTopic: (options, handler) => this.subscribe(options, handler),
+    closed: () => this.broker.closed,
+  });
 
   constructor(broker: Broker, scheduler: BrokerScheduler) {
     this.broker = broker;
@@ -135,21 +143,7 @@ class Embedded implements EmbeddedTransport {
 
   async subscribe(options: SubscribeOptions, handler: MessageHandler): Promise<Subscription> {
     if (this.broker.closed) throw new ClosedError('embedded transport');
-    if (isTopicPattern(options.topic)) {
-      assertSubscribeOptions(options, true);
-      return subscribeToPattern(options, handler, {
-        topics: () => this.broker.listTopics(),
-        watchTopics: (listener) => this.broker.watchTopics(listener),
-        subscribe: (topicOptions, topicHandler) => this.subscribe(topicOptions, topicHandler),
-        onError: (topic, error) => {
-          if (!this.broker.closed) {
-            process.emitWarning(
-              `embedded transport: pattern subscription to "${topic}" failed: ${String(error)}`,
-            );
-          }
-        },
-      });
-    }
+    if (isTopicPattern(options.topic)) return this.#patterns.subscribe(options, handler);
     const subscription = await this.broker.subscribe(options, handler);
     this.#subscriptions.add(subscription);
     return {

@@ -70,10 +70,14 @@ export interface BusOptions {
    */
   readonly outboxRelay?: OutboxRelayOptions | false;
   /**
-   * Whether `start()` joins the schedulers of a transport that keeps scheduled messages in a
-   * schedule topic (`features.scheduling.mode === 'schedule-topic'`, e.g. Kafka, RabbitMQ), so
-   * this process publishes due messages (default true). At least one started bus per broker must
-   * run it, or scheduled messages wait. Transports that schedule natively ignore it.
+   * Whether this bus runs its transport's scheduler, on a transport that keeps scheduled messages
+   * in a schedule topic (`features.scheduling.mode === 'schedule-topic'`, e.g. Kafka, RabbitMQ),
+   * so this process publishes due messages (default true). The scheduler is one per transport
+   * object, however many buses share it: the first bus to start joins the schedulers' group and
+   * the last to stop leaves it. Opt out (`false`) only where this process must not read the
+   * schedule topic, e.g. a publish-only process whose credentials cannot read `herald.schedule`;
+   * at least one started bus per broker must run it, or scheduled messages wait. Transports that
+   * schedule natively ignore it.
    */
   readonly runScheduler?: boolean;
   /**

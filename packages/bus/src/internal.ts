@@ -25,14 +25,11 @@ export {
   urlOption,
 } from './option-checks.ts';
 export { murmur2, partitionForKey } from './partitioner.ts';
-export {
-  PATTERN_TOPICS_MAX,
-  type PatternSource,
-  subscribeToPattern,
-} from './pattern-subscription.ts';
+export { type PatternHost, PatternSubscriber } from './pattern-subscriber.ts';
+export { PATTERN_TOPICS_MAX } from './pattern-subscription.ts';
 export { publishIdentity } from './publish-identity.ts';
 export { DueQueue } from './schedule/due-queue.ts';
 export { type RegisteredSubscription, SubscriptionRegistry } from './subscription-registry.ts';
-export { pollTopics, TOPIC_LIST_POLL_MS } from './topic-poller.ts';
+export { TOPIC_LIST_POLL_MS } from './topic-poller.ts';
 export { assertSubscribeOptions } from './transport-checks.ts';
 export { upcast } from './upcast.ts';

@@ -10,7 +10,7 @@ import { ClosedError, PayloadTooLargeError, TransportError } from './errors.ts';
 import type { TransportHealth } from './health.ts';
 import { KeyedFifo } from './keyed-fifo.ts';
 import { assertTopicName } from './names.ts';
-import { subscribeToPattern } from './pattern-subscription.ts';
+import { PatternSubscriber } from './pattern-subscriber.ts';
 import { MemoryScheduler } from './schedule/memory-scheduler.ts';
 import { isTopicPattern } from './topic-pattern.ts';
 import {
@@ -70,6 +70,17 @@ class MemoryTransport implements Transport {
   readonly #topics = new Map<string, Topic>();
   /** Pattern subscriptions waiting for new topics (one per pattern subscription, so bounded by them). */
   readonly #topicWatchers = new Set<(topic: string) => void>();
+  /** Topic-pattern subscriptions, told of each new topic through `#topicWatchers`. */
+  readonly #patterns = new PatternSubscriber({
+    name: 'memory transport',
+    listTopics: () => this.#topics.keys(),
+    watchTopics: (listener) => {
+      this.#topicWatchers.add(listener);
+      return () => this.#topicWatchers.delete(listener);
+    },
+    subscribeTopic: (options, handler) => this.subscribe(options, handler),
+    closed: () => this.#closed,
+  });
   readonly scheduler: MemoryScheduler;
   #closed = false;
 
@@ -140,20 +151,7 @@ class MemoryTransport implements Transport {
   async subscribe(options: SubscribeOptions, handler: MessageHandler): Promise<Subscription> {
     if (this.#closed) throw new ClosedError('memory transport');
     assertSubscribeOptions(options, true);
-    if (isTopicPattern(options.topic)) {
-      return subscribeToPattern(options, handler, {
-        topics: () => this.#topics.keys(),
-        watchTopics: (listener) => {
-          this.#topicWatchers.add(listener);
-          return () => this.#topicWatchers.delete(listener);
-        },
-        subscribe: (topicOptions, topicHandler) => this.subscribe(topicOptions, topicHandler),
-        onError: (topic, error) =>
-          process.emitWarning(
-            `memory transport: pattern subscription to "${topic}" failed: ${String(error)}`,
-          ),
-      });
-    }
+    if (isTopicPattern(options.topic)) return this.#patterns.subscribe(options, handler);
     const state = this.#topic(options.topic);
     let group = state.groups.get(options.group);
     if (group === undefined) {

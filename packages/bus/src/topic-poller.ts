@@ -14,7 +14,7 @@ export const TOPIC_LIST_POLL_MS = 2_000;
  * topics (`__consumer_offsets`, `__transaction_state`). Returns the function that stops it.
  */
 export function pollTopics(
-  listTopics: () => Promise<readonly string[]>,
+  listTopics: () => Iterable<string> | Promise<Iterable<string>>,
   listener: (topic: string) => void,
   intervalMs = TOPIC_LIST_POLL_MS,
 ): () => void {

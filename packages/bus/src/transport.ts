@@ -156,8 +156,8 @@ export type TopicPatternsFeature =
  * - `native`: the transport's {@link Transport.scheduler} keeps them (the embedded broker's
  *   persisted schedule, the memory transport's timers);
  * - `schedule-topic`: the bus keeps them on the transport itself, in the topic
- *   `herald.schedule`, and every started bus runs a scheduler that publishes them when due (see
- *   `schedule/topic-scheduler.ts`); `nackDelayStepsMs` are the nack delays the transport
+ *   `herald.schedule`, and each transport object runs one scheduler, while a bus on it is started,
+ *   that publishes them when due (see `schedule/topic-scheduler.ts`, `schedule/shared-scheduler.ts`); `nackDelayStepsMs` are the nack delays the transport
  *   honours without rounding up (RabbitMQ's retry queues), absent when every delay is honoured;
  * - `unsupported`: not available, for the reason given.
  */

@@ -21,7 +21,7 @@ import {
 } from '../src/index.ts';
 import { DueQueue } from '../src/internal.ts';
 import { deliverAtMs } from '../src/schedule/deliver-at.ts';
-import { SCHEDULE_TOPIC } from '../src/schedule/topic-scheduler.ts';
+import { SCHEDULE_TOPIC, SCHEDULER_GROUP } from '../src/schedule/topic-scheduler.ts';
 
 const Reminder = defineEvent('Reminder', { topic: 'reminders', schema: z.object({ name: z.string() }) });
 
@@ -212,4 +212,82 @@ describe('scheduling - schedule topic', { timeout: 60_000 }, () => {
       }
     });
   }
+});
+
+/** A schedule-topic transport that counts the open subscriptions of the schedulers' group. */
+function countingTransport(failStarts = 0) {
+  const transport = scheduleTopicTransport({
+    mode: 'schedule-topic',
+    guarantee: 'test',
+    horizonMsMax: 60_000,
+    nackHoldMsMax: 200,
+  });
+  const counts = { open: 0, opened: 0, failStarts };
+  const subscribe = transport.subscribe;
+  transport.subscribe = async (options, handler) => {
+    if (options.group !== SCHEDULER_GROUP) return subscribe(options, handler);
+    if (counts.failStarts > 0) {
+      counts.failStarts -= 1;
+      throw new Error('broker unavailable');
+    }
+    const subscription = await subscribe(options, handler);
+    counts.open += 1;
+    counts.opened += 1;
+    return {
+      close: async (closeOptions) => {
+        counts.open -= 1;
+        await subscription.close(closeOptions);
+      },
+    };
+  };
+  return { transport, counts };
+}
+
+describe('scheduling - one scheduler per transport', { timeout: 60_000 }, () => {
+  it('scheduling - buses sharing a transport run one scheduler, from the first start to the last stop', async () => {
+    const { transport, counts } = countingTransport();
+    try {
+      const buses = [1, 2, 3].map(() => createBus({ transport, ownsTransport: false, logger: silentLogger }));
+      const optedOut = createBus({
+        transport,
+        ownsTransport: false,
+        logger: silentLogger,
+        runScheduler: false,
+      });
+      const seen = collect(buses[0]!);
+      await Promise.all([...buses, optedOut].map((bus) => bus.start()));
+      assert.deepEqual(counts, { open: 1, opened: 1, failStarts: 0 }, 'one member, started once');
+      await buses[1]!.stop();
+      await optedOut.stop();
+      assert.equal(counts.open, 1, 'held while another bus runs');
+      // Scheduled by a bus that stopped holding it, published by the one scheduler still running.
+      await buses[2]!.publish(Reminder, { name: 'due' }, { delayMs: 50 });
+      await eventually(() => seen.has('due'), 'the scheduled reminder');
+      await Promise.all([buses[0]!.stop(), buses[2]!.stop()]);
+      assert.equal(counts.open, 0, 'the last bus to stop stops it');
+      const late = createBus({ transport, ownsTransport: false, logger: silentLogger });
+      await late.start();
+      assert.deepEqual([counts.open, counts.opened], [1, 2], 'a later bus starts it again');
+      await late.stop();
+      assert.equal(counts.open, 0);
+    } finally {
+      await transport.close();
+    }
+  });
+
+  it('scheduling - a failed scheduler start fails that bus, and the next bus starts it', async () => {
+    const { transport, counts } = countingTransport(1);
+    try {
+      const first = createBus({ transport, ownsTransport: false, logger: silentLogger });
+      await assert.rejects(first.start(), /broker unavailable/);
+      assert.equal(counts.open, 0);
+      const second = createBus({ transport, ownsTransport: false, logger: silentLogger });
+      await second.start();
+      assert.equal(counts.open, 1);
+      await second.stop();
+      assert.equal(counts.open, 0, 'the failed bus holds nothing');
+    } finally {
+      await transport.close();
+    }
+  });
 });

@@ -4,6 +4,7 @@
  * the console and the CLI have one implementation of reading.
  */
 export type { Command, CommandIo } from './cli.ts';
+export { messageBuilder } from './commands/produce.ts';
 export {
   type DeadLetterEntry,
   type DeadLetterFilter,

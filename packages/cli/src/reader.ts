@@ -30,6 +30,14 @@ export interface ReadOptions {
   readonly signal: AbortSignal;
   /** Called per record in order; resolve false to stop reading. */
   readonly onRecord: (record: ConsumedRecord) => boolean | Promise<boolean>;
+  /**
+   * Bytes a record must hold to be worth decoding, read again before every fetch (a scan may
+   * learn more to look for): passed to the target as `FetchOptions.batchHolds`. Only scans that
+   * test records for bytes give it; every record that holds them is still read.
+   */
+  readonly batchHolds?: (() => readonly Uint8Array[] | undefined) | undefined;
+  /** Called with the records a fetch left out because of `batchHolds`; return false to stop reading. */
+  readonly onSkipped?: ((records: number) => boolean) | undefined;
 }
 
 /** Reads until every partition ended, `onRecord` said stop, or `signal` aborted; resolves the next offsets. */
@@ -41,9 +49,12 @@ export async function readTopic(options: ReadOptions): Promise<Map<number, bigin
     const partitions = [...active].sort((a, b) => a - b);
     const waitMs = idle ? (options.idleWaitMs ?? IDLE_WAIT_MS) : 0;
     const results = await Promise.all(
-      partitions.map((partition) =>
-        options.target.fetch(options.topic, partition, positions.get(partition)!, waitMs),
-      ),
+      partitions.map((partition) => {
+        const batchHolds = options.batchHolds?.();
+        return batchHolds === undefined
+          ? options.target.fetch(options.topic, partition, positions.get(partition)!, waitMs)
+          : options.target.fetch(options.topic, partition, positions.get(partition)!, waitMs, { batchHolds });
+      }),
     );
     idle = true;
     for (let index = 0; index < partitions.length; index++) {
@@ -81,6 +92,9 @@ export async function readTopic(options: ReadOptions): Promise<Map<number, bigin
         (stop === undefined || result.nextOffset <= stop)
       ) {
         positions.set(partition, result.nextOffset);
+      }
+      if (result.skippedRecords !== undefined && options.onSkipped?.(result.skippedRecords) === false) {
+        return positions;
       }
       const next = positions.get(partition)!;
       const end = stop ?? (options.follow ? undefined : result.highWatermark);

@@ -1,9 +1,12 @@
 /// <reference lib="dom" />
 /** The page's side of the typed API: every call is typed by the server's own response types. */
 import type {
+  ConsoleSettings,
   DeadLetterView,
   GroupView,
   MessagePage,
+  ProduceRequest,
+  ProduceResult,
   RedriveAllRequest,
   RedriveAllResult,
   RedriveRequest,
@@ -35,7 +38,9 @@ async function call<T>(path: string, body?: unknown): Promise<T> {
 
 /** The server's routes. */
 export const api = {
+  settings: () => call<ConsoleSettings>('/api/settings'),
   topics: () => call<TopicView[]>('/api/topics'),
+  produce: (request: ProduceRequest) => call<ProduceResult>('/api/produce', request),
   /** A page of one partition from `offset`, or from the first message at or after `time` when given. */
   messages: (topic: string, partition: number, offset: string, limit: number, time = '') =>
     call<MessagePage>(

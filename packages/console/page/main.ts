@@ -6,7 +6,9 @@
  */
 import { html } from 'htm/preact';
 import { render } from 'preact';
-import { useState } from 'preact/hooks';
+import { useEffect, useState } from 'preact/hooks';
+import type { MessageView } from '../src/api-types.ts';
+import { api } from './api.ts';
 import { TopologyView } from './topology.ts';
 import { DeadLettersView, GroupsView, TopicsView } from './views-data.ts';
 import { SearchView, TailView, TraceView } from './views-flow.ts';
@@ -27,6 +29,14 @@ function App() {
   const initial = (location.hash.slice(1) || 'topics') as ViewName;
   const [current, setCurrent] = useState<ViewName>(initial in VIEWS ? initial : 'topics');
   const [traceId, setTraceId] = useState('');
+  // The message to re-produce: opens the topics view with the produce form prefilled.
+  const [reproducing, setReproducing] = useState<{ message: MessageView; round: number } | undefined>(
+    undefined,
+  );
+  const [readOnly, setReadOnly] = useState(true);
+  useEffect(() => {
+    api.settings().then((settings) => setReadOnly(settings.readOnly));
+  }, []);
   const open = (name: ViewName) => {
     location.hash = name;
     setCurrent(name);
@@ -35,9 +45,17 @@ function App() {
     setTraceId(query);
     open('trace');
   };
+  const reproduce = readOnly
+    ? undefined
+    : (message: MessageView) => {
+        setReproducing({ message, round: (reproducing?.round ?? 0) + 1 });
+        open('topics');
+      };
   const View = VIEWS[current].view as (props: {
     openTrace: (id: string) => void;
     traceId: string;
+    reproduce: ((message: MessageView) => void) | undefined;
+    reproducing: MessageView | undefined;
   }) => unknown;
   return html`
     <header>
@@ -46,13 +64,17 @@ function App() {
         ${Object.entries(VIEWS).map(
           ([name, entry]) =>
             html`<button type="button" aria-current=${name === current ? 'page' : undefined}
-              onClick=${() => open(name as ViewName)}>${entry.label}</button>`,
+              onClick=${() => {
+                setReproducing(undefined);
+                open(name as ViewName);
+              }}>${entry.label}</button>`,
         )}
       </nav>
     </header>
     <main>
       <h2>${VIEWS[current].label}</h2>
-      <${View} key=${`${current}:${traceId}`} openTrace=${openTrace} traceId=${traceId} />
+      <${View} key=${`${current}:${traceId}:${reproducing?.round ?? 0}`} openTrace=${openTrace}
+        traceId=${traceId} reproduce=${reproduce} reproducing=${reproducing?.message} />
     </main>
   `;
 }

@@ -8,8 +8,15 @@ function payload(label: string, value: PayloadView | null) {
   return html`<p>${label} (${value.kind}, ${value.sizeBytes} bytes)</p><pre aria-label=${label} tabindex="0">${value.text}</pre>`;
 }
 
-/** One message in full; `openTrace` links its flow when it has a correlation id. */
-export function Message(props: { message: MessageView; openTrace?: ((id: string) => void) | undefined }) {
+/**
+ * One message in full; `openTrace` links its flow when it has a correlation id, `onReproduce`
+ * (absent on a read-only console) opens the produce form prefilled with it.
+ */
+export function Message(props: {
+  message: MessageView;
+  openTrace?: ((id: string) => void) | undefined;
+  onReproduce?: ((message: MessageView) => void) | undefined;
+}) {
   const { message } = props;
   const ce = message.cloudEvent;
   return html`<section aria-label=${`message ${message.topic}/${message.partition}@${message.offset}`}>
@@ -27,6 +34,11 @@ export function Message(props: { message: MessageView; openTrace?: ((id: string)
                 Trace flow ${ce.partitionkey ?? ce.correlationid}</button>`
             : null
         }`
+    }
+    ${
+      props.onReproduce === undefined
+        ? null
+        : html`<button type="button" onClick=${() => props.onReproduce?.(message)}>Re-produce…</button>`
     }
     ${payload('Key', message.key)} ${payload('Value', message.value)}
     <details><summary>Headers (${message.headers.length})</summary>

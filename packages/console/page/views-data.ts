@@ -2,9 +2,27 @@
 /** The views over stored data: topics and their messages, groups and lag, dead letters. */
 import { html } from 'htm/preact';
 import { useEffect, useState } from 'preact/hooks';
-import type { DeadLetterView, GroupView, MessagePage, MessageView, TopicView } from '../src/api-types.ts';
+import type {
+  DeadLetterView,
+  GroupView,
+  MessagePage,
+  MessageView,
+  ProduceResult,
+  TopicView,
+} from '../src/api-types.ts';
+import { reproduceRequestOf } from '../src/produce-request.ts';
 import { api } from './api.ts';
 import { Message, MessageList } from './message.ts';
+import { type Draft, draftOf, ProduceForm } from './produce.ts';
+
+/** Messages one page of the browser asks for. */
+const BROWSE_PAGE_MESSAGES = 50;
+
+/** The produce form's fields for re-producing `message`, or why it cannot be. */
+function reproduceDraft(message: MessageView): Draft | string {
+  const request = reproduceRequestOf(message);
+  return typeof request === 'string' ? `Cannot re-produce this message: ${request}.` : draftOf(request);
+}
 
 /** Loads `load()` once (and again on `reload`), with its error shown. */
 function useLoad<T>(load: () => Promise<T>): { data: T | undefined; error: string; reload: () => void } {
@@ -27,21 +45,57 @@ function ErrorText(props: { error: string }) {
   return props.error === '' ? null : html`<p role="alert" class="failed">${props.error}</p>`;
 }
 
-/** Topics with partitions and offsets; browse one partition from an offset. */
-export function TopicsView(props: { openTrace: (id: string) => void }) {
+/**
+ * Topics with partitions and offsets; browse one partition from an offset; produce a message, or
+ * re-produce one (`reproducing`: opened from another view's message). `reproduce` is absent on a
+ * read-only console.
+ */
+export function TopicsView(props: {
+  openTrace: (id: string) => void;
+  reproduce: ((message: MessageView) => void) | undefined;
+  reproducing: MessageView | undefined;
+}) {
   const topics = useLoad(api.topics);
+  const initial = props.reproducing === undefined ? undefined : reproduceDraft(props.reproducing);
+  const [producing, setProducing] = useState<{ draft: Draft; heading: string; round: number } | undefined>(
+    initial === undefined || typeof initial === 'string'
+      ? undefined
+      : { draft: initial, heading: 'Re-produce a message', round: 0 },
+  );
+  const [produced, setProduced] = useState<ProduceResult | undefined>(undefined);
   const [topic, setTopic] = useState('');
   const [partition, setPartition] = useState(0);
   const [offset, setOffset] = useState('0');
   const [time, setTime] = useState('');
   const [page, setPage] = useState<MessagePage | undefined>(undefined);
   const [selected, setSelected] = useState<MessageView | undefined>(undefined);
-  const [error, setError] = useState('');
+  const [error, setError] = useState(typeof initial === 'string' ? initial : '');
+  const load = (name: string, from: number, start: string, at: string) =>
+    api
+      .messages(name, from, start, BROWSE_PAGE_MESSAGES, at)
+      .then(setPage, (failure: Error) => setError(failure.message));
   const browse = (event: Event) => {
     event.preventDefault();
-    api
-      .messages(topic, partition, offset, 50, time)
-      .then(setPage, (failure: Error) => setError(failure.message));
+    void load(topic, partition, offset, time);
+  };
+  /** Shows the last page of a partition (where a produced message lands). */
+  const browseNewest = async (name: string, from: number) => {
+    const fresh = await api.topics();
+    const info = fresh.find((entry) => entry.name === name)?.partitions.find((p) => p.partition === from);
+    const end = BigInt(info?.highWatermark ?? '0');
+    const start = BigInt(info?.logStartOffset ?? '0');
+    const first = end - BigInt(BROWSE_PAGE_MESSAGES) > start ? end - BigInt(BROWSE_PAGE_MESSAGES) : start;
+    setTopic(name);
+    setPartition(from);
+    setOffset(String(first));
+    setTime('');
+    await load(name, from, String(first), '');
+  };
+  const reproduceHere = (message: MessageView) => {
+    const draft = reproduceDraft(message);
+    if (typeof draft === 'string') return setError(draft);
+    setError('');
+    setProducing({ draft, heading: 'Re-produce a message', round: (producing?.round ?? 0) + 1 });
   };
   const list: readonly TopicView[] = topics.data ?? [];
   return html`<${ErrorText} error=${topics.error || error} />
@@ -73,7 +127,47 @@ export function TopicsView(props: { openTrace: (id: string) => void }) {
         : html`<p>Next offset ${page.nextOffset} of ${page.highWatermark}</p>
       <${MessageList} label="Messages" messages=${page.messages} onSelect=${setSelected} />`
     }
-    ${selected === undefined ? null : html`<${Message} message=${selected} openTrace=${props.openTrace} />`}`;
+    ${
+      props.reproduce === undefined
+        ? null
+        : html`<p><button type="button" onClick=${() =>
+            setProducing({
+              draft: draftOf(undefined, topic),
+              heading: 'Produce a message',
+              round: (producing?.round ?? 0) + 1,
+            })}>
+            Produce a message…</button></p>`
+    }
+    ${
+      produced === undefined
+        ? null
+        : html`<p role="status">Produced ${produced.sizeBytes} bytes to ${produced.topic}${
+            produced.partition === null ? '' : ` partition ${produced.partition}`
+          }${produced.eventId === null ? '' : ` (event ${produced.eventId})`}.
+          ${
+            produced.partition === null
+              ? null
+              : html`<button type="button" onClick=${() => void browseNewest(produced.topic, produced.partition!)}>
+                Browse the newest of ${produced.topic} / ${produced.partition}</button>`
+          }</p>`
+    }
+    ${
+      producing === undefined
+        ? null
+        : html`<${ProduceForm} key=${producing.round} topics=${list} initial=${producing.draft}
+          heading=${producing.heading} onCancel=${() => setProducing(undefined)}
+          onProduced=${(result: ProduceResult) => {
+            setProducing(undefined);
+            setProduced(result);
+            topics.reload();
+          }} />`
+    }
+    ${
+      selected === undefined
+        ? null
+        : html`<${Message} message=${selected} openTrace=${props.openTrace}
+          onReproduce=${props.reproduce === undefined ? undefined : reproduceHere} />`
+    }`;
 }
 
 /** Groups with members and lag per partition; reset offsets with a confirmation. */
@@ -130,7 +224,10 @@ export function GroupsView() {
 }
 
 /** Pending dead letters: reason, error, attempts; view the original; redrive one. */
-export function DeadLettersView(props: { openTrace: (id: string) => void }) {
+export function DeadLettersView(props: {
+  openTrace: (id: string) => void;
+  reproduce: ((message: MessageView) => void) | undefined;
+}) {
   const letters = useLoad(api.deadLetters);
   const [selected, setSelected] = useState<DeadLetterView | undefined>(undefined);
   const [message, setMessage] = useState('');
@@ -191,5 +288,5 @@ export function DeadLettersView(props: { openTrace: (id: string) => void }) {
       </tr>`,
       )}</tbody>
     </table>
-    ${selected === undefined ? null : html`<${Message} message=${selected.original} openTrace=${props.openTrace} />`}`;
+    ${selected === undefined ? null : html`<${Message} message=${selected.original} openTrace=${props.openTrace} onReproduce=${props.reproduce} />`}`;
 }

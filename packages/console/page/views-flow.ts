@@ -17,8 +17,14 @@ const TAIL_MESSAGES_MAX = 200;
 /** Matches the search list shows at most (the server's limit bounds them too). */
 const SEARCH_MATCHES_MAX = 1000;
 
+/** A count with thousands separators. */
+const count = (value: number) => value.toLocaleString('en-US');
+
 /** Search keys, values and headers of every topic, with a scan budget, a result limit and progress. */
-export function SearchView(props: { openTrace: (id: string) => void }) {
+export function SearchView(props: {
+  openTrace: (id: string) => void;
+  reproduce: ((message: MessageView) => void) | undefined;
+}) {
   const [needle, setNeedle] = useState('');
   const [budget, setBudget] = useState(1_000_000);
   const [limit, setLimit] = useState(100);
@@ -26,12 +32,17 @@ export function SearchView(props: { openTrace: (id: string) => void }) {
   const [progress, setProgress] = useState<SearchProgress | undefined>(undefined);
   const [selected, setSelected] = useState<MessageView | undefined>(undefined);
   const source = useRef<EventSource | undefined>(undefined);
+  const startedMs = useRef(0);
+  /** Events scanned per second since the search started, by the page's clock. */
+  const rate = (now: SearchProgress) =>
+    Math.round(now.scanned / Math.max(0.001, (performance.now() - startedMs.current) / 1000));
   useEffect(() => () => source.current?.close(), []);
   const start = (event: Event) => {
     event.preventDefault();
     source.current?.close();
     setMatches([]);
     setProgress(undefined);
+    startedMs.current = performance.now();
     const found: MessageView[] = [];
     const events = new EventSource(
       withToken(`/api/search?q=${encodeURIComponent(needle)}&budget=${budget}&limit=${limit}`),
@@ -60,12 +71,18 @@ export function SearchView(props: { openTrace: (id: string) => void }) {
     <p role="status" data-testid="search-progress">${
       progress === undefined
         ? ''
-        : `Scanned ${progress.scanned} of at most ${progress.budget}, ${progress.matches} found${
+        : `Scanned ${count(progress.scanned)} of ${count(progress.retained)} retained events (scan budget ${count(progress.budget)}), ${count(progress.matches)} found, ${count(rate(progress))} events/s${
             progress.stoppedBy === undefined ? '…' : ` (done: ${progress.stoppedBy})`
           }`
     }</p>
+    ${
+      progress === undefined
+        ? null
+        : html`<progress aria-label="Search progress" max=${Math.max(1, Math.min(progress.retained, progress.budget))}
+          value=${progress.scanned}></progress>`
+    }
     <${MessageList} label="Search results" messages=${matches} onSelect=${setSelected} />
-    ${selected === undefined ? null : html`<${Message} message=${selected} openTrace=${props.openTrace} />`}`;
+    ${selected === undefined ? null : html`<${Message} message=${selected} openTrace=${props.openTrace} onReproduce=${props.reproduce} />`}`;
 }
 
 /** New messages of one topic as they arrive, over SSE, filtered by type, key or header, in a fixed-size list. */

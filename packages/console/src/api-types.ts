@@ -126,6 +126,8 @@ export interface RedriveAllResult {
 export interface SearchProgress {
   readonly scanned: number;
   readonly budget: number;
+  /** Events retained in the topics searched when it started: the search reads at most min(this, budget). */
+  readonly retained: number;
   readonly matches: number;
   /** Set on `done`: why the search ended. */
   readonly stoppedBy?: 'end' | 'budget' | 'limit';
@@ -262,8 +264,55 @@ export interface TopologyView {
   readonly readAtMs: number;
 }
 
-/** An error response: `{ error, code }` with an HTTP status. */
+/**
+ * An error response: `{ error, code }` with an HTTP status. `code` is a `CLI_*` code of
+ * `@herald/errors`, or `CONSOLE_READ_ONLY` (403) for a write to a console started `--read-only`.
+ */
 export interface ErrorView {
   readonly error: string;
   readonly code: string;
+}
+
+/**
+ * `POST /api/produce`: publish one message, as `herald produce` does. Refused with 403
+ * (`CONSOLE_READ_ONLY`) when the console runs with `--read-only`.
+ */
+export interface ProduceRequest {
+  readonly topic: string;
+  /** The key as text (same key, same partition); null or empty for none. */
+  readonly key: string | null;
+  /** Header names to values (a JSON object in the form). */
+  readonly headers: Readonly<Record<string, string>>;
+  /** The value as the form holds it: JSON (sent compact), UTF-8 text, or hex bytes (`ff 00 10`). */
+  readonly value: string;
+  readonly valueKind: PayloadView['kind'];
+  /**
+   * Wraps the value as a CloudEvent of this type (binary mode, `ce_*` headers), as
+   * `herald produce --cloudevent TYPE`; empty or absent for a plain message.
+   */
+  readonly cloudEventType?: string | undefined;
+  /**
+   * Gives the message a fresh `ce_id` when its headers carry one (a re-produced event): an
+   * idempotent consumer would skip the same id as a duplicate.
+   */
+  readonly newEventId?: boolean | undefined;
+}
+
+/** What `POST /api/produce` published. */
+export interface ProduceResult {
+  readonly topic: string;
+  /** The partition the key maps to (null without a key: the target picks one). */
+  readonly partition: number | null;
+  /** Bytes of the value as published. */
+  readonly sizeBytes: number;
+  /** The published `ce_id`, when the message is a CloudEvent. */
+  readonly eventId: string | null;
+}
+
+/** `GET /api/settings`: what this console allows, so the page shows only what works. */
+export interface ConsoleSettings {
+  /** Started with `--read-only`: produce, group resets and redrives are refused. */
+  readonly readOnly: boolean;
+  /** Largest produce request body, in bytes. */
+  readonly produceBodyBytesMax: number;
 }

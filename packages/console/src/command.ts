@@ -17,16 +17,19 @@ import {
 } from '@herald/cli/internal';
 import { startConsole } from './server.ts';
 
-const USAGE = `Usage: herald console [--data DIR | --broker HOST:PORT] [--port N] [--host ADDRESS --token SECRET] [--traces FILE]
+const USAGE = `Usage: herald console [--data DIR | --broker HOST:PORT] [--port N] [--host ADDRESS --token SECRET] [--read-only] [--traces FILE]
 
-Serves the Herald console, a web page of topics and messages, groups and lag, dead letters,
-search, live tail, the trace of one flow and the topology, until Ctrl-C. It prints its URL.
+Serves the Herald console, a web page of topics and messages (and producing them), groups and
+lag, dead letters, search, live tail, the trace of one flow and the topology, until Ctrl-C. It
+prints its URL.
 
 Options:
   --port N               port to listen on (default 8080; 0 picks a free one)
   --host ADDRESS         address to bind (default 127.0.0.1, this machine only); any other
                          address needs --token
   --token SECRET         required of every request (the printed URL carries it)
+  --read-only            refuse every write: producing, resetting groups, redriving dead
+                         letters (default: allowed to whoever reaches the console)
   --traces FILE          a JSON-lines span file (the checkout's traces.jsonl with --otel): the
                          trace view shows each event's handler runs
 ${TARGET_USAGE}
@@ -39,6 +42,7 @@ const OPTIONS = {
   port: { type: 'string' },
   host: { type: 'string' },
   token: { type: 'string' },
+  'read-only': { type: 'boolean' },
   traces: { type: 'string' },
 } as const;
 
@@ -63,6 +67,7 @@ async function consoleRun(args: readonly string[], io: CommandIo): Promise<numbe
       port,
       host,
       token,
+      readOnly: values['read-only'] === true,
       traces: stringOption(values, 'traces'),
     });
     io.stdout(`Herald console on ${target.description}: ${server.url}\n`);

@@ -51,17 +51,32 @@ export function messageViewOf(record: ConsumedRecord): MessageView {
   };
 }
 
-/** Whether `record`'s key, value or a header name or value contains `needle` (case-sensitive). */
-export function recordContains(record: ConsumedRecord, needle: string): boolean {
-  const haystacks: (Uint8Array | null)[] = [record.key, record.value];
-  for (const [name, value] of record.headers) {
-    if (name.includes(needle)) return true;
-    haystacks.push(value);
+/** Whether `bytes` holds `needle` from some position: a native scan for its first byte, then a compare. */
+function includesBytes(bytes: Uint8Array, needle: Uint8Array): boolean {
+  const first = needle[0]!;
+  const last = bytes.length - needle.length;
+  for (let at = bytes.indexOf(first); at !== -1 && at <= last; at = bytes.indexOf(first, at + 1)) {
+    let index = 1;
+    while (index < needle.length && bytes[at + index] === needle[index]) index++;
+    if (index === needle.length) return true;
   }
-  const bytes = Buffer.from(needle);
-  return haystacks.some(
-    (haystack) =>
-      haystack !== null &&
-      Buffer.from(haystack.buffer, haystack.byteOffset, haystack.byteLength).includes(bytes),
-  );
+  return false;
+}
+
+/**
+ * A test of whether a record's key, value or a header name or value contains `needle`
+ * (case-sensitive, on the bytes). Made once per search: it encodes the needle once and allocates
+ * nothing per record, since a search runs it on up to millions of records.
+ */
+export function recordMatcher(needle: string): (record: ConsumedRecord) => boolean {
+  const bytes = new TextEncoder().encode(needle);
+  if (bytes.length === 0) return () => true;
+  return (record) => {
+    if (record.key !== null && includesBytes(record.key, bytes)) return true;
+    if (record.value !== null && includesBytes(record.value, bytes)) return true;
+    for (const [name, value] of record.headers) {
+      if (name.includes(needle) || (value !== null && includesBytes(value, bytes))) return true;
+    }
+    return false;
+  };
 }

@@ -3,9 +3,15 @@
  * the CLI's {@link readTopic} and stops at an explicit scan budget, so a search over millions of
  * retained events reports progress and ends at its bound instead of running on.
  */
-import { type ConsumedRecord, headerMap, readTopic, type Target } from '@herald/cli/internal';
+import {
+  type ConsumedRecord,
+  headerMap,
+  type ReadOptions,
+  readTopic,
+  type Target,
+} from '@herald/cli/internal';
 import type { MessageView, SearchProgress, TraceStep, TraceView } from './api-types.ts';
-import { messageViewOf, recordContains } from './message-view.ts';
+import { messageViewOf, recordMatcher } from './message-view.ts';
 
 /** Records a search or trace reads by default before it stops (its scan budget). */
 export const SCAN_BUDGET_DEFAULT = 1_000_000;
@@ -17,6 +23,11 @@ export const SEARCH_RESULTS_DEFAULT = 100;
 export const SEARCH_RESULTS_MAX = 1000;
 /** Steps one trace shows at most. */
 export const TRACE_STEPS_MAX = 500;
+/**
+ * Correlation ids a trace's second pass tests each record's bytes for before decoding its headers;
+ * a flow with more (a saga restarting correlations) decodes every record's headers instead.
+ */
+const TRACE_PREFILTER_IDS_MAX = 16;
 /** How often a search reports progress, in records scanned. */
 const PROGRESS_EVERY_RECORDS = 5000;
 
@@ -41,19 +52,39 @@ export async function search(target: Target, options: SearchOptions): Promise<Se
   let scanned = 0;
   let matches = 0;
   let stoppedBy: SearchProgress['stoppedBy'] = 'end';
-  const progress = () => ({ scanned, budget: options.budget, matches });
+  let retained = 0;
+  for (const topic of topics) {
+    for (const p of (await target.describeTopic(topic)).partitions) {
+      retained += Number(p.highWatermark - p.logStartOffset);
+    }
+  }
+  const progress = () => ({ scanned, budget: options.budget, retained, matches });
+  const contains = recordMatcher(options.needle);
+  const needleBytes = [new TextEncoder().encode(options.needle)];
+  let nextProgressAt = PROGRESS_EVERY_RECORDS;
+  // Records read and records the target left out undecoded (batches without the needle) count alike.
+  const counted = (records: number) => {
+    scanned += records;
+    if (scanned >= nextProgressAt) {
+      options.onProgress(progress());
+      nextProgressAt = (Math.floor(scanned / PROGRESS_EVERY_RECORDS) + 1) * PROGRESS_EVERY_RECORDS;
+    }
+    if (matches >= options.resultsMax) stoppedBy = 'limit';
+    else if (scanned >= options.budget) stoppedBy = 'budget';
+    return stoppedBy === 'end';
+  };
   for (const topic of topics) {
     if (stoppedBy !== 'end' || options.signal.aborted) break;
-    await scanTopic(target, topic, options.signal, (record) => {
-      scanned++;
-      if (recordContains(record, options.needle)) {
-        matches++;
-        options.onMatch(messageViewOf(record));
-      }
-      if (scanned % PROGRESS_EVERY_RECORDS === 0) options.onProgress(progress());
-      if (matches >= options.resultsMax) stoppedBy = 'limit';
-      else if (scanned >= options.budget) stoppedBy = 'budget';
-      return stoppedBy === 'end';
+    await scanTopic(target, topic, options.signal, {
+      onRecord: (record) => {
+        if (contains(record)) {
+          matches++;
+          options.onMatch(messageViewOf(record));
+        }
+        return counted(1);
+      },
+      batchHolds: () => needleBytes,
+      onSkipped: counted,
     });
   }
   return { ...progress(), stoppedBy };
@@ -64,7 +95,7 @@ async function scanTopic(
   target: Target,
   topic: string,
   signal: AbortSignal,
-  onRecord: (record: ConsumedRecord) => boolean,
+  scan: Pick<ReadOptions, 'onRecord' | 'batchHolds' | 'onSkipped'>,
 ): Promise<void> {
   const info = await target.describeTopic(topic);
   await readTopic({
@@ -74,7 +105,7 @@ async function scanTopic(
     stopAt: new Map(info.partitions.map((p) => [p.partition, p.highWatermark])),
     follow: false,
     signal,
-    onRecord,
+    ...scan,
   });
 }
 
@@ -87,8 +118,9 @@ export function serviceOf(source: string | undefined): string {
 /**
  * Every event of one flow, in causation order (a depth-first walk from the first event, children
  * by time). `query` is a correlation id, the id of any event of the flow, or a key (an order id):
- * a first pass finds the correlation ids it names, a second collects their events, because an
- * application may start a new correlation mid-flow (a saga's commands) under the same key.
+ * a first pass finds the correlation ids it names (an application may start a new correlation
+ * mid-flow, a saga's commands, under the same key) and collects their events from there on; a
+ * second reads again the topics before the last correlation was found.
  */
 export async function trace(
   target: Target,
@@ -98,16 +130,48 @@ export async function trace(
 ): Promise<TraceView> {
   const topics = (await target.listTopics()).sort();
   const correlations = new Set<string>();
+  const found: { record: ConsumedRecord; headers: Record<string, string> }[] = [];
+  const seen = new Set<string>();
   let scanned = 0;
   let truncated = false;
-  const pass = async (onRecord: (record: ConsumedRecord, headers: Record<string, string>) => void) => {
+  // Byte tests run before a record's headers are decoded (decoding every record's headers to
+  // strings is most of a pass's cost): a record of the flow holds the ids searched.
+  const queryMatches = recordMatcher(query);
+  const queryBytes = new TextEncoder().encode(query);
+  let correlationMatchers: ((record: ConsumedRecord) => boolean)[] = [];
+  let correlationBytes: Uint8Array[] = [];
+  const isFlowCandidate = (record: ConsumedRecord) =>
+    correlations.size > TRACE_PREFILTER_IDS_MAX || correlationMatchers.some((matches) => matches(record));
+  const collect = (record: ConsumedRecord, headers: Record<string, string>) => {
+    const correlation = headers.ce_correlationid ?? headers.ce_id;
+    const at = `${record.topic}/${record.partition}/${record.offset}`;
+    if (correlation === undefined || !correlations.has(correlation) || seen.has(at)) return;
+    if (found.length < TRACE_STEPS_MAX) {
+      seen.add(at);
+      found.push({ record, headers });
+    }
+  };
+  const pass = async (
+    passTopics: readonly string[],
+    candidate: (record: ConsumedRecord) => boolean,
+    batchHolds: () => readonly Uint8Array[] | undefined,
+    onRecord: (record: ConsumedRecord, headers: Record<string, string>, topicIndex: number) => void,
+  ) => {
     let passScanned = 0;
-    for (const topic of topics) {
+    for (const [topicIndex, topic] of passTopics.entries()) {
       if (passScanned >= budget || signal.aborted) break;
-      await scanTopic(target, topic, signal, (record) => {
-        passScanned++;
-        onRecord(record, headerMap(record));
-        return passScanned < budget;
+      await scanTopic(target, topic, signal, {
+        onRecord: (record) => {
+          passScanned++;
+          if (candidate(record)) onRecord(record, headerMap(record), topicIndex);
+          return passScanned < budget;
+        },
+        // The same test on whole batches, before they are decoded.
+        batchHolds,
+        onSkipped: (records) => {
+          passScanned += records;
+          return passScanned < budget;
+        },
       });
     }
     scanned += passScanned;
@@ -115,26 +179,42 @@ export async function trace(
   };
   const keyOf = (record: ConsumedRecord) =>
     record.key === null ? undefined : Buffer.from(record.key).toString();
-  await pass((record, headers) => {
-    const correlation = headers.ce_correlationid ?? headers.ce_id;
-    if (correlation === undefined || correlations.size >= TRACE_STEPS_MAX) return;
-    if (
-      correlation === query ||
-      headers.ce_id === query ||
-      headers.ce_partitionkey === query ||
-      keyOf(record) === query
-    ) {
-      correlations.add(correlation);
-    }
-  });
-  const found: { record: ConsumedRecord; headers: Record<string, string> }[] = [];
-  if (correlations.size > 0) {
-    await pass((record, headers) => {
+  // The first pass finds the correlations the query names (every way a record names it, by key,
+  // ce_id, correlation or partition key, holds its bytes) and collects the flow's events from
+  // there on; the second reads again only the topics up to the last one a correlation was found
+  // in, for the events before it.
+  let lastFoundTopic = -1;
+  const tooManyToTest = () => correlations.size > TRACE_PREFILTER_IDS_MAX;
+  await pass(
+    topics,
+    (record) => queryMatches(record) || isFlowCandidate(record),
+    () => (tooManyToTest() ? undefined : [queryBytes, ...correlationBytes]),
+    (record, headers, topicIndex) => {
       const correlation = headers.ce_correlationid ?? headers.ce_id;
-      if (correlation !== undefined && correlations.has(correlation) && found.length < TRACE_STEPS_MAX) {
-        found.push({ record, headers });
+      if (
+        correlation !== undefined &&
+        !correlations.has(correlation) &&
+        correlations.size < TRACE_STEPS_MAX &&
+        (correlation === query ||
+          headers.ce_id === query ||
+          headers.ce_partitionkey === query ||
+          keyOf(record) === query)
+      ) {
+        correlations.add(correlation);
+        correlationMatchers = [...correlations].map(recordMatcher);
+        correlationBytes = [...correlations].map((id) => new TextEncoder().encode(id));
+        lastFoundTopic = topicIndex;
       }
-    });
+      collect(record, headers);
+    },
+  );
+  if (lastFoundTopic >= 0) {
+    await pass(
+      topics.slice(0, lastFoundTopic + 1),
+      isFlowCandidate,
+      () => (tooManyToTest() ? undefined : correlationBytes),
+      collect,
+    );
   }
   return { query, steps: causationOrder(found), scanned, truncated };
 }

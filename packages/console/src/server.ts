@@ -8,9 +8,17 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { ConfigurationError, type Transport } from '@herald/bus';
 import { CliError, EXIT, parseTime, readTopic, type Target, targetOfBroker } from '@herald/cli/internal';
-import type { ErrorView, MessageView, RedriveAllRequest, RedriveRequest, ResetRequest } from './api-types.ts';
+import type {
+  ConsoleSettings,
+  ErrorView,
+  MessageView,
+  RedriveAllRequest,
+  RedriveRequest,
+  ResetRequest,
+} from './api-types.ts';
 import { messageViewOf } from './message-view.ts';
 import { loadPageScript, PAGE_HTML } from './page-bundle.ts';
+import { PRODUCE_BODY_BYTES_MAX, produceMessage } from './produce.ts';
 import {
   listDeadLetterViews,
   listGroupViews,
@@ -38,8 +46,16 @@ import { topology } from './topology.ts';
  */
 const STREAMS_MAX = 16;
 
-/** Largest request body the API accepts, in bytes (its requests are a few fields). */
+/** Largest request body the API accepts, in bytes (its requests are a few fields; produce has its own). */
 const BODY_BYTES_MAX = 64 * 1024;
+
+/** The routes that write: refused with 403 when the console is read-only. */
+const WRITE_ROUTES = new Set([
+  'POST /api/produce',
+  'POST /api/groups/reset',
+  'POST /api/dead-letters/redrive',
+  'POST /api/dead-letters/redrive-all',
+]);
 
 /** Options of {@link startConsole}. */
 export interface ConsoleOptions {
@@ -57,6 +73,11 @@ export interface ConsoleOptions {
   readonly port?: number | undefined;
   /** Required of every request when set (`Authorization: Bearer …` or `?token=`). */
   readonly token?: string | undefined;
+  /**
+   * Refuse every write (produce, group resets, redrives) with 403 `CONSOLE_READ_ONLY`; default
+   * false. The token gates who reaches the console; this gates what they may change.
+   */
+  readonly readOnly?: boolean | undefined;
   /**
    * A JSON-lines span file (one OpenTelemetry span per line, as the checkout writes with `--otel`):
    * the trace view then shows each event's handler runs, with their timings and failures.
@@ -129,6 +150,16 @@ async function closeServer(server: Server, streams: Set<AbortController>): Promi
   await new Promise<void>((resolve) => server.close(() => resolve()));
 }
 
+/** The host name of a Host header, without its port (`[::1]:8080` → `::1`). */
+function hostnameOf(host: string | undefined): string {
+  if (host === undefined) return '';
+  try {
+    return new URL(`http://${host}`).hostname.replace(/^\[(.*)\]$/, '$1');
+  } catch {
+    return '';
+  }
+}
+
 function authorized(request: IncomingMessage, url: URL, token: string | undefined): boolean {
   if (token === undefined) return true;
   const header = request.headers.authorization;
@@ -154,8 +185,35 @@ async function handle(
     if (!authorized(request, url, options.token)) {
       return sendError(response, 401, 'CLI_USAGE', 'this console needs its token: open the URL it printed');
     }
+    // Without a token, loopback is the only gate: a page of another site must not reach the API,
+    // through a name that resolves to 127.0.0.1 (DNS rebinding) or by a form post.
+    if ((options.token ?? '') === '' && !LOOPBACK.has(hostnameOf(request.headers.host))) {
+      return sendError(
+        response,
+        403,
+        'CLI_USAGE',
+        'this console answers only at its loopback address: open the URL it printed (or start it with --token)',
+      );
+    }
+    if (request.method === 'POST' && !request.headers['content-type']?.startsWith('application/json')) {
+      // A cross-site form or text/plain post needs no CORS preflight: refusing it keeps writes to the page's own fetches.
+      return sendError(
+        response,
+        415,
+        'CLI_USAGE',
+        'send the request body as JSON (content-type: application/json)',
+      );
+    }
     if (url.pathname === '/' && request.method === 'GET') return send(response, 200, 'text/html', PAGE_HTML);
     if (url.pathname === '/app.js') return send(response, 200, 'text/javascript', script);
+    if (options.readOnly === true && WRITE_ROUTES.has(`${request.method} ${url.pathname}`)) {
+      return sendError(
+        response,
+        403,
+        'CONSOLE_READ_ONLY',
+        'this console was started with --read-only; restart it without --read-only to produce, reset groups or redrive',
+      );
+    }
     if (url.pathname === '/api/search' || url.pathname === '/api/tail') {
       if (streams.size >= STREAMS_MAX) {
         return sendError(
@@ -172,7 +230,7 @@ async function handle(
         streams.delete(controller);
       }
     }
-    const body = await route(request, url, options.target, controller.signal, options.traces);
+    const body = await route(request, url, options, controller.signal);
     if (body === undefined) return sendError(response, 404, 'CLI_NOT_FOUND', `no route ${url.pathname}`);
     send(response, 200, 'application/json', JSON.stringify(body));
   } catch (error) {
@@ -187,12 +245,19 @@ async function handle(
 async function route(
   request: IncomingMessage,
   url: URL,
-  target: Target,
+  options: ConsoleOptions & { readonly target: Target },
   signal: AbortSignal,
-  traces: string | undefined,
 ): Promise<unknown> {
+  const { target, traces } = options;
   const query = url.searchParams;
   switch (`${request.method} ${url.pathname}`) {
+    case 'GET /api/settings':
+      return {
+        readOnly: options.readOnly === true,
+        produceBodyBytesMax: PRODUCE_BODY_BYTES_MAX,
+      } satisfies ConsoleSettings;
+    case 'POST /api/produce':
+      return produceMessage(target, await readJson(request, PRODUCE_BODY_BYTES_MAX));
     case 'GET /api/topics':
       return listTopicViews(target);
     case 'GET /api/messages': {
@@ -337,13 +402,17 @@ function integer(query: URLSearchParams, name: string, fallback: number, min: nu
   return value;
 }
 
-async function readJson(request: IncomingMessage): Promise<unknown> {
+async function readJson(request: IncomingMessage, bytesMax = BODY_BYTES_MAX): Promise<unknown> {
   const chunks: Buffer[] = [];
   let sizeBytes = 0;
   for await (const chunk of request as AsyncIterable<Buffer>) {
     sizeBytes += chunk.length;
-    if (sizeBytes > BODY_BYTES_MAX)
-      throw new CliError(`request body over ${BODY_BYTES_MAX} bytes`, EXIT.usage);
+    if (sizeBytes > bytesMax) {
+      throw new CliError(
+        `request body over ${bytesMax} bytes; publish larger messages with herald produce FILE`,
+        EXIT.usage,
+      );
+    }
     chunks.push(chunk);
   }
   try {

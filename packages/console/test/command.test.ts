@@ -1,7 +1,7 @@
 /**
  * `herald console` through the real binary: the CLI finds the command in this package, serves the
- * page and the API on a data directory, prints its URL and stops on SIGTERM with exit 0; a
- * non-loopback bind without --token is a usage error.
+ * page and the API on a data directory, prints its URL and stops on SIGTERM with exit 0;
+ * `--read-only` refuses a produce; a non-loopback bind without --token is a usage error.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -18,14 +18,18 @@ function herald(args: readonly string[]) {
   return runTool(process.execPath, [HERALD_BIN, ...args], { input: '', timeoutMs: 30_000, env: ENV });
 }
 
-test('console command - serves the page and the API on --data until SIGTERM', {
+test('console command - serves the page and the API on --data until SIGTERM; --read-only refuses writes', {
   timeout: 90_000,
 }, async () => {
   const dir = temporaryDirectory('herald-console-command-');
   assert.equal((await herald(['topics', 'create', 'orders', '-p', '1', '--data', dir])).code, 0);
-  const child = spawnChild(process.execPath, [HERALD_BIN, 'console', '--data', dir, '--port', '0'], {
-    env: ENV,
-  });
+  const child = spawnChild(
+    process.execPath,
+    [HERALD_BIN, 'console', '--data', dir, '--port', '0', '--read-only'],
+    {
+      env: ENV,
+    },
+  );
   try {
     const [, url] = await child.waitForLine(URL_LINE, STARTUP_TIMEOUT_MS, 'the console URL');
     const page = await fetch(url!, { signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
@@ -37,6 +41,14 @@ test('console command - serves the page and the API on --data until SIGTERM', {
       ((await topics.json()) as { name: string }[]).map((topic) => topic.name),
       ['orders'],
     );
+    const produce = await fetch(`${url}api/produce`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ topic: 'orders', key: null, headers: {}, value: 'x', valueKind: 'text' }),
+      signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+    });
+    assert.equal(produce.status, 403);
+    assert.equal(((await produce.json()) as { code: string }).code, 'CONSOLE_READ_ONLY');
   } finally {
     assert.equal(await child.stop(), 0, child.stderr());
   }

@@ -1,8 +1,10 @@
 /**
  * The console in Debian's Chromium (playwright-core, no browser download) against a running
  * checkout on the embedded broker: a search by an order id finds its events, the trace of that
- * order shows each service's step in order, the topology shows the seven services with live rates, a group's lag rises while its consumer is stopped, a
- * dead letter is redriven and disappears, and axe-core finds no serious violations in any view.
+ * order shows each service's step in order (with its handler runs from the spans), the topology
+ * shows the seven services with live rates, a group's lag rises while its consumer is stopped, a
+ * dead letter is redriven and disappears, a produced message shows in browse and is re-produced,
+ * and axe-core finds no serious violations in any view.
  * Screenshots go to packages/console/test-results/ (ignored by git).
  */
 import assert from 'node:assert/strict';
@@ -35,6 +37,7 @@ const OPTIONS = {
 let checkout: Checkout | undefined;
 let tracing: CheckoutTracing | undefined;
 let tracesFile = '';
+let transport: Awaited<ReturnType<typeof embeddedTransport>>;
 let target: Target;
 let server: ConsoleServer | undefined;
 let browser: Browser | undefined;
@@ -45,7 +48,7 @@ before(
     if (OPTIONS.skip !== false) return;
     mkdirSync(ARTEFACTS, { recursive: true });
     const dataDir = temporaryDirectory('herald-console-test-');
-    const transport = await embeddedTransport({ dir: `${dataDir}/broker`, partitions: 1 });
+    transport = await embeddedTransport({ dir: `${dataDir}/broker`, partitions: 1 });
     // Spans to a JSON-lines file, as `npm start -- --otel` writes them: the trace shows handler runs.
     tracesFile = join(dataDir, 'traces.jsonl');
     tracing = startTracing({ exportSpans: true, filePath: tracesFile, env: {} });
@@ -212,6 +215,72 @@ test(
       .screenshot({ path: new URL('topology-graph.png', ARTEFACTS).pathname });
   },
 );
+
+test('console - produce a message, see it in browse, re-produce it', OPTIONS, async () => {
+  // A topic no service consumes: the produced messages change nothing else in the checkout.
+  await target.createTopic('console-produced', 1);
+  const key = `console-${Date.now()}`;
+  await page.goto(server!.url);
+  await page.getByRole('table', { name: 'Topics' }).waitFor();
+  await page.getByRole('button', { name: 'Produce a message…' }).click();
+  const form = page.getByRole('form', { name: 'Produce a message' });
+  await form.getByLabel('Topic').selectOption('console-produced');
+  await form.getByLabel('Key').fill(key);
+  await form.getByLabel('Value', { exact: true }).fill('{"note": unquoted}');
+  await form.getByRole('button', { name: 'Produce', exact: true }).click();
+  // Checked in the page before it is sent.
+  await form
+    .getByRole('alert')
+    .getByText(/not valid JSON/)
+    .waitFor();
+  await checkAccessibility('produce');
+  await form.getByLabel('Value', { exact: true }).fill(`{"note":"from the console test"}`);
+  await form.getByRole('button', { name: 'Produce', exact: true }).click();
+  await page
+    .getByRole('status')
+    .getByText(/Produced \d+ bytes to console-produced partition 0/)
+    .waitFor();
+  const browseNewest = page.getByRole('button', { name: 'Browse the newest of console-produced / 0' });
+  await browseNewest.click();
+  const rows = page.getByRole('table', { name: 'Messages' }).locator('tbody tr').filter({ hasText: key });
+  await rows.first().waitFor();
+  assert.equal(await rows.count(), 1);
+
+  await rows.first().getByRole('button').click();
+  await page.getByRole('button', { name: 'Re-produce…' }).click();
+  const again = page.getByRole('form', { name: 'Produce a message' });
+  assert.equal(await again.getByLabel('Key').inputValue(), key, 'the form is prefilled');
+  assert.match(await again.getByLabel('Value', { exact: true }).inputValue(), /from the console test/);
+  await again.getByRole('button', { name: 'Produce', exact: true }).click();
+  await again.waitFor({ state: 'detached' });
+  await browseNewest.click();
+  await eventually(async () => (await rows.count()) === 2, 'the re-produced message in browse');
+  await page.screenshot({ path: new URL('produce.png', ARTEFACTS).pathname, fullPage: true });
+});
+
+test('console - read-only: no produce or re-produce controls', OPTIONS, async () => {
+  const readOnly = await startConsole({ transport, readOnly: true });
+  try {
+    const settings = page.waitForResponse((response) => response.url().includes('/api/settings'));
+    await page.goto(readOnly.url);
+    await settings;
+    await page.getByRole('table', { name: 'Topics' }).waitFor();
+    const browse = page.getByRole('form', { name: 'Browse a partition' });
+    await browse.getByLabel('Topic').selectOption('orders');
+    await browse.getByRole('button', { name: 'Browse' }).click();
+    await page
+      .getByRole('table', { name: 'Messages' })
+      .locator('tbody tr')
+      .first()
+      .getByRole('button')
+      .click();
+    await page.getByRole('region', { name: /^message / }).waitFor();
+    assert.equal(await page.getByRole('button', { name: 'Produce a message…' }).count(), 0);
+    assert.equal(await page.getByRole('button', { name: 'Re-produce…' }).count(), 0);
+  } finally {
+    await readOnly.close();
+  }
+});
 
 test('console - keyboard: the views are reachable with Tab and Enter', OPTIONS, async () => {
   await page.goto(server!.url);

@@ -165,13 +165,17 @@ export type LazyTransportName = 'kafka' | 'rabbitmq' | 'nats' | 'redis' | 'aws';
 /** Furthest ahead Kafka and RabbitMQ schedule a message (their own declaration: 7 days). */
 const SCHEDULE_HORIZON_MS = 7 * 24 * 60 * 60 * 1000;
 
-/** Why the other broker transports have no topic patterns: their own words, as they declare them once open. */
+/**
+ * Why the other broker transports have no topic patterns: their own words, as they declare them
+ * once open (RabbitMQ: with its `topicPatterns` option off, the default).
+ */
 const NO_TOPIC_PATTERNS: Record<'rabbitmq' | 'aws', TopicPatternsFeature> = {
   rabbitmq: {
     mode: 'unsupported',
     reason:
-      'each topic is its own exchange and routing keys are event types, so a topic pattern is a ' +
-      'pattern over exchange names, which AMQP cannot bind; RabbitMQ wildcards match routing keys only',
+      'routing keys are event types, so the topic must travel as an extra routing key, which costs every ' +
+      'publish broker work; turn it on with the rabbitMqTransport option topicPatterns: true in every ' +
+      'process of the deployment (publishers and subscribers)',
   },
   aws: {
     mode: 'unsupported',
@@ -179,6 +183,17 @@ const NO_TOPIC_PATTERNS: Record<'rabbitmq' | 'aws', TopicPatternsFeature> = {
       'SNS cannot subscribe by topic-name pattern, and SNS keeps no messages: a group queue subscribed to ' +
       'a topic found later would miss what was published to it before (topic names are hashed, too)',
   },
+};
+
+/** What `rabbitMqTransport({ topicPatterns: true })` declares once open (its own words). */
+const RABBITMQ_TOPIC_PATTERNS: TopicPatternsFeature = {
+  mode: 'supported',
+  guarantee:
+    'every topic exchange is bound to <exchangePrefix>:patterns before its first message and every ' +
+    'publish carries the BCC routing key @t.<topic>; a pattern group binds there (orders.* as ' +
+    '@t.orders.*), so it gets matching topics from their first message, new topics included; ' +
+    'messages from publishers without topicPatterns: true (or foreign producers omitting the key) do not reach it',
+  newTopicsMsMax: 0,
 };
 
 /** What a broker transport promises before it is open (then its own features apply). */
@@ -305,7 +320,12 @@ export function lazyTransportFromEnv(
   name: LazyTransportName,
   options: TransportFromEnvOptions = {},
 ): Transport {
-  return lazyTransport(name, DECLARED_FEATURES[name], () => transportFromEnv(options));
+  let features = DECLARED_FEATURES[name];
+  // RabbitMQ's patterns are an option (`rabbitMq: { topicPatterns: true }`), so is their declaration.
+  if (name === 'rabbitmq' && options.rabbitMq?.topicPatterns === true) {
+    features = { ...features, topicPatterns: RABBITMQ_TOPIC_PATTERNS };
+  }
+  return lazyTransport(name, features, () => transportFromEnv(options));
 }
 
 async function load(name: keyof typeof TRANSPORT_PACKAGES, importPackage?: ImportPackage): Promise<unknown> {

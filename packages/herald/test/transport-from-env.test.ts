@@ -172,11 +172,25 @@ describe('herald - HERALD_TRANSPORT chooses the transport', { timeout: 180_000 }
         rabbitMq: { exchangePrefix: `herald.env-test-${randomUUID().slice(0, 8)}.` },
       });
       const bus = createBus({ transport, logger: silentLogger });
+      const patterns = await transportFromEnv({
+        rabbitMq: { exchangePrefix: `herald.env-test-${randomUUID().slice(0, 8)}.`, topicPatterns: true },
+      });
       try {
         assert.equal(bus.transport.name, 'rabbitmq');
+        // Declared before opening = the opened transport's own, with topicPatterns off and on.
+        assert.deepEqual(
+          lazyTransportFromEnv('rabbitmq').features.topicPatterns,
+          transport.features.topicPatterns,
+        );
+        assert.deepEqual(
+          lazyTransportFromEnv('rabbitmq', { rabbitMq: { topicPatterns: true } }).features.topicPatterns,
+          patterns.features.topicPatterns,
+        );
+        assert.equal(patterns.features.topicPatterns?.mode, 'supported');
         await roundTrip(bus, 'on rabbitmq');
       } finally {
         await bus.stop({ timeoutMs: 5_000 });
+        await patterns.close();
         await (transport as unknown as { deleteTopology(): Promise<void> }).deleteTopology().catch(() => {});
       }
     });

@@ -8,7 +8,14 @@ import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { eventually, ownedTemporaryDirectory } from '@herald/test-support';
-import { type FileSystem, isLogError, nodeFileSystem, openPartition, type Partition } from '../src/index.ts';
+import {
+  type FileSystem,
+  isLogError,
+  nodeFileSystem,
+  openPartition,
+  type Partition,
+  type SegmentDescription,
+} from '../src/index.ts';
 import { valueFor } from './support/fixtures.ts';
 
 const WARM_MAX = 2;
@@ -103,54 +110,66 @@ describe('segment residency', { timeout: 120_000 }, () => {
     }
   });
 
-  test('segment residency - a cold segment whose index files were removed is re-indexed from its log', async () => {
-    await using temporary = await ownedTemporaryDirectory();
-    const partition = await openPartition({
-      directory: temporary.directory,
-      segmentBytesMax: 1024,
-      closedSegmentsWarmMax: 1,
-    });
-    try {
-      await fill(partition);
-      await eventually(() => warmClosed(partition) <= 1, 'closed segments cooled to the bound', 10_000);
-      const cold = partition.describeSegments().find((segment) => !segment.warm)!;
-      const stem = cold.logPath.slice(0, -'.log'.length);
-      await rm(`${stem}.index`);
-      await rm(`${stem}.timeindex`);
-      const { records } = await partition.readRecords(cold.baseOffset, 1 << 20);
-      assert.equal(records[0]!.offset, cold.baseOffset);
-      assert.deepEqual(new Uint8Array(records[0]!.value!), valueFor(Number(cold.baseOffset), VALUE_BYTES));
-      const lookup = await partition.offsetForTimestamp(1_000_000 + Number(cold.baseOffset));
-      assert.equal(lookup?.offset, cold.baseOffset);
-    } finally {
-      await partition.close();
-    }
-  });
+  /** A cold segment (one closed segment kept warm) whose `.index` is removed, then damaged further and read. */
+  const coldSegmentCases: readonly {
+    readonly name: string;
+    /** Damages the cold segment beyond its removed `.index`. */
+    damage(cold: SegmentDescription, stem: string): Promise<void>;
+    /** Reads the cold segment back and checks the outcome. */
+    check(partition: Partition, cold: SegmentDescription): Promise<void>;
+    /** Whether closing the partition may fail afterwards (it found damage). */
+    readonly damaged: boolean;
+  }[] = [
+    {
+      name: 'a cold segment whose index files were removed is re-indexed from its log',
+      damage: (_cold, stem) => rm(`${stem}.timeindex`),
+      async check(partition, cold) {
+        const { records } = await partition.readRecords(cold.baseOffset, 1 << 20);
+        assert.equal(records[0]!.offset, cold.baseOffset);
+        assert.deepEqual(new Uint8Array(records[0]!.value!), valueFor(Number(cold.baseOffset), VALUE_BYTES));
+        const lookup = await partition.offsetForTimestamp(1_000_000 + Number(cold.baseOffset));
+        assert.equal(lookup?.offset, cold.baseOffset);
+      },
+      damaged: false,
+    },
+    {
+      name: 'damage found while re-indexing a cold segment is reported as corruption',
+      async damage(cold) {
+        // Flip a byte inside the first batch's records: its CRC-32C no longer matches.
+        const fd = await nodeFileSystem.open(cold.logPath, 'r+');
+        await nodeFileSystem.writev(fd, [Uint8Array.of(0xff)], 80);
+        await nodeFileSystem.close(fd);
+      },
+      async check(partition, cold) {
+        await assert.rejects(partition.read(cold.baseOffset, 1 << 20), (error) => {
+          assert.ok(isLogError(error, 'LOG_CORRUPT'), String(error));
+          assert.match((error as Error).message, new RegExp(path.basename(cold.logPath)));
+          return true;
+        });
+      },
+      damaged: true,
+    },
+  ];
 
-  test('segment residency - damage found while re-indexing a cold segment is reported as corruption', async () => {
-    await using temporary = await ownedTemporaryDirectory();
-    const partition = await openPartition({
-      directory: temporary.directory,
-      segmentBytesMax: 1024,
-      closedSegmentsWarmMax: 1,
-    });
-    try {
-      await fill(partition);
-      await eventually(() => warmClosed(partition) <= 1, 'closed segments cooled to the bound', 10_000);
-      const cold = partition.describeSegments().find((segment) => !segment.warm)!;
-      const stem = cold.logPath.slice(0, -'.log'.length);
-      await rm(`${stem}.index`);
-      // Flip a byte inside the first batch's records: its CRC-32C no longer matches.
-      const fd = await nodeFileSystem.open(cold.logPath, 'r+');
-      await nodeFileSystem.writev(fd, [Uint8Array.of(0xff)], 80);
-      await nodeFileSystem.close(fd);
-      await assert.rejects(partition.read(cold.baseOffset, 1 << 20), (error) => {
-        assert.ok(isLogError(error, 'LOG_CORRUPT'), String(error));
-        assert.match((error as Error).message, new RegExp(path.basename(cold.logPath)));
-        return true;
+  for (const { name, damage, check, damaged } of coldSegmentCases) {
+    test(`segment residency - ${name}`, async () => {
+      await using temporary = await ownedTemporaryDirectory();
+      const partition = await openPartition({
+        directory: temporary.directory,
+        segmentBytesMax: 1024,
+        closedSegmentsWarmMax: 1,
       });
-    } finally {
-      await partition.close().catch(() => {});
-    }
-  });
+      try {
+        await fill(partition);
+        await eventually(() => warmClosed(partition) <= 1, 'closed segments cooled to the bound', 10_000);
+        const cold = partition.describeSegments().find((segment) => !segment.warm)!;
+        const stem = cold.logPath.slice(0, -'.log'.length);
+        await rm(`${stem}.index`);
+        await damage(cold, stem);
+        await check(partition, cold);
+      } finally {
+        await (damaged ? partition.close().catch(() => {}) : partition.close());
+      }
+    });
+  }
 });

@@ -27,10 +27,9 @@ import {
 } from '@herald/bus';
 import {
   assertSubscribeOptions,
+  PatternSubscriber,
   partitionForKey,
-  pollTopics,
   SubscriptionRegistry,
-  subscribeToPattern,
   TOPIC_LIST_POLL_MS,
 } from '@herald/bus/internal';
 import { Admin, ProduceAcks, Producer } from '@platformatic/kafka';
@@ -109,8 +108,14 @@ class KafkaTransportImpl implements KafkaTransport, SubscriptionHost {
   readonly connection = new ConnectionHealth();
   /** Round-robin counter for keyless messages. */
   #keyless = 0;
-  /** Stops the topic-list polls of open pattern subscriptions (one each). */
-  readonly #topicPolls = new Set<() => void>();
+  /** Topic-pattern subscriptions, over the topic list polled every `TOPIC_LIST_POLL_MS`. */
+  readonly #patterns = new PatternSubscriber({
+    name: 'kafka transport',
+    listTopics: () => this.#admin.listTopics(),
+    subscribeTopic: (options, handler) => this.subscribe(options, handler),
+    closed: () => this.#registry.closed,
+    describeError,
+  });
 
   constructor(options: ResolvedOptions) {
     this.options = options;
@@ -252,29 +257,7 @@ class KafkaTransportImpl implements KafkaTransport, SubscriptionHost {
 
   async subscribe(options: SubscribeOptions, handler: MessageHandler): Promise<Subscription> {
     this.#registry.assertOpen();
-    if (isTopicPattern(options.topic)) {
-      assertSubscribeOptions(options, true);
-      const listTopics = () => this.#admin.listTopics();
-      return subscribeToPattern(options, handler, {
-        topics: listTopics,
-        watchTopics: (listener) => {
-          const stop = pollTopics(listTopics, listener);
-          this.#topicPolls.add(stop);
-          return () => {
-            this.#topicPolls.delete(stop);
-            stop();
-          };
-        },
-        subscribe: (topicOptions, topicHandler) => this.subscribe(topicOptions, topicHandler),
-        onError: (topic, error) => {
-          if (!this.#registry.closed) {
-            process.emitWarning(
-              `kafka transport: pattern subscription to "${topic}" failed: ${describeError(error)}`,
-            );
-          }
-        },
-      });
-    }
+    if (isTopicPattern(options.topic)) return this.#patterns.subscribe(options, handler);
     assertSubscribeOptions(options);
     try {
       await this.#partitions(options.topic);
@@ -317,7 +300,7 @@ class KafkaTransportImpl implements KafkaTransport, SubscriptionHost {
    * connections are dropped (a publish still waiting then rejects).
    */
   async #close(subscriptions: readonly KafkaSubscription[], timeoutMs: number): Promise<void> {
-    for (const stop of this.#topicPolls) stop();
+    this.#patterns.close();
     const deadlineMs = performance.now() + timeoutMs;
     await Promise.all(subscriptions.map((subscription) => subscription.closeBy(deadlineMs)));
     this.#batcher.abort(new ClosedError('kafka transport'));

@@ -19,11 +19,10 @@ import {
 import {
   assertSubscribeOptions,
   assertTopicName,
+  PatternSubscriber,
   partitionForKey,
-  pollTopics,
   publishIdentity,
   SubscriptionRegistry,
-  subscribeToPattern,
 } from '@herald/bus/internal';
 import {
   AckPolicy,
@@ -197,8 +196,13 @@ class NatsTransportImpl implements NatsTransport, SubscriptionHost {
   #reconnects = 0;
   #duplicates = 0;
   #lastAckMs = 0;
-  /** Stops the stream-list polls of open pattern subscriptions (one each). */
-  readonly #topicPolls = new Set<() => void>();
+  /** Topic-pattern subscriptions, over the stream list polled every `TOPIC_LIST_POLL_MS`. */
+  readonly #patterns = new PatternSubscriber({
+    name: 'nats transport',
+    listTopics: () => listTopics(this.#jsm, this.options.prefix),
+    subscribeTopic: (options, handler) => this.subscribe(options, handler),
+    closed: () => this.#registry.closed,
+  });
 
   constructor(options: ResolvedOptions, nc: NatsConnection, jsm: JetStreamManager) {
     this.options = options;
@@ -424,7 +428,7 @@ class NatsTransportImpl implements NatsTransport, SubscriptionHost {
 
   async subscribe(options: SubscribeOptions, handler: MessageHandler): Promise<Subscription> {
     this.#registry.assertOpen();
-    if (isTopicPattern(options.topic)) return this.#subscribePattern(options, handler);
+    if (isTopicPattern(options.topic)) return this.#patterns.subscribe(options, handler);
     assertSubscribeOptions(options);
     assertSubjectSafeTopic(options.topic, 'subscribe');
     const names = await this.#stream(options.topic);
@@ -443,33 +447,12 @@ class NatsTransportImpl implements NatsTransport, SubscriptionHost {
     this.#lastAckMs = Date.now();
   }
 
-  #subscribePattern(options: SubscribeOptions, handler: MessageHandler): Promise<Subscription> {
-    assertSubscribeOptions(options, true);
-    const topics = () => listTopics(this.#jsm, this.options.prefix);
-    return subscribeToPattern(options, handler, {
-      topics,
-      watchTopics: (listener) => {
-        const stop = pollTopics(topics, listener);
-        this.#topicPolls.add(stop);
-        return () => {
-          this.#topicPolls.delete(stop);
-          stop();
-        };
-      },
-      subscribe: (topicOptions, topicHandler) => this.subscribe(topicOptions, topicHandler),
-      onError: (topic, error) => {
-        if (!this.#registry.closed)
-          process.emitWarning(`nats transport: pattern subscription to "${topic}" failed: ${error}`);
-      },
-    });
-  }
-
   close(): Promise<void> {
     return this.#registry.close((subscriptions) => this.#close(subscriptions));
   }
 
   async #close(subscriptions: readonly GroupSubscription[]): Promise<void> {
-    for (const stop of this.#topicPolls) stop();
+    this.#patterns.close();
     await Promise.all(subscriptions.map((subscription) => subscription.close()));
     const writtenMs = this.#lastAckMs + CONSUMER_STATE_WRITE_MS - Date.now();
     if (writtenMs > 0) await new Promise((resolve) => setTimeout(resolve, writtenMs));

@@ -25,6 +25,11 @@ export const SHARD_HEADER = 'herald-shard';
 export const PRIOR_ATTEMPTS_HEADER = 'herald-prior-attempts';
 /** Publish time in milliseconds (the AMQP timestamp property has whole seconds only). */
 export const TIMESTAMP_HEADER = 'herald-timestamp-ms';
+/**
+ * The message's topic, set where the delivery's exchange cannot tell it: a topic whose exchange
+ * name was shortened with a hash, and retry copies (which come back through the group exchange).
+ */
+export const TOPIC_HEADER = 'herald-topic';
 /** Headers RabbitMQ adds on redelivery and dead-lettering; not part of the message. */
 const BROKER_HEADERS = new Set([
   'x-delivery-count',
@@ -70,6 +75,8 @@ export interface HeraldFields {
   readonly priorAttempts: number;
   /** The publisher's millisecond timestamp, if it was Herald. */
   readonly timestampMs: number | undefined;
+  /** The topic named in `herald-topic`, if the message has one. */
+  readonly topic: string | undefined;
 }
 
 /** Maps a received message's AMQP headers and content type back to Herald's. */
@@ -81,6 +88,7 @@ export function fromAmqpHeaders(
   let key: string | undefined;
   let priorAttempts = 0;
   let timestampMs: number | undefined;
+  let topic: string | undefined;
   for (const [name, raw] of Object.entries(table ?? {})) {
     if (raw === undefined || raw === null || BROKER_HEADERS.has(name)) continue;
     if (name.startsWith(RESERVED_PREFIX)) {
@@ -88,6 +96,7 @@ export function fromAmqpHeaders(
       if (name === KEY_HEADER) key = value;
       else if (name === PRIOR_ATTEMPTS_HEADER) priorAttempts = nonNegativeInteger(value);
       else if (name === TIMESTAMP_HEADER) timestampMs = nonNegativeInteger(value) || undefined;
+      else if (name === TOPIC_HEADER) topic = value;
       continue;
     }
     const attribute = ceAttribute(name);
@@ -97,7 +106,7 @@ export function fromAmqpHeaders(
   if (typeof contentType === 'string') headers['content-type'] = contentType;
   // A foreign CloudEvents producer states the ordering key as the partitioning extension.
   key ??= headers[`${CE_PREFIX}partitionkey`];
-  return { key, headers, priorAttempts, timestampMs };
+  return { key, headers, priorAttempts, timestampMs, topic };
 }
 
 function ceAttribute(name: string): string | undefined {

@@ -98,6 +98,16 @@ export interface RabbitMqTransportOptions {
    * `Y M D h m s`; default `7D`): segments whose messages are all older are dropped.
    */
   readonly streamAgeMax?: string;
+  /**
+   * Topic-pattern subscriptions (`subscribe` with `orders.*`, `bus.on` with `topicPattern`; default
+   * false). On, every topic exchange is also bound to the exchange `<exchangePrefix>:patterns` and
+   * every publish carries the BCC routing key `@t.<topic>`, which pattern groups bind on (see the
+   * README's *Topic patterns*). Turn it on in every process of the deployment: a pattern group
+   * receives only messages from publishers that have it on. Off by default because it costs every
+   * publish broker work (an extra routing key and an exchange hop) whether or not a pattern group
+   * exists, and keeps the topology of earlier versions unchanged.
+   */
+  readonly topicPatterns?: boolean;
 }
 
 /** Options with every default applied and checked. */
@@ -122,6 +132,7 @@ export interface ResolvedOptions {
   readonly replays: (topic: string) => boolean;
   readonly streamBytesMax: number;
   readonly streamAgeMax: string;
+  readonly topicPatterns: boolean;
 }
 
 /** Default URL: the local broker's default listener and user. */
@@ -232,7 +243,13 @@ export function resolveOptions(options: RabbitMqTransportOptions): ResolvedOptio
       STREAM_BYTES_MAX,
     ),
     streamAgeMax: options.streamAgeMax ?? '7D',
+    topicPatterns: options.topicPatterns ?? false,
   };
+  if (typeof resolved.topicPatterns !== 'boolean') {
+    throw new ConfigurationError(
+      `rabbitMqTransport: topicPatterns must be true or false, got ${String(resolved.topicPatterns)}`,
+    );
+  }
   if (!AGE_LEGAL.test(resolved.streamAgeMax)) {
     throw new ConfigurationError(
       `rabbitMqTransport: streamAgeMax must be a number and a unit (Y M D h m s), e.g. "7D" or "12h", got "${resolved.streamAgeMax}"`,

@@ -6,6 +6,8 @@
 import { randomUUID } from 'node:crypto';
 import {
   assertTopicName,
+  ConfigurationError,
+  isTopicPattern,
   type MessageHandler,
   messageSizeBytes,
   PayloadTooLargeError,
@@ -27,11 +29,13 @@ import {
   reservedHeaderOf,
   SHARD_HEADER,
   TIMESTAMP_HEADER,
+  TOPIC_HEADER,
   toAmqpHeaders,
 } from './headers.ts';
 import type { GroupNames } from './names.ts';
 import { type RabbitMqTransportOptions, type ResolvedOptions, resolveOptions } from './options.ts';
 import { GroupSubscription, type SubscriptionHost } from './subscription.ts';
+import { topicRoutingKey } from './topic-patterns.ts';
 import {
   type DeclaredTopology,
   declareRetryQueue,
@@ -155,12 +159,7 @@ class RabbitMqTransportImpl implements RabbitMqTransport, SubscriptionHost {
       exactlyOnce: false,
       messageBytesMax: options.messageBytesMax,
       scheduling: rabbitMqScheduling(options.retryQueueDelayMsMin),
-      topicPatterns: {
-        mode: 'unsupported',
-        reason:
-          'each topic is its own exchange and routing keys are event types, so a topic pattern is a ' +
-          'pattern over exchange names, which AMQP cannot bind; RabbitMQ wildcards match routing keys only',
-      },
+      topicPatterns: rabbitMqTopicPatterns(options.topicPatterns),
     };
   }
 
@@ -205,6 +204,11 @@ class RabbitMqTransportImpl implements RabbitMqTransport, SubscriptionHost {
     if (messages.length === 0) return;
     const publisher = await this.#publisher();
     const exchange = await this.#exchange(publisher, topic);
+    // The topic key reaches pattern groups through the pattern exchange (see topic-patterns.ts).
+    const patterns = this.options.topicPatterns;
+    const bcc = patterns ? [topicRoutingKey(topic)] : undefined;
+    // A hashed exchange name does not tell a pattern group the topic: the message names it.
+    const namedTopic = patterns && exchange !== `${this.options.exchangePrefix}${topic}` ? topic : undefined;
     const confirms: Promise<void>[] = [];
     for (const message of messages) {
       const routingKey = message.headers.ce_type ?? UNTYPED_ROUTING_KEY;
@@ -217,11 +221,13 @@ class RabbitMqTransportImpl implements RabbitMqTransport, SubscriptionHost {
       headers[SHARD_HEADER] = String(shard);
       headers[TIMESTAMP_HEADER] = String(nowMs);
       if (message.key !== undefined) headers[KEY_HEADER] = message.key;
+      if (namedTopic !== undefined) headers[TOPIC_HEADER] = namedTopic;
       const body = Buffer.from(message.body.buffer, message.body.byteOffset, message.body.byteLength);
       const { confirmed, writable } = this.#send(publisher, topic, exchange, routingKey, body, {
         headers,
         contentType,
         timestamp: Math.floor(nowMs / 1000),
+        BCC: bcc,
       });
       confirms.push(confirmed);
       if (!writable) await drained(publisher.channel);
@@ -239,7 +245,13 @@ class RabbitMqTransportImpl implements RabbitMqTransport, SubscriptionHost {
     exchange: string,
     routingKey: string,
     body: Buffer,
-    properties: { headers: Record<string, unknown>; contentType: string | undefined; timestamp?: number },
+    properties: {
+      headers: Record<string, unknown>;
+      contentType: string | undefined;
+      timestamp?: number;
+      /** Extra routing keys, stripped by RabbitMQ before delivery. */
+      BCC?: string[] | undefined;
+    },
   ): { confirmed: Promise<void>; writable: boolean } {
     const messageId = `${this.#instanceId}.${++this.#sequence}`;
     let writable = true;
@@ -360,6 +372,7 @@ class RabbitMqTransportImpl implements RabbitMqTransport, SubscriptionHost {
     message: ConsumeMessage,
     priorAttempts: number,
     delayMs: number,
+    topic: string | undefined,
   ): Promise<void> {
     const publisher = await this.#publisher();
     const bucketMs = retryBucketMs(delayMs);
@@ -376,6 +389,8 @@ class RabbitMqTransportImpl implements RabbitMqTransport, SubscriptionHost {
     delete headers['x-delivery-count'];
     delete headers['x-death'];
     headers[PRIOR_ATTEMPTS_HEADER] = String(priorAttempts);
+    // The copy returns through the group exchange, which does not tell a pattern group its topic.
+    if (topic !== undefined) headers[TOPIC_HEADER] = topic;
     const { confirmed, writable } = this.#send(publisher, 'retry', '', await queue, message.content, {
       headers,
       contentType: message.properties.contentType,
@@ -387,7 +402,17 @@ class RabbitMqTransportImpl implements RabbitMqTransport, SubscriptionHost {
 
   async subscribe(options: SubscribeOptions, handler: MessageHandler): Promise<Subscription> {
     this.#registry.assertOpen();
-    assertSubscribeOptions(options);
+    const feature = this.features.topicPatterns;
+    if (
+      feature?.mode === 'unsupported' &&
+      typeof options.topic === 'string' &&
+      isTopicPattern(options.topic)
+    ) {
+      throw new ConfigurationError(
+        `rabbitmq transport: cannot subscribe to the topic pattern "${options.topic}": ${feature.reason}`,
+      );
+    }
+    assertSubscribeOptions(options, this.options.topicPatterns);
     const subscription = new GroupSubscription(this, options, handler);
     return this.#registry.start(subscription, () => subscription.start());
   }
@@ -420,6 +445,28 @@ function drained(channel: Channel): Promise<void> {
     channel.on('drain', done);
     channel.on('close', done);
   });
+}
+
+/** `features.topicPatterns`: supported where the `topicPatterns` option is on. */
+export function rabbitMqTopicPatterns(enabled: boolean) {
+  if (!enabled) {
+    return {
+      mode: 'unsupported',
+      reason:
+        'routing keys are event types, so the topic must travel as an extra routing key, which costs every ' +
+        'publish broker work; turn it on with the rabbitMqTransport option topicPatterns: true in every ' +
+        'process of the deployment (publishers and subscribers)',
+    } as const;
+  }
+  return {
+    mode: 'supported',
+    guarantee:
+      'every topic exchange is bound to <exchangePrefix>:patterns before its first message and every ' +
+      'publish carries the BCC routing key @t.<topic>; a pattern group binds there (orders.* as ' +
+      '@t.orders.*), so it gets matching topics from their first message, new topics included; ' +
+      'messages from publishers without topicPatterns: true (or foreign producers omitting the key) do not reach it',
+    newTopicsMsMax: 0,
+  } as const;
 }
 
 /** Furthest ahead RabbitMQ schedules a message: 7 days. */

@@ -18,10 +18,15 @@
  * credit) and refuse nacks, so nacked messages are always held in the process, and after a
  * reconnect the subscription resumes at its oldest unacked offset. The position lives in the
  * subscription only: see the README's limits.
+ *
+ * A pattern subscription (`orders.*`) is a group like any other, bound to the pattern exchange
+ * (see `topic-patterns.ts`); each delivery's topic is its exchange's name without the prefix, or
+ * the `herald-topic` header where that cannot tell it.
  */
 
 import {
   ConfigurationError,
+  isTopicPattern,
   type MessageHandler,
   type SubscribeOptions,
   type Subscription,
@@ -32,6 +37,7 @@ import type { ConnectionManager, Live } from './connection.ts';
 import { fromAmqpHeaders, type HeraldFields } from './headers.ts';
 import { type GroupNames, streamQueueName } from './names.ts';
 import type { ResolvedOptions } from './options.ts';
+import { topicMatcher } from './topic-patterns.ts';
 import { type DeclaredTopology, declareGroup, declareTopic } from './topology.ts';
 
 /** What a subscription needs from its transport. */
@@ -41,13 +47,14 @@ export interface SubscriptionHost {
   readonly declared: DeclaredTopology;
   /**
    * Sends a copy of `message` through the group's retry queue for `delayMs`, counting
-   * `priorAttempts` deliveries; resolves once RabbitMQ confirmed the copy.
+   * `priorAttempts` deliveries and naming `topic` if given; resolves once RabbitMQ confirmed the copy.
    */
   retryLater(
     names: GroupNames,
     message: ConsumeMessage,
     priorAttempts: number,
     delayMs: number,
+    topic: string | undefined,
   ): Promise<void>;
   /** The subscription closed. */
   forget(subscription: GroupSubscription): void;
@@ -55,6 +62,8 @@ export interface SubscriptionHost {
 
 interface Delivery {
   readonly message: ConsumeMessage;
+  /** The message's topic (the subscription's, or the matching one of a pattern subscription). */
+  readonly topic: string;
   readonly shard: number;
   readonly fields: HeraldFields;
   readonly timestampMs: number;
@@ -97,6 +106,8 @@ export class GroupSubscription implements Subscription {
   #highestOffset = -1;
   /** First stream offset the current consumer asked for. */
   #startOffset = 0;
+  /** For a pattern subscription: whether a topic matches it. */
+  readonly #matches: ((topic: string) => boolean) | undefined;
 
   constructor(host: SubscriptionHost, options: SubscribeOptions, handler: MessageHandler) {
     this.#host = host;
@@ -104,7 +115,10 @@ export class GroupSubscription implements Subscription {
     this.#handler = handler;
     const types = options.types !== undefined && options.types.length > 0 ? options.types : ['#'];
     this.#patterns = host.options.groupBindings[options.group] ?? types;
-    this.#stream = host.options.replays(options.topic);
+    const pattern = isTopicPattern(options.topic);
+    this.#matches = pattern ? topicMatcher(options.topic) : undefined;
+    // A pattern reads group queues even where it matches replay topics (the `.dlq` streams).
+    this.#stream = !pattern && host.options.replays(options.topic);
   }
 
   /** Declares the topology and starts consuming; rejects if that fails before `connectTimeoutMs`. */
@@ -213,7 +227,7 @@ export class GroupSubscription implements Subscription {
   }
 
   #incarnate(channel: Channel, generation: number, names: GroupNames | undefined): Incarnation {
-    const topic = this.#options.topic;
+    const pattern = this.#matches !== undefined;
     const order = new KeyedFifo<GateEntry>({
       // What the broker may send unacked: `prefetch` per consumer, one consumer per shard queue.
       entriesMax:
@@ -223,7 +237,7 @@ export class GroupSubscription implements Subscription {
     const delivery = new DeliveryWindow<GateEntry>({
       windows: () => [order],
       describe: ({ data }) => ({
-        topic,
+        topic: data.topic,
         partition: data.shard,
         offset: String(data.streamOffset ?? data.message.fields.deliveryTag),
         key: data.fields.key,
@@ -246,7 +260,9 @@ export class GroupSubscription implements Subscription {
         if (names === undefined) return undefined;
         if (key !== undefined || delayMs < this.#host.options.retryQueueDelayMsMin) return undefined;
         if (this.#incarnation !== incarnation) return undefined;
-        return this.#host.retryLater(names, data.message, attempt, delayMs).then(() => true);
+        return this.#host
+          .retryLater(names, data.message, attempt, delayMs, pattern ? data.topic : undefined)
+          .then(() => true);
       },
       nackDelayMsMax: this.#host.options.holdDelayMsMax,
     });
@@ -286,8 +302,18 @@ export class GroupSubscription implements Subscription {
       }
     }
     const fields = fromAmqpHeaders(message.properties.headers, message.properties.contentType);
+    let topic = this.#options.topic;
+    if (this.#matches !== undefined) {
+      topic = fields.topic ?? topicOfExchange(message.fields.exchange, this.#host.options.exchangePrefix);
+      // AMQP's `*` also matches an empty word, Herald's does not: not this subscription's message.
+      if (!this.#matches(topic)) {
+        this.#ackQuietly(incarnation.channel, message);
+        return;
+      }
+    }
     const delivery: Delivery = {
       message,
+      topic,
       shard,
       fields,
       timestampMs: fields.timestampMs ?? timestampMsOf(message),
@@ -327,6 +353,11 @@ export class GroupSubscription implements Subscription {
       this.#retryLater(current);
     }
   }
+}
+
+/** The topic of exchange `exchange`: its name without the prefix. */
+function topicOfExchange(exchange: string, prefix: string): string {
+  return exchange.startsWith(prefix) ? exchange.slice(prefix.length) : exchange;
 }
 
 /** Deliveries RabbitMQ knows of before this one: quorum queues count them, classic ones flag them. */

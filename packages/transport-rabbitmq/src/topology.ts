@@ -12,12 +12,22 @@
  * A replay topic (by default a dead-letter topic, `*.dlq`) also gets a stream queue bound to its
  * exchange with `#`, declared with the exchange, before anything is published to it; its
  * subscriptions read the stream instead of group queues.
+ *
+ * With `topicPatterns` on, every topic exchange is also bound, with its topic key `@t.<topic>`, to
+ * the prefix's pattern exchange, before anything is published to it; a pattern group is the same
+ * group exchange and shard queues, bound to the pattern exchange instead of a topic exchange:
+ *
+ *   topic exchange ──(@t.<topic>)──▶ <prefix>:patterns ──(@t.<pattern>)──▶ group exchange …
+ *
+ * (see `topic-patterns.ts`).
  */
+import { isTopicPattern } from '@herald/bus';
 import type { Channel } from 'amqplib';
 import { declareError } from './errors.ts';
 import { SHARD_HEADER } from './headers.ts';
 import { type GroupNames, groupNames, streamQueueName, topicExchangeName } from './names.ts';
 import type { ResolvedOptions } from './options.ts';
+import { patternBindingKey, patternExchangeName, topicRoutingKey } from './topic-patterns.ts';
 
 /** Names this transport declared, so tests and operators can delete them. */
 export interface DeclaredTopology {
@@ -51,8 +61,9 @@ export function streamArguments(options: ResolvedOptions): Record<string, unknow
 }
 
 /**
- * Declares the exchange of `topic` (topic type, or fanout for broadcast topics) and, for a replay
- * topic, its stream queue bound to it. Returns the exchange name.
+ * Declares the exchange of `topic` (topic type, or fanout for broadcast topics), its binding to the
+ * pattern exchange (with `topicPatterns` on) and, for a replay topic, its stream queue bound to
+ * it. Returns the exchange name.
  */
 export async function declareTopic(
   channel: Channel,
@@ -68,7 +79,31 @@ export async function declareTopic(
     throw declareError(error, `${type} exchange "${exchange}"`);
   }
   declared.exchanges.add(exchange);
+  if (options.topicPatterns) {
+    const patterns = await declarePatternExchange(channel, options, declared);
+    try {
+      await channel.bindExchange(patterns, exchange, topicRoutingKey(topic));
+    } catch (error) {
+      throw declareError(error, `binding "${topicRoutingKey(topic)}" from "${exchange}" to "${patterns}"`);
+    }
+  }
   if (options.replays(topic)) await declareStream(channel, options, declared, topic, exchange);
+  return exchange;
+}
+
+/** Declares the prefix's pattern exchange (topic type), which pattern groups bind to. */
+async function declarePatternExchange(
+  channel: Channel,
+  options: ResolvedOptions,
+  declared: DeclaredTopology,
+): Promise<string> {
+  const exchange = patternExchangeName(options.exchangePrefix);
+  try {
+    await channel.assertExchange(exchange, 'topic', { durable: true });
+  } catch (error) {
+    throw declareError(error, `topic exchange "${exchange}"`);
+  }
+  declared.exchanges.add(exchange);
   return exchange;
 }
 
@@ -98,7 +133,11 @@ function queueArguments(options: ResolvedOptions): Record<string, unknown> {
   return { 'x-queue-type': options.queueType };
 }
 
-/** Declares a group's exchanges, shard queues and bindings; returns its names. */
+/**
+ * Declares a group's exchanges, shard queues and bindings; returns its names. `topic` may be a
+ * topic pattern (the caller checked that `topicPatterns` is on): the group is then bound to the
+ * pattern exchange, and `patterns` (type patterns) do not apply.
+ */
 export async function declareGroup(
   channel: Channel,
   options: ResolvedOptions,
@@ -107,7 +146,12 @@ export async function declareGroup(
   group: string,
   patterns: readonly string[],
 ): Promise<GroupNames> {
-  const topicExchange = await declareTopic(channel, options, declared, topic);
+  // A pattern never names a topic (`*` and `>` are illegal in topic names), so the names differ too.
+  const pattern = isTopicPattern(topic);
+  const source = pattern
+    ? await declarePatternExchange(channel, options, declared)
+    : await declareTopic(channel, options, declared, topic);
+  const bindings = pattern ? [patternBindingKey(topic)] : options.fanoutTopics.has(topic) ? [''] : patterns;
   const names = groupNames(options.exchangePrefix, topic, group, options.shards);
   let what = `exchange "${names.unshardedExchange}"`;
   try {
@@ -133,9 +177,9 @@ export async function declareGroup(
     }
     what = `binding of "${names.shardQueues[0]}" to "${names.unshardedExchange}"`;
     await channel.bindQueue(names.shardQueues[0]!, names.unshardedExchange, '');
-    for (const pattern of options.fanoutTopics.has(topic) ? [''] : patterns) {
-      what = `binding "${pattern}" from "${topicExchange}" to "${names.groupExchange}"`;
-      await channel.bindExchange(names.groupExchange, topicExchange, pattern);
+    for (const binding of bindings) {
+      what = `binding "${binding}" from "${source}" to "${names.groupExchange}"`;
+      await channel.bindExchange(names.groupExchange, source, binding);
     }
   } catch (error) {
     throw declareError(error, what);

@@ -25,6 +25,7 @@ describe('headers', { timeout: 120_000 }, () => {
         'herald-shard': '2',
         'herald-prior-attempts': '3',
         'herald-timestamp-ms': '1700000000123',
+        'herald-topic': 'orders.eu',
         'x-delivery-count': 4,
         'x-death': [{ count: 1 }],
       },
@@ -35,6 +36,7 @@ describe('headers', { timeout: 120_000 }, () => {
       headers: { ce_id: '1', ce_source: '/jms', 'x-other': 'v', 'content-type': 'application/json' },
       priorAttempts: 3,
       timestampMs: 1700000000123,
+      topic: 'orders.eu',
     });
   });
 

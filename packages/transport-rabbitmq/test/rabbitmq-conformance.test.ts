@@ -24,6 +24,8 @@ function open(prefix: string): Promise<RabbitMqTransport> {
     exchangePrefix: prefix,
     connectionName,
     reconnectDelayMsMax: 1_000,
+    // Off by default (it costs every publish an extra routing key): the pattern scenarios need it.
+    topicPatterns: true,
   });
 }
 

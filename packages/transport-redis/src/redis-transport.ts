@@ -17,10 +17,9 @@ import {
 } from '@herald/bus';
 import {
   assertSubscribeOptions,
+  PatternSubscriber,
   partitionForKey,
-  pollTopics,
   SubscriptionRegistry,
-  subscribeToPattern,
 } from '@herald/bus/internal';
 import type { Redis } from 'ioredis';
 import { type Connection, closeConnection, command, openConnection } from './connection.ts';
@@ -94,8 +93,13 @@ class RedisTransportImpl implements RedisTransport, SubscriptionHost {
   /** Topics whose check succeeded. */
   readonly #checkedTopics = new Set<string>();
   #roundRobin = 0;
-  /** Stops the topic-list polls of open pattern subscriptions (one each). */
-  readonly #topicPolls = new Set<() => void>();
+  /** Topic-pattern subscriptions, over the topic list polled every `TOPIC_LIST_POLL_MS`. */
+  readonly #patterns = new PatternSubscriber({
+    name: 'redis transport',
+    listTopics: () => listTopics(this.redis, this.options.keyPrefix),
+    subscribeTopic: (options, handler) => this.subscribe(options, handler),
+    closed: () => this.#registry.closed,
+  });
 
   constructor(options: ResolvedOptions, connection: Connection) {
     this.options = options;
@@ -207,7 +211,7 @@ class RedisTransportImpl implements RedisTransport, SubscriptionHost {
 
   async subscribe(options: SubscribeOptions, handler: MessageHandler): Promise<Subscription> {
     this.#registry.assertOpen();
-    if (isTopicPattern(options.topic)) return this.#subscribePattern(options, handler);
+    if (isTopicPattern(options.topic)) return this.#patterns.subscribe(options, handler);
     assertSubscribeOptions(options);
     const subscription = new GroupSubscription(this, options, handler);
     return this.#registry.start(subscription, () => subscription.start());
@@ -221,29 +225,8 @@ class RedisTransportImpl implements RedisTransport, SubscriptionHost {
     return this.#registry.close((subscriptions) => this.#close(subscriptions));
   }
 
-  #subscribePattern(options: SubscribeOptions, handler: MessageHandler): Promise<Subscription> {
-    assertSubscribeOptions(options, true);
-    const topics = () => listTopics(this.redis, this.options.keyPrefix);
-    return subscribeToPattern(options, handler, {
-      topics,
-      watchTopics: (listener) => {
-        const stop = pollTopics(topics, listener);
-        this.#topicPolls.add(stop);
-        return () => {
-          this.#topicPolls.delete(stop);
-          stop();
-        };
-      },
-      subscribe: (topicOptions, topicHandler) => this.subscribe(topicOptions, topicHandler),
-      onError: (topic, error) => {
-        if (!this.#registry.closed)
-          process.emitWarning(`redis transport: pattern subscription to "${topic}" failed: ${error}`);
-      },
-    });
-  }
-
   async #close(subscriptions: readonly GroupSubscription[]): Promise<void> {
-    for (const stop of this.#topicPolls) stop();
+    this.#patterns.close();
     await Promise.all(subscriptions.map((subscription) => subscription.close()));
     await closeConnection(this.#connection, 1000);
   }

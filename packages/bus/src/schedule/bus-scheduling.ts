@@ -1,14 +1,15 @@
 /**
  * The bus's side of scheduled messages: which scheduler a scheduled publish goes to (the
- * transport's own, or a {@link TopicScheduler} over a schedule topic), the delivery time a
- * publish asks for, cancellation, and running the topic scheduler while the bus is started.
- * Kept apart from bus.ts, which holds the bus's lifecycle.
+ * transport's own, or the transport's shared `TopicScheduler` over a schedule topic), the
+ * delivery time a publish asks for, cancellation, and holding the topic scheduler (one per
+ * transport object, see shared-scheduler.ts) while the bus is started. Kept apart from bus.ts,
+ * which holds the bus's lifecycle.
  */
 import { ConfigurationError, ScheduleError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 import type { CancelOutcome, Transport, TransportScheduler } from '../transport.ts';
 import { deliverAtMs, type ScheduleRequest } from './deliver-at.ts';
-import { TopicScheduler } from './topic-scheduler.ts';
+import { SharedTopicScheduler } from './shared-scheduler.ts';
 
 /** Where a publish goes: now, or to a scheduler for `atMs`. */
 export type PublishTiming =
@@ -20,7 +21,9 @@ export class BusScheduling {
   readonly #transport: Transport;
   readonly #logger: Logger;
   readonly #runScheduler: boolean;
-  #topicScheduler: TopicScheduler | undefined;
+  #shared: SharedTopicScheduler | undefined;
+  /** Whether this bus holds its transport's topic scheduler (between start and stop). */
+  #holding = false;
 
   constructor(transport: Transport, logger: Logger, runScheduler: boolean) {
     this.#transport = transport;
@@ -66,18 +69,28 @@ export class BusScheduling {
     return this.scheduler('cancelScheduled').cancel(id);
   }
 
-  /** Joins the schedulers of a schedule topic, where the transport has one and the bus runs it. */
+  /**
+   * Holds the transport's topic scheduler, where it keeps scheduled messages in a schedule topic
+   * and the bus runs it: the first bus of the transport to start joins the schedulers' group.
+   */
   async start(): Promise<void> {
     if (!this.#runScheduler || this.#transport.features.scheduling?.mode !== 'schedule-topic') return;
-    this.scheduler('start');
-    await this.#topicScheduler?.start();
+    await this.#sharedScheduler().hold();
+    this.#holding = true;
   }
 
-  /** Leaves the schedulers' group (what this bus held goes to another member). */
+  /** Releases the scheduler: the last bus of the transport leaves the group (another member takes over). */
   async stop(timeoutMs: number): Promise<void> {
-    await this.#topicScheduler
-      ?.stop(timeoutMs)
+    if (!this.#holding) return;
+    this.#holding = false;
+    await this.#sharedScheduler()
+      .release(timeoutMs)
       .catch((error: unknown) => this.#logger.warn({ error: String(error) }, 'closing the scheduler failed'));
+  }
+
+  #sharedScheduler(): SharedTopicScheduler {
+    this.#shared ??= SharedTopicScheduler.of(this.#transport, this.#logger);
+    return this.#shared;
   }
 
   /** The transport's scheduler, or a `ScheduleError` saying why there is none. */
@@ -86,10 +99,7 @@ export class BusScheduling {
     if (scheduling?.mode === 'native' && this.#transport.scheduler !== undefined) {
       return this.#transport.scheduler;
     }
-    if (scheduling?.mode === 'schedule-topic') {
-      this.#topicScheduler ??= new TopicScheduler(this.#transport, this.#logger);
-      return this.#topicScheduler;
-    }
+    if (scheduling?.mode === 'schedule-topic') return this.#sharedScheduler().scheduler;
     const why =
       scheduling?.mode === 'unsupported' ? scheduling.reason : 'it declares no scheduling in its features';
     throw new ScheduleError(

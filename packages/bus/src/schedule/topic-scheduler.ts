@@ -1,8 +1,9 @@
 /**
  * Scheduled messages kept on the transport itself, for brokers with no delayed delivery of their
  * own (Kafka, RabbitMQ without a plugin): `schedule` publishes an *entry* (the message plus its
- * target topic and time, in `herald_schedule_*` headers) to the topic {@link SCHEDULE_TOPIC}; every
- * started bus runs a scheduler, a member of group {@link SCHEDULER_GROUP} on that topic, which
+ * target topic and time, in `herald_schedule_*` headers) to the topic {@link SCHEDULE_TOPIC}; each
+ * transport object runs one scheduler while a bus on it is started (shared-scheduler.ts), a member
+ * of group {@link SCHEDULER_GROUP} on that topic, which
  * holds each entry unsettled until it is due, then publishes the message to its topic and acks
  * the entry. Nothing is lost to a crash: an entry is acked only after its message was published,
  * so a crash redelivers it (to any member) and the message may be published twice, with the same

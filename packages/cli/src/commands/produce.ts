@@ -79,8 +79,12 @@ function parseHeaders(entries: readonly string[]): Record<string, string> {
   return headers;
 }
 
-/** Builds the message of one line (text) or of one whole file (bytes). */
-function messageBuilder(
+/**
+ * Builds the message of one line (text) or of one whole file (bytes): the key (or the part before
+ * `delimiter`), the headers, and with `cloudEventType` the value wrapped as a binary-mode
+ * CloudEvent. Shared with `@herald/console`'s produce form, so both write the same messages.
+ */
+export function messageBuilder(
   key: string | undefined,
   delimiter: string | undefined,
   headers: Record<string, string>,

@@ -28,6 +28,7 @@ import {
 import { CliError, EXIT } from '../errors.ts';
 import type {
   ConsumedRecord,
+  FetchOptions,
   FetchResult,
   GroupKind,
   GroupListing,
@@ -188,7 +189,13 @@ class DataDirectoryTarget implements Target {
     );
   }
 
-  fetch(topic: string, partition: number, offset: bigint, waitMs: number): Promise<FetchResult> {
+  fetch(
+    topic: string,
+    partition: number,
+    offset: bigint,
+    waitMs: number,
+    options: FetchOptions = {},
+  ): Promise<FetchResult> {
     return this.#call(async () => {
       let offsets = await this.#broker.partitionOffsets(topic, partition);
       if (offset >= offsets.highWatermark && waitMs > 0) {
@@ -210,9 +217,16 @@ class DataDirectoryTarget implements Target {
       }
       const read = await this.#broker.readBatches(topic, partition, from, FETCH_BYTES_MAX);
       await registerCodecsFor(read.batches);
-      const records = decodeBatches(topic, partition, read.batches).filter((record) => record.offset >= from);
+      const { records, skippedRecords } = decodeBatches(
+        topic,
+        partition,
+        read.batches,
+        from,
+        options.batchHolds,
+      );
       return {
         records,
+        ...(skippedRecords === 0 ? {} : { skippedRecords }),
         nextOffset: read.nextOffset,
         highWatermark: read.highWatermark,
         logStartOffset: read.logStartOffset,
@@ -285,14 +299,40 @@ class DataDirectoryTarget implements Target {
   }
 }
 
-/** Decodes stored batches, skipping control batches (transaction markers carry no data). */
-function decodeBatches(topic: string, partition: number, batches: Uint8Array): ConsumedRecord[] {
+/**
+ * Decodes the records at or after `from` of stored batches, skipping control batches
+ * (transaction markers carry no data) and, given `holds`, each uncompressed batch whose bytes
+ * hold none of them (counted in `skippedRecords`, not decoded).
+ */
+function decodeBatches(
+  topic: string,
+  partition: number,
+  batches: Uint8Array,
+  from: bigint,
+  holds: readonly Uint8Array[] | undefined,
+): { records: ConsumedRecord[]; skippedRecords: number } {
   const records: ConsumedRecord[] = [];
+  let skippedRecords = 0;
   let position = 0;
+  const buffer = Buffer.from(batches.buffer, batches.byteOffset, batches.byteLength);
   while (position < batches.length) {
     const header = decodeRecordBatchHeader(batches, position);
+    const end = position + header.batchLength + LOG_OVERHEAD_BYTES;
+    if (
+      holds !== undefined &&
+      header.compression === 0 &&
+      (header.attributes & BATCH_ATTRIBUTE.control) === 0 &&
+      !holds.some((bytes) => holdsBytes(buffer, bytes, position, end))
+    ) {
+      const lastOffset = header.baseOffset + BigInt(header.lastOffsetDelta);
+      const first = header.baseOffset > from ? header.baseOffset : from;
+      if (lastOffset >= first) skippedRecords += Number(lastOffset - first + 1n);
+      position = end;
+      continue;
+    }
     if ((header.attributes & BATCH_ATTRIBUTE.control) === 0) {
       for (const record of decodeRecordBatchRecords(batches, position)) {
+        if (record.offset < from) continue;
         records.push({
           topic,
           partition,
@@ -305,7 +345,12 @@ function decodeBatches(topic: string, partition: number, batches: Uint8Array): C
         });
       }
     }
-    position += header.batchLength + LOG_OVERHEAD_BYTES;
+    position = end;
   }
-  return records;
+  return { records, skippedRecords };
+}
+
+/** Whether `buffer` holds `bytes` between `start` and `end`. */
+function holdsBytes(buffer: Buffer, bytes: Uint8Array, start: number, end: number): boolean {
+  return buffer.subarray(start, end).includes(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
 }

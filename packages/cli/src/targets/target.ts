@@ -59,6 +59,23 @@ export interface FetchResult {
   readonly nextOffset: bigint;
   readonly highWatermark: bigint;
   readonly logStartOffset: bigint;
+  /**
+   * Records left out because of {@link FetchOptions.batchHolds} (offsets their batches cover at
+   * or after the requested one); absent when none were.
+   */
+  readonly skippedRecords?: number | undefined;
+}
+
+/** Options of {@link Target.fetch}. */
+export interface FetchOptions {
+  /**
+   * A hint for scans that look for bytes (the console's search and trace): the target may leave
+   * out, undecoded, each whole uncompressed batch whose bytes hold none of these, and count its
+   * records in {@link FetchResult.skippedRecords}. Decoding is most of a scan's cost, and a record
+   * holding the bytes in its key, value or headers has them in its batch. A target that cannot
+   * look at batches (Kafka) returns every record.
+   */
+  readonly batchHolds?: readonly Uint8Array[] | undefined;
 }
 
 /**
@@ -103,7 +120,13 @@ export interface Target {
   /** Publishes in order; resolves once the target acknowledged every message (fsynced). */
   publish(topic: string, messages: readonly OutgoingMessage[]): Promise<void>;
   /** Reads from `offset`, waiting up to `waitMs` for records when there are none yet. */
-  fetch(topic: string, partition: number, offset: bigint, waitMs: number): Promise<FetchResult>;
+  fetch(
+    topic: string,
+    partition: number,
+    offset: bigint,
+    waitMs: number,
+    options?: FetchOptions,
+  ): Promise<FetchResult>;
   /** The first offset at or after `timestampMs`, or undefined when every record is older. */
   offsetForTimestamp(topic: string, partition: number, timestampMs: number): Promise<bigint | undefined>;
   listGroups(): Promise<GroupListing[]>;

@@ -4,44 +4,13 @@
  * same checks as one that keeps it natively. Skipped where `features.scheduling` says unsupported.
  */
 import assert from 'node:assert/strict';
-import {
-  type Bus,
-  createBus,
-  defineEvent,
-  type StandardSchemaV1,
-  silentLogger,
-  type Transport,
-  type TransportFeatures,
-} from '@herald/bus';
+import type { Transport } from '@herald/bus';
 import { eventually } from '../harness.ts';
 import type { Scenario } from '../scenario.ts';
-
-/** A schema accepting `{ name: string }`, so the suite needs no validation library. */
-const named: StandardSchemaV1<{ name: string }> = {
-  '~standard': {
-    version: 1,
-    vendor: 'herald-conformance',
-    validate: (value) =>
-      typeof (value as { name?: unknown })?.name === 'string'
-        ? { value: value as { name: string } }
-        : { issues: [{ message: 'expected { name: string }' }] },
-  },
-};
+import { namedEvent, scenarioBus, skipUnlessSupported, withBus } from './bus-setup.ts';
 
 /** Why the scheduling scenarios cannot run, or undefined. */
-function schedulingSkip(features: TransportFeatures): string | undefined {
-  const scheduling = features.scheduling;
-  if (scheduling === undefined) return 'transport declares no scheduling';
-  if (scheduling.mode === 'unsupported') return `scheduling unsupported: ${scheduling.reason}`;
-  return undefined;
-}
-
-/** A bus on `transport` (which the scenario's harness closes) publishing `Tick`s to `topic`. */
-function busOn(transport: Transport, topic: string) {
-  const Tick = defineEvent(`conformance.Tick.${topic}`, { topic, schema: named });
-  const bus: Bus = createBus({ transport, ownsTransport: false, logger: silentLogger });
-  return { bus, Tick };
-}
+const schedulingSkip = skipUnlessSupported('scheduling', 'scheduling');
 
 /** Records when each `name` arrived on `topic` (a raw group of the transport). */
 async function arrivals(transport: Transport, topic: string): Promise<Map<string, number[]>> {
@@ -60,8 +29,8 @@ export const schedulingScenarios: Scenario[] = [
     skip: schedulingSkip,
     async run({ transport, topic }) {
       const seen = await arrivals(transport, topic);
-      const { bus, Tick } = busOn(transport, topic);
-      try {
+      const Tick = namedEvent('Tick', topic);
+      await withBus(transport, async (bus) => {
         await bus.start();
         const startMs = Date.now();
         const cancelled = await bus.publish(Tick, { name: 'cancelled' }, { delayMs: 1000 });
@@ -78,27 +47,23 @@ export const schedulingScenarios: Scenario[] = [
         assert.equal(seen.has('cancelled'), false, 'the cancelled message was delivered');
         assert.equal(seen.get('later')!.length, 1, '"later" was delivered more than once');
         assert.equal(await bus.cancelScheduled(later.id).then((o) => o !== 'cancelled'), true);
-      } finally {
-        await bus.stop();
-      }
+      });
     },
   },
   {
     name: 'scheduling - bad times are refused with ScheduleError before anything is scheduled',
     skip: schedulingSkip,
     async run({ transport, topic }) {
-      const { bus, Tick } = busOn(transport, topic);
+      const Tick = namedEvent('Tick', topic);
       const horizonMs = (transport.features.scheduling as { horizonMsMax: number }).horizonMsMax;
-      const refused = async (options: object, reason: string) =>
-        assert.rejects(bus.publish(Tick, { name: 'x' }, options), { name: 'ScheduleError', reason });
-      try {
+      await withBus(transport, async (bus) => {
+        const refused = async (options: object, reason: string) =>
+          assert.rejects(bus.publish(Tick, { name: 'x' }, options), { name: 'ScheduleError', reason });
         await refused({ delayMs: Number.NaN }, 'SCHEDULE_INVALID_TIME');
         await refused({ deliverAt: new Date(Number.NaN) }, 'SCHEDULE_INVALID_TIME');
         await refused({ delayMs: 10, deliverAt: Date.now() }, 'SCHEDULE_OPTIONS_CONFLICT');
         await refused({ delayMs: horizonMs + 60_000 }, 'SCHEDULE_BEYOND_HORIZON');
-      } finally {
-        await bus.stop();
-      }
+      });
     },
   },
   {
@@ -112,24 +77,22 @@ export const schedulingScenarios: Scenario[] = [
           : undefined),
     async run(context) {
       const { topic } = context;
-      const first = busOn(context.transport, topic);
+      const Tick = namedEvent('Tick', topic);
       const dueMs = Date.now() + 1500;
-      await first.bus.publish(first.Tick, { name: 'survivor' }, { deliverAt: dueMs });
-      await first.bus.stop();
+      const first = scenarioBus(context.transport);
+      await first.publish(Tick, { name: 'survivor' }, { deliverAt: dueMs });
+      await first.stop();
       const restarted = await context.target.restart!(context.transport);
       context.replaceTransport(restarted);
       const seen = await arrivals(restarted, topic);
-      const second = busOn(restarted, topic);
-      try {
-        await second.bus.start();
+      await withBus(restarted, async (bus) => {
+        await bus.start();
         await eventually(
           () => seen.has('survivor'),
           () => '"survivor" to arrive after the restart',
         );
         assert.ok(seen.get('survivor')![0]! >= dueMs, 'the scheduled message arrived early');
-      } finally {
-        await second.bus.stop();
-      }
+      });
     },
   },
 ];

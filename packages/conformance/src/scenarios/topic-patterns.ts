@@ -4,35 +4,12 @@
  * at set-up with the transport's reason instead.
  */
 import assert from 'node:assert/strict';
-import {
-  ConfigurationError,
-  createBus,
-  defineEvent,
-  type StandardSchemaV1,
-  silentLogger,
-  type TransportFeatures,
-} from '@herald/bus';
+import { ConfigurationError } from '@herald/bus';
 import { eventually, ID_HEADER, makeMessages, publishAll, quiet } from '../harness.ts';
 import type { Scenario } from '../scenario.ts';
+import { namedEvent, skipUnlessSupported, withBus } from './bus-setup.ts';
 
-/** A schema accepting `{ name: string }`, so the suite needs no validation library. */
-const named: StandardSchemaV1<{ name: string }> = {
-  '~standard': {
-    version: 1,
-    vendor: 'herald-conformance',
-    validate: (value) =>
-      typeof (value as { name?: unknown })?.name === 'string'
-        ? { value: value as { name: string } }
-        : { issues: [{ message: 'expected { name: string }' }] },
-  },
-};
-
-function unsupported(features: TransportFeatures): string | undefined {
-  const patterns = features.topicPatterns;
-  if (patterns === undefined) return 'transport declares no topicPatterns';
-  if (patterns.mode === 'unsupported') return `topic patterns unsupported: ${patterns.reason}`;
-  return undefined;
-}
+const unsupported = skipUnlessSupported('topicPatterns', 'topic patterns');
 
 export const topicPatternScenarios: Scenario[] = [
   {
@@ -72,40 +49,33 @@ export const topicPatternScenarios: Scenario[] = [
     name: 'topic patterns - bus.on with topicPattern handles every matching topic, not dead letters',
     skip: unsupported,
     async run({ transport, topic }) {
-      const Shipped = defineEvent(`conformance.Shipped.${topic}`, {
-        topic: `${topic}.shipped`,
-        schema: named,
-      });
-      const Failed = defineEvent(`conformance.Failed.${topic}`, { topic: `${topic}.failed`, schema: named });
-      const bus = createBus({
-        transport,
-        ownsTransport: false,
-        logger: silentLogger,
-        retry: { attempts: 1 },
-      });
+      const Shipped = namedEvent('Shipped', `${topic}.shipped`);
+      const Failed = namedEvent('Failed', `${topic}.failed`);
       const handled: string[] = [];
       const options = { group: 'audit', topicPattern: `${topic}.>` };
-      bus.on(Shipped, options, (data) => {
-        handled.push(data.name);
-      });
-      bus.on(Failed, options, (data) => {
-        handled.push(data.name);
-        throw new Error('always fails');
-      });
-      try {
-        await bus.start();
-        await bus.publish(Failed, { name: 'doomed' });
-        await bus.publish(Shipped, { name: 'parcel' });
-        await eventually(
-          () => handled.includes('parcel') && handled.includes('doomed'),
-          () => `both handlers to run; ran for ${handled.join(', ') || 'nothing'}`,
-        );
-        // `${topic}.failed.dlq` matches `${topic}.>`: its dead letter must not be handled again.
-        await quiet(() => handled.length, 'the handlers');
-        assert.deepEqual([...handled].sort(), ['doomed', 'parcel']);
-      } finally {
-        await bus.stop();
-      }
+      await withBus(
+        transport,
+        async (bus) => {
+          bus.on(Shipped, options, (data) => {
+            handled.push(data.name);
+          });
+          bus.on(Failed, options, (data) => {
+            handled.push(data.name);
+            throw new Error('always fails');
+          });
+          await bus.start();
+          await bus.publish(Failed, { name: 'doomed' });
+          await bus.publish(Shipped, { name: 'parcel' });
+          await eventually(
+            () => handled.includes('parcel') && handled.includes('doomed'),
+            () => `both handlers to run; ran for ${handled.join(', ') || 'nothing'}`,
+          );
+          // `${topic}.failed.dlq` matches `${topic}.>`: its dead letter must not be handled again.
+          await quiet(() => handled.length, 'the handlers');
+          assert.deepEqual([...handled].sort(), ['doomed', 'parcel']);
+        },
+        { retry: { attempts: 1 } },
+      );
     },
   },
   {
@@ -113,17 +83,17 @@ export const topicPatternScenarios: Scenario[] = [
     skip: (features) =>
       unsupported(features) === undefined ? 'the transport supports topic patterns' : undefined,
     async run({ transport, topic }) {
-      const Tick = defineEvent(`conformance.Tick.${topic}`, { topic, schema: named });
-      const bus = createBus({ transport, ownsTransport: false, logger: silentLogger });
+      const Tick = namedEvent('Tick', topic);
       const reason =
         transport.features.topicPatterns?.mode === 'unsupported'
           ? transport.features.topicPatterns.reason
           : '';
-      assert.throws(
-        () => bus.on(Tick, { group: 'g', topicPattern: `${topic}.*` }, () => undefined),
-        (error: unknown) => error instanceof ConfigurationError && error.message.includes(reason),
-      );
-      await bus.stop();
+      await withBus(transport, async (bus) => {
+        assert.throws(
+          () => bus.on(Tick, { group: 'g', topicPattern: `${topic}.*` }, () => undefined),
+          (error: unknown) => error instanceof ConfigurationError && error.message.includes(reason),
+        );
+      });
     },
   },
 ];

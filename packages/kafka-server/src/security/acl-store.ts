@@ -5,10 +5,9 @@
  * list. `herald acls add|remove|list` and the CreateAcls/DeleteAcls APIs edit it; a running
  * server re-reads it when it changes (see `AclDirectory`).
  */
-import { randomBytes } from 'node:crypto';
-import fsPromises from 'node:fs/promises';
 import path from 'node:path';
 import { KafkaServerConfigError } from '../config-error.ts';
+import { damagedFileError, readJsonFile, type SecurityFile, writeJsonFile } from './json-file.ts';
 
 /** What an ACL applies to (Kafka's resource types this server has). */
 export type AclResourceType = 'topic' | 'group' | 'cluster';
@@ -107,16 +106,18 @@ export function aclKey(entry: AclEntry): string {
   ].join('\u0000');
 }
 
-function parseAcls(text: string, file: string): AclEntry[] {
-  const broken = (why: string) =>
-    new KafkaServerConfigError(`${file} is damaged (${why}); restore it from a backup or recreate the ACLs`);
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch (error) {
-    throw broken((error as Error).message);
-  }
-  const acls = (parsed as { acls?: unknown }).acls;
+/** The ACL file of `dir`, as {@link readJsonFile} reads it. */
+function aclsSecurityFile(dir: string): SecurityFile {
+  return {
+    file: aclsFile(dir),
+    bytesMax: ACLS_FILE_BYTES_MAX,
+    remedy: 'restore it from a backup or recreate the ACLs',
+  };
+}
+
+function parseAcls(parsed: unknown, security: SecurityFile): AclEntry[] {
+  const broken = (why: string) => damagedFileError(security, why);
+  const acls = (parsed as { acls?: unknown } | null)?.acls;
   if (!Array.isArray(acls) || acls.length > ACLS_MAX) throw broken('no ACL list');
   return acls.map((entry: AclEntry) => {
     const problem = typeof entry === 'object' && entry !== null ? aclProblem(entry) : 'not an object';
@@ -128,37 +129,13 @@ function parseAcls(text: string, file: string): AclEntry[] {
 
 /** Reads the ACLs of `dir` (empty when there is no file). */
 export async function readAcls(dir: string): Promise<AclEntry[]> {
-  const file = aclsFile(dir);
-  try {
-    const stat = await fsPromises.stat(file);
-    if (stat.size > ACLS_FILE_BYTES_MAX) throw new KafkaServerConfigError(`${file} is larger than 8 MiB`);
-    return parseAcls(await fsPromises.readFile(file, 'utf8'), file);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw error;
-  }
+  const security = aclsSecurityFile(dir);
+  const parsed = await readJsonFile(security);
+  return parsed === undefined ? [] : parseAcls(parsed, security);
 }
 
-async function writeAcls(dir: string, acls: readonly AclEntry[]): Promise<void> {
-  const file = aclsFile(dir);
-  const directory = path.dirname(file);
-  await fsPromises.mkdir(directory, { recursive: true, mode: 0o700 });
-  // A unique temporary name, so two concurrent writers never write one file.
-  const temporary = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-  const handle = await fsPromises.open(temporary, 'wx', 0o600);
-  try {
-    await handle.writeFile(`${JSON.stringify({ acls }, null, 1)}\n`);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  await fsPromises.rename(temporary, file);
-  const directoryHandle = await fsPromises.open(directory, 'r');
-  try {
-    await directoryHandle.sync();
-  } finally {
-    await directoryHandle.close();
-  }
+function writeAcls(dir: string, acls: readonly AclEntry[]): Promise<void> {
+  return writeJsonFile(aclsFile(dir), { acls });
 }
 
 /** Adds the entries not there yet; resolves how many were new. */

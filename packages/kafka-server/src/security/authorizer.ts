@@ -6,7 +6,6 @@
  * `herald acls add` takes effect within that bound without a restart; CreateAcls and DeleteAcls
  * reload at once.
  */
-import fsPromises from 'node:fs/promises';
 import {
   type AclEntry,
   type AclOperation,
@@ -15,6 +14,7 @@ import {
   CLUSTER_RESOURCE_NAME,
   readAcls,
 } from './acl-store.ts';
+import { fileVersion } from './json-file.ts';
 
 /** How stale the server's copy of the ACL file may be after `herald acls add|remove`. */
 export const ACL_REFRESH_INTERVAL_MS = 1_000;
@@ -88,15 +88,12 @@ export class Authorizer {
   }
 
   async #load(): Promise<void> {
-    let version = 'absent';
+    let version: string;
     try {
-      const stat = await fsPromises.stat(aclsFile(this.#dir));
-      version = `${stat.mtimeMs}:${stat.size}:${stat.ino}`;
+      version = await fileVersion(aclsFile(this.#dir));
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') {
-        this.#onError(error);
-        return;
-      }
+      this.#onError(error);
+      return;
     }
     if (version === this.#version) return;
     try {

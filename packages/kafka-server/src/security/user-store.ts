@@ -5,10 +5,15 @@
  * running server re-reads the file when its modification time or size changes, so `herald users
  * add|remove` takes effect for the next authentication without a restart.
  */
-import { randomBytes } from 'node:crypto';
-import fsPromises from 'node:fs/promises';
 import path from 'node:path';
 import { KafkaServerConfigError } from '../config-error.ts';
+import {
+  damagedFileError,
+  fileVersion,
+  readJsonFile,
+  type SecurityFile,
+  writeJsonFile,
+} from './json-file.ts';
 import {
   deriveCredential,
   SCRAM_ITERATIONS_MAX,
@@ -44,16 +49,18 @@ export function checkUserName(name: string): void {
   }
 }
 
-function parseUsers(text: string, file: string): Map<string, StoredUser> {
-  const broken = (why: string) =>
-    new KafkaServerConfigError(`${file} is damaged (${why}); restore it from a backup or recreate the users`);
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch (error) {
-    throw broken((error as Error).message);
-  }
-  const users = (parsed as { users?: unknown }).users;
+/** The users file of `dir`, as {@link readJsonFile} reads it. */
+function usersSecurityFile(dir: string): SecurityFile {
+  return {
+    file: usersFile(dir),
+    bytesMax: USERS_FILE_BYTES_MAX,
+    remedy: 'restore it from a backup or recreate the users',
+  };
+}
+
+function parseUsers(parsed: unknown, security: SecurityFile): Map<string, StoredUser> {
+  const broken = (why: string) => damagedFileError(security, why);
+  const users = (parsed as { users?: unknown } | null)?.users;
   if (!Array.isArray(users) || users.length > USERS_MAX) throw broken('no users list');
   const result = new Map<string, StoredUser>();
   for (const user of users as StoredUser[]) {
@@ -75,37 +82,13 @@ function parseUsers(text: string, file: string): Map<string, StoredUser> {
 
 /** Reads the users of `dir` (empty when there is no file). */
 export async function readUsers(dir: string): Promise<Map<string, StoredUser>> {
-  const file = usersFile(dir);
-  try {
-    const stat = await fsPromises.stat(file);
-    if (stat.size > USERS_FILE_BYTES_MAX) throw new KafkaServerConfigError(`${file} is larger than 16 MiB`);
-    return parseUsers(await fsPromises.readFile(file, 'utf8'), file);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return new Map();
-    throw error;
-  }
+  const security = usersSecurityFile(dir);
+  const parsed = await readJsonFile(security);
+  return parsed === undefined ? new Map() : parseUsers(parsed, security);
 }
 
-async function writeUsers(dir: string, users: Map<string, StoredUser>): Promise<void> {
-  const file = usersFile(dir);
-  const directory = path.dirname(file);
-  await fsPromises.mkdir(directory, { recursive: true, mode: 0o700 });
-  // A unique temporary name, so two concurrent `herald users` commands never write one file.
-  const temporary = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-  const handle = await fsPromises.open(temporary, 'wx', 0o600);
-  try {
-    await handle.writeFile(`${JSON.stringify({ users: [...users.values()] }, null, 1)}\n`);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  await fsPromises.rename(temporary, file);
-  const directoryHandle = await fsPromises.open(directory, 'r');
-  try {
-    await directoryHandle.sync();
-  } finally {
-    await directoryHandle.close();
-  }
+function writeUsers(dir: string, users: Map<string, StoredUser>): Promise<void> {
+  return writeJsonFile(usersFile(dir), { users: [...users.values()] });
 }
 
 /** Adds `name` or replaces its password; resolves true when the user is new. */
@@ -173,16 +156,13 @@ export class UserDirectory {
 
   /** Loads the file if it changed since the last call; never rejects (problems go to `onError`). */
   async refresh(): Promise<void> {
-    let version = 'absent';
+    let version: string;
     try {
-      const stat = await fsPromises.stat(usersFile(this.#dir));
-      version = `${stat.mtimeMs}:${stat.size}:${stat.ino}`;
+      version = await fileVersion(usersFile(this.#dir));
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') {
-        // Keep the last good list: an unreadable file must not lock everybody out, nor let anyone in.
-        this.#onError(error);
-        return;
-      }
+      // Keep the last good list: an unreadable file must not lock everybody out, nor let anyone in.
+      this.#onError(error);
+      return;
     }
     if (version === this.#version) return;
     this.#version = version;
