@@ -25,12 +25,24 @@ const root = await mkdtemp(path.join(tmpdir(), 'herald-rate-breakdown-'));
 try {
   for (let round = 0; round < 2; round++) {
     const directory = path.join(root, `run-${round}`);
+    // The store's `remember` timed: how long a handled message waits for its key's commit.
+    const rememberMs: number[] = [];
+    const store = sqliteIdempotencyStore({ path: path.join(directory, 'idempotency.sqlite') });
+    const remember = store.remember.bind(store);
+    const timed = {
+      ...store,
+      seen: store.seen.bind(store),
+      close: store.close.bind(store),
+      remember: async (key: Parameters<typeof remember>[0]) => {
+        const startedMs = performance.now();
+        await remember(key);
+        rememberMs.push(performance.now() - startedMs);
+      },
+    };
     const bus = createBus({
       transport: await embeddedTransport({ dir: directory }),
       source: '/bench',
-      ...(mode === 'idempotent'
-        ? { idempotency: sqliteIdempotencyStore({ path: path.join(directory, 'idempotency.sqlite') }) }
-        : {}),
+      ...(mode === 'idempotent' ? { idempotency: timed } : {}),
     });
     const total = Math.floor(Number(rateText) * Number(secondsText));
     const scheduled = new Float64Array(total);
@@ -92,6 +104,7 @@ try {
             'deliver-after-ack',
             indexes.map((i) => handled[i]! - published[i]!),
           ),
+          ...(rememberMs.length > 0 ? [segment('remember', rememberMs)] : []),
         ].join('; ') +
         `; loop delay p99 ${format(loopDelay.percentile(99) / 1e6, 2)} max ${format(loopDelay.max / 1e6, 1)}\n`,
     );
