@@ -109,6 +109,11 @@ function tracer(): Tracer {
   return cachedTracer;
 }
 
+/** True when a received message carries no `traceparent` at all (a property read or two). */
+function noTraceCarried(message: ReceivedMessage, envelope: Envelope | undefined): boolean {
+  return (envelope?.traceparent ?? message.headers.ce_traceparent) === undefined;
+}
+
 /** The trace context a received message carries: the envelope's, else its raw `ce_` headers. */
 function carriedContext(message: ReceivedMessage, envelope: Envelope | undefined): SpanContext | undefined {
   const traceparent = envelope?.traceparent ?? message.headers.ce_traceparent;
@@ -287,7 +292,7 @@ export function startProcess(
   message: ReceivedMessage,
   envelope: Envelope | undefined,
 ): ProcessTrace {
-  if (noSdk() && noContextManager()) {
+  if (noSdk() && (noTraceCarried(message, envelope) || noContextManager())) {
     // Nothing can read the handler's context but the bus's own follow-up sends, which pass the
     // received `traceparent` on as text (startSendFrom): no parse, span or context per message.
     return UNTRACED_PROCESS;
