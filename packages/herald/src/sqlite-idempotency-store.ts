@@ -43,9 +43,9 @@ export interface SqliteIdempotencyStoreOptions {
 /** Rows deleted per prune statement, so pruning never holds the database for long. */
 const PRUNE_BATCH_ROWS = 10_000;
 /**
- * Keys one group commit of `remember` writes at most; more waiting go in the next commit. Waiting
- * keys are bounded by the handlers in flight (each awaits its `remember`), at most 4096 per
- * subscriber.
+ * Keys one batch handed to the writer holds at most (a commit takes batches until it holds this
+ * many, so at most twice it less one); more waiting go in the next. Waiting keys are bounded by
+ * the handlers in flight (each awaits its `remember`), at most 4096 per subscriber.
  */
 const REMEMBER_BATCH_KEYS_MAX = 1_000;
 

@@ -27,8 +27,9 @@ database.exec('PRAGMA busy_timeout = ' + workerData.writeLockWaitMsMax + '; PRAG
 const insert = database.prepare(
   'INSERT OR REPLACE INTO herald_processed (group_name, source, id, processed_at_ms) VALUES (?, ?, ?, ?)');
 parentPort.on('message', (first) => {
-  // Every batch already waiting joins this commit (one fsync for all), up to keysMax keys: the
-  // main thread posts without waiting for the previous commit, so no batch waits for a round trip.
+  // Every batch already waiting joins this commit (one fsync for all) until it holds keysMax keys
+  // (so at most 2 × keysMax - 1, as a batch holds at most keysMax): the main thread posts without
+  // waiting for the previous commit, so no batch waits for a round trip through it.
   const batches = [first];
   let keys = first.keys.length;
   while (keys < workerData.keysMax) {
@@ -59,9 +60,9 @@ export type KeyRow = readonly [group: string, source: string, id: string];
 
 /**
  * Commits batches of keys in a worker thread (started on the first batch). Batches may be posted
- * while others commit: the worker commits every batch waiting for it together, at most
- * `keysMax` keys per transaction (more wait for the next). What waits is bounded by the callers:
- * each batch's keys belong to handlers awaiting them.
+ * while others commit: the worker commits every batch waiting for it together, and stops taking
+ * batches once a transaction holds `keysMax` keys (more wait for the next). What waits is bounded
+ * by the callers: each batch's keys belong to handlers awaiting them.
  */
 export class RememberWriter {
   readonly #path: string;
