@@ -60,7 +60,7 @@ import { checkRequestTimeout, REPLY_ERROR_MESSAGE, REPLY_ERROR_NAME, ReplyInbox 
 import { type RetryPolicy, retryPolicy } from './retry-policy.ts';
 import { BusScheduling } from './schedule/bus-scheduling.ts';
 import { validate, validateNow } from './schema.ts';
-import { endSpan, messagingSystem, sendParent, startSend } from './tracing.ts';
+import { endSpan, messagingSystem, type SendCause, sendCause, startSendFrom } from './tracing.ts';
 import { type CancelOutcome, IN_FLIGHT_MAX, type Transport } from './transport.ts';
 import { uuidv7 } from './uuid.ts';
 
@@ -360,7 +360,7 @@ class HeraldBus implements Bus, DispatcherHost {
         causationId: options?.causationId ?? cause.id,
       },
       {},
-      traceContext === undefined ? undefined : { context: traceContext, traceparent: cause.traceparent },
+      sendCause(traceContext, cause),
     );
   }
 
@@ -369,7 +369,7 @@ class HeraldBus implements Bus, DispatcherHost {
     input: unknown,
     options: PublishOptions = {},
     attributes: { replyto?: string } = {},
-    cause?: { readonly context: Context; readonly traceparent: string | undefined },
+    cause?: SendCause,
   ): Promise<Envelope> {
     this.#assertOpen(contract.kind === 'command' ? 'send' : 'publish');
     registerContract(this.#contracts, contract);
@@ -390,7 +390,7 @@ class HeraldBus implements Bus, DispatcherHost {
     input: unknown,
     options: PublishOptions,
     attributes: { replyto?: string },
-    cause: { readonly context: Context; readonly traceparent: string | undefined } | undefined,
+    cause: SendCause | undefined,
   ): Promise<Envelope> {
     const { scheduler, atMs } = this.#scheduling.timing(options, 'publish');
     const validated = validateNow(contract.schema, input, `"${contract.type}" payload`);
@@ -399,7 +399,7 @@ class HeraldBus implements Bus, DispatcherHost {
     const key = options.key ?? (contract.key as ((value: unknown) => string) | undefined)?.(data);
     const subject = options.subject ?? (contract.subject as ((value: unknown) => string) | undefined)?.(data);
     const correlationId = options.correlationId ?? id;
-    const sent = startSend(
+    const sent = startSendFrom(
       {
         system: this.#system,
         source: options.source ?? this.source,
@@ -409,7 +409,8 @@ class HeraldBus implements Bus, DispatcherHost {
         key,
         correlationId,
       },
-      sendParent(options.traceparent, options.extensions?.tracestate, cause?.context),
+      options,
+      cause,
     );
     const extensions = { ...(options.extensions ?? {}) };
     if (sent.tracestate !== undefined) extensions.tracestate = sent.tracestate;
