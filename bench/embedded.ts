@@ -244,7 +244,7 @@ async function logPublish(
  * past a quarter second of arrivals, everything arrived within the drain time, and the achieved
  * rate is at least 90% of the target.
  */
-async function busAtRate(
+export async function busAtRate(
   directory: string,
   ratePerSecond: number,
   durationMs: number,

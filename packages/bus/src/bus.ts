@@ -61,7 +61,7 @@ import { checkRequestTimeout, ReplyInbox } from './request-reply.ts';
 import { type RetryPolicy, retryPolicy } from './retry-policy.ts';
 import { BusScheduling } from './schedule/bus-scheduling.ts';
 import { validate, validateNow } from './schema.ts';
-import { endSpan, messagingSystem, sendParent, startSend } from './tracing.ts';
+import { endSpan, messagingSystem, type SendCause, sendCause, startSendFrom } from './tracing.ts';
 import { type CancelOutcome, IN_FLIGHT_MAX, type Transport } from './transport.ts';
 import { uuidv7 } from './uuid.ts';
 
@@ -348,7 +348,7 @@ class HeraldBus implements Bus, DispatcherHost {
         causationId: options?.causationId ?? cause.id,
       },
       {},
-      traceContext === undefined ? undefined : { context: traceContext, traceparent: cause.traceparent },
+      sendCause(traceContext, cause),
     );
   }
 
@@ -357,7 +357,7 @@ class HeraldBus implements Bus, DispatcherHost {
     input: unknown,
     options: PublishOptions = {},
     attributes: { replyto?: string } = {},
-    cause?: { readonly context: Context; readonly traceparent: string | undefined },
+    cause?: SendCause,
   ): Promise<Envelope> {
     this.#assertOpen(contract.kind === 'command' ? 'send' : 'publish');
     registerContract(this.#contracts, contract);
@@ -378,7 +378,7 @@ class HeraldBus implements Bus, DispatcherHost {
     input: unknown,
     options: PublishOptions,
     attributes: { replyto?: string },
-    cause: { readonly context: Context; readonly traceparent: string | undefined } | undefined,
+    cause: SendCause | undefined,
   ): Promise<Envelope> {
     const { scheduler, atMs } = this.#scheduling.timing(options, 'publish');
     const validated = validateNow(contract.schema, input, `"${contract.type}" payload`);
@@ -387,7 +387,7 @@ class HeraldBus implements Bus, DispatcherHost {
     const key = options.key ?? (contract.key as ((value: unknown) => string) | undefined)?.(data);
     const subject = options.subject ?? (contract.subject as ((value: unknown) => string) | undefined)?.(data);
     const correlationId = options.correlationId ?? id;
-    const sent = startSend(
+    const sent = startSendFrom(
       {
         system: this.#system,
         source: options.source ?? this.source,
@@ -397,7 +397,8 @@ class HeraldBus implements Bus, DispatcherHost {
         key,
         correlationId,
       },
-      sendParent(options.traceparent, options.extensions?.tracestate, cause?.context),
+      options,
+      cause,
     );
     const extensions = { ...(options.extensions ?? {}) };
     if (sent.tracestate !== undefined) extensions.tracestate = sent.tracestate;

@@ -12,6 +12,7 @@ import {
   deadLetterMessage,
   TARGET_GROUP_HEADER,
 } from './dead-letter.ts';
+import { DeadlineSweep } from './deadline-sweep.ts';
 import { decodeEnvelope, type Envelope } from './envelope.ts';
 import {
   ConfigurationError,
@@ -112,6 +113,8 @@ export class Dispatcher {
   readonly #system: string;
   /** Whether {@link topic} is a pattern, whose matches may include dead-letter topics. */
   readonly #pattern: boolean;
+  /** The handler runs' timeouts: one timer for all of them, not one per message. */
+  readonly #deadlines = new DeadlineSweep();
 
   constructor(host: DispatcherHost, topic: string, group: string, concurrency: number) {
     this.#host = host;
@@ -240,7 +243,7 @@ export class Dispatcher {
         // The handler runs in its span's context, so spans it starts (a database call, an HTTP
         // request, a publish) are children of it when the SDK has a context manager.
         const work = otelContext.with(traced.context, registration.run, undefined, context);
-        await withTimeout(work, registration.timeoutMs, controller, envelope);
+        await withTimeout(work, registration.timeoutMs, controller, envelope, this.#deadlines);
       } catch (error) {
         this.#host.counters.failed += 1;
         metrics?.handlerEnded(this.topic, this.group, envelope.type, 'failed', performance.now() - startedMs);
@@ -426,30 +429,32 @@ function positionOf(message: ReceivedMessage): string {
 /**
  * Resolves or rejects with `work`, unless `timeoutMs` passes first: then the handler's signal is
  * aborted and the attempt fails with a retriable `TimeoutError` (the handler may still be running;
- * at-least-once delivery allows the retry to overlap it).
+ * at-least-once delivery allows the retry to overlap it). The deadline is kept by the dispatcher's
+ * {@link DeadlineSweep}, so a message starts no timer of its own.
  */
 function withTimeout(
   work: Promise<void>,
   timeoutMs: number,
   controller: AbortController,
   envelope: Envelope,
+  deadlines: DeadlineSweep,
 ): Promise<void> {
   // One promise settled by whichever comes first: no second promise and no Promise.race per message.
   return new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => {
+    const deadline = deadlines.add(timeoutMs, () => {
       const error = new TimeoutError(
         `handler of "${envelope.type}" ${envelope.id} ran longer than ${timeoutMs} ms; raise timeoutMs or make it faster`,
       );
       controller.abort(error);
       reject(error);
-    }, timeoutMs);
+    });
     work.then(
       () => {
-        clearTimeout(timer);
+        deadlines.settle(deadline);
         resolve();
       },
       (error: unknown) => {
-        clearTimeout(timer);
+        deadlines.settle(deadline);
         reject(error);
       },
     );

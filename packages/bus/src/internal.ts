@@ -1,5 +1,6 @@
 /** For sibling Herald packages (transports, conformance), not for applications: may change without notice. */
 
+export { type Deadline, DeadlineSweep } from './deadline-sweep.ts';
 export {
   type DeliveredFields,
   DeliveryWindow,

@@ -11,7 +11,7 @@
 import {
   type Context,
   context,
-  createTraceState,
+  createContextKey,
   INVALID_SPAN_CONTEXT,
   type Link,
   ProxyTracerProvider,
@@ -25,7 +25,10 @@ import {
   trace,
 } from '@opentelemetry/api';
 import type { Envelope } from './envelope.ts';
+import { formatTraceparent, isCanonicalTraceparent, parseTraceparent } from './trace-context.ts';
 import type { ReceivedMessage } from './transport.ts';
+
+export { formatTraceparent, parseTraceparent };
 
 /** The instrumentation scope name of Herald's spans. */
 export const TRACER_NAME = '@herald/bus';
@@ -80,6 +83,19 @@ function noSdk(): boolean {
   return provider instanceof ProxyTracerProvider && provider.getDelegate() === NOOP_PROVIDER;
 }
 
+/** A context that `context.with` makes active only when a context manager is registered. */
+const PROBE = ROOT_CONTEXT.setValue(createContextKey('herald.context-manager-probe'), true);
+const probeIsActive = (): boolean => context.active() === PROBE;
+
+/**
+ * True when no context manager is registered (the API's no-op one runs `with` without making its
+ * context active): then a handler's context is seen by nothing but the bus's own follow-up sends.
+ * Probed per call (about 20 ns with the no-op manager), so a manager registered later is seen at once.
+ */
+function noContextManager(): boolean {
+  return !context.with(PROBE, probeIsActive);
+}
+
 /**
  * The global provider's tracer, fetched again when the global provider changes (an SDK registered
  * or unregistered later): a tracer kept from an earlier provider would go on recording into it.
@@ -93,58 +109,9 @@ function tracer(): Tracer {
   return cachedTracer;
 }
 
-/** Length of a version-00 `traceparent`: `vv-<32 hex>-<16 hex>-ff`. */
-const TRACEPARENT_LENGTH = 55;
-const ZERO_TRACE_ID = '0'.repeat(32);
-const ZERO_SPAN_ID = '0'.repeat(16);
-
-/** The value of a lower-case hex digit's char code, or -1. */
-function hexValue(code: number): number {
-  if (code >= 48 && code <= 57) return code - 48;
-  if (code >= 97 && code <= 102) return code - 87;
-  return -1;
-}
-
-/** True when `text[from, to)` is lower-case hex (a loop: a regex per message cost more). */
-function isHex(text: string, from: number, to: number): boolean {
-  for (let index = from; index < to; index++) {
-    const code = text.charCodeAt(index);
-    if (!((code >= 48 && code <= 57) || (code >= 97 && code <= 102))) return false;
-  }
-  return true;
-}
-
-/** Parses a W3C `traceparent` (and `tracestate`); `undefined` when missing or malformed. */
-export function parseTraceparent(
-  traceparent: string | undefined,
-  tracestate?: string,
-): SpanContext | undefined {
-  if (traceparent === undefined) return undefined;
-  const text = traceparent.length === TRACEPARENT_LENGTH ? traceparent : traceparent.trim();
-  // A later version may append fields after a dash; version 00 allows nothing after the flags,
-  // and version ff is forbidden.
-  if (text.length < TRACEPARENT_LENGTH) return undefined;
-  if (text.length > TRACEPARENT_LENGTH && (text.startsWith('00') || text[TRACEPARENT_LENGTH] !== '-'))
-    return undefined;
-  if (text[2] !== '-' || text[35] !== '-' || text[52] !== '-' || text.startsWith('ff')) return undefined;
-  if (!(isHex(text, 0, 2) && isHex(text, 3, 35) && isHex(text, 36, 52) && isHex(text, 53, 55)))
-    return undefined;
-  const traceId = text.slice(3, 35);
-  const spanId = text.slice(36, 52);
-  if (traceId === ZERO_TRACE_ID || spanId === ZERO_SPAN_ID) return undefined;
-  // All eight bits: flags Herald does not know still pass through unchanged. From the char codes
-  // and with no object spread: together about a fifth less time per parse than slice + parseInt.
-  const traceFlags = hexValue(text.charCodeAt(53)) * 16 + hexValue(text.charCodeAt(54));
-  if (tracestate === undefined || tracestate === '') return { traceId, spanId, traceFlags, isRemote: true };
-  return { traceId, spanId, traceFlags, isRemote: true, traceState: createTraceState(tracestate) };
-}
-
-/** The 256 flag bytes as two lower-case hex digits, made once rather than per message. */
-const FLAGS_HEX = Array.from({ length: 256 }, (_, flags) => flags.toString(16).padStart(2, '0'));
-
-/** Formats a span context as a W3C `traceparent`. */
-export function formatTraceparent(spanContext: SpanContext): string {
-  return `00-${spanContext.traceId}-${spanContext.spanId}-${FLAGS_HEX[spanContext.traceFlags & 0xff]}`;
+/** True when a received message carries no `traceparent` at all (a property read or two). */
+function noTraceCarried(message: ReceivedMessage, envelope: Envelope | undefined): boolean {
+  return (envelope?.traceparent ?? message.headers.ce_traceparent) === undefined;
 }
 
 /** The trace context a received message carries: the envelope's, else its raw `ce_` headers. */
@@ -187,6 +154,49 @@ export function sendParent(
   const explicit = parseTraceparent(traceparent, tracestate);
   if (explicit !== undefined) return trace.setSpanContext(ROOT_CONTEXT, explicit);
   return fallback ?? context.active();
+}
+
+/** The message being handled when a handler sends: its run's trace context and what it carried. */
+export interface SendCause {
+  /** The handler run's context (the root context when nothing could observe it; see startProcess). */
+  readonly context: Context;
+  readonly traceparent: string | undefined;
+  readonly tracestate: string | undefined;
+}
+
+/**
+ * Starts `send <topic>` for a bus publish: under the caller's explicit `traceparent`, else the
+ * cause's handler run, else the active context. With no SDK registered, a valid `traceparent`
+ * (given, or carried by a cause whose context holds nothing) is passed on as text with its
+ * `tracestate`, unparsed: no span context, context object or span is made for a trace nobody
+ * records (measured: parsing, validating and formatting it were most of the no-SDK cost of a
+ * message carrying a trace). What travels is the same text the parsing path would write.
+ */
+export function startSendFrom(
+  fields: SendFields,
+  given: { readonly traceparent?: string; readonly extensions?: Readonly<Record<string, string>> },
+  cause: SendCause | undefined,
+): SendTrace {
+  const { traceparent } = given;
+  const tracestate = given.extensions?.tracestate;
+  if (noSdk()) {
+    if (traceparent !== undefined) {
+      if (isCanonicalTraceparent(traceparent)) return passedOn(traceparent, tracestate);
+    } else if (cause?.context === ROOT_CONTEXT && cause.traceparent !== undefined) {
+      if (isCanonicalTraceparent(cause.traceparent)) return passedOn(cause.traceparent, cause.tracestate);
+    }
+  }
+  return startSend(fields, sendParent(traceparent, tracestate, cause?.context));
+}
+
+/** The cause of a handler's send: its run's context (if given) and what its message carried. */
+export function sendCause(context: Context | undefined, envelope: Envelope): SendCause | undefined {
+  if (context === undefined) return undefined;
+  return { context, traceparent: envelope.traceparent, tracestate: envelope.extensions.tracestate };
+}
+
+function passedOn(traceparent: string, tracestate: string | undefined): SendTrace {
+  return { span: NO_TRACE_SPAN, traceparent, tracestate: tracestate || undefined };
 }
 
 /** The active context if it holds a span, else the context `envelope` carries. */
@@ -265,6 +275,9 @@ export interface ProcessTrace {
   readonly context: Context;
 }
 
+/** A handler run with no SDK and no context manager: one stateless value serves every message. */
+const UNTRACED_PROCESS: ProcessTrace = { span: NO_TRACE_SPAN, context: ROOT_CONTEXT };
+
 /**
  * Starts `process <topic>` for one delivery. Its parent is the producer's context carried in the
  * message, and it links that context too: the conventions ask for the link (the producer's
@@ -279,6 +292,11 @@ export function startProcess(
   message: ReceivedMessage,
   envelope: Envelope | undefined,
 ): ProcessTrace {
+  if (noSdk() && (noTraceCarried(message, envelope) || noContextManager())) {
+    // Nothing can read the handler's context but the bus's own follow-up sends, which pass the
+    // received `traceparent` on as text (startSendFrom): no parse, span or context per message.
+    return UNTRACED_PROCESS;
+  }
   const producer = carriedContext(message, envelope);
   if (noSdk()) {
     // What the no-op tracer returns (a non-recording span with the producer's context, or the

@@ -69,6 +69,57 @@ describe('tracing - without an SDK', { timeout: 60_000 }, () => {
     assert.equal(bus.publishedAll(OrderCreated)[0]?.traceparent, GIVEN);
     assert.equal(bus.publishedAll(InventoryReserved)[0]?.traceparent, GIVEN);
   });
+
+  it('a carried tracestate travels with it, unparsed, to the follow-ups', async () => {
+    await using bus = createTestBus();
+    const seen = countdown(1);
+    bus.on(OrderCreated, { group: 'inventory' }, async (order, handler) => {
+      await handler.publish(InventoryReserved, { orderId: order.orderId });
+    });
+    bus.on(InventoryReserved, { group: 'shipping' }, () => seen.hit());
+    await bus.start();
+    const extensions = { tracestate: 'vendor=abc,other=x' };
+    await bus.publish(OrderCreated, { orderId: 'o-1', total: 1 }, { traceparent: GIVEN, extensions });
+    await seen.done;
+    for (const sent of [bus.publishedAll(OrderCreated)[0], bus.publishedAll(InventoryReserved)[0]]) {
+      assert.equal(sent?.traceparent, GIVEN);
+      assert.equal(sent?.extensions.tracestate, 'vendor=abc,other=x');
+    }
+  });
+
+  it('a malformed traceparent still travels as given; a handler follow-up then carries it too', async () => {
+    await using bus = createTestBus();
+    const seen = countdown(1);
+    bus.on(OrderCreated, { group: 'inventory' }, async (order, handler) => {
+      await handler.publish(InventoryReserved, { orderId: order.orderId });
+    });
+    bus.on(InventoryReserved, { group: 'shipping' }, () => seen.hit());
+    await bus.start();
+    const malformed = GIVEN.toUpperCase();
+    await bus.publish(OrderCreated, { orderId: 'o-1', total: 1 }, { traceparent: malformed });
+    await seen.done;
+    assert.equal(bus.publishedAll(OrderCreated)[0]?.traceparent, malformed);
+    assert.equal(bus.publishedAll(InventoryReserved)[0]?.traceparent, malformed);
+  });
+
+  it('with a context manager but no SDK, a plain bus.publish inside a handler continues the trace', async () => {
+    const manager = new AsyncLocalStorageContextManager();
+    context.setGlobalContextManager(manager.enable());
+    try {
+      await using bus = createTestBus();
+      const seen = countdown(1);
+      bus.on(OrderCreated, { group: 'inventory' }, async (order) => {
+        await bus.publish(InventoryReserved, { orderId: order.orderId });
+      });
+      bus.on(InventoryReserved, { group: 'shipping' }, () => seen.hit());
+      await bus.start();
+      await bus.publish(OrderCreated, { orderId: 'o-1', total: 1 }, { traceparent: GIVEN });
+      await seen.done;
+      assert.equal(bus.publishedAll(InventoryReserved)[0]?.traceparent, GIVEN);
+    } finally {
+      context.disable();
+    }
+  });
 });
 
 describe('tracing - with the SDK', { timeout: 60_000 }, () => {

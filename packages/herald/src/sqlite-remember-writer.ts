@@ -20,25 +20,37 @@ export const WRITE_LOCK_WAIT_MS_MAX = 60_000;
 // worker evaluates its source the way the process evaluates `-e` code (CommonJS, or a module under
 // `--input-type=module`), so the source uses `process.getBuiltinModule`, which both provide.
 const WORKER_SOURCE = `
-const { parentPort, workerData } = process.getBuiltinModule('node:worker_threads');
+const { parentPort, workerData, receiveMessageOnPort } = process.getBuiltinModule('node:worker_threads');
 const { DatabaseSync } = process.getBuiltinModule('node:sqlite');
 const database = new DatabaseSync(workerData.path);
 database.exec('PRAGMA busy_timeout = ' + workerData.writeLockWaitMsMax + '; PRAGMA synchronous = ' + workerData.synchronous + ';');
 const insert = database.prepare(
   'INSERT OR REPLACE INTO herald_processed (group_name, source, id, processed_at_ms) VALUES (?, ?, ?, ?)');
-parentPort.on('message', ({ id, keys, nowMs }) => {
+parentPort.on('message', (first) => {
+  // Every batch already waiting joins this commit (one fsync for all) until it holds keysMax keys
+  // (so at most 2 × keysMax - 1, as a batch holds at most keysMax): the main thread posts without
+  // waiting for the previous commit, so no batch waits for a round trip through it.
+  const batches = [first];
+  let keys = first.keys.length;
+  while (keys < workerData.keysMax) {
+    const next = receiveMessageOnPort(parentPort);
+    if (next === undefined) break;
+    batches.push(next.message);
+    keys += next.message.keys.length;
+  }
+  const ids = batches.map((batch) => batch.id);
   try {
     database.exec('BEGIN IMMEDIATE');
     try {
-      for (const key of keys) insert.run(key[0], key[1], key[2], nowMs);
+      for (const batch of batches) for (const key of batch.keys) insert.run(key[0], key[1], key[2], batch.nowMs);
       database.exec('COMMIT');
     } catch (error) {
       if (database.isTransaction) database.exec('ROLLBACK');
       throw error;
     }
-    parentPort.postMessage({ id });
+    parentPort.postMessage({ ids });
   } catch (error) {
-    parentPort.postMessage({ id, error: String((error && error.message) || error) });
+    parentPort.postMessage({ ids, error: String((error && error.message) || error) });
   }
 });
 `;
@@ -46,19 +58,26 @@ parentPort.on('message', ({ id, keys, nowMs }) => {
 /** A key as the worker inserts it: group, source, id. */
 export type KeyRow = readonly [group: string, source: string, id: string];
 
-/** Commits batches of keys in a worker thread (started on the first batch). */
+/**
+ * Commits batches of keys in a worker thread (started on the first batch). Batches may be posted
+ * while others commit: the worker commits every batch waiting for it together, and stops taking
+ * batches once a transaction holds `keysMax` keys (more wait for the next). What waits is bounded
+ * by the callers: each batch's keys belong to handlers awaiting them.
+ */
 export class RememberWriter {
   readonly #path: string;
   readonly #synchronous: 'FULL' | 'NORMAL';
+  readonly #keysMax: number;
   #worker: Worker | undefined;
   #nextId = 0;
   readonly #waiting = new Map<number, { resolve: () => void; reject: (error: Error) => void }>();
   #failure: Error | undefined;
 
   /** `path` must hold the store's table already (the main connection creates it). */
-  constructor(path: string, synchronous: 'FULL' | 'NORMAL') {
+  constructor(path: string, synchronous: 'FULL' | 'NORMAL', keysMax: number) {
     this.#path = path;
     this.#synchronous = synchronous;
+    this.#keysMax = keysMax;
   }
 
   /** Inserts `keys` stamped `nowMs` in one transaction; resolves once committed, rejects if not. */
@@ -90,16 +109,20 @@ export class RememberWriter {
         path: this.#path,
         synchronous: this.#synchronous,
         writeLockWaitMsMax: WRITE_LOCK_WAIT_MS_MAX,
+        keysMax: this.#keysMax,
       },
     });
     worker.unref();
-    worker.on('message', (answer: { id: number; error?: string }) => {
-      const waiting = this.#waiting.get(answer.id);
-      this.#waiting.delete(answer.id);
+    worker.on('message', (answer: { ids: number[]; error?: string }) => {
+      for (const id of answer.ids) {
+        const waiting = this.#waiting.get(id);
+        this.#waiting.delete(id);
+        if (waiting === undefined) continue;
+        if (answer.error === undefined) waiting.resolve();
+        else
+          waiting.reject(new Error(`sqliteIdempotencyStore: cannot record processed keys: ${answer.error}`));
+      }
       if (this.#waiting.size === 0) worker.unref();
-      if (waiting === undefined) return;
-      if (answer.error === undefined) waiting.resolve();
-      else waiting.reject(new Error(`sqliteIdempotencyStore: cannot record processed keys: ${answer.error}`));
     });
     // The thread died (not a failed batch, which it answers): its batches fail, and the next batch
     // starts a new thread.

@@ -60,6 +60,28 @@ describe('sqlite idempotency store', { timeout: 120_000 }, () => {
     await reopened.close();
   });
 
+  it('remembers handed over while earlier batches commit each resolve only once their key reads back', async () => {
+    const path = join(directory, 'pipelined', 'keys.sqlite');
+    const store = sqliteIdempotencyStore({ path });
+    const resolved: Promise<void>[] = [];
+    const missing: string[] = [];
+    // 40 turns of the event loop, 50 keys each: batches reach the writer while others commit.
+    for (let turn = 0; turn < 40; turn++) {
+      for (let index = 0; index < 50; index++) {
+        const key = { group: 'g', source: '/s', id: `t${turn}-${index}` };
+        resolved.push(
+          store.remember(key).then(async () => {
+            if (!(await store.seen(key))) missing.push(key.id);
+          }),
+        );
+      }
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    await Promise.all(resolved);
+    assert.deepEqual(missing, [], 'a remember resolved before its key was committed');
+    await store.close();
+  });
+
   it('createBus() on the embedded broker deduplicates a redelivered message, across a restart', async () => {
     const dir = join(directory, 'bus');
     const Paid = defineEvent('Paid', { topic: 'payments', schema: z.object({ amount: z.number() }) });
