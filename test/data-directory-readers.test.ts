@@ -63,6 +63,11 @@ const ALLOWED: Record<string, { readonly functions: readonly string[]; readonly 
     functions: ['readFileSync'],
     reason: 'reads the TLS CA file HERALD_KAFKA_TLS_CA names',
   },
+  'packages/console/src/spans.ts': {
+    functions: ['createReadStream'],
+    reason:
+      'reads the span file given with --traces (JSON lines of OpenTelemetry spans), never a data directory',
+  },
   'packages/console/src/page-bundle.ts': {
     functions: ['readFile'],
     reason: "reads the console's own page bundle (dist/page/app.js) to serve it",

@@ -114,6 +114,8 @@ export async function startCheckout(options: CheckoutOptions): Promise<Checkout>
       transport: shared,
       source: `/checkout/${name}`,
       contracts: CONTRACTS,
+      // Announced on herald.services from the start, so the console draws rarely sent ones too.
+      announce: { sends: SERVICES[name].sends },
       idempotency: store.inbox,
       // The audit checks each key's order by `seq`; sent rows stay for the invariants' audit.
       outboxRelay: relay && { sequenceExtension: 'seq', retentionMs: OUTBOX_RETENTION_MS },

@@ -38,12 +38,16 @@ import { deleteRunTopology } from './transport.ts';
  * The Herald console on the run's own broker (embedded transport only: it reads the broker in
  * this process); other transports print how to reach theirs. Resolves the server, if any.
  */
-async function startCheckoutConsole(transport: Transport): Promise<ConsoleServer | undefined> {
+async function startCheckoutConsole(
+  transport: Transport,
+  traces: string | undefined,
+): Promise<ConsoleServer | undefined> {
   if (transport.name !== 'embedded') {
     process.stdout.write("Console: run npx herald console --broker HOST:PORT against this run's broker.\n");
     return undefined;
   }
-  const server = await startConsole({ transport });
+  // With --otel and no collector, the trace view shows each event's handler runs from the span file.
+  const server = await startConsole({ transport, traces });
   process.stdout.write(`Console: ${server.url}\n`);
   return server;
 }
@@ -160,7 +164,8 @@ if (load !== undefined && load.failures.length > 0)
 
 if (values['keep-running']) {
   process.stdout.write(`Still serving ${checkout.url}; Ctrl-C to stop.\n`);
-  const console_ = await startCheckoutConsole(checkout.transport);
+  const traces = tracing.export.kind === 'file' ? tracing.export.path : undefined;
+  const console_ = await startCheckoutConsole(checkout.transport, traces);
   process.exitCode = allHold ? 0 : 1;
   const stop = () =>
     void (console_?.close() ?? Promise.resolve()).then(() => checkout.stop()).then(() => tracing.shutdown());

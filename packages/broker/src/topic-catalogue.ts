@@ -5,7 +5,12 @@
  * files without one are leftovers of an interrupted deletion (or creation) and are removed.
  */
 import path from 'node:path';
-import { ConfigurationError } from '@herald/bus';
+import {
+  ConfigurationError,
+  SERVICES_TOPIC,
+  SERVICES_TOPIC_RETENTION_MS,
+  SERVICES_TOPIC_SEGMENT_MS,
+} from '@herald/bus';
 import { type FileSystem, isLogError, type LogStore, type Partition } from '@herald/log';
 import { errorCode, readChecked, removeFile, syncDirectory, writeChecked } from './atomic-file.ts';
 import type { ConsumerGroup } from './consumer-group.ts';
@@ -19,6 +24,13 @@ import {
 import { type PartitionLog, recordsOf } from './partition-log.ts';
 import { loadedTopicConfig, storedTopicConfig, type TopicConfig } from './topic-config.ts';
 
+/**
+ * Settings of reserved topics when they are created on first use: the buses' announcements
+ * (`herald.services`) are read from their last minutes, so a day of them is kept, not forever.
+ */
+const AUTO_CREATED_CONFIG: ReadonlyMap<string, TopicConfig> = new Map([
+  [SERVICES_TOPIC, { retentionMs: SERVICES_TOPIC_RETENTION_MS, segmentAgeMsMax: SERVICES_TOPIC_SEGMENT_MS }],
+]);
 /** Most partitions a topic may have. */
 export const PARTITIONS_MAX = 1024;
 const TOPIC_FORMAT = 1;
@@ -173,7 +185,7 @@ export class TopicCatalogue {
     const existing = this.#topics.get(name);
     if (existing !== undefined) return existing;
     if (!this.#options.autoCreateTopics) throw new TopicNotFoundError(name, context);
-    return this.#ensure(name, this.#options.partitions, false);
+    return this.#ensure(name, this.#options.partitions, false, AUTO_CREATED_CONFIG.get(name));
   }
 
   /** Creates a topic; {@link TopicExistsError} when one of that name exists. */

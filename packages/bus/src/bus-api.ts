@@ -3,6 +3,7 @@
  * counters. `bus.ts` implements it (`createBus`); the types live apart so the contract reads on
  * its own page.
  */
+import type { AnnounceOptions } from './announcements.ts';
 import type { HandlerContext, Middleware, PublishOptions } from './context.ts';
 import type {
   CommandContract,
@@ -79,6 +80,16 @@ export interface BusOptions {
    * schedule natively ignore it.
    */
   readonly runScheduler?: boolean;
+  /**
+   * How the bus announces itself on the topic `herald.services` (`SERVICES_TOPIC`): on `start()`,
+   * every `intervalMs` (30 s), within 1 s of first publishing a new type, and as `leaving` on
+   * `stop()` — its service (default: the last segment of `source`), instance id, the contracts it
+   * publishes or sends, its handlers (topic, group, types), transport and Herald version. The
+   * console draws its topology from these. A failed announcement is a logged warning, never an
+   * error; `start()` and `stop()` wait at most 2 s for theirs. `false`: never announce (no
+   * `herald.services` topic). Default: announce with the defaults of {@link AnnounceOptions}.
+   */
+  readonly announce?: AnnounceOptions | false;
 }
 
 /** What a bus has done since it was created. */

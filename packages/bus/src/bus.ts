@@ -5,6 +5,7 @@
  */
 import { hostname } from 'node:os';
 import type { Context } from '@opentelemetry/api';
+import { Announcer } from './announcements.ts';
 import type {
   Bus,
   BusOptions,
@@ -55,8 +56,8 @@ import { validation } from './middleware/validation.ts';
 import { assertName, assertTopicName } from './names.ts';
 import { type OutboxTransaction, outboxTransaction, requireOutbox, withStaging } from './outbox.ts';
 import { type OutboxRelay, outboxRelayOf } from './outbox-relay.ts';
-import { isoNow, publishReply } from './outgoing.ts';
-import { checkRequestTimeout, REPLY_ERROR_MESSAGE, REPLY_ERROR_NAME, ReplyInbox } from './request-reply.ts';
+import { isoNow, replier } from './outgoing.ts';
+import { checkRequestTimeout, ReplyInbox } from './request-reply.ts';
 import { type RetryPolicy, retryPolicy } from './retry-policy.ts';
 import { BusScheduling } from './schedule/bus-scheduling.ts';
 import { validate, validateNow } from './schema.ts';
@@ -113,6 +114,8 @@ class HeraldBus implements Bus, DispatcherHost {
   #stopped: Promise<void> | undefined;
   readonly #health = new BusHealthRecorder();
   readonly #scheduling: BusScheduling;
+  /** Announces this bus on `herald.services` (see announcements.ts); undefined with `announce: false`. */
+  readonly #announcer: Announcer | undefined;
 
   constructor(options: BusOptions) {
     this.transport = options.transport;
@@ -137,6 +140,10 @@ class HeraldBus implements Bus, DispatcherHost {
     this.deadLetters = deadLetters(this.transport, this.#deadLetterTopic, this.source);
     for (const contract of options.contracts ?? []) registerContract(this.#contracts, contract);
     this.#relay = outboxRelayOf(this.#idempotency, options.outboxRelay, this);
+    const { transport, source, logger } = this;
+    const announcerHost = { transport, source, logger, instanceId: this.#instanceId };
+    this.#announcer =
+      options.announce === false ? undefined : new Announcer(announcerHost, options.announce ?? {});
   }
 
   knowsType(type: string): boolean {
@@ -224,35 +231,12 @@ class HeraldBus implements Bus, DispatcherHost {
       throw new ConfigurationError(`reply(${query.type}): this bus already has a replier for the query`);
     }
     this.#commandHandlers.add(query.type);
-    const answer: Handler<unknown> = async (data, context) => {
-      const replyTo = context.envelope.replyto;
-      if (replyTo === undefined) {
-        context.logger.warn(
-          { id: context.envelope.id, type: context.envelope.type },
-          'query without replyto attribute; nobody to answer',
-        );
-        return;
-      }
-      let result: unknown;
-      let failure: Error | undefined;
-      try {
-        result = await validate(
-          query.result,
-          await handler(data as PayloadOf<Q>, context as HandlerContext<PayloadOf<Q>>),
-          `result of "${query.type}"`,
-        );
-      } catch (error) {
-        failure = error instanceof Error ? error : new Error(String(error));
-      }
-      const extensions: Record<string, string> =
-        failure === undefined
-          ? {}
-          : { [REPLY_ERROR_NAME]: failure.name, [REPLY_ERROR_MESSAGE]: failure.message };
-      await publishReply(
-        { transport: this.transport, source: this.source, system: this.#system },
-        { topic: replyTo, query, result: result ?? null, request: context.envelope, extensions },
-      );
-    };
+    const sender = { transport: this.transport, source: this.source, system: this.#system };
+    const answer = replier(
+      query,
+      handler as (data: unknown, context: HandlerContext<unknown>) => unknown,
+      sender,
+    );
     // Queries travel as commands: one replier group, same pipeline.
     this.#addHandler(query as unknown as CommandContract, query.type, options, answer);
     return this;
@@ -266,6 +250,7 @@ class HeraldBus implements Bus, DispatcherHost {
       for (const dispatcher of this.#dispatchers.values()) await dispatcher.start();
       this.#relay?.start();
       await this.#scheduling.start();
+      await this.#announcer?.start();
     } catch (error) {
       this.#health.startFailed(error);
       this.#state = 'started';
@@ -301,6 +286,8 @@ class HeraldBus implements Bus, DispatcherHost {
   async #stop(timeoutMs: number): Promise<void> {
     this.#state = 'stopping';
     const deadlineMs = performance.now() + timeoutMs;
+    // Said at once, so readers see it stopping while it drains; awaited before the transport closes.
+    const leaving = this.#announcer?.stop(timeoutMs);
     // The scheduler's subscription closes beside the handlers': a dead broker costs the budget once.
     const [closeDeadlinesMs] = await Promise.all([
       Promise.all(
@@ -321,6 +308,7 @@ class HeraldBus implements Bus, DispatcherHost {
       performance.now() + CLOSE_TIMEOUT_MS_MIN,
       ...closeDeadlinesMs,
     );
+    await leaving;
     this.#transportClosing = true;
     const leftMs = Math.max(0, closeDeadlineMs - performance.now());
     if (this.#ownsTransport) await this.transport.close({ timeoutMs: leftMs });
@@ -447,6 +435,7 @@ class HeraldBus implements Bus, DispatcherHost {
     }
     sent.span.end();
     this.#health.published();
+    this.#announcer?.published(contract);
     this.counters.published += 1;
     if (this.logger.isLevelEnabled?.('debug') ?? true) {
       this.logger.debug({ type: envelope.type, id, topic: contract.topic, key }, 'published');
@@ -473,6 +462,7 @@ class HeraldBus implements Bus, DispatcherHost {
     }
     const topic = subscriptionTopic(contract, topicPattern, this.transport, context);
     registerContract(this.#contracts, contract);
+    this.#announcer?.handler(topic, group, contract.type);
     const dispatcherKey = `${topic}\u0000${group}`;
     let dispatcher = this.#dispatchers.get(dispatcherKey);
     if (dispatcher === undefined) {

@@ -2,6 +2,28 @@
  * `@herald/bus`: typed contracts, CloudEvents envelopes, the bus, the Transport contract and the
  * in-memory transport. See the README for a runnable example.
  */
+
+export {
+  ANNOUNCE_CHANGE_DELAY_MS,
+  ANNOUNCE_INTERVAL_MS_DEFAULT,
+  ANNOUNCE_INTERVAL_MS_MAX,
+  ANNOUNCE_INTERVAL_MS_MIN,
+  ANNOUNCE_TIMEOUT_MS,
+  ANNOUNCED_ITEMS_MAX,
+  ANNOUNCEMENT_TYPE,
+  ANNOUNCEMENT_VERSION,
+  type AnnouncedContract,
+  type AnnouncedHandler,
+  type AnnounceOptions,
+  announcementMessage,
+  announcementOf,
+  HERALD_VERSION,
+  SERVICES_TOPIC,
+  SERVICES_TOPIC_RETENTION_MS,
+  SERVICES_TOPIC_SEGMENT_MS,
+  type ServiceAnnouncement,
+  serviceOfSource,
+} from './announcements.ts';
 export {
   type AsyncApiDocument,
   type AsyncApiOptions,

@@ -2,8 +2,11 @@
  * What the bus sends that is not a contract's own publish: the reply to a query, and the event
  * time stamp every envelope carries. Kept apart from bus.ts, which holds the bus's lifecycle.
  */
+import type { HandlerContext } from './context.ts';
 import type { QueryContract } from './contracts.ts';
 import { type Envelope, encodeEnvelope } from './envelope.ts';
+import { REPLY_ERROR_MESSAGE, REPLY_ERROR_NAME } from './request-reply.ts';
+import { validate } from './schema.ts';
 import { activeOr, endWhenSettled, startSend } from './tracing.ts';
 import type { Transport } from './transport.ts';
 import { uuidv7 } from './uuid.ts';
@@ -60,6 +63,45 @@ export async function publishReply(sender: ReplySender, reply: Reply): Promise<v
     data: result,
   };
   await endWhenSettled(sent.span, sender.transport.publish(topic, [encodeEnvelope(envelope)]));
+}
+
+/**
+ * The handler a bus registers for `query`'s replier: runs `handler`, validates its result and
+ * publishes the reply (or the error's name and message as extensions) to the request's `replyto`.
+ */
+export function replier(
+  query: QueryContract,
+  handler: (data: unknown, context: HandlerContext<unknown>) => unknown,
+  sender: ReplySender,
+): (data: unknown, context: HandlerContext<unknown>) => Promise<void> {
+  return async (data, context) => {
+    const replyTo = context.envelope.replyto;
+    if (replyTo === undefined) {
+      context.logger.warn(
+        { id: context.envelope.id, type: context.envelope.type },
+        'query without replyto attribute; nobody to answer',
+      );
+      return;
+    }
+    let result: unknown;
+    let failure: Error | undefined;
+    try {
+      result = await validate(query.result, await handler(data, context), `result of "${query.type}"`);
+    } catch (error) {
+      failure = error instanceof Error ? error : new Error(String(error));
+    }
+    const extensions: Record<string, string> =
+      failure === undefined
+        ? {}
+        : { [REPLY_ERROR_NAME]: failure.name, [REPLY_ERROR_MESSAGE]: failure.message };
+    await publishReply(sender, {
+      topic: replyTo,
+      query,
+      result: result ?? null,
+      request: context.envelope,
+      extensions,
+    });
+  };
 }
 
 /** The millisecond whose ISO text is in {@link lastTimeText}. */

@@ -9,8 +9,9 @@ import { render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import type { MessageView } from '../src/api-types.ts';
 import { api } from './api.ts';
+import { TopologyView } from './topology.ts';
 import { DeadLettersView, GroupsView, TopicsView } from './views-data.ts';
-import { SearchView, TailView, TopologyView, TraceView } from './views-flow.ts';
+import { SearchView, TailView, TraceView } from './views-flow.ts';
 
 const VIEWS = {
   topics: { label: 'Topics', view: TopicsView },

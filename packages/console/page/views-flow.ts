@@ -1,12 +1,13 @@
 /// <reference lib="dom" />
-/** The views over flows: search, live tail, the trace of one flow, the topology. */
+/** The views over flows: search, live tail, the trace of one flow (the topology is in topology.ts). */
 import { html } from 'htm/preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import type {
+  HandlerRunView,
   MessageView,
   SearchProgress,
-  TopologyView as Topology,
   TraceView as Trace,
+  TraceStep,
 } from '../src/api-types.ts';
 import { api, withToken } from './api.ts';
 import { Message, MessageList } from './message.ts';
@@ -154,34 +155,24 @@ export function TraceView(props: { traceId: string }) {
         (step) => html`<li class=${step.failed ? 'failed' : ''}
         style=${`margin-left:${step.depth * 24}px`} data-service=${step.service}>
         <strong>${step.service}</strong> → ${step.type} on ${step.topic} @ ${step.offset}
-        <span> +${step.sinceStartMs} ms</span>${step.failed ? ' (dead letter)' : ''}</li>`,
-      )}</ol>`
+        <span> +${step.sinceStartMs} ms</span>${step.failed ? ' (dead letter)' : ''}
+        ${step.runs === undefined || step.runs.length === 0 ? null : html`<${HandlerRuns} step=${step} />`}</li>`,
+      )}</ol>${trace.spans === undefined ? null : html`<p>${spansNote(trace.spans)}</p>`}`
     }`;
 }
 
-/** Services → topics → groups, from the topics' CloudEvents sources and the groups' positions. */
-export function TopologyView() {
-  const [topology, setTopology] = useState<Topology | undefined>(undefined);
-  useEffect(() => {
-    api.topology().then(setTopology);
-  }, []);
-  if (topology === undefined) return html`<p>Loading…</p>`;
-  return html`<p>${topology.services.length} services, ${topology.topics.length} topics, ${topology.groups.length} groups</p>
-    <table aria-label="Topology">
-      <thead><tr><th>Producers</th><th>Topic</th><th>Consumer groups</th></tr></thead>
-      <tbody>${topology.topics.map(
-        (topic) => html`<tr>
-        <td>${topology.edges
-          .filter((edge) => edge.to === topic)
-          .map((edge) => edge.from)
-          .join(', ')}</td>
-        <td>${topic}</td>
-        <td>${topology.edges
-          .filter((edge) => edge.from === topic)
-          .map((edge) => edge.to)
-          .join(', ')}</td>
-      </tr>`,
-      )}</tbody>
-    </table>
-    <h3>Services</h3><ul aria-label="Services">${topology.services.map((service) => html`<li>${service}</li>`)}</ul>`;
+/** The handler runs of one event (from the spans): service and group, attempt, start and duration; failures in red. */
+function HandlerRuns(props: { step: TraceStep }) {
+  const startMs = props.step.timestampMs - props.step.sinceStartMs;
+  const text = (run: HandlerRunView) =>
+    `${run.service} (${run.group}) attempt ${run.attempt}: +${Math.round(run.startTimeMs - startMs)} ms, ` +
+    `took ${run.durationMs.toFixed(1)} ms${run.failed ? `, failed: ${run.error}` : ''}${run.deadLettered ? ', dead-lettered' : ''}`;
+  return html`<ul aria-label=${`Handler runs of ${props.step.type} ${props.step.id}`}>${props.step.runs!.map(
+    (run) => html`<li class=${run.failed ? 'failed' : ''} data-run-service=${run.service}>${text(run)}</li>`,
+  )}</ul>`;
+}
+
+function spansNote(spans: NonNullable<Trace['spans']>): string {
+  if (spans.note !== null) return spans.note;
+  return `Handler runs from ${spans.file} (${spans.lines} spans read${spans.truncated ? ', cut short at the bound' : ''}).`;
 }

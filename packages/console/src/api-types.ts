@@ -150,6 +150,23 @@ export interface TraceStep {
   readonly depth: number;
   /** On a dead-letter topic: a failed step. */
   readonly failed: boolean;
+  /** The handler runs of this event, from the span file (absent without one). */
+  readonly runs?: readonly HandlerRunView[];
+}
+
+/** One handler run of an event: a bus's `process <topic>` span. */
+export interface HandlerRunView {
+  readonly group: string;
+  /** The consuming service (its bus's CloudEvents source, last segment). */
+  readonly service: string;
+  readonly attempt: number;
+  readonly startTimeMs: number;
+  readonly durationMs: number;
+  readonly failed: boolean;
+  /** The failure's message (or error type) when it failed. */
+  readonly error: string | null;
+  /** The run ended by dead-lettering the message. */
+  readonly deadLettered: boolean;
 }
 
 /** `GET /api/trace?q`: the flow's events in causation order. */
@@ -160,18 +177,91 @@ export interface TraceView {
   readonly scanned: number;
   /** True when the scan budget ran out before every topic was read. */
   readonly truncated: boolean;
+  /** Where the handler runs came from, when the console has a span file (`--traces`). */
+  readonly spans?: {
+    readonly file: string;
+    readonly lines: number;
+    /** True when the file had more lines than one request reads. */
+    readonly truncated: boolean;
+    /** Why no runs could be read, or null. */
+    readonly note: string | null;
+  };
 }
 
-/** `GET /api/topology`: producers → topics → groups. */
-export interface TopologyView {
-  readonly services: readonly string[];
-  readonly topics: readonly string[];
-  readonly groups: readonly { readonly group: string; readonly members: number | null }[];
-  readonly edges: readonly {
-    readonly from: string;
-    readonly to: string;
-    readonly kind: 'produces' | 'consumes';
+/** A service in the topology: from its buses' announcements on `herald.services`, or only seen as a producer. */
+export interface TopologyServiceView {
+  readonly name: string;
+  /** False when no bus of it announced itself (seen only as the CloudEvents source of messages). */
+  readonly announced: boolean;
+  /** Buses of the service announced `up` within 3× their interval. */
+  readonly instances: number;
+  /** Buses whose last announcement is older than 3× their interval (crashed or cut off). */
+  readonly silentInstances: number;
+  /** Buses whose last announcement was `leaving` (stopped), within the announcements read. */
+  readonly stoppedInstances: number;
+  readonly transports: readonly string[];
+  readonly heraldVersions: readonly string[];
+  /** Contracts it publishes or sends (announced). */
+  readonly publishes: readonly { readonly type: string; readonly topic: string; readonly kind: string }[];
+  /** Its subscriptions (announced). */
+  readonly handlers: readonly {
+    readonly topic: string;
+    readonly group: string;
+    readonly types: readonly string[];
   }[];
+  /** When it last announced itself (ms since the epoch), null when never. */
+  readonly lastSeenMs: number | null;
+}
+
+/** A topic in the topology. */
+export interface TopologyTopicView {
+  readonly name: string;
+  readonly partitions: number;
+  /** Messages retained over every partition. */
+  readonly messages: string;
+  /** Messages appended per second over the rate window; null until the window has two samples. */
+  readonly ratePerSecond: number | null;
+}
+
+/** A consumer group in the topology. */
+export interface TopologyGroupView {
+  readonly group: string;
+  /** Live members, null when the target cannot tell. */
+  readonly members: number | null;
+  /** Lag over every topic it reads. */
+  readonly lag: string;
+  /** Age of its oldest unconsumed message, in ms (0 when caught up). */
+  readonly timeLagMs: number;
+  /** Messages it committed per second over the rate window; null until the window has two samples. */
+  readonly ratePerSecond: number | null;
+  /** The services whose handlers run in it (announced). */
+  readonly services: readonly string[];
+}
+
+/**
+ * An edge: `produces` service → topic, `consumes` topic → group, `handles` group → service. `from`
+ * and `to` are node ids: `service:<name>`, `topic:<name>`, `group:<name>`.
+ */
+export interface TopologyEdgeView {
+  readonly from: string;
+  readonly to: string;
+  readonly kind: 'produces' | 'consumes' | 'handles';
+  /** Messages per second along it over the rate window; null when unknown. */
+  readonly ratePerSecond: number | null;
+  /** On `consumes`: the group's lag on that topic. */
+  readonly lag?: string;
+}
+
+/** `GET /api/topology`: producers → topics → consumer groups → services, with rates and lag. */
+export interface TopologyView {
+  readonly services: readonly TopologyServiceView[];
+  readonly topics: readonly TopologyTopicView[];
+  readonly groups: readonly TopologyGroupView[];
+  readonly edges: readonly TopologyEdgeView[];
+  /** The window rates are measured over, in ms. */
+  readonly rateWindowMs: number;
+  /** When this was read (ms since the epoch). */
+  readonly readAtMs: number;
 }
 
 /**

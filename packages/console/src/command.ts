@@ -17,7 +17,7 @@ import {
 } from '@herald/cli/internal';
 import { startConsole } from './server.ts';
 
-const USAGE = `Usage: herald console [--data DIR | --broker HOST:PORT] [--port N] [--host ADDRESS --token SECRET] [--read-only]
+const USAGE = `Usage: herald console [--data DIR | --broker HOST:PORT] [--port N] [--host ADDRESS --token SECRET] [--read-only] [--traces FILE]
 
 Serves the Herald console, a web page of topics and messages (and producing them), groups and
 lag, dead letters, search, live tail, the trace of one flow and the topology, until Ctrl-C. It
@@ -30,6 +30,8 @@ Options:
   --token SECRET         required of every request (the printed URL carries it)
   --read-only            refuse every write: producing, resetting groups, redriving dead
                          letters (default: allowed to whoever reaches the console)
+  --traces FILE          a JSON-lines span file (the checkout's traces.jsonl with --otel): the
+                         trace view shows each event's handler runs
 ${TARGET_USAGE}
 Examples:
   herald console --data ./data
@@ -41,6 +43,7 @@ const OPTIONS = {
   host: { type: 'string' },
   token: { type: 'string' },
   'read-only': { type: 'boolean' },
+  traces: { type: 'string' },
 } as const;
 
 /** Addresses that reach this machine only: no token needed there. */
@@ -65,6 +68,7 @@ async function consoleRun(args: readonly string[], io: CommandIo): Promise<numbe
       host,
       token,
       readOnly: values['read-only'] === true,
+      traces: stringOption(values, 'traces'),
     });
     io.stdout(`Herald console on ${target.description}: ${server.url}\n`);
     const stop = Promise.withResolvers<void>();

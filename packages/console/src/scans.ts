@@ -1,5 +1,5 @@
 /**
- * Reads that scan whole topics: search, the trace of one flow and the topology. Each reads with
+ * Reads that scan whole topics: search and the trace of one flow. Each reads with
  * the CLI's {@link readTopic} and stops at an explicit scan budget, so a search over millions of
  * retained events reports progress and ends at its bound instead of running on.
  */
@@ -10,7 +10,7 @@ import {
   readTopic,
   type Target,
 } from '@herald/cli/internal';
-import type { MessageView, SearchProgress, TopologyView, TraceStep, TraceView } from './api-types.ts';
+import type { MessageView, SearchProgress, TraceStep, TraceView } from './api-types.ts';
 import { messageViewOf, recordMatcher } from './message-view.ts';
 
 /** Records a search or trace reads by default before it stops (its scan budget). */
@@ -23,8 +23,6 @@ export const SEARCH_RESULTS_DEFAULT = 100;
 export const SEARCH_RESULTS_MAX = 1000;
 /** Steps one trace shows at most. */
 export const TRACE_STEPS_MAX = 500;
-/** Records per partition the topology samples from the end to learn each topic's producers. */
-const TOPOLOGY_SAMPLE_RECORDS = 50;
 /**
  * Correlation ids a trace's second pass tests each record's bytes for before decoding its headers;
  * a flow with more (a saga restarting correlations) decodes every record's headers instead.
@@ -259,49 +257,4 @@ function causationOrder(
   };
   for (const root of roots) visit(root, 0);
   return steps;
-}
-
-/**
- * Producers → topics → groups: each topic's producing services from the CloudEvents sources of
- * its newest records, and its consumers from the groups' positions.
- */
-export async function topology(target: Target, signal: AbortSignal): Promise<TopologyView> {
-  const topics = (await target.listTopics()).filter((name) => !name.startsWith('__')).sort();
-  const services = new Set<string>();
-  const edges = new Map<string, TopologyView['edges'][number]>();
-  for (const topic of topics) {
-    const info = await target.describeTopic(topic);
-    const start = new Map(
-      info.partitions.map((p) => {
-        const from = p.highWatermark - BigInt(TOPOLOGY_SAMPLE_RECORDS);
-        return [p.partition, from < p.logStartOffset ? p.logStartOffset : from];
-      }),
-    );
-    const stopAt = new Map(info.partitions.map((p) => [p.partition, p.highWatermark]));
-    await readTopic({
-      target,
-      topic,
-      start,
-      stopAt,
-      follow: false,
-      signal,
-      onRecord: (record) => {
-        const source = headerMap(record).ce_source;
-        if (source !== undefined) {
-          const service = serviceOf(source);
-          services.add(service);
-          edges.set(`${service}>${topic}`, { from: service, to: topic, kind: 'produces' });
-        }
-        return true;
-      },
-    });
-  }
-  const groups = [];
-  for (const listing of await target.listGroups()) {
-    groups.push({ group: listing.group, members: listing.members ?? null });
-    for (const topic of listing.topics) {
-      edges.set(`${topic}>${listing.group}`, { from: topic, to: listing.group, kind: 'consumes' });
-    }
-  }
-  return { services: [...services].sort(), topics, groups, edges: [...edges.values()] };
 }

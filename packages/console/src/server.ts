@@ -35,9 +35,10 @@ import {
   SEARCH_RESULTS_DEFAULT,
   SEARCH_RESULTS_MAX,
   search,
-  topology,
   trace,
 } from './scans.ts';
+import { withHandlerRuns } from './spans.ts';
+import { topology } from './topology.ts';
 
 /**
  * Open event streams (searches and live tails) at most: each holds a read of the broker, so more
@@ -77,6 +78,11 @@ export interface ConsoleOptions {
    * false. The token gates who reaches the console; this gates what they may change.
    */
   readonly readOnly?: boolean | undefined;
+  /**
+   * A JSON-lines span file (one OpenTelemetry span per line, as the checkout writes with `--otel`):
+   * the trace view then shows each event's handler runs, with their timings and failures.
+   */
+  readonly traces?: string | undefined;
 }
 
 /** A running console. */
@@ -242,7 +248,7 @@ async function route(
   options: ConsoleOptions & { readonly target: Target },
   signal: AbortSignal,
 ): Promise<unknown> {
-  const { target } = options;
+  const { target, traces } = options;
   const query = url.searchParams;
   switch (`${request.method} ${url.pathname}`) {
     case 'GET /api/settings':
@@ -283,13 +289,15 @@ async function route(
       return { ok: true };
     case 'POST /api/dead-letters/redrive-all':
       return redriveAll(target, (await readJson(request)) as RedriveAllRequest, signal);
-    case 'GET /api/trace':
-      return trace(
+    case 'GET /api/trace': {
+      const view = await trace(
         target,
         required(query, 'q'),
         integer(query, 'budget', SCAN_BUDGET_DEFAULT, 1, SCAN_BUDGET_MAX),
         signal,
       );
+      return traces === undefined ? view : withHandlerRuns(view, traces, signal);
+    }
     case 'GET /api/topology':
       return topology(target, signal);
     default:

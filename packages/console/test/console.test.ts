@@ -1,13 +1,15 @@
 /**
  * The console in Debian's Chromium (playwright-core, no browser download) against a running
  * checkout on the embedded broker: a search by an order id finds its events, the trace of that
- * order shows each service's step in order, a group's lag rises while its consumer is stopped, a
+ * order shows each service's step in order (with its handler runs from the spans), the topology
+ * shows the seven services with live rates, a group's lag rises while its consumer is stopped, a
  * dead letter is redriven and disappears, a produced message shows in browse and is re-produced,
  * and axe-core finds no serious violations in any view.
  * Screenshots go to packages/console/test-results/ (ignored by git).
  */
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { embeddedTransport } from '@herald/broker';
 import { DEAD_LETTER_HEADERS, DEAD_LETTER_KEY } from '@herald/bus';
@@ -16,6 +18,8 @@ import { temporaryDirectory } from '@herald/test-support';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { type Checkout, startCheckout } from '../../../apps/checkout/src/app.ts';
 import { registerCustomers, runLoad } from '../../../apps/checkout/src/load.ts';
+import { SERVICE_NAMES } from '../../../apps/checkout/src/services/index.ts';
+import { type CheckoutTracing, startTracing } from '../../../apps/checkout/src/tracing.ts';
 import { type ConsoleServer, startConsole } from '../src/index.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -31,6 +35,8 @@ const OPTIONS = {
 } as const;
 
 let checkout: Checkout | undefined;
+let tracing: CheckoutTracing | undefined;
+let tracesFile = '';
 let transport: Awaited<ReturnType<typeof embeddedTransport>>;
 let target: Target;
 let server: ConsoleServer | undefined;
@@ -43,12 +49,15 @@ before(
     mkdirSync(ARTEFACTS, { recursive: true });
     const dataDir = temporaryDirectory('herald-console-test-');
     transport = await embeddedTransport({ dir: `${dataDir}/broker`, partitions: 1 });
+    // Spans to a JSON-lines file, as `npm start -- --otel` writes them: the trace shows handler runs.
+    tracesFile = join(dataDir, 'traces.jsonl');
+    tracing = startTracing({ exportSpans: true, filePath: tracesFile, env: {} });
     checkout = await startCheckout({ dataDir, transport });
     await registerCustomers(checkout.url, 3);
     const load = await runLoad({ url: checkout.url, orders: 5, ratePerSecond: 20, customers: 3, seed: 7 });
     assert.equal(load.failed, 0, load.failures.join('\n'));
     target = targetOfBroker(transport.broker);
-    server = await startConsole({ transport });
+    server = await startConsole({ transport, traces: tracesFile });
     browser = await chromium.launch({ executablePath: CHROMIUM });
     page = await browser.newPage();
     page.setDefaultTimeout(EXPECT_TIMEOUT_MS);
@@ -61,6 +70,7 @@ after(
     await browser?.close();
     await server?.close();
     await checkout?.stop();
+    await tracing?.shutdown();
   },
   { timeout: 60_000 },
 );
@@ -121,8 +131,19 @@ test('console - topics, search and the trace of one order', OPTIONS, async () =>
   await rows.filter({ hasText: 'OrderCreated' }).getByRole('button').click();
   await page.getByRole('region', { name: /^message / }).waitFor();
   await page.screenshot({ path: new URL('message.png', ARTEFACTS).pathname, fullPage: true });
+  // The batch span processor exports every 5 s: wait until the order's first event's handler runs are in the file.
+  const created = (await target.fetch('orders', 0, 0n, 0)).records.find(
+    (record) => headerMap(record).ce_type === 'OrderCreated',
+  );
+  const createdId = headerMap(created!).ce_id!;
+  await eventually(
+    async () =>
+      existsSync(tracesFile) &&
+      readFileSync(tracesFile, 'utf8').includes(`"messaging.message.id":"${createdId}"`),
+    'the spans of the first order in the span file',
+  );
   await page.getByRole('button', { name: /^Trace flow / }).click();
-  const steps = page.getByRole('list', { name: 'Flow steps' }).locator('li');
+  const steps = page.getByRole('list', { name: 'Flow steps' }).locator(':scope > li');
   await steps.first().waitFor();
   const services = await steps.evaluateAll((items) => items.map((item) => item.getAttribute('data-service')));
   assert.equal(services[0], 'order', `the flow starts at the order service: ${services.join(',')}`);
@@ -130,12 +151,70 @@ test('console - topics, search and the trace of one order', OPTIONS, async () =>
   for (const service of ['order', 'inventory', 'payment', 'notification']) {
     assert.ok(services.includes(service), `${service} takes part: ${services.join(',')}`);
   }
+  // With the span file, each event lists its handler runs: OrderCreated is handled by the order
+  // saga, analytics and audit.
+  const runs = page.getByRole('list', { name: /^Handler runs of OrderCreated / }).locator('li');
+  await runs.first().waitFor();
+  const handlers = await runs.evaluateAll((items) =>
+    items.map((item) => item.getAttribute('data-run-service')),
+  );
+  for (const service of ['order', 'analytics', 'audit']) {
+    assert.ok(handlers.includes(service), `${service} handled OrderCreated: ${handlers.join(',')}`);
+  }
   await checkAccessibility('trace');
-
-  await openView('Topology');
-  await page.getByRole('table', { name: 'Topology' }).waitFor();
-  await checkAccessibility('topology');
 });
+
+test(
+  'console - the topology shows the seven services, live rates on edges and lag on groups',
+  OPTIONS,
+  async () => {
+    await openView('Topology');
+    await page.getByRole('table', { name: 'Topology' }).waitFor();
+    // Every service announced itself on herald.services, including the two that only consume
+    // (analytics, audit): each is a node of the graph and a row of the services list.
+    await eventually(async () => {
+      const listed = await page
+        .getByRole('list', { name: 'Services' })
+        .locator('li')
+        .evaluateAll((items) => items.map((item) => item.getAttribute('data-service')));
+      return SERVICE_NAMES.every((name) => listed.includes(name));
+    }, 'the seven services in the topology');
+    for (const name of SERVICE_NAMES) {
+      assert.ok((await page.locator(`[data-node="service:${name}"]`).count()) >= 1, `${name} is a node`);
+    }
+    assert.ok(
+      (await page.locator('[data-node="service:audit"]').first().textContent())?.includes('instance'),
+      'audit is announced, with its instances',
+    );
+    // Orders placed while the view polls give the order service's edge to its topic a rate above 0.
+    const edge = page.locator('[data-edge="service:order>topic:orders"] text');
+    await eventually(async () => {
+      await runLoad({
+        url: checkout!.url,
+        orders: 4,
+        ratePerSecond: 20,
+        customers: 3,
+        seed: Date.now() % 1000,
+      });
+      const text = (await edge.count()) > 0 ? await edge.first().textContent() : null;
+      return text !== null && text !== '0.0/s';
+    }, 'a live rate on order → orders');
+    assert.match((await page.locator('[data-node="group:analytics"]').textContent()) ?? '', /lag \d+/);
+    // Clicking a node opens it: the audit service's handlers, the orders topic's groups.
+    await page.locator('[data-node="service:audit"]').first().click();
+    const details = page.getByRole('region', { name: 'Details of service audit' });
+    await details.getByRole('table', { name: 'Its handlers' }).getByText('OrderCreated').first().waitFor();
+    await page.locator('[data-node="topic:orders"]').click();
+    await page
+      .getByRole('region', { name: 'Details of topic orders' })
+      .getByText(/analytics/)
+      .waitFor();
+    await checkAccessibility('topology');
+    await page
+      .locator('.topology-graph')
+      .screenshot({ path: new URL('topology-graph.png', ARTEFACTS).pathname });
+  },
+);
 
 test('console - produce a message, see it in browse, re-produce it', OPTIONS, async () => {
   // A topic no service consumes: the produced messages change nothing else in the checkout.

@@ -14,6 +14,9 @@ import {
   type MessageHandler,
   messageSizeBytes,
   PayloadTooLargeError,
+  SERVICES_TOPIC,
+  SERVICES_TOPIC_RETENTION_MS,
+  SERVICES_TOPIC_SEGMENT_MS,
   type SubscribeOptions,
   type Subscription,
   type Transport,
@@ -37,6 +40,11 @@ import { type OutgoingRecord, toRecord } from './records.ts';
 import { quietly, settledWithin } from './settled-within.ts';
 import { KafkaSubscription, type SubscriptionHost } from './subscription.ts';
 
+/** Topic configs of `herald.services` when this transport creates it (herald serve takes both). */
+const SERVICES_TOPIC_CONFIGS = [
+  { name: 'retention.ms', value: String(SERVICES_TOPIC_RETENTION_MS) },
+  { name: 'segment.ms', value: String(SERVICES_TOPIC_SEGMENT_MS) },
+];
 /** The Kafka transport: a Herald {@link Transport} plus its resolved options. */
 export interface KafkaTransport extends Transport {
   /** The options in effect (defaults applied). */
@@ -184,6 +192,8 @@ class KafkaTransportImpl implements KafkaTransport, SubscriptionHost {
           topics: [topic],
           partitions: this.options.partitions,
           replicas: -1,
+          // The buses' announcements are read from their last minutes: a day is kept, not forever.
+          ...(topic === SERVICES_TOPIC ? { configs: SERVICES_TOPIC_CONFIGS } : {}),
         });
       } catch (error) {
         if (!hasKafkaError(error, 'TOPIC_ALREADY_EXISTS')) throw error;
