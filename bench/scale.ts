@@ -143,7 +143,8 @@ async function fillBusTopic(broker: Broker, count: number): Promise<void> {
     subscribe: () => Promise.reject(new Error('the capturing transport only publishes')),
     close: async () => {},
   };
-  const bus = createBus({ transport: capture, source: '/bench/scale' });
+  // No announcement: the first captured message must be the ScaleEvent this template copies.
+  const bus = createBus({ transport: capture, source: '/bench/scale', announce: false });
   await bus.start();
   await bus.publish(ScaleEvent, { id: 1, note: 'x'.repeat(MESSAGE_BYTES - 20) });
   await bus.stop();
