@@ -132,8 +132,7 @@ export class GroupPositionStore {
         throw new BrokerStorageError(`cannot read ${store.#file}: ${(error as Error).message}`, error);
       }
     }
-    const ops = bytes === undefined ? [] : decodeJournal(bytes, store.#file).ops;
-    for (const op of ops) store.#replay(op, topics);
+    for (const op of bytes === undefined ? [] : decodeJournal(bytes, store.#file)) store.#replay(op, topics);
     const legacy = await readLegacyGroupFiles(fileSystem, dataDirectory, topics);
     // The journal is newer than any file it replaced (a crash between compaction and removal).
     for (const { topic, group, partitions } of legacy.positions) {

@@ -66,7 +66,7 @@ const HEADER_BYTES = 8;
 /** The length field of a commit marker (no record is this long). */
 const MARKER_TAG = 0xff_ff_ff_ff;
 /** Bytes of a commit marker: header and the u64 position. */
-export const MARKER_BYTES = HEADER_BYTES + 8;
+const MARKER_BYTES = HEADER_BYTES + 8;
 /** Largest number of acked-ahead offsets one partition may list; more means a damaged record. */
 const ACKED_AHEAD_MAX = 1_000_000;
 
@@ -197,33 +197,25 @@ function markerAfter(bytes: Buffer, from: number): number {
   return -1;
 }
 
-/** What decoding a journal found. */
-export interface DecodedJournal {
-  /** The ops of every record, in order. */
-  readonly ops: Op[];
-  /** Bytes of a torn (never durable) tail that were ignored; 0 when the journal ended cleanly. */
-  readonly tornBytes: number;
-}
-
 /**
  * Splits a journal into the ops of its records (see the module comment for how a torn append is
  * told from damage); throws {@link BrokerCorruptError} for damage.
  */
-export function decodeJournal(bytes: Buffer, file: string): DecodedJournal {
+export function decodeJournal(bytes: Buffer, file: string): Op[] {
   const damaged = (at: number, why: string) =>
     new BrokerCorruptError(
       `${file} is damaged at byte ${at} (${why}); remove it to restart every group from the earliest message`,
     );
+  const ops: Op[] = [];
   /** A bad frame at `at` ending at `end` (or the file's end): damage, or a torn tail to drop. */
-  const badFrame = (at: number, end: number, why: string): DecodedJournal => {
+  const badFrame = (at: number, end: number, why: string): Op[] => {
     const marker = markerAfter(bytes, at);
     if (marker !== -1) throw damaged(at, `${why}; the commit marker at byte ${marker} says it was synced`);
     if (end < bytes.byteLength && !bytes.subarray(end).every((byte) => byte === 0)) {
       throw damaged(at, `${why}, followed by more data`);
     }
-    return { ops, tornBytes: bytes.byteLength - at };
+    return ops;
   };
-  const ops: Op[] = [];
   let at = 0;
   while (at < bytes.byteLength) {
     if (bytes.byteLength - at < HEADER_BYTES) return badFrame(at, bytes.byteLength, 'torn header');
@@ -255,5 +247,5 @@ export function decodeJournal(bytes: Buffer, file: string): DecodedJournal {
     ops.push(...(value.ops as Op[]));
     at = end;
   }
-  return { ops, tornBytes: 0 };
+  return ops;
 }
