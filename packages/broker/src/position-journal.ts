@@ -26,9 +26,11 @@
  *
  * Recovery (`decodeJournal`) tells a torn append from damage: a bad frame (cut short, failing its
  * CRC, a damaged marker) with a valid commit marker anywhere after it was synced, so it is damage
- * (`BrokerCorruptError`); so is a bad frame followed by more non-zero bytes. A bad frame with
- * nothing after it but zeros is the tail of an append that never became durable: no caller was
- * told it was stored (callers wait for its marker), so it is dropped quietly.
+ * (`BrokerCorruptError`). Without a valid marker after it, it is part of the last append, which no
+ * caller was told was stored (callers wait for its marker), so it and everything after it are
+ * dropped quietly. In a journal without markers (formats 1 and 2, or written without fsync) only
+ * a bad frame with nothing but zeros after it is taken for a torn append; one followed by more
+ * data is damage.
  *
  * Format 1 records (brokers before committed offsets moved here) hold the first and last kinds
  * only; format 2 records may hold all three; neither has markers (the last record of such a file
@@ -207,11 +209,15 @@ export function decodeJournal(bytes: Buffer, file: string): Op[] {
       `${file} is damaged at byte ${at} (${why}); remove it to restart every group from the earliest message`,
     );
   const ops: Op[] = [];
+  /** A valid marker was read: the journal is written with markers (format 3, durable). */
+  let marked = false;
   /** A bad frame at `at` ending at `end` (or the file's end): damage, or a torn tail to drop. */
   const badFrame = (at: number, end: number, why: string): Op[] => {
     const marker = markerAfter(bytes, at);
     if (marker !== -1) throw damaged(at, `${why}; the commit marker at byte ${marker} says it was synced`);
-    if (end < bytes.byteLength && !bytes.subarray(end).every((byte) => byte === 0)) {
+    // With markers, nothing after the last valid one was acknowledged: it is the last append,
+    // whatever a crash left of it. Without, only a bad frame at the end can be a torn append.
+    if (!marked && end < bytes.byteLength && !bytes.subarray(end).every((byte) => byte === 0)) {
       throw damaged(at, `${why}, followed by more data`);
     }
     return ops;
@@ -224,6 +230,7 @@ export function decodeJournal(bytes: Buffer, file: string): Op[] {
       if (!isMarkerAt(bytes, at)) {
         return badFrame(at, Math.min(at + MARKER_BYTES, bytes.byteLength), 'damaged commit marker');
       }
+      marked = true;
       at += MARKER_BYTES;
       continue;
     }

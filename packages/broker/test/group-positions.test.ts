@@ -120,15 +120,20 @@ describe('group positions', { timeout: 120_000 }, () => {
     const dir = freshDirectory();
     await ackTen(dir);
     const journal = path.join(dir, 'group-positions.log');
-    const bytes = readFileSync(journal);
-    const payload = Buffer.from(JSON.stringify({ format: 1, ops: [] }));
-    const valid = Buffer.alloc(8 + payload.byteLength);
-    valid.writeUInt32BE(payload.byteLength, 0);
-    valid.writeUInt32BE(crc32(payload), 4);
-    payload.copy(valid, 8);
-    bytes.writeUInt8(bytes.readUInt8(bytes.byteLength - 3) ^ 0xff, bytes.byteLength - 3); // damage the last record, then put a valid one after it
-    writeFileSync(journal, Buffer.concat([bytes, valid]));
+    flipBit(journal, 8 + 5, 3); // the first record's JSON; records and markers follow
     await assert.rejects(embeddedTransport({ dir, partitions: 1 }), BrokerCorruptError);
+    // A journal of an older broker, without markers: a bad record with more records after it.
+    const old = freshDirectory();
+    cpSync(FORMAT_2_FIXTURE, old, {
+      recursive: true,
+      filter: (source) => !/README\.md$|\.gitignore$/.test(source),
+    });
+    flipBit(path.join(old, 'group-positions.log'), 8 + 5, 3);
+    await assert.rejects(openBroker({ dir: old, partitions: 2 }), (error: unknown) => {
+      assert.ok(error instanceof BrokerCorruptError);
+      assert.match(error.message, /CRC mismatch, followed by more data/);
+      return true;
+    });
   });
 
   it('positions - a per-group offsets file of an older broker is adopted, then removed', async () => {
