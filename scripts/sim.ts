@@ -2,10 +2,19 @@
  * `npm run sim -- --seed N` replays one seed of the storage-fault simulation (scripts/sim/) and,
  * if it fails, prints the shrunk history; `npm run sim -- --seeds 100000 [--from S]` runs seeds S
  * to S + count - 1 and reports faults by kind, virtual and wall time. `--history '<json>'` with
- * `--seed` replays a printed (shrunk) history. Exits 1 on the first failing seed.
+ * `--seed` replays a printed (shrunk) history; `--generator 1` makes the histories of the first
+ * generator (before `commit` steps). Exits 1 on the first failing seed.
  */
 import { parseArgs } from 'node:util';
-import { runHistory, runSeed, type SimResult, type Step, shrink } from './sim/simulation.ts';
+import {
+  GENERATOR_LATEST,
+  type GeneratorVersion,
+  runHistory,
+  runSeed,
+  type SimResult,
+  type Step,
+  shrink,
+} from './sim/simulation.ts';
 
 const { values } = parseArgs({
   args: process.argv.slice(2),
@@ -16,6 +25,7 @@ const { values } = parseArgs({
     steps: { type: 'string' },
     history: { type: 'string' },
     'progress-every': { type: 'string', default: '1000' },
+    generator: { type: 'string' },
   },
 });
 
@@ -39,10 +49,13 @@ function printFailure(result: SimResult): void {
 }
 
 const steps = integer('steps', values.steps);
+const generator = (integer('generator', values.generator) ?? GENERATOR_LATEST) as GeneratorVersion;
+if (generator !== 1 && generator !== 2) throw new Error(`--generator ${generator}: versions are 1 and 2`);
 const seed = integer('seed', values.seed);
 if (seed !== undefined) {
   const history = values.history === undefined ? undefined : (JSON.parse(values.history) as Step[]);
-  const result = history === undefined ? await runSeed(seed, steps) : await runHistory(seed, history);
+  const result =
+    history === undefined ? await runSeed(seed, steps, generator) : await runHistory(seed, history);
   if (result.violation === undefined) {
     process.stdout.write(
       `seed ${seed} passed: ${JSON.stringify({ ...result, history: result.history.length })}\n`,
@@ -59,7 +72,7 @@ if (seed !== undefined) {
   let simulatedMs = 0;
   const started = performance.now();
   for (let at = from; at < from + count; at++) {
-    const result = await runSeed(at, steps);
+    const result = await runSeed(at, steps, generator);
     if (result.violation !== undefined) {
       printFailure(await shrink(result));
       process.exitCode = 1;
@@ -74,6 +87,11 @@ if (seed !== undefined) {
       Number(result.corruptionDetected.log) +
       Number(result.corruptionDetected.broker);
     totals.lostToFlips = (totals.lostToFlips ?? 0) + result.lostToFlips;
+    totals.journalFlips = (totals.journalFlips ?? 0) + result.journalFlips;
+    totals.journalCorruptionDetected =
+      (totals.journalCorruptionDetected ?? 0) + Number(result.journalCorruptionDetected);
+    totals.commits = (totals.commits ?? 0) + result.commits;
+    totals.failedCommits = (totals.failedCommits ?? 0) + result.failedCommits;
     if ((at - from + 1) % every === 0 || at === from + count - 1) {
       const wallMs = performance.now() - started;
       process.stdout.write(

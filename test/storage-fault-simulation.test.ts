@@ -5,18 +5,28 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { runHistory, runSeed, type SimResult, type Step, shrink } from '../scripts/sim/simulation.ts';
+import {
+  type GeneratorVersion,
+  runHistory,
+  runSeed,
+  type SimResult,
+  type Step,
+  shrink,
+} from '../scripts/sim/simulation.ts';
 
 /** Seeds run on every CI run. */
 const SEEDS_CI = 200;
 
 /**
  * Seeds and shrunk histories that found bugs, kept so the bugs stay fixed. Each comment says
- * what was wrong.
+ * what was wrong. A seed without a history runs the history of the generator it was found with.
  */
 const REGRESSIONS: readonly {
   readonly seed: number;
   readonly history?: readonly Step[];
+  readonly generator?: GeneratorVersion;
+  /** The history must flip a bit of the group-position journal (or it no longer tests the bug). */
+  readonly flipsJournal?: true;
   readonly why: string;
 }[] = [
   {
@@ -76,10 +86,42 @@ const REGRESSIONS: readonly {
       { op: 'retention', advanceMs: 52287 },
     ],
   },
-  { seed: 1, why: 'partition reads let a raw EIO escape (not a LogError)' },
-  { seed: 45124, why: "four failures scheduled close together outlasted the checker's three read retries" },
-  { seed: 106, why: 'a failed retention run leaves the old log start: deleted records may be served again' },
-  { seed: 242, why: 'records a flip above the recovery point cut off take their acks with them' },
+  { seed: 1, generator: 1, why: 'partition reads let a raw EIO escape (not a LogError)' },
+  {
+    seed: 45124,
+    generator: 1,
+    why: "four failures scheduled close together outlasted the checker's three read retries",
+  },
+  {
+    seed: 106,
+    generator: 1,
+    why: 'a failed retention run leaves the old log start: deleted records may be served again',
+  },
+  {
+    seed: 242,
+    generator: 1,
+    why: 'records a flip above the recovery point cut off take their acks with them',
+  },
+  {
+    seed: 898,
+    flipsJournal: true,
+    why: 'a bit flip in the last record of the group-position journal read as a torn append: the acknowledged commit 58 went back to 51 (journal format 2, without commit markers)',
+    history: [
+      { op: 'publish', counts: [2, 4] },
+      { op: 'ack', picks: [0.9803016365040094] },
+      { op: 'commit', offsets: [51, 26] },
+      { op: 'publish', counts: [5, 1] },
+      {
+        op: 'ack',
+        picks: [0.26374691538512707, 0.8284751013852656, 0.013291590381413698, 0.6747953759040684],
+      },
+      { op: 'crash', flip: 'none' },
+      { op: 'crash', flip: 'none' },
+      { op: 'crash', flip: 'none' },
+      { op: 'commit', offsets: [58, 6] },
+      { op: 'crash', flip: 'broker' },
+    ],
+  },
 ];
 
 function explain(result: SimResult): string {
@@ -96,11 +138,15 @@ describe('storage-fault simulation', { timeout: 600_000 }, () => {
       fsyncFailed: 0,
       tornWrites: 0,
       lostWrites: 0,
+      journalFlips: 0,
+      commits: 0,
     };
     for (let seed = 1; seed <= SEEDS_CI; seed++) {
       const result = await runSeed(seed);
       if (result.violation !== undefined) assert.fail(explain(await shrink(result, 200)));
       totals.crashes += result.crashes;
+      totals.journalFlips += result.journalFlips;
+      totals.commits += result.commits;
       for (const kind of ['bitFlips', 'eio', 'enospc', 'fsyncFailed', 'tornWrites', 'lostWrites'] as const) {
         totals[kind] += result.faults[kind];
       }
@@ -112,9 +158,11 @@ describe('storage-fault simulation', { timeout: 600_000 }, () => {
   });
 
   it('storage-fault simulation - the seeds and histories that found bugs pass', async () => {
-    for (const { seed, history, why } of REGRESSIONS) {
-      const result = history === undefined ? await runSeed(seed) : await runHistory(seed, history);
+    for (const { seed, history, generator, flipsJournal, why } of REGRESSIONS) {
+      const result =
+        history === undefined ? await runSeed(seed, undefined, generator) : await runHistory(seed, history);
       assert.equal(result.violation, undefined, `${why}: ${explain(result)}`);
+      if (flipsJournal) assert.ok(result.journalFlips > 0, `seed ${seed} no longer flips the journal`);
     }
   });
 

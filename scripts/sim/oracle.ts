@@ -45,8 +45,12 @@ export interface SegmentFlip {
  */
 export function classifyFlip(disk: SimDisk, file: string, position: number): SegmentFlip {
   const directory = path.dirname(file);
-  // Metadata files are checksummed whole: damage there must always be detected.
-  if (!file.endsWith('.log')) return { directory, aboveRecoveryPoint: false };
+  // Metadata files are checksummed whole, and every acknowledged round of the group-position
+  // journal is followed by a durable commit marker: damage there is detected, or it hit bytes
+  // nobody was told were stored (a torn tail, the last marker) and costs nothing acknowledged.
+  if (!file.endsWith('.log') || path.basename(file) === 'group-positions.log') {
+    return { directory, aboveRecoveryPoint: false };
+  }
   const segments = disk.files().filter((at) => path.dirname(at) === directory && at.endsWith('.log'));
   const active = segments[segments.length - 1] === file;
   const checkpoint = disk.readNow(path.join(directory, 'partition.checkpoint'));

@@ -12,16 +12,23 @@
  * every group share one append and one fdatasync per round:
  *
  * - One write round appends one record holding the latest state of every group (and kind) that
- *   asked to be stored since the previous round, then fdatasyncs; callers resolve after that.
+ *   asked to be stored since the previous round, then fdatasyncs. Its callers resolve once the
+ *   record's commit marker is durable too: the marker goes in the next round's append (so under
+ *   load a round still costs one write and one fdatasync), or alone when nothing else is queued.
  *   Rounds run one at a time; requests arriving during a round share the next one (group commit
  *   across groups). At most one op per group and kind is queued, so a round is bounded by the
  *   number of groups.
- * - A crash during an append leaves a torn last record, which the next open ignores: that round
- *   was never acknowledged. A damaged record anywhere else is reported as corruption.
+ * - So every stored position a caller was told about lies before a durable marker: damage there
+ *   (a bit flip) is detected and reported, never mistaken for a torn append. A crash during an
+ *   append leaves a torn last record after the last marker, which the next open ignores: nobody
+ *   was told that round was stored.
  * - On open, and whenever the journal grows past 4 MiB or 4 times its last compacted size, the
- *   live state is written as a single record to `group-positions.log.tmp`, fsynced, renamed over
- *   the journal and the directory fsynced. After a failed round the next round does this too, so
- *   a partly written record never stays in the middle.
+ *   live state is written as a single record and its marker to `group-positions.log.tmp`, fsynced,
+ *   renamed over the journal and the directory fsynced. After a failed round the next round does
+ *   this too, so a partly written record never stays in the middle. Journals of older brokers
+ *   (formats 1 and 2, without markers) are read as they are and rewritten so on open.
+ * - Without durability (fsync policy `'never'`) nothing is synced, so no marker is written and
+ *   callers resolve after the append.
  * - On open, files of older brokers (`groups/<topic>/<group>.offsets` and `.commits`) are
  *   migrated: the compaction writes their content durably first, then they are removed
  *   (legacy-group-files.ts).
@@ -35,6 +42,7 @@ import { readLegacyGroupFiles, removeLegacyGroupFiles } from './legacy-group-fil
 import {
   type CommittedOffset,
   decodeJournal,
+  encodeMarker,
   encodeRecord,
   fromStored,
   fromStoredCommits,
@@ -51,6 +59,12 @@ const COMPACTION_BYTES_MIN = 4 * 1024 * 1024;
 /** Path of the group-position journal of a data directory. */
 export function groupPositionsFile(dataDirectory: string): string {
   return path.join(dataDirectory, 'group-positions.log');
+}
+
+/** A caller waiting for its request to be durable. */
+interface Waiter {
+  readonly resolve: () => void;
+  readonly reject: (error: unknown) => void;
 }
 
 /** Adds a map under `key` of `outer` unless there is one; returns it. */
@@ -87,7 +101,7 @@ export class GroupPositionStore {
    * `topic\0c\0group` (committed) or `topic\0` (deletion), in request order.
    */
   #queue = new Map<string, () => Op>();
-  #waiters: { resolve: () => void; reject: (error: unknown) => void }[] = [];
+  #waiters: Waiter[] = [];
   #writing: Promise<void> | undefined;
   #closed = false;
 
@@ -251,18 +265,36 @@ export class GroupPositionStore {
   }
 
   async #drain(): Promise<void> {
+    // Waiters of the last round whose record is durable but whose commit marker is not yet.
+    let unmarked: Waiter[] = [];
     // Each round takes everything queued so far; the queue holds one op per group and kind at most.
-    while (this.#waiters.length > 0) {
+    while (this.#waiters.length > 0 || unmarked.length > 0) {
       const queue = this.#queue;
       const waiters = this.#waiters;
+      const previous = unmarked;
       this.#queue = new Map();
       this.#waiters = [];
       try {
         const ops = [...queue.values()].map((op) => op());
-        if (this.#mustCompact || this.#size >= this.#compactAtBytes) await this.#compact();
-        else await this.#append(encodeRecord(ops));
-        for (const waiter of waiters) waiter.resolve();
+        let settled: Waiter[];
+        if (this.#mustCompact || this.#size >= this.#compactAtBytes) {
+          await this.#compact(); // one record and its marker: both rounds are marked at once
+          settled = [...previous, ...waiters];
+          unmarked = [];
+        } else if (!this.#durable) {
+          await this.#append(encodeRecord(ops)); // nothing is synced, so nothing is marked
+          settled = waiters;
+        } else {
+          // The previous round's record is durable: its marker rides with this round's record.
+          const parts = previous.length > 0 ? [encodeMarker(this.#size)] : [];
+          if (waiters.length > 0) parts.push(encodeRecord(ops));
+          await this.#append(parts.length === 1 ? parts[0]! : Buffer.concat(parts));
+          settled = previous;
+          unmarked = waiters;
+        }
+        for (const waiter of settled) waiter.resolve();
       } catch (error) {
+        unmarked = [];
         // Memory may hold part of this round (an op failed, or the append did): rewrite it all next.
         this.#mustCompact = true;
         // A broken invariant is a bug and surfaces as itself; anything else is the disk's.
@@ -273,17 +305,17 @@ export class GroupPositionStore {
                 `cannot store group positions in ${this.#file}: ${(error as Error).message}; check free space and permissions`,
                 error,
               );
-        for (const waiter of waiters) waiter.reject(failure);
+        for (const waiter of [...previous, ...waiters]) waiter.reject(failure);
       }
     }
     this.#writing = undefined;
   }
 
-  async #append(record: Buffer): Promise<void> {
+  async #append(bytes: Buffer): Promise<void> {
     const fd = this.#fd!;
-    await writeAll(this.#fileSystem, fd, record, this.#size);
+    await writeAll(this.#fileSystem, fd, bytes, this.#size);
     if (this.#durable) await this.#fileSystem.fdatasync(fd);
-    this.#size += record.byteLength;
+    this.#size += bytes.byteLength;
   }
 
   /** The live state as ops: one per group and kind. */
@@ -298,10 +330,16 @@ export class GroupPositionStore {
     return ops;
   }
 
-  /** Replaces the journal with one record of every live position (atomically) and reopens it. */
+  /**
+   * Replaces the journal with one record of every live position and its commit marker
+   * (atomically: the file is synced before it is renamed into place) and reopens it.
+   */
   async #compact(): Promise<void> {
     const ops = this.#liveOps();
-    const record = ops.length === 0 ? Buffer.alloc(0) : encodeRecord(ops);
+    let record = ops.length === 0 ? Buffer.alloc(0) : encodeRecord(ops);
+    if (record.byteLength > 0 && this.#durable) {
+      record = Buffer.concat([record, encodeMarker(record.byteLength)]);
+    }
     const temporary = `${this.#file}.tmp`;
     const fileSystem = this.#fileSystem;
     const previous = this.#fd;

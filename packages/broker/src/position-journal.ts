@@ -3,9 +3,19 @@
  * that holds every group position of a broker, both kinds (see group-position-store.ts for how it
  * is written, compacted and recovered).
  *
- * A record is `u32 length | u32 CRC-32 of the payload | payload`, big-endian; the payload is the
- * UTF-8 JSON `{format, ops: [...]}`. Replaying the ops of every record in order gives the
- * positions. An op is one of:
+ * The journal is a sequence of frames, big-endian:
+ *
+ * - a record, `u32 length | u32 CRC-32 of the payload | payload`; the payload is the UTF-8 JSON
+ *   `{format, ops: [...]}`;
+ * - a commit marker, `u32 0xFFFFFFFF | u32 CRC-32 of the body | body: u64 the marker's own byte
+ *   position`. A marker is written only once every byte before it is durable (after the
+ *   fdatasync of the record before it, or in a compacted file that is fsynced before it is
+ *   renamed into place), so a marker that survived proves the bytes before it were synced.
+ *   `0xFFFFFFFF` is never a record's length, and UTF-8 JSON never holds a `0xFF` byte, so a marker
+ *   can be found by scanning; its self-position and CRC make a false match from damaged bytes
+ *   negligible.
+ *
+ * Replaying the ops of every record in order gives the positions. An op is one of:
  *
  * - an acked position, the whole position of a `subscribe` group on a topic:
  *   `{topic, group, partitions: [{partition, committed, ackedAhead: [[first, last], ...]}]}`;
@@ -14,9 +24,20 @@
  *   a commit stored without it;
  * - a topic deletion, which forgets both kinds on the topic: `{topic, deleted: true}`.
  *
+ * Recovery (`decodeJournal`) tells a torn append from damage: a bad frame (cut short, failing its
+ * CRC, a damaged marker) with a valid commit marker anywhere after it was synced, so it is damage
+ * (`BrokerCorruptError`). Without a valid marker after it, it is part of the last append, which no
+ * caller was told was stored (callers wait for its marker), so it and everything after it are
+ * dropped quietly. In a journal without markers (formats 1 and 2, or written without fsync) only
+ * a bad frame with nothing but zeros after it is taken for a torn append; one followed by more
+ * data is damage.
+ *
  * Format 1 records (brokers before committed offsets moved here) hold the first and last kinds
- * only; format 2 records may hold all three. This broker reads both and writes format 2, which
- * older brokers refuse ("unknown format") rather than misread.
+ * only; format 2 records may hold all three; neither has markers (the last record of such a file
+ * cannot be told from a torn append, so it is treated as one). Format 3 records are format 2
+ * records in a journal with commit markers. This broker reads all three and writes format 3,
+ * which older brokers refuse ("unknown format") rather than misread: a format-3 journal always
+ * starts with a record, never a marker.
  */
 import { crc32 } from 'node:zlib';
 import { BrokerCorruptError } from './errors.ts';
@@ -39,11 +60,15 @@ export interface CommittedOffset {
 }
 
 /** The format this broker writes. */
-export const JOURNAL_FORMAT = 2;
+export const JOURNAL_FORMAT = 3;
 /** Formats this broker reads. */
-const JOURNAL_FORMATS_READ = new Set([1, 2]);
-/** Bytes of a record header: length and CRC-32. */
+const JOURNAL_FORMATS_READ = new Set([1, 2, 3]);
+/** Bytes of a frame header: length (or the marker tag) and CRC-32. */
 const HEADER_BYTES = 8;
+/** The length field of a commit marker (no record is this long). */
+const MARKER_TAG = 0xff_ff_ff_ff;
+/** Bytes of a commit marker: header and the u64 position. */
+const MARKER_BYTES = HEADER_BYTES + 8;
 /** Largest number of acked-ahead offsets one partition may list; more means a damaged record. */
 const ACKED_AHEAD_MAX = 1_000_000;
 
@@ -145,9 +170,38 @@ export function encodeRecord(ops: readonly Op[]): Buffer {
 }
 
 /**
- * Splits a journal into the ops of its records. A torn last record (cut short, or failing its CRC
- * where it ends the file, or zero bytes where an append was lost) ends the journal quietly; a bad
- * record followed by more data is damage.
+ * The commit marker to write at byte `position` of the journal: it says every byte before
+ * `position` is durable, so write it only once they are.
+ */
+export function encodeMarker(position: number): Buffer {
+  const marker = Buffer.allocUnsafe(MARKER_BYTES);
+  marker.writeUInt32BE(MARKER_TAG, 0);
+  marker.writeBigUInt64BE(BigInt(position), HEADER_BYTES);
+  marker.writeUInt32BE(crc32(marker.subarray(HEADER_BYTES)), 4);
+  return marker;
+}
+
+/** Whether a valid commit marker starts at `at`: tag, CRC, and its own position as body. */
+function isMarkerAt(bytes: Buffer, at: number): boolean {
+  if (bytes.byteLength - at < MARKER_BYTES || bytes.readUInt32BE(at) !== MARKER_TAG) return false;
+  const body = bytes.subarray(at + HEADER_BYTES, at + MARKER_BYTES);
+  return crc32(body) === bytes.readUInt32BE(at + 4) && body.readBigUInt64BE(0) === BigInt(at);
+}
+
+const MARKER_TAG_BYTES = Buffer.from([0xff, 0xff, 0xff, 0xff]);
+
+/** The position of the first valid commit marker after `from`, or -1. */
+function markerAfter(bytes: Buffer, from: number): number {
+  for (let at = bytes.indexOf(MARKER_TAG_BYTES, from + 1); at !== -1; ) {
+    if (isMarkerAt(bytes, at)) return at;
+    at = bytes.indexOf(MARKER_TAG_BYTES, at + 1);
+  }
+  return -1;
+}
+
+/**
+ * Splits a journal into the ops of its records (see the module comment for how a torn append is
+ * told from damage); throws {@link BrokerCorruptError} for damage.
  */
 export function decodeJournal(bytes: Buffer, file: string): Op[] {
   const damaged = (at: number, why: string) =>
@@ -155,21 +209,39 @@ export function decodeJournal(bytes: Buffer, file: string): Op[] {
       `${file} is damaged at byte ${at} (${why}); remove it to restart every group from the earliest message`,
     );
   const ops: Op[] = [];
+  /** A valid marker was read: the journal is written with markers (format 3, durable). */
+  let marked = false;
+  /** A bad frame at `at` ending at `end` (or the file's end): damage, or a torn tail to drop. */
+  const badFrame = (at: number, end: number, why: string): Op[] => {
+    const marker = markerAfter(bytes, at);
+    if (marker !== -1) throw damaged(at, `${why}; the commit marker at byte ${marker} says it was synced`);
+    // With markers, nothing after the last valid one was acknowledged: it is the last append,
+    // whatever a crash left of it. Without, only a bad frame at the end can be a torn append.
+    if (!marked && end < bytes.byteLength && !bytes.subarray(end).every((byte) => byte === 0)) {
+      throw damaged(at, `${why}, followed by more data`);
+    }
+    return ops;
+  };
   let at = 0;
   while (at < bytes.byteLength) {
-    if (bytes.byteLength - at < HEADER_BYTES) break; // torn header
+    if (bytes.byteLength - at < HEADER_BYTES) return badFrame(at, bytes.byteLength, 'torn header');
     const length = bytes.readUInt32BE(at);
-    const end = at + HEADER_BYTES + length;
+    if (length === MARKER_TAG) {
+      if (!isMarkerAt(bytes, at)) {
+        return badFrame(at, Math.min(at + MARKER_BYTES, bytes.byteLength), 'damaged commit marker');
+      }
+      marked = true;
+      at += MARKER_BYTES;
+      continue;
+    }
     if (length === 0) {
-      if (bytes.subarray(at).every((byte) => byte === 0)) break; // an append's space, never written
-      throw damaged(at, 'empty record');
+      // Zeros: the space of an append whose bytes were never written, unless anything follows.
+      return badFrame(at, at, 'empty record');
     }
-    if (end > bytes.byteLength) break; // torn payload
+    const end = at + HEADER_BYTES + length;
+    if (end > bytes.byteLength) return badFrame(at, bytes.byteLength, 'record cut short');
     const payload = bytes.subarray(at + HEADER_BYTES, end);
-    if (crc32(payload) !== bytes.readUInt32BE(at + 4)) {
-      if (end === bytes.byteLength) break; // the last append, torn
-      throw damaged(at, 'CRC mismatch');
-    }
+    if (crc32(payload) !== bytes.readUInt32BE(at + 4)) return badFrame(at, end, 'CRC mismatch');
     let value: { format?: unknown; ops?: unknown };
     try {
       value = JSON.parse(payload.toString('utf8')) as typeof value;

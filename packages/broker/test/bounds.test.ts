@@ -15,12 +15,19 @@ import { quiet } from '@herald/conformance';
 import { eventually } from '@herald/test-support';
 import { freshDirectory, idOf, messages, tracked } from './support.ts';
 
-/** The payloads of the positions journal's complete records (`u32 length, u32 CRC, JSON`). */
+/**
+ * The payloads of the positions journal's complete records (`u32 length, u32 CRC, JSON`), skipping
+ * its commit markers (`u32 0xFFFFFFFF, u32 CRC, u64 position`).
+ */
 function journalRecords(dir: string): unknown[] {
   const bytes = readFileSync(path.join(dir, 'group-positions.log'));
   const records: unknown[] = [];
   for (let at = 0; at + 8 <= bytes.byteLength; ) {
     const length = bytes.readUInt32BE(at);
+    if (length === 0xffffffff) {
+      at += 16;
+      continue;
+    }
     const payload = bytes.subarray(at + 8, at + 8 + length);
     assert.equal(crc32(payload), bytes.readUInt32BE(at + 4), `journal record at byte ${at}`);
     records.push(JSON.parse(payload.toString('utf8')));

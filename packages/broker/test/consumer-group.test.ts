@@ -10,7 +10,10 @@ import { ACKS_UNSTORED_MAX, ConsumerGroup } from '../src/consumer-group.ts';
 import type { PartitionLog, StoredRecord } from '../src/partition-log.ts';
 import { freshDirectory, idOf, messages, tracked } from './support.ts';
 
-/** A group's stored position, replayed from the positions journal (`u32 length, u32 CRC, JSON` records). */
+/**
+ * A group's stored position, replayed from the positions journal (`u32 length, u32 CRC, JSON`
+ * records; commit markers, `u32 0xFFFFFFFF, u32 CRC, u64 position`, are skipped).
+ */
 function storedOffsets(dir: string, topic: string, group: string) {
   type Stored = { partition: number; committed: string; ackedAhead: [string, string][] };
   const bytes = readFileSync(path.join(dir, 'group-positions.log'));
@@ -18,6 +21,10 @@ function storedOffsets(dir: string, topic: string, group: string) {
   // A record cut short at the end is an append still being written (read while the broker runs).
   for (let at = 0; at + 8 <= bytes.byteLength; ) {
     const length = bytes.readUInt32BE(at);
+    if (length === 0xffffffff) {
+      at += 16;
+      continue;
+    }
     if (at + 8 + length > bytes.byteLength) break;
     const payload = bytes.subarray(at + 8, at + 8 + length);
     assert.equal(crc32(payload), bytes.readUInt32BE(at + 4), `record at byte ${at}`);
