@@ -2,7 +2,7 @@
  * The order saga (Herald's `defineSaga`): reserve stock, charge, confirm — or compensate. Each
  * transition also moves the order row (the HTTP API's view) in the same transaction:
  *
- *   OrderCreated → ReserveInventory
+ *   OrderCreated → ReserveInventory   (run by POST /orders in the order's transaction: sagas.start)
  *   InventoryReserved → ProcessPayment, payment timeout;   PaymentProcessed → OrderConfirmed
  *   InventoryReservationFailed → OrderCancelled (out-of-stock)
  *   PaymentFailed → compensate ReleaseInventory (payment-declined)

@@ -2,10 +2,10 @@
  * The order service: the HTTP API (`POST /orders`, `GET /orders/:id`, `GET /orders?status=`), the
  * producer of `OrderCreated`, and the order saga (order-saga.ts), which runs on Herald's saga
  * runtime over this service's database: it reserves stock, charges, confirms or compensates, with
- * a payment timeout.
+ * a payment timeout. `POST /orders` starts the saga in the order's own transaction.
  */
 import type { DatabaseSync } from 'node:sqlite';
-import { registerSaga, sqliteSagaStore, uuidv7 } from 'herald';
+import { registerSaga, type SagaRuntime, sqliteSagaStore, uuidv7 } from 'herald';
 import {
   ORDER_SAGA,
   OrderCancelled,
@@ -34,6 +34,8 @@ const IDEMPOTENCY_KEY_LENGTH_MAX = 200;
 /** Most orders one `GET /orders` returns. */
 const LIST_LIMIT_MAX = 1000;
 const STATUSES: readonly OrderStatus[] = ['pending', 'reserved', 'releasing', 'confirmed', 'cancelled'];
+/** The order saga registered by each runtime's (latest) bus, which `POST /orders` starts. */
+const sagas = new WeakMap<ServiceRuntime, SagaRuntime<unknown>>();
 
 /** The order service. */
 export const orderService: ServiceDefinition = {
@@ -59,6 +61,7 @@ export const orderService: ServiceDefinition = {
       store: sqliteSagaStore({ path: runtime.store.path }),
       concurrency: 64,
     });
+    sagas.set(runtime, saga);
     return () => saga.close();
   },
   routes: (runtime) => [
@@ -91,8 +94,9 @@ async function placeOrder(runtime: ServiceRuntime, request: HttpRequest): Promis
     return badRequest(`Idempotency-Key must be 1 to ${IDEMPOTENCY_KEY_LENGTH_MAX} characters`);
   }
   const placedAtMs = Date.now();
-  // Accepted means durable: the 202 goes out once the order and its event are committed
-  // together; the outbox relay publishes them right after, and again after a crash.
+  // Accepted means durable: the 202 goes out once the order, its event and the saga's start
+  // (its state and ReserveInventory) are committed together; the outbox relay publishes the
+  // messages right after, and again after a crash.
   const { created, order } = await runtime.publisher.transaction<
     ReturnType<typeof createOrder>,
     DatabaseSync
@@ -107,8 +111,11 @@ async function placeOrder(runtime: ServiceRuntime, request: HttpRequest): Promis
     });
     if (!result.created) return result;
     const { orderId, customerId, items, totalCents, placedAt } = result.order;
-    // The order saga starts on this event and sends ReserveInventory.
-    await tx.publish(OrderCreated, { orderId, customerId, items, totalCents, placedAt });
+    const event = { orderId, customerId, items, totalCents, placedAt };
+    // Staged with its saga started, which saves the hop of the saga consuming it; without a
+    // registered saga (never, once started) the saga starts when it consumes the event.
+    const saga = sagas.get(runtime);
+    await (saga === undefined ? tx.publish(OrderCreated, event) : saga.start(tx, OrderCreated, event));
     return result;
   });
   return created
