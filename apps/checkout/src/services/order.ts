@@ -3,8 +3,14 @@
  * producer of `OrderCreated`, and the order saga (order-saga.ts), which runs on Herald's saga
  * runtime over this service's database: it reserves stock, charges, confirms or compensates, with
  * a payment timeout. `POST /orders` starts the saga in the order's own transaction.
+ *
+ * CQRS: an order is an event-sourced aggregate (logic/order-aggregate.ts) whose events are
+ * appended in the same SQLite transaction as the outbox rows and the saga state (so events and
+ * what they cause never part); the `GET` routes read the `orders` table, a projection of those
+ * events kept by a projection runner whose checkpoint commits with its rows.
  */
 import type { DatabaseSync } from 'node:sqlite';
+import { openSqliteEventStore, runProjection, sqliteProjectionTarget } from '@herald/eventstore';
 import { registerSaga, type SagaRuntime, sqliteSagaStore, uuidv7 } from 'herald';
 import {
   ORDER_SAGA,
@@ -19,13 +25,12 @@ import {
 } from '../contracts.ts';
 import { badRequest, fieldProblems, type HttpRequest, type HttpResponse } from '../http.ts';
 import {
-  createOrder,
-  findOrder,
-  listOrders,
-  ORDER_SCHEMA,
-  type OrderStatus,
-  priceLines,
-} from '../logic/orders.ts';
+  ORDER_EVENTS,
+  ORDER_SERVICE_SCHEMA,
+  ordersProjection,
+  placeOrder as place,
+} from '../logic/order-aggregate.ts';
+import { findOrder, listOrders, type OrderStatus, priceLines } from '../logic/orders.ts';
 import { orderSaga } from './order-saga.ts';
 import type { ServiceDefinition, ServiceRuntime } from './service.ts';
 
@@ -40,7 +45,7 @@ const sagas = new WeakMap<ServiceRuntime, SagaRuntime<unknown>>();
 /** The order service. */
 export const orderService: ServiceDefinition = {
   name: 'order',
-  schema: ORDER_SCHEMA,
+  schema: ORDER_SERVICE_SCHEMA,
   sends: [
     OrderCreated,
     ReserveInventory,
@@ -64,6 +69,7 @@ export const orderService: ServiceDefinition = {
     sagas.set(runtime, saga);
     return () => saga.close();
   },
+  background: runProjectionOfOrders,
   routes: (runtime) => [
     { method: 'POST', path: '/orders', handle: (request) => placeOrder(runtime, request) },
     { method: 'GET', path: '/orders', handle: (request) => listRoute(runtime, request) },
@@ -98,10 +104,10 @@ async function placeOrder(runtime: ServiceRuntime, request: HttpRequest): Promis
   // (its state and ReserveInventory) are committed together; the outbox relay publishes the
   // messages right after, and again after a crash.
   const { created, order } = await runtime.publisher.transaction<
-    ReturnType<typeof createOrder>,
+    Awaited<ReturnType<typeof place>>,
     DatabaseSync
   >(async (tx) => {
-    const result = createOrder(tx, {
+    const result = await place(tx, {
       orderId: `o-${uuidv7()}`,
       idempotencyKey,
       customerId: parsed.data.customerId,
@@ -136,4 +142,25 @@ function listRoute(runtime: ServiceRuntime, request: HttpRequest): HttpResponse 
   }
   const orders = listOrders(runtime.store.read, status as OrderStatus | undefined, limit);
   return { status: 200, body: { orders, count: orders.length } };
+}
+
+/**
+ * Runs the `orders` read model's projection (catch-up, then live) until the returned function
+ * stops it: its pages commit through the publisher's transactions, on the one connection that
+ * writes the service's database.
+ */
+async function runProjectionOfOrders(runtime: ServiceRuntime): Promise<() => Promise<void>> {
+  const events = await openSqliteEventStore({ path: runtime.store.path, contracts: ORDER_EVENTS });
+  const target = sqliteProjectionTarget(runtime.store.read, {
+    transaction: <T>(work: (tx: DatabaseSync) => Promise<T>) =>
+      runtime.publisher.transaction<T, DatabaseSync>(work),
+  });
+  const runner = runProjection(events, target, ordersProjection);
+  runner.done.catch((error: unknown) => {
+    process.stderr.write(`order service: the orders projection stopped: ${String(error)}\n`);
+  });
+  return async () => {
+    await runner.close();
+    await events.close();
+  };
 }
