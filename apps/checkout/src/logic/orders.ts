@@ -1,6 +1,7 @@
 /**
- * Orders and their lifecycle, shared by the event-driven order service and the synchronous
- * variant. An order only moves forward:
+ * Orders and their lifecycle. The `orders` table is the event-driven order service's read model
+ * (a projection of its order streams, order-aggregate.ts) and the synchronous variant's state,
+ * which `createOrder` and `advance` write. An order only moves forward:
  *
  *   pending ─InventoryReserved→ reserved ─PaymentProcessed→ confirmed
  *   pending ─InventoryReservationFailed→ cancelled (out-of-stock)
