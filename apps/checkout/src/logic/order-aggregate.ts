@@ -23,7 +23,16 @@ import {
 } from '@herald/eventstore';
 import { defineEvent } from 'herald';
 import { z } from 'zod';
-import { ORDER_SCHEMA, type Order, type OrderStatus, type PricedLine, TERMINAL_STATUSES } from './orders.ts';
+import {
+  advance,
+  createOrder,
+  type NewOrder,
+  ORDER_SCHEMA,
+  ORDER_STATUSES,
+  type Order,
+  type OrderStatus,
+  TERMINAL_STATUSES,
+} from './orders.ts';
 
 /** Topic the aggregate's event contracts name; they are stored, never published on the bus. */
 const TOPIC = 'order-events';
@@ -74,8 +83,8 @@ const orderDecider = decider<Command, Order | undefined>({
         completedAt: null,
       };
     }
-    const { status, reason, completedAtMs } = stepOf(recorded);
-    const completedAt = completedAtMs === null ? null : new Date(completedAtMs).toISOString();
+    const { status, reason, atMs } = stepOf(recorded);
+    const completedAt = TERMINAL_STATUSES.includes(status) ? new Date(atMs).toISOString() : null;
     return order === undefined ? order : { ...order, status, reason: reason ?? order.reason, completedAt };
   },
   decide: (command, order) => {
@@ -85,15 +94,10 @@ const orderDecider = decider<Command, Order | undefined>({
   },
 });
 
-/** What a step event sets: the status its type names, the reason, and the completion time of a terminal one. */
-function stepOf(recorded: RecordedEvent): {
-  status: OrderStatus;
-  reason: string | null;
-  completedAtMs: number | null;
-} {
-  const status = recorded.type.slice('order.'.length) as OrderStatus;
+/** What a step event says: the status its type names, the reason, and when. */
+function stepOf(recorded: RecordedEvent): { status: OrderStatus; reason: string | null; atMs: number } {
   const { reason, atMs } = recorded.data as (typeof Step)['_output'];
-  return { status, reason, completedAtMs: TERMINAL_STATUSES.includes(status) ? atMs : null };
+  return { status: recorded.type.slice('order.'.length) as OrderStatus, reason, atMs };
 }
 
 const streamOf = (orderId: string) => `order-${orderId}`;
@@ -109,16 +113,6 @@ export const orderStreams = (tx: DatabaseSync): StreamsInTransaction =>
 export const ORDER_SERVICE_SCHEMA = `${sqliteEventStoreSchemaSql()}
   CREATE TABLE IF NOT EXISTS order_keys (idempotency_key TEXT PRIMARY KEY, order_id TEXT NOT NULL) WITHOUT ROWID;
   ${ORDER_SCHEMA}`;
-
-/** Fields of a new order. */
-export interface NewOrder {
-  readonly orderId: string;
-  readonly idempotencyKey: string | undefined;
-  readonly customerId: string;
-  readonly items: readonly PricedLine[];
-  readonly totalCents: number;
-  readonly placedAtMs: number;
-}
 
 /**
  * Places an order in `tx`, a transaction open on the order service's database. With an idempotency key already
@@ -166,9 +160,12 @@ export async function moveOrder(
   to: Exclude<OrderStatus, 'pending'>,
   reason?: string,
 ): Promise<Order | undefined> {
-  const command =
-    reason === undefined ? { kind: 'move' as const, from, to } : { kind: 'move' as const, from, to, reason };
-  const result = await handleCommand(events, streamOf(orderId), orderDecider, command);
+  const result = await handleCommand(events, streamOf(orderId), orderDecider, {
+    kind: 'move',
+    from,
+    to,
+    reason,
+  });
   return result.events.length === 0 ? undefined : result.state;
 }
 
@@ -184,22 +181,10 @@ export const ordersProjection: Projection<DatabaseSync> = {
   apply: (tx, recorded) => {
     if (recorded.type === Placed.type) {
       const placed = recorded.data as (typeof Placed)['schema']['_output'];
-      tx.prepare(
-        `INSERT INTO orders (order_id, idempotency_key, customer_id, items, total_cents, status, placed_at_ms)
-         VALUES (?, ?, ?, ?, ?, 'pending', ?)`,
-      ).run(
-        placed.orderId,
-        placed.idempotencyKey,
-        placed.customerId,
-        JSON.stringify(placed.items),
-        placed.totalCents,
-        placed.placedAtMs,
-      );
+      createOrder(tx, { ...placed, idempotencyKey: placed.idempotencyKey ?? undefined });
       return;
     }
-    const { status, reason, completedAtMs } = stepOf(recorded);
-    tx.prepare(
-      'UPDATE orders SET status = ?, reason = coalesce(?, reason), completed_at_ms = ? WHERE order_id = ?',
-    ).run(status, reason, completedAtMs, recorded.stream.slice('order-'.length));
+    const { status, reason, atMs } = stepOf(recorded);
+    advance(tx, recorded.stream.slice('order-'.length), ORDER_STATUSES, status, reason ?? undefined, atMs);
   },
 };

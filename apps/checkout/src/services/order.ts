@@ -30,7 +30,7 @@ import {
   ordersProjection,
   placeOrder as place,
 } from '../logic/order-aggregate.ts';
-import { findOrder, listOrders, type OrderStatus, priceLines } from '../logic/orders.ts';
+import { findOrder, listOrders, ORDER_STATUSES, type OrderStatus, priceLines } from '../logic/orders.ts';
 import { orderSaga } from './order-saga.ts';
 import type { ServiceDefinition, ServiceRuntime } from './service.ts';
 
@@ -38,7 +38,6 @@ import type { ServiceDefinition, ServiceRuntime } from './service.ts';
 const IDEMPOTENCY_KEY_LENGTH_MAX = 200;
 /** Most orders one `GET /orders` returns. */
 const LIST_LIMIT_MAX = 1000;
-const STATUSES: readonly OrderStatus[] = ['pending', 'reserved', 'releasing', 'confirmed', 'cancelled'];
 /** The order saga registered by each runtime's (latest) bus, which `POST /orders` starts. */
 const sagas = new WeakMap<ServiceRuntime, SagaRuntime<unknown>>();
 
@@ -131,8 +130,8 @@ async function placeOrder(runtime: ServiceRuntime, request: HttpRequest): Promis
 
 function listRoute(runtime: ServiceRuntime, request: HttpRequest): HttpResponse {
   const status = request.query.get('status') ?? undefined;
-  if (status !== undefined && !STATUSES.includes(status as OrderStatus)) {
-    return badRequest('invalid query', [{ field: 'status', message: `one of ${STATUSES.join(', ')}` }]);
+  if (status !== undefined && !ORDER_STATUSES.includes(status as OrderStatus)) {
+    return badRequest('invalid query', [{ field: 'status', message: `one of ${ORDER_STATUSES.join(', ')}` }]);
   }
   const limit = Number(request.query.get('limit') ?? 100);
   if (!Number.isInteger(limit) || limit < 1 || limit > LIST_LIMIT_MAX) {
