@@ -96,7 +96,7 @@ export const PACKAGE_RULES: readonly PackageRule[] = [
   },
   {
     name: '@herald/checkout',
-    imports: ['herald', '@herald/console', ...TRANSPORTS],
+    imports: ['herald', '@herald/console', '@herald/eventstore', ...TRANSPORTS],
     note: 'an application: public entry points only, never `/internal`',
   },
   {

@@ -147,7 +147,10 @@ export async function startCheckout(options: CheckoutOptions): Promise<Checkout>
     retiredStats.push(bus.stats());
   };
 
+  const backgrounds: (() => Promise<void>)[] = [];
   const stopPublishers = async () => {
+    // Background work commits through the publishers: it stops first.
+    for (const stop of backgrounds.splice(0)) await stop();
     // Each stop publishes what is left staged, then stops its relay.
     for (const publisher of publishers.values()) await publisher.stop();
     publishers.clear();
@@ -169,6 +172,8 @@ export async function startCheckout(options: CheckoutOptions): Promise<Checkout>
       await definition.init?.(runtime);
       // Its relay starts with what a crash left unsent, then publishes each commit right after it.
       await publisher.start();
+      const background = await definition.background?.(runtime);
+      if (background !== undefined) backgrounds.push(background);
     }
     for (const name of names) await startService(name);
     const allBuses = () =>

@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
 import { DatabaseSync } from 'node:sqlite';
 import { describe, it } from 'node:test';
+import { openSqliteEventStore, rebuildProjection, sqliteProjectionTarget } from '@herald/eventstore';
 import { eventually } from '@herald/test-support';
 import { startCheckout } from '../src/app.ts';
 import { checkInvariants, isQuiescent } from '../src/invariants.ts';
 import { AUDIT_SCHEMA, appendToAuditLog, verifyAuditLog } from '../src/logic/audit-log.ts';
+import { ORDER_EVENTS, ordersProjection } from '../src/logic/order-aggregate.ts';
 import { postJson, temporaryDirectory } from './helpers.ts';
 
 describe('checkout - invariants under concurrent orders', { timeout: 600_000 }, () => {
@@ -65,6 +67,22 @@ describe('checkout - invariants under concurrent orders', { timeout: 600_000 }, 
         .get() as { total: number };
       assert.equal(released.total, facts.orders.declined, 'every declined order released its reservation');
       assert.ok(facts.audit.ok);
+
+      // CQRS: the orders read model equals a replay of the order streams from scratch, row for row.
+      const orderStore = checkout.stores.get('order')!;
+      const events = await openSqliteEventStore({ path: orderStore.path, contracts: ORDER_EVENTS });
+      const replayed = new DatabaseSync(':memory:');
+      try {
+        await rebuildProjection(events, sqliteProjectionTarget(replayed), ordersProjection);
+        const rows = (database: DatabaseSync) =>
+          database.prepare('SELECT * FROM orders ORDER BY order_id').all();
+        const live = rows(orderStore.read);
+        assert.equal(live.length, 50);
+        assert.deepEqual(rows(replayed), live);
+      } finally {
+        replayed.close();
+        await events.close();
+      }
     } finally {
       await checkout.stop();
     }

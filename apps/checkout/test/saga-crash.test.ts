@@ -5,8 +5,9 @@
  * PAYMENT_TIMEOUT_MS, so many orders take the payment timeout path (cancel, release the stock,
  * void the payment) while others confirm or are declined. Afterwards, read from the order
  * service's database: every order is confirmed or cancelled, every saga finished with the matching
- * outcome, no compensation step was staged twice for one order, and every invariant of the run's
- * report holds (stock conserved, each confirmed order charged once, one e-mail per order, ...).
+ * outcome, no compensation step was staged twice for one order, every invariant of the run's
+ * report holds (stock conserved, each confirmed order charged once, one e-mail per order, ...),
+ * and the orders read model (a projection killed with the rest) equals a replay of the order streams.
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -14,7 +15,9 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { describe, it } from 'node:test';
+import { openSqliteEventStore, rebuildProjection, sqliteProjectionTarget } from '@herald/eventstore';
 import { createRandom, seedFromEnv } from '@herald/test-support';
+import { ordersProjection } from '../src/logic/order-aggregate.ts';
 import { temporaryDirectory } from './helpers.ts';
 
 const MAIN = join(import.meta.dirname, '..', 'src', 'main.ts');
@@ -134,6 +137,21 @@ describe('checkout - order saga under kill -9', { timeout: 240_000 }, () => {
         )
         .all();
       assert.deepEqual(twice, [], 'no compensation staged twice for one order');
+      // The orders read model, kept by a projection killed -9 with the rest, equals a replay.
+      const events = await openSqliteEventStore({ path: join(dataDir, 'state', 'order.sqlite') });
+      const replayed = new DatabaseSync(':memory:');
+      try {
+        await rebuildProjection(events, sqliteProjectionTarget(replayed), ordersProjection);
+        const rows = (from: DatabaseSync) => from.prepare('SELECT * FROM orders ORDER BY order_id').all();
+        assert.deepEqual(
+          rows(replayed),
+          rows(database),
+          'the read model equals a replay of the order streams',
+        );
+      } finally {
+        replayed.close();
+        await events.close();
+      }
       const byReason = (reason: string) => orders.filter((order) => order.reason === reason).length;
       const confirmed = orders.filter((order) => order.status === 'confirmed').length;
       assert.ok(byReason('payment-timeout') > 0, 'some orders took the payment timeout path');

@@ -183,6 +183,7 @@ export {
   type SagaRuntimeOptions,
   type SagaView,
 } from './saga/saga-runtime.ts';
+export type { SagaStart } from './saga/saga-start.ts';
 export type { SagaHistoryEntry, SagaRecord, SagaStore } from './saga/saga-store.ts';
 export { SCHEDULE_TOPIC, SCHEDULER_GROUP } from './schedule/topic-scheduler.ts';
 export { type Infer, type InferInput, isStandardSchema, type StandardSchemaV1, validate } from './schema.ts';

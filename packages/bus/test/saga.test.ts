@@ -104,4 +104,41 @@ describe('saga', { timeout: 30_000 }, () => {
     const runtime = registerSaga(bus(), saga, { store: unusedStore, retentionMs: 0, historyEntriesMax: 1 });
     return runtime.close();
   });
+
+  it('saga - start in a transaction refuses a contract the saga does not start on, and a transaction that cannot stage', async () => {
+    const saga = defineSaga({ name: 'thing', state })
+      .startedBy(
+        Started,
+        (event) => event.id,
+        () => ({ state: { n: 0 } }),
+      )
+      .on(
+        Moved,
+        (event) => event.id,
+        () => ({}),
+      );
+    const bus = createBus({ transport: memoryTransport(), logger: silentLogger });
+    const runtime = registerSaga(bus, saga, { store: unusedStore });
+    try {
+      const staged: string[] = [];
+      const tx = {
+        publish: async (contract: { type: string }) => void staged.push(contract.type),
+        send: async (contract: { type: string }) => void staged.push(contract.type),
+      };
+      await assert.rejects(
+        runtime.start(tx, Moved, { id: 'a' }),
+        (error: unknown) =>
+          error instanceof ConfigurationError && /does not start on "Moved"/.test(error.message),
+      );
+      await assert.rejects(
+        runtime.start({} as never, Started, { id: 'a' }),
+        (error: unknown) =>
+          error instanceof ConfigurationError && /needs an outbox transaction/.test(error.message),
+      );
+      await assert.rejects(runtime.start(tx, Started, { id: 1 } as never), /payload/);
+      assert.deepEqual(staged, [], 'nothing staged by a refused start');
+    } finally {
+      await runtime.close();
+    }
+  });
 });

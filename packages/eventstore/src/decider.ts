@@ -26,7 +26,7 @@ export function decider<Command, State>(definition: Decider<Command, State>): De
 
 /** Folds every event of `stream` into the decider's state; resolves the state and the stream's version. */
 export async function aggregateState<State>(
-  store: EventStore,
+  store: Pick<EventStore, 'readStream'>,
   stream: string,
   definition: Decider<never, State>,
 ): Promise<{ state: State; version: number }> {
@@ -49,7 +49,7 @@ export const COMMAND_ATTEMPTS_DEFAULT = 5;
  * rethrows the `WrongExpectedVersionError`. Resolves the new state, version and the events appended.
  */
 export async function handleCommand<Command, State>(
-  store: EventStore,
+  store: Pick<EventStore, 'readStream' | 'appendToStream'>,
   stream: string,
   definition: Decider<Command, State>,
   command: Command,

@@ -35,8 +35,17 @@ export {
 export {
   PROJECTION_CHECKPOINT_TABLE,
   postgresProjectionTarget,
+  type SqliteProjectionTargetOptions,
   sqliteProjectionTarget,
 } from './projection-targets.ts';
+export {
+  openSqliteEventStore,
+  type SqliteEventStore,
+  type SqliteEventStoreOptions,
+  type StreamsInTransaction,
+  sqliteEventStoreSchemaSql,
+  sqliteStreams,
+} from './sqlite-store.ts';
 export { SUBSCRIPTION_PAGE_COUNT_DEFAULT, SUBSCRIPTION_WAIT_MS_MAX } from './subscription.ts';
 export {
   APPEND_COUNT_MAX,

@@ -11,15 +11,31 @@ export const PROJECTION_CHECKPOINT_TABLE = 'herald_projections';
 
 const CHECKPOINT_DDL = `create table if not exists ${PROJECTION_CHECKPOINT_TABLE} (name text primary key, position text not null)`;
 
+/** Options of {@link sqliteProjectionTarget}. */
+export interface SqliteProjectionTargetOptions {
+  /**
+   * Runs one write transaction on the database where something else owns the writes, e.g.
+   * `bus.transaction` of a bus on `sqliteIdempotencyStore({ path, outbox: true })`, whose one
+   * connection holds transactions across `await`s (a second writing connection would find the
+   * file locked). Default: `BEGIN IMMEDIATE` … `COMMIT` on `db`, serialised by the target.
+   */
+  readonly transaction?: <T>(work: (tx: DatabaseSync) => Promise<T>) => Promise<T>;
+}
+
 /**
  * A projection target on SQLite. `apply` gets the `DatabaseSync` itself; the target serialises
- * transactions on it, so do not write to the database elsewhere while projections run.
+ * transactions on it, so do not write to the database elsewhere while projections run (or pass
+ * `options.transaction`, and the owner of the writes serialises them).
  */
-export function sqliteProjectionTarget(db: DatabaseSync): ProjectionTarget<DatabaseSync> {
+export function sqliteProjectionTarget(
+  db: DatabaseSync,
+  options: SqliteProjectionTargetOptions = {},
+): ProjectionTarget<DatabaseSync> {
   let queue: Promise<unknown> = Promise.resolve();
   return {
     name: 'sqlite',
     transaction<T>(work: (tx: DatabaseSync) => Promise<T>): Promise<T> {
+      if (options.transaction !== undefined) return options.transaction(work);
       const run = async (): Promise<T> => {
         db.exec('begin immediate');
         try {

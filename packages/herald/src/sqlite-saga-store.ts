@@ -86,13 +86,17 @@ class SqliteSagaStore implements SagaStore {
 
   async load(transaction: unknown, saga: string, id: string): Promise<SagaRecord | undefined> {
     const database = this.#writable(transaction);
+    const select = () =>
+      database.prepare('SELECT * FROM herald_saga WHERE saga = ? AND id = ?').get(saga, id);
     let row: unknown;
     try {
-      row = database.prepare('SELECT * FROM herald_saga WHERE saga = ? AND id = ?').get(saga, id);
+      row = select();
     } catch (error) {
-      // The transaction that created the tables rolled back: create them again on the retry.
-      this.#schemaReady = false;
-      throw error;
+      if (!(error instanceof Error && /no such table/.test(error.message))) throw error;
+      // The transaction that created the tables rolled back (a saga started in a caller's
+      // transaction that failed, say): create them again in this one, which loads first.
+      database.exec(SQLITE_SAGA_SCHEMA);
+      row = select();
     }
     return row === undefined ? undefined : toRecord(row as SagaRow);
   }

@@ -221,6 +221,60 @@ describe('sqlite saga store', { timeout: 120_000 }, () => {
     }
   });
 
+  it("sqlite saga store - start runs the first transition in the caller's transaction: rolled back with it, committed with it, started once", async () => {
+    const { bus, sagas, path } = harness('start-in-transaction');
+    await bus.start();
+    try {
+      const placed = { orderId: 'o-6', amountCents: 300, pay: 'never' } as const;
+      await assert.rejects(
+        bus.transaction<void, DatabaseSync>(async (tx) => {
+          await sagas.start(tx, OrderPlaced, placed);
+          throw new Error('the caller gives up');
+        }),
+        /the caller gives up/,
+      );
+      assert.equal(await sagas.find('o-6'), undefined, 'the rolled-back start left no saga');
+      const started = await bus.transaction<Awaited<ReturnType<typeof sagas.start>>, DatabaseSync>(
+        async (tx) => {
+          tx.exec('CREATE TABLE IF NOT EXISTS orders (id TEXT PRIMARY KEY)');
+          tx.prepare('INSERT INTO orders (id) VALUES (?)').run('o-6');
+          const result = await sagas.start(tx, OrderPlaced, placed);
+          const row = tx.prepare("SELECT version FROM herald_saga WHERE id = 'o-6'").get();
+          assert.deepEqual({ ...row }, { version: 1 }, 'the saga row is written in the transaction');
+          return result;
+        },
+      );
+      assert.deepEqual(started, { sagaId: 'o-6', messageId: started.messageId });
+      const database = new DatabaseSync(path, { readOnly: true });
+      try {
+        const staged = database.prepare('SELECT id, type FROM herald_outbox ORDER BY seq').all();
+        assert.deepEqual(
+          staged.map((row) => row.type),
+          ['OrderPlaced', 'Reserve'],
+          'the start message and the first command were staged in that one commit',
+        );
+        assert.equal(staged[0]?.id, started.messageId);
+      } finally {
+        database.close();
+      }
+      // The rest runs on messages as always: Reserved, no payment, the timeout, the release.
+      const saga = await finished(sagas, 'o-6');
+      assert.equal(saga.status, 'compensated');
+      const history = await sagas.history('o-6');
+      assert.deepEqual(
+        history.map((entry) => entry.messageType),
+        ['OrderPlaced', 'Reserved', 'herald.saga.timeout.order', 'Released'],
+        "the published OrderPlaced reached the saga's handler and did not start it again",
+      );
+      assert.equal(history[0]?.messageId, started.messageId);
+      // 8 = the saga's OrderPlaced, Reserved, timeout and Released; the payments' OrderPlaced; Reserve, Charge, Release.
+      await eventually(() => bus.stats().handled === 8, 'every message handled, OrderPlaced by the saga too');
+      assert.equal((await sagas.find('o-6'))?.version, 4);
+    } finally {
+      await stopAll(bus, sagas);
+    }
+  });
+
   it('sqlite saga store - a timeout on a transport that cannot schedule is refused before the commit, and the message dead-lettered', async () => {
     const path = join(directory.directory, 'unsupported.sqlite');
     const memory = memoryTransport();

@@ -238,12 +238,19 @@ class PostgresSagaStore implements SagaStore {
   /**
    * Creates the tables inside the caller's transaction when missing. Not on a connection of the
    * pool: handlers holding the pool's connections would wait for that one, and the pool may be
-   * the inbox's. Ready once a transaction sees them (committed by it or another).
+   * the inbox's. Ready once a transaction sees them committed (by an earlier transaction).
    */
   async #createTables(client: pg.ClientBase): Promise<void> {
-    const exists = await client.query('select to_regclass($1) is not null as exists', [this.#history]);
+    // Ready only once committed: tables this very transaction created (a first saga started in a
+    // caller's transaction, say) vanish if it rolls back, and the next transaction must create them.
+    const exists = await client.query(
+      `select to_regclass($1) is not null as exists,
+              coalesce((select xmin = pg_current_xact_id_if_assigned()::xid from pg_class
+                        where oid = to_regclass($1)), false) as mine`,
+      [this.#history],
+    );
     if (exists.rows[0]?.exists) {
-      this.#schemaReady = true;
+      if (!exists.rows[0].mine) this.#schemaReady = true;
       return;
     }
     if (!this.#createSchema) {

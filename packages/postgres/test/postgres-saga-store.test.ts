@@ -20,6 +20,7 @@ import {
   silentLogger,
 } from '@herald/bus';
 import { eventually, POSTGRES_URL } from '@herald/test-support';
+import type pg from 'pg';
 import { z } from 'zod';
 import { postgresInbox, postgresSagaStore } from '../src/index.ts';
 import { type Scratch, scratchSchema } from './support/scratch.ts';
@@ -149,6 +150,57 @@ describe('postgres saga store', { timeout: 120_000 }, () => {
         'p-declined',
         'p-never',
       ]);
+    } finally {
+      await bus.stop();
+      await sagas.close();
+    }
+  });
+
+  test("postgres saga store - start runs the first transition in the caller's transaction, with its rows, once", async () => {
+    const { bus, refunds } = sagaBus();
+    const table = scratch.table('start_orders');
+    const sagas = registerSaga(bus, paymentSaga, {
+      store: postgresSagaStore({ pool: scratch.pool, table: scratch.table('start_saga') }),
+      logger: silentLogger,
+    });
+    await scratch.pool.query(`create table ${table} (id text primary key)`);
+    await bus.start();
+    try {
+      await assert.rejects(
+        bus.transaction<void, pg.ClientBase>(async (tx) => {
+          await tx.query(`insert into ${table} (id) values ('p-rolled-back')`);
+          await sagas.start(tx, OrderPlaced, { orderId: 'p-rolled-back', pay: 'ok' });
+          throw new Error('the caller gives up');
+        }),
+        /the caller gives up/,
+      );
+      const started = await bus.transaction<Awaited<ReturnType<typeof sagas.start>>, pg.ClientBase>(
+        async (tx) => {
+          await tx.query(`insert into ${table} (id) values ('p-start')`);
+          return sagas.start(tx, OrderPlaced, { orderId: 'p-start', pay: 'declined' });
+        },
+      );
+      assert.equal(started.sagaId, 'p-start');
+      await eventually(
+        async () => (await sagas.find('p-start'))?.finishedAtMs !== undefined,
+        'saga finished',
+      );
+      const history = await sagas.history('p-start');
+      assert.deepEqual(
+        history.map((entry) => [entry.messageType, entry.messageId === started.messageId]),
+        [
+          ['OrderPlaced', true],
+          ['Declined', false],
+        ],
+        'started once: the published OrderPlaced did not start it again',
+      );
+      assert.equal(refunds.get('p-start'), 1);
+      assert.equal(await sagas.find('p-rolled-back'), undefined, 'the rolled-back start left no saga');
+      const rows = await scratch.pool.query(`select id from ${table} order by id`);
+      assert.deepEqual(
+        rows.rows.map((row) => row.id),
+        ['p-start'],
+      );
     } finally {
       await bus.stop();
       await sagas.close();

@@ -1,6 +1,7 @@
 /**
- * Orders and their lifecycle, shared by the event-driven order service and the synchronous
- * variant. An order only moves forward:
+ * Orders and their lifecycle. The `orders` table is the event-driven order service's read model
+ * (a projection of its order streams, order-aggregate.ts) and the synchronous variant's state,
+ * which `createOrder` and `advance` write. An order only moves forward:
  *
  *   pending ─InventoryReserved→ reserved ─PaymentProcessed→ confirmed
  *   pending ─InventoryReservationFailed→ cancelled (out-of-stock)
@@ -29,6 +30,14 @@ export const ORDER_SCHEMA = `
 
 /** Where an order is in its lifecycle. */
 export type OrderStatus = 'pending' | 'reserved' | 'releasing' | 'confirmed' | 'cancelled';
+/** Every status, in lifecycle order. */
+export const ORDER_STATUSES: readonly OrderStatus[] = [
+  'pending',
+  'reserved',
+  'releasing',
+  'confirmed',
+  'cancelled',
+];
 /** Statuses an order ends in. */
 export const TERMINAL_STATUSES: readonly OrderStatus[] = ['confirmed', 'cancelled'];
 
@@ -114,8 +123,9 @@ export function createOrder(database: DatabaseSync, order: NewOrder): { created:
 }
 
 /**
- * Moves `orderId` to `to` if it is in one of `from`; returns the order after the step, or
- * undefined if it was elsewhere (a duplicate or out-of-order step: nothing changes).
+ * Moves `orderId` to `to` if it is in one of `from`, at `atMs` (the completion time of a terminal
+ * step); returns the order after the step, or undefined if it was elsewhere (a duplicate or
+ * out-of-order step: nothing changes).
  */
 export function advance(
   database: DatabaseSync,
@@ -123,6 +133,7 @@ export function advance(
   from: readonly OrderStatus[],
   to: OrderStatus,
   reason?: string,
+  atMs = Date.now(),
 ): Order | undefined {
   const terminal = TERMINAL_STATUSES.includes(to);
   const result = database
@@ -130,7 +141,7 @@ export function advance(
       `UPDATE orders SET status = ?, reason = coalesce(?, reason), completed_at_ms = ?
        WHERE order_id = ? AND status IN (${from.map(() => '?').join(', ')})`,
     )
-    .run(to, reason ?? null, terminal ? Date.now() : null, orderId, ...from);
+    .run(to, reason ?? null, terminal ? atMs : null, orderId, ...from);
   return Number(result.changes) === 1 ? findOrder(database, orderId) : undefined;
 }
 

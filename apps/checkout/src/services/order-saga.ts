@@ -1,8 +1,9 @@
 /**
  * The order saga (Herald's `defineSaga`): reserve stock, charge, confirm — or compensate. Each
- * transition also moves the order row (the HTTP API's view) in the same transaction:
+ * transition also appends the order's step to its event stream (order-aggregate.ts) in the same
+ * transaction:
  *
- *   OrderCreated → ReserveInventory
+ *   OrderCreated → ReserveInventory   (run by POST /orders in the order's transaction: sagas.start)
  *   InventoryReserved → ProcessPayment, payment timeout;   PaymentProcessed → OrderConfirmed
  *   InventoryReservationFailed → OrderCancelled (out-of-stock)
  *   PaymentFailed → compensate ReleaseInventory (payment-declined)
@@ -29,7 +30,8 @@ import {
   ReserveInventory,
   VoidPayment,
 } from '../contracts.ts';
-import { advance, type OrderStatus } from '../logic/orders.ts';
+import { moveOrder, orderStreams } from '../logic/order-aggregate.ts';
+import type { Order, OrderStatus } from '../logic/orders.ts';
 
 type State = (typeof OrderSagaState)['_output'];
 type Context = SagaContext<DatabaseSync>;
@@ -37,6 +39,19 @@ type Context = SagaContext<DatabaseSync>;
 /** The order saga; `paymentTimeoutMs` undefined runs it without the timeout (transports without scheduling). */
 export function orderSaga(paymentTimeoutMs: number | undefined) {
   const byOrder = (message: { orderId: string }) => message.orderId;
+  /** Moves saga and order from `from` to `to` (else: not this saga's message now) with what `then` sends. */
+  const move = async (
+    context: Context,
+    state: State,
+    from: OrderStatus,
+    to: Exclude<OrderStatus, 'pending'>,
+    then: (order: Order) => Omit<SagaTransition<State>, 'state'>,
+    reason?: string,
+  ): Promise<SagaTransition<State> | undefined> => {
+    if (state.status !== from) return undefined;
+    const order = await moveOrder(orderStreams(context.transaction), context.sagaId, from, to, reason);
+    return order === undefined ? undefined : { ...then(order), state: { status: to } };
+  };
   return ORDER_SAGA.startedBy(OrderCreated, byOrder, (order) => ({
     state: { status: 'pending' },
     send: [
@@ -98,22 +113,6 @@ export function orderSaga(paymentTimeoutMs: number | undefined) {
     .on(InventoryReleased, byOrder, (_event, state, context) =>
       move(context, state, 'releasing', 'cancelled', cancelled),
     );
-}
-
-type Order = NonNullable<ReturnType<typeof advance>>;
-
-/** Moves saga and order from `from` to `to` (else: not this saga's message now) with what `then` sends. */
-function move(
-  context: Context,
-  state: State,
-  from: OrderStatus,
-  to: OrderStatus,
-  then: (order: Order) => Omit<SagaTransition<State>, 'state'>,
-  reason?: string,
-): SagaTransition<State> | undefined {
-  if (state.status !== from) return undefined;
-  const order = advance(context.transaction, context.sagaId, [from], to, reason);
-  return order === undefined ? undefined : { ...then(order), state: { status: to } };
 }
 
 function release(context: Context) {

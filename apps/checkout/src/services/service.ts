@@ -62,6 +62,11 @@ export interface ServiceDefinition {
   /** Runs once per open of its store, before the bus starts (seed data). */
   init?(runtime: ServiceRuntime): Promise<void>;
   /**
+   * Starts work that runs as long as its store is open, whether or not its bus consumes (the order
+   * service's read-model projection); resolves how to stop it, called before the store closes.
+   */
+  background?(runtime: ServiceRuntime): Promise<() => Promise<void>>;
+  /**
    * Registers its handlers on a fresh bus; may return a function that releases what it opened for
    * them, called after that bus stopped.
    */

@@ -3,8 +3,8 @@
  * message applies, run the definition's transition, stage what it sends (compensations at most
  * once, the timeout as a scheduled message), and save the new row with its version check.
  */
-import type { HandlerContext } from '../context.ts';
 import type { CommandContract } from '../contracts.ts';
+import type { Envelope } from '../envelope.ts';
 import { ConfigurationError } from '../errors.ts';
 import type { OutboxTransaction } from '../outbox.ts';
 import { validate } from '../schema.ts';
@@ -26,10 +26,16 @@ export interface TransitionOutcome {
   readonly cancelTimeoutId?: string;
 }
 
-/** One message for a saga: the id it correlated to, its handler context, and whether it is the saga's timeout. */
+/**
+ * One message for a saga: the id it correlated to, the message (a consumed one, or one staged in
+ * the caller's transaction by `SagaRuntime.start`), and whether it is the saga's timeout.
+ */
 export interface Delivery {
   readonly sagaId: string;
-  readonly context: HandlerContext<unknown>;
+  /** The message's envelope: its type picks the step, its id is the history entry's `messageId`. */
+  readonly envelope: Envelope;
+  /** Its validated payload. */
+  readonly data: unknown;
   readonly timeout: boolean;
   readonly timeoutContract: CommandContract;
   /** The bus's transport: whether it can schedule the saga's timeouts. */
@@ -44,26 +50,21 @@ export async function transitionOnce(
   delivery: Delivery,
   transaction: OutboxTransaction<unknown>,
 ): Promise<TransitionOutcome> {
-  const { sagaId, context } = delivery;
+  const { sagaId, envelope, data } = delivery;
   const record = await store.load(transaction, saga.name, sagaId);
   if (record !== undefined && record.finishedAtMs !== undefined) return { ignored: 'finished' };
-  if (delivery.timeout && record?.timeoutId !== context.envelope.id) return { ignored: 'stale timeout' };
-  const step = delivery.timeout ? undefined : saga.steps.get(context.envelope.type);
-  const sagaContext: SagaContext = {
-    sagaId,
-    status: record?.status ?? 'active',
-    envelope: context.envelope,
-    transaction,
-  };
+  if (delivery.timeout && record?.timeoutId !== envelope.id) return { ignored: 'stale timeout' };
+  const step = delivery.timeout ? undefined : saga.steps.get(envelope.type);
+  const sagaContext: SagaContext = { sagaId, status: record?.status ?? 'active', envelope, transaction };
   let result: SagaTransition<unknown> | undefined;
   if (record === undefined) {
     if (step?.start === undefined) return { ignored: 'no saga with this id' };
-    result = await step.start(context.data, sagaContext);
+    result = await step.start(data, sagaContext);
   } else if (delivery.timeout) {
     result = await saga.timeoutHandler?.(undefined, record.state, sagaContext);
   } else {
     if (step?.advance === undefined) return { ignored: 'started already' };
-    result = await step.advance(context.data, record.state, sagaContext);
+    result = await step.advance(data, record.state, sagaContext);
   }
   if (result === undefined) return { ignored: 'transition returned undefined' };
   return commit(saga, store, historyEntriesMax, delivery, transaction, record, result);
@@ -78,7 +79,7 @@ async function commit(
   record: SagaRecord | undefined,
   result: SagaTransition<unknown>,
 ): Promise<TransitionOutcome> {
-  const { sagaId, context } = delivery;
+  const { sagaId, envelope } = delivery;
   const state = await validate(
     saga.schema,
     result.state ?? record?.state,
@@ -131,8 +132,8 @@ async function commit(
     saga: saga.name,
     id: sagaId,
     version,
-    messageType: context.envelope.type,
-    messageId: context.envelope.id,
+    messageType: envelope.type,
+    messageId: envelope.id,
     status,
     state,
     sent,

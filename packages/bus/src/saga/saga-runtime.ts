@@ -9,13 +9,15 @@
  * (best effort, after the commit) came too late.
  */
 import type { Bus, HandlerOptions } from '../bus-api.ts';
-import type { HandlerContext } from '../context.ts';
+import type { HandlerContext, PublishOptions } from '../context.ts';
+import type { CommandContract, EventContract, InputOf } from '../contracts.ts';
 import { ConfigurationError } from '../errors.ts';
 import { consoleLogger, type Logger } from '../logger.ts';
-import type { OutboxTransaction } from '../outbox.ts';
+import type { OutboxStaging, OutboxTransaction } from '../outbox.ts';
 import type { Infer, StandardSchemaV1 } from '../schema.ts';
 import type { SagaDefinition, SagaStatus } from './saga.ts';
 import { type Delivery, transitionOnce } from './saga-apply.ts';
+import { type SagaStart, startInTransaction } from './saga-start.ts';
 import type { SagaHistoryEntry, SagaRecord, SagaStore } from './saga-store.ts';
 
 /** Options of {@link registerSaga}; every bound is checked at registration. */
@@ -43,8 +45,27 @@ export interface SagaView<S> extends Omit<SagaRecord, 'state'> {
   readonly state: S;
 }
 
-/** A registered saga: queries for consoles and tests, pruning, and `close()`. */
+/** A registered saga: starts in a caller's transaction, queries for consoles and tests, pruning, and `close()`. */
 export interface SagaRuntime<S> {
+  /**
+   * Starts the saga inside `transaction` (the `tx` of `bus.transaction(tx => …)`,
+   * `bus.outbox(yourTransaction)` or `context.transaction(tx => …)`, on the saga store's
+   * database) rather than one broker hop later: stages `contract`/`data` like `tx.publish` /
+   * `tx.send` (other consumers get it as before) and runs the saga's start transition in the same
+   * transaction, so the caller's rows, the start message, the saga's first state and the messages
+   * the transition sends commit together or not at all. When the saga's handler later receives
+   * the published message it finds the saga started and ignores it: one start either way. Works
+   * while the runtime's bus is stopped (it needs only the transaction). Rejects with
+   * `ConfigurationError` when the saga is not `startedBy` `contract` or `transaction` cannot
+   * stage; with the transition's own errors (a `SagaConflictError` when another transaction
+   * started the same id: retry the whole transaction).
+   */
+  start<C extends EventContract | CommandContract>(
+    transaction: OutboxStaging,
+    contract: C,
+    data: InputOf<C>,
+    options?: PublishOptions,
+  ): Promise<SagaStart>;
   /** The committed instance `id`, or undefined (never started, or pruned). */
   find(id: string): Promise<SagaView<S> | undefined>;
   /** Its transitions, oldest first (at most `limit`, default and cap {@link SAGA_QUERY_ROWS_MAX}). */
@@ -109,10 +130,12 @@ export function registerSaga<Schema extends StandardSchemaV1, Transaction>(
     ...(options.retry === undefined ? {} : { retry: options.retry }),
   };
   const eventOptions = { ...commandOptions, group };
+  const definition = saga as unknown as SagaDefinition;
   const run = (sagaId: string, context: HandlerContext<unknown>, timeout: boolean) =>
-    handleOnce(bus, saga as unknown as SagaDefinition, store, checked, {
+    handleOnce(bus, definition, store, checked, context, {
       sagaId,
-      context,
+      envelope: context.envelope,
+      data: context.data,
       timeout,
       timeoutContract,
       transport: bus.transport,
@@ -142,7 +165,10 @@ export function registerSaga<Schema extends StandardSchemaV1, Transaction>(
   const view = (record: SagaRecord | undefined) => record as SagaView<Infer<Schema>> | undefined;
   const limitOf = (limit: number | undefined) =>
     Math.min(Math.max(1, limit ?? SAGA_QUERY_ROWS_MAX), SAGA_QUERY_ROWS_MAX);
+  const scope = { bus, saga: definition, store, historyEntriesMax: checked.historyEntriesMax };
   return {
+    start: (transaction, contract, data, publishOptions) =>
+      startInTransaction(scope, transaction, contract, data, publishOptions),
     find: async (id) => view(await store.find(saga.name, id)),
     history: (id, limit) => store.history(saga.name, id, limitOf(limit)),
     list: async (status, limit) =>
@@ -161,9 +187,9 @@ async function handleOnce(
   saga: SagaDefinition,
   store: SagaStore,
   checked: Settings,
+  context: HandlerContext<unknown>,
   delivery: Delivery,
 ): Promise<void> {
-  const { context } = delivery;
   const outcome = await context.transaction(async (transaction: OutboxTransaction<unknown>) => {
     if (typeof transaction.send !== 'function') {
       throw new ConfigurationError(

@@ -1,6 +1,6 @@
 /**
- * The two backends under test, each opened fresh: the embedded log in a temporary directory, and
- * PostgreSQL in a scratch schema of the test server (`npm run setup`). `cleanup` closes and removes
+ * The three backends under test, each opened fresh: the embedded log and SQLite in a temporary
+ * directory, and PostgreSQL in a scratch schema of the test server (`npm run setup`). `cleanup` closes and removes
  * everything, even after a failure.
  */
 import { randomBytes } from 'node:crypto';
@@ -8,7 +8,12 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { defineEvent, type EventContract } from '@herald/bus';
-import { type EventStore, openEmbeddedEventStore, openPostgresEventStore } from '@herald/eventstore';
+import {
+  type EventStore,
+  openEmbeddedEventStore,
+  openPostgresEventStore,
+  openSqliteEventStore,
+} from '@herald/eventstore';
 import { POSTGRES_URL } from '@herald/test-support';
 import pg from 'pg';
 import { z } from 'zod';
@@ -33,16 +38,19 @@ export interface OpenedStore {
 }
 
 /** The backends by name. */
-export const BACKENDS = ['embedded', 'postgres'] as const;
+export const BACKENDS = ['embedded', 'postgres', 'sqlite'] as const;
 
 /** Opens a fresh store of `backend`. */
 export async function openFresh(
   backend: (typeof BACKENDS)[number],
   contracts: readonly EventContract[] = [Written],
 ): Promise<OpenedStore> {
-  if (backend === 'embedded') {
+  if (backend === 'embedded' || backend === 'sqlite') {
     const directory = await mkdtemp(join(tmpdir(), 'herald-eventstore-'));
-    const open = () => openEmbeddedEventStore({ directory, contracts });
+    const open = (): Promise<EventStore> =>
+      backend === 'sqlite'
+        ? openSqliteEventStore({ path: join(directory, 'events.sqlite'), contracts, pollIntervalMs: 5 })
+        : openEmbeddedEventStore({ directory, contracts });
     let store = await open();
     return {
       store,
