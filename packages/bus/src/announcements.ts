@@ -192,17 +192,18 @@ export class Announcer {
   }
 
   /**
-   * Stops the timers and announces `leaving` (when it announced `up`), waiting at most
-   * `timeoutMs` (capped at {@link ANNOUNCE_TIMEOUT_MS}). Idempotent.
+   * Stops the timers and announces `leaving` (when it announced `up` and no announcement is still
+   * unanswered), waiting at most `timeoutMs` (capped at {@link ANNOUNCE_TIMEOUT_MS}). Idempotent.
    */
   async stop(timeoutMs: number): Promise<void> {
     if (this.#stopped) return;
     this.#stopped = true;
     clearInterval(this.#timer);
     clearTimeout(this.#changeTimer);
-    if (!this.#started) return;
-    const previous = this.#inFlight ?? Promise.resolve();
-    const leaving = previous.then(() => this.#publish('leaving'));
+    // An announcement still unanswered means the broker is slow or gone: a `leaving` behind it
+    // would only hold the transport's close on the broker (readers mark a silent instance anyway).
+    if (!this.#started || this.#inFlight !== undefined) return;
+    const leaving = this.#publish('leaving');
     await within(leaving, Math.min(Math.max(0, timeoutMs), ANNOUNCE_TIMEOUT_MS));
   }
 

@@ -27,10 +27,23 @@ export class Batcher {
   #timer: NodeJS.Timeout | undefined;
   #inFlight: Promise<void> | undefined;
 
-  constructor(send: SendBatch, lingerMs: number, batchBytesMax: number) {
+  readonly #failsQueued: (error: unknown) => boolean;
+
+  /**
+   * `failsQueued(error)` says whether a failed request also fails what queued behind it: a request
+   * that used up its retries on an unreachable broker would otherwise make each publish behind it
+   * wait a whole retry budget again (two budgets for the second, three for the third).
+   */
+  constructor(
+    send: SendBatch,
+    lingerMs: number,
+    batchBytesMax: number,
+    failsQueued: (error: unknown) => boolean = () => false,
+  ) {
     this.#send = send;
     this.#lingerMs = lingerMs;
     this.#batchBytesMax = batchBytesMax;
+    this.#failsQueued = failsQueued;
   }
 
   /** Queues `records` (already checked and partitioned); resolves when the broker acknowledged them. */
@@ -97,6 +110,7 @@ export class Batcher {
       },
       (error: unknown) => {
         for (const pending of batch) pending.reject(error);
+        if (this.#failsQueued(error)) this.abort(error);
       },
     );
     this.#inFlight = sent;

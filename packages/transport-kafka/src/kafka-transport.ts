@@ -151,7 +151,14 @@ class KafkaTransportImpl implements KafkaTransport, SubscriptionHost {
     this.#admin = new Admin(connection(options, `${options.clientId}-admin`));
     this.#producer.on('error', () => {});
     this.#admin.on('error', () => {});
-    this.#batcher = new Batcher((records) => this.#send(records), options.lingerMs, options.batchBytesMax);
+    // A request that failed retriably after its whole retry budget met a broker that is down or
+    // unavailable: what waits behind it would meet the same, so it fails now (callers may retry).
+    this.#batcher = new Batcher(
+      (records) => this.#send(records),
+      options.lingerMs,
+      options.batchBytesMax,
+      (error) => isRetriable(error),
+    );
   }
 
   async connect(): Promise<void> {
