@@ -62,6 +62,26 @@ function serviceOf(span: ReadableSpan): string | undefined {
   return typeof source === 'string' ? source.replace('/checkout/', '') : undefined;
 }
 
+/** The spans one checkout order makes, by name: every send and handler run of its steps. */
+const EXPECTED_SPANS = [
+  'POST /users',
+  'POST /orders',
+  'send users',
+  'process users',
+  'send orders',
+  'process orders',
+  'send commands.ReserveInventory',
+  'process commands.ReserveInventory',
+  'send inventory',
+  'process inventory',
+  'send commands.ProcessPayment',
+  'process commands.ProcessPayment',
+  'send payments',
+  'process payments',
+  'send notifications',
+  'process notifications',
+];
+
 /**
  * Starts the seven services in this process on the transport `env` names, registers a customer
  * and places one order under a client span, and checks the trace once the system is at rest.
@@ -94,8 +114,17 @@ async function oneOrderIsOneTrace(env: Record<string, string>, system: string): 
   assert.equal(order.status, 202);
   root.end();
   await eventually(() => isQuiescent(running), 'the order settled and every outbox is empty', 30_000);
-  // Consumers of the last events (audit, analytics) may still be running: wait for the span
+  // Every step's span first (an SQS long poll can hold the last delivery longer than two polls),
+  // then consumers of the last events (audit, analytics) may still be running: wait for the span
   // count to hold still across two polls.
+  await eventually(
+    () => {
+      const seen = new Set(exporter.getFinishedSpans().map((span) => span.name));
+      return EXPECTED_SPANS.every((name) => seen.has(name));
+    },
+    'a span of every step of the order',
+    30_000,
+  );
   let previous = -1;
   await until(
     () => exporter.getFinishedSpans().length,
@@ -119,24 +148,7 @@ async function oneOrderIsOneTrace(env: Record<string, string>, system: string): 
   );
   const byId = new Map(spans.map((span) => [span.spanContext().spanId, span]));
   const names = new Set(spans.map((span) => span.name));
-  for (const expected of [
-    'POST /users',
-    'POST /orders',
-    'send users',
-    'process users',
-    'send orders',
-    'process orders',
-    'send commands.ReserveInventory',
-    'process commands.ReserveInventory',
-    'send inventory',
-    'process inventory',
-    'send commands.ProcessPayment',
-    'process commands.ProcessPayment',
-    'send payments',
-    'process payments',
-    'send notifications',
-    'process notifications',
-  ]) {
+  for (const expected of EXPECTED_SPANS) {
     assert.ok(names.has(expected), `span "${expected}" (got ${[...names].sort().join(', ')})`);
   }
   const services = new Set(spans.map(serviceOf).filter((name) => name !== undefined));
