@@ -194,6 +194,8 @@ describe('postgres saga store', { timeout: 120_000 }, () => {
         ],
         'started once: the published OrderPlaced did not start it again',
       );
+      // The refund is a command the finishing transition sent: its handler runs after the commit.
+      await eventually(() => refunds.has('p-start'), 'the refund handled');
       assert.equal(refunds.get('p-start'), 1);
       assert.equal(await sagas.find('p-rolled-back'), undefined, 'the rolled-back start left no saga');
       const rows = await scratch.pool.query(`select id from ${table} order by id`);
