@@ -139,7 +139,10 @@ export function TopologyView() {
   const nodes = nodesOf(topology);
   const summary =
     `${topology.services.length} services, ${topology.topics.length} topics, ${topology.groups.length} groups; ` +
-    `rates over ${topology.rateWindowMs / 1000} s, refreshed every ${POLL_MS / 1000} s; select a node to open it`;
+    `rates over ${topology.rateWindowMs / 1000} s, refreshed every ${POLL_MS / 1000} s; select a node to open it` +
+    (topology.unsampledTopics > 0
+      ? `; producers of ${topology.unsampledTopics} topics from announcements only (${topology.topics.length - topology.unsampledTopics} sampled)`
+      : '');
   return html`<p data-testid="topology-summary">${summary}</p>
     ${error === '' ? null : html`<p role="alert">${error}</p>`}
     <${Graph} topology=${topology} nodes=${nodes} selected=${selected} onSelect=${setSelected} />

@@ -258,6 +258,11 @@ export interface TopologyView {
   readonly topics: readonly TopologyTopicView[];
   readonly groups: readonly TopologyGroupView[];
   readonly edges: readonly TopologyEdgeView[];
+  /**
+   * Topics whose newest records were not sampled (beyond the request's bound of 200): their
+   * producers come from the announcements only. 0 when every topic was sampled.
+   */
+  readonly unsampledTopics: number;
   /** The window rates are measured over, in ms. */
   readonly rateWindowMs: number;
   /** When this was read (ms since the epoch). */

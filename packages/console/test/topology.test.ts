@@ -2,7 +2,8 @@
  * The topology over an embedded broker, without a browser: a producer-only service, a
  * consumer-only service and a service with a command handler are drawn from their announcements;
  * a rate appears once two samples span traffic; a bus that stops drops out as `leaving`; a silent
- * instance (no `leaving`, announcement too old) counts as silent. And the rate window on its own.
+ * instance (no `leaving`, announcement too old) counts as silent; beyond 200 topics only the
+ * first are sampled, undeclared ones first. And the rate window on its own.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -20,7 +21,7 @@ import {
 } from '@herald/bus';
 import { targetOfBroker } from '@herald/cli/internal';
 import { eventually, temporaryDirectory } from '@herald/test-support';
-import { RateWindow, topology } from '../src/topology.ts';
+import { RateWindow, TOPOLOGY_SAMPLED_TOPICS_MAX, topology } from '../src/topology.ts';
 
 /** Accepts `{ id: string }`, so the test needs no validation library. */
 const withId: StandardSchemaV1<{ id: string }> = {
@@ -136,6 +137,45 @@ test('topology - an instance silent for three intervals counts as silent, not li
     }, 'the cut-off instance to count as silent');
   } finally {
     await bus.stop();
+    await transport.close();
+  }
+});
+
+test('topology - samples at most 200 topics, those with no announced producer first, and says how many it left', {
+  timeout: 120_000,
+}, async () => {
+  const transport = await embeddedTransport({ dir: temporaryDirectory('herald-topology-'), partitions: 1 });
+  const target = targetOfBroker(transport.broker);
+  const common = { transport, ownsTransport: false, logger: silentLogger } as const;
+  // 202 topics only a silent producer writes (found by sampling), and one a service announces.
+  const silentTopics = Array.from({ length: TOPOLOGY_SAMPLED_TOPICS_MAX + 2 }, (_, index) =>
+    defineEvent(`Quiet${index}`, { topic: `t-${String(index).padStart(3, '0')}`, schema: withId }),
+  );
+  const Declared = defineEvent('Declared', { topic: 'a-declared', schema: withId });
+  const quiet = createBus({ ...common, source: '/demo/quiet', announce: false });
+  const shop = createBus({ ...common, source: '/demo/shop', announce: { sends: [Declared] } });
+  const signal = AbortSignal.timeout(60_000);
+  try {
+    await Promise.all([quiet.start(), shop.start()]);
+    for (const contract of silentTopics) await quiet.publish(contract, { id: contract.type });
+    await shop.publish(Declared, { id: 'd' });
+    const view = await topology(target, signal);
+    assert.equal(view.topics.length, TOPOLOGY_SAMPLED_TOPICS_MAX + 3);
+    // Left: the declared topic (its producer is known) and the last two silent ones by name.
+    assert.equal(view.unsampledTopics, 3);
+    const produces = new Set(
+      view.edges.filter((edge) => edge.kind === 'produces').map((e) => `${e.from} ${e.to}`),
+    );
+    assert.ok(produces.has('service:quiet topic:t-000'), 'a sampled topic shows its silent producer');
+    assert.ok(produces.has('service:quiet topic:t-199'));
+    assert.ok(!produces.has('service:quiet topic:t-200'), 'an unsampled topic does not');
+    assert.ok(
+      produces.has('service:shop topic:a-declared'),
+      'the declared producer comes from its announcement',
+    );
+    assert.equal(view.topics.find((topic) => topic.name === 't-201')?.messages, '1', 'sizes still read');
+  } finally {
+    await Promise.all([quiet.stop(), shop.stop()]);
     await transport.close();
   }
 });
