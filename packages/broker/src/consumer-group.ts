@@ -125,6 +125,8 @@ export class ConsumerGroup {
   #lastWrite: Promise<unknown> = Promise.resolve();
   /** Acks whose position write has not finished; see {@link ACKS_UNSTORED_MAX}. */
   #acksUnstored = 0;
+  /** The write request whose position the store has not read yet, which new acks join. */
+  #openRequest: WriteRequest | undefined;
 
   /** `stored` is the group's stored position (undefined for a new group). */
   constructor(
@@ -183,11 +185,11 @@ export class ConsumerGroup {
       },
       onAck: ({ value }) => {
         const state = this.#partitions[value.partition]!;
-        state.ackedInWindow.add(value.offset);
         this.#advance(state);
-        const stored = this.#persist();
-        this.#acksUnstored += 1;
-        void stored.then(this.#ackStored, this.#ackStored);
+        // Only an ack above the commit point (out of order) is remembered; the rest is `committed`.
+        if (value.offset >= state.committed) state.ackedInWindow.add(value.offset);
+        this.#checkPartition(state);
+        const stored = this.#requestWrite(1);
         // No pump here: the delivery window scans right after onAck returns.
         this.#refill(state);
         return stored;
@@ -200,11 +202,14 @@ export class ConsumerGroup {
     return this.#acksUnstored;
   }
 
-  /** One ack's position write finished: resume admission once back under the bound. */
-  readonly #ackStored = (): void => {
-    this.#acksUnstored -= 1;
-    if (this.#acksUnstored === ACKS_UNSTORED_MAX - 1) this.#fetchAll();
-  };
+  /** A position write finished (stored or not): its acks no longer count; resume admission once back under the bound. */
+  #written(request: WriteRequest): void {
+    // A write refused before its round read the position (a closed store) is no request to join.
+    if (this.#openRequest === request) this.#openRequest = undefined;
+    const before = this.#acksUnstored;
+    this.#acksUnstored -= request.acks;
+    if (before >= ACKS_UNSTORED_MAX && this.#acksUnstored < ACKS_UNSTORED_MAX) this.#fetchAll();
+  }
 
   /** Live members. */
   get memberCount(): number {
@@ -257,7 +262,8 @@ export class ConsumerGroup {
       state.committed = offset;
     }
     // No member is live, so nothing is held: the cleared windows were all there was.
-    await this.#persist();
+    for (const state of this.#partitions) this.#checkPartition(state);
+    await this.#requestWrite(0);
   }
 
   /** Stops delivering, returns held messages to the group state, and stores the final position. */
@@ -403,38 +409,70 @@ export class ConsumerGroup {
     const committed = state.window.commitPoint();
     if (committed === state.committed) return false;
     // Only a reset or retention (which set `committed` themselves) may move it back or jump it.
-    invariant(
-      committed > state.committed,
-      `the committed offset of ${this.#topic.name}/${state.partition} for group ${this.name} only grows (${state.committed} to ${committed})`,
-    );
+    // Tested before the call: the statement (bigints as text) would otherwise be built every ack.
+    if (committed < state.committed) {
+      invariant(
+        false,
+        `the committed offset of ${this.#topic.name}/${state.partition} for group ${this.name} only grows (${state.committed} to ${committed})`,
+      );
+    }
     state.committed = committed;
     return true;
   }
 
-  /** Stores the current position; concurrent callers (of every group) share writes. */
-  #persist(): Promise<void> {
-    this.#checkPosition();
-    const write = this.#storePosition(() => this.position());
-    this.#lastWrite = write.catch(() => {});
-    return write;
+  /**
+   * Asks for the current position to be stored, counting `acks` acks as waiting for it; resolves
+   * once a write that read the position after this call is durable. Every ack until the store
+   * reads the position (when its round starts) shares one request, so a round costs the group one
+   * request and one position, not one per ack; the store shares rounds across groups.
+   */
+  #requestWrite(acks: number): Promise<void> {
+    let request = this.#openRequest;
+    if (request === undefined) {
+      const created: WriteRequest = { acks: 0, write: undefined };
+      this.#openRequest = created;
+      const write = this.#storePosition(() => {
+        // From here on the round has this position: later acks need the next request.
+        if (this.#openRequest === created) this.#openRequest = undefined;
+        return this.position();
+      });
+      created.write = write;
+      const written = () => this.#written(created);
+      this.#lastWrite = write.then(written, written);
+      request = created;
+    }
+    request.acks += acks;
+    this.#acksUnstored += acks;
+    return request.write!;
   }
 
   /**
    * A position is stored only inside the log: the committed offset is clamped to the log's range
    * at open and moves only over records read from it, so one past the high watermark is a bug
    * (stored, it would make the group skip messages published later). The member count is never
-   * negative. A broken invariant throws `InvariantError` rather than store the position.
+   * negative. A broken invariant throws `InvariantError` rather than store the position. Checked
+   * for the partition an ack moved (only acks, a reset and retention move `committed`; the log's
+   * high watermark never moves back), so an ack costs O(1), not O(partitions).
    */
-  #checkPosition(): void {
-    invariant(this.memberCount >= 0, `group ${this.name} has a non-negative member count`);
-    for (const state of this.#partitions) {
-      const highWatermark = this.#topic.logs[state.partition]!.highWatermark;
+  #checkPartition(state: PartitionState): void {
+    // Tested before each call, so the statements are built only when they fail.
+    if (this.memberCount < 0) invariant(false, `group ${this.name} has a non-negative member count`);
+    const highWatermark = this.#topic.logs[state.partition]!.highWatermark;
+    if (state.committed > highWatermark) {
       invariant(
-        state.committed <= highWatermark,
+        false,
         `the stored position of group ${this.name} on ${this.#topic.name}/${state.partition} is at most the high watermark (${state.committed} > ${highWatermark})`,
       );
     }
   }
+}
+
+/** One request to store the group's position, shared by the acks made until the store reads it. */
+interface WriteRequest {
+  /** Acks waiting for this write (counted in `acksUnstored` until it finishes). */
+  acks: number;
+  /** The store's write (set right after the request is made). */
+  write: Promise<void> | undefined;
 }
 
 function clearReadAhead(state: PartitionState): void {
