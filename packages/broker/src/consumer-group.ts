@@ -62,6 +62,15 @@ const READ_RETRY_DELAY_MS = 1_000;
  */
 export const ACKS_UNSTORED_MAX = 8192;
 
+/**
+ * Most records a group admits from its read-ahead before it lets the event loop turn. Deliveries,
+ * handlers that ack at once, and acks are all promise callbacks, so a group catching up on a
+ * backlog would otherwise deliver until {@link ACKS_UNSTORED_MAX} without ever letting the
+ * position writes (file I/O) finish: every message would wait out the whole burst, live long
+ * enough to be promoted to the old generation, and garbage collection took half the CPU.
+ */
+const ADMITTED_PER_TURN_MAX = 1024;
+
 interface Entry extends PendingEntry {
   readonly partition: number;
   readonly offset: bigint;
@@ -125,6 +134,10 @@ export class ConsumerGroup {
   #lastWrite: Promise<unknown> = Promise.resolve();
   /** Acks whose position write has not finished; see {@link ACKS_UNSTORED_MAX}. */
   #acksUnstored = 0;
+  /** Records admitted since the event loop last turned; see {@link ADMITTED_PER_TURN_MAX}. */
+  #admittedInTurn = 0;
+  /** The admission resuming on the next turn, once the budget of this one is spent. */
+  #nextTurn: NodeJS.Immediate | undefined;
   /** The write request whose position the store has not read yet, which new acks join. */
   #openRequest: WriteRequest | undefined;
 
@@ -272,6 +285,7 @@ export class ConsumerGroup {
     this.#closed = true;
     this.#delivery.close();
     for (const state of this.#partitions) clearTimeout(state.retryTimer);
+    clearImmediate(this.#nextTurn);
     await Promise.allSettled([...this.#pendingReads]);
     // Every ack stored its position already; this waits for the last write to finish.
     await this.#lastWrite;
@@ -288,6 +302,13 @@ export class ConsumerGroup {
     this.#expiryMsNext = nextDueMs;
     return nextDueMs;
   }
+
+  /** The event loop turned (I/O ran): admission starts a new budget. */
+  readonly #turn = (): void => {
+    this.#nextTurn = undefined;
+    this.#admittedInTurn = 0;
+    this.#fetchAll();
+  };
 
   #fetchAll(): void {
     for (const state of this.#partitions) this.#fetch(state);
@@ -306,6 +327,10 @@ export class ConsumerGroup {
   #refill(state: PartitionState): boolean {
     if (this.#closed || this.memberCount === 0 || state.fetching) return false;
     if (this.#acksUnstored >= ACKS_UNSTORED_MAX) return false;
+    if (this.#admittedInTurn >= ADMITTED_PER_TURN_MAX) {
+      this.#nextTurn ??= setImmediate(this.#turn);
+      return false;
+    }
     const log = this.#topic.logs[state.partition]!;
     if (state.window.nextOffset < log.logStartOffset) this.#skipTo(state, log.logStartOffset);
     const admitted = this.#admit(state);
@@ -397,6 +422,7 @@ export class ConsumerGroup {
           const entry = toEntry(state.partition, record);
           state.window.enqueue(entry, entry.key, entry.offset, entry.sizeBytes);
           admitted = true;
+          this.#admittedInTurn += 1;
         }
       }
     }
