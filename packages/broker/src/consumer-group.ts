@@ -69,7 +69,7 @@ export const ACKS_UNSTORED_MAX = 8192;
  * position writes (file I/O) finish: every message would wait out the whole burst, live long
  * enough to be promoted to the old generation, and garbage collection took half the CPU.
  */
-const ADMITTED_PER_TURN_MAX = 1024;
+export const ADMITTED_PER_TURN_MAX = 1024;
 
 interface Entry extends PendingEntry {
   readonly partition: number;
@@ -515,6 +515,16 @@ function text(bytes: Uint8Array): string {
   return Buffer.isBuffer(bytes) ? bytes.toString('utf8') : decoder.decode(bytes);
 }
 
+/**
+ * A copy of `bytes`, so a delivered message does not keep the whole read buffer (up to
+ * `fetchBytesMax`) alive. `Buffer#slice` returns a view, not a copy; `Buffer.from` copies a small
+ * body into Node's shared 8 KiB pool (0.1 µs for 100 bytes, against 0.6 µs for
+ * `Uint8Array#slice`, which allocates its own ArrayBuffer).
+ */
+function copy(bytes: Uint8Array): Uint8Array {
+  return Buffer.isBuffer(bytes) ? Buffer.from(bytes) : bytes.slice();
+}
+
 function toEntry(partition: number, record: StoredRecord): Entry {
   const headers: Record<string, string> = {};
   let sizeBytes = record.value?.byteLength ?? 0;
@@ -530,8 +540,7 @@ function toEntry(partition: number, record: StoredRecord): Entry {
     offset: record.offset,
     key: record.key === null ? undefined : text(record.key),
     headers,
-    // A copy, so a delivered message does not keep the whole read buffer alive.
-    body: record.value === null ? new Uint8Array(0) : record.value.slice(),
+    body: record.value === null ? new Uint8Array(0) : copy(record.value),
     timestampMs: record.timestampMs,
     sizeBytes,
     ...waitingEntry(),
