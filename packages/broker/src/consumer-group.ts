@@ -64,7 +64,8 @@ const READ_RETRY_DELAY_MS = 1_000;
 export const ACKS_UNSTORED_MAX = 8192;
 
 /**
- * Most records a group admits from its read-ahead before it lets the event loop turn. Deliveries,
+ * Most records a group admits from its read-ahead (counted since it last waited) before it waits
+ * for a `setImmediate`, which runs after the poll phase, so pending I/O callbacks run first. Deliveries,
  * handlers that ack at once, and acks are all promise callbacks, so a group catching up on a
  * backlog would otherwise deliver until {@link ACKS_UNSTORED_MAX} without ever letting the
  * position writes (file I/O) finish: every message would wait out the whole burst, live long
