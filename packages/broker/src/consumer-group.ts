@@ -15,8 +15,9 @@
  * partition in turn, each partition in offset order. Only per-key order is promised.
  */
 import type { MessageHandler } from '@herald/bus';
-import { DeliveryWindow, KeyedFifo, type PendingEntry, waitingEntry } from '@herald/bus/internal';
+import { DeliveryWindow, KeyedFifo } from '@herald/bus/internal';
 import { GroupActiveError } from './errors.ts';
+import { type Entry, toEntry } from './group-entry.ts';
 import { invariant } from './invariant.ts';
 import type { PartitionLog, StoredRecord } from './partition-log.ts';
 import type { GroupPosition, PartitionPosition } from './position-journal.ts';
@@ -62,17 +63,15 @@ const READ_RETRY_DELAY_MS = 1_000;
  */
 export const ACKS_UNSTORED_MAX = 8192;
 
-interface Entry extends PendingEntry {
-  readonly partition: number;
-  readonly offset: bigint;
-  readonly key: string | undefined;
-  readonly headers: Readonly<Record<string, string>>;
-  readonly body: Uint8Array;
-  readonly timestampMs: number;
-  readonly sizeBytes: number;
-  /** When a held entry returns to the group unless settled. */
-  visibleAtMs: number;
-}
+/**
+ * Most records a group admits from its read-ahead (counted since it last waited) before it waits
+ * for a `setImmediate`, which runs after the poll phase, so pending I/O callbacks run first. Deliveries,
+ * handlers that ack at once, and acks are all promise callbacks, so a group catching up on a
+ * backlog would otherwise deliver until {@link ACKS_UNSTORED_MAX} without ever letting the
+ * position writes (file I/O) finish: every message would wait out the whole burst, live long
+ * enough to be promoted to the old generation, and garbage collection took half the CPU.
+ */
+export const ADMITTED_PER_TURN_MAX = 1024;
 
 interface PartitionState {
   readonly partition: number;
@@ -99,8 +98,6 @@ interface PartitionState {
   retryTimer: NodeJS.Timeout | undefined;
 }
 
-const decoder = new TextDecoder();
-
 /** The group state machine. */
 export class ConsumerGroup {
   readonly name: string;
@@ -125,6 +122,12 @@ export class ConsumerGroup {
   #lastWrite: Promise<unknown> = Promise.resolve();
   /** Acks whose position write has not finished; see {@link ACKS_UNSTORED_MAX}. */
   #acksUnstored = 0;
+  /** Records admitted since the event loop last turned; see {@link ADMITTED_PER_TURN_MAX}. */
+  #admittedInTurn = 0;
+  /** The admission resuming on the next turn, once the budget of this one is spent. */
+  #nextTurn: NodeJS.Immediate | undefined;
+  /** The write request whose position the store has not read yet, which new acks join. */
+  #openRequest: WriteRequest | undefined;
 
   /** `stored` is the group's stored position (undefined for a new group). */
   constructor(
@@ -183,11 +186,11 @@ export class ConsumerGroup {
       },
       onAck: ({ value }) => {
         const state = this.#partitions[value.partition]!;
-        state.ackedInWindow.add(value.offset);
         this.#advance(state);
-        const stored = this.#persist();
-        this.#acksUnstored += 1;
-        void stored.then(this.#ackStored, this.#ackStored);
+        // Only an ack above the commit point (out of order) is remembered; the rest is `committed`.
+        if (value.offset >= state.committed) state.ackedInWindow.add(value.offset);
+        this.#checkPartition(state);
+        const stored = this.#requestWrite(1);
         // No pump here: the delivery window scans right after onAck returns.
         this.#refill(state);
         return stored;
@@ -200,11 +203,14 @@ export class ConsumerGroup {
     return this.#acksUnstored;
   }
 
-  /** One ack's position write finished: resume admission once back under the bound. */
-  readonly #ackStored = (): void => {
-    this.#acksUnstored -= 1;
-    if (this.#acksUnstored === ACKS_UNSTORED_MAX - 1) this.#fetchAll();
-  };
+  /** A position write finished (stored or not): its acks no longer count; resume admission once back under the bound. */
+  #written(request: WriteRequest): void {
+    // A write refused before its round read the position (a closed store) is no request to join.
+    if (this.#openRequest === request) this.#openRequest = undefined;
+    const before = this.#acksUnstored;
+    this.#acksUnstored -= request.acks;
+    if (before >= ACKS_UNSTORED_MAX && this.#acksUnstored < ACKS_UNSTORED_MAX) this.#fetchAll();
+  }
 
   /** Live members. */
   get memberCount(): number {
@@ -257,7 +263,8 @@ export class ConsumerGroup {
       state.committed = offset;
     }
     // No member is live, so nothing is held: the cleared windows were all there was.
-    await this.#persist();
+    for (const state of this.#partitions) this.#checkPartition(state);
+    await this.#requestWrite(0);
   }
 
   /** Stops delivering, returns held messages to the group state, and stores the final position. */
@@ -266,6 +273,7 @@ export class ConsumerGroup {
     this.#closed = true;
     this.#delivery.close();
     for (const state of this.#partitions) clearTimeout(state.retryTimer);
+    clearImmediate(this.#nextTurn);
     await Promise.allSettled([...this.#pendingReads]);
     // Every ack stored its position already; this waits for the last write to finish.
     await this.#lastWrite;
@@ -282,6 +290,13 @@ export class ConsumerGroup {
     this.#expiryMsNext = nextDueMs;
     return nextDueMs;
   }
+
+  /** The event loop turned (I/O ran): admission starts a new budget. */
+  readonly #turn = (): void => {
+    this.#nextTurn = undefined;
+    this.#admittedInTurn = 0;
+    this.#fetchAll();
+  };
 
   #fetchAll(): void {
     for (const state of this.#partitions) this.#fetch(state);
@@ -300,6 +315,10 @@ export class ConsumerGroup {
   #refill(state: PartitionState): boolean {
     if (this.#closed || this.memberCount === 0 || state.fetching) return false;
     if (this.#acksUnstored >= ACKS_UNSTORED_MAX) return false;
+    if (this.#admittedInTurn >= ADMITTED_PER_TURN_MAX) {
+      this.#nextTurn ??= setImmediate(this.#turn);
+      return false;
+    }
     const log = this.#topic.logs[state.partition]!;
     if (state.window.nextOffset < log.logStartOffset) this.#skipTo(state, log.logStartOffset);
     const admitted = this.#admit(state);
@@ -391,6 +410,7 @@ export class ConsumerGroup {
           const entry = toEntry(state.partition, record);
           state.window.enqueue(entry, entry.key, entry.offset, entry.sizeBytes);
           admitted = true;
+          this.#admittedInTurn += 1;
         }
       }
     }
@@ -403,74 +423,73 @@ export class ConsumerGroup {
     const committed = state.window.commitPoint();
     if (committed === state.committed) return false;
     // Only a reset or retention (which set `committed` themselves) may move it back or jump it.
-    invariant(
-      committed > state.committed,
-      `the committed offset of ${this.#topic.name}/${state.partition} for group ${this.name} only grows (${state.committed} to ${committed})`,
-    );
+    // Tested before the call: the statement (bigints as text) would otherwise be built every ack.
+    if (committed < state.committed) {
+      invariant(
+        false,
+        `the committed offset of ${this.#topic.name}/${state.partition} for group ${this.name} only grows (${state.committed} to ${committed})`,
+      );
+    }
     state.committed = committed;
     return true;
   }
 
-  /** Stores the current position; concurrent callers (of every group) share writes. */
-  #persist(): Promise<void> {
-    this.#checkPosition();
-    const write = this.#storePosition(() => this.position());
-    this.#lastWrite = write.catch(() => {});
-    return write;
+  /**
+   * Asks for the current position to be stored, counting `acks` acks as waiting for it; resolves
+   * once a write that read the position after this call is durable. Every ack until the store
+   * reads the position (when its round starts) shares one request, so a round costs the group one
+   * request and one position, not one per ack; the store shares rounds across groups.
+   */
+  #requestWrite(acks: number): Promise<void> {
+    let request = this.#openRequest;
+    if (request === undefined) {
+      const created: WriteRequest = { acks: 0, write: undefined };
+      this.#openRequest = created;
+      const write = this.#storePosition(() => {
+        // From here on the round has this position: later acks need the next request.
+        if (this.#openRequest === created) this.#openRequest = undefined;
+        return this.position();
+      });
+      created.write = write;
+      const written = () => this.#written(created);
+      this.#lastWrite = write.then(written, written);
+      request = created;
+    }
+    request.acks += acks;
+    this.#acksUnstored += acks;
+    return request.write!;
   }
 
   /**
    * A position is stored only inside the log: the committed offset is clamped to the log's range
    * at open and moves only over records read from it, so one past the high watermark is a bug
    * (stored, it would make the group skip messages published later). The member count is never
-   * negative. A broken invariant throws `InvariantError` rather than store the position.
+   * negative. A broken invariant throws `InvariantError` rather than store the position. Checked
+   * for the partition an ack moved (only acks, a reset and retention move `committed`; the log's
+   * high watermark never moves back), so an ack costs O(1), not O(partitions).
    */
-  #checkPosition(): void {
-    invariant(this.memberCount >= 0, `group ${this.name} has a non-negative member count`);
-    for (const state of this.#partitions) {
-      const highWatermark = this.#topic.logs[state.partition]!.highWatermark;
+  #checkPartition(state: PartitionState): void {
+    // Tested before each call, so the statements are built only when they fail.
+    if (this.memberCount < 0) invariant(false, `group ${this.name} has a non-negative member count`);
+    const highWatermark = this.#topic.logs[state.partition]!.highWatermark;
+    if (state.committed > highWatermark) {
       invariant(
-        state.committed <= highWatermark,
+        false,
         `the stored position of group ${this.name} on ${this.#topic.name}/${state.partition} is at most the high watermark (${state.committed} > ${highWatermark})`,
       );
     }
   }
 }
 
+/** One request to store the group's position, shared by the acks made until the store reads it. */
+interface WriteRequest {
+  /** Acks waiting for this write (counted in `acksUnstored` until it finishes). */
+  acks: number;
+  /** The store's write (set right after the request is made). */
+  write: Promise<void> | undefined;
+}
+
 function clearReadAhead(state: PartitionState): void {
   state.readAhead = undefined;
   state.readAheadPending = undefined;
-}
-
-/**
- * `bytes` as text. The log hands out views into the Buffer it read, and `Buffer#toString` decodes
- * a short string in about half the time `TextDecoder.decode` takes (a CloudEvent carries about ten
- * headers, all decoded per delivery). Invalid UTF-8 becomes U+FFFD either way.
- */
-function text(bytes: Uint8Array): string {
-  return Buffer.isBuffer(bytes) ? bytes.toString('utf8') : decoder.decode(bytes);
-}
-
-function toEntry(partition: number, record: StoredRecord): Entry {
-  const headers: Record<string, string> = {};
-  let sizeBytes = record.value?.byteLength ?? 0;
-  const recordHeaders = record.headers;
-  for (let index = 0; index < recordHeaders.length; index++) {
-    const [name, value] = recordHeaders[index]!;
-    headers[name] = value === null ? '' : text(value);
-    sizeBytes += name.length + (value?.byteLength ?? 0);
-  }
-  sizeBytes += record.key?.byteLength ?? 0;
-  return {
-    partition,
-    offset: record.offset,
-    key: record.key === null ? undefined : text(record.key),
-    headers,
-    // A copy, so a delivered message does not keep the whole read buffer alive.
-    body: record.value === null ? new Uint8Array(0) : record.value.slice(),
-    timestampMs: record.timestampMs,
-    sizeBytes,
-    ...waitingEntry(),
-    visibleAtMs: 0,
-  };
 }

@@ -6,7 +6,7 @@ import { crc32 } from 'node:zlib';
 import { embeddedTransport } from '@herald/broker';
 import type { ReceivedMessage } from '@herald/bus';
 import { eventually } from '@herald/test-support';
-import { ACKS_UNSTORED_MAX, ConsumerGroup } from '../src/consumer-group.ts';
+import { ACKS_UNSTORED_MAX, ADMITTED_PER_TURN_MAX, ConsumerGroup } from '../src/consumer-group.ts';
 import type { PartitionLog, StoredRecord } from '../src/partition-log.ts';
 import { freshDirectory, idOf, messages, tracked } from './support.ts';
 
@@ -389,4 +389,114 @@ describe('consumer group bounds', { timeout: 120_000 }, () => {
       await group.close();
     }
   });
+
+  it('groups - acks made before the store reads the position share one write, which stores all of them', async () => {
+    const total = 64;
+    const log = memoryLog(total);
+    // Writes that read the position and finish only when the test says so.
+    const writes: { read: () => void; resolve: () => void }[] = [];
+    const stored: bigint[] = [];
+    const group = new ConsumerGroup(
+      { name: 'shared', logs: [log] },
+      'g',
+      undefined,
+      (position) =>
+        new Promise<void>((resolve) => {
+          writes.push({ read: () => stored.push(position().get(0)!.committed), resolve });
+        }),
+      {
+        windowRecordsMax: total,
+        windowBytesMax: 1 << 20,
+        fetchBytesMax: 1 << 20,
+        visibilityTimeoutMs: 60_000,
+      },
+      (error) => assert.fail(String(error)),
+    );
+    const delivered: ReceivedMessage[] = [];
+    group.join(async (message) => {
+      delivered.push(message);
+    }, total);
+    try {
+      await eventually(
+        () => delivered.length === total,
+        () => `${total} deliveries (have ${delivered.length})`,
+      );
+      let acked = 0;
+      const acks = delivered.map((message) => message.ack().then(() => (acked += 1)));
+      assert.equal(writes.length, 1, 'one write requested for every ack made before it read the position');
+      assert.equal(group.acksUnstoredCount, total);
+      writes[0]!.read();
+      assert.deepEqual(stored, [BigInt(total)], 'the write stores the position of every ack that joined it');
+      for (let turn = 0; turn < 5; turn++) await new Promise((resolve) => setImmediate(resolve));
+      assert.equal(acked, 0, 'no ack resolves before its write is durable');
+      writes[0]!.resolve();
+      await Promise.all(acks);
+      assert.equal(group.acksUnstoredCount, 0);
+    } finally {
+      for (const write of writes) write.resolve();
+      await group.close();
+    }
+  });
+
+  it('groups - a catch-up admits at most ADMITTED_PER_TURN_MAX records before the event loop turns', async () => {
+    const total = ADMITTED_PER_TURN_MAX * 4;
+    const windowRecordsMax = 256;
+    const group = new ConsumerGroup(
+      { name: 'turns', logs: [memoryLog(total)] },
+      'g',
+      undefined,
+      async () => {},
+      { windowRecordsMax, windowBytesMax: 1 << 20, fetchBytesMax: 1 << 20, visibilityTimeoutMs: 60_000 },
+      (error) => assert.fail(String(error)),
+    );
+    // Deliveries counted per turn of the event loop (a setImmediate marks each turn).
+    const perTurn: number[] = [0];
+    let turns = true;
+    const countTurns = (): void => {
+      perTurn.push(0);
+      if (turns) setImmediate(countTurns);
+    };
+    setImmediate(countTurns);
+    let handled = 0;
+    group.join(async (message: ReceivedMessage) => {
+      perTurn[perTurn.length - 1]! += 1;
+      await message.ack();
+      handled += 1;
+    }, 64);
+    try {
+      await eventually(
+        () => handled === total,
+        () => `${total} handled (have ${handled})`,
+      );
+      const most = Math.max(...perTurn);
+      // The records admitted in one turn, plus those the window held when it began.
+      assert.ok(most <= ADMITTED_PER_TURN_MAX + windowRecordsMax, `${most} deliveries in one turn`);
+    } finally {
+      turns = false;
+      await group.close();
+    }
+  });
 });
+
+/** A one-partition log of `total` 8-byte keyless records that reads from memory at once. */
+function memoryLog(total: number): PartitionLog {
+  const records = Array.from(
+    { length: total },
+    (_, index): StoredRecord => ({
+      offset: BigInt(index),
+      timestampMs: 0,
+      key: null,
+      value: new Uint8Array(8),
+      headers: [],
+    }),
+  );
+  return {
+    highWatermark: BigInt(total),
+    logStartOffset: 0n,
+    append: () => Promise.reject(new Error('read-only')),
+    readRecords: async (offset, bytesMax) => records.slice(Number(offset), Number(offset) + bytesMax),
+    offsetForTimestamp: async () => undefined,
+    onAppend: () => () => {},
+    close: async () => {},
+  };
+}
