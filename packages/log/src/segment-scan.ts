@@ -52,6 +52,39 @@ const WINDOW_BYTES = 1 << 20;
 /** Windows at least this large are shared memory, so checksum threads can read them in place. */
 const SHARED_WINDOW_BYTES_MIN = 64 * 1024;
 
+/**
+ * Full-size shared windows kept for the next scan: recovering 400 partitions allocated (and the
+ * kernel zero-filled and faulted in) 400 MiB of windows, now at most {@link SPARE_WINDOWS_MAX} are
+ * ever allocated while scans keep coming, and they are dropped {@link SPARE_WINDOWS_KEPT_MS}
+ * after the last scan ended (RSS after recovery stays as before).
+ */
+const spareWindows: Buffer[] = [];
+/** Most windows kept: as many as partitions open at once in a store (PARTITIONS_OPENING_MAX). */
+const SPARE_WINDOWS_MAX = 16;
+/** How long spare windows outlive the last scan. */
+const SPARE_WINDOWS_KEPT_MS = 1000;
+let spareWindowsTimer: NodeJS.Timeout | undefined;
+
+function takeWindow(bytes: number): Buffer {
+  if (bytes < SHARED_WINDOW_BYTES_MIN) return Buffer.allocUnsafe(bytes);
+  if (bytes === WINDOW_BYTES) {
+    const spare = spareWindows.pop();
+    if (spare !== undefined) return spare;
+  }
+  return Buffer.from(new SharedArrayBuffer(bytes));
+}
+
+/** Keeps a full-size window for the next scan; call once no checksum thread reads it. */
+function giveBackWindow(window: Buffer): void {
+  if (window.length !== WINDOW_BYTES || spareWindows.length >= SPARE_WINDOWS_MAX) return;
+  spareWindows.push(window);
+  clearTimeout(spareWindowsTimer);
+  spareWindowsTimer = setTimeout(() => {
+    spareWindows.length = 0;
+  }, SPARE_WINDOWS_KEPT_MS);
+  spareWindowsTimer.unref();
+}
+
 /** A structural problem of a batch that fits in the window; `crcFirst` when a bad CRC outranks it. */
 interface StructuralProblem {
   readonly reason: string;
@@ -107,11 +140,23 @@ export async function scanSegmentFile(
   startOffset: bigint,
   visit?: ScanVisitor,
 ): Promise<ScanResult> {
-  const windowBytes = Math.min(WINDOW_BYTES, Math.max(fileBytes - startPosition, 0));
-  const window =
-    windowBytes >= SHARED_WINDOW_BYTES_MIN
-      ? Buffer.from(new SharedArrayBuffer(windowBytes))
-      : Buffer.allocUnsafe(windowBytes);
+  const window = takeWindow(Math.min(WINDOW_BYTES, Math.max(fileBytes - startPosition, 0)));
+  try {
+    return await scanWindows(fileSystem, fd, fileBytes, startPosition, startOffset, window, visit);
+  } finally {
+    giveBackWindow(window);
+  }
+}
+
+async function scanWindows(
+  fileSystem: FileSystem,
+  fd: number,
+  fileBytes: number,
+  startPosition: number,
+  startOffset: bigint,
+  window: Buffer,
+  visit: ScanVisitor | undefined,
+): Promise<ScanResult> {
   let position = startPosition;
   let expected = startOffset;
   const stop = (reason: string): ScanResult => ({
