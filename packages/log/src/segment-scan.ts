@@ -53,8 +53,9 @@ const WINDOW_BYTES = 1 << 20;
 const SHARED_WINDOW_BYTES_MIN = 64 * 1024;
 
 /**
- * Full-size shared windows kept for the next scan: recovering 400 partitions allocated (and the
- * kernel zero-filled and faulted in) 400 MiB of windows, now at most {@link SPARE_WINDOWS_MAX} are
+ * Shared 1 MiB windows kept for the next scan (a scan of fewer bytes uses the start of one):
+ * recovering 400 partitions allocated (and the kernel zero-filled and faulted in) a window each,
+ * now at most {@link SPARE_WINDOWS_MAX} are
  * ever allocated while scans keep coming, and they are dropped {@link SPARE_WINDOWS_KEPT_MS}
  * after the last scan ended (RSS after recovery stays as before).
  */
@@ -65,19 +66,17 @@ const SPARE_WINDOWS_MAX = 16;
 const SPARE_WINDOWS_KEPT_MS = 1000;
 let spareWindowsTimer: NodeJS.Timeout | undefined;
 
+/** A window of `bytes`: shared memory (a spare 1 MiB window's start) when large enough. */
 function takeWindow(bytes: number): Buffer {
   if (bytes < SHARED_WINDOW_BYTES_MIN) return Buffer.allocUnsafe(bytes);
-  if (bytes === WINDOW_BYTES) {
-    const spare = spareWindows.pop();
-    if (spare !== undefined) return spare;
-  }
-  return Buffer.from(new SharedArrayBuffer(bytes));
+  const full = spareWindows.pop() ?? Buffer.from(new SharedArrayBuffer(WINDOW_BYTES));
+  return full.subarray(0, bytes);
 }
 
-/** Keeps a full-size window for the next scan; call once no checksum thread reads it. */
+/** Keeps a shared window for the next scan; call once no checksum thread reads it. */
 function giveBackWindow(window: Buffer): void {
-  if (window.length !== WINDOW_BYTES || spareWindows.length >= SPARE_WINDOWS_MAX) return;
-  spareWindows.push(window);
+  if (!(window.buffer instanceof SharedArrayBuffer) || spareWindows.length >= SPARE_WINDOWS_MAX) return;
+  spareWindows.push(Buffer.from(window.buffer));
   clearTimeout(spareWindowsTimer);
   spareWindowsTimer = setTimeout(() => {
     spareWindows.length = 0;
@@ -93,8 +92,8 @@ interface StructuralProblem {
 
 /**
  * What is wrong with the batch at `window[at, at + size)` apart from its CRC, in the order
- * {@link findRecordBatchProblem} reports it (magic before the CRC, the record count after it),
- * then the base offset.
+ * `findRecordBatchProblem` (record-batch.ts) reports it (magic before the CRC, the record count
+ * after it), then the base offset.
  */
 function structuralProblem(window: Buffer, at: number, expected: bigint): StructuralProblem | undefined {
   const magic = window.readInt8(at + BATCH_FIELD.magic);

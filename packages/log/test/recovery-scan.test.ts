@@ -10,7 +10,7 @@ import { readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { ownedTemporaryDirectory } from '@herald/test-support';
-import { checksumRanges } from '../src/checksum-threads.ts';
+import { CHECKSUM_THREAD_START_AFTER_BYTES, checksumRanges } from '../src/checksum-threads.ts';
 import { crc32c } from '../src/crc32c.ts';
 import { isLogError, openPartition, type Partition, recordBatchSize } from '../src/index.ts';
 import { valueFor } from './support/fixtures.ts';
@@ -72,8 +72,16 @@ describe('recovery scan over many windows', { timeout: 120_000 }, () => {
     const bytes = Buffer.from(new SharedArrayBuffer(1 << 20));
     for (let at = 0; at < bytes.length; at++) bytes[at] = (at * 7919) & 0xff;
     const ranges = new Int32Array([0, 300_000, 300_001, 700_003, 5, 6, 700_003, 1 << 20]);
-    const answer = checksumRanges(bytes, ranges);
-    assert.ok(answer instanceof Promise, 'a large shared window goes to a thread');
+    // A burst starts a thread once CHECKSUM_THREAD_START_AFTER_BYTES were computed inline.
+    let bytesPerCall = 0;
+    for (let index = 0; index < ranges.length; index += 2)
+      bytesPerCall += ranges[index + 1]! - ranges[index]!;
+    const inlineCallsMax = Math.ceil(CHECKSUM_THREAD_START_AFTER_BYTES / bytesPerCall) + 1;
+    let answer = checksumRanges(bytes, ranges);
+    for (let call = 0; !(answer instanceof Promise) && call < inlineCallsMax; call++) {
+      answer = checksumRanges(bytes, ranges);
+    }
+    assert.ok(answer instanceof Promise, 'a large shared window goes to a thread once the burst is large');
     const crcs = await answer;
     for (let index = 0; index < ranges.length / 2; index++) {
       assert.equal(crcs[index], crc32c(bytes, ranges[2 * index], ranges[2 * index + 1]), `range ${index}`);
