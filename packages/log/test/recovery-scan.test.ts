@@ -67,6 +67,25 @@ async function assertAllRecords(partition: Partition, count: number): Promise<vo
   assert.equal(offset, BigInt(count));
 }
 
+/**
+ * Makes the next scan use a checksum thread: a burst starts one only after
+ * CHECKSUM_THREAD_START_AFTER_BYTES were computed inline, and it ends after 1 s idle, so the open
+ * must follow at once.
+ */
+async function startChecksumThread(): Promise<void> {
+  const bytes = Buffer.from(new SharedArrayBuffer(1 << 20));
+  const ranges = new Int32Array([0, bytes.length]);
+  const callsMax = Math.ceil(CHECKSUM_THREAD_START_AFTER_BYTES / bytes.length) + 1;
+  for (let call = 0; call <= callsMax; call++) {
+    const answer = checksumRanges(bytes, ranges);
+    if (answer instanceof Promise) {
+      await answer;
+      return;
+    }
+  }
+  assert.fail('no checksum thread started');
+}
+
 describe('recovery scan over many windows', { timeout: 120_000 }, () => {
   test('checksum threads compute what this thread computes, in place in shared memory', async () => {
     const bytes = Buffer.from(new SharedArrayBuffer(1 << 20));
@@ -96,6 +115,7 @@ describe('recovery scan over many windows', { timeout: 120_000 }, () => {
     await using temporary = await ownedTemporaryDirectory();
     await fill(temporary.directory);
     await forget(temporary.directory, false);
+    await startChecksumThread();
     const partition = await openPartition({ directory: temporary.directory });
     const logBytes = (await stat(path.join(temporary.directory, SEGMENT_ZERO))).size;
     assert.ok(logBytes > 3 * (1 << 20), `the log spans several windows (${logBytes} bytes)`);
@@ -118,6 +138,7 @@ describe('recovery scan over many windows', { timeout: 120_000 }, () => {
     const file = path.join(temporary.directory, SEGMENT_ZERO);
     // Batch 200 starts in the third window.
     await flipByte(file, batchBytes * 200 + 500);
+    await startChecksumThread();
     const partition = await openPartition({ directory: temporary.directory });
     assert.equal(partition.highWatermark, BigInt(200 * RECORDS_PER_BATCH));
     assert.equal(partition.recoveryReport.truncation?.position, batchBytes * 200);
@@ -139,6 +160,7 @@ describe('recovery scan over many windows', { timeout: 120_000 }, () => {
       await forget(temporary.directory, true);
       const file = path.join(temporary.directory, SEGMENT_ZERO);
       await flipByte(file, batchBytes * batch + 200);
+      await startChecksumThread();
       await assert.rejects(
         openPartition({ directory: temporary.directory }),
         (error) =>
@@ -160,6 +182,7 @@ describe('recovery scan over many windows', { timeout: 120_000 }, () => {
     const bytes = await readFile(file);
     bytes.writeBigInt64BE(7n, batchBytes * 150);
     await writeFile(file, bytes);
+    await startChecksumThread();
     await assert.rejects(
       openPartition({ directory: temporary.directory }),
       (error) =>
