@@ -94,6 +94,25 @@ export function crc32cUpdate(crc: number, bytes: Uint8Array, start = 0, end = by
   return ~value >>> 0;
 }
 
+/**
+ * JavaScript source that defines `crc32cUpdate` (and what it needs) at the top level of a worker
+ * thread evaluating it: the functions above, as the running module holds them, so the worker
+ * computes exactly what this thread computes and needs no file of its own in the published package.
+ */
+export function crc32cSource(): string {
+  return [
+    `const POLYNOMIAL_REFLECTED = ${POLYNOMIAL_REFLECTED};`,
+    `const TABLE_COUNT = ${TABLE_COUNT};`,
+    `const WORD_LOOP_BYTES_MIN = ${WORD_LOOP_BYTES_MIN};`,
+    `const LITTLE_ENDIAN = ${LITTLE_ENDIAN};`,
+    String(buildTables),
+    'const TABLES = buildTables();',
+    String(updateBytes),
+    String(updateWords),
+    String(crc32cUpdate),
+  ].join('\n');
+}
+
 /** CRC-32C of `bytes[start, end)` as an unsigned 32-bit number. */
 export function crc32c(bytes: Uint8Array, start = 0, end = bytes.length): number {
   return crc32cUpdate(0, bytes, start, end);

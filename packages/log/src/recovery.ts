@@ -339,6 +339,16 @@ async function recoverSegments(
   }
   const active = segments.at(-1)!;
   await finishActive(context, active);
+  const end: PartitionCheckpoint = {
+    logStartOffset,
+    recoveryPoint: active.nextOffset,
+    recoveryPointPosition: active.sizeBytes,
+  };
+  const writesCheckpoint = !(
+    status === 'clean' &&
+    checkpoint !== undefined &&
+    sameCheckpoint(checkpoint, end)
+  );
   if (needsSync) {
     try {
       // Data found after a crash may still be only in the page cache: make it durable before
@@ -348,17 +358,16 @@ async function recoverSegments(
           await fileSystem.fdatasync(segment.fd);
         }
       }
-      await syncDirectory(fileSystem, directory);
+      // Removals and a truncation must be durable before the checkpoint that relies on them;
+      // otherwise the checkpoint's own directory sync below covers the directory.
+      if (!writesCheckpoint || context.removedFiles.length > 0 || truncation !== undefined) {
+        await syncDirectory(fileSystem, directory);
+      }
     } catch (error) {
       throw ioError(`cannot sync recovered partition ${directory}`, error);
     }
   }
-  const end: PartitionCheckpoint = {
-    logStartOffset,
-    recoveryPoint: active.nextOffset,
-    recoveryPointPosition: active.sizeBytes,
-  };
-  if (!(status === 'clean' && checkpoint !== undefined && sameCheckpoint(checkpoint, end))) {
+  if (writesCheckpoint) {
     await writePartitionCheckpoint(fileSystem, directory, end);
   }
   return { segments, logStartOffset, report: report(status, truncation, context) };

@@ -7,13 +7,13 @@
  * scan allocate more than one window.
  */
 
+import { checksumRanges } from './checksum-threads.ts';
 import { crc32cUpdate } from './crc32c.ts';
 import type { FileSystem } from './file-system.ts';
 import { readFully } from './file-system.ts';
 import {
   BATCH_FIELD,
   CRC_START_BYTE,
-  findRecordBatchProblem,
   LOG_OVERHEAD_BYTES,
   RECORD_BATCH_HEADER_BYTES,
   RECORD_BATCH_MAGIC,
@@ -49,10 +49,87 @@ export type ScanVisitor = (
 ) => void;
 
 const WINDOW_BYTES = 1 << 20;
+/** Windows at least this large are shared memory, so checksum threads can read them in place. */
+const SHARED_WINDOW_BYTES_MIN = 64 * 1024;
+
+/**
+ * Shared 1 MiB windows kept for the next scan (a scan of fewer bytes uses the start of one):
+ * recovering 400 partitions allocated (and the kernel zero-filled and faulted in) a window each,
+ * now at most {@link SPARE_WINDOWS_MAX} are
+ * ever allocated while scans keep coming, and they are dropped {@link SPARE_WINDOWS_KEPT_MS}
+ * after the last scan ended (RSS after recovery stays as before).
+ */
+const spareWindows: Buffer[] = [];
+/** Most windows kept: as many as partitions open at once in a store (PARTITIONS_OPENING_MAX). */
+const SPARE_WINDOWS_MAX = 16;
+/** How long spare windows outlive the last scan. */
+const SPARE_WINDOWS_KEPT_MS = 1000;
+let spareWindowsTimer: NodeJS.Timeout | undefined;
+
+/** A window of `bytes`: shared memory (a spare 1 MiB window's start) when large enough. */
+function takeWindow(bytes: number): Buffer {
+  if (bytes < SHARED_WINDOW_BYTES_MIN) return Buffer.allocUnsafe(bytes);
+  const full = spareWindows.pop() ?? Buffer.from(new SharedArrayBuffer(WINDOW_BYTES));
+  return full.subarray(0, bytes);
+}
+
+/** Keeps a shared window for the next scan; call once no checksum thread reads it. */
+function giveBackWindow(window: Buffer): void {
+  if (!(window.buffer instanceof SharedArrayBuffer) || spareWindows.length >= SPARE_WINDOWS_MAX) return;
+  spareWindows.push(Buffer.from(window.buffer));
+  clearTimeout(spareWindowsTimer);
+  spareWindowsTimer = setTimeout(() => {
+    spareWindows.length = 0;
+  }, SPARE_WINDOWS_KEPT_MS);
+  spareWindowsTimer.unref();
+}
+
+/** A structural problem of a batch that fits in the window; `crcFirst` when a bad CRC outranks it. */
+interface StructuralProblem {
+  readonly reason: string;
+  readonly crcFirst: boolean;
+}
+
+/**
+ * What is wrong with the batch at `window[at, at + size)` apart from its CRC, in the order
+ * `findRecordBatchProblem` (record-batch.ts) reports it (magic before the CRC, the record count
+ * after it), then the base offset.
+ */
+function structuralProblem(window: Buffer, at: number, expected: bigint): StructuralProblem | undefined {
+  const magic = window.readInt8(at + BATCH_FIELD.magic);
+  if (magic !== RECORD_BATCH_MAGIC) {
+    return { reason: `magic is ${magic}, expected 2`, crcFirst: false };
+  }
+  const count = window.readInt32BE(at + BATCH_FIELD.recordsCount);
+  const lastOffsetDelta = window.readInt32BE(at + BATCH_FIELD.lastOffsetDelta);
+  if (count < 1 || lastOffsetDelta !== count - 1) {
+    return {
+      reason: `records count ${count} does not match last offset delta ${lastOffsetDelta} (offsets must be dense)`,
+      crcFirst: true,
+    };
+  }
+  const baseOffset = window.readBigInt64BE(at + BATCH_FIELD.baseOffset);
+  if (baseOffset !== expected) {
+    return {
+      reason: `base offset ${baseOffset} breaks the dense sequence, expected ${expected}`,
+      crcFirst: true,
+    };
+  }
+  return undefined;
+}
+
+function crcMismatch(stored: number, computed: number): string {
+  return `CRC-32C mismatch: stored 0x${stored.toString(16)}, computed 0x${computed.toString(16)}`;
+}
 
 /**
  * Validates the batches of `fd` from `startPosition` (expected to hold `startOffset`) up to
  * `fileBytes`, calling `visit` for each valid one.
+ *
+ * Each window is read once from the first batch not yet validated; every batch that fits in it is
+ * checked for structure first, then the CRCs of all of them are computed together (on a checksum
+ * thread when there is room, see checksum-threads.ts), and only then are they visited, in order, up
+ * to the first bad one. A batch larger than the window is checksummed piece by piece.
  */
 export async function scanSegmentFile(
   fileSystem: FileSystem,
@@ -62,9 +139,23 @@ export async function scanSegmentFile(
   startOffset: bigint,
   visit?: ScanVisitor,
 ): Promise<ScanResult> {
-  const window = Buffer.allocUnsafe(Math.min(WINDOW_BYTES, Math.max(fileBytes - startPosition, 0)));
-  let windowStart = 0;
-  let windowEnd = 0;
+  const window = takeWindow(Math.min(WINDOW_BYTES, Math.max(fileBytes - startPosition, 0)));
+  try {
+    return await scanWindows(fileSystem, fd, fileBytes, startPosition, startOffset, window, visit);
+  } finally {
+    giveBackWindow(window);
+  }
+}
+
+async function scanWindows(
+  fileSystem: FileSystem,
+  fd: number,
+  fileBytes: number,
+  startPosition: number,
+  startOffset: bigint,
+  window: Buffer,
+  visit: ScanVisitor | undefined,
+): Promise<ScanResult> {
   let position = startPosition;
   let expected = startOffset;
   const stop = (reason: string): ScanResult => ({
@@ -79,45 +170,97 @@ export async function scanSegmentFile(
     if (remaining < RECORD_BATCH_HEADER_BYTES) {
       return stop(`torn batch: only ${remaining} bytes left, a batch header needs 61`);
     }
-    if (position < windowStart || position + RECORD_BATCH_HEADER_BYTES > windowEnd) {
-      const length = Math.min(window.length, remaining);
-      windowStart = position;
-      windowEnd = position + (await readFully(fileSystem, fd, window, length, position));
-      if (windowEnd - position < RECORD_BATCH_HEADER_BYTES) {
-        return stop('file ended while reading a batch header');
+    const windowStart = position;
+    const filled = await readFully(fileSystem, fd, window, Math.min(window.length, remaining), position);
+    if (filled < RECORD_BATCH_HEADER_BYTES) {
+      return stop('file ended while reading a batch header');
+    }
+    // The batches wholly inside the window, up to the first one with a structural problem.
+    const starts: number[] = [];
+    const sizes: number[] = [];
+    let problem: StructuralProblem | undefined;
+    let problemAt = 0;
+    let at = 0;
+    let next = expected;
+    // Bounded: each step consumes at least a header's bytes of the window.
+    while (at + RECORD_BATCH_HEADER_BYTES <= filled) {
+      const left = fileBytes - (windowStart + at);
+      const size = window.readInt32BE(at + BATCH_FIELD.batchLength) + LOG_OVERHEAD_BYTES;
+      if (size < RECORD_BATCH_HEADER_BYTES) {
+        problem = {
+          reason: `batch length ${size - LOG_OVERHEAD_BYTES} is smaller than a header`,
+          crcFirst: false,
+        };
+      } else if (size > left) {
+        problem = {
+          reason: `torn batch: length says ${size} bytes but only ${left} remain in the file`,
+          crcFirst: false,
+        };
+      } else if (at + size > filled) {
+        break;
+      } else {
+        problem = structuralProblem(window, at, next);
       }
-    }
-    const at = position - windowStart;
-    const size = window.readInt32BE(at + BATCH_FIELD.batchLength) + LOG_OVERHEAD_BYTES;
-    const baseOffset = window.readBigInt64BE(at + BATCH_FIELD.baseOffset);
-    if (size < RECORD_BATCH_HEADER_BYTES) {
-      return stop(`batch length ${size - LOG_OVERHEAD_BYTES} is smaller than a header`);
-    }
-    if (size > remaining) {
-      return stop(`torn batch: length says ${size} bytes but only ${remaining} remain in the file`);
-    }
-    if (position + size <= windowEnd) {
-      const problem = findRecordBatchProblem(window, at, at + size);
       if (problem !== undefined) {
-        return stop(problem);
+        problemAt = at;
+        break;
       }
-    } else {
-      const problem = await checkLargeBatch(fileSystem, fd, window, position, size);
-      if (problem !== undefined) {
-        return stop(problem);
-      }
-      // The window was reused for checksumming: re-read the header below.
-      windowEnd = windowStart;
-      await readFully(fileSystem, fd, window, RECORD_BATCH_HEADER_BYTES, position);
-      windowStart = position;
-      windowEnd = position + RECORD_BATCH_HEADER_BYTES;
+      starts.push(at);
+      sizes.push(size);
+      next += BigInt(window.readInt32BE(at + BATCH_FIELD.recordsCount));
+      at += size;
     }
-    const header = position - windowStart;
+    const checkProblemCrc = problem?.crcFirst === true;
+    if (starts.length > 0 || checkProblemCrc) {
+      const count = starts.length + (checkProblemCrc ? 1 : 0);
+      const ranges = new Int32Array(count * 2);
+      for (let index = 0; index < starts.length; index++) {
+        ranges[2 * index] = starts[index]! + CRC_START_BYTE;
+        ranges[2 * index + 1] = starts[index]! + sizes[index]!;
+      }
+      if (checkProblemCrc) {
+        const size = window.readInt32BE(problemAt + BATCH_FIELD.batchLength) + LOG_OVERHEAD_BYTES;
+        ranges[2 * starts.length] = problemAt + CRC_START_BYTE;
+        ranges[2 * starts.length + 1] = problemAt + size;
+      }
+      const crcs = await checksumRanges(window, ranges);
+      for (let index = 0; index < starts.length; index++) {
+        const batchAt = starts[index]!;
+        const stored = window.readUInt32BE(batchAt + BATCH_FIELD.crc);
+        if (crcs[index] !== stored) {
+          return stop(crcMismatch(stored, crcs[index]!));
+        }
+        const recordCount = window.readInt32BE(batchAt + BATCH_FIELD.recordsCount);
+        const timestampMsMax = Number(window.readBigInt64BE(batchAt + BATCH_FIELD.maxTimestamp));
+        visit?.(position, sizes[index]!, expected, recordCount, timestampMsMax);
+        expected += BigInt(recordCount);
+        position += sizes[index]!;
+      }
+      if (checkProblemCrc) {
+        const stored = window.readUInt32BE(problemAt + BATCH_FIELD.crc);
+        if (crcs[starts.length] !== stored) {
+          return stop(crcMismatch(stored, crcs[starts.length]!));
+        }
+      }
+    }
+    if (problem !== undefined) {
+      return stop(problem.reason);
+    }
+    if (starts.length > 0) {
+      continue;
+    }
+    // The first batch is larger than the window (or the file ended inside it).
+    const size = window.readInt32BE(BATCH_FIELD.batchLength) + LOG_OVERHEAD_BYTES;
+    const baseOffset = window.readBigInt64BE(BATCH_FIELD.baseOffset);
+    const recordCount = window.readInt32BE(BATCH_FIELD.recordsCount);
+    const timestampMsMax = Number(window.readBigInt64BE(BATCH_FIELD.maxTimestamp));
+    const large = await checkLargeBatch(fileSystem, fd, window, position, size);
+    if (large !== undefined) {
+      return stop(large);
+    }
     if (baseOffset !== expected) {
       return stop(`base offset ${baseOffset} breaks the dense sequence, expected ${expected}`);
     }
-    const recordCount = window.readInt32BE(header + BATCH_FIELD.recordsCount);
-    const timestampMsMax = Number(window.readBigInt64BE(header + BATCH_FIELD.maxTimestamp));
     visit?.(position, size, baseOffset, recordCount, timestampMsMax);
     expected = baseOffset + BigInt(recordCount);
     position += size;
