@@ -1,11 +1,22 @@
 /**
  * Profiling helper (the leading `_` keeps it out of `bench/run.ts`'s suites): one configuration of
  * the bus's end-to-end or publish-only path, with or without an OpenTelemetry SDK, on the memory or
- * the embedded transport. Prints wall time and CPU per message; run under `node --cpu-prof` to see
- * where the time goes.
+ * the embedded transport. Prints wall time, CPU per message (the whole process: the main thread,
+ * the garbage collector's helper threads and libuv's pool) and the main thread's share of it, and
+ * the garbage collector's pauses; run under `node --cpu-prof` to see where the time goes.
  *
  *   npx node [--cpu-prof --cpu-prof-dir=DIR] bench/_trace-profile.ts \
- *     <memory|embedded> <plain|traced> <publishers> <inFlight (0: publish only)> <messages>
+ *     <memory|embedded> <mode> <publishers> <inFlight (0: publish only)> <messages>
+ *
+ * Modes, to take the cost of tracing apart:
+ * - `plain`: no SDK, no context manager (the bus's no-op spans);
+ * - `carried`: `plain`, every publish given the same `traceparent` (passed on as text: the cost of
+ *   carrying it in the message); `carried-unique`: a different one per message;
+ * - `context`: an AsyncLocalStorage context manager registered, no SDK;
+ * - `off`: SDK and context manager, sampler `AlwaysOff` (ids, contexts and `traceparent`, nothing
+ *   recorded);
+ * - `traced`: SDK with a `BatchSpanProcessor` (what an application registers); `simple`: the same
+ *   with a `SimpleSpanProcessor` (each span handed to the exporter when it ends, none queued).
  *
  * One unmeasured round of up to 20,000 messages warms up first; each round runs on a fresh
  * transport (the embedded one in a temp directory, removed at the end).
@@ -13,11 +24,19 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { PerformanceObserver } from 'node:perf_hooks';
 import { embeddedTransport } from '@herald/broker';
 import { createBus, defineEvent, memoryTransport, type Transport } from '@herald/bus';
 import { context, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
-import { BasicTracerProvider, BatchSpanProcessor, type SpanExporter } from '@opentelemetry/sdk-trace-base';
+import {
+  AlwaysOffSampler,
+  BasicTracerProvider,
+  BatchSpanProcessor,
+  SimpleSpanProcessor,
+  type SpanExporter,
+  type SpanProcessor,
+} from '@opentelemetry/sdk-trace-base';
 import { z } from 'zod';
 
 const [kind = 'memory', mode = 'traced', publishersText = '256', inFlightText = '1', totalText = '100000'] =
@@ -43,7 +62,10 @@ async function transportOf(directory: string): Promise<Transport> {
     : memoryTransport({ messagesPerTopicMax: total * 2 });
 }
 
-async function round(directory: string, messages: number): Promise<{ ms: number; cpuUs: number }> {
+async function round(
+  directory: string,
+  messages: number,
+): Promise<{ ms: number; cpuUs: number; mainThreadCpuUs: number }> {
   const bus = createBus({ transport: await transportOf(directory), source: '/bench' });
   let handled = 0;
   let resolveDone = () => {};
@@ -56,36 +78,77 @@ async function round(directory: string, messages: number): Promise<{ ms: number;
     });
   await bus.start();
   const cpuStart = process.cpuUsage();
+  const threadStart = process.threadCpuUsage();
   const started = performance.now();
   let next = 0;
   await Promise.all(
     Array.from({ length: publishers }, async () => {
       while (next < messages) {
         const n = next++;
-        await bus.publish(BenchEvent, { id: `order-${n}`, amount: n, note: 'benchmark event' });
+        await bus.publish(
+          BenchEvent,
+          { id: `order-${n}`, amount: n, note: 'benchmark event' },
+          mode === 'carried'
+            ? { traceparent: GIVEN_TRACEPARENT }
+            : mode === 'carried-unique'
+              ? { traceparent: uniqueTraceparent(n) }
+              : undefined,
+        );
       }
     }),
   );
   if (inFlight > 0) await done;
   const ms = performance.now() - started;
   const cpu = process.cpuUsage(cpuStart);
+  const thread = process.threadCpuUsage(threadStart);
   await bus.stop();
-  return { ms, cpuUs: cpu.user + cpu.system };
+  return { ms, cpuUs: cpu.user + cpu.system, mainThreadCpuUs: thread.user + thread.system };
+}
+
+/** A W3C `traceparent` the `carried` mode hands every publish (no SDK: passed on as text). */
+const GIVEN_TRACEPARENT = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
+
+/** A different valid `traceparent` per message (a new string each, as a real span's would be). */
+function uniqueTraceparent(n: number): string {
+  return `00-0af7651916cd43dd8448eb211c80319c-${n.toString(16).padStart(16, '1')}-01`;
+}
+
+/** The span processor of each SDK mode: `simple` ends spans into the exporter at once (no queue). */
+function processorOf(sdkMode: string): SpanProcessor {
+  return sdkMode === 'simple'
+    ? new SimpleSpanProcessor(droppingExporter)
+    : new BatchSpanProcessor(droppingExporter);
 }
 
 let provider: BasicTracerProvider | undefined;
-if (mode === 'traced') {
-  provider = new BasicTracerProvider({ spanProcessors: [new BatchSpanProcessor(droppingExporter)] });
-  context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+if (mode === 'traced' || mode === 'simple' || mode === 'off') {
+  provider = new BasicTracerProvider({
+    spanProcessors: [processorOf(mode)],
+    ...(mode === 'off' ? { sampler: new AlwaysOffSampler() } : {}),
+  });
   trace.setGlobalTracerProvider(provider);
 }
+if (mode === 'traced' || mode === 'simple' || mode === 'off' || mode === 'context')
+  context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+let gcMs = 0;
+let gcCount = 0;
+const gcObserver = new PerformanceObserver((list) => {
+  for (const entry of list.getEntries()) {
+    gcMs += entry.duration;
+    gcCount += 1;
+  }
+});
+gcObserver.observe({ entryTypes: ['gc'] });
 const directory = await mkdtemp(join(tmpdir(), 'herald-trace-profile-'));
 try {
   await round(join(directory, 'warm'), Math.min(total, 20_000));
+  gcMs = 0;
+  gcCount = 0;
   const result = await round(join(directory, 'measured'), total);
-  const line = `${kind} ${mode} publishers=${publishers} inFlight=${inFlight}: ${Math.round((total / result.ms) * 1000)} msg/s, ${(result.cpuUs / total).toFixed(2)} µs CPU/msg`;
+  const line = `${kind} ${mode} publishers=${publishers} inFlight=${inFlight}: ${Math.round((total / result.ms) * 1000)} msg/s, ${(result.cpuUs / total).toFixed(2)} µs CPU/msg (main thread ${(result.mainThreadCpuUs / total).toFixed(2)}), GC pauses ${((gcMs * 1000) / total).toFixed(2)} µs/msg in ${gcCount}`;
   process.stdout.write(`${line}\n`);
 } finally {
+  gcObserver.disconnect();
   await provider?.shutdown();
   await rm(directory, { recursive: true, force: true });
 }
