@@ -16,7 +16,11 @@
  * - `off`: SDK and context manager, sampler `AlwaysOff` (ids, contexts and `traceparent`, nothing
  *   recorded);
  * - `traced`: SDK with a `BatchSpanProcessor` (what an application registers); `simple`: the same
- *   with a `SimpleSpanProcessor` (each span handed to the exporter when it ends, none queued).
+ *   with a `SimpleSpanProcessor` (each span handed to the exporter when it ends, none queued);
+ * - `floor`: the bus sees no SDK, and the bench itself makes the two spans per message with the SDK
+ *   alone (same kinds, parent, link and attributes, prebuilt; the producer's span context handed to
+ *   the handler by event id, no `traceparent` text; the handler under `context.with` of its span):
+ *   the least any instrumentation could add, measured inside the same end-to-end process.
  *
  * One unmeasured round of up to 20,000 messages warms up first; each round runs on a fresh
  * transport (the embedded one in a temp directory, removed at the end).
@@ -27,7 +31,7 @@ import { join } from 'node:path';
 import { PerformanceObserver } from 'node:perf_hooks';
 import { embeddedTransport } from '@herald/broker';
 import { createBus, defineEvent, memoryTransport, type Transport } from '@herald/bus';
-import { context, trace } from '@opentelemetry/api';
+import { context, ROOT_CONTEXT, type SpanContext, SpanKind, type Tracer, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import {
   AlwaysOffSampler,
@@ -73,7 +77,8 @@ async function round(
     resolveDone = resolve;
   });
   if (inFlight > 0)
-    bus.on(BenchEvent, { group: 'bench', concurrency: inFlight }, () => {
+    bus.on(BenchEvent, { group: 'bench', concurrency: inFlight }, (event) => {
+      if (floorTracer !== undefined) floorProcess(floorTracer, event.id);
       if (++handled === messages) resolveDone();
     });
   await bus.start();
@@ -85,6 +90,12 @@ async function round(
     Array.from({ length: publishers }, async () => {
       while (next < messages) {
         const n = next++;
+        if (floorTracer !== undefined) {
+          await floorPublish(floorTracer, `order-${n}`, () =>
+            bus.publish(BenchEvent, { id: `order-${n}`, amount: n, note: 'benchmark event' }),
+          );
+          continue;
+        }
         await bus.publish(
           BenchEvent,
           { id: `order-${n}`, amount: n, note: 'benchmark event' },
@@ -120,7 +131,70 @@ function processorOf(sdkMode: string): SpanProcessor {
     : new BatchSpanProcessor(droppingExporter);
 }
 
+/** The attributes the bus sets on its spans, prebuilt (the `floor` mode pays nothing to build them). */
+const SEND_ATTRIBUTES = {
+  'messaging.system': kind,
+  'messaging.destination.name': 'bench-events',
+  'messaging.message.id': 'id',
+  'cloudevents.event_type': 'BenchEvent',
+  'cloudevents.event_source': '/bench',
+  'messaging.message.conversation_id': 'id',
+  'messaging.operation.type': 'send',
+  'messaging.operation.name': 'send',
+};
+const PROCESS_ATTRIBUTES = {
+  'messaging.system': kind,
+  'messaging.destination.name': 'bench-events',
+  'messaging.destination.partition.id': '0',
+  'herald.delivery_attempt': 1,
+  'herald.consumer.source': '/bench',
+  'messaging.message.id': 'id',
+  'cloudevents.event_type': 'BenchEvent',
+  'cloudevents.event_source': '/bench',
+  'messaging.message.conversation_id': 'id',
+  'messaging.operation.type': 'process',
+  'messaging.operation.name': 'process',
+  'messaging.consumer.group.name': 'bench',
+};
+const PRODUCER = { kind: SpanKind.PRODUCER };
+
+/** `floor` mode: each message's producer span context, handed to its handler run by event id. */
+const producers = new Map<string, SpanContext>();
+
+/** `floor` mode: the send span any instrumentation makes around a publish, with the SDK alone. */
+async function floorPublish(tracer: Tracer, id: string, publish: () => Promise<unknown>): Promise<void> {
+  const span = tracer.startSpan('send bench-events', PRODUCER, context.active());
+  span.setAttributes(SEND_ATTRIBUTES);
+  producers.set(id, span.spanContext());
+  try {
+    await publish();
+  } finally {
+    span.end();
+  }
+}
+
+/** `floor` mode: the process span, under and linked to the producer, around a handler run. */
+function floorProcess(tracer: Tracer, id: string): void {
+  const producer = producers.get(id);
+  producers.delete(id);
+  const parent = producer === undefined ? ROOT_CONTEXT : trace.setSpanContext(ROOT_CONTEXT, producer);
+  const links = producer === undefined ? [] : [{ context: producer }];
+  const span = tracer.startSpan('process bench-events', { kind: SpanKind.CONSUMER, links }, parent);
+  span.setAttributes(PROCESS_ATTRIBUTES);
+  context.with(trace.setSpan(ROOT_CONTEXT, span), noop);
+  span.end();
+}
+
+const noop = (): void => {};
+
 let provider: BasicTracerProvider | undefined;
+let floorTracer: Tracer | undefined;
+if (mode === 'floor') {
+  // Not registered globally: the bus sees no SDK (its hooks are no-ops) while the bench makes the
+  // same two spans per message with the SDK alone, as `bench/_trace-floor.ts` does without a bus.
+  provider = new BasicTracerProvider({ spanProcessors: [new BatchSpanProcessor(droppingExporter)] });
+  floorTracer = provider.getTracer('floor');
+}
 if (mode === 'traced' || mode === 'simple' || mode === 'off') {
   provider = new BasicTracerProvider({
     spanProcessors: [processorOf(mode)],
@@ -128,7 +202,7 @@ if (mode === 'traced' || mode === 'simple' || mode === 'off') {
   });
   trace.setGlobalTracerProvider(provider);
 }
-if (mode === 'traced' || mode === 'simple' || mode === 'off' || mode === 'context')
+if (mode !== 'plain' && mode !== 'carried' && mode !== 'carried-unique')
   context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
 let gcMs = 0;
 let gcCount = 0;
