@@ -20,7 +20,9 @@
  * - `floor`: the bus sees no SDK, and the bench itself makes the two spans per message with the SDK
  *   alone (same kinds, parent, link and attributes, prebuilt; the producer's span context handed to
  *   the handler by event id, no `traceparent` text; the handler under `context.with` of its span):
- *   the least any instrumentation could add, measured inside the same end-to-end process.
+ *   the least any instrumentation could add, measured inside the same end-to-end process;
+ *   `floor-carried`: the same, every message also carrying a `traceparent` (as any W3C-propagating
+ *   instrumentation must).
  *
  * One unmeasured round of up to 20,000 messages warms up first; each round runs on a fresh
  * transport (the embedded one in a temp directory, removed at the end).
@@ -92,7 +94,11 @@ async function round(
         const n = next++;
         if (floorTracer !== undefined) {
           await floorPublish(floorTracer, `order-${n}`, () =>
-            bus.publish(BenchEvent, { id: `order-${n}`, amount: n, note: 'benchmark event' }),
+            bus.publish(
+              BenchEvent,
+              { id: `order-${n}`, amount: n, note: 'benchmark event' },
+              mode === 'floor-carried' ? { traceparent: GIVEN_TRACEPARENT } : undefined,
+            ),
           );
           continue;
         }
@@ -189,7 +195,7 @@ const noop = (): void => {};
 
 let provider: BasicTracerProvider | undefined;
 let floorTracer: Tracer | undefined;
-if (mode === 'floor') {
+if (mode === 'floor' || mode === 'floor-carried') {
   // Not registered globally: the bus sees no SDK (its hooks are no-ops) while the bench makes the
   // same two spans per message with the SDK alone, as `bench/_trace-floor.ts` does without a bus.
   provider = new BasicTracerProvider({ spanProcessors: [new BatchSpanProcessor(droppingExporter)] });
