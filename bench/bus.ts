@@ -316,10 +316,72 @@ async function measure(durationMs: number, round: () => Promise<Round>): Promise
   return { messages, seconds, cpuSeconds };
 }
 
+/** [publishers, consumer in flight (0: publish only)] of the embedded rows. */
+const EMBEDDED_CASES = [
+  [256, 0],
+  [256, 1],
+  [256, 256],
+] as const;
+
+/** The embedded rows: bus rounds with no SDK and with one, alternating (ABBA), per case. */
+async function measureEmbedded(durationMs: number, roundMessages: number): Promise<EmbeddedRow[]> {
+  const embedded: EmbeddedRow[] = [];
+  for (const [publishers, inFlight] of EMBEDDED_CASES) {
+    const pairs = await measureInterleaved(
+      durationMs,
+      () => busRound(publishers, roundMessages, inFlight, 'embedded'),
+      () => tracedRound(publishers, roundMessages, inFlight, 'embedded'),
+    );
+    const [plain, withSdk] = [pairs.first, pairs.second];
+    const name =
+      inFlight === 0
+        ? `embedded: publish, ${publishers} publishers`
+        : `embedded: publish + consume + ack, ${publishers} publishers, ${inFlight} in flight`;
+    const bus = plain.messages / plain.seconds;
+    const traced = withSdk.messages / withSdk.seconds;
+    embedded.push({
+      name,
+      busMessagesPerSecond: bus,
+      tracedMessagesPerSecond: traced,
+      ratioToBus: traced / bus,
+      pairRatio: ratioSummary(pairs.ratios),
+      cpuRatio: ratioSummary(pairs.cpuRatios),
+    });
+    progress(
+      `${name}: ${format(bus)} msg/s, traced ${format(traced)} msg/s, median pair ratio ${percent(median(pairs.ratios))}, by CPU ${percent(median(pairs.cpuRatios))}`,
+    );
+  }
+  return embedded;
+}
+
+/** The markdown table of the embedded rows. */
+function embeddedTable(
+  durationMs: number,
+  roundMessages: number,
+  embedded: readonly EmbeddedRow[],
+): string[] {
+  return [
+    `| measurement (embeddedTransport, ${durationMs} ms each in rounds of ${format(roundMessages)}) | bus, no SDK (messages/s) | bus with SDK (messages/s) | traced ÷ bus (sums) | traced ÷ bus, median of paired rounds [quartiles] | the same by CPU per message |`,
+    '| --- | ---: | ---: | ---: | ---: | ---: |',
+    ...embedded.map(
+      (row) =>
+        `| ${row.name} | ${format(row.busMessagesPerSecond)} | ${format(row.tracedMessagesPerSecond)} | ${percent(row.ratioToBus)} | ${ratioText(row.pairRatio)} | ${ratioText(row.cpuRatio)} |`,
+    ),
+  ];
+}
+
 /** Entry point used by `bench/run.ts`. */
 export async function run(args: string[]): Promise<void> {
-  const { quick, json } = parseBenchArgs(args);
+  const { quick, json, flags } = parseBenchArgs(args, [], ['embedded-only']);
   const durationMs = quick ? 1000 : 4000;
+  if (flags['embedded-only']) {
+    // Only the rows of the product's default transport: a shorter run to compare changes by.
+    const roundMessages = quick ? 2_000 : 5_000;
+    const embedded = await measureEmbedded(durationMs, roundMessages);
+    if (json) process.stdout.write(`${JSON.stringify({ suite: 'bus', quick, embedded }, null, 2)}\n`);
+    else process.stdout.write(`${embeddedTable(durationMs, roundMessages, embedded).join('\n')}\n`);
+    return;
+  }
   const roundMessages = quick ? 20_000 : 50_000;
   const rows: Row[] = [];
   const record = (
@@ -392,32 +454,7 @@ export async function run(args: string[]): Promise<void> {
   }
   // The same pairs on the embedded broker, in smaller rounds (it is slower than memory).
   const embeddedRoundMessages = quick ? 2_000 : 5_000;
-  const embedded: EmbeddedRow[] = [];
-  for (const [publishers, inFlight] of cases.filter(([publishers]) => publishers === 256)) {
-    const pairs = await measureInterleaved(
-      durationMs,
-      () => busRound(publishers, embeddedRoundMessages, inFlight, 'embedded'),
-      () => tracedRound(publishers, embeddedRoundMessages, inFlight, 'embedded'),
-    );
-    const [plain, withSdk] = [pairs.first, pairs.second];
-    const name =
-      inFlight === 0
-        ? `embedded: publish, ${publishers} publishers`
-        : `embedded: publish + consume + ack, ${publishers} publishers, ${inFlight} in flight`;
-    const bus = plain.messages / plain.seconds;
-    const traced = withSdk.messages / withSdk.seconds;
-    embedded.push({
-      name,
-      busMessagesPerSecond: bus,
-      tracedMessagesPerSecond: traced,
-      ratioToBus: traced / bus,
-      pairRatio: ratioSummary(pairs.ratios),
-      cpuRatio: ratioSummary(pairs.cpuRatios),
-    });
-    progress(
-      `${name}: ${format(bus)} msg/s, traced ${format(traced)} msg/s, median pair ratio ${percent(median(pairs.ratios))}, by CPU ${percent(median(pairs.cpuRatios))}`,
-    );
-  }
+  const embedded = await measureEmbedded(durationMs, embeddedRoundMessages);
   const hooksNs = noSdkHooksNs(quick ? 100_000 : 1_000_000);
   const endToEnd = rows.find((row) => row.layer === 'bus' && row.inFlight === 1)!;
   const hooksShare = hooksNs / (1e9 / endToEnd.messagesPerSecond);
@@ -456,12 +493,7 @@ export async function run(args: string[]): Promise<void> {
         `| ${row.name} | ${format(row.messages)} | ${format(row.messagesPerSecond)} | ${percent(row.ratioToTransport)} | ${percent(row.ratioToBus)} | ${ratioText(row.pairRatio)} | ${ratioText(row.cpuRatio)} |`,
     ),
     '',
-    `| measurement (embeddedTransport, ${durationMs} ms each in rounds of ${format(embeddedRoundMessages)}) | bus, no SDK (messages/s) | bus with SDK (messages/s) | traced ÷ bus (sums) | traced ÷ bus, median of paired rounds [quartiles] | the same by CPU per message |`,
-    '| --- | ---: | ---: | ---: | ---: | ---: |',
-    ...embedded.map(
-      (row) =>
-        `| ${row.name} | ${format(row.busMessagesPerSecond)} | ${format(row.tracedMessagesPerSecond)} | ${percent(row.ratioToBus)} | ${ratioText(row.pairRatio)} | ${ratioText(row.cpuRatio)} |`,
-    ),
+    ...embeddedTable(durationMs, embeddedRoundMessages, embedded),
     '',
     `Tracing hooks with no SDK registered: ${format(hooksNs)} ns per message, ` +
       `${format(hooksShare * 100, 1)}% of the bus's end-to-end time per message (256 publishers, 1 in flight); ` +

@@ -83,6 +83,44 @@ function noSdk(): boolean {
   return provider instanceof ProxyTracerProvider && provider.getDelegate() === NOOP_PROVIDER;
 }
 
+/**
+ * The API's key for the active span. `createContextKey` is `Symbol.for`, so every copy of the API
+ * shares it (the API relies on that itself); a test checks that `trace.getSpan` reads it.
+ */
+const SPAN_KEY = createContextKey('OpenTelemetry Context Key SPAN');
+
+/**
+ * A context holding one span and nothing else, what `trace.setSpan(ROOT_CONTEXT, span)` gives,
+ * in one object. The API's `BaseContext` is an object, a `Map` copied from its parent and three
+ * closures per instance; a message traced end to end made two of them (the producer as parent,
+ * the handler run's context), and on the embedded broker the garbage they left was a visible part
+ * of the tracing cost. Deriving from it (`setValue`, `deleteValue`) gives the API's own contexts.
+ */
+class SpanOnlyContext implements Context {
+  readonly #span: Span;
+
+  constructor(span: Span) {
+    this.#span = span;
+  }
+
+  getValue(key: symbol): unknown {
+    return key === SPAN_KEY ? this.#span : undefined;
+  }
+
+  setValue(key: symbol, value: unknown): Context {
+    return ROOT_CONTEXT.setValue(SPAN_KEY, this.#span).setValue(key, value);
+  }
+
+  deleteValue(key: symbol): Context {
+    return key === SPAN_KEY ? ROOT_CONTEXT : this;
+  }
+}
+
+/** A context whose only value is `span`: `trace.setSpan(ROOT_CONTEXT, span)` in one object. */
+export function spanOnlyContext(span: Span): Context {
+  return new SpanOnlyContext(span);
+}
+
 /** A context that `context.with` makes active only when a context manager is registered. */
 const PROBE = ROOT_CONTEXT.setValue(createContextKey('herald.context-manager-probe'), true);
 const probeIsActive = (): boolean => context.active() === PROBE;
@@ -152,7 +190,7 @@ export function sendParent(
   fallback: Context | undefined,
 ): Context {
   const explicit = parseTraceparent(traceparent, tracestate);
-  if (explicit !== undefined) return trace.setSpanContext(ROOT_CONTEXT, explicit);
+  if (explicit !== undefined) return spanOnlyContext(trace.wrapSpanContext(explicit));
   return fallback ?? context.active();
 }
 
@@ -206,12 +244,29 @@ export function activeOr(envelope: Envelope): Context {
   return sendParent(envelope.traceparent, envelope.extensions.tracestate, active);
 }
 
+/** Most span names {@link spanName} keeps (a bus has a handful of topics; beyond it, built per span). */
+const SPAN_NAMES_MAX = 1024;
+const SPAN_NAMES = { send: new Map<string, string>(), process: new Map<string, string>() };
+
+/** `send <topic>` / `process <topic>`, made once per topic rather than a string per message. */
+function spanName(operation: 'send' | 'process', topic: string): string {
+  const names = SPAN_NAMES[operation];
+  const cached = names.get(topic);
+  if (cached !== undefined) return cached;
+  const name = `${operation} ${topic}`;
+  if (names.size < SPAN_NAMES_MAX) names.set(topic, name);
+  return name;
+}
+
+/** The options of a send span with no links: one object for all (the SDK only reads it). */
+const PRODUCER_OPTIONS = { kind: SpanKind.PRODUCER } as const;
+
 /** Starts `send <topic>` under `parent`; end it with {@link endSpan}. */
 export function startSend(fields: SendFields, parent: Context, links?: Link[]): SendTrace {
   if (noSdk()) return untracedSend(parent);
   const span = tracer().startSpan(
-    `send ${fields.topic}`,
-    { kind: SpanKind.PRODUCER, ...(links === undefined ? {} : { links }) },
+    spanName('send', fields.topic),
+    links === undefined ? PRODUCER_OPTIONS : { kind: SpanKind.PRODUCER, links },
     parent,
   );
   // Building attributes costs objects per message: only for a span that records them.
@@ -228,11 +283,6 @@ export function startSend(fields: SendFields, parent: Context, links?: Link[]): 
 }
 
 /**
- * Sets the send attributes one call each: no attributes object to build and for-in walk per
- * message (in an A/B micro-benchmark no slower, in the median ~10% less per span; passing them to
- * `startSpan` measured slower, as the SDK sanitizes them there and then sets them one by one).
- */
-/**
  * A send with no SDK registered: what the no-op tracer returns (a non-recording span continuing a
  * valid parent's context, or the invalid one), without the tracer call and its proxy hops.
  */
@@ -247,6 +297,11 @@ function untracedSend(parent: Context): SendTrace {
   };
 }
 
+/**
+ * Sets the send attributes one call each: no attributes object to build and for-in walk per
+ * message (in an A/B micro-benchmark no slower, in the median ~10% less per span; passing them to
+ * `startSpan` measured slower, as the SDK sanitizes them there and then sets them one by one).
+ */
 function setSendAttributes(span: Span, fields: SendFields): void {
   span.setAttribute('messaging.system', fields.system);
   span.setAttribute('messaging.destination.name', fields.topic);
@@ -275,6 +330,9 @@ export interface ProcessTrace {
   readonly context: Context;
 }
 
+/** The options of a process span with no producer to link: one object for all. */
+const CONSUMER_OPTIONS = { kind: SpanKind.CONSUMER } as const;
+
 /** A handler run with no SDK and no context manager: one stateless value serves every message. */
 const UNTRACED_PROCESS: ProcessTrace = { span: NO_TRACE_SPAN, context: ROOT_CONTEXT };
 
@@ -292,32 +350,32 @@ export function startProcess(
   message: ReceivedMessage,
   envelope: Envelope | undefined,
 ): ProcessTrace {
-  if (noSdk() && (noTraceCarried(message, envelope) || noContextManager())) {
+  const untraced = noSdk();
+  if (untraced && (noTraceCarried(message, envelope) || noContextManager())) {
     // Nothing can read the handler's context but the bus's own follow-up sends, which pass the
     // received `traceparent` on as text (startSendFrom): no parse, span or context per message.
     return UNTRACED_PROCESS;
   }
   const producer = carriedContext(message, envelope);
-  if (noSdk()) {
+  if (untraced) {
     // What the no-op tracer returns (a non-recording span with the producer's context, or the
     // invalid one), without its parent context, link array and validity regexes: the parser has
     // already checked the ids. Measured: most of the hooks' cost for a message carrying a trace.
     if (producer === undefined) return { span: NO_TRACE_SPAN, context: ROOT_CONTEXT };
     const span = trace.wrapSpanContext(producer);
-    return { span, context: trace.setSpan(ROOT_CONTEXT, span) };
+    return { span, context: spanOnlyContext(span) };
   }
-  const parent = producer === undefined ? ROOT_CONTEXT : trace.setSpanContext(ROOT_CONTEXT, producer);
+  const parent = producer === undefined ? ROOT_CONTEXT : spanOnlyContext(trace.wrapSpanContext(producer));
   const span = tracer().startSpan(
-    `process ${message.topic}`,
-    { kind: SpanKind.CONSUMER, ...(producer === undefined ? {} : { links: [{ context: producer }] }) },
+    spanName('process', message.topic),
+    producer === undefined ? CONSUMER_OPTIONS : { kind: SpanKind.CONSUMER, links: [{ context: producer }] },
     parent,
   );
   if (span.isRecording()) setProcessAttributes(span, system, source, group, message, envelope);
   // A no-op span with no trace to continue needs no context of its own (one allocation less).
   if (producer === undefined && span.spanContext() === INVALID_SPAN_CONTEXT) return { span, context: parent };
-  // `parent` holds nothing but the producer's span, which this span replaces: derive from the root
-  // (an empty context is cheaper to copy, and the result is the same).
-  return { span, context: trace.setSpan(ROOT_CONTEXT, span) };
+  // `parent` holds nothing but the producer's span, which this span replaces.
+  return { span, context: spanOnlyContext(span) };
 }
 
 /** Sets the process attributes, one call each (see {@link setSendAttributes}). */

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { eventually, until } from '@herald/test-support';
-import { context, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import { context, createContextKey, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import {
   BasicTracerProvider,
@@ -11,7 +11,7 @@ import {
 } from '@opentelemetry/sdk-trace-base';
 import { memoryTransport, UnrecoverableError } from '../src/index.ts';
 import { createTestBus } from '../src/testing.ts';
-import { formatTraceparent, parseTraceparent, semconvMode } from '../src/tracing.ts';
+import { formatTraceparent, parseTraceparent, semconvMode, spanOnlyContext } from '../src/tracing.ts';
 import { countdown, GetStock, InventoryReserved, OrderCreated } from './fixtures.ts';
 
 const fastRetry = { delayMsInitial: 1, delayMsMax: 5, jitter: 0 };
@@ -45,6 +45,27 @@ describe('tracing - W3C trace context and semconv opt-in', () => {
     ]) {
       assert.equal(parseTraceparent(bad), undefined, bad);
     }
+  });
+
+  it("a span-only context reads as the API's trace.setSpan(ROOT_CONTEXT, span) does, and derives from it", () => {
+    const span = trace.wrapSpanContext(parseTraceparent(GIVEN)!);
+    const light = spanOnlyContext(span);
+    const api = trace.setSpan(ROOT_CONTEXT, span);
+    // The API finds the span through its own key: the light context must answer that key.
+    assert.equal(trace.getSpan(light), span);
+    assert.equal(trace.getSpanContext(light), trace.getSpanContext(api));
+    const other = createContextKey('herald.test-key');
+    assert.equal(light.getValue(other), undefined);
+    // Deriving keeps the span and adds the value, as the API's context does.
+    const derived = light.setValue(other, 42);
+    assert.equal(derived.getValue(other), 42);
+    assert.equal(trace.getSpan(derived), span);
+    assert.equal(light.getValue(other), undefined, 'setValue must not change the original');
+    assert.equal(trace.getSpan(trace.deleteSpan(light)), undefined);
+    assert.equal(light.deleteValue(other), light);
+    // A span set over it replaces it, as over any context.
+    const child = trace.wrapSpanContext(parseTraceparent(`${GIVEN.slice(0, 36)}1111111111111111-01`)!);
+    assert.equal(trace.getSpan(trace.setSpan(light, child)), child);
   });
 
   it('OTEL_SEMCONV_STABILITY_OPT_IN=messaging/dup adds the old names; the current ones always', () => {
