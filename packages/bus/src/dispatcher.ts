@@ -115,6 +115,28 @@ export class Dispatcher {
   readonly #pattern: boolean;
   /** The handler runs' timeouts: one timer for all of them, not one per message. */
   readonly #deadlines = new DeadlineSweep();
+  /**
+   * Acks of handled messages called and not yet settled. An ack settles once the transport has
+   * stored the position (the embedded broker: a group commit, milliseconds in which thousands of
+   * messages are acked when catching up); `stop()` waits for them. Counted, not held: at most one
+   * per message the transport delivered, so bounded by what it keeps unsettled.
+   */
+  #acksPending = 0;
+  /** Called when {@link #acksPending} drops to zero while `stop()` waits for it. */
+  #onAcksSettled: (() => void) | undefined;
+  /** One function for every ack, not a closure per message. */
+  readonly #ackSettled = (): void => {
+    this.#acksPending -= 1;
+    if (this.#acksPending === 0) this.#onAcksSettled?.();
+  };
+  readonly #ackFailed = (error: unknown): void => {
+    this.#ackSettled();
+    this.#noteError('settle', error);
+    this.#host.logger.error(
+      { group: this.group, topic: this.topic, error: String(error) },
+      'dispatcher failed to settle a message; it will be redelivered',
+    );
+  };
 
   constructor(host: DispatcherHost, topic: string, group: string, concurrency: number) {
     this.#host = host;
@@ -173,8 +195,8 @@ export class Dispatcher {
   }
 
   /**
-   * Stops taking new messages, waits for running handlers until `deadlineMs` (then aborts their
-   * signals and waits `graceMs` more), and closes the subscription, which may wait on its broker
+   * Stops taking new messages, waits for running handlers and pending acks until `deadlineMs`
+   * (then aborts the handlers' signals and waits `graceMs` more), and closes the subscription, which may wait on its broker
    * until `deadlineMs` but at least `closeTimeoutMsMin` (a `performance.now()` time is returned:
    * the close deadline it used). Messages not finished are left unsettled, so the transport
    * redelivers them to the group.
@@ -188,10 +210,24 @@ export class Dispatcher {
         entry.controller.abort(new Error('bus stopping: drain deadline passed'));
       await waitAll(this.#inFlight, performance.now() + graceMs);
     }
+    await this.#waitAcks(drained ? deadlineMs : performance.now() + graceMs);
     const closeDeadlineMs = Math.max(deadlineMs, performance.now() + closeTimeoutMsMin);
     await this.#subscription?.close({ timeoutMs: Math.max(0, closeDeadlineMs - performance.now()) });
     if (this.#state !== 'failed') this.#state = 'closed';
     return closeDeadlineMs;
+  }
+
+  /** Waits until no ack is pending or `deadlineMs` (a `performance.now()` time) passed. */
+  async #waitAcks(deadlineMs: number): Promise<void> {
+    const remainingMs = deadlineMs - performance.now();
+    if (this.#acksPending === 0 || remainingMs <= 0) return;
+    let timer: NodeJS.Timeout | undefined;
+    await new Promise<void>((resolve) => {
+      this.#onAcksSettled = resolve;
+      timer = setTimeout(resolve, remainingMs);
+    });
+    clearTimeout(timer);
+    this.#onAcksSettled = undefined;
   }
 
   async #receive(message: ReceivedMessage): Promise<void> {
@@ -237,6 +273,7 @@ export class Dispatcher {
     const metrics = this.#host.metrics;
     const startedMs = metrics === undefined ? 0 : performance.now();
     metrics?.handlerStarted(this.topic, this.group, envelope.type);
+    let acked: Promise<void> | undefined;
     try {
       const context = this.#context(registration, message, envelope, controller.signal, traced.context);
       try {
@@ -251,11 +288,23 @@ export class Dispatcher {
       }
       this.#host.counters.handled += 1;
       metrics?.handlerEnded(this.topic, this.group, envelope.type, 'handled', performance.now() - startedMs);
-      this.#firstFailureMs.delete(positionOf(message));
-      await message.ack();
+      if (this.#firstFailureMs.size > 0) this.#firstFailureMs.delete(positionOf(message));
+      acked = message.ack();
     } finally {
-      traced.span.end();
+      if (acked === undefined) traced.span.end();
     }
+    // Not awaited here: this frame (envelope, payload, context) and the in-flight entry would
+    // live until the position is stored, long enough to be promoted out of the young generation;
+    // that promotion was most of the bus's garbage-collection cost when catching up.
+    // Promise.resolve: a transport whose ack returns no promise is still counted (no-op otherwise).
+    const settling = Promise.resolve(acked);
+    this.#acksPending += 1;
+    settling.then(this.#ackSettled, this.#ackFailed);
+    // A recording span ends once the ack settled, as it did; a non-recording one has no end to see.
+    if (traced.span.isRecording()) {
+      const end = (): void => traced.span.end();
+      settling.then(end, end);
+    } else traced.span.end();
   }
 
   async #unmatched(message: ReceivedMessage, envelope: Envelope): Promise<void> {
