@@ -4,7 +4,7 @@
  * nack with backoff for a retriable failure, or dead-letter (then ack) when retrying cannot help.
  */
 import { type Context, context as otelContext, type Span } from '@opentelemetry/api';
-import { compose, type MessageContext, type Middleware, type PublishOptions } from './context.ts';
+import type { MessageContext, PublishOptions } from './context.ts';
 import type { CommandContract, EventContract } from './contracts.ts';
 import {
   DEAD_LETTER_HEADERS,
@@ -26,6 +26,7 @@ import {
 import { type HealthError, healthError, type SubscriptionHealth, type SubscriptionState } from './health.ts';
 import type { Logger } from './logger.ts';
 import type { BusMetrics } from './metrics.ts';
+import { PendingAcks } from './pending-acks.ts';
 import { type RetryPolicy, retryDelayMs } from './retry-policy.ts';
 import { isTopicPattern } from './topic-pattern.ts';
 import { messagingSystem, recordDeadLetter, recordFailure, startProcess } from './tracing.ts';
@@ -115,28 +116,14 @@ export class Dispatcher {
   readonly #pattern: boolean;
   /** The handler runs' timeouts: one timer for all of them, not one per message. */
   readonly #deadlines = new DeadlineSweep();
-  /**
-   * Acks of handled messages called and not yet settled. An ack settles once the transport has
-   * stored the position (the embedded broker: a group commit, milliseconds in which thousands of
-   * messages are acked when catching up); `stop()` waits for them. Counted, not held: at most one
-   * per message the transport delivered, so bounded by what it keeps unsettled.
-   */
-  #acksPending = 0;
-  /** Called when {@link #acksPending} drops to zero while `stop()` waits for it. */
-  #onAcksSettled: (() => void) | undefined;
-  /** One function for every ack, not a closure per message. */
-  readonly #ackSettled = (): void => {
-    this.#acksPending -= 1;
-    if (this.#acksPending === 0) this.#onAcksSettled?.();
-  };
-  readonly #ackFailed = (error: unknown): void => {
-    this.#ackSettled();
+  /** Acks of handled messages not settled yet: counted, not awaited per message. */
+  readonly #acks = new PendingAcks((error) => {
     this.#noteError('settle', error);
     this.#host.logger.error(
       { group: this.group, topic: this.topic, error: String(error) },
       'dispatcher failed to settle a message; it will be redelivered',
     );
-  };
+  });
 
   constructor(host: DispatcherHost, topic: string, group: string, concurrency: number) {
     this.#host = host;
@@ -196,9 +183,9 @@ export class Dispatcher {
 
   /**
    * Stops taking new messages, waits for running handlers and pending acks until `deadlineMs`
-   * (then aborts the handlers' signals and waits `graceMs` more), and closes the subscription, which may wait on its broker
-   * until `deadlineMs` but at least `closeTimeoutMsMin` (a `performance.now()` time is returned:
-   * the close deadline it used). Messages not finished are left unsettled, so the transport
+   * (then aborts the handlers' signals and waits `graceMs` more), and closes the subscription,
+   * which may wait on its broker until `deadlineMs` but at least `closeTimeoutMsMin` (a
+   * `performance.now()` time is returned: the close deadline it used). Messages not finished are left unsettled, so the transport
    * redelivers them to the group.
    */
   async stop(deadlineMs: number, graceMs: number, closeTimeoutMsMin: number): Promise<number> {
@@ -210,24 +197,11 @@ export class Dispatcher {
         entry.controller.abort(new Error('bus stopping: drain deadline passed'));
       await waitAll(this.#inFlight, performance.now() + graceMs);
     }
-    await this.#waitAcks(drained ? deadlineMs : performance.now() + graceMs);
+    await this.#acks.settled(drained ? deadlineMs : performance.now() + graceMs);
     const closeDeadlineMs = Math.max(deadlineMs, performance.now() + closeTimeoutMsMin);
     await this.#subscription?.close({ timeoutMs: Math.max(0, closeDeadlineMs - performance.now()) });
     if (this.#state !== 'failed') this.#state = 'closed';
     return closeDeadlineMs;
-  }
-
-  /** Waits until no ack is pending or `deadlineMs` (a `performance.now()` time) passed. */
-  async #waitAcks(deadlineMs: number): Promise<void> {
-    const remainingMs = deadlineMs - performance.now();
-    if (this.#acksPending === 0 || remainingMs <= 0) return;
-    let timer: NodeJS.Timeout | undefined;
-    await new Promise<void>((resolve) => {
-      this.#onAcksSettled = resolve;
-      timer = setTimeout(resolve, remainingMs);
-    });
-    clearTimeout(timer);
-    this.#onAcksSettled = undefined;
   }
 
   async #receive(message: ReceivedMessage): Promise<void> {
@@ -293,13 +267,10 @@ export class Dispatcher {
     } finally {
       if (acked === undefined) traced.span.end();
     }
-    // Not awaited here: this frame (envelope, payload, context) and the in-flight entry would
-    // live until the position is stored, long enough to be promoted out of the young generation;
-    // that promotion was most of the bus's garbage-collection cost when catching up.
-    // Promise.resolve: a transport whose ack returns no promise is still counted (no-op otherwise).
+    // Not awaited here, so this frame can go now (see PendingAcks); a transport whose ack returns
+    // no promise is counted all the same.
     const settling = Promise.resolve(acked);
-    this.#acksPending += 1;
-    settling.then(this.#ackSettled, this.#ackFailed);
+    this.#acks.track(settling);
     // A recording span ends once the ack settled, as it did; a non-recording one has no end to see.
     if (traced.span.isRecording()) {
       const end = (): void => traced.span.end();
@@ -458,16 +429,6 @@ export class Dispatcher {
       },
     };
   }
-}
-
-/** Builds a registration's pipeline: built-in middleware, then the user's, then the handler. */
-export function pipeline(
-  middleware: readonly Middleware[],
-  handler: (data: unknown, context: MessageContext) => unknown,
-): (context: MessageContext) => Promise<void> {
-  return compose(middleware, async (context) => {
-    await handler(context.data, context);
-  });
 }
 
 /** Identifies a delivered message by its position, stable across redeliveries. */
