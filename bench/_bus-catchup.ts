@@ -4,10 +4,11 @@
  * told from the transport's and profiled with `--cpu-prof`.
  *
  *   npx node bench/_bus-catchup.ts fill <directory> [events]      # once: a `scale-bus` topic of CloudEvents
- *   npx node [--cpu-prof] bench/_bus-catchup.ts bus <directory> [events]   # a new group catches up through createBus
+ *   npx node [--cpu-prof] bench/_bus-catchup.ts bus <directory> [events] [window]   # a new group catches up through createBus
  *   npx node [--cpu-prof] bench/_bus-catchup.ts transport <directory> [events]  # the same through the transport alone
  *
- * `bus` and `transport` print messages/s and µs of CPU (user + system, `process.cpuUsage`) per
+ * `window` is the consumer window (the bus's `concurrency`, the transport's `inFlightMax`; default
+ * 1024, as in `bench/_scale-child.ts`). `bus` and `transport` print messages/s and µs of CPU (user + system, `process.cpuUsage`) per
  * message: CPU time does not grow when other processes take the cores, so it is the load-robust
  * figure next to the rate. The bus's own cost is the `bus` figure minus the `transport` one.
  */
@@ -20,7 +21,7 @@ import { ScaleEvent } from './_scale-child.ts';
 const MESSAGE_BYTES = 100;
 /** Messages per publish call while filling: one stored batch. */
 const FILL_BATCH_MESSAGES = 100;
-/** The consumer window, as in `bench/_scale-child.ts`. */
+/** The default consumer window, as in `bench/_scale-child.ts`. */
 const IN_FLIGHT = 1024;
 /** Longest a catch-up may take before the run fails. */
 const TIMEOUT_MS = 5 * 60_000;
@@ -91,6 +92,7 @@ async function catchUp(
   directory: string,
   mode: 'bus' | 'transport',
   events: string | undefined,
+  window: number,
 ): Promise<void> {
   const transport = await embeddedTransport({ dir: directory });
   const bus = mode === 'bus' ? createBus({ transport, source: '/bench/scale', announce: false }) : undefined;
@@ -102,11 +104,11 @@ async function catchUp(
     const cpuBefore = process.cpuUsage();
     const started = performance.now();
     if (bus !== undefined) {
-      bus.on(ScaleEvent, { group, concurrency: IN_FLIGHT }, () => progress.add());
+      bus.on(ScaleEvent, { group, concurrency: window }, () => progress.add());
       await bus.start();
     } else {
       subscription = await transport.subscribe(
-        { topic: ScaleEvent.topic, group, inFlightMax: IN_FLIGHT, types: [ScaleEvent.type] },
+        { topic: ScaleEvent.topic, group, inFlightMax: window, types: [ScaleEvent.type] },
         async (message) => {
           await message.ack();
           progress.add();
@@ -118,7 +120,7 @@ async function catchUp(
     const cpu = process.cpuUsage(cpuBefore);
     const cpuMicros = cpu.user + cpu.system;
     process.stdout.write(
-      `${mode}: ${format(target)} messages in ${format(seconds, 2)} s = ${format(target / seconds)} messages/s; ` +
+      `${mode} (window ${window}): ${format(target)} messages in ${format(seconds, 2)} s = ${format(target / seconds)} messages/s; ` +
         `CPU ${format(cpuMicros / target, 2)} µs/message (user ${format(cpu.user / target, 2)}, ` +
         `system ${format(cpu.system / target, 2)})\n`,
     );
@@ -129,9 +131,10 @@ async function catchUp(
   }
 }
 
-const [mode, directory, events] = process.argv.slice(2);
+const [mode, directory, events, windowText] = process.argv.slice(2);
 if (directory === undefined)
   throw new Error('usage: bench/_bus-catchup.ts fill|bus|transport <directory> [events]');
 if (mode === 'fill') await fill(directory, Number(events ?? 200_000));
-else if (mode === 'bus' || mode === 'transport') await catchUp(directory, mode, events);
+else if (mode === 'bus' || mode === 'transport')
+  await catchUp(directory, mode, events, Number(windowText ?? IN_FLIGHT));
 else throw new Error(`unknown mode "${mode}": fill, bus or transport`);
