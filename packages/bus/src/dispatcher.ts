@@ -91,8 +91,11 @@ export interface Registration {
 /** Messages whose first failure time is remembered at once (for the dead-letter headers). */
 const FIRST_FAILURES_MAX = 10_000;
 
+/** A settled promise, returned for a delivery left alone while stopping. */
+const SETTLED = Promise.resolve();
+
 interface InFlight {
-  readonly done: Promise<void>;
+  done: Promise<void>;
   readonly controller: AbortController;
 }
 
@@ -204,21 +207,28 @@ export class Dispatcher {
     return closeDeadlineMs;
   }
 
-  async #receive(message: ReceivedMessage): Promise<void> {
+  #receive(message: ReceivedMessage): Promise<void> {
     // While stopping, leave new deliveries unsettled: closing the subscription returns them.
-    if (this.#stopping) return;
-    const controller = new AbortController();
-    const done = this.#process(message, controller).catch((error: unknown) => {
+    if (this.#stopping) return SETTLED;
+    const entry: InFlight = { done: SETTLED, controller: new AbortController() };
+    this.#inFlight.add(entry);
+    entry.done = this.#run(message, entry);
+    return entry.done;
+  }
+
+  /** Processes a delivery; never rejects (what `stop()` waits for), and leaves the in-flight set. */
+  async #run(message: ReceivedMessage, entry: InFlight): Promise<void> {
+    try {
+      await this.#process(message, entry.controller);
+    } catch (error) {
       this.#noteError('settle', error);
       this.#host.logger.error(
         { ...this.#coordinates(message), error: String(error) },
         'dispatcher failed to settle a message; it will be redelivered',
       );
-    });
-    const entry = { done, controller };
-    this.#inFlight.add(entry);
-    await done;
-    this.#inFlight.delete(entry);
+    } finally {
+      this.#inFlight.delete(entry);
+    }
   }
 
   async #process(message: ReceivedMessage, controller: AbortController): Promise<void> {
