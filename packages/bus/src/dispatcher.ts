@@ -120,13 +120,7 @@ export class Dispatcher {
   /** The handler runs' timeouts: one timer for all of them, not one per message. */
   readonly #deadlines = new DeadlineSweep();
   /** Acks of handled messages not settled yet: counted, not awaited per message. */
-  readonly #acks = new PendingAcks((error) => {
-    this.#noteError('settle', error);
-    this.#host.logger.error(
-      { group: this.group, topic: this.topic, error: String(error) },
-      'dispatcher failed to settle a message; it will be redelivered',
-    );
-  });
+  readonly #acks = new PendingAcks<ReceivedMessage>((error, message) => this.#settleFailed(message, error));
 
   constructor(host: DispatcherHost, topic: string, group: string, concurrency: number) {
     this.#host = host;
@@ -221,14 +215,18 @@ export class Dispatcher {
     try {
       await this.#process(message, entry.controller);
     } catch (error) {
-      this.#noteError('settle', error);
-      this.#host.logger.error(
-        { ...this.#coordinates(message), error: String(error) },
-        'dispatcher failed to settle a message; it will be redelivered',
-      );
+      this.#settleFailed(message, error);
     } finally {
       this.#inFlight.delete(entry);
     }
+  }
+
+  #settleFailed(message: ReceivedMessage, error: unknown): void {
+    this.#noteError('settle', error);
+    this.#host.logger.error(
+      { ...this.#coordinates(message), error: String(error) },
+      'dispatcher failed to settle a message; it will be redelivered',
+    );
   }
 
   async #process(message: ReceivedMessage, controller: AbortController): Promise<void> {
@@ -280,7 +278,7 @@ export class Dispatcher {
     // Not awaited here, so this frame can go now (see PendingAcks); a transport whose ack returns
     // no promise is counted all the same.
     const settling = Promise.resolve(acked);
-    this.#acks.track(settling);
+    this.#acks.track(settling, message);
     // A recording span ends once the ack settled, as it did; a non-recording one has no end to see.
     if (traced.span.isRecording()) {
       const end = (): void => traced.span.end();

@@ -14,12 +14,12 @@ function deferred() {
 
 describe('pending acks', () => {
   test('counts acks until they settle; settled() resolves when the last one does', async () => {
-    const failures: unknown[] = [];
-    const acks = new PendingAcks((error) => failures.push(error));
+    const failures: [unknown, string][] = [];
+    const acks = new PendingAcks<string>((error, subject) => failures.push([error, subject]));
     const first = deferred();
     const second = deferred();
-    acks.track(first.promise);
-    acks.track(second.promise);
+    acks.track(first.promise, 'first');
+    acks.track(second.promise, 'second');
     assert.equal(acks.count, 2);
     let settled = false;
     const waiting = acks.settled(performance.now() + 10_000).then(() => {
@@ -37,20 +37,20 @@ describe('pending acks', () => {
   });
 
   test('a rejected ack is counted as settled and reported, never unhandled', async () => {
-    const failures: unknown[] = [];
-    const acks = new PendingAcks((error) => failures.push(error));
+    const failures: [unknown, string][] = [];
+    const acks = new PendingAcks<string>((error, subject) => failures.push([error, subject]));
     const ack = deferred();
-    acks.track(ack.promise);
+    acks.track(ack.promise, 'the message');
     const error = new Error('position store closed');
     ack.reject(error);
     await acks.settled(performance.now() + 10_000);
     assert.equal(acks.count, 0);
-    assert.deepEqual(failures, [error]);
+    assert.deepEqual(failures, [[error, 'the message']]);
   });
 
   test('settled() gives up at its deadline while an ack is still pending', async () => {
-    const acks = new PendingAcks(() => {});
-    acks.track(new Promise<void>(() => {}));
+    const acks = new PendingAcks<string>(() => {});
+    acks.track(new Promise<void>(() => {}), 'stuck');
     const startedMs = performance.now();
     await acks.settled(startedMs + 50);
     const waitedMs = performance.now() - startedMs;
