@@ -41,7 +41,6 @@ import {
   type DispatchCounters,
   Dispatcher,
   type DispatcherHost,
-  pipeline,
   type UnknownTypeAction,
 } from './dispatcher.ts';
 import { type Envelope, encodeEnvelope } from './envelope.ts';
@@ -57,6 +56,7 @@ import { assertName, assertTopicName } from './names.ts';
 import { type OutboxTransaction, outboxTransaction, requireOutbox, withStaging } from './outbox.ts';
 import { type OutboxRelay, outboxRelayOf } from './outbox-relay.ts';
 import { isoNow, replier } from './outgoing.ts';
+import { pipeline } from './pipeline.ts';
 import { checkRequestTimeout, ReplyInbox } from './request-reply.ts';
 import { type RetryPolicy, retryPolicy } from './retry-policy.ts';
 import { BusScheduling } from './schedule/bus-scheduling.ts';

@@ -229,6 +229,17 @@ export class DeliveryWindow<E extends PendingEntry> {
   #scan(): void {
     const nowMs = Date.now();
     const nextDueMs = this.#source.beforeScan?.(nowMs) ?? Number.POSITIVE_INFINITY;
+    this.#deliverReady(nowMs);
+    this.wakeAt(nextDueMs);
+  }
+
+  /**
+   * The scan's loop, in a method of its own: V8 compiles a long first loop on-stack (OSR) before
+   * the code after it ever ran, and kept re-entering that compiled loop and deoptimizing at its
+   * exit (at `wakeAt`, which had no type feedback yet), hundreds of times in a 200,000-message
+   * catch-up; here the loop's exit is a plain return.
+   */
+  #deliverReady(nowMs: number): void {
     const windows = this.#source.windows();
     const count = windows.length;
     let index = this.#nextWindow % Math.max(count, 1);
@@ -247,7 +258,6 @@ export class DeliveryWindow<E extends PendingEntry> {
       this.#deliver(window, entry, member, nowMs);
       this.#nextWindow = index + 1;
     }
-    this.wakeAt(nextDueMs);
   }
 
   /** One delivery of `member` ended (settled, released or rerouted): its count goes down. */

@@ -4,7 +4,7 @@
  * nack with backoff for a retriable failure, or dead-letter (then ack) when retrying cannot help.
  */
 import { type Context, context as otelContext, type Span } from '@opentelemetry/api';
-import { compose, type MessageContext, type Middleware, type PublishOptions } from './context.ts';
+import type { MessageContext, PublishOptions } from './context.ts';
 import type { CommandContract, EventContract } from './contracts.ts';
 import {
   DEAD_LETTER_HEADERS,
@@ -26,6 +26,7 @@ import {
 import { type HealthError, healthError, type SubscriptionHealth, type SubscriptionState } from './health.ts';
 import type { Logger } from './logger.ts';
 import type { BusMetrics } from './metrics.ts';
+import { PendingAcks } from './pending-acks.ts';
 import { type RetryPolicy, retryDelayMs } from './retry-policy.ts';
 import { isTopicPattern } from './topic-pattern.ts';
 import { messagingSystem, recordDeadLetter, recordFailure, startProcess } from './tracing.ts';
@@ -90,8 +91,11 @@ export interface Registration {
 /** Messages whose first failure time is remembered at once (for the dead-letter headers). */
 const FIRST_FAILURES_MAX = 10_000;
 
+/** A settled promise, returned for a delivery left alone while stopping. */
+const SETTLED = Promise.resolve();
+
 interface InFlight {
-  readonly done: Promise<void>;
+  done: Promise<void>;
   readonly controller: AbortController;
 }
 
@@ -115,6 +119,8 @@ export class Dispatcher {
   readonly #pattern: boolean;
   /** The handler runs' timeouts: one timer for all of them, not one per message. */
   readonly #deadlines = new DeadlineSweep();
+  /** Acks of handled messages not settled yet: counted, not awaited per message. */
+  readonly #acks = new PendingAcks<ReceivedMessage>((error, message) => this.#settleFailed(message, error));
 
   constructor(host: DispatcherHost, topic: string, group: string, concurrency: number) {
     this.#host = host;
@@ -173,10 +179,10 @@ export class Dispatcher {
   }
 
   /**
-   * Stops taking new messages, waits for running handlers until `deadlineMs` (then aborts their
-   * signals and waits `graceMs` more), and closes the subscription, which may wait on its broker
-   * until `deadlineMs` but at least `closeTimeoutMsMin` (a `performance.now()` time is returned:
-   * the close deadline it used). Messages not finished are left unsettled, so the transport
+   * Stops taking new messages, waits for running handlers and pending acks until `deadlineMs`
+   * (then aborts the handlers' signals and waits `graceMs` more), and closes the subscription,
+   * which may wait on its broker until `deadlineMs` but at least `closeTimeoutMsMin` (a
+   * `performance.now()` time is returned: the close deadline it used). Messages not finished are left unsettled, so the transport
    * redelivers them to the group.
    */
   async stop(deadlineMs: number, graceMs: number, closeTimeoutMsMin: number): Promise<number> {
@@ -188,27 +194,39 @@ export class Dispatcher {
         entry.controller.abort(new Error('bus stopping: drain deadline passed'));
       await waitAll(this.#inFlight, performance.now() + graceMs);
     }
+    await this.#acks.settled(drained ? deadlineMs : performance.now() + graceMs);
     const closeDeadlineMs = Math.max(deadlineMs, performance.now() + closeTimeoutMsMin);
     await this.#subscription?.close({ timeoutMs: Math.max(0, closeDeadlineMs - performance.now()) });
     if (this.#state !== 'failed') this.#state = 'closed';
     return closeDeadlineMs;
   }
 
-  async #receive(message: ReceivedMessage): Promise<void> {
+  #receive(message: ReceivedMessage): Promise<void> {
     // While stopping, leave new deliveries unsettled: closing the subscription returns them.
-    if (this.#stopping) return;
-    const controller = new AbortController();
-    const done = this.#process(message, controller).catch((error: unknown) => {
-      this.#noteError('settle', error);
-      this.#host.logger.error(
-        { ...this.#coordinates(message), error: String(error) },
-        'dispatcher failed to settle a message; it will be redelivered',
-      );
-    });
-    const entry = { done, controller };
+    if (this.#stopping) return SETTLED;
+    const entry: InFlight = { done: SETTLED, controller: new AbortController() };
     this.#inFlight.add(entry);
-    await done;
-    this.#inFlight.delete(entry);
+    entry.done = this.#run(message, entry);
+    return entry.done;
+  }
+
+  /** Processes a delivery; never rejects (what `stop()` waits for), and leaves the in-flight set. */
+  async #run(message: ReceivedMessage, entry: InFlight): Promise<void> {
+    try {
+      await this.#process(message, entry.controller);
+    } catch (error) {
+      this.#settleFailed(message, error);
+    } finally {
+      this.#inFlight.delete(entry);
+    }
+  }
+
+  #settleFailed(message: ReceivedMessage, error: unknown): void {
+    this.#noteError('settle', error);
+    this.#host.logger.error(
+      { ...this.#coordinates(message), error: String(error) },
+      'dispatcher failed to settle a message; it will be redelivered',
+    );
   }
 
   async #process(message: ReceivedMessage, controller: AbortController): Promise<void> {
@@ -237,6 +255,7 @@ export class Dispatcher {
     const metrics = this.#host.metrics;
     const startedMs = metrics === undefined ? 0 : performance.now();
     metrics?.handlerStarted(this.topic, this.group, envelope.type);
+    let acked: Promise<void> | undefined;
     try {
       const context = this.#context(registration, message, envelope, controller.signal, traced.context);
       try {
@@ -251,11 +270,20 @@ export class Dispatcher {
       }
       this.#host.counters.handled += 1;
       metrics?.handlerEnded(this.topic, this.group, envelope.type, 'handled', performance.now() - startedMs);
-      this.#firstFailureMs.delete(positionOf(message));
-      await message.ack();
+      if (this.#firstFailureMs.size > 0) this.#firstFailureMs.delete(positionOf(message));
+      acked = message.ack();
     } finally {
-      traced.span.end();
+      if (acked === undefined) traced.span.end();
     }
+    // Not awaited here, so this frame can go now (see PendingAcks); a transport whose ack returns
+    // no promise is counted all the same.
+    const settling = Promise.resolve(acked);
+    this.#acks.track(settling, message);
+    // A recording span ends once the ack settled, as it did; a non-recording one has no end to see.
+    if (traced.span.isRecording()) {
+      const end = (): void => traced.span.end();
+      settling.then(end, end);
+    } else traced.span.end();
   }
 
   async #unmatched(message: ReceivedMessage, envelope: Envelope): Promise<void> {
@@ -409,16 +437,6 @@ export class Dispatcher {
       },
     };
   }
-}
-
-/** Builds a registration's pipeline: built-in middleware, then the user's, then the handler. */
-export function pipeline(
-  middleware: readonly Middleware[],
-  handler: (data: unknown, context: MessageContext) => unknown,
-): (context: MessageContext) => Promise<void> {
-  return compose(middleware, async (context) => {
-    await handler(context.data, context);
-  });
 }
 
 /** Identifies a delivered message by its position, stable across redeliveries. */

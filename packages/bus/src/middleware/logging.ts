@@ -11,14 +11,23 @@ export const logging: Middleware = async (context, next) => {
   const startedMs = debug ? performance.now() : 0;
   try {
     await next();
-    if (debug)
-      context.logger.debug({ ...fieldsOf(context), durationMs: performance.now() - startedMs }, 'handled');
+    if (debug) logHandled(context, startedMs);
   } catch (error) {
-    const { name, message } = error instanceof Error ? error : { name: 'Error', message: String(error) };
-    context.logger.warn({ ...fieldsOf(context), error: name, reason: message }, 'handler failed');
+    logFailure(context, error);
     throw error;
   }
 };
+
+/** The debug line of a handled message; `startedMs` is the `performance.now()` its run started. */
+export function logHandled(context: MessageContext, startedMs: number): void {
+  context.logger.debug({ ...fieldsOf(context), durationMs: performance.now() - startedMs }, 'handled');
+}
+
+/** The warning of a failed handler run. */
+export function logFailure(context: MessageContext, error: unknown): void {
+  const { name, message } = error instanceof Error ? error : { name: 'Error', message: String(error) };
+  context.logger.warn({ ...fieldsOf(context), error: name, reason: message }, 'handler failed');
+}
 
 /** The message's coordinates (all read-only in the context, so the same before and after `next`). */
 function fieldsOf(context: MessageContext) {

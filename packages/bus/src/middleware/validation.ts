@@ -1,5 +1,5 @@
 /** Upcasts the received payload to the contract's current version, then validates it. */
-import type { Middleware } from '../context.ts';
+import type { MessageContext, Middleware } from '../context.ts';
 import { validateNow } from '../schema.ts';
 import { upcast } from '../upcast.ts';
 
@@ -8,9 +8,17 @@ import { upcast } from '../upcast.ts';
  * `ValidationError`, which skips retries and dead-letters the message.
  */
 export const validation: Middleware = async (context, next) => {
-  const { contract, envelope } = context;
-  const current = upcast(contract, envelope.dataversion, context.data);
-  const validated = validateNow(contract.schema, current, `received "${contract.type}" ${envelope.id}`);
+  const validated = validatedData(context);
   context.data = validated instanceof Promise ? await validated : validated;
   await next();
 };
+
+/**
+ * `context.data` upcast to the contract's version and validated: the value, or a promise of it
+ * when the schema validates asynchronously. Throws (or rejects with) a `ValidationError`.
+ */
+export function validatedData(context: MessageContext): unknown {
+  const { contract, envelope } = context;
+  const current = upcast(contract, envelope.dataversion, context.data);
+  return validateNow(contract.schema, current, `received "${contract.type}" ${envelope.id}`);
+}
