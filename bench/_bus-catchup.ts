@@ -13,53 +13,22 @@
  * figure next to the rate. The bus's own cost is the `bus` figure minus the `transport` one.
  */
 import { embeddedTransport, openBroker } from '@herald/broker';
-import { createBus, type Transport, type TransportMessage } from '@herald/bus';
+import { createBus } from '@herald/bus';
 import { format } from './_common.ts';
 import { ScaleEvent } from './_scale-child.ts';
+import { fillBusTopic } from './scale.ts';
 
-/** Payload bytes of each event, as in `bench/scale.ts`. */
-const MESSAGE_BYTES = 100;
-/** Messages per publish call while filling: one stored batch. */
-const FILL_BATCH_MESSAGES = 100;
 /** The default consumer window, as in `bench/_scale-child.ts`. */
 const IN_FLIGHT = 1024;
 /** Longest a catch-up may take before the run fails. */
 const TIMEOUT_MS = 5 * 60_000;
 
-/** Fills the bus topic as `bench/scale.ts` does: one event captured through a bus, copied with fresh ids. */
+/** Fills the bus topic with `bench/scale.ts`'s own filler, on 4 partitions. */
 async function fill(directory: string, count: number): Promise<void> {
-  const captured: TransportMessage[] = [];
-  const capture: Transport = {
-    name: 'capture',
-    features: {
-      consumerGroups: false,
-      persistent: false,
-      replaysToNewGroups: false,
-      orderedPerKey: false,
-      exactlyOnce: false,
-      messageBytesMax: 1024 * 1024,
-    },
-    publish: async (_topic, messages) => {
-      captured.push(...messages);
-    },
-    subscribe: () => Promise.reject(new Error('the capturing transport only publishes')),
-    close: async () => {},
-  };
-  const bus = createBus({ transport: capture, source: '/bench/scale', announce: false });
-  await bus.start();
-  await bus.publish(ScaleEvent, { id: 1, note: 'x'.repeat(MESSAGE_BYTES - 20) });
-  await bus.stop();
-  const template = captured[0]!;
   const broker = await openBroker({ dir: directory, partitions: 4, fsync: 'never' });
   try {
     await broker.createTopic(ScaleEvent.topic, { partitions: 4 });
-    for (let sent = 0; sent < count; sent += FILL_BATCH_MESSAGES) {
-      const messages = Array.from({ length: Math.min(FILL_BATCH_MESSAGES, count - sent) }, (_, index) => ({
-        ...template,
-        headers: { ...template.headers, ce_id: `scale-${sent + index}` },
-      }));
-      await broker.publish(ScaleEvent.topic, messages);
-    }
+    await fillBusTopic(broker, count);
   } finally {
     await broker.close();
   }

@@ -125,7 +125,7 @@ async function fill(
 }
 
 /** Publishes `count` bus events to the bus topic: captured once through a bus, then copied with fresh ids. */
-async function fillBusTopic(broker: Broker, count: number): Promise<void> {
+export async function fillBusTopic(broker: Broker, count: number): Promise<void> {
   const captured: TransportMessage[] = [];
   const capture: Transport = {
     name: 'capture',

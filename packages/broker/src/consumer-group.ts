@@ -18,7 +18,7 @@ import type { MessageHandler } from '@herald/bus';
 import { DeliveryWindow, KeyedFifo } from '@herald/bus/internal';
 import { GroupActiveError } from './errors.ts';
 import { type Entry, toEntry } from './group-entry.ts';
-import { invariant } from './invariant.ts';
+import { broken } from './invariant.ts';
 import type { PartitionLog, StoredRecord } from './partition-log.ts';
 import type { GroupPosition, PartitionPosition } from './position-journal.ts';
 
@@ -425,8 +425,7 @@ export class ConsumerGroup {
     // Only a reset or retention (which set `committed` themselves) may move it back or jump it.
     // Tested before the call: the statement (bigints as text) would otherwise be built every ack.
     if (committed < state.committed) {
-      invariant(
-        false,
+      broken(
         `the committed offset of ${this.#topic.name}/${state.partition} for group ${this.name} only grows (${state.committed} to ${committed})`,
       );
     }
@@ -470,11 +469,10 @@ export class ConsumerGroup {
    */
   #checkPartition(state: PartitionState): void {
     // Tested before each call, so the statements are built only when they fail.
-    if (this.memberCount < 0) invariant(false, `group ${this.name} has a non-negative member count`);
+    if (this.memberCount < 0) broken(`group ${this.name} has a non-negative member count`);
     const highWatermark = this.#topic.logs[state.partition]!.highWatermark;
     if (state.committed > highWatermark) {
-      invariant(
-        false,
+      broken(
         `the stored position of group ${this.name} on ${this.#topic.name}/${state.partition} is at most the high watermark (${state.committed} > ${highWatermark})`,
       );
     }

@@ -7,8 +7,14 @@ import { InvariantError } from '@herald/errors';
 
 /**
  * Throws an `InvariantError` naming `@herald/broker` and `statement` unless `condition` holds;
- * `statement` says what should be true. The message is built only on failure.
+ * `statement` says what should be true. On a path run per message, test the condition first and
+ * call {@link broken}, so a statement with values in it is not built every time.
  */
 export function invariant(condition: unknown, statement: string): asserts condition {
-  if (!condition) throw new InvariantError(`@herald/broker: ${statement}`);
+  if (!condition) broken(statement);
+}
+
+/** Throws the `InvariantError` of a broken invariant; `statement` says what should be true. */
+export function broken(statement: string): never {
+  throw new InvariantError(`@herald/broker: ${statement}`);
 }

@@ -326,25 +326,7 @@ describe('consumer group bounds', { timeout: 120_000 }, () => {
   it('groups - a catch-up stops admitting records while ACKS_UNSTORED_MAX acks wait for their position write', async () => {
     const total = ACKS_UNSTORED_MAX * 4;
     const windowRecordsMax = 256;
-    const records = Array.from(
-      { length: total },
-      (_, index): StoredRecord => ({
-        offset: BigInt(index),
-        timestampMs: 0,
-        key: null,
-        value: new Uint8Array(8),
-        headers: [],
-      }),
-    );
-    const log: PartitionLog = {
-      highWatermark: BigInt(total),
-      logStartOffset: 0n,
-      append: () => Promise.reject(new Error('read-only')),
-      readRecords: async (offset, bytesMax) => records.slice(Number(offset), Number(offset) + bytesMax),
-      offsetForTimestamp: async () => undefined,
-      onAppend: () => () => {},
-      close: async () => {},
-    };
+    const log = memoryLog(total);
     // Position writes that finish only when the test says so: a disk far slower than the reader.
     const writes: (() => void)[] = [];
     const group = new ConsumerGroup(

@@ -81,6 +81,8 @@ const OPTIONAL = [
   'traceparent',
   'replyto',
 ] as const;
+/** Each optional attribute with its header name, made once (see {@link KNOWN_HEADERS}). */
+const OPTIONAL_HEADERS = OPTIONAL.map((name) => [name, CE_PREFIX + name] as const);
 const EPOCH = new Date(0).toISOString();
 
 /**
@@ -148,12 +150,10 @@ export function decodeEnvelope(message: TransportMessage): Envelope {
     data,
   };
   // Optional attributes appear only when present, so a decoded envelope equals the one encoded.
-  if (headers.ce_subject !== undefined) envelope.subject = headers.ce_subject;
-  if (headers.ce_partitionkey !== undefined) envelope.partitionkey = headers.ce_partitionkey;
-  if (headers.ce_correlationid !== undefined) envelope.correlationid = headers.ce_correlationid;
-  if (headers.ce_causationid !== undefined) envelope.causationid = headers.ce_causationid;
-  if (headers.ce_traceparent !== undefined) envelope.traceparent = headers.ce_traceparent;
-  if (headers.ce_replyto !== undefined) envelope.replyto = headers.ce_replyto;
+  for (const [name, header] of OPTIONAL_HEADERS) {
+    const value = headers[header];
+    if (value !== undefined) envelope[name] = value;
+  }
   return envelope as unknown as Envelope;
 }
 

@@ -448,21 +448,32 @@ export function findRecordBatchProblem(
   if (size > remaining) {
     return `torn batch: length says ${size} bytes but only ${remaining} remain`;
   }
-  const magic = data.getInt8(position + BATCH_FIELD.magic);
-  if (magic !== RECORD_BATCH_MAGIC) {
-    return `magic is ${magic}, expected 2`;
-  }
+  const magic = magicProblem(data.getInt8(position + BATCH_FIELD.magic));
+  if (magic !== undefined) return magic;
   const stored = data.getUint32(position + BATCH_FIELD.crc);
   const computed = crc32c(bytes, position + CRC_START_BYTE, position + size);
-  if (stored !== computed) {
-    return `CRC-32C mismatch: stored 0x${stored.toString(16)}, computed 0x${computed.toString(16)}`;
-  }
-  const count = data.getInt32(position + BATCH_FIELD.recordsCount);
-  const lastOffsetDelta = data.getInt32(position + BATCH_FIELD.lastOffsetDelta);
-  if (count < 1 || lastOffsetDelta !== count - 1) {
-    return `records count ${count} does not match last offset delta ${lastOffsetDelta} (offsets must be dense)`;
-  }
-  return undefined;
+  if (stored !== computed) return crcMismatch(stored, computed);
+  return denseCountProblem(
+    data.getInt32(position + BATCH_FIELD.recordsCount),
+    data.getInt32(position + BATCH_FIELD.lastOffsetDelta),
+  );
+}
+
+/** {@link findRecordBatchProblem}'s magic check (it comes before the CRC's), for scans that checksum apart. */
+export function magicProblem(magic: number): string | undefined {
+  return magic === RECORD_BATCH_MAGIC ? undefined : `magic is ${magic}, expected 2`;
+}
+
+/** {@link findRecordBatchProblem}'s CRC mismatch reason. */
+export function crcMismatch(stored: number, computed: number): string {
+  return `CRC-32C mismatch: stored 0x${stored.toString(16)}, computed 0x${computed.toString(16)}`;
+}
+
+/** {@link findRecordBatchProblem}'s dense-offsets check (it comes after the CRC's). */
+export function denseCountProblem(count: number, lastOffsetDelta: number): string | undefined {
+  return count >= 1 && lastOffsetDelta === count - 1
+    ? undefined
+    : `records count ${count} does not match last offset delta ${lastOffsetDelta} (offsets must be dense)`;
 }
 
 /** Throws `LOG_INVALID_BATCH` with the reason when {@link findRecordBatchProblem} finds one. */

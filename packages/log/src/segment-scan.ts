@@ -14,9 +14,11 @@ import { readFully } from './file-system.ts';
 import {
   BATCH_FIELD,
   CRC_START_BYTE,
+  crcMismatch,
+  denseCountProblem,
   LOG_OVERHEAD_BYTES,
+  magicProblem,
   RECORD_BATCH_HEADER_BYTES,
-  RECORD_BATCH_MAGIC,
 } from './record-batch.ts';
 
 /** Where and why a scan stopped early. */
@@ -91,23 +93,18 @@ interface StructuralProblem {
 }
 
 /**
- * What is wrong with the batch at `window[at, at + size)` apart from its CRC, in the order
- * `findRecordBatchProblem` (record-batch.ts) reports it (magic before the CRC, the record count
- * after it), then the base offset.
+ * What is wrong with the batch at `window[at, at + size)` apart from its CRC, with
+ * `findRecordBatchProblem`'s checks and order (record-batch.ts: magic before the CRC, the record
+ * count after it), then the base offset.
  */
 function structuralProblem(window: Buffer, at: number, expected: bigint): StructuralProblem | undefined {
-  const magic = window.readInt8(at + BATCH_FIELD.magic);
-  if (magic !== RECORD_BATCH_MAGIC) {
-    return { reason: `magic is ${magic}, expected 2`, crcFirst: false };
-  }
-  const count = window.readInt32BE(at + BATCH_FIELD.recordsCount);
-  const lastOffsetDelta = window.readInt32BE(at + BATCH_FIELD.lastOffsetDelta);
-  if (count < 1 || lastOffsetDelta !== count - 1) {
-    return {
-      reason: `records count ${count} does not match last offset delta ${lastOffsetDelta} (offsets must be dense)`,
-      crcFirst: true,
-    };
-  }
+  const magic = magicProblem(window.readInt8(at + BATCH_FIELD.magic));
+  if (magic !== undefined) return { reason: magic, crcFirst: false };
+  const dense = denseCountProblem(
+    window.readInt32BE(at + BATCH_FIELD.recordsCount),
+    window.readInt32BE(at + BATCH_FIELD.lastOffsetDelta),
+  );
+  if (dense !== undefined) return { reason: dense, crcFirst: true };
   const baseOffset = window.readBigInt64BE(at + BATCH_FIELD.baseOffset);
   if (baseOffset !== expected) {
     return {
@@ -116,10 +113,6 @@ function structuralProblem(window: Buffer, at: number, expected: bigint): Struct
     };
   }
   return undefined;
-}
-
-function crcMismatch(stored: number, computed: number): string {
-  return `CRC-32C mismatch: stored 0x${stored.toString(16)}, computed 0x${computed.toString(16)}`;
 }
 
 /**
@@ -278,13 +271,13 @@ async function checkLargeBatch(
 ): Promise<string | undefined> {
   const header = Buffer.allocUnsafe(RECORD_BATCH_HEADER_BYTES);
   await readFully(fileSystem, fd, header, RECORD_BATCH_HEADER_BYTES, position);
-  if (header.readInt8(BATCH_FIELD.magic) !== RECORD_BATCH_MAGIC) {
-    return `magic is ${header.readInt8(BATCH_FIELD.magic)}, expected 2`;
-  }
-  const count = header.readInt32BE(BATCH_FIELD.recordsCount);
-  if (count < 1 || header.readInt32BE(BATCH_FIELD.lastOffsetDelta) !== count - 1) {
-    return `records count ${count} does not match the last offset delta (offsets must be dense)`;
-  }
+  const problem =
+    magicProblem(header.readInt8(BATCH_FIELD.magic)) ??
+    denseCountProblem(
+      header.readInt32BE(BATCH_FIELD.recordsCount),
+      header.readInt32BE(BATCH_FIELD.lastOffsetDelta),
+    );
+  if (problem !== undefined) return problem;
   let crc = 0;
   let at = position + CRC_START_BYTE;
   const end = position + size;
@@ -299,7 +292,5 @@ async function checkLargeBatch(
     at += length;
   }
   const stored = header.readUInt32BE(BATCH_FIELD.crc);
-  return crc === stored
-    ? undefined
-    : `CRC-32C mismatch: stored 0x${stored.toString(16)}, computed 0x${crc.toString(16)}`;
+  return crc === stored ? undefined : crcMismatch(stored, crc);
 }
