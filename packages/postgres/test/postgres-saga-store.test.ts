@@ -316,12 +316,13 @@ describe('postgres saga store', { timeout: 120_000 }, () => {
       assert.equal(readSecond?.version, 1);
       await store.save(first, { ...record, version: 2 }, 1, entry(2), 10);
       // The second waits for the first's row lock, then finds the row moved on.
-      const conflicting = store.save(second, { ...record, version: 2 }, 1, entry(2), 10);
-      await first.query('commit');
-      await assert.rejects(
-        conflicting,
+      // The check is attached at once: the conflict may be raised before the commit's reply arrives.
+      const refused = assert.rejects(
+        store.save(second, { ...record, version: 2 }, 1, entry(2), 10),
         (error: unknown) => error instanceof SagaConflictError && error.retriable,
       );
+      await first.query('commit');
+      await refused;
       await second.query('rollback');
       assert.equal((await store.find('s', 'c-1'))?.version, 2);
       await first.query('begin');
