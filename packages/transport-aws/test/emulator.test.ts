@@ -56,7 +56,10 @@ async function drain(url: string, seen: Map<string, number>): Promise<void> {
     await client.send(
       new DeleteMessageBatchCommand({
         QueueUrl: url,
-        Entries: messages.map((message, index) => ({ Id: String(index), ReceiptHandle: message.ReceiptHandle! })),
+        Entries: messages.map((message, index) => ({
+          Id: String(index),
+          ReceiptHandle: message.ReceiptHandle!,
+        })),
       }),
     );
   }
@@ -72,7 +75,10 @@ describe('aws emulator - one receive per message', { timeout: 120_000 }, () => {
       await client.send(
         new SendMessageBatchCommand({
           QueueUrl: url,
-          Entries: Array.from({ length: 10 }, (_, index) => ({ Id: String(index), MessageBody: `m-${first + index}` })),
+          Entries: Array.from({ length: 10 }, (_, index) => ({
+            Id: String(index),
+            MessageBody: `m-${first + index}`,
+          })),
         }),
       );
     }
