@@ -2,7 +2,7 @@
  * Profiling helper (the leading `_` keeps it out of `bench/run.ts`'s suites): one configuration of
  * the bus's end-to-end or publish-only path, with or without an OpenTelemetry SDK, on the memory or
  * the embedded transport. Prints wall time, CPU per message (the whole process: the main thread,
- * the garbage collector's helper threads and libuv's pool) and the main thread's share of it, and
+ * the garbage collector's helper threads and libuv's pool), the main thread's share of it and the kernel's (system time: the broker's file I/O), and
  * the garbage collector's pauses; run under `node --cpu-prof` to see where the time goes.
  *
  *   npx node [--cpu-prof --cpu-prof-dir=DIR] bench/_trace-profile.ts \
@@ -71,7 +71,7 @@ async function transportOf(directory: string): Promise<Transport> {
 async function round(
   directory: string,
   messages: number,
-): Promise<{ ms: number; cpuUs: number; mainThreadCpuUs: number }> {
+): Promise<{ ms: number; cpuUs: number; systemUs: number; mainThreadCpuUs: number }> {
   const bus = createBus({ transport: await transportOf(directory), source: '/bench' });
   let handled = 0;
   let resolveDone = () => {};
@@ -119,7 +119,12 @@ async function round(
   const cpu = process.cpuUsage(cpuStart);
   const thread = process.threadCpuUsage(threadStart);
   await bus.stop();
-  return { ms, cpuUs: cpu.user + cpu.system, mainThreadCpuUs: thread.user + thread.system };
+  return {
+    ms,
+    cpuUs: cpu.user + cpu.system,
+    systemUs: cpu.system,
+    mainThreadCpuUs: thread.user + thread.system,
+  };
 }
 
 /** A W3C `traceparent` the `carried` mode hands every publish (no SDK: passed on as text). */
@@ -225,7 +230,7 @@ try {
   gcMs = 0;
   gcCount = 0;
   const result = await round(join(directory, 'measured'), total);
-  const line = `${kind} ${mode} publishers=${publishers} inFlight=${inFlight}: ${Math.round((total / result.ms) * 1000)} msg/s, ${(result.cpuUs / total).toFixed(2)} µs CPU/msg (main thread ${(result.mainThreadCpuUs / total).toFixed(2)}), GC pauses ${((gcMs * 1000) / total).toFixed(2)} µs/msg in ${gcCount}`;
+  const line = `${kind} ${mode} publishers=${publishers} inFlight=${inFlight}: ${Math.round((total / result.ms) * 1000)} msg/s, ${(result.cpuUs / total).toFixed(2)} µs CPU/msg (main thread ${(result.mainThreadCpuUs / total).toFixed(2)}, system ${(result.systemUs / total).toFixed(2)}), GC pauses ${((gcMs * 1000) / total).toFixed(2)} µs/msg in ${gcCount}`;
   process.stdout.write(`${line}\n`);
 } finally {
   gcObserver.disconnect();

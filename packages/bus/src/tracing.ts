@@ -25,11 +25,11 @@ import {
   trace,
 } from '@opentelemetry/api';
 import type { Envelope } from './envelope.ts';
-import { spanOnlyContext } from './span-only-context.ts';
+import { remoteSpanContext, spanOnlyContext } from './span-only-context.ts';
 import { formatTraceparent, isCanonicalTraceparent, parseTraceparent } from './trace-context.ts';
 import type { ReceivedMessage } from './transport.ts';
 
-export { formatTraceparent, parseTraceparent, spanOnlyContext };
+export { formatTraceparent, parseTraceparent, remoteSpanContext, spanOnlyContext };
 
 /** The instrumentation scope name of Herald's spans. */
 export const TRACER_NAME = '@herald/bus';
@@ -63,6 +63,7 @@ export function messagingSystem(transportName: string): string {
   return transportName === 'aws' ? 'aws_sqs' : transportName;
 }
 
+/** The provider {@link cachedTracer} came from (the SDK's, not the API's proxy in front of it). */
 let cachedProvider: TracerProvider | undefined;
 let cachedTracer: Tracer | undefined;
 
@@ -76,12 +77,22 @@ const NOOP_PROVIDER = new ProxyTracerProvider().getDelegate();
 const NO_TRACE_SPAN: Span = trace.wrapSpanContext(INVALID_SPAN_CONTEXT);
 
 /**
- * True when no SDK is registered: the global provider is the API's proxy with no delegate, and
- * every tracer is the no-op one. One property read per call; an SDK registered later is seen at once.
+ * The registered SDK's tracer, or `undefined` when no SDK is registered (the global provider is
+ * the API's proxy with no delegate: every tracer is the no-op one). One provider lookup per span,
+ * and the SDK's own tracer rather than the proxy's, which forwards each call to it; an SDK
+ * registered, replaced or unregistered later is seen at once (a tracer kept from an earlier
+ * provider would go on recording into it).
  */
-function noSdk(): boolean {
-  const provider = trace.getTracerProvider();
-  return provider instanceof ProxyTracerProvider && provider.getDelegate() === NOOP_PROVIDER;
+function sdkTracer(): Tracer | undefined {
+  const global = trace.getTracerProvider();
+  // Another copy of the API has its own proxy class: its tracers forward to its delegate.
+  const provider = global instanceof ProxyTracerProvider ? global.getDelegate() : global;
+  if (provider === NOOP_PROVIDER) return undefined;
+  if (provider !== cachedProvider || cachedTracer === undefined) {
+    cachedProvider = provider;
+    cachedTracer = provider.getTracer(TRACER_NAME);
+  }
+  return cachedTracer;
 }
 
 /** A context that `context.with` makes active only when a context manager is registered. */
@@ -95,19 +106,6 @@ const probeIsActive = (): boolean => context.active() === PROBE;
  */
 function noContextManager(): boolean {
   return !context.with(PROBE, probeIsActive);
-}
-
-/**
- * The global provider's tracer, fetched again when the global provider changes (an SDK registered
- * or unregistered later): a tracer kept from an earlier provider would go on recording into it.
- */
-function tracer(): Tracer {
-  const provider = trace.getTracerProvider();
-  if (provider !== cachedProvider || cachedTracer === undefined) {
-    cachedProvider = provider;
-    cachedTracer = provider.getTracer(TRACER_NAME);
-  }
-  return cachedTracer;
 }
 
 /** True when a received message carries no `traceparent` at all (a property read or two). */
@@ -153,7 +151,7 @@ export function sendParent(
   fallback: Context | undefined,
 ): Context {
   const explicit = parseTraceparent(traceparent, tracestate);
-  if (explicit !== undefined) return spanOnlyContext(trace.wrapSpanContext(explicit));
+  if (explicit !== undefined) return remoteSpanContext(explicit);
   return fallback ?? context.active();
 }
 
@@ -180,14 +178,15 @@ export function startSendFrom(
 ): SendTrace {
   const { traceparent } = given;
   const tracestate = given.extensions?.tracestate;
-  if (noSdk()) {
-    if (traceparent !== undefined) {
-      if (isCanonicalTraceparent(traceparent)) return passedOn(traceparent, tracestate);
-    } else if (cause?.context === ROOT_CONTEXT && cause.traceparent !== undefined) {
-      if (isCanonicalTraceparent(cause.traceparent)) return passedOn(cause.traceparent, cause.tracestate);
-    }
+  const tracer = sdkTracer();
+  if (tracer !== undefined)
+    return sendSpan(tracer, fields, sendParent(traceparent, tracestate, cause?.context));
+  if (traceparent !== undefined) {
+    if (isCanonicalTraceparent(traceparent)) return passedOn(traceparent, tracestate);
+  } else if (cause?.context === ROOT_CONTEXT && cause.traceparent !== undefined) {
+    if (isCanonicalTraceparent(cause.traceparent)) return passedOn(cause.traceparent, cause.tracestate);
   }
-  return startSend(fields, sendParent(traceparent, tracestate, cause?.context));
+  return untracedSend(sendParent(traceparent, tracestate, cause?.context));
 }
 
 /** The cause of a handler's send: its run's context (if given) and what its message carried. */
@@ -226,8 +225,13 @@ const PRODUCER_OPTIONS = { kind: SpanKind.PRODUCER } as const;
 
 /** Starts `send <topic>` under `parent`; end it with {@link endSpan}. */
 export function startSend(fields: SendFields, parent: Context, links?: Link[]): SendTrace {
-  if (noSdk()) return untracedSend(parent);
-  const span = tracer().startSpan(
+  const tracer = sdkTracer();
+  return tracer === undefined ? untracedSend(parent) : sendSpan(tracer, fields, parent, links);
+}
+
+/** `send <topic>` with the SDK's tracer (see {@link startSend}). */
+function sendSpan(tracer: Tracer, fields: SendFields, parent: Context, links?: Link[]): SendTrace {
+  const span = tracer.startSpan(
     spanName('send', fields.topic),
     links === undefined ? PRODUCER_OPTIONS : { kind: SpanKind.PRODUCER, links },
     parent,
@@ -313,23 +317,23 @@ export function startProcess(
   message: ReceivedMessage,
   envelope: Envelope | undefined,
 ): ProcessTrace {
-  const untraced = noSdk();
-  if (untraced && (noTraceCarried(message, envelope) || noContextManager())) {
+  const tracer = sdkTracer();
+  if (tracer === undefined && (noTraceCarried(message, envelope) || noContextManager())) {
     // Nothing can read the handler's context but the bus's own follow-up sends, which pass the
     // received `traceparent` on as text (startSendFrom): no parse, span or context per message.
     return UNTRACED_PROCESS;
   }
   const producer = carriedContext(message, envelope);
-  if (untraced) {
+  if (tracer === undefined) {
     // What the no-op tracer returns (a non-recording span with the producer's context, or the
     // invalid one), without its parent context, link array and validity regexes: the parser has
     // already checked the ids. Measured: most of the hooks' cost for a message carrying a trace.
     if (producer === undefined) return { span: NO_TRACE_SPAN, context: ROOT_CONTEXT };
-    const span = trace.wrapSpanContext(producer);
-    return { span, context: spanOnlyContext(span) };
+    const span = remoteSpanContext(producer);
+    return { span, context: span };
   }
-  const parent = producer === undefined ? ROOT_CONTEXT : spanOnlyContext(trace.wrapSpanContext(producer));
-  const span = tracer().startSpan(
+  const parent = producer === undefined ? ROOT_CONTEXT : remoteSpanContext(producer);
+  const span = tracer.startSpan(
     spanName('process', message.topic),
     producer === undefined ? CONSUMER_OPTIONS : { kind: SpanKind.CONSUMER, links: [{ context: producer }] },
     parent,

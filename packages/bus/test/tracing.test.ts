@@ -11,7 +11,13 @@ import {
 } from '@opentelemetry/sdk-trace-base';
 import { memoryTransport, UnrecoverableError } from '../src/index.ts';
 import { createTestBus } from '../src/testing.ts';
-import { formatTraceparent, parseTraceparent, semconvMode, spanOnlyContext } from '../src/tracing.ts';
+import {
+  formatTraceparent,
+  parseTraceparent,
+  remoteSpanContext,
+  semconvMode,
+  spanOnlyContext,
+} from '../src/tracing.ts';
 import { countdown, GetStock, InventoryReserved, OrderCreated } from './fixtures.ts';
 
 const fastRetry = { delayMsInitial: 1, delayMsMax: 5, jitter: 0 };
@@ -66,6 +72,29 @@ describe('tracing - W3C trace context and semconv opt-in', () => {
     // A span set over it replaces it, as over any context.
     const child = trace.wrapSpanContext(parseTraceparent(`${GIVEN.slice(0, 36)}1111111111111111-01`)!);
     assert.equal(trace.getSpan(trace.setSpan(light, child)), child);
+  });
+
+  it("a remote span context reads as the API's trace.setSpanContext(ROOT_CONTEXT, …) does: context and span in one", () => {
+    const received = parseTraceparent(GIVEN, 'vendor=abc')!;
+    const light = remoteSpanContext(received);
+    const api = trace.setSpanContext(ROOT_CONTEXT, received);
+    // The API and the SDK find the parent through the span key, then ask the span for its context.
+    assert.equal(trace.getSpanContext(light), received);
+    assert.deepEqual(trace.getSpanContext(light), trace.getSpanContext(api));
+    const span = trace.getSpan(light)!;
+    // A non-recording span, as the API's: recording nothing, ending nothing, chaining as it does.
+    assert.equal(span.isRecording(), false);
+    assert.equal(span.setAttribute('a', 1).addEvent('e').setStatus({ code: 2 }).updateName('n'), span);
+    span.end();
+    span.recordException(new Error('ignored'));
+    const other = createContextKey('herald.test-key');
+    assert.equal(light.getValue(other), undefined);
+    const derived = light.setValue(other, 42);
+    assert.equal(derived.getValue(other), 42);
+    assert.equal(trace.getSpanContext(derived), received);
+    assert.equal(light.getValue(other), undefined, 'setValue must not change the original');
+    assert.equal(trace.getSpan(trace.deleteSpan(light)), undefined);
+    assert.equal(light.deleteValue(other), light);
   });
 
   it('OTEL_SEMCONV_STABILITY_OPT_IN=messaging/dup adds the old names; the current ones always', () => {
