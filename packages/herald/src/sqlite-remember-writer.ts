@@ -17,13 +17,17 @@ import { Worker } from 'node:worker_threads';
 export const WRITE_LOCK_WAIT_MS_MAX = 60_000;
 
 /**
- * Keys committed between two checkpoints of the writer's WAL (the writer runs them after answering a
- * commit, so no `remember` it answered waits for one; `wal_autocheckpoint` is off on its
- * connection). Bounds the WAL: measured ≈ 0.04 pages (of 4 KiB) per key with UUIDv7 ids, so
- * ≈ 2 MB of WAL at most before a checkpoint, where SQLite's default checkpointed every 1,000 pages
- * inside the commit that crossed them, with its fsync of the database file, on the commit path.
+ * Keys committed between two checkpoints of the WAL, which the writer runs itself (PASSIVE) right
+ * after answering the commit that crossed the count: the `remember`s of that commit do not wait
+ * for it, only keys reaching the writer during it (SQLite's `wal_autocheckpoint` is off on the
+ * writer's connection; it checkpointed every 1,000 pages inside the commit crossing them, so the
+ * keys of that commit waited for the checkpoint's writes and its fsync of the database file).
+ * Bounds the WAL: measured ≈ 0.063 pages (of 4 KiB) per key with time-ordered ids, so ≈ 630 pages
+ * (2.5 MB) between checkpoints, and a checkpoint of ≈ 4 ms (quiet) to 20 ms (loaded machine).
+ * The main connection keeps SQLite's default (a checkpoint when one of its own commits finds the
+ * WAL over 1,000 pages), which the writer's checkpoints keep it from reaching.
  */
-export const CHECKPOINT_EVERY_KEYS = 50_000;
+export const CHECKPOINT_EVERY_KEYS = 10_000;
 
 // Evaluated by the worker, so the module needs no file of its own in the published package. A
 // worker evaluates its source the way the process evaluates `-e` code (CommonJS, or a module under
@@ -69,7 +73,9 @@ parentPort.on('message', (first) => {
       throw error;
     }
     const committedMs = performance.now();
-    parentPort.postMessage({ ids, keys, insertMs: insertedMs - startedMs, commitMs: committedMs - insertedMs });
+    const cpu = process.threadCpuUsage();
+    parentPort.postMessage({ ids, keys, insertMs: insertedMs - startedMs, commitMs: committedMs - insertedMs,
+      cpuUs: cpu.user + cpu.system });
   } catch (error) {
     parentPort.postMessage({ ids, error: String((error && error.message) || error) });
   }
@@ -109,6 +115,8 @@ export interface RememberWriterStats {
   /** Time spent inserting (before COMMIT) and in COMMIT (with its WAL fsync), summed. */
   insertMs: number;
   commitMs: number;
+  /** CPU time of the writer thread (user + system, its fsyncs' share included), as of its last commit. */
+  cpuUs: number;
   /** Checkpoints of the WAL the writer ran, their time summed, and the largest WAL seen (pages). */
   checkpoints: number;
   checkpointMs: number;
@@ -135,6 +143,7 @@ export class RememberWriter {
     keys: 0,
     insertMs: 0,
     commitMs: 0,
+    cpuUs: 0,
     checkpoints: 0,
     checkpointMs: 0,
     walPagesMax: 0,
@@ -227,6 +236,8 @@ export class RememberWriter {
     stats.keys += answer.keys ?? 0;
     stats.insertMs += answer.insertMs ?? 0;
     stats.commitMs += answer.commitMs;
+    // A new thread (after the last died) counts from zero again.
+    stats.cpuUs = Math.max(stats.cpuUs, answer.cpuUs ?? 0);
   }
 }
 
@@ -237,6 +248,7 @@ interface WriterAnswer {
   readonly keys?: number;
   readonly insertMs?: number;
   readonly commitMs?: number;
+  readonly cpuUs?: number;
   readonly checkpointMs?: number;
   readonly walPages?: number;
 }

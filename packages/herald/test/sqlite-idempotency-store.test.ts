@@ -82,6 +82,75 @@ describe('sqlite idempotency store', { timeout: 120_000 }, () => {
     await store.close();
   });
 
+  it('sqlite idempotency store - the seens of one run share lookups yet each answers for its own key, across (group, source) pairs and beyond one query', async () => {
+    const path = join(directory, 'batched-seen', 'keys.sqlite');
+    const store = sqliteIdempotencyStore({ path });
+    // 2,500 keys over 3 (group, source) pairs, interleaved, every third one remembered: more keys
+    // than one lookup query takes (1,000), runs of one pair broken by the others.
+    const pairs = [
+      { group: 'g1', source: '/a' },
+      { group: 'g2', source: '/a' },
+      { group: 'g1', source: '/b' },
+    ];
+    const keys = Array.from({ length: 2_500 }, (_, index) => ({
+      ...pairs[Math.floor(index / 7) % pairs.length]!,
+      id: `k-${index % 1_300}`, // The same id under another pair must not count.
+    }));
+    const remembered = new Set<number>();
+    await Promise.all(
+      keys.map((key, index) => {
+        if (index % 3 !== 0) return undefined;
+        remembered.add(index);
+        return store.remember(key);
+      }),
+    );
+    const text = (key: { group: string; source: string; id: string }) =>
+      `${key.group} ${key.source} ${key.id}`;
+    const rememberedText = new Set([...remembered].map((index) => text(keys[index]!)));
+    const answers = await Promise.all(keys.map((key) => store.seen(key)));
+    const wrong = keys.filter((key, index) => answers[index] !== rememberedText.has(text(key)));
+    assert.deepEqual(wrong.slice(0, 5), [], `${wrong.length} seen answers wrong`);
+    // After close a seen rejects at once.
+    const stats = store.writerStats;
+    assert.ok(stats.commits >= 1 && stats.keys >= remembered.size, `writer stats: ${JSON.stringify(stats)}`);
+    await store.close();
+    await assert.rejects(store.seen(keys[0]!), /used after close/);
+    const expired = sqliteIdempotencyStore({ path, retentionMs: 1 });
+    await new Promise((resolve) => setTimeout(resolve, 5)); // Let the 1 ms window pass.
+    assert.deepEqual(await Promise.all([expired.seen(keys[0]!), expired.seen(keys[1]!)]), [false, false]);
+    await expired.close();
+  });
+
+  it('sqlite idempotency store - the writer checkpoints its WAL every 10,000 keys, so the WAL stays bounded under steady remembers', async () => {
+    const path = join(directory, 'checkpoints', 'keys.sqlite');
+    const store = sqliteIdempotencyStore({ path });
+    // 25,000 keys in turns of 500: two checkpoints are due (one per 10,000 committed keys).
+    for (let turn = 0; turn < 50; turn++) {
+      await Promise.all(
+        Array.from({ length: 500 }, (_, index) =>
+          store.remember({
+            group: 'g',
+            source: '/s',
+            id: `0193-${String(turn * 500 + index).padStart(8, '0')}`,
+          }),
+        ),
+      );
+    }
+    // The checkpoint's report follows its commit's answer: wait for it (bounded).
+    const deadlineMs = performance.now() + 30_000;
+    while (store.writerStats.checkpoints < 2 && performance.now() < deadlineMs)
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    const stats = { ...store.writerStats };
+    await store.close();
+    assert.equal(stats.keys, 25_000);
+    assert.ok(stats.checkpoints >= 2, `checkpoints: ${JSON.stringify(stats)}`);
+    // ≈ 0.063 pages per key measured: 10,000 keys are ≈ 630 pages; 2,000 leaves room for batches.
+    assert.ok(stats.walPagesMax > 0 && stats.walPagesMax < 2_000, `WAL pages: ${JSON.stringify(stats)}`);
+    const reopened = sqliteIdempotencyStore({ path });
+    assert.equal(await reopened.seen({ group: 'g', source: '/s', id: '0193-00024999' }), true);
+    await reopened.close();
+  });
+
   it('createBus() on the embedded broker deduplicates a redelivered message, across a restart', async () => {
     const dir = join(directory, 'bus');
     const Paid = defineEvent('Paid', { topic: 'payments', schema: z.object({ amount: z.number() }) });
