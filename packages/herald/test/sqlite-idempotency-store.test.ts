@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { spawnChild } from '@herald/test-support';
 import { createBus, defineEvent, encodeEnvelope, sqliteIdempotencyStore } from 'herald';
 import { z } from 'zod';
 
@@ -179,6 +180,46 @@ describe('sqlite idempotency store', { timeout: 120_000 }, () => {
     assert.deepEqual(applied, [5, 6]);
     assert.equal(second.stats().duplicatesSkipped, 1);
     await second.stop();
+  });
+});
+
+describe('sqlite idempotency store - crash', { timeout: 180_000 }, () => {
+  it('sqlite idempotency store - a writer killed -9 mid-commit (3 times) loses no key whose remember had resolved', async () => {
+    const path = join(directory, 'crash', 'keys.sqlite');
+    const writer = join(import.meta.dirname, 'fixtures', 'remember-writer.ts');
+    const resolved: string[] = [];
+    for (let run = 0; run < 3; run++) {
+      const child = spawnChild(process.execPath, [writer, path, `run${run}`]);
+      try {
+        await child.waitForLine(/^ready$/, 30_000, 'the writer to start');
+        const before = resolved.length;
+        const stop = child.onLine((line) => {
+          if (line.startsWith('remembered ')) resolved.push(line.slice('remembered '.length));
+        });
+        // Killed once it has resolved at least 500 keys, so commits are running when it dies.
+        const deadlineMs = performance.now() + 30_000;
+        while (resolved.length - before < 500 && performance.now() < deadlineMs)
+          await new Promise((resolve) => setTimeout(resolve, 5));
+        await child.kill();
+        stop();
+        assert.ok(
+          resolved.length - before >= 500,
+          `run ${run}: ${resolved.length - before} keys resolved in 30 s`,
+        );
+      } finally {
+        await child.kill().catch(() => undefined);
+      }
+    }
+    const reopened = sqliteIdempotencyStore({ path });
+    try {
+      const answers = await Promise.all(
+        resolved.map((id) => reopened.seen({ group: 'g', source: '/crash', id })),
+      );
+      const lost = resolved.filter((_, index) => !answers[index]);
+      assert.deepEqual(lost.slice(0, 5), [], `${lost.length} of ${resolved.length} resolved keys lost`);
+    } finally {
+      await reopened.close();
+    }
   });
 });
 
