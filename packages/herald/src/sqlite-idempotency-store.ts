@@ -54,8 +54,9 @@ const PRUNE_BATCH_ROWS = 10_000;
  */
 const REMEMBER_BATCH_KEYS_MAX = 1_000;
 /**
- * Keys one `seen` query looks up at most (the keys of one turn of the event loop are looked up
+ * Keys one `seen` query looks up at most (the keys of one run of microtasks are looked up
  * together, in queries of at most this many): bounds the statement's JSON argument and its time.
+ * The lookups waiting are bounded by the handlers in flight (each awaits its `seen`).
  */
 const SEEN_BATCH_KEYS_MAX = 1_000;
 
@@ -67,9 +68,8 @@ interface RememberBatch {
   readonly promise: Promise<void>;
   readonly resolve: () => void;
   readonly reject: (error: unknown) => void;
-  /** Ids per `${group}\u0000${source}`; `pairs` keeps the group and source of each. */
-  readonly ids: Map<string, string[]>;
-  readonly pairs: Map<string, readonly [group: string, source: string]>;
+  /** Ids per group, then per source. */
+  readonly ids: Map<string, Map<string, string[]>>;
   keys: number;
   /** The (group, source) of the last key added and its ids: a run of one pair needs no lookup. */
   lastGroup: string | undefined;
@@ -242,11 +242,12 @@ export function sqliteIdempotencyStore(options: SqliteIdempotencyStoreOptions): 
     forming = undefined;
     for (const batch of formed.splice(0)) {
       const keys: KeyBatch = { groups: [], sources: [], ids: [], keys: batch.keys };
-      for (const [pair, ids] of batch.ids) {
-        const [group, source] = batch.pairs.get(pair)!;
-        keys.groups.push(group);
-        keys.sources.push(source);
-        keys.ids.push(JSON.stringify(ids));
+      for (const [group, sources] of batch.ids) {
+        for (const [source, ids] of sources) {
+          keys.groups.push(group);
+          keys.sources.push(source);
+          keys.ids.push(JSON.stringify(ids));
+        }
       }
       const commit: Promise<void> = writer.write(keys, Date.now()).then(
         () => {
@@ -276,7 +277,6 @@ export function sqliteIdempotencyStore(options: SqliteIdempotencyStoreOptions): 
       resolve,
       reject,
       ids: new Map(),
-      pairs: new Map(),
       keys: 0,
       lastGroup: undefined,
       lastSource: undefined,
@@ -300,40 +300,35 @@ export function sqliteIdempotencyStore(options: SqliteIdempotencyStoreOptions): 
   const lookUp = (): void => {
     const pending = lookups;
     lookups = [];
-    let found: Map<string, number>;
-    try {
-      const seenMany = open().seenMany;
-      found = new Map();
-      // Usually one (group, source) for the whole run: keys are taken in runs of the same pair.
-      for (let start = 0; start < pending.length; ) {
-        const { group, source } = pending[start]!.key;
-        const ids: string[] = [];
-        let end = start;
-        while (
-          end < pending.length &&
-          ids.length < SEEN_BATCH_KEYS_MAX &&
-          pending[end]!.key.group === group &&
-          pending[end]!.key.source === source
-        )
-          ids.push(pending[end++]!.key.id);
-        const rows = seenMany.all(group, source, JSON.stringify(ids)) as {
-          id: string;
-          processed_at_ms: number;
-        }[];
-        for (const row of rows) found.set(`${group}\u0000${source}\u0000${row.id}`, row.processed_at_ms);
-        start = end;
+    // Usually one (group, source) for the whole run: keys are taken in runs of the same pair.
+    for (let start = 0; start < pending.length; ) {
+      const { group, source } = pending[start]!.key;
+      const ids: string[] = [];
+      let end = start;
+      while (
+        end < pending.length &&
+        ids.length < SEEN_BATCH_KEYS_MAX &&
+        pending[end]!.key.group === group &&
+        pending[end]!.key.source === source
+      )
+        // As Node binds a string (lone surrogates become U+FFFD), so the JSON path stores and finds
+        // what `transaction`'s bound parameters do.
+        ids.push(pending[end++]!.key.id.toWellFormed());
+      let rows: { id: string; processed_at_ms: number }[];
+      try {
+        rows = open().seenMany.all(group, source, JSON.stringify(ids)) as typeof rows;
+      } catch (error) {
+        for (let index = start; index < pending.length; index++) pending[index]!.reject(error);
+        return;
       }
-    } catch (error) {
-      for (const lookup of pending) lookup.reject(error);
-      return;
-    }
-    const nowMs = Date.now();
-    for (const lookup of pending) {
-      const atMs =
-        found.size === 0
-          ? undefined
-          : found.get(`${lookup.key.group}\u0000${lookup.key.source}\u0000${lookup.key.id}`);
-      lookup.resolve(atMs !== undefined && nowMs - atMs <= retentionMs);
+      // Usually none: most messages are new.
+      const found = rows.length === 0 ? undefined : new Map(rows.map((row) => [row.id, row.processed_at_ms]));
+      const nowMs = Date.now();
+      for (let index = start; index < end; index++) {
+        const atMs = found?.get(ids[index - start]!);
+        pending[index]!.resolve(atMs !== undefined && nowMs - atMs <= retentionMs);
+      }
+      start = end;
     }
   };
 
@@ -355,16 +350,19 @@ export function sqliteIdempotencyStore(options: SqliteIdempotencyStoreOptions): 
       const batch = rememberBatch();
       const { group, source } = key;
       if (batch.lastIds !== undefined && batch.lastGroup === group && batch.lastSource === source) {
-        batch.lastIds.push(key.id);
+        batch.lastIds.push(key.id.toWellFormed()); // As in lookUp.
       } else {
-        const pair = `${group}\u0000${source}`;
-        let ids = batch.ids.get(pair);
+        let sources = batch.ids.get(group);
+        if (sources === undefined) {
+          sources = new Map();
+          batch.ids.set(group, sources);
+        }
+        let ids = sources.get(source);
         if (ids === undefined) {
           ids = [];
-          batch.ids.set(pair, ids);
-          batch.pairs.set(pair, [group, source]);
+          sources.set(source, ids);
         }
-        ids.push(key.id);
+        ids.push(key.id.toWellFormed());
         batch.lastGroup = group;
         batch.lastSource = source;
         batch.lastIds = ids;

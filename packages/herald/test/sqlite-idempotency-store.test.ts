@@ -122,6 +122,34 @@ describe('sqlite idempotency store', { timeout: 120_000 }, () => {
     await expired.close();
   });
 
+  it('sqlite idempotency store - odd ids (NUL, quotes, emoji, a lone surrogate, empty) and NULs in group or source read back through the batched paths as through a transaction', async () => {
+    const store = sqliteIdempotencyStore({ path: join(directory, 'odd-keys', 'keys.sqlite') });
+    try {
+      const ids = ['a\u0000b', 'é"\\/\n😀', '\ud800x', ' ', ''];
+      await Promise.all(ids.map((id) => store.remember({ group: 'g', source: '/s', id })));
+      assert.deepEqual(
+        await Promise.all(ids.map((id) => store.seen({ group: 'g', source: '/s', id }))),
+        ids.map(() => true),
+      );
+      assert.equal(await store.seen({ group: 'g', source: '/s', id: 'a' }), false, 'an id cut at its NUL');
+      for (const id of ids) {
+        const outcome = await store.transaction!({ group: 'g', source: '/s', id }, async () => 'ran');
+        assert.deepEqual(outcome, { duplicate: true }, `the transaction path missed ${JSON.stringify(id)}`);
+      }
+      // Two pairs that would collide if group and source were joined with a NUL.
+      await store.remember({ group: 'x\u0000y', source: 'z', id: 'n' });
+      assert.deepEqual(
+        await Promise.all([
+          store.seen({ group: 'x\u0000y', source: 'z', id: 'n' }),
+          store.seen({ group: 'x', source: 'y\u0000z', id: 'n' }),
+        ]),
+        [true, false],
+      );
+    } finally {
+      await store.close();
+    }
+  });
+
   it('sqlite idempotency store - the writer checkpoints its WAL every 10,000 keys, so the WAL stays bounded under steady remembers', async () => {
     const path = join(directory, 'checkpoints', 'keys.sqlite');
     const store = sqliteIdempotencyStore({ path });
