@@ -47,7 +47,12 @@ export {
   type ServeMetricsOptions,
   serveMetrics,
 } from './metrics.ts';
-export { type SqliteIdempotencyStoreOptions, sqliteIdempotencyStore } from './sqlite-idempotency-store.ts';
+export {
+  type SqliteIdempotencyStore,
+  type SqliteIdempotencyStoreOptions,
+  sqliteIdempotencyStore,
+} from './sqlite-idempotency-store.ts';
+export type { RememberWriterStats } from './sqlite-remember-writer.ts';
 export { SQLITE_SAGA_SCHEMA, type SqliteSagaStoreOptions, sqliteSagaStore } from './sqlite-saga-store.ts';
 export {
   DEFAULT_NATS_URL,

@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { spawnChild } from '@herald/test-support';
 import { createBus, defineEvent, encodeEnvelope, sqliteIdempotencyStore } from 'herald';
 import { z } from 'zod';
 
@@ -82,6 +83,103 @@ describe('sqlite idempotency store', { timeout: 120_000 }, () => {
     await store.close();
   });
 
+  it('sqlite idempotency store - the seens of one run share lookups yet each answers for its own key, across (group, source) pairs and beyond one query', async () => {
+    const path = join(directory, 'batched-seen', 'keys.sqlite');
+    const store = sqliteIdempotencyStore({ path });
+    // 2,500 keys over 3 (group, source) pairs, interleaved, every third one remembered: more keys
+    // than one lookup query takes (1,000), runs of one pair broken by the others.
+    const pairs = [
+      { group: 'g1', source: '/a' },
+      { group: 'g2', source: '/a' },
+      { group: 'g1', source: '/b' },
+    ];
+    const keys = Array.from({ length: 2_500 }, (_, index) => ({
+      ...pairs[Math.floor(index / 7) % pairs.length]!,
+      id: `k-${index % 1_300}`, // The same id under another pair must not count.
+    }));
+    const remembered = new Set<number>();
+    await Promise.all(
+      keys.map((key, index) => {
+        if (index % 3 !== 0) return undefined;
+        remembered.add(index);
+        return store.remember(key);
+      }),
+    );
+    const text = (key: { group: string; source: string; id: string }) =>
+      `${key.group} ${key.source} ${key.id}`;
+    const rememberedText = new Set([...remembered].map((index) => text(keys[index]!)));
+    const answers = await Promise.all(keys.map((key) => store.seen(key)));
+    const wrong = keys.filter((key, index) => answers[index] !== rememberedText.has(text(key)));
+    assert.deepEqual(wrong.slice(0, 5), [], `${wrong.length} seen answers wrong`);
+    // After close a seen rejects at once.
+    const stats = store.writerStats;
+    assert.ok(stats.commits >= 1 && stats.keys >= remembered.size, `writer stats: ${JSON.stringify(stats)}`);
+    await store.close();
+    await assert.rejects(store.seen(keys[0]!), /used after close/);
+    const expired = sqliteIdempotencyStore({ path, retentionMs: 1 });
+    await new Promise((resolve) => setTimeout(resolve, 5)); // Let the 1 ms window pass.
+    assert.deepEqual(await Promise.all([expired.seen(keys[0]!), expired.seen(keys[1]!)]), [false, false]);
+    await expired.close();
+  });
+
+  it('sqlite idempotency store - odd ids (NUL, quotes, emoji, a lone surrogate, empty) and NULs in group or source read back through the batched paths as through a transaction', async () => {
+    const store = sqliteIdempotencyStore({ path: join(directory, 'odd-keys', 'keys.sqlite') });
+    try {
+      const ids = ['a\u0000b', 'é"\\/\n😀', '\ud800x', ' ', ''];
+      await Promise.all(ids.map((id) => store.remember({ group: 'g', source: '/s', id })));
+      assert.deepEqual(
+        await Promise.all(ids.map((id) => store.seen({ group: 'g', source: '/s', id }))),
+        ids.map(() => true),
+      );
+      assert.equal(await store.seen({ group: 'g', source: '/s', id: 'a' }), false, 'an id cut at its NUL');
+      for (const id of ids) {
+        const outcome = await store.transaction!({ group: 'g', source: '/s', id }, async () => 'ran');
+        assert.deepEqual(outcome, { duplicate: true }, `the transaction path missed ${JSON.stringify(id)}`);
+      }
+      // Two pairs that would collide if group and source were joined with a NUL.
+      await store.remember({ group: 'x\u0000y', source: 'z', id: 'n' });
+      assert.deepEqual(
+        await Promise.all([
+          store.seen({ group: 'x\u0000y', source: 'z', id: 'n' }),
+          store.seen({ group: 'x', source: 'y\u0000z', id: 'n' }),
+        ]),
+        [true, false],
+      );
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('sqlite idempotency store - the writer checkpoints its WAL every 10,000 keys, so the WAL stays bounded under steady remembers', async () => {
+    const path = join(directory, 'checkpoints', 'keys.sqlite');
+    const store = sqliteIdempotencyStore({ path });
+    // 25,000 keys in turns of 500: two checkpoints are due (one per 10,000 committed keys).
+    for (let turn = 0; turn < 50; turn++) {
+      await Promise.all(
+        Array.from({ length: 500 }, (_, index) =>
+          store.remember({
+            group: 'g',
+            source: '/s',
+            id: `0193-${String(turn * 500 + index).padStart(8, '0')}`,
+          }),
+        ),
+      );
+    }
+    // The checkpoint's report follows its commit's answer: wait for it (bounded).
+    const deadlineMs = performance.now() + 30_000;
+    while (store.writerStats.checkpoints < 2 && performance.now() < deadlineMs)
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    const stats = { ...store.writerStats };
+    await store.close();
+    assert.equal(stats.keys, 25_000);
+    assert.ok(stats.checkpoints >= 2, `checkpoints: ${JSON.stringify(stats)}`);
+    // ≈ 0.063 pages per key measured: 10,000 keys are ≈ 630 pages; 2,000 leaves room for batches.
+    assert.ok(stats.walPagesMax > 0 && stats.walPagesMax < 2_000, `WAL pages: ${JSON.stringify(stats)}`);
+    const reopened = sqliteIdempotencyStore({ path });
+    assert.equal(await reopened.seen({ group: 'g', source: '/s', id: '0193-00024999' }), true);
+    await reopened.close();
+  });
+
   it('createBus() on the embedded broker deduplicates a redelivered message, across a restart', async () => {
     const dir = join(directory, 'bus');
     const Paid = defineEvent('Paid', { topic: 'payments', schema: z.object({ amount: z.number() }) });
@@ -110,6 +208,46 @@ describe('sqlite idempotency store', { timeout: 120_000 }, () => {
     assert.deepEqual(applied, [5, 6]);
     assert.equal(second.stats().duplicatesSkipped, 1);
     await second.stop();
+  });
+});
+
+describe('sqlite idempotency store - crash', { timeout: 180_000 }, () => {
+  it('sqlite idempotency store - a writer killed -9 mid-commit (3 times) loses no key whose remember had resolved', async () => {
+    const path = join(directory, 'crash', 'keys.sqlite');
+    const writer = join(import.meta.dirname, 'fixtures', 'remember-writer.ts');
+    const resolved: string[] = [];
+    for (let run = 0; run < 3; run++) {
+      const child = spawnChild(process.execPath, [writer, path, `run${run}`]);
+      try {
+        await child.waitForLine(/^ready$/, 30_000, 'the writer to start');
+        const before = resolved.length;
+        const stop = child.onLine((line) => {
+          if (line.startsWith('remembered ')) resolved.push(line.slice('remembered '.length));
+        });
+        // Killed once it has resolved at least 500 keys, so commits are running when it dies.
+        const deadlineMs = performance.now() + 30_000;
+        while (resolved.length - before < 500 && performance.now() < deadlineMs)
+          await new Promise((resolve) => setTimeout(resolve, 5));
+        await child.kill();
+        stop();
+        assert.ok(
+          resolved.length - before >= 500,
+          `run ${run}: ${resolved.length - before} keys resolved in 30 s`,
+        );
+      } finally {
+        await child.kill().catch(() => undefined);
+      }
+    }
+    const reopened = sqliteIdempotencyStore({ path });
+    try {
+      const answers = await Promise.all(
+        resolved.map((id) => reopened.seen({ group: 'g', source: '/crash', id })),
+      );
+      const lost = resolved.filter((_, index) => !answers[index]);
+      assert.deepEqual(lost.slice(0, 5), [], `${lost.length} of ${resolved.length} resolved keys lost`);
+    } finally {
+      await reopened.close();
+    }
   });
 });
 
