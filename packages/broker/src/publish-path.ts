@@ -4,7 +4,7 @@
  * is split into appends (at most 4 MiB each, under the log's 8 MiB batch limit), and the check
  * that every append got the offsets the log promises.
  */
-import type { TransportMessage } from '@herald/bus';
+import { messageSizeBytes, PayloadTooLargeError, type TransportMessage } from '@herald/bus';
 import { partitionForKey } from '@herald/bus/internal';
 import { invariant } from './invariant.ts';
 import type { PartitionLog, RecordToAppend } from './partition-log.ts';
@@ -63,6 +63,41 @@ export function appendMessages(
   const appends: Promise<void>[] = [];
   for (const [partition, chunks] of byPartition) appends.push(appendChunks(target, partition, chunks));
   return Promise.all(appends).then(() => undefined);
+}
+
+/**
+ * The size of each message (`messageSizeBytes`); throws `PayloadTooLargeError` for one above
+ * `messageBytesMax`. A lone message (the bus publishes one per call) is measured exactly only when
+ * its quick upper bound is above the limit: {@link appendMessages} needs sizes only to split a
+ * publish of several messages.
+ */
+export function checkedSizes(
+  topic: string,
+  messages: readonly TransportMessage[],
+  messageBytesMax: number,
+): number[] {
+  const sizes = new Array<number>(messages.length);
+  for (let index = 0; index < messages.length; index++) {
+    const message = messages[index]!;
+    const bound = messages.length === 1 ? messageSizeBytesAtMost(message) : Number.NaN;
+    // NaN (several messages, or a header that is not a string) takes the exact measure.
+    const size = bound <= messageBytesMax ? bound : messageSizeBytes(message);
+    if (size > messageBytesMax) throw new PayloadTooLargeError(topic, size, messageBytesMax);
+    sizes[index] = size;
+  }
+  return sizes;
+}
+
+/**
+ * An upper bound of `messageSizeBytes(message)` found without measuring UTF-8: a UTF-16 code unit
+ * is at most 3 UTF-8 bytes. NaN when a header value is not a string (the exact measure then says
+ * what is wrong).
+ */
+function messageSizeBytesAtMost(message: TransportMessage): number {
+  let units = message.key === undefined ? 0 : message.key.length;
+  const headers = message.headers;
+  for (const name of Object.keys(headers)) units += name.length + headers[name]!.length;
+  return message.body.byteLength + 3 * units;
 }
 
 /**
