@@ -408,7 +408,8 @@ class HeraldBus implements Bus, DispatcherHost {
       options,
       cause,
     );
-    const extensions = { ...(options.extensions ?? {}) };
+    const extensions: Record<string, string> =
+      options.extensions === undefined ? {} : { ...options.extensions };
     if (sent.tracestate !== undefined) extensions.tracestate = sent.tracestate;
     const envelope: Envelope = {
       specversion: '1.0',
