@@ -184,16 +184,44 @@ function view(bytes: Uint8Array): DataView {
  * UTF-8 byte lengths of the header names and string values of the batch being encoded, in the
  * order {@link writeRecord} writes them: {@link recordBodySize} measures each once and the write
  * reuses it (the bus's events carry about ten string headers, and measuring each three times was
- * a tenth of an embedded publish's CPU). Emptied after every batch, so it holds at most one
- * batch's headers.
+ * a tenth of an embedded publish's CPU). A typed array reused across batches (an array emptied
+ * per batch reallocated its storage each time); past {@link HEADER_LENGTHS_KEPT} entries it is
+ * dropped after the batch, so what stays between batches is bounded.
  */
-const headerLengths: number[] = [];
+let headerLengths = new Int32Array(256);
+/** Entries of {@link headerLengths} written for the batch being encoded. */
+let headerLengthsCount = 0;
 /** Next entry of {@link headerLengths} that {@link writeRecord} reads. */
 let headerLengthsRead = 0;
+/** The most entries {@link headerLengths} keeps between batches (16 KiB). */
+const HEADER_LENGTHS_KEPT = 4096;
 /** Bytes of key, value and headers of the record {@link recordBodySize} last measured. */
 let lastRecordInputBytes = 0;
-/** Up to this many UTF-16 units, an ASCII string is copied by a loop rather than `Buffer#write`. */
+/** Up to this many UTF-16 units, an ASCII string is measured and copied by a loop rather than by `Buffer`. */
 const ASCII_LOOP_UNITS_MAX = 64;
+
+function noteHeaderLength(bytes: number): void {
+  if (headerLengthsCount === headerLengths.length) {
+    const grown = new Int32Array(headerLengths.length * 2);
+    grown.set(headerLengths);
+    headerLengths = grown;
+  }
+  headerLengths[headerLengthsCount++] = bytes;
+}
+
+/**
+ * UTF-8 length of `text`: a short ASCII string's is its length, found by a loop (cheaper than the
+ * native `Buffer.byteLength` call for the short names and values of headers).
+ */
+function utf8Length(text: string): number {
+  const units = text.length;
+  if (units <= ASCII_LOOP_UNITS_MAX) {
+    let index = 0;
+    while (index < units && text.charCodeAt(index) < 0x80) index++;
+    if (index === units) return units;
+  }
+  return Buffer.byteLength(text, 'utf8');
+}
 
 function recordBodySize(record: RecordInput, timestampDelta: number, offsetDelta: number): number {
   let size = 1 + varlongSize(timestampDelta) + varintSize(offsetDelta);
@@ -206,14 +234,14 @@ function recordBodySize(record: RecordInput, timestampDelta: number, offsetDelta
   size += varintSize(headers.length);
   for (let index = 0; index < headers.length; index++) {
     const header = headers[index]!;
-    const keyBytes = Buffer.byteLength(header[0], 'utf8');
-    headerLengths.push(keyBytes);
+    const keyBytes = utf8Length(header[0]);
+    noteHeaderLength(keyBytes);
     size += varintSize(keyBytes) + keyBytes;
     const headerValue = header[1];
     let valueBytes: number;
     if (typeof headerValue === 'string') {
-      valueBytes = Buffer.byteLength(headerValue, 'utf8');
-      headerLengths.push(valueBytes);
+      valueBytes = utf8Length(headerValue);
+      noteHeaderLength(valueBytes);
     } else {
       valueBytes = headerValue === null ? -1 : headerValue.length;
     }
@@ -344,7 +372,7 @@ export function encodeRecordBatch(
   const recordBytesMax = options.recordBytesMax ?? Number.POSITIVE_INFINITY;
   const bodySizes = new Array<number>(records.length);
   let recordsBytes = 0;
-  headerLengths.length = 0;
+  headerLengthsCount = 0;
   headerLengthsRead = 0;
   try {
     for (let index = 0; index < records.length; index++) {
@@ -374,7 +402,7 @@ export function encodeRecordBatch(
       recordsBytes,
     );
   } finally {
-    headerLengths.length = 0;
+    if (headerLengths.length > HEADER_LENGTHS_KEPT) headerLengths = new Int32Array(256);
   }
 }
 

@@ -226,6 +226,26 @@ describe('record batch', { timeout: 120_000 }, () => {
     }
   });
 
+  test('record batch - a batch of 1,500 records with 3 string headers each encodes every header, and the next batch too', () => {
+    const records = Array.from({ length: 1500 }, (_, index) => ({
+      value: utf8(`v${index}`),
+      headers: [
+        ['ce_id', `id-${index}`],
+        ['ünï', 'é'.repeat(index % 5)],
+        ['n', String(index)],
+      ] as const,
+    }));
+    for (const batch of [records, records.slice(0, 2)]) {
+      const decoded = decodeRecordBatchRecords(encodeRecordBatch(batch, { timestampMs: 1 }));
+      assert.deepEqual(
+        decoded.map((record) =>
+          record.headers.map(([name, value]) => [name, Buffer.from(value!).toString()]),
+        ),
+        batch.map((record) => record.headers.map(([name, value]) => [name, value])),
+      );
+    }
+  });
+
   test('record batch - recordBytesMax refuses the first record whose key, value and headers exceed it', () => {
     const records = [
       { value: utf8('12345'), headers: [['h', 'ü']] as const },
