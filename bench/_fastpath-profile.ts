@@ -1,7 +1,7 @@
 /**
  * Profiling helper (the leading `_` keeps it out of `bench/run.ts`'s suites): one layer of the
  * embedded write and delivery paths at a time, so a CPU profile of each can be read per message.
- * Prints wall time, messages/s and CPU µs per message (user + system, whole process).
+ * Prints wall time, messages/s and CPU µs per message (user + system, whole process, and each).
  *
  *   npx node [--cpu-prof --cpu-prof-dir=DIR] bench/_fastpath-profile.ts \
  *     <log|transport|bus|bus-idempotency> <publish|e2e> <publishers> <messages>
@@ -60,7 +60,10 @@ function handledCounter(target: number) {
   };
 }
 
-async function round(directory: string, messages: number): Promise<{ ms: number; cpuUs: number }> {
+async function round(
+  directory: string,
+  messages: number,
+): Promise<{ ms: number; cpuUs: number; userUs: number; systemUs: number }> {
   const counter = handledCounter(messages);
   let run: () => Promise<void>;
   let close: () => Promise<void>;
@@ -105,14 +108,14 @@ async function round(directory: string, messages: number): Promise<{ ms: number;
   const ms = performance.now() - started;
   const cpu = process.cpuUsage(cpuStart);
   await close();
-  return { ms, cpuUs: cpu.user + cpu.system };
+  return { ms, cpuUs: cpu.user + cpu.system, userUs: cpu.user, systemUs: cpu.system };
 }
 
 const directory = await mkdtemp(join(tmpdir(), 'herald-fastpath-profile-'));
 try {
   await round(join(directory, 'warm'), Math.min(total, 20_000));
   const result = await round(join(directory, 'measured'), total);
-  const line = `${layer} ${mode} publishers=${publishers}: ${Math.round((total / result.ms) * 1000)} msg/s, ${(result.cpuUs / total).toFixed(2)} µs CPU/msg`;
+  const line = `${layer} ${mode} publishers=${publishers}: ${Math.round((total / result.ms) * 1000)} msg/s, ${(result.cpuUs / total).toFixed(2)} µs CPU/msg (user ${(result.userUs / total).toFixed(2)}, system ${(result.systemUs / total).toFixed(2)})`;
   process.stdout.write(`${line}\n`);
 } finally {
   await rm(directory, { recursive: true, force: true });

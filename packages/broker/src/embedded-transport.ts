@@ -125,16 +125,21 @@ class Embedded implements EmbeddedTransport {
     };
   }
 
-  async publish(topic: string, messages: readonly TransportMessage[]): Promise<void> {
-    if (this.broker.closed) throw new ClosedError('embedded transport');
-    try {
-      await this.broker.publish(topic, messages);
-    } catch (error) {
-      if (!this.broker.closed && isConnectionFailure(error)) this.#health.failed('publish', error);
-      throw error;
-    }
-    this.#health.recovered('publish');
+  publish(topic: string, messages: readonly TransportMessage[]): Promise<void> {
+    if (this.broker.closed) return Promise.reject(new ClosedError('embedded transport'));
+    // One `then` with handlers made once, not an `async` frame per publish (the broker's publish
+    // rejects, never throws).
+    return this.broker.publish(topic, messages).then(this.#published, this.#publishFailed);
   }
+
+  readonly #published = (): void => {
+    this.#health.recovered('publish');
+  };
+
+  readonly #publishFailed = (error: unknown): never => {
+    if (!this.broker.closed && isConnectionFailure(error)) this.#health.failed('publish', error);
+    throw error;
+  };
 
   /** In-process: connected while the broker is open and its last write did not fail. */
   health(): TransportHealth {

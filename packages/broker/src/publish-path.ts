@@ -4,9 +4,9 @@
  * is split into appends (at most 4 MiB each, under the log's 8 MiB batch limit), and the check
  * that every append got the offsets the log promises.
  */
-import type { TransportMessage } from '@herald/bus';
+import { messageSizeBytes, PayloadTooLargeError, type TransportMessage } from '@herald/bus';
 import { partitionForKey } from '@herald/bus/internal';
-import { invariant } from './invariant.ts';
+import { broken } from './invariant.ts';
 import type { PartitionLog, RecordToAppend } from './partition-log.ts';
 import { storageFailure } from './topic-catalogue.ts';
 
@@ -66,6 +66,41 @@ export function appendMessages(
 }
 
 /**
+ * The size of each message (`messageSizeBytes`); throws `PayloadTooLargeError` for one above
+ * `messageBytesMax`. A lone message (the bus publishes one per call) is measured exactly only when
+ * its quick upper bound is above the limit: {@link appendMessages} needs sizes only to split a
+ * publish of several messages.
+ */
+export function checkedSizes(
+  topic: string,
+  messages: readonly TransportMessage[],
+  messageBytesMax: number,
+): number[] {
+  const sizes = new Array<number>(messages.length);
+  for (let index = 0; index < messages.length; index++) {
+    const message = messages[index]!;
+    const bound = messages.length === 1 ? messageSizeBytesAtMost(message) : Number.NaN;
+    // NaN (several messages, or a header that is not a string) takes the exact measure.
+    const size = bound <= messageBytesMax ? bound : messageSizeBytes(message);
+    if (size > messageBytesMax) throw new PayloadTooLargeError(topic, size, messageBytesMax);
+    sizes[index] = size;
+  }
+  return sizes;
+}
+
+/**
+ * An upper bound of `messageSizeBytes(message)` found without measuring UTF-8: a UTF-16 code unit
+ * is at most 3 UTF-8 bytes. NaN when a header value is not a string (the exact measure then says
+ * what is wrong).
+ */
+function messageSizeBytesAtMost(message: TransportMessage): number {
+  let units = message.key === undefined ? 0 : message.key.length;
+  const headers = message.headers;
+  for (const name of Object.keys(headers)) units += name.length + headers[name]!.length;
+  return message.body.byteLength + 3 * units;
+}
+
+/**
  * The key's UTF-8 bytes, or null for a keyless message. `Buffer.from` may hand out a slice of
  * Buffer's shared pool: the bytes are only hashed and copied into the batch while the append is
  * encoded (synchronously), so nothing keeps them.
@@ -86,18 +121,29 @@ function toRecord(message: TransportMessage, key: Uint8Array | null, timestampMs
   return { key, value: message.body, headers: pairs, timestampMs };
 }
 
-/** One append to `partition`, its failure wrapped as the broker reports storage failures. */
+/**
+ * One append to `partition`, its failure wrapped as the broker reports storage failures, and the
+ * offsets it got checked (see {@link checkHandedOut}; a broken invariant is wrapped too). One
+ * `then` on the log's promise (a check's `then` and a wrapping `then` were a promise more per
+ * publish).
+ */
 function appendToPartition(
   target: PublishTarget,
   partition: number,
   records: readonly RecordToAppend[],
 ): Promise<void> {
-  return appendChecked(target.logs[partition]!, records).then(
-    () => undefined,
-    (error: unknown) => {
-      throw storageFailure(`publish to ${target.metadata.name}/${partition}`, error);
-    },
-  );
+  const log = target.logs[partition]!;
+  const highWatermarkBefore = log.highWatermark;
+  const failed = (error: unknown): never => {
+    throw storageFailure(`publish to ${target.metadata.name}/${partition}`, error);
+  };
+  return log.append(records).then((offsets) => {
+    try {
+      checkHandedOut(offsets, records.length === 1 ? 1n : BigInt(records.length), highWatermarkBefore);
+    } catch (error) {
+      failed(error);
+    }
+  }, failed);
 }
 
 /** The chunks of one partition, one append after the other (their order is the partition's). */
@@ -130,22 +176,6 @@ function addToChunks(
 }
 
 /**
- * Appends `records` and checks the offsets the log handed out: dense, one per record, and never
- * below the high watermark the append started from (offsets of one partition only grow; an
- * offset handed out twice would make two messages share a position).
- */
-export function appendChecked(
-  log: PartitionLog,
-  records: readonly RecordToAppend[],
-): Promise<{ baseOffset: bigint; lastOffset: bigint }> {
-  const highWatermarkBefore = log.highWatermark;
-  return log.append(records).then((offsets) => {
-    checkHandedOut(offsets, BigInt(records.length), highWatermarkBefore);
-    return offsets;
-  });
-}
-
-/**
  * The invariant of offsets handed out by one append of `recordCount` records (undefined: a raw
  * batch whose count the log checked) that started when the high watermark was
  * `highWatermarkBefore`.
@@ -155,13 +185,22 @@ export function checkHandedOut(
   recordCount: bigint | undefined,
   highWatermarkBefore: bigint,
 ): void {
-  invariant(
-    offsets.baseOffset >= highWatermarkBefore,
-    `an append gets offsets at or above the high watermark it started from (got ${offsets.baseOffset}, high watermark was ${highWatermarkBefore})`,
-  );
-  invariant(
+  // The statements are built only when one is broken: with the offsets in them they cost two
+  // BigInt-to-text conversions per publish when built up front.
+  if (offsets.baseOffset < highWatermarkBefore) {
+    broken(
+      `an append gets offsets at or above the high watermark it started from (got ${offsets.baseOffset}, high watermark was ${highWatermarkBefore})`,
+    );
+  }
+  const dense =
     offsets.lastOffset >= offsets.baseOffset &&
-      (recordCount === undefined || offsets.lastOffset - offsets.baseOffset + 1n === recordCount),
-    `an append gets one dense offset per record (got ${offsets.baseOffset}..${offsets.lastOffset} for ${String(recordCount)} records)`,
-  );
+    (recordCount === undefined ||
+      (recordCount === 1n
+        ? offsets.lastOffset === offsets.baseOffset
+        : offsets.lastOffset - offsets.baseOffset + 1n === recordCount));
+  if (!dense) {
+    broken(
+      `an append gets one dense offset per record (got ${offsets.baseOffset}..${offsets.lastOffset} for ${String(recordCount)} records)`,
+    );
+  }
 }

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { crc32 } from 'node:zlib';
 import { BrokerStorageError, embeddedTransport, openBroker } from '@herald/broker';
-import { ConfigurationError, type ReceivedMessage } from '@herald/bus';
+import { ConfigurationError, PayloadTooLargeError, type ReceivedMessage } from '@herald/bus';
 import { quiet } from '@herald/conformance';
 import { eventually } from '@herald/test-support';
 import { freshDirectory, idOf, messages, tracked } from './support.ts';
@@ -170,6 +170,29 @@ describe('broker bounds', { timeout: 120_000 }, () => {
     assert.ok(grown >= 0, `all 6 landed on the key's partition: ${before} -> ${after}`);
     const read = await broker.readBatches('sticky', grown, BigInt(before[grown]!), 64 * 1024 * 1024);
     assert.ok(read.batchCount >= 2, `split into ${read.batchCount} appends`);
+  });
+
+  it('publish - a lone message over messageBytesMax is refused by its exact UTF-8 size, one at the limit is taken; close waits for running publishes', async () => {
+    const broker = tracked(await openBroker({ dir: freshDirectory(), partitions: 2, messageBytesMax: 100 }));
+    // "é" is 2 UTF-8 bytes: key 2 + header name 1 + value 40 + body 57 = 100 bytes, 80 UTF-16 units.
+    const atLimit = { key: 'k1', headers: { h: 'é'.repeat(20) }, body: new Uint8Array(57) };
+    await broker.publish('sized', [atLimit]);
+    await assert.rejects(
+      broker.publish('sized', [{ ...atLimit, body: new Uint8Array(58) }]),
+      (error: unknown) => error instanceof PayloadTooLargeError && error.sizeBytes === 101,
+    );
+    // A header value that is not a string is refused before anything is appended, as before.
+    const notText = { key: 'k', headers: { h: 5 as unknown as string }, body: new Uint8Array(1) };
+    await assert.rejects(broker.publish('sized', [notText]), TypeError);
+    let settled = 0;
+    const running = Array.from({ length: 50 }, (_, index) =>
+      broker.publish('sized', [{ key: `k${index}`, headers: {}, body: new Uint8Array(10) }]).finally(() => {
+        settled += 1;
+      }),
+    );
+    await broker.close();
+    assert.equal(settled, 50, 'close resolved after every publish it found running');
+    await Promise.all(running);
   });
 
   it('bounds - the positions journal is compacted past 4 MiB and on every open', async () => {

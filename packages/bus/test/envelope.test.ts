@@ -110,6 +110,20 @@ describe('envelope - CloudEvents binary and structured mode', { timeout: 120_000
       'ce_zone',
       'ce_data',
     ]);
+    // Then the attributes in CloudEvents order, every value a string.
+    assert.deepEqual(Object.entries(message.headers).slice(4), [
+      ['ce_specversion', '1.0'],
+      ['ce_id', 'id-2'],
+      ['ce_source', '/s'],
+      ['ce_type', 'T'],
+      ['ce_time', '2026-01-01T00:00:00.000Z'],
+      ['ce_subject', 'sub'],
+      ['ce_correlationid', 'c'],
+      ['ce_causationid', 'cause'],
+      ['ce_traceparent', '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01'],
+      ['ce_dataversion', '3'],
+      ['ce_replyto', 'replies'],
+    ]);
     const decoded = decodeEnvelope(message);
     assert.deepEqual(decoded, envelope);
     assert.deepEqual(Object.keys(decoded.extensions), ['tenant', 'zone', 'data']);

@@ -14,24 +14,10 @@ import {
   decodeRecordBatchRecords,
   encodeRecordBatch,
   findRecordBatchProblem,
-  headerValueBytes,
   RECORD_BATCH_HEADER_BYTES,
   type RecordInput,
   recordBatchSize,
 } from './record-batch.ts';
-
-/** Bytes of key, value and headers of a caller's record (what `recordBytesMax` limits). */
-function recordInputBytes(record: RecordInput | undefined): number {
-  let size = (record?.key?.length ?? 0) + (record?.value?.length ?? 0);
-  const headers = record?.headers;
-  if (headers !== undefined) {
-    for (let index = 0; index < headers.length; index++) {
-      const header = headers[index]!;
-      size += Buffer.byteLength(header[0]) + Math.max(0, headerValueBytes(header[1]));
-    }
-  }
-  return size;
-}
 
 /**
  * Encodes `records` as one batch stamped with the partition's leader epoch and clock. Throws
@@ -45,19 +31,12 @@ export function encodeAppend(records: readonly RecordInput[], options: ResolvedP
       'append needs a non-empty array of records; pass at least one record',
     );
   }
-  const recordBytesMax = options.recordBytesMax;
-  for (let index = 0; index < records.length; index++) {
-    const record = records[index]!;
-    if (recordInputBytes(record) > recordBytesMax) {
-      throw new LogError(
-        'LOG_RECORD_TOO_LARGE',
-        `record ${index} has ${recordInputBytes(record)} bytes of key, value and headers, above recordBytesMax ${recordBytesMax}; split the payload or raise recordBytesMax`,
-      );
-    }
-  }
+  // The batch encoder measures each record's key, value and headers against recordBytesMax in the
+  // pass that sizes the batch (one measurement of each header string, not two).
   return encodeRecordBatch(records, {
     partitionLeaderEpoch: options.leaderEpoch,
     timestampMs: options.clock(),
+    recordBytesMax: options.recordBytesMax,
   });
 }
 

@@ -150,6 +150,11 @@ export interface EncodeRecordBatchOptions {
   readonly baseSequence?: number;
   /** Set the transactional attribute bit. Default false. */
   readonly transactional?: boolean;
+  /**
+   * Refuse (`LOG_RECORD_TOO_LARGE`) a record with more bytes of key, value and headers than this,
+   * measured in the same pass that sizes the batch. Default: no limit.
+   */
+  readonly recordBytesMax?: number;
 }
 
 /** Options of the record decoders. */
@@ -175,30 +180,90 @@ function view(bytes: Uint8Array): DataView {
   return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
+/**
+ * UTF-8 byte lengths of the header names and string values of the batch being encoded, in the
+ * order {@link writeRecord} writes them: {@link recordBodySize} measures each once and the write
+ * reuses it (the bus's events carry about ten string headers, and measuring each three times was
+ * a tenth of an embedded publish's CPU). A typed array reused across batches (an array emptied
+ * per batch reallocated its storage each time); past {@link HEADER_LENGTHS_KEPT} entries it is
+ * dropped after the batch, so what stays between batches is bounded.
+ */
+let headerLengths = new Int32Array(256);
+/** Entries of {@link headerLengths} written for the batch being encoded. */
+let headerLengthsCount = 0;
+/** Next entry of {@link headerLengths} that {@link writeRecord} reads. */
+let headerLengthsRead = 0;
+/** The most entries {@link headerLengths} keeps between batches (16 KiB). */
+const HEADER_LENGTHS_KEPT = 4096;
+/** Bytes of key, value and headers of the record {@link recordBodySize} last measured. */
+let lastRecordInputBytes = 0;
+/** Up to this many UTF-16 units, an ASCII string is measured and copied by a loop rather than by `Buffer`. */
+const ASCII_LOOP_UNITS_MAX = 64;
+
+function noteHeaderLength(bytes: number): void {
+  if (headerLengthsCount === headerLengths.length) {
+    const grown = new Int32Array(headerLengths.length * 2);
+    grown.set(headerLengths);
+    headerLengths = grown;
+  }
+  headerLengths[headerLengthsCount++] = bytes;
+}
+
+/**
+ * UTF-8 length of `text`: a short ASCII string's is its length, found by a loop (cheaper than the
+ * native `Buffer.byteLength` call for the short names and values of headers).
+ */
+function utf8Length(text: string): number {
+  const units = text.length;
+  if (units <= ASCII_LOOP_UNITS_MAX) {
+    let index = 0;
+    while (index < units && text.charCodeAt(index) < 0x80) index++;
+    if (index === units) return units;
+  }
+  return Buffer.byteLength(text, 'utf8');
+}
+
 function recordBodySize(record: RecordInput, timestampDelta: number, offsetDelta: number): number {
   let size = 1 + varlongSize(timestampDelta) + varintSize(offsetDelta);
   const key = record.key ?? null;
   size += key === null ? 1 : varintSize(key.length) + key.length;
   const value = record.value;
   size += value === null ? 1 : varintSize(value.length) + value.length;
+  let inputBytes = (key === null ? 0 : key.length) + (value === null ? 0 : value.length);
   const headers = record.headers ?? EMPTY_HEADERS;
   size += varintSize(headers.length);
   for (let index = 0; index < headers.length; index++) {
     const header = headers[index]!;
-    const keyBytes = Buffer.byteLength(header[0], 'utf8');
+    const keyBytes = utf8Length(header[0]);
+    noteHeaderLength(keyBytes);
     size += varintSize(keyBytes) + keyBytes;
-    const valueBytes = headerValueBytes(header[1]);
+    const headerValue = header[1];
+    let valueBytes: number;
+    if (typeof headerValue === 'string') {
+      valueBytes = utf8Length(headerValue);
+      noteHeaderLength(valueBytes);
+    } else {
+      valueBytes = headerValue === null ? -1 : headerValue.length;
+    }
     size += valueBytes < 0 ? 1 : varintSize(valueBytes) + valueBytes;
+    inputBytes += keyBytes + Math.max(valueBytes, 0);
   }
+  lastRecordInputBytes = inputBytes;
   return size;
 }
 
-/** Stored bytes of a header value; -1 for null. Internal. */
-export function headerValueBytes(value: Uint8Array | string | null): number {
-  if (value === null) {
-    return -1;
+/**
+ * Writes `text`, whose UTF-8 length `bytes` was measured, at `position`; returns the next
+ * position. A string as long in bytes as in UTF-16 units is ASCII, and a short one is copied by a
+ * loop: cheaper than `Buffer#write`'s argument checks and native call for the short header names
+ * and values of an event.
+ */
+function writeUtf8(target: Buffer, position: number, text: string, bytes: number): number {
+  if (bytes === text.length && bytes <= ASCII_LOOP_UNITS_MAX) {
+    for (let index = 0; index < bytes; index++) target[position + index] = text.charCodeAt(index);
+    return position + bytes;
   }
-  return typeof value === 'string' ? Buffer.byteLength(value, 'utf8') : value.length;
+  return position + target.write(text, position, bytes, 'utf8');
 }
 
 function writeBytesField(target: Buffer, position: number, bytes: Uint8Array | null): number {
@@ -229,15 +294,12 @@ function writeRecord(
   cursor = writeVarint(target, cursor, headers.length);
   for (let index = 0; index < headers.length; index++) {
     const header = headers[index]!;
-    const headerKey = header[0];
-    const keyBytes = Buffer.byteLength(headerKey, 'utf8');
-    cursor = writeVarint(target, cursor, keyBytes);
-    cursor += target.write(headerKey, cursor, keyBytes, 'utf8');
+    const keyBytes = headerLengths[headerLengthsRead++]!;
+    cursor = writeUtf8(target, writeVarint(target, cursor, keyBytes), header[0], keyBytes);
     const headerValue = header[1];
     if (typeof headerValue === 'string') {
-      const valueBytes = Buffer.byteLength(headerValue, 'utf8');
-      cursor = writeVarint(target, cursor, valueBytes);
-      cursor += target.write(headerValue, cursor, valueBytes, 'utf8');
+      const valueBytes = headerLengths[headerLengthsRead++]!;
+      cursor = writeUtf8(target, writeVarint(target, cursor, valueBytes), headerValue, valueBytes);
     } else {
       cursor = writeBytesField(target, cursor, headerValue);
     }
@@ -307,19 +369,53 @@ export function encodeRecordBatch(
   checkRecordInput(first, 0);
   const baseTimestampMs = first.timestampMs ?? nowMs;
   let timestampMsMax = baseTimestampMs;
+  const recordBytesMax = options.recordBytesMax ?? Number.POSITIVE_INFINITY;
   const bodySizes = new Array<number>(records.length);
   let recordsBytes = 0;
-  for (let index = 0; index < records.length; index++) {
-    const record = records[index]!;
-    checkRecordInput(record, index);
-    const timestampMs = record.timestampMs ?? nowMs;
-    if (timestampMs > timestampMsMax) {
-      timestampMsMax = timestampMs;
+  headerLengthsCount = 0;
+  headerLengthsRead = 0;
+  try {
+    for (let index = 0; index < records.length; index++) {
+      const record = records[index]!;
+      checkRecordInput(record, index);
+      const timestampMs = record.timestampMs ?? nowMs;
+      if (timestampMs > timestampMsMax) {
+        timestampMsMax = timestampMs;
+      }
+      const bodySize = recordBodySize(record, timestampMs - baseTimestampMs, index);
+      if (lastRecordInputBytes > recordBytesMax) {
+        throw new LogError(
+          'LOG_RECORD_TOO_LARGE',
+          `record ${index} has ${lastRecordInputBytes} bytes of key, value and headers, above recordBytesMax ${recordBytesMax}; split the payload or raise recordBytesMax`,
+        );
+      }
+      bodySizes[index] = bodySize;
+      recordsBytes += varintSize(bodySize) + bodySize;
     }
-    const bodySize = recordBodySize(record, timestampMs - baseTimestampMs, index);
-    bodySizes[index] = bodySize;
-    recordsBytes += varintSize(bodySize) + bodySize;
+    return writeRecordBatch(
+      records,
+      options,
+      nowMs,
+      baseTimestampMs,
+      timestampMsMax,
+      bodySizes,
+      recordsBytes,
+    );
+  } finally {
+    if (headerLengths.length > HEADER_LENGTHS_KEPT) headerLengths = new Int32Array(256);
   }
+}
+
+/** The second pass of {@link encodeRecordBatch}: writes the sized records and the header. */
+function writeRecordBatch(
+  records: readonly RecordInput[],
+  options: EncodeRecordBatchOptions,
+  nowMs: number,
+  baseTimestampMs: number,
+  timestampMsMax: number,
+  bodySizes: readonly number[],
+  recordsBytes: number,
+): Buffer {
   const compression = COMPRESSION_CODEC_IDS[options.compression ?? 'none'];
   let compressed: Uint8Array | null = null;
   if (compression !== 0) {

@@ -202,6 +202,64 @@ describe('record batch', { timeout: 120_000 }, () => {
     );
   });
 
+  test('record batch - string headers of many records, ASCII or not, short or long, plain or compressed, encode as their bytes do', () => {
+    const values = ['a'.repeat(64), 'b'.repeat(65), 'naïve ✓', 'lone \ud800 surrogate', '', 'order-42'];
+    const names = ['ce_id', 'näme', 'x'.repeat(70)];
+    const records = (asBytes: boolean) =>
+      values.map((value, index) => ({
+        value: utf8(`v${index}`),
+        headers: names.map((name) => [name, asBytes ? utf8(value) : value] as const),
+        timestampMs: 1 + index,
+      }));
+    for (const compression of ['none', 'gzip'] as const) {
+      const options = { timestampMs: 1, compression };
+      const asString = encodeRecordBatch(records(false), options);
+      const decoded = decodeRecordBatchRecords(asString);
+      assert.deepEqual(
+        decoded.map((record) => record.headers.map(([name, value]) => [name, plain(value)])),
+        records(true).map((record) =>
+          record.headers.map(([name, value]) => [name, plain(value as Uint8Array)]),
+        ),
+      );
+      if (compression === 'none')
+        assert.deepEqual(new Uint8Array(asString), new Uint8Array(encodeRecordBatch(records(true), options)));
+    }
+  });
+
+  test('record batch - a batch of 1,500 records with 3 string headers each encodes every header, and the next batch too', () => {
+    const records = Array.from({ length: 1500 }, (_, index) => ({
+      value: utf8(`v${index}`),
+      headers: [
+        ['ce_id', `id-${index}`],
+        ['ünï', 'é'.repeat(index % 5)],
+        ['n', String(index)],
+      ] as const,
+    }));
+    for (const batch of [records, records.slice(0, 2)]) {
+      const decoded = decodeRecordBatchRecords(encodeRecordBatch(batch, { timestampMs: 1 }));
+      assert.deepEqual(
+        decoded.map((record) =>
+          record.headers.map(([name, value]) => [name, Buffer.from(value!).toString()]),
+        ),
+        batch.map((record) => record.headers.map(([name, value]) => [name, value])),
+      );
+    }
+  });
+
+  test('record batch - recordBytesMax refuses the first record whose key, value and headers exceed it', () => {
+    const records = [
+      { value: utf8('12345'), headers: [['h', 'ü']] as const },
+      { value: utf8('123456'), headers: [['h', 'üü']] as const },
+    ];
+    // Record 0: 5 + 1 + 2 = 8 bytes; record 1: 6 + 1 + 4 = 11 bytes.
+    assert.doesNotThrow(() => encodeRecordBatch(records, { recordBytesMax: 11 }));
+    assert.throws(
+      () => encodeRecordBatch(records, { recordBytesMax: 10 }),
+      (error: Error & { code?: string }) =>
+        error.code === 'LOG_RECORD_TOO_LARGE' && error.message.includes('record 1 has 11 bytes'),
+    );
+  });
+
   test('decodes every header field as the spec says', () => {
     const batch = encodeRecordBatch(
       [

@@ -109,6 +109,76 @@ describe('sync rounds', { timeout: 60_000 }, () => {
     await later;
   });
 
+  test('sync rounds - a round answers all its requests when its last sync ends', async () => {
+    const { fileSystem, started } = heldSyncs();
+    const rounds = syncRounds(fileSystem);
+    const blocker = rounds.fdatasync(1);
+    const answered: number[] = [];
+    const a = rounds.fdatasync(30).then(() => answered.push(30));
+    const b = rounds.fdatasync(31).then(() => answered.push(31));
+    started[0]!.finish();
+    await blocker;
+    await eventually(
+      () => started.length === 3,
+      () => `the two syncs of the second round (started ${started.length - 1})`,
+    );
+    started[1]!.finish();
+    await turns();
+    assert.deepEqual(answered, [], 'the first sync to end answers nothing while the round runs');
+    started[2]!.finish();
+    await Promise.all([a, b]);
+    assert.deepEqual(answered, [30, 31]);
+  });
+
+  test('sync rounds - a round due while writes run waits for those writes (not later ones), so their syncs join it', async () => {
+    const { fileSystem: syncs, started } = heldSyncs();
+    const writes: { fd: number; finish: () => void }[] = [];
+    const fileSystem: FileSystem = {
+      ...syncs,
+      writev: (fd, buffers) =>
+        new Promise<number>((resolve) => {
+          writes.push({ fd, finish: () => resolve(buffers.reduce((sum, buffer) => sum + buffer.length, 0)) });
+        }),
+    };
+    const rounds = syncRounds(fileSystem);
+    const bytes = [new Uint8Array(4)];
+    // fd 40's write ended and it asks for a sync while fd 41's and fd 42's writes still run.
+    const write40 = rounds.writev(40, bytes, 0);
+    const write41 = rounds.writev(41, bytes, 0);
+    const write42 = rounds.writev(42, bytes, 0);
+    writes[0]!.finish();
+    await write40;
+    const sync40 = rounds.fdatasync(40);
+    await turns();
+    assert.equal(started.length, 0, 'the round waits for the writes running when it became due');
+    // A write started after that does not hold the round back.
+    const write43 = rounds.writev(43, bytes, 0);
+    writes[1]!.finish();
+    await write41;
+    const sync41 = rounds.fdatasync(41);
+    writes[2]!.finish();
+    await write42;
+    const sync42 = rounds.fdatasync(42);
+    await eventually(
+      () => started.length === 3,
+      () => `one round of the three files (started ${started.map((sync) => sync.fd)})`,
+    );
+    assert.deepEqual(
+      started.map((sync) => sync.fd),
+      [40, 41, 42],
+    );
+    for (const sync of started) sync.finish();
+    await Promise.all([sync40, sync41, sync42]);
+    writes[3]!.finish();
+    await write43;
+    // An idle store with no write running syncs at once.
+    const sync43 = rounds.fdatasync(43);
+    await turns();
+    assert.equal(started.length, 4);
+    started[3]!.finish();
+    await sync43;
+  });
+
   test('sync rounds - a store with several partitions appends durably through them', async () => {
     await using directory = await ownedTemporaryDirectory('herald-sync-rounds-');
     const store = await openLogStore({
