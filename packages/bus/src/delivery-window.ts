@@ -172,6 +172,11 @@ class Hold<E extends PendingEntry> {
     this.window = window;
     this.entry = entry;
   }
+
+  /** A logged message shows its delivery's state, not the window's internals behind it. */
+  [Symbol.for('nodejs.util.inspect.custom')](): string {
+    return this.entry === undefined ? '[delivery settled]' : '[delivery held]';
+  }
 }
 
 /** What a delivered message's `ack` and `nack` call. */
