@@ -196,7 +196,10 @@ export class DeliveryWindow<E extends PendingEntry> {
   #heldFirst: Hold<E> | undefined;
   #heldLast: Hold<E> | undefined;
   readonly #delayTimers = new Set<NodeJS.Timeout>();
-  /** Messages delivered in the current scan, whose handlers run in the next microtask. */
+  /**
+   * Messages delivered since the handlers last ran, whose handlers run in the next microtask.
+   * Bounded by the members' `inFlightMax` (each is held until then).
+   */
   #toCall: Delivered[] = [];
   #callScheduled = false;
   #nextMember = 0;
