@@ -198,7 +198,8 @@ export class DeliveryWindow<E extends PendingEntry> {
   readonly #delayTimers = new Set<NodeJS.Timeout>();
   /**
    * Messages delivered since the handlers last ran, whose handlers run in the next microtask.
-   * Bounded by the members' `inFlightMax` (each is held until then).
+   * Bounded by what one synchronous run can deliver: the members' `inFlightMax`, plus deliveries
+   * released (a member leaving, a nack) and delivered again before the microtask.
    */
   #toCall: Delivered[] = [];
   #callScheduled = false;
