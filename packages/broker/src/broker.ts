@@ -31,7 +31,7 @@ import type {
   TopicDescription,
 } from './broker-types.ts';
 import { checkCommitsSize, checkedCommits } from './commit-input.ts';
-import { ConsumerGroup, type ConsumerGroupLimits } from './consumer-group.ts';
+import { ACKS_UNSTORED_MAX, ConsumerGroup, type ConsumerGroupLimits } from './consumer-group.ts';
 import { BrokerStorageError, TopicInUseError } from './errors.ts';
 import { ackedGroupsOn, describeGroupOn, listGroupsOf } from './group-listing.ts';
 import { GroupPositionStore } from './group-position-store.ts';
@@ -40,6 +40,7 @@ import { appendMessages, checkedSizes, checkHandedOut } from './publish-path.ts'
 import { resetOffset } from './reset-target.ts';
 import { checkPartitionCount, storageFailure, TopicCatalogue, type TopicState } from './topic-catalogue.ts';
 import { checkTopicConfig, type TopicConfig } from './topic-config.ts';
+import { UnstoredAcks } from './unstored-acks.ts';
 
 /** An open broker. Create with {@link openBroker}. */
 export class Broker {
@@ -52,6 +53,8 @@ export class Broker {
   readonly #fileSystem: FileSystem;
   readonly #options: BrokerOptions & { partitions: number; fsync: FsyncPolicy };
   readonly #limits: ConsumerGroupLimits;
+  /** Acks of every group waiting for their position write: bounded across groups (ACKS_UNSTORED_MAX). */
+  readonly #unstoredAcks = new UnstoredAcks(ACKS_UNSTORED_MAX);
   readonly #durable: boolean;
   readonly #topics: TopicCatalogue;
   /** Every group's position, acked and committed (set by {@link load}). */
@@ -569,6 +572,7 @@ export class Broker {
           (position) => positions.store(topicName, name, position),
           this.#limits,
           (error) => this.#options.onError?.(error),
+          this.#unstoredAcks,
         ))();
       state.groups.set(name, opening);
       opening.catch(() => state.groups.delete(name));

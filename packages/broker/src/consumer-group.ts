@@ -21,6 +21,7 @@ import { type Entry, toEntry } from './group-entry.ts';
 import { broken } from './invariant.ts';
 import type { PartitionLog, StoredRecord } from './partition-log.ts';
 import type { GroupPosition, PartitionPosition } from './position-journal.ts';
+import { UnstoredAcks } from './unstored-acks.ts';
 
 /** Bounds and timings of a group. */
 export interface ConsumerGroupLimits {
@@ -53,13 +54,16 @@ export interface GroupTopic {
 const READ_RETRY_DELAY_MS = 1_000;
 
 /**
- * Most acks of a group whose position write has not finished before it stops admitting records
- * from the log. An ack settles its delivery at once (the member may take the next message) but
- * resolves only once the position is stored, so a handler awaiting `ack()` stays alive until
- * then; without this bound a group catching up on a backlog delivers it all while the first
- * writes are pending, and every waiting handler holds its message: 800,000 of them, 1.4 GB of
- * heap, in a 1 M-message catch-up. With it, at most this many plus what the windows hold (the
- * windows' records are still delivered) wait at once; admission resumes as writes finish.
+ * Most acks whose position write has not finished, across the groups of a broker (a group made
+ * alone counts its own; see unstored-acks.ts), before they stop admitting records from the log.
+ * An ack settles its delivery at once (the member may take the next message) but resolves only
+ * once the position is stored, so a handler awaiting `ack()` stays alive until then; without
+ * this bound a group catching up on a backlog delivers it all while the first writes are pending,
+ * and every waiting handler holds its message: 800,000 of them, 1.4 GB of heap, in a 1 M-message
+ * catch-up. With it, at most this many plus what the windows hold (the windows' records are still
+ * delivered) wait at once; admission resumes as writes finish. Counted per broker, not per group:
+ * 10 groups catching up held 10 × 8,192 messages waiting, which outlived scavenges and cost 1.5 µs
+ * of garbage collection per message more than one shared bound (docs/benchmarks.md).
  */
 export const ACKS_UNSTORED_MAX = 8192;
 
@@ -120,8 +124,10 @@ export class ConsumerGroup {
   #generation = 0;
   /** The last position write requested (settled: its caller sees the failure). */
   #lastWrite: Promise<unknown> = Promise.resolve();
-  /** Acks whose position write has not finished; see {@link ACKS_UNSTORED_MAX}. */
+  /** This group's acks whose position write has not finished; see {@link ACKS_UNSTORED_MAX}. */
   #acksUnstored = 0;
+  /** Those of every group of the broker, which the bound counts. */
+  readonly #unstored: UnstoredAcks;
   /** Records admitted since the event loop last turned; see {@link ADMITTED_PER_TURN_MAX}. */
   #admittedInTurn = 0;
   /** The admission resuming on the next turn, once the budget of this one is spent. */
@@ -129,7 +135,11 @@ export class ConsumerGroup {
   /** The write request whose position the store has not read yet, which new acks join. */
   #openRequest: WriteRequest | undefined;
 
-  /** `stored` is the group's stored position (undefined for a new group). */
+  /**
+   * `stored` is the group's stored position (undefined for a new group); `unstored` the broker's
+   * count of acks waiting for their write, shared by its groups (default: the group's own, bounded
+   * by {@link ACKS_UNSTORED_MAX}).
+   */
   constructor(
     topic: GroupTopic,
     name: string,
@@ -137,8 +147,10 @@ export class ConsumerGroup {
     storePosition: StorePosition,
     limits: ConsumerGroupLimits,
     onError: (error: unknown) => void,
+    unstored: UnstoredAcks = new UnstoredAcks(ACKS_UNSTORED_MAX),
   ) {
     this.name = name;
+    this.#unstored = unstored;
     this.#topic = topic;
     this.#storePosition = storePosition;
     this.#limits = limits;
@@ -198,7 +210,10 @@ export class ConsumerGroup {
     });
   }
 
-  /** Acks waiting for their position write (at most {@link ACKS_UNSTORED_MAX} plus the windows). */
+  /**
+   * This group's acks waiting for their position write (with the other groups sharing its count,
+   * at most {@link ACKS_UNSTORED_MAX} plus the windows).
+   */
   get acksUnstoredCount(): number {
     return this.#acksUnstored;
   }
@@ -207,9 +222,9 @@ export class ConsumerGroup {
   #written(request: WriteRequest): void {
     // A write refused before its round read the position (a closed store) is no request to join.
     if (this.#openRequest === request) this.#openRequest = undefined;
-    const before = this.#acksUnstored;
     this.#acksUnstored -= request.acks;
-    if (before >= ACKS_UNSTORED_MAX && this.#acksUnstored < ACKS_UNSTORED_MAX) this.#fetchAll();
+    // Wakes the groups (this one among them) that stopped admitting at the bound.
+    this.#unstored.remove(request.acks);
   }
 
   /** Live members. */
@@ -272,6 +287,7 @@ export class ConsumerGroup {
     if (this.#closed) return;
     this.#closed = true;
     this.#delivery.close();
+    this.#unstored.forget(this.#fetchAllLater);
     for (const state of this.#partitions) clearTimeout(state.retryTimer);
     clearImmediate(this.#nextTurn);
     await Promise.allSettled([...this.#pendingReads]);
@@ -302,6 +318,11 @@ export class ConsumerGroup {
     for (const state of this.#partitions) this.#fetch(state);
   }
 
+  /** Woken by the shared count once below the bound (from a write's settlement, another group's maybe). */
+  readonly #fetchAllLater = (): void => {
+    this.#fetchAll();
+  };
+
   /** `#refill`, then a delivery scan if records were admitted. */
   #fetch(state: PartitionState): void {
     if (this.#refill(state)) this.#delivery.pump();
@@ -314,7 +335,10 @@ export class ConsumerGroup {
    */
   #refill(state: PartitionState): boolean {
     if (this.#closed || this.memberCount === 0 || state.fetching) return false;
-    if (this.#acksUnstored >= ACKS_UNSTORED_MAX) return false;
+    if (this.#unstored.full) {
+      this.#unstored.wakeWhenRoom(this.#fetchAllLater);
+      return false;
+    }
     if (this.#admittedInTurn >= ADMITTED_PER_TURN_MAX) {
       this.#nextTurn ??= setImmediate(this.#turn);
       return false;
@@ -456,6 +480,7 @@ export class ConsumerGroup {
     }
     request.acks += acks;
     this.#acksUnstored += acks;
+    this.#unstored.add(acks);
     return request.write!;
   }
 

@@ -8,6 +8,7 @@ import type { ReceivedMessage } from '@herald/bus';
 import { eventually } from '@herald/test-support';
 import { ACKS_UNSTORED_MAX, ADMITTED_PER_TURN_MAX, ConsumerGroup } from '../src/consumer-group.ts';
 import type { PartitionLog, StoredRecord } from '../src/partition-log.ts';
+import { UnstoredAcks } from '../src/unstored-acks.ts';
 import { freshDirectory, idOf, messages, tracked } from './support.ts';
 
 /**
@@ -369,6 +370,60 @@ describe('consumer group bounds', { timeout: 120_000 }, () => {
     } finally {
       for (const resolve of writes.splice(0)) resolve();
       await group.close();
+    }
+  });
+
+  it('groups - the groups of a broker share the ACKS_UNSTORED_MAX bound: together they stop admitting, and resume as writes finish', async () => {
+    const unstored = new UnstoredAcks(ACKS_UNSTORED_MAX);
+    const perGroup = ACKS_UNSTORED_MAX; // Each group alone could reach the bound.
+    const windowRecordsMax = 256;
+    const writes: (() => void)[] = [];
+    let delivered = 0;
+    let stored = 0;
+    const groups = ['a', 'b', 'c'].map((name) => {
+      const group = new ConsumerGroup(
+        { name: `topic-${name}`, logs: [memoryLog(perGroup)] },
+        'g',
+        undefined,
+        () => new Promise<void>((resolve) => writes.push(resolve)),
+        { windowRecordsMax, windowBytesMax: 1 << 20, fetchBytesMax: 1024, visibilityTimeoutMs: 60_000 },
+        (error) => assert.fail(String(error)),
+        unstored,
+      );
+      group.join(async (message: ReceivedMessage) => {
+        delivered += 1;
+        await message.ack();
+        stored += 1;
+      }, 64);
+      return group;
+    });
+    try {
+      await eventually(
+        () => unstored.full,
+        () => `${ACKS_UNSTORED_MAX} acks waiting across the groups (have ${unstored.count})`,
+      );
+      for (let turn = 0; turn < 20; turn++) await new Promise((resolve) => setImmediate(resolve));
+      // Three groups, one bound: at most the bound plus what each window held then.
+      assert.ok(
+        delivered <= ACKS_UNSTORED_MAX + groups.length * windowRecordsMax,
+        `${delivered} delivered while no position write finished`,
+      );
+      assert.equal(
+        groups.reduce((sum, group) => sum + group.acksUnstoredCount, 0),
+        unstored.count,
+        "the shared count is the sum of the groups' own",
+      );
+      await eventually(
+        () => {
+          for (const resolve of writes.splice(0)) resolve();
+          return stored === perGroup * groups.length;
+        },
+        () => `every ack stored (have ${stored}, delivered ${delivered})`,
+      );
+      assert.equal(unstored.count, 0);
+    } finally {
+      for (const resolve of writes.splice(0)) resolve();
+      await Promise.all(groups.map((group) => group.close()));
     }
   });
 

@@ -13,8 +13,16 @@
  * - a nack is first offered to the transport's `reroute` (RabbitMQ's retry queues); otherwise the
  *   entry is parked (its key blocked) on its own timer for the delay, at most `nackDelayMsMax`,
  *   then it is ready again;
- * - every delivery gets a new token, so an ack or nack from an earlier delivery, or after close,
- *   does nothing.
+ * - every delivery gets a new token (its hold, which the entry points to while it is current), so
+ *   an ack or nack from an earlier delivery, or after close, does nothing.
+ *
+ * Cost per delivery: the message and its hold, nothing else. `ack` and `nack` are shared
+ * functions, not closures (see {@link Delivered}); the handlers of one scan run in one microtask;
+ * an ack returns the transport's own promise (a group's position write, shared by the acks of a
+ * round) instead of an async frame of its own; a settled delivery lets go of its entry. A catch-up
+ * holds thousands of messages whose handlers await their ack's write, long enough to outlive
+ * scavenges, so what each keeps alive is what garbage collection costs (docs/benchmarks.md,
+ * "Catch-up: the delivery path").
  *
  * Bounds and cost: held entries are at most the sum of the members' `inFlightMax`, nack timers one
  * per parked entry (bounded by the windows); a scan costs O(windows + entries delivered), each settlement O(1) (the
@@ -55,12 +63,8 @@ export function waitingEntry(): PendingEntry {
   return { attempt: 1 };
 }
 
-/** A delivered entry: who holds it, from which window, with which delivery token. */
-interface Holding<E> {
-  readonly member: Member;
-  readonly window: KeyedFifo<E>;
-  readonly token: number;
-}
+/** Where a delivered message (or a spread copy of it) keeps its delivery. */
+const HOLD = Symbol('herald.delivery');
 
 /** The message fields a transport supplies; the window adds `deliveryAttempt`, `ack` and `nack`. */
 export type DeliveredFields = Omit<ReceivedMessage, 'deliveryAttempt' | 'ack' | 'nack'>;
@@ -95,20 +99,122 @@ export interface DeliveryWindowSource<E extends PendingEntry> {
   readonly nackDelayMsMax?: number;
 }
 
+/**
+ * The message of one delivery, keyed to its {@link Hold}. Built per delivery, so it holds no
+ * closures: `ack` and `nack` are shared functions (own properties, so a spread copy keeps them)
+ * that find the delivery through the symbol-keyed `[HOLD]` (also copied by a spread, pointing to
+ * the same hold). They must be called as methods of the message or of such a copy.
+ */
+class Delivered implements ReceivedMessage {
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: string;
+  readonly key: string | undefined;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly body: Uint8Array;
+  readonly timestampMs: number;
+  readonly deliveryAttempt: number;
+  readonly ack: () => Promise<void> = ackDelivered;
+  readonly nack: (options?: { readonly delayMs?: number }) => Promise<void> = nackDelivered;
+  readonly [HOLD]: Hold<PendingEntry>;
+
+  constructor(fields: DeliveredFields, deliveryAttempt: number, hold: Hold<PendingEntry>) {
+    this.topic = fields.topic;
+    this.partition = fields.partition;
+    this.offset = fields.offset;
+    this.key = fields.key;
+    this.headers = fields.headers;
+    this.body = fields.body;
+    this.timestampMs = fields.timestampMs;
+    this.deliveryAttempt = deliveryAttempt;
+    this[HOLD] = hold;
+  }
+}
+
+/** The hold behind `message` (a delivered message or a spread copy of one). */
+function holdOf(message: unknown, operation: string): Hold<PendingEntry> {
+  const hold = (message as Partial<Delivered> | undefined)?.[HOLD];
+  if (hold === undefined) {
+    throw new TypeError(
+      `${operation}() was called detached from its message: call it as message.${operation}()`,
+    );
+  }
+  return hold;
+}
+
+function ackDelivered(this: unknown): Promise<void> {
+  const hold = holdOf(this, 'ack');
+  return hold.owner.settle(hold);
+}
+
+function nackDelivered(this: unknown, options?: { readonly delayMs?: number }): Promise<void> {
+  const hold = holdOf(this, 'nack');
+  return hold.owner.release(hold, options?.delayMs);
+}
+
+/**
+ * One delivery of an entry: who holds it and from which window; the entry's `holder` while
+ * current. Once the delivery ends its `entry` is cleared, so a message its handler still holds
+ * (awaiting the ack's write) keeps neither the entry nor the window's bookkeeping alive.
+ */
+class Hold<E extends PendingEntry> {
+  readonly owner: Settler;
+  readonly member: Member;
+  readonly window: KeyedFifo<E>;
+  entry: KeyedEntry<E> | undefined;
+  /** Neighbours in the window's list of held deliveries. */
+  previous: Hold<E> | undefined = undefined;
+  next: Hold<E> | undefined = undefined;
+
+  constructor(owner: Settler, member: Member, window: KeyedFifo<E>, entry: KeyedEntry<E>) {
+    this.owner = owner;
+    this.member = member;
+    this.window = window;
+    this.entry = entry;
+  }
+
+  /** A logged message shows its delivery's state, not the window's internals behind it. */
+  [Symbol.for('nodejs.util.inspect.custom')](): string {
+    return this.entry === undefined ? '[delivery settled]' : '[delivery held]';
+  }
+}
+
+/** What a delivered message's `ack` and `nack` call. */
+interface Settler {
+  settle(hold: Hold<PendingEntry>): Promise<void>;
+  release(hold: Hold<PendingEntry>, delayMs: number | undefined): Promise<void>;
+}
+
+/** A settlement that had nothing to wait for (shared: a settled promise is immutable). */
+const SETTLED: Promise<void> = Promise.resolve();
+
 /** One consumer group's delivery state machine over windows owned by a transport. */
 export class DeliveryWindow<E extends PendingEntry> {
   readonly #source: DeliveryWindowSource<E>;
   readonly #members: Member[] = [];
-  readonly #held = new Map<KeyedEntry<E>, Holding<E>>();
+  /** The held deliveries, a doubly linked list (each entry's `holder` is its current one). */
+  #heldFirst: Hold<E> | undefined;
+  #heldLast: Hold<E> | undefined;
   readonly #delayTimers = new Set<NodeJS.Timeout>();
+  /**
+   * Messages delivered since the handlers last ran, whose handlers run in the next microtask.
+   * Bounded by what one synchronous run can deliver: the members' `inFlightMax`, plus deliveries
+   * released (a member leaving, a nack) and delivered again before the microtask.
+   */
+  #toCall: Delivered[] = [];
+  #callScheduled = false;
   #nextMember = 0;
   #nextWindow = 0;
-  #tokens = 0;
   #timer: NodeJS.Timeout | undefined;
   #timerDueMs = Number.POSITIVE_INFINITY;
   #pumping = false;
   #pumpAgain = false;
   #closed = false;
+  /** What the messages' `ack` and `nack` reach (the class's own methods stay private). */
+  readonly #settler: Settler = {
+    settle: (hold) => this.#settle(hold as Hold<E>),
+    release: (hold, delayMs) => this.#nack(hold as Hold<E>, delayMs),
+  };
 
   constructor(source: DeliveryWindowSource<E>) {
     this.#source = source;
@@ -121,7 +227,9 @@ export class DeliveryWindow<E extends PendingEntry> {
 
   /** Entries delivered and not yet settled, across members. */
   get held(): Iterable<KeyedEntry<E>> {
-    return this.#held.keys();
+    const entries: KeyedEntry<E>[] = [];
+    for (let hold = this.#heldFirst; hold !== undefined; hold = hold.next) entries.push(hold.entry!);
+    return entries;
   }
 
   /** Adds a member and delivers to it what may go now. */
@@ -143,8 +251,10 @@ export class DeliveryWindow<E extends PendingEntry> {
     if (member.closed) return;
     member.closed = true;
     this.#members.splice(this.#members.indexOf(member), 1);
-    for (const [entry, holding] of [...this.#held]) {
-      if (holding.member === member) this.release(entry);
+    for (let hold = this.#heldFirst; hold !== undefined; ) {
+      const next = hold.next;
+      if (hold.member === member) this.release(hold.entry!);
+      hold = next;
     }
     this.pump();
   }
@@ -154,11 +264,15 @@ export class DeliveryWindow<E extends PendingEntry> {
    * counting the delivery as an attempt. Does nothing for an entry not held.
    */
   release(entry: KeyedEntry<E>, delayMs = 0): void {
-    const holding = this.#held.get(entry);
-    if (holding === undefined) return;
-    this.#held.delete(entry);
-    this.#unhold(holding.member);
-    this.#park(holding.window, entry, delayMs);
+    const hold = this.#currentHold(entry);
+    if (hold === undefined) return;
+    this.#park(hold.window, this.#unhold(hold), delayMs);
+  }
+
+  /** The delivery holding `entry` now, if this window delivered it. */
+  #currentHold(entry: KeyedEntry<E>): Hold<E> | undefined {
+    const hold = entry.holder;
+    return hold instanceof Hold && hold.owner === this.#settler ? (hold as Hold<E>) : undefined;
   }
 
   /** A released entry: one more attempt, ready again after `delayMs` (at most `nackDelayMsMax`). */
@@ -212,6 +326,10 @@ export class DeliveryWindow<E extends PendingEntry> {
     } finally {
       this.#pumping = false;
     }
+    if (this.#toCall.length > 0 && !this.#callScheduled) {
+      this.#callScheduled = true;
+      queueMicrotask(this.#callHandlers);
+    }
   }
 
   /** Stops delivering: members leave (held entries are released), the timer stops, later settlements do nothing. */
@@ -260,10 +378,25 @@ export class DeliveryWindow<E extends PendingEntry> {
     }
   }
 
-  /** One delivery of `member` ended (settled, released or rerouted): its count goes down. */
-  #unhold(member: Member): void {
+  /**
+   * A delivery ended (settled, released or rerouted): out of the held list, its member's count
+   * down, its entry no longer its (returned).
+   */
+  #unhold(hold: Hold<E>): KeyedEntry<E> {
+    const entry = hold.entry!;
+    entry.holder = undefined;
+    hold.entry = undefined;
+    const { previous, next } = hold;
+    if (previous === undefined) this.#heldFirst = next;
+    else previous.next = next;
+    if (next === undefined) this.#heldLast = previous;
+    else next.previous = previous;
+    hold.previous = undefined;
+    hold.next = undefined;
+    const member = hold.member;
     member.inFlight -= 1;
     invariant(member.inFlight >= 0, 'DeliveryWindow: a member in-flight count never negative');
+    return entry;
   }
 
   #memberWithRoom(): Member | undefined {
@@ -276,49 +409,94 @@ export class DeliveryWindow<E extends PendingEntry> {
   }
 
   #deliver(window: KeyedFifo<E>, entry: KeyedEntry<E>, member: Member, nowMs: number): void {
-    const token = ++this.#tokens;
-    const holding: Holding<E> = { member, window, token };
     member.inFlight += 1;
     invariant(member.inFlight <= member.inFlightMax, 'DeliveryWindow: a member holds at most inFlightMax');
-    invariant(!this.#held.has(entry), 'DeliveryWindow: an entry is held by one delivery at a time');
-    this.#held.set(entry, holding);
+    invariant(entry.holder === undefined, 'DeliveryWindow: an entry is held by one delivery at a time');
+    // A new hold per delivery is its token: an ack or nack of an earlier delivery finds another.
+    const hold = new Hold<E>(this.#settler, member, window, entry);
+    entry.holder = hold;
+    hold.previous = this.#heldLast;
+    if (this.#heldLast === undefined) this.#heldFirst = hold;
+    else this.#heldLast.next = hold;
+    this.#heldLast = hold;
     this.#source.onDeliver?.(entry, nowMs);
-    const isCurrent = () => !this.#closed && this.#held.get(entry) === holding;
-    const message: ReceivedMessage = {
-      ...this.#source.describe(entry.value),
-      deliveryAttempt: entry.value.attempt,
-      ack: async () => {
-        if (!isCurrent()) return;
-        this.#unhold(member);
-        this.#held.delete(entry);
-        // False: the transport reset the window since (e.g. retention passed it); nothing to store.
-        const done = window.ack(entry) ? this.#source.onAck(entry) : undefined;
+    this.#toCall.push(
+      new Delivered(this.#source.describe(entry.value), entry.value.attempt, hold as Hold<PendingEntry>),
+    );
+  }
+
+  /**
+   * Runs the handlers of the messages delivered since the last run, in delivery order, in one
+   * microtask rather than a promise chain each. A handler that throws (synchronously or not) gets
+   * its message nacked: the subscriber's bug.
+   */
+  readonly #callHandlers = (): void => {
+    this.#callScheduled = false;
+    const messages = this.#toCall;
+    this.#toCall = [];
+    for (const message of messages) {
+      const hold = message[HOLD];
+      let result: Promise<void>;
+      try {
+        result = hold.member.handler(message);
+      } catch {
+        void message.nack().catch(ignore);
+        continue;
+      }
+      // Only a rejection needs the message: one closure, no promise chain before the handler.
+      if (typeof (result as PromiseLike<void> | undefined)?.then === 'function')
+        void Promise.resolve(result).then(undefined, () => message.nack().catch(ignore));
+    }
+  };
+
+  /** `ack` of the delivery `hold`: settles its entry; resolves once the transport stored it. */
+  #settle(hold: Hold<E>): Promise<void> {
+    if (this.#closed || hold.entry?.holder !== hold) return SETTLED;
+    try {
+      const entry = this.#unhold(hold);
+      // False: the transport reset the window since (e.g. retention passed it); nothing to store.
+      const done = hold.window.ack(entry) ? this.#source.onAck(entry) : undefined;
+      this.pump();
+      return done ?? SETTLED;
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /** `nack` of the delivery `hold`: offered to `reroute`, else released for the delay. */
+  #nack(hold: Hold<E>, delayMsAsked: number | undefined): Promise<void> {
+    const entry = hold.entry;
+    if (this.#closed || entry?.holder !== hold) return SETTLED;
+    try {
+      const delayMs = Math.max(0, delayMsAsked ?? 0);
+      const rerouted = this.#source.reroute?.(entry, delayMs);
+      if (rerouted === undefined) {
+        this.release(entry, delayMs);
         this.pump();
-        await done;
-      },
-      nack: async (options) => {
-        if (!isCurrent()) return;
-        const delayMs = Math.max(0, options?.delayMs ?? 0);
-        const rerouted = this.#source.reroute?.(entry, delayMs);
-        if (rerouted === undefined) {
-          this.release(entry, delayMs);
-          this.pump();
-          return;
-        }
-        this.#unhold(member);
-        this.#held.delete(entry);
-        const sent = await rerouted.catch(() => false);
-        if (this.#closed) return;
-        let done: Promise<void> | undefined;
-        if (!sent) this.#park(window, entry, delayMs);
-        else if (window.ack(entry)) done = this.#source.onAck(entry);
-        this.pump();
-        await done;
-      },
-    };
-    // A handler that throws (synchronously or not) gets its message nacked: the subscriber's bug.
-    void Promise.resolve()
-      .then(() => member.handler(message))
-      .catch(() => message.nack());
+        return SETTLED;
+      }
+      this.#unhold(hold);
+      return this.#afterReroute(hold.window, entry, rerouted, delayMs);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /** A rerouted nack: settled like an ack when the transport sent it elsewhere, else parked. */
+  async #afterReroute(
+    window: KeyedFifo<E>,
+    entry: KeyedEntry<E>,
+    rerouted: Promise<boolean>,
+    delayMs: number,
+  ): Promise<void> {
+    const sent = await rerouted.catch(() => false);
+    if (this.#closed) return;
+    let done: Promise<void> | undefined;
+    if (!sent) this.#park(window, entry, delayMs);
+    else if (window.ack(entry)) done = this.#source.onAck(entry);
+    this.pump();
+    await done;
   }
 }
+
+function ignore(): void {}

@@ -120,7 +120,9 @@ export class Dispatcher {
   /** The handler runs' timeouts: one timer for all of them, not one per message. */
   readonly #deadlines = new DeadlineSweep();
   /** Acks of handled messages not settled yet: counted, not awaited per message. */
-  readonly #acks = new PendingAcks<ReceivedMessage>((error, message) => this.#settleFailed(message, error));
+  readonly #acks = new PendingAcks<ReceivedMessage>((error, message, acks) =>
+    this.#settleFailed(message, error, acks),
+  );
 
   constructor(host: DispatcherHost, topic: string, group: string, concurrency: number) {
     this.#host = host;
@@ -221,10 +223,11 @@ export class Dispatcher {
     }
   }
 
-  #settleFailed(message: ReceivedMessage, error: unknown): void {
+  /** `acks`: settlements that failed together (acks sharing one transport write), `message` the first. */
+  #settleFailed(message: ReceivedMessage, error: unknown, acks = 1): void {
     this.#noteError('settle', error);
     this.#host.logger.error(
-      { ...this.#coordinates(message), error: String(error) },
+      { ...this.#coordinates(message), ...(acks > 1 ? { acks } : {}), error: String(error) },
       'dispatcher failed to settle a message; it will be redelivered',
     );
   }

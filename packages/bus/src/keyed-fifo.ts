@@ -71,6 +71,11 @@ export interface KeyedEntry<T> {
   readonly sizeBytes: number;
   /** Changed only by the window. */
   readonly state: KeyedEntryState;
+  /**
+   * The caller's slot, undefined when enqueued and never read by the window: `DeliveryWindow`
+   * keeps the delivery holding the entry here, so finding it costs no map.
+   */
+  holder: unknown;
 }
 
 /** Bounds of a {@link KeyedFifo}. */
@@ -92,6 +97,7 @@ interface Entry<T> {
   readonly offset: bigint;
   readonly sizeBytes: number;
   state: KeyedEntryState;
+  holder: unknown;
   /** Entries enqueued before this one since the last reset. */
   readonly index: number;
   /** Bytes enqueued before this one since the last reset. */
@@ -236,6 +242,7 @@ export class KeyedFifo<T> {
       offset,
       sizeBytes,
       state: 'ready',
+      holder: undefined,
       index: this.#enqueuedCount,
       bytesBefore: this.#enqueuedBytes,
       owner: this,

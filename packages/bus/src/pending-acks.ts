@@ -11,15 +11,20 @@ export class PendingAcks<Subject> {
   #count = 0;
   /** Called when the count drops to zero while {@link settled} waits. */
   #onSettled: (() => void) | undefined;
-  readonly #onFailed: (error: unknown, subject: Subject) => void;
-  /** One function for every ack that settles, not a closure per message. */
-  readonly #settle = (): void => {
-    this.#count -= 1;
-    if (this.#count === 0) this.#onSettled?.();
-  };
+  readonly #onFailed: (error: unknown, subject: Subject, acks: number) => void;
+  /**
+   * The last ack tracked and the batch counting it. A transport may answer many acks with one
+   * promise (the embedded broker: the position write of a round); those are counted in one batch,
+   * with one reaction and one subject kept, not one per message. Cleared once that batch settles.
+   */
+  #lastAck: Promise<void> | undefined;
+  #lastBatch: AckBatch<Subject> | undefined;
 
-  /** `onFailed` hears of every ack that rejected, with what it was for (the transport redelivers it). */
-  constructor(onFailed: (error: unknown, subject: Subject) => void) {
+  /**
+   * `onFailed` hears of every ack that rejected, with what it was for (the transport redelivers
+   * it): once per batch of acks that shared one promise, with the first subject and the count.
+   */
+  constructor(onFailed: (error: unknown, subject: Subject, acks: number) => void) {
     this.#onFailed = onFailed;
   }
 
@@ -31,10 +36,30 @@ export class PendingAcks<Subject> {
   /** Counts `ack` until it settles; a rejection goes to `onFailed` with `subject`, never unhandled. */
   track(ack: Promise<void>, subject: Subject): void {
     this.#count += 1;
-    ack.then(this.#settle, (error: unknown) => {
-      this.#settle();
-      this.#onFailed(error, subject);
-    });
+    if (ack === this.#lastAck) {
+      this.#lastBatch!.acks += 1;
+      return;
+    }
+    const batch: AckBatch<Subject> = { acks: 1, subject };
+    this.#lastAck = ack;
+    this.#lastBatch = batch;
+    ack.then(
+      () => this.#settle(batch),
+      (error: unknown) => {
+        this.#settle(batch);
+        this.#onFailed(error, batch.subject, batch.acks);
+      },
+    );
+  }
+
+  /** A batch's promise settled: its acks no longer count (later ones need a batch of their own). */
+  #settle(batch: AckBatch<Subject>): void {
+    if (this.#lastBatch === batch) {
+      this.#lastAck = undefined;
+      this.#lastBatch = undefined;
+    }
+    this.#count -= batch.acks;
+    if (this.#count === 0) this.#onSettled?.();
   }
 
   /** Resolves once no ack is pending or `deadlineMs` (a `performance.now()` time) passed. */
@@ -49,4 +74,11 @@ export class PendingAcks<Subject> {
     clearTimeout(timer);
     this.#onSettled = undefined;
   }
+}
+
+/** Acks tracked with one promise. */
+interface AckBatch<Subject> {
+  acks: number;
+  /** The first one's subject, reported if the promise rejects. */
+  readonly subject: Subject;
 }

@@ -10,7 +10,12 @@ import type { TransportHealth } from './health.ts';
 
 export type { TransportMessage } from './envelope.ts';
 
-/** A message handed to a subscriber. Exactly one of `ack` or `nack` settles it. */
+/**
+ * A message handed to a subscriber. Exactly one of `ack` or `nack` settles it. Call them as
+ * methods (`message.ack()`, also on a spread copy of the message): a transport may share one
+ * function across its messages rather than build closures per delivery (those of
+ * `DeliveryWindow` do, and throw a `TypeError` when called detached).
+ */
 export interface ReceivedMessage extends TransportMessage {
   /** The topic it was read from. */
   readonly topic: string;

@@ -211,6 +211,73 @@ describe('delivery window', { timeout: 120_000 }, () => {
     window.close();
   });
 
+  it('delivery window - a message delivered with no closure: a spread copy settles its delivery, a detached ack is a TypeError, a rejected handler nacks', async () => {
+    const { window, lists, acked } = fixture([
+      [
+        ['a1', 'a'],
+        ['a2', 'a'],
+        ['b1', 'b'],
+      ],
+    ]);
+    const member = recorder();
+    window.join(member.handler, 2);
+    await eventually(
+      () => member.received.length === 2,
+      () => `a1 and b1 delivered (got ${member.ids().join(',')})`,
+    );
+    const [a1, b1] = member.received as [ReceivedMessage, ReceivedMessage];
+    // A wrapper that spreads the message (as test transports and middleware do) keeps ack/nack.
+    const copy: ReceivedMessage = { ...a1, offset: 'copied' };
+    assert.deepEqual(
+      Object.keys(a1).sort(),
+      [
+        'ack',
+        'body',
+        'deliveryAttempt',
+        'headers',
+        'key',
+        'nack',
+        'offset',
+        'partition',
+        'timestampMs',
+        'topic',
+      ],
+      'only the contract fields are visible',
+    );
+    const { ack } = b1;
+    assert.throws(() => ack(), TypeError, 'a detached ack says to call it as a method');
+    await copy.ack();
+    assert.deepEqual(acked, ['a1'], 'the copy acked the original delivery');
+    await a1.ack(); // The original: that delivery is settled already.
+    assert.deepEqual(acked, ['a1']);
+    await eventually(
+      () => member.received.length === 3,
+      () => 'a2 delivered once a1 is acked',
+    );
+    await b1.nack();
+    await eventually(
+      () => member.received.length === 4 && member.received[3]!.offset === 'b1',
+      () => `b1 redelivered after the nack (got ${member.ids().join(',')})`,
+    );
+    assert.equal(member.received[3]!.deliveryAttempt, 2);
+    window.close();
+    // A handler whose promise rejects gets its message nacked, as one that throws does.
+    const second = fixture([[['c1', 'c']]]);
+    let calls = 0;
+    second.window.join(async (message) => {
+      calls += 1;
+      if (calls === 1) throw new Error('subscriber bug, asynchronously');
+      await message.ack();
+    }, 1);
+    await eventually(
+      () => second.lists[0]!.unsettledCount === 0,
+      () => `c1 acked after the rejection (calls ${calls})`,
+    );
+    assert.equal(calls, 2);
+    second.window.close();
+    assert.equal(lists[0]!.unsettledCount, 2);
+  });
+
   it('delivery window - a nack delay is capped by nackDelayMsMax, and a stale ack of the nacked delivery does nothing', async () => {
     const { window, acked } = fixture(
       [

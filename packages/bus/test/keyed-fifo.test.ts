@@ -332,7 +332,14 @@ describe('keyed fifo', () => {
     assert.throws(() => fifo.ack(foreign), broken(/ack of an entry this window never handed out/));
     assert.throws(() => fifo.release(foreign), broken(/release of an entry this window never handed out/));
     assert.throws(() => fifo.retry(foreign), broken(/retry of an entry this window never handed out/));
-    const madeUp = { value: 'y', key: undefined, offset: 0n, sizeBytes: 0, state: 'taken' } as const;
+    const madeUp = {
+      value: 'y',
+      key: undefined,
+      offset: 0n,
+      sizeBytes: 0,
+      state: 'taken',
+      holder: undefined,
+    } as const;
     assert.throws(() => fifo.ack(madeUp), broken(/never handed out/));
     assert.equal(other.ack(foreign), true, 'its own window still settles it');
     // Misuse is typed the same way.

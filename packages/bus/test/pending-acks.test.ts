@@ -14,8 +14,8 @@ function deferred() {
 
 describe('pending acks', () => {
   test('counts acks until they settle; settled() resolves when the last one does', async () => {
-    const failures: [unknown, string][] = [];
-    const acks = new PendingAcks<string>((error, subject) => failures.push([error, subject]));
+    const failures: [unknown, string, number][] = [];
+    const acks = new PendingAcks<string>((error, subject, count) => failures.push([error, subject, count]));
     const first = deferred();
     const second = deferred();
     acks.track(first.promise, 'first');
@@ -37,15 +37,39 @@ describe('pending acks', () => {
   });
 
   test('a rejected ack is counted as settled and reported, never unhandled', async () => {
-    const failures: [unknown, string][] = [];
-    const acks = new PendingAcks<string>((error, subject) => failures.push([error, subject]));
+    const failures: [unknown, string, number][] = [];
+    const acks = new PendingAcks<string>((error, subject, count) => failures.push([error, subject, count]));
     const ack = deferred();
     acks.track(ack.promise, 'the message');
     const error = new Error('position store closed');
     ack.reject(error);
     await acks.settled(performance.now() + 10_000);
     assert.equal(acks.count, 0);
-    assert.deepEqual(failures, [[error, 'the message']]);
+    assert.deepEqual(failures, [[error, 'the message', 1]]);
+  });
+
+  test('acks sharing one promise (one position write) are one batch: counted, settled and reported together', async () => {
+    const failures: [unknown, string, number][] = [];
+    const acks = new PendingAcks<string>((error, subject, count) => failures.push([error, subject, count]));
+    const write = deferred();
+    for (const subject of ['a', 'b', 'c']) acks.track(write.promise, subject);
+    const other = deferred();
+    acks.track(other.promise, 'd');
+    assert.equal(acks.count, 4);
+    const error = new Error('position write failed');
+    write.reject(error);
+    other.resolve();
+    await acks.settled(performance.now() + 10_000);
+    assert.equal(acks.count, 0);
+    assert.deepEqual(failures, [[error, 'a', 3]], 'one report for the batch, with its first subject');
+    // A promise settled earlier and tracked again (a shared settled promise) starts a new batch.
+    const done = Promise.resolve();
+    acks.track(done, 'e');
+    await acks.settled(performance.now() + 10_000);
+    acks.track(done, 'f');
+    assert.equal(acks.count, 1);
+    await acks.settled(performance.now() + 10_000);
+    assert.equal(acks.count, 0);
   });
 
   test('settled() gives up at its deadline while an ack is still pending', async () => {

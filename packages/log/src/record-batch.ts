@@ -604,6 +604,57 @@ function readBytesField(bytes: Uint8Array, cursor: ByteCursor, end: number, what
   return field;
 }
 
+/**
+ * The header names last decoded, by their place in the record, as bytes and text. The records of
+ * a stream mostly repeat their names in the same order (a CloudEvent's ten `ce_` headers), so a
+ * name whose bytes match the one before at its place is not decoded again (decoding took a view
+ * and a `TextDecoder` call per header). Bounded: the first {@link HEADER_NAMES_CACHED_MAX}
+ * places, names of at most {@link HEADER_NAME_BYTES_CACHED_MAX} bytes.
+ */
+const HEADER_NAMES_CACHED_MAX = 32;
+const HEADER_NAME_BYTES_CACHED_MAX = 64;
+const headerNameBytesCached: (Uint8Array | undefined)[] = [];
+const headerNamesCached: string[] = [];
+
+/** The header name at the cursor (the `headerIndex`th of record `recordIndex`), as text. */
+function readHeaderName(
+  bytes: Uint8Array,
+  cursor: ByteCursor,
+  end: number,
+  headerIndex: number,
+  recordIndex: number,
+): string {
+  const length = readVarint(bytes, cursor, end);
+  if (length === -1) {
+    throw invalid(`record ${recordIndex} has a header with a null key`);
+  }
+  if (length < -1 || length > end - cursor.position) {
+    throw invalid(
+      `header key length ${length} exceeds the ${end - cursor.position} bytes left in the record`,
+    );
+  }
+  const start = cursor.position;
+  cursor.position += length;
+  const cached = headerIndex < HEADER_NAMES_CACHED_MAX ? headerNameBytesCached[headerIndex] : undefined;
+  if (cached !== undefined && cached.length === length && sameBytes(cached, bytes, start)) {
+    return headerNamesCached[headerIndex]!;
+  }
+  const name = utf8Decoder.decode(bytes.subarray(start, start + length));
+  if (headerIndex < HEADER_NAMES_CACHED_MAX && length <= HEADER_NAME_BYTES_CACHED_MAX) {
+    headerNameBytesCached[headerIndex] = new Uint8Array(bytes.subarray(start, start + length));
+    headerNamesCached[headerIndex] = name;
+  }
+  return name;
+}
+
+/** Whether `bytes[start, start + expected.length)` equals `expected`. */
+function sameBytes(expected: Uint8Array, bytes: Uint8Array, start: number): boolean {
+  for (let index = 0; index < expected.length; index++) {
+    if (bytes[start + index] !== expected[index]) return false;
+  }
+  return true;
+}
+
 function decodeRecordStream(
   bytes: Uint8Array,
   start: number,
@@ -631,11 +682,8 @@ function decodeRecordStream(
     }
     const headers: RecordHeader[] = [];
     for (let headerIndex = 0; headerIndex < headerCount; headerIndex++) {
-      const headerKey = readBytesField(bytes, cursor, recordEnd, 'header key');
-      if (headerKey === null) {
-        throw invalid(`record ${index} has a header with a null key`);
-      }
-      headers.push([utf8Decoder.decode(headerKey), readBytesField(bytes, cursor, recordEnd, 'header value')]);
+      const name = readHeaderName(bytes, cursor, recordEnd, headerIndex, index);
+      headers.push([name, readBytesField(bytes, cursor, recordEnd, 'header value')]);
     }
     if (cursor.position !== recordEnd) {
       throw invalid(

@@ -308,6 +308,71 @@ describe('record batch', { timeout: 120_000 }, () => {
     );
   });
 
+  test('record batch - header names repeated from record to record decode the same, and a changed name at the same place is decoded anew', () => {
+    const bytes = (text: string) => utf8(text);
+    const batch = encodeRecordBatch(
+      [
+        {
+          value: null,
+          headers: [
+            ['ce_id', bytes('1')],
+            ['ce_type', bytes('a')],
+          ],
+          timestampMs: 1,
+        },
+        {
+          value: null,
+          headers: [
+            ['ce_id', bytes('2')],
+            ['ce_type', bytes('b')],
+          ],
+          timestampMs: 1,
+        },
+        // Same lengths, other bytes; then a longer name, fewer and more headers, and non-ASCII.
+        {
+          value: null,
+          headers: [
+            ['ce_ix', bytes('3')],
+            ['ce_tape', bytes('c')],
+          ],
+          timestampMs: 1,
+        },
+        { value: null, headers: [['ce_id_long', bytes('4')]], timestampMs: 1 },
+        {
+          value: null,
+          headers: [
+            ['ce_id', bytes('5')],
+            ['ce_type', bytes('e')],
+            ['é', bytes('f')],
+          ],
+          timestampMs: 1,
+        },
+        {
+          value: null,
+          headers: [
+            ['ce_id', bytes('6')],
+            ['ce_type', bytes('g')],
+            ['è', bytes('h')],
+          ],
+          timestampMs: 1,
+        },
+      ],
+      { baseOffset: 0n },
+    );
+    // Twice: the second decode meets names cached by the first.
+    for (let round = 0; round < 2; round++) {
+      const names = decodeRecordBatchRecords(batch).map((record) => record.headers.map(([name]) => name));
+      assert.deepEqual(names, [
+        ['ce_id', 'ce_type'],
+        ['ce_id', 'ce_type'],
+        ['ce_ix', 'ce_tape'],
+        ['ce_id_long'],
+        ['ce_id', 'ce_type', 'é'],
+        ['ce_id', 'ce_type', 'è'],
+      ]);
+    }
+  });
+
   for (const compression of ['gzip', 'zstd'] as const) {
     test(`round-trips ${compression}-compressed records`, () => {
       const input = Array.from({ length: 50 }, (_, index) => ({
