@@ -55,7 +55,7 @@ import { validation } from './middleware/validation.ts';
 import { assertName, assertTopicName } from './names.ts';
 import { type OutboxTransaction, outboxTransaction, requireOutbox, withStaging } from './outbox.ts';
 import { type OutboxRelay, outboxRelayOf } from './outbox-relay.ts';
-import { isoNow, replier } from './outgoing.ts';
+import { isoNow, measuredPublish, replier } from './outgoing.ts';
 import { pipeline } from './pipeline.ts';
 import { checkRequestTimeout, ReplyInbox } from './request-reply.ts';
 import { type RetryPolicy, retryPolicy } from './retry-policy.ts';
@@ -360,7 +360,8 @@ class HeraldBus implements Bus, DispatcherHost {
     );
   }
 
-  async #emit(
+  /** Not `async`: an async frame returning #emitEnvelope's promise cost a promise and ticks a message. */
+  #emit(
     contract: Contract,
     input: unknown,
     options: PublishOptions = {},
@@ -369,16 +370,9 @@ class HeraldBus implements Bus, DispatcherHost {
   ): Promise<Envelope> {
     this.#assertOpen(contract.kind === 'command' ? 'send' : 'publish');
     registerContract(this.#contracts, contract);
-    if (this.metrics === undefined) return this.#emitEnvelope(contract, input, options, attributes, cause);
-    const startedMs = performance.now();
-    try {
-      const envelope = await this.#emitEnvelope(contract, input, options, attributes, cause);
-      this.metrics.published(contract.topic, contract.type, performance.now() - startedMs);
-      return envelope;
-    } catch (error) {
-      this.metrics.publishFailed(contract.topic, contract.type);
-      throw error;
-    }
+    const startedMs = this.metrics === undefined ? 0 : performance.now();
+    const sent = this.#emitEnvelope(contract, input, options, attributes, cause);
+    return this.metrics === undefined ? sent : measuredPublish(this.metrics, contract, sent, startedMs);
   }
 
   async #emitEnvelope(

@@ -3,8 +3,9 @@
  * time stamp every envelope carries. Kept apart from bus.ts, which holds the bus's lifecycle.
  */
 import type { HandlerContext } from './context.ts';
-import type { QueryContract } from './contracts.ts';
+import type { Contract, QueryContract } from './contracts.ts';
 import { type Envelope, encodeEnvelope } from './envelope.ts';
+import type { BusMetrics } from './metrics.ts';
 import { REPLY_ERROR_MESSAGE, REPLY_ERROR_NAME } from './request-reply.ts';
 import { validate } from './schema.ts';
 import { activeOr, endWhenSettled, startSend } from './tracing.ts';
@@ -119,4 +120,27 @@ export function isoNow(): string {
     lastTimeText = new Date(nowMs).toISOString();
   }
   return lastTimeText;
+}
+
+/**
+ * `sent` (a publish of `contract` started at `startedMs`, `performance.now()`), reported to
+ * `metrics` as published with its duration or as failed once it settles. A `then` rather than an
+ * async frame: the bus's publish takes this path only when metrics are set.
+ */
+export function measuredPublish(
+  metrics: BusMetrics,
+  contract: Contract,
+  sent: Promise<Envelope>,
+  startedMs: number,
+): Promise<Envelope> {
+  return sent.then(
+    (envelope) => {
+      metrics.published(contract.topic, contract.type, performance.now() - startedMs);
+      return envelope;
+    },
+    (error: unknown) => {
+      metrics.publishFailed(contract.topic, contract.type);
+      throw error;
+    },
+  );
 }

@@ -18,19 +18,31 @@ function takeRandom(count: number): number {
   return start;
 }
 
-const HEX = Array.from({ length: 256 }, (_, byte) => byte.toString(16).padStart(2, '0'));
+/** ASCII codes of the 16 hex digits. */
+const HEX_DIGITS = new Uint8Array(Buffer.from('0123456789abcdef', 'latin1'));
+/**
+ * The id being made, as 36 ASCII bytes (the dashes stay in place), decoded into one flat string at
+ * the end: building it by 14 concatenations made a tree of strings that the log's header encoder
+ * then read character by character through (measured: id plus four reads of its text 0.38–0.48
+ * against 0.24–0.28 µs).
+ */
+const text = Buffer.alloc(36, '-'.charCodeAt(0));
 
-/** The millisecond whose timestamp text is in {@link timeText}. */
+/** The millisecond whose timestamp is in the first 13 bytes of {@link text}. */
 let timeTextMs = -1;
-/** `tttttttt-tttt-`: the 48-bit timestamp as the id's first two groups, shared by every id of one ms. */
-let timeText = '';
+
+/** Writes `byte` as two hex digits at `at` of {@link text}. */
+function putHex(at: number, byte: number): void {
+  text[at] = HEX_DIGITS[byte >>> 4]!;
+  text[at + 1] = HEX_DIGITS[byte & 0xf]!;
+}
 
 /**
  * Returns a new UUIDv7. Ids made by one process are strictly increasing: within one millisecond
  * the 12-bit `rand_a` field is a counter (RFC 9562 method 1), and the clock is never allowed to
  * step backwards.
  *
- * The text is built straight from the timestamp, counter and pool bytes (no 16-byte array), and
+ * The text is written straight from the timestamp, counter and pool bytes (no 16-byte array), and
  * the timestamp part is formatted once per millisecond: a busy publisher makes many ids per ms.
  */
 export function uuidv7(): string {
@@ -49,25 +61,17 @@ export function uuidv7(): string {
   }
   if (ms !== timeTextMs) {
     timeTextMs = ms;
-    // 48-bit big-endian millisecond timestamp: 12 hex digits, split 8-4.
+    // 48-bit big-endian millisecond timestamp: 12 hex digits, split 8-4 (`tttttttt-tttt-`).
     const hex = ms.toString(16).padStart(12, '0');
-    timeText = `${hex.slice(0, 8)}-${hex.slice(8)}-`;
+    text.write(hex.slice(0, 8), 0, 'latin1');
+    text.write(hex.slice(8), 9, 'latin1');
   }
   const r = takeRandom(8);
   // Version 7 with the 12-bit counter, then variant 10 with 62 random bits.
-  return (
-    timeText +
-    HEX[0x70 | (sequence >>> 8)]! +
-    HEX[sequence & 0xff]! +
-    '-' +
-    HEX[0x80 | (pool[r]! & 0x3f)]! +
-    HEX[pool[r + 1]!]! +
-    '-' +
-    HEX[pool[r + 2]!]! +
-    HEX[pool[r + 3]!]! +
-    HEX[pool[r + 4]!]! +
-    HEX[pool[r + 5]!]! +
-    HEX[pool[r + 6]!]! +
-    HEX[pool[r + 7]!]!
-  );
+  putHex(14, 0x70 | (sequence >>> 8));
+  putHex(16, sequence & 0xff);
+  putHex(19, 0x80 | (pool[r]! & 0x3f));
+  putHex(21, pool[r + 1]!);
+  for (let index = 2; index < 8; index++) putHex(20 + 2 * index, pool[r + index]!);
+  return text.toString('latin1', 0, 36);
 }

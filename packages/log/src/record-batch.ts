@@ -223,6 +223,30 @@ function utf8Length(text: string): number {
   return Buffer.byteLength(text, 'utf8');
 }
 
+/**
+ * The header strings last measured at each place of a record (name of header `i` at `2i`, its
+ * string value at `2i + 1`) and their UTF-8 lengths. A producer's records repeat most of their
+ * headers (a CloudEvent's names, and its type, source, spec version and content type are the same
+ * string objects on every event of a contract), and a string equal to the one measured at its place
+ * is not measured again: `===` on the same string object is a pointer compare. Bounded: the first
+ * {@link MEASURED_PLACES_MAX} places, strings of at most {@link ASCII_LOOP_UNITS_MAX} UTF-16 units.
+ */
+const MEASURED_PLACES_MAX = 64;
+const measuredTexts = new Array<string | undefined>(MEASURED_PLACES_MAX).fill(undefined);
+const measuredBytes = new Int32Array(MEASURED_PLACES_MAX);
+
+/** {@link utf8Length} of `text`, remembered for the next record's header at `place`. */
+function measuredUtf8Length(text: string, place: number): number {
+  if (place >= MEASURED_PLACES_MAX) return utf8Length(text);
+  if (text === measuredTexts[place]) return measuredBytes[place]!;
+  const bytes = utf8Length(text);
+  if (text.length <= ASCII_LOOP_UNITS_MAX) {
+    measuredTexts[place] = text;
+    measuredBytes[place] = bytes;
+  }
+  return bytes;
+}
+
 function recordBodySize(record: RecordInput, timestampDelta: number, offsetDelta: number): number {
   let size = 1 + varlongSize(timestampDelta) + varintSize(offsetDelta);
   const key = record.key ?? null;
@@ -234,13 +258,13 @@ function recordBodySize(record: RecordInput, timestampDelta: number, offsetDelta
   size += varintSize(headers.length);
   for (let index = 0; index < headers.length; index++) {
     const header = headers[index]!;
-    const keyBytes = utf8Length(header[0]);
+    const keyBytes = measuredUtf8Length(header[0], 2 * index);
     noteHeaderLength(keyBytes);
     size += varintSize(keyBytes) + keyBytes;
     const headerValue = header[1];
     let valueBytes: number;
     if (typeof headerValue === 'string') {
-      valueBytes = utf8Length(headerValue);
+      valueBytes = measuredUtf8Length(headerValue, 2 * index + 1);
       noteHeaderLength(valueBytes);
     } else {
       valueBytes = headerValue === null ? -1 : headerValue.length;

@@ -246,6 +246,34 @@ describe('record batch', { timeout: 120_000 }, () => {
     }
   });
 
+  test('record batch - a header repeated at its place is not measured again, and one changed at its place (same length, not ASCII) is measured anew', () => {
+    // The encoder remembers the UTF-8 length of the string last measured at each header place;
+    // 'abc' and 'äbc' have one UTF-16 length and different UTF-8 lengths (3 and 4 bytes).
+    const type = 'OrderPlaced';
+    const sequence = ['abc', 'abc', 'äbc', 'abc', 'äbc', 'äbc', 'a'.repeat(70), 'ü'.repeat(70), 'abc'];
+    const records = (asBytes: boolean, values: readonly string[]) =>
+      values.map((value, index) => ({
+        value: utf8(`v${index}`),
+        headers: [
+          ['ce_type', asBytes ? utf8(type) : type],
+          [index % 2 === 0 ? 'ce_id' : 'cé_id', asBytes ? utf8(value) : value],
+        ] as const,
+        timestampMs: 1,
+      }));
+    // One batch holding the whole sequence, then one batch per record (the lengths are remembered
+    // across batches too).
+    const batches = [sequence, ...sequence.map((value) => [value])];
+    for (const values of batches) {
+      const asString = encodeRecordBatch(records(false, values), { timestampMs: 1 });
+      const asBytes = encodeRecordBatch(records(true, values), { timestampMs: 1 });
+      assert.deepEqual(new Uint8Array(asString), new Uint8Array(asBytes));
+      assert.deepEqual(
+        decodeRecordBatchRecords(asString).map((record) => Buffer.from(record.headers[1]![1]!).toString()),
+        values,
+      );
+    }
+  });
+
   test('record batch - recordBytesMax refuses the first record whose key, value and headers exceed it', () => {
     const records = [
       { value: utf8('12345'), headers: [['h', 'ü']] as const },
