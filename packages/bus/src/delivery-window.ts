@@ -33,8 +33,17 @@
  * entry hands one out; an entry is held by at most one delivery at a time.
  */
 import { InvariantError, invariant } from '@herald/errors';
+import {
+  Delivered,
+  type DeliveredFields,
+  type DeliveryHold,
+  HOLD,
+  type Settler,
+} from './delivered-message.ts';
 import type { KeyedEntry, KeyedFifo } from './keyed-fifo.ts';
-import type { MessageHandler, ReceivedMessage } from './transport.ts';
+import type { MessageHandler } from './transport.ts';
+
+export type { DeliveredFields } from './delivered-message.ts';
 
 /** A member of the group: one subscription. Opaque to the transport apart from its counters. */
 export interface WindowMember {
@@ -62,12 +71,6 @@ export interface PendingEntry {
 export function waitingEntry(): PendingEntry {
   return { attempt: 1 };
 }
-
-/** Where a delivered message (or a spread copy of it) keeps its delivery. */
-const HOLD = Symbol('herald.delivery');
-
-/** The message fields a transport supplies; the window adds `deliveryAttempt`, `ack` and `nack`. */
-export type DeliveredFields = Omit<ReceivedMessage, 'deliveryAttempt' | 'ack' | 'nack'>;
 
 /** What the window needs from the transport that owns the storage. */
 export interface DeliveryWindowSource<E extends PendingEntry> {
@@ -100,64 +103,11 @@ export interface DeliveryWindowSource<E extends PendingEntry> {
 }
 
 /**
- * The message of one delivery, keyed to its {@link Hold}. Built per delivery, so it holds no
- * closures: `ack` and `nack` are shared functions (own properties, so a spread copy keeps them)
- * that find the delivery through the symbol-keyed `[HOLD]` (also copied by a spread, pointing to
- * the same hold). They must be called as methods of the message or of such a copy.
- */
-class Delivered implements ReceivedMessage {
-  readonly topic: string;
-  readonly partition: number;
-  readonly offset: string;
-  readonly key: string | undefined;
-  readonly headers: Readonly<Record<string, string>>;
-  readonly body: Uint8Array;
-  readonly timestampMs: number;
-  readonly deliveryAttempt: number;
-  readonly ack: () => Promise<void> = ackDelivered;
-  readonly nack: (options?: { readonly delayMs?: number }) => Promise<void> = nackDelivered;
-  readonly [HOLD]: Hold<PendingEntry>;
-
-  constructor(fields: DeliveredFields, deliveryAttempt: number, hold: Hold<PendingEntry>) {
-    this.topic = fields.topic;
-    this.partition = fields.partition;
-    this.offset = fields.offset;
-    this.key = fields.key;
-    this.headers = fields.headers;
-    this.body = fields.body;
-    this.timestampMs = fields.timestampMs;
-    this.deliveryAttempt = deliveryAttempt;
-    this[HOLD] = hold;
-  }
-}
-
-/** The hold behind `message` (a delivered message or a spread copy of one). */
-function holdOf(message: unknown, operation: string): Hold<PendingEntry> {
-  const hold = (message as Partial<Delivered> | undefined)?.[HOLD];
-  if (hold === undefined) {
-    throw new TypeError(
-      `${operation}() was called detached from its message: call it as message.${operation}()`,
-    );
-  }
-  return hold;
-}
-
-function ackDelivered(this: unknown): Promise<void> {
-  const hold = holdOf(this, 'ack');
-  return hold.owner.settle(hold);
-}
-
-function nackDelivered(this: unknown, options?: { readonly delayMs?: number }): Promise<void> {
-  const hold = holdOf(this, 'nack');
-  return hold.owner.release(hold, options?.delayMs);
-}
-
-/**
  * One delivery of an entry: who holds it and from which window; the entry's `holder` while
  * current. Once the delivery ends its `entry` is cleared, so a message its handler still holds
  * (awaiting the ack's write) keeps neither the entry nor the window's bookkeeping alive.
  */
-class Hold<E extends PendingEntry> {
+class Hold<E extends PendingEntry> implements DeliveryHold {
   readonly owner: Settler;
   readonly member: Member;
   readonly window: KeyedFifo<E>;
@@ -179,12 +129,6 @@ class Hold<E extends PendingEntry> {
   }
 }
 
-/** What a delivered message's `ack` and `nack` call. */
-interface Settler {
-  settle(hold: Hold<PendingEntry>): Promise<void>;
-  release(hold: Hold<PendingEntry>, delayMs: number | undefined): Promise<void>;
-}
-
 /** A settlement that had nothing to wait for (shared: a settled promise is immutable). */
 const SETTLED: Promise<void> = Promise.resolve();
 
@@ -201,7 +145,7 @@ export class DeliveryWindow<E extends PendingEntry> {
    * Bounded by what one synchronous run can deliver: the members' `inFlightMax`, plus deliveries
    * released (a member leaving, a nack) and delivered again before the microtask.
    */
-  #toCall: Delivered[] = [];
+  #toCall: Delivered<Hold<E>>[] = [];
   #callScheduled = false;
   #nextMember = 0;
   #nextWindow = 0;
@@ -420,9 +364,7 @@ export class DeliveryWindow<E extends PendingEntry> {
     else this.#heldLast.next = hold;
     this.#heldLast = hold;
     this.#source.onDeliver?.(entry, nowMs);
-    this.#toCall.push(
-      new Delivered(this.#source.describe(entry.value), entry.value.attempt, hold as Hold<PendingEntry>),
-    );
+    this.#toCall.push(new Delivered(this.#source.describe(entry.value), entry.value.attempt, hold));
   }
 
   /**

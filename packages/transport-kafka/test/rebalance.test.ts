@@ -117,6 +117,14 @@ test('rebalance - a second process takes half the partitions; killed -9, the sur
     }
     assert.ok(childPartitions.size > 0 && childPartitions.size < 4, 'the partitions are split');
 
+    // The duplicates check below reads against the child's last completed commit, so let one
+    // complete first (commits run every commitIntervalMs, 100 ms; on a loaded machine the child
+    // could otherwise die before its first and the check would have nothing to read).
+    await eventually(
+      () => childCommitted.size > 0,
+      () => `the child to complete a commit; stderr: ${childErr.slice(-2000)}`,
+      30_000,
+    );
     // Kill the child mid-stream and keep publishing: the survivor must get every partition.
     child.kill('SIGKILL');
     await childExit;

@@ -1,0 +1,74 @@
+/**
+ * The message a {@link DeliveryWindow} hands a handler for one delivery. Built per delivery, so it
+ * holds no closures: `ack` and `nack` are shared functions (own properties, so a spread copy keeps
+ * them) that find the delivery through the symbol-keyed `[HOLD]` (also copied by a spread, pointing
+ * to the same hold). They must be called as methods of the message or of such a copy; called
+ * detached they throw a `TypeError` saying so. What each delivery keeps alive is what garbage
+ * collection costs in a catch-up (docs/benchmarks.md, "Catch-up: the delivery path").
+ */
+import type { ReceivedMessage } from './transport.ts';
+
+/** Where a delivered message (or a spread copy of it) keeps its delivery. */
+export const HOLD = Symbol('herald.delivery');
+
+/** The message fields a transport supplies; the window adds `deliveryAttempt`, `ack` and `nack`. */
+export type DeliveredFields = Omit<ReceivedMessage, 'deliveryAttempt' | 'ack' | 'nack'>;
+
+/** What a delivered message's `ack` and `nack` call: the window that delivered it. */
+export interface Settler {
+  settle(hold: DeliveryHold): Promise<void>;
+  release(hold: DeliveryHold, delayMs: number | undefined): Promise<void>;
+}
+
+/** One delivery, as its message sees it: the window to settle it with. */
+export interface DeliveryHold {
+  readonly owner: Settler;
+}
+
+/** The message of one delivery, keyed to its hold `H`. */
+export class Delivered<H extends DeliveryHold> implements ReceivedMessage {
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: string;
+  readonly key: string | undefined;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly body: Uint8Array;
+  readonly timestampMs: number;
+  readonly deliveryAttempt: number;
+  readonly ack: () => Promise<void> = ackDelivered;
+  readonly nack: (options?: { readonly delayMs?: number }) => Promise<void> = nackDelivered;
+  readonly [HOLD]: H;
+
+  constructor(fields: DeliveredFields, deliveryAttempt: number, hold: H) {
+    this.topic = fields.topic;
+    this.partition = fields.partition;
+    this.offset = fields.offset;
+    this.key = fields.key;
+    this.headers = fields.headers;
+    this.body = fields.body;
+    this.timestampMs = fields.timestampMs;
+    this.deliveryAttempt = deliveryAttempt;
+    this[HOLD] = hold;
+  }
+}
+
+/** The hold behind `message` (a delivered message or a spread copy of one). */
+function holdOf(message: unknown, operation: string): DeliveryHold {
+  const hold = (message as Partial<Delivered<DeliveryHold>> | undefined)?.[HOLD];
+  if (hold === undefined) {
+    throw new TypeError(
+      `${operation}() was called detached from its message: call it as message.${operation}()`,
+    );
+  }
+  return hold;
+}
+
+function ackDelivered(this: unknown): Promise<void> {
+  const hold = holdOf(this, 'ack');
+  return hold.owner.settle(hold);
+}
+
+function nackDelivered(this: unknown, options?: { readonly delayMs?: number }): Promise<void> {
+  const hold = holdOf(this, 'nack');
+  return hold.owner.release(hold, options?.delayMs);
+}
