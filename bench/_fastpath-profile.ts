@@ -17,10 +17,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { embeddedTransport } from '@herald/broker';
-import { createBus, defineEvent } from '@herald/bus';
+import { createBus } from '@herald/bus';
 import { openPartition } from '@herald/log';
 import { sqliteIdempotencyStore } from 'herald';
-import { z } from 'zod';
+import { BenchEvent, drivePublishers } from './_fastpath-common.ts';
 
 const [layer = 'transport', mode = 'publish', publishersText = '256', totalText = '100000'] =
   process.argv.slice(2);
@@ -28,22 +28,8 @@ const publishers = Number(publishersText);
 const total = Number(totalText);
 const IN_FLIGHT = 256;
 
-const BenchEvent = defineEvent('BenchEvent', {
-  topic: 'bench-events',
-  schema: z.object({ id: z.string(), amount: z.number().int(), note: z.string() }),
-  key: (event) => event.id,
-});
-
-/** Runs `publishers` loops sharing `messages` calls of `publishOne`. */
-async function drive(messages: number, publishOne: (n: number) => Promise<unknown>): Promise<void> {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: publishers }, async () => {
-      // Bounded by `messages`.
-      while (next < messages) await publishOne(next++);
-    }),
-  );
-}
+const drive = (messages: number, publishOne: (n: number) => Promise<unknown>): Promise<void> =>
+  drivePublishers(publishers, messages, publishOne);
 
 /** Resolves once `add` was called `target` times. */
 function handledCounter(target: number) {

@@ -16,30 +16,16 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { embeddedTransport } from '@herald/broker';
-import { createBus, defineEvent, memoryTransport, type Transport } from '@herald/bus';
+import { createBus, memoryTransport, type Transport } from '@herald/bus';
 import { openPartition } from '@herald/log';
-import { z } from 'zod';
+import { BenchEvent, drivePublishers } from './_fastpath-common.ts';
 
 const [which = 'transport-4', publishersText = '256', totalText = '200000'] = process.argv.slice(2);
 const publishers = Number(publishersText);
 const total = Number(totalText);
 
-const BenchEvent = defineEvent('BenchEvent', {
-  topic: 'bench-events',
-  schema: z.object({ id: z.string(), amount: z.number().int(), note: z.string() }),
-  key: (event) => event.id,
-});
-
-/** Runs `publishers` loops sharing `messages` calls of `publishOne`. */
-async function drive(messages: number, publishOne: (n: number) => Promise<unknown>): Promise<void> {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: publishers }, async () => {
-      // Bounded by `messages`.
-      while (next < messages) await publishOne(next++);
-    }),
-  );
-}
+const drive = (messages: number, publishOne: (n: number) => Promise<unknown>): Promise<void> =>
+  drivePublishers(publishers, messages, publishOne);
 
 /** The headers `encodeEnvelope` sets on a bus event, with this message's id and key. */
 function busHeaders(n: number): Record<string, string> {
