@@ -159,7 +159,8 @@ export interface RememberWriterStats {
   cpuUs: number;
   /**
    * Checkpoints of the WAL the checkpointer thread ran, their time summed, and the largest WAL they
-   * found (pages). The writer's fallback checkpoints (see {@link WAL_PAGES_MAX}) are not counted.
+   * or the writer's catch-up checkpoints found (pages). The writer's fallback checkpoints (see
+   * {@link WAL_PAGES_MAX}) run inside SQLite's commit and are not counted.
    */
   checkpoints: number;
   checkpointMs: number;
