@@ -39,6 +39,7 @@ try {
       checkpoints: 0,
       checkpointMs: 0,
       walPagesMax: 0,
+      tailCheckpointMs: 0,
     };
   const statsBefore = { ...writerStats() };
   const seenMs: number[] = [];
@@ -82,7 +83,8 @@ try {
     `  writer: ${format((commits / elapsedMs) * 1000)} commits/s (= fsyncs/s), ${format(committedKeys / commits, 1)} keys/commit, ` +
       `insert ${format(((stats.insertMs - statsBefore.insertMs) * 1000) / committedKeys, 2)} µs/key, ` +
       `COMMIT ${format((stats.commitMs - statsBefore.commitMs) / commits, 2)} ms each`,
-    `  checkpoints: ${stats.checkpoints - statsBefore.checkpoints} (${format(stats.checkpointMs - statsBefore.checkpointMs, 1)} ms in all), ` +
+    `  checkpoints: ${stats.checkpoints - statsBefore.checkpoints} (${format(stats.checkpointMs - statsBefore.checkpointMs, 1)} ms in all, ` +
+      `${format(stats.tailCheckpointMs - statsBefore.tailCheckpointMs, 1)} ms on the writer), ` +
       `largest WAL ${format(stats.walPagesMax)} pages`,
   ];
   process.stdout.write(`${lines.join('\n')}\n`);

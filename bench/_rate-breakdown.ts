@@ -3,19 +3,27 @@
  * late (scheduled → publish called), publish (called → publish resolved), deliver (called →
  * handler), and the handler → ack (acked from the transport's side is not observable here).
  *
- *   npx node bench/_rate-breakdown.ts <events/s> <idempotent|plain> [seconds]
+ *   npx node bench/_rate-breakdown.ts <events/s> <idempotent|plain> [seconds] [store module path]
+ *
+ * `store module path`: a module exporting `sqliteIdempotencyStore` (default: this checkout's
+ * `herald`), to compare another version of the store files in the same worktree.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { pathToFileURL } from 'node:url';
 import { embeddedTransport } from '@herald/broker';
 import { createBus, defineEvent } from '@herald/bus';
-import { sqliteIdempotencyStore } from 'herald';
 import { z } from 'zod';
 import { format, openLoop, summarize } from './_common.ts';
 
-const [rateText = '10000', mode = 'idempotent', secondsText = '3'] = process.argv.slice(2);
+const [rateText = '10000', mode = 'idempotent', secondsText = '3', storeModule] = process.argv.slice(2);
+const { sqliteIdempotencyStore } = (
+  storeModule === undefined
+    ? await import('herald')
+    : await import(pathToFileURL(path.resolve(storeModule)).href)
+) as typeof import('herald');
 const BenchEvent = defineEvent('BenchEvent', {
   topic: 'bench-events',
   schema: z.object({ id: z.string(), amount: z.number().int(), note: z.string() }),

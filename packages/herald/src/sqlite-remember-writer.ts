@@ -8,6 +8,7 @@
  * `remember` resolved sees the key (the worker answers only after COMMIT returned).
  */
 import { Worker } from 'node:worker_threads';
+import { WalCheckpointer } from './sqlite-wal-checkpointer.ts';
 
 /**
  * How long either connection waits for the other's write lock before failing (SQLite's
@@ -17,17 +18,45 @@ import { Worker } from 'node:worker_threads';
 export const WRITE_LOCK_WAIT_MS_MAX = 60_000;
 
 /**
- * Keys committed between two checkpoints of the WAL, which the writer runs itself (PASSIVE) right
- * after answering the commit that crossed the count: the `remember`s of that commit do not wait
- * for it, only keys reaching the writer during it (SQLite's `wal_autocheckpoint` is off on the
- * writer's connection; it checkpointed every 1,000 pages inside the commit crossing them, so the
- * keys of that commit waited for the checkpoint's writes and its fsync of the database file).
- * Bounds the WAL: measured ≈ 0.063 pages (of 4 KiB) per key with time-ordered ids, so ≈ 630 pages
- * (2.5 MB) between checkpoints, and a checkpoint of ≈ 4 ms (quiet) to 20 ms (loaded machine).
- * The main connection keeps SQLite's default (a checkpoint when one of its own commits finds the
- * WAL over 1,000 pages), which the writer's checkpoints keep it from reaching.
+ * Keys, or commits, between two checkpoints of the WAL (whichever count is reached first), which
+ * the checkpointer thread runs (PASSIVE, its own connection: sqlite-wal-checkpointer.ts) beside the
+ * writer's commits, so no `remember` waits for one. Before, the writer ran them between its commits
+ * (5–35 ms each under load, one a second at 10,000 keys/s), and every key reaching it meanwhile
+ * waited: that set the bus's p99. A commit writes whole pages: measured ≈ 0.063 pages (of 4 KiB) per
+ * key at 256 keys per commit, but ≈ 6 pages per commit at 15 keys per commit (an open loop of
+ * 10,000 keys/s), so both counts: ≈ 600–650 pages (2.5 MB) between checkpoints either way. A
+ * checkpoint copies the frames committed before it started; SQLite starts the WAL over only at the
+ * first write after one that copied every frame, which under steady writes (the writer committing
+ * back to back) almost never happens: measured, the WAL grew to the fallback's bound. See
+ * {@link WAL_RESTART_PAGES} for how it starts over.
  */
 export const CHECKPOINT_EVERY_KEYS = 10_000;
+/** See {@link CHECKPOINT_EVERY_KEYS}. */
+export const CHECKPOINT_EVERY_COMMITS = 100;
+
+/**
+ * The WAL's size, in pages (8 MB), from which it is started over: once a checkpoint of the
+ * checkpointer's found the WAL this large, the writer, between two commits, runs a PASSIVE
+ * checkpoint of what was committed meanwhile, and its next transaction starts the WAL over. That
+ * tail is a few commits' pages and two fsyncs (the WAL's, the database file's): 2.5–5 ms measured
+ * at load 5–6, which the keys reaching the writer then wait for (not the whole copy, 5–35 ms). Not
+ * after every checkpoint, as its cost is mostly the fsyncs: at 10,000 keys/s in commits of ≈ 16
+ * keys (≈ 6 pages each), once every ≈ 0.5 s; at 256 keys per commit, once every ≈ 3 s.
+ */
+export const WAL_RESTART_PAGES = 2_000;
+
+/**
+ * The WAL's bound, in pages (of 4 KiB: 16 MB): the fallback. On the writer's connection SQLite's
+ * autocheckpoint is set to it, so the commit that leaves the WAL at this many frames or more runs
+ * a PASSIVE checkpoint itself (the keys of that commit wait for it); with no commit of the writer's
+ * during it, it copies every frame, and the writer's next transaction starts the WAL over. So the
+ * WAL holds at most this many pages plus those committed while a checkpoint of the checkpointer's
+ * was running (the fallback finds it busy and tries again at the next commit). Reached only when
+ * the checkpointer's checkpoints keep ending mid-commit (a writer busy all the time) or the
+ * checkpointer died. The main connection (`seen`, `transaction`) keeps SQLite's default, a
+ * checkpoint when one of its own commits finds the WAL over 1,000 pages.
+ */
+export const WAL_PAGES_MAX = 4_000;
 
 // Evaluated by the worker, so the module needs no file of its own in the published package. A
 // worker evaluates its source the way the process evaluates `-e` code (CommonJS, or a module under
@@ -37,15 +66,32 @@ const { parentPort, workerData, receiveMessageOnPort } = process.getBuiltinModul
 const { DatabaseSync } = process.getBuiltinModule('node:sqlite');
 const database = new DatabaseSync(workerData.path);
 database.exec('PRAGMA busy_timeout = ' + workerData.writeLockWaitMsMax + '; PRAGMA synchronous = ' +
-  workerData.synchronous + '; PRAGMA wal_autocheckpoint = 0;');
+  workerData.synchronous + '; PRAGMA wal_autocheckpoint = ' + workerData.walPagesMax + ';');
 // One statement per (group, source) of a batch inserts all its ids (a JSON array): one call into
 // SQLite per batch instead of one per key.
 const insert = database.prepare(
   'INSERT OR REPLACE INTO herald_processed (group_name, source, id, processed_at_ms) ' +
   'SELECT ?, ?, value, ? FROM json_each(?)');
+// The tail of a checkpoint (see CHECKPOINT_EVERY_KEYS): run between two commits when asked.
 const checkpoint = database.prepare('PRAGMA wal_checkpoint(PASSIVE)');
-let keysSinceCheckpoint = 0;
+let checkpointDue = false;
+const finishCheckpoint = () => {
+  const startedMs = performance.now();
+  try {
+    const result = checkpoint.get();
+    // Not every frame copied (the checkpointer's next checkpoint running, or a reader on an older
+    // snapshot): tried again after the next commit.
+    checkpointDue = result.busy !== 0 || result.checkpointed < result.log;
+    parentPort.postMessage({ ids: [], tailMs: performance.now() - startedMs, walPages: result.log });
+  } catch {
+    // The database busy (a checkpoint of the main connection's): tried again after the next commit.
+  }
+};
 parentPort.on('message', (first) => {
+  if (first.checkpoint === true) {
+    checkpointDue = true;
+    return finishCheckpoint();
+  }
   // Every batch already waiting joins this commit (one fsync for all) until it holds keysMax keys
   // (so at most 2 × keysMax - 1, as a batch holds at most keysMax): the main thread posts without
   // waiting for the previous commit, so no batch waits for a round trip through it.
@@ -54,6 +100,10 @@ parentPort.on('message', (first) => {
   while (keys < workerData.keysMax) {
     const next = receiveMessageOnPort(parentPort);
     if (next === undefined) break;
+    if (next.message.checkpoint === true) {
+      checkpointDue = true;
+      continue;
+    }
     batches.push(next.message);
     keys += next.message.keys;
   }
@@ -79,17 +129,7 @@ parentPort.on('message', (first) => {
   } catch (error) {
     parentPort.postMessage({ ids, error: String((error && error.message) || error) });
   }
-  keysSinceCheckpoint += keys;
-  if (keysSinceCheckpoint >= workerData.checkpointEveryKeys) {
-    keysSinceCheckpoint = 0;
-    const startedMs = performance.now();
-    try {
-      const result = checkpoint.get();
-      parentPort.postMessage({ ids: [], checkpointMs: performance.now() - startedMs, walPages: result.log });
-    } catch {
-      // A failed PASSIVE checkpoint (the database busy) is retried after the next keys.
-    }
-  }
+  if (checkpointDue) finishCheckpoint();
 });
 `;
 
@@ -117,10 +157,16 @@ export interface RememberWriterStats {
   commitMs: number;
   /** CPU time of the writer thread (user + system, its fsyncs' share included), as of its last commit. */
   cpuUs: number;
-  /** Checkpoints of the WAL the writer ran, their time summed, and the largest WAL seen (pages). */
+  /**
+   * Checkpoints of the WAL the checkpointer thread ran, their time summed, and the largest WAL they
+   * or the writer's catch-up checkpoints found (pages). The writer's fallback checkpoints (see
+   * {@link WAL_PAGES_MAX}) run inside SQLite's commit and are not counted.
+   */
   checkpoints: number;
   checkpointMs: number;
   walPagesMax: number;
+  /** Time the writer spent finishing them (copying what was committed during each), summed. */
+  tailCheckpointMs: number;
 }
 
 /**
@@ -133,10 +179,15 @@ export class RememberWriter {
   readonly #path: string;
   readonly #synchronous: 'FULL' | 'NORMAL';
   readonly #keysMax: number;
+  readonly #checkpointEveryKeys: number;
   #worker: Worker | undefined;
   #nextId = 0;
   readonly #waiting = new Map<number, { resolve: () => void; reject: (error: Error) => void }>();
   #failure: Error | undefined;
+  readonly #checkpointer: WalCheckpointer;
+  /** Keys and commits since the last checkpoint was asked for. */
+  #keysSinceCheckpoint = 0;
+  #commitsSinceCheckpoint = 0;
   /** What the writer did so far (read by diagnostics; the worker reports it with each answer). */
   readonly stats: RememberWriterStats = {
     commits: 0,
@@ -147,13 +198,32 @@ export class RememberWriter {
     checkpoints: 0,
     checkpointMs: 0,
     walPagesMax: 0,
+    tailCheckpointMs: 0,
   };
 
-  /** `path` must hold the store's table already (the main connection creates it). */
-  constructor(path: string, synchronous: 'FULL' | 'NORMAL', keysMax: number) {
+  /**
+   * `path` must hold the store's table already (the main connection creates it).
+   * `checkpointEveryKeys` (default {@link CHECKPOINT_EVERY_KEYS}; `Infinity`: never) is for tests
+   * and benchmarks: with none, only the fallback at {@link WAL_PAGES_MAX} checkpoints.
+   */
+  constructor(
+    path: string,
+    synchronous: 'FULL' | 'NORMAL',
+    keysMax: number,
+    checkpointEveryKeys: number = CHECKPOINT_EVERY_KEYS,
+  ) {
     this.#path = path;
     this.#synchronous = synchronous;
     this.#keysMax = keysMax;
+    this.#checkpointEveryKeys = checkpointEveryKeys;
+    this.#checkpointer = new WalCheckpointer(path, synchronous, (report) => {
+      this.stats.checkpoints += 1;
+      this.stats.checkpointMs += report.checkpointMs;
+      this.stats.walPagesMax = Math.max(this.stats.walPagesMax, report.walPages);
+      // The writer copies what was committed meanwhile, so its next transaction can start the WAL
+      // over (see WAL_RESTART_PAGES).
+      if (report.walPages >= WAL_RESTART_PAGES) this.#worker?.postMessage({ checkpoint: true });
+    });
   }
 
   /** Inserts `batch` stamped `nowMs` in one transaction; resolves once committed, rejects if not. */
@@ -182,6 +252,7 @@ export class RememberWriter {
     this.#worker = undefined;
     this.#failure ??= new Error('sqliteIdempotencyStore: closed');
     if (worker !== undefined) await worker.terminate();
+    await this.#checkpointer.close();
   }
 
   #start(): Worker {
@@ -193,7 +264,7 @@ export class RememberWriter {
         synchronous: this.#synchronous,
         writeLockWaitMsMax: WRITE_LOCK_WAIT_MS_MAX,
         keysMax: this.#keysMax,
-        checkpointEveryKeys: CHECKPOINT_EVERY_KEYS,
+        walPagesMax: WAL_PAGES_MAX,
       },
     });
     worker.unref();
@@ -226,9 +297,8 @@ export class RememberWriter {
 
   #count(answer: WriterAnswer): void {
     const stats = this.stats;
-    if (answer.checkpointMs !== undefined) {
-      stats.checkpoints += 1;
-      stats.checkpointMs += answer.checkpointMs;
+    if (answer.tailMs !== undefined) {
+      stats.tailCheckpointMs += answer.tailMs;
       stats.walPagesMax = Math.max(stats.walPagesMax, answer.walPages ?? 0);
     }
     if (answer.commitMs === undefined) return;
@@ -238,17 +308,28 @@ export class RememberWriter {
     stats.commitMs += answer.commitMs;
     // A new thread (after the last died) counts from zero again.
     stats.cpuUs = Math.max(stats.cpuUs, answer.cpuUs ?? 0);
+    this.#keysSinceCheckpoint += answer.keys ?? 0;
+    this.#commitsSinceCheckpoint += 1;
+    if (
+      this.#keysSinceCheckpoint >= this.#checkpointEveryKeys ||
+      this.#commitsSinceCheckpoint >=
+        this.#checkpointEveryKeys / (CHECKPOINT_EVERY_KEYS / CHECKPOINT_EVERY_COMMITS)
+    ) {
+      this.#keysSinceCheckpoint = 0;
+      this.#commitsSinceCheckpoint = 0;
+      this.#checkpointer.request();
+    }
   }
 }
 
-/** The worker's answer: a commit (or its failure) of batches `ids`, or a checkpoint it ran. */
+/** The worker's answer: a commit (or its failure) of batches `ids`, or a checkpoint's tail it ran. */
 interface WriterAnswer {
   readonly ids: number[];
+  readonly tailMs?: number;
+  readonly walPages?: number;
   readonly error?: string;
   readonly keys?: number;
   readonly insertMs?: number;
   readonly commitMs?: number;
   readonly cpuUs?: number;
-  readonly checkpointMs?: number;
-  readonly walPages?: number;
 }

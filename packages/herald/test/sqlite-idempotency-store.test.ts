@@ -1,14 +1,35 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { spawnChild } from '@herald/test-support';
 import { createBus, defineEvent, encodeEnvelope, sqliteIdempotencyStore } from 'herald';
 import { z } from 'zod';
+import { RememberWriter, WAL_PAGES_MAX, WAL_RESTART_PAGES } from '../src/sqlite-remember-writer.ts';
 
 const directory = mkdtempSync(join(tmpdir(), 'herald-sqlite-'));
 after(() => rmSync(directory, { recursive: true, force: true }));
+
+/**
+ * The most frames the WAL of the database at `path` ever held: SQLite reuses the WAL file from its
+ * start when it starts the WAL over and never shrinks it here, so its size is the high-water mark
+ * (a 32-byte header, then a 24-byte header and a 4 KiB page per frame).
+ */
+const walFramesMax = (path: string): number => (statSync(`${path}-wal`).size - 32) / (24 + 4096);
+
+/**
+ * Steady writes: `writers` loops each committing `keys` keys one at a time (each awaits its commit
+ * before the next), so the writer commits back to back in small commits (≈ 6 pages each).
+ */
+const steadyKeys = async (remember: (id: string) => Promise<void>, writers: number, keys: number) => {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: writers }, async () => {
+      while (next < keys) await remember(`0193-${String(next++).padStart(8, '0')}`);
+    }),
+  );
+};
 
 describe('sqlite idempotency store', { timeout: 120_000 }, () => {
   it('remembers keys across reopen, per group, within the retention window', async () => {
@@ -150,7 +171,7 @@ describe('sqlite idempotency store', { timeout: 120_000 }, () => {
     }
   });
 
-  it('sqlite idempotency store - the writer checkpoints its WAL every 10,000 keys, so the WAL stays bounded under steady remembers', async () => {
+  it('sqlite idempotency store - the checkpointer thread checkpoints the WAL every 10,000 keys', async () => {
     const path = join(directory, 'checkpoints', 'keys.sqlite');
     const store = sqliteIdempotencyStore({ path });
     // 25,000 keys in turns of 500: two checkpoints are due (one per 10,000 committed keys).
@@ -178,6 +199,50 @@ describe('sqlite idempotency store', { timeout: 120_000 }, () => {
     const reopened = sqliteIdempotencyStore({ path });
     assert.equal(await reopened.seen({ group: 'g', source: '/s', id: '0193-00024999' }), true);
     await reopened.close();
+  });
+
+  it('sqlite idempotency store - under steady small commits the WAL starts over and stays under its bound', async () => {
+    const path = join(directory, 'wal-bound', 'keys.sqlite');
+    const store = sqliteIdempotencyStore({ path });
+    try {
+      await steadyKeys((id) => store.remember({ group: 'g', source: '/s', id }), 16, 40_000);
+      const stats = { ...store.writerStats };
+      // Thousands of commits of a few keys: far more pages were committed than the WAL holds.
+      assert.ok(stats.commits > 1_000, `commits: ${JSON.stringify(stats)}`);
+      assert.ok(stats.checkpoints >= 5, `checkpoints: ${JSON.stringify(stats)}`);
+      const frames = walFramesMax(path);
+      // The restart threshold, plus the pages committed while the last checkpoints ran.
+      assert.ok(frames <= WAL_RESTART_PAGES + 1_000, `WAL frames ${frames}: ${JSON.stringify(stats)}`);
+      assert.equal(await store.seen({ group: 'g', source: '/s', id: '0193-00039999' }), true);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it("sqlite idempotency store - with no checkpointer, the writer's fallback keeps the WAL under WAL_PAGES_MAX", async () => {
+    const path = join(directory, 'wal-fallback', 'keys.sqlite');
+    const store = sqliteIdempotencyStore({ path });
+    await store.seen({ group: 'g', source: '/s', id: 'creates-the-table' });
+    // The checkpointer never asked: only the writer's autocheckpoint at WAL_PAGES_MAX runs.
+    const writer = new RememberWriter(path, 'FULL', 1_000, Number.POSITIVE_INFINITY);
+    try {
+      await steadyKeys(
+        (id) =>
+          writer.write({ groups: ['g'], sources: ['/s'], ids: [JSON.stringify([id])], keys: 1 }, Date.now()),
+        16,
+        60_000,
+      );
+      assert.equal(writer.stats.checkpoints, 0);
+      const frames = walFramesMax(path);
+      // ≈ 6 pages per commit of a few keys: several times WAL_PAGES_MAX was committed in all.
+      assert.ok(writer.stats.commits * 4 > 2 * WAL_PAGES_MAX, `commits: ${JSON.stringify(writer.stats)}`);
+      assert.ok(frames >= WAL_PAGES_MAX / 2, `the fallback was not reached: WAL frames ${frames}`);
+      assert.ok(frames <= WAL_PAGES_MAX + 200, `WAL frames ${frames}: ${JSON.stringify(writer.stats)}`);
+      assert.equal(await store.seen({ group: 'g', source: '/s', id: '0193-00059999' }), true);
+    } finally {
+      await writer.close();
+      await store.close();
+    }
   });
 
   it('createBus() on the embedded broker deduplicates a redelivered message, across a restart', async () => {
