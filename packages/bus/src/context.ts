@@ -81,22 +81,27 @@ export interface HandlerContext<T> extends MessageContext {
  */
 export type Middleware = (context: MessageContext, next: () => Promise<void>) => Promise<void>;
 
-/** Runs `middleware` in order around `handler`. */
+/**
+ * Runs `middleware` in order around `handler`. Each layer's step is built once, here, so a message
+ * costs one `next` closure per layer (it must carry the message's context and its once-only
+ * guard) and no other allocation of compose's own.
+ */
 export function compose(
   middleware: readonly Middleware[],
   handler: (context: MessageContext) => Promise<void>,
-) {
-  return (context: MessageContext): Promise<void> => {
-    const run = (index: number): Promise<void> => {
-      const current = middleware[index];
-      if (current === undefined) return handler(context);
+): (context: MessageContext) => Promise<void> {
+  let step = handler;
+  for (let index = middleware.length - 1; index >= 0; index--) {
+    const current = middleware[index]!;
+    const following = step;
+    step = (context) => {
       let called = false;
       return current(context, () => {
         if (called) throw new Error('middleware called next() twice');
         called = true;
-        return run(index + 1);
+        return following(context);
       });
     };
-    return run(0);
-  };
+  }
+  return step;
 }

@@ -17,20 +17,12 @@ export interface IdempotencyCounters {
   duplicatesSkipped: number;
 }
 
-/** The middleware {@link idempotency} built, so `pipeline` can run it without `compose`. */
-const built = new WeakSet<Middleware>();
-
-/** True when `middleware` was built by {@link idempotency}: it calls `next` once at most. */
-export function isIdempotencyMiddleware(middleware: Middleware | undefined): middleware is Middleware {
-  return middleware !== undefined && built.has(middleware);
-}
-
 /**
  * Builds the middleware over `store`, counting skipped duplicates in `counters`; messages staged
  * in its outbox (if any) carry `source`, the bus's CloudEvents source.
  */
 export function idempotency(store: IdempotencyStore, counters: IdempotencyCounters, source = ''): Middleware {
-  const middleware: Middleware = async (context, next) => {
+  return async (context, next) => {
     const key: IdempotencyKey = {
       group: context.group,
       source: context.envelope.source,
@@ -81,6 +73,4 @@ export function idempotency(store: IdempotencyStore, counters: IdempotencyCounte
     }
     if (!recordedInTransaction) await store.remember(key);
   };
-  built.add(middleware);
-  return middleware;
 }
