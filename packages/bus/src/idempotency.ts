@@ -62,6 +62,12 @@ export function memoryIdempotencyStore(options: MemoryIdempotencyStoreOptions = 
   const retentionMs = options.retentionMs ?? 24 * 60 * 60 * 1000;
   // Insertion order is age order, so the first entries are the oldest.
   const rememberedAtMs = new Map<string, number>();
+  // One live iterator over the keys, oldest first, kept across evictions: a Map iterator skips
+  // what was deleted and visits what was added since, and everything it passed was evicted, so
+  // its next key is always the oldest. A fresh `keys()` per eviction started at the table's first
+  // slot and stepped over every slot deleted since the last rehash: measured 60–75 µs per
+  // `remember` at 100,000 keys (`bench/_pipeline-framing.ts`), against ≈ 1.7 µs with this.
+  let oldest = rememberedAtMs.keys();
   const text = (key: IdempotencyKey) => `${key.group}\u0000${key.source}\u0000${key.id}`;
   return {
     name: 'memory',
@@ -73,7 +79,15 @@ export function memoryIdempotencyStore(options: MemoryIdempotencyStoreOptions = 
       const name = text(key);
       rememberedAtMs.delete(name);
       rememberedAtMs.set(name, Date.now());
-      while (rememberedAtMs.size > entriesMax) rememberedAtMs.delete(rememberedAtMs.keys().next().value!);
+      while (rememberedAtMs.size > entriesMax) {
+        let next = oldest.next();
+        // Done only if every key was passed (none is left behind it, so none now): start again.
+        if (next.done === true) {
+          oldest = rememberedAtMs.keys();
+          next = oldest.next();
+        }
+        rememberedAtMs.delete(next.value!);
+      }
     },
     async close() {},
   };
