@@ -109,6 +109,10 @@ parentPort.on('message', (first) => {
   }
   const ids = batches.map((batch) => batch.id);
   const startedMs = performance.now();
+  // Clock times (timeOrigin + now) compare across threads: how long each batch waited to be taken.
+  const startedAtMs = performance.timeOrigin + startedMs;
+  let queuedMs = 0;
+  for (const batch of batches) queuedMs += startedAtMs - batch.postedAtMs;
   let insertedMs = startedMs;
   try {
     database.exec('BEGIN IMMEDIATE');
@@ -125,7 +129,7 @@ parentPort.on('message', (first) => {
     const committedMs = performance.now();
     const cpu = process.threadCpuUsage();
     parentPort.postMessage({ ids, keys, insertMs: insertedMs - startedMs, commitMs: committedMs - insertedMs,
-      cpuUs: cpu.user + cpu.system });
+      cpuUs: cpu.user + cpu.system, queuedMs, committedAtMs: performance.timeOrigin + committedMs });
   } catch (error) {
     parentPort.postMessage({ ids, error: String((error && error.message) || error) });
   }
@@ -155,6 +159,15 @@ export interface RememberWriterStats {
   /** Time spent inserting (before COMMIT) and in COMMIT (with its WAL fsync), summed. */
   insertMs: number;
   commitMs: number;
+  /** Batches handed to the thread and committed. */
+  batches: number;
+  /**
+   * Time batches waited from being posted until their transaction began (summed over batches),
+   * and time answers waited from COMMIT's return until this thread handled them (summed over
+   * commits: what a busy event loop adds to every key's wait).
+   */
+  queuedMs: number;
+  answerMs: number;
   /** CPU time of the writer thread (user + system, its fsyncs' share included), as of its last commit. */
   cpuUs: number;
   /**
@@ -194,6 +207,9 @@ export class RememberWriter {
     keys: 0,
     insertMs: 0,
     commitMs: 0,
+    batches: 0,
+    queuedMs: 0,
+    answerMs: 0,
     cpuUs: 0,
     checkpoints: 0,
     checkpointMs: 0,
@@ -238,6 +254,7 @@ export class RememberWriter {
       worker.postMessage({
         id,
         nowMs,
+        postedAtMs: performance.timeOrigin + performance.now(),
         groups: batch.groups,
         sources: batch.sources,
         ids: batch.ids,
@@ -306,6 +323,10 @@ export class RememberWriter {
     stats.keys += answer.keys ?? 0;
     stats.insertMs += answer.insertMs ?? 0;
     stats.commitMs += answer.commitMs;
+    stats.batches += answer.ids.length;
+    stats.queuedMs += answer.queuedMs ?? 0;
+    if (answer.committedAtMs !== undefined)
+      stats.answerMs += performance.timeOrigin + performance.now() - answer.committedAtMs;
     // A new thread (after the last died) counts from zero again.
     stats.cpuUs = Math.max(stats.cpuUs, answer.cpuUs ?? 0);
     this.#keysSinceCheckpoint += answer.keys ?? 0;
@@ -332,4 +353,6 @@ interface WriterAnswer {
   readonly insertMs?: number;
   readonly commitMs?: number;
   readonly cpuUs?: number;
+  readonly queuedMs?: number;
+  readonly committedAtMs?: number;
 }

@@ -135,6 +135,11 @@ describe('sqlite idempotency store', { timeout: 120_000 }, () => {
     // After close a seen rejects at once.
     const stats = store.writerStats;
     assert.ok(stats.commits >= 1 && stats.keys >= remembered.size, `writer stats: ${JSON.stringify(stats)}`);
+    // Each batch handed over is counted with how long it waited to be taken and its answer waited.
+    assert.ok(
+      stats.batches >= stats.commits && Number.isFinite(stats.queuedMs) && Number.isFinite(stats.answerMs),
+      `writer stats: ${JSON.stringify(stats)}`,
+    );
     await store.close();
     await assert.rejects(store.seen(keys[0]!), /used after close/);
     const expired = sqliteIdempotencyStore({ path, retentionMs: 1 });
