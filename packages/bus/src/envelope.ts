@@ -81,8 +81,6 @@ const OPTIONAL = [
   'traceparent',
   'replyto',
 ] as const;
-/** Each optional attribute with its header name, made once (see {@link KNOWN_HEADERS}). */
-const OPTIONAL_HEADERS = OPTIONAL.map((name) => [name, CE_PREFIX + name] as const);
 const EPOCH = new Date(0).toISOString();
 
 /**
@@ -139,14 +137,9 @@ export function decodeEnvelope(message: TransportMessage): Envelope {
   const contentType = headers['content-type'] ?? '';
   if (contentType.startsWith(STRUCTURED)) return decodeStructured(message.body);
   // Known attributes are read by name (a load each, where a collecting loop stored each into a
-  // record); the loop only looks for extensions, which are rare.
-  let extensions: Record<string, string> | undefined;
-  for (const name of Object.keys(headers)) {
-    if (name.startsWith(CE_PREFIX) && !ATTRIBUTE_OF_HEADER.has(name)) {
-      extensions ??= {};
-      extensions[name.slice(CE_PREFIX.length)] = headers[name]!;
-    }
-  }
+  // record), and optional ones added in one order, so decoded envelopes of one shape share their
+  // hidden-class transitions (a loop over name pairs with a store by computed name cost about 80 ns
+  // an envelope here).
   const id = headers.ce_id;
   const source = headers.ce_source;
   const type = headers.ce_type;
@@ -155,24 +148,62 @@ export function decodeEnvelope(message: TransportMessage): Envelope {
   if (!id || !source || !type || specversion !== '1.0') {
     assertRequired({ id, source, type, specversion } as Record<string, string>);
   }
+  const time = headers.ce_time;
+  const datacontenttype = headers.ce_datacontenttype;
+  const dataversion = headers.ce_dataversion;
+  const subject = headers.ce_subject;
+  const partitionkey = headers.ce_partitionkey;
+  const correlationid = headers.ce_correlationid;
+  const causationid = headers.ce_causationid;
+  const traceparent = headers.ce_traceparent;
+  const replyto = headers.ce_replyto;
+  // Every header accounted for by a known attribute or the content type: there is no extension to
+  // look for, and the loop over the names (about 150 ns for eight headers) is skipped.
+  const known =
+    4 +
+    (headers['content-type'] === undefined ? 0 : 1) +
+    (time === undefined ? 0 : 1) +
+    (datacontenttype === undefined ? 0 : 1) +
+    (dataversion === undefined ? 0 : 1) +
+    (subject === undefined ? 0 : 1) +
+    (partitionkey === undefined ? 0 : 1) +
+    (correlationid === undefined ? 0 : 1) +
+    (causationid === undefined ? 0 : 1) +
+    (traceparent === undefined ? 0 : 1) +
+    (replyto === undefined ? 0 : 1);
+  const extensions = Object.keys(headers).length === known ? undefined : extensionsOf(headers);
   const data = parseJsonBody(message.body, type);
   const envelope: Record<string, unknown> = {
     specversion: '1.0',
     id,
     source,
     type,
-    time: headers.ce_time ?? EPOCH,
-    datacontenttype: headers.ce_datacontenttype ?? (contentType === '' ? 'application/json' : contentType),
-    dataversion: dataVersion(headers.ce_dataversion),
+    time: time ?? EPOCH,
+    datacontenttype: datacontenttype ?? (contentType === '' ? 'application/json' : contentType),
+    dataversion: dataVersion(dataversion),
     extensions: extensions ?? {},
     data,
   };
   // Optional attributes appear only when present, so a decoded envelope equals the one encoded.
-  for (const [name, header] of OPTIONAL_HEADERS) {
-    const value = headers[header];
-    if (value !== undefined) envelope[name] = value;
-  }
+  if (subject !== undefined) envelope.subject = subject;
+  if (partitionkey !== undefined) envelope.partitionkey = partitionkey;
+  if (correlationid !== undefined) envelope.correlationid = correlationid;
+  if (causationid !== undefined) envelope.causationid = causationid;
+  if (traceparent !== undefined) envelope.traceparent = traceparent;
+  if (replyto !== undefined) envelope.replyto = replyto;
   return envelope as unknown as Envelope;
+}
+
+/** The `ce_` headers that are no known attribute, by attribute name; `undefined` when none. */
+function extensionsOf(headers: Readonly<Record<string, string>>): Record<string, string> | undefined {
+  let extensions: Record<string, string> | undefined;
+  for (const name of Object.keys(headers)) {
+    if (name.startsWith(CE_PREFIX) && !ATTRIBUTE_OF_HEADER.has(name)) {
+      extensions ??= {};
+      extensions[name.slice(CE_PREFIX.length)] = headers[name]!;
+    }
+  }
+  return extensions;
 }
 
 function decodeStructured(body: Uint8Array): Envelope {

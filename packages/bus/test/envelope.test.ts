@@ -145,6 +145,23 @@ describe('envelope - CloudEvents binary and structured mode', { timeout: 120_000
     assert.equal('subject' in bare, false);
   });
 
+  it('binary mode: a header present with no value is neither an attribute nor an extension', () => {
+    // Decoding skips its look for extensions when every header is a known attribute; a header
+    // whose value is undefined must not be mistaken for one.
+    const headers: Record<string, string | undefined> = {
+      'content-type': 'application/json',
+      ce_specversion: '1.0',
+      ce_id: '1',
+      ce_source: '/s',
+      ce_type: 'T',
+      ce_subject: undefined,
+      ce_tenant: 'acme',
+    };
+    const decoded = decodeEnvelope({ headers: headers as Record<string, string>, body: text('1') });
+    assert.deepEqual(decoded.extensions, { tenant: 'acme' });
+    assert.equal('subject' in decoded, false);
+  });
+
   it('utf8Bytes and messageSizeBytes agree with TextEncoder and Buffer.byteLength', () => {
     for (const value of [
       '',
