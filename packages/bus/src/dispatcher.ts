@@ -3,8 +3,7 @@
  * type, subscribes once, and turns each delivery into exactly one outcome — ack after success,
  * nack with backoff for a retriable failure, or dead-letter (then ack) when retrying cannot help.
  */
-import { type Context, context as otelContext, type Span } from '@opentelemetry/api';
-import type { MessageContext, PublishOptions } from './context.ts';
+import { context as otelContext, type Span } from '@opentelemetry/api';
 import type { CommandContract, EventContract } from './contracts.ts';
 import {
   DEAD_LETTER_HEADERS,
@@ -14,30 +13,22 @@ import {
 } from './dead-letter.ts';
 import { DeadlineSweep } from './deadline-sweep.ts';
 import { decodeEnvelope, type Envelope } from './envelope.ts';
-import {
-  ConfigurationError,
-  DecodeError,
-  HeraldError,
-  isUnrecoverable,
-  TimeoutError,
-  UnrecoverableError,
-  ValidationError,
-} from './errors.ts';
+import { DecodeError, HeraldError, isUnrecoverable, UnrecoverableError, ValidationError } from './errors.ts';
+import { type ContextHost, type InFlight, messageContext, waitAll, withTimeout } from './handler-run.ts';
 import { type HealthError, healthError, type SubscriptionHealth, type SubscriptionState } from './health.ts';
-import type { Logger } from './logger.ts';
 import type { BusMetrics } from './metrics.ts';
 import { PendingAcks } from './pending-acks.ts';
+import type { PipelineRun } from './pipeline.ts';
 import { type RetryPolicy, retryDelayMs } from './retry-policy.ts';
 import { isTopicPattern } from './topic-pattern.ts';
 import { messagingSystem, recordDeadLetter, recordFailure, startProcess } from './tracing.ts';
 import type { ReceivedMessage, Subscription, Transport } from './transport.ts';
 
-/** What the dispatcher needs from its bus. */
-export interface DispatcherHost {
+/** What the dispatcher needs from its bus (its logger and `publishCaused` for handlers' contexts). */
+export interface DispatcherHost extends ContextHost {
   readonly transport: Transport;
   /** The bus's CloudEvents source, on its spans. */
   readonly source: string;
-  readonly logger: Logger;
   /** True when some contract of the bus has this type. */
   knowsType(type: string): boolean;
   /** What to do with a message of a type no contract knows. */
@@ -50,14 +41,6 @@ export interface DispatcherHost {
   readonly metrics: BusMetrics | undefined;
   /** Remembers a failure for `bus.health()`. */
   noteError(error: HealthError): void;
-  /** Publishes or sends a message caused by `cause`. */
-  publishCaused(
-    contract: EventContract | CommandContract,
-    data: unknown,
-    cause: Envelope,
-    options: PublishOptions | undefined,
-    traceContext?: Context,
-  ): Promise<void>;
 }
 
 /**
@@ -82,7 +65,7 @@ export interface DispatchCounters {
 /** One handler registered in a dispatcher. */
 export interface Registration {
   readonly contract: EventContract | CommandContract;
-  readonly run: (context: MessageContext) => Promise<void>;
+  readonly run: PipelineRun;
   readonly retry: RetryPolicy;
   /** A handler still running after this long is aborted and counted as a failed attempt. */
   readonly timeoutMs: number;
@@ -93,11 +76,6 @@ const FIRST_FAILURES_MAX = 10_000;
 
 /** A settled promise, returned for a delivery left alone while stopping. */
 const SETTLED = Promise.resolve();
-
-interface InFlight {
-  done: Promise<void>;
-  readonly controller: AbortController;
-}
 
 /** Delivers one topic's messages for one group to the matching handlers. */
 export class Dispatcher {
@@ -208,14 +186,25 @@ export class Dispatcher {
     if (this.#stopping) return SETTLED;
     const entry: InFlight = { done: SETTLED, controller: new AbortController() };
     this.#inFlight.add(entry);
-    entry.done = this.#run(message, entry);
+    let running: Promise<void> | undefined;
+    try {
+      running = this.#process(message, entry.controller);
+    } catch (error) {
+      this.#settleFailed(message, error);
+    }
+    // Handled (or settled) before #process returned: no promise and no async frame for it.
+    if (running === undefined) {
+      this.#inFlight.delete(entry);
+      return SETTLED;
+    }
+    entry.done = this.#finish(running, message, entry);
     return entry.done;
   }
 
-  /** Processes a delivery; never rejects (what `stop()` waits for), and leaves the in-flight set. */
-  async #run(message: ReceivedMessage, entry: InFlight): Promise<void> {
+  /** Awaits a delivery that went asynchronous; never rejects (what `stop()` waits for), and leaves the in-flight set. */
+  async #finish(running: Promise<void>, message: ReceivedMessage, entry: InFlight): Promise<void> {
     try {
-      await this.#process(message, entry.controller);
+      await running;
     } catch (error) {
       this.#settleFailed(message, error);
     } finally {
@@ -232,7 +221,12 @@ export class Dispatcher {
     );
   }
 
-  async #process(message: ReceivedMessage, controller: AbortController): Promise<void> {
+  /**
+   * Processes a delivery: `undefined` when it was handled and its ack called before returning (a
+   * handler that finished synchronously, the catch-up case), else a promise of the outcome. Throws
+   * or rejects only when settling failed.
+   */
+  #process(message: ReceivedMessage, controller: AbortController): Promise<void> | undefined {
     // A pattern such as `orders.>` also matches `orders.x.dlq`: handling its dead letters again
     // would fail them again, into `orders.x.dlq.dlq`. Dead letters are for `bus.deadLetters`.
     if (this.#pattern && message.headers[DEAD_LETTER_HEADERS.reason] !== undefined) return message.ack();
@@ -240,12 +234,7 @@ export class Dispatcher {
     try {
       envelope = decodeEnvelope(message);
     } catch (error) {
-      const traced = startProcess(this.#system, this.#host.source, this.group, message, undefined);
-      try {
-        return await this.#deadLetter(message, 'undecodable', error, traced.span);
-      } finally {
-        traced.span.end();
-      }
+      return this.#deadLetterTraced(message, undefined, 'undecodable', error);
     }
     const target = message.headers[TARGET_GROUP_HEADER];
     // A redriven message is meant for the group that dead-lettered it; the others had it already.
@@ -257,36 +246,127 @@ export class Dispatcher {
     const traced = startProcess(this.#system, this.#host.source, this.group, message, envelope);
     const metrics = this.#host.metrics;
     const startedMs = metrics === undefined ? 0 : performance.now();
-    metrics?.handlerStarted(this.topic, this.group, envelope.type);
-    let acked: Promise<void> | undefined;
+    let work: Promise<void> | undefined;
     try {
-      const context = this.#context(registration, message, envelope, controller.signal, traced.context);
+      metrics?.handlerStarted(this.topic, this.group, envelope.type);
+      const context = messageContext(
+        this.#host,
+        this.group,
+        registration.contract,
+        message,
+        envelope,
+        controller.signal,
+        traced.context,
+      );
       try {
         // The handler runs in its span's context, so spans it starts (a database call, an HTTP
         // request, a publish) are children of it when the SDK has a context manager.
-        const work = otelContext.with(traced.context, registration.run, undefined, context);
-        await withTimeout(work, registration.timeoutMs, controller, envelope, this.#deadlines);
+        work = otelContext.with(traced.context, registration.run, undefined, context);
       } catch (error) {
-        this.#host.counters.failed += 1;
-        metrics?.handlerEnded(this.topic, this.group, envelope.type, 'failed', performance.now() - startedMs);
-        return await this.#failed(message, registration, error, controller.signal, traced.span);
+        return this.#handlerFailed(
+          message,
+          registration,
+          envelope,
+          error,
+          controller.signal,
+          traced.span,
+          startedMs,
+        );
       }
+    } catch (error) {
+      traced.span.end();
+      throw error;
+    }
+    // A run that finished before returning cannot overrun its timeout: no deadline, no await.
+    if (work === undefined) return this.#handled(message, envelope, traced.span, startedMs);
+    return this.#awaitHandler(work, message, registration, envelope, controller, traced.span, startedMs);
+  }
+
+  /** The end of a handler run that returned a promise: within its timeout, then as {@link #handled}. */
+  async #awaitHandler(
+    work: Promise<void>,
+    message: ReceivedMessage,
+    registration: Registration,
+    envelope: Envelope,
+    controller: AbortController,
+    span: Span,
+    startedMs: number,
+  ): Promise<void> {
+    try {
+      await withTimeout(work, registration.timeoutMs, controller, envelope, this.#deadlines);
+    } catch (error) {
+      return this.#handlerFailed(message, registration, envelope, error, controller.signal, span, startedMs);
+    }
+    this.#handled(message, envelope, span, startedMs);
+  }
+
+  /** A failed handler run: counted, then retried or dead-lettered ({@link #failed}); ends `span`. */
+  async #handlerFailed(
+    message: ReceivedMessage,
+    registration: Registration,
+    envelope: Envelope,
+    error: unknown,
+    signal: AbortSignal,
+    span: Span,
+    startedMs: number,
+  ): Promise<void> {
+    try {
+      this.#host.counters.failed += 1;
+      this.#host.metrics?.handlerEnded(
+        this.topic,
+        this.group,
+        envelope.type,
+        'failed',
+        performance.now() - startedMs,
+      );
+      return await this.#failed(message, registration, error, signal, span);
+    } finally {
+      span.end();
+    }
+  }
+
+  /** A handled message: counted and acked; `span` ends once the ack settled. */
+  #handled(message: ReceivedMessage, envelope: Envelope, span: Span, startedMs: number): undefined {
+    let acked: Promise<void> | undefined;
+    try {
       this.#host.counters.handled += 1;
-      metrics?.handlerEnded(this.topic, this.group, envelope.type, 'handled', performance.now() - startedMs);
+      this.#host.metrics?.handlerEnded(
+        this.topic,
+        this.group,
+        envelope.type,
+        'handled',
+        performance.now() - startedMs,
+      );
       if (this.#firstFailureMs.size > 0) this.#firstFailureMs.delete(positionOf(message));
       acked = message.ack();
     } finally {
-      if (acked === undefined) traced.span.end();
+      if (acked === undefined) span.end();
     }
     // Not awaited here, so this frame can go now (see PendingAcks); a transport whose ack returns
     // no promise is counted all the same.
     const settling = Promise.resolve(acked);
     this.#acks.track(settling, message);
     // A recording span ends once the ack settled, as it did; a non-recording one has no end to see.
-    if (traced.span.isRecording()) {
-      const end = (): void => traced.span.end();
+    if (span.isRecording()) {
+      const end = (): void => span.end();
       settling.then(end, end);
-    } else traced.span.end();
+    } else span.end();
+    return undefined;
+  }
+
+  /** Dead-letters `message` under a CONSUMER span of its own (decode failures, unknown types). */
+  async #deadLetterTraced(
+    message: ReceivedMessage,
+    envelope: Envelope | undefined,
+    reason: DeadLetterReason,
+    error: unknown,
+  ): Promise<void> {
+    const traced = startProcess(this.#system, this.#host.source, this.group, message, envelope);
+    try {
+      return await this.#deadLetter(message, reason, error, traced.span);
+    } finally {
+      traced.span.end();
+    }
   }
 
   async #unmatched(message: ReceivedMessage, envelope: Envelope): Promise<void> {
@@ -299,12 +379,7 @@ export class Dispatcher {
         `no contract of this bus has type "${envelope.type}"; register its contract (createBus({contracts})) ` +
           'or set onUnknown to "ignore"',
       );
-      const traced = startProcess(this.#system, this.#host.source, this.group, message, envelope);
-      try {
-        return await this.#deadLetter(message, 'unknown-type', error, traced.span);
-      } finally {
-        traced.span.end();
-      }
+      return this.#deadLetterTraced(message, envelope, 'unknown-type', error);
     }
     try {
       await action(message, envelope, this.group);
@@ -412,87 +487,9 @@ export class Dispatcher {
       attempt: message.deliveryAttempt,
     };
   }
-
-  #context(
-    registration: Registration,
-    message: ReceivedMessage,
-    envelope: Envelope,
-    signal: AbortSignal,
-    traceContext: Context,
-  ): MessageContext {
-    const host = this.#host;
-    return {
-      contract: registration.contract,
-      group: this.group,
-      envelope,
-      data: envelope.data,
-      message,
-      signal,
-      attempt: message.deliveryAttempt,
-      logger: host.logger,
-      publish: (event, data, options) => host.publishCaused(event, data, envelope, options, traceContext),
-      send: (command, data, options) => host.publishCaused(command, data, envelope, options, traceContext),
-      transaction: () => {
-        throw new ConfigurationError(
-          'context.transaction needs an idempotency store with transactions; pass createBus({ idempotency }) ' +
-            'with the PostgreSQL inbox from @herald/postgres',
-        );
-      },
-    };
-  }
 }
 
 /** Identifies a delivered message by its position, stable across redeliveries. */
 function positionOf(message: ReceivedMessage): string {
   return `${message.topic}/${message.partition}/${message.offset}`;
-}
-
-/**
- * Resolves or rejects with `work`, unless `timeoutMs` passes first: then the handler's signal is
- * aborted and the attempt fails with a retriable `TimeoutError` (the handler may still be running;
- * at-least-once delivery allows the retry to overlap it). The deadline is kept by the dispatcher's
- * {@link DeadlineSweep}, so a message starts no timer of its own.
- */
-function withTimeout(
-  work: Promise<void>,
-  timeoutMs: number,
-  controller: AbortController,
-  envelope: Envelope,
-  deadlines: DeadlineSweep,
-): Promise<void> {
-  // One promise settled by whichever comes first: no second promise and no Promise.race per message.
-  return new Promise<void>((resolve, reject) => {
-    const deadline = deadlines.add(timeoutMs, () => {
-      const error = new TimeoutError(
-        `handler of "${envelope.type}" ${envelope.id} ran longer than ${timeoutMs} ms; raise timeoutMs or make it faster`,
-      );
-      controller.abort(error);
-      reject(error);
-    });
-    work.then(
-      () => {
-        deadlines.settle(deadline);
-        resolve();
-      },
-      (error: unknown) => {
-        deadlines.settle(deadline);
-        reject(error);
-      },
-    );
-  });
-}
-
-/** Waits until every entry settled or `deadlineMs` (a `performance.now()` time) passed. */
-async function waitAll(entries: Set<InFlight>, deadlineMs: number): Promise<boolean> {
-  while (entries.size > 0) {
-    const remainingMs = deadlineMs - performance.now();
-    if (remainingMs <= 0) return false;
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, remainingMs);
-    });
-    await Promise.race([Promise.all([...entries].map((entry) => entry.done)), timeout]);
-    clearTimeout(timer);
-  }
-  return true;
 }
