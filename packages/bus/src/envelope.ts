@@ -226,14 +226,18 @@ function decodeStructured(body: Uint8Array): Envelope {
 }
 
 /**
- * The body as text, then JSON. `isUtf8` and `Buffer#toString()` decode what a fatal
- * `TextDecoder` does (measured on a catch-up: about 0.3 against 0.5 µs a body), the leading BOM
- * dropped as it drops it.
+ * The body as text, then JSON. `Buffer#toString()`, checked by `isUtf8` when needed, decodes what a
+ * fatal `TextDecoder` does (measured on a catch-up: about 0.3 against 0.5 µs a body), the leading
+ * BOM dropped as it drops it. `toString` turns each invalid sequence into U+FFFD, so only text
+ * holding one can come from invalid bytes: the bytes are checked then, not for every body (a
+ * string of one-byte characters cannot hold U+FFFD, so the look costs nothing for ASCII bodies;
+ * 10–15 ns less a 100-byte body than checking first).
  */
 function parseJsonBody(body: Uint8Array, type: string | undefined): unknown {
   const bytes = Buffer.isBuffer(body) ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
-  if (!isUtf8(bytes)) throw new DecodeError(`${describe(type)} body is not valid UTF-8`);
   let text = bytes.toString();
+  if (text.includes('\uFFFD') && !isUtf8(bytes))
+    throw new DecodeError(`${describe(type)} body is not valid UTF-8`);
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
   try {
     return JSON.parse(text);

@@ -62,6 +62,14 @@ describe('envelope - CloudEvents binary and structured mode', { timeout: 120_000
     const headers = { ce_id: '1', ce_source: '/s', ce_type: 'T', ce_specversion: '1.0' };
     assert.throws(() => decodeEnvelope({ headers, body: text('{not json') }), /not valid JSON/);
     assert.throws(() => decodeEnvelope({ headers, body: new Uint8Array([0xff, 0xfe]) }), /not valid UTF-8/);
+    // Each kind of invalid UTF-8, inside a JSON string so only the bytes are wrong: a truncated
+    // sequence, an overlong '/', an encoded surrogate, a code point above U+10FFFF, a lone
+    // continuation byte. A body that holds a real U+FFFD is valid.
+    for (const bad of [[0xc3], [0xc0, 0xaf], [0xed, 0xa0, 0x80], [0xf4, 0x90, 0x80, 0x80], [0x80]]) {
+      const body = new Uint8Array([0x22, ...bad, 0x22]);
+      assert.throws(() => decodeEnvelope({ headers, body }), /not valid UTF-8/, `bytes ${bad}`);
+    }
+    assert.equal(decodeEnvelope({ headers, body: text('"\uFFFD"') }).data, '\uFFFD');
     assert.throws(() => decodeEnvelope({ headers: { ce_id: '1' }, body: text('1') }), DecodeError);
     assert.throws(
       () => decodeEnvelope({ headers: { ...headers, ce_specversion: '0.3' }, body: text('1') }),
