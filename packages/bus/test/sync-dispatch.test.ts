@@ -199,6 +199,38 @@ describe('bus - a handler that returns a thenable', { timeout: 60_000 }, () => {
     }
   });
 
+  it('is in flight until it settles; stop() waits for it; a failing ack is logged, not thrown', async () => {
+    const direct = directTransport();
+    const errors: string[] = [];
+    const logger = { ...silentLogger, error: (_fields: unknown, message: string) => errors.push(message) };
+    const bus = createBus({ transport: direct.transport, source: '/test', logger, announce: false });
+    let finish: () => void = () => {};
+    bus.on(OrderCreated, { group: 'g' }, () => new Promise<void>((resolve) => (finish = resolve)));
+    await bus.start();
+    const calls: string[] = [];
+    const message = delivery(order, calls);
+    const done = direct.deliver({
+      ...message,
+      ack: async () => {
+        calls.push('ack');
+        throw new Error('ack lost');
+      },
+    });
+    assert.equal(bus.health().subscriptions[0]!.inFlight, 1);
+    let stopped = false;
+    const stopping = bus.stop({ timeoutMs: 5_000 }).then(() => {
+      stopped = true;
+    });
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(stopped, false);
+    finish();
+    await done;
+    await stopping;
+    assert.deepEqual(calls, ['ack']);
+    assert.equal(bus.health().subscriptions[0]!.inFlight, 0);
+    assert.deepEqual(errors, ['dispatcher failed to settle a message; it will be redelivered']);
+  });
+
   it('that never settles still times out: its signal aborted, the attempt retried', async () => {
     const direct = directTransport();
     const bus = createBus({
