@@ -16,8 +16,8 @@
  * - every delivery gets a new token (its hold, which the entry points to while it is current), so
  *   an ack or nack from an earlier delivery, or after close, does nothing.
  *
- * Cost per delivery: one object, the message, which is also its hold (the delivery's state under
- * symbol keys). `ack` and `nack` are shared functions, not closures (see {@link Delivered}); the handlers of one scan run in one microtask;
+ * Cost per delivery: the message and its hold, nothing else. `ack` and `nack` are shared
+ * functions, not closures (see {@link Delivered}); the handlers of one scan run in one microtask;
  * an ack returns the transport's own promise (a group's position write, shared by the acks of a
  * round) instead of an async frame of its own; a settled delivery lets go of its entry. A catch-up
  * holds thousands of messages whose handlers await their ack's write, long enough to outlive
@@ -33,7 +33,13 @@
  * entry hands one out; an entry is held by at most one delivery at a time.
  */
 import { InvariantError, invariant } from '@herald/errors';
-import { Delivered, type DeliveredFields, SETTLER, type Settler } from './delivered-message.ts';
+import {
+  Delivered,
+  type DeliveredFields,
+  type DeliveryHold,
+  HOLD,
+  type Settler,
+} from './delivered-message.ts';
 import type { KeyedEntry, KeyedFifo } from './keyed-fifo.ts';
 import type { MessageHandler } from './transport.ts';
 
@@ -96,39 +102,30 @@ export interface DeliveryWindowSource<E extends PendingEntry> {
   readonly nackDelayMsMax?: number;
 }
 
-/** A delivery's state, under symbol keys so the message's own names stay the contract's. */
-const MEMBER = Symbol('herald.member');
-const WINDOW = Symbol('herald.window');
-const ENTRY = Symbol('herald.entry');
-const PREVIOUS = Symbol('herald.previous');
-const NEXT = Symbol('herald.next');
-
 /**
- * One delivery of an entry, and the message its handler gets (one object, not a message and a
- * hold): who holds it and from which window; the entry's `holder` while current. Once the
- * delivery ends its entry is cleared, so a message its handler still holds (awaiting the ack's
- * write) keeps neither the entry nor the window's bookkeeping alive.
+ * One delivery of an entry: who holds it and from which window; the entry's `holder` while
+ * current. Once the delivery ends its `entry` is cleared, so a message its handler still holds
+ * (awaiting the ack's write) keeps neither the entry nor the window's bookkeeping alive.
  */
-class Hold<E extends PendingEntry> extends Delivered {
-  readonly [MEMBER]: Member;
-  readonly [WINDOW]: KeyedFifo<E>;
-  [ENTRY]: KeyedEntry<E> | undefined;
+class Hold<E extends PendingEntry> implements DeliveryHold {
+  readonly owner: Settler;
+  readonly member: Member;
+  readonly window: KeyedFifo<E>;
+  entry: KeyedEntry<E> | undefined;
   /** Neighbours in the window's list of held deliveries. */
-  [PREVIOUS]: Hold<E> | undefined = undefined;
-  [NEXT]: Hold<E> | undefined = undefined;
+  previous: Hold<E> | undefined = undefined;
+  next: Hold<E> | undefined = undefined;
 
-  constructor(
-    fields: DeliveredFields,
-    attempt: number,
-    owner: Settler,
-    member: Member,
-    window: KeyedFifo<E>,
-    entry: KeyedEntry<E>,
-  ) {
-    super(fields, attempt, owner);
-    this[MEMBER] = member;
-    this[WINDOW] = window;
-    this[ENTRY] = entry;
+  constructor(owner: Settler, member: Member, window: KeyedFifo<E>, entry: KeyedEntry<E>) {
+    this.owner = owner;
+    this.member = member;
+    this.window = window;
+    this.entry = entry;
+  }
+
+  /** A logged message shows its delivery's state, not the window's internals behind it. */
+  [Symbol.for('nodejs.util.inspect.custom')](): string {
+    return this.entry === undefined ? '[delivery settled]' : '[delivery held]';
   }
 }
 
@@ -148,7 +145,7 @@ export class DeliveryWindow<E extends PendingEntry> {
    * Bounded by what one synchronous run can deliver: the members' `inFlightMax`, plus deliveries
    * released (a member leaving, a nack) and delivered again before the microtask.
    */
-  #toCall: Hold<E>[] = [];
+  #toCall: Delivered<Hold<E>>[] = [];
   #callScheduled = false;
   #nextMember = 0;
   #nextWindow = 0;
@@ -175,7 +172,7 @@ export class DeliveryWindow<E extends PendingEntry> {
   /** Entries delivered and not yet settled, across members. */
   get held(): Iterable<KeyedEntry<E>> {
     const entries: KeyedEntry<E>[] = [];
-    for (let hold = this.#heldFirst; hold !== undefined; hold = hold[NEXT]) entries.push(hold[ENTRY]!);
+    for (let hold = this.#heldFirst; hold !== undefined; hold = hold.next) entries.push(hold.entry!);
     return entries;
   }
 
@@ -199,8 +196,8 @@ export class DeliveryWindow<E extends PendingEntry> {
     member.closed = true;
     this.#members.splice(this.#members.indexOf(member), 1);
     for (let hold = this.#heldFirst; hold !== undefined; ) {
-      const next = hold[NEXT];
-      if (hold[MEMBER] === member) this.release(hold[ENTRY]!);
+      const next = hold.next;
+      if (hold.member === member) this.release(hold.entry!);
       hold = next;
     }
     this.pump();
@@ -213,13 +210,13 @@ export class DeliveryWindow<E extends PendingEntry> {
   release(entry: KeyedEntry<E>, delayMs = 0): void {
     const hold = this.#currentHold(entry);
     if (hold === undefined) return;
-    this.#park(hold[WINDOW], this.#unhold(hold), delayMs);
+    this.#park(hold.window, this.#unhold(hold), delayMs);
   }
 
   /** The delivery holding `entry` now, if this window delivered it. */
   #currentHold(entry: KeyedEntry<E>): Hold<E> | undefined {
     const hold = entry.holder;
-    return hold instanceof Hold && hold[SETTLER] === this.#settler ? (hold as Hold<E>) : undefined;
+    return hold instanceof Hold && hold.owner === this.#settler ? (hold as Hold<E>) : undefined;
   }
 
   /** A released entry: one more attempt, ready again after `delayMs` (at most `nackDelayMsMax`). */
@@ -330,18 +327,17 @@ export class DeliveryWindow<E extends PendingEntry> {
    * down, its entry no longer its (returned).
    */
   #unhold(hold: Hold<E>): KeyedEntry<E> {
-    const entry = hold[ENTRY]!;
+    const entry = hold.entry!;
     entry.holder = undefined;
-    hold[ENTRY] = undefined;
-    const previous = hold[PREVIOUS];
-    const next = hold[NEXT];
+    hold.entry = undefined;
+    const { previous, next } = hold;
     if (previous === undefined) this.#heldFirst = next;
-    else previous[NEXT] = next;
+    else previous.next = next;
     if (next === undefined) this.#heldLast = previous;
-    else next[PREVIOUS] = previous;
-    hold[PREVIOUS] = undefined;
-    hold[NEXT] = undefined;
-    const member = hold[MEMBER];
+    else next.previous = previous;
+    hold.previous = undefined;
+    hold.next = undefined;
+    const member = hold.member;
     member.inFlight -= 1;
     invariant(member.inFlight >= 0, 'DeliveryWindow: a member in-flight count never negative');
     return entry;
@@ -360,24 +356,15 @@ export class DeliveryWindow<E extends PendingEntry> {
     member.inFlight += 1;
     invariant(member.inFlight <= member.inFlightMax, 'DeliveryWindow: a member holds at most inFlightMax');
     invariant(entry.holder === undefined, 'DeliveryWindow: an entry is held by one delivery at a time');
-    // The delivered message is its delivery's token: an ack or nack of an earlier delivery finds
-    // another message as the entry's holder.
-    const value = entry.value;
-    const hold = new Hold<E>(
-      this.#source.describe(value),
-      value.attempt,
-      this.#settler,
-      member,
-      window,
-      entry,
-    );
+    // A new hold per delivery is its token: an ack or nack of an earlier delivery finds another.
+    const hold = new Hold<E>(this.#settler, member, window, entry);
     entry.holder = hold;
-    hold[PREVIOUS] = this.#heldLast;
+    hold.previous = this.#heldLast;
     if (this.#heldLast === undefined) this.#heldFirst = hold;
-    else this.#heldLast[NEXT] = hold;
+    else this.#heldLast.next = hold;
     this.#heldLast = hold;
     this.#source.onDeliver?.(entry, nowMs);
-    this.#toCall.push(hold);
+    this.#toCall.push(new Delivered(this.#source.describe(entry.value), entry.value.attempt, hold));
   }
 
   /**
@@ -390,9 +377,10 @@ export class DeliveryWindow<E extends PendingEntry> {
     const messages = this.#toCall;
     this.#toCall = [];
     for (const message of messages) {
+      const hold = message[HOLD];
       let result: Promise<void>;
       try {
-        result = message[MEMBER].handler(message);
+        result = hold.member.handler(message);
       } catch {
         void message.nack().catch(ignore);
         continue;
@@ -405,11 +393,11 @@ export class DeliveryWindow<E extends PendingEntry> {
 
   /** `ack` of the delivery `hold`: settles its entry; resolves once the transport stored it. */
   #settle(hold: Hold<E>): Promise<void> {
-    if (this.#closed || hold[ENTRY]?.holder !== hold) return SETTLED;
+    if (this.#closed || hold.entry?.holder !== hold) return SETTLED;
     try {
       const entry = this.#unhold(hold);
       // False: the transport reset the window since (e.g. retention passed it); nothing to store.
-      const done = hold[WINDOW].ack(entry) ? this.#source.onAck(entry) : undefined;
+      const done = hold.window.ack(entry) ? this.#source.onAck(entry) : undefined;
       this.pump();
       return done ?? SETTLED;
     } catch (error) {
@@ -419,7 +407,7 @@ export class DeliveryWindow<E extends PendingEntry> {
 
   /** `nack` of the delivery `hold`: offered to `reroute`, else released for the delay. */
   #nack(hold: Hold<E>, delayMsAsked: number | undefined): Promise<void> {
-    const entry = hold[ENTRY];
+    const entry = hold.entry;
     if (this.#closed || entry?.holder !== hold) return SETTLED;
     try {
       const delayMs = Math.max(0, delayMsAsked ?? 0);
@@ -430,7 +418,7 @@ export class DeliveryWindow<E extends PendingEntry> {
         return SETTLED;
       }
       this.#unhold(hold);
-      return this.#afterReroute(hold[WINDOW], entry, rerouted, delayMs);
+      return this.#afterReroute(hold.window, entry, rerouted, delayMs);
     } catch (error) {
       return Promise.reject(error);
     }

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { inspect } from 'node:util';
 import type { ReceivedMessage } from '@herald/bus';
 import {
   DeliveryWindow,
@@ -245,11 +244,6 @@ describe('delivery window', { timeout: 120_000 }, () => {
       ],
       'only the contract fields are visible',
     );
-    // One object per delivery: the message is its delivery's hold (the entry's holder).
-    const heldA1 = [...window.held].find((entry) => entry.value.id === 'a1');
-    assert.equal(heldA1?.holder, a1, 'the delivered message itself holds its entry');
-    assert.doesNotMatch(inspect(a1), /herald\.|Symbol/, 'a logged message shows the contract fields only');
-    assert.equal(JSON.parse(JSON.stringify({ ...a1, body: undefined })).offset, 'a1');
     const { ack } = b1;
     assert.throws(() => ack(), TypeError, 'a detached ack says to call it as a method');
     await copy.ack();
