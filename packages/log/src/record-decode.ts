@@ -153,10 +153,6 @@ function decodeRecordStream<T>(
     headerValueStarts: [],
     headerValueLengths: [],
   };
-  // The offset delta of the record before and its offset: a stored batch's deltas run 0, 1, 2…,
-  // so a record's offset is the previous one's plus one, one BigInt per record rather than two.
-  let deltaBefore = -2;
-  let offsetBefore = 0n;
   for (let index = 0; index < header.recordsCount; index++) {
     const length = readVarint(bytes, cursor, end);
     if (length < 0 || length > end - cursor.position) {
@@ -187,10 +183,7 @@ function decodeRecordStream<T>(
         `record ${index} declared ${length} bytes but its fields used ${cursor.position - recordEnd + length}`,
       );
     }
-    fields.offset =
-      offsetDelta === deltaBefore + 1 ? offsetBefore + 1n : header.baseOffset + BigInt(offsetDelta);
-    deltaBefore = offsetDelta;
-    offsetBefore = fields.offset;
+    fields.offset = header.baseOffset + BigInt(offsetDelta);
     fields.timestampMs = logAppendTime ? header.timestampMsMax : header.baseTimestampMs + timestampDelta;
     const built = build(fields);
     if (built !== undefined) output.push(built);
