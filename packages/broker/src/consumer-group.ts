@@ -17,10 +17,10 @@
 import type { MessageHandler } from '@herald/bus';
 import { DeliveryWindow, KeyedFifo } from '@herald/bus/internal';
 import { GroupActiveError } from './errors.ts';
-import { type Entry, toEntry } from './group-entry.ts';
+import { type Entry, ReadEntries } from './group-entry.ts';
 import { ACKS_UNSTORED_MAX, ADMITTED_PER_TURN_MAX, type ConsumerGroupLimits } from './group-limits.ts';
 import { broken } from './invariant.ts';
-import type { PartitionLog, StoredRecord } from './partition-log.ts';
+import type { PartitionLog } from './partition-log.ts';
 import type { GroupPosition, PartitionPosition } from './position-journal.ts';
 import { UnstoredAcks } from './unstored-acks.ts';
 
@@ -54,12 +54,12 @@ interface PartitionState {
   readonly ackedInWindow: Set<bigint>;
   /**
    * Records of the last log read not yet admitted (the window was full), in offset order, decoded
-   * a batch at a time as they are taken (`recordsOf` in partition-log.ts), and the one taken but
-   * not admitted yet. Bounded by one read: `fetchBytesMax` bytes, or one whole batch when that is
+   * into entries a batch at a time as they are taken (`ReadEntries` in group-entry.ts), and the
+   * one taken but not admitted yet. Bounded by one read: `fetchBytesMax` bytes, or one whole batch when that is
    * larger, of which at most one batch is decoded. The log is read again only once it is spent.
    */
-  readAhead: Iterator<StoredRecord> | undefined;
-  readAheadPending: StoredRecord | undefined;
+  readAhead: ReadEntries | undefined;
+  readAheadPending: Entry | undefined;
   /** Acked offsets at or above `nextFetchOffset` (from the stored position): skipped when read. */
   readonly ackedAhead: Set<bigint>;
   fetching: boolean;
@@ -315,11 +315,12 @@ export class ConsumerGroup {
     if (!state.window.hasRoom()) return admitted;
     state.fetching = true;
     const generation = this.#generation;
-    const read = log.readRecords(state.window.nextOffset, this.#limits.fetchBytesMax).then(
-      (records) => {
+    const from = state.window.nextOffset;
+    const read = log.read(from, this.#limits.fetchBytesMax).then(
+      (result) => {
         state.fetching = false;
         if (this.#closed || generation !== this.#generation) return;
-        state.readAhead = records[Symbol.iterator]();
+        state.readAhead = new ReadEntries(result, state.partition, from);
         state.readAheadPending = undefined;
         this.#admit(state);
         this.#delivery.pump();
@@ -346,15 +347,14 @@ export class ConsumerGroup {
     }, READ_RETRY_DELAY_MS);
   }
 
-  /** The next read-ahead record (the pending one first), or undefined once the read is spent. */
-  #nextReadAhead(state: PartitionState): StoredRecord | undefined {
+  /** The next read-ahead entry (the pending one first), or undefined once the read is spent. */
+  #nextReadAhead(state: PartitionState): Entry | undefined {
     const pending = state.readAheadPending;
     if (pending !== undefined) {
       state.readAheadPending = undefined;
       return pending;
     }
-    const next = state.readAhead?.next();
-    return next === undefined || next.done === true ? undefined : next.value;
+    return state.readAhead?.next();
   }
 
   /** Retention removed records the group had not read: they are gone, move past them. */
@@ -371,31 +371,30 @@ export class ConsumerGroup {
     let admitted = false;
     // Bounded by the records of one read: each pass takes one, or keeps it pending and stops.
     while (state.readAhead !== undefined) {
-      let record: StoredRecord | undefined;
+      let entry: Entry | undefined;
       try {
-        record = this.#nextReadAhead(state);
+        entry = this.#nextReadAhead(state);
       } catch (error) {
         // A stored batch that passed its CRC but does not decode: drop the read, report, retry.
         clearReadAhead(state);
         this.#readFailed(state, error);
         break;
       }
-      if (record === undefined) {
-        // Drop the spent read (and the read buffer its records point into).
+      if (entry === undefined) {
+        // Drop the spent read (and the read buffer its batches are in).
         clearReadAhead(state);
         break;
       }
-      if (record.offset >= state.window.nextOffset) {
+      if (entry.offset >= state.window.nextOffset) {
         if (!state.window.hasRoom()) {
-          state.readAheadPending = record;
+          state.readAheadPending = entry;
           break;
         }
-        if (state.ackedAhead.delete(record.offset)) {
+        if (state.ackedAhead.delete(entry.offset)) {
           // Still acked ahead until the commit point passes it: the next stored position keeps it.
-          state.ackedInWindow.add(record.offset);
-          state.window.skipTo(record.offset + 1n);
+          state.ackedInWindow.add(entry.offset);
+          state.window.skipTo(entry.offset + 1n);
         } else {
-          const entry = toEntry(state.partition, record);
           state.window.enqueue(entry, entry.key, entry.offset, entry.sizeBytes);
           admitted = true;
           this.#admittedInTurn += 1;

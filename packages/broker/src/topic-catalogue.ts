@@ -21,7 +21,7 @@ import {
   TopicExistsError,
   TopicNotFoundError,
 } from './errors.ts';
-import { type PartitionLog, recordsOf } from './partition-log.ts';
+import type { PartitionLog } from './partition-log.ts';
 import { loadedTopicConfig, storedTopicConfig, type TopicConfig } from './topic-config.ts';
 
 /**
@@ -345,7 +345,7 @@ function adaptPartition(partition: Partition): PartitionLog {
       return partition.logStartOffset;
     },
     append: (records) => partition.append(records),
-    readRecords: async (offset, bytesMax) => recordsOf(await partition.read(offset, bytesMax), offset),
+    read: (offset, bytesMax) => partition.read(offset, bytesMax),
     offsetForTimestamp: async (timestampMs) => (await partition.offsetForTimestamp(timestampMs))?.offset,
     onAppend: (listener) => partition.onAppend(() => listener()),
     close: () => partition.close(),

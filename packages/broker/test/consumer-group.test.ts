@@ -7,8 +7,9 @@ import { embeddedTransport } from '@herald/broker';
 import type { ReceivedMessage } from '@herald/bus';
 import { eventually } from '@herald/test-support';
 import { ACKS_UNSTORED_MAX, ADMITTED_PER_TURN_MAX, ConsumerGroup } from '../src/consumer-group.ts';
-import type { PartitionLog, StoredRecord } from '../src/partition-log.ts';
+import type { PartitionLog } from '../src/partition-log.ts';
 import { UnstoredAcks } from '../src/unstored-acks.ts';
+import { storedRead, type TestRecord } from './support/stored-read.ts';
 import { freshDirectory, idOf, messages, tracked } from './support.ts';
 
 /**
@@ -519,7 +520,7 @@ describe('consumer group bounds', { timeout: 120_000 }, () => {
 function memoryLog(total: number): PartitionLog {
   const records = Array.from(
     { length: total },
-    (_, index): StoredRecord => ({
+    (_, index): TestRecord => ({
       offset: BigInt(index),
       timestampMs: 0,
       key: null,
@@ -531,7 +532,9 @@ function memoryLog(total: number): PartitionLog {
     highWatermark: BigInt(total),
     logStartOffset: 0n,
     append: () => Promise.reject(new Error('read-only')),
-    readRecords: async (offset, bytesMax) => records.slice(Number(offset), Number(offset) + bytesMax),
+    // At most `bytesMax` records per read (one byte each, as far as this fake counts).
+    read: async (offset, bytesMax) =>
+      storedRead([records.slice(Number(offset), Number(offset) + bytesMax)], BigInt(total)),
     offsetForTimestamp: async () => undefined,
     onAppend: () => () => {},
     close: async () => {},

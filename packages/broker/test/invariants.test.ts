@@ -10,12 +10,13 @@ import { InvariantError } from '@herald/errors';
 import { eventually } from '@herald/test-support';
 import { ConsumerGroup } from '../src/consumer-group.ts';
 import { invariant } from '../src/invariant.ts';
-import type { PartitionLog, StoredRecord } from '../src/partition-log.ts';
+import type { PartitionLog } from '../src/partition-log.ts';
 import { appendMessages } from '../src/publish-path.ts';
+import { storedRead, type TestRecord } from './support/stored-read.ts';
 
 /** An in-memory partition of `count` records whose offsets a test can break through `broken`. */
 function fakeLog(count: number) {
-  const records: StoredRecord[] = Array.from({ length: count }, (_, index) => ({
+  const records: TestRecord[] = Array.from({ length: count }, (_, index) => ({
     offset: BigInt(index),
     timestampMs: 0,
     key: null,
@@ -33,7 +34,8 @@ function fakeLog(count: number) {
       broken.highWatermark = baseOffset + BigInt(appended.length);
       return { baseOffset, lastOffset: baseOffset + BigInt(appended.length) - 1n };
     },
-    readRecords: async (offset) => records.filter((record) => record.offset >= offset),
+    read: async (offset) =>
+      storedRead([records.filter((record) => record.offset >= offset)], broken.highWatermark),
     offsetForTimestamp: async () => undefined,
     onAppend: () => () => {},
     close: async () => {},

@@ -3,32 +3,34 @@ import { describe, it } from 'node:test';
 import type { ReceivedMessage } from '@herald/bus';
 import { eventually } from '@herald/test-support';
 import { ConsumerGroup } from '../src/consumer-group.ts';
-import type { PartitionLog, StoredRecord } from '../src/partition-log.ts';
+import { ReadEntries } from '../src/group-entry.ts';
+import type { PartitionLog } from '../src/partition-log.ts';
+import { storedRead, type TestRecord } from './support/stored-read.ts';
 
 /**
  * An in-memory partition that stores records in batches and, like `@herald/log`, answers a read
  * with whole batches from the one holding the offset, up to `bytesMax` (at least one batch). It
  * counts the records it decodes, which is the cost the read-ahead buffer exists to bound.
  */
-function batchedLog(batches: readonly StoredRecord[][], recordBytes: number) {
+function batchedLog(batches: readonly TestRecord[][], recordBytes: number) {
   const counts = { reads: 0, decoded: 0 };
   const highWatermark = BigInt(batches.reduce((sum, batch) => sum + batch.length, 0));
   const log: PartitionLog = {
     highWatermark,
     logStartOffset: 0n,
     append: () => Promise.reject(new Error('read-only')),
-    readRecords: async (offset, bytesMax) => {
+    read: async (offset, bytesMax) => {
       counts.reads += 1;
-      const records: StoredRecord[] = [];
+      const read: TestRecord[][] = [];
       let bytes = 0;
       for (const batch of batches) {
         if (batch.at(-1)!.offset < offset) continue;
-        if (records.length > 0 && bytes + batch.length * recordBytes > bytesMax) break;
+        if (read.length > 0 && bytes + batch.length * recordBytes > bytesMax) break;
         counts.decoded += batch.length; // a batch is decoded whole
-        records.push(...batch.filter((record) => record.offset >= offset));
+        read.push(batch);
         bytes += batch.length * recordBytes;
       }
-      return records;
+      return storedRead(read, highWatermark);
     },
     offsetForTimestamp: async () => undefined,
     onAppend: () => () => {},
@@ -43,7 +45,7 @@ describe('read-ahead', { timeout: 120_000 }, () => {
     const batchSize = 500;
     const recordBytes = 120;
     const batches = Array.from({ length: total / batchSize }, (_, batch) =>
-      Array.from({ length: batchSize }, (_, index): StoredRecord => {
+      Array.from({ length: batchSize }, (_, index): TestRecord => {
         const offset = BigInt(batch * batchSize + index);
         return { offset, timestampMs: 0, key: null, value: new Uint8Array(100), headers: [] };
       }),
@@ -83,5 +85,55 @@ describe('read-ahead', { timeout: 120_000 }, () => {
     // exactly once. Re-reading on every ack decoded about a thousand times more.
     assert.equal(counts.decoded, total, `decoded ${counts.decoded} records in ${counts.reads} reads`);
     assert.equal(counts.reads, Math.ceil(total / batchSize / 4));
+  });
+
+  it('read-ahead - a read becomes entries straight from its batches: from the offset asked, text key and headers, the body a copy', () => {
+    const record = (offset: bigint, key: string | null, body: string): TestRecord => ({
+      offset,
+      timestampMs: 3,
+      key: key === null ? null : new TextEncoder().encode(key),
+      value: new TextEncoder().encode(body),
+      headers: [
+        ['ce_type', new TextEncoder().encode('é.created')],
+        ['empty', null],
+      ],
+    });
+    const read = storedRead(
+      [[record(10n, 'k', 'ten'), record(11n, null, 'eleven')], [record(12n, 'k', 'twelve')]],
+      13n,
+    );
+    const entries = new ReadEntries(read, 2, 11n);
+    const taken = [entries.next(), entries.next()];
+    assert.equal(entries.next(), undefined);
+    assert.deepEqual(
+      taken.map((entry) => ({ ...entry, body: Buffer.from(entry!.body).toString() })),
+      [
+        {
+          partition: 2,
+          offset: 11n,
+          key: undefined,
+          headers: { ce_type: 'é.created', empty: '' },
+          body: 'eleven',
+          timestampMs: 3,
+          sizeBytes: 6 + 7 + 10 + 5,
+          attempt: 1,
+          visibleAtMs: 0,
+        },
+        {
+          partition: 2,
+          offset: 12n,
+          key: 'k',
+          headers: { ce_type: 'é.created', empty: '' },
+          body: 'twelve',
+          timestampMs: 3,
+          sizeBytes: 6 + 1 + 7 + 10 + 5,
+          attempt: 1,
+          visibleAtMs: 0,
+        },
+      ],
+    );
+    // A copy: the read's buffer (up to fetchBytesMax) is not kept alive by a delivered body.
+    read.batches.fill(0);
+    assert.equal(Buffer.from(taken[1]!.body).toString(), 'twelve');
   });
 });

@@ -11,13 +11,13 @@ import { LogError } from './errors.ts';
 import type { ResolvedPartitionOptions } from './partition-options.ts';
 import {
   decodeRecordBatchHeader,
-  decodeRecordBatchRecords,
   encodeRecordBatch,
   findRecordBatchProblem,
   RECORD_BATCH_HEADER_BYTES,
   type RecordInput,
   recordBatchSize,
 } from './record-batch.ts';
+import { decodeRecordBatchRecords } from './record-decode.ts';
 
 /**
  * Encodes `records` as one batch stamped with the partition's leader epoch and clock. Throws

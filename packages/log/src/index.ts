@@ -35,9 +35,7 @@ export {
 export type { FsyncPolicy, PartitionOptions } from './partition-options.ts';
 export {
   BATCH_ATTRIBUTE,
-  type DecodeRecordsOptions,
   decodeRecordBatchHeader,
-  decodeRecordBatchRecords,
   type EncodeRecordBatchOptions,
   encodeRecordBatch,
   findRecordBatchProblem,
@@ -53,4 +51,11 @@ export {
   utf8,
   verifyRecordBatch,
 } from './record-batch.ts';
+export {
+  type DecodeRecordsOptions,
+  decodeRecordBatchInto,
+  decodeRecordBatchRecords,
+  type RecordBuilder,
+  type RecordFields,
+} from './record-decode.ts';
 export type { RecoveryReport } from './recovery.ts';

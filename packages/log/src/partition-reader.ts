@@ -17,13 +17,13 @@ import type { PartitionState } from './partition-state.ts';
 import {
   BATCH_FIELD,
   decodeRecordBatchHeader,
-  decodeRecordBatchRecords,
   findRecordBatchProblem,
   LOG_OVERHEAD_BYTES,
   type LogRecord,
   RECORD_BATCH_HEADER_BYTES,
   recordBatchSize,
 } from './record-batch.ts';
+import { decodeRecordBatchRecords } from './record-decode.ts';
 import type { Segment } from './segment.ts';
 
 /** Whole stored batches returned by `Partition.read`. */

@@ -19,15 +19,7 @@
 import { COMPRESSION_CODEC_IDS, type CompressionName, requireCompressionCodec } from './compression.ts';
 import { crc32c } from './crc32c.ts';
 import { invariant, LogError } from './errors.ts';
-import {
-  type ByteCursor,
-  readVarint,
-  readVarlong,
-  varintSize,
-  varlongSize,
-  writeVarint,
-  writeVarlong,
-} from './varint.ts';
+import { varintSize, varlongSize, writeVarint, writeVarlong } from './varint.ts';
 
 /** Bytes of the fixed batch header before the records. */
 export const RECORD_BATCH_HEADER_BYTES = 61;
@@ -157,18 +149,11 @@ export interface EncodeRecordBatchOptions {
   readonly recordBytesMax?: number;
 }
 
-/** Options of the record decoders. */
-export interface DecodeRecordsOptions {
-  /** Upper bound on the decompressed size of one batch's records. Default 64 MiB. */
-  readonly decompressedBytesMax?: number;
-}
-
-const DECOMPRESSED_BYTES_MAX_DEFAULT = 64 * 1024 * 1024;
 const EMPTY_HEADERS: readonly RecordHeaderInput[] = [];
-const utf8Decoder = new TextDecoder();
 const utf8Encoder = new TextEncoder();
 
-function invalid(reason: string, cause?: unknown): LogError {
+/** `LOG_INVALID_BATCH` for `reason` (shared with the record decoder, record-decode.ts). */
+export function invalid(reason: string, cause?: unknown): LogError {
   return new LogError(
     'LOG_INVALID_BATCH',
     `invalid record batch: ${reason}; send Kafka RecordBatch v2 (magic 2) bytes with a correct length and CRC-32C`,
@@ -613,161 +598,6 @@ export function writeBatchBaseOffset(bytes: Uint8Array, position: number, baseOf
 /** Overwrites PartitionLeaderEpoch of the batch at `position`. Outside the CRC range. */
 export function writeBatchLeaderEpoch(bytes: Uint8Array, position: number, leaderEpoch: number): void {
   view(bytes).setInt32(position + BATCH_FIELD.partitionLeaderEpoch, leaderEpoch);
-}
-
-function readBytesField(bytes: Uint8Array, cursor: ByteCursor, end: number, what: string): Uint8Array | null {
-  const length = readVarint(bytes, cursor, end);
-  if (length === -1) {
-    return null;
-  }
-  if (length < -1 || length > end - cursor.position) {
-    throw invalid(`${what} length ${length} exceeds the ${end - cursor.position} bytes left in the record`);
-  }
-  const field = bytes.subarray(cursor.position, cursor.position + length);
-  cursor.position += length;
-  return field;
-}
-
-/**
- * The header names last decoded, by their place in the record, as bytes and text. The records of
- * a stream mostly repeat their names in the same order (a CloudEvent's ten `ce_` headers), so a
- * name whose bytes match the one before at its place is not decoded again (decoding took a view
- * and a `TextDecoder` call per header). Bounded: the first {@link HEADER_NAMES_CACHED_MAX}
- * places, names of at most {@link HEADER_NAME_BYTES_CACHED_MAX} bytes.
- */
-const HEADER_NAMES_CACHED_MAX = 32;
-const HEADER_NAME_BYTES_CACHED_MAX = 64;
-const headerNameBytesCached: (Uint8Array | undefined)[] = [];
-const headerNamesCached: string[] = [];
-
-/** The header name at the cursor (the `headerIndex`th of record `recordIndex`), as text. */
-function readHeaderName(
-  bytes: Uint8Array,
-  cursor: ByteCursor,
-  end: number,
-  headerIndex: number,
-  recordIndex: number,
-): string {
-  const length = readVarint(bytes, cursor, end);
-  if (length === -1) {
-    throw invalid(`record ${recordIndex} has a header with a null key`);
-  }
-  if (length < -1 || length > end - cursor.position) {
-    throw invalid(
-      `header key length ${length} exceeds the ${end - cursor.position} bytes left in the record`,
-    );
-  }
-  const start = cursor.position;
-  cursor.position += length;
-  const cached = headerIndex < HEADER_NAMES_CACHED_MAX ? headerNameBytesCached[headerIndex] : undefined;
-  if (cached !== undefined && cached.length === length && sameBytes(cached, bytes, start)) {
-    return headerNamesCached[headerIndex]!;
-  }
-  const name = utf8Decoder.decode(bytes.subarray(start, start + length));
-  if (headerIndex < HEADER_NAMES_CACHED_MAX && length <= HEADER_NAME_BYTES_CACHED_MAX) {
-    headerNameBytesCached[headerIndex] = new Uint8Array(bytes.subarray(start, start + length));
-    headerNamesCached[headerIndex] = name;
-  }
-  return name;
-}
-
-/** Whether `bytes[start, start + expected.length)` equals `expected`. */
-function sameBytes(expected: Uint8Array, bytes: Uint8Array, start: number): boolean {
-  for (let index = 0; index < expected.length; index++) {
-    if (bytes[start + index] !== expected[index]) return false;
-  }
-  return true;
-}
-
-function decodeRecordStream(
-  bytes: Uint8Array,
-  start: number,
-  end: number,
-  header: RecordBatchHeader,
-  output: LogRecord[],
-): void {
-  const cursor: ByteCursor = { position: start };
-  const logAppendTime = (header.attributes & BATCH_ATTRIBUTE.logAppendTime) !== 0;
-  for (let index = 0; index < header.recordsCount; index++) {
-    const length = readVarint(bytes, cursor, end);
-    if (length < 0 || length > end - cursor.position) {
-      throw invalid(`record ${index} length ${length} exceeds the ${end - cursor.position} bytes left`);
-    }
-    const recordEnd = cursor.position + length;
-    cursor.position++; // attributes: unused in v2
-    const timestampDelta = readVarlong(bytes, cursor, recordEnd);
-    const offsetDelta = readVarint(bytes, cursor, recordEnd);
-    const key = readBytesField(bytes, cursor, recordEnd, 'key');
-    const value = readBytesField(bytes, cursor, recordEnd, 'value');
-    const headerCount = readVarint(bytes, cursor, recordEnd);
-    // Each header takes at least 2 bytes, which bounds the loop by the bytes actually present.
-    if (headerCount < 0 || headerCount * 2 > recordEnd - cursor.position) {
-      throw invalid(`record ${index} header count ${headerCount} does not fit in the record`);
-    }
-    const headers: RecordHeader[] = [];
-    for (let headerIndex = 0; headerIndex < headerCount; headerIndex++) {
-      const name = readHeaderName(bytes, cursor, recordEnd, headerIndex, index);
-      headers.push([name, readBytesField(bytes, cursor, recordEnd, 'header value')]);
-    }
-    if (cursor.position !== recordEnd) {
-      throw invalid(
-        `record ${index} declared ${length} bytes but its fields used ${cursor.position - recordEnd + length}`,
-      );
-    }
-    output.push({
-      offset: header.baseOffset + BigInt(offsetDelta),
-      timestampMs: logAppendTime ? header.timestampMsMax : header.baseTimestampMs + timestampDelta,
-      key,
-      value,
-      headers,
-    });
-  }
-  if (cursor.position !== end) {
-    throw invalid(`${end - cursor.position} bytes left after the ${header.recordsCount} declared records`);
-  }
-}
-
-/**
- * Decodes the records of the batch at `bytes[position, position + size)`, decompressing when the
- * batch is compressed. Does not verify the CRC (see {@link verifyRecordBatch}); does check every
- * length, the declared record count and that no bytes are left over.
- */
-export function decodeRecordBatchRecords(
-  bytes: Uint8Array,
-  position = 0,
-  options: DecodeRecordsOptions = {},
-): LogRecord[] {
-  const header = decodeRecordBatchHeader(bytes, position);
-  const size = header.batchLength + LOG_OVERHEAD_BYTES;
-  if (size < RECORD_BATCH_HEADER_BYTES || size > bytes.length - position) {
-    throw invalid(
-      `batch length ${header.batchLength} does not fit in the ${bytes.length - position} bytes given`,
-    );
-  }
-  if (header.recordsCount < 0) {
-    throw invalid(`negative records count ${header.recordsCount}`);
-  }
-  const output: LogRecord[] = [];
-  const recordsStart = position + RECORD_BATCH_HEADER_BYTES;
-  const end = position + size;
-  if (header.compression === 0) {
-    // Each record takes at least 7 bytes, which bounds the count by the bytes present.
-    if (header.recordsCount * 7 > end - recordsStart) {
-      throw invalid(`records count ${header.recordsCount} cannot fit in ${end - recordsStart} bytes`);
-    }
-    decodeRecordStream(bytes, recordsStart, end, header, output);
-  } else {
-    const codec = requireCompressionCodec(header.compression);
-    const plain = codec.decompress(
-      bytes.subarray(recordsStart, end),
-      options.decompressedBytesMax ?? DECOMPRESSED_BYTES_MAX_DEFAULT,
-    );
-    if (header.recordsCount * 7 > plain.length) {
-      throw invalid(`records count ${header.recordsCount} cannot fit in ${plain.length} decompressed bytes`);
-    }
-    decodeRecordStream(plain, 0, plain.length, header, output);
-  }
-  return output;
 }
 
 /** UTF-8 bytes of `text`, a convenience for building records. */

@@ -3,6 +3,7 @@ import { describe, test } from 'node:test';
 import { crc32c, crc32cUpdate } from '../src/crc32c.ts';
 import {
   decodeRecordBatchHeader,
+  decodeRecordBatchInto,
   decodeRecordBatchRecords,
   encodeRecordBatch,
   findRecordBatchProblem,
@@ -417,6 +418,64 @@ describe('record batch', { timeout: 120_000 }, () => {
       assert.equal(records[49]!.timestampMs, 1_049);
     });
   }
+
+  test('record batch - decodeRecordBatchInto reports each record as places in the bytes, plain or compressed, and keeps what the builder returns', () => {
+    const records = [
+      {
+        key: utf8('k1'),
+        value: utf8('first'),
+        headers: [
+          ['a', utf8('x')],
+          ['b', null],
+        ] as const,
+        timestampMs: 5,
+      },
+      { key: null, value: null, headers: [], timestampMs: 7 },
+      { key: utf8(''), value: utf8('third'), headers: [['a', utf8('')]] as const, timestampMs: 9 },
+    ];
+    for (const compression of ['none', 'gzip'] as const) {
+      const batch = encodeRecordBatch(records, { baseOffset: 40n, compression, timestampMs: 1 });
+      const seen: unknown[] = [];
+      const kept: bigint[] = [];
+      decodeRecordBatchInto(
+        batch,
+        0,
+        {},
+        (fields) => {
+          const at = (start: number, length: number) =>
+            length === -1 ? null : Buffer.from(fields.bytes.subarray(start, start + length)).toString();
+          seen.push({
+            offset: fields.offset,
+            timestampMs: fields.timestampMs,
+            key: at(fields.keyStart, fields.keyLength),
+            value: at(fields.valueStart, fields.valueLength),
+            headers: Array.from({ length: fields.headerCount }, (_, index) => [
+              fields.headerNames[index],
+              at(fields.headerValueStarts[index]!, fields.headerValueLengths[index]!),
+            ]),
+          });
+          return fields.offset === 41n ? undefined : fields.offset;
+        },
+        kept,
+      );
+      assert.deepEqual(seen, [
+        {
+          offset: 40n,
+          timestampMs: 5,
+          key: 'k1',
+          value: 'first',
+          headers: [
+            ['a', 'x'],
+            ['b', null],
+          ],
+        },
+        { offset: 41n, timestampMs: 7, key: null, value: null, headers: [] },
+        { offset: 42n, timestampMs: 9, key: '', value: 'third', headers: [['a', '']] },
+      ]);
+      // Undefined from the builder keeps nothing.
+      assert.deepEqual(kept, [40n, 42n]);
+    }
+  });
 
   test('decompression is bounded', () => {
     const batch = encodeRecordBatch([{ value: new Uint8Array(100_000) }], { compression: 'zstd' });
