@@ -1,10 +1,14 @@
 /**
  * Profiling helper (the leading `_` keeps it out of `bench/run.ts`'s suites): one layer of the
  * embedded write and delivery paths at a time, so a CPU profile of each can be read per message.
- * Prints wall time, messages/s and CPU µs per message (user + system, whole process, and each).
+ * Prints wall time, messages/s and CPU µs per message (user + system, whole process, and each),
+ * and on Linux a second line with the CPU per message of each kind of thread (from
+ * `/proc/self/task`): the main thread, V8's platform workers (parallel and concurrent GC,
+ * background compilation), libuv's pool (file system calls), worker threads (the SQLite store's
+ * writer and checkpointer).
  *
  *   npx node [--cpu-prof --cpu-prof-dir=DIR] bench/_fastpath-profile.ts \
- *     <log|transport|bus|bus-idempotency> <publish|e2e> <publishers> <messages>
+ *     <log|transport|bus|bus-idempotency> <publish|e2e> <publishers> <messages> [handler wait ms]
  *
  * `log` appends 100-byte records to one partition (`fsync: 'always'`, no consumer); `transport`
  * publishes 100-byte messages with unique keys to `embeddedTransport` (4 partitions); `bus`
@@ -12,7 +16,10 @@
  * SQLite idempotency store `herald`'s `createBus` adds by default). `e2e` adds one group (256 in
  * flight) that acks each message; the round ends when every message is handled. One unmeasured
  * round of up to 20,000 messages warms up first; each round uses a fresh temp directory.
+ * `handler wait ms` (bus layers, `e2e`): the handler awaits a timer of that long before it returns,
+ * so each delivery holds its slot that much longer: what a store's latency costs, without its work.
  */
+import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,8 +29,14 @@ import { openPartition } from '@herald/log';
 import { sqliteIdempotencyStore } from 'herald';
 import { BenchEvent, drivePublishers } from './_fastpath-common.ts';
 
-const [layer = 'transport', mode = 'publish', publishersText = '256', totalText = '100000'] =
-  process.argv.slice(2);
+const [
+  layer = 'transport',
+  mode = 'publish',
+  publishersText = '256',
+  totalText = '100000',
+  handlerWaitText = '0',
+] = process.argv.slice(2);
+const handlerWaitMs = Number(handlerWaitText);
 const publishers = Number(publishersText);
 const total = Number(totalText);
 const IN_FLIGHT = 256;
@@ -46,10 +59,39 @@ function handledCounter(target: number) {
   };
 }
 
+/**
+ * Clock ticks of user + system time of each thread of this process, keyed by `name#tid`, from
+ * `/proc/self/task/TID/stat` (fields 14 and 15); undefined where there is none (not Linux). A tick
+ * is 10 ms (Linux's USER_HZ is 100), so over 40,000 messages a thread's figure is within 0.25 µs.
+ */
+function threadTicks(): Map<string, number> | undefined {
+  let tasks: string[];
+  try {
+    tasks = readdirSync('/proc/self/task');
+  } catch {
+    return undefined;
+  }
+  const ticks = new Map<string, number>();
+  for (const task of tasks) {
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/self/task/${task}/stat`, 'utf8');
+    } catch {
+      continue; // The thread ended meanwhile.
+    }
+    // The name is in parentheses and may hold spaces: the fields after it are split.
+    const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    ticks.set(`${name}#${task}`, Number(fields[11]) + Number(fields[12]));
+  }
+  return ticks;
+}
+const TICK_US = 10_000;
+
 async function round(
   directory: string,
   messages: number,
-): Promise<{ ms: number; cpuUs: number; userUs: number; systemUs: number }> {
+): Promise<{ ms: number; cpuUs: number; userUs: number; systemUs: number; threadUs: Map<string, number> }> {
   const counter = handledCounter(messages);
   let run: () => Promise<void>;
   let close: () => Promise<void>;
@@ -79,7 +121,17 @@ async function round(
         ? { idempotency: sqliteIdempotencyStore({ path: join(directory, 'idempotency.sqlite') }) }
         : {}),
     });
-    if (mode === 'e2e') bus.on(BenchEvent, { group: 'bench', concurrency: IN_FLIGHT }, () => counter.add());
+    if (mode === 'e2e')
+      bus.on(
+        BenchEvent,
+        { group: 'bench', concurrency: IN_FLIGHT },
+        handlerWaitMs > 0
+          ? async () => {
+              await new Promise((resolve) => setTimeout(resolve, handlerWaitMs));
+              counter.add();
+            }
+          : () => counter.add(),
+      );
     await bus.start();
     run = () =>
       drive(messages, (n) =>
@@ -87,14 +139,23 @@ async function round(
       );
     close = () => bus.stop();
   }
+  const threadsStart = threadTicks();
   const cpuStart = process.cpuUsage();
   const started = performance.now();
   await run();
   if (mode === 'e2e' && layer !== 'log') await counter.done;
   const ms = performance.now() - started;
   const cpu = process.cpuUsage(cpuStart);
+  const threads = threadTicks();
+  // Per kind of thread; a thread started during the round (the store's) counts from zero.
+  const threadUs = new Map<string, number>();
+  for (const [thread, ticks] of threads ?? []) {
+    const kind = thread.slice(0, thread.lastIndexOf('#'));
+    const us = (ticks - (threadsStart?.get(thread) ?? 0)) * TICK_US;
+    threadUs.set(kind, (threadUs.get(kind) ?? 0) + us);
+  }
   await close();
-  return { ms, cpuUs: cpu.user + cpu.system, userUs: cpu.user, systemUs: cpu.system };
+  return { ms, cpuUs: cpu.user + cpu.system, userUs: cpu.user, systemUs: cpu.system, threadUs };
 }
 
 const directory = await mkdtemp(join(tmpdir(), 'herald-fastpath-profile-'));
@@ -103,6 +164,13 @@ try {
   const result = await round(join(directory, 'measured'), total);
   const line = `${layer} ${mode} publishers=${publishers}: ${Math.round((total / result.ms) * 1000)} msg/s, ${(result.cpuUs / total).toFixed(2)} µs CPU/msg (user ${(result.userUs / total).toFixed(2)}, system ${(result.systemUs / total).toFixed(2)})`;
   process.stdout.write(`${line}\n`);
+  if (result.threadUs.size > 0) {
+    const parts = [...result.threadUs]
+      .filter(([, us]) => us > 0)
+      .sort((a, b) => b[1] - a[1])
+      .map(([kind, us]) => `${kind} ${(us / total).toFixed(2)}`);
+    process.stdout.write(`  threads, µs CPU/msg (±${(TICK_US / total).toFixed(2)}): ${parts.join(', ')}\n`);
+  }
 } finally {
   await rm(directory, { recursive: true, force: true });
 }
