@@ -16,12 +16,6 @@ export type PublishTiming =
   | { readonly scheduler: undefined; readonly atMs: undefined }
   | { readonly scheduler: TransportScheduler; readonly atMs: number };
 
-/**
- * The timing of a publish that asks for no time, shared: nearly every publish is one, and
- * {@link BusScheduling.timing} then needs neither the clock nor a new object.
- */
-const NOW: PublishTiming = Object.freeze({ scheduler: undefined, atMs: undefined });
-
 /** Scheduling for one bus. */
 export class BusScheduling {
   readonly #transport: Transport;
@@ -42,7 +36,6 @@ export class BusScheduling {
    * time. Throws `ScheduleError` for a bad time or a transport that cannot schedule.
    */
   timing(request: ScheduleRequest, method: string): PublishTiming {
-    if (request.deliverAt === undefined && request.delayMs === undefined) return NOW;
     const scheduling = this.#transport.features.scheduling;
     const nowMs = Date.now();
     const horizonMs =
