@@ -149,6 +149,8 @@ describe('read-ahead', { timeout: 120_000 }, () => {
       ['k-6', 'ab', 'k-6', [0x61, 0x81, 0x63]],
       ['k-7', [0x61, 0xc3], 'k-7 ', 'a\uFFFDc'],
       ['k-8', 'aé', 'k-8', 'abc'],
+      ['k'.repeat(70), 'k'.repeat(70), 'k'.repeat(65), 'abc'],
+      ['k'.repeat(65), 'k'.repeat(70), 'k'.repeat(65), 'k-8'],
     ];
     const read = storedRead(
       [
