@@ -136,4 +136,45 @@ describe('read-ahead', { timeout: 120_000 }, () => {
     read.batches.fill(0);
     assert.equal(Buffer.from(taken[1]!.body).toString(), 'twelve');
   });
+  it('read-ahead - header values repeated at their place or equal to the key are reused, any other value is decoded', () => {
+    const bytes = (value: string | number[]) =>
+      typeof value === 'string' ? new TextEncoder().encode(value) : Uint8Array.from(value);
+    // Each row: key, then the values at header places 0, 1 and 2 (bytes where not plain text).
+    const rows: [string, string | number[], string | number[], string | number[]][] = [
+      ['k-1', 'abc', 'k-1', 'id-1'],
+      ['k-2', 'abc', 'k-2', 'id-1'],
+      ['k-3', 'abd', 'id-3', 'id-3'],
+      ['k-4', 'xbd', 'abd', 'k-4'],
+      ['k-5', 'éb', 'k-55', [0x61, 0x80, 0x63]],
+      ['k-6', 'ab', 'k-6', [0x61, 0x81, 0x63]],
+      ['k-7', [0x61, 0xc3], 'k-7 ', 'a\uFFFDc'],
+      ['k-8', 'aé', 'k-8', 'abc'],
+      ['k'.repeat(70), 'k'.repeat(70), 'k'.repeat(65), 'abc'],
+      ['k'.repeat(65), 'k'.repeat(70), 'k'.repeat(65), 'k-8'],
+    ];
+    const read = storedRead(
+      [
+        rows.map(([key, ...values], index) => ({
+          offset: BigInt(index),
+          timestampMs: 1,
+          key: bytes(key),
+          value: bytes('{}'),
+          headers: values.map((value, place) => [`h${place}`, bytes(value)] as const),
+        })),
+      ],
+      BigInt(rows.length),
+    );
+    const entries = new ReadEntries(read, 0, 0n);
+    const decode = (value: string | number[]) => Buffer.from(bytes(value)).toString();
+    for (const [key, ...values] of rows) {
+      const entry = entries.next()!;
+      assert.equal(entry.key, key);
+      assert.deepEqual(entry.headers, {
+        h0: decode(values[0]),
+        h1: decode(values[1]),
+        h2: decode(values[2]),
+      });
+    }
+    assert.equal(entries.next(), undefined);
+  });
 });
