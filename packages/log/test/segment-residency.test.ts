@@ -16,6 +16,8 @@ import {
   type Partition,
   type SegmentDescription,
 } from '../src/index.ts';
+import type { Segment } from '../src/segment.ts';
+import { SegmentResidency } from '../src/segment-residency.ts';
 import { valueFor } from './support/fixtures.ts';
 
 const WARM_MAX = 2;
@@ -172,4 +174,51 @@ describe('segment residency', { timeout: 120_000 }, () => {
       }
     });
   }
+  test('segment residency - a segment warmed while the trim pass after a second one runs is still cooled to the bound', async () => {
+    // Fake segments whose cooling waits until the test lets it finish, so warms can land during
+    // each trim pass in a known order. With the passes capped at two, the warm made during the
+    // second pass was never trimmed: 2 warm closed segments against a bound of 1.
+    const cools: (() => void)[] = [];
+    const fake = () => ({
+      lastUseTick: 0,
+      isWarm: false,
+      async warm() {
+        this.isWarm = true;
+      },
+      cool() {
+        return new Promise<boolean>((resolve) => {
+          cools.push(() => {
+            this.isWarm = false;
+            resolve(true);
+          });
+        });
+      },
+    });
+    const segments = Array.from({ length: 6 }, fake);
+    segments[5]!.isWarm = true; // the active segment
+    const residency = new SegmentResidency(segments as unknown as Segment[], nodeFileSystem, 1);
+    const coolAsked = async (count: number) => {
+      const deadlineMs = Date.now() + 5_000;
+      while (cools.length < count) {
+        assert.ok(Date.now() < deadlineMs, `cool ${count} never asked for`);
+        await new Promise(setImmediate);
+      }
+    };
+    await residency.warm(segments[0] as unknown as Segment);
+    await residency.warm(segments[1] as unknown as Segment); // pass 1 cools segment 0
+    await coolAsked(1);
+    await residency.warm(segments[2] as unknown as Segment); // arrives during pass 1
+    cools[0]!();
+    await coolAsked(2); // pass 2 cools segment 1
+    await residency.warm(segments[3] as unknown as Segment); // arrives during pass 2
+    cools[1]!();
+    await coolAsked(3); // pass 3 cools segment 2
+    cools[2]!();
+    await residency.trim();
+    assert.equal(residency.warmClosedCount, 1);
+    assert.deepEqual(
+      segments.map((segment) => segment.isWarm),
+      [false, false, false, true, false, true],
+    );
+  });
 });
