@@ -82,18 +82,18 @@ function delivery(data: unknown, calls: string[], attempt = 1): ReceivedMessage 
   };
 }
 
+/** A bus over `transport` that logs nothing and announces nothing. */
+function quietBus(transport: Transport) {
+  return createBus({ transport, source: '/test', logger: silentLogger, announce: false });
+}
+
 const order = { orderId: 'o-1', total: 5 };
 const fastRetry = { attempts: 2, delayMsInitial: 1, delayMsMax: 1, jitter: 0 };
 
 describe('bus - a handler that finishes synchronously', { timeout: 60_000 }, () => {
   it('is acked before the delivery call returns, and counted in flight while it runs', async () => {
     const direct = directTransport();
-    const bus = createBus({
-      transport: direct.transport,
-      source: '/test',
-      logger: silentLogger,
-      announce: false,
-    });
+    const bus = quietBus(direct.transport);
     const seen: number[] = [];
     bus.on(OrderCreated, { group: 'g' }, () => {
       seen.push(bus.health().subscriptions[0]!.inFlight);
@@ -115,12 +115,7 @@ describe('bus - a handler that finishes synchronously', { timeout: 60_000 }, () 
 
   it('that throws is a failed attempt like a rejection: retried, then dead-lettered', async () => {
     const direct = directTransport();
-    const bus = createBus({
-      transport: direct.transport,
-      source: '/test',
-      logger: silentLogger,
-      announce: false,
-    });
+    const bus = quietBus(direct.transport);
     bus.on(OrderCreated, { group: 'g', retry: fastRetry }, () => {
       throw new Error('boom');
     });
@@ -144,12 +139,7 @@ describe('bus - a handler that finishes synchronously', { timeout: 60_000 }, () 
 
   it('an invalid payload is dead-lettered as invalid, with no handler run', async () => {
     const direct = directTransport();
-    const bus = createBus({
-      transport: direct.transport,
-      source: '/test',
-      logger: silentLogger,
-      announce: false,
-    });
+    const bus = quietBus(direct.transport);
     let runs = 0;
     bus.on(OrderCreated, { group: 'g' }, () => {
       runs += 1;
@@ -170,12 +160,7 @@ describe('bus - a handler that finishes synchronously', { timeout: 60_000 }, () 
 describe('bus - a handler that returns a thenable', { timeout: 60_000 }, () => {
   it('is acked once its thenable resolves, not before', async () => {
     const direct = directTransport();
-    const bus = createBus({
-      transport: direct.transport,
-      source: '/test',
-      logger: silentLogger,
-      announce: false,
-    });
+    const bus = quietBus(direct.transport);
     let finish: () => void = () => {};
     // Not a Promise: any thenable is awaited, as `await` would (typed as one for the handler).
     const thenable = {
@@ -233,12 +218,7 @@ describe('bus - a handler that returns a thenable', { timeout: 60_000 }, () => {
 
   it('that never settles still times out: its signal aborted, the attempt retried', async () => {
     const direct = directTransport();
-    const bus = createBus({
-      transport: direct.transport,
-      source: '/test',
-      logger: silentLogger,
-      announce: false,
-    });
+    const bus = quietBus(direct.transport);
     let signal: AbortSignal | undefined;
     bus.on(OrderCreated, { group: 'g', timeoutMs: 50, retry: fastRetry }, (_data, context) => {
       signal = context.signal;
