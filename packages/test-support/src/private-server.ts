@@ -10,7 +10,7 @@
  * {@link PrivateServer.destroy} runs anyway.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { accessSync, constants, rmSync } from 'node:fs';
+import { accessSync, constants, readdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { withDeadline } from './deadline.ts';
 import { atExit } from './exit-cleanup.ts';
@@ -23,6 +23,10 @@ export const PRIVATE_SERVER_START_TIMEOUT_MS_DEFAULT = 30_000;
 export const PRIVATE_SERVER_EXIT_TIMEOUT_MS = 30_000;
 /** How long {@link PrivateServer.kill} then waits for the port to close: 10 s. */
 export const PRIVATE_SERVER_PORT_CLOSE_TIMEOUT_MS = 10_000;
+/** How long {@link PrivateServer.freeze} waits for every process of the group to stop: 5 s. */
+export const PRIVATE_SERVER_FREEZE_TIMEOUT_MS = 5_000;
+/** Pause between two looks at the group's states while freezing: 5 ms (a read of `/proc`). */
+const FREEZE_PROBE_INTERVAL_MS = 5;
 /** Pause between two readiness probes (or port checks): 50 ms. */
 const PROBE_INTERVAL_MS = 50;
 
@@ -201,9 +205,30 @@ export class PrivateServer implements PrivateServerPlace {
     );
   }
 
-  /** SIGSTOP of the process group: the server stops answering without closing anything. */
-  freeze(): void {
-    signalGroup(this.#running(), 'SIGSTOP');
+  /**
+   * SIGSTOP of the process group: the server stops answering without closing anything. Resolves
+   * once every process of the group is stopped (state `T` in `/proc`, on Linux): the signal is
+   * queued, not acted on, when `kill` returns, and a server thread running on the other core could
+   * still answer a request sent right after. Rejects, naming the processes, if one does not stop
+   * within {@link PRIVATE_SERVER_FREEZE_TIMEOUT_MS}.
+   */
+  async freeze(): Promise<void> {
+    const child = this.#running();
+    signalGroup(child, 'SIGSTOP');
+    if (child.pid === undefined || process.platform !== 'linux') return;
+    const group = child.pid;
+    const deadlineMs = Date.now() + PRIVATE_SERVER_FREEZE_TIMEOUT_MS;
+    for (;;) {
+      const running = groupProcessesNotStopped(group);
+      if (running.length === 0) return;
+      if (Date.now() > deadlineMs) {
+        throw new Error(
+          `the private ${this.#spec.name}'s processes ${running.join(', ')} did not stop within ` +
+            `${PRIVATE_SERVER_FREEZE_TIMEOUT_MS} ms of SIGSTOP to process group ${group}`,
+        );
+      }
+      await pause(FREEZE_PROBE_INTERVAL_MS);
+    }
   }
 
   /** SIGCONT after {@link freeze}. */
@@ -262,6 +287,29 @@ function requireExecutable(spec: PrivateServerSpec): void {
 }
 
 /** Sends `signal` to `child`'s process group; a group that is gone already is no error. */
+/**
+ * The processes of process group `group` not in the stopped state (`T`), as `pid (name) state`,
+ * read from `/proc/<pid>/stat`; a process that exits while it is read is left out.
+ */
+function groupProcessesNotStopped(group: number): string[] {
+  const running: string[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+    } catch {
+      continue;
+    }
+    // pid (comm) state ppid pgrp …; comm may hold spaces and parentheses, so split after the last ')'.
+    const nameEnd = stat.lastIndexOf(')');
+    const [state, , processGroup] = stat.slice(nameEnd + 2).split(' ');
+    if (Number(processGroup) !== group || state === 'T' || state === 'Z') continue;
+    running.push(`${entry} ${stat.slice(stat.indexOf('('), nameEnd + 1)} ${state}`);
+  }
+  return running;
+}
+
 function signalGroup(child: ChildProcess, signal: NodeJS.Signals): void {
   if (child.pid === undefined) return;
   try {

@@ -90,11 +90,11 @@ describe('private server', { timeout: 120_000 }, () => {
   it('private server - SIGTERM is an orderly stop; freeze stops answers until thaw', async () => {
     const server = await PrivateServer.start(REDIS);
     started.push(server);
-    server.freeze();
+    await server.freeze();
     await assert.rejects(command(server.port, 'PING', 300), /no reply to PING within 300 ms/);
     server.thaw();
     assert.equal(await command(server.port, 'PING'), '+PONG');
-    server.freeze();
+    await server.freeze();
     // A frozen server is continued first, or it could not act on the SIGTERM.
     await server.kill('SIGTERM');
     assert.equal(server.running, false);

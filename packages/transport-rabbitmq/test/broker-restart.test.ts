@@ -113,7 +113,7 @@ describe('rabbitmq transport - broker restart', { timeout: 240_000 }, () => {
     open.push(rabbit);
     const collector = new Collector();
     await rabbit.subscribe({ topic: 'frozen', group: 'g', inFlightMax: 4 }, collector.handler);
-    node.freeze();
+    await node.freeze();
     try {
       // The socket stays open: only the missing heartbeats tell the client the broker is gone.
       const startedMs = performance.now();

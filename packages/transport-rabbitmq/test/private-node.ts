@@ -110,9 +110,9 @@ export class PrivateNode {
     return this.server.kill(signal);
   }
 
-  /** SIGSTOP of the node: the broker stops answering without closing anything. */
-  freeze(): void {
-    this.server.freeze();
+  /** SIGSTOP of the node: the broker stops answering without closing anything (once resolved). */
+  freeze(): Promise<void> {
+    return this.server.freeze();
   }
 
   /** SIGCONT after {@link freeze}. */
