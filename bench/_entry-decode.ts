@@ -8,20 +8,16 @@
  *
  *   npx node bench/_entry-decode.ts [root=.]
  */
-import { resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { fromCheckout } from './_checkout.ts';
 
-const root = resolve(process.argv[2] ?? '.');
-const from = (path: string) => pathToFileURL(resolve(root, path)).href;
-const { encodeRecordBatch } = (await import(
-  from('packages/log/src/record-batch.ts')
-)) as typeof import('../packages/log/src/record-batch.ts');
-const { ReadEntries } = (await import(
-  from('packages/broker/src/group-entry.ts')
-)) as typeof import('../packages/broker/src/group-entry.ts');
-const { uuidv7 } = (await import(
-  from('packages/bus/src/uuid.ts')
-)) as typeof import('../packages/bus/src/uuid.ts');
+const { encodeRecordBatch } = await fromCheckout<typeof import('../packages/log/src/record-batch.ts')>(
+  'packages/log/src/record-batch.ts',
+);
+const { ReadEntries } = await fromCheckout<typeof import('../packages/broker/src/group-entry.ts')>(
+  'packages/broker/src/group-entry.ts',
+);
+const { uuidv7 } =
+  await fromCheckout<typeof import('../packages/bus/src/uuid.ts')>('packages/bus/src/uuid.ts');
 
 const RECORDS_PER_BATCH = 64;
 const BATCHES = 64;

@@ -7,17 +7,13 @@
  *
  *   npx node bench/_header-encode.ts [root=.]
  */
-import { resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { checkoutRoot, fromCheckout } from './_checkout.ts';
 
-const root = resolve(process.argv[2] ?? '.');
-const from = (path: string) => pathToFileURL(resolve(root, path)).href;
-const { encodeRecordBatch } = (await import(
-  from('packages/log/src/record-batch.ts')
-)) as typeof import('../packages/log/src/record-batch.ts');
-const { uuidv7 } = (await import(
-  from('packages/bus/src/uuid.ts')
-)) as typeof import('../packages/bus/src/uuid.ts');
+const { encodeRecordBatch } = await fromCheckout<typeof import('../packages/log/src/record-batch.ts')>(
+  'packages/log/src/record-batch.ts',
+);
+const { uuidv7 } =
+  await fromCheckout<typeof import('../packages/bus/src/uuid.ts')>('packages/bus/src/uuid.ts');
 
 const TYPE = 'BenchEvent';
 const SOURCE = '/bench';
@@ -69,5 +65,5 @@ const uuidUs = cpuPerCall(
   5,
 );
 process.stdout.write(
-  `${root}: encodeRecordBatch, 1 record, 9 headers: ${encodeUs.toFixed(3)} µs; uuidv7 + 4 reads: ${uuidUs.toFixed(3)} µs (${sink > 0 ? 'ok' : ''})\n`,
+  `${checkoutRoot}: encodeRecordBatch, 1 record, 9 headers: ${encodeUs.toFixed(3)} µs; uuidv7 + 4 reads: ${uuidUs.toFixed(3)} µs (${sink > 0 ? 'ok' : ''})\n`,
 );

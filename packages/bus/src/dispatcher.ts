@@ -16,7 +16,7 @@ import { decodeEnvelope, type Envelope } from './envelope.ts';
 import { DecodeError, HeraldError, isUnrecoverable, UnrecoverableError, ValidationError } from './errors.ts';
 import { type ContextHost, type InFlight, messageContext, waitAll, withTimeout } from './handler-run.ts';
 import { type HealthError, healthError, type SubscriptionHealth, type SubscriptionState } from './health.ts';
-import type { BusMetrics } from './metrics.ts';
+import type { BusMetrics, HandlerOutcome } from './metrics.ts';
 import { PendingAcks } from './pending-acks.ts';
 import type { PipelineRun } from './pipeline.ts';
 import { type RetryPolicy, retryDelayMs } from './retry-policy.ts';
@@ -317,17 +317,22 @@ export class Dispatcher {
   ): Promise<void> {
     try {
       this.#host.counters.failed += 1;
-      this.#host.metrics?.handlerEnded(
-        this.topic,
-        this.group,
-        envelope.type,
-        'failed',
-        performance.now() - startedMs,
-      );
+      this.#ended(envelope, 'failed', startedMs);
       return await this.#failed(message, registration, error, signal, span);
     } finally {
       span.end();
     }
+  }
+
+  /** Reports a handler run's end to the metrics, when the bus has them. */
+  #ended(envelope: Envelope, outcome: HandlerOutcome, startedMs: number): void {
+    this.#host.metrics?.handlerEnded(
+      this.topic,
+      this.group,
+      envelope.type,
+      outcome,
+      performance.now() - startedMs,
+    );
   }
 
   /** A handled message: counted and acked; `span` ends once the ack settled. */
@@ -335,13 +340,7 @@ export class Dispatcher {
     let acked: Promise<void> | undefined;
     try {
       this.#host.counters.handled += 1;
-      this.#host.metrics?.handlerEnded(
-        this.topic,
-        this.group,
-        envelope.type,
-        'handled',
-        performance.now() - startedMs,
-      );
+      this.#ended(envelope, 'handled', startedMs);
       if (this.#firstFailureMs.size > 0) this.#firstFailureMs.delete(positionOf(message));
       acked = message.ack();
     } finally {

@@ -53,6 +53,8 @@ export function builtInMiddleware(
   between: readonly Middleware[] = [],
 ): PipelineRun {
   if (between.length > 0) {
+    // Validation runs after the middleware between, so it moves into the composed rest, and the
+    // run below (logging only) settles that rest's promise.
     const validateThenRest = async (context: MessageContext): Promise<void> => {
       if (validating) {
         const validated = validatedData(context);
@@ -60,18 +62,7 @@ export function builtInMiddleware(
       }
       await rest(context);
     };
-    const inner = compose(between, validateThenRest);
-    return async (context) => {
-      const debug = context.logger.isLevelEnabled?.('debug') ?? true;
-      const startedMs = debug ? performance.now() : 0;
-      try {
-        await inner(context);
-        if (debug) logHandled(context, startedMs);
-      } catch (error) {
-        logFailure(context, error);
-        throw error;
-      }
-    };
+    return builtInMiddleware(false, compose(between, validateThenRest));
   }
   return (context) => {
     const debug = context.logger.isLevelEnabled?.('debug') ?? true;
