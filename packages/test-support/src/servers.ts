@@ -3,6 +3,7 @@
  * their ports from the `HERALD_*_PORT` variables, their URLs, and a reachability check that fails
  * at once with what to do instead of letting a test wait on a server that is not there.
  */
+import { readFileSync } from 'node:fs';
 import { type AddressInfo, connect, createServer } from 'node:net';
 
 /** A server the tests use, the variable that moves its port, and its default port. */
@@ -86,10 +87,39 @@ export function requireRabbitMq(url: string = RABBITMQ_URL, timeoutMs?: number):
 }
 
 /**
- * A loopback port the OS says is free now (it listens on port 0, reads the port, closes). Another
- * process may take it before the caller binds it; for servers that cannot pick their own port.
+ * Lowest port {@link freePort} hands out. Below it are the servers `npm run setup` starts and
+ * their companions (RabbitMQ's management 15672, epmd 4369, NATS 4222/8222, moto 4566).
+ */
+const FREE_PORT_LOW = 20_000;
+/** RabbitMQ's default distribution port (AMQP port + 20000): never handed out. */
+const PORTS_RESERVED = new Set([25_672]);
+/** Random ports tried before {@link freePort} gives up (each is one listen on loopback). */
+const FREE_PORT_ATTEMPTS_MAX = 200;
+/** Ports this process handed out, remembered so two calls in a row never return the same one. */
+const PORTS_HANDED_OUT_MAX = 1_024;
+const portsHandedOut = new Set<number>();
+
+/**
+ * A loopback port free now, for a server started next that cannot pick its own (a JVM, a
+ * `nats-server`): it listens on the port, closes, and returns it, so another process may still
+ * take it before the caller binds it.
+ *
+ * Why not port 0: the kernel picks that from the ephemeral range
+ * (`/proc/sys/net/ipv4/ip_local_port_range`, 32768–60999 here), the same range every outgoing
+ * connection on the machine takes its local port from. A Kafka node binds its ports seconds
+ * after they are chosen (storage format, JVM start), and under a full test run hundreds of client
+ * connections open in that window, any of which may take the port. So the port is drawn at random
+ * from below the ephemeral range (from {@link FREE_PORT_LOW}), where only listeners live, and is
+ * never one this process handed out before. Falls back to port 0 if that range is empty.
  */
 export async function freePort(): Promise<number> {
+  const [ephemeralLow] = ephemeralPortRange();
+  const span = ephemeralLow - FREE_PORT_LOW;
+  for (let attempt = 0; span > 0 && attempt < FREE_PORT_ATTEMPTS_MAX; attempt++) {
+    const port = FREE_PORT_LOW + Math.floor(Math.random() * span);
+    if (PORTS_RESERVED.has(port) || portsHandedOut.has(port)) continue;
+    if (await listensOn(port)) return handOut(port);
+  }
   const server = createServer();
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -97,7 +127,33 @@ export async function freePort(): Promise<number> {
   });
   const { port } = server.address() as AddressInfo;
   await new Promise<void>((resolve) => server.close(() => resolve()));
+  return handOut(port);
+}
+
+/** The kernel's ephemeral port range; 32768–60999 (Linux's default) where it cannot be read. */
+export function ephemeralPortRange(): [low: number, high: number] {
+  try {
+    const [low, high] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/);
+    if (Number.isInteger(Number(low)) && Number.isInteger(Number(high))) return [Number(low), Number(high)];
+  } catch {
+    // Not Linux, or no /proc: the default below.
+  }
+  return [32_768, 60_999];
+}
+
+function handOut(port: number): number {
+  if (portsHandedOut.size >= PORTS_HANDED_OUT_MAX) portsHandedOut.clear();
+  portsHandedOut.add(port);
   return port;
+}
+
+/** Whether a listener can bind `port` on loopback now (it is closed again before this resolves). */
+function listensOn(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
 }
 
 /**

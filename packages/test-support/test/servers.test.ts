@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { describe, it } from 'node:test';
-import { accepts, freePort, requireReachable, serverPort } from '../src/servers.ts';
+import { accepts, ephemeralPortRange, freePort, requireReachable, serverPort } from '../src/servers.ts';
 
 describe('servers', { timeout: 30_000 }, () => {
   it('servers - requireReachable resolves on a listening port and names npm run setup when refused', async () => {
@@ -36,6 +36,30 @@ describe('servers', { timeout: 30_000 }, () => {
     } finally {
       if (saved === undefined) delete process.env.HERALD_REDIS_PORT;
       else process.env.HERALD_REDIS_PORT = saved;
+    }
+  });
+
+  it('servers - freePort hands out distinct bindable ports below the ephemeral range', async () => {
+    const [ephemeralLow, ephemeralHigh] = ephemeralPortRange();
+    assert.ok(
+      ephemeralLow > 20_000 && ephemeralHigh >= ephemeralLow,
+      `range ${ephemeralLow}-${ephemeralHigh}`,
+    );
+    const ports: number[] = [];
+    for (let index = 0; index < 50; index++) ports.push(await freePort());
+    assert.equal(new Set(ports).size, ports.length, `no port twice: ${ports.join(',')}`);
+    for (const port of ports) {
+      assert.ok(port >= 20_000 && port < ephemeralLow, `${port} is below the ephemeral range`);
+      assert.notEqual(port, 25_672, "RabbitMQ's distribution port is never handed out");
+    }
+    // Each one can be bound now, which is what a caller does next.
+    for (const port of ports) {
+      const server = net.createServer();
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(port, '127.0.0.1', resolve);
+      });
+      await new Promise<void>((resolve) => server.close(() => resolve()));
     }
   });
 });

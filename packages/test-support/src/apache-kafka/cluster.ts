@@ -41,7 +41,7 @@ export interface KafkaCluster {
   readonly nodeIds: readonly number[];
   /** `127.0.0.1:<port>` of every node's PLAINTEXT listener, in node id order. */
   readonly brokers: readonly string[];
-  /** How long {@link startKafkaCluster} took, in milliseconds (format, JVM starts, registration). */
+  /** How long {@link startKafkaCluster} took, in milliseconds (format, JVM starts, registration; every start tried). */
   readonly startMs: number;
   /** The PLAINTEXT address of `nodeId`. */
   addressOf(nodeId: number): string;
@@ -78,9 +78,35 @@ interface Node {
 
 const NODE_IDS = [1, 2, 3] as const;
 
-/** Starts three nodes and resolves once every one serves Metadata listing all three brokers. */
+/**
+ * Starts of the cluster tried before {@link startKafkaCluster} gives up. A second start, on new
+ * ports and new data, rides out what a test cannot prevent on a shared machine: another process
+ * binding a chosen port in the seconds before the JVM does (the nodes then never form a quorum).
+ * The first failure is printed in full, so it is never hidden.
+ */
+const CLUSTER_STARTS_MAX = 2;
+
+/**
+ * Starts three nodes and resolves once every one serves Metadata listing all three brokers. Tries
+ * {@link CLUSTER_STARTS_MAX} times, each within `startTimeoutMs`, printing each failed start's
+ * error and node output to stderr.
+ */
 export async function startKafkaCluster(options: KafkaClusterOptions = {}): Promise<KafkaCluster> {
   const started = performance.now();
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startKafkaClusterOnce(options, started);
+    } catch (error) {
+      if (attempt >= CLUSTER_STARTS_MAX) throw error;
+      process.stderr.write(
+        `# start ${attempt} of ${CLUSTER_STARTS_MAX} of the Kafka cluster failed; starting again on new ports: ` +
+          `${(error as Error).message}\n`,
+      );
+    }
+  }
+}
+
+async function startKafkaClusterOnce(options: KafkaClusterOptions, started: number): Promise<KafkaCluster> {
   const dir = mkdtempSync(path.join(tmpdir(), 'herald-kafka-cluster-'));
   const ports: { broker: number; controller: number }[] = [];
   for (const _ of NODE_IDS) ports.push({ broker: await freePort(), controller: await freePort() });
