@@ -103,7 +103,10 @@ const REGRESSIONS: readonly {
     why: 'records a flip above the recovery point cut off take their acks with them',
   },
   {
-    seed: 898,
+    // Found as seed 898; 906 since opening a store's partitions makes fewer file-system calls
+    // (no lock candidate or recovery checkpoint files), which moved the disk's random choices:
+    // 898's flip now misses the journal; 906's hits it and is detected, as 898's was.
+    seed: 906,
     flipsJournal: true,
     why: 'a bit flip in the last record of the group-position journal read as a torn append: the acknowledged commit 58 went back to 51 (journal format 2, without commit markers)',
     history: [

@@ -126,6 +126,7 @@ export async function openLockedPartition(
       recovered.logStartOffset,
       recovered.report,
       residency,
+      recovered.checkpointPending,
     );
   } catch (error) {
     await lock.release();
@@ -157,10 +158,12 @@ export class Partition {
     logStartOffset: bigint,
     report: RecoveryReport,
     residency: SegmentResidency,
+    checkpointPending = false,
   ) {
     this.#lock = lock;
     this.recoveryReport = report;
     this.#state = new PartitionState(options, segments, logStartOffset, residency);
+    this.#state.checkpointDue = checkpointPending;
     this.#writer = new PartitionWriter(this.#state, () => {
       this.enforceRetention().catch(() => {});
       // The segment just rolled is warm: cool the least recently read one beyond the bound.

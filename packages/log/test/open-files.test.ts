@@ -8,7 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { eventually, ownedTemporaryDirectory, withDeadline } from '@herald/test-support';
@@ -18,11 +18,14 @@ import {
   isLogError,
   LOCK_FILE_NAME,
   LogLockedError,
+  type LogRecord,
   nodeFileSystem,
   openLogStore,
   openPartition,
+  type Partition,
 } from '../src/index.ts';
-import { valueFor } from './support/fixtures.ts';
+import { CHECKPOINT_FILE_NAME } from '../src/partition-checkpoint.ts';
+import { crashImage, valueFor } from './support/fixtures.ts';
 
 const HOLDER = path.join(import.meta.dirname, 'fixtures', 'lock-holder.ts');
 
@@ -177,5 +180,159 @@ describe('the locks of a store partition', { timeout: 120_000 }, () => {
     );
     await partition.append([{ value: valueFor(3) }]);
     await store.close();
+  });
+});
+
+async function appendValues(partition: Partition, from: number, count: number): Promise<void> {
+  for (let index = from; index < from + count; index++) {
+    // Timestamps of now: an old first timestamp would roll the segment by age on the next append.
+    await partition.append([{ value: valueFor(index, 300) }]);
+  }
+}
+
+async function assertValues(partition: Partition, count: number): Promise<void> {
+  const records: LogRecord[] = [];
+  let offset = partition.logStartOffset;
+  for (let reads = 0; offset < partition.highWatermark && reads < 10_000; reads++) {
+    const result = await partition.readRecords(offset, 1 << 20);
+    records.push(...result.records);
+    offset = result.nextOffset;
+  }
+  assert.equal(records.length, count);
+  records.forEach((record, index) => {
+    assert.equal(record.offset, BigInt(index));
+    assert.deepEqual(new Uint8Array(record.value!), valueFor(index, 300));
+  });
+}
+
+/** A crash image (files as a kill -9 leaves them) of a partition holding `count` batches, never checkpointed after its creation. */
+async function crashed(directory: string, count: number): Promise<string> {
+  const live = path.join(directory, 'live');
+  const image = path.join(directory, 'crashed');
+  const partition = await openPartition({ directory: live, checkpointIntervalMs: 3_600_000 });
+  await appendValues(partition, 0, count);
+  await mkdir(image);
+  await crashImage(live, image);
+  await partition.close();
+  return image;
+}
+
+describe('the recovery checkpoint, written after open', { timeout: 120_000 }, () => {
+  test('a recovering open leaves the checkpoint as it was; a crash before the next one loses nothing acknowledged', async () => {
+    await using temporary = await ownedTemporaryDirectory();
+    const image = await crashed(temporary.directory, 10);
+    // Garbage after the last batch: recovery cuts a torn tail as well.
+    await writeFile(path.join(image, '00000000000000000000.log'), Buffer.alloc(333, 0xab), { flag: 'a' });
+    const checkpointBefore = await readFile(path.join(image, CHECKPOINT_FILE_NAME));
+    // Checkpoint writes wait until the test has taken its crash image: the crash lands before it.
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let checkpointsStarted = 0;
+    const fileSystem: FileSystem = {
+      ...nodeFileSystem,
+      async open(file, flags) {
+        if (file.endsWith(`${CHECKPOINT_FILE_NAME}.tmp`)) {
+          checkpointsStarted++;
+          await held;
+        }
+        return nodeFileSystem.open(file, flags);
+      },
+    };
+    const partition = await openPartition({ directory: image, checkpointIntervalMs: 3_600_000, fileSystem });
+    assert.equal(partition.recoveryReport.checkpoint, 'unclean');
+    assert.equal(partition.recoveryReport.truncation?.bytesRemoved, 333);
+    assert.deepEqual(
+      await readFile(path.join(image, CHECKPOINT_FILE_NAME)),
+      checkpointBefore,
+      'open wrote no checkpoint',
+    );
+    assert.deepEqual(
+      (await readdir(image)).filter((name) => name.endsWith('.tmp')),
+      [],
+      'nor a temporary file',
+    );
+    assert.equal(checkpointsStarted, 0);
+    await appendValues(partition, 10, 5);
+    assert.equal(checkpointsStarted, 1, 'the first sync after open asked for the recovery checkpoint');
+    const second = path.join(temporary.directory, 'second');
+    await mkdir(second);
+    await crashImage(image, second);
+    assert.deepEqual(await readFile(path.join(second, CHECKPOINT_FILE_NAME)), checkpointBefore);
+    release();
+    await partition.close();
+    const reopened = await openPartition({ directory: second });
+    try {
+      assert.equal(
+        reopened.recoveryReport.checkpoint,
+        'unclean',
+        'the old checkpoint is still the one on disk',
+      );
+      assert.equal(reopened.recoveryReport.truncation, undefined);
+      assert.equal(reopened.highWatermark, 15n);
+      await assertValues(reopened, 15);
+    } finally {
+      await reopened.close();
+    }
+  });
+
+  test('the first append after a recovering open writes the recovery checkpoint: damage below it is then corruption', async () => {
+    await using temporary = await ownedTemporaryDirectory();
+    const image = await crashed(temporary.directory, 6);
+    // The interval is long: the checkpoint is due at the first sync after open anyway.
+    const partition = await openPartition({ directory: image, checkpointIntervalMs: 3_600_000 });
+    try {
+      await appendValues(partition, 6, 1);
+      await eventually(
+        async () =>
+          (await readFile(path.join(image, CHECKPOINT_FILE_NAME), 'utf8')).includes('recovery-point 7\n'),
+        'the recovery checkpoint was written',
+      );
+      const second = path.join(temporary.directory, 'second');
+      await mkdir(second);
+      await crashImage(image, second);
+      // A bit flipped in the third batch, which the checkpoint now covers: refused, not cut.
+      const file = path.join(second, '00000000000000000000.log');
+      const bytes = await readFile(file);
+      bytes[Math.floor((bytes.length * 2.5) / 7)]! ^= 0x10;
+      await writeFile(file, bytes);
+      await assert.rejects(openPartition({ directory: second }), (error) => isLogError(error, 'LOG_CORRUPT'));
+    } finally {
+      await partition.close();
+    }
+  });
+
+  test('a failed recovery checkpoint after open makes the partition read-only, like any scheduled checkpoint', async () => {
+    await using temporary = await ownedTemporaryDirectory();
+    const image = await crashed(temporary.directory, 3);
+    let failed = false;
+    const fileSystem: FileSystem = {
+      ...nodeFileSystem,
+      async open(file, flags) {
+        if (file.endsWith(`${CHECKPOINT_FILE_NAME}.tmp`)) {
+          failed = true;
+          throw Object.assign(new Error('EIO: i/o error, open'), { code: 'EIO' });
+        }
+        return nodeFileSystem.open(file, flags);
+      },
+    };
+    const partition = await openPartition({ directory: image, checkpointIntervalMs: 3_600_000, fileSystem });
+    try {
+      assert.equal(failed, false, 'open wrote no checkpoint');
+      await appendValues(partition, 3, 1);
+      await eventually(() => failed, 'the recovery checkpoint was attempted');
+      await eventually(
+        () =>
+          partition.append([{ value: valueFor(9) }]).then(
+            () => false,
+            (error: unknown) => isLogError(error, 'LOG_READ_ONLY') || isLogError(error, 'LOG_IO'),
+          ),
+        'appends are refused',
+      );
+      await assertValues(partition, 4);
+    } finally {
+      await partition.close().catch(() => {});
+    }
   });
 });
