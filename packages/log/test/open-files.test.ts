@@ -1,8 +1,9 @@
 /**
  * Opening a partition creates no file it does not need (docs/benchmarks.md, "Recovery without a
  * file per partition"): a store's partitions take their lock by hard-linking the store's lock
- * file (directory-lock.ts), and the recovery point a recovering open validated is checkpointed
- * after open, not during it (recovery.ts). Both without weakening a promise: a partition stays
+ * file (directory-lock.ts), the recovery point a recovering open validated is checkpointed after
+ * open, not during it, and the directory is synced only when recovery changed it (recovery.ts).
+ * All without weakening a promise: a partition stays
  * locked against any other open in either direction, and a crash before the deferred checkpoint
  * loses nothing acknowledged.
  */
@@ -334,5 +335,41 @@ describe('the recovery checkpoint, written after open', { timeout: 120_000 }, ()
     } finally {
       await partition.close().catch(() => {});
     }
+  });
+  test('a recovering open syncs the directory only when it removed or truncated something', async () => {
+    await using temporary = await ownedTemporaryDirectory();
+    const image = await crashed(temporary.directory, 4);
+    const directorySyncs: string[] = [];
+    const fileSystem: FileSystem = {
+      ...nodeFileSystem,
+      async open(file, flags) {
+        if (file === image && flags === 'r') directorySyncs.push(file);
+        return nodeFileSystem.open(file, flags);
+      },
+    };
+    const partition = await openPartition({ directory: image, fileSystem });
+    assert.equal(partition.recoveryReport.checkpoint, 'unclean');
+    assert.deepEqual(directorySyncs, [], 'nothing in the directory changed');
+    await partition.close();
+    // A crash image with a torn tail: its truncation is made durable before open resolves.
+    const second = path.join(temporary.directory, 'second');
+    await mkdir(second);
+    await crashImage(image, second);
+    await writeFile(path.join(second, '00000000000000000000.log'), Buffer.alloc(99, 0xab), { flag: 'a' });
+    await writeFile(path.join(second, `${CHECKPOINT_FILE_NAME}.tmp`), 'left by a crash');
+    const torn: string[] = [];
+    const reopened = await openPartition({
+      directory: second,
+      fileSystem: {
+        ...nodeFileSystem,
+        async open(file, flags) {
+          if (file === second && flags === 'r') torn.push(file);
+          return nodeFileSystem.open(file, flags);
+        },
+      },
+    });
+    assert.equal(reopened.recoveryReport.truncation?.bytesRemoved, 99);
+    assert.deepEqual(torn, [second]);
+    await reopened.close();
   });
 });
