@@ -8,8 +8,8 @@
  * held lock file itself as the candidate (`linkFrom`): it already holds this pid, so taking the
  * lock creates no file. Creating files was the largest part of a recovering store's system CPU:
  * this machine's journal-less ext4 scans past every recently deleted inode to allocate one
- * (`recently_deleted` was 25–30 % of a `perf record` of recovering 400 partitions, see
- * docs/benchmarks.md). Exclusion is unchanged: each partition directory still holds a
+ * (in a `perf record` of recovering 400 partitions, as many samples as copying the 1.1 GB log out
+ * of the page cache; docs/benchmarks.md, "Recovery without a file per partition"). Exclusion is unchanged: each partition directory still holds a
  * `herald.lock` naming the owner's pid, so any process (of this version or an older one)
  * opening that directory directly finds it held, and a store finds a directly opened
  * partition's lock.
