@@ -103,7 +103,11 @@ const REGRESSIONS: readonly {
     why: 'records a flip above the recovery point cut off take their acks with them',
   },
   {
-    seed: 898,
+    // Found as seed 898. Opening a store's partitions now makes fewer file-system calls (no lock
+    // candidate or recovery checkpoint files), which moved the disk's random choices: 898's flip
+    // now misses the journal. 893's lands inside the last record's body (byte 381 of the 485-byte
+    // journal, whose last record is bytes 331-484), the case this regression is about.
+    seed: 893,
     flipsJournal: true,
     why: 'a bit flip in the last record of the group-position journal read as a torn append: the acknowledged commit 58 went back to 51 (journal format 2, without commit markers)',
     history: [

@@ -1,6 +1,7 @@
 /**
  * When a partition writes its checkpoint (partition-checkpoint.ts has the file format). The
- * writer asks after syncs at most every `checkpointIntervalMs`, after every roll and on close;
+ * writer asks after syncs at most every `checkpointIntervalMs` (after the first sync already when
+ * an unclean open deferred the recovery checkpoint), after every roll and on close;
  * retention asks before it deletes a segment, because the raised log start offset must be durable
  * before any file goes.
  *
@@ -25,6 +26,11 @@ export interface CheckpointSchedulerOptions {
   readonly current: () => PartitionCheckpoint;
   /** Called with the error of a failed write, before the request rejects. */
   readonly onFailure: (error: LogError) => void;
+  /**
+   * Whether the first {@link CheckpointScheduler.requestSoon} writes at once: the checkpoint on
+   * disk is older than the state (an unclean open deferred it, recovery.ts).
+   */
+  readonly dueAtOnce?: boolean;
 }
 
 /** Serializes the checkpoint writes of one partition. */
@@ -36,7 +42,7 @@ export class CheckpointScheduler {
 
   constructor(options: CheckpointSchedulerOptions) {
     this.#options = options;
-    this.#lastAtMs = options.clock();
+    this.#lastAtMs = options.dueAtOnce === true ? Number.NEGATIVE_INFINITY : options.clock();
   }
 
   /** Requests a checkpoint if `checkpointIntervalMs` passed since the last one did; never rejects. */

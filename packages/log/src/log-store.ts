@@ -1,6 +1,8 @@
 /**
  * A data directory holding many partitions as `<directory>/<topic>-<partition>/`, under one
- * directory lock. It only manages directories and open handles; topics, partition counts and
+ * directory lock. Each open partition's own lock is a hard link to the store's lock file, so
+ * opening one creates no file, and a process opening a partition directory directly still finds
+ * it locked (directory-lock.ts). It only manages directories and open handles; topics, partition counts and
  * consumer groups belong to the broker built on top.
  */
 
@@ -8,7 +10,7 @@ import path from 'node:path';
 import { acquireDirectoryLock, type DirectoryLock } from './directory-lock.ts';
 import { ioError, LogError, systemErrorCode } from './errors.ts';
 import { type FileSystem, nodeFileSystem, syncDirectory } from './file-system.ts';
-import { openPartition, type Partition } from './partition.ts';
+import { openLockedPartition, type Partition } from './partition.ts';
 import type { PartitionOptions } from './partition-options.ts';
 import { syncRounds } from './sync-rounds.ts';
 
@@ -103,7 +105,7 @@ export async function openLogStore(options: LogStoreOptions): Promise<LogStore> 
   const openInTurn = async (partitionOptions: PartitionOptions): Promise<Partition> => {
     await takeTurn();
     try {
-      return await openPartition(partitionOptions);
+      return await openLockedPartition(partitionOptions, lock.path);
     } finally {
       endTurn();
     }

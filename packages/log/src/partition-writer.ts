@@ -2,10 +2,9 @@
  * The writer of a partition: the one place that writes, syncs, rolls and checkpoints, so nothing
  * inside the process needs a lock. Appends are queued; a flush loop started after the current
  * synchronous burst writes as many as fit into one writev (group commit, append-group.ts) at the
- * end of the active segment. Under `'always'` a written group waits for an fdatasync that started
- * after its write completed, and the next group is written while that sync runs (pipelined group
- * commit); at most one sync runs at a time. The other policies acknowledge once the kernel has
- * the bytes.
+ * end of the active segment. Under `'always'` a written group waits for an fdatasync that started after
+ * its write completed, and the next group is written while that sync runs (pipelined group commit); at
+ * most one sync runs at a time. The other policies acknowledge once the kernel has the bytes.
  *
  * How the writer keeps the fault model of partition.ts:
  * - Nothing is acknowledged before it is durable under the policy, and the high watermark moves
@@ -83,6 +82,7 @@ export class PartitionWriter {
         recoveryPointPosition: this.#syncedPosition,
       }),
       onFailure: (error) => this.fail(error),
+      dueAtOnce: state.checkpointDue,
     });
   }
 

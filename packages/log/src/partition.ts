@@ -87,9 +87,24 @@ const LISTENERS_MAX = 100_000;
  * the log (see recovery.ts) and starts accepting appends. Throws `LOG_LOCKED`, `LOG_NOT_WRITABLE`,
  * `LOG_CORRUPT`, `LOG_DISK_FULL`, `LOG_IO` or `LOG_INVALID_ARGUMENT`.
  */
-export async function openPartition(options: PartitionOptions): Promise<Partition> {
+export function openPartition(options: PartitionOptions): Promise<Partition> {
+  return openLockedPartition(options, undefined);
+}
+
+/**
+ * {@link openPartition} for a log store (not exported from the package): `storeLockPath` is the
+ * store's held lock file, hard-linked as this partition's lock so taking it creates no file
+ * (directory-lock.ts says why that matters and why exclusion is unchanged).
+ */
+export async function openLockedPartition(
+  options: PartitionOptions,
+  storeLockPath: string | undefined,
+): Promise<Partition> {
   const resolved = resolvePartitionOptions(options);
-  const lock = await acquireDirectoryLock(resolved.directory, { fileSystem: resolved.fileSystem });
+  const lock = await acquireDirectoryLock(resolved.directory, {
+    fileSystem: resolved.fileSystem,
+    ...(storeLockPath === undefined ? {} : { linkFrom: storeLockPath }),
+  });
   try {
     const recovered = await recoverPartition(
       resolved.fileSystem,
@@ -111,6 +126,7 @@ export async function openPartition(options: PartitionOptions): Promise<Partitio
       recovered.logStartOffset,
       recovered.report,
       residency,
+      recovered.checkpointPending,
     );
   } catch (error) {
     await lock.release();
@@ -142,10 +158,12 @@ export class Partition {
     logStartOffset: bigint,
     report: RecoveryReport,
     residency: SegmentResidency,
+    checkpointPending = false,
   ) {
     this.#lock = lock;
     this.recoveryReport = report;
     this.#state = new PartitionState(options, segments, logStartOffset, residency);
+    this.#state.checkpointDue = checkpointPending;
     this.#writer = new PartitionWriter(this.#state, () => {
       this.enforceRetention().catch(() => {});
       // The segment just rolled is warm: cool the least recently read one beyond the bound.

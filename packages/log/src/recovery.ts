@@ -8,7 +8,17 @@
  * the end, every batch is validated; the first bad batch at or above the recovery point marks a
  * torn or garbage tail, which is truncated (together with any later segment, since offsets must
  * stay dense). Missing or damaged index files are rebuilt from the log. Everything kept is
- * fdatasynced before the new recovery point is checkpointed.
+ * fdatasynced before open resolves.
+ *
+ * The new recovery point is not checkpointed here: the partition's writer writes it after open, at
+ * its first sync (checkpoint-scheduler.ts `dueAtOnce`), a roll, retention or the close, as Kafka
+ * writes its recovery-point checkpoint periodically, not on open. Nothing needs it sooner:
+ * until it is written the old checkpoint (or none) stays, which is still true (recovery never
+ * cuts below the old recovery point, it refuses instead), so a crash before it only means the
+ * next open validates the same bytes again, exactly as acknowledged appends above the recovery
+ * point are validated again until the next periodic checkpoint. Writing it at open created a file
+ * per partition (the checkpoint's `.tmp`): creating files was the largest part of the system CPU
+ * of recovering 400 partitions (docs/benchmarks.md, "Recovery without a file per partition").
  */
 
 import path from 'node:path';
@@ -54,6 +64,11 @@ export interface RecoveredPartition {
   readonly logStartOffset: bigint;
   /** What happened. */
   readonly report: RecoveryReport;
+  /**
+   * Whether the checkpoint on disk is older than what recovery validated and synced; the
+   * partition then writes the new one after open (see the module comment).
+   */
+  readonly checkpointPending: boolean;
 }
 
 interface RecoveryContext {
@@ -232,7 +247,12 @@ export async function recoverPartition(
       recoveryPoint: logStartOffset,
       recoveryPointPosition: 0,
     });
-    return { segments, logStartOffset, report: report(status, undefined, context) };
+    return {
+      segments,
+      logStartOffset,
+      report: report(status, undefined, context),
+      checkpointPending: false,
+    };
   }
   if (bases[0]! > logStartOffset) {
     logStartOffset = bases[0]!;
@@ -344,7 +364,7 @@ async function recoverSegments(
     recoveryPoint: active.nextOffset,
     recoveryPointPosition: active.sizeBytes,
   };
-  const writesCheckpoint = !(
+  const checkpointPending = !(
     status === 'clean' &&
     checkpoint !== undefined &&
     sameCheckpoint(checkpoint, end)
@@ -358,19 +378,27 @@ async function recoverSegments(
           await fileSystem.fdatasync(segment.fd);
         }
       }
-      // Removals and a truncation must be durable before the checkpoint that relies on them;
-      // otherwise the checkpoint's own directory sync below covers the directory.
-      if (!writesCheckpoint || context.removedFiles.length > 0 || truncation !== undefined) {
-        await syncDirectory(fileSystem, directory);
-      }
     } catch (error) {
       throw ioError(`cannot sync recovered partition ${directory}`, error);
     }
   }
-  if (writesCheckpoint) {
-    await writePartitionCheckpoint(fileSystem, directory, end);
+  if (context.removedFiles.length > 0 || truncation !== undefined) {
+    // Removals and a truncation are durable before open resolves, like the data, so no later
+    // checkpoint can rely on files a crash brings back. Nothing else changed the directory's
+    // entries (segment files were made durable when created), so without them it is not synced:
+    // 400 recovering partitions spent 400 directory fsyncs on it (docs/benchmarks.md).
+    try {
+      await syncDirectory(fileSystem, directory);
+    } catch (error) {
+      throw ioError(`cannot sync recovered partition ${directory}`, error);
+    }
   }
-  return { segments, logStartOffset, report: report(status, truncation, context) };
+  return {
+    segments,
+    logStartOffset,
+    report: report(status, truncation, context),
+    checkpointPending,
+  };
 }
 
 function sameCheckpoint(left: PartitionCheckpoint, right: PartitionCheckpoint): boolean {
