@@ -304,6 +304,27 @@ function advanceClock(byMs: number): Command {
   });
 }
 
+/** Copies made of a live data directory before giving up on a stable one. */
+const CRASH_COPIES_MAX = 5;
+
+/**
+ * A copy of the live data directory `dir`, without its lock file. The broker keeps writing while
+ * it is copied, so a file listed may be gone before it is read (a checkpoint's `.tmp` renamed, a
+ * segment removed: ENOENT); such a copy is discarded and taken again.
+ */
+async function copyAsCrashed(dir: string): Promise<string> {
+  for (let attempt = 1; ; attempt++) {
+    const next = temporaryDirectory('herald-broker-model-');
+    try {
+      await cp(dir, next, { recursive: true, filter: (source) => path.basename(source) !== 'herald.lock' });
+      return next;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT' || attempt >= CRASH_COPIES_MAX) throw error;
+      await rm(next, { recursive: true, force: true });
+    }
+  }
+}
+
 function restart(crash: boolean): Command {
   const name = crash ? 'crash' : 'restart';
   return command(name, async (model, real) => {
@@ -313,8 +334,7 @@ function restart(crash: boolean): Command {
     let next = dir;
     if (crash) {
       // What kill -9 leaves: every write made so far, no close. The lock's owner is "dead".
-      next = temporaryDirectory('herald-broker-model-');
-      await cp(dir, next, { recursive: true, filter: (source) => path.basename(source) !== 'herald.lock' });
+      next = await copyAsCrashed(dir);
       real.dirs.push(next);
     }
     real.generation += 1;
