@@ -15,7 +15,7 @@
  * partition in turn, each partition in offset order. Only per-key order is promised.
  */
 import type { MessageHandler } from '@herald/bus';
-import { DeliveryWindow, KeyedFifo } from '@herald/bus/internal';
+import { Delivered, DeliveryWindow, KeyedFifo } from '@herald/bus/internal';
 import { GroupActiveError } from './errors.ts';
 import { type Entry, ReadEntries } from './group-entry.ts';
 import { ACKS_UNSTORED_MAX, ADMITTED_PER_TURN_MAX, type ConsumerGroupLimits } from './group-limits.ts';
@@ -146,15 +146,18 @@ export class ConsumerGroup {
     this.#delivery = new DeliveryWindow<Entry>({
       windows: () => this.#windows,
       beforeScan: (nowMs) => this.#expireHeld(nowMs),
-      describe: (entry) => ({
-        topic: topic.name,
-        partition: entry.partition,
-        offset: String(entry.offset),
-        key: entry.key,
-        headers: entry.headers,
-        body: entry.body,
-        timestampMs: entry.timestampMs,
-      }),
+      message: (entry, attempt, hold) =>
+        new Delivered(
+          topic.name,
+          entry.partition,
+          String(entry.offset),
+          entry.key,
+          entry.headers,
+          entry.body,
+          entry.timestampMs,
+          attempt,
+          hold,
+        ),
       onDeliver: ({ value }, nowMs) => {
         value.visibleAtMs = nowMs + limits.visibilityTimeoutMs;
         this.#expiryMsNext = Math.min(this.#expiryMsNext, value.visibleAtMs);

@@ -2,6 +2,7 @@
 
 export { type Deadline, DeadlineSweep } from './deadline-sweep.ts';
 export {
+  Delivered,
   type DeliveredFields,
   DeliveryWindow,
   type DeliveryWindowSource,

@@ -289,6 +289,37 @@ describe('keyed fifo', () => {
     );
   });
 
+  it('keyed fifo - ready entries come out in order across the queue moving its spent front down and refilling after it drained', () => {
+    // More than 1,024 ready at once and taken only partly, so the queue compacts in place; then
+    // drained and filled again, so it reuses its array.
+    const fifo = new KeyedFifo<number>({ entriesMax: 10_000, counting: 'unsettled' });
+    const taken: number[] = [];
+    let next = 0;
+    const takeAll = (count: number) => {
+      for (let index = 0; index < count; index++) {
+        const entry = fifo.take();
+        assert.ok(entry !== undefined, `entry ${taken.length} is ready`);
+        taken.push(entry.value);
+        fifo.ack(entry);
+      }
+    };
+    for (const [enqueue, take] of [
+      [3_000, 2_500],
+      [2_000, 1_500],
+      [0, 1_000],
+      [5, 5],
+      [4_000, 4_000],
+    ] as const) {
+      for (let index = 0; index < enqueue; index++) fifo.enqueue(next++, undefined);
+      takeAll(take);
+    }
+    assert.equal(fifo.take(), undefined);
+    assert.deepEqual(
+      taken,
+      Array.from({ length: next }, (_, index) => index),
+    );
+  });
+
   it('keyed fifo - a nacked head is redelivered before its key moves on; other keys pass it', () => {
     const fifo = new KeyedFifo<string>({ entriesMax: 10 }, 5n);
     const a0 = fifo.enqueue('a0', 'a');
