@@ -398,7 +398,7 @@ export class ConsumerGroup {
           state.ackedInWindow.add(entry.offset);
           state.window.skipTo(entry.offset + 1n);
         } else {
-          state.window.enqueue(entry, entry.key, entry.offset, entry.sizeBytes);
+          state.window.enqueueEntry(entry);
           admitted = true;
           this.#admittedInTurn += 1;
         }

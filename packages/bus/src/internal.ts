@@ -15,6 +15,7 @@ export {
   type KeyedEntry,
   type KeyedEntryState,
   KeyedFifo,
+  KeyedFifoEntry,
   type KeyedFifoLimits,
 } from './keyed-fifo.ts';
 export { assertName, assertTopicName } from './names.ts';

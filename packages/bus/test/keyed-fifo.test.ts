@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { type KeyedEntry, KeyedFifo } from '@herald/bus/internal';
+import { type KeyedEntry, KeyedFifo, KeyedFifoEntry } from '@herald/bus/internal';
 import { InvariantError } from '@herald/errors';
 import fc from 'fast-check';
 
@@ -318,6 +318,36 @@ describe('keyed fifo', () => {
       taken,
       Array.from({ length: next }, (_, index) => index),
     );
+  });
+
+  it('keyed fifo - an entry the caller built (enqueueEntry) is its own value, keeps key order, and is enqueued once', () => {
+    class Own extends KeyedFifoEntry<Own> {
+      readonly name: string;
+      constructor(name: string, key: string | undefined, offset: bigint) {
+        super(undefined as unknown as Own, key, offset, 10);
+        this.value = this;
+        this.name = name;
+      }
+    }
+    const fifo = new KeyedFifo<Own>({ entriesMax: 10, bytesMax: 25 }, 3n);
+    const a3 = new Own('a3', 'a', 3n);
+    const a5 = new Own('a5', 'a', 5n);
+    fifo.enqueueEntry(a3);
+    fifo.enqueueEntry(a5);
+    assert.equal(fifo.nextOffset, 6n);
+    assert.equal(fifo.bytes, 20);
+    assert.equal(fifo.take(), a3);
+    assert.equal(fifo.take(), undefined, 'a5 waits behind a3');
+    assert.equal(a5.state, 'waiting');
+    assert.throws(() => fifo.enqueueEntry(a3), InvariantError, 'enqueued twice');
+    assert.throws(
+      () => new KeyedFifo<Own>({ entriesMax: 10 }, 0n).enqueueEntry(a5),
+      InvariantError,
+      'enqueued in a second window',
+    );
+    assert.equal(fifo.ack(a3), true);
+    assert.equal(fifo.take()?.value, a5);
+    assert.equal(fifo.commitPoint(), 5n);
   });
 
   it('keyed fifo - a nacked head is redelivered before its key moves on; other keys pass it', () => {
