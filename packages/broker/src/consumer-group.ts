@@ -159,9 +159,15 @@ export class ConsumerGroup {
           hold,
         ),
       onDeliver: ({ value }, nowMs) => {
-        value.visibleAtMs = nowMs + limits.visibilityTimeoutMs;
-        this.#expiryMsNext = Math.min(this.#expiryMsNext, value.visibleAtMs);
-        this.#delivery.wakeAt(value.visibleAtMs);
+        const visibleAtMs = nowMs + limits.visibilityTimeoutMs;
+        value.visibleAtMs = visibleAtMs;
+        // Only a deadline earlier than every held one needs the timer: the scan delivering this
+        // sets it for the earliest one (what `beforeScan` returned) when it ends. Storing and
+        // passing a time (not a small integer) costs a heap number each, per delivery.
+        if (visibleAtMs < this.#expiryMsNext) {
+          this.#expiryMsNext = visibleAtMs;
+          this.#delivery.wakeAt(visibleAtMs);
+        }
       },
       onAck: ({ value }) => {
         const state = this.#partitions[value.partition]!;
