@@ -40,9 +40,9 @@ export class Delivered<H extends DeliveryHold> implements ReceivedMessage {
   readonly [HOLD]: H;
 
   /**
-   * The fields one by one, not as a {@link DeliveredFields} object: a transport that built such an
-   * object per delivery for this constructor to copy paid for one more object per message (V8 did
-   * not optimize it away in the consumer group's delivery, 80 bytes each).
+   * The fields one by one, not as a {@link DeliveredFields} object: such an object built per
+   * delivery only to be copied here is one more allocation per message wherever V8 does not inline
+   * both and remove it (docs/benchmarks.md, "Catch-up: bytes allocated per delivery").
    */
   constructor(
     topic: string,
