@@ -322,6 +322,13 @@ export class ConsumerGroup {
     if (state.readAhead !== undefined) return admitted; // the window is full
     if (state.window.nextOffset >= log.highWatermark) return admitted;
     if (!state.window.hasRoom()) return admitted;
+    this.#read(state, log);
+    return admitted;
+  }
+
+  /** Starts a log read for `state`'s window (it pumps when it lands). Not in `#refill` (called per
+   * ack): its callbacks made every call allocate a context. */
+  #read(state: PartitionState, log: PartitionLog): void {
     state.fetching = true;
     const generation = this.#generation;
     const from = state.window.nextOffset;
@@ -343,7 +350,6 @@ export class ConsumerGroup {
     );
     this.#pendingReads.add(read);
     void read.finally(() => this.#pendingReads.delete(read));
-    return admitted;
   }
 
   /** Reports a failed read (or decode) and retries it after {@link READ_RETRY_DELAY_MS}. */
@@ -436,24 +442,27 @@ export class ConsumerGroup {
    * request and one position, not one per ack; the store shares rounds across groups.
    */
   #requestWrite(acks: number): Promise<void> {
-    let request = this.#openRequest;
-    if (request === undefined) {
-      const created: WriteRequest = { acks: 0, write: undefined };
-      this.#openRequest = created;
-      const write = this.#storePosition(() => {
-        // From here on the round has this position: later acks need the next request.
-        if (this.#openRequest === created) this.#openRequest = undefined;
-        return this.position();
-      });
-      created.write = write;
-      const written = () => this.#written(created);
-      this.#lastWrite = write.then(written, written);
-      request = created;
-    }
+    const request = this.#openRequest ?? this.#openWriteRequest();
     request.acks += acks;
     this.#acksUnstored += acks;
     this.#unstored.add(acks);
     return request.write!;
+  }
+
+  /** A new write request, open until the store reads the position. Not in the caller: its closures
+   * made every call, one per ack, allocate a context (docs/benchmarks.md, "bytes per delivery"). */
+  #openWriteRequest(): WriteRequest {
+    const created: WriteRequest = { acks: 0, write: undefined };
+    this.#openRequest = created;
+    const write = this.#storePosition(() => {
+      // From here on the round has this position: later acks need the next request.
+      if (this.#openRequest === created) this.#openRequest = undefined;
+      return this.position();
+    });
+    created.write = write;
+    const written = () => this.#written(created);
+    this.#lastWrite = write.then(written, written);
+    return created;
   }
 
   /**

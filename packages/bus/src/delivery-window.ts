@@ -246,15 +246,19 @@ export class DeliveryWindow<E extends PendingEntry> {
     if (this.#closed || !(dueMs < this.#timerDueMs)) return;
     clearTimeout(this.#timer);
     this.#timerDueMs = dueMs;
-    this.#timer = setTimeout(
-      () => {
-        this.#timer = undefined;
-        this.#timerDueMs = Number.POSITIVE_INFINITY;
-        this.pump();
-      },
-      Math.max(0, dueMs - Date.now()),
-    );
+    this.#timer = setTimeout(this.#onTimer, Math.max(0, dueMs - Date.now()));
   }
+
+  /**
+   * The timer's callback, one function for the window's life: a closure written inside `wakeAt`
+   * made every call of it allocate a context for `this`, even the calls (one per scan) that set no
+   * timer.
+   */
+  readonly #onTimer = (): void => {
+    this.#timer = undefined;
+    this.#timerDueMs = Number.POSITIVE_INFINITY;
+    this.pump();
+  };
 
   /**
    * Delivers every entry that may go now. Runs the scan again instead of re-entering, so a
