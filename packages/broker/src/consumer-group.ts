@@ -15,7 +15,7 @@
  * partition in turn, each partition in offset order. Only per-key order is promised.
  */
 import type { MessageHandler } from '@herald/bus';
-import { DeliveryWindow, KeyedFifo } from '@herald/bus/internal';
+import { Delivered, DeliveryWindow, KeyedFifo } from '@herald/bus/internal';
 import { GroupActiveError } from './errors.ts';
 import { type Entry, ReadEntries } from './group-entry.ts';
 import { ACKS_UNSTORED_MAX, ADMITTED_PER_TURN_MAX, type ConsumerGroupLimits } from './group-limits.ts';
@@ -146,19 +146,28 @@ export class ConsumerGroup {
     this.#delivery = new DeliveryWindow<Entry>({
       windows: () => this.#windows,
       beforeScan: (nowMs) => this.#expireHeld(nowMs),
-      describe: (entry) => ({
-        topic: topic.name,
-        partition: entry.partition,
-        offset: String(entry.offset),
-        key: entry.key,
-        headers: entry.headers,
-        body: entry.body,
-        timestampMs: entry.timestampMs,
-      }),
+      message: (entry, attempt, hold) =>
+        new Delivered(
+          topic.name,
+          entry.partition,
+          String(entry.offset),
+          entry.key,
+          entry.headers,
+          entry.body,
+          entry.timestampMs,
+          attempt,
+          hold,
+        ),
       onDeliver: ({ value }, nowMs) => {
-        value.visibleAtMs = nowMs + limits.visibilityTimeoutMs;
-        this.#expiryMsNext = Math.min(this.#expiryMsNext, value.visibleAtMs);
-        this.#delivery.wakeAt(value.visibleAtMs);
+        const visibleAtMs = nowMs + limits.visibilityTimeoutMs;
+        value.visibleAtMs = visibleAtMs;
+        // Only a deadline earlier than every held one needs the timer: the scan delivering this
+        // sets it for the earliest one (what `beforeScan` returned) when it ends. Storing and
+        // passing a time (not a small integer) costs a heap number each, per delivery.
+        if (visibleAtMs < this.#expiryMsNext) {
+          this.#expiryMsNext = visibleAtMs;
+          this.#delivery.wakeAt(visibleAtMs);
+        }
       },
       onAck: ({ value }) => {
         const state = this.#partitions[value.partition]!;
@@ -313,6 +322,13 @@ export class ConsumerGroup {
     if (state.readAhead !== undefined) return admitted; // the window is full
     if (state.window.nextOffset >= log.highWatermark) return admitted;
     if (!state.window.hasRoom()) return admitted;
+    this.#read(state, log);
+    return admitted;
+  }
+
+  /** Starts a log read for `state`'s window (it pumps when it lands). Not in `#refill` (called per
+   * ack): its callbacks made every call allocate a context. */
+  #read(state: PartitionState, log: PartitionLog): void {
     state.fetching = true;
     const generation = this.#generation;
     const from = state.window.nextOffset;
@@ -334,7 +350,6 @@ export class ConsumerGroup {
     );
     this.#pendingReads.add(read);
     void read.finally(() => this.#pendingReads.delete(read));
-    return admitted;
   }
 
   /** Reports a failed read (or decode) and retries it after {@link READ_RETRY_DELAY_MS}. */
@@ -395,7 +410,7 @@ export class ConsumerGroup {
           state.ackedInWindow.add(entry.offset);
           state.window.skipTo(entry.offset + 1n);
         } else {
-          state.window.enqueue(entry, entry.key, entry.offset, entry.sizeBytes);
+          state.window.enqueueEntry(entry);
           admitted = true;
           this.#admittedInTurn += 1;
         }
@@ -427,24 +442,27 @@ export class ConsumerGroup {
    * request and one position, not one per ack; the store shares rounds across groups.
    */
   #requestWrite(acks: number): Promise<void> {
-    let request = this.#openRequest;
-    if (request === undefined) {
-      const created: WriteRequest = { acks: 0, write: undefined };
-      this.#openRequest = created;
-      const write = this.#storePosition(() => {
-        // From here on the round has this position: later acks need the next request.
-        if (this.#openRequest === created) this.#openRequest = undefined;
-        return this.position();
-      });
-      created.write = write;
-      const written = () => this.#written(created);
-      this.#lastWrite = write.then(written, written);
-      request = created;
-    }
+    const request = this.#openRequest ?? this.#openWriteRequest();
     request.acks += acks;
     this.#acksUnstored += acks;
     this.#unstored.add(acks);
     return request.write!;
+  }
+
+  /** A new write request, open until the store reads the position. Not in the caller: its closures
+   * made every call, one per ack, allocate a context (docs/benchmarks.md, "bytes per delivery"). */
+  #openWriteRequest(): WriteRequest {
+    const created: WriteRequest = { acks: 0, write: undefined };
+    this.#openRequest = created;
+    const write = this.#storePosition(() => {
+      // From here on the round has this position: later acks need the next request.
+      if (this.#openRequest === created) this.#openRequest = undefined;
+      return this.position();
+    });
+    created.write = write;
+    const written = () => this.#written(created);
+    this.#lastWrite = write.then(written, written);
+    return created;
   }
 
   /**

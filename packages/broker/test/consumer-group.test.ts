@@ -270,6 +270,43 @@ describe('consumer groups', { timeout: 120_000 }, () => {
     await transport.close();
   });
 
+  it('groups - deliveries with later deadlines, none acked, all come back after their visibility timeouts', async () => {
+    // Only a deadline earlier than every held one sets the timer when delivered; the later ones
+    // are found when the earliest expires, and each comes back once its own timeout passed.
+    const dir = freshDirectory();
+    const transport = tracked(await embeddedTransport({ dir, partitions: 1, visibilityTimeoutMs: 200 }));
+    const deliveries: { readonly message: ReceivedMessage; readonly atMs: number }[] = [];
+    await transport.subscribe({ topic: 'held', group: 'g', inFlightMax: 3 }, async (message) => {
+      deliveries.push({ message, atMs: performance.now() });
+      if (message.deliveryAttempt > 1) await message.ack();
+    });
+    for (const name of ['a', 'b', 'c']) {
+      await transport.publish('held', messages(1, name));
+      const count = deliveries.length + 1;
+      await eventually(
+        () => deliveries.length === count,
+        () => `delivery ${count} (have ${deliveries.length})`,
+      );
+      // Later deadlines than the first delivery's.
+      const deliveredAtMs = deliveries.at(-1)!.atMs;
+      await eventually(
+        () => performance.now() - deliveredAtMs >= 40,
+        () => '40 ms after the last delivery',
+      );
+    }
+    await eventually(
+      () => deliveries.length === 6,
+      () => `three redeliveries (have ${deliveries.length})`,
+    );
+    for (const offset of ['0', '1', '2']) {
+      const [first, second] = deliveries.filter(({ message }) => message.offset === offset);
+      assert.equal(second!.message.deliveryAttempt, 2, `offset ${offset} came back once`);
+      // The timer's own granularity aside, not before the timeout.
+      assert.ok(second!.atMs - first!.atMs >= 190, `offset ${offset} held ${second!.atMs - first!.atMs} ms`);
+    }
+    await transport.close();
+  });
+
   it('groups - a new group starts at the earliest message; offsets are Kafka offsets', async () => {
     const dir = freshDirectory();
     const transport = tracked(await embeddedTransport({ dir, partitions: 1 }));

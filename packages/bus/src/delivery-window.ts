@@ -33,17 +33,11 @@
  * entry hands one out; an entry is held by at most one delivery at a time.
  */
 import { InvariantError, invariant } from '@herald/errors';
-import {
-  Delivered,
-  type DeliveredFields,
-  type DeliveryHold,
-  HOLD,
-  type Settler,
-} from './delivered-message.ts';
+import { type Delivered, type DeliveryHold, HOLD, type Settler } from './delivered-message.ts';
 import type { KeyedEntry, KeyedFifo } from './keyed-fifo.ts';
-import type { MessageHandler } from './transport.ts';
+import type { MessageHandler, ReceivedMessage } from './transport.ts';
 
-export type { DeliveredFields } from './delivered-message.ts';
+export { Delivered, type DeliveredFields } from './delivered-message.ts';
 
 /** A member of the group: one subscription. Opaque to the transport apart from its counters. */
 export interface WindowMember {
@@ -76,8 +70,12 @@ export function waitingEntry(): PendingEntry {
 export interface DeliveryWindowSource<E extends PendingEntry> {
   /** The windows to take ready entries from, in round-robin order. Called once per scan, after {@link beforeScan}. */
   windows(): readonly KeyedFifo<E>[];
-  /** The fields of the message delivered for `entry`. */
-  describe(entry: E): DeliveredFields;
+  /**
+   * The message delivered for `entry`, its `deliveryAttempt`th delivery under `hold`: `new
+   * Delivered(…fields, deliveryAttempt, hold)`, or `Delivered.of(fields, deliveryAttempt, hold)`.
+   * The transport builds it, so no fields object is made per delivery only to be copied.
+   */
+  message<H extends DeliveryHold>(entry: E, deliveryAttempt: number, hold: H): Delivered<H>;
   /**
    * The current holder acked `entry` (already settled in its window, which may have moved its
    * commit point). The ack resolves when the returned promise does (e.g. a stored position). Not
@@ -145,7 +143,14 @@ export class DeliveryWindow<E extends PendingEntry> {
    * Bounded by what one synchronous run can deliver: the members' `inFlightMax`, plus deliveries
    * released (a member leaving, a nack) and delivered again before the microtask.
    */
-  #toCall: Delivered<Hold<E>>[] = [];
+  #toCall: (Delivered<Hold<E>> | undefined)[] = [];
+  #toCallCount = 0;
+  /**
+   * The other of the two arrays `#toCall` alternates with: a run takes the filled one and leaves
+   * an emptied one in its place, so no array is grown from nothing per run (growing a new array
+   * to a thousand messages cost 28 bytes per message of garbage in a catch-up).
+   */
+  #toCallSpare: (Delivered<Hold<E>> | undefined)[] = [];
   #callScheduled = false;
   #nextMember = 0;
   #nextWindow = 0;
@@ -241,15 +246,19 @@ export class DeliveryWindow<E extends PendingEntry> {
     if (this.#closed || !(dueMs < this.#timerDueMs)) return;
     clearTimeout(this.#timer);
     this.#timerDueMs = dueMs;
-    this.#timer = setTimeout(
-      () => {
-        this.#timer = undefined;
-        this.#timerDueMs = Number.POSITIVE_INFINITY;
-        this.pump();
-      },
-      Math.max(0, dueMs - Date.now()),
-    );
+    this.#timer = setTimeout(this.#onTimer, Math.max(0, dueMs - Date.now()));
   }
+
+  /**
+   * The timer's callback, one function for the window's life: a closure written inside `wakeAt`
+   * made every call of it allocate a context for `this`, even the calls (one per scan) that set no
+   * timer.
+   */
+  readonly #onTimer = (): void => {
+    this.#timer = undefined;
+    this.#timerDueMs = Number.POSITIVE_INFINITY;
+    this.pump();
+  };
 
   /**
    * Delivers every entry that may go now. Runs the scan again instead of re-entering, so a
@@ -270,7 +279,7 @@ export class DeliveryWindow<E extends PendingEntry> {
     } finally {
       this.#pumping = false;
     }
-    if (this.#toCall.length > 0 && !this.#callScheduled) {
+    if (this.#toCallCount > 0 && !this.#callScheduled) {
       this.#callScheduled = true;
       queueMicrotask(this.#callHandlers);
     }
@@ -364,7 +373,7 @@ export class DeliveryWindow<E extends PendingEntry> {
     else this.#heldLast.next = hold;
     this.#heldLast = hold;
     this.#source.onDeliver?.(entry, nowMs);
-    this.#toCall.push(new Delivered(this.#source.describe(entry.value), entry.value.attempt, hold));
+    this.#toCall[this.#toCallCount++] = this.#source.message(entry.value, entry.value.attempt, hold);
   }
 
   /**
@@ -375,8 +384,16 @@ export class DeliveryWindow<E extends PendingEntry> {
   readonly #callHandlers = (): void => {
     this.#callScheduled = false;
     const messages = this.#toCall;
-    this.#toCall = [];
-    for (const message of messages) {
+    const count = this.#toCallCount;
+    // Deliveries made by the handlers below (an ack frees room) go to the other array; this one
+    // is the spare again for the next run, which is a later microtask.
+    this.#toCall = this.#toCallSpare;
+    this.#toCallCount = 0;
+    this.#toCallSpare = messages;
+    for (let index = 0; index < count; index++) {
+      const message = messages[index]!;
+      // The array outlives the run: it must not keep a settled message alive.
+      messages[index] = undefined;
       const hold = message[HOLD];
       let result: Promise<void>;
       try {
@@ -385,9 +402,11 @@ export class DeliveryWindow<E extends PendingEntry> {
         void message.nack().catch(ignore);
         continue;
       }
-      // Only a rejection needs the message: one closure, no promise chain before the handler.
+      // Only a rejection needs the message, bound as `this` of a shared function: a bound
+      // function is about half the bytes of a closure and the context it captures, and this runs
+      // once per delivery.
       if (typeof (result as PromiseLike<void> | undefined)?.then === 'function')
-        void Promise.resolve(result).then(undefined, () => message.nack().catch(ignore));
+        void Promise.resolve(result).then(undefined, nackOnRejection.bind(message));
     }
   };
 
@@ -442,3 +461,8 @@ export class DeliveryWindow<E extends PendingEntry> {
 }
 
 function ignore(): void {}
+
+/** A handler's promise rejected: its message (`this`) is nacked, the subscriber's bug. */
+function nackOnRejection(this: ReceivedMessage): void {
+  this.nack().catch(ignore);
+}

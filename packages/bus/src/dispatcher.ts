@@ -21,7 +21,7 @@ import { PendingAcks } from './pending-acks.ts';
 import type { PipelineRun } from './pipeline.ts';
 import { type RetryPolicy, retryDelayMs } from './retry-policy.ts';
 import { isTopicPattern } from './topic-pattern.ts';
-import { messagingSystem, recordDeadLetter, recordFailure, startProcess } from './tracing.ts';
+import { endOnceSettled, messagingSystem, recordDeadLetter, recordFailure, startProcess } from './tracing.ts';
 import type { ReceivedMessage, Subscription, Transport } from './transport.ts';
 
 /** What the dispatcher needs from its bus (its logger and `publishCaused` for handlers' contexts). */
@@ -351,10 +351,8 @@ export class Dispatcher {
     const settling = Promise.resolve(acked);
     this.#acks.track(settling, message);
     // A recording span ends once the ack settled, as it did; a non-recording one has no end to see.
-    if (span.isRecording()) {
-      const end = (): void => span.end();
-      settling.then(end, end);
-    } else span.end();
+    if (span.isRecording()) endOnceSettled(span, settling);
+    else span.end();
     return undefined;
   }
 

@@ -2,6 +2,7 @@
 
 export { type Deadline, DeadlineSweep } from './deadline-sweep.ts';
 export {
+  Delivered,
   type DeliveredFields,
   DeliveryWindow,
   type DeliveryWindowSource,
@@ -14,6 +15,7 @@ export {
   type KeyedEntry,
   type KeyedEntryState,
   KeyedFifo,
+  KeyedFifoEntry,
   type KeyedFifoLimits,
 } from './keyed-fifo.ts';
 export { assertName, assertTopicName } from './names.ts';

@@ -4,7 +4,7 @@
  * keeps everything in memory: nothing survives the process.
  */
 
-import { DeliveryWindow, type PendingEntry, waitingEntry } from './delivery-window.ts';
+import { Delivered, DeliveryWindow, type PendingEntry, waitingEntry } from './delivery-window.ts';
 import { messageSizeBytes, type TransportMessage } from './envelope.ts';
 import { ClosedError, PayloadTooLargeError, TransportError } from './errors.ts';
 import type { TransportHealth } from './health.ts';
@@ -199,15 +199,18 @@ class MemoryTransport implements Transport {
           return undefined;
         },
         windows: () => windows,
-        describe: ({ stored }) => ({
-          topic,
-          partition: 0,
-          offset: String(stored.sequence),
-          key: stored.key,
-          headers: stored.headers,
-          body: stored.body,
-          timestampMs: stored.timestampMs,
-        }),
+        message: ({ stored }, attempt, hold) =>
+          new Delivered(
+            topic,
+            0,
+            String(stored.sequence),
+            stored.key,
+            stored.headers,
+            stored.body,
+            stored.timestampMs,
+            attempt,
+            hold,
+          ),
         onAck: () => undefined,
       }),
     };

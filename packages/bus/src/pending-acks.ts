@@ -40,6 +40,15 @@ export class PendingAcks<Subject> {
       this.#lastBatch!.acks += 1;
       return;
     }
+    this.#startBatch(ack, subject);
+  }
+
+  /**
+   * A batch for a promise not seen before. Its own method: the callbacks capture the batch and
+   * `this`, and written in `track` they made every call allocate a context, the calls that only
+   * count one more ack of the batch included.
+   */
+  #startBatch(ack: Promise<void>, subject: Subject): void {
     const batch: AckBatch<Subject> = { acks: 1, subject };
     this.#lastAck = ack;
     this.#lastBatch = batch;

@@ -466,3 +466,14 @@ export function redriveTrace(
   }
   return sent.span;
 }
+
+/**
+ * Ends `span` once `settling` settles, however it settles (its outcome is the caller's to
+ * report). A function of its own: a closure over the span written in
+ * the dispatcher's `#handled` made every call allocate a context for it, the calls with a span
+ * that does not record (no tracing SDK) included.
+ */
+export function endOnceSettled(span: Span, settling: Promise<unknown>): void {
+  const end = (): void => span.end();
+  settling.then(end, end);
+}

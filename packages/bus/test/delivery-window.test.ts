@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { ReceivedMessage } from '@herald/bus';
 import {
+  Delivered,
   DeliveryWindow,
   type DeliveryWindowSource,
   KeyedFifo,
@@ -30,15 +31,20 @@ function fixture(
   });
   const window = new DeliveryWindow<TestEntry>({
     windows: () => lists,
-    describe: (entry) => ({
-      topic: 't',
-      partition: entry.partition,
-      offset: entry.id,
-      key: entry.key,
-      headers: {},
-      body: new Uint8Array(0),
-      timestampMs: 0,
-    }),
+    message: (entry, attempt, hold) =>
+      Delivered.of(
+        {
+          topic: 't',
+          partition: entry.partition,
+          offset: entry.id,
+          key: entry.key,
+          headers: {},
+          body: new Uint8Array(0),
+          timestampMs: 0,
+        },
+        attempt,
+        hold,
+      ),
     onAck: ({ value }) => {
       acked.push(value.id);
       return undefined;
@@ -193,6 +199,28 @@ describe('delivery window', { timeout: 120_000 }, () => {
     assert.equal([...window.held].length, 0, 'close releases held entries');
     await staying.received[1]!.ack();
     assert.equal(lists[0]!.unsettledCount, 1, 'an ack after close removed the entry');
+  });
+
+  it('delivery window - messages delivered while handlers run (a synchronous ack frees room) are each handled once, in order, in a later run', async () => {
+    const ids = Array.from({ length: 100 }, (_, index) => String(index));
+    const { window, acked } = fixture([ids.map((id) => [id, undefined] as const)]);
+    const handled: string[] = [];
+    // Room for 3: each synchronous ack delivers the next message while the run is under way.
+    window.join(async (message) => {
+      handled.push(message.offset);
+      void message.ack();
+    }, 3);
+    try {
+      await eventually(
+        () => handled.length === ids.length,
+        () => `100 handled (have ${handled.length})`,
+        5_000,
+      );
+      assert.deepEqual(handled, ids);
+      assert.deepEqual(acked, ids);
+    } finally {
+      window.close();
+    }
   });
 
   it('a handler that throws gets its message nacked and redelivered', async () => {

@@ -153,6 +153,31 @@ describe('envelope - CloudEvents binary and structured mode', { timeout: 120_000
     assert.equal('subject' in bare, false);
   });
 
+  it('binary mode: headers counted without Object.keys; no extensions is one frozen empty record; an inherited header is no extension', () => {
+    const headers = {
+      ce_specversion: '1.0',
+      ce_id: 'id-1',
+      ce_source: '/s',
+      ce_type: 'T',
+    };
+    const body = text('{"a":1}');
+    const first = decodeEnvelope({ headers, body });
+    const second = decodeEnvelope({ headers: { ...headers, ce_id: 'id-2' }, body });
+    assert.deepEqual(first.extensions, {});
+    assert.ok(Object.isFrozen(first.extensions), 'shared, so frozen');
+    assert.equal(first.extensions, second.extensions);
+    // One header more than the known attributes: the extension is found.
+    assert.deepEqual(decodeEnvelope({ headers: { ...headers, ce_region: 'eu' }, body }).extensions, {
+      region: 'eu',
+    });
+    // An enumerable property inherited by the headers record counts in for…in, not in the
+    // record's own names: the slow path answers, with no extension.
+    const inheriting = Object.assign(Object.create({ ce_inherited: 'x' }) as Record<string, string>, headers);
+    const decoded = decodeEnvelope({ headers: inheriting, body });
+    assert.deepEqual(decoded.extensions, {});
+    assert.equal(decoded.id, 'id-1');
+  });
+
   it('binary mode: a header present with no value is neither an attribute nor an extension', () => {
     // Decoding skips its look for extensions when every header is a known attribute; a header
     // whose value is undefined must not be mistaken for one.

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { type KeyedEntry, KeyedFifo } from '@herald/bus/internal';
+import { type KeyedEntry, KeyedFifo, KeyedFifoEntry } from '@herald/bus/internal';
 import { InvariantError } from '@herald/errors';
 import fc from 'fast-check';
 
@@ -287,6 +287,67 @@ describe('keyed fifo', () => {
       ),
       { seed: SEED, numRuns: RUNS },
     );
+  });
+
+  it('keyed fifo - ready entries come out in order across the queue moving its spent front down and refilling after it drained', () => {
+    // More than 1,024 ready at once and taken only partly, so the queue compacts in place; then
+    // drained and filled again, so it reuses its array.
+    const fifo = new KeyedFifo<number>({ entriesMax: 10_000, counting: 'unsettled' });
+    const taken: number[] = [];
+    let next = 0;
+    const takeAll = (count: number) => {
+      for (let index = 0; index < count; index++) {
+        const entry = fifo.take();
+        assert.ok(entry !== undefined, `entry ${taken.length} is ready`);
+        taken.push(entry.value);
+        fifo.ack(entry);
+      }
+    };
+    for (const [enqueue, take] of [
+      [3_000, 2_500],
+      [2_000, 1_500],
+      [0, 1_000],
+      [5, 5],
+      [4_000, 4_000],
+    ] as const) {
+      for (let index = 0; index < enqueue; index++) fifo.enqueue(next++, undefined);
+      takeAll(take);
+    }
+    assert.equal(fifo.take(), undefined);
+    assert.deepEqual(
+      taken,
+      Array.from({ length: next }, (_, index) => index),
+    );
+  });
+
+  it('keyed fifo - an entry the caller built (enqueueEntry) is its own value, keeps key order, and is enqueued once', () => {
+    class Own extends KeyedFifoEntry<Own> {
+      readonly name: string;
+      constructor(name: string, key: string | undefined, offset: bigint) {
+        super(undefined as unknown as Own, key, offset, 10);
+        this.value = this;
+        this.name = name;
+      }
+    }
+    const fifo = new KeyedFifo<Own>({ entriesMax: 10, bytesMax: 25 }, 3n);
+    const a3 = new Own('a3', 'a', 3n);
+    const a5 = new Own('a5', 'a', 5n);
+    fifo.enqueueEntry(a3);
+    fifo.enqueueEntry(a5);
+    assert.equal(fifo.nextOffset, 6n);
+    assert.equal(fifo.bytes, 20);
+    assert.equal(fifo.take(), a3);
+    assert.equal(fifo.take(), undefined, 'a5 waits behind a3');
+    assert.equal(a5.state, 'waiting');
+    assert.throws(() => fifo.enqueueEntry(a3), InvariantError, 'enqueued twice');
+    assert.throws(
+      () => new KeyedFifo<Own>({ entriesMax: 10 }, 0n).enqueueEntry(a5),
+      InvariantError,
+      'enqueued in a second window',
+    );
+    assert.equal(fifo.ack(a3), true);
+    assert.equal(fifo.take()?.value, a5);
+    assert.equal(fifo.commitPoint(), 5n);
   });
 
   it('keyed fifo - a nacked head is redelivered before its key moves on; other keys pass it', () => {

@@ -26,7 +26,7 @@ import {
   type SQSClient,
 } from '@aws-sdk/client-sqs';
 import type { MessageHandler, SubscribeOptions, Subscription } from '@herald/bus';
-import { DeliveryWindow, KeyedFifo, type PendingEntry } from '@herald/bus/internal';
+import { Delivered, DeliveryWindow, KeyedFifo, type PendingEntry } from '@herald/bus/internal';
 import { fromSqsMessage, type ReceivedFields } from './attributes.ts';
 import { Batcher } from './batcher.ts';
 import { AWS_BATCH_MAX, type ResolvedOptions, VISIBILITY_TIMEOUT_MS_MAX } from './options.ts';
@@ -142,15 +142,20 @@ export class QueueSubscription implements Subscription {
     const topic = this.#options.topic;
     const delivery = new DeliveryWindow<GateEntry>({
       windows: () => [order],
-      describe: ({ data }) => ({
-        topic,
-        partition: 0,
-        offset: data.offset,
-        key: data.fields.key,
-        headers: data.fields.headers,
-        body: data.fields.body,
-        timestampMs: data.timestampMs,
-      }),
+      message: ({ data }, attempt, hold) =>
+        Delivered.of(
+          {
+            topic,
+            partition: 0,
+            offset: data.offset,
+            key: data.fields.key,
+            headers: data.fields.headers,
+            body: data.fields.body,
+            timestampMs: data.timestampMs,
+          },
+          attempt,
+          hold,
+        ),
       onAck: ({ value: { data } }) => {
         this.#held.delete(data);
         this.#wakeLoop();

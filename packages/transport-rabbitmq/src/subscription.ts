@@ -31,7 +31,7 @@ import {
   type SubscribeOptions,
   type Subscription,
 } from '@herald/bus';
-import { DeliveryWindow, KeyedFifo, type PendingEntry } from '@herald/bus/internal';
+import { Delivered, DeliveryWindow, KeyedFifo, type PendingEntry } from '@herald/bus/internal';
 import type { Channel, ConsumeMessage } from 'amqplib';
 import type { ConnectionManager, Live } from './connection.ts';
 import { fromAmqpHeaders, type HeraldFields } from './headers.ts';
@@ -236,15 +236,20 @@ export class GroupSubscription implements Subscription {
     });
     const delivery = new DeliveryWindow<GateEntry>({
       windows: () => [order],
-      describe: ({ data }) => ({
-        topic: data.topic,
-        partition: data.shard,
-        offset: String(data.streamOffset ?? data.message.fields.deliveryTag),
-        key: data.fields.key,
-        headers: data.fields.headers,
-        body: data.message.content,
-        timestampMs: data.timestampMs,
-      }),
+      message: ({ data }, attempt, hold) =>
+        Delivered.of(
+          {
+            topic: data.topic,
+            partition: data.shard,
+            offset: String(data.streamOffset ?? data.message.fields.deliveryTag),
+            key: data.fields.key,
+            headers: data.fields.headers,
+            body: data.message.content,
+            timestampMs: data.timestampMs,
+          },
+          attempt,
+          hold,
+        ),
       onAck: ({ value: { data } }) => {
         if (data.streamOffset !== undefined) this.#unacked.delete(data.streamOffset);
         try {

@@ -20,7 +20,7 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { MessageHandler, SubscribeOptions, Subscription } from '@herald/bus';
-import { DeliveryWindow, KeyedFifo, type PendingEntry } from '@herald/bus/internal';
+import { Delivered, DeliveryWindow, KeyedFifo, type PendingEntry } from '@herald/bus/internal';
 import type { Redis } from 'ioredis';
 import { AckBatcher } from './acks.ts';
 import { type Connection, command, openConnection } from './connection.ts';
@@ -169,15 +169,18 @@ export class GroupSubscription implements Subscription {
       windows: [],
       delivery: new DeliveryWindow<Pending>({
         windows: () => incarnation.windows,
-        describe: (pending) => ({
-          topic,
-          partition: pending.partition,
-          offset: pending.id,
-          key: pending.key,
-          headers: pending.message.headers,
-          body: pending.message.body,
-          timestampMs: Number(pending.id.slice(0, pending.id.indexOf('-'))),
-        }),
+        message: (pending, attempt, hold) =>
+          new Delivered(
+            topic,
+            pending.partition,
+            pending.id,
+            pending.key,
+            pending.message.headers,
+            pending.message.body,
+            Number(pending.id.slice(0, pending.id.indexOf('-'))),
+            attempt,
+            hold,
+          ),
         onAck: ({ value }) => this.#ack(value),
         nackDelayMsMax: this.#options.holdDelayMsMax,
       }),
