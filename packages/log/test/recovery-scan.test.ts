@@ -111,6 +111,23 @@ describe('recovery scan over many windows', { timeout: 120_000 }, () => {
     assert.equal(small[0], 0xe3069283);
   });
 
+  test('a checksum thread takes 8 windows in flight before the caller computes one itself', async () => {
+    // With 2 in flight the caller computed two thirds of a 1.1 GB recovery's CRCs on 2 cores.
+    await startChecksumThread();
+    const windowsInFlight = 8;
+    const windows = Array.from({ length: windowsInFlight }, (_, window) => {
+      const bytes = Buffer.from(new SharedArrayBuffer(1 << 20));
+      for (let at = 0; at < bytes.length; at += 4093) bytes[at] = (at + window) & 0xff;
+      return bytes;
+    });
+    const ranges = new Int32Array([3, 1 << 20]);
+    const answers = windows.map((bytes) => checksumRanges(bytes, ranges));
+    for (const [window, answer] of answers.entries()) {
+      assert.ok(answer instanceof Promise, `window ${window} goes to a thread`);
+      assert.equal((await answer)[0], crc32c(windows[window]!, 3, 1 << 20), `window ${window}`);
+    }
+  });
+
   test('without checkpoint or index, every batch is validated and the indexes rebuilt', async () => {
     await using temporary = await ownedTemporaryDirectory();
     await fill(temporary.directory);
