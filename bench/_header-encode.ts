@@ -7,6 +7,7 @@
  *
  *   npx node bench/_header-encode.ts [root=.]
  */
+import { busEventRecord, cpuPerCall } from './_bus-event-record.ts';
 import { checkoutRoot, fromCheckout } from './_checkout.ts';
 
 const { encodeRecordBatch } = await fromCheckout<typeof import('../packages/log/src/record-batch.ts')>(
@@ -15,44 +16,10 @@ const { encodeRecordBatch } = await fromCheckout<typeof import('../packages/log/
 const { uuidv7 } =
   await fromCheckout<typeof import('../packages/bus/src/uuid.ts')>('packages/bus/src/uuid.ts');
 
-const TYPE = 'BenchEvent';
-const SOURCE = '/bench';
 const TIME = '2026-12-03T07:38:03.123Z';
 const value = Buffer.alloc(62, 1);
 
-/** The record the broker hands the log for one bus event, with `id` as its id. */
-function record(id: string, n: number) {
-  return {
-    key: Buffer.from(`order-${n}`),
-    value,
-    timestampMs: 1,
-    headers: [
-      ['content-type', 'application/json'],
-      ['ce_specversion', '1.0'],
-      ['ce_id', id],
-      ['ce_source', SOURCE],
-      ['ce_type', TYPE],
-      ['ce_time', TIME],
-      ['ce_partitionkey', `order-${n}`],
-      ['ce_correlationid', id],
-      ['ce_dataversion', '1'],
-    ] as const,
-  };
-}
-
-/** Minimum CPU µs per call of `step` over `rounds` rounds of `calls` calls. */
-function cpuPerCall(step: (n: number) => void, calls: number, rounds: number): number {
-  let best = Number.POSITIVE_INFINITY;
-  for (let round = 0; round < rounds; round++) {
-    const start = process.cpuUsage();
-    for (let n = 0; n < calls; n++) step(n);
-    const used = process.cpuUsage(start);
-    best = Math.min(best, (used.user + used.system) / calls);
-  }
-  return best;
-}
-
-const records = Array.from({ length: 1000 }, (_, n) => record(uuidv7(), n));
+const records = Array.from({ length: 1000 }, (_, n) => busEventRecord(n, uuidv7(), TIME, value));
 const encodeUs = cpuPerCall((n) => encodeRecordBatch([records[n % 1000]!], { timestampMs: 1 }), 400_000, 10);
 let sink = 0;
 const uuidUs = cpuPerCall(
