@@ -121,7 +121,7 @@ export class KeyedFifoEntry<T> implements KeyedEntry<T> {
   /** The next entry of the same key, waiting behind this one. */
   nextOfKey: KeyedFifoEntry<T> | undefined = undefined;
 
-  /** `value` undefined: a subclass sets it to the entry itself right after. */
+  /** A subclass that is its own value passes undefined as `value` and sets it right after `super`. */
   constructor(value: T, key: string | undefined, offset: bigint, sizeBytes: number) {
     this.value = value;
     this.key = key;

@@ -93,22 +93,19 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
   );
 }
 
-/** The rest of a run whose schema validates asynchronously. */
-async function finishAsync(
+/** The rest of a run whose schema validates asynchronously: settled and logged as {@link settleAsync}. */
+function finishAsync(
   context: MessageContext,
   validated: Promise<unknown>,
   rest: (context: MessageContext) => unknown,
   debug: boolean,
   startedMs: number,
 ): Promise<void> {
-  try {
-    context.data = await validated;
-    await rest(context);
-    if (debug) logHandled(context, startedMs);
-  } catch (error) {
-    logFailure(context, error);
-    throw error;
-  }
+  const result = validated.then((data) => {
+    context.data = data;
+    return rest(context);
+  });
+  return settleAsync(context, result, debug, startedMs);
 }
 
 /** The end of a run whose handler returned a thenable. */

@@ -103,17 +103,16 @@ export async function acquireDirectoryLock(
   } catch (error) {
     throw notWritable(directory, error);
   }
-  let candidate = options.linkFrom;
-  if (candidate !== undefined) {
+  if (options.linkFrom !== undefined) {
     try {
-      return await takeLock(fileSystem, directory, lockPath, candidate, pid, alive);
+      return await takeLock(fileSystem, directory, lockPath, options.linkFrom, pid, alive);
     } catch (error) {
       // Held by someone else: refused as without `linkFrom`. Any other failure (EXDEV, EMLINK,
       // EPERM on a file system without hard links) is retried below with a candidate of its own.
       if (error instanceof LogLockedError) throw error;
     }
   }
-  candidate = `${lockPath}.${pid}-${Math.random().toString(36).slice(2)}.candidate`;
+  const candidate = `${lockPath}.${pid}-${Math.random().toString(36).slice(2)}.candidate`;
   try {
     await writeCandidate(fileSystem, candidate, pid);
   } catch (error) {

@@ -37,12 +37,6 @@ export class PartitionState {
   /** Set once a read met a bad batch in durable data: nothing is served or appended any more. */
   corruption: LogError | undefined;
   lifecycle: 'open' | 'closing' | 'closed' = 'open';
-  /**
-   * Set at open when recovery validated and synced more than the checkpoint on disk records: the
-   * writer's checkpoint is then due at its first sync, not `checkpointIntervalMs` later
-   * (recovery.ts says why it is not written during open).
-   */
-  checkpointDue = false;
 
   constructor(
     options: ResolvedPartitionOptions,

@@ -63,7 +63,7 @@ export class PartitionWriter {
   #syncRequested = false;
   readonly #checkpoints: CheckpointScheduler;
 
-  constructor(state: PartitionState, onRolled: () => void) {
+  constructor(state: PartitionState, onRolled: () => void, checkpointDue: boolean) {
     this.#state = state;
     this.#options = state.options;
     this.#onRolled = onRolled;
@@ -82,7 +82,7 @@ export class PartitionWriter {
         recoveryPointPosition: this.#syncedPosition,
       }),
       onFailure: (error) => this.fail(error),
-      dueAtOnce: state.checkpointDue,
+      dueAtOnce: checkpointDue, // Recovery synced past the stored checkpoint (recovery.ts).
     });
   }
 

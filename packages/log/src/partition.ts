@@ -158,17 +158,20 @@ export class Partition {
     logStartOffset: bigint,
     report: RecoveryReport,
     residency: SegmentResidency,
-    checkpointPending = false,
+    checkpointPending: boolean,
   ) {
     this.#lock = lock;
     this.recoveryReport = report;
     this.#state = new PartitionState(options, segments, logStartOffset, residency);
-    this.#state.checkpointDue = checkpointPending;
-    this.#writer = new PartitionWriter(this.#state, () => {
-      this.enforceRetention().catch(() => {});
-      // The segment just rolled is warm: cool the least recently read one beyond the bound.
-      void residency.trim();
-    });
+    this.#writer = new PartitionWriter(
+      this.#state,
+      () => {
+        this.enforceRetention().catch(() => {});
+        // The segment just rolled is warm: cool the least recently read one beyond the bound.
+        void residency.trim();
+      },
+      checkpointPending,
+    );
     this.#reader = new PartitionReader(this.#state);
     this.#retention = new Retention(this.#state, this.#writer);
     if (options.syncIntervalMs !== undefined) {

@@ -369,8 +369,8 @@ async function recoverSegments(
     checkpoint !== undefined &&
     sameCheckpoint(checkpoint, end)
   );
-  if (needsSync) {
-    try {
+  try {
+    if (needsSync) {
       // Data found after a crash may still be only in the page cache: make it durable before
       // moving the recovery point over it.
       for (const segment of segments) {
@@ -378,20 +378,16 @@ async function recoverSegments(
           await fileSystem.fdatasync(segment.fd);
         }
       }
-    } catch (error) {
-      throw ioError(`cannot sync recovered partition ${directory}`, error);
     }
-  }
-  if (context.removedFiles.length > 0 || truncation !== undefined) {
-    // Removals and a truncation are durable before open resolves, like the data, so no later
-    // checkpoint can rely on files a crash brings back. Nothing else changed the directory's
-    // entries (segment files were made durable when created), so without them it is not synced:
-    // 400 recovering partitions spent 400 directory fsyncs on it (docs/benchmarks.md).
-    try {
+    if (context.removedFiles.length > 0 || truncation !== undefined) {
+      // Removals and a truncation are durable before open resolves, like the data, so no later
+      // checkpoint can rely on files a crash brings back. Nothing else changed the directory's
+      // entries (segment files were made durable when created), so without them it is not synced:
+      // 400 recovering partitions spent 400 directory fsyncs on it (docs/benchmarks.md).
       await syncDirectory(fileSystem, directory);
-    } catch (error) {
-      throw ioError(`cannot sync recovered partition ${directory}`, error);
     }
+  } catch (error) {
+    throw ioError(`cannot sync recovered partition ${directory}`, error);
   }
   return {
     segments,

@@ -286,7 +286,6 @@ function requireExecutable(spec: PrivateServerSpec): void {
   throw new Error(`${spec.name}: ${spec.command} is not installed here: ${spec.install}`);
 }
 
-/** Sends `signal` to `child`'s process group; a group that is gone already is no error. */
 /**
  * The processes of process group `group` not in the stopped state (`T`), as `pid (name) state`,
  * read from `/proc/<pid>/stat`; a process that exits while it is read is left out.
@@ -310,6 +309,7 @@ function groupProcessesNotStopped(group: number): string[] {
   return running;
 }
 
+/** Sends `signal` to `child`'s process group; a group that is gone already is no error. */
 function signalGroup(child: ChildProcess, signal: NodeJS.Signals): void {
   if (child.pid === undefined) return;
   try {

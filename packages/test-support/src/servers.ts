@@ -113,22 +113,20 @@ const portsHandedOut = new Set<number>();
  * never one this process handed out before. Falls back to port 0 if that range is empty.
  */
 export async function freePort(): Promise<number> {
-  const [ephemeralLow] = ephemeralPortRange();
+  ephemeralLow ??= ephemeralPortRange()[0];
   const span = ephemeralLow - FREE_PORT_LOW;
   for (let attempt = 0; span > 0 && attempt < FREE_PORT_ATTEMPTS_MAX; attempt++) {
     const port = FREE_PORT_LOW + Math.floor(Math.random() * span);
     if (PORTS_RESERVED.has(port) || portsHandedOut.has(port)) continue;
-    if (await listensOn(port)) return handOut(port);
+    if ((await listenAndClose(port)) !== undefined) return handOut(port);
   }
-  const server = createServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', resolve);
-  });
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
+  const port = await listenAndClose(0);
+  if (port === undefined) throw new Error('freePort: cannot listen on any loopback port');
   return handOut(port);
 }
+
+/** The low end of {@link ephemeralPortRange}, read once (it does not change while tests run). */
+let ephemeralLow: number | undefined;
 
 /** The kernel's ephemeral port range; 32768–60999 (Linux's default) where it cannot be read. */
 export function ephemeralPortRange(): [low: number, high: number] {
@@ -147,12 +145,18 @@ function handOut(port: number): number {
   return port;
 }
 
-/** Whether a listener can bind `port` on loopback now (it is closed again before this resolves). */
-function listensOn(port: number): Promise<boolean> {
+/**
+ * Listens on `port` on loopback (0: any) and closes again: resolves the port bound, or undefined
+ * if it cannot be bound now.
+ */
+function listenAndClose(port: number): Promise<number | undefined> {
   return new Promise((resolve) => {
     const server = createServer();
-    server.once('error', () => resolve(false));
-    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+    server.once('error', () => resolve(undefined));
+    server.listen(port, '127.0.0.1', () => {
+      const bound = (server.address() as AddressInfo).port;
+      server.close(() => resolve(bound));
+    });
   });
 }
 

@@ -143,16 +143,14 @@ export class QueueSubscription implements Subscription {
     const delivery = new DeliveryWindow<GateEntry>({
       windows: () => [order],
       message: ({ data }, attempt, hold) =>
-        Delivered.of(
-          {
-            topic,
-            partition: 0,
-            offset: data.offset,
-            key: data.fields.key,
-            headers: data.fields.headers,
-            body: data.fields.body,
-            timestampMs: data.timestampMs,
-          },
+        new Delivered(
+          topic,
+          0,
+          data.offset,
+          data.fields.key,
+          data.fields.headers,
+          data.fields.body,
+          data.timestampMs,
           attempt,
           hold,
         ),

@@ -237,16 +237,14 @@ export class GroupSubscription implements Subscription {
     const delivery = new DeliveryWindow<GateEntry>({
       windows: () => [order],
       message: ({ data }, attempt, hold) =>
-        Delivered.of(
-          {
-            topic: data.topic,
-            partition: data.shard,
-            offset: String(data.streamOffset ?? data.message.fields.deliveryTag),
-            key: data.fields.key,
-            headers: data.fields.headers,
-            body: data.message.content,
-            timestampMs: data.timestampMs,
-          },
+        new Delivered(
+          data.topic,
+          data.shard,
+          String(data.streamOffset ?? data.message.fields.deliveryTag),
+          data.fields.key,
+          data.fields.headers,
+          data.message.content,
+          data.timestampMs,
           attempt,
           hold,
         ),
