@@ -19,7 +19,6 @@
  * `handler wait ms` (bus layers, `e2e`): the handler awaits a timer of that long before it returns,
  * so each delivery holds its slot that much longer: what a store's latency costs, without its work.
  */
-import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -27,6 +26,7 @@ import { embeddedTransport } from '@herald/broker';
 import { createBus } from '@herald/bus';
 import { openPartition } from '@herald/log';
 import { sqliteIdempotencyStore } from 'herald';
+import { CPU_TICK_US, threadCpuTicks } from './_common.ts';
 import { BenchEvent, drivePublishers } from './_fastpath-common.ts';
 
 const [
@@ -58,35 +58,6 @@ function handledCounter(target: number) {
     },
   };
 }
-
-/**
- * Clock ticks of user + system time of each thread of this process, keyed by `name#tid`, from
- * `/proc/self/task/TID/stat` (fields 14 and 15); undefined where there is none (not Linux). A tick
- * is 10 ms (Linux's USER_HZ is 100), so over 40,000 messages a thread's figure is within 0.25 µs.
- */
-function threadTicks(): Map<string, number> | undefined {
-  let tasks: string[];
-  try {
-    tasks = readdirSync('/proc/self/task');
-  } catch {
-    return undefined;
-  }
-  const ticks = new Map<string, number>();
-  for (const task of tasks) {
-    let stat: string;
-    try {
-      stat = readFileSync(`/proc/self/task/${task}/stat`, 'utf8');
-    } catch {
-      continue; // The thread ended meanwhile.
-    }
-    // The name is in parentheses and may hold spaces: the fields after it are split.
-    const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    ticks.set(`${name}#${task}`, Number(fields[11]) + Number(fields[12]));
-  }
-  return ticks;
-}
-const TICK_US = 10_000;
 
 async function round(
   directory: string,
@@ -139,19 +110,19 @@ async function round(
       );
     close = () => bus.stop();
   }
-  const threadsStart = threadTicks();
+  const threadsStart = threadCpuTicks();
   const cpuStart = process.cpuUsage();
   const started = performance.now();
   await run();
   if (mode === 'e2e' && layer !== 'log') await counter.done;
   const ms = performance.now() - started;
   const cpu = process.cpuUsage(cpuStart);
-  const threads = threadTicks();
+  const threads = threadCpuTicks();
   // Per kind of thread; a thread started during the round (the store's) counts from zero.
   const threadUs = new Map<string, number>();
   for (const [thread, ticks] of threads ?? []) {
     const kind = thread.slice(0, thread.lastIndexOf('#'));
-    const us = (ticks - (threadsStart?.get(thread) ?? 0)) * TICK_US;
+    const us = (ticks - (threadsStart?.get(thread) ?? 0)) * CPU_TICK_US;
     threadUs.set(kind, (threadUs.get(kind) ?? 0) + us);
   }
   await close();
@@ -169,7 +140,9 @@ try {
       .filter(([, us]) => us > 0)
       .sort((a, b) => b[1] - a[1])
       .map(([kind, us]) => `${kind} ${(us / total).toFixed(2)}`);
-    process.stdout.write(`  threads, µs CPU/msg (±${(TICK_US / total).toFixed(2)}): ${parts.join(', ')}\n`);
+    process.stdout.write(
+      `  threads, µs CPU/msg (±${(CPU_TICK_US / total).toFixed(2)}): ${parts.join(', ')}\n`,
+    );
   }
 } finally {
   await rm(directory, { recursive: true, force: true });

@@ -12,10 +12,10 @@
  * CPU from `/proc/self/task` (the main thread against the checksum workers). It closes the
  * transport afterwards, untimed, so the next run starts from a clean close like the scale suite.
  */
-import { readdirSync, readFileSync, rmSync } from 'node:fs';
-import path from 'node:path';
 import type * as BrokerModule from '@herald/broker';
 import { fromCheckout } from './_checkout.ts';
+import { CPU_TICK_US, threadCpuTicks } from './_common.ts';
+import { forgetIndexes } from './scale.ts';
 
 const TOPICS = 100;
 const PARTITIONS = 4;
@@ -23,30 +23,13 @@ const MESSAGE_BYTES = 100;
 const BATCH_MESSAGES = 100;
 const CALLS_OUTSTANDING = 32;
 
-function forgetIndexes(directory: string): number {
-  let removed = 0;
-  for (const entry of readdirSync(directory, { withFileTypes: true })) {
-    if (!entry.isDirectory()) continue;
-    for (const file of readdirSync(path.join(directory, entry.name))) {
-      if (file === 'partition.checkpoint' || file.endsWith('.index') || file.endsWith('.timeindex')) {
-        rmSync(path.join(directory, entry.name, file));
-        removed++;
-      }
-    }
-  }
-  return removed;
-}
-
-/** CPU ms of each thread of this process (utime + stime from /proc, clock ticks of 10 ms). */
+/** CPU ms of each thread of this process by name, the main thread as `main`. */
 function threadCpuMs(): Record<string, number> {
   const threads: Record<string, number> = {};
-  for (const task of readdirSync('/proc/self/task')) {
-    const stat = readFileSync(`/proc/self/task/${task}/stat`, 'utf8');
-    const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const ms = (Number(fields[11]) + Number(fields[12])) * 10;
+  for (const [thread, ticks] of threadCpuTicks() ?? []) {
+    const [name, task] = thread.split('#') as [string, string];
     const key = task === String(process.pid) ? 'main' : name;
-    threads[key] = (threads[key] ?? 0) + ms;
+    threads[key] = (threads[key] ?? 0) + (ticks * CPU_TICK_US) / 1000;
   }
   return threads;
 }

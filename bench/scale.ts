@@ -82,16 +82,22 @@ function logBytes(directory: string): number {
   return total;
 }
 
-/** Removes every checkpoint and index file, so the next open validates and re-indexes all logs. */
-function forgetIndexes(directory: string): void {
+/**
+ * Removes every checkpoint and index file, so the next open validates and re-indexes all logs;
+ * returns how many it removed.
+ */
+export function forgetIndexes(directory: string): number {
+  let removed = 0;
   for (const entry of readdirSync(directory, { withFileTypes: true })) {
     if (!entry.isDirectory()) continue;
     for (const file of readdirSync(path.join(directory, entry.name))) {
       if (file === 'partition.checkpoint' || file.endsWith('.index') || file.endsWith('.timeindex')) {
         rmSync(path.join(directory, entry.name, file));
+        removed++;
       }
     }
   }
+  return removed;
 }
 
 /** Publishes keyless 100-byte events round-robin over the topics until `from + count` in all. */

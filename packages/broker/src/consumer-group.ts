@@ -54,12 +54,10 @@ interface PartitionState {
   readonly ackedInWindow: Set<bigint>;
   /**
    * Records of the last log read not yet admitted (the window was full), in offset order, decoded
-   * into entries a batch at a time as they are taken (`ReadEntries` in group-entry.ts), and the
-   * one taken but not admitted yet. Bounded by one read: `fetchBytesMax` bytes, or one whole batch when that is
+   * into entries a batch at a time as they are taken (`ReadEntries` in group-entry.ts). Bounded by one read: `fetchBytesMax` bytes, or one whole batch when that is
    * larger, of which at most one batch is decoded. The log is read again only once it is spent.
    */
   readAhead: ReadEntries | undefined;
-  readAheadPending: Entry | undefined;
   /** Acked offsets at or above `nextFetchOffset` (from the stored position): skipped when read. */
   readonly ackedAhead: Set<bigint>;
   fetching: boolean;
@@ -136,7 +134,6 @@ export class ConsumerGroup {
         window,
         ackedInWindow: new Set<bigint>(),
         readAhead: undefined,
-        readAheadPending: undefined,
         ackedAhead,
         fetching: false,
         retryTimer: undefined,
@@ -246,7 +243,7 @@ export class ConsumerGroup {
       const offset = targets[state.partition]!;
       state.window.reset(offset);
       state.ackedInWindow.clear();
-      clearReadAhead(state);
+      state.readAhead = undefined;
       state.ackedAhead.clear();
       state.committed = offset;
     }
@@ -337,7 +334,6 @@ export class ConsumerGroup {
         state.fetching = false;
         if (this.#closed || generation !== this.#generation) return;
         state.readAhead = new ReadEntries(result, state.partition, from);
-        state.readAheadPending = undefined;
         this.#admit(state);
         this.#delivery.pump();
         this.#fetch(state);
@@ -362,21 +358,11 @@ export class ConsumerGroup {
     }, READ_RETRY_DELAY_MS);
   }
 
-  /** The next read-ahead entry (the pending one first), or undefined once the read is spent. */
-  #nextReadAhead(state: PartitionState): Entry | undefined {
-    const pending = state.readAheadPending;
-    if (pending !== undefined) {
-      state.readAheadPending = undefined;
-      return pending;
-    }
-    return state.readAhead?.next();
-  }
-
   /** Retention removed records the group had not read: they are gone, move past them. */
   #skipTo(state: PartitionState, offset: bigint): void {
     state.window.reset(offset);
     state.ackedInWindow.clear();
-    clearReadAhead(state);
+    state.readAhead = undefined;
     state.committed = offset;
     for (const acked of state.ackedAhead) if (acked < offset) state.ackedAhead.delete(acked);
   }
@@ -384,36 +370,34 @@ export class ConsumerGroup {
   /** Moves read-ahead records into the window while it has room; returns whether any moved. */
   #admit(state: PartitionState): boolean {
     let admitted = false;
-    // Bounded by the records of one read: each pass takes one, or keeps it pending and stops.
+    // Bounded by the records of one read: each pass takes one, or leaves it in the read and stops.
     while (state.readAhead !== undefined) {
       let entry: Entry | undefined;
       try {
-        entry = this.#nextReadAhead(state);
+        entry = state.readAhead.peek();
       } catch (error) {
         // A stored batch that passed its CRC but does not decode: drop the read, report, retry.
-        clearReadAhead(state);
+        state.readAhead = undefined;
         this.#readFailed(state, error);
         break;
       }
       if (entry === undefined) {
         // Drop the spent read (and the read buffer its batches are in).
-        clearReadAhead(state);
+        state.readAhead = undefined;
         break;
       }
-      if (entry.offset >= state.window.nextOffset) {
-        if (!state.window.hasRoom()) {
-          state.readAheadPending = entry;
-          break;
-        }
-        if (state.ackedAhead.delete(entry.offset)) {
-          // Still acked ahead until the commit point passes it: the next stored position keeps it.
-          state.ackedInWindow.add(entry.offset);
-          state.window.skipTo(entry.offset + 1n);
-        } else {
-          state.window.enqueueEntry(entry);
-          admitted = true;
-          this.#admittedInTurn += 1;
-        }
+      const inWindow = entry.offset >= state.window.nextOffset;
+      if (inWindow && !state.window.hasRoom()) break; // Taken once acks free room.
+      state.readAhead.take();
+      if (!inWindow) continue;
+      if (state.ackedAhead.delete(entry.offset)) {
+        // Still acked ahead until the commit point passes it: the next stored position keeps it.
+        state.ackedInWindow.add(entry.offset);
+        state.window.skipTo(entry.offset + 1n);
+      } else {
+        state.window.enqueueEntry(entry);
+        admitted = true;
+        this.#admittedInTurn += 1;
       }
     }
     this.#advance(state);
@@ -491,9 +475,4 @@ interface WriteRequest {
   acks: number;
   /** The store's write (set right after the request is made). */
   write: Promise<void> | undefined;
-}
-
-function clearReadAhead(state: PartitionState): void {
-  state.readAhead = undefined;
-  state.readAheadPending = undefined;
 }

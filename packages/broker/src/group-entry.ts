@@ -8,12 +8,15 @@
  */
 import { KeyedFifoEntry, type PendingEntry } from '@herald/bus/internal';
 import {
+  type DecodeRecordsOptions,
   decodeRecordBatchInto,
   type ReadResult,
   type RecordBuilder,
   type RecordFields,
-  recordBatchSize,
 } from '@herald/log';
+
+/** The decode options of a group's reads: the defaults, one object rather than one per batch. */
+const NO_OPTIONS: DecodeRecordsOptions = {};
 
 /**
  * A record in a group's window. It is its own window entry (`KeyedFifo.enqueueEntry`, its `value`
@@ -216,22 +219,32 @@ export class ReadEntries {
   }
 
   /**
-   * The next entry, or undefined once the read is spent. Throws `LOG_INVALID_BATCH` when a stored
-   * batch (which passed its CRC) does not decode.
+   * The next entry, left in place until {@link take}, or undefined once the read is spent. Throws
+   * `LOG_INVALID_BATCH` when a stored batch (which passed its CRC) does not decode.
    */
-  next(): Entry | undefined {
+  peek(): Entry | undefined {
     // Bounded by the read's batches: each pass decodes one (a batch may hold none at or above `from`).
     while (this.#next >= this.#entries.length) {
       if (this.#batchesLeft === 0) return undefined;
       const batches = this.#read.batches;
-      const size = recordBatchSize(batches, this.#position);
       const entries: Entry[] = [];
-      decodeRecordBatchInto(batches, this.#position, {}, this.#build, entries);
-      this.#position += size;
+      this.#position += decodeRecordBatchInto(batches, this.#position, NO_OPTIONS, this.#build, entries);
       this.#batchesLeft -= 1;
       this.#entries = entries;
       this.#next = 0;
     }
-    return this.#entries[this.#next++];
+    return this.#entries[this.#next];
+  }
+
+  /** Moves past the entry {@link peek} returned. */
+  take(): void {
+    this.#next += 1;
+  }
+
+  /** {@link peek} and {@link take}: the next entry, or undefined once the read is spent. */
+  next(): Entry | undefined {
+    const entry = this.peek();
+    if (entry !== undefined) this.take();
+    return entry;
   }
 }

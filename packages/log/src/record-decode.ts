@@ -197,7 +197,8 @@ function decodeRecordStream<T>(
  * Decodes the records of the batch at `bytes[position, position + size)`, decompressing when the
  * batch is compressed, and appends what `build` makes of each to `output`, in offset order. Does
  * not verify the CRC (see `verifyRecordBatch`); does check every length, the declared record
- * count and that no bytes are left over, before a record is handed to `build`.
+ * count and that no bytes are left over, before a record is handed to `build`. Returns the
+ * batch's size in bytes, so a reader of back-to-back batches finds the next one.
  */
 export function decodeRecordBatchInto<T>(
   bytes: Uint8Array,
@@ -205,7 +206,7 @@ export function decodeRecordBatchInto<T>(
   options: DecodeRecordsOptions,
   build: RecordBuilder<T>,
   output: T[],
-): void {
+): number {
   const header = decodeRecordBatchHeader(bytes, position);
   const size = header.batchLength + LOG_OVERHEAD_BYTES;
   if (size < RECORD_BATCH_HEADER_BYTES || size > bytes.length - position) {
@@ -235,6 +236,7 @@ export function decodeRecordBatchInto<T>(
     }
     decodeRecordStream(plain, 0, plain.length, header, build, output);
   }
+  return size;
 }
 
 /** `bytes[start, start + length)` as a view, or null for length -1. */

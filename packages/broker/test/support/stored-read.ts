@@ -2,10 +2,10 @@
  * Fake logs' reads for consumer-group tests: records encoded as the stored batches `@herald/log`
  * returns from `Partition.read`, which the group decodes into its entries itself.
  */
-import { encodeRecordBatch, type ReadResult } from '@herald/log';
+import { encodeRecordBatch, type ReadResult, type RecordInput } from '@herald/log';
 
-/** A record of a fake log. */
-export interface TestRecord {
+/** A record of a fake log: what the log is given, with the offset it stores it at. */
+export interface TestRecord extends RecordInput {
   readonly offset: bigint;
   readonly timestampMs: number;
   readonly key: Uint8Array | null;
@@ -20,17 +20,7 @@ export interface TestRecord {
 export function storedRead(batches: readonly (readonly TestRecord[])[], highWatermark: bigint): ReadResult {
   const encoded = batches
     .filter((batch) => batch.length > 0)
-    .map((batch) =>
-      encodeRecordBatch(
-        batch.map((record) => ({
-          key: record.key,
-          value: record.value,
-          headers: record.headers,
-          timestampMs: record.timestampMs,
-        })),
-        { baseOffset: batch[0]!.offset },
-      ),
-    );
+    .map((batch) => encodeRecordBatch(batch, { baseOffset: batch[0]!.offset }));
   const last = batches.flat().at(-1);
   return {
     batches: Buffer.concat(encoded),
