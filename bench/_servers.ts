@@ -8,10 +8,11 @@
  * - the peer servers `scripts/setup.sh` starts (RabbitMQ, NATS, Redis): {@link ensurePeer} probes
  *   a peer's port and runs the set-up step when it is down.
  */
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
+import { startServe } from '@herald/test-support';
 import { type ApacheKafka, KAFKA_DIR, startApacheKafka } from '@herald/test-support/apache-kafka';
 import type { ClusterMetadata } from '@platformatic/kafka';
 import { sleep } from './_common.ts';
@@ -107,61 +108,24 @@ export interface HeraldServe {
 
 /**
  * Starts `herald serve --port 0 --data <directory> --partitions <partitions>` from the working
- * tree and resolves once it listens (rejects after 20 s, or when it exits first, with its output).
- * Its stderr goes to this process's stderr unless `quiet` (the `peers` report keeps stderr for its
- * progress bar; the output then only appears in the error).
+ * tree (test-support's `startServe`, so it is killed if this process exits without stopping it)
+ * and resolves once it listens (rejects after 20 s, or when it exits first, with its output).
+ * Its stderr also goes to this process's stderr unless `quiet` (the `peers` report keeps stderr
+ * for its progress bar; the output then only appears in the error).
  */
 export async function startHeraldServe(
   directory: string,
   partitions: number,
   options: { readonly quiet?: boolean } = {},
 ): Promise<HeraldServe> {
-  const bin = path.join(import.meta.dirname, '../packages/cli/bin/herald.ts');
-  const child = spawn(
-    process.execPath,
-    [bin, 'serve', '--port', '0', '--data', directory, '--partitions', String(partitions)],
-    { stdio: ['ignore', 'pipe', options.quiet === true ? 'pipe' : 'inherit'] },
-  );
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const serve = await startServe({ dir: directory, partitions, startTimeoutMs: SERVE_LISTEN_TIMEOUT_MS });
+  if (options.quiet !== true)
+    serve.child.process.stderr?.on('data', (chunk: string) => process.stderr.write(chunk));
   const stop = async (): Promise<void> => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    child.kill('SIGTERM');
-    await Promise.race([exited, sleep(SERVE_STOP_TIMEOUT_MS)]);
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGKILL');
-      await exited;
-    }
+    if (serve.child.process.exitCode !== null || serve.child.process.signalCode !== null) return;
+    await serve.stop(SERVE_STOP_TIMEOUT_MS).catch(() => serve.kill());
   };
-  let output = '';
-  try {
-    const port = await new Promise<number>((resolve, reject) => {
-      const timer = setTimeout(
-        () =>
-          reject(
-            new Error(`herald serve did not listen within ${SERVE_LISTEN_TIMEOUT_MS / 1000} s: ${output}`),
-          ),
-        SERVE_LISTEN_TIMEOUT_MS,
-      );
-      const read = (chunk: Buffer) => {
-        output += chunk.toString();
-        const match = /listening on [^\s]+:(\d+)/.exec(output);
-        if (match !== null) {
-          clearTimeout(timer);
-          resolve(Number(match[1]));
-        }
-      };
-      child.stdout!.on('data', read);
-      child.stderr?.on('data', read);
-      child.once('exit', (code) => {
-        clearTimeout(timer);
-        reject(new Error(`herald serve exited with ${code}: ${output.trim()}`));
-      });
-    });
-    return { child, port, bootstrap: `127.0.0.1:${port}`, stop };
-  } catch (error) {
-    await stop();
-    throw error;
-  }
+  return { child: serve.child.process, port: serve.port, bootstrap: serve.bootstrap, stop };
 }
 
 /** The peer servers `scripts/setup.sh` starts, by name (`aws` is moto, the AWS emulator). */

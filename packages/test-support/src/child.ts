@@ -2,7 +2,9 @@
  * Child processes of tests: spawn with the output collected (bounded) and read line by line, wait
  * for a line with a deadline, stop (SIGTERM) or kill (SIGKILL) and wait for the exit. Every child
  * started here that is still running when the test process exits is killed then, so none outlives
- * a failed test. Also `runTool` (run to completion), `requireTool` and `printLine`.
+ * a failed test; {@link killWithThisProcess} extends that to children spawned elsewhere. Also
+ * `runTool` (run to completion, in a process group of its own, so a program killed at its deadline
+ * takes the servers it started with it), `requireTool` and `printLine`.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { withDeadline } from '@herald/bus/testing';
@@ -17,21 +19,47 @@ export const CHILD_LINES_MAX = 10_000;
 /** How long `stop` and `kill` wait for the exit by default: 15 s. */
 export const CHILD_EXIT_TIMEOUT_MS_DEFAULT = 15_000;
 
-const running = new Set<ChildProcess>();
+/** Children to SIGKILL at exit; `true` for a process-group leader whose whole group goes. */
+const running = new Map<ChildProcess, boolean>();
 let cleanupRegistered = false;
 
-function track(child: ChildProcess): void {
+function track(child: ChildProcess, group = false): void {
   if (!cleanupRegistered) {
     cleanupRegistered = true;
     atExit('kill-children', killRunning);
   }
-  running.add(child);
+  running.set(child, group);
   child.once('exit', () => running.delete(child));
 }
 
 function killRunning(): void {
-  for (const child of running) child.kill('SIGKILL');
+  for (const [child, group] of running) {
+    if (group) killGroup(child);
+    else child.kill('SIGKILL');
+  }
   running.clear();
+}
+
+/**
+ * SIGKILLs the process group `child` leads (it was spawned `detached`), so whatever it started
+ * dies with it: a benchmark killed at its deadline cannot finish its own `finally` that stops its
+ * servers. Falls back to the child alone when the group is already gone.
+ */
+function killGroup(child: ChildProcess): void {
+  try {
+    if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
+  } catch {
+    child.kill('SIGKILL');
+  }
+}
+
+/**
+ * Kills `child` with SIGKILL when this process exits (normally or by an uncaught error) while it
+ * still runs, as every child started here is: for a child another module spawned, such as a
+ * server a benchmark starts, so that it does not outlive the process that owns it.
+ */
+export function killWithThisProcess(child: ChildProcess): void {
+  if (child.pid !== undefined && child.exitCode === null && child.signalCode === null) track(child);
 }
 
 /** Options of {@link spawnChild}. */
@@ -195,6 +223,11 @@ export const TOOL_OUTPUT_CHARS_MAX = 256 * 1024 * 1024;
  * Runs an external program to completion; resolves its exit code and output. Killed with SIGKILL
  * after `timeoutMs` (code null) or once stdout or stderr exceeds {@link TOOL_OUTPUT_CHARS_MAX}
  * (then it rejects). Rejects when the program cannot be started.
+ *
+ * The program runs in a process group of its own, and those kills (and the one when this process
+ * exits first) reach the whole group: a program killed mid-way cannot stop what it started (a
+ * benchmark's `herald serve` and Kafka JVMs), so they go with it instead of outliving the test.
+ * A program that ends on its own keeps what it started on purpose (`scripts/setup.sh`'s servers).
  */
 export function runTool(
   command: string,
@@ -205,9 +238,10 @@ export function runTool(
     const child = spawn(command, args, {
       stdio: ['pipe', 'pipe', 'pipe'],
       env: options.env ?? process.env,
+      detached: true, // a process group of its own, for killGroup
       ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
     });
-    if (child.pid !== undefined) track(child);
+    if (child.pid !== undefined) track(child, true);
     let stdout = '';
     let stderr = '';
     let overflow = false;
@@ -216,12 +250,12 @@ export function runTool(
       else stderr += chunk;
       if (Math.max(stdout.length, stderr.length) > TOOL_OUTPUT_CHARS_MAX && !overflow) {
         overflow = true;
-        child.kill('SIGKILL');
+        killGroup(child);
       }
     };
     child.stdout.setEncoding('utf8').on('data', collect('stdout'));
     child.stderr.setEncoding('utf8').on('data', collect('stderr'));
-    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 60_000);
+    const timer = setTimeout(() => killGroup(child), options.timeoutMs ?? 60_000);
     child.on('error', (error) => {
       clearTimeout(timer);
       reject(error);

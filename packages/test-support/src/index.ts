@@ -13,6 +13,7 @@ export {
   CHILD_OUTPUT_CHARS_MAX,
   type Child,
   type ChildOptions,
+  killWithThisProcess,
   printLine,
   type RunToolOptions,
   requireTool,

@@ -1,8 +1,33 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { runTool, spawnChild } from '../src/child.ts';
+import { eventually } from '../src/poll.ts';
 
 const node = process.execPath;
+const CHILD_MODULE = new URL('../src/child.ts', import.meta.url).href;
+
+/**
+ * Whether a process with this pid runs: it exists (signal 0 probes without sending) and is not a
+ * zombie waiting for a parent that may never reap it (an orphan's new parent, PID 1 in a container).
+ */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  try {
+    return !/^\d+ \(.*\) Z /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false; // gone between the probe and the read
+  }
+}
+
+/** SIGKILLs `pid` if it still runs: the clean-up of a test that failed. */
+function killIfAlive(pid: number): void {
+  if (pid > 0 && alive(pid)) process.kill(pid, 'SIGKILL');
+}
 
 describe('child', { timeout: 60_000 }, () => {
   it('child - waitForLine matches a stdout line seen before or after the call; stop waits for the exit', async () => {
@@ -66,5 +91,40 @@ describe('child', { timeout: 60_000 }, () => {
     const slow = await runTool(node, ['-e', 'setInterval(() => {}, 1000)'], { timeoutMs: 100 });
     assert.equal(slow.code, null);
     await assert.rejects(runTool('/nonexistent/program', []), /ENOENT/);
+  });
+
+  it('child - runTool past its deadline kills what the program started too (its process group)', async () => {
+    // The grandchild's output goes elsewhere, so only the kill decides whether it outlives the tool.
+    const script = 'sleep 300 </dev/null >/dev/null 2>&1 & echo $!; wait';
+    const result = await runTool('sh', ['-c', script], { timeoutMs: 1_000 });
+    const grandchild = Number(result.stdout.trim());
+    try {
+      assert.equal(result.code, null, 'killed at the deadline');
+      assert.ok(grandchild > 0, `the grandchild's pid: ${result.stdout}`);
+      await eventually(() => !alive(grandchild), 'the grandchild to be killed', 10_000);
+    } finally {
+      killIfAlive(grandchild);
+    }
+  });
+
+  it('child - killWithThisProcess kills a child spawned elsewhere when this process ends by an error', async () => {
+    const script = [
+      "import { spawn } from 'node:child_process';",
+      `import { killWithThisProcess } from ${JSON.stringify(CHILD_MODULE)};`,
+      "const child = spawn('sleep', ['300'], { stdio: 'ignore' });",
+      'killWithThisProcess(child);',
+      'console.log(child.pid);',
+      "setTimeout(() => { throw new Error('the owner fails'); }, 50);",
+    ].join('\n');
+    const result = await runTool(node, ['--input-type=module', '-e', script], { timeoutMs: 30_000 });
+    const orphan = Number(result.stdout.trim());
+    try {
+      assert.equal(result.code, 1, `ended by the uncaught error: ${result.stderr}`);
+      assert.match(result.stderr, /the owner fails/);
+      assert.ok(orphan > 0, `the child's pid: ${result.stdout}`);
+      await eventually(() => !alive(orphan), 'the child to be killed', 10_000);
+    } finally {
+      killIfAlive(orphan);
+    }
   });
 });

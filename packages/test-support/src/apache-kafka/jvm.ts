@@ -10,6 +10,7 @@ import { homedir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { Admin } from '@platformatic/kafka';
+import { killWithThisProcess } from '../child.ts';
 import { withDeadline } from '../deadline.ts';
 
 const run = promisify(execFile);
@@ -103,6 +104,8 @@ export function spawnKafka(
   const child = spawn('java', [...java, '-cp', classpath(), 'kafka.Kafka', properties], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  // A JVM must not outlive the process that started it (a benchmark or test ended by an error).
+  killWithThisProcess(child);
   child.stdout!.on('data', (chunk: Buffer) => onOutput(chunk.toString()));
   child.stderr!.on('data', (chunk: Buffer) => onOutput(chunk.toString()));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
