@@ -19,7 +19,7 @@ after(() => {
 
 describe('checkout - services as separate processes on Kafka (herald serve)', { timeout: 600_000 }, () => {
   it('seven service processes on herald serve; inventory killed -9 and restarted mid-run; every invariant holds', {
-    timeout: 120_000,
+    timeout: 180_000,
   }, async (t) => {
     const serve = await startServe({ dir: join(temporaryDirectory('kafka-serve'), 'kafka'), partitions: 2 });
     try {

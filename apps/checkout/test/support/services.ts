@@ -48,6 +48,13 @@ export function killStragglers(): void {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
 }
 
+/**
+ * Longest wait for a service to say it runs: 60 s. Seven services joining their groups at once
+ * (every one joins the scheduler's shared group) on Kafka may take one rebalance timeout (30 s)
+ * on a loaded machine, where a CI run saw more than 30 s.
+ */
+const SERVICE_START_TIMEOUT_MS = 60_000;
+
 /** Starts `npm run service -- <name>` as its own process; resolves once it consumes. */
 export async function startService(
   name: ServiceName,
@@ -69,7 +76,7 @@ export async function startService(
   }
   const started = await service.waitForLine(
     /service running on the (\S+) broker .*HTTP (http:\/\/\S+)/,
-    30_000,
+    SERVICE_START_TIMEOUT_MS,
     `${name} to start`,
   );
   if (started[1] !== options.transport) throw new Error(`${name} runs on ${started[1]}`);
