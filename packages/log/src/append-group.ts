@@ -9,14 +9,46 @@ import type { ResolvedPartitionOptions } from './partition-options.ts';
 import type { AppendResult } from './partition-writer.ts';
 import { SEGMENT_OFFSETS_LIMIT, type Segment } from './segment.ts';
 
-/** An append accepted into the queue: its encoded batch, its offsets and its caller's promise. */
+/**
+ * Told once how an append ended (`Partition.appendTo`). It must not throw: the writer settles a
+ * whole group in one loop, and a throw would leave the rest of the group unsettled.
+ */
+export interface AppendWaiter {
+  /** Durable under the fsync policy; the records got `baseOffset` .. `baseOffset + recordCount - 1`. */
+  appended(baseOffset: bigint, recordCount: number): void;
+  /** Refused or failed: nothing of the append is acknowledged. */
+  failed(error: unknown): void;
+}
+
+/** The waiter of `Partition.append`: settles its promise with the {@link AppendResult}. */
+export class PromisedAppend implements AppendWaiter {
+  readonly #resolve: (result: AppendResult) => void;
+  readonly #reject: (error: unknown) => void;
+
+  constructor(resolve: (result: AppendResult) => void, reject: (error: unknown) => void) {
+    this.#resolve = resolve;
+    this.#reject = reject;
+  }
+
+  appended(baseOffset: bigint, recordCount: number): void {
+    this.#resolve({
+      baseOffset,
+      lastOffset: recordCount === 1 ? baseOffset : baseOffset + BigInt(recordCount - 1),
+    });
+  }
+
+  failed(error: unknown): void {
+    this.#reject(error);
+  }
+}
+
+/** An append accepted into the queue: its encoded batch, its offsets and who waits for it. */
 export interface PendingAppend {
   readonly bytes: Buffer;
   readonly baseOffset: bigint;
   readonly recordCount: number;
   readonly timestampMsMax: number;
-  readonly resolve: (result: AppendResult) => void;
-  readonly reject: (error: unknown) => void;
+  readonly waiter: AppendWaiter;
 }
 
 /** Most batches written by one writev (Linux IOV_MAX is 1024). */
