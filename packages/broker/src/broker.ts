@@ -258,7 +258,7 @@ export class Broker {
     } finally {
       this.#inFlight.delete(operation);
     }
-    checkHandedOut(offsets, undefined, highWatermarkBefore);
+    checkHandedOut(offsets.baseOffset, offsets.lastOffset, undefined, highWatermarkBefore);
     return offsets;
   }
 
@@ -488,7 +488,7 @@ export class Broker {
     // Not `async`: an open topic's publish is checked and handed to its partition in this call,
     // and its promise is settled by the log's writer (publish-path.ts). Checks still reject, never throw.
     let state: TopicState | undefined;
-    let sizes: number[];
+    let sizes: readonly number[];
     try {
       this.#checkOpen();
       // An open topic is found without an await (a tick per publish); its name was checked already.
@@ -512,7 +512,7 @@ export class Broker {
   async #publishOpening(
     topic: string,
     messages: readonly TransportMessage[],
-    sizes: number[],
+    sizes: readonly number[],
     observer: PublishHooks | undefined,
   ): Promise<void> {
     let state: TopicState;

@@ -39,7 +39,7 @@ export interface PublishHooks {
 
 /**
  * Appends `messages` to `target` in order, one append per partition (split only above 4 MiB);
- * `sizes[i]` is `messageSizeBytes(messages[i])`. Resolves once every append is durable per the
+ * `sizes` is what {@link checkedSizes} returned (read only for several messages). Resolves once every append is durable per the
  * log's fsync policy; rejects with the log's error wrapped in `BrokerStorageError`. `hooks` and
  * then `observer` are told first.
  */
@@ -98,24 +98,40 @@ export function appendMessages(
 /**
  * The size of each message (`messageSizeBytes`); throws `PayloadTooLargeError` for one above
  * `messageBytesMax`. A lone message (the bus publishes one per call) is measured exactly only when
- * its quick upper bound is above the limit: {@link appendMessages} needs sizes only to split a
- * publish of several messages.
+ * its quick upper bound is above the limit, and its size is not returned (an empty array, shared):
+ * {@link appendMessages} needs sizes only to split a publish of several messages.
  */
 export function checkedSizes(
   topic: string,
   messages: readonly TransportMessage[],
   messageBytesMax: number,
-): number[] {
+): readonly number[] {
+  if (messages.length === 1) {
+    // A lone message is checked; its size is not kept (only a split of several reads sizes).
+    checkedSize(topic, messages[0]!, messageBytesMax, messageSizeBytesAtMost(messages[0]!));
+    return LONE_MESSAGE;
+  }
   const sizes = new Array<number>(messages.length);
   for (let index = 0; index < messages.length; index++) {
-    const message = messages[index]!;
-    const bound = messages.length === 1 ? messageSizeBytesAtMost(message) : Number.NaN;
-    // NaN (several messages, or a header that is not a string) takes the exact measure.
-    const size = bound <= messageBytesMax ? bound : messageSizeBytes(message);
-    if (size > messageBytesMax) throw new PayloadTooLargeError(topic, size, messageBytesMax);
-    sizes[index] = size;
+    sizes[index] = checkedSize(topic, messages[index]!, messageBytesMax, Number.NaN);
   }
   return sizes;
+}
+
+/** What {@link checkedSizes} returns for a lone message: its size is not read. */
+const LONE_MESSAGE: readonly number[] = Object.freeze([]);
+
+/** The size of `message`, measured exactly unless `bound` (an upper bound, or NaN) is within the limit. */
+function checkedSize(
+  topic: string,
+  message: TransportMessage,
+  messageBytesMax: number,
+  bound: number,
+): number {
+  // NaN (several messages, or a header that is not a string) takes the exact measure.
+  const size = bound <= messageBytesMax ? bound : messageSizeBytes(message);
+  if (size > messageBytesMax) throw new PayloadTooLargeError(topic, size, messageBytesMax);
+  return size;
 }
 
 /**
@@ -139,10 +155,14 @@ function keyBytes(message: TransportMessage): Uint8Array | null {
   return message.key === undefined ? null : Buffer.from(message.key, 'utf8');
 }
 
+/** The header pairs of a record without headers, shared (the log only reads them). */
+const NO_HEADERS: readonly (readonly [string, string])[] = Object.freeze([]);
+
 /** The record for `message`; header values stay strings (the log writes them as UTF-8 directly). */
 function toRecord(message: TransportMessage, key: Uint8Array | null, timestampMs: number): RecordToAppend {
   const headers = message.headers;
   const names = Object.keys(headers);
+  if (names.length === 0) return { key, value: message.body, headers: NO_HEADERS, timestampMs };
   const pairs: (readonly [string, string])[] = new Array(names.length);
   for (let index = 0; index < names.length; index++) {
     const name = names[index]!;
@@ -192,7 +212,7 @@ class AppendRequest implements AppendWaiter {
   appended(baseOffset: bigint, recordCount: number): void {
     const lastOffset = recordCount === 1 ? baseOffset : baseOffset + BigInt(recordCount - 1);
     try {
-      checkHandedOut({ baseOffset, lastOffset }, this.#recordCount, this.#highWatermarkBefore);
+      checkHandedOut(baseOffset, lastOffset, this.#recordCount, this.#highWatermarkBefore);
     } catch (error) {
       this.failed(error);
       return;
@@ -264,26 +284,25 @@ function addToChunks(
  * `highWatermarkBefore`.
  */
 export function checkHandedOut(
-  offsets: { readonly baseOffset: bigint; readonly lastOffset: bigint },
+  baseOffset: bigint,
+  lastOffset: bigint,
   recordCount: bigint | undefined,
   highWatermarkBefore: bigint,
 ): void {
   // The statements are built only when one is broken: with the offsets in them they cost two
   // BigInt-to-text conversions per publish when built up front.
-  if (offsets.baseOffset < highWatermarkBefore) {
+  if (baseOffset < highWatermarkBefore) {
     broken(
-      `an append gets offsets at or above the high watermark it started from (got ${offsets.baseOffset}, high watermark was ${highWatermarkBefore})`,
+      `an append gets offsets at or above the high watermark it started from (got ${baseOffset}, high watermark was ${highWatermarkBefore})`,
     );
   }
   const dense =
-    offsets.lastOffset >= offsets.baseOffset &&
+    lastOffset >= baseOffset &&
     (recordCount === undefined ||
-      (recordCount === 1n
-        ? offsets.lastOffset === offsets.baseOffset
-        : offsets.lastOffset - offsets.baseOffset + 1n === recordCount));
+      (recordCount === 1n ? lastOffset === baseOffset : lastOffset - baseOffset + 1n === recordCount));
   if (!dense) {
     broken(
-      `an append gets one dense offset per record (got ${offsets.baseOffset}..${offsets.lastOffset} for ${String(recordCount)} records)`,
+      `an append gets one dense offset per record (got ${baseOffset}..${lastOffset} for ${String(recordCount)} records)`,
     );
   }
 }
