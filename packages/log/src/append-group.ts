@@ -20,35 +20,33 @@ export interface AppendWaiter {
   failed(error: unknown): void;
 }
 
-/** The waiter of `Partition.append`: settles its promise with the {@link AppendResult}. */
-export class PromisedAppend implements AppendWaiter {
-  readonly #resolve: (result: AppendResult) => void;
-  readonly #reject: (error: unknown) => void;
-
-  constructor(resolve: (result: AppendResult) => void, reject: (error: unknown) => void) {
-    this.#resolve = resolve;
-    this.#reject = reject;
-  }
-
-  appended(baseOffset: bigint, recordCount: number): void {
-    this.#resolve({
-      baseOffset,
-      lastOffset: recordCount === 1 ? baseOffset : baseOffset + BigInt(recordCount - 1),
-    });
-  }
-
-  failed(error: unknown): void {
-    this.#reject(error);
+/** Tells `append`'s waiter, or settles its promise, that it is durable, or that it failed with `error`. */
+export function settleAppend(append: PendingAppend, error: unknown): void {
+  const { waiter, baseOffset, recordCount } = append;
+  if (error !== undefined) {
+    if (waiter === undefined) append.reject!(error);
+    else waiter.failed(error);
+  } else if (waiter !== undefined) {
+    waiter.appended(baseOffset, recordCount);
+  } else {
+    const lastOffset = recordCount === 1 ? baseOffset : baseOffset + BigInt(recordCount - 1);
+    append.resolve!({ baseOffset, lastOffset });
   }
 }
 
-/** An append accepted into the queue: its encoded batch, its offsets and who waits for it. */
+/**
+ * An append accepted into the queue: its encoded batch, its offsets and who it settles: its
+ * `waiter` (`Partition.appendTo`), or else the `resolve` and `reject` of the promise
+ * `Partition.append` returned (kept as they are, not wrapped in a waiter: an object more per append).
+ */
 export interface PendingAppend {
   readonly bytes: Buffer;
   readonly baseOffset: bigint;
   readonly recordCount: number;
   readonly timestampMsMax: number;
-  readonly waiter: AppendWaiter;
+  readonly waiter: AppendWaiter | undefined;
+  readonly resolve: ((result: AppendResult) => void) | undefined;
+  readonly reject: ((error: unknown) => void) | undefined;
 }
 
 /** Most batches written by one writev (Linux IOV_MAX is 1024). */

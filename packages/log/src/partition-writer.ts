@@ -21,10 +21,10 @@ import {
   groupBuffers,
   groupCount,
   type PendingAppend,
-  PromisedAppend,
+  settleAppend,
   shouldRoll,
 } from './append-group.ts';
-import { encodeAppend, validateClientBatch } from './append-input.ts';
+import { checkQueueRoom, encodeAppend, validateClientBatch } from './append-input.ts';
 import { CheckpointScheduler } from './checkpoint-scheduler.ts';
 import { ioError, LogError } from './errors.ts';
 import { writeFully } from './file-system.ts';
@@ -100,19 +100,36 @@ export class PartitionWriter {
 
   /** See `Partition.append`. */
   append(records: readonly RecordInput[]): Promise<AppendResult> {
-    return new Promise((resolve, reject) => this.appendTo(records, new PromisedAppend(resolve, reject)));
+    return new Promise((resolve, reject) => {
+      try {
+        this.#encodeAndEnqueue(records, undefined, resolve, reject);
+      } catch (error) {
+        reject(error);
+      }
+    });
   }
 
   /** See `Partition.appendTo`: {@link append} without a promise; refusals reach `waiter` at once. */
   appendTo(records: readonly RecordInput[], waiter: AppendWaiter): void {
     try {
-      const refusal = this.#appendRefusal();
-      if (refusal !== undefined) throw refusal;
-      const bytes = encodeAppend(records, this.#options);
-      this.#enqueue(bytes, records.length, readSafeInt64(bytes, BATCH_FIELD.maxTimestamp), waiter);
+      this.#encodeAndEnqueue(records, waiter, undefined, undefined);
     } catch (error) {
       waiter.failed(error);
     }
+  }
+
+  /** Settled through `waiter`, else `resolve`/`reject` (a promise's, not wrapped: an object less). */
+  #encodeAndEnqueue(
+    records: readonly RecordInput[],
+    waiter: AppendWaiter | undefined,
+    resolve: PendingAppend['resolve'],
+    reject: PendingAppend['reject'],
+  ): void {
+    const refusal = this.#appendRefusal();
+    if (refusal !== undefined) throw refusal;
+    const bytes = encodeAppend(records, this.#options);
+    const timestampMsMax = readSafeInt64(bytes, BATCH_FIELD.maxTimestamp);
+    this.#enqueue(bytes, records.length, timestampMsMax, waiter, resolve, reject);
   }
 
   /** See `Partition.appendBatch`. */
@@ -121,9 +138,8 @@ export class PartitionWriter {
       try {
         const refusal = this.#appendRefusal();
         if (refusal !== undefined) throw refusal;
-        const header = validateClientBatch(batch, this.#options);
-        const waiter = new PromisedAppend(resolve, reject);
-        this.#enqueue(Buffer.from(batch), header.recordsCount, header.timestampMsMax, waiter);
+        const { recordsCount, timestampMsMax } = validateClientBatch(batch, this.#options);
+        this.#enqueue(Buffer.from(batch), recordsCount, timestampMsMax, undefined, resolve, reject);
       } catch (error) {
         reject(error);
       }
@@ -147,30 +163,22 @@ export class PartitionWriter {
   }
 
   /** Queues the append; throws `LOG_BATCH_TOO_LARGE` or `LOG_QUEUE_FULL` (nothing queued then). */
-  #enqueue(bytes: Buffer, recordCount: number, timestampMsMax: number, waiter: AppendWaiter): void {
-    if (bytes.length > this.#options.batchBytesMax) {
-      throw new LogError(
-        'LOG_BATCH_TOO_LARGE',
-        `batch of ${bytes.length} bytes is above batchBytesMax ${this.#options.batchBytesMax}; append fewer records per call or raise batchBytesMax`,
-      );
-    }
-    if (
-      this.#queuedCount >= this.#options.appendQueueCountMax ||
-      this.#queuedBytes + bytes.length > this.#options.appendQueueBytesMax
-    ) {
-      throw new LogError(
-        'LOG_QUEUE_FULL',
-        `append queue of ${this.#state.directory} is full (${this.#queuedCount} appends, ${this.#queuedBytes} bytes waiting for the disk); retry after pending appends complete`,
-        { retriable: true },
-      );
-    }
+  #enqueue(
+    bytes: Buffer,
+    recordCount: number,
+    timestampMsMax: number,
+    waiter: AppendWaiter | undefined,
+    resolve: PendingAppend['resolve'],
+    reject: PendingAppend['reject'],
+  ): void {
+    checkQueueRoom(bytes.length, this.#queuedCount, this.#queuedBytes, this.#options, this.#state.directory);
     const baseOffset = this.#nextOffset;
     this.#nextOffset = baseOffset + BigInt(recordCount);
     writeInt64(bytes, BATCH_FIELD.baseOffset, baseOffset);
     bytes.writeInt32BE(this.#options.leaderEpoch, BATCH_FIELD.partitionLeaderEpoch);
     this.#queuedCount++;
     this.#queuedBytes += bytes.length;
-    this.#pending.push({ bytes, baseOffset, recordCount, timestampMsMax, waiter });
+    this.#pending.push({ bytes, baseOffset, recordCount, timestampMsMax, waiter, resolve, reject });
     this.#kick();
   }
 
@@ -485,8 +493,7 @@ export class PartitionWriter {
       const append = appends[index]!;
       this.#queuedCount--;
       this.#queuedBytes -= append.bytes.length;
-      if (error === undefined) append.waiter.appended(append.baseOffset, append.recordCount);
-      else append.waiter.failed(error);
+      settleAppend(append, error);
     }
   }
 }
