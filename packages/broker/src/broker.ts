@@ -36,7 +36,7 @@ import { BrokerStorageError, TopicInUseError } from './errors.ts';
 import { ackedGroupsOn, describeGroupOn, listGroupsOf } from './group-listing.ts';
 import { GroupPositionStore } from './group-position-store.ts';
 import type { CommittedOffset } from './position-journal.ts';
-import { appendMessages, checkedSizes, checkHandedOut } from './publish-path.ts';
+import { appendMessages, checkedSizes, checkHandedOut, type PublishHooks } from './publish-path.ts';
 import { resetOffset } from './reset-target.ts';
 import { checkPartitionCount, storageFailure, TopicCatalogue, type TopicState } from './topic-catalogue.ts';
 import { checkTopicConfig, type TopicConfig } from './topic-config.ts';
@@ -75,9 +75,10 @@ export class Broker {
     this.#publishesDrained = undefined;
     drained();
   };
-  readonly #publishFailed = (error: unknown): never => {
-    this.#publishSettled();
-    throw error;
+  /** Told by the publish path as each publish ends, before its promise settles. */
+  readonly #publishHooks: PublishHooks = {
+    published: this.#publishSettled,
+    failed: this.#publishSettled,
   };
   #closing: Promise<void> | undefined;
 
@@ -257,7 +258,7 @@ export class Broker {
     } finally {
       this.#inFlight.delete(operation);
     }
-    checkHandedOut(offsets, undefined, highWatermarkBefore);
+    checkHandedOut(offsets.baseOffset, offsets.lastOffset, undefined, highWatermarkBefore);
     return offsets;
   }
 
@@ -471,10 +472,23 @@ export class Broker {
    * only above 4 MiB). Resolves once every message is durable per the fsync policy.
    */
   publish(topic: string, messages: readonly TransportMessage[]): Promise<void> {
+    return this.publishObserved(topic, messages, undefined);
+  }
+
+  /**
+   * @internal {@link publish}, telling `observer` how it ended before its promise settles (the
+   * embedded transport's health: a `then` of its own was a promise and a microtask more per
+   * publish). `observer` must not throw.
+   */
+  publishObserved(
+    topic: string,
+    messages: readonly TransportMessage[],
+    observer: PublishHooks | undefined,
+  ): Promise<void> {
     // Not `async`: an open topic's publish is checked and handed to its partition in this call,
-    // and settles through one `then` (see #publishesRunning). Checks still reject, never throw.
+    // and its promise is settled by the log's writer (publish-path.ts). Checks still reject, never throw.
     let state: TopicState | undefined;
-    let sizes: number[];
+    let sizes: readonly number[];
     try {
       this.#checkOpen();
       // An open topic is found without an await (a tick per publish); its name was checked already.
@@ -482,28 +496,35 @@ export class Broker {
       if (state === undefined) assertTopicName(topic, 'publish');
       sizes = checkedSizes(topic, messages, this.messageBytesMax);
     } catch (error) {
+      observer?.failed(error);
       return Promise.reject(error);
     }
-    if (messages.length === 0) return Promise.resolve();
-    if (state === undefined) return this.#publishOpening(topic, messages, sizes);
-    return this.#append(state, messages, sizes);
+    if (messages.length === 0) {
+      observer?.published();
+      return Promise.resolve();
+    }
+    if (state === undefined) return this.#publishOpening(topic, messages, sizes, observer);
+    this.#publishesRunning += 1;
+    return appendMessages(state, messages, sizes, this.#publishHooks, observer);
   }
 
   /** A publish to a topic not open yet: opens (or creates) it, then appends. */
   async #publishOpening(
     topic: string,
     messages: readonly TransportMessage[],
-    sizes: number[],
+    sizes: readonly number[],
+    observer: PublishHooks | undefined,
   ): Promise<void> {
-    const state = await this.#topics.forUse(topic, 'publish');
-    this.#checkOpen();
-    return this.#append(state, messages, sizes);
-  }
-
-  #append(state: TopicState, messages: readonly TransportMessage[], sizes: number[]): Promise<void> {
-    const operation = appendMessages(state, messages, sizes);
+    let state: TopicState;
+    try {
+      state = await this.#topics.forUse(topic, 'publish');
+      this.#checkOpen();
+    } catch (error) {
+      observer?.failed(error);
+      throw error;
+    }
     this.#publishesRunning += 1;
-    return operation.then(this.#publishSettled, this.#publishFailed);
+    return appendMessages(state, messages, sizes, this.#publishHooks, observer);
   }
 
   /**

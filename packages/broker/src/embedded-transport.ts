@@ -23,6 +23,7 @@ import type { Broker } from './broker.ts';
 import { BrokerScheduler } from './broker-scheduler.ts';
 import type { BrokerOptions } from './broker-types.ts';
 import { openBroker } from './open-broker.ts';
+import type { PublishHooks } from './publish-path.ts';
 
 /** Options of {@link embeddedTransport}: the broker's options (see {@link BrokerOptions}) and the schedule's bounds. */
 export interface EmbeddedTransportOptions extends BrokerOptions {
@@ -127,18 +128,17 @@ class Embedded implements EmbeddedTransport {
 
   publish(topic: string, messages: readonly TransportMessage[]): Promise<void> {
     if (this.broker.closed) return Promise.reject(new ClosedError('embedded transport'));
-    // One `then` with handlers made once, not an `async` frame per publish (the broker's publish
-    // rejects, never throws).
-    return this.broker.publish(topic, messages).then(this.#published, this.#publishFailed);
+    // The broker tells #publishes how the publish ended before its promise settles: no `then` of
+    // the transport's own (a promise and a microtask per publish).
+    return this.broker.publishObserved(topic, messages, this.#publishes);
   }
 
-  readonly #published = (): void => {
-    this.#health.recovered('publish');
-  };
-
-  readonly #publishFailed = (error: unknown): never => {
-    if (!this.broker.closed && isConnectionFailure(error)) this.#health.failed('publish', error);
-    throw error;
+  /** Write failures make the transport unready until a publish succeeds. */
+  readonly #publishes: PublishHooks = {
+    published: () => this.#health.recovered('publish'),
+    failed: (error) => {
+      if (!this.broker.closed && isConnectionFailure(error)) this.#health.failed('publish', error);
+    },
   };
 
   /** In-process: connected while the broker is open and its last write did not fail. */

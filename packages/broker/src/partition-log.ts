@@ -2,7 +2,7 @@
  * The narrow view of one partition of `@herald/log` the broker uses, so the broker's logic does
  * not depend on the engine's full surface. `openPartitionLog` adapts the engine's partition.
  */
-import type { ReadResult } from '@herald/log';
+import type { AppendWaiter, ReadResult } from '@herald/log';
 
 /** A record as the broker writes it (a string header value is stored as its UTF-8 bytes). */
 export interface RecordToAppend {
@@ -18,8 +18,12 @@ export interface PartitionLog {
   readonly highWatermark: bigint;
   /** First offset still stored. */
   readonly logStartOffset: bigint;
-  /** Appends `records` as one batch; resolves with their offsets once durable (per the fsync policy). */
-  append(records: readonly RecordToAppend[]): Promise<{ baseOffset: bigint; lastOffset: bigint }>;
+  /**
+   * Appends `records` as one batch; tells `waiter` their offsets once durable (per the fsync
+   * policy), or the failure (a refusal within this call). No promise: the publish path settles
+   * its own (publish-path.ts).
+   */
+  appendTo(records: readonly RecordToAppend[], waiter: AppendWaiter): void;
   /**
    * Whole stored batches from the one holding `offset` on, at most about `bytesMax` bytes (at
    * least one batch when any record exists), CRC-checked, undecoded: a consumer group decodes

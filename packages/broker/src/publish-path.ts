@@ -6,6 +6,7 @@
  */
 import { messageSizeBytes, PayloadTooLargeError, type TransportMessage } from '@herald/bus';
 import { partitionForKey } from '@herald/bus/internal';
+import type { AppendWaiter } from '@herald/log';
 import { broken } from './invariant.ts';
 import type { PartitionLog, RecordToAppend } from './partition-log.ts';
 import { storageFailure } from './topic-catalogue.ts';
@@ -26,14 +27,28 @@ export interface PublishTarget {
 type Chunk = { records: RecordToAppend[]; bytes: number };
 
 /**
+ * Told how a publish ended, before its promise settles: the broker's count of running publishes,
+ * and the embedded transport's health. Must not throw (it runs inside the log's settling loop).
+ */
+export interface PublishHooks {
+  /** Every message of the publish is durable. */
+  published(): void;
+  /** The publish failed with `error` (what its promise rejects with). */
+  failed(error: unknown): void;
+}
+
+/**
  * Appends `messages` to `target` in order, one append per partition (split only above 4 MiB);
- * `sizes[i]` is `messageSizeBytes(messages[i])`. Resolves once every append is durable per the
- * log's fsync policy; rejects with the log's error wrapped in `BrokerStorageError`.
+ * `sizes` is what {@link checkedSizes} returned (read only for several messages). Resolves once every append is durable per the
+ * log's fsync policy; rejects with the log's error wrapped in `BrokerStorageError`. `hooks` and
+ * then `observer` are told first.
  */
 export function appendMessages(
   target: PublishTarget,
   messages: readonly TransportMessage[],
   sizes: readonly number[],
+  hooks?: PublishHooks,
+  observer?: PublishHooks,
 ): Promise<void> {
   const partitions = target.logs.length;
   const keyless = target.nextKeylessPartition;
@@ -41,12 +56,15 @@ export function appendMessages(
   const timestampMs = Date.now();
   if (messages.length === 1) {
     // The common publish (the bus sends one event per call): one record, one append, none of the
-    // per-partition grouping below (profiled: that grouping was a tenth of a publish's CPU).
+    // per-partition grouping below (profiled: that grouping was a tenth of a publish's CPU). Its
+    // promise is settled by the log's writer through the one request object, no `then` between.
     const message = messages[0]!;
     const key = keyBytes(message);
-    return appendToPartition(target, key === null ? keyless : partitionForKey(key, partitions), [
-      toRecord(message, key, timestampMs),
-    ]);
+    const partition = key === null ? keyless : partitionForKey(key, partitions);
+    const log = target.logs[partition]!;
+    const request = new AppendRequest(target, partition, log.highWatermark, 1n, hooks, observer);
+    log.appendTo([toRecord(message, key, timestampMs)], request);
+    return request.promise;
   }
   const byPartition = new Map<number, Chunk[]>();
   for (let index = 0; index < messages.length; index++) {
@@ -62,30 +80,58 @@ export function appendMessages(
   }
   const appends: Promise<void>[] = [];
   for (const [partition, chunks] of byPartition) appends.push(appendChunks(target, partition, chunks));
-  return Promise.all(appends).then(() => undefined);
+  const all = Promise.all(appends);
+  if (hooks === undefined && observer === undefined) return all.then(() => undefined);
+  return all.then(
+    () => {
+      hooks?.published();
+      observer?.published();
+    },
+    (error: unknown) => {
+      hooks?.failed(error);
+      observer?.failed(error);
+      throw error;
+    },
+  );
 }
 
 /**
  * The size of each message (`messageSizeBytes`); throws `PayloadTooLargeError` for one above
  * `messageBytesMax`. A lone message (the bus publishes one per call) is measured exactly only when
- * its quick upper bound is above the limit: {@link appendMessages} needs sizes only to split a
- * publish of several messages.
+ * its quick upper bound is above the limit, and its size is not returned (an empty array, shared):
+ * {@link appendMessages} needs sizes only to split a publish of several messages.
  */
 export function checkedSizes(
   topic: string,
   messages: readonly TransportMessage[],
   messageBytesMax: number,
-): number[] {
+): readonly number[] {
+  if (messages.length === 1) {
+    // A lone message is checked; its size is not kept (only a split of several reads sizes).
+    checkedSize(topic, messages[0]!, messageBytesMax, messageSizeBytesAtMost(messages[0]!));
+    return LONE_MESSAGE;
+  }
   const sizes = new Array<number>(messages.length);
   for (let index = 0; index < messages.length; index++) {
-    const message = messages[index]!;
-    const bound = messages.length === 1 ? messageSizeBytesAtMost(message) : Number.NaN;
-    // NaN (several messages, or a header that is not a string) takes the exact measure.
-    const size = bound <= messageBytesMax ? bound : messageSizeBytes(message);
-    if (size > messageBytesMax) throw new PayloadTooLargeError(topic, size, messageBytesMax);
-    sizes[index] = size;
+    sizes[index] = checkedSize(topic, messages[index]!, messageBytesMax, Number.NaN);
   }
   return sizes;
+}
+
+/** What {@link checkedSizes} returns for a lone message: its size is not read. */
+const LONE_MESSAGE: readonly number[] = Object.freeze([]);
+
+/** The size of `message`, measured exactly unless `bound` (an upper bound, or NaN) is within the limit. */
+function checkedSize(
+  topic: string,
+  message: TransportMessage,
+  messageBytesMax: number,
+  bound: number,
+): number {
+  // NaN (several messages, or a header that is not a string) takes the exact measure.
+  const size = bound <= messageBytesMax ? bound : messageSizeBytes(message);
+  if (size > messageBytesMax) throw new PayloadTooLargeError(topic, size, messageBytesMax);
+  return size;
 }
 
 /**
@@ -109,10 +155,14 @@ function keyBytes(message: TransportMessage): Uint8Array | null {
   return message.key === undefined ? null : Buffer.from(message.key, 'utf8');
 }
 
+/** The header pairs of a record without headers, shared (the log only reads them). */
+const NO_HEADERS: readonly (readonly [string, string])[] = Object.freeze([]);
+
 /** The record for `message`; header values stay strings (the log writes them as UTF-8 directly). */
 function toRecord(message: TransportMessage, key: Uint8Array | null, timestampMs: number): RecordToAppend {
   const headers = message.headers;
   const names = Object.keys(headers);
+  if (names.length === 0) return { key, value: message.body, headers: NO_HEADERS, timestampMs };
   const pairs: (readonly [string, string])[] = new Array(names.length);
   for (let index = 0; index < names.length; index++) {
     const name = names[index]!;
@@ -122,28 +172,81 @@ function toRecord(message: TransportMessage, key: Uint8Array | null, timestampMs
 }
 
 /**
- * One append to `partition`, its failure wrapped as the broker reports storage failures, and the
- * offsets it got checked (see {@link checkHandedOut}; a broken invariant is wrapped too). One
- * `then` on the log's promise (a check's `then` and a wrapping `then` were a promise more per
- * publish).
+ * One append to `partition` and the promise its caller gets, in one object: the log's writer calls
+ * {@link appended} or {@link failed} (`Partition.appendTo`), which checks the offsets handed out
+ * (see {@link checkHandedOut}), wraps a failure as the broker reports storage failures, tells the
+ * hooks and settles the promise. A promise from the log, a `then` on it and a closure for its
+ * failure were two promises, two microtasks and three closures more per publish.
  */
+class AppendRequest implements AppendWaiter {
+  readonly promise: Promise<void>;
+  #resolve!: () => void;
+  #reject!: (error: unknown) => void;
+  readonly #target: PublishTarget;
+  readonly #partition: number;
+  readonly #highWatermarkBefore: bigint;
+  readonly #recordCount: bigint;
+  readonly #hooks: PublishHooks | undefined;
+  readonly #observer: PublishHooks | undefined;
+
+  constructor(
+    target: PublishTarget,
+    partition: number,
+    highWatermarkBefore: bigint,
+    recordCount: bigint,
+    hooks: PublishHooks | undefined,
+    observer: PublishHooks | undefined,
+  ) {
+    this.promise = new Promise<void>((resolve, reject) => {
+      this.#resolve = resolve;
+      this.#reject = reject;
+    });
+    this.#target = target;
+    this.#partition = partition;
+    this.#highWatermarkBefore = highWatermarkBefore;
+    this.#recordCount = recordCount;
+    this.#hooks = hooks;
+    this.#observer = observer;
+  }
+
+  appended(baseOffset: bigint, recordCount: number): void {
+    const lastOffset = recordCount === 1 ? baseOffset : baseOffset + BigInt(recordCount - 1);
+    try {
+      checkHandedOut(baseOffset, lastOffset, this.#recordCount, this.#highWatermarkBefore);
+    } catch (error) {
+      this.failed(error);
+      return;
+    }
+    this.#hooks?.published();
+    this.#observer?.published();
+    this.#resolve();
+  }
+
+  failed(error: unknown): void {
+    const failure = storageFailure(`publish to ${this.#target.metadata.name}/${this.#partition}`, error);
+    this.#hooks?.failed(failure);
+    this.#observer?.failed(failure);
+    this.#reject(failure);
+  }
+}
+
+/** One append of a publish of several messages (no hooks: the publish tells them once, at its end). */
 function appendToPartition(
   target: PublishTarget,
   partition: number,
   records: readonly RecordToAppend[],
 ): Promise<void> {
   const log = target.logs[partition]!;
-  const highWatermarkBefore = log.highWatermark;
-  const failed = (error: unknown): never => {
-    throw storageFailure(`publish to ${target.metadata.name}/${partition}`, error);
-  };
-  return log.append(records).then((offsets) => {
-    try {
-      checkHandedOut(offsets, records.length === 1 ? 1n : BigInt(records.length), highWatermarkBefore);
-    } catch (error) {
-      failed(error);
-    }
-  }, failed);
+  const request = new AppendRequest(
+    target,
+    partition,
+    log.highWatermark,
+    BigInt(records.length),
+    undefined,
+    undefined,
+  );
+  log.appendTo(records, request);
+  return request.promise;
 }
 
 /** The chunks of one partition, one append after the other (their order is the partition's). */
@@ -181,26 +284,25 @@ function addToChunks(
  * `highWatermarkBefore`.
  */
 export function checkHandedOut(
-  offsets: { readonly baseOffset: bigint; readonly lastOffset: bigint },
+  baseOffset: bigint,
+  lastOffset: bigint,
   recordCount: bigint | undefined,
   highWatermarkBefore: bigint,
 ): void {
   // The statements are built only when one is broken: with the offsets in them they cost two
   // BigInt-to-text conversions per publish when built up front.
-  if (offsets.baseOffset < highWatermarkBefore) {
+  if (baseOffset < highWatermarkBefore) {
     broken(
-      `an append gets offsets at or above the high watermark it started from (got ${offsets.baseOffset}, high watermark was ${highWatermarkBefore})`,
+      `an append gets offsets at or above the high watermark it started from (got ${baseOffset}, high watermark was ${highWatermarkBefore})`,
     );
   }
   const dense =
-    offsets.lastOffset >= offsets.baseOffset &&
+    lastOffset >= baseOffset &&
     (recordCount === undefined ||
-      (recordCount === 1n
-        ? offsets.lastOffset === offsets.baseOffset
-        : offsets.lastOffset - offsets.baseOffset + 1n === recordCount));
+      (recordCount === 1n ? lastOffset === baseOffset : lastOffset - baseOffset + 1n === recordCount));
   if (!dense) {
     broken(
-      `an append gets one dense offset per record (got ${offsets.baseOffset}..${offsets.lastOffset} for ${String(recordCount)} records)`,
+      `an append gets one dense offset per record (got ${baseOffset}..${lastOffset} for ${String(recordCount)} records)`,
     );
   }
 }

@@ -344,7 +344,7 @@ function adaptPartition(partition: Partition): PartitionLog {
     get logStartOffset() {
       return partition.logStartOffset;
     },
-    append: (records) => partition.append(records),
+    appendTo: (records, waiter) => partition.appendTo(records, waiter),
     read: (offset, bytesMax) => partition.read(offset, bytesMax),
     offsetForTimestamp: async (timestampMs) => (await partition.offsetForTimestamp(timestampMs))?.offset,
     onAppend: (listener) => partition.onAppend(() => listener()),

@@ -568,7 +568,7 @@ function memoryLog(total: number): PartitionLog {
   return {
     highWatermark: BigInt(total),
     logStartOffset: 0n,
-    append: () => Promise.reject(new Error('read-only')),
+    appendTo: (_records, waiter) => waiter.failed(new Error('read-only')),
     // At most `bytesMax` records per read (one byte each, as far as this fake counts).
     read: async (offset, bytesMax) =>
       storedRead([records.slice(Number(offset), Number(offset) + bytesMax)], BigInt(total)),

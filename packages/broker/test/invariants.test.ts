@@ -29,10 +29,10 @@ function fakeLog(count: number) {
       return broken.highWatermark;
     },
     logStartOffset: 0n,
-    append: async (appended) => {
+    appendTo: (appended, waiter) => {
       const baseOffset = broken.baseOffsetHandedOut ?? broken.highWatermark;
       broken.highWatermark = baseOffset + BigInt(appended.length);
-      return { baseOffset, lastOffset: baseOffset + BigInt(appended.length) - 1n };
+      queueMicrotask(() => waiter.appended(baseOffset, appended.length));
     },
     read: async (offset) =>
       storedRead([records.filter((record) => record.offset >= offset)], broken.highWatermark),

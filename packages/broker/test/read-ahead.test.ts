@@ -18,7 +18,7 @@ function batchedLog(batches: readonly TestRecord[][], recordBytes: number) {
   const log: PartitionLog = {
     highWatermark,
     logStartOffset: 0n,
-    append: () => Promise.reject(new Error('read-only')),
+    appendTo: (_records, waiter) => waiter.failed(new Error('read-only')),
     read: async (offset, bytesMax) => {
       counts.reads += 1;
       const read: TestRecord[][] = [];

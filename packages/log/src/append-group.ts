@@ -9,14 +9,44 @@ import type { ResolvedPartitionOptions } from './partition-options.ts';
 import type { AppendResult } from './partition-writer.ts';
 import { SEGMENT_OFFSETS_LIMIT, type Segment } from './segment.ts';
 
-/** An append accepted into the queue: its encoded batch, its offsets and its caller's promise. */
+/**
+ * Told once how an append ended (`Partition.appendTo`). It must not throw: the writer settles a
+ * whole group in one loop, and a throw would leave the rest of the group unsettled.
+ */
+export interface AppendWaiter {
+  /** Durable under the fsync policy; the records got `baseOffset` .. `baseOffset + recordCount - 1`. */
+  appended(baseOffset: bigint, recordCount: number): void;
+  /** Refused or failed: nothing of the append is acknowledged. */
+  failed(error: unknown): void;
+}
+
+/** Tells `append`'s waiter, or settles its promise, that it is durable, or that it failed with `error`. */
+export function settleAppend(append: PendingAppend, error: unknown): void {
+  const { waiter, baseOffset, recordCount } = append;
+  if (error !== undefined) {
+    if (waiter === undefined) append.reject!(error);
+    else waiter.failed(error);
+  } else if (waiter !== undefined) {
+    waiter.appended(baseOffset, recordCount);
+  } else {
+    const lastOffset = recordCount === 1 ? baseOffset : baseOffset + BigInt(recordCount - 1);
+    append.resolve!({ baseOffset, lastOffset });
+  }
+}
+
+/**
+ * An append accepted into the queue: its encoded batch, its offsets and who it settles: its
+ * `waiter` (`Partition.appendTo`), or else the `resolve` and `reject` of the promise
+ * `Partition.append` returned (kept as they are, not wrapped in a waiter: an object more per append).
+ */
 export interface PendingAppend {
   readonly bytes: Buffer;
   readonly baseOffset: bigint;
   readonly recordCount: number;
   readonly timestampMsMax: number;
-  readonly resolve: (result: AppendResult) => void;
-  readonly reject: (error: unknown) => void;
+  readonly waiter: AppendWaiter | undefined;
+  readonly resolve: ((result: AppendResult) => void) | undefined;
+  readonly reject: ((error: unknown) => void) | undefined;
 }
 
 /** Most batches written by one writev (Linux IOV_MAX is 1024). */

@@ -41,6 +41,33 @@ export function encodeAppend(records: readonly RecordInput[], options: ResolvedP
 }
 
 /**
+ * Throws `LOG_BATCH_TOO_LARGE` for a batch of `bytes` above `batchBytesMax`, and `LOG_QUEUE_FULL`
+ * (retriable) when a partition's append queue (`queuedCount` appends of `queuedBytes` waiting)
+ * has no room for it.
+ */
+export function checkQueueRoom(
+  bytes: number,
+  queuedCount: number,
+  queuedBytes: number,
+  options: ResolvedPartitionOptions,
+  directory: string,
+): void {
+  if (bytes > options.batchBytesMax) {
+    throw new LogError(
+      'LOG_BATCH_TOO_LARGE',
+      `batch of ${bytes} bytes is above batchBytesMax ${options.batchBytesMax}; append fewer records per call or raise batchBytesMax`,
+    );
+  }
+  if (queuedCount >= options.appendQueueCountMax || queuedBytes + bytes > options.appendQueueBytesMax) {
+    throw new LogError(
+      'LOG_QUEUE_FULL',
+      `append queue of ${directory} is full (${queuedCount} appends, ${queuedBytes} bytes waiting for the disk); retry after pending appends complete`,
+      { retriable: true },
+    );
+  }
+}
+
+/**
  * Checks one raw client-encoded RecordBatch v2 and returns its header. Records are checked too
  * when the batch is uncompressed or uses a codec always available (gzip, zstd): dense offset
  * deltas and `recordBytesMax`.

@@ -4,6 +4,7 @@
  * durability policies and fault model.
  */
 
+export type { AppendWaiter } from './append-group.ts';
 export {
   COMPRESSION_CODEC_IDS,
   type CompressionCodec,

@@ -16,8 +16,15 @@
  *   as corruption rather than a torn write.
  */
 
-import { groupBuffers, groupCount, type PendingAppend, shouldRoll } from './append-group.ts';
-import { encodeAppend, validateClientBatch } from './append-input.ts';
+import {
+  type AppendWaiter,
+  groupBuffers,
+  groupCount,
+  type PendingAppend,
+  settleAppend,
+  shouldRoll,
+} from './append-group.ts';
+import { checkQueueRoom, encodeAppend, validateClientBatch } from './append-input.ts';
 import { CheckpointScheduler } from './checkpoint-scheduler.ts';
 import { ioError, LogError } from './errors.ts';
 import { writeFully } from './file-system.ts';
@@ -93,33 +100,50 @@ export class PartitionWriter {
 
   /** See `Partition.append`. */
   append(records: readonly RecordInput[]): Promise<AppendResult> {
-    const refusal = this.#appendRefusal();
-    if (refusal !== undefined) {
-      return Promise.reject(refusal);
-    }
-    let bytes: Buffer;
+    return new Promise((resolve, reject) => {
+      try {
+        this.#encodeAndEnqueue(records, undefined, resolve, reject);
+      } catch (error) {
+        reject(error);
+      }
+    });
+  }
+
+  /** See `Partition.appendTo`: {@link append} without a promise; refusals reach `waiter` at once. */
+  appendTo(records: readonly RecordInput[], waiter: AppendWaiter): void {
     try {
-      bytes = encodeAppend(records, this.#options);
+      this.#encodeAndEnqueue(records, waiter, undefined, undefined);
     } catch (error) {
-      return Promise.reject(error);
+      waiter.failed(error);
     }
+  }
+
+  /** Settled through `waiter`, else `resolve`/`reject` (a promise's, not wrapped: an object less). */
+  #encodeAndEnqueue(
+    records: readonly RecordInput[],
+    waiter: AppendWaiter | undefined,
+    resolve: PendingAppend['resolve'],
+    reject: PendingAppend['reject'],
+  ): void {
+    const refusal = this.#appendRefusal();
+    if (refusal !== undefined) throw refusal;
+    const bytes = encodeAppend(records, this.#options);
     const timestampMsMax = readSafeInt64(bytes, BATCH_FIELD.maxTimestamp);
-    return this.#enqueue(bytes, records.length, timestampMsMax);
+    this.#enqueue(bytes, records.length, timestampMsMax, waiter, resolve, reject);
   }
 
   /** See `Partition.appendBatch`. */
   appendBatch(batch: Uint8Array): Promise<AppendResult> {
-    const refusal = this.#appendRefusal();
-    if (refusal !== undefined) {
-      return Promise.reject(refusal);
-    }
-    let header: ReturnType<typeof validateClientBatch>;
-    try {
-      header = validateClientBatch(batch, this.#options);
-    } catch (error) {
-      return Promise.reject(error);
-    }
-    return this.#enqueue(Buffer.from(batch), header.recordsCount, header.timestampMsMax);
+    return new Promise((resolve, reject) => {
+      try {
+        const refusal = this.#appendRefusal();
+        if (refusal !== undefined) throw refusal;
+        const { recordsCount, timestampMsMax } = validateClientBatch(batch, this.#options);
+        this.#enqueue(Buffer.from(batch), recordsCount, timestampMsMax, undefined, resolve, reject);
+      } catch (error) {
+        reject(error);
+      }
+    });
   }
 
   /** Asks the flush loop to sync everything written so far (the `{ intervalMs }` timer). */
@@ -138,44 +162,29 @@ export class PartitionWriter {
     return this.#state.failure ?? this.#state.corruption;
   }
 
-  #enqueue(bytes: Buffer, recordCount: number, timestampMsMax: number): Promise<AppendResult> {
-    if (bytes.length > this.#options.batchBytesMax) {
-      return Promise.reject(
-        new LogError(
-          'LOG_BATCH_TOO_LARGE',
-          `batch of ${bytes.length} bytes is above batchBytesMax ${this.#options.batchBytesMax}; append fewer records per call or raise batchBytesMax`,
-        ),
-      );
-    }
-    if (
-      this.#queuedCount >= this.#options.appendQueueCountMax ||
-      this.#queuedBytes + bytes.length > this.#options.appendQueueBytesMax
-    ) {
-      return Promise.reject(
-        new LogError(
-          'LOG_QUEUE_FULL',
-          `append queue of ${this.#state.directory} is full (${this.#queuedCount} appends, ${this.#queuedBytes} bytes waiting for the disk); retry after pending appends complete`,
-          { retriable: true },
-        ),
-      );
-    }
+  /** Queues the append; throws `LOG_BATCH_TOO_LARGE` or `LOG_QUEUE_FULL` (nothing queued then). */
+  #enqueue(
+    bytes: Buffer,
+    recordCount: number,
+    timestampMsMax: number,
+    waiter: AppendWaiter | undefined,
+    resolve: PendingAppend['resolve'],
+    reject: PendingAppend['reject'],
+  ): void {
+    checkQueueRoom(bytes.length, this.#queuedCount, this.#queuedBytes, this.#options, this.#state.directory);
     const baseOffset = this.#nextOffset;
     this.#nextOffset = baseOffset + BigInt(recordCount);
     writeInt64(bytes, BATCH_FIELD.baseOffset, baseOffset);
     bytes.writeInt32BE(this.#options.leaderEpoch, BATCH_FIELD.partitionLeaderEpoch);
     this.#queuedCount++;
     this.#queuedBytes += bytes.length;
-    return new Promise<AppendResult>((resolve, reject) => {
-      this.#pending.push({ bytes, baseOffset, recordCount, timestampMsMax, resolve, reject });
-      this.#kick();
-    });
+    this.#pending.push({ bytes, baseOffset, recordCount, timestampMsMax, waiter, resolve, reject });
+    this.#kick();
   }
 
   /** Starts the flush loop after the current synchronous burst of appends (group commit). */
   #kick(): void {
-    if (this.#flushing !== undefined || this.#flushScheduled) {
-      return;
-    }
+    if (this.#flushing !== undefined || this.#flushScheduled) return;
     this.#flushScheduled = true;
     queueMicrotask(() => {
       this.#flushScheduled = false;
@@ -215,9 +224,7 @@ export class PartitionWriter {
         continue;
       }
       const first = this.#pending[0];
-      if (first === undefined) {
-        return;
-      }
+      if (first === undefined) return;
       const active = this.#state.activeSegment;
       if (shouldRoll(active, first, this.#options)) {
         await this.#roll();
@@ -486,15 +493,7 @@ export class PartitionWriter {
       const append = appends[index]!;
       this.#queuedCount--;
       this.#queuedBytes -= append.bytes.length;
-      if (error === undefined) {
-        append.resolve({
-          baseOffset: append.baseOffset,
-          lastOffset:
-            append.recordCount === 1 ? append.baseOffset : append.baseOffset + BigInt(append.recordCount - 1),
-        });
-      } else {
-        append.reject(error);
-      }
+      settleAppend(append, error);
     }
   }
 }

@@ -40,6 +40,7 @@
  * - recovery.ts: validating and repairing the directory at open.
  */
 
+import type { AppendWaiter } from './append-group.ts';
 import { acquireDirectoryLock, type DirectoryLock } from './directory-lock.ts';
 import { invariant, ioError, LogError, systemErrorCode } from './errors.ts';
 import {
@@ -231,6 +232,16 @@ export class Partition {
    */
   append(records: readonly RecordInput[]): Promise<AppendResult> {
     return this.#writer.append(records);
+  }
+
+  /**
+   * {@link append} without a promise: `waiter.appended` is called once the batch is durable under
+   * the fsync policy, `waiter.failed` with the same errors `append` rejects with (a refusal at
+   * once, inside this call). For a caller that settles its own promise (the broker's publish):
+   * the log's promise and its `then` were a promise and a microtask more per append.
+   */
+  appendTo(records: readonly RecordInput[], waiter: AppendWaiter): void {
+    this.#writer.appendTo(records, waiter);
   }
 
   /**

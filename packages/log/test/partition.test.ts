@@ -6,7 +6,9 @@ import {
   decodeRecordBatchHeader,
   decodeRecordBatchRecords,
   encodeRecordBatch,
+  type FileSystem,
   isLogError,
+  nodeFileSystem,
   openLogStore,
   openPartition,
   recordBatchSize,
@@ -68,6 +70,48 @@ describe('append and read', { timeout: 120_000 }, () => {
       `${fileSystem.fdatasyncCalls - before} syncs for 200 appends`,
     );
     await partition.close();
+  });
+
+  test('appendTo tells its waiter the offsets only after the fdatasync ended, and a refusal within the call', async () => {
+    await using temporary = await ownedTemporaryDirectory();
+    // Holds the first fdatasync after the open (the append's) until released.
+    let hold = false;
+    let releaseSync = (): void => {};
+    let syncsHeld = 0;
+    const fileSystem: FileSystem = {
+      ...nodeFileSystem,
+      fdatasync: async (fd) => {
+        if (hold) {
+          hold = false;
+          syncsHeld += 1;
+          await new Promise<void>((resolve) => {
+            releaseSync = resolve;
+          });
+        }
+        return nodeFileSystem.fdatasync(fd);
+      },
+    };
+    const partition = await openPartition({ directory: temporary.directory, fileSystem });
+    hold = true;
+    try {
+      const told: string[] = [];
+      const waiter = {
+        appended: (baseOffset: bigint, recordCount: number) => told.push(`${baseOffset}+${recordCount}`),
+        failed: (error: unknown) => told.push(`failed ${isLogError(error) ? error.code : String(error)}`),
+      };
+      partition.appendTo([{ value: utf8('a') }, { value: utf8('b') }], waiter);
+      await eventually(() => syncsHeld === 1, 'the fdatasync started');
+      assert.deepEqual(told, [], 'nothing told while the fdatasync runs');
+      releaseSync();
+      await eventually(() => told.length === 1, 'the waiter was told');
+      assert.deepEqual(told, ['0+2']);
+      assert.equal(partition.highWatermark, 2n);
+      partition.appendTo([], waiter);
+      assert.deepEqual(told, ['0+2', 'failed LOG_INVALID_BATCH'], 'a refusal is told within the call');
+    } finally {
+      releaseSync();
+      await partition.close();
+    }
   });
 
   test('onAppend reports each new high watermark and can be unsubscribed', async () => {
