@@ -12,6 +12,7 @@ import {
   TARGET_GROUP_HEADER,
 } from './dead-letter.ts';
 import { DeadlineSweep } from './deadline-sweep.ts';
+import { HANDLED } from './delivered-message.ts';
 import { decodeEnvelope, type Envelope } from './envelope.ts';
 import { DecodeError, HeraldError, isUnrecoverable, UnrecoverableError, ValidationError } from './errors.ts';
 import { type ContextHost, type InFlight, messageContext, waitAll, withTimeout } from './handler-run.ts';
@@ -74,8 +75,11 @@ export interface Registration {
 /** Messages whose first failure time is remembered at once (for the dead-letter headers). */
 const FIRST_FAILURES_MAX = 10_000;
 
-/** A settled promise, returned for a delivery left alone while stopping. */
-const SETTLED = Promise.resolve();
+/**
+ * The fulfilled promise returned for a delivery handled before `#receive` returned, or left alone
+ * while stopping: the delivery window's `HANDLED`, to which it attaches no rejection reaction.
+ */
+const SETTLED = HANDLED;
 
 /** Delivers one topic's messages for one group to the matching handlers. */
 export class Dispatcher {
