@@ -153,8 +153,8 @@ let batchCopy: Buffer | undefined;
  * buffer is reused. In the batch's own copy, a view of it: one copy per batch instead of an
  * allocation and a copy per record (docs/benchmarks.md, "Catch-up: fourth pass"); a body then
  * keeps at most its batch alive, not the read. Otherwise (a compressed batch's decompressed bytes)
- * a copy of its own. `Buffer.allocUnsafe` takes a small body from Node's shared 8 KiB pool (as
- * `Buffer.from` does, without the view it would copy from); every byte is overwritten by the copy.
+ * a copy of its own: `Buffer.allocUnsafe` takes a small body from Node's shared pool (64 KiB in
+ * Node 24), as `Buffer.from` does without the view it would copy from; every byte is overwritten.
  */
 function body(bytes: Uint8Array, start: number, length: number): Uint8Array {
   if (bytes === batchCopy) return batchCopy.subarray(start, start + length);

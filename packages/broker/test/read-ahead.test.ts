@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { ReceivedMessage } from '@herald/bus';
+import { encodeRecordBatch } from '@herald/log';
 import { eventually } from '@herald/test-support';
 import { ConsumerGroup } from '../src/consumer-group.ts';
 import { ReadEntries } from '../src/group-entry.ts';
@@ -178,6 +179,26 @@ describe('read-ahead', { timeout: 120_000 }, () => {
     assert.equal(taken[0]!.body.buffer.byteLength, firstBatchBytes);
     assert.equal(taken[2]!.body.buffer.byteLength, secondBatchBytes);
     assert.ok(Buffer.isBuffer(taken[0]!.body), 'a Buffer, as before');
+  });
+
+  it('read-ahead - a compressed batch is decoded from its decompressed bytes, each body a copy: unchanged when the read buffer is overwritten', () => {
+    const records = ['zero', 'one'].map((body, index) => ({
+      offset: BigInt(index),
+      timestampMs: 3,
+      key: null,
+      value: new TextEncoder().encode(body),
+      headers: [],
+    }));
+    const batches = encodeRecordBatch(records, { baseOffset: 0n, compression: 'gzip' });
+    const read = { batches, batchCount: 1, nextOffset: 2n, highWatermark: 2n, logStartOffset: 0n };
+    const entries = new ReadEntries(read, 0, 0n);
+    const taken = [entries.next()!, entries.next()!];
+    assert.equal(entries.next(), undefined);
+    read.batches.fill(0);
+    assert.deepEqual(
+      taken.map((entry) => Buffer.from(entry.body).toString()),
+      ['zero', 'one'],
+    );
   });
 
   it('read-ahead - records without headers share one frozen empty headers object', () => {
