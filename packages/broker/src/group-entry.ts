@@ -10,6 +10,8 @@ import { KeyedFifoEntry, type PendingEntry } from '@herald/bus/internal';
 import {
   type DecodeRecordsOptions,
   decodeRecordBatchInto,
+  LOG_OVERHEAD_BYTES,
+  RECORD_BATCH_HEADER_BYTES,
   type ReadResult,
   type RecordBuilder,
   type RecordFields,
@@ -139,16 +141,27 @@ function headerValue(bytes: Uint8Array, start: number, length: number, index: nu
 }
 
 /**
- * A copy of `bytes[start, start + length)`, so a delivered message does not keep the whole read
- * buffer (up to `fetchBytesMax`) alive. `Buffer.allocUnsafe` takes a small body from Node's shared
- * 8 KiB pool (as `Buffer.from` does, without the view it would copy from); every byte is
- * overwritten by the copy.
+ * The private copy of the uncompressed batch being decoded ({@link ReadEntries}), or undefined.
+ * Set and cleared around one synchronous decode, so {@link body} knows that `fields.bytes` is a
+ * copy no one else writes to or keeps: a body is then a view into it.
  */
-function copy(bytes: Uint8Array, start: number, length: number): Uint8Array {
+let batchCopy: Buffer | undefined;
+
+/**
+ * The body at `bytes[start, start + length)`, never a view into the read buffer, so a delivered
+ * message does not keep the whole read buffer (up to `fetchBytesMax`) alive or change if that
+ * buffer is reused. In the batch's own copy, a view of it: one copy per batch instead of an
+ * allocation and a copy per record (docs/benchmarks.md, "Catch-up: fourth pass"); a body then
+ * keeps at most its batch alive, not the read. Otherwise (a compressed batch's decompressed bytes)
+ * a copy of its own: `Buffer.allocUnsafe` takes a small body from Node's shared pool (64 KiB in
+ * Node 24), as `Buffer.from` does without the view it would copy from; every byte is overwritten.
+ */
+function body(bytes: Uint8Array, start: number, length: number): Uint8Array {
+  if (bytes === batchCopy) return batchCopy.subarray(start, start + length);
   if (!Buffer.isBuffer(bytes)) return bytes.slice(start, start + length);
-  const body = Buffer.allocUnsafe(length);
-  bytes.copy(body, 0, start, start + length);
-  return body;
+  const copied = Buffer.allocUnsafe(length);
+  bytes.copy(copied, 0, start, start + length);
+  return copied;
 }
 
 /**
@@ -161,7 +174,8 @@ const NO_HEADERS: Record<string, string> = Object.freeze({}) as Record<string, s
 
 /**
  * The group's entry for the record in `fields` of `partition`, or undefined below `from` (a read
- * starts at the batch holding the offset asked for): headers and key as text, the body copied.
+ * starts at the batch holding the offset asked for): headers and key as text, the body out of the
+ * read buffer (see {@link body}).
  */
 function toEntry(partition: number, from: bigint, fields: RecordFields): Entry | undefined {
   const offset = fields.offset;
@@ -188,10 +202,33 @@ function toEntry(partition: number, from: bigint, fields: RecordFields): Entry |
     offset,
     key,
     headers,
-    valueLength === -1 ? new Uint8Array(0) : copy(bytes, fields.valueStart, valueLength),
+    valueLength === -1 ? new Uint8Array(0) : body(bytes, fields.valueStart, valueLength),
     fields.timestampMs,
     sizeBytes,
   );
+}
+
+/** Where a stored batch keeps its length (after the base offset) and its attributes. */
+const BATCH_LENGTH_AT = 8;
+const BATCH_ATTRIBUTES_AT = 21;
+/** The attributes' compression codec bits: 0 is uncompressed. */
+const COMPRESSION_BITS = 0x07;
+
+/**
+ * A copy of the uncompressed batch at `batches[position…]`, for its records' bodies to be views
+ * of, or undefined when the batch is compressed (its records are decoded from decompressed bytes,
+ * each body copied) or its length does not fit (`decodeRecordBatchInto` then reports it).
+ * `Buffer.allocUnsafeSlow`: an allocation of exactly the batch, not a slice of Node's shared pool,
+ * so a held body keeps this batch alive and nothing else; every byte is overwritten by the copy.
+ */
+function ownCopy(batches: Uint8Array, position: number): Buffer | undefined {
+  if (!Buffer.isBuffer(batches) || position + RECORD_BATCH_HEADER_BYTES > batches.length) return undefined;
+  if ((batches.readInt16BE(position + BATCH_ATTRIBUTES_AT) & COMPRESSION_BITS) !== 0) return undefined;
+  const size = LOG_OVERHEAD_BYTES + batches.readInt32BE(position + BATCH_LENGTH_AT);
+  if (size < RECORD_BATCH_HEADER_BYTES || size > batches.length - position) return undefined;
+  const own = Buffer.allocUnsafeSlow(size);
+  batches.copy(own, 0, position, position + size);
+  return own;
 }
 
 /**
@@ -226,9 +263,17 @@ export class ReadEntries {
     // Bounded by the read's batches: each pass decodes one (a batch may hold none at or above `from`).
     while (this.#next >= this.#entries.length) {
       if (this.#batchesLeft === 0) return undefined;
-      const batches = this.#read.batches;
       const entries: Entry[] = [];
-      this.#position += decodeRecordBatchInto(batches, this.#position, NO_OPTIONS, this.#build, entries);
+      const own = ownCopy(this.#read.batches, this.#position);
+      batchCopy = own;
+      try {
+        this.#position +=
+          own === undefined
+            ? decodeRecordBatchInto(this.#read.batches, this.#position, NO_OPTIONS, this.#build, entries)
+            : decodeRecordBatchInto(own, 0, NO_OPTIONS, this.#build, entries);
+      } finally {
+        batchCopy = undefined;
+      }
       this.#batchesLeft -= 1;
       this.#entries = entries;
       this.#next = 0;

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { ReceivedMessage } from '@herald/bus';
+import { encodeRecordBatch } from '@herald/log';
 import { eventually } from '@herald/test-support';
 import { ConsumerGroup } from '../src/consumer-group.ts';
 import { ReadEntries } from '../src/group-entry.ts';
@@ -150,6 +151,56 @@ describe('read-ahead', { timeout: 120_000 }, () => {
     read.batches.fill(0);
     assert.equal(Buffer.from(taken[1]!.body).toString(), 'twelve');
   });
+  it('read-ahead - the bodies of an uncompressed batch are views of one copy of that batch: unchanged by later reads, the read buffer not kept', () => {
+    const record = (offset: bigint, body: string): TestRecord => ({
+      offset,
+      timestampMs: 3,
+      key: null,
+      value: new TextEncoder().encode(body),
+      headers: [],
+    });
+    const first = [record(0n, 'zero'), record(1n, 'one')];
+    const second = [record(2n, 'two')];
+    const read = storedRead([first, second], 3n);
+    const firstBatchBytes = storedRead([first], 2n).batches.byteLength;
+    const secondBatchBytes = storedRead([second], 3n).batches.byteLength;
+    const entries = new ReadEntries(read, 0, 0n);
+    const taken = [entries.next()!, entries.next()!, entries.next()!];
+    // The read buffer is reused (or overwritten) after the read: the bodies are not in it.
+    read.batches.fill(0);
+    assert.deepEqual(
+      taken.map((entry) => Buffer.from(entry.body).toString()),
+      ['zero', 'one', 'two'],
+    );
+    for (const entry of taken) assert.notEqual(entry.body.buffer, read.batches.buffer);
+    // One copy per batch, exactly its size: a held body keeps at most its batch alive.
+    assert.equal(taken[0]!.body.buffer, taken[1]!.body.buffer);
+    assert.notEqual(taken[1]!.body.buffer, taken[2]!.body.buffer);
+    assert.equal(taken[0]!.body.buffer.byteLength, firstBatchBytes);
+    assert.equal(taken[2]!.body.buffer.byteLength, secondBatchBytes);
+    assert.ok(Buffer.isBuffer(taken[0]!.body), 'a Buffer, as before');
+  });
+
+  it('read-ahead - a compressed batch is decoded from its decompressed bytes, each body a copy: unchanged when the read buffer is overwritten', () => {
+    const records = ['zero', 'one'].map((body, index) => ({
+      offset: BigInt(index),
+      timestampMs: 3,
+      key: null,
+      value: new TextEncoder().encode(body),
+      headers: [],
+    }));
+    const batches = encodeRecordBatch(records, { baseOffset: 0n, compression: 'gzip' });
+    const read = { batches, batchCount: 1, nextOffset: 2n, highWatermark: 2n, logStartOffset: 0n };
+    const entries = new ReadEntries(read, 0, 0n);
+    const taken = [entries.next()!, entries.next()!];
+    assert.equal(entries.next(), undefined);
+    read.batches.fill(0);
+    assert.deepEqual(
+      taken.map((entry) => Buffer.from(entry.body).toString()),
+      ['zero', 'one'],
+    );
+  });
+
   it('read-ahead - records without headers share one frozen empty headers object', () => {
     const record = (offset: bigint): TestRecord => ({
       offset,

@@ -8,6 +8,15 @@
  */
 import type { ReceivedMessage } from './transport.ts';
 
+/**
+ * The fulfilled promise a handler returns when it settled its message before returning (the bus's
+ * dispatcher, for a handler run that finished synchronously). It can never reject, so the
+ * {@link DeliveryWindow} attaches no rejection reaction to it: per message, no derived promise,
+ * no reaction, no bound function and no microtask job for it (docs/benchmarks.md, "Catch-up:
+ * fourth pass"). Any other transport just awaits it, as it would any settled promise.
+ */
+export const HANDLED: Promise<void> = Promise.resolve();
+
 /** Where a delivered message (or a spread copy of it) keeps its delivery. */
 export const HOLD = Symbol('herald.delivery');
 

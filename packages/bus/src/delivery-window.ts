@@ -33,11 +33,11 @@
  * entry hands one out; an entry is held by at most one delivery at a time.
  */
 import { InvariantError, invariant } from '@herald/errors';
-import { type Delivered, type DeliveryHold, HOLD, type Settler } from './delivered-message.ts';
+import { type Delivered, type DeliveryHold, HANDLED, HOLD, type Settler } from './delivered-message.ts';
 import type { KeyedEntry, KeyedFifo } from './keyed-fifo.ts';
 import type { MessageHandler, ReceivedMessage } from './transport.ts';
 
-export { Delivered, type DeliveredFields } from './delivered-message.ts';
+export { Delivered, type DeliveredFields, HANDLED } from './delivered-message.ts';
 
 /** A member of the group: one subscription. Opaque to the transport apart from its counters. */
 export interface WindowMember {
@@ -402,9 +402,10 @@ export class DeliveryWindow<E extends PendingEntry> {
         void message.nack().catch(ignore);
         continue;
       }
-      // Only a rejection needs the message, bound as `this` of a shared function: a bound
-      // function is about half the bytes of a closure and the context it captures, and this runs
-      // once per delivery.
+      // HANDLED cannot reject: nothing to nack, so no reaction. Otherwise only a rejection needs
+      // the message, bound as `this` of a shared function: a bound function is about half the
+      // bytes of a closure and the context it captures, and this runs once per delivery.
+      if (result === HANDLED) continue;
       if (typeof (result as PromiseLike<void> | undefined)?.then === 'function')
         void Promise.resolve(result).then(undefined, nackOnRejection.bind(message));
     }

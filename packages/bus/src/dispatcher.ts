@@ -12,6 +12,7 @@ import {
   TARGET_GROUP_HEADER,
 } from './dead-letter.ts';
 import { DeadlineSweep } from './deadline-sweep.ts';
+import { HANDLED } from './delivered-message.ts';
 import { decodeEnvelope, type Envelope } from './envelope.ts';
 import { DecodeError, HeraldError, isUnrecoverable, UnrecoverableError, ValidationError } from './errors.ts';
 import { type ContextHost, type InFlight, messageContext, waitAll, withTimeout } from './handler-run.ts';
@@ -73,9 +74,6 @@ export interface Registration {
 
 /** Messages whose first failure time is remembered at once (for the dead-letter headers). */
 const FIRST_FAILURES_MAX = 10_000;
-
-/** A settled promise, returned for a delivery left alone while stopping. */
-const SETTLED = Promise.resolve();
 
 /** Delivers one topic's messages for one group to the matching handlers. */
 export class Dispatcher {
@@ -185,7 +183,8 @@ export class Dispatcher {
 
   #receive(message: ReceivedMessage): Promise<void> {
     // While stopping, leave new deliveries unsettled: closing the subscription returns them.
-    if (this.#stopping) return SETTLED;
+    // HANDLED (fulfilled, shared): the delivery window attaches no rejection reaction to it.
+    if (this.#stopping) return HANDLED;
     const controller = new AbortController();
     let running: Promise<void> | undefined;
     // Counted, not put in the in-flight set, while it runs synchronously: nothing can wait for it
@@ -199,8 +198,8 @@ export class Dispatcher {
       this.#runningNow -= 1;
     }
     // Handled (or settled) before #process returned: no promise and no async frame for it.
-    if (running === undefined) return SETTLED;
-    const entry: InFlight = { done: SETTLED, controller };
+    if (running === undefined) return HANDLED;
+    const entry: InFlight = { done: HANDLED, controller };
     this.#inFlight.add(entry);
     entry.done = this.#finish(running, message, entry);
     return entry.done;

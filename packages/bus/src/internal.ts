@@ -6,6 +6,7 @@ export {
   type DeliveredFields,
   DeliveryWindow,
   type DeliveryWindowSource,
+  HANDLED,
   type PendingEntry,
   type WindowMember,
   waitingEntry,

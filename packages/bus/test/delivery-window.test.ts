@@ -5,6 +5,7 @@ import {
   Delivered,
   DeliveryWindow,
   type DeliveryWindowSource,
+  HANDLED,
   KeyedFifo,
   type PendingEntry,
   waitingEntry,
@@ -221,6 +222,42 @@ describe('delivery window', { timeout: 120_000 }, () => {
     } finally {
       window.close();
     }
+  });
+
+  it('delivery window - a handler returning HANDLED (settled before it returned) gets no reaction on it; any other promise does', async () => {
+    const { window, acked } = fixture([
+      [
+        ['a', undefined],
+        ['b', undefined],
+      ],
+    ]);
+    // Counts what the window attaches to HANDLED (an own `then` is what Promise.resolve's result is asked for).
+    let thenCalls = 0;
+    const then = HANDLED.then;
+    Object.defineProperty(HANDLED, 'then', {
+      configurable: true,
+      value(this: Promise<void>, ...args: Parameters<Promise<void>['then']>) {
+        thenCalls += 1;
+        return then.apply(this, args);
+      },
+    });
+    try {
+      const returned: Promise<void>[] = [];
+      window.join((message) => {
+        void message.ack();
+        const result = message.offset === 'a' ? HANDLED : Promise.resolve();
+        returned.push(result);
+        return result;
+      }, 10);
+      await eventually(() => acked.length === 2, 'both messages acked');
+      assert.deepEqual(acked, ['a', 'b']);
+      assert.equal(returned[0], HANDLED);
+      assert.equal(thenCalls, 0, 'no rejection reaction on HANDLED: it cannot reject');
+    } finally {
+      delete (HANDLED as { then?: unknown }).then;
+      window.close();
+    }
+    assert.equal(HANDLED.then, Promise.prototype.then);
   });
 
   it('a handler that throws gets its message nacked and redelivered', async () => {

@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { HANDLED } from '../src/delivered-message.ts';
 import {
   createBus,
   DEAD_LETTER_HEADERS,
@@ -107,6 +108,8 @@ describe('bus - a handler that finishes synchronously', { timeout: 60_000 }, () 
       assert.deepEqual(seen, [1]);
       assert.equal(bus.health().subscriptions[0]!.inFlight, 0);
       assert.equal(bus.stats().handled, 1);
+      // The shared fulfilled promise, to which the delivery window attaches no reaction.
+      assert.equal(done, HANDLED);
       await done;
     } finally {
       await bus.stop();
