@@ -215,9 +215,18 @@ const BATCH_ATTRIBUTES_AT = 21;
 const COMPRESSION_BITS = 0x07;
 
 /**
+ * Largest batch whose records' bodies are views of one copy of it: 64 KiB, the size of Node 24's
+ * shared buffer pool slab (`Buffer.poolSize`), which a body copied on its own may keep alive
+ * anyway. So a body a handler holds on to keeps at most 64 KiB alive either way; a larger batch
+ * (one large publish) copies each body, as before.
+ */
+export const BODY_VIEW_BATCH_BYTES_MAX = 64 * 1024;
+
+/**
  * A copy of the uncompressed batch at `batches[position…]`, for its records' bodies to be views
  * of, or undefined when the batch is compressed (its records are decoded from decompressed bytes,
- * each body copied) or its length does not fit (`decodeRecordBatchInto` then reports it).
+ * each body copied), larger than {@link BODY_VIEW_BATCH_BYTES_MAX}, or its length does not fit
+ * (`decodeRecordBatchInto` then reports it).
  * `Buffer.allocUnsafeSlow`: an allocation of exactly the batch, not a slice of Node's shared pool,
  * so a held body keeps this batch alive and nothing else; every byte is overwritten by the copy.
  */
@@ -226,6 +235,7 @@ function ownCopy(batches: Uint8Array, position: number): Buffer | undefined {
   if ((batches.readInt16BE(position + BATCH_ATTRIBUTES_AT) & COMPRESSION_BITS) !== 0) return undefined;
   const size = LOG_OVERHEAD_BYTES + batches.readInt32BE(position + BATCH_LENGTH_AT);
   if (size < RECORD_BATCH_HEADER_BYTES || size > batches.length - position) return undefined;
+  if (size > BODY_VIEW_BATCH_BYTES_MAX) return undefined;
   const own = Buffer.allocUnsafeSlow(size);
   batches.copy(own, 0, position, position + size);
   return own;

@@ -4,7 +4,7 @@ import type { ReceivedMessage } from '@herald/bus';
 import { encodeRecordBatch } from '@herald/log';
 import { eventually } from '@herald/test-support';
 import { ConsumerGroup } from '../src/consumer-group.ts';
-import { ReadEntries } from '../src/group-entry.ts';
+import { BODY_VIEW_BATCH_BYTES_MAX, ReadEntries } from '../src/group-entry.ts';
 import type { PartitionLog } from '../src/partition-log.ts';
 import { storedRead, type TestRecord } from './support/stored-read.ts';
 
@@ -179,6 +179,28 @@ describe('read-ahead', { timeout: 120_000 }, () => {
     assert.equal(taken[0]!.body.buffer.byteLength, firstBatchBytes);
     assert.equal(taken[2]!.body.buffer.byteLength, secondBatchBytes);
     assert.ok(Buffer.isBuffer(taken[0]!.body), 'a Buffer, as before');
+  });
+
+  it('read-ahead - a batch over BODY_VIEW_BATCH_BYTES_MAX copies each body: a held body does not keep the large batch alive', () => {
+    const small = new TextEncoder().encode('small');
+    const large = new Uint8Array(BODY_VIEW_BATCH_BYTES_MAX).fill(7);
+    const records: TestRecord[] = [
+      { offset: 0n, timestampMs: 3, key: null, value: small, headers: [] },
+      { offset: 1n, timestampMs: 3, key: null, value: large, headers: [] },
+    ];
+    const read = storedRead([records], 2n);
+    assert.ok(read.batches.byteLength > BODY_VIEW_BATCH_BYTES_MAX, 'the batch is over the bound');
+    const entries = new ReadEntries(read, 0, 0n);
+    const taken = [entries.next()!, entries.next()!];
+    read.batches.fill(0);
+    assert.equal(Buffer.from(taken[0]!.body).toString(), 'small');
+    // A copy of its own: at most a pool slab, never the batch over the bound.
+    assert.ok(
+      taken[0]!.body.buffer.byteLength <= Buffer.poolSize,
+      `the small body keeps ${taken[0]!.body.buffer.byteLength} bytes alive`,
+    );
+    assert.notEqual(taken[0]!.body.buffer, taken[1]!.body.buffer);
+    assert.equal(taken[1]!.body.byteLength, BODY_VIEW_BATCH_BYTES_MAX);
   });
 
   it('read-ahead - a compressed batch is decoded from its decompressed bytes, each body a copy: unchanged when the read buffer is overwritten', () => {
