@@ -63,7 +63,7 @@ import { BusScheduling } from './schedule/bus-scheduling.ts';
 import { validate, validateNow } from './schema.ts';
 import { endSpan, messagingSystem, type SendCause, sendCause, startSendFrom } from './tracing.ts';
 import { type CancelOutcome, IN_FLIGHT_MAX, type Transport } from './transport.ts';
-import { uuidv7 } from './uuid.ts';
+import { uuidv7, uuidv7At } from './uuid.ts';
 
 /** Time handlers get after their signal aborts before the bus closes anyway. */
 const ABORT_GRACE_MS = 1000;
@@ -183,7 +183,9 @@ class HeraldBus implements Bus, DispatcherHost {
     const timeoutMs = checkRequestTimeout(options.timeoutMs ?? 5000);
     this.#assertOpen('request');
     await this.#replies.ready();
-    const id = options.id ?? uuidv7();
+    // One clock read for the id and the time (each read cost about 50 ns).
+    const nowMs = Date.now();
+    const id = options.id ?? uuidv7At(nowMs);
     const reply = this.#replies.expect(id, query.type, timeoutMs);
     try {
       await this.#emit(query, data, { ...options, id }, { replyto: this.#replies.topic });
@@ -385,7 +387,9 @@ class HeraldBus implements Bus, DispatcherHost {
     const { scheduler, atMs } = this.#scheduling.timing(options, 'publish');
     const validated = validateNow(contract.schema, input, `"${contract.type}" payload`);
     const data = validated instanceof Promise ? await validated : validated;
-    const id = options.id ?? uuidv7();
+    // One clock read for the id and the time (each read cost about 50 ns).
+    const nowMs = Date.now();
+    const id = options.id ?? uuidv7At(nowMs);
     const key = options.key ?? (contract.key as ((value: unknown) => string) | undefined)?.(data);
     const subject = options.subject ?? (contract.subject as ((value: unknown) => string) | undefined)?.(data);
     const correlationId = options.correlationId ?? id;
@@ -410,7 +414,7 @@ class HeraldBus implements Bus, DispatcherHost {
       id,
       source: options.source ?? this.source,
       type: contract.type,
-      time: isoNow(),
+      time: isoNow(nowMs),
       datacontenttype: 'application/json',
       subject,
       partitionkey: key,

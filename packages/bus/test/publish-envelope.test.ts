@@ -1,0 +1,52 @@
+import assert from 'node:assert/strict';
+import { describe, it, mock } from 'node:test';
+import { z } from 'zod';
+import {
+  createBus,
+  defineEvent,
+  memoryTransport,
+  type Transport,
+  type TransportMessage,
+} from '../src/index.ts';
+
+const Shipped = defineEvent('PublishEnvelopeShipped', {
+  topic: 'publish-envelope-shipped',
+  schema: z.object({ orderId: z.string() }),
+  key: (event) => event.orderId,
+});
+
+/** A bus whose transport keeps what is published instead of sending it. */
+async function recordingBus() {
+  const inner = memoryTransport();
+  const published: TransportMessage[] = [];
+  const transport: Transport = Object.create(inner);
+  transport.publish = async (_topic, messages) => {
+    published.push(...messages);
+  };
+  transport.close = () => inner.close();
+  const bus = createBus({ transport, source: '/publish-envelope', announce: false });
+  await bus.start();
+  return { bus, published };
+}
+
+/** The millisecond a UUIDv7 carries in its first 48 bits. */
+const idMs = (id: string) => Number.parseInt(id.slice(0, 8) + id.slice(9, 13), 16);
+
+describe('bus publish - the envelope it builds', { timeout: 120_000 }, () => {
+  it("one clock read per publish: the event's time is the millisecond its id carries", async () => {
+    const { bus, published } = await recordingBus();
+    // A clock that moves on every read: ids and times from separate reads would differ.
+    let nowMs = Date.now() + 60_000;
+    const clock = mock.method(Date, 'now', () => nowMs++);
+    try {
+      for (let n = 0; n < 5; n++) {
+        const envelope = await bus.publish(Shipped, { orderId: `o-${n}` });
+        assert.equal(Date.parse(envelope.time), idMs(envelope.id));
+      }
+    } finally {
+      clock.mock.restore();
+      await bus.stop();
+    }
+    assert.equal(published.length, 5);
+  });
+});
