@@ -60,7 +60,7 @@ import { pipeline } from './pipeline.ts';
 import { checkRequestTimeout, ReplyInbox } from './request-reply.ts';
 import { type RetryPolicy, retryPolicy } from './retry-policy.ts';
 import { BusScheduling } from './schedule/bus-scheduling.ts';
-import { validate, validateNow } from './schema.ts';
+import { validate, validatePayloadNow } from './schema.ts';
 import { endSpan, messagingSystem, type SendCause, sendCause, startSendFrom } from './tracing.ts';
 import { type CancelOutcome, IN_FLIGHT_MAX, type Transport } from './transport.ts';
 import { uuidv7, uuidv7At } from './uuid.ts';
@@ -385,7 +385,7 @@ class HeraldBus implements Bus, DispatcherHost {
     cause: SendCause | undefined,
   ): Promise<Envelope> {
     const { scheduler, atMs } = this.#scheduling.timing(options, 'publish');
-    const validated = validateNow(contract.schema, input, `"${contract.type}" payload`);
+    const validated = validatePayloadNow(contract.schema, input, contract.type);
     const data = validated instanceof Promise ? await validated : validated;
     // One clock read for the id and the time (each read cost about 50 ns).
     const nowMs = Date.now();

@@ -7,6 +7,7 @@ import {
   memoryTransport,
   type Transport,
   type TransportMessage,
+  ValidationError,
 } from '../src/index.ts';
 
 const Shipped = defineEvent('PublishEnvelopeShipped', {
@@ -48,5 +49,19 @@ describe('bus publish - the envelope it builds', { timeout: 120_000 }, () => {
       await bus.stop();
     }
     assert.equal(published.length, 5);
+  });
+
+  it("a payload failing its schema still rejects with a ValidationError naming the contract's type", async () => {
+    const { bus, published } = await recordingBus();
+    try {
+      await assert.rejects(
+        bus.publish(Shipped, { orderId: 7 } as unknown as { orderId: string }),
+        (error: unknown) =>
+          error instanceof ValidationError && error.message.includes('"PublishEnvelopeShipped" payload'),
+      );
+      assert.equal(published.length, 0);
+    } finally {
+      await bus.stop();
+    }
   });
 });
