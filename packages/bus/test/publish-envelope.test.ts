@@ -4,6 +4,8 @@ import { z } from 'zod';
 import {
   createBus,
   defineEvent,
+  type Envelope,
+  encodeEnvelope,
   memoryTransport,
   type Transport,
   type TransportMessage,
@@ -80,5 +82,38 @@ describe('bus publish - the envelope it builds', { timeout: 120_000 }, () => {
     } finally {
       await bus.stop();
     }
+  });
+
+  it('headers come in one order: content-type, extensions, then the attributes in CloudEvents order', () => {
+    const base: Envelope = {
+      specversion: '1.0',
+      id: 'id-1',
+      source: '/s',
+      type: 'T',
+      time: '2026-01-01T00:00:00.000Z',
+      datacontenttype: 'application/json',
+      partitionkey: 'k',
+      correlationid: 'c',
+      dataversion: 1,
+      extensions: {},
+      data: null,
+    };
+    const attributes = [
+      'ce_specversion',
+      'ce_id',
+      'ce_source',
+      'ce_type',
+      'ce_time',
+      'ce_partitionkey',
+      'ce_correlationid',
+      'ce_dataversion',
+    ];
+    assert.deepEqual(Object.keys(encodeEnvelope(base).headers), ['content-type', ...attributes]);
+    const extended = encodeEnvelope({ ...base, extensions: { tenant: 'acme' } });
+    assert.deepEqual(Object.keys(extended.headers), ['content-type', 'ce_tenant', ...attributes]);
+    // A foreign envelope with a number where a string belongs still gets text headers.
+    const foreign = encodeEnvelope({ ...base, id: 42 as unknown as string });
+    assert.equal(foreign.headers.ce_id, '42');
+    assert.deepEqual(Object.keys(foreign.headers), ['content-type', ...attributes]);
   });
 });
