@@ -105,28 +105,6 @@ export function replier(
   };
 }
 
-/**
- * The extensions of every published envelope that has none: one frozen object, as decoded
- * envelopes share one, not an empty object per publish. `Envelope.extensions` is read-only;
- * frozen, a caller that writes to the returned envelope's anyway gets a `TypeError` instead of
- * changing other envelopes.
- */
-const NO_EXTENSIONS: Readonly<Record<string, string>> = Object.freeze({});
-
-/**
- * The extensions a publish's envelope carries: a copy of the caller's `given` (the envelope must
- * not change if the caller later changes its object), with `tracestate` when the send has one.
- */
-export function publishedExtensions(
-  given: Readonly<Record<string, string>> | undefined,
-  tracestate: string | undefined,
-): Readonly<Record<string, string>> {
-  if (given === undefined && tracestate === undefined) return NO_EXTENSIONS;
-  const extensions: Record<string, string> = given === undefined ? {} : { ...given };
-  if (tracestate !== undefined) extensions.tracestate = tracestate;
-  return extensions;
-}
-
 /** The millisecond whose ISO text is in {@link lastTimeText}. */
 let lastTimeMs = Number.NaN;
 let lastTimeText = '';
