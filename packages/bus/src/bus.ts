@@ -60,10 +60,10 @@ import { pipeline } from './pipeline.ts';
 import { checkRequestTimeout, ReplyInbox } from './request-reply.ts';
 import { type RetryPolicy, retryPolicy } from './retry-policy.ts';
 import { BusScheduling } from './schedule/bus-scheduling.ts';
-import { validate, validateNow } from './schema.ts';
+import { validate, validatePayloadNow } from './schema.ts';
 import { endSpan, messagingSystem, type SendCause, sendCause, startSendFrom } from './tracing.ts';
 import { type CancelOutcome, IN_FLIGHT_MAX, type Transport } from './transport.ts';
-import { uuidv7 } from './uuid.ts';
+import { uuidv7, uuidv7At } from './uuid.ts';
 
 /** Time handlers get after their signal aborts before the bus closes anyway. */
 const ABORT_GRACE_MS = 1000;
@@ -383,9 +383,11 @@ class HeraldBus implements Bus, DispatcherHost {
     cause: SendCause | undefined,
   ): Promise<Envelope> {
     const { scheduler, atMs } = this.#scheduling.timing(options, 'publish');
-    const validated = validateNow(contract.schema, input, `"${contract.type}" payload`);
+    const validated = validatePayloadNow(contract.schema, input, contract.type);
     const data = validated instanceof Promise ? await validated : validated;
-    const id = options.id ?? uuidv7();
+    // One clock read for the id and the time (each read cost about 50 ns).
+    const nowMs = Date.now();
+    const id = options.id ?? uuidv7At(nowMs);
     const key = options.key ?? (contract.key as ((value: unknown) => string) | undefined)?.(data);
     const subject = options.subject ?? (contract.subject as ((value: unknown) => string) | undefined)?.(data);
     const correlationId = options.correlationId ?? id;
@@ -410,7 +412,7 @@ class HeraldBus implements Bus, DispatcherHost {
       id,
       source: options.source ?? this.source,
       type: contract.type,
-      time: isoNow(),
+      time: isoNow(nowMs),
       datacontenttype: 'application/json',
       subject,
       partitionkey: key,

@@ -99,6 +99,50 @@ function text(value: unknown): string {
   return typeof value === 'string' ? value : String(value);
 }
 
+/** True when `extensions` has no own enumerable property, found without an array of its names. */
+function isEmpty(extensions: Readonly<Record<string, string>>): boolean {
+  for (const name in extensions) if (Object.hasOwn(extensions, name)) return false;
+  return true;
+}
+
+/**
+ * The content type, the extensions and the five required attributes as headers, in that order.
+ * Without extensions and with every required attribute a string (a typed envelope's always are),
+ * one object literal: its properties sit in the object itself, where adding them one by one to a
+ * one-property literal allocated and grew a separate property store three times (headers alone:
+ * 45–56 against 22–30 ns in a micro-benchmark).
+ */
+function requiredHeaders(envelope: Envelope): Record<string, string> {
+  const { specversion, id, source, type, time } = envelope;
+  if (
+    typeof specversion === 'string' &&
+    typeof id === 'string' &&
+    typeof source === 'string' &&
+    typeof type === 'string' &&
+    typeof time === 'string' &&
+    isEmpty(envelope.extensions)
+  ) {
+    return {
+      'content-type': envelope.datacontenttype,
+      ce_specversion: specversion,
+      ce_id: id,
+      ce_source: source,
+      ce_type: type,
+      ce_time: time,
+    };
+  }
+  const headers: Record<string, string> = { 'content-type': envelope.datacontenttype };
+  // Object.keys, not Object.entries: no [name, value] array per extension.
+  const extensions = envelope.extensions;
+  for (const name of Object.keys(extensions)) headers[CE_PREFIX + name] = extensions[name]!;
+  if (specversion !== undefined) headers.ce_specversion = text(specversion);
+  if (id !== undefined) headers.ce_id = text(id);
+  if (source !== undefined) headers.ce_source = text(source);
+  if (type !== undefined) headers.ce_type = text(type);
+  if (time !== undefined) headers.ce_time = text(time);
+  return headers;
+}
+
 /**
  * Encodes an envelope in CloudEvents binary mode. The headers are written one by one in the order
  * of `KNOWN` (a loop over name pairs with a destructuring and a lookup by computed name per
@@ -106,15 +150,7 @@ function text(value: unknown): string {
  * object along the same hidden-class transitions.
  */
 export function encodeEnvelope(envelope: Envelope): TransportMessage {
-  const headers: Record<string, string> = { 'content-type': envelope.datacontenttype };
-  // Object.keys, not Object.entries: no [name, value] array per extension (there are usually none).
-  const extensions = envelope.extensions;
-  for (const name of Object.keys(extensions)) headers[CE_PREFIX + name] = extensions[name]!;
-  if (envelope.specversion !== undefined) headers.ce_specversion = text(envelope.specversion);
-  if (envelope.id !== undefined) headers.ce_id = text(envelope.id);
-  if (envelope.source !== undefined) headers.ce_source = text(envelope.source);
-  if (envelope.type !== undefined) headers.ce_type = text(envelope.type);
-  if (envelope.time !== undefined) headers.ce_time = text(envelope.time);
+  const headers = requiredHeaders(envelope);
   if (envelope.subject !== undefined) headers.ce_subject = text(envelope.subject);
   if (envelope.partitionkey !== undefined) headers.ce_partitionkey = text(envelope.partitionkey);
   if (envelope.correlationid !== undefined) headers.ce_correlationid = text(envelope.correlationid);

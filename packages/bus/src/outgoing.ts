@@ -110,11 +110,11 @@ let lastTimeMs = Number.NaN;
 let lastTimeText = '';
 
 /**
- * `new Date().toISOString()`, formatted once per millisecond: formatting costs about ten times
- * reading the clock, and a busy bus stamps many events within one millisecond.
+ * `new Date(nowMs).toISOString()`, formatted once per millisecond: formatting costs about ten
+ * times reading the clock, and a busy bus stamps many events within one millisecond. `nowMs` is
+ * the clock read by the caller when it has one (the bus's publish shares it with the id).
  */
-export function isoNow(): string {
-  const nowMs = Date.now();
+export function isoNow(nowMs: number = Date.now()): string {
   if (nowMs !== lastTimeMs) {
     lastTimeMs = nowMs;
     lastTimeText = new Date(nowMs).toISOString();

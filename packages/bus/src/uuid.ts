@@ -46,7 +46,16 @@ function putHex(at: number, byte: number): void {
  * the timestamp part is formatted once per millisecond: a busy publisher makes many ids per ms.
  */
 export function uuidv7(): string {
-  let ms = Date.now();
+  return uuidv7At(Date.now());
+}
+
+/**
+ * {@link uuidv7} with the clock already read (`nowMs`, `Date.now()`): the bus's publish reads the
+ * clock once for the id and the event's time (a read cost about 50 ns here, three per publish
+ * before). Same guarantees: ids of one process strictly increase whatever `nowMs` says.
+ */
+export function uuidv7At(nowMs: number): string {
+  let ms = nowMs;
   if (ms > lastMs) {
     lastMs = ms;
     sequence = pool[takeRandom(1)]! & 0x3f; // Start low so a burst has room to count up.
