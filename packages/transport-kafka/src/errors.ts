@@ -68,6 +68,18 @@ export function shouldJoinAgain(error: unknown): boolean {
   );
 }
 
+/**
+ * How long a subscription's first join keeps joining again after errors that another round cures
+ * (a coordinator still loading, REBALANCE_IN_PROGRESS) before `subscribe` rejects: the rebalance
+ * timeout, the longest the coordinator waits for the group's members to rejoin, so one rebalance
+ * always has time to finish. A session timeout (10 s by default) was too short: seven services
+ * starting at once on a loaded 2-core machine kept the scheduler's shared group rebalancing for
+ * longer, and a service failed to start.
+ */
+export function firstJoinWindowMs(options: { readonly rebalanceTimeoutMs: number }): number {
+  return options.rebalanceTimeoutMs;
+}
+
 /** How a subscription's fetches or group joins are named in the transport's health report. */
 export function healthSource(what: 'fetch' | 'join', topic: string, group: string): string {
   return `${what} ${topic}/${group}`;

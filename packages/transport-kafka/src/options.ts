@@ -298,15 +298,3 @@ export function kafkaOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): Kafka
     ...tlsFromEnv(env),
   };
 }
-
-/**
- * How long a subscription's first join keeps joining again after errors that another round cures
- * (a coordinator still loading, REBALANCE_IN_PROGRESS) before `subscribe` rejects: the rebalance
- * timeout, the longest the coordinator waits for the group's members to rejoin, so one rebalance
- * always has time to finish. A session timeout (10 s by default) was too short: seven services
- * starting at once on a loaded 2-core machine kept the scheduler's shared group rebalancing for
- * longer, and a service failed to start.
- */
-export function firstJoinWindowMs(options: Pick<ResolvedOptions, 'rebalanceTimeoutMs'>): number {
-  return options.rebalanceTimeoutMs;
-}

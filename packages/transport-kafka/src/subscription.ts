@@ -32,14 +32,9 @@ import { Consumer, type ConsumerGroupJoinPayload, ListOffsetTimestamps } from '@
 import { subscriptionAwareRoundRobin } from './assigner.ts';
 import { Backoff } from './backoff.ts';
 import { DEBUG, debug, traceMember } from './debug.ts';
-import { describeError, hasKafkaError, healthSource, shouldJoinAgain } from './errors.ts';
+import { describeError, firstJoinWindowMs, hasKafkaError, healthSource, shouldJoinAgain } from './errors.ts';
 import { OffsetCommitter } from './offset-committer.ts';
-import {
-  firstJoinWindowMs,
-  RETRY_DELAY_MS_FIRST,
-  type ResolvedOptions,
-  WARNING_INTERVAL_MS,
-} from './options.ts';
+import { RETRY_DELAY_MS_FIRST, type ResolvedOptions, WARNING_INTERVAL_MS } from './options.ts';
 import { PartitionDelivery } from './partition-delivery.ts';
 import { admitBatches, type FetchResponse, type PartitionWindow } from './partition-window.ts';
 import { quietly, settledWithin } from './settled-within.ts';
@@ -197,8 +192,8 @@ export class KafkaSubscription implements Subscription {
   async start(): Promise<void> {
     this.#fetchLoop = this.#runFetchLoop();
     // A coordinator that is still starting (Apache Kafka creating __consumer_offsets), or a group
-    // other members keep joining meanwhile, fails the first join: join again, backing off, for as
-    // long as a rebalance may last (see shouldJoinAgain and firstJoinWindowMs).
+    // others keep joining meanwhile, fails the first join: join again, backing off, for as long as
+    // a rebalance may last (see shouldJoinAgain and firstJoinWindowMs).
     const deadline = performance.now() + firstJoinWindowMs(this.#options);
     for (let delayMs = this.#options.retryDelayMs; ; delayMs = Math.min(delayMs * 2, 2_000)) {
       try {

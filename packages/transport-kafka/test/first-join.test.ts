@@ -6,7 +6,8 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { firstJoinWindowMs, resolveOptions } from '../src/options.ts';
+import { firstJoinWindowMs } from '../src/errors.ts';
+import { resolveOptions } from '../src/options.ts';
 
 describe('kafka transport first join', { timeout: 10_000 }, () => {
   it('first join - retries for the rebalance timeout, which is never shorter than the session timeout', () => {
