@@ -4,11 +4,15 @@
  */
 import type { AppendWaiter, ReadResult } from '@herald/log';
 
-/** A record as the broker writes it (a string header value is stored as its UTF-8 bytes). */
+/**
+ * A record as the broker writes it (a string header value is stored as its UTF-8 bytes). A
+ * published message's headers are its header object itself (the log writes them in
+ * `Object.keys` order, no pair array per header); the schedule journal's are pairs.
+ */
 export interface RecordToAppend {
   readonly key: Uint8Array | null;
   readonly value: Uint8Array;
-  readonly headers: readonly (readonly [string, Uint8Array | string])[];
+  readonly headers: readonly (readonly [string, Uint8Array | string])[] | Readonly<Record<string, string>>;
   readonly timestampMs: number;
 }
 

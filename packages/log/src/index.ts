@@ -47,6 +47,7 @@ export {
   type RecordBatchHeader,
   type RecordHeader,
   type RecordHeaderInput,
+  type RecordHeaderObject,
   type RecordInput,
   recordBatchSize,
   utf8,

@@ -275,6 +275,58 @@ describe('record batch', { timeout: 120_000 }, () => {
     }
   });
 
+  test('record batch - a header object is stored byte for byte as the pairs of its Object.keys, ASCII or not, and its prototype adds nothing', () => {
+    const id = '0193a5f2-1c2b-7d3e-8f40-123456789abc';
+    const objects: Record<string, string>[] = [
+      { 'content-type': 'application/json', ce_specversion: '1.0', ce_id: id, ce_correlationid: id },
+      { ce_type: 'Bestellung.aufgegeben', ce_source: '/läden/köln', ce_subject: '注文', emoji: '\u{1F4E6}' },
+      { lone: '\ud800', low: 'a\udc00b', both: '\udc00\ud800' },
+      { b: '1', 10: 'ten', a: '2', 2: 'two' },
+      {},
+      Object.fromEntries(Array.from({ length: 40 }, (_, index) => [`h${index}`, 'v'.repeat(index)])),
+      Object.assign(Object.create({ inherited: 'x' }) as Record<string, string>, { own: 'y' }),
+      { long: 'x'.repeat(200), longer: 'é'.repeat(100) },
+    ];
+    const asPairs = (object: Record<string, string>) =>
+      Object.keys(object).map((name) => [name, object[name]!] as const);
+    // Each object alone, then all in one batch, twice (the measured-length cache warm).
+    const batches = [...objects.map((object) => [object]), objects, objects];
+    for (const batch of batches) {
+      const fromObjects = encodeRecordBatch(
+        batch.map((headers, index) => ({ value: utf8(`v${index}`), headers, timestampMs: 1 })),
+        { timestampMs: 1 },
+      );
+      const fromPairs = encodeRecordBatch(
+        batch.map((headers, index) => ({ value: utf8(`v${index}`), headers: asPairs(headers), timestampMs: 1 })),
+        { timestampMs: 1 },
+      );
+      assert.deepEqual(new Uint8Array(fromObjects), new Uint8Array(fromPairs));
+    }
+    const decoded = decodeRecordBatchRecords(
+      encodeRecordBatch([{ value: null, headers: objects[6]! }], { timestampMs: 1 }),
+    );
+    assert.deepEqual(
+      decoded[0]!.headers.map(([name, value]) => [name, Buffer.from(value!).toString()]),
+      [['own', 'y']],
+    );
+    assert.throws(
+      () => encodeRecordBatch([{ value: null, headers: { ok: 'x', bad: 5 as unknown as string } }]),
+      (error: Error & { code?: string }) =>
+        error.code === 'LOG_INVALID_ARGUMENT' && error.message.includes('"bad"'),
+    );
+  });
+
+  test('record batch - recordBytesMax counts a header object\'s names and values', () => {
+    const record = { value: utf8('12345'), headers: { h: 'ü' } };
+    // 5 + 1 + 2 = 8 bytes.
+    assert.doesNotThrow(() => encodeRecordBatch([record], { recordBytesMax: 8 }));
+    assert.throws(
+      () => encodeRecordBatch([record], { recordBytesMax: 7 }),
+      (error: Error & { code?: string }) =>
+        error.code === 'LOG_RECORD_TOO_LARGE' && error.message.includes('record 0 has 8 bytes'),
+    );
+  });
+
   test('record batch - recordBytesMax refuses the first record whose key, value and headers exceed it', () => {
     const records = [
       { value: utf8('12345'), headers: [['h', 'ü']] as const },
