@@ -297,7 +297,11 @@ describe('record batch', { timeout: 120_000 }, () => {
         { timestampMs: 1 },
       );
       const fromPairs = encodeRecordBatch(
-        batch.map((headers, index) => ({ value: utf8(`v${index}`), headers: asPairs(headers), timestampMs: 1 })),
+        batch.map((headers, index) => ({
+          value: utf8(`v${index}`),
+          headers: asPairs(headers),
+          timestampMs: 1,
+        })),
         { timestampMs: 1 },
       );
       assert.deepEqual(new Uint8Array(fromObjects), new Uint8Array(fromPairs));
@@ -316,7 +320,7 @@ describe('record batch', { timeout: 120_000 }, () => {
     );
   });
 
-  test('record batch - recordBytesMax counts a header object\'s names and values', () => {
+  test("record batch - recordBytesMax counts a header object's names and values", () => {
     const record = { value: utf8('12345'), headers: { h: 'ü' } };
     // 5 + 1 + 2 = 8 bytes.
     assert.doesNotThrow(() => encodeRecordBatch([record], { recordBytesMax: 8 }));
