@@ -165,6 +165,7 @@ function newFields(bytes: Uint8Array): RecordFields {
  * objects of its own; the header arrays keep at most the most headers one record had.
  */
 let spareFields: RecordFields | undefined;
+const NO_BYTES = new Uint8Array(0);
 let spareCursor: ByteCursor | undefined;
 
 function decodeRecordStream<T>(
@@ -184,6 +185,8 @@ function decodeRecordStream<T>(
     cursor.position = start;
     decodeRecords(bytes, end, header, build, output, fields, cursor);
   } finally {
+    // Not kept past the decode: the bytes may be a read buffer or a large decompressed batch.
+    fields.bytes = NO_BYTES;
     spareFields = fields;
     spareCursor = cursor;
   }

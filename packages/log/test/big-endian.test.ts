@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { setImmediate as nextTurn } from 'node:timers/promises';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import fc from 'fast-check';
 import { int8At, int16At, int32At, int64At, int64NumberAt, uint32At } from '../src/big-endian.ts';
 import { decodeRecordBatchInto, encodeRecordBatch, type RecordFields } from '../src/index.ts';
@@ -42,6 +45,31 @@ describe('big-endian', () => {
     const bytes = backing.subarray(2);
     assert.equal(int32At(bytes, 0), -(2 ** 31) + 1);
     assert.equal(int8At(bytes, 0), -128);
+  });
+
+  it('big-endian - the decoder keeps no bytes past a decode (its reused fields object lets them go)', async () => {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const decodeOnce = (): WeakRef<Uint8Array> => {
+      // A batch inside a 1 MiB buffer, as a read buffer holds it.
+      const batch = encodeRecordBatch(
+        [{ key: null, value: new Uint8Array(8), headers: [], timestampMs: 1 }],
+        {
+          baseOffset: 0n,
+        },
+      );
+      const bytes = new Uint8Array(1024 * 1024);
+      bytes.set(batch);
+      decodeRecordBatchInto(bytes, 0, {}, () => undefined, []);
+      return new WeakRef(bytes);
+    };
+    const held = decodeOnce();
+    // A few collections, each after a turn (a WeakRef's target lives through the turn it was made in).
+    for (let attempt = 0; attempt < 5 && held.deref() !== undefined; attempt++) {
+      await nextTurn();
+      gc();
+    }
+    assert.ok(held.deref() === undefined, 'the decoded bytes were collected');
   });
 
   it('big-endian - a builder that decodes another batch during a decode gets fields of its own', () => {
