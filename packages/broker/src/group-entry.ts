@@ -227,8 +227,13 @@ export const BODY_VIEW_BATCH_BYTES_MAX = 64 * 1024;
  * of, or undefined when the batch is compressed (its records are decoded from decompressed bytes,
  * each body copied), larger than {@link BODY_VIEW_BATCH_BYTES_MAX}, or its length does not fit
  * (`decodeRecordBatchInto` then reports it).
- * `Buffer.allocUnsafeSlow`: an allocation of exactly the batch, not a slice of Node's shared pool,
- * so a held body keeps this batch alive and nothing else; every byte is overwritten by the copy.
+ * `Buffer.allocUnsafe`: a batch under half of `Buffer.poolSize` (32 KiB in Node 24) is a slice of
+ * Node's shared pool slab, a larger one an allocation of its own; every byte is overwritten by the
+ * copy. So a held body keeps at most one slab (64 KiB) or its own batch (at most
+ * {@link BODY_VIEW_BATCH_BYTES_MAX}) alive, the bound a body copied on its own has anyway. A
+ * caught-up group reads batches of one record each (one per publish): an `allocUnsafeSlow` per
+ * batch, a new ArrayBuffer per message, was 0.7 µs of the 12 µs CPU per message of
+ * `transport e2e` (docs/benchmarks.md, "The live end-to-end path").
  */
 function ownCopy(batches: Uint8Array, position: number): Buffer | undefined {
   if (!Buffer.isBuffer(batches) || position + RECORD_BATCH_HEADER_BYTES > batches.length) return undefined;
@@ -236,7 +241,7 @@ function ownCopy(batches: Uint8Array, position: number): Buffer | undefined {
   const size = LOG_OVERHEAD_BYTES + batches.readInt32BE(position + BATCH_LENGTH_AT);
   if (size < RECORD_BATCH_HEADER_BYTES || size > batches.length - position) return undefined;
   if (size > BODY_VIEW_BATCH_BYTES_MAX) return undefined;
-  const own = Buffer.allocUnsafeSlow(size);
+  const own = Buffer.allocUnsafe(size);
   batches.copy(own, 0, position, position + size);
   return own;
 }

@@ -16,6 +16,7 @@
  * over-reading or allocating unbounded memory.
  */
 
+import { int8At, int32At, uint32At } from './big-endian.ts';
 import { COMPRESSION_CODEC_IDS, type CompressionName, requireCompressionCodec } from './compression.ts';
 import { crc32c } from './crc32c.ts';
 import { invariant, LogError } from './errors.ts';
@@ -616,8 +617,7 @@ export function findRecordBatchProblem(
   if (remaining < LOG_OVERHEAD_BYTES) {
     return `torn batch: only ${remaining} bytes left, the length field needs 12`;
   }
-  const data = view(bytes);
-  const batchLength = data.getInt32(position + BATCH_FIELD.batchLength);
+  const batchLength = int32At(bytes, position + BATCH_FIELD.batchLength);
   const size = batchLength + LOG_OVERHEAD_BYTES;
   if (size < RECORD_BATCH_HEADER_BYTES) {
     return `batch length ${batchLength} is smaller than the 49-byte header remainder`;
@@ -625,14 +625,15 @@ export function findRecordBatchProblem(
   if (size > remaining) {
     return `torn batch: length says ${size} bytes but only ${remaining} remain`;
   }
-  const magic = magicProblem(data.getInt8(position + BATCH_FIELD.magic));
+  // Byte reads, not a DataView per batch (big-endian.ts): each field lies within `size` bytes.
+  const magic = magicProblem(int8At(bytes, position + BATCH_FIELD.magic));
   if (magic !== undefined) return magic;
-  const stored = data.getUint32(position + BATCH_FIELD.crc);
+  const stored = uint32At(bytes, position + BATCH_FIELD.crc);
   const computed = crc32c(bytes, position + CRC_START_BYTE, position + size);
   if (stored !== computed) return crcMismatch(stored, computed);
   return denseCountProblem(
-    data.getInt32(position + BATCH_FIELD.recordsCount),
-    data.getInt32(position + BATCH_FIELD.lastOffsetDelta),
+    int32At(bytes, position + BATCH_FIELD.recordsCount),
+    int32At(bytes, position + BATCH_FIELD.lastOffsetDelta),
   );
 }
 

@@ -7,15 +7,16 @@
  * microseconds: docs/benchmarks.md, "Catch-up: records decoded into entries");
  * {@link decodeRecordBatchRecords} builds {@link LogRecord}s of views for everyone else.
  */
+import { int8At, int16At, int32At, int64At, int64NumberAt } from './big-endian.ts';
 import { requireCompressionCodec } from './compression.ts';
 import {
   BATCH_ATTRIBUTE,
-  decodeRecordBatchHeader,
+  BATCH_FIELD,
   invalid,
   LOG_OVERHEAD_BYTES,
   type LogRecord,
   RECORD_BATCH_HEADER_BYTES,
-  type RecordBatchHeader,
+  RECORD_BATCH_MAGIC,
   type RecordHeader,
 } from './record-batch.ts';
 import { type ByteCursor, readVarint, readVarlong } from './varint.ts';
@@ -130,17 +131,18 @@ function sameBytes(expected: Uint8Array, bytes: Uint8Array, start: number): bool
   return true;
 }
 
-function decodeRecordStream<T>(
-  bytes: Uint8Array,
-  start: number,
-  end: number,
-  header: RecordBatchHeader,
-  build: RecordBuilder<T>,
-  output: T[],
-): void {
-  const cursor: ByteCursor = { position: start };
-  const logAppendTime = (header.attributes & BATCH_ATTRIBUTE.logAppendTime) !== 0;
-  const fields: RecordFields = {
+/** The header fields of the batch being decoded that its records need. */
+interface BatchFields {
+  readonly baseOffset: bigint;
+  readonly attributes: number;
+  readonly baseTimestampMs: number;
+  readonly timestampMsMax: number;
+  readonly recordsCount: number;
+}
+
+/** A fresh {@link RecordFields} for `bytes`. */
+function newFields(bytes: Uint8Array): RecordFields {
+  return {
     bytes,
     offset: 0n,
     timestampMs: 0,
@@ -153,6 +155,53 @@ function decodeRecordStream<T>(
     headerValueStarts: [],
     headerValueLengths: [],
   };
+}
+
+/**
+ * The fields object and cursor of the decode under way, reused by the next one: a caught-up
+ * group decodes one single-record batch per message, and a fields object with its three arrays
+ * and a cursor per batch were garbage per message (docs/benchmarks.md, "The live end-to-end
+ * path"). Taken while a decode runs, so a builder that decodes another batch (none does) gets
+ * objects of its own; the header arrays keep at most the most headers one record had.
+ */
+let spareFields: RecordFields | undefined;
+const NO_BYTES = new Uint8Array(0);
+let spareCursor: ByteCursor | undefined;
+
+function decodeRecordStream<T>(
+  bytes: Uint8Array,
+  start: number,
+  end: number,
+  header: BatchFields,
+  build: RecordBuilder<T>,
+  output: T[],
+): void {
+  const fields = spareFields ?? newFields(bytes);
+  const cursor = spareCursor ?? { position: start };
+  spareFields = undefined;
+  spareCursor = undefined;
+  try {
+    fields.bytes = bytes;
+    cursor.position = start;
+    decodeRecords(bytes, end, header, build, output, fields, cursor);
+  } finally {
+    // Not kept past the decode: the bytes may be a read buffer or a large decompressed batch.
+    fields.bytes = NO_BYTES;
+    spareFields = fields;
+    spareCursor = cursor;
+  }
+}
+
+function decodeRecords<T>(
+  bytes: Uint8Array,
+  end: number,
+  header: BatchFields,
+  build: RecordBuilder<T>,
+  output: T[],
+  fields: RecordFields,
+  cursor: ByteCursor,
+): void {
+  const logAppendTime = (header.attributes & BATCH_ATTRIBUTE.logAppendTime) !== 0;
   for (let index = 0; index < header.recordsCount; index++) {
     const length = readVarint(bytes, cursor, end);
     if (length < 0 || length > end - cursor.position) {
@@ -207,26 +256,26 @@ export function decodeRecordBatchInto<T>(
   build: RecordBuilder<T>,
   output: T[],
 ): number {
-  const header = decodeRecordBatchHeader(bytes, position);
-  const size = header.batchLength + LOG_OVERHEAD_BYTES;
+  const header = decodeBatchFields(bytes, position);
+  const batchLength = int32At(bytes, position + BATCH_FIELD.batchLength);
+  const size = batchLength + LOG_OVERHEAD_BYTES;
   if (size < RECORD_BATCH_HEADER_BYTES || size > bytes.length - position) {
-    throw invalid(
-      `batch length ${header.batchLength} does not fit in the ${bytes.length - position} bytes given`,
-    );
+    throw invalid(`batch length ${batchLength} does not fit in the ${bytes.length - position} bytes given`);
   }
+  const compression = header.attributes & BATCH_ATTRIBUTE.compressionMask;
   if (header.recordsCount < 0) {
     throw invalid(`negative records count ${header.recordsCount}`);
   }
   const recordsStart = position + RECORD_BATCH_HEADER_BYTES;
   const end = position + size;
-  if (header.compression === 0) {
+  if (compression === 0) {
     // Each record takes at least 7 bytes, which bounds the count by the bytes present.
     if (header.recordsCount * 7 > end - recordsStart) {
       throw invalid(`records count ${header.recordsCount} cannot fit in ${end - recordsStart} bytes`);
     }
     decodeRecordStream(bytes, recordsStart, end, header, build, output);
   } else {
-    const codec = requireCompressionCodec(header.compression);
+    const codec = requireCompressionCodec(compression);
     const plain = codec.decompress(
       bytes.subarray(recordsStart, end),
       options.decompressedBytesMax ?? DECOMPRESSED_BYTES_MAX_DEFAULT,
@@ -237,6 +286,26 @@ export function decodeRecordBatchInto<T>(
     decodeRecordStream(plain, 0, plain.length, header, build, output);
   }
   return size;
+}
+
+/**
+ * What {@link decodeRecordBatchInto} needs of the 61-byte header at `position`, read straight from
+ * the bytes (big-endian.ts): `decodeRecordBatchHeader`'s checks (the header fits, magic 2), not
+ * its DataView, full header object and producer id bigint per batch.
+ */
+function decodeBatchFields(bytes: Uint8Array, position: number): BatchFields {
+  if (bytes.length - position < RECORD_BATCH_HEADER_BYTES) {
+    throw invalid(`only ${bytes.length - position} bytes left at byte ${position}, a batch header needs 61`);
+  }
+  const magic = int8At(bytes, position + BATCH_FIELD.magic);
+  if (magic !== RECORD_BATCH_MAGIC) throw invalid(`magic is ${magic}, expected 2`);
+  return {
+    baseOffset: int64At(bytes, position + BATCH_FIELD.baseOffset),
+    attributes: int16At(bytes, position + BATCH_FIELD.attributes),
+    baseTimestampMs: int64NumberAt(bytes, position + BATCH_FIELD.baseTimestamp),
+    timestampMsMax: int64NumberAt(bytes, position + BATCH_FIELD.maxTimestamp),
+    recordsCount: int32At(bytes, position + BATCH_FIELD.recordsCount),
+  };
 }
 
 /** `bytes[start, start + length)` as a view, or null for length -1. */
