@@ -419,6 +419,18 @@ export function readSafeInt64(source: Buffer, position: number): number {
   return source.readInt32BE(position) * 0x100000000 + source.readUInt32BE(position + 4);
 }
 
+/**
+ * Headers are `[name, value]` pairs or a plain object (an object literal, or one without a
+ * prototype): a `Map`, a class instance or a typed array would be walked as an object without own
+ * enumerable names and stored as no headers at all, so they are refused instead.
+ */
+function isHeaderInput(headers: unknown): boolean {
+  if (Array.isArray(headers)) return true;
+  if (typeof headers !== 'object' || headers === null) return false;
+  const prototype = Object.getPrototypeOf(headers);
+  return prototype === Object.prototype || prototype === null;
+}
+
 function checkRecordInput(record: RecordInput, index: number): void {
   const fine =
     typeof record === 'object' &&
@@ -426,7 +438,7 @@ function checkRecordInput(record: RecordInput, index: number): void {
     (record.value === null || record.value instanceof Uint8Array) &&
     (record.key === undefined || record.key === null || record.key instanceof Uint8Array) &&
     (record.timestampMs === undefined || Number.isSafeInteger(record.timestampMs)) &&
-    (record.headers === undefined || (typeof record.headers === 'object' && record.headers !== null));
+    (record.headers === undefined || isHeaderInput(record.headers));
   if (!fine) {
     throw new LogError(
       'LOG_INVALID_ARGUMENT',

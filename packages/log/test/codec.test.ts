@@ -275,7 +275,7 @@ describe('record batch', { timeout: 120_000 }, () => {
     }
   });
 
-  test('record batch - a header object is stored byte for byte as the pairs of its Object.keys, ASCII or not, and its prototype adds nothing', () => {
+  test('record batch - a plain header object is stored byte for byte as the pairs of its Object.keys, ASCII or not; other objects are refused', () => {
     const id = '0193a5f2-1c2b-7d3e-8f40-123456789abc';
     const objects: Record<string, string>[] = [
       { 'content-type': 'application/json', ce_specversion: '1.0', ce_id: id, ce_correlationid: id },
@@ -284,7 +284,7 @@ describe('record batch', { timeout: 120_000 }, () => {
       { b: '1', 10: 'ten', a: '2', 2: 'two' },
       {},
       Object.fromEntries(Array.from({ length: 40 }, (_, index) => [`h${index}`, 'v'.repeat(index)])),
-      Object.assign(Object.create({ inherited: 'x' }) as Record<string, string>, { own: 'y' }),
+      Object.assign(Object.create(null) as Record<string, string>, { own: 'y' }),
       { long: 'x'.repeat(200), longer: 'é'.repeat(100) },
     ];
     const asPairs = (object: Record<string, string>) =>
@@ -317,7 +317,18 @@ describe('record batch', { timeout: 120_000 }, () => {
       () => encodeRecordBatch([{ value: null, headers: { ok: 'x', bad: 5 as unknown as string } }]),
       (error: Error & { code?: string }) =>
         error.code === 'LOG_INVALID_ARGUMENT' && error.message.includes('"bad"'),
-    );
+    ); // Walked as objects these would store no headers at all: refused rather than silently dropped.
+    for (const headers of [
+      new Map([['ce_id', id]]),
+      Object.assign(Object.create({ inherited: 'x' }), { own: 'y' }),
+      new Uint8Array(0),
+    ]) {
+      assert.throws(
+        () => encodeRecordBatch([{ value: null, headers: headers as unknown as Record<string, string> }]),
+        (error: Error & { code?: string }) => error.code === 'LOG_INVALID_ARGUMENT',
+        `refused: ${Object.prototype.toString.call(headers)}`,
+      );
+    }
   });
 
   test("record batch - recordBytesMax counts a header object's names and values", () => {
