@@ -20,6 +20,9 @@ export async function kafkaProtocolSystem(bootstrapBrokers: string[], row: Syste
   const kafka = await import('@platformatic/kafka');
   const producer = new kafka.Producer({ clientId: 'herald-peers', bootstrapBrokers, acks: -1 });
   const admin = new kafka.Admin({ clientId: 'herald-peers-admin', bootstrapBrokers });
+  // As for the consumers below: a dropped connection fails the request that used it, not the run.
+  producer.on('error', () => {});
+  admin.on('error', () => {});
   return {
     ...row,
     close: async () => {
@@ -54,6 +57,10 @@ export async function kafkaProtocolSystem(bootstrapBrokers: string[], row: Syste
                 sessionTimeout: 10_000,
                 heartbeatInterval: 1000,
               });
+              // A client emits 'error' when a connection drops (a broker stopping at the end of its
+              // rows, a stall of the machine): without a listener that would end the whole run. The
+              // row still shows it: messages that do not arrive fail the row at its deadline.
+              consumer.on('error', () => {});
               const stream = await consumer.consume({
                 topics: [spec.name],
                 mode: kafka.MessagesStreamModes.EARLIEST,
