@@ -8,6 +8,8 @@
  */
 import { KeyedFifoEntry, type PendingEntry } from '@herald/bus/internal';
 import {
+  BATCH_ATTRIBUTE,
+  BATCH_FIELD,
   type DecodeRecordsOptions,
   decodeRecordBatchInto,
   LOG_OVERHEAD_BYTES,
@@ -208,12 +210,6 @@ function toEntry(partition: number, from: bigint, fields: RecordFields): Entry |
   );
 }
 
-/** Where a stored batch keeps its length (after the base offset) and its attributes. */
-const BATCH_LENGTH_AT = 8;
-const BATCH_ATTRIBUTES_AT = 21;
-/** The attributes' compression codec bits: 0 is uncompressed. */
-const COMPRESSION_BITS = 0x07;
-
 /**
  * Largest batch whose records' bodies are views of one copy of it: 64 KiB, the size of Node 24's
  * shared buffer pool slab (`Buffer.poolSize`), which a body copied on its own may keep alive
@@ -237,8 +233,9 @@ export const BODY_VIEW_BATCH_BYTES_MAX = 64 * 1024;
  */
 function ownCopy(batches: Uint8Array, position: number): Buffer | undefined {
   if (!Buffer.isBuffer(batches) || position + RECORD_BATCH_HEADER_BYTES > batches.length) return undefined;
-  if ((batches.readInt16BE(position + BATCH_ATTRIBUTES_AT) & COMPRESSION_BITS) !== 0) return undefined;
-  const size = LOG_OVERHEAD_BYTES + batches.readInt32BE(position + BATCH_LENGTH_AT);
+  if ((batches.readInt16BE(position + BATCH_FIELD.attributes) & BATCH_ATTRIBUTE.compressionMask) !== 0)
+    return undefined;
+  const size = LOG_OVERHEAD_BYTES + batches.readInt32BE(position + BATCH_FIELD.batchLength);
   if (size < RECORD_BATCH_HEADER_BYTES || size > batches.length - position) return undefined;
   if (size > BODY_VIEW_BATCH_BYTES_MAX) return undefined;
   const own = Buffer.allocUnsafe(size);

@@ -36,6 +36,7 @@ export {
 export type { FsyncPolicy, PartitionOptions } from './partition-options.ts';
 export {
   BATCH_ATTRIBUTE,
+  BATCH_FIELD,
   decodeRecordBatchHeader,
   type EncodeRecordBatchOptions,
   encodeRecordBatch,

@@ -25,12 +25,13 @@ import {
   shouldRoll,
 } from './append-group.ts';
 import { checkQueueRoom, encodeAppend, validateClientBatch } from './append-input.ts';
+import { int64NumberAt } from './big-endian.ts';
 import { CheckpointScheduler } from './checkpoint-scheduler.ts';
 import { ioError, LogError } from './errors.ts';
 import { writeFully } from './file-system.ts';
 import type { ResolvedPartitionOptions } from './partition-options.ts';
 import type { PartitionState } from './partition-state.ts';
-import { BATCH_FIELD, type RecordInput, readSafeInt64, writeInt64 } from './record-batch.ts';
+import { BATCH_FIELD, type RecordInput, writeInt64 } from './record-batch.ts';
 import { createSegment } from './recovery.ts';
 import type { Segment } from './segment.ts';
 
@@ -128,7 +129,7 @@ export class PartitionWriter {
     const refusal = this.#appendRefusal();
     if (refusal !== undefined) throw refusal;
     const bytes = encodeAppend(records, this.#options);
-    const timestampMsMax = readSafeInt64(bytes, BATCH_FIELD.maxTimestamp);
+    const timestampMsMax = int64NumberAt(bytes, BATCH_FIELD.maxTimestamp);
     this.#enqueue(bytes, records.length, timestampMsMax, waiter, resolve, reject);
   }
 

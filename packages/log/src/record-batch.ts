@@ -414,11 +414,6 @@ export function writeInt64(target: Buffer, position: number, value: bigint): voi
   }
 }
 
-/** Reads a big-endian int64 as a number (exact below 2^53) without a BigInt allocation. Internal. */
-export function readSafeInt64(source: Buffer, position: number): number {
-  return source.readInt32BE(position) * 0x100000000 + source.readUInt32BE(position + 4);
-}
-
 /**
  * Headers are `[name, value]` pairs or a plain object (an object literal, or one without a
  * prototype): a `Map`, a class instance or a typed array would be walked as an object without own
