@@ -4,7 +4,6 @@
  * the I/O. A group never crosses a segment boundary, so a roll always happens between groups.
  */
 
-import { invariant } from './errors.ts';
 import type { ResolvedPartitionOptions } from './partition-options.ts';
 import type { AppendResult } from './partition-writer.ts';
 import { SEGMENT_OFFSETS_LIMIT, type Segment } from './segment.ts';
@@ -35,7 +34,8 @@ export function settleAppend(append: PendingAppend, error: unknown): void {
 }
 
 /**
- * An append accepted into the queue: its encoded batch, its offsets and who it settles: its
+ * An append accepted into the queue: its encoded batch (unsealed when the log encoded it, see
+ * batch-merge.ts), its offsets and who it settles: its
  * `waiter` (`Partition.appendTo`), or else the `resolve` and `reject` of the promise
  * `Partition.append` returned (kept as they are, not wrapped in a waiter: an object more per append).
  */
@@ -44,6 +44,8 @@ export interface PendingAppend {
   readonly baseOffset: bigint;
   readonly recordCount: number;
   readonly timestampMsMax: number;
+  /** Whether `bytes` is a finished batch (a client's); false: the log's own, without its CRC yet. */
+  readonly sealed: boolean;
   readonly waiter: AppendWaiter | undefined;
   readonly resolve: ((result: AppendResult) => void) | undefined;
   readonly reject: ((error: unknown) => void) | undefined;
@@ -106,17 +108,4 @@ export function groupCount(
     count++;
   }
   return count;
-}
-
-/** Buffers of `group` in order, after checking that they continue `active` densely. */
-export function groupBuffers(active: Segment, group: readonly PendingAppend[]): Buffer[] {
-  let expected = active.nextOffset;
-  const buffers: Buffer[] = new Array(group.length);
-  for (let index = 0; index < group.length; index++) {
-    const append = group[index]!;
-    invariant(append.baseOffset === expected, 'appends are written in dense offset order');
-    expected = append.baseOffset + BigInt(append.recordCount);
-    buffers[index] = append.bytes;
-  }
-  return buffers;
 }

@@ -11,7 +11,7 @@ import { LogError } from './errors.ts';
 import type { ResolvedPartitionOptions } from './partition-options.ts';
 import {
   decodeRecordBatchHeader,
-  encodeRecordBatch,
+  encodeUnsealedRecordBatch,
   findRecordBatchProblem,
   RECORD_BATCH_HEADER_BYTES,
   type RecordInput,
@@ -20,7 +20,8 @@ import {
 import { decodeRecordBatchRecords } from './record-decode.ts';
 
 /**
- * Encodes `records` as one batch stamped with the partition's leader epoch and clock. Throws
+ * Encodes `records` as one batch stamped with the partition's leader epoch and clock, without its
+ * CRC: the writer seals it, alone or merged with the next appends of its group (batch-merge.ts). Throws
  * `LOG_INVALID_BATCH` for an empty or non-array input and `LOG_RECORD_TOO_LARGE` naming the first
  * record above `recordBytesMax`.
  */
@@ -33,7 +34,7 @@ export function encodeAppend(records: readonly RecordInput[], options: ResolvedP
   }
   // The batch encoder measures each record's key, value and headers against recordBytesMax in the
   // pass that sizes the batch (one measurement of each header string, not two).
-  return encodeRecordBatch(records, {
+  return encodeUnsealedRecordBatch(records, {
     partitionLeaderEpoch: options.leaderEpoch,
     timestampMs: options.clock(),
     recordBytesMax: options.recordBytesMax,

@@ -2,7 +2,7 @@
  * The writer of a partition: the one place that writes, syncs, rolls and checkpoints, so nothing
  * inside the process needs a lock. Appends are queued; a flush loop started after the current
  * synchronous burst writes as many as fit into one writev (group commit, append-group.ts) at the
- * end of the active segment. Under `'always'` a written group waits for an fdatasync that started after
+ * end of the active segment, the log's own appends of that write merged into batches (batch-merge.ts). Under `'always'` a written group waits for an fdatasync that started after
  * its write completed, and the next group is written while that sync runs (pipelined group commit); at
  * most one sync runs at a time. The other policies acknowledge once the kernel has the bytes.
  *
@@ -18,13 +18,13 @@
 
 import {
   type AppendWaiter,
-  groupBuffers,
   groupCount,
   type PendingAppend,
   settleAppend,
   shouldRoll,
 } from './append-group.ts';
 import { checkQueueRoom, encodeAppend, validateClientBatch } from './append-input.ts';
+import { sealGroup } from './batch-merge.ts';
 import { int64NumberAt } from './big-endian.ts';
 import { CheckpointScheduler } from './checkpoint-scheduler.ts';
 import { ioError, LogError } from './errors.ts';
@@ -130,7 +130,7 @@ export class PartitionWriter {
     if (refusal !== undefined) throw refusal;
     const bytes = encodeAppend(records, this.#options);
     const timestampMsMax = int64NumberAt(bytes, BATCH_FIELD.maxTimestamp);
-    this.#enqueue(bytes, records.length, timestampMsMax, waiter, resolve, reject);
+    this.#enqueue(bytes, records.length, timestampMsMax, false, waiter, resolve, reject);
   }
 
   /** See `Partition.appendBatch`. */
@@ -140,7 +140,7 @@ export class PartitionWriter {
         const refusal = this.#appendRefusal();
         if (refusal !== undefined) throw refusal;
         const { recordsCount, timestampMsMax } = validateClientBatch(batch, this.#options);
-        this.#enqueue(Buffer.from(batch), recordsCount, timestampMsMax, undefined, resolve, reject);
+        this.#enqueue(Buffer.from(batch), recordsCount, timestampMsMax, true, undefined, resolve, reject);
       } catch (error) {
         reject(error);
       }
@@ -168,6 +168,7 @@ export class PartitionWriter {
     bytes: Buffer,
     recordCount: number,
     timestampMsMax: number,
+    sealed: boolean,
     waiter: AppendWaiter | undefined,
     resolve: PendingAppend['resolve'],
     reject: PendingAppend['reject'],
@@ -179,7 +180,7 @@ export class PartitionWriter {
     bytes.writeInt32BE(this.#options.leaderEpoch, BATCH_FIELD.partitionLeaderEpoch);
     this.#queuedCount++;
     this.#queuedBytes += bytes.length;
-    this.#pending.push({ bytes, baseOffset, recordCount, timestampMsMax, waiter, resolve, reject });
+    this.#pending.push({ bytes, baseOffset, recordCount, timestampMsMax, sealed, waiter, resolve, reject });
     this.#kick();
   }
 
@@ -251,7 +252,7 @@ export class PartitionWriter {
    * acknowledged once the kernel has the bytes.
    */
   async #writeGroup(active: Segment, group: PendingAppend[]): Promise<void> {
-    const buffers = groupBuffers(active, group);
+    const { buffers, batches } = sealGroup(active, group);
     let position = active.sizeBytes;
     if (position === 0) {
       active.ageStartMs = this.#options.clock();
@@ -267,16 +268,16 @@ export class PartitionWriter {
       this.#settle(group, this.#state.failure);
       return;
     }
-    for (let index = 0; index < group.length; index++) {
-      const append = group[index]!;
+    for (let index = 0; index < batches.length; index++) {
+      const batch = batches[index]!;
       active.noteBatch(
         position,
-        append.bytes.length,
-        append.baseOffset,
-        append.recordCount,
-        append.timestampMsMax,
+        batch.bytes.length,
+        batch.baseOffset,
+        batch.recordCount,
+        batch.timestampMsMax,
       );
-      position += append.bytes.length;
+      position += batch.bytes.length;
     }
     const policy = this.#options.fsync;
     if (policy === 'always') {

@@ -32,6 +32,7 @@
  * who may change what):
  * - partition-writer.ts: append queue, pipelined group commit, sync, segment roll, failure;
  * - append-group.ts: which queued appends form one write, and when to roll first;
+ * - batch-merge.ts: the log's own appends of one write merged into stored batches, and sealed;
  * - append-input.ts: checking and encoding what callers append;
  * - checkpoint-scheduler.ts: when the checkpoint (partition-checkpoint.ts) is written;
  * - partition-reader.ts: reads, record decoding, timestamp lookup, corruption detection;
@@ -225,7 +226,9 @@ export class Partition {
   }
 
   /**
-   * Appends `records` as one batch. Resolves once the batch is durable under the fsync policy;
+   * Appends `records` atomically: they are stored in one batch, which may also hold the appends
+   * before and after this one in the same write (batch-merge.ts); offsets, timestamps, keys,
+   * values and headers are as given. Resolves once the records are durable under the fsync policy;
    * rejects with `LOG_RECORD_TOO_LARGE`, `LOG_BATCH_TOO_LARGE`, `LOG_INVALID_BATCH`,
    * `LOG_QUEUE_FULL` (retriable), `LOG_READ_ONLY`, `LOG_IO`, `LOG_DISK_FULL`, `LOG_CORRUPT` or
    * `LOG_CLOSED`.

@@ -392,9 +392,9 @@ function writeRecord(
 
 /**
  * Writes a safe integer as a big-endian int64 without a BigInt allocation (the append hot path
- * writes two timestamps per batch).
+ * writes two timestamps per batch). Internal.
  */
-function writeSafeInt64(target: Buffer, position: number, value: number): void {
+export function writeSafeInt64(target: Buffer, position: number, value: number): void {
   const high = Math.floor(value / 0x100000000);
   target.writeInt32BE(high, position);
   target.writeUInt32BE(value - high * 0x100000000, position + 4);
@@ -450,6 +450,26 @@ export function encodeRecordBatch(
   records: readonly RecordInput[],
   options: EncodeRecordBatchOptions = {},
 ): Buffer {
+  return encodeBatch(records, options, true);
+}
+
+/**
+ * {@link encodeRecordBatch} without the CRC (its field left as it is): for the partition writer,
+ * which may merge the batch with others of its write group and seals what it writes
+ * (batch-merge.ts). Internal; not exported from the package.
+ */
+export function encodeUnsealedRecordBatch(
+  records: readonly RecordInput[],
+  options: EncodeRecordBatchOptions,
+): Buffer {
+  return encodeBatch(records, options, false);
+}
+
+function encodeBatch(
+  records: readonly RecordInput[],
+  options: EncodeRecordBatchOptions,
+  seal: boolean,
+): Buffer {
   if (records.length === 0) {
     throw invalid('a batch needs at least one record');
   }
@@ -489,6 +509,7 @@ export function encodeRecordBatch(
       timestampMsMax,
       bodySizes,
       recordsBytes,
+      seal,
     );
   } finally {
     if (headerLengths.length > HEADER_LENGTHS_KEPT) headerLengths = new Int32Array(256);
@@ -504,6 +525,7 @@ function writeRecordBatch(
   timestampMsMax: number,
   bodySizes: readonly number[],
   recordsBytes: number,
+  seal: boolean,
 ): Buffer {
   const compression = COMPRESSION_CODEC_IDS[options.compression ?? 'none'];
   let compressed: Uint8Array | null = null;
@@ -557,7 +579,7 @@ function writeRecordBatch(
   } else {
     batch.set(compressed, RECORD_BATCH_HEADER_BYTES);
   }
-  batch.writeUInt32BE(crc32c(batch, CRC_START_BYTE, totalBytes), BATCH_FIELD.crc);
+  if (seal) batch.writeUInt32BE(crc32c(batch, CRC_START_BYTE, totalBytes), BATCH_FIELD.crc);
   return batch;
 }
 

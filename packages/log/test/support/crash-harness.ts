@@ -372,6 +372,11 @@ function checkBatch(
   return false; // in flight at a kill and made durable anyway: allowed, never claimed
 }
 
+/** Whether `record` is the first of an append (the crash child marks it with an `append-id` header). */
+function startsAppend(record: LogRecord): boolean {
+  return record.headers.some(([key]) => key === 'append-id');
+}
+
 /** Reopens the partition and checks every acknowledged batch; updates the ledger's watermarks. */
 async function verify(
   options: CrashRunOptions,
@@ -410,7 +415,19 @@ async function verify(
             throw new Error(`record offsets inside the batch at ${baseOffset} are not dense`);
           }
         }
-        if (checkBatch(ledger, baseOffset, records, seenHashes)) seen.add(baseOffset);
+        // The writer merges consecutive appends into one stored batch (batch-merge.ts); each
+        // append's first record carries its `append-id` header, so that is where an append starts.
+        if (!startsAppend(records[0]!)) {
+          throw new Error(`the stored batch at ${baseOffset} does not start with an append's first record`);
+        }
+        let appendStart = 0;
+        for (let index = 1; index <= records.length; index++) {
+          if (index < records.length && !startsAppend(records[index]!)) continue;
+          const appendBase = baseOffset + BigInt(appendStart);
+          if (checkBatch(ledger, appendBase, records.slice(appendStart, index), seenHashes))
+            seen.add(appendBase);
+          appendStart = index;
+        }
         offset = baseOffset + BigInt(records.length);
         at += size;
         retainedBytes += size;
