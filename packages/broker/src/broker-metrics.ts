@@ -282,7 +282,8 @@ async function groupPositions(
 
 /**
  * Timestamp of the batch holding `offset`: the age of the oldest unconsumed message, overstated
- * by at most the time the producer spent filling that batch. Undefined when it cannot be read
+ * by at most the time the producer spent filling that batch (or, for the log's own appends, the
+ * one write round the log merged into it, milliseconds). Undefined when it cannot be read
  * (retention removed it meanwhile).
  */
 async function oldestTimestampMs(

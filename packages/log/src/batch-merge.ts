@@ -10,8 +10,9 @@
  * sync that follows the write. Offsets, timestamps, keys, values and headers are exactly what each
  * append asked for; only the batch boundaries differ.
  *
- * Bounds: a merged batch holds at most {@link MERGED_BATCH_BYTES_MAX} bytes, and never more bytes
- * than its appends had apart (so every byte bound the group was chosen under still holds).
+ * Bounds: a merged batch holds at most {@link MERGED_BATCH_BYTES_MAX} bytes (and no more than the
+ * partition's `batchBytesMax`), and never more bytes than its appends had apart (so every byte
+ * bound the group was chosen under still holds).
  */
 
 import type { PendingAppend } from './append-group.ts';
@@ -64,10 +65,15 @@ const cursor: ByteCursor = { position: 0 };
 
 /**
  * The batches `group` is stored as at the end of `active`: runs of unsealed appends merged (each
- * merged batch within {@link MERGED_BATCH_BYTES_MAX}) and sealed, client batches as they are.
+ * merged batch within {@link MERGED_BATCH_BYTES_MAX} and the partition's `batchBytesMax`) and
+ * sealed, client batches as they are.
  * Checks that the appends continue `active` densely.
  */
-export function sealGroup(active: Segment, group: readonly PendingAppend[]): SealedGroup {
+export function sealGroup(
+  active: Segment,
+  group: readonly PendingAppend[],
+  batchBytesMax: number,
+): SealedGroup {
   const buffers: Buffer[] = [];
   const batches: StoredBatch[] = [];
   let expected = active.nextOffset;
@@ -75,7 +81,9 @@ export function sealGroup(active: Segment, group: readonly PendingAppend[]): Sea
   while (index < group.length) {
     const first = group[index]!;
     invariant(first.baseOffset === expected, 'appends are written in dense offset order');
-    const end = first.sealed ? index + 1 : mergeEnd(group, index);
+    const end = first.sealed
+      ? index + 1
+      : mergeEnd(group, index, Math.min(MERGED_BATCH_BYTES_MAX, batchBytesMax));
     const batch = end - index === 1 ? sealAlone(first) : merge(group, index, end);
     expected = batch.baseOffset + BigInt(batch.recordCount);
     buffers.push(batch.bytes);
@@ -95,7 +103,7 @@ function sealAlone(append: PendingAppend): StoredBatch {
 }
 
 /** One past the last append of the merged batch that starts with `group[start]` (unsealed). */
-function mergeEnd(group: readonly PendingAppend[], start: number): number {
+function mergeEnd(group: readonly PendingAppend[], start: number, bytesMax: number): number {
   const first = group[start]!;
   const baseTimestampMs = int64NumberAt(first.bytes, BATCH_FIELD.baseTimestamp);
   let mergedBytes = first.bytes.length;
@@ -109,7 +117,7 @@ function mergeEnd(group: readonly PendingAppend[], start: number): number {
     const recordsBytes = walkRecords(next, offsetShift, shiftMs, undefined, 0);
     const merged = mergedBytes + recordsBytes;
     inputBytes += next.bytes.length;
-    if (merged > MERGED_BATCH_BYTES_MAX || merged > inputBytes) break;
+    if (merged > bytesMax || merged > inputBytes) break;
     mergedBytes = merged;
     offsetShift += next.recordCount;
     end++;
@@ -148,7 +156,9 @@ function merge(group: readonly PendingAppend[], start: number, end: number): Sto
 /**
  * Walks the records of `append` (uncompressed, as the log encodes them) re-based onto a merged
  * batch: offset deltas shifted by `offsetShift`, timestamp deltas by `shiftMs`. With a `target`,
- * writes them at `position` and returns the position after them; without, returns their size.
+ * writes them at `position` and returns the position after them; without, returns their size,
+ * or infinity when a shifted timestamp delta is not a safe integer (timestamps of either sign,
+ * far apart): such an append is not merged.
  */
 function walkRecords(
   append: PendingAppend,
@@ -166,6 +176,7 @@ function walkRecords(
     const bodyEnd = bodyStart + bodyBytes;
     cursor.position = bodyStart + 1; // past the record's attributes
     const timestampDelta = readVarlong(bytes, cursor, end) + shiftMs;
+    if (!Number.isSafeInteger(timestampDelta)) return Number.POSITIVE_INFINITY;
     const offsetDelta = readVarint(bytes, cursor, end) + offsetShift;
     const restStart = cursor.position;
     const newBodyBytes = 1 + varlongSize(timestampDelta) + varintSize(offsetDelta) + (bodyEnd - restStart);

@@ -1,10 +1,11 @@
 /**
  * The writer of a partition: the one place that writes, syncs, rolls and checkpoints, so nothing
  * inside the process needs a lock. Appends are queued; a flush loop started after the current
- * synchronous burst writes as many as fit into one writev (group commit, append-group.ts) at the
- * end of the active segment, the log's own appends of that write merged into batches (batch-merge.ts). Under `'always'` a written group waits for an fdatasync that started after
- * its write completed, and the next group is written while that sync runs (pipelined group commit); at
- * most one sync runs at a time. The other policies acknowledge once the kernel has the bytes.
+ * synchronous burst writes as many as fit into one writev (group commit, append-group.ts; stored
+ * as merged batches, batch-merge.ts) at the end of the active segment. Under `'always'` a written
+ * group waits for an fdatasync that started after its write completed, and the next group is
+ * written while that sync runs (pipelined group commit); at most one sync runs at a time. The
+ * other policies acknowledge once the kernel has the bytes.
  *
  * How the writer keeps the fault model of partition.ts:
  * - Nothing is acknowledged before it is durable under the policy, and the high watermark moves
@@ -252,11 +253,9 @@ export class PartitionWriter {
    * acknowledged once the kernel has the bytes.
    */
   async #writeGroup(active: Segment, group: PendingAppend[]): Promise<void> {
-    const { buffers, batches } = sealGroup(active, group);
+    const { buffers, batches } = sealGroup(active, group, this.#options.batchBytesMax);
     let position = active.sizeBytes;
-    if (position === 0) {
-      active.ageStartMs = this.#options.clock();
-    }
+    if (position === 0) active.ageStartMs = this.#options.clock();
     try {
       await writeFully(this.#options.fileSystem, active.fd, buffers, position);
     } catch (error) {

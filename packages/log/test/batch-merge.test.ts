@@ -150,6 +150,44 @@ describe('appends merged into stored batches', { timeout: 60_000 }, () => {
     }
   });
 
+  test("a merged batch holds no more than the partition's batchBytesMax when that is lower", async () => {
+    await using temporary = await ownedTemporaryDirectory();
+    const batchBytesMax = 8 * 1024;
+    const partition = await openPartition({ directory: temporary.directory, batchBytesMax });
+    try {
+      await Promise.all(
+        Array.from({ length: 20 }, (_, index) => partition.append([{ value: Buffer.alloc(1024, index) }])),
+      );
+      const batches = await storedBatches(partition);
+      assert.ok(batches.length >= 3, `${batches.length} batches for 20 × 1 KiB`);
+      for (const batch of batches) assert.ok(batch.bytes.length <= batchBytesMax);
+      assert.equal(batches.flatMap((batch) => batch.records).length, 20);
+    } finally {
+      await partition.close();
+    }
+  });
+
+  test('appends whose timestamp deltas would leave the safe integers are not merged', async () => {
+    await using temporary = await ownedTemporaryDirectory();
+    const partition = await openPartition({ directory: temporary.directory });
+    try {
+      const earliest = -Number.MAX_SAFE_INTEGER;
+      const latest = Number.MAX_SAFE_INTEGER;
+      await Promise.all([
+        partition.append([{ value: utf8('early'), timestampMs: earliest }]),
+        partition.append([{ value: utf8('late'), timestampMs: latest }]),
+      ]);
+      const batches = await storedBatches(partition);
+      assert.equal(batches.length, 2);
+      assert.deepEqual(
+        batches.map((batch) => batch.records[0]!.timestampMs),
+        [earliest, latest],
+      );
+    } finally {
+      await partition.close();
+    }
+  });
+
   test('an append whose records would grow when merged (far-apart timestamps) is stored alone', async () => {
     await using temporary = await ownedTemporaryDirectory();
     const partition = await openPartition({ directory: temporary.directory });
