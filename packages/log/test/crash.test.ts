@@ -49,6 +49,7 @@ describe('log crash harness', { timeout: 600_000 }, () => {
             `(${summary.acknowledgedRecords} records), ${summary.verifiedBatches} batch checks; ` +
             `kills with appends in flight: ${summary.killsWithAppendsInFlight} of ${summary.cycles} ` +
             `(${summary.appendsInFlightAtKills} appends); torn tails cut: ${summary.truncations} of ${summary.cycles}; ` +
+            `stored batches holding several appends: ${summary.mergedBatches}; ` +
             `${summary.killsDuringOpen} kills during open; log ${summary.logStartOffset}..${summary.highWatermark}`,
         );
         assert.equal(summary.cycles, cycles);

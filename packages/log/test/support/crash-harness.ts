@@ -64,6 +64,8 @@ export interface CrashRunSummary {
   readonly verifiedBatches: number;
   /** Cycles whose recovery cut a torn tail. */
   readonly truncations: number;
+  /** Stored batches holding more than one append (merged by the writer), counted per verification. */
+  readonly mergedBatches: number;
   /** Cycles killed before the child reported ready (during start-up or recovery). */
   readonly killsDuringOpen: number;
   /** Cycles whose kill landed while at least one append was begun and not acknowledged. */
@@ -382,7 +384,7 @@ async function verify(
   options: CrashRunOptions,
   ledger: RunLedger,
   run: ChildRun,
-): Promise<{ verifiedBatches: number; truncated: boolean }> {
+): Promise<{ verifiedBatches: number; truncated: boolean; mergedBatches: number }> {
   const partition = await openPartition({ directory: options.directory, ...CRASH_PARTITION_OPTIONS });
   try {
     const start = partition.logStartOffset;
@@ -395,6 +397,7 @@ async function verify(
     const seen = new Set<bigint>();
     const seenHashes = new Set<string>();
     let retainedBytes = 0;
+    let mergedBatches = 0;
     let offset = start;
     // Each read returns at least one batch, so the scan ends within HW - start reads.
     for (let reads = 0n; offset < highWatermark; reads++) {
@@ -421,13 +424,16 @@ async function verify(
           throw new Error(`the stored batch at ${baseOffset} does not start with an append's first record`);
         }
         let appendStart = 0;
+        let appends = 0;
         for (let index = 1; index <= records.length; index++) {
           if (index < records.length && !startsAppend(records[index]!)) continue;
+          appends++;
           const appendBase = baseOffset + BigInt(appendStart);
           if (checkBatch(ledger, appendBase, records.slice(appendStart, index), seenHashes))
             seen.add(appendBase);
           appendStart = index;
         }
+        if (appends > 1) mergedBatches++;
         offset = baseOffset + BigInt(records.length);
         at += size;
         retainedBytes += size;
@@ -448,7 +454,11 @@ async function verify(
     }
     ledger.highWatermark = highWatermark;
     ledger.logStartOffset = start;
-    return { verifiedBatches: seen.size, truncated: partition.recoveryReport.truncation !== undefined };
+    return {
+      verifiedBatches: seen.size,
+      truncated: partition.recoveryReport.truncation !== undefined,
+      mergedBatches,
+    };
   } finally {
     await partition.close();
   }
@@ -463,6 +473,7 @@ export async function runCrashCycles(options: CrashRunOptions): Promise<CrashRun
   let acknowledgedRecords = 0;
   let verifiedBatches = 0;
   let truncations = 0;
+  let mergedBatches = 0;
   let killsDuringOpen = 0;
   let killsWithAppendsInFlight = 0;
   let appendsInFlightAtKills = 0;
@@ -477,6 +488,7 @@ export async function runCrashCycles(options: CrashRunOptions): Promise<CrashRun
     const checked = await verify(options, ledger, run);
     verifiedBatches += checked.verifiedBatches;
     truncations += checked.truncated ? 1 : 0;
+    mergedBatches += checked.mergedBatches;
     options.progress?.(
       `cycle ${cycle}/${options.cycles}: +${run.acknowledgedBatches} acknowledged batches, ${run.inFlight} in flight at the kill, ` +
         `${checked.verifiedBatches} verified, log ${ledger.logStartOffset}..${ledger.highWatermark}` +
@@ -492,6 +504,11 @@ export async function runCrashCycles(options: CrashRunOptions): Promise<CrashRun
     if (truncations === 0) {
       throw new Error(`no recovery over ${options.cycles} cycles cut a torn tail: the run never tested one`);
     }
+    if (mergedBatches === 0) {
+      throw new Error(
+        `no stored batch over ${options.cycles} cycles held more than one append: merging went untested`,
+      );
+    }
   }
   return {
     cycles: options.cycles,
@@ -500,6 +517,7 @@ export async function runCrashCycles(options: CrashRunOptions): Promise<CrashRun
     acknowledgedRecords,
     verifiedBatches,
     truncations,
+    mergedBatches,
     killsDuringOpen,
     killsWithAppendsInFlight,
     appendsInFlightAtKills,
