@@ -14,20 +14,18 @@ import {
   type ProduceRequest,
   type ProduceResponse,
 } from '@herald/kafka-protocol';
+import {
+  BATCH_ATTRIBUTE,
+  BATCH_FIELD,
+  COMPRESSION_CODEC_IDS,
+  LOG_OVERHEAD_BYTES,
+  RECORD_BATCH_HEADER_BYTES,
+  RECORD_BATCH_MAGIC,
+} from '@herald/log';
 import type { ServerContext } from '../context.ts';
 import { appendErrorCode } from '../error-mapping.ts';
 import { batchProducer } from '../producer-state.ts';
 
-/** Bytes of a RecordBatch v2 header; `BatchLength` sits at byte 8, `Magic` at byte 16. */
-const BATCH_HEADER_BYTES = 61;
-const BATCH_LENGTH_AT = 8;
-const MAGIC_AT = 16;
-const LOG_OVERHEAD_BYTES = 12;
-
-/** Attributes (int16) of a RecordBatch v2; the low 3 bits are the compression codec. */
-const ATTRIBUTES_AT = 21;
-const COMPRESSION_MASK = 0x07;
-const COMPRESSION_ZSTD = 4;
 /** First Produce version that may carry zstd batches. */
 const ZSTD_PRODUCE_VERSION_MIN = 7;
 
@@ -47,7 +45,7 @@ export function produceBatch(records: Uint8Array | null, version: number): Uint8
   const batch = batches[0]!;
   if (
     version < ZSTD_PRODUCE_VERSION_MIN &&
-    (batch[ATTRIBUTES_AT + 1]! & COMPRESSION_MASK) === COMPRESSION_ZSTD
+    (batch[BATCH_FIELD.attributes + 1]! & BATCH_ATTRIBUTE.compressionMask) === COMPRESSION_CODEC_IDS.zstd
   ) {
     return ERROR_CODE.UNSUPPORTED_COMPRESSION_TYPE;
   }
@@ -60,15 +58,16 @@ export function splitBatches(records: Uint8Array | null): Uint8Array[] | number 
   const view = new DataView(records.buffer, records.byteOffset, records.byteLength);
   const batches: Uint8Array[] = [];
   for (let at = 0; at < records.length; ) {
-    if (records.length - at < BATCH_HEADER_BYTES) {
+    if (records.length - at < RECORD_BATCH_HEADER_BYTES) {
       // Old message sets (magic 0/1) have shorter headers; both cases are refused.
-      return records.length - at > MAGIC_AT && records[at + MAGIC_AT] !== 2
+      return records.length - at > BATCH_FIELD.magic && records[at + BATCH_FIELD.magic] !== RECORD_BATCH_MAGIC
         ? ERROR_CODE.UNSUPPORTED_FOR_MESSAGE_FORMAT
         : ERROR_CODE.CORRUPT_MESSAGE;
     }
-    if (records[at + MAGIC_AT] !== 2) return ERROR_CODE.UNSUPPORTED_FOR_MESSAGE_FORMAT;
-    const size = view.getInt32(at + BATCH_LENGTH_AT) + LOG_OVERHEAD_BYTES;
-    if (size < BATCH_HEADER_BYTES || size > records.length - at) return ERROR_CODE.CORRUPT_MESSAGE;
+    if (records[at + BATCH_FIELD.magic] !== RECORD_BATCH_MAGIC)
+      return ERROR_CODE.UNSUPPORTED_FOR_MESSAGE_FORMAT;
+    const size = view.getInt32(at + BATCH_FIELD.batchLength) + LOG_OVERHEAD_BYTES;
+    if (size < RECORD_BATCH_HEADER_BYTES || size > records.length - at) return ERROR_CODE.CORRUPT_MESSAGE;
     batches.push(records.subarray(at, at + size));
     at += size;
   }
