@@ -173,7 +173,7 @@ export class ConsumerGroup {
         if (value.offset >= state.committed) state.ackedInWindow.add(value.offset);
         this.#checkPartition(state);
         const stored = this.#requestWrite(1);
-        // No pump here: the delivery window scans right after onAck returns.
+        // No pump here: the delivery window scans after onAck returns (or once its run of handlers ends).
         this.#refill(state);
         return stored;
       },

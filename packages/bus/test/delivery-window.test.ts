@@ -224,6 +224,46 @@ describe('delivery window', { timeout: 120_000 }, () => {
     }
   });
 
+  it('delivery window - the acks made by one run of handlers cost one scan after the run, not one each; what they free is delivered in order', async () => {
+    let scans = 0;
+    const { window, acked } = fixture(
+      [
+        [
+          ['a', undefined],
+          ['b', undefined],
+          ['c', undefined],
+          ['d', undefined],
+          ['e', undefined],
+          ['f', undefined],
+          ['g', 'k'],
+          ['h', 'k'],
+        ],
+      ],
+      {
+        beforeScan: () => {
+          scans += 1;
+          return Number.POSITIVE_INFINITY;
+        },
+      },
+    );
+    try {
+      const handled: string[] = [];
+      window.join((message) => {
+        handled.push(message.offset);
+        void message.ack();
+        return HANDLED;
+      }, 3);
+      assert.equal(scans, 1, 'joining scans once');
+      await eventually(() => acked.length === 8, 'every message acked');
+      // Runs of a–c, d–f, g (h waits behind g's key), h: each run's acks share one scan.
+      assert.equal(scans, 5, 'one scan per run of handlers (eight acks, four runs)');
+      assert.deepEqual(handled, ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h']);
+      assert.deepEqual(acked, handled);
+    } finally {
+      window.close();
+    }
+  });
+
   it('delivery window - a handler returning HANDLED (settled before it returned) gets no reaction on it; any other promise does', async () => {
     const { window, acked } = fixture([
       [
