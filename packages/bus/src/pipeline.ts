@@ -6,6 +6,7 @@
  * layers per message. Middleware between or after them is composed with `compose`, whatever it is.
  */
 import { compose, type MessageContext, type Middleware } from './context.ts';
+import { dedupRuns } from './middleware/idempotency.ts';
 import { logFailure, logging, logHandled } from './middleware/logging.ts';
 import { validatedData, validation } from './middleware/validation.ts';
 
@@ -52,6 +53,16 @@ export function builtInMiddleware(
   rest: (context: MessageContext) => unknown,
   between: readonly Middleware[] = [],
 ): PipelineRun {
+  const dedupRun = between.length === 1 ? dedupRuns.get(between[0]!) : undefined;
+  if (dedupRun !== undefined) {
+    // The bus's own idempotency step between them: logging, it and validation in one async
+    // function (see dedupRuns), with the same log lines, errors and order of steps.
+    const inner = validating ? (context: MessageContext) => validateThen(context, rest) : rest;
+    return (context) => {
+      const debug = context.logger.isLevelEnabled?.('debug') ?? true;
+      return dedupRun(context, inner, debug, debug ? performance.now() : 0);
+    };
+  }
   if (between.length > 0) {
     // Validation runs after the middleware between, so it moves into the composed rest, and the
     // run below (logging only) settles that rest's promise.
@@ -82,6 +93,22 @@ export function builtInMiddleware(
     }
     return undefined;
   };
+}
+
+/**
+ * `validation`, then `rest`: what `rest` returns, or a promise of it when the schema validates
+ * asynchronously; a synchronous validation failure is thrown (the caller awaits it in a `try`).
+ */
+function validateThen(context: MessageContext, rest: (context: MessageContext) => unknown): unknown {
+  const validated = validatedData(context);
+  if (!(validated instanceof Promise)) {
+    context.data = validated;
+    return rest(context);
+  }
+  return validated.then((data) => {
+    context.data = data;
+    return rest(context);
+  });
 }
 
 /** True for what `await` would wait on: an object or function with a `then` method. */
