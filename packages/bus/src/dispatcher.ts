@@ -15,7 +15,17 @@ import { DeadlineSweep } from './deadline-sweep.ts';
 import { HANDLED } from './delivered-message.ts';
 import { decodeEnvelope, type Envelope } from './envelope.ts';
 import { DecodeError, HeraldError, isUnrecoverable, UnrecoverableError, ValidationError } from './errors.ts';
-import { type ContextHost, type InFlight, messageContext, waitAll, withTimeout } from './handler-run.ts';
+import {
+  type ContextHost,
+  coordinates,
+  type DispatchCounters,
+  type InFlight,
+  messageContext,
+  positionOf,
+  type UnknownTypeAction,
+  waitAll,
+  withTimeout,
+} from './handler-run.ts';
 import { type HealthError, healthError, type SubscriptionHealth, type SubscriptionState } from './health.ts';
 import type { BusMetrics, HandlerOutcome } from './metrics.ts';
 import { PendingAcks } from './pending-acks.ts';
@@ -25,6 +35,7 @@ import { isTopicPattern } from './topic-pattern.ts';
 import { endOnceSettled, messagingSystem, recordDeadLetter, recordFailure, startProcess } from './tracing.ts';
 import type { ReceivedMessage, Subscription, Transport } from './transport.ts';
 
+export type { DispatchCounters, UnknownTypeAction };
 /** What the dispatcher needs from its bus (its logger and `publishCaused` for handlers' contexts). */
 export interface DispatcherHost extends ContextHost {
   readonly transport: Transport;
@@ -42,25 +53,6 @@ export interface DispatcherHost extends ContextHost {
   readonly metrics: BusMetrics | undefined;
   /** Remembers a failure for `bus.health()`. */
   noteError(error: HealthError): void;
-}
-
-/**
- * What to do with a message whose type no contract of the bus knows: dead-letter it (default),
- * ignore it (ack), or call a function (then ack; throw to have it redelivered).
- */
-export type UnknownTypeAction =
-  | 'dead-letter'
-  | 'ignore'
-  | ((message: ReceivedMessage, envelope: Envelope, group: string) => Promise<void>);
-
-/** What the dispatchers of one bus count. */
-export interface DispatchCounters {
-  /** Handler runs that succeeded. */
-  handled: number;
-  /** Handler runs that failed (each failed attempt counts). */
-  failed: number;
-  /** Messages dead-lettered. */
-  deadLettered: number;
 }
 
 /** One handler registered in a dispatcher. */
@@ -82,6 +74,8 @@ export class Dispatcher {
   readonly #host: DispatcherHost;
   readonly #handlers = new Map<string, Registration>();
   readonly #inFlight = new Set<InFlight>();
+  /** The in-flight entry #awaitHandler made for the run #process returns, for #receive to take. */
+  #tracked: InFlight | undefined;
   /** Deliveries in a synchronous part of their run (nested when a handler delivers, e.g. in tests). */
   #runningNow = 0;
   readonly #concurrency: number;
@@ -199,6 +193,13 @@ export class Dispatcher {
     }
     // Handled (or settled) before #process returned: no promise and no async frame for it.
     if (running === undefined) return HANDLED;
+    // A handler run awaited by #awaitHandler: in the in-flight set already, and never rejects.
+    const tracked = this.#tracked;
+    if (tracked !== undefined) {
+      this.#tracked = undefined;
+      tracked.done = running;
+      return running;
+    }
     const entry: InFlight = { done: HANDLED, controller };
     this.#inFlight.add(entry);
     entry.done = this.#finish(running, message, entry);
@@ -220,7 +221,7 @@ export class Dispatcher {
   #settleFailed(message: ReceivedMessage, error: unknown, acks = 1): void {
     this.#noteError('settle', error);
     this.#host.logger.error(
-      { ...this.#coordinates(message), ...(acks > 1 ? { acks } : {}), error: String(error) },
+      { ...coordinates(message, this.group), ...(acks > 1 ? { acks } : {}), error: String(error) },
       'dispatcher failed to settle a message; it will be redelivered',
     );
   }
@@ -286,7 +287,11 @@ export class Dispatcher {
     return this.#awaitHandler(work, message, registration, envelope, controller, traced.span, startedMs);
   }
 
-  /** The end of a handler run that returned a promise: within its timeout, then as {@link #handled}. */
+  /**
+   * The end of a handler run that returned a promise: within its timeout, then as {@link #handled}.
+   * It does #finish's part too (one async frame per message, not two): never rejects, and keeps
+   * its delivery in the in-flight set (put there before its first await) until settled.
+   */
   async #awaitHandler(
     work: Promise<void>,
     message: ReceivedMessage,
@@ -296,12 +301,23 @@ export class Dispatcher {
     span: Span,
     startedMs: number,
   ): Promise<void> {
+    const timed = withTimeout(work, registration.timeoutMs, controller, envelope, this.#deadlines);
+    const entry: InFlight = { done: HANDLED, controller };
+    this.#inFlight.add(entry);
+    this.#tracked = entry;
     try {
-      await withTimeout(work, registration.timeoutMs, controller, envelope, this.#deadlines);
+      try {
+        await timed;
+      } catch (error) {
+        const { signal } = controller;
+        return await this.#handlerFailed(message, registration, envelope, error, signal, span, startedMs);
+      }
+      this.#handled(message, envelope, span, startedMs);
     } catch (error) {
-      return this.#handlerFailed(message, registration, envelope, error, controller.signal, span, startedMs);
+      this.#settleFailed(message, error);
+    } finally {
+      this.#inFlight.delete(entry);
     }
-    this.#handled(message, envelope, span, startedMs);
   }
 
   /** A failed handler run: counted, then retried or dead-lettered ({@link #failed}); ends `span`. */
@@ -386,7 +402,7 @@ export class Dispatcher {
       await action(message, envelope, this.group);
     } catch (error) {
       this.#host.logger.warn(
-        { ...this.#coordinates(message), type: envelope.type, id: envelope.id, error: String(error) },
+        { ...coordinates(message, this.group), type: envelope.type, id: envelope.id, error: String(error) },
         'onUnknown hook failed; message will be redelivered',
       );
       return message.nack({ delayMs: 1000 });
@@ -418,7 +434,7 @@ export class Dispatcher {
     }
     const delayMs = retryDelayMs(registration.retry, message.deliveryAttempt);
     if (this.#host.logger.isLevelEnabled?.('debug') ?? true) {
-      this.#host.logger.debug({ ...this.#coordinates(message), delayMs }, 'retry scheduled');
+      this.#host.logger.debug({ ...coordinates(message, this.group), delayMs }, 'retry scheduled');
     }
     this.#host.metrics?.retried(this.topic, this.group);
     recordFailure(span, error);
@@ -451,7 +467,7 @@ export class Dispatcher {
       // Never ack what could not be parked: the message comes back and we try again.
       this.#noteError('dead-letter', publishError);
       this.#host.logger.error(
-        { ...this.#coordinates(message), deadLetterTopic: topic, error: String(publishError) },
+        { ...coordinates(message, this.group), deadLetterTopic: topic, error: String(publishError) },
         'could not dead-letter a message; it will be redelivered',
       );
       recordFailure(span, publishError);
@@ -460,7 +476,7 @@ export class Dispatcher {
     recordDeadLetter(span, topic, reason, error);
     this.#host.logger.warn(
       {
-        ...this.#coordinates(message),
+        ...coordinates(message, this.group),
         deadLetterTopic: topic,
         reason,
         error: error instanceof HeraldError ? error.message : String(error),
@@ -472,25 +488,4 @@ export class Dispatcher {
     this.#host.metrics?.deadLettered(this.topic, this.group, reason);
     await message.ack();
   }
-
-  /**
-   * Where a message is, for log lines: its topic, group, partition, offset, attempt, and its
-   * CloudEvents type and id when its headers carry them (read raw: it may not decode).
-   */
-  #coordinates(message: ReceivedMessage): Record<string, unknown> {
-    return {
-      type: message.headers.ce_type,
-      id: message.headers.ce_id,
-      group: this.group,
-      topic: message.topic,
-      partition: message.partition,
-      offset: message.offset,
-      attempt: message.deliveryAttempt,
-    };
-  }
-}
-
-/** Identifies a delivered message by its position, stable across redeliveries. */
-function positionOf(message: ReceivedMessage): string {
-  return `${message.topic}/${message.partition}/${message.offset}`;
 }

@@ -12,6 +12,25 @@ import { ConfigurationError, TimeoutError } from './errors.ts';
 import type { Logger } from './logger.ts';
 import type { ReceivedMessage } from './transport.ts';
 
+/**
+ * What to do with a message whose type no contract of the bus knows: dead-letter it (default),
+ * ignore it (ack), or call a function (then ack; throw to have it redelivered).
+ */
+export type UnknownTypeAction =
+  | 'dead-letter'
+  | 'ignore'
+  | ((message: ReceivedMessage, envelope: Envelope, group: string) => Promise<void>);
+
+/** What the dispatchers of one bus count. */
+export interface DispatchCounters {
+  /** Handler runs that succeeded. */
+  handled: number;
+  /** Handler runs that failed (each failed attempt counts). */
+  failed: number;
+  /** Messages dead-lettered. */
+  deadLettered: number;
+}
+
 /** A delivery being processed: what `stop()` waits for, and the signal it aborts. */
 export interface InFlight {
   done: Promise<void>;
@@ -115,4 +134,25 @@ export async function waitAll(entries: Set<InFlight>, deadlineMs: number): Promi
     clearTimeout(timer);
   }
   return true;
+}
+
+/**
+ * Where a message is, for log lines: its topic, group, partition, offset, attempt, and its
+ * CloudEvents type and id when its headers carry them (read raw: it may not decode).
+ */
+export function coordinates(message: ReceivedMessage, group: string): Record<string, unknown> {
+  return {
+    type: message.headers.ce_type,
+    id: message.headers.ce_id,
+    group,
+    topic: message.topic,
+    partition: message.partition,
+    offset: message.offset,
+    attempt: message.deliveryAttempt,
+  };
+}
+
+/** Identifies a delivered message by its position, stable across redeliveries. */
+export function positionOf(message: ReceivedMessage): string {
+  return `${message.topic}/${message.partition}/${message.offset}`;
 }

@@ -219,6 +219,45 @@ describe('bus - a handler that returns a thenable', { timeout: 60_000 }, () => {
     assert.deepEqual(errors, ['dispatcher failed to settle a message; it will be redelivered']);
   });
 
+  it('whose ack or nack throws at once: logged, the delivery resolves, nothing left in flight', async () => {
+    const direct = directTransport();
+    const errors: string[] = [];
+    const logger = { ...silentLogger, error: (_fields: unknown, message: string) => errors.push(message) };
+    const bus = createBus({ transport: direct.transport, source: '/test', logger, announce: false });
+    let fail = false;
+    bus.on(OrderCreated, { group: 'g', retry: fastRetry }, async () => {
+      await new Promise((resolve) => setImmediate(resolve));
+      if (fail) throw new Error('handler failed');
+    });
+    await bus.start();
+    try {
+      const throwing = (calls: string[]): ReceivedMessage => ({
+        ...delivery(order, calls),
+        ack: () => {
+          calls.push('ack');
+          throw new Error('ack refused');
+        },
+        nack: () => {
+          calls.push('nack');
+          throw new Error('nack refused');
+        },
+      });
+      const calls: string[] = [];
+      // Resolves (a rejection here would fail the test): the settle failure is logged instead.
+      await direct.deliver(throwing(calls));
+      fail = true;
+      await direct.deliver(throwing(calls));
+      assert.deepEqual(calls, ['ack', 'nack']);
+      assert.deepEqual(errors, [
+        'dispatcher failed to settle a message; it will be redelivered',
+        'dispatcher failed to settle a message; it will be redelivered',
+      ]);
+      assert.equal(bus.health().subscriptions[0]!.inFlight, 0);
+    } finally {
+      await bus.stop();
+    }
+  });
+
   it('that never settles still times out: its signal aborted, the attempt retried', async () => {
     const direct = directTransport();
     const bus = quietBus(direct.transport);
