@@ -105,3 +105,15 @@ export function compose(
   }
   return step;
 }
+
+/**
+ * True for what `await` would wait on: an object or function with a `then` method. For the
+ * pipeline's steps, which skip an `await` on anything else (not exported by the package).
+ */
+export function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (
+    value !== null &&
+    (typeof value === 'object' || typeof value === 'function') &&
+    typeof (value as { then?: unknown }).then === 'function'
+  );
+}

@@ -5,7 +5,7 @@
  * composing them, without a `next` closure and an async function's promise and frame for those two
  * layers per message. Middleware between or after them is composed with `compose`, whatever it is.
  */
-import { compose, type MessageContext, type Middleware } from './context.ts';
+import { compose, isThenable, type MessageContext, type Middleware } from './context.ts';
 import { dedupRuns } from './middleware/idempotency.ts';
 import { logFailure, logging, logHandled } from './middleware/logging.ts';
 import { validatedData, validation } from './middleware/validation.ts';
@@ -109,15 +109,6 @@ function validateThen(context: MessageContext, rest: (context: MessageContext) =
     context.data = data;
     return rest(context);
   });
-}
-
-/** True for what `await` would wait on: an object or function with a `then` method. */
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return (
-    value !== null &&
-    (typeof value === 'object' || typeof value === 'function') &&
-    typeof (value as { then?: unknown }).then === 'function'
-  );
 }
 
 /** The rest of a run whose schema validates asynchronously: settled and logged as {@link settleAsync}. */

@@ -120,6 +120,33 @@ describe('the idempotency step in a pipeline', () => {
     ]);
   });
 
+  it("waits for a handler's thenable before remembering: a late rejection is not remembered", async () => {
+    const [fused, composed] = await bothWays(
+      [
+        ['d', valid],
+        ['d', valid],
+        ['d', valid],
+      ],
+      () => {
+        let failed = false;
+        return () => ({
+          // biome-ignore lint/suspicious/noThenProperty: a thenable that is no Promise is what this tests.
+          then(resolve: () => void, reject: (error: Error) => void) {
+            setImmediate(() => {
+              if (failed) return resolve();
+              failed = true;
+              reject(new Error('late'));
+            });
+          },
+        });
+      },
+    );
+    assert.deepEqual(fused, composed);
+    assert.deepEqual(fused!.outcomes, ['Error', 'ok', 'ok']);
+    assert.deepEqual(fused!.calls, ['d', 'd']);
+    assert.equal(fused!.duplicates, 1);
+  });
+
   it('context.transaction records the key once; a duplicate found there is skipped; twice is refused', async () => {
     const [fused, composed] = await bothWays(
       [

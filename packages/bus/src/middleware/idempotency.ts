@@ -3,7 +3,7 @@
  * transactional store, `context.transaction(work)` commits the handler's writes together with the
  * dedup record, so the effect happens exactly once even across crashes.
  */
-import type { MessageContext, Middleware } from '../context.ts';
+import { isThenable, type MessageContext, type Middleware } from '../context.ts';
 import { ConfigurationError } from '../errors.ts';
 import type { IdempotencyKey, IdempotencyStore } from '../idempotency.ts';
 import { type OutboxTransaction, withStaging } from '../outbox.ts';
@@ -84,7 +84,9 @@ async function deduplicated(
       context.transaction = transaction.run;
       let duplicate = false;
       try {
-        await inner(context);
+        // A handler that returned no thenable costs no await (a promise and a microtask per message).
+        const result = inner(context);
+        if (isThenable(result)) await result;
       } catch (error) {
         if (!(error instanceof DuplicateMessage)) throw error;
         counters.duplicatesSkipped += 1;
