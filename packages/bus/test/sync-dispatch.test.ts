@@ -258,6 +258,31 @@ describe('bus - a handler that returns a thenable', { timeout: 60_000 }, () => {
     }
   });
 
+  it('that settles after its timeout: the timeout decided (one nack), its late end ignored', async () => {
+    const direct = directTransport();
+    const bus = quietBus(direct.transport);
+    let finish: () => void = () => {};
+    bus.on(
+      OrderCreated,
+      { group: 'g', timeoutMs: 30, retry: fastRetry },
+      () => new Promise<void>((resolve) => (finish = resolve)),
+    );
+    await bus.start();
+    try {
+      const calls: string[] = [];
+      await direct.deliver(delivery(order, calls));
+      assert.deepEqual(calls, ['nack 1']);
+      assert.equal(bus.health().subscriptions[0]!.inFlight, 0);
+      finish();
+      await new Promise((resolve) => setImmediate(resolve));
+      assert.deepEqual(calls, ['nack 1']);
+      assert.equal(bus.stats().failed, 1);
+      assert.equal(bus.stats().handled, 0);
+    } finally {
+      await bus.stop();
+    }
+  });
+
   it('that never settles still times out: its signal aborted, the attempt retried', async () => {
     const direct = directTransport();
     const bus = quietBus(direct.transport);
