@@ -101,10 +101,17 @@ export function builtInMiddleware(
  */
 function validateThen(context: MessageContext, rest: (context: MessageContext) => unknown): unknown {
   const validated = validatedData(context);
-  if (!(validated instanceof Promise)) {
-    context.data = validated;
-    return rest(context);
-  }
+  if (validated instanceof Promise) return restAfter(context, validated, rest);
+  context.data = validated;
+  return rest(context);
+}
+
+/** `rest` once an asynchronous validation gave the message's data. */
+function restAfter(
+  context: MessageContext,
+  validated: Promise<unknown>,
+  rest: (context: MessageContext) => unknown,
+): Promise<unknown> {
   return validated.then((data) => {
     context.data = data;
     return rest(context);
@@ -119,11 +126,7 @@ function finishAsync(
   debug: boolean,
   startedMs: number,
 ): Promise<void> {
-  const result = validated.then((data) => {
-    context.data = data;
-    return rest(context);
-  });
-  return settleAsync(context, result, debug, startedMs);
+  return settleAsync(context, restAfter(context, validated, rest), debug, startedMs);
 }
 
 /** The end of a run whose handler returned a thenable. */

@@ -81,10 +81,11 @@ export function sealGroup(
   while (index < group.length) {
     const first = group[index]!;
     invariant(first.baseOffset === expected, 'appends are written in dense offset order');
-    const end = first.sealed
-      ? index + 1
-      : mergeEnd(group, index, Math.min(MERGED_BATCH_BYTES_MAX, batchBytesMax));
-    const batch = end - index === 1 ? sealAlone(first) : merge(group, index, end);
+    const run = first.sealed
+      ? undefined
+      : mergeRun(group, index, Math.min(MERGED_BATCH_BYTES_MAX, batchBytesMax));
+    const end = run === undefined ? index + 1 : run.end;
+    const batch = end - index === 1 ? sealAlone(first) : merge(group, index, end, run!.bytes);
     expected = batch.baseOffset + BigInt(batch.recordCount);
     buffers.push(batch.bytes);
     batches.push(batch);
@@ -102,8 +103,15 @@ function sealAlone(append: PendingAppend): StoredBatch {
   return append;
 }
 
-/** One past the last append of the merged batch that starts with `group[start]` (unsealed). */
-function mergeEnd(group: readonly PendingAppend[], start: number, bytesMax: number): number {
+/**
+ * The merged batch that starts with `group[start]` (unsealed): one past its last append, and its
+ * exact size in bytes.
+ */
+function mergeRun(
+  group: readonly PendingAppend[],
+  start: number,
+  bytesMax: number,
+): { readonly end: number; readonly bytes: number } {
   const first = group[start]!;
   const baseTimestampMs = int64NumberAt(first.bytes, BATCH_FIELD.baseTimestamp);
   let mergedBytes = first.bytes.length;
@@ -122,29 +130,27 @@ function mergeEnd(group: readonly PendingAppend[], start: number, bytesMax: numb
     offsetShift += next.recordCount;
     end++;
   }
-  return end;
+  return { end, bytes: mergedBytes };
 }
 
-/** `group[start]` .. `group[end - 1]` as one sealed batch. */
-function merge(group: readonly PendingAppend[], start: number, end: number): StoredBatch {
+/** `group[start]` .. `group[end - 1]` as one sealed batch of `size` bytes ({@link mergeRun}'s). */
+function merge(group: readonly PendingAppend[], start: number, end: number, size: number): StoredBatch {
   const first = group[start]!;
   const baseTimestampMs = int64NumberAt(first.bytes, BATCH_FIELD.baseTimestamp);
-  let bytesUpperBound = 0;
-  for (let index = start; index < end; index++) bytesUpperBound += group[index]!.bytes.length;
-  const target = Buffer.allocUnsafe(bytesUpperBound);
+  const bytes = Buffer.allocUnsafe(size);
   // The first append's header and records are already relative to the merged batch's base.
-  first.bytes.copy(target, 0);
+  first.bytes.copy(bytes, 0);
   let position = first.bytes.length;
   let recordCount = first.recordCount;
   let timestampMsMax = first.timestampMsMax;
   for (let index = start + 1; index < end; index++) {
     const append = group[index]!;
     const shiftMs = int64NumberAt(append.bytes, BATCH_FIELD.baseTimestamp) - baseTimestampMs;
-    position = walkRecords(append, recordCount, shiftMs, target, position);
+    position = walkRecords(append, recordCount, shiftMs, bytes, position);
     recordCount += append.recordCount;
     if (append.timestampMsMax > timestampMsMax) timestampMsMax = append.timestampMsMax;
   }
-  const bytes = target.subarray(0, position);
+  invariant(position === size, 'a merged batch fills the size its sizing walk found');
   bytes.writeInt32BE(position - LOG_OVERHEAD_BYTES, BATCH_FIELD.batchLength);
   bytes.writeInt32BE(recordCount - 1, BATCH_FIELD.lastOffsetDelta);
   writeSafeInt64(bytes, BATCH_FIELD.maxTimestamp, timestampMsMax);
