@@ -255,6 +255,9 @@ class HeraldBus implements Bus, DispatcherHost {
       throw new ConfigurationError(`start: the bus is ${this.#state}; start it once`);
     this.#state = 'starting';
     try {
+      // Before any delivery: the first handlers must not wait for the store's connections and
+      // threads (measured: the SQLite store's first `remember` took 39 ms to start its writer).
+      await this.#idempotency?.open?.();
       for (const dispatcher of this.#dispatchers.values()) await dispatcher.start();
       this.#relay?.start();
       await this.#scheduling.start();

@@ -27,6 +27,13 @@ export interface IdempotencyStore {
   /** Records `key` as processed. Recording a key twice is harmless. */
   remember(key: IdempotencyKey): Promise<void>;
   /**
+   * Optional: opens what the store needs (connections, threads) before the first message, so the
+   * first deliveries do not wait for it and a store that cannot open fails `bus.start()` instead
+   * of the first handler. The bus awaits it in `start()`, before any subscription starts; without
+   * it, a store opens on first use. Calling it again after it resolved does nothing.
+   */
+  open?(): Promise<void>;
+  /**
    * Optional transactional inbox: runs `work` inside one database transaction that also inserts
    * `key`. If `key` is already there, `work` does not run and the result is `{duplicate: true}`;
    * otherwise `work` runs and its writes commit together with the key, or neither does.

@@ -1,6 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { memoryIdempotencyStore } from '../src/index.ts';
+import {
+  createBus,
+  type IdempotencyStore,
+  memoryIdempotencyStore,
+  memoryTransport,
+  silentLogger,
+} from '../src/index.ts';
+import { OrderCreated } from './fixtures.ts';
 
 const key = (id: string) => ({ group: 'g', source: '/s', id });
 
@@ -40,5 +47,67 @@ describe('memoryIdempotencyStore', () => {
     assert.ok(elapsedMs < 8_000, `300,000 remembers took ${Math.round(elapsedMs)} ms`);
     assert.equal(await store.seen(key('id-199999')), false);
     assert.equal(await store.seen(key('id-200000')), true);
+  });
+});
+
+describe('IdempotencyStore.open', () => {
+  /** A memory store that logs the calls the bus makes; `open` fails with `openError` when set. */
+  function loggingStore(openError?: Error) {
+    const inner = memoryIdempotencyStore();
+    const calls: string[] = [];
+    const store: IdempotencyStore = {
+      name: 'logging',
+      async open() {
+        calls.push('open');
+        if (openError !== undefined) throw openError;
+      },
+      seen(key) {
+        calls.push('seen');
+        return inner.seen(key);
+      },
+      remember(key) {
+        calls.push('remember');
+        return inner.remember(key);
+      },
+      close: async () => void calls.push('close'),
+    };
+    return { store, calls };
+  }
+  const order = { orderId: 'o-1', total: 100 };
+
+  it('bus.start() opens the store once, before any delivery reaches it', async () => {
+    const transport = memoryTransport();
+    const { store, calls } = loggingStore();
+    const bus = createBus({ transport, idempotency: store, logger: silentLogger });
+    const handled: string[] = [];
+    bus.on(OrderCreated, { group: 'billing' }, (data) => void handled.push(data.orderId));
+    try {
+      // Published before start: the first delivery comes as soon as the subscription starts.
+      await bus.publish(OrderCreated, order);
+      assert.deepEqual(calls, [], 'the store was used before start()');
+      await bus.start();
+      const deadlineMs = performance.now() + 10_000;
+      while (handled.length === 0 && performance.now() < deadlineMs)
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      assert.deepEqual(handled, ['o-1']);
+      assert.deepEqual(calls.slice(0, 3), ['open', 'seen', 'remember']);
+      assert.equal(calls.filter((call) => call === 'open').length, 1);
+    } finally {
+      await bus.stop();
+    }
+  });
+
+  it('a store that cannot open fails bus.start() with its error, and the bus stops and closes it', async () => {
+    const { store, calls } = loggingStore(new Error('cannot open /nowhere/keys.sqlite'));
+    const bus = createBus({ transport: memoryTransport(), idempotency: store, logger: silentLogger });
+    bus.on(OrderCreated, { group: 'billing' }, () => {});
+    try {
+      await assert.rejects(bus.start(), /cannot open \/nowhere\/keys\.sqlite/);
+      const health = bus.health();
+      assert.deepEqual([health.state, health.live], ['stopped', false]);
+      assert.deepEqual(calls, ['open', 'close'], 'no delivery may reach a store that did not open');
+    } finally {
+      await bus.stop();
+    }
   });
 });

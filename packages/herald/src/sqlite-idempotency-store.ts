@@ -175,8 +175,15 @@ export function sqliteIdempotencyStore(options: SqliteIdempotencyStoreOptions): 
   const open = (): Statements => {
     if (closed) throw new ConfigurationError('sqliteIdempotencyStore: used after close');
     if (statements !== undefined) return statements;
-    mkdirSync(dirname(options.path), { recursive: true });
-    database = new DatabaseSync(options.path);
+    try {
+      mkdirSync(dirname(options.path), { recursive: true });
+      database = new DatabaseSync(options.path);
+    } catch (cause) {
+      throw new ConfigurationError(
+        `sqliteIdempotencyStore: cannot open ${options.path} (${cause instanceof Error ? cause.message : String(cause)}); pass a path whose directory exists or can be created, writable by this process`,
+        { cause },
+      );
+    }
     database.exec(`
       PRAGMA journal_mode = WAL;
       PRAGMA busy_timeout = ${WRITE_LOCK_WAIT_MS_MAX};
@@ -340,6 +347,15 @@ export function sqliteIdempotencyStore(options: SqliteIdempotencyStoreOptions): 
         if (lookups.length === 0) queueMicrotask(lookUp);
         lookups.push({ key, resolve, reject });
       });
+    },
+    /**
+     * Opens the main connection and starts the writer and checkpointer threads, resolving once
+     * their connections are open: the bus calls it in `start()`. Without it the writer starts on
+     * the first `remember` (measured 39 ms, which the first deliveries' handlers waited for).
+     */
+    async open() {
+      open(); // throws (rejects) after close, or when the file cannot be opened
+      await writer.ready();
     },
     remember(key: IdempotencyKey) {
       try {

@@ -74,6 +74,7 @@ const insert = database.prepare(
   'SELECT ?, ?, value, ? FROM json_each(?)');
 // The tail of a checkpoint (see CHECKPOINT_EVERY_KEYS): run between two commits when asked.
 const checkpoint = database.prepare('PRAGMA wal_checkpoint(PASSIVE)');
+parentPort.postMessage({ ready: true });
 let checkpointDue = false;
 const finishCheckpoint = () => {
   const startedMs = performance.now();
@@ -194,6 +195,8 @@ export class RememberWriter {
   readonly #keysMax: number;
   readonly #checkpointEveryKeys: number;
   #worker: Worker | undefined;
+  /** Settled when the current thread has opened its connection, or died before that. */
+  #ready: Promise<void> = Promise.resolve();
   #nextId = 0;
   readonly #waiting = new Map<number, { resolve: () => void; reject: (error: Error) => void }>();
   #failure: Error | undefined;
@@ -263,6 +266,16 @@ export class RememberWriter {
     });
   }
 
+  /**
+   * Starts the thread (and the checkpointer's) if not yet started, and resolves once both have
+   * opened their connections; rejects if a thread died first (the next call starts a new one).
+   */
+  ready(): Promise<void> {
+    if (this.#failure !== undefined) return Promise.reject(this.#failure);
+    this.#start();
+    return Promise.all([this.#ready, this.#checkpointer.ready()]).then(() => {});
+  }
+
   /** Stops the worker; call after every batch settled. */
   async close(): Promise<void> {
     const worker = this.#worker;
@@ -285,7 +298,11 @@ export class RememberWriter {
       },
     });
     worker.unref();
+    const { promise: ready, resolve: opened, reject: died } = Promise.withResolvers<void>();
+    ready.catch(() => {}); // also reported to the batches waiting, or the next ready() call
+    this.#ready = ready;
     worker.on('message', (answer: WriterAnswer) => {
+      if (answer.ready === true) return opened();
       this.#count(answer);
       for (const id of answer.ids) {
         const waiting = this.#waiting.get(id);
@@ -301,6 +318,7 @@ export class RememberWriter {
     // starts a new thread.
     const failed = (error: Error) => {
       if (this.#worker === worker) this.#worker = undefined;
+      died(error);
       for (const waiting of this.#waiting.values()) waiting.reject(error);
       this.#waiting.clear();
     };
@@ -345,6 +363,8 @@ export class RememberWriter {
 
 /** The worker's answer: a commit (or its failure) of batches `ids`, or a checkpoint's tail it ran. */
 interface WriterAnswer {
+  /** Sent once, when the thread has opened its connection (the other fields are absent then). */
+  readonly ready?: true;
   readonly ids: number[];
   readonly tailMs?: number;
   readonly walPages?: number;

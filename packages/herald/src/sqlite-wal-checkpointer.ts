@@ -21,6 +21,7 @@ const database = new DatabaseSync(workerData.path);
 // fsyncs (FULL: the WAL before the copy, the database file after).
 database.exec('PRAGMA synchronous = ' + workerData.synchronous + '; PRAGMA wal_autocheckpoint = 0;');
 const checkpoint = database.prepare('PRAGMA wal_checkpoint(PASSIVE)');
+parentPort.postMessage({ ready: true });
 parentPort.on('message', () => {
   const startedMs = performance.now();
   try {
@@ -55,6 +56,8 @@ export class WalCheckpointer {
   readonly #synchronous: 'FULL' | 'NORMAL';
   readonly #onCheckpoint: (report: CheckpointReport) => void;
   #worker: Worker | undefined;
+  /** Settled when the current thread has opened its connection, or died before that. */
+  #ready: Promise<void> = Promise.resolve();
   #running = false;
   #requested = false;
   #closed = false;
@@ -81,6 +84,16 @@ export class WalCheckpointer {
     this.#start().postMessage(null);
   }
 
+  /**
+   * Starts the thread if not yet started, and resolves once it has opened its connection; rejects
+   * if it died first (the next request or call starts a new one). Resolves at once after close.
+   */
+  ready(): Promise<void> {
+    if (this.#closed) return Promise.resolve();
+    this.#start();
+    return this.#ready;
+  }
+
   /** Stops the thread (a checkpoint running is abandoned: SQLite's checkpoints are crash-safe). */
   async close(): Promise<void> {
     this.#closed = true;
@@ -97,7 +110,11 @@ export class WalCheckpointer {
     });
     // Never keeps the process alive: a checkpoint left undone is done by the next one.
     worker.unref();
+    const { promise: ready, resolve: opened, reject: died } = Promise.withResolvers<void>();
+    ready.catch(() => {}); // reported to ready()'s caller; a request meanwhile is dropped (see class)
+    this.#ready = ready;
     worker.on('message', (answer: CheckpointAnswer) => {
+      if (answer.ready === true) return opened();
       this.#running = false;
       if (answer.checkpointMs !== undefined && answer.busy === 0)
         this.#onCheckpoint({
@@ -111,12 +128,15 @@ export class WalCheckpointer {
       }
     });
     // The thread died: the next request starts a new one.
-    const failed = () => {
+    const failed = (error: Error) => {
       if (this.#worker === worker) this.#worker = undefined;
       this.#running = false;
+      died(error);
     };
     worker.on('error', failed);
-    worker.on('exit', failed);
+    worker.on('exit', (code) =>
+      failed(new Error(`sqliteIdempotencyStore: the checkpointer thread exited (code ${code})`)),
+    );
     this.#worker = worker;
     return worker;
   }
@@ -124,6 +144,8 @@ export class WalCheckpointer {
 
 /** The checkpointer's answer: what a checkpoint did, or why it failed. */
 interface CheckpointAnswer {
+  /** Sent once, when the thread has opened its connection (the other fields are absent then). */
+  readonly ready?: true;
   readonly checkpointMs?: number;
   readonly walPages?: number;
   readonly copiedPages?: number;

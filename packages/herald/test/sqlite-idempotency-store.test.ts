@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -31,7 +31,63 @@ const steadyKeys = async (remember: (id: string) => Promise<void>, writers: numb
   );
 };
 
+/** Worker threads of this process (Linux names them `WorkerThread` in `/proc/self/task/TID/comm`). */
+const workerThreads = (): number =>
+  readdirSync('/proc/self/task').filter((task) => {
+    try {
+      return readFileSync(`/proc/self/task/${task}/comm`, 'utf8').trim() === 'WorkerThread';
+    } catch {
+      return false; // the thread ended while listed
+    }
+  }).length;
+
+/** Waits (bounded) until `condition` holds; fails with `what` otherwise. */
+const waitFor = async (condition: () => boolean, what: string) => {
+  const deadlineMs = performance.now() + 10_000;
+  while (!condition()) {
+    assert.ok(performance.now() < deadlineMs, `timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+};
+
 describe('sqlite idempotency store', { timeout: 120_000 }, () => {
+  it('sqlite idempotency store - open() starts the writer and checkpointer threads up front; remember then starts none', {
+    skip: process.platform !== 'linux' && 'counts threads in /proc/self/task (Linux)',
+  }, async () => {
+    const path = join(directory, 'open', 'keys.sqlite');
+    const before = workerThreads();
+    const store = sqliteIdempotencyStore({ path });
+    try {
+      assert.equal(workerThreads(), before, 'creating the store started a thread');
+      await store.open!();
+      assert.equal(workerThreads(), before + 2, 'open() resolved before both threads ran');
+      await store.open!(); // again: nothing more
+      const key = { group: 'g', source: '/s', id: 'after-open' };
+      await store.remember(key);
+      assert.equal(await store.seen(key), true);
+      assert.equal(workerThreads(), before + 2, 'remember after open() started another thread');
+    } finally {
+      await store.close();
+    }
+    await waitFor(() => workerThreads() === before, 'the threads to end after close()');
+    await assert.rejects(store.open!(), /used after close/);
+  });
+
+  it('sqlite idempotency store - open() rejects with the cause when the database cannot be opened', async () => {
+    const blocker = join(directory, 'not-a-directory');
+    writeFileSync(blocker, 'a file where the store wants a directory');
+    const store = sqliteIdempotencyStore({ path: join(blocker, 'keys.sqlite') });
+    try {
+      await assert.rejects(store.open!(), {
+        name: 'ConfigurationError',
+        message:
+          /cannot open .*keys\.sqlite \((EEXIST|ENOTDIR).*\); pass a path whose directory exists or can be created/,
+      });
+    } finally {
+      await store.close();
+    }
+  });
+
   it('remembers keys across reopen, per group, within the retention window', async () => {
     const path = join(directory, 'a', 'keys.sqlite');
     const key = { group: 'g', source: '/s', id: '1' };
