@@ -35,16 +35,18 @@ export async function validate<S extends StandardSchemaV1>(
  * {@link validate} without the promise when the schema answers synchronously (zod, valibot and
  * arktype do for schemas without async refinements): the output itself, or a promise of it from an
  * asynchronous schema. Throws (or rejects) the same {@link ValidationError}. The publish path and
- * the validation middleware use it to skip a promise and a tick per message.
+ * the validation middleware use it to skip a promise and a tick per message. The error names the
+ * value `name(what)`, built only when the value fails (see {@link validatePayloadNow}).
  */
 export function validateNow<S extends StandardSchemaV1>(
   schema: S,
   value: unknown,
   what: string,
+  name: (what: string) => string = asIs,
 ): Infer<S> | Promise<Infer<S>> {
   const result = schema['~standard'].validate(value);
-  if (result instanceof Promise) return result.then((settled) => outputOf<S>(settled, what));
-  return outputOf<S>(result, what);
+  if (result instanceof Promise) return result.then((settled) => outputOf<S>(settled, what, name));
+  return outputOf<S>(result, what, name);
 }
 
 /**
@@ -56,25 +58,19 @@ export function validatePayloadNow<S extends StandardSchemaV1>(
   value: unknown,
   type: string,
 ): Infer<S> | Promise<Infer<S>> {
-  const result = schema['~standard'].validate(value);
-  if (result instanceof Promise) return result.then((settled) => payloadOf<S>(settled, type));
-  return payloadOf<S>(result, type);
+  return validateNow(schema, value, type, payloadName);
 }
 
-function payloadOf<S extends StandardSchemaV1>(
-  result: StandardSchemaV1.Result<unknown>,
-  type: string,
-): Infer<S> {
-  if (result.issues === undefined) return result.value as Infer<S>;
-  throw new ValidationError(`"${type}" payload`, result.issues.map(toIssue));
-}
+const asIs = (what: string): string => what;
+const payloadName = (type: string): string => `"${type}" payload`;
 
 function outputOf<S extends StandardSchemaV1>(
   result: StandardSchemaV1.Result<unknown>,
   what: string,
+  name: (what: string) => string,
 ): Infer<S> {
   if (result.issues === undefined) return result.value as Infer<S>;
-  throw new ValidationError(what, result.issues.map(toIssue));
+  throw new ValidationError(name(what), result.issues.map(toIssue));
 }
 
 function toIssue(issue: StandardSchemaV1.Issue): ValidationIssue {
