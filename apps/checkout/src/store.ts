@@ -71,6 +71,7 @@ export async function openServiceStore(options: ServiceStoreOptions): Promise<Se
   // ServiceStore.close really closes it.
   const inbox: IdempotencyStore = {
     name: store.name,
+    open: () => store.open(),
     seen: (key) => store.seen(key),
     remember: (key) => store.remember(key),
     transaction: (key, work) => transaction(key, work),

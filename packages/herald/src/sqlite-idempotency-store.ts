@@ -87,6 +87,12 @@ interface PendingLookup {
 /** The SQLite idempotency store: an `IdempotencyStore` with its writer's counters. */
 export interface SqliteIdempotencyStore extends IdempotencyStore {
   /**
+   * Opens the database and starts the writer and checkpointer threads, resolving once both have
+   * their connection (`bus.start()` calls it). Rejects with a `ConfigurationError` naming the path
+   * when it cannot be opened, or after `close`. Again after it resolved: nothing more starts.
+   */
+  open(): Promise<void>;
+  /**
    * What the writer thread of `remember` did so far: commits, keys, time inserting and committing,
    * WAL checkpoints (see `bench/_idempotency-breakdown.ts`). Counters only; reading is free.
    */

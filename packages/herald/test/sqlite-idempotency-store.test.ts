@@ -59,9 +59,9 @@ describe('sqlite idempotency store', { timeout: 120_000 }, () => {
     const store = sqliteIdempotencyStore({ path });
     try {
       assert.equal(workerThreads(), before, 'creating the store started a thread');
-      await store.open!();
+      await store.open();
       assert.equal(workerThreads(), before + 2, 'open() resolved before both threads ran');
-      await store.open!(); // again: nothing more
+      await store.open(); // again: nothing more
       const key = { group: 'g', source: '/s', id: 'after-open' };
       await store.remember(key);
       assert.equal(await store.seen(key), true);
@@ -70,7 +70,7 @@ describe('sqlite idempotency store', { timeout: 120_000 }, () => {
       await store.close();
     }
     await waitFor(() => workerThreads() === before, 'the threads to end after close()');
-    await assert.rejects(store.open!(), /used after close/);
+    await assert.rejects(store.open(), /used after close/);
   });
 
   it('sqlite idempotency store - open() rejects with the cause when the database cannot be opened', async () => {
@@ -78,7 +78,7 @@ describe('sqlite idempotency store', { timeout: 120_000 }, () => {
     writeFileSync(blocker, 'a file where the store wants a directory');
     const store = sqliteIdempotencyStore({ path: join(blocker, 'keys.sqlite') });
     try {
-      await assert.rejects(store.open!(), {
+      await assert.rejects(store.open(), {
         name: 'ConfigurationError',
         message:
           /cannot open .*keys\.sqlite \((EEXIST|ENOTDIR).*\); pass a path whose directory exists or can be created/,
