@@ -41,6 +41,12 @@ export interface PostgresInbox extends IdempotencyStore {
   ): Promise<{ duplicate: true } | { duplicate: false; value: T }>;
   /** Creates the table if missing; run on first use, idempotent and safe from many processes at once. */
   ensureSchema(): Promise<void>;
+  /**
+   * Connects and runs {@link ensureSchema}: `bus.start()` calls it, so a server that cannot be
+   * reached, a missing database or (with `createSchema: false`) a missing table fails `start()`
+   * with the same error the first message would have met. Rejects with `ClosedError` after close.
+   */
+  open(): Promise<void>;
   /** Deletes expired rows (and rows above `entriesMax`) in bounded batches; resolves with the count deleted. */
   prune(): Promise<number>;
   /** Stops pruning and ends the pool the inbox created (never yours). Idempotent. */
@@ -170,6 +176,10 @@ class Inbox implements PostgresInbox {
       throw error;
     });
     return this.#schemaReady;
+  }
+
+  open(): Promise<void> {
+    return this.#ready();
   }
 
   prune(): Promise<number> {

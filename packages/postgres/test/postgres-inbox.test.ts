@@ -5,7 +5,14 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { ClosedError, ConfigurationError, silentLogger, TransportError } from '@herald/bus';
+import {
+  ClosedError,
+  ConfigurationError,
+  createBus,
+  memoryTransport,
+  silentLogger,
+  TransportError,
+} from '@herald/bus';
 import { eventually, POSTGRES_URL } from '@herald/test-support';
 import pg from 'pg';
 import { INBOX_SCHEMA_SQL, inboxSchemaSql, type PostgresInboxOptions, postgresInbox } from '../src/index.ts';
@@ -198,6 +205,21 @@ describe('postgres inbox - schema', { timeout: 600_000 }, () => {
     }
   });
 
+  test('bus.start() opens the inbox: the table exists before the first message', async () => {
+    const inbox = inboxOn('opened_at_start');
+    const bus = createBus({ transport: memoryTransport(), idempotency: inbox, logger: silentLogger });
+    try {
+      await bus.start();
+      const { rows } = await scratch.pool.query('select to_regclass($1) is not null as exists', [
+        scratch.table('opened_at_start'),
+      ]);
+      assert.equal(rows[0].exists, true, 'bus.start() resolved before the inbox created its table');
+    } finally {
+      await bus.stop(); // closes the inbox
+    }
+    await assert.rejects(inbox.open(), ClosedError);
+  });
+
   test('createSchema false and no table: a ConfigurationError that points at inboxSchemaSql', async () => {
     const inbox = inboxOn('never_created', { createSchema: false });
     try {
@@ -296,6 +318,23 @@ describe('postgres inbox - errors and closing', { timeout: 600_000 }, () => {
       );
     } finally {
       await inbox.close();
+    }
+  });
+
+  test('bus.start() on a missing database fails with that ConfigurationError, before any delivery', async () => {
+    const url = new URL(POSTGRES_URL);
+    url.pathname = '/herald_no_such_database';
+    const inbox = postgresInbox({ connectionString: url.toString(), pruneIntervalMs: 0 });
+    const bus = createBus({ transport: memoryTransport(), idempotency: inbox, logger: silentLogger });
+    try {
+      await assert.rejects(
+        bus.start(),
+        (error) =>
+          error instanceof ConfigurationError && /herald_no_such_database.*createdb/.test(error.message),
+      );
+      assert.equal(bus.health().state, 'stopped');
+    } finally {
+      await bus.stop();
     }
   });
 
