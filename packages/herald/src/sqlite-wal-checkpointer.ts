@@ -111,7 +111,7 @@ export class WalCheckpointer {
     // Never keeps the process alive: a checkpoint left undone is done by the next one.
     worker.unref();
     const { promise: ready, resolve: opened, reject: died } = Promise.withResolvers<void>();
-    ready.catch(() => {}); // reported to ready()'s caller; a request meanwhile is dropped (see class)
+    ready.catch(() => {}); // reported to ready()'s caller, if one waits
     this.#ready = ready;
     worker.on('message', (answer: CheckpointAnswer) => {
       if (answer.ready === true) return opened();
