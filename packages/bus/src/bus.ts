@@ -257,7 +257,8 @@ class HeraldBus implements Bus, DispatcherHost {
     try {
       // Before any delivery: the first handlers must not wait for the store's connections and
       // threads (measured: the SQLite store's first `remember` took 39 ms to start its writer).
-      await this.#idempotency?.open?.();
+      // A bus without handlers never uses them, so it opens nothing (its store stays lazy).
+      if (this.#dispatchers.size > 0) await this.#idempotency?.open?.();
       for (const dispatcher of this.#dispatchers.values()) await dispatcher.start();
       this.#relay?.start();
       await this.#scheduling.start();

@@ -29,8 +29,9 @@ export interface IdempotencyStore {
   /**
    * Optional: opens what the store needs (connections, threads) before the first message, so the
    * first deliveries do not wait for it and a store that cannot open fails `bus.start()` instead
-   * of the first handler. The bus awaits it in `start()`, before any subscription starts; without
-   * it, a store opens on first use. Calling it again after it resolved does nothing.
+   * of the first handler. The bus awaits it in `start()` when it has handlers, before any
+   * subscription starts; without it (or without handlers), a store opens on first use. Calling it
+   * again after it resolved does nothing.
    */
   open?(): Promise<void>;
   /**

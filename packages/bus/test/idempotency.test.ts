@@ -97,6 +97,18 @@ describe('IdempotencyStore.open', () => {
     }
   });
 
+  it('a bus without handlers leaves the store closed at start (it would never use it)', async () => {
+    const { store, calls } = loggingStore();
+    const bus = createBus({ transport: memoryTransport(), idempotency: store, logger: silentLogger });
+    try {
+      await bus.start();
+      await bus.publish(OrderCreated, order);
+      assert.deepEqual(calls, [], 'start() opened a store no handler uses');
+    } finally {
+      await bus.stop();
+    }
+  });
+
   it('a store that cannot open fails bus.start() with its error, and the bus stops and closes it', async () => {
     const { store, calls } = loggingStore(new Error('cannot open /nowhere/keys.sqlite'));
     const bus = createBus({ transport: memoryTransport(), idempotency: store, logger: silentLogger });

@@ -88,7 +88,7 @@ interface PendingLookup {
 export interface SqliteIdempotencyStore extends IdempotencyStore {
   /**
    * Opens the database and starts the writer and checkpointer threads, resolving once both have
-   * their connection (`bus.start()` calls it). Rejects with a `ConfigurationError` naming the path
+   * their connection (`bus.start()` calls it when the bus has handlers). Rejects with a `ConfigurationError` naming the path
    * when it cannot be opened, or after `close`. Again after it resolved: nothing more starts.
    */
   open(): Promise<void>;
@@ -354,11 +354,8 @@ export function sqliteIdempotencyStore(options: SqliteIdempotencyStoreOptions): 
         lookups.push({ key, resolve, reject });
       });
     },
-    /**
-     * Opens the main connection and starts the writer and checkpointer threads, resolving once
-     * their connections are open: the bus calls it in `start()`. Without it the writer starts on
-     * the first `remember` (measured 39 ms, which the first deliveries' handlers waited for).
-     */
+    // See SqliteIdempotencyStore.open. Without it the writer starts on the first `remember`
+    // (measured 39 ms, which the first deliveries' handlers waited for).
     async open() {
       open(); // throws (rejects) after close, or when the file cannot be opened
       await writer.ready();

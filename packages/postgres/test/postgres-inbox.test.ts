@@ -9,16 +9,24 @@ import {
   ClosedError,
   ConfigurationError,
   createBus,
+  defineEvent,
   memoryTransport,
   silentLogger,
   TransportError,
 } from '@herald/bus';
 import { eventually, POSTGRES_URL } from '@herald/test-support';
 import pg from 'pg';
+import { z } from 'zod';
 import { INBOX_SCHEMA_SQL, inboxSchemaSql, type PostgresInboxOptions, postgresInbox } from '../src/index.ts';
 import { countRows, type Scratch, scratchSchema } from './support/scratch.ts';
 
 const key = (id: string, group = 'ledger') => ({ group, source: '/test/payments', id });
+/** An event for buses that need a handler (`bus.start()` opens the inbox only for those). */
+const PaymentCaptured = defineEvent('PaymentCaptured', {
+  topic: 'payments',
+  schema: z.object({ account: z.string() }),
+  key: (payment) => payment.account,
+});
 
 let scratch: Scratch;
 before(async () => {
@@ -208,6 +216,7 @@ describe('postgres inbox - schema', { timeout: 600_000 }, () => {
   test('bus.start() opens the inbox: the table exists before the first message', async () => {
     const inbox = inboxOn('opened_at_start');
     const bus = createBus({ transport: memoryTransport(), idempotency: inbox, logger: silentLogger });
+    bus.on(PaymentCaptured, { group: 'ledger' }, () => {});
     try {
       await bus.start();
       const { rows } = await scratch.pool.query('select to_regclass($1) is not null as exists', [
@@ -326,6 +335,7 @@ describe('postgres inbox - errors and closing', { timeout: 600_000 }, () => {
     url.pathname = '/herald_no_such_database';
     const inbox = postgresInbox({ connectionString: url.toString(), pruneIntervalMs: 0 });
     const bus = createBus({ transport: memoryTransport(), idempotency: inbox, logger: silentLogger });
+    bus.on(PaymentCaptured, { group: 'ledger' }, () => {});
     try {
       await assert.rejects(
         bus.start(),
