@@ -10,12 +10,12 @@
  *   npx node bench/_sync-round-cost.ts [files list, default 1,4] [rounds, default 2000] [bytes, default 16384] [lone-sync ms, default 5000]
  *
  * Prints one JSON line per file count (µs per round p50/p99, fdatasyncs/s) and one for the lone
- * syncs (p50/p99/p99.9/max ms, over 5 s unless told). Run it beside `bench/_fastpath-profile.ts`: a layer's
- * publishes/s with P single-record publishers is about P ÷ (P × its main-thread µs per publish +
+ * syncs (p50/p99/p99.9/max ms, over 5 s unless told). Run it beside `bench/_fastpath-profile.ts`:
+ * a layer's publishes/s with P single-record publishers is about P ÷ (P × its main-thread µs per publish +
  * this round's µs), docs/benchmarks.md, "What bounds each target".
  */
 import { open } from 'node:fs/promises';
-import { tempDir } from './_common.ts';
+import { sleep, summarize, tempDir } from './_common.ts';
 
 const [filesText = '1,4', roundsText = '2000', bytesText = '16384', loneSyncText = '5000'] =
   process.argv.slice(2);
@@ -33,10 +33,6 @@ for (const count of [...fileCounts, rounds, bytes, loneSyncMs]) {
       `expected positive integers: files list, rounds, bytes, lone-sync ms (got ${process.argv.slice(2).join(' ')})`,
     );
   }
-}
-
-function quantile(sorted: readonly number[], fraction: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor(fraction * sorted.length))]!;
 }
 
 const directory = await tempDir('herald-sync-round');
@@ -60,14 +56,14 @@ try {
         roundsUs.push((performance.now() - roundStarted) * 1000);
       }
       const seconds = (performance.now() - started) / 1000;
-      roundsUs.sort((left, right) => left - right);
+      const roundUs = summarize(roundsUs);
       process.stdout.write(
         `${JSON.stringify({
           files,
           bytesPerFile: bytes,
           rounds,
-          roundUsP50: Math.round(quantile(roundsUs, 0.5)),
-          roundUsP99: Math.round(quantile(roundsUs, 0.99)),
+          roundUsP50: Math.round(roundUs.p50),
+          roundUsP99: Math.round(roundUs.p99),
           fdatasyncsPerSecond: Math.round((rounds * files) / seconds),
         })}\n`,
       );
@@ -84,17 +80,17 @@ try {
       await handle.writev([buffer], position);
       await handle.datasync();
       latenciesMs.push(performance.now() - started);
-      await new Promise((resolve) => setTimeout(resolve, LONE_SYNC_GAP_MS));
+      await sleep(LONE_SYNC_GAP_MS);
     }
-    latenciesMs.sort((left, right) => left - right);
+    const latencyMs = summarize(latenciesMs);
     const ms = (value: number) => Number(value.toFixed(2));
     process.stdout.write(
       `${JSON.stringify({
-        loneSyncs: latenciesMs.length,
-        msP50: ms(quantile(latenciesMs, 0.5)),
-        msP99: ms(quantile(latenciesMs, 0.99)),
-        msP999: ms(quantile(latenciesMs, 0.999)),
-        msMax: ms(latenciesMs.at(-1)!),
+        loneSyncs: latencyMs.count,
+        msP50: ms(latencyMs.p50),
+        msP99: ms(latencyMs.p99),
+        msP999: ms(latencyMs.p999),
+        msMax: ms(latencyMs.max),
       })}\n`,
     );
   } finally {
