@@ -6,19 +6,17 @@
  * (the 1 M run does, against the 1 s target: docs/benchmarks.md).
  */
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
+import { existsSync } from 'node:fs';
 import { test } from 'node:test';
 import { runTool } from '@herald/test-support';
+import { BENCH_RUN, temporaryEntries } from './smoke-support.ts';
 
-const RUN = path.join(import.meta.dirname, '..', 'run.ts');
 const CHROMIUM = '/usr/bin/chromium';
 /** Fill, browser start and three rounds of page loads on a loaded 2-core machine. */
 const RUN_TIMEOUT_MS = 180_000;
 
 function consoleDirectories(): string[] {
-  return readdirSync(tmpdir()).filter((name) => name.startsWith('herald-bench-console-'));
+  return temporaryEntries('herald-bench-console-');
 }
 
 test('bench console prints every view and the search, and removes its data', {
@@ -26,7 +24,7 @@ test('bench console prints every view and the search, and removes its data', {
   skip: existsSync(CHROMIUM) ? false : `${CHROMIUM} is missing: run scripts/setup.sh`,
 }, async () => {
   const directoriesBefore = new Set(consoleDirectories());
-  const { code, stdout, stderr } = await runTool(process.execPath, [RUN, 'console', '--quick'], {
+  const { code, stdout, stderr } = await runTool(process.execPath, [BENCH_RUN, 'console', '--quick'], {
     timeoutMs: RUN_TIMEOUT_MS,
   });
   assert.equal(code, 0, `exit code ${code}\n${stderr.slice(-2000)}`);

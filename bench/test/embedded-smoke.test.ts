@@ -5,28 +5,15 @@
  * figure: a target printed as NOT met passes.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { readdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { test } from 'node:test';
 import { runTool } from '@herald/test-support';
+import { BENCH_RUN, gitStatus, temporaryEntries } from './smoke-support.ts';
 
-const RUN = path.join(import.meta.dirname, '..', 'run.ts');
-const ROOT = path.join(import.meta.dirname, '..', '..');
 /** 16 rows of 1 s, their drains and a fresh broker each, on a loaded 2-core machine. */
 const RUN_TIMEOUT_MS = 180_000;
 
-function gitStatus(): string {
-  return execFileSync('git', ['status', '--porcelain', '--untracked-files=all'], {
-    cwd: ROOT,
-    encoding: 'utf8',
-    timeout: 30_000,
-  });
-}
-
 function benchDirectories(): string[] {
-  return readdirSync(tmpdir()).filter((name) => name.startsWith('herald-embedded-bench-'));
+  return temporaryEntries('herald-embedded-bench-');
 }
 
 /** The cells of the table line that starts with `| name |`, trimmed; fails when it is missing. */
@@ -41,7 +28,7 @@ test('bench embedded --quick prints every row and target and leaves nothing behi
 }, async () => {
   const statusBefore = gitStatus();
   const directoriesBefore = new Set(benchDirectories());
-  const { code, stdout, stderr } = await runTool(process.execPath, [RUN, 'embedded', '--quick'], {
+  const { code, stdout, stderr } = await runTool(process.execPath, [BENCH_RUN, 'embedded', '--quick'], {
     timeoutMs: RUN_TIMEOUT_MS,
   });
   assert.equal(code, 0, `exit code ${code}\n${stderr.slice(-2000)}`);

@@ -5,25 +5,13 @@
  * figure: a row that failed or a peer that was skipped still passes, as long as the report says so.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { runTool, type ToolResult } from '@herald/test-support';
-
-const RUN = path.join(import.meta.dirname, '..', 'run.ts');
-const ROOT = path.join(import.meta.dirname, '..', '..');
-
-/** `git status --porcelain` of the working tree (untracked files included, ignored ones not). */
-function gitStatus(): string {
-  return execFileSync('git', ['status', '--porcelain', '--untracked-files=all'], {
-    cwd: ROOT,
-    encoding: 'utf8',
-    timeout: 30_000,
-  });
-}
+import { BENCH_RUN, gitStatus } from './smoke-support.ts';
 
 /**
  * Longest run of every row: Apache Kafka's start-up and warm-up, and the Herald-on-AWS row, whose
@@ -35,7 +23,7 @@ const ONE_ROW_TIMEOUT_MS = 60_000;
 
 /** Runs `npm run bench -- <args>`, killed after `timeoutMs` (then `code` is null). */
 function runBench(args: readonly string[], timeoutMs: number): Promise<ToolResult> {
-  return runTool(process.execPath, [RUN, ...args], { timeoutMs });
+  return runTool(process.execPath, [BENCH_RUN, ...args], { timeoutMs });
 }
 
 test('bench peers --quick prints every table and writes JSON and SVG charts', {

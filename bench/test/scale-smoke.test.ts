@@ -5,28 +5,15 @@
  * figure.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { readdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { test } from 'node:test';
 import { runTool } from '@herald/test-support';
+import { BENCH_RUN, gitStatus, temporaryEntries } from './smoke-support.ts';
 
-const RUN = path.join(import.meta.dirname, '..', 'run.ts');
-const ROOT = path.join(import.meta.dirname, '..', '..');
 /** Fill, three child processes per size, on a loaded 2-core machine. */
 const RUN_TIMEOUT_MS = 180_000;
 
-function gitStatus(): string {
-  return execFileSync('git', ['status', '--porcelain', '--untracked-files=all'], {
-    cwd: ROOT,
-    encoding: 'utf8',
-    timeout: 30_000,
-  });
-}
-
 function scaleDirectories(): string[] {
-  return readdirSync(tmpdir()).filter((name) => name.startsWith('herald-bench-scale-'));
+  return temporaryEntries('herald-bench-scale-');
 }
 
 test('bench scale prints every measure for each size and removes its data', {
@@ -36,7 +23,7 @@ test('bench scale prints every measure for each size and removes its data', {
   const directoriesBefore = new Set(scaleDirectories());
   const { code, stdout, stderr } = await runTool(
     process.execPath,
-    [RUN, 'scale', '--events', '2000,20000', '--bus-events', '2000'],
+    [BENCH_RUN, 'scale', '--events', '2000,20000', '--bus-events', '2000'],
     { timeoutMs: RUN_TIMEOUT_MS },
   );
   assert.equal(code, 0, `exit code ${code}\n${stderr.slice(-2000)}`);

@@ -6,18 +6,17 @@
  * not judge any figure.
  */
 import assert from 'node:assert/strict';
-import { readdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { runTool } from '@herald/test-support';
+import { temporaryEntries } from './smoke-support.ts';
 
 const HELPER = path.join(import.meta.dirname, '..', '_sync-round-cost.ts');
 /** 2 × 20 rounds of fdatasync and 200 ms of lone syncs, on a loaded disk. */
 const RUN_TIMEOUT_MS = 60_000;
 
 function helperDirectories(): string[] {
-  return readdirSync(tmpdir()).filter((name) => name.startsWith('herald-sync-round-'));
+  return temporaryEntries('herald-sync-round-');
 }
 
 test('the sync-round helper reports each file count and the lone-sync tail', {
