@@ -9,21 +9,17 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { test } from 'node:test';
 import { runTool } from '@herald/test-support';
-import { BENCH_RUN, temporaryEntries } from './smoke-support.ts';
+import { BENCH_RUN, watchTemporaryEntries } from './smoke-support.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
 /** Fill, browser start and three rounds of page loads on a loaded 2-core machine. */
 const RUN_TIMEOUT_MS = 180_000;
 
-function consoleDirectories(): string[] {
-  return temporaryEntries('herald-bench-console-');
-}
-
 test('bench console prints every view and the search, and removes its data', {
   timeout: RUN_TIMEOUT_MS + 20_000,
   skip: existsSync(CHROMIUM) ? false : `${CHROMIUM} is missing: run scripts/setup.sh`,
 }, async () => {
-  const directoriesBefore = new Set(consoleDirectories());
+  const leftoverDirectories = watchTemporaryEntries('herald-bench-console-');
   const { code, stdout, stderr } = await runTool(process.execPath, [BENCH_RUN, 'console', '--quick'], {
     timeoutMs: RUN_TIMEOUT_MS,
   });
@@ -56,6 +52,5 @@ test('bench console prints every view and the search, and removes its data', {
     stdout,
     /search for "customerId":"c-42" \(limit 1,000\): [\d,]+ events scanned, stopped by end/,
   );
-  const leftovers = consoleDirectories().filter((name) => !directoriesBefore.has(name));
-  assert.deepEqual(leftovers, [], 'the data directory is removed');
+  assert.deepEqual(leftoverDirectories(), [], 'the data directory is removed');
 });

@@ -7,14 +7,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { runTool } from '@herald/test-support';
-import { BENCH_RUN, gitStatus, temporaryEntries } from './smoke-support.ts';
+import { BENCH_RUN, gitStatus, watchTemporaryEntries } from './smoke-support.ts';
 
 /** 16 rows of 1 s, their drains and a fresh broker each, on a loaded 2-core machine. */
 const RUN_TIMEOUT_MS = 180_000;
-
-function benchDirectories(): string[] {
-  return temporaryEntries('herald-embedded-bench-');
-}
 
 /** The cells of the table line that starts with `| name |`, trimmed; fails when it is missing. */
 function rowCells(stdout: string, name: string): string[] {
@@ -27,7 +23,7 @@ test('bench embedded --quick prints every row and target and leaves nothing behi
   timeout: RUN_TIMEOUT_MS + 20_000,
 }, async () => {
   const statusBefore = gitStatus();
-  const directoriesBefore = new Set(benchDirectories());
+  const leftoverDirectories = watchTemporaryEntries('herald-embedded-bench-');
   const { code, stdout, stderr } = await runTool(process.execPath, [BENCH_RUN, 'embedded', '--quick'], {
     timeoutMs: RUN_TIMEOUT_MS,
   });
@@ -74,7 +70,6 @@ test('bench embedded --quick prints every row and target and leaves nothing behi
     assert.match(cells[6]!, /^(yes|\*\*NO\*\*)$/, `${name}: ${cells.join(' | ')}`);
     if (target !== undefined) assert.match(cells[7]!, target, `${name}: ${cells.join(' | ')}`);
   }
-  const leftovers = benchDirectories().filter((name) => !directoriesBefore.has(name));
-  assert.deepEqual(leftovers, [], 'the data directories are removed');
+  assert.deepEqual(leftoverDirectories(), [], 'the data directories are removed');
   assert.equal(gitStatus(), statusBefore, 'a benchmark run changed the working tree');
 });

@@ -7,20 +7,16 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { runTool } from '@herald/test-support';
-import { BENCH_RUN, gitStatus, temporaryEntries } from './smoke-support.ts';
+import { BENCH_RUN, gitStatus, watchTemporaryEntries } from './smoke-support.ts';
 
 /** Fill, three child processes per size, on a loaded 2-core machine. */
 const RUN_TIMEOUT_MS = 180_000;
-
-function scaleDirectories(): string[] {
-  return temporaryEntries('herald-bench-scale-');
-}
 
 test('bench scale prints every measure for each size and removes its data', {
   timeout: RUN_TIMEOUT_MS + 20_000,
 }, async () => {
   const statusBefore = gitStatus();
-  const directoriesBefore = new Set(scaleDirectories());
+  const leftoverDirectories = watchTemporaryEntries('herald-bench-scale-');
   const { code, stdout, stderr } = await runTool(
     process.execPath,
     [BENCH_RUN, 'scale', '--events', '2000,20000', '--bus-events', '2000'],
@@ -46,7 +42,6 @@ test('bench scale prints every measure for each size and removes its data', {
     assert.match(cells[2]!, /^[\d,.]+$/, `${measure}: ${row}`);
     assert.match(cells[3]!, /^[\d,.]+$/, `${measure}: ${row}`);
   }
-  const leftovers = scaleDirectories().filter((name) => !directoriesBefore.has(name));
-  assert.deepEqual(leftovers, [], 'the data directory is removed');
+  assert.deepEqual(leftoverDirectories(), [], 'the data directory is removed');
   assert.equal(gitStatus(), statusBefore, 'a benchmark run changed the working tree');
 });

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 
 /** The repository's root. */
-export const REPOSITORY_ROOT = path.join(import.meta.dirname, '..', '..');
+const REPOSITORY_ROOT = path.join(import.meta.dirname, '..', '..');
 
 /** `bench/run.ts`, the script behind `npm run bench`. */
 export const BENCH_RUN = path.join(REPOSITORY_ROOT, 'bench', 'run.ts');
@@ -23,7 +23,13 @@ export function gitStatus(): string {
   });
 }
 
-/** The names of the entries of `os.tmpdir()` that start with `prefix`. */
-export function temporaryEntries(prefix: string): string[] {
-  return readdirSync(tmpdir()).filter((name) => name.startsWith(prefix));
+/**
+ * Notes the entries of `os.tmpdir()` that start with `prefix` now, and returns a function that
+ * lists those added since: what a run left behind (entries of other runs, before or alongside,
+ * are not counted).
+ */
+export function watchTemporaryEntries(prefix: string): () => string[] {
+  const entries = (): string[] => readdirSync(tmpdir()).filter((name) => name.startsWith(prefix));
+  const before = new Set(entries());
+  return () => entries().filter((name) => !before.has(name));
 }

@@ -9,20 +9,16 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { test } from 'node:test';
 import { runTool } from '@herald/test-support';
-import { temporaryEntries } from './smoke-support.ts';
+import { watchTemporaryEntries } from './smoke-support.ts';
 
 const HELPER = path.join(import.meta.dirname, '..', '_sync-round-cost.ts');
 /** 2 × 20 rounds of fdatasync and 200 ms of lone syncs, on a loaded disk. */
 const RUN_TIMEOUT_MS = 60_000;
 
-function helperDirectories(): string[] {
-  return temporaryEntries('herald-sync-round-');
-}
-
 test('the sync-round helper reports each file count and the lone-sync tail', {
   timeout: RUN_TIMEOUT_MS + 10_000,
 }, async () => {
-  const before = new Set(helperDirectories());
+  const leftoverDirectories = watchTemporaryEntries('herald-sync-round-');
   const { code, stdout, stderr } = await runTool(process.execPath, [HELPER, '1,2', '20', '4096', '200'], {
     timeoutMs: RUN_TIMEOUT_MS,
   });
@@ -51,11 +47,7 @@ test('the sync-round helper reports each file count and the lone-sync tail', {
     lone.msP50! <= lone.msP99! && lone.msP99! <= lone.msP999! && lone.msP999! <= lone.msMax!,
     JSON.stringify(lone),
   );
-  assert.deepEqual(
-    helperDirectories().filter((name) => !before.has(name)),
-    [],
-    'the helper removes its directory',
-  );
+  assert.deepEqual(leftoverDirectories(), [], 'the helper removes its directory');
 });
 
 test('the sync-round helper refuses a bad argument and says which', { timeout: 30_000 }, async () => {
